@@ -1,0 +1,36 @@
+"""rnn-migrate's migration package: weight converters, checkpoint migration and code upgrade.
+
+Importing it sets ``TF_USE_LEGACY_KERAS=1`` (see :mod:`migration.tf_env`) but does **not** import TensorFlow: the pure
+NumPy converters and ``rnn-migrate scan`` stay fast. Heavier entry points are loaded on first use.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from migration.tf_env import ensure_legacy_keras
+
+ensure_legacy_keras()
+
+# public name -> module that defines it (loaded lazily, PEP 562)
+_LAZY: dict[str, str] = {
+    "CellSpec": "migration.specs",
+    "CELL_KINDS": "migration.specs",
+    "cell_to_keras": "migration.converters",
+    "cell_to_tf1": "migration.converters",
+    "tf1_state_to_keras": "migration.converters",
+    "keras_state_to_tf1": "migration.converters",
+    "mod_partition_permutation": "migration.converters",
+    "MigrationError": "migration.errors",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'migration' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

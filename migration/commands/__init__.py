@@ -1,0 +1,1 @@
+"""One module per ``rnn-migrate`` subcommand (see :mod:`migration.cli`)."""

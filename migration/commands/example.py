@@ -1,0 +1,33 @@
+"""``rnn-migrate example NAME [ARGS...]``: run one of the seed programs (see ``examples/``)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+NAME = "example"
+HELP = "run a seed program, legacy TF1 graph and Keras 2 side by side (echo, sentiment, keras_rnn, keras_api, text_prep)"
+
+EXAMPLES: dict[str, str] = {
+    "echo": "seed 002: binary echo task, hand-written cell / static_rnn / dynamic_rnn / Keras, truncated BPTT",
+    "sentiment": "seed 004: GloVe + BasicLSTMCell + DropoutWrapper sentiment classifier and its Keras twin",
+    "keras_rnn": "seed 000: SimpleRNN/LSTM/GRU classifiers (cell loops and layers) with their TF1 twins",
+    "keras_api": "seed 001: return_sequences / return_state / stacked / Bidirectional numbers, both sides",
+    "text_prep": "seed 003: vocabularies, character windows, Tokenizer, GloVe Embedding, parameter counts",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    lines = "\n".join(f"  {name:<10} {text}" for name, text in EXAMPLES.items())
+    p = sub.add_parser(
+        NAME, help=HELP, description=f"{HELP}.\n\nexamples:\n{lines}",
+        epilog="Each example takes --json, --plot PATH.png, --logdir DIR, --seed N; see `rnn-migrate example NAME --help`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("name", choices=sorted(EXAMPLES), metavar="NAME", help="one of: " + ", ".join(EXAMPLES))
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the example")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"examples.{args.name}")
+    return int(module.main(args.args) or 0)

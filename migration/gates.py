@@ -1,0 +1,59 @@
+"""Gate orders as data.
+
+A fused RNN kernel stores one column block per gate. TF1 and Keras 2 store the same gates in different orders:
+
+============  ==========================================  ==========================================
+cell          TF1 (``tf.compat.v1.nn.rnn_cell``)           Keras 2 (``tf_keras.layers``)
+============  ==========================================  ==========================================
+LSTM          ``i, j, f, o`` (``j`` = new input)           ``i, f, c, o`` (``c`` = candidate = TF1 j)
+GRU gates     ``r, u`` in ``gates/kernel``; candidate      ``z, r, h`` (``z`` = update = TF1 u,
+              in its own ``candidate/kernel``              ``h`` = candidate)
+============  ==========================================  ==========================================
+
+TF1 gate comment (from ``legacy_cells.py``): ``i = input_gate, j = new_input, f = forget_gate, o = output_gate``.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+TF1_LSTM_GATES: tuple[str, ...] = ("i", "j", "f", "o")
+KERAS_LSTM_GATES: tuple[str, ...] = ("i", "f", "c", "o")
+TF1_GRU_GATES: tuple[str, ...] = ("r", "u")  # gates/kernel; the candidate has its own kernel
+KERAS_GRU_GATES: tuple[str, ...] = ("z", "r", "h")
+
+# The same gate under its TF1 and Keras names.
+GATE_ALIASES: Mapping[str, str] = {"j": "c", "c": "j", "u": "z", "z": "u"}
+
+
+def _canonical(gate: str, names: Sequence[str]) -> str:
+    if gate in names:
+        return gate
+    alias = GATE_ALIASES.get(gate)
+    if alias in names:
+        return alias
+    raise ValueError(f"Gate {gate!r} has no counterpart among {tuple(names)}.")
+
+
+def split_gates(array: np.ndarray, order: Sequence[str], axis: int = -1) -> dict[str, np.ndarray]:
+    """Split ``array`` into equal blocks along ``axis``, one per gate name of ``order``."""
+    size = array.shape[axis]
+    if size % len(order):
+        raise ValueError(
+            f"Received an invalid gate dimension: axis {axis} has size {size}, which is not a multiple of "
+            f"{len(order)} gates {tuple(order)}."
+        )
+    return dict(zip(order, np.split(array, len(order), axis=axis)))
+
+
+def reorder_gates(array: np.ndarray, source: Sequence[str], target: Sequence[str], axis: int = -1) -> np.ndarray:
+    """Permute the gate blocks of ``array`` from ``source`` order to ``target`` order (aliases j=c, u=z allowed)."""
+    blocks = split_gates(array, source, axis)
+    return np.concatenate([blocks[_canonical(g, source)] for g in target], axis=axis)
+
+
+def gate_slice(order: Sequence[str], gate: str, units: int) -> slice:
+    """The column slice of ``gate`` in a fused kernel with gate ``order`` and ``units`` units per gate."""
+    k = list(order).index(_canonical(gate, order))
+    return slice(k * units, (k + 1) * units)

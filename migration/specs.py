@@ -1,0 +1,127 @@
+"""What a recurrent cell is, independent of the framework that runs it.
+
+A :class:`CellSpec` names a TF1 cell kind and the hyper-parameters that matter for its weights and its maths. Both
+``legacy_rnn`` and ``modern_rnn`` build cells from it, the converters read it, and the checkpoint tools infer it from
+variable names and shapes.
+
+==============  ==================================  ===========================================  ====================
+``kind``        TF1 construct                       TF1 variables under the cell scope           Keras 2 twin
+==============  ==================================  ===========================================  ====================
+``handwritten`` ``get_variable('W'), ('b')`` cell   ``W [D+U, U]``, ``b [U]``                     ``SimpleRNNCell``
+``basic_rnn``   ``BasicRNNCell``                    ``kernel [D+U, U]``, ``bias [U]``            ``SimpleRNNCell``
+``basic_lstm``  ``BasicLSTMCell``                   ``kernel [D+U, 4U]``, ``bias [4U]``          ``LSTMCell``
+``lstm``        ``LSTMCell`` (peepholes, num_proj,  ``kernel [D+R, 4U]``, ``bias [4U]``,         ``LSTMCell``, or
+                cell_clip, proj_clip)               ``w_{f,i,o}_diag [U]``,                      ``modern_rnn``'s
+                                                    ``projection/kernel [U, P]``; R = P or U     ``ProjectionLSTMCell``
+``gru``         ``GRUCell``                         ``gates/kernel [D+U, 2U]``, ``gates/bias``,  ``GRUCell(reset_after
+                                                    ``candidate/kernel [D+U, U]``, ``/bias``     =False)``
+==============  ==================================  ===========================================  ====================
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, Optional
+
+CellKind = Literal["handwritten", "basic_rnn", "basic_lstm", "lstm", "gru"]
+CELL_KINDS: tuple[str, ...] = ("handwritten", "basic_rnn", "basic_lstm", "lstm", "gru")
+LSTM_KINDS: tuple[str, ...] = ("basic_lstm", "lstm")
+ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "sigmoid", "linear", "softsign", "elu")
+
+# Default scope name of each TF1 cell class (the directory under the RNN scope in a checkpoint).
+TF1_CELL_SCOPES: dict[str, str] = {
+    "handwritten": "rnn_cell",
+    "basic_rnn": "basic_rnn_cell",
+    "basic_lstm": "basic_lstm_cell",
+    "lstm": "lstm_cell",
+    "gru": "gru_cell",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class CellSpec:
+    """One recurrent cell, as TF1 defined it.
+
+    Attributes:
+        kind: one of :data:`CELL_KINDS`.
+        units: number of units U (the cell state size).
+        forget_bias: added to the forget gate pre-activation at run time by TF1 LSTM cells; **not stored in the
+            checkpoint**. Keras has no such term, so the converters fold it into the forget-gate bias.
+        use_peepholes, num_proj, cell_clip, proj_clip: ``LSTMCell`` options (``kind='lstm'`` only).
+        activation: the cell's activation (TF1 default tanh).
+    """
+
+    kind: str
+    units: int
+    forget_bias: float = 1.0
+    use_peepholes: bool = False
+    num_proj: Optional[int] = None
+    cell_clip: Optional[float] = None
+    proj_clip: Optional[float] = None
+    activation: str = "tanh"
+
+    def __post_init__(self) -> None:
+        if self.kind not in CELL_KINDS:
+            from migration.errors import UnknownCellError
+
+            raise UnknownCellError(
+                f"Received an invalid value for `kind`: expected one of {CELL_KINDS}, got {self.kind!r}."
+            )
+        if isinstance(self.units, bool) or not isinstance(self.units, int) or self.units <= 0:
+            raise ValueError(f"Received an invalid value for `units`: expected a positive integer, got {self.units!r}.")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"Received an invalid value for `activation`: expected one of {ACTIVATIONS}, got {self.activation!r}.")
+        lstm_only = {"use_peepholes": self.use_peepholes, "num_proj": self.num_proj,
+                     "cell_clip": self.cell_clip, "proj_clip": self.proj_clip}
+        if self.kind != "lstm":
+            for name, value in lstm_only.items():
+                if value not in (None, False):
+                    raise ValueError(
+                        f"Received an invalid value for `{name}`: {value!r} is an LSTMCell option, but kind={self.kind!r}."
+                    )
+        if self.num_proj is not None and (isinstance(self.num_proj, bool) or not isinstance(self.num_proj, int) or self.num_proj <= 0):
+            raise ValueError(f"Received an invalid value for `num_proj`: expected a positive integer or None, got {self.num_proj!r}.")
+        for name in ("cell_clip", "proj_clip"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"Received an invalid value for `{name}`: expected a positive number or None, got {value!r}.")
+        if self.proj_clip is not None and self.num_proj is None:
+            raise ValueError("Received an invalid value for `proj_clip`: it needs `num_proj` (TF1 ignores it otherwise).")
+
+    @property
+    def is_lstm(self) -> bool:
+        return self.kind in LSTM_KINDS
+
+    @property
+    def needs_custom_keras_cell(self) -> bool:
+        """True when no stock tf_keras cell computes the same thing (peepholes, projection or clipping)."""
+        return self.kind == "lstm" and (self.use_peepholes or self.num_proj is not None or self.cell_clip is not None)
+
+    @property
+    def output_size(self) -> int:
+        """Size of the cell output (and of the recurrent input): P for a projection LSTM, else U."""
+        return self.num_proj if self.num_proj is not None else self.units
+
+    @property
+    def tf1_state_sizes(self) -> tuple[int, ...]:
+        """TF1 state structure sizes: ``(c, h)`` (``(c, m)`` with projection) for LSTMs, ``(h,)`` otherwise."""
+        return (self.units, self.output_size) if self.is_lstm else (self.units,)
+
+    @property
+    def keras_state_sizes(self) -> tuple[int, ...]:
+        """Keras state order: ``[h, c]`` for LSTMs (``[m, c]`` with projection), ``[h]`` otherwise."""
+        return (self.output_size, self.units) if self.is_lstm else (self.units,)
+
+    @property
+    def tf1_scope(self) -> str:
+        return TF1_CELL_SCOPES[self.kind]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CellSpec":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - fields
+        if unknown:
+            raise ValueError(f"Received unknown CellSpec fields {sorted(unknown)}; expected a subset of {sorted(fields)}.")
+        return cls(**data)
