@@ -15,3 +15,35 @@ import tensorflow as tf  # noqa: E402
 check_rnn_cell_available()
 
 v1 = tf.compat.v1
+
+from legacy_rnn.cells import (  # noqa: E402
+    handwritten_rnn_cell, basic_rnn_cell, basic_lstm_cell, lstm_cell, gru_cell, cell_from_spec, multi_rnn_cell,
+    dropout_wrapper, residual_wrapper,
+)
+from legacy_rnn.rnn import (  # noqa: E402
+    manual_rnn, static_rnn, dynamic_rnn, static_bidirectional_rnn, bidirectional_dynamic_rnn, flatten_state,
+)
+from legacy_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
+from legacy_rnn.session import (  # noqa: E402
+    new_graph, placeholder, keep_prob_placeholder, new_session, initialize, save, restore_latest, restore_renamed,
+)
+
+#: Public names shared with :mod:`modern_rnn`, in the same order (the mirror test checks both lists).
+TWINS: tuple[str, ...] = (
+    "handwritten_rnn_cell", "basic_rnn_cell", "basic_lstm_cell", "lstm_cell", "gru_cell", "cell_from_spec",
+    "multi_rnn_cell", "dropout_wrapper", "residual_wrapper",
+    "manual_rnn", "static_rnn", "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "flatten_state",
+    "glove_embedding", "embedding_variable", "embedding_lookup",
+)
+#: Legacy names without a Keras twin, and why.
+NO_TWIN: dict[str, str] = {
+    "new_graph": "Keras 2 runs eagerly; there is no graph to create",
+    "placeholder": "keras.Input plays the role in functional models; eager code passes tensors directly",
+    "keep_prob_placeholder": "Keras switches dropout with training=True/False, nothing is fed",
+    "new_session": "no Session in Keras 2",
+    "initialize": "Keras initialises weights when a layer is built",
+    "save": "model.save / tf.train.Checkpoint; `rnn-migrate export` writes TF1 name-based checkpoints",
+    "restore_latest": "model.load_weights / tf.train.Checkpoint.restore; `rnn-migrate convert` reads TF1 checkpoints",
+    "restore_renamed": "tf-slim name maps are TF1-only; Keras weights are converted with migration.converters",
+}
+__all__ = list(TWINS) + list(NO_TWIN) + ["v1", "tf"]

@@ -11,3 +11,27 @@ ensure_legacy_keras()
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
+
+from modern_rnn.cells import (  # noqa: E402
+    handwritten_rnn_cell, basic_rnn_cell, basic_lstm_cell, lstm_cell, gru_cell, cell_from_spec, multi_rnn_cell,
+    dropout_wrapper, residual_wrapper,
+)
+from modern_rnn.rnn import (  # noqa: E402
+    manual_rnn, static_rnn, dynamic_rnn, static_bidirectional_rnn, bidirectional_dynamic_rnn, flatten_state,
+)
+from modern_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
+from modern_rnn.projection_lstm import ProjectionLSTMCell  # noqa: E402
+from modern_rnn.dropout import DropoutCell  # noqa: E402
+
+TWINS: tuple[str, ...] = (
+    "handwritten_rnn_cell", "basic_rnn_cell", "basic_lstm_cell", "lstm_cell", "gru_cell", "cell_from_spec",
+    "multi_rnn_cell", "dropout_wrapper", "residual_wrapper",
+    "manual_rnn", "static_rnn", "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "flatten_state",
+    "glove_embedding", "embedding_variable", "embedding_lookup",
+)
+#: Modern names without a legacy twin, and why.
+NO_TWIN: dict[str, str] = {
+    "ProjectionLSTMCell": "TF1 LSTMCell has these options built in; stock Keras 2 has no peepholes/projection/clipping",
+    "DropoutCell": "TF1 DropoutWrapper semantics for Keras cells (tf_keras' own wrapper refuses LSTMCell)",
+}
+__all__ = list(TWINS) + list(NO_TWIN) + ["keras", "tf"]
