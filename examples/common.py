@@ -75,6 +75,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -112,9 +115,16 @@ def write_scalars(logdir: str | os.PathLike | None, side: str, tag: str, values:
         return
     import tensorflow as tf
 
+    from tensorflow.core.framework import summary_pb2
+
+    # tf.summary.scalar lives in the tensorboard package, which is not installed here; tf.summary.write with the
+    # "scalars" plugin metadata writes the same event records (TensorBoard shows them as scalars).
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
     writer = tf.summary.create_file_writer(str(Path(logdir) / side))
     with writer.as_default():
         for step, value in enumerate(values):
-            tf.summary.scalar(tag, float(value), step=step)
+            tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step,
+                             metadata=metadata.SerializeToString())
     writer.flush()
     writer.close()

@@ -53,9 +53,21 @@ def embedding_variable(name: str, matrix: Optional[np.ndarray] = None, shape: Op
     partitioner = v1.fixed_size_partitioner(num_shards) if num_shards > 1 else None
     if matrix is not None:
         matrix = _check_matrix("matrix", matrix).astype(np.float32, copy=False)
-        return v1.get_variable(name, shape=matrix.shape, initializer=v1.constant_initializer(matrix),
+        return v1.get_variable(name, shape=matrix.shape, initializer=_rows_initializer(matrix),
                                trainable=trainable, partitioner=partitioner)
     return v1.get_variable(name, shape=list(shape), trainable=trainable, partitioner=partitioner)
+
+
+def _rows_initializer(matrix: np.ndarray):
+    """Initialise a (possibly partitioned) variable from ``matrix``: each part gets its own rows.
+
+    ``constant_initializer`` cannot do this (it receives the part's shape and refuses a full matrix).
+    """
+    def initializer(shape, dtype=None, partition_info=None):
+        offset = partition_info.var_offset[0] if partition_info is not None else 0
+        return tf.constant(matrix[offset:offset + shape[0]], dtype=dtype or tf.float32)
+
+    return initializer
 
 
 def embedding_lookup(params, ids, partition_strategy: str = "mod") -> tf.Tensor:

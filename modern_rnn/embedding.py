@@ -53,9 +53,11 @@ def embedding_variable(name: str, matrix: Optional[np.ndarray] = None, shape: Op
     return keras.layers.Embedding(int(shape[0]), int(shape[1]), trainable=trainable, name=name)
 
 
-def embedding_lookup(layer: keras.layers.Embedding, ids, partition_strategy: str = "div"):
-    """``layer(ids)``. Keras always reads row ``ids`` directly (TF1's ``'div'``); a TF1 ``'mod'`` lookup over a
-    partitioned variable is reproduced by loading the rows permuted, not by this call.
+def embedding_lookup(params: keras.layers.Embedding, ids, partition_strategy: str = "div"):
+    """``params(ids)``, where ``params`` is the ``Embedding`` layer.
+
+    Keras always reads row ``ids`` directly (TF1's ``'div'``); a TF1 ``'mod'`` lookup over a partitioned variable is
+    reproduced by loading the rows permuted, not by this call.
 
     Legacy equivalent: :func:`legacy_rnn.embedding.embedding_lookup`.
     """
@@ -64,4 +66,4 @@ def embedding_lookup(layer: keras.layers.Embedding, ids, partition_strategy: str
             f"Received partition_strategy={partition_strategy!r}: a Keras Embedding reads rows directly ('div'). For a "
             "TF1 'mod' lookup, load rows permuted by migration.converters.mod_partition_permutation(vocab, shards)."
         )
-    return layer(ids)
+    return params(ids)

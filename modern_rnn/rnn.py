@@ -71,6 +71,8 @@ def manual_rnn(cell, inputs, initial_state=None, scope: Optional[str] = None):
 
 
 def _run(layer, inputs, mask, initial_state, training=None):
+    if initial_state is not None:  # Keras wants tensors, not NumPy arrays, here
+        initial_state = tf.nest.map_structure(tf.convert_to_tensor, _as_list(initial_state))
     result = layer(inputs, mask=mask, initial_state=initial_state, training=training)
     return result[0], list(result[1:])
 
@@ -102,28 +104,43 @@ def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, time_maj
     return _run(layer, inputs, _mask(sequence_length, inputs, time_major), initial_state, training)
 
 
+def _reverse(x, sequence_length):
+    """``tf.reverse_sequence`` along time (batch-major): the first len steps of each row reversed, padding kept."""
+    if sequence_length is None:
+        return tf.reverse(x, axis=[1])
+    return tf.reverse_sequence(x, tf.cast(sequence_length, tf.int64), seq_axis=1, batch_axis=0)
+
+
 def _bidirectional(cell_fw, cell_bw, inputs, sequence_length, initial_state_fw, initial_state_bw, unroll, merge_mode,
                    training):
-    def rnn(cell, backwards):
-        return keras.layers.RNN(cell, return_sequences=True, return_state=True, unroll=unroll,
-                                zero_output_for_mask=True, go_backwards=backwards)
+    """What ``keras.layers.Bidirectional`` computes, from two RNN layers over the caller's own cells.
 
-    layer = keras.layers.Bidirectional(rnn(cell_fw, False), backward_layer=rnn(cell_bw, True), merge_mode=merge_mode)
-    initial = None
-    if initial_state_fw is not None or initial_state_bw is not None:
-        if initial_state_fw is None or initial_state_bw is None:
-            raise ValueError("Received only one of `initial_state_fw`/`initial_state_bw`: Keras needs both or neither.")
-        initial = _as_list(initial_state_fw) + _as_list(initial_state_bw)
-    result = layer(inputs, mask=_mask(sequence_length, inputs), initial_state=initial, training=training)
-    n_out = 1 if merge_mode else 2
-    states = list(result[n_out:])
-    half = len(states) // 2
-    return result[:n_out], states[:half], states[half:]
+    Two Keras traps are avoided here:
+
+    * ``Bidirectional`` re-creates its layers from their config, so the cells passed to it are not the ones that run.
+    * ``RNN(unroll=True, go_backwards=True)`` with a mask and ``zero_output_for_mask=True`` zeroes *valid* outputs
+      of shorter sequences (tf_keras 2.21; the non-unrolled path is right).
+
+    So the backward layer reads the inputs reversed **by length** (TF1's ``reverse_sequence``) with the same mask, and
+    its outputs are reversed back the same way: it starts at each sequence's last valid step, as in TF1.
+    """
+    def rnn(cell):
+        return keras.layers.RNN(cell, return_sequences=True, return_state=True, unroll=unroll,
+                                zero_output_for_mask=True)
+
+    if (initial_state_fw is None) != (initial_state_bw is None):
+        raise ValueError("Received only one of `initial_state_fw`/`initial_state_bw`: give both or neither.")
+    mask = _mask(sequence_length, inputs)
+    out_fw, state_fw = _run(rnn(cell_fw), inputs, mask, initial_state_fw, training)
+    out_bw, state_bw = _run(rnn(cell_bw), _reverse(inputs, sequence_length), mask, initial_state_bw, training)
+    out_bw = _reverse(out_bw, sequence_length)
+    outputs = (tf.concat([out_fw, out_bw], -1),) if merge_mode == "concat" else (out_fw, out_bw)
+    return outputs, state_fw, state_bw
 
 
 def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None, initial_state_bw=None,
                              sequence_length=None, dtype=None, scope: Optional[str] = None, training=None):
-    """``Bidirectional(RNN(unroll=True), merge_mode='concat')`` with the mask.
+    """``Bidirectional(RNN(unroll=True), merge_mode='concat')`` with the mask (see :func:`_bidirectional`).
 
     Returns ``(outputs: list of concat([fw, bw]), state_fw, state_bw)``.
 
@@ -138,7 +155,8 @@ def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None, in
 def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None, initial_state_fw=None,
                               initial_state_bw=None, time_major: bool = False, dtype=None,
                               scope: Optional[str] = None, training=None):
-    """``Bidirectional(RNN(cell_fw), backward_layer=RNN(cell_bw, go_backwards=True), merge_mode=None)`` with the mask.
+    """``Bidirectional(RNN(cell_fw), backward_layer=RNN(cell_bw, go_backwards=True), merge_mode=None)`` with the mask
+    (computed from two RNN layers over the given cells, see :func:`_bidirectional`).
 
     Returns ``((out_fw, out_bw), (state_fw, state_bw))``, the backward outputs time-aligned as in TF1. With
     ``time_major`` the inputs are transposed to batch-major and the outputs back.

@@ -1,0 +1,88 @@
+"""The import-order trap (facts §0), each scenario in a fresh interpreter."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run(code: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    environ.update(env, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=environ, cwd=ROOT, timeout=240)
+
+
+CELL_OK = "import tensorflow as tf; print(tf.compat.v1.nn.rnn_cell.BasicLSTMCell.__module__)"
+
+
+@pytest.mark.parametrize("first", ["legacy_rnn", "modern_rnn", "migration"])
+def test_importing_a_project_package_first_makes_rnn_cells_work(first: str) -> None:
+    result = _run(f"import {first}\n{CELL_OK}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "tf_keras" in result.stdout
+
+
+def test_without_the_project_the_trap_is_real() -> None:
+    """The control: plain TensorFlow 2.21 without TF_USE_LEGACY_KERAS has no BasicLSTMCell."""
+    result = _run(CELL_OK)
+    assert result.returncode != 0 and "not available with Keras 3" in result.stderr
+
+
+def test_tensorflow_imported_first_is_repaired() -> None:
+    """TF imported and the rnn_cell loader already resolved to Keras 3: importing legacy_rnn resets it."""
+    code = """
+        import tensorflow as tf
+        try:
+            tf.compat.v1.nn.rnn_cell.BasicLSTMCell
+        except AttributeError:
+            print("failed first")
+        import legacy_rnn
+        print(legacy_rnn.basic_lstm_cell(2).__class__.__module__)
+    """
+    result = _run(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "failed first" in result.stdout and "tf_keras" in result.stdout
+
+
+def test_wrong_spelling_is_corrected_with_a_warning() -> None:
+    result = _run("import warnings; warnings.simplefilter('always')\nimport legacy_rnn\n" + CELL_OK,
+                  TF_USE_LEGACY_KERAS="TRUE")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "TF_USE_LEGACY_KERAS='TRUE'" in result.stderr
+
+
+def test_unrepairable_state_names_the_variable_and_the_fix() -> None:
+    """A lazy loader whose cached decision cannot be read or reset (here: a stand-in without the loader's state)."""
+    code = """
+        import types
+        import tensorflow as tf
+        from migration import tf_env
+        KerasLazyLoader = type("KerasLazyLoader", (types.ModuleType,), {})
+        tf.compat.v1.nn.__dict__["rnn_cell"] = KerasLazyLoader("rnn_cell")
+        try:
+            tf_env.ensure_legacy_keras()
+        except tf_env.LegacyKerasError as exc:
+            print("ERROR:", exc)
+    """
+    result = _run(code)
+    assert "ERROR:" in result.stdout, result.stderr[-2000:]
+    assert "tf.compat.v1.nn.rnn_cell" in result.stdout
+    assert "TF_USE_LEGACY_KERAS=1" in result.stdout and "before TensorFlow is imported" in result.stdout
+
+
+def test_migration_import_does_not_load_tensorflow() -> None:
+    result = _run("import sys, migration, migration.converters, migration.cli\n"
+                  "migration.cli.build_parser()\nprint('tensorflow' in sys.modules)")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"
+
+
+def test_modern_rnn_uses_tf_keras_not_keras3() -> None:
+    result = _run("import modern_rnn, tf_keras\nprint(modern_rnn.keras is tf_keras)")
+    assert result.stdout.strip() == "True", result.stderr[-2000:]
