@@ -1,0 +1,99 @@
+"""``rnn-migrate scan``: list every TF1 graph-mode / RNN construct in Python files and notebooks (never imports TF)."""
+from __future__ import annotations
+
+import argparse
+
+NAME = "scan"
+HELP = "find every TF1 graph-mode / RNN construct in .py files, notebooks and directories"
+
+EPILOG = """\
+examples:
+  rnn-migrate scan train.py                 # one file
+  rnn-migrate scan src/ notebooks/          # directories, recursively (.py and .ipynb)
+  rnn-migrate scan model.ipynb --json       # one JSON object: {"findings": [...], "errors": [...], ...}
+  rnn-migrate scan src/ --format markdown   # a table for an issue or a pull request
+
+Each finding gives path:line:col (notebooks: path[cell N]:line:col), the TF1 symbol with the alias resolved
+(`from tensorflow.contrib.rnn import GRUCell as GRU` -> tf.contrib.rnn.GRUCell), its Keras 2 equivalent, what
+happens to the checkpoint, a severity and a link to docs/api-map.md:
+  compat   runs as is on TensorFlow 2.21 through tf.compat.v1
+  rewrite  needs a rewrite that `rnn-migrate upgrade SRC --to compat` does for you
+  manual   needs a manual check (tf.contrib without a home, dynamic getattr, star imports)
+
+The source is parsed with Python's ast module, never executed. Files that cannot be read (syntax errors, binary
+files, broken notebooks) are reported under "errors" with the reason and the remedy; the scan goes on.
+exit codes: 0 nothing needs work, 1 something needs a rewrite / manual check (or a file could not be read),
+2 bad usage (a path that does not exist).
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(NAME, help=HELP, description=HELP + ".", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="PATH", help=".py files, .ipynb notebooks or directories")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print one JSON object (findings, errors, summary)")
+    out.add_argument("--format", choices=("text", "markdown"), default="text", help="human output format")
+    p.set_defaults(func=run)
+
+
+def format_text(report) -> str:
+    lines = []
+    for f in report.findings:
+        written = f" (written `{f.written}`)" if f.written and f.written != f.symbol else ""
+        lines.append(f"{f.location()}: [{f.severity}] {f.symbol}{written} -> {f.replacement}  ({f.doc})")
+        if f.reason:
+            lines.append(f"    why: {f.reason}")
+        if f.consequence:
+            lines.append(f"    checkpoint: {f.consequence}")
+    if report.errors:
+        lines.append("")
+        lines.append(f"errors ({len(report.errors)} file(s) not scanned or partly scanned):")
+        lines += [f"  {e}" for e in report.errors]
+    lines.append("")
+    lines.append(summary(report))
+    return "\n".join(lines)
+
+
+def summary(report) -> str:
+    counts = report.counts()
+    sev = ", ".join(f"{k} {counts['by_severity'].get(k, 0)}" for k in ("compat", "rewrite", "manual"))
+    out = [f"summary: {len(report.findings)} finding(s) in {report.files_scanned} file(s) ({sev}); "
+           f"{len(report.errors)} error(s)"]
+    out += [f"  {n:>5}  {sym}" for sym, n in sorted(counts["by_symbol"].items(), key=lambda kv: (-kv[1], kv[0]))]
+    verdict = ("needs work: run `rnn-migrate upgrade SRC --to compat --out DST`, then check the manual items"
+               if report.needs_work else "nothing needs work")
+    return "\n".join(out + [verdict])
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def format_markdown(report) -> str:
+    rows = ["| location | symbol | severity | Keras 2 | checkpoint | doc |", "|---|---|---|---|---|---|"]
+    for f in report.findings:
+        rows.append(f"| `{_md(f.location())}` | `{_md(f.symbol)}` | {f.severity} | {_md(f.replacement)} | "
+                    f"{_md(f.consequence)} | [{f.doc.split('#')[-1]}]({f.doc}) |")
+    if report.errors:
+        rows += ["", "| file | error |", "|---|---|"] + [f"| `{_md(e.path)}` | {_md(str(e))} |" for e in report.errors]
+    counts = report.counts()
+    rows += ["", "| symbol | count |", "|---|---|"]
+    rows += [f"| `{_md(s)}` | {n} |" for s, n in counts["by_symbol"].items()]
+    rows += ["", "| severity | count |", "|---|---|"]
+    rows += [f"| {k} | {counts['by_severity'].get(k, 0)} |" for k in ("compat", "rewrite", "manual")]
+    return "\n".join(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    from migration.cli import print_json
+    from migration.upgrade.scan import scan_paths
+
+    report = scan_paths(args.paths)
+    if args.json:
+        print_json(report.to_dict())
+    elif args.format == "markdown":
+        print(format_markdown(report))
+    else:
+        print(format_text(report))
+    return report.exit_code()

@@ -1,0 +1,101 @@
+"""``rnn-migrate upgrade``: rewrite a TF1 program so that it runs on TensorFlow 2.21 (compat) or uses tf_keras."""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+
+NAME = "upgrade"
+HELP = "rewrite a TF1 program for TensorFlow 2.21 (tf.compat.v1) or to tf_keras layers"
+
+EPILOG = """\
+examples:
+  rnn-migrate upgrade train.py --to compat --out train_tf2.py
+  rnn-migrate upgrade train.py --to compat --in-place          # writes train.py.bak first
+  rnn-migrate upgrade train.py --to keras --out train_keras.py
+  rnn-migrate upgrade train.py --to compat --out new.py --json # the manual-check list as JSON
+
+--to compat: tf.X -> tf.compat.v1.X only for names that left TF2 (placeholder, Session, variable_scope,
+  get_variable, train.*Optimizer, global_variables_initializer, nn.dynamic_rnn, nn.rnn_cell.*, ...);
+  tf.contrib.rnn cells -> tf.compat.v1.nn.rnn_cell.*, static_rnn -> tf.compat.v1.nn.static_rnn;
+  eager execution off right after the TensorFlow import when the program uses placeholders or sessions;
+  os.environ["TF_USE_LEGACY_KERAS"] = "1" before TensorFlow is imported (only 1/true/True work).
+  Comments, formatting and unrelated code are kept (libcst).
+--to keras: the compat rewrite, then cell [+ DropoutWrapper] fed to dynamic_rnn/static_rnn and
+  embedding_lookup on a numpy matrix become tf_keras layers with the settings that keep the numbers equal;
+  convert the weights with `rnn-migrate convert CKPT OUT_DIR`.
+What cannot be rewritten exactly (tf.contrib.seq2seq, tf.contrib.layers, dynamic getattr, ...) is left as
+written and printed as "requires manual check". exit codes: 0 written and nothing to check by hand,
+1 written but some items need a manual check, 2 bad usage (missing SRC, DST exists without --force).
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(NAME, help=HELP, description=HELP + ".", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("src", metavar="SRC", help="the TF1 Python file")
+    p.add_argument("--to", choices=("compat", "keras"), required=True, help="target: tf.compat.v1 or tf_keras")
+    dst = p.add_mutually_exclusive_group(required=True)
+    dst.add_argument("--out", metavar="DST", help="write the result here")
+    dst.add_argument("--in-place", action="store_true", help="overwrite SRC (after writing SRC.bak)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing DST / SRC.bak")
+    p.add_argument("--json", action="store_true", help="print one JSON object: changes and manual checks")
+    p.set_defaults(func=run)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write via a temporary file in the same directory, then rename (never a half-written file)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".rnn-migrate-", suffix=".py", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
+    from migration.errors import MigrationError
+    from migration.upgrade import upgrade_source
+    from migration.upgrade.scan import read_text
+
+    src = args.src
+    if not os.path.isfile(src):
+        raise MigrationError(f"No such file: {src!r}. Pass the TF1 .py file to upgrade.")
+    if src.endswith(".ipynb"):
+        raise MigrationError(f"{src}: notebooks are scanned but not rewritten; export the code first with "
+                             "`jupyter nbconvert --to script` and upgrade the .py file.")
+    dst = src if args.in_place else args.out
+    backup = src + ".bak" if args.in_place else None
+    if not args.in_place and os.path.exists(dst) and not args.force:
+        raise MigrationError(f"{dst} already exists; pass --force to overwrite it, or choose another --out.")
+    if backup and os.path.exists(backup) and not args.force:
+        raise MigrationError(f"{backup} already exists (a backup from an earlier run?); move it away or pass --force.")
+    try:
+        source = read_text(src)
+    except ValueError as exc:
+        raise MigrationError(f"{src}: {exc}") from None
+    try:
+        result = upgrade_source(source, args.to, src)
+    except SyntaxError as exc:
+        raise MigrationError(f"{src}:{exc.lineno}: {exc.msg}") from None
+    if backup:
+        write_atomic(backup, source)
+    write_atomic(dst, result.code)
+    code = EXIT_CHECK_FAILED if result.manual_checks else EXIT_OK
+    if args.json:
+        print_json({"src": src, "dst": dst, "backup": backup, "to": args.to, "changes": result.changes,
+                    "manual_checks": [vars(m) for m in result.manual_checks], "exit_code": code})
+        return code
+    print(f"wrote {dst} ({len(result.changes)} change(s); --to {args.to})" + (f"; backup {backup}" if backup else ""))
+    for change in result.changes:
+        print(f"  {src}:{change}")
+    if result.manual_checks:
+        print(f"requires manual check ({len(result.manual_checks)}):")
+        for m in result.manual_checks:
+            print(f"  {src}:{m}")
+    return code

@@ -1,0 +1,121 @@
+"""``upgrade --to keras``: the recognised patterns become tf_keras layers with the parity settings; the rest is
+left in compat form and listed. The upgraded seed 002 (dynamic_rnn) trains to the same loss."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from migration.upgrade import upgrade_source
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HEAD = "import tensorflow as tf\n"
+
+
+def _keras(before: str) -> tuple[str, list[str]]:
+    result = upgrade_source(before, "keras")
+    return result.code, [f"{m.symbol}" for m in result.manual_checks]
+
+
+def _body(code: str) -> list[str]:
+    """The non-comment lines after the TensorFlow import (bootstrap and graph-mode lines are tested elsewhere)."""
+    lines = code.split("\n")
+    start = lines.index("import tf_keras  # rnn-migrate: Keras 2") + 1
+    return [ln for ln in lines[start:] if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+KERAS_CASES = [
+    ("LSTM + output dropout (seed 004)",
+     "c = tf.contrib.rnn.BasicLSTMCell(64)\nc = tf.contrib.rnn.DropoutWrapper(cell=c, output_keep_prob=0.75)\n"
+     "value, _ = tf.nn.dynamic_rnn(c, data, dtype=tf.float32)\n",
+     ["_x1 = data",
+      "_rnn1 = tf_keras.layers.LSTM(64, return_sequences=True, return_state=True)(_x1)",
+      "_seq1 = tf_keras.layers.Dropout(rate=1 - (0.75))(_rnn1[0], training=True)  # DropoutWrapper has no inference switch",
+      "value, _ = _seq1, tf.compat.v1.nn.rnn_cell.LSTMStateTuple(c=_rnn1[2], h=_rnn1[1])"]),
+    ("GRU keeps reset_after=False; sequence_length -> mask + zero_output_for_mask",
+     "c = tf.nn.rnn_cell.GRUCell(8)\no, s = tf.nn.dynamic_rnn(c, x, sequence_length=lens, dtype=tf.float32)\n",
+     ["_x1 = x",
+      "_rnn1 = tf_keras.layers.GRU(8, return_sequences=True, return_state=True, reset_after=False, "
+      "zero_output_for_mask=True)(_x1, mask=tf.sequence_mask(lens, maxlen=tf.shape(_x1)[1]))",
+      "o, s = _rnn1[0], _rnn1[1]"]),
+    ("LSTM initial_state (c, h) -> [h, c]; input_keep_prob -> dropout",
+     "c = tf.nn.rnn_cell.LSTMCell(num_units=5, forget_bias=0.5)\nc = tf.nn.rnn_cell.DropoutWrapper(c, input_keep_prob=kp)\n"
+     "o, s = tf.nn.dynamic_rnn(c, x, initial_state=s0)\n",
+     ["_x1 = x",
+      "_rnn1 = tf_keras.layers.LSTM(5, return_sequences=True, return_state=True, dropout=1 - (kp))"
+      "(_x1, initial_state=[(s0)[1], (s0)[0]], training=True)",
+      "o, s = _rnn1[0], tf.compat.v1.nn.rnn_cell.LSTMStateTuple(c=_rnn1[2], h=_rnn1[1])"]),
+    ("static_rnn: stack the list in, unstack it out",
+     "cell = tf.contrib.rnn.BasicRNNCell(num_units=4)\nouts, st = tf.contrib.rnn.static_rnn(cell=cell, inputs=xs, initial_state=s0)\n",
+     ["_x1 = tf.stack(xs, axis=1)",
+      "_rnn1 = tf_keras.layers.SimpleRNN(4, return_sequences=True, return_state=True)(_x1, initial_state=[s0])",
+      "outs, st = tf.unstack(_rnn1[0], axis=1), _rnn1[1]"]),
+    ("embedding_lookup on a numpy matrix -> frozen Embedding",
+     "import numpy as np\nM = np.load('w.npy')\ne = tf.nn.embedding_lookup(M, ids)\n",
+     ["import numpy as np", "M = np.load('w.npy')",
+      "e = tf_keras.layers.Embedding(M.shape[0], M.shape[1], "
+      "embeddings_initializer=tf_keras.initializers.Constant(M), trainable=False)(ids)"]),
+]
+
+
+@pytest.mark.parametrize("rule, before, body", KERAS_CASES, ids=[c[0] for c in KERAS_CASES])
+def test_keras_pattern(rule, before, body):
+    code, manual = _keras(HEAD + before)
+    assert _body(code) == body
+    assert manual == []
+    assert "rnn-migrate convert CKPT OUT_DIR" in code or "Embedding" in code
+    compile(code, "<upgraded>", "exec")
+
+
+def test_forget_bias_note_names_the_value():
+    code, _ = _keras(HEAD + "c = tf.nn.rnn_cell.LSTMCell(5, forget_bias=0.5)\no, s = tf.nn.dynamic_rnn(c, x)\n")
+    assert "forget_bias=0.5 is not a Keras setting" in code
+
+
+@pytest.mark.parametrize("before, listed", [
+    # peepholes / num_proj have no stock Keras layer: not recognised, left in compat form, listed
+    ("c = tf.nn.rnn_cell.LSTMCell(5, use_peepholes=True)\no, s = tf.nn.dynamic_rnn(c, x)\n",
+     ["tf.nn.rnn_cell.LSTMCell", "tf.nn.dynamic_rnn"]),
+    ("c = tf.nn.rnn_cell.MultiRNNCell([a, b])\no, s = tf.nn.dynamic_rnn(c, x)\n",
+     ["tf.nn.rnn_cell.MultiRNNCell", "tf.nn.dynamic_rnn"]),
+    ("o, s = tf.nn.bidirectional_dynamic_rnn(f, b, x)\n", ["tf.nn.bidirectional_dynamic_rnn"]),
+    ("W = tf.get_variable('W', [10, 3])\ne = tf.nn.embedding_lookup(W, ids)\n", ["tf.nn.embedding_lookup"]),
+    ("c = tf.nn.rnn_cell.GRUCell(3)\no, s = tf.nn.dynamic_rnn(c, x, time_major=True)\n",
+     ["tf.nn.rnn_cell.GRUCell", "tf.nn.dynamic_rnn"]),
+])
+def test_unrecognised_patterns_are_left_and_listed(before, listed):
+    code, manual = _keras(HEAD + before)
+    assert sorted(set(manual)) == sorted(listed)
+    assert "tf_keras.layers.LSTM" not in code and "tf_keras.layers.GRU" not in code
+
+
+def test_cell_used_elsewhere_is_kept():
+    code, _ = _keras(HEAD + "c = tf.nn.rnn_cell.GRUCell(3)\nz = c.zero_state(2, tf.float32)\n"
+                     "o, s = tf.nn.dynamic_rnn(c, x, initial_state=z)\n")
+    assert "c = tf.compat.v1.nn.rnn_cell.GRUCell(3)" in code and "tf_keras.layers.GRU(3" in code
+
+
+def test_seed004_keras_upgrade():
+    code, manual = _keras((FIXTURES / "seed004_sentiment.py").read_text())
+    assert "tf_keras.layers.LSTM(lstmUnits, return_sequences=True, return_state=True)(_x1)" in code
+    assert "tf_keras.layers.Dropout(rate=1 - (0.75))" in code
+    assert "tf_keras.initializers.Constant(wordVectors), trainable=False)(input_data)" in code
+    assert not [ln for ln in code.splitlines() if "BasicLSTMCell(" in ln and not ln.lstrip().startswith("#")]
+    # the embedding_lookup(...).eval() inside print() is not a recognised statement: listed, not guessed
+    assert manual == ["tf.nn.embedding_lookup"]
+
+
+@pytest.mark.slow
+def test_keras_upgraded_seed002_dynamic_rnn_trains_to_documented_loss(tmp_path):
+    from test_upgrade_compat import run_upgraded
+
+    code, manual = _keras((FIXTURES / "seed002_dynamic_rnn.py").read_text())
+    code_lines = [ln for ln in code.splitlines() if not ln.lstrip().startswith("#")]
+    assert manual == [] and "tf_keras.layers.SimpleRNN(state_size" in code
+    assert not [ln for ln in code_lines if "dynamic_rnn" in ln or "BasicRNNCell" in ln]
+    prog = tmp_path / "echo_keras.py"
+    prog.write_text(code)
+    losses = run_upgraded(prog, tmp_path)
+    # The documented end point (~0.52: the t-3 dependency learnt). The first average depends on the Keras
+    # initialiser draws (0.569 with seed 0), so only "it went down to the documented loss" is asserted here.
+    assert len(losses) == 9 and losses[-1] < 0.55 and losses[0] > losses[-1] + 0.01
