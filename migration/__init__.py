@@ -22,6 +22,10 @@ _LAZY: dict[str, str] = {
     "keras_state_to_tf1": "migration.converters",
     "mod_partition_permutation": "migration.converters",
     "MigrationError": "migration.errors",
+    "inspect_checkpoint": "migration.checkpoint",
+    "convert_checkpoint": "migration.checkpoint",
+    "verify_conversion": "migration.checkpoint",
+    "export_keras_model": "migration.checkpoint",
 }
 
 __all__ = sorted(_LAZY)

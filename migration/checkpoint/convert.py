@@ -1,0 +1,368 @@
+"""``convert_checkpoint``: a TF1 checkpoint -> Keras 2 block models, embedding rows, dense weights, optimizer state.
+
+Streaming: tensors are read one at a time (a block reads only its own cells' variables); embeddings are read,
+permuted in row chunks straight into the ``.npy`` file when needed, and dropped. Everything is written into a
+temporary directory next to ``OUT_DIR`` and renamed into place at the end, so a failure leaves no partial output.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from migration.checkpoint.manifest import safe_name, write_manifest
+from migration.checkpoint.meta import MetaGraph, load_meta
+from migration.checkpoint.reader import CheckpointReader
+from migration.checkpoint.recognize import Block, CellInfo, Inspection, recognize
+from migration.errors import MigrationError, UnknownCellError
+
+#: Keras weight name -> TF1 names it is made of, and how (per cell kind).
+_TRANSFORMS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
+    "handwritten": {"kernel": (("W",), "W[:D]"), "recurrent_kernel": (("W",), "W[D:]"), "bias": (("b",), "b")},
+    "basic_rnn": {"kernel": (("kernel",), "kernel[:D]"), "recurrent_kernel": (("kernel",), "kernel[D:]"),
+                  "bias": (("bias",), "bias")},
+    "lstm": {"kernel": (("kernel",), "kernel[:D], gate blocks i,j,f,o -> i,f,c,o"),
+             "recurrent_kernel": (("kernel",), "kernel[D:], gate blocks i,j,f,o -> i,f,c,o"),
+             "bias": (("bias",), "gate blocks i,j,f,o -> i,f,c,o; b_f + forget_bias"),
+             "w_i_diag": (("w_i_diag",), "copy"), "w_f_diag": (("w_f_diag",), "copy"), "w_o_diag": (("w_o_diag",), "copy"),
+             "projection_kernel": (("projection/kernel",), "copy")},
+    "gru": {"kernel": (("gates/kernel", "candidate/kernel"), "rows [:D]; [r|u] + candidate -> [z|r|h]"),
+            "recurrent_kernel": (("gates/kernel", "candidate/kernel"), "rows [D:]; [r|u] + candidate -> [z|r|h]"),
+            "bias": (("gates/bias", "candidate/bias"), "[r|u] + candidate -> [z|r|h]")},
+}
+_TRANSFORMS["basic_lstm"] = _TRANSFORMS["lstm"]
+_KERAS_OPTIMIZERS = {"adam": "Adam", "adagrad": "Adagrad", "momentum": "SGD", "rmsprop": "RMSprop"}
+_KERAS_SLOT = {("adam", "m"): "m", ("adam", "v"): "v", ("adagrad", "accumulator"): "accumulator",
+               ("momentum", "momentum"): "momentum", ("rmsprop", "rms"): "velocity",
+               ("rmsprop", "momentum"): "momentum", ("rmsprop", "mg"): "average_gradient"}
+
+
+@dataclasses.dataclass
+class ConversionResult:
+    out_dir: str
+    manifest: dict[str, Any]
+    verification: Optional[dict[str, Any]]
+
+    @property
+    def ok(self) -> bool:
+        return self.verification is None or bool(self.verification.get("ok"))
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc="convert", file=sys.stderr, leave=False)
+
+    def update(self, nbytes: int) -> None:
+        if self.bar is not None:
+            self.bar.update(nbytes)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _with_forget_bias(cell: CellInfo, forget_bias: Optional[float]) -> CellInfo:
+    if forget_bias is None or not cell.spec.is_lstm:
+        return cell
+    spec = dataclasses.replace(cell.spec, forget_bias=float(forget_bias))
+    return dataclasses.replace(cell, spec=spec, hyper_sources={**cell.hyper_sources, "forget_bias": "--forget-bias"})
+
+
+def _save_rows(path: str, array: np.ndarray, perm: Optional[np.ndarray], chunk: int = 65536) -> None:
+    """``np.save(path, array[perm])`` without a second full copy in memory."""
+    if perm is None:
+        np.save(path, array)
+        return
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
+    for start in range(0, array.shape[0], chunk):
+        out[start:start + chunk] = array[perm[start:start + chunk]]
+    out.flush()
+    del out
+
+
+class _Converter:
+    def __init__(self, reader: CheckpointReader, meta: Optional[MetaGraph], insp: Inspection, tmp: str,
+                 forget_bias: Optional[float], with_optimizer: bool, progress: _Progress) -> None:
+        self.reader, self.meta, self.insp, self.tmp = reader, meta, insp, tmp
+        self.forget_bias, self.with_optimizer, self.progress = forget_bias, with_optimizer, progress
+        self.destinations: dict[str, str] = {}
+        self.slot_index: dict[str, dict[str, str]] = {}  # variable key -> role -> slot key
+        for opt in insp.optimizers:
+            for owner, roles in opt.slots.items():
+                self.slot_index.setdefault(owner, {}).update(roles)
+        self.opt_kind = {k: opt.kind for opt in insp.optimizers for roles in opt.slots.values() for k in roles.values()}
+
+    def read(self, key: str) -> np.ndarray:
+        array = self.reader.read(key)
+        self.progress.update(array.nbytes)
+        return array
+
+    def rel(self, *parts: str) -> str:
+        path = os.path.join(self.tmp, *parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return "/".join(parts)
+
+    # -- blocks -------------------------------------------------------------------------------------------------------
+
+    def block(self, block: Block) -> dict[str, Any]:
+        from migration.checkpoint.blocks import build_keras_block, output_labels
+        from migration.converters import cell_to_keras, keras_names_for
+
+        dirs = {d: [_with_forget_bias(c, self.forget_bias) for c in cells] for d, cells in block.directions.items()}
+        specs = {d: [c.spec for c in cells] for d, cells in dirs.items()}
+        model, keras_cells = build_keras_block(specs, block.input_size, name=f"block_{block.name}")
+        file = self.rel("blocks", f"{block.name}.keras")
+        cells_out = []
+        for direction, cells in dirs.items():
+            for k, (cell, kcell) in enumerate(zip(cells, keras_cells[direction])):
+                arrays = {name: self.read(key) for name, key in cell.variables.items()}
+                kcell.set_weights(cell_to_keras(cell.spec, arrays, cell.input_size))
+                del arrays
+                weights = []
+                slots = self.cell_slots(block, direction, k, cell)
+                for j, kname in enumerate(keras_names_for(cell.spec)):
+                    tf1_names, how = _TRANSFORMS[cell.spec.kind][kname]
+                    sources = [cell.variables[n] for n in tf1_names]
+                    entry = {"keras": kname, "shape": list(kcell.weights[j].shape), "sources": sources, "transform": how}
+                    if slots:
+                        entry["slots"] = {role: files[j] for role, files in slots.items()}
+                    weights.append(entry)
+                for key in cell.variables.values():
+                    self.destinations[key] = f"{file} (cell {direction or 'rnn'}[{k}])"
+                cells_out.append({"direction": direction, "layer": k, "path": cell.path, "rel_path": cell.rel_path,
+                                  "input_size": cell.input_size, "spec": cell.spec.to_dict(),
+                                  "hyper_sources": cell.hyper_sources, "keras_class": type(kcell).__name__,
+                                  "keras_config": kcell.get_config(), "weights": weights})
+        model.save(os.path.join(self.tmp, file))
+        return {"name": block.name, "scope": block.scope, "file": file, "bidirectional": block.bidirectional,
+                "input_size": block.input_size, "layers": len(next(iter(dirs.values()))), "describe": block.describe(),
+                "inputs": ["x: float32 [batch, time, input_size]", "sequence_length: int32 [batch]"],
+                "outputs": output_labels(specs), "cells": cells_out}
+
+    def cell_slots(self, block: Block, direction: str, k: int, cell: CellInfo) -> dict[str, list[str]]:
+        """Convert one cell's optimizer slots like the cell (no forget_bias); return role -> file per Keras weight."""
+        if not self.with_optimizer:
+            return {}
+        from migration.converters import cell_to_keras
+
+        roles: dict[str, dict[str, str]] = {}
+        for name, key in cell.variables.items():
+            for role, slot_key in self.slot_index.get(key, {}).items():
+                roles.setdefault(role, {})[name] = slot_key
+        out: dict[str, list[str]] = {}
+        for role, by_name in roles.items():
+            if set(by_name) != set(cell.variables):
+                missing = sorted(set(cell.variables) - set(by_name))
+                raise MigrationError(f"Optimizer slot {role!r} is missing for {missing} of cell {cell.path!r}; "
+                                     "the checkpoint is inconsistent. Convert without --with-optimizer.")
+            arrays = {name: self.read(key) for name, key in by_name.items()}
+            converted = cell_to_keras(cell.spec, arrays, cell.input_size, include_forget_bias=False)
+            files = []
+            for j, array in enumerate(converted):
+                rel = self.rel("optimizer", role, block.name, f"{direction or 'rnn'}{k}_{j}.npy")
+                np.save(os.path.join(self.tmp, rel), array)
+                files.append(rel)
+            for key in by_name.values():
+                self.destinations[key] = f"optimizer/{role}/{block.name} (converted like {cell.path})"
+            out[role] = files
+        return out
+
+    # -- embeddings, dense, optimizer ---------------------------------------------------------------------------
+
+    def embedding(self, emb) -> dict[str, Any]:
+        from migration.converters import mod_partition_permutation
+
+        file = self.rel("embeddings", f"{safe_name(emb.name)}.npy")
+        entry: dict[str, Any] = {"name": emb.name, "source": emb.source, "file": file, "shape": list(emb.shape),
+                                 "partitions": emb.partitions, "strategy": emb.strategy, "note": emb.note}
+        if emb.source == "graph_constant":
+            array = self.meta.read_const(emb.name)  # type: ignore[union-attr]
+            self.progress.update(array.nbytes)
+            entry["dtype"] = "float32"
+            if array.dtype != np.float32:
+                entry["note"] += f"; cast from {array.dtype} to float32 (as legacy_rnn.glove_embedding does)"
+                array = array.astype(np.float32)
+            np.save(os.path.join(self.tmp, file), array)
+            entry["row_order"] = "as in the graph constant"
+            return entry
+        perm = None
+        if emb.partitions and emb.partitions > 1 and emb.strategy == "mod":
+            perm = mod_partition_permutation(emb.shape[0], emb.partitions)
+            entry["row_order"] = (f"permuted for partition_strategy='mod' over {emb.partitions} partitions: "
+                                  "row i = saved[offset[i % P] + i // P]")
+        else:
+            entry["row_order"] = "as saved" + ("" if emb.partitions else " (partitioning unknown without .meta)")
+        array = self.read(emb.name)
+        entry["dtype"] = str(array.dtype)
+        _save_rows(os.path.join(self.tmp, file), array, perm)
+        del array
+        self.destinations[emb.name] = file
+        slots = {}
+        for role, key in self.slot_index.get(emb.name, {}).items() if self.with_optimizer else ():
+            rel = self.rel("optimizer", role, "embeddings", f"{safe_name(emb.name)}.npy")
+            array = self.read(key)
+            _save_rows(os.path.join(self.tmp, rel), array, perm)
+            del array
+            self.destinations[key] = rel
+            slots[role] = rel
+        if slots:
+            entry["slots"] = slots
+        return entry
+
+    def dense(self, d) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": d.name, "kernel": d.kernel, "bias": d.bias, "shape": list(d.shape)}
+        for what, key in (("kernel", d.kernel), ("bias", d.bias)):
+            rel = self.rel("dense", safe_name(d.name), f"{what}.npy")
+            np.save(os.path.join(self.tmp, rel), self.read(key))
+            self.destinations[key] = rel
+            entry[f"{what}_file"] = rel
+            if self.with_optimizer:
+                for role, slot_key in self.slot_index.get(key, {}).items():
+                    srel = self.rel("optimizer", role, "dense", safe_name(d.name), f"{what}.npy")
+                    np.save(os.path.join(self.tmp, srel), self.read(slot_key))
+                    self.destinations[slot_key] = srel
+                    entry.setdefault("slots", {}).setdefault(what, {})[role] = srel
+        return entry
+
+    def optimizer(self) -> Optional[dict[str, Any]]:
+        if not self.insp.optimizers:
+            return None
+        out = []
+        for opt in self.insp.optimizers:
+            entry: dict[str, Any] = {"kind": opt.kind, "tf1_name": opt.name, "constants_from_meta": opt.constants,
+                                     "migrated": self.with_optimizer}
+            keras_cfg: dict[str, Any] = {"class": _KERAS_OPTIMIZERS.get(opt.kind)}
+            if "learning_rate" in opt.constants:
+                keras_cfg["learning_rate"] = opt.constants["learning_rate"]
+            if opt.kind == "adam":
+                beta1 = opt.constants.get("beta1", 0.9)
+                keras_cfg.update(beta_1=beta1, beta_2=opt.constants.get("beta2", 0.999),
+                                 epsilon=opt.constants.get("epsilon", 1e-8))
+                iterations, source = None, None
+                if self.insp.global_step:
+                    iterations, source = int(self.read(self.insp.global_step)), "global_step"
+                elif "beta1_power" in opt.counters:
+                    power = float(self.read(opt.counters["beta1_power"]))
+                    iterations, source = int(round(math.log(power) / math.log(beta1))) - 1, "beta1_power"
+                for name, key in opt.counters.items():
+                    self.destinations[key] = f"manifest optimizer[{opt.kind}].iterations (from {name})"
+                entry["iterations"], entry["iterations_source"] = iterations, source
+            elif opt.kind == "adagrad":
+                keras_cfg.update(epsilon=0.0, initial_accumulator_value=0.1)
+            entry["keras"] = keras_cfg
+            entry["slot_roles"] = {role: _KERAS_SLOT.get((opt.kind, role), role)
+                                   for roles in opt.slots.values() for role in roles}
+            out.append(entry)
+            if not self.with_optimizer:
+                for roles in opt.slots.values():
+                    for key in roles.values():
+                        self.destinations.setdefault(key, "not migrated (pass --with-optimizer)")
+        if self.insp.global_step:
+            self.destinations.setdefault(self.insp.global_step, "manifest optimizer iterations")
+        return {"optimizers": out}
+
+
+def _check_out_dir(out_dir: str, force: bool) -> None:
+    if os.path.exists(out_dir) and not force:
+        raise MigrationError(
+            f"Output directory {out_dir!r} already exists. Pass --force to replace it, or choose a new directory."
+        )
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise MigrationError(f"{out_dir!r} exists and is not a directory; remove it or choose another OUT_DIR.")
+
+
+def _install(tmp: str, out_dir: str) -> None:
+    """Rename ``tmp`` to ``out_dir``; with an existing ``out_dir``, swap it aside first and delete it after."""
+    old = None
+    if os.path.exists(out_dir):
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old-", dir=os.path.dirname(out_dir) or ".")
+        os.rmdir(old)
+        os.rename(out_dir, old)
+    try:
+        os.rename(tmp, out_dir)
+    except OSError:
+        if old is not None:
+            os.rename(old, out_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, forget_bias: Optional[float] = None,
+                       with_optimizer: bool = False, force: bool = False, verify: bool = True,
+                       progress: bool = False, log: Optional[Callable[[str], None]] = None) -> ConversionResult:
+    """Convert a TF1 checkpoint into ``out_dir`` (see :mod:`migration.checkpoint.manifest` for the layout).
+
+    Args:
+        checkpoint: prefix, one of its files, or a directory with a ``checkpoint`` state file.
+        out_dir: created; refused if it exists unless ``force`` (then replaced as atomically as renames allow).
+        forget_bias: overrides the LSTM forget_bias found in the ``.meta`` (or the default 1.0 without one).
+        with_optimizer: also convert optimizer slots (layout like their variables, without forget_bias).
+        verify: run :func:`migration.checkpoint.verify.verify_conversion` before installing ``out_dir``; a failed
+            verification installs nothing and is reported in the result (``ok`` False).
+        progress: show a tqdm bar on stderr.
+
+    Raises:
+        MigrationError: unreadable checkpoint, unknown cell, no RNN, refused overwrite, inconsistent shapes.
+    """
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    _check_out_dir(out_dir, force)
+    reader = CheckpointReader(checkpoint)
+    meta = load_meta(reader.prefix)
+    insp = recognize(reader.prefix, reader.variables, meta)
+    if not insp.convertible:
+        problems = insp.problems()
+        cls = UnknownCellError if any(u.rnn_like for u in insp.unrecognized) else MigrationError
+        raise cls("Cannot convert " + repr(reader.prefix) + ": " + "; ".join(problems) +
+                  ". Run `rnn-migrate inspect` for the full report.")
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
+    bar = _Progress(reader.total_bytes, progress)
+    try:
+        conv = _Converter(reader, meta, insp, tmp, forget_bias, with_optimizer, bar)
+        blocks = [conv.block(b) for b in insp.blocks]
+        embeddings = [conv.embedding(e) for e in insp.embeddings]
+        dense = [conv.dense(d) for d in insp.dense]
+        optimizer = conv.optimizer()
+        bar.close()
+        for u in insp.unrecognized:
+            conv.destinations[u.name] = f"not migrated: {u.reason}"
+        variables = {k: {"shape": list(v.shape), "dtype": v.dtype, "role": insp.consumed.get(k, "unrecognized"),
+                         "destination": conv.destinations.get(k, "not migrated")}
+                     for k, v in reader.variables.items()}
+        manifest = {
+            "checkpoint": reader.prefix, "meta": meta.path if meta else None,
+            "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
+                                 "forget_bias_override": forget_bias},
+            "blocks": blocks, "embeddings": embeddings, "dense": dense, "optimizer": optimizer,
+            "with_optimizer": with_optimizer, "variables": variables,
+            "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": insp.notes,
+        }
+        write_manifest(tmp, manifest)
+        verification = None
+        if verify:
+            from migration.checkpoint.verify import verify_conversion
+
+            verification = verify_conversion(reader.prefix, tmp).to_dict()
+            manifest["verification"] = verification
+            write_manifest(tmp, manifest)
+            if not verification["ok"]:
+                shutil.rmtree(tmp, ignore_errors=True)
+                return ConversionResult(out_dir, manifest, verification)
+        _install(tmp, out_dir)
+        return ConversionResult(out_dir, manifest, verification)
+    except BaseException:
+        bar.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

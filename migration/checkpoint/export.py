@@ -1,0 +1,247 @@
+"""``export_keras_model``: a Keras 2 RNN model -> a TF1 name-based checkpoint that ``Saver`` restores.
+
+Recognized layers: ``SimpleRNN``/``LSTM``/``GRU(reset_after=False)`` and ``RNN(cell)`` (also with
+``StackedRNNCells`` -> ``multi_rnn_cell/cell_k`` and ``modern_rnn.ProjectionLSTMCell`` -> ``lstm_cell`` with
+peepholes/projection), ``Bidirectional`` (-> ``fw``/``bw``; a block model written by ``convert`` holds the two
+directions as a forward and a ``go_backwards`` RNN layer, exported the same way), ``Embedding`` (-> its layer name)
+and ``Dense`` (-> ``<layer name>/kernel``, ``/bias``, as ``tf.compat.v1.layers.dense`` names them). The checkpoint
+is written by building a TF1 graph with variables of those names and ``Saver.save`` into a temporary directory, then
+moving the files next to ``OUT_PREFIX``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import shutil
+import tempfile
+from typing import Any, Optional
+
+import numpy as np
+
+from migration.errors import MigrationError
+from migration.specs import CellSpec
+
+_ACT = {"tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid", "linear": "linear", "softsign": "softsign", "elu": "elu"}
+
+
+@dataclasses.dataclass
+class ExportResult:
+    prefix: str
+    variables: dict[str, list[int]]  # TF1 name -> shape
+    sources: dict[str, str]  # TF1 name -> Keras weight it came from
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _unwrap(cell):
+    while hasattr(cell, "cell") and not hasattr(cell, "cells"):
+        cell = cell.cell
+    return cell
+
+
+def _spec_for(cell, forget_bias: float, where: str) -> CellSpec:
+    from modern_rnn import ProjectionLSTMCell, keras
+
+    cell = _unwrap(cell)
+    act = keras.activations.serialize(cell.activation) if hasattr(cell, "activation") else "tanh"
+    act = act if isinstance(act, str) else act.get("config", {}).get("name", str(act))
+    if isinstance(cell, ProjectionLSTMCell):
+        return CellSpec("lstm", cell.units, forget_bias=forget_bias, use_peepholes=cell.use_peepholes,
+                        num_proj=cell.num_proj, cell_clip=cell.cell_clip, proj_clip=cell.proj_clip)
+    if isinstance(cell, keras.layers.GRUCell):
+        if cell.reset_after:
+            raise MigrationError(
+                f"{where}: GRU(reset_after=True) computes r * (h U_h) where a TF1 GRUCell computes (r * h) U_h; no "
+                "weights make the two equal. Rebuild the layer with GRU(..., reset_after=False), retrain or convert "
+                "it, then export."
+            )
+        _check_recurrent_activation(cell, where)
+        return CellSpec("gru", cell.units)
+    if isinstance(cell, keras.layers.LSTMCell):
+        _check_recurrent_activation(cell, where)
+        if act != "tanh":
+            raise MigrationError(f"{where}: LSTM activation {act!r}; TF1 BasicLSTMCell export supports tanh only here.")
+        return CellSpec("basic_lstm", cell.units, forget_bias=forget_bias)
+    if isinstance(cell, keras.layers.SimpleRNNCell):
+        if act not in _ACT:
+            raise MigrationError(f"{where}: SimpleRNN activation {act!r} has no BasicRNNCell equivalent.")
+        return CellSpec("basic_rnn", cell.units, activation=act)
+    raise MigrationError(
+        f"{where}: cell {type(cell).__name__} has no TF1 equivalent that rnn-migrate exports (SimpleRNNCell, LSTMCell, "
+        "GRUCell(reset_after=False), StackedRNNCells, modern_rnn.ProjectionLSTMCell)."
+    )
+
+
+def _check_recurrent_activation(cell, where: str) -> None:
+    from modern_rnn import keras
+
+    name = keras.activations.serialize(cell.recurrent_activation)
+    name = name if isinstance(name, str) else str(name)
+    if name != "sigmoid" or not getattr(cell, "use_bias", True):
+        raise MigrationError(f"{where}: TF1 cells use a sigmoid recurrent activation and a bias; got "
+                             f"recurrent_activation={name!r}, use_bias={cell.use_bias}.")
+
+
+def _layers(model) -> list:
+    from modern_rnn import keras
+
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out.extend(_layers(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+def _backward(layer) -> bool:
+    """An RNN layer that runs backwards: ``go_backwards``, or fed by ``tf.reverse_sequence`` (as the block models
+    that ``convert`` writes for fw/bw pairs do, to reverse each sequence by its own length like TF1)."""
+    if getattr(layer, "go_backwards", False):
+        return True
+    for node in getattr(layer, "_inbound_nodes", []):
+        for inbound in tf_nest_flatten(node.inbound_layers):
+            name = getattr(inbound, "symbol", "") or inbound.name
+            if "reverse_sequence" in name:
+                return True
+    return False
+
+
+def tf_nest_flatten(x) -> list:
+    import tensorflow as tf
+
+    return list(tf.nest.flatten(x))
+
+
+def _cell_arrays(cell, spec: CellSpec, prefix: str, out: dict, sources: dict, where: str) -> None:
+    from migration.converters import cell_to_tf1
+
+    for name, array in cell_to_tf1(spec, _unwrap(cell).get_weights()).items():
+        key = f"{prefix}/{spec.tf1_scope}/{name}"
+        out[key] = array
+        sources[key] = where
+
+
+def _rnn_arrays(rnn_layer, block_prefix: str, forget_bias: float, out: dict, sources: dict) -> None:
+    from modern_rnn import keras
+
+    cell = _unwrap(rnn_layer.cell)
+    if isinstance(cell, keras.layers.StackedRNNCells):
+        for k, sub in enumerate(cell.cells):
+            where = f"layer {rnn_layer.name!r} cell {k}"
+            _cell_arrays(sub, _spec_for(sub, forget_bias, where), f"{block_prefix}/multi_rnn_cell/cell_{k}", out,
+                         sources, where)
+    else:
+        where = f"layer {rnn_layer.name!r}"
+        _cell_arrays(cell, _spec_for(cell, forget_bias, where), block_prefix, out, sources, where)
+
+
+def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 1.0) -> tuple[dict, dict]:
+    """TF1 name -> array for every exported weight of ``model`` (see the module docstring)."""
+    from modern_rnn import keras
+
+    arrays: dict[str, np.ndarray] = {}
+    sources: dict[str, str] = {}
+    layers = _layers(model)
+    rnns = [l for l in layers if isinstance(l, keras.layers.RNN)]
+    pair_bw = [l for l in rnns if _backward(l)]
+    pair_fw = [l for l in rnns if not _backward(l)]
+    blocks: list[tuple[str, Any]] = []
+    used = set()
+    for layer in layers:
+        if isinstance(layer, keras.layers.Bidirectional):
+            blocks.append(("bi", (layer.forward_layer, layer.backward_layer)))
+        elif isinstance(layer, keras.layers.RNN) and id(layer) not in used:
+            if len(pair_fw) == 1 and len(pair_bw) == 1 and len(rnns) == 2:
+                blocks.append(("bi", (pair_fw[0], pair_bw[0])))
+                used |= {id(pair_fw[0]), id(pair_bw[0])}
+            else:
+                if _backward(layer):
+                    raise MigrationError(f"layer {layer.name!r} runs backwards outside a Bidirectional pair; TF1 "
+                                         "dynamic_rnn has no such mode.")
+                blocks.append(("uni", layer))
+                used.add(id(layer))
+    counts = {"uni": 0, "bi": 0}
+    for kind, item in blocks:
+        base = scope or ("rnn" if kind == "uni" else "bidirectional_rnn")
+        n = counts[kind]
+        counts[kind] += 1
+        block_scope = base if n == 0 else f"{base}_{n}"
+        if kind == "uni":
+            _rnn_arrays(item, block_scope, forget_bias, arrays, sources)
+        else:
+            _rnn_arrays(item[0], f"{block_scope}/fw", forget_bias, arrays, sources)
+            _rnn_arrays(item[1], f"{block_scope}/bw", forget_bias, arrays, sources)
+    for layer in layers:
+        if isinstance(layer, keras.layers.Embedding):
+            arrays[layer.name] = layer.get_weights()[0]
+            sources[layer.name] = f"layer {layer.name!r} embeddings"
+        elif isinstance(layer, keras.layers.Dense):
+            weights = layer.get_weights()
+            arrays[f"{layer.name}/kernel"] = weights[0]
+            sources[f"{layer.name}/kernel"] = f"layer {layer.name!r} kernel"
+            if len(weights) > 1:
+                arrays[f"{layer.name}/bias"] = weights[1]
+                sources[f"{layer.name}/bias"] = f"layer {layer.name!r} bias"
+    if not blocks:
+        raise MigrationError("The model has no RNN layer (SimpleRNN, LSTM, GRU, RNN(cell), Bidirectional) to export.")
+    return arrays, sources
+
+
+def write_tf1_checkpoint(arrays: dict[str, np.ndarray], out_prefix: str, force: bool = False) -> str:
+    """Write ``arrays`` as a TF1 name-based checkpoint at ``out_prefix`` (Saver in a temp dir, then move)."""
+    import legacy_rnn
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    out_prefix = os.path.abspath(out_prefix)
+    existing = glob.glob(glob.escape(out_prefix) + ".index") + glob.glob(glob.escape(out_prefix) + ".data-*")
+    if existing and not force:
+        raise MigrationError(f"{existing[0]!r} already exists; pass --force to overwrite, or choose another OUT_PREFIX.")
+    parent = os.path.dirname(out_prefix)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        with legacy_rnn.new_graph() as graph:
+            variables = {name: v1.get_variable(name, shape=a.shape, dtype=tf.as_dtype(a.dtype),
+                                               initializer=v1.zeros_initializer())
+                         for name, a in arrays.items()}
+            sess = legacy_rnn.new_session(graph)
+            sess.run(v1.global_variables_initializer())
+            for name, var in variables.items():
+                var.load(arrays[name], sess)
+            saved = v1.train.Saver(var_list=variables).save(sess, os.path.join(tmp, "ckpt"), write_meta_graph=False,
+                                                             write_state=False)
+            sess.close()
+        for old in existing:
+            os.remove(old)
+        for path in glob.glob(glob.escape(saved) + ".*"):
+            shutil.move(path, out_prefix + path[len(saved):])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_prefix
+
+
+def export_keras_model(model: Any, out_prefix: str | os.PathLike, *, scope: Optional[str] = None,
+                       forget_bias: float = 1.0, force: bool = False) -> ExportResult:
+    """Export a Keras 2 RNN model (object or ``.keras`` path) to a TF1 checkpoint at ``out_prefix``.
+
+    ``scope`` names the block scope (default ``rnn``, ``bidirectional_rnn`` for fw/bw; further blocks get ``_1``
+    ...); ``forget_bias`` is the TF1 LSTM forget_bias the checkpoint will be used with (taken out of ``b_f``).
+    """
+    if isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        if not os.path.exists(path):
+            raise MigrationError(f"Keras model {path!r} not found.")
+        import modern_rnn  # noqa: F401
+        from modern_rnn import keras
+
+        try:
+            model = keras.models.load_model(path, compile=False)
+        except Exception as exc:
+            raise MigrationError(f"Cannot load Keras model {path!r}: {exc}") from None
+    arrays, sources = collect_tf1_arrays(model, scope, forget_bias)
+    prefix = write_tf1_checkpoint(arrays, os.fspath(out_prefix), force)
+    return ExportResult(prefix, {k: list(v.shape) for k, v in arrays.items()}, sources)

@@ -1,0 +1,287 @@
+"""Read what checkpoints do not store from the ``.meta`` MetaGraphDef, by parsing the protobuf only.
+
+The graph is **never imported or executed**: ``MetaGraphDef.ParseFromString`` and a walk over ``NodeDef`` lists (the
+main graph and every function of its library, where TF2 control flow puts ``while_loop`` bodies). What is read:
+
+* hyper-parameters of each TF1 cell: ``forget_bias`` (the Const added to the ``f`` output of the gate ``Split``, as
+  ``BasicLSTMCell``/``LSTMCell`` build it), ``cell_clip`` / ``proj_clip`` (the ``clip_by_value`` Consts; the one
+  applied to the projection ``MatMul`` is ``proj_clip``), the activation (the op applied to the candidate);
+* variable shapes as the graph declared them, and partitioned variables (``save_slice_info``: ``emb/part_k``);
+* embedding lookups: which variable a ``Gather`` reads and, for partitioned variables, the strategy (``'div'``
+  builds a ``Maximum`` in the lookup scope, ``'mod'`` does not); NumPy matrices embedded as ``Const`` nodes feeding
+  a ``Gather`` (seed 004's GloVe), extracted from the proto's ``tensor_content``;
+* optimizer constants (``Adam/beta1``, ``Adam/epsilon``, ``Adam/learning_rate`` ...).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Iterable, Optional
+
+import numpy as np
+
+from migration.errors import MigrationError
+
+_ACTIVATIONS = {"Tanh": "tanh", "Relu": "relu", "Sigmoid": "sigmoid", "Elu": "elu", "Softsign": "softsign",
+                "Identity": "linear"}
+_VARIABLE_OPS = ("VariableV2", "VarHandleOp", "Variable")
+_GATHER_OPS = ("GatherV2", "Gather", "ResourceGather")
+_OPT_CONST = re.compile(r"^(?:.*/)?(\w+)/(learning_rate|beta1|beta2|epsilon|momentum|decay|rho|initial_accumulator_value)$")
+
+
+@dataclasses.dataclass
+class _Context:
+    """The nodes of the main graph (``function=None``) or of one library function."""
+
+    function: Optional[str]
+    nodes: dict  # name -> NodeDef
+
+
+@dataclasses.dataclass(frozen=True)
+class ConstEmbedding:
+    """A float matrix embedded in the graph as a Const feeding a Gather (not in the checkpoint)."""
+
+    node: str
+    shape: tuple[int, ...]
+    dtype: str
+    lookup: str
+
+
+def _ref(inp: str) -> tuple[str, int]:
+    """``'a/b:2'`` or ``'a/b:output:2'`` -> ``('a/b', 2)``; control inputs ``'^x'`` -> ``('x', -1)``."""
+    if inp.startswith("^"):
+        return inp[1:], -1
+    parts = inp.split(":")
+    idx = int(parts[-1]) if len(parts) > 1 and parts[-1].isdigit() else 0
+    return parts[0], idx
+
+
+def _norm(scope: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", scope)
+
+
+class MetaGraph:
+    """A parsed ``.meta`` file."""
+
+    def __init__(self, path: str) -> None:
+        from tensorflow.core.framework import variable_pb2
+        from tensorflow.core.protobuf import meta_graph_pb2
+
+        self.path = path
+        meta = meta_graph_pb2.MetaGraphDef()
+        try:
+            with open(path, "rb") as f:
+                meta.ParseFromString(f.read())
+        except Exception as exc:
+            raise MigrationError(
+                f"Cannot parse {path!r} as a MetaGraphDef ({exc}). Delete or move the damaged .meta file to convert "
+                "with default hyper-parameters (and pass --forget-bias if the model used another value)."
+            ) from None
+        gd = meta.graph_def
+        self.contexts = [_Context(None, {n.name: n for n in gd.node})]
+        self.contexts += [_Context(f.signature.name, {n.name: n for n in f.node_def}) for f in gd.library.function]
+        self.main = self.contexts[0].nodes
+        self.graph_shapes: dict[str, tuple[int, ...]] = {}
+        for node in gd.node:
+            if node.op in _VARIABLE_OPS and "shape" in node.attr:
+                dims = node.attr["shape"].shape.dim
+                self.graph_shapes[node.name] = tuple(int(d.size) for d in dims)
+        # full name -> [(part variable name, offset[0], shape)]
+        self.partitions: dict[str, list[tuple[str, int, tuple[int, ...]]]] = {}
+        self.full_shapes: dict[str, tuple[int, ...]] = {}
+        for key in ("variables", "trainable_variables"):
+            if key not in meta.collection_def:
+                continue
+            for raw in meta.collection_def[key].bytes_list.value:
+                vd = variable_pb2.VariableDef()
+                vd.ParseFromString(raw)
+                info = vd.save_slice_info_def
+                if info.full_name:
+                    part = vd.variable_name.split(":")[0]
+                    parts = self.partitions.setdefault(info.full_name, [])
+                    if part not in [p[0] for p in parts]:
+                        parts.append((part, int(info.var_offset[0]), tuple(int(d) for d in info.var_shape)))
+                    self.full_shapes[info.full_name] = tuple(int(d) for d in info.full_shape)
+        for parts in self.partitions.values():
+            parts.sort(key=lambda p: p[1])
+
+    # -- shapes -----------------------------------------------------------------------------------------------------
+
+    def declared_shape(self, name: str) -> Optional[tuple[int, ...]]:
+        """The shape the graph declares for checkpoint key ``name`` (full shape for a partitioned variable)."""
+        if name in self.full_shapes:
+            return self.full_shapes[name]
+        return self.graph_shapes.get(name)
+
+    def num_partitions(self, name: str) -> int:
+        return len(self.partitions.get(name, ())) or 1
+
+    # -- lookups ----------------------------------------------------------------------------------------------------
+
+    def _source(self, nodes: dict, name: str, depth: int = 0) -> Optional[object]:
+        node = nodes.get(name)
+        while node is not None and node.op in ("Identity", "ReadVariableOp") and node.input and depth < 8:
+            node, depth = nodes.get(_ref(node.input[0])[0]), depth + 1
+        return node
+
+    def _part_owner(self, var_name: str) -> Optional[str]:
+        for full, parts in self.partitions.items():
+            if var_name in [p[0] for p in parts]:
+                return full
+        return None
+
+    def embedding_lookups(self) -> dict[str, Optional[str]]:
+        """Checkpoint key -> lookup strategy (``'mod'``/``'div'`` for partitioned variables, else ``None``) for every
+        variable read by a Gather in the main graph."""
+        out: dict[str, Optional[str]] = {}
+        for node in self.main.values():
+            if node.op not in _GATHER_OPS or not node.input:
+                continue
+            src = self._source(self.main, _ref(node.input[0])[0])
+            if src is None or src.op not in _VARIABLE_OPS:
+                continue
+            full = self._part_owner(src.name)
+            if full is None:
+                out.setdefault(src.name, None)
+                continue
+            scope = node.name.rsplit("/", 1)[0]
+            out[full] = "div" if f"{scope}/Maximum" in self.main else "mod"
+        return out
+
+    def const_embeddings(self) -> list[ConstEmbedding]:
+        """Rank-2 float Const nodes that feed a Gather (NumPy matrices passed to ``embedding_lookup``)."""
+        found: dict[str, ConstEmbedding] = {}
+        for node in self.main.values():
+            if node.op not in _GATHER_OPS or not node.input:
+                continue
+            src = self._source(self.main, _ref(node.input[0])[0])
+            if src is None or src.op != "Const":
+                continue
+            tensor = src.attr["value"].tensor
+            shape = tuple(int(d.size) for d in tensor.tensor_shape.dim)
+            from tensorflow.python.framework import dtypes
+
+            dtype = dtypes.as_dtype(tensor.dtype).name
+            if len(shape) == 2 and dtype in ("float16", "float32", "float64", "bfloat16"):
+                found.setdefault(src.name, ConstEmbedding(src.name, shape, dtype, node.name))
+        return list(found.values())
+
+    def read_const(self, name: str) -> np.ndarray:
+        """The value of Const ``name`` from the proto (``tensor_content``), without executing anything."""
+        import tensorflow as tf
+
+        node = self.main.get(name)
+        if node is None or node.op != "Const":
+            raise MigrationError(f"{self.path!r} has no Const node {name!r}.")
+        return tf.make_ndarray(node.attr["value"].tensor)
+
+    # -- cells ------------------------------------------------------------------------------------------------------
+
+    def _cell_nodes(self, scope: str, rel_path: str, scopes: Iterable[str]) -> list[tuple[_Context, object]]:
+        """Nodes of the cell at ``scope/rel_path``, in the main graph and in the while/cond functions of ``scope``."""
+        scopes = sorted(set(scopes), key=len, reverse=True)
+
+        def owner_main(name: str) -> Optional[str]:
+            return next((s for s in scopes if s and name.startswith(s + "/")), "" if "" in scopes else None)
+
+        def owner_fn(fname: str) -> Optional[str]:
+            return next((s for s in scopes if s and fname.startswith(_norm(s) + "_")), None)
+
+        direction = ""
+        if rel_path.split("/", 1)[0] in ("fw", "bw"):
+            direction, rel_path = rel_path.split("/", 1)
+        needle = "/" + rel_path + "/"
+        out = []
+        for ctx in self.contexts:
+            if ctx.function is not None and owner_fn(ctx.function) != scope:
+                continue
+            fn_dir = ctx.function is not None and ctx.function.startswith(f"{_norm(scope)}_{direction}_")
+            for name, node in ctx.nodes.items():
+                if needle not in "/" + name:
+                    continue
+                if ctx.function is None and owner_main(name) != scope:
+                    continue
+                if direction and not (fn_dir or f"/{direction}/" in "/" + name):
+                    continue
+                out.append((ctx, node))
+        return out
+
+    def cell_hyperparameters(self, scope: str, rel_path: str, kind: str, scopes: Iterable[str]) -> dict[str, object]:
+        """``forget_bias``, ``cell_clip``, ``proj_clip``, ``activation`` found for one cell (absent keys: not found).
+
+        Each value must be the same in every copy of the cell (static_rnn unrolls one per step); a disagreement
+        raises :class:`MigrationError`.
+        """
+        found: dict[str, set] = {}
+        for ctx, node in self._cell_nodes(scope, rel_path, scopes):
+            for key, value in self._node_facts(ctx, node, kind):
+                found.setdefault(key, set()).add(value)
+        out: dict[str, object] = {}
+        for key, values in found.items():
+            if len(values) > 1:
+                raise MigrationError(
+                    f"{self.path!r}: the cell {scope + '/' if scope else ''}{rel_path} has several values for "
+                    f"{key}: {sorted(map(str, values))}. Pass the right one explicitly (e.g. --forget-bias)."
+                )
+            out[key] = values.pop()
+        return out
+
+    def _const_value(self, ctx: _Context, inp: str) -> Optional[float]:
+        node = self._source(ctx.nodes, _ref(inp)[0])
+        if node is None or node.op != "Const":
+            return None
+        import tensorflow as tf
+
+        value = tf.make_ndarray(node.attr["value"].tensor)
+        if value.size != 1:
+            return None
+        # float32 constants: the shortest decimal that rounds to the same float32 (0.3, not 0.30000001192...)
+        return float(str(value.reshape(()))) if value.dtype == np.float32 else float(value)
+
+    def _producer_op(self, ctx: _Context, inp: str) -> str:
+        node = ctx.nodes.get(_ref(inp)[0])
+        return node.op if node is not None else ""
+
+    def _node_facts(self, ctx: _Context, node, kind: str) -> list[tuple[str, object]]:
+        facts: list[tuple[str, object]] = []
+        refs = [_ref(i) for i in node.input]
+        is_split = lambda r: (ctx.nodes.get(r[0]) is not None and ctx.nodes[r[0]].op == "Split")  # noqa: E731
+        if kind in ("basic_lstm", "lstm"):
+            if node.op in ("Add", "AddV2") and len(refs) == 2:
+                for (src, idx), other in ((refs[0], node.input[1]), (refs[1], node.input[0])):
+                    if idx == 2 and is_split((src, idx)):
+                        value = self._const_value(ctx, other)
+                        if value is not None:
+                            facts.append(("forget_bias", value))
+            if node.op in _ACTIVATIONS and node.op != "Identity" and refs and refs[0][1] == 1 and is_split(refs[0]):
+                facts.append(("activation", _ACTIVATIONS[node.op]))
+            if node.op == "Minimum" and len(refs) == 2:
+                value = self._const_value(ctx, node.input[1])
+                if value is not None:
+                    clip = "proj_clip" if self._producer_op(ctx, node.input[0]) == "MatMul" else "cell_clip"
+                    facts.append((clip, value))
+        elif kind == "basic_rnn":
+            if node.op in _ACTIVATIONS and refs and self._producer_op(ctx, node.input[0]) == "BiasAdd":
+                facts.append(("activation", _ACTIVATIONS[node.op]))
+        return facts
+
+    # -- optimizer ------------------------------------------------------------------------------------------------
+
+    def optimizer_constants(self) -> dict[str, dict[str, float]]:
+        """``{'Adam': {'beta1': 0.9, 'epsilon': 1e-08, 'learning_rate': 0.001}, ...}`` from scalar Consts."""
+        out: dict[str, dict[str, float]] = {}
+        for name, node in self.main.items():
+            m = _OPT_CONST.match(name)
+            if not m or node.op != "Const":
+                continue
+            value = self._const_value(self.contexts[0], name)
+            if value is not None:
+                out.setdefault(m.group(1), {})[m.group(2)] = value
+        return out
+
+
+def load_meta(prefix: str) -> Optional[MetaGraph]:
+    """The parsed ``prefix.meta``, or ``None`` when the checkpoint has none."""
+    path = prefix + ".meta"
+    return MetaGraph(path) if os.path.exists(path) else None

@@ -1,0 +1,78 @@
+"""Put converted TF1 optimizer state (``convert --with-optimizer``) into a tf_keras optimizer, so training resumes.
+
+TF1 Adam and tf_keras ``optimizers.Adam`` use the same update with ``t = iterations + 1``, but Keras' epsilon default
+is 1e-7 where TF1's is 1e-8: build the optimizer from the manifest's ``keras`` entry (epsilon 1e-8, betas and
+learning rate from the ``.meta`` when present). Slots were converted with the same layout transform as their
+variables and without ``forget_bias``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from migration.checkpoint.manifest import read_manifest
+from migration.errors import MigrationError
+
+#: TF1 slot role -> tf_keras optimizer attribute holding that slot per variable
+_KERAS_LISTS = {"m": "_momentums", "v": "_velocities", "accumulator": "_accumulators", "momentum": "momentums",
+                "rms": "_velocities"}
+
+
+def block_slots(out_dir: str, block_name: str) -> list[dict[str, np.ndarray]]:
+    """Slot arrays for each Keras weight of a block model, in ``model.trainable_weights`` cell order."""
+    manifest = read_manifest(out_dir)
+    block = next((b for b in manifest["blocks"] if b["name"] == block_name), None)
+    if block is None:
+        raise MigrationError(f"No block {block_name!r} in {out_dir!r}; blocks: {[b['name'] for b in manifest['blocks']]}.")
+    out = []
+    for cell in block["cells"]:
+        for weight in cell["weights"]:
+            if "slots" not in weight:
+                raise MigrationError(f"{out_dir!r} has no optimizer slots: convert with --with-optimizer.")
+            out.append({role: np.load(os.path.join(out_dir, path)) for role, path in weight["slots"].items()})
+    return out
+
+
+def embedding_slots(out_dir: str, name: str) -> dict[str, np.ndarray]:
+    manifest = read_manifest(out_dir)
+    emb = next(e for e in manifest["embeddings"] if e["name"] == name)
+    return {role: np.load(os.path.join(out_dir, path)) for role, path in emb.get("slots", {}).items()}
+
+
+def dense_slots(out_dir: str, name: str) -> list[dict[str, np.ndarray]]:
+    """``[kernel slots, bias slots]`` of dense head ``name``."""
+    manifest = read_manifest(out_dir)
+    d = next(x for x in manifest["dense"] if x["name"] == name)
+    return [{role: np.load(os.path.join(out_dir, p)) for role, p in d.get("slots", {}).get(w, {}).items()}
+            for w in ("kernel", "bias")]
+
+
+def make_optimizer(out_dir: str, **overrides: Any):
+    """The tf_keras optimizer the manifest describes (``Adam(epsilon=1e-8, ...)`` for a TF1 Adam)."""
+    from modern_rnn import keras
+
+    manifest = read_manifest(out_dir)
+    opts = (manifest.get("optimizer") or {}).get("optimizers") or []
+    if not opts:
+        raise MigrationError(f"The checkpoint converted into {out_dir!r} holds no optimizer state.")
+    cfg = dict(opts[0]["keras"])
+    cls = getattr(keras.optimizers, cfg.pop("class"))
+    cfg.update(overrides)
+    return cls(**cfg), opts[0]
+
+
+def restore_slots(optimizer, pairs: Sequence[tuple[Any, dict[str, np.ndarray]]], iterations: int | None) -> None:
+    """``optimizer.build([v for v, _ in pairs])`` then assign each variable's slots and ``iterations``."""
+    variables = [v for v, _ in pairs]
+    optimizer.build(variables)
+    for var, slots in pairs:
+        index = optimizer._index_dict[optimizer._var_key(var)]
+        for role, value in slots.items():
+            attr = _KERAS_LISTS.get(role)
+            if attr is None or not hasattr(optimizer, attr):
+                raise MigrationError(f"{type(optimizer).__name__} has no slot for TF1 role {role!r}.")
+            getattr(optimizer, attr)[index].assign(value)
+    if iterations is not None:
+        optimizer.iterations.assign(iterations)

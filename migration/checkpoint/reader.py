@@ -1,0 +1,151 @@
+"""Checkpoint files: resolve a prefix or directory, validate the files, list variables, stream tensors one at a time.
+
+A TF1 ``Saver`` checkpoint is a prefix ``P`` with ``P.index`` (names, shapes, dtypes, offsets), one or more data
+shards ``P.data-0000k-of-0000N`` and, optionally, ``P.meta`` (the MetaGraphDef). A directory may hold a ``checkpoint``
+state file naming the latest prefix. Nothing here executes a graph or unpickles anything: tensors are read with
+``tf.train.load_checkpoint`` one name at a time.
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import re
+from typing import Iterator, Optional
+
+import numpy as np
+
+from migration.errors import MigrationError
+
+_DATA_RE = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
+_SUFFIXES = (".index", ".meta")
+
+
+@dataclasses.dataclass(frozen=True)
+class VariableInfo:
+    """One checkpoint entry: name, shape and dtype name (``float32``, ``int64`` ...)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def nbytes(self) -> int:
+        if self.dtype == "string":
+            return 0
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+def resolve_prefix(path: str | os.PathLike) -> str:
+    """Return the checkpoint prefix for ``path``: a prefix, one of its files, or a directory with a state file."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        state = os.path.join(path, "checkpoint")
+        if not os.path.exists(state):
+            indexes = sorted(glob.glob(os.path.join(path, "*.index")))
+            hint = f" It holds {[os.path.basename(i)[:-6] for i in indexes][:5]}: pass one prefix." if indexes else ""
+            raise MigrationError(
+                f"Directory {path!r} has no 'checkpoint' state file.{hint} Pass a checkpoint prefix such as "
+                f"{os.path.join(path, 'model.ckpt-1000')!r} (the part before .index)."
+            )
+        import tensorflow as tf
+
+        prefix = tf.train.latest_checkpoint(path)
+        if prefix is None:
+            raise MigrationError(
+                f"The state file {state!r} names no checkpoint whose files exist. Pass the prefix explicitly, or "
+                "fix `model_checkpoint_path` in that file."
+            )
+        return prefix
+    for suffix in _SUFFIXES:
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    match = _DATA_RE.search(path)
+    return path[: match.start()] if match else path
+
+
+def data_files(prefix: str) -> list[str]:
+    """The data shards of ``prefix``; raises if any shard named by the file pattern is missing."""
+    found = sorted(glob.glob(glob.escape(prefix) + ".data-*-of-*"))
+    if not found:
+        raise MigrationError(
+            f"Missing data file {prefix + '.data-00000-of-00001'!r} for checkpoint {prefix!r}: the .index lists the "
+            "tensors but their values live in the .data file(s). Copy every file of the save, not only the .index."
+        )
+    total = int(_DATA_RE.search(found[0]).group(2))
+    expected = [f"{prefix}.data-{k:05d}-of-{total:05d}" for k in range(total)]
+    missing = [p for p in expected if not os.path.exists(p)]
+    if missing:
+        raise MigrationError(
+            f"Missing data shard(s) {missing} of checkpoint {prefix!r}: the save wrote {total} shards. Copy all of them."
+        )
+    return expected
+
+
+class CheckpointReader:
+    """A validated TF1 checkpoint: its variables (name -> :class:`VariableInfo`) and a tensor stream."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.prefix = resolve_prefix(path)
+        index = self.prefix + ".index"
+        if not os.path.exists(index):
+            raise MigrationError(
+                f"Checkpoint index {index!r} not found. Pass a checkpoint prefix (e.g. 'model.ckpt-1000', without "
+                "'.index'), one of its files, or a directory holding a 'checkpoint' state file."
+            )
+        self.data_files = data_files(self.prefix)
+        meta = self.prefix + ".meta"
+        self.meta_path: Optional[str] = meta if os.path.exists(meta) else None
+        import tensorflow as tf
+
+        try:
+            self._reader = tf.train.load_checkpoint(self.prefix)
+        except Exception as exc:  # tf.errors.* (DataLoss, NotFound ...): name the file, say the remedy
+            raise MigrationError(
+                f"Cannot read checkpoint index {index!r}: {_first_line(exc)}. The file is not a TF checkpoint index "
+                "or is damaged; re-copy it from the machine that saved it."
+            ) from None
+        shapes = self._reader.get_variable_to_shape_map()
+        dtypes = self._reader.get_variable_to_dtype_map()
+        self.variables: dict[str, VariableInfo] = {
+            name: VariableInfo(name, tuple(int(d) for d in shapes[name]), dtypes[name].name)
+            for name in sorted(shapes)
+        }
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """The data shards must be at least as large as the tensors the index lists (catches truncated copies)."""
+        have = sum(os.path.getsize(p) for p in self.data_files)
+        need = sum(v.nbytes for v in self.variables.values())
+        if have < need:
+            raise MigrationError(
+                f"Data file {self.data_files[0]!r} is truncated: it holds {have} bytes, but the index "
+                f"{self.prefix + '.index'!r} lists {need} bytes of tensors. Re-copy the .data file(s) of this save."
+            )
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(v.nbytes for v in self.variables.values())
+
+    def read(self, name: str) -> np.ndarray:
+        """One tensor as a NumPy array; a damaged or mismatched data file raises :class:`MigrationError`."""
+        if name not in self.variables:
+            raise MigrationError(f"Checkpoint {self.prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists them.")
+        try:
+            return self._reader.get_tensor(name)
+        except Exception as exc:
+            raise MigrationError(
+                f"Cannot read variable {name!r} from {self.data_files[0]!r}: {_first_line(exc)}. The .data file is "
+                f"damaged or belongs to another save than {self.prefix + '.index'!r} (index and data must come from "
+                "the same Saver.save call); re-copy both files of one save."
+            ) from None
+
+    def stream(self, names: Optional[list[str]] = None) -> Iterator[tuple[str, np.ndarray]]:
+        """Yield ``(name, array)`` one at a time (the caller drops each array before the next is read)."""
+        for name in names if names is not None else list(self.variables):
+            yield name, self.read(name)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

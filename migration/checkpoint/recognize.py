@@ -1,0 +1,589 @@
+"""Recognize what a TF1 checkpoint holds, from names and shapes (and the ``.meta`` graph when present).
+
+The rules are an explicit table; every checkpoint variable ends up **exactly once** either consumed by something
+recognized (an RNN cell, an embedding, a dense head, an optimizer slot or counter) or in ``unrecognized`` with the
+reason. Nothing is skipped silently.
+
+Cell table (``<cell>`` is the cell's variable directory; ``_N`` suffixes allowed):
+
+=====================  ==============  =================================================  ===============================
+cell directory         kind            variables under it                                 TF1 class
+=====================  ==============  =================================================  ===============================
+``basic_lstm_cell``    ``basic_lstm``  ``kernel [D+U,4U]``, ``bias [4U]``                   ``BasicLSTMCell``
+``lstm_cell``          ``lstm``        ``kernel [D+R,4U]``, ``bias [4U]``, optional        ``LSTMCell`` (peepholes,
+                                       ``w_{f,i,o}_diag [U]``, ``projection/kernel [U,P]``  num_proj, clips)
+``basic_rnn_cell``     ``basic_rnn``   ``kernel [D+U,U]``, ``bias [U]``                     ``BasicRNNCell``
+``gru_cell``           ``gru``         ``gates/{kernel,bias}``, ``candidate/{kernel,bias}``  ``GRUCell``
+``rnn_cell``           ``handwritten`` ``W [D+U,U]``, ``b [U]``                             seed 002's ``get_variable`` cell
+=====================  ==============  =================================================  ===============================
+
+Above the cell directory: ``multi_rnn_cell/cell_k`` (layer k of a ``MultiRNNCell``), then ``fw``/``bw`` (a
+bidirectional pair), then the block scope (``rnn``, ``encoder``, ``model/rnn``, ``bidirectional_rnn`` ...).
+
+Other rows: optimizer slots ``<var>/<Optimizer>[_n]`` (same shape as ``<var>``), ``beta1_power``/``beta2_power``
+(Adam), ``global_step``; embeddings (2-D variables read by a Gather in the graph, or named like ``embedding``;
+Const matrices feeding a Gather); dense heads (``X/kernel``+``X/bias``, ``X/W``+``X/b``, and unnamed
+``Variable_k``/``Variable_{k+1}`` pairs ``[H, C]`` + ``[C]``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Optional
+
+from migration.checkpoint.meta import MetaGraph
+from migration.checkpoint.reader import VariableInfo
+from migration.errors import MigrationError, ShapeError
+from migration.specs import CellSpec
+
+#: (cell directory name, kind, required variables, optional variables)
+CELL_TABLE: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("basic_lstm_cell", "basic_lstm", ("kernel", "bias"), ()),
+    ("lstm_cell", "lstm", ("kernel", "bias"), ("w_f_diag", "w_i_diag", "w_o_diag", "projection/kernel")),
+    ("basic_rnn_cell", "basic_rnn", ("kernel", "bias"), ()),
+    ("gru_cell", "gru", ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias"), ()),
+    ("rnn_cell", "handwritten", ("W", "b"), ()),
+)
+
+#: optimizer slot name (without ``_n``) -> (optimizer kind, slot roles by index ``_n``)
+SLOT_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Adam": ("adam", ("m", "v")),
+    "Adagrad": ("adagrad", ("accumulator",)),
+    "Momentum": ("momentum", ("momentum",)),
+    "RMSProp": ("rmsprop", ("rms", "momentum")),  # centered=True: rms, mg, momentum (see _slot_roles)
+    "Ftrl": ("ftrl", ("accumulator", "linear")),
+    "Adadelta": ("adadelta", ("accum", "accum_update")),
+}
+_NON_SLOT = re.compile(r"^(?:(.*)/)?(beta1_power|beta2_power)(?:_(\d+))?$")
+_UNNAMED = re.compile(r"^(?:(.*)/)?Variable(?:_(\d+))?$")
+_EMBED_NAME = re.compile(r"emb|embedding|word_?vec|glove|lookup|vocab", re.I)
+_RNN_WORDS = re.compile(r"^(rnn|bidirectional_rnn|fw|bw|multi_rnn_cell|cell_\d+)$|_cell(_\d+)?$|lstm|gru|rnn", re.I)
+_DENSE_PAIRS = (("kernel", "bias"), ("W", "b"), ("w", "b"), ("weights", "biases"), ("weight", "bias"))
+
+
+@dataclasses.dataclass
+class CellInfo:
+    """One layer of one direction of an RNN block."""
+
+    path: str
+    rel_path: str
+    spec: CellSpec
+    input_size: int
+    variables: dict[str, str]
+    hyper_sources: dict[str, str]
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "rel_path": self.rel_path, "spec": self.spec.to_dict(), "input_size": self.input_size,
+                "variables": dict(self.variables), "hyper_sources": dict(self.hyper_sources)}
+
+
+@dataclasses.dataclass
+class Block:
+    """An RNN block: ``dynamic_rnn`` (direction ``""``) or ``bidirectional_dynamic_rnn`` (``fw``, ``bw``) over one
+    cell or a ``MultiRNNCell`` stack, under ``scope``."""
+
+    scope: str
+    directions: dict[str, list[CellInfo]]
+    name: str = ""
+
+    @property
+    def bidirectional(self) -> bool:
+        return set(self.directions) == {"fw", "bw"}
+
+    @property
+    def input_size(self) -> int:
+        return next(iter(self.directions.values()))[0].input_size
+
+    @property
+    def cells(self) -> list[CellInfo]:
+        return [c for d in sorted(self.directions) for c in self.directions[d]]
+
+    def describe(self) -> str:
+        layers = next(iter(self.directions.values()))
+        kinds = "+".join(c.spec.kind for c in layers)
+        return (f"{'bidirectional ' if self.bidirectional else ''}{kinds} units={[c.spec.units for c in layers]} "
+                f"input={self.input_size} layers={len(layers)}")
+
+    def to_dict(self) -> dict:
+        return {"scope": self.scope, "name": self.name, "bidirectional": self.bidirectional,
+                "input_size": self.input_size, "layers": len(next(iter(self.directions.values()))),
+                "directions": {d: [c.to_dict() for c in cells] for d, cells in self.directions.items()}}
+
+
+@dataclasses.dataclass
+class EmbeddingInfo:
+    name: str
+    source: str  # "variable" | "graph_constant"
+    shape: tuple[int, ...]
+    dtype: str
+    partitions: Optional[int] = None  # None: unknown (no .meta)
+    strategy: Optional[str] = None  # 'mod' / 'div' lookup strategy when partitioned
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class DenseInfo:
+    name: str
+    kernel: str
+    bias: str
+    shape: tuple[int, int]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class OptimizerInfo:
+    kind: str
+    name: str
+    slots: dict[str, dict[str, str]]  # variable key -> role -> slot key
+    counters: dict[str, str]  # beta1_power -> key
+    constants: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Unrecognized:
+    name: str
+    shape: tuple[int, ...]
+    reason: str
+    rnn_like: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Inspection:
+    """What :func:`recognize` found; ``consumed`` maps every recognized key to its role."""
+
+    prefix: str
+    meta_path: Optional[str]
+    variables: dict[str, VariableInfo]
+    blocks: list[Block]
+    embeddings: list[EmbeddingInfo]
+    dense: list[DenseInfo]
+    optimizers: list[OptimizerInfo]
+    global_step: Optional[str]
+    unrecognized: list[Unrecognized]
+    consumed: dict[str, str]
+    notes: list[str]
+
+    @property
+    def convertible(self) -> bool:
+        return bool(self.blocks) and not any(u.rnn_like for u in self.unrecognized)
+
+    def problems(self) -> list[str]:
+        """Why ``convert`` would refuse this checkpoint (empty when it would not)."""
+        out = [f"variable {u.name!r} {list(u.shape)}: {u.reason}" for u in self.unrecognized if u.rnn_like]
+        if not self.blocks:
+            out.insert(0, f"checkpoint {self.prefix!r} holds no RNN cell that rnn-migrate recognizes "
+                          f"(expected e.g. rnn/basic_lstm_cell/kernel; the cell table is in `rnn-migrate inspect --help`)")
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "checkpoint": self.prefix, "meta": self.meta_path,
+            "variables": {k: {"shape": list(v.shape), "dtype": v.dtype} for k, v in self.variables.items()},
+            "blocks": [b.to_dict() for b in self.blocks],
+            "embeddings": [e.to_dict() for e in self.embeddings],
+            "dense": [d.to_dict() for d in self.dense],
+            "optimizers": [o.to_dict() for o in self.optimizers],
+            "global_step": self.global_step,
+            "unrecognized": [u.to_dict() for u in self.unrecognized],
+            "consumed": dict(self.consumed),
+            "notes": list(self.notes),
+            "convertible": self.convertible,
+            "problems": self.problems(),
+        }
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+
+def _split_slot(name: str, variables: dict[str, VariableInfo]) -> Optional[tuple[str, str, int]]:
+    """``'x/Adam_1'`` -> ``('x', 'Adam', 1)`` when ``x`` is a checkpoint variable of the same shape."""
+    if "/" not in name:
+        return None
+    owner, last = name.rsplit("/", 1)
+    if owner not in variables or variables[owner].shape != variables[name].shape:
+        return None
+    m = re.match(r"^(.*?)(?:_(\d+))?$", last)
+    return owner, m.group(1), int(m.group(2) or 0)
+
+
+def _slot_roles(base: str, count: int) -> tuple[str, ...]:
+    if base == "RMSProp" and count == 3:
+        return ("rms", "mg", "momentum")
+    return SLOT_TABLE[base][1]
+
+
+def _cell_path(key: str) -> Optional[tuple[str, int]]:
+    """If ``key`` is the first required variable of a table row, return (cell path, row index)."""
+    for i, (dirname, _kind, required, _opt) in enumerate(CELL_TABLE):
+        suffix = "/" + required[0]
+        if not key.endswith(suffix):
+            continue
+        path = key[: -len(suffix)]
+        if re.fullmatch(re.escape(dirname) + r"(_\d+)?", path.rsplit("/", 1)[-1]):
+            return path, i
+    return None
+
+
+def _parse_path(path: str) -> tuple[str, str, int, str]:
+    """cell path -> (block scope, direction, layer, rel path)."""
+    comps = path.split("/")
+    rest = comps[:-1]
+    layer = 0
+    if len(rest) >= 2 and rest[-2] == "multi_rnn_cell" and re.fullmatch(r"cell_\d+", rest[-1]):
+        layer = int(rest[-1][5:])
+        rest = rest[:-2]
+    direction = ""
+    if rest and rest[-1] in ("fw", "bw"):
+        direction = rest[-1]
+        rest = rest[:-1]
+    scope = "/".join(rest)
+    rel = path[len(scope) + 1:] if scope else path
+    return scope, direction, layer, rel
+
+
+def _units_and_input(kind: str, names: dict[str, str], vs: dict[str, VariableInfo]) -> tuple[int, int, Optional[int]]:
+    """(units, input size, num_proj) from the shapes; raises ShapeError naming the variable."""
+    shape = lambda n: vs[names[n]].shape  # noqa: E731
+    if kind in ("basic_lstm", "lstm"):
+        bias = shape("bias")
+        if len(bias) != 1 or bias[0] % 4:
+            raise ShapeError(f"Received an invalid shape for `{names['bias']}`: expected (4*units,), got {bias}.")
+        units = bias[0] // 4
+        proj = shape("projection/kernel")[1] if "projection/kernel" in names and len(shape("projection/kernel")) == 2 else None
+        rows = shape("kernel")[0]
+        return units, rows - (proj or units), proj
+    if kind == "gru":
+        units = shape("candidate/bias")[0]
+        return units, shape("gates/kernel")[0] - units, None
+    bias_name = "b" if kind == "handwritten" else "bias"
+    kernel_name = "W" if kind == "handwritten" else "kernel"
+    units = shape(bias_name)[0]
+    return units, shape(kernel_name)[0] - units, None
+
+
+def _rnn_like(key: str) -> bool:
+    """True when a directory of ``key`` looks like an RNN scope (``rnn``, ``fw``, ``cell_0``, ``*_cell``, ``lstm``...)."""
+    return any(_RNN_WORDS.search(c) for c in key.split("/")[:-1])
+
+
+class _Recognizer:
+    def __init__(self, prefix: str, variables: dict[str, VariableInfo], meta: Optional[MetaGraph]) -> None:
+        self.prefix, self.vs, self.meta = prefix, variables, meta
+        self.consumed: dict[str, str] = {}
+        self.unrecognized: list[Unrecognized] = []
+        self.notes: list[str] = []
+
+    def take(self, key: str, role: str) -> None:
+        if key in self.consumed:
+            raise AssertionError(f"{key} consumed twice: {self.consumed[key]} / {role}")
+        self.consumed[key] = role
+
+    def reject(self, key: str, reason: str, rnn_like: bool = False) -> None:
+        self.unrecognized.append(Unrecognized(key, self.vs[key].shape, reason, rnn_like))
+
+    def free(self) -> list[str]:
+        rejected = {u.name for u in self.unrecognized}
+        return [k for k in self.vs if k not in self.consumed and k not in rejected]
+
+    # -- checks -----------------------------------------------------------------------------------------------------
+
+    def check_against_meta(self) -> None:
+        if self.meta is None:
+            return
+        for key, info in self.vs.items():
+            declared = self.meta.declared_shape(key)
+            if declared is not None and tuple(declared) != info.shape:
+                raise ShapeError(
+                    f"Variable {key!r} has shape {list(info.shape)} in the checkpoint {self.prefix + '.index'!r} but "
+                    f"{list(declared)} in the graph {self.meta.path!r}: the .meta belongs to another model. Use the "
+                    "matching .meta, or move it away to convert from the checkpoint alone (default hyper-parameters)."
+                )
+
+    # -- optimizer --------------------------------------------------------------------------------------------------
+
+    def optimizers(self) -> tuple[list[OptimizerInfo], Optional[str]]:
+        by_kind: dict[str, OptimizerInfo] = {}
+        consts = self.meta.optimizer_constants() if self.meta else {}
+        slots: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        for key in list(self.vs):
+            split = _split_slot(key, self.vs)
+            if split is None or _split_slot(split[0], self.vs) is not None:
+                continue
+            owner, base, idx = split
+            slots.setdefault((owner, base), []).append((idx, key))
+        for (owner, base), items in sorted(slots.items()):
+            items.sort()
+            if base not in SLOT_TABLE:
+                for _, key in items:
+                    self.reject(key, f"looks like an optimizer slot of {owner!r} from an optimizer named {base!r} that "
+                                     f"rnn-migrate does not map (known: {sorted(SLOT_TABLE)}); not migrated")
+                continue
+            kind = SLOT_TABLE[base][0]
+            roles = _slot_roles(base, len(items))
+            opt = by_kind.setdefault(kind, OptimizerInfo(kind, base, {}, {}, consts.get(base, {})))
+            for pos, (idx, key) in enumerate(items):
+                if pos >= len(roles) or idx != pos:
+                    self.reject(key, f"extra {base} slot of {owner!r} (a second {base} optimizer in the graph?); "
+                                     "only the first optimizer's slots are migrated")
+                    continue
+                opt.slots.setdefault(owner, {})[roles[pos]] = key
+                self.take(key, f"{kind} slot {roles[pos]} of {owner}")
+        step = None
+        for key in self.free():
+            info = self.vs[key]
+            m = _NON_SLOT.match(key)
+            if m and info.shape == () and not m.group(3):
+                opt = by_kind.setdefault("adam", OptimizerInfo("adam", "Adam", {}, {}, consts.get("Adam", {})))
+                opt.counters[m.group(2)] = key
+                self.take(key, f"adam {m.group(2)}")
+            elif m and info.shape == ():
+                self.reject(key, "beta power of a second Adam optimizer in the same graph; not migrated")
+            elif key.rsplit("/", 1)[-1] == "global_step" and info.shape == () and "int" in info.dtype:
+                step = key
+                self.take(key, "global_step")
+        return list(by_kind.values()), step
+
+    # -- cells ------------------------------------------------------------------------------------------------------
+
+    def cells(self) -> list[Block]:
+        groups: dict[str, dict[str, list[CellInfo]]] = {}
+        free = set(self.free())
+        for key in sorted(free):
+            found = _cell_path(key)
+            if found is None:
+                continue
+            path, row = found
+            dirname, kind, required, optional = CELL_TABLE[row]
+            under = {k[len(path) + 1:]: k for k in free if k.startswith(path + "/")}
+            missing = [n for n in required if n not in under]
+            extra = [n for n in under if n not in required + optional]
+            peep = [n for n in ("w_f_diag", "w_i_diag", "w_o_diag") if n in under]
+            problem = ""
+            if missing or extra:
+                problem = f"a {dirname} ({kind}) stores {list(required + optional)}; missing {missing}, unexpected {extra}"
+            elif peep and len(peep) != 3:
+                problem = f"LSTMCell peepholes need w_f_diag, w_i_diag and w_o_diag; found only {peep}"
+            if problem:
+                for k in under.values():
+                    self.reject(k, f"unknown cell layout under {path!r}: {problem}", rnn_like=True)
+                free -= set(under.values())
+                continue
+            scope, direction, layer, rel = _parse_path(path)
+            units, input_size, proj = _units_and_input(kind, under, self.vs)
+            if input_size <= 0:
+                raise ShapeError(
+                    f"Variable {under[required[0]]!r} has shape {list(self.vs[under[required[0]]].shape)}: it leaves "
+                    f"no rows for the input (units={units}), so it is not a {dirname} kernel."
+                )
+            spec, sources = self.spec_for(kind, units, bool(peep), proj, scope, rel, path)
+            from migration.converters import tf1_shapes
+
+            for name, want in tf1_shapes(spec, input_size).items():
+                got = self.vs[under[name]].shape
+                if tuple(got) != tuple(want):
+                    raise ShapeError(f"Received an invalid shape for {under[name]!r}: expected {list(want)} for a "
+                                     f"{kind} cell with units={units}, input_size={input_size}; got {list(got)}.")
+            cell = CellInfo(path, rel, spec, input_size, dict(under), sources)
+            for name, k in under.items():
+                self.take(k, f"rnn block {scope or '(root)'}: {rel} {name}")
+            free -= set(under.values())
+            layers = groups.setdefault(scope, {}).setdefault(direction, [])
+            layers.append(cell)
+            cell._layer = layer  # type: ignore[attr-defined]
+        blocks = []
+        for scope, dirs in sorted(groups.items()):
+            blocks.append(self.make_block(scope, dirs))
+        return [b for b in blocks if b is not None]
+
+    def make_block(self, scope: str, dirs: dict[str, list[CellInfo]]) -> Optional[Block]:
+        problem = ""
+        for direction, layers in dirs.items():
+            layers.sort(key=lambda c: c._layer)  # type: ignore[attr-defined]
+            if [c._layer for c in layers] != list(range(len(layers))):  # type: ignore[attr-defined]
+                problem = f"MultiRNNCell layers {[c._layer for c in layers]} are not 0..n-1"  # type: ignore[attr-defined]
+            for prev, cur in zip(layers, layers[1:]):
+                if cur.input_size != prev.spec.output_size:
+                    raise ShapeError(
+                        f"Variable {cur.path + '/' + next(iter(cur.variables))!r}: layer input {cur.input_size} does "
+                        f"not match the output size {prev.spec.output_size} of the layer below ({prev.path})."
+                    )
+        if set(dirs) not in ({""}, {"fw", "bw"}):
+            problem = f"directions {sorted(dirs)}: expected one unnamed direction or both fw and bw"
+        elif len(dirs) == 2 and dirs["fw"][0].input_size != dirs["bw"][0].input_size:
+            problem = "fw and bw read inputs of different sizes"
+        if problem:
+            for cells in dirs.values():
+                for c in cells:
+                    for k in c.variables.values():
+                        del self.consumed[k]
+                        self.reject(k, f"RNN block {scope!r}: {problem}", rnn_like=True)
+            return None
+        return Block(scope, dirs)
+
+    def spec_for(self, kind: str, units: int, peep: bool, proj: Optional[int], scope: str, rel: str,
+                 path: str) -> tuple[CellSpec, dict[str, str]]:
+        params: dict[str, object] = {}
+        sources: dict[str, str] = {}
+        if self.meta is not None and kind != "handwritten":
+            scopes = {(_parse_path(p)[0]) for p in self._all_cell_paths()}
+            params = self.meta.cell_hyperparameters(scope, rel, kind, scopes)
+            sources = {k: "meta" for k in params}
+        wanted = {"basic_lstm": ("forget_bias", "activation"), "lstm": ("forget_bias", "cell_clip", "proj_clip"),
+                  "basic_rnn": ("activation",)}.get(kind, ())
+        for key in wanted:
+            if key not in params:
+                sources[key] = "default (no .meta)" if self.meta is None else "default (not found in .meta)"
+        params = {k: v for k, v in params.items() if k in wanted or k == "activation" and kind in ("basic_lstm",)}
+        if kind == "lstm":
+            params.pop("activation", None)
+        if params.get("proj_clip") is not None and proj is None:
+            params.pop("proj_clip")
+        spec = CellSpec(kind, units, use_peepholes=peep if kind == "lstm" else False,
+                        num_proj=proj if kind == "lstm" else None, **params)  # type: ignore[arg-type]
+        return spec, sources
+
+    def _all_cell_paths(self) -> list[str]:
+        if not hasattr(self, "_paths"):
+            self._paths = [p for p in (_cell_path(k) for k in self.vs) if p is not None]
+        return [p for p, _ in self._paths]
+
+    # -- embeddings, dense, leftovers ---------------------------------------------------------------------------
+
+    def embeddings(self) -> list[EmbeddingInfo]:
+        out: list[EmbeddingInfo] = []
+        lookups = self.meta.embedding_lookups() if self.meta else {}
+        for key in self.free():
+            info = self.vs[key]
+            if len(info.shape) != 2:
+                continue
+            named = bool(_EMBED_NAME.search(key.rsplit("/", 1)[-1]))
+            if key not in lookups and not named:
+                continue
+            if self.meta is None:
+                emb = EmbeddingInfo(key, "variable", info.shape, info.dtype, None, None,
+                                    "no .meta: if this variable was partitioned and looked up with the default "
+                                    "partition_strategy='mod', the rows need a permutation that cannot be known "
+                                    "without the graph; rows are written as saved (correct for unpartitioned or 'div')")
+            else:
+                parts = self.meta.num_partitions(key)
+                strategy = lookups.get(key) if parts > 1 else None
+                emb = EmbeddingInfo(key, "variable", info.shape, info.dtype, parts, strategy)
+                if parts > 1 and strategy is None:
+                    emb.strategy = "mod"
+                    emb.note = "partitioned, lookup not found in the graph: assumed TF1's default 'mod'"
+            self.take(key, f"embedding {key}")
+            out.append(emb)
+        if self.meta is not None:
+            for const in self.meta.const_embeddings():
+                out.append(EmbeddingInfo(const.node, "graph_constant", const.shape, const.dtype, 1, None,
+                                         f"NumPy matrix embedded in the graph as Const {const.node!r} feeding "
+                                         f"{const.lookup!r}; not in the checkpoint"))
+        return out
+
+    def dense(self) -> list[DenseInfo]:
+        out: list[DenseInfo] = []
+        free = set(self.free())
+        for key in sorted(free):
+            info = self.vs[key]
+            if len(info.shape) != 2 or "/" not in key:
+                continue
+            scope, last = key.rsplit("/", 1)
+            if _rnn_like(key):
+                continue  # never read an RNN-looking scope as a dense head: leftovers() reports it
+            for w, b in _DENSE_PAIRS:
+                bias = f"{scope}/{b}"
+                if last == w and bias in free and self.vs[bias].shape == (info.shape[1],):
+                    out.append(DenseInfo(scope, key, bias, info.shape))
+                    self.take(key, f"dense {scope} kernel")
+                    self.take(bias, f"dense {scope} bias")
+                    break
+        unnamed: dict[str, list[tuple[int, str]]] = {}
+        for key in self.free():
+            m = _UNNAMED.match(key)
+            if m:
+                unnamed.setdefault(m.group(1) or "", []).append((int(m.group(2) or 0), key))
+        for group in unnamed.values():
+            group.sort()
+            for (i, k), (j, b) in zip(group, group[1:]):
+                if k in self.consumed or j != i + 1:
+                    continue
+                ks, bs = self.vs[k].shape, self.vs[b].shape
+                if len(ks) == 2 and bs == (ks[1],):
+                    out.append(DenseInfo(k, k, b, ks))
+                    self.take(k, f"dense {k} kernel (unnamed tf.Variable pair)")
+                    self.take(b, f"dense {k} bias (unnamed tf.Variable pair)")
+        return out
+
+    def leftovers(self) -> None:
+        for key in self.free():
+            info = self.vs[key]
+            comps = key.split("/")
+            rnn_like = _rnn_like(key)
+            if rnn_like:
+                reason = (f"under an RNN-looking scope ({'/'.join(comps[:-1])}) but no row of the cell table matches "
+                          f"(known cell directories: {[r[0] for r in CELL_TABLE]})")
+            elif len(info.shape) == 3:
+                reason = ("3-D variable read by no recognized block (seed 004's `data = tf.Variable(tf.zeros([batch, "
+                          "T, E]))` is such an unused placeholder-like variable); not migrated")
+            elif info.shape == ():
+                reason = "scalar that is neither global_step nor an Adam beta power; not migrated"
+            else:
+                reason = f"{len(info.shape)}-D variable that matches no embedding, dense or optimizer rule; not migrated"
+            self.reject(key, reason, rnn_like)
+
+
+def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[MetaGraph]) -> Inspection:
+    """Classify every variable of a checkpoint (see the module table)."""
+    r = _Recognizer(prefix, variables, meta)
+    r.check_against_meta()
+    optimizers, step = r.optimizers()
+    blocks = r.cells()
+    names: set[str] = set()
+    for block in blocks:
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", block.scope) or "root"
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.add(name)
+        block.name = name
+    embeddings = r.embeddings()
+    dense = r.dense()
+    r.leftovers()
+    if meta is None:
+        r.notes.append("no .meta graph: hyper-parameters that checkpoints do not store (forget_bias, cell_clip, "
+                       "proj_clip, activation, partition strategy) take their TF1 defaults; pass --forget-bias if needed")
+    rejected = [u.name for u in r.unrecognized]
+    assert sorted(list(r.consumed) + rejected) == sorted(variables), "every variable must appear exactly once"
+    # slots of variables nothing consumed are themselves unrecognized
+    for opt in optimizers:
+        for owner in list(opt.slots):
+            if owner not in r.consumed:
+                for role, key in opt.slots.pop(owner).items():
+                    del r.consumed[key]
+                    r.reject(key, f"{opt.kind} slot {role} of {owner!r}, which is itself not migrated")
+    return Inspection(prefix, meta.path if meta else None, dict(variables), blocks, embeddings, dense, optimizers,
+                      step, r.unrecognized, r.consumed, r.notes)
+
+
+def inspect_checkpoint(path: str) -> Inspection:
+    """Resolve and validate ``path`` (prefix, file or directory), parse its ``.meta`` if any, and recognize it."""
+    from migration.checkpoint.meta import load_meta
+    from migration.checkpoint.reader import CheckpointReader
+
+    reader = CheckpointReader(path)
+    return recognize(reader.prefix, reader.variables, load_meta(reader.prefix))
+
+
+__all__ = ["Block", "CellInfo", "EmbeddingInfo", "DenseInfo", "OptimizerInfo", "Unrecognized", "Inspection",
+           "recognize", "inspect_checkpoint", "CELL_TABLE", "SLOT_TABLE", "MigrationError"]

@@ -1,0 +1,54 @@
+"""``rnn-migrate export KERAS_MODEL OUT_PREFIX``: Keras 2 RNN model -> TF1 name-based checkpoint."""
+from __future__ import annotations
+
+import argparse
+
+NAME = "export"
+HELP = "write a Keras 2 RNN model's weights as a TF1 checkpoint that Saver restores (rnn/basic_lstm_cell/kernel ...)"
+
+DESCRIPTION = """\
+The reverse of `convert`: a Keras 2 model (a block model written by convert, or your own Sequential/functional
+model with SimpleRNN, LSTM, GRU(reset_after=False), RNN(cell), StackedRNNCells, Bidirectional, Embedding, Dense)
+becomes a TF1 name-based checkpoint with the standard scopes:
+
+  LSTM                -> rnn/basic_lstm_cell/{kernel,bias}   (gates i,f,c,o -> i,j,f,o; b_f - forget_bias)
+  GRU(reset_after=False) -> rnn/gru_cell/{gates,candidate}/{kernel,bias}
+  SimpleRNN           -> rnn/basic_rnn_cell/{kernel,bias}
+  RNN(StackedRNNCells)-> rnn/multi_rnn_cell/cell_K/<cell>/...
+  Bidirectional       -> bidirectional_rnn/{fw,bw}/<cell>/...
+  Embedding 'emb'     -> emb;   Dense 'dense' -> dense/kernel, dense/bias
+
+GRU(reset_after=True) (the tf_keras default) is refused: it cannot equal a TF1 GRUCell.
+
+examples:
+  rnn-migrate export converted/blocks/rnn.keras exported/model.ckpt
+  rnn-migrate export my_model.keras tf1/model.ckpt --scope encoder --forget-bias 0.0
+  # TF1 side: tf.compat.v1.train.Saver().restore(sess, 'exported/model.ckpt')
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(NAME, help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="KERAS_MODEL", help="a .keras (or .h5) model file")
+    p.add_argument("out_prefix", metavar="OUT_PREFIX", help="checkpoint prefix to write (OUT_PREFIX.index, .data-*)")
+    p.add_argument("--scope", default=None, help="block scope (default rnn; bidirectional_rnn for fw/bw)")
+    p.add_argument("--forget-bias", type=float, default=1.0, metavar="F",
+                   help="forget_bias of the TF1 LSTM cells that will load it (default 1.0)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint at OUT_PREFIX")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from migration.checkpoint.export import export_keras_model
+    from migration.cli import EXIT_OK, print_json
+
+    result = export_keras_model(args.model, args.out_prefix, scope=args.scope, forget_bias=args.forget_bias,
+                                force=args.force)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(f"wrote {result.prefix}.index and data ({len(result.variables)} variables):")
+        for name, shape in result.variables.items():
+            print(f"  {name:<50} {shape}  <- {result.sources[name]}")
+    return EXIT_OK
