@@ -27,6 +27,13 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 SUBCOMMANDS: tuple[str, ...] = (
     "migration.commands.doctor",
     "migration.commands.example",
+    "migration.commands.scan",
+    "migration.commands.upgrade",
+    "migration.commands.inspect",
+    "migration.commands.convert",
+    "migration.commands.verify",
+    "migration.commands.export",
+    "migration.commands.glove",
 )
 
 DESCRIPTION = """\
