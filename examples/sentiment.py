@@ -274,7 +274,7 @@ def _legacy_graph(config: SentimentConfig, matrix: np.ndarray) -> dict:
     global_step = v1.train.get_or_create_global_step()
     optimizer = v1.train.AdamOptimizer(config.learning_rate).minimize(loss, global_step=global_step)
     return dict(labels=labels, input_data=input_data, lengths=lengths, keep_prob=keep_prob, loss=loss,
-                accuracy=accuracy, correct=correct, optimizer=optimizer, global_step=global_step,
+                accuracy=accuracy, correct=correct, optimizer=optimizer, global_step=global_step, prediction=prediction,
                 weights={v.op.name: v for v in [weight, bias] + v1.trainable_variables()})
 
 
@@ -334,6 +334,20 @@ def train_legacy(config: SentimentConfig, prepared: Optional[Prepared] = None) -
                      initial_eval, initial_weights, seconds)
 
 
+def legacy_logits(config: SentimentConfig, prepared: Prepared, checkpoint: str, chunk: int = 512) -> np.ndarray:
+    """Held-out logits of the TF1 graph restored from ``checkpoint`` (keep_prob left at 1.0: no dropout)."""
+    import legacy_rnn
+
+    with legacy_rnn.new_graph(config.seed) as graph:
+        g = _legacy_graph(config, prepared.matrix)
+        with legacy_rnn.new_session(graph) as sess:
+            legacy_rnn.v1.train.Saver().restore(sess, checkpoint)
+            return np.concatenate([
+                sess.run(g["prediction"], {g["input_data"]: prepared.test_ids[i:i + chunk],
+                                           g["lengths"]: prepared.test_lengths[i:i + chunk]})
+                for i in range(0, len(prepared.test_labels), chunk)])
+
+
 # --- modern (Keras 2) ------------------------------------------------------------------------------------------------
 
 def build_modern_model(config: SentimentConfig, matrix: np.ndarray):
@@ -377,17 +391,21 @@ def load_tf1_weights(model, weights: Mapping[str, np.ndarray], units: int) -> No
 
 
 def train_modern(config: SentimentConfig, initial_weights: Optional[Mapping[str, np.ndarray]] = None,
-                 prepared: Optional[Prepared] = None) -> ModernRun:
-    """Train the Keras 2 twin on the same batches; start from TF1 ``initial_weights`` when given."""
+                 prepared: Optional[Prepared] = None, model=None, optimizer=None, start_step: int = 0) -> ModernRun:
+    """Train the Keras 2 twin on the same batches; start from TF1 ``initial_weights`` when given.
+
+    ``model`` and ``optimizer`` continue an existing Keras model (e.g. one rebuilt from a converted TF1 checkpoint,
+    with its converted Adam state), and ``start_step`` continues the TF1 batch schedule at that global step.
+    """
     from modern_rnn import keras, tf
 
     config.validate()
     prepared = prepared or prepare(config)
     tf.random.set_seed(config.seed)
-    model = build_modern_model(config, prepared.matrix)
+    model = model if model is not None else build_modern_model(config, prepared.matrix)
     if initial_weights is not None:
         load_tf1_weights(model, initial_weights, config.units)
-    optimizer = keras.optimizers.Adam(config.learning_rate, epsilon=1e-8)
+    optimizer = optimizer if optimizer is not None else keras.optimizers.Adam(config.learning_rate, epsilon=1e-8)
     loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
 
     @tf.function
@@ -409,7 +427,7 @@ def train_modern(config: SentimentConfig, initial_weights: Optional[Mapping[str,
 
     test = (prepared.test_ids, prepared.test_lengths, prepared.test_labels)
     initial_eval = _evaluate(eval_batch, *test)
-    batches = batch_indices(prepared.train_labels, config.batch_size, config.steps, config.seed, 0)
+    batches = batch_indices(prepared.train_labels, config.batch_size, config.steps, config.seed, start_step)
     losses: list[float] = []
     began = time.perf_counter()
     for idx in progress(batches, total=config.steps, desc="modern", quiet=config.quiet):

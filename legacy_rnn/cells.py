@@ -6,7 +6,9 @@ Gate comment from TF1: ``i = input_gate, j = new_input, f = forget_gate, o = out
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+import contextlib
+import warnings
+from typing import Callable, Iterator, Optional, Sequence
 
 import tensorflow as tf
 
@@ -15,6 +17,15 @@ from migration.specs import CellSpec
 
 rnn_cell = tf.compat.v1.nn.rnn_cell
 v1 = tf.compat.v1
+
+
+@contextlib.contextmanager
+def _known_deprecation() -> Iterator[None]:
+    """Silence the cells' "is deprecated ... equivalent as tf.keras.layers.X" warning: this package exists because
+    of that deprecation, and the claim is only true after the conversions in :mod:`migration.converters`."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed", category=UserWarning)
+        yield
 
 
 def handwritten_rnn_cell(units: int, input_size: int, scope: str = "rnn_cell") -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
@@ -48,7 +59,8 @@ def basic_rnn_cell(units: int, activation: Optional[str] = None, name: Optional[
 
     Modern equivalent: :func:`modern_rnn.cells.basic_rnn_cell` (``SimpleRNNCell``).
     """
-    return rnn_cell.BasicRNNCell(check_positive_int("units", units), activation=activation, name=name)
+    with _known_deprecation():
+        return rnn_cell.BasicRNNCell(check_positive_int("units", units), activation=activation, name=name)
 
 
 def basic_lstm_cell(units: int, forget_bias: float = 1.0, state_is_tuple: bool = True,
@@ -61,8 +73,9 @@ def basic_lstm_cell(units: int, forget_bias: float = 1.0, state_is_tuple: bool =
 
     Modern equivalent: :func:`modern_rnn.cells.basic_lstm_cell` (``LSTMCell``, blocks i, f, c, o, forget_bias folded).
     """
-    return rnn_cell.BasicLSTMCell(check_positive_int("units", units), forget_bias=float(forget_bias),
-                                  state_is_tuple=state_is_tuple, activation=activation, name=name)
+    with _known_deprecation():
+        return rnn_cell.BasicLSTMCell(check_positive_int("units", units), forget_bias=float(forget_bias),
+                                      state_is_tuple=state_is_tuple, activation=activation, name=name)
 
 
 def lstm_cell(units: int, use_peepholes: bool = False, num_proj: Optional[int] = None,
@@ -80,9 +93,10 @@ def lstm_cell(units: int, use_peepholes: bool = False, num_proj: Optional[int] =
     """
     spec = CellSpec("lstm", check_positive_int("units", units), forget_bias=float(forget_bias),
                     use_peepholes=use_peepholes, num_proj=num_proj, cell_clip=cell_clip, proj_clip=proj_clip)
-    return rnn_cell.LSTMCell(spec.units, use_peepholes=spec.use_peepholes, num_proj=spec.num_proj,
-                             cell_clip=spec.cell_clip, proj_clip=spec.proj_clip, forget_bias=spec.forget_bias,
-                             state_is_tuple=True, name=name)
+    with _known_deprecation():
+        return rnn_cell.LSTMCell(spec.units, use_peepholes=spec.use_peepholes, num_proj=spec.num_proj,
+                                 cell_clip=spec.cell_clip, proj_clip=spec.proj_clip, forget_bias=spec.forget_bias,
+                                 state_is_tuple=True, name=name)
 
 
 def gru_cell(units: int, name: Optional[str] = None) -> "rnn_cell.GRUCell":
@@ -93,7 +107,8 @@ def gru_cell(units: int, name: Optional[str] = None) -> "rnn_cell.GRUCell":
     Modern equivalent: :func:`modern_rnn.cells.gru_cell` (``GRUCell(reset_after=False)``: the tf_keras default
     ``reset_after=True`` cannot equal this cell).
     """
-    return rnn_cell.GRUCell(check_positive_int("units", units), name=name)
+    with _known_deprecation():
+        return rnn_cell.GRUCell(check_positive_int("units", units), name=name)
 
 
 def cell_from_spec(spec: CellSpec, input_size: Optional[int] = None, scope: str = "rnn_cell"):
@@ -133,7 +148,8 @@ def multi_rnn_cell(cells: Sequence) -> "rnn_cell.MultiRNNCell":
             "Received the same cell object more than once in `cells`: MultiRNNCell would share one weight set "
             "between layers. Build one cell per layer."
         )
-    return rnn_cell.MultiRNNCell(cells, state_is_tuple=True)
+    with _known_deprecation():
+        return rnn_cell.MultiRNNCell(cells, state_is_tuple=True)
 
 
 def dropout_wrapper(cell, input_keep_prob: float | tf.Tensor = 1.0, output_keep_prob: float | tf.Tensor = 1.0,
@@ -149,9 +165,10 @@ def dropout_wrapper(cell, input_keep_prob: float | tf.Tensor = 1.0, output_keep_
     Modern equivalent: :func:`modern_rnn.cells.dropout_wrapper` (tf_keras' own ``DropoutWrapper``, same semantics,
     active only with ``training=True``).
     """
-    return rnn_cell.DropoutWrapper(cell, input_keep_prob=input_keep_prob, output_keep_prob=output_keep_prob,
-                                   state_keep_prob=state_keep_prob, variational_recurrent=variational_recurrent,
-                                   input_size=input_size, dtype=dtype, seed=seed)
+    with _known_deprecation():
+        return rnn_cell.DropoutWrapper(cell, input_keep_prob=input_keep_prob, output_keep_prob=output_keep_prob,
+                                       state_keep_prob=state_keep_prob, variational_recurrent=variational_recurrent,
+                                       input_size=input_size, dtype=dtype, seed=seed)
 
 
 def residual_wrapper(cell) -> "rnn_cell.ResidualWrapper":
@@ -159,4 +176,5 @@ def residual_wrapper(cell) -> "rnn_cell.ResidualWrapper":
 
     Modern equivalent: :func:`modern_rnn.cells.residual_wrapper`.
     """
-    return rnn_cell.ResidualWrapper(cell)
+    with _known_deprecation():
+        return rnn_cell.ResidualWrapper(cell)

@@ -25,6 +25,7 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 # Subcommand modules, in the order --help lists them.
 SUBCOMMANDS: tuple[str, ...] = (
+    "migration.commands.demo",
     "migration.commands.doctor",
     "migration.commands.example",
     "migration.commands.scan",

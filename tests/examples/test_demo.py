@@ -1,0 +1,84 @@
+"""``rnn-migrate demo`` end to end in a reduced size: real TF1 checkpoint, conversion, verification, held-out
+agreement, Keras resuming where TF1 stopped; and a sabotaged conversion that the demo must report (exit 1)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from migration.cli import main
+
+ARGS = ["--steps", "40", "--keras-steps", "12", "--quiet", "--json"]
+
+
+def _run(capsys, *argv: str) -> tuple[int, dict]:
+    code = main(["demo", *argv])
+    out = capsys.readouterr().out.strip().splitlines()
+    return code, json.loads(out[-1]) if out else {}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("demo")
+    import io
+    import sys
+
+    buf, old = io.StringIO(), sys.stdout
+    sys.stdout = buf
+    try:
+        code = main(["demo", *ARGS, "--workdir", str(work), "--plot", str(work / "loss.png")])
+    finally:
+        sys.stdout = old
+    return code, json.loads(buf.getvalue().strip().splitlines()[-1]), work
+
+
+def test_demo_succeeds_with_real_files(demo_run) -> None:
+    code, report, work = demo_run
+    assert code == 0 and report["ok"] is True
+    prefix = Path(report["legacy"]["checkpoint"])
+    assert prefix.name == "model.ckpt-40"
+    for suffix in (".index", ".meta", ".data-00000-of-00001"):
+        assert prefix.with_name(prefix.name + suffix).stat().st_size > 0
+    assert (work / "tf1" / "checkpoint").exists() and (work / "keras" / "manifest.json").exists()
+    assert (work / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_figures_prove_the_migration(demo_run) -> None:
+    _, report, _ = demo_run
+    conv, held, cont = report["conversion"], report["held_out"], report["keras_continued"]
+    assert conv["verified"] and 0 <= conv["max_abs_diff"] < 1e-5 and len(conv["checks"]) >= 5
+    assert held["same_predictions"] == 1.0 and held["max_abs_logit_diff"] < 1e-5
+    assert held["legacy_accuracy"] == held["keras_accuracy"] == pytest.approx(report["legacy"]["held_out_accuracy"])
+    assert cont["start_step"] == 40 and cont["resume_gap"] < 1e-5
+    assert conv["optimizer"]["iterations"] == 40 and conv["optimizer"]["keras"]["epsilon"] == 1e-8
+    assert cont["held_out_loss"] != cont["held_out_loss_at_start"]  # Keras really trained on
+
+
+def test_demo_refuses_a_non_empty_workdir(demo_run, capsys) -> None:
+    _, _, work = demo_run
+    code, report = _run(capsys, *ARGS, "--workdir", str(work))
+    assert code == 2 and "--force" in report["error"]
+
+
+def test_demo_reports_a_wrong_conversion(tmp_path, capsys, monkeypatch) -> None:
+    """Sabotage the Keras rebuild (forget_bias taken out of the LSTM bias): the held-out check must fail, exit 1."""
+    from examples import demo
+
+    original = demo.load_converted_model
+
+    def sabotaged(out_dir, config, manifest):
+        model, block, dense = original(out_dir, config, manifest)
+        k, rk, b = model.lstm.cell.get_weights()
+        units = b.shape[0] // 4
+        b = b.copy()
+        b[units:2 * units] -= 1.0
+        model.lstm.cell.set_weights([k, rk, b])
+        return model, block, dense
+
+    monkeypatch.setattr(demo, "load_converted_model", sabotaged)
+    code, report = _run(capsys, "--steps", "20", "--keras-steps", "4", "--quiet", "--json", "--workdir", str(tmp_path / "w"))
+    assert code == 1 and report["ok"] is False
+    assert report["held_out"]["max_abs_logit_diff"] > 1e-3
+    assert np.isfinite(report["held_out"]["keras_accuracy"])
