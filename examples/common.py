@@ -85,8 +85,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def plot_curves(path: str | os.PathLike, curves: Mapping[str, Sequence[float]], *, title: str,
-                xlabel: str = "step", ylabel: str = "loss") -> None:
-    """Plot named curves (e.g. ``{"legacy (TF1 graph)": [...], "modern (Keras 2)": [...]}``) to a PNG, atomically."""
+                xlabel: str = "step", ylabel: str = "loss", offsets: Mapping[str, int] | None = None,
+                marker: tuple[float, str] | None = None) -> None:
+    """Plot named curves (e.g. ``{"legacy (TF1 graph)": [...], "modern (Keras 2)": [...]}``) to a PNG, atomically.
+
+    ``offsets`` shifts a curve along x (a continuation starts where another one ended); ``marker`` draws a labelled
+    vertical line at ``(x, label)``.
+    """
     import io
 
     import matplotlib
@@ -96,7 +101,12 @@ def plot_curves(path: str | os.PathLike, curves: Mapping[str, Sequence[float]], 
 
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     for label, values in curves.items():
-        ax.plot(range(1, len(values) + 1), list(values), label=label)
+        start = (offsets or {}).get(label, 0)
+        ax.plot(range(start + 1, start + len(values) + 1), list(values), label=label)
+    if marker is not None:
+        ax.axvline(marker[0], color="grey", linestyle="--", linewidth=1)
+        ax.annotate(marker[1], (marker[0], 0.98), xycoords=("data", "axes fraction"), ha="right", va="top",
+                    fontsize=8, color="grey")
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -162,10 +162,13 @@ def run(args: argparse.Namespace) -> dict:
                             "final_train_loss": modern.summary()["final_train_loss"], "seconds": round(modern.seconds, 1)},
     }
     if args.plot:
-        steps = legacy.losses + modern.losses
-        plot_curves(args.plot, {"training loss, TF1 graph then Keras 2 after the conversion": sentiment._windows(steps, 25)},
-                    title=f"demo: TF1 steps 1-{legacy.global_step}, Keras 2 from step {legacy.global_step + 1}",
-                    xlabel="x25 steps")
+        window = 25
+        tf1_label, keras_label = "TF1 graph (legacy_rnn)", "Keras 2 from the converted checkpoint"
+        plot_curves(args.plot, {tf1_label: sentiment._windows(legacy.losses, window),
+                                keras_label: sentiment._windows(modern.losses, window)},
+                    offsets={keras_label: len(legacy.losses) // window}, xlabel=f"step / {window}",
+                    marker=(len(legacy.losses) / window + 0.5, f"convert + verify at step {legacy.global_step}"),
+                    title="rnn-migrate demo: training loss (mean of 25 steps)")
     write_scalars(args.logdir, "legacy", "demo/train_loss", legacy.losses)
     write_scalars(args.logdir, "modern", "demo/train_loss", modern.losses)
     return report
