@@ -151,3 +151,38 @@ def test_zero_output_for_mask_false_repeats_last_output() -> None:
     zeroed = keras.layers.RNN(cell, return_sequences=True, zero_output_for_mask=True)(x, mask=mask).numpy()
     assert np.abs(default[2, 1:]).max() > 1e-3 and not zeroed[2, 1:].any()
     np.testing.assert_allclose(default[2, 1], default[2, 0])
+
+
+# --- the Keras -> TF1 direction ----------------------------------------------------------------------------------
+
+def _tf1_from_keras(case: Case, convert) -> float:
+    """Random Keras weights into the TF1 graph through ``convert``: max diff of TF1 against Keras."""
+    x, lw = random_inputs(1), loss_weights(case)
+    keras = run_keras(case, x, lw, seed=3, with_grads=False)
+    weights = {key: cell.get_weights() for key, cell in keras.cells.items()}
+    tf1 = run_tf1(case, x, lw, set_weights=lambda d, layer: convert(weights[(d, layer)]), via_checkpoint=False,
+                  with_grads=False)
+    return max(_max_diff(tf1.outputs, keras.outputs), *(_max_diff(t, k) for t, k in zip(tf1.states, keras.states)))
+
+
+TO_TF1_CONTROLS = [
+    ("lstm-forget-bias-not-removed", Case("c", LSTM, "dynamic", ragged=True),
+     lambda w: converters.cell_to_tf1(LSTM, w, include_forget_bias=False)),
+    ("lstm-keras-order-kept", Case("c", LSTM, "dynamic"),
+     lambda w: {"kernel": np.concatenate([w[0], w[1]]),
+                "bias": converters.cell_to_tf1(LSTM, w)["bias"]}),
+    ("gru-z-r-not-swapped-back", Case("c", CellSpec("gru", 5), "dynamic"),
+     lambda w: dict(zip(("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias"),
+                        (np.concatenate([w[0], w[1]])[:, :10], w[2][:10],
+                         np.concatenate([w[0], w[1]])[:, 10:], w[2][10:])))),
+]
+
+
+@pytest.mark.parametrize("case,convert", [c[1:] for c in TO_TF1_CONTROLS], ids=[c[0] for c in TO_TF1_CONTROLS])
+def test_wrong_inverse_conversion_is_caught(case: Case, convert) -> None:
+    assert _tf1_from_keras(case, convert) > WRONG
+
+
+def test_right_inverse_conversion_passes_the_same_check() -> None:
+    case = Case("c", LSTM, "dynamic", ragged=True)
+    assert _tf1_from_keras(case, lambda w: converters.cell_to_tf1(LSTM, w)) < 1e-5
