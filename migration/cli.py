@@ -85,6 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnn-migrate: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - anything else is a bug: say so, keep the traceback, exit 3
+        import traceback
+
+        traceback.print_exc()
+        print(f"rnn-migrate {args.command}: internal error ({type(exc).__name__}: {exc}). This is a bug; please "
+              "report it with the traceback above.", file=sys.stderr)
+        if getattr(args, "json", False):
+            print_json({"error": f"internal error: {type(exc).__name__}: {exc}", "exit_code": EXIT_INTERNAL})
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,8 +9,12 @@ HELP = "check the TensorFlow / tf_keras / tf-slim installation and the TF_USE_LE
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        NAME, help=HELP, description=HELP + ".",
-        epilog="example: rnn-migrate doctor --json",
+        NAME, help=HELP,
+        description=HELP + ".\n\nTF1 cells (tf.compat.v1.nn.rnn_cell) live in tf_keras and are only reachable when "
+                    "TF_USE_LEGACY_KERAS=1 is set before TensorFlow is imported; otherwise TF 2.16+ routes them to "
+                    "Keras 3, where they do not exist. doctor prints the installed versions, applies the project's "
+                    "fix, and checks both sides: the TF1 cells and modern_rnn on tf_keras.",
+        epilog="example: rnn-migrate doctor --json\nexit codes: 0 everything works, 1 a package or check failed",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
