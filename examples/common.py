@@ -17,7 +17,7 @@ import random
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -28,6 +28,32 @@ def add_common_args(parser: argparse.ArgumentParser, *, seed: int = 0) -> None:
     parser.add_argument("--logdir", metavar="DIR", help="write TensorBoard summaries to DIR/legacy and DIR/modern")
     parser.add_argument("--seed", type=int, default=seed, help=f"random seed for NumPy, Python and TensorFlow (default {seed})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_guarded(name: str, args: argparse.Namespace, body: Callable[[argparse.Namespace], int]) -> int:
+    """Run ``body(args)``; a :class:`migration.errors.MigrationError` (bad input) becomes the message on stderr, the
+    ``--json`` error object and exit code 2, the same contract as ``rnn-migrate``'s own commands."""
+    from migration.errors import MigrationError
+
+    try:
+        return int(body(args) or 0)
+    except MigrationError as exc:
+        say(f"{name}: error: {exc}")
+        if getattr(args, "json", False):
+            emit_json({"error": str(exc), "exit_code": 2})
+        return 2
+
+
+def quiet_tensorflow(seed: int) -> None:
+    """Import the legacy side first (TF_USE_LEGACY_KERAS before TensorFlow), silence the TF1 deprecation notices the
+    examples exist to replace, and seed NumPy, Python and TensorFlow."""
+    import warnings
+
+    import legacy_rnn
+
+    legacy_rnn.tf.get_logger().setLevel("ERROR")
+    warnings.filterwarnings("ignore", message=r".*is deprecated", category=UserWarning)
+    seed_everything(seed)
 
 
 def seed_everything(seed: int) -> None:

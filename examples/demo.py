@@ -19,7 +19,6 @@ Exit codes: 0 success, 1 a check failed (verification or held-out agreement), 2 
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from examples.common import add_common_args, emit_json, plot_curves, say, seed_everything, write_scalars
+from examples.common import add_common_args, emit_json, plot_curves, quiet_tensorflow, run_guarded, say, write_scalars
 from migration.errors import MigrationError
 
 AGREEMENT_TOL = 1e-5
@@ -98,13 +97,11 @@ def restore_optimizer(out_dir: Path, model, block_name: str, dense_name: str):
 
 def run(args: argparse.Namespace) -> dict:
     """Run every step; return the report (``ok`` False when a check failed)."""
-    import legacy_rnn
     from examples import sentiment
     from migration import convert_checkpoint
     from migration.checkpoint.manifest import read_manifest
 
-    legacy_rnn.tf.get_logger().setLevel("ERROR")
-    seed_everything(args.seed)
+    quiet_tensorflow(args.seed)
     work = _workdir(args)
     config = sentiment.SentimentConfig(steps=args.steps, batch_size=args.batch_size, save_every=args.steps,
                                        ckpt_dir=str(work / "tf1"), seed=args.seed, quiet=args.quiet)
@@ -200,13 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def execute(args: argparse.Namespace) -> int:
     """Run the demo for parsed arguments (``rnn-migrate demo`` parses with the same parser)."""
-    try:
-        report = run(args)
-    except MigrationError as exc:
-        say(f"rnn-migrate demo: error: {exc}")
-        if args.json:
-            emit_json({"error": str(exc), "exit_code": 2})
-        return 2
+    return run_guarded("rnn-migrate demo", args, _execute)
+
+
+def _execute(args: argparse.Namespace) -> int:
+    report = run(args)
     _print_report(report)
     if args.json:
         emit_json(report)

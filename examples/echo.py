@@ -35,7 +35,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from examples.common import add_common_args, emit_json, plot_curves, progress, say, seed_everything, write_scalars
+from examples.common import (
+    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
+)
 from migration.errors import MigrationError
 
 IMPLS: tuple[str, ...] = ("handwritten", "static", "dynamic", "keras")
@@ -313,24 +315,11 @@ def _impls(args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return _main(args)
-    except MigrationError as exc:
-        say(f"echo: error: {exc}")
-        if args.json:
-            emit_json({"error": str(exc), "exit_code": 2})
-        return 2
+    return run_guarded("echo", build_parser().parse_args(argv), _main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    import warnings
-
-    import legacy_rnn  # (TF_USE_LEGACY_KERAS before TensorFlow)
-
-    legacy_rnn.tf.get_logger().setLevel("ERROR")  # the deprecation notices of static_rnn/dynamic_rnn
-    warnings.filterwarnings("ignore", message=r".*is deprecated", category=UserWarning)  # BasicRNNCell's notice
-    seed_everything(args.seed)
+    quiet_tensorflow(args.seed)
     runs: dict[str, EchoRun] = {}
     weights = None
     for impl in _impls(args):

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from examples.common import add_common_args, emit_json, plot_curves, say, seed_everything, write_scalars
+from examples.common import add_common_args, emit_json, plot_curves, quiet_tensorflow, say, write_scalars
 from migration.errors import MigrationError
 
 #: The numbers printed in seed 001 (/work/shared/seeds/001_*.txt), for data [0.1, 0.2, 0.3] and all-ones initialisers.
@@ -221,14 +221,7 @@ def _fmt(values: Sequence[float]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import warnings
-
-    import legacy_rnn
-
-    warnings.filterwarnings("ignore", message=r".*is deprecated", category=UserWarning)  # TF1 cells' notices
-
-    legacy_rnn.tf.get_logger().setLevel("ERROR")
-    seed_everything(args.seed)
+    quiet_tensorflow(args.seed)
     keras_out, weights = keras_numbers()
     tf1_out = tf1_numbers(weights)
     general = gru_general(args.seed)

@@ -39,7 +39,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from examples.common import add_common_args, emit_json, plot_curves, progress, say, seed_everything, write_scalars
+from examples.common import (
+    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
+)
 from migration.errors import MigrationError
 
 MODELS: dict[str, tuple[str, str, int, float]] = {
@@ -349,24 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return _main(args)
-    except MigrationError as exc:
-        say(f"keras_rnn: error: {exc}")
-        if args.json:
-            emit_json({"error": str(exc), "exit_code": 2})
-        return 2
+    return run_guarded("keras_rnn", build_parser().parse_args(argv), _main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    import warnings
-
-    import legacy_rnn
-
-    legacy_rnn.tf.get_logger().setLevel("ERROR")
-    warnings.filterwarnings("ignore", message=r".*is deprecated", category=UserWarning)
-    seed_everything(args.seed)
+    quiet_tensorflow(args.seed)
     names = sorted(MODELS, key=list(MODELS).index) if args.model == "all" else [args.model]
     base = RnnConfig(model=names[0], units=args.units, epochs=args.epochs, batch_size=args.batch_size,
                      vocab=args.vocab, max_len=args.max_len, limit=args.limit, seed=args.seed, quiet=args.quiet)

@@ -38,7 +38,9 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from examples.common import add_common_args, emit_json, plot_curves, progress, say, seed_everything, write_scalars
+from examples.common import (
+    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
+)
 from migration.errors import MigrationError
 
 NUM_CLASSES = 2
@@ -467,24 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return _main(args)
-    except MigrationError as exc:
-        say(f"sentiment: error: {exc}")
-        if args.json:
-            emit_json({"error": str(exc), "exit_code": 2})
-        return 2
+    return run_guarded("sentiment", build_parser().parse_args(argv), _main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    import warnings
-
-    import legacy_rnn
-
-    legacy_rnn.tf.get_logger().setLevel("ERROR")
-    warnings.filterwarnings("ignore", message=r".*is deprecated", category=UserWarning)
-    seed_everything(args.seed)
+    quiet_tensorflow(args.seed)
     config = SentimentConfig(steps=args.steps, batch_size=args.batch_size, max_len=args.max_len,
                              save_every=args.save_every, ckpt_dir=args.ckpt_dir, resume=args.resume,
                              use_length=args.use_length, full_glove=args.full_glove, data=args.data, glove=args.glove,

@@ -5,8 +5,6 @@ import json
 import os
 import shutil
 
-import numpy as np
-import pytest
 
 from conftest import build_forget_bias, copy_checkpoint, run_cli
 
