@@ -80,7 +80,7 @@ def basic_lstm_cell(units: int, forget_bias: float = 1.0, state_is_tuple: bool =
 
 def lstm_cell(units: int, use_peepholes: bool = False, num_proj: Optional[int] = None,
               cell_clip: Optional[float] = None, proj_clip: Optional[float] = None, forget_bias: float = 1.0,
-              name: Optional[str] = None) -> "rnn_cell.LSTMCell":
+              activation: Optional[str] = None, name: Optional[str] = None) -> "rnn_cell.LSTMCell":
     """``LSTMCell``: the BasicLSTMCell maths plus optional diagonal peepholes, projection and clipping.
 
     ``c = sigma(f + fb + w_f*c_prev)*c_prev + sigma(i + w_i*c_prev)*tanh(j)``; ``c = clip(c, ±cell_clip)``;
@@ -92,11 +92,12 @@ def lstm_cell(units: int, use_peepholes: bool = False, num_proj: Optional[int] =
     projection or clipping are on).
     """
     spec = CellSpec("lstm", check_positive_int("units", units), forget_bias=float(forget_bias),
-                    use_peepholes=use_peepholes, num_proj=num_proj, cell_clip=cell_clip, proj_clip=proj_clip)
+                    use_peepholes=use_peepholes, num_proj=num_proj, cell_clip=cell_clip, proj_clip=proj_clip,
+                    activation=activation or "tanh")
     with _known_deprecation():
         return rnn_cell.LSTMCell(spec.units, use_peepholes=spec.use_peepholes, num_proj=spec.num_proj,
                                  cell_clip=spec.cell_clip, proj_clip=spec.proj_clip, forget_bias=spec.forget_bias,
-                                 state_is_tuple=True, name=name)
+                                 state_is_tuple=True, activation=activation, name=name)
 
 
 def gru_cell(units: int, name: Optional[str] = None) -> "rnn_cell.GRUCell":
@@ -125,7 +126,8 @@ def cell_from_spec(spec: CellSpec, input_size: Optional[int] = None, scope: str 
     if spec.kind == "basic_lstm":
         return basic_lstm_cell(spec.units, forget_bias=spec.forget_bias, activation=_act(spec))
     if spec.kind == "lstm":
-        return lstm_cell(spec.units, spec.use_peepholes, spec.num_proj, spec.cell_clip, spec.proj_clip, spec.forget_bias)
+        return lstm_cell(spec.units, spec.use_peepholes, spec.num_proj, spec.cell_clip, spec.proj_clip, spec.forget_bias,
+                         activation=_act(spec))
     return gru_cell(spec.units)
 
 

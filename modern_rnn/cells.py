@@ -66,20 +66,21 @@ def basic_lstm_cell(units: int, forget_bias: float = 1.0, state_is_tuple: bool =
 
 def lstm_cell(units: int, use_peepholes: bool = False, num_proj: Optional[int] = None,
               cell_clip: Optional[float] = None, proj_clip: Optional[float] = None, forget_bias: float = 1.0,
-              name: Optional[str] = None):
+              activation: Optional[str] = None, name: Optional[str] = None):
     """``LSTMCell``, or :class:`modern_rnn.projection_lstm.ProjectionLSTMCell` when peepholes, projection or
     clipping are on (stock Keras 2 has none of them). State ``[m, c]``; output m (size num_proj or units).
 
     Legacy equivalent: :func:`legacy_rnn.cells.lstm_cell`.
     """
     spec = CellSpec("lstm", check_positive_int("units", units), forget_bias=float(forget_bias),
-                    use_peepholes=use_peepholes, num_proj=num_proj, cell_clip=cell_clip, proj_clip=proj_clip)
+                    use_peepholes=use_peepholes, num_proj=num_proj, cell_clip=cell_clip, proj_clip=proj_clip,
+                    activation=activation or "tanh")
     if not spec.needs_custom_keras_cell:
-        return basic_lstm_cell(units, forget_bias=forget_bias, name=name)
+        return basic_lstm_cell(units, forget_bias=forget_bias, activation=spec.activation, name=name)
     init = _forget_bias_initializer(units, spec.forget_bias) or keras.initializers.Constant(
         np.concatenate([np.zeros(units), np.ones(units), np.zeros(2 * units)]).tolist())
     return ProjectionLSTMCell(units, use_peepholes=spec.use_peepholes, num_proj=spec.num_proj, cell_clip=spec.cell_clip,
-                              proj_clip=spec.proj_clip, bias_initializer=init, name=name)
+                              proj_clip=spec.proj_clip, activation=spec.activation, bias_initializer=init, name=name)
 
 
 def gru_cell(units: int, name: Optional[str] = None) -> keras.layers.GRUCell:
@@ -105,7 +106,8 @@ def cell_from_spec(spec: CellSpec, input_size: Optional[int] = None, scope: str 
     if spec.kind == "basic_lstm":
         return basic_lstm_cell(spec.units, forget_bias=spec.forget_bias, activation=spec.activation)
     if spec.kind == "lstm":
-        return lstm_cell(spec.units, spec.use_peepholes, spec.num_proj, spec.cell_clip, spec.proj_clip, spec.forget_bias)
+        return lstm_cell(spec.units, spec.use_peepholes, spec.num_proj, spec.cell_clip, spec.proj_clip, spec.forget_bias,
+                         activation=spec.activation)
     return gru_cell(spec.units)
 
 

@@ -438,14 +438,13 @@ class _Recognizer:
             scopes = {(_parse_path(p)[0]) for p in self._all_cell_paths()}
             params = self.meta.cell_hyperparameters(scope, rel, kind, scopes)
             sources = {k: "meta" for k in params}
-        wanted = {"basic_lstm": ("forget_bias", "activation"), "lstm": ("forget_bias", "cell_clip", "proj_clip"),
+        wanted = {"basic_lstm": ("forget_bias", "activation"),
+                  "lstm": ("forget_bias", "cell_clip", "proj_clip", "activation"),
                   "basic_rnn": ("activation",)}.get(kind, ())
         for key in wanted:
             if key not in params:
                 sources[key] = "default (no .meta)" if self.meta is None else "default (not found in .meta)"
-        params = {k: v for k, v in params.items() if k in wanted or k == "activation" and kind in ("basic_lstm",)}
-        if kind == "lstm":
-            params.pop("activation", None)
+        params = {k: v for k, v in params.items() if k in wanted}
         if params.get("proj_clip") is not None and proj is None:
             params.pop("proj_clip")
         spec = CellSpec(kind, units, use_peepholes=peep if kind == "lstm" else False,

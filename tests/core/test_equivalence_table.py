@@ -41,6 +41,8 @@ EXTRA_CELLS = {
     "lstm_peepholes": CellSpec("lstm", 4, use_peepholes=True),
     "lstm_proj": CellSpec("lstm", 6, num_proj=4, forget_bias=0.0),
     "basic_rnn_relu": CellSpec("basic_rnn", 4, activation="relu"),
+    "lstm_peepholes_relu": CellSpec("lstm", 4, use_peepholes=True, activation="relu"),
+    "basic_lstm_relu": CellSpec("basic_lstm", 4, activation="relu"),
 }
 
 
