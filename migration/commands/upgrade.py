@@ -6,7 +6,7 @@ import os
 import tempfile
 
 NAME = "upgrade"
-HELP = "rewrite a TF1 program for TensorFlow 2.21 (tf.compat.v1) or to tf_keras layers"
+HELP = "rewrite a TF1 program or notebook for TensorFlow 2.21 (tf.compat.v1) or to tf_keras layers"
 
 EPILOG = """\
 examples:
@@ -14,6 +14,8 @@ examples:
   rnn-migrate upgrade train.py --to compat --in-place          # writes train.py.bak first
   rnn-migrate upgrade train.py --to keras --out train_keras.py
   rnn-migrate upgrade train.py --to compat --out new.py --json # the manual-check list as JSON
+  rnn-migrate upgrade model.ipynb --to compat --out model_tf2.ipynb
+  rnn-migrate upgrade model.ipynb --to keras --in-place       # writes model.ipynb.bak first
 
 --to compat: tf.X -> tf.compat.v1.X only for names that left TF2 (placeholder, Session, variable_scope,
   get_variable, train.*Optimizer, global_variables_initializer, nn.dynamic_rnn, nn.rnn_cell.*, ...);
@@ -24,16 +26,21 @@ examples:
 --to keras: the compat rewrite, then cell [+ DropoutWrapper] fed to dynamic_rnn/static_rnn and
   embedding_lookup on a numpy matrix become tf_keras layers with the settings that keep the numbers equal;
   convert the weights with `rnn-migrate convert CKPT OUT_DIR`.
+Notebooks (.ipynb, nbformat 4): the code cells are rewritten as one program (an import in cell 1 applies to
+  cell 5); IPython magics and shell lines (%matplotlib, !pip, ?obj) are kept as they are; markdown cells,
+  outputs, metadata and cell ids are not touched; the TF_USE_LEGACY_KERAS bootstrap and
+  disable_eager_execution() go into the cell that imports TensorFlow; places are reported as NB[cell N]:line:col.
 What cannot be rewritten exactly (tf.contrib.seq2seq, tf.contrib.layers, dynamic getattr, ...) is left as
 written and printed as "requires manual check". exit codes: 0 written and nothing to check by hand,
-1 written but some items need a manual check, 2 bad usage (missing SRC, DST exists without --force).
+1 written but some items need a manual check, 2 bad usage (missing SRC, DST exists without --force,
+a syntax error, a notebook that is not nbformat 4 JSON).
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help=HELP, description=HELP + ".", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("src", metavar="SRC", help="the TF1 Python file")
+    p.add_argument("src", metavar="SRC", help="the TF1 Python file or Jupyter notebook (.ipynb)")
     p.add_argument("--to", choices=("compat", "keras"), required=True, help="target: tf.compat.v1 or tf_keras")
     dst = p.add_mutually_exclusive_group(required=True)
     dst.add_argument("--out", metavar="DST", help="write the result here")
@@ -46,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def write_atomic(path: str, text: str) -> None:
     """Write via a temporary file in the same directory, then rename (never a half-written file)."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".rnn-migrate-", suffix=".py", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".rnn-migrate-", suffix=os.path.splitext(path)[1] or ".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
@@ -65,10 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     src = args.src
     if not os.path.isfile(src):
-        raise MigrationError(f"No such file: {src!r}. Pass the TF1 .py file to upgrade.")
-    if src.endswith(".ipynb"):
-        raise MigrationError(f"{src}: notebooks are scanned but not rewritten; export the code first with "
-                             "`jupyter nbconvert --to script` and upgrade the .py file.")
+        raise MigrationError(f"No such file: {src!r}. Pass the TF1 .py file or .ipynb notebook to upgrade.")
     dst = src if args.in_place else args.out
     backup = src + ".bak" if args.in_place else None
     if not args.in_place and os.path.exists(dst) and not args.force:
@@ -79,13 +83,24 @@ def run(args: argparse.Namespace) -> int:
         source = read_text(src)
     except ValueError as exc:
         raise MigrationError(f"{src}: {exc}") from None
-    try:
-        result = upgrade_source(source, args.to, src)
-    except SyntaxError as exc:
-        raise MigrationError(f"{src}:{exc.lineno}: {exc.msg}") from None
+    if src.endswith(".ipynb"):
+        from migration.upgrade.notebook_rewrite import upgrade_notebook
+        from migration.upgrade.notebooks import NotebookError
+
+        try:
+            result = upgrade_notebook(source, args.to, src)
+        except NotebookError as exc:
+            raise MigrationError(f"{src}: {exc}") from None
+        sep, new_text = "", result.text
+    else:
+        try:
+            result = upgrade_source(source, args.to, src)
+        except SyntaxError as exc:
+            raise MigrationError(f"{src}:{exc.lineno}: {exc.msg}") from None
+        sep, new_text = ":", result.code
     if backup:
         write_atomic(backup, source)
-    write_atomic(dst, result.code)
+    write_atomic(dst, new_text)
     code = EXIT_CHECK_FAILED if result.manual_checks else EXIT_OK
     if args.json:
         print_json({"src": src, "dst": dst, "backup": backup, "to": args.to, "changes": result.changes,
@@ -93,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
         return code
     print(f"wrote {dst} ({len(result.changes)} change(s); --to {args.to})" + (f"; backup {backup}" if backup else ""))
     for change in result.changes:
-        print(f"  {src}:{change}")
+        print(f"  {src}{sep}{change}")
     if result.manual_checks:
         print(f"requires manual check ({len(result.manual_checks)}):")
         for m in result.manual_checks:
-            print(f"  {src}:{m}")
+            print(f"  {src}{sep}{m}")
     return code

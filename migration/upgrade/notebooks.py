@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 
@@ -17,8 +18,19 @@ class Cell:
     source: str
 
 
-def _is_magic(line: str) -> bool:
-    return line.lstrip().startswith(("%", "!"))
+_HELP = re.compile(r"\s*(\?{1,2}[\w.]+|[\w.]+\?{1,2})\s*")  # ``?obj``, ``obj?``, ``obj??``
+_ASSIGNED_MAGIC = re.compile(r"\s*[\w.]+\s*=\s*[%!]")  # ``files = !ls``, ``t = %timeit -o f()``
+
+
+def is_magic(line: str) -> bool:
+    """True for an IPython line that is not Python: ``%magic``, ``!shell``, ``?obj`` / ``obj?``, ``x = !cmd``."""
+    return (line.lstrip().startswith(("%", "!")) or _HELP.fullmatch(line) is not None
+            or _ASSIGNED_MAGIC.match(line) is not None)
+
+
+def is_cell_magic(source: str) -> bool:
+    """True when the cell starts with a ``%%`` cell magic (``%%bash``, ``%%time``): the whole cell is not Python."""
+    return source.lstrip(" \t").startswith("%%")
 
 
 def _clean(source: str) -> str:
@@ -27,13 +39,13 @@ def _clean(source: str) -> str:
     Lines are kept (replaced by empty lines) so that line numbers stay right. A ``%%`` cell magic blanks the whole cell.
     """
     lines = source.split("\n")
-    if lines and lines[0].lstrip().startswith("%%"):
+    if is_cell_magic(source):
         return "\n" * (len(lines) - 1)
-    return "\n".join("" if _is_magic(line) else line for line in lines)
+    return "\n".join("" if is_magic(line) else line for line in lines)
 
 
-def read_cells(text: str) -> list[Cell]:
-    """The code cells of a notebook's JSON text (nbformat 4, or nbformat 3 worksheets)."""
+def load_json(text: str) -> object:
+    """The notebook's JSON, or :class:`NotebookError` saying why it cannot be read."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -41,6 +53,12 @@ def read_cells(text: str) -> list[Cell]:
             f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); open and re-save it in Jupyter, "
             "or export its code with `jupyter nbconvert --to script`"
         ) from None
+    return data
+
+
+def read_cells(text: str) -> list[Cell]:
+    """The code cells of a notebook's JSON text (nbformat 4, or nbformat 3 worksheets)."""
+    data = load_json(text)
     if not isinstance(data, dict):
         raise NotebookError("not a notebook: the JSON top level is not an object with a 'cells' list")
     cells = data.get("cells")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -47,9 +48,25 @@ class ManualCheck:
     col: int
     symbol: str
     reason: str
+    # Which text ``line`` counts in: "input"; "output" for notes on the upgraded code (:class:`OutputCheck`).
+    coords: ClassVar[str] = "input"
 
     def __str__(self) -> str:
         return f"{self.line}:{self.col}: {self.symbol}: {self.reason}"
+
+
+@dataclass
+class OutputCheck(ManualCheck):
+    """A manual check whose ``line`` counts in the upgraded code (the Keras pattern notes)."""
+
+    coords: ClassVar[str] = "output"
+
+
+@dataclass
+class CompatOutputCheck(ManualCheck):
+    """A manual check whose ``line`` counts in the compat stage's output (``UpgradeResult.compat_code``)."""
+
+    coords: ClassVar[str] = "compat"
 
 
 @dataclass
@@ -57,6 +74,7 @@ class UpgradeResult:
     code: str
     manual_checks: list[ManualCheck] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)  # "line:col: old -> new", for people
+    compat_code: str | None = None  # --to keras: the compat stage's output (the lines of its Keras notes)
 
 
 def _rel(path: str) -> str | None:

@@ -22,7 +22,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from migration.upgrade.resolve import Reference, collect
-from migration.upgrade.rewrite_compat import ManualCheck, UpgradeResult, upgrade_compat
+from migration.upgrade.rewrite_compat import CompatOutputCheck, ManualCheck, OutputCheck, UpgradeResult, upgrade_compat
 from migration.upgrade.scan import parse
 
 CELLS = {"BasicRNNCell": "SimpleRNN", "BasicLSTMCell": "LSTM", "LSTMCell": "LSTM", "GRUCell": "GRU"}
@@ -177,7 +177,7 @@ class _Matcher:
     def embedding(self, stmt: ast.Assign, name: str, call: ast.Call) -> None:
         matrix, ids = call.args
         if not isinstance(matrix, ast.Name) or self.assigned_from_tf.get(matrix.id, True):
-            self.notes.append(ManualCheck(stmt.lineno, call.col_offset + 1, "tf.nn.embedding_lookup",
+            self.notes.append(CompatOutputCheck(stmt.lineno, call.col_offset + 1, "tf.nn.embedding_lookup",
                                           "the matrix is not a plain (numpy) value: use tf_keras.layers.Embedding and "
                                           "convert its weights; left in compat form"))
             return
@@ -233,8 +233,8 @@ def upgrade_keras(source: str, filename: str = "<string>") -> UpgradeResult:
         short = _short(_rel(r.path))
         if short in (*CELLS, "MultiRNNCell", "DropoutWrapper", "ResidualWrapper", "dynamic_rnn", "static_rnn",
                      "bidirectional_dynamic_rnn", "static_bidirectional_rnn", "embedding_lookup"):
-            manual.append(ManualCheck(r.line, r.col + 1, "tf." + _rel(r.path),
+            manual.append(OutputCheck(r.line, r.col + 1, "tf." + _rel(r.path),
                                       "not recognised by the Keras patterns: left in compat form (output line)"))
     manual += matcher.notes
     changes = compat.changes + [f"{line}: Keras pattern ({len(v)} lines)" for line, v in sorted(matcher.replace.items())]
-    return UpgradeResult(code, manual, changes)
+    return UpgradeResult(code, manual, changes, compat_code=compat.code)
