@@ -5,6 +5,7 @@ Messages follow the Keras style: what was received, what was expected, and the r
 """
 from __future__ import annotations
 
+import numbers
 from typing import Sequence
 
 
@@ -31,11 +32,7 @@ def check_shape(name: str, array_shape: Sequence[int], expected: Sequence[int | 
 
 
 def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` as int, or raise ``ValueError`` in the Keras style."""
-    if isinstance(value, bool) or not isinstance(value, (int,)) or value <= 0:
-        import numbers
-
-        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) > 0:
-            return int(value)
-        raise ValueError(f"Received an invalid value for `{name}`: expected a positive integer, got {value!r}.")
-    return int(value)
+    """Return ``value`` as int (NumPy integers included, bools refused), or raise ``ValueError`` in the Keras style."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    raise ValueError(f"Received an invalid value for `{name}`: expected a positive integer, got {value!r}.")

@@ -17,7 +17,6 @@ from typing import Optional
 import tensorflow as tf
 import tf_keras as keras
 
-from modern_rnn.dropout import DropoutCell
 from modern_rnn.projection_lstm import ProjectionLSTMCell
 
 
@@ -175,7 +174,7 @@ def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None, in
 
 
 def _is_lstm(cell) -> bool:
-    while isinstance(cell, DropoutCell) or hasattr(cell, "cell") and not hasattr(cell, "cells"):
+    while hasattr(cell, "cell"):  # DropoutCell, ResidualWrapper: look through to the wrapped cell
         cell = cell.cell
     return isinstance(cell, (keras.layers.LSTMCell, ProjectionLSTMCell))
 

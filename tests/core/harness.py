@@ -63,10 +63,9 @@ class Case:
         return self.name
 
 
-def random_inputs(seed: int, time_major: bool = False) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = (rng.standard_normal((BATCH, STEPS, DEPTH)) * 0.8).astype(np.float32)
-    return x
+def random_inputs(seed: int) -> np.ndarray:
+    """Batch-major inputs [B, T, D]; time-major cases transpose them where they feed the graph."""
+    return (np.random.default_rng(seed).standard_normal((BATCH, STEPS, DEPTH)) * 0.8).astype(np.float32)
 
 
 def random_tf1_weights(spec: CellSpec, input_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
