@@ -96,6 +96,7 @@ class _Converter:
         self.reader, self.meta, self.insp, self.tmp = reader, meta, insp, tmp
         self.forget_bias, self.with_optimizer, self.progress = forget_bias, with_optimizer, progress
         self.destinations: dict[str, str] = {}
+        self.block_models: list = []
         self.slot_index: dict[str, dict[str, str]] = {}  # variable key -> role -> slot key
         for opt in insp.optimizers:
             for owner, roles in opt.slots.items():
@@ -144,6 +145,7 @@ class _Converter:
                                   "hyper_sources": cell.hyper_sources, "keras_class": type(kcell).__name__,
                                   "keras_config": kcell.get_config(), "weights": weights})
         model.save(os.path.join(self.tmp, file))
+        self.block_models.append(model)
         return {"name": block.name, "scope": block.scope, "file": file, "bidirectional": block.bidirectional,
                 "input_size": block.input_size, "layers": len(next(iter(dirs.values()))), "describe": block.describe(),
                 "inputs": ["x: float32 [batch, time, input_size]", "sequence_length: int32 [batch]"],
@@ -298,9 +300,44 @@ def _install(tmp: str, out_dir: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: list[dict], models: list, tmp: str,
+                 outputs: Optional[list[str]]) -> tuple[Optional[dict[str, Any]], list[str]]:
+    """Write ``model.keras`` (the whole network, see :mod:`migration.graph.whole_model`) into ``tmp``.
+
+    Returns the manifest entry (None when no model was written) and notes saying why not."""
+    if meta is None:
+        if outputs:
+            raise MigrationError("--outputs needs the .meta graph next to the checkpoint; none was found.")
+        return None, ["no .meta: no whole model (model.keras) can be built; the blocks, embeddings and dense "
+                      "weights are written separately"]
+    from migration.graph.reference import OriginalGraph
+    from migration.graph.to_keras import Untranslatable
+    from migration.graph.whole_model import build_whole_model, default_io
+
+    original = OriginalGraph(meta.path, reader)
+    try:
+        io = default_io(original, outputs)
+        original.check(io.outputs, io.inputs)  # the sandbox: refuse before building anything we cannot verify
+        model, pieces, notes = build_whole_model(original, list(zip(blocks, models)), io)
+    except Untranslatable as exc:
+        return None, [str(exc)]
+    except MigrationError as exc:
+        if outputs:
+            raise
+        return None, [f"no whole model: {exc}"]
+    except Exception as exc:  # noqa: BLE001 - a translation bug must not cost the user the block conversion
+        return None, [f"no whole model: the translation failed ({type(exc).__name__}: {exc}); this is a bug in "
+                      "rnn-migrate, please report it. The blocks were converted."]
+    model.save(os.path.join(tmp, "model.keras"))
+    entry = {"file": "model.keras", "inputs": io.inputs, "outputs": io.outputs, "outputs_from": io.how,
+             "pieces": pieces, "dropout_bypassed": original.dropout_bypassed}
+    return entry, notes
+
+
 def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, forget_bias: Optional[float] = None,
                        with_optimizer: bool = False, force: bool = False, verify: bool = True,
-                       progress: bool = False, log: Optional[Callable[[str], None]] = None) -> ConversionResult:
+                       progress: bool = False, log: Optional[Callable[[str], None]] = None,
+                       outputs: Optional[list[str]] = None) -> ConversionResult:
     """Convert a TF1 checkpoint into ``out_dir`` (see :mod:`migration.checkpoint.manifest` for the layout).
 
     Args:
@@ -308,6 +345,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         out_dir: created; refused if it exists unless ``force`` (then replaced as atomically as renames allow).
         forget_bias: overrides the LSTM forget_bias found in the ``.meta`` (or the default 1.0 without one).
         with_optimizer: also convert optimizer slots (layout like their variables, without forget_bias).
+        outputs: tensor names of the whole model's outputs (default: the logits the loss consumes); see
+            :mod:`migration.graph.whole_model`.
         verify: run :func:`migration.checkpoint.verify.verify_conversion` before installing ``out_dir``; a failed
             verification installs nothing and is reported in the result (``ok`` False).
         progress: show a tqdm bar on stderr.
@@ -335,6 +374,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         embeddings = [conv.embedding(e) for e in insp.embeddings]
         dense = [conv.dense(d) for d in insp.dense]
         optimizer = conv.optimizer()
+        model_entry, model_notes = _whole_model(reader, meta, blocks, conv.block_models, tmp, outputs)
         bar.close()
         for u in insp.unrecognized:
             conv.destinations[u.name] = f"not migrated: {u.reason}"
@@ -346,8 +386,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
                                  "forget_bias_override": forget_bias},
             "blocks": blocks, "embeddings": embeddings, "dense": dense, "optimizer": optimizer,
-            "with_optimizer": with_optimizer, "variables": variables,
-            "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": insp.notes,
+            "with_optimizer": with_optimizer, "variables": variables, "model": model_entry,
+            "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": insp.notes + model_notes,
         }
         write_manifest(tmp, manifest)
         verification = None

@@ -26,6 +26,9 @@ from migration.errors import MigrationError
 _ACTIVATIONS = {"Tanh": "tanh", "Relu": "relu", "Sigmoid": "sigmoid", "Elu": "elu", "Softsign": "softsign",
                 "Identity": "linear"}
 _VARIABLE_OPS = ("VariableV2", "VarHandleOp", "Variable")
+_BLOCK_LSTM_OPS = ("LSTMBlockCell", "BlockLSTM", "BlockLSTMV2")
+_LOOP_OPS = ("While", "StatelessWhile", "_While")
+_FORWARD = ("Identity", "ReadVariableOp", "Enter", "RefEnter", "Switch", "RefSwitch", "Merge", "RefMerge")
 _GATHER_OPS = ("GatherV2", "Gather", "ResourceGather")
 _OPT_CONST = re.compile(r"^(?:.*/)?(\w+)/(learning_rate|beta1|beta2|epsilon|momentum|decay|rho|initial_accumulator_value)$")
 
@@ -178,6 +181,52 @@ class MetaGraph:
 
     # -- cells ------------------------------------------------------------------------------------------------------
 
+    def op_scopes(self, var_key: str, rel_path: str) -> list[str]:
+        """The name scopes of the ops that use cell variable ``var_key`` (``rel_path``: the cell's path below its block
+        scope, e.g. ``multi_rnn_cell/cell_0/basic_lstm_cell``).
+
+        Variable scopes and op scopes differ: ``tf.name_scope('Train')`` around ``variable_scope('Model')`` puts the
+        ops of ``Model/rnn/...`` under ``Train/Model/rnn/...``; re-entering ``variable_scope('rnnlm')`` puts them
+        under ``rnnlm_1/...``. Found by following the variable forward to the ``While`` loop that captures it (TF 2.x
+        control flow) or to the cell's ops (TF 1.x frames, static unrolls); ``.../fw/fw`` loops give the
+        bidirectional block's scope.
+        """
+        rel = rel_path.split("/", 1)[1] if rel_path.split("/", 1)[0] in ("fw", "bw") and "/" in rel_path else rel_path
+        if not hasattr(self, "_consumers"):
+            self._consumers: dict[str, list] = {}
+            for node in self.main.values():
+                for inp in node.input:
+                    self._consumers.setdefault(_ref(inp)[0], []).append(node)
+        start = [n.name for n in self.main.values() if n.op in _VARIABLE_OPS and
+                 (n.name == var_key or (n.op == "VarHandleOp" and n.attr["shared_name"].s.decode() == var_key))]
+        found: list[str] = []
+        seen = set(start)
+        frontier = start
+        for _ in range(6):
+            nxt = []
+            for name in frontier:
+                for c in self._consumers.get(name, ()):
+                    if c.name in seen:
+                        continue
+                    seen.add(c.name)
+                    prefix = None
+                    if c.op in _LOOP_OPS:
+                        prefix = c.name[: -len("/while")] if c.name.endswith("/while") else c.name.rsplit("/", 1)[0]
+                    elif ("/" + rel + "/") in ("/" + c.name):
+                        prefix = ("/" + c.name)[: ("/" + c.name).find("/" + rel + "/")][1:]
+                        prefix = prefix.split("/while/")[0]
+                        prefix = prefix[: -len("/while")] if prefix.endswith("/while") else prefix
+                    elif c.op in _FORWARD:
+                        nxt.append(c.name)
+                    if prefix is not None:
+                        for suffix in ("/fw/fw", "/bw/bw"):
+                            if prefix.endswith(suffix):
+                                prefix = prefix[: -len(suffix)]
+                        if prefix not in found:
+                            found.append(prefix)
+            frontier = nxt
+        return found
+
     def _cell_nodes(self, scope: str, rel_path: str, scopes: Iterable[str]) -> list[tuple[_Context, object]]:
         """Nodes of the cell at ``scope/rel_path``, in the main graph and in the while/cond functions of ``scope``."""
         scopes = sorted(set(scopes), key=len, reverse=True)
@@ -247,7 +296,12 @@ class MetaGraph:
         facts: list[tuple[str, object]] = []
         refs = [_ref(i) for i in node.input]
         is_split = lambda r: (ctx.nodes.get(r[0]) is not None and ctx.nodes[r[0]].op == "Split")  # noqa: E731
-        if kind in ("basic_lstm", "lstm"):
+        if kind in ("basic_lstm", "lstm") and node.op in _BLOCK_LSTM_OPS:
+            # tf.contrib.rnn.LSTMBlockCell / LSTMBlockFusedCell: the hyper-parameters are attributes of the fused op
+            facts.append(("forget_bias", float(str(np.float32(node.attr["forget_bias"].f)))))
+            clip = float(str(np.float32(node.attr["cell_clip"].f))) if "cell_clip" in node.attr else -1.0
+            facts.append(("cell_clip", clip if clip > 0 else None))
+        elif kind in ("basic_lstm", "lstm"):
             if node.op in ("Add", "AddV2") and len(refs) == 2:
                 for (src, idx), other in ((refs[0], node.input[1]), (refs[1], node.input[0])):
                     if idx == 2 and is_split((src, idx)):

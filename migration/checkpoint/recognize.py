@@ -57,7 +57,9 @@ SLOT_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
 _NON_SLOT = re.compile(r"^(?:(.*)/)?(beta1_power|beta2_power)(?:_(\d+))?$")
 _UNNAMED = re.compile(r"^(?:(.*)/)?Variable(?:_(\d+))?$")
 _EMBED_NAME = re.compile(r"emb|embedding|word_?vec|glove|lookup|vocab", re.I)
-_RNN_WORDS = re.compile(r"^(rnn|bidirectional_rnn|fw|bw|multi_rnn_cell|cell_\d+)$|_cell(_\d+)?$|lstm|gru|rnn", re.I)
+#: directory names that only RNN cells use (``rnnlm/softmax_w`` is not RNN-like: a variable scope named ``rnnlm``)
+_RNN_WORDS = re.compile(r"^(rnn|bidirectional_rnn|fw|bw|multi_rnn_cell|cell_\d+)$|_cell(_\d+)?$|"
+                        r"^(basic_)?(lstm|gru)(_cell)?(_\d+)?$", re.I)
 _DENSE_PAIRS = (("kernel", "bias"), ("W", "b"), ("w", "b"), ("weights", "biases"), ("weight", "bias"))
 
 
@@ -435,8 +437,7 @@ class _Recognizer:
         params: dict[str, object] = {}
         sources: dict[str, str] = {}
         if self.meta is not None and kind != "handwritten":
-            scopes = {(_parse_path(p)[0]) for p in self._all_cell_paths()}
-            params = self.meta.cell_hyperparameters(scope, rel, kind, scopes)
+            params = self._meta_hyperparameters(kind, scope, rel, path)
             sources = {k: "meta" for k in params}
         wanted = {"basic_lstm": ("forget_bias", "activation"),
                   "lstm": ("forget_bias", "cell_clip", "proj_clip", "activation"),
@@ -450,6 +451,30 @@ class _Recognizer:
         spec = CellSpec(kind, units, use_peepholes=peep if kind == "lstm" else False,
                         num_proj=proj if kind == "lstm" else None, **params)  # type: ignore[arg-type]
         return spec, sources
+
+    def _op_scopes(self) -> dict[str, list[str]]:
+        """cell path -> the op name scopes that use its first variable (see :meth:`MetaGraph.op_scopes`)."""
+        if not hasattr(self, "_scopes_cache"):
+            self._scopes_cache = {}
+            for path in self._all_cell_paths():
+                key = next(k for k in self.vs if k.startswith(path + "/"))
+                self._scopes_cache[path] = self.meta.op_scopes(key, _parse_path(path)[3])  # type: ignore[union-attr]
+        return self._scopes_cache
+
+    def _meta_hyperparameters(self, kind: str, scope: str, rel: str, path: str) -> dict[str, object]:
+        """Hyper-parameters of one cell from every op scope its variables are used in (the variable scope itself
+        when no op uses them); values must agree across scopes."""
+        op_scopes = self._op_scopes()
+        all_scopes = {s for ss in op_scopes.values() for s in ss} | {_parse_path(p)[0] for p in self._all_cell_paths()}
+        params: dict[str, object] = {}
+        for op_scope in op_scopes.get(path) or [scope]:
+            for key, value in self.meta.cell_hyperparameters(op_scope, rel, kind, all_scopes).items():  # type: ignore[union-attr]
+                if key in params and params[key] != value:
+                    raise MigrationError(f"{self.meta.path!r}: the cell {path!r} is used with {key}={params[key]} "  # type: ignore[union-attr]
+                                         f"and {key}={value} in different parts of the graph. Pass the right one "
+                                         "explicitly (e.g. --forget-bias).")
+                params[key] = value
+        return params
 
     def _all_cell_paths(self) -> list[str]:
         if not hasattr(self, "_paths"):
@@ -499,12 +524,16 @@ class _Recognizer:
             scope, last = key.rsplit("/", 1)
             if _rnn_like(key):
                 continue  # never read an RNN-looking scope as a dense head: leftovers() reports it
-            for w, b in _DENSE_PAIRS:
-                bias = f"{scope}/{b}"
-                if last == w and bias in free and self.vs[bias].shape == (info.shape[1],):
-                    out.append(DenseInfo(scope, key, bias, info.shape))
-                    self.take(key, f"dense {scope} kernel")
-                    self.take(bias, f"dense {scope} bias")
+            pairs = [(f"{scope}/{b}", scope) for w, b in _DENSE_PAIRS if last == w]
+            m = re.fullmatch(r"(.+)_(w|W|weights?)", last)  # PTB/char-rnn: softmax_w + softmax_b, out_W + out_b
+            if m:
+                pairs += [(f"{scope}/{m.group(1)}_{b}", f"{scope}/{m.group(1)}") for b in ("b", "bias", "biases")]
+            for bias, name in pairs:
+                if bias in free and self.vs[bias].shape == (info.shape[1],):
+                    out.append(DenseInfo(name, key, bias, info.shape))
+                    self.take(key, f"dense {name} kernel")
+                    self.take(bias, f"dense {name} bias")
+                    free.discard(bias)
                     break
         unnamed: dict[str, list[tuple[int, str]]] = {}
         for key in self.free():

@@ -39,6 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--forget-bias", type=float, default=None, metavar="F",
                    help="LSTM forget_bias, overriding the .meta graph (default: from .meta, else 1.0)")
     p.add_argument("--with-optimizer", action="store_true", help="also convert optimizer slots and iterations")
+    p.add_argument("--outputs", default=None, metavar="NAME[,NAME]",
+                   help="tensor names of the whole model's outputs (default: the logits the loss consumes)")
     p.add_argument("--force", action="store_true", help="replace an existing OUT_DIR")
     p.add_argument("--no-verify", action="store_true", help="skip the TF1-vs-Keras verification")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
@@ -61,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     result = convert_checkpoint(args.checkpoint, args.out_dir, forget_bias=args.forget_bias,
                                 with_optimizer=args.with_optimizer, force=args.force, verify=not args.no_verify,
-                                progress=not args.quiet and sys.stderr.isatty())
+                                progress=not args.quiet and sys.stderr.isatty(),
+                                outputs=args.outputs.split(",") if args.outputs else None)
     v = result.verification
     if args.json:
         print_json({"out_dir": result.out_dir, "ok": result.ok, "installed": result.ok, "verification": v,

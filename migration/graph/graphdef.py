@@ -1,0 +1,126 @@
+"""Index a ``GraphDef`` (and its function library) without importing or executing it.
+
+Node inputs come in two spellings: main-graph ``"node:1"`` / ``"^node"`` and function-body ``"node:out_arg:1"``;
+:func:`ref` reads both. A *context* is the main graph (``None``) or one library function (its name).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Iterator, Optional
+
+
+def ref(inp: str) -> tuple[str, int, bool]:
+    """``'a/b:2'`` -> ``('a/b', 2, False)``; ``'a/b:z:0'`` -> ``('a/b', 0, False)``; ``'^a'`` -> ``('a', -1, True)``."""
+    if inp.startswith("^"):
+        return inp[1:], -1, True
+    parts = inp.split(":")
+    idx = int(parts[-1]) if len(parts) > 1 and parts[-1].isdigit() else 0
+    return parts[0], idx, False
+
+
+def func_attrs(node) -> list[str]:
+    """Names of the library functions a node calls (While cond/body, If branches, PartitionedCall f, ...)."""
+    out = []
+    for value in node.attr.values():
+        if value.HasField("func") and value.func.name:
+            out.append(value.func.name)
+        if value.HasField("list"):
+            out += [f.name for f in value.list.func if f.name]
+    return out
+
+
+@dataclasses.dataclass
+class Context:
+    """The nodes of the main graph (``function=None``) or of one library function."""
+
+    function: Optional[str]
+    nodes: dict  # name -> NodeDef
+
+    def consumers(self) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for node in self.nodes.values():
+            for inp in node.input:
+                out.setdefault(ref(inp)[0], []).append(node)
+        return out
+
+
+class GraphIndex:
+    """A ``GraphDef`` with name lookups, consumers and reachability over the function library."""
+
+    def __init__(self, graph_def) -> None:
+        self.graph_def = graph_def
+        self.main = Context(None, {n.name: n for n in graph_def.node})
+        self.functions = {f.signature.name: f for f in graph_def.library.function}
+        self.fn_contexts = {name: Context(name, {n.name: n for n in f.node_def}) for name, f in self.functions.items()}
+        self._consumers: Optional[dict[str, list]] = None
+
+    @property
+    def nodes(self) -> dict:
+        return self.main.nodes
+
+    def consumers(self, name: str) -> list:
+        if self._consumers is None:
+            self._consumers = self.main.consumers()
+        return self._consumers.get(name, [])
+
+    def node(self, name: str):
+        return self.main.nodes.get(name)
+
+    def closure(self, fetches: Iterable[str], stop: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+        """Main-graph nodes needed to compute ``fetches`` (node names; control inputs included) and the library
+        functions they call, transitively. Nodes in ``stop`` (inputs replaced before execution) are included but
+        not walked through."""
+        stop = set(stop)
+        seen: dict[str, None] = {}
+        todo = [ref(f)[0] for f in fetches]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            node = self.main.nodes.get(name)
+            if node is None:
+                raise KeyError(name)
+            seen[name] = None
+            if name in stop:
+                continue
+            todo += [ref(i)[0] for i in node.input]
+        fns = self.reachable_functions(self.main.nodes[n] for n in seen)
+        return list(seen), fns
+
+    def reachable_functions(self, nodes: Iterable) -> list[str]:
+        fns: dict[str, None] = {}
+        todo = [f for n in nodes for f in func_attrs(n)]
+        while todo:
+            fname = todo.pop()
+            if fname in fns:
+                continue
+            fns[fname] = None
+            if fname in self.fn_contexts:
+                todo += [f for n in self.fn_contexts[fname].nodes.values() for f in func_attrs(n)]
+        return list(fns)
+
+    def iter_nodes(self, names: Iterable[str], functions: Iterable[str]) -> Iterator[tuple[Optional[str], object]]:
+        """(context, NodeDef) for the given main-graph nodes and every node of the given functions."""
+        for name in names:
+            yield None, self.main.nodes[name]
+        for fname in functions:
+            ctx = self.fn_contexts.get(fname)
+            if ctx is not None:
+                for node in ctx.nodes.values():
+                    yield fname, node
+
+
+def load_meta_graph(path: str):
+    """Parse a ``.meta`` file into a ``MetaGraphDef`` (protobuf parsing only)."""
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    from migration.errors import MigrationError
+
+    meta = meta_graph_pb2.MetaGraphDef()
+    try:
+        with open(path, "rb") as f:
+            meta.ParseFromString(f.read())
+    except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
+        raise MigrationError(f"Cannot parse {path!r} as a MetaGraphDef ({exc}). Use the .meta written with the "
+                             "checkpoint, or move it away to convert from the checkpoint alone.") from None
+    return meta

@@ -1,0 +1,195 @@
+"""Run the user's original graph as the reference: variables replaced by their checkpoint values.
+
+Steps for one :meth:`OriginalGraph.run`:
+
+1. the ``.meta`` ``GraphDef`` is copied and every dropout subgraph bypassed (:mod:`migration.graph.rewrite`);
+2. the closure of the fetches (stopping at the tensors we feed) is checked by the sandbox
+   (:func:`migration.graph.sandbox.check`): a disallowed op refuses before anything runs;
+3. only that closure (and the functions it calls) is imported into a fresh ``tf.Graph`` with ``input_map``: each
+   reference variable (``VariableV2``) becomes a placeholder fed with its checkpoint value (partition ``part_k`` gets
+   its slice of the saved full tensor), each fed tensor becomes a placeholder;
+4. resource variables (``VarHandleOp``, read inside loop bodies where ``input_map`` cannot reach) get an
+   ``AssignVariableOp`` of ours with the checkpoint value, run before the fetch; the variable's key is the handle's
+   ``shared_name``.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from migration.errors import MigrationError
+from migration.graph import sandbox
+from migration.graph.graphdef import GraphIndex, load_meta_graph, ref
+from migration.graph.rewrite import remove_dropout
+
+_REF_VARIABLES = ("VariableV2", "Variable")
+
+
+@dataclasses.dataclass(frozen=True)
+class VariableSource:
+    """Where a graph variable's value comes from: checkpoint ``key``, optionally a slice (partitioned variables)."""
+
+    key: str
+    offset: tuple[int, ...] = ()
+    shape: tuple[int, ...] = ()
+
+
+def _partitions(meta) -> dict[str, VariableSource]:
+    from tensorflow.core.framework import variable_pb2
+
+    out: dict[str, VariableSource] = {}
+    for key in ("variables", "trainable_variables", "local_variables", "model_variables"):
+        if key not in meta.collection_def:
+            continue
+        for raw in meta.collection_def[key].bytes_list.value:
+            vd = variable_pb2.VariableDef()
+            vd.ParseFromString(raw)
+            info = vd.save_slice_info_def
+            if info.full_name:
+                node = vd.variable_name.split(":")[0]
+                out[node] = VariableSource(info.full_name, tuple(int(v) for v in info.var_offset),
+                                           tuple(int(v) for v in info.var_shape))
+    return out
+
+
+class OriginalGraph:
+    """The ``.meta`` graph of a checkpoint, runnable with checkpoint values (see the module docstring)."""
+
+    def __init__(self, meta_path: str, reader) -> None:
+        meta = load_meta_graph(meta_path)
+        self.path = meta_path
+        self.reader = reader
+        self.graph_def = copy.deepcopy(meta.graph_def)
+        self.dropout_bypassed = remove_dropout(self.graph_def)
+        self.index = GraphIndex(self.graph_def)
+        self._parts = _partitions(meta)
+        self._cache: dict[str, np.ndarray] = {}
+
+    # -- variables ------------------------------------------------------------------------------------------------
+
+    def variable_source(self, node) -> VariableSource:
+        if node.name in self._parts:
+            return self._parts[node.name]
+        if node.op == "VarHandleOp":
+            shared = node.attr["shared_name"].s.decode() if "shared_name" in node.attr else ""
+            name = shared or node.name
+            return self._parts.get(name, VariableSource(name))
+        return VariableSource(node.name)
+
+    def variable_value(self, node) -> np.ndarray:
+        src = self.variable_source(node)
+        if src.key not in self.reader.variables:
+            raise MigrationError(f"The graph {self.path!r} reads variable {node.name!r} (checkpoint key {src.key!r}), "
+                                 f"which the checkpoint {self.reader.prefix!r} does not hold: the .meta belongs to "
+                                 "another model, or the Saver renamed variables.")
+        full = self.reader.read(src.key)
+        if src.offset:
+            full = full[tuple(slice(o, o + s) for o, s in zip(src.offset, src.shape))]
+        return np.asarray(full)
+
+    # -- running --------------------------------------------------------------------------------------------------
+
+    def closure(self, fetches: Sequence[str], feeds: Sequence[str]) -> tuple[list[str], list[str]]:
+        stop = {ref(t)[0] for t in feeds}
+        names, fns = self.index.closure(fetches, stop)
+        stop |= {n for n in names if self.index.nodes[n].op in _REF_VARIABLES}
+        return self.index.closure(fetches, stop)
+
+    def check(self, fetches: Sequence[str], feeds: Sequence[str]) -> sandbox.SandboxReport:
+        """Sandbox check of what :meth:`run` would execute (raises :class:`SandboxRefusal`)."""
+        stop = {ref(t)[0] for t in feeds}
+        names, _ = self.closure(fetches, feeds)
+        stop |= {n for n in names if self.index.nodes[n].op in _REF_VARIABLES}
+        report = sandbox.check(self.index, fetches, stop)
+        fed = {ref(t)[0] for t in feeds}
+        for n in names:
+            node = self.index.nodes[n]
+            if node.op == "Placeholder" and n not in fed:
+                raise MigrationError(f"the original graph was not executed: the fetches need placeholder {n!r}, "
+                                     "which the verification does not feed")
+        return report
+
+    def run(self, fetches: Sequence[str], feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """Values of the tensors ``fetches`` (original-graph names like ``'Train/Model/add:0'``) given ``feeds``
+        (original tensor name -> value: placeholders or any intermediate tensor)."""
+        import tensorflow as tf
+        from tensorflow.core.framework import graph_pb2
+
+        v1 = tf.compat.v1
+        fetches = [f if ":" in f else f + ":0" for f in fetches]
+        self.check(fetches, list(feeds))
+        names, fns = self.closure(fetches, list(feeds))
+        sub = graph_pb2.GraphDef()
+        sub.versions.CopyFrom(self.graph_def.versions)
+        fed = {}
+        for name, value in feeds.items():
+            node_name, idx, _ = ref(name)
+            if idx != 0:
+                raise MigrationError(f"cannot feed {name!r}: only the first output of a node can be fed")
+            fed[node_name] = np.asarray(value)
+        fed = {n: v for n, v in fed.items() if n in set(names)}
+        for n in names:
+            if n in fed:  # a fed tensor: its producer becomes a placeholder (nothing upstream is imported)
+                node = self.index.nodes[n]
+                dtype = output_dtype(node)
+                value = fed[n]
+                if dtype is not None:
+                    fed[n] = value = value.astype(dtype.as_numpy_dtype, copy=False)
+                ph = sub.node.add(name=n, op="Placeholder")
+                ph.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
+            else:
+                sub.node.append(self.index.nodes[n])
+        sub.library.function.extend(self.index.functions[f] for f in fns)
+        for node in sub.node:  # placement of the original cluster (PS tasks, GPUs) and colocation with other nodes
+            node.device = ""
+            if "_class" in node.attr:
+                del node.attr["_class"]
+        graph = tf.Graph()
+        with graph.as_default():
+            input_map, feed = {}, {}
+            handles = []
+            for n in names:
+                node = self.index.nodes[n]
+                if node.op in _REF_VARIABLES:
+                    value = self.variable_value(node)
+                    ph = v1.placeholder(tf.as_dtype(value.dtype), value.shape)
+                    input_map[n + ":0"], feed[ph] = ph, value
+                elif node.op == "VarHandleOp":
+                    handles.append(node)
+            elements = list(fetches) + [h.name + ":0" for h in handles] + [n + ":0" for n in fed]
+            outs = v1.import_graph_def(sub, input_map=input_map, name="original", return_elements=elements)
+            fetch_t = outs[: len(fetches)]
+            handle_t = outs[len(fetches): len(fetches) + len(handles)]
+            for tensor, value in zip(outs[len(fetches) + len(handles):], fed.values()):
+                feed[tensor] = value
+            assigns = []
+            for node, handle in zip(handles, handle_t):
+                value = self.variable_value(node)
+                ph = v1.placeholder(tf.as_dtype(value.dtype), value.shape)
+                feed[ph] = value
+                assigns.append(tf.raw_ops.AssignVariableOp(resource=handle, value=ph))
+            with v1.Session(graph=graph) as sess:
+                if assigns:
+                    sess.run(assigns, feed)
+                return [np.asarray(v) for v in sess.run(fetch_t, feed)]
+
+
+def output_dtype(node):
+    """The dtype of a node's first output, from its attributes (None when they do not say)."""
+    import tensorflow as tf
+
+    for key in ("dtype", "DstT", "out_type", "T", "Tidx"):
+        if key in node.attr and node.attr[key].WhichOneof("value") == "type":
+            return tf.as_dtype(node.attr[key].type)
+    return None
+
+
+def find_original(prefix: str, reader) -> Optional[OriginalGraph]:
+    """The original graph next to checkpoint ``prefix`` (``prefix.meta``), or None."""
+    import os
+
+    path = prefix + ".meta"
+    return OriginalGraph(path, reader) if os.path.exists(path) else None

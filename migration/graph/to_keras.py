@@ -1,0 +1,399 @@
+"""Translate the original graph, from its placeholders to its outputs, into one tf_keras functional model.
+
+The walk goes backwards from the output tensors; each tensor becomes a Keras tensor (or a NumPy constant, folded
+eagerly when every input of an op is constant). What each piece becomes:
+
+=========================================  ==================================================================
+original graph                             Keras 2 model
+=========================================  ==================================================================
+``Placeholder``                            ``keras.Input`` (in graph order; ``placeholder_with_default``:
+                                           its default, not an input)
+a ``dynamic_rnn`` / ``bidirectional_       the converted block model (``blocks/<name>.keras``), called on the
+dynamic_rnn`` loop (recognized block)      loop's input and ``sequence_length`` (full length when the graph
+                                           has none)
+``Gather`` of a variable / a GloVe         ``keras.layers.Embedding`` (rows as saved; ``mod``-partitioned
+``Const`` (``embedding_lookup``)           variables are not translated yet)
+``MatMul`` by a variable (+ ``BiasAdd``/   ``keras.layers.Dense`` (one layer per weight pair, reused by every
+``Add`` of a variable)                     unrolled step: ``tf.layers.dense``, ``xw_plus_b``, ``W``/``b``)
+dropout                                    nothing (bypassed: inference)
+reshape, concat, stack, slices, gathers,   the same ``tf`` function as a ``TFOpLambda`` layer (serialized by
+activations, softmax, arithmetic, shape    its API name: no code in the file, loads with ``safe_mode=True``)
+=========================================  ==================================================================
+
+Any other op on the path blocks the translation: :class:`Untranslatable` lists every blocking node and op type, and
+no model is written (never a partial or guessed model).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from migration.errors import MigrationError
+from migration.graph.graphdef import ref
+
+_PASS_THROUGH = ("Identity", "Snapshot", "StopGradient", "PreventGradient", "EnsureShape", "CheckNumerics")
+_VARS = ("VariableV2", "Variable", "VarHandleOp")
+
+
+class Untranslatable(MigrationError):
+    """Ops on the path from the inputs to the outputs that have no Keras translation."""
+
+    def __init__(self, blockers: list[tuple[str, str]]) -> None:
+        shown = ", ".join(f"{n!r} ({op})" for n, op in blockers[:12])
+        more = f" and {len(blockers) - 12} more" if len(blockers) > 12 else ""
+        super().__init__(f"no whole model was written: {len(blockers)} node(s) on the path have no Keras translation: "
+                         f"{shown}{more}")
+        self.blockers = blockers
+
+
+@dataclasses.dataclass
+class BlockCall:
+    """A recognized RNN block in the original graph: its Keras block model and where its tensors are."""
+
+    model: Any
+    x: str
+    sequence_length: Optional[str]
+    time_major: bool
+    outputs: list[str]  # original tensor names in the block contract order (outputs..., states...)
+    sequences: int = 1  # how many leading outputs are sequences (2 for a bidirectional block)
+
+
+def _attr(node, key: str, default=None):
+    if key not in node.attr:
+        return default
+    value = node.attr[key]
+    kind = value.WhichOneof("value")
+    if kind == "list":
+        lst = value.list
+        return list(lst.i) or list(lst.f) or list(lst.s) or [int(t) for t in lst.type]
+    if kind == "type":
+        import tensorflow as tf
+
+        return tf.as_dtype(value.type)
+    if kind == "shape":
+        return None if value.shape.unknown_rank else [int(d.size) if d.size >= 0 else None for d in value.shape.dim]
+    if kind == "s":
+        return value.s.decode()
+    return getattr(value, kind) if kind else default
+
+
+def _op_table() -> dict[str, Callable]:
+    """op type -> f(node, args, out_index) using public ``tf`` functions (each becomes a TFOpLambda layer)."""
+    import tensorflow as tf
+
+    def binary(fn):
+        return lambda n, a, i: fn(a[0], a[1])
+
+    def unary(fn):
+        return lambda n, a, i: fn(a[0])
+
+    table: dict[str, Callable] = {
+        "Add": binary(tf.math.add), "AddV2": binary(tf.math.add), "Sub": binary(tf.math.subtract),
+        "Mul": binary(tf.math.multiply), "RealDiv": binary(tf.math.truediv), "Div": binary(tf.math.divide),
+        "FloorDiv": binary(tf.math.floordiv), "FloorMod": binary(tf.math.floormod),
+        "Maximum": binary(tf.math.maximum), "Minimum": binary(tf.math.minimum), "Pow": binary(tf.math.pow),
+        "SquaredDifference": binary(tf.math.squared_difference),
+        "Equal": binary(tf.math.equal), "NotEqual": binary(tf.math.not_equal), "Less": binary(tf.math.less),
+        "LessEqual": binary(tf.math.less_equal), "Greater": binary(tf.math.greater),
+        "GreaterEqual": binary(tf.math.greater_equal), "LogicalAnd": binary(tf.math.logical_and),
+        "LogicalOr": binary(tf.math.logical_or), "LogicalNot": unary(tf.math.logical_not),
+        "AddN": lambda n, a, i: tf.math.add_n(a),
+        "Neg": unary(tf.math.negative), "Abs": unary(tf.math.abs), "Exp": unary(tf.math.exp), "Log": unary(tf.math.log),
+        "Sqrt": unary(tf.math.sqrt), "Rsqrt": unary(tf.math.rsqrt), "Square": unary(tf.math.square),
+        "Reciprocal": unary(tf.math.reciprocal), "Sign": unary(tf.math.sign), "Floor": unary(tf.math.floor),
+        "Tanh": unary(tf.math.tanh), "Sigmoid": unary(tf.math.sigmoid), "Relu": unary(tf.nn.relu),
+        "Relu6": unary(tf.nn.relu6), "Elu": unary(tf.nn.elu), "Selu": unary(tf.nn.selu),
+        "Softplus": unary(tf.math.softplus), "Softsign": unary(tf.math.softsign),
+        "Softmax": unary(tf.nn.softmax), "LogSoftmax": unary(tf.nn.log_softmax),
+        "LeakyRelu": lambda n, a, i: tf.nn.leaky_relu(a[0], alpha=_attr(n, "alpha", 0.2)),
+        "ClipByValue": lambda n, a, i: tf.clip_by_value(a[0], a[1], a[2]),
+        "Cast": lambda n, a, i: tf.cast(a[0], _attr(n, "DstT")),
+        "Reshape": lambda n, a, i: tf.reshape(a[0], a[1]),
+        "ExpandDims": lambda n, a, i: tf.expand_dims(a[0], a[1]),
+        "Squeeze": lambda n, a, i: tf.squeeze(a[0], axis=_attr(n, "squeeze_dims") or None),
+        "Transpose": lambda n, a, i: tf.transpose(a[0], a[1]),
+        "ConcatV2": lambda n, a, i: tf.concat(list(a[:-1]), axis=a[-1]),
+        "Pack": lambda n, a, i: tf.stack(list(a), axis=_attr(n, "axis", 0)),
+        "Unpack": lambda n, a, i: tf.gather(a[0], i, axis=_attr(n, "axis", 0)),
+        "Split": lambda n, a, i: tf.split(a[1], _attr(n, "num_split"), axis=a[0])[i],
+        "SplitV": lambda n, a, i: tf.split(a[0], a[1], axis=a[2])[i],
+        "StridedSlice": lambda n, a, i: tf.strided_slice(
+            a[0], a[1], a[2], a[3], begin_mask=_attr(n, "begin_mask", 0), end_mask=_attr(n, "end_mask", 0),
+            ellipsis_mask=_attr(n, "ellipsis_mask", 0), new_axis_mask=_attr(n, "new_axis_mask", 0),
+            shrink_axis_mask=_attr(n, "shrink_axis_mask", 0)),
+        "Slice": lambda n, a, i: tf.slice(a[0], a[1], a[2]),
+        "Shape": lambda n, a, i: tf.shape(a[0], out_type=_attr(n, "out_type")),
+        "Size": lambda n, a, i: tf.size(a[0], out_type=_attr(n, "out_type")),
+        "Rank": lambda n, a, i: tf.rank(a[0]),
+        "Range": lambda n, a, i: tf.range(a[0], a[1], a[2]),
+        "Fill": lambda n, a, i: tf.fill(a[0], a[1]),
+        "Tile": lambda n, a, i: tf.tile(a[0], a[1]),
+        "ZerosLike": unary(tf.zeros_like), "OnesLike": unary(tf.ones_like),
+        "GatherV2": lambda n, a, i: tf.gather(a[0], a[1], axis=a[2], batch_dims=_attr(n, "batch_dims", 0)),
+        "Gather": lambda n, a, i: tf.gather(a[0], a[1]),
+        "GatherNd": lambda n, a, i: tf.gather_nd(a[0], a[1]),
+        "OneHot": lambda n, a, i: tf.one_hot(a[0], a[1], a[2], a[3], axis=_attr(n, "axis", -1)),
+        "MatMul": lambda n, a, i: tf.linalg.matmul(a[0], a[1], transpose_a=_attr(n, "transpose_a", False),
+                                                   transpose_b=_attr(n, "transpose_b", False)),
+        "BatchMatMulV2": lambda n, a, i: tf.linalg.matmul(a[0], a[1], adjoint_a=_attr(n, "adj_x", False),
+                                                          adjoint_b=_attr(n, "adj_y", False)),
+        "BiasAdd": lambda n, a, i: tf.nn.bias_add(a[0], a[1]),
+        "Sum": lambda n, a, i: tf.math.reduce_sum(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
+        "Mean": lambda n, a, i: tf.math.reduce_mean(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
+        "Max": lambda n, a, i: tf.math.reduce_max(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
+        "Min": lambda n, a, i: tf.math.reduce_min(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
+        "ArgMax": lambda n, a, i: tf.math.argmax(a[0], a[1], output_type=_attr(n, "output_type")),
+        "ArgMin": lambda n, a, i: tf.math.argmin(a[0], a[1], output_type=_attr(n, "output_type")),
+        "Select": lambda n, a, i: tf.where(a[0], a[1], a[2]), "SelectV2": lambda n, a, i: tf.where(a[0], a[1], a[2]),
+        "ReverseSequence": lambda n, a, i: tf.reverse_sequence(a[0], a[1], seq_axis=_attr(n, "seq_dim"),
+                                                               batch_axis=_attr(n, "batch_dim", 0)),
+        "ReverseV2": lambda n, a, i: tf.reverse(a[0], a[1]),
+    }
+    return table
+
+
+def _is_constant(value) -> bool:
+    return isinstance(value, np.ndarray)
+
+
+class ModelTranslator:
+    """See the module docstring. ``blocks``: the recognized RNN blocks of the graph."""
+
+    def __init__(self, original, blocks: Sequence[BlockCall]) -> None:
+        import modern_rnn  # noqa: F401  (sets up tf_keras before TensorFlow's Keras)
+
+        self.og = original
+        self.index = original.index
+        self.blocks = list(blocks)
+        self.block_of: dict[str, tuple[int, int]] = {}
+        for k, block in enumerate(self.blocks):
+            for j, name in enumerate(block.outputs):
+                self.block_of[_tensor(name)] = (k, j)
+        self.block_results: dict[int, list] = {}
+        self.inputs: dict[str, Any] = {}
+        self.memo: dict[str, Any] = {}
+        self.blockers: dict[str, str] = {}
+        self.layers: dict[tuple, Any] = {}
+        self.table = _op_table()
+        self.pieces: list[str] = []
+
+    # -- values -------------------------------------------------------------------------------------------------
+
+    def value(self, tensor: str):
+        tensor = _tensor(tensor)
+        if tensor in self.memo:
+            return self.memo[tensor]
+        result = self._value(tensor)
+        self.memo[tensor] = result
+        return result
+
+    def _value(self, tensor: str):
+        import tensorflow as tf
+
+        if tensor in self.block_of:
+            k, j = self.block_of[tensor]
+            return self._block(k)[j]
+        name, idx, _ = ref(tensor)
+        node = self.index.node(name)
+        if node is None:
+            raise MigrationError(f"the graph {self.og.path!r} has no tensor {tensor!r}")
+        if node.op == "Placeholder":
+            if name not in self.inputs:
+                self.blockers[name] = "Placeholder (not one of the model inputs)"
+                return None
+            return self.inputs[name]
+        if node.op == "Const":
+            return tf.make_ndarray(node.attr["value"].tensor)
+        if node.op in _PASS_THROUGH or node.op == "PlaceholderWithDefault":
+            return self.value(node.input[0])
+        if node.op == "IdentityN":
+            return self.value(node.input[idx])
+        if node.op in _VARS or node.op == "ReadVariableOp":
+            return self._variable_node(node)
+        special = self._embedding(node)
+        if special is None:
+            special = self._dense(node)
+        if special is not None:
+            return special
+        fn = self.table.get(node.op)
+        if fn is None:
+            self.blockers[name] = node.op
+            return None
+        args = [self.value(i) for i in node.input if not ref(i)[2]]
+        if any(a is None for a in args):
+            return None
+        if all(_is_constant(a) for a in args):
+            return np.asarray(fn(node, args, idx))
+        return fn(node, args, idx)
+
+    # -- variables, embeddings, dense ------------------------------------------------------------------------------
+
+    def _var_node(self, tensor: str):
+        node = self.index.node(ref(tensor)[0])
+        depth = 0
+        while node is not None and node.op in _PASS_THROUGH + ("ReadVariableOp",) and node.input and depth < 6:
+            node, depth = self.index.node(ref(node.input[0])[0]), depth + 1
+        return node if node is not None and node.op in _VARS else None
+
+    def _variable_node(self, node):
+        var = self._var_node(node.name) if node.op not in _VARS else node
+        if var is None:
+            self.blockers[node.name] = node.op
+            return None
+        value = self.og.variable_value(var)
+        if value.size > 4096:
+            self.blockers[node.name] = f"{node.op} (variable {var.name!r} used other than as a Dense or Embedding weight)"
+            return None
+        self.pieces.append(f"variable {self.og.variable_source(var).key} folded as a constant {list(value.shape)}")
+        return value
+
+    def _weight(self, tensor: str):
+        """(checkpoint key, value) of a variable or a float Const read by ``tensor``, else None."""
+        import tensorflow as tf
+
+        var = self._var_node(tensor)
+        if var is not None:
+            return self.og.variable_source(var).key, self.og.variable_value(var)
+        node = self.index.node(ref(tensor)[0])
+        while node is not None and node.op in _PASS_THROUGH and node.input:
+            node = self.index.node(ref(node.input[0])[0])
+        if node is not None and node.op == "Const":
+            value = tf.make_ndarray(node.attr["value"].tensor)
+            if value.dtype.kind == "f" and value.ndim == 2 and value.size > 4096:
+                return f"graph constant {node.name}", value
+        return None
+
+    def _embedding(self, node):
+        from modern_rnn import keras
+
+        if node.op not in ("GatherV2", "ResourceGather", "Gather"):
+            return None
+        if node.op == "GatherV2":
+            axis = self.value(node.input[2])
+            if not _is_constant(axis) or int(axis) != 0 or _attr(node, "batch_dims", 0):
+                return None
+        found = self._weight(node.input[0])
+        if found is None or found[1].ndim != 2:
+            return None
+        key, matrix = found
+        ids = self.value(node.input[1])
+        if ids is None or _is_constant(ids):
+            return None
+        layer = self.layers.get(("embedding", key))
+        if layer is None:
+            layer = keras.layers.Embedding(matrix.shape[0], matrix.shape[1], name=_layer_name("embedding", key),
+                                           trainable=not key.startswith("graph constant"))
+            layer.build((None,))
+            layer.set_weights([matrix.astype(np.float32)])
+            self.layers[("embedding", key)] = layer
+            self.pieces.append(f"Embedding({matrix.shape[0]}, {matrix.shape[1]}) from {key}")
+        return layer(ids)
+
+    def _dense(self, node):
+        """``MatMul(x, W)`` [+ ``BiasAdd``/``Add`` of ``b``] with variable ``W``/``b`` -> one shared Dense layer."""
+        from modern_rnn import keras
+
+        matmul, bias = None, None
+        if node.op in ("BiasAdd", "Add", "AddV2"):
+            for a, b in ((0, 1), (1, 0)):
+                producer = self.index.node(ref(node.input[a])[0])
+                if producer is not None and producer.op == "MatMul":
+                    found = self._weight(node.input[b]) if self._var_node(node.input[b]) is not None else None
+                    if found is not None and found[1].ndim == 1:
+                        matmul, bias = producer, found
+                        break
+            if matmul is None:
+                return None
+        elif node.op == "MatMul":
+            matmul = node
+        else:
+            return None
+        if _attr(matmul, "transpose_a", False) or self._var_node(matmul.input[1]) is None:
+            return None
+        key, kernel = self._weight(matmul.input[1])
+        if _attr(matmul, "transpose_b", False):
+            kernel = kernel.T
+        if bias is not None and bias[1].shape[0] != kernel.shape[1]:
+            return None
+        x = self.value(matmul.input[0])
+        if x is None or _is_constant(x):
+            return None
+        layer_key = ("dense", key, bias[0] if bias else None)
+        layer = self.layers.get(layer_key)
+        if layer is None:
+            layer = keras.layers.Dense(kernel.shape[1], use_bias=bias is not None, name=_layer_name("dense", key))
+            layer.build((None, kernel.shape[0]))
+            layer.set_weights([kernel.astype(np.float32)] + ([bias[1].astype(np.float32)] if bias else []))
+            self.layers[layer_key] = layer
+            self.pieces.append(f"Dense({kernel.shape[1]}) from {key}" + (f" + {bias[0]}" if bias else ""))
+        return layer(x)
+
+    # -- RNN blocks ---------------------------------------------------------------------------------------------
+
+    def _block(self, k: int) -> list:
+        import tensorflow as tf
+
+        if k in self.block_results:
+            return self.block_results[k]
+        block = self.blocks[k]
+        x = self.value(block.x)
+        if x is None or _is_constant(x):
+            self.block_results[k] = [None] * len(block.outputs)
+            return self.block_results[k]
+        if block.time_major:
+            x = tf.transpose(x, [1, 0, 2])
+        if block.sequence_length is not None:
+            length = self.value(block.sequence_length)
+            if length is None:
+                self.block_results[k] = [None] * len(block.outputs)
+                return self.block_results[k]
+            length = tf.cast(length, tf.int32)
+        else:
+            shape = tf.shape(x)
+            length = tf.fill(shape[:1], shape[1])
+        outs = block.model([x, length])
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        if block.time_major:  # the block model is batch-major; the graph's loop outputs were time-major
+            outs = [tf.transpose(o, [1, 0, 2]) if j < block.sequences else o for j, o in enumerate(outs)]
+        self.pieces.append(f"RNN block {block.model.name} on {block.x}")
+        self.block_results[k] = outs
+        return outs
+
+    # -- the model ----------------------------------------------------------------------------------------------
+
+    def translate(self, inputs: Sequence[str], outputs: Sequence[str], name: str = "migrated_model"):
+        """The functional model ``inputs`` (placeholder node names) -> ``outputs`` (tensor names)."""
+        from modern_rnn import keras
+
+        for name_ in inputs:
+            node = self.index.node(name_)
+            shape = _attr(node, "shape")
+            if shape is None or not shape:
+                dims = [] if shape == [] else None
+                if dims is None:
+                    raise MigrationError(f"placeholder {name_!r} has an unknown rank; the whole model needs a static rank")
+            batch = shape[0] if shape else None
+            self.inputs[name_] = keras.Input(shape=tuple(shape[1:]) if shape else (), batch_size=batch,
+                                             dtype=_attr(node, "dtype").name, name=_layer_name("input", name_))
+        results = [self.value(t) for t in outputs]
+        if self.blockers:
+            raise Untranslatable(sorted(self.blockers.items()))
+        for t, r in zip(outputs, results):
+            if r is None or _is_constant(r):
+                raise MigrationError(f"output {t!r} does not depend on the model inputs {list(inputs)}")
+        model_inputs = [self.inputs[n] for n in inputs]
+        return keras.Model(model_inputs[0] if len(model_inputs) == 1 else model_inputs,
+                           results[0] if len(results) == 1 else results, name=name)
+
+
+def _tensor(name: str) -> str:
+    base, idx, _ = ref(name)
+    return f"{base}:{idx}"
+
+
+def _layer_name(kind: str, key: str) -> str:
+    import re
+
+    return f"{kind}_" + re.sub(r"[^A-Za-z0-9_]", "_", key).strip("_")[-60:]

@@ -1,0 +1,229 @@
+"""The whole model: which tensors are its inputs and outputs, test inputs for it, and its translation.
+
+Contract (README, "Checkpoint migration"):
+
+* inputs: the ``Placeholder`` ops the outputs depend on, in graph order (``placeholder_with_default`` ops such as a
+  ``keep_prob`` are not inputs: their default is used; dropout is bypassed);
+* default outputs: the logits the loss consumes (the ``logits`` input of every softmax cross-entropy op, followed
+  back through the loss's own reshapes), else the graph's terminal tensors computed from the placeholders;
+  ``--outputs NAME[,NAME]`` chooses others;
+* the model takes the inputs in that order (one tensor when there is one input) and returns the outputs in order.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from migration.errors import MigrationError
+from migration.graph.blocks import BlockTensors, find_loops, locate_block
+from migration.graph.graphdef import ref
+from migration.graph.to_keras import BlockCall, ModelTranslator
+
+_XENT = ("SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits")
+_TRAINING_SCOPES = re.compile(r"^(gradients(_\d+)?|save(_\d+)?|init|report_uninitialized|Adam\w*|GradientDescent\w*|"
+                              r"Adagrad\w*|RMSProp\w*|Momentum\w*|Ftrl\w*|Adadelta\w*|train\w*|global_step\w*|"
+                              r"beta[12]_power\w*|summaries|Merge)(/|$)")
+
+
+@dataclasses.dataclass
+class WholeModelIO:
+    inputs: list[str]  # placeholder node names
+    outputs: list[str]  # tensor names
+    how: str
+
+
+def _xent_logits(og) -> list[str]:
+    out = []
+    for node in og.index.nodes.values():
+        if node.op not in _XENT or _TRAINING_SCOPES.match(node.name):
+            continue
+        scopes = [node.name + "/"] + ([node.name.rsplit("/", 1)[0] + "/"] if "/" in node.name else [])
+        tensor = node.input[0]
+        # softmax_cross_entropy_with_logits reshapes its logits inside its own scope: read back through that
+        while True:
+            producer = og.index.node(ref(tensor)[0])
+            if producer is None or producer.op not in ("Reshape", "Identity", "Cast", "StopGradient") or \
+                    not any(producer.name.startswith(s) for s in scopes):
+                break
+            tensor = producer.input[0]
+        name = f"{ref(tensor)[0]}:{ref(tensor)[1]}"
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _placeholders(og, outputs: Sequence[str]) -> list[str]:
+    names, _ = og.index.closure(outputs)
+    needed = {n for n in names if og.index.nodes[n].op == "Placeholder"}
+    return [n.name for n in og.index.graph_def.node if n.name in needed]
+
+
+def _terminals(og) -> list[str]:
+    """Float tensors computed from the placeholders that nothing else in the forward graph consumes."""
+    index = og.index
+    forward: set[str] = set()
+    todo = [n.name for n in index.graph_def.node if n.op == "Placeholder" and not _TRAINING_SCOPES.match(n.name)]
+    while todo:
+        name = todo.pop()
+        if name in forward:
+            continue
+        forward.add(name)
+        todo += [c.name for c in index.consumers(name) if not _TRAINING_SCOPES.match(c.name)]
+    out = []
+    for node in index.graph_def.node:
+        if node.name not in forward or node.op in ("Placeholder", "NoOp", "Assert") or node.op.startswith("Tensor"):
+            continue
+        if any(c.name in forward for c in index.consumers(node.name)):
+            continue
+        dtype = node.attr["T"].type if "T" in node.attr else None
+        if dtype in (1, 2, 19):  # float32, float64, float16
+            out.append(f"{node.name}:0")
+    return out
+
+
+def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
+    if outputs:
+        outs = [o if ":" in o else o + ":0" for o in outputs]
+        for o in outs:
+            if og.index.node(ref(o)[0]) is None:
+                raise MigrationError(f"--outputs: the graph {og.path!r} has no tensor {o!r}")
+        how = "chosen with --outputs"
+    else:
+        outs = _xent_logits(og)
+        how = "the logits the loss consumes"
+        if not outs:
+            outs, how = _terminals(og), "the graph's terminal tensors computed from its placeholders"
+    if not outs:
+        raise MigrationError(f"the graph {og.path!r} has no cross-entropy loss and no terminal float tensor computed "
+                             "from a placeholder; choose the model outputs with --outputs NAME[,NAME]")
+    return WholeModelIO(_placeholders(og, outs), outs, how)
+
+
+# -- test inputs ----------------------------------------------------------------------------------------------------
+
+def _int_range(og, name: str, steps: int) -> tuple[int, int, bool]:
+    """(low, high, is_length) for an integer placeholder, from what consumes it."""
+    index = og.index
+    seen, frontier = {name}, [name]
+    for _ in range(6):
+        nxt = []
+        for n in frontier:
+            for c in index.consumers(n):
+                if c.name in seen:
+                    continue
+                seen.add(c.name)
+                if c.op in ("GatherV2", "ResourceGather", "Gather") and ref(c.input[1])[0] == n:
+                    rows = _rows(og, c.input[0])
+                    if rows:
+                        return 0, rows, False
+                if c.op == "OneHot":
+                    depth = index.node(ref(c.input[1])[0])
+                    if depth is not None and depth.op == "Const":
+                        import tensorflow as tf
+
+                        return 0, int(tf.make_ndarray(depth.attr["value"].tensor)), False
+                if c.name.endswith("/sequence_length") or c.op == "ReverseSequence":
+                    return 1, steps + 1, True
+                if c.op in ("Identity", "Cast", "Reshape", "StridedSlice", "ExpandDims", "Squeeze", "DynamicPartition",
+                            "FloorMod", "FloorDiv", "Sub", "Maximum", "Minimum"):
+                    nxt.append(c.name)
+        frontier = nxt
+    return 0, 2, False
+
+
+def _rows(og, tensor: str) -> Optional[int]:
+    import tensorflow as tf
+
+    node = og.index.node(ref(tensor)[0])
+    for _ in range(6):
+        if node is None:
+            return None
+        if node.op in ("VariableV2", "Variable", "VarHandleOp"):
+            src = og.variable_source(node)
+            info = og.reader.variables.get(src.key)
+            return int(info.shape[0]) if info is not None and len(info.shape) == 2 else None
+        if node.op == "Const":
+            shape = [d.size for d in node.attr["value"].tensor.tensor_shape.dim]
+            return int(shape[0]) if len(shape) == 2 else None
+        if not node.input:
+            return None
+        node = og.index.node(ref(node.input[0])[0])
+    del tf
+    return None
+
+
+def sample_feeds(og, inputs: Sequence[str], batch: int = 4, steps: int = 6, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random test inputs for the placeholders: ids within their embedding's rows, lengths ragged in [1, T] with
+    one full and one of 1, floats from N(0, 1)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    feeds: dict[str, np.ndarray] = {}
+    for name in inputs:
+        node = og.index.node(name)
+        dtype = tf.as_dtype(node.attr["dtype"].type)
+        shape_attr = node.attr["shape"].shape
+        if shape_attr.unknown_rank:
+            raise MigrationError(f"placeholder {name!r} has an unknown rank: the whole model cannot be checked")
+        dims = [int(d.size) for d in shape_attr.dim]
+        shape = [(batch if i == 0 else steps) if d < 0 else d for i, d in enumerate(dims)]
+        time_steps = shape[1] if len(shape) > 1 else steps
+        if dtype.is_integer:
+            low, high, is_length = _int_range(og, name, time_steps)
+            value = rng.integers(low, high, shape)
+            if is_length and value.size:
+                value.flat[0] = high - 1
+                if value.size > 1:
+                    value.flat[1] = 1
+            feeds[name] = value.astype(dtype.as_numpy_dtype)
+        elif dtype.is_floating:
+            feeds[name] = rng.normal(0.0, 1.0, shape).astype(dtype.as_numpy_dtype)
+        elif dtype.is_bool:
+            feeds[name] = np.zeros(shape, bool)
+        else:
+            raise MigrationError(f"placeholder {name!r} has dtype {dtype.name}: no test input can be made for it")
+    return feeds
+
+
+# -- translation ------------------------------------------------------------------------------------------------
+
+def manifest_block_keys(block: dict) -> tuple[dict[str, set[str]], dict[str, int]]:
+    """Checkpoint keys per direction and state counts per direction of a manifest block."""
+    keys: dict[str, set[str]] = {}
+    for cell in block["cells"]:
+        ks = keys.setdefault(cell["direction"], set())
+        for w in cell["weights"]:
+            ks.update(w["sources"])
+    n_states: dict[str, int] = {}
+    for label in block["outputs"]:
+        if "state/" in label:
+            direction = label.split("/", 1)[0] if label.startswith(("fw/", "bw/")) else ""
+            n_states[direction] = n_states.get(direction, 0) + 1
+    for d in keys:
+        n_states.setdefault(d, 0)
+    return keys, n_states
+
+
+def locate(og, loops, block: dict) -> BlockTensors:
+    keys, n_states = manifest_block_keys(block)
+    return locate_block(og, loops, keys, n_states)
+
+
+def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO):
+    """Translate (see :mod:`migration.graph.to_keras`). ``blocks``: (manifest block entry, Keras block model).
+    Returns ``(model, pieces, block_notes)``; raises :class:`Untranslatable`."""
+    loops = find_loops(og)
+    calls, notes = [], []
+    for entry, model in blocks:
+        try:
+            t = locate(og, loops, entry)
+        except MigrationError as exc:
+            notes.append(f"block {entry['name']}: {exc}")
+            continue
+        calls.append(BlockCall(model, t.x, t.sequence_length, t.time_major, t.outputs, t.sequences))
+    translator = ModelTranslator(og, calls)
+    model = translator.translate(io.inputs, io.outputs)
+    return model, translator.pieces, notes
