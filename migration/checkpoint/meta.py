@@ -210,14 +210,18 @@ class MetaGraph:
                         continue
                     seen.add(c.name)
                     prefix = None
+                    if c.op in _FORWARD:
+                        nxt.append(c.name)
+                        continue
+                    if any(c.name.startswith(v + "/") for v in start) or "/update_" in c.name or \
+                            re.match(r"^gradients(_\d+)?/", c.name) or "/gradients" in c.name:
+                        continue  # initializers, optimizer updates and gradients use the variable: not the cell
                     if c.op in _LOOP_OPS:
                         prefix = c.name[: -len("/while")] if c.name.endswith("/while") else c.name.rsplit("/", 1)[0]
                     elif ("/" + rel + "/") in ("/" + c.name):
                         prefix = ("/" + c.name)[: ("/" + c.name).find("/" + rel + "/")][1:]
                         prefix = prefix.split("/while/")[0]
                         prefix = prefix[: -len("/while")] if prefix.endswith("/while") else prefix
-                    elif c.op in _FORWARD:
-                        nxt.append(c.name)
                     if prefix is not None:
                         for suffix in ("/fw/fw", "/bw/bw"):
                             if prefix.endswith(suffix):

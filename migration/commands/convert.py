@@ -18,13 +18,20 @@ Convert a TF1 checkpoint into OUT_DIR:
 
 Hyper-parameters that checkpoints do not store (forget_bias, cell_clip, proj_clip, activation) come from the .meta
 graph next to the checkpoint (parsed, never executed); without it TF1 defaults are used and the manifest says so.
-The conversion is verified against a TF1 graph rebuilt from the checkpoint (max abs diff <= 1e-5) before OUT_DIR is
-created; nothing partial is ever left behind.
+  model.keras                      the whole network (with the .meta): inputs = the graph's placeholders, outputs =
+                                   the logits its loss consumes (--outputs to choose); no model when any op on the
+                                   path has no Keras translation (the manifest lists the blocking nodes)
+
+Verification (before OUT_DIR is created; nothing partial is ever left behind) compares every block and the whole
+model with the user's ORIGINAL graph from the .meta, executed in a sandbox (op allowlist checked first; variables
+replaced by checkpoint values; dropout bypassed). Without a .meta, or when the sandbox refuses an op, blocks are
+compared with a TF1 graph rebuilt from our reading instead, and the report says so ("rebuilt", weaker).
 
 examples:
   rnn-migrate convert models/pretrained_lstm.ckpt-40000 converted/
   rnn-migrate convert models/ converted/ --with-optimizer        # resume training in Keras
   rnn-migrate convert old.ckpt out/ --forget-bias 0.0 --force    # the model used BasicLSTMCell(forget_bias=0)
+  rnn-migrate convert model.ckpt out/ --outputs Model/logits:0   # choose the whole model's outputs
 
   python -c "import modern_rnn, tf_keras; m = tf_keras.models.load_model('converted/blocks/rnn.keras', compile=False)"
 
@@ -48,13 +55,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def verdict(verification: dict) -> str:
+    """One line that says what was compared with what: never a bare "verified" for a rebuilt reference."""
+    refs = verification.get("references", {})
+    weak = sorted(name for name, r in refs.items() if r != "original-graph")
+    if not verification["ok"]:
+        return f"verification FAILED (tolerance {verification['tolerance']})"
+    if refs and not weak:
+        return (f"verified against the original graph (tolerance {verification['tolerance']}): "
+                f"{', '.join(sorted(refs))}")
+    return (f"checked against a TF1 graph rebuilt from our reading of the checkpoint (weaker: a misread "
+            f"hyper-parameter would pass) for {', '.join(weak) or 'every block'}; see the notes "
+            f"(tolerance {verification['tolerance']})")
+
+
 def print_verification(verification: dict, stream=None) -> None:
     stream = stream or sys.stdout
     for check in verification["checks"]:
         flag = "ok  " if check["max_abs_diff"] <= verification["tolerance"] else "FAIL"
-        print(f"  {flag} {check['what']:<60} {check['output']:<22} max|diff| = {check['max_abs_diff']:.3g}", file=stream)
+        ref = check.get("reference", "checkpoint")
+        print(f"  {flag} {check['what']:<34} {check['output']:<40} {ref:<15} max|diff| = {check['max_abs_diff']:.3g}",
+              file=stream)
     for note in verification.get("notes", []):
         print(f"  note: {note}", file=stream)
+
+
+def print_assumptions(manifest: dict, stream=None) -> None:
+    """Hyper-parameters that were assumed (TF1 defaults), not read from the .meta or the command line."""
+    stream = stream or sys.stdout
+    for block in manifest["blocks"]:
+        for cell in block["cells"]:
+            assumed = {k: cell["spec"].get(k) for k, src in cell.get("hyper_sources", {}).items()
+                       if src.startswith("default")}
+            if assumed:
+                what = ", ".join(f"{k}={v}" for k, v in sorted(assumed.items()))
+                print(f"  assumed (TF1 default, not in the .meta): {cell['path']}: {what}", file=stream)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,8 +109,12 @@ def run(args: argparse.Namespace) -> int:
         if result.ok:
             print(f"wrote {result.out_dir}: {len(m['blocks'])} block(s), {len(m['embeddings'])} embedding(s), "
                   f"{len(m['dense'])} dense head(s); {len(m['unrecognized'])} unrecognized variable(s) not migrated (see manifest)")
+        print_assumptions(m)
+        model = m.get("model")
+        if model:
+            print(f"  whole model: {model['file']} (inputs {model['inputs']} -> outputs {model['outputs']})")
         if v is not None:
-            print(f"verification ({'passed' if v['ok'] else 'FAILED'}, tolerance {v['tolerance']}):")
+            print(verdict(v) + ":")
             print_verification(v)
         if not result.ok:
             print(f"verification failed: {result.out_dir} was not written. Check --forget-bias and the .meta, or "

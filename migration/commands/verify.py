@@ -4,13 +4,16 @@ from __future__ import annotations
 import argparse
 
 NAME = "verify"
-HELP = "rebuild each block in TF1 from the checkpoint and compare it with the converted Keras files"
+HELP = "compare the converted Keras files with the original TF1 graph (or a rebuilt one without .meta)"
 
 DESCRIPTION = """\
-Rebuild every RNN block of a conversion in a TF1 graph (legacy_rnn, restored from CKPT by name with tf-slim; the
-hyper-parameters come from CKPT's .meta when present), feed the same random inputs with ragged lengths (one = T,
-one = 1) to both sides and report the max abs difference of every output; embeddings are checked by lookup
-(partitioned ones through TF1's embedding_lookup), dense weights by value.
+Compare every RNN block and the whole model of a conversion with what the ORIGINAL program computes: the .meta
+graph next to CKPT, executed in a sandbox (every op the fetches need is checked against an allowlist of pure math
+and control-flow ops before anything runs; variables are replaced by their checkpoint values; dropout is
+bypassed). Both sides get the same random inputs with ragged lengths (one = T, one = 1); the report gives the max
+abs difference of every output and, per block, the reference used: "original-graph", or "rebuilt" (no .meta, a
+static unroll, or an op the sandbox refused: a TF1 graph rebuilt from our reading, which cannot catch a misread
+hyper-parameter; the notes say why). Embeddings are checked by lookup, dense weights by value.
 
 examples:
   rnn-migrate verify models/pretrained_lstm.ckpt-40000 converted/
@@ -38,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
     else:
-        print(f"verification {'passed' if report['ok'] else 'FAILED'} (tolerance {report['tolerance']}, "
-              f"max |diff| {report['max_abs_diff']:.3g}):")
+        from migration.commands.convert import verdict
+
+        print(f"{verdict(report)}, max |diff| {report['max_abs_diff']:.3g}:")
         print_verification(report)
     return EXIT_OK if report["ok"] else EXIT_CHECK_FAILED

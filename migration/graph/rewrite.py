@@ -24,7 +24,8 @@ from migration.graph.graphdef import ref
 _RANDOM = {"RandomUniform", "RandomUniformInt", "RandomStandardNormal", "StatelessRandomUniform",
            "StatelessRandomUniformV2", "RandomUniformV2"}
 _DROPOUT = re.compile(r"^dropout(_\d+)?$")
-_GRADIENTS = re.compile(r"^gradients(_\d+)?/")
+_GRADIENTS = re.compile(r"(^|/)gradients(_\d+)?/")
+_ACCUMULATORS = ("TensorListPushBack", "StackPushV2", "StackPush")
 
 
 def _scope_of(name: str) -> Optional[str]:
@@ -72,8 +73,8 @@ def _bypass(nodes, ret: Optional[dict], in_function: bool) -> list[str]:
         x = shapes[0].input[0]
         # the scope's value as the program reads it; TF 2.x gradient accumulators (TensorListPushBack) also read
         # intermediates of the scope, which stay (made deterministic below)
-        readers = [n for n in nodes if not inside(n.name) and n.op != "TensorListPushBack"
-                   and not _GRADIENTS.match(n.name)]
+        readers = [n for n in nodes if not inside(n.name) and n.op not in _ACCUMULATORS
+                   and not _GRADIENTS.search(n.name)]
         outside_refs = {(ref(i)[0], ref(i)[1]) for n in readers for i in n.input if not ref(i)[2] and inside(ref(i)[0])}
         ret_refs = {(ref(v)[0], ref(v)[1]) for v in (ret or {}).values() if inside(ref(v)[0])}
         if len(outside_refs | ret_refs) != 1:

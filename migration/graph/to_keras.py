@@ -144,6 +144,9 @@ def _op_table() -> dict[str, Callable]:
         "Mean": lambda n, a, i: tf.math.reduce_mean(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
         "Max": lambda n, a, i: tf.math.reduce_max(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
         "Min": lambda n, a, i: tf.math.reduce_min(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
+        "Prod": lambda n, a, i: tf.math.reduce_prod(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
+        "All": lambda n, a, i: tf.math.reduce_all(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
+        "Any": lambda n, a, i: tf.math.reduce_any(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
         "ArgMax": lambda n, a, i: tf.math.argmax(a[0], a[1], output_type=_attr(n, "output_type")),
         "ArgMin": lambda n, a, i: tf.math.argmin(a[0], a[1], output_type=_attr(n, "output_type")),
         "Select": lambda n, a, i: tf.where(a[0], a[1], a[2]), "SelectV2": lambda n, a, i: tf.where(a[0], a[1], a[2]),
@@ -320,6 +323,10 @@ class ModelTranslator:
         x = self.value(matmul.input[0])
         if x is None or _is_constant(x):
             return None
+        if x.shape.rank != 2 or x.shape[-1] is None:  # MatMul operands are matrices: pin the depth for Dense
+            import tensorflow as tf
+
+            x = tf.reshape(x, [-1, kernel.shape[0]])
         layer_key = ("dense", key, bias[0] if bias else None)
         layer = self.layers.get(layer_key)
         if layer is None:

@@ -74,8 +74,9 @@ def _terminals(og) -> list[str]:
         todo += [c.name for c in index.consumers(name) if not _TRAINING_SCOPES.match(c.name)]
     out = []
     for node in index.graph_def.node:
-        if node.name not in forward or node.op in ("Placeholder", "NoOp", "Assert") or node.op.startswith("Tensor"):
-            continue
+        if node.name not in forward or node.op in ("Placeholder", "NoOp", "Assert", "Identity") or \
+                node.op.startswith("Tensor") or "/while/" in node.name:
+            continue  # unused loop outputs (final states nobody reads) are not model outputs
         if any(c.name in forward for c in index.consumers(node.name)):
             continue
         dtype = node.attr["T"].type if "T" in node.attr else None
@@ -162,15 +163,23 @@ def sample_feeds(og, inputs: Sequence[str], batch: int = 4, steps: int = 6, seed
 
     rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}
+    shapes = {}
+    for name in inputs:
+        shape_attr = og.index.node(name).attr["shape"].shape
+        if shape_attr.unknown_rank:
+            raise MigrationError(f"placeholder {name!r} has an unknown rank: the whole model cannot be checked")
+        shapes[name] = [int(d.size) for d in shape_attr.dim]
+    # one size for every unknown dimension, so batch dims agree whatever the layout (time-major inputs included):
+    # a fixed leading dimension of a rank>=2 input when there is one (seed 002's [4, T]), else ``batch``
+    leading = [d[0] for d in shapes.values() if len(d) >= 2 and d[0] > 0]
+    unknown = leading[0] if leading else batch
+    fixed = [v for d in shapes.values() if len(d) >= 2 for v in d[:2] if v > 0]
+    max_length = min([unknown] + fixed)
     for name in inputs:
         node = og.index.node(name)
         dtype = tf.as_dtype(node.attr["dtype"].type)
-        shape_attr = node.attr["shape"].shape
-        if shape_attr.unknown_rank:
-            raise MigrationError(f"placeholder {name!r} has an unknown rank: the whole model cannot be checked")
-        dims = [int(d.size) for d in shape_attr.dim]
-        shape = [(batch if i == 0 else steps) if d < 0 else d for i, d in enumerate(dims)]
-        time_steps = shape[1] if len(shape) > 1 else steps
+        shape = [unknown if d < 0 else d for d in shapes[name]]
+        time_steps = max_length
         if dtype.is_integer:
             low, high, is_length = _int_range(og, name, time_steps)
             value = rng.integers(low, high, shape)
