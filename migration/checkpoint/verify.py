@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from migration.checkpoint.manifest import read_manifest
+from migration.safe_io import load_block_model
 from migration.errors import MigrationError
 from migration.specs import CellSpec
 
@@ -140,10 +141,7 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         specs, source = _true_specs(block, fresh)
         x, lengths = _inputs(batch, time_steps, block["input_size"], seed + k)
         path = os.path.join(out_dir, block["file"])
-        try:
-            model = keras.models.load_model(path, compile=False)
-        except Exception as exc:
-            raise MigrationError(f"Cannot load block model {path!r}: {exc}. Re-run `rnn-migrate convert --force`.") from None
+        model = load_block_model(out_dir, block["file"])
         keras_out = [np.asarray(t) for t in model([x, lengths], training=False)]
         tf1_out = _run_tf1_block(reader.prefix, block, specs, x, lengths)
         if len(keras_out) != len(tf1_out):
