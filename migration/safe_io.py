@@ -21,6 +21,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -208,6 +209,21 @@ def _manifest_is_ours(out: str) -> bool:
     return True
 
 
+_CKPT_FILE = re.compile(r"^(checkpoint|.+\.(index|meta|data-\d{5}-of-\d{5})|events\.out\.tfevents\..+|.+\.npz)$")
+
+
+def is_checkpoint_dir(path: str) -> bool:
+    """True for a directory holding only what ``Saver.save`` writes (plus ``.npz`` references): a ``checkpoint``
+    state file, ``*.index``, ``*.data-*``, ``*.meta`` (and event files); no subdirectories."""
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return False
+    names = {e.name for e in entries}
+    return "checkpoint" in names and all(e.is_file(follow_symlinks=False) and _CKPT_FILE.match(e.name)
+                                         for e in entries)
+
+
 def check_replaceable(out: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (), *,
                       is_ours: Callable[[str], bool] = _manifest_is_ours, what: str = "a conversion") -> None:
     """Raise :class:`MigrationError` unless ``--force`` may delete the existing directory ``out``.
@@ -237,9 +253,9 @@ def check_replaceable(out: str | os.PathLike, inputs: Sequence[str | os.PathLike
             raise MigrationError(f"Refused to replace {path!r}: it holds the input {os.fspath(item)!r}, which --force "
                                  "would delete. Write the output to another directory.")
     if not is_ours(real):
-        raise MigrationError(f"Refused to replace {path!r} with --force: it is not {what} written by rnn-migrate (no "
-                             "valid manifest.json inside), so it may hold your files. Remove it yourself or choose a "
-                             "new output directory.")
+        why = " (no valid manifest.json inside)" if is_ours is _manifest_is_ours else ""
+        raise MigrationError(f"Refused to replace {path!r} with --force: it is not {what} written by rnn-migrate{why}, "
+                             "so it may hold your files. Remove it yourself or choose a new output directory.")
 
 
 # -- writing outputs -----------------------------------------------------------------------------------------------

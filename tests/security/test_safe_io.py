@@ -218,3 +218,25 @@ def test_a_clean_keras_model_loads(tmp_path):
     loaded = load_keras_model(tmp_path / "ok.keras")
     for a, b in zip(model.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_demo_force_replaces_only_its_own_subdirectories(tmp_path):
+    import argparse
+
+    from examples.demo import _workdir
+
+    work = tmp_path / "work"
+    (work / "tf1").mkdir(parents=True)
+    (work / "tf1" / "my_thesis.tex").write_text("not a checkpoint")
+    (work / "tf1" / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-1"')
+    args = argparse.Namespace(workdir=str(work), force=True)
+    with pytest.raises(MigrationError, match="not a checkpoint directory written by rnn-migrate"):
+        _workdir(args)
+    assert (work / "tf1" / "my_thesis.tex").exists()
+    (work / "tf1" / "my_thesis.tex").unlink()
+    for name in ("model.ckpt-1.index", "model.ckpt-1.data-00000-of-00001", "model.ckpt-1.meta"):
+        (work / "tf1" / name).write_bytes(b"")
+    _conversion_dir(work / "keras")
+    (work / "keep.txt").write_text("mine")
+    assert _workdir(args) == work
+    assert sorted(os.listdir(work)) == ["keep.txt"]  # tf1/ and keras/ replaced, nothing else touched
