@@ -284,7 +284,7 @@ class _Converter:
                                  epsilon=opt.constants.get("epsilon", 1e-8))
                 iterations, source = None, None
                 if self.insp.global_step:
-                    iterations, source = int(self.read(self.insp.global_step)), "global_step"
+                    iterations, source = int(self.read(self.insp.global_step)), "global_step"  # an int scalar
                 elif "beta1_power" in opt.counters:
                     iterations, source = self.adam_iterations(opt.counters["beta1_power"], beta1), "beta1_power"
                 for name, key in opt.counters.items():

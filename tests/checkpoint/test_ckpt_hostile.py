@@ -230,3 +230,19 @@ def test_integrity_reads_every_tensor(ckpts, converted):
     manifest = json.loads(open(os.path.join(out, "manifest.json")).read())
     assert manifest["integrity"]["checked"] == len(manifest["variables"])
     assert manifest["integrity"]["read_only_for_the_check"] > 0  # the Adam slots, not converted
+
+
+def test_odd_global_step(tmp_path, capsys):
+    arrays = lstm_arrays(np.float32)
+    for key in list(arrays):
+        arrays[key + "/Adam"] = arrays[key] * 0.1
+        arrays[key + "/Adam_1"] = np.abs(arrays[key]) + 0.01
+    arrays.update(beta1_power=np.float32(0.9 ** 4), beta2_power=np.float32(0.999 ** 4),
+                  global_step=np.array([3.0, 4.0], np.float32))
+    prefix = save_arrays(tmp_path / "ckpt", arrays)
+    # not an int scalar: reported as unrecognized, and the iteration count comes from beta1_power instead
+    assert run_cli("convert", prefix, tmp_path / "out", "--quiet", "--with-optimizer") == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["optimizer"]["optimizers"][0]["iterations"] == 3
+    assert manifest["optimizer"]["optimizers"][0]["iterations_source"] == "beta1_power"
+    assert manifest["variables"]["global_step"]["role"] == "unrecognized"
