@@ -6,12 +6,13 @@ temporary directory next to ``OUT_DIR`` and renamed into place at the end, so a 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import shutil
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -328,21 +329,37 @@ def _float32(key: str, array: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
     raise MigrationError(f"Variable {key!r} has dtype {dtype}; RNN weights must be floating point.")
 
 
-def _float32_alias(reader: CheckpointReader, tmp_root: str) -> str:
-    """A float32 copy of the checkpoint (same names; float16/bfloat16/float64 values cast exactly) so that the TF1
-    side of the verification, built in float32, restores it; the .meta is linked beside it."""
+def _float32_alias(reader: CheckpointReader, tmp_root: str, keys: set[str]) -> str:
+    """A copy of the checkpoint with the variables ``keys`` cast to float32 (exact: :func:`_float32` refused any
+    rounding), so that the TF1 side of the verification, built in float32, restores it; the .meta is linked beside."""
     from migration.checkpoint.export import write_tf1_checkpoint
 
     arrays = {}
-    for key, info in reader.variables.items():
+    for key in reader.variables:
         array = reader.read(key)
-        if info.dtype in ("float16", "bfloat16", "float64"):
-            array = array.astype(np.float32)
-        arrays[key] = array
+        arrays[key] = _float32(key, array)[0] if key in keys else array
     prefix = write_tf1_checkpoint(arrays, os.path.join(tmp_root, "float32", "model.ckpt"))
     if reader.meta_path:
         os.symlink(os.path.abspath(reader.meta_path), prefix + ".meta")
     return prefix
+
+
+@contextlib.contextmanager
+def float32_checkpoint(checkpoint: str | os.PathLike, manifest: dict[str, Any]) -> Iterator[str]:
+    """The checkpoint to verify ``manifest``'s conversion against: ``checkpoint`` itself, or (when the manifest lists
+    exact float16/bfloat16/float64 -> float32 casts) a temporary copy with those variables cast to float32."""
+    keys = {key for block in manifest.get("blocks", []) for cell in block.get("cells", [])
+            for key in (cell.get("dtype_casts") or {})}
+    if not keys:
+        yield os.fspath(checkpoint)
+        return
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="rnn-migrate-verify-")
+    try:
+        yield _float32_alias(CheckpointReader(checkpoint), root, keys)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 #: Test hook: with this environment variable set to N seconds, convert sleeps N seconds after writing the block
@@ -446,7 +463,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
 
             against = reader.prefix
             if conv.casts:  # the TF1 side is built in float32: give it an exactly-cast float32 copy
-                against = _float32_alias(reader, os.path.join(tmp, ".verify"))
+                against = _float32_alias(reader, os.path.join(tmp, ".verify"), set(conv.casts))
             verification = verify_conversion(against, tmp).to_dict()
             if conv.casts:
                 shutil.rmtree(os.path.join(tmp, ".verify"), ignore_errors=True)

@@ -37,7 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
     from migration.commands.convert import print_verification
 
-    report = verify_conversion(args.checkpoint, args.out_dir, tolerance=args.tolerance).to_dict()
+    from migration.checkpoint.convert import float32_checkpoint
+    from migration.checkpoint.manifest import read_manifest
+
+    with float32_checkpoint(args.checkpoint, read_manifest(args.out_dir)) as checkpoint:
+        report = verify_conversion(checkpoint, args.out_dir, tolerance=args.tolerance).to_dict()
     if args.json:
         print_json(report)
     else:

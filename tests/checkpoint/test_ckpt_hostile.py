@@ -61,6 +61,7 @@ def test_float16_weights_convert_exactly_and_say_so(tmp_path, capsys):
     assert set(cell["source_dtypes"].values()) == {"float16"}
     assert all("float16 -> float32 (exact" in note for note in cell["dtype_casts"].values())
     assert manifest["verification"]["ok"] and manifest["verification"]["max_abs_diff"] <= 1e-5
+    assert run_cli("verify", prefix, tmp_path / "out") == 0  # the verify command too
     # the input rows of the Keras kernel, gate block i, are the float16 values widened exactly
     np.testing.assert_array_equal(_keras_kernel(tmp_path / "out")[:, :U],
                                   arrays["rnn/basic_lstm_cell/kernel"][:D, :U].astype(np.float32))
