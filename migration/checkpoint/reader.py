@@ -142,6 +142,10 @@ class CheckpointReader:
         self.data_files = data_files(self.source_prefix)
         meta = self.source_prefix + ".meta"
         self.meta_path: Optional[str] = meta if os.path.exists(meta) else None
+        for path in [index, *self.data_files] + ([meta] if self.meta_path else []):
+            if not os.path.isfile(path):  # a FIFO or device would block or never end; a directory is no checkpoint
+                raise MigrationError(f"Checkpoint file {path!r} is not a regular file; refusing to read it. Pass the "
+                                     "files a Saver wrote (or copies of them).")
         self.prefix = _glob_free(self.source_prefix)
         import tensorflow as tf
 

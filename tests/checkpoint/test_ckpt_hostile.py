@@ -247,3 +247,12 @@ def test_odd_global_step(tmp_path, capsys):
     assert manifest["optimizer"]["optimizers"][0]["iterations"] == 3
     assert manifest["optimizer"]["optimizers"][0]["iterations_source"] == "beta1_power"
     assert manifest["variables"]["global_step"]["role"] == "unrecognized"
+
+
+@pytest.mark.parametrize("which", [".meta", ".index", ".data-00000-of-00001"])
+def test_checkpoint_files_must_be_regular_files(ckpts, tmp_path, capsys, which):
+    """A FIFO would block the reader forever (the test would hang, not fail, without the check)."""
+    prefix = copy_checkpoint(ckpts["seed002_static"], tmp_path)
+    os.remove(prefix + which)
+    os.mkfifo(prefix + which)
+    _expect(capsys, "convert", prefix, tmp_path / "out", "--quiet", pattern="not a regular file")
