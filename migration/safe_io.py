@@ -32,8 +32,6 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from migration.errors import MigrationError
 
-PathLike = "str | os.PathLike[str]"
-
 #: Signals that abort a run through the same cleanup path as an exception (SIGINT included).
 CLEANUP_SIGNALS: tuple[int, ...] = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name))

@@ -11,7 +11,7 @@ import pytest
 
 import legacy_rnn
 from legacy_rnn import tf, v1
-from conftest import B, T, copy_checkpoint, randomize, run_cli, save
+from conftest import T, copy_checkpoint, randomize, run_cli, save
 
 D, U = 3, 4
 
@@ -43,7 +43,6 @@ def _expect(capsys, *args, pattern: str, code: int = 2) -> str:
 
 
 def _keras_kernel(out_dir) -> np.ndarray:
-    import modern_rnn  # noqa: F401
     from migration.safe_io import load_keras_model
 
     model = load_keras_model(os.path.join(out_dir, "blocks", "rnn.keras"))
