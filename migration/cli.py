@@ -9,15 +9,20 @@ Exit codes (the same for every subcommand):
 ====  ==========================================================================
 0     success
 1     the job ran but its check failed (outputs differ, findings need work)
-2     bad usage or bad input (missing file, malformed checkpoint, refused overwrite)
+2     bad usage or bad input (missing file, malformed checkpoint, refused overwrite, I/O fault with its remedy)
 3     internal error (a bug: please report it with the traceback)
+128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP); temporary outputs are removed
 ====  ==========================================================================
+
+With ``--json`` on the command line, usage errors too print their one JSON object (``exit_code`` 2).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import json
+import math
+import signal
 import sys
 from typing import Sequence
 
@@ -51,8 +56,42 @@ Run `rnn-migrate COMMAND --help` for each command's own options and examples.
 """
 
 
+class UsageError(Exception):
+    """A command-line usage error (argparse's ``error``), turned into exit 2 by :func:`main`."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` instead of exiting, so ``--json`` can report usage errors too."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(self, message)
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite float (``nan``/``inf`` refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def tolerance(text: str) -> float:
+    """argparse type: a finite, non-negative tolerance."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a tolerance >= 0, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rnn-migrate", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -70,28 +109,54 @@ def print_json(obj: object) -> None:
     sys.stdout.flush()
 
 
+def _usage_error(exc: UsageError, want_json: bool) -> None:
+    exc.parser.print_usage(sys.stderr)
+    print(f"{exc.parser.prog}: error: {exc}", file=sys.stderr)
+    if want_json:
+        print_json({"error": f"usage: {exc}", "exit_code": EXIT_BAD_INPUT})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        _usage_error(exc, "--json" in argv)
+        raise SystemExit(EXIT_BAD_INPUT) from None
     from migration.errors import MigrationError
 
+    want_json = bool(getattr(args, "json", False))
     try:
         return int(args.func(args) or 0)
     except MigrationError as exc:
-        if getattr(args, "json", False):
+        if want_json:
             print_json({"error": str(exc), "exit_code": EXIT_BAD_INPUT})
         print(f"rnn-migrate {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("rnn-migrate: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # SIGINT, and SIGTERM/SIGHUP through migration.safe_io.Interrupted
+        signum = getattr(exc, "signum", signal.SIGINT)
+        name = signal.Signals(signum).name
+        print(f"rnn-migrate {args.command}: interrupted by {name}; temporary files removed, nothing was written",
+              file=sys.stderr)
+        if want_json:
+            print_json({"error": f"interrupted by {name}", "exit_code": 128 + signum})
+        return 128 + signum
+    except OSError as exc:  # an I/O fault outside the staged writers: still bad input/environment, with the remedy
+        from migration.safe_io import describe_os_error
+
+        message = describe_os_error(exc, str(exc.filename or args.command)).replace("Cannot write", "I/O error on", 1)
+        if want_json:
+            print_json({"error": message, "exit_code": EXIT_BAD_INPUT})
+        print(f"rnn-migrate {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - anything else is a bug: say so, keep the traceback, exit 3
         import traceback
 
         traceback.print_exc()
         print(f"rnn-migrate {args.command}: internal error ({type(exc).__name__}: {exc}). This is a bug; please "
               "report it with the traceback above.", file=sys.stderr)
-        if getattr(args, "json", False):
+        if want_json:
             print_json({"error": f"internal error: {type(exc).__name__}: {exc}", "exit_code": EXIT_INTERNAL})
         return EXIT_INTERNAL
 

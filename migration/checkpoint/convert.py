@@ -6,13 +6,13 @@ temporary directory next to ``OUT_DIR`` and renamed into place at the end, so a 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import shutil
 import sys
-import tempfile
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -97,6 +97,9 @@ class _Converter:
         self.forget_bias, self.with_optimizer, self.progress = forget_bias, with_optimizer, progress
         self.destinations: dict[str, str] = {}
         self.block_models: list = []
+        self.read_keys: set[str] = set()
+        self.casts: dict[str, str] = {}  # variable -> how it was cast to float32
+        self.notes: list[str] = []
         self.slot_index: dict[str, dict[str, str]] = {}  # variable key -> role -> slot key
         for opt in insp.optimizers:
             for owner, roles in opt.slots.items():
@@ -105,7 +108,15 @@ class _Converter:
 
     def read(self, key: str) -> np.ndarray:
         array = self.reader.read(key)
+        self.read_keys.add(key)
         self.progress.update(array.nbytes)
+        return array
+
+    def read_weight(self, key: str) -> np.ndarray:
+        """An RNN weight (or slot) as float32, cast exactly or refused (see :func:`_float32`)."""
+        array, note = _float32(key, self.read(key))
+        if note:
+            self.casts[key] = note
         return array
 
     def rel(self, *parts: str) -> str:
@@ -126,7 +137,7 @@ class _Converter:
         cells_out = []
         for direction, cells in dirs.items():
             for k, (cell, kcell) in enumerate(zip(cells, keras_cells[direction])):
-                arrays = {name: self.read(key) for name, key in cell.variables.items()}
+                arrays = {name: self.read_weight(key) for name, key in cell.variables.items()}
                 kcell.set_weights(cell_to_keras(cell.spec, arrays, cell.input_size))
                 del arrays
                 weights = []
@@ -140,8 +151,12 @@ class _Converter:
                     weights.append(entry)
                 for key in cell.variables.values():
                     self.destinations[key] = f"{file} (cell {direction or 'rnn'}[{k}])"
+                casts = {key: self.casts[key] for key in cell.variables.values() if key in self.casts}
                 cells_out.append({"direction": direction, "layer": k, "path": cell.path, "rel_path": cell.rel_path,
                                   "input_size": cell.input_size, "spec": cell.spec.to_dict(),
+                                  "source_dtypes": {key: self.reader.variables[key].dtype
+                                                    for key in cell.variables.values()},
+                                  "dtype_casts": casts,
                                   "hyper_sources": cell.hyper_sources, "keras_class": type(kcell).__name__,
                                   "keras_config": kcell.get_config(), "weights": weights})
         model.save(os.path.join(self.tmp, file))
@@ -167,7 +182,7 @@ class _Converter:
                 missing = sorted(set(cell.variables) - set(by_name))
                 raise MigrationError(f"Optimizer slot {role!r} is missing for {missing} of cell {cell.path!r}; "
                                      "the checkpoint is inconsistent. Convert without --with-optimizer.")
-            arrays = {name: self.read(key) for name, key in by_name.items()}
+            arrays = {name: self.read_weight(key) for name, key in by_name.items()}
             converted = cell_to_keras(cell.spec, arrays, cell.input_size, include_forget_bias=False)
             files = []
             for j, array in enumerate(converted):
@@ -178,6 +193,26 @@ class _Converter:
                 self.destinations[key] = f"optimizer/{role}/{block.name} (converted like {cell.path})"
             out[role] = files
         return out
+
+    def adam_iterations(self, key: str, beta1: float) -> Optional[int]:
+        """Adam's step count from ``beta1_power = beta1 ** (t + 1)``; a value no real run gives is refused (with
+        ``--with-optimizer``) or noted (without: the optimizer state is not migrated anyway)."""
+        array = self.read(key)
+        power = float(array) if array.size == 1 else float("nan")
+        problem = None
+        if array.size != 1:
+            problem = f"{key!r} holds {array.size} values instead of one"
+        elif not (math.isfinite(power) and 0.0 < power < 1.0):
+            problem = f"{key!r} = {power!r}, which no Adam run produces (beta1 ** (t + 1) lies in (0, 1))"
+        elif not (math.isfinite(beta1) and 0.0 < beta1 < 1.0):
+            problem = f"Adam beta1 = {beta1!r} from the .meta is outside (0, 1)"
+        if problem is None:
+            return max(int(round(math.log(power) / math.log(beta1))) - 1, 0)
+        if self.with_optimizer:
+            raise MigrationError(f"Cannot recover Adam's iteration count: {problem}. The checkpoint's optimizer state "
+                                 "is damaged; convert without --with-optimizer (weights only).")
+        self.notes.append(f"Adam iterations unknown: {problem}")
+        return None
 
     # -- embeddings, dense, optimizer ---------------------------------------------------------------------------
 
@@ -252,10 +287,9 @@ class _Converter:
                                  epsilon=opt.constants.get("epsilon", 1e-8))
                 iterations, source = None, None
                 if self.insp.global_step:
-                    iterations, source = int(self.read(self.insp.global_step)), "global_step"
+                    iterations, source = int(self.read(self.insp.global_step)), "global_step"  # an int scalar
                 elif "beta1_power" in opt.counters:
-                    power = float(self.read(opt.counters["beta1_power"]))
-                    iterations, source = int(round(math.log(power) / math.log(beta1))) - 1, "beta1_power"
+                    iterations, source = self.adam_iterations(opt.counters["beta1_power"], beta1), "beta1_power"
                 for name, key in opt.counters.items():
                     self.destinations[key] = f"manifest optimizer[{opt.kind}].iterations (from {name})"
                 entry["iterations"], entry["iterations_source"] = iterations, source
@@ -274,30 +308,86 @@ class _Converter:
         return {"optimizers": out}
 
 
-def _check_out_dir(out_dir: str, force: bool) -> None:
-    if os.path.exists(out_dir) and not force:
-        raise MigrationError(
-            f"Output directory {out_dir!r} already exists. Pass --force to replace it, or choose a new directory."
-        )
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise MigrationError(f"{out_dir!r} exists and is not a directory; remove it or choose another OUT_DIR.")
+def _float32(key: str, array: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
+    """RNN weights as float32, exactly: float16/bfloat16 always widen exactly; float64 only if no value rounds.
+
+    Returns ``(array, note)`` with a note for the manifest when a cast happened; raises MigrationError otherwise.
+    """
+    dtype = str(array.dtype)
+    if dtype == "float32":
+        return array, None
+    if dtype in ("float16", "bfloat16"):
+        return array.astype(np.float32), f"{dtype} -> float32 (exact: every {dtype} value is a float32 value)"
+    if dtype == "float64":
+        cast = array.astype(np.float32)
+        lossy = int(np.count_nonzero(cast.astype(np.float64) != array))
+        if lossy:
+            raise MigrationError(
+                f"Variable {key!r} is float64 and {lossy} of its {array.size} values are not exactly representable in "
+                "float32, which Keras RNN layers compute in. Refusing to round silently: cast the checkpoint to "
+                "float32 yourself if the rounding is acceptable, then convert it."
+            )
+        return cast, "float64 -> float32 (exact: every value is representable in float32)"
+    raise MigrationError(f"Variable {key!r} has dtype {dtype}; RNN weights must be floating point.")
 
 
-def _install(tmp: str, out_dir: str) -> None:
-    """Rename ``tmp`` to ``out_dir``; with an existing ``out_dir``, swap it aside first and delete it after."""
-    old = None
-    if os.path.exists(out_dir):
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old-", dir=os.path.dirname(out_dir) or ".")
-        os.rmdir(old)
-        os.rename(out_dir, old)
+def _float32_alias(reader: CheckpointReader, tmp_root: str, keys: set[str]) -> str:
+    """A copy of the checkpoint with the variables ``keys`` cast to float32 (exact: :func:`_float32` refused any
+    rounding), so that the TF1 side of the verification, built in float32, restores it; the .meta is linked beside."""
+    from migration.checkpoint.export import write_tf1_checkpoint
+
+    arrays = {}
+    for key in reader.variables:
+        array = reader.read(key)
+        arrays[key] = _float32(key, array)[0] if key in keys else array
+    prefix = write_tf1_checkpoint(arrays, os.path.join(tmp_root, "float32", "model.ckpt"))
+    if reader.meta_path:
+        os.symlink(os.path.abspath(reader.meta_path), prefix + ".meta")
+    return prefix
+
+
+@contextlib.contextmanager
+def float32_checkpoint(checkpoint: str | os.PathLike, manifest: dict[str, Any]) -> Iterator[str]:
+    """The checkpoint to verify ``manifest``'s conversion against: ``checkpoint`` itself, or (when the manifest lists
+    exact float16/bfloat16/float64 -> float32 casts) a temporary copy with those variables cast to float32."""
+    keys = {key for block in manifest.get("blocks", []) for cell in block.get("cells", [])
+            for key in (cell.get("dtype_casts") or {})}
+    if not keys:
+        yield os.fspath(checkpoint)
+        return
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="rnn-migrate-verify-")
     try:
-        os.rename(tmp, out_dir)
-    except OSError:
-        if old is not None:
-            os.rename(old, out_dir)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        yield _float32_alias(CheckpointReader(checkpoint), root, keys)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+#: Test hook: with this environment variable set to N seconds, convert sleeps N seconds after writing the block
+#: models into its staging directory (and creates ``<staging>/.paused``), so tests can signal a run in mid-write.
+TEST_PAUSE_ENV = "RNN_MIGRATE_TEST_PAUSE"
+
+
+def _test_pause(tmp: str) -> None:
+    seconds = os.environ.get(TEST_PAUSE_ENV)
+    if seconds:
+        import time
+
+        open(os.path.join(tmp, ".paused"), "w").close()
+        time.sleep(float(seconds))
+
+
+def _check_integrity(reader: CheckpointReader, already: set[str], progress: _Progress) -> int:
+    """Read every tensor not read yet (TF checks each one's CRC32C); return how many were read here."""
+    count = 0
+    for key in reader.variables:
+        if key not in already:
+            array = reader.read(key)
+            progress.update(array.nbytes)
+            count += 1
+            del array
+    return count
 
 
 def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: list[dict], models: list, tmp: str,
@@ -336,73 +426,92 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
 
 def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, forget_bias: Optional[float] = None,
                        with_optimizer: bool = False, force: bool = False, verify: bool = True,
-                       progress: bool = False, log: Optional[Callable[[str], None]] = None,
+                       check_integrity: bool = True, progress: bool = False,
+                       log: Optional[Callable[[str], None]] = None,
                        outputs: Optional[list[str]] = None) -> ConversionResult:
     """Convert a TF1 checkpoint into ``out_dir`` (see :mod:`migration.checkpoint.manifest` for the layout).
 
     Args:
         checkpoint: prefix, one of its files, or a directory with a ``checkpoint`` state file.
-        out_dir: created; refused if it exists unless ``force`` (then replaced as atomically as renames allow).
+        out_dir: created; refused if it exists unless ``force``, and even then replaced only when it is a conversion
+            rnn-migrate wrote that holds none of the inputs (:func:`migration.safe_io.check_replaceable`).
         forget_bias: overrides the LSTM forget_bias found in the ``.meta`` (or the default 1.0 without one).
         with_optimizer: also convert optimizer slots (layout like their variables, without forget_bias).
         outputs: tensor names of the whole model's outputs (default: the logits the loss consumes); see
             :mod:`migration.graph.whole_model`.
         verify: run :func:`migration.checkpoint.verify.verify_conversion` before installing ``out_dir``; a failed
             verification installs nothing and is reported in the result (``ok`` False).
+        check_integrity: also read every tensor the conversion does not use (optimizer slots without
+            ``with_optimizer``, unrecognized variables), so a damaged one is reported (TF checks CRC32C on read).
         progress: show a tqdm bar on stderr.
 
     Raises:
-        MigrationError: unreadable checkpoint, unknown cell, no RNN, refused overwrite, inconsistent shapes.
+        MigrationError: unreadable or damaged checkpoint, unknown cell, no RNN, refused overwrite, inconsistent shapes,
+            an I/O error while writing (with the remedy).
     """
+    from migration.safe_io import staged_output
+
+    if forget_bias is not None and not math.isfinite(forget_bias):
+        raise MigrationError(f"Received an invalid value for `forget_bias`: expected a finite number, got {forget_bias}.")
     out_dir = os.path.abspath(os.fspath(out_dir))
-    _check_out_dir(out_dir, force)
+    if os.path.lexists(out_dir) and not force:  # fail fast, before reading anything
+        raise MigrationError(f"Output directory {out_dir!r} already exists. Pass --force to replace it (only a "
+                             "directory rnn-migrate wrote is replaced), or choose a new directory.")
     reader = CheckpointReader(checkpoint)
     meta = load_meta(reader.prefix)
     insp = recognize(reader.prefix, reader.variables, meta)
     if not insp.convertible:
         problems = insp.problems()
         cls = UnknownCellError if any(u.rnn_like for u in insp.unrecognized) else MigrationError
-        raise cls("Cannot convert " + repr(reader.prefix) + ": " + "; ".join(problems) +
+        raise cls("Cannot convert " + repr(reader.source_prefix) + ": " + "; ".join(problems) +
                   ". Run `rnn-migrate inspect` for the full report.")
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
-    bar = _Progress(reader.total_bytes, progress)
-    try:
-        conv = _Converter(reader, meta, insp, tmp, forget_bias, with_optimizer, bar)
-        blocks = [conv.block(b) for b in insp.blocks]
-        embeddings = [conv.embedding(e) for e in insp.embeddings]
-        dense = [conv.dense(d) for d in insp.dense]
-        optimizer = conv.optimizer()
-        model_entry, model_notes = _whole_model(reader, meta, blocks, conv.block_models, tmp, outputs)
-        bar.close()
+    with staged_output(out_dir, force=force, inputs=reader.input_files) as stage:
+        tmp = stage.path
+        bar = _Progress(reader.total_bytes if check_integrity else 0, progress)
+        try:
+            conv = _Converter(reader, meta, insp, tmp, forget_bias, with_optimizer, bar)
+            blocks = [conv.block(b) for b in insp.blocks]
+            _test_pause(tmp)
+            embeddings = [conv.embedding(e) for e in insp.embeddings]
+            dense = [conv.dense(d) for d in insp.dense]
+            optimizer = conv.optimizer()
+            model_entry, model_notes = _whole_model(reader, meta, blocks, conv.block_models, tmp, outputs)
+            integrity = None
+            if check_integrity:
+                extra = _check_integrity(reader, conv.read_keys, bar)
+                integrity = {"checked": len(reader.variables), "read_only_for_the_check": extra,
+                             "how": "every tensor read once; TensorFlow verifies each one's CRC32C"}
+        finally:
+            bar.close()
         for u in insp.unrecognized:
             conv.destinations[u.name] = f"not migrated: {u.reason}"
         variables = {k: {"shape": list(v.shape), "dtype": v.dtype, "role": insp.consumed.get(k, "unrecognized"),
                          "destination": conv.destinations.get(k, "not migrated")}
                      for k, v in reader.variables.items()}
         manifest = {
-            "checkpoint": reader.prefix, "meta": meta.path if meta else None,
+            "checkpoint": reader.source_prefix, "meta": reader.meta_path if meta else None,
             "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
                                  "forget_bias_override": forget_bias},
             "blocks": blocks, "embeddings": embeddings, "dense": dense, "optimizer": optimizer,
-            "with_optimizer": with_optimizer, "variables": variables, "model": model_entry,
-            "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": insp.notes + model_notes,
+            "with_optimizer": with_optimizer, "integrity": integrity, "variables": variables, "model": model_entry,
+            "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": insp.notes + conv.notes + model_notes,
         }
         write_manifest(tmp, manifest)
         verification = None
         if verify:
             from migration.checkpoint.verify import verify_conversion
 
-            verification = verify_conversion(reader.prefix, tmp).to_dict()
+            against = reader.prefix
+            if conv.casts:  # the TF1 side is built in float32: give it an exactly-cast float32 copy
+                against = _float32_alias(reader, os.path.join(tmp, ".verify"), set(conv.casts))
+            verification = verify_conversion(against, tmp).to_dict()
+            if conv.casts:
+                shutil.rmtree(os.path.join(tmp, ".verify"), ignore_errors=True)
+                verification.setdefault("notes", []).append(
+                    "verified against a float32 copy of the checkpoint (the casts listed in the manifest are exact)")
             manifest["verification"] = verification
             write_manifest(tmp, manifest)
             if not verification["ok"]:
-                shutil.rmtree(tmp, ignore_errors=True)
                 return ConversionResult(out_dir, manifest, verification)
-        _install(tmp, out_dir)
+        stage.install()
         return ConversionResult(out_dir, manifest, verification)
-    except BaseException:
-        bar.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

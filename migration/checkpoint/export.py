@@ -15,7 +15,7 @@ import glob
 import os
 import shutil
 import tempfile
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -190,58 +190,95 @@ def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 
     return arrays, sources
 
 
-def write_tf1_checkpoint(arrays: dict[str, np.ndarray], out_prefix: str, force: bool = False) -> str:
-    """Write ``arrays`` as a TF1 name-based checkpoint at ``out_prefix`` (Saver in a temp dir, then move)."""
-    import legacy_rnn
-    import tensorflow as tf
+def write_tf1_checkpoint(arrays: dict[str, np.ndarray], out_prefix: str, force: bool = False,
+                         inputs: Sequence[str] = ()) -> str:
+    """Write ``arrays`` as a TF1 name-based checkpoint at ``out_prefix`` (Saver in a temp dir, then move).
 
-    v1 = tf.compat.v1
+    ``force`` overwrites an existing checkpoint there, never one of ``inputs`` nor files that are not a checkpoint;
+    SIGTERM/SIGHUP/SIGINT and errors remove the temporary directory; OSError becomes MigrationError with the remedy.
+    """
+    from migration.safe_io import check_parent, describe_os_error, signals_raise
+
     out_prefix = os.path.abspath(out_prefix)
     existing = glob.glob(glob.escape(out_prefix) + ".index") + glob.glob(glob.escape(out_prefix) + ".data-*")
     if existing and not force:
         raise MigrationError(f"{existing[0]!r} already exists; pass --force to overwrite, or choose another OUT_PREFIX.")
+    if existing:
+        _check_overwritable(out_prefix, existing, inputs)
+    check_parent(out_prefix)
     parent = os.path.dirname(out_prefix)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
-    try:
-        with legacy_rnn.new_graph() as graph:
-            variables = {name: v1.get_variable(name, shape=a.shape, dtype=tf.as_dtype(a.dtype),
-                                               initializer=v1.zeros_initializer())
-                         for name, a in arrays.items()}
-            sess = legacy_rnn.new_session(graph)
-            sess.run(v1.global_variables_initializer())
-            for name, var in variables.items():
-                var.load(arrays[name], sess)
-            saved = v1.train.Saver(var_list=variables).save(sess, os.path.join(tmp, "ckpt"), write_meta_graph=False,
-                                                             write_state=False)
-            sess.close()
-        for old in existing:
-            os.remove(old)
-        for path in glob.glob(glob.escape(saved) + ".*"):
-            shutil.move(path, out_prefix + path[len(saved):])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with signals_raise():
+        try:
+            os.makedirs(parent, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+        except OSError as exc:
+            raise MigrationError(describe_os_error(exc, out_prefix)) from None
+        try:
+            _save(arrays, tmp, out_prefix, existing)
+        except OSError as exc:
+            raise MigrationError(describe_os_error(exc, out_prefix)) from None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return out_prefix
 
 
+def _check_overwritable(out_prefix: str, existing: list[str], inputs: Sequence[str]) -> None:
+    """``--force`` overwrites only a TF checkpoint (its .index readable) that is none of the inputs."""
+    import tensorflow as tf
+
+    real_inputs = {os.path.realpath(p) for p in inputs}
+    for path in existing:
+        if os.path.realpath(path) in real_inputs:
+            raise MigrationError(f"Refused to overwrite {path!r}: it is an input of this command. Choose another OUT_PREFIX.")
+        if os.path.islink(path) or not os.path.isfile(path):
+            raise MigrationError(f"Refused to overwrite {path!r}: not a regular file. Choose another OUT_PREFIX.")
+    try:
+        tf.train.load_checkpoint(out_prefix)
+    except Exception:  # noqa: BLE001 - not a readable checkpoint: it may be anything of the user's
+        raise MigrationError(f"Refused to overwrite {existing[0]!r} with --force: {out_prefix!r} is not a readable TF "
+                             "checkpoint, so those files may be something else. Remove them yourself or choose "
+                             "another OUT_PREFIX.") from None
+
+
+def _save(arrays: dict[str, np.ndarray], tmp: str, out_prefix: str, existing: list[str]) -> None:
+    """Saver.save the arrays into ``tmp``, then replace the ``existing`` files by the new ones at ``out_prefix``."""
+    import legacy_rnn
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    with legacy_rnn.new_graph() as graph:
+        variables = {name: v1.get_variable(name, shape=a.shape, dtype=tf.as_dtype(a.dtype),
+                                           initializer=v1.zeros_initializer())
+                     for name, a in arrays.items()}
+        sess = legacy_rnn.new_session(graph)
+        sess.run(v1.global_variables_initializer())
+        for name, var in variables.items():
+            var.load(arrays[name], sess)
+        saved = v1.train.Saver(var_list=variables).save(sess, os.path.join(tmp, "ckpt"), write_meta_graph=False,
+                                                         write_state=False)
+        sess.close()
+    for old in existing:
+        os.remove(old)
+    for path in glob.glob(glob.escape(saved) + ".*"):
+        shutil.move(path, out_prefix + path[len(saved):])
+
+
 def export_keras_model(model: Any, out_prefix: str | os.PathLike, *, scope: Optional[str] = None,
-                       forget_bias: float = 1.0, force: bool = False) -> ExportResult:
+                       forget_bias: float = 1.0, force: bool = False, trust: bool = False) -> ExportResult:
     """Export a Keras 2 RNN model (object or ``.keras`` path) to a TF1 checkpoint at ``out_prefix``.
 
     ``scope`` names the block scope (default ``rnn``, ``bidirectional_rnn`` for fw/bw; further blocks get ``_1``
     ...); ``forget_bias`` is the TF1 LSTM forget_bias the checkpoint will be used with (taken out of ``b_f``).
+    A path is loaded by :func:`migration.safe_io.load_keras_model`: ``.keras`` safely, ``.h5`` only with ``trust``.
     """
+    inputs: list[str] = []
     if isinstance(model, (str, os.PathLike)):
-        path = os.fspath(model)
-        if not os.path.exists(path):
-            raise MigrationError(f"Keras model {path!r} not found.")
-        import modern_rnn  # noqa: F401
-        from modern_rnn import keras
+        from migration.safe_io import load_keras_model
 
-        try:
-            model = keras.models.load_model(path, compile=False)
-        except Exception as exc:
-            raise MigrationError(f"Cannot load Keras model {path!r}: {exc}") from None
+        inputs.append(os.fspath(model))
+        model = load_keras_model(model, trust=trust)
+    if not np.isfinite(forget_bias):
+        raise MigrationError(f"Received an invalid value for `forget_bias`: expected a finite number, got {forget_bias}.")
     arrays, sources = collect_tf1_arrays(model, scope, forget_bias)
-    prefix = write_tf1_checkpoint(arrays, os.fspath(out_prefix), force)
+    prefix = write_tf1_checkpoint(arrays, os.fspath(out_prefix), force, inputs)
     return ExportResult(prefix, {k: list(v.shape) for k, v in arrays.items()}, sources)

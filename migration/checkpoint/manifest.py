@@ -36,21 +36,135 @@ def write_manifest(out_dir: str, manifest: dict[str, Any]) -> str:
     return path
 
 
+_NAME = {"type": "string"}
+_REL = {"type": "string", "minLength": 1}
+_SIZE = {"type": "integer", "minimum": 0}
+_POSITIVE = {"type": "integer", "minimum": 1}
+_SHAPE = {"type": "array", "items": _SIZE}
+_SLOTS = {"type": "object", "additionalProperties": _REL}
+
+#: JSON schema of what :func:`read_manifest` accepts: the fields the readers (verify, optimizer, demo) use, with
+#: their types; everything else is free. File references are also checked by :func:`manifest_files`.
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["format", "version", "blocks", "embeddings", "dense"],
+    "properties": {
+        "format": {"const": FORMAT},
+        "version": {"const": VERSION},
+        "checkpoint": {"type": ["string", "null"]},
+        "blocks": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "scope", "file", "input_size", "outputs", "cells"],
+            "properties": {
+                "name": _NAME, "scope": _NAME, "file": _REL, "input_size": _POSITIVE, "layers": _POSITIVE,
+                "outputs": {"type": "array", "items": _NAME},
+                "cells": {"type": "array", "minItems": 1, "items": {
+                    "type": "object",
+                    "required": ["direction", "spec"],
+                    "properties": {
+                        "direction": {"enum": ["", "fw", "bw"]},
+                        "layer": _SIZE, "input_size": _POSITIVE,
+                        "spec": {"type": "object", "required": ["kind", "units"],
+                                 "properties": {"kind": _NAME, "units": _POSITIVE}},
+                        "weights": {"type": "array", "items": {
+                            "type": "object",
+                            "properties": {"shape": _SHAPE, "slots": {"type": "object",
+                                                                      "additionalProperties": _REL}}}},
+                    }}},
+            }}},
+        "embeddings": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "source", "file", "shape"],
+            "properties": {"name": _NAME, "source": _NAME, "file": _REL, "shape": _SHAPE,
+                           "partitions": {"type": ["integer", "null"], "minimum": 1},
+                           "strategy": {"type": ["string", "null"]}, "slots": _SLOTS},
+        }},
+        "model": {"oneOf": [{"type": "null"}, {
+            "type": "object",
+            "required": ["file", "inputs", "outputs"],
+            "properties": {"file": _REL, "inputs": {"type": "array", "items": _NAME},
+                           "outputs": {"type": "array", "minItems": 1, "items": _NAME}},
+        }]},
+        "dense": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "kernel", "bias", "kernel_file", "bias_file"],
+            "properties": {"name": _NAME, "kernel": _NAME, "bias": _NAME, "kernel_file": _REL, "bias_file": _REL,
+                           "shape": _SHAPE,
+                           "slots": {"type": "object", "additionalProperties": _SLOTS}},
+        }},
+    },
+}
+
+#: Largest manifest read (a manifest lists every variable; 256 MiB is far beyond any real one).
+MAX_BYTES = 256 * 1024 * 1024
+
+
+def manifest_files(manifest: dict[str, Any]) -> list[str]:
+    """Every file reference of a (schema-valid) manifest: block models, embedding rows, dense weights, slots."""
+    files = []
+    for block in manifest["blocks"]:
+        files.append(block["file"])
+        for cell in block["cells"]:
+            for weight in cell.get("weights", []):
+                files.extend(weight.get("slots", {}).values())
+    for emb in manifest["embeddings"]:
+        files.append(emb["file"])
+        files.extend(emb.get("slots", {}).values())
+    if manifest.get("model"):
+        files.append(manifest["model"]["file"])
+    for d in manifest["dense"]:
+        files += [d["kernel_file"], d["bias_file"]]
+        for roles in d.get("slots", {}).values():
+            files.extend(roles.values())
+    return files
+
+
+def validate_manifest_file(path: str) -> dict[str, Any]:
+    """Parse and validate ``path`` (schema, file references confined to its directory); raise MigrationError."""
+    import jsonschema
+
+    from migration.safe_io import confined_path
+
+    redo = "Re-run `rnn-migrate convert CKPT OUT_DIR --force` to rewrite it."
+    try:
+        if not os.path.isfile(path):
+            raise MigrationError(f"{path!r} is not a regular file. {redo}")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise MigrationError(f"Cannot read {path!r}: {exc.strerror or exc}. {redo}") from None
+    if len(raw) > MAX_BYTES:
+        raise MigrationError(f"{path!r} is over {MAX_BYTES >> 20} MiB: not a manifest rnn-migrate wrote. {redo}")
+    try:
+        manifest = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, too deeply nested
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MigrationError(f"Cannot parse {path!r} as JSON: {text[:200]}. {redo}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise MigrationError(f"{path!r} is not an rnn-migrate conversion manifest (format={got!r}). {redo}")
+    try:
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(manifest))
+    except RecursionError:
+        raise MigrationError(f"{path!r} is nested too deeply to be a manifest. {redo}") from None
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise MigrationError(f"Invalid manifest {path!r} at {where}: {error.message[:300]}. {redo}")
+    root = os.path.dirname(os.path.abspath(path))
+    for rel in manifest_files(manifest):
+        confined_path(root, rel, what=f"file reference in {path!r}")
+    return manifest
+
+
 def read_manifest(out_dir: str) -> dict[str, Any]:
+    """The validated manifest of a conversion directory (see :data:`SCHEMA`); MigrationError for anything else."""
     path = os.path.join(os.fspath(out_dir), MANIFEST)
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         raise MigrationError(
             f"{path!r} not found: {out_dir!r} is not a directory written by `rnn-migrate convert`. Convert first: "
             f"rnn-migrate convert CKPT {out_dir}"
         )
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise MigrationError(f"Cannot read {path!r}: {exc}. Re-run `rnn-migrate convert --force`.") from None
-    if manifest.get("format") != FORMAT:
-        raise MigrationError(f"{path!r} is not an rnn-migrate conversion manifest (format={manifest.get('format')!r}).")
-    return manifest
+    return validate_manifest_file(path)
 
 
 def _default(obj: Any) -> Any:

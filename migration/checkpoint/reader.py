@@ -42,15 +42,13 @@ def resolve_prefix(path: str | os.PathLike) -> str:
     if os.path.isdir(path):
         state = os.path.join(path, "checkpoint")
         if not os.path.exists(state):
-            indexes = sorted(glob.glob(os.path.join(path, "*.index")))
+            indexes = sorted(glob.glob(os.path.join(glob.escape(path), "*.index")))
             hint = f" It holds {[os.path.basename(i)[:-6] for i in indexes][:5]}: pass one prefix." if indexes else ""
             raise MigrationError(
                 f"Directory {path!r} has no 'checkpoint' state file.{hint} Pass a checkpoint prefix such as "
                 f"{os.path.join(path, 'model.ckpt-1000')!r} (the part before .index)."
             )
-        import tensorflow as tf
-
-        prefix = tf.train.latest_checkpoint(path)
+        prefix = _latest_from_state(state, path)
         if prefix is None:
             raise MigrationError(
                 f"The state file {state!r} names no checkpoint whose files exist. Pass the prefix explicitly, or "
@@ -62,6 +60,52 @@ def resolve_prefix(path: str | os.PathLike) -> str:
             return path[: -len(suffix)]
     match = _DATA_RE.search(path)
     return path[: match.start()] if match else path
+
+
+def _latest_from_state(state: str, directory: str) -> Optional[str]:
+    """``tf.train.latest_checkpoint(directory)`` for a readable text state file; MigrationError for a binary or
+    malformed one (TF would raise a decoding or parse error)."""
+    try:
+        with open(state, "rb") as f:
+            raw = f.read(1 << 20)
+        raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise MigrationError(
+            f"Cannot read the checkpoint state file {state!r}: {reason}. It should be a small text file with a line "
+            "`model_checkpoint_path: \"model.ckpt-1000\"`; fix or delete it, or pass the checkpoint prefix itself."
+        ) from None
+    import tensorflow as tf
+
+    try:
+        return tf.train.latest_checkpoint(directory)
+    except Exception as exc:  # google.protobuf.text_format.ParseError and friends
+        raise MigrationError(
+            f"Cannot parse the checkpoint state file {state!r}: {_first_line(exc)}. It should hold a line "
+            "`model_checkpoint_path: \"model.ckpt-1000\"`; fix or delete it, or pass the checkpoint prefix itself."
+        ) from None
+
+
+_ALIASES: dict[str, str] = {}
+
+
+def _glob_free(prefix: str) -> str:
+    """``prefix`` itself, or for a prefix with glob characters (``model[1]*.ckpt``, which TensorFlow's reader and
+    Saver would expand as a pattern) a private directory of symlinks to its files under a literal name."""
+    if not glob.has_magic(prefix):
+        return prefix
+    if prefix not in _ALIASES:
+        import atexit
+        import shutil
+        import tempfile
+
+        root = tempfile.mkdtemp(prefix="rnn-migrate-ckpt-")
+        atexit.register(shutil.rmtree, root, True)
+        alias = os.path.join(root, re.sub(r"[*?\[\]]", "_", os.path.basename(prefix)) or "model.ckpt")
+        for path in glob.glob(glob.escape(prefix) + ".*"):
+            os.symlink(os.path.abspath(path), alias + path[len(prefix):])
+        _ALIASES[prefix] = alias
+    return _ALIASES[prefix]
 
 
 def data_files(prefix: str) -> list[str]:
@@ -86,16 +130,23 @@ class CheckpointReader:
     """A validated TF1 checkpoint: its variables (name -> :class:`VariableInfo`) and a tensor stream."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.prefix = resolve_prefix(path)
-        index = self.prefix + ".index"
+        #: the prefix as the user named it (messages, manifest); ``prefix`` is what TensorFlow is given (the same, or
+        #: a symlinked alias when it holds glob characters, which TensorFlow would expand)
+        self.source_prefix = resolve_prefix(path)
+        index = self.source_prefix + ".index"
         if not os.path.exists(index):
             raise MigrationError(
                 f"Checkpoint index {index!r} not found. Pass a checkpoint prefix (e.g. 'model.ckpt-1000', without "
                 "'.index'), one of its files, or a directory holding a 'checkpoint' state file."
             )
-        self.data_files = data_files(self.prefix)
-        meta = self.prefix + ".meta"
+        self.data_files = data_files(self.source_prefix)
+        meta = self.source_prefix + ".meta"
         self.meta_path: Optional[str] = meta if os.path.exists(meta) else None
+        for path in [index, *self.data_files] + ([meta] if self.meta_path else []):
+            if not os.path.isfile(path):  # a FIFO or device would block or never end; a directory is no checkpoint
+                raise MigrationError(f"Checkpoint file {path!r} is not a regular file; refusing to read it. Pass the "
+                                     "files a Saver wrote (or copies of them).")
+        self.prefix = _glob_free(self.source_prefix)
         import tensorflow as tf
 
         try:
@@ -120,8 +171,19 @@ class CheckpointReader:
         if have < need:
             raise MigrationError(
                 f"Data file {self.data_files[0]!r} is truncated: it holds {have} bytes, but the index "
-                f"{self.prefix + '.index'!r} lists {need} bytes of tensors. Re-copy the .data file(s) of this save."
+                f"{self.source_prefix + '.index'!r} lists {need} bytes of tensors. Re-copy the .data file(s) of this save."
             )
+
+    @property
+    def input_files(self) -> list[str]:
+        """Every file this checkpoint consists of (index, data shards, .meta, the directory's state file)."""
+        files = [self.source_prefix + ".index", *self.data_files]
+        if self.meta_path:
+            files.append(self.meta_path)
+        state = os.path.join(os.path.dirname(os.path.abspath(self.source_prefix)), "checkpoint")
+        if os.path.exists(state):
+            files.append(state)
+        return files
 
     @property
     def total_bytes(self) -> int:
@@ -130,13 +192,13 @@ class CheckpointReader:
     def read(self, name: str) -> np.ndarray:
         """One tensor as a NumPy array; a damaged or mismatched data file raises :class:`MigrationError`."""
         if name not in self.variables:
-            raise MigrationError(f"Checkpoint {self.prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists them.")
+            raise MigrationError(f"Checkpoint {self.source_prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists them.")
         try:
             return self._reader.get_tensor(name)
         except Exception as exc:
             raise MigrationError(
                 f"Cannot read variable {name!r} from {self.data_files[0]!r}: {_first_line(exc)}. The .data file is "
-                f"damaged or belongs to another save than {self.prefix + '.index'!r} (index and data must come from "
+                f"damaged or belongs to another save than {self.source_prefix + '.index'!r} (index and data must come from "
                 "the same Saver.save call); re-copy both files of one save."
             ) from None
 

@@ -273,6 +273,29 @@ def _units_and_input(kind: str, names: dict[str, str], vs: dict[str, VariableInf
     return units, shape(kernel_name)[0] - units, None
 
 
+#: dtypes an RNN weight may be stored in: converted exactly to float32 (float64 only when no value rounds)
+FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
+
+
+def _check_cell_variables(kind: str, names: dict[str, str], vs: dict[str, VariableInfo]) -> None:
+    """Every variable of a recognized cell is a floating-point kernel (2-D) or vector (1-D) with no zero-size axis."""
+    for name, key in names.items():
+        info = vs[key]
+        if info.dtype not in FLOAT_DTYPES:
+            raise MigrationError(
+                f"Variable {key!r} of the {kind} cell has dtype {info.dtype}; RNN weights are floating point "
+                f"({', '.join(FLOAT_DTYPES)}). The checkpoint was not written by a TF1 RNN cell or is damaged; "
+                "`rnn-migrate inspect` lists its variables."
+            )
+        rank = 2 if name.endswith("kernel") or name == "W" else 1
+        if len(info.shape) != rank:
+            raise ShapeError(f"Received an invalid shape for {key!r}: expected a {rank}-D "
+                             f"{'kernel' if rank == 2 else 'vector'} for a {kind} cell, got {list(info.shape)}.")
+        if 0 in info.shape:
+            raise ShapeError(f"Received an invalid shape for {key!r}: {list(info.shape)} has a zero-size axis (a cell "
+                             "with zero units or zero inputs); there is nothing to convert.")
+
+
 def _rnn_like(key: str) -> bool:
     """True when a directory of ``key`` looks like an RNN scope (``rnn``, ``fw``, ``cell_0``, ``*_cell``, ``lstm``...)."""
     return any(_RNN_WORDS.search(c) for c in key.split("/")[:-1])
@@ -310,6 +333,18 @@ class _Recognizer:
                     f"{list(declared)} in the graph {self.meta.path!r}: the .meta belongs to another model. Use the "
                     "matching .meta, or move it away to convert from the checkpoint alone (default hyper-parameters)."
                 )
+        undeclared = [key for key in self.vs if self.meta.declared_shape(key) is None]
+        if undeclared:
+            what = ("declares no variables at all (empty or not a TF1 training graph)" if
+                    not (self.meta.graph_shapes or self.meta.full_shapes) else
+                    f"does not declare {len(undeclared)} of the checkpoint's {len(self.vs)} variables "
+                    f"({undeclared[:3]}{' ...' if len(undeclared) > 3 else ''})")
+            raise MigrationError(
+                f"The graph {self.meta.path!r} {what}: it does not belong to the checkpoint "
+                f"{self.prefix + '.index'!r}, so its hyper-parameters (forget_bias, clips, activations) cannot be "
+                "trusted. Put the .meta saved with this checkpoint beside it, or move the .meta away to convert from "
+                "the checkpoint alone (TF1 defaults; pass --forget-bias if the model used another value)."
+            )
 
     # -- optimizer --------------------------------------------------------------------------------------------------
 
@@ -381,6 +416,7 @@ class _Recognizer:
                 free -= set(under.values())
                 continue
             scope, direction, layer, rel = _parse_path(path)
+            _check_cell_variables(kind, under, self.vs)
             units, input_size, proj = _units_and_input(kind, under, self.vs)
             if input_size <= 0:
                 raise ShapeError(

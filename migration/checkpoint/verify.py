@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from migration.checkpoint.manifest import read_manifest
+from migration.safe_io import load_block_model
 from migration.errors import MigrationError
 from migration.specs import CellSpec
 
@@ -122,15 +123,6 @@ def _run_tf1_block(prefix: str, block: dict, specs: dict[str, list[CellSpec]], x
     return out
 
 
-def _load_model(path: str):
-    from modern_rnn import keras
-
-    try:
-        return keras.models.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file is bad input
-        raise MigrationError(f"Cannot load model {path!r}: {exc}. Re-run `rnn-migrate convert --force`.") from None
-
-
 def _run_original_block(original, loops, block: dict, x: np.ndarray, lengths: np.ndarray):
     """(outputs, lengths used, why not) from the original graph; outputs None when it cannot be the reference."""
     from migration.graph.whole_model import locate
@@ -153,7 +145,7 @@ def _run_original_block(original, loops, block: dict, x: np.ndarray, lengths: np
 def _check_whole_model(original, entry: dict, out_dir: str, batch: int, steps: int, seed: int) -> list[Check]:
     from migration.graph.whole_model import sample_feeds
 
-    model = _load_model(os.path.join(out_dir, entry["file"]))
+    model = load_block_model(out_dir, entry["file"])
     feeds = sample_feeds(original, entry["inputs"], batch, steps, seed)
     expected = original.run(entry["outputs"], feeds)
     args = [feeds[n] for n in entry["inputs"]]
@@ -223,7 +215,7 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
     for k, block in enumerate(manifest["blocks"]):
         x, lengths = _inputs(batch, time_steps, block["input_size"], seed + k)
         path = os.path.join(out_dir, block["file"])
-        model = _load_model(path)
+        model = load_block_model(out_dir, block["file"])
         tf1_out, reference = None, "rebuilt"
         if original is not None:
             tf1_out, lengths, why = _run_original_block(original, loops, block, x, lengths)

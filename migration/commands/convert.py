@@ -17,15 +17,18 @@ Convert a TF1 checkpoint into OUT_DIR:
   optimizer/...                    with --with-optimizer: slots converted like their weights (no forget_bias)
 
 Hyper-parameters that checkpoints do not store (forget_bias, cell_clip, proj_clip, activation) come from the .meta
-graph next to the checkpoint (parsed, never executed); without it TF1 defaults are used and the manifest says so.
+graph next to the checkpoint, under whatever name scope its ops live (and from LSTMBlockCell op attributes); without
+it TF1 defaults are assumed, and the summary and the manifest list every assumed value.
   model.keras                      the whole network (with the .meta): inputs = the graph's placeholders, outputs =
                                    the logits its loss consumes (--outputs to choose); no model when any op on the
                                    path has no Keras translation (the manifest lists the blocking nodes)
 
-Verification (before OUT_DIR is created; nothing partial is ever left behind) compares every block and the whole
-model with the user's ORIGINAL graph from the .meta, executed in a sandbox (op allowlist checked first; variables
-replaced by checkpoint values; dropout bypassed). Without a .meta, or when the sandbox refuses an op, blocks are
-compared with a TF1 graph rebuilt from our reading instead, and the report says so ("rebuilt", weaker).
+Verification (before OUT_DIR is created) compares every block and the whole model with the user's ORIGINAL graph
+from the .meta, executed in a sandbox (op allowlist checked first; variables replaced by checkpoint values; dropout
+bypassed). Without a .meta, or when the sandbox refuses an op, blocks are compared with a TF1 graph rebuilt from our
+reading instead, and the report says so ("rebuilt", weaker). Nothing partial is ever left behind, also on
+SIGTERM/SIGHUP/SIGINT (exit 128+N) or a full disk (exit 2). --force replaces only a directory rnn-migrate wrote (a
+valid manifest.json) that holds none of the inputs.
 
 examples:
   rnn-migrate convert models/pretrained_lstm.ckpt-40000 converted/
@@ -43,12 +46,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", metavar="CKPT", help="checkpoint prefix, one of its files, or a directory")
     p.add_argument("out_dir", metavar="OUT_DIR", help="output directory (must not exist unless --force)")
-    p.add_argument("--forget-bias", type=float, default=None, metavar="F",
+    from migration.cli import finite_float
+
+    p.add_argument("--forget-bias", type=finite_float, default=None, metavar="F",
                    help="LSTM forget_bias, overriding the .meta graph (default: from .meta, else 1.0)")
     p.add_argument("--with-optimizer", action="store_true", help="also convert optimizer slots and iterations")
     p.add_argument("--outputs", default=None, metavar="NAME[,NAME]",
                    help="tensor names of the whole model's outputs (default: the logits the loss consumes)")
-    p.add_argument("--force", action="store_true", help="replace an existing OUT_DIR")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing OUT_DIR, only if rnn-migrate wrote it and it holds none of the inputs")
+    p.add_argument("--check-integrity", action=argparse.BooleanOptionalAction, default=True,
+                   help="read every tensor once, also those not converted, so TensorFlow's CRC32C check catches a "
+                        "damaged one (default: on)")
     p.add_argument("--no-verify", action="store_true", help="skip the TF1-vs-Keras verification")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -98,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = convert_checkpoint(args.checkpoint, args.out_dir, forget_bias=args.forget_bias,
                                 with_optimizer=args.with_optimizer, force=args.force, verify=not args.no_verify,
+                                check_integrity=args.check_integrity,
                                 progress=not args.quiet and sys.stderr.isatty(),
                                 outputs=args.outputs.split(",") if args.outputs else None)
     v = result.verification

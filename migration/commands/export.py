@@ -19,6 +19,8 @@ becomes a TF1 name-based checkpoint with the standard scopes:
   Embedding 'emb'     -> emb;   Dense 'dense' -> dense/kernel, dense/bias
 
 GRU(reset_after=True) (the tf_keras default) is refused: it cannot equal a TF1 GRUCell.
+Models are loaded without running code from them: .keras archives with safe_mode (Lambda layers refused); a legacy
+.h5 only with --trust-model (its Lambda bytecode would run); a SavedModel directory never.
 
 examples:
   rnn-migrate export converted/blocks/rnn.keras exported/model.ckpt
@@ -29,12 +31,17 @@ examples:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", metavar="KERAS_MODEL", help="a .keras (or .h5) model file")
+    from migration.cli import finite_float
+
+    p.add_argument("model", metavar="KERAS_MODEL", help="a .keras model file (an .h5 only with --trust-model)")
     p.add_argument("out_prefix", metavar="OUT_PREFIX", help="checkpoint prefix to write (OUT_PREFIX.index, .data-*)")
     p.add_argument("--scope", default=None, help="block scope (default rnn; bidirectional_rnn for fw/bw)")
-    p.add_argument("--forget-bias", type=float, default=1.0, metavar="F",
+    p.add_argument("--forget-bias", type=finite_float, default=1.0, metavar="F",
                    help="forget_bias of the TF1 LSTM cells that will load it (default 1.0)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint at OUT_PREFIX")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing checkpoint at OUT_PREFIX (only a readable TF checkpoint, never an input)")
+    p.add_argument("--trust-model", action="store_true",
+                   help="allow a legacy .h5 model: its Lambda layers' Python code RUNS while loading (warning printed)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -44,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from migration.cli import EXIT_OK, print_json
 
     result = export_keras_model(args.model, args.out_prefix, scope=args.scope, forget_bias=args.forget_bias,
-                                force=args.force)
+                                force=args.force, trust=args.trust_model)
     if args.json:
         print_json(result.to_dict())
     else:

@@ -27,7 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", metavar="CKPT", help="the TF1 checkpoint that was converted")
     p.add_argument("out_dir", metavar="OUT_DIR", help="directory written by `rnn-migrate convert`")
-    p.add_argument("--tolerance", type=float, default=1e-5, help="max abs difference allowed (default 1e-5)")
+    from migration.cli import tolerance
+
+    p.add_argument("--tolerance", type=tolerance, default=1e-5,
+                   help="max abs difference allowed, a finite number >= 0 (default 1e-5)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -37,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
     from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
     from migration.commands.convert import print_verification
 
-    report = verify_conversion(args.checkpoint, args.out_dir, tolerance=args.tolerance).to_dict()
+    from migration.checkpoint.convert import float32_checkpoint
+    from migration.checkpoint.manifest import read_manifest
+
+    with float32_checkpoint(args.checkpoint, read_manifest(args.out_dir)) as checkpoint:
+        report = verify_conversion(checkpoint, args.out_dir, tolerance=args.tolerance).to_dict()
     if args.json:
         print_json(report)
     else:

@@ -53,8 +53,15 @@ def test_existing_out_dir_refused_then_forced(ckpts, tmp_path, capsys):
     (out / "keep.txt").write_text("user data")
     assert run_cli("convert", ckpts["seed002_static"], out, "--quiet") == 2
     assert "already exists" in capsys.readouterr().err and (out / "keep.txt").exists()
-    assert run_cli("convert", ckpts["seed002_static"], out, "--quiet", "--force") == 0
-    assert not (out / "keep.txt").exists() and (out / "manifest.json").exists()
+    # --force replaces only a directory rnn-migrate wrote: this one has no manifest, so it is the user's
+    assert run_cli("convert", ckpts["seed002_static"], out, "--quiet", "--force") == 2
+    assert "not a conversion written by rnn-migrate" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "user data"
+    shutil.rmtree(out)
+    assert run_cli("convert", ckpts["seed002_static"], out, "--quiet") == 0
+    (out / "stale.txt").write_text("left by an earlier run")
+    assert run_cli("convert", ckpts["seed002_static"], out, "--quiet", "--force") == 0  # a conversion: replaced
+    assert not (out / "stale.txt").exists() and (out / "manifest.json").exists()
     _no_partial(tmp_path)
 
 

@@ -52,3 +52,27 @@ def test_doctor_reports_a_working_installation(capsys) -> None:
     report = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert report["ok"] is True and report["packages"]["tf_keras"].startswith("2.21")
     assert report["checks"]["tf.compat.v1.nn.rnn_cell"] == "ok"
+
+
+def test_os_error_is_exit_2_with_the_remedy(monkeypatch, capsys) -> None:
+    import errno
+
+    _fake_command(monkeypatch, OSError(errno.ENOSPC, "No space left on device", "/full/out"))
+    assert cli.main(["doctor", "--json"]) == cli.EXIT_BAD_INPUT
+    captured = capsys.readouterr()
+    assert "/full/out" in captured.err and "disk is full" in captured.err and "Traceback" not in captured.err
+    assert json.loads(captured.out.splitlines()[-1])["exit_code"] == 2
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_signal_is_exit_128_plus_n(monkeypatch, capsys, name: str) -> None:
+    import signal
+
+    from migration.safe_io import Interrupted
+
+    signum = getattr(signal, name)
+    _fake_command(monkeypatch, Interrupted(signum))
+    assert cli.main(["doctor", "--json"]) == 128 + signum
+    captured = capsys.readouterr()
+    assert f"interrupted by {name}" in captured.err
+    assert json.loads(captured.out.splitlines()[-1])["exit_code"] == 128 + signum
