@@ -293,7 +293,10 @@ def _gather_beams(gather_from, indices, batch_size, range_size, gather_shape):
     range_ = tf.expand_dims(tf.range(batch_size) * range_size, 1)
     flat = tf.reshape(indices + range_, [-1])
     output = tf.gather(tf.reshape(gather_from, gather_shape), flat)
-    return tf.reshape(output, tf.shape(gather_from)[:1 + len(gather_shape)])
+    output = tf.reshape(output, tf.shape(gather_from)[:1 + len(gather_shape)])
+    output.set_shape(tf.TensorShape([tf.get_static_value(batch_size)]).concatenate(
+        gather_from.shape[1:1 + len(gather_shape)]))
+    return output
 
 
 class BeamSearchDecoder:
@@ -340,12 +343,19 @@ class BeamSearchDecoder:
     def _split(self, t):
         if t.shape.rank == 0:
             return t
-        return tf.reshape(t, tf.concat([[self._batch_size, self._beam_width], tf.shape(t)[1:]], 0))
+        out = tf.reshape(t, tf.concat([[self._batch_size, self._beam_width], tf.shape(t)[1:]], 0))
+        out.set_shape(tf.TensorShape([tf.get_static_value(self._batch_size), self._beam_width]).concatenate(
+            t.shape[1:]))
+        return out
 
     def _merge(self, t):
         if t.shape.rank == 0:
             return t
-        return tf.reshape(t, tf.concat([[self._batch_size * self._beam_width], tf.shape(t)[2:]], 0))
+        out = tf.reshape(t, tf.concat([[self._batch_size * self._beam_width], tf.shape(t)[2:]], 0))
+        static = tf.get_static_value(self._batch_size)
+        out.set_shape(tf.TensorShape([None if static is None else static * self._beam_width]).concatenate(
+            t.shape[2:]))
+        return out
 
     def initialize(self, name=None):
         log_probs = tf.one_hot(tf.zeros([self._batch_size], tf.int32), depth=self._beam_width,
@@ -384,6 +394,9 @@ class BeamSearchDecoder:
         scores = total_probs / _length_penalty(new_lengths, self._length_penalty_weight)
         scores_flat = tf.reshape(scores, [batch, -1])
         next_beam_scores, word_indices = tf.nn.top_k(scores_flat, k=width)
+        static_batch = tf.get_static_value(batch)
+        next_beam_scores.set_shape([static_batch, width])
+        word_indices.set_shape([static_batch, width])
         next_beam_probs = _gather_beams(total_probs, word_indices, batch, width * vocab_size, [-1])
         next_word_ids = tf.cast(tf.math.floormod(word_indices, vocab_size), tf.int32)
         next_beam_ids = tf.cast(word_indices // vocab_size, tf.int32)
