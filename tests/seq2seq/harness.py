@@ -122,6 +122,8 @@ def legacy_train(cfg: Config, directory: str, seed: int = 0) -> dict:
             sess.run(v1.global_variables_initializer())
             _randomize(sess, seed)
             result = sess.run(fetch)
+            cell_state = result["cell_state"]
+            result["cell_state"] = tuple(cell_state) if isinstance(cell_state, tuple) else (cell_state,)
             result["checkpoint"] = v1.train.Saver().save(sess, os.path.join(directory, "model.ckpt"))
     return result
 
