@@ -104,8 +104,10 @@ def _randomize(sess, seed: int) -> None:
         var.load(np.asarray(value, np.float32), sess)
 
 
-def legacy_train(cfg: Config, directory: str, seed: int = 0) -> dict:
-    """Training graph: teacher-forced decoding + sequence_loss; random weights saved with a Saver."""
+def legacy_train(cfg: Config, directory: str, seed: int = 0, values: Optional[dict] = None,
+                 restore: Optional[str] = None) -> dict:
+    """Training graph: teacher-forced decoding + sequence_loss. Its variables get seeded random values (or
+    ``values`` by checkpoint name, or a ``Saver.restore`` of ``restore``), and are saved with a Saver."""
     d = data()
     with tf.Graph().as_default():
         embedding = v1.get_variable("embedding", [V, D])
@@ -119,12 +121,23 @@ def legacy_train(cfg: Config, directory: str, seed: int = 0) -> dict:
                  "cell_state": state.cell_state, "attention": state.attention, "alignments": state.alignments,
                  "time": state.time, "loss": loss, "lengths": lengths}
         with v1.Session(config=FAST) as sess:
-            sess.run(v1.global_variables_initializer())
-            _randomize(sess, seed)
+            saver = v1.train.Saver()
+            if restore is not None:
+                saver.restore(sess, restore)
+            else:
+                sess.run(v1.global_variables_initializer())
+                if values is None:
+                    _randomize(sess, seed)
+                else:
+                    variables = {v.op.name: v for v in v1.global_variables()}
+                    assert set(variables) == set(values), sorted(set(variables) ^ set(values))
+                    for name, var in variables.items():
+                        var.load(values[name], sess)
             result = sess.run(fetch)
             cell_state = result["cell_state"]
             result["cell_state"] = tuple(cell_state) if isinstance(cell_state, tuple) else (cell_state,)
-            result["checkpoint"] = v1.train.Saver().save(sess, os.path.join(directory, "model.ckpt"))
+            result["variables"] = {v.op.name: tuple(v.shape.as_list()) for v in v1.global_variables()}
+            result["checkpoint"] = saver.save(sess, os.path.join(directory, "model.ckpt"))
     return result
 
 
@@ -213,13 +226,15 @@ def keras_from_checkpoint(cfg: Config, arrays: dict, **wrapper_kwargs):
     return wrapper, embedding, projection, conversion
 
 
-def keras_teacher(cfg: Config, wrapper, embedding, projection) -> dict:
+def keras_teacher(cfg: Config, wrapper, embedding, projection, as_tensor: bool = False) -> dict:
     d = data()
     wrapper.setup_memory(d["memory"], LENGTHS)
     helper = modern_s2s.TrainingHelper(embedding(d["ids"]), np.full(B, T, np.int32))
     decoder = modern_s2s.BasicDecoder(wrapper, helper, wrapper.get_initial_state(B), output_layer=projection)
     out, state, lengths = modern_s2s.dynamic_decode(decoder)
     loss = modern_s2s.sequence_loss(out.rnn_output, d["targets"], d["weights"])
+    if as_tensor:
+        return {"loss": loss}
     return {"logits": out.rnn_output.numpy(), "sample_id": out.sample_id.numpy(),
             "history": state.alignment_history.stack().numpy(),
             "cell_state": converters.keras_state_to_tf1(cfg.cell, tf.nest.flatten(state.cell_state)),
