@@ -61,14 +61,14 @@ SEQ2SEQ_NAME_TABLE: tuple[NameRow, ...] = (
             "the wrapped cell; input = concat([x, attention])", "kernel [D + A + U, G U]",
             "cell/{kernel, recurrent_kernel, bias} (migration.converters.cell_to_keras)"),
     NameRow(r"(?P<prefix>(?:.*/)?)AttnW_(?P<head>\d+)", "legacy_seq2seq", "1x1 conv over the attention states",
-            "[1, 1, A, A]", "AttnW_k/kernel [A, A] (reshaped)"),
+            "[1, 1, A, A]", "AttnW_k [A, A] (reshaped)"),
     NameRow(r"(?P<prefix>(?:.*/)?)AttnV_(?P<head>\d+)", "legacy_seq2seq", "score vector", "[A]", "AttnV_k"),
     NameRow(r"(?P<prefix>(?:.*/)?)Attention_(?P<head>\d+)/(?P<var>kernel|bias)", "legacy_seq2seq",
             "query projection (flattened state)", "[S, A] / [A]", "Attention_k/{kernel, bias}"),
     NameRow(r"(?P<prefix>(?:.*/)?)AttnOutputProjection/(?P<var>kernel|bias)", "legacy_seq2seq",
             "output = [cell_output, attns] @ W + b", "[U + heads A, O] / [O]", "AttnOutputProjection/{kernel, bias}"),
     NameRow(r"(?P<prefix>(?:.*/)?)attention_decoder/(?P<var>kernel|bias)", "legacy_seq2seq",
-            "cell input = [input, attns] @ W + b", "[D + heads A, D] / [D]", "input_projection/{kernel, bias}"),
+            "cell input = [input, attns] @ W + b", "[D + heads A, D] / [D]", "attention_decoder/{kernel, bias}"),
     NameRow(r"(?P<prefix>(?:.*/)?)embedding_wrapper/embedding", "legacy_seq2seq", "encoder EmbeddingWrapper table",
             "[V_in, E]", "Embedding.embeddings"),
     NameRow(r"(?P<prefix>(?:.*/)?)embedding_(?:attention|rnn)_decoder/embedding", "legacy_seq2seq",
@@ -227,32 +227,51 @@ def attention_wrapper_to_tf1(named: Mapping[str, np.ndarray], block: AttentionWr
     return out
 
 
-def attention_decoder_to_keras(arrays: Mapping[str, np.ndarray], block: AttentionDecoderBlock) -> Arrays:
-    """``legacy_seq2seq.attention_decoder`` arrays -> relative names; ``AttnW_k [1, 1, A, A]`` -> ``[A, A]``."""
-    out: Arrays = {}
-    for name in block.names:
-        rel, value = name[len(block.prefix):], np.asarray(arrays[name])
-        if re.fullmatch(r"AttnW_\d+", rel):
-            check_shape(name, value.shape, (1, 1, block.attn_size, block.attn_size), "1x1 conv kernel")
-            out[rel + "/kernel"] = value.reshape(block.attn_size, block.attn_size)
-        elif rel in ("kernel", "bias"):
-            out["input_projection/" + rel] = value
-        else:
-            out[rel] = value
-    return out
+def _attn_w(name: str, value: np.ndarray, to_keras: bool) -> np.ndarray:
+    """``AttnW_k``: TF1 1x1 conv kernel ``[1, 1, A, A]`` <-> Keras matrix ``[A, A]``; other names unchanged."""
+    if not re.fullmatch(r"(?:.*/)?AttnW_\d+", name):
+        return value
+    if to_keras:
+        if value.ndim != 4 or value.shape[:2] != (1, 1):
+            raise MigrationError(f"Checkpoint variable {name} has shape {value.shape}; a legacy_seq2seq attention "
+                                 "kernel is a 1x1 convolution [1, 1, A, A].")
+        return value.reshape(value.shape[2:])
+    return value.reshape((1, 1) + value.shape)
 
 
-def attention_decoder_to_tf1(named: Mapping[str, np.ndarray], block: AttentionDecoderBlock) -> Arrays:
-    """Inverse of :func:`attention_decoder_to_keras`."""
-    out: Arrays = {}
-    for rel, value in named.items():
-        value = np.asarray(value)
-        if re.fullmatch(r"AttnW_\d+/kernel", rel):
-            out[block.prefix + rel.split("/")[0]] = value.reshape(1, 1, *value.shape)
-        elif rel.startswith("input_projection/"):
-            out[block.prefix + rel.split("/")[1]] = value
-        else:
-            out[block.prefix + rel] = value
+def _cell_arrays(arrays: Mapping[str, np.ndarray], cell_scope: str) -> Arrays:
+    return {n[len(cell_scope) + 1:]: np.asarray(a) for n, a in arrays.items() if n.startswith(cell_scope + "/")}
+
+
+def legacy_scope_to_keras(arrays: Mapping[str, np.ndarray], variable_names: Sequence[str],
+                          cell_specs: Mapping[str, CellSpec], prefix: str = "") -> tuple[Arrays, dict]:
+    """``legacy_seq2seq`` arrays -> :class:`modern_rnn.seq2seq.legacy_seq2seq.Seq2SeqScope` weights.
+
+    ``variable_names``: the scope's relative names (``Seq2SeqScope.named_weights()``); ``cell_specs``: TF1 cell scope
+    (relative, e.g. ``embedding_attention_seq2seq/rnn/embedding_wrapper/basic_lstm_cell``) -> :class:`CellSpec`.
+    Returns ``({relative name: array}, {cell scope: Keras cell weights})``.
+    """
+    missing = [prefix + n for n in variable_names if prefix + n not in arrays]
+    if missing:
+        raise MigrationError(f"Checkpoint has no variables {missing[:4]}: the Keras scope and the TF1 graph differ "
+                             "(other sizes, feed_previous/output_projection, or another variable scope prefix).")
+    out = {n: _attn_w(n, np.asarray(arrays[prefix + n]), True) for n in variable_names}
+    cells = {}
+    for cell_scope, spec in cell_specs.items():
+        w = _cell_arrays(arrays, prefix + cell_scope)
+        kernel = w.get("gates/kernel", w.get("kernel"))
+        if kernel is None:
+            raise MigrationError(f"Checkpoint has no cell under {prefix + cell_scope}/ (got {sorted(w)}).")
+        cells[cell_scope] = converters.cell_to_keras(spec, w, kernel.shape[0] - spec.units)
+    return out, cells
+
+
+def legacy_scope_to_tf1(named: Mapping[str, np.ndarray], cells: Mapping[str, tuple[CellSpec, Sequence[np.ndarray]]],
+                        prefix: str = "") -> Arrays:
+    """Inverse of :func:`legacy_scope_to_keras`: ``cells`` maps a TF1 cell scope to ``(spec, Keras weights)``."""
+    out = {prefix + n: _attn_w(n, np.asarray(v), False) for n, v in named.items()}
+    for cell_scope, (spec, weights) in cells.items():
+        out.update({f"{prefix}{cell_scope}/{k}": v for k, v in converters.cell_to_tf1(spec, weights).items()})
     return out
 
 
@@ -279,7 +298,7 @@ def convert_seq2seq(arrays: Mapping[str, np.ndarray], forget_bias: float = 1.0) 
         if isinstance(block, AttentionWrapperBlock):
             keras_arrays.append(attention_wrapper_to_keras(arrays, block, forget_bias))
         else:
-            keras_arrays.append(attention_decoder_to_keras(arrays, block))
+            keras_arrays.append({n[len(block.prefix):]: _attn_w(n, np.asarray(arrays[n]), True) for n in block.names})
         consumed.update(block.names)
     unconverted = {n: "not part of an attention block (encoder, output layer, embedding or optimizer slot)"
                    for n in arrays if n not in consumed}

@@ -192,19 +192,26 @@ def sequence_loss(logits, targets, weights, across_time: bool = True, across_bat
     return xent
 
 
-def attention_decoder(inputs: list, state: tuple, attention_states: np.ndarray, spec: CellSpec, w: dict,
-                      cell_w: dict) -> tuple[list, tuple]:
-    """``legacy_seq2seq.attention_decoder``, one head, relative TF1 names (``AttnW_0`` ...), cell in TF1 order."""
+def attention_decoder(inputs: list, state: tuple, attention_states: np.ndarray, cell_fn, w: dict) -> tuple[list, tuple]:
+    """``legacy_seq2seq.attention_decoder``, one head, relative TF1 names (``AttnW_0`` ...); ``cell_fn(x, state)`` is
+    one TF1 cell step (state in TF1 order, flattened into the query)."""
     hidden = np.asarray(attention_states, np.float64)
     features = hidden @ w["AttnW_0"][0, 0]
     attn = np.zeros((hidden.shape[0], hidden.shape[2]))
     outputs = []
     for inp in inputs:
         x = np.concatenate([inp, attn], 1) @ w["kernel"] + w["bias"]
-        out, state = cell_step(spec, cell_w, x, state)
+        out, state = cell_fn(x, state)
         query = np.concatenate(state, 1)
         y = query @ w["Attention_0/kernel"] + w["Attention_0/bias"]
         s = np.sum(w["AttnV_0"] * np.tanh(features + y[:, None, :]), 2)
         attn = np.einsum("bt,bta->ba", softmax(s), hidden)
         outputs.append(np.concatenate([out, attn], 1) @ w["AttnOutputProjection/kernel"] + w["AttnOutputProjection/bias"])
     return outputs, state
+
+
+def sequence_loss_by_example(logits: list, targets: list, weights: list, average: bool = True) -> np.ndarray:
+    """legacy_seq2seq: per-example sum of weighted cross-entropies (divided by sum of weights + 1e-12)."""
+    total = sum(-log_softmax(np.asarray(lg, np.float64))[np.arange(len(t)), t] * w
+                for lg, t, w in zip(logits, targets, weights))
+    return total / (sum(weights) + 1e-12) if average else total
