@@ -120,6 +120,16 @@ class AttentionDecoderBlock:
     names: tuple[str, ...]
 
 
+def is_slot(name: str, variables: Mapping[str, object]) -> bool:
+    """An optimizer slot is saved as ``<variable>/<slot>`` (``.../kernel/Adam``, ``.../kernel/Momentum``)."""
+    return "/" in name and name.rsplit("/", 1)[0] in variables
+
+
+def table_row(name: str) -> Optional[NameRow]:
+    """The :data:`SEQ2SEQ_NAME_TABLE` row a checkpoint name matches, or None."""
+    return next((row for row in SEQ2SEQ_NAME_TABLE if re.fullmatch(row.pattern, name)), None)
+
+
 def _match(row: NameRow, name: str) -> Optional[re.Match]:
     return re.fullmatch(row.pattern, name)
 
@@ -130,11 +140,10 @@ def recognize_seq2seq(variables: Shapes) -> list:
     ``variables`` maps checkpoint keys to shapes (``dict(tf.train.list_variables(path))``). Raises
     :class:`MigrationError` when a wrapper's pieces are inconsistent (e.g. two candidate memory layers).
     """
-    shapes = {k: tuple(int(d) for d in v) for k, v in variables.items()}
+    shapes = {k: tuple(int(d) for d in v) for k, v in variables.items() if not is_slot(k, variables)}
     blocks: list = []
     memory_layers = [n for n in shapes if _match(SEQ2SEQ_NAME_TABLE[0], n)]
-    prefixes = sorted({n.split("attention_wrapper/")[0] for n in shapes if "attention_wrapper/" in n
-                       and "/Adam" not in n and "/Momentum" not in n and "/Adagrad" not in n})
+    prefixes = sorted({n.split("attention_wrapper/")[0] for n in shapes if "attention_wrapper/" in n})
     for prefix in prefixes:
         blocks.append(_wrapper_block(prefix, shapes, memory_layers))
     heads = sorted({m.group("prefix") for n in shapes if (m := _match(SEQ2SEQ_NAME_TABLE[8], n))})
@@ -300,7 +309,9 @@ def convert_seq2seq(arrays: Mapping[str, np.ndarray], forget_bias: float = 1.0) 
         else:
             keras_arrays.append({n[len(block.prefix):]: _attn_w(n, np.asarray(arrays[n]), True) for n in block.names})
         consumed.update(block.names)
-    unconverted = {n: "not part of an attention block (encoder, output layer, embedding or optimizer slot)"
+    unconverted = {n: ("optimizer slot: not converted (restart the optimizer, or convert it with the layout of its "
+                       "variable)" if is_slot(n, arrays) else
+                       "not part of an attention block (encoder, output layer, embedding, step counter)")
                    for n in arrays if n not in consumed}
     return Seq2SeqConversion(blocks, keras_arrays, consumed, unconverted)
 

@@ -103,6 +103,8 @@ def _randomize(sess, seed: int) -> None:
             value = rng.uniform(-1.5, 1.5, shape) / np.sqrt(shape[0])
         if "AttnV_" in var.op.name:  # peaky attention: the alignments must matter for the outputs
             value = value * 6.0
+        if var.op.name.endswith("output_projection/kernel") or var.op.name == "embedding":
+            value = value * 4.0  # logits driven by the state, and the state by the fed-back token, not by biases
         var.load(np.asarray(value, np.float32), sess)
 
 
@@ -143,7 +145,7 @@ def legacy_train(cfg: Config, directory: str, seed: int = 0, values: Optional[di
     return result
 
 
-def legacy_infer(cfg: Config, checkpoint: str, mode: str) -> dict:
+def legacy_infer(cfg: Config, checkpoint: str, mode: str, end: int = END) -> dict:
     """Inference graph (``greedy`` or ``beam``) restoring ``checkpoint`` with a Saver."""
     d = data()
     with tf.Graph().as_default():
@@ -151,7 +153,7 @@ def legacy_infer(cfg: Config, checkpoint: str, mode: str) -> dict:
         projection = v1.layers.Dense(V, name="output_projection")
         if mode == "greedy":
             wrapper = _legacy_wrapper(cfg, tf.constant(d["memory"]), tf.constant(LENGTHS), alignment_history=False)
-            helper = legacy_s2s.GreedyEmbeddingHelper(embedding, tf.fill([B], START), END)
+            helper = legacy_s2s.GreedyEmbeddingHelper(embedding, tf.fill([B], START), end)
             decoder = legacy_s2s.BasicDecoder(wrapper, helper, wrapper.zero_state(B, tf.float32), projection)
             out, _, lengths = legacy_s2s.dynamic_decode(decoder, maximum_iterations=MAX_ITER)
             fetch = {"ids": out.sample_id, "lengths": lengths}
@@ -159,7 +161,7 @@ def legacy_infer(cfg: Config, checkpoint: str, mode: str) -> dict:
             memory = legacy_s2s.tile_batch(tf.constant(d["memory"]), WIDTH)
             wrapper = _legacy_wrapper(cfg, memory, legacy_s2s.tile_batch(tf.constant(LENGTHS), WIDTH), False)
             decoder = legacy_s2s.BeamSearchDecoder(
-                wrapper, embedding, tf.fill([B], START), END, wrapper.zero_state(B * WIDTH, tf.float32), WIDTH,
+                wrapper, embedding, tf.fill([B], START), end, wrapper.zero_state(B * WIDTH, tf.float32), WIDTH,
                 output_layer=projection, length_penalty_weight=cfg.length_penalty)
             out, state, lengths = legacy_s2s.dynamic_decode(decoder, maximum_iterations=MAX_ITER)
             fetch = {"predicted_ids": out.predicted_ids, "scores": out.beam_search_decoder_output.scores,
@@ -244,16 +246,16 @@ def keras_teacher(cfg: Config, wrapper, embedding, projection, as_tensor: bool =
             "time": int(state.time), "loss": float(loss), "lengths": lengths.numpy()}
 
 
-def keras_infer(cfg: Config, wrapper, embedding, projection, mode: str) -> dict:
+def keras_infer(cfg: Config, wrapper, embedding, projection, mode: str, end: int = END) -> dict:
     d = data()
     if mode == "greedy":
         wrapper.setup_memory(d["memory"], LENGTHS)
-        helper = modern_s2s.GreedyEmbeddingHelper(embedding, np.full(B, START), END)
+        helper = modern_s2s.GreedyEmbeddingHelper(embedding, np.full(B, START), end)
         decoder = modern_s2s.BasicDecoder(wrapper, helper, wrapper.get_initial_state(B), projection)
         out, _, lengths = modern_s2s.dynamic_decode(decoder, maximum_iterations=MAX_ITER)
         return {"ids": out.sample_id.numpy(), "lengths": lengths.numpy()}
     wrapper.setup_memory(modern_s2s.tile_batch(d["memory"], WIDTH), modern_s2s.tile_batch(LENGTHS, WIDTH))
-    decoder = modern_s2s.BeamSearchDecoder(wrapper, embedding, np.full(B, START), END,
+    decoder = modern_s2s.BeamSearchDecoder(wrapper, embedding, np.full(B, START), end,
                                            wrapper.get_initial_state(B * WIDTH), WIDTH, output_layer=projection,
                                            length_penalty_weight=cfg.length_penalty)
     out, state, _ = modern_s2s.dynamic_decode(decoder, maximum_iterations=MAX_ITER)

@@ -84,41 +84,51 @@ def test_greedy_decoding_ids_equal(runs, name: str) -> None:
     np.testing.assert_array_equal(legacy["ids"], numpy_ids)
     np.testing.assert_array_equal(keras["ids"], numpy_ids)
     np.testing.assert_array_equal(legacy["lengths"], keras["lengths"])
+    assert len(np.unique(numpy_ids)) > 1              # the fed-back embedding matters: not one id repeated
+
+
+def _beam_reference(cfg, arrays, end: int, length_penalty: float) -> dict:
+    return ref.beam_search(h.reference_attention(cfg, arrays), h.data()["memory"], h.LENGTHS,
+                           arrays["embedding"].astype(np.float64), arrays["decoder/output_projection/kernel"],
+                           arrays["decoder/output_projection/bias"], h.START, end, h.WIDTH, h.MAX_ITER, length_penalty,
+                           cfg.attention_size)
+
+
+def _informative_end_token(cfg, arrays) -> int:
+    """An end token for which the reference beams re-parent and finish at different lengths (gather_tree works)."""
+    for end in range(h.V):
+        expected = _beam_reference(cfg, arrays, end, cfg.length_penalty)
+        if (np.any(expected["parent_ids"] != np.arange(h.WIDTH)) and len(np.unique(expected["lengths"])) > 1
+                and np.any(expected["predicted_ids"] == end)):
+            return end
+    raise AssertionError("no end token makes the beam search informative; change the seed")
 
 
 @pytest.mark.parametrize("name", INFER)
 def test_beam_search_results_equal(runs, name: str) -> None:
     run = runs[name]
     cfg, arrays = run["cfg"], run["arrays"]
-    legacy = h.legacy_infer(cfg, run["legacy"]["checkpoint"], "beam")
+    end = _informative_end_token(cfg, arrays)
+    legacy = h.legacy_infer(cfg, run["legacy"]["checkpoint"], "beam", end)
     wrapper = h.keras_from_checkpoint(cfg, arrays, alignment_history=False)[0]
-    keras = h.keras_infer(cfg, wrapper, *run["layers"], "beam")
-    att = h.reference_attention(cfg, arrays)
-    expected = ref.beam_search(att, h.data()["memory"], h.LENGTHS, arrays["embedding"].astype(np.float64),
-                               arrays["decoder/output_projection/kernel"], arrays["decoder/output_projection/bias"],
-                               h.START, h.END, h.WIDTH, h.MAX_ITER, cfg.length_penalty, cfg.attention_size)
+    keras = h.keras_infer(cfg, wrapper, *run["layers"], "beam", end)
+    expected = _beam_reference(cfg, arrays, end, cfg.length_penalty)
     for side in (legacy, keras):
         np.testing.assert_array_equal(side["predicted_ids"], expected["predicted_ids"])   # [B, T, W] after gather_tree
         np.testing.assert_array_equal(side["parent_ids"], expected["parent_ids"].transpose(1, 0, 2))
         np.testing.assert_array_equal(side["lengths"], expected["lengths"])
         np.testing.assert_allclose(side["scores"], expected["scores"], atol=TOL, rtol=TOL)
-    # The case is not trivial: beams re-parent (gather_tree has work to do) and beams have different lengths.
-    parents = expected["parent_ids"]
-    assert np.any(parents != np.arange(h.WIDTH)[None, None, :])
-    assert len(np.unique(expected["lengths"])) > 1
 
 
 def test_length_penalty_changes_the_search(runs) -> None:
-    """Control: the penalised configuration's beams differ from the same search without the penalty."""
+    """Control: the penalised configuration's scores differ from the same search without the penalty."""
     run = runs["bahdanau_norm-lstm_fb0.5-layer"]
     cfg, arrays = run["cfg"], run["arrays"]
-    args = (h.reference_attention(cfg, arrays), h.data()["memory"], h.LENGTHS, arrays["embedding"].astype(np.float64),
-            arrays["decoder/output_projection/kernel"], arrays["decoder/output_projection/bias"], h.START, h.END,
-            h.WIDTH, h.MAX_ITER)
-    with_penalty = ref.beam_search(*args, cfg.length_penalty, cfg.attention_size)
-    without = ref.beam_search(*args, 0.0, cfg.attention_size)
-    assert not np.allclose(with_penalty["scores"][:, :without["scores"].shape[1]][..., :1],
-                           without["scores"][:, :with_penalty["scores"].shape[1]][..., :1])
+    end = _informative_end_token(cfg, arrays)
+    with_penalty = _beam_reference(cfg, arrays, end, cfg.length_penalty)["scores"]
+    without = _beam_reference(cfg, arrays, end, 0.0)["scores"]
+    steps = min(with_penalty.shape[1], without.shape[1])
+    assert np.abs(with_penalty[:, :steps] - without[:, :steps]).max() > 1e-2
 
 
 def test_gather_tree_matches_the_kernel_loops() -> None:
@@ -162,3 +172,47 @@ def test_keras_with_reversed_cell_input_fn_is_caught(runs) -> None:
     wrapper = h.keras_from_checkpoint(cfg, arrays, cell_input_fn=lambda x, a: h.tf.concat([a, x], -1))[0]
     keras = h.keras_teacher(cfg, wrapper, *run["layers"])
     assert np.abs(keras["logits"] - run["legacy"]["logits"]).max() > 1e-3
+
+
+def _end_token_with_ragged_finish(cfg, arrays) -> int:
+    """An end token for which the NumPy greedy decoder finishes one row early and the other later (or never)."""
+    att = h.reference_attention(cfg, arrays)
+    for end in range(h.V):
+        ids = ref.greedy(att, h.data()["memory"], h.LENGTHS, arrays["embedding"].astype(np.float64),
+                         arrays["decoder/output_projection/kernel"], arrays["decoder/output_projection/bias"],
+                         h.START, end, h.MAX_ITER, cfg.attention_size)
+        first = [int(np.argmax(row == end)) if np.any(row == end) else h.MAX_ITER for row in ids]
+        if min(first) + 1 < h.MAX_ITER and first[0] != first[1]:
+            return end
+    raise AssertionError("no end token gives a ragged finish; change the seed")
+
+
+def test_impute_finished_zeroes_outputs_and_freezes_states_on_both_sides(runs) -> None:
+    """dynamic_decode(impute_finished=True), greedy: a row that emitted EOS gets zero logits and a frozen state."""
+    run = runs["bahdanau_norm-lstm_fb0.5-layer"]
+    cfg, arrays, d = run["cfg"], run["arrays"], h.data()
+    end = _end_token_with_ragged_finish(cfg, arrays)
+    with h.tf.Graph().as_default():
+        embedding = h.v1.get_variable("embedding", [h.V, h.D])
+        wrapper = h._legacy_wrapper(cfg, h.tf.constant(d["memory"]), h.tf.constant(h.LENGTHS), False)
+        helper = h.legacy_s2s.GreedyEmbeddingHelper(embedding, h.tf.fill([h.B], h.START), end)
+        decoder = h.legacy_s2s.BasicDecoder(wrapper, helper, wrapper.zero_state(h.B, h.tf.float32),
+                                            h.v1.layers.Dense(h.V, name="output_projection"))
+        out, state, lengths = h.legacy_s2s.dynamic_decode(decoder, impute_finished=True, maximum_iterations=h.MAX_ITER)
+        with h.v1.Session(config=h.FAST) as sess:
+            h.v1.train.Saver().restore(sess, run["legacy"]["checkpoint"])
+            legacy = sess.run({"logits": out.rnn_output, "lengths": lengths, "cell": state.cell_state})
+    wrapper = h.keras_from_checkpoint(cfg, arrays, alignment_history=False)[0]
+    wrapper.setup_memory(d["memory"], h.LENGTHS)
+    helper = h.modern_s2s.GreedyEmbeddingHelper(run["layers"][0], np.full(h.B, h.START), end)
+    decoder = h.modern_s2s.BasicDecoder(wrapper, helper, wrapper.get_initial_state(h.B), run["layers"][1])
+    out, state, lengths = h.modern_s2s.dynamic_decode(decoder, impute_finished=True, maximum_iterations=h.MAX_ITER)
+    np.testing.assert_allclose(out.rnn_output.numpy(), legacy["logits"], atol=TOL)
+    np.testing.assert_array_equal(lengths.numpy(), legacy["lengths"])
+    keras_c_h = h.converters.keras_state_to_tf1(cfg.cell, h.tf.nest.flatten(state.cell_state))
+    for got, want in zip(keras_c_h, legacy["cell"]):
+        np.testing.assert_allclose(got, want, atol=TOL)
+    short = int(np.argmin(legacy["lengths"]))
+    assert legacy["lengths"][short] < legacy["logits"].shape[1]                # a row finished early ...
+    assert np.all(legacy["logits"][short, legacy["lengths"][short]:] == 0.0)   # ... and its later outputs are 0
+    assert np.any(legacy["logits"][1 - short, legacy["lengths"][short]:] != 0.0)

@@ -162,3 +162,14 @@ def test_keras_file_reloads_with_safe_mode(tmp_path, name: str) -> None:
     loaded = keras.models.load_model(path, safe_mode=True)
     assert isinstance(loaded.wrapper.attention_mechanism, type(model.wrapper.attention_mechanism))
     np.testing.assert_allclose(loaded(inputs).numpy(), expected, atol=1e-6)
+
+
+def test_name_table_covers_every_consumed_name_and_slots_are_reported(legacy) -> None:
+    arrays = h.checkpoint_arrays(legacy["checkpoint"])
+    arrays.update({k + "/Adam": v for k, v in list(arrays.items())})       # optimizer slots beside every variable
+    conversion = s2c.convert_seq2seq(arrays, forget_bias=0.5)
+    assert all(s2c.table_row(n) is not None for n in conversion.consumed)
+    assert not any(n.endswith("/Adam") for n in conversion.consumed)
+    slots = {n for n, why in conversion.unconverted.items() if why.startswith("optimizer slot")}
+    assert slots == {n for n in arrays if n.endswith("/Adam")}
+    assert s2c.table_row("decoder/output_projection/kernel") is None

@@ -90,6 +90,8 @@ def test_embedding_attention_seq2seq_names(attention_run) -> None:
     }
     (block,) = s2c.recognize_seq2seq(shapes)
     assert (block.prefix, block.num_heads, block.attn_size) == (d, 1, U)
+    assert all(s2c.table_row(n) is not None for n in shapes if "_cell/" not in n), \
+        [n for n in shapes if s2c.table_row(n) is None]
 
 
 def _numpy_embedding_attention(arrays: dict) -> tuple:
