@@ -25,7 +25,9 @@ from typing import Sequence
 
 import numpy as np
 
-from examples.common import add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say
+from examples.common import (
+    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
+)
 from migration.errors import MigrationError, check_positive_int
 
 GO, EOS, OFFSET = 0, 1, 2
@@ -249,6 +251,7 @@ def _main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="rnn-migrate-seq2seq-") as directory:
         losses, checkpoint = legacy_train(args, directory)
         say(f"TF1 training: {args.steps} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+        write_scalars(args.logdir, "legacy", "seq2seq/loss", losses)
         legacy = {mode: legacy_decode(args, checkpoint, test, mode) for mode in ("greedy", "beam")}
         model = KerasModel(args, checkpoint)
     modern = {mode: model.decode(test, mode) for mode in ("greedy", "beam")}
