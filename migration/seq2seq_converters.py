@@ -196,6 +196,27 @@ def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str]) -> Atten
         memory_depth=memory_depth, names=names)
 
 
+def describe_block(block) -> dict:
+    """A JSON-ready summary of a recognised block for ``rnn-migrate inspect``, with the Keras twin to build."""
+    if isinstance(block, AttentionDecoderBlock):
+        return {"kind": "legacy_seq2seq.attention_decoder", "scope": block.prefix, "num_heads": block.num_heads,
+                "attn_size": block.attn_size, "variables": list(block.names),
+                "keras": "modern_rnn.seq2seq.legacy_seq2seq.attention_decoder(..., scope=Seq2SeqScope())"}
+    cell = {"basic_lstm": "basic_lstm_cell({u}, forget_bias=FORGET_BIAS)", "lstm": "lstm_cell({u}, forget_bias=FORGET_BIAS)",
+            "gru": "gru_cell({u})", "basic_rnn": "basic_rnn_cell({u})"}[block.cell_kind].format(u=block.cell_units)
+    mechanism = (f"BahdanauAttention({block.num_units}, normalize={block.normalize})" if block.mechanism == "bahdanau"
+                 else f"LuongAttention({block.num_units}, scale={block.scale})")
+    return {"kind": "contrib.seq2seq.AttentionWrapper", "scope": block.scope, "memory_layer": block.memory_layer,
+            "mechanism": block.mechanism, "num_units": block.num_units, "normalize": block.normalize,
+            "scale": block.scale, "attention_layer_size": block.attention_layer_size, "cell": block.cell_kind,
+            "cell_units": block.cell_units, "decoder_input_depth": block.input_depth,
+            "memory_depth": block.memory_depth, "variables": list(block.names),
+            "keras": f"modern_rnn.seq2seq.AttentionWrapper(modern_rnn.{cell}, modern_rnn.seq2seq.{mechanism}, "
+                     f"attention_layer_size={block.attention_layer_size})",
+            "note": "forget_bias of a wrapped TF1 LSTM is not in the checkpoint (read it from the .meta or the program)"
+            if block.cell_kind in ("basic_lstm", "lstm") else ""}
+
+
 def _attention_rel_names(block: AttentionWrapperBlock) -> list[str]:
     rel = []
     if block.mechanism == "bahdanau":

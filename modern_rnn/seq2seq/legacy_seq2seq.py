@@ -78,7 +78,7 @@ def _state_list(state):
     return state if isinstance(state, (list, tuple)) else [state]
 
 
-def _run_cell(scope: Seq2SeqScope, cell, inputs, state, wrap: Optional[Callable] = None):
+def _run_cell(scope: Seq2SeqScope, cell, inputs, state):
     scope.cell(_cell_scope(cell), cell)
     return cell(inputs, _state_list(state))
 

@@ -173,3 +173,13 @@ def test_name_table_covers_every_consumed_name_and_slots_are_reported(legacy) ->
     slots = {n for n, why in conversion.unconverted.items() if why.startswith("optimizer slot")}
     assert slots == {n for n in arrays if n.endswith("/Adam")}
     assert s2c.table_row("decoder/output_projection/kernel") is None
+
+
+def test_describe_block_is_json_and_names_the_keras_twin(legacy) -> None:
+    import json
+
+    (block,) = s2c.recognize_seq2seq(dict(tf.train.list_variables(legacy["checkpoint"])))
+    summary = json.loads(json.dumps(s2c.describe_block(block)))
+    assert summary["kind"] == "contrib.seq2seq.AttentionWrapper" and summary["scope"] == "decoder/attention_wrapper/"
+    assert "BahdanauAttention(4, normalize=True)" in summary["keras"] and "lstm_cell(5" in summary["keras"]
+    assert set(summary["variables"]) == set(block.names) and "forget_bias" in summary["note"]

@@ -48,7 +48,7 @@ def _legacy_run(build, directory: str, seed: int) -> dict:
     return result
 
 
-def _keras_from(arrays: dict, run_modern, cell_specs: dict, cells: dict) -> tuple:
+def _keras_from(arrays: dict, run_modern, cell_specs: dict) -> tuple:
     """Build the Keras scope by one run, load converted arrays, run again."""
     scope = modern.Seq2SeqScope()
     run_modern(scope)
@@ -123,7 +123,7 @@ def test_embedding_attention_seq2seq_three_ways(attention_run) -> None:
              p + "embedding_attention_decoder/attention_decoder/output_projection_wrapper/basic_lstm_cell": LSTM}
     encoder, decoder = _keras_cell(LSTM), _keras_cell(LSTM)
     k_out, k_state, _ = _keras_from(attention_run["arrays"], lambda scope: modern.embedding_attention_seq2seq(
-        list(ENC), list(DEC), decoder, VIN, VOUT, E, encoder_cell=encoder, scope=scope), specs, {})
+        list(ENC), list(DEC), decoder, VIN, VOUT, E, encoder_cell=encoder, scope=scope), specs)
     np.testing.assert_allclose(np.stack(attention_run["outputs"]), np.stack(outputs), atol=1e-5)
     np.testing.assert_allclose(np.stack(k_out), np.stack(outputs), atol=1e-5)
     for got_l, got_k, want in zip(attention_run["state"], k_state, state):
@@ -174,7 +174,7 @@ def test_rnn_seq2seq_family_legacy_equals_keras(tmp_path, kind: str) -> None:
     arrays = checkpoint_arrays(legacy_result["checkpoint"])
     cell_names = {n.rsplit("/", 2 if "gru" in n else 1)[0] for n in arrays if "_cell/" in n}
     assert cell_names == set(specs)                       # tied: one weight set; the others: encoder + decoder
-    k_out, k_state, _ = _keras_from(arrays, run, specs, {})
+    k_out, k_state, _ = _keras_from(arrays, run, specs)
     np.testing.assert_allclose(np.stack(k_out), np.stack(legacy_result["outputs"]), atol=1e-5)
     for got, want in zip(k_state, legacy_result["state"]):
         np.testing.assert_allclose(got, want, atol=1e-5)
@@ -186,7 +186,7 @@ def test_keras_scope_exports_back_to_tf1_names(attention_run) -> None:
              p + "embedding_attention_decoder/attention_decoder/output_projection_wrapper/basic_lstm_cell": LSTM}
     encoder, decoder = _keras_cell(LSTM), _keras_cell(LSTM)
     _, _, scope = _keras_from(attention_run["arrays"], lambda s: modern.embedding_attention_seq2seq(
-        list(ENC), list(DEC), decoder, VIN, VOUT, E, encoder_cell=encoder, scope=s), specs, {})
+        list(ENC), list(DEC), decoder, VIN, VOUT, E, encoder_cell=encoder, scope=s), specs)
     back = s2c.legacy_scope_to_tf1({k: v.numpy() for k, v in scope.named_weights().items()},
                                    {k: (specs[k], c.get_weights()) for k, c in scope.cells.items()})
     assert set(back) == set(attention_run["arrays"])
