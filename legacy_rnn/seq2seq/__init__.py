@@ -26,4 +26,18 @@ TWINS: tuple[str, ...] = (
     "tile_batch", "gather_tree", "BeamSearchDecoder", "BeamSearchDecoderState", "BeamSearchDecoderOutput",
     "FinalBeamSearchDecoderOutput", "sequence_loss",
 )
-__all__ = list(TWINS) + ["legacy_seq2seq"]
+#: TF 1.15 ``tf.contrib.seq2seq`` names that are not rebuilt here (a program using them needs a manual port).
+NOT_REBUILT: tuple[str, ...] = (
+    "AttentionMechanism", "BahdanauMonotonicAttention", "LuongMonotonicAttention", "monotonic_attention",
+    "safe_cumprod", "hardmax", "Helper", "CustomHelper", "InferenceHelper", "SampleEmbeddingHelper",
+    "ScheduledEmbeddingTrainingHelper", "ScheduledOutputTrainingHelper", "Decoder", "BaseDecoder", "SequenceLoss",
+)
+__all__ = list(TWINS) + ["legacy_seq2seq", "NOT_REBUILT"]
+
+
+def __getattr__(name: str):
+    if name in NOT_REBUILT:
+        raise AttributeError(
+            f"tf.contrib.seq2seq.{name} is not rebuilt in legacy_rnn.seq2seq (TF 2.21 has no tf.contrib); port that "
+            f"part by hand. Rebuilt: {', '.join(TWINS)}.")
+    raise AttributeError(f"module 'legacy_rnn.seq2seq' has no attribute {name!r}")

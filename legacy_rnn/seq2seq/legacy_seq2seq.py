@@ -361,3 +361,15 @@ def sequence_loss(logits, targets, weights, average_across_timesteps: bool = Tru
         if average_across_batch:
             return cost / tf.cast(tf.shape(targets[0])[0], cost.dtype)
         return cost
+
+
+#: TF 1.15 ``tf.contrib.legacy_seq2seq`` names that are not rebuilt here (a program using them needs a manual port).
+NOT_REBUILT: tuple[str, ...] = ("embedding_tied_rnn_seq2seq", "one2many_rnn_seq2seq", "model_with_buckets")
+
+
+def __getattr__(name: str):
+    if name in NOT_REBUILT:
+        raise AttributeError(
+            f"tf.contrib.legacy_seq2seq.{name} is not rebuilt in legacy_rnn.seq2seq.legacy_seq2seq (TF 2.21 has no "
+            "tf.contrib); port it by hand from rnn_decoder / embedding_rnn_decoder, which are rebuilt.")
+    raise AttributeError(f"module 'legacy_rnn.seq2seq.legacy_seq2seq' has no attribute {name!r}")

@@ -66,3 +66,12 @@ def test_contrib_signatures_match_tf_1_15() -> None:
     assert sig(legacy_ls.embedding_attention_seq2seq) == [
         "encoder_inputs", "decoder_inputs", "cell", "num_encoder_symbols", "num_decoder_symbols", "embedding_size",
         "num_heads", "output_projection", "feed_previous", "dtype", "scope", "initial_state_attention"]
+
+
+@pytest.mark.parametrize("module,name", [(legacy, "SampleEmbeddingHelper"), (legacy_ls, "model_with_buckets")])
+def test_names_not_rebuilt_fail_with_a_clear_message(module, name: str) -> None:
+    assert name in module.NOT_REBUILT and not set(module.NOT_REBUILT) & set(dir(module))
+    with pytest.raises(AttributeError, match="not rebuilt .*by hand"):
+        getattr(module, name)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        getattr(module, "nope")
