@@ -143,6 +143,9 @@ def dynamic_decode(decoder, output_time_major: bool = False, impute_finished: bo
                 decoder_state, state)
         emitted.append(outputs)
         state, inputs, finished, time = decoder_state, next_inputs, next_finished, time + 1
+    if not emitted:
+        raise ValueError("dynamic_decode: every row was finished before the first step (zero sequence lengths or "
+                         "maximum_iterations=0); there is nothing to decode.")
     stacked = nest.map_structure(lambda *steps: tf.stack(steps), *emitted)
     stacked, state = decoder.finalize(stacked, state, lengths)
     if not output_time_major:
