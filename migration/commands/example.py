@@ -5,7 +5,7 @@ import argparse
 import importlib
 
 NAME = "example"
-HELP = "run a seed program, legacy TF1 graph and Keras 2 side by side (echo, sentiment, keras_rnn, keras_api, text_prep)"
+HELP = "run a seed program, legacy TF1 graph and Keras 2 side by side (echo, sentiment, keras_rnn, keras_api, text_prep, seq2seq)"
 
 EXAMPLES: dict[str, str] = {
     "echo": "seed 002: binary echo task, hand-written cell / static_rnn / dynamic_rnn / Keras, truncated BPTT",
@@ -13,6 +13,7 @@ EXAMPLES: dict[str, str] = {
     "keras_rnn": "seed 000: SimpleRNN/LSTM/GRU classifiers (cell loops and layers) with their TF1 twins",
     "keras_api": "seed 001: return_sequences / return_state / stacked / Bidirectional numbers, both sides",
     "text_prep": "seed 003: vocabularies, character windows, Tokenizer, GloVe Embedding, parameter counts",
+    "seq2seq": "attention encoder-decoder (contrib.seq2seq) reversing digits: TF1 training, greedy + beam both sides",
 }
 
 

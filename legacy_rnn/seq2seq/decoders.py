@@ -1,0 +1,455 @@
+"""TF 1.15 ``tf.contrib.seq2seq`` decoding (``helper.py``, ``basic_decoder.py``, ``decoder.py``,
+``beam_search_decoder.py``, ``loss.py``), rebuilt on ``tf.compat.v1`` graph mode with the same maths.
+
+* ``dynamic_decode`` opens ``variable_scope('decoder')``: every variable the cell and the output layer create while
+  decoding lives under ``decoder/`` (``decoder/attention_wrapper/...``, ``decoder/<output layer name>/kernel``).
+* Greedy: ``sample_id = argmax(logits)``; a row finishes when it emits ``end_token``.
+* Beam search (1.15 ``_beam_search_step``, no coverage penalty): ``log_probs [B, W]`` start at ``[0, -inf, ...]``;
+  ``total = log_probs + log_softmax(logits)`` (finished beams may only extend with ``end_token`` at 0 cost);
+  ``score = total / ((5 + len) / 6) ** length_penalty_weight``; ``top_k`` over ``W * V``; parent = index // V,
+  word = index % V; cell states are gathered by parent; ``gather_tree`` back-tracks the ids at the end.
+
+Modern equivalent: :mod:`modern_rnn.seq2seq.decoders`.
+"""
+from __future__ import annotations
+
+import collections
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from migration.errors import check_positive_int
+
+v1 = tf.compat.v1
+nest = tf.nest
+
+
+def _transpose_batch_time(t: tf.Tensor) -> tf.Tensor:
+    if t.shape.rank is not None and t.shape.rank < 2:
+        return t
+    perm = tf.concat([[1, 0], tf.range(2, tf.rank(t))], 0)
+    return tf.transpose(t, perm)
+
+
+class TrainingHelper:
+    """``tf.contrib.seq2seq.TrainingHelper``: teacher forcing; step t reads ``inputs[:, t]``; a row finishes once
+    ``t + 1 >= sequence_length``; ``sample_ids = argmax(outputs)``.
+
+    Modern equivalent: :class:`modern_rnn.seq2seq.TrainingHelper`.
+    """
+
+    def __init__(self, inputs, sequence_length, time_major: bool = False, name: Optional[str] = None) -> None:
+        inputs = tf.convert_to_tensor(inputs, name="inputs")
+        self._inputs = inputs if time_major else nest.map_structure(_transpose_batch_time, inputs)
+        self._sequence_length = tf.convert_to_tensor(sequence_length, name="sequence_length")
+        self._zero_inputs = tf.zeros_like(self._inputs[0])
+        self._batch_size = tf.size(self._sequence_length)
+
+    @property
+    def batch_size(self):
+        return self._batch_size
+
+    def initialize(self, name=None):
+        finished = tf.equal(0, self._sequence_length)
+        all_finished = tf.reduce_all(finished)
+        next_inputs = tf.cond(all_finished, lambda: self._zero_inputs, lambda: self._inputs[0])
+        return finished, next_inputs
+
+    def sample(self, time, outputs, state, name=None):
+        return tf.cast(tf.argmax(outputs, axis=-1), tf.int32)
+
+    def next_inputs(self, time, outputs, state, sample_ids, name=None):
+        next_time = time + 1
+        finished = next_time >= self._sequence_length
+        all_finished = tf.reduce_all(finished)
+        read = lambda: self._inputs[tf.minimum(next_time, tf.shape(self._inputs)[0] - 1)]  # noqa: E731
+        next_inputs = tf.cond(all_finished, lambda: self._zero_inputs, read)
+        return finished, next_inputs, state
+
+
+class GreedyEmbeddingHelper:
+    """``tf.contrib.seq2seq.GreedyEmbeddingHelper``: feeds ``embedding[argmax(logits)]`` back; starts from
+    ``start_tokens``; a row finishes when it samples ``end_token``. The decoder outputs must be logits.
+
+    Modern equivalent: :class:`modern_rnn.seq2seq.GreedyEmbeddingHelper`.
+    """
+
+    def __init__(self, embedding, start_tokens, end_token) -> None:
+        self._embedding_fn = embedding if callable(embedding) else (
+            lambda ids: tf.nn.embedding_lookup(embedding, ids))
+        self._start_tokens = tf.convert_to_tensor(start_tokens, dtype=tf.int32, name="start_tokens")
+        self._end_token = tf.convert_to_tensor(end_token, dtype=tf.int32, name="end_token")
+        if self._start_tokens.shape.rank != 1:
+            raise ValueError("start_tokens must be a vector")
+        self._batch_size = tf.size(self._start_tokens)
+        self._start_inputs = self._embedding_fn(self._start_tokens)
+
+    @property
+    def batch_size(self):
+        return self._batch_size
+
+    def initialize(self, name=None):
+        return tf.tile([False], [self._batch_size]), self._start_inputs
+
+    def sample(self, time, outputs, state, name=None):
+        return tf.cast(tf.argmax(outputs, axis=-1), tf.int32)
+
+    def next_inputs(self, time, outputs, state, sample_ids, name=None):
+        finished = tf.equal(sample_ids, self._end_token)
+        all_finished = tf.reduce_all(finished)
+        next_inputs = tf.cond(all_finished, lambda: self._start_inputs, lambda: self._embedding_fn(sample_ids))
+        return finished, next_inputs, state
+
+
+class BasicDecoderOutput(collections.namedtuple("BasicDecoderOutput", ("rnn_output", "sample_id"))):
+    """``tf.contrib.seq2seq.BasicDecoderOutput``. Modern equivalent: :class:`modern_rnn.seq2seq.BasicDecoderOutput`."""
+
+
+class BasicDecoder:
+    """``tf.contrib.seq2seq.BasicDecoder``: ``out, state = cell(inputs, state)``; ``logits = output_layer(out)``;
+    the helper samples and chooses the next inputs.
+
+    Modern equivalent: :class:`modern_rnn.seq2seq.BasicDecoder`.
+    """
+
+    tracks_own_finished = False
+
+    def __init__(self, cell, helper, initial_state, output_layer=None) -> None:
+        self._cell, self._helper, self._initial_state, self._output_layer = cell, helper, initial_state, output_layer
+
+    @property
+    def batch_size(self):
+        return self._helper.batch_size
+
+    @property
+    def output_dtype(self) -> BasicDecoderOutput:
+        return BasicDecoderOutput(tf.float32, tf.int32)
+
+    def initialize(self, name=None):
+        return self._helper.initialize() + (self._initial_state,)
+
+    def step(self, time, inputs, state, name=None):
+        with tf.name_scope(name or "BasicDecoderStep"):
+            cell_outputs, cell_state = self._cell(inputs, state)
+            if self._output_layer is not None:
+                cell_outputs = self._output_layer(cell_outputs)
+            sample_ids = self._helper.sample(time=time, outputs=cell_outputs, state=cell_state)
+            finished, next_inputs, next_state = self._helper.next_inputs(
+                time=time, outputs=cell_outputs, state=cell_state, sample_ids=sample_ids)
+        return BasicDecoderOutput(cell_outputs, sample_ids), next_state, next_inputs, finished
+
+    def finalize(self, outputs, final_state, sequence_lengths):
+        return outputs, final_state
+
+
+def dynamic_decode(decoder, output_time_major: bool = False, impute_finished: bool = False,
+                   maximum_iterations=None, parallel_iterations: int = 32, swap_memory: bool = False, scope=None):
+    """``tf.contrib.seq2seq.dynamic_decode``: run ``decoder.step`` in a ``while_loop`` under ``variable_scope('decoder')``
+    until every row is finished or ``maximum_iterations`` is reached. Returns ``(final_outputs, final_state,
+    final_sequence_lengths)``; outputs are batch-major unless ``output_time_major``.
+
+    Modern equivalent: :func:`modern_rnn.seq2seq.dynamic_decode` (a Python loop, eager).
+    """
+    with v1.variable_scope(scope, "decoder"):
+        if maximum_iterations is not None:
+            maximum_iterations = tf.convert_to_tensor(maximum_iterations, dtype=tf.int32, name="maximum_iterations")
+        initial_finished, initial_inputs, initial_state = decoder.initialize()
+        if maximum_iterations is not None:
+            initial_finished = tf.logical_or(initial_finished, 0 >= maximum_iterations)
+        initial_lengths = tf.zeros_like(initial_finished, dtype=tf.int32)
+
+        def condition(time, outputs_ta, state, inputs, finished, lengths):
+            return tf.logical_not(tf.reduce_all(finished))
+
+        def body(time, outputs_ta, state, inputs, finished, lengths):
+            next_outputs, decoder_state, next_inputs, decoder_finished = decoder.step(time, inputs, state)
+            if decoder.tracks_own_finished:
+                next_finished = decoder_finished
+            else:
+                next_finished = tf.logical_or(decoder_finished, finished)
+            next_lengths = tf.where(tf.logical_not(finished), tf.fill(tf.shape(lengths), time + 1), lengths)
+            if decoder.tracks_own_finished and getattr(decoder_state, "lengths", None) is not None:
+                next_lengths = tf.cast(decoder_state.lengths, tf.int32)
+            if maximum_iterations is not None:
+                next_finished = tf.logical_or(next_finished, time + 1 >= maximum_iterations)
+            if impute_finished:
+                emit = nest.map_structure(lambda out: tf.where(_expand_like(finished, out), tf.zeros_like(out), out),
+                                          next_outputs)
+
+                def copy_state(new, cur):
+                    if isinstance(cur, tf.TensorArray) or cur.shape.rank == 0:
+                        return new
+                    new.set_shape(cur.shape)
+                    return tf.where(_expand_like(finished, cur), cur, new)
+
+                next_state = nest.map_structure(copy_state, decoder_state, state)
+            else:
+                emit, next_state = next_outputs, decoder_state
+            outputs_ta = nest.map_structure(lambda ta, out: ta.write(time, out), outputs_ta, emit)
+            return time + 1, outputs_ta, next_state, next_inputs, next_finished, next_lengths
+
+        outputs_ta = nest.map_structure(lambda dt: tf.TensorArray(dt, size=0, dynamic_size=True),
+                                        decoder.output_dtype)
+        res = tf.while_loop(
+            condition, body,
+            loop_vars=(tf.constant(0, tf.int32), outputs_ta, initial_state, initial_inputs, initial_finished,
+                       initial_lengths),
+            parallel_iterations=parallel_iterations, maximum_iterations=maximum_iterations, swap_memory=swap_memory)
+        final_outputs = nest.map_structure(lambda ta: ta.stack(), res[1])
+        final_state, final_lengths = res[2], res[5]
+        final_outputs, final_state = decoder.finalize(final_outputs, final_state, final_lengths)
+        if not output_time_major:
+            final_outputs = nest.map_structure(_transpose_batch_time, final_outputs)
+    return final_outputs, final_state, final_lengths
+
+
+def _expand_like(mask: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+    while mask.shape.rank < like.shape.rank:
+        mask = tf.expand_dims(mask, -1)
+    return tf.broadcast_to(mask, tf.shape(like))
+
+
+def tile_batch(t, multiplier: int, name: Optional[str] = None):
+    """``tf.contrib.seq2seq.tile_batch``: ``[B, ...] -> [B * multiplier, ...]`` with each row repeated in place
+    (``b0, b0, b1, b1``), not ``tf.tile`` (``b0, b1, b0, b1``). Works on nested structures.
+
+    Modern equivalent: :func:`modern_rnn.seq2seq.tile_batch`.
+    """
+    multiplier = check_positive_int("multiplier", multiplier)
+
+    def tile_one(x):
+        x = tf.convert_to_tensor(x)
+        if x.shape.rank == 0:
+            return x
+        tiled = tf.repeat(x, multiplier, axis=0)
+        return tiled
+
+    with tf.name_scope(name or "tile_batch"):
+        return nest.map_structure(tile_one, t)
+
+
+def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
+    """The ``GatherTree`` kernel of 1.15 (``beam_search_ops.gather_tree``), in TF ops.
+
+    ``step_ids``/``parent_ids`` are ``[T, B, W]``. Each beam is back-tracked from step ``max_len[b] - 1``;
+    steps at and after ``max_len[b]`` and every step after the first ``end_token`` become ``end_token``.
+
+    Modern equivalent: :func:`modern_rnn.seq2seq.gather_tree`.
+    """
+    step_ids, parent_ids = tf.convert_to_tensor(step_ids), tf.convert_to_tensor(parent_ids)
+    end_token = tf.cast(end_token, step_ids.dtype)
+    steps = tf.shape(step_ids)[0]
+    beams = tf.shape(step_ids)[2]
+    max_len = tf.cast(max_sequence_lengths, tf.int32)
+    start = tf.tile(tf.range(beams)[None, :], [tf.shape(step_ids)[1], 1])
+
+    def back(idx, t):
+        valid = tf.less(t, max_len)[:, None]
+        out = tf.where(valid, tf.gather(step_ids[t], idx, batch_dims=1), end_token)
+        new_idx = tf.where(valid, tf.gather(parent_ids[t], idx, batch_dims=1), idx)
+        return new_idx, out
+
+    times = tf.range(steps - 1, -1, -1)
+    _, outs = tf.scan(lambda acc, t: back(acc[0], t), times, initializer=(start, tf.zeros_like(start)))
+    beams_out = tf.reverse(outs, [0])
+    seen_end = tf.cumsum(tf.cast(tf.equal(beams_out, end_token), tf.int32), axis=0, exclusive=True) > 0
+    return tf.where(seen_end, end_token, beams_out)
+
+
+class BeamSearchDecoderState(collections.namedtuple(
+        "BeamSearchDecoderState", ("cell_state", "log_probs", "finished", "lengths", "accumulated_attention_probs"))):
+    """``tf.contrib.seq2seq.BeamSearchDecoderState``. Modern equivalent: :class:`modern_rnn.seq2seq.BeamSearchDecoderState`."""
+
+
+class BeamSearchDecoderOutput(collections.namedtuple("BeamSearchDecoderOutput",
+                                                     ("scores", "predicted_ids", "parent_ids"))):
+    """``tf.contrib.seq2seq.BeamSearchDecoderOutput``. Modern equivalent: :class:`modern_rnn.seq2seq.BeamSearchDecoderOutput`."""
+
+
+class FinalBeamSearchDecoderOutput(collections.namedtuple("FinalBeamDecoderOutput",
+                                                          ["predicted_ids", "beam_search_decoder_output"])):
+    """``tf.contrib.seq2seq.FinalBeamSearchDecoderOutput``; ``predicted_ids [B, T, W]`` after ``gather_tree``.
+
+    Modern equivalent: :class:`modern_rnn.seq2seq.FinalBeamSearchDecoderOutput`."""
+
+
+def _mask_probs(probs, eos_token, finished):
+    vocab_size = tf.shape(probs)[2]
+    finished_row = tf.one_hot(eos_token, vocab_size, dtype=probs.dtype, on_value=tf.constant(0.0, probs.dtype),
+                              off_value=probs.dtype.min)
+    finished_probs = tf.tile(tf.reshape(finished_row, [1, 1, -1]), tf.concat([tf.shape(finished), [1]], 0))
+    finished_mask = tf.tile(tf.expand_dims(finished, 2), [1, 1, vocab_size])
+    return tf.where(finished_mask, finished_probs, probs)
+
+
+def _length_penalty(sequence_lengths, penalty_factor: float):
+    if penalty_factor == 0:
+        return 1.0
+    return ((5.0 + tf.cast(sequence_lengths, tf.float32)) ** penalty_factor) / ((5.0 + 1.0) ** penalty_factor)
+
+
+def _gather_beams(gather_from, indices, batch_size, range_size, gather_shape):
+    range_ = tf.expand_dims(tf.range(batch_size) * range_size, 1)
+    flat = tf.reshape(indices + range_, [-1])
+    output = tf.gather(tf.reshape(gather_from, gather_shape), flat)
+    output = tf.reshape(output, tf.shape(gather_from)[:1 + len(gather_shape)])
+    output.set_shape(tf.TensorShape([tf.get_static_value(batch_size)]).concatenate(
+        gather_from.shape[1:1 + len(gather_shape)]))
+    return output
+
+
+class BeamSearchDecoder:
+    """``tf.contrib.seq2seq.BeamSearchDecoder`` (1.15, ``coverage_penalty_weight=0``).
+
+    ``initial_state`` must already be tiled with :func:`tile_batch` (``[B * W, ...]``), as must the attention memory
+    and its lengths. ``output_layer`` turns cell outputs into logits. With ``AttentionWrapper(alignment_history=True)``
+    the history TensorArray is not re-sorted by beam here (TF1 does with ``reorder_tensor_arrays``): refused.
+
+    Modern equivalent: :class:`modern_rnn.seq2seq.BeamSearchDecoder`.
+    """
+
+    tracks_own_finished = True
+
+    def __init__(self, cell, embedding, start_tokens, end_token, initial_state, beam_width: int, output_layer=None,
+                 length_penalty_weight: float = 0.0, coverage_penalty_weight: float = 0.0,
+                 reorder_tensor_arrays: bool = True) -> None:
+        if coverage_penalty_weight:
+            raise NotImplementedError("coverage_penalty_weight != 0 is not supported by legacy_rnn.seq2seq.")
+        if any(isinstance(s, tf.TensorArray) for s in nest.flatten(initial_state)):
+            raise NotImplementedError("BeamSearchDecoder with alignment_history=True is not supported here; build the "
+                                      "AttentionWrapper with alignment_history=False for beam search.")
+        self._cell, self._output_layer = cell, output_layer
+        self._embedding_fn = embedding if callable(embedding) else (lambda ids: tf.nn.embedding_lookup(embedding, ids))
+        self._start_tokens = tf.convert_to_tensor(start_tokens, dtype=tf.int32, name="start_tokens")
+        self._end_token = tf.convert_to_tensor(end_token, dtype=tf.int32, name="end_token")
+        self._batch_size = tf.size(self._start_tokens)
+        self._beam_width = check_positive_int("beam_width", beam_width)
+        self._length_penalty_weight = float(length_penalty_weight)
+        self._initial_cell_state = nest.map_structure(self._split, initial_state)
+        self._start_tokens_tiled = tf.tile(tf.expand_dims(self._start_tokens, 1), [1, self._beam_width])
+        self._start_inputs = self._embedding_fn(self._start_tokens_tiled)
+        self._finished = tf.one_hot(tf.zeros([self._batch_size], tf.int32), depth=self._beam_width,
+                                    on_value=False, off_value=True, dtype=tf.bool)
+
+    @property
+    def batch_size(self):
+        return self._batch_size
+
+    @property
+    def output_dtype(self):
+        return BeamSearchDecoderOutput(scores=tf.float32, predicted_ids=tf.int32, parent_ids=tf.int32)
+
+    def _split(self, t):
+        if t.shape.rank == 0:
+            return t
+        out = tf.reshape(t, tf.concat([[self._batch_size, self._beam_width], tf.shape(t)[1:]], 0))
+        out.set_shape(tf.TensorShape([tf.get_static_value(self._batch_size), self._beam_width]).concatenate(
+            t.shape[1:]))
+        return out
+
+    def _merge(self, t):
+        if t.shape.rank == 0:
+            return t
+        out = tf.reshape(t, tf.concat([[self._batch_size * self._beam_width], tf.shape(t)[2:]], 0))
+        static = tf.get_static_value(self._batch_size)
+        out.set_shape(tf.TensorShape([None if static is None else static * self._beam_width]).concatenate(
+            t.shape[2:]))
+        return out
+
+    def initialize(self, name=None):
+        log_probs = tf.one_hot(tf.zeros([self._batch_size], tf.int32), depth=self._beam_width,
+                               on_value=0.0, off_value=float("-inf"), dtype=tf.float32)
+        state = BeamSearchDecoderState(cell_state=self._initial_cell_state, log_probs=log_probs,
+                                       finished=self._finished,
+                                       lengths=tf.zeros([self._batch_size, self._beam_width], tf.int64),
+                                       accumulated_attention_probs=())
+        return self._finished, self._start_inputs, state
+
+    def step(self, time, inputs, state, name=None):
+        with tf.name_scope(name or "BeamSearchDecoderStep"):
+            merged_inputs = self._merge(inputs)
+            cell_state = nest.map_structure(self._merge, state.cell_state)
+            cell_outputs, next_cell_state = self._cell(merged_inputs, cell_state)
+            cell_outputs = self._split(cell_outputs)
+            next_cell_state = nest.map_structure(self._split, next_cell_state)
+            if self._output_layer is not None:
+                cell_outputs = self._output_layer(cell_outputs)
+            output, next_state = self._beam_step(cell_outputs, next_cell_state, state)
+            sample_ids = output.predicted_ids
+            next_inputs = tf.cond(tf.reduce_all(next_state.finished), lambda: self._start_inputs,
+                                  lambda: self._embedding_fn(sample_ids))
+        return output, next_state, next_inputs, next_state.finished
+
+    def _beam_step(self, logits, next_cell_state, beam_state):
+        batch, width = self._batch_size, self._beam_width
+        previously_finished = beam_state.finished
+        step_log_probs = _mask_probs(tf.nn.log_softmax(logits), self._end_token, previously_finished)
+        total_probs = tf.expand_dims(beam_state.log_probs, 2) + step_log_probs
+        vocab_size = tf.compat.dimension_value(logits.shape[-1]) or tf.shape(logits)[-1]
+        lengths_to_add = tf.one_hot(tf.fill([batch, width], self._end_token), depth=vocab_size,
+                                    on_value=np.int64(0), off_value=np.int64(1), dtype=tf.int64)
+        lengths_to_add *= tf.expand_dims(tf.cast(tf.logical_not(previously_finished), tf.int64), 2)
+        new_lengths = lengths_to_add + tf.expand_dims(beam_state.lengths, 2)
+        scores = total_probs / _length_penalty(new_lengths, self._length_penalty_weight)
+        scores_flat = tf.reshape(scores, [batch, -1])
+        next_beam_scores, word_indices = tf.nn.top_k(scores_flat, k=width)
+        static_batch = tf.get_static_value(batch)
+        next_beam_scores.set_shape([static_batch, width])
+        word_indices.set_shape([static_batch, width])
+        next_beam_probs = _gather_beams(total_probs, word_indices, batch, width * vocab_size, [-1])
+        next_word_ids = tf.cast(tf.math.floormod(word_indices, vocab_size), tf.int32)
+        next_beam_ids = tf.cast(word_indices // vocab_size, tf.int32)
+        previously_finished = _gather_beams(previously_finished, next_beam_ids, batch, width, [-1])
+        next_finished = tf.logical_or(previously_finished, tf.equal(next_word_ids, self._end_token))
+        next_len = _gather_beams(beam_state.lengths, next_beam_ids, batch, width, [-1])
+        next_len += tf.cast(tf.logical_not(previously_finished), tf.int64)
+        gather_state = lambda s: s if s.shape.rank < 2 else _gather_beams(  # noqa: E731
+            s, next_beam_ids, batch, width, [batch * width, -1])
+        next_cell_state = nest.map_structure(gather_state, next_cell_state)
+        state = BeamSearchDecoderState(cell_state=next_cell_state, log_probs=next_beam_probs, lengths=next_len,
+                                       finished=next_finished, accumulated_attention_probs=())
+        return BeamSearchDecoderOutput(next_beam_scores, next_word_ids, next_beam_ids), state
+
+    def finalize(self, outputs, final_state, sequence_lengths):
+        max_len = tf.cast(tf.reduce_max(final_state.lengths, axis=1), tf.int32)
+        predicted_ids = gather_tree(outputs.predicted_ids, outputs.parent_ids, max_len, self._end_token)
+        return FinalBeamSearchDecoderOutput(beam_search_decoder_output=outputs, predicted_ids=predicted_ids), final_state
+
+
+def sequence_loss(logits, targets, weights, average_across_timesteps: bool = True, average_across_batch: bool = True,
+                  sum_over_timesteps: bool = False, sum_over_batch: bool = False, softmax_loss_function=None,
+                  name: Optional[str] = None):
+    """``tf.contrib.seq2seq.sequence_loss``: weighted sparse softmax cross-entropy of ``logits [B, T, V]``.
+
+    Averages divide by the sum of the weights (``div_no_nan``); sums divide by the count of non-zero weights.
+
+    Modern equivalent: :func:`modern_rnn.seq2seq.sequence_loss`.
+    """
+    if (average_across_timesteps and sum_over_timesteps) or (average_across_batch and sum_over_batch):
+        raise ValueError("average_across_timesteps and sum_over_timesteps cannot be set to True at same time. "
+                         "Same for average_across_batch and sum_over_batch.")
+    with tf.name_scope(name or "sequence_loss"):
+        logits, weights = tf.convert_to_tensor(logits), tf.convert_to_tensor(weights)
+        num_classes = tf.shape(logits)[2]
+        logits_flat = tf.reshape(logits, [-1, num_classes])
+        targets_flat = tf.reshape(targets, [-1])
+        if softmax_loss_function is None:
+            crossent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets_flat, logits=logits_flat)
+        else:
+            crossent = softmax_loss_function(labels=targets_flat, logits=logits_flat)
+        crossent *= tf.reshape(weights, [-1])
+        if average_across_timesteps and average_across_batch:
+            return tf.math.divide_no_nan(tf.reduce_sum(crossent), tf.reduce_sum(weights))
+        if sum_over_timesteps and sum_over_batch:
+            count = tf.cast(tf.math.count_nonzero(weights), logits.dtype)
+            return tf.math.divide_no_nan(tf.reduce_sum(crossent), count)
+        crossent = tf.reshape(crossent, tf.shape(logits)[0:2])
+        if average_across_timesteps or average_across_batch:
+            axis = [0] if average_across_batch else [1]
+            return tf.math.divide_no_nan(tf.reduce_sum(crossent, axis=axis), tf.reduce_sum(weights, axis=axis))
+        if sum_over_timesteps or sum_over_batch:
+            axis = [0] if sum_over_batch else [1]
+            count = tf.cast(tf.math.count_nonzero(weights, axis=axis), logits.dtype)
+            return tf.math.divide_no_nan(tf.reduce_sum(crossent, axis=axis), count)
+        return crossent

@@ -1,0 +1,349 @@
+"""TF 1.15 seq2seq checkpoints <-> :mod:`modern_rnn.seq2seq`: a name table, a recogniser and pure NumPy converters.
+
+Two families live in TF1 checkpoints:
+
+* ``tf.contrib.seq2seq`` (``AttentionWrapper`` + ``BahdanauAttention``/``LuongAttention``, tensorflow/nmt style). The
+  attention weights keep their layout (``tf.layers.Dense`` kernels are ``[in, out]`` in both worlds); only the wrapped
+  cell changes layout (gate order, forget_bias, kernel split; :mod:`migration.converters`). Its input is
+  ``concat([decoder input, previous attention])``, so its kernel has ``D + A`` input rows.
+* ``tf.contrib.legacy_seq2seq`` (``attention_decoder`` & co). ``AttnW_k`` is a 1x1 convolution kernel
+  ``[1, 1, A, A]`` -> a Dense kernel ``[A, A]``; the ``_Linear`` kernels are already ``[in, out]``.
+
+:data:`SEQ2SEQ_NAME_TABLE` lists every checkpoint name the converters consume (data, for ``rnn-migrate inspect``);
+:func:`recognize_seq2seq` groups a checkpoint's ``{name: shape}`` into blocks; :func:`convert_seq2seq` converts the
+arrays of each block to the relative names of :meth:`modern_rnn.seq2seq.AttentionWrapper.named_weights` (and back with
+:func:`attention_wrapper_to_tf1`). Names it does not know are returned as ``unconverted``, never dropped silently.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from migration import converters
+from migration.errors import MigrationError, check_shape
+from migration.specs import CellSpec
+
+Arrays = dict[str, np.ndarray]
+Shapes = Mapping[str, Sequence[int]]
+
+
+@dataclasses.dataclass(frozen=True)
+class NameRow:
+    """One checkpoint name pattern: what it is, its shape, and where it goes in Keras."""
+
+    pattern: str
+    family: str
+    meaning: str
+    shape: str
+    keras: str
+
+
+_W = r"(?P<prefix>(?:.*/)?)attention_wrapper/"
+SEQ2SEQ_NAME_TABLE: tuple[NameRow, ...] = (
+    NameRow(r"(?P<prefix>(?:.*/)?)memory_layer(?:_\d+)?/kernel", "contrib.seq2seq",
+            "keys = memory @ W (built where the mechanism is constructed)", "[M, N]", "memory_layer/kernel"),
+    NameRow(_W + r"bahdanau_attention/query_layer/kernel", "contrib.seq2seq", "processed query = cell output @ W",
+            "[Q, N]", "bahdanau_attention/query_layer/kernel"),
+    NameRow(_W + r"bahdanau_attention/attention_v", "contrib.seq2seq", "score = sum v tanh(keys + query)", "[N]",
+            "bahdanau_attention/attention_v"),
+    NameRow(_W + r"bahdanau_attention/attention_g", "contrib.seq2seq", "normalize=True: v -> g v / ||v||", "[]",
+            "bahdanau_attention/attention_g"),
+    NameRow(_W + r"bahdanau_attention/attention_b", "contrib.seq2seq", "normalize=True: bias inside tanh", "[N]",
+            "bahdanau_attention/attention_b"),
+    NameRow(_W + r"luong_attention/attention_g", "contrib.seq2seq", "scale=True: score = g q.k", "[]",
+            "luong_attention/attention_g"),
+    NameRow(_W + r"attention_layer/kernel", "contrib.seq2seq", "attention = [cell_output, context] @ W", "[Q + M, A]",
+            "attention_layer/kernel"),
+    NameRow(_W + r"(?P<cell>basic_lstm_cell|lstm_cell|gru_cell|basic_rnn_cell)/(?P<var>.+)", "contrib.seq2seq",
+            "the wrapped cell; input = concat([x, attention])", "kernel [D + A + U, G U]",
+            "cell/{kernel, recurrent_kernel, bias} (migration.converters.cell_to_keras)"),
+    NameRow(r"(?P<prefix>(?:.*/)?)AttnW_(?P<head>\d+)", "legacy_seq2seq", "1x1 conv over the attention states",
+            "[1, 1, A, A]", "AttnW_k [A, A] (reshaped)"),
+    NameRow(r"(?P<prefix>(?:.*/)?)AttnV_(?P<head>\d+)", "legacy_seq2seq", "score vector", "[A]", "AttnV_k"),
+    NameRow(r"(?P<prefix>(?:.*/)?)Attention_(?P<head>\d+)/(?P<var>kernel|bias)", "legacy_seq2seq",
+            "query projection (flattened state)", "[S, A] / [A]", "Attention_k/{kernel, bias}"),
+    NameRow(r"(?P<prefix>(?:.*/)?)AttnOutputProjection/(?P<var>kernel|bias)", "legacy_seq2seq",
+            "output = [cell_output, attns] @ W + b", "[U + heads A, O] / [O]", "AttnOutputProjection/{kernel, bias}"),
+    NameRow(r"(?P<prefix>(?:.*/)?)attention_decoder/(?P<var>kernel|bias)", "legacy_seq2seq",
+            "cell input = [input, attns] @ W + b", "[D + heads A, D] / [D]", "attention_decoder/{kernel, bias}"),
+    NameRow(r"(?P<prefix>(?:.*/)?)embedding_wrapper/embedding", "legacy_seq2seq", "encoder EmbeddingWrapper table",
+            "[V_in, E]", "Embedding.embeddings"),
+    NameRow(r"(?P<prefix>(?:.*/)?)embedding_(?:attention|rnn)_decoder/embedding", "legacy_seq2seq",
+            "decoder embedding table", "[V_out, E]", "Embedding.embeddings"),
+    NameRow(r"(?P<prefix>(?:.*/)?)output_projection_wrapper/(?P<var>kernel|bias)", "legacy_seq2seq",
+            "OutputProjectionWrapper", "[U, V] / [V]", "Dense(V).{kernel, bias}"),
+)
+
+_CELL_SCOPES = {"basic_lstm_cell": "basic_lstm", "lstm_cell": "lstm", "gru_cell": "gru", "basic_rnn_cell": "basic_rnn"}
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionWrapperBlock:
+    """One ``AttentionWrapper`` found in a checkpoint, with what its shapes say about its hyper-parameters."""
+
+    prefix: str                      # e.g. "decoder/"; the wrapper's names are prefix + "attention_wrapper/..."
+    memory_layer: str                # full name of the memory_layer kernel
+    mechanism: str                   # "bahdanau" | "luong"
+    num_units: int
+    normalize: bool
+    scale: bool
+    attention_layer_size: Optional[int]
+    cell_kind: str
+    cell_units: int
+    input_depth: int                 # decoder input depth D (the cell kernel has D + A + U rows)
+    memory_depth: int
+    names: tuple[str, ...]           # every checkpoint name this block consumes
+
+    @property
+    def scope(self) -> str:
+        return self.prefix + "attention_wrapper/"
+
+    def cell_spec(self, forget_bias: float = 1.0) -> CellSpec:
+        fb = forget_bias if self.cell_kind in ("basic_lstm", "lstm") else 1.0
+        return CellSpec(self.cell_kind, self.cell_units, forget_bias=fb)
+
+    @property
+    def attention_size(self) -> int:
+        return self.attention_layer_size or self.memory_depth
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionDecoderBlock:
+    """One ``legacy_seq2seq.attention_decoder`` scope (``AttnW_0`` ... ``AttnOutputProjection``)."""
+
+    prefix: str                      # names are prefix + "AttnW_0" etc.
+    num_heads: int
+    attn_size: int
+    names: tuple[str, ...]
+
+
+def is_slot(name: str, variables: Mapping[str, object]) -> bool:
+    """An optimizer slot is saved as ``<variable>/<slot>`` (``.../kernel/Adam``, ``.../kernel/Momentum``)."""
+    return "/" in name and name.rsplit("/", 1)[0] in variables
+
+
+def table_row(name: str) -> Optional[NameRow]:
+    """The :data:`SEQ2SEQ_NAME_TABLE` row a checkpoint name matches, or None."""
+    return next((row for row in SEQ2SEQ_NAME_TABLE if re.fullmatch(row.pattern, name)), None)
+
+
+def _match(row: NameRow, name: str) -> Optional[re.Match]:
+    return re.fullmatch(row.pattern, name)
+
+
+def recognize_seq2seq(variables: Shapes) -> list:
+    """Group checkpoint names into :class:`AttentionWrapperBlock` / :class:`AttentionDecoderBlock` objects.
+
+    ``variables`` maps checkpoint keys to shapes (``dict(tf.train.list_variables(path))``). Raises
+    :class:`MigrationError` when a wrapper's pieces are inconsistent (e.g. two candidate memory layers).
+    """
+    shapes = {k: tuple(int(d) for d in v) for k, v in variables.items() if not is_slot(k, variables)}
+    blocks: list = []
+    memory_layers = [n for n in shapes if _match(SEQ2SEQ_NAME_TABLE[0], n)]
+    prefixes = sorted({n.split("attention_wrapper/")[0] for n in shapes if "attention_wrapper/" in n})
+    for prefix in prefixes:
+        blocks.append(_wrapper_block(prefix, shapes, memory_layers))
+    heads = sorted({m.group("prefix") for n in shapes if (m := _match(SEQ2SEQ_NAME_TABLE[8], n))})
+    for prefix in heads:
+        names = tuple(sorted(n for n in shapes if n.startswith(prefix) and re.fullmatch(
+            r"(AttnW_\d+|AttnV_\d+|Attention_\d+/(kernel|bias)|AttnOutputProjection/(kernel|bias)|kernel|bias)",
+            n[len(prefix):])))
+        num_heads = sum(1 for n in names if re.fullmatch(r"AttnW_\d+", n[len(prefix):]))
+        blocks.append(AttentionDecoderBlock(prefix, num_heads, shapes[prefix + "AttnW_0"][2], names))
+    return blocks
+
+
+def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str]) -> AttentionWrapperBlock:
+    scope = prefix + "attention_wrapper/"
+    has = lambda rel: scope + rel in shapes  # noqa: E731
+    if has("bahdanau_attention/attention_v"):
+        mechanism, num_units = "bahdanau", shapes[scope + "bahdanau_attention/attention_v"][0]
+    else:
+        mechanism, num_units = "luong", None
+    cells = sorted({n[len(scope):].split("/")[0] for n in shapes if n.startswith(scope)} & set(_CELL_SCOPES))
+    if len(cells) != 1:
+        raise MigrationError(f"Checkpoint scope {scope!r}: expected exactly one wrapped cell among "
+                             f"{sorted(_CELL_SCOPES)}, found {cells or 'none'}; wrapped MultiRNNCells are not supported.")
+    cell_scope = scope + cells[0] + "/"
+    kind = _CELL_SCOPES[cells[0]]
+    units = shapes[cell_scope + ("gates/bias" if kind == "gru" else "bias")][0] // (2 if kind == "gru" else 1)
+    units = units // 4 if kind in ("basic_lstm", "lstm") else units
+    if num_units is None:  # Luong: the query is the cell output, num_units == units
+        num_units = units
+    candidates = [m for m in memory_layers if shapes[m][1] == num_units]
+    if len(candidates) != 1:
+        raise MigrationError(
+            f"Checkpoint scope {scope!r}: expected one memory_layer/kernel with {num_units} columns, found "
+            f"{candidates or 'none'}. Build the mechanisms in separate variable scopes, or convert with "
+            "attention_wrapper_to_keras(..., memory_layer=NAME).")
+    memory_layer = candidates[0]
+    attention_layer_size = shapes[scope + "attention_layer/kernel"][1] if has("attention_layer/kernel") else None
+    memory_depth = shapes[memory_layer][0]
+    attention = attention_layer_size or memory_depth
+    kernel = shapes[cell_scope + ("gates/kernel" if kind == "gru" else "kernel")]
+    input_depth = kernel[0] - units - attention
+    if input_depth <= 0:
+        raise MigrationError(f"Checkpoint variable {cell_scope}kernel has shape {kernel}: too few rows for "
+                             f"decoder input + attention ({attention}) + units ({units}).")
+    names = tuple(sorted([memory_layer] + [n for n in shapes if n.startswith(scope)]))
+    return AttentionWrapperBlock(
+        prefix=prefix, memory_layer=memory_layer, mechanism=mechanism, num_units=num_units,
+        normalize=has("bahdanau_attention/attention_g"), scale=has("luong_attention/attention_g"),
+        attention_layer_size=attention_layer_size, cell_kind=kind, cell_units=units, input_depth=input_depth,
+        memory_depth=memory_depth, names=names)
+
+
+def describe_block(block) -> dict:
+    """A JSON-ready summary of a recognised block for ``rnn-migrate inspect``, with the Keras twin to build."""
+    if isinstance(block, AttentionDecoderBlock):
+        return {"kind": "legacy_seq2seq.attention_decoder", "scope": block.prefix, "num_heads": block.num_heads,
+                "attn_size": block.attn_size, "variables": list(block.names),
+                "keras": "modern_rnn.seq2seq.legacy_seq2seq.attention_decoder(..., scope=Seq2SeqScope())"}
+    cell = {"basic_lstm": "basic_lstm_cell({u}, forget_bias=FORGET_BIAS)", "lstm": "lstm_cell({u}, forget_bias=FORGET_BIAS)",
+            "gru": "gru_cell({u})", "basic_rnn": "basic_rnn_cell({u})"}[block.cell_kind].format(u=block.cell_units)
+    mechanism = (f"BahdanauAttention({block.num_units}, normalize={block.normalize})" if block.mechanism == "bahdanau"
+                 else f"LuongAttention({block.num_units}, scale={block.scale})")
+    return {"kind": "contrib.seq2seq.AttentionWrapper", "scope": block.scope, "memory_layer": block.memory_layer,
+            "mechanism": block.mechanism, "num_units": block.num_units, "normalize": block.normalize,
+            "scale": block.scale, "attention_layer_size": block.attention_layer_size, "cell": block.cell_kind,
+            "cell_units": block.cell_units, "decoder_input_depth": block.input_depth,
+            "memory_depth": block.memory_depth, "variables": list(block.names),
+            "keras": f"modern_rnn.seq2seq.AttentionWrapper(modern_rnn.{cell}, modern_rnn.seq2seq.{mechanism}, "
+                     f"attention_layer_size={block.attention_layer_size})",
+            "note": "forget_bias of a wrapped TF1 LSTM is not in the checkpoint (read it from the .meta or the program)"
+            if block.cell_kind in ("basic_lstm", "lstm") else ""}
+
+
+def _attention_rel_names(block: AttentionWrapperBlock) -> list[str]:
+    rel = []
+    if block.mechanism == "bahdanau":
+        rel += ["bahdanau_attention/query_layer/kernel", "bahdanau_attention/attention_v"]
+        if block.normalize:
+            rel += ["bahdanau_attention/attention_g", "bahdanau_attention/attention_b"]
+    elif block.scale:
+        rel.append("luong_attention/attention_g")
+    if block.attention_layer_size is not None:
+        rel.append("attention_layer/kernel")
+    return rel
+
+
+def attention_wrapper_to_keras(arrays: Mapping[str, np.ndarray], block: AttentionWrapperBlock,
+                               forget_bias: float = 1.0) -> Arrays:
+    """TF1 arrays (full checkpoint names) -> ``AttentionWrapper.named_weights()`` names: attention weights copied,
+    the cell converted with ``input_size = D + A`` (its input is ``[x, attention]``)."""
+    out: Arrays = {"memory_layer/kernel": np.asarray(arrays[block.memory_layer])}
+    for rel in _attention_rel_names(block):
+        out[rel] = np.asarray(arrays[block.scope + rel])
+    spec = block.cell_spec(forget_bias)
+    cell_scope = block.scope + spec.tf1_scope + "/"
+    tf1_cell = {n[len(cell_scope):]: np.asarray(a) for n, a in arrays.items() if n.startswith(cell_scope)}
+    keras_cell = converters.cell_to_keras(spec, tf1_cell, block.input_depth + block.attention_size)
+    out.update(dict(zip(("cell/kernel", "cell/recurrent_kernel", "cell/bias"), keras_cell)))
+    return out
+
+
+def attention_wrapper_to_tf1(named: Mapping[str, np.ndarray], block: AttentionWrapperBlock,
+                             forget_bias: float = 1.0) -> Arrays:
+    """Inverse of :func:`attention_wrapper_to_keras`: named Keras arrays -> full TF1 checkpoint names."""
+    out: Arrays = {block.memory_layer: np.asarray(named["memory_layer/kernel"])}
+    for rel in _attention_rel_names(block):
+        out[block.scope + rel] = np.asarray(named[rel])
+    spec = block.cell_spec(forget_bias)
+    cell = converters.cell_to_tf1(spec, [named["cell/kernel"], named["cell/recurrent_kernel"], named["cell/bias"]])
+    out.update({f"{block.scope}{spec.tf1_scope}/{k}": v for k, v in cell.items()})
+    return out
+
+
+def _attn_w(name: str, value: np.ndarray, to_keras: bool) -> np.ndarray:
+    """``AttnW_k``: TF1 1x1 conv kernel ``[1, 1, A, A]`` <-> Keras matrix ``[A, A]``; other names unchanged."""
+    if not re.fullmatch(r"(?:.*/)?AttnW_\d+", name):
+        return value
+    if to_keras:
+        if value.ndim != 4 or value.shape[:2] != (1, 1):
+            raise MigrationError(f"Checkpoint variable {name} has shape {value.shape}; a legacy_seq2seq attention "
+                                 "kernel is a 1x1 convolution [1, 1, A, A].")
+        return value.reshape(value.shape[2:])
+    return value.reshape((1, 1) + value.shape)
+
+
+def _cell_arrays(arrays: Mapping[str, np.ndarray], cell_scope: str) -> Arrays:
+    return {n[len(cell_scope) + 1:]: np.asarray(a) for n, a in arrays.items() if n.startswith(cell_scope + "/")}
+
+
+def legacy_scope_to_keras(arrays: Mapping[str, np.ndarray], variable_names: Sequence[str],
+                          cell_specs: Mapping[str, CellSpec], prefix: str = "") -> tuple[Arrays, dict]:
+    """``legacy_seq2seq`` arrays -> :class:`modern_rnn.seq2seq.legacy_seq2seq.Seq2SeqScope` weights.
+
+    ``variable_names``: the scope's relative names (``Seq2SeqScope.named_weights()``); ``cell_specs``: TF1 cell scope
+    (relative, e.g. ``embedding_attention_seq2seq/rnn/embedding_wrapper/basic_lstm_cell``) -> :class:`CellSpec`.
+    Returns ``({relative name: array}, {cell scope: Keras cell weights})``.
+    """
+    missing = [prefix + n for n in variable_names if prefix + n not in arrays]
+    if missing:
+        raise MigrationError(f"Checkpoint has no variables {missing[:4]}: the Keras scope and the TF1 graph differ "
+                             "(other sizes, feed_previous/output_projection, or another variable scope prefix).")
+    out = {n: _attn_w(n, np.asarray(arrays[prefix + n]), True) for n in variable_names}
+    cells = {}
+    for cell_scope, spec in cell_specs.items():
+        w = _cell_arrays(arrays, prefix + cell_scope)
+        kernel = w.get("gates/kernel", w.get("kernel"))
+        if kernel is None:
+            raise MigrationError(f"Checkpoint has no cell under {prefix + cell_scope}/ (got {sorted(w)}).")
+        cells[cell_scope] = converters.cell_to_keras(spec, w, kernel.shape[0] - spec.units)
+    return out, cells
+
+
+def legacy_scope_to_tf1(named: Mapping[str, np.ndarray], cells: Mapping[str, tuple[CellSpec, Sequence[np.ndarray]]],
+                        prefix: str = "") -> Arrays:
+    """Inverse of :func:`legacy_scope_to_keras`: ``cells`` maps a TF1 cell scope to ``(spec, Keras weights)``."""
+    out = {prefix + n: _attn_w(n, np.asarray(v), False) for n, v in named.items()}
+    for cell_scope, (spec, weights) in cells.items():
+        out.update({f"{prefix}{cell_scope}/{k}": v for k, v in converters.cell_to_tf1(spec, weights).items()})
+    return out
+
+
+@dataclasses.dataclass
+class Seq2SeqConversion:
+    """What :func:`convert_seq2seq` did: Keras arrays per block, and every checkpoint name it did not consume."""
+
+    blocks: list
+    keras: list[Arrays]
+    consumed: set[str]
+    unconverted: dict[str, str]
+
+
+def convert_seq2seq(arrays: Mapping[str, np.ndarray], forget_bias: float = 1.0) -> Seq2SeqConversion:
+    """Recognise and convert every seq2seq block of a checkpoint's arrays (``{name: ndarray}``).
+
+    ``forget_bias`` is the run-time constant of the wrapped TF1 LSTM (not in the checkpoint; read it from the
+    ``.meta`` or the program). Names outside any block (output layers, embeddings, encoders, optimizer slots) come
+    back in ``unconverted`` with a reason: convert them with :mod:`migration.converters` or by hand.
+    """
+    blocks = recognize_seq2seq({k: np.shape(v) for k, v in arrays.items()})
+    keras_arrays, consumed = [], set()
+    for block in blocks:
+        if isinstance(block, AttentionWrapperBlock):
+            keras_arrays.append(attention_wrapper_to_keras(arrays, block, forget_bias))
+        else:
+            keras_arrays.append({n[len(block.prefix):]: _attn_w(n, np.asarray(arrays[n]), True) for n in block.names})
+        consumed.update(block.names)
+    unconverted = {n: ("optimizer slot: not converted (restart the optimizer, or convert it with the layout of its "
+                       "variable)" if is_slot(n, arrays) else
+                       "not part of an attention block (encoder, output layer, embedding, step counter)")
+                   for n in arrays if n not in consumed}
+    return Seq2SeqConversion(blocks, keras_arrays, consumed, unconverted)
+
+
+def assign_named(named_weights: Mapping[str, object], arrays: Mapping[str, np.ndarray]) -> None:
+    """``variable.assign(array)`` for every name, with a clear error on a missing name or a shape mismatch."""
+    missing = sorted(set(named_weights) - set(arrays))
+    extra = sorted(set(arrays) - set(named_weights))
+    if missing or extra:
+        raise MigrationError(f"Keras weights {missing} have no converted array, and converted arrays {extra} have no "
+                             "Keras weight: the Keras model and the checkpoint describe different attention set-ups.")
+    for name, variable in named_weights.items():
+        check_shape(name, np.shape(arrays[name]), tuple(variable.shape))
+        variable.assign(arrays[name])
