@@ -3,14 +3,16 @@
 1. **Legacy**: train the seed-004 TF1 graph (GloVe ``embedding_lookup`` + ``BasicLSTMCell(64)`` + ``DropoutWrapper``
    + ``dynamic_rnn`` + unnamed dense + Adam) on the embedded Rotten Tomatoes snippets and write a real
    ``tf.compat.v1.train.Saver`` checkpoint (``model.ckpt-N.{index,data,meta}``).
-2. **Convert** it with :func:`migration.convert_checkpoint` (``--with-optimizer``): a Keras 2 block model, the GloVe
-   rows extracted from the graph constant, the dense head, and the Adam state.
-3. **Verify**: the conversion's own check (a TF1 graph rebuilt from the checkpoint against the Keras block, ragged
-   inputs), reported per output.
-4. **Evaluate both** on the held-out snippets: the TF1 graph restored from its checkpoint and the Keras model rebuilt
-   from the converted files: logits, predictions, accuracy.
-5. **Continue training in Keras** from the converted weights **and** Adam state, on the batches TF1 would have seen
-   next; the Keras model starts exactly where TF1 stopped (same held-out loss) and keeps improving.
+2. **Convert** it with :func:`migration.convert_checkpoint` (``--with-optimizer``): the whole Keras 2 model
+   (``model.keras``: ids and lengths -> logits, the GloVe rows taken from the graph constant), the block and dense
+   files, and the Adam state.
+3. **Verify**: the conversion's own check against the ORIGINAL TF1 graph from the ``.meta`` (sandboxed, variables
+   as checkpoint constants, dropout bypassed), block by block and the whole model end to end; reported per output.
+4. **Evaluate both** on the held-out snippets: the TF1 graph restored from its checkpoint and ``model.keras`` as
+   written by convert (no hand assembly): logits, predictions, accuracy.
+5. **Continue training in Keras**: ``model.keras`` with the converted Adam state, on the batches TF1 would have seen
+   next; it starts exactly where TF1 stopped (same held-out loss) and keeps improving. (The whole model computes the
+   graph at inference, so it trains without the TF1 program's output dropout.)
 6. **Report**: a short table (stderr), ``--json`` for machines, ``--plot`` for the loss curve, ``--logdir`` for
    TensorBoard.
 
@@ -73,38 +75,46 @@ def _workdir(args: argparse.Namespace) -> Path:
     return path
 
 
-def load_converted_model(out_dir: Path, config, manifest: dict):
-    """The sentiment Keras model with every weight taken from the converted directory (nothing from TF1 memory)."""
-    from examples import sentiment
-    from modern_rnn import keras
+class WholeModel:
+    """``model.keras`` called the way the sentiment code calls its models, ``model((ids, lengths))``: each array goes
+    to the model input of the same placeholder name (the seed's graph reads ``lengths`` only with ``use_length``)."""
 
-    (emb,) = manifest["embeddings"]
-    (block,) = manifest["blocks"]
-    (dense,) = manifest["dense"]
-    model = sentiment.build_modern_model(config, np.load(out_dir / emb["file"], allow_pickle=False))
-    block_model = keras.models.load_model(out_dir / block["file"], compile=False)
-    model.lstm.cell.set_weights(block_model.get_weights())
-    model.dense.set_weights([np.load(out_dir / dense["kernel_file"], allow_pickle=False),
-                             np.load(out_dir / dense["bias_file"], allow_pickle=False)])
-    return model, block["name"], dense["name"]
+    def __init__(self, model, inputs: list[str]) -> None:
+        self.model, self.inputs = model, inputs
+        unknown = [n for n in inputs if n not in ("input_data", "lengths")]
+        if unknown:
+            raise MigrationError(f"model.keras takes inputs {inputs}; the demo feeds only input_data and lengths.")
+
+    def __call__(self, inputs, training=None):
+        ids, lengths = inputs
+        args = [{"input_data": ids, "lengths": lengths}[n] for n in self.inputs]
+        return self.model(args[0] if len(args) == 1 else args, training=training)
+
+    @property
+    def trainable_variables(self):
+        return self.model.trainable_variables
 
 
-def restore_optimizer(out_dir: Path, model, block_name: str, dense_name: str):
-    """tf_keras Adam (epsilon 1e-8) holding the converted TF1 slots and ``iterations = global_step``."""
+def load_converted_model(out_dir: Path):
+    """The whole Keras model ``convert`` wrote (``model.keras``, loaded in safe mode), and a tf_keras Adam holding
+    the converted TF1 slots with ``iterations = global_step``: nothing is assembled by hand."""
     from migration.checkpoint import optimizer as opt
+    from migration.checkpoint.manifest import read_manifest
+    from migration.safe_io import load_block_model
 
+    entry = read_manifest(str(out_dir)).get("model")
+    if not entry:
+        raise MigrationError(f"{out_dir} holds no whole model (model.keras): {read_manifest(str(out_dir))['notes']}")
+    model = load_block_model(out_dir, entry["file"])
     optimizer, info = opt.make_optimizer(str(out_dir))
-    pairs = list(zip(model.lstm.cell.trainable_weights, opt.block_slots(str(out_dir), block_name)))
-    pairs += list(zip(model.dense.trainable_weights, opt.dense_slots(str(out_dir), dense_name)))
-    opt.restore_slots(optimizer, pairs, info.get("iterations"))
-    return optimizer, info
+    opt.restore_slots(optimizer, opt.whole_model_slots(str(out_dir), model), info.get("iterations"))
+    return WholeModel(model, entry["inputs"]), optimizer, info, entry
 
 
 def run(args: argparse.Namespace) -> dict:
     """Run every step; return the report (``ok`` False when a check failed)."""
     from examples import sentiment
     from migration import convert_checkpoint
-    from migration.checkpoint.manifest import read_manifest
 
     quiet_tensorflow(args.seed)
     work = _workdir(args)
@@ -126,8 +136,7 @@ def run(args: argparse.Namespace) -> dict:
 
     say("[4/5] evaluate both on the held-out snippets")
     out_dir = work / "keras"
-    manifest = read_manifest(str(out_dir))
-    model, block_name, dense_name = load_converted_model(out_dir, config, manifest)
+    model, optimizer, opt_info, model_entry = load_converted_model(out_dir)
     tf1_logits = sentiment.legacy_logits(config, prepared, legacy.checkpoint)
     keras_logits = np.concatenate([
         model((prepared.test_ids[i:i + 512], prepared.test_lengths[i:i + 512]), training=False).numpy()
@@ -142,7 +151,6 @@ def run(args: argparse.Namespace) -> dict:
     }
 
     say(f"[5/5] continue training in Keras for {args.keras_steps} steps from the converted weights and Adam state")
-    optimizer, opt_info = restore_optimizer(out_dir, model, block_name, dense_name)
     cont_config = sentiment.SentimentConfig(**{**config.__dict__, "steps": args.keras_steps})
     modern = sentiment.train_modern(cont_config, prepared=prepared, model=model, optimizer=optimizer,
                                     start_step=legacy.global_step)
@@ -156,6 +164,9 @@ def run(args: argparse.Namespace) -> dict:
                    "held_out_accuracy": legacy.held_out_accuracy, "held_out_loss": legacy.held_out_loss,
                    "final_train_loss": legacy.summary()["final_train_loss"], "seconds": round(legacy.seconds, 1)},
         "conversion": {"out_dir": str(out_dir), "verified": conversion.ok, "max_abs_diff": verify_max,
+                       "reference": (conversion.verification or {}).get("reference"),
+                       "references": (conversion.verification or {}).get("references", {}),
+                       "model": {k: model_entry[k] for k in ("file", "inputs", "outputs", "pieces")},
                        "checks": checks, "optimizer": {k: opt_info.get(k) for k in ("kind", "iterations", "keras")}},
         "held_out": held_out,
         "keras_continued": {"steps": args.keras_steps, "start_step": legacy.global_step,
@@ -185,8 +196,9 @@ def _print_report(r: dict) -> None:
         f"{r['data']['test_majority_accuracy']:.3f}",
         f"  TF1 graph      {r['legacy']['steps']} steps, held-out accuracy {r['legacy']['held_out_accuracy']:.4f}, "
         f"checkpoint {r['legacy']['checkpoint']}",
-        f"  conversion     {'verified' if c['verified'] else 'FAILED'}: max |TF1 - Keras| over block outputs, "
-        f"embedding and dense = {c['max_abs_diff']:.2e} (tolerance 1e-5)",
+        f"  conversion     {'verified' if c['verified'] else 'FAILED'} against the {c['reference'].replace('-', ' ')} "
+        f"({', '.join(f'{k}: {v}' for k, v in c['references'].items())}): max |TF1 - Keras| = {c['max_abs_diff']:.2e} "
+        f"(tolerance 1e-5); whole model {c['model']['file']}: {' -> '.join(c['model']['pieces'])}",
         f"  held-out       TF1 {h['legacy_accuracy']:.4f} vs Keras {h['keras_accuracy']:.4f}; "
         f"same predictions {h['same_predictions']:.2%}; max |logit diff| {h['max_abs_logit_diff']:.2e}",
         f"  Keras resumed  at step {k['start_step']} with held-out loss {k['held_out_loss_at_start']:.6f} "

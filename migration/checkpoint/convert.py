@@ -408,7 +408,7 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
     try:
         io = default_io(original, outputs)
         original.check(io.outputs, io.inputs)  # the sandbox: refuse before building anything we cannot verify
-        model, pieces, notes = build_whole_model(original, list(zip(blocks, models)), io)
+        model, translator, notes = build_whole_model(original, list(zip(blocks, models)), io)
     except Untranslatable as exc:
         return None, [str(exc)]
     except MigrationError as exc:
@@ -420,7 +420,8 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
                       "rnn-migrate, please report it. The blocks were converted."]
     model.save(os.path.join(tmp, "model.keras"))
     entry = {"file": "model.keras", "inputs": io.inputs, "outputs": io.outputs, "outputs_from": io.how,
-             "pieces": pieces, "dropout_bypassed": original.dropout_bypassed}
+             "pieces": translator.pieces, "layers": translator.layer_sources,
+             "dropout_bypassed": original.dropout_bypassed}
     return entry, notes
 
 

@@ -76,3 +76,35 @@ def restore_slots(optimizer, pairs: Sequence[tuple[Any, dict[str, np.ndarray]]],
             getattr(optimizer, attr)[index].assign(value)
     if iterations is not None:
         optimizer.iterations.assign(iterations)
+
+
+def whole_model_slots(out_dir: str, model) -> list[tuple[Any, dict[str, np.ndarray]]]:
+    """``(variable, slots)`` for every trainable weight of the whole model (``model.keras``), for
+    :func:`restore_slots`: RNN blocks, Dense heads and trainable embeddings, matched through the manifest's
+    ``model.layers`` (layer name -> the checkpoint variables it holds)."""
+    manifest = read_manifest(out_dir)
+    entry = manifest.get("model")
+    if not entry:
+        raise MigrationError(f"{out_dir!r} has no whole model (model.keras); see the manifest's notes for why.")
+    sources = entry.get("layers", {})
+    pairs: list[tuple[Any, dict[str, np.ndarray]]] = []
+    for layer in model.layers:
+        if not layer.trainable_weights:
+            continue
+        src = sources.get(layer.name)
+        if src is None:
+            raise MigrationError(f"Layer {layer.name!r} of the whole model is not in the manifest of {out_dir!r}.")
+        if "block" in src:
+            slots = block_slots(out_dir, src["block"])
+        elif "dense" in src:
+            dense = next((d for d in manifest["dense"] if d["kernel"] == src["dense"]), None)
+            if dense is None:
+                raise MigrationError(f"No converted dense head holds {src['dense']!r}; its slots were not converted.")
+            slots = dense_slots(out_dir, dense["name"])[: len(layer.trainable_weights)]
+        else:
+            slots = [embedding_slots(out_dir, src["embedding"])]
+        if len(slots) != len(layer.trainable_weights) or not all(slots):
+            raise MigrationError(f"{out_dir!r} has no optimizer slots for every weight of layer {layer.name!r}: "
+                                 "convert with --with-optimizer.")
+        pairs += list(zip(layer.trainable_weights, slots))
+    return pairs

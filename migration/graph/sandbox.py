@@ -61,11 +61,17 @@ _REASONS = {
 class SandboxRefusal(MigrationError):
     """The graph needs an op outside the allowlist; nothing was executed."""
 
-    def __init__(self, op: str, node: str, function: Optional[str]) -> None:
+    def __init__(self, op: str, node: str, function: Optional[str],
+                 refused: Optional[list[tuple[str, str, Optional[str]]]] = None) -> None:
         where = f"node {node!r}" + (f" in function {function!r}" if function else "")
         reason = _REASONS.get(op, "is not on the allowlist of pure math / control-flow ops")
-        super().__init__(f"the original graph was not executed: op {op!r} at {where} {reason}")
-        self.op, self.node, self.function = op, node, function
+        refused = refused or [(op, node, function)]
+        more = ""
+        if len(refused) > 1:
+            shown = ", ".join(f"{o} ({n})" for o, n, _ in refused[1:9])
+            more = f"; also refused: {shown}" + (f" and {len(refused) - 9} more" if len(refused) > 9 else "")
+        super().__init__(f"the original graph was not executed: op {op!r} at {where} {reason}{more}")
+        self.op, self.node, self.function, self.refused = op, node, function, refused
 
 
 @dataclasses.dataclass
@@ -84,8 +90,12 @@ def check(index: GraphIndex, fetches: Iterable[str], stop: Iterable[str] = ()) -
     for fname in functions:
         if fname not in index.fn_contexts:
             raise SandboxRefusal("<missing function>", fname, None)
+    refused: list[tuple[str, str, Optional[str]]] = []
     for function, node in index.iter_nodes(names, functions):
         if node.op not in ALLOWED_OPS:
-            raise SandboxRefusal(node.op, node.name, function)
+            refused.append((node.op, node.name, function))
         ops.add(node.op)
+    if refused:  # name the worst first: a known I/O or code op before a merely unknown one
+        refused.sort(key=lambda r: (r[0] not in _REASONS, r[1]))
+        raise SandboxRefusal(*refused[0], refused=refused)
     return SandboxReport(len(names), len(functions), sorted(ops))

@@ -58,6 +58,7 @@ class BlockCall:
     time_major: bool
     outputs: list[str]  # original tensor names in the block contract order (outputs..., states...)
     sequences: int = 1  # how many leading outputs are sequences (2 for a bidirectional block)
+    name: str = ""  # the manifest block name
 
 
 def _attr(node, key: str, default=None):
@@ -181,6 +182,9 @@ class ModelTranslator:
         self.layers: dict[tuple, Any] = {}
         self.table = _op_table()
         self.pieces: list[str] = []
+        #: Keras layer name -> where its weights came from ({"embedding": key} / {"dense": kernel key, "bias": key} /
+        #: {"block": manifest block name}); what :func:`migration.checkpoint.optimizer.whole_model_slots` pairs with
+        self.layer_sources: dict[str, dict[str, str]] = {}
 
     # -- values -------------------------------------------------------------------------------------------------
 
@@ -291,6 +295,7 @@ class ModelTranslator:
             layer.build((None,))
             layer.set_weights([matrix.astype(np.float32)])
             self.layers[("embedding", key)] = layer
+            self.layer_sources[layer.name] = {"embedding": key}
             self.pieces.append(f"Embedding({matrix.shape[0]}, {matrix.shape[1]}) from {key}")
         return layer(ids)
 
@@ -334,6 +339,7 @@ class ModelTranslator:
             layer.build((None, kernel.shape[0]))
             layer.set_weights([kernel.astype(np.float32)] + ([bias[1].astype(np.float32)] if bias else []))
             self.layers[layer_key] = layer
+            self.layer_sources[layer.name] = {"dense": key, "bias": bias[0] if bias else ""}
             self.pieces.append(f"Dense({kernel.shape[1]}) from {key}" + (f" + {bias[0]}" if bias else ""))
         return layer(x)
 
@@ -365,6 +371,7 @@ class ModelTranslator:
         if block.time_major:  # the block model is batch-major; the graph's loop outputs were time-major
             outs = [tf.transpose(o, [1, 0, 2]) if j < block.sequences else o for j, o in enumerate(outs)]
         self.pieces.append(f"RNN block {block.model.name} on {block.x}")
+        self.layer_sources[block.model.name] = {"block": block.name}
         self.block_results[k] = outs
         return outs
 

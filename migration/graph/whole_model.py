@@ -74,7 +74,7 @@ def _terminals(og) -> list[str]:
         todo += [c.name for c in index.consumers(name) if not _TRAINING_SCOPES.match(c.name)]
     out = []
     for node in index.graph_def.node:
-        if node.name not in forward or node.op in ("Placeholder", "NoOp", "Assert", "Identity") or \
+        if node.name not in forward or node.op in ("Placeholder", "NoOp", "Assert") or \
                 node.op.startswith("Tensor") or "/while/" in node.name:
             continue  # unused loop outputs (final states nobody reads) are not model outputs
         if any(c.name in forward for c in index.consumers(node.name)):
@@ -223,7 +223,7 @@ def locate(og, loops, block: dict) -> BlockTensors:
 
 def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO):
     """Translate (see :mod:`migration.graph.to_keras`). ``blocks``: (manifest block entry, Keras block model).
-    Returns ``(model, pieces, block_notes)``; raises :class:`Untranslatable`."""
+    Returns ``(model, translator, block_notes)``; raises :class:`Untranslatable`."""
     loops = find_loops(og)
     calls, notes = [], []
     for entry, model in blocks:
@@ -232,7 +232,7 @@ def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO):
         except MigrationError as exc:
             notes.append(f"block {entry['name']}: {exc}")
             continue
-        calls.append(BlockCall(model, t.x, t.sequence_length, t.time_major, t.outputs, t.sequences))
+        calls.append(BlockCall(model, t.x, t.sequence_length, t.time_major, t.outputs, t.sequences, entry["name"]))
     translator = ModelTranslator(og, calls)
     model = translator.translate(io.inputs, io.outputs)
-    return model, translator.pieces, notes
+    return model, translator, notes

@@ -49,6 +49,10 @@ def test_demo_figures_prove_the_migration(demo_run) -> None:
     _, report, _ = demo_run
     conv, held, cont = report["conversion"], report["held_out"], report["keras_continued"]
     assert conv["verified"] and 0 <= conv["max_abs_diff"] < 1e-5 and len(conv["checks"]) >= 5
+    # the reference is the user's original graph, for the block and for the whole model that the demo evaluates
+    assert conv["reference"] == "original-graph"
+    assert conv["references"] == {"block rnn": "original-graph", "whole model": "original-graph"}
+    assert conv["model"]["file"] == "model.keras" and conv["model"]["inputs"][0] == "input_data"
     assert held["same_predictions"] == 1.0 and held["max_abs_logit_diff"] < 1e-5
     assert held["legacy_accuracy"] == held["keras_accuracy"] == pytest.approx(report["legacy"]["held_out_accuracy"])
     assert cont["start_step"] == 40 and cont["resume_gap"] < 1e-5
@@ -63,19 +67,20 @@ def test_demo_refuses_a_non_empty_workdir(demo_run, capsys) -> None:
 
 
 def test_demo_reports_a_wrong_conversion(tmp_path, capsys, monkeypatch) -> None:
-    """Sabotage the Keras rebuild (forget_bias taken out of the LSTM bias): the held-out check must fail, exit 1."""
+    """Sabotage the converted whole model (forget_bias taken out of the LSTM bias): the held-out check fails, exit 1."""
     from examples import demo
 
     original = demo.load_converted_model
 
-    def sabotaged(out_dir, config, manifest):
-        model, block, dense = original(out_dir, config, manifest)
-        k, rk, b = model.lstm.cell.get_weights()
+    def sabotaged(out_dir):
+        model, optimizer, info, entry = original(out_dir)
+        block = next(layer for layer in model.model.layers if layer.name.startswith("block_"))
+        k, rk, b = block.get_weights()
         units = b.shape[0] // 4
         b = b.copy()
         b[units:2 * units] -= 1.0
-        model.lstm.cell.set_weights([k, rk, b])
-        return model, block, dense
+        block.set_weights([k, rk, b])
+        return model, optimizer, info, entry
 
     monkeypatch.setattr(demo, "load_converted_model", sabotaged)
     code, report = _run(capsys, "--steps", "20", "--keras-steps", "4", "--quiet", "--json", "--workdir", str(tmp_path / "w"))
