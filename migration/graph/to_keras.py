@@ -181,6 +181,7 @@ class ModelTranslator:
         self.blockers: dict[str, str] = {}
         self.layers: dict[tuple, Any] = {}
         self.table = _op_table()
+        self.partitioned = self._partitioned_lookups()
         self.pieces: list[str] = []
         #: Keras layer name -> where its weights came from ({"embedding": key} / {"dense": kernel key, "bias": key} /
         #: {"block": manifest block name}); what :func:`migration.checkpoint.optimizer.whole_model_slots` pairs with
@@ -219,6 +220,8 @@ class ModelTranslator:
             return self.value(node.input[idx])
         if node.op in _VARS or node.op == "ReadVariableOp":
             return self._variable_node(node)
+        if tensor in self.partitioned:
+            return self._partitioned_embedding(*self.partitioned[tensor])
         special = self._embedding(node)
         if special is None:
             special = self._dense(node)
@@ -297,6 +300,59 @@ class ModelTranslator:
             self.layers[("embedding", key)] = layer
             self.layer_sources[layer.name] = {"embedding": key}
             self.pieces.append(f"Embedding({matrix.shape[0]}, {matrix.shape[1]}) from {key}")
+        return layer(ids)
+
+    def _partitioned_lookups(self) -> dict[str, tuple[str, str, int, str]]:
+        """Output tensor -> (ids tensor, full variable key, partitions, strategy) of every ``embedding_lookup`` of a
+        partitioned variable: TF1 builds it as DynamicPartition -> one Gather per part -> DynamicStitch -> Reshape
+        inside the lookup's name scope; the strategy is ``'div'`` when that scope computes a ``Maximum``."""
+        out: dict[str, tuple[str, str, int, str]] = {}
+        nodes = self.index.nodes
+        for stitch in [n for n in nodes.values() if n.op in ("DynamicStitch", "ParallelDynamicStitch")]:
+            # TF 2.x names the stitch after the lookup's scope (``embedding_lookup``), TF 1.x puts it inside
+            scope = stitch.name + "/"
+            if not any(n.startswith(scope) for n in nodes):
+                scope = stitch.name.rsplit("/", 1)[0] + "/"
+            inside = {n for n in nodes if n.startswith(scope)} | {stitch.name}
+            keys = set()
+            for name in inside:
+                node = nodes[name]
+                if node.op in ("GatherV2", "ResourceGather", "Gather"):
+                    var = self._var_node(node.input[0])
+                    if var is not None:
+                        keys.add(self.og.variable_source(var).key)
+            reshapes = sorted((n for n in inside if nodes[n].op == "Reshape" and
+                               ref(nodes[n].input[0])[0] not in inside), key=len)
+            used = {f"{ref(i)[0]}:{ref(i)[1]}" for c in nodes.values() if c.name not in inside for i in c.input
+                    if not ref(i)[2] and ref(i)[0] in inside}
+            if len(keys) != 1 or not reshapes or len(used) != 1:
+                continue
+            key = keys.pop()
+            parts = sum(1 for n in nodes.values() if n.op in _VARS and self.og.variable_source(n).key == key)
+            strategy = "div" if any(nodes[n].op == "Maximum" for n in inside) else "mod"
+            out[used.pop()] = (nodes[reshapes[0]].input[0], key, parts, strategy)
+        return out
+
+    def _partitioned_embedding(self, ids_tensor: str, key: str, parts: int, strategy: str):
+        """``Embedding`` whose row i is what TF1's lookup of id i returns (``mod``: saved[offset[i % P] + i // P])."""
+        from migration.converters import mod_partition_permutation
+        from modern_rnn import keras
+
+        ids = self.value(ids_tensor)
+        if ids is None or _is_constant(ids):
+            return None
+        layer = self.layers.get(("embedding", key))
+        if layer is None:
+            full = np.asarray(self.og.reader.read(key))
+            if strategy == "mod" and parts > 1:
+                full = full[mod_partition_permutation(full.shape[0], parts)]
+            layer = keras.layers.Embedding(full.shape[0], full.shape[1], name=_layer_name("embedding", key))
+            layer.build((None,))
+            layer.set_weights([full.astype(np.float32)])
+            self.layers[("embedding", key)] = layer
+            self.layer_sources[layer.name] = {"embedding": key}
+            self.pieces.append(f"Embedding({full.shape[0]}, {full.shape[1]}) from {key} ({parts} partitions, "
+                               f"'{strategy}' lookup)")
         return layer(ids)
 
     def _dense(self, node):

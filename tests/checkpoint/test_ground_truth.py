@@ -18,7 +18,7 @@ import legacy_rnn
 from legacy_rnn import tf, v1
 
 import ground_truth_graphs as g
-from conftest import build_seed002, build_seed004, copy_checkpoint, run_cli
+from conftest import build_partitioned, build_seed002, build_seed004, copy_checkpoint, run_cli
 
 CASES = {  # name -> (builder, expected forget_bias)
     "ptb_tf1_form": (lambda d: g.build_ptb(d, tf1_form=True), 0.0),
@@ -37,7 +37,9 @@ def built(tmp_path_factory):
         if name not in cache:
             builders = {**{k: v[0] for k, v in CASES.items()}, "unknown_op": g.build_unknown_op,
                         "bidirectional": g.build_bidirectional,
-                        "seed004": lambda d: build_seed004(d), "seed002_static": lambda d: build_seed002(d, False),
+                        "seed004": lambda d: build_seed004(d),
+                        "partitioned_mod": lambda d: build_partitioned(d, "mod"),
+                        "partitioned_div": lambda d: build_partitioned(d, "div"), "seed002_static": lambda d: build_seed002(d, False),
                         "seed002_handwritten": lambda d: build_seed002(d, True)}
             cache[name] = builders[name](root / name)
         return cache[name]
@@ -238,6 +240,20 @@ def test_whole_model_of_a_seed_graph_equals_the_original_program(built, converte
     for a, b in zip(got, expected):
         np.testing.assert_allclose(a, b, atol=1e-5)
     assert manifest(out)["verification"]["references"]["whole model"] == "original-graph"
+
+
+@pytest.mark.parametrize("strategy", ["mod", "div"])
+def test_whole_model_with_a_partitioned_embedding(built, converted, strategy):
+    """fixed_size_partitioner(3) + embedding_lookup(partition_strategy=...): the Keras Embedding reproduces every id."""
+    code, out = converted(f"partitioned_{strategy}")
+    assert code == 0
+    m = manifest(out)["model"]
+    assert m is not None and any(f"'{strategy}' lookup" in p for p in m["pieces"]), m
+    ids = np.arange(12, dtype=np.int32).reshape(2, 6) % 10  # every row of the 10-row embedding
+    got = call(load(os.path.join(out, "model.keras")), [ids])
+    expected = run_original_program(built(f"partitioned_{strategy}"), m["outputs"], {m["inputs"][0]: ids})
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_unrecognized_op_on_the_path_writes_no_model_and_names_it(built, converted):
