@@ -153,6 +153,17 @@ def test_rebuilt_check_misses_a_wrong_forget_bias_that_the_original_graph_catche
     assert run_cli("verify", prefix, out) == 1
 
 
+def test_variables_under_an_rnn_scope_that_match_no_cell_do_not_abort(built, converted):
+    """char-rnn's ``rnnlm/softmax_w``/``softmax_b`` become a dense head; ``rnnlm/temperature`` is listed, not fatal."""
+    code, out = converted("reentered")
+    assert code == 0
+    m = manifest(out)
+    assert [d["name"] for d in m["dense"]] == ["rnnlm/softmax"]
+    assert m["dense"][0]["kernel"] == "rnnlm/softmax_w" and m["dense"][0]["bias"] == "rnnlm/softmax_b"
+    (left,) = m["unrecognized"]
+    assert left["name"] == "rnnlm/temperature" and not left["rnn_like"]
+
+
 def test_cli_never_says_verified_for_a_rebuilt_reference(built, tmp_path, capsys):
     bare = copy_checkpoint(built("reentered"), tmp_path / "bare", with_meta=False)
     assert run_cli("convert", bare, tmp_path / "out") == 0
