@@ -297,6 +297,8 @@ def train_legacy(config: SentimentConfig, prepared: Optional[Prepared] = None) -
     config.validate()
     prepared = prepared or prepare(config)
     ckpt_dir = Path(config.ckpt_dir)
+    if not config.resume:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)  # Saver refuses a missing parent; --resume needs it to exist
     with legacy_rnn.new_graph(config.seed) as graph:
         g = _legacy_graph(config, prepared.matrix)
         saver = legacy_rnn.v1.train.Saver(max_to_keep=5)
