@@ -66,16 +66,18 @@ def seed_everything(seed: int) -> None:
 
 
 def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "", quiet: bool = False) -> Iterator[T]:
-    """A tqdm progress bar on stderr, off with ``quiet`` or when stderr is not a terminal."""
-    from tqdm import tqdm
+    """One progress bar per task on stderr (:func:`migration.output.progress`): off with ``quiet`` or when stderr is
+    not a terminal, complete when the loop ends, messages printed through it."""
+    from migration.output import progress as _progress
 
-    disable = quiet or not sys.stderr.isatty()
-    yield from tqdm(iterable, total=total, desc=desc, disable=disable, file=sys.stderr, leave=False)
+    yield from _progress(iterable, total=total, desc=desc, quiet=quiet)
 
 
 def say(message: str) -> None:
-    """Human output: stderr, so that stdout stays machine-readable under ``--json``."""
-    print(message, file=sys.stderr, flush=True)
+    """Human output: stderr (stdout stays machine-readable under ``--json``), above any open progress bar."""
+    from migration.output import say as _say
+
+    _say(message)
 
 
 def emit_json(result: Mapping[str, object]) -> None:
