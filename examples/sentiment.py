@@ -494,7 +494,7 @@ def _main(args: argparse.Namespace) -> int:
             f"(before: {legacy.initial_eval['accuracy']:.4f}), checkpoint {legacy.checkpoint} ({legacy.seconds:.1f} s)")
         result["legacy"] = legacy.summary()
         curves["legacy (TF1 graph)"] = _windows(legacy.losses)
-        write_scalars(args.logdir, "legacy", "sentiment/loss", legacy.losses)
+        write_scalars(args.logdir, "legacy", "sentiment/loss", legacy.losses, start_step=legacy.start_step)
     if args.side in ("both", "modern"):
         init = legacy.initial_weights if (legacy is not None and args.same_init) else None
         modern = train_modern(config, init, prepared)

@@ -280,11 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="text_prep", description=__doc__.splitlines()[0])
     parser.add_argument("--glove", metavar="PATH",
                         help="GloVe text file, seed .npy pair directory or cache (default: installed GloVe 6B 50d)")
-    add_common_args(parser)
+    add_common_args(parser, curves=False)  # nothing is trained: no loss curve to plot or log
     args = parser.parse_args(list(argv) if argv is not None else None)
     seed_everything(args.seed)
-    if args.plot or args.logdir:
-        say("text_prep trains nothing: --plot and --logdir have no curves to write")
     result = run(args.glove)
     report(result)
     if args.json:
