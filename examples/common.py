@@ -17,6 +17,7 @@ Contract of the common flags (added by :func:`add_common_args`):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -43,13 +44,34 @@ def run_guarded(name: str, args: argparse.Namespace, body: Callable[[argparse.Na
     ``--json`` error object and exit code 2, the same contract as ``rnn-migrate``'s own commands."""
     from migration.errors import MigrationError
 
+    with scoped_op_determinism():
+        try:
+            return int(body(args) or 0)
+        except MigrationError as exc:
+            say(f"{name}: error: {exc}")
+            if getattr(args, "json", False):
+                emit_json({"error": str(exc), "exit_code": 2})
+            return 2
+
+
+@contextlib.contextmanager
+def scoped_op_determinism() -> Iterator[None]:
+    """Leave TensorFlow's op determinism as it was before an example ran.
+
+    :func:`seed_everything` turns it on for the run; with it on, TensorFlow refuses every random op without a seed
+    (``RuntimeError: Random ops require a seed``), which would break unseeded graphs that the caller builds after
+    calling an example in-process (tests, notebooks). A separate ``rnn-migrate`` process is unaffected either way.
+    """
+    def config():  # tensorflow.python.framework.config: TF 2.21 has no public query or switch-off
+        return sys.modules.get("tensorflow.python.framework.config") if "tensorflow" in sys.modules else None
+
+    before = bool(config() and config().is_op_determinism_enabled())
     try:
-        return int(body(args) or 0)
-    except MigrationError as exc:
-        say(f"{name}: error: {exc}")
-        if getattr(args, "json", False):
-            emit_json({"error": str(exc), "exit_code": 2})
-        return 2
+        yield
+    finally:
+        cfg = config()
+        if not before and cfg is not None and cfg.is_op_determinism_enabled():
+            cfg.disable_op_determinism()
 
 
 def quiet_tensorflow(seed: int) -> None:

@@ -120,3 +120,24 @@ def test_demo_removes_its_temporary_directory_and_logs_one_step_axis(demo_twice)
     assert set(legacy) == set(modern) == {"demo/train_loss"}
     assert [s for s, _ in legacy["demo/train_loss"]] == list(range(0, 30))
     assert [s for s, _ in modern["demo/train_loss"]] == list(range(30, 40))  # Keras continues at TF1's last step
+
+
+def test_examples_leave_op_determinism_as_they_found_it(capsys) -> None:
+    """seed_everything turns op determinism on for the run (unseeded random ops then raise); an example called
+    in-process switches it off again, so the caller's own unseeded graphs keep working."""
+    import legacy_rnn
+    from examples import common, keras_api
+    from tensorflow.python.framework import config
+
+    assert not config.is_op_determinism_enabled()
+    with common.scoped_op_determinism():
+        common.seed_everything(1)
+        assert config.is_op_determinism_enabled()
+        with legacy_rnn.new_graph(), pytest.raises(RuntimeError, match="require a seed"):
+            legacy_rnn.v1.get_variable("w", [2, 2])
+    assert not config.is_op_determinism_enabled()
+    assert keras_api.main([]) == 0
+    capsys.readouterr()
+    assert not config.is_op_determinism_enabled()
+    with legacy_rnn.new_graph():
+        legacy_rnn.v1.get_variable("w", [2, 2])  # no seed, no error
