@@ -163,9 +163,10 @@ def _train(config: EchoConfig, step_fn, zero_state: np.ndarray) -> tuple[list[fl
     step_losses: list[float] = []
     windows: list[float] = []
     per_epoch = (config.size // config.batch_size) // config.num_steps
-    for epoch in _epochs(config):
+    for k, epoch in enumerate(_epochs(config)):
         state, total, count = zero_state, 0.0, 0
-        for step, (x, y) in enumerate(progress(epoch, total=per_epoch, desc=config.impl, quiet=config.quiet)):
+        desc = config.impl if config.epochs == 1 else f"{config.impl} epoch {k + 1}/{config.epochs}"
+        for step, (x, y) in enumerate(progress(epoch, total=per_epoch, desc=desc, quiet=config.quiet)):
             loss, state = step_fn(x, y, state)
             step_losses.append(float(loss))
             total, count = total + float(loss), count + 1
