@@ -75,14 +75,10 @@ def scoped_op_determinism() -> Iterator[None]:
 
 
 def quiet_tensorflow(seed: int) -> None:
-    """Import the legacy side first (TF_USE_LEGACY_KERAS before TensorFlow), silence the TF1 deprecation notices the
-    examples exist to replace, and seed NumPy, Python and TensorFlow."""
-    import warnings
+    """Import the legacy side first (TF_USE_LEGACY_KERAS before TensorFlow; TensorFlow's logging is configured in one
+    place, :mod:`migration.tf_env`) and seed everything (:func:`seed_everything`)."""
+    import legacy_rnn  # noqa: F401
 
-    import legacy_rnn
-
-    legacy_rnn.tf.get_logger().setLevel("ERROR")
-    warnings.filterwarnings("ignore", message=r".*is deprecated", category=UserWarning)
     seed_everything(seed)
 
 
