@@ -85,6 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnn-migrate: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rnn-migrate scan src/ | head`: the reader has what it wanted; no traceback
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would raise again
+        return 128 + 13  # as a shell reports a process ended by SIGPIPE
     except Exception as exc:  # noqa: BLE001 - anything else is a bug: say so, keep the traceback, exit 3
         import traceback
 

@@ -41,3 +41,22 @@ def test_package_data_is_explicit() -> None:
     data = cfg["options.package_data"]["examples"].split()
     assert data == ["data/*"] and list((ROOT / "examples" / "data").glob("*.csv.bz2"))
     assert "tensorboard" in cfg["options.extras_require"]["tensorboard"]
+
+
+def test_scan_links_open_outside_a_checkout(tmp_path, monkeypatch, capsys) -> None:
+    """From a directory without docs/ (an installed wheel's situation), scan's links point at the shipped copy."""
+    from migration.cli import main
+
+    src = tmp_path / "model.py"
+    src.write_text("import tensorflow as tf\ncell = tf.nn.rnn_cell.BasicLSTMCell(4)\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["scan", str(src)]) == 1
+    out = capsys.readouterr().out
+    links = [line.rsplit("(", 1)[1].rstrip(")") for line in out.splitlines() if "api-map.md#" in line]
+    assert links
+    for link in links:
+        path, anchor = link.split("#")
+        assert Path(path).is_file() and f'<a id="{anchor}"></a>' in Path(path).read_text(encoding="utf-8")
+    monkeypatch.chdir(ROOT)  # inside a checkout the short relative link is kept
+    assert main(["scan", str(src)]) == 1
+    assert "(docs/api-map.md#basiclstmcell)" in capsys.readouterr().out

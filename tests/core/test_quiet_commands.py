@@ -72,3 +72,18 @@ def test_python_m_migration_is_rnn_migrate(tmp_path) -> None:
     assert proc.returncode == 0 and proc.stdout.startswith("usage: rnn-migrate")
     bad = run_cli("convert", cwd=tmp_path)
     assert bad.returncode == 2 and "rnn-migrate convert: error" in bad.stderr
+
+
+def test_output_piped_into_head_ends_without_a_traceback(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from tests.ux import ROOT
+
+    source = tmp_path / "many.py"
+    source.write_text("import tensorflow as tf\n" + "x = tf.placeholder(tf.float32)\n" * 3000)
+    proc = subprocess.run(f'"{sys.executable}" -m migration scan "{source}" | head -1', shell=True, cwd=tmp_path,
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+                          timeout=120)
+    assert proc.stdout.count("\n") == 1 and "tf.placeholder" in proc.stdout
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr[-2000:]
