@@ -118,6 +118,7 @@ class _QuietLoader(importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
+        _remove_hook()  # one import of tensorflow per process
         try:
             sys.stderr.flush()
             saved = os.dup(2)
@@ -146,12 +147,12 @@ class _QuietLoader(importlib.abc.Loader):
 
 
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
-    """A one-shot meta-path finder: the first ``import tensorflow`` goes through :class:`_QuietLoader`."""
+    """A meta-path finder for ``tensorflow`` alone: its import goes through :class:`_QuietLoader`, which removes the
+    finder (a mere ``importlib.util.find_spec("tensorflow")`` keeps it in place)."""
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
         if fullname != "tensorflow":
             return None
-        _remove_hook()
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is not None and spec.loader is not None:
             spec.loader = _QuietLoader(spec.loader)

@@ -87,3 +87,22 @@ def test_output_piped_into_head_ends_without_a_traceback(tmp_path) -> None:
                           timeout=120)
     assert proc.stdout.count("\n") == 1 and "tf.placeholder" in proc.stdout
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr[-2000:]
+
+
+def test_find_spec_before_the_import_keeps_it_quiet(tmp_path) -> None:
+    """`rnn-migrate scan` asks importlib.util.find_spec("tensorflow") without importing it; a later import in the same
+    process is still quiet, and the hook is gone after the import."""
+    import subprocess
+    import sys
+
+    from tests.ux import ROOT
+
+    code = ("import importlib.util, sys, migration\n"
+            "assert importlib.util.find_spec('tensorflow') is not None\n"
+            "import tensorflow\n"
+            "from migration import tf_env\n"
+            "assert not any(isinstance(f, tf_env._QuietTensorFlowImport) for f in sys.meta_path)\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0 and tf_noise(proc.stderr) == [], proc.stderr[-3000:]
