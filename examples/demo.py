@@ -55,8 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _workdir(args: argparse.Namespace) -> Path:
-    if not args.workdir:
-        return Path(tempfile.mkdtemp(prefix="rnn-migrate-demo-"))
     path = Path(args.workdir)
     if path.exists() and any(path.iterdir()):
         if not args.force:
@@ -184,8 +182,9 @@ def run(args: argparse.Namespace) -> dict:
                     offsets={keras_label: len(legacy.losses) // window}, xlabel=f"step / {window}",
                     marker=(len(legacy.losses) / window + 0.5, f"convert + verify at step {legacy.global_step}"),
                     title="rnn-migrate demo: training loss (mean of 25 steps)")
-    write_scalars(args.logdir, "legacy", "demo/train_loss", legacy.losses)
-    write_scalars(args.logdir, "modern", "demo/train_loss", modern.losses)
+    # one tag, one step axis: TF1's loss k at global step k, Keras' continuing at the step where TF1 stopped
+    write_scalars(args.logdir, "legacy", "demo/train_loss", legacy.losses, start_step=legacy.start_step)
+    write_scalars(args.logdir, "modern", "demo/train_loss", modern.losses, start_step=legacy.global_step)
     return report
 
 
@@ -193,7 +192,9 @@ def _print_report(r: dict) -> None:
     h, c, k = r["held_out"], r["conversion"], r["keras_continued"]
     lines = [
         "",
-        f"rnn-migrate demo: {'OK' if r['ok'] else 'CHECK FAILED'} ({r['seconds']} s, files in {r['workdir']})",
+        f"rnn-migrate demo: {'OK' if r['ok'] else 'CHECK FAILED'} ({r['seconds']} s, "
+        + (f"files in {r['workdir']})" if r.get("workdir_kept", True) else
+           "temporary files removed; --workdir DIR keeps them)"),
         f"  data           {r['data']['train']} train / {r['data']['test']} held-out snippets; majority baseline "
         f"{r['data']['test_majority_accuracy']:.3f}",
         f"  TF1 graph      {r['legacy']['steps']} steps, held-out accuracy {r['legacy']['held_out_accuracy']:.4f}, "
@@ -219,7 +220,16 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def _execute(args: argparse.Namespace) -> int:
-    report = run(args)
+    temporary = None
+    if not args.workdir:  # a temporary directory, removed at the end: --workdir keeps the files
+        temporary = tempfile.TemporaryDirectory(prefix="rnn-migrate-demo-")
+        args = argparse.Namespace(**{**vars(args), "workdir": temporary.name})
+    try:
+        report = run(args)
+    finally:
+        if temporary is not None:
+            temporary.cleanup()
+    report["workdir_kept"] = temporary is None
     _print_report(report)
     if args.json:
         emit_json(report)

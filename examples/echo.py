@@ -163,9 +163,10 @@ def _train(config: EchoConfig, step_fn, zero_state: np.ndarray) -> tuple[list[fl
     step_losses: list[float] = []
     windows: list[float] = []
     per_epoch = (config.size // config.batch_size) // config.num_steps
-    for epoch in _epochs(config):
+    for k, epoch in enumerate(_epochs(config)):
         state, total, count = zero_state, 0.0, 0
-        for step, (x, y) in enumerate(progress(epoch, total=per_epoch, desc=config.impl, quiet=config.quiet)):
+        desc = config.impl if config.epochs == 1 else f"{config.impl} epoch {k + 1}/{config.epochs}"
+        for step, (x, y) in enumerate(progress(epoch, total=per_epoch, desc=desc, quiet=config.quiet)):
             loss, state = step_fn(x, y, state)
             step_losses.append(float(loss))
             total, count = total + float(loss), count + 1
@@ -332,16 +333,19 @@ def _main(args: argparse.Namespace) -> int:
         say(f"{impl}: first 10 steps {result.summary()['first_10_steps_loss']:.4f}, "
             f"first window {result.summary()['first_loss']:.4f}, final loss {result.final_loss:.4f} "
             f"({len(result.step_losses)} steps, {result.seconds:.1f} s)")
-        write_scalars(args.logdir, "modern" if impl == "keras" else "legacy", f"echo/{impl}/loss",
-                      result.losses or result.step_losses)
+        # one tag for every implementation, one run directory each: TensorBoard overlays them on the step axis
+        write_scalars(args.logdir, f"modern/{impl}" if impl == "keras" else f"legacy/{impl}", "echo/loss",
+                      result.step_losses)
     expected = expected_losses()
     say("expected (seed 002): no dependency {no_dependency:.3f}, one {one_dependency:.3f}, both {both_dependencies:.3f}"
         .format(**expected))
     if args.plot:
         curves = {f"{impl} ({'Keras 2' if impl == 'keras' else 'TF1'})": r.losses or r.step_losses
                   for impl, r in runs.items()}
-        plot_curves(args.plot, curves, title=f"echo: num_steps={args.num_steps}, state_size={args.state_size}",
-                    xlabel=f"x{REPORT_EVERY} steps" if all(r.losses for r in runs.values()) else "step")
+        same = plot_curves(args.plot, curves, title=f"echo: num_steps={args.num_steps}, state_size={args.state_size}",
+                           xlabel=f"x{REPORT_EVERY} steps" if all(r.losses for r in runs.values()) else "step")
+        for label, (other, diff) in same.items():
+            say(f"plot: {label} lies exactly on {other} (max |diff| {diff:.1e}); it is drawn dashed on top")
     if args.json:
         main_run = next(iter(runs.values()))
         emit_json({"example": "echo", **main_run.summary(), "num_steps": args.num_steps,

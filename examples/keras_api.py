@@ -24,7 +24,9 @@ from typing import Sequence
 
 import numpy as np
 
-from examples.common import add_common_args, emit_json, plot_curves, quiet_tensorflow, say, write_scalars
+from examples.common import (
+    add_common_args, emit_json, plot_curves, quiet_tensorflow, say, scoped_op_determinism, write_scalars,
+)
 from migration.errors import MigrationError
 
 #: The numbers printed in seed 001 (/work/shared/seeds/001_*.txt), for data [0.1, 0.2, 0.3] and all-ones initialisers.
@@ -221,6 +223,11 @@ def _fmt(values: Sequence[float]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with scoped_op_determinism():
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     quiet_tensorflow(args.seed)
     keras_out, weights = keras_numbers()
     tf1_out = tf1_numbers(weights)

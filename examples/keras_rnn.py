@@ -376,13 +376,18 @@ def _main(args: argparse.Namespace) -> int:
         write_scalars(args.logdir, "legacy", f"keras_rnn/{name}/loss", r["legacy"]["losses"])
         write_scalars(args.logdir, "modern", f"keras_rnn/{name}/loss", r["modern"]["losses"])
     if args.plot and curves:
-        plot_curves(args.plot, curves, title="keras_rnn: training loss per step")
+        plot_curves(args.plot, curves, title="keras_rnn: training loss per step", families=plot_families(curves))
     worst = max(r["first_step_abs_diff"] for r in results.values())
     if args.json:
         emit_json({"example": "keras_rnn", "models": results, "max_first_step_abs_diff": worst,
                    "train": int(len(data.y_train)), "test": int(len(data.y_test)), "vocab_size": data.vocab_size,
                    "epochs": args.epochs, "units": args.units, "seed": args.seed})
     return 0 if worst <= 1e-5 else 1
+
+
+def plot_families(curves: dict[str, list[float]]) -> dict[str, str]:
+    """``{"lstm TF1": "lstm", "lstm Keras 2": "lstm", ...}``: one colour per model, TF1 solid and Keras 2 dashed."""
+    return {label: label.removesuffix(" Keras 2").removesuffix(" TF1") for label in curves}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -297,6 +297,8 @@ def train_legacy(config: SentimentConfig, prepared: Optional[Prepared] = None) -
     config.validate()
     prepared = prepared or prepare(config)
     ckpt_dir = Path(config.ckpt_dir)
+    if not config.resume:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)  # Saver refuses a missing parent; --resume needs it to exist
     with legacy_rnn.new_graph(config.seed) as graph:
         g = _legacy_graph(config, prepared.matrix)
         saver = legacy_rnn.v1.train.Saver(max_to_keep=5)
@@ -492,7 +494,7 @@ def _main(args: argparse.Namespace) -> int:
             f"(before: {legacy.initial_eval['accuracy']:.4f}), checkpoint {legacy.checkpoint} ({legacy.seconds:.1f} s)")
         result["legacy"] = legacy.summary()
         curves["legacy (TF1 graph)"] = _windows(legacy.losses)
-        write_scalars(args.logdir, "legacy", "sentiment/loss", legacy.losses)
+        write_scalars(args.logdir, "legacy", "sentiment/loss", legacy.losses, start_step=legacy.start_step)
     if args.side in ("both", "modern"):
         init = legacy.initial_weights if (legacy is not None and args.same_init) else None
         modern = train_modern(config, init, prepared)

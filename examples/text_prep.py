@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from examples.common import add_common_args, emit_json, say, seed_everything
+from examples.common import add_common_args, emit_json, say, scoped_op_determinism, seed_everything
 
 #: Sheldon Cooper's quotes used by seed 003 (DataCamp "Recurrent Neural Networks for Language Modeling", ch. 1);
 #: their sorted word set is exactly the 204-word ``index_to_word`` the seed prints (checked by the tests).
@@ -280,11 +280,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="text_prep", description=__doc__.splitlines()[0])
     parser.add_argument("--glove", metavar="PATH",
                         help="GloVe text file, seed .npy pair directory or cache (default: installed GloVe 6B 50d)")
-    add_common_args(parser)
+    add_common_args(parser, curves=False)  # nothing is trained: no loss curve to plot or log
     args = parser.parse_args(list(argv) if argv is not None else None)
+    with scoped_op_determinism():
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     seed_everything(args.seed)
-    if args.plot or args.logdir:
-        say("text_prep trains nothing: --plot and --logdir have no curves to write")
     result = run(args.glove)
     report(result)
     if args.json:

@@ -42,9 +42,17 @@ def keep_prob_placeholder(name: str = "keep_prob") -> tf.Tensor:
     return v1.placeholder_with_default(tf.constant(1.0), [], name=name)
 
 
-def new_session(graph: Optional[tf.Graph] = None, threads: int = 2) -> "v1.Session":
-    """A ``tf.compat.v1.Session`` on ``graph`` limited to ``threads`` intra/inter-op threads (CPU machines)."""
-    config = v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads)
+def new_session(graph: Optional[tf.Graph] = None, threads: int = 2, deterministic: bool = True) -> "v1.Session":
+    """A ``tf.compat.v1.Session`` on ``graph`` for CPU machines.
+
+    ``deterministic`` (default): one intra-op and one inter-op thread, so ops run one at a time in a fixed order.
+    Otherwise the stateful random ops of a ``DropoutWrapper`` inside ``dynamic_rnn``'s ``while_loop`` draw their
+    masks in whatever order the loop iterations reach them (measured: same graph seed, different losses from the
+    fourth step with 2 threads). ``deterministic=False``: ``threads`` intra- and inter-op threads, faster on big
+    graphs, same seed no longer same numbers when the graph has random ops.
+    """
+    n = 1 if deterministic else threads
+    config = v1.ConfigProto(intra_op_parallelism_threads=n, inter_op_parallelism_threads=n)
     return v1.Session(graph=graph, config=config)
 
 

@@ -142,6 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if want_json:
             print_json({"error": f"interrupted by {name}", "exit_code": 128 + signum})
         return 128 + signum
+    except BrokenPipeError:  # `rnn-migrate scan src/ | head`: the reader has what it wanted; no traceback
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would raise again
+        return 128 + 13  # as a shell reports a process ended by SIGPIPE
     except OSError as exc:  # an I/O fault outside the staged writers: still bad input/environment, with the remedy
         from migration.safe_io import describe_os_error
 

@@ -8,20 +8,46 @@ Keras 3``.
 
 :func:`ensure_legacy_keras` is called by ``legacy_rnn``, ``modern_rnn`` and ``migration`` on import:
 
-* TensorFlow not imported yet: set ``TF_USE_LEGACY_KERAS=1`` (and quieten TF's C++ log) - nothing else to do.
+* TensorFlow not imported yet: set ``TF_USE_LEGACY_KERAS=1`` and configure TensorFlow's logging (below).
 * TensorFlow imported already: set the variable, then reset every legacy-Keras lazy loader that already decided for
   Keras 3 so that it decides again. If a loader cannot be repaired, raise :class:`LegacyKerasError` naming the variable
   and the fix.
 
 This module never imports TensorFlow itself (``rnn-migrate scan`` and ``--help`` must start fast).
+
+**TensorFlow's logging, configured in this one place** (:func:`configure_tensorflow_logging`, called by
+:func:`ensure_legacy_keras`, hence by every entry point: ``rnn-migrate``, ``python -m migration``, the examples, and
+any program that imports ``legacy_rnn`` / ``modern_rnn`` / ``migration`` first):
+
+* ``TF_CPP_MIN_LOG_LEVEL`` defaults to ``3`` (a value set by the user is kept). TensorFlow applies it to the C++ log
+  once absl's logging is initialized.
+* Lines that TensorFlow's shared libraries print *while they load*, before absl is initialized (``WARNING: All log
+  messages before absl::InitializeLog() ...``, the oneDNN banner, ``cudart_stub.cc`` "Could not find cuda drivers"),
+  ignore every environment variable. A one-shot import hook captures file descriptor 2 during ``import tensorflow``
+  and writes back every line except absl-formatted ones below ``TF_CPP_MIN_LOG_LEVEL`` (and the pre-init notice),
+  so a real error during the import still reaches the terminal.
+* Python: TensorFlow's deprecation notices (``dynamic_rnn is deprecated``, ``Calling Zeros.__init__ ... with dtype is
+  deprecated``, ``Variable.load ... is deprecated``) are dropped by a filter on the ``tensorflow`` logger, and the
+  TF1 cells' ``is deprecated and will be removed`` ``UserWarning`` is ignored: calling TF1 APIs on purpose is what
+  this project does. Other TensorFlow warnings still show.
+
+``RNN_MIGRATE_TF_LOGS=1`` turns all of this off (TensorFlow prints what it prints by default).
 """
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import logging
 import os
+import re
 import sys
+import tempfile
 import warnings
+from types import ModuleType
 
 ENV_VAR = "TF_USE_LEGACY_KERAS"
+LOG_ENV_VAR = "TF_CPP_MIN_LOG_LEVEL"
+SHOW_LOGS_ENV_VAR = "RNN_MIGRATE_TF_LOGS"
 ACCEPTED_VALUES = ("1", "true", "True")
 
 # (module path under ``tensorflow``, attribute) of the lazy loaders the legacy RNN API goes through.
@@ -50,7 +76,116 @@ def _set_env() -> None:
         )
     if value not in ACCEPTED_VALUES:
         os.environ[ENV_VAR] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+# -- TensorFlow's logging -----------------------------------------------------------------------------------------
+
+#: absl / glog line prefix: severity letter, date or 0000, time, thread id, file:line] (``I0000 00:00:17.5 5922 port.cc:153] ...``)
+_ABSL_LINE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:[\d.]+\s+\d+ [^\s:\]]+:\d+\] ")
+_ABSL_PREINIT = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
+_DEPRECATION = re.compile(r"is deprecated|deprecated and will be removed|will be removed in a future version")
+
+
+def _min_log_level() -> int:
+    try:
+        return int(os.environ.get(LOG_ENV_VAR, "3"))
+    except ValueError:
+        return 3
+
+
+def filter_preinit_lines(text: str, min_level: int) -> str:
+    """Drop what TensorFlow's C++ side printed before absl was initialized and below ``min_level``; keep the rest."""
+    kept = []
+    for line in text.splitlines(keepends=True):
+        stripped = line.rstrip("\n")
+        if stripped == _ABSL_PREINIT:
+            continue
+        match = _ABSL_LINE.match(stripped)
+        if match and _SEVERITY[match.group(1)] < min_level:
+            continue
+        kept.append(line)
+    return "".join(kept)
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs the real loader of ``tensorflow`` with fd 2 captured, then writes back what is not pre-init noise."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        _remove_hook()  # one import of tensorflow per process
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no usable fd 2: nothing to capture
+            self._loader.exec_module(module)
+            return
+        with tempfile.TemporaryFile(mode="w+b") as capture:
+            os.dup2(capture.fileno(), 2)
+            try:
+                self._loader.exec_module(module)
+            finally:
+                try:
+                    sys.stderr.flush()
+                except (OSError, ValueError):
+                    pass
+                os.dup2(saved, 2)
+                os.close(saved)
+                capture.seek(0)
+                rest = filter_preinit_lines(capture.read().decode("utf-8", "replace"), _min_log_level())
+                if rest:
+                    sys.stderr.write(rest)
+                    sys.stderr.flush()
+
+    def __getattr__(self, name: str) -> object:  # get_code, is_package, get_resource_reader ... of the real loader
+        return getattr(self._loader, name)
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """A meta-path finder for ``tensorflow`` alone: its import goes through :class:`_QuietLoader`, which removes the
+    finder (a mere ``importlib.util.find_spec("tensorflow")`` keeps it in place)."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "tensorflow":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def _remove_hook() -> None:
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _QuietTensorFlowImport)]
+
+
+class _DropDeprecations(logging.Filter):
+    """Drops TensorFlow's deprecation notices (``tensorflow.python.util.deprecation``) from the ``tensorflow`` logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if os.path.basename(record.pathname) == "deprecation.py":
+            return False
+        try:
+            return not _DEPRECATION.search(record.getMessage())
+        except Exception:  # noqa: BLE001 - a malformed record is TensorFlow's business, not ours
+            return True
+
+
+def configure_tensorflow_logging() -> None:
+    """Quieten TensorFlow (see the module docstring); idempotent, never imports TensorFlow."""
+    if os.environ.get(SHOW_LOGS_ENV_VAR, "") not in ("", "0"):
+        return
+    os.environ.setdefault(LOG_ENV_VAR, "3")
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _DropDeprecations) for f in tf_logger.filters):
+        tf_logger.addFilter(_DropDeprecations())
+    warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed", category=UserWarning)
 
 
 def _resolve(root: object, dotted: str) -> object | None:
@@ -91,6 +226,7 @@ def ensure_legacy_keras() -> None:
         LegacyKerasError: TensorFlow is already imported and a lazy loader cannot be made to decide again.
     """
     _set_env()
+    configure_tensorflow_logging()
     tf_module = sys.modules.get("tensorflow")
     if tf_module is None:
         return

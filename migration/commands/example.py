@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lines = "\n".join(f"  {name:<10} {text}" for name, text in EXAMPLES.items())
     p = sub.add_parser(
         NAME, help=HELP, description=f"{HELP}.\n\nexamples:\n{lines}",
-        epilog="Each example takes --json, --plot PATH.png, --logdir DIR, --seed N; see `rnn-migrate example NAME --help`.",
+        epilog="Each example takes --json and --seed N; those that train take --plot PATH.png and --logdir DIR (TensorBoard; "
+               "view with the [tensorboard] extra). See `rnn-migrate example NAME --help`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", choices=sorted(EXAMPLES), metavar="NAME", help="one of: " + ", ".join(EXAMPLES))

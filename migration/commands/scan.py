@@ -15,7 +15,8 @@ examples:
 
 Each finding gives path:line:col (notebooks: path[cell N]:line:col), the TF1 symbol with the alias resolved
 (`from tensorflow.contrib.rnn import GRUCell as GRU` -> tf.contrib.rnn.GRUCell), its Keras 2 equivalent, what
-happens to the checkpoint, a severity and a link to docs/api-map.md:
+happens to the checkpoint, a severity and a link to its row of the API map (docs/api-map.md in a checkout; the copy
+installed with the package, migration/api-map.md, elsewhere):
   compat   runs as is on TensorFlow 2.21 through tf.compat.v1
   rewrite  needs a rewrite that `rnn-migrate upgrade SRC --to compat` does for you
   manual   needs a manual check (tf.contrib without a home, dynamic getattr, star imports)
@@ -37,11 +38,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def doc_link(doc: str) -> str:
+    """``docs/api-map.md#anchor`` as a link that opens: unchanged where that path exists (a checkout's root),
+    otherwise the API map installed inside the package (the wheel ships no docs/)."""
+    from pathlib import Path
+
+    path, _, anchor = doc.partition("#")
+    if Path(path).is_file():
+        return doc
+    shipped = Path(__file__).resolve().parent.parent / Path(path).name
+    return f"{shipped}#{anchor}" if shipped.is_file() else doc
+
+
 def format_text(report) -> str:
     lines = []
     for f in report.findings:
         written = f" (written `{f.written}`)" if f.written and f.written != f.symbol else ""
-        lines.append(f"{f.location()}: [{f.severity}] {f.symbol}{written} -> {f.replacement}  ({f.doc})")
+        lines.append(f"{f.location()}: [{f.severity}] {f.symbol}{written} -> {f.replacement}  ({doc_link(f.doc)})")
         if f.reason:
             lines.append(f"    why: {f.reason}")
         if f.consequence:
@@ -74,7 +87,7 @@ def format_markdown(report) -> str:
     rows = ["| location | symbol | severity | Keras 2 | checkpoint | doc |", "|---|---|---|---|---|---|"]
     for f in report.findings:
         rows.append(f"| `{_md(f.location())}` | `{_md(f.symbol)}` | {f.severity} | {_md(f.replacement)} | "
-                    f"{_md(f.consequence)} | [{f.doc.split('#')[-1]}]({f.doc}) |")
+                    f"{_md(f.consequence)} | [{f.doc.split('#')[-1]}]({doc_link(f.doc)}) |")
     if report.errors:
         rows += ["", "| file | error |", "|---|---|"] + [f"| `{_md(e.path)}` | {_md(str(e))} |" for e in report.errors]
     counts = report.counts()

@@ -100,8 +100,12 @@ def test_cli_json_plot_and_logdir(tmp_path):
     assert abs(result["runs"]["static"]["final_loss"] - result["runs"]["keras"]["final_loss"]) < 1e-4
     data = plot.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 5000
-    assert read_scalars(logdir / "legacy")["echo/static/loss"] == pytest.approx(result["runs"]["static"]["losses"])
-    assert read_scalars(logdir / "modern")["echo/keras/loss"] == pytest.approx(result["runs"]["keras"]["losses"])
+    legacy, modern = read_scalars(logdir / "legacy" / "static"), read_scalars(logdir / "modern" / "keras")
+    assert set(legacy) == set(modern) == {"echo/loss"}  # one tag: TensorBoard overlays the two runs
+    assert len(legacy["echo/loss"]) == len(modern["echo/loss"]) == result["runs"]["static"]["steps"]
+    assert legacy["echo/loss"][0] == pytest.approx(result["runs"]["static"]["first_step_loss"])
+    assert np.mean(legacy["echo/loss"][:10]) == pytest.approx(result["runs"]["static"]["first_10_steps_loss"])
+    assert modern["echo/loss"] == pytest.approx(legacy["echo/loss"], abs=1e-4)
 
 
 def read_scalars(directory: Path) -> dict[str, list[float]]:

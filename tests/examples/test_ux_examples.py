@@ -1,0 +1,143 @@
+"""Issue 13 for the examples and the demo, each in a fresh ``python -m migration`` process started in an EMPTY
+working directory with ``TF_CPP_MIN_LOG_LEVEL`` unset: default output paths work (directories created), nested
+``--plot``/``--logdir`` paths are created, stderr has no TensorFlow noise, the PNGs decode to real images, the
+TensorBoard events carry the same tags on both sides and one step axis; the demo gives the same figures twice with
+the same seed."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.ux import png_pixels, read_events, run_cli, tf_noise
+
+PLOT, LOGDIR = "out/plots/loss.png", "out/tb"
+
+#: reduced sizes; every other option at its default (``sentiment`` writes models/sentiment/ by default)
+EXAMPLES = {
+    "echo": ["--size", "3000", "--impl", "all"],
+    "sentiment": ["--steps", "20", "--save-every", "10"],
+    "keras_rnn": ["--limit", "96", "--epochs", "1", "--model", "simplernn"],
+    "keras_api": [],
+    "text_prep": [],
+}
+
+
+def _assert_png(path) -> None:
+    pixels = png_pixels(path)
+    assert pixels.ndim == 3 and pixels.shape[0] >= 300 and pixels.shape[1] >= 600, pixels.shape
+    assert float(pixels[..., :3].std()) > 0.02  # not a blank canvas: curves, axes and text were drawn
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_from_an_empty_directory(tmp_path, name: str) -> None:
+    curves = name != "text_prep"
+    extra = ["--plot", PLOT, "--logdir", LOGDIR] if curves else []
+    proc = run_cli("example", name, *EXAMPLES[name], "--json", *extra, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert tf_noise(proc.stderr) == [], proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if name == "sentiment":  # the default --ckpt-dir models/sentiment did not exist: it was created
+        assert (tmp_path / "models" / "sentiment" / "checkpoint").is_file()
+        assert (tmp_path / "models" / "sentiment" / "model.ckpt-20.index").is_file()
+    if not curves:
+        assert sorted(p.name for p in tmp_path.iterdir()) == []  # text_prep writes nothing
+        return
+    _assert_png(tmp_path / PLOT)
+    tb = tmp_path / LOGDIR
+    if name == "echo":  # one run directory per implementation, one tag, the same steps
+        runs = {side: read_events(tb / side) for side in
+                ("legacy/handwritten", "legacy/static", "legacy/dynamic", "modern/keras")}
+        assert all(set(events) == {"echo/loss"} for events in runs.values()), runs
+        steps = {side: [s for s, _ in events["echo/loss"]] for side, events in runs.items()}
+        assert all(s == list(range(result["steps"])) for s in steps.values()), steps
+        values = [np.array([v for _, v in events["echo/loss"]]) for events in runs.values()]
+        assert all(np.max(np.abs(v - values[0])) < 1e-5 for v in values)
+        return
+    legacy, modern = read_events(tb / "legacy"), read_events(tb / "modern")
+    assert set(legacy) == set(modern) and legacy, (legacy.keys(), modern.keys())
+    for tag in legacy:
+        assert [s for s, _ in legacy[tag]] == [s for s, _ in modern[tag]] == list(range(len(legacy[tag])))
+
+
+def test_text_prep_no_longer_offers_plot_or_logdir(capsys) -> None:
+    from examples import text_prep
+
+    with pytest.raises(SystemExit) as exc:
+        text_prep.main(["--plot", "x.png"])
+    assert exc.value.code == 2 and "unrecognized arguments: --plot" in capsys.readouterr().err
+
+
+DEMO = ["demo", "--steps", "30", "--keras-steps", "10", "--seed", "3", "--json", "--plot", PLOT, "--logdir", LOGDIR]
+
+
+@pytest.fixture(scope="module")
+def demo_twice(tmp_path_factory):
+    runs = []
+    for k in range(2):
+        cwd = tmp_path_factory.mktemp(f"demo{k}")
+        proc = run_cli(*DEMO, cwd=cwd)
+        runs.append((proc, cwd))
+    return runs
+
+
+def _figures(report: dict) -> dict:
+    """Every figure of the report except wall-clock times and paths."""
+    drop = {"seconds", "checkpoint", "out_dir", "workdir"}
+
+    def strip(obj):
+        if isinstance(obj, dict):
+            return {k: strip(v) for k, v in obj.items() if k not in drop}
+        if isinstance(obj, list):
+            return [strip(v) for v in obj]
+        return obj
+    return strip(report)
+
+
+@pytest.mark.slow
+def test_demo_same_seed_same_figures(demo_twice) -> None:
+    (first, _), (second, _) = demo_twice
+    for proc in (first, second):
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert tf_noise(proc.stderr) == [], proc.stderr[-3000:]
+    a, b = (json.loads(p.stdout.strip().splitlines()[-1]) for p in (first, second))
+    assert _figures(a) == _figures(b)
+    # the figures are real training results, not constants: the model moved away from its start
+    assert a["keras_continued"]["held_out_loss"] != a["keras_continued"]["held_out_loss_at_start"]
+    assert a["legacy"]["final_train_loss"] > 0
+
+
+@pytest.mark.slow
+def test_demo_removes_its_temporary_directory_and_logs_one_step_axis(demo_twice) -> None:
+    (proc, cwd), _ = demo_twice
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["workdir_kept"] is False and not __import__("os").path.exists(report["workdir"])
+    assert "temporary files removed" in proc.stderr
+    _assert_png(cwd / PLOT)
+    legacy, modern = read_events(cwd / LOGDIR / "legacy"), read_events(cwd / LOGDIR / "modern")
+    assert set(legacy) == set(modern) == {"demo/train_loss"}
+    assert [s for s, _ in legacy["demo/train_loss"]] == list(range(0, 30))
+    assert [s for s, _ in modern["demo/train_loss"]] == list(range(30, 40))  # Keras continues at TF1's last step
+
+
+def test_examples_leave_op_determinism_as_they_found_it(capsys) -> None:
+    """seed_everything turns op determinism on for the run (unseeded random ops then raise); an example called
+    in-process switches it off again, so the caller's own unseeded graphs keep working."""
+    import legacy_rnn
+    from examples import common, keras_api
+    from tensorflow.python.framework import config
+
+    assert not config.is_op_determinism_enabled()
+    with common.scoped_op_determinism():
+        common.seed_everything(1)
+        assert config.is_op_determinism_enabled()
+        with legacy_rnn.new_graph(), pytest.raises(RuntimeError, match="require a seed"):
+            legacy_rnn.v1.get_variable("w", [2, 2])
+    assert not config.is_op_determinism_enabled()
+    assert keras_api.main([]) == 0
+    capsys.readouterr()
+    assert not config.is_op_determinism_enabled()
+    with legacy_rnn.new_graph():
+        legacy_rnn.v1.get_variable("w", [2, 2])  # no seed, no error
