@@ -159,7 +159,7 @@ def _op_table() -> dict[str, Callable]:
 
 
 def _is_constant(value) -> bool:
-    return isinstance(value, np.ndarray)
+    return isinstance(value, (np.ndarray, np.generic, int, float, bool))
 
 
 class ModelTranslator:
@@ -213,7 +213,9 @@ class ModelTranslator:
                 return None
             return self.inputs[name]
         if node.op == "Const":
-            return tf.make_ndarray(node.attr["value"].tensor)
+            value = tf.make_ndarray(node.attr["value"].tensor)
+            # scalar ints (axes, sizes) as Python ints: some tf functions refuse a 0-d array as an axis
+            return int(value) if value.ndim == 0 and value.dtype.kind in "iu" else value
         if node.op in _PASS_THROUGH or node.op == "PlaceholderWithDefault":
             return self.value(node.input[0])
         if node.op == "IdentityN":

@@ -38,9 +38,15 @@ class WholeModelIO:
 def _xent_logits(og) -> list[str]:
     out = []
     for node in og.index.nodes.values():
-        if node.op not in _XENT or _TRAINING_SCOPES.match(node.name):
+        if _TRAINING_SCOPES.match(node.name):
             continue
-        scopes = [node.name + "/"] + ([node.name.rsplit("/", 1)[0] + "/"] if "/" in node.name else [])
+        parent = node.name.rsplit("/", 1)[0] if "/" in node.name else ""
+        # the fused ops, or (with tf.config.experimental.enable_op_determinism) TF's composite form inside the same
+        # name scope: -sum(labels * log_softmax(logits))
+        composite = node.op == "LogSoftmax" and "cross_entropy" in parent.rsplit("/", 1)[-1].lower()
+        if node.op not in _XENT and not composite:
+            continue
+        scopes = [node.name + "/"] + ([parent + "/"] if parent else [])
         tensor = node.input[0]
         # softmax_cross_entropy_with_logits reshapes its logits inside its own scope: read back through that
         while True:
