@@ -4,7 +4,7 @@ Writes ``glove.6B.50d.txt`` into a temporary directory from the installed ``kumo
 like the original file (``%.5g``: ``the 0.418 0.24968 -0.41242 ...``; the result has the original's 171,350,079
 bytes), then times in the same run, interleaved, best of ``--repeat``:
 
-* ``examples.glove.load_glove_text`` (engine ``auto`` = pandas C parser when installed; and ``pyarrow``),
+* ``migration.glove.load_glove_text`` (engine ``auto`` = pandas C parser when installed; and ``pyarrow``),
 * the pandas C parser alone (``pd.read_csv(path, sep=' ', header=None, quoting=csv.QUOTE_NONE, engine='c',
   na_filter=False)``): the baseline; acceptance is ours <= 1.5 x pandas,
 * gensim ``KeyedVectors.load_word2vec_format(path, binary=False, no_header=True)`` when gensim is importable,
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from examples.common import atomic_write_bytes  # noqa: E402
-from examples.glove import load_default_glove, load_glove_cache, load_glove_text, save_glove_cache  # noqa: E402
+from migration.glove import load_default_glove, load_glove_cache, load_glove_text, save_glove_cache  # noqa: E402
 
 START, END = "<!-- bench_glove:start -->", "<!-- bench_glove:end -->"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from examples import glove as G
+from migration import glove as G
 from migration import cli
 from migration.errors import MigrationError
 
