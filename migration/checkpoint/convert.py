@@ -1,7 +1,8 @@
 """``convert_checkpoint``: a TF1 checkpoint -> Keras 2 block models, embedding rows, dense weights, optimizer state.
 
-Streaming: tensors are read one at a time (a block reads only its own cells' variables); embeddings are read,
-permuted in row chunks straight into the ``.npy`` file when needed, and dropped. Everything is written into a
+Streaming: tensors are read one at a time (a block reads only its own cells' variables); embeddings, their
+optimizer slots and dense weights are copied chunk by chunk from the checkpoint's bytes into their ``.npy`` files
+(rows permuted per chunk when needed: :meth:`CheckpointReader.write_npy`), so memory stays flat in tensor size. Everything is written into a
 temporary directory next to ``OUT_DIR`` and renamed into place at the end, so a failure leaves no partial output.
 """
 from __future__ import annotations
@@ -76,18 +77,6 @@ def _with_forget_bias(cell: CellInfo, forget_bias: Optional[float]) -> CellInfo:
         return cell
     spec = dataclasses.replace(cell.spec, forget_bias=float(forget_bias))
     return dataclasses.replace(cell, spec=spec, hyper_sources={**cell.hyper_sources, "forget_bias": "--forget-bias"})
-
-
-def _save_rows(path: str, array: np.ndarray, perm: Optional[np.ndarray], chunk: int = 65536) -> None:
-    """``np.save(path, array[perm])`` without a second full copy in memory."""
-    if perm is None:
-        np.save(path, array)
-        return
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
-    for start in range(0, array.shape[0], chunk):
-        out[start:start + chunk] = array[perm[start:start + chunk]]
-    out.flush()
-    del out
 
 
 class _Converter:
@@ -202,17 +191,13 @@ class _Converter:
                                   "row i = saved[offset[i % P] + i // P]")
         else:
             entry["row_order"] = "as saved" + ("" if emb.partitions else " (partitioning unknown without .meta)")
-        array = self.read(emb.name)
-        entry["dtype"] = str(array.dtype)
-        _save_rows(os.path.join(self.tmp, file), array, perm)
-        del array
+        entry["dtype"] = self.reader.write_npy(emb.name, os.path.join(self.tmp, file), perm,
+                                               progress=self.progress.update)
         self.destinations[emb.name] = file
         slots = {}
         for role, key in self.slot_index.get(emb.name, {}).items() if self.with_optimizer else ():
             rel = self.rel("optimizer", role, "embeddings", f"{safe_name(emb.name)}.npy")
-            array = self.read(key)
-            _save_rows(os.path.join(self.tmp, rel), array, perm)
-            del array
+            self.reader.write_npy(key, os.path.join(self.tmp, rel), perm, progress=self.progress.update)
             self.destinations[key] = rel
             slots[role] = rel
         if slots:
@@ -223,13 +208,13 @@ class _Converter:
         entry: dict[str, Any] = {"name": d.name, "kernel": d.kernel, "bias": d.bias, "shape": list(d.shape)}
         for what, key in (("kernel", d.kernel), ("bias", d.bias)):
             rel = self.rel("dense", safe_name(d.name), f"{what}.npy")
-            np.save(os.path.join(self.tmp, rel), self.read(key))
+            self.reader.write_npy(key, os.path.join(self.tmp, rel), progress=self.progress.update)
             self.destinations[key] = rel
             entry[f"{what}_file"] = rel
             if self.with_optimizer:
                 for role, slot_key in self.slot_index.get(key, {}).items():
                     srel = self.rel("optimizer", role, "dense", safe_name(d.name), f"{what}.npy")
-                    np.save(os.path.join(self.tmp, srel), self.read(slot_key))
+                    self.reader.write_npy(slot_key, os.path.join(self.tmp, srel), progress=self.progress.update)
                     self.destinations[slot_key] = srel
                     entry.setdefault("slots", {}).setdefault(what, {})[role] = srel
         return entry
