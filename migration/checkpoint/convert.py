@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -316,9 +317,11 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
     bar = _Progress(reader.total_bytes, progress)
     try:
         conv = _Converter(reader, meta, insp, tmp, forget_bias, with_optimizer, bar)
-        blocks = [conv.block(b) for b in insp.blocks]
-        embeddings = [conv.embedding(e) for e in insp.embeddings]
-        dense = [conv.dense(d) for d in insp.dense]
+        with ThreadPoolExecutor(1) as pool:  # large copies (I/O, GIL released) overlap the Keras block builds
+            copies = pool.submit(lambda: ([conv.embedding(e) for e in insp.embeddings],
+                                          [conv.dense(d) for d in insp.dense]))
+            blocks = [conv.block(b) for b in insp.blocks]
+            embeddings, dense = copies.result()
         optimizer = conv.optimizer()
         bar.close()
         for u in insp.unrecognized:

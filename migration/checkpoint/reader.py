@@ -12,6 +12,7 @@ import dataclasses
 import glob
 import os
 import re
+import threading
 from typing import Callable, Iterator, Optional
 
 import numpy as np
@@ -114,6 +115,7 @@ class CheckpointReader:
         }
         self._check_sizes()
         self._index = None  # stream.BundleIndex once parsed; False when the index cannot be streamed
+        self._lock = threading.Lock()  # TF's reader is used from the converter's copy thread too
 
     def _check_sizes(self) -> None:
         """The data shards must be at least as large as the tensors the index lists (catches truncated copies)."""
@@ -134,7 +136,8 @@ class CheckpointReader:
         if name not in self.variables:
             raise MigrationError(f"Checkpoint {self.prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists them.")
         try:
-            return self._reader.get_tensor(name)
+            with self._lock:
+                return self._reader.get_tensor(name)
         except Exception as exc:
             raise MigrationError(
                 f"Cannot read variable {name!r} from {self.data_files[0]!r}: {_first_line(exc)}. The .data file is "
@@ -156,8 +159,9 @@ class CheckpointReader:
 
         if name not in self.variables:
             raise MigrationError(f"Checkpoint {self.prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists them.")
-        if self._index is None:
-            self._index = stream.open_index(self.prefix, self.data_files) or False
+        with self._lock:
+            if self._index is None:
+                self._index = stream.open_index(self.prefix, self.data_files) or False
         layout = self._index.layout(name) if self._index else None
         if layout is not None:
             stream.copy_to_npy(layout, path, perm, chunk_bytes=chunk_bytes or stream.CHUNK_BYTES, progress=progress)
