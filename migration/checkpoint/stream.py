@@ -30,7 +30,7 @@ import dataclasses
 import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -323,20 +323,19 @@ class _PieceReader:
                     "the checkpoint's files (index and data from one Saver.save call).")
 
 
-def copy_to_npy(layout: TensorLayout, path: str, perm: Optional[np.ndarray] = None, *,
-                chunk_bytes: int = CHUNK_BYTES, progress: Optional[Callable[[int], None]] = None) -> None:
-    """Write ``np.save(path, full[perm])`` (``perm`` None: ``full``) for the tensor at ``layout``, chunk by chunk.
+def iter_rows(layout: TensorLayout, perm: Optional[np.ndarray] = None, *,
+              chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(a, full[perm][a:a + len(chunk)])`` chunk by chunk (``perm`` None: ``full``), CRC-checked at the end.
 
-    ``perm`` must be a permutation of the rows (e.g. :func:`migration.converters.mod_partition_permutation`);
-    rows are gathered per chunk from ranges of each stored piece. Raises :class:`MigrationError` on a truncated
-    data file or a CRC mismatch (the caller deletes the partial output with its temporary directory).
+    The next chunk is read in a thread while the caller uses the current one; a yielded chunk is valid until the
+    next one is requested (two buffers alternate). A scalar comes as one chunk of shape ``(1,)``. Raises
+    :class:`MigrationError` on a truncated data file or a CRC mismatch (after the last chunk).
     """
     rows_total = layout.shape[0] if layout.shape else 1
     rows = max(1, chunk_bytes // max(1, layout.row_bytes))
     row_shape = layout.shape[1:] if layout.shape else ()
-    with _PieceReader(layout) as reader, open(path, "wb") as out, ThreadPoolExecutor(1) as pool:
-        out.write(npy_header(layout.dtype, layout.shape))
-        buffers = [np.empty((rows,) + row_shape, layout.dtype) for _ in range(2)]
+    with _PieceReader(layout) as reader, ThreadPoolExecutor(1) as pool:
+        buffers = [np.empty((min(rows, rows_total),) + row_shape, layout.dtype) for _ in range(2)]
 
         def fill(a: int, b: int, buf: np.ndarray) -> np.ndarray:
             chunk = buf[:b - a]
@@ -350,12 +349,46 @@ def copy_to_npy(layout: TensorLayout, path: str, perm: Optional[np.ndarray] = No
         for i, a in enumerate(range(0, rows_total, rows)):
             chunk = pending.result()
             b = a + len(chunk)
-            if b < rows_total:  # read the next chunk while this one is written
+            if b < rows_total:  # read the next chunk while this one is used
                 pending = pool.submit(fill, b, min(b + rows, rows_total), buffers[(i + 1) % 2])
+            yield a, chunk
+        reader.check(rows)
+
+
+def copy_to_npy(layout: TensorLayout, path: str, perm: Optional[np.ndarray] = None, *,
+                chunk_bytes: int = CHUNK_BYTES, progress: Optional[Callable[[int], None]] = None) -> None:
+    """Write ``np.save(path, full[perm])`` (``perm`` None: ``full``) for the tensor at ``layout``, chunk by chunk.
+
+    ``perm`` must be a permutation of the rows (e.g. :func:`migration.converters.mod_partition_permutation`);
+    rows are gathered per chunk from runs of consecutive stored rows. Raises :class:`MigrationError` on a
+    truncated data file or a CRC mismatch (the caller deletes the partial output with its temporary directory).
+    """
+    with open(path, "wb") as out:
+        out.write(npy_header(layout.dtype, layout.shape))
+        for _, chunk in iter_rows(layout, perm, chunk_bytes=chunk_bytes):
             out.write(memoryview(chunk.reshape(-1).view(np.uint8)))
             if progress is not None:
                 progress(chunk.nbytes)
-        reader.check(rows)
+
+
+def iter_npy_rows(path: str, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(a, rows)`` of a C-order ``.npy`` file chunk by chunk with plain reads (no memory map, so resident
+    memory stays flat; never unpickles): the reading side of a flat comparison, e.g. ``verify``."""
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        if fortran or dtype.hasobject:
+            raise MigrationError(f"{path}: expected a C-order numeric .npy file (got fortran_order={fortran}, {dtype}).")
+        row_shape = shape[1:] if shape else ()
+        rows_total = shape[0] if shape else 1
+        row_bytes = int(np.prod(row_shape, dtype=np.int64)) * dtype.itemsize
+        rows = max(1, chunk_bytes // max(1, row_bytes))
+        for a in range(0, rows_total, rows):
+            chunk = np.empty((min(rows, rows_total - a),) + row_shape, dtype)
+            if handle.readinto(memoryview(chunk.reshape(-1).view(np.uint8))) != chunk.nbytes:
+                raise MigrationError(f"{path} is truncated; re-run `rnn-migrate convert --force`.")
+            yield a, chunk
 
 
 def save_rows(path: str, array: np.ndarray, perm: Optional[np.ndarray] = None, *,

@@ -162,3 +162,26 @@ def test_memory_is_bounded_by_the_chunk_not_the_tensor(tmp_path):
     np.fromfile(src, np.float32)
     assert tracemalloc.get_traced_memory()[1] >= rows * cols * 4
     tracemalloc.stop()
+
+
+def test_flat_comparison_helpers_find_a_changed_row(ckpt, tmp_path):
+    """iter_rows (checkpoint side) against iter_npy_rows (output side), chunk by chunk: what a flat verify uses."""
+    reader = CheckpointReader(ckpt)
+    layout = stream.open_index(reader.prefix, reader.data_files).layout("emb/parts")
+    perm = mod_partition_permutation(41, 4)
+    out = str(tmp_path / "e.npy")
+    reader.write_npy("emb/parts", out, perm)
+
+    def worst(path: str) -> float:
+        diffs = [float(np.max(np.abs(ref - got)))
+                 for (a, ref), (b, got) in zip(stream.iter_rows(layout, perm, chunk_bytes=60),
+                                               stream.iter_npy_rows(path, chunk_bytes=60))
+                 if a == b]
+        assert len(diffs) == 14  # 41 rows, 3 rows (60 bytes) per chunk
+        return max(diffs)
+
+    assert worst(out) == 0.0
+    changed = np.load(out)
+    changed[40, 4] += 0.5  # negative control: the last row of the last chunk
+    np.save(out, changed)
+    assert worst(out) == pytest.approx(0.5)
