@@ -9,12 +9,14 @@ Design (figures in ``docs/benchmarks.md``, ``benchmarks/bench_glove.py``):
 1. The file is memory-mapped (no copy into Python ``bytes``). A UTF-8 BOM and trailing blank lines / spaces are
    cut off by offsets. The first lines (up to 101, however long they are: a first line over 64 KiB is read whole)
    give E and the optional header.
-2. *Fast path* (engine ``"pyarrow"``, the default): the numeric block and the words are parsed by pyarrow's
-   multi-threaded CSV reader straight from the mapped bytes, in slices of ~64 MiB cut at line breaks: single-space
-   delimiter, no quoting (``"`` is a word), no NA conversion, float32 columns, the word column UTF-8-checked. One
-   row per line (blank lines are not skipped), so row ``i`` is line ``i + first_line``. The words become Python
-   strings in one call (no Python loop), the columns are stacked into a C-order ``[V, E]`` float32 array.
-   ``engine="pandas"`` uses the pandas C parser instead (kept for comparison; slower).
+2. *Fast path*: the numeric block and the words are parsed by a C parser straight from the mapped bytes, in
+   slices of ~64 MiB cut at line breaks: single-space delimiter, no quoting (``"`` is a word), no NA conversion,
+   one row per line (blank lines are not skipped), so row ``i`` is line ``i + first_line``. ``engine="pyarrow"``:
+   pyarrow's multi-threaded CSV reader (float32 columns, the word column UTF-8-checked); ``engine="pandas"``: the
+   pandas C parser (strict UTF-8). ``"auto"`` takes pyarrow when a second core is idle (load average below
+   cores - 1: about half pandas' wall time) and pandas otherwise (the least CPU per file; on a busy machine
+   pyarrow's threads only queue). The words become Python strings without a Python loop, the columns are stacked
+   into a C-order ``[V, E]`` float32 array.
 3. Checks kept on the fast path: every line has exactly E + 1 fields (else the parser fails), every number parses
    with the strict grammar below (pyarrow rejects ``1_0``, ``0x10``, ``1,5``: Python's ``float()`` would accept
    ``1_0``), every word is valid UTF-8 and has no whitespace and is not empty, every number is finite, every word
@@ -152,9 +154,9 @@ def load_glove_text(path: str | os.PathLike, *, progress: bool = False, engine: 
     Args:
         path: the ``.txt`` file.
         progress: show a tqdm bar on stderr while parsing.
-        engine: the fast path's parser: ``"pyarrow"`` (multi-threaded C++ CSV reader; ``"auto"``), ``"pandas"``
-            (C parser) or ``"python"`` (line by line only). All give identical results (tested); errors always
-            come from the line-by-line path, with line numbers.
+        engine: the fast path's parser: ``"auto"`` (pyarrow when a core is idle, else pandas), ``"pyarrow"``
+            (multi-threaded C++ CSV reader), ``"pandas"`` (C parser) or ``"python"`` (line by line only). All give
+            identical results (tested); errors always come from the line-by-line path, with line numbers.
 
     Raises:
         GloveFormatError: missing or empty file, ragged or blank line, unparsable or non-finite number, invalid
@@ -191,7 +193,7 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
     if body >= end:
         raise GloveFormatError(f"{path}: a word2vec header but no vectors. Expected 'word v1 ... vE' lines after it.")
     if engine == "auto":
-        engine = "pyarrow"
+        engine = _auto_engine()
     parsed = None
     if engine == "pyarrow":
         parsed = _fast_parse_arrow(buf, body, end, dim, progress)
@@ -212,6 +214,20 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
                     f"of {words[row]!r}", "Fix or delete that line")
     index = build_index(words, str(path), lambda row: f"line {row + first_line}")
     return Glove(words, vectors, index, str(path))
+
+
+def _auto_engine() -> str:
+    """``"pyarrow"`` when a second core is free (its reader is multi-threaded: about half the pandas C parser's
+    wall time then), else ``"pandas"`` (the least CPU per file: on a busy machine the threads only queue)."""
+    import importlib.util
+
+    try:
+        idle = (os.cpu_count() or 1) - os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        idle = 1.0
+    if idle < 1.0 and importlib.util.find_spec("pandas") is not None:
+        return "pandas"
+    return "pyarrow"
 
 
 def _slices(buf, start: int, end: int, step: int = _SLICE) -> Iterator[tuple[int, int]]:
@@ -304,10 +320,10 @@ def _fast_parse_pandas(buf, start: int, end: int, dim: int,
                 return None  # pandas took a column as the index: more fields than names on every line
             if not all(chunk[j].dtype.kind in "fiu" for j in range(1, dim + 1)):
                 return None  # a column that is not all numbers (e.g. "x" or an empty field)
-            column = pa.array(chunk[0].tolist(), type=pa.string())
-            if not _plain_words(column):
+            chunk_words = chunk[0].tolist()  # str objects: the word column is typed object, never converted
+            if not _plain_words(pa.array(chunk_words, type=pa.string())):
                 return None
-            words.extend(column.to_pylist())
+            words.extend(chunk_words)
             # Parsed as float64, then rounded to float32 (pandas' own float32 parsing is 2x slower).
             block = np.empty((len(chunk), dim), dtype=np.float32)
             with np.errstate(over="ignore"):  # beyond float32 -> inf -> reported as not finite

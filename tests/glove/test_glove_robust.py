@@ -249,3 +249,10 @@ def test_valid_files_read_exactly(words, dim, seed, crlf, bom, header, blank_tai
         g = G.load_glove_text(path, engine=engine)
         assert g.words == words, engine
         np.testing.assert_array_equal(g.vectors, vectors)
+
+
+@pytest.mark.parametrize("load, expected", [(0.2, "pyarrow"), (1.5, "pandas"), (9.0, "pandas")])
+def test_auto_engine_takes_pyarrow_only_with_an_idle_core(monkeypatch, load, expected):
+    monkeypatch.setattr(T.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(T.os, "getloadavg", lambda: (load, load, load))
+    assert T._auto_engine() == expected
