@@ -145,6 +145,18 @@ class CheckpointReader:
                 "the same Saver.save call); re-copy both files of one save."
             ) from None
 
+    def layout(self, name: str):
+        """Where ``name``'s bytes are in the data shards (a :class:`migration.checkpoint.stream.TensorLayout`, for
+        ``stream.iter_rows``), or ``None`` when the tensor can only be read whole through TensorFlow."""
+        from migration.checkpoint import stream
+
+        if name not in self.variables:
+            raise MigrationError(f"Checkpoint {self.prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists them.")
+        with self._lock:
+            if self._index is None:
+                self._index = stream.open_index(self.prefix, self.data_files) or False
+        return self._index.layout(name) if self._index else None
+
     def write_npy(self, name: str, path: str, perm: Optional[np.ndarray] = None, *,
                   progress: Optional[Callable[[int], None]] = None, chunk_bytes: Optional[int] = None) -> str:
         """Write ``np.save(path, self.read(name)[perm])`` (``perm`` None: unpermuted) and return the dtype name.
@@ -157,12 +169,7 @@ class CheckpointReader:
         """
         from migration.checkpoint import stream
 
-        if name not in self.variables:
-            raise MigrationError(f"Checkpoint {self.prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists them.")
-        with self._lock:
-            if self._index is None:
-                self._index = stream.open_index(self.prefix, self.data_files) or False
-        layout = self._index.layout(name) if self._index else None
+        layout = self.layout(name)
         if layout is not None:
             stream.copy_to_npy(layout, path, perm, chunk_bytes=chunk_bytes or stream.CHUNK_BYTES, progress=progress)
             return str(layout.dtype)

@@ -167,7 +167,8 @@ def test_memory_is_bounded_by_the_chunk_not_the_tensor(tmp_path):
 def test_flat_comparison_helpers_find_a_changed_row(ckpt, tmp_path):
     """iter_rows (checkpoint side) against iter_npy_rows (output side), chunk by chunk: what a flat verify uses."""
     reader = CheckpointReader(ckpt)
-    layout = stream.open_index(reader.prefix, reader.data_files).layout("emb/parts")
+    layout = reader.layout("emb/parts")
+    assert layout is not None and reader.layout("vocab/words") is None
     perm = mod_partition_permutation(41, 4)
     out = str(tmp_path / "e.npy")
     reader.write_npy("emb/parts", out, perm)
