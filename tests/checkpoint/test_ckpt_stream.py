@@ -186,3 +186,21 @@ def test_flat_comparison_helpers_find_a_changed_row(ckpt, tmp_path):
     changed[40, 4] += 0.5  # negative control: the last row of the last chunk
     np.save(out, changed)
     assert worst(out) == pytest.approx(0.5)
+
+
+def test_convert_of_a_damaged_embedding_exits_2_and_leaves_nothing(ckpts, tmp_path, capsys):
+    from tests.checkpoint.conftest import copy_checkpoint, run_cli
+
+    prefix = copy_checkpoint(ckpts["partitioned_mod"], tmp_path / "src")
+    reader = CheckpointReader(prefix)
+    piece = reader.layout("emb").pieces[1]
+    with open(piece.file, "r+b") as handle:
+        handle.seek(piece.offset)
+        first = handle.read(1)
+        handle.seek(piece.offset)
+        handle.write(bytes([first[0] ^ 0x01]))
+    out = tmp_path / "out"
+    assert run_cli("convert", prefix, out, "--quiet", "--no-verify") == 2
+    err = capsys.readouterr().err
+    assert "Checksum mismatch for 'emb'" in err and "re-copy" in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["src"]  # no partial output
