@@ -59,12 +59,15 @@ class ConversionResult:
 class _Progress:
     def __init__(self, total: int, enabled: bool) -> None:
         self.bar = None
+        self.cancelled = False
         if enabled:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit="B", unit_scale=True, desc="convert", file=sys.stderr, leave=False)
 
     def update(self, nbytes: int) -> None:
+        if self.cancelled:
+            raise MigrationError("conversion cancelled")
         if self.bar is not None:
             self.bar.update(nbytes)
 
@@ -320,8 +323,12 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         with ThreadPoolExecutor(1) as pool:  # large copies (I/O, GIL released) overlap the Keras block builds
             copies = pool.submit(lambda: ([conv.embedding(e) for e in insp.embeddings],
                                           [conv.dense(d) for d in insp.dense]))
-            blocks = [conv.block(b) for b in insp.blocks]
-            embeddings, dense = copies.result()
+            try:
+                blocks = [conv.block(b) for b in insp.blocks]
+                embeddings, dense = copies.result()
+            except BaseException:
+                bar.cancelled = True  # the copy thread stops at its next chunk instead of finishing a huge tensor
+                raise
         optimizer = conv.optimizer()
         bar.close()
         for u in insp.unrecognized:

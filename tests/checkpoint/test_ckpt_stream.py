@@ -204,3 +204,34 @@ def test_convert_of_a_damaged_embedding_exits_2_and_leaves_nothing(ckpts, tmp_pa
     err = capsys.readouterr().err
     assert "Checksum mismatch for 'emb'" in err and "re-copy" in err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["src"]  # no partial output
+
+
+def test_a_failing_block_stops_the_embedding_copy_thread(ckpts, tmp_path, monkeypatch):
+    """convert copies embeddings in a thread beside the block builds: when a block fails, the copy stops at its next
+    chunk (instead of finishing a possibly huge tensor before the error surfaces) and nothing is left behind."""
+    import threading
+    import time
+
+    from migration.checkpoint import convert as C
+
+    reads: list[int] = []
+    started = threading.Event()
+    real_read_range = stream._read_range
+
+    def slow_read_range(reader, a, b, out):
+        reads.append(a)
+        started.set()
+        time.sleep(0.02)
+        real_read_range(reader, a, b, out)
+
+    def failing_block(self, block):
+        assert started.wait(60)
+        raise RuntimeError("block failed")
+
+    monkeypatch.setattr(stream, "_read_range", slow_read_range)
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 20)  # seed004's embedding (20 x 5 float32): one row per chunk
+    monkeypatch.setattr(C._Converter, "block", failing_block)
+    with pytest.raises(RuntimeError, match="block failed"):
+        C.convert_checkpoint(ckpts["seed004"], tmp_path / "out", verify=False)
+    assert 1 <= len(reads) < 20, reads  # without the cancel all 20 chunks are copied before the error surfaces
+    assert list(tmp_path.iterdir()) == []
