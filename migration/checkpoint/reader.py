@@ -151,7 +151,8 @@ class CheckpointReader:
         from migration.checkpoint import stream
 
         if name not in self.variables:
-            raise MigrationError(f"Checkpoint {self.prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists them.")
+            raise MigrationError(f"Checkpoint {self.prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists "
+                                 "them.")
         with self._lock:
             if self._index is None:
                 self._index = stream.open_index(self.prefix, self.data_files) or False

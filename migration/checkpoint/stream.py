@@ -305,7 +305,8 @@ class _PieceReader:
             self.done[k] += len(view)
 
     def check(self, rows: int) -> None:
-        """Finish every piece's CRC (re-reading pieces not read in order, ``rows`` at a time); compare with the index."""
+        """Finish every piece's CRC (re-reading pieces not read in order, ``rows`` at a time); compare with the
+        index's."""
         for k, piece in enumerate(self.layout.pieces):
             if self.done[k] != piece.size:
                 import google_crc32c
@@ -379,7 +380,8 @@ def iter_npy_rows(path: str, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tupl
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran, dtype = read_header(handle)
         if fortran or dtype.hasobject:
-            raise MigrationError(f"{path}: expected a C-order numeric .npy file (got fortran_order={fortran}, {dtype}).")
+            raise MigrationError(f"{path}: expected a C-order numeric .npy file (got fortran_order={fortran}, "
+                                 f"{dtype}).")
         row_shape = shape[1:] if shape else ()
         rows_total = shape[0] if shape else 1
         row_bytes = int(np.prod(row_shape, dtype=np.int64)) * dtype.itemsize
