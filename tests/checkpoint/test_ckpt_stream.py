@@ -235,3 +235,34 @@ def test_a_failing_block_stops_the_embedding_copy_thread(ckpts, tmp_path, monkey
         C.convert_checkpoint(ckpts["seed004"], tmp_path / "out", verify=False)
     assert 1 <= len(reads) < 20, reads  # without the cancel all 20 chunks are copied before the error surfaces
     assert list(tmp_path.iterdir()) == []
+
+
+def test_damaged_index_bytes_never_raise_from_the_bundle_parser(ckpt, tmp_path):
+    """Random byte flips and truncations of a real .index: the parser answers None (fall back to TensorFlow, which
+    then reports the damage) or a layout, never an exception; an intact copy still parses (control)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.checkpoint.conftest import copy_checkpoint
+
+    prefix = copy_checkpoint(ckpt, tmp_path / "copy")
+    data_files = CheckpointReader(prefix).data_files
+    original = open(prefix + ".index", "rb").read()
+    assert all(stream.open_index(prefix, data_files).layout(n) is not None for n in VARIABLES)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(flips=st.lists(st.tuples(st.integers(0, len(original) - 1), st.integers(1, 255)), max_size=4),
+           cut=st.integers(0, len(original)))
+    def check(flips, cut):
+        damaged = bytearray(original)
+        for pos, xor in flips:
+            damaged[pos] ^= xor
+        with open(prefix + ".index", "wb") as handle:
+            handle.write(bytes(damaged[:cut] if cut < 48 else damaged))
+        index = stream.open_index(prefix, data_files)
+        if index is not None:
+            for name in list(VARIABLES) + ["vocab/words", "missing"]:
+                layout = index.layout(name)
+                assert layout is None or isinstance(layout, stream.TensorLayout)
+
+    check()
