@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import pickle
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -186,17 +185,16 @@ def _edit_meta(cache: Path, **changes) -> None:
 
 # ------------------------------------------------------------------------------------------- property tests
 
-_TMP = Path(tempfile.mkdtemp(prefix="glove-hypothesis-"))
-
-
-def _junk_file(name: str, data: bytes) -> Path:
-    return write(_TMP / name, data)
+@pytest.fixture(scope="module")
+def junk_dir(tmp_path_factory) -> Path:
+    """One directory for the property tests' files (module-scoped: hypothesis reruns a test body many times)."""
+    return tmp_path_factory.mktemp("glove-hypothesis")
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=300))
-def test_random_bytes_never_traceback(data):
-    _outcome(_junk_file("random.txt", data), "auto")
+def test_random_bytes_never_traceback(junk_dir, data):
+    _outcome(write(junk_dir / "random.txt", data), "auto")
 
 
 _TOKENS = st.sampled_from([
@@ -224,8 +222,8 @@ def _junk_glove(draw) -> bytes:
 
 @settings(max_examples=1200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=_junk_glove())
-def test_structured_junk_never_tracebacks_and_engines_agree(data):
-    path = _junk_file("junk.txt", data)
+def test_structured_junk_never_tracebacks_and_engines_agree(junk_dir, data):
+    path = write(junk_dir / "junk.txt", data)
     outcomes = [_outcome(path, engine) for engine in ENGINES]
     assert outcomes[1] == outcomes[0] and outcomes[2] == outcomes[0], data
 
@@ -236,7 +234,7 @@ _WORD = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Zl", "
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(words=st.lists(_WORD, min_size=1, max_size=12, unique=True), dim=st.integers(1, 6), seed=st.integers(0, 99),
        crlf=st.booleans(), bom=st.booleans(), header=st.booleans(), blank_tail=st.booleans())
-def test_valid_files_read_exactly(words, dim, seed, crlf, bom, header, blank_tail):
+def test_valid_files_read_exactly(junk_dir, words, dim, seed, crlf, bom, header, blank_tail):
     words = [w for w in words if w.strip() == w and w.split() == [w] and "\x85" not in w]
     if not words:
         return
@@ -244,7 +242,7 @@ def test_valid_files_read_exactly(words, dim, seed, crlf, bom, header, blank_tai
     end = "\r\n" if crlf else "\n"
     text = "".join(w + " " + " ".join("%.9g" % v for v in row) + end for w, row in zip(words, vectors.tolist()))
     text = (f"{len(words)} {dim}{end}" if header else "") + text + (end * 2 if blank_tail else "")
-    path = _junk_file("valid.txt", (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    path = write(junk_dir / "valid.txt", (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
     for engine in ENGINES:
         g = G.load_glove_text(path, engine=engine)
         assert g.words == words, engine
