@@ -1,16 +1,20 @@
-"""Benchmark `rnn-migrate convert` against the cheapest possible pass over the same checkpoint.
+"""Benchmark `rnn-migrate convert` against the floor: one TensorFlow import, one read and one write of the bytes.
 
-Writes a ~480 MB TF1 checkpoint with Saver (embedding 400000x300 + two BasicLSTMCell(256) layers) into a temp dir,
-then measures, each in a fresh subprocess (peak RSS via getrusage(RUSAGE_CHILDREN) in a one-child wrapper):
+Writes TF1 checkpoints with Saver into a temp dir: the 480 MB case (embedding 400000x300 + two BasicLSTMCell(256)
+layers) and, unless ``--no-big``, a ~4 GB case (embedding ``--big-vocab`` x 300 + the same cells; generated here,
+never in the tests). For each case, in the same run and interleaved, each command in a fresh subprocess (peak RSS
+from getrusage(RUSAGE_CHILDREN) in a one-child wrapper):
 
+* bare:     ``import tensorflow, tf_keras`` (the memory reference: targets are peak RSS minus this);
 * baseline: import TensorFlow, read every tensor with tf.train.load_checkpoint, np.save each;
 * convert:  rnn-migrate convert --no-verify --quiet;
-* verify:   rnn-migrate verify (the verification's own cost, reported beside).
+* verify:   rnn-migrate verify (480 MB case only; reported beside, not a target of this benchmark).
 
-Targets: convert <= 2x the baseline's wall time and <= 1.5x its peak RSS. Results go into docs/benchmarks.md between
-<!-- bench_convert:start --> and <!-- bench_convert:end --> (other benchmarks' sections are left alone).
+Targets (issue 15): convert <= 0.6x the baseline's wall time; convert's peak RSS at most 96 MB above the bare
+import. Results go into docs/benchmarks.md between <!-- bench_convert:start --> and <!-- bench_convert:end -->.
+Check free space first: the big case needs about 3x its size on the temp disk (``df -h /tmp``).
 
-    python benchmarks/bench_convert.py [--vocab 400000] [--dim 300] [--units 256] [--repeat 1] [--no-write]
+    python benchmarks/bench_convert.py [--repeat 2] [--big-vocab 3500000] [--no-big] [--no-write]
 """
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 START, END = "<!-- bench_convert:start -->", "<!-- bench_convert:end -->"
+BUDGET_MB, TIME_RATIO = 96, 0.6
+
+BARE = "import tensorflow, tf_keras"
 
 BASELINE = """
 import os, sys, numpy as np, tensorflow as tf
@@ -43,14 +50,15 @@ from legacy_rnn import tf, v1
 prefix, vocab, dim, units = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 with legacy_rnn.new_graph(0) as g:
     ids = v1.placeholder(tf.int32, [None, None])
-    emb = v1.get_variable("embedding", [vocab, dim], initializer=v1.zeros_initializer())
+    emb = v1.get_variable("embedding", [vocab, dim], initializer=v1.random_uniform_initializer(-0.1, 0.1, seed=1))
     cell = legacy_rnn.multi_rnn_cell([legacy_rnn.basic_lstm_cell(units), legacy_rnn.basic_lstm_cell(units)])
     legacy_rnn.dynamic_rnn(cell, v1.nn.embedding_lookup(emb, ids))
     sess = legacy_rnn.new_session(g)
     sess.run(v1.global_variables_initializer())
     rng = np.random.default_rng(0)
     for v in v1.global_variables():
-        v.load(rng.standard_normal(v.shape.as_list(), dtype=np.float32) * 0.1, sess)
+        if v is not emb:
+            v.load(rng.standard_normal(v.shape.as_list(), dtype=np.float32) * 0.1, sess)
     v1.train.Saver().save(sess, prefix)
 """
 
@@ -59,7 +67,8 @@ import json, resource, subprocess, sys, time
 t = time.perf_counter()
 code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 wall = time.perf_counter() - t
-print(json.dumps({"code": code, "wall": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"code": code, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}))
 """
 
 
@@ -72,69 +81,134 @@ def measure(cmd: list[str]) -> dict:
     return result
 
 
+def _write_checkpoint(directory: str, vocab: int, dim: int, units: int, env: dict) -> tuple[str, int]:
+    prefix = os.path.join(directory, "model.ckpt")
+    os.makedirs(directory)
+    subprocess.run([sys.executable, "-c", WRITER, prefix, str(vocab), str(dim), str(units)],
+                   check=True, env=env, capture_output=True)
+    return prefix, sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory))
+
+
+def run_case(tmp: str, label: str, vocab: int, dim: int, units: int, repeat: int, with_verify: bool,
+             env: dict) -> dict:
+    prefix, size = _write_checkpoint(os.path.join(tmp, label), vocab, dim, units, env)
+    runs: dict[str, list[dict]] = {"bare": [], "baseline": [], "convert": []}
+    if with_verify:
+        runs["verify"] = []
+    cli = [sys.executable, "-m", "migration.cli"]
+    try:
+        for k in range(repeat):
+            base_out, conv_out = os.path.join(tmp, f"base{k}"), os.path.join(tmp, f"conv{k}")
+            os.makedirs(base_out)
+            runs["bare"].append(measure([sys.executable, "-c", BARE]))
+            runs["baseline"].append(measure([sys.executable, "-c", BASELINE, prefix, base_out]))
+            shutil.rmtree(base_out)
+            runs["convert"].append(measure(cli + ["convert", prefix, conv_out, "--no-verify", "--quiet"]))
+            if with_verify:
+                runs["verify"].append(measure(cli + ["verify", prefix, conv_out]))
+            shutil.rmtree(conv_out)
+    finally:
+        shutil.rmtree(os.path.dirname(prefix), ignore_errors=True)
+    best = {name: {"wall": min(r["wall"] for r in rs), "cpu": min(r["cpu"] for r in rs),
+                   "peak_rss_mb": max(r["peak_rss_mb"] for r in rs), "walls": [round(r["wall"], 1) for r in rs]}
+            for name, rs in runs.items()}
+    bare = best["bare"]["peak_rss_mb"]
+    for name in best:
+        best[name]["over_bare_mb"] = best[name]["peak_rss_mb"] - bare
+    ratio = best["convert"]["wall"] / best["baseline"]["wall"]
+    cpu_ratio = best["convert"]["cpu"] / best["baseline"]["cpu"]
+    return {"cpu_ratio": cpu_ratio, "label": label, "vocab": vocab, "dim": dim, "units": units, "bytes": size, "best": best,
+            "time_ratio": ratio, "time_ok": ratio <= TIME_RATIO,
+            "memory_ok": best["convert"]["over_bare_mb"] <= BUDGET_MB}
+
+
+def _rows(case: dict) -> list[str]:
+    best, base, base_cpu = case["best"], case["best"]["baseline"]["wall"], case["best"]["baseline"]["cpu"]
+    names = {"bare": "bare `import tensorflow, tf_keras`",
+             "baseline": "baseline: import TF, `load_checkpoint`, `np.save` every tensor",
+             "convert": "`rnn-migrate convert --no-verify --quiet`",
+             "verify": "`rnn-migrate verify` (not changed here)"}
+    head = f"{case['vocab']}x{case['dim']} embedding + 2 x BasicLSTMCell({case['units']}), {case['bytes'] / 1e6:,.0f} MB"
+    rows = []
+    for name in ("bare", "baseline", "convert", "verify"):
+        if name in best:
+            b = best[name]
+            rows.append(f"| {head} | {names[name]} | {b['wall']:.1f} ({', '.join(map(str, b['walls']))}) | "
+                        f"{b['wall'] / base:.2f}x | {b['cpu']:.1f} ({b['cpu'] / base_cpu:.2f}x) | "
+                        f"{b['peak_rss_mb']:.0f} | {b['over_bare_mb']:+.0f} |")
+    return rows
+
+
+def render(cases: list[dict], load_before: float, load_after: float) -> str:
+    """The docs section for ``cases`` (as returned by :func:`run_case`)."""
+    verdicts = [f"{c['bytes'] / 1e6:,.0f} MB: wall {c['time_ratio']:.2f}x (CPU {c['cpu_ratio']:.2f}x) the baseline "
+                f"(**{'met' if c['time_ok'] else 'NOT met'}**), convert peak RSS "
+                f"{c['best']['convert']['over_bare_mb']:+.0f} MB over the bare import "
+                f"(**{'met' if c['memory_ok'] else 'NOT met'}**)" for c in cases]
+    beyond = []
+    for c in cases:
+        b = c["best"]
+        work_convert = b["convert"]["wall"] - b["bare"]["wall"]
+        work_base = b["baseline"]["wall"] - b["bare"]["wall"]
+        beyond.append(f"{c['bytes'] / 1e6:,.0f} MB: {work_convert:.1f} s vs {work_base:.1f} s "
+                      f"({work_convert / work_base:.2f}x)" if work_base > 0 else f"{c['bytes'] / 1e6:,.0f} MB: n/a")
+    return "\n".join([
+        START,
+        "## rnn-migrate convert (`benchmarks/bench_convert.py`)",
+        "",
+        "TF1 checkpoints written by `tf.compat.v1.train.Saver` into a temp dir (page cache warm for every run). Each "
+        f"row is a fresh subprocess, best wall and CPU (user + sys) of the runs listed (interleaved); peak RSS (the "
+        "largest of the runs) from `getrusage(RUSAGE_CHILDREN)`. "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs (load average "
+        f"{load_before:.1f} before, {load_after:.1f} after), Python {platform.python_version()}; "
+        f"{time.strftime('%Y-%m-%d')}.",
+        "",
+        "| checkpoint | run | wall s (runs) | wall vs baseline | CPU s (vs baseline) | peak RSS MB | over bare MB |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        *[row for c in cases for row in _rows(c)],
+        "",
+        f"Targets: convert <= {TIME_RATIO}x the baseline's wall time; convert's peak RSS at most {BUDGET_MB} MB above "
+        "the bare import. " + "; ".join(verdicts) + ".",
+        "",
+        "How: tensors are copied from the bundle's own bytes in 16 MiB row chunks (`migration/checkpoint/stream.py`: "
+        "`preadv`, the next chunk read while one is written, CRC32C of every stored entry checked, `mod` rows "
+        "gathered per chunk), in a thread beside the Keras block builds; no tensor is ever whole in memory. Both "
+        "sides pay one TensorFlow import, which is most of the small case: time beyond the bare import, convert vs "
+        "baseline: " + "; ".join(beyond) + ". The rest of the 0.6x target would need convert to start before (or "
+        "without) `import tensorflow, tf_keras`, which it needs for the `.meta` graph and the Keras block files.",
+        END,
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vocab", type=int, default=400000)
     ap.add_argument("--dim", type=int, default=300)
     ap.add_argument("--units", type=int, default=256)
-    ap.add_argument("--repeat", type=int, default=1, help="runs per measurement (the best is kept)")
+    ap.add_argument("--big-vocab", type=int, default=3500000, help="rows of the ~4 GB case (x --dim float32)")
+    ap.add_argument("--no-big", action="store_true", help="skip the ~4 GB case")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per measurement (the best is kept)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = ap.parse_args(argv)
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
     os.environ.update(env)
     tmp = tempfile.mkdtemp(prefix="bench_convert-")
+    load_before = os.getloadavg()
     try:
-        prefix = os.path.join(tmp, "ckpt", "model.ckpt")
-        os.makedirs(os.path.dirname(prefix))
-        subprocess.run([sys.executable, "-c", WRITER, prefix, str(args.vocab), str(args.dim), str(args.units)],
-                       check=True, env=env, capture_output=True)
-        size = sum(os.path.getsize(os.path.join(os.path.dirname(prefix), f)) for f in os.listdir(os.path.dirname(prefix)))
-        runs: dict[str, list[dict]] = {"baseline": [], "convert": [], "verify": []}
-        for k in range(args.repeat):
-            base_out, conv_out = os.path.join(tmp, f"base{k}"), os.path.join(tmp, f"conv{k}")
-            os.makedirs(base_out)
-            runs["baseline"].append(measure([sys.executable, "-c", BASELINE, prefix, base_out]))
-            cli = [sys.executable, "-m", "migration.cli"]
-            runs["convert"].append(measure(cli + ["convert", prefix, conv_out, "--no-verify", "--quiet"]))
-            runs["verify"].append(measure(cli + ["verify", prefix, conv_out]))
-            shutil.rmtree(base_out)
-            if k + 1 < args.repeat:
-                shutil.rmtree(conv_out)
-        best = {name: {"wall": min(r["wall"] for r in rs), "peak_rss_mb": min(r["peak_rss_mb"] for r in rs)}
-                for name, rs in runs.items()}
-        ratio_t = best["convert"]["wall"] / best["baseline"]["wall"]
-        ratio_m = best["convert"]["peak_rss_mb"] / best["baseline"]["peak_rss_mb"]
-        ok = ratio_t <= 2.0 and ratio_m <= 1.5
-        section = "\n".join([
-            START,
-            "## rnn-migrate convert (`benchmarks/bench_convert.py`)",
-            "",
-            f"Checkpoint: embedding {args.vocab}x{args.dim} + MultiRNNCell of two BasicLSTMCell({args.units}), written by "
-            f"`tf.compat.v1.train.Saver`: {size / 1e6:.0f} MB on disk. Each row is a fresh subprocess "
-            f"(best of {args.repeat}); peak RSS from `getrusage(RUSAGE_CHILDREN)`.",
-            f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-            f"{time.strftime('%Y-%m-%d')}.",
-            "",
-            "| run | wall (s) | peak RSS (MB) | vs baseline |",
-            "|---|---:|---:|---|",
-            f"| baseline: import TF, `load_checkpoint`, `np.save` every tensor | {best['baseline']['wall']:.1f} | "
-            f"{best['baseline']['peak_rss_mb']:.0f} | 1.00x / 1.00x |",
-            f"| `rnn-migrate convert --no-verify --quiet` | {best['convert']['wall']:.1f} | "
-            f"{best['convert']['peak_rss_mb']:.0f} | {ratio_t:.2f}x time / {ratio_m:.2f}x memory |",
-            f"| `rnn-migrate verify` (the verification's own cost) | {best['verify']['wall']:.1f} | "
-            f"{best['verify']['peak_rss_mb']:.0f} | {best['verify']['wall'] / best['baseline']['wall']:.2f}x / "
-            f"{best['verify']['peak_rss_mb'] / best['baseline']['peak_rss_mb']:.2f}x |",
-            "",
-            f"Targets: convert <= 2x the baseline's time and <= 1.5x its peak memory: "
-            f"**{'met' if ok else 'NOT met'}**.",
-            END,
-        ])
-        print(section)
-        if not args.no_write:
-            _write_section(section)
-        return 0 if ok else 1
+        cases = [run_case(tmp, "small", args.vocab, args.dim, args.units, args.repeat, True, env)]
+        if not args.no_big:
+            cases.append(run_case(tmp, "big", args.big_vocab, args.dim, args.units, max(1, args.repeat - 1),
+                                  False, env))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    load_after = os.getloadavg()
+    section = render(cases, load_before[0], load_after[0])
+    print(section)
+    print(json.dumps({"cases": cases}))
+    if not args.no_write:
+        _write_section(section)
+    return 0 if all(c["time_ok"] and c["memory_ok"] for c in cases) else 1
 
 
 def _write_section(section: str) -> None:

@@ -1,7 +1,7 @@
 """Seed 000 (Keras RNN sentiment classifiers): the document's seven models, each with its TF1 twin.
 
 The document trains on IMDB (``keras.datasets.imdb``, which downloads); here the embedded Rotten Tomatoes snippets
-stand in (:func:`examples.datasets.load_rotten_tomatoes`, fresh=1 / rotten=0), with a vocabulary of the
+stand in (:func:`migration.datasets.load_rotten_tomatoes`, fresh=1 / rotten=0), with a vocabulary of the
 ``--vocab`` most frequent training words (ids: 0 padding, 1 unknown) and the seed's ``pad_sequences`` layout
 (**pre**-padding and pre-truncation to ``--max-len``, so the last step is the last word). Every model is
 ``Embedding(vocab, 100) -> recurrent part -> Dense(1) -> sigmoid``, binary cross-entropy, Adam(1e-3):
@@ -94,7 +94,7 @@ class Data:
 
 def load_data(config: RnnConfig) -> Data:
     """Rotten Tomatoes -> ids with a frequency vocabulary of the training split, pre-padded like ``pad_sequences``."""
-    from examples import datasets
+    from migration import datasets
 
     train, test = datasets.train_test_split(datasets.load_rotten_tomatoes(), 0.2, seed=config.seed)
     train_texts, y_train, test_texts, y_test = train.texts, train.labels, test.texts, test.labels

@@ -150,14 +150,14 @@ def _windows(values: Sequence[float], n: int = 50) -> list[float]:
 # --- data ------------------------------------------------------------------------------------------------------------
 
 def _load_glove(path: Optional[str]):
-    from examples import glove
+    from migration import glove
 
     return glove.load_default_glove() if path is None else glove.load_glove(path)
 
 
 def _load_texts(config: SentimentConfig):
     """(train_texts, train_labels, test_texts, test_labels, description) from the embedded data or ``--data``."""
-    from examples import datasets
+    from migration import datasets
 
     if config.data is None:
         data = datasets.load_rotten_tomatoes()
@@ -200,7 +200,7 @@ def _imdb_words(npz: Path) -> dict[int, str]:
 
 def prepare(config: SentimentConfig) -> Prepared:
     """Load texts and GloVe, encode through the GloVe dict, and restrict the matrix to the rows used."""
-    from examples import datasets
+    from migration import datasets
 
     train_texts, train_labels, test_texts, test_labels, source = _load_texts(config)
     glove = _load_glove(config.glove)

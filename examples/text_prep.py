@@ -209,7 +209,7 @@ def _gru_verdict(variants: dict[str, dict[str, int]], seed: dict[str, int]) -> d
 # --- the program ----------------------------------------------------------------------------------------------------
 
 def run(glove_path: str | None = None) -> dict:
-    from examples.glove import load_default_glove, load_glove
+    from migration.glove import load_default_glove, load_glove
 
     index_to_word, word_to_index = vocabularies(SHELDON_QUOTES)
     spot = {word: word_to_index.get(word) for word in SEED_003["vocabulary_spot_checks"]}

@@ -1,7 +1,8 @@
 """``convert_checkpoint``: a TF1 checkpoint -> Keras 2 block models, embedding rows, dense weights, optimizer state.
 
-Streaming: tensors are read one at a time (a block reads only its own cells' variables); embeddings are read,
-permuted in row chunks straight into the ``.npy`` file when needed, and dropped. Everything is written into a
+Streaming: tensors are read one at a time (a block reads only its own cells' variables); embeddings, their
+optimizer slots and dense weights are copied chunk by chunk from the checkpoint's bytes into their ``.npy`` files
+(rows permuted per chunk when needed: :meth:`CheckpointReader.write_npy`), so memory stays flat in tensor size. Everything is written into a
 temporary directory next to ``OUT_DIR`` and renamed into place at the end, so a failure leaves no partial output.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import os
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
@@ -57,12 +59,15 @@ class ConversionResult:
 class _Progress:
     def __init__(self, total: int, enabled: bool) -> None:
         self.bar = None
+        self.cancelled = False
         if enabled:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit="B", unit_scale=True, desc="convert", file=sys.stderr, leave=False)
 
     def update(self, nbytes: int) -> None:
+        if self.cancelled:
+            raise MigrationError("conversion cancelled")
         if self.bar is not None:
             self.bar.update(nbytes)
 
@@ -76,18 +81,6 @@ def _with_forget_bias(cell: CellInfo, forget_bias: Optional[float]) -> CellInfo:
         return cell
     spec = dataclasses.replace(cell.spec, forget_bias=float(forget_bias))
     return dataclasses.replace(cell, spec=spec, hyper_sources={**cell.hyper_sources, "forget_bias": "--forget-bias"})
-
-
-def _save_rows(path: str, array: np.ndarray, perm: Optional[np.ndarray], chunk: int = 65536) -> None:
-    """``np.save(path, array[perm])`` without a second full copy in memory."""
-    if perm is None:
-        np.save(path, array)
-        return
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
-    for start in range(0, array.shape[0], chunk):
-        out[start:start + chunk] = array[perm[start:start + chunk]]
-    out.flush()
-    del out
 
 
 class _Converter:
@@ -111,6 +104,13 @@ class _Converter:
         self.read_keys.add(key)
         self.progress.update(array.nbytes)
         return array
+
+    def copy(self, key: str, rel: str, perm: Optional[np.ndarray] = None) -> str:
+        """Stream tensor ``key`` (rows permuted by ``perm``) into ``tmp/rel`` (CRC-checked: it counts as read for the
+        integrity check); returns its dtype."""
+        dtype = self.reader.write_npy(key, os.path.join(self.tmp, rel), perm, progress=self.progress.update)
+        self.read_keys.add(key)
+        return dtype
 
     def read_weight(self, key: str) -> np.ndarray:
         """An RNN weight (or slot) as float32, cast exactly or refused (see :func:`_float32`)."""
@@ -239,17 +239,12 @@ class _Converter:
                                   "row i = saved[offset[i % P] + i // P]")
         else:
             entry["row_order"] = "as saved" + ("" if emb.partitions else " (partitioning unknown without .meta)")
-        array = self.read(emb.name)
-        entry["dtype"] = str(array.dtype)
-        _save_rows(os.path.join(self.tmp, file), array, perm)
-        del array
+        entry["dtype"] = self.copy(emb.name, file, perm)
         self.destinations[emb.name] = file
         slots = {}
         for role, key in self.slot_index.get(emb.name, {}).items() if self.with_optimizer else ():
             rel = self.rel("optimizer", role, "embeddings", f"{safe_name(emb.name)}.npy")
-            array = self.read(key)
-            _save_rows(os.path.join(self.tmp, rel), array, perm)
-            del array
+            self.copy(key, rel, perm)
             self.destinations[key] = rel
             slots[role] = rel
         if slots:
@@ -260,13 +255,13 @@ class _Converter:
         entry: dict[str, Any] = {"name": d.name, "kernel": d.kernel, "bias": d.bias, "shape": list(d.shape)}
         for what, key in (("kernel", d.kernel), ("bias", d.bias)):
             rel = self.rel("dense", safe_name(d.name), f"{what}.npy")
-            np.save(os.path.join(self.tmp, rel), self.read(key))
+            self.copy(key, rel)
             self.destinations[key] = rel
             entry[f"{what}_file"] = rel
             if self.with_optimizer:
                 for role, slot_key in self.slot_index.get(key, {}).items():
                     srel = self.rel("optimizer", role, "dense", safe_name(d.name), f"{what}.npy")
-                    np.save(os.path.join(self.tmp, srel), self.read(slot_key))
+                    self.copy(slot_key, srel)
                     self.destinations[slot_key] = srel
                     entry.setdefault("slots", {}).setdefault(what, {})[role] = srel
         return entry
@@ -471,10 +466,16 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         bar = _Progress(reader.total_bytes if check_integrity else 0, progress)
         try:
             conv = _Converter(reader, meta, insp, tmp, forget_bias, with_optimizer, bar)
-            blocks = [conv.block(b) for b in insp.blocks]
-            _test_pause(tmp)
-            embeddings = [conv.embedding(e) for e in insp.embeddings]
-            dense = [conv.dense(d) for d in insp.dense]
+            with ThreadPoolExecutor(1) as pool:  # large copies (I/O, GIL released) overlap the Keras block builds
+                copies = pool.submit(lambda: ([conv.embedding(e) for e in insp.embeddings],
+                                              [conv.dense(d) for d in insp.dense]))
+                try:
+                    blocks = [conv.block(b) for b in insp.blocks]
+                    _test_pause(tmp)
+                    embeddings, dense = copies.result()
+                except BaseException:
+                    bar.cancelled = True  # the copy thread stops at its next chunk instead of finishing a huge tensor
+                    raise
             optimizer = conv.optimizer()
             model_entry, model_notes = _whole_model(reader, meta, blocks, conv.block_models, tmp, outputs)
             integrity = None

@@ -3,7 +3,8 @@
 A TF1 ``Saver`` checkpoint is a prefix ``P`` with ``P.index`` (names, shapes, dtypes, offsets), one or more data
 shards ``P.data-0000k-of-0000N`` and, optionally, ``P.meta`` (the MetaGraphDef). A directory may hold a ``checkpoint``
 state file naming the latest prefix. Nothing here executes a graph or unpickles anything: tensors are read with
-``tf.train.load_checkpoint`` one name at a time.
+``tf.train.load_checkpoint`` one name at a time, or, for :meth:`CheckpointReader.write_npy`, copied chunk by chunk
+from the bundle's own bytes with flat memory and CRC checks (:mod:`migration.checkpoint.stream`).
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import dataclasses
 import glob
 import os
 import re
-from typing import Iterator, Optional
+import threading
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -163,6 +165,8 @@ class CheckpointReader:
             for name in sorted(shapes)
         }
         self._check_sizes()
+        self._index = None  # stream.BundleIndex once parsed; False when the index cannot be streamed
+        self._lock = threading.Lock()  # TF's reader is used from the converter's copy thread too
 
     def _check_sizes(self) -> None:
         """The data shards must be at least as large as the tensors the index lists (catches truncated copies)."""
@@ -194,13 +198,49 @@ class CheckpointReader:
         if name not in self.variables:
             raise MigrationError(f"Checkpoint {self.source_prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists them.")
         try:
-            return self._reader.get_tensor(name)
+            with self._lock:
+                return self._reader.get_tensor(name)
         except Exception as exc:
             raise MigrationError(
                 f"Cannot read variable {name!r} from {self.data_files[0]!r}: {_first_line(exc)}. The .data file is "
                 f"damaged or belongs to another save than {self.source_prefix + '.index'!r} (index and data must come from "
                 "the same Saver.save call); re-copy both files of one save."
             ) from None
+
+    def layout(self, name: str):
+        """Where ``name``'s bytes are in the data shards (a :class:`migration.checkpoint.stream.TensorLayout`, for
+        ``stream.iter_rows``), or ``None`` when the tensor can only be read whole through TensorFlow."""
+        from migration.checkpoint import stream
+
+        if name not in self.variables:
+            raise MigrationError(f"Checkpoint {self.prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists "
+                                 "them.")
+        with self._lock:
+            if self._index is None:
+                self._index = stream.open_index(self.prefix, self.data_files) or False
+        return self._index.layout(name) if self._index else None
+
+    def write_npy(self, name: str, path: str, perm: Optional[np.ndarray] = None, *,
+                  progress: Optional[Callable[[int], None]] = None, chunk_bytes: Optional[int] = None) -> str:
+        """Write ``np.save(path, self.read(name)[perm])`` (``perm`` None: unpermuted) and return the dtype name.
+
+        The bytes are copied from the data shards in row chunks (partitioned variables assembled from their
+        parts, ``perm`` rows gathered per chunk), each stored entry's CRC32C checked: memory stays flat in the
+        tensor's size and the file is byte-identical to ``np.save`` of the whole tensor. Tensors the bundle
+        reader does not stream (strings, exotic dtypes) go through TensorFlow's reader instead.
+        ``progress(nbytes)`` is called as bytes are written; ``chunk_bytes`` overrides the chunk size (tests).
+        """
+        from migration.checkpoint import stream
+
+        layout = self.layout(name)
+        if layout is not None:
+            stream.copy_to_npy(layout, path, perm, chunk_bytes=chunk_bytes or stream.CHUNK_BYTES, progress=progress)
+            return str(layout.dtype)
+        array = self.read(name)
+        stream.save_rows(path, array, perm, chunk_bytes=chunk_bytes or stream.CHUNK_BYTES)
+        if progress is not None:
+            progress(array.nbytes)
+        return str(array.dtype)
 
     def stream(self, names: Optional[list[str]] = None) -> Iterator[tuple[str, np.ndarray]]:
         """Yield ``(name, array)`` one at a time (the caller drops each array before the next is read)."""

@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from examples.glove import describe, load_glove_text, save_glove_cache
+    from migration.glove import describe, load_glove_text, save_glove_cache
     from migration.cli import EXIT_OK, print_json
     from migration.errors import MigrationError
     from pathlib import Path
@@ -57,12 +57,12 @@ def run_import(args: argparse.Namespace) -> int:
         print_json(report)
     else:
         print(f"read {report['V']} words x {report['E']} from {args.path} in {read_seconds:.2f} s; "
-              f"wrote {out} (reload with examples.glove.load_glove_cache or --glove {out})")
+              f"wrote {out} (reload with migration.glove.load_glove_cache or --glove {out})")
     return EXIT_OK
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from examples.glove import describe, glove_kind, load_glove
+    from migration.glove import describe, glove_kind, load_glove
     from migration.cli import EXIT_OK, print_json
 
     kind = glove_kind(args.path)

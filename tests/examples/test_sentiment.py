@@ -19,7 +19,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def tiny_glove(tmp_path_factory) -> Path:
     """A small GloVe text file (real format) with the 300 most frequent snippet words and random 8-d vectors."""
-    from examples import datasets
+    from migration import datasets
 
     data = datasets.load_rotten_tomatoes()
     counts = Counter(w for t in data.texts for w in datasets.clean_sentence(t).split())
@@ -79,7 +79,7 @@ def test_keras_twin_starts_where_the_tf1_graph_starts(tmp_path, tiny_glove, use_
 
 def test_restricted_glove_rows_are_the_full_matrix_rows():
     """The graph constant holds only the rows the data uses; every lookup is the full GloVe row of the word."""
-    from examples import datasets, glove
+    from migration import datasets, glove
 
     config = sentiment.SentimentConfig(max_len=12)
     prepared = sentiment.prepare(config)
@@ -125,7 +125,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, tiny_glove, capsys
 
 
 def test_imdb_npz_without_word_index_is_refused(tmp_path, tiny_glove, capsys):
-    from examples.datasets import save_imdb_npz
+    from migration.datasets import save_imdb_npz
 
     npz = save_imdb_npz(tmp_path / "imdb.npz", [[1, 14, 22], [1, 5]], [1, 0], [[1, 7]], [0])
     assert sentiment.main(["--data", str(npz), "--glove", str(tiny_glove), "--json", "--quiet", "--steps", "1"]) == 2

@@ -86,7 +86,7 @@ def test_json_text_and_glove_figures(result):
 def test_glove_path_option(tmp_path, capsys):
     import numpy as np
 
-    from examples.glove import Glove, load_glove, save_glove_cache
+    from migration.glove import Glove, load_glove, save_glove_cache
 
     cache = save_glove_cache(Glove(["penny", "rock"], np.float32([[1, 2, 3], [4, 5, 6]])), tmp_path / "c")
     matrix, found = T.glove_matrix({"rock": 1, "penny": 2, "zzz": 3}, load_glove(cache))

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from examples import glove as G
+from migration import glove as G
 from migration import cli
 from migration.errors import MigrationError
 
-ENGINES = ["pandas", "pyarrow", "python"]
+ENGINES = ["pyarrow", "pandas", "python"]
 SEED_IDS = {"the": 0, "and": 5, "was": 15, "i": 41, "thought": 804, "movie": 1005, "incredible": 7446,
             "inspiring": 13767}
 BASEBALL = [-1.9327, 1.0421, -0.78515, 0.91033, 0.22711]

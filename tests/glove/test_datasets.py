@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from examples import datasets as D
+from migration import datasets as D
 from migration.errors import MigrationError
 
 
@@ -14,7 +14,7 @@ def test_clean_sentence_is_the_seeds():
 
 
 def test_encode_seed_sentence_with_real_glove():
-    from examples.glove import load_default_glove
+    from migration.glove import load_default_glove
 
     glove = load_default_glove()
     ids, lengths = D.encode(["I thought the movie was incredible and inspiring"], glove.index, 10)

@@ -23,7 +23,7 @@ for test), e.g. in a Python where you trust the file::
 
     import tf_keras as keras
     (xtr, ytr), (xte, yte) = keras.datasets.imdb.load_data(path="/abs/path/imdb.npz")   # Keras unpickles
-    from examples.datasets import save_imdb_npz
+    from migration.datasets import save_imdb_npz
     save_imdb_npz("imdb_int32.npz", xtr, ytr, xte, yte)
 """
 from __future__ import annotations
@@ -33,6 +33,7 @@ import csv
 import io
 import os
 import re
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,12 +120,12 @@ def encode(texts: Iterable[str], index: Mapping[str, int], max_len: int = MAX_SE
 def load_rotten_tomatoes(path: str | os.PathLike | None = None) -> TextDataset:
     """The embedded Rotten Tomatoes snippets: ``fresh`` -> 1, ``rotten`` -> 0, ``plot`` rows skipped (file order).
 
-    12,808 snippets (7,403 fresh, 5,405 rotten) from ``examples/data/rotten_tomatoes_corpus_full.csv.bz2``.
+    12,808 snippets (7,403 fresh, 5,405 rotten) from ``migration/data/rotten_tomatoes_corpus_full.csv.bz2``.
     """
     path = Path(path) if path is not None else ROTTEN_TOMATOES
     if not path.is_file():
         raise DatasetError(f"Rotten Tomatoes file not found: {path}. It ships with the package "
-                           "(examples/data/); reinstall with `pip install -e .`.")
+                           "(migration/data/); reinstall with `pip install -e .`.")
     texts: list[str] = []
     labels: list[int] = []
     with bz2.open(path, "rt", encoding="utf-8", newline="") as handle:
@@ -239,12 +240,12 @@ def load_imdb_npz(path: str | os.PathLike | None = None, split: str = "train") -
             f"{path} stores {', '.join(pickled)} as object arrays (Python lists), which only pickle can read; "
             "rnn-migrate never unpickles (a pickle can run arbitrary code). Convert the file once, where you trust "
             "it: (xtr, ytr), (xte, yte) = tf_keras.datasets.imdb.load_data(path=...); "
-            "examples.datasets.save_imdb_npz('imdb_int32.npz', xtr, ytr, xte, yte); then use imdb_int32.npz.")
+            "migration.datasets.save_imdb_npz('imdb_int32.npz', xtr, ytr, xte, yte); then use imdb_int32.npz.")
     need = [f"x_{split}_ids", f"x_{split}_offsets", f"y_{split}"]
     missing = [name for name in need if name not in dtypes]
     if missing:
         raise DatasetError(f"{path}: missing arrays {missing} (has {sorted(dtypes)}); expected the ragged int32 "
-                           "format written by examples.datasets.save_imdb_npz.")
+                           "format written by migration.datasets.save_imdb_npz.")
     with np.load(path, allow_pickle=False) as archive:
         ids, offsets, labels = (archive[name] for name in need)
     if offsets.ndim != 1 or len(offsets) != len(labels) + 1 or offsets[0] != 0 or offsets[-1] != len(ids) \
@@ -259,8 +260,6 @@ def load_imdb_npz(path: str | os.PathLike | None = None, split: str = "train") -
 def save_imdb_npz(path: str | os.PathLike, x_train: Sequence[Sequence[int]], y_train: Sequence[int],
                   x_test: Sequence[Sequence[int]], y_test: Sequence[int], *, force: bool = False) -> Path:
     """Write the ragged int32 format read by :func:`load_imdb_npz` (atomically; refuses to overwrite unless force)."""
-    from examples.common import atomic_write_bytes
-
     path = Path(path)
     if path.exists() and not force:
         raise DatasetError(f"{path} already exists; refusing to overwrite it (force=True replaces it).")
@@ -277,8 +276,24 @@ def save_imdb_npz(path: str | os.PathLike, x_train: Sequence[Sequence[int]], y_t
         arrays[f"y_{split}"] = np.asarray(ys, dtype=np.int32)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
+    _atomic_write_bytes(path, buffer.getvalue())
     return path
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions open() would
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def load_imdb(path: str | os.PathLike | None = None, split: str = "train") -> TextDataset | IdsDataset:

@@ -1,0 +1,1 @@
+"""Data shipped with rnn-migrate (see README.md here): read through :mod:`migration.datasets`."""

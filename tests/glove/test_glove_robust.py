@@ -1,0 +1,256 @@
+"""GloVe reader against hostile and odd inputs (issue 9): long first lines, ``1_0`` numbers, tampered caches, and
+property tests (hypothesis) showing random bytes and structured junk never give a traceback, and that every engine
+gives the same answer."""
+from __future__ import annotations
+
+import json
+import pickle
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from migration import glove as G
+from migration.glove import text as T
+
+ENGINES = ["pyarrow", "pandas", "python"]
+MARKER_NAME = "pickle-ran.marker"
+
+
+def write(path: Path, data: str | bytes) -> Path:
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def _outcome(path: Path, engine: str):
+    """("ok", words, vectors) or ("error", message): never anything else (no other exception escapes)."""
+    try:
+        g = G.load_glove_text(path, engine=engine)
+    except G.GloveFormatError as exc:
+        assert str(path) in str(exc)  # every message names the file
+        return ("error", str(exc))
+    assert g.vectors.dtype == np.float32 and g.vectors.ndim == 2 and g.vectors.shape[0] == len(g.words) > 0
+    assert np.isfinite(g.vectors).all() and g.dim >= 1
+    assert g.index == {w: i for i, w in enumerate(g.words)}
+    return ("ok", g.words, g.vectors.tobytes(), g.vectors.shape)
+
+
+# ---------------------------------------------------------------------------------------------- long first line
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_first_line_over_64_kib(tmp_path, engine):
+    rng = np.random.default_rng(7)
+    dim = 9000  # "%.9g" of float32 values: ~100 KiB per line
+    vectors = rng.standard_normal((3, dim)).astype(np.float32)
+    lines = [f"w{i} " + " ".join("%.9g" % v for v in row) for i, row in enumerate(vectors.tolist())]
+    assert len(lines[0]) > 1 << 16
+    g = G.load_glove_text(write(tmp_path / "wide.txt", "\n".join(lines) + "\n"), engine=engine)
+    assert g.words == ["w0", "w1", "w2"]
+    np.testing.assert_array_equal(g.vectors, vectors)
+    # a word longer than 64 KiB on line 1, and a word2vec header before a wide line
+    long_word = "x" * 70_000
+    g = G.load_glove_text(write(tmp_path / "word.txt", f"{long_word} 1 2\nb 3 4\n"), engine=engine)
+    assert g.words == [long_word, "b"]
+    g = G.load_glove_text(write(tmp_path / "hdr.txt", f"3 {dim}\n" + "\n".join(lines) + "\n"), engine=engine)
+    np.testing.assert_array_equal(g.vectors, vectors)
+    # a ragged wide line is still named by number
+    bad = write(tmp_path / "ragged.txt", "\n".join(lines[:2] + [lines[2].rsplit(" ", 1)[0]]) + "\n")
+    with pytest.raises(G.GloveFormatError, match=rf"ragged\.txt:3: the line has {dim} fields"):
+        G.load_glove_text(bad, engine=engine)
+
+
+# ---------------------------------------------------------------------------------------------- number grammar
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("token", ["1_0", "0x10", "1,5", "\u0661", "1d5", "--1", "1e", ".e5", "\uff11"])
+def test_numbers_python_float_would_accept_or_junk_are_refused(tmp_path, engine, token):
+    path = write(tmp_path / "g.txt", f"a 1 2 3\nb 4 {token} 6\nc 7 8 9\n")
+    with pytest.raises(G.GloveFormatError, match=rf"g\.txt:2: number 2 of the vector, {re.escape(repr(token))}, "
+                                                 "is not a number"):
+        G.load_glove_text(path, engine=engine)
+
+
+def test_underscore_is_accepted_by_python_float_but_not_by_the_grammar():
+    assert float("1_0") == 10.0  # the trap: Python's float() takes PEP 515 underscores
+    assert not T._is_number(b"1_0") and T._is_number(b"10") and T._is_number(b"-1.5e-3")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_underscore_in_extra_fields_is_a_word_part_not_a_number(tmp_path, engine):
+    # GloVe 840B rule: fields before the last E belong to the word unless they are all numbers; "1_0" is no number
+    g = G.load_glove_text(write(tmp_path / "g.txt", "a 1_0 1 2\nb 3 4\nc 5 6\n"), engine=engine)
+    assert g.words == ["a 1_0", "b", "c"]
+    np.testing.assert_array_equal(g.vectors, np.float32([[1, 2], [3, 4], [5, 6]]))
+    with pytest.raises(G.GloveFormatError, match=r"g\.txt:1: the line has 4 fields"):
+        G.load_glove_text(write(tmp_path / "g.txt", "a 10 1 2\nb 3 4\nc 5 6\n"), engine=engine)
+
+
+_NUMBERISH = st.text(alphabet="0123456789+-.eEinfatyINFATY_x, \u0661", min_size=1, max_size=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(token=_NUMBERISH.filter(lambda s: " " not in s))
+def test_grammar_matches_pyarrow(token):
+    """The regex that locates bad numbers accepts exactly what the fast parser accepts (whitespace-free tokens)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    read, parse, convert = T._arrow_options(1, with_word=False)
+    try:
+        pcsv.read_csv(pa.py_buffer(token.encode() + b"\n"), read_options=read, parse_options=parse,
+                      convert_options=convert)
+        arrow_ok = True
+    except pa.ArrowInvalid:
+        arrow_ok = False
+    assert T._is_number(token.encode()) == arrow_ok, token
+
+
+# ------------------------------------------------------------------------------------------------ tampered cache
+
+class _Bomb:
+    """Unpickling this writes a marker file: proof that a loader unpickled."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "pickle ran"))
+
+
+@pytest.fixture
+def cache(tmp_path) -> Path:
+    return G.save_glove_cache(G.Glove(["a", "b"], np.float32([[1, 2], [3, 4]])), tmp_path / "cache")
+
+
+def _bomb_array(tmp_path: Path) -> np.ndarray:
+    arr = np.empty((2, 2), dtype=object)
+    arr[0, 0] = _Bomb(str(tmp_path / MARKER_NAME))
+    return arr
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+def test_pickled_cache_vectors_are_refused_without_unpickling(tmp_path, cache, mmap):
+    np.save(cache / "vectors.npy", _bomb_array(tmp_path), allow_pickle=True)
+    pickle.loads(pickle.dumps(_Bomb(str(tmp_path / "control.marker"))))  # control: the bomb does go off
+    assert (tmp_path / "control.marker").exists()
+    for load in (lambda: G.load_glove_cache(cache, mmap=mmap), lambda: G.load_glove(cache)):
+        with pytest.raises(G.GloveFormatError, match=r"vectors\.npy holds a Python object array.*never unpickles"):
+            load()
+    assert not (tmp_path / MARKER_NAME).exists()
+
+
+def test_pickled_seed_pair_is_refused_without_unpickling(tmp_path):
+    np.save(tmp_path / "wordsList.npy", np.array(["a", "b"]))
+    np.save(tmp_path / "wordVectors.npy", _bomb_array(tmp_path), allow_pickle=True)
+    with pytest.raises(G.GloveFormatError, match="never unpickles"):
+        G.load_glove(tmp_path)
+    assert not (tmp_path / MARKER_NAME).exists()
+
+
+@pytest.mark.parametrize("tamper, pattern", [
+    (lambda c: write(c / "vectors.npy", b"not an npy file"), r"vectors\.npy: not a valid \.npy file"),
+    (lambda c: write(c / "vectors.npy", (c / "vectors.npy").read_bytes()[:-5]), r"vectors\.npy: not a valid"),
+    (lambda c: write(c / "vectors.npy", b""), r"vectors\.npy: not a valid \.npy file"),
+    (lambda c: (c / "vectors.npy").unlink(), r"vectors\.npy is missing"),
+    (lambda c: np.save(c / "vectors.npy", np.float64([[1, 2], [3, 4]])), r"vectors\.npy is \(2, 2\) float64"),
+    (lambda c: np.save(c / "vectors.npy", np.ones((3, 2), np.float32)), r"V=2 E=2 but .* \(3, 2\)"),
+    (lambda c: write(c / "words.txt", b"a\n\xff\n"), r"words\.txt: not valid UTF-8"),
+    (lambda c: write(c / "words.txt", b"a\na\n"), r"duplicate word: 'a' on line 1 and line 2"),
+    (lambda c: (c / "words.txt").unlink(), r"words\.txt: cannot read"),
+    (lambda c: write(c / "meta.json", "[]"), r"meta\.json: expected a JSON object, got list"),
+    (lambda c: write(c / "meta.json", "{"), r"meta\.json: cannot read the cache metadata"),
+    (lambda c: write(c / "meta.json", b"\xff"), r"meta\.json: cannot read the cache metadata"),
+    (lambda c: _edit_meta(c, V="2"), r"V must be a non-negative integer, got '2'"),
+    (lambda c: _edit_meta(c, E=-1), r"E must be a non-negative integer, got -1"),
+    (lambda c: _edit_meta(c, E=True), r"E must be a non-negative integer, got True"),
+    (lambda c: _edit_meta(c, vectors_sha256=None), r"vectors_sha256 must be a string"),
+    (lambda c: _edit_meta(c, version=2), r"not an rnn-migrate-glove-cache v1 cache"),
+])
+def test_tampered_cache_is_refused_clearly(cache, tamper, pattern):
+    G.load_glove_cache(cache, verify=True)  # control: intact it loads
+    tamper(cache)
+    with pytest.raises(G.GloveFormatError, match=pattern) as info:
+        G.load_glove_cache(cache, verify=True)
+    assert str(cache) in str(info.value)
+
+
+def _edit_meta(cache: Path, **changes) -> None:
+    meta = json.loads((cache / "meta.json").read_text())
+    meta.update(changes)
+    (cache / "meta.json").write_text(json.dumps(meta))
+
+
+# ------------------------------------------------------------------------------------------- property tests
+
+@pytest.fixture(scope="module")
+def junk_dir(tmp_path_factory) -> Path:
+    """One directory for the property tests' files (module-scoped: hypothesis reruns a test body many times)."""
+    return tmp_path_factory.mktemp("glove-hypothesis")
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.binary(max_size=300))
+def test_random_bytes_never_traceback(junk_dir, data):
+    _outcome(write(junk_dir / "random.txt", data), "auto")
+
+
+_TOKENS = st.sampled_from([
+    b"a", b"b", b"the", b",", b'"', b"'s", b"nan", b"null", b"NA", b"1", b"-0.5", b"2e-3", b"+7", b".5", b"5.",
+    b"1e39", b"inf", b"-Infinity", b"1_0", b"0x1", b"1,5", b"\xff", b"\xc3\xa9", b"\xef\xbb\xbf", b"", b"\t", b"x",
+    b"3", b"2", b"10", b"0", b"\x00", b"#", b"\\", b"\r",
+])
+_SEPS = st.sampled_from([b" ", b" ", b" ", b"  ", b"\t", b" \t"])
+_ENDS = st.sampled_from([b"\n", b"\n", b"\n", b"\r\n", b"\r", b" \n", b""])
+
+
+@st.composite
+def _junk_glove(draw) -> bytes:
+    lines = []
+    for _ in range(draw(st.integers(0, 6))):
+        tokens = draw(st.lists(_TOKENS, min_size=0, max_size=5))
+        line = b""
+        for tok in tokens:
+            line += tok + draw(_SEPS)
+        lines.append(line.rstrip(b" \t") if draw(st.booleans()) else line)
+    ends = [draw(_ENDS) for _ in lines]
+    prefix = draw(st.sampled_from([b"", b"", b"\xef\xbb\xbf", b"2 3\n", b"3 2\n", b"0 0\n", b"1 99999999999\n"]))
+    return prefix + b"".join(line + end for line, end in zip(lines, ends))
+
+
+@settings(max_examples=1200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=_junk_glove())
+def test_structured_junk_never_tracebacks_and_engines_agree(junk_dir, data):
+    path = write(junk_dir / "junk.txt", data)
+    outcomes = [_outcome(path, engine) for engine in ENGINES]
+    assert outcomes[1] == outcomes[0] and outcomes[2] == outcomes[0], data
+
+
+_WORD = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc")), min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(words=st.lists(_WORD, min_size=1, max_size=12, unique=True), dim=st.integers(1, 6), seed=st.integers(0, 99),
+       crlf=st.booleans(), bom=st.booleans(), header=st.booleans(), blank_tail=st.booleans())
+def test_valid_files_read_exactly(junk_dir, words, dim, seed, crlf, bom, header, blank_tail):
+    words = [w for w in words if w.strip() == w and w.split() == [w] and "\x85" not in w]
+    if not words:
+        return
+    vectors = (np.random.default_rng(seed).standard_normal((len(words), dim)) * 10).astype(np.float32)
+    end = "\r\n" if crlf else "\n"
+    text = "".join(w + " " + " ".join("%.9g" % v for v in row) + end for w, row in zip(words, vectors.tolist()))
+    text = (f"{len(words)} {dim}{end}" if header else "") + text + (end * 2 if blank_tail else "")
+    path = write(junk_dir / "valid.txt", (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    for engine in ENGINES:
+        g = G.load_glove_text(path, engine=engine)
+        assert g.words == words, engine
+        np.testing.assert_array_equal(g.vectors, vectors)
+
+
+@pytest.mark.parametrize("load, expected", [(0.2, "pyarrow"), (1.5, "pandas"), (9.0, "pandas")])
+def test_auto_engine_takes_pyarrow_only_with_an_idle_core(monkeypatch, load, expected):
+    monkeypatch.setattr(T.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(T.os, "getloadavg", lambda: (load, load, load))
+    assert T._auto_engine() == expected
