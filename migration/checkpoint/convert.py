@@ -57,23 +57,26 @@ class ConversionResult:
 
 
 class _Progress:
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.bar = None
-        self.cancelled = False
-        if enabled:
-            from tqdm import tqdm
+    """convert's one progress bar (bytes read), drawn through :func:`migration.output.task`: messages and warnings
+    print above it, and it ends complete. ``cancelled`` stops the copy thread at its next chunk."""
 
-            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc="convert", file=sys.stderr, leave=False)
+    def __init__(self, total: int, enabled: bool) -> None:
+        import contextlib
+
+        from migration.output import task
+
+        self.cancelled = False
+        self._stack = contextlib.ExitStack()
+        self.bar = self._stack.enter_context(task("convert", total or None, unit="B", unit_scale=True,
+                                                  quiet=not enabled))
 
     def update(self, nbytes: int) -> None:
         if self.cancelled:
             raise MigrationError("conversion cancelled")
-        if self.bar is not None:
-            self.bar.update(nbytes)
+        self.bar.update(nbytes)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self._stack.close()
 
 
 def _with_forget_bias(cell: CellInfo, forget_bias: Optional[float]) -> CellInfo:
@@ -374,14 +377,21 @@ def _test_pause(tmp: str) -> None:
 
 
 def _check_integrity(reader: CheckpointReader, already: set[str], progress: _Progress) -> int:
-    """Read every tensor not read yet (TF checks each one's CRC32C); return how many were read here."""
+    """Read every tensor not read yet, CRC-checked, in row chunks (memory flat in the tensor's size; tensors the bundle
+    reader does not stream go through TensorFlow's reader, which checks the CRC too); return how many were read."""
+    from migration.checkpoint import stream
+
     count = 0
     for key in reader.variables:
-        if key not in already:
-            array = reader.read(key)
-            progress.update(array.nbytes)
-            count += 1
-            del array
+        if key in already:
+            continue
+        layout = reader.layout(key)
+        if layout is not None:
+            for _, chunk in stream.iter_rows(layout):
+                progress.update(chunk.nbytes)
+        else:
+            progress.update(reader.read(key).nbytes)
+        count += 1
     return count
 
 

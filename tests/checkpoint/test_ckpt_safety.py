@@ -191,7 +191,6 @@ def test_io_faults_are_exit_2_with_the_remedy(ckpts, tmp_path, monkeypatch, caps
     (tmp_path / "file").write_text("x")
     assert run_cli("convert", ckpt, tmp_path / "file" / "out", "--quiet") == 2
     assert "is a regular file, not a directory" in capsys.readouterr().err
-    import migration.checkpoint.convert as convert_module
     import tempfile
 
     def no_permission(*args, **kwargs):
@@ -201,15 +200,13 @@ def test_io_faults_are_exit_2_with_the_remedy(ckpts, tmp_path, monkeypatch, caps
         m.setattr(tempfile, "mkdtemp", no_permission)
         assert run_cli("convert", ckpt, tmp_path / "ro" / "out", "--quiet") == 2
     assert "permission denied: choose a directory you can write to" in capsys.readouterr().err
-    real_save = np.save
+    from migration.checkpoint.reader import CheckpointReader
 
-    def full_disk(path, *args, **kwargs):
-        if str(path).endswith(".npy"):
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real_save(path, *args, **kwargs)
+    def full_disk(self, name, path, *args, **kwargs):  # the streamed .npy copies are convert's big writes
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     with monkeypatch.context() as m:
-        m.setattr(convert_module.np, "save", full_disk)
+        m.setattr(CheckpointReader, "write_npy", full_disk)
         assert run_cli("convert", ckpt, tmp_path / "full" / "out", "--quiet", "--json") == 2
     captured = capsys.readouterr()
     assert "disk is full" in captured.err and json.loads(captured.out.splitlines()[-1])["exit_code"] == 2
