@@ -28,6 +28,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from migration.upgrade.notebooks import NotebookError, is_cell_magic, is_magic, load_json
+from migration.upgrade.plan import HEADER_ORDER
 from migration.upgrade.rewrite_compat import BOOTSTRAP
 
 _FUTURE = re.compile(r"\s*from\s+__future__\s+import\b[^(\\]*$")
@@ -138,6 +139,12 @@ class _Program:
         return preamble, cells
 
 
+def _is_header(preamble: str) -> bool:
+    """True if ``preamble`` is what the rewrite puts before the first cell: the bootstrap and header imports."""
+    rest = preamble[len(BOOTSTRAP):] if preamble.startswith(BOOTSTRAP) else preamble
+    return all(line in HEADER_ORDER for line in rest.splitlines())
+
+
 def _first_tf_import_line(code: str) -> int | None:
     from migration.upgrade.resolve import collect
     from migration.upgrade.scan import parse
@@ -180,7 +187,7 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
     if preamble:
         first = _first_tf_import_line(program.code)
         cell_number = program.locate(program.code, first)[0] if first else None
-        if preamble != BOOTSTRAP or cell_number is None:
+        if not _is_header(preamble) or cell_number is None:
             raise NotebookRewriteError("the rewrite put code before the first cell that is not the TF_USE_LEGACY_KERAS "
                                        f"bootstrap ({preamble!r}); nothing was written")
         bootstrap_cell = [i for i, _ in code_cells].index(cell_number)
@@ -190,9 +197,9 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
             at += 1
         if at and not lines[at - 1].endswith("\n"):
             lines[at - 1] += "\n"
-        lines[at:at] = [BOOTSTRAP if at < len(lines) else BOOTSTRAP.rstrip("\n")]
+        lines[at:at] = [preamble if at < len(lines) else preamble.rstrip("\n")]
         new_sources[bootstrap_cell] = "".join(lines)
-        shift_at, shift = at, BOOTSTRAP.count("\n")
+        shift_at, shift = at, preamble.count("\n")
     out = NotebookUpgrade(text)
 
     def where(coords: str, line: int) -> tuple[int | None, int]:
@@ -211,7 +218,7 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
         if m is None:
             out.changes.append(change)
             continue
-        if "TF_USE_LEGACY_KERAS" in change and bootstrap_cell is not None:
+        if "(before TensorFlow is imported)" in change and bootstrap_cell is not None:
             cell, line = code_cells[bootstrap_cell][0], shift_at + 1
         else:
             cell, line = where("compat" if "Keras pattern" in change else "input", int(m.group(1)))
