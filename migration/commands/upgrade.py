@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import tempfile
 
 NAME = "upgrade"
@@ -46,22 +47,55 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dst.add_argument("--out", metavar="DST", help="write the result here")
     dst.add_argument("--in-place", action="store_true", help="overwrite SRC (after writing SRC.bak)")
     p.add_argument("--force", action="store_true", help="overwrite an existing DST / SRC.bak")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="when SRC (--in-place) or DST is a symlink, rewrite the file it points to (default: refuse)")
     p.add_argument("--json", action="store_true", help="print one JSON object: changes and manual checks")
     p.set_defaults(func=run)
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write via a temporary file in the same directory, then rename (never a half-written file)."""
+def write_atomic(path: str, text: str, mode: int | None = None) -> None:
+    """Write via a temporary file in the same directory, then rename (never a half-written file).
+
+    ``mode``: the permission bits to give the new file (default: what a normal ``open()`` would give, 0o666 minus
+    the umask; ``mkstemp`` alone would give 0o600).
+    """
     directory = os.path.dirname(os.path.abspath(path))
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=".rnn-migrate-", suffix=os.path.splitext(path)[1] or ".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _check_target(path: str, what: str, follow: bool) -> str:
+    """The path to write for ``path`` (SRC in place, or an existing DST): refuse symlinks unless ``follow``, refuse
+    read-only files and anything that is not a regular file. Returns the real path when following a symlink."""
+    from migration.errors import MigrationError
+
+    if os.path.islink(path):
+        if not follow:
+            raise MigrationError(
+                f"{path} is a symlink (to {os.readlink(path)!r}); rnn-migrate does not replace a symlink with a file. "
+                "Pass --follow-symlinks to rewrite the file it points to, or write elsewhere with --out.")
+        path = os.path.realpath(path)
+    if os.path.exists(path):
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise MigrationError(f"{path} ({what}) is not a regular file; nothing was written.")
+        if not st.st_mode & stat.S_IWUSR:
+            raise MigrationError(
+                f"{path} ({what}) is read-only (mode {stat.filemode(st.st_mode)}); rnn-migrate does not rewrite "
+                "read-only files. Make it writable first (`chmod u+w`) or write elsewhere with --out.")
+    return path
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,14 +105,29 @@ def run(args: argparse.Namespace) -> int:
     from migration.upgrade.scan import read_text
 
     src = args.src
-    if not os.path.isfile(src):
+    if not os.path.lexists(src):
         raise MigrationError(f"No such file: {src!r}. Pass the TF1 .py file or .ipynb notebook to upgrade.")
-    dst = src if args.in_place else args.out
-    backup = src + ".bak" if args.in_place else None
-    if not args.in_place and os.path.exists(dst) and not args.force:
-        raise MigrationError(f"{dst} already exists; pass --force to overwrite it, or choose another --out.")
-    if backup and os.path.exists(backup) and not args.force:
+    if not os.path.exists(src):
+        raise MigrationError(f"{src} is a broken symlink (to {os.readlink(src)!r}); nothing to upgrade.")
+    if not stat.S_ISREG(os.stat(src).st_mode):
+        raise MigrationError(f"{src} is not a regular file (a directory, FIFO or device); pass a .py file or an "
+                             ".ipynb notebook.")
+    follow = getattr(args, "follow_symlinks", False)
+    if args.in_place:
+        dst = _check_target(src, "SRC", follow)
+        backup = dst + ".bak"
+    else:
+        dst, backup = args.out, None
+        if os.path.lexists(dst) and not args.force:
+            raise MigrationError(f"{dst} already exists; pass --force to overwrite it, or choose another --out.")
+        if os.path.lexists(dst):
+            dst = _check_target(dst, "DST", follow)
+        if os.path.exists(dst) and os.path.samefile(dst, src):
+            raise MigrationError(f"--out {args.out} is SRC itself; use --in-place (it writes a backup first).")
+    if backup and os.path.lexists(backup) and not args.force:
         raise MigrationError(f"{backup} already exists (a backup from an earlier run?); move it away or pass --force.")
+    if backup and os.path.lexists(backup):
+        _check_target(backup, "backup", False)
     try:
         source = read_text(src)
     except ValueError as exc:
@@ -97,10 +146,16 @@ def run(args: argparse.Namespace) -> int:
             result = upgrade_source(source, args.to, src)
         except SyntaxError as exc:
             raise MigrationError(f"{src}:{exc.lineno}: {exc.msg}") from None
+        except (RecursionError, MemoryError):
+            raise MigrationError(f"{src}: the code nests too deeply for Python's parser; nothing was written") from None
+        except ValueError as exc:  # NUL characters and the like
+            raise MigrationError(f"{src}: cannot be parsed ({exc}); nothing was written") from None
         sep, new_text = ":", result.code
+    src_mode = stat.S_IMODE(os.stat(src).st_mode)
     if backup:
-        write_atomic(backup, source)
-    write_atomic(dst, new_text)
+        write_atomic(backup, source, src_mode)
+    dst_mode = stat.S_IMODE(os.stat(dst).st_mode) if os.path.exists(dst) else None
+    write_atomic(dst, new_text, src_mode if args.in_place else dst_mode)
     code = EXIT_CHECK_FAILED if result.manual_checks else EXIT_OK
     if args.json:
         print_json({"src": src, "dst": dst, "backup": backup, "to": args.to, "changes": result.changes,

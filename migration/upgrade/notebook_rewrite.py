@@ -159,8 +159,14 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
     from migration.upgrade import upgrade_source
 
     data = load_json(text)
+    if isinstance(data, dict) and "worksheets" in data and data.get("nbformat") != 4:
+        raise NotebookRewriteError(
+            f"nbformat {data.get('nbformat')!r} (worksheets): only nbformat 4 notebooks are rewritten; open and "
+            "re-save it in Jupyter (it converts old notebooks), or export its code with `jupyter nbconvert --to script`")
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise NotebookRewriteError("not a notebook: the JSON top level is not an object with a 'cells' list")
+        what = ("'cells' is null" if isinstance(data, dict) and "cells" in data and data["cells"] is None
+                else "the JSON top level is not an object with a 'cells' list")
+        raise NotebookRewriteError(f"not a notebook: {what}; is this an .ipynb file written by Jupyter?")
     if data.get("nbformat") != 4:
         raise NotebookRewriteError(
             f"nbformat {data.get('nbformat')!r}: only nbformat 4 notebooks are rewritten; open and re-save it "
@@ -176,6 +182,10 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
     program = _Program(sources, [i for i, _ in code_cells], text)
     try:
         result = upgrade_source(program.code, to, filename)
+    except (RecursionError, MemoryError):
+        raise NotebookRewriteError("the code nests too deeply for Python's parser; nothing was written") from None
+    except ValueError as exc:  # e.g. NUL characters in a cell
+        raise NotebookRewriteError(f"the code cells cannot be parsed ({exc}); nothing was written") from None
     except SyntaxError as exc:
         cell, line = program.locate(program.code, exc.lineno or 0)
         msg = str(exc.msg).replace("__rnn_migrate", "")

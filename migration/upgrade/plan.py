@@ -213,8 +213,9 @@ class Planner:
 
     @property
     def changes(self) -> list[str]:
+        sites = sorted((s for s in self.sites if s.action == "rewrite"), key=lambda s: s.span)
         return [f"{s.span[0]}:{s.span[1] + 1}: {s.old} -> {s.new}" if s.kind != "import"
-                else f"{s.span[0]}:{s.span[1] + 1}: {s.reason}" for s in self.sites if s.action == "rewrite"]
+                else f"{s.span[0]}:{s.span[1] + 1}: {s.reason}" for s in sites]
 
     # -- the plan --------------------------------------------------------------------------------------------------
     def plan(self) -> None:
@@ -229,11 +230,16 @@ class Planner:
                 self._manual(self._span(ref), f"getattr({ref.path.replace('tensorflow', 'tf', 1)}, ...)",
                              "dynamic attribute of a TF1 module: only known at run time")
             elif ref.kind == "use" and ref.binding is not None and self._span(ref) not in self._handled:
-                if ref.path.endswith(".FLAGS.__flags") and self._flags_path(ref.path[:-len(".__flags")]):
-                    value = self._text(self._span(ref))[:-len(".__flags")]
+                if ".FLAGS.__flags" in ref.path and self._flags_path(ref.path.split(".__flags")[0]):
+                    node = ref.node
+                    while isinstance(node, ast.Attribute) and node.attr != "__flags":
+                        node = node.value
+                    if not isinstance(node, ast.Attribute):
+                        continue
+                    value = self._text(self._node_span(node.value))
                     if ref.binding.via == "import" and ref.binding.target == "tensorflow":
-                        value = self._root_text(ref, _rel(ref.path[:-len(".__flags")]) or "")
-                    self._edit(self._span(ref), f"{value}.flag_values_dict()", "tf.flags.FLAGS.__flags",
+                        value = self._root_text(ref, _rel(ref.path.split(".__flags")[0]) or "")
+                    self._edit(self._node_span(node), f"{value}.flag_values_dict()", "tf.flags.FLAGS.__flags",
                                reason="private TF 1.4 API: FLAGS.flag_values_dict() is the public {name: value}")
                 elif ref.binding.via == "import" and ref.binding.target == "tensorflow":
                     self._plan_root_use(ref)
@@ -429,7 +435,7 @@ class Planner:
         if rel == "nn.dropout":
             self._dropout(call)
             return
-        if rel in s.transformers and rel not in s.keyword_renames and rel not in s.reorders:
+        if rel in s.transformers:
             limit = SAFE_TRANSFORMER_CALLS.get(rel)
             if limit is not None and len(call.args) <= limit[0] and {k.arg for k in call.keywords} <= limit[1]:
                 return
@@ -450,8 +456,7 @@ class Planner:
             return
         params = s.tf2_params.get(rel, [])
         n_kw = len(call.keywords) + len(to_keyword)
-        if (params is not None and not final <= set(params)) or len(final) != n_kw or (
-                rel in s.transformers):
+        if (params is not None and not final <= set(params)) or len(final) != n_kw:
             self._to_v1(ref, call, rel, "its TF1 arguments have no exact TF2 spelling")
             return
         for arg, name in to_keyword:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import os
+import stat
 import tokenize
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,7 @@ from migration.upgrade.notebooks import NotebookError, read_cells
 from migration.upgrade.plan import Planner, Site, keras_twin
 from migration.upgrade.resolve import Binding, Reference, collect
 
-MAX_BYTES = 5_000_000
+MAX_BYTES = 16 * 1024 * 1024  # a source file larger than 16 MiB is skipped with a note
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 SUFFIXES = (".py", ".ipynb")
 
@@ -225,12 +226,23 @@ def scan_cells(cells: list, path: str, report: ScanReport) -> list[Finding]:
 
 
 def read_text(path: str) -> str:
-    """Read a source file as text; raise :class:`ValueError` with the reason and the remedy."""
-    size = os.path.getsize(path)
-    if size > MAX_BYTES:
-        raise ValueError(f"skipped: {size:,} bytes is larger than the {MAX_BYTES:,}-byte limit for a source file")
+    """Read a source file as text; raise :class:`ValueError` with the reason and the remedy.
+
+    Only regular files are read (a FIFO would block, ``/dev/zero`` never ends: both are skipped with a note, also
+    through a symlink), and never more than :data:`MAX_BYTES` + 1 bytes, whatever ``stat`` said.
+    """
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or
+                stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise ValueError(f"skipped: {kind}{' (through a symlink)' if os.path.islink(path) else ''}; only regular "
+                         "files are scanned")
+    if st.st_size > MAX_BYTES:
+        raise ValueError(f"skipped: {st.st_size:,} bytes is larger than the {MAX_BYTES:,}-byte limit for a source file")
     with open(path, "rb") as fh:
-        data = fh.read()
+        data = fh.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"skipped: larger than the {MAX_BYTES:,}-byte limit for a source file (it grew while read)")
     if b"\0" in data[:8192]:
         raise ValueError("skipped: binary file (it contains NUL bytes); scan only Python sources and notebooks")
     try:
