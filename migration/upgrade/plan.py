@@ -256,6 +256,11 @@ class Planner:
         if rel is None:
             return
         symbol = "tf." + rel
+        if ref.store_target:  # ``tf.nn.rnn_cell.GRUCell = ...``: write into the module's TF 2.21 home if it moved
+            home = new_home(rel)
+            if home is not None and not home.startswith("legacy_rnn"):
+                self._edit(self._span(ref), self._root_text(ref, rel), symbol)
+            return
         if rel.startswith("contrib") or rel.startswith("examples"):
             home = new_home(rel)
             if home is None:

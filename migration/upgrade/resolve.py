@@ -48,6 +48,7 @@ class Reference:
     binding: Binding | None = None
     alias_assignment: bool = False  # the right-hand side of ``name = tf.x.y``
     stmt_line: int = 0  # first line of the enclosing statement (imports)
+    store_target: bool = False  # the module an attribute store writes into (``tf.nn`` in ``tf.nn.rnn = ...``)
     node: ast.AST | None = field(default=None, repr=False)
 
 
@@ -176,6 +177,10 @@ class Collector(ast.NodeVisitor):
             if isinstance(target, ast.Attribute):
                 stored = self.resolve(target)
                 if stored is not None:  # ``tf.nn.seq2seq = ...``: a store into a TensorFlow module, ``tf`` stays bound
+                    found = self.chain(target.value)
+                    if found is not None:  # the module stored into (``tf.nn``) may itself have moved
+                        self._ref("use", self.resolve(target.value) or "", target.value, base=found[0],
+                                  binding=self.bindings[found[0]], store_target=True)
                     if path is not None:
                         self.attr_aliases[stored] = path
                     else:
