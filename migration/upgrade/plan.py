@@ -331,8 +331,10 @@ class Planner:
                 self._manual(span, "tf." + rel, remedy(rel) or "no TF 2.21 home; rewrite it by hand", "import")
                 for use in uses:
                     if use.path != ref.path:
-                        self._manual(self._span(use), "tf." + (_rel(use.path) or use.path),
-                                     f"reached through `{use.base}`, imported from a module with no TF 2.21 home")
+                        use_rel = _rel(use.path) or use.path
+                        self._manual(self._span(use), "tf." + use_rel,
+                                     f"reached through `{use.base}`, imported from a module with no TF 2.21 home; "
+                                     + (remedy(use_rel) or "rewrite it by hand"))
                 return
             new_module = "tensorflow." + home
         elif new_home(rel) is not None or any(new_home(_rel(u.path) or "") is not None for u in uses):
@@ -410,8 +412,8 @@ class Planner:
     def _stays_tf2(self, ref: Reference, call: ast.Call) -> str | None:
         """The relative name of a call's function if the call still goes to the TF2 version of it."""
         rel = _rel(ref.path)
-        if rel is None:
-            return None
+        if rel is None or rel.startswith(("contrib", "examples")):
+            return None  # no TF 2.21 home: the name itself is a manual check already
         func = self._func_ref(call)
         if func is None or func.binding is None or self._span(func) in self.edits or self._span(func) in self._handled:
             return None
@@ -446,6 +448,8 @@ class Planner:
                 return
             self._to_v1(ref, call, rel, "its arguments changed meaning in TF2")
             return
+        if rel not in s.keyword_renames and rel not in s.reorders:
+            return
         renames = s.keyword_renames.get(rel, {})
         order = s.reorders.get(rel, [])
         to_keyword: list[tuple[ast.expr, str]] = []
@@ -457,12 +461,12 @@ class Planner:
                 return
         final = {renames.get(k.arg, k.arg) for k in call.keywords} | {renames.get(n, n) for _, n in to_keyword}
         renamed = [k for k in call.keywords if k.arg in renames]
-        if not to_keyword and not renamed:
-            return
         params = s.tf2_params.get(rel, [])
         n_kw = len(call.keywords) + len(to_keyword)
         if (params is not None and not final <= set(params)) or len(final) != n_kw:
             self._to_v1(ref, call, rel, "its TF1 arguments have no exact TF2 spelling")
+            return
+        if not to_keyword and not renamed:
             return
         for arg, name in to_keyword:
             span = self._node_span(arg)
@@ -503,6 +507,9 @@ class Planner:
             self.arg_keywords[self._node_span(value)] = "rate"
         if value is None:
             return
+        stmt = self._stmt_lines.get(call.lineno, call.lineno)
+        if stmt >= 2 and self.lines[stmt - 2].strip() == DROPOUT_NOTE:
+            return  # upgraded already: the argument is a rate now (keeps the upgrade idempotent)
         span = self._node_span(value)
         text = self._text(span)
         if isinstance(value, ast.Constant) and isinstance(value.value, (int, float)) and not isinstance(value.value, bool):
@@ -514,11 +521,9 @@ class Planner:
         self.edits[span] = new
         self.sites.append(Site(span, "tf.nn.dropout(keep_prob)", "rewrite", text, new,
                                "TF2's second argument is rate = 1 - keep_prob", "argument"))
-        stmt = self._stmt_lines.get(call.lineno)
-        if stmt is not None:
-            self.comments.setdefault(stmt, [])
-            if DROPOUT_NOTE not in self.comments[stmt]:
-                self.comments[stmt].append(DROPOUT_NOTE)
+        self.comments.setdefault(stmt, [])
+        if DROPOUT_NOTE not in self.comments[stmt]:
+            self.comments[stmt].append(DROPOUT_NOTE)
 
 
 def _char_col(lines: list[str], line: int, byte_col: int) -> int:

@@ -131,6 +131,10 @@ def _compat_finding(ref: Reference, path: str, lines: Sequence[str]) -> Finding 
         if split is None:
             return None
         rel = split[0]
+        if rel.startswith(("contrib.seq2seq.", "contrib.legacy_seq2seq.")):  # through a rebound import
+            return Finding(path=path, line=ref.line, col=ref.col + 1, symbol="tf." + rel, written=_written(ref, lines),
+                           replacement=keras_twin(rel), consequence="runs as legacy_rnn.seq2seq (TF 1.15 names)",
+                           severity="compat", doc=UPGRADE_DOC)
         row = symbols.lookup(rel)
         if row is None or row.name in ("contrib", "contrib.rnn", "nn.rnn_cell") and rel == row.name:
             return None
