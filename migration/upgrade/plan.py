@@ -34,6 +34,7 @@ LEGACY_SEQ2SEQ = "legacy_rnn.seq2seq.legacy_seq2seq"
 SEQ2SEQ = "legacy_rnn.seq2seq"
 HEADER_ORDER = ("import sys", f"import {SEQ2SEQ}", f"import {LEGACY_SEQ2SEQ}")
 GRAPH_MODE = {"placeholder", "placeholder_with_default", "Session", "InteractiveSession"}
+CELL_CLASSES = ("BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "MultiRNNCell", "DropoutWrapper")
 DROPOUT_NOTE = "# rnn-migrate: tf.nn.dropout takes rate = 1 - keep_prob in TF2 (it took keep_prob in TF1)"
 
 #: Removed modules and names with no TF 2.21 home: (relative prefix, remedy). Longest prefix wins.
@@ -226,6 +227,13 @@ class Planner:
         for ref in self.refs:
             if ref.kind == "star":
                 self._manual(self._span(ref), f"from {ref.path} import *", "star import: import the names explicitly")
+            elif ref.kind == "choice":
+                names = [p.rsplit(".", 1)[-1] for p in ref.path.split(" | ")]
+                if all(n in CELL_CLASSES for n in names):
+                    self.sites.append(Site(self._span(ref), "run-time cell choice", "note", self._text(self._span(ref)),
+                                           "", "the cell class is chosen at run time: one of " + ", ".join(names)
+                                           + "; `--to keras` converts each candidate by hand (their checkpoints "
+                                           "differ)", "choice"))
             elif ref.kind == "getattr":
                 self._manual(self._span(ref), f"getattr({ref.path.replace('tensorflow', 'tf', 1)}, ...)",
                              "dynamic attribute of a TF1 module: only known at run time")

@@ -252,6 +252,28 @@ class Collector(ast.NodeVisitor):
         if binding is not None and isinstance(node.ctx, ast.Load):
             self._ref("use", binding.target, node, base=node.id, binding=binding)
 
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        """``A if cond else B`` with TensorFlow names on both sides: a run-time choice (``kind == "choice"``)."""
+        if self.bindings:
+            paths = [self.resolve(n) for n in (node.body, node.orelse)]
+            if all(paths):
+                self._ref("choice", " | ".join(paths), node)  # type: ignore[arg-type]
+        self.generic_visit(node)
+
+    def visit_Try(self, node: ast.Try) -> None:
+        """A name bound in ``try:`` keeps that binding after the handlers (``try: from tensorflow.contrib.rnn import
+        X / except ImportError: X = tf.nn.old_name``: the try branch is what runs on TF 1.x)."""
+        for stmt in node.body:
+            self.visit(stmt)
+        bound = dict(self.bindings)
+        for handler in node.handlers:
+            self.visit(handler)
+        for name, binding in bound.items():
+            if name in self.bindings and self.bindings[name] is not binding:
+                self.bindings[name] = binding
+        for stmt in [*node.orelse, *node.finalbody]:
+            self.visit(stmt)
+
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         if isinstance(func, ast.Name) and func.id == "getattr" and node.args:

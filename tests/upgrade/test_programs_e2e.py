@@ -165,3 +165,40 @@ def test_char_rnn_legacy_seq2seq_monkeypatch(tmp_path):
     r = run_program(code, tmp_path)
     _learnt(r["losses"], 0.6)
     assert "rnnlm/multi_rnn_cell/cell_0/basic_lstm_cell/kernel:0" in r["variables"]
+
+
+# -- --to keras on the same programs: the new patterns (bidirectional, MultiRNNCell stacks) run and learn ----------
+
+def _called(code: str) -> set[str]:
+    """The attribute names the code calls (comments and docstrings do not count)."""
+    import ast
+
+    return {n.func.attr for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)}
+
+
+def keras_upgraded(name: str) -> tuple[str, list]:
+    result = upgrade_source((PROGRAMS / name).read_text(encoding="utf-8"), "keras", name)
+    return result.code, result.manual_checks
+
+
+@pytest.mark.slow
+def test_keras_bidirectional_tagger(tmp_path):
+    code, manual = keras_upgraded("bidirectional_tagger.py")
+    assert "tf_keras.layers.Bidirectional(" in code and "bidirectional_dynamic_rnn" not in _called(code)
+    assert {m.symbol for m in manual} == {"tf.nn.embedding_lookup"}  # a TF variable matrix: left in compat form
+    r = run_program(code, tmp_path)
+    _learnt(r["losses"], 0.9)
+    assert r["accuracy"] > 0.65
+    assert r["n_trainable"] == 9  # Keras splits each LSTM kernel: 2 x (kernel, recurrent_kernel, bias) + 3
+
+
+@pytest.mark.slow
+def test_keras_notebook_stack(tmp_path):
+    result = upgrade_notebook((PROGRAMS / "sine_lstm.ipynb").read_text(encoding="utf-8"), "keras", "sine_lstm.ipynb")
+    assert result.manual_checks == []
+    program = notebook_program(result.text)
+    assert "for _k1 in range(2):" in program and not {"MultiRNNCell", "dynamic_rnn", "LSTMCell"} & _called(program)
+    r = run_program(program, tmp_path)
+    _learnt(r["losses"], 0.5)
+    assert r["mse"] < 0.5 * r["baseline"]
