@@ -167,9 +167,16 @@ class Planner:
         self._pending_originals: dict[tuple[int, int], ast.Import | ast.ImportFrom] = {}
         self._handled: set[Span] = set()  # spans covered by a call-level rewrite
         self._compat_bindings: set[int] = set()  # id(binding) of names that now point under tf.compat.v1
-        self._stmt_lines = _statement_lines(tree) if tree is not None else {}
+        self._stmt_map: dict[int, int] | None = None
+        self._uses: dict[Span, Reference] | None = None
 
     # -- helpers ---------------------------------------------------------------------------------------------------
+    @property
+    def _stmt_lines(self) -> dict[int, int]:
+        if self._stmt_map is None:
+            self._stmt_map = _statement_lines(self.tree) if self.tree is not None else {}
+        return self._stmt_map
+
     @staticmethod
     def _span(ref: Reference) -> Span:
         return (ref.line, ref.col, ref.end_line, ref.end_col)
@@ -384,11 +391,9 @@ class Planner:
 
     # -- calls -----------------------------------------------------------------------------------------------------
     def _func_ref(self, call: ast.Call) -> Reference | None:
-        span = self._node_span(call.func)
-        for ref in self.refs:
-            if ref.kind == "use" and self._span(ref) == span:
-                return ref
-        return None
+        if self._uses is None:
+            self._uses = {self._span(r): r for r in self.refs if r.kind == "use"}
+        return self._uses.get(self._node_span(call.func))
 
     def _plan_call_first(self, ref: Reference) -> None:
         """``FLAGS._parse_flags()`` and ``tf.contrib.layers.xavier_initializer()``: the whole call changes."""
