@@ -18,23 +18,35 @@ examples:
   rnn-migrate upgrade model.ipynb --to compat --out model_tf2.ipynb
   rnn-migrate upgrade model.ipynb --to keras --in-place       # writes model.ipynb.bak first
 
---to compat: tf.X -> tf.compat.v1.X only for names that left TF2 (placeholder, Session, variable_scope,
-  get_variable, train.*Optimizer, global_variables_initializer, nn.dynamic_rnn, nn.rnn_cell.*, ...);
+--to compat (driven by TensorFlow's own tf_upgrade_v2 tables, with rnn-migrate's RNN table on top):
+  tf.X -> tf.compat.v1.X for names that left TF2 (placeholder, Session, global_variables, assign, to_float,
+  train.*Optimizer, nn.rnn_cell.*, v1 summaries, flags, app.run, ConfigProto, ...);
+  argument changes: tf.nn.dropout(x, keep_prob) -> tf.nn.dropout(x, 1 - keep_prob) with a comment,
+  reduction_indices= -> axis=, keep_dims= -> keepdims=, reordered positional arguments -> keywords (a TF1-only
+  argument sends the call to tf.compat.v1 instead); FLAGS._parse_flags() -> FLAGS(sys.argv, known_only=True),
+  FLAGS.__flags -> FLAGS.flag_values_dict();
   tf.contrib.rnn cells -> tf.compat.v1.nn.rnn_cell.*, static_rnn -> tf.compat.v1.nn.static_rnn;
+  tf.contrib.legacy_seq2seq.X -> legacy_rnn.seq2seq.legacy_seq2seq.X, tf.contrib.seq2seq.X -> legacy_rnn.seq2seq.X;
+  `tf.nn.seq2seq = tf.contrib.legacy_seq2seq`-style patches are followed (tf stays bound);
   eager execution off right after the TensorFlow import when the program uses placeholders or sessions;
   os.environ["TF_USE_LEGACY_KERAS"] = "1" before TensorFlow is imported (only 1/true/True work).
   Comments, formatting and unrelated code are kept (libcst).
---to keras: the compat rewrite, then cell [+ DropoutWrapper] fed to dynamic_rnn/static_rnn and
+--to keras: the compat rewrite, then cells (also DropoutWrapper chains, MultiRNNCell stacks, cells returned by
+  helper functions) fed to dynamic_rnn/static_rnn/bidirectional_dynamic_rnn/static_bidirectional_rnn, and
   embedding_lookup on a numpy matrix become tf_keras layers with the settings that keep the numbers equal;
-  convert the weights with `rnn-migrate convert CKPT OUT_DIR`.
+  a cell class chosen at run time is listed with every candidate; convert the weights with
+  `rnn-migrate convert CKPT OUT_DIR`.
+Files: --in-place keeps SRC's mode bits (and the backup's); a symlink SRC (or DST) is refused unless
+  --follow-symlinks (then the file it points to is rewritten and the link kept); a read-only SRC/DST is never
+  rewritten; FIFOs and devices are refused.
 Notebooks (.ipynb, nbformat 4): the code cells are rewritten as one program (an import in cell 1 applies to
   cell 5); IPython magics and shell lines (%matplotlib, !pip, ?obj) are kept as they are; markdown cells,
   outputs, metadata and cell ids are not touched; the TF_USE_LEGACY_KERAS bootstrap and
   disable_eager_execution() go into the cell that imports TensorFlow; places are reported as NB[cell N]:line:col.
-What cannot be rewritten exactly (tf.contrib.seq2seq, tf.contrib.layers, dynamic getattr, ...) is left as
-written and printed as "requires manual check". exit codes: 0 written and nothing to check by hand,
+What cannot be rewritten exactly (tf.contrib.layers, tf.contrib.learn, tensorflow.examples.tutorials, dynamic
+getattr, ...) is left as written and printed as "requires manual check" with a remedy. exit codes: 0 written and nothing to check by hand,
 1 written but some items need a manual check, 2 bad usage (missing SRC, DST exists without --force,
-a syntax error, a notebook that is not nbformat 4 JSON).
+a symlink or read-only file, a syntax error, a notebook that is not nbformat 4 JSON).
 """
 
 

@@ -185,3 +185,32 @@ def test_every_anchor_is_in_api_map():
     text = (REPO / "docs" / "api-map.md").read_text(encoding="utf-8")
     missing = [a for a in ANCHORS if f'<a id="{a}"></a>' not in text]
     assert missing == [], f"docs/api-map.md lacks anchors {missing}"
+
+
+def test_scan_of_one_big_file_stays_within_3x_of_ast_parse(tmp_path):
+    """Linear scan (issue 11: a 5 MB file took 19 s): a ~0.3 MB file of TF1 modules, best of 3 against a bare
+    ``ast.parse`` of the same file (docs/benchmarks.md has the 5 MB figure)."""
+    import ast
+    import time
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_scan
+    finally:
+        sys.path.pop(0)
+    text = "\n".join(bench_scan.TEMPLATES[i % len(bench_scan.TEMPLATES)] for i in range(80))
+    path = tmp_path / "big.py"
+    path.write_text(text, encoding="utf-8")
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    parse = best(lambda: ast.parse(path.read_bytes()))
+    scan = best(lambda: scan_paths([str(path)]))
+    assert len(text) > 250_000 and scan_paths([str(path)]).findings
+    assert scan < 3 * parse, (scan, parse)
