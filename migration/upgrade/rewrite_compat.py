@@ -1,23 +1,15 @@
 """``upgrade --to compat``: make a TF1 program run on TensorFlow 2.21 with ``tf.compat.v1``, changing nothing else.
 
-The references are found with the ``ast`` resolver (:mod:`migration.upgrade.resolve`); the edits are applied with
-libcst at the same positions, so comments and formatting survive. Rules (each has a test in
-``tests/upgrade/test_upgrade_compat.py``):
+The plan (what to change where: :mod:`migration.upgrade.plan`, driven by TensorFlow's own ``tf_upgrade_v2`` tables
+with rnn-migrate's RNN table on top) is made from the ``ast`` resolver's references; this module applies it with
+libcst at the same positions, so comments and formatting survive: expression edits, argument keywords, comments
+above statements (``tf.nn.dropout``'s keep_prob -> rate note), rebound import statements, the
+``TF_USE_LEGACY_KERAS`` bootstrap and header imports (``import sys``, ``import legacy_rnn.seq2seq``) before TensorFlow
+is imported, and ``disable_eager_execution()`` after the TensorFlow import when the program uses graph mode.
 
-1. ``tf.X`` -> ``tf.compat.v1.X`` for names that left TF2 (``placeholder``, ``Session``, ``train.*Optimizer``...);
-   names that still exist (``tf.concat``, ``tf.nn.embedding_lookup``) are left alone.
-2. ``tf.contrib.rnn.<Cell>`` -> ``tf.compat.v1.nn.rnn_cell.<Cell>``; ``tf.contrib.rnn.static_rnn`` (and the other
-   static helpers) -> ``tf.compat.v1.nn.<fn>``.
-3. Imports: ``from tensorflow.contrib.rnn import GRUCell`` -> ``from tensorflow.compat.v1.nn.rnn_cell import GRUCell``;
-   ``from tensorflow.contrib import rnn`` -> ``from tensorflow.compat.v1 import nn as rnn`` (and ``rnn.<Cell>`` ->
-   ``rnn.rnn_cell.<Cell>``); ``from tensorflow.nn import rnn_cell`` -> ``from tensorflow.compat.v1.nn import rnn_cell``.
-4. Alias assignments of a moved module (``rnn_cell = tf.nn.rnn_cell``) point at its compat home.
-5. ``tf.compat.v1.disable_eager_execution()`` (or ``tf.disable_v2_behavior()`` for ``import tensorflow.compat.v1 as
-   tf``) right after the first TensorFlow import, when the program uses placeholders or sessions.
-6. ``os.environ["TF_USE_LEGACY_KERAS"] = "1"`` before TensorFlow is imported.
-
-Anything else TF1 that cannot be rewritten exactly (``tf.contrib.seq2seq``, ``tf.contrib.layers``, dynamic getattr,
-star imports, a TF1 module used as a value) is left as written and listed in ``manual_checks``.
+The rules and their tests: ``docs/upgrading.md``, ``tests/upgrade/test_upgrade_compat.py``,
+``tests/upgrade/test_upgrade_causes.py``. Anything that cannot be rewritten exactly is left as written and listed in
+``manual_checks`` with a remedy.
 """
 from __future__ import annotations
 
@@ -28,8 +20,7 @@ from typing import ClassVar
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from migration.upgrade.plan import (GRAPH_MODE, ManualCheck, Planner, Span, graph_mode_call, has_bootstrap,
-                                    header_lines)
+from migration.upgrade.plan import ManualCheck, Planner, Span, graph_mode_call, has_bootstrap, header_lines
 from migration.upgrade.resolve import Binding, collect
 from migration.upgrade.scan import parse
 

@@ -122,6 +122,15 @@ def test_try_except_import_helpers_runtime_choice_and_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
+def test_interactive_session_time_major_and_meta_graph(tmp_path):
+    code = upgraded("interactive_time_major.py")
+    assert "tf.reduce_mean(tf.compat.v1.squared_difference(pred, y), keepdims=False)" in code
+    r = run_program(code, tmp_path)
+    _learnt(r["losses"], 0.7)
+    assert r["reimported_equal"] is True and r["log_loss_finite"] is True
+
+
+@pytest.mark.slow
 def test_ptb_style_language_model(tmp_path):
     r = run_program(upgraded("ptb_style_lm.py"), tmp_path)
     ppl = r["perplexities"]
