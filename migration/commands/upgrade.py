@@ -164,10 +164,14 @@ def run(args: argparse.Namespace) -> int:
             raise MigrationError(f"{src}: cannot be parsed ({exc}); nothing was written") from None
         sep, new_text = ":", result.code
     src_mode = stat.S_IMODE(os.stat(src).st_mode)
-    if backup:
-        write_atomic(backup, source, src_mode)
     dst_mode = stat.S_IMODE(os.stat(dst).st_mode) if os.path.exists(dst) else None
-    write_atomic(dst, new_text, src_mode if args.in_place else dst_mode)
+    try:
+        if backup:
+            write_atomic(backup, source, src_mode)
+        write_atomic(dst, new_text, src_mode if args.in_place else dst_mode)
+    except OSError as exc:  # unwritable directory, full disk, DST under a regular file...
+        raise MigrationError(f"cannot write {exc.filename or dst}: {exc.strerror or exc}; nothing was replaced "
+                             "(the output is written to a temporary file first). Choose a writable --out.") from None
     code = EXIT_CHECK_FAILED if result.manual_checks else EXIT_OK
     if args.json:
         print_json({"src": src, "dst": dst, "backup": backup, "to": args.to, "changes": result.changes,

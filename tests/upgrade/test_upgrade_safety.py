@@ -166,3 +166,13 @@ def test_deeply_nested_notebook_and_source_are_exit_2(tmp_path, capsys):
     assert main(["upgrade", str(deep), "--to", "compat", "--out", str(tmp_path / "o.py")]) == 2
     assert main(["scan", str(nb), str(deep)]) == 1
     assert not (tmp_path / "o.py").exists() and not (tmp_path / "o.ipynb").exists()
+
+
+def test_unwritable_destination_is_exit_2_without_leftovers(tmp_path, capsys):
+    src = tmp_path / "prog.py"
+    src.write_text(PROG)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["upgrade", str(src), "--to", "compat", "--out", str(blocker / "out.py")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert _listing(tmp_path) == ["file", "prog.py"]
