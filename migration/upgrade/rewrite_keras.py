@@ -3,13 +3,19 @@
 Pattern-based and honest. Recognised (each a statement ``NAME = ...`` / ``TARGET = ...``):
 
 * a cell ``BasicRNNCell(U)`` / ``BasicLSTMCell(U[, forget_bias])`` / ``LSTMCell(U[, forget_bias])`` / ``GRUCell(U)``,
-  optionally wrapped by ``DropoutWrapper(cell, input_keep_prob=, output_keep_prob=)``, fed to
-  ``dynamic_rnn(cell, x[, initial_state, sequence_length, dtype])`` or ``static_rnn(cell, xs[, ...])``;
+  optionally wrapped by ``DropoutWrapper(cell, input_keep_prob=, output_keep_prob=)`` (also a chain of two, one per
+  side), stacked by ``MultiRNNCell([...])`` (a list literal, a list held in a variable, or ``[f() for _ in
+  range(n)]``), or returned by a module-level helper function (its statements followed with the call's arguments);
+* fed to ``dynamic_rnn(cell, x[, initial_state, sequence_length, dtype])``, ``static_rnn(cell, xs[, ...])``,
+  ``bidirectional_dynamic_rnn(fw, bw, x[, sequence_length, dtype])`` or ``static_bidirectional_rnn(fw, bw, xs)``
+  (TF 0.12's ``bidirectional_rnn`` too);
 * ``embedding_lookup(M, ids)`` where ``M`` was assigned from a non-TensorFlow expression (a numpy matrix).
 
 The emitted layers carry the settings that keep the numbers equal (``zero_output_for_mask=True`` with a
 ``tf.sequence_mask`` for ``sequence_length``, ``GRU(reset_after=False)``, ``Dropout(1 - keep_prob)``, the LSTM state
-re-ordered from Keras [h, c] to TF1 (c, h)). Everything else stays in compat form and is listed. The upgrade runs
+re-ordered from Keras [h, c] to TF1 (c, h), ``Bidirectional(..., go_backwards=True)`` backward layers called with the
+mask). A cell class chosen at run time (``A if flag else B``) is never guessed: the RNN call is listed with every
+candidate. Everything else stays in compat form and is listed. The upgrade runs
 :func:`migration.upgrade.rewrite_compat.upgrade_compat` first, so manual checks refer to the input's lines and the
 Keras notes to the output's lines.
 """
