@@ -13,16 +13,19 @@ examples:
   rnn-migrate scan model.ipynb --json       # one JSON object: {"findings": [...], "errors": [...], ...}
   rnn-migrate scan src/ --format markdown   # a table for an issue or a pull request
 
+Each finding gives path:line:col (notebooks: path[cell N]:line:col), the TF1 symbol with the alias resolved
+(`from tensorflow.contrib.rnn import GRUCell as GRU` -> tf.contrib.rnn.GRUCell), its Keras 2 equivalent, what
+happens to the checkpoint, a severity and a link to docs/api-map.md:
+  compat   runs as is on TensorFlow 2.21 through tf.compat.v1
+  rewrite  needs a rewrite that `rnn-migrate upgrade SRC --to compat` does for you
+  manual   needs a manual check (tf.contrib without a home, dynamic getattr, star imports)
+
 The findings are the inventory of `rnn-migrate upgrade SRC --to compat`: scan runs the same plan (TensorFlow's own
 tf_upgrade_v2 tables - renames, keyword renames, argument reorders and meaning changes, module deprecations - with
-rnn-migrate's RNN table on top) and reports every place upgrade would change, and every place it cannot.
-Each finding gives path:line:col (notebooks: path[cell N]:line:col), the TF1 symbol with the alias resolved
-(`from tensorflow.contrib.rnn import GRUCell as GRU` -> tf.contrib.rnn.GRUCell), what upgrade writes instead
-("upgrade"), its Keras 2 equivalent, what happens to the checkpoint, a severity and a link into the docs:
-  compat   runs as is on TensorFlow 2.21 (through tf.compat.v1, or reached through an import upgrade rebinds)
-  rewrite  `upgrade --to compat` changes it here (a name, an import, an argument: tf.nn.dropout keep_prob -> rate)
-  manual   upgrade leaves it and lists it: no TF 2.21 home (tf.contrib.learn, tensorflow.examples.tutorials...,
-           with the remedy), dynamic getattr, star imports, *args hiding changed arguments
+rnn-migrate's RNN table on top) and reports every place upgrade would change (rewrite, with what it writes there:
+a name, an import, an argument such as tf.nn.dropout's keep_prob -> rate), every place it cannot (manual, with the
+reason and a remedy: tf.contrib.learn, tensorflow.examples.tutorials, *args hiding changed arguments...), and the RNN
+constructs that run as written (compat, also those reached through an import that upgrade rebinds).
 Only regular files are read (FIFOs, devices and /dev/zero behind a symlink are skipped with a note), at most 16 MiB.
 
 The source is parsed with Python's ast module, never executed. Files that cannot be read (syntax errors, binary
@@ -47,12 +50,12 @@ def format_text(report) -> str:
     for f in report.findings:
         written = f" (written `{f.written}`)" if f.written and f.written != f.symbol else ""
         lines.append(f"{f.location()}: [{f.severity}] {f.symbol}{written} -> {f.replacement}  ({f.doc})")
-        if f.upgrade:
-            lines.append(f"    upgrade --to compat writes: {f.upgrade}")
         if f.reason:
             lines.append(f"    why: {f.reason}")
         if f.consequence:
             lines.append(f"    checkpoint: {f.consequence}")
+        if f.upgrade:
+            lines.append(f"    upgrade --to compat writes: {f.upgrade}")
     if report.errors:
         lines.append("")
         lines.append(f"errors ({len(report.errors)} file(s) not scanned or partly scanned):")
