@@ -260,6 +260,9 @@ class Planner:
                     self._plan_root_use(ref)
                 elif ref.binding.via in ("import", "from") and ref.binding.target.startswith("tensorflow."):
                     module_aliases.setdefault(id(ref.binding), []).append(ref)
+                elif ref.binding.via == "assign" and ref.binding.target == "tensorflow.contrib.rnn" \
+                        and ref.path != ref.binding.target:
+                    self._contrib_rnn_alias_use(ref)
         for ref in self.refs:
             if ref.kind == "import":
                 self._plan_import(ref, module_aliases.get(id(ref.binding), []))
@@ -276,6 +279,10 @@ class Planner:
             if home is not None and not home.startswith("legacy_rnn"):
                 self._edit(self._span(ref), self._root_text(ref, rel), symbol)
             return
+        if rel == "contrib.rnn" and ref.alias_assignment:  # ``rnn = tf.contrib.rnn``: the alias -> tf.compat.v1.nn
+            self._edit(self._span(ref), f"{ref.base}.compat.v1.nn", symbol,
+                       reason="tf.contrib.rnn's cells live in tf.compat.v1.nn.rnn_cell, its functions in tf.compat.v1.nn")
+            return
         if rel.startswith("contrib") or rel.startswith("examples"):
             home = new_home(rel)
             if home is None:
@@ -290,6 +297,18 @@ class Planner:
         home = new_home(rel)
         if home is not None:
             self._edit(self._span(ref), self._root_text(ref, rel), symbol)
+
+    def _contrib_rnn_alias_use(self, use: Reference) -> None:
+        """``rnn.GRUCell`` through ``rnn = tf.contrib.rnn`` (rebound to tf.compat.v1.nn) -> ``rnn.rnn_cell.GRUCell``."""
+        name = use.path[len("tensorflow.contrib.rnn."):].split(".")[0]
+        home = new_home("contrib.rnn." + name)
+        if home is None:
+            self._manual(self._span(use), "tf.contrib.rnn." + name,
+                         f"reached through `{use.base}` (an alias of tf.contrib.rnn): no compat home in TF 2.21; "
+                         "rewrite it by hand")
+        elif home.startswith("compat.v1.nn.rnn_cell."):
+            self._edit(self._span(use), f"{use.base}.rnn_cell.{name}" + use.path[len(f"tensorflow.contrib.rnn.{name}"):],
+                       "tf.contrib.rnn." + name)
 
     def _no_home_reason(self, rel: str) -> str:
         text = remedy(rel) or "no TF 2.21 home"

@@ -82,7 +82,7 @@ def test_scanner_on_random_bytes_never_raises(data, suffix):
 
 SNIPPETS = [
     "import tensorflow as tf", "import tensorflow.compat.v1 as tf", "from tensorflow.contrib import rnn",
-    "from tensorflow.contrib import seq2seq", "from tensorflow.contrib.rnn import GRUCell as G",
+    "from tensorflow.contrib import seq2seq", "from tensorflow.contrib.rnn import GRUCell as G", "rnn = tf.contrib.rnn",
     "from tensorflow.examples.tutorials.mnist import input_data", "tf.nn.seq2seq = tf.contrib.legacy_seq2seq",
     "tf.nn.rnn = tf.contrib.rnn.static_rnn", "x = tf.placeholder(tf.float32)", "h = tf.nn.dropout(x, kp)",
     "h = tf.nn.dropout(x, keep_prob=0.5)", "s = tf.reduce_sum(x, reduction_indices=1, keep_dims=True)",

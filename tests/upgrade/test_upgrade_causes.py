@@ -42,6 +42,10 @@ CASES = [
      "import tensorflow as tf\ntf.nn.rnn_cell.GRUCell = tf.contrib.rnn.GRUCell\nc = tf.nn.rnn_cell.GRUCell(3)\n",
      BOOT + "import tensorflow as tf\ntf.compat.v1.nn.rnn_cell.GRUCell = tf.compat.v1.nn.rnn_cell.GRUCell\n"
      "c = tf.compat.v1.nn.rnn_cell.GRUCell(3)\n"),
+    ("an alias of tf.contrib.rnn is rebound to tf.compat.v1.nn; its cells go under rnn_cell",
+     "import tensorflow as tf\nrnn = tf.contrib.rnn\nc = rnn.GRUCell(3)\no, s = rnn.static_rnn(c, xs, dtype=tf.float32)\n",
+     BOOT + "import tensorflow as tf\nrnn = tf.compat.v1.nn\nc = rnn.rnn_cell.GRUCell(3)\n"
+     "o, s = rnn.static_rnn(c, xs, dtype=tf.float32)\n"),
     # cause 2: argument-level changes
     ("dropout positional keep_prob -> rate = 1 - keep_prob, with a comment",
      "import tensorflow as tf\nh = tf.nn.dropout(x, keep_prob)\n",
@@ -140,6 +144,9 @@ MANUAL_CASES = [
     ("xavier_initializer(uniform=False) is not glorot_uniform: manual",
      "import tensorflow as tf\ni = tf.contrib.layers.xavier_initializer(uniform=False)\n",
      ["2:5: tf.contrib.layers.xavier_initializer"], "glorot_normal"),
+    ("a cell with no TF 2.21 home reached through an alias of tf.contrib.rnn",
+     "import tensorflow as tf\nrnn = tf.contrib.rnn\nc = rnn.LayerNormBasicLSTMCell(3)\n",
+     ["3:5: tf.contrib.rnn.LayerNormBasicLSTMCell"], "rewrite it by hand"),
     ("*args hide which TF1 arguments are passed",
      "import tensorflow as tf\ns = tf.reduce_sum(*args)\n", ["2:5: tf.reduce_sum(*args/**kwargs)"], "by hand"),
 ]
