@@ -21,6 +21,14 @@ installed with the package, migration/api-map.md, elsewhere):
   rewrite  needs a rewrite that `rnn-migrate upgrade SRC --to compat` does for you
   manual   needs a manual check (tf.contrib without a home, dynamic getattr, star imports)
 
+The findings are the inventory of `rnn-migrate upgrade SRC --to compat`: scan runs the same plan (TensorFlow's own
+tf_upgrade_v2 tables - renames, keyword renames, argument reorders and meaning changes, module deprecations - with
+rnn-migrate's RNN table on top) and reports every place upgrade would change (rewrite, with what it writes there:
+a name, an import, an argument such as tf.nn.dropout's keep_prob -> rate), every place it cannot (manual, with the
+reason and a remedy: tf.contrib.learn, tensorflow.examples.tutorials, *args hiding changed arguments...), and the RNN
+constructs that run as written (compat, also those reached through an import that upgrade rebinds).
+Only regular files are read (FIFOs, devices and /dev/zero behind a symlink are skipped with a note), at most 16 MiB.
+
 The source is parsed with Python's ast module, never executed. Files that cannot be read (syntax errors, binary
 files, broken notebooks) are reported under "errors" with the reason and the remedy; the scan goes on.
 exit codes: 0 nothing needs work, 1 something needs a rewrite / manual check (or a file could not be read),
@@ -59,6 +67,8 @@ def format_text(report) -> str:
             lines.append(f"    why: {f.reason}")
         if f.consequence:
             lines.append(f"    checkpoint: {f.consequence}")
+        if f.upgrade:
+            lines.append(f"    upgrade --to compat writes: {f.upgrade}")
     if report.errors:
         lines.append("")
         lines.append(f"errors ({len(report.errors)} file(s) not scanned or partly scanned):")
@@ -71,8 +81,10 @@ def format_text(report) -> str:
 def summary(report) -> str:
     counts = report.counts()
     sev = ", ".join(f"{k} {counts['by_severity'].get(k, 0)}" for k in ("compat", "rewrite", "manual"))
+    rewrite, manual = counts["by_severity"].get("rewrite", 0), counts["by_severity"].get("manual", 0)
     out = [f"summary: {len(report.findings)} finding(s) in {report.files_scanned} file(s) ({sev}); "
-           f"{len(report.errors)} error(s)"]
+           f"{len(report.errors)} error(s)",
+           f"  `upgrade --to compat` changes {rewrite} place(s) and leaves {manual} for a manual check"]
     out += [f"  {n:>5}  {sym}" for sym, n in sorted(counts["by_symbol"].items(), key=lambda kv: (-kv[1], kv[0]))]
     verdict = ("needs work: run `rnn-migrate upgrade SRC --to compat --out DST`, then check the manual items"
                if report.needs_work else "nothing needs work")

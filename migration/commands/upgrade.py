@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import tempfile
 
 NAME = "upgrade"
@@ -17,23 +18,35 @@ examples:
   rnn-migrate upgrade model.ipynb --to compat --out model_tf2.ipynb
   rnn-migrate upgrade model.ipynb --to keras --in-place       # writes model.ipynb.bak first
 
---to compat: tf.X -> tf.compat.v1.X only for names that left TF2 (placeholder, Session, variable_scope,
-  get_variable, train.*Optimizer, global_variables_initializer, nn.dynamic_rnn, nn.rnn_cell.*, ...);
+--to compat (driven by TensorFlow's own tf_upgrade_v2 tables, with rnn-migrate's RNN table on top):
+  tf.X -> tf.compat.v1.X for names that left TF2 (placeholder, Session, global_variables, assign, to_float,
+  train.*Optimizer, nn.rnn_cell.*, v1 summaries, flags, app.run, ConfigProto, ...);
+  argument changes: tf.nn.dropout(x, keep_prob) -> tf.nn.dropout(x, 1 - keep_prob) with a comment,
+  reduction_indices= -> axis=, keep_dims= -> keepdims=, reordered positional arguments -> keywords (a TF1-only
+  argument sends the call to tf.compat.v1 instead); FLAGS._parse_flags() -> FLAGS(sys.argv, known_only=True),
+  FLAGS.__flags -> FLAGS.flag_values_dict();
   tf.contrib.rnn cells -> tf.compat.v1.nn.rnn_cell.*, static_rnn -> tf.compat.v1.nn.static_rnn;
+  tf.contrib.legacy_seq2seq.X -> legacy_rnn.seq2seq.legacy_seq2seq.X, tf.contrib.seq2seq.X -> legacy_rnn.seq2seq.X;
+  `tf.nn.seq2seq = tf.contrib.legacy_seq2seq`-style patches are followed (tf stays bound);
   eager execution off right after the TensorFlow import when the program uses placeholders or sessions;
   os.environ["TF_USE_LEGACY_KERAS"] = "1" before TensorFlow is imported (only 1/true/True work).
   Comments, formatting and unrelated code are kept (libcst).
---to keras: the compat rewrite, then cell [+ DropoutWrapper] fed to dynamic_rnn/static_rnn and
+--to keras: the compat rewrite, then cells (also DropoutWrapper chains, MultiRNNCell stacks, cells returned by
+  helper functions) fed to dynamic_rnn/static_rnn/bidirectional_dynamic_rnn/static_bidirectional_rnn, and
   embedding_lookup on a numpy matrix become tf_keras layers with the settings that keep the numbers equal;
-  convert the weights with `rnn-migrate convert CKPT OUT_DIR`.
+  a cell class chosen at run time is listed with every candidate; convert the weights with
+  `rnn-migrate convert CKPT OUT_DIR`.
+Files: --in-place keeps SRC's mode bits (and the backup's); a symlink SRC (or DST) is refused unless
+  --follow-symlinks (then the file it points to is rewritten and the link kept); a read-only SRC/DST is never
+  rewritten; FIFOs and devices are refused.
 Notebooks (.ipynb, nbformat 4): the code cells are rewritten as one program (an import in cell 1 applies to
   cell 5); IPython magics and shell lines (%matplotlib, !pip, ?obj) are kept as they are; markdown cells,
   outputs, metadata and cell ids are not touched; the TF_USE_LEGACY_KERAS bootstrap and
   disable_eager_execution() go into the cell that imports TensorFlow; places are reported as NB[cell N]:line:col.
-What cannot be rewritten exactly (tf.contrib.seq2seq, tf.contrib.layers, dynamic getattr, ...) is left as
-written and printed as "requires manual check". exit codes: 0 written and nothing to check by hand,
+What cannot be rewritten exactly (tf.contrib.layers, tf.contrib.learn, tensorflow.examples.tutorials, dynamic
+getattr, ...) is left as written and printed as "requires manual check" with a remedy. exit codes: 0 written and nothing to check by hand,
 1 written but some items need a manual check, 2 bad usage (missing SRC, DST exists without --force,
-a syntax error, a notebook that is not nbformat 4 JSON).
+a symlink or read-only file, a syntax error, a notebook that is not nbformat 4 JSON).
 """
 
 
@@ -46,22 +59,55 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dst.add_argument("--out", metavar="DST", help="write the result here")
     dst.add_argument("--in-place", action="store_true", help="overwrite SRC (after writing SRC.bak)")
     p.add_argument("--force", action="store_true", help="overwrite an existing DST / SRC.bak")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="when SRC (--in-place) or DST is a symlink, rewrite the file it points to (default: refuse)")
     p.add_argument("--json", action="store_true", help="print one JSON object: changes and manual checks")
     p.set_defaults(func=run)
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write via a temporary file in the same directory, then rename (never a half-written file)."""
+def write_atomic(path: str, text: str, mode: int | None = None) -> None:
+    """Write via a temporary file in the same directory, then rename (never a half-written file).
+
+    ``mode``: the permission bits to give the new file (default: what a normal ``open()`` would give, 0o666 minus
+    the umask; ``mkstemp`` alone would give 0o600).
+    """
     directory = os.path.dirname(os.path.abspath(path))
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=".rnn-migrate-", suffix=os.path.splitext(path)[1] or ".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _check_target(path: str, what: str, follow: bool) -> str:
+    """The path to write for ``path`` (SRC in place, or an existing DST): refuse symlinks unless ``follow``, refuse
+    read-only files and anything that is not a regular file. Returns the real path when following a symlink."""
+    from migration.errors import MigrationError
+
+    if os.path.islink(path):
+        if not follow:
+            raise MigrationError(
+                f"{path} is a symlink (to {os.readlink(path)!r}); rnn-migrate does not replace a symlink with a file. "
+                "Pass --follow-symlinks to rewrite the file it points to, or write elsewhere with --out.")
+        path = os.path.realpath(path)
+    if os.path.exists(path):
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise MigrationError(f"{path} ({what}) is not a regular file; nothing was written.")
+        if not st.st_mode & stat.S_IWUSR:
+            raise MigrationError(
+                f"{path} ({what}) is read-only (mode {stat.filemode(st.st_mode)}); rnn-migrate does not rewrite "
+                "read-only files. Make it writable first (`chmod u+w`) or write elsewhere with --out.")
+    return path
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,14 +117,29 @@ def run(args: argparse.Namespace) -> int:
     from migration.upgrade.scan import read_text
 
     src = args.src
-    if not os.path.isfile(src):
+    if not os.path.lexists(src):
         raise MigrationError(f"No such file: {src!r}. Pass the TF1 .py file or .ipynb notebook to upgrade.")
-    dst = src if args.in_place else args.out
-    backup = src + ".bak" if args.in_place else None
-    if not args.in_place and os.path.exists(dst) and not args.force:
-        raise MigrationError(f"{dst} already exists; pass --force to overwrite it, or choose another --out.")
-    if backup and os.path.exists(backup) and not args.force:
+    if not os.path.exists(src):
+        raise MigrationError(f"{src} is a broken symlink (to {os.readlink(src)!r}); nothing to upgrade.")
+    if not stat.S_ISREG(os.stat(src).st_mode):
+        raise MigrationError(f"{src} is not a regular file (a directory, FIFO or device); pass a .py file or an "
+                             ".ipynb notebook.")
+    follow = getattr(args, "follow_symlinks", False)
+    if args.in_place:
+        dst = _check_target(src, "SRC", follow)
+        backup = dst + ".bak"
+    else:
+        dst, backup = args.out, None
+        if os.path.lexists(dst) and not args.force:
+            raise MigrationError(f"{dst} already exists; pass --force to overwrite it, or choose another --out.")
+        if os.path.lexists(dst):
+            dst = _check_target(dst, "DST", follow)
+        if os.path.exists(dst) and os.path.samefile(dst, src):
+            raise MigrationError(f"--out {args.out} is SRC itself; use --in-place (it writes a backup first).")
+    if backup and os.path.lexists(backup) and not args.force:
         raise MigrationError(f"{backup} already exists (a backup from an earlier run?); move it away or pass --force.")
+    if backup and os.path.lexists(backup):
+        _check_target(backup, "backup", False)
     try:
         source = read_text(src)
     except ValueError as exc:
@@ -97,10 +158,20 @@ def run(args: argparse.Namespace) -> int:
             result = upgrade_source(source, args.to, src)
         except SyntaxError as exc:
             raise MigrationError(f"{src}:{exc.lineno}: {exc.msg}") from None
+        except (RecursionError, MemoryError):
+            raise MigrationError(f"{src}: the code nests too deeply for Python's parser; nothing was written") from None
+        except ValueError as exc:  # NUL characters and the like
+            raise MigrationError(f"{src}: cannot be parsed ({exc}); nothing was written") from None
         sep, new_text = ":", result.code
-    if backup:
-        write_atomic(backup, source)
-    write_atomic(dst, new_text)
+    src_mode = stat.S_IMODE(os.stat(src).st_mode)
+    dst_mode = stat.S_IMODE(os.stat(dst).st_mode) if os.path.exists(dst) else None
+    try:
+        if backup:
+            write_atomic(backup, source, src_mode)
+        write_atomic(dst, new_text, src_mode if args.in_place else dst_mode)
+    except OSError as exc:  # unwritable directory, full disk, DST under a regular file...
+        raise MigrationError(f"cannot write {exc.filename or dst}: {exc.strerror or exc}; nothing was replaced "
+                             "(the output is written to a temporary file first). Choose a writable --out.") from None
     code = EXIT_CHECK_FAILED if result.manual_checks else EXIT_OK
     if args.json:
         print_json({"src": src, "dst": dst, "backup": backup, "to": args.to, "changes": result.changes,

@@ -28,6 +28,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from migration.upgrade.notebooks import NotebookError, is_cell_magic, is_magic, load_json
+from migration.upgrade.plan import HEADER_ORDER
 from migration.upgrade.rewrite_compat import BOOTSTRAP
 
 _FUTURE = re.compile(r"\s*from\s+__future__\s+import\b[^(\\]*$")
@@ -138,6 +139,12 @@ class _Program:
         return preamble, cells
 
 
+def _is_header(preamble: str) -> bool:
+    """True if ``preamble`` is what the rewrite puts before the first cell: the bootstrap and header imports."""
+    rest = preamble[len(BOOTSTRAP):] if preamble.startswith(BOOTSTRAP) else preamble
+    return all(line in HEADER_ORDER for line in rest.splitlines())
+
+
 def _first_tf_import_line(code: str) -> int | None:
     from migration.upgrade.resolve import collect
     from migration.upgrade.scan import parse
@@ -152,8 +159,14 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
     from migration.upgrade import upgrade_source
 
     data = load_json(text)
+    if isinstance(data, dict) and "worksheets" in data and data.get("nbformat") != 4:
+        raise NotebookRewriteError(
+            f"nbformat {data.get('nbformat')!r} (worksheets): only nbformat 4 notebooks are rewritten; open and "
+            "re-save it in Jupyter (it converts old notebooks), or export its code with `jupyter nbconvert --to script`")
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise NotebookRewriteError("not a notebook: the JSON top level is not an object with a 'cells' list")
+        what = ("'cells' is null" if isinstance(data, dict) and "cells" in data and data["cells"] is None
+                else "the JSON top level is not an object with a 'cells' list")
+        raise NotebookRewriteError(f"not a notebook: {what}; is this an .ipynb file written by Jupyter?")
     if data.get("nbformat") != 4:
         raise NotebookRewriteError(
             f"nbformat {data.get('nbformat')!r}: only nbformat 4 notebooks are rewritten; open and re-save it "
@@ -169,6 +182,10 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
     program = _Program(sources, [i for i, _ in code_cells], text)
     try:
         result = upgrade_source(program.code, to, filename)
+    except (RecursionError, MemoryError):
+        raise NotebookRewriteError("the code nests too deeply for Python's parser; nothing was written") from None
+    except ValueError as exc:  # e.g. NUL characters in a cell
+        raise NotebookRewriteError(f"the code cells cannot be parsed ({exc}); nothing was written") from None
     except SyntaxError as exc:
         cell, line = program.locate(program.code, exc.lineno or 0)
         msg = str(exc.msg).replace("__rnn_migrate", "")
@@ -180,7 +197,7 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
     if preamble:
         first = _first_tf_import_line(program.code)
         cell_number = program.locate(program.code, first)[0] if first else None
-        if preamble != BOOTSTRAP or cell_number is None:
+        if not _is_header(preamble) or cell_number is None:
             raise NotebookRewriteError("the rewrite put code before the first cell that is not the TF_USE_LEGACY_KERAS "
                                        f"bootstrap ({preamble!r}); nothing was written")
         bootstrap_cell = [i for i, _ in code_cells].index(cell_number)
@@ -190,9 +207,9 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
             at += 1
         if at and not lines[at - 1].endswith("\n"):
             lines[at - 1] += "\n"
-        lines[at:at] = [BOOTSTRAP if at < len(lines) else BOOTSTRAP.rstrip("\n")]
+        lines[at:at] = [preamble if at < len(lines) else preamble.rstrip("\n")]
         new_sources[bootstrap_cell] = "".join(lines)
-        shift_at, shift = at, BOOTSTRAP.count("\n")
+        shift_at, shift = at, preamble.count("\n")
     out = NotebookUpgrade(text)
 
     def where(coords: str, line: int) -> tuple[int | None, int]:
@@ -211,7 +228,7 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
         if m is None:
             out.changes.append(change)
             continue
-        if "TF_USE_LEGACY_KERAS" in change and bootstrap_cell is not None:
+        if "(before TensorFlow is imported)" in change and bootstrap_cell is not None:
             cell, line = code_cells[bootstrap_cell][0], shift_at + 1
         else:
             cell, line = where("compat" if "Keras pattern" in change else "input", int(m.group(1)))

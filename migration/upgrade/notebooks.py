@@ -53,6 +53,8 @@ def load_json(text: str) -> object:
             f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); open and re-save it in Jupyter, "
             "or export its code with `jupyter nbconvert --to script`"
         ) from None
+    except RecursionError:
+        raise NotebookError("not a notebook: the JSON nests too deeply to be read") from None
     return data
 
 
@@ -63,15 +65,27 @@ def read_cells(text: str) -> list[Cell]:
         raise NotebookError("not a notebook: the JSON top level is not an object with a 'cells' list")
     cells = data.get("cells")
     if cells is None and isinstance(data.get("worksheets"), list):  # nbformat 3
-        cells = [c for ws in data["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", [])]
+        cells = []
+        for ws in data["worksheets"]:
+            inner = ws.get("cells") if isinstance(ws, dict) else None
+            if not isinstance(inner, list):
+                raise NotebookError("not a notebook: an nbformat 3 worksheet has no 'cells' list; re-save it in "
+                                    "Jupyter (it converts old notebooks)")
+            cells.extend(inner)
     if not isinstance(cells, list):
-        raise NotebookError("not a notebook: no 'cells' list; is this an .ipynb file written by Jupyter?")
+        raise NotebookError(f"not a notebook: 'cells' is {type(cells).__name__ if cells is not None else 'missing or null'}"
+                            ", not a list; is this an .ipynb file written by Jupyter?")
     out: list[Cell] = []
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", cell.get("input", ""))
         if isinstance(source, list):
-            source = "".join(str(s) for s in source)
-        out.append(Cell(index, _clean(str(source))))
+            if not all(isinstance(s, str) for s in source):
+                raise NotebookError(f"cell {index}: 'source' is a list with non-string items; re-save it in Jupyter")
+            source = "".join(source)
+        if not isinstance(source, str):
+            raise NotebookError(f"cell {index}: 'source' is {type(source).__name__}, not a string or a list of "
+                                "strings; re-save it in Jupyter")
+        out.append(Cell(index, _clean(source)))
     return out

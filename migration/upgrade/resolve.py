@@ -1,9 +1,14 @@
 """Resolve names to TensorFlow paths the way the code wrote them, with the ``ast`` module (no execution).
 
 Handles ``import tensorflow as tf``, ``import tensorflow.compat.v1 as tf``, ``from tensorflow.contrib import rnn``,
-``from tensorflow.contrib.rnn import GRUCell as GRU``, ``from tensorflow.nn import rnn_cell`` and simple alias
-assignments (``rnn_cell = tf.nn.rnn_cell``; ``Cell = tf.contrib.rnn.GRUCell``). Scoping is flow-insensitive but
-ordered: a binding holds from the statement that creates it until the name is rebound to something else.
+``from tensorflow.contrib.rnn import GRUCell as GRU``, ``from tensorflow.nn import rnn_cell``, simple alias
+assignments (``rnn_cell = tf.nn.rnn_cell``; ``Cell = tf.contrib.rnn.GRUCell``) and attribute stores on TensorFlow
+modules (the TF 0.12 -> 1.0 idiom ``tf.nn.seq2seq = tf.contrib.legacy_seq2seq``: ``tf`` stays bound, and later
+``tf.nn.seq2seq.X`` resolves to ``tensorflow.contrib.legacy_seq2seq.X``).
+
+Scopes: a binding holds from the statement that creates it until the name is rebound to something else (ordered,
+flow-insensitive). Function and class bodies are scopes of their own: parameters shadow module-level bindings, and
+imports or assignments inside a body do not leak out of it (``global`` names excepted).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ class Binding:
     target: str  # e.g. "tensorflow", "tensorflow.compat.v1", "tensorflow.contrib.rnn.GRUCell"
     via: str  # "import" | "from" | "assign"
     line: int
+    source: "Reference | None" = field(default=None, repr=False, compare=False)  # assign: the right-hand side
 
 
 @dataclass
@@ -27,7 +33,8 @@ class Reference:
     """One place where the code touches TensorFlow.
 
     ``kind``: ``use`` (an attribute chain or a name), ``import`` (one name of an import statement), ``star``
-    (``from tensorflow... import *``), ``getattr`` (dynamic attribute access), ``feed_dict`` (``sess.run(x, feed)``).
+    (``from tensorflow... import *``), ``getattr`` (dynamic attribute access), ``feed_dict`` (``sess.run(x, feed)``),
+    ``call`` (a call whose function resolves to ``path``; ``node`` is the :class:`ast.Call`, for argument changes).
     The span is 1-based lines and 0-based *character* columns (not bytes), end exclusive.
     """
 
@@ -41,6 +48,7 @@ class Reference:
     binding: Binding | None = None
     alias_assignment: bool = False  # the right-hand side of ``name = tf.x.y``
     stmt_line: int = 0  # first line of the enclosing statement (imports)
+    store_target: bool = False  # the module an attribute store writes into (``tf.nn`` in ``tf.nn.rnn = ...``)
     node: ast.AST | None = field(default=None, repr=False)
 
 
@@ -56,6 +64,7 @@ class Collector(ast.NodeVisitor):
         self.refs: list[Reference] = []
         self.line_offset = line_offset
         self._dispatch: dict[type, object] = {}
+        self.attr_aliases: dict[str, str] = {}  # "tensorflow.nn.seq2seq" -> "tensorflow.contrib.legacy_seq2seq"
 
     # -- positions ---------------------------------------------------------------------------------------------
     def _char_col(self, line: int, byte_col: int) -> int:
@@ -90,7 +99,18 @@ class Collector(ast.NodeVisitor):
         if found is None:
             return None
         _, target, attrs = found
-        return ".".join([target, *attrs])
+        return self.dealias(".".join([target, *attrs]))
+
+    def dealias(self, path: str) -> str:
+        """Apply the attribute stores seen so far (``tf.nn.seq2seq = tf.contrib.legacy_seq2seq``)."""
+        if not self.attr_aliases:
+            return path
+        parts = path.split(".")
+        for n in range(len(parts), 1, -1):
+            new = self.attr_aliases.get(".".join(parts[:n]))
+            if new is not None:
+                return ".".join([new, *parts[n:]])
+        return path
 
     # -- statements ----------------------------------------------------------------------------------------------
     # -- traversal: ast.NodeVisitor, made cheaper (cached dispatch, expression contexts and constants skipped) ------
@@ -145,25 +165,78 @@ class Collector(ast.NodeVisitor):
     def visit_Assign(self, node: ast.Assign) -> None:
         path = self.resolve(node.value)
         simple = len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-        if path is not None and simple and isinstance(node.value, (ast.Attribute, ast.Name)):
+        rhs: Reference | None = None
+        if path is not None and isinstance(node.value, (ast.Attribute, ast.Name)):
             found = self.chain(node.value)
             assert found is not None
-            self._ref("use", path, node.value, base=found[0], binding=self.bindings[found[0]], alias_assignment=True)
+            rhs = self._ref("use", path, node.value, base=found[0], binding=self.bindings[found[0]],
+                            alias_assignment=simple)
         else:
             self.visit(node.value)
         for target in node.targets:
+            if isinstance(target, ast.Attribute):
+                stored = self.resolve(target)
+                if stored is not None:  # ``tf.nn.seq2seq = ...``: a store into a TensorFlow module, ``tf`` stays bound
+                    found = self.chain(target.value)
+                    if found is not None:  # the module stored into (``tf.nn``) may itself have moved
+                        self._ref("use", self.resolve(target.value) or "", target.value, base=found[0],
+                                  binding=self.bindings[found[0]], store_target=True)
+                    if path is not None:
+                        self.attr_aliases[stored] = path
+                    else:
+                        self.attr_aliases.pop(stored, None)
+                    continue
             self.visit(target)
-            for name in ast.walk(target):
-                if isinstance(name, ast.Name):
-                    self.bindings.pop(name.id, None)
+            for name in _stored_names(target):
+                self.bindings.pop(name, None)
         if path is not None and simple:
-            self.bindings[node.targets[0].id] = Binding(path, "assign", node.lineno)  # type: ignore[attr-defined]
+            self.bindings[node.targets[0].id] = Binding(path, "assign", node.lineno, rhs)  # type: ignore[attr-defined]
 
-    def _unbind_def(self, node: ast.AST) -> None:
-        self.bindings.pop(getattr(node, "name", ""), None)
-        self.generic_visit(node)
+    def _scope(self, node: ast.AST, params: list[str]) -> None:
+        """Visit a function or class body as a scope of its own (see the module docstring)."""
+        saved = dict(self.bindings)
+        saved_aliases = dict(self.attr_aliases)
+        for p in params:
+            self.bindings.pop(p, None)
+        declared_global = {n for stmt in ast.walk(node) if isinstance(stmt, ast.Global) for n in stmt.names}
+        for child in node.body:  # type: ignore[attr-defined]
+            self.visit(child)
+        inner = self.bindings
+        restored = dict(saved)
+        for name in declared_global:
+            if name in inner:
+                restored[name] = inner[name]
+            else:
+                restored.pop(name, None)
+        self.bindings.clear()
+        self.bindings.update(restored)
+        self.attr_aliases.update({k: v for k, v in saved_aliases.items() if k not in self.attr_aliases})
 
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _unbind_def
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        for d in node.decorator_list:
+            self.visit(d)
+        args = node.args
+        for default in [*args.defaults, *[d for d in args.kw_defaults if d is not None]]:
+            self.visit(default)
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if a is not None and a.annotation is not None:
+                self.visit(a.annotation)
+        if node.returns is not None:
+            self.visit(node.returns)
+        params = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+                  if a is not None]
+        self.bindings.pop(node.name, None)
+        self._scope(node, params)
+        self.bindings.pop(node.name, None)
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in [*node.decorator_list, *node.bases, *[k.value for k in node.keywords]]:
+            self.visit(expr)
+        self.bindings.pop(node.name, None)
+        self._scope(node, [])
+        self.bindings.pop(node.name, None)
 
     # -- expressions -----------------------------------------------------------------------------------------------
     def visit_Attribute(self, node: ast.Attribute) -> None:
@@ -172,12 +245,34 @@ class Collector(ast.NodeVisitor):
             self.generic_visit(node)
             return
         base, target, attrs = found
-        self._ref("use", ".".join([target, *attrs]), node, base=base, binding=self.bindings[base])
+        self._ref("use", self.dealias(".".join([target, *attrs])), node, base=base, binding=self.bindings[base])
 
     def visit_Name(self, node: ast.Name) -> None:
         binding = self.bindings.get(node.id)
         if binding is not None and isinstance(node.ctx, ast.Load):
             self._ref("use", binding.target, node, base=node.id, binding=binding)
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        """``A if cond else B`` with TensorFlow names on both sides: a run-time choice (``kind == "choice"``)."""
+        if self.bindings:
+            paths = [self.resolve(n) for n in (node.body, node.orelse)]
+            if all(paths):
+                self._ref("choice", " | ".join(paths), node)  # type: ignore[arg-type]
+        self.generic_visit(node)
+
+    def visit_Try(self, node: ast.Try) -> None:
+        """A name bound in ``try:`` keeps that binding after the handlers (``try: from tensorflow.contrib.rnn import
+        X / except ImportError: X = tf.nn.old_name``: the try branch is what runs on TF 1.x)."""
+        for stmt in node.body:
+            self.visit(stmt)
+        bound = dict(self.bindings)
+        for handler in node.handlers:
+            self.visit(handler)
+        for name, binding in bound.items():
+            if name in self.bindings and self.bindings[name] is not binding:
+                self.bindings[name] = binding
+        for stmt in [*node.orelse, *node.finalbody]:
+            self.visit(stmt)
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
@@ -201,7 +296,22 @@ class Collector(ast.NodeVisitor):
                 feed = node.args[index]
             if feed is not None and self.bindings:
                 self._ref("feed_dict", "feed_dict", feed)
+        if self.bindings and isinstance(func, (ast.Attribute, ast.Name)):
+            path = self.resolve(func)
+            if path is not None:
+                self._ref("call", path, node)
         self.generic_visit(node)
+
+
+def _stored_names(target: ast.AST) -> list[str]:
+    """The names an assignment target rebinds (``a``, ``a, (b, *c)``), not the names inside ``x.y`` or ``x[i]``."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for elt in target.elts for n in _stored_names(elt)]
+    if isinstance(target, ast.Starred):
+        return _stored_names(target.value)
+    return []
 
 
 def collect(tree: ast.Module, lines: list[str], bindings: dict[str, Binding] | None = None,

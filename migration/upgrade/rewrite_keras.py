@@ -3,19 +3,26 @@
 Pattern-based and honest. Recognised (each a statement ``NAME = ...`` / ``TARGET = ...``):
 
 * a cell ``BasicRNNCell(U)`` / ``BasicLSTMCell(U[, forget_bias])`` / ``LSTMCell(U[, forget_bias])`` / ``GRUCell(U)``,
-  optionally wrapped by ``DropoutWrapper(cell, input_keep_prob=, output_keep_prob=)``, fed to
-  ``dynamic_rnn(cell, x[, initial_state, sequence_length, dtype])`` or ``static_rnn(cell, xs[, ...])``;
+  optionally wrapped by ``DropoutWrapper(cell, input_keep_prob=, output_keep_prob=)`` (also a chain of two, one per
+  side), stacked by ``MultiRNNCell([...])`` (a list literal, a list held in a variable, or ``[f() for _ in
+  range(n)]``), or returned by a module-level helper function (its statements followed with the call's arguments);
+* fed to ``dynamic_rnn(cell, x[, initial_state, sequence_length, dtype])``, ``static_rnn(cell, xs[, ...])``,
+  ``bidirectional_dynamic_rnn(fw, bw, x[, sequence_length, dtype])`` or ``static_bidirectional_rnn(fw, bw, xs)``
+  (TF 0.12's ``bidirectional_rnn`` too);
 * ``embedding_lookup(M, ids)`` where ``M`` was assigned from a non-TensorFlow expression (a numpy matrix).
 
 The emitted layers carry the settings that keep the numbers equal (``zero_output_for_mask=True`` with a
 ``tf.sequence_mask`` for ``sequence_length``, ``GRU(reset_after=False)``, ``Dropout(1 - keep_prob)``, the LSTM state
-re-ordered from Keras [h, c] to TF1 (c, h)). Everything else stays in compat form and is listed. The upgrade runs
+re-ordered from Keras [h, c] to TF1 (c, h), ``Bidirectional(..., go_backwards=True)`` backward layers called with the
+mask). A cell class chosen at run time (``A if flag else B``) is never guessed: the RNN call is listed with every
+candidate. Everything else stays in compat form and is listed. The upgrade runs
 :func:`migration.upgrade.rewrite_compat.upgrade_compat` first, so manual checks refer to the input's lines and the
 Keras notes to the output's lines.
 """
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -26,8 +33,13 @@ from migration.upgrade.rewrite_compat import CompatOutputCheck, ManualCheck, Out
 from migration.upgrade.scan import parse
 
 CELLS = {"BasicRNNCell": "SimpleRNN", "BasicLSTMCell": "LSTM", "LSTMCell": "LSTM", "GRUCell": "GRU"}
-CELL_KWARGS = {"num_units", "forget_bias", "name"}
+CELL_KWARGS = {"num_units", "forget_bias", "name", "state_is_tuple"}
 RNN_KWARGS = {"cell", "inputs", "initial_state", "sequence_length", "dtype", "scope"}
+BIDI_KWARGS = {"cell_fw", "cell_bw", "inputs", "sequence_length", "dtype", "scope", "initial_state_fw",
+               "initial_state_bw"}
+RNN_FUNCS = {"dynamic_rnn": "dynamic_rnn", "static_rnn": "static_rnn", "bidirectional_dynamic_rnn":
+             "bidirectional_dynamic_rnn", "static_bidirectional_rnn": "static_bidirectional_rnn",
+             "bidirectional_rnn": "static_bidirectional_rnn"}
 CONVERT_NOTE = "# Weights: convert the TF1 checkpoint with `rnn-migrate convert CKPT OUT_DIR` ({})."
 _CONSEQUENCE = {
     "SimpleRNN": "kernel split into kernel/recurrent_kernel",
@@ -45,6 +57,25 @@ class _Cell:
     input_keep: str | None = None
     output_keep: str | None = None
     statements: list[int] = field(default_factory=list)  # lines of the statements that built it
+
+
+@dataclass
+class _Stack:
+    """``MultiRNNCell([...])``: ``cells`` one per layer, or ``template`` repeated ``count`` times (a comprehension)."""
+
+    cells: list[_Cell] = field(default_factory=list)
+    template: _Cell | None = None
+    count: str = ""
+    statements: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Choice:
+    """A cell class (or cell) chosen at run time: ``rnn.GRUCell if flag else rnn.BasicLSTMCell``."""
+
+    candidates: list[str]
+    line: int
+    col: int
 
 
 def _rel(path: str) -> str:
@@ -76,8 +107,22 @@ class _Matcher:
         self.notes: list[ManualCheck] = []
         self.counter = 0
         self.assigned_from_tf: dict[str, bool] = {}
+        self.choices: dict[str, _Choice] = {}
+        self.lists: dict[str, tuple[ast.expr, int]] = {}
+        self.followed: list[tuple[int, int]] = []  # line ranges of helper functions whose return was followed
+        self.followed_names: list[str] = []
+        self.env: dict[str, str] = {}  # helper parameters -> argument text, while following a helper's return
+        self.helpers = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
 
     def text(self, node: ast.AST) -> str:
+        if self.env and any(isinstance(n, ast.Name) and n.id in self.env for n in ast.walk(node)):
+            env = self.env
+
+            class _Sub(ast.NodeTransformer):
+                def visit_Name(self, name: ast.Name) -> ast.AST:
+                    return ast.parse(f"({env[name.id]})", mode="eval").body if name.id in env else name
+
+            return ast.unparse(_Sub().visit(copy.deepcopy(node)))
         return ast.get_source_segment(self.src, node) or ast.unparse(node)
 
     def call_rel(self, node: ast.AST) -> str:
@@ -95,84 +140,313 @@ class _Matcher:
         if name is not None:
             self.assigned_from_tf[name] = bool(rel) or any(
                 isinstance(n, ast.Call) and self.call_rel(n) for n in ast.walk(value))
-        if not isinstance(value, ast.Call) or not rel:
+        cell = self.cell_of(value, stmt.lineno) if name is not None and isinstance(value, ast.Call) else None
+        if name is not None:
+            self.cells.pop(name, None)
+            self.choices.pop(name, None)
+        if name is not None:
+            self.lists.pop(name, None)
+            if isinstance(value, (ast.List, ast.ListComp)):
+                self.lists[name] = (value, stmt.lineno)  # ``cells = [...]`` fed to MultiRNNCell(cells) later
+                return
+        if name is not None and isinstance(value, ast.IfExp):
+            names = [self.class_rel(n) for n in (value.body, value.orelse)]
+            if all(n in CELLS for n in names):
+                self.choices[name] = _Choice(names, stmt.lineno, value.col_offset + 1)  # type: ignore[arg-type]
+                return
+        if not isinstance(value, ast.Call):
             return
-        kwargs = {k.arg: k.value for k in value.keywords if k.arg}
-        if name and rel in CELLS and set(kwargs) <= CELL_KWARGS and len(value.args) <= 1:
-            units = value.args[0] if value.args else kwargs.get("num_units")
-            if units is not None:
-                fb = kwargs.get("forget_bias")
-                self.cells[name] = _Cell(CELLS[rel], rel, self.text(units), self.text(fb) if fb else None,
-                                         statements=[stmt.lineno])
-        elif name and rel == "DropoutWrapper":
-            inner = value.args[0] if value.args else kwargs.get("cell")
-            other = set(kwargs) - {"cell", "input_keep_prob", "output_keep_prob"}
-            if isinstance(inner, ast.Name) and inner.id in self.cells and not other:
-                base = self.cells[inner.id]
-                ik, ok = kwargs.get("input_keep_prob"), kwargs.get("output_keep_prob")
-                self.cells[name] = _Cell(base.kind, base.tf1, base.units, base.forget_bias,
-                                         self.text(ik) if ik else None, self.text(ok) if ok else None,
-                                         base.statements + [stmt.lineno])
-        elif rel in ("dynamic_rnn", "static_rnn"):
-            self.rnn(stmt, value, rel, kwargs)
-        elif rel == "embedding_lookup" and name and len(value.args) == 2 and not kwargs:
+        if rel in RNN_FUNCS:
+            kwargs = {k.arg: k.value for k in value.keywords if k.arg}
+            self.rnn(stmt, value, RNN_FUNCS[rel], kwargs)
+            return
+        if rel == "embedding_lookup" and name and len(value.args) == 2 and not value.keywords:
             self.embedding(stmt, name, value)
-
-    def rnn(self, stmt: ast.Assign, call: ast.Call, fn: str, kwargs: dict[str, ast.expr]) -> None:
-        cell = call.args[0] if call.args else kwargs.get("cell")
-        inputs = call.args[1] if len(call.args) > 1 else kwargs.get("inputs")
-        if not (isinstance(cell, ast.Name) and cell.id in self.cells and inputs is not None
-                and set(kwargs) <= RNN_KWARGS and len(call.args) <= 2):
             return
-        c = self.cells[cell.id]
-        self.counter += 1
-        n, k = self.counter, "tf_keras.layers"
-        x = self.text(inputs) if fn == "dynamic_rnn" else f"{self.tf}.stack({self.text(inputs)}, axis=1)"
-        opts = [c.units, "return_sequences=True", "return_state=True"]
+        if name is None:
+            return
+        if isinstance(cell, (_Cell, _Stack)):
+            self.cells[name] = cell
+        elif isinstance(cell, _Choice):
+            self.choices[name] = cell
+
+    def in_followed(self, line: int) -> bool:
+        return any(a <= line <= b for a, b in self.followed)
+
+    def class_rel(self, node: ast.AST) -> str:
+        return _short(self.func_rel.get(id(node), ""))
+
+    def cell_of(self, node: ast.AST | None, line: int):
+        """What a cell expression builds: :class:`_Cell`, :class:`_Stack`, :class:`_Choice` or None (unknown)."""
+        if isinstance(node, ast.Name):
+            return self.cells.get(node.id) or self.choices.get(node.id)
+        if not isinstance(node, ast.Call):
+            return None
+        rel = self.call_rel(node)
+        kwargs = {k.arg: k.value for k in node.keywords if k.arg}
+        if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args):
+            return None
+        if rel in CELLS:
+            if not set(kwargs) <= CELL_KWARGS or len(node.args) > 1:
+                return None
+            units = node.args[0] if node.args else kwargs.get("num_units")
+            if units is None:
+                return None
+            fb = kwargs.get("forget_bias")
+            return _Cell(CELLS[rel], rel, self.text(units), self.text(fb) if fb else None, statements=[line])
+        if rel == "DropoutWrapper":
+            inner = self.cell_of(node.args[0] if node.args else kwargs.get("cell"), line)
+            other = set(kwargs) - {"cell", "input_keep_prob", "output_keep_prob"}
+            if not isinstance(inner, _Cell) or other or len(node.args) > 1:
+                return inner if isinstance(inner, _Choice) else None
+            ik, ok = kwargs.get("input_keep_prob"), kwargs.get("output_keep_prob")
+            if (ik is not None and inner.input_keep) or (ok is not None and inner.output_keep):
+                return None  # two dropouts on the same side: no single Keras setting
+            return _Cell(inner.kind, inner.tf1, inner.units, inner.forget_bias,
+                         self.text(ik) if ik is not None else inner.input_keep,
+                         self.text(ok) if ok is not None else inner.output_keep,
+                         sorted(set(inner.statements) | {line}))
+        if rel == "MultiRNNCell":
+            cells = node.args[0] if node.args else kwargs.get("cells")
+            if set(kwargs) - {"cells", "state_is_tuple"} or len(node.args) > 1:
+                return None
+            if isinstance(cells, ast.Name) and cells.id in self.lists:
+                cells, list_line = self.lists[cells.id]
+                found = self.cell_of(ast.Call(func=node.func, args=[cells], keywords=[]), line)
+                if isinstance(found, _Stack):
+                    found.statements = sorted(set(found.statements) | {list_line})
+                return found
+            if isinstance(cells, (ast.List, ast.Tuple)):
+                layers = [self.cell_of(e, line) for e in cells.elts]
+                if layers and all(isinstance(c, _Cell) for c in layers):
+                    named = [e.id for e in cells.elts if isinstance(e, ast.Name)]
+                    if len(set(named)) < len(named):
+                        return None  # the same cell object twice: one shared weight set, no Keras equivalent
+                    return _Stack(cells=layers, statements=sorted({ln for c in layers for ln in c.statements} | {line}))
+                found = next((c for c in layers if isinstance(c, _Choice)), None)
+                return found
+            if isinstance(cells, ast.ListComp) and len(cells.generators) == 1:
+                gen = cells.generators[0]
+                it = gen.iter
+                if (isinstance(gen.target, ast.Name) and not gen.ifs and isinstance(it, ast.Call)
+                        and isinstance(it.func, ast.Name) and it.func.id == "range" and len(it.args) == 1):
+                    used = {n.id for n in ast.walk(cells.elt) if isinstance(n, ast.Name)}
+                    template = self.cell_of(cells.elt, line)
+                    if isinstance(template, _Cell) and gen.target.id not in used:
+                        return _Stack(template=template, count=self.text(it.args[0]), statements=[line])
+                    return template if isinstance(template, _Choice) else None
+            return None
+        if isinstance(node.func, ast.Name) and node.func.id in self.choices:
+            return self.choices[node.func.id]
+        if isinstance(node.func, ast.Name) and node.func.id in self.helpers:
+            return self.inline(self.helpers[node.func.id], node, line)
+        return None
+
+    def inline(self, fn: ast.FunctionDef, call: ast.Call, line: int):
+        """Follow the return of a helper function that builds a cell (``def make_cell(size): ... return cell``).
+
+        The helper's statements are evaluated with its parameters replaced by the call's arguments (text only).
+        """
+        params = [a.arg for a in fn.args.args]
+        if call.keywords or len(call.args) != len(params) or fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
+            return None
+        env = {p: self.text(a) for p, a in zip(params, call.args)}
+        saved_cells, saved_choices, saved_env = dict(self.cells), dict(self.choices), self.env
+        self.env = env
+        result = None
+        try:
+            body = fn.body[1:] if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(
+                getattr(fn.body[0], "value", None), ast.Constant) else fn.body
+            for stmt in body:
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                    name = stmt.targets[0].id
+                    value = stmt.value
+                    if isinstance(value, ast.IfExp):
+                        names = [self.class_rel(n) for n in (value.body, value.orelse)]
+                        if all(n in CELLS for n in names):
+                            self.choices[name] = _Choice(names, stmt.lineno, value.col_offset + 1)  # type: ignore[arg-type]
+                            continue
+                    cell = self.cell_of(value, line)
+                    self.cells.pop(name, None)
+                    if isinstance(cell, (_Cell, _Stack)):
+                        self.cells[name] = cell
+                    elif isinstance(cell, _Choice):
+                        self.choices[name] = cell
+                    else:
+                        return None
+                elif isinstance(stmt, ast.Return):
+                    result = self.cell_of(stmt.value, line)
+                    break
+                elif isinstance(stmt, ast.If):  # ``if keep_prob < 1: cell = DropoutWrapper(cell)``: run-time
+                    return None
+                else:
+                    return None
+        finally:
+            self.cells, self.choices, self.env = saved_cells, saved_choices, saved_env
+        if isinstance(result, (_Cell, _Stack)):
+            result.statements = [line]
+            self.followed.append((fn.lineno, fn.end_lineno or fn.lineno))
+            self.followed_names.append(fn.name)
+        return result
+
+    # -- emitted code -------------------------------------------------------------------------------------------
+    def _layer(self, c: _Cell, masked: bool, extra: tuple[str, ...] = ()) -> str:
+        opts = [c.units, "return_sequences=True", "return_state=True", *extra]
         if c.kind == "GRU":
             opts.append("reset_after=False")
         if c.input_keep:
             opts.append(f"dropout=1 - ({c.input_keep})")
-        if "sequence_length" in kwargs:
+        if masked:
             opts.append("zero_output_for_mask=True")
-        call_args = [f"_x{n}"]
-        if "sequence_length" in kwargs:
-            call_args.append(f"mask={self.tf}.sequence_mask({self.text(kwargs['sequence_length'])}, "
-                             f"maxlen={self.tf}.shape(_x{n})[1])")
-        if "initial_state" in kwargs:
-            s = self.text(kwargs["initial_state"])
-            call_args.append(f"initial_state=[({s})[1], ({s})[0]]" if c.kind == "LSTM" else f"initial_state=[{s}]")
+        return f"tf_keras.layers.{c.kind}({', '.join(opts)})"
+
+    def _state(self, c: _Cell, r: str, h: int = 1) -> str:
+        if c.kind == "LSTM":
+            return f"{self.v1}.nn.rnn_cell.LSTMStateTuple(c={r}[{h + 1}], h={r}[{h}])"
+        return f"{r}[{h}]"
+
+    def _init(self, c: _Cell, s: str) -> str:
+        return f"initial_state=[({s})[1], ({s})[0]]" if c.kind == "LSTM" else f"initial_state=[{s}]"
+
+    def _header(self, fn: str, what: str, kinds: list[_Cell], kwargs: dict[str, ast.expr]) -> list[str]:
+        scope = self.text(kwargs["scope"]) if "scope" in kwargs else ("bidirectional_rnn" if "bidi" in fn else "rnn")
+        out = [f"# rnn-migrate: tf.nn.{fn}({what}) -> tf_keras.layers; TF1 variable scope '{scope}'.",
+               CONVERT_NOTE.format("; ".join(dict.fromkeys(_CONSEQUENCE[c.kind] for c in kinds)))]
+        for c in kinds:
+            if c.kind == "LSTM":
+                out.append(f"# forget_bias={c.forget_bias or '1.0'} is not a Keras setting: the converter folds it "
+                           "into b_f (unit_forget_bias only sets the initial b_f to 1).")
+                break
+        return out
+
+    def _call(self, c: _Cell, x: str, mask: str | None, init: str | None) -> str:
+        args = [x] + ([f"mask={mask}"] if mask else []) + ([self._init(c, init)] if init else [])
         if c.input_keep:
-            call_args.append("training=True")
-        out = [f"# rnn-migrate: tf.nn.{fn}({c.tf1}) -> tf_keras.layers.{c.kind}; TF1 variable scope "
-               f"'{self.text(kwargs['scope']) if 'scope' in kwargs else 'rnn'}'.",
-               CONVERT_NOTE.format(_CONSEQUENCE[c.kind])]
-        if c.forget_bias is not None or c.kind == "LSTM":
-            out.append(f"# forget_bias={c.forget_bias or '1.0'} is not a Keras setting: the converter folds it into "
-                       "b_f (unit_forget_bias only sets the initial b_f to 1).")
+            args.append("training=True")
+        return ", ".join(args)
+
+    def _dropout(self, c: _Cell, seq: str) -> str:
+        return f"tf_keras.layers.Dropout(rate=1 - ({c.output_keep}))({seq}, training=True)"
+
+    def rnn(self, stmt: ast.Assign, call: ast.Call, fn: str, kwargs: dict[str, ast.expr]) -> None:
+        bidi = fn in ("bidirectional_dynamic_rnn", "static_bidirectional_rnn")
+        names = (["cell_fw", "cell_bw", "inputs"] if bidi else ["cell", "inputs"])
+        if len(call.args) > len(names) or not set(kwargs) <= (BIDI_KWARGS if bidi else RNN_KWARGS):
+            return
+        args = {n: (call.args[i] if i < len(call.args) else kwargs.get(n)) for i, n in enumerate(names)}
+        if any(v is None for v in args.values()):
+            return
+        cells = [self.cell_of(args[n], stmt.lineno) for n in names[:-1]]
+        choice = next((c for c in cells if isinstance(c, _Choice)), None)
+        if choice is not None:
+            self.notes.append(CompatOutputCheck(
+                stmt.lineno, call.col_offset + 1, f"tf.nn.{fn}",
+                f"the cell class is chosen at run time (line {choice.line}): one of {', '.join(choice.candidates)}; "
+                "a Keras layer per candidate has different weights: convert the case you use by hand"))
+            return
+        if any(c is None for c in cells):
+            return
+        self.counter += 1
+        n = self.counter
+        static = fn.startswith("static")
+        x = self.text(args["inputs"]) if not static else f"{self.tf}.stack({self.text(args['inputs'])}, axis=1)"
+        masked = "sequence_length" in kwargs
+        mask = (f"{self.tf}.sequence_mask({self.text(kwargs['sequence_length'])}, maxlen={self.tf}.shape(_x{n})[1])"
+                if masked else None)
+        init = self.text(kwargs["initial_state"]) if "initial_state" in kwargs else None
+        target = self.text(stmt.targets[0])
+        if bidi:
+            out = self._bidirectional(n, fn, cells, x, mask, kwargs, target)
+        elif isinstance(cells[0], _Stack):
+            out = self._stack(n, fn, cells[0], x, mask, init, kwargs, target)
+        else:
+            out = self._single(n, fn, cells[0], x, mask, init, kwargs, target)
+        if out is None:
+            self.counter -= 1
+            return
+        self.replace[stmt.lineno] = out
+        statements = sorted({ln for c in cells for ln in c.statements})  # type: ignore[union-attr]
+        self._consume(statements, stmt.lineno, out)
+
+    def _single(self, n, fn, c: _Cell, x, mask, init, kwargs, target) -> list[str]:
+        out = self._header(fn, c.tf1, [c], kwargs)
         out += [f"_x{n} = {x}",
-                f"_rnn{n} = {k}.{c.kind}({', '.join(opts)})({', '.join(call_args)})"]
+                f"_rnn{n} = {self._layer(c, bool(mask))}({self._call(c, f'_x{n}', mask, init)})"]
         seq = f"_rnn{n}[0]"
         if c.output_keep:
-            out.append(f"_seq{n} = {k}.Dropout(rate=1 - ({c.output_keep}))({seq}, training=True)"
-                       "  # DropoutWrapper has no inference switch")
+            out.append(f"_seq{n} = {self._dropout(c, seq)}  # DropoutWrapper has no inference switch")
             seq = f"_seq{n}"
-        if fn == "static_rnn":
+        if fn.startswith("static"):
             seq = f"{self.tf}.unstack({seq}, axis=1)"
-        state = (f"{self.v1}.nn.rnn_cell.LSTMStateTuple(c=_rnn{n}[2], h=_rnn{n}[1])" if c.kind == "LSTM"
-                 else f"_rnn{n}[1]")
-        out.append(f"{self.text(stmt.targets[0])} = {seq}, {state}")
-        self.replace[stmt.lineno] = out
-        consumed = set(c.statements) | {stmt.lineno}
-        names = {t.id for line in c.statements for t in ast.walk(self.tree)
-                 if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store) and t.lineno == line}
+        out.append(f"{target} = {seq}, {self._state(c, f'_rnn{n}')}")
+        return out
+
+    def _stack(self, n, fn, st: _Stack, x, mask, init, kwargs, target) -> list[str]:
+        layers = st.cells or ([st.template] if st.template else [])
+        out = self._header(fn, "MultiRNNCell", layers, kwargs)
+        out.append("# MultiRNNCell: one Keras layer per cell, each called with the mask; the state is the tuple of "
+                   "the layers' states (TF1 names rnn/multi_rnn_cell/cell_k/...).")
+        out.append(f"_x{n} = {x}")
+        final = f"{self.tf}.unstack(_h{n}, axis=1)" if fn.startswith("static") else f"_h{n}"
+        if st.template is not None:
+            c = st.template
+            k = f"_k{n}"
+            layer_init = f"({init})[{k}]" if init else None
+            body = [f"_r{n} = {self._layer(c, bool(mask))}({self._call(c, f'_h{n}', mask, layer_init)})",
+                    f"_h{n} = " + (self._dropout(c, f"_r{n}[0]") if c.output_keep else f"_r{n}[0]"),
+                    f"_states{n}.append({self._state(c, f'_r{n}')})"]
+            out += [f"_h{n}, _states{n} = _x{n}, []",
+                    f"for {k} in range({st.count}):\n" + "".join(f"    {b}\n" for b in body).rstrip("\n"),
+                    f"{target} = {final}, tuple(_states{n})"]
+            return out
+        states = []
+        out.append(f"_h{n} = _x{n}")
+        for i, c in enumerate(st.cells):
+            layer_init = f"({init})[{i}]" if init else None
+            r = f"_rnn{n}_{i}"
+            out.append(f"{r} = {self._layer(c, bool(mask))}({self._call(c, f'_h{n}', mask, layer_init)})")
+            out.append(f"_h{n} = " + (self._dropout(c, f"{r}[0]") if c.output_keep else f"{r}[0]"))
+            states.append(self._state(c, r))
+        out.append(f"{target} = {final}, ({', '.join(states)}{',' if len(states) == 1 else ''})")
+        return out
+
+    def _bidirectional(self, n, fn, cells, x, mask, kwargs, target) -> list[str] | None:
+        fw, bw = cells
+        if not (isinstance(fw, _Cell) and isinstance(bw, _Cell)) or fw.kind != bw.kind or fw.output_keep \
+                or bw.output_keep or {"initial_state_fw", "initial_state_bw"} & set(kwargs):
+            return None
+        static = fn.startswith("static")
+        merge = "'concat'" if static else "None"
+        out = self._header(fn, f"{fw.tf1}, {bw.tf1}", [fw], kwargs)
+        out.append("# The backward layer sees each sequence reversed by its length only through the mask "
+                   "(pass sequence_length); TF1 names bidirectional_rnn/fw/..., bidirectional_rnn/bw/....")
+        out += [f"_x{n} = {x}",
+                f"_rnn{n} = tf_keras.layers.Bidirectional({self._layer(fw, bool(mask))}, backward_layer="
+                f"{self._layer(bw, bool(mask), ('go_backwards=True',))}, merge_mode={merge})"
+                f"({self._call(fw, f'_x{n}', mask, None)})"]
+        width = 2 if fw.kind == "LSTM" else 1
+        first = 1 if static else 2
+        s_fw = self._state(fw, f"_rnn{n}", first)
+        s_bw = self._state(bw, f"_rnn{n}", first + width)
+        if static:
+            out.append(f"{target} = {self.tf}.unstack(_rnn{n}[0], axis=1), {s_fw}, {s_bw}")
+        else:
+            out.append(f"{target} = (_rnn{n}[0], _rnn{n}[1]), ({s_fw}, {s_bw})")
+        return out
+
+    def _consume(self, statements: list[int], line: int, out: list[str]) -> None:
+        """Remove the statements that only built the cells now folded into the layer (unless used elsewhere)."""
+        consumed = set(statements) | {line}
+        names = {t.id for ln in statements for t in ast.walk(self.tree)
+                 if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store) and t.lineno == ln}
         if any(isinstance(u, ast.Name) and isinstance(u.ctx, ast.Load) and u.id in names and u.lineno not in consumed
-               for u in ast.walk(self.tree)):
-            return  # the cell is used elsewhere too: keep building it
+               and not self.in_followed(u.lineno) for u in ast.walk(self.tree)):
+            return  # a cell is used elsewhere too: keep building it
         lines = self.src.splitlines()
-        out[1:1] = [f"# rnn-migrate: replaces `{lines[line - 1].strip()}`" for line in c.statements]
-        for line in c.statements:
-            self.replace.setdefault(line, [])
+        keep = [ln for ln in statements if ln != line]
+        out[1:1] = [f"# rnn-migrate: replaces `{lines[ln - 1].strip()}`" for ln in keep]
+        for ln in keep:
+            self.replace.setdefault(ln, [])
 
     def embedding(self, stmt: ast.Assign, name: str, call: ast.Call) -> None:
         matrix, ids = call.args
@@ -229,7 +503,12 @@ def upgrade_keras(source: str, filename: str = "<string>") -> UpgradeResult:
     # What the patterns did not take stays in compat form: list it (lines of the output).
     out_tree = ast.parse(code)
     leftover = [r for r in collect(out_tree, code.splitlines()) if r.kind == "use"]
+    names = set(matcher.followed_names)
+    followed = [(f.lineno, f.end_lineno or f.lineno) for f in out_tree.body
+                if isinstance(f, ast.FunctionDef) and f.name in names]
     for r in leftover:
+        if any(a <= r.line <= b for a, b in followed):
+            continue  # inside a helper whose returned cell became a Keras layer
         short = _short(_rel(r.path))
         if short in (*CELLS, "MultiRNNCell", "DropoutWrapper", "ResidualWrapper", "dynamic_rnn", "static_rnn",
                      "bidirectional_dynamic_rnn", "static_bidirectional_rnn", "embedding_lookup"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import os
+import stat
 import tokenize
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -15,9 +16,10 @@ from typing import Iterable, Iterator, Sequence
 
 from migration.upgrade import symbols
 from migration.upgrade.notebooks import NotebookError, read_cells
+from migration.upgrade.plan import Planner, Site, keras_twin
 from migration.upgrade.resolve import Binding, Reference, collect
 
-MAX_BYTES = 5_000_000
+MAX_BYTES = 16 * 1024 * 1024  # a source file larger than 16 MiB is skipped with a note
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 SUFFIXES = (".py", ".ipynb")
 
@@ -37,6 +39,7 @@ class Finding:
     doc: str
     reason: str = ""
     cell: int | None = None
+    upgrade: str = ""  # what `upgrade --to compat` writes instead ("" = left as written)
 
     def location(self) -> str:
         cell = f"[cell {self.cell}]" if self.cell is not None else ""
@@ -89,6 +92,9 @@ class ScanReport:
 
 # -- references -> findings -------------------------------------------------------------------------------------
 
+UPGRADE_DOC = "docs/upgrading.md#what-scan-reports"
+
+
 def _split(path: str) -> tuple[str, bool] | None:
     """``("nn.rnn_cell.GRUCell", via_compat)`` for a TensorFlow path, or None when it is not TF1 API."""
     if path.startswith("tensorflow.compat.v1."):
@@ -98,53 +104,71 @@ def _split(path: str) -> tuple[str, bool] | None:
     return None
 
 
+def _site_finding(site: Site, path: str) -> Finding:
+    rel = site.symbol[3:] if site.symbol.startswith("tf.") else site.symbol
+    base = rel.split("(")[0]
+    row = symbols.lookup(base)
+    if base.startswith(("contrib.seq2seq", "contrib.legacy_seq2seq")):
+        replacement = keras_twin(base)
+        consequence = ("runs on TF 2.21 as " + (site.new or "legacy_rnn.seq2seq") + " (graph mode, the TF 1.15 "
+                       "variable names); its Keras 2 twin is " + replacement)
+        doc = UPGRADE_DOC
+    elif row is not None and row.name not in ("contrib", "contrib.rnn"):
+        replacement, consequence, doc = row.replacement, row.consequence, row.doc
+    else:
+        replacement, consequence, doc = site.new or "see `why`", "", row.doc if row is not None else UPGRADE_DOC
+    return Finding(path=path, line=site.span[0], col=site.span[1] + 1, symbol=site.symbol,
+                   written=site.old.split("\n")[0], replacement=replacement, consequence=consequence,
+                   severity=site.action, doc=doc, reason=site.reason, upgrade=site.new)
+
+
+def _compat_finding(ref: Reference, path: str, lines: Sequence[str]) -> Finding | None:
+    """Information: a TF1 construct from the RNN table that already runs as written (through tf.compat.v1)."""
+    if ref.kind == "feed_dict":
+        row, symbol = symbols.FEED_DICT, "tf.Session.run(feed_dict)"
+    elif ref.kind == "use":
+        split = _split(ref.path)
+        if split is None:
+            return None
+        rel = split[0]
+        if rel.startswith(("contrib.seq2seq.", "contrib.legacy_seq2seq.")):  # through a rebound import
+            return Finding(path=path, line=ref.line, col=ref.col + 1, symbol="tf." + rel, written=_written(ref, lines),
+                           replacement=keras_twin(rel), consequence="runs as legacy_rnn.seq2seq (TF 1.15 names)",
+                           severity="compat", doc=UPGRADE_DOC)
+        row = symbols.lookup(rel)
+        if row is None or row.name in ("contrib", "contrib.rnn", "nn.rnn_cell") and rel == row.name:
+            return None
+        symbol = "tf." + rel
+    else:
+        return None
+    return Finding(path=path, line=ref.line, col=ref.col + 1, symbol=symbol, written=_written(ref, lines),
+                   replacement=row.replacement, consequence=row.consequence, severity="compat", doc=row.doc)
+
+
 def _written(ref: Reference, lines: Sequence[str]) -> str:
     if ref.line == ref.end_line and 0 < ref.line <= len(lines):
         return lines[ref.line - 1][ref.col:ref.end_col]
     return ref.path
 
 
-def finding_for(ref: Reference, path: str, lines: Sequence[str], line_offset: int = 0) -> Finding | None:
-    """The finding for one reference, or None when it is not a TF1 construct (``tf.concat``, ``tf_keras``)."""
-    if ref.kind == "feed_dict":
-        row, rel, severity, reason = symbols.FEED_DICT, "", "compat", ""
-        symbol = "tf.Session.run(feed_dict)"
-    else:
-        split = _split(ref.path)
-        if split is None:
-            return None
-        rel, via_compat = split
-        row = symbols.lookup(rel)
-        if row is None:
-            return None
-        symbol, reason = "tf." + rel, ""
-        if ref.kind == "star":
-            severity, reason = "manual", "star import: the names it binds cannot be resolved; import them explicitly"
-        elif ref.kind == "getattr":
-            severity, symbol = "manual", symbol + ".<getattr>"
-            reason = "dynamic getattr on a TF1 module: the attribute is only known at run time; check it by hand"
-        elif ref.kind == "import":
-            if row.home is not None or rel in ("contrib.rnn",):
-                return None  # the uses of the imported name are reported where they occur
-            severity, reason = "manual", "imports a tf.contrib module that has no TF2 home"
-        elif row.name in ("nn.rnn_cell", "contrib.rnn", "contrib") and rel == row.name and not ref.alias_assignment:
-            severity, reason = "manual", "a TF1 module used as a value: its attributes cannot be checked"
-        elif ref.alias_assignment and rel == row.name and row.name in ("nn.rnn_cell", "contrib.rnn"):
-            return None  # ``rnn_cell = tf.nn.rnn_cell``: the uses through the alias are reported
-        elif row.home is None:
-            severity = "manual"
-            reason = "no home in TensorFlow 2.21 (tf.contrib is gone)"
-        elif ref.binding is not None and ref.binding.via == "assign" and symbols.has_no_home(
-                _split(ref.binding.target)[0] if _split(ref.binding.target) else ""):
-            severity, reason = "manual", f"reached through `{ref.base}`, an alias of a module with no single TF2 home"
-        elif via_compat or row.in_tf2:
-            severity = "compat"
-        else:
-            severity = "rewrite"
-    return Finding(
-        path=path, line=ref.line - line_offset, col=ref.col + 1, symbol=symbol, written=_written(ref, lines),
-        replacement=row.replacement, consequence=row.consequence, severity=severity, doc=row.doc, reason=reason,
-    )
+def findings_of(refs: list[Reference], lines: list[str], tree: ast.Module, path: str) -> list[Finding]:
+    """Every site ``upgrade --to compat`` changes or cannot change (from its own plan), plus the RNN-table
+    constructs that run as written (severity ``compat``), in source order."""
+    planner = Planner(refs, lines, tree)
+    planner.plan()
+    out = [_site_finding(site, path) for site in planner.sites]
+    for f in out:
+        if f.severity == "note":  # information (a run-time cell choice): runs as written, no rewrite
+            f.severity, f.replacement = "compat", "one Keras layer per candidate"
+    covered = {(f.line, f.col) for f in out}
+    for ref in refs:
+        if (ref.line, ref.col + 1) in covered:
+            continue
+        finding = _compat_finding(ref, path, lines)
+        if finding is not None:
+            out.append(finding)
+    out.sort(key=lambda f: (f.line, f.col))
+    return out
 
 
 # -- sources -----------------------------------------------------------------------------------------------------
@@ -170,22 +194,62 @@ def scan_source(source: str, path: str = "<string>", *, bindings: dict[str, Bind
         return []  # nothing can be bound to TensorFlow here (parsed anyway: syntax errors are still reported)
     lines = source.splitlines()
     refs = collect(tree, lines, bindings)
+    out = findings_of(refs, lines, tree, path)
+    for finding in out:
+        finding.cell = cell
+    return out
+
+
+def scan_cells(cells: list, path: str, report: ScanReport) -> list[Finding]:
+    """A notebook's code cells scanned as one program (as ``upgrade`` rewrites them: an import in cell 1 applies to
+    cell 5); cells that do not parse are reported under ``errors`` and left out. Findings carry (cell, line)."""
+    good, starts, line = [], [], 1
+    for c in cells:
+        try:
+            parse(c.source, path)
+        except SyntaxError as exc:
+            report.errors.append(FileError(path, str(exc.msg), exc.lineno, c.index))
+            continue
+        except (RecursionError, MemoryError, ValueError):
+            report.errors.append(FileError(path, "skipped: the code nests too deeply for Python's parser", None,
+                                           c.index))
+            continue
+        source = c.source if c.source.endswith("\n") or not c.source else c.source + "\n"
+        good.append(source)
+        starts.append((line, c.index))
+        line += source.count("\n")
+    try:
+        findings = scan_source("".join(good), path)
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:  # cells parse alone but not together
+        report.errors.append(FileError(path, f"the code cells do not parse as one program ({exc}); scan an "
+                                       "nbconvert export instead"))
+        return []
     out = []
-    for ref in refs:
-        finding = finding_for(ref, path, lines)
-        if finding is not None:
-            finding.cell = cell
-            out.append(finding)
+    for f in findings:
+        start, index = next((s, i) for s, i in reversed(starts) if s <= f.line)
+        f.line, f.cell = f.line - start + 1, index
+        out.append(f)
     return out
 
 
 def read_text(path: str) -> str:
-    """Read a source file as text; raise :class:`ValueError` with the reason and the remedy."""
-    size = os.path.getsize(path)
-    if size > MAX_BYTES:
-        raise ValueError(f"skipped: {size:,} bytes is larger than the {MAX_BYTES:,}-byte limit for a source file")
+    """Read a source file as text; raise :class:`ValueError` with the reason and the remedy.
+
+    Only regular files are read (a FIFO would block, ``/dev/zero`` never ends: both are skipped with a note, also
+    through a symlink), and never more than :data:`MAX_BYTES` + 1 bytes, whatever ``stat`` said.
+    """
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or
+                stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise ValueError(f"skipped: {kind}{' (through a symlink)' if os.path.islink(path) else ''}; only regular "
+                         "files are scanned")
+    if st.st_size > MAX_BYTES:
+        raise ValueError(f"skipped: {st.st_size:,} bytes is larger than the {MAX_BYTES:,}-byte limit for a source file")
     with open(path, "rb") as fh:
-        data = fh.read()
+        data = fh.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"skipped: larger than the {MAX_BYTES:,}-byte limit for a source file (it grew while read)")
     if b"\0" in data[:8192]:
         raise ValueError("skipped: binary file (it contains NUL bytes); scan only Python sources and notebooks")
     try:
@@ -209,14 +273,7 @@ def scan_file(path: str, report: ScanReport) -> None:
         except NotebookError as exc:
             report.errors.append(FileError(path, str(exc)))
             return
-        bindings: dict[str, Binding] = {}  # cells share one namespace
-        for c in cells:
-            try:
-                report.findings.extend(scan_source(c.source, path, bindings=bindings, cell=c.index))
-            except SyntaxError as exc:
-                report.errors.append(FileError(path, str(exc.msg), exc.lineno, c.index))
-            except RecursionError:
-                report.errors.append(FileError(path, "skipped: the code nests too deeply for Python's parser", None, c.index))
+        report.findings.extend(scan_cells(cells, path, report))
         return
     try:
         report.findings.extend(scan_source(text, path))

@@ -11,10 +11,7 @@ and every ``in_tf2`` flag against the installed TensorFlow. This module never im
 """
 from __future__ import annotations
 
-import ast
 import functools
-import importlib.util
-import os
 import re
 from dataclasses import dataclass
 
@@ -201,27 +198,18 @@ def lookup(rel: str) -> Symbol | None:
     return None
 
 
-@functools.lru_cache(maxsize=1)
 def tf_upgrade_v2_renames() -> frozenset[str]:
-    """The TF1 names (relative, e.g. ``log``) that TensorFlow's own ``tf_upgrade_v2`` renames because they left TF2.
+    """The TF1 names (relative, e.g. ``log``) that TensorFlow's own ``tf_upgrade_v2`` renames and that exist under
+    ``tf.compat.v1`` on the installed TensorFlow (from :mod:`migration.upgrade.tfspec`'s data file)."""
+    from migration.upgrade.tfspec import spec
 
-    Read from ``tensorflow/tools/compatibility/renames_v2.py`` as data (``ast.literal_eval``), without importing
-    TensorFlow. Empty if TensorFlow is not installed.
-    """
-    try:
-        spec = importlib.util.find_spec("tensorflow")
-    except (ImportError, ValueError):
-        return frozenset()
-    if spec is None or not spec.origin:
-        return frozenset()
-    path = os.path.join(os.path.dirname(spec.origin), "tools", "compatibility", "renames_v2.py")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            tree = ast.parse(fh.read())
-        renames = ast.literal_eval(tree.body[-1].value)  # type: ignore[attr-defined]
-    except (OSError, SyntaxError, ValueError, AttributeError):
-        return frozenset()
-    return frozenset(k[3:] for k in renames if k.startswith("tf."))
+    s = spec()
+    return frozenset(k for k in s.renames if k in s.in_v1)
+
+
+@functools.lru_cache(maxsize=1)
+def _renames() -> frozenset[str]:
+    return tf_upgrade_v2_renames()
 
 
 def compat_home(rel: str) -> str | None:
@@ -235,7 +223,7 @@ def compat_home(rel: str) -> str | None:
         return None if row.in_tf2 else row.compat_home()
     if rel.startswith("contrib"):
         return None
-    if any(rel == m or rel.startswith(m + ".") for m in MOVED_MODULES) or rel in tf_upgrade_v2_renames():
+    if any(rel == m or rel.startswith(m + ".") for m in MOVED_MODULES) or rel in _renames():
         return "compat.v1." + rel
     return None
 

@@ -99,11 +99,12 @@ def test_manual_check_list_is_explicit():
     code, manual = _upgrade((FIXTURES / "aliases.py").read_text())
     assert manual == [
         "6:1: tf.contrib.layers",
+        "13:10: tf.contrib.layers.fully_connected",
         "14:14: getattr(tf.contrib.rnn, ...)",
-        "15:11: tf.contrib.seq2seq.BasicDecoder",
     ]
     assert "import tensorflow.contrib.layers as layers" in code  # left as written, never guessed
-    assert "decoder = tf.contrib.seq2seq.BasicDecoder" in code
+    assert "logits = layers.fully_connected(" in code
+    assert "decoder = legacy_rnn.seq2seq.BasicDecoder" in code  # the seq2seq home (issue 12)
 
 
 @pytest.mark.parametrize("before, expected", [
@@ -159,7 +160,7 @@ def test_cli_lists_manual_checks_with_exit_1(tmp_path, capsys):
 
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [m["symbol"] for m in data["manual_checks"]] == [
-        "tf.contrib.layers", "getattr(tf.contrib.rnn, ...)", "tf.contrib.seq2seq.BasicDecoder"]
+        "tf.contrib.layers", "tf.contrib.layers.fully_connected", "getattr(tf.contrib.rnn, ...)"]
 
 
 def _losses(stdout: str) -> list[float]:

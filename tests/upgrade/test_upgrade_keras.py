@@ -58,6 +58,66 @@ KERAS_CASES = [
 ]
 
 
+KERAS_CASES += [
+    ("MultiRNNCell of a cell and a dropout-wrapped cell: one layer each, mask and per-layer initial state",
+     "a = tf.nn.rnn_cell.LSTMCell(4)\nb = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=kp)\n"
+     "m = tf.nn.rnn_cell.MultiRNNCell([a, b])\no, s = tf.nn.dynamic_rnn(m, x, sequence_length=L, initial_state=s0)\n",
+     ["_x1 = x", "_h1 = _x1",
+      "_rnn1_0 = tf_keras.layers.LSTM(4, return_sequences=True, return_state=True, zero_output_for_mask=True)"
+      "(_h1, mask=tf.sequence_mask(L, maxlen=tf.shape(_x1)[1]), initial_state=[((s0)[0])[1], ((s0)[0])[0]])",
+      "_h1 = _rnn1_0[0]",
+      "_rnn1_1 = tf_keras.layers.GRU(3, return_sequences=True, return_state=True, reset_after=False, "
+      "zero_output_for_mask=True)(_h1, mask=tf.sequence_mask(L, maxlen=tf.shape(_x1)[1]), initial_state=[(s0)[1]])",
+      "_h1 = tf_keras.layers.Dropout(rate=1 - (kp))(_rnn1_1[0], training=True)",
+      "o, s = _h1, (tf.compat.v1.nn.rnn_cell.LSTMStateTuple(c=_rnn1_0[2], h=_rnn1_0[1]), _rnn1_1[1])"]),
+    ("MultiRNNCell of a comprehension held in a list: a loop over the layers",
+     "cells = [tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(8), output_keep_prob=kp) for _ in range(n)]\n"
+     "stack = tf.nn.rnn_cell.MultiRNNCell(cells)\no, s = tf.nn.dynamic_rnn(stack, x, dtype=tf.float32)\n",
+     ["_x1 = x", "_h1, _states1 = _x1, []", "for _k1 in range(n):",
+      "    _r1 = tf_keras.layers.LSTM(8, return_sequences=True, return_state=True)(_h1)",
+      "    _h1 = tf_keras.layers.Dropout(rate=1 - (kp))(_r1[0], training=True)",
+      "    _states1.append(tf.compat.v1.nn.rnn_cell.LSTMStateTuple(c=_r1[2], h=_r1[1]))",
+      "o, s = _h1, tuple(_states1)"]),
+    ("bidirectional_dynamic_rnn: Bidirectional(merge_mode=None) with the mask, states (fw, bw)",
+     "f = tf.nn.rnn_cell.GRUCell(5)\nb = tf.nn.rnn_cell.GRUCell(5)\n"
+     "(of, ob), (sf, sb) = tf.nn.bidirectional_dynamic_rnn(f, b, x, sequence_length=L, dtype=tf.float32)\n",
+     ["_x1 = x",
+      "_rnn1 = tf_keras.layers.Bidirectional(tf_keras.layers.GRU(5, return_sequences=True, return_state=True, "
+      "reset_after=False, zero_output_for_mask=True), backward_layer=tf_keras.layers.GRU(5, return_sequences=True, "
+      "return_state=True, go_backwards=True, reset_after=False, zero_output_for_mask=True), merge_mode=None)"
+      "(_x1, mask=tf.sequence_mask(L, maxlen=tf.shape(_x1)[1]))",
+      "(of, ob), (sf, sb) = (_rnn1[0], _rnn1[1]), (_rnn1[2], _rnn1[3])"]),
+    ("static_bidirectional_rnn imported in try/except: concat merge, LSTM states from Keras [h, c]",
+     "try:\n    from tensorflow.contrib.rnn import static_bidirectional_rnn\nexcept ImportError:\n"
+     "    static_bidirectional_rnn = tf.nn.bidirectional_rnn\nf = tf.contrib.rnn.BasicLSTMCell(3)\n"
+     "b = tf.contrib.rnn.BasicLSTMCell(3)\nouts, sf, sb = static_bidirectional_rnn(f, b, xs, dtype=tf.float32)\n",
+     ["try:", "    from tensorflow.compat.v1.nn import static_bidirectional_rnn", "except ImportError:",
+      "    static_bidirectional_rnn = tf.nn.bidirectional_rnn", "_x1 = tf.stack(xs, axis=1)",
+      "_rnn1 = tf_keras.layers.Bidirectional(tf_keras.layers.LSTM(3, return_sequences=True, return_state=True), "
+      "backward_layer=tf_keras.layers.LSTM(3, return_sequences=True, return_state=True, go_backwards=True), "
+      "merge_mode='concat')(_x1)",
+      "outs, sf, sb = tf.unstack(_rnn1[0], axis=1), tf.compat.v1.nn.rnn_cell.LSTMStateTuple(c=_rnn1[2], h=_rnn1[1]), "
+      "tf.compat.v1.nn.rnn_cell.LSTMStateTuple(c=_rnn1[4], h=_rnn1[3])"]),
+    ("a cell built by a helper function: the return is followed with the call's arguments",
+     "def make_cell(n, kp):\n    cell = tf.nn.rnn_cell.BasicLSTMCell(n * 2)\n"
+     "    return tf.nn.rnn_cell.DropoutWrapper(cell, output_keep_prob=kp)\ncell = make_cell(H, 0.9)\n"
+     "o, s = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)\n",
+     ["def make_cell(n, kp):", "    cell = tf.compat.v1.nn.rnn_cell.BasicLSTMCell(n * 2)",
+      "    return tf.compat.v1.nn.rnn_cell.DropoutWrapper(cell, output_keep_prob=kp)", "_x1 = x",
+      "_rnn1 = tf_keras.layers.LSTM(H * 2, return_sequences=True, return_state=True)(_x1)",
+      "_seq1 = tf_keras.layers.Dropout(rate=1 - (0.9))(_rnn1[0], training=True)  # DropoutWrapper has no inference switch",
+      "o, s = _seq1, tf.compat.v1.nn.rnn_cell.LSTMStateTuple(c=_rnn1[2], h=_rnn1[1])"]),
+    ("DropoutWrapper chain: input then output keep probabilities",
+     "c = tf.nn.rnn_cell.GRUCell(3)\nc = tf.nn.rnn_cell.DropoutWrapper(c, input_keep_prob=0.8)\n"
+     "c = tf.nn.rnn_cell.DropoutWrapper(c, output_keep_prob=0.7)\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32)\n",
+     ["_x1 = x",
+      "_rnn1 = tf_keras.layers.GRU(3, return_sequences=True, return_state=True, reset_after=False, dropout=1 - (0.8))"
+      "(_x1, training=True)",
+      "_seq1 = tf_keras.layers.Dropout(rate=1 - (0.7))(_rnn1[0], training=True)  # DropoutWrapper has no inference switch",
+      "o, s = _seq1, _rnn1[1]"]),
+]
+
+
 @pytest.mark.parametrize("rule, before, body", KERAS_CASES, ids=[c[0] for c in KERAS_CASES])
 def test_keras_pattern(rule, before, body):
     code, manual = _keras(HEAD + before)
@@ -76,9 +136,15 @@ def test_forget_bias_note_names_the_value():
     # peepholes / num_proj have no stock Keras layer: not recognised, left in compat form, listed
     ("c = tf.nn.rnn_cell.LSTMCell(5, use_peepholes=True)\no, s = tf.nn.dynamic_rnn(c, x)\n",
      ["tf.nn.rnn_cell.LSTMCell", "tf.nn.dynamic_rnn"]),
+    # cells the patterns cannot see (a, b, f unknown) stay in compat form
     ("c = tf.nn.rnn_cell.MultiRNNCell([a, b])\no, s = tf.nn.dynamic_rnn(c, x)\n",
      ["tf.nn.rnn_cell.MultiRNNCell", "tf.nn.dynamic_rnn"]),
     ("o, s = tf.nn.bidirectional_dynamic_rnn(f, b, x)\n", ["tf.nn.bidirectional_dynamic_rnn"]),
+    # [cell] * n shares one weight set across layers: no stock Keras equivalent
+    ("c = tf.nn.rnn_cell.GRUCell(3)\nm = tf.nn.rnn_cell.MultiRNNCell([c] * 2)\no, s = tf.nn.dynamic_rnn(m, x)\n",
+     ["tf.nn.rnn_cell.GRUCell", "tf.nn.rnn_cell.MultiRNNCell", "tf.nn.dynamic_rnn"]),
+    ("c = tf.nn.rnn_cell.GRUCell(3)\nm = tf.nn.rnn_cell.MultiRNNCell([c, c])\no, s = tf.nn.dynamic_rnn(m, x)\n",
+     ["tf.nn.rnn_cell.GRUCell", "tf.nn.rnn_cell.MultiRNNCell", "tf.nn.dynamic_rnn"]),
     ("W = tf.get_variable('W', [10, 3])\ne = tf.nn.embedding_lookup(W, ids)\n", ["tf.nn.embedding_lookup"]),
     ("c = tf.nn.rnn_cell.GRUCell(3)\no, s = tf.nn.dynamic_rnn(c, x, time_major=True)\n",
      ["tf.nn.rnn_cell.GRUCell", "tf.nn.dynamic_rnn"]),
@@ -87,6 +153,19 @@ def test_unrecognised_patterns_are_left_and_listed(before, listed):
     code, manual = _keras(HEAD + before)
     assert sorted(set(manual)) == sorted(listed)
     assert "tf_keras.layers.LSTM" not in code and "tf_keras.layers.GRU" not in code
+
+
+def test_run_time_cell_choice_is_manual_with_every_candidate():
+    src = HEAD + ("cell_fn = tf.nn.rnn_cell.GRUCell if use_gru else tf.nn.rnn_cell.BasicLSTMCell\n"
+                  "def make(n):\n    return cell_fn(n)\nc = make(4)\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32)\n")
+    result = upgrade_source(src, "keras")
+    notes = [m for m in result.manual_checks if "run time" in m.reason]
+    assert len(notes) == 1 and "one of GRUCell, BasicLSTMCell" in notes[0].reason
+    assert "tf_keras.layers" not in result.code  # neither candidate is guessed
+    from migration.upgrade.scan import scan_source
+
+    info = [f for f in scan_source(src) if f.symbol == "run-time cell choice"]
+    assert len(info) == 1 and "GRUCell, BasicLSTMCell" in info[0].reason
 
 
 def test_cell_used_elsewhere_is_kept():

@@ -1,0 +1,166 @@
+"""The code ``upgrade --to keras`` emits for the new patterns computes what the TF1 code computed.
+
+For a bidirectional_dynamic_rnn (LSTM, ragged lengths) and a MultiRNNCell stack (LSTM then GRU, ragged lengths,
+an initial state), the TF1 graph is run with seeded asymmetric weights and non-zero biases; the EMITTED Keras
+statements are executed as written (eager), with the layers' weights set from the TF1 variables through the
+project's NumPy converters; outputs and states must agree to 1e-5. Negative controls: the same emitted code without
+the mask, and the TF1 weights loaded without conversion, differ.
+"""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+import migration  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from migration.converters import gru_to_keras, lstm_to_keras
+from migration.upgrade import upgrade_source
+
+B, T, D, U = 3, 5, 4, 6
+LENGTHS = np.array([5, 2, 3], dtype=np.int32)
+
+
+@pytest.fixture(scope="module")
+def tf():
+    import tensorflow
+
+    return tensorflow
+
+
+def _emitted(source: str) -> str:
+    """The statements the Keras upgrade put in place of the TF1 RNN (comments dropped)."""
+    code = upgrade_source("import tensorflow as tf\n" + source, "keras").code
+    body = code.split("import tf_keras  # rnn-migrate: Keras 2\n", 1)[1]
+    return "\n".join(ln for ln in body.split("\n") if ln.strip() and not ln.lstrip().startswith("#"))
+
+
+def _run_tf1(tf, source: str, seed: int, extra: dict) -> tuple[dict, dict]:
+    """Run the compat form of ``source`` in a TF1 graph; weights set to seeded values. Returns (values, weights)."""
+    compat = upgrade_source("import tensorflow as tf\n" + source, "compat").code
+    body = compat.split("import tensorflow as tf\n", 1)[1]
+    rng = np.random.RandomState(seed)
+    g = tf.Graph()
+    with g.as_default():
+        ns = {"tf": tf, "x": tf.constant(extra["x"]), "L": tf.constant(LENGTHS), **extra.get("graph", lambda tf: {})(tf)}
+        exec(body, ns)  # noqa: S102 - our own fixture code
+        weights = {}
+        with tf.compat.v1.Session() as sess:
+            for v in tf.compat.v1.global_variables():
+                value = rng.uniform(-0.6, 0.6, v.shape.as_list()).astype(np.float32)
+                v.load(value, sess)
+                weights[v.name] = value
+            values = sess.run({k: ns[k] for k in extra["fetch"]})
+    return values, weights
+
+
+def _recording_keras(tf, weights_for):
+    """A ``tf_keras`` stand-in whose RNN layers, the first time they are called, are built, given the converted
+    weights (``weights_for(layer, k)`` for the k-th top-level layer) and then called for real."""
+    import tf_keras
+
+    state = {"depth": 0, "count": 0}
+
+    def preset(base):
+        class Preset(base):
+            def __call__(self, *args, **kwargs):
+                if state["depth"] or getattr(self, "_rnn_migrate_preset", False):
+                    return super().__call__(*args, **kwargs)
+                state["depth"] += 1
+                try:
+                    super().__call__(*args, **kwargs)  # builds the weights
+                    self.set_weights(weights_for(self, state["count"]))
+                    state["count"] += 1
+                    self._rnn_migrate_preset = True
+                    return super().__call__(*args, **kwargs)
+                finally:
+                    state["depth"] -= 1
+
+        Preset.__name__ = base.__name__
+        return Preset
+
+    layers = types.SimpleNamespace(**{n: getattr(tf_keras.layers, n) for n in ("Dropout", "Embedding")})
+    for name in ("LSTM", "GRU", "SimpleRNN", "Bidirectional"):
+        setattr(layers, name, preset(getattr(tf_keras.layers, name)))
+    return types.SimpleNamespace(layers=layers, initializers=tf_keras.initializers), state
+
+
+BIDI = ("f = tf.nn.rnn_cell.LSTMCell(6, forget_bias=0.7)\nb = tf.nn.rnn_cell.LSTMCell(6, forget_bias=0.7)\n"
+        "(of, ob), (sf, sb) = tf.nn.bidirectional_dynamic_rnn(f, b, x, sequence_length=L, dtype=tf.float32)\n")
+
+
+def _bidi_weights(w: dict, convert: bool = True):
+    def one(prefix):
+        k, b = w[f"bidirectional_rnn/{prefix}/lstm_cell/kernel:0"], w[f"bidirectional_rnn/{prefix}/lstm_cell/bias:0"]
+        return lstm_to_keras(k, b, D, 0.7) if convert else [k[:D], k[D:], b]
+    return lambda layer, i: one("fw") + one("bw")
+
+
+def _keras_run(tf, code: str, weights_for, x: np.ndarray, init=None) -> dict:
+    keras_ns, _ = _recording_keras(tf, weights_for)
+    ns = {"tf": tf, "tf_keras": keras_ns, "x": tf.constant(x), "L": tf.constant(LENGTHS)}
+    if init is not None:
+        ns["s0"] = init
+    exec(code, ns)  # noqa: S102 - the code the upgrade emitted
+    return ns
+
+
+def _flat(state) -> list[np.ndarray]:
+    if hasattr(state, "c"):
+        return [np.asarray(state.c), np.asarray(state.h)]
+    if isinstance(state, (tuple, list)):
+        return [a for s in state for a in _flat(s)]
+    return [np.asarray(state)]
+
+
+def test_bidirectional_dynamic_rnn_parity_and_controls(tf):
+    x = np.random.RandomState(1).randn(B, T, D).astype(np.float32)
+    ref, w = _run_tf1(tf, BIDI, 7, {"x": x, "fetch": ["of", "ob", "sf", "sb"]})
+    code = _emitted(BIDI)
+    assert "go_backwards=True" in code and "mask=tf.sequence_mask(L" in code
+    got = _keras_run(tf, code, _bidi_weights(w), x)
+    for k in ("of", "ob"):
+        np.testing.assert_allclose(np.asarray(got[k]), ref[k], atol=1e-5)
+    for k in ("sf", "sb"):
+        for a, b in zip(_flat(got[k]), _flat(ref[k])):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+    assert np.abs(ref["ob"]).max() > 0.05 and np.abs(ref["ob"][1, 2:]).max() == 0.0  # padded steps are zeros
+    # negative controls: no mask (the backward pass starts in the padding), unconverted weights
+    unmasked = _keras_run(tf, code.replace(", mask=tf.sequence_mask(L, maxlen=tf.shape(_x1)[1])", ""),
+                          _bidi_weights(w), x)
+    assert np.abs(np.asarray(unmasked["ob"]) - ref["ob"]).max() > 1e-3
+    raw = _keras_run(tf, code, _bidi_weights(w, convert=False), x)
+    assert np.abs(np.asarray(raw["of"]) - ref["of"]).max() > 1e-3
+
+
+STACK = ("a = tf.nn.rnn_cell.LSTMCell(6)\nb = tf.nn.rnn_cell.GRUCell(6)\nm = tf.nn.rnn_cell.MultiRNNCell([a, b])\n"
+         "o, s = tf.nn.dynamic_rnn(m, x, sequence_length=L, initial_state=s0)\n")
+
+
+def test_multirnncell_stack_parity(tf):
+    rng = np.random.RandomState(3)
+    x = rng.randn(B, T, D).astype(np.float32)
+    c0, h0, g0 = (rng.randn(B, U).astype(np.float32) for _ in range(3))
+
+    def graph_init(tf):
+        return {"s0": (tf.compat.v1.nn.rnn_cell.LSTMStateTuple(tf.constant(c0), tf.constant(h0)), tf.constant(g0))}
+
+    ref, w = _run_tf1(tf, STACK, 11, {"x": x, "fetch": ["o", "s"], "graph": graph_init})
+    code = _emitted(STACK)
+    assert "_rnn1_0 = tf_keras.layers.LSTM(" in code and "_rnn1_1 = tf_keras.layers.GRU(" in code
+    base = "rnn/multi_rnn_cell/"
+    converted = [
+        lstm_to_keras(w[base + "cell_0/lstm_cell/kernel:0"], w[base + "cell_0/lstm_cell/bias:0"], D, 1.0),
+        gru_to_keras(w[base + "cell_1/gru_cell/gates/kernel:0"], w[base + "cell_1/gru_cell/gates/bias:0"],
+                     w[base + "cell_1/gru_cell/candidate/kernel:0"], w[base + "cell_1/gru_cell/candidate/bias:0"], U),
+    ]
+    init = (tf.compat.v1.nn.rnn_cell.LSTMStateTuple(tf.constant(c0), tf.constant(h0)), tf.constant(g0))
+    got = _keras_run(tf, code, lambda layer, i: converted[i], x, init)
+    np.testing.assert_allclose(np.asarray(got["o"]), ref["o"], atol=1e-5)
+    for a, b in zip(_flat(got["s"]), _flat(ref["s"])):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # negative control: the layers' initial states swapped into Keras' order by mistake ([c, h] instead of [h, c])
+    swapped = code.replace("initial_state=[((s0)[0])[1], ((s0)[0])[0]]", "initial_state=[((s0)[0])[0], ((s0)[0])[1]]")
+    assert swapped != code
+    bad = _keras_run(tf, swapped, lambda layer, i: converted[i], x, init)
+    assert np.abs(np.asarray(bad["o"]) - ref["o"]).max() > 1e-3
