@@ -23,6 +23,9 @@ from legacy_rnn.cells import (  # noqa: E402
 from legacy_rnn.rnn import (  # noqa: E402
     manual_rnn, static_rnn, dynamic_rnn, static_bidirectional_rnn, bidirectional_dynamic_rnn, flatten_state,
 )
+from legacy_rnn.contrib import (  # noqa: E402
+    lstm_block_cell, lstm_block_fused_cell, gru_block_cell, gru_block_cell_v2,
+)
 from legacy_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
 from legacy_rnn.session import (  # noqa: E402
     new_graph, placeholder, keep_prob_placeholder, new_session, initialize, save, restore_latest, restore_renamed,
@@ -34,6 +37,7 @@ TWINS: tuple[str, ...] = (
     "multi_rnn_cell", "dropout_wrapper", "residual_wrapper",
     "manual_rnn", "static_rnn", "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "flatten_state",
     "glove_embedding", "embedding_variable", "embedding_lookup",
+    "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
 )
 #: Legacy names without a Keras twin, and why.
 NO_TWIN: dict[str, str] = {

@@ -19,6 +19,9 @@ from modern_rnn.cells import (  # noqa: E402
 from modern_rnn.rnn import (  # noqa: E402
     manual_rnn, static_rnn, dynamic_rnn, static_bidirectional_rnn, bidirectional_dynamic_rnn, flatten_state,
 )
+from modern_rnn.contrib import (  # noqa: E402
+    lstm_block_cell, lstm_block_fused_cell, gru_block_cell, gru_block_cell_v2,
+)
 from modern_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
 from modern_rnn.projection_lstm import ProjectionLSTMCell  # noqa: E402
 from modern_rnn.dropout import DropoutCell  # noqa: E402
@@ -28,6 +31,7 @@ TWINS: tuple[str, ...] = (
     "multi_rnn_cell", "dropout_wrapper", "residual_wrapper",
     "manual_rnn", "static_rnn", "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "flatten_state",
     "glove_embedding", "embedding_variable", "embedding_lookup",
+    "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
 )
 #: Modern names without a legacy twin, and why.
 NO_TWIN: dict[str, str] = {

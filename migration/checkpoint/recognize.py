@@ -45,6 +45,32 @@ CELL_TABLE: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("rnn_cell", "handwritten", ("W", "b"), ()),
 )
 
+#: Registry hook for the cell families (see :func:`register_cell_row`): (cell directory, first required name) ->
+#: checkpoint name -> the name the kind's converter reads; and per cell directory the hyper-parameter defaults that
+#: differ from the kind's (used when the ``.meta`` does not give them).
+CELL_RENAMES: dict[tuple[str, str], dict[str, str]] = {}
+CELL_DEFAULTS: dict[str, dict[str, object]] = {}
+
+
+def register_cell_row(dirname: str, kind: str, required: tuple[str, ...], optional: tuple[str, ...] = (),
+                      renames: Optional[dict[str, str]] = None, defaults: Optional[dict[str, object]] = None) -> None:
+    """Add a row to :data:`CELL_TABLE`: a cell family contributes its layouts here instead of editing the recognizer."""
+    global CELL_TABLE
+    CELL_TABLE = CELL_TABLE + ((dirname, kind, tuple(required), tuple(optional)),)
+    if renames:
+        CELL_RENAMES[(dirname, required[0])] = dict(renames)
+    if defaults:
+        CELL_DEFAULTS.setdefault(dirname, {}).update(defaults)
+
+
+_PEEPHOLES = ("w_f_diag", "w_i_diag", "w_o_diag")
+# tf.contrib.rnn block cells. LSTMBlockCell writes exactly LSTMCell's lstm_cell/* (row above; its forget_bias,
+# cell_clip and use_peephole are LSTMBlockCell op attributes in the .meta) and GRUBlockCellV2 exactly GRUCell's.
+register_cell_row("lstm_fused_cell", "lstm", ("kernel", "bias"), _PEEPHOLES)  # LSTMBlockFusedCell (BlockLSTM op)
+register_cell_row("gru_cell", "gru", ("w_ru", "b_ru", "w_c", "b_c"),  # GRUBlockCell v1 names, GRUCell's arrays
+                  renames={"w_ru": "gates/kernel", "b_ru": "gates/bias", "w_c": "candidate/kernel",
+                           "b_c": "candidate/bias"})
+
 #: optimizer slot name (without ``_n``) -> (optimizer kind, slot roles by index ``_n``)
 SLOT_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "Adam": ("adam", ("m", "v")),
@@ -378,6 +404,8 @@ class _Recognizer:
                     self.reject(k, f"unknown cell layout under {path!r}: {problem}", rnn_like=True)
                 free -= set(under.values())
                 continue
+            renames = CELL_RENAMES.get((dirname, required[0]), {})
+            under = {renames.get(n, n): k for n, k in under.items()}
             scope, direction, layer, rel = _parse_path(path)
             units, input_size, proj = _units_and_input(kind, under, self.vs)
             if input_size <= 0:
@@ -385,7 +413,7 @@ class _Recognizer:
                     f"Variable {under[required[0]]!r} has shape {list(self.vs[under[required[0]]].shape)}: it leaves "
                     f"no rows for the input (units={units}), so it is not a {dirname} kernel."
                 )
-            spec, sources = self.spec_for(kind, units, bool(peep), proj, scope, rel, path)
+            spec, sources = self.spec_for(kind, units, bool(peep), proj, scope, rel, path, CELL_DEFAULTS.get(dirname))
             from migration.converters import tf1_shapes
 
             for name, want in tf1_shapes(spec, input_size).items():
@@ -431,7 +459,7 @@ class _Recognizer:
         return Block(scope, dirs)
 
     def spec_for(self, kind: str, units: int, peep: bool, proj: Optional[int], scope: str, rel: str,
-                 path: str) -> tuple[CellSpec, dict[str, str]]:
+                 path: str, defaults: Optional[dict[str, object]] = None) -> tuple[CellSpec, dict[str, str]]:
         params: dict[str, object] = {}
         sources: dict[str, str] = {}
         if self.meta is not None and kind != "handwritten":
@@ -444,6 +472,9 @@ class _Recognizer:
         for key in wanted:
             if key not in params:
                 sources[key] = "default (no .meta)" if self.meta is None else "default (not found in .meta)"
+                if defaults and key in defaults:
+                    params[key] = defaults[key]
+                    sources[key] += f" of {path.rsplit('/', 1)[-1]}: {defaults[key]!r}"
         params = {k: v for k, v in params.items() if k in wanted}
         if params.get("proj_clip") is not None and proj is None:
             params.pop("proj_clip")

@@ -26,6 +26,7 @@ ANCHORS: tuple[str, ...] = (
     "lstmcell", "grucell", "multirnncell", "dropoutwrapper", "residualwrapper", "lstmstatetuple", "static_rnn",
     "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "embedding_lookup", "optimizers",
     "saver", "initializers", "reset_default_graph", "contrib",
+    "lstmblockcell", "lstmblockfusedcell", "grublockcell",
 )
 
 SEVERITIES = ("compat", "rewrite", "manual")
@@ -173,6 +174,19 @@ _ROWS += [
     Symbol("contrib", "contrib", "no single equivalent (tf_keras.layers, tensorflow_addons, tf_slim)",
            "tf.contrib is gone from TF2: rewrite by hand", None),
 ]
+
+# tf.contrib.rnn cell families: no TF2 home; legacy_rnn.contrib rebuilds them on TensorFlow's own kernels.
+_CONTRIB_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("LSTMBlockCell", "lstmblockcell", "tf_keras.layers.LSTM (legacy_rnn.lstm_block_cell keeps TF1 code running)",
+     "same lstm_cell/kernel, bias (+ w_*_diag) as LSTMCell; forget_bias, cell_clip, use_peephole are op attributes"),
+    ("LSTMBlockFusedCell", "lstmblockfusedcell", "tf_keras.layers.LSTM(time_major=True)",
+     "lstm_fused_cell/kernel, bias converted like LSTMCell; time-major; forget_bias/cell_clip are BlockLSTM attributes"),
+    ("GRUBlockCell", "grublockcell", "tf_keras.layers.GRU(reset_after=False)",
+     "gru_cell/w_ru, b_ru, w_c, b_c hold GRUCell's gates/candidate arrays: convert like GRUCell"),
+    ("GRUBlockCellV2", "grublockcell", "tf_keras.layers.GRU(reset_after=False)", "GRUCell's names and layout"),
+)
+for _cls, _anchor, _repl, _cons in _CONTRIB_ROWS:
+    _ROWS.append(Symbol(f"contrib.rnn.{_cls}", _anchor, _repl, _cons, None))
 
 #: relative TF1 name -> row
 TABLE: dict[str, Symbol] = {row.name: row for row in _ROWS}

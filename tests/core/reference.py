@@ -28,7 +28,9 @@ def step(spec: CellSpec, w: dict, x: np.ndarray, state: tuple) -> tuple[np.ndarr
         k, b = (w["W"], w["b"]) if spec.kind == "handwritten" else (w["kernel"], w["bias"])
         h = act(np.concatenate([x, state[0]], 1) @ k + b)
         return h, (h,)
-    if spec.kind == "gru":
+    if spec.is_gru:
+        if spec.kind == "gru_block":  # GRUBlockCell v1 names hold the GRUCell arrays
+            w = {"gates/kernel": w["w_ru"], "gates/bias": w["b_ru"], "candidate/kernel": w["w_c"], "candidate/bias": w["b_c"]}
         (h_prev,) = state
         u_ = spec.units
         gates = sigmoid(np.concatenate([x, h_prev], 1) @ w["gates/kernel"] + w["gates/bias"])

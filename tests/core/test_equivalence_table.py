@@ -43,6 +43,12 @@ EXTRA_CELLS = {
     "basic_rnn_relu": CellSpec("basic_rnn", 4, activation="relu"),
     "lstm_peepholes_relu": CellSpec("lstm", 4, use_peepholes=True, activation="relu"),
     "basic_lstm_relu": CellSpec("basic_lstm", 4, activation="relu"),
+    # tf.contrib.rnn block cells (legacy_rnn.contrib: TensorFlow's own LSTMBlockCell / GRUBlockCell kernels). The
+    # clipped LSTMBlockCell and the fused cell are in test_contrib_table.py (no gradient through the clip in TF1).
+    "lstm_block_peep_fb0.5": CellSpec("lstm_block", 5, forget_bias=0.5, use_peepholes=True),
+    "lstm_block_fb0": CellSpec("lstm_block", 4, forget_bias=0.0),
+    "gru_block": CellSpec("gru_block", 4),
+    "gru_block_v2": CellSpec("gru_block_v2", 4),
 }
 
 
@@ -138,7 +144,7 @@ def test_keras_weights_into_tf1(case: Case) -> None:
 def test_table_covers_every_axis() -> None:
     """The table really spans what it claims (a refactor that drops an axis fails here)."""
     kinds = {c.spec.kind for c in CASES}
-    assert kinds == {"handwritten", "basic_rnn", "basic_lstm", "lstm", "gru"}
+    assert kinds == {"handwritten", "basic_rnn", "basic_lstm", "lstm", "gru", "lstm_block", "gru_block", "gru_block_v2"}
     assert {c.unroll for c in CASES} == {"manual", "static", "dynamic"}
     assert {c.bidirectional for c in CASES} == {False, True}
     assert {c.layers for c in CASES} == {1, 2}

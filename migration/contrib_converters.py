@@ -1,0 +1,74 @@
+"""Weight converters for the ``tf.contrib`` cell families: small pure NumPy functions.
+
+Read beside :mod:`legacy_rnn.contrib` and :mod:`modern_rnn.contrib`. The block cells were written to be
+checkpoint-compatible with the core cells, so most rows reuse :mod:`migration.converters`:
+
+==================  ====================================  ========================================================
+kind                TF1 variables under the cell scope    conversion
+==================  ====================================  ========================================================
+``lstm_block``      ``lstm_cell/kernel [D+U, 4U]``,       the ``LSTMCell`` one: the block kernel's gate order is
+                    ``bias [4U]``, ``w_{i,f,o}_diag``     ``i, c(i.e. j), f, o`` ("icfo" in ``lstm_ops.cc``) = TF1
+                                                          ``i, j, f, o``; forget_bias and cell_clip are op
+                                                          attributes, folded / kept like ``LSTMCell``'s
+``lstm_block_fused`` ``lstm_fused_cell/{kernel,bias}``    same (``BlockLSTM`` is ``LSTMBlockCell`` in a loop)
+``gru_block``       ``gru_cell/{w_ru, b_ru, w_c, b_c}``   renamed to ``gates/kernel, gates/bias, candidate/kernel,
+                                                          candidate/bias``, then the ``GRUCell`` one
+``gru_block_v2``    the ``GRUCell`` names                 the ``GRUCell`` one
+==================  ====================================  ========================================================
+
+This module must not import :mod:`migration.converters` at import time (that module imports this one to register
+the rows); the helpers it needs are passed in or imported inside the functions.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+
+Arrays = dict[str, np.ndarray]
+
+#: ``GRUBlockCell`` (v1) variable name -> the ``GRUCell`` / ``GRUBlockCellV2`` name holding the same array.
+GRU_BLOCK_V1_NAMES: dict[str, str] = {
+    "w_ru": "gates/kernel", "b_ru": "gates/bias", "w_c": "candidate/kernel", "b_c": "candidate/bias",
+}
+_GRU_TF1 = ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias")
+_SIMPLE_KERAS = ("kernel", "recurrent_kernel", "bias")
+
+
+def gru_block_v1_to_gru_names(weights: Mapping[str, np.ndarray]) -> Arrays:
+    """``{w_ru, b_ru, w_c, b_c}`` -> ``{gates/kernel, gates/bias, candidate/kernel, candidate/bias}`` (same arrays:
+    ``w_ru`` holds the ``[r | u]`` blocks exactly like ``gates/kernel``)."""
+    return {GRU_BLOCK_V1_NAMES.get(name, name): np.asarray(value) for name, value in weights.items()}
+
+
+def gru_names_to_gru_block_v1(weights: Mapping[str, np.ndarray]) -> Arrays:
+    """Inverse of :func:`gru_block_v1_to_gru_names`."""
+    back = {v: k for k, v in GRU_BLOCK_V1_NAMES.items()}
+    return {back.get(name, name): np.asarray(value) for name, value in weights.items()}
+
+
+def converters(CellConverter, lstm_tf1_names: Callable, lstm_keras_names: Callable, lstm_to_keras: Callable,
+               lstm_to_tf1: Callable, get: Callable) -> dict:
+    """The family's rows of :data:`migration.converters.CONVERTERS` (called once by that module)."""
+    from migration.converters import gru_to_keras, gru_to_tf1
+
+    def gru_v2_to_keras(spec, w, d, fb):
+        return gru_to_keras(*(get(w, n, spec.kind) for n in _GRU_TF1), d)
+
+    def gru_v1_to_keras(spec, w, d, fb):
+        return gru_to_keras(*(get(w, n, spec.kind) for n in GRU_BLOCK_V1_NAMES), d)
+
+    return {
+        "lstm_block": CellConverter("lstm_block", lstm_tf1_names, lstm_keras_names, lstm_to_keras, lstm_to_tf1),
+        "lstm_block_fused": CellConverter("lstm_block_fused", lstm_tf1_names, lstm_keras_names, lstm_to_keras,
+                                          lstm_to_tf1),
+        "gru_block": CellConverter(
+            "gru_block", lambda s: tuple(GRU_BLOCK_V1_NAMES), lambda s: _SIMPLE_KERAS, gru_v1_to_keras,
+            lambda s, w, fb: dict(zip(GRU_BLOCK_V1_NAMES, gru_to_tf1(*w)))),
+        "gru_block_v2": CellConverter(
+            "gru_block_v2", lambda s: _GRU_TF1, lambda s: _SIMPLE_KERAS, gru_v2_to_keras,
+            lambda s, w, fb: dict(zip(_GRU_TF1, gru_to_tf1(*w)))),
+    }
+
+
+__all__ = ["GRU_BLOCK_V1_NAMES", "gru_block_v1_to_gru_names", "gru_names_to_gru_block_v1", "converters"]

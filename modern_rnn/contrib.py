@@ -1,0 +1,73 @@
+"""Keras 2 (tf_keras) twins of the ``tf.contrib.rnn`` block and fused cells.
+
+Read beside :mod:`legacy_rnn.contrib`: the same names, in the same order. The block cells compute exactly the
+``tf.nn.rnn_cell`` maths in one kernel, so their twins are the core twins (:mod:`modern_rnn.cells`) with weights
+from :mod:`migration.contrib_converters`: the block kernel's gate order ``i, c, f, o`` is TF1's ``i, j, f, o``
+(reordered to Keras ``i, f, c, o``, ``forget_bias`` folded into ``b_f``); GRU blocks ``[r | u]`` + candidate become
+Keras ``[z | r | h]`` with ``reset_after=False``.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import tensorflow as tf
+import tf_keras as keras
+
+from migration.errors import check_positive_int
+from modern_rnn.cells import gru_cell, lstm_cell
+from modern_rnn.rnn import dynamic_rnn
+
+
+class LSTMBlockFusedCell:
+    """A Keras LSTM cell run over time-major sequences; see :func:`lstm_block_fused_cell`."""
+
+    def __init__(self, units: int, forget_bias: float = 1.0, cell_clip: Optional[float] = None,
+                 use_peephole: bool = False, name: Optional[str] = None) -> None:
+        self.num_units = check_positive_int("units", units)
+        self.cell = lstm_cell(units, use_peepholes=use_peephole, cell_clip=cell_clip, forget_bias=forget_bias,
+                              name=name)
+
+    def __call__(self, inputs, initial_state=None, dtype=None, sequence_length=None, training=None):
+        """Time-major ``inputs [T, B, D]`` -> ``(outputs [T, B, U], [h, c])`` (Keras state order; TF1 gives (c, h))."""
+        return dynamic_rnn(self.cell, inputs, sequence_length=sequence_length, initial_state=initial_state,
+                           time_major=True, training=training)
+
+
+def lstm_block_cell(units: int, forget_bias: float = 1.0, cell_clip: Optional[float] = None,
+                    use_peephole: bool = False, name: Optional[str] = None):
+    """``LSTMCell`` (or ``ProjectionLSTMCell`` with peepholes or clipping): weights from
+    ``migration.converters.cell_to_keras(CellSpec('lstm_block', ...))``.
+
+    Legacy equivalent: :func:`legacy_rnn.contrib.lstm_block_cell` (``tf.raw_ops.LSTMBlockCell``).
+    """
+    return lstm_cell(units, use_peepholes=use_peephole, cell_clip=cell_clip, forget_bias=forget_bias, name=name)
+
+
+def lstm_block_fused_cell(units: int, forget_bias: float = 1.0, cell_clip: Optional[float] = None,
+                          use_peephole: bool = False, name: Optional[str] = None) -> LSTMBlockFusedCell:
+    """:class:`LSTMBlockFusedCell`: ``keras.layers.RNN(cell, time_major=True, zero_output_for_mask=True)`` with the
+    mask from ``sequence_length``; ``.cell`` takes the converted weights (the ``lstm_block_cell`` ones).
+
+    Legacy equivalent: :func:`legacy_rnn.contrib.lstm_block_fused_cell` (``tf.raw_ops.BlockLSTM``).
+    """
+    return LSTMBlockFusedCell(units, forget_bias, cell_clip, use_peephole, name)
+
+
+def gru_block_cell(units: int, name: Optional[str] = None) -> keras.layers.GRUCell:
+    """``GRUCell(reset_after=False)``; the v1 names ``w_ru, b_ru, w_c, b_c`` convert like ``gates/*, candidate/*``.
+
+    Legacy equivalent: :func:`legacy_rnn.contrib.gru_block_cell` (``tf.raw_ops.GRUBlockCell``).
+    """
+    return gru_cell(units, name=name)
+
+
+def gru_block_cell_v2(units: int, name: Optional[str] = None) -> keras.layers.GRUCell:
+    """``GRUCell(reset_after=False)``, converted exactly like a ``GRUCell`` checkpoint.
+
+    Legacy equivalent: :func:`legacy_rnn.contrib.gru_block_cell_v2`.
+    """
+    return gru_cell(units, name=name)
+
+
+__all__ = ["LSTMBlockFusedCell", "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
+           "tf"]
