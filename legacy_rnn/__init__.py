@@ -26,6 +26,7 @@ from legacy_rnn.rnn import (  # noqa: E402
 from legacy_rnn.contrib import (  # noqa: E402
     lstm_block_cell, lstm_block_fused_cell, gru_block_cell, gru_block_cell_v2,
 )
+from legacy_rnn.cudnn import cudnn_compatible_lstm_cell, cudnn_compatible_gru_cell  # noqa: E402
 from legacy_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
 from legacy_rnn.session import (  # noqa: E402
     new_graph, placeholder, keep_prob_placeholder, new_session, initialize, save, restore_latest, restore_renamed,
@@ -38,6 +39,7 @@ TWINS: tuple[str, ...] = (
     "manual_rnn", "static_rnn", "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "flatten_state",
     "glove_embedding", "embedding_variable", "embedding_lookup",
     "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
+    "cudnn_compatible_lstm_cell", "cudnn_compatible_gru_cell",
 )
 #: Legacy names without a Keras twin, and why.
 NO_TWIN: dict[str, str] = {

@@ -137,6 +137,10 @@ def cell_from_spec(spec: CellSpec, input_size: Optional[int] = None, scope: str 
             raise ValueError("Received kind='lstm_block_fused': LSTMBlockFusedCell is not an RNNCell (it runs a whole "
                              "time-major sequence); build it with legacy_rnn.lstm_block_fused_cell.")
         return (contrib.gru_block_cell if spec.kind == "gru_block" else contrib.gru_block_cell_v2)(spec.units)
+    if spec.kind in ("cudnn_compatible_lstm", "cudnn_compatible_gru"):
+        from legacy_rnn import cudnn
+
+        return getattr(cudnn, spec.kind + "_cell")(spec.units)
     return gru_cell(spec.units)
 
 

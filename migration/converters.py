@@ -263,6 +263,9 @@ from migration import contrib_converters as _contrib  # noqa: E402
 
 CONVERTERS.update(_contrib.converters(CellConverter, _lstm_tf1_names, _lstm_keras_names, _lstm_to_keras, _lstm_to_tf1,
                                       _get))
+from migration import cudnn_converters as _cudnn  # noqa: E402
+
+CONVERTERS.update(_cudnn.converters(CellConverter, _lstm_tf1_names, _lstm_keras_names, _lstm_to_keras, _lstm_to_tf1))
 
 
 def _converter(spec: CellSpec) -> CellConverter:
@@ -295,7 +298,12 @@ def tf1_shapes(spec: CellSpec, input_size: int) -> dict[str, tuple[int, ...]]:
             shapes[name] = (gates * u,)
         elif name in ("candidate/kernel", "w_c"):
             shapes[name] = (input_size + u, u)
-        elif name in ("candidate/bias", "b_c") or name in PEEPHOLE_NAMES:
+        elif name == "candidate/input_projection/kernel":  # CudnnCompatibleGRUCell
+            shapes[name] = (input_size, u)
+        elif name == "candidate/hidden_projection/kernel":
+            shapes[name] = (u, u)
+        elif name in ("candidate/bias", "b_c", "candidate/input_projection/bias", "candidate/hidden_projection/bias") \
+                or name in PEEPHOLE_NAMES:
             shapes[name] = (u,)
         elif name == "projection/kernel":
             shapes[name] = (u, r)

@@ -21,10 +21,15 @@ variable names and shapes.
 fused``         ``tf.raw_ops.BlockLSTM``)            optional ``w_{i,f,o}_diag``
 ``gru_block``   ``GRUBlockCell`` (v1 names)          ``w_ru [D+U, 2U]``, ``b_ru``, ``w_c``, ``b_c``  as ``gru``
 ``gru_block_v2`` ``GRUBlockCellV2``                  the ``GRUCell`` names                         as ``gru``
+``cudnn_compat  ``CudnnCompatibleLSTMCell``          ``cudnn_compatible_lstm_cell/{kernel,bias}``  ``LSTMCell``
+ible_lstm``     (forget_bias fixed to 0)
+``cudnn_compat  ``CudnnCompatibleGRUCell``           ``gates/*``, ``candidate/{input,hidden}_       ``GRUCell(reset_
+ible_gru``                                           projection/{kernel,bias}``                    after=True)``
 ==============  ==================================  ===========================================  ====================
 
 The ``tf.contrib`` kinds live in :mod:`legacy_rnn.contrib` / :mod:`modern_rnn.contrib`; their converters in
-:mod:`migration.contrib_converters`.
+:mod:`migration.contrib_converters`; the cuDNN ones in :mod:`legacy_rnn.cudnn` / :mod:`modern_rnn.cudnn` and
+:mod:`migration.cudnn_converters`.
 """
 from __future__ import annotations
 
@@ -32,13 +37,14 @@ import dataclasses
 from typing import Literal, Optional
 
 CellKind = Literal["handwritten", "basic_rnn", "basic_lstm", "lstm", "gru", "lstm_block", "lstm_block_fused",
-                   "gru_block", "gru_block_v2"]
+                   "gru_block", "gru_block_v2", "cudnn_compatible_lstm", "cudnn_compatible_gru"]
 CELL_KINDS: tuple[str, ...] = ("handwritten", "basic_rnn", "basic_lstm", "lstm", "gru",
-                               "lstm_block", "lstm_block_fused", "gru_block", "gru_block_v2")
-LSTM_KINDS: tuple[str, ...] = ("basic_lstm", "lstm", "lstm_block", "lstm_block_fused")
+                               "lstm_block", "lstm_block_fused", "gru_block", "gru_block_v2",
+                               "cudnn_compatible_lstm", "cudnn_compatible_gru")
+LSTM_KINDS: tuple[str, ...] = ("basic_lstm", "lstm", "lstm_block", "lstm_block_fused", "cudnn_compatible_lstm")
 #: LSTM kinds that take use_peepholes / cell_clip (only ``lstm`` also takes num_proj / proj_clip).
 PEEPHOLE_LSTM_KINDS: tuple[str, ...] = ("lstm", "lstm_block", "lstm_block_fused")
-GRU_KINDS: tuple[str, ...] = ("gru", "gru_block", "gru_block_v2")
+GRU_KINDS: tuple[str, ...] = ("gru", "gru_block", "gru_block_v2", "cudnn_compatible_gru")
 ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "sigmoid", "linear", "softsign", "elu")
 
 # Default scope name of each TF1 cell class (the directory under the RNN scope in a checkpoint).
@@ -52,6 +58,8 @@ TF1_CELL_SCOPES: dict[str, str] = {
     "lstm_block_fused": "lstm_fused_cell",
     "gru_block": "gru_cell",
     "gru_block_v2": "gru_cell",
+    "cudnn_compatible_lstm": "cudnn_compatible_lstm_cell",
+    "cudnn_compatible_gru": "cudnn_compatible_gru_cell",
 }
 
 
@@ -98,6 +106,9 @@ class CellSpec:
                     raise ValueError(
                         f"Received an invalid value for `{name}`: {value!r} is an LSTMCell option, but kind={self.kind!r}."
                     )
+        if self.kind == "cudnn_compatible_lstm" and self.forget_bias != 0.0:
+            raise ValueError(f"Received an invalid value for `forget_bias`: CudnnCompatibleLSTMCell fixes it to 0 (cuDNN "
+                             f"has none), got {self.forget_bias!r}. Pass forget_bias=0.0.")
         if self.num_proj is not None and (isinstance(self.num_proj, bool) or not isinstance(self.num_proj, int) or self.num_proj <= 0):
             raise ValueError(f"Received an invalid value for `num_proj`: expected a positive integer or None, got {self.num_proj!r}.")
         for name in ("cell_clip", "proj_clip"):

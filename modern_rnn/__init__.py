@@ -22,6 +22,7 @@ from modern_rnn.rnn import (  # noqa: E402
 from modern_rnn.contrib import (  # noqa: E402
     lstm_block_cell, lstm_block_fused_cell, gru_block_cell, gru_block_cell_v2,
 )
+from modern_rnn.cudnn import cudnn_compatible_lstm_cell, cudnn_compatible_gru_cell  # noqa: E402
 from modern_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
 from modern_rnn.projection_lstm import ProjectionLSTMCell  # noqa: E402
 from modern_rnn.dropout import DropoutCell  # noqa: E402
@@ -32,6 +33,7 @@ TWINS: tuple[str, ...] = (
     "manual_rnn", "static_rnn", "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "flatten_state",
     "glove_embedding", "embedding_variable", "embedding_lookup",
     "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
+    "cudnn_compatible_lstm_cell", "cudnn_compatible_gru_cell",
 )
 #: Modern names without a legacy twin, and why.
 NO_TWIN: dict[str, str] = {

@@ -70,6 +70,12 @@ register_cell_row("lstm_fused_cell", "lstm", ("kernel", "bias"), _PEEPHOLES)  # 
 register_cell_row("gru_cell", "gru", ("w_ru", "b_ru", "w_c", "b_c"),  # GRUBlockCell v1 names, GRUCell's arrays
                   renames={"w_ru": "gates/kernel", "b_ru": "gates/bias", "w_c": "candidate/kernel",
                            "b_c": "candidate/bias"})
+# tf.contrib.cudnn_rnn: the canonical variables CudnnOpaqueParamsSaveable wrote (.../rnn/multi_rnn_cell/cell_k/...).
+register_cell_row("cudnn_compatible_lstm_cell", "lstm", ("kernel", "bias"), defaults={"forget_bias": 0.0})
+register_cell_row("cudnn_compatible_gru_cell", "cudnn_compatible_gru",
+                  ("gates/kernel", "gates/bias", "candidate/input_projection/kernel",
+                   "candidate/hidden_projection/kernel", "candidate/input_projection/bias",
+                   "candidate/hidden_projection/bias"))
 
 #: optimizer slot name (without ``_n``) -> (optimizer kind, slot roles by index ``_n``)
 SLOT_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -288,6 +294,8 @@ def _units_and_input(kind: str, names: dict[str, str], vs: dict[str, VariableInf
         proj = shape("projection/kernel")[1] if "projection/kernel" in names and len(shape("projection/kernel")) == 2 else None
         rows = shape("kernel")[0]
         return units, rows - (proj or units), proj
+    if kind == "cudnn_compatible_gru":
+        return shape("candidate/hidden_projection/bias")[0], shape("candidate/input_projection/kernel")[0], None
     if kind == "gru":
         units = shape("candidate/bias")[0]
         return units, shape("gates/kernel")[0] - units, None
@@ -554,12 +562,39 @@ class _Recognizer:
                     self.take(b, f"dense {k} bias (unnamed tf.Variable pair)")
         return out
 
+    def cudnn_opaque(self, blocks: list[Block]) -> None:
+        """``<scope>/opaque_kernel`` of a CudnnLSTM/CudnnGRU layer: consumed when the canonical variables TF's
+        saveable wrote under the same scope describe exactly a buffer of its size; otherwise left for
+        :meth:`leftovers` to refuse with the remedy."""
+        from migration.cudnn_converters import opaque_size
+
+        for key in self.free():
+            if key.rsplit("/", 1)[-1] != "opaque_kernel" or len(self.vs[key].shape) != 1:
+                continue
+            scope = key.rsplit("/", 1)[0] if "/" in key else ""
+            mine = [b for b in blocks if (b.scope + "/").startswith(scope + "/") and all(
+                c.rel_path.rsplit("/", 1)[-1].startswith("cudnn_compatible_") for c in b.cells)]
+            if not mine:
+                continue
+            mode = "lstm" if mine[0].cells[0].spec.is_lstm else "gru"
+            units, bidi = mine[0].cells[0].spec.units, mine[0].bidirectional
+            layers = sum(len(next(iter(b.directions.values()))) for b in mine)
+            if opaque_size(mode, layers, units, mine[0].input_size, bidi) == self.vs[key].shape[0]:
+                self.take(key, f"cuDNN opaque buffer: the same parameters as the canonical variables under "
+                               f"{scope!r} (converted from those, not twice)")
+
     def leftovers(self) -> None:
         for key in self.free():
             info = self.vs[key]
             comps = key.split("/")
             rnn_like = _rnn_like(key)
-            if rnn_like:
+            if comps[-1] == "opaque_kernel" and len(info.shape) == 1:
+                reason = ("cuDNN opaque parameter buffer (CudnnLSTM/CudnnGRU) without canonical "
+                          "cudnn_compatible_*_cell variables that match it: split it with "
+                          "migration.cudnn_converters.opaque_to_tf1(buffer, rnn_mode, num_layers, num_units, "
+                          "input_size, bidirectional) using the layer's configuration")
+                rnn_like = True
+            elif rnn_like:
                 reason = (f"under an RNN-looking scope ({'/'.join(comps[:-1])}) but no row of the cell table matches "
                           f"(known cell directories: {[r[0] for r in CELL_TABLE]})")
             elif len(info.shape) == 3:
@@ -587,6 +622,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
             name = f"{base}_{n}"
         names.add(name)
         block.name = name
+    r.cudnn_opaque(blocks)
     embeddings = r.embeddings()
     dense = r.dense()
     r.leftovers()

@@ -26,7 +26,8 @@ ANCHORS: tuple[str, ...] = (
     "lstmcell", "grucell", "multirnncell", "dropoutwrapper", "residualwrapper", "lstmstatetuple", "static_rnn",
     "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "embedding_lookup", "optimizers",
     "saver", "initializers", "reset_default_graph", "contrib",
-    "lstmblockcell", "lstmblockfusedcell", "grublockcell",
+    "lstmblockcell", "lstmblockfusedcell", "grublockcell", "cudnncompatiblelstmcell", "cudnncompatiblegrucell",
+    "cudnnlstm",
 )
 
 SEVERITIES = ("compat", "rewrite", "manual")
@@ -187,6 +188,18 @@ _CONTRIB_ROWS: tuple[tuple[str, str, str, str], ...] = (
 )
 for _cls, _anchor, _repl, _cons in _CONTRIB_ROWS:
     _ROWS.append(Symbol(f"contrib.rnn.{_cls}", _anchor, _repl, _cons, None))
+_CUDNN_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("CudnnCompatibleLSTMCell", "cudnncompatiblelstmcell", "tf_keras.layers.LSTM(unit_forget_bias=False)",
+     "cudnn_compatible_lstm_cell/kernel, bias: an LSTMBlockCell with forget_bias fixed to 0"),
+    ("CudnnCompatibleGRUCell", "cudnncompatiblegrucell", "tf_keras.layers.GRU(reset_after=True)",
+     "gates/* + candidate/{input,hidden}_projection/*: equals GRU(reset_after=True), bias [2, 3U]"),
+    ("CudnnLSTM", "cudnnlstm", "tf_keras.layers.LSTM (stacked)",
+     "opaque_kernel buffer; TF saved canonical cudnn_compatible_lstm_cell variables beside it"),
+    ("CudnnGRU", "cudnnlstm", "tf_keras.layers.GRU(reset_after=True) (stacked)",
+     "opaque_kernel buffer; TF saved canonical cudnn_compatible_gru_cell variables beside it"),
+)
+for _cls, _anchor, _repl, _cons in _CUDNN_ROWS:
+    _ROWS.append(Symbol(f"contrib.cudnn_rnn.{_cls}", _anchor, _repl, _cons, None))
 
 #: relative TF1 name -> row
 TABLE: dict[str, Symbol] = {row.name: row for row in _ROWS}

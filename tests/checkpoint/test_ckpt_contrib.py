@@ -61,7 +61,7 @@ def contrib_ckpt(tmp_path_factory):
     return prefix, x_np, ref
 
 
-def _keras_outputs(block, x_np, prefix: str, hyper: dict):
+def _keras_outputs(block, x_np, prefix: str, hyper: dict, lengths=LENGTHS):
     """The block rebuilt from modern_rnn cells, its weights converted from the checkpoint keys it was recognized by."""
     cells = {d: [] for d in block.directions}
     weights = {}
@@ -73,7 +73,7 @@ def _keras_outputs(block, x_np, prefix: str, hyper: dict):
             cells[d].append(modern_rnn.cell_from_spec(spec))
             weights[(d, len(cells[d]) - 1)] = converters.cell_to_keras(spec, arrays, info.input_size)
     top = {d: c[0] if len(c) == 1 else modern_rnn.multi_rnn_cell(c) for d, c in cells.items()}
-    lengths = tf.constant(LENGTHS)
+    lengths = None if lengths is None else tf.constant(lengths)
 
     def run():
         if block.bidirectional:
@@ -114,3 +114,77 @@ def test_contrib_block_converts_to_keras_equal_to_original_graph(contrib_ckpt, s
     if scope in HYPER:  # negative control: the op-attribute hyper-parameters matter (defaults are caught)
         wrong = {"forget_bias": 1.0, "cell_clip": None}
         assert float(np.max(np.abs(_keras_outputs(block, x_np, prefix, wrong) - ref[scope]))) > 1e-3
+
+
+# --- cuDNN: what a CudnnLSTM/CudnnGRU program saved (canonical variables + the opaque buffer) -------------------
+
+def _cudnn_ckpt(directory, mode: str, with_canonical: bool, seed: int = 5):
+    """The canonical variables TF's CudnnOpaqueParamsSaveable wrote, built by legacy_rnn.cudnn's cells under
+    ``cudnn_{mode}/rnn/multi_rnn_cell/cell_k/``, beside ``cudnn_{mode}/opaque_kernel`` holding the same parameters
+    (joined from the canonical arrays by the documented layout)."""
+    from migration import cudnn_converters as cc
+
+    rng = np.random.default_rng(seed)
+    x_np = rng.normal(0, 1, (B, T, D)).astype(np.float32)
+    make = legacy_rnn.cudnn_compatible_lstm_cell if mode == "lstm" else legacy_rnn.cudnn_compatible_gru_cell
+    with legacy_rnn.new_graph(seed) as graph:
+        x = v1.placeholder(tf.float32, [B, T, D], name="x")
+        with v1.variable_scope(f"cudnn_{mode}"):
+            out = legacy_rnn.dynamic_rnn(legacy_rnn.multi_rnn_cell([make(4), make(4)]), x)[0] if with_canonical else x
+            size = cc.opaque_size(mode, 2, 4, D)
+            opaque = v1.get_variable("opaque_kernel", [size])
+        with v1.Session(graph=graph) as sess:
+            legacy_rnn.initialize(sess)
+            randomize(sess, seed)
+            ref = sess.run(out, {x: x_np})
+            if with_canonical:  # the buffer holds the same parameters as the canonical variables
+                cells = {}
+                cell_dir = f"cudnn_compatible_{mode}_cell"
+                for var in [v for v in v1.trainable_variables() if cell_dir in v.op.name]:
+                    path, name = var.op.name.split(cell_dir + "/", 1)
+                    cells.setdefault(path + cell_dir, {})[name] = sess.run(var)
+                canonical = {}
+                for k in range(2):
+                    arrays = cells[f"cudnn_{mode}/rnn/multi_rnn_cell/cell_{k}/cudnn_compatible_{mode}_cell"]
+                    canonical[(k, "")] = _tf1_to_canonical(mode, arrays, D if k == 0 else 4)
+                opaque.load(cc.join_opaque(canonical, mode), sess)
+            prefix = save(sess, directory)
+    return prefix, x_np, ref
+
+
+def _tf1_to_canonical(mode: str, arrays: dict, d_in: int) -> dict:
+    """Canonical per-gate matrices from CudnnCompatible arrays (biases split evenly, as TF's saveable restored)."""
+    if mode == "lstm":
+        k, b = arrays["kernel"], arrays["bias"]
+        blocks = dict(zip("icfo", np.split(k, 4, 1)))
+        biases = dict(zip("icfo", np.split(b, 4)))
+        return {g: {"W": blocks[g][:d_in].T, "R": blocks[g][d_in:].T, "b_W": biases[g] / 2, "b_R": biases[g] / 2}
+                for g in "ifco"}
+    g, gb = arrays["gates/kernel"], arrays["gates/bias"]
+    out = {n: {"W": blk[:d_in].T, "R": blk[d_in:].T, "b_W": bb / 2, "b_R": bb / 2}
+           for n, blk, bb in zip("ru", np.split(g, 2, 1), np.split(gb, 2))}
+    out["h"] = {"W": arrays["candidate/input_projection/kernel"].T, "R": arrays["candidate/hidden_projection/kernel"].T,
+                "b_W": arrays["candidate/input_projection/bias"], "b_R": arrays["candidate/hidden_projection/bias"]}
+    return out
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+def test_cudnn_checkpoint_recognized_and_converted(tmp_path, mode):
+    prefix, x_np, ref = _cudnn_ckpt(tmp_path / "with", mode, with_canonical=True)
+    insp = inspect_checkpoint(prefix)
+    assert not insp.unrecognized and insp.convertible
+    (block,) = insp.blocks
+    kinds = [c.spec.kind for c in block.directions[""]]
+    assert kinds == (["lstm", "lstm"] if mode == "lstm" else ["cudnn_compatible_gru"] * 2)
+    if mode == "lstm":
+        assert [c.spec.forget_bias for c in block.directions[""]] == [0.0, 0.0]  # cuDNN has none (default 1 is wrong)
+    assert insp.consumed[f"cudnn_{mode}/opaque_kernel"].startswith("cuDNN opaque buffer")
+    out = _keras_outputs(block, x_np, prefix, {}, lengths=None)
+    assert float(np.max(np.abs(out - ref))) < 1e-5
+    if mode == "lstm":  # the TF1 LSTM default forget_bias=1.0 would be wrong here
+        wrong = _keras_outputs(block, x_np, prefix, {"forget_bias": 1.0}, lengths=None)
+        assert float(np.max(np.abs(wrong - ref))) > 1e-3
+    prefix_alone, _, _ = _cudnn_ckpt(tmp_path / "alone", mode, with_canonical=False)
+    alone = inspect_checkpoint(prefix_alone)
+    (u,) = alone.unrecognized
+    assert u.rnn_like and "opaque_to_tf1" in u.reason and not alone.convertible

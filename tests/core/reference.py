@@ -28,6 +28,13 @@ def step(spec: CellSpec, w: dict, x: np.ndarray, state: tuple) -> tuple[np.ndarr
         k, b = (w["W"], w["b"]) if spec.kind == "handwritten" else (w["kernel"], w["bias"])
         h = act(np.concatenate([x, state[0]], 1) @ k + b)
         return h, (h,)
+    if spec.kind == "cudnn_compatible_gru":  # cuDNN's GRU: r multiplies the recurrent projection after the matmul
+        (h_prev,) = state
+        r, u = np.split(sigmoid(np.concatenate([x, h_prev], 1) @ w["gates/kernel"] + w["gates/bias"]), 2, axis=1)
+        c = np.tanh(x @ w["candidate/input_projection/kernel"] + w["candidate/input_projection/bias"]
+                    + r * (h_prev @ w["candidate/hidden_projection/kernel"] + w["candidate/hidden_projection/bias"]))
+        h = u * h_prev + (1 - u) * c
+        return h, (h,)
     if spec.is_gru:
         if spec.kind == "gru_block":  # GRUBlockCell v1 names hold the GRUCell arrays
             w = {"gates/kernel": w["w_ru"], "gates/bias": w["b_ru"], "candidate/kernel": w["w_c"], "candidate/bias": w["b_c"]}
