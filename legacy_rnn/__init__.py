@@ -24,7 +24,7 @@ from legacy_rnn.rnn import (  # noqa: E402
     manual_rnn, static_rnn, dynamic_rnn, static_bidirectional_rnn, bidirectional_dynamic_rnn, flatten_state,
 )
 from legacy_rnn.contrib import (  # noqa: E402
-    lstm_block_cell, lstm_block_fused_cell, gru_block_cell, gru_block_cell_v2,
+    lstm_block_cell, lstm_block_fused_cell, gru_block_cell, gru_block_cell_v2, layer_norm_basic_lstm_cell,
 )
 from legacy_rnn.cudnn import cudnn_compatible_lstm_cell, cudnn_compatible_gru_cell  # noqa: E402
 from legacy_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
@@ -39,7 +39,7 @@ TWINS: tuple[str, ...] = (
     "manual_rnn", "static_rnn", "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "flatten_state",
     "glove_embedding", "embedding_variable", "embedding_lookup",
     "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
-    "cudnn_compatible_lstm_cell", "cudnn_compatible_gru_cell",
+    "cudnn_compatible_lstm_cell", "cudnn_compatible_gru_cell", "layer_norm_basic_lstm_cell",
 )
 #: Legacy names without a Keras twin, and why.
 NO_TWIN: dict[str, str] = {

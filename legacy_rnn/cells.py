@@ -137,6 +137,10 @@ def cell_from_spec(spec: CellSpec, input_size: Optional[int] = None, scope: str 
             raise ValueError("Received kind='lstm_block_fused': LSTMBlockFusedCell is not an RNNCell (it runs a whole "
                              "time-major sequence); build it with legacy_rnn.lstm_block_fused_cell.")
         return (contrib.gru_block_cell if spec.kind == "gru_block" else contrib.gru_block_cell_v2)(spec.units)
+    if spec.kind == "layer_norm_lstm":
+        from legacy_rnn import contrib
+
+        return contrib.layer_norm_basic_lstm_cell(spec.units, forget_bias=spec.forget_bias)
     if spec.kind in ("cudnn_compatible_lstm", "cudnn_compatible_gru"):
         from legacy_rnn import cudnn
 

@@ -217,6 +217,55 @@ class GRUBlockCellV2(GRUBlockCell):
     _NAMES = ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias")
 
 
+class LayerNormBasicLSTMCell(rnn_cell.RNNCell):
+    """``tf.contrib.rnn.LayerNormBasicLSTMCell``; see :func:`layer_norm_basic_lstm_cell`."""
+
+    GATE_SCOPES = ("input", "transform", "forget", "output")  # TF1 i, j, f, o
+
+    def __init__(self, num_units: int, forget_bias: float = 1.0, layer_norm: bool = True, norm_gain: float = 1.0,
+                 norm_shift: float = 0.0, dropout_keep_prob=1.0, dropout_prob_seed: Optional[int] = None,
+                 name: str = "layer_norm_basic_lstm_cell") -> None:
+        super().__init__(name=name)
+        self._num_units = check_positive_int("units", num_units)
+        self._forget_bias, self._layer_norm = float(forget_bias), bool(layer_norm)
+        self._gain, self._shift = float(norm_gain), float(norm_shift)
+        self._keep_prob, self._seed = dropout_keep_prob, dropout_prob_seed
+
+    @property
+    def state_size(self):
+        return rnn_cell.LSTMStateTuple(self._num_units, self._num_units)
+
+    @property
+    def output_size(self) -> int:
+        return self._num_units
+
+    def _norm(self, x, scope: str):
+        # contrib layers.layer_norm over the last axis: nn.moments + nn.batch_normalization, epsilon 1e-12
+        with v1.variable_scope(scope):
+            gamma = v1.get_variable("gamma", x.shape[-1:], x.dtype, v1.constant_initializer(self._gain))
+            beta = v1.get_variable("beta", x.shape[-1:], x.dtype, v1.constant_initializer(self._shift))
+        mean, var = tf.nn.moments(x, [1], keepdims=True)
+        return tf.nn.batch_normalization(x, mean, var, beta, gamma, 1e-12)
+
+    def call(self, inputs, state):
+        c, h = state
+        args = tf.concat([inputs, h], 1)
+        z = tf.matmul(args, v1.get_variable("kernel", [args.shape[-1], 4 * self._num_units], args.dtype))
+        if not self._layer_norm:
+            z = z + v1.get_variable("bias", [4 * self._num_units], args.dtype)
+        i, j, f, o = tf.split(z, 4, 1)
+        if self._layer_norm:
+            i, j, f, o = (self._norm(a, s) for a, s in zip((i, j, f, o), self.GATE_SCOPES))
+        g = tf.tanh(j)
+        if not isinstance(self._keep_prob, float) or self._keep_prob < 1:
+            g = tf.nn.dropout(g, rate=1 - self._keep_prob, seed=self._seed)
+        new_c = c * tf.sigmoid(f + self._forget_bias) + tf.sigmoid(i) * g
+        if self._layer_norm:
+            new_c = self._norm(new_c, "state")
+        new_h = tf.tanh(new_c) * tf.sigmoid(o)
+        return new_h, rnn_cell.LSTMStateTuple(new_c, new_h)
+
+
 # --- builders (the public, mirrored API) ---------------------------------------------------------------------------
 
 def lstm_block_cell(units: int, forget_bias: float = 1.0, cell_clip: Optional[float] = None,
@@ -265,3 +314,22 @@ def gru_block_cell_v2(units: int, name: str = "gru_cell") -> GRUBlockCellV2:
     Modern equivalent: :func:`modern_rnn.contrib.gru_block_cell_v2` (``GRUCell(reset_after=False)``).
     """
     return GRUBlockCellV2(units, name)
+
+
+def layer_norm_basic_lstm_cell(units: int, forget_bias: float = 1.0, layer_norm: bool = True, norm_gain: float = 1.0,
+                               norm_shift: float = 0.0, dropout_keep_prob=1.0, dropout_prob_seed: Optional[int] = None,
+                               name: str = "layer_norm_basic_lstm_cell") -> LayerNormBasicLSTMCell:
+    """``tf.contrib.rnn.LayerNormBasicLSTMCell``: a BasicLSTMCell whose gate pre-activations and new c are
+    layer-normalised (contrib ``layers.layer_norm``: population variance, **epsilon 1e-12**), with **no bias**.
+
+    Variables under ``layer_norm_basic_lstm_cell/``: ``kernel [D+U, 4U]`` (blocks i, j, f, o) and ``gamma``/``beta``
+    ``[U]`` under ``input/``, ``transform/``, ``forget/``, ``output/``, ``state/`` (initialised to ``norm_gain`` and
+    ``norm_shift``). ``forget_bias`` is added after the normalisation. ``layer_norm=False`` gives a BasicLSTMCell
+    (``kernel``, ``bias``) under this name. ``dropout_keep_prob`` drops the candidate ``tanh(j)`` (feed 1.0 at
+    inference).
+
+    Modern equivalent: :func:`modern_rnn.contrib.layer_norm_basic_lstm_cell`
+    (:class:`modern_rnn.layer_norm_lstm.LayerNormLSTMCell`, forget_bias folded into ``beta_f``).
+    """
+    return LayerNormBasicLSTMCell(units, forget_bias, layer_norm, norm_gain, norm_shift, dropout_keep_prob,
+                                  dropout_prob_seed, name)

@@ -47,6 +47,49 @@ def gru_names_to_gru_block_v1(weights: Mapping[str, np.ndarray]) -> Arrays:
     return {back.get(name, name): np.asarray(value) for name, value in weights.items()}
 
 
+#: LayerNormBasicLSTMCell's norm scopes in TF1 gate order i, j, f, o, then the new c.
+LAYER_NORM_SCOPES: tuple[str, ...] = ("input", "transform", "forget", "output")
+LAYER_NORM_TF1_NAMES: tuple[str, ...] = ("kernel",) + tuple(
+    f"{s}/{p}" for s in LAYER_NORM_SCOPES + ("state",) for p in ("gamma", "beta"))
+LAYER_NORM_KERAS_NAMES: tuple[str, ...] = ("kernel", "recurrent_kernel", "gamma", "beta", "state_gamma", "state_beta")
+
+
+def layer_norm_lstm_to_keras(weights: Mapping[str, np.ndarray], input_size: int, forget_bias: float) -> list[np.ndarray]:
+    """``LayerNormBasicLSTMCell`` -> :class:`modern_rnn.layer_norm_lstm.LayerNormLSTMCell` weights.
+
+    ``kernel [D+U, 4U]`` i, j, f, o -> ``kernel [D, 4U]``, ``recurrent_kernel [U, 4U]`` in i, f, c, o; the per-gate
+    ``gamma``/``beta [U]`` are concatenated in the same Keras order into ``[4U]``; forget_bias (added after the norm in
+    TF1) is folded into ``beta_f``; ``state/gamma``, ``state/beta`` stay ``[U]``.
+    """
+    from migration.converters import _split_rows
+    from migration.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
+
+    kernel = np.asarray(weights["kernel"])
+    k_x, k_h = _split_rows(kernel, input_size, "kernel")
+    by_gate = dict(zip(TF1_LSTM_GATES, LAYER_NORM_SCOPES))
+    keras_order = [by_gate["j" if g == "c" else g] for g in KERAS_LSTM_GATES]
+    gamma = np.concatenate([weights[f"{s}/gamma"] for s in keras_order])
+    beta = np.concatenate([weights[f"{s}/beta"] + (forget_bias if s == "forget" else 0.0) for s in keras_order])
+    reorder = lambda a: reorder_gates(a, TF1_LSTM_GATES, KERAS_LSTM_GATES)  # noqa: E731
+    return [reorder(k_x), reorder(k_h), gamma, beta.astype(gamma.dtype), np.asarray(weights["state/gamma"]),
+            np.asarray(weights["state/beta"])]
+
+
+def layer_norm_lstm_to_tf1(keras_weights, forget_bias: float) -> Arrays:
+    """Inverse of :func:`layer_norm_lstm_to_keras`."""
+    from migration.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
+
+    k, rk, gamma, beta, s_gamma, s_beta = (np.asarray(w) for w in keras_weights)
+    out: Arrays = {"kernel": reorder_gates(np.concatenate([k, rk]), KERAS_LSTM_GATES, TF1_LSTM_GATES)}
+    by_gate = dict(zip(TF1_LSTM_GATES, LAYER_NORM_SCOPES))
+    for g, gm, bt in zip(KERAS_LSTM_GATES, np.split(gamma, 4), np.split(beta, 4)):
+        scope = by_gate["j" if g == "c" else g]
+        out[f"{scope}/gamma"] = gm
+        out[f"{scope}/beta"] = bt - (forget_bias if scope == "forget" else 0.0)
+    out["state/gamma"], out["state/beta"] = s_gamma, s_beta
+    return out
+
+
 def converters(CellConverter, lstm_tf1_names: Callable, lstm_keras_names: Callable, lstm_to_keras: Callable,
                lstm_to_tf1: Callable, get: Callable) -> dict:
     """The family's rows of :data:`migration.converters.CONVERTERS` (called once by that module)."""
@@ -65,10 +108,13 @@ def converters(CellConverter, lstm_tf1_names: Callable, lstm_keras_names: Callab
         "gru_block": CellConverter(
             "gru_block", lambda s: tuple(GRU_BLOCK_V1_NAMES), lambda s: _SIMPLE_KERAS, gru_v1_to_keras,
             lambda s, w, fb: dict(zip(GRU_BLOCK_V1_NAMES, gru_to_tf1(*w)))),
+        "layer_norm_lstm": CellConverter(
+            "layer_norm_lstm", lambda s: LAYER_NORM_TF1_NAMES, lambda s: LAYER_NORM_KERAS_NAMES,
+            lambda s, w, d, fb: layer_norm_lstm_to_keras(w, d, fb), lambda s, w, fb: layer_norm_lstm_to_tf1(w, fb)),
         "gru_block_v2": CellConverter(
             "gru_block_v2", lambda s: _GRU_TF1, lambda s: _SIMPLE_KERAS, gru_v2_to_keras,
             lambda s, w, fb: dict(zip(_GRU_TF1, gru_to_tf1(*w)))),
     }
 
 
-__all__ = ["GRU_BLOCK_V1_NAMES", "gru_block_v1_to_gru_names", "gru_names_to_gru_block_v1", "converters"]
+__all__ = ["LAYER_NORM_TF1_NAMES", "layer_norm_lstm_to_keras", "layer_norm_lstm_to_tf1", "GRU_BLOCK_V1_NAMES", "gru_block_v1_to_gru_names", "gru_names_to_gru_block_v1", "converters"]

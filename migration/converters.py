@@ -298,6 +298,8 @@ def tf1_shapes(spec: CellSpec, input_size: int) -> dict[str, tuple[int, ...]]:
             shapes[name] = (gates * u,)
         elif name in ("candidate/kernel", "w_c"):
             shapes[name] = (input_size + u, u)
+        elif name.endswith(("/gamma", "/beta")):  # LayerNormBasicLSTMCell
+            shapes[name] = (u,)
         elif name == "candidate/input_projection/kernel":  # CudnnCompatibleGRUCell
             shapes[name] = (input_size, u)
         elif name == "candidate/hidden_projection/kernel":

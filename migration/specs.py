@@ -21,6 +21,8 @@ variable names and shapes.
 fused``         ``tf.raw_ops.BlockLSTM``)            optional ``w_{i,f,o}_diag``
 ``gru_block``   ``GRUBlockCell`` (v1 names)          ``w_ru [D+U, 2U]``, ``b_ru``, ``w_c``, ``b_c``  as ``gru``
 ``gru_block_v2`` ``GRUBlockCellV2``                  the ``GRUCell`` names                         as ``gru``
+``layer_norm_   ``LayerNormBasicLSTMCell``           ``kernel [D+U, 4U]`` (no bias), ``{input,     ``modern_rnn``'s
+lstm``                                               transform,forget,output,state}/{gamma,beta}`` ``LayerNormLSTMCell``
 ``cudnn_compat  ``CudnnCompatibleLSTMCell``          ``cudnn_compatible_lstm_cell/{kernel,bias}``  ``LSTMCell``
 ible_lstm``     (forget_bias fixed to 0)
 ``cudnn_compat  ``CudnnCompatibleGRUCell``           ``gates/*``, ``candidate/{input,hidden}_       ``GRUCell(reset_
@@ -37,11 +39,13 @@ import dataclasses
 from typing import Literal, Optional
 
 CellKind = Literal["handwritten", "basic_rnn", "basic_lstm", "lstm", "gru", "lstm_block", "lstm_block_fused",
-                   "gru_block", "gru_block_v2", "cudnn_compatible_lstm", "cudnn_compatible_gru"]
+                   "gru_block", "gru_block_v2", "cudnn_compatible_lstm", "cudnn_compatible_gru",
+                   "layer_norm_lstm"]
 CELL_KINDS: tuple[str, ...] = ("handwritten", "basic_rnn", "basic_lstm", "lstm", "gru",
                                "lstm_block", "lstm_block_fused", "gru_block", "gru_block_v2",
-                               "cudnn_compatible_lstm", "cudnn_compatible_gru")
-LSTM_KINDS: tuple[str, ...] = ("basic_lstm", "lstm", "lstm_block", "lstm_block_fused", "cudnn_compatible_lstm")
+                               "cudnn_compatible_lstm", "cudnn_compatible_gru", "layer_norm_lstm")
+LSTM_KINDS: tuple[str, ...] = ("basic_lstm", "lstm", "lstm_block", "lstm_block_fused", "cudnn_compatible_lstm",
+                               "layer_norm_lstm")
 #: LSTM kinds that take use_peepholes / cell_clip (only ``lstm`` also takes num_proj / proj_clip).
 PEEPHOLE_LSTM_KINDS: tuple[str, ...] = ("lstm", "lstm_block", "lstm_block_fused")
 GRU_KINDS: tuple[str, ...] = ("gru", "gru_block", "gru_block_v2", "cudnn_compatible_gru")
@@ -60,6 +64,7 @@ TF1_CELL_SCOPES: dict[str, str] = {
     "gru_block_v2": "gru_cell",
     "cudnn_compatible_lstm": "cudnn_compatible_lstm_cell",
     "cudnn_compatible_gru": "cudnn_compatible_gru_cell",
+    "layer_norm_lstm": "layer_norm_basic_lstm_cell",
 }
 
 

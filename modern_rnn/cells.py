@@ -108,6 +108,10 @@ def cell_from_spec(spec: CellSpec, input_size: Optional[int] = None, scope: str 
     if spec.kind in ("lstm", "lstm_block", "lstm_block_fused"):  # block kernels compute the LSTMCell maths
         return lstm_cell(spec.units, spec.use_peepholes, spec.num_proj, spec.cell_clip, spec.proj_clip, spec.forget_bias,
                          activation=spec.activation)
+    if spec.kind == "layer_norm_lstm":
+        from modern_rnn.contrib import layer_norm_basic_lstm_cell
+
+        return layer_norm_basic_lstm_cell(spec.units, forget_bias=spec.forget_bias)
     if spec.kind in ("cudnn_compatible_lstm", "cudnn_compatible_gru"):
         from modern_rnn import cudnn
 

@@ -15,6 +15,7 @@ import tf_keras as keras
 
 from migration.errors import check_positive_int
 from modern_rnn.cells import gru_cell, lstm_cell
+from modern_rnn.layer_norm_lstm import LayerNormLSTMCell
 from modern_rnn.rnn import dynamic_rnn
 
 
@@ -69,5 +70,24 @@ def gru_block_cell_v2(units: int, name: Optional[str] = None) -> keras.layers.GR
     return gru_cell(units, name=name)
 
 
-__all__ = ["LSTMBlockFusedCell", "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
+def layer_norm_basic_lstm_cell(units: int, forget_bias: float = 1.0, layer_norm: bool = True, norm_gain: float = 1.0,
+                               norm_shift: float = 0.0, dropout_keep_prob: float = 1.0, dropout_prob_seed=None,
+                               name: Optional[str] = None):
+    """:class:`modern_rnn.layer_norm_lstm.LayerNormLSTMCell` (``layer_norm=True``) or ``LSTMCell`` (``False``).
+
+    ``norm_gain``/``norm_shift`` are initial values only (a fresh cell starts at gamma 1, beta 0, forget_bias 1.0
+    folded into ``beta_f``); converted weights carry the real values, ``beta_f`` holding ``beta_f + forget_bias``. The candidate dropout of ``dropout_keep_prob < 1`` is not ported: it
+    is refused rather than silently dropped.
+
+    Legacy equivalent: :func:`legacy_rnn.contrib.layer_norm_basic_lstm_cell`.
+    """
+    if dropout_keep_prob != 1.0:
+        raise ValueError(f"Received dropout_keep_prob={dropout_keep_prob!r}: the candidate dropout of "
+                         "LayerNormBasicLSTMCell has no Keras twin here; convert with 1.0 (inference) instead.")
+    if not layer_norm:
+        return lstm_cell(units, forget_bias=forget_bias, name=name)
+    return LayerNormLSTMCell(check_positive_int("units", units), name=name)
+
+
+__all__ = ["layer_norm_basic_lstm_cell", "LSTMBlockFusedCell", "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
            "tf"]

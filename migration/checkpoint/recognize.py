@@ -70,6 +70,11 @@ register_cell_row("lstm_fused_cell", "lstm", ("kernel", "bias"), _PEEPHOLES)  # 
 register_cell_row("gru_cell", "gru", ("w_ru", "b_ru", "w_c", "b_c"),  # GRUBlockCell v1 names, GRUCell's arrays
                   renames={"w_ru": "gates/kernel", "b_ru": "gates/bias", "w_c": "candidate/kernel",
                            "b_c": "candidate/bias"})
+# tf.contrib.rnn.LayerNormBasicLSTMCell: no bias, gamma/beta per gate scope (layer_norm=False: a BasicLSTMCell).
+register_cell_row("layer_norm_basic_lstm_cell", "layer_norm_lstm",
+                  ("input/gamma", "kernel", "input/beta", "transform/gamma", "transform/beta", "forget/gamma",
+                   "forget/beta", "output/gamma", "output/beta", "state/gamma", "state/beta"))
+register_cell_row("layer_norm_basic_lstm_cell", "basic_lstm", ("kernel", "bias"))
 # tf.contrib.cudnn_rnn: the canonical variables CudnnOpaqueParamsSaveable wrote (.../rnn/multi_rnn_cell/cell_k/...).
 register_cell_row("cudnn_compatible_lstm_cell", "lstm", ("kernel", "bias"), defaults={"forget_bias": 0.0})
 register_cell_row("cudnn_compatible_gru_cell", "cudnn_compatible_gru",
@@ -294,6 +299,9 @@ def _units_and_input(kind: str, names: dict[str, str], vs: dict[str, VariableInf
         proj = shape("projection/kernel")[1] if "projection/kernel" in names and len(shape("projection/kernel")) == 2 else None
         rows = shape("kernel")[0]
         return units, rows - (proj or units), proj
+    if kind == "layer_norm_lstm":
+        units = shape("input/gamma")[0]
+        return units, shape("kernel")[0] - units, None
     if kind == "cudnn_compatible_gru":
         return shape("candidate/hidden_projection/bias")[0], shape("candidate/input_projection/kernel")[0], None
     if kind == "gru":
@@ -393,6 +401,8 @@ class _Recognizer:
         groups: dict[str, dict[str, list[CellInfo]]] = {}
         free = set(self.free())
         for key in sorted(free):
+            if key not in free:  # already taken by a cell found through another of its variables
+                continue
             found = _cell_path(key)
             if found is None:
                 continue
@@ -476,7 +486,7 @@ class _Recognizer:
             sources = {k: "meta" for k in params}
         wanted = {"basic_lstm": ("forget_bias", "activation"),
                   "lstm": ("forget_bias", "cell_clip", "proj_clip", "activation"),
-                  "basic_rnn": ("activation",)}.get(kind, ())
+                  "basic_rnn": ("activation",), "layer_norm_lstm": ("forget_bias",)}.get(kind, ())
         for key in wanted:
             if key not in params:
                 sources[key] = "default (no .meta)" if self.meta is None else "default (not found in .meta)"

@@ -27,7 +27,7 @@ ANCHORS: tuple[str, ...] = (
     "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "embedding_lookup", "optimizers",
     "saver", "initializers", "reset_default_graph", "contrib",
     "lstmblockcell", "lstmblockfusedcell", "grublockcell", "cudnncompatiblelstmcell", "cudnncompatiblegrucell",
-    "cudnnlstm",
+    "cudnnlstm", "layernormbasiclstmcell",
 )
 
 SEVERITIES = ("compat", "rewrite", "manual")
@@ -185,6 +185,8 @@ _CONTRIB_ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("GRUBlockCell", "grublockcell", "tf_keras.layers.GRU(reset_after=False)",
      "gru_cell/w_ru, b_ru, w_c, b_c hold GRUCell's gates/candidate arrays: convert like GRUCell"),
     ("GRUBlockCellV2", "grublockcell", "tf_keras.layers.GRU(reset_after=False)", "GRUCell's names and layout"),
+    ("LayerNormBasicLSTMCell", "layernormbasiclstmcell", "a custom Keras cell (modern_rnn.LayerNormLSTMCell)",
+     "kernel + per-gate gamma/beta, no bias; LayerNormalization after an LSTM computes something else"),
 )
 for _cls, _anchor, _repl, _cons in _CONTRIB_ROWS:
     _ROWS.append(Symbol(f"contrib.rnn.{_cls}", _anchor, _repl, _cons, None))

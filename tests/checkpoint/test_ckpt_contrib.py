@@ -3,7 +3,7 @@
 One real graph (built by ``legacy_rnn.contrib`` on TensorFlow's own kernels) holds four blocks and an Adam optimizer
 (so the registered LSTMBlockCell/GRUBlockCell gradients really train): ``lstmblock`` (LSTMBlockCell, peepholes,
 forget_bias 0.5, cell_clip 0.4), ``grublock`` (MultiRNNCell of two GRUBlockCell, v1 names w_ru/b_ru/w_c/b_c),
-``grublockv2`` (bidirectional GRUBlockCellV2) and ``fused`` (LSTMBlockFusedCell, time-major). Every variable is
+``grublockv2`` (bidirectional GRUBlockCellV2), ``layernorm`` (LayerNormBasicLSTMCell, forget_bias 0.5) and ``fused`` (LSTMBlockFusedCell, time-major). Every variable is
 randomised, the graph's outputs are recorded, and a ``tf.compat.v1.train.Saver`` checkpoint is written.
 
 The hyper-parameters the checkpoint does not store (forget_bias, cell_clip) are given here as the program used them;
@@ -26,7 +26,8 @@ from migration.checkpoint import inspect_checkpoint
 
 D = 3
 LENGTHS = np.array([6, 4, 1, 3], np.int32)
-HYPER = {"lstmblock": {"forget_bias": 0.5, "cell_clip": 0.4}, "fused": {"forget_bias": 0.0}}
+HYPER = {"lstmblock": {"forget_bias": 0.5, "cell_clip": 0.4}, "fused": {"forget_bias": 0.0},
+         "layernorm": {"forget_bias": 0.5}}
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,9 @@ def contrib_ckpt(tmp_path_factory):
             (fw, bw), _ = legacy_rnn.bidirectional_dynamic_rnn(
                 legacy_rnn.gru_block_cell_v2(4), legacy_rnn.gru_block_cell_v2(4), x, sequence_length=lengths)
             outs["grublockv2"] = tf.concat([fw, bw], -1)
+        with v1.variable_scope("layernorm"):
+            cell = legacy_rnn.layer_norm_basic_lstm_cell(4, forget_bias=0.5)
+            outs["layernorm"] = legacy_rnn.dynamic_rnn(cell, x, sequence_length=lengths)[0]
         with v1.variable_scope("fused"):
             cell = legacy_rnn.lstm_block_fused_cell(4, forget_bias=0.0)
             h, _ = cell(tf.transpose(x, [1, 0, 2]), dtype=tf.float32, sequence_length=lengths)
@@ -91,7 +95,10 @@ def test_contrib_blocks_recognized(contrib_ckpt):
     insp = inspect_checkpoint(contrib_ckpt[0])
     assert not insp.unrecognized and insp.convertible
     blocks = {b.scope.split("/")[0]: b for b in insp.blocks}
-    assert sorted(blocks) == ["fused", "grublock", "grublockv2", "lstmblock"]
+    assert sorted(blocks) == ["fused", "grublock", "grublockv2", "layernorm", "lstmblock"]
+    norm = blocks["layernorm"].directions[""][0]
+    assert (norm.spec.kind, norm.spec.units, norm.input_size) == ("layer_norm_lstm", 4, D)
+    assert norm.variables["state/beta"] == "layernorm/rnn/layer_norm_basic_lstm_cell/state/beta"
     lstm = blocks["lstmblock"].directions[""][0]
     assert (lstm.spec.kind, lstm.spec.units, lstm.input_size, lstm.spec.use_peepholes) == ("lstm", 5, D, True)
     gru = blocks["grublock"].directions[""]
@@ -105,14 +112,14 @@ def test_contrib_blocks_recognized(contrib_ckpt):
     assert opt.kind == "adam" and "grublock/rnn/multi_rnn_cell/cell_0/gru_cell/w_ru" in opt.slots
 
 
-@pytest.mark.parametrize("scope", ["lstmblock", "grublock", "grublockv2", "fused"])
+@pytest.mark.parametrize("scope", ["lstmblock", "grublock", "grublockv2", "fused", "layernorm"])
 def test_contrib_block_converts_to_keras_equal_to_original_graph(contrib_ckpt, scope):
     prefix, x_np, ref = contrib_ckpt
     (block,) = [b for b in inspect_checkpoint(prefix).blocks if b.scope.split("/")[0] == scope]
     out = _keras_outputs(block, x_np, prefix, HYPER.get(scope, {}))
     assert float(np.max(np.abs(out - ref[scope]))) < 1e-5
     if scope in HYPER:  # negative control: the op-attribute hyper-parameters matter (defaults are caught)
-        wrong = {"forget_bias": 1.0, "cell_clip": None}
+        wrong = {"forget_bias": 1.0, "cell_clip": None} if scope != "layernorm" else {"forget_bias": 1.0}
         assert float(np.max(np.abs(_keras_outputs(block, x_np, prefix, wrong) - ref[scope]))) > 1e-3
 
 

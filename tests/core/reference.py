@@ -45,6 +45,18 @@ def step(spec: CellSpec, w: dict, x: np.ndarray, state: tuple) -> tuple[np.ndarr
         c = np.tanh(np.concatenate([x, r * h_prev], 1) @ w["candidate/kernel"] + w["candidate/bias"])
         h = u * h_prev + (1 - u) * c
         return h, (h,)
+    if spec.kind == "layer_norm_lstm":  # contrib LayerNormBasicLSTMCell: no bias, LN(eps 1e-12) per gate and on c
+        c_prev, h_prev = state
+
+        def norm(a, scope):
+            return (a - a.mean(1, keepdims=True)) / np.sqrt(a.var(1, keepdims=True) + 1e-12) * w[f"{scope}/gamma"] \
+                + w[f"{scope}/beta"]
+
+        i, j, f, o = (norm(a, s) for a, s in zip(np.split(np.concatenate([x, h_prev], 1) @ w["kernel"], 4, axis=1),
+                                                 ("input", "transform", "forget", "output")))
+        c = norm(c_prev * sigmoid(f + spec.forget_bias) + sigmoid(i) * np.tanh(j), "state")
+        h = np.tanh(c) * sigmoid(o)
+        return h, (c, h)
     c_prev, m_prev = state  # LSTM: i = input_gate, j = new_input, f = forget_gate, o = output_gate
     i, j, f, o = np.split(np.concatenate([x, m_prev], 1) @ w["kernel"] + w["bias"], 4, axis=1)
     if spec.use_peepholes:

@@ -53,6 +53,8 @@ EXTRA_CELLS = {
     # tf.contrib.cudnn_rnn canonical cells (legacy_rnn.cudnn); the opaque buffer is in test_cudnn.py
     "cudnn_compatible_lstm": CellSpec("cudnn_compatible_lstm", 4, forget_bias=0.0),
     "cudnn_compatible_gru": CellSpec("cudnn_compatible_gru", 5),
+    # tf.contrib.rnn.LayerNormBasicLSTMCell (a custom Keras cell: modern_rnn.layer_norm_lstm)
+    "layer_norm_lstm_fb0.5": CellSpec("layer_norm_lstm", 5, forget_bias=0.5),
 }
 
 
@@ -152,7 +154,7 @@ def test_table_covers_every_axis() -> None:
     """The table really spans what it claims (a refactor that drops an axis fails here)."""
     kinds = {c.spec.kind for c in CASES}
     assert kinds == {"handwritten", "basic_rnn", "basic_lstm", "lstm", "gru", "lstm_block", "gru_block", "gru_block_v2",
-                     "cudnn_compatible_lstm", "cudnn_compatible_gru"}
+                     "cudnn_compatible_lstm", "cudnn_compatible_gru", "layer_norm_lstm"}
     assert {c.unroll for c in CASES} == {"manual", "static", "dynamic"}
     assert {c.bidirectional for c in CASES} == {False, True}
     assert {c.layers for c in CASES} == {1, 2}

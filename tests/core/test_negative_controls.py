@@ -92,6 +92,17 @@ def _gru_block_w_ru_not_swapped(w, d):
     return [full[:d], full[d:], np.concatenate([w["b_ru"], w["b_c"]])]
 
 
+LAYER_NORM = CellSpec("layer_norm_lstm", 5, forget_bias=0.5)
+
+
+def _layer_norm_params_in_tf1_order(w, d):
+    out = converters.cell_to_keras(LAYER_NORM, w, d)
+    scopes = ("input", "transform", "forget", "output")  # gamma/beta left in i, j, f, o while the kernel is reordered
+    out[2] = np.concatenate([w[f"{s}/gamma"] for s in scopes])
+    out[3] = np.concatenate([w[f"{s}/beta"] + (0.5 if s == "forget" else 0.0) for s in scopes])
+    return out
+
+
 CONTROLS = [
     ("lstm-no-gate-reorder", Case("c", LSTM, "dynamic", ragged=True), _lstm_no_reorder),
     ("lstm-no-forget-bias", Case("c", LSTM, "dynamic", ragged=True), _lstm_no_forget_bias),
@@ -104,6 +115,9 @@ CONTROLS = [
     ("lstm-block-icfo-read-as-ifco", Case("c", BLOCK, "dynamic", ragged=True), _block_kernel_read_as_keras_order),
     ("lstm-block-no-forget-bias", Case("c", BLOCK, "static"),
      lambda w, d: converters.cell_to_keras(BLOCK, w, d, include_forget_bias=False)),
+    ("layer-norm-lstm-no-forget-bias", Case("c", LAYER_NORM, "dynamic", ragged=True),
+     lambda w, d: converters.cell_to_keras(LAYER_NORM, w, d, include_forget_bias=False)),
+    ("layer-norm-lstm-gamma-beta-not-reordered", Case("c", LAYER_NORM, "static"), _layer_norm_params_in_tf1_order),
     ("gru-block-r-u-not-swapped", Case("c", CellSpec("gru_block", 4), "dynamic", ragged=True),
      _gru_block_w_ru_not_swapped),
 ]
