@@ -25,6 +25,7 @@ from legacy_rnn.rnn import (  # noqa: E402
 )
 from legacy_rnn.contrib import (  # noqa: E402
     lstm_block_cell, lstm_block_fused_cell, gru_block_cell, gru_block_cell_v2, layer_norm_basic_lstm_cell,
+    conv_lstm_cell,
 )
 from legacy_rnn.cudnn import cudnn_compatible_lstm_cell, cudnn_compatible_gru_cell  # noqa: E402
 from legacy_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
@@ -40,6 +41,7 @@ TWINS: tuple[str, ...] = (
     "glove_embedding", "embedding_variable", "embedding_lookup",
     "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
     "cudnn_compatible_lstm_cell", "cudnn_compatible_gru_cell", "layer_norm_basic_lstm_cell",
+    "conv_lstm_cell",
 )
 #: Legacy names without a Keras twin, and why.
 NO_TWIN: dict[str, str] = {

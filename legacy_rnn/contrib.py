@@ -266,6 +266,44 @@ class LayerNormBasicLSTMCell(rnn_cell.RNNCell):
         return new_h, rnn_cell.LSTMStateTuple(new_c, new_h)
 
 
+class ConvLSTMCell(rnn_cell.RNNCell):
+    """``tf.contrib.rnn.ConvLSTMCell`` (``Conv1D/2D/3DLSTMCell``); see :func:`conv_lstm_cell`."""
+
+    def __init__(self, conv_ndims: int, input_shape, output_channels: int, kernel_shape, use_bias: bool = True,
+                 forget_bias: float = 1.0, name: str = "conv_lstm_cell") -> None:
+        super().__init__(name=name)
+        if conv_ndims not in (1, 2, 3) or len(input_shape) != conv_ndims + 1 or len(kernel_shape) != conv_ndims:
+            raise ValueError(f"Received conv_ndims={conv_ndims!r}, input_shape={input_shape!r}, kernel_shape="
+                             f"{kernel_shape!r}: expected conv_ndims in 1..3, input_shape of conv_ndims + 1 values "
+                             "(spatial..., channels) and kernel_shape of conv_ndims values.")
+        self._ndims, self._input_shape = conv_ndims, list(input_shape)
+        self._channels = check_positive_int("output_channels", output_channels)
+        self._kernel_shape, self._use_bias, self._forget_bias = list(kernel_shape), bool(use_bias), float(forget_bias)
+        shape = tf.TensorShape(self._input_shape[:-1] + [self._channels])
+        self._state_size = rnn_cell.LSTMStateTuple(shape, shape)
+
+    @property
+    def state_size(self):
+        return self._state_size
+
+    @property
+    def output_size(self):
+        return self._state_size.h
+
+    def call(self, inputs, state):
+        c, h = state
+        args = tf.concat([inputs, h], -1)
+        kernel = v1.get_variable("kernel", self._kernel_shape + [int(args.shape[-1]), 4 * self._channels], args.dtype)
+        conv = {1: tf.nn.conv1d, 2: tf.nn.conv2d, 3: tf.nn.conv3d}[self._ndims]
+        z = conv(args, kernel, 1 if self._ndims == 1 else [1] * (self._ndims + 2), padding="SAME")
+        if self._use_bias:
+            z = z + v1.get_variable("biases", [4 * self._channels], args.dtype, v1.constant_initializer(0.0))
+        i, j, f, o = tf.split(z, 4, -1)
+        new_c = tf.sigmoid(f + self._forget_bias) * c + tf.sigmoid(i) * tf.tanh(j)
+        new_h = tf.tanh(new_c) * tf.sigmoid(o)
+        return new_h, rnn_cell.LSTMStateTuple(new_c, new_h)
+
+
 # --- builders (the public, mirrored API) ---------------------------------------------------------------------------
 
 def lstm_block_cell(units: int, forget_bias: float = 1.0, cell_clip: Optional[float] = None,
@@ -333,3 +371,19 @@ def layer_norm_basic_lstm_cell(units: int, forget_bias: float = 1.0, layer_norm:
     """
     return LayerNormBasicLSTMCell(units, forget_bias, layer_norm, norm_gain, norm_shift, dropout_keep_prob,
                                   dropout_prob_seed, name)
+
+
+def conv_lstm_cell(conv_ndims: int, input_shape, output_channels: int, kernel_shape, use_bias: bool = True,
+                   forget_bias: float = 1.0, name: str = "conv_lstm_cell") -> ConvLSTMCell:
+    """``tf.contrib.rnn.ConvLSTMCell`` (``Conv2DLSTMCell`` is ``conv_ndims=2`` named ``conv_2d_lstm_cell``): the
+    LSTM maths with ``conv(concat([x, h], -1), kernel, padding='SAME', stride 1)`` instead of the matmul.
+
+    Variables ``conv_lstm_cell/kernel [*kernel_shape, C_in + C, 4C]`` (gate blocks i, j, f, o on the last axis; the
+    input channels first on the second-to-last) and ``biases [4C]`` (note the plural). ``forget_bias`` is a run-time
+    constant. Inputs ``[B, T, *spatial, C_in]`` through ``dynamic_rnn``; state ``LSTMStateTuple(c, h)``.
+    (``skip_connection`` is not rebuilt.)
+
+    Modern equivalent: :func:`modern_rnn.contrib.conv_lstm_cell` (``ConvLSTM{1,2,3}D`` with ``padding='same'``,
+    ``recurrent_activation='sigmoid'``).
+    """
+    return ConvLSTMCell(conv_ndims, input_shape, output_channels, kernel_shape, use_bias, forget_bias, name)

@@ -90,6 +90,35 @@ def layer_norm_lstm_to_tf1(keras_weights, forget_bias: float) -> Arrays:
     return out
 
 
+def conv_lstm_to_keras(kernel: np.ndarray, biases: np.ndarray, input_channels: int, forget_bias: float) -> list:
+    """``ConvLSTMCell`` ``kernel [*k, C_in + C, 4C]`` / ``biases [4C]`` (i, j, f, o) -> Keras ``ConvLSTM*D``
+    ``[kernel [*k, C_in, 4C], recurrent_kernel [*k, C, 4C], bias [4C]]`` (i, f, c, o; ``b_f + forget_bias``)."""
+    from migration.errors import ShapeError
+    from migration.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
+
+    kernel, biases = np.asarray(kernel), np.asarray(biases)
+    if kernel.ndim < 3 or not 0 < input_channels < kernel.shape[-2] or kernel.shape[-1] % 4 \
+            or biases.shape != (kernel.shape[-1],):
+        raise ShapeError(f"Received ConvLSTMCell shapes kernel {kernel.shape}, biases {biases.shape} with "
+                         f"input_channels={input_channels}: expected kernel [*k, C_in + C, 4C] and biases [4C].")
+    reorder = lambda a: reorder_gates(a, TF1_LSTM_GATES, KERAS_LSTM_GATES)  # noqa: E731
+    channels = kernel.shape[-1] // 4
+    bias = reorder(biases).copy()
+    bias[channels:2 * channels] += forget_bias
+    return [reorder(kernel[..., :input_channels, :]), reorder(kernel[..., input_channels:, :]), bias]
+
+
+def conv_lstm_to_tf1(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray, forget_bias: float) -> Arrays:
+    """Inverse of :func:`conv_lstm_to_keras`: ``{"kernel": ..., "biases": ...}``."""
+    from migration.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
+
+    bias = np.asarray(bias).copy()
+    channels = bias.shape[0] // 4
+    bias[channels:2 * channels] -= forget_bias
+    reorder = lambda a: reorder_gates(a, KERAS_LSTM_GATES, TF1_LSTM_GATES)  # noqa: E731
+    return {"kernel": reorder(np.concatenate([kernel, recurrent_kernel], -2)), "biases": reorder(bias)}
+
+
 def converters(CellConverter, lstm_tf1_names: Callable, lstm_keras_names: Callable, lstm_to_keras: Callable,
                lstm_to_tf1: Callable, get: Callable) -> dict:
     """The family's rows of :data:`migration.converters.CONVERTERS` (called once by that module)."""
@@ -117,4 +146,4 @@ def converters(CellConverter, lstm_tf1_names: Callable, lstm_keras_names: Callab
     }
 
 
-__all__ = ["LAYER_NORM_TF1_NAMES", "layer_norm_lstm_to_keras", "layer_norm_lstm_to_tf1", "GRU_BLOCK_V1_NAMES", "gru_block_v1_to_gru_names", "gru_names_to_gru_block_v1", "converters"]
+__all__ = ["conv_lstm_to_keras", "conv_lstm_to_tf1", "LAYER_NORM_TF1_NAMES", "layer_norm_lstm_to_keras", "layer_norm_lstm_to_tf1", "GRU_BLOCK_V1_NAMES", "gru_block_v1_to_gru_names", "gru_names_to_gru_block_v1", "converters"]

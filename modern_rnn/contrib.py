@@ -34,6 +34,31 @@ class LSTMBlockFusedCell:
                            time_major=True, training=training)
 
 
+@keras.saving.register_keras_serializable(package="modern_rnn")
+class ZeroMaskedConvLSTM(keras.layers.Layer):
+    """A ``ConvLSTM*D(return_sequences=True, return_state=True)`` whose outputs past each length are zero (TF1's
+    ``dynamic_rnn``); ``ConvRNN`` does not honour ``zero_output_for_mask``. Weights are the wrapped layer's."""
+
+    def __init__(self, layer, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def call(self, inputs, mask=None, training=None, initial_state=None):
+        out, h, c = self.layer(inputs, mask=mask, training=training, initial_state=initial_state)
+        if mask is not None:
+            keep = tf.cast(tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([out.shape.rank - 2], tf.int32)], 0)),
+                           out.dtype)
+            out = out * keep
+        return [out, h, c]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "layer": keras.layers.serialize(self.layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.layers.deserialize(config.pop("layer")), **config)
+
+
 def lstm_block_cell(units: int, forget_bias: float = 1.0, cell_clip: Optional[float] = None,
                     use_peephole: bool = False, name: Optional[str] = None):
     """``LSTMCell`` (or ``ProjectionLSTMCell`` with peepholes or clipping): weights from
@@ -89,5 +114,28 @@ def layer_norm_basic_lstm_cell(units: int, forget_bias: float = 1.0, layer_norm:
     return LayerNormLSTMCell(check_positive_int("units", units), name=name)
 
 
-__all__ = ["layer_norm_basic_lstm_cell", "LSTMBlockFusedCell", "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
+def conv_lstm_cell(conv_ndims: int, input_shape, output_channels: int, kernel_shape, use_bias: bool = True,
+                   forget_bias: float = 1.0, name: Optional[str] = None):
+    """``keras.layers.ConvLSTM{1,2,3}D(output_channels, kernel_shape, padding='same', recurrent_activation='sigmoid',
+    return_sequences=True, return_state=True)``: the settings that make it equal TF1's cell. The tf_keras defaults
+    (``padding='valid'``, ``recurrent_activation='hard_sigmoid'``) compute something else. Call it with
+    ``mask=tf.sequence_mask(lengths, T)`` for ragged batches; it returns ``[outputs, h, c]``.
+
+    Weights: ``kernel [*k, C_in, 4C]`` = TF1 ``kernel[..., :C_in, :]``, ``recurrent_kernel [*k, C, 4C]`` =
+    ``kernel[..., C_in:, :]``, gate blocks reordered i, j, f, o -> i, f, c, o; ``bias = biases`` reordered with
+    ``+ forget_bias`` on f (:func:`migration.contrib_converters.conv_lstm_to_keras`).
+
+    Legacy equivalent: :func:`legacy_rnn.contrib.conv_lstm_cell` (``input_shape`` is only checked here).
+    """
+    if conv_ndims not in (1, 2, 3) or len(input_shape) != conv_ndims + 1 or len(kernel_shape) != conv_ndims:
+        raise ValueError(f"Received conv_ndims={conv_ndims!r}, input_shape={input_shape!r}, kernel_shape="
+                         f"{kernel_shape!r}: expected conv_ndims in 1..3 and matching shapes.")
+    layer = {1: keras.layers.ConvLSTM1D, 2: keras.layers.ConvLSTM2D, 3: keras.layers.ConvLSTM3D}[conv_ndims]
+    return ZeroMaskedConvLSTM(layer(check_positive_int("output_channels", output_channels), tuple(kernel_shape),
+                                    padding="same", recurrent_activation="sigmoid", use_bias=use_bias,
+                                    unit_forget_bias=forget_bias == 1.0, return_sequences=True, return_state=True),
+                              name=name)
+
+
+__all__ = ["ZeroMaskedConvLSTM", "conv_lstm_cell", "layer_norm_basic_lstm_cell", "LSTMBlockFusedCell", "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
            "tf"]

@@ -27,7 +27,7 @@ ANCHORS: tuple[str, ...] = (
     "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "embedding_lookup", "optimizers",
     "saver", "initializers", "reset_default_graph", "contrib",
     "lstmblockcell", "lstmblockfusedcell", "grublockcell", "cudnncompatiblelstmcell", "cudnncompatiblegrucell",
-    "cudnnlstm", "layernormbasiclstmcell",
+    "cudnnlstm", "layernormbasiclstmcell", "convlstmcell",
 )
 
 SEVERITIES = ("compat", "rewrite", "manual")
@@ -187,6 +187,10 @@ _CONTRIB_ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("GRUBlockCellV2", "grublockcell", "tf_keras.layers.GRU(reset_after=False)", "GRUCell's names and layout"),
     ("LayerNormBasicLSTMCell", "layernormbasiclstmcell", "a custom Keras cell (modern_rnn.LayerNormLSTMCell)",
      "kernel + per-gate gamma/beta, no bias; LayerNormalization after an LSTM computes something else"),
+    ("ConvLSTMCell", "convlstmcell", "tf_keras.layers.ConvLSTM2D(padding='same', recurrent_activation='sigmoid')",
+     "kernel [*k, C_in + C, 4C] split into kernel/recurrent_kernel, gates reordered; biases + forget_bias"),
+    ("Conv2DLSTMCell", "convlstmcell", "tf_keras.layers.ConvLSTM2D(padding='same', recurrent_activation='sigmoid')",
+     "as ConvLSTMCell, scope conv_2d_lstm_cell"),
 )
 for _cls, _anchor, _repl, _cons in _CONTRIB_ROWS:
     _ROWS.append(Symbol(f"contrib.rnn.{_cls}", _anchor, _repl, _cons, None))

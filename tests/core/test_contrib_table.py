@@ -26,7 +26,7 @@ from migration.specs import CellSpec
 
 from .harness import BATCH, DEPTH, FAST_SESSION, LENGTHS, STEPS, Case, loss_weights, random_inputs, random_tf1_weights
 from .harness import run_keras, run_tf1
-from .reference import unroll
+from .reference import sigmoid, unroll
 
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
 ATOL_OUT, ATOL_GRAD = 1e-5, 1e-4
@@ -226,3 +226,96 @@ def test_block_lstm_v2_kernel_takes_keras_layout() -> None:
         use_peephole=True)
     assert _max_diff(np.transpose(h.numpy(), (1, 0, 2)), out) <= ATOL_OUT
     assert _max_diff(cs.numpy()[-1], states[0]) <= ATOL_OUT
+
+
+# --- ConvLSTMCell (5-D inputs: its own small table) ---------------------------------------------------------------
+
+CONV_B, CONV_T, HW, C_IN, C_OUT, CONV_LENGTHS = 2, 3, 4, 2, 3, np.array([3, 2], np.int32)
+
+
+def _conv_same(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """2-D 'SAME' convolution (stride 1, odd kernel) in NumPy: x [B, H, W, Ci], k [kh, kw, Ci, Co]."""
+    kh, kw = k.shape[:2]
+    padded = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    out = np.zeros(x.shape[:3] + (k.shape[-1],))
+    for a in range(kh):
+        for b in range(kw):
+            out += padded[:, a:a + x.shape[1], b:b + x.shape[2]] @ k[a, b]
+    return out
+
+
+def _conv_reference(kernel, biases, fb, x):
+    c = h = np.zeros((CONV_B, HW, HW, C_OUT))
+    outs = []
+    for t in range(CONV_T):
+        i, j, f, o = np.split(_conv_same(np.concatenate([x[:, t], h], -1), kernel) + biases, 4, -1)
+        c_new = sigmoid(f + fb) * c + sigmoid(i) * np.tanh(j)
+        h_new = np.tanh(c_new) * sigmoid(o)
+        live = (t < CONV_LENGTHS)[:, None, None, None]
+        c, h = np.where(live, c_new, c), np.where(live, h_new, h)
+        outs.append(np.where(live, h_new, 0.0))
+    return np.stack(outs, 1), c, h
+
+
+def _conv_tf1(x, fb, values=None, seed=0):
+    rng = np.random.default_rng(seed)
+    with legacy_rnn.new_graph(seed) as graph:
+        xp = legacy_rnn.placeholder(tf.float32, x.shape, name="x")
+        cell = legacy_rnn.conv_lstm_cell(2, [HW, HW, C_IN], C_OUT, [3, 3], forget_bias=fb)
+        # tf.compat.v1.nn.dynamic_rnn itself: legacy_rnn.dynamic_rnn checks for rank-3 inputs
+        out, (c, h) = v1.nn.dynamic_rnn(cell, xp, sequence_length=tf.constant(CONV_LENGTHS), dtype=tf.float32)
+        k_var, b_var = v1.trainable_variables()
+        assert (k_var.op.name, b_var.op.name) == ("rnn/conv_lstm_cell/kernel", "rnn/conv_lstm_cell/biases")
+        if values is None:
+            values = {"kernel": rng.uniform(-.3, .3, k_var.shape).astype(np.float32),
+                      "biases": rng.uniform(-.5, .5, b_var.shape).astype(np.float32)}
+        with v1.Session(graph=graph, config=FAST_SESSION) as sess:
+            sess.run([k_var.assign(values["kernel"]), b_var.assign(values["biases"])])
+            return sess.run([out, c, h], {xp: x}), values
+
+
+def _conv_keras(x, fb, weights=None, layer=None):
+    layer = layer or modern_rnn.conv_lstm_cell(2, [HW, HW, C_IN], C_OUT, [3, 3], forget_bias=fb)
+    mask = tf.sequence_mask(CONV_LENGTHS, CONV_T)
+    layer(x, mask=mask)
+    if weights is not None:
+        layer.set_weights(weights)
+    out, h, c = layer(x, mask=mask)
+    return [out.numpy(), c.numpy(), h.numpy()], layer
+
+
+@pytest.mark.parametrize("fb", [1.0, 0.5])
+def test_conv_lstm_both_directions(fb: float) -> None:
+    from migration.contrib_converters import conv_lstm_to_keras, conv_lstm_to_tf1
+
+    x = np.random.default_rng(4).normal(0, 1, (CONV_B, CONV_T, HW, HW, C_IN)).astype(np.float32)
+    (out, c, h), tf1 = _conv_tf1(x, fb, seed=2)
+    ref_out, ref_c, ref_h = _conv_reference(tf1["kernel"], tf1["biases"], fb, x)
+    assert max(_max_diff(out, ref_out), _max_diff(c, ref_c), _max_diff(h, ref_h)) <= ATOL_OUT
+    keras_out, layer = _conv_keras(x, fb, conv_lstm_to_keras(tf1["kernel"], tf1["biases"], C_IN, fb))
+    assert max(map(_max_diff, keras_out, (out, c, h))) <= ATOL_OUT
+    assert not out[1, 2:].any() and not keras_out[0][1, 2:].any()
+    # Keras -> TF1: fresh Keras weights through the inverse
+    fresh, fresh_layer = _conv_keras(x, fb)
+    (back, _, _), _ = _conv_tf1(x, fb, values=conv_lstm_to_tf1(*fresh_layer.get_weights(), fb))
+    assert _max_diff(back, fresh[0]) <= ATOL_OUT
+
+
+def test_conv_lstm_keras_defaults_are_caught() -> None:
+    """Negative controls: ConvLSTM2D's default recurrent_activation='hard_sigmoid' is off, the converted weights
+    notwithstanding (and its default padding='valid' changes the output shape); without the zeroing wrapper the
+    padded outputs repeat the last valid one."""
+    from migration.contrib_converters import conv_lstm_to_keras
+
+    x = np.random.default_rng(4).normal(0, 1, (CONV_B, CONV_T, HW, HW, C_IN)).astype(np.float32)
+    (out, _, _), tf1 = _conv_tf1(x, 1.0, seed=2)
+    from modern_rnn.contrib import ZeroMaskedConvLSTM
+
+    hard = ZeroMaskedConvLSTM(modern_rnn.keras.layers.ConvLSTM2D(C_OUT, (3, 3), padding="same",
+                                                                 return_sequences=True, return_state=True))
+    weights = conv_lstm_to_keras(tf1["kernel"], tf1["biases"], C_IN, 1.0)
+    keras_out, _ = _conv_keras(x, 1.0, weights, layer=hard)
+    assert _max_diff(keras_out[0], out) > 1e-3
+    _, right = _conv_keras(x, 1.0, weights)
+    unmasked = right.layer(x, mask=tf.sequence_mask(CONV_LENGTHS, CONV_T))[0].numpy()
+    assert _max_diff(unmasked, out) > 1e-3 and _max_diff(unmasked[:, :2], out[:, :2]) <= ATOL_OUT
