@@ -17,6 +17,10 @@ cell directory         kind            variables under it                       
 ``rnn_cell``           ``handwritten`` ``W [D+U,U]``, ``b [U]``                             seed 002's ``get_variable`` cell
 =====================  ==============  =================================================  ===============================
 
+More rows come from the cell families through :func:`register_cell_row` (:mod:`migration.checkpoint.families`:
+``tf.contrib`` block/fused/layer-norm cells, cuDNN canonical cells, names from before TF 1.2). ``EMA`` shadows
+(``<var>/ExponentialMovingAverage``) are listed, or converted instead of the raw values with ``use_ema``.
+
 Above the cell directory: ``multi_rnn_cell/cell_k`` (layer k of a ``MultiRNNCell``), then ``fw``/``bw`` (a
 bidirectional pair), then the block scope (``rnn``, ``encoder``, ``model/rnn``, ``bidirectional_rnn`` ...).
 
@@ -63,25 +67,6 @@ def register_cell_row(dirname: str, kind: str, required: tuple[str, ...], option
         CELL_DEFAULTS.setdefault(dirname, {}).update(defaults)
 
 
-_PEEPHOLES = ("w_f_diag", "w_i_diag", "w_o_diag")
-# tf.contrib.rnn block cells. LSTMBlockCell writes exactly LSTMCell's lstm_cell/* (row above; its forget_bias,
-# cell_clip and use_peephole are LSTMBlockCell op attributes in the .meta) and GRUBlockCellV2 exactly GRUCell's.
-register_cell_row("lstm_fused_cell", "lstm", ("kernel", "bias"), _PEEPHOLES)  # LSTMBlockFusedCell (BlockLSTM op)
-register_cell_row("gru_cell", "gru", ("w_ru", "b_ru", "w_c", "b_c"),  # GRUBlockCell v1 names, GRUCell's arrays
-                  renames={"w_ru": "gates/kernel", "b_ru": "gates/bias", "w_c": "candidate/kernel",
-                           "b_c": "candidate/bias"})
-# tf.contrib.rnn.LayerNormBasicLSTMCell: no bias, gamma/beta per gate scope (layer_norm=False: a BasicLSTMCell).
-register_cell_row("layer_norm_basic_lstm_cell", "layer_norm_lstm",
-                  ("input/gamma", "kernel", "input/beta", "transform/gamma", "transform/beta", "forget/gamma",
-                   "forget/beta", "output/gamma", "output/beta", "state/gamma", "state/beta"))
-register_cell_row("layer_norm_basic_lstm_cell", "basic_lstm", ("kernel", "bias"))
-# tf.contrib.cudnn_rnn: the canonical variables CudnnOpaqueParamsSaveable wrote (.../rnn/multi_rnn_cell/cell_k/...).
-register_cell_row("cudnn_compatible_lstm_cell", "lstm", ("kernel", "bias"), defaults={"forget_bias": 0.0})
-register_cell_row("cudnn_compatible_gru_cell", "cudnn_compatible_gru",
-                  ("gates/kernel", "gates/bias", "candidate/input_projection/kernel",
-                   "candidate/hidden_projection/kernel", "candidate/input_projection/bias",
-                   "candidate/hidden_projection/bias"))
-
 #: optimizer slot name (without ``_n``) -> (optimizer kind, slot roles by index ``_n``)
 SLOT_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "Adam": ("adam", ("m", "v")),
@@ -91,11 +76,22 @@ SLOT_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "Ftrl": ("ftrl", ("accumulator", "linear")),
     "Adadelta": ("adadelta", ("accum", "accum_update")),
 }
+#: TF1 optimizer kind -> (tf_keras optimizer class, TF1 slot role -> Keras slot name (legacy optimizers' add_slot
+#: names), constants that differ from the Keras defaults). Ftrl and Adadelta complete convert.py's own table.
+KERAS_OPTIMIZERS: dict[str, tuple[str, dict[str, str], dict[str, float]]] = {
+    "ftrl": ("Ftrl", {"accumulator": "accumulator", "linear": "linear"}, {"initial_accumulator_value": 0.1}),
+    "adadelta": ("Adadelta", {"accum": "accum_grad", "accum_update": "accum_var"}, {"epsilon": 1e-8}),
+}
 _NON_SLOT = re.compile(r"^(?:(.*)/)?(beta1_power|beta2_power)(?:_(\d+))?$")
 _UNNAMED = re.compile(r"^(?:(.*)/)?Variable(?:_(\d+))?$")
 _EMBED_NAME = re.compile(r"emb|embedding|word_?vec|glove|lookup|vocab", re.I)
 _RNN_WORDS = re.compile(r"^(rnn|bidirectional_rnn|fw|bw|multi_rnn_cell|cell_\d+)$|_cell(_\d+)?$|lstm|gru|rnn", re.I)
-_DENSE_PAIRS = (("kernel", "bias"), ("W", "b"), ("w", "b"), ("weights", "biases"), ("weight", "bias"))
+_DENSE_PAIRS = (("kernel", "bias"), ("W", "b"), ("w", "b"), ("weights", "biases"), ("weight", "bias"),
+                ("softmax_w", "softmax_b"))
+#: Dense heads whose kernel and bias live apart, as tutorials wrote them: (kernel key, bias key, head name) at the
+#: checkpoint root. ``W`` + ``output/b``: ``get_variable('W')`` ignores the ``name_scope('output')`` that
+#: ``tf.Variable(..., name='b')`` follows.
+_SPLIT_DENSE = (("softmax_w", "softmax_b", "softmax"), ("W", "output/b", "output"))
 
 
 @dataclasses.dataclass
@@ -243,14 +239,33 @@ class Inspection:
 # ----------------------------------------------------------------------------------------------------------------------
 
 def _split_slot(name: str, variables: dict[str, VariableInfo]) -> Optional[tuple[str, str, int]]:
-    """``'x/Adam_1'`` -> ``('x', 'Adam', 1)`` when ``x`` is a checkpoint variable of the same shape."""
+    """``'x/Adam_1'`` -> ``('x', 'Adam', 1)`` when ``x`` is a checkpoint variable of the same shape.
+
+    Slots created while a custom variable scope was open carry its prefix: ``Optimizer/x/RMSProp`` -> ``('x',
+    'RMSProp', 0)`` (leading components are dropped until the owner is a variable of the same shape).
+    """
     if "/" not in name:
         return None
     owner, last = name.rsplit("/", 1)
+    while owner not in variables and "/" in owner:
+        owner = owner.split("/", 1)[1]
     if owner not in variables or variables[owner].shape != variables[name].shape:
         return None
     m = re.match(r"^(.*?)(?:_(\d+))?$", last)
     return owner, m.group(1), int(m.group(2) or 0)
+
+
+#: ``tf.train.ExponentialMovingAverage`` shadow variables: ``<var>/<name>`` (default name below), same shape.
+EMA_NAMES: tuple[str, ...] = ("ExponentialMovingAverage",)
+
+
+def _ema_owner(name: str, variables: dict[str, VariableInfo]) -> Optional[str]:
+    if "/" not in name:
+        return None
+    owner, last = name.rsplit("/", 1)
+    if last in EMA_NAMES and owner in variables and variables[owner].shape == variables[name].shape:
+        return owner
+    return None
 
 
 def _slot_roles(base: str, count: int) -> tuple[str, ...]:
@@ -271,17 +286,33 @@ def _cell_path(key: str) -> Optional[tuple[str, int]]:
     return None
 
 
+def _cell_candidates(key: str) -> list[tuple[str, int]]:
+    """Every (cell path, row index) whose row has ``key`` as its first required variable (a directory can have
+    several layouts: current names, pre-TF-1.2 names, layer_norm on/off)."""
+    out = []
+    for i, (dirname, _kind, required, _opt) in enumerate(CELL_TABLE):
+        suffix = "/" + required[0]
+        path = key[: -len(suffix)]
+        if key.endswith(suffix) and re.fullmatch(re.escape(dirname) + r"(_\d+)?", path.rsplit("/", 1)[-1]):
+            out.append((path, i))
+    return out
+
+
 def _parse_path(path: str) -> tuple[str, str, int, str]:
-    """cell path -> (block scope, direction, layer, rel path)."""
+    """cell path -> (block scope, direction, layer, rel path). Pre-TF-1.0 spellings ``MultiRNNCell/Cell0`` and
+    ``BiRNN/FW``, ``BW`` are read like ``multi_rnn_cell/cell_0`` and ``fw``, ``bw``."""
     comps = path.split("/")
     rest = comps[:-1]
     layer = 0
     if len(rest) >= 2 and rest[-2] == "multi_rnn_cell" and re.fullmatch(r"cell_\d+", rest[-1]):
         layer = int(rest[-1][5:])
         rest = rest[:-2]
+    elif len(rest) >= 2 and rest[-2] == "MultiRNNCell" and re.fullmatch(r"Cell\d+", rest[-1]):
+        layer = int(rest[-1][4:])
+        rest = rest[:-2]
     direction = ""
-    if rest and rest[-1] in ("fw", "bw"):
-        direction = rest[-1]
+    if rest and rest[-1] in ("fw", "bw", "FW", "BW"):
+        direction = rest[-1].lower()
         rest = rest[:-1]
     scope = "/".join(rest)
     rel = path[len(scope) + 1:] if scope else path
@@ -354,46 +385,61 @@ class _Recognizer:
     # -- optimizer --------------------------------------------------------------------------------------------------
 
     def optimizers(self) -> tuple[list[OptimizerInfo], Optional[str]]:
-        by_kind: dict[str, OptimizerInfo] = {}
+        """Slots per optimizer instance: ``<var>/Adam``, ``/Adam_1`` (first Adam), ``/Adam_2``, ``/Adam_3`` (second),
+        a custom name (``MyAdam``, ``MyAdam_1``: an Adam when the graph has beta powers), under any scope prefix."""
+        instances: dict[tuple[str, int], OptimizerInfo] = {}
         consts = self.meta.optimizer_constants() if self.meta else {}
         slots: dict[tuple[str, str], list[tuple[int, str]]] = {}
         for key in list(self.vs):
             split = _split_slot(key, self.vs)
-            if split is None or _split_slot(split[0], self.vs) is not None:
+            if split is None or _split_slot(split[0], self.vs) is not None or _ema_owner(key, self.vs):
                 continue
             owner, base, idx = split
             slots.setdefault((owner, base), []).append((idx, key))
+        has_powers = any(_NON_SLOT.match(k) and self.vs[k].shape == () for k in self.vs)
+        state_of: dict[tuple[str, str], tuple[str, int]] = {}  # (variable, kind) -> the optimizer instance holding it
         for (owner, base), items in sorted(slots.items()):
             items.sort()
-            if base not in SLOT_TABLE:
+            custom_adam = base not in SLOT_TABLE and has_powers and len(items) % 2 == 0 and \
+                [i for i, _ in items] == list(range(len(items)))
+            if base not in SLOT_TABLE and not custom_adam:
                 for _, key in items:
                     self.reject(key, f"looks like an optimizer slot of {owner!r} from an optimizer named {base!r} that "
                                      f"rnn-migrate does not map (known: {sorted(SLOT_TABLE)}); not migrated")
                 continue
-            kind = SLOT_TABLE[base][0]
-            roles = _slot_roles(base, len(items))
-            opt = by_kind.setdefault(kind, OptimizerInfo(kind, base, {}, {}, consts.get(base, {})))
-            for pos, (idx, key) in enumerate(items):
-                if pos >= len(roles) or idx != pos:
-                    self.reject(key, f"extra {base} slot of {owner!r} (a second {base} optimizer in the graph?); "
-                                     "only the first optimizer's slots are migrated")
+            kind = "adam" if custom_adam else SLOT_TABLE[base][0]
+            roles = SLOT_TABLE["Adam"][1] if custom_adam else _slot_roles(base, len(items))
+            for idx, key in items:
+                chunk, pos = divmod(idx, len(roles))
+                name = base if chunk == 0 else f"{base}_{chunk * len(roles)}"
+                opt = instances.setdefault((base, chunk), OptimizerInfo(kind, name, {}, {}, consts.get(base, {})))
+                if state_of.setdefault((owner, kind), (base, chunk)) != (base, chunk):
+                    self.reject(key, f"{name} slot of {owner!r}: a second {kind} optimizer on the same variable; "
+                                     "only one optimizer state per variable can be migrated")
                     continue
                 opt.slots.setdefault(owner, {})[roles[pos]] = key
-                self.take(key, f"{kind} slot {roles[pos]} of {owner}")
+                self.take(key, f"{kind} ({name}) slot {roles[pos]} of {owner}")
+        adams = sorted((k for k, o in instances.items() if o.kind == "adam"), key=lambda k: (k[0] != "Adam", k))
         step = None
         for key in self.free():
             info = self.vs[key]
             m = _NON_SLOT.match(key)
-            if m and info.shape == () and not m.group(3):
-                opt = by_kind.setdefault("adam", OptimizerInfo("adam", "Adam", {}, {}, consts.get("Adam", {})))
-                opt.counters[m.group(2)] = key
-                self.take(key, f"adam {m.group(2)}")
-            elif m and info.shape == ():
-                self.reject(key, "beta power of a second Adam optimizer in the same graph; not migrated")
+            if m and info.shape == ():
+                n = int(m.group(3) or 0)
+                if not adams and n == 0:
+                    adams = [("Adam", 0)]
+                    instances[adams[0]] = OptimizerInfo("adam", "Adam", {}, {}, consts.get("Adam", {}))
+                if n < len(adams):  # TF1 numbers the beta powers by Adam creation order: beta1_power, _1, ...
+                    instances[adams[n]].counters[m.group(2)] = key
+                    self.take(key, f"adam ({instances[adams[n]].name}) {m.group(2)}")
+                else:
+                    self.reject(key, "beta power of a further Adam optimizer whose slots carry the same names as the "
+                                     "first one's (disjoint variables; the .meta tells them apart) or are not in the "
+                                     "checkpoint; not migrated (iterations come from global_step)")
             elif key.rsplit("/", 1)[-1] == "global_step" and info.shape == () and "int" in info.dtype:
                 step = key
                 self.take(key, "global_step")
-        return list(by_kind.values()), step
+        return list(instances.values()), step
 
     # -- cells ------------------------------------------------------------------------------------------------------
 
@@ -403,15 +449,21 @@ class _Recognizer:
         for key in sorted(free):
             if key not in free:  # already taken by a cell found through another of its variables
                 continue
-            found = _cell_path(key)
-            if found is None:
+            candidates = _cell_candidates(key)
+            if not candidates:
                 continue
-            path, row = found
-            dirname, kind, required, optional = CELL_TABLE[row]
+            path = candidates[0][0]
             under = {k[len(path) + 1:]: k for k in free if k.startswith(path + "/")}
+
+            def fits(row: int) -> bool:
+                return set(CELL_TABLE[row][2]) <= set(under) <= set(CELL_TABLE[row][2] + CELL_TABLE[row][3])
+
+            path, row = next((c for c in candidates if fits(c[1])), candidates[0])
+            dirname, kind, required, optional = CELL_TABLE[row]
             missing = [n for n in required if n not in under]
             extra = [n for n in under if n not in required + optional]
-            peep = [n for n in ("w_f_diag", "w_i_diag", "w_o_diag") if n in under]
+            renamed = {CELL_RENAMES.get((dirname, required[0]), {}).get(n, n) for n in under}
+            peep = [n for n in ("w_f_diag", "w_i_diag", "w_o_diag") if n in renamed]
             problem = ""
             if missing or extra:
                 problem = f"a {dirname} ({kind}) stores {list(required + optional)}; missing {missing}, unexpected {extra}"
@@ -555,6 +607,12 @@ class _Recognizer:
                     self.take(key, f"dense {scope} kernel")
                     self.take(bias, f"dense {scope} bias")
                     break
+        free = set(self.free())
+        for w, b, name in _SPLIT_DENSE:
+            if w in free and b in free and len(self.vs[w].shape) == 2 and self.vs[b].shape == (self.vs[w].shape[1],):
+                out.append(DenseInfo(name, w, b, self.vs[w].shape))
+                self.take(w, f"dense {name} kernel")
+                self.take(b, f"dense {name} bias")
         unnamed: dict[str, list[tuple[int, str]]] = {}
         for key in self.free():
             m = _UNNAMED.match(key)
@@ -562,6 +620,16 @@ class _Recognizer:
                 unnamed.setdefault(m.group(1) or "", []).append((int(m.group(2) or 0), key))
         for group in unnamed.values():
             group.sort()
+            # ``weights``/``biases`` dicts of tf.Variables: all kernels were created first, then all biases
+            mats = [k for _, k in group if len(self.vs[k].shape) in (1, 2)]
+            half = len(mats) // 2
+            if half >= 2 and len(mats) % 2 == 0 and all(len(self.vs[k].shape) == 2 for k in mats[:half]) and all(
+                    self.vs[b].shape == (self.vs[k].shape[1],) for k, b in zip(mats[:half], mats[half:])):
+                for k, b in zip(mats[:half], mats[half:]):
+                    out.append(DenseInfo(k, k, b, self.vs[k].shape))
+                    self.take(k, f"dense {k} kernel (tf.Variable weights dict, kernels created first)")
+                    self.take(b, f"dense {k} bias (tf.Variable biases dict)")
+                continue
             for (i, k), (j, b) in zip(group, group[1:]):
                 if k in self.consumed or j != i + 1:
                     continue
@@ -571,6 +639,47 @@ class _Recognizer:
                     self.take(k, f"dense {k} kernel (unnamed tf.Variable pair)")
                     self.take(b, f"dense {k} bias (unnamed tf.Variable pair)")
         return out
+
+    def ema(self, use_ema: bool) -> dict[str, str]:
+        """``<var>/ExponentialMovingAverage`` shadows: listed (rejected, not RNN-blocking) by default; with
+        ``use_ema`` taken, and returned as {variable: shadow} so that the recognized items read the shadows."""
+        shadows = {}
+        for key in self.free():
+            owner = _ema_owner(key, self.vs)
+            if owner is None:
+                continue
+            if use_ema:
+                shadows[owner] = key
+                self.take(key, f"ExponentialMovingAverage shadow of {owner}: converted in its place (use_ema)")
+            else:
+                self.reject(key, f"ExponentialMovingAverage shadow of {owner!r} (the averaged weights): listed, not "
+                                 "converted; pass --use-ema (use_ema=True) to convert the shadows instead of the raw "
+                                 "values")
+        return shadows
+
+    def apply_ema(self, shadows: dict[str, str], blocks: list[Block], embeddings: list[EmbeddingInfo],
+                  dense: list[DenseInfo], optimizers: list[OptimizerInfo]) -> None:
+        """Point every recognized weight that has a shadow at the shadow (its optimizer slots follow it); the raw
+        value stays listed as replaced."""
+        def swap(key: str) -> str:
+            if key in shadows:
+                self.consumed[key] += f"; replaced by its ExponentialMovingAverage shadow {shadows[key]!r}"
+                return shadows[key]
+            return key
+
+        for block in blocks:
+            for cell in block.cells:
+                cell.variables = {name: swap(key) for name, key in cell.variables.items()}
+        for emb in embeddings:
+            if emb.source == "variable":
+                emb.name = swap(emb.name)
+        for d in dense:
+            d.kernel, d.bias = swap(d.kernel), swap(d.bias)
+        for opt in optimizers:
+            opt.slots = {shadows.get(owner, owner): roles for owner, roles in opt.slots.items()}
+        unused = [o for o in shadows if o not in self.consumed or "replaced by" not in self.consumed[o]]
+        if unused:
+            self.notes.append(f"use_ema: shadows of {unused} belong to variables nothing converts")
 
     def cudnn_opaque(self, blocks: list[Block]) -> None:
         """``<scope>/opaque_kernel`` of a CudnnLSTM/CudnnGRU layer: consumed when the canonical variables TF's
@@ -617,10 +726,16 @@ class _Recognizer:
             self.reject(key, reason, rnn_like)
 
 
-def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[MetaGraph]) -> Inspection:
-    """Classify every variable of a checkpoint (see the module table)."""
+def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[MetaGraph],
+              use_ema: bool = False) -> Inspection:
+    """Classify every variable of a checkpoint (see the module table).
+
+    ``use_ema``: recognized weights read their ``ExponentialMovingAverage`` shadows (``convert --use-ema``); without
+    it the shadows are listed in ``unrecognized`` with the remedy, never silently dropped.
+    """
     r = _Recognizer(prefix, variables, meta)
     r.check_against_meta()
+    shadows = r.ema(use_ema)
     optimizers, step = r.optimizers()
     blocks = r.cells()
     names: set[str] = set()
@@ -636,6 +751,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
     embeddings = r.embeddings()
     dense = r.dense()
     r.leftovers()
+    r.apply_ema(shadows, blocks, embeddings, dense, optimizers)
     if meta is None:
         r.notes.append("no .meta graph: hyper-parameters that checkpoints do not store (forget_bias, cell_clip, "
                        "proj_clip, activation, partition strategy) take their TF1 defaults; pass --forget-bias if needed")
@@ -652,14 +768,18 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
                       step, r.unrecognized, r.consumed, r.notes)
 
 
-def inspect_checkpoint(path: str) -> Inspection:
+def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:
     """Resolve and validate ``path`` (prefix, file or directory), parse its ``.meta`` if any, and recognize it."""
     from migration.checkpoint.meta import load_meta
     from migration.checkpoint.reader import CheckpointReader
 
     reader = CheckpointReader(path)
-    return recognize(reader.prefix, reader.variables, load_meta(reader.prefix))
+    return recognize(reader.prefix, reader.variables, load_meta(reader.prefix), use_ema=use_ema)
 
 
 __all__ = ["Block", "CellInfo", "EmbeddingInfo", "DenseInfo", "OptimizerInfo", "Unrecognized", "Inspection",
-           "recognize", "inspect_checkpoint", "CELL_TABLE", "SLOT_TABLE", "MigrationError"]
+           "recognize", "inspect_checkpoint", "CELL_TABLE", "SLOT_TABLE", "MigrationError", "register_cell_row",
+           "CELL_RENAMES", "CELL_DEFAULTS", "EMA_NAMES", "KERAS_OPTIMIZERS"]
+
+# The cell families' rows (tf.contrib block/fused/layer-norm cells, cuDNN canonical cells, pre-TF-1.2 names).
+from migration.checkpoint import families as _families  # noqa: E402,F401  (registers its rows on import)

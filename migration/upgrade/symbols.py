@@ -27,7 +27,7 @@ ANCHORS: tuple[str, ...] = (
     "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "embedding_lookup", "optimizers",
     "saver", "initializers", "reset_default_graph", "contrib",
     "lstmblockcell", "lstmblockfusedcell", "grublockcell", "cudnncompatiblelstmcell", "cudnncompatiblegrucell",
-    "cudnnlstm", "layernormbasiclstmcell", "convlstmcell",
+    "cudnnlstm", "layernormbasiclstmcell", "convlstmcell", "ema",
 )
 
 SEVERITIES = ("compat", "rewrite", "manual")
@@ -206,6 +206,10 @@ _CUDNN_ROWS: tuple[tuple[str, str, str, str], ...] = (
 )
 for _cls, _anchor, _repl, _cons in _CUDNN_ROWS:
     _ROWS.append(Symbol(f"contrib.cudnn_rnn.{_cls}", _anchor, _repl, _cons, None))
+
+_ROWS.append(Symbol("train.ExponentialMovingAverage", "ema", "the averaged weights loaded into the Keras model",
+                    "shadows <var>/ExponentialMovingAverage: listed by inspect; convert --use-ema converts them",
+                    in_tf2=True))
 
 #: relative TF1 name -> row
 TABLE: dict[str, Symbol] = {row.name: row for row in _ROWS}
