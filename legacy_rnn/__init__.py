@@ -28,6 +28,7 @@ from legacy_rnn.contrib import (  # noqa: E402
     conv_lstm_cell,
 )
 from legacy_rnn.cudnn import cudnn_compatible_lstm_cell, cudnn_compatible_gru_cell  # noqa: E402
+from legacy_rnn.wrappers import output_projection_wrapper, input_projection_wrapper, embedding_wrapper  # noqa: E402
 from legacy_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
 from legacy_rnn.session import (  # noqa: E402
     new_graph, placeholder, keep_prob_placeholder, new_session, initialize, save, restore_latest, restore_renamed,
@@ -41,7 +42,7 @@ TWINS: tuple[str, ...] = (
     "glove_embedding", "embedding_variable", "embedding_lookup",
     "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
     "cudnn_compatible_lstm_cell", "cudnn_compatible_gru_cell", "layer_norm_basic_lstm_cell",
-    "conv_lstm_cell",
+    "conv_lstm_cell", "output_projection_wrapper", "input_projection_wrapper", "embedding_wrapper",
 )
 #: Legacy names without a Keras twin, and why.
 NO_TWIN: dict[str, str] = {

@@ -24,6 +24,7 @@ from modern_rnn.contrib import (  # noqa: E402
     conv_lstm_cell,
 )
 from modern_rnn.cudnn import cudnn_compatible_lstm_cell, cudnn_compatible_gru_cell  # noqa: E402
+from modern_rnn.wrappers import output_projection_wrapper, input_projection_wrapper, embedding_wrapper  # noqa: E402
 from modern_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
 from modern_rnn.projection_lstm import ProjectionLSTMCell  # noqa: E402
 from modern_rnn.dropout import DropoutCell  # noqa: E402
@@ -37,7 +38,7 @@ TWINS: tuple[str, ...] = (
     "glove_embedding", "embedding_variable", "embedding_lookup",
     "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
     "cudnn_compatible_lstm_cell", "cudnn_compatible_gru_cell", "layer_norm_basic_lstm_cell",
-    "conv_lstm_cell",
+    "conv_lstm_cell", "output_projection_wrapper", "input_projection_wrapper", "embedding_wrapper",
 )
 #: Modern names without a legacy twin, and why.
 NO_TWIN: dict[str, str] = {

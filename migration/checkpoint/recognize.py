@@ -681,6 +681,29 @@ class _Recognizer:
         if unused:
             self.notes.append(f"use_ema: shadows of {unused} belong to variables nothing converts")
 
+    def wrappers(self) -> tuple[list[EmbeddingInfo], list[DenseInfo]]:
+        """Variables of the contrib wrappers (legacy_rnn.wrappers) under an RNN scope: ``.../output_projection_wrapper/
+        {kernel,bias}`` (a Dense on every step's output), ``input_projection_wrapper/{kernel,bias}`` (a Dense on the
+        inputs, before the block) and ``embedding_wrapper/embedding``."""
+        embeddings, dense = [], []
+        free = set(self.free())
+        for key in sorted(free):
+            scope, _, last = key.rpartition("/")
+            wrapper = scope.rsplit("/", 1)[-1]
+            if wrapper in ("output_projection_wrapper", "input_projection_wrapper") and last == "kernel" \
+                    and f"{scope}/bias" in free and len(self.vs[key].shape) == 2 \
+                    and self.vs[f"{scope}/bias"].shape == (self.vs[key].shape[1],):
+                where = "every step's output" if wrapper.startswith("output") else "the inputs, before the block"
+                dense.append(DenseInfo(scope, key, f"{scope}/bias", self.vs[key].shape))
+                self.take(key, f"dense {scope} kernel ({wrapper}: applied to {where})")
+                self.take(f"{scope}/bias", f"dense {scope} bias ({wrapper})")
+            elif wrapper == "embedding_wrapper" and last == "embedding" and len(self.vs[key].shape) == 2:
+                info = self.vs[key]
+                embeddings.append(EmbeddingInfo(key, "variable", info.shape, info.dtype, None, None,
+                                                "EmbeddingWrapper: the cell reads one id per step"))
+                self.take(key, f"embedding {key} (embedding_wrapper)")
+        return embeddings, dense
+
     def cudnn_opaque(self, blocks: list[Block]) -> None:
         """``<scope>/opaque_kernel`` of a CudnnLSTM/CudnnGRU layer: consumed when the canonical variables TF's
         saveable wrote under the same scope describe exactly a buffer of its size; otherwise left for
@@ -748,8 +771,9 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
         names.add(name)
         block.name = name
     r.cudnn_opaque(blocks)
-    embeddings = r.embeddings()
-    dense = r.dense()
+    wrapped_embeddings, wrapped_dense = r.wrappers()
+    embeddings = wrapped_embeddings + r.embeddings()
+    dense = wrapped_dense + r.dense()
     r.leftovers()
     r.apply_ema(shadows, blocks, embeddings, dense, optimizers)
     if meta is None:

@@ -28,6 +28,7 @@ ANCHORS: tuple[str, ...] = (
     "saver", "initializers", "reset_default_graph", "contrib",
     "lstmblockcell", "lstmblockfusedcell", "grublockcell", "cudnncompatiblelstmcell", "cudnncompatiblegrucell",
     "cudnnlstm", "layernormbasiclstmcell", "convlstmcell", "ema",
+    "projectionwrappers", "embeddingwrapper",
 )
 
 SEVERITIES = ("compat", "rewrite", "manual")
@@ -189,6 +190,12 @@ _CONTRIB_ROWS: tuple[tuple[str, str, str, str], ...] = (
      "kernel + per-gate gamma/beta, no bias; LayerNormalization after an LSTM computes something else"),
     ("ConvLSTMCell", "convlstmcell", "tf_keras.layers.ConvLSTM2D(padding='same', recurrent_activation='sigmoid')",
      "kernel [*k, C_in + C, 4C] split into kernel/recurrent_kernel, gates reordered; biases + forget_bias"),
+    ("OutputProjectionWrapper", "projectionwrappers", "tf_keras.layers.Dense after the RNN layer",
+     "output_projection_wrapper/kernel, bias beside the wrapped cell's variables"),
+    ("InputProjectionWrapper", "projectionwrappers", "tf_keras.layers.Dense before the RNN layer",
+     "input_projection_wrapper/kernel, bias beside the wrapped cell's variables"),
+    ("EmbeddingWrapper", "embeddingwrapper", "tf_keras.layers.Embedding before the RNN layer",
+     "embedding_wrapper/embedding [V, E] beside the wrapped cell's variables"),
     ("Conv2DLSTMCell", "convlstmcell", "tf_keras.layers.ConvLSTM2D(padding='same', recurrent_activation='sigmoid')",
      "as ConvLSTMCell, scope conv_2d_lstm_cell"),
 )

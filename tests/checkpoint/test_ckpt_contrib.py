@@ -195,3 +195,25 @@ def test_cudnn_checkpoint_recognized_and_converted(tmp_path, mode):
     alone = inspect_checkpoint(prefix_alone)
     (u,) = alone.unrecognized
     assert u.rnn_like and "opaque_to_tf1" in u.reason and not alone.convertible
+
+
+def test_wrapper_variables_recognized(tmp_path):
+    """OutputProjectionWrapper / InputProjectionWrapper / EmbeddingWrapper: their own variables are a dense head, an
+    input projection and an embedding; the wrapped cells are blocks under the wrapper's scope."""
+    with legacy_rnn.new_graph(9) as graph:
+        x = v1.placeholder(tf.float32, [B, T, D])
+        legacy_rnn.dynamic_rnn(legacy_rnn.output_projection_wrapper(legacy_rnn.basic_lstm_cell(4), 2), x, scope="a")
+        legacy_rnn.dynamic_rnn(legacy_rnn.input_projection_wrapper(legacy_rnn.gru_cell(4), 3), x, scope="b")
+        ids = v1.placeholder(tf.float32, [B, T, 1])
+        legacy_rnn.dynamic_rnn(legacy_rnn.embedding_wrapper(legacy_rnn.gru_cell(4), 7, 3), ids, scope="c")
+        with v1.Session(graph=graph) as sess:
+            legacy_rnn.initialize(sess)
+            prefix = save(sess, tmp_path)
+    insp = inspect_checkpoint(prefix)
+    assert not insp.unrecognized and insp.convertible
+    assert sorted(b.scope for b in insp.blocks) == ["a/output_projection_wrapper", "b/input_projection_wrapper",
+                                                    "c/embedding_wrapper"]
+    assert {(d.kernel, d.shape) for d in insp.dense} == {("a/output_projection_wrapper/kernel", (4, 2)),
+                                                        ("b/input_projection_wrapper/kernel", (3, 3))}
+    assert [(e.name, e.shape) for e in insp.embeddings] == [("c/embedding_wrapper/embedding", (7, 3))]
+    assert "every step's output" in insp.consumed["a/output_projection_wrapper/kernel"]
