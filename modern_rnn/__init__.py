@@ -25,11 +25,13 @@ from modern_rnn.contrib import (  # noqa: E402
 )
 from modern_rnn.cudnn import cudnn_compatible_lstm_cell, cudnn_compatible_gru_cell  # noqa: E402
 from modern_rnn.wrappers import output_projection_wrapper, input_projection_wrapper, embedding_wrapper  # noqa: E402
+from modern_rnn.crf import crf_sequence_score, crf_log_norm, crf_log_likelihood, crf_decode  # noqa: E402
 from modern_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
 from modern_rnn.projection_lstm import ProjectionLSTMCell  # noqa: E402
 from modern_rnn.dropout import DropoutCell  # noqa: E402
 from modern_rnn.layer_norm_lstm import LayerNormLSTMCell  # noqa: E402
 from modern_rnn.contrib import ZeroMaskedConvLSTM  # noqa: E402
+from modern_rnn.crf import CRF  # noqa: E402
 
 TWINS: tuple[str, ...] = (
     "handwritten_rnn_cell", "basic_rnn_cell", "basic_lstm_cell", "lstm_cell", "gru_cell", "cell_from_spec",
@@ -39,11 +41,13 @@ TWINS: tuple[str, ...] = (
     "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
     "cudnn_compatible_lstm_cell", "cudnn_compatible_gru_cell", "layer_norm_basic_lstm_cell",
     "conv_lstm_cell", "output_projection_wrapper", "input_projection_wrapper", "embedding_wrapper",
+    "crf_sequence_score", "crf_log_norm", "crf_log_likelihood", "crf_decode",
 )
 #: Modern names without a legacy twin, and why.
 NO_TWIN: dict[str, str] = {
     "ProjectionLSTMCell": "TF1 LSTMCell has these options built in; stock Keras 2 has no peepholes/projection/clipping",
     "DropoutCell": "TF1 DropoutWrapper semantics for Keras cells (tf_keras' own wrapper refuses LSTMCell)",
+    "CRF": "the Keras layer owning the CRF transitions (TF1 kept them in a get_variable)",
     "ZeroMaskedConvLSTM": "ConvLSTM*D with TF1's zero outputs past each length (ConvRNN ignores zero_output_for_mask)",
     "LayerNormLSTMCell": "the custom Keras cell behind layer_norm_basic_lstm_cell (no stock Keras equivalent)",
 }

@@ -730,7 +730,10 @@ class _Recognizer:
             info = self.vs[key]
             comps = key.split("/")
             rnn_like = _rnn_like(key)
-            if comps[-1] == "opaque_kernel" and len(info.shape) == 1:
+            if comps[-1] == "transitions" and len(info.shape) == 2 and info.shape[0] == info.shape[1]:
+                reason = ("CRF transition matrix (tf.contrib.crf): copy it unchanged into modern_rnn.CRF(num_tags="
+                          f"{info.shape[0]}).transitions; not exported by convert")
+            elif comps[-1] == "opaque_kernel" and len(info.shape) == 1:
                 reason = ("cuDNN opaque parameter buffer (CudnnLSTM/CudnnGRU) without canonical "
                           "cudnn_compatible_*_cell variables that match it: split it with "
                           "migration.cudnn_converters.opaque_to_tf1(buffer, rnn_mode, num_layers, num_units, "

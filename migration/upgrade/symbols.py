@@ -28,7 +28,7 @@ ANCHORS: tuple[str, ...] = (
     "saver", "initializers", "reset_default_graph", "contrib",
     "lstmblockcell", "lstmblockfusedcell", "grublockcell", "cudnncompatiblelstmcell", "cudnncompatiblegrucell",
     "cudnnlstm", "layernormbasiclstmcell", "convlstmcell", "ema",
-    "projectionwrappers", "embeddingwrapper",
+    "projectionwrappers", "embeddingwrapper", "crf",
 )
 
 SEVERITIES = ("compat", "rewrite", "manual")
@@ -214,6 +214,9 @@ _CUDNN_ROWS: tuple[tuple[str, str, str, str], ...] = (
 for _cls, _anchor, _repl, _cons in _CUDNN_ROWS:
     _ROWS.append(Symbol(f"contrib.cudnn_rnn.{_cls}", _anchor, _repl, _cons, None))
 
+for _fn in ("crf_log_likelihood", "crf_decode", "crf_sequence_score", "crf_log_norm", "viterbi_decode"):
+    _ROWS.append(Symbol(f"contrib.crf.{_fn}", "crf", "modern_rnn.CRF (log_likelihood / Viterbi call)",
+                        "transitions [N, N] copies unchanged", None))
 _ROWS.append(Symbol("train.ExponentialMovingAverage", "ema", "the averaged weights loaded into the Keras model",
                     "shadows <var>/ExponentialMovingAverage: listed by inspect; convert --use-ema converts them",
                     in_tf2=True))
