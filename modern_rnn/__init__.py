@@ -26,6 +26,7 @@ from modern_rnn.contrib import (  # noqa: E402
 from modern_rnn.cudnn import cudnn_compatible_lstm_cell, cudnn_compatible_gru_cell  # noqa: E402
 from modern_rnn.wrappers import output_projection_wrapper, input_projection_wrapper, embedding_wrapper  # noqa: E402
 from modern_rnn.crf import crf_sequence_score, crf_log_norm, crf_log_likelihood, crf_decode  # noqa: E402
+from modern_rnn.stack import stack_bidirectional_dynamic_rnn, stack_bidirectional_rnn  # noqa: E402
 from modern_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
 from modern_rnn.projection_lstm import ProjectionLSTMCell  # noqa: E402
 from modern_rnn.dropout import DropoutCell  # noqa: E402
@@ -42,6 +43,7 @@ TWINS: tuple[str, ...] = (
     "cudnn_compatible_lstm_cell", "cudnn_compatible_gru_cell", "layer_norm_basic_lstm_cell",
     "conv_lstm_cell", "output_projection_wrapper", "input_projection_wrapper", "embedding_wrapper",
     "crf_sequence_score", "crf_log_norm", "crf_log_likelihood", "crf_decode",
+    "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
 )
 #: Modern names without a legacy twin, and why.
 NO_TWIN: dict[str, str] = {

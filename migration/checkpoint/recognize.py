@@ -752,6 +752,31 @@ class _Recognizer:
             self.reject(key, reason, rnn_like)
 
 
+_STACK = re.compile(r"^(.*)/cell_(\d+)/bidirectional_rnn$")
+
+
+def stacked_bidirectional_notes(blocks: list[Block]) -> list[str]:
+    """Blocks ``<scope>/cell_k/bidirectional_rnn`` are the layers of one ``stack_bidirectional_(dynamic_)rnn``:
+    layer k reads concat(fw, bw) of layer k-1 (``modern_rnn.stack_bidirectional_dynamic_rnn`` chains them)."""
+    stacks: dict[str, dict[int, Block]] = {}
+    for block in blocks:
+        m = _STACK.match(block.scope)
+        if m and block.bidirectional:
+            stacks.setdefault(m.group(1), {})[int(m.group(2))] = block
+    notes = []
+    for scope, layers in sorted(stacks.items()):
+        order = [layers[k] for k in sorted(layers)]
+        chained = sorted(layers) == list(range(len(layers))) and all(
+            cur.input_size == sum(prev.directions[d][-1].spec.output_size for d in ("fw", "bw"))
+            for prev, cur in zip(order, order[1:]))
+        names = [b.name or b.scope for b in order]
+        notes.append(f"blocks {names} are one stack_bidirectional_dynamic_rnn under {scope!r}: layer k reads "
+                     "concat(fw, bw) of layer k-1; chain them in this order (modern_rnn.stack_bidirectional_dynamic_rnn)"
+                     if chained else f"blocks {names} under {scope!r} look like a stack_bidirectional_rnn but their "
+                     "input sizes do not chain (concat(fw, bw) of the layer below); check the model")
+    return notes
+
+
 def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[MetaGraph],
               use_ema: bool = False) -> Inspection:
     """Classify every variable of a checkpoint (see the module table).
@@ -774,6 +799,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
         names.add(name)
         block.name = name
     r.cudnn_opaque(blocks)
+    r.notes += stacked_bidirectional_notes(blocks)
     wrapped_embeddings, wrapped_dense = r.wrappers()
     embeddings = wrapped_embeddings + r.embeddings()
     dense = wrapped_dense + r.dense()

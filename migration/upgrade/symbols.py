@@ -28,7 +28,7 @@ ANCHORS: tuple[str, ...] = (
     "saver", "initializers", "reset_default_graph", "contrib",
     "lstmblockcell", "lstmblockfusedcell", "grublockcell", "cudnncompatiblelstmcell", "cudnncompatiblegrucell",
     "cudnnlstm", "layernormbasiclstmcell", "convlstmcell", "ema",
-    "projectionwrappers", "embeddingwrapper", "crf",
+    "projectionwrappers", "embeddingwrapper", "crf", "stack_bidirectional_rnn",
 )
 
 SEVERITIES = ("compat", "rewrite", "manual")
@@ -214,6 +214,10 @@ _CUDNN_ROWS: tuple[tuple[str, str, str, str], ...] = (
 for _cls, _anchor, _repl, _cons in _CUDNN_ROWS:
     _ROWS.append(Symbol(f"contrib.cudnn_rnn.{_cls}", _anchor, _repl, _cons, None))
 
+for _fn in ("stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn"):
+    _ROWS.append(Symbol(f"contrib.rnn.{_fn}", "stack_bidirectional_rnn",
+                        "one tf_keras.layers.Bidirectional per layer, each reading concat(fw, bw) of the layer below",
+                        "names stack_bidirectional_rnn/cell_k/bidirectional_rnn/{fw,bw}/...", None))
 for _fn in ("crf_log_likelihood", "crf_decode", "crf_sequence_score", "crf_log_norm", "viterbi_decode"):
     _ROWS.append(Symbol(f"contrib.crf.{_fn}", "crf", "modern_rnn.CRF (log_likelihood / Viterbi call)",
                         "transitions [N, N] copies unchanged", None))

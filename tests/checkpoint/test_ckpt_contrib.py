@@ -217,3 +217,21 @@ def test_wrapper_variables_recognized(tmp_path):
                                                         ("b/input_projection_wrapper/kernel", (3, 3))}
     assert [(e.name, e.shape) for e in insp.embeddings] == [("c/embedding_wrapper/embedding", (7, 3))]
     assert "every step's output" in insp.consumed["a/output_projection_wrapper/kernel"]
+
+
+def test_stack_bidirectional_layers_recognized_in_chain_order(tmp_path):
+    with legacy_rnn.new_graph(10) as graph:
+        x = v1.placeholder(tf.float32, [B, T, D])
+        cells = lambda: [legacy_rnn.basic_lstm_cell(4), legacy_rnn.gru_cell(3)]  # noqa: E731
+        legacy_rnn.stack_bidirectional_dynamic_rnn(cells(), cells(), x, sequence_length=tf.constant(LENGTHS))
+        with v1.Session(graph=graph) as sess:
+            legacy_rnn.initialize(sess)
+            prefix = save(sess, tmp_path)
+    insp = inspect_checkpoint(prefix)
+    assert not insp.unrecognized and insp.convertible
+    layers = sorted(insp.blocks, key=lambda b: b.scope)
+    assert [b.scope for b in layers] == ["stack_bidirectional_rnn/cell_0/bidirectional_rnn",
+                                         "stack_bidirectional_rnn/cell_1/bidirectional_rnn"]
+    assert [b.input_size for b in layers] == [D, 8] and all(b.bidirectional for b in layers)
+    (note,) = [n for n in insp.notes if "stack_bidirectional" in n]
+    assert "layer k reads concat(fw, bw)" in note and note.index("cell_0") < note.index("cell_1")
