@@ -640,91 +640,6 @@ class _Recognizer:
                     self.take(b, f"dense {k} bias (unnamed tf.Variable pair)")
         return out
 
-    def ema(self, use_ema: bool) -> dict[str, str]:
-        """``<var>/ExponentialMovingAverage`` shadows: listed (rejected, not RNN-blocking) by default; with
-        ``use_ema`` taken, and returned as {variable: shadow} so that the recognized items read the shadows."""
-        shadows = {}
-        for key in self.free():
-            owner = _ema_owner(key, self.vs)
-            if owner is None:
-                continue
-            if use_ema:
-                shadows[owner] = key
-                self.take(key, f"ExponentialMovingAverage shadow of {owner}: converted in its place (use_ema)")
-            else:
-                self.reject(key, f"ExponentialMovingAverage shadow of {owner!r} (the averaged weights): listed, not "
-                                 "converted; pass --use-ema (use_ema=True) to convert the shadows instead of the raw "
-                                 "values")
-        return shadows
-
-    def apply_ema(self, shadows: dict[str, str], blocks: list[Block], embeddings: list[EmbeddingInfo],
-                  dense: list[DenseInfo], optimizers: list[OptimizerInfo]) -> None:
-        """Point every recognized weight that has a shadow at the shadow (its optimizer slots follow it); the raw
-        value stays listed as replaced."""
-        def swap(key: str) -> str:
-            if key in shadows:
-                self.consumed[key] += f"; replaced by its ExponentialMovingAverage shadow {shadows[key]!r}"
-                return shadows[key]
-            return key
-
-        for block in blocks:
-            for cell in block.cells:
-                cell.variables = {name: swap(key) for name, key in cell.variables.items()}
-        for emb in embeddings:
-            if emb.source == "variable":
-                emb.name = swap(emb.name)
-        for d in dense:
-            d.kernel, d.bias = swap(d.kernel), swap(d.bias)
-        for opt in optimizers:
-            opt.slots = {shadows.get(owner, owner): roles for owner, roles in opt.slots.items()}
-        unused = [o for o in shadows if o not in self.consumed or "replaced by" not in self.consumed[o]]
-        if unused:
-            self.notes.append(f"use_ema: shadows of {unused} belong to variables nothing converts")
-
-    def wrappers(self) -> tuple[list[EmbeddingInfo], list[DenseInfo]]:
-        """Variables of the contrib wrappers (legacy_rnn.wrappers) under an RNN scope: ``.../output_projection_wrapper/
-        {kernel,bias}`` (a Dense on every step's output), ``input_projection_wrapper/{kernel,bias}`` (a Dense on the
-        inputs, before the block) and ``embedding_wrapper/embedding``."""
-        embeddings, dense = [], []
-        free = set(self.free())
-        for key in sorted(free):
-            scope, _, last = key.rpartition("/")
-            wrapper = scope.rsplit("/", 1)[-1]
-            if wrapper in ("output_projection_wrapper", "input_projection_wrapper") and last == "kernel" \
-                    and f"{scope}/bias" in free and len(self.vs[key].shape) == 2 \
-                    and self.vs[f"{scope}/bias"].shape == (self.vs[key].shape[1],):
-                where = "every step's output" if wrapper.startswith("output") else "the inputs, before the block"
-                dense.append(DenseInfo(scope, key, f"{scope}/bias", self.vs[key].shape))
-                self.take(key, f"dense {scope} kernel ({wrapper}: applied to {where})")
-                self.take(f"{scope}/bias", f"dense {scope} bias ({wrapper})")
-            elif wrapper == "embedding_wrapper" and last == "embedding" and len(self.vs[key].shape) == 2:
-                info = self.vs[key]
-                embeddings.append(EmbeddingInfo(key, "variable", info.shape, info.dtype, None, None,
-                                                "EmbeddingWrapper: the cell reads one id per step"))
-                self.take(key, f"embedding {key} (embedding_wrapper)")
-        return embeddings, dense
-
-    def cudnn_opaque(self, blocks: list[Block]) -> None:
-        """``<scope>/opaque_kernel`` of a CudnnLSTM/CudnnGRU layer: consumed when the canonical variables TF's
-        saveable wrote under the same scope describe exactly a buffer of its size; otherwise left for
-        :meth:`leftovers` to refuse with the remedy."""
-        from migration.cudnn_converters import opaque_size
-
-        for key in self.free():
-            if key.rsplit("/", 1)[-1] != "opaque_kernel" or len(self.vs[key].shape) != 1:
-                continue
-            scope = key.rsplit("/", 1)[0] if "/" in key else ""
-            mine = [b for b in blocks if (b.scope + "/").startswith(scope + "/") and all(
-                c.rel_path.rsplit("/", 1)[-1].startswith("cudnn_compatible_") for c in b.cells)]
-            if not mine:
-                continue
-            mode = "lstm" if mine[0].cells[0].spec.is_lstm else "gru"
-            units, bidi = mine[0].cells[0].spec.units, mine[0].bidirectional
-            layers = sum(len(next(iter(b.directions.values()))) for b in mine)
-            if opaque_size(mode, layers, units, mine[0].input_size, bidi) == self.vs[key].shape[0]:
-                self.take(key, f"cuDNN opaque buffer: the same parameters as the canonical variables under "
-                               f"{scope!r} (converted from those, not twice)")
-
     def leftovers(self) -> None:
         for key in self.free():
             info = self.vs[key]
@@ -752,31 +667,6 @@ class _Recognizer:
             self.reject(key, reason, rnn_like)
 
 
-_STACK = re.compile(r"^(.*)/cell_(\d+)/bidirectional_rnn$")
-
-
-def stacked_bidirectional_notes(blocks: list[Block]) -> list[str]:
-    """Blocks ``<scope>/cell_k/bidirectional_rnn`` are the layers of one ``stack_bidirectional_(dynamic_)rnn``:
-    layer k reads concat(fw, bw) of layer k-1 (``modern_rnn.stack_bidirectional_dynamic_rnn`` chains them)."""
-    stacks: dict[str, dict[int, Block]] = {}
-    for block in blocks:
-        m = _STACK.match(block.scope)
-        if m and block.bidirectional:
-            stacks.setdefault(m.group(1), {})[int(m.group(2))] = block
-    notes = []
-    for scope, layers in sorted(stacks.items()):
-        order = [layers[k] for k in sorted(layers)]
-        chained = sorted(layers) == list(range(len(layers))) and all(
-            cur.input_size == sum(prev.directions[d][-1].spec.output_size for d in ("fw", "bw"))
-            for prev, cur in zip(order, order[1:]))
-        names = [b.name or b.scope for b in order]
-        notes.append(f"blocks {names} are one stack_bidirectional_dynamic_rnn under {scope!r}: layer k reads "
-                     "concat(fw, bw) of layer k-1; chain them in this order (modern_rnn.stack_bidirectional_dynamic_rnn)"
-                     if chained else f"blocks {names} under {scope!r} look like a stack_bidirectional_rnn but their "
-                     "input sizes do not chain (concat(fw, bw) of the layer below); check the model")
-    return notes
-
-
 def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[MetaGraph],
               use_ema: bool = False) -> Inspection:
     """Classify every variable of a checkpoint (see the module table).
@@ -786,7 +676,9 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
     """
     r = _Recognizer(prefix, variables, meta)
     r.check_against_meta()
-    shadows = r.ema(use_ema)
+    from migration.checkpoint import families
+
+    shadows = families.ema(r, use_ema)
     optimizers, step = r.optimizers()
     blocks = r.cells()
     names: set[str] = set()
@@ -798,13 +690,13 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
             name = f"{base}_{n}"
         names.add(name)
         block.name = name
-    r.cudnn_opaque(blocks)
-    r.notes += stacked_bidirectional_notes(blocks)
-    wrapped_embeddings, wrapped_dense = r.wrappers()
+    families.cudnn_opaque(r, blocks)
+    r.notes += families.stacked_bidirectional_notes(blocks)
+    wrapped_embeddings, wrapped_dense = families.wrappers(r)
     embeddings = wrapped_embeddings + r.embeddings()
     dense = wrapped_dense + r.dense()
     r.leftovers()
-    r.apply_ema(shadows, blocks, embeddings, dense, optimizers)
+    families.apply_ema(r, shadows, blocks, embeddings, dense, optimizers)
     if meta is None:
         r.notes.append("no .meta graph: hyper-parameters that checkpoints do not store (forget_bias, cell_clip, "
                        "proj_clip, activation, partition strategy) take their TF1 defaults; pass --forget-bias if needed")
