@@ -45,9 +45,9 @@ EXTRA_CELLS = {
     "lstm_peepholes_relu": CellSpec("lstm", 4, use_peepholes=True, activation="relu"),
     "basic_lstm_relu": CellSpec("basic_lstm", 4, activation="relu"),
     # tf.contrib.rnn block cells (legacy_rnn.contrib: TensorFlow's own LSTMBlockCell / GRUBlockCell kernels). The
-    # clipped LSTMBlockCell and the fused cell are in test_contrib_table.py (no gradient through the clip in TF1).
+    # clipped LSTMBlockCell and the fused cell are in test_contrib_table.py (no gradient through the clip in TF1);
+    # the block kernel with forget_bias 0 is the cudnn_compatible_lstm row below.
     "lstm_block_peep_fb0.5": CellSpec("lstm_block", 5, forget_bias=0.5, use_peepholes=True),
-    "lstm_block_fb0": CellSpec("lstm_block", 4, forget_bias=0.0),
     "gru_block": CellSpec("gru_block", 4),
     "gru_block_v2": CellSpec("gru_block_v2", 4),
     # tf.contrib.cudnn_rnn canonical cells (legacy_rnn.cudnn); the opaque buffer is in test_cudnn.py
