@@ -319,3 +319,21 @@ def test_conv_lstm_keras_defaults_are_caught() -> None:
     _, right = _conv_keras(x, 1.0, weights)
     unmasked = right.layer(x, mask=tf.sequence_mask(CONV_LENGTHS, CONV_T))[0].numpy()
     assert _max_diff(unmasked, out) > 1e-3 and _max_diff(unmasked[:, :2], out[:, :2]) <= ATOL_OUT
+
+
+def test_custom_keras_twins_serialize_and_reload(tmp_path) -> None:
+    """LayerNormLSTMCell and ZeroMaskedConvLSTM go through model.save / load_model (.keras) with their weights."""
+    keras = modern_rnn.keras
+    x = random_inputs(0)
+    inp = keras.Input((None, DEPTH))
+    model = keras.Model(inp, keras.layers.RNN(modern_rnn.LayerNormLSTMCell(3), return_sequences=True)(inp))
+    path = str(tmp_path / "ln.keras")
+    model.save(path)
+    assert _max_diff(keras.models.load_model(path)(x).numpy(), model(x).numpy()) == 0.0
+    conv_in = keras.Input((CONV_T, HW, HW, C_IN))
+    conv = modern_rnn.conv_lstm_cell(2, [HW, HW, C_IN], C_OUT, [3, 3])
+    conv_model = keras.Model(conv_in, conv(conv_in)[0])
+    xc = np.random.default_rng(4).normal(0, 1, (CONV_B, CONV_T, HW, HW, C_IN)).astype(np.float32)
+    conv_path = str(tmp_path / "conv.keras")
+    conv_model.save(conv_path)
+    assert _max_diff(keras.models.load_model(conv_path)(xc).numpy(), conv_model(xc).numpy()) == 0.0
