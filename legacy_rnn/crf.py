@@ -101,3 +101,23 @@ def crf_decode(potentials, transition_params, sequence_length):
     path = tf.transpose(tf.concat([earlier, last[None]], 0))
     mask = _mask(lengths, steps, tf.int32)
     return path * mask, tf.where(lengths > 0, tf.reduce_max(final, 1), tf.zeros_like(final[:, 0]))
+
+
+def viterbi_decode(score, transition_params):
+    """``tf.contrib.crf.viterbi_decode``: NumPy Viterbi for one sequence ``score [T, N]`` -> ``(path list, best
+    score)`` (TF 1.15 ran it outside the graph, on fetched potentials).
+
+    Modern equivalent: :func:`modern_rnn.crf.viterbi_decode`.
+    """
+    import numpy as np
+
+    score, trans = np.asarray(score, np.float64), np.asarray(transition_params, np.float64)
+    trellis, backpointers = score[0].copy(), []
+    for t in range(1, score.shape[0]):
+        cand = trellis[:, None] + trans
+        backpointers.append(np.argmax(cand, 0))
+        trellis = np.max(cand, 0) + score[t]
+    path = [int(np.argmax(trellis))]
+    for back in reversed(backpointers):
+        path.append(int(back[path[-1]]))
+    return path[::-1], float(np.max(trellis))

@@ -64,3 +64,11 @@ def crf_log_likelihood(inputs, tag_indices, sequence_lengths, transition_params=
 def crf_decode(potentials, transition_params, sequence_length):
     """Legacy equivalent: :func:`legacy_rnn.crf.crf_decode`."""
     return _tf_crf.crf_decode(potentials, transition_params, sequence_length)
+
+
+def viterbi_decode(score, transition_params):
+    """NumPy Viterbi for one sequence (``CRF.transitions.numpy()`` as ``transition_params``).
+
+    Legacy equivalent: :func:`legacy_rnn.crf.viterbi_decode`.
+    """
+    return _tf_crf.viterbi_decode(score, transition_params)

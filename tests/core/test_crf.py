@@ -71,6 +71,9 @@ def test_crf_tf1_and_keras_equal_brute_force(seed: int) -> None:
         assert abs(ll[b] - w_ll) < 1e-5 and abs(k_ll[b] - w_ll) < 1e-5
         assert list(decoded[b]) == w_path and list(k_tags[b]) == w_path
         assert abs(best[b] - w_best) < 1e-5 and abs(k_best[b] - w_best) < 1e-5
+        n = LENGTHS[b]
+        path, score = modern_rnn.viterbi_decode(x[b, :n], crf.transitions.numpy())
+        assert path == w_path[:n] and abs(score - w_best) < 1e-5
 
 
 def test_crf_transposed_transitions_are_caught() -> None:
