@@ -23,6 +23,16 @@ from legacy_rnn.cells import (  # noqa: E402
 from legacy_rnn.rnn import (  # noqa: E402
     manual_rnn, static_rnn, dynamic_rnn, static_bidirectional_rnn, bidirectional_dynamic_rnn, flatten_state,
 )
+from legacy_rnn.contrib import (  # noqa: E402
+    lstm_block_cell, lstm_block_fused_cell, gru_block_cell, gru_block_cell_v2, layer_norm_basic_lstm_cell,
+    conv_lstm_cell,
+)
+from legacy_rnn.cudnn import cudnn_compatible_lstm_cell, cudnn_compatible_gru_cell  # noqa: E402
+from legacy_rnn.wrappers import output_projection_wrapper, input_projection_wrapper, embedding_wrapper  # noqa: E402
+from legacy_rnn.crf import (  # noqa: E402
+    crf_sequence_score, crf_log_norm, crf_log_likelihood, crf_decode, viterbi_decode,
+)
+from legacy_rnn.stack import stack_bidirectional_dynamic_rnn, stack_bidirectional_rnn  # noqa: E402
 from legacy_rnn.embedding import glove_embedding, embedding_variable, embedding_lookup  # noqa: E402
 from legacy_rnn.session import (  # noqa: E402
     new_graph, placeholder, keep_prob_placeholder, new_session, initialize, save, restore_latest, restore_renamed,
@@ -34,6 +44,11 @@ TWINS: tuple[str, ...] = (
     "multi_rnn_cell", "dropout_wrapper", "residual_wrapper",
     "manual_rnn", "static_rnn", "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "flatten_state",
     "glove_embedding", "embedding_variable", "embedding_lookup",
+    "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
+    "cudnn_compatible_lstm_cell", "cudnn_compatible_gru_cell", "layer_norm_basic_lstm_cell",
+    "conv_lstm_cell", "output_projection_wrapper", "input_projection_wrapper", "embedding_wrapper",
+    "crf_sequence_score", "crf_log_norm", "crf_log_likelihood", "crf_decode", "viterbi_decode",
+    "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
 )
 #: Legacy names without a Keras twin, and why.
 NO_TWIN: dict[str, str] = {

@@ -258,6 +258,16 @@ CONVERTERS: dict[str, CellConverter] = {
 }
 
 
+# The tf.contrib families register their rows here (one module per family, pure NumPy).
+from migration import contrib_converters as _contrib  # noqa: E402
+
+CONVERTERS.update(_contrib.converters(CellConverter, _lstm_tf1_names, _lstm_keras_names, _lstm_to_keras, _lstm_to_tf1,
+                                      _get))
+from migration import cudnn_converters as _cudnn  # noqa: E402
+
+CONVERTERS.update(_cudnn.converters(CellConverter, _lstm_tf1_names, _lstm_keras_names, _lstm_to_keras, _lstm_to_tf1))
+
+
 def _converter(spec: CellSpec) -> CellConverter:
     try:
         return CONVERTERS[spec.kind]
@@ -279,16 +289,23 @@ def keras_names_for(spec: CellSpec) -> tuple[str, ...]:
 def tf1_shapes(spec: CellSpec, input_size: int) -> dict[str, tuple[int, ...]]:
     """The checkpoint shape of every TF1 variable of ``spec`` with input depth ``input_size``."""
     u, r = spec.units, spec.output_size
-    gates = {"handwritten": 1, "basic_rnn": 1, "basic_lstm": 4, "lstm": 4, "gru": 2}[spec.kind]
+    gates = 4 if spec.is_lstm else 2 if spec.is_gru else 1
     shapes: dict[str, tuple[int, ...]] = {}
     for name in tf1_names_for(spec):
-        if name in ("kernel", "W", "gates/kernel"):
+        if name in ("kernel", "W", "gates/kernel", "w_ru"):
             shapes[name] = (input_size + r, gates * u)
-        elif name in ("bias", "b", "gates/bias"):
+        elif name in ("bias", "b", "gates/bias", "b_ru"):
             shapes[name] = (gates * u,)
-        elif name == "candidate/kernel":
+        elif name in ("candidate/kernel", "w_c"):
             shapes[name] = (input_size + u, u)
-        elif name == "candidate/bias" or name in PEEPHOLE_NAMES:
+        elif name.endswith(("/gamma", "/beta")):  # LayerNormBasicLSTMCell
+            shapes[name] = (u,)
+        elif name == "candidate/input_projection/kernel":  # CudnnCompatibleGRUCell
+            shapes[name] = (input_size, u)
+        elif name == "candidate/hidden_projection/kernel":
+            shapes[name] = (u, u)
+        elif name in ("candidate/bias", "b_c", "candidate/input_projection/bias", "candidate/hidden_projection/bias") \
+                or name in PEEPHOLE_NAMES:
             shapes[name] = (u,)
         elif name == "projection/kernel":
             shapes[name] = (u, r)

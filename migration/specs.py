@@ -15,16 +15,40 @@ variable names and shapes.
                                                     ``projection/kernel [U, P]``; R = P or U     ``ProjectionLSTMCell``
 ``gru``         ``GRUCell``                         ``gates/kernel [D+U, 2U]``, ``gates/bias``,  ``GRUCell(reset_after
                                                     ``candidate/kernel [D+U, U]``, ``/bias``     =False)``
+``lstm_block``  ``tf.contrib.rnn.LSTMBlockCell``     as ``lstm`` (no projection); forget_bias,     as ``lstm``
+                (kernel ``tf.raw_ops.LSTMBlockCell``) cell_clip, use_peephole are op attributes
+``lstm_block_   ``LSTMBlockFusedCell`` (time-major,  ``lstm_fused_cell/{kernel,bias}``,          as ``lstm``
+fused``         ``tf.raw_ops.BlockLSTM``)            optional ``w_{i,f,o}_diag``
+``gru_block``   ``GRUBlockCell`` (v1 names)          ``w_ru [D+U, 2U]``, ``b_ru``, ``w_c``, ``b_c``  as ``gru``
+``gru_block_v2`` ``GRUBlockCellV2``                  the ``GRUCell`` names                         as ``gru``
+``layer_norm_   ``LayerNormBasicLSTMCell``           ``kernel [D+U, 4U]`` (no bias), ``{input,     ``modern_rnn``'s
+lstm``                                               transform,forget,output,state}/{gamma,beta}`` ``LayerNormLSTMCell``
+``cudnn_compat  ``CudnnCompatibleLSTMCell``          ``cudnn_compatible_lstm_cell/{kernel,bias}``  ``LSTMCell``
+ible_lstm``     (forget_bias fixed to 0)
+``cudnn_compat  ``CudnnCompatibleGRUCell``           ``gates/*``, ``candidate/{input,hidden}_       ``GRUCell(reset_
+ible_gru``                                           projection/{kernel,bias}``                    after=True)``
 ==============  ==================================  ===========================================  ====================
+
+The ``tf.contrib`` kinds live in :mod:`legacy_rnn.contrib` / :mod:`modern_rnn.contrib`; their converters in
+:mod:`migration.contrib_converters`; the cuDNN ones in :mod:`legacy_rnn.cudnn` / :mod:`modern_rnn.cudnn` and
+:mod:`migration.cudnn_converters`.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Literal, Optional
 
-CellKind = Literal["handwritten", "basic_rnn", "basic_lstm", "lstm", "gru"]
-CELL_KINDS: tuple[str, ...] = ("handwritten", "basic_rnn", "basic_lstm", "lstm", "gru")
-LSTM_KINDS: tuple[str, ...] = ("basic_lstm", "lstm")
+CellKind = Literal["handwritten", "basic_rnn", "basic_lstm", "lstm", "gru", "lstm_block", "lstm_block_fused",
+                   "gru_block", "gru_block_v2", "cudnn_compatible_lstm", "cudnn_compatible_gru",
+                   "layer_norm_lstm"]
+CELL_KINDS: tuple[str, ...] = ("handwritten", "basic_rnn", "basic_lstm", "lstm", "gru",
+                               "lstm_block", "lstm_block_fused", "gru_block", "gru_block_v2",
+                               "cudnn_compatible_lstm", "cudnn_compatible_gru", "layer_norm_lstm")
+LSTM_KINDS: tuple[str, ...] = ("basic_lstm", "lstm", "lstm_block", "lstm_block_fused", "cudnn_compatible_lstm",
+                               "layer_norm_lstm")
+#: LSTM kinds that take use_peepholes / cell_clip (only ``lstm`` also takes num_proj / proj_clip).
+PEEPHOLE_LSTM_KINDS: tuple[str, ...] = ("lstm", "lstm_block", "lstm_block_fused")
+GRU_KINDS: tuple[str, ...] = ("gru", "gru_block", "gru_block_v2", "cudnn_compatible_gru")
 ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "sigmoid", "linear", "softsign", "elu")
 
 # Default scope name of each TF1 cell class (the directory under the RNN scope in a checkpoint).
@@ -34,6 +58,13 @@ TF1_CELL_SCOPES: dict[str, str] = {
     "basic_lstm": "basic_lstm_cell",
     "lstm": "lstm_cell",
     "gru": "gru_cell",
+    "lstm_block": "lstm_cell",
+    "lstm_block_fused": "lstm_fused_cell",
+    "gru_block": "gru_cell",
+    "gru_block_v2": "gru_cell",
+    "cudnn_compatible_lstm": "cudnn_compatible_lstm_cell",
+    "cudnn_compatible_gru": "cudnn_compatible_gru_cell",
+    "layer_norm_lstm": "layer_norm_basic_lstm_cell",
 }
 
 
@@ -72,12 +103,17 @@ class CellSpec:
             raise ValueError(f"Received an invalid value for `activation`: expected one of {ACTIVATIONS}, got {self.activation!r}.")
         lstm_only = {"use_peepholes": self.use_peepholes, "num_proj": self.num_proj,
                      "cell_clip": self.cell_clip, "proj_clip": self.proj_clip}
+        if self.kind in PEEPHOLE_LSTM_KINDS and self.kind != "lstm":
+            lstm_only = {"num_proj": self.num_proj, "proj_clip": self.proj_clip}
         if self.kind != "lstm":
             for name, value in lstm_only.items():
                 if value not in (None, False):
                     raise ValueError(
                         f"Received an invalid value for `{name}`: {value!r} is an LSTMCell option, but kind={self.kind!r}."
                     )
+        if self.kind == "cudnn_compatible_lstm" and self.forget_bias != 0.0:
+            raise ValueError(f"Received an invalid value for `forget_bias`: CudnnCompatibleLSTMCell fixes it to 0 (cuDNN "
+                             f"has none), got {self.forget_bias!r}. Pass forget_bias=0.0.")
         if self.num_proj is not None and (isinstance(self.num_proj, bool) or not isinstance(self.num_proj, int) or self.num_proj <= 0):
             raise ValueError(f"Received an invalid value for `num_proj`: expected a positive integer or None, got {self.num_proj!r}.")
         for name in ("cell_clip", "proj_clip"):
@@ -94,7 +130,12 @@ class CellSpec:
     @property
     def needs_custom_keras_cell(self) -> bool:
         """True when no stock tf_keras cell computes the same thing (peepholes, projection or clipping)."""
-        return self.kind == "lstm" and (self.use_peepholes or self.num_proj is not None or self.cell_clip is not None)
+        return self.kind in PEEPHOLE_LSTM_KINDS and (
+            self.use_peepholes or self.num_proj is not None or self.cell_clip is not None)
+
+    @property
+    def is_gru(self) -> bool:
+        return self.kind in GRU_KINDS
 
     @property
     def output_size(self) -> int:

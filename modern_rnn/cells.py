@@ -105,10 +105,18 @@ def cell_from_spec(spec: CellSpec, input_size: Optional[int] = None, scope: str 
         return basic_rnn_cell(spec.units, activation=spec.activation)
     if spec.kind == "basic_lstm":
         return basic_lstm_cell(spec.units, forget_bias=spec.forget_bias, activation=spec.activation)
-    if spec.kind == "lstm":
+    if spec.kind in ("lstm", "lstm_block", "lstm_block_fused"):  # block kernels compute the LSTMCell maths
         return lstm_cell(spec.units, spec.use_peepholes, spec.num_proj, spec.cell_clip, spec.proj_clip, spec.forget_bias,
                          activation=spec.activation)
-    return gru_cell(spec.units)
+    if spec.kind == "layer_norm_lstm":
+        from modern_rnn.contrib import layer_norm_basic_lstm_cell
+
+        return layer_norm_basic_lstm_cell(spec.units, forget_bias=spec.forget_bias)
+    if spec.kind in ("cudnn_compatible_lstm", "cudnn_compatible_gru"):
+        from modern_rnn import cudnn
+
+        return getattr(cudnn, spec.kind + "_cell")(spec.units)
+    return gru_cell(spec.units)  # gru, gru_block, gru_block_v2
 
 
 def multi_rnn_cell(cells: Sequence) -> keras.layers.StackedRNNCells:

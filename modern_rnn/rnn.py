@@ -176,7 +176,7 @@ def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None, in
 def _is_lstm(cell) -> bool:
     while hasattr(cell, "cell"):  # DropoutCell, ResidualWrapper: look through to the wrapped cell
         cell = cell.cell
-    return isinstance(cell, (keras.layers.LSTMCell, ProjectionLSTMCell))
+    return isinstance(cell, (keras.layers.LSTMCell, ProjectionLSTMCell)) or getattr(cell, "is_lstm_state", False)
 
 
 def flatten_state(state, cell=None) -> list:

@@ -17,6 +17,10 @@ cell directory         kind            variables under it                       
 ``rnn_cell``           ``handwritten`` ``W [D+U,U]``, ``b [U]``                             seed 002's ``get_variable`` cell
 =====================  ==============  =================================================  ===============================
 
+More rows come from the cell families through :func:`register_cell_row` (:mod:`migration.checkpoint.families`:
+``tf.contrib`` block/fused/layer-norm cells, cuDNN canonical cells, names from before TF 1.2). ``EMA`` shadows
+(``<var>/ExponentialMovingAverage``) are listed, or converted instead of the raw values with ``use_ema``.
+
 Above the cell directory: ``multi_rnn_cell/cell_k`` (layer k of a ``MultiRNNCell``), then ``fw``/``bw`` (a
 bidirectional pair), then the block scope (``rnn``, ``encoder``, ``model/rnn``, ``bidirectional_rnn`` ...).
 
@@ -45,6 +49,24 @@ CELL_TABLE: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("rnn_cell", "handwritten", ("W", "b"), ()),
 )
 
+#: Registry hook for the cell families (see :func:`register_cell_row`): (cell directory, first required name) ->
+#: checkpoint name -> the name the kind's converter reads; and per cell directory the hyper-parameter defaults that
+#: differ from the kind's (used when the ``.meta`` does not give them).
+CELL_RENAMES: dict[tuple[str, str], dict[str, str]] = {}
+CELL_DEFAULTS: dict[str, dict[str, object]] = {}
+
+
+def register_cell_row(dirname: str, kind: str, required: tuple[str, ...], optional: tuple[str, ...] = (),
+                      renames: Optional[dict[str, str]] = None, defaults: Optional[dict[str, object]] = None) -> None:
+    """Add a row to :data:`CELL_TABLE`: a cell family contributes its layouts here instead of editing the recognizer."""
+    global CELL_TABLE
+    CELL_TABLE = CELL_TABLE + ((dirname, kind, tuple(required), tuple(optional)),)
+    if renames:
+        CELL_RENAMES[(dirname, required[0])] = dict(renames)
+    if defaults:
+        CELL_DEFAULTS.setdefault(dirname, {}).update(defaults)
+
+
 #: optimizer slot name (without ``_n``) -> (optimizer kind, slot roles by index ``_n``)
 SLOT_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "Adam": ("adam", ("m", "v")),
@@ -54,13 +76,24 @@ SLOT_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "Ftrl": ("ftrl", ("accumulator", "linear")),
     "Adadelta": ("adadelta", ("accum", "accum_update")),
 }
+#: TF1 optimizer kind -> (tf_keras optimizer class, TF1 slot role -> Keras slot name (legacy optimizers' add_slot
+#: names), constants that differ from the Keras defaults). Ftrl and Adadelta complete convert.py's own table.
+KERAS_OPTIMIZERS: dict[str, tuple[str, dict[str, str], dict[str, float]]] = {
+    "ftrl": ("Ftrl", {"accumulator": "accumulator", "linear": "linear"}, {"initial_accumulator_value": 0.1}),
+    "adadelta": ("Adadelta", {"accum": "accum_grad", "accum_update": "accum_var"}, {"epsilon": 1e-8}),
+}
 _NON_SLOT = re.compile(r"^(?:(.*)/)?(beta1_power|beta2_power)(?:_(\d+))?$")
 _UNNAMED = re.compile(r"^(?:(.*)/)?Variable(?:_(\d+))?$")
 _EMBED_NAME = re.compile(r"emb|embedding|word_?vec|glove|lookup|vocab", re.I)
 #: directory names that only RNN cells use (``rnnlm/softmax_w`` is not RNN-like: a variable scope named ``rnnlm``)
 _RNN_WORDS = re.compile(r"^(rnn|bidirectional_rnn|fw|bw|multi_rnn_cell|cell_\d+)$|_cell(_\d+)?$|"
                         r"^(basic_)?(lstm|gru)(_cell)?(_\d+)?$", re.I)
+#: (kernel, bias) names in one directory; ``<x>_w`` + ``<x>_b`` siblings (``softmax_w``) are matched in :meth:`dense`
 _DENSE_PAIRS = (("kernel", "bias"), ("W", "b"), ("w", "b"), ("weights", "biases"), ("weight", "bias"))
+#: Dense heads whose kernel and bias live apart, as tutorials wrote them: (kernel key, bias key, head name) at the
+#: checkpoint root. ``W`` + ``output/b``: ``get_variable('W')`` ignores the ``name_scope('output')`` that
+#: ``tf.Variable(..., name='b')`` follows.
+_SPLIT_DENSE = (("softmax_w", "softmax_b", "softmax"), ("W", "output/b", "output"))
 
 
 @dataclasses.dataclass
@@ -208,14 +241,33 @@ class Inspection:
 # ----------------------------------------------------------------------------------------------------------------------
 
 def _split_slot(name: str, variables: dict[str, VariableInfo]) -> Optional[tuple[str, str, int]]:
-    """``'x/Adam_1'`` -> ``('x', 'Adam', 1)`` when ``x`` is a checkpoint variable of the same shape."""
+    """``'x/Adam_1'`` -> ``('x', 'Adam', 1)`` when ``x`` is a checkpoint variable of the same shape.
+
+    Slots created while a custom variable scope was open carry its prefix: ``Optimizer/x/RMSProp`` -> ``('x',
+    'RMSProp', 0)`` (leading components are dropped until the owner is a variable of the same shape).
+    """
     if "/" not in name:
         return None
     owner, last = name.rsplit("/", 1)
+    while owner not in variables and "/" in owner:
+        owner = owner.split("/", 1)[1]
     if owner not in variables or variables[owner].shape != variables[name].shape:
         return None
     m = re.match(r"^(.*?)(?:_(\d+))?$", last)
     return owner, m.group(1), int(m.group(2) or 0)
+
+
+#: ``tf.train.ExponentialMovingAverage`` shadow variables: ``<var>/<name>`` (default name below), same shape.
+EMA_NAMES: tuple[str, ...] = ("ExponentialMovingAverage",)
+
+
+def _ema_owner(name: str, variables: dict[str, VariableInfo]) -> Optional[str]:
+    if "/" not in name:
+        return None
+    owner, last = name.rsplit("/", 1)
+    if last in EMA_NAMES and owner in variables and variables[owner].shape == variables[name].shape:
+        return owner
+    return None
 
 
 def _slot_roles(base: str, count: int) -> tuple[str, ...]:
@@ -236,17 +288,33 @@ def _cell_path(key: str) -> Optional[tuple[str, int]]:
     return None
 
 
+def _cell_candidates(key: str) -> list[tuple[str, int]]:
+    """Every (cell path, row index) whose row has ``key`` as its first required variable (a directory can have
+    several layouts: current names, pre-TF-1.2 names, layer_norm on/off)."""
+    out = []
+    for i, (dirname, _kind, required, _opt) in enumerate(CELL_TABLE):
+        suffix = "/" + required[0]
+        path = key[: -len(suffix)]
+        if key.endswith(suffix) and re.fullmatch(re.escape(dirname) + r"(_\d+)?", path.rsplit("/", 1)[-1]):
+            out.append((path, i))
+    return out
+
+
 def _parse_path(path: str) -> tuple[str, str, int, str]:
-    """cell path -> (block scope, direction, layer, rel path)."""
+    """cell path -> (block scope, direction, layer, rel path). Pre-TF-1.0 spellings ``MultiRNNCell/Cell0`` and
+    ``BiRNN/FW``, ``BW`` are read like ``multi_rnn_cell/cell_0`` and ``fw``, ``bw``."""
     comps = path.split("/")
     rest = comps[:-1]
     layer = 0
     if len(rest) >= 2 and rest[-2] == "multi_rnn_cell" and re.fullmatch(r"cell_\d+", rest[-1]):
         layer = int(rest[-1][5:])
         rest = rest[:-2]
+    elif len(rest) >= 2 and rest[-2] == "MultiRNNCell" and re.fullmatch(r"Cell\d+", rest[-1]):
+        layer = int(rest[-1][4:])
+        rest = rest[:-2]
     direction = ""
-    if rest and rest[-1] in ("fw", "bw"):
-        direction = rest[-1]
+    if rest and rest[-1] in ("fw", "bw", "FW", "BW"):
+        direction = rest[-1].lower()
         rest = rest[:-1]
     scope = "/".join(rest)
     rel = path[len(scope) + 1:] if scope else path
@@ -264,6 +332,11 @@ def _units_and_input(kind: str, names: dict[str, str], vs: dict[str, VariableInf
         proj = shape("projection/kernel")[1] if "projection/kernel" in names and len(shape("projection/kernel")) == 2 else None
         rows = shape("kernel")[0]
         return units, rows - (proj or units), proj
+    if kind == "layer_norm_lstm":
+        units = shape("input/gamma")[0]
+        return units, shape("kernel")[0] - units, None
+    if kind == "cudnn_compatible_gru":
+        return shape("candidate/hidden_projection/bias")[0], shape("candidate/input_projection/kernel")[0], None
     if kind == "gru":
         units = shape("candidate/bias")[0]
         return units, shape("gates/kernel")[0] - units, None
@@ -349,46 +422,61 @@ class _Recognizer:
     # -- optimizer --------------------------------------------------------------------------------------------------
 
     def optimizers(self) -> tuple[list[OptimizerInfo], Optional[str]]:
-        by_kind: dict[str, OptimizerInfo] = {}
+        """Slots per optimizer instance: ``<var>/Adam``, ``/Adam_1`` (first Adam), ``/Adam_2``, ``/Adam_3`` (second),
+        a custom name (``MyAdam``, ``MyAdam_1``: an Adam when the graph has beta powers), under any scope prefix."""
+        instances: dict[tuple[str, int], OptimizerInfo] = {}
         consts = self.meta.optimizer_constants() if self.meta else {}
         slots: dict[tuple[str, str], list[tuple[int, str]]] = {}
         for key in list(self.vs):
             split = _split_slot(key, self.vs)
-            if split is None or _split_slot(split[0], self.vs) is not None:
+            if split is None or _split_slot(split[0], self.vs) is not None or _ema_owner(key, self.vs):
                 continue
             owner, base, idx = split
             slots.setdefault((owner, base), []).append((idx, key))
+        has_powers = any(_NON_SLOT.match(k) and self.vs[k].shape == () for k in self.vs)
+        state_of: dict[tuple[str, str], tuple[str, int]] = {}  # (variable, kind) -> the optimizer instance holding it
         for (owner, base), items in sorted(slots.items()):
             items.sort()
-            if base not in SLOT_TABLE:
+            custom_adam = base not in SLOT_TABLE and has_powers and len(items) % 2 == 0 and \
+                [i for i, _ in items] == list(range(len(items)))
+            if base not in SLOT_TABLE and not custom_adam:
                 for _, key in items:
                     self.reject(key, f"looks like an optimizer slot of {owner!r} from an optimizer named {base!r} that "
                                      f"rnn-migrate does not map (known: {sorted(SLOT_TABLE)}); not migrated")
                 continue
-            kind = SLOT_TABLE[base][0]
-            roles = _slot_roles(base, len(items))
-            opt = by_kind.setdefault(kind, OptimizerInfo(kind, base, {}, {}, consts.get(base, {})))
-            for pos, (idx, key) in enumerate(items):
-                if pos >= len(roles) or idx != pos:
-                    self.reject(key, f"extra {base} slot of {owner!r} (a second {base} optimizer in the graph?); "
-                                     "only the first optimizer's slots are migrated")
+            kind = "adam" if custom_adam else SLOT_TABLE[base][0]
+            roles = SLOT_TABLE["Adam"][1] if custom_adam else _slot_roles(base, len(items))
+            for idx, key in items:
+                chunk, pos = divmod(idx, len(roles))
+                name = base if chunk == 0 else f"{base}_{chunk * len(roles)}"
+                opt = instances.setdefault((base, chunk), OptimizerInfo(kind, name, {}, {}, consts.get(base, {})))
+                if state_of.setdefault((owner, kind), (base, chunk)) != (base, chunk):
+                    self.reject(key, f"{name} slot of {owner!r}: a second {kind} optimizer on the same variable; "
+                                     "only one optimizer state per variable can be migrated")
                     continue
                 opt.slots.setdefault(owner, {})[roles[pos]] = key
-                self.take(key, f"{kind} slot {roles[pos]} of {owner}")
+                self.take(key, f"{kind} ({name}) slot {roles[pos]} of {owner}")
+        adams = sorted((k for k, o in instances.items() if o.kind == "adam"), key=lambda k: (k[0] != "Adam", k))
         step = None
         for key in self.free():
             info = self.vs[key]
             m = _NON_SLOT.match(key)
-            if m and info.shape == () and not m.group(3):
-                opt = by_kind.setdefault("adam", OptimizerInfo("adam", "Adam", {}, {}, consts.get("Adam", {})))
-                opt.counters[m.group(2)] = key
-                self.take(key, f"adam {m.group(2)}")
-            elif m and info.shape == ():
-                self.reject(key, "beta power of a second Adam optimizer in the same graph; not migrated")
+            if m and info.shape == ():
+                n = int(m.group(3) or 0)
+                if not adams and n == 0:
+                    adams = [("Adam", 0)]
+                    instances[adams[0]] = OptimizerInfo("adam", "Adam", {}, {}, consts.get("Adam", {}))
+                if n < len(adams):  # TF1 numbers the beta powers by Adam creation order: beta1_power, _1, ...
+                    instances[adams[n]].counters[m.group(2)] = key
+                    self.take(key, f"adam ({instances[adams[n]].name}) {m.group(2)}")
+                else:
+                    self.reject(key, "beta power of a further Adam optimizer whose slots carry the same names as the "
+                                     "first one's (disjoint variables; the .meta tells them apart) or are not in the "
+                                     "checkpoint; not migrated (iterations come from global_step)")
             elif key.rsplit("/", 1)[-1] == "global_step" and info.shape == () and "int" in info.dtype:
                 step = key
                 self.take(key, "global_step")
-        return list(by_kind.values()), step
+        return list(instances.values()), step
 
     # -- cells ------------------------------------------------------------------------------------------------------
 
@@ -396,15 +484,23 @@ class _Recognizer:
         groups: dict[str, dict[str, list[CellInfo]]] = {}
         free = set(self.free())
         for key in sorted(free):
-            found = _cell_path(key)
-            if found is None:
+            if key not in free:  # already taken by a cell found through another of its variables
                 continue
-            path, row = found
-            dirname, kind, required, optional = CELL_TABLE[row]
+            candidates = _cell_candidates(key)
+            if not candidates:
+                continue
+            path = candidates[0][0]
             under = {k[len(path) + 1:]: k for k in free if k.startswith(path + "/")}
+
+            def fits(row: int) -> bool:
+                return set(CELL_TABLE[row][2]) <= set(under) <= set(CELL_TABLE[row][2] + CELL_TABLE[row][3])
+
+            path, row = next((c for c in candidates if fits(c[1])), candidates[0])
+            dirname, kind, required, optional = CELL_TABLE[row]
             missing = [n for n in required if n not in under]
             extra = [n for n in under if n not in required + optional]
-            peep = [n for n in ("w_f_diag", "w_i_diag", "w_o_diag") if n in under]
+            renamed = {CELL_RENAMES.get((dirname, required[0]), {}).get(n, n) for n in under}
+            peep = [n for n in ("w_f_diag", "w_i_diag", "w_o_diag") if n in renamed]
             problem = ""
             if missing or extra:
                 problem = f"a {dirname} ({kind}) stores {list(required + optional)}; missing {missing}, unexpected {extra}"
@@ -415,6 +511,8 @@ class _Recognizer:
                     self.reject(k, f"unknown cell layout under {path!r}: {problem}", rnn_like=True)
                 free -= set(under.values())
                 continue
+            renames = CELL_RENAMES.get((dirname, required[0]), {})
+            under = {renames.get(n, n): k for n, k in under.items()}
             scope, direction, layer, rel = _parse_path(path)
             _check_cell_variables(kind, under, self.vs)
             units, input_size, proj = _units_and_input(kind, under, self.vs)
@@ -423,7 +521,7 @@ class _Recognizer:
                     f"Variable {under[required[0]]!r} has shape {list(self.vs[under[required[0]]].shape)}: it leaves "
                     f"no rows for the input (units={units}), so it is not a {dirname} kernel."
                 )
-            spec, sources = self.spec_for(kind, units, bool(peep), proj, scope, rel, path)
+            spec, sources = self.spec_for(kind, units, bool(peep), proj, scope, rel, path, CELL_DEFAULTS.get(dirname))
             from migration.converters import tf1_shapes
 
             for name, want in tf1_shapes(spec, input_size).items():
@@ -469,7 +567,7 @@ class _Recognizer:
         return Block(scope, dirs)
 
     def spec_for(self, kind: str, units: int, peep: bool, proj: Optional[int], scope: str, rel: str,
-                 path: str) -> tuple[CellSpec, dict[str, str]]:
+                 path: str, defaults: Optional[dict[str, object]] = None) -> tuple[CellSpec, dict[str, str]]:
         params: dict[str, object] = {}
         sources: dict[str, str] = {}
         if self.meta is not None and kind != "handwritten":
@@ -477,10 +575,13 @@ class _Recognizer:
             sources = {k: "meta" for k in params}
         wanted = {"basic_lstm": ("forget_bias", "activation"),
                   "lstm": ("forget_bias", "cell_clip", "proj_clip", "activation"),
-                  "basic_rnn": ("activation",)}.get(kind, ())
+                  "basic_rnn": ("activation",), "layer_norm_lstm": ("forget_bias",)}.get(kind, ())
         for key in wanted:
             if key not in params:
                 sources[key] = "default (no .meta)" if self.meta is None else "default (not found in .meta)"
+                if defaults and key in defaults:
+                    params[key] = defaults[key]
+                    sources[key] += f" of {path.rsplit('/', 1)[-1]}: {defaults[key]!r}"
         params = {k: v for k, v in params.items() if k in wanted}
         if params.get("proj_clip") is not None and proj is None:
             params.pop("proj_clip")
@@ -571,6 +672,12 @@ class _Recognizer:
                     self.take(bias, f"dense {name} bias")
                     free.discard(bias)
                     break
+        free = set(self.free())
+        for w, b, name in _SPLIT_DENSE:
+            if w in free and b in free and len(self.vs[w].shape) == 2 and self.vs[b].shape == (self.vs[w].shape[1],):
+                out.append(DenseInfo(name, w, b, self.vs[w].shape))
+                self.take(w, f"dense {name} kernel")
+                self.take(b, f"dense {name} bias")
         unnamed: dict[str, list[tuple[int, str]]] = {}
         for key in self.free():
             m = _UNNAMED.match(key)
@@ -578,6 +685,16 @@ class _Recognizer:
                 unnamed.setdefault(m.group(1) or "", []).append((int(m.group(2) or 0), key))
         for group in unnamed.values():
             group.sort()
+            # ``weights``/``biases`` dicts of tf.Variables: all kernels were created first, then all biases
+            mats = [k for _, k in group if len(self.vs[k].shape) in (1, 2)]
+            half = len(mats) // 2
+            if half >= 2 and len(mats) % 2 == 0 and all(len(self.vs[k].shape) == 2 for k in mats[:half]) and all(
+                    self.vs[b].shape == (self.vs[k].shape[1],) for k, b in zip(mats[:half], mats[half:])):
+                for k, b in zip(mats[:half], mats[half:]):
+                    out.append(DenseInfo(k, k, b, self.vs[k].shape))
+                    self.take(k, f"dense {k} kernel (tf.Variable weights dict, kernels created first)")
+                    self.take(b, f"dense {k} bias (tf.Variable biases dict)")
+                continue
             for (i, k), (j, b) in zip(group, group[1:]):
                 if k in self.consumed or j != i + 1:
                     continue
@@ -593,7 +710,16 @@ class _Recognizer:
             info = self.vs[key]
             comps = key.split("/")
             rnn_like = _rnn_like(key)
-            if rnn_like:
+            if comps[-1] == "transitions" and len(info.shape) == 2 and info.shape[0] == info.shape[1]:
+                reason = ("CRF transition matrix (tf.contrib.crf): copy it unchanged into modern_rnn.CRF(num_tags="
+                          f"{info.shape[0]}).transitions; not exported by convert")
+            elif comps[-1] == "opaque_kernel" and len(info.shape) == 1:
+                reason = ("cuDNN opaque parameter buffer (CudnnLSTM/CudnnGRU) without canonical "
+                          "cudnn_compatible_*_cell variables that match it: split it with "
+                          "migration.cudnn_converters.opaque_to_tf1(buffer, rnn_mode, num_layers, num_units, "
+                          "input_size, bidirectional) using the layer's configuration")
+                rnn_like = True
+            elif rnn_like:
                 reason = (f"under an RNN-looking scope ({'/'.join(comps[:-1])}) but no row of the cell table matches "
                           f"(known cell directories: {[r[0] for r in CELL_TABLE]})")
             elif len(info.shape) == 3:
@@ -606,10 +732,18 @@ class _Recognizer:
             self.reject(key, reason, rnn_like)
 
 
-def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[MetaGraph]) -> Inspection:
-    """Classify every variable of a checkpoint (see the module table)."""
+def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[MetaGraph],
+              use_ema: bool = False) -> Inspection:
+    """Classify every variable of a checkpoint (see the module table).
+
+    ``use_ema``: recognized weights read their ``ExponentialMovingAverage`` shadows (``convert --use-ema``); without
+    it the shadows are listed in ``unrecognized`` with the remedy, never silently dropped.
+    """
     r = _Recognizer(prefix, variables, meta)
     r.check_against_meta()
+    from migration.checkpoint import families
+
+    shadows = families.ema(r, use_ema)
     optimizers, step = r.optimizers()
     blocks = r.cells()
     names: set[str] = set()
@@ -621,9 +755,13 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
             name = f"{base}_{n}"
         names.add(name)
         block.name = name
-    embeddings = r.embeddings()
-    dense = r.dense()
+    families.cudnn_opaque(r, blocks)
+    r.notes += families.stacked_bidirectional_notes(blocks)
+    wrapped_embeddings, wrapped_dense = families.wrappers(r)
+    embeddings = wrapped_embeddings + r.embeddings()
+    dense = wrapped_dense + r.dense()
     r.leftovers()
+    families.apply_ema(r, shadows, blocks, embeddings, dense, optimizers)
     if meta is None:
         r.notes.append("no .meta graph: hyper-parameters that checkpoints do not store (forget_bias, cell_clip, "
                        "proj_clip, activation, partition strategy) take their TF1 defaults; pass --forget-bias if needed")
@@ -640,14 +778,18 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
                       step, r.unrecognized, r.consumed, r.notes)
 
 
-def inspect_checkpoint(path: str) -> Inspection:
+def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:
     """Resolve and validate ``path`` (prefix, file or directory), parse its ``.meta`` if any, and recognize it."""
     from migration.checkpoint.meta import load_meta
     from migration.checkpoint.reader import CheckpointReader
 
     reader = CheckpointReader(path)
-    return recognize(reader.prefix, reader.variables, load_meta(reader.prefix))
+    return recognize(reader.prefix, reader.variables, load_meta(reader.prefix), use_ema=use_ema)
 
 
 __all__ = ["Block", "CellInfo", "EmbeddingInfo", "DenseInfo", "OptimizerInfo", "Unrecognized", "Inspection",
-           "recognize", "inspect_checkpoint", "CELL_TABLE", "SLOT_TABLE", "MigrationError"]
+           "recognize", "inspect_checkpoint", "CELL_TABLE", "SLOT_TABLE", "MigrationError", "register_cell_row",
+           "CELL_RENAMES", "CELL_DEFAULTS", "EMA_NAMES", "KERAS_OPTIMIZERS"]
+
+# The cell families' rows (tf.contrib block/fused/layer-norm cells, cuDNN canonical cells, pre-TF-1.2 names).
+from migration.checkpoint import families as _families  # noqa: E402,F401  (registers its rows on import)

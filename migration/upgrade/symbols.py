@@ -23,6 +23,9 @@ ANCHORS: tuple[str, ...] = (
     "lstmcell", "grucell", "multirnncell", "dropoutwrapper", "residualwrapper", "lstmstatetuple", "static_rnn",
     "dynamic_rnn", "static_bidirectional_rnn", "bidirectional_dynamic_rnn", "embedding_lookup", "optimizers",
     "saver", "initializers", "reset_default_graph", "contrib",
+    "lstmblockcell", "lstmblockfusedcell", "grublockcell", "cudnncompatiblelstmcell", "cudnncompatiblegrucell",
+    "cudnnlstm", "layernormbasiclstmcell", "convlstmcell", "ema",
+    "projectionwrappers", "embeddingwrapper", "crf", "stack_bidirectional_rnn",
 )
 
 SEVERITIES = ("compat", "rewrite", "manual")
@@ -170,6 +173,54 @@ _ROWS += [
     Symbol("contrib", "contrib", "no single equivalent (tf_keras.layers, tensorflow_addons, tf_slim)",
            "tf.contrib is gone from TF2: rewrite by hand", None),
 ]
+
+# tf.contrib.rnn cell families: no TF2 home; legacy_rnn.contrib rebuilds them on TensorFlow's own kernels.
+_CONTRIB_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("LSTMBlockCell", "lstmblockcell", "tf_keras.layers.LSTM (legacy_rnn.lstm_block_cell keeps TF1 code running)",
+     "same lstm_cell/kernel, bias (+ w_*_diag) as LSTMCell; forget_bias, cell_clip, use_peephole are op attributes"),
+    ("LSTMBlockFusedCell", "lstmblockfusedcell", "tf_keras.layers.LSTM(time_major=True)",
+     "lstm_fused_cell/kernel, bias converted like LSTMCell; time-major; forget_bias/cell_clip are BlockLSTM attributes"),
+    ("GRUBlockCell", "grublockcell", "tf_keras.layers.GRU(reset_after=False)",
+     "gru_cell/w_ru, b_ru, w_c, b_c hold GRUCell's gates/candidate arrays: convert like GRUCell"),
+    ("GRUBlockCellV2", "grublockcell", "tf_keras.layers.GRU(reset_after=False)", "GRUCell's names and layout"),
+    ("LayerNormBasicLSTMCell", "layernormbasiclstmcell", "a custom Keras cell (modern_rnn.LayerNormLSTMCell)",
+     "kernel + per-gate gamma/beta, no bias; LayerNormalization after an LSTM computes something else"),
+    ("ConvLSTMCell", "convlstmcell", "tf_keras.layers.ConvLSTM2D(padding='same', recurrent_activation='sigmoid')",
+     "kernel [*k, C_in + C, 4C] split into kernel/recurrent_kernel, gates reordered; biases + forget_bias"),
+    ("OutputProjectionWrapper", "projectionwrappers", "tf_keras.layers.Dense after the RNN layer",
+     "output_projection_wrapper/kernel, bias beside the wrapped cell's variables"),
+    ("InputProjectionWrapper", "projectionwrappers", "tf_keras.layers.Dense before the RNN layer",
+     "input_projection_wrapper/kernel, bias beside the wrapped cell's variables"),
+    ("EmbeddingWrapper", "embeddingwrapper", "tf_keras.layers.Embedding before the RNN layer",
+     "embedding_wrapper/embedding [V, E] beside the wrapped cell's variables"),
+    ("Conv2DLSTMCell", "convlstmcell", "tf_keras.layers.ConvLSTM2D(padding='same', recurrent_activation='sigmoid')",
+     "as ConvLSTMCell, scope conv_2d_lstm_cell"),
+)
+for _cls, _anchor, _repl, _cons in _CONTRIB_ROWS:
+    _ROWS.append(Symbol(f"contrib.rnn.{_cls}", _anchor, _repl, _cons, None))
+_CUDNN_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("CudnnCompatibleLSTMCell", "cudnncompatiblelstmcell", "tf_keras.layers.LSTM(unit_forget_bias=False)",
+     "cudnn_compatible_lstm_cell/kernel, bias: an LSTMBlockCell with forget_bias fixed to 0"),
+    ("CudnnCompatibleGRUCell", "cudnncompatiblegrucell", "tf_keras.layers.GRU(reset_after=True)",
+     "gates/* + candidate/{input,hidden}_projection/*: equals GRU(reset_after=True), bias [2, 3U]"),
+    ("CudnnLSTM", "cudnnlstm", "tf_keras.layers.LSTM (stacked)",
+     "opaque_kernel buffer; TF saved canonical cudnn_compatible_lstm_cell variables beside it"),
+    ("CudnnGRU", "cudnnlstm", "tf_keras.layers.GRU(reset_after=True) (stacked)",
+     "opaque_kernel buffer; TF saved canonical cudnn_compatible_gru_cell variables beside it"),
+)
+for _cls, _anchor, _repl, _cons in _CUDNN_ROWS:
+    _ROWS.append(Symbol(f"contrib.cudnn_rnn.{_cls}", _anchor, _repl, _cons, None))
+
+for _fn in ("stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn"):
+    _ROWS.append(Symbol(f"contrib.rnn.{_fn}", "stack_bidirectional_rnn",
+                        "one tf_keras.layers.Bidirectional per layer, each reading concat(fw, bw) of the layer below",
+                        "names stack_bidirectional_rnn/cell_k/bidirectional_rnn/{fw,bw}/...", None))
+for _fn in ("crf_log_likelihood", "crf_decode", "crf_sequence_score", "crf_log_norm", "viterbi_decode"):
+    _ROWS.append(Symbol(f"contrib.crf.{_fn}", "crf", "modern_rnn.CRF (log_likelihood / Viterbi call)",
+                        "transitions [N, N] copies unchanged", None))
+_ROWS.append(Symbol("train.ExponentialMovingAverage", "ema", "the averaged weights loaded into the Keras model",
+                    "shadows <var>/ExponentialMovingAverage: listed by inspect; convert --use-ema converts them",
+                    in_tf2=True))
 
 #: relative TF1 name -> row
 TABLE: dict[str, Symbol] = {row.name: row for row in _ROWS}

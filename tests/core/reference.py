@@ -28,7 +28,16 @@ def step(spec: CellSpec, w: dict, x: np.ndarray, state: tuple) -> tuple[np.ndarr
         k, b = (w["W"], w["b"]) if spec.kind == "handwritten" else (w["kernel"], w["bias"])
         h = act(np.concatenate([x, state[0]], 1) @ k + b)
         return h, (h,)
-    if spec.kind == "gru":
+    if spec.kind == "cudnn_compatible_gru":  # cuDNN's GRU: r multiplies the recurrent projection after the matmul
+        (h_prev,) = state
+        r, u = np.split(sigmoid(np.concatenate([x, h_prev], 1) @ w["gates/kernel"] + w["gates/bias"]), 2, axis=1)
+        c = np.tanh(x @ w["candidate/input_projection/kernel"] + w["candidate/input_projection/bias"]
+                    + r * (h_prev @ w["candidate/hidden_projection/kernel"] + w["candidate/hidden_projection/bias"]))
+        h = u * h_prev + (1 - u) * c
+        return h, (h,)
+    if spec.is_gru:
+        if spec.kind == "gru_block":  # GRUBlockCell v1 names hold the GRUCell arrays
+            w = {"gates/kernel": w["w_ru"], "gates/bias": w["b_ru"], "candidate/kernel": w["w_c"], "candidate/bias": w["b_c"]}
         (h_prev,) = state
         u_ = spec.units
         gates = sigmoid(np.concatenate([x, h_prev], 1) @ w["gates/kernel"] + w["gates/bias"])
@@ -36,6 +45,18 @@ def step(spec: CellSpec, w: dict, x: np.ndarray, state: tuple) -> tuple[np.ndarr
         c = np.tanh(np.concatenate([x, r * h_prev], 1) @ w["candidate/kernel"] + w["candidate/bias"])
         h = u * h_prev + (1 - u) * c
         return h, (h,)
+    if spec.kind == "layer_norm_lstm":  # contrib LayerNormBasicLSTMCell: no bias, LN(eps 1e-12) per gate and on c
+        c_prev, h_prev = state
+
+        def norm(a, scope):
+            return (a - a.mean(1, keepdims=True)) / np.sqrt(a.var(1, keepdims=True) + 1e-12) * w[f"{scope}/gamma"] \
+                + w[f"{scope}/beta"]
+
+        i, j, f, o = (norm(a, s) for a, s in zip(np.split(np.concatenate([x, h_prev], 1) @ w["kernel"], 4, axis=1),
+                                                 ("input", "transform", "forget", "output")))
+        c = norm(c_prev * sigmoid(f + spec.forget_bias) + sigmoid(i) * np.tanh(j), "state")
+        h = np.tanh(c) * sigmoid(o)
+        return h, (c, h)
     c_prev, m_prev = state  # LSTM: i = input_gate, j = new_input, f = forget_gate, o = output_gate
     i, j, f, o = np.split(np.concatenate([x, m_prev], 1) @ w["kernel"] + w["bias"], 4, axis=1)
     if spec.use_peepholes:

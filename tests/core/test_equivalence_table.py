@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from migration import converters
+from migration.cudnn_converters import cudnn_gru_gradient_to_keras
 from migration.specs import CellSpec
 
 from .harness import LENGTHS, Case, loss_weights, random_inputs, run_keras, run_tf1
@@ -43,6 +44,17 @@ EXTRA_CELLS = {
     "basic_rnn_relu": CellSpec("basic_rnn", 4, activation="relu"),
     "lstm_peepholes_relu": CellSpec("lstm", 4, use_peepholes=True, activation="relu"),
     "basic_lstm_relu": CellSpec("basic_lstm", 4, activation="relu"),
+    # tf.contrib.rnn block cells (legacy_rnn.contrib: TensorFlow's own LSTMBlockCell / GRUBlockCell kernels). The
+    # clipped LSTMBlockCell and the fused cell are in test_contrib_table.py (no gradient through the clip in TF1);
+    # the block kernel with forget_bias 0 is the cudnn_compatible_lstm row below.
+    "lstm_block_peep_fb0.5": CellSpec("lstm_block", 5, forget_bias=0.5, use_peepholes=True),
+    "gru_block": CellSpec("gru_block", 4),
+    "gru_block_v2": CellSpec("gru_block_v2", 4),
+    # tf.contrib.cudnn_rnn canonical cells (legacy_rnn.cudnn); the opaque buffer is in test_cudnn.py
+    "cudnn_compatible_lstm": CellSpec("cudnn_compatible_lstm", 4, forget_bias=0.0),
+    "cudnn_compatible_gru": CellSpec("cudnn_compatible_gru", 5),
+    # tf.contrib.rnn.LayerNormBasicLSTMCell (a custom Keras cell: modern_rnn.layer_norm_lstm)
+    "layer_norm_lstm_fb0.5": CellSpec("layer_norm_lstm", 5, forget_bias=0.5),
 }
 
 
@@ -105,7 +117,10 @@ def _check(case: Case, tf1, keras, x):
     assert bool(keras.grads) == bool(tf1.grads)
     for (d, layer), keras_grads in keras.grads.items():
         tf1_grads = _cell_arrays(tf1.grads, case.cell_prefix(d, layer))
-        converted = converters.cell_to_keras(case.spec, tf1_grads, case.input_size(layer), include_forget_bias=False)
+        if case.spec.kind == "cudnn_compatible_gru":  # one TF1 gates/bias = two Keras bias rows: both get its gradient
+            converted = cudnn_gru_gradient_to_keras(tf1_grads, case.input_size(layer))
+        else:
+            converted = converters.cell_to_keras(case.spec, tf1_grads, case.input_size(layer), include_forget_bias=False)
         _assert_close(keras_grads, converted, ATOL_GRAD, f"gradients {d or 'uni'} layer {layer}")
 
 
@@ -138,7 +153,8 @@ def test_keras_weights_into_tf1(case: Case) -> None:
 def test_table_covers_every_axis() -> None:
     """The table really spans what it claims (a refactor that drops an axis fails here)."""
     kinds = {c.spec.kind for c in CASES}
-    assert kinds == {"handwritten", "basic_rnn", "basic_lstm", "lstm", "gru"}
+    assert kinds == {"handwritten", "basic_rnn", "basic_lstm", "lstm", "gru", "lstm_block", "gru_block", "gru_block_v2",
+                     "cudnn_compatible_lstm", "cudnn_compatible_gru", "layer_norm_lstm"}
     assert {c.unroll for c in CASES} == {"manual", "static", "dynamic"}
     assert {c.bidirectional for c in CASES} == {False, True}
     assert {c.layers for c in CASES} == {1, 2}

@@ -13,7 +13,7 @@ def test_same_twin_names_in_the_same_order() -> None:
     assert legacy_rnn.TWINS == modern_rnn.TWINS
 
 
-@pytest.mark.parametrize("module", ["cells", "rnn", "embedding"])
+@pytest.mark.parametrize("module", ["cells", "rnn", "embedding", "contrib", "cudnn", "wrappers", "crf", "stack"])
 def test_modules_define_the_same_functions_in_the_same_order(module: str) -> None:
     def public(pkg):
         mod = getattr(pkg, module)

@@ -77,6 +77,32 @@ def _proj_no_reorder(w, d):
     return [k[:d], k[d:], b] + out[3:]
 
 
+BLOCK = CellSpec("lstm_block", 5, forget_bias=0.5, use_peepholes=True)
+
+
+def _block_kernel_read_as_keras_order(w, d):
+    out = converters.cell_to_keras(BLOCK, w, d)
+    k, b = w["kernel"], w["bias"].copy()
+    b[5:10] += 0.5  # forget_bias folded where Keras keeps f, but the block's i, c, f, o blocks left as they are
+    return [k[:d], k[d:], b] + out[3:]
+
+
+def _gru_block_w_ru_not_swapped(w, d):
+    full = np.concatenate([w["w_ru"], w["w_c"]], 1)
+    return [full[:d], full[d:], np.concatenate([w["b_ru"], w["b_c"]])]
+
+
+LAYER_NORM = CellSpec("layer_norm_lstm", 5, forget_bias=0.5)
+
+
+def _layer_norm_params_in_tf1_order(w, d):
+    out = converters.cell_to_keras(LAYER_NORM, w, d)
+    scopes = ("input", "transform", "forget", "output")  # gamma/beta left in i, j, f, o while the kernel is reordered
+    out[2] = np.concatenate([w[f"{s}/gamma"] for s in scopes])
+    out[3] = np.concatenate([w[f"{s}/beta"] + (0.5 if s == "forget" else 0.0) for s in scopes])
+    return out
+
+
 CONTROLS = [
     ("lstm-no-gate-reorder", Case("c", LSTM, "dynamic", ragged=True), _lstm_no_reorder),
     ("lstm-no-forget-bias", Case("c", LSTM, "dynamic", ragged=True), _lstm_no_forget_bias),
@@ -86,6 +112,14 @@ CONTROLS = [
     ("gru-r-u-not-swapped", Case("c", CellSpec("gru", 5), "dynamic", ragged=True), _gru_r_u_not_swapped),
     ("projection-lstm-peepholes-dropped", Case("c", PROJ, "dynamic"), _proj_peepholes_dropped),
     ("projection-lstm-no-gate-reorder", Case("c", PROJ, "manual"), _proj_no_reorder),
+    ("lstm-block-icfo-read-as-ifco", Case("c", BLOCK, "dynamic", ragged=True), _block_kernel_read_as_keras_order),
+    ("lstm-block-no-forget-bias", Case("c", BLOCK, "static"),
+     lambda w, d: converters.cell_to_keras(BLOCK, w, d, include_forget_bias=False)),
+    ("layer-norm-lstm-no-forget-bias", Case("c", LAYER_NORM, "dynamic", ragged=True),
+     lambda w, d: converters.cell_to_keras(LAYER_NORM, w, d, include_forget_bias=False)),
+    ("layer-norm-lstm-gamma-beta-not-reordered", Case("c", LAYER_NORM, "static"), _layer_norm_params_in_tf1_order),
+    ("gru-block-r-u-not-swapped", Case("c", CellSpec("gru_block", 4), "dynamic", ragged=True),
+     _gru_block_w_ru_not_swapped),
 ]
 
 

@@ -1,0 +1,173 @@
+"""What the cell families add to the recognizer: cell-table rows (through
+:func:`migration.checkpoint.recognize.register_cell_row`) and a few recognizer steps (EMA shadows, the contrib
+wrappers' own variables, cuDNN opaque buffers, stacked bidirectional layers) that :func:`recognize` calls.
+
+Imported by :mod:`migration.checkpoint.recognize` once its table exists; each row is (cell directory, kind, required
+variables, optional variables), with renames to the names the kind's converter reads and per-directory defaults
+for hyper-parameters the checkpoint does not store.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from migration.checkpoint.recognize import (Block, DenseInfo, EmbeddingInfo, OptimizerInfo, _ema_owner,
+                                            register_cell_row)
+
+if TYPE_CHECKING:
+    from migration.checkpoint.recognize import _Recognizer
+
+_PEEPHOLES = ("w_f_diag", "w_i_diag", "w_o_diag")
+# tf.contrib.rnn block cells. LSTMBlockCell writes exactly LSTMCell's lstm_cell/* (row above; its forget_bias,
+# cell_clip and use_peephole are LSTMBlockCell op attributes in the .meta) and GRUBlockCellV2 exactly GRUCell's.
+register_cell_row("lstm_fused_cell", "lstm", ("kernel", "bias"), _PEEPHOLES)  # LSTMBlockFusedCell (BlockLSTM op)
+register_cell_row("gru_cell", "gru", ("w_ru", "b_ru", "w_c", "b_c"),  # GRUBlockCell v1 names, GRUCell's arrays
+                  renames={"w_ru": "gates/kernel", "b_ru": "gates/bias", "w_c": "candidate/kernel",
+                           "b_c": "candidate/bias"})
+# tf.contrib.rnn.LayerNormBasicLSTMCell: no bias, gamma/beta per gate scope (layer_norm=False: a BasicLSTMCell).
+register_cell_row("layer_norm_basic_lstm_cell", "layer_norm_lstm",
+                  ("input/gamma", "kernel", "input/beta", "transform/gamma", "transform/beta", "forget/gamma",
+                   "forget/beta", "output/gamma", "output/beta", "state/gamma", "state/beta"))
+register_cell_row("layer_norm_basic_lstm_cell", "basic_lstm", ("kernel", "bias"))
+# Checkpoints from before TF 1.2: TensorFlow's own checkpoint_convert.py renamed weights/biases -> kernel/bias
+# (TF 1.0-1.1); older graphs (TF <= 0.12) used the class name as scope and Linear/Matrix, Linear/Bias, W_0, B.
+_PRE12 = {"weights": "kernel", "biases": "bias"}
+register_cell_row("basic_rnn_cell", "basic_rnn", ("weights", "biases"), renames=_PRE12)
+register_cell_row("basic_lstm_cell", "basic_lstm", ("weights", "biases"), renames=_PRE12)
+register_cell_row("lstm_cell", "lstm", ("weights", "biases"), _PEEPHOLES + ("projection/weights",),
+                  renames={**_PRE12, "projection/weights": "projection/kernel"})
+register_cell_row("gru_cell", "gru", ("gates/weights", "gates/biases", "candidate/weights", "candidate/biases"),
+                  renames={"gates/weights": "gates/kernel", "gates/biases": "gates/bias",
+                           "candidate/weights": "candidate/kernel", "candidate/biases": "candidate/bias"})
+register_cell_row("layer_norm_basic_lstm_cell", "basic_lstm", ("weights", "biases"), renames=_PRE12)
+_LINEAR = {"Linear/Matrix": "kernel", "Linear/Bias": "bias"}
+register_cell_row("BasicRNNCell", "basic_rnn", ("Linear/Matrix", "Linear/Bias"), renames=_LINEAR)
+register_cell_row("BasicLSTMCell", "basic_lstm", ("Linear/Matrix", "Linear/Bias"), renames=_LINEAR)
+register_cell_row("GRUCell", "gru", ("Gates/Linear/Matrix", "Gates/Linear/Bias", "Candidate/Linear/Matrix",
+                                     "Candidate/Linear/Bias"),
+                  renames={"Gates/Linear/Matrix": "gates/kernel", "Gates/Linear/Bias": "gates/bias",
+                           "Candidate/Linear/Matrix": "candidate/kernel", "Candidate/Linear/Bias": "candidate/bias"})
+register_cell_row("LSTMCell", "lstm", ("W_0", "B"), ("W_F_diag", "W_I_diag", "W_O_diag", "W_P_0"),
+                  renames={"W_0": "kernel", "B": "bias", "W_F_diag": "w_f_diag", "W_I_diag": "w_i_diag",
+                           "W_O_diag": "w_o_diag", "W_P_0": "projection/kernel"})
+# tf.contrib.cudnn_rnn: the canonical variables CudnnOpaqueParamsSaveable wrote (.../rnn/multi_rnn_cell/cell_k/...).
+register_cell_row("cudnn_compatible_lstm_cell", "lstm", ("kernel", "bias"), defaults={"forget_bias": 0.0})
+register_cell_row("cudnn_compatible_gru_cell", "cudnn_compatible_gru",
+                  ("gates/kernel", "gates/bias", "candidate/input_projection/kernel",
+                   "candidate/hidden_projection/kernel", "candidate/input_projection/bias",
+                   "candidate/hidden_projection/bias"))
+
+
+# --- recognizer steps of the families (called by migration.checkpoint.recognize.recognize) ---------------
+
+def ema(r: "_Recognizer", use_ema: bool) -> dict[str, str]:
+    """``<var>/ExponentialMovingAverage`` shadows: listed (rejected, not RNN-blocking) by default; with
+    ``use_ema`` taken, and returned as {variable: shadow} so that the recognized items read the shadows."""
+    shadows = {}
+    for key in r.free():
+        owner = _ema_owner(key, r.vs)
+        if owner is None:
+            continue
+        if use_ema:
+            shadows[owner] = key
+            r.take(key, f"ExponentialMovingAverage shadow of {owner}: converted in its place (use_ema)")
+        else:
+            r.reject(key, f"ExponentialMovingAverage shadow of {owner!r} (the averaged weights): listed, not "
+                          "converted; pass --use-ema (use_ema=True) to convert the shadows instead of the raw values")
+    return shadows
+
+
+def apply_ema(r: "_Recognizer", shadows: dict[str, str], blocks: list[Block], embeddings: list[EmbeddingInfo],
+              dense: list[DenseInfo], optimizers: list[OptimizerInfo]) -> None:
+    """Point every recognized weight that has a shadow at the shadow (its optimizer slots follow it); the raw
+    value stays listed as replaced."""
+    def swap(key: str) -> str:
+        if key in shadows:
+            r.consumed[key] += f"; replaced by its ExponentialMovingAverage shadow {shadows[key]!r}"
+            return shadows[key]
+        return key
+
+    for block in blocks:
+        for cell in block.cells:
+            cell.variables = {name: swap(key) for name, key in cell.variables.items()}
+    for emb in embeddings:
+        if emb.source == "variable":
+            emb.name = swap(emb.name)
+    for d in dense:
+        d.kernel, d.bias = swap(d.kernel), swap(d.bias)
+    for opt in optimizers:
+        opt.slots = {shadows.get(owner, owner): roles for owner, roles in opt.slots.items()}
+    unused = [o for o in shadows if o not in r.consumed or "replaced by" not in r.consumed[o]]
+    if unused:
+        r.notes.append(f"use_ema: shadows of {unused} belong to variables nothing converts")
+
+
+def wrappers(r: "_Recognizer") -> tuple[list[EmbeddingInfo], list[DenseInfo]]:
+    """Variables of the contrib wrappers (legacy_rnn.wrappers) under an RNN scope: ``.../output_projection_wrapper/
+    {kernel,bias}`` (a Dense on every step's output), ``input_projection_wrapper/{kernel,bias}`` (a Dense on the
+    inputs, before the block) and ``embedding_wrapper/embedding``."""
+    embeddings, dense = [], []
+    free = set(r.free())
+    for key in sorted(free):
+        scope, _, last = key.rpartition("/")
+        wrapper = scope.rsplit("/", 1)[-1]
+        if wrapper in ("output_projection_wrapper", "input_projection_wrapper") and last == "kernel" \
+                and f"{scope}/bias" in free and len(r.vs[key].shape) == 2 \
+                and r.vs[f"{scope}/bias"].shape == (r.vs[key].shape[1],):
+            where = "every step's output" if wrapper.startswith("output") else "the inputs, before the block"
+            dense.append(DenseInfo(scope, key, f"{scope}/bias", r.vs[key].shape))
+            r.take(key, f"dense {scope} kernel ({wrapper}: applied to {where})")
+            r.take(f"{scope}/bias", f"dense {scope} bias ({wrapper})")
+        elif wrapper == "embedding_wrapper" and last == "embedding" and len(r.vs[key].shape) == 2:
+            info = r.vs[key]
+            embeddings.append(EmbeddingInfo(key, "variable", info.shape, info.dtype, None, None,
+                                            "EmbeddingWrapper: the cell reads one id per step"))
+            r.take(key, f"embedding {key} (embedding_wrapper)")
+    return embeddings, dense
+
+
+def cudnn_opaque(r: "_Recognizer", blocks: list[Block]) -> None:
+    """``<scope>/opaque_kernel`` of a CudnnLSTM/CudnnGRU layer: consumed when the canonical variables TF's
+    saveable wrote under the same scope describe exactly a buffer of its size; otherwise left for
+    :meth:`leftovers` to refuse with the remedy."""
+    from migration.cudnn_converters import opaque_size
+
+    for key in r.free():
+        if key.rsplit("/", 1)[-1] != "opaque_kernel" or len(r.vs[key].shape) != 1:
+            continue
+        scope = key.rsplit("/", 1)[0] if "/" in key else ""
+        mine = [b for b in blocks if (b.scope + "/").startswith(scope + "/") and all(
+            c.rel_path.rsplit("/", 1)[-1].startswith("cudnn_compatible_") for c in b.cells)]
+        if not mine:
+            continue
+        mode = "lstm" if mine[0].cells[0].spec.is_lstm else "gru"
+        units, bidi = mine[0].cells[0].spec.units, mine[0].bidirectional
+        layers = sum(len(next(iter(b.directions.values()))) for b in mine)
+        if opaque_size(mode, layers, units, mine[0].input_size, bidi) == r.vs[key].shape[0]:
+            r.take(key, f"cuDNN opaque buffer: the same parameters as the canonical variables under "
+                        f"{scope!r} (converted from those, not twice)")
+
+
+_STACK = re.compile(r"^(.*)/cell_(\d+)/bidirectional_rnn$")
+
+
+def stacked_bidirectional_notes(blocks: list[Block]) -> list[str]:
+    """Blocks ``<scope>/cell_k/bidirectional_rnn`` are the layers of one ``stack_bidirectional_(dynamic_)rnn``:
+    layer k reads concat(fw, bw) of layer k-1 (``modern_rnn.stack_bidirectional_dynamic_rnn`` chains them)."""
+    stacks: dict[str, dict[int, Block]] = {}
+    for block in blocks:
+        m = _STACK.match(block.scope)
+        if m and block.bidirectional:
+            stacks.setdefault(m.group(1), {})[int(m.group(2))] = block
+    notes = []
+    for scope, layers in sorted(stacks.items()):
+        order = [layers[k] for k in sorted(layers)]
+        chained = sorted(layers) == list(range(len(layers))) and all(
+            cur.input_size == sum(prev.directions[d][-1].spec.output_size for d in ("fw", "bw"))
+            for prev, cur in zip(order, order[1:]))
+        names = [b.name or b.scope for b in order]
+        notes.append(f"blocks {names} are one stack_bidirectional_dynamic_rnn under {scope!r}: layer k reads "
+                     "concat(fw, bw) of layer k-1; chain them in this order (modern_rnn.stack_bidirectional_dynamic_rnn)"
+                     if chained else f"blocks {names} under {scope!r} look like a stack_bidirectional_rnn but their "
+                     "input sizes do not chain (concat(fw, bw) of the layer below); check the model")
+    return notes

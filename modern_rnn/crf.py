@@ -1,0 +1,74 @@
+"""Keras 2 (tf_keras) twin of ``tf.contrib.crf``: a ``CRF`` layer owning ``transitions`` and the same functions.
+
+Read beside :mod:`legacy_rnn.crf`: the same names, in the same order. The maths are plain TF ops that run eagerly
+as well as in graphs, so the functions here are the legacy ones (one implementation, checked against brute-force
+enumeration of every tag path); :class:`CRF` adds the Keras weight. Conversion: ``CRF.transitions`` = the
+checkpoint's ``transitions [N, N]``, unchanged (row = previous tag, column = next tag, as TF1 stored it).
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras as keras
+
+from legacy_rnn import crf as _tf_crf
+from migration.errors import check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="modern_rnn")
+class CRF(keras.layers.Layer):
+    """Linear-chain CRF over potentials ``[B, T, N]``: ``log_likelihood(potentials, tags, lengths)`` for training
+    (``-mean`` is the loss) and ``call(potentials, lengths)`` = Viterbi ``(tags [B, T], best_score [B])``."""
+
+    def __init__(self, num_tags: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_tags = check_positive_int("num_tags", num_tags)
+
+    def build(self, input_shape=None) -> None:
+        self.transitions = self.add_weight(name="transitions", shape=(self.num_tags, self.num_tags),
+                                           initializer="glorot_uniform")
+        self.built = True
+
+    def log_likelihood(self, potentials, tags, lengths):
+        if not self.built:
+            self.build()
+        return crf_log_likelihood(potentials, tags, lengths, self.transitions)[0]
+
+    def call(self, potentials, lengths):
+        return crf_decode(potentials, self.transitions, lengths)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_tags": self.num_tags}
+
+
+def crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params):
+    """Legacy equivalent: :func:`legacy_rnn.crf.crf_sequence_score`."""
+    return _tf_crf.crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params)
+
+
+def crf_log_norm(inputs, sequence_lengths, transition_params):
+    """Legacy equivalent: :func:`legacy_rnn.crf.crf_log_norm`."""
+    return _tf_crf.crf_log_norm(inputs, sequence_lengths, transition_params)
+
+
+def crf_log_likelihood(inputs, tag_indices, sequence_lengths, transition_params=None):
+    """``(log_likelihood, transition_params)``; eagerly ``transition_params`` is required (use :class:`CRF`).
+
+    Legacy equivalent: :func:`legacy_rnn.crf.crf_log_likelihood`.
+    """
+    if transition_params is None and tf.executing_eagerly():
+        raise ValueError("Received transition_params=None in eager mode: there is no get_variable here; pass "
+                         "CRF(num_tags).transitions (or the converted checkpoint's `transitions`).")
+    return _tf_crf.crf_log_likelihood(inputs, tag_indices, sequence_lengths, transition_params)
+
+
+def crf_decode(potentials, transition_params, sequence_length):
+    """Legacy equivalent: :func:`legacy_rnn.crf.crf_decode`."""
+    return _tf_crf.crf_decode(potentials, transition_params, sequence_length)
+
+
+def viterbi_decode(score, transition_params):
+    """NumPy Viterbi for one sequence (``CRF.transitions.numpy()`` as ``transition_params``).
+
+    Legacy equivalent: :func:`legacy_rnn.crf.viterbi_decode`.
+    """
+    return _tf_crf.viterbi_decode(score, transition_params)
