@@ -39,6 +39,17 @@ _TRANSFORMS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
             "bias": (("gates/bias", "candidate/bias"), "[r|u] + candidate -> [z|r|h]")},
 }
 _TRANSFORMS["basic_lstm"] = _TRANSFORMS["lstm"]
+
+
+def _transform(spec, kname: str, variables: dict[str, str]) -> tuple[list[str], str]:
+    """(checkpoint keys, how) behind Keras weight ``kname`` of a cell, for the manifest. Cell families without a
+    row here (contrib block/fused, cuDNN, layer-norm: :mod:`migration.contrib_converters`,
+    :mod:`migration.cudnn_converters`) list every variable of the cell and name their converter."""
+    family = "lstm" if spec.is_lstm else "gru" if spec.is_gru else spec.kind
+    row = _TRANSFORMS.get(spec.kind, _TRANSFORMS.get(family, {})).get(kname)
+    if row is not None and all(n in variables for n in row[0]):
+        return [variables[n] for n in row[0]], row[1]
+    return sorted(variables.values()), f"migration.converters.cell_to_keras for kind {spec.kind!r}"
 _KERAS_OPTIMIZERS = {"adam": "Adam", "adagrad": "Adagrad", "momentum": "SGD", "rmsprop": "RMSprop"}
 _KERAS_SLOT = {("adam", "m"): "m", ("adam", "v"): "v", ("adagrad", "accumulator"): "accumulator",
                ("momentum", "momentum"): "momentum", ("rmsprop", "rms"): "velocity",
@@ -146,8 +157,7 @@ class _Converter:
                 weights = []
                 slots = self.cell_slots(block, direction, k, cell)
                 for j, kname in enumerate(keras_names_for(cell.spec)):
-                    tf1_names, how = _TRANSFORMS[cell.spec.kind][kname]
-                    sources = [cell.variables[n] for n in tf1_names]
+                    sources, how = _transform(cell.spec, kname, cell.variables)
                     entry = {"keras": kname, "shape": list(kcell.weights[j].shape), "sources": sources, "transform": how}
                     if slots:
                         entry["slots"] = {role: files[j] for role, files in slots.items()}
@@ -156,6 +166,7 @@ class _Converter:
                     self.destinations[key] = f"{file} (cell {direction or 'rnn'}[{k}])"
                 casts = {key: self.casts[key] for key in cell.variables.values() if key in self.casts}
                 cells_out.append({"direction": direction, "layer": k, "path": cell.path, "rel_path": cell.rel_path,
+                                  "variables": dict(cell.variables),
                                   "input_size": cell.input_size, "spec": cell.spec.to_dict(),
                                   "source_dtypes": {key: self.reader.variables[key].dtype
                                                     for key in cell.variables.values()},
@@ -396,7 +407,7 @@ def _check_integrity(reader: CheckpointReader, already: set[str], progress: _Pro
 
 
 def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: list[dict], models: list, tmp: str,
-                 outputs: Optional[list[str]]) -> tuple[Optional[dict[str, Any]], list[str]]:
+                 outputs: Optional[list[str]], shadows: dict[str, str]) -> tuple[Optional[dict[str, Any]], list[str]]:
     """Write ``model.keras`` (the whole network, see :mod:`migration.graph.whole_model`) into ``tmp``.
 
     Returns the manifest entry (None when no model was written) and notes saying why not."""
@@ -409,7 +420,7 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
     from migration.graph.to_keras import Untranslatable
     from migration.graph.whole_model import build_whole_model, default_io
 
-    original = OriginalGraph(meta.path, reader)
+    original = OriginalGraph(meta.path, reader, substitute=shadows)
     try:
         io = default_io(original, outputs)
         original.check(io.outputs, io.inputs)  # the sandbox: refuse before building anything we cannot verify
@@ -434,7 +445,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                        with_optimizer: bool = False, force: bool = False, verify: bool = True,
                        check_integrity: bool = True, progress: bool = False,
                        log: Optional[Callable[[str], None]] = None,
-                       outputs: Optional[list[str]] = None) -> ConversionResult:
+                       outputs: Optional[list[str]] = None, use_ema: bool = False) -> ConversionResult:
     """Convert a TF1 checkpoint into ``out_dir`` (see :mod:`migration.checkpoint.manifest` for the layout).
 
     Args:
@@ -443,6 +454,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             rnn-migrate wrote that holds none of the inputs (:func:`migration.safe_io.check_replaceable`).
         forget_bias: overrides the LSTM forget_bias found in the ``.meta`` (or the default 1.0 without one).
         with_optimizer: also convert optimizer slots (layout like their variables, without forget_bias).
+        use_ema: convert each weight's ``ExponentialMovingAverage`` shadow instead of its raw value (the averaged
+            weights TF1 programs evaluated with); without it the shadows are listed, never dropped silently.
         outputs: tensor names of the whole model's outputs (default: the logits the loss consumes); see
             :mod:`migration.graph.whole_model`.
         verify: run :func:`migration.checkpoint.verify.verify_conversion` before installing ``out_dir``; a failed
@@ -465,7 +478,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                              "directory rnn-migrate wrote is replaced), or choose a new directory.")
     reader = CheckpointReader(checkpoint)
     meta = load_meta(reader.prefix)
-    insp = recognize(reader.prefix, reader.variables, meta)
+    insp = recognize(reader.prefix, reader.variables, meta, use_ema=use_ema)
     if not insp.convertible:
         problems = insp.problems()
         cls = UnknownCellError if any(u.rnn_like for u in insp.unrecognized) else MigrationError
@@ -487,7 +500,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                     bar.cancelled = True  # the copy thread stops at its next chunk instead of finishing a huge tensor
                     raise
             optimizer = conv.optimizer()
-            model_entry, model_notes = _whole_model(reader, meta, blocks, conv.block_models, tmp, outputs)
+            model_entry, model_notes = _whole_model(reader, meta, blocks, conv.block_models, tmp, outputs,
+                                                    insp.ema_shadows)
             integrity = None
             if check_integrity:
                 extra = _check_integrity(reader, conv.read_keys, bar)
@@ -505,7 +519,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
                                  "forget_bias_override": forget_bias},
             "blocks": blocks, "embeddings": embeddings, "dense": dense, "optimizer": optimizer,
-            "with_optimizer": with_optimizer, "integrity": integrity, "variables": variables, "model": model_entry,
+            "with_optimizer": with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
+            "integrity": integrity, "variables": variables, "model": model_entry,
             "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": insp.notes + conv.notes + model_notes,
         }
         write_manifest(tmp, manifest)

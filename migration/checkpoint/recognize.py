@@ -208,6 +208,8 @@ class Inspection:
     unrecognized: list[Unrecognized]
     consumed: dict[str, str]
     notes: list[str]
+    #: with ``use_ema``: variable -> the ExponentialMovingAverage shadow converted in its place
+    ema_shadows: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def convertible(self) -> bool:
@@ -775,7 +777,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
                     del r.consumed[key]
                     r.reject(key, f"{opt.kind} slot {role} of {owner!r}, which is itself not migrated")
     return Inspection(prefix, meta.path if meta else None, dict(variables), blocks, embeddings, dense, optimizers,
-                      step, r.unrecognized, r.consumed, r.notes)
+                      step, r.unrecognized, r.consumed, r.notes, dict(shadows) if use_ema else {})
 
 
 def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:

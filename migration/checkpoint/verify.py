@@ -106,15 +106,35 @@ def _true_specs(block: dict, fresh_blocks: dict[str, Any]) -> tuple[dict[str, li
     return specs, "manifest"
 
 
+def _cell_keys(block: dict, fresh_blocks: dict[str, Any]) -> dict[tuple[str, int], dict[str, str]]:
+    """(direction, layer) -> {TF1 variable name in the cell: checkpoint key} (renamed layouts, EMA shadows)."""
+    fresh = fresh_blocks.get(block["scope"])
+    if fresh is not None:
+        return {(d, k): dict(c.variables) for d, cells in fresh.directions.items() for k, c in enumerate(cells)}
+    return {(c["direction"], c.get("layer", 0)): dict(c.get("variables") or {}) for c in block["cells"]}
+
+
+def _checkpoint_key(rel: str, scope: str, keys: dict[tuple[str, int], dict[str, str]]) -> str:
+    """The checkpoint key a rebuilt variable restores from: ``[fw/][multi_rnn_cell/cell_k/]<cell>/<name>``."""
+    comps = rel.split("/")
+    direction = comps.pop(0) if comps[0] in ("fw", "bw") else ""
+    layer = 0
+    if len(comps) > 2 and comps[0] == "multi_rnn_cell" and comps[1].startswith("cell_"):
+        layer = int(comps[1][5:])
+        comps = comps[2:]
+    name = "/".join(comps[1:])
+    found = keys.get((direction, layer), {}).get(name)
+    return found or (f"{scope}/{rel}" if scope else rel)
+
+
 def _run_tf1_block(prefix: str, block: dict, specs: dict[str, list[CellSpec]], x: np.ndarray,
-                   lengths: np.ndarray) -> list[np.ndarray]:
+                   lengths: np.ndarray, keys: Optional[dict[tuple[str, int], dict[str, str]]] = None) -> list[np.ndarray]:
     import legacy_rnn
     from migration.checkpoint.blocks import build_tf1_block
 
     with legacy_rnn.new_graph() as graph:
         xp, lp, flat, variables = build_tf1_block(specs, block["input_size"], x.shape[1])
-        scope = block["scope"]
-        name_map = {(f"{scope}/{rel}" if scope else rel): var for rel, var in variables.items()}
+        name_map = {_checkpoint_key(rel, block["scope"], keys or {}): var for rel, var in variables.items()}
         sess = legacy_rnn.new_session(graph)
         legacy_rnn.initialize(sess)
         legacy_rnn.restore_renamed(sess, prefix, name_map)
@@ -230,7 +250,9 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
     manifest = read_manifest(out_dir)
     reader = CheckpointReader(checkpoint)
     meta = load_meta(reader.prefix)
-    fresh = {b.scope: b for b in recognize(reader.prefix, reader.variables, meta).blocks} if meta else {}
+    shadows = (manifest.get("ema") or {}).get("shadows") or {}
+    fresh = {b.scope: b for b in recognize(reader.prefix, reader.variables, meta, use_ema=bool(shadows)).blocks} \
+        if meta else {}
     checks: list[Check] = []
     notes: list[str] = []
     if meta is None:
@@ -242,7 +264,7 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         from migration.graph.blocks import find_loops
         from migration.graph.reference import OriginalGraph
 
-        original = OriginalGraph(meta.path, reader)
+        original = OriginalGraph(meta.path, reader, substitute=shadows)
         loops = find_loops(original)
     for k, block in enumerate(manifest["blocks"]):
         x, lengths = _inputs(batch, time_steps, block["input_size"], seed + k)
@@ -258,7 +280,7 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
                              "the checkpoint and .meta instead (weaker: a misread hyper-parameter would pass)")
         if tf1_out is None:
             specs, _source = _true_specs(block, fresh)
-            tf1_out = _run_tf1_block(reader.prefix, block, specs, x, lengths)
+            tf1_out = _run_tf1_block(reader.prefix, block, specs, x, lengths, _cell_keys(block, fresh))
         keras_out = [np.asarray(t) for t in model([x, lengths], training=False)]
         if len(keras_out) != len(tf1_out):
             raise MigrationError(f"Block {block['name']!r}: the Keras model returns {len(keras_out)} outputs, TF1 "

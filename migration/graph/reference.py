@@ -58,10 +58,13 @@ def _partitions(meta) -> dict[str, VariableSource]:
 class OriginalGraph:
     """The ``.meta`` graph of a checkpoint, runnable with checkpoint values (see the module docstring)."""
 
-    def __init__(self, meta_path: str, reader) -> None:
+    def __init__(self, meta_path: str, reader, substitute: Optional[Mapping[str, str]] = None) -> None:
+        """``substitute``: checkpoint key -> the key whose value to use instead (``convert --use-ema``: each
+        variable's ExponentialMovingAverage shadow, as TF1's ``Saver(ema.variables_to_restore())`` evaluation did)."""
         meta = load_meta_graph(meta_path)
         self.path = meta_path
         self.reader = reader
+        self.substitute = dict(substitute or {})
         self.graph_def = copy.deepcopy(meta.graph_def)
         self.dropout_bypassed = remove_dropout(self.graph_def)
         self.index = GraphIndex(self.graph_def)
@@ -81,6 +84,8 @@ class OriginalGraph:
 
     def variable_value(self, node) -> np.ndarray:
         src = self.variable_source(node)
+        if src.key in self.substitute:
+            src = dataclasses.replace(src, key=self.substitute[src.key])
         if src.key not in self.reader.variables:
             raise MigrationError(f"The graph {self.path!r} reads variable {node.name!r} (checkpoint key {src.key!r}), "
                                  f"which the checkpoint {self.reader.prefix!r} does not hold: the .meta belongs to "

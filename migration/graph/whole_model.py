@@ -224,6 +224,8 @@ def manifest_block_keys(block: dict) -> tuple[dict[str, set[str]], dict[str, int
 
 def locate(og, loops, block: dict) -> BlockTensors:
     keys, n_states = manifest_block_keys(block)
+    raw = {shadow: key for key, shadow in og.substitute.items()}  # the graph reads the raw variables, not shadows
+    keys = {d: {raw.get(k, k) for k in ks} for d, ks in keys.items()}
     return locate_block(og, loops, keys, n_states)
 
 

@@ -193,3 +193,31 @@ def build_bidirectional(directory, seed: int = 15) -> str:
         rng = np.random.default_rng(seed)
         xs, ls = rng.normal(0, 1, (T, B, 3)).astype(np.float32), np.array([T, 1, 4, 2], np.int32)
         return _finish(sess, directory, {"scores": scores}, {x: xs, lengths: ls}, {"x_time_major": xs, "lengths": ls})
+
+
+def build_ema(directory, seed: int = 16) -> str:
+    """dynamic_rnn(GRUCell) + dense head trained with ``tf.train.ExponentialMovingAverage``: the shadows
+    (``<var>/ExponentialMovingAverage``) hold other values than the raw weights, as after real training."""
+    with legacy_rnn.new_graph(seed) as graph:
+        x = v1.placeholder(tf.float32, [None, T, 3], name="x")
+        outputs, _ = v1.nn.dynamic_rnn(legacy_rnn.gru_cell(4), x, dtype=tf.float32)
+        logits = v1.layers.dense(outputs[:, -1], 2, name="head")
+        labels = v1.placeholder(tf.int32, [None], name="labels")
+        loss = v1.losses.sparse_softmax_cross_entropy(labels, logits)
+        train = v1.train.GradientDescentOptimizer(0.1).minimize(loss)
+        ema = v1.train.ExponentialMovingAverage(0.9)
+        with tf.control_dependencies([train]):
+            ema.apply(v1.trainable_variables())
+        sess = legacy_rnn.new_session(graph)
+        legacy_rnn.initialize(sess)
+        _randomize(sess, seed)  # raw weights and shadows get different random values
+        xs = np.random.default_rng(seed).normal(0, 1, (B, T, 3)).astype(np.float32)
+        # the TF1 way to evaluate with the averages: restore every shadow into its variable
+        os.makedirs(directory, exist_ok=True)
+        prefix = v1.train.Saver().save(sess, os.path.join(str(directory), "model.ckpt"))
+        v1.train.Saver(ema.variables_to_restore()).restore(sess, prefix)
+        averaged = sess.run(logits, {x: xs})
+        np.savez(os.path.join(str(directory), "reference.npz"), out_averaged=averaged, in_x=xs)
+        with open(os.path.join(str(directory), "names.txt"), "w") as f:
+            f.write(f"logits={logits.name}")
+        return prefix

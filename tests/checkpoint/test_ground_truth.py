@@ -36,7 +36,7 @@ def built(tmp_path_factory):
     def get(name: str) -> str:
         if name not in cache:
             builders = {**{k: v[0] for k, v in CASES.items()}, "unknown_op": g.build_unknown_op,
-                        "bidirectional": g.build_bidirectional,
+                        "bidirectional": g.build_bidirectional, "ema": g.build_ema,
                         "seed004": lambda d: build_seed004(d),
                         "partitioned_mod": lambda d: build_partitioned(d, "mod"),
                         "partitioned_div": lambda d: build_partitioned(d, "div"), "seed002_static": lambda d: build_seed002(d, False),
@@ -274,6 +274,26 @@ def test_unrecognized_op_on_the_path_writes_no_model_and_names_it(built, convert
     assert m["model"] is None and not os.path.exists(os.path.join(out, "model.keras"))
     assert any("Cumsum" in n and "Cumsum'" in n or "(Cumsum)" in n for n in m["notes"]), m["notes"]
     assert m["blocks"] and os.path.exists(os.path.join(out, m["blocks"][0]["file"]))
+
+
+def test_use_ema_converts_the_averaged_weights_and_verifies_them_against_the_original_graph(built, converted):
+    prefix = built("ema")
+    ins, outs, _ = g.reference(prefix)
+    code, out = converted("ema")  # without --use-ema: the raw weights; every shadow listed, none dropped silently
+    assert code == 0
+    m = manifest(out)
+    assert m["ema"] == {"used": False, "shadows": {}}
+    assert {u["name"] for u in m["unrecognized"]} >= {"rnn/gru_cell/gates/kernel/ExponentialMovingAverage",
+                                                       "head/kernel/ExponentialMovingAverage"}
+    raw = call(load(os.path.join(out, "model.keras")), [ins["x"]])[0]
+    assert np.max(np.abs(raw - outs["averaged"])) > 1e-2
+    code, out = converted("ema", "--use-ema")
+    assert code == 0
+    m = manifest(out)
+    assert m["ema"]["used"] and m["ema"]["shadows"]["head/kernel"] == "head/kernel/ExponentialMovingAverage"
+    assert set(m["verification"]["references"].values()) == {"original-graph"}  # the graph fed the shadows
+    averaged = call(load(os.path.join(out, "model.keras")), [ins["x"]])[0]
+    np.testing.assert_allclose(averaged, outs["averaged"], atol=1e-5)  # = TF1's Saver(ema.variables_to_restore())
 
 
 def test_outputs_option_chooses_the_model_outputs(built, tmp_path):
