@@ -38,8 +38,9 @@ def test_api_map_ships_in_the_package_with_every_anchor_scan_links_to() -> None:
 def test_package_data_is_explicit() -> None:
     cfg = _cfg()
     assert cfg["options"]["include_package_data"].strip() == "False"  # else setuptools warns about examples.data
-    data = cfg["options.package_data"]["examples"].split()
-    assert data == ["data/*"] and list((ROOT / "examples" / "data").glob("*.csv.bz2"))
+    data = [d.strip() for d in cfg["options.package_data"]["migration.data"].split(",")]
+    assert data == ["*.csv.bz2", "README.md"] and list((ROOT / "migration" / "data").glob("*.csv.bz2"))
+    assert cfg["options.package_data"]["migration.upgrade"].strip() == "data/*.json"
     assert "tensorboard" in cfg["options.extras_require"]["tensorboard"]
 
 
