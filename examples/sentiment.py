@@ -324,9 +324,11 @@ def train_legacy(config: SentimentConfig, prepared: Optional[Prepared] = None) -
             for idx in progress(batches, total=config.steps, desc="legacy", quiet=config.quiet):
                 feed = {g["input_data"]: prepared.train_ids[idx], g["lengths"]: prepared.train_lengths[idx],
                         g["labels"]: _one_hot(prepared.train_labels[idx]), g["keep_prob"]: config.keep_prob}
-                loss, _, step = sess.run([g["loss"], g["optimizer"], g["global_step"]], feed)
+                loss, _ = sess.run([g["loss"], g["optimizer"]], feed)
                 losses.append(float(loss))
-                step = int(step) + 1  # global_step after this update
+                # read global_step after the update, in its own run: fetched beside the train op it may be read
+                # before or after the increment (no ordering), and a checkpoint named -N would hold step N-1
+                step = int(sess.run(g["global_step"]))
                 if step % config.save_every == 0:
                     checkpoint = legacy_rnn.save(sess, ckpt_dir / "model.ckpt", global_step=step, saver=saver)
             seconds = time.perf_counter() - began

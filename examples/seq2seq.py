@@ -113,7 +113,7 @@ def legacy_decode(args: argparse.Namespace, checkpoint: str, data: dict, mode: s
 
     tf, v1 = legacy_rnn.tf, legacy_rnn.v1
     batch = len(data["len"])
-    with legacy_rnn.new_graph():
+    with legacy_rnn.new_graph(seed=0):  # initializers are overwritten by the restore; op determinism wants a seed
         memory, enc_state = _legacy_encoder(tf.constant(data["src"]), tf.constant(data["len"]), args.units,
                                             args.embed)
         lengths = tf.constant(data["len"])
