@@ -486,6 +486,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             bar.close()
         for u in insp.unrecognized:
             conv.destinations[u.name] = f"not migrated: {u.reason}"
+        for key, what in insp.bookkeeping.items():
+            conv.destinations[key] = f"not migrated: distributed-training bookkeeping ({what}); tf.distribute keeps its own"
         variables = {k: {"shape": list(v.shape), "dtype": v.dtype, "role": insp.consumed.get(k, "unrecognized"),
                          "destination": conv.destinations.get(k, "not migrated")}
                      for k, v in reader.variables.items()}
@@ -495,6 +497,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                                  "forget_bias_override": forget_bias},
             "blocks": blocks, "embeddings": embeddings, "dense": dense, "optimizer": optimizer,
             "with_optimizer": with_optimizer, "integrity": integrity, "variables": variables, "model": model_entry,
+            "bookkeeping": dict(insp.bookkeeping),
             "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": insp.notes + conv.notes + model_notes,
         }
         write_manifest(tmp, manifest)

@@ -23,7 +23,9 @@ bidirectional pair), then the block scope (``rnn``, ``encoder``, ``model/rnn``, 
 Other rows: optimizer slots ``<var>/<Optimizer>[_n]`` (same shape as ``<var>``), ``beta1_power``/``beta2_power``
 (Adam), ``global_step``; embeddings (2-D variables read by a Gather in the graph, or named like ``embedding``;
 Const matrices feeding a Gather); dense heads (``X/kernel``+``X/bias``, ``X/W``+``X/b``, and unnamed
-``Variable_k``/``Variable_{k+1}`` pairs ``[H, C]`` + ``[C]``).
+``Variable_k``/``Variable_{k+1}`` pairs ``[H, C]`` + ``[C]``); distributed-training bookkeeping
+(``sync_rep_local_step``, input-queue epoch counters: :mod:`migration.checkpoint.bookkeeping`), recognized and
+reported, not migrated.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import dataclasses
 import re
 from typing import Optional
 
+from migration.checkpoint import bookkeeping
 from migration.checkpoint.meta import MetaGraph
 from migration.checkpoint.reader import VariableInfo
 from migration.errors import MigrationError, ShapeError
@@ -175,6 +178,8 @@ class Inspection:
     unrecognized: list[Unrecognized]
     consumed: dict[str, str]
     notes: list[str]
+    #: distributed-training counters (``sync_rep_local_step`` ...) -> what wrote them (recognized, not migrated)
+    bookkeeping: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def convertible(self) -> bool:
@@ -199,6 +204,7 @@ class Inspection:
             "global_step": self.global_step,
             "unrecognized": [u.to_dict() for u in self.unrecognized],
             "consumed": dict(self.consumed),
+            "bookkeeping": dict(self.bookkeeping),
             "notes": list(self.notes),
             "convertible": self.convertible,
             "problems": self.problems(),
@@ -306,6 +312,7 @@ class _Recognizer:
         self.prefix, self.vs, self.meta = prefix, variables, meta
         self.consumed: dict[str, str] = {}
         self.unrecognized: list[Unrecognized] = []
+        self.bookkeeping: dict[str, str] = {}
         self.notes: list[str] = []
 
     def take(self, key: str, role: str) -> None:
@@ -591,6 +598,11 @@ class _Recognizer:
     def leftovers(self) -> None:
         for key in self.free():
             info = self.vs[key]
+            what = bookkeeping.classify(key, info)
+            if what is not None:
+                self.bookkeeping[key] = what
+                self.take(key, f"distributed-training bookkeeping: {what} (not migrated)")
+                continue
             comps = key.split("/")
             rnn_like = _rnn_like(key)
             if rnn_like:
@@ -637,7 +649,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
                     del r.consumed[key]
                     r.reject(key, f"{opt.kind} slot {role} of {owner!r}, which is itself not migrated")
     return Inspection(prefix, meta.path if meta else None, dict(variables), blocks, embeddings, dense, optimizers,
-                      step, r.unrecognized, r.consumed, r.notes)
+                      step, r.unrecognized, r.consumed, r.notes, r.bookkeeping)
 
 
 def inspect_checkpoint(path: str) -> Inspection:
