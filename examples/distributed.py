@@ -70,7 +70,7 @@ class Job:
     train_embedding: bool
     cluster: dict
     directory: str
-    loss_scale: str = "global"
+    fault: str = "none"
 
 
 def free_ports(n: int) -> list[int]:
@@ -110,11 +110,13 @@ def validate(strategy: str, workers: int, batch_size: int) -> None:
 # --- parent ----------------------------------------------------------------------------------------------------------
 
 def train_modern(args: argparse.Namespace, config, initial_weights: Optional[Mapping[str, np.ndarray]],
-                 prepared, loss_scale: str = "global") -> tuple[Any, dict]:
+                 prepared, fault: str = "none") -> tuple[Any, dict]:
     """The example's modern training under ``args.strategy``: returns (``ModernRun``, the JSON ``distributed`` dict).
 
-    ``loss_scale="per-replica"`` divides each replica's loss by its OWN batch (the classic migration bug: gradients
-    summed over R replicas are R times too large); it exists for the negative control of the tests."""
+    ``fault="unsharded"`` gives every replica the FIRST slice of the global batch (the classic multi-worker bug of
+    an input pipeline that is not sharded per worker); it exists for the negative control of the tests. (Dividing
+    each replica's loss by its own batch instead of the global one, the other classic bug, multiplies the gradient
+    by R, which Adam's update m / sqrt(v) does not see; it shows with SGD.)"""
     from examples import sentiment
     from modern_rnn import tf
 
@@ -135,7 +137,7 @@ def train_modern(args: argparse.Namespace, config, initial_weights: Optional[Map
                  lengths=prepared.train_lengths[batches], labels=prepared.train_labels[batches],
                  **get_layer_weights(model))
         job = Job(strategy, workers, config.steps, config.batch_size, dataclasses.asdict(config),
-                  bool(args.train_embedding), _cluster(strategy, workers), directory, loss_scale)
+                  bool(args.train_embedding), _cluster(strategy, workers), directory, fault)
         with open(os.path.join(directory, "job.json"), "w") as f:
             json.dump(dataclasses.asdict(job), f)
         began = time.perf_counter()
@@ -229,7 +231,8 @@ def run_children(job: Job, timeout: float) -> list[dict]:
         for role, k in roles:
             tf_config = {"cluster": job.cluster, "task": {"type": role, "index": k}} if job.cluster else None
             env = _child_env({"TF_CONFIG": json.dumps(tf_config)} if tf_config else {})
-            env.pop("TF_CONFIG", None) if tf_config is None else None
+            if tf_config is None:  # a TF_CONFIG of the user's shell must not turn the mirrored child into a worker
+                env.pop("TF_CONFIG", None)
             log = open(os.path.join(job.directory, f"log-{role}-{k}.txt"), "w")
             logs[(role, k)] = log
             procs[(role, k)] = subprocess.Popen(
@@ -334,15 +337,12 @@ def _train(tf, strategy, job: Job, directory: str, arrays: dict) -> dict:
         with tf.GradientTape() as tape:
             logits = model((ids, lengths), training=True)
             per_example = keras.losses.categorical_crossentropy(labels, logits, from_logits=True)
-            # the single-process mean, summed over replicas (``per-replica`` is the classic bug: R times the gradient)
-            loss = tf.reduce_sum(per_example) / (global_batch if job.loss_scale == "global" else tf.cast(
-                tf.shape(per_example)[0], tf.float32))
+            loss = tf.reduce_sum(per_example) / global_batch  # the single-process mean, summed over replicas
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         if ps:
             return loss
-        total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, loss)
-        return total / replicas if job.loss_scale != "global" else total  # every replica's view of the global loss
+        return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, loss)  # each one's view
 
     @tf.function
     def train_step(ids, lengths, labels):
@@ -356,7 +356,7 @@ def _train(tf, strategy, job: Job, directory: str, arrays: dict) -> dict:
         per = global_batch // replicas
 
         def value(ctx):
-            r = ctx.replica_id_in_sync_group
+            r = ctx.replica_id_in_sync_group if job.fault != "unsharded" else 0
             return tuple(tf.constant(a[r * per:(r + 1) * per]) for a in (ids, lengths, labels))
 
         return strategy.experimental_distribute_values_from_function(value)
