@@ -40,6 +40,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from migration.errors import MigrationError
+from migration.safe_io import signals_raise
 
 STRATEGIES = ("none", "mirrored", "multi-worker", "parameter-server")
 PS_TASKS = 2  # parameter servers (= shards of the embedding) of the parameter-server strategy
@@ -227,6 +228,19 @@ def run_children(job: Job, timeout: float) -> list[dict]:
     trainers = [r for r in roles if job.strategy != "parameter-server" or r[0] == "chief"]
     procs: dict[tuple[str, int], subprocess.Popen] = {}
     logs = {}
+    with signals_raise():  # SIGTERM/SIGHUP/SIGINT raise here, so the finally below reaps every child
+        _start_and_wait(job, roles, trainers, procs, logs, timeout)
+    results = []
+    for role, k in trainers:
+        with open(os.path.join(job.directory, f"result-{role}-{k}.json")) as f:
+            results.append(json.load(f))
+    if job.strategy == "parameter-server":
+        results = results + [{"task": k, "final_loss": v} for k, v in enumerate(results[0]["per_worker_final_loss"])]
+    return results
+
+
+def _start_and_wait(job: Job, roles, trainers, procs: dict, logs: dict, timeout: float) -> None:
+    """Start every child, wait for the trainers, and (always) stop and reap whatever still runs."""
     try:
         for role, k in roles:
             tf_config = {"cluster": job.cluster, "task": {"type": role, "index": k}} if job.cluster else None
@@ -265,13 +279,6 @@ def run_children(job: Job, timeout: float) -> list[dict]:
                 p.wait()
         for log in logs.values():
             log.close()
-    results = []
-    for role, k in trainers:
-        with open(os.path.join(job.directory, f"result-{role}-{k}.json")) as f:
-            results.append(json.load(f))
-    if job.strategy == "parameter-server":
-        results = results + [{"task": k, "final_loss": v} for k, v in enumerate(results[0]["per_worker_final_loss"])]
-    return results
 
 
 def _tail(path: str, n: int = 3000) -> str:

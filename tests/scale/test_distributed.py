@@ -224,3 +224,25 @@ def test_cli_multi_worker_json_contract(tmp_path):
     assert result["modern"]["losses"] == pytest.approx([np.mean(d["step_losses"])], abs=1e-6)
     assert result["modern"]["losses"][0] == pytest.approx(result["legacy"]["losses"][0], abs=1e-3)
     assert result["modern"]["initial_eval"]["loss"] == pytest.approx(result["legacy"]["initial_eval"]["loss"], abs=1e-5)
+
+
+def test_a_run_past_its_timeout_is_stopped_and_reaped(tmp_path):
+    """--dist-timeout: the children are stopped (a clear error, exit 2 through the example) and none survives."""
+    from migration.errors import MigrationError
+
+    job = distributed.Job("multi-worker", 2, 1, 8, {}, False, distributed._cluster("multi-worker", 2), str(tmp_path))
+    with open(tmp_path / "job.json", "w") as f:
+        json.dump(distributed.dataclasses.asdict(job), f)
+    with pytest.raises(MigrationError, match="did not finish within 0 s"):
+        distributed.run_children(job, timeout=0.2)
+    assert _children() == []
+
+
+@pytest.mark.parametrize("strategy, workers, batch, fragment", [
+    ("multi-worker", 3, 8, "multiple of the workers"), ("mirrored", 0, 8, "[1, 8]"), ("ring", 2, 8, "strategy")])
+def test_bad_distribution_requests_are_refused(strategy, workers, batch, fragment):
+    from migration.errors import MigrationError
+
+    with pytest.raises(MigrationError) as err:
+        distributed.validate(strategy, workers, batch)
+    assert fragment in str(err.value)
