@@ -8,8 +8,9 @@ or parameter servers, all on this machine (``127.0.0.1`` only).
   (``tf.config.set_logical_device_configuration`` must run before TensorFlow starts, hence the child);
 * ``multi-worker``: ``MultiWorkerMirroredStrategy`` with ``--workers`` child processes, each given ``TF_CONFIG``
   (``{"cluster": {"worker": ["127.0.0.1:PORT", ...]}, "task": {"type": "worker", "index": k}}``) on free ports;
-* ``parameter-server``: ``ParameterServerStrategy``: 2 PS servers and ``--workers`` worker servers (child processes
-  running ``tf.distribute.Server``) and a chief child that runs the ``ClusterCoordinator``. The embedding is a
+* ``parameter-server``: ``ParameterServerStrategy``: 2 PS servers and ``--workers`` worker servers
+  (``tf.distribute.Server``, each its own gRPC server and port, hosted by one child process) and a chief child that
+  runs the ``ClusterCoordinator``. The embedding is a
   ``ShardedVariable`` over the PS tasks (a partitioner that shards only the embedding's shape: a partitioned kernel
   of tf_keras ``LSTM`` fails under this strategy, see ``docs/scaling.md``).
 
@@ -224,7 +225,7 @@ def run_children(job: Job, timeout: float) -> list[dict]:
     elif job.strategy == "multi-worker":
         roles = [("worker", k) for k in range(job.workers)]
     else:
-        roles = [("ps", k) for k in range(PS_TASKS)] + [("worker", k) for k in range(job.workers)] + [("chief", 0)]
+        roles = [("servers", 0), ("chief", 0)]  # one process hosts the PS and worker servers (gRPC on 127.0.0.1)
     trainers = [r for r in roles if job.strategy != "parameter-server" or r[0] == "chief"]
     procs: dict[tuple[str, int], subprocess.Popen] = {}
     logs = {}
@@ -298,10 +299,11 @@ def _child(directory: str, role: str, index: int) -> int:
         job = Job(**json.load(f))
     import tensorflow as tf
 
-    if role in ("ps", "worker") and job.strategy == "parameter-server":
-        server = tf.distribute.Server(tf.train.ClusterSpec(job.cluster), job_name=role, task_index=index,
-                                      protocol="grpc", start=True)
-        server.join()  # until the parent stops it
+    if role == "servers":  # every PS and worker task of the cluster, each its own gRPC server
+        spec = tf.train.ClusterSpec(job.cluster)
+        servers = [tf.distribute.Server(spec, job_name=name, task_index=k, protocol="grpc", start=True)
+                   for name in ("ps", "worker") for k in range(len(job.cluster[name]))]
+        servers[0].join()  # until the parent stops this process
         return 0
     tf.config.threading.set_intra_op_parallelism_threads(1)
     with np.load(os.path.join(directory, "data.npz"), allow_pickle=False) as data:
