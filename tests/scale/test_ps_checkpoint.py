@@ -109,3 +109,14 @@ def test_bookkeeping_rules_are_narrow():
     assert classify("sync_rep_local_step", VariableInfo("x", (), "float32")) is None  # a float is not a counter
     assert classify("sync_rep_local_step", VariableInfo("x", (3,), "int64")) is None
     assert classify("my_counter", VariableInfo("x", (), "int64")) is None
+
+
+def test_inspect_lists_the_bookkeeping_in_its_own_section(ps_checkpoint, capsys):
+    from migration.cli import main
+
+    assert main(["inspect", ps_checkpoint["prefix"]]) == 0
+    out = capsys.readouterr().out
+    section = out.split("distributed-training bookkeeping (2, recognized, not migrated):")[1].split("unrecognized (0):")[0]
+    assert "sync_rep_local_step: SyncReplicasOptimizer" in section and "input_producer/limit_epochs/epochs" in section
+    assert "3 partitions (div)" in out and "3 partitions (mod)" in out
+    assert "variables: 23 total, 23 recognized, 0 unrecognized" in out
