@@ -38,6 +38,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from examples import distributed
 from examples.common import (
     add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
 )
@@ -468,6 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="PATH", help="a local aclImdb/ directory or imdb.npz (default: embedded data)")
     p.add_argument("--glove", metavar="PATH", help="GloVe text file or directory with wordsList.npy + wordVectors.npy "
                                                    "(default: the installed GloVe 6B 50d)")
+    p.add_argument("--keep-prob", type=float, default=0.75,
+                   help="DropoutWrapper output_keep_prob / Keras Dropout(1 - p) while training (default 0.75; 1 = off)")
+    distributed.add_arguments(p)  # --strategy, --workers: the Keras side under tf.distribute (examples/distributed.py)
     add_common_args(p, seed=0)
     return p
 
@@ -481,7 +485,7 @@ def _main(args: argparse.Namespace) -> int:
     config = SentimentConfig(steps=args.steps, batch_size=args.batch_size, max_len=args.max_len,
                              save_every=args.save_every, ckpt_dir=args.ckpt_dir, resume=args.resume,
                              use_length=args.use_length, full_glove=args.full_glove, data=args.data, glove=args.glove,
-                             seed=args.seed, quiet=args.quiet)
+                             keep_prob=args.keep_prob, seed=args.seed, quiet=args.quiet)
     config.validate()
     prepared = prepare(config)
     info = prepared.describe()
@@ -499,7 +503,7 @@ def _main(args: argparse.Namespace) -> int:
         write_scalars(args.logdir, "legacy", "sentiment/loss", legacy.losses, start_step=legacy.start_step)
     if args.side in ("both", "modern"):
         init = legacy.initial_weights if (legacy is not None and args.same_init) else None
-        modern = train_modern(config, init, prepared)
+        modern, result["distributed"] = distributed.train_modern(args, config, init, prepared)
         say(f"modern: held-out accuracy {modern.held_out_accuracy:.4f} (before: {modern.initial_eval['accuracy']:.4f}) "
             f"({modern.seconds:.1f} s)")
         result["modern"] = modern.summary()

@@ -511,6 +511,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             bar.close()
         for u in insp.unrecognized:
             conv.destinations[u.name] = f"not migrated: {u.reason}"
+        for key, what in insp.bookkeeping.items():
+            conv.destinations[key] = f"not migrated: distributed-training bookkeeping ({what}); tf.distribute keeps its own"
         variables = {k: {"shape": list(v.shape), "dtype": v.dtype, "role": insp.consumed.get(k, "unrecognized"),
                          "destination": conv.destinations.get(k, "not migrated")}
                      for k, v in reader.variables.items()}
@@ -521,6 +523,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "blocks": blocks, "embeddings": embeddings, "dense": dense, "optimizer": optimizer,
             "with_optimizer": with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
             "integrity": integrity, "variables": variables, "model": model_entry,
+            "bookkeeping": dict(insp.bookkeeping),
             "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": insp.notes + conv.notes + model_notes,
         }
         write_manifest(tmp, manifest)

@@ -7,6 +7,15 @@ directions as a forward and a ``go_backwards`` RNN layer, exported the same way)
 and ``Dense`` (-> ``<layer name>/kernel``, ``/bias``, as ``tf.compat.v1.layers.dense`` names them). The checkpoint
 is written by building a TF1 graph with variables of those names and ``Saver.save`` into a temporary directory, then
 moving the files next to ``OUT_PREFIX``.
+
+``partitions=N`` (``--partitions N``) writes every ``Embedding`` the way a parameter-server graph holds it:
+``get_variable(name, partitioner=fixed_size_partitioner(N))``, saved by that graph's own ``Saver`` as N slices
+(``name`` with ``save_slice_info``, rows split ``ceil``/``floor``, larger parts first), so ``Saver.restore`` in
+such a graph fills ``name/part_0 ... part_{N-1}``. ``partition_strategy`` is the ``embedding_lookup`` strategy of
+the graph that will restore it: ``'div'`` keeps the Keras row order (part k = the k-th block of rows, the order of a
+``tf.distribute`` ``ShardedVariable``); ``'mod'`` (TF1's default) stores Keras row i at
+``offset[i % N] + i // N`` so that the graph's lookup of id i still returns Keras row i
+(:func:`migration.converters.mod_partition_permutation`, inverted).
 """
 from __future__ import annotations
 
@@ -30,6 +39,7 @@ class ExportResult:
     prefix: str
     variables: dict[str, list[int]]  # TF1 name -> shape
     sources: dict[str, str]  # TF1 name -> Keras weight it came from
+    partitions: dict[str, dict] = dataclasses.field(default_factory=dict)  # name -> {"parts", "strategy"}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -191,11 +201,12 @@ def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 
 
 
 def write_tf1_checkpoint(arrays: dict[str, np.ndarray], out_prefix: str, force: bool = False,
-                         inputs: Sequence[str] = ()) -> str:
+                         inputs: Sequence[str] = (), partitions: Optional[dict[str, int]] = None) -> str:
     """Write ``arrays`` as a TF1 name-based checkpoint at ``out_prefix`` (Saver in a temp dir, then move).
 
     ``force`` overwrites an existing checkpoint there, never one of ``inputs`` nor files that are not a checkpoint;
     SIGTERM/SIGHUP/SIGINT and errors remove the temporary directory; OSError becomes MigrationError with the remedy.
+    ``partitions``: name -> N, written as a ``fixed_size_partitioner(N)`` variable (rows already in saved order).
     """
     from migration.safe_io import check_parent, describe_os_error, signals_raise
 
@@ -214,7 +225,7 @@ def write_tf1_checkpoint(arrays: dict[str, np.ndarray], out_prefix: str, force: 
         except OSError as exc:
             raise MigrationError(describe_os_error(exc, out_prefix)) from None
         try:
-            _save(arrays, tmp, out_prefix, existing)
+            _save(arrays, tmp, out_prefix, existing, partitions or {})
         except OSError as exc:
             raise MigrationError(describe_os_error(exc, out_prefix)) from None
         finally:
@@ -240,20 +251,39 @@ def _check_overwritable(out_prefix: str, existing: list[str], inputs: Sequence[s
                              "another OUT_PREFIX.") from None
 
 
-def _save(arrays: dict[str, np.ndarray], tmp: str, out_prefix: str, existing: list[str]) -> None:
+def _rows(matrix: np.ndarray):
+    """Initializer giving each part of a partitioned variable its own rows of ``matrix``."""
+    import tensorflow as tf
+
+    def initializer(shape, dtype=None, partition_info=None):
+        offset = partition_info.var_offset[0] if partition_info is not None else 0
+        return tf.constant(matrix[offset:offset + shape[0]], dtype=dtype)
+
+    return initializer
+
+
+def _save(arrays: dict[str, np.ndarray], tmp: str, out_prefix: str, existing: list[str],
+          partitions: dict[str, int]) -> None:
     """Saver.save the arrays into ``tmp``, then replace the ``existing`` files by the new ones at ``out_prefix``."""
     import legacy_rnn
     import tensorflow as tf
 
     v1 = tf.compat.v1
     with legacy_rnn.new_graph() as graph:
-        variables = {name: v1.get_variable(name, shape=a.shape, dtype=tf.as_dtype(a.dtype),
-                                           initializer=v1.zeros_initializer())
-                     for name, a in arrays.items()}
+        variables = {}
+        for name, a in arrays.items():
+            if partitions.get(name, 1) > 1:
+                variables[name] = v1.get_variable(name, shape=a.shape, dtype=tf.as_dtype(a.dtype),
+                                                  initializer=_rows(a),
+                                                  partitioner=v1.fixed_size_partitioner(partitions[name]))
+            else:
+                variables[name] = v1.get_variable(name, shape=a.shape, dtype=tf.as_dtype(a.dtype),
+                                                  initializer=v1.zeros_initializer())
         sess = legacy_rnn.new_session(graph)
         sess.run(v1.global_variables_initializer())
         for name, var in variables.items():
-            var.load(arrays[name], sess)
+            if partitions.get(name, 1) <= 1:
+                var.load(arrays[name], sess)
         saved = v1.train.Saver(var_list=variables).save(sess, os.path.join(tmp, "ckpt"), write_meta_graph=False,
                                                          write_state=False)
         sess.close()
@@ -263,13 +293,43 @@ def _save(arrays: dict[str, np.ndarray], tmp: str, out_prefix: str, existing: li
         shutil.move(path, out_prefix + path[len(saved):])
 
 
+def partition_embeddings(arrays: dict[str, np.ndarray], names: Sequence[str], partitions: int,
+                         strategy: str) -> dict[str, int]:
+    """Reorder the embeddings ``names`` of ``arrays`` in place for a ``fixed_size_partitioner(partitions)`` graph
+    whose lookup uses ``strategy``; returns name -> partitions for :func:`write_tf1_checkpoint`."""
+    from migration.converters import mod_partition_permutation
+
+    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+        raise MigrationError(f"Received an invalid value for `partitions`: expected a positive integer, got {partitions!r}.")
+    if strategy not in ("mod", "div"):
+        raise MigrationError(f"Received an invalid value for `partition_strategy`: expected 'mod' or 'div', got {strategy!r}.")
+    if partitions == 1:
+        return {}
+    if not names:
+        raise MigrationError(f"--partitions {partitions} partitions embeddings, and the model has no Embedding layer; "
+                             "drop --partitions.")
+    for name in names:
+        rows = arrays[name].shape[0]
+        if partitions > rows:
+            raise MigrationError(f"--partitions {partitions} exceeds the {rows} rows of embedding {name!r}: "
+                                 f"fixed_size_partitioner cannot make empty parts; use at most {rows}.")
+        if strategy == "mod":
+            saved = np.empty_like(arrays[name])
+            saved[mod_partition_permutation(rows, partitions)] = arrays[name]  # keras = saved[perm]
+            arrays[name] = saved
+    return {name: partitions for name in names}
+
+
 def export_keras_model(model: Any, out_prefix: str | os.PathLike, *, scope: Optional[str] = None,
-                       forget_bias: float = 1.0, force: bool = False, trust: bool = False) -> ExportResult:
+                       forget_bias: float = 1.0, force: bool = False, trust: bool = False, partitions: int = 1,
+                       partition_strategy: str = "mod") -> ExportResult:
     """Export a Keras 2 RNN model (object or ``.keras`` path) to a TF1 checkpoint at ``out_prefix``.
 
     ``scope`` names the block scope (default ``rnn``, ``bidirectional_rnn`` for fw/bw; further blocks get ``_1``
     ...); ``forget_bias`` is the TF1 LSTM forget_bias the checkpoint will be used with (taken out of ``b_f``).
     A path is loaded by :func:`migration.safe_io.load_keras_model`: ``.keras`` safely, ``.h5`` only with ``trust``.
+    ``partitions``/``partition_strategy``: embeddings as a ``fixed_size_partitioner(partitions)`` graph with that
+    lookup strategy restores them (module docstring).
     """
     inputs: list[str] = []
     if isinstance(model, (str, os.PathLike)):
@@ -280,5 +340,8 @@ def export_keras_model(model: Any, out_prefix: str | os.PathLike, *, scope: Opti
     if not np.isfinite(forget_bias):
         raise MigrationError(f"Received an invalid value for `forget_bias`: expected a finite number, got {forget_bias}.")
     arrays, sources = collect_tf1_arrays(model, scope, forget_bias)
-    prefix = write_tf1_checkpoint(arrays, os.fspath(out_prefix), force, inputs)
-    return ExportResult(prefix, {k: list(v.shape) for k, v in arrays.items()}, sources)
+    embeddings = [name for name, src in sources.items() if src.endswith(" embeddings")]
+    parts = partition_embeddings(arrays, embeddings, partitions, partition_strategy)
+    prefix = write_tf1_checkpoint(arrays, os.fspath(out_prefix), force, inputs, parts)
+    return ExportResult(prefix, {k: list(v.shape) for k, v in arrays.items()}, sources,
+                        {k: {"parts": n, "strategy": partition_strategy} for k, n in parts.items()})

@@ -27,7 +27,9 @@ bidirectional pair), then the block scope (``rnn``, ``encoder``, ``model/rnn``, 
 Other rows: optimizer slots ``<var>/<Optimizer>[_n]`` (same shape as ``<var>``), ``beta1_power``/``beta2_power``
 (Adam), ``global_step``; embeddings (2-D variables read by a Gather in the graph, or named like ``embedding``;
 Const matrices feeding a Gather); dense heads (``X/kernel``+``X/bias``, ``X/W``+``X/b``, and unnamed
-``Variable_k``/``Variable_{k+1}`` pairs ``[H, C]`` + ``[C]``).
+``Variable_k``/``Variable_{k+1}`` pairs ``[H, C]`` + ``[C]``); distributed-training bookkeeping
+(``sync_rep_local_step``, input-queue epoch counters: :mod:`migration.checkpoint.bookkeeping`), recognized and
+reported, not migrated.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ import dataclasses
 import re
 from typing import Optional
 
+from migration.checkpoint import bookkeeping
 from migration.checkpoint.meta import MetaGraph
 from migration.checkpoint.reader import VariableInfo
 from migration.errors import MigrationError, ShapeError
@@ -210,6 +213,8 @@ class Inspection:
     notes: list[str]
     #: with ``use_ema``: variable -> the ExponentialMovingAverage shadow converted in its place
     ema_shadows: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: distributed-training counters (``sync_rep_local_step`` ...) -> what wrote them (recognized, not migrated)
+    bookkeeping: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def convertible(self) -> bool:
@@ -234,6 +239,7 @@ class Inspection:
             "global_step": self.global_step,
             "unrecognized": [u.to_dict() for u in self.unrecognized],
             "consumed": dict(self.consumed),
+            "bookkeeping": dict(self.bookkeeping),
             "notes": list(self.notes),
             "convertible": self.convertible,
             "problems": self.problems(),
@@ -381,6 +387,7 @@ class _Recognizer:
         self.prefix, self.vs, self.meta = prefix, variables, meta
         self.consumed: dict[str, str] = {}
         self.unrecognized: list[Unrecognized] = []
+        self.bookkeeping: dict[str, str] = {}
         self.notes: list[str] = []
 
     def take(self, key: str, role: str) -> None:
@@ -710,6 +717,11 @@ class _Recognizer:
     def leftovers(self) -> None:
         for key in self.free():
             info = self.vs[key]
+            what = bookkeeping.classify(key, info)
+            if what is not None:
+                self.bookkeeping[key] = what
+                self.take(key, f"distributed-training bookkeeping: {what} (not migrated)")
+                continue
             comps = key.split("/")
             rnn_like = _rnn_like(key)
             if comps[-1] == "transitions" and len(info.shape) == 2 and info.shape[0] == info.shape[1]:
@@ -777,7 +789,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
                     del r.consumed[key]
                     r.reject(key, f"{opt.kind} slot {role} of {owner!r}, which is itself not migrated")
     return Inspection(prefix, meta.path if meta else None, dict(variables), blocks, embeddings, dense, optimizers,
-                      step, r.unrecognized, r.consumed, r.notes, dict(shadows) if use_ema else {})
+                      step, r.unrecognized, r.consumed, r.notes, dict(shadows) if use_ema else {}, r.bookkeeping)
 
 
 def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:

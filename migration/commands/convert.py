@@ -121,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
         m = result.manifest
         if result.ok:
             print(f"wrote {result.out_dir}: {len(m['blocks'])} block(s), {len(m['embeddings'])} embedding(s), "
-                  f"{len(m['dense'])} dense head(s); {len(m['unrecognized'])} unrecognized variable(s) not migrated (see manifest)")
+                  f"{len(m['dense'])} dense head(s); {len(m['unrecognized'])} unrecognized variable(s) not migrated (see manifest)"
+                  + (f"; {len(m['bookkeeping'])} distributed-training counter(s) recognized, not migrated: "
+                     f"{', '.join(m['bookkeeping'])}" if m.get("bookkeeping") else ""))
         print_assumptions(m)
         model = m.get("model")
         if model:

@@ -17,6 +17,9 @@ becomes a TF1 name-based checkpoint with the standard scopes:
   RNN(StackedRNNCells)-> rnn/multi_rnn_cell/cell_K/<cell>/...
   Bidirectional       -> bidirectional_rnn/{fw,bw}/<cell>/...
   Embedding 'emb'     -> emb;   Dense 'dense' -> dense/kernel, dense/bias
+  --partitions N      -> emb saved as the N parts of a fixed_size_partitioner(N) variable (emb/part_k on restore);
+                         --partition-strategy mod (TF1's embedding_lookup default) or div: the graph's lookup of
+                         id i then returns the Keras row i
 
 GRU(reset_after=True) (the tf_keras default) is refused: it cannot equal a TF1 GRUCell.
 Models are loaded without running code from them: .keras archives with safe_mode (Lambda layers refused); a legacy
@@ -25,6 +28,7 @@ Models are loaded without running code from them: .keras archives with safe_mode
 examples:
   rnn-migrate export converted/blocks/rnn.keras exported/model.ckpt
   rnn-migrate export my_model.keras tf1/model.ckpt --scope encoder --forget-bias 0.0
+  rnn-migrate export trained.keras ps/model.ckpt --partitions 2 --partition-strategy div
   # TF1 side: tf.compat.v1.train.Saver().restore(sess, 'exported/model.ckpt')
 """
 
@@ -42,6 +46,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="overwrite an existing checkpoint at OUT_PREFIX (only a readable TF checkpoint, never an input)")
     p.add_argument("--trust-model", action="store_true",
                    help="allow a legacy .h5 model: its Lambda layers' Python code RUNS while loading (warning printed)")
+    p.add_argument("--partitions", type=int, default=1, metavar="N",
+                   help="write each Embedding as a fixed_size_partitioner(N) variable's N parts (default 1: whole)")
+    p.add_argument("--partition-strategy", choices=("mod", "div"), default="mod",
+                   help="embedding_lookup partition_strategy of the graph that restores it (default mod, TF1's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -51,11 +59,14 @@ def run(args: argparse.Namespace) -> int:
     from migration.cli import EXIT_OK, print_json
 
     result = export_keras_model(args.model, args.out_prefix, scope=args.scope, forget_bias=args.forget_bias,
-                                force=args.force, trust=args.trust_model)
+                                force=args.force, trust=args.trust_model, partitions=args.partitions,
+                                partition_strategy=args.partition_strategy)
     if args.json:
         print_json(result.to_dict())
     else:
         print(f"wrote {result.prefix}.index and data ({len(result.variables)} variables):")
         for name, shape in result.variables.items():
-            print(f"  {name:<50} {shape}  <- {result.sources[name]}")
+            part = result.partitions.get(name)
+            extra = f"  ({part['parts']} parts, fixed_size_partitioner, '{part['strategy']}' lookup)" if part else ""
+            print(f"  {name:<50} {shape}  <- {result.sources[name]}{extra}")
     return EXIT_OK

@@ -66,6 +66,10 @@ def format_report(report: dict) -> str:
     for o in report["optimizers"]:
         lines.append(f"  {o['kind']} ({o['name']}): slots for {len(o['slots'])} variables; counters {sorted(o['counters'])}")
     lines.append(f"  global_step: {report['global_step'] or 'none'}")
+    if report.get("bookkeeping"):
+        lines.append(f"distributed-training bookkeeping ({len(report['bookkeeping'])}, recognized, not migrated):")
+        for key, what in report["bookkeeping"].items():
+            lines.append(f"  {key}: {what}")
     lines.append(f"unrecognized ({len(report['unrecognized'])}):")
     for u in report["unrecognized"]:
         lines.append(f"  {u['name']} {u['shape']}: {u['reason']}")

@@ -148,7 +148,9 @@ class OriginalGraph:
             else:
                 sub.node.append(self.index.nodes[n])
         sub.library.function.extend(self.index.functions[f] for f in fns)
-        for node in sub.node:  # placement of the original cluster (PS tasks, GPUs) and colocation with other nodes
+        # placement of the original cluster (PS tasks, GPUs, a second CPU) and colocation with other nodes, also
+        # inside the loop-body functions of a dynamic_rnn placed on a device
+        for node in [*sub.node, *(n for f in sub.library.function for n in f.node_def)]:
             node.device = ""
             if "_class" in node.attr:
                 del node.attr["_class"]

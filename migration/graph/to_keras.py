@@ -158,6 +158,12 @@ def _op_table() -> dict[str, Callable]:
     return table
 
 
+def _gradient(name: str) -> bool:
+    """A node of the training graph's backward pass (``gradients/...``, ``Train/gradients_1/...``): it reads the
+    forward pass's intermediate tensors, which are not the forward pass's outputs."""
+    return any(part == "gradients" or part.startswith("gradients_") for part in name.split("/"))
+
+
 def _is_constant(value) -> bool:
     return isinstance(value, (np.ndarray, np.generic, int, float, bool))
 
@@ -325,8 +331,8 @@ class ModelTranslator:
                         keys.add(self.og.variable_source(var).key)
             reshapes = sorted((n for n in inside if nodes[n].op == "Reshape" and
                                ref(nodes[n].input[0])[0] not in inside), key=len)
-            used = {f"{ref(i)[0]}:{ref(i)[1]}" for c in nodes.values() if c.name not in inside for i in c.input
-                    if not ref(i)[2] and ref(i)[0] in inside}
+            used = {f"{ref(i)[0]}:{ref(i)[1]}" for c in nodes.values() if c.name not in inside and not _gradient(c.name)
+                    for i in c.input if not ref(i)[2] and ref(i)[0] in inside}
             if len(keys) != 1 or not reshapes or len(used) != 1:
                 continue
             key = keys.pop()
