@@ -445,7 +445,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                        with_optimizer: bool = False, force: bool = False, verify: bool = True,
                        check_integrity: bool = True, progress: bool = False,
                        log: Optional[Callable[[str], None]] = None,
-                       outputs: Optional[list[str]] = None, use_ema: bool = False) -> ConversionResult:
+                       outputs: Optional[list[str]] = None, use_ema: bool = False,
+                       whole_model: bool = True) -> ConversionResult:
     """Convert a TF1 checkpoint into ``out_dir`` (see :mod:`migration.checkpoint.manifest` for the layout).
 
     Args:
@@ -456,6 +457,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         with_optimizer: also convert optimizer slots (layout like their variables, without forget_bias).
         use_ema: convert each weight's ``ExponentialMovingAverage`` shadow instead of its raw value (the averaged
             weights TF1 programs evaluated with); without it the shadows are listed, never dropped silently.
+        whole_model: write ``model.keras`` (the whole network; it holds every weight it uses in memory while it is
+            built and saved, the embedding included). ``False`` keeps the conversion's memory flat in tensor size.
         outputs: tensor names of the whole model's outputs (default: the logits the loss consumes); see
             :mod:`migration.graph.whole_model`.
         verify: run :func:`migration.checkpoint.verify.verify_conversion` before installing ``out_dir``; a failed
@@ -500,8 +503,9 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                     bar.cancelled = True  # the copy thread stops at its next chunk instead of finishing a huge tensor
                     raise
             optimizer = conv.optimizer()
-            model_entry, model_notes = _whole_model(reader, meta, blocks, conv.block_models, tmp, outputs,
-                                                    insp.ema_shadows)
+            model_entry, model_notes = (_whole_model(reader, meta, blocks, conv.block_models, tmp, outputs,
+                                                     insp.ema_shadows) if whole_model
+                                        else (None, ["no whole model: not requested (--no-model)"]))
             integrity = None
             if check_integrity:
                 extra = _check_integrity(reader, conv.read_keys, bar)

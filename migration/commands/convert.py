@@ -51,6 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--forget-bias", type=finite_float, default=None, metavar="F",
                    help="LSTM forget_bias, overriding the .meta graph (default: from .meta, else 1.0)")
     p.add_argument("--with-optimizer", action="store_true", help="also convert optimizer slots and iterations")
+    p.add_argument("--no-model", action="store_true",
+                   help="do not write model.keras (the whole model holds its weights, the embedding included, in "
+                        "memory while it is built; without it convert's memory stays flat in tensor size)")
     p.add_argument("--use-ema", action="store_true",
                    help="convert each weight's ExponentialMovingAverage shadow instead of its raw value (the weights "
                         "TF1 programs evaluated with); without it the shadows are listed in the manifest")
@@ -112,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
                                 with_optimizer=args.with_optimizer, force=args.force, verify=not args.no_verify,
                                 check_integrity=args.check_integrity,
                                 progress=not args.quiet and sys.stderr.isatty(),
-                                outputs=args.outputs.split(",") if args.outputs else None, use_ema=args.use_ema)
+                                outputs=args.outputs.split(",") if args.outputs else None, use_ema=args.use_ema,
+                                whole_model=not args.no_model)
     v = result.verification
     if args.json:
         print_json({"out_dir": result.out_dir, "ok": result.ok, "installed": result.ok, "verification": v,
