@@ -203,7 +203,7 @@ def test_export_partitions_refuses_impossible_requests(runs, tmp_path, capsys):
 def test_cli_multi_worker_json_contract(tmp_path):
     """`rnn-migrate example sentiment --strategy multi-worker --workers 2`: TF1 (one process) and Keras (2 worker
     processes) start from the same weights and see the same batches: equal mean losses."""
-    from examples import datasets
+    from migration import datasets
 
     data = datasets.load_rotten_tomatoes()
     counts = Counter(w for t in data.texts for w in datasets.clean_sentence(t).split())

@@ -89,7 +89,7 @@ def test_mutated_manifests(out_dir, mutations):
         try:
             for key in path[:-1]:
                 node = node[key]
-            node[path[-1]] = value
+            node[path[-1]] = copy.deepcopy(value)  # a sampled list inserted twice must not become circular
         except (KeyError, IndexError, TypeError):
             continue
     result = _read(out_dir, json.dumps(manifest).encode())
