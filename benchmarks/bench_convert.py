@@ -110,6 +110,8 @@ def run_case(tmp: str, label: str, vocab: int, dim: int, units: int, repeat: int
             shutil.rmtree(conv_out)
             if with_verify:
                 runs["model"].append(measure(cli + ["convert", prefix, conv_out, "--no-verify", "--quiet"]))
+                if not os.path.exists(os.path.join(conv_out, "model.keras")):  # else the rows below measure less
+                    raise SystemExit(f"convert wrote no whole model into {conv_out}: see its manifest's notes")
                 runs["verify"].append(measure(cli + ["verify", prefix, conv_out]))
                 shutil.rmtree(conv_out)
     finally:

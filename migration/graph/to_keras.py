@@ -302,9 +302,10 @@ class ModelTranslator:
         layer = self.layers.get(("embedding", key))
         if layer is None:
             layer = keras.layers.Embedding(matrix.shape[0], matrix.shape[1], name=_layer_name("embedding", key),
-                                           trainable=not key.startswith("graph constant"))
+                                           trainable=not key.startswith("graph constant"),
+                                           embeddings_initializer="zeros")  # no random init of a large matrix
             layer.build((None,))
-            layer.set_weights([matrix.astype(np.float32)])
+            layer.set_weights([np.asarray(matrix, np.float32)])  # no copy when already float32
             self.layers[("embedding", key)] = layer
             self.layer_sources[layer.name] = {"embedding": key}
             self.pieces.append(f"Embedding({matrix.shape[0]}, {matrix.shape[1]}) from {key}")
@@ -354,9 +355,10 @@ class ModelTranslator:
             full = np.asarray(self.og.reader.read(key))
             if strategy == "mod" and parts > 1:
                 full = full[mod_partition_permutation(full.shape[0], parts)]
-            layer = keras.layers.Embedding(full.shape[0], full.shape[1], name=_layer_name("embedding", key))
+            layer = keras.layers.Embedding(full.shape[0], full.shape[1], name=_layer_name("embedding", key),
+                                           embeddings_initializer="zeros")
             layer.build((None,))
-            layer.set_weights([full.astype(np.float32)])
+            layer.set_weights([np.asarray(full, np.float32)])
             self.layers[("embedding", key)] = layer
             self.layer_sources[layer.name] = {"embedding": key}
             self.pieces.append(f"Embedding({full.shape[0]}, {full.shape[1]}) from {key} ({parts} partitions, "
