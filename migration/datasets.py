@@ -33,7 +33,6 @@ import csv
 import io
 import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from migration.errors import MigrationError
+from migration.safe_io import atomic_write_bytes
 
 IMDB_ENV = "RNN_MIGRATE_IMDB"
 UNKNOWN_ID = 399999  # seed 004: "Vector for unknown words"
@@ -276,24 +276,8 @@ def save_imdb_npz(path: str | os.PathLike, x_train: Sequence[Sequence[int]], y_t
         arrays[f"y_{split}"] = np.asarray(ys, dtype=np.int32)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    _atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue())
     return path
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions open() would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_imdb(path: str | os.PathLike | None = None, split: str = "train") -> TextDataset | IdsDataset:

@@ -26,6 +26,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from pathlib import Path
 import threading
 import zipfile
 from typing import Any, Callable, Iterator, Optional, Sequence
@@ -384,3 +385,20 @@ def staged_output(out: str | os.PathLike, *, force: bool = False, inputs: Sequen
             if tmp is not None and os.path.lexists(tmp):
                 _ignore_signals()  # a second Ctrl-C / SIGTERM must not interrupt the cleanup itself
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions open() would
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
