@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1500, help="TF1 training steps (default 1500)")
     p.add_argument("--keras-steps", type=int, default=500, help="Keras steps after the conversion (default 500)")
     p.add_argument("--batch-size", type=int, default=24, help="batch size (default 24, as in the seed)")
+    p.add_argument("--keep-prob", type=float, default=0.75,
+                   help="TF1 training keep probability of the DropoutWrapper (default 0.75, as in the seed; 1.0 makes "
+                        "reruns bit-identical: TF 2.21 sessions do not reproduce in-loop dropout masks run to run)")
     p.add_argument("--workdir", metavar="DIR",
                    help="where the TF1 checkpoint and the converted model go (default: a new temporary directory); "
                         "an existing non-empty DIR is refused without --force")
@@ -118,6 +121,7 @@ def run(args: argparse.Namespace) -> dict:
     quiet_tensorflow(args.seed)
     work = _workdir(args)
     config = sentiment.SentimentConfig(steps=args.steps, batch_size=args.batch_size, save_every=args.steps,
+                                       keep_prob=args.keep_prob,
                                        ckpt_dir=str(work / "tf1"), seed=args.seed, quiet=args.quiet)
     config.validate()
     began = time.perf_counter()

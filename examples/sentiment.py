@@ -261,7 +261,8 @@ def _legacy_graph(config: SentimentConfig, matrix: np.ndarray) -> dict:
     lengths = legacy_rnn.placeholder(tf.int32, [None], name="lengths")
     keep_prob = legacy_rnn.keep_prob_placeholder()
     data = legacy_rnn.glove_embedding(matrix, input_data)
-    cell = legacy_rnn.dropout_wrapper(legacy_rnn.basic_lstm_cell(config.units), output_keep_prob=keep_prob)
+    cell = legacy_rnn.dropout_wrapper(legacy_rnn.basic_lstm_cell(config.units), output_keep_prob=keep_prob,
+                                      seed=config.seed)  # op-level seeds: the masks do not depend on PYTHONHASHSEED
     value, _ = legacy_rnn.dynamic_rnn(cell, data, sequence_length=lengths if config.use_length else None)
     weight = tf.Variable(v1.truncated_normal([config.units, NUM_CLASSES]))
     bias = tf.Variable(tf.constant(0.1, shape=[NUM_CLASSES]))
