@@ -98,18 +98,14 @@ class OriginalGraph:
     # -- running --------------------------------------------------------------------------------------------------
 
     def closure(self, fetches: Sequence[str], feeds: Sequence[str]) -> tuple[list[str], list[str]]:
-        stop = {ref(t)[0] for t in feeds}
-        names, fns = self.index.closure(fetches, stop)
-        stop |= {n for n in names if self.index.nodes[n].op in _REF_VARIABLES}
-        return self.index.closure(fetches, stop)
+        """Main-graph nodes and library functions the fetches need; fed tensors' producers are not walked through."""
+        return self.index.closure(fetches, {ref(t)[0] for t in feeds})
 
     def check(self, fetches: Sequence[str], feeds: Sequence[str]) -> sandbox.SandboxReport:
         """Sandbox check of what :meth:`run` would execute (raises :class:`SandboxRefusal`)."""
-        stop = {ref(t)[0] for t in feeds}
-        names, _ = self.closure(fetches, feeds)
-        stop |= {n for n in names if self.index.nodes[n].op in _REF_VARIABLES}
-        report = sandbox.check(self.index, fetches, stop)
+        report = sandbox.check(self.index, fetches, {ref(t)[0] for t in feeds})
         fed = {ref(t)[0] for t in feeds}
+        names, _ = self.closure(fetches, feeds)
         for n in names:
             node = self.index.nodes[n]
             if node.op == "Placeholder" and n not in fed:
