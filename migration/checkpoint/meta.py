@@ -68,7 +68,6 @@ class MetaGraph:
     """A parsed ``.meta`` file."""
 
     def __init__(self, path: str) -> None:
-        from tensorflow.core.framework import variable_pb2
         from tensorflow.core.protobuf import meta_graph_pb2
 
         self.path = path
@@ -93,19 +92,13 @@ class MetaGraph:
         # full name -> [(part variable name, offset[0], shape)]
         self.partitions: dict[str, list[tuple[str, int, tuple[int, ...]]]] = {}
         self.full_shapes: dict[str, tuple[int, ...]] = {}
-        for key in ("variables", "trainable_variables"):
-            if key not in meta.collection_def:
-                continue
-            for raw in meta.collection_def[key].bytes_list.value:
-                vd = variable_pb2.VariableDef()
-                vd.ParseFromString(raw)
-                info = vd.save_slice_info_def
-                if info.full_name:
-                    part = vd.variable_name.split(":")[0]
-                    parts = self.partitions.setdefault(info.full_name, [])
-                    if part not in [p[0] for p in parts]:
-                        parts.append((part, int(info.var_offset[0]), tuple(int(d) for d in info.var_shape)))
-                    self.full_shapes[info.full_name] = tuple(int(d) for d in info.full_shape)
+        from migration.graph.graphdef import slice_infos
+
+        for part, full, offsets, shape, full_shape in slice_infos(meta):
+            parts = self.partitions.setdefault(full, [])
+            if part not in [p[0] for p in parts]:
+                parts.append((part, offsets[0], shape))
+            self.full_shapes[full] = full_shape
         for parts in self.partitions.values():
             parts.sort(key=lambda p: p[1])
 

@@ -110,6 +110,23 @@ class GraphIndex:
                     yield fname, node
 
 
+def slice_infos(meta, collections: Iterable[str] = ("variables", "trainable_variables")) -> Iterator[tuple]:
+    """``(part node, full name, offsets, part shape, full shape)`` of every partitioned variable (``save_slice_info``)
+    in the ``VariableDef`` collections of a ``MetaGraphDef``; the Saver writes the full tensor under the full name."""
+    from tensorflow.core.framework import variable_pb2
+
+    for key in collections:
+        if key not in meta.collection_def:
+            continue
+        for raw in meta.collection_def[key].bytes_list.value:
+            vd = variable_pb2.VariableDef()
+            vd.ParseFromString(raw)
+            info = vd.save_slice_info_def
+            if info.full_name:
+                yield (vd.variable_name.split(":")[0], info.full_name, tuple(int(v) for v in info.var_offset),
+                       tuple(int(v) for v in info.var_shape), tuple(int(v) for v in info.full_shape))
+
+
 def load_meta_graph(path: str):
     """Parse a ``.meta`` file into a ``MetaGraphDef`` (protobuf parsing only)."""
     from tensorflow.core.protobuf import meta_graph_pb2

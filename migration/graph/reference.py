@@ -22,7 +22,7 @@ import numpy as np
 
 from migration.errors import MigrationError
 from migration.graph import sandbox
-from migration.graph.graphdef import GraphIndex, load_meta_graph, ref
+from migration.graph.graphdef import GraphIndex, load_meta_graph, ref, slice_infos
 from migration.graph.rewrite import remove_dropout
 
 _REF_VARIABLES = ("VariableV2", "Variable")
@@ -38,21 +38,9 @@ class VariableSource:
 
 
 def _partitions(meta) -> dict[str, VariableSource]:
-    from tensorflow.core.framework import variable_pb2
-
-    out: dict[str, VariableSource] = {}
-    for key in ("variables", "trainable_variables", "local_variables", "model_variables"):
-        if key not in meta.collection_def:
-            continue
-        for raw in meta.collection_def[key].bytes_list.value:
-            vd = variable_pb2.VariableDef()
-            vd.ParseFromString(raw)
-            info = vd.save_slice_info_def
-            if info.full_name:
-                node = vd.variable_name.split(":")[0]
-                out[node] = VariableSource(info.full_name, tuple(int(v) for v in info.var_offset),
-                                           tuple(int(v) for v in info.var_shape))
-    return out
+    collections = ("variables", "trainable_variables", "local_variables", "model_variables")
+    return {node: VariableSource(full, offsets, shape)
+            for node, full, offsets, shape, _ in slice_infos(meta, collections)}
 
 
 class OriginalGraph:
