@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keras-steps", type=int, default=500, help="Keras steps after the conversion (default 500)")
     p.add_argument("--batch-size", type=int, default=24, help="batch size (default 24, as in the seed)")
     p.add_argument("--keep-prob", type=float, default=0.75,
-                   help="TF1 training keep probability of the DropoutWrapper (default 0.75, as in the seed; 1.0 makes "
-                        "reruns bit-identical: TF 2.21 sessions do not reproduce in-loop dropout masks run to run)")
+                   help="TF1 training keep probability of the DropoutWrapper (default 0.75, as in the seed; 1.0 turns "
+                        "dropout off)")
     p.add_argument("--workdir", metavar="DIR",
                    help="where the TF1 checkpoint and the converted model go (default: a new temporary directory); "
                         "an existing non-empty DIR is refused without --force")

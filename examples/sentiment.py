@@ -263,7 +263,10 @@ def _legacy_graph(config: SentimentConfig, matrix: np.ndarray) -> dict:
     data = legacy_rnn.glove_embedding(matrix, input_data)
     cell = legacy_rnn.dropout_wrapper(legacy_rnn.basic_lstm_cell(config.units), output_keep_prob=keep_prob,
                                       seed=config.seed)  # op-level seeds: the masks do not depend on PYTHONHASHSEED
-    value, _ = legacy_rnn.dynamic_rnn(cell, data, sequence_length=lengths if config.use_length else None)
+    # parallel_iterations=1: TF 2.x's while_v2 draws the in-loop dropout masks of up to 32 parallel iterations in a
+    # racy order (legacy_rnn.dynamic_rnn's docstring); one at a time, the same seed gives the same masks
+    value, _ = legacy_rnn.dynamic_rnn(cell, data, sequence_length=lengths if config.use_length else None,
+                                      parallel_iterations=1)
     weight = tf.Variable(v1.truncated_normal([config.units, NUM_CLASSES]))
     bias = tf.Variable(tf.constant(0.1, shape=[NUM_CLASSES]))
     if config.use_length:

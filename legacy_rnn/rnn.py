@@ -76,11 +76,17 @@ def static_rnn(cell, inputs, initial_state=None, sequence_length=None, dtype=tf.
 
 
 def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, time_major: bool = False,
-                dtype=tf.float32, scope: Optional[str] = None):
+                dtype=tf.float32, scope: Optional[str] = None, parallel_iterations: int = 32):
     """``tf.compat.v1.nn.dynamic_rnn``: a ``while_loop`` over time. Returns ``(outputs, final_state)``.
 
     ``inputs``: ``[B, T, D]`` (``[T, B, D]`` with ``time_major``). With ``sequence_length`` the outputs past each
     length are zero and the state stops at ``len - 1``.
+
+    ``parallel_iterations`` (TF1's default 32) changes no value, with one exception: a stateful random op in the loop
+    body (a ``DropoutWrapper``'s mask) is drawn by up to that many iterations in a racy order under TF 2.x's
+    ``while_v2``, so the masks differ from run to run even with one thread and op determinism; TF 1.x's v1 frames
+    did not show this. Pass ``parallel_iterations=1`` for reproducible masks (measured: 32 differs run to run, 1 is
+    bit-identical; the v1 control flow is identical at 32).
 
     Modern equivalent: :func:`modern_rnn.rnn.dynamic_rnn` (``keras.layers.RNN`` with a mask and
     ``zero_output_for_mask=True``).
@@ -88,7 +94,7 @@ def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, time_maj
     inputs = tf.convert_to_tensor(inputs)
     _check_rank("inputs", inputs, 3, "[time, batch, depth]" if time_major else "[batch, time, depth]")
     return v1.nn.dynamic_rnn(cell, inputs, sequence_length=sequence_length, initial_state=initial_state,
-                             dtype=dtype, time_major=time_major, scope=scope)
+                             dtype=dtype, time_major=time_major, scope=scope, parallel_iterations=parallel_iterations)
 
 
 def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None, initial_state_bw=None,
