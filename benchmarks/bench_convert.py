@@ -200,8 +200,9 @@ def render_ps(case: dict) -> str:
         PS_START,
         "### Parameter-server-era checkpoint (`--cases ps`, issue 14)",
         "",
-        f"`tests/scale/ps_graphs.py` scaled up: the graph placed over 2 devices ({', '.join(map(repr, case['devices']))}"
-        f"), `Saver(sharded=True)` writing {case['shards']} `.data` files. Same method as above; load average "
+        f"`tests/scale/ps_graphs.py` scaled up: the graph placed over 2 devices "
+        f"({', '.join(f'`{d}`' for d in case['devices'] if d)}; the dense head and the counters unplaced), "
+        f"`Saver(sharded=True)` writing {case['shards']} `.data` files. Same method as above; load average "
         f"{case.get('load', [0, 0])[0]:.1f} before, {case.get('load', [0, 0])[1]:.1f} after; {time.strftime('%Y-%m-%d')}.",
         "",
         "| checkpoint | run | wall s (runs) | peak RSS MB | over bare MB | peak RSS vs baseline |",
