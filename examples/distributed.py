@@ -278,9 +278,13 @@ def evaluate(model, config, prepared) -> dict:
     return sentiment._evaluate(batch, prepared.test_ids, prepared.test_lengths, prepared.test_labels)
 
 
+PARENT_ENV = "RNN_MIGRATE_DIST_PARENT"  # the pid a child must die with (see _die_with_parent)
+
+
 def _child_env(extra: dict) -> dict:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **extra)
+    env[PARENT_ENV] = str(os.getpid())
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     return env
 
@@ -362,7 +366,25 @@ def _tail(path: str, n: int = 3000) -> str:
 
 # --- children --------------------------------------------------------------------------------------------------------
 
+def _die_with_parent() -> None:
+    """Even a parent killed with SIGKILL (no ``finally``) leaves no worker behind: on Linux the kernel sends this
+    child SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); a parent already gone ends the child now. (A
+    PS server child would otherwise serve forever.)"""
+    expected = os.environ.get(PARENT_ENV)
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the parent's finally still reaps
+            pass
+    if expected and os.getppid() != int(expected):
+        raise SystemExit(f"the parent process {expected} is gone; not starting")
+
+
 def _child(directory: str, role: str, index: int) -> int:
+    _die_with_parent()
     import migration.tf_env  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 
     with open(os.path.join(directory, "job.json")) as f:
