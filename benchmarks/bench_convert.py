@@ -147,8 +147,9 @@ def run_ps_case(tmp: str, repeat: int, env: dict, sizes: dict = PS_SIZES) -> dic
     """The PS-era checkpoint (``tests/scale/ps_graphs.py`` with ``sizes``, 2 devices, 3 shards): bare, baseline,
     streamed convert, convert with the whole model, verify; peak RSS of each against the baseline's."""
     directory = os.path.join(tmp, "ps")
-    proc = subprocess.run([sys.executable, PS_GRAPHS, directory, *[a for k, v in sizes.items() for a in (f"--{k}", str(v))]],
-                          check=True, env=env, capture_output=True, text=True)
+    flags = [a for k, v in sizes.items() for a in (f"--{k}", str(v))]
+    proc = subprocess.run([sys.executable, PS_GRAPHS, directory, *flags], check=True, env=env, capture_output=True,
+                          text=True)
     written = json.loads(proc.stdout.strip().splitlines()[-1])
     prefix = written["prefix"]
     shards = sorted(f for f in os.listdir(directory) if ".data-" in f)
@@ -203,7 +204,8 @@ def render_ps(case: dict) -> str:
         f"`tests/scale/ps_graphs.py` scaled up: the graph placed over 2 devices "
         f"({', '.join(f'`{d}`' for d in case['devices'] if d)}; the dense head and the counters unplaced), "
         f"`Saver(sharded=True)` writing {case['shards']} `.data` files. Same method as above; load average "
-        f"{case.get('load', [0, 0])[0]:.1f} before, {case.get('load', [0, 0])[1]:.1f} after; {time.strftime('%Y-%m-%d')}.",
+        f"{case.get('load', [0, 0])[0]:.1f} before, {case.get('load', [0, 0])[1]:.1f} after; "
+        f"{time.strftime('%Y-%m-%d')}.",
         "",
         "| checkpoint | run | wall s (runs) | peak RSS MB | over bare MB | peak RSS vs baseline |",
         "|---|---|---:|---:|---:|---:|",

@@ -35,7 +35,8 @@ def test_render_ps_states_the_target_plainly():
     best = {n: {"wall": 1.0, "walls": [1.0], "peak_rss_mb": mb, "over_bare_mb": mb - 600, "rss_vs_baseline": mb / 800}
             for n, mb in {"bare": 600, "baseline": 800, "convert": 790, "model": 1100, "verify": 1400}.items()}
     case = {"sizes": bench.PS_SIZES, "bytes": 3e8, "shards": 3, "devices": ["", "/device:CPU:0", "/device:CPU:1"],
-            "best": best, "rss_ok": {n: best[n]["rss_vs_baseline"] <= bench.PS_RATIO for n in ("convert", "model", "verify")}}
+            "best": best,
+            "rss_ok": {n: best[n]["rss_vs_baseline"] <= bench.PS_RATIO for n in ("convert", "model", "verify")}}
     text = bench.render_ps(case)
     assert "convert 0.99x (**met**)" in text and "verify 1.75x (**NOT met**)" in text
     assert text.count("| PS-era:") == 5 and "`/device:CPU:0`, `/device:CPU:1`" in text

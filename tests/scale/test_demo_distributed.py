@@ -50,7 +50,8 @@ def _demo_subprocess(tmp: Path, strategy: str) -> dict:
 def _port_free(address: str) -> bool:
     host, port = address.rsplit(":", 1)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT of closed connections is fine, a listener is not
+        # TIME_WAIT of closed connections is fine, a listener is not
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, int(port)))
         except OSError:
@@ -74,7 +75,8 @@ def _same_as_single(single: dict, dist: dict, cont: dict, strategy: str) -> None
 
 
 def test_demo_on_two_worker_processes_gives_the_single_process_losses(single, tmp_path):
-    """`rnn-migrate demo --strategy multi-worker --workers 2` end to end (a CLI subprocess) against `--strategy none`."""
+    """`rnn-migrate demo --strategy multi-worker --workers 2` end to end (a CLI subprocess) against
+    `--strategy none`."""
     report = _demo_subprocess(tmp_path, "multi-worker")
     assert report["ok"] is True
     # the same TF1 run and conversion on both sides, so the Keras phase starts from the same state
