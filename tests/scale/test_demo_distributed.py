@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs the whole module (setup.cfg: --dist loadgroup): its cached multi-process runs are made once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scale_demo")]
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--steps", "10", "--keras-steps", "3", "--batch-size", "4", "--keep-prob", "1", "--quiet", "--json"]
 

@@ -22,7 +22,8 @@ import pytest
 
 from examples import distributed, sentiment
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs the whole module (setup.cfg: --dist loadgroup): its cached multi-process runs are made once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scale_distributed")]
 ROOT = Path(__file__).resolve().parents[2]
 UNITS, VOCAB, DIM, T = 5, 30, 6, 7
 
