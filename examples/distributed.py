@@ -257,7 +257,8 @@ def set_all_weights(model, weights: Mapping[str, np.ndarray]) -> None:
         elif values:
             layer.set_weights(values)
     if len(weights) != sum(len(layer.weights) for layer in layers):
-        raise MigrationError(f"the trained model has {len(weights)} weights, this one more or fewer")
+        raise MigrationError(f"the trained model has {len(weights)} weights, not the "
+                             f"{sum(len(layer.weights) for layer in layers)} of this one")
 
 
 def evaluate(model, config, prepared) -> dict:
@@ -484,10 +485,10 @@ def _train(tf, strategy, job: Job, directory: str, arrays: dict) -> dict:
     result: dict = {"losses": losses, "final_loss": losses[-1], "final_local_losses": local, "replicas": replicas,
                     "task": json.loads(os.environ.get("TF_CONFIG", "null"))}
     if ps:
-        emb = embedding_variables(model)[0]
-        result["embedding"] = {"class": type(emb).__name__,
-                               "shards": [list(v.shape) for v in getattr(emb, "variables", [emb])],
-                               "devices": [v.device for v in getattr(emb, "variables", [emb])]}
+        for emb in embedding_variables(model)[:1]:  # the first embedding table (a model may have none)
+            result["embedding"] = {"class": type(emb).__name__,
+                                   "shards": [list(v.shape) for v in getattr(emb, "variables", [emb])],
+                                   "devices": [v.device for v in getattr(emb, "variables", [emb])]}
         result["per_worker_final_loss"] = _loss_on_each_worker(tf, model, job, arrays, keras)
     if not ps and strategy.cluster_resolver is not None and strategy.cluster_resolver.task_id != 0:
         return result
