@@ -17,7 +17,14 @@ Targets (issue 15): convert <= 0.6x the baseline's wall time; convert's peak RSS
 import. Results go into docs/benchmarks.md between <!-- bench_convert:start --> and <!-- bench_convert:end -->.
 Check free space first: the big case needs about 3x its size on the temp disk (``df -h /tmp``).
 
-    python benchmarks/bench_convert.py [--repeat 2] [--big-vocab 3500000] [--no-big] [--no-write]
+The ``ps`` case (issue 14): the parameter-server-era program of ``tests/scale/ps_graphs.py`` scaled up (two
+partitioned embeddings, ``'div'`` and ``'mod'``, a partitioned ``LSTMCell`` kernel and bias, ``SyncReplicasOptimizer``
+(Adam) slots, placed over 2 devices, ``Saver(sharded=True)``: 3 ``.data`` files, ~300 MB), with the same rows; target:
+each run's peak RSS within 1.5x the baseline's ("reading every tensor once"). Its rows go between
+<!-- bench_convert:ps:start --> and <!-- bench_convert:ps:end --> inside the section; a ``--cases`` run that leaves out
+some cases keeps their rows from the existing docs/benchmarks.md.
+
+    python benchmarks/bench_convert.py [--repeat 2] [--big-vocab 3500000] [--no-big] [--no-write] [--cases ps]
 """
 from __future__ import annotations
 
@@ -129,6 +136,102 @@ def run_case(tmp: str, label: str, vocab: int, dim: int, units: int, repeat: int
             "memory_ok": best["convert"]["over_bare_mb"] <= BUDGET_MB}
 
 
+PS_START, PS_END = "<!-- bench_convert:ps:start -->", "<!-- bench_convert:ps:end -->"
+PS_RATIO = 1.5  # issue 14: peak RSS within 1.5x the baseline's (reading every tensor once)
+PS_GRAPHS = os.path.join(ROOT, "tests", "scale", "ps_graphs.py")
+PS_SIZES = {"vocab": 200000, "dim-words": 100, "dim-tags": 25, "units": 256}
+CASES = ("small", "big", "ps")
+
+
+def run_ps_case(tmp: str, repeat: int, env: dict, sizes: dict = PS_SIZES) -> dict:
+    """The PS-era checkpoint (``tests/scale/ps_graphs.py`` with ``sizes``, 2 devices, 3 shards): bare, baseline,
+    streamed convert, convert with the whole model, verify; peak RSS of each against the baseline's."""
+    directory = os.path.join(tmp, "ps")
+    flags = [a for k, v in sizes.items() for a in (f"--{k}", str(v))]
+    proc = subprocess.run([sys.executable, PS_GRAPHS, directory, *flags], check=True, env=env, capture_output=True,
+                          text=True)
+    written = json.loads(proc.stdout.strip().splitlines()[-1])
+    prefix = written["prefix"]
+    shards = sorted(f for f in os.listdir(directory) if ".data-" in f)
+    size = sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory) if f.startswith("model.ckpt"))
+    cli = [sys.executable, "-m", "migration.cli"]
+    runs: dict[str, list[dict]] = {"bare": [], "baseline": [], "convert": [], "model": [], "verify": []}
+    try:
+        for k in range(repeat):
+            base_out, conv_out = os.path.join(tmp, f"ps_base{k}"), os.path.join(tmp, f"ps_conv{k}")
+            os.makedirs(base_out)
+            runs["bare"].append(measure([sys.executable, "-c", BARE]))
+            runs["baseline"].append(measure([sys.executable, "-c", BASELINE, prefix, base_out]))
+            shutil.rmtree(base_out)
+            runs["convert"].append(measure(cli + ["convert", prefix, conv_out, "--no-verify", "--no-model", "--quiet"]))
+            shutil.rmtree(conv_out)
+            runs["model"].append(measure(cli + ["convert", prefix, conv_out, "--no-verify", "--quiet"]))
+            if not os.path.exists(os.path.join(conv_out, "model.keras")):
+                raise SystemExit(f"convert wrote no whole model into {conv_out}: see its manifest's notes")
+            runs["verify"].append(measure(cli + ["verify", prefix, conv_out]))  # exit 0 = verified (measure checks)
+            shutil.rmtree(conv_out)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    best = {name: {"wall": min(r["wall"] for r in rs), "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+                   "walls": [round(r["wall"], 1) for r in rs]} for name, rs in runs.items()}
+    base = best["baseline"]["peak_rss_mb"]
+    for b in best.values():
+        b["over_bare_mb"] = b["peak_rss_mb"] - best["bare"]["peak_rss_mb"]
+        b["rss_vs_baseline"] = b["peak_rss_mb"] / base
+    return {"label": "ps", "sizes": dict(sizes), "bytes": size, "shards": len(shards), "devices": written["devices"],
+            "best": best, "rss_ok": {n: best[n]["rss_vs_baseline"] <= PS_RATIO for n in ("convert", "model", "verify")}}
+
+
+def render_ps(case: dict) -> str:
+    """The ps case's rows and verdict (between PS_START and PS_END)."""
+    z, best = case["sizes"], case["best"]
+    head = (f"PS-era: words {z['vocab']}x{z['dim-words']} (div) + tags {z['vocab']}x{z['dim-tags']} (mod), "
+            f"LSTMCell({z['units']}) kernel in 2 parts, SyncReplicas(Adam) slots, {case['shards']} shards, "
+            f"{case['bytes'] / 1e6:,.0f} MB")
+    names = {"bare": "bare `import tensorflow, tf_keras`",
+             "baseline": "baseline: import TF, `load_checkpoint`, `np.save` every tensor",
+             "convert": "`rnn-migrate convert --no-verify --no-model --quiet` (streamed copies)",
+             "model": "`rnn-migrate convert --no-verify --quiet` (+ whole model `model.keras`)",
+             "verify": "`rnn-migrate verify` (block + whole model against the original graph, sandboxed)"}
+    rows = [f"| {head} | {names[n]} | {b['wall']:.1f} ({', '.join(map(str, b['walls']))}) | {b['peak_rss_mb']:.0f} | "
+            f"{b['over_bare_mb']:+.0f} | {b['rss_vs_baseline']:.2f}x |" for n, b in best.items()]
+    verdict = "; ".join(f"{n} {best[n]['rss_vs_baseline']:.2f}x (**{'met' if ok else 'NOT met'}**)"
+                        for n, ok in case["rss_ok"].items())
+    return "\n".join([
+        PS_START,
+        "### Parameter-server-era checkpoint (`--cases ps`, issue 14)",
+        "",
+        f"`tests/scale/ps_graphs.py` scaled up: the graph placed over 2 devices "
+        f"({', '.join(f'`{d}`' for d in case['devices'] if d)}; the dense head and the counters unplaced), "
+        f"`Saver(sharded=True)` writing {case['shards']} `.data` files. Same method as above; load average "
+        f"{case.get('load', [0, 0])[0]:.1f} before, {case.get('load', [0, 0])[1]:.1f} after; "
+        f"{time.strftime('%Y-%m-%d')}.",
+        "",
+        "| checkpoint | run | wall s (runs) | peak RSS MB | over bare MB | peak RSS vs baseline |",
+        "|---|---|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"Target: peak RSS within {PS_RATIO}x the baseline's (reading every tensor once): {verdict}.",
+        PS_END,
+    ])
+
+
+def merge_section(old: str | None, main_part: str | None, ps_part: str | None) -> str:
+    """The bench_convert section from the parts run now; a part not run is kept from ``old`` (the existing section)."""
+    old_main, old_ps = None, None
+    if old is not None:
+        body = old.split(START, 1)[1].rsplit(END, 1)[0]
+        if PS_START in body and PS_END in body:
+            before, rest = body.split(PS_START, 1)
+            old_ps, after = PS_START + rest.split(PS_END, 1)[0] + PS_END, rest.split(PS_END, 1)[1]
+            body = before.rstrip("\n") + after
+        old_main = body.strip("\n")
+    main_text = main_part.split(START, 1)[1].rsplit(END, 1)[0].strip("\n") if main_part else old_main
+    ps_text = ps_part or old_ps
+    return "\n".join([START, *(p for p in (main_text, "" if main_text and ps_text else None, ps_text) if p is not None),
+                      END])
+
+
 def _rows(case: dict) -> list[str]:
     best, base, base_cpu = case["best"], case["best"]["baseline"]["wall"], case["best"]["baseline"]["cpu"]
     names = {"bare": "bare `import tensorflow, tf_keras`",
@@ -197,26 +300,45 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-big", action="store_true", help="skip the ~4 GB case")
     ap.add_argument("--repeat", type=int, default=2, help="runs per measurement (the best is kept)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    ap.add_argument("--cases", default=",".join(CASES),
+                    help="comma-separated cases to run, of small, big, ps (default all; --no-big drops big); the rows "
+                         "of the others are kept in docs/benchmarks.md")
     args = ap.parse_args(argv)
+    wanted = [c for c in args.cases.split(",") if c]
+    if not wanted or set(wanted) - set(CASES):
+        ap.error(f"--cases takes a comma-separated subset of {', '.join(CASES)}; got {args.cases!r}")
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
            "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
     os.environ.update(env)
     tmp = tempfile.mkdtemp(prefix="bench_convert-")
     load_before = os.getloadavg()
+    cases, ps = [], None
     try:
-        cases = [run_case(tmp, "small", args.vocab, args.dim, args.units, args.repeat, True, env)]
-        if not args.no_big:
+        if "small" in wanted:
+            cases.append(run_case(tmp, "small", args.vocab, args.dim, args.units, args.repeat, True, env))
+        if "big" in wanted and not args.no_big:
             cases.append(run_case(tmp, "big", args.big_vocab, args.dim, args.units, max(1, args.repeat - 1),
                                   False, env))
+        if "ps" in wanted:
+            ps_before = os.getloadavg()[0]
+            ps = run_ps_case(tmp, args.repeat, env)
+            ps["load"] = [ps_before, os.getloadavg()[0]]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     load_after = os.getloadavg()
-    section = render(cases, load_before[0], load_after[0])
+    main_part = render(cases, load_before[0], load_after[0]) if cases else None
+    section = merge_section(_read_section(), main_part, render_ps(ps) if ps else None)
     print(section)
-    print(json.dumps({"cases": cases}))
+    print(json.dumps({"cases": cases, "ps": ps}))
     if not args.no_write:
         _write_section(section)
-    return 0 if all(c["time_ok"] and c["memory_ok"] for c in cases) else 1
+    return 0 if all(c["time_ok"] and c["memory_ok"] for c in cases) and (ps is None or ps["rss_ok"]["convert"]) else 1
+
+
+def _read_section() -> str | None:
+    """The current bench_convert section of docs/benchmarks.md (None when there is none)."""
+    text = open(DOC).read() if os.path.exists(DOC) else ""
+    return START + text.split(START, 1)[1].split(END, 1)[0] + END if START in text and END in text else None
 
 
 def _write_section(section: str) -> None:

@@ -12,7 +12,10 @@
    written by convert (no hand assembly): logits, predictions, accuracy.
 5. **Continue training in Keras**: ``model.keras`` with the converted Adam state, on the batches TF1 would have seen
    next; it starts exactly where TF1 stopped (same held-out loss) and keeps improving. (The whole model computes the
-   graph at inference, so it trains without the TF1 program's output dropout.)
+   graph at inference, so it trains without the TF1 program's output dropout.) ``--strategy {mirrored,
+   multi-worker,parameter-server} --workers N`` runs this phase under ``tf.distribute`` through
+   :mod:`examples.distributed` (each process loads ``model.keras`` and the Adam state itself); with the same global
+   batches the losses are the ``--strategy none`` ones. The JSON gains ``"distributed"`` as the sentiment example's.
 6. **Report**: a short table (stderr), ``--json`` for machines, ``--plot`` for the loss curve, ``--logdir`` for
    TensorBoard.
 
@@ -28,6 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
+from examples import distributed
 from examples.common import add_common_args, emit_json, plot_curves, quiet_tensorflow, run_guarded, say, write_scalars
 from migration.errors import MigrationError
 
@@ -40,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the seed-004 TF1 sentiment graph on the embedded Rotten Tomatoes snippets, save a real TF1 "
                     "checkpoint, convert it to Keras 2, verify that both give the same outputs, evaluate both on "
                     "held-out data and continue training in Keras from the converted weights and Adam state.",
-        epilog="example: rnn-migrate demo --workdir /tmp/demo --json --plot /tmp/demo.png",
+        epilog="examples:\n  rnn-migrate demo --workdir /tmp/demo --json --plot /tmp/demo.png\n"
+               "  rnn-migrate demo --strategy multi-worker --workers 2 --json   # Keras phase on 2 worker processes",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--steps", type=int, default=1500, help="TF1 training steps (default 1500)")
@@ -53,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the TF1 checkpoint and the converted model go (default: a new temporary directory); "
                         "an existing non-empty DIR is refused without --force")
     p.add_argument("--force", action="store_true", help="reuse a non-empty --workdir (its tf1/ and keras/ are replaced)")
+    # --strategy, --workers, --dist-timeout: the Keras phase under tf.distribute (examples/distributed.py)
+    distributed.add_arguments(p, train_embedding=False)
     add_common_args(p, seed=0)
     return p
 
@@ -96,9 +103,12 @@ class WholeModel:
         return self.model.trainable_variables
 
 
-def load_converted_model(out_dir: Path):
+def load_converted_model(out_dir: Path, model=None):
     """The whole Keras model ``convert`` wrote (``model.keras``, loaded in safe mode), and a tf_keras Adam holding
-    the converted TF1 slots with ``iterations = global_step``: nothing is assembled by hand."""
+    the converted TF1 slots with ``iterations = global_step``: nothing is assembled by hand.
+
+    ``model``: that whole model already loaded (``examples.distributed`` rebuilds it inside a parameter-server
+    strategy's scope, whose sharded embedding the ``.keras`` loader cannot fill); the optimizer is made here."""
     from migration.checkpoint import optimizer as opt
     from migration.checkpoint.manifest import read_manifest
     from migration.safe_io import load_block_model
@@ -106,7 +116,7 @@ def load_converted_model(out_dir: Path):
     entry = read_manifest(str(out_dir)).get("model")
     if not entry:
         raise MigrationError(f"{out_dir} holds no whole model (model.keras): {read_manifest(str(out_dir))['notes']}")
-    model = load_block_model(out_dir, entry["file"])
+    model = load_block_model(out_dir, entry["file"]) if model is None else model
     optimizer, info = opt.make_optimizer(str(out_dir))
     opt.restore_slots(optimizer, opt.whole_model_slots(str(out_dir), model), info.get("iterations"))
     return WholeModel(model, entry["inputs"]), optimizer, info, entry
@@ -119,6 +129,7 @@ def run(args: argparse.Namespace) -> dict:
     from migration.commands.convert import verdict
 
     quiet_tensorflow(args.seed)
+    distributed.validate(args.strategy, args.workers, args.batch_size)  # before minutes of TF1 training
     work = _workdir(args)
     config = sentiment.SentimentConfig(steps=args.steps, batch_size=args.batch_size, save_every=args.steps,
                                        keep_prob=args.keep_prob,
@@ -153,10 +164,13 @@ def run(args: argparse.Namespace) -> dict:
         "examples": int(len(labels)),
     }
 
-    say(f"[5/5] continue training in Keras for {args.keras_steps} steps from the converted weights and Adam state")
+    where = "" if args.strategy == "none" else f" under {args.strategy} ({args.workers} workers)"
+    say(f"[5/5] continue training in Keras for {args.keras_steps} steps from the converted weights and Adam "
+        f"state{where}")
     cont_config = sentiment.SentimentConfig(**{**config.__dict__, "steps": args.keras_steps})
-    modern = sentiment.train_modern(cont_config, prepared=prepared, model=model, optimizer=optimizer,
-                                    start_step=legacy.global_step)
+    modern, dist = distributed.train_modern(args, cont_config, None, prepared,
+                                            resume=distributed.Resume(str(out_dir), model, optimizer,
+                                                                      legacy.global_step))
     resume_gap = abs(modern.initial_eval["loss"] - legacy.held_out_loss)
 
     ok = bool(conversion.ok and held_out["max_abs_logit_diff"] <= AGREEMENT_TOL and held_out["same_predictions"] == 1.0
@@ -177,6 +191,7 @@ def run(args: argparse.Namespace) -> dict:
                             "held_out_loss_at_start": modern.initial_eval["loss"], "resume_gap": resume_gap,
                             "held_out_accuracy": modern.held_out_accuracy, "held_out_loss": modern.held_out_loss,
                             "final_train_loss": modern.summary()["final_train_loss"], "seconds": round(modern.seconds, 1)},
+        "distributed": dist,
     }
     if args.plot:
         window = 25

@@ -24,6 +24,12 @@ The parent process builds the model (seeded), hands its initial weights and the 
 children through ``.npz`` files (``allow_pickle=False``), reaps every child (timeouts, ``finally``), and evaluates
 the trained weights on the held-out split itself. JSON: ``"distributed": {"strategy", "workers",
 "per_worker_final_loss", "step_losses", ...}``.
+
+Two models can be trained: the sentiment example's Keras twin (``build_modern_model``), or, given a
+:class:`Resume`, a converted whole model (``model.keras`` of ``convert --with-optimizer``) with its converted
+optimizer state, continuing the batch schedule at a global step: ``rnn-migrate demo --strategy``. Each child then
+loads that model and state itself, inside ``strategy.scope()``, with the demo's own loader
+(:func:`examples.demo.load_converted_model`).
 """
 from __future__ import annotations
 
@@ -48,14 +54,16 @@ PS_TASKS = 2  # parameter servers (= shards of the embedding) of the parameter-s
 HOST = "127.0.0.1"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--strategy``, ``--workers``, ``--train-embedding`` and ``--dist-timeout`` for an example's parser."""
+def add_arguments(parser: argparse.ArgumentParser, train_embedding: bool = True) -> None:
+    """``--strategy``, ``--workers``, ``--train-embedding`` (unless ``train_embedding`` is False: a converted model
+    keeps its own trainable flags) and ``--dist-timeout`` for an example's parser."""
     parser.add_argument("--strategy", choices=STRATEGIES, default="none",
                         help="train the Keras model under tf.distribute on this machine (default none)")
     parser.add_argument("--workers", type=int, default=2,
                         help="replicas (mirrored) or worker processes (multi-worker, parameter-server); default 2")
-    parser.add_argument("--train-embedding", action="store_true",
-                        help="fine-tune the embedding rows too (under parameter-server a ShardedVariable)")
+    if train_embedding:
+        parser.add_argument("--train-embedding", action="store_true",
+                            help="fine-tune the embedding rows too (under parameter-server a ShardedVariable)")
     parser.add_argument("--dist-timeout", type=float, default=600.0,
                         help="seconds before the worker processes are stopped (default 600)")
 
@@ -73,6 +81,19 @@ class Job:
     cluster: dict
     directory: str
     fault: str = "none"
+    converted: str = ""  # a convert output directory: train its model.keras with its optimizer state (see Resume)
+    shard_shapes: list = dataclasses.field(default_factory=list)  # variable shapes sharded over the PS tasks
+
+
+@dataclasses.dataclass
+class Resume:
+    """Continue training a converted whole model: ``model`` (the demo's ``WholeModel``) and ``optimizer`` as
+    :func:`examples.demo.load_converted_model` loaded them from ``out_dir``; batches from ``start_step`` on."""
+
+    out_dir: str
+    model: Any
+    optimizer: Any
+    start_step: int
 
 
 def free_ports(n: int) -> list[int]:
@@ -112,8 +133,11 @@ def validate(strategy: str, workers: int, batch_size: int) -> None:
 # --- parent ----------------------------------------------------------------------------------------------------------
 
 def train_modern(args: argparse.Namespace, config, initial_weights: Optional[Mapping[str, np.ndarray]],
-                 prepared, fault: str = "none") -> tuple[Any, dict]:
+                 prepared, fault: str = "none", resume: Optional[Resume] = None) -> tuple[Any, dict]:
     """The example's modern training under ``args.strategy``: returns (``ModernRun``, the JSON ``distributed`` dict).
+
+    ``resume``: train the converted whole model with its optimizer state instead of a new sentiment model (then
+    ``initial_weights`` must be None); each child process loads the same files from ``resume.out_dir``.
 
     ``fault="unsharded"`` gives every replica the FIRST slice of the global batch (the classic multi-worker bug of
     an input pipeline that is not sharded per worker); it exists for the negative control of the tests. (Dividing
@@ -125,21 +149,28 @@ def train_modern(args: argparse.Namespace, config, initial_weights: Optional[Map
     strategy, workers = args.strategy, args.workers
     validate(strategy, workers, config.batch_size)
     tf.random.set_seed(config.seed)
-    model = sentiment.build_modern_model(config, prepared.matrix)
-    if initial_weights is not None:
-        sentiment.load_tf1_weights(model, initial_weights, config.units)
-    model.embedding.trainable = bool(args.train_embedding)
+    if resume is None:
+        model, optimizer, start_step = sentiment.build_modern_model(config, prepared.matrix), None, 0
+        if initial_weights is not None:
+            sentiment.load_tf1_weights(model, initial_weights, config.units)
+        model.embedding.trainable = bool(args.train_embedding)
+        weights, shard = get_layer_weights(model), [list(prepared.matrix.shape)]
+    else:
+        if initial_weights is not None:
+            raise MigrationError("a resumed converted model starts from its own weights, not initial_weights")
+        model, optimizer, start_step = resume.model, resume.optimizer, resume.start_step
+        weights, shard = {}, [list(v.shape) for v in embedding_variables(model)]
     if strategy == "none":
-        run = sentiment.train_modern(config, None, prepared, model=model)
+        run = sentiment.train_modern(config, None, prepared, model=model, optimizer=optimizer, start_step=start_step)
         return run, {"strategy": "none", "workers": 1, "replicas": 1, "per_worker_final_loss": [run.losses[-1]],
                      "step_losses": list(run.losses)}
-    batches = sentiment.batch_indices(prepared.train_labels, config.batch_size, config.steps, config.seed)
+    batches = sentiment.batch_indices(prepared.train_labels, config.batch_size, config.steps, config.seed, start_step)
     with tempfile.TemporaryDirectory(prefix="rnn-migrate-dist-") as directory:
         np.savez(os.path.join(directory, "data.npz"), ids=prepared.train_ids[batches],
-                 lengths=prepared.train_lengths[batches], labels=prepared.train_labels[batches],
-                 **get_layer_weights(model))
+                 lengths=prepared.train_lengths[batches], labels=prepared.train_labels[batches], **weights)
         job = Job(strategy, workers, config.steps, config.batch_size, dataclasses.asdict(config),
-                  bool(args.train_embedding), _cluster(strategy, workers), directory, fault)
+                  bool(getattr(args, "train_embedding", False)), _cluster(strategy, workers), directory, fault,
+                  os.path.abspath(resume.out_dir) if resume else "", shard)
         with open(os.path.join(directory, "job.json"), "w") as f:
             json.dump(dataclasses.asdict(job), f)
         began = time.perf_counter()
@@ -148,7 +179,7 @@ def train_modern(args: argparse.Namespace, config, initial_weights: Optional[Map
         with np.load(os.path.join(directory, "weights.npz"), allow_pickle=False) as data:
             trained = {k: data[k] for k in data.files}
     initial_eval = evaluate(model, config, prepared)
-    set_layer_weights(model, trained)
+    (set_layer_weights if resume is None else set_all_weights)(model, trained)
     final = evaluate(model, config, prepared)
     chief = results[0]
     run = sentiment.ModernRun(chief["losses"], final["accuracy"], final["loss"], initial_eval, seconds, model)
@@ -190,6 +221,46 @@ def set_layer_weights(model, weights: Mapping[str, np.ndarray]) -> None:
         layer.set_weights([weights[f"{name}_{i}"] for i in range(len(layer.weights))])
 
 
+def embedding_variables(model) -> list:
+    """The embedding tables of ``model``: the sentiment model's ``embedding``, or every ``Embedding`` layer's
+    ``embeddings`` of a converted whole model (the demo's ``WholeModel`` wraps it as ``.model``)."""
+    if hasattr(model, "embedding"):
+        return [model.embedding.embeddings]
+    inner = getattr(model, "model", model)
+    return [layer.embeddings for layer in inner.layers if hasattr(layer, "embeddings")]
+
+
+def _array(var) -> np.ndarray:
+    parts = getattr(var, "variables", None)  # a ShardedVariable: its shards are contiguous row blocks ('div')
+    return np.concatenate([np.asarray(p) for p in parts], 0) if parts else np.asarray(var)
+
+
+def get_all_weights(model) -> dict[str, np.ndarray]:
+    """``{"L.i": ...}``: weight ``i`` of layer ``L`` of a converted whole model, every layer (an embedding held as a
+    ``ShardedVariable`` is one array, its shards concatenated)."""
+    out = {}
+    for k, layer in enumerate(getattr(model, "model", model).layers):
+        values = [_array(layer.embeddings)] if hasattr(layer, "embeddings") else layer.get_weights()
+        out.update({f"{k}.{i}": v for i, v in enumerate(values)})
+    return out
+
+
+def set_all_weights(model, weights: Mapping[str, np.ndarray]) -> None:
+    """Inverse of :func:`get_all_weights`."""
+    layers = getattr(model, "model", model).layers
+    for k, layer in enumerate(layers):
+        values = [weights[f"{k}.{i}"] for i in range(len(layer.weights)) if f"{k}.{i}" in weights]
+        if len(values) != len(layer.weights):
+            raise MigrationError(f"the trained weights do not fit layer {layer.name!r} of the model")
+        if hasattr(layer, "embeddings"):
+            layer.embeddings.assign(values[0])
+        elif values:
+            layer.set_weights(values)
+    if len(weights) != sum(len(layer.weights) for layer in layers):
+        raise MigrationError(f"the trained model has {len(weights)} weights, not the "
+                             f"{sum(len(layer.weights) for layer in layers)} of this one")
+
+
 def evaluate(model, config, prepared) -> dict:
     from examples import sentiment
     from modern_rnn import keras, tf
@@ -208,9 +279,13 @@ def evaluate(model, config, prepared) -> dict:
     return sentiment._evaluate(batch, prepared.test_ids, prepared.test_lengths, prepared.test_labels)
 
 
+PARENT_ENV = "RNN_MIGRATE_DIST_PARENT"  # the pid a child must die with (see _die_with_parent)
+
+
 def _child_env(extra: dict) -> dict:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **extra)
+    env[PARENT_ENV] = str(os.getpid())
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     return env
 
@@ -292,7 +367,25 @@ def _tail(path: str, n: int = 3000) -> str:
 
 # --- children --------------------------------------------------------------------------------------------------------
 
+def _die_with_parent() -> None:
+    """Even a parent killed with SIGKILL (no ``finally``) leaves no worker behind: on Linux the kernel sends this
+    child SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); a parent already gone ends the child now. (A
+    PS server child would otherwise serve forever.)"""
+    expected = os.environ.get(PARENT_ENV)
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the parent's finally still reaps
+            pass
+    if expected and os.getppid() != int(expected):
+        raise SystemExit(f"the parent process {expected} is gone; not starting")
+
+
 def _child(directory: str, role: str, index: int) -> int:
+    _die_with_parent()
     import migration.tf_env  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 
     with open(os.path.join(directory, "job.json")) as f:
@@ -315,10 +408,10 @@ def _child(directory: str, role: str, index: int) -> int:
     elif job.strategy == "multi-worker":
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
-        embedding_shape = tuple(arrays["embedding_0"].shape)
+        shard_shapes = {tuple(s) for s in job.shard_shapes}
 
-        def partitioner(shape, dtype):  # only the embedding is sharded (docs/scaling.md: the LSTM kernel limit)
-            return [PS_TASKS, 1] if tuple(shape) == embedding_shape else [1] * len(shape)
+        def partitioner(shape, dtype):  # only the embeddings are sharded (docs/scaling.md: the LSTM kernel limit)
+            return [PS_TASKS, 1] if tuple(shape) in shard_shapes else [1] * len(shape)
 
         strategy = tf.distribute.experimental.ParameterServerStrategy(
             tf.distribute.cluster_resolver.TFConfigClusterResolver(), variable_partitioner=partitioner)
@@ -336,11 +429,20 @@ def _train(tf, strategy, job: Job, directory: str, arrays: dict) -> dict:
     ps = job.strategy == "parameter-server"
     global_batch = job.batch_size
     replicas = strategy.num_replicas_in_sync
+    plain = _load_whole_model(job.converted) if job.converted and ps else None  # outside the scope, see below
     with strategy.scope():
-        model = sentiment.build_modern_model(config, arrays["embedding_0"])
-        model.embedding.trainable = job.train_embedding
-        set_layer_weights(model, arrays)
-        optimizer = keras.optimizers.Adam(config.learning_rate, epsilon=1e-8)
+        if job.converted:  # the converted whole model and optimizer state, loaded as the demo loads them
+            from pathlib import Path
+
+            from examples import demo
+
+            model, optimizer, _, _ = demo.load_converted_model(Path(job.converted),
+                                                               None if plain is None else _rebuild(plain))
+        else:
+            model = sentiment.build_modern_model(config, arrays["embedding_0"])
+            model.embedding.trainable = job.train_embedding
+            set_layer_weights(model, arrays)
+            optimizer = keras.optimizers.Adam(config.learning_rate, epsilon=1e-8)
 
     def replica_step(ids, lengths, labels):
         with tf.GradientTape() as tape:
@@ -383,15 +485,40 @@ def _train(tf, strategy, job: Job, directory: str, arrays: dict) -> dict:
     result: dict = {"losses": losses, "final_loss": losses[-1], "final_local_losses": local, "replicas": replicas,
                     "task": json.loads(os.environ.get("TF_CONFIG", "null"))}
     if ps:
-        emb = model.embedding.embeddings
-        result["embedding"] = {"class": type(emb).__name__,
-                               "shards": [list(v.shape) for v in getattr(emb, "variables", [emb])],
-                               "devices": [v.device for v in getattr(emb, "variables", [emb])]}
+        for emb in embedding_variables(model)[:1]:  # the first embedding table (a model may have none)
+            result["embedding"] = {"class": type(emb).__name__,
+                                   "shards": [list(v.shape) for v in getattr(emb, "variables", [emb])],
+                                   "devices": [v.device for v in getattr(emb, "variables", [emb])]}
         result["per_worker_final_loss"] = _loss_on_each_worker(tf, model, job, arrays, keras)
     if not ps and strategy.cluster_resolver is not None and strategy.cluster_resolver.task_id != 0:
         return result
-    np.savez(os.path.join(directory, "weights.npz"), **get_layer_weights(model))
+    np.savez(os.path.join(directory, "weights.npz"),
+             **(get_all_weights(model) if job.converted else get_layer_weights(model)))
     return result
+
+
+def _load_whole_model(out_dir: str):
+    from migration.checkpoint.manifest import read_manifest
+    from migration.safe_io import load_block_model
+
+    return load_block_model(out_dir, read_manifest(out_dir)["model"]["file"])
+
+
+def _rebuild(plain):
+    """``plain`` (loaded outside any strategy) rebuilt in the current strategy's scope with its weights copied: the
+    ``.keras`` loader cannot fill the ``ShardedVariable`` a ``variable_partitioner`` makes of an embedding (it
+    expects one variable per shard), ``ShardedVariable.assign`` splits the full rows over the shards."""
+    from modern_rnn import keras
+
+    model = keras.models.clone_model(plain)
+    for src, dst in zip(plain.layers, model.layers):
+        if src.name != dst.name:
+            raise MigrationError(f"rebuilding the whole model changed layer {src.name!r} into {dst.name!r}")
+        if hasattr(dst, "embeddings"):
+            dst.embeddings.assign(np.asarray(src.embeddings))
+        else:
+            dst.set_weights(src.get_weights())
+    return model
 
 
 def _loss_on_each_worker(tf, model, job: Job, arrays: dict, keras) -> list[float]:

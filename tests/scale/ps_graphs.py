@@ -15,17 +15,21 @@ process of its own keeps the test process's TensorFlow untouched) and the graph 
 ``Saver(sharded=True)`` writes one ``.data`` file per device: 3 shards. Every variable is randomized (non-zero
 biases, slots), then the ORIGINAL graph's outputs on ragged inputs are saved next to the checkpoint
 (``ref.npz``: ids, lengths, logits, encoder outputs) as the tests' independent reference.
+
+The sizes are the tests' tiny ones by default; ``benchmarks/bench_convert.py`` writes the same program scaled up
+(``python tests/scale/ps_graphs.py OUT_DIR --vocab 200000 --dim-words 100 --dim-tags 25 --units 256``).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import sys
 
 VOCAB, DIM_W, DIM_T, UNITS, CLASSES, B, T = 12, 5, 3, 4, 3, 4, 6
 
 
-def main(out_dir: str, seed: int = 14) -> None:
+def main(out_dir: str, seed: int = 14, vocab: int = VOCAB, dim_w: int = DIM_W, dim_t: int = DIM_T,
+         units: int = UNITS) -> None:
     import numpy as np
 
     import legacy_rnn  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -39,13 +43,13 @@ def main(out_dir: str, seed: int = 14) -> None:
         lengths = v1.placeholder(tf.int32, [None], name="lengths")
         labels = v1.placeholder(tf.int32, [None], name="labels")
         with tf.device("/cpu:0"):
-            words = v1.get_variable("words", [VOCAB, DIM_W], partitioner=v1.fixed_size_partitioner(3))
-            tags = v1.get_variable("tags", [VOCAB, DIM_T], partitioner=v1.min_max_variable_partitioner(3, min_slice_size=48))
+            words = v1.get_variable("words", [vocab, dim_w], partitioner=v1.fixed_size_partitioner(3))
+            tags = v1.get_variable("tags", [vocab, dim_t], partitioner=v1.min_max_variable_partitioner(3, min_slice_size=48))
             x = tf.concat([v1.nn.embedding_lookup(words, ids, partition_strategy="div"),
                            v1.nn.embedding_lookup(tags, ids, partition_strategy="mod")], axis=2)
         with tf.device("/cpu:1"):
             with v1.variable_scope("encoder", partitioner=v1.fixed_size_partitioner(2)):
-                cell = v1.nn.rnn_cell.LSTMCell(UNITS, forget_bias=0.5)
+                cell = v1.nn.rnn_cell.LSTMCell(units, forget_bias=0.5)
                 outputs, state = v1.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float32)
         logits = v1.layers.dense(state.h, CLASSES, name="logits")
         loss = tf.reduce_mean(v1.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
@@ -65,7 +69,7 @@ def main(out_dir: str, seed: int = 14) -> None:
                 var.load(value, sess)
             elif var.op.name.endswith(("global_step", "sync_rep_local_step")):
                 var.load(7, sess)
-        feed_ids = (np.arange(B * T).reshape(B, T) * 5 % VOCAB).astype(np.int32)  # every id in [0, 12)
+        feed_ids = (np.arange(B * T).reshape(B, T) * 5 % vocab).astype(np.int32)  # every id in [0, 12)
         feed_len = np.array([T, 1, 3, 5], np.int32)
         got_logits, got_outputs = sess.run([logits, outputs], {ids: feed_ids, lengths: feed_len})
         saver = v1.train.Saver(v1.global_variables() + v1.local_variables(), sharded=True)
@@ -79,4 +83,11 @@ def main(out_dir: str, seed: int = 14) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    ap = argparse.ArgumentParser(description="write the parameter-server-era checkpoint into OUT_DIR")
+    ap.add_argument("out_dir")
+    ap.add_argument("--vocab", type=int, default=VOCAB)
+    ap.add_argument("--dim-words", type=int, default=DIM_W)
+    ap.add_argument("--dim-tags", type=int, default=DIM_T)
+    ap.add_argument("--units", type=int, default=UNITS)
+    a = ap.parse_args()
+    main(a.out_dir, vocab=a.vocab, dim_w=a.dim_words, dim_t=a.dim_tags, units=a.units)

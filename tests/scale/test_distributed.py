@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +22,8 @@ import pytest
 
 from examples import distributed, sentiment
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs the whole module (setup.cfg: --dist loadgroup): its cached multi-process runs are made once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scale_distributed")]
 ROOT = Path(__file__).resolve().parents[2]
 UNITS, VOCAB, DIM, T = 5, 30, 6, 7
 
@@ -236,6 +240,69 @@ def test_a_run_past_its_timeout_is_stopped_and_reaped(tmp_path):
     with pytest.raises(MigrationError, match="did not finish within 0 s"):
         distributed.run_children(job, timeout=0.2)
     assert _children() == []
+
+
+PARENT = """
+import json, sys
+from examples import distributed
+with open(sys.argv[1] + "/job.json") as f:
+    job = distributed.Job(**json.load(f))
+role = [("servers", 0)]  # PS and worker servers never exit by themselves: the parent waits until it is killed
+distributed._start_and_wait(job, role, role, {}, {}, timeout=120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _listening(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, int(port))) == 0
+
+
+def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
+    """A parent killed with SIGKILL runs no `finally`: its server child (which would serve forever) must still go
+    (PR_SET_PDEATHSIG), and its ports be released."""
+    job = distributed.Job("parameter-server", 2, 1, 8, {}, False, distributed._cluster("parameter-server", 2),
+                          str(tmp_path))
+    with open(tmp_path / "job.json", "w") as f:
+        json.dump(distributed.dataclasses.asdict(job), f)
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path)], cwd=ROOT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not all(_listening(a) for a in job.cluster["ps"]):  # the servers run: the child is past its set-up
+            assert parent.poll() is None and time.monotonic() < deadline, (tmp_path / "log-servers-0.txt").read_text()
+            time.sleep(0.2)
+        kids = [int(e) for e in os.listdir("/proc") if e.isdigit() and _ppid(int(e)) == parent.pid]
+        assert len(kids) == 1 and _alive(kids[0])
+        parent.kill()
+        parent.wait()
+        deadline, ports = time.monotonic() + 30, job.cluster["ps"] + job.cluster["worker"]
+        while (_alive(kids[0]) or any(_listening(a) for a in ports)) and time.monotonic() < deadline:
+            time.sleep(0.1)  # (a killed process's threads are torn down after its leader turns zombie)
+        assert not _alive(kids[0]), "the server child outlived its killed parent"
+        assert not [a for a in ports if _listening(a)], "a server port is still served after its parent was killed"
+    finally:  # the parent's whole process group (its children included), whatever happened above
+        try:
+            os.killpg(parent.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        parent.wait()
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return -1
 
 
 @pytest.mark.parametrize("strategy, workers, batch, fragment", [

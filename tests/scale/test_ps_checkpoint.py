@@ -120,3 +120,24 @@ def test_inspect_lists_the_bookkeeping_in_its_own_section(ps_checkpoint, capsys)
     assert "sync_rep_local_step: SyncReplicasOptimizer" in section and "input_producer/limit_epochs/epochs" in section
     assert "3 partitions (div)" in out and "3 partitions (mod)" in out
     assert "variables: 23 total, 23 recognized, 0 unrecognized" in out
+
+
+def test_partitioned_embeddings_stream_from_their_shards(ps_checkpoint, tmp_path):
+    """The parts of `words` and `tags` are stored entries of their own (3 each) in the device's `.data` shard; they
+    take the streaming path (copied part by part into the output file, never assembled in memory), row for row what
+    TensorFlow reads (`mod` rows gathered in the same pass)."""
+    from migration.checkpoint.reader import CheckpointReader
+    from migration.converters import mod_partition_permutation
+
+    reader = CheckpointReader(ps_checkpoint["prefix"])
+    for name, perm in (("words", None), ("tags", mod_partition_permutation(12, 3))):
+        layout = reader.layout(name)
+        assert layout is not None and len(layout.pieces) == 3
+        assert [p.rows for p in layout.pieces] == [4, 4, 4] and len({p.file for p in layout.pieces}) == 1
+        out = str(tmp_path / f"{name}.npy")
+        reader.write_npy(name, out, perm, chunk_bytes=1)  # one row per chunk: parts crossed chunk by chunk
+        full = reader.read(name)
+        np.testing.assert_array_equal(np.load(out), full if perm is None else full[perm])
+    kernel = reader.layout("encoder/rnn/lstm_cell/kernel")
+    assert kernel is not None and len(kernel.pieces) == 2  # the partitioned LSTM kernel, on the other device's shard
+    assert {kernel.pieces[0].file} != {reader.layout("words").pieces[0].file}
