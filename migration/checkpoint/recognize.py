@@ -620,6 +620,9 @@ class _Recognizer:
                                          f"and {key}={value} in different parts of the graph. Pass the right one "
                                          "explicitly (e.g. --forget-bias).")
                 params[key] = value
+        if kind == "lstm" and not params:  # LSTMBlockFusedCell: one BlockLSTM op outside any cell scope
+            params = self.meta.fused_lstm_hyperparameters(  # type: ignore[union-attr]
+                next(k for k in self.vs if k.startswith(path + "/")))
         return params
 
     def _all_cell_paths(self) -> list[str]:
