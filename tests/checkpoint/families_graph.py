@@ -3,7 +3,7 @@
 ``build_families(directory)`` writes a ``tf.compat.v1.train.Saver`` checkpoint (with its ``.meta``) of a graph with
 seven blocks on one input ``x [B, T, D]`` with ragged ``lengths`` (a placeholder), each block's last relevant output
 concatenated into a dense softmax head whose logits a cross-entropy loss consumes (so the whole model has a
-definite output), and an Adam optimizer (the registered block-cell gradients really train):
+definite output):
 
 * ``lstmblock``: ``LSTMBlockCell(5, forget_bias=0.5, cell_clip=0.4, use_peephole=True)`` (op attributes);
 * ``fused``: ``LSTMBlockFusedCell(4, forget_bias=0.0)``, time-major, one ``BlockLSTM`` op (no while loop);
@@ -71,8 +71,7 @@ def build_families(directory, seed: int = 7) -> str:
             outs["cudnngru"] = legacy_rnn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float32)[0]
         features = tf.concat([_last(outs[k], lengths) for k in sorted(outs)], -1)
         logits = v1.layers.dense(features, CLASSES, name="head")
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
-        v1.train.AdamOptimizer(0.01).minimize(loss)
+        tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
         with v1.Session(graph=graph) as sess:
             legacy_rnn.initialize(sess)
             from conftest import randomize
@@ -86,3 +85,26 @@ def build_families(directory, seed: int = 7) -> str:
             with open(os.path.join(str(directory), "names.txt"), "w") as f:
                 f.write("\n".join(f"{k}={v}" for k, v in names.items()))
             return v1.train.Saver().save(sess, os.path.join(str(directory), "model.ckpt"))
+
+
+def reference(prefix: str) -> tuple[dict, dict, dict]:
+    """(inputs, outputs, tensor names) recorded by :func:`build_families` next to ``prefix``."""
+    d = os.path.dirname(prefix)
+    data = np.load(os.path.join(d, "reference.npz"))
+    ins = {k: data[k] for k in ("x", "lengths")}
+    outs = {k[4:]: data[k] for k in data.files if k.startswith("out_")}
+    with open(os.path.join(d, "names.txt")) as f:
+        names = dict(line.split("=", 1) for line in f.read().splitlines())
+    return ins, outs, names
+
+
+def run_original_program(prefix: str, fetches: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The user's own program: ``import_meta_graph`` + ``Saver.restore``, fed by tensor name."""
+    with legacy_rnn.new_graph() as graph:
+        saver = v1.train.import_meta_graph(prefix + ".meta")
+        sess = legacy_rnn.new_session(graph)
+        saver.restore(sess, prefix)
+        feed = {graph.get_tensor_by_name(k if ":" in k else k + ":0"): v for k, v in feeds.items()}
+        out = sess.run([graph.get_tensor_by_name(f) for f in fetches], feed)
+        sess.close()
+    return out
