@@ -280,6 +280,17 @@ class _Converter:
                     entry.setdefault("slots", {}).setdefault(what, {})[role] = srel
         return entry
 
+    def crf(self, key: str) -> dict[str, Any]:
+        """``crf/<name>.npy``: a ``tf.contrib.crf`` transition matrix, unchanged, and how to load it."""
+        tags = int(self.reader.variables[key].shape[0])
+        rel = self.rel("crf", f"{safe_name(key)}.npy")
+        dtype = self.copy(key, rel)
+        self.destinations[key] = rel
+        return {"name": key, "file": rel, "num_tags": tags, "dtype": dtype,
+                "keras": f"crf = modern_rnn.CRF(num_tags={tags}); crf.build(); "
+                         f"crf.transitions.assign(numpy.load('{rel}', allow_pickle=False))  "
+                         "# row = previous tag, column = next tag, as TF1 stored it"}
+
     def optimizer(self) -> Optional[dict[str, Any]]:
         if not self.insp.optimizers:
             return None
@@ -502,6 +513,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                 except BaseException:
                     bar.cancelled = True  # the copy thread stops at its next chunk instead of finishing a huge tensor
                     raise
+            crf = [conv.crf(key) for key in insp.crf]
             optimizer = conv.optimizer()
             model_entry, model_notes = (_whole_model(reader, meta, blocks, conv.block_models, tmp, outputs,
                                                      insp.ema_shadows) if whole_model
@@ -524,7 +536,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "checkpoint": reader.source_prefix, "meta": reader.meta_path if meta else None,
             "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
                                  "forget_bias_override": forget_bias},
-            "blocks": blocks, "embeddings": embeddings, "dense": dense, "optimizer": optimizer,
+            "blocks": blocks, "embeddings": embeddings, "dense": dense, "crf": crf, "optimizer": optimizer,
             "with_optimizer": with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
             "integrity": integrity, "variables": variables, "model": model_entry,
             "bookkeeping": dict(insp.bookkeeping),

@@ -380,7 +380,12 @@ class MetaGraph:
                     seen.add(c.name)
                     if c.op in ("Identity", "ReadVariableOp"):
                         nxt.append(c.name)
-                    elif c.op in ("BlockLSTM", "BlockLSTMV2"):
+                    elif c.op == "BlockLSTMV2":
+                        raise MigrationError(
+                            f"{self.path!r}: {var_key!r} is read by a BlockLSTMV2 op ({c.name!r}), TensorFlow 2's "
+                            "kernel in the Keras gate order i, f, c, o, not a TF1 LSTMBlockFusedCell (i, c, f, o): "
+                            "load these weights with Keras directly instead of converting them.")
+                    elif c.op == "BlockLSTM":
                         for key, value in self._node_facts(self.contexts[0], c, "lstm"):
                             found.setdefault(key, set()).add(value)
             frontier = nxt

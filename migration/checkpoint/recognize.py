@@ -215,6 +215,8 @@ class Inspection:
     ema_shadows: dict[str, str] = dataclasses.field(default_factory=dict)
     #: distributed-training counters (``sync_rep_local_step`` ...) -> what wrote them (recognized, not migrated)
     bookkeeping: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: ``tf.contrib.crf`` transition matrices ``[N, N]`` (exported unchanged for ``modern_rnn.CRF``)
+    crf: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def convertible(self) -> bool:
@@ -240,6 +242,7 @@ class Inspection:
             "unrecognized": [u.to_dict() for u in self.unrecognized],
             "consumed": dict(self.consumed),
             "bookkeeping": dict(self.bookkeeping),
+            "crf": list(self.crf),
             "notes": list(self.notes),
             "convertible": self.convertible,
             "problems": self.problems(),
@@ -727,10 +730,7 @@ class _Recognizer:
                 continue
             comps = key.split("/")
             rnn_like = _rnn_like(key)
-            if comps[-1] == "transitions" and len(info.shape) == 2 and info.shape[0] == info.shape[1]:
-                reason = ("CRF transition matrix (tf.contrib.crf): copy it unchanged into modern_rnn.CRF(num_tags="
-                          f"{info.shape[0]}).transitions; not exported by convert")
-            elif comps[-1] == "opaque_kernel" and len(info.shape) == 1:
+            if comps[-1] == "opaque_kernel" and len(info.shape) == 1:
                 reason = ("cuDNN opaque parameter buffer (CudnnLSTM/CudnnGRU) without canonical "
                           "cudnn_compatible_*_cell variables that match it: split it with "
                           "migration.cudnn_converters.opaque_to_tf1(buffer, rnn_mode, num_layers, num_units, "
@@ -777,6 +777,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
     wrapped_embeddings, wrapped_dense = families.wrappers(r)
     embeddings = wrapped_embeddings + r.embeddings()
     dense = wrapped_dense + r.dense()
+    crf = families.crf(r)
     r.leftovers()
     families.apply_ema(r, shadows, blocks, embeddings, dense, optimizers)
     if meta is None:
@@ -792,7 +793,8 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
                     del r.consumed[key]
                     r.reject(key, f"{opt.kind} slot {role} of {owner!r}, which is itself not migrated")
     return Inspection(prefix, meta.path if meta else None, dict(variables), blocks, embeddings, dense, optimizers,
-                      step, r.unrecognized, r.consumed, r.notes, dict(shadows) if use_ema else {}, r.bookkeeping)
+                      step, r.unrecognized, r.consumed, r.notes, dict(shadows) if use_ema else {}, r.bookkeeping,
+                      crf)
 
 
 def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:

@@ -292,6 +292,9 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         checks += _check_whole_model(original, manifest["model"], out_dir, batch, time_steps, seed)
     for emb in manifest["embeddings"]:
         checks.append(_check_embedding(reader.prefix, emb, out_dir, reader, meta))
+    for c in manifest.get("crf") or []:
+        diff = _compare_rows(reader, c["name"], os.path.join(out_dir, c["file"]))
+        checks.append(Check(f"crf {c['name']}", "transitions", diff, list(reader.variables[c["name"]].shape)))
     for d in manifest["dense"]:
         for what in ("kernel", "bias"):
             diff = _compare_rows(reader, d[what], os.path.join(out_dir, d[f"{what}_file"]))

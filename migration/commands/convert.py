@@ -14,6 +14,7 @@ Convert a TF1 checkpoint into OUT_DIR:
                                    tf.nest.flatten((outputs, final_state)) as TF1 dynamic_rnn returns them
   embeddings/<name>.npy            rows in the order a Keras Embedding needs ('mod' partitions permuted)
   dense/<name>/{kernel,bias}.npy   Dense weights
+  crf/<name>.npy                   tf.contrib.crf transitions [N, N], unchanged (modern_rnn.CRF.transitions)
   optimizer/...                    with --with-optimizer: slots converted like their weights (no forget_bias)
 
 Hyper-parameters that checkpoints do not store (forget_bias, cell_clip, proj_clip, activation) come from the .meta
