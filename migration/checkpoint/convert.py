@@ -7,6 +7,7 @@ temporary directory next to ``OUT_DIR`` and renamed into place at the end, so a 
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import math
@@ -493,12 +494,28 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
     reader = CheckpointReader(checkpoint)
     meta = load_meta(reader.prefix)
     insp = recognize(reader.prefix, reader.variables, meta, use_ema=use_ema)
+    source, alias_notes = reader, []
+    opaque = [u.name for u in insp.unrecognized if u.name.rsplit("/", 1)[-1] == "opaque_kernel"]
+    if opaque and meta is not None:  # a lone cuDNN buffer: its configuration from the CudnnRNN op (no CPU kernel)
+        from migration.checkpoint import cudnn_opaque
+
+        layouts = cudnn_opaque.opaque_layouts(meta, reader.variables, opaque)
+        if layouts:
+            alias = cudnn_opaque.canonical_alias(reader, layouts)
+            atexit.register(shutil.rmtree, os.path.dirname(alias), True)
+            reader, meta, alias_notes = CheckpointReader(alias), None, [cudnn_opaque.note(layouts)]
+            insp = recognize(reader.prefix, reader.variables, None, use_ema=use_ema)
+            for block in insp.blocks:
+                for cell in block.cells:
+                    if cell.path.rsplit("/", 1)[-1].startswith("cudnn_compatible_"):
+                        cell.hyper_sources = {k: "cuDNN (CudnnRNN op in the .meta: tanh, no forget_bias, no clip)"
+                                              for k in cell.hyper_sources}
     if not insp.convertible:
         problems = insp.problems()
         cls = UnknownCellError if any(u.rnn_like for u in insp.unrecognized) else MigrationError
         raise cls("Cannot convert " + repr(reader.source_prefix) + ": " + "; ".join(problems) +
                   ". Run `rnn-migrate inspect` for the full report.")
-    with staged_output(out_dir, force=force, inputs=reader.input_files) as stage:
+    with staged_output(out_dir, force=force, inputs=source.input_files) as stage:
         tmp = stage.path
         bar = _Progress(reader.total_bytes if check_integrity else 0, progress)
         try:
@@ -533,14 +550,14 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                          "destination": conv.destinations.get(k, "not migrated")}
                      for k, v in reader.variables.items()}
         manifest = {
-            "checkpoint": reader.source_prefix, "meta": reader.meta_path if meta else None,
+            "checkpoint": source.source_prefix, "meta": source.meta_path if meta or alias_notes else None,
             "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
                                  "forget_bias_override": forget_bias},
             "blocks": blocks, "embeddings": embeddings, "dense": dense, "crf": crf, "optimizer": optimizer,
             "with_optimizer": with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
             "integrity": integrity, "variables": variables, "model": model_entry,
             "bookkeeping": dict(insp.bookkeeping),
-            "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": insp.notes + conv.notes + model_notes,
+            "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": alias_notes + insp.notes + conv.notes + model_notes,
         }
         write_manifest(tmp, manifest)
         verification = None
@@ -551,6 +568,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             if conv.casts:  # the TF1 side is built in float32: give it an exactly-cast float32 copy
                 against = _float32_alias(reader, os.path.join(tmp, ".verify"), set(conv.casts))
             verification = verify_conversion(against, tmp).to_dict()
+            if alias_notes:  # the .meta exists, but its CudnnRNN ops cannot run: say that, not "no .meta"
+                verification["notes"] = alias_notes + [n for n in verification["notes"] if not n.startswith("no .meta")]
             if conv.casts:
                 shutil.rmtree(os.path.join(tmp, ".verify"), ignore_errors=True)
                 verification.setdefault("notes", []).append(

@@ -736,6 +736,21 @@ class _Recognizer:
                           "migration.cudnn_converters.opaque_to_tf1(buffer, rnn_mode, num_layers, num_units, "
                           "input_size, bidirectional) using the layer's configuration")
                 rnn_like = True
+                if self.meta is not None:
+                    from migration.checkpoint.cudnn_opaque import opaque_layouts
+
+                    try:
+                        layouts = opaque_layouts(self.meta, self.vs, [key])
+                    except MigrationError as exc:
+                        reason += f" ({exc})"
+                        layouts = []
+                    if layouts:
+                        lay = layouts[0]
+                        reason = (f"cuDNN opaque parameter buffer: {lay.mode}, {lay.num_layers} layer(s) of "
+                                  f"{lay.num_units} units, input {lay.input_size}"
+                                  f"{', bidirectional' if lay.bidirectional else ''} (the CudnnRNN op {lay.op!r} of "
+                                  "the .meta): `rnn-migrate convert` splits it into the canonical "
+                                  "cudnn_compatible_* cells (checked by the weaker rebuilt check: no CPU kernel)")
             elif rnn_like:
                 reason = (f"under an RNN-looking scope ({'/'.join(comps[:-1])}) but no row of the cell table matches "
                           f"(known cell directories: {[r[0] for r in CELL_TABLE]})")
