@@ -531,6 +531,16 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                     bar.cancelled = True  # the copy thread stops at its next chunk instead of finishing a huge tensor
                     raise
             crf = [conv.crf(key) for key in insp.crf]
+            conv_entries = []
+            for cb in insp.conv_blocks:  # tf.contrib.rnn.ConvLSTMCell blocks
+                from migration.checkpoint.conv_blocks import write_block
+
+                if forget_bias is not None:
+                    cb = dataclasses.replace(cb, forget_bias=float(forget_bias), hyper_source="--forget-bias")
+
+                conv_entries.append(write_block(tmp, cb, conv.read_weight))
+                for key in filter(None, (cb.kernel, cb.biases)):
+                    conv.destinations[key] = conv_entries[-1]["file"]
             optimizer = conv.optimizer()
             model_entry, model_notes = (_whole_model(reader, meta, blocks, conv.block_models, tmp, outputs,
                                                      insp.ema_shadows) if whole_model
@@ -553,7 +563,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "checkpoint": source.source_prefix, "meta": source.meta_path if meta or alias_notes else None,
             "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
                                  "forget_bias_override": forget_bias},
-            "blocks": blocks, "embeddings": embeddings, "dense": dense, "crf": crf, "optimizer": optimizer,
+            "blocks": blocks, "embeddings": embeddings, "dense": dense, "crf": crf, "conv_blocks": conv_entries,
+            "optimizer": optimizer,
             "with_optimizer": with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
             "integrity": integrity, "variables": variables, "model": model_entry,
             "bookkeeping": dict(insp.bookkeeping),

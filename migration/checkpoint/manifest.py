@@ -86,6 +86,14 @@ SCHEMA: dict[str, Any] = {
             "properties": {"file": _REL, "inputs": {"type": "array", "items": _NAME},
                            "outputs": {"type": "array", "minItems": 1, "items": _NAME}},
         }]},
+        "conv_blocks": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "file", "kernel", "conv_ndims", "input_channels", "output_channels", "kernel_shape",
+                         "spatial_shape", "forget_bias", "outputs"],
+            "properties": {"name": _NAME, "file": _REL, "kernel": _NAME, "conv_ndims": _POSITIVE,
+                           "input_channels": _POSITIVE, "output_channels": _POSITIVE, "kernel_shape": _SHAPE,
+                           "spatial_shape": _SHAPE, "forget_bias": {"type": "number"}, "outputs": {"type": "array", "items": _NAME}},
+        }},
         "crf": {"type": "array", "items": {
             "type": "object",
             "required": ["name", "file", "num_tags"],
@@ -118,7 +126,7 @@ def manifest_files(manifest: dict[str, Any]) -> list[str]:
         files.extend(emb.get("slots", {}).values())
     if manifest.get("model"):
         files.append(manifest["model"]["file"])
-    files += [c["file"] for c in manifest.get("crf") or []]
+    files += [c["file"] for c in (manifest.get("crf") or []) + (manifest.get("conv_blocks") or [])]
     for d in manifest["dense"]:
         files += [d["kernel_file"], d["bias_file"]]
         for roles in d.get("slots", {}).values():

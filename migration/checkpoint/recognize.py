@@ -217,15 +217,17 @@ class Inspection:
     bookkeeping: dict[str, str] = dataclasses.field(default_factory=dict)
     #: ``tf.contrib.crf`` transition matrices ``[N, N]`` (exported unchanged for ``modern_rnn.CRF``)
     crf: list[str] = dataclasses.field(default_factory=list)
+    #: ``tf.contrib.rnn.ConvLSTMCell`` blocks (:mod:`migration.checkpoint.conv_blocks`)
+    conv_blocks: list = dataclasses.field(default_factory=list)
 
     @property
     def convertible(self) -> bool:
-        return bool(self.blocks) and not any(u.rnn_like for u in self.unrecognized)
+        return bool(self.blocks or self.conv_blocks) and not any(u.rnn_like for u in self.unrecognized)
 
     def problems(self) -> list[str]:
         """Why ``convert`` would refuse this checkpoint (empty when it would not)."""
         out = [f"variable {u.name!r} {list(u.shape)}: {u.reason}" for u in self.unrecognized if u.rnn_like]
-        if not self.blocks:
+        if not self.blocks and not self.conv_blocks:
             out.insert(0, f"checkpoint {self.prefix!r} holds no RNN cell that rnn-migrate recognizes "
                           f"(expected e.g. rnn/basic_lstm_cell/kernel; the cell table is in `rnn-migrate inspect --help`)")
         return out
@@ -243,6 +245,7 @@ class Inspection:
             "consumed": dict(self.consumed),
             "bookkeeping": dict(self.bookkeeping),
             "crf": list(self.crf),
+            "conv_blocks": [c.to_dict() for c in self.conv_blocks],
             "notes": list(self.notes),
             "convertible": self.convertible,
             "problems": self.problems(),
@@ -793,6 +796,9 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
     embeddings = wrapped_embeddings + r.embeddings()
     dense = wrapped_dense + r.dense()
     crf = families.crf(r)
+    from migration.checkpoint.conv_blocks import recognize_conv
+
+    conv = recognize_conv(r)
     r.leftovers()
     families.apply_ema(r, shadows, blocks, embeddings, dense, optimizers)
     if meta is None:
@@ -809,7 +815,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
                     r.reject(key, f"{opt.kind} slot {role} of {owner!r}, which is itself not migrated")
     return Inspection(prefix, meta.path if meta else None, dict(variables), blocks, embeddings, dense, optimizers,
                       step, r.unrecognized, r.consumed, r.notes, dict(shadows) if use_ema else {}, r.bookkeeping,
-                      crf)
+                      crf, conv)
 
 
 def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:

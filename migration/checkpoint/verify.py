@@ -288,6 +288,12 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         for label, a, b in zip(block["outputs"], tf1_out, keras_out):
             diff = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
             checks.append(Check(f"block {block['name']}", label, diff, list(a.shape), reference))
+    for k, entry in enumerate(manifest.get("conv_blocks") or []):
+        from migration.checkpoint.conv_blocks import verify_conv_block
+
+        conv_checks, conv_notes = verify_conv_block(reader.prefix, original, loops, entry, out_dir, seed + 100 + k)
+        checks += conv_checks
+        notes += conv_notes
     if manifest.get("model") and original is not None:
         checks += _check_whole_model(original, manifest["model"], out_dir, batch, time_steps, seed)
     for emb in manifest["embeddings"]:
