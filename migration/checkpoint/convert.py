@@ -495,21 +495,13 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
     meta = load_meta(reader.prefix)
     insp = recognize(reader.prefix, reader.variables, meta, use_ema=use_ema)
     source, alias_notes = reader, []
-    opaque = [u.name for u in insp.unrecognized if u.name.rsplit("/", 1)[-1] == "opaque_kernel"]
-    if opaque and meta is not None:  # a lone cuDNN buffer: its configuration from the CudnnRNN op (no CPU kernel)
-        from migration.checkpoint import cudnn_opaque
+    if meta is not None:  # a lone cuDNN buffer: its configuration from the CudnnRNN op (which has no CPU kernel)
+        from migration.checkpoint.cudnn_opaque import convert_through_canonical
 
-        layouts = cudnn_opaque.opaque_layouts(meta, reader.variables, opaque)
-        if layouts:
-            alias = cudnn_opaque.canonical_alias(reader, layouts)
-            atexit.register(shutil.rmtree, os.path.dirname(alias), True)
-            reader, meta, alias_notes = CheckpointReader(alias), None, [cudnn_opaque.note(layouts)]
-            insp = recognize(reader.prefix, reader.variables, None, use_ema=use_ema)
-            for block in insp.blocks:
-                for cell in block.cells:
-                    if cell.path.rsplit("/", 1)[-1].startswith("cudnn_compatible_"):
-                        cell.hyper_sources = {k: "cuDNN (CudnnRNN op in the .meta: tanh, no forget_bias, no clip)"
-                                              for k in cell.hyper_sources}
+        aliased = convert_through_canonical(reader, meta, insp, use_ema)
+        if aliased is not None:
+            (reader, insp, alias_notes), meta = aliased, None
+            atexit.register(shutil.rmtree, os.path.dirname(reader.prefix), True)
     if not insp.convertible:
         problems = insp.problems()
         cls = UnknownCellError if any(u.rnn_like for u in insp.unrecognized) else MigrationError
@@ -537,7 +529,6 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
 
                 if forget_bias is not None:
                     cb = dataclasses.replace(cb, forget_bias=float(forget_bias), hyper_source="--forget-bias")
-
                 conv_entries.append(write_block(tmp, cb, conv.read_weight))
                 for key in filter(None, (cb.kernel, cb.biases)):
                     conv.destinations[key] = conv_entries[-1]["file"]
@@ -568,7 +559,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "with_optimizer": with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
             "integrity": integrity, "variables": variables, "model": model_entry,
             "bookkeeping": dict(insp.bookkeeping),
-            "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": alias_notes + insp.notes + conv.notes + model_notes,
+            "unrecognized": [u.to_dict() for u in insp.unrecognized],
+            "notes": alias_notes + insp.notes + conv.notes + model_notes,
         }
         write_manifest(tmp, manifest)
         verification = None
