@@ -223,8 +223,9 @@ def verify_conv_block(prefix: str, original, loops, entry: dict, out_dir: str, s
     return checks, notes
 
 
-def write_block(tmp: str, block: ConvBlock, read) -> dict[str, Any]:
-    """Convert and save one block under ``tmp/blocks/``; ``read(key)`` gives a float32 array."""
+def write_block(tmp: str, block: ConvBlock, read, models: Optional[list] = None) -> dict[str, Any]:
+    """Convert and save one block under ``tmp/blocks/``; ``read(key)`` gives a float32 array; the Keras model is
+    appended to ``models`` (for the whole model)."""
     from migration.checkpoint.manifest import safe_name
     from migration.errors import MigrationError
 
@@ -237,4 +238,6 @@ def write_block(tmp: str, block: ConvBlock, read) -> dict[str, Any]:
     os.makedirs(os.path.join(tmp, "blocks"), exist_ok=True)
     model = build_keras_conv_block(block, read(block.kernel), read(block.biases) if block.biases else None)
     model.save(os.path.join(tmp, file))
+    if models is not None:
+        models.append(model)
     return manifest_entry(block, file)

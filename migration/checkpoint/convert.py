@@ -419,7 +419,8 @@ def _check_integrity(reader: CheckpointReader, already: set[str], progress: _Pro
 
 
 def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: list[dict], models: list, tmp: str,
-                 outputs: Optional[list[str]], shadows: dict[str, str]) -> tuple[Optional[dict[str, Any]], list[str]]:
+                 outputs: Optional[list[str]], shadows: dict[str, str],
+                 conv_blocks: tuple = ()) -> tuple[Optional[dict[str, Any]], list[str]]:
     """Write ``model.keras`` (the whole network, see :mod:`migration.graph.whole_model`) into ``tmp``.
 
     Returns the manifest entry (None when no model was written) and notes saying why not."""
@@ -436,7 +437,7 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
     try:
         io = default_io(original, outputs)
         original.check(io.outputs, io.inputs)  # the sandbox: refuse before building anything we cannot verify
-        model, translator, notes = build_whole_model(original, list(zip(blocks, models)), io)
+        model, translator, notes = build_whole_model(original, list(zip(blocks, models)), io, conv_blocks)
     except Untranslatable as exc:
         return None, [str(exc)]
     except MigrationError as exc:
@@ -523,18 +524,19 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                     bar.cancelled = True  # the copy thread stops at its next chunk instead of finishing a huge tensor
                     raise
             crf = [conv.crf(key) for key in insp.crf]
-            conv_entries = []
+            conv_entries, conv_models = [], []
             for cb in insp.conv_blocks:  # tf.contrib.rnn.ConvLSTMCell blocks
                 from migration.checkpoint.conv_blocks import write_block
 
                 if forget_bias is not None:
                     cb = dataclasses.replace(cb, forget_bias=float(forget_bias), hyper_source="--forget-bias")
-                conv_entries.append(write_block(tmp, cb, conv.read_weight))
+                conv_entries.append(write_block(tmp, cb, conv.read_weight, conv_models))
                 for key in filter(None, (cb.kernel, cb.biases)):
                     conv.destinations[key] = conv_entries[-1]["file"]
             optimizer = conv.optimizer()
             model_entry, model_notes = (_whole_model(reader, meta, blocks, conv.block_models, tmp, outputs,
-                                                     insp.ema_shadows) if whole_model
+                                                     insp.ema_shadows, tuple(zip(conv_entries, conv_models)))
+                                        if whole_model
                                         else (None, ["no whole model: not requested (--no-model)"]))
             integrity = None
             if check_integrity:

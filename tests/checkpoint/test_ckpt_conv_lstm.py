@@ -32,10 +32,14 @@ def conv_ckpt(tmp_path_factory):
         lengths = v1.placeholder(tf.int32, [None], name="lengths")
         cell = legacy_rnn.conv_lstm_cell(2, [H, W, C_IN], C, [3, 2], forget_bias=0.5, name="conv_2d_lstm_cell")
         outputs, state = v1.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float32, scope="video")
+        last = tf.gather_nd(outputs, tf.stack([tf.range(tf.shape(x)[0]), lengths - 1], 1))  # [B, H, W, C]
+        logits = v1.layers.dense(tf.reduce_mean(last, [1, 2]), 2, name="head")
+        labels = v1.placeholder(tf.int32, [None], name="labels")
+        tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
         with v1.Session(graph=graph) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 31)
-            ref = sess.run([outputs, state.c, state.h], {x: x_np, lengths: LENGTHS})
+            ref = sess.run([outputs, state.c, state.h, logits], {x: x_np, lengths: LENGTHS})
             prefix = v1.train.Saver().save(sess, os.path.join(str(root / "ckpt"), "model.ckpt"))
     out = root / "out"
     return prefix, x_np, ref, str(out), run_cli("convert", prefix, out, "--quiet")
@@ -67,14 +71,18 @@ def test_conv_lstm_converts_and_verifies_against_the_original_graph(conv_ckpt):
     m = _manifest(out)
     (entry,) = m["conv_blocks"]
     v = m["verification"]
-    assert v["ok"] and v["references"] == {"conv block video": "original-graph"}
-    assert [c["output"] for c in v["checks"]] == ["outputs", "state/c", "state/h"]
+    assert v["ok"] and v["references"] == {"conv block video": "original-graph", "whole model": "original-graph"}
+    assert [c["output"] for c in v["checks"] if c["what"] == "conv block video"] == ["outputs", "state/c", "state/h"]
     assert m["variables"]["video/conv_2d_lstm_cell/kernel"]["destination"] == entry["file"]
     model = keras.models.load_model(os.path.join(out, entry["file"]), compile=False, safe_mode=True)
     got = [np.asarray(t) for t in model([x_np, LENGTHS], training=False)]
-    for a, b in zip(got, ref):  # the original program's own session outputs
+    for a, b in zip(got, ref[:3]):  # the original program's own session outputs
         np.testing.assert_allclose(a, b, atol=1e-5)
     assert np.all(got[0][1, 1:] == 0)  # past the length: zero, as dynamic_rnn
+    whole = m["model"]  # the conv block inside the whole network: x, lengths -> the logits the loss consumes
+    assert whole["inputs"] == ["x", "lengths"] and whole["outputs"] == ["head/BiasAdd:0"]
+    model = keras.models.load_model(os.path.join(out, whole["file"]), compile=False, safe_mode=True)
+    np.testing.assert_allclose(np.asarray(model([x_np, LENGTHS], training=False)), ref[3], atol=1e-5)
 
 
 def test_conv_lstm_wrong_forget_bias_fails_and_rebuilt_check_is_said_weaker(conv_ckpt, tmp_path, capsys):
