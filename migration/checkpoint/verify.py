@@ -255,7 +255,17 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         if meta else {}
     checks: list[Check] = []
     notes: list[str] = []
-    if meta is None:
+    if meta is not None and not fresh:  # a lone cuDNN buffer (convert split it): its canonical alias, rebuilt check
+        from migration.checkpoint.cudnn_opaque import convert_through_canonical
+
+        aliased = convert_through_canonical(reader, meta, recognize(reader.prefix, reader.variables, meta))
+        if aliased is not None:
+            import atexit
+            import shutil
+
+            reader, meta, notes = aliased[0], None, list(aliased[2])
+            atexit.register(shutil.rmtree, os.path.dirname(reader.prefix), True)
+    if meta is None and not notes:
         notes.append("no .meta: the original graph is not available, so every block is compared with a TF1 graph "
                       "rebuilt from the checkpoint with the manifest's hyper-parameters (weaker: a wrong --forget-bias "
                       "cannot be caught)")

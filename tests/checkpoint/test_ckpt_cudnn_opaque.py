@@ -109,6 +109,10 @@ def test_opaque_only_checkpoint_converts_with_the_weaker_check_said_plainly(tmp_
     assert len(got) == len(ref)
     for a, b in zip(got, ref):
         np.testing.assert_allclose(a, b, atol=1e-5)
+    capsys.readouterr()  # `rnn-migrate verify` later: the same weaker check, said the same way
+    assert run_cli("verify", prefix, tmp_path / "out") == 0
+    text = capsys.readouterr().out
+    assert "weaker" in text and "no CPU kernel" in text and "verified against the original graph" not in text
 
 
 def test_opaque_buffer_read_as_another_configuration_is_refused(tmp_path):
