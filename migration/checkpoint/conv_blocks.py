@@ -9,7 +9,8 @@ or ``conv_3d_lstm_cell``. ``forget_bias`` is a run-time constant (``sigmoid(f + 
 Block model (``blocks/<name>.keras``): inputs ``[x [B, T, *spatial, C_in], sequence_length [B]]``, outputs
 ``[outputs [B, T, *spatial, C], c, h]`` (TF1's ``tf.nest.flatten((outputs, LSTMStateTuple(c, h)))``, outputs past
 each length zero): ``modern_rnn.conv_lstm_cell`` (``ConvLSTM*D``, ``padding='same'``,
-``recurrent_activation='sigmoid'``) with the converted weights (:func:`migration.contrib_converters.conv_lstm_to_keras`).
+``recurrent_activation='sigmoid'``) with the converted weights
+(:func:`migration.contrib_converters.conv_lstm_to_keras`).
 
 Verification: the original graph's ``dynamic_rnn`` loop that reads the kernel, fed random inputs of the spatial
 shape the graph's input placeholder declares (the cell's zero state has that shape); when the graph does not state it

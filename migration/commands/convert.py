@@ -125,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet or not result.ok:
         m = result.manifest
         if result.ok:
-            print(f"wrote {result.out_dir}: {len(m['blocks']) + len(m.get('conv_blocks') or [])} block(s), {len(m['embeddings'])} embedding(s), "
+            blocks = len(m["blocks"]) + len(m.get("conv_blocks") or [])
+            print(f"wrote {result.out_dir}: {blocks} block(s), {len(m['embeddings'])} embedding(s), "
                   f"{len(m['dense'])} dense head(s); {len(m['unrecognized'])} unrecognized variable(s) not migrated (see manifest)"
                   + (f"; {len(m['bookkeeping'])} distributed-training counter(s) recognized, not migrated: "
                      f"{', '.join(m['bookkeeping'])}" if m.get("bookkeeping") else ""))

@@ -2,10 +2,11 @@
 
 The program: ``dynamic_rnn(Conv2DLSTMCell(input_shape=[H, W, C_in], output_channels=C, kernel_shape=[3, 2],
 forget_bias=0.5))`` over a placeholder ``x [None, T, H, W, C_in]`` with ragged ``lengths``, every variable random,
-saved by ``tf.compat.v1.train.Saver`` with its ``.meta``. ``convert`` must read forget_bias from the graph, write the
-``ConvLSTM2D`` block and verify it against the original graph's loop; a wrong ``--forget-bias`` must fail there;
-without the ``.meta`` only the weaker rebuilt check is possible and the CLI says so (and ``convert`` refuses: the spatial shape tf_keras's
-masked ConvLSTM needs is declared by the graph only).
+saved by ``tf.compat.v1.train.Saver`` with its ``.meta``, a dense head and a loss. ``convert`` must read forget_bias
+and the spatial input shape from the graph, write the ``ConvLSTM2D`` block and the whole model, and verify both
+against the original graph; a wrong ``--forget-bias`` must fail there. Without the ``.meta`` only the weaker rebuilt
+check is possible and the CLI says so (and ``convert`` refuses: the spatial shape tf_keras's masked ConvLSTM needs is
+declared by the graph only).
 """
 from __future__ import annotations
 
