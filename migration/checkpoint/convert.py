@@ -7,6 +7,7 @@ temporary directory next to ``OUT_DIR`` and renamed into place at the end, so a 
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import math
@@ -280,6 +281,17 @@ class _Converter:
                     entry.setdefault("slots", {}).setdefault(what, {})[role] = srel
         return entry
 
+    def crf(self, key: str) -> dict[str, Any]:
+        """``crf/<name>.npy``: a ``tf.contrib.crf`` transition matrix, unchanged, and how to load it."""
+        tags = int(self.reader.variables[key].shape[0])
+        rel = self.rel("crf", f"{safe_name(key)}.npy")
+        dtype = self.copy(key, rel)
+        self.destinations[key] = rel
+        return {"name": key, "file": rel, "num_tags": tags, "dtype": dtype,
+                "keras": f"crf = modern_rnn.CRF(num_tags={tags}); crf.build(); "
+                         f"crf.transitions.assign(numpy.load('{rel}', allow_pickle=False))  "
+                         "# row = previous tag, column = next tag, as TF1 stored it"}
+
     def optimizer(self) -> Optional[dict[str, Any]]:
         if not self.insp.optimizers:
             return None
@@ -407,7 +419,8 @@ def _check_integrity(reader: CheckpointReader, already: set[str], progress: _Pro
 
 
 def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: list[dict], models: list, tmp: str,
-                 outputs: Optional[list[str]], shadows: dict[str, str]) -> tuple[Optional[dict[str, Any]], list[str]]:
+                 outputs: Optional[list[str]], shadows: dict[str, str],
+                 conv_blocks: tuple = ()) -> tuple[Optional[dict[str, Any]], list[str]]:
     """Write ``model.keras`` (the whole network, see :mod:`migration.graph.whole_model`) into ``tmp``.
 
     Returns the manifest entry (None when no model was written) and notes saying why not."""
@@ -424,7 +437,7 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
     try:
         io = default_io(original, outputs)
         original.check(io.outputs, io.inputs)  # the sandbox: refuse before building anything we cannot verify
-        model, translator, notes = build_whole_model(original, list(zip(blocks, models)), io)
+        model, translator, notes = build_whole_model(original, list(zip(blocks, models)), io, conv_blocks)
     except Untranslatable as exc:
         return None, [str(exc)]
     except MigrationError as exc:
@@ -482,12 +495,20 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
     reader = CheckpointReader(checkpoint)
     meta = load_meta(reader.prefix)
     insp = recognize(reader.prefix, reader.variables, meta, use_ema=use_ema)
+    source, alias_notes = reader, []
+    if meta is not None:  # a lone cuDNN buffer: its configuration from the CudnnRNN op (which has no CPU kernel)
+        from migration.checkpoint.cudnn_opaque import convert_through_canonical
+
+        aliased = convert_through_canonical(reader, meta, insp, use_ema)
+        if aliased is not None:
+            (reader, insp, alias_notes), meta = aliased, None
+            atexit.register(shutil.rmtree, os.path.dirname(reader.prefix), True)
     if not insp.convertible:
         problems = insp.problems()
         cls = UnknownCellError if any(u.rnn_like for u in insp.unrecognized) else MigrationError
         raise cls("Cannot convert " + repr(reader.source_prefix) + ": " + "; ".join(problems) +
                   ". Run `rnn-migrate inspect` for the full report.")
-    with staged_output(out_dir, force=force, inputs=reader.input_files) as stage:
+    with staged_output(out_dir, force=force, inputs=source.input_files) as stage:
         tmp = stage.path
         bar = _Progress(reader.total_bytes if check_integrity else 0, progress)
         try:
@@ -502,9 +523,20 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                 except BaseException:
                     bar.cancelled = True  # the copy thread stops at its next chunk instead of finishing a huge tensor
                     raise
+            crf = [conv.crf(key) for key in insp.crf]
+            conv_entries, conv_models = [], []
+            for cb in insp.conv_blocks:  # tf.contrib.rnn.ConvLSTMCell blocks
+                from migration.checkpoint.conv_blocks import write_block
+
+                if forget_bias is not None:
+                    cb = dataclasses.replace(cb, forget_bias=float(forget_bias), hyper_source="--forget-bias")
+                conv_entries.append(write_block(tmp, cb, conv.read_weight, conv_models))
+                for key in filter(None, (cb.kernel, cb.biases)):
+                    conv.destinations[key] = conv_entries[-1]["file"]
             optimizer = conv.optimizer()
             model_entry, model_notes = (_whole_model(reader, meta, blocks, conv.block_models, tmp, outputs,
-                                                     insp.ema_shadows) if whole_model
+                                                     insp.ema_shadows, tuple(zip(conv_entries, conv_models)))
+                                        if whole_model
                                         else (None, ["no whole model: not requested (--no-model)"]))
             integrity = None
             if check_integrity:
@@ -521,14 +553,16 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                          "destination": conv.destinations.get(k, "not migrated")}
                      for k, v in reader.variables.items()}
         manifest = {
-            "checkpoint": reader.source_prefix, "meta": reader.meta_path if meta else None,
+            "checkpoint": source.source_prefix, "meta": source.meta_path if meta or alias_notes else None,
             "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
                                  "forget_bias_override": forget_bias},
-            "blocks": blocks, "embeddings": embeddings, "dense": dense, "optimizer": optimizer,
+            "blocks": blocks, "embeddings": embeddings, "dense": dense, "crf": crf, "conv_blocks": conv_entries,
+            "optimizer": optimizer,
             "with_optimizer": with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
             "integrity": integrity, "variables": variables, "model": model_entry,
             "bookkeeping": dict(insp.bookkeeping),
-            "unrecognized": [u.to_dict() for u in insp.unrecognized], "notes": insp.notes + conv.notes + model_notes,
+            "unrecognized": [u.to_dict() for u in insp.unrecognized],
+            "notes": alias_notes + insp.notes + conv.notes + model_notes,
         }
         write_manifest(tmp, manifest)
         verification = None
@@ -539,6 +573,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             if conv.casts:  # the TF1 side is built in float32: give it an exactly-cast float32 copy
                 against = _float32_alias(reader, os.path.join(tmp, ".verify"), set(conv.casts))
             verification = verify_conversion(against, tmp).to_dict()
+            if alias_notes:  # the .meta exists, but its CudnnRNN ops cannot run: say that, not "no .meta"
+                verification["notes"] = alias_notes + [n for n in verification["notes"] if not n.startswith("no .meta")]
             if conv.casts:
                 shutil.rmtree(os.path.join(tmp, ".verify"), ignore_errors=True)
                 verification.setdefault("notes", []).append(

@@ -148,6 +148,20 @@ def cudnn_opaque(r: "_Recognizer", blocks: list[Block]) -> None:
                         f"{scope!r} (converted from those, not twice)")
 
 
+def crf(r: "_Recognizer") -> list[str]:
+    """``[<scope>/]transitions [N, N]``: the transition matrix ``tf.contrib.crf.crf_log_likelihood`` created (row =
+    previous tag, column = next tag); ``convert`` exports it unchanged for ``modern_rnn.CRF(num_tags=N)``."""
+    found = []
+    for key in r.free():
+        shape = r.vs[key].shape
+        if key.rsplit("/", 1)[-1] == "transitions" and len(shape) == 2 and shape[0] == shape[1] and shape[0] > 0 \
+                and r.vs[key].dtype.startswith("float"):
+            found.append(key)
+            r.take(key, f"CRF transition matrix (tf.contrib.crf, {shape[0]} tags): exported unchanged to "
+                        "crf/<name>.npy for modern_rnn.CRF(num_tags=N).transitions")
+    return found
+
+
 _STACK = re.compile(r"^(.*)/cell_(\d+)/bidirectional_rnn$")
 
 

@@ -6,6 +6,7 @@ Layout of a conversion directory::
     blocks/<name>.keras              one Keras 2 model per RNN block (inputs [x, sequence_length])
     embeddings/<name>.npy            Embedding rows in the order a Keras Embedding needs
     dense/<name>/{kernel,bias}.npy   Dense weights
+    crf/<name>.npy                   tf.contrib.crf transition matrices, unchanged (modern_rnn.CRF.transitions)
     optimizer/<role>/...npy          optimizer slots (--with-optimizer), same layout as their weights
 """
 from __future__ import annotations
@@ -85,6 +86,19 @@ SCHEMA: dict[str, Any] = {
             "properties": {"file": _REL, "inputs": {"type": "array", "items": _NAME},
                            "outputs": {"type": "array", "minItems": 1, "items": _NAME}},
         }]},
+        "conv_blocks": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "file", "kernel", "conv_ndims", "input_channels", "output_channels", "kernel_shape",
+                         "spatial_shape", "forget_bias", "outputs"],
+            "properties": {"name": _NAME, "file": _REL, "kernel": _NAME, "conv_ndims": _POSITIVE,
+                           "input_channels": _POSITIVE, "output_channels": _POSITIVE, "kernel_shape": _SHAPE,
+                           "spatial_shape": _SHAPE, "forget_bias": {"type": "number"}, "outputs": {"type": "array", "items": _NAME}},
+        }},
+        "crf": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "file", "num_tags"],
+            "properties": {"name": _NAME, "file": _REL, "num_tags": _POSITIVE},
+        }},
         "dense": {"type": "array", "items": {
             "type": "object",
             "required": ["name", "kernel", "bias", "kernel_file", "bias_file"],
@@ -112,6 +126,7 @@ def manifest_files(manifest: dict[str, Any]) -> list[str]:
         files.extend(emb.get("slots", {}).values())
     if manifest.get("model"):
         files.append(manifest["model"]["file"])
+    files += [c["file"] for c in (manifest.get("crf") or []) + (manifest.get("conv_blocks") or [])]
     for d in manifest["dense"]:
         files += [d["kernel_file"], d["bias_file"]]
         for roles in d.get("slots", {}).values():

@@ -283,7 +283,9 @@ class MetaGraph:
         if value.size != 1:
             return None
         # float32 constants: the shortest decimal that rounds to the same float32 (0.3, not 0.30000001192...)
-        return float(str(value.reshape(()))) if value.dtype == np.float32 else float(value)
+        if value.dtype.kind != "f":
+            return None
+        return float(str(value.reshape(()))) if value.dtype == np.float32 else float(value.reshape(()))
 
     def _producer_op(self, ctx: _Context, inp: str) -> str:
         node = ctx.nodes.get(_ref(inp)[0])
@@ -295,9 +297,12 @@ class MetaGraph:
         is_split = lambda r: (ctx.nodes.get(r[0]) is not None and ctx.nodes[r[0]].op == "Split")  # noqa: E731
         if kind in ("basic_lstm", "lstm") and node.op in _BLOCK_LSTM_OPS:
             # tf.contrib.rnn.LSTMBlockCell / LSTMBlockFusedCell: the hyper-parameters are attributes of the fused op
-            facts.append(("forget_bias", float(str(np.float32(node.attr["forget_bias"].f)))))
+            # (BlockLSTMV2 has no forget_bias attribute: 0.0). The kernels fix tanh and have no projection.
+            bias = node.attr["forget_bias"].f if "forget_bias" in node.attr else 0.0
+            facts.append(("forget_bias", float(str(np.float32(bias)))))
             clip = float(str(np.float32(node.attr["cell_clip"].f))) if "cell_clip" in node.attr else -1.0
             facts.append(("cell_clip", clip if clip > 0 else None))
+            facts += [("activation", "tanh"), ("proj_clip", None)]
         elif kind in ("basic_lstm", "lstm"):
             if node.op in ("Add", "AddV2") and len(refs) == 2:
                 for (src, idx), other in ((refs[0], node.input[1]), (refs[1], node.input[0])):
@@ -312,10 +317,85 @@ class MetaGraph:
                 if value is not None:
                     clip = "proj_clip" if self._producer_op(ctx, node.input[0]) == "MatMul" else "cell_clip"
                     facts.append((clip, value))
+        elif kind == "layer_norm_lstm" and node.op in ("Add", "AddV2") and len(refs) == 2:
+            # LayerNormBasicLSTMCell: sigmoid(layer_norm(f, "forget") + forget_bias): an Add of a Const and a tensor
+            # computed from the gate Split's output 2 alone (through the layer norm), feeding a Sigmoid
+            for k in (0, 1):
+                value = self._const_value(ctx, node.input[1 - k])
+                if value is not None and self._split_outputs(ctx, node.input[k]) == {2} and any(
+                        c.op == "Sigmoid" for c in self._context_consumers(ctx).get(node.name, ())):
+                    facts.append(("forget_bias", value))
         elif kind == "basic_rnn":
             if node.op in _ACTIVATIONS and refs and self._producer_op(ctx, node.input[0]) == "BiasAdd":
                 facts.append(("activation", _ACTIVATIONS[node.op]))
         return facts
+
+    def _context_consumers(self, ctx: _Context) -> dict[str, list]:
+        cache = self.__dict__.setdefault("_ctx_consumers", {})
+        if ctx.function not in cache:
+            consumers: dict[str, list] = {}
+            for node in ctx.nodes.values():
+                for inp in node.input:
+                    consumers.setdefault(_ref(inp)[0], []).append(node)
+            cache[ctx.function] = consumers
+        return cache[ctx.function]
+
+    def _split_outputs(self, ctx: _Context, inp: str, depth: int = 10) -> set[int]:
+        """Which outputs of a ``Split`` the tensor ``inp`` is computed from (walking back ``depth`` ops at most;
+        variables, constants and the loop's inputs end the walk)."""
+        found: set[int] = set()
+        seen: set[str] = set()
+        frontier = [inp]
+        for _ in range(depth):
+            nxt = []
+            for t in frontier:
+                name, idx = _ref(t)
+                node = ctx.nodes.get(name)
+                if node is None or idx < 0:
+                    continue
+                if node.op == "Split":
+                    found.add(idx)
+                    continue
+                if name in seen or node.op in _VARIABLE_OPS or node.op == "Const":
+                    continue
+                seen.add(name)
+                nxt += [i for i in node.input if not i.startswith("^")]
+            frontier = nxt
+        return found
+
+    def fused_lstm_hyperparameters(self, var_key: str) -> dict[str, object]:
+        """Attributes of the ``BlockLSTM``/``BlockLSTMV2`` ops (``LSTMBlockFusedCell``: one op for the whole sequence,
+        under whatever name scope) that read variable ``var_key`` directly; values must agree."""
+        consumers = self._context_consumers(self.contexts[0])
+        start = [n.name for n in self.main.values() if n.op in _VARIABLE_OPS and
+                 (n.name == var_key or (n.op == "VarHandleOp" and n.attr["shared_name"].s.decode() == var_key))]
+        found: dict[str, set] = {}
+        frontier, seen = start, set(start)
+        for _ in range(4):
+            nxt = []
+            for name in frontier:
+                for c in consumers.get(name, ()):
+                    if c.name in seen:
+                        continue
+                    seen.add(c.name)
+                    if c.op in ("Identity", "ReadVariableOp"):
+                        nxt.append(c.name)
+                    elif c.op == "BlockLSTMV2":
+                        raise MigrationError(
+                            f"{self.path!r}: {var_key!r} is read by a BlockLSTMV2 op ({c.name!r}), TensorFlow 2's "
+                            "kernel in the Keras gate order i, f, c, o, not a TF1 LSTMBlockFusedCell (i, c, f, o): "
+                            "load these weights with Keras directly instead of converting them.")
+                    elif c.op == "BlockLSTM":
+                        for key, value in self._node_facts(self.contexts[0], c, "lstm"):
+                            found.setdefault(key, set()).add(value)
+            frontier = nxt
+        out: dict[str, object] = {}
+        for key, values in found.items():
+            if len(values) > 1:
+                raise MigrationError(f"{self.path!r}: the fused LSTM reading {var_key!r} has several values for "
+                                     f"{key}: {sorted(map(str, values))}. Pass the right one explicitly.")
+            out[key] = values.pop()
+        return out
 
     # -- optimizer ------------------------------------------------------------------------------------------------
 

@@ -215,15 +215,19 @@ class Inspection:
     ema_shadows: dict[str, str] = dataclasses.field(default_factory=dict)
     #: distributed-training counters (``sync_rep_local_step`` ...) -> what wrote them (recognized, not migrated)
     bookkeeping: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: ``tf.contrib.crf`` transition matrices ``[N, N]`` (exported unchanged for ``modern_rnn.CRF``)
+    crf: list[str] = dataclasses.field(default_factory=list)
+    #: ``tf.contrib.rnn.ConvLSTMCell`` blocks (:mod:`migration.checkpoint.conv_blocks`)
+    conv_blocks: list = dataclasses.field(default_factory=list)
 
     @property
     def convertible(self) -> bool:
-        return bool(self.blocks) and not any(u.rnn_like for u in self.unrecognized)
+        return bool(self.blocks or self.conv_blocks) and not any(u.rnn_like for u in self.unrecognized)
 
     def problems(self) -> list[str]:
         """Why ``convert`` would refuse this checkpoint (empty when it would not)."""
         out = [f"variable {u.name!r} {list(u.shape)}: {u.reason}" for u in self.unrecognized if u.rnn_like]
-        if not self.blocks:
+        if not self.blocks and not self.conv_blocks:
             out.insert(0, f"checkpoint {self.prefix!r} holds no RNN cell that rnn-migrate recognizes "
                           f"(expected e.g. rnn/basic_lstm_cell/kernel; the cell table is in `rnn-migrate inspect --help`)")
         return out
@@ -240,6 +244,8 @@ class Inspection:
             "unrecognized": [u.to_dict() for u in self.unrecognized],
             "consumed": dict(self.consumed),
             "bookkeeping": dict(self.bookkeeping),
+            "crf": list(self.crf),
+            "conv_blocks": [c.to_dict() for c in self.conv_blocks],
             "notes": list(self.notes),
             "convertible": self.convertible,
             "problems": self.problems(),
@@ -620,6 +626,9 @@ class _Recognizer:
                                          f"and {key}={value} in different parts of the graph. Pass the right one "
                                          "explicitly (e.g. --forget-bias).")
                 params[key] = value
+        if kind == "lstm" and not params:  # LSTMBlockFusedCell: one BlockLSTM op outside any cell scope
+            params = self.meta.fused_lstm_hyperparameters(  # type: ignore[union-attr]
+                next(k for k in self.vs if k.startswith(path + "/")))
         return params
 
     def _all_cell_paths(self) -> list[str]:
@@ -724,15 +733,27 @@ class _Recognizer:
                 continue
             comps = key.split("/")
             rnn_like = _rnn_like(key)
-            if comps[-1] == "transitions" and len(info.shape) == 2 and info.shape[0] == info.shape[1]:
-                reason = ("CRF transition matrix (tf.contrib.crf): copy it unchanged into modern_rnn.CRF(num_tags="
-                          f"{info.shape[0]}).transitions; not exported by convert")
-            elif comps[-1] == "opaque_kernel" and len(info.shape) == 1:
+            if comps[-1] == "opaque_kernel" and len(info.shape) == 1:
                 reason = ("cuDNN opaque parameter buffer (CudnnLSTM/CudnnGRU) without canonical "
                           "cudnn_compatible_*_cell variables that match it: split it with "
                           "migration.cudnn_converters.opaque_to_tf1(buffer, rnn_mode, num_layers, num_units, "
                           "input_size, bidirectional) using the layer's configuration")
                 rnn_like = True
+                if self.meta is not None:
+                    from migration.checkpoint.cudnn_opaque import opaque_layouts
+
+                    try:
+                        layouts = opaque_layouts(self.meta, self.vs, [key])
+                    except MigrationError as exc:
+                        reason += f" ({exc})"
+                        layouts = []
+                    if layouts:
+                        lay = layouts[0]
+                        reason = (f"cuDNN opaque parameter buffer: {lay.mode}, {lay.num_layers} layer(s) of "
+                                  f"{lay.num_units} units, input {lay.input_size}"
+                                  f"{', bidirectional' if lay.bidirectional else ''} (the CudnnRNN op {lay.op!r} of "
+                                  "the .meta): `rnn-migrate convert` splits it into the canonical "
+                                  "cudnn_compatible_* cells (checked by the weaker rebuilt check: no CPU kernel)")
             elif rnn_like:
                 reason = (f"under an RNN-looking scope ({'/'.join(comps[:-1])}) but no row of the cell table matches "
                           f"(known cell directories: {[r[0] for r in CELL_TABLE]})")
@@ -774,6 +795,10 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
     wrapped_embeddings, wrapped_dense = families.wrappers(r)
     embeddings = wrapped_embeddings + r.embeddings()
     dense = wrapped_dense + r.dense()
+    crf = families.crf(r)
+    from migration.checkpoint.conv_blocks import recognize_conv
+
+    conv = recognize_conv(r)
     r.leftovers()
     families.apply_ema(r, shadows, blocks, embeddings, dense, optimizers)
     if meta is None:
@@ -789,7 +814,8 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
                     del r.consumed[key]
                     r.reject(key, f"{opt.kind} slot {role} of {owner!r}, which is itself not migrated")
     return Inspection(prefix, meta.path if meta else None, dict(variables), blocks, embeddings, dense, optimizers,
-                      step, r.unrecognized, r.consumed, r.notes, dict(shadows) if use_ema else {}, r.bookkeeping)
+                      step, r.unrecognized, r.consumed, r.notes, dict(shadows) if use_ema else {}, r.bookkeeping,
+                      crf, conv)
 
 
 def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:

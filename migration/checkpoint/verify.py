@@ -255,7 +255,17 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         if meta else {}
     checks: list[Check] = []
     notes: list[str] = []
-    if meta is None:
+    if meta is not None and not fresh:  # a lone cuDNN buffer (convert split it): its canonical alias, rebuilt check
+        from migration.checkpoint.cudnn_opaque import convert_through_canonical
+
+        aliased = convert_through_canonical(reader, meta, recognize(reader.prefix, reader.variables, meta))
+        if aliased is not None:
+            import atexit
+            import shutil
+
+            reader, meta, notes = aliased[0], None, list(aliased[2])
+            atexit.register(shutil.rmtree, os.path.dirname(reader.prefix), True)
+    if meta is None and not notes:
         notes.append("no .meta: the original graph is not available, so every block is compared with a TF1 graph "
                       "rebuilt from the checkpoint with the manifest's hyper-parameters (weaker: a wrong --forget-bias "
                       "cannot be caught)")
@@ -288,10 +298,19 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         for label, a, b in zip(block["outputs"], tf1_out, keras_out):
             diff = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
             checks.append(Check(f"block {block['name']}", label, diff, list(a.shape), reference))
+    for k, entry in enumerate(manifest.get("conv_blocks") or []):
+        from migration.checkpoint.conv_blocks import verify_conv_block
+
+        conv_checks, conv_notes = verify_conv_block(reader.prefix, original, loops, entry, out_dir, seed + 100 + k)
+        checks += conv_checks
+        notes += conv_notes
     if manifest.get("model") and original is not None:
         checks += _check_whole_model(original, manifest["model"], out_dir, batch, time_steps, seed)
     for emb in manifest["embeddings"]:
         checks.append(_check_embedding(reader.prefix, emb, out_dir, reader, meta))
+    for c in manifest.get("crf") or []:
+        diff = _compare_rows(reader, c["name"], os.path.join(out_dir, c["file"]))
+        checks.append(Check(f"crf {c['name']}", "transitions", diff, list(reader.variables[c["name"]].shape)))
     for d in manifest["dense"]:
         for what in ("kernel", "bias"):
             diff = _compare_rows(reader, d[what], os.path.join(out_dir, d[f"{what}_file"]))

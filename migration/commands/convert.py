@@ -14,6 +14,7 @@ Convert a TF1 checkpoint into OUT_DIR:
                                    tf.nest.flatten((outputs, final_state)) as TF1 dynamic_rnn returns them
   embeddings/<name>.npy            rows in the order a Keras Embedding needs ('mod' partitions permuted)
   dense/<name>/{kernel,bias}.npy   Dense weights
+  crf/<name>.npy                   tf.contrib.crf transitions [N, N], unchanged (modern_rnn.CRF.transitions)
   optimizer/...                    with --with-optimizer: slots converted like their weights (no forget_bias)
 
 Hyper-parameters that checkpoints do not store (forget_bias, cell_clip, proj_clip, activation) come from the .meta
@@ -124,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet or not result.ok:
         m = result.manifest
         if result.ok:
-            print(f"wrote {result.out_dir}: {len(m['blocks'])} block(s), {len(m['embeddings'])} embedding(s), "
+            blocks = len(m["blocks"]) + len(m.get("conv_blocks") or [])
+            print(f"wrote {result.out_dir}: {blocks} block(s), {len(m['embeddings'])} embedding(s), "
                   f"{len(m['dense'])} dense head(s); {len(m['unrecognized'])} unrecognized variable(s) not migrated (see manifest)"
                   + (f"; {len(m['bookkeeping'])} distributed-training counter(s) recognized, not migrated: "
                      f"{', '.join(m['bookkeeping'])}" if m.get("bookkeeping") else ""))

@@ -53,8 +53,16 @@ def format_report(report: dict) -> str:
                     if s["kind"] in ("basic_lstm", "lstm") else ("activation",)
                 extra = ", ".join(f"{key}={s[key]}" for key in keys if s[key] is not None and s[key] is not False)
                 lines.append(f"    {d or '-':<3} layer {k}: {s['kind']:<12} units={s['units']:<5} {extra}  [{c['path']}]")
-    if not report["blocks"]:
+    for c in report.get("conv_blocks") or []:
+        bias = "" if c["biases"] else ", no biases"
+        lines.append(f"  {c['scope'] or '(root)':<24} ConvLSTM {c['conv_ndims']}-D, kernel {list(c['kernel_shape'])}, "
+                     f"{c['input_channels']} -> {c['output_channels']} channels, spatial "
+                     f"{list(c['spatial_shape']) if c['spatial_shape'] else 'unknown (no .meta)'}, "
+                     f"forget_bias={c['forget_bias']} ({c['hyper_source']}){bias}  [{c['path']}]")
+    if not report["blocks"] and not report.get("conv_blocks"):
         lines.append("  (none)")
+    if report.get("crf"):
+        lines.append("CRF transitions: " + ", ".join(report["crf"]) + " (exported to crf/ by convert)")
     lines.append("embeddings:")
     for e in report["embeddings"]:
         part = f", {e['partitions']} partitions ({e['strategy']})" if (e["partitions"] or 1) > 1 else ""

@@ -90,6 +90,75 @@ def find_loops(og) -> list[Loop]:
         loops.append(loop)
     for loop in loops:
         _boundary(index, loop)
+    loops += _fused_loops(og, index)
+    return loops
+
+
+_FUSED = ("BlockLSTM", "BlockLSTMV2")
+_TO_LAST = ("Mul", "ConcatV2", "Identity")  # the mask, the prepended initial state
+_LAST = ("GatherNd", "StridedSlice", "GatherV2", "Gather")
+
+
+def _gradient(name: str) -> bool:
+    return any(p == "gradients" or p.startswith("gradients_") for p in name.split("/"))
+
+
+def _tensor(inp: str) -> str:
+    name, idx, _ = ref(inp)
+    return f"{name}:{idx}"
+
+
+def _last_step(index: GraphIndex, tensor: str) -> Optional[str]:
+    """The tensor that selects the last relevant step of ``tensor`` (``[T, B, units]``): the nearest gather or
+    slice downstream of it, through the mask, the prepended initial state and identities."""
+    frontier, seen = [tensor], set()
+    for _ in range(4):
+        nxt = []
+        for t in frontier:
+            for c in index.consumers(ref(t)[0]):
+                inputs = [_tensor(i) for i in c.input if not ref(i)[2]]
+                if c.name in seen or t not in inputs or _gradient(c.name):
+                    continue
+                seen.add(c.name)
+                if c.op in _LAST and inputs[0] == t:
+                    return f"{c.name}:0"
+                if c.op in _TO_LAST:
+                    nxt.append(f"{c.name}:0")
+        frontier = nxt
+    return None
+
+
+def _fused_loops(og, index: GraphIndex) -> list[Loop]:
+    """``LSTMBlockFusedCell``: one ``BlockLSTM`` op runs the whole (time-major) sequence, no while loop.
+
+    Inputs ``seq_len_max, x, cs_prev, h_prev, w, wci, wcf, wco, b``; outputs ``i, cs, f, o, ci, co, h``. The
+    wrapper masks ``h`` past each length (a ``Mul``) and selects the final ``(c, h)`` at ``length - 1`` (a gather
+    after prepending the initial state), or the last step (a slice) without lengths; ``seq_len_max`` is
+    ``max(sequence_length)`` (read back through ``Cast``/``Max`` to the user's tensor)."""
+    loops = []
+    for node in index.nodes.values():
+        if node.op not in _FUSED or len(node.input) < 9:
+            continue
+        scope = node.name.rsplit("/", 1)[0] if "/" in node.name else ""
+        loop = Loop(scope, node.name, {k for i in node.input[4:9] for k in [_var_key(og, index, i)] if k},
+                    x=node.input[1], time_major=True)
+        length, through_max = node.input[0], False
+        for _ in range(6):
+            producer = index.node(ref(length)[0])
+            if producer is None or producer.op not in ("Cast", "Max", "Identity"):
+                break
+            through_max |= producer.op == "Max"
+            length = producer.input[0]
+        loop.sequence_length = length if through_max else None
+        h = f"{node.name}:6"
+        masked = [c for c in index.consumers(node.name) if c.op == "Mul" and h in map(_tensor, c.input)
+                  and not _gradient(c.name)]
+        loop.outputs = f"{masked[0].name}:0" if loop.sequence_length and len(masked) == 1 else h
+        states = [_last_step(index, f"{node.name}:1"), _last_step(index, loop.outputs)]
+        if None in states:
+            loop.problems.append(f"fused LSTM {node.name!r}: its final state (c, h) was not found")
+        loop.state_candidates = [s for s in states if s]
+        loops.append(loop)
     return loops
 
 

@@ -229,11 +229,22 @@ def locate(og, loops, block: dict) -> BlockTensors:
     return locate_block(og, loops, keys, n_states)
 
 
-def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO):
-    """Translate (see :mod:`migration.graph.to_keras`). ``blocks``: (manifest block entry, Keras block model).
+def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO,
+                      conv_blocks: Sequence[tuple[dict, Any]] = ()):
+    """Translate (see :mod:`migration.graph.to_keras`). ``blocks``: (manifest block entry, Keras block model);
+    ``conv_blocks``: the same for ConvLSTM blocks (:mod:`migration.checkpoint.conv_blocks`).
     Returns ``(model, translator, block_notes)``; raises :class:`Untranslatable`."""
     loops = find_loops(og)
     calls, notes = [], []
+    for entry, model in conv_blocks:
+        keys = {k for k in (entry["kernel"], entry["biases"]) if k}
+        hits = [loop for loop in loops if keys <= loop.variables and not loop.problems]
+        if len(hits) == 1:
+            loop = hits[0]
+            calls.append(BlockCall(model, loop.x, loop.sequence_length, loop.time_major,
+                                   [loop.outputs] + loop.states(2), 1, entry["name"]))
+        else:
+            notes.append(f"conv block {entry['name']}: {len(hits)} while loops of the graph read its kernel")
     for entry, model in blocks:
         try:
             t = locate(og, loops, entry)

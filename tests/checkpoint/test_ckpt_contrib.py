@@ -7,8 +7,8 @@ forget_bias 0.5, cell_clip 0.4), ``grublock`` (MultiRNNCell of two GRUBlockCell,
 randomised, the graph's outputs are recorded, and a ``tf.compat.v1.train.Saver`` checkpoint is written.
 
 The hyper-parameters the checkpoint does not store (forget_bias, cell_clip) are given here as the program used them;
-reading them from the ``LSTMBlockCell``/``BlockLSTM`` op attributes of the ``.meta`` is ``migration.checkpoint.meta``'s
-job (the ground-truth verification work).
+``test_ckpt_families.py`` proves that ``rnn-migrate convert`` reads them from the ``.meta`` itself and verifies every
+family against the original graph.
 """
 from __future__ import annotations
 
