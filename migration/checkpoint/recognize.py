@@ -215,15 +215,19 @@ class Inspection:
     ema_shadows: dict[str, str] = dataclasses.field(default_factory=dict)
     #: distributed-training counters (``sync_rep_local_step`` ...) -> what wrote them (recognized, not migrated)
     bookkeeping: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: attention decoders (:mod:`migration.checkpoint.seq2seq`)
+    seq2seq: list = dataclasses.field(default_factory=list)
 
     @property
     def convertible(self) -> bool:
-        return bool(self.blocks) and not any(u.rnn_like for u in self.unrecognized)
+        return (bool(self.blocks) or bool(self.seq2seq)) and not any(u.rnn_like for u in self.unrecognized) \
+            and all(s.convertible for s in self.seq2seq)
 
     def problems(self) -> list[str]:
         """Why ``convert`` would refuse this checkpoint (empty when it would not)."""
         out = [f"variable {u.name!r} {list(u.shape)}: {u.reason}" for u in self.unrecognized if u.rnn_like]
-        if not self.blocks:
+        out += [f"seq2seq {s.name}: {s.problem}" for s in self.seq2seq if s.problem]
+        if not self.blocks and not self.seq2seq:
             out.insert(0, f"checkpoint {self.prefix!r} holds no RNN cell that rnn-migrate recognizes "
                           f"(expected e.g. rnn/basic_lstm_cell/kernel; the cell table is in `rnn-migrate inspect --help`)")
         return out
@@ -240,6 +244,7 @@ class Inspection:
             "unrecognized": [u.to_dict() for u in self.unrecognized],
             "consumed": dict(self.consumed),
             "bookkeeping": dict(self.bookkeeping),
+            "seq2seq": [s.to_dict() for s in self.seq2seq],
             "notes": list(self.notes),
             "convertible": self.convertible,
             "problems": self.problems(),
@@ -759,7 +764,11 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
 
     shadows = families.ema(r, use_ema)
     optimizers, step = r.optimizers()
+    from migration.checkpoint import seq2seq
+
+    attention = seq2seq.take(r)  # before the cells: a wrapped cell belongs to its AttentionWrapper
     blocks = r.cells()
+    seq2seq.legacy_cells_problem(attention, blocks)
     names: set[str] = set()
     for block in blocks:
         base = re.sub(r"[^A-Za-z0-9_.-]+", "_", block.scope) or "root"
@@ -789,7 +798,8 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
                     del r.consumed[key]
                     r.reject(key, f"{opt.kind} slot {role} of {owner!r}, which is itself not migrated")
     return Inspection(prefix, meta.path if meta else None, dict(variables), blocks, embeddings, dense, optimizers,
-                      step, r.unrecognized, r.consumed, r.notes, dict(shadows) if use_ema else {}, r.bookkeeping)
+                      step, r.unrecognized, r.consumed, r.notes, dict(shadows) if use_ema else {}, r.bookkeeping,
+                      attention)
 
 
 def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:

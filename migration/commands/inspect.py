@@ -22,6 +22,10 @@ cell table (directory under the block scope -> kind):
   rnn_cell/{W,b}                                          hand-written get_variable cell (seed 002)
   ... under multi_rnn_cell/cell_K/ (layers) and fw/, bw/ (bidirectional)
 
+seq2seq blocks (tf.contrib.seq2seq AttentionWrapper: memory_layer/kernel, .../attention_wrapper/{bahdanau_attention,
+luong_attention}/..., attention_layer/kernel and the wrapped cell; legacy_seq2seq attention_decoder: AttnW_k, AttnV_k,
+Attention_k, AttnOutputProjection) are listed with their mechanism, normalize/scale, sizes and the Keras twin.
+
 examples:
   rnn-migrate inspect models/pretrained_lstm.ckpt-40000
   rnn-migrate inspect models/            # the latest checkpoint named by models/checkpoint
@@ -55,6 +59,10 @@ def format_report(report: dict) -> str:
                 lines.append(f"    {d or '-':<3} layer {k}: {s['kind']:<12} units={s['units']:<5} {extra}  [{c['path']}]")
     if not report["blocks"]:
         lines.append("  (none)")
+    if report.get("seq2seq"):
+        from migration.checkpoint.seq2seq import format_lines
+
+        lines += format_lines(report["seq2seq"])
     lines.append("embeddings:")
     for e in report["embeddings"]:
         part = f", {e['partitions']} partitions ({e['strategy']})" if (e["partitions"] or 1) > 1 else ""

@@ -1,0 +1,555 @@
+"""seq2seq checkpoints through ``rnn-migrate inspect/convert/verify``: recognition, the Keras model, the checks.
+
+* :func:`take` (called by :func:`migration.checkpoint.recognize.recognize` before the RNN cells are grouped): every
+  ``tf.contrib.seq2seq`` ``AttentionWrapper`` (:func:`migration.seq2seq_converters.recognize_seq2seq`) consumes its
+  variables (memory_layer, mechanism, attention_layer, the wrapped cell) and becomes a :class:`Seq2SeqInfo`; a
+  ``legacy_seq2seq`` ``attention_decoder`` scope is reported too, and refused by ``convert`` (not converted yet).
+* :func:`locate` finds the decoder in the ``.meta`` graph, by structure: the memory and ``memory_sequence_length``
+  tensors (the mask of the mechanism's ``memory_layer`` input), the decoder's ``embedding_lookup`` ids, the output
+  projection (a dense head whose kernel is read inside the same ``While`` loop as the wrapped cell) and the logits the
+  loss consumes.
+* :func:`write_model` writes ``seq2seq/<name>.keras`` (:class:`modern_rnn.seq2seq.models.AttentionDecoderModel`).
+* :func:`verify_entry` runs the ORIGINAL graph in the sandbox, fed random memory / ragged lengths / ids at those
+  tensors, and compares its logits with the Keras model's (reference ``original-graph``); without a usable ``.meta``
+  it compares with a TF1 graph rebuilt from :mod:`legacy_rnn.seq2seq` (reference ``rebuilt``, weaker). Greedy and beam
+  decoding are compared (ids equal) with rebuilt TF1 inference graphs, reference ``rebuilt``: a training ``.meta``
+  has no inference graph.
+
+Hyper-parameters the checkpoint does not hold are read from the ``.meta`` or listed in ``assumed``
+(``cell_input_fn``, ``probability_fn``, ``score_mask_value``; ``output_attention`` when the projection's shape
+cannot tell). Decode-time options (beam width, length penalty, maximum iterations) are not part of a training graph:
+the manifest says so and :meth:`AttentionDecoderModel.beam_search` takes them as arguments.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Optional
+
+import numpy as np
+
+from migration import seq2seq_converters as s2c
+from migration.errors import MigrationError
+from migration.graph.graphdef import ref
+from migration.specs import CellSpec
+
+_PASS = ("Reshape", "Transpose", "Identity", "Cast", "ExpandDims", "ReadVariableOp")
+
+
+@dataclasses.dataclass
+class Seq2SeqInfo:
+    """One attention decoder found in a checkpoint (``kind`` ``contrib.seq2seq.AttentionWrapper`` or
+    ``legacy_seq2seq.attention_decoder``)."""
+
+    kind: str
+    name: str
+    block: Any                                  # s2c.AttentionWrapperBlock | s2c.AttentionDecoderBlock
+    spec: Optional[CellSpec] = None
+    hyper_sources: dict[str, str] = dataclasses.field(default_factory=dict)
+    embedding: Optional[str] = None             # checkpoint key of the decoder embedding (from the .meta)
+    projection: Optional[tuple[str, Optional[str]]] = None   # (kernel key, bias key) of the output layer
+    output_attention: Optional[bool] = None
+    assumed: dict[str, str] = dataclasses.field(default_factory=dict)
+    problem: str = ""
+
+    @property
+    def convertible(self) -> bool:
+        return not self.problem
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"kind": self.kind, "name": self.name, **s2c.describe_block(self.block)}
+        out["kind"] = self.kind
+        if self.spec is not None:
+            out["cell_spec"] = self.spec.to_dict()
+            out["hyper_sources"] = dict(self.hyper_sources)
+        out.update({"embedding": self.embedding, "projection": list(self.projection) if self.projection else None,
+                    "output_attention": self.output_attention, "assumed": dict(self.assumed),
+                    "convertible": self.convertible, "problem": self.problem})
+        return out
+
+
+ASSUMED_ALWAYS = {
+    "cell_input_fn": "concat([inputs, attention]) (TF1's default; a custom cell_input_fn is a Python lambda, not in "
+                     "the graph's names)",
+    "probability_fn": "softmax (TF1's default)",
+    "score_mask_value": "-inf (TF1's default; matters only for padded memory steps)",
+}
+
+
+# -- recognition ------------------------------------------------------------------------------------------------------
+
+def take(r) -> list[Seq2SeqInfo]:
+    """Consume the seq2seq variables of recognizer ``r`` (:class:`migration.checkpoint.recognize._Recognizer`)."""
+    free = {k: r.vs[k].shape for k in r.free()}
+    if not any("attention_wrapper/" in k or "AttnW_" in k for k in free):
+        return []
+    blocks = s2c.recognize_seq2seq(free)
+    infos: list[Seq2SeqInfo] = []
+    for block in blocks:
+        if isinstance(block, s2c.AttentionWrapperBlock):
+            name = "decoder" if not block.prefix.strip("/") else block.prefix.strip("/").replace("/", "_")
+            cell_scope = block.scope + {"basic_lstm": "basic_lstm_cell", "lstm": "lstm_cell", "gru": "gru_cell",
+                                        "basic_rnn": "basic_rnn_cell"}[block.cell_kind]
+            spec, sources = r.spec_for(block.cell_kind, block.cell_units, False, None, block.scope.rstrip("/"),
+                                       cell_scope[len(block.scope):], cell_scope)
+            info = Seq2SeqInfo("contrib.seq2seq.AttentionWrapper", name, block, spec, sources)
+            for key in block.names:
+                r.take(key, f"seq2seq {block.scope}: {s2c.table_row(key).meaning if s2c.table_row(key) else key}")
+        else:
+            name = (block.prefix.strip("/") or "attention_decoder").replace("/", "_")
+            info = Seq2SeqInfo("legacy_seq2seq.attention_decoder", name, block, problem=(
+                "legacy_seq2seq attention_decoder scopes are recognized but `convert` does not write them yet; build "
+                "modern_rnn.seq2seq.legacy_seq2seq.embedding_attention_seq2seq with a Seq2SeqScope and load the "
+                "arrays with migration.seq2seq_converters.legacy_scope_to_keras"))
+            for key in block.names:
+                r.take(key, f"seq2seq {block.prefix or '(root)'}: legacy_seq2seq attention_decoder")
+        infos.append(info)
+    return infos
+
+
+def legacy_cells_problem(infos: list[Seq2SeqInfo], blocks) -> list[Seq2SeqInfo]:
+    """The cells of a legacy_seq2seq model (under the attention_decoder's prefix) belong to that model: mark them."""
+    for info in infos:
+        if info.kind.startswith("legacy_seq2seq"):
+            prefix = info.block.prefix.split("embedding_attention_decoder/")[0].split("attention_decoder/")[0]
+            inside = [b.scope for b in blocks if prefix and b.scope.startswith(prefix.rstrip("/"))]
+            if inside:
+                info.problem += f"; its RNN cells {inside} are reported as RNN blocks but belong to this model"
+    return infos
+
+
+# -- the .meta graph ----------------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class DecoderGraph:
+    """Where an attention decoder's inputs and outputs live in the original graph."""
+
+    memory: str
+    lengths: Optional[str]
+    ids: Optional[str]
+    logits: str
+    extra_feeds: dict[str, str]         # placeholder -> how it is fed ("decoder_length")
+
+
+def _handle_nodes(index, key: str) -> list[str]:
+    """Graph nodes that hold checkpoint variable ``key`` (resource handle, ref variable, partitions)."""
+    out = []
+    for n in index.nodes.values():
+        if n.op in ("VarHandleOp",) and (n.attr["shared_name"].s.decode() or n.name) == key:
+            out.append(n.name)
+        elif n.op in ("VariableV2", "Variable") and n.name == key:
+            out.append(n.name)
+    return out
+
+
+def _back(index, tensor: str, ops=_PASS) -> str:
+    """Walk back from ``tensor`` through shape/identity ops (first input) to the first other producer."""
+    for _ in range(12):
+        node = index.node(ref(tensor)[0])
+        if node is None or node.op not in ops:
+            return tensor
+        tensor = node.input[0]
+    return tensor
+
+
+def _find(index, start: str, op: str, depth: int = 8) -> Optional[Any]:
+    """First node of type ``op`` upstream of ``start`` (BFS over inputs)."""
+    seen, frontier = {start}, [start]
+    for _ in range(depth):
+        nxt = []
+        for name in frontier:
+            node = index.node(name)
+            if node is None:
+                continue
+            if node.op == op:
+                return node
+            for i in node.input:
+                n = ref(i)[0]
+                if n not in seen:
+                    seen.add(n)
+                    nxt.append(n)
+        frontier = nxt
+    return None
+
+
+def _consumer_matmul(index, handles: list[str]) -> Optional[Any]:
+    frontier = list(handles)
+    for _ in range(4):
+        nxt = []
+        for name in frontier:
+            for c in index.consumers(name):
+                if c.op in ("MatMul", "BatchMatMulV2"):
+                    return c
+                nxt.append(c.name)
+        frontier = nxt
+    return None
+
+
+def _memory_and_lengths(index, key: str) -> tuple[str, Optional[str]]:
+    matmul = _consumer_matmul(index, _handle_nodes(index, key))
+    if matmul is None:
+        raise MigrationError(f"no MatMul reads {key!r} outside a loop (the mechanism's memory_layer)")
+    values = _back(index, matmul.input[0])
+    node = index.node(ref(values)[0])
+    if node is not None and node.op == "Mul":
+        masks = [i for i in node.input if _find(index, ref(i)[0], "Less") is not None]
+        if len(masks) == 1:
+            memory = next(i for i in node.input if i != masks[0])
+            less = _find(index, ref(masks[0])[0], "Less")
+            return memory, _back(index, less.input[1])
+    return values, None
+
+
+def _while_nodes(index, key: str) -> list[Any]:
+    """``While`` nodes that take variable ``key``'s handle (or its read value) as an input."""
+    names = set(_handle_nodes(index, key))
+    names |= {c.name for n in list(names) for c in index.consumers(n) if c.op in ("ReadVariableOp", "Identity")}
+    return [n for n in index.nodes.values() if n.op in ("While", "StatelessWhile")
+            and any(ref(i)[0] in names for i in n.input)]
+
+
+def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> DecoderGraph:
+    """Find the decoder of ``info`` in ``original`` (:class:`migration.graph.reference.OriginalGraph`); sets
+    ``info.embedding``/``info.projection`` from the graph. Raises MigrationError with the reason when not found."""
+    from migration.graph.whole_model import _xent_logits
+
+    index = original.index
+    block = info.block
+    memory, lengths = _memory_and_lengths(index, block.memory_layer)
+    cell_key = next(k for k in block.names if k.startswith(block.scope) and k.endswith("kernel")
+                    and "attention" not in k[len(block.scope):] and "query_layer" not in k)
+    loops = _while_nodes(index, cell_key)
+    if len(loops) != 1:
+        raise MigrationError(f"expected one While loop reading {cell_key!r}, found {len(loops)}")
+    loop_inputs = {ref(i)[0] for i in loops[0].input}
+    loop_vars = set()
+    for name in loop_inputs:
+        node = index.node(name)
+        if node is None:
+            continue
+        loop_vars.add(name if node.op != "ReadVariableOp" else ref(node.input[0])[0])
+    heads = [d for d in dense if any(h in loop_vars for h in _handle_nodes(index, d.kernel))]
+    if len(heads) > 1:
+        raise MigrationError(f"more than one dense head is read inside the decoder loop: {[d.name for d in heads]}")
+    info.projection = (heads[0].kernel, heads[0].bias) if heads else None
+    logits = [t for t in _xent_logits(original) if any(loops[0].name == n for n in index.closure([t])[0])]
+    if len(logits) != 1:
+        raise MigrationError(f"expected one loss consuming the decoder's logits, found {logits or 'none'}")
+    lookups = []
+    emb_keys = {e.name for e in embeddings if e.source == "variable"}
+    stop = {ref(memory)[0]} | ({ref(lengths)[0]} if lengths else set())
+    names, _ = index.closure(logits, stop)
+    for name in names:
+        node = index.nodes[name]
+        if node.op in ("GatherV2", "ResourceGather", "Gather"):
+            var = ref(_back(index, node.input[0]))[0]
+            key = next((k for k in emb_keys if var in _handle_nodes(index, k)), None)
+            if key is not None:
+                lookups.append((key, node.input[1]))
+    if len(lookups) > 1:
+        raise MigrationError(f"more than one embedding lookup feeds the decoder: {[k for k, _ in lookups]}")
+    ids = None
+    if lookups:
+        info.embedding, ids = lookups[0]
+        stop.add(ref(ids)[0])
+    names, _ = index.closure(logits, stop)
+    extra = {}
+    for name in names:
+        node = index.nodes[name]
+        if node.op == "Placeholder" and name not in stop:
+            extra[name] = "decoder_length"
+    for tensor in [memory, lengths, ids]:
+        if tensor is not None and ref(tensor)[1] != 0:
+            raise MigrationError(f"tensor {tensor!r} is not a node's first output and cannot be fed")
+    return DecoderGraph(memory, lengths, ids, logits[0], extra)
+
+
+def read_output_attention(info: Seq2SeqInfo, reader) -> None:
+    """``output_attention`` from the projection kernel's rows when attention size != cell units; else assumed."""
+    block = info.block
+    if info.projection is None:
+        info.output_attention = True
+        info.assumed["output_attention"] = "True (TF1's default; there is no output projection to tell from)"
+        return
+    rows = reader.variables[info.projection[0]].shape[0]
+    if block.attention_size != block.cell_units:
+        if rows not in (block.attention_size, block.cell_units):
+            raise MigrationError(f"the output projection {info.projection[0]!r} has {rows} rows; the wrapper outputs "
+                                 f"{block.attention_size} (attention) or {block.cell_units} (cell output) features")
+        info.output_attention = rows == block.attention_size
+        info.hyper_sources["output_attention"] = f"projection kernel rows ({rows})"
+    else:
+        info.output_attention = True
+        info.assumed["output_attention"] = ("True (TF1's default; attention and cell output have the same size, "
+                                            "so the checkpoint cannot tell; the original-graph check decides)")
+
+
+# -- the Keras model --------------------------------------------------------------------------------------------------
+
+def build_model(info: Seq2SeqInfo, arrays: dict[str, np.ndarray], output_attention: Optional[bool] = None):
+    """An :class:`AttentionDecoderModel` holding the converted weights of ``info`` (``arrays``: checkpoint arrays)."""
+    import modern_rnn
+    from modern_rnn import seq2seq as ms
+    from modern_rnn.seq2seq.models import AttentionDecoderModel
+
+    block = info.block
+    if block.mechanism == "bahdanau":
+        mech = ms.BahdanauAttention(block.num_units, normalize=block.normalize)
+    else:
+        mech = ms.LuongAttention(block.num_units, scale=block.scale)
+    cell = modern_rnn.cell_from_spec(info.spec, block.input_depth + block.attention_size)
+    oa = info.output_attention if output_attention is None else output_attention
+    wrapper = ms.AttentionWrapper(cell, mech, attention_layer_size=block.attention_layer_size,
+                                  alignment_history=False, output_attention=oa)
+    vocab = dim = out_size = None
+    if info.embedding:
+        vocab, dim = arrays[info.embedding].shape
+    use_bias = True
+    if info.projection:
+        out_size = arrays[info.projection[0]].shape[1]
+        use_bias = info.projection[1] is not None
+    tf1 = {"block": dataclasses.asdict(block), "forget_bias": info.spec.forget_bias if info.spec.is_lstm else None,
+           "embedding": info.embedding, "projection": list(info.projection) if info.projection else None}
+    model = AttentionDecoderModel(wrapper, vocab, dim, out_size, use_bias, tf1=tf1, name=f"seq2seq_{info.name}")
+    model.build_weights(block.memory_depth, block.input_depth)
+    named = s2c.attention_wrapper_to_keras(arrays, block, info.spec.forget_bias if info.spec.is_lstm else 1.0)
+    if info.embedding:
+        named["embedding"] = arrays[info.embedding]
+    if info.projection:
+        named["output_projection/kernel"] = arrays[info.projection[0]]
+        if info.projection[1]:
+            named["output_projection/bias"] = arrays[info.projection[1]]
+    s2c.assign_named(model.named_weights(), named)
+    return model
+
+
+def block_from_dict(d: dict) -> s2c.AttentionWrapperBlock:
+    return s2c.AttentionWrapperBlock(**{**d, "names": tuple(d["names"])})
+
+
+def tf1_arrays(model) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """An :class:`AttentionDecoderModel`'s weights under the TF1 names recorded in its config (for ``export``)."""
+    meta = model.tf1
+    if not meta.get("block"):
+        raise MigrationError(f"Keras model {model.name!r} records no TF1 names (config 'tf1'); it was not written by "
+                             "`rnn-migrate convert`.")
+    block = block_from_dict(meta["block"])
+    named = {k: v.numpy() for k, v in model.named_weights().items()}
+    fb = meta.get("forget_bias")
+    out = s2c.attention_wrapper_to_tf1(named, block, fb if fb is not None else 1.0)
+    sources = {k: f"{model.name}: AttentionWrapper {block.scope}" for k in out}
+    if meta.get("embedding"):
+        out[meta["embedding"]] = named["embedding"]
+        sources[meta["embedding"]] = f"{model.name}: embedding"
+    if meta.get("projection"):
+        kernel, bias = meta["projection"]
+        out[kernel] = named["output_projection/kernel"]
+        sources[kernel] = f"{model.name}: output_projection kernel"
+        if bias:
+            out[bias] = named["output_projection/bias"]
+            sources[bias] = f"{model.name}: output_projection bias"
+    return out, sources
+
+
+def manifest_entry(info: Seq2SeqInfo, file: str, graph: Optional[DecoderGraph], why: str) -> dict[str, Any]:
+    entry = info.to_dict()
+    entry.update({
+        "file": file,
+        "graph": dataclasses.asdict(graph) if graph else None,
+        "graph_note": why,
+        "load": ("import modern_rnn.seq2seq.models, tf_keras; "
+                 f"m = tf_keras.models.load_model('{file}', safe_mode=True)"),
+        "decode": {
+            "teacher_forced": "m({'decoder_inputs': ids [B, T], 'memory': [B, S, M], 'memory_sequence_length': [B]})"
+                              " -> logits [B, T, V] (TrainingHelper + BasicDecoder + dynamic_decode)",
+            "greedy": "m.greedy(memory, lengths, start_tokens, end_token, maximum_iterations) -> (ids, lengths)",
+            "beam": "m.beam_search(memory, lengths, start_tokens, end_token, beam_width, maximum_iterations, "
+                    "length_penalty_weight) -> (predicted_ids [B, T, W], lengths)",
+            "decode_time_options": "beam_width, length_penalty_weight, maximum_iterations, start/end tokens are not "
+                                   "in a training checkpoint or graph: pass your TF1 program's values",
+        },
+        "assumed": {**ASSUMED_ALWAYS, **info.assumed},
+    })
+    return entry
+
+
+# -- verification -----------------------------------------------------------------------------------------------------
+
+def _feeds(entry: dict, model, seed: int, batch: int = 3, steps: int = 4, memory_steps: int = 5) -> dict:
+    rng = np.random.default_rng(seed)
+    block = entry["block_shapes"]
+    memory = rng.uniform(-1, 1, (batch, memory_steps, block["memory_depth"])).astype(np.float32)
+    lengths = np.array([memory_steps] + [max(1, memory_steps - 2 - k) for k in range(batch - 1)], np.int32)
+    if model.embedding is not None:
+        ids = rng.integers(0, model.vocab_size, (batch, steps)).astype(np.int32)
+    else:
+        ids = rng.uniform(-1, 1, (batch, steps, block["input_depth"])).astype(np.float32)
+    return {"memory": memory, "lengths": lengths, "ids": ids}
+
+
+def _rebuilt_teacher(checkpoint: str, entry: dict, data: dict) -> np.ndarray:
+    """Teacher-forced logits of a TF1 graph rebuilt from :mod:`legacy_rnn.seq2seq` with our reading (weaker)."""
+    return _rebuilt(checkpoint, entry, data, "teacher")
+
+
+def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: int = 3, max_iter: int = 6,
+             end: int = 1) -> Any:
+    import legacy_rnn
+    from legacy_rnn import seq2seq as ls
+
+    tf, v1 = legacy_rnn.tf, legacy_rnn.v1
+    block = block_from_dict(entry["block_shapes"])
+    spec = CellSpec.from_dict(entry["cell_spec"]) if hasattr(CellSpec, "from_dict") else CellSpec(**entry["cell_spec"])
+    reader = tf.train.load_checkpoint(checkpoint)
+    batch = data["memory"].shape[0]
+    with tf.Graph().as_default():
+        memory, lengths = tf.constant(data["memory"]), tf.constant(data["lengths"])
+        if mode == "beam":
+            memory, lengths = ls.tile_batch(memory, beam_width), ls.tile_batch(lengths, beam_width)
+        with v1.variable_scope("mem"):
+            cls = ls.BahdanauAttention if block.mechanism == "bahdanau" else ls.LuongAttention
+            opt = {"normalize": block.normalize} if block.mechanism == "bahdanau" else {"scale": block.scale}
+            mech = cls(block.num_units, memory, memory_sequence_length=lengths, **opt)
+        cell = legacy_rnn.cell_from_spec(spec)
+        wrapper = ls.AttentionWrapper(cell, mech, attention_layer_size=block.attention_layer_size,
+                                      output_attention=entry["output_attention"])
+        emb = v1.get_variable("emb", reader.get_tensor(entry["embedding"]).shape) if entry["embedding"] else None
+        proj = None
+        if entry["projection"]:
+            kernel, bias = entry["projection"]
+            proj = v1.layers.Dense(reader.get_tensor(kernel).shape[1], use_bias=bias is not None, name="proj")
+        if mode == "teacher":
+            x = tf.nn.embedding_lookup(emb, data["ids"]) if emb is not None else tf.constant(data["ids"])
+            helper = ls.TrainingHelper(x, tf.fill([batch], data["ids"].shape[1]))
+            dec = ls.BasicDecoder(wrapper, helper, wrapper.zero_state(batch, tf.float32), proj)
+            out, _, _ = ls.dynamic_decode(dec, scope="dec")
+            fetch = out.rnn_output
+        elif mode == "greedy":
+            helper = ls.GreedyEmbeddingHelper(emb, tf.fill([batch], 0), end)
+            dec = ls.BasicDecoder(wrapper, helper, wrapper.zero_state(batch, tf.float32), proj)
+            out, _, lengths_out = ls.dynamic_decode(dec, maximum_iterations=max_iter, scope="dec")
+            fetch = out.sample_id
+        else:
+            dec = ls.BeamSearchDecoder(wrapper, emb, tf.fill([batch], 0), end,
+                                       wrapper.zero_state(batch * beam_width, tf.float32), beam_width,
+                                       output_layer=proj)
+            out, _, _ = ls.dynamic_decode(dec, maximum_iterations=max_iter, scope="dec")
+            fetch = out.predicted_ids
+        with v1.Session() as sess:
+            for var in v1.global_variables():
+                name = var.op.name
+                if name.startswith("mem/"):
+                    key = block.memory_layer
+                elif name == "emb":
+                    key = entry["embedding"]
+                elif name.startswith("dec/proj/"):
+                    key = entry["projection"][0 if name.endswith("kernel") else 1]
+                else:
+                    key = block.scope + name.split("attention_wrapper/", 1)[1]
+                var.load(reader.get_tensor(key), sess)
+            return sess.run(fetch)
+
+
+def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:
+    """Checks (:class:`migration.checkpoint.verify.Check`) and notes for one manifest ``seq2seq`` entry."""
+    from migration.checkpoint.verify import Check
+    from migration.safe_io import confined_path, load_keras_model
+    import modern_rnn.seq2seq.models  # noqa: F401  (registers AttentionDecoderModel)
+
+    model = load_keras_model(confined_path(out_dir, entry["file"], what="seq2seq model file"))
+    data = _feeds(entry, model, seed)
+    keras_logits = model({"decoder_inputs": data["ids"], "memory": data["memory"],
+                          "memory_sequence_length": data["lengths"]}).numpy()
+    what, notes, checks = f"seq2seq {entry['name']}", [], []
+    graph = entry.get("graph")
+    reference, expected = "rebuilt", None
+    if original is not None and graph:
+        feeds = {graph["memory"]: data["memory"]}
+        if graph["lengths"]:
+            feeds[graph["lengths"]] = data["lengths"]
+        if graph["ids"]:
+            feeds[graph["ids"]] = data["ids"]
+        for name, how in graph["extra_feeds"].items():
+            feeds[name] = np.full(data["ids"].shape[0], data["ids"].shape[1], np.int32)
+        try:
+            (expected,) = original.run([graph["logits"]], feeds)
+            reference = "original-graph"
+        except MigrationError as exc:
+            notes.append(f"{what}: the original graph could not be run ({exc}); compared with a TF1 graph rebuilt "
+                         "from our reading instead (weaker: a misread hyper-parameter would pass)")
+    elif entry.get("graph_note"):
+        notes.append(f"{what}: {entry['graph_note']}; compared with a TF1 graph rebuilt from our reading instead "
+                     "(weaker: a misread hyper-parameter would pass)")
+    if expected is None:
+        expected = _rebuilt_teacher(checkpoint, entry, data)
+    got = keras_logits.reshape(expected.shape) if keras_logits.size == expected.size else keras_logits
+    diff = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("inf")
+    checks.append(Check(what, "teacher-forced logits", diff, list(expected.shape), reference))
+    if model.embedding is not None:
+        for mode in ("greedy", "beam"):
+            ref_ids = _rebuilt(checkpoint, entry, data, mode)
+            if mode == "greedy":
+                ids, _ = model.greedy(data["memory"], data["lengths"], np.zeros(len(data["lengths"]), np.int32), 1, 6)
+            else:
+                ids, _ = model.beam_search(data["memory"], data["lengths"], np.zeros(len(data["lengths"]), np.int32),
+                                           1, 3, 6)
+            ids = np.asarray(ids)
+            same = ids.shape == ref_ids.shape and bool(np.array_equal(ids, ref_ids))
+            checks.append(Check(f"{what} {mode}", f"{mode} ids (equal)", 0.0 if same else float("inf"),
+                                list(ref_ids.shape), "rebuilt"))
+        notes.append(f"{what}: greedy and beam-search ids compared with TF1 inference graphs rebuilt from "
+                     "legacy_rnn.seq2seq (weaker than original-graph: the training .meta has no inference graph; "
+                     "start token 0, end token 1, beam width 3, 6 steps)")
+    return checks, notes
+
+
+def convert_entry(conv, info: Seq2SeqInfo, original_factory, insp) -> dict[str, Any]:
+    """Write ``seq2seq/<name>.keras`` for ``info`` into ``conv.tmp`` (``conv``: the convert step's ``_Converter``)."""
+    graph, why = None, ""
+    if conv.meta is None:
+        why = "no .meta next to the checkpoint"
+    else:
+        try:
+            graph = locate(original_factory(), info, insp.dense, insp.embeddings)
+        except MigrationError as exc:
+            why = f"the decoder was not found in the .meta graph ({exc})"
+    read_output_attention(info, conv.reader)
+    keys = set(info.block.names) | ({info.embedding} if info.embedding else set())
+    if info.projection:
+        keys |= {k for k in info.projection if k}
+    arrays = {k: conv.read_weight(k) for k in sorted(keys)}
+    if conv.forget_bias is not None and info.spec.is_lstm:
+        info.spec = dataclasses.replace(info.spec, forget_bias=float(conv.forget_bias))
+        info.hyper_sources["forget_bias"] = "--forget-bias"
+    model = build_model(info, arrays)
+    file = conv.rel("seq2seq", f"{info.name}.keras")
+    model.save(os.path.join(conv.tmp, file))
+    for key in keys:
+        conv.destinations[key] = f"{file} ({info.kind})"
+    entry = manifest_entry(info, file, graph, why)
+    entry["block_shapes"] = dataclasses.asdict(info.block)
+    entry["cell_spec"] = info.spec.to_dict()
+    return entry
+
+
+def format_lines(entries: list[dict]) -> list[str]:
+    """``rnn-migrate inspect``'s human-readable seq2seq section."""
+    lines = ["seq2seq blocks:"]
+    for e in entries:
+        if e["kind"].startswith("contrib"):
+            option = f"normalize={e['normalize']}" if e["mechanism"] == "bahdanau" else f"scale={e['scale']}"
+            spec = e.get("cell_spec") or {}
+            fb = f", forget_bias={spec.get('forget_bias')} ({e['hyper_sources'].get('forget_bias')})" \
+                if spec.get("kind") in ("lstm", "basic_lstm") else ""
+            lines.append(f"  {e['scope']:<24} AttentionWrapper: {e['mechanism']}({e['num_units']}, {option}), "
+                         f"memory_layer={e['memory_layer']} (memory depth {e['memory_depth']}), "
+                         f"attention_layer_size={e['attention_layer_size']}")
+            lines.append(f"    cell {e['cell']} units={e['cell_units']}{fb}, decoder input depth "
+                         f"{e['decoder_input_depth']}")
+        else:
+            lines.append(f"  {e['scope'] or '(root)':<24} legacy_seq2seq attention_decoder: heads={e['num_heads']}, "
+                         f"attn_size={e['attn_size']}")
+        lines.append(f"    variables: {len(e['variables'])}; Keras: {e['keras']}")
+        if e["problem"]:
+            lines.append(f"    cannot convert: {e['problem']}")
+    return lines

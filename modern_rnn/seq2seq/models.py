@@ -1,0 +1,135 @@
+"""A whole attention decoder as one Keras model: what ``rnn-migrate convert`` writes for a ``tf.contrib.seq2seq``
+``AttentionWrapper`` found in a TF1 checkpoint (``seq2seq/<name>.keras``, loadable with ``safe_mode=True``).
+
+:class:`AttentionDecoderModel` = optional ``Embedding`` (the decoder's ``embedding_lookup`` table) ->
+:class:`~modern_rnn.seq2seq.AttentionWrapper` -> optional ``Dense`` (the ``BasicDecoder``'s ``output_layer``). It
+decodes three ways, as the TF1 graphs did:
+
+* teacher forced (``TrainingHelper``): ``model({"decoder_inputs": ids [B, T], "memory": [B, S, M],
+  "memory_sequence_length": [B]})`` -> logits ``[B, T, V]`` (the tensor ``sequence_loss`` consumed);
+* greedy (``GreedyEmbeddingHelper``): :meth:`AttentionDecoderModel.greedy` -> ids ``[B, T']``, lengths;
+* beam search (``BeamSearchDecoder``): :meth:`AttentionDecoderModel.beam_search` -> ids ``[B, T', W]``, lengths.
+
+The teacher-forced call is a ``for`` loop over the static decoder length, so it traces inside ``tf.function`` too.
+
+Legacy equivalent: none as one object; in TF1 this was graph code around :mod:`legacy_rnn.seq2seq` (``TrainingHelper``
+/ ``GreedyEmbeddingHelper`` / ``BeamSearchDecoder`` + ``BasicDecoder`` + ``dynamic_decode``).
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from modern_rnn.seq2seq.attention_wrapper import AttentionWrapper
+from modern_rnn.seq2seq.decoders import (BasicDecoder, BeamSearchDecoder, GreedyEmbeddingHelper, dynamic_decode,
+                                         tile_batch)
+
+
+@keras.saving.register_keras_serializable(package="modern_rnn.seq2seq")
+class AttentionDecoderModel(keras.Model):
+    """``Embedding(vocab_size, embedding_dim)`` (optional) -> ``wrapper`` -> ``Dense(output_size)`` (optional).
+
+    ``tf1`` is free-form JSON metadata (the TF1 names the weights came from), kept in the config so that
+    ``rnn-migrate export`` can write them back under the same names.
+    """
+
+    def __init__(self, wrapper, vocab_size: Optional[int] = None, embedding_dim: Optional[int] = None,
+                 output_size: Optional[int] = None, output_use_bias: bool = True,
+                 tf1: Optional[dict[str, Any]] = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.wrapper: AttentionWrapper = (keras.layers.deserialize(wrapper) if isinstance(wrapper, dict) else wrapper)
+        self.vocab_size, self.embedding_dim = vocab_size, embedding_dim
+        self.embedding = (keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+                          if vocab_size is not None else None)
+        self.output_size, self.output_use_bias = output_size, bool(output_use_bias)
+        self.projection = (keras.layers.Dense(output_size, use_bias=output_use_bias, name="output_projection")
+                           if output_size is not None else None)
+        self.tf1 = dict(tf1 or {})
+
+    # -- pieces ---------------------------------------------------------------------------------------------------
+
+    def _embed(self, ids):
+        if self.embedding is None:
+            return tf.convert_to_tensor(ids, tf.float32)
+        return self.embedding(ids)
+
+    def _setup(self, memory, memory_sequence_length) -> None:
+        memory = tf.convert_to_tensor(memory, tf.float32)
+        lengths = None if memory_sequence_length is None else tf.convert_to_tensor(memory_sequence_length, tf.int32)
+        self.wrapper.setup_memory(memory, lengths)
+
+    def _embedding_fn(self):
+        if self.embedding is None:
+            raise ValueError("greedy / beam search decoding feeds back token ids: the model needs its embedding.")
+        return self.embedding
+
+    def build_weights(self, memory_depth: int, input_depth: int) -> None:
+        """Create every weight by one teacher-forced step on zeros (memory of 2 steps)."""
+        memory = tf.zeros([1, 2, memory_depth])
+        inputs = tf.zeros([1, 1], tf.int32) if self.embedding is not None else tf.zeros([1, 1, input_depth])
+        self({"decoder_inputs": inputs, "memory": memory, "memory_sequence_length": tf.constant([2])})
+
+    # -- decoding -------------------------------------------------------------------------------------------------
+
+    def call(self, inputs, initial_cell_state=None):
+        """Teacher forcing: ``inputs`` = ``{"decoder_inputs", "memory", "memory_sequence_length"}``; -> logits."""
+        self._setup(inputs["memory"], inputs.get("memory_sequence_length"))
+        x = self._embed(inputs["decoder_inputs"])
+        batch = tf.shape(x)[0]
+        state = self.wrapper.get_initial_state(batch, cell_state=initial_cell_state)
+        outs = []
+        for t in range(int(x.shape[1])):
+            out, state = self.wrapper(x[:, t], state)
+            outs.append(self.projection(out) if self.projection is not None else out)
+        return tf.stack(outs, 1)
+
+    def greedy(self, memory, memory_sequence_length, start_tokens, end_token: int, maximum_iterations: int):
+        """``GreedyEmbeddingHelper`` + ``BasicDecoder`` + ``dynamic_decode``: ``(ids [B, T], lengths [B])``."""
+        self._setup(memory, memory_sequence_length)
+        start = tf.convert_to_tensor(start_tokens, tf.int32)
+        helper = GreedyEmbeddingHelper(self._embedding_fn(), start, end_token)
+        decoder = BasicDecoder(self.wrapper, helper, self.wrapper.get_initial_state(int(start.shape[0])),
+                               self.projection)
+        out, _, lengths = dynamic_decode(decoder, maximum_iterations=maximum_iterations)
+        return out.sample_id, lengths
+
+    def beam_search(self, memory, memory_sequence_length, start_tokens, end_token: int, beam_width: int,
+                    maximum_iterations: int, length_penalty_weight: float = 0.0):
+        """``BeamSearchDecoder`` on ``tile_batch``-ed memory: ``(predicted_ids [B, T, W], lengths [B, W])``."""
+        memory = tile_batch(tf.convert_to_tensor(memory, tf.float32), beam_width)
+        lengths = (None if memory_sequence_length is None
+                   else tile_batch(tf.convert_to_tensor(memory_sequence_length, tf.int32), beam_width))
+        self._setup(memory, lengths)
+        start = tf.convert_to_tensor(start_tokens, tf.int32)
+        decoder = BeamSearchDecoder(self.wrapper, self._embedding_fn(), start, end_token,
+                                    self.wrapper.get_initial_state(int(start.shape[0]) * beam_width), beam_width,
+                                    output_layer=self.projection, length_penalty_weight=length_penalty_weight)
+        out, state, _ = dynamic_decode(decoder, maximum_iterations=maximum_iterations)
+        return out.predicted_ids, state.lengths
+
+    # -- weights by TF1-relative name -----------------------------------------------------------------------------
+
+    def named_weights(self) -> dict[str, tf.Variable]:
+        """The wrapper's :meth:`AttentionWrapper.named_weights` plus ``embedding`` and ``output_projection/{kernel,
+        bias}`` (when present)."""
+        out = dict(self.wrapper.named_weights())
+        if self.embedding is not None:
+            out["embedding"] = self.embedding.embeddings
+        if self.projection is not None:
+            out["output_projection/kernel"] = self.projection.kernel
+            if self.output_use_bias:
+                out["output_projection/bias"] = self.projection.bias
+        return out
+
+    def get_config(self) -> dict:
+        return {"wrapper": keras.layers.serialize(self.wrapper), "vocab_size": self.vocab_size,
+                "embedding_dim": self.embedding_dim, "output_size": self.output_size,
+                "output_use_bias": self.output_use_bias, "tf1": self.tf1, "name": self.name}
+
+
+def numpy_weights(model: AttentionDecoderModel) -> dict[str, np.ndarray]:
+    """:meth:`AttentionDecoderModel.named_weights` as NumPy arrays."""
+    return {k: v.numpy() for k, v in model.named_weights().items()}
