@@ -288,6 +288,12 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         for label, a, b in zip(block["outputs"], tf1_out, keras_out):
             diff = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
             checks.append(Check(f"block {block['name']}", label, diff, list(a.shape), reference))
+    for entry in manifest.get("seq2seq") or []:
+        from migration.checkpoint.seq2seq import verify_entry
+
+        more, why = verify_entry(entry, out_dir, reader.prefix, original, seed)
+        checks += more
+        notes += why
     if manifest.get("model") and original is not None:
         checks += _check_whole_model(original, manifest["model"], out_dir, batch, time_steps, seed)
     for emb in manifest["embeddings"]:

@@ -68,9 +68,17 @@ class AttentionDecoderModel(keras.Model):
 
     def build_weights(self, memory_depth: int, input_depth: int) -> None:
         """Create every weight by one teacher-forced step on zeros (memory of 2 steps)."""
+        self._build_dims = {"memory_depth": int(memory_depth), "input_depth": int(input_depth)}
         memory = tf.zeros([1, 2, memory_depth])
         inputs = tf.zeros([1, 1], tf.int32) if self.embedding is not None else tf.zeros([1, 1, input_depth])
         self({"decoder_inputs": inputs, "memory": memory, "memory_sequence_length": tf.constant([2])})
+
+    def get_build_config(self) -> Optional[dict]:
+        return getattr(self, "_build_dims", None)
+
+    def build_from_config(self, config: dict) -> None:
+        """Loading a ``.keras`` file: create the weights the same way before they are read."""
+        self.build_weights(**config)
 
     # -- decoding -------------------------------------------------------------------------------------------------
 
