@@ -1,0 +1,233 @@
+"""seq2seq checkpoints through the product: ``rnn-migrate inspect / convert / verify / export`` (issue 12).
+
+The TF1 side is a real nmt-style training graph on :mod:`legacy_rnn.seq2seq` with placeholders (memory, ragged
+``memory_sequence_length``, decoder ids, targets), seeded asymmetric weights with non-zero biases, saved by a real
+``tf.compat.v1.train.Saver`` with its ``.meta``. The independent reference of every test is that graph itself,
+re-imported with ``import_meta_graph`` and restored with ``Saver`` (not rnn-migrate's sandbox).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from migration import seq2seq_converters as s2c
+from migration.cli import main
+from tests.seq2seq import harness as h
+
+tf, v1, keras = h.tf, h.v1, h.keras
+legacy_s2s = h.legacy_s2s
+
+CONFIGS = {"bahdanau_norm": h.BY_NAME["bahdanau_norm-lstm_fb0.5-layer"], "luong_scale": h.BY_NAME["luong_scale-gru-layer"]}
+BATCH, SRC, TGT = 3, 5, 4
+
+
+def _build(cfg: h.Config, directory: str) -> dict:
+    """Training graph with placeholders; seeded weights; Saver checkpoint + .meta. Returns tensor names."""
+    with tf.Graph().as_default():
+        memory = v1.placeholder(tf.float32, [None, None, h.M], "memory")
+        lengths = v1.placeholder(tf.int32, [None], "memory_length")
+        ids = v1.placeholder(tf.int32, [None, None], "decoder_ids")
+        targets = v1.placeholder(tf.int32, [None, None], "targets")
+        embedding = v1.get_variable("embedding", [h.V, h.D])
+        wrapper = h._legacy_wrapper(cfg, memory, lengths, alignment_history=False)
+        batch = tf.shape(ids)[0]
+        helper = legacy_s2s.TrainingHelper(tf.nn.embedding_lookup(embedding, ids), tf.fill([batch], tf.shape(ids)[1]))
+        decoder = legacy_s2s.BasicDecoder(wrapper, helper, wrapper.zero_state(batch, tf.float32),
+                                          output_layer=v1.layers.Dense(h.V, name="output_projection"))
+        out, _, _ = legacy_s2s.dynamic_decode(decoder)
+        weights = tf.ones_like(targets, tf.float32)
+        legacy_s2s.sequence_loss(out.rnn_output, targets, weights)
+        with v1.Session(config=h.FAST) as sess:
+            sess.run(v1.global_variables_initializer())
+            h._randomize(sess, seed=3)
+            prefix = v1.train.Saver().save(sess, os.path.join(directory, "model.ckpt"))
+    return {"prefix": prefix, "logits": out.rnn_output.name}
+
+
+def _data(seed: int = 11) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"memory:0": rng.uniform(-1, 1, (BATCH, SRC, h.M)).astype(np.float32),
+            "memory_length:0": np.array([SRC, 2, 4], np.int32),
+            "decoder_ids:0": rng.integers(0, h.V, (BATCH, TGT)).astype(np.int32)}
+
+
+def tf1_logits(prefix: str, logits: str, data: dict) -> np.ndarray:
+    """The user's graph, imported from the .meta and restored with Saver: the independent reference."""
+    with tf.Graph().as_default():
+        saver = v1.train.import_meta_graph(prefix + ".meta")
+        with v1.Session(config=h.FAST) as sess:
+            saver.restore(sess, prefix)
+            return sess.run(logits, data)
+
+
+def keras_logits(model, data: dict) -> np.ndarray:
+    return model({"decoder_inputs": data["decoder_ids:0"], "memory": data["memory:0"],
+                  "memory_sequence_length": data["memory_length:0"]}).numpy()
+
+
+def _json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory) -> dict:
+    return {name: _build(cfg, str(tmp_path_factory.mktemp(name))) for name, cfg in CONFIGS.items()}
+
+
+@pytest.fixture(scope="module")
+def converted(graphs, tmp_path_factory) -> dict:
+    """``rnn-migrate convert --json`` of each graph's checkpoint: (exit code, JSON, out_dir)."""
+    import contextlib
+    import io
+
+    out = {}
+    for name, g in graphs.items():
+        out_dir = str(tmp_path_factory.mktemp("conv") / name)
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            code = main(["convert", g["prefix"], out_dir, "--json", "--quiet"])
+        out[name] = (code, json.loads(buf.getvalue().strip().splitlines()[-1]), out_dir)
+    return out
+
+
+def test_inspect_reports_the_attention_decoder_as_a_seq2seq_block(graphs, capsys) -> None:
+    prefix = graphs["bahdanau_norm"]["prefix"]
+    assert main(["inspect", prefix, "--json"]) == 0
+    report = _json(capsys)
+    assert report["blocks"] == [] and report["unrecognized"] == []       # no wrapped cell mistaken for an RNN block
+    (entry,) = report["seq2seq"]
+    assert (entry["kind"], entry["mechanism"], entry["normalize"], entry["attention_layer_size"], entry["cell"]) == (
+        "contrib.seq2seq.AttentionWrapper", "bahdanau", True, 4, "lstm")
+    assert entry["cell_spec"]["forget_bias"] == 0.5 and entry["hyper_sources"]["forget_bias"] == "meta"
+    names = dict(tf.train.list_variables(prefix))
+    seq2seq_names = set(entry["variables"])
+    assert seq2seq_names == {n for n in names if n not in ("embedding", "decoder/output_projection/kernel",
+                                                           "decoder/output_projection/bias")}
+    assert set(report["consumed"]) == set(names)                           # nothing silently dropped
+    assert main(["inspect", graphs["luong_scale"]["prefix"]]) == 0
+    text = capsys.readouterr().out
+    assert "AttentionWrapper: luong(5, scale=True)" in text and "seq2seq blocks:" in text
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_convert_verifies_against_the_original_graph(graphs, converted, name: str) -> None:
+    code, result, out_dir = converted[name]
+    assert code == 0 and result["ok"] and result["installed"]
+    checks = {(c["what"], c["output"]): c for c in result["verification"]["checks"]}
+    teacher = checks[("seq2seq decoder", "teacher-forced logits")]
+    assert teacher["reference"] == "original-graph" and teacher["max_abs_diff"] <= 1e-5
+    assert checks[("seq2seq decoder greedy", "greedy ids (equal)")]["reference"] == "rebuilt"   # named weaker
+    manifest = json.load(open(os.path.join(out_dir, "manifest.json")))
+    (entry,) = manifest["seq2seq"]
+    assert entry["graph"]["lengths"] == "memory_length" and entry["graph"]["ids"] == "decoder_ids"
+    assert set(entry["assumed"]) >= {"cell_input_fn", "probability_fn", "score_mask_value"}
+    assert "decode_time_options" in entry["decode"]
+    # independent: the Keras file (safe mode) against the user's graph restored with Saver
+    import modern_rnn.seq2seq.models  # noqa: F401
+
+    model = keras.models.load_model(os.path.join(out_dir, entry["file"]), safe_mode=True)
+    data = _data()
+    expected = tf1_logits(graphs[name]["prefix"], graphs[name]["logits"], data)
+    np.testing.assert_allclose(keras_logits(model, data), expected, atol=1e-5)
+    # the ragged memory matters: the same rows with full lengths give other logits
+    full = dict(data, **{"memory_length:0": np.full(BATCH, SRC, np.int32)})
+    assert np.abs(keras_logits(model, full)[1:] - expected[1:]).max() > 1e-3
+
+
+def test_verify_command_reports_original_graph(graphs, converted, capsys) -> None:
+    _, _, out_dir = converted["bahdanau_norm"]
+    assert main(["verify", graphs["bahdanau_norm"]["prefix"], out_dir, "--json"]) == 0
+    report = _json(capsys)
+    assert report["references"]["seq2seq decoder"] == "original-graph"
+
+
+def test_wrong_forget_bias_override_fails_and_installs_nothing(graphs, tmp_path, capsys) -> None:
+    out_dir = tmp_path / "wrong"
+    assert main(["convert", graphs["bahdanau_norm"]["prefix"], str(out_dir), "--forget-bias", "0.0", "--json",
+                 "--quiet"]) == 1
+    result = _json(capsys)
+    (teacher,) = [c for c in result["verification"]["checks"] if c["output"] == "teacher-forced logits"]
+    assert teacher["reference"] == "original-graph" and teacher["max_abs_diff"] > 1e-3
+    assert not out_dir.exists()
+
+
+def test_mis_converted_weights_fail_verification(graphs, tmp_path, monkeypatch) -> None:
+    from migration.checkpoint.convert import convert_checkpoint
+    from modern_rnn.seq2seq.models import AttentionDecoderModel
+
+    prefix = graphs["luong_scale"]["prefix"]
+    # 1. a wrong cell_input_fn concat order: decoder-input and attention rows of the cell kernel exchanged
+    with monkeypatch.context() as m:
+        m.setattr(s2c, "attention_wrapper_to_keras", _swap_rows(s2c.attention_wrapper_to_keras))
+        result = convert_checkpoint(prefix, tmp_path / "swapped", whole_model=False)
+    (teacher,) = [c for c in result.verification["checks"] if c["output"] == "teacher-forced logits"]
+    assert not result.ok and teacher["reference"] == "original-graph" and teacher["max_abs_diff"] > 1e-3
+    assert not (tmp_path / "swapped").exists()
+    # 2. unmasked memory on the Keras side (memory_sequence_length dropped)
+    with monkeypatch.context() as m:
+        setup = AttentionDecoderModel._setup
+        m.setattr(AttentionDecoderModel, "_setup", lambda self, memory, lengths: setup(self, memory, None))
+        result = convert_checkpoint(prefix, tmp_path / "unmasked", whole_model=False)
+    (teacher,) = [c for c in result.verification["checks"] if c["output"] == "teacher-forced logits"]
+    assert not result.ok and teacher["reference"] == "original-graph" and teacher["max_abs_diff"] > 1e-3
+    assert not (tmp_path / "unmasked").exists()
+
+
+def _swap_rows(original):
+    """Mis-conversion: the first two input rows of the wrapped cell's kernel exchanged (a wrong concat order)."""
+    def wrong(arrays, block, forget_bias=1.0):
+        out = original(arrays, block, forget_bias)
+        k = out["cell/kernel"].copy()
+        d = block.input_depth
+        k[[0, d]] = k[[d, 0]]   # decoder input row 0 <-> attention row 0
+        out["cell/kernel"] = k
+        return out
+    return wrong
+
+
+def _train(model, steps: int = 3) -> None:
+    data = _data(seed=5)
+    targets = np.random.default_rng(6).integers(0, h.V, (BATCH, TGT))
+    optimizer = keras.optimizers.Adam(0.05)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            logits = model({"decoder_inputs": data["decoder_ids:0"], "memory": data["memory:0"],
+                            "memory_sequence_length": data["memory_length:0"]})
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+    assert all(np.abs(b - v.numpy()).max() > 1e-3 for b, v in zip(before, model.trainable_variables))
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_keras_trained_model_exports_to_a_checkpoint_the_legacy_graph_restores(graphs, converted, tmp_path,
+                                                                                capsys, name: str) -> None:
+    import modern_rnn.seq2seq.models  # noqa: F401
+
+    _, _, out_dir = converted[name]
+    manifest = json.load(open(os.path.join(out_dir, "manifest.json")))
+    model = keras.models.load_model(os.path.join(out_dir, manifest["seq2seq"][0]["file"]), safe_mode=True)
+    _train(model)
+    trained = tmp_path / "trained.keras"
+    model.save(trained)
+    prefix = str(tmp_path / "tf1" / "model.ckpt")
+    assert main(["export", str(trained), prefix, "--json"]) == 0
+    exported = _json(capsys)
+    assert set(exported["variables"]) == {n for n, _ in tf.train.list_variables(graphs[name]["prefix"])}
+    data = _data(seed=21)
+    restored = _restore_in_original(graphs[name], prefix, data)
+    np.testing.assert_allclose(restored, keras_logits(model, data), atol=1e-5)
+    before = tf1_logits(graphs[name]["prefix"], graphs[name]["logits"], data)
+    assert np.abs(restored - before).max() > 1e-3                      # the trained weights, not the original ones
+
+
+def _restore_in_original(graph: dict, prefix: str, data: dict) -> np.ndarray:
+    """The ORIGINAL training graph (its .meta) with ``Saver.restore`` of the exported checkpoint."""
+    with tf.Graph().as_default():
+        saver = v1.train.import_meta_graph(graph["prefix"] + ".meta")
+        with v1.Session(config=h.FAST) as sess:
+            saver.restore(sess, prefix)
+            return sess.run(graph["logits"], data)
