@@ -231,3 +231,25 @@ def _restore_in_original(graph: dict, prefix: str, data: dict) -> np.ndarray:
         with v1.Session(config=h.FAST) as sess:
             saver.restore(sess, prefix)
             return sess.run(graph["logits"], data)
+
+
+def test_legacy_seq2seq_is_reported_and_refused_not_half_converted(tmp_path, capsys) -> None:
+    """embedding_attention_seq2seq: inspect lists the attention_decoder as a seq2seq block (exit 1, the reason named);
+    convert refuses (exit 2) instead of converting the two cells and dropping the attention weights."""
+    from legacy_rnn.seq2seq import legacy_seq2seq as legacy
+
+    with tf.Graph().as_default():
+        enc = [v1.placeholder(tf.int32, [None], f"enc{t}") for t in range(3)]
+        dec = [v1.placeholder(tf.int32, [None], f"dec{t}") for t in range(2)]
+        legacy.embedding_attention_seq2seq(enc, dec, h.legacy_rnn.basic_lstm_cell(4), 5, 6, 3)
+        with v1.Session(config=h.FAST) as sess:
+            sess.run(v1.global_variables_initializer())
+            prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+    assert main(["inspect", prefix, "--json"]) == 1
+    report = _json(capsys)
+    (entry,) = report["seq2seq"]
+    assert entry["kind"] == "legacy_seq2seq.attention_decoder" and entry["num_heads"] == 1
+    assert {n for n in entry["variables"] if "AttnW_0" in n or "AttnOutputProjection" in n}
+    assert any("does not write them yet" in p for p in report["problems"])
+    assert main(["convert", prefix, str(tmp_path / "out")]) == 2
+    assert "does not write them yet" in capsys.readouterr().err and not (tmp_path / "out").exists()
