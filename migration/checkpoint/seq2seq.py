@@ -269,11 +269,18 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
         info.embedding, ids = lookups[0]
         stop.add(ref(ids)[0])
     names, _ = index.closure(logits, stop)
-    extra = {}
+    extra, other = {}, []
     for name in names:
         node = index.nodes[name]
         if node.op == "Placeholder" and name not in stop:
-            extra[name] = "decoder_length"
+            shape = _static_shape(index, name)
+            if node.attr["dtype"].type == 3 and shape is not None and len(shape) == 1:  # int32 [B]: decoder lengths
+                extra[name] = "decoder_length"
+            else:
+                other.append(name)
+    if other:
+        raise MigrationError(f"the decoder's logits also depend on placeholders {other} (e.g. an encoder state used "
+                             "as the initial state), which the check does not feed")
     for tensor in [memory, lengths, ids]:
         if tensor is not None and ref(tensor)[1] != 0:
             raise MigrationError(f"tensor {tensor!r} is not a node's first output and cannot be fed")

@@ -253,3 +253,18 @@ def test_legacy_seq2seq_is_reported_and_refused_not_half_converted(tmp_path, cap
     assert any("does not write them yet" in p for p in report["problems"])
     assert main(["convert", prefix, str(tmp_path / "out")]) == 2
     assert "does not write them yet" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_converted_model_runs_teacher_forced_inside_tf_function(converted) -> None:
+    """Graph mode: the teacher-forced call traces in ``tf.function`` and equals the eager call (greedy and beam
+    search decoding stay eager: their loops stop on Python booleans)."""
+    import modern_rnn.seq2seq.models  # noqa: F401
+
+    _, _, out_dir = converted["bahdanau_norm"]
+    model = keras.models.load_model(os.path.join(out_dir, "seq2seq", "decoder.keras"), safe_mode=True)
+    data = _data(seed=4)
+    inputs = {"decoder_inputs": tf.constant(data["decoder_ids:0"]), "memory": tf.constant(data["memory:0"]),
+              "memory_sequence_length": tf.constant(data["memory_length:0"])}
+    graph = tf.function(lambda x: model(x))
+    assert graph.get_concrete_function(inputs).graph.get_operations()          # really traced
+    np.testing.assert_allclose(graph(inputs).numpy(), model(inputs).numpy(), atol=1e-6)
