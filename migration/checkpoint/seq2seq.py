@@ -51,6 +51,8 @@ class Seq2SeqInfo:
     output_attention: Optional[bool] = None
     assumed: dict[str, str] = dataclasses.field(default_factory=dict)
     problem: str = ""
+    legacy: Optional[dict[str, Any]] = None     # embedding_attention_seq2seq (:mod:`.seq2seq_legacy`)
+    names: tuple[str, ...] = ()                 # every checkpoint key this model consumes
 
     @property
     def convertible(self) -> bool:
@@ -65,6 +67,12 @@ class Seq2SeqInfo:
         out.update({"embedding": self.embedding, "projection": list(self.projection) if self.projection else None,
                     "output_attention": self.output_attention, "assumed": dict(self.assumed),
                     "convertible": self.convertible, "problem": self.problem})
+        if self.legacy is not None:
+            d = self.legacy
+            out.update({"legacy": dict(d), "variables": sorted(self.names),
+                        "keras": f"modern_rnn.seq2seq.models.LegacyAttentionSeq2SeqModel({d['kind']} cell units="
+                                 f"{d['units']}, {d['num_encoder_symbols']}, {d['num_decoder_symbols']}, "
+                                 f"{d['embedding_size']}, num_heads={d['num_heads']})"})
         return out
 
 
@@ -96,13 +104,17 @@ def take(r) -> list[Seq2SeqInfo]:
             for key in block.names:
                 r.take(key, f"seq2seq {block.scope}: {s2c.table_row(key).meaning if s2c.table_row(key) else key}")
         else:
-            name = (block.prefix.strip("/") or "attention_decoder").replace("/", "_")
-            info = Seq2SeqInfo("legacy_seq2seq.attention_decoder", name, block, problem=(
-                "legacy_seq2seq attention_decoder scopes are recognized but `convert` does not write them yet; build "
-                "modern_rnn.seq2seq.legacy_seq2seq.embedding_attention_seq2seq with a Seq2SeqScope and load the "
-                "arrays with migration.seq2seq_converters.legacy_scope_to_keras"))
-            for key in block.names:
-                r.take(key, f"seq2seq {block.prefix or '(root)'}: legacy_seq2seq attention_decoder")
+            from migration.checkpoint import seq2seq_legacy
+
+            desc, problem, names = seq2seq_legacy.read(r, block)
+            name = (desc["user_prefix"] + "embedding_attention_seq2seq" if desc else
+                    block.prefix.strip("/") or "attention_decoder").replace("/", "_")
+            kind = "legacy_seq2seq.embedding_attention_seq2seq" if desc else "legacy_seq2seq.attention_decoder"
+            info = Seq2SeqInfo(kind, name, block, problem=problem, legacy=desc, names=tuple(sorted(names)))
+            if desc:
+                info.spec, info.hyper_sources = CellSpec.from_dict(desc["spec"]), dict(desc["hyper_sources"])
+            for key in names:
+                r.take(key, f"seq2seq {block.prefix or '(root)'}: {kind}")
         infos.append(info)
     return infos
 
@@ -354,6 +366,10 @@ def block_from_dict(d: dict) -> s2c.AttentionWrapperBlock:
 def tf1_arrays(model) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """An :class:`AttentionDecoderModel`'s weights under the TF1 names recorded in its config (for ``export``)."""
     meta = model.tf1
+    if meta.get("legacy"):
+        from migration.checkpoint import seq2seq_legacy
+
+        return seq2seq_legacy.tf1_arrays(model)
     if not meta.get("block"):
         raise MigrationError(f"Keras model {model.name!r} records no TF1 names (config 'tf1'); it was not written by "
                              "`rnn-migrate convert`.")
@@ -488,6 +504,10 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
 
 def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:
     """Checks (:class:`migration.checkpoint.verify.Check`) and notes for one manifest ``seq2seq`` entry."""
+    if entry.get("legacy"):
+        from migration.checkpoint import seq2seq_legacy
+
+        return seq2seq_legacy.verify_entry(entry, out_dir, checkpoint, original, seed)
     from migration.checkpoint.verify import Check
     from migration.safe_io import confined_path, load_keras_model
     import modern_rnn.seq2seq.models  # noqa: F401  (registers AttentionDecoderModel)
@@ -540,6 +560,10 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
 
 def convert_entry(conv, info: Seq2SeqInfo, original_factory, insp) -> dict[str, Any]:
     """Write ``seq2seq/<name>.keras`` for ``info`` into ``conv.tmp`` (``conv``: the convert step's ``_Converter``)."""
+    if info.legacy is not None:
+        from migration.checkpoint import seq2seq_legacy
+
+        return seq2seq_legacy.convert_entry(conv, info, original_factory)
     graph, why = None, ""
     if conv.meta is None:
         why = "no .meta next to the checkpoint"
@@ -581,6 +605,14 @@ def format_lines(entries: list[dict]) -> list[str]:
                          f"attention_layer_size={e['attention_layer_size']}")
             lines.append(f"    cell {e['cell']} units={e['cell_units']}{fb}, decoder input depth "
                          f"{e['decoder_input_depth']}")
+        elif e.get("legacy"):
+            d = e["legacy"]
+            fb = f", forget_bias={d['spec'].get('forget_bias')} ({d['hyper_sources'].get('forget_bias')})" \
+                if d["kind"] == "basic_lstm" else ""
+            lines.append(f"  {d['user_prefix'] + 'embedding_attention_seq2seq/':<24} legacy_seq2seq "
+                         f"embedding_attention_seq2seq: heads={e['num_heads']}, attn_size={e['attn_size']}")
+            lines.append(f"    cell {d['kind']} units={d['units']}{fb}; symbols in {d['num_encoder_symbols']}, out "
+                         f"{d['num_decoder_symbols']}; embedding size {d['embedding_size']}")
         else:
             lines.append(f"  {e['scope'] or '(root)':<24} legacy_seq2seq attention_decoder: heads={e['num_heads']}, "
                          f"attn_size={e['attn_size']}")

@@ -26,7 +26,8 @@ Expm1 Floor FloorDiv FloorMod Greater GreaterEqual InvertPermutation IsFinite Is
 LessEqual Log Log1p LogSoftmax LogicalAnd LogicalNot LogicalOr MatMul Max Maximum Mean Min Minimum Mod Mul MulNoNan
 Neg NotEqual OneHot Pow Prod RealDiv Reciprocal Relu Relu6 Rint Round Rsqrt Select SelectV2 Selu Sigmoid Sign Sin
 Sinh Softmax Softplus Softsign Sqrt Square SquaredDifference Sub Sum Tan Tanh TopKV2 TruncateDiv Xdivy Xlogy
-SparseSoftmaxCrossEntropyWithLogits SoftmaxCrossEntropyWithLogits"""
+SparseSoftmaxCrossEntropyWithLogits SoftmaxCrossEntropyWithLogits
+Conv2D"""  # Conv2D: legacy_seq2seq attention_decoder's 1x1 convolution AttnW_k (pure math)
 _SHAPE = """BroadcastArgs BroadcastGradientArgs BroadcastTo CheckNumerics Concat ConcatOffset ConcatV2 Const
 DynamicPartition DynamicStitch EnsureShape ExpandDims Fill Gather GatherNd GatherV2 Identity IdentityN MirrorPad
 NoOp OnesLike Pack Pad PadV2 ParallelDynamicStitch Placeholder PlaceholderWithDefault PreventGradient Range Rank

@@ -141,3 +141,61 @@ class AttentionDecoderModel(keras.Model):
 def numpy_weights(model: AttentionDecoderModel) -> dict[str, np.ndarray]:
     """:meth:`AttentionDecoderModel.named_weights` as NumPy arrays."""
     return {k: v.numpy() for k, v in model.named_weights().items()}
+
+
+@keras.saving.register_keras_serializable(package="modern_rnn.seq2seq")
+class LegacyAttentionSeq2SeqModel(keras.Model):
+    """TF1 ``legacy_seq2seq.embedding_attention_seq2seq`` (``output_projection=None``) as one Keras model: what
+    ``rnn-migrate convert`` writes for such a checkpoint.
+
+    ``model({"encoder_inputs": ids [B, Te], "decoder_inputs": ids [B, Td]})`` -> logits ``[B, Td, V_out]`` (the list
+    TF1 returned, stacked on axis 1); ``feed_previous=True`` at construction decodes greedily (argmax fed back from
+    the second step on, as TF1's ``feed_previous``). The weights live in a
+    :class:`~modern_rnn.seq2seq.legacy_seq2seq.Seq2SeqScope` under their TF1-relative names, the cells under their
+    TF1 cell scopes (``.scope.cells``).
+
+    Legacy equivalent: :func:`legacy_rnn.seq2seq.legacy_seq2seq.embedding_attention_seq2seq`.
+    """
+
+    def __init__(self, cell: dict, num_encoder_symbols: int, num_decoder_symbols: int, embedding_size: int,
+                 num_heads: int = 1, feed_previous: bool = False, initial_state_attention: bool = False,
+                 tf1: Optional[dict[str, Any]] = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        from modern_rnn.seq2seq.legacy_seq2seq import Seq2SeqScope
+
+        self.cell_config = cell if isinstance(cell, dict) else keras.layers.serialize(cell)
+        self.cell = keras.layers.deserialize(self.cell_config)
+        self.encoder_cell = keras.layers.deserialize(self.cell_config)
+        self.num_encoder_symbols, self.num_decoder_symbols = int(num_encoder_symbols), int(num_decoder_symbols)
+        self.embedding_size, self.num_heads = int(embedding_size), int(num_heads)
+        self.feed_previous, self.initial_state_attention = bool(feed_previous), bool(initial_state_attention)
+        self.scope = Seq2SeqScope()
+        self.tf1 = dict(tf1 or {})
+
+    def call(self, inputs):
+        from modern_rnn.seq2seq.legacy_seq2seq import embedding_attention_seq2seq
+
+        enc = tf.convert_to_tensor(inputs["encoder_inputs"], tf.int32)
+        dec = tf.convert_to_tensor(inputs["decoder_inputs"], tf.int32)
+        outputs, _ = embedding_attention_seq2seq(
+            [enc[:, t] for t in range(int(enc.shape[1]))], [dec[:, t] for t in range(int(dec.shape[1]))], self.cell,
+            self.num_encoder_symbols, self.num_decoder_symbols, self.embedding_size, self.num_heads,
+            feed_previous=self.feed_previous, initial_state_attention=self.initial_state_attention,
+            encoder_cell=self.encoder_cell, scope=self.scope)
+        return tf.stack(outputs, 1)
+
+    def build_weights(self) -> None:
+        """Create every weight by one call on a single step."""
+        self({"encoder_inputs": tf.zeros([1, 1], tf.int32), "decoder_inputs": tf.zeros([1, 1], tf.int32)})
+
+    def get_build_config(self) -> dict:
+        return {"built": True}
+
+    def build_from_config(self, config: dict) -> None:
+        self.build_weights()
+
+    def get_config(self) -> dict:
+        return {"cell": self.cell_config, "num_encoder_symbols": self.num_encoder_symbols,
+                "num_decoder_symbols": self.num_decoder_symbols, "embedding_size": self.embedding_size,
+                "num_heads": self.num_heads, "feed_previous": self.feed_previous,
+                "initial_state_attention": self.initial_state_attention, "tf1": self.tf1, "name": self.name}
