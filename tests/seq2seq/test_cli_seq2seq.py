@@ -233,26 +233,137 @@ def _restore_in_original(graph: dict, prefix: str, data: dict) -> np.ndarray:
             return sess.run(graph["logits"], data)
 
 
-def test_legacy_seq2seq_is_reported_and_refused_not_half_converted(tmp_path, capsys) -> None:
-    """embedding_attention_seq2seq: inspect lists the attention_decoder as a seq2seq block (exit 1, the reason named);
-    convert refuses (exit 2) instead of converting the two cells and dropping the attention weights."""
+LEGACY_TE, LEGACY_TD, LEGACY_VIN, LEGACY_VOUT, LEGACY_E, LEGACY_U = 4, 3, 7, 6, 4, 5
+
+
+@pytest.fixture(scope="module")
+def legacy_graph(tmp_path_factory) -> dict:
+    """nmt-tutorial style embedding_attention_seq2seq (BasicLSTMCell forget_bias=0.5) with per-step placeholders and
+    sequence_loss, seeded weights, Saver checkpoint + .meta."""
+    from legacy_rnn.seq2seq import legacy_seq2seq as legacy
+
+    directory = tmp_path_factory.mktemp("legacy_s2s")
+    with tf.Graph().as_default():
+        enc = [v1.placeholder(tf.int32, [None], f"encoder{t}") for t in range(LEGACY_TE)]
+        dec = [v1.placeholder(tf.int32, [None], f"decoder{t}") for t in range(LEGACY_TD)]
+        targets = [v1.placeholder(tf.int32, [None], f"target{t}") for t in range(LEGACY_TD)]
+        weights = [tf.ones_like(t, tf.float32) for t in targets]
+        outputs, _ = legacy.embedding_attention_seq2seq(enc, dec, h.legacy_rnn.basic_lstm_cell(LEGACY_U, 0.5),
+                                                        LEGACY_VIN, LEGACY_VOUT, LEGACY_E)
+        legacy.sequence_loss(outputs, targets, weights)
+        with v1.Session(config=h.FAST) as sess:
+            sess.run(v1.global_variables_initializer())
+            h._randomize(sess, seed=8)
+            prefix = v1.train.Saver().save(sess, str(directory / "model.ckpt"))
+    return {"prefix": prefix, "outputs": [o.name for o in outputs]}
+
+
+def _legacy_data(seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    enc = rng.integers(0, LEGACY_VIN, (BATCH, LEGACY_TE)).astype(np.int32)
+    dec = rng.integers(0, LEGACY_VOUT, (BATCH, LEGACY_TD)).astype(np.int32)
+    feeds = {f"encoder{t}:0": enc[:, t] for t in range(LEGACY_TE)}
+    feeds.update({f"decoder{t}:0": dec[:, t] for t in range(LEGACY_TD)})
+    return {"enc": enc, "dec": dec, "feeds": feeds}
+
+
+def _legacy_tf1(meta_prefix: str, restore: str, outputs: list[str], data: dict) -> np.ndarray:
+    with tf.Graph().as_default():
+        saver = v1.train.import_meta_graph(meta_prefix + ".meta")
+        with v1.Session(config=h.FAST) as sess:
+            saver.restore(sess, restore)
+            return np.stack(sess.run(outputs, data["feeds"]), 1)
+
+
+def test_legacy_embedding_attention_seq2seq_converts_against_the_original_graph(legacy_graph, tmp_path,
+                                                                                capsys) -> None:
+    import modern_rnn.seq2seq.models  # noqa: F401
+
+    prefix = legacy_graph["prefix"]
+    assert main(["inspect", prefix, "--json"]) == 0
+    report = _json(capsys)
+    (entry,) = report["seq2seq"]
+    assert report["blocks"] == [] and report["unrecognized"] == [] and report["embeddings"] == []
+    assert entry["kind"] == "legacy_seq2seq.embedding_attention_seq2seq" and entry["num_heads"] == 1
+    assert entry["legacy"]["spec"]["forget_bias"] == 0.5 and entry["legacy"]["hyper_sources"]["forget_bias"] == "meta"
+    assert set(entry["variables"]) == {n for n, _ in tf.train.list_variables(prefix)}
+    out_dir = tmp_path / "out"
+    assert main(["convert", prefix, str(out_dir), "--json", "--quiet"]) == 0
+    (check,) = [c for c in _json(capsys)["verification"]["checks"] if c["what"].startswith("seq2seq")]
+    assert check["reference"] == "original-graph" and check["max_abs_diff"] <= 1e-5
+    manifest = json.load(open(out_dir / "manifest.json"))
+    model = keras.models.load_model(out_dir / manifest["seq2seq"][0]["file"], safe_mode=True)
+    data = _legacy_data(seed=2)
+    expected = _legacy_tf1(prefix, prefix, legacy_graph["outputs"], data)
+    got = model({"encoder_inputs": data["enc"], "decoder_inputs": data["dec"]}).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # negative control: the forget_bias the graph does not use
+    assert main(["convert", prefix, str(tmp_path / "wrong"), "--forget-bias", "1.0", "--quiet"]) == 1
+    assert not (tmp_path / "wrong").exists()
+
+
+def test_legacy_attn_w_transposed_fails_verification(legacy_graph, tmp_path, monkeypatch) -> None:
+    """A mis-converted weight: AttnW_0 ([1, 1, A, A] -> [A, A]) transposed is caught by the original-graph check."""
+    from migration.checkpoint.convert import convert_checkpoint
+
+    attn_w = s2c._attn_w
+    monkeypatch.setattr(s2c, "_attn_w", lambda name, value, to_keras: (
+        attn_w(name, value, to_keras).T if to_keras and "AttnW_" in name else attn_w(name, value, to_keras)))
+    result = convert_checkpoint(legacy_graph["prefix"], tmp_path / "out", whole_model=False)
+    (check,) = [c for c in result.verification["checks"] if c["what"].startswith("seq2seq")]
+    assert not result.ok and check["reference"] == "original-graph" and check["max_abs_diff"] > 1e-3
+    assert not (tmp_path / "out").exists()
+
+
+def test_legacy_keras_trained_exports_to_a_checkpoint_the_legacy_graph_restores(legacy_graph, tmp_path,
+                                                                               capsys) -> None:
+    import modern_rnn.seq2seq.models  # noqa: F401
+
+    prefix = legacy_graph["prefix"]
+    out_dir = tmp_path / "out"
+    assert main(["convert", prefix, str(out_dir), "--quiet"]) == 0
+    model = keras.models.load_model(out_dir / "seq2seq" / "embedding_attention_seq2seq.keras", safe_mode=True)
+    data = _legacy_data(seed=3)
+    targets = np.random.default_rng(4).integers(0, LEGACY_VOUT, (BATCH, LEGACY_TD))
+    optimizer = keras.optimizers.Adam(0.05)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            logits = model({"encoder_inputs": data["enc"], "decoder_inputs": data["dec"]})
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+    assert all(np.abs(b - v.numpy()).max() > 1e-3 for b, v in zip(before, model.trainable_variables))
+    model.save(tmp_path / "trained.keras")
+    exported = str(tmp_path / "tf1" / "model.ckpt")
+    assert main(["export", str(tmp_path / "trained.keras"), exported, "--json"]) == 0
+    assert set(_json(capsys)["variables"]) == {n for n, _ in tf.train.list_variables(prefix)}
+    restored = _legacy_tf1(prefix, exported, legacy_graph["outputs"], data)
+    want = model({"encoder_inputs": data["enc"], "decoder_inputs": data["dec"]}).numpy()
+    np.testing.assert_allclose(restored, want, atol=1e-5)
+    assert np.abs(restored - _legacy_tf1(prefix, prefix, legacy_graph["outputs"], data)).max() > 1e-3
+
+
+def test_bare_attention_decoder_is_reported_and_refused_not_half_converted(tmp_path, capsys) -> None:
+    """legacy_seq2seq.attention_decoder outside embedding_attention_seq2seq: inspect lists it (exit 1, the reason
+    named); convert refuses (exit 2) instead of converting the cell and dropping the attention weights."""
     from legacy_rnn.seq2seq import legacy_seq2seq as legacy
 
     with tf.Graph().as_default():
-        enc = [v1.placeholder(tf.int32, [None], f"enc{t}") for t in range(3)]
-        dec = [v1.placeholder(tf.int32, [None], f"dec{t}") for t in range(2)]
-        legacy.embedding_attention_seq2seq(enc, dec, h.legacy_rnn.basic_lstm_cell(4), 5, 6, 3)
+        states = v1.placeholder(tf.float32, [None, 3, 4], "states")
+        dec = [v1.placeholder(tf.float32, [None, 2], f"dec{t}") for t in range(2)]
+        cell = h.legacy_rnn.basic_lstm_cell(4)
+        legacy.attention_decoder(dec, cell.zero_state(tf.shape(states)[0], tf.float32), states, cell)
         with v1.Session(config=h.FAST) as sess:
             sess.run(v1.global_variables_initializer())
             prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
     assert main(["inspect", prefix, "--json"]) == 1
     report = _json(capsys)
     (entry,) = report["seq2seq"]
-    assert entry["kind"] == "legacy_seq2seq.attention_decoder" and entry["num_heads"] == 1
-    assert {n for n in entry["variables"] if "AttnW_0" in n or "AttnOutputProjection" in n}
-    assert any("does not write them yet" in p for p in report["problems"])
+    assert entry["kind"] == "legacy_seq2seq.attention_decoder" and not entry["convertible"]
+    assert any("AttnW_0" in n for n in entry["variables"])
+    assert any("not converted by `convert`" in p for p in report["problems"])
     assert main(["convert", prefix, str(tmp_path / "out")]) == 2
-    assert "does not write them yet" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert "not converted by `convert`" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
 def test_converted_model_runs_teacher_forced_inside_tf_function(converted) -> None:
