@@ -142,6 +142,22 @@ class DecoderGraph:
     logits: str
     extra_feeds: dict[str, str]         # placeholder -> how it is fed ("decoder_length")
     shapes: dict[str, list[int]] = dataclasses.field(default_factory=dict)   # fed tensor -> static shape (-1: any)
+    initial_state: list[str] = dataclasses.field(default_factory=list)  # TF1 order (c, h); [] = zero_state
+
+
+def _initial_state(index, loop, spec: CellSpec) -> list[str]:
+    """The wrapped cell's initial state tensors among the decoder ``While``'s inputs (the first float loop variables,
+    after the counters and the output TensorLists); ``[]`` when they are the wrapper's ``zero_state``."""
+    import tensorflow as tf
+
+    types = [tf.as_dtype(t) for t in loop.attr["T"].list.type]
+    floats = [loop.input[k] for k, t in enumerate(types) if t == tf.float32]
+    count = 2 if spec.is_lstm else 1
+    state = floats[:count]
+    producers = [index.node(ref(_back(index, t, ("Identity",)))[0]) for t in state]
+    if all(p is not None and ("ZeroState/" in p.name or p.op in ("Fill", "Const", "ZerosLike")) for p in producers):
+        return []
+    return state
 
 
 def _static_shape(index, tensor: str) -> Optional[list[int]]:
@@ -265,7 +281,8 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
         raise MigrationError(f"expected one loss consuming the decoder's logits, found {logits or 'none'}")
     lookups = []
     emb_keys = {e.name for e in embeddings if e.source == "variable"}
-    stop = {ref(memory)[0]} | ({ref(lengths)[0]} if lengths else set())
+    initial = _initial_state(index, loops[0], info.spec)
+    stop = {ref(memory)[0]} | ({ref(lengths)[0]} if lengths else set()) | {ref(t)[0] for t in initial}
     names, _ = index.closure(logits, stop)
     for name in names:
         node = index.nodes[name]
@@ -282,22 +299,28 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
         stop.add(ref(ids)[0])
     names, _ = index.closure(logits, stop)
     extra, other = {}, []
+    inside = set(names)
     for name in names:
         node = index.nodes[name]
         if node.op == "Placeholder" and name not in stop:
             shape = _static_shape(index, name)
-            if node.attr["dtype"].type == 3 and shape is not None and len(shape) == 1:  # int32 [B]: decoder lengths
+            users = [c for c in index.consumers(name) if c.name in inside]
+            if users and all(c.op in ("Shape", "Size", "Rank") for c in users) and shape:
+                # e.g. the batch size tf.shape(source)[0]: any values of the right shape
+                extra[name] = "shape_only_int" if node.attr["dtype"].type == 3 else "shape_only_float"
+            elif node.attr["dtype"].type == 3 and shape is not None and len(shape) == 1:  # int32 [B]: decoder lengths
                 extra[name] = "decoder_length"
             else:
                 other.append(name)
     if other:
         raise MigrationError(f"the decoder's logits also depend on placeholders {other} (e.g. an encoder state used "
                              "as the initial state), which the check does not feed")
-    for tensor in [memory, lengths, ids]:
+    for tensor in [memory, lengths, ids, *initial]:
         if tensor is not None and ref(tensor)[1] != 0:
             raise MigrationError(f"tensor {tensor!r} is not a node's first output and cannot be fed")
-    shapes = {t: _static_shape(index, t) for t in (memory, lengths, ids) if t is not None}
-    return DecoderGraph(memory, lengths, ids, logits[0], extra, {t: s for t, s in shapes.items() if s is not None})
+    shapes = {t: _static_shape(index, t) for t in (memory, lengths, ids, *extra) if t is not None}
+    return DecoderGraph(memory, lengths, ids, logits[0], extra, {t: s for t, s in shapes.items() if s is not None},
+                        initial)
 
 
 def read_output_attention(info: Seq2SeqInfo, reader) -> None:
@@ -436,7 +459,9 @@ def _feeds(entry: dict, model, seed: int, batch: int = 3, steps: int = 4, memory
         ids = rng.integers(0, model.vocab_size, (batch, steps)).astype(np.int32)
     else:
         ids = rng.uniform(-1, 1, (batch, steps, block["input_depth"])).astype(np.float32)
-    return {"memory": memory, "lengths": lengths, "ids": ids}
+    units = entry["block_shapes"]["cell_units"]
+    state = [rng.normal(0, 0.5, (batch, units)).astype(np.float32) for _ in graph.get("initial_state") or []]
+    return {"memory": memory, "lengths": lengths, "ids": ids, "state": state}
 
 
 def _rebuilt_teacher(checkpoint: str, entry: dict, data: dict) -> np.ndarray:
@@ -473,7 +498,11 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
         if mode == "teacher":
             x = tf.nn.embedding_lookup(emb, data["ids"]) if emb is not None else tf.constant(data["ids"])
             helper = ls.TrainingHelper(x, tf.fill([batch], data["ids"].shape[1]))
-            dec = ls.BasicDecoder(wrapper, helper, wrapper.zero_state(batch, tf.float32), proj)
+            init = wrapper.zero_state(batch, tf.float32)
+            if data.get("state"):
+                st = [tf.constant(a) for a in data["state"]]
+                init = init.clone(cell_state=v1.nn.rnn_cell.LSTMStateTuple(*st) if spec.is_lstm else st[0])
+            dec = ls.BasicDecoder(wrapper, helper, init, proj)
             out, _, _ = ls.dynamic_decode(dec, scope="dec")
             fetch = out.rnn_output
         elif mode == "greedy":
@@ -514,8 +543,12 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
 
     model = load_keras_model(confined_path(out_dir, entry["file"], what="seq2seq model file"))
     data = _feeds(entry, model, seed)
-    keras_logits = model({"decoder_inputs": data["ids"], "memory": data["memory"],
-                          "memory_sequence_length": data["lengths"]}).numpy()
+    inputs = {"decoder_inputs": data["ids"], "memory": data["memory"], "memory_sequence_length": data["lengths"]}
+    if data["state"]:
+        from migration.converters import tf1_state_to_keras
+
+        inputs["initial_cell_state"] = tf1_state_to_keras(CellSpec.from_dict(entry["cell_spec"]), data["state"])
+    keras_logits = model(inputs).numpy()
     start = np.zeros(len(data["lengths"]), np.int32)
     decoded = {}
     if model.embedding is not None:  # every Keras computation before any TF1 graph (v1 layers invalidate Keras ones)
@@ -530,8 +563,15 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
             feeds[graph["lengths"]] = data["lengths"]
         if graph["ids"]:
             feeds[graph["ids"]] = data["ids"]
+        feeds.update(zip(graph.get("initial_state") or [], data["state"]))
+        batch, steps = data["ids"].shape[:2]
         for name, how in graph["extra_feeds"].items():
-            feeds[name] = np.full(data["ids"].shape[0], data["ids"].shape[1], np.int32)
+            if how == "decoder_length":
+                feeds[name] = np.full(batch, steps, np.int32)
+            else:  # only its shape is read: zeros of [batch, memory steps, ...]
+                shape = graph["shapes"].get(name, [-1])
+                dims = [batch] + [d if d > 0 else data["memory"].shape[1] for d in shape[1:]]
+                feeds[name] = np.zeros(dims, np.float32 if how == "shape_only_float" else np.int32)
         try:
             (expected,) = original.run([graph["logits"]], feeds)
             reference = "original-graph"
@@ -542,6 +582,8 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
         notes.append(f"{what}: {entry['graph_note']}; compared with a TF1 graph rebuilt from our reading instead "
                      "(weaker: a misread hyper-parameter would pass)")
     if expected is None:
+        if data["state"]:
+            notes.append(f"{what}: the rebuilt TF1 graph starts from the encoder state fed to the Keras model")
         expected = _rebuilt_teacher(checkpoint, entry, data)
     got = keras_logits.reshape(expected.shape) if keras_logits.size == expected.size else keras_logits
     diff = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("inf")

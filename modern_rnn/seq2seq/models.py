@@ -83,10 +83,13 @@ class AttentionDecoderModel(keras.Model):
     # -- decoding -------------------------------------------------------------------------------------------------
 
     def call(self, inputs, initial_cell_state=None):
-        """Teacher forcing: ``inputs`` = ``{"decoder_inputs", "memory", "memory_sequence_length"}``; -> logits."""
+        """Teacher forcing: ``inputs`` = ``{"decoder_inputs", "memory", "memory_sequence_length"}`` (and optionally
+        ``"initial_cell_state"``: the wrapped Keras cell's state list, e.g. an encoder's final ``[h, c]``); -> logits."""
         self._setup(inputs["memory"], inputs.get("memory_sequence_length"))
         x = self._embed(inputs["decoder_inputs"])
         batch = tf.shape(x)[0]
+        if initial_cell_state is None and "initial_cell_state" in inputs:
+            initial_cell_state = list(inputs["initial_cell_state"])
         state = self.wrapper.get_initial_state(batch, cell_state=initial_cell_state)
         outs = []
         for t in range(int(x.shape[1])):
@@ -94,26 +97,32 @@ class AttentionDecoderModel(keras.Model):
             outs.append(self.projection(out) if self.projection is not None else out)
         return tf.stack(outs, 1)
 
-    def greedy(self, memory, memory_sequence_length, start_tokens, end_token: int, maximum_iterations: int):
+    def greedy(self, memory, memory_sequence_length, start_tokens, end_token: int, maximum_iterations: int,
+               initial_cell_state=None):
         """``GreedyEmbeddingHelper`` + ``BasicDecoder`` + ``dynamic_decode``: ``(ids [B, T], lengths [B])``."""
         self._setup(memory, memory_sequence_length)
         start = tf.convert_to_tensor(start_tokens, tf.int32)
         helper = GreedyEmbeddingHelper(self._embedding_fn(), start, end_token)
-        decoder = BasicDecoder(self.wrapper, helper, self.wrapper.get_initial_state(int(start.shape[0])),
-                               self.projection)
+        initial = self.wrapper.get_initial_state(int(start.shape[0]), cell_state=initial_cell_state)
+        decoder = BasicDecoder(self.wrapper, helper, initial, self.projection)
         out, _, lengths = dynamic_decode(decoder, maximum_iterations=maximum_iterations)
         return out.sample_id, lengths
 
     def beam_search(self, memory, memory_sequence_length, start_tokens, end_token: int, beam_width: int,
-                    maximum_iterations: int, length_penalty_weight: float = 0.0):
-        """``BeamSearchDecoder`` on ``tile_batch``-ed memory: ``(predicted_ids [B, T, W], lengths [B, W])``."""
+                    maximum_iterations: int, length_penalty_weight: float = 0.0, initial_cell_state=None):
+        """``BeamSearchDecoder`` on ``tile_batch``-ed memory (and initial cell state):
+        ``(predicted_ids [B, T, W], lengths [B, W])``."""
         memory = tile_batch(tf.convert_to_tensor(memory, tf.float32), beam_width)
         lengths = (None if memory_sequence_length is None
                    else tile_batch(tf.convert_to_tensor(memory_sequence_length, tf.int32), beam_width))
         self._setup(memory, lengths)
         start = tf.convert_to_tensor(start_tokens, tf.int32)
         decoder = BeamSearchDecoder(self.wrapper, self._embedding_fn(), start, end_token,
-                                    self.wrapper.get_initial_state(int(start.shape[0]) * beam_width), beam_width,
+                                    self.wrapper.get_initial_state(
+                                        int(start.shape[0]) * beam_width,
+                                        cell_state=None if initial_cell_state is None
+                                        else [tile_batch(tf.convert_to_tensor(s), beam_width)
+                                              for s in initial_cell_state]), beam_width,
                                     output_layer=self.projection, length_penalty_weight=length_penalty_weight)
         out, state, _ = dynamic_decode(decoder, maximum_iterations=maximum_iterations)
         return out.predicted_ids, state.lengths

@@ -379,3 +379,50 @@ def test_converted_model_runs_teacher_forced_inside_tf_function(converted) -> No
     graph = tf.function(lambda x: model(x))
     assert graph.get_concrete_function(inputs).graph.get_operations()          # really traced
     np.testing.assert_allclose(graph(inputs).numpy(), model(inputs).numpy(), atol=1e-6)
+
+
+def test_decoder_started_from_the_encoder_state_verifies_against_the_original_graph(tmp_path, capsys) -> None:
+    """nmt style: dynamic_rnn encoder (its outputs are the memory, its final state the decoder's initial cell state
+    via ``zero_state(...).clone(cell_state=...)``); the batch size comes from ``tf.shape(source)[0]``."""
+    import modern_rnn.seq2seq.models  # noqa: F401
+
+    legacy_rnn = h.legacy_rnn
+    with tf.Graph().as_default():
+        src = v1.placeholder(tf.int32, [None, None], "src")
+        src_len = v1.placeholder(tf.int32, [None], "src_len")
+        ids = v1.placeholder(tf.int32, [None, None], "dec_ids")
+        targets = v1.placeholder(tf.int32, [None, None], "targets")
+        enc_emb = v1.get_variable("encoder_embedding", [h.V, h.D])
+        memory, enc_state = legacy_rnn.dynamic_rnn(legacy_rnn.basic_lstm_cell(5), tf.nn.embedding_lookup(enc_emb, src),
+                                                   sequence_length=src_len, dtype=tf.float32, scope="encoder")
+        mech = legacy_s2s.BahdanauAttention(h.N, memory, memory_sequence_length=src_len, normalize=True)
+        cell = legacy_s2s.AttentionWrapper(legacy_rnn.basic_lstm_cell(5, forget_bias=0.5), mech, attention_layer_size=4)
+        batch = tf.shape(src)[0]
+        helper = legacy_s2s.TrainingHelper(tf.nn.embedding_lookup(v1.get_variable("embedding", [h.V, h.D]), ids),
+                                           tf.fill([batch], tf.shape(ids)[1]))
+        initial = cell.zero_state(batch, tf.float32).clone(cell_state=enc_state)
+        out, _, _ = legacy_s2s.dynamic_decode(legacy_s2s.BasicDecoder(
+            cell, helper, initial, output_layer=v1.layers.Dense(h.V, name="output_projection")))
+        legacy_s2s.sequence_loss(out.rnn_output, targets, tf.ones_like(targets, tf.float32))
+        with v1.Session(config=h.FAST) as sess:
+            sess.run(v1.global_variables_initializer())
+            h._randomize(sess, seed=9)
+            prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+        names = [memory.name, enc_state.c.name, enc_state.h.name, out.rnn_output.name]
+    out_dir = tmp_path / "out"
+    assert main(["convert", prefix, str(out_dir), "--json", "--quiet"]) == 0
+    refs = _json(capsys)["verification"]["references"]
+    assert refs["seq2seq decoder"] == "original-graph" and refs["block encoder"] == "original-graph"
+    # independent: the user's graph restored with Saver gives memory, encoder state and logits
+    rng = np.random.default_rng(1)
+    feeds = {"src:0": rng.integers(0, h.V, (BATCH, SRC)).astype(np.int32), "src_len:0": np.array([SRC, 2, 3], np.int32),
+             "dec_ids:0": rng.integers(0, h.V, (BATCH, TGT)).astype(np.int32)}
+    with tf.Graph().as_default():
+        saver = v1.train.import_meta_graph(prefix + ".meta")
+        with v1.Session(config=h.FAST) as sess:
+            saver.restore(sess, prefix)
+            mem, c, hh, logits = sess.run(names, feeds)
+    model = keras.models.load_model(out_dir / "seq2seq" / "decoder.keras", safe_mode=True)
+    inputs = {"decoder_inputs": feeds["dec_ids:0"], "memory": mem, "memory_sequence_length": feeds["src_len:0"]}
+    np.testing.assert_allclose(model({**inputs, "initial_cell_state": [hh, c]}).numpy(), logits, atol=1e-5)
+    assert np.abs(model(inputs).numpy() - logits).max() > 1e-3       # the encoder state matters
