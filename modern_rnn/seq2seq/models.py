@@ -105,6 +105,9 @@ class AttentionDecoderModel(keras.Model):
         helper = GreedyEmbeddingHelper(self._embedding_fn(), start, end_token)
         initial = self.wrapper.get_initial_state(int(start.shape[0]), cell_state=initial_cell_state)
         decoder = BasicDecoder(self.wrapper, helper, initial, self.projection)
+        if not tf.executing_eagerly():  # inside tf.function: a static unroll (dynamic_decode is an eager loop)
+            outputs, _, lengths, steps = _static_decode(decoder, maximum_iterations)
+            return tf.transpose(outputs.sample_id[:steps], [1, 0]), lengths
         out, _, lengths = dynamic_decode(decoder, maximum_iterations=maximum_iterations)
         return out.sample_id, lengths
 
@@ -124,6 +127,11 @@ class AttentionDecoderModel(keras.Model):
                                         else [tile_batch(tf.convert_to_tensor(s), beam_width)
                                               for s in initial_cell_state]), beam_width,
                                     output_layer=self.projection, length_penalty_weight=length_penalty_weight)
+        if not tf.executing_eagerly():
+            outputs, state, _, steps = _static_decode(decoder, maximum_iterations)
+            max_len = tf.reduce_max(state.lengths, axis=1)
+            ids = gather_tree_tf(outputs.predicted_ids, outputs.parent_ids, max_len, end_token)[:steps]
+            return tf.transpose(ids, [1, 0, 2]), state.lengths
         out, state, _ = dynamic_decode(decoder, maximum_iterations=maximum_iterations)
         return out.predicted_ids, state.lengths
 
@@ -145,6 +153,52 @@ class AttentionDecoderModel(keras.Model):
         return {"wrapper": keras.layers.serialize(self.wrapper), "vocab_size": self.vocab_size,
                 "embedding_dim": self.embedding_dim, "output_size": self.output_size,
                 "output_use_bias": self.output_use_bias, "tf1": self.tf1, "name": self.name}
+
+
+def _static_decode(decoder, maximum_iterations: int):
+    """:func:`~modern_rnn.seq2seq.dynamic_decode` for graph mode: ``maximum_iterations`` steps unrolled, then cut
+    where the eager loop stops (the first step after which every row is finished). Steps past that point do not
+    change the earlier ones. Returns time-major ``(outputs [max_iter, ...], final state at the stop, lengths,
+    steps)``."""
+    finished, inputs, state = decoder.initialize()
+    lengths = tf.zeros_like(finished, dtype=tf.int32)
+    emitted, states, all_done, lengths_at = [], [], [], []
+    for time in range(int(maximum_iterations)):
+        outputs, state, inputs, decoder_finished = decoder.step(time, inputs, state)
+        next_finished = decoder_finished if decoder.tracks_own_finished else tf.logical_or(decoder_finished, finished)
+        lengths = tf.where(tf.logical_not(finished), time + 1, lengths)
+        if decoder.tracks_own_finished and getattr(state, "lengths", None) is not None:
+            lengths = tf.cast(state.lengths, tf.int32)
+        finished = next_finished
+        emitted.append(outputs)
+        states.append(state)
+        lengths_at.append(lengths)
+        all_done.append(tf.reduce_all(finished))
+    done = tf.stack(all_done)
+    steps = tf.where(tf.reduce_any(done), tf.cast(tf.argmax(tf.cast(done, tf.int32)), tf.int32) + 1,
+                     int(maximum_iterations))
+    stacked = tf.nest.map_structure(lambda *xs: tf.stack(xs), *emitted)
+    final = tf.nest.map_structure(lambda *xs: tf.gather(tf.stack(xs), steps - 1),
+                                  *[tf.nest.map_structure(lambda x: x, s) for s in states])
+    return stacked, final, tf.gather(tf.stack(lengths_at), steps - 1), steps
+
+
+def gather_tree_tf(step_ids, parent_ids, max_sequence_lengths, end_token: int) -> tf.Tensor:
+    """:func:`modern_rnn.seq2seq.gather_tree` in TensorFlow ops (for graph mode): back-track ``[T, B, W]`` beam ids
+    over a static ``T``; positions past ``max_len`` and after the first ``end_token`` become ``end_token``."""
+    steps, beams = int(step_ids.shape[0]), int(step_ids.shape[2])
+    batch = tf.shape(step_ids)[1]
+    end = tf.cast(end_token, step_ids.dtype)
+    idx = tf.tile(tf.range(beams, dtype=parent_ids.dtype)[None, :], [batch, 1])
+    out = [None] * steps
+    for t in range(steps - 1, -1, -1):
+        valid = (t < tf.cast(max_sequence_lengths, tf.int32))[:, None]
+        out[t] = tf.where(valid, tf.gather(step_ids[t], idx, batch_dims=1), end)
+        idx = tf.where(valid, tf.gather(parent_ids[t], idx, batch_dims=1), idx)
+    ids = tf.stack(out)
+    is_end = tf.cast(tf.equal(ids, end), tf.int32)
+    seen = (tf.cumsum(is_end, axis=0) - is_end) > 0
+    return tf.where(seen, end, ids)
 
 
 def numpy_weights(model: AttentionDecoderModel) -> dict[str, np.ndarray]:
