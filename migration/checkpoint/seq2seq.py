@@ -382,6 +382,14 @@ def build_model(info: Seq2SeqInfo, arrays: dict[str, np.ndarray], output_attenti
     return model
 
 
+def slot_note(conv, keys) -> None:
+    """Optimizer slots of seq2seq weights: named as not migrated (also with ``--with-optimizer``), with the remedy."""
+    for key in keys:
+        for role, slot in conv.slot_index.get(key, {}).items():
+            conv.destinations[slot] = (f"not migrated: {role} slot of seq2seq weight {key!r} (seq2seq optimizer state is "
+                                       "not converted; restart the optimizer in Keras)")
+
+
 def block_from_dict(d: dict) -> s2c.AttentionWrapperBlock:
     return s2c.AttentionWrapperBlock(**{**d, "names": tuple(d["names"])})
 
@@ -627,6 +635,7 @@ def convert_entry(conv, info: Seq2SeqInfo, original_factory, insp) -> dict[str, 
     model.save(os.path.join(conv.tmp, file))
     for key in keys:
         conv.destinations[key] = f"{file} ({info.kind})"
+    slot_note(conv, info.block.names)
     entry = manifest_entry(info, file, graph, why)
     entry["block_shapes"] = dataclasses.asdict(info.block)
     entry["cell_spec"] = info.spec.to_dict()

@@ -164,6 +164,9 @@ def convert_entry(conv, info, original_factory) -> dict[str, Any]:
     model.save(os.path.join(conv.tmp, file))
     for key in info.names:
         conv.destinations[key] = f"{file} ({info.kind})"
+    from migration.checkpoint.seq2seq import slot_note
+
+    slot_note(conv, info.names)
     return {"kind": info.kind, "name": info.name, "scope": desc["user_prefix"] + TOP, "file": file, "legacy": desc,
             "variables": sorted(info.names), "graph": graph, "graph_note": why,
             "load": ("import modern_rnn.seq2seq.models, tf_keras; "

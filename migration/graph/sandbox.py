@@ -40,7 +40,8 @@ _ARRAYS = """TensorArrayV3 TensorArrayScatterV3 TensorArrayReadV3 TensorArrayWri
 TensorArraySizeV3 TensorArrayConcatV3 TensorArraySplitV3 TensorArrayV2 TensorArrayScatterV2 TensorArrayReadV2
 TensorArrayWriteV2 TensorArrayGatherV2 TensorArraySizeV2 EmptyTensorList TensorListReserve TensorListFromTensor
 TensorListGetItem TensorListSetItem TensorListStack TensorListLength TensorListElementShape TensorListPushBack
-TensorListPopBack TensorListConcatV2 TensorListSplit TensorListGather TensorListScatterIntoExistingList"""
+TensorListPopBack TensorListConcatV2 TensorListSplit TensorListGather TensorListScatterIntoExistingList
+OptionalFromValue OptionalNone OptionalHasValue OptionalGetValue"""  # Optional*: cond_v2 outputs of a training graph
 _VARIABLES = "VariableV2 Variable VarHandleOp ReadVariableOp"
 _RNN_KERNELS = "LSTMBlockCell BlockLSTM BlockLSTMV2 GRUBlockCell"
 
