@@ -143,6 +143,73 @@ class DecoderGraph:
     extra_feeds: dict[str, str]         # placeholder -> how it is fed ("decoder_length")
     shapes: dict[str, list[int]] = dataclasses.field(default_factory=dict)   # fed tensor -> static shape (-1: any)
     initial_state: list[str] = dataclasses.field(default_factory=list)  # TF1 order (c, h); [] = zero_state
+    greedy: Optional[dict[str, Any]] = None   # a GreedyEmbeddingHelper decoder in the same graph: ids tensor, tokens
+    greedy_note: str = ""
+
+
+def _const_value(index, tensor: str):
+    import tensorflow as tf
+
+    node = index.node(ref(_back(index, tensor, ("Identity",)))[0])
+    if node is None or node.op != "Const":
+        return None
+    return tf.make_ndarray(node.attr["value"].tensor)
+
+
+def _locate_greedy(index, train_loop, cell_key: str, needed: set[str], memory_matmul: str,
+                   embedding: Optional[str]) -> tuple[Optional[dict[str, Any]], str]:
+    """A greedy decoder (``GreedyEmbeddingHelper``: ``ArgMax`` and an ``Equal`` with the end token in its body, no
+    ``TopKV2``) on the same weights and the same mechanism as the training decoder: its sample ids, start and end
+    tokens and ``maximum_iterations``, read from the graph. ``(None, why)`` when there is none or it is not readable."""
+    others = [n for n in _while_nodes(index, cell_key) if n.name != train_loop.name]
+    greedy = []
+    for loop in others:
+        fns = index.reachable_functions([loop])
+        ops = {n.op for f in fns for n in index.fn_contexts[f].nodes.values()} if fns else set()
+        if "ArgMax" in ops and "TopKV2" not in ops:
+            greedy.append(loop)
+    if not greedy:
+        return None, "the .meta holds no greedy decoder on these weights"
+    if len(greedy) > 1:
+        return None, f"the .meta holds {len(greedy)} greedy decoders on these weights"
+    loop = greedy[0]
+    closure = set(index.closure([loop.name])[0])
+    if memory_matmul not in closure:
+        return None, "the greedy decoder attends over another memory than the training decoder"
+    body = index.functions[loop.attr["body"].func.name]
+    args = [a.name for a in body.signature.input_arg]
+    ends = set()
+    for node in index.fn_contexts[body.signature.name].nodes.values():
+        if node.op == "Equal":
+            for i in node.input:
+                name = i.split(":")[0]
+                if name in args:
+                    value = _const_value(index, loop.input[args.index(name)])
+                    if value is not None and value.ndim == 0:
+                        ends.add(int(value))
+    max_iter = _const_value(index, loop.input[1])
+    starts = set()
+    for name in closure:
+        node = index.nodes[name]
+        if node.op in ("GatherV2", "ResourceGather", "Gather") and embedding is not None and \
+                ref(_back(index, node.input[0]))[0] in _handle_nodes(index, embedding):
+            fill = index.node(ref(_back(index, node.input[1], ("Identity", "Reshape")))[0])
+            if fill is not None and fill.op == "Fill":
+                value = _const_value(index, fill.input[1])
+                if value is not None:
+                    starts.add(int(value))
+    stacks = [n for n in index.nodes.values() if n.op == "TensorListStack" and n.attr["element_dtype"].type == 3
+              and ref(_back(index, n.input[0], ("Identity",)))[0] == loop.name]
+    if len(ends) != 1 or len(starts) != 1 or max_iter is None or len(stacks) != 1:
+        return None, (f"the greedy decoder's end token {sorted(ends)}, start token {sorted(starts)}, maximum_iterations "
+                      f"{max_iter} or sample ids ({len(stacks)}) could not be read from the graph")
+    ids = f"{stacks[0].name}:0"
+    transposes = [c for c in index.consumers(stacks[0].name) if c.op == "Transpose"]
+    time_major = len(transposes) != 1
+    if not time_major:
+        ids = f"{transposes[0].name}:0"
+    return {"ids": ids, "start": starts.pop(), "end": ends.pop(), "maximum_iterations": int(max_iter),
+            "time_major": time_major}, ""
 
 
 def _initial_state(index, loop, spec: CellSpec) -> list[str]:
@@ -216,23 +283,30 @@ def _find(index, start: str, op: str, depth: int = 8) -> Optional[Any]:
     return None
 
 
-def _consumer_matmul(index, handles: list[str]) -> Optional[Any]:
-    frontier = list(handles)
+def _consumer_matmuls(index, handles: list[str]) -> list[Any]:
+    out, frontier, seen = [], list(handles), set(handles)
     for _ in range(4):
         nxt = []
         for name in frontier:
             for c in index.consumers(name):
                 if c.op in ("MatMul", "BatchMatMulV2"):
-                    return c
-                nxt.append(c.name)
+                    out.append(c)
+                elif c.name not in seen:
+                    seen.add(c.name)
+                    nxt.append(c.name)
         frontier = nxt
-    return None
+    return out
 
 
-def _memory_and_lengths(index, key: str) -> tuple[str, Optional[str]]:
-    matmul = _consumer_matmul(index, _handle_nodes(index, key))
-    if matmul is None:
-        raise MigrationError(f"no MatMul reads {key!r} outside a loop (the mechanism's memory_layer)")
+def _memory_and_lengths(index, key: str, needed: set[str]) -> tuple[str, Optional[str]]:
+    """The memory (before masking) and ``memory_sequence_length`` of the mechanism whose ``memory_layer`` MatMul
+    is among the nodes ``needed`` (the closure of the training logits: an inference decoder's mechanism in the same
+    graph is another MatMul on the same kernel)."""
+    matmuls = [m for m in _consumer_matmuls(index, _handle_nodes(index, key)) if m.name in needed]
+    if len(matmuls) != 1:
+        raise MigrationError(f"expected one MatMul reading {key!r} (the mechanism's memory_layer) before the "
+                             f"training decoder, found {len(matmuls)}")
+    matmul = matmuls[0]
     values = _back(index, matmul.input[0])
     node = index.node(ref(values)[0])
     if node is not None and node.op == "Mul":
@@ -240,8 +314,8 @@ def _memory_and_lengths(index, key: str) -> tuple[str, Optional[str]]:
         if len(masks) == 1:
             memory = next(i for i in node.input if i != masks[0])
             less = _find(index, ref(masks[0])[0], "Less")
-            return memory, _back(index, less.input[1])
-    return values, None
+            return memory, _back(index, less.input[1]), matmul.name
+    return values, None, matmul.name
 
 
 def _while_nodes(index, key: str) -> list[Any]:
@@ -259,12 +333,19 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
 
     index = original.index
     block = info.block
-    memory, lengths = _memory_and_lengths(index, block.memory_layer)
     cell_key = next(k for k in block.names if k.startswith(block.scope) and k.endswith("kernel")
                     and "attention" not in k[len(block.scope):] and "query_layer" not in k)
-    loops = _while_nodes(index, cell_key)
-    if len(loops) != 1:
-        raise MigrationError(f"expected one While loop reading {cell_key!r}, found {len(loops)}")
+    # the training decoder: the While loop reading the cell whose outputs a loss consumes (a graph may also hold
+    # greedy / beam-search decoders on the same weights)
+    pairs = []
+    for t in _xent_logits(original):
+        needed = set(index.closure([t])[0])
+        pairs += [(loop, t, needed) for loop in _while_nodes(index, cell_key) if loop.name in needed]
+    if len(pairs) != 1:
+        raise MigrationError(f"expected one loss consuming the logits of one decoder loop reading {cell_key!r}, "
+                             f"found {[(p[0].name, p[1]) for p in pairs] or 'none'}")
+    loops, logits, needed = [pairs[0][0]], [pairs[0][1]], pairs[0][2]
+    memory, lengths, memory_matmul = _memory_and_lengths(index, block.memory_layer, needed)
     loop_inputs = {ref(i)[0] for i in loops[0].input}
     loop_vars = set()
     for name in loop_inputs:
@@ -276,9 +357,6 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
     if len(heads) > 1:
         raise MigrationError(f"more than one dense head is read inside the decoder loop: {[d.name for d in heads]}")
     info.projection = (heads[0].kernel, heads[0].bias) if heads else None
-    logits = [t for t in _xent_logits(original) if any(loops[0].name == n for n in index.closure([t])[0])]
-    if len(logits) != 1:
-        raise MigrationError(f"expected one loss consuming the decoder's logits, found {logits or 'none'}")
     lookups = []
     emb_keys = {e.name for e in embeddings if e.source == "variable"}
     initial = _initial_state(index, loops[0], info.spec)
@@ -319,8 +397,10 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
         if tensor is not None and ref(tensor)[1] != 0:
             raise MigrationError(f"tensor {tensor!r} is not a node's first output and cannot be fed")
     shapes = {t: _static_shape(index, t) for t in (memory, lengths, ids, *extra) if t is not None}
+    greedy, greedy_note = (None, "the decoder starts from a fed initial state") if initial else \
+        _locate_greedy(index, loops[0], cell_key, needed, memory_matmul, info.embedding)
     return DecoderGraph(memory, lengths, ids, logits[0], extra, {t: s for t, s in shapes.items() if s is not None},
-                        initial)
+                        initial, greedy, greedy_note)
 
 
 def read_output_attention(info: Seq2SeqInfo, reader) -> None:
@@ -559,11 +639,17 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
     keras_logits = model(inputs).numpy()
     start = np.zeros(len(data["lengths"]), np.int32)
     decoded = {}
+    graph = entry.get("graph")
+    in_graph = (graph or {}).get("greedy") if original is not None else None
     if model.embedding is not None:  # every Keras computation before any TF1 graph (v1 layers invalidate Keras ones)
-        decoded["greedy"] = np.asarray(model.greedy(data["memory"], data["lengths"], start, 1, 6)[0])
+        if in_graph:
+            g = in_graph
+            keras_greedy = np.asarray(model.greedy(data["memory"], data["lengths"], np.full(len(start), g["start"]),
+                                                   g["end"], g["maximum_iterations"])[0])
+        else:
+            decoded["greedy"] = np.asarray(model.greedy(data["memory"], data["lengths"], start, 1, 6)[0])
         decoded["beam"] = np.asarray(model.beam_search(data["memory"], data["lengths"], start, 1, 3, 6)[0])
     what, notes, checks = f"seq2seq {entry['name']}", [], []
-    graph = entry.get("graph")
     reference, expected = "rebuilt", None
     if original is not None and graph:
         feeds = {graph["memory"]: data["memory"]}
@@ -580,6 +666,19 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
                 shape = graph["shapes"].get(name, [-1])
                 dims = [batch] + [d if d > 0 else data["memory"].shape[1] for d in shape[1:]]
                 feeds[name] = np.zeros(dims, np.float32 if how == "shape_only_float" else np.int32)
+        if in_graph and model.embedding is not None:
+            try:
+                (graph_ids,) = original.run([in_graph["ids"]], feeds)
+                graph_ids = graph_ids.T if in_graph["time_major"] else graph_ids
+                same = graph_ids.shape == keras_greedy.shape and bool(np.array_equal(graph_ids, keras_greedy))
+                checks.append(Check(f"{what} greedy", "greedy ids (equal)", 0.0 if same else float("inf"),
+                                    list(graph_ids.shape), "original-graph"))
+                notes.append(f"{what}: greedy ids compared with the graph's own GreedyEmbeddingHelper decoder (start "
+                             f"{in_graph['start']}, end {in_graph['end']}, maximum_iterations "
+                             f"{in_graph['maximum_iterations']}, read from the .meta)")
+            except Exception as exc:  # noqa: BLE001
+                notes.append(f"{what}: the graph's greedy decoder could not be run ({exc})")
+                decoded["greedy"] = np.asarray(model.greedy(data["memory"], data["lengths"], start, 1, 6)[0])
         try:
             (expected,) = original.run([graph["logits"]], feeds)
             reference = "original-graph"
@@ -602,9 +701,10 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
             same = ids.shape == ref_ids.shape and bool(np.array_equal(ids, ref_ids))
             checks.append(Check(f"{what} {mode}", f"{mode} ids (equal)", 0.0 if same else float("inf"),
                                 list(ref_ids.shape), "rebuilt"))
-        notes.append(f"{what}: greedy and beam-search ids compared with TF1 inference graphs rebuilt from "
-                     "legacy_rnn.seq2seq (weaker than original-graph: the training .meta has no inference graph; "
-                     "start token 0, end token 1, beam width 3, 6 steps)")
+        notes.append(f"{what}: {' and '.join(sorted(decoded))} ids compared with TF1 inference graphs rebuilt from "
+                     "legacy_rnn.seq2seq (weaker than original-graph: the .meta has no such decoder"
+                     + (f" ({graph['greedy_note']})" if graph and graph.get("greedy_note") and "greedy" in decoded
+                        else "") + "; start token 0, end token 1, beam width 3, 6 steps)")
     return checks, notes
 
 

@@ -477,3 +477,54 @@ def test_training_graph_with_adam_verifies_against_the_original_graph(tmp_path, 
     assert any(k.startswith("decoder/attention_wrapper/") for k in slots)
     assert all("seq2seq optimizer state is not converted" in v["destination"] for k, v in slots.items()
                if k.startswith(("decoder/attention_wrapper/", "memory_layer/")))
+
+
+def test_graph_with_training_and_greedy_decoders_checks_the_training_one(tmp_path, capsys) -> None:
+    """One .meta holding the training decoder and a greedy inference decoder on the same weights (reuse): the
+    training loop (the one whose logits the loss consumes) and its own mechanism are the ones fed and compared."""
+    import modern_rnn.seq2seq.models  # noqa: F401
+
+    cfg = CONFIGS["bahdanau_norm"]
+    with tf.Graph().as_default():
+        memory = v1.placeholder(tf.float32, [None, None, h.M], "memory")
+        lengths = v1.placeholder(tf.int32, [None], "memory_length")
+        ids = v1.placeholder(tf.int32, [None, None], "decoder_ids")
+        targets = v1.placeholder(tf.int32, [None, None], "targets")
+        embedding = v1.get_variable("embedding", [h.V, h.D])
+        batch = tf.shape(memory)[0]
+        projection = v1.layers.Dense(h.V, name="output_projection")
+        wrapper = h._legacy_wrapper(cfg, memory, lengths, alignment_history=False)
+        helper = legacy_s2s.TrainingHelper(tf.nn.embedding_lookup(embedding, ids), tf.fill([batch], tf.shape(ids)[1]))
+        out, _, _ = legacy_s2s.dynamic_decode(legacy_s2s.BasicDecoder(wrapper, helper, wrapper.zero_state(batch, tf.float32),
+                                                                      projection))
+        legacy_s2s.sequence_loss(out.rnn_output, targets, tf.ones_like(targets, tf.float32))
+        with v1.variable_scope(v1.get_variable_scope(), reuse=True):   # the same cell, re-entered "decoder" scope
+            greedy = legacy_s2s.GreedyEmbeddingHelper(embedding, tf.fill([batch], h.START), h.END)
+            g_out, _, _ = legacy_s2s.dynamic_decode(legacy_s2s.BasicDecoder(
+                wrapper, greedy, wrapper.zero_state(batch, tf.float32), projection), maximum_iterations=5,
+                scope="decoder")
+        with v1.Session(config=h.FAST) as sess:
+            sess.run(v1.global_variables_initializer())
+            h._randomize(sess, seed=4)
+            prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+    names = {n for n, _ in tf.train.list_variables(prefix)}
+    assert "memory_layer_1/kernel" not in names                       # really one set of weights
+    out_dir = tmp_path / "out"
+    assert main(["convert", prefix, str(out_dir), "--json", "--quiet"]) == 0
+    result = _json(capsys)
+    refs = result["verification"]["references"]
+    assert refs["seq2seq decoder"] == "original-graph" and refs["seq2seq decoder greedy"] == "original-graph"
+    assert refs["seq2seq decoder beam"] == "rebuilt"                    # no beam decoder in this graph
+    manifest = json.load(open(out_dir / "manifest.json"))
+    assert {k: manifest["seq2seq"][0]["graph"]["greedy"][k] for k in ("start", "end", "maximum_iterations")} == {
+        "start": h.START, "end": h.END, "maximum_iterations": 5}
+    model = keras.models.load_model(out_dir / "seq2seq" / "decoder.keras", safe_mode=True)
+    data = _data(seed=8)
+    with tf.Graph().as_default():
+        saver = v1.train.import_meta_graph(prefix + ".meta")
+        with v1.Session(config=h.FAST) as sess:
+            saver.restore(sess, prefix)
+            want_logits, want_ids = sess.run([out.rnn_output.name, g_out.sample_id.name], data)
+    np.testing.assert_allclose(keras_logits(model, data), want_logits, atol=1e-5)
+    ids, _ = model.greedy(data["memory:0"], data["memory_length:0"], np.full(BATCH, h.START), h.END, 5)
+    np.testing.assert_array_equal(ids.numpy(), want_ids)              # greedy ids equal the graph's own decoder
