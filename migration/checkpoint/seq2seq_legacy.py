@@ -116,7 +116,7 @@ def tf1_arrays(model) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 # -- the .meta graph ------------------------------------------------------------------------------------------------
 
 def _ordered_lookups(index, key: str) -> list[str]:
-    from migration.checkpoint.seq2seq import _back, _handle_nodes
+    from migration.checkpoint.seq2seq_graph import _back, _handle_nodes
 
     handles = set(_handle_nodes(index, key))
     out = []
@@ -127,7 +127,7 @@ def _ordered_lookups(index, key: str) -> list[str]:
 
 
 def locate(original, desc: dict) -> dict[str, Any]:
-    from migration.checkpoint.seq2seq import _back, _handle_nodes
+    from migration.checkpoint.seq2seq_graph import _back, _handle_nodes
 
     index = original.index
     enc, dec = _ordered_lookups(index, desc["encoder_table"]), _ordered_lookups(index, desc["decoder_table"])
