@@ -85,10 +85,19 @@ ASSUMED_ALWAYS = {
 
 def take(r) -> list[Seq2SeqInfo]:
     """Consume the seq2seq variables of recognizer ``r`` (:class:`migration.checkpoint.recognize._Recognizer`)."""
-    free = {k: r.vs[k].shape for k in r.free()}
+    import re
+
+    # an AttnW_k that is not a [1, 1, A, A] convolution kernel is not legacy_seq2seq's: leave it to the other rules
+    free = {k: r.vs[k].shape for k in r.free()
+            if not (re.fullmatch(r"(?:.*/)?AttnW_\d+", k) and len(r.vs[k].shape) != 4)}
     if not any("attention_wrapper/" in k or "AttnW_" in k for k in free):
         return []
-    blocks = s2c.recognize_seq2seq(free)
+    try:
+        blocks = s2c.recognize_seq2seq(free)
+    except (IndexError, KeyError, TypeError) as exc:  # a name of the table with a shape no TF1 program writes
+        raise MigrationError(f"Checkpoint {r.prefix!r}: seq2seq variables with inconsistent names or shapes ({exc!r}). "
+                             "The checkpoint is not a tf.contrib.seq2seq / "
+                             "legacy_seq2seq model as TF 1.15 writes it.") from None
     infos: list[Seq2SeqInfo] = []
     for block in blocks:
         if isinstance(block, s2c.AttentionWrapperBlock):
@@ -103,7 +112,11 @@ def take(r) -> list[Seq2SeqInfo]:
         else:
             from migration.checkpoint import seq2seq_legacy
 
-            desc, problem, names = seq2seq_legacy.read(r, block)
+            try:
+                desc, problem, names = seq2seq_legacy.read(r, block)
+            except (IndexError, KeyError, TypeError) as exc:
+                desc, names = None, list(block.names)
+                problem = f"an embedding_attention_seq2seq scope with missing or misshapen variables ({exc!r})"
             name = (desc["user_prefix"] + "embedding_attention_seq2seq" if desc else
                     block.prefix.strip("/") or "attention_decoder").replace("/", "_")
             kind = "legacy_seq2seq.embedding_attention_seq2seq" if desc else "legacy_seq2seq.attention_decoder"

@@ -528,3 +528,28 @@ def test_graph_with_training_and_greedy_decoders_checks_the_training_one(tmp_pat
     np.testing.assert_allclose(keras_logits(model, data), want_logits, atol=1e-5)
     ids, _ = model.greedy(data["memory:0"], data["memory_length:0"], np.full(BATCH, h.START), h.END, 5)
     np.testing.assert_array_equal(ids.numpy(), want_ids)              # greedy ids equal the graph's own decoder
+
+
+def test_malformed_seq2seq_names_get_clear_errors_not_tracebacks(tmp_path, capsys) -> None:
+    """seq2seq-looking names with shapes no TF1 program writes: a named error (exit 2) or a refusal with the reason
+    (inspect exit 1), never an internal error; a stray 1-D ``AttnW_0`` does not block an ordinary RNN block."""
+    from migration.checkpoint.export import write_tf1_checkpoint
+
+    z = lambda *shape: np.zeros(shape, np.float32)  # noqa: E731
+    lstm = {"rnn/basic_lstm_cell/kernel": z(6, 8), "rnn/basic_lstm_cell/bias": z(8)}
+    cases = {
+        "stray": ({"a/AttnW_0": z(3), **lstm}, 0, 0),
+        "wrapper_without_memory": ({"d/attention_wrapper/lstm_cell/kernel": z(6, 8),
+                                    "d/attention_wrapper/lstm_cell/bias": z(8)}, 2, 2),
+        "legacy_missing_bias": ({"x/embedding_attention_seq2seq/embedding_attention_decoder/attention_decoder/AttnW_0":
+                                 z(1, 1, 2, 2), "x/embedding_attention_seq2seq/embedding_attention_decoder/"
+                                 "attention_decoder/output_projection_wrapper/basic_lstm_cell/kernel": z(3, 8)}, 1, 2),
+    }
+    for name, (arrays, inspect_code, convert_code) in cases.items():
+        prefix = write_tf1_checkpoint(arrays, str(tmp_path / name / "model.ckpt"))
+        assert main(["inspect", prefix]) == inspect_code, name
+        out_dir = tmp_path / f"{name}_out"
+        assert main(["convert", prefix, str(out_dir), "--quiet"]) == convert_code, name
+        err = capsys.readouterr().err
+        assert "internal error" not in err and "Traceback" not in err, (name, err)
+        assert out_dir.exists() == (convert_code == 0), name
