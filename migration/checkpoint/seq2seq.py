@@ -50,6 +50,7 @@ class Seq2SeqInfo:
     problem: str = ""
     legacy: Optional[dict[str, Any]] = None     # embedding_attention_seq2seq (:mod:`.seq2seq_legacy`)
     names: tuple[str, ...] = ()                 # every checkpoint key this model consumes
+    graph_output_attention: Optional[bool] = None   # read from the .meta by seq2seq_graph.locate
 
     @property
     def convertible(self) -> bool:
@@ -439,7 +440,7 @@ def convert_entry(conv, info: Seq2SeqInfo, original_factory, insp) -> dict[str, 
             graph = locate(original_factory(), info, insp.dense, insp.embeddings)
         except MigrationError as exc:
             why = f"the decoder was not found in the .meta graph ({exc})"
-    read_output_attention(info, conv.reader)
+    read_output_attention(info, conv.reader, info.graph_output_attention)
     keys = set(info.block.names) | ({info.embedding} if info.embedding else set())
     if info.projection:
         keys |= {k for k in info.projection if k}

@@ -247,6 +247,7 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
     if len(heads) > 1:
         raise MigrationError(f"more than one dense head is read inside the decoder loop: {[d.name for d in heads]}")
     info.projection = (heads[0].kernel, heads[0].bias) if heads else None
+    info.graph_output_attention = _output_attention_in_graph(index, loops[0], block, info.projection)
     lookups = []
     emb_keys = {e.name for e in embeddings if e.source == "variable"}
     initial = _initial_state(index, loops[0], info.spec)
@@ -293,7 +294,46 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
                         initial, greedy, greedy_note)
 
 
-def read_output_attention(info: Seq2SeqInfo, reader) -> None:
+def _output_attention_in_graph(index, loop, block, projection: Optional[tuple]) -> Optional[bool]:
+    """In the training loop's body: does the output projection's MatMul read the attention layer's output (True)
+    or something else, i.e. the cell output (False)? None when the graph cannot tell (no projection or no
+    attention layer)."""
+    if projection is None or block.attention_layer_size is None:
+        return None
+    fn = loop.attr["body"].func.name
+    if fn not in index.functions:
+        return None
+    args = [a.name for a in index.functions[fn].signature.input_arg]
+    nodes = index.fn_contexts[fn].nodes
+
+    def key_of(read: str) -> Optional[str]:  # a body ReadVariableOp -> the checkpoint key of its handle
+        node = nodes.get(read.split(":")[0])
+        if node is None or node.op != "ReadVariableOp":
+            return None
+        arg = node.input[0].split(":")[0]
+        if arg not in args or args.index(arg) >= len(loop.input):
+            return None
+        handle = index.node(ref(loop.input[args.index(arg)])[0])
+        if handle is None or handle.op != "VarHandleOp":
+            return None
+        return handle.attr["shared_name"].s.decode() or handle.name
+
+    attention_kernel = block.scope + "attention_layer/kernel"
+    for node in nodes.values():
+        if node.op == "MatMul" and key_of(node.input[1]) == projection[0]:
+            source = node.input[0].split(":")[0]
+            for _ in range(6):
+                producer = nodes.get(source)
+                if producer is None or producer.op not in ("Identity", "Reshape"):
+                    break
+                source = producer.input[0].split(":")[0]
+            producer = nodes.get(source)
+            return bool(producer is not None and producer.op == "MatMul"
+                        and key_of(producer.input[1]) == attention_kernel)
+    return None
+
+
+def read_output_attention(info: Seq2SeqInfo, reader, from_graph: Optional[bool] = None) -> None:
     """``output_attention`` from the projection kernel's rows when attention size != cell units; else assumed."""
     block = info.block
     if info.projection is None:
@@ -307,6 +347,10 @@ def read_output_attention(info: Seq2SeqInfo, reader) -> None:
                                  f"{block.attention_size} (attention) or {block.cell_units} (cell output) features")
         info.output_attention = rows == block.attention_size
         info.hyper_sources["output_attention"] = f"projection kernel rows ({rows})"
+    elif from_graph is not None:
+        info.output_attention = from_graph
+        info.hyper_sources["output_attention"] = (".meta graph: the output projection reads the "
+                                                  + ("attention layer" if from_graph else "cell output"))
     else:
         info.output_attention = True
         info.assumed["output_attention"] = ("True (TF1's default; attention and cell output have the same size, "

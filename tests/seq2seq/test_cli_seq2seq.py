@@ -553,3 +553,19 @@ def test_malformed_seq2seq_names_get_clear_errors_not_tracebacks(tmp_path, capsy
         err = capsys.readouterr().err
         assert "internal error" not in err and "Traceback" not in err, (name, err)
         assert out_dir.exists() == (convert_code == 0), name
+
+
+@pytest.mark.parametrize("output_attention", [True, False])
+def test_output_attention_is_read_from_the_graph_when_shapes_cannot_tell(tmp_path, capsys,
+                                                                          output_attention: bool) -> None:
+    """nmt's usual set-up: attention_layer_size == cell units, so the projection kernel has the same rows either
+    way; ``output_attention`` is read from what the projection's MatMul reads in the decoder loop, not assumed."""
+    cfg = h.Config("same_size", "bahdanau", h.CellSpec("lstm", 5, forget_bias=0.5), normalize=True,
+                   attention_layer_size=5, output_attention=output_attention)
+    g = _build(cfg, str(tmp_path / "g"))
+    assert main(["convert", g["prefix"], str(tmp_path / "out"), "--json", "--quiet"]) == 0
+    result = _json(capsys)
+    assert result["verification"]["references"]["seq2seq decoder"] == "original-graph"
+    (entry,) = json.load(open(tmp_path / "out" / "manifest.json"))["seq2seq"]
+    assert entry["output_attention"] is output_attention and "output_attention" not in entry["assumed"]
+    assert entry["hyper_sources"]["output_attention"].startswith(".meta graph")
