@@ -282,7 +282,7 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
 
     tf, v1 = legacy_rnn.tf, legacy_rnn.v1
     block = block_from_dict(entry["block_shapes"])
-    spec = CellSpec.from_dict(entry["cell_spec"]) if hasattr(CellSpec, "from_dict") else CellSpec(**entry["cell_spec"])
+    spec = CellSpec.from_dict(entry["cell_spec"])
     reader = tf.train.load_checkpoint(checkpoint)
     batch = data["memory"].shape[0]
     with tf.Graph().as_default():
@@ -454,6 +454,8 @@ def convert_entry(conv, info: Seq2SeqInfo, original_factory, insp) -> dict[str, 
     for key in keys:
         conv.destinations[key] = f"{file} ({info.kind})"
     slot_note(conv, info.block.names)
+    conv.notes.append(f"seq2seq {info.name}: written as {file} (AttentionDecoderModel: teacher forced, greedy, beam "
+                      "search); a whole-graph model.keras does not cover dynamic_decode loops")
     entry = manifest_entry(info, file, graph, why)
     entry["block_shapes"] = dataclasses.asdict(info.block)
     entry["cell_spec"] = info.spec.to_dict()

@@ -167,6 +167,7 @@ def convert_entry(conv, info, original_factory) -> dict[str, Any]:
     from migration.checkpoint.seq2seq import slot_note
 
     slot_note(conv, info.names)
+    conv.notes.append(f"seq2seq {info.name}: written as {file} (LegacyAttentionSeq2SeqModel)")
     return {"kind": info.kind, "name": info.name, "scope": desc["user_prefix"] + TOP, "file": file, "legacy": desc,
             "variables": sorted(info.names), "graph": graph, "graph_note": why,
             "load": ("import modern_rnn.seq2seq.models, tf_keras; "
