@@ -153,7 +153,8 @@ def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 
     from modern_rnn import keras
     from modern_rnn.seq2seq.models import AttentionDecoderModel, LegacyAttentionSeq2SeqModel
 
-    if isinstance(model, (AttentionDecoderModel, LegacyAttentionSeq2SeqModel)):  # convert's seq2seq/<name>.keras: back under its recorded TF1 names
+    if isinstance(model, (AttentionDecoderModel, LegacyAttentionSeq2SeqModel)):
+        # convert's seq2seq/<name>.keras: back under the TF1 names recorded in its config
         from migration.checkpoint.seq2seq import tf1_arrays
 
         return tf1_arrays(model)
@@ -339,7 +340,7 @@ def export_keras_model(model: Any, out_prefix: str | os.PathLike, *, scope: Opti
     inputs: list[str] = []
     if isinstance(model, (str, os.PathLike)):
         from migration.safe_io import load_keras_model
-        import modern_rnn.seq2seq.models  # noqa: F401  (registers AttentionDecoderModel for safe-mode loading)
+        import modern_rnn.seq2seq.models  # noqa: F401  (registers the seq2seq models for safe-mode loading)
 
         inputs.append(os.fspath(model))
         model = load_keras_model(model, trust=trust)

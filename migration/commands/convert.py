@@ -14,7 +14,8 @@ Convert a TF1 checkpoint into OUT_DIR:
                                    tf.nest.flatten((outputs, final_state)) as TF1 dynamic_rnn returns them
   seq2seq/<name>.keras             one modern_rnn.seq2seq.models.AttentionDecoderModel per tf.contrib.seq2seq
                                    AttentionWrapper (embedding -> attention decoder -> output projection; teacher
-                                   forced call, .greedy, .beam_search); verified on the original graph's logits
+                                   forced call, .greedy, .beam_search), one LegacyAttentionSeq2SeqModel per
+                                   legacy_seq2seq.embedding_attention_seq2seq; verified on the original graph's logits
   embeddings/<name>.npy            rows in the order a Keras Embedding needs ('mod' partitions permuted)
   dense/<name>/{kernel,bias}.npy   Dense weights
   optimizer/...                    with --with-optimizer: slots converted like their weights (no forget_bias)

@@ -23,8 +23,9 @@ cell table (directory under the block scope -> kind):
   ... under multi_rnn_cell/cell_K/ (layers) and fw/, bw/ (bidirectional)
 
 seq2seq blocks (tf.contrib.seq2seq AttentionWrapper: memory_layer/kernel, .../attention_wrapper/{bahdanau_attention,
-luong_attention}/..., attention_layer/kernel and the wrapped cell; legacy_seq2seq attention_decoder: AttnW_k, AttnV_k,
-Attention_k, AttnOutputProjection) are listed with their mechanism, normalize/scale, sizes and the Keras twin.
+luong_attention}/..., attention_layer/kernel and the wrapped cell; legacy_seq2seq embedding_attention_seq2seq: its
+whole scope with AttnW_k, AttnV_k, Attention_k, AttnOutputProjection) are listed with their mechanism,
+normalize/scale, sizes and the Keras twin; a bare legacy_seq2seq attention_decoder is listed and refused by convert.
 
 examples:
   rnn-migrate inspect models/pretrained_lstm.ckpt-40000
