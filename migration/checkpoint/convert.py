@@ -229,6 +229,15 @@ class _Converter:
         self.notes.append(f"Adam iterations unknown: {problem}")
         return None
 
+    def seq2seq(self, info) -> dict[str, Any]:
+        from migration.checkpoint.seq2seq import convert_entry
+
+        if not hasattr(self, "_original"):
+            from migration.graph.reference import OriginalGraph
+
+            self._original = OriginalGraph(self.meta.path, self.reader) if self.meta else None
+        return convert_entry(self, info, lambda: self._original, self.insp)
+
     # -- embeddings, dense, optimizer ---------------------------------------------------------------------------
 
     def embedding(self, emb) -> dict[str, Any]:
@@ -520,6 +529,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                     blocks = [conv.block(b) for b in insp.blocks]
                     _test_pause(tmp)
                     embeddings, dense = copies.result()
+                    attention = [conv.seq2seq(info) for info in insp.seq2seq]
                 except BaseException:
                     bar.cancelled = True  # the copy thread stops at its next chunk instead of finishing a huge tensor
                     raise
@@ -556,8 +566,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "checkpoint": source.source_prefix, "meta": source.meta_path if meta or alias_notes else None,
             "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
                                  "forget_bias_override": forget_bias},
-            "blocks": blocks, "embeddings": embeddings, "dense": dense, "crf": crf, "conv_blocks": conv_entries,
-            "optimizer": optimizer,
+            "blocks": blocks, "seq2seq": attention, "embeddings": embeddings, "dense": dense, "crf": crf,
+            "conv_blocks": conv_entries, "optimizer": optimizer,
             "with_optimizer": with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
             "integrity": integrity, "variables": variables, "model": model_entry,
             "bookkeeping": dict(insp.bookkeeping),

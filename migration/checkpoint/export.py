@@ -151,7 +151,13 @@ def _rnn_arrays(rnn_layer, block_prefix: str, forget_bias: float, out: dict, sou
 def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 1.0) -> tuple[dict, dict]:
     """TF1 name -> array for every exported weight of ``model`` (see the module docstring)."""
     from modern_rnn import keras
+    from modern_rnn.seq2seq.models import AttentionDecoderModel, LegacyAttentionSeq2SeqModel
 
+    if isinstance(model, (AttentionDecoderModel, LegacyAttentionSeq2SeqModel)):
+        # convert's seq2seq/<name>.keras: back under the TF1 names recorded in its config
+        from migration.checkpoint.seq2seq import tf1_arrays
+
+        return tf1_arrays(model)
     arrays: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
     layers = _layers(model)
@@ -334,6 +340,7 @@ def export_keras_model(model: Any, out_prefix: str | os.PathLike, *, scope: Opti
     inputs: list[str] = []
     if isinstance(model, (str, os.PathLike)):
         from migration.safe_io import load_keras_model
+        import modern_rnn.seq2seq.models  # noqa: F401  (registers the seq2seq models for safe-mode loading)
 
         inputs.append(os.fspath(model))
         model = load_keras_model(model, trust=trust)

@@ -4,6 +4,7 @@ Layout of a conversion directory::
 
     manifest.json
     blocks/<name>.keras              one Keras 2 model per RNN block (inputs [x, sequence_length])
+    seq2seq/<name>.keras             one attention decoder / legacy_seq2seq model (migration.checkpoint.seq2seq)
     embeddings/<name>.npy            Embedding rows in the order a Keras Embedding needs
     dense/<name>/{kernel,bias}.npy   Dense weights
     crf/<name>.npy                   tf.contrib.crf transition matrices, unchanged (modern_rnn.CRF.transitions)

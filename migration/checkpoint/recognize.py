@@ -219,15 +219,19 @@ class Inspection:
     crf: list[str] = dataclasses.field(default_factory=list)
     #: ``tf.contrib.rnn.ConvLSTMCell`` blocks (:mod:`migration.checkpoint.conv_blocks`)
     conv_blocks: list = dataclasses.field(default_factory=list)
+    #: attention decoders (:mod:`migration.checkpoint.seq2seq`)
+    seq2seq: list = dataclasses.field(default_factory=list)
 
     @property
     def convertible(self) -> bool:
-        return bool(self.blocks or self.conv_blocks) and not any(u.rnn_like for u in self.unrecognized)
+        return bool(self.blocks or self.conv_blocks or self.seq2seq) \
+            and not any(u.rnn_like for u in self.unrecognized) and all(s.convertible for s in self.seq2seq)
 
     def problems(self) -> list[str]:
         """Why ``convert`` would refuse this checkpoint (empty when it would not)."""
         out = [f"variable {u.name!r} {list(u.shape)}: {u.reason}" for u in self.unrecognized if u.rnn_like]
-        if not self.blocks and not self.conv_blocks:
+        out += [f"seq2seq {s.name}: {s.problem}" for s in self.seq2seq if s.problem]
+        if not self.blocks and not self.conv_blocks and not self.seq2seq:
             out.insert(0, f"checkpoint {self.prefix!r} holds no RNN cell that rnn-migrate recognizes "
                           f"(expected e.g. rnn/basic_lstm_cell/kernel; the cell table is in `rnn-migrate inspect --help`)")
         return out
@@ -246,6 +250,7 @@ class Inspection:
             "bookkeeping": dict(self.bookkeeping),
             "crf": list(self.crf),
             "conv_blocks": [c.to_dict() for c in self.conv_blocks],
+            "seq2seq": [s.to_dict() for s in self.seq2seq],
             "notes": list(self.notes),
             "convertible": self.convertible,
             "problems": self.problems(),
@@ -780,7 +785,11 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
 
     shadows = families.ema(r, use_ema)
     optimizers, step = r.optimizers()
+    from migration.checkpoint import seq2seq
+
+    attention = seq2seq.take(r)  # before the cells: a wrapped cell belongs to its AttentionWrapper
     blocks = r.cells()
+    seq2seq.legacy_cells_problem(attention, blocks)
     names: set[str] = set()
     for block in blocks:
         base = re.sub(r"[^A-Za-z0-9_.-]+", "_", block.scope) or "root"
@@ -815,7 +824,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
                     r.reject(key, f"{opt.kind} slot {role} of {owner!r}, which is itself not migrated")
     return Inspection(prefix, meta.path if meta else None, dict(variables), blocks, embeddings, dense, optimizers,
                       step, r.unrecognized, r.consumed, r.notes, dict(shadows) if use_ema else {}, r.bookkeeping,
-                      crf, conv)
+                      crf, conv, attention)
 
 
 def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:

@@ -304,6 +304,12 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         conv_checks, conv_notes = verify_conv_block(reader.prefix, original, loops, entry, out_dir, seed + 100 + k)
         checks += conv_checks
         notes += conv_notes
+    for entry in manifest.get("seq2seq") or []:
+        from migration.checkpoint.seq2seq import verify_entry
+
+        more, why = verify_entry(entry, out_dir, reader.prefix, original, seed)
+        checks += more
+        notes += why
     if manifest.get("model") and original is not None:
         checks += _check_whole_model(original, manifest["model"], out_dir, batch, time_steps, seed)
     for emb in manifest["embeddings"]:

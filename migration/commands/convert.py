@@ -12,6 +12,10 @@ Convert a TF1 checkpoint into OUT_DIR:
   manifest.json                    every block, its Keras config, every source variable and where it went
   blocks/<scope>.keras             one Keras 2 model per RNN block: inputs [x, sequence_length], outputs
                                    tf.nest.flatten((outputs, final_state)) as TF1 dynamic_rnn returns them
+  seq2seq/<name>.keras             one modern_rnn.seq2seq.models.AttentionDecoderModel per tf.contrib.seq2seq
+                                   AttentionWrapper (embedding -> attention decoder -> output projection; teacher
+                                   forced call, .greedy, .beam_search), one LegacyAttentionSeq2SeqModel per
+                                   legacy_seq2seq.embedding_attention_seq2seq; verified on the original graph's logits
   embeddings/<name>.npy            rows in the order a Keras Embedding needs ('mod' partitions permuted)
   dense/<name>/{kernel,bias}.npy   Dense weights
   crf/<name>.npy                   tf.contrib.crf transitions [N, N], unchanged (modern_rnn.CRF.transitions)
@@ -121,12 +125,15 @@ def run(args: argparse.Namespace) -> int:
     v = result.verification
     if args.json:
         print_json({"out_dir": result.out_dir, "ok": result.ok, "installed": result.ok, "verification": v,
-                    "blocks": [b["file"] for b in result.manifest["blocks"]]})
+                    "blocks": [b["file"] for b in result.manifest["blocks"]],
+                    "seq2seq": [e["file"] for e in result.manifest.get("seq2seq") or []]})
     elif not args.quiet or not result.ok:
         m = result.manifest
         if result.ok:
             blocks = len(m["blocks"]) + len(m.get("conv_blocks") or [])
-            print(f"wrote {result.out_dir}: {blocks} block(s), {len(m['embeddings'])} embedding(s), "
+            print(f"wrote {result.out_dir}: {blocks} block(s), "
+                  + (f"{len(m['seq2seq'])} seq2seq decoder(s), " if m.get("seq2seq") else "")
+                  + f"{len(m['embeddings'])} embedding(s), "
                   f"{len(m['dense'])} dense head(s); {len(m['unrecognized'])} unrecognized variable(s) not migrated (see manifest)"
                   + (f"; {len(m['bookkeeping'])} distributed-training counter(s) recognized, not migrated: "
                      f"{', '.join(m['bookkeeping'])}" if m.get("bookkeeping") else ""))

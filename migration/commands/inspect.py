@@ -22,6 +22,11 @@ cell table (directory under the block scope -> kind):
   rnn_cell/{W,b}                                          hand-written get_variable cell (seed 002)
   ... under multi_rnn_cell/cell_K/ (layers) and fw/, bw/ (bidirectional)
 
+seq2seq blocks (tf.contrib.seq2seq AttentionWrapper: memory_layer/kernel, .../attention_wrapper/{bahdanau_attention,
+luong_attention}/..., attention_layer/kernel and the wrapped cell; legacy_seq2seq embedding_attention_seq2seq: its
+whole scope with AttnW_k, AttnV_k, Attention_k, AttnOutputProjection) are listed with their mechanism,
+normalize/scale, sizes and the Keras twin; a bare legacy_seq2seq attention_decoder is listed and refused by convert.
+
 examples:
   rnn-migrate inspect models/pretrained_lstm.ckpt-40000
   rnn-migrate inspect models/            # the latest checkpoint named by models/checkpoint
@@ -63,6 +68,10 @@ def format_report(report: dict) -> str:
         lines.append("  (none)")
     if report.get("crf"):
         lines.append("CRF transitions: " + ", ".join(report["crf"]) + " (exported to crf/ by convert)")
+    if report.get("seq2seq"):
+        from migration.checkpoint.seq2seq import format_lines
+
+        lines += format_lines(report["seq2seq"])
     lines.append("embeddings:")
     for e in report["embeddings"]:
         part = f", {e['partitions']} partitions ({e['strategy']})" if (e["partitions"] or 1) > 1 else ""

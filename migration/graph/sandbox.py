@@ -26,7 +26,8 @@ Expm1 Floor FloorDiv FloorMod Greater GreaterEqual InvertPermutation IsFinite Is
 LessEqual Log Log1p LogSoftmax LogicalAnd LogicalNot LogicalOr MatMul Max Maximum Mean Min Minimum Mod Mul MulNoNan
 Neg NotEqual OneHot Pow Prod RealDiv Reciprocal Relu Relu6 Rint Round Rsqrt Select SelectV2 Selu Sigmoid Sign Sin
 Sinh Softmax Softplus Softsign Sqrt Square SquaredDifference Sub Sum Tan Tanh TopKV2 TruncateDiv Xdivy Xlogy
-SparseSoftmaxCrossEntropyWithLogits SoftmaxCrossEntropyWithLogits"""
+SparseSoftmaxCrossEntropyWithLogits SoftmaxCrossEntropyWithLogits
+Conv2D"""  # Conv2D: legacy_seq2seq attention_decoder's 1x1 convolution AttnW_k (pure math)
 _SHAPE = """BroadcastArgs BroadcastGradientArgs BroadcastTo CheckNumerics Concat ConcatOffset ConcatV2 Const
 DynamicPartition DynamicStitch EnsureShape ExpandDims Fill Gather GatherNd GatherV2 Identity IdentityN MirrorPad
 NoOp OnesLike Pack Pad PadV2 ParallelDynamicStitch Placeholder PlaceholderWithDefault PreventGradient Range Rank
@@ -39,7 +40,8 @@ _ARRAYS = """TensorArrayV3 TensorArrayScatterV3 TensorArrayReadV3 TensorArrayWri
 TensorArraySizeV3 TensorArrayConcatV3 TensorArraySplitV3 TensorArrayV2 TensorArrayScatterV2 TensorArrayReadV2
 TensorArrayWriteV2 TensorArrayGatherV2 TensorArraySizeV2 EmptyTensorList TensorListReserve TensorListFromTensor
 TensorListGetItem TensorListSetItem TensorListStack TensorListLength TensorListElementShape TensorListPushBack
-TensorListPopBack TensorListConcatV2 TensorListSplit TensorListGather TensorListScatterIntoExistingList"""
+TensorListPopBack TensorListConcatV2 TensorListSplit TensorListGather TensorListScatterIntoExistingList
+OptionalFromValue OptionalNone OptionalHasValue OptionalGetValue"""  # Optional*: cond_v2 outputs of a training graph
 _VARIABLES = "VariableV2 Variable VarHandleOp ReadVariableOp"
 _RNN_KERNELS = "LSTMBlockCell BlockLSTM BlockLSTMV2 GRUBlockCell Conv2D Conv3D"  # + ConvLSTMCell's convolutions
 

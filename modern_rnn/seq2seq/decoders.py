@@ -74,7 +74,7 @@ class GreedyEmbeddingHelper:
 
     def next_inputs(self, time, outputs, state, sample_ids):
         finished = tf.equal(sample_ids, self._end_token)
-        next_inputs = self._start_inputs if bool(tf.reduce_all(finished)) else self._embedding_fn(sample_ids)
+        next_inputs = tf.where(tf.reduce_all(finished), self._start_inputs, self._embedding_fn(sample_ids))
         return finished, next_inputs, state
 
 
@@ -266,7 +266,7 @@ class BeamSearchDecoder:
         next_cell_state = nest.map_structure(
             lambda s: s if s.shape.rank < 2 else tf.gather(s, parent_ids, batch_dims=1), next_cell_state)
         next_state = BeamSearchDecoderState(next_cell_state, log_probs, finished, lengths, ())
-        next_inputs = self._start_inputs if bool(tf.reduce_all(finished)) else self._embedding_fn(word_ids)
+        next_inputs = tf.where(tf.reduce_all(finished), self._start_inputs, self._embedding_fn(word_ids))
         return BeamSearchDecoderOutput(top_scores, word_ids, parent_ids), next_state, next_inputs, finished
 
     def finalize(self, outputs, final_state, sequence_lengths):

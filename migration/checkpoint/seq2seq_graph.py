@@ -1,0 +1,357 @@
+"""Where a ``tf.contrib.seq2seq`` attention decoder lives in the user's ``.meta`` graph, found by structure.
+
+The training decoder is the ``While`` loop reading the wrapped cell whose outputs a loss consumes; its memory and
+``memory_sequence_length`` are the inputs of the masking ``Mul`` before the mechanism's ``memory_layer`` MatMul; its
+decoder ids are the indices of the embedding lookup that feeds it; its initial cell state is the first float loop
+variables of the ``While`` (``[]`` when they are the wrapper's ``zero_state``); a greedy decoder on the same weights
+(``ArgMax`` and an ``Equal`` with the end token in its body, no ``TopKV2``) is located with its tokens. Used by
+:mod:`migration.checkpoint.seq2seq`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Optional
+
+from migration.errors import MigrationError
+from migration.graph.graphdef import ref
+from migration.specs import CellSpec
+
+if TYPE_CHECKING:
+    from migration.checkpoint.seq2seq import Seq2SeqInfo
+
+_PASS = ("Reshape", "Transpose", "Identity", "Cast", "ExpandDims", "ReadVariableOp")
+
+
+@dataclasses.dataclass
+class DecoderGraph:
+    """Where an attention decoder's inputs and outputs live in the original graph."""
+
+    memory: str
+    lengths: Optional[str]
+    ids: Optional[str]
+    logits: str
+    extra_feeds: dict[str, str]         # placeholder -> how it is fed ("decoder_length")
+    shapes: dict[str, list[int]] = dataclasses.field(default_factory=dict)   # fed tensor -> static shape (-1: any)
+    initial_state: list[str] = dataclasses.field(default_factory=list)  # TF1 order (c, h); [] = zero_state
+    greedy: Optional[dict[str, Any]] = None   # a GreedyEmbeddingHelper decoder in the same graph: ids tensor, tokens
+    greedy_note: str = ""
+
+
+def _const_value(index, tensor: str):
+    import tensorflow as tf
+
+    node = index.node(ref(_back(index, tensor, ("Identity",)))[0])
+    if node is None or node.op != "Const":
+        return None
+    return tf.make_ndarray(node.attr["value"].tensor)
+
+
+def _locate_greedy(index, train_loop, cell_key: str, needed: set[str], memory_matmul: str,
+                   embedding: Optional[str]) -> tuple[Optional[dict[str, Any]], str]:
+    """A greedy decoder (``GreedyEmbeddingHelper``: ``ArgMax`` and an ``Equal`` with the end token in its body, no
+    ``TopKV2``) on the same weights and the same mechanism as the training decoder: its sample ids, start and end
+    tokens and ``maximum_iterations``, read from the graph. ``(None, why)`` when there is none or it is not readable."""
+    others = [n for n in _while_nodes(index, cell_key) if n.name != train_loop.name]
+    greedy = []
+    for loop in others:
+        fns = index.reachable_functions([loop])
+        ops = {n.op for f in fns for n in index.fn_contexts[f].nodes.values()} if fns else set()
+        if "ArgMax" in ops and "TopKV2" not in ops:
+            greedy.append(loop)
+    if not greedy:
+        return None, "the .meta holds no greedy decoder on these weights"
+    if len(greedy) > 1:
+        return None, f"the .meta holds {len(greedy)} greedy decoders on these weights"
+    loop = greedy[0]
+    closure = set(index.closure([loop.name])[0])
+    if memory_matmul not in closure:
+        return None, "the greedy decoder attends over another memory than the training decoder"
+    body = index.functions[loop.attr["body"].func.name]
+    args = [a.name for a in body.signature.input_arg]
+    ends = set()
+    for node in index.fn_contexts[body.signature.name].nodes.values():
+        if node.op == "Equal":
+            for i in node.input:
+                name = i.split(":")[0]
+                if name in args:
+                    value = _const_value(index, loop.input[args.index(name)])
+                    if value is not None and value.ndim == 0:
+                        ends.add(int(value))
+    max_iter = _const_value(index, loop.input[1])
+    starts = set()
+    for name in closure:
+        node = index.nodes[name]
+        if node.op in ("GatherV2", "ResourceGather", "Gather") and embedding is not None and \
+                ref(_back(index, node.input[0]))[0] in _handle_nodes(index, embedding):
+            fill = index.node(ref(_back(index, node.input[1], ("Identity", "Reshape")))[0])
+            if fill is not None and fill.op == "Fill":
+                value = _const_value(index, fill.input[1])
+                if value is not None:
+                    starts.add(int(value))
+    stacks = [n for n in index.nodes.values() if n.op == "TensorListStack" and n.attr["element_dtype"].type == 3
+              and ref(_back(index, n.input[0], ("Identity",)))[0] == loop.name]
+    if len(ends) != 1 or len(starts) != 1 or max_iter is None or len(stacks) != 1:
+        return None, (f"the greedy decoder's end token {sorted(ends)}, start token {sorted(starts)}, maximum_iterations "
+                      f"{max_iter} or sample ids ({len(stacks)}) could not be read from the graph")
+    ids = f"{stacks[0].name}:0"
+    transposes = [c for c in index.consumers(stacks[0].name) if c.op == "Transpose"]
+    time_major = len(transposes) != 1
+    if not time_major:
+        ids = f"{transposes[0].name}:0"
+    return {"ids": ids, "start": starts.pop(), "end": ends.pop(), "maximum_iterations": int(max_iter),
+            "time_major": time_major}, ""
+
+
+def _initial_state(index, loop, spec: CellSpec) -> list[str]:
+    """The wrapped cell's initial state tensors among the decoder ``While``'s inputs (the first float loop variables,
+    after the counters and the output TensorLists); ``[]`` when they are the wrapper's ``zero_state``."""
+    import tensorflow as tf
+
+    types = [tf.as_dtype(t) for t in loop.attr["T"].list.type]
+    floats = [loop.input[k] for k, t in enumerate(types) if t == tf.float32]
+    count = 2 if spec.is_lstm else 1
+    state = floats[:count]
+    producers = [index.node(ref(_back(index, t, ("Identity",)))[0]) for t in state]
+    if all(p is not None and ("ZeroState/" in p.name or p.op in ("Fill", "Const", "ZerosLike")) for p in producers):
+        return []
+    return state
+
+
+def _static_shape(index, tensor: str) -> Optional[list[int]]:
+    """The static shape of a fed tensor, from its node (Placeholder ``shape``, Const value, ``_output_shapes``)."""
+    node = index.node(ref(tensor)[0])
+    if node is None:
+        return None
+    if node.op == "Placeholder" and "shape" in node.attr and not node.attr["shape"].shape.unknown_rank:
+        return [int(d.size) for d in node.attr["shape"].shape.dim]
+    if node.op == "Const":
+        return [int(d.size) for d in node.attr["value"].tensor.tensor_shape.dim]
+    if "_output_shapes" in node.attr and node.attr["_output_shapes"].list.shape:
+        shape = node.attr["_output_shapes"].list.shape[ref(tensor)[1]]
+        return None if shape.unknown_rank else [int(d.size) for d in shape.dim]
+    return None
+
+
+def _handle_nodes(index, key: str) -> list[str]:
+    """Graph nodes that hold checkpoint variable ``key`` (resource handle, ref variable, partitions)."""
+    out = []
+    for n in index.nodes.values():
+        if n.op in ("VarHandleOp",) and (n.attr["shared_name"].s.decode() or n.name) == key:
+            out.append(n.name)
+        elif n.op in ("VariableV2", "Variable") and n.name == key:
+            out.append(n.name)
+    return out
+
+
+def _back(index, tensor: str, ops=_PASS) -> str:
+    """Walk back from ``tensor`` through shape/identity ops (first input) to the first other producer."""
+    for _ in range(12):
+        node = index.node(ref(tensor)[0])
+        if node is None or node.op not in ops:
+            return tensor
+        tensor = node.input[0]
+    return tensor
+
+
+def _find(index, start: str, op: str, depth: int = 8) -> Optional[Any]:
+    """First node of type ``op`` upstream of ``start`` (BFS over inputs)."""
+    seen, frontier = {start}, [start]
+    for _ in range(depth):
+        nxt = []
+        for name in frontier:
+            node = index.node(name)
+            if node is None:
+                continue
+            if node.op == op:
+                return node
+            for i in node.input:
+                n = ref(i)[0]
+                if n not in seen:
+                    seen.add(n)
+                    nxt.append(n)
+        frontier = nxt
+    return None
+
+
+def _consumer_matmuls(index, handles: list[str]) -> list[Any]:
+    out, frontier, seen = [], list(handles), set(handles)
+    for _ in range(4):
+        nxt = []
+        for name in frontier:
+            for c in index.consumers(name):
+                if c.op in ("MatMul", "BatchMatMulV2"):
+                    out.append(c)
+                elif c.name not in seen:
+                    seen.add(c.name)
+                    nxt.append(c.name)
+        frontier = nxt
+    return out
+
+
+def _memory_and_lengths(index, key: str, needed: set[str]) -> tuple[str, Optional[str]]:
+    """The memory (before masking) and ``memory_sequence_length`` of the mechanism whose ``memory_layer`` MatMul
+    is among the nodes ``needed`` (the closure of the training logits: an inference decoder's mechanism in the same
+    graph is another MatMul on the same kernel)."""
+    matmuls = [m for m in _consumer_matmuls(index, _handle_nodes(index, key)) if m.name in needed]
+    if len(matmuls) != 1:
+        raise MigrationError(f"expected one MatMul reading {key!r} (the mechanism's memory_layer) before the "
+                             f"training decoder, found {len(matmuls)}")
+    matmul = matmuls[0]
+    values = _back(index, matmul.input[0])
+    node = index.node(ref(values)[0])
+    if node is not None and node.op == "Mul":
+        masks = [i for i in node.input if _find(index, ref(i)[0], "Less") is not None]
+        if len(masks) == 1:
+            memory = next(i for i in node.input if i != masks[0])
+            less = _find(index, ref(masks[0])[0], "Less")
+            return memory, _back(index, less.input[1]), matmul.name
+    return values, None, matmul.name
+
+
+def _while_nodes(index, key: str) -> list[Any]:
+    """``While`` nodes that take variable ``key``'s handle (or its read value) as an input."""
+    names = set(_handle_nodes(index, key))
+    names |= {c.name for n in list(names) for c in index.consumers(n) if c.op in ("ReadVariableOp", "Identity")}
+    return [n for n in index.nodes.values() if n.op in ("While", "StatelessWhile")
+            and any(ref(i)[0] in names for i in n.input)]
+
+
+def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> DecoderGraph:
+    """Find the decoder of ``info`` in ``original`` (:class:`migration.graph.reference.OriginalGraph`); sets
+    ``info.embedding``/``info.projection`` from the graph. Raises MigrationError with the reason when not found."""
+    from migration.graph.whole_model import _xent_logits
+
+    index = original.index
+    block = info.block
+    cell_key = next(k for k in block.names if k.startswith(block.scope) and k.endswith("kernel")
+                    and "attention" not in k[len(block.scope):] and "query_layer" not in k)
+    # the training decoder: the While loop reading the cell whose outputs a loss consumes (a graph may also hold
+    # greedy / beam-search decoders on the same weights)
+    pairs = []
+    for t in _xent_logits(original):
+        needed = set(index.closure([t])[0])
+        pairs += [(loop, t, needed) for loop in _while_nodes(index, cell_key) if loop.name in needed]
+    if len(pairs) != 1:
+        raise MigrationError(f"expected one loss consuming the logits of one decoder loop reading {cell_key!r}, "
+                             f"found {[(p[0].name, p[1]) for p in pairs] or 'none'}")
+    loops, logits, needed = [pairs[0][0]], [pairs[0][1]], pairs[0][2]
+    memory, lengths, memory_matmul = _memory_and_lengths(index, block.memory_layer, needed)
+    loop_inputs = {ref(i)[0] for i in loops[0].input}
+    loop_vars = set()
+    for name in loop_inputs:
+        node = index.node(name)
+        if node is None:
+            continue
+        loop_vars.add(name if node.op != "ReadVariableOp" else ref(node.input[0])[0])
+    heads = [d for d in dense if any(h in loop_vars for h in _handle_nodes(index, d.kernel))]
+    if len(heads) > 1:
+        raise MigrationError(f"more than one dense head is read inside the decoder loop: {[d.name for d in heads]}")
+    info.projection = (heads[0].kernel, heads[0].bias) if heads else None
+    info.graph_output_attention = _output_attention_in_graph(index, loops[0], block, info.projection)
+    lookups = []
+    emb_keys = {e.name for e in embeddings if e.source == "variable"}
+    initial = _initial_state(index, loops[0], info.spec)
+    stop = {ref(memory)[0]} | ({ref(lengths)[0]} if lengths else set()) | {ref(t)[0] for t in initial}
+    names, _ = index.closure(logits, stop)
+    for name in names:
+        node = index.nodes[name]
+        if node.op in ("GatherV2", "ResourceGather", "Gather"):
+            var = ref(_back(index, node.input[0]))[0]
+            key = next((k for k in emb_keys if var in _handle_nodes(index, k)), None)
+            if key is not None:
+                lookups.append((key, node.input[1]))
+    if len(lookups) > 1:
+        raise MigrationError(f"more than one embedding lookup feeds the decoder: {[k for k, _ in lookups]}")
+    ids = None
+    if lookups:
+        info.embedding, ids = lookups[0]
+        stop.add(ref(ids)[0])
+    names, _ = index.closure(logits, stop)
+    extra, other = {}, []
+    inside = set(names)
+    for name in names:
+        node = index.nodes[name]
+        if node.op == "Placeholder" and name not in stop:
+            shape = _static_shape(index, name)
+            users = [c for c in index.consumers(name) if c.name in inside]
+            if users and all(c.op in ("Shape", "Size", "Rank") for c in users) and shape:
+                # e.g. the batch size tf.shape(source)[0]: any values of the right shape
+                extra[name] = "shape_only_int" if node.attr["dtype"].type == 3 else "shape_only_float"
+            elif node.attr["dtype"].type == 3 and shape is not None and len(shape) == 1:  # int32 [B]: decoder lengths
+                extra[name] = "decoder_length"
+            else:
+                other.append(name)
+    if other:
+        raise MigrationError(f"the decoder's logits also depend on placeholders {other} (e.g. an encoder state used "
+                             "as the initial state), which the check does not feed")
+    for tensor in [memory, lengths, ids, *initial]:
+        if tensor is not None and ref(tensor)[1] != 0:
+            raise MigrationError(f"tensor {tensor!r} is not a node's first output and cannot be fed")
+    shapes = {t: _static_shape(index, t) for t in (memory, lengths, ids, *extra) if t is not None}
+    greedy, greedy_note = (None, "the decoder starts from a fed initial state") if initial else \
+        _locate_greedy(index, loops[0], cell_key, needed, memory_matmul, info.embedding)
+    return DecoderGraph(memory, lengths, ids, logits[0], extra, {t: s for t, s in shapes.items() if s is not None},
+                        initial, greedy, greedy_note)
+
+
+def _output_attention_in_graph(index, loop, block, projection: Optional[tuple]) -> Optional[bool]:
+    """In the training loop's body: does the output projection's MatMul read the attention layer's output (True)
+    or something else, i.e. the cell output (False)? None when the graph cannot tell (no projection or no
+    attention layer)."""
+    if projection is None or block.attention_layer_size is None:
+        return None
+    fn = loop.attr["body"].func.name
+    if fn not in index.functions:
+        return None
+    args = [a.name for a in index.functions[fn].signature.input_arg]
+    nodes = index.fn_contexts[fn].nodes
+
+    def key_of(read: str) -> Optional[str]:  # a body ReadVariableOp -> the checkpoint key of its handle
+        node = nodes.get(read.split(":")[0])
+        if node is None or node.op != "ReadVariableOp":
+            return None
+        arg = node.input[0].split(":")[0]
+        if arg not in args or args.index(arg) >= len(loop.input):
+            return None
+        handle = index.node(ref(loop.input[args.index(arg)])[0])
+        if handle is None or handle.op != "VarHandleOp":
+            return None
+        return handle.attr["shared_name"].s.decode() or handle.name
+
+    attention_kernel = block.scope + "attention_layer/kernel"
+    for node in nodes.values():
+        if node.op == "MatMul" and key_of(node.input[1]) == projection[0]:
+            source = node.input[0].split(":")[0]
+            for _ in range(6):
+                producer = nodes.get(source)
+                if producer is None or producer.op not in ("Identity", "Reshape"):
+                    break
+                source = producer.input[0].split(":")[0]
+            producer = nodes.get(source)
+            return bool(producer is not None and producer.op == "MatMul"
+                        and key_of(producer.input[1]) == attention_kernel)
+    return None
+
+
+def read_output_attention(info: Seq2SeqInfo, reader, from_graph: Optional[bool] = None) -> None:
+    """``output_attention`` from the projection kernel's rows when attention size != cell units; else assumed."""
+    block = info.block
+    if info.projection is None:
+        info.output_attention = True
+        info.assumed["output_attention"] = "True (TF1's default; there is no output projection to tell from)"
+        return
+    rows = reader.variables[info.projection[0]].shape[0]
+    if block.attention_size != block.cell_units:
+        if rows not in (block.attention_size, block.cell_units):
+            raise MigrationError(f"the output projection {info.projection[0]!r} has {rows} rows; the wrapper outputs "
+                                 f"{block.attention_size} (attention) or {block.cell_units} (cell output) features")
+        info.output_attention = rows == block.attention_size
+        info.hyper_sources["output_attention"] = f"projection kernel rows ({rows})"
+    elif from_graph is not None:
+        info.output_attention = from_graph
+        info.hyper_sources["output_attention"] = (".meta graph: the output projection reads the "
+                                                  + ("attention layer" if from_graph else "cell output"))
+    else:
+        info.output_attention = True
+        info.assumed["output_attention"] = ("True (TF1's default; attention and cell output have the same size, "
+                                            "so the checkpoint cannot tell; the original-graph check decides)")
