@@ -6,28 +6,37 @@ Each wrapper is a layer whose variable scope holds its own variables **and** the
 ``input_projection_wrapper/{kernel [D, P], bias [P]}`` (the cell then reads P-wide inputs);
 ``embedding_wrapper/embedding [V, E]`` (the cell reads ids, one per step).
 
+The classes are the single home of these wrappers in this package (``legacy_rnn.seq2seq`` imports them).
+
 Read beside :mod:`modern_rnn.wrappers`: the same names, in the same order.
 """
 from __future__ import annotations
 
-from typing import Optional
+import math
 
 import tensorflow as tf
 
 from migration.errors import check_positive_int
 
 v1 = tf.compat.v1
+nest = tf.nest
 rnn_cell = tf.compat.v1.nn.rnn_cell
 
 
 def _linear(x, size: int):
+    """1.15 ``core_rnn_cell._Linear(x, size, bias=True)``: ``kernel`` (the scope's initializer, Glorot uniform by
+    default) and ``bias`` (zeros) in the current scope, in ``x``'s dtype."""
     kernel = v1.get_variable("kernel", [int(x.shape[-1]), size], x.dtype)
-    return tf.matmul(x, kernel) + v1.get_variable("bias", [size], x.dtype, v1.constant_initializer(0.0))
+    bias = v1.get_variable("bias", [size], x.dtype, v1.constant_initializer(0.0, dtype=x.dtype))
+    return tf.nn.bias_add(tf.matmul(x, kernel), bias)
 
 
 class _Wrapper(rnn_cell.RNNCell):
-    def __init__(self, cell, name: str) -> None:
-        super().__init__(name=name)
+    """The state is the wrapped cell's; the scope name comes from the class name, as in 1.15
+    (``OutputProjectionWrapper`` -> ``output_projection_wrapper``)."""
+
+    def __init__(self, cell, reuse=None) -> None:
+        super().__init__(_reuse=reuse)
         self._cell = cell
 
     @property
@@ -43,10 +52,10 @@ class _Wrapper(rnn_cell.RNNCell):
 
 
 class OutputProjectionWrapper(_Wrapper):
-    """See :func:`output_projection_wrapper`."""
+    """1.15 ``contrib.rnn.OutputProjectionWrapper``; see :func:`output_projection_wrapper`."""
 
-    def __init__(self, cell, output_size: int, activation=None) -> None:
-        super().__init__(cell, "output_projection_wrapper")
+    def __init__(self, cell, output_size: int, activation=None, reuse=None) -> None:
+        super().__init__(cell, reuse)
         self._size, self._activation = check_positive_int("output_size", output_size), activation
 
     @property
@@ -60,10 +69,10 @@ class OutputProjectionWrapper(_Wrapper):
 
 
 class InputProjectionWrapper(_Wrapper):
-    """See :func:`input_projection_wrapper`."""
+    """1.15 ``contrib.rnn.InputProjectionWrapper``; see :func:`input_projection_wrapper`."""
 
-    def __init__(self, cell, num_proj: int, activation=None) -> None:
-        super().__init__(cell, "input_projection_wrapper")
+    def __init__(self, cell, num_proj: int, activation=None, reuse=None) -> None:
+        super().__init__(cell, reuse)
         self._size, self._activation = check_positive_int("num_proj", num_proj), activation
 
     def call(self, inputs, state):
@@ -72,17 +81,27 @@ class InputProjectionWrapper(_Wrapper):
 
 
 class EmbeddingWrapper(_Wrapper):
-    """See :func:`embedding_wrapper`."""
+    """1.15 ``contrib.rnn.EmbeddingWrapper``; see :func:`embedding_wrapper`.
 
-    def __init__(self, cell, embedding_classes: int, embedding_size: int) -> None:
-        super().__init__(cell, "embedding_wrapper")
+    As in 1.15: the table's initializer is ``initializer``, else the variable scope's, else uniform
+    ``±sqrt(3)`` (variance 1); its dtype is the state's (``state[0].dtype`` for tuple states); ``inputs`` are ids
+    ``[B]`` or ``[B, 1]`` (float ids, as a ``[B, T, 1]`` float placeholder feeds them, are cast to int32).
+    """
+
+    def __init__(self, cell, embedding_classes: int, embedding_size: int, initializer=None, reuse=None) -> None:
+        super().__init__(cell, reuse)
         self._classes = check_positive_int("embedding_classes", embedding_classes)
         self._size = check_positive_int("embedding_size", embedding_size)
+        self._initializer = initializer
 
     def call(self, inputs, state):
-        embedding = v1.get_variable("embedding", [self._classes, self._size], tf.float32)
-        ids = tf.reshape(tf.cast(inputs, tf.int32), [-1])
-        return self._cell(tf.nn.embedding_lookup(embedding, ids), state)
+        initializer = (self._initializer or v1.get_variable_scope().initializer
+                       or v1.random_uniform_initializer(-math.sqrt(3), math.sqrt(3)))
+        data_type = nest.flatten(state)[0].dtype
+        embedding = v1.get_variable("embedding", [self._classes, self._size], initializer=initializer,
+                                    dtype=data_type)
+        ids = inputs if inputs.dtype.is_integer else tf.cast(inputs, tf.int32)
+        return self._cell(tf.nn.embedding_lookup(embedding, tf.reshape(ids, [-1])), state)
 
 
 def output_projection_wrapper(cell, output_size: int, activation=None) -> OutputProjectionWrapper:
@@ -104,10 +123,11 @@ def input_projection_wrapper(cell, num_proj: int, activation=None) -> InputProje
     return InputProjectionWrapper(cell, num_proj, activation)
 
 
-def embedding_wrapper(cell, embedding_classes: int, embedding_size: int) -> EmbeddingWrapper:
+def embedding_wrapper(cell, embedding_classes: int, embedding_size: int, initializer=None) -> EmbeddingWrapper:
     """``tf.contrib.rnn.EmbeddingWrapper``: the cell reads ``embedding[id]`` for integer inputs ``[B, 1]`` per step;
-    ``embedding_wrapper/embedding [V, E]``.
+    ``embedding_wrapper/embedding [V, E]`` (uniform ``±sqrt(3)`` unless ``initializer`` or the scope's is set; the
+    state's dtype). The one home of the class: :mod:`legacy_rnn.seq2seq.legacy_seq2seq` imports it.
 
     Modern equivalent: :func:`modern_rnn.wrappers.embedding_wrapper` (or an ``Embedding`` layer before the RNN).
     """
-    return EmbeddingWrapper(cell, embedding_classes, embedding_size)
+    return EmbeddingWrapper(cell, embedding_classes, embedding_size, initializer)
