@@ -171,3 +171,33 @@ def stacked_bidirectional_notes(blocks: list[Block]) -> list[str]:
                      if chained else f"blocks {names} under {scope!r} look like a stack_bidirectional_rnn but their "
                      "input sizes do not chain (concat(fw, bw) of the layer below); check the model")
     return notes
+
+
+def attention_cell_wrappers(r: "_Recognizer", blocks: list[Block]) -> None:
+    """``<scope>/attention_cell_wrapper/{kernel, bias, attention/{attn_w, attn_v, kernel, bias},
+    attn_output_projection/{kernel, bias}}`` around a recognized block (``tf.contrib.rnn.AttentionCellWrapper``):
+    named precisely and refused with the remedy, never guessed. ``convert`` does not write the attention twin;
+    ``attn_length`` is stored nowhere in the checkpoint (the window state is ``[B, attn_length * attn_size]``)."""
+    from migration.wrapper_converters import OWN_NAMES, SCOPE
+
+    free = set(r.free())
+    for block in blocks:
+        if block.scope.rsplit("/", 1)[-1] != SCOPE or len(block.directions) != 1:
+            continue
+        keys = [f"{block.scope}/{n}" for n in OWN_NAMES]
+        if not all(k in free for k in keys):
+            continue
+        (cells,) = block.directions.values()
+        shape = {n: r.vs[k].shape for n, k in zip(OWN_NAMES, keys)}
+        a, v, i = shape["attn_output_projection/bias"][0], shape["attention/attn_v"][0], shape["bias"][0]
+        d = shape["kernel"][0] - a
+        reason = (f"tf.contrib.rnn.AttentionCellWrapper around block {block.name!r} (attn_size={a}, "
+                  f"attn_vec_size={v}, input_size={i}, input depth {d}): recognized, but convert does not write its "
+                  "attention twin; build modern_rnn.attention_cell_wrapper(cell, attn_length, attn_size, "
+                  "attn_vec_size, input_size) and load migration.wrapper_converters.attention_cell_wrapper_to_keras"
+                  "(spec, arrays, input_depth); attn_length is not in the checkpoint (read it from the program: the "
+                  f"window state is [B, attn_length * {a}])")
+        for key in keys:
+            r.reject(key, reason, True)
+        r.notes.append(f"block {block.name!r} is the cell of an AttentionCellWrapper ({cells[0].spec.kind}, "
+                       f"reading the {i}-wide projection of [x, attns]): see the wrapper's variables' reason")

@@ -772,6 +772,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
     families.cudnn_opaque(r, blocks)
     r.notes += families.stacked_bidirectional_notes(blocks)
     wrapped_embeddings, wrapped_dense = families.wrappers(r)
+    families.attention_cell_wrappers(r, blocks)
     embeddings = wrapped_embeddings + r.embeddings()
     dense = wrapped_dense + r.dense()
     r.leftovers()

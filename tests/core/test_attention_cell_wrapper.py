@@ -159,3 +159,32 @@ def test_attention_query_row_swap_is_an_exact_inverse_and_refuses_bad_shapes() -
     bad = {n: np.zeros((1,), np.float32) for n in wc.OWN_NAMES}
     with pytest.raises(Exception, match="invalid shape"):
         wc.attention_cell_wrapper_to_keras(spec, bad, 4)
+
+
+def test_attention_cell_wrapper_checkpoint_is_named_and_refused_with_the_remedy(tmp_path) -> None:
+    """inspect: the wrapped cell is a block reading the I-wide projection; the wrapper's own eight variables are
+    refused by name with the hyper-parameters read from their shapes and the remedy (never a guess); the CLI's
+    convert exits 2 and writes nothing."""
+    from migration.checkpoint import inspect_checkpoint
+
+    from ..ux import run_cli
+
+    with legacy_rnn.new_graph(5) as graph:
+        x = legacy_rnn.placeholder(tf.float32, (3, 5, 4), name="x")
+        cell = legacy_rnn.attention_cell_wrapper(legacy_rnn.gru_cell(2), L, attn_size=A, attn_vec_size=V,
+                                                 input_size=I)
+        legacy_rnn.dynamic_rnn(cell, x, sequence_length=tf.constant(LENGTHS))
+        with v1.Session(graph=graph, config=FAST_SESSION) as sess:
+            legacy_rnn.initialize(sess)
+            prefix = legacy_rnn.save(sess, str(tmp_path / "m.ckpt"))
+    insp = inspect_checkpoint(prefix)
+    (block,) = insp.blocks
+    assert block.scope == "rnn/attention_cell_wrapper" and block.input_size == I
+    assert sorted(u.name for u in insp.unrecognized) == sorted(PREFIX + n for n in wc.OWN_NAMES)
+    for u in insp.unrecognized:
+        assert u.rnn_like and f"attn_size={A}, attn_vec_size={V}, input_size={I}, input depth 4" in u.reason
+        assert "attention_cell_wrapper_to_keras" in u.reason and "attn_length" in u.reason
+    assert not insp.convertible
+    out = tmp_path / "out"
+    proc = run_cli("convert", prefix, str(out), cwd=tmp_path)
+    assert proc.returncode == 2 and "AttentionCellWrapper" in proc.stdout + proc.stderr and not out.exists()
