@@ -22,6 +22,7 @@ from migration.checkpoint.manifest import safe_name, write_manifest
 from migration.checkpoint.meta import MetaGraph, load_meta
 from migration.checkpoint.reader import CheckpointReader
 from migration.checkpoint.recognize import Block, CellInfo, Inspection, recognize
+from migration.checkpoint.stacks import write_stacks
 from migration.errors import MigrationError, UnknownCellError
 
 #: Keras weight name -> TF1 names it is made of, and how (per cell kind).
@@ -497,6 +498,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                                               [conv.dense(d) for d in insp.dense]))
                 try:
                     blocks = [conv.block(b) for b in insp.blocks]
+                    stacks = write_stacks(conv, insp.blocks, blocks)
                     _test_pause(tmp)
                     embeddings, dense = copies.result()
                 except BaseException:
@@ -524,7 +526,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "checkpoint": reader.source_prefix, "meta": reader.meta_path if meta else None,
             "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
                                  "forget_bias_override": forget_bias},
-            "blocks": blocks, "embeddings": embeddings, "dense": dense, "optimizer": optimizer,
+            "blocks": blocks, "stacks": stacks, "embeddings": embeddings, "dense": dense, "optimizer": optimizer,
             "with_optimizer": with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
             "integrity": integrity, "variables": variables, "model": model_entry,
             "bookkeeping": dict(insp.bookkeeping),

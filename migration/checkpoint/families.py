@@ -151,20 +151,30 @@ def cudnn_opaque(r: "_Recognizer", blocks: list[Block]) -> None:
 _STACK = re.compile(r"^(.*)/cell_(\d+)/bidirectional_rnn$")
 
 
-def stacked_bidirectional_notes(blocks: list[Block]) -> list[str]:
+def stacked_bidirectional(blocks: list[Block]) -> list[tuple[str, list[Block], bool]]:
     """Blocks ``<scope>/cell_k/bidirectional_rnn`` are the layers of one ``stack_bidirectional_(dynamic_)rnn``:
-    layer k reads concat(fw, bw) of layer k-1 (``modern_rnn.stack_bidirectional_dynamic_rnn`` chains them)."""
+    ``(scope, layers in chain order, chained)``, chained when k runs 0..n-1 and layer k's input size is
+    ``U_fw + U_bw`` of layer k-1."""
     stacks: dict[str, dict[int, Block]] = {}
     for block in blocks:
         m = _STACK.match(block.scope)
         if m and block.bidirectional:
             stacks.setdefault(m.group(1), {})[int(m.group(2))] = block
-    notes = []
+    out = []
     for scope, layers in sorted(stacks.items()):
         order = [layers[k] for k in sorted(layers)]
         chained = sorted(layers) == list(range(len(layers))) and all(
             cur.input_size == sum(prev.directions[d][-1].spec.output_size for d in ("fw", "bw"))
             for prev, cur in zip(order, order[1:]))
+        out.append((scope, order, chained))
+    return out
+
+
+def stacked_bidirectional_notes(blocks: list[Block]) -> list[str]:
+    """One note per :func:`stacked_bidirectional` group: layer k reads concat(fw, bw) of layer k-1 (``convert``
+    also writes the chained stack as one model, :mod:`migration.checkpoint.stacks`)."""
+    notes = []
+    for scope, order, chained in stacked_bidirectional(blocks):
         names = [b.name or b.scope for b in order]
         notes.append(f"blocks {names} are one stack_bidirectional_dynamic_rnn under {scope!r}: layer k reads "
                      "concat(fw, bw) of layer k-1; chain them in this order (modern_rnn.stack_bidirectional_dynamic_rnn)"

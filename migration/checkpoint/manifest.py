@@ -4,6 +4,7 @@ Layout of a conversion directory::
 
     manifest.json
     blocks/<name>.keras              one Keras 2 model per RNN block (inputs [x, sequence_length])
+    stacks/<name>.keras              one chained model per stack_bidirectional_dynamic_rnn (its layers are blocks too)
     embeddings/<name>.npy            Embedding rows in the order a Keras Embedding needs
     dense/<name>/{kernel,bias}.npy   Dense weights
     optimizer/<role>/...npy          optimizer slots (--with-optimizer), same layout as their weights
@@ -72,6 +73,16 @@ SCHEMA: dict[str, Any] = {
                                                                       "additionalProperties": _REL}}}},
                     }}},
             }}},
+        "stacks": {"type": "array", "items": {  # migration.checkpoint.stacks
+            "type": "object",
+            "required": ["name", "scope", "file", "input_size", "outputs", "layers"],
+            "properties": {"name": _NAME, "scope": _NAME, "file": _REL, "input_size": _POSITIVE,
+                           "outputs": {"type": "array", "items": _NAME},
+                           "layers": {"type": "array", "minItems": 1, "items": {
+                               "type": "object", "required": ["block", "fw", "bw"],
+                               "properties": {"block": _NAME, "fw": {"type": "object", "required": ["spec"]},
+                                              "bw": {"type": "object", "required": ["spec"]}}}}},
+        }},
         "embeddings": {"type": "array", "items": {
             "type": "object",
             "required": ["name", "source", "file", "shape"],
@@ -107,6 +118,7 @@ def manifest_files(manifest: dict[str, Any]) -> list[str]:
         for cell in block["cells"]:
             for weight in cell.get("weights", []):
                 files.extend(weight.get("slots", {}).values())
+    files += [stack["file"] for stack in manifest.get("stacks") or []]
     for emb in manifest["embeddings"]:
         files.append(emb["file"])
         files.extend(emb.get("slots", {}).values())

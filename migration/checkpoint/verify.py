@@ -288,6 +288,11 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         for label, a, b in zip(block["outputs"], tf1_out, keras_out):
             diff = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
             checks.append(Check(f"block {block['name']}", label, diff, list(a.shape), reference))
+    from migration.checkpoint.stacks import check_stack
+
+    for k, stack in enumerate(manifest.get("stacks") or []):
+        x, lengths = _inputs(batch, time_steps, stack["input_size"], seed + len(manifest["blocks"]) + k)
+        checks += check_stack(stack, manifest, out_dir, reader.prefix, original, loops, x, lengths, notes)
     if manifest.get("model") and original is not None:
         checks += _check_whole_model(original, manifest["model"], out_dir, batch, time_steps, seed)
     for emb in manifest["embeddings"]:
