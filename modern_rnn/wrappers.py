@@ -86,6 +86,7 @@ class EmbeddingCell(_CellWrapper):
         return self.cell(self.embedding(ids), states, training=training)
 
 
+@keras.saving.register_keras_serializable(package="modern_rnn")
 class AttentionCell(_CellWrapper):
     """Keras twin of TF 1.15 ``AttentionCellWrapper`` (see :func:`attention_cell_wrapper`).
 
@@ -149,6 +150,18 @@ class AttentionCell(_CellWrapper):
         new_window = tf.reshape(tf.concat([window[:, 1:], output[:, None, :]], 1),
                                 [-1, self.attn_length * self.attn_size])
         return output, new_cell_states + [new_attns, new_window]
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(cell=keras.layers.serialize(self.cell), attn_length=self.attn_length,
+                      attn_size=self.attn_size, attn_vec_size=self.attn_vec_size, input_size=self.input_size)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "AttentionCell":
+        config = dict(config)
+        cell = keras.layers.deserialize(config.pop("cell"))
+        return cls(cell, **config)
 
 
 def output_projection_wrapper(cell, output_size: int, activation=None) -> OutputProjectionCell:

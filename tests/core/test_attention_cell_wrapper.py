@@ -188,3 +188,19 @@ def test_attention_cell_wrapper_checkpoint_is_named_and_refused_with_the_remedy(
     out = tmp_path / "out"
     proc = run_cli("convert", prefix, str(out), cwd=tmp_path)
     assert proc.returncode == 2 and "AttentionCellWrapper" in proc.stdout + proc.stderr and not out.exists()
+
+
+def test_attention_cell_round_trips_through_a_keras_file(runs, tmp_path) -> None:
+    """The twin (registered, with get_config) saves to .keras and reloads in safe mode with the same outputs."""
+    from modern_rnn import keras
+
+    x, results = runs
+    _, _, saved = results["lstm"]
+    k_out, _, cell = _keras("lstm", x, saved)
+    inp = keras.Input((None, x.shape[-1]))
+    model = keras.Model(inp, keras.layers.RNN(cell, return_sequences=True)(inp))
+    path = str(tmp_path / "attention.keras")
+    model.save(path)
+    again = keras.models.load_model(path, compile=False, safe_mode=True)
+    assert type(again.layers[1].cell).__name__ == "AttentionCell" and again.layers[1].cell.attn_length == L
+    assert _diff(again(x), model(x)) <= 1e-6 and _diff(model(x)[0], k_out[0]) <= 1e-5
