@@ -138,3 +138,45 @@ def test_stack_without_meta_is_checked_against_a_rebuilt_stack(program, tmp_path
     _tamper(str(tmp_path / "out"), "fw_bw_swapped")
     report = verify_conversion(str(src / "model.ckpt"), str(tmp_path / "out"))
     assert not report.ok and {c.reference for c in report.checks if c.max_abs_diff > 1e-3} == {"rebuilt"}
+
+
+def _variant(root, kind: str):
+    """The same two-layer stack as ``program`` written time-major or static (stack_bidirectional_rnn)."""
+    x_np = np.random.default_rng(8).normal(0, 1, (4, 6, D)).astype(np.float32)
+    with legacy_rnn.new_graph(12) as graph:
+        cells = lambda: [legacy_rnn.basic_lstm_cell(4, forget_bias=0.5), legacy_rnn.gru_cell(3)]  # noqa: E731
+        lengths = v1.placeholder(tf.int32, [None], name="lengths")
+        if kind == "time_major":
+            x = v1.placeholder(tf.float32, [None, None, D], name="x")
+            out, s_fw, s_bw = legacy_rnn.stack_bidirectional_dynamic_rnn(cells(), cells(), x, sequence_length=lengths,
+                                                                         time_major=True)
+            feed_x, batch_major = np.transpose(x_np, (1, 0, 2)), lambda o: np.transpose(o, (1, 0, 2))
+        else:
+            x = v1.placeholder(tf.float32, [None, 6, D], name="x")
+            outs, s_fw, s_bw = legacy_rnn.stack_bidirectional_rnn(cells(), cells(), tf.unstack(x, axis=1),
+                                                                  sequence_length=lengths)
+            out, feed_x, batch_major = tf.stack(outs, 1), x_np, lambda o: o
+        with v1.Session(graph=graph) as sess:
+            legacy_rnn.initialize(sess)
+            randomize(sess, 12)
+            expected = sess.run(tf.nest.flatten((out, s_fw, s_bw)), {x: feed_x, lengths: LENGTHS})
+            prefix = save(sess, root / "ckpt")
+    expected[0] = batch_major(expected[0])
+    return prefix, x_np, expected
+
+
+@pytest.mark.parametrize("kind,reference", [("time_major", "original-graph"), ("static", "rebuilt")])
+def test_stack_variants_convert_as_one_chained_block(tmp_path, kind: str, reference: str) -> None:
+    """time_major: the original graph's loops take time-major inputs (fed and read back transposed); static
+    (stack_bidirectional_rnn): no while loops, so a rebuilt stack is the reference and the notes say so."""
+    prefix, x, expected = _variant(tmp_path, kind)
+    out = tmp_path / "out"
+    assert run_cli("convert", prefix, out, "--quiet") == 0
+    m = _manifest(str(out))
+    (stack,) = m["stacks"]
+    v = m["verification"]
+    assert v["ok"] and v["references"][f"stack {stack['name']}"] == reference
+    if reference == "rebuilt":
+        assert any(n.startswith(f"stack {stack['name']}:") and "rebuilt" in n for n in v["notes"])
+    got = _load(os.path.join(str(out), stack["file"]))([x, LENGTHS], training=False)
+    assert max(float(np.max(np.abs(np.asarray(g) - e))) for g, e in zip(got, expected)) <= 1e-5
