@@ -41,7 +41,7 @@ TensorArrayWriteV2 TensorArrayGatherV2 TensorArraySizeV2 EmptyTensorList TensorL
 TensorListGetItem TensorListSetItem TensorListStack TensorListLength TensorListElementShape TensorListPushBack
 TensorListPopBack TensorListConcatV2 TensorListSplit TensorListGather TensorListScatterIntoExistingList"""
 _VARIABLES = "VariableV2 Variable VarHandleOp ReadVariableOp"
-_RNN_KERNELS = "LSTMBlockCell BlockLSTM BlockLSTMV2 GRUBlockCell"
+_RNN_KERNELS = "LSTMBlockCell BlockLSTM BlockLSTMV2 GRUBlockCell Conv2D"  # Conv2D: AttentionCellWrapper, ConvLSTMCell
 
 #: Op types the ground-truth verification may execute.
 ALLOWED_OPS: frozenset[str] = frozenset(" ".join([_MATH, _SHAPE, _CONTROL, _ARRAYS, _VARIABLES, _RNN_KERNELS]).split())

@@ -204,3 +204,40 @@ def test_attention_cell_round_trips_through_a_keras_file(runs, tmp_path) -> None
     again = keras.models.load_model(path, compile=False, safe_mode=True)
     assert type(again.layers[1].cell).__name__ == "AttentionCell" and again.layers[1].cell.attn_length == L
     assert _diff(again(x), model(x)) <= 1e-6 and _diff(model(x)[0], k_out[0]) <= 1e-5
+
+
+def test_attention_twin_equals_the_original_graph_loop(tmp_path) -> None:
+    """A real program (AttentionCellWrapper(BasicLSTMCell) in dynamic_rnn, a sequence_length placeholder) saved by
+    Saver with its .meta: its own while loop, found by structure and run by migration.graph (checkpoint values,
+    sandbox), is the reference for the twin converted from the checkpoint: outputs and the four final states
+    (c, h, attns, window). convert itself refuses the wrapper (attn_length is not in the checkpoint)."""
+    from migration.checkpoint.reader import CheckpointReader
+    from migration.graph.blocks import find_loops, locate_block
+    from migration.graph.reference import OriginalGraph
+
+    spec = CellSpec("basic_lstm", 4, forget_bias=0.5)
+    with legacy_rnn.new_graph(6) as graph:
+        xp = v1.placeholder(tf.float32, [None, None, 4], name="x")
+        lp = v1.placeholder(tf.int32, [None], name="lengths")
+        cell = legacy_rnn.attention_cell_wrapper(legacy_rnn.basic_lstm_cell(4, forget_bias=0.5), L, attn_size=A,
+                                                 attn_vec_size=V, input_size=I)
+        legacy_rnn.dynamic_rnn(cell, xp, sequence_length=lp)
+        with v1.Session(graph=graph, config=FAST_SESSION) as sess:
+            rng = np.random.default_rng(6)
+            sess.run([v.assign((rng.uniform(-1.2, 1.2, v.shape) / np.sqrt(v.shape[0])
+                                * (4.0 if "/attention/" in v.op.name else 1.0)).astype(np.float32))
+                      for v in v1.trainable_variables()])
+            prefix = legacy_rnn.save(sess, str(tmp_path / "m.ckpt"))
+    reader = CheckpointReader(prefix)
+    keys = {k for k in reader.variables if k.startswith(PREFIX)}
+    original = OriginalGraph(prefix + ".meta", reader)
+    where = locate_block(original, find_loops(original), {"": keys}, {"": 4})
+    x = random_inputs(1)
+    expected = original.run(where.outputs, {where.x: x, where.sequence_length: LENGTHS})
+    saved = {k[len(PREFIX):]: reader.read(k) for k in keys}
+    k_out, k_states, _ = _keras("lstm", x, saved)
+    assert [e.shape[-1] for e in expected[1:]] == [4, 4, A, L * A]
+    assert max(_diff(a, b) for a, b in zip([k_out] + k_states, expected)) <= 1e-5
+    wrong, _, _ = _keras("lstm", x, saved, swap_query_rows=False)
+    assert _diff(wrong, expected[0]) > 1e-3
+    assert CASES["lstm"][0] == spec  # the twin _keras builds is this program's cell
