@@ -161,13 +161,12 @@ def test_attention_query_row_swap_is_an_exact_inverse_and_refuses_bad_shapes() -
         wc.attention_cell_wrapper_to_keras(spec, bad, 4)
 
 
-def test_attention_cell_wrapper_checkpoint_is_named_and_refused_with_the_remedy(tmp_path) -> None:
+def test_attention_cell_wrapper_checkpoint_is_named_and_refused_with_the_remedy(tmp_path, capsys) -> None:
     """inspect: the wrapped cell is a block reading the I-wide projection; the wrapper's own eight variables are
     refused by name with the hyper-parameters read from their shapes and the remedy (never a guess); the CLI's
     convert exits 2 and writes nothing."""
     from migration.checkpoint import inspect_checkpoint
-
-    from ..ux import run_cli
+    from migration.cli import main
 
     with legacy_rnn.new_graph(5) as graph:
         x = legacy_rnn.placeholder(tf.float32, (3, 5, 4), name="x")
@@ -186,8 +185,8 @@ def test_attention_cell_wrapper_checkpoint_is_named_and_refused_with_the_remedy(
         assert "attention_cell_wrapper_to_keras" in u.reason and "attn_length" in u.reason
     assert not insp.convertible
     out = tmp_path / "out"
-    proc = run_cli("convert", prefix, str(out), cwd=tmp_path)
-    assert proc.returncode == 2 and "AttentionCellWrapper" in proc.stdout + proc.stderr and not out.exists()
+    assert main(["convert", prefix, str(out), "--quiet"]) == 2 and not out.exists()
+    assert "AttentionCellWrapper" in capsys.readouterr().err
 
 
 def test_attention_cell_round_trips_through_a_keras_file(runs, tmp_path) -> None:
