@@ -145,6 +145,10 @@ class _Converter:
         from migration.checkpoint.blocks import build_keras_block, output_labels
         from migration.converters import cell_to_keras, keras_names_for
 
+        if block.wrapper:  # AttentionCellWrapper around the cell
+            from migration.checkpoint.wrapped import attention_block
+
+            return attention_block(self, block)
         dirs = {d: [_with_forget_bias(c, self.forget_bias) for c in cells] for d, cells in block.directions.items()}
         specs = {d: [c.spec for c in cells] for d, cells in dirs.items()}
         model, keras_cells = build_keras_block(specs, block.input_size, name=f"block_{block.name}")

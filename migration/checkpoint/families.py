@@ -185,9 +185,11 @@ def stacked_bidirectional_notes(blocks: list[Block]) -> list[str]:
 
 def attention_cell_wrappers(r: "_Recognizer", blocks: list[Block]) -> None:
     """``<scope>/attention_cell_wrapper/{kernel, bias, attention/{attn_w, attn_v, kernel, bias},
-    attn_output_projection/{kernel, bias}}`` around a recognized block (``tf.contrib.rnn.AttentionCellWrapper``):
-    named precisely and refused with the remedy, never guessed. ``convert`` does not write the attention twin;
-    ``attn_length`` is stored nowhere in the checkpoint (the window state is ``[B, attn_length * attn_size]``)."""
+    attn_output_projection/{kernel, bias}}`` around a recognized block (``tf.contrib.rnn.AttentionCellWrapper``).
+    With a ``.meta`` that gives ``attn_length`` the block becomes a wrapped block (:mod:`migration.checkpoint.wrapped`)
+    and the variables are consumed; otherwise they are named precisely and refused with the remedy, never guessed
+    (``attn_length`` is stored nowhere in the checkpoint)."""
+    from migration.checkpoint.wrapped import attn_lengths
     from migration.wrapper_converters import OWN_NAMES, SCOPE
 
     free = set(r.free())
@@ -201,12 +203,24 @@ def attention_cell_wrappers(r: "_Recognizer", blocks: list[Block]) -> None:
         shape = {n: r.vs[k].shape for n, k in zip(OWN_NAMES, keys)}
         a, v, i = shape["attn_output_projection/bias"][0], shape["attention/attn_v"][0], shape["bias"][0]
         d = shape["kernel"][0] - a
+        lengths = attn_lengths(r.meta.path, a) if r.meta is not None and len(cells) == 1 else set()
+        if len(lengths) == 1:
+            (length,) = lengths
+            block.wrapper = {"kind": "attention_cell_wrapper", "attn_length": length, "attn_size": a,
+                             "attn_vec_size": v, "input_size": i, "input_depth": d,
+                             "variables": dict(zip(OWN_NAMES, keys))}
+            for name, key in zip(OWN_NAMES, keys):
+                r.take(key, f"AttentionCellWrapper {name} of block {block.name!r} (attn_length={length} from the "
+                            f".meta, attn_size={a}, attn_vec_size={v}, input_size={i})")
+            continue
+        why = ("no .meta" if r.meta is None else "a MultiRNNCell inside" if len(cells) != 1 else
+               f"the .meta gives attn_length candidates {sorted(lengths)}")
         reason = (f"tf.contrib.rnn.AttentionCellWrapper around block {block.name!r} (attn_size={a}, "
-                  f"attn_vec_size={v}, input_size={i}, input depth {d}): recognized, but convert does not write its "
-                  "attention twin; build modern_rnn.attention_cell_wrapper(cell, attn_length, attn_size, "
+                  f"attn_vec_size={v}, input_size={i}, input depth {d}): recognized, but not converted ({why}); "
+                  "convert with the checkpoint's .meta (attn_length is not in the checkpoint: the window state is "
+                  f"[B, attn_length * {a}]), or build modern_rnn.attention_cell_wrapper(cell, attn_length, attn_size, "
                   "attn_vec_size, input_size) and load migration.wrapper_converters.attention_cell_wrapper_to_keras"
-                  "(spec, arrays, input_depth); attn_length is not in the checkpoint (read it from the program: the "
-                  f"window state is [B, attn_length * {a}])")
+                  "(spec, arrays, input_depth)")
         for key in keys:
             r.reject(key, reason, True)
         r.notes.append(f"block {block.name!r} is the cell of an AttentionCellWrapper ({cells[0].spec.kind}, "

@@ -123,6 +123,7 @@ class Block:
     scope: str
     directions: dict[str, list[CellInfo]]
     name: str = ""
+    wrapper: Optional[dict] = None  # an AttentionCellWrapper around the cell (migration.checkpoint.wrapped)
 
     @property
     def bidirectional(self) -> bool:
@@ -130,6 +131,8 @@ class Block:
 
     @property
     def input_size(self) -> int:
+        if self.wrapper:  # the block reads x; the wrapped cell reads the wrapper's projection
+            return int(self.wrapper["input_depth"])
         return next(iter(self.directions.values()))[0].input_size
 
     @property

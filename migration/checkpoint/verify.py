@@ -279,6 +279,10 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
                 notes.append(f"block {block['name']}: {why}; compared with a TF1 graph rebuilt from our reading of "
                              "the checkpoint and .meta instead (weaker: a misread hyper-parameter would pass)")
         if tf1_out is None:
+            from migration.checkpoint.wrapped import run_rebuilt
+
+            tf1_out = run_rebuilt(reader.prefix, block, x, lengths)
+        if tf1_out is None:
             specs, _source = _true_specs(block, fresh)
             tf1_out = _run_tf1_block(reader.prefix, block, specs, x, lengths, _cell_keys(block, fresh))
         keras_out = [np.asarray(t) for t in model([x, lengths], training=False)]

@@ -162,9 +162,10 @@ def test_attention_query_row_swap_is_an_exact_inverse_and_refuses_bad_shapes() -
 
 
 def test_attention_cell_wrapper_checkpoint_is_named_and_refused_with_the_remedy(tmp_path, capsys) -> None:
-    """inspect: the wrapped cell is a block reading the I-wide projection; the wrapper's own eight variables are
-    refused by name with the hyper-parameters read from their shapes and the remedy (never a guess); the CLI's
-    convert exits 2 and writes nothing."""
+    """Without the .meta (attn_length is in no checkpoint): inspect keeps the wrapped cell as a block reading the
+    I-wide projection and refuses the wrapper's own eight variables by name, with the hyper-parameters read from
+    their shapes and the remedy (never a guess); the CLI's convert exits 2 and writes nothing. (With the .meta it
+    converts: tests/checkpoint/test_attention_convert.py.)"""
     from migration.checkpoint import inspect_checkpoint
     from migration.cli import main
 
@@ -176,13 +177,14 @@ def test_attention_cell_wrapper_checkpoint_is_named_and_refused_with_the_remedy(
         with v1.Session(graph=graph, config=FAST_SESSION) as sess:
             legacy_rnn.initialize(sess)
             prefix = legacy_rnn.save(sess, str(tmp_path / "m.ckpt"))
+    os.remove(prefix + ".meta")
     insp = inspect_checkpoint(prefix)
     (block,) = insp.blocks
     assert block.scope == "rnn/attention_cell_wrapper" and block.input_size == I
     assert sorted(u.name for u in insp.unrecognized) == sorted(PREFIX + n for n in wc.OWN_NAMES)
     for u in insp.unrecognized:
         assert u.rnn_like and f"attn_size={A}, attn_vec_size={V}, input_size={I}, input depth 4" in u.reason
-        assert "attention_cell_wrapper_to_keras" in u.reason and "attn_length" in u.reason
+        assert "attention_cell_wrapper_to_keras" in u.reason and "attn_length" in u.reason and "no .meta" in u.reason
     assert not insp.convertible
     out = tmp_path / "out"
     assert main(["convert", prefix, str(out), "--quiet"]) == 2 and not out.exists()
@@ -209,7 +211,7 @@ def test_attention_twin_equals_the_original_graph_loop(tmp_path) -> None:
     """A real program (AttentionCellWrapper(BasicLSTMCell) in dynamic_rnn, a sequence_length placeholder) saved by
     Saver with its .meta: its own while loop, found by structure and run by migration.graph (checkpoint values,
     sandbox), is the reference for the twin converted from the checkpoint: outputs and the four final states
-    (c, h, attns, window). convert itself refuses the wrapper (attn_length is not in the checkpoint)."""
+    (c, h, attns, window)."""
     from migration.checkpoint.reader import CheckpointReader
     from migration.graph.blocks import find_loops, locate_block
     from migration.graph.reference import OriginalGraph
