@@ -126,3 +126,16 @@ def test_static_attention_program_uses_a_rebuilt_reference(tmp_path) -> None:
         assert sources["forget_bias"] == ("--forget-bias" if flags else "default (not found in .meta)")
         got = _load(os.path.join(str(out), block["file"]))([x, LENGTHS], training=False)
         assert (max(map(_diff, got, expected)) <= 1e-5) == ok
+
+
+def test_export_writes_the_wrapper_back_under_its_tf1_names(converted, tmp_path) -> None:
+    """Keras -> TF1: `export` of the converted block writes every variable of the original checkpoint (the wrapper's
+    eight and the cell's) under its name, with its value (the query rows swapped back to c, h); nothing dropped."""
+    prefix, _, _, out = converted
+    (block,) = _manifest(out)["blocks"]
+    target = tmp_path / "tf1" / "model.ckpt"
+    assert run_cli("export", os.path.join(out, block["file"]), target, "--scope", "rnn", "--forget-bias", "0.5") == 0
+    original, back = tf.train.load_checkpoint(prefix), tf.train.load_checkpoint(str(target))
+    keys = sorted(k for k in original.get_variable_to_shape_map() if k.startswith("rnn/"))
+    assert sorted(back.get_variable_to_shape_map()) == keys and len(keys) == 10
+    assert max(_diff(original.get_tensor(k), back.get_tensor(k)) for k in keys) <= 1e-6

@@ -120,3 +120,17 @@ def test_one_home_for_the_wrappers_with_the_1_15_embedding_behaviours() -> None:
             values = sess.run(table)
     assert np.abs(values).max() <= np.sqrt(3) and np.abs(values).max() > 1.5  # Glorot's limit here is 0.26
     assert 0.8 < values.var() < 1.2
+
+
+def test_export_refuses_wrapper_twins_whose_weights_it_would_drop() -> None:
+    """export walks through weightless wrappers (dropout, residual) to the cell; a projection/embedding twin owns a
+    Dense/Embedding it does not write, so it is refused by name instead of exported without it."""
+    from migration.checkpoint.export import collect_tf1_arrays
+    from migration.errors import MigrationError
+    from modern_rnn import keras
+
+    for make in (lambda c: modern_rnn.output_projection_wrapper(c, P), lambda c: modern_rnn.input_projection_wrapper(c, P)):
+        inp = keras.Input((None, 4))
+        model = keras.Model(inp, keras.layers.RNN(make(modern_rnn.cell_from_spec(SPEC["gru"])), name="rnn")(inp))
+        with pytest.raises(MigrationError, match=r"layer 'rnn' wraps its cell in \w+ProjectionCell"):
+            collect_tf1_arrays(model, scope="rnn")
