@@ -148,7 +148,8 @@ class Block:
     def to_dict(self) -> dict:
         return {"scope": self.scope, "name": self.name, "bidirectional": self.bidirectional,
                 "input_size": self.input_size, "layers": len(next(iter(self.directions.values()))),
-                "directions": {d: [c.to_dict() for c in cells] for d, cells in self.directions.items()}}
+                "directions": {d: [c.to_dict() for c in cells] for d, cells in self.directions.items()},
+                **({"wrapper": self.wrapper} if self.wrapper else {})}
 
 
 @dataclasses.dataclass

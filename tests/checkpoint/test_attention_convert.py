@@ -139,3 +139,10 @@ def test_export_writes_the_wrapper_back_under_its_tf1_names(converted, tmp_path)
     keys = sorted(k for k in original.get_variable_to_shape_map() if k.startswith("rnn/"))
     assert sorted(back.get_variable_to_shape_map()) == keys and len(keys) == 10
     assert max(_diff(original.get_tensor(k), back.get_tensor(k)) for k in keys) <= 1e-6
+
+
+def test_inspect_shows_the_wrapper(converted, capsys) -> None:
+    prefix = converted[0]
+    assert run_cli("inspect", prefix) == 0
+    assert f"in AttentionCellWrapper: attn_length={L} (from the .meta), attn_size={A}, attn_vec_size={V}, " \
+        f"input_size={I}" in capsys.readouterr().out
