@@ -90,6 +90,8 @@ def apply_ema(r: "_Recognizer", shadows: dict[str, str], blocks: list[Block], em
     for block in blocks:
         for cell in block.cells:
             cell.variables = {name: swap(key) for name, key in cell.variables.items()}
+        if block.wrapper:  # AttentionCellWrapper's own variables
+            block.wrapper["variables"] = {name: swap(key) for name, key in block.wrapper["variables"].items()}
     for emb in embeddings:
         if emb.source == "variable":
             emb.name = swap(emb.name)

@@ -70,9 +70,16 @@ def attention_block(conv, block) -> dict[str, Any]:
     from migration.checkpoint.convert import _with_forget_bias
     from migration.wrapper_converters import attention_cell_wrapper_to_keras, load_attention_cell
 
+    from migration.errors import MigrationError
+
     (cell,) = block.directions[""]
     cell = _with_forget_bias(cell, conv.forget_bias)
     wrapper = block.wrapper
+    slotted = sorted(k for k in [*cell.variables.values(), *wrapper["variables"].values()] if k in conv.slot_index)
+    if conv.with_optimizer and slotted:
+        raise MigrationError(f"--with-optimizer: the optimizer slots of the AttentionCellWrapper block {block.name!r} "
+                             f"({slotted[:2]}...) are not converted (only its weights are); convert without "
+                             "--with-optimizer, or drop the optimizer state.")
     model, kcell = build_keras_attention_block(cell.spec, wrapper, name=f"block_{block.name}")
     arrays = {f"{cell.spec.tf1_scope}/{n}": conv.read_weight(k) for n, k in cell.variables.items()}
     arrays.update({n: conv.read_weight(k) for n, k in wrapper["variables"].items()})

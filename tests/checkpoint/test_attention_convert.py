@@ -146,3 +146,34 @@ def test_inspect_shows_the_wrapper(converted, capsys) -> None:
     assert run_cli("inspect", prefix) == 0
     assert f"in AttentionCellWrapper: attn_length={L} (from the .meta), attn_size={A}, attn_vec_size={V}, " \
         f"input_size={I}" in capsys.readouterr().out
+
+
+def test_use_ema_swaps_the_wrapper_weights_too_and_with_optimizer_is_refused(tmp_path, capsys) -> None:
+    """A trained program (Adam + ExponentialMovingAverage): --use-ema converts the shadows of the wrapper's eight
+    variables as well as the cell's (the original graph, fed the shadows, verifies it); --with-optimizer refuses
+    (the wrapper block's slots are not converted) instead of dropping them silently."""
+    rng = np.random.default_rng(14)
+    with legacy_rnn.new_graph(14) as graph:
+        x = v1.placeholder(tf.float32, [None, None, D], name="x")
+        y = v1.placeholder(tf.float32, [None, None, 2], name="y")
+        lengths = v1.placeholder(tf.int32, [None], name="lengths")
+        cell = legacy_rnn.attention_cell_wrapper(legacy_rnn.basic_lstm_cell(4), L, attn_size=A, attn_vec_size=V,
+                                                 input_size=I)
+        out, _ = legacy_rnn.dynamic_rnn(cell, x, sequence_length=lengths)
+        loss = tf.reduce_mean(tf.square(v1.layers.dense(out, 2, name="head") - y))
+        train = v1.train.AdamOptimizer(0.05).minimize(loss)
+        with tf.control_dependencies([train]):
+            step = v1.train.ExponentialMovingAverage(0.5).apply(v1.trainable_variables())
+        with v1.Session(graph=graph) as sess:
+            legacy_rnn.initialize(sess)
+            for _ in range(3):
+                sess.run(step, {x: rng.normal(size=(2, 5, D)), y: rng.normal(size=(2, 5, 2)), lengths: [5, 3]})
+            prefix = save(sess, tmp_path / "ckpt")
+    out_dir = tmp_path / "ema"
+    assert run_cli("convert", prefix, out_dir, "--quiet", "--use-ema", "--no-model") == 0
+    m = _manifest(str(out_dir))
+    (block,) = m["blocks"]
+    assert all(k.endswith("/ExponentialMovingAverage") for k in block["wrapper"]["variables"].values())
+    assert m["verification"]["ok"] and m["verification"]["references"][f"block {block['name']}"] == "original-graph"
+    assert run_cli("convert", prefix, tmp_path / "opt", "--quiet", "--with-optimizer") == 2
+    assert "AttentionCellWrapper block" in capsys.readouterr().err and not (tmp_path / "opt").exists()
