@@ -201,8 +201,11 @@ def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 
                 used |= {id(pair_fw[0]), id(pair_bw[0])}
             else:
                 if _backward(layer):
+                    stack = (" (several fw/bw pairs, as in a stacks/*.keras model of convert: export the layers' "
+                             "block models, blocks/*.keras, each under its cell_k/bidirectional_rnn scope)"
+                             if len(pair_bw) > 1 else "")
                     raise MigrationError(f"layer {layer.name!r} runs backwards outside a Bidirectional pair; TF1 "
-                                         "dynamic_rnn has no such mode.")
+                                         f"dynamic_rnn has no such mode{stack}.")
                 blocks.append(("uni", layer))
                 used.add(id(layer))
     counts = {"uni": 0, "bi": 0}

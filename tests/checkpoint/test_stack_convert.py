@@ -180,3 +180,10 @@ def test_stack_variants_convert_as_one_chained_block(tmp_path, kind: str, refere
         assert any(n.startswith(f"stack {stack['name']}:") and "rebuilt" in n for n in v["notes"])
     got = _load(os.path.join(str(out), stack["file"]))([x, LENGTHS], training=False)
     assert max(float(np.max(np.abs(np.asarray(g) - e))) for g, e in zip(got, expected)) <= 1e-5
+
+
+def test_export_of_the_stack_model_is_refused_with_the_remedy(converted, tmp_path, capsys) -> None:
+    (stack,) = _manifest(converted)["stacks"]
+    target = tmp_path / "tf1" / "model.ckpt"
+    assert run_cli("export", os.path.join(converted, stack["file"]), target) == 2 and not target.parent.exists()
+    assert "export the layers' block models" in capsys.readouterr().err
