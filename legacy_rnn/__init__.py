@@ -28,7 +28,9 @@ from legacy_rnn.contrib import (  # noqa: E402
     conv_lstm_cell,
 )
 from legacy_rnn.cudnn import cudnn_compatible_lstm_cell, cudnn_compatible_gru_cell  # noqa: E402
-from legacy_rnn.wrappers import output_projection_wrapper, input_projection_wrapper, embedding_wrapper  # noqa: E402
+from legacy_rnn.wrappers import (  # noqa: E402
+    output_projection_wrapper, input_projection_wrapper, embedding_wrapper, attention_cell_wrapper,
+)
 from legacy_rnn.crf import (  # noqa: E402
     crf_sequence_score, crf_log_norm, crf_log_likelihood, crf_decode, viterbi_decode,
 )
@@ -47,6 +49,7 @@ TWINS: tuple[str, ...] = (
     "lstm_block_cell", "lstm_block_fused_cell", "gru_block_cell", "gru_block_cell_v2",
     "cudnn_compatible_lstm_cell", "cudnn_compatible_gru_cell", "layer_norm_basic_lstm_cell",
     "conv_lstm_cell", "output_projection_wrapper", "input_projection_wrapper", "embedding_wrapper",
+    "attention_cell_wrapper",
     "crf_sequence_score", "crf_log_norm", "crf_log_likelihood", "crf_decode", "viterbi_decode",
     "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
 )

@@ -29,10 +29,13 @@ Modern equivalent: :mod:`modern_rnn.seq2seq.legacy_seq2seq`.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Callable, Optional, Sequence
 
 import tensorflow as tf
+
+# One home for the two 1.15 contrib.rnn wrappers the seq2seq functions use (±sqrt(3) embedding init, the state's
+# dtype, ``output_projection_wrapper/{kernel, bias}``): re-exported here under their 1.15 names.
+from legacy_rnn.wrappers import EmbeddingWrapper, OutputProjectionWrapper
 
 v1 = tf.compat.v1
 nest = tf.nest
@@ -51,58 +54,6 @@ def _linear(args, output_size: int, bias: bool) -> tf.Tensor:
         return res
     b = v1.get_variable("bias", [output_size], dtype=dtype, initializer=v1.constant_initializer(0.0, dtype=dtype))
     return tf.nn.bias_add(res, b)
-
-
-class EmbeddingWrapper(v1.nn.rnn_cell.RNNCell):
-    """1.15 ``contrib.rnn.EmbeddingWrapper``: looks ``inputs`` (int ids ``[B]`` or ``[B, 1]``) up in its own
-    ``embedding_wrapper/embedding [classes, size]`` (init uniform ±sqrt(3)) before calling the cell."""
-
-    def __init__(self, cell, embedding_classes: int, embedding_size: int, initializer=None, reuse=None) -> None:
-        super().__init__(_reuse=reuse)
-        self._cell, self._classes, self._size, self._initializer = cell, embedding_classes, embedding_size, initializer
-
-    @property
-    def state_size(self):
-        return self._cell.state_size
-
-    @property
-    def output_size(self):
-        return self._cell.output_size
-
-    def zero_state(self, batch_size, dtype):
-        return self._cell.zero_state(batch_size, dtype)
-
-    def call(self, inputs, state):
-        initializer = self._initializer or v1.get_variable_scope().initializer or v1.random_uniform_initializer(
-            -math.sqrt(3), math.sqrt(3))
-        data_type = nest.flatten(state)[0].dtype
-        embedding = v1.get_variable("embedding", [self._classes, self._size], initializer=initializer, dtype=data_type)
-        embedded = tf.nn.embedding_lookup(embedding, tf.reshape(inputs, [-1]))
-        return self._cell(embedded, state)
-
-
-class OutputProjectionWrapper(v1.nn.rnn_cell.RNNCell):
-    """1.15 ``contrib.rnn.OutputProjectionWrapper``: ``output @ kernel + bias`` in ``output_projection_wrapper/``."""
-
-    def __init__(self, cell, output_size: int, activation=None, reuse=None) -> None:
-        super().__init__(_reuse=reuse)
-        self._cell, self._output_size, self._activation = cell, output_size, activation
-
-    @property
-    def state_size(self):
-        return self._cell.state_size
-
-    @property
-    def output_size(self):
-        return self._output_size
-
-    def zero_state(self, batch_size, dtype):
-        return self._cell.zero_state(batch_size, dtype)
-
-    def call(self, inputs, state):
-        output, res_state = self._cell(inputs, state)
-        projected = _linear(output, self._output_size, True)
-        return (self._activation(projected) if self._activation else projected), res_state
 
 
 def _copy_cell(cell):

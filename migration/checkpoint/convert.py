@@ -23,6 +23,7 @@ from migration.checkpoint.manifest import safe_name, write_manifest
 from migration.checkpoint.meta import MetaGraph, load_meta
 from migration.checkpoint.reader import CheckpointReader
 from migration.checkpoint.recognize import Block, CellInfo, Inspection, recognize
+from migration.checkpoint.stacks import write_stacks
 from migration.errors import MigrationError, UnknownCellError
 
 #: Keras weight name -> TF1 names it is made of, and how (per cell kind).
@@ -145,6 +146,10 @@ class _Converter:
         from migration.checkpoint.blocks import build_keras_block, output_labels
         from migration.converters import cell_to_keras, keras_names_for
 
+        if block.wrapper:  # AttentionCellWrapper around the cell
+            from migration.checkpoint.wrapped import attention_block
+
+            return attention_block(self, block)
         dirs = {d: [_with_forget_bias(c, self.forget_bias) for c in cells] for d, cells in block.directions.items()}
         specs = {d: [c.spec for c in cells] for d, cells in dirs.items()}
         model, keras_cells = build_keras_block(specs, block.input_size, name=f"block_{block.name}")
@@ -527,6 +532,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                                               [conv.dense(d) for d in insp.dense]))
                 try:
                     blocks = [conv.block(b) for b in insp.blocks]
+                    stacks = write_stacks(conv, insp.blocks, blocks)
                     _test_pause(tmp)
                     embeddings, dense = copies.result()
                     attention = [conv.seq2seq(info) for info in insp.seq2seq]
@@ -566,8 +572,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "checkpoint": source.source_prefix, "meta": source.meta_path if meta or alias_notes else None,
             "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
                                  "forget_bias_override": forget_bias},
-            "blocks": blocks, "seq2seq": attention, "embeddings": embeddings, "dense": dense, "crf": crf,
-            "conv_blocks": conv_entries, "optimizer": optimizer,
+            "blocks": blocks, "stacks": stacks, "seq2seq": attention, "embeddings": embeddings, "dense": dense,
+            "crf": crf, "conv_blocks": conv_entries, "optimizer": optimizer,
             "with_optimizer": with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
             "integrity": integrity, "variables": variables, "model": model_entry,
             "bookkeeping": dict(insp.bookkeeping),

@@ -134,9 +134,41 @@ def _cell_arrays(cell, spec: CellSpec, prefix: str, out: dict, sources: dict, wh
         sources[key] = where
 
 
+def _owning_wrapper(cell):
+    """The first cell wrapper around ``cell`` that owns variables (``modern_rnn.wrappers``), or None."""
+    from modern_rnn.wrappers import AttentionCell, EmbeddingCell, InputProjectionCell, OutputProjectionCell
+
+    while cell is not None:
+        if isinstance(cell, (AttentionCell, EmbeddingCell, InputProjectionCell, OutputProjectionCell)):
+            return cell
+        cell = getattr(cell, "cell", None) if not hasattr(cell, "cells") else None
+    return None
+
+
+def _attention_arrays(cell, block_prefix: str, forget_bias: float, out: dict, sources: dict, where: str) -> None:
+    """An ``AttentionCell`` as TF1 ``<prefix>/attention_cell_wrapper/...`` (migration.wrapper_converters)."""
+    from migration.wrapper_converters import SCOPE, attention_cell_wrapper_to_tf1, read_attention_cell
+
+    spec = _spec_for(cell.cell, forget_bias, where)
+    for name, array in attention_cell_wrapper_to_tf1(spec, read_attention_cell(cell)).items():
+        key = f"{block_prefix}/{SCOPE}/{name}"
+        out[key] = array
+        sources[key] = where
+
+
 def _rnn_arrays(rnn_layer, block_prefix: str, forget_bias: float, out: dict, sources: dict) -> None:
     from modern_rnn import keras
 
+    owner = _owning_wrapper(rnn_layer.cell)
+    if owner is not None:
+        where = f"layer {rnn_layer.name!r}"
+        if type(owner).__name__ == "AttentionCell":
+            _attention_arrays(owner, block_prefix, forget_bias, out, sources, where)
+            return
+        raise MigrationError(f"{where} wraps its cell in {type(owner).__name__}, whose own weights export does not "
+                             "write (it would drop them silently); export the wrapped cell's layer and copy the "
+                             "wrapper's Dense/Embedding weights under the TF1 wrapper's names "
+                             "(docs/api-map.md#projectionwrappers).")
     cell = _unwrap(rnn_layer.cell)
     if isinstance(cell, keras.layers.StackedRNNCells):
         for k, sub in enumerate(cell.cells):
@@ -175,8 +207,11 @@ def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 
                 used |= {id(pair_fw[0]), id(pair_bw[0])}
             else:
                 if _backward(layer):
+                    stack = (" (several fw/bw pairs, as in a stacks/*.keras model of convert: export the layers' "
+                             "block models, blocks/*.keras, each under its cell_k/bidirectional_rnn scope)"
+                             if len(pair_bw) > 1 else "")
                     raise MigrationError(f"layer {layer.name!r} runs backwards outside a Bidirectional pair; TF1 "
-                                         "dynamic_rnn has no such mode.")
+                                         f"dynamic_rnn has no such mode{stack}.")
                 blocks.append(("uni", layer))
                 used.add(id(layer))
     counts = {"uni": 0, "bi": 0}

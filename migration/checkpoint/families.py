@@ -90,6 +90,8 @@ def apply_ema(r: "_Recognizer", shadows: dict[str, str], blocks: list[Block], em
     for block in blocks:
         for cell in block.cells:
             cell.variables = {name: swap(key) for name, key in cell.variables.items()}
+        if block.wrapper:  # AttentionCellWrapper's own variables
+            block.wrapper["variables"] = {name: swap(key) for name, key in block.wrapper["variables"].items()}
     for emb in embeddings:
         if emb.source == "variable":
             emb.name = swap(emb.name)
@@ -165,23 +167,77 @@ def crf(r: "_Recognizer") -> list[str]:
 _STACK = re.compile(r"^(.*)/cell_(\d+)/bidirectional_rnn$")
 
 
-def stacked_bidirectional_notes(blocks: list[Block]) -> list[str]:
+def stacked_bidirectional(blocks: list[Block]) -> list[tuple[str, list[Block], bool]]:
     """Blocks ``<scope>/cell_k/bidirectional_rnn`` are the layers of one ``stack_bidirectional_(dynamic_)rnn``:
-    layer k reads concat(fw, bw) of layer k-1 (``modern_rnn.stack_bidirectional_dynamic_rnn`` chains them)."""
+    ``(scope, layers in chain order, chained)``, chained when k runs 0..n-1 and layer k's input size is
+    ``U_fw + U_bw`` of layer k-1."""
     stacks: dict[str, dict[int, Block]] = {}
     for block in blocks:
         m = _STACK.match(block.scope)
         if m and block.bidirectional:
             stacks.setdefault(m.group(1), {})[int(m.group(2))] = block
-    notes = []
+    out = []
     for scope, layers in sorted(stacks.items()):
         order = [layers[k] for k in sorted(layers)]
         chained = sorted(layers) == list(range(len(layers))) and all(
             cur.input_size == sum(prev.directions[d][-1].spec.output_size for d in ("fw", "bw"))
             for prev, cur in zip(order, order[1:]))
+        out.append((scope, order, chained))
+    return out
+
+
+def stacked_bidirectional_notes(blocks: list[Block]) -> list[str]:
+    """One note per :func:`stacked_bidirectional` group: layer k reads concat(fw, bw) of layer k-1 (``convert``
+    also writes the chained stack as one model, :mod:`migration.checkpoint.stacks`)."""
+    notes = []
+    for scope, order, chained in stacked_bidirectional(blocks):
         names = [b.name or b.scope for b in order]
         notes.append(f"blocks {names} are one stack_bidirectional_dynamic_rnn under {scope!r}: layer k reads "
                      "concat(fw, bw) of layer k-1; chain them in this order (modern_rnn.stack_bidirectional_dynamic_rnn)"
                      if chained else f"blocks {names} under {scope!r} look like a stack_bidirectional_rnn but their "
                      "input sizes do not chain (concat(fw, bw) of the layer below); check the model")
     return notes
+
+
+def attention_cell_wrappers(r: "_Recognizer", blocks: list[Block]) -> None:
+    """``<scope>/attention_cell_wrapper/{kernel, bias, attention/{attn_w, attn_v, kernel, bias},
+    attn_output_projection/{kernel, bias}}`` around a recognized block (``tf.contrib.rnn.AttentionCellWrapper``).
+    With a ``.meta`` that gives ``attn_length`` the block becomes a wrapped block (:mod:`migration.checkpoint.wrapped`)
+    and the variables are consumed; otherwise they are named precisely and refused with the remedy, never guessed
+    (``attn_length`` is stored nowhere in the checkpoint)."""
+    from migration.checkpoint.wrapped import attn_lengths
+    from migration.wrapper_converters import OWN_NAMES, SCOPE
+
+    free = set(r.free())
+    for block in blocks:
+        if block.scope.rsplit("/", 1)[-1] != SCOPE or len(block.directions) != 1:
+            continue
+        keys = [f"{block.scope}/{n}" for n in OWN_NAMES]
+        if not all(k in free for k in keys):
+            continue
+        (cells,) = block.directions.values()
+        shape = {n: r.vs[k].shape for n, k in zip(OWN_NAMES, keys)}
+        a, v, i = shape["attn_output_projection/bias"][0], shape["attention/attn_v"][0], shape["bias"][0]
+        d = shape["kernel"][0] - a
+        lengths = attn_lengths(r.meta.path, a) if r.meta is not None and len(cells) == 1 else set()
+        if len(lengths) == 1:
+            (length,) = lengths
+            block.wrapper = {"kind": "attention_cell_wrapper", "attn_length": length, "attn_size": a,
+                             "attn_vec_size": v, "input_size": i, "input_depth": d,
+                             "variables": dict(zip(OWN_NAMES, keys))}
+            for name, key in zip(OWN_NAMES, keys):
+                r.take(key, f"AttentionCellWrapper {name} of block {block.name!r} (attn_length={length} from the "
+                            f".meta, attn_size={a}, attn_vec_size={v}, input_size={i})")
+            continue
+        why = ("no .meta" if r.meta is None else "a MultiRNNCell inside" if len(cells) != 1 else
+               f"the .meta gives attn_length candidates {sorted(lengths)}")
+        reason = (f"tf.contrib.rnn.AttentionCellWrapper around block {block.name!r} (attn_size={a}, "
+                  f"attn_vec_size={v}, input_size={i}, input depth {d}): recognized, but not converted ({why}); "
+                  "convert with the checkpoint's .meta (attn_length is not in the checkpoint: the window state is "
+                  f"[B, attn_length * {a}]), or build modern_rnn.attention_cell_wrapper(cell, attn_length, attn_size, "
+                  "attn_vec_size, input_size) and load migration.wrapper_converters.attention_cell_wrapper_to_keras"
+                  "(spec, arrays, input_depth)")
+        for key in keys:
+            r.reject(key, reason, True)
+        r.notes.append(f"block {block.name!r} is the cell of an AttentionCellWrapper ({cells[0].spec.kind}, "
+                       f"reading the {i}-wide projection of [x, attns]): see the wrapper's variables' reason")

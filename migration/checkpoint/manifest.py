@@ -5,6 +5,7 @@ Layout of a conversion directory::
     manifest.json
     blocks/<name>.keras              one Keras 2 model per RNN block (inputs [x, sequence_length])
     seq2seq/<name>.keras             one attention decoder / legacy_seq2seq model (migration.checkpoint.seq2seq)
+    stacks/<name>.keras              one chained model per stack_bidirectional_dynamic_rnn (its layers are blocks too)
     embeddings/<name>.npy            Embedding rows in the order a Keras Embedding needs
     dense/<name>/{kernel,bias}.npy   Dense weights
     crf/<name>.npy                   tf.contrib.crf transition matrices, unchanged (modern_rnn.CRF.transitions)
@@ -74,6 +75,16 @@ SCHEMA: dict[str, Any] = {
                                                                       "additionalProperties": _REL}}}},
                     }}},
             }}},
+        "stacks": {"type": "array", "items": {  # migration.checkpoint.stacks
+            "type": "object",
+            "required": ["name", "scope", "file", "input_size", "outputs", "layers"],
+            "properties": {"name": _NAME, "scope": _NAME, "file": _REL, "input_size": _POSITIVE,
+                           "outputs": {"type": "array", "items": _NAME},
+                           "layers": {"type": "array", "minItems": 1, "items": {
+                               "type": "object", "required": ["block", "fw", "bw"],
+                               "properties": {"block": _NAME, "fw": {"type": "object", "required": ["spec"]},
+                                              "bw": {"type": "object", "required": ["spec"]}}}}},
+        }},
         "embeddings": {"type": "array", "items": {
             "type": "object",
             "required": ["name", "source", "file", "shape"],
@@ -122,6 +133,7 @@ def manifest_files(manifest: dict[str, Any]) -> list[str]:
         for cell in block["cells"]:
             for weight in cell.get("weights", []):
                 files.extend(weight.get("slots", {}).values())
+    files += [stack["file"] for stack in manifest.get("stacks") or []]
     for emb in manifest["embeddings"]:
         files.append(emb["file"])
         files.extend(emb.get("slots", {}).values())

@@ -123,6 +123,7 @@ class Block:
     scope: str
     directions: dict[str, list[CellInfo]]
     name: str = ""
+    wrapper: Optional[dict] = None  # an AttentionCellWrapper around the cell (migration.checkpoint.wrapped)
 
     @property
     def bidirectional(self) -> bool:
@@ -130,6 +131,8 @@ class Block:
 
     @property
     def input_size(self) -> int:
+        if self.wrapper:  # the block reads x; the wrapped cell reads the wrapper's projection
+            return int(self.wrapper["input_depth"])
         return next(iter(self.directions.values()))[0].input_size
 
     @property
@@ -145,7 +148,8 @@ class Block:
     def to_dict(self) -> dict:
         return {"scope": self.scope, "name": self.name, "bidirectional": self.bidirectional,
                 "input_size": self.input_size, "layers": len(next(iter(self.directions.values()))),
-                "directions": {d: [c.to_dict() for c in cells] for d, cells in self.directions.items()}}
+                "directions": {d: [c.to_dict() for c in cells] for d, cells in self.directions.items()},
+                **({"wrapper": self.wrapper} if self.wrapper else {})}
 
 
 @dataclasses.dataclass
@@ -802,6 +806,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
     families.cudnn_opaque(r, blocks)
     r.notes += families.stacked_bidirectional_notes(blocks)
     wrapped_embeddings, wrapped_dense = families.wrappers(r)
+    families.attention_cell_wrappers(r, blocks)
     embeddings = wrapped_embeddings + r.embeddings()
     dense = wrapped_dense + r.dense()
     crf = families.crf(r)

@@ -289,6 +289,10 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
                 notes.append(f"block {block['name']}: {why}; compared with a TF1 graph rebuilt from our reading of "
                              "the checkpoint and .meta instead (weaker: a misread hyper-parameter would pass)")
         if tf1_out is None:
+            from migration.checkpoint.wrapped import run_rebuilt
+
+            tf1_out = run_rebuilt(reader.prefix, block, x, lengths)
+        if tf1_out is None:
             specs, _source = _true_specs(block, fresh)
             tf1_out = _run_tf1_block(reader.prefix, block, specs, x, lengths, _cell_keys(block, fresh))
         keras_out = [np.asarray(t) for t in model([x, lengths], training=False)]
@@ -298,6 +302,11 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         for label, a, b in zip(block["outputs"], tf1_out, keras_out):
             diff = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
             checks.append(Check(f"block {block['name']}", label, diff, list(a.shape), reference))
+    from migration.checkpoint.stacks import check_stack
+
+    for k, stack in enumerate(manifest.get("stacks") or []):
+        x, lengths = _inputs(batch, time_steps, stack["input_size"], seed + len(manifest["blocks"]) + k)
+        checks += check_stack(stack, manifest, out_dir, reader.prefix, original, loops, x, lengths, notes)
     for k, entry in enumerate(manifest.get("conv_blocks") or []):
         from migration.checkpoint.conv_blocks import verify_conv_block
 

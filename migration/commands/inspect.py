@@ -58,6 +58,10 @@ def format_report(report: dict) -> str:
                     if s["kind"] in ("basic_lstm", "lstm") else ("activation",)
                 extra = ", ".join(f"{key}={s[key]}" for key in keys if s[key] is not None and s[key] is not False)
                 lines.append(f"    {d or '-':<3} layer {k}: {s['kind']:<12} units={s['units']:<5} {extra}  [{c['path']}]")
+        if b.get("wrapper"):
+            w = b["wrapper"]
+            lines.append(f"    in AttentionCellWrapper: attn_length={w['attn_length']} (from the .meta), "
+                         f"attn_size={w['attn_size']}, attn_vec_size={w['attn_vec_size']}, input_size={w['input_size']}")
     for c in report.get("conv_blocks") or []:
         bias = "" if c["biases"] else ", no biases"
         lines.append(f"  {c['scope'] or '(root)':<24} ConvLSTM {c['conv_ndims']}-D, kernel {list(c['kernel_shape'])}, "

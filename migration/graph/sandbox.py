@@ -43,7 +43,7 @@ TensorListGetItem TensorListSetItem TensorListStack TensorListLength TensorListE
 TensorListPopBack TensorListConcatV2 TensorListSplit TensorListGather TensorListScatterIntoExistingList
 OptionalFromValue OptionalNone OptionalHasValue OptionalGetValue"""  # Optional*: cond_v2 outputs of a training graph
 _VARIABLES = "VariableV2 Variable VarHandleOp ReadVariableOp"
-_RNN_KERNELS = "LSTMBlockCell BlockLSTM BlockLSTMV2 GRUBlockCell Conv2D Conv3D"  # + ConvLSTMCell's convolutions
+_RNN_KERNELS = "LSTMBlockCell BlockLSTM BlockLSTMV2 GRUBlockCell Conv2D Conv3D"  # Conv2D/3D: ConvLSTMCell; Conv2D: AttentionCellWrapper
 
 #: Op types the ground-truth verification may execute.
 ALLOWED_OPS: frozenset[str] = frozenset(" ".join([_MATH, _SHAPE, _CONTROL, _ARRAYS, _VARIABLES, _RNN_KERNELS]).split())

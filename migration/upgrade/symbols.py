@@ -25,7 +25,7 @@ ANCHORS: tuple[str, ...] = (
     "saver", "initializers", "reset_default_graph", "contrib",
     "lstmblockcell", "lstmblockfusedcell", "grublockcell", "cudnncompatiblelstmcell", "cudnncompatiblegrucell",
     "cudnnlstm", "layernormbasiclstmcell", "convlstmcell", "ema",
-    "projectionwrappers", "embeddingwrapper", "crf", "stack_bidirectional_rnn",
+    "projectionwrappers", "embeddingwrapper", "crf", "stack_bidirectional_rnn", "attentioncellwrapper",
 )
 
 SEVERITIES = ("compat", "rewrite", "manual")
@@ -193,6 +193,10 @@ _CONTRIB_ROWS: tuple[tuple[str, str, str, str], ...] = (
      "input_projection_wrapper/kernel, bias beside the wrapped cell's variables"),
     ("EmbeddingWrapper", "embeddingwrapper", "tf_keras.layers.Embedding before the RNN layer",
      "embedding_wrapper/embedding [V, E] beside the wrapped cell's variables"),
+    ("AttentionCellWrapper", "attentioncellwrapper", "a custom Keras cell (modern_rnn.AttentionCell)",
+     "attention_cell_wrapper/{kernel, bias, attention/{attn_w, attn_v, kernel, bias}, attn_output_projection/*} "
+     "beside the cell: `convert` takes attn_length from the .meta (migration.wrapper_converters); the query "
+     "kernel's rows follow TF1's state order (c, h)"),
     ("Conv2DLSTMCell", "convlstmcell", "tf_keras.layers.ConvLSTM2D(padding='same', recurrent_activation='sigmoid')",
      "as ConvLSTMCell, scope conv_2d_lstm_cell"),
 )

@@ -99,3 +99,38 @@ def test_wrapper_negative_control_projection_transposed() -> None:
     wrong = dict(saved, kernel=saved["kernel"][::-1].copy())
     k_out, _, _ = _keras("output_projection", "lstm", x, wrong)
     assert _diff(k_out, out) > 1e-3
+
+
+def test_one_home_for_the_wrappers_with_the_1_15_embedding_behaviours() -> None:
+    """legacy_seq2seq uses legacy_rnn.wrappers' classes; the table is uniform ±sqrt(3) by default (variance 1, so
+    its spread exceeds Glorot's on a [V, E] = [50, 40] table) and takes the state's dtype (float64 here)."""
+    from legacy_rnn.seq2seq import legacy_seq2seq
+    from legacy_rnn import wrappers
+
+    assert legacy_seq2seq.EmbeddingWrapper is wrappers.EmbeddingWrapper
+    assert legacy_seq2seq.OutputProjectionWrapper is wrappers.OutputProjectionWrapper
+    with legacy_rnn.new_graph(0) as graph:
+        ids = legacy_rnn.placeholder(tf.int32, (3, 4, 1), name="ids")
+        cell = legacy_rnn.embedding_wrapper(legacy_rnn.cell_from_spec(CellSpec("gru", 4)), 50, 40)
+        legacy_rnn.dynamic_rnn(cell, ids, dtype=tf.float64)
+        (table,) = [v for v in v1.global_variables() if v.op.name.endswith("embedding")]
+        assert table.op.name == "rnn/embedding_wrapper/embedding" and table.dtype.base_dtype == tf.float64
+        with v1.Session(graph=graph, config=FAST_SESSION) as sess:
+            sess.run(v1.global_variables_initializer())
+            values = sess.run(table)
+    assert np.abs(values).max() <= np.sqrt(3) and np.abs(values).max() > 1.5  # Glorot's limit here is 0.26
+    assert 0.8 < values.var() < 1.2
+
+
+def test_export_refuses_wrapper_twins_whose_weights_it_would_drop() -> None:
+    """export walks through weightless wrappers (dropout, residual) to the cell; a projection/embedding twin owns a
+    Dense/Embedding it does not write, so it is refused by name instead of exported without it."""
+    from migration.checkpoint.export import collect_tf1_arrays
+    from migration.errors import MigrationError
+    from modern_rnn import keras
+
+    for make in (lambda c: modern_rnn.output_projection_wrapper(c, P), lambda c: modern_rnn.input_projection_wrapper(c, P)):
+        inp = keras.Input((None, 4))
+        model = keras.Model(inp, keras.layers.RNN(make(modern_rnn.cell_from_spec(SPEC["gru"])), name="rnn")(inp))
+        with pytest.raises(MigrationError, match=r"layer 'rnn' wraps its cell in \w+ProjectionCell"):
+            collect_tf1_arrays(model, scope="rnn")

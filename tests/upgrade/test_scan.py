@@ -216,3 +216,9 @@ def test_scan_of_one_big_file_stays_within_3x_of_ast_parse(tmp_path):
         scan = min(scan, timed(lambda: scan_paths([str(path)])))
     assert len(text) > 250_000 and scan_paths([str(path)]).findings
     assert scan < 3 * parse, (scan, parse)
+
+
+def test_attention_cell_wrapper_points_at_its_row_and_converters():
+    (finding,) = scan_source("import tensorflow as tf\ntf.contrib.rnn.AttentionCellWrapper(c, 3)\n")
+    assert finding.severity == "manual" and finding.doc == "docs/api-map.md#attentioncellwrapper"
+    assert "modern_rnn.AttentionCell" in finding.replacement and "wrapper_converters" in finding.consequence
