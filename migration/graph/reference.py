@@ -70,7 +70,10 @@ class OriginalGraph:
             return self._parts.get(name, VariableSource(name))
         return VariableSource(node.name)
 
-    def variable_value(self, node) -> np.ndarray:
+    def variable_value(self, node, ids: Optional[np.ndarray] = None) -> np.ndarray:
+        """The checkpoint value of variable ``node`` (its slice for a partition). With ``ids`` (the caller knows
+        the variable is only the params of Gathers of those ids), a large 2-D variable comes back as a zero
+        buffer with only the rows those ids can reach filled (see :meth:`_sampled_value`)."""
         src = self.variable_source(node)
         if src.key in self.substitute:
             src = dataclasses.replace(src, key=self.substitute[src.key])
@@ -78,10 +81,54 @@ class OriginalGraph:
             raise MigrationError(f"The graph {self.path!r} reads variable {node.name!r} (checkpoint key {src.key!r}), "
                                  f"which the checkpoint {self.reader.prefix!r} does not hold: the .meta belongs to "
                                  "another model, or the Saver renamed variables.")
+        if ids is not None:
+            sampled = self._sampled_value(src, ids)
+            if sampled is not None:
+                return sampled
         full = self.reader.read(src.key)
         if src.offset:
             full = full[tuple(slice(o, o + s) for o, s in zip(src.offset, src.shape))]
         return np.asarray(full)
+
+    def _sampled_value(self, src: VariableSource, ids: np.ndarray) -> Optional[np.ndarray]:
+        """A 64-byte-aligned zero buffer of the variable's (or partition's) shape with the rows ``ids`` can reach
+        filled from the checkpoint; None when the tensor is small or not streamable (then it is read whole).
+
+        The zeros are a fresh anonymous mapping (untouched pages cost no memory) and TensorFlow feeds an aligned
+        array without copying it, so the reference holds only the sampled rows. For partition ``p`` of ``P`` both
+        lookups' rows are filled: ``div`` (id - the partition's first row) and ``mod`` (id // P for id % P == p)."""
+        from migration.checkpoint import stream
+        from migration.graph.keras_stream import STREAM_MIN_BYTES
+
+        layout_of = getattr(self.reader, "layout", None)
+        layout = layout_of(src.key) if layout_of is not None else None
+        if layout is None or len(layout.shape) != 2:
+            return None
+        shape = tuple(src.shape) if src.shape else tuple(layout.shape)
+        if int(np.prod(shape, dtype=np.int64)) * 4 < STREAM_MIN_BYTES:
+            return None
+        first = int(src.offset[0]) if src.offset else 0
+        ids = np.unique(np.asarray(ids, np.int64).reshape(-1))
+        ids = ids[(ids >= 0) & (ids < layout.shape[0])]
+        local = ids - first
+        if src.shape:
+            offsets = sorted(s.offset[0] for s in self._parts.values() if s.key == src.key and s.offset)
+            parts, p = len(offsets), offsets.index(first) if first in offsets else -1
+            if parts > 1 and p >= 0:
+                local = np.concatenate([local, ids[ids % parts == p] // parts])
+        local = np.unique(local[(local >= 0) & (local < shape[0])])
+        nbytes = int(np.prod(shape, dtype=np.int64)) * layout.dtype.itemsize
+        raw = np.zeros(nbytes + 64, np.uint8)
+        start = (-raw.ctypes.data) % 64
+        value = raw[start:start + nbytes].view(layout.dtype).reshape(shape)
+        if len(local):
+            value[local] = stream.gather_rows(layout, local + first)
+        return value
+
+    def _gathered_only(self, name: str, within: set) -> bool:
+        """True when variable ``name`` is read (in the nodes ``within``) only as the params of Gathers, directly or
+        through ``Identity``/``ReadVariableOp``: then only the gathered rows matter."""
+        return _gathered_only_impl(self.index, name, within)
 
     # -- running --------------------------------------------------------------------------------------------------
 
@@ -101,9 +148,12 @@ class OriginalGraph:
                                      "which the verification does not feed")
         return report
 
-    def run(self, fetches: Sequence[str], feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    def run(self, fetches: Sequence[str], feeds: Mapping[str, np.ndarray],
+            ids: Optional[np.ndarray] = None) -> list[np.ndarray]:
         """Values of the tensors ``fetches`` (original-graph names like ``'Train/Model/add:0'``) given ``feeds``
-        (original tensor name -> value: placeholders or any intermediate tensor)."""
+        (original tensor name -> value: placeholders or any intermediate tensor). ``ids``: the only ids any
+        embedding lookup can see (e.g. every integer fed): large variables read only by Gathers then hold only the
+        rows those ids reach (:meth:`_sampled_value`; rows any other id reaches read as zeros)."""
         import tensorflow as tf
         from tensorflow.core.framework import graph_pb2
 
@@ -142,10 +192,12 @@ class OriginalGraph:
         with graph.as_default():
             input_map, feed = {}, {}
             handles = []
+            within = set(names)
             for n in names:
                 node = self.index.nodes[n]
                 if node.op in _REF_VARIABLES:
-                    value = self.variable_value(node)
+                    value = self.variable_value(node, ids if ids is not None and self._gathered_only(n, within)
+                                                else None)
                     ph = v1.placeholder(tf.as_dtype(value.dtype), value.shape)
                     input_map[n + ":0"], feed[ph] = ph, value
                 elif node.op == "VarHandleOp":
@@ -158,7 +210,8 @@ class OriginalGraph:
                 feed[tensor] = value
             assigns = []
             for node, handle in zip(handles, handle_t):
-                value = self.variable_value(node)
+                value = self.variable_value(node, ids if ids is not None and self._gathered_only(node.name, within)
+                                            else None)
                 ph = v1.placeholder(tf.as_dtype(value.dtype), value.shape)
                 feed[ph] = value
                 assigns.append(tf.raw_ops.AssignVariableOp(resource=handle, value=ph))
@@ -166,6 +219,28 @@ class OriginalGraph:
                 if assigns:
                     sess.run(assigns, feed)
                 return [np.asarray(v) for v in sess.run(fetch_t, feed)]
+
+
+_GATHERS = ("GatherV2", "Gather", "ResourceGather")
+
+
+def _gathered_only_impl(index, name: str, within: set) -> bool:
+    found, todo, seen = False, [name], {name}
+    while todo:
+        n = todo.pop()
+        for c in index.consumers(n):
+            if c.name not in within or c.name in seen:
+                continue
+            inputs = [ref(i) for i in c.input]
+            if c.op in ("Identity", "ReadVariableOp") and len(c.input) >= 1 and inputs[0][0] == n and \
+                    not inputs[0][2]:
+                seen.add(c.name)
+                todo.append(c.name)
+            elif c.op in _GATHERS and inputs[0][0] == n and not inputs[0][2] and all(i[0] != n for i in inputs[1:]):
+                found = True
+            else:
+                return False
+    return found
 
 
 def output_dtype(node):
