@@ -241,14 +241,19 @@ def _check_model_embeddings(reader, entry: dict, out_dir: str, manifest: dict) -
 
                     perm = mod_partition_permutation(shape[0], parts)
                 ds, diff = h5[candidates[0]], 0.0
-                for a, ref in stream.iter_rows(layout, perm):
-                    got = ds[a:a + len(ref)]
-                    diff = max(diff, float(np.max(np.abs(ref.astype(np.float32) - got))) if ref.size else 0.0)
+                got = np.empty((max(1, COMPARE_CHUNK_BYTES // (4 * shape[1])), shape[1]), np.float32)
+                for a, ref in stream.iter_rows(layout, perm, chunk_bytes=COMPARE_CHUNK_BYTES):
+                    n = len(ref)
+                    ds.read_direct(got, np.s_[a:a + n], np.s_[0:n])
+                    diff = max(diff, _max_abs_diff(ref, got[:n]))
                 checks.append(Check(f"whole model embedding {name} ({key}, every row)", "rows", diff, list(shape)))
     finally:
         member.close()
     return checks
 
+
+#: Row chunk of the flat comparisons (checkpoint rows vs .npy / model.keras rows): 3 buffers of this size live.
+COMPARE_CHUNK_BYTES = 4 * 1024 * 1024
 
 #: Above this size a partitioned embedding is compared by streaming (flat memory) instead of a TF1 lookup of every id.
 TF_LOOKUP_MAX_BYTES = 64 * 1024 * 1024
@@ -269,12 +274,23 @@ def _compare_rows(reader, key: str, path: str, perm: Optional[np.ndarray] = None
         return float(np.max(np.abs(ref - rows))) if ref.shape == rows.shape and ref.size else (
             0.0 if ref.shape == rows.shape else float("inf"))
     diff = 0.0
-    for (a, ref), (b, got) in zip(stream.iter_rows(layout, perm), stream.iter_npy_rows(path)):
+    for (a, ref), (b, got) in zip(stream.iter_rows(layout, perm, chunk_bytes=COMPARE_CHUNK_BYTES),
+                                  stream.iter_npy_rows(path, chunk_bytes=COMPARE_CHUNK_BYTES)):
         if a != b or ref.shape != got.shape:
             return float("inf")
-        if ref.size:
-            diff = max(diff, float(np.max(np.abs(ref - got))))
+        diff = max(diff, _max_abs_diff(ref, got))
     return diff
+
+
+def _max_abs_diff(ref: np.ndarray, got: np.ndarray) -> float:
+    """max |ref - got| computed in ``got``'s buffer (overwritten: no temporaries of the chunk's size)."""
+    if not ref.size:
+        return 0.0
+    if got.dtype.kind != "f" or np.result_type(ref, got) != got.dtype:
+        return float(np.max(np.abs(ref - got)))
+    np.subtract(ref, got, out=got)
+    np.abs(got, out=got)
+    return float(np.max(got))
 
 
 def _check_embedding(prefix: str, emb: dict, out_dir: str, reader, meta) -> Check:

@@ -90,6 +90,12 @@ class OriginalGraph:
             full = full[tuple(slice(o, o + s) for o, s in zip(src.offset, src.shape))]
         return np.asarray(full)
 
+    def _sampled_of(self, node, ids: np.ndarray) -> Optional[np.ndarray]:
+        src = self.variable_source(node)
+        if src.key in self.substitute:
+            src = dataclasses.replace(src, key=self.substitute[src.key])
+        return self._sampled_value(src, ids) if src.key in self.reader.variables else None
+
     def _sampled_value(self, src: VariableSource, ids: np.ndarray) -> Optional[np.ndarray]:
         """A 64-byte-aligned zero buffer of the variable's (or partition's) shape with the rows ``ids`` can reach
         filled from the checkpoint; None when the tensor is small or not streamable (then it is read whole).
@@ -170,6 +176,17 @@ class OriginalGraph:
                 raise MigrationError(f"cannot feed {name!r}: only the first output of a node can be fed")
             fed[node_name] = np.asarray(value)
         fed = {n: v for n, v in fed.items() if n in set(names)}
+        within = set(names)
+        # a resource variable only gathered: fed as a (sampled) tensor, its ResourceGather/ReadVariableOp readers
+        # rewritten to GatherV2/Identity (an AssignVariableOp would copy the whole buffer)
+        as_tensor = {}
+        if ids is not None:
+            for n in names:
+                node = self.index.nodes[n]
+                if node.op == "VarHandleOp" and n not in fed and self._gathered_only(n, within):
+                    value = self._sampled_of(node, ids)
+                    if value is not None:
+                        as_tensor[n] = fed[n] = value
         for n in names:
             if n in fed:  # a fed tensor: its producer becomes a placeholder (nothing upstream is imported)
                 node = self.index.nodes[n]
@@ -181,6 +198,8 @@ class OriginalGraph:
                 ph.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
             else:
                 sub.node.append(self.index.nodes[n])
+                if as_tensor and any(ref(i)[0] in as_tensor for i in sub.node[-1].input):
+                    _read_as_tensor(sub, sub.node[-1])
         sub.library.function.extend(self.index.functions[f] for f in fns)
         # placement of the original cluster (PS tasks, GPUs, a second CPU) and colocation with other nodes, also
         # inside the loop-body functions of a dynamic_rnn placed on a device
@@ -192,7 +211,6 @@ class OriginalGraph:
         with graph.as_default():
             input_map, feed = {}, {}
             handles = []
-            within = set(names)
             for n in names:
                 node = self.index.nodes[n]
                 if node.op in _REF_VARIABLES:
@@ -200,7 +218,7 @@ class OriginalGraph:
                                                 else None)
                     ph = v1.placeholder(tf.as_dtype(value.dtype), value.shape)
                     input_map[n + ":0"], feed[ph] = ph, value
-                elif node.op == "VarHandleOp":
+                elif node.op == "VarHandleOp" and n not in fed:
                     handles.append(node)
             elements = list(fetches) + [h.name + ":0" for h in handles] + [n + ":0" for n in fed]
             outs = v1.import_graph_def(sub, input_map=input_map, name="original", return_elements=elements)
@@ -241,6 +259,32 @@ def _gathered_only_impl(index, name: str, within: set) -> bool:
             else:
                 return False
     return found
+
+
+def _read_as_tensor(sub, node) -> None:
+    """Rewrite a reader of a resource variable that is fed as a tensor: ``ReadVariableOp`` -> ``Identity``,
+    ``ResourceGather(var, ids)`` -> ``GatherV2(var, ids, 0)`` (same rows, same output)."""
+    import tensorflow as tf
+
+    dtype = node.attr["dtype"].type
+    if node.op == "ReadVariableOp":
+        node.op = "Identity"
+    elif node.op == "ResourceGather":
+        axis = sub.node.add(name=node.name + "/_rnn_migrate_axis", op="Const")
+        axis.attr["dtype"].type = tf.int32.as_datatype_enum
+        axis.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(0, tf.int32))
+        node.op = "GatherV2"
+        node.input.insert(2, axis.name)
+        node.attr["Tparams"].type = dtype
+        node.attr["Taxis"].type = tf.int32.as_datatype_enum
+        if "validate_indices" in node.attr:
+            del node.attr["validate_indices"]
+        del node.attr["dtype"]
+        return
+    else:
+        raise MigrationError(f"internal error: {node.op} {node.name!r} reads a variable fed as a tensor")
+    node.attr["T"].type = dtype
+    del node.attr["dtype"]
 
 
 def output_dtype(node):

@@ -55,7 +55,8 @@ def _archive(path: str) -> tuple[dict, dict[str, np.ndarray], list[str]]:
 
 
 CASES = {
-    "ptb": lambda d: g.build_ptb(d, tf1_form=True),
+    "ptb": lambda d: g.build_ptb(d, tf1_form=True),  # reference variables (VariableV2)
+    "ptb_tf2": lambda d: g.build_ptb(d, tf1_form=False),  # resource variables (VarHandleOp, ResourceGather)
     "partitioned_mod": lambda d: build_partitioned(d, "mod"),
     "partitioned_div": lambda d: build_partitioned(d, "div"),
 }
@@ -229,10 +230,11 @@ def test_sampled_verify_catches_a_mis_permuted_mod_embedding(pairs, tmp_path, mo
     assert not report.ok and "whole model" in failing, failing
 
 
-def test_reference_feeds_only_the_sampled_rows(pairs):
+@pytest.mark.parametrize("name,op", [("ptb", "VariableV2"), ("ptb_tf2", "VarHandleOp")])
+def test_reference_feeds_only_the_sampled_rows(pairs, name, op):
     """The original-graph reference with ``ids``: a zero buffer, 64-byte aligned, holding exactly the rows of the
-    ids (and of nothing else) for a variable only gathered."""
-    prefix, _, _, _, _, _ = pairs("ptb")
+    ids (and of nothing else) for a variable only gathered; the run with it equals the run with the full value."""
+    prefix, _, _, _, _, m = pairs(name)
     from migration.checkpoint.reader import CheckpointReader
     from migration.graph.reference import OriginalGraph
 
@@ -240,6 +242,7 @@ def test_reference_feeds_only_the_sampled_rows(pairs):
     original = OriginalGraph(prefix + ".meta", reader)
     node = next(n for n in original.index.nodes.values() if n.op in ("VariableV2", "VarHandleOp") and
                 n.name.endswith("embedding"))
+    assert node.op == op
     full = reader.read("Model/embedding")
     ids = np.array([3, 0, 3, g.V - 1, g.V + 5])
     old = keras_stream.STREAM_MIN_BYTES
@@ -253,3 +256,18 @@ def test_reference_feeds_only_the_sampled_rows(pairs):
     np.testing.assert_array_equal(value[keep], full[keep])
     others = np.setdiff1d(np.arange(g.V), keep)
     assert not value[others].any() and full[others].any()
+    # the whole run: sampled (resource variables: ResourceGather rewritten to GatherV2 of the fed buffer) == full
+    from migration.graph.whole_model import sample_feeds
+
+    feeds = sample_feeds(original, m["model"]["inputs"], 4, 6, 1)
+    fed = np.unique(np.concatenate([v.reshape(-1) for v in feeds.values()]))
+    full_run = original.run(m["model"]["outputs"], feeds)
+    keras_stream.STREAM_MIN_BYTES = 0
+    try:
+        sampled_run = original.run(m["model"]["outputs"], feeds, ids=fed)
+        wrong = original.run(m["model"]["outputs"], feeds, ids=fed[1:])  # one row missing: the control
+    finally:
+        keras_stream.STREAM_MIN_BYTES = old
+    for a, b in zip(full_run, sampled_run):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(full_run, wrong))
