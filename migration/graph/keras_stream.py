@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
+import struct
 import zipfile
 from typing import Any, Optional, Sequence
 
@@ -125,11 +125,14 @@ def _fill_weights(h5_file: str, streamed: Sequence[Streamed], cancelled=lambda: 
 def save_streamed(model, path: str, streamed: Sequence[Streamed]) -> None:
     """``model.save(path)`` where each ``streamed`` stub layer holds its real rows (see the module docstring).
 
-    Scratch files go next to ``path`` (the caller's staging directory) and are removed."""
+    The weights are written once, in place: ``path`` is created as an HDF5 file whose user block (bytes HDF5
+    reserves and ignores) holds the zip's first members and the local header of ``model.weights.h5``, whose data
+    is then the HDF5 file itself; the zip's central directory is appended after it. A scratch stub archive goes
+    next to ``path`` (the caller's staging directory) and is removed."""
     if not streamed:
         model.save(path)
         return
-    stub, h5 = path + ".stub.keras", path + ".weights.h5"
+    stub = path + ".stub.keras"
     undo = _record_paths(streamed)
     try:
         model.save(stub)
@@ -138,22 +141,71 @@ def save_streamed(model, path: str, streamed: Sequence[Streamed]) -> None:
             object.__delattr__(layer, "save_own_variables")
     try:
         with zipfile.ZipFile(stub) as src:
-            infos = src.infolist()
-            with src.open(_WEIGHTS) as member, open(h5, "wb") as out:
-                shutil.copyfileobj(member, out)
-            _fill_weights(h5, streamed)
-            with zipfile.ZipFile(path, "w") as dst:
-                for info in infos:
-                    if info.filename == _WEIGHTS:
-                        dst.write(h5, _WEIGHTS)  # streamed from disk in chunks, zip64 when needed
-                    elif info.filename == _CONFIG:
-                        dst.writestr(_CONFIG, _patch_config(src.read(_CONFIG), streamed))
-                    else:
-                        dst.writestr(info.filename, src.read(info.filename))
+            names = [i.filename for i in src.infolist()]
+            if names[-1:] != [_WEIGHTS] or _CONFIG not in names:
+                raise MigrationError(f"internal error: unexpected members {names} in a saved .keras archive")
+            small = [(n, _patch_config(src.read(n), streamed) if n == _CONFIG else src.read(n)) for n in names[:-1]]
+            weights = src.read(_WEIGHTS)  # the stub's weights: small (the large embeddings are one row each)
+        _write_archive(path, small, weights, streamed)
     finally:
-        for scratch in (stub, h5):
-            if os.path.exists(scratch):
-                os.remove(scratch)
+        if os.path.exists(stub):
+            os.remove(stub)
+
+
+def _local_header(name: str, size: int, crc: int, offset: int, zip64: bool, pad: int = -1) -> tuple[zipfile.ZipInfo,
+                                                                                                   bytes]:
+    import time
+
+    info = zipfile.ZipInfo(name, time.localtime(time.time())[:6])
+    info.compress_type, info.external_attr = zipfile.ZIP_STORED, 0o600 << 16
+    info.file_size = info.compress_size = size
+    info.CRC, info.header_offset = crc, offset
+    if pad >= 0:  # an extra field no reader interprets, to end the header exactly where the HDF5 data starts
+        info.extra = struct.pack("<HH", 0x7E57, pad) + bytes(pad)
+    header = info.FileHeader(zip64)
+    info.extra = b""  # the central directory holds no padding
+    return info, header
+
+
+def _write_archive(path: str, small: list[tuple[str, bytes]], stub_weights: bytes, streamed: Sequence[Streamed]) -> None:
+    import io
+    import zlib
+
+    import h5py
+
+    infos, prefix = [], b""
+    for name, data in small:
+        info, header = _local_header(name, len(data), zlib.crc32(data), len(prefix), False)
+        infos.append(info)
+        prefix += header + data
+    base = len(prefix) + len(_local_header(_WEIGHTS, 0, 0, 0, True)[1])
+    block = 512
+    while block - base not in (0,) and block - base < 4:
+        block *= 2
+    with h5py.File(path, "w", userblock_size=block) as dst, h5py.File(io.BytesIO(stub_weights), "r") as src:
+        dst.attrs.update(src.attrs)
+        for key in src:
+            src.copy(src[key], dst, name=key)
+    _fill_weights(path, streamed)
+    size, crc = os.path.getsize(path) - block, 0
+    with open(path, "rb") as f:
+        f.seek(block)
+        for piece in iter(lambda: f.read(1 << 24), b""):
+            crc = zlib.crc32(piece, crc)
+    zip64 = size > zipfile.ZIP64_LIMIT
+    gap = block - len(prefix) - len(_local_header(_WEIGHTS, size, crc, len(prefix), zip64)[1])
+    info, header = _local_header(_WEIGHTS, size, crc, len(prefix), zip64, gap - 4 if gap else -1)
+    if len(prefix) + len(header) != block:
+        raise MigrationError(f"internal error: zip header of {len(prefix) + len(header)} bytes for a {block}-byte "
+                             "user block")
+    infos.append(info)
+    with open(path, "r+b") as f:
+        f.write(prefix + header)
+        f.seek(0, 2)
+        with zipfile.ZipFile(f, "w", allowZip64=True) as zf:  # appends the central directory at the end
+            for i in infos:
+                zf.filelist.append(i)
+                zf.NameToInfo[i.filename] = i
 
 
 # -- reading ----------------------------------------------------------------------------------------------------

@@ -48,9 +48,13 @@ def _archive(path: str) -> tuple[dict, dict[str, np.ndarray], list[str]]:
         config = json.loads(zf.read("config.json"))
         names = [i.filename for i in zf.infolist()]
         assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
+        assert zf.testzip() is None  # every member's CRC-32
         weights: dict[str, np.ndarray] = {}
         with h5py.File(io.BytesIO(zf.read("model.weights.h5")), "r") as h5:
             h5.visititems(lambda n, o: weights.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+            h5.visititems(lambda n, o: weights.__setitem__(f"{n}@attrs", np.array(sorted(
+                (k, str(v)) for k, v in o.attrs.items()), dtype=str)))
+            weights["@attrs"] = np.array(sorted((k, str(v)) for k, v in h5.attrs.items()), dtype=str)
     return config, weights, names
 
 
