@@ -100,8 +100,8 @@ class OriginalGraph:
         """A 64-byte-aligned zero buffer of the variable's (or partition's) shape with the rows ``ids`` can reach
         filled from the checkpoint; None when the tensor is small or not streamable (then it is read whole).
 
-        The zeros are a fresh anonymous mapping (untouched pages cost no memory) and TensorFlow feeds an aligned
-        array without copying it, so the reference holds only the sampled rows. For partition ``p`` of ``P`` both
+        The zeros are a fresh anonymous mapping (:func:`zero_buffer`: untouched pages cost no memory) and
+        TensorFlow feeds an aligned array without copying it, so the reference holds only the sampled rows. For partition ``p`` of ``P`` both
         lookups' rows are filled: ``div`` (id - the partition's first row) and ``mod`` (id // P for id % P == p)."""
         from migration.checkpoint import stream
         from migration.graph.keras_stream import STREAM_MIN_BYTES
@@ -123,10 +123,7 @@ class OriginalGraph:
             if parts > 1 and p >= 0:
                 local = np.concatenate([local, ids[ids % parts == p] // parts])
         local = np.unique(local[(local >= 0) & (local < shape[0])])
-        nbytes = int(np.prod(shape, dtype=np.int64)) * layout.dtype.itemsize
-        raw = np.zeros(nbytes + 64, np.uint8)
-        start = (-raw.ctypes.data) % 64
-        value = raw[start:start + nbytes].view(layout.dtype).reshape(shape)
+        value = zero_buffer(shape, layout.dtype)
         if len(local):
             value[local] = stream.gather_rows(layout, local + first)
         return value
@@ -237,6 +234,29 @@ class OriginalGraph:
                 if assigns:
                     sess.run(assigns, feed)
                 return [np.asarray(v) for v in sess.run(fetch_t, feed)]
+
+
+_MAP_NORESERVE = 0x4000  # Linux; Python's mmap module does not export it
+
+
+def zero_buffer(shape: Sequence[int], dtype) -> np.ndarray:
+    """A zero array backed by a fresh anonymous mapping: page-aligned (TensorFlow feeds it without a copy), and only
+    the pages written cost memory. On Linux the mapping is ``MAP_NORESERVE``, so a buffer larger than RAM + swap (an
+    embedding of tens of GB) is not refused by the kernel's overcommit heuristic; elsewhere ``np.zeros``."""
+    import mmap
+    import sys
+
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if sys.platform.startswith("linux") and nbytes > 0:
+        try:
+            region = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+            return np.frombuffer(region, dtype).reshape(shape)
+        except (OSError, ValueError):
+            pass
+    raw = np.zeros(nbytes + 64, np.uint8)
+    start = (-raw.ctypes.data) % 64
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 _GATHERS = ("GatherV2", "Gather", "ResourceGather")
