@@ -162,7 +162,8 @@ def _run_original_block(original, loops, block: dict, x: np.ndarray, lengths: np
     return out, lengths, ""
 
 
-def _check_whole_model(original, entry: dict, out_dir: str, batch: int, steps: int, seed: int) -> tuple[list[Check], list[str]]:
+def _check_whole_model(original, entry: dict, out_dir: str, batch: int, steps: int,
+                       seed: int) -> tuple[list[Check], list[str], dict[str, str]]:
     """The whole model against the original graph on random inputs. Large embeddings are sampled on both sides
     (memory flat in their size): the Keras side holds only the rows of the ids fed
     (:func:`migration.graph.keras_stream.load_sampled`, read from ``model.weights.h5``; any other id raises), the
@@ -178,7 +179,8 @@ def _check_whole_model(original, entry: dict, out_dir: str, batch: int, steps: i
     ids = np.unique(np.concatenate(ints)) if ints else np.zeros(0, np.int64)
     args = [feeds[n] for n in entry["inputs"]]
     notes: list[str] = []
-    model, sampled = load_sampled(out_dir, entry["file"], ids)
+    model, paths = load_sampled(out_dir, entry["file"], ids)
+    sampled = sorted(paths)
     try:
         got = model(args[0] if len(args) == 1 else args, training=False)
         expected = original.run(entry["outputs"], feeds, ids=ids if sampled else None)
@@ -198,24 +200,23 @@ def _check_whole_model(original, entry: dict, out_dir: str, batch: int, steps: i
         checks.append(Check("whole model", name, diff, list(a.shape), "original-graph"))
     if sampled:
         notes.append(f"{what}: compared on those rows; every row is compared with the checkpoint below")
-    return checks, notes
+    return checks, notes, paths
 
 
-def _check_model_embeddings(reader, entry: dict, out_dir: str, manifest: dict) -> list[Check]:
-    """Every row of each large embedding inside ``model.keras`` against the checkpoint, chunk by chunk (flat):
-    the sampled whole-model check saw only the rows of its ids."""
+def _check_model_embeddings(reader, entry: dict, out_dir: str, manifest: dict, paths: dict[str, str]) -> list[Check]:
+    """Every row of each large embedding inside ``model.keras`` (``paths``: layer name -> its h5 dataset) against
+    the checkpoint, chunk by chunk (flat): the sampled whole-model check saw only the rows of its ids."""
     import zipfile
 
     import h5py
 
     from migration.checkpoint import stream
-    from migration.graph.keras_stream import _MemberFile, sampled_layers
+    from migration.graph.keras_stream import _MemberFile
     from migration.safe_io import confined_path
 
-    path = confined_path(out_dir, entry["file"], what="model file")
-    big = sampled_layers(path)
-    if not big:
+    if not paths:
         return []
+    path = confined_path(out_dir, entry["file"], what="model file")
     sources = entry.get("layers") or {}
     strategies = {e["name"]: (e.get("partitions") or 1, e.get("strategy") or "mod") for e in manifest["embeddings"]}
     checks = []
@@ -224,15 +225,14 @@ def _check_model_embeddings(reader, entry: dict, out_dir: str, manifest: dict) -
     member = _MemberFile(path, info)
     try:
         with h5py.File(member, "r") as h5:
-            datasets = []
-            h5.visititems(lambda n, o: datasets.append(n) if isinstance(o, h5py.Dataset) and tuple(o.shape) in
-                          big.values() else None)
-            for name, shape in big.items():
+            for name, dataset in sorted(paths.items()):
                 key = (sources.get(name) or {}).get("embedding")
+                ds = h5[dataset]
+                shape = tuple(ds.shape)
                 layout = reader.layout(key) if key in reader.variables else None
-                candidates = [d for d in datasets if tuple(h5[d].shape) == shape]
-                if layout is None or len(candidates) != 1:
-                    checks.append(Check(f"whole model embedding {name}", "rows", float("inf"), list(shape)))
+                if layout is None or tuple(layout.shape) != shape:
+                    checks.append(Check(f"whole model embedding {name} ({key}: not comparable with the checkpoint)",
+                                        "rows", float("inf"), list(shape)))
                     continue
                 parts, strategy = strategies.get(key, (1, "mod"))
                 perm = None
@@ -240,7 +240,7 @@ def _check_model_embeddings(reader, entry: dict, out_dir: str, manifest: dict) -
                     from migration.converters import mod_partition_permutation
 
                     perm = mod_partition_permutation(shape[0], parts)
-                ds, diff = h5[candidates[0]], 0.0
+                diff = 0.0
                 got = np.empty((max(1, COMPARE_CHUNK_BYTES // (4 * shape[1])), shape[1]), np.float32)
                 for a, ref in stream.iter_rows(layout, perm, chunk_bytes=COMPARE_CHUNK_BYTES):
                     n = len(ref)
@@ -377,8 +377,9 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
             diff = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
             checks.append(Check(f"block {block['name']}", label, diff, list(a.shape), reference))
     if manifest.get("model") and original is not None:
-        model_checks, model_notes = _check_whole_model(original, manifest["model"], out_dir, batch, time_steps, seed)
-        checks += model_checks + _check_model_embeddings(reader, manifest["model"], out_dir, manifest)
+        model_checks, model_notes, paths = _check_whole_model(original, manifest["model"], out_dir, batch,
+                                                              time_steps, seed)
+        checks += model_checks + _check_model_embeddings(reader, manifest["model"], out_dir, manifest, paths)
         notes += model_notes
     for emb in manifest["embeddings"]:
         checks.append(_check_embedding(reader.prefix, emb, out_dir, reader, meta))

@@ -271,6 +271,7 @@ def _sampled_class():
         def __init__(self, *args, rows: Sequence[int] = (), **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self.rows = np.asarray(sorted(set(int(r) for r in rows)), np.int64)
+            self.h5_path = ""
 
         def build(self, input_shape=None):
             self.embeddings = self.add_weight(shape=(max(1, len(self.rows)), self.output_dim), initializer="zeros",
@@ -289,6 +290,7 @@ def _sampled_class():
 
         def load_own_variables(self, store) -> None:
             ds = store["0"]
+            self.h5_path = ds.name  # where the full rows are: verify compares every row from there
             if tuple(ds.shape) != (self.input_dim, self.output_dim):
                 raise MigrationError(f"embedding {self.name!r}: model.weights.h5 holds shape {tuple(ds.shape)}, "
                                      f"the config says ({self.input_dim}, {self.output_dim})")
@@ -340,8 +342,8 @@ def sampled_layers(path: str, min_bytes: Optional[int] = None) -> dict[str, tupl
 
 
 def load_sampled(out_dir: str, rel: str, ids: np.ndarray, min_bytes: Optional[int] = None):
-    """The ``.keras`` model at ``out_dir/rel`` with each Embedding of at least ``min_bytes`` holding only rows
-    ``ids`` (:class:`SampledEmbedding`); every other weight loaded whole. Safety as
+    """``(model, {layer name: h5 dataset path})``: the ``.keras`` model at ``out_dir/rel`` with each Embedding of
+    at least ``min_bytes`` holding only rows ``ids`` (:class:`SampledEmbedding`); every other weight loaded whole. Safety as
     :func:`migration.safe_io.load_block_model` (confined path, no code-carrying layers, safe mode)."""
     import h5py
 
@@ -388,4 +390,13 @@ def load_sampled(out_dir: str, rel: str, ids: np.ndarray, min_bytes: Optional[in
                                    visited_trackables=set())
     finally:
         member.close()
-    return model, sorted(big)
+    return model, {layer.name: layer.h5_path for layer in _all_layers(model) if isinstance(layer, cls)}
+
+
+def _all_layers(model) -> list:
+    out, todo = [], [model]
+    while todo:
+        layer = todo.pop()
+        out.append(layer)
+        todo += list(getattr(layer, "layers", []) or [])
+    return out

@@ -275,3 +275,34 @@ def test_reference_feeds_only_the_sampled_rows(pairs, name, op):
     for a, b in zip(full_run, sampled_run):
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, b) for a, b in zip(full_run, wrong))
+
+
+def test_sampled_model_equals_the_full_model_on_its_ids_and_refuses_others(pairs):
+    """load_sampled: same outputs as tf_keras' own load on the sampled ids; an id outside them raises."""
+    import tensorflow as tf
+
+    from migration.safe_io import load_block_model
+
+    _, _, streamed, layers, _, m = pairs("ptb")
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, g.V, (4, g.T)).astype(np.int32)
+    full = load_block_model(streamed, "model.keras")
+    model, paths = keras_stream.load_sampled(streamed, "model.keras", ids, min_bytes=0)
+    assert sorted(paths) == sorted(layers) and all(p.endswith("/vars/0") for p in paths.values())
+    np.testing.assert_array_equal(np.asarray(model(ids)), np.asarray(full(ids)))
+    other = np.setdiff1d(np.arange(g.V), ids)[0]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="outside the sampled rows"):
+        model(np.full((1, g.T), other, np.int32))
+
+
+def test_verify_falls_back_to_the_whole_embedding_when_other_ids_reach_it(pairs, monkeypatch):
+    """Simulates a graph whose lookups see ids the inputs do not hold: the check is redone with the embedding loaded
+    whole (and says so), still against the original graph, and still passes on a correct conversion."""
+    prefix, _, streamed, _, _, _ = pairs("ptb")
+    real = keras_stream.load_sampled
+    monkeypatch.setattr(keras_stream, "load_sampled", lambda out, rel, ids, *a, **k: real(out, rel, ids[1:], *a, **k))
+    report = _verify(prefix, streamed, monkeypatch)
+    assert report.ok, report.to_dict()
+    assert any("loaded whole" in n for n in report.notes), report.notes
+    assert report.references["whole model"] == "original-graph"
+    assert any(c.what.startswith("whole model embedding") for c in report.checks)
