@@ -13,7 +13,10 @@ Reference for each RNN block, in order of strength:
   original"; the reason is given in the notes.
 
 The whole model (``model.keras``), when written, is compared end to end with the original graph on random inputs
-(ids within the embedding, ragged lengths). Embeddings are checked by lookup (partitioned variables through a
+(ids within the embedding, ragged lengths). Embeddings of 32 MiB and more are sampled on both sides so memory stays
+flat in their size: the Keras side holds only the rows of the ids fed (read from ``model.weights.h5``; any other id
+raises and the comparison is redone with the embedding whole), the original graph gets a zero buffer with only those
+rows filled; then every row of the model's embedding is compared with the checkpoint, chunk by chunk. Embeddings are checked by lookup (partitioned variables through a
 partitioned TF1 variable and ``embedding_lookup`` with the graph's strategy), dense weights and graph-constant
 matrices by value (reference ``checkpoint``).
 """

@@ -3,13 +3,18 @@
 Writing (:func:`save_streamed`): ``tf_keras`` saves a ``.keras`` archive by building every weight in memory, then
 the whole ``model.weights.h5`` in a ``BytesIO``, then a copy of it in the zip: three times an embedding's size.
 Instead each large ``Embedding`` is built at a stub size of one row (:class:`Streamed` records which checkpoint
-tensor it stands for), the model is saved as usual (small), and the final archive is assembled with:
+tensor it stands for), the model is saved as usual into a scratch archive (small), and the final archive is written
+once, in place:
 
 * ``config.json``: the saved config with each stub layer's ``input_dim`` set to the real row count;
-* ``model.weights.h5``: the saved weights with each stub dataset replaced by a contiguous ``float32`` dataset of
-  the real shape, filled in row chunks straight from the checkpoint's bytes
+* ``model.weights.h5``: the saved weights (copied with ``h5py``) with each stub dataset replaced by a contiguous
+  ``float32`` dataset of the real shape, filled in row chunks straight from the checkpoint's bytes
   (:func:`migration.checkpoint.stream.iter_rows`: CRC-checked, ``mod``-partition rows gathered per chunk);
-* the other members copied; every member ``ZIP_STORED`` as ``tf_keras`` writes them.
+* layout: the archive file IS the HDF5 file, created with a user block (bytes HDF5 reserves at the start of a file
+  and never touches) that holds the small members (``metadata.json``, ``config.json``) and the local header of
+  ``model.weights.h5``, padded with an extra field to end exactly where the HDF5 data begins; the CRC-32 of the
+  HDF5 bytes goes into that header afterwards and the central directory (zip64 when needed) is appended. Every
+  member is ``ZIP_STORED``, as ``tf_keras`` writes them. So the weights are written once, never held.
 
 The result loads with ``safe_mode=True`` and holds exactly what ``model.save`` would have written (configs equal,
 weights byte-equal: ``tests/checkpoint/test_keras_stream.py``).
