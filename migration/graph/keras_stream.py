@@ -362,6 +362,10 @@ def load_sampled(out_dir: str, rel: str, ids: np.ndarray, min_bytes: Optional[in
         raise MigrationError(f"Refused model file {rel!r}: conversions hold .keras models only.")
     check_keras_archive(path)
     big = sampled_layers(path, min_bytes)
+    if not big:  # nothing large: tf_keras' own loader
+        from migration.safe_io import load_block_model
+
+        return load_block_model(out_dir, rel), {}
     cls = _sampled_class()
     with zipfile.ZipFile(path) as zf:
         config = json.loads(zf.read(_CONFIG))
