@@ -461,7 +461,9 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
     except Exception as exc:  # noqa: BLE001 - a translation bug must not cost the user the block conversion
         return None, [f"no whole model: the translation failed ({type(exc).__name__}: {exc}); this is a bug in "
                       "rnn-migrate, please report it. The blocks were converted."]
-    model.save(os.path.join(tmp, "model.keras"))
+    from migration.graph.keras_stream import save_streamed
+
+    save_streamed(model, os.path.join(tmp, "model.keras"), translator.streamed)  # large embeddings row by row
     entry = {"file": "model.keras", "inputs": io.inputs, "outputs": io.outputs, "outputs_from": io.how,
              "pieces": translator.pieces, "layers": translator.layer_sources,
              "dropout_bypassed": original.dropout_bypassed}
@@ -484,8 +486,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         with_optimizer: also convert optimizer slots (layout like their variables, without forget_bias).
         use_ema: convert each weight's ``ExponentialMovingAverage`` shadow instead of its raw value (the averaged
             weights TF1 programs evaluated with); without it the shadows are listed, never dropped silently.
-        whole_model: write ``model.keras`` (the whole network; it holds every weight it uses in memory while it is
-            built and saved, the embedding included). ``False`` keeps the conversion's memory flat in tensor size.
+        whole_model: write ``model.keras`` (the whole network; large embeddings are written into it row by row,
+            :mod:`migration.graph.keras_stream`, so memory stays flat in tensor size either way).
         outputs: tensor names of the whole model's outputs (default: the logits the loss consumes); see
             :mod:`migration.graph.whole_model`.
         verify: run :func:`migration.checkpoint.verify.verify_conversion` before installing ``out_dir``; a failed

@@ -407,6 +407,16 @@ def save_rows(path: str, array: np.ndarray, perm: Optional[np.ndarray] = None, *
             out.write(np.ascontiguousarray(array[perm[a:a + rows]]).tobytes())
 
 
+def gather_rows(layout: TensorLayout, rows: np.ndarray) -> np.ndarray:
+    """``full[rows]`` for a few rows of a large tensor, read from the data files (runs of consecutive rows read
+    once). No CRC check (it needs every byte): for sampling only; the full copies and ``verify`` check CRCs."""
+    rows = np.asarray(rows, np.int64).reshape(-1)
+    out = np.empty((len(rows),) + tuple(layout.shape[1:]), layout.dtype)
+    with _PieceReader(layout) as reader:
+        _gather(reader, rows, out)
+    return out
+
+
 def _read_range(reader: _PieceReader, a: int, b: int, out: np.ndarray) -> None:
     """Full-tensor rows ``[a, b)`` into ``out``, across piece boundaries."""
     k = int(np.searchsorted(reader.starts, a, side="right")) - 1

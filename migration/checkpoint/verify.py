@@ -13,7 +13,10 @@ Reference for each RNN block, in order of strength:
   original"; the reason is given in the notes.
 
 The whole model (``model.keras``), when written, is compared end to end with the original graph on random inputs
-(ids within the embedding, ragged lengths). Embeddings are checked by lookup (partitioned variables through a
+(ids within the embedding, ragged lengths). Embeddings of 32 MiB and more are sampled on both sides so memory stays
+flat in their size: the Keras side holds only the rows of the ids fed (read from ``model.weights.h5``; any other id
+raises and the comparison is redone with the embedding whole), the original graph gets a zero buffer with only those
+rows filled; then every row of the model's embedding is compared with the checkpoint, chunk by chunk. Embeddings are checked by lookup (partitioned variables through a
 partitioned TF1 variable and ``embedding_lookup`` with the graph's strategy), dense weights and graph-constant
 matrices by value (reference ``checkpoint``).
 """
@@ -162,21 +165,98 @@ def _run_original_block(original, loops, block: dict, x: np.ndarray, lengths: np
     return out, lengths, ""
 
 
-def _check_whole_model(original, entry: dict, out_dir: str, batch: int, steps: int, seed: int) -> list[Check]:
+def _check_whole_model(original, entry: dict, out_dir: str, batch: int, steps: int,
+                       seed: int) -> tuple[list[Check], list[str], dict[str, str]]:
+    """The whole model against the original graph on random inputs. Large embeddings are sampled on both sides
+    (memory flat in their size): the Keras side holds only the rows of the ids fed
+    (:func:`migration.graph.keras_stream.load_sampled`, read from ``model.weights.h5``; any other id raises), the
+    original graph gets zero buffers with only those rows filled (:meth:`OriginalGraph.run` ``ids``). Every row of
+    each sampled embedding is compared with the checkpoint separately (:func:`_check_model_embeddings`)."""
+    import tensorflow as tf
+
+    from migration.graph.keras_stream import load_sampled
     from migration.graph.whole_model import sample_feeds
 
-    model = load_block_model(out_dir, entry["file"])
     feeds = sample_feeds(original, entry["inputs"], batch, steps, seed)
-    expected = original.run(entry["outputs"], feeds)
+    ints = [np.asarray(v).reshape(-1) for v in feeds.values() if np.asarray(v).dtype.kind in "iu"]
+    ids = np.unique(np.concatenate(ints)) if ints else np.zeros(0, np.int64)
     args = [feeds[n] for n in entry["inputs"]]
-    got = model(args[0] if len(args) == 1 else args, training=False)
+    notes: list[str] = []
+    model, paths = load_sampled(out_dir, entry["file"], ids)
+    sampled = sorted(paths)
+    try:
+        got = model(args[0] if len(args) == 1 else args, training=False)
+        expected = original.run(entry["outputs"], feeds, ids=ids if sampled else None)
+    except tf.errors.InvalidArgumentError as exc:
+        if not sampled or "SampledEmbedding" not in str(exc):
+            raise
+        notes.append("whole model: an embedding is looked up with ids other than the ones fed, so the embeddings "
+                     f"{sampled} were loaded whole for the comparison (memory not flat)")
+        model, sampled = load_block_model(out_dir, entry["file"]), []
+        got = model(args[0] if len(args) == 1 else args, training=False)
+        expected = original.run(entry["outputs"], feeds)
     got = [np.asarray(g) for g in (got if isinstance(got, (list, tuple)) else [got])]
+    what = "whole model" + (f" (embeddings {', '.join(sampled)}: the {len(ids)} rows of the ids fed)" if sampled else "")
     checks = []
     for name, a, b in zip(entry["outputs"], expected, got):
         diff = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
         checks.append(Check("whole model", name, diff, list(a.shape), "original-graph"))
+    if sampled:
+        notes.append(f"{what}: compared on those rows; every row is compared with the checkpoint below")
+    return checks, notes, paths
+
+
+def _check_model_embeddings(reader, entry: dict, out_dir: str, manifest: dict, paths: dict[str, str]) -> list[Check]:
+    """Every row of each large embedding inside ``model.keras`` (``paths``: layer name -> its h5 dataset) against
+    the checkpoint, chunk by chunk (flat): the sampled whole-model check saw only the rows of its ids."""
+    import zipfile
+
+    import h5py
+
+    from migration.checkpoint import stream
+    from migration.graph.keras_stream import _MemberFile
+    from migration.safe_io import confined_path
+
+    if not paths:
+        return []
+    path = confined_path(out_dir, entry["file"], what="model file")
+    sources = entry.get("layers") or {}
+    strategies = {e["name"]: (e.get("partitions") or 1, e.get("strategy") or "mod") for e in manifest["embeddings"]}
+    checks = []
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("model.weights.h5")
+    member = _MemberFile(path, info)
+    try:
+        with h5py.File(member, "r") as h5:
+            for name, dataset in sorted(paths.items()):
+                key = (sources.get(name) or {}).get("embedding")
+                ds = h5[dataset]
+                shape = tuple(ds.shape)
+                layout = reader.layout(key) if key in reader.variables else None
+                if layout is None or tuple(layout.shape) != shape:
+                    checks.append(Check(f"whole model embedding {name} ({key}: not comparable with the checkpoint)",
+                                        "rows", float("inf"), list(shape)))
+                    continue
+                parts, strategy = strategies.get(key, (1, "mod"))
+                perm = None
+                if parts > 1 and strategy == "mod":
+                    from migration.converters import mod_partition_permutation
+
+                    perm = mod_partition_permutation(shape[0], parts)
+                diff = 0.0
+                got = np.empty((max(1, COMPARE_CHUNK_BYTES // (4 * shape[1])), shape[1]), np.float32)
+                for a, ref in stream.iter_rows(layout, perm, chunk_bytes=COMPARE_CHUNK_BYTES):
+                    n = len(ref)
+                    ds.read_direct(got, np.s_[a:a + n], np.s_[0:n])
+                    diff = max(diff, _max_abs_diff(ref, got[:n]))
+                checks.append(Check(f"whole model embedding {name} ({key}, every row)", "rows", diff, list(shape)))
+    finally:
+        member.close()
     return checks
 
+
+#: Row chunk of the flat comparisons (checkpoint rows vs .npy / model.keras rows): 3 buffers of this size live.
+COMPARE_CHUNK_BYTES = 4 * 1024 * 1024
 
 #: Above this size a partitioned embedding is compared by streaming (flat memory) instead of a TF1 lookup of every id.
 TF_LOOKUP_MAX_BYTES = 64 * 1024 * 1024
@@ -197,12 +277,23 @@ def _compare_rows(reader, key: str, path: str, perm: Optional[np.ndarray] = None
         return float(np.max(np.abs(ref - rows))) if ref.shape == rows.shape and ref.size else (
             0.0 if ref.shape == rows.shape else float("inf"))
     diff = 0.0
-    for (a, ref), (b, got) in zip(stream.iter_rows(layout, perm), stream.iter_npy_rows(path)):
+    for (a, ref), (b, got) in zip(stream.iter_rows(layout, perm, chunk_bytes=COMPARE_CHUNK_BYTES),
+                                  stream.iter_npy_rows(path, chunk_bytes=COMPARE_CHUNK_BYTES)):
         if a != b or ref.shape != got.shape:
             return float("inf")
-        if ref.size:
-            diff = max(diff, float(np.max(np.abs(ref - got))))
+        diff = max(diff, _max_abs_diff(ref, got))
     return diff
+
+
+def _max_abs_diff(ref: np.ndarray, got: np.ndarray) -> float:
+    """max |ref - got| computed in ``got``'s buffer (overwritten: no temporaries of the chunk's size)."""
+    if not ref.size:
+        return 0.0
+    if got.dtype.kind != "f" or np.result_type(ref, got) != got.dtype:
+        return float(np.max(np.abs(ref - got)))
+    np.subtract(ref, got, out=got)
+    np.abs(got, out=got)
+    return float(np.max(got))
 
 
 def _check_embedding(prefix: str, emb: dict, out_dir: str, reader, meta) -> Check:
@@ -320,7 +411,10 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         checks += more
         notes += why
     if manifest.get("model") and original is not None:
-        checks += _check_whole_model(original, manifest["model"], out_dir, batch, time_steps, seed)
+        model_checks, model_notes, paths = _check_whole_model(original, manifest["model"], out_dir, batch,
+                                                              time_steps, seed)
+        checks += model_checks + _check_model_embeddings(reader, manifest["model"], out_dir, manifest, paths)
+        notes += model_notes
     for emb in manifest["embeddings"]:
         checks.append(_check_embedding(reader.prefix, emb, out_dir, reader, meta))
     for c in manifest.get("crf") or []:

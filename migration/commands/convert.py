@@ -57,8 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="LSTM forget_bias, overriding the .meta graph (default: from .meta, else 1.0)")
     p.add_argument("--with-optimizer", action="store_true", help="also convert optimizer slots and iterations")
     p.add_argument("--no-model", action="store_true",
-                   help="do not write model.keras (the whole model holds its weights, the embedding included, in "
-                        "memory while it is built; without it convert's memory stays flat in tensor size)")
+                   help="do not write model.keras (the whole model; its large embeddings are streamed into it "
+                        "row by row, so memory stays flat in tensor size either way)")
     p.add_argument("--use-ema", action="store_true",
                    help="convert each weight's ExponentialMovingAverage shadow instead of its raw value (the weights "
                         "TF1 programs evaluated with); without it the shadows are listed in the manifest")

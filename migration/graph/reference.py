@@ -70,7 +70,10 @@ class OriginalGraph:
             return self._parts.get(name, VariableSource(name))
         return VariableSource(node.name)
 
-    def variable_value(self, node) -> np.ndarray:
+    def variable_value(self, node, ids: Optional[np.ndarray] = None) -> np.ndarray:
+        """The checkpoint value of variable ``node`` (its slice for a partition). With ``ids`` (the caller knows
+        the variable is only the params of Gathers of those ids), a large 2-D variable comes back as a zero
+        buffer with only the rows those ids can reach filled (see :meth:`_sampled_value`)."""
         src = self.variable_source(node)
         if src.key in self.substitute:
             src = dataclasses.replace(src, key=self.substitute[src.key])
@@ -78,10 +81,57 @@ class OriginalGraph:
             raise MigrationError(f"The graph {self.path!r} reads variable {node.name!r} (checkpoint key {src.key!r}), "
                                  f"which the checkpoint {self.reader.prefix!r} does not hold: the .meta belongs to "
                                  "another model, or the Saver renamed variables.")
+        if ids is not None:
+            sampled = self._sampled_value(src, ids)
+            if sampled is not None:
+                return sampled
         full = self.reader.read(src.key)
         if src.offset:
             full = full[tuple(slice(o, o + s) for o, s in zip(src.offset, src.shape))]
         return np.asarray(full)
+
+    def _sampled_of(self, node, ids: np.ndarray) -> Optional[np.ndarray]:
+        src = self.variable_source(node)
+        if src.key in self.substitute:
+            src = dataclasses.replace(src, key=self.substitute[src.key])
+        return self._sampled_value(src, ids) if src.key in self.reader.variables else None
+
+    def _sampled_value(self, src: VariableSource, ids: np.ndarray) -> Optional[np.ndarray]:
+        """A 64-byte-aligned zero buffer of the variable's (or partition's) shape with the rows ``ids`` can reach
+        filled from the checkpoint; None when the tensor is small or not streamable (then it is read whole).
+
+        The zeros are a fresh anonymous mapping (:func:`zero_buffer`: untouched pages cost no memory) and
+        TensorFlow feeds an aligned array without copying it, so the reference holds only the sampled rows. For partition ``p`` of ``P`` both
+        lookups' rows are filled: ``div`` (id - the partition's first row) and ``mod`` (id // P for id % P == p)."""
+        from migration.checkpoint import stream
+        from migration.graph.keras_stream import STREAM_MIN_BYTES
+
+        layout_of = getattr(self.reader, "layout", None)
+        layout = layout_of(src.key) if layout_of is not None else None
+        if layout is None or len(layout.shape) != 2:
+            return None
+        shape = tuple(src.shape) if src.shape else tuple(layout.shape)
+        if int(np.prod(shape, dtype=np.int64)) * 4 < STREAM_MIN_BYTES:
+            return None
+        first = int(src.offset[0]) if src.offset else 0
+        ids = np.unique(np.asarray(ids, np.int64).reshape(-1))
+        ids = ids[(ids >= 0) & (ids < layout.shape[0])]
+        local = ids - first
+        if src.shape:
+            offsets = sorted(s.offset[0] for s in self._parts.values() if s.key == src.key and s.offset)
+            parts, p = len(offsets), offsets.index(first) if first in offsets else -1
+            if parts > 1 and p >= 0:
+                local = np.concatenate([local, ids[ids % parts == p] // parts])
+        local = np.unique(local[(local >= 0) & (local < shape[0])])
+        value = zero_buffer(shape, layout.dtype)
+        if len(local):
+            value[local] = stream.gather_rows(layout, local + first)
+        return value
+
+    def _gathered_only(self, name: str, within: set) -> bool:
+        """True when variable ``name`` is read (in the nodes ``within``) only as the params of Gathers, directly or
+        through ``Identity``/``ReadVariableOp``: then only the gathered rows matter."""
+        return _gathered_only_impl(self.index, name, within)
 
     # -- running --------------------------------------------------------------------------------------------------
 
@@ -101,9 +151,12 @@ class OriginalGraph:
                                      "which the verification does not feed")
         return report
 
-    def run(self, fetches: Sequence[str], feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    def run(self, fetches: Sequence[str], feeds: Mapping[str, np.ndarray],
+            ids: Optional[np.ndarray] = None) -> list[np.ndarray]:
         """Values of the tensors ``fetches`` (original-graph names like ``'Train/Model/add:0'``) given ``feeds``
-        (original tensor name -> value: placeholders or any intermediate tensor)."""
+        (original tensor name -> value: placeholders or any intermediate tensor). ``ids``: the only ids any
+        embedding lookup can see (e.g. every integer fed): large variables read only by Gathers then hold only the
+        rows those ids reach (:meth:`_sampled_value`; rows any other id reaches read as zeros)."""
         import tensorflow as tf
         from tensorflow.core.framework import graph_pb2
 
@@ -120,6 +173,17 @@ class OriginalGraph:
                 raise MigrationError(f"cannot feed {name!r}: only the first output of a node can be fed")
             fed[node_name] = np.asarray(value)
         fed = {n: v for n, v in fed.items() if n in set(names)}
+        within = set(names)
+        # a resource variable only gathered: fed as a (sampled) tensor, its ResourceGather/ReadVariableOp readers
+        # rewritten to GatherV2/Identity (an AssignVariableOp would copy the whole buffer)
+        as_tensor = {}
+        if ids is not None:
+            for n in names:
+                node = self.index.nodes[n]
+                if node.op == "VarHandleOp" and n not in fed and self._gathered_only(n, within):
+                    value = self._sampled_of(node, ids)
+                    if value is not None:
+                        as_tensor[n] = fed[n] = value
         for n in names:
             if n in fed:  # a fed tensor: its producer becomes a placeholder (nothing upstream is imported)
                 node = self.index.nodes[n]
@@ -131,6 +195,8 @@ class OriginalGraph:
                 ph.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
             else:
                 sub.node.append(self.index.nodes[n])
+                if as_tensor and any(ref(i)[0] in as_tensor for i in sub.node[-1].input):
+                    _read_as_tensor(sub, sub.node[-1])
         sub.library.function.extend(self.index.functions[f] for f in fns)
         # placement of the original cluster (PS tasks, GPUs, a second CPU) and colocation with other nodes, also
         # inside the loop-body functions of a dynamic_rnn placed on a device
@@ -145,10 +211,11 @@ class OriginalGraph:
             for n in names:
                 node = self.index.nodes[n]
                 if node.op in _REF_VARIABLES:
-                    value = self.variable_value(node)
+                    value = self.variable_value(node, ids if ids is not None and self._gathered_only(n, within)
+                                                else None)
                     ph = v1.placeholder(tf.as_dtype(value.dtype), value.shape)
                     input_map[n + ":0"], feed[ph] = ph, value
-                elif node.op == "VarHandleOp":
+                elif node.op == "VarHandleOp" and n not in fed:
                     handles.append(node)
             elements = list(fetches) + [h.name + ":0" for h in handles] + [n + ":0" for n in fed]
             outs = v1.import_graph_def(sub, input_map=input_map, name="original", return_elements=elements)
@@ -158,7 +225,8 @@ class OriginalGraph:
                 feed[tensor] = value
             assigns = []
             for node, handle in zip(handles, handle_t):
-                value = self.variable_value(node)
+                value = self.variable_value(node, ids if ids is not None and self._gathered_only(node.name, within)
+                                            else None)
                 ph = v1.placeholder(tf.as_dtype(value.dtype), value.shape)
                 feed[ph] = value
                 assigns.append(tf.raw_ops.AssignVariableOp(resource=handle, value=ph))
@@ -166,6 +234,77 @@ class OriginalGraph:
                 if assigns:
                     sess.run(assigns, feed)
                 return [np.asarray(v) for v in sess.run(fetch_t, feed)]
+
+
+_MAP_NORESERVE = 0x4000  # Linux; Python's mmap module does not export it
+
+
+def zero_buffer(shape: Sequence[int], dtype) -> np.ndarray:
+    """A zero array backed by a fresh anonymous mapping: page-aligned (TensorFlow feeds it without a copy), and only
+    the pages written cost memory. On Linux the mapping is ``MAP_NORESERVE``, so a buffer larger than RAM + swap (an
+    embedding of tens of GB) is not refused by the kernel's overcommit heuristic; elsewhere ``np.zeros``."""
+    import mmap
+    import sys
+
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if sys.platform.startswith("linux") and nbytes > 0:
+        try:
+            region = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+            return np.frombuffer(region, dtype).reshape(shape)
+        except (OSError, ValueError):
+            pass
+    raw = np.zeros(nbytes + 64, np.uint8)
+    start = (-raw.ctypes.data) % 64
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+_GATHERS = ("GatherV2", "Gather", "ResourceGather")
+
+
+def _gathered_only_impl(index, name: str, within: set) -> bool:
+    found, todo, seen = False, [name], {name}
+    while todo:
+        n = todo.pop()
+        for c in index.consumers(n):
+            if c.name not in within or c.name in seen:
+                continue
+            inputs = [ref(i) for i in c.input]
+            if c.op in ("Identity", "ReadVariableOp") and len(c.input) >= 1 and inputs[0][0] == n and \
+                    not inputs[0][2]:
+                seen.add(c.name)
+                todo.append(c.name)
+            elif c.op in _GATHERS and inputs[0][0] == n and not inputs[0][2] and all(i[0] != n for i in inputs[1:]):
+                found = True
+            else:
+                return False
+    return found
+
+
+def _read_as_tensor(sub, node) -> None:
+    """Rewrite a reader of a resource variable that is fed as a tensor: ``ReadVariableOp`` -> ``Identity``,
+    ``ResourceGather(var, ids)`` -> ``GatherV2(var, ids, 0)`` (same rows, same output)."""
+    import tensorflow as tf
+
+    dtype = node.attr["dtype"].type
+    if node.op == "ReadVariableOp":
+        node.op = "Identity"
+    elif node.op == "ResourceGather":
+        axis = sub.node.add(name=node.name + "/_rnn_migrate_axis", op="Const")
+        axis.attr["dtype"].type = tf.int32.as_datatype_enum
+        axis.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(0, tf.int32))
+        node.op = "GatherV2"
+        node.input.insert(2, axis.name)
+        node.attr["Tparams"].type = dtype
+        node.attr["Taxis"].type = tf.int32.as_datatype_enum
+        if "validate_indices" in node.attr:
+            del node.attr["validate_indices"]
+        del node.attr["dtype"]
+        return
+    else:
+        raise MigrationError(f"internal error: {node.op} {node.name!r} reads a variable fed as a tensor")
+    node.attr["T"].type = dtype
+    del node.attr["dtype"]
 
 
 def output_dtype(node):

@@ -192,6 +192,8 @@ class ModelTranslator:
         #: Keras layer name -> where its weights came from ({"embedding": key} / {"dense": kernel key, "bias": key} /
         #: {"block": manifest block name}); what :func:`migration.checkpoint.optimizer.whole_model_slots` pairs with
         self.layer_sources: dict[str, dict[str, str]] = {}
+        #: large embeddings built as one-row stubs, written row by row by keras_stream.save_streamed
+        self.streamed: list = []
 
     # -- values -------------------------------------------------------------------------------------------------
 
@@ -292,6 +294,14 @@ class ModelTranslator:
             axis = self.value(node.input[2])
             if not _is_constant(axis) or int(axis) != 0 or _attr(node, "batch_dims", 0):
                 return None
+        streamed = self._streamable(self._var_node(node.input[0]))
+        if streamed is not None:
+            key, layout = streamed
+            ids = self.value(node.input[1])
+            if ids is None or _is_constant(ids):
+                return None
+            return self._streamed_layer(key, layout, None, f"Embedding({layout.shape[0]}, {layout.shape[1]}) "
+                                        f"from {key}")(ids)
         found = self._weight(node.input[0])
         if found is None or found[1].ndim != 2:
             return None
@@ -310,6 +320,44 @@ class ModelTranslator:
             self.layer_sources[layer.name] = {"embedding": key}
             self.pieces.append(f"Embedding({matrix.shape[0]}, {matrix.shape[1]}) from {key}")
         return layer(ids)
+
+    def _layout(self, key: str, rank: int):
+        """The checkpoint layout of ``key`` when it is large enough to stream into ``model.keras``
+        (:mod:`migration.graph.keras_stream`), else None (the value is read and set as usual)."""
+        from migration.graph import keras_stream
+
+        layout_of = getattr(self.og.reader, "layout", None)
+        if layout_of is None or key not in self.og.reader.variables:
+            return None
+        layout = layout_of(key)
+        if layout is None or len(layout.shape) != rank or \
+                int(np.prod(layout.shape, dtype=np.int64)) * 4 < keras_stream.STREAM_MIN_BYTES:
+            return None
+        return layout
+
+    def _streamable(self, var) -> Optional[tuple[str, Any]]:
+        """(checkpoint key, layout) of a whole (unpartitioned) 2-D variable to stream, else None."""
+        if var is None:
+            return None
+        src = self.og.variable_source(var)
+        if src.offset or src.shape:  # one part of a partitioned variable
+            return None
+        key = self.og.substitute.get(src.key, src.key)
+        layout = self._layout(key, 2)
+        return (src.key, layout) if layout is not None else None
+
+    def _streamed_layer(self, key: str, layout, perm, piece: str):
+        """One stub ``Embedding`` per key; its rows are written by :func:`keras_stream.save_streamed`."""
+        from migration.graph import keras_stream
+
+        layer = self.layers.get(("embedding", key))
+        if layer is None:
+            layer = keras_stream.stub_embedding(_layer_name("embedding", key), int(layout.shape[1]))
+            self.streamed.append(keras_stream.Streamed(layer, layout, perm))
+            self.layers[("embedding", key)] = layer
+            self.layer_sources[layer.name] = {"embedding": key}
+            self.pieces.append(piece)
+        return layer
 
     def _partitioned_lookups(self) -> dict[str, tuple[str, str, int, str]]:
         """Output tensor -> (ids tensor, full variable key, partitions, strategy) of every ``embedding_lookup`` of a
@@ -351,6 +399,11 @@ class ModelTranslator:
         if ids is None or _is_constant(ids):
             return None
         layer = self.layers.get(("embedding", key))
+        layout = self._layout(key, 2)
+        if layer is None and layout is not None:
+            perm = mod_partition_permutation(layout.shape[0], parts) if strategy == "mod" and parts > 1 else None
+            layer = self._streamed_layer(key, layout, perm, f"Embedding({layout.shape[0]}, {layout.shape[1]}) from "
+                                         f"{key} ({parts} partitions, '{strategy}' lookup)")
         if layer is None:
             full = np.asarray(self.og.reader.read(key))
             if strategy == "mod" and parts > 1:
