@@ -267,26 +267,6 @@ def _back(index, tensor: str, ops=_PASS) -> str:
     return tensor
 
 
-def _find(index, start: str, op: str, depth: int = 8) -> Optional[Any]:
-    """First node of type ``op`` upstream of ``start`` (BFS over inputs)."""
-    seen, frontier = {start}, [start]
-    for _ in range(depth):
-        nxt = []
-        for name in frontier:
-            node = index.node(name)
-            if node is None:
-                continue
-            if node.op == op:
-                return node
-            for i in node.input:
-                n = ref(i)[0]
-                if n not in seen:
-                    seen.add(n)
-                    nxt.append(n)
-        frontier = nxt
-    return None
-
-
 def _consumer_matmuls(index, handles: list[str]) -> list[Any]:
     out, frontier, seen = [], list(handles), set(handles)
     for _ in range(4):
@@ -314,11 +294,14 @@ def _memory_and_lengths(index, key: str, needed: set[str]) -> tuple[str, Optiona
     values = _back(index, matmul.input[0])
     node = index.node(ref(values)[0])
     if node is not None and node.op == "Mul":
-        masks = [i for i in node.input if _find(index, ref(i)[0], "Less") is not None]
+        # the mask is sequence_mask's Less, reshaped and cast (only those ops between): a TF 1.x encoder frame's
+        # loop condition is also a Less upstream of the memory, but behind Exit/Switch/TensorArray ops
+        masks = [(i, less) for i in node.input
+                 for less in [index.node(ref(_back(index, i, ("Reshape", "Cast", "Identity", "ExpandDims")))[0])]
+                 if less is not None and less.op == "Less"]
         if len(masks) == 1:
-            memory = next(i for i in node.input if i != masks[0])
-            less = _find(index, ref(masks[0])[0], "Less")
-            return memory, _back(index, less.input[1]), matmul.name
+            memory = next(i for i in node.input if i != masks[0][0])
+            return memory, _back(index, masks[0][1].input[1]), matmul.name
     return values, None, matmul.name
 
 

@@ -456,13 +456,16 @@ def test_converted_model_runs_teacher_forced_inside_tf_function(converted) -> No
     np.testing.assert_allclose(graph(inputs).numpy(), model(inputs).numpy(), atol=1e-6)
 
 
-def test_decoder_started_from_the_encoder_state_verifies_against_the_original_graph(tmp_path, capsys) -> None:
+@pytest.mark.parametrize("form", ["v2", "v1"])
+def test_decoder_started_from_the_encoder_state_verifies_against_the_original_graph(tmp_path, capsys,
+                                                                                     form: str) -> None:
     """nmt style: dynamic_rnn encoder (its outputs are the memory, its final state the decoder's initial cell state
-    via ``zero_state(...).clone(cell_state=...)``); the batch size comes from ``tf.shape(source)[0]``."""
+    via ``zero_state(...).clone(cell_state=...)``); the batch size comes from ``tf.shape(source)[0]``. In TF 1.x's
+    form the initial state is among the frame's Enter inputs, after the TensorArray flows."""
     import modern_rnn.seq2seq.models  # noqa: F401
 
     legacy_rnn = h.legacy_rnn
-    with tf.Graph().as_default():
+    with tf1_graph_form(form == "v1"), tf.Graph().as_default():
         src = v1.placeholder(tf.int32, [None, None], "src")
         src_len = v1.placeholder(tf.int32, [None], "src_len")
         ids = v1.placeholder(tf.int32, [None, None], "dec_ids")
@@ -484,6 +487,7 @@ def test_decoder_started_from_the_encoder_state_verifies_against_the_original_gr
             h._randomize(sess, seed=9)
             prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
         names = [memory.name, enc_state.c.name, enc_state.h.name, out.rnn_output.name]
+    _assert_form(prefix, form)
     out_dir = tmp_path / "out"
     assert main(["convert", prefix, str(out_dir), "--json", "--quiet"]) == 0
     refs = _json(capsys)["verification"]["references"]
@@ -624,14 +628,17 @@ def test_malformed_seq2seq_names_get_clear_errors_not_tracebacks(tmp_path, capsy
         assert out_dir.exists() == (convert_code == 0), name
 
 
+@pytest.mark.parametrize("form", ["v2", "v1"])
 @pytest.mark.parametrize("output_attention", [True, False])
-def test_output_attention_is_read_from_the_graph_when_shapes_cannot_tell(tmp_path, capsys,
-                                                                          output_attention: bool) -> None:
+def test_output_attention_is_read_from_the_graph_when_shapes_cannot_tell(tmp_path, capsys, output_attention: bool,
+                                                                          form: str) -> None:
     """nmt's usual set-up: attention_layer_size == cell units, so the projection kernel has the same rows either
     way; ``output_attention`` is read from what the projection's MatMul reads in the decoder loop, not assumed."""
     cfg = h.Config("same_size", "bahdanau", h.CellSpec("lstm", 5, forget_bias=0.5), normalize=True,
                    attention_layer_size=5, output_attention=output_attention)
-    g = _build(cfg, str(tmp_path / "g"))
+    with tf1_graph_form(form == "v1"):
+        g = _build(cfg, str(tmp_path / "g"))
+    _assert_form(g["prefix"], form)
     assert main(["convert", g["prefix"], str(tmp_path / "out"), "--json", "--quiet"]) == 0
     result = _json(capsys)
     assert result["verification"]["references"]["seq2seq decoder"] == "original-graph"
