@@ -47,7 +47,7 @@ def resumed(request, tmp_path_factory) -> dict:
             loss = sess.run(g["loss"], data)
             sess.run(g["train"], data)
             after = {v.op.name: sess.run(v) for v in v1.global_variables()}
-    return {"graph": g, "out_dir": str(out_dir), "data": data, "loss": float(loss), "after": after,
+    return {"form": request.param, "graph": g, "out_dir": str(out_dir), "data": data, "loss": float(loss), "after": after,
             "before": dict((n, tf.train.load_checkpoint(g["prefix"]).get_tensor(n))
                            for n, _ in tf.train.list_variables(g["prefix"]))}
 
@@ -96,3 +96,23 @@ def test_without_the_converted_slots_the_step_differs(resumed, restore: str) -> 
     _, weights, _ = _keras_step(resumed, restore)
     worst = max(float(np.abs(weights[k] - resumed["after"][k]).max()) for k in weights)
     assert np.isfinite(worst) and worst > 1e-4
+
+
+def test_missing_slots_of_some_seq2seq_weights_are_refused_with_the_names(resumed, tmp_path, capsys) -> None:
+    """Adam slots for only part of the AttentionWrapper's weights (e.g. ``memory_layer`` frozen): ``--with-optimizer``
+    refuses with the weight named and the remedy (exit 2, nothing written); without it the weights convert."""
+    from migration.checkpoint.export import write_tf1_checkpoint
+
+    if resumed["form"] == "v1":
+        pytest.skip("one form is enough: the checkpoint's names are the same")
+    reader = tf.train.load_checkpoint(resumed["graph"]["prefix"])
+    arrays = {n: reader.get_tensor(n) for n, _ in tf.train.list_variables(resumed["graph"]["prefix"])
+              if not n.startswith("memory_layer/kernel/Adam")}
+    assert "memory_layer/kernel" in arrays and "decoder/attention_wrapper/attention_layer/kernel/Adam" in arrays
+    prefix = write_tf1_checkpoint(arrays, str(tmp_path / "partial" / "model.ckpt"))
+    out_dir = tmp_path / "out"
+    assert main(["convert", prefix, str(out_dir), "--with-optimizer", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "memory_layer/kernel" in err and "without --with-optimizer" in err and "Traceback" not in err
+    assert not out_dir.exists()
+    assert main(["convert", prefix, str(out_dir), "--quiet"]) == 0
