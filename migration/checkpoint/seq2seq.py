@@ -182,15 +182,6 @@ def build_model(info: Seq2SeqInfo, arrays: dict[str, np.ndarray], output_attenti
     return model
 
 
-def slot_note(conv, keys) -> None:
-    """Optimizer slots of seq2seq weights not converted (legacy_seq2seq models): named as not migrated, with the
-    remedy."""
-    for key in keys:
-        for role, slot in conv.slot_index.get(key, {}).items():
-            conv.destinations[slot] = (f"not migrated: {role} slot of seq2seq weight {key!r} (legacy_seq2seq "
-                                       "optimizer state is not converted; restart the optimizer in Keras)")
-
-
 def convert_slots(conv, info: Seq2SeqInfo, keys: set[str]) -> dict[str, dict[str, str]]:
     """``--with-optimizer``: every slot role (Adam ``m``/``v``, ...) of the AttentionWrapper model's weights converted
     exactly like the weights (same layout transforms, ``forget_bias`` 0: a slot is not a bias), saved as

@@ -309,10 +309,10 @@ def legacy_graph_v1(tmp_path_factory) -> dict:
     return _legacy_build(tmp_path_factory.mktemp("legacy_s2s_v1"), tf1_form=True)
 
 
-def _legacy_build(directory, tf1_form: bool) -> dict:
+def _legacy_build(directory, tf1_form: bool, adam: bool = False) -> dict:
     """nmt-tutorial style embedding_attention_seq2seq (BasicLSTMCell forget_bias=0.5) with per-step placeholders and
     sequence_loss, seeded weights, Saver checkpoint + .meta; in TF 1.x's graph form (RefVariables) when
-    ``tf1_form``."""
+    ``tf1_form``; with an Adam ``minimize`` run for 2 real steps when ``adam``."""
     from legacy_rnn.seq2seq import legacy_seq2seq as legacy
 
     with tf1_graph_form(tf1_form), tf.Graph().as_default():
@@ -322,12 +322,21 @@ def _legacy_build(directory, tf1_form: bool) -> dict:
         weights = [tf.ones_like(t, tf.float32) for t in targets]
         outputs, _ = legacy.embedding_attention_seq2seq(enc, dec, h.legacy_rnn.basic_lstm_cell(LEGACY_U, 0.5),
                                                         LEGACY_VIN, LEGACY_VOUT, LEGACY_E)
-        legacy.sequence_loss(outputs, targets, weights)
+        loss = legacy.sequence_loss(outputs, targets, weights)
+        train = v1.train.AdamOptimizer(0.01).minimize(loss) if adam else None
         with v1.Session(config=h.FAST) as sess:
             sess.run(v1.global_variables_initializer())
             h._randomize(sess, seed=8)
+            if train is not None:  # fresh optimizer state (not the random values), then two real steps
+                sess.run(v1.variables_initializer([v for v in v1.global_variables()
+                                                   if "Adam" in v.op.name or "power" in v.op.name]))
+                for step in range(2):
+                    data = _legacy_data(seed=40 + step)
+                    feeds = dict(data["feeds"], **{f"target{t}:0": data["dec"][:, t] for t in range(LEGACY_TD)})
+                    sess.run(train, feeds)
             prefix = v1.train.Saver().save(sess, str(directory / "model.ckpt"))
-    return {"prefix": prefix, "outputs": [o.name for o in outputs]}
+    return {"prefix": prefix, "outputs": [o.name for o in outputs], "loss": loss.name,
+            "train": train.name if train is not None else None}
 
 
 def _legacy_data(seed: int) -> dict:

@@ -116,3 +116,44 @@ def test_missing_slots_of_some_seq2seq_weights_are_refused_with_the_names(resume
     assert "memory_layer/kernel" in err and "without --with-optimizer" in err and "Traceback" not in err
     assert not out_dir.exists()
     assert main(["convert", prefix, str(out_dir), "--quiet"]) == 0
+
+
+def test_legacy_embedding_attention_seq2seq_resumes_adam_too(tmp_path) -> None:
+    """legacy_seq2seq.embedding_attention_seq2seq trained with Adam: its slots (``AttnW_0`` reshaped like the weight,
+    both cells' layouts) converted, and one Keras step equals one more step of the original graph."""
+    import modern_rnn.seq2seq.models  # noqa: F401
+    from migration.checkpoint.seq2seq_legacy import tf1_arrays as legacy_tf1_arrays
+    from tests.seq2seq.test_cli_seq2seq import LEGACY_TD, LEGACY_VOUT, _legacy_build, _legacy_data
+
+    g = _legacy_build(tmp_path / "graph", tf1_form=False, adam=True)
+    out_dir = tmp_path / "out"
+    assert main(["convert", g["prefix"], str(out_dir), "--with-optimizer", "--quiet"]) == 0
+    data = _legacy_data(seed=50)
+    targets = np.random.default_rng(51).integers(0, LEGACY_VOUT, (BATCH, LEGACY_TD)).astype(np.int32)
+    feeds = dict(data["feeds"], **{f"target{t}:0": targets[:, t] for t in range(LEGACY_TD)})
+    with tf.Graph().as_default():
+        saver = v1.train.import_meta_graph(g["prefix"] + ".meta")
+        with v1.Session(config=h.FAST) as sess:
+            saver.restore(sess, g["prefix"])
+            want_loss = float(sess.run(g["loss"], feeds))
+            sess.run(g["train"], feeds)
+            after = {v.op.name: sess.run(v) for v in v1.global_variables()}
+    (entry,) = json.load(open(out_dir / "manifest.json"))["seq2seq"]
+    results = {}
+    for restore in ("slots", "fresh"):
+        model = keras.models.load_model(out_dir / entry["file"], safe_mode=True)
+        optimizer, info = opt.make_optimizer(str(out_dir))
+        if restore == "slots":
+            opt.restore_slots(optimizer, opt.seq2seq_slots(str(out_dir), model), info["iterations"])
+        with tf.GradientTape() as tape:
+            logits = model({"encoder_inputs": data["enc"], "decoder_inputs": data["dec"]})
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        results[restore] = (float(loss), legacy_tf1_arrays(model)[0])
+    loss, weights = results["slots"]
+    assert abs(loss - want_loss) <= 1e-5 and info["iterations"] == 2
+    assert any("AttnW_0" in k for k in weights)
+    for key, value in weights.items():
+        np.testing.assert_allclose(value, after[key], atol=1e-5, err_msg=key)
+    fresh = results["fresh"][1]
+    assert max(float(np.abs(fresh[k] - after[k]).max()) for k in fresh) > 1e-4      # the slots matter
