@@ -7,6 +7,8 @@ left in TF1's gate order all miss the TF1 step.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -38,7 +40,12 @@ def resumed(request, tmp_path_factory) -> dict:
     with tf1_graph_form(request.param == "v1"):
         g = _build(CONFIGS["bahdanau_norm"], str(directory / "graph"), adam=True)
     out_dir = directory / "out"
-    assert main(["convert", g["prefix"], str(out_dir), "--with-optimizer", "--quiet"]) == 0
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["convert", g["prefix"], str(out_dir), "--with-optimizer", "--json", "--quiet"]) == 0
+    # the .meta with the optimizer (in TF 1.x's form: gradient frames too) is still the reference
+    assert json.loads(buf.getvalue().strip().splitlines()[-1])["verification"]["references"]["seq2seq decoder"] == \
+        "original-graph"
     data = _step_data()
     with tf.Graph().as_default():
         saver = v1.train.import_meta_graph(g["prefix"] + ".meta")
