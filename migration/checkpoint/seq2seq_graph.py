@@ -9,8 +9,8 @@ variables of the ``While`` (``[]`` when they are the wrapper's ``zero_state``); 
 
 Both graph forms are read (:class:`_Loop`): TF 2.x's ``While`` node with a body function (resource variables), and
 TF 1.x's ``Enter``/``Exit`` frame in the main graph (reference variables, as TF 1.15 programs wrote their ``.meta``):
-the frame's loop variables are its non-constant ``Enter`` inputs (``Enter``, ``Enter_1``, ... in ``tf.nest`` order,
-the ``TensorArray`` flows among them), its captured weights the constant ``Enter`` inputs, its outputs the ``Exit``
+the frame's loop variables are its non-constant ``Enter`` inputs (in creation order, which is ``tf.nest`` order, the
+``TensorArray`` flows among them), its captured weights the constant ``Enter`` inputs, its outputs the ``Exit``
 nodes, and ``maximum_iterations`` the captured scalar a ``Less``/``GreaterEqual`` compares with.
 """
 from __future__ import annotations
@@ -52,23 +52,13 @@ class _Loop:
     captured: list[str]       # tensors read inside (While inputs / constant Enter inputs)
     members: set[str]         # main-graph nodes of the loop ({While} / every node under the frame's scope)
     exits: list[str]          # nodes computing the loop's results ({While} / the Exit nodes)
+    dtypes: list[int] = dataclasses.field(default_factory=list)   # DataType enums of loop_vars
     node: Any = None          # the While node (v2 only)
-
-    def types(self, index) -> list[Any]:
-        import tensorflow as tf
-
-        if self.node is not None:
-            return [tf.as_dtype(t) for t in self.node.attr["T"].list.type]
-        return [tf.as_dtype(index.node(_enter_of(self, k)).attr["T"].type) for k in range(len(self.loop_vars))]
 
 
 def _suffix(name: str) -> int:
     tail = name.rsplit("_", 1)
     return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else 0
-
-
-def _enter_of(loop: _Loop, k: int) -> str:
-    return f"{loop.name}/Enter" + (f"_{k}" if k else "")
 
 
 def _frames(index) -> list[_Loop]:
@@ -80,17 +70,18 @@ def _frames(index) -> list[_Loop]:
     loops = []
     for frame, nodes in enters.items():
         scope = frame[: -len("/while_context")] if frame.endswith("/while_context") else frame.rsplit("/", 1)[0]
-        variables = sorted((n for n in nodes if not n.attr["is_constant"].b and n.name.startswith(scope + "/Enter")),
-                           key=lambda n: _suffix(n.name))
+        variables = [n for n in nodes if not n.attr["is_constant"].b]   # creation (= graph_def) order
         members = {n for n in index.nodes if n.startswith(scope + "/")}
         exits = sorted((n for n in members if index.nodes[n].op in ("Exit", "RefExit")), key=_suffix)
         loops.append(_Loop(scope, [n.input[0] for n in variables],
-                           [n.input[0] for n in nodes if n.attr["is_constant"].b], members, exits))
+                           [n.input[0] for n in nodes if n.attr["is_constant"].b], members, exits,
+                           [n.attr["T"].type for n in variables]))
     return loops
 
 
 def _v2_loop(node) -> _Loop:
-    return _Loop(node.name, list(node.input), list(node.input), {node.name}, [node.name], node)
+    return _Loop(node.name, list(node.input), list(node.input), {node.name}, [node.name],
+                 list(node.attr["T"].list.type), node)
 
 
 def _var_key(index, tensor: str) -> Optional[str]:
@@ -222,7 +213,7 @@ def _initial_state(index, loop: _Loop, spec: CellSpec) -> list[str]:
         node = index.node(ref(tensor)[0])
         return node is not None and node.op in ("TensorArrayV3", "TensorArrayV2")
 
-    floats = [t for t, ty in zip(loop.loop_vars, loop.types(index)) if ty == tf.float32 and not flow(t)]
+    floats = [t for t, ty in zip(loop.loop_vars, loop.dtypes) if tf.as_dtype(ty) == tf.float32 and not flow(t)]
     count = 2 if spec.is_lstm else 1
     state = floats[:count]
     producers = [index.node(ref(_back(index, t, ("Identity",)))[0]) for t in state]
