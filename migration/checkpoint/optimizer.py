@@ -108,3 +108,33 @@ def whole_model_slots(out_dir: str, model) -> list[tuple[Any, dict[str, np.ndarr
                                  "convert with --with-optimizer.")
         pairs += list(zip(layer.trainable_weights, slots))
     return pairs
+
+
+def seq2seq_slots(out_dir: str, model) -> list[tuple[Any, dict[str, np.ndarray]]]:
+    """``(variable, slots)`` for every trainable weight of a converted ``seq2seq/<name>.keras`` (an
+    ``AttentionDecoderModel``, matched by ``named_weights()`` names; or a ``LegacyAttentionSeq2SeqModel``, by its
+    scope's names and its cells' weights), from the manifest's ``seq2seq`` entry written by ``convert
+    --with-optimizer``, for :func:`restore_slots`."""
+    from migration.checkpoint.seq2seq_legacy import slot_key
+
+    manifest = read_manifest(out_dir)
+    legacy = hasattr(model, "scope")
+    entries = [e for e in manifest.get("seq2seq") or []
+               if (bool(e.get("legacy")) if legacy else f"seq2seq_{e['name']}" == model.name)]
+    if len(entries) != 1:
+        raise MigrationError(f"{len(entries)} seq2seq entries in the manifest of {out_dir!r} match the Keras model "
+                             f"{model.name!r}; models: {[e['name'] for e in manifest.get('seq2seq') or []]}.")
+    slots = entries[0].get("slots")
+    if not slots:
+        raise MigrationError(f"{out_dir!r} has no optimizer slots for {model.name!r}: convert with --with-optimizer.")
+    if legacy:
+        named = dict(model.scope.named_weights())
+        named.update({slot_key(path, k): w for path, cell in model.scope.cells.items()
+                      for k, w in enumerate(cell.weights)})
+    else:
+        named = model.named_weights()
+    missing = sorted(n for n in named if n not in slots)
+    if missing or {id(v) for v in named.values()} != {id(v) for v in model.trainable_variables}:
+        raise MigrationError(f"{out_dir!r} has no optimizer slots for the weights {missing} of {model.name!r}.")
+    return [(var, {role: np.load(os.path.join(out_dir, path), allow_pickle=False) for role, path in slots[n].items()})
+            for n, var in named.items()]

@@ -6,7 +6,9 @@
   ``legacy_seq2seq.embedding_attention_seq2seq`` scope consumes its whole scope (:mod:`.seq2seq_legacy`); a bare
   ``attention_decoder`` is reported and refused by ``convert``.
 * :func:`migration.checkpoint.seq2seq_graph.locate` finds the decoder in the ``.meta`` graph, by structure.
-* :func:`convert_entry` writes ``seq2seq/<name>.keras`` (:class:`modern_rnn.seq2seq.models.AttentionDecoderModel`).
+* :func:`convert_entry` writes ``seq2seq/<name>.keras`` (:class:`modern_rnn.seq2seq.models.AttentionDecoderModel`);
+  with ``--with-optimizer`` also the weights' optimizer slots, converted like the weights (:func:`convert_slots`), so
+  training resumes in Keras (:func:`migration.checkpoint.optimizer.seq2seq_slots`).
 * :func:`verify_entry` runs the ORIGINAL graph in the sandbox, fed random memory / ragged lengths / ids (and the
   encoder state when the decoder starts from one) at those tensors, and compares its logits with the Keras model's
   (reference ``original-graph``); without a usable ``.meta`` it compares with a TF1 graph rebuilt from
@@ -180,12 +182,47 @@ def build_model(info: Seq2SeqInfo, arrays: dict[str, np.ndarray], output_attenti
     return model
 
 
-def slot_note(conv, keys) -> None:
-    """Optimizer slots of seq2seq weights: named as not migrated (also with ``--with-optimizer``), with the remedy."""
-    for key in keys:
-        for role, slot in conv.slot_index.get(key, {}).items():
-            conv.destinations[slot] = (f"not migrated: {role} slot of seq2seq weight {key!r} (seq2seq optimizer state is "
-                                       "not converted; restart the optimizer in Keras)")
+def convert_slots(conv, info: Seq2SeqInfo, keys: set[str]) -> dict[str, dict[str, str]]:
+    """``--with-optimizer``: every slot role (Adam ``m``/``v``, ...) of the AttentionWrapper model's weights converted
+    exactly like the weights (same layout transforms, ``forget_bias`` 0: a slot is not a bias), saved as
+    ``optimizer/<role>/seq2seq/<name>/<weight>.npy``. Returns ``{Keras weight name (named_weights): {role: file}}``
+    for :func:`migration.checkpoint.optimizer.seq2seq_slots`; ``{}`` without ``--with-optimizer`` (the slots are
+    named as not migrated) or when none of the weights has a slot."""
+    from migration.checkpoint.manifest import safe_name
+
+    slotted = {k for k in keys if conv.slot_index.get(k)}
+    if not conv.with_optimizer or not slotted:
+        for key in keys:
+            for role, slot in conv.slot_index.get(key, {}).items():
+                conv.destinations[slot] = "not migrated (pass --with-optimizer)"
+        return {}
+    block = info.block
+    roles: dict[str, dict[str, str]] = {}
+    for key in sorted(slotted):
+        for role, slot in conv.slot_index[key].items():
+            roles.setdefault(role, {})[key] = slot
+    out: dict[str, dict[str, str]] = {}
+    for role, by_key in roles.items():
+        missing = sorted(set(block.names) - set(by_key))
+        if missing:
+            raise MigrationError(f"Optimizer slot {role!r} is missing for {missing[:3]} of the seq2seq model "
+                                 f"{info.name!r} (it has slots for {len(by_key)} of its weights); the checkpoint is "
+                                 "inconsistent or part of the model was frozen. Convert without --with-optimizer.")
+        arrays = {key: conv.read_weight(slot) for key, slot in by_key.items()}
+        named = s2c.attention_wrapper_to_keras(arrays, block, 0.0)
+        if info.embedding in arrays:
+            named["embedding"] = arrays[info.embedding]
+        if info.projection:
+            for part, key in zip(("kernel", "bias"), info.projection):
+                if key in arrays:
+                    named[f"output_projection/{part}"] = arrays[key]
+        for name, array in named.items():
+            rel = conv.rel("optimizer", role, "seq2seq", info.name, f"{safe_name(name)}.npy")
+            np.save(os.path.join(conv.tmp, rel), np.asarray(array, np.float32), allow_pickle=False)
+            out.setdefault(name, {})[role] = rel
+        for key, slot in by_key.items():
+            conv.destinations[slot] = f"optimizer/{role}/seq2seq/{info.name} (converted like {key})"
+    return out
 
 
 def block_from_dict(d: dict) -> s2c.AttentionWrapperBlock:
@@ -453,12 +490,14 @@ def convert_entry(conv, info: Seq2SeqInfo, original_factory, insp) -> dict[str, 
     model.save(os.path.join(conv.tmp, file))
     for key in keys:
         conv.destinations[key] = f"{file} ({info.kind})"
-    slot_note(conv, info.block.names)
+    slots = convert_slots(conv, info, keys)
     conv.notes.append(f"seq2seq {info.name}: written as {file} (AttentionDecoderModel: teacher forced, greedy, beam "
                       "search); a whole-graph model.keras does not cover dynamic_decode loops")
     entry = manifest_entry(info, file, graph, why)
     entry["block_shapes"] = dataclasses.asdict(info.block)
     entry["cell_spec"] = info.spec.to_dict()
+    if slots:
+        entry["slots"] = slots
     return entry
 
 

@@ -6,6 +6,12 @@ decoder ids are the indices of the embedding lookup that feeds it; its initial c
 variables of the ``While`` (``[]`` when they are the wrapper's ``zero_state``); a greedy decoder on the same weights
 (``ArgMax`` and an ``Equal`` with the end token in its body, no ``TopKV2``) is located with its tokens. Used by
 :mod:`migration.checkpoint.seq2seq`.
+
+Both graph forms are read (:class:`_Loop`): TF 2.x's ``While`` node with a body function (resource variables), and
+TF 1.x's ``Enter``/``Exit`` frame in the main graph (reference variables, as TF 1.15 programs wrote their ``.meta``):
+the frame's loop variables are its non-constant ``Enter`` inputs (in creation order, which is ``tf.nest`` order, the
+``TensorArray`` flows among them), its captured weights the constant ``Enter`` inputs, its outputs the ``Exit``
+nodes, and ``maximum_iterations`` the captured scalar a ``Less``/``GreaterEqual`` compares with.
 """
 from __future__ import annotations
 
@@ -37,6 +43,63 @@ class DecoderGraph:
     greedy_note: str = ""
 
 
+@dataclasses.dataclass
+class _Loop:
+    """A decoder loop of either graph form: a TF 2.x ``While`` node, or a TF 1.x ``Enter``/``Exit`` frame."""
+
+    name: str                 # the While node, or the frame's name scope (``decoder/while``)
+    loop_vars: list[str]      # initial values of the loop variables, in order (While inputs / non-constant Enters)
+    captured: list[str]       # tensors read inside (While inputs / constant Enter inputs)
+    members: set[str]         # main-graph nodes of the loop ({While} / every node under the frame's scope)
+    exits: list[str]          # nodes computing the loop's results ({While} / the Exit nodes)
+    dtypes: list[int] = dataclasses.field(default_factory=list)   # DataType enums of loop_vars
+    node: Any = None          # the While node (v2 only)
+
+
+def _suffix(name: str) -> int:
+    tail = name.rsplit("_", 1)
+    return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else 0
+
+
+def _frames(index) -> list[_Loop]:
+    """Every TF 1.x while frame of the main graph as a :class:`_Loop`."""
+    enters: dict[str, list] = {}
+    for node in index.nodes.values():
+        if node.op in ("Enter", "RefEnter"):
+            enters.setdefault(node.attr["frame_name"].s.decode(), []).append(node)
+    loops = []
+    for frame, nodes in enters.items():
+        scope = frame[: -len("/while_context")] if frame.endswith("/while_context") else frame.rsplit("/", 1)[0]
+        variables = [n for n in nodes if not n.attr["is_constant"].b]   # creation (= graph_def) order
+        members = {n for n in index.nodes if n.startswith(scope + "/")}
+        exits = sorted((n for n in members if index.nodes[n].op in ("Exit", "RefExit")), key=_suffix)
+        loops.append(_Loop(scope, [n.input[0] for n in variables],
+                           [n.input[0] for n in nodes if n.attr["is_constant"].b], members, exits,
+                           [n.attr["T"].type for n in variables]))
+    return loops
+
+
+def _v2_loop(node) -> _Loop:
+    return _Loop(node.name, list(node.input), list(node.input), {node.name}, [node.name],
+                 list(node.attr["T"].list.type), node)
+
+
+def _var_key(index, tensor: str) -> Optional[str]:
+    """The checkpoint key of the variable ``tensor`` reads (through Identity/ReadVariableOp/Enter), or None."""
+    for _ in range(8):
+        node = index.node(ref(tensor)[0])
+        if node is None:
+            return None
+        if node.op == "VarHandleOp":
+            return node.attr["shared_name"].s.decode() or node.name
+        if node.op in ("VariableV2", "Variable"):
+            return node.name
+        if node.op not in ("Identity", "ReadVariableOp", "Enter", "RefEnter", "RefIdentity") or not node.input:
+            return None
+        tensor = node.input[0]
+    return None
+
+
 def _const_value(index, tensor: str):
     import tensorflow as tf
 
@@ -46,38 +109,77 @@ def _const_value(index, tensor: str):
     return tf.make_ndarray(node.attr["value"].tensor)
 
 
-def _locate_greedy(index, train_loop, cell_key: str, needed: set[str], memory_matmul: str,
+def _loop_ops(index, loop: _Loop) -> set[str]:
+    if loop.node is not None:
+        fns = index.reachable_functions([loop.node])
+        return {n.op for f in fns for n in index.fn_contexts[f].nodes.values()} if fns else set()
+    return {index.nodes[n].op for n in loop.members}
+
+
+def _greedy_tokens_v2(index, loop: _Loop) -> tuple[set, Any]:
+    """End tokens (``Equal`` with a captured scalar in the body) and ``maximum_iterations`` of a ``While`` node."""
+    node = loop.node
+    body = index.functions[node.attr["body"].func.name]
+    args = [a.name for a in body.signature.input_arg]
+    ends = set()
+    for n in index.fn_contexts[body.signature.name].nodes.values():
+        if n.op == "Equal":
+            for i in n.input:
+                name = i.split(":")[0]
+                if name in args:
+                    value = _const_value(index, node.input[args.index(name)])
+                    if value is not None and value.ndim == 0:
+                        ends.add(int(value))
+    return ends, _const_value(index, node.input[1])
+
+
+def _greedy_tokens_v1(index, loop: _Loop) -> tuple[set, Any]:
+    """The same for a TF 1.x frame: scalar constants entering the frame and compared by ``Equal`` (the end token)
+    or by ``Less``/``GreaterEqual`` (``maximum_iterations``: the while_loop's counter and dynamic_decode's own
+    ``time + 1 >= maximum_iterations``)."""
+    ends, limits = set(), set()
+    for name in loop.members:
+        node = index.nodes[name]
+        if node.op not in ("Enter", "RefEnter") or not node.attr["is_constant"].b:
+            continue
+        value = _const_value(index, node.input[0])
+        if value is None or value.ndim != 0 or value.dtype.kind not in "iu":
+            continue
+        ops = {c.op for c in index.consumers(name)}
+        if "Equal" in ops:
+            ends.add(int(value))
+        if ops & {"Less", "GreaterEqual"}:
+            limits.add(int(value))
+    return ends, (limits.pop() if len(limits) == 1 else None)
+
+
+def _sample_id_stacks(index, loop: _Loop) -> list[Any]:
+    """The int32 stacked outputs of ``loop`` (the sample ids): ``TensorListStack`` of the While, or the
+    ``TensorArrayGatherV3`` reading an ``Exit`` of the frame."""
+    if loop.node is not None:
+        return [n for n in index.nodes.values() if n.op == "TensorListStack" and n.attr["element_dtype"].type == 3
+                and ref(_back(index, n.input[0], ("Identity",)))[0] == loop.name]
+    exits = set(loop.exits)
+    return [n for n in index.nodes.values() if n.op in ("TensorArrayGatherV3", "TensorArrayGatherV2")
+            and n.attr["dtype"].type == 3 and ref(_back(index, n.input[2], ("Identity",)))[0] in exits]
+
+
+def _locate_greedy(index, train_loop: _Loop, cell_key: str, needed: set[str], memory_matmul: str,
                    embedding: Optional[str]) -> tuple[Optional[dict[str, Any]], str]:
     """A greedy decoder (``GreedyEmbeddingHelper``: ``ArgMax`` and an ``Equal`` with the end token in its body, no
     ``TopKV2``) on the same weights and the same mechanism as the training decoder: its sample ids, start and end
     tokens and ``maximum_iterations``, read from the graph. ``(None, why)`` when there is none or it is not readable."""
     others = [n for n in _while_nodes(index, cell_key) if n.name != train_loop.name]
-    greedy = []
-    for loop in others:
-        fns = index.reachable_functions([loop])
-        ops = {n.op for f in fns for n in index.fn_contexts[f].nodes.values()} if fns else set()
-        if "ArgMax" in ops and "TopKV2" not in ops:
-            greedy.append(loop)
+    greedy = [loop for loop in others if "ArgMax" in (ops := _loop_ops(index, loop)) and "TopKV2" not in ops]
     if not greedy:
         return None, "the .meta holds no greedy decoder on these weights"
     if len(greedy) > 1:
         return None, f"the .meta holds {len(greedy)} greedy decoders on these weights"
     loop = greedy[0]
-    closure = set(index.closure([loop.name])[0])
+    closure = set(index.closure(loop.exits)[0])
     if memory_matmul not in closure:
         return None, "the greedy decoder attends over another memory than the training decoder"
-    body = index.functions[loop.attr["body"].func.name]
-    args = [a.name for a in body.signature.input_arg]
-    ends = set()
-    for node in index.fn_contexts[body.signature.name].nodes.values():
-        if node.op == "Equal":
-            for i in node.input:
-                name = i.split(":")[0]
-                if name in args:
-                    value = _const_value(index, loop.input[args.index(name)])
-                    if value is not None and value.ndim == 0:
-                        ends.add(int(value))
-    max_iter = _const_value(index, loop.input[1])
+    ends, max_iter = _greedy_tokens_v2(index, loop) if loop.node is not None else _greedy_tokens_v1(index, loop)
     starts = set()
     for name in closure:
         node = index.nodes[name]
@@ -88,8 +190,7 @@ def _locate_greedy(index, train_loop, cell_key: str, needed: set[str], memory_ma
                 value = _const_value(index, fill.input[1])
                 if value is not None:
                     starts.add(int(value))
-    stacks = [n for n in index.nodes.values() if n.op == "TensorListStack" and n.attr["element_dtype"].type == 3
-              and ref(_back(index, n.input[0], ("Identity",)))[0] == loop.name]
+    stacks = _sample_id_stacks(index, loop)
     if len(ends) != 1 or len(starts) != 1 or max_iter is None or len(stacks) != 1:
         return None, (f"the greedy decoder's end token {sorted(ends)}, start token {sorted(starts)}, maximum_iterations "
                       f"{max_iter} or sample ids ({len(stacks)}) could not be read from the graph")
@@ -102,13 +203,17 @@ def _locate_greedy(index, train_loop, cell_key: str, needed: set[str], memory_ma
             "time_major": time_major}, ""
 
 
-def _initial_state(index, loop, spec: CellSpec) -> list[str]:
-    """The wrapped cell's initial state tensors among the decoder ``While``'s inputs (the first float loop variables,
-    after the counters and the output TensorLists); ``[]`` when they are the wrapper's ``zero_state``."""
+def _initial_state(index, loop: _Loop, spec: CellSpec) -> list[str]:
+    """The wrapped cell's initial state tensors among the decoder loop's variables (the first float loop variables,
+    after the counters and the output TensorLists / TensorArray flows); ``[]`` when they are the wrapper's
+    ``zero_state``."""
     import tensorflow as tf
 
-    types = [tf.as_dtype(t) for t in loop.attr["T"].list.type]
-    floats = [loop.input[k] for k, t in enumerate(types) if t == tf.float32]
+    def flow(tensor: str) -> bool:
+        node = index.node(ref(tensor)[0])
+        return node is not None and node.op in ("TensorArrayV3", "TensorArrayV2")
+
+    floats = [t for t, ty in zip(loop.loop_vars, loop.dtypes) if tf.as_dtype(ty) == tf.float32 and not flow(t)]
     count = 2 if spec.is_lstm else 1
     state = floats[:count]
     producers = [index.node(ref(_back(index, t, ("Identity",)))[0]) for t in state]
@@ -153,26 +258,6 @@ def _back(index, tensor: str, ops=_PASS) -> str:
     return tensor
 
 
-def _find(index, start: str, op: str, depth: int = 8) -> Optional[Any]:
-    """First node of type ``op`` upstream of ``start`` (BFS over inputs)."""
-    seen, frontier = {start}, [start]
-    for _ in range(depth):
-        nxt = []
-        for name in frontier:
-            node = index.node(name)
-            if node is None:
-                continue
-            if node.op == op:
-                return node
-            for i in node.input:
-                n = ref(i)[0]
-                if n not in seen:
-                    seen.add(n)
-                    nxt.append(n)
-        frontier = nxt
-    return None
-
-
 def _consumer_matmuls(index, handles: list[str]) -> list[Any]:
     out, frontier, seen = [], list(handles), set(handles)
     for _ in range(4):
@@ -200,20 +285,24 @@ def _memory_and_lengths(index, key: str, needed: set[str]) -> tuple[str, Optiona
     values = _back(index, matmul.input[0])
     node = index.node(ref(values)[0])
     if node is not None and node.op == "Mul":
-        masks = [i for i in node.input if _find(index, ref(i)[0], "Less") is not None]
+        # the mask is sequence_mask's Less, reshaped and cast (only those ops between): a TF 1.x encoder frame's
+        # loop condition is also a Less upstream of the memory, but behind Exit/Switch/TensorArray ops
+        masks = [(i, less) for i in node.input
+                 for less in [index.node(ref(_back(index, i, ("Reshape", "Cast", "Identity", "ExpandDims")))[0])]
+                 if less is not None and less.op == "Less"]
         if len(masks) == 1:
-            memory = next(i for i in node.input if i != masks[0])
-            less = _find(index, ref(masks[0])[0], "Less")
-            return memory, _back(index, less.input[1]), matmul.name
+            memory = next(i for i in node.input if i != masks[0][0])
+            return memory, _back(index, masks[0][1].input[1]), matmul.name
     return values, None, matmul.name
 
 
-def _while_nodes(index, key: str) -> list[Any]:
-    """``While`` nodes that take variable ``key``'s handle (or its read value) as an input."""
+def _while_nodes(index, key: str) -> list[_Loop]:
+    """Loops of either form that read variable ``key`` (its handle or its read value)."""
     names = set(_handle_nodes(index, key))
     names |= {c.name for n in list(names) for c in index.consumers(n) if c.op in ("ReadVariableOp", "Identity")}
-    return [n for n in index.nodes.values() if n.op in ("While", "StatelessWhile")
-            and any(ref(i)[0] in names for i in n.input)]
+    loops = [_v2_loop(n) for n in index.nodes.values() if n.op in ("While", "StatelessWhile")
+             and any(ref(i)[0] in names for i in n.input)]
+    return loops + [f for f in _frames(index) if any(_var_key(index, t) == key for t in f.captured)]
 
 
 def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> DecoderGraph:
@@ -230,20 +319,14 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
     pairs = []
     for t in _xent_logits(original):
         needed = set(index.closure([t])[0])
-        pairs += [(loop, t, needed) for loop in _while_nodes(index, cell_key) if loop.name in needed]
+        pairs += [(loop, t, needed) for loop in _while_nodes(index, cell_key) if loop.members & needed]
     if len(pairs) != 1:
         raise MigrationError(f"expected one loss consuming the logits of one decoder loop reading {cell_key!r}, "
                              f"found {[(p[0].name, p[1]) for p in pairs] or 'none'}")
     loops, logits, needed = [pairs[0][0]], [pairs[0][1]], pairs[0][2]
     memory, lengths, memory_matmul = _memory_and_lengths(index, block.memory_layer, needed)
-    loop_inputs = {ref(i)[0] for i in loops[0].input}
-    loop_vars = set()
-    for name in loop_inputs:
-        node = index.node(name)
-        if node is None:
-            continue
-        loop_vars.add(name if node.op != "ReadVariableOp" else ref(node.input[0])[0])
-    heads = [d for d in dense if any(h in loop_vars for h in _handle_nodes(index, d.kernel))]
+    read_inside = {k for t in loops[0].captured for k in [_var_key(index, t)] if k}
+    heads = [d for d in dense if d.kernel in read_inside]
     if len(heads) > 1:
         raise MigrationError(f"more than one dense head is read inside the decoder loop: {[d.name for d in heads]}")
     info.projection = (heads[0].kernel, heads[0].bias) if heads else None
@@ -294,29 +377,36 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
                         initial, greedy, greedy_note)
 
 
-def _output_attention_in_graph(index, loop, block, projection: Optional[tuple]) -> Optional[bool]:
+def _output_attention_in_graph(index, loop: _Loop, block, projection: Optional[tuple]) -> Optional[bool]:
     """In the training loop's body: does the output projection's MatMul read the attention layer's output (True)
     or something else, i.e. the cell output (False)? None when the graph cannot tell (no projection or no
     attention layer)."""
     if projection is None or block.attention_layer_size is None:
         return None
-    fn = loop.attr["body"].func.name
-    if fn not in index.functions:
-        return None
-    args = [a.name for a in index.functions[fn].signature.input_arg]
-    nodes = index.fn_contexts[fn].nodes
+    if loop.node is None:  # a TF 1.x frame: the body is in the main graph, weights enter through Enter nodes
+        nodes = {n: index.nodes[n] for n in loop.members}
 
-    def key_of(read: str) -> Optional[str]:  # a body ReadVariableOp -> the checkpoint key of its handle
-        node = nodes.get(read.split(":")[0])
-        if node is None or node.op != "ReadVariableOp":
+        def key_of(read: str) -> Optional[str]:
+            return _var_key(index, read)
+    else:
+        fn = loop.node.attr["body"].func.name
+        if fn not in index.functions:
             return None
-        arg = node.input[0].split(":")[0]
-        if arg not in args or args.index(arg) >= len(loop.input):
-            return None
-        handle = index.node(ref(loop.input[args.index(arg)])[0])
-        if handle is None or handle.op != "VarHandleOp":
-            return None
-        return handle.attr["shared_name"].s.decode() or handle.name
+        args = [a.name for a in index.functions[fn].signature.input_arg]
+        nodes = index.fn_contexts[fn].nodes
+        inputs = loop.node.input
+
+        def key_of(read: str) -> Optional[str]:  # a body ReadVariableOp -> the checkpoint key of its handle
+            node = nodes.get(read.split(":")[0])
+            if node is None or node.op != "ReadVariableOp":
+                return None
+            arg = node.input[0].split(":")[0]
+            if arg not in args or args.index(arg) >= len(inputs):
+                return None
+            handle = index.node(ref(inputs[args.index(arg)])[0])
+            if handle is None or handle.op != "VarHandleOp":
+                return None
+            return handle.attr["shared_name"].s.decode() or handle.name
 
     attention_kernel = block.scope + "attention_layer/kernel"
     for node in nodes.values():

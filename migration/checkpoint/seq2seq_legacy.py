@@ -113,6 +113,53 @@ def tf1_arrays(model) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return out, {k: f"{model.name}: embedding_attention_seq2seq" for k in out}
 
 
+def slot_key(cell_scope: str, index: int) -> str:
+    """The manifest ``slots`` key of Keras weight ``index`` of the cell at TF1 scope ``cell_scope``."""
+    return f"{cell_scope}#{index}"
+
+
+def convert_slots(conv, info, desc: dict, model) -> dict[str, dict[str, str]]:
+    """``--with-optimizer``: the model's optimizer slots converted exactly like its weights (``AttnW_k`` reshaped, the
+    cells' layouts, ``forget_bias`` 0), saved as ``optimizer/<role>/seq2seq/<name>/...npy``. Returns
+    ``{Keras weight (Seq2SeqScope name, or slot_key(cell scope, k)): {role: file}}``; ``{}`` without
+    ``--with-optimizer`` or without slots (then the slots are named as not migrated)."""
+    from migration.checkpoint.manifest import safe_name
+
+    keys = set(info.names)
+    slotted = {k for k in keys if conv.slot_index.get(k)}
+    if not conv.with_optimizer or not slotted:
+        for key in keys:
+            for role, slot in conv.slot_index.get(key, {}).items():
+                conv.destinations[slot] = "not migrated (pass --with-optimizer)"
+        return {}
+    roles: dict[str, dict[str, str]] = {}
+    for key in sorted(slotted):
+        for role, slot in conv.slot_index[key].items():
+            roles.setdefault(role, {})[key] = slot
+    spec = CellSpec.from_dict(desc["spec"])
+    if spec.is_lstm:
+        spec = dataclasses.replace(spec, forget_bias=0.0)   # a slot is not a bias
+    out: dict[str, dict[str, str]] = {}
+    for role, by_key in roles.items():
+        missing = sorted(keys - set(by_key))
+        if missing:
+            raise MigrationError(f"Optimizer slot {role!r} is missing for {missing[:3]} of the seq2seq model "
+                                 f"{info.name!r} (it has slots for {len(by_key)} of its weights); the checkpoint is "
+                                 "inconsistent or part of the model was frozen. Convert without --with-optimizer.")
+        arrays = {key: conv.read_weight(slot) for key, slot in by_key.items()}
+        named, cells = s2c.legacy_scope_to_keras(arrays, list(model.scope.named_weights()),
+                                                 {path: spec for path in model.scope.cells}, prefix=desc["user_prefix"])
+        flat = dict(named)
+        flat.update({slot_key(path, k): w for path, weights in cells.items() for k, w in enumerate(weights)})
+        for name, array in flat.items():
+            rel = conv.rel("optimizer", role, "seq2seq", info.name, f"{safe_name(name)}.npy")
+            np.save(os.path.join(conv.tmp, rel), np.asarray(array, np.float32), allow_pickle=False)
+            out.setdefault(name, {})[role] = rel
+        for key, slot in by_key.items():
+            conv.destinations[slot] = f"optimizer/{role}/seq2seq/{info.name} (converted like {key})"
+    return out
+
+
 # -- the .meta graph ------------------------------------------------------------------------------------------------
 
 def _ordered_lookups(index, key: str) -> list[str]:
@@ -164,11 +211,10 @@ def convert_entry(conv, info, original_factory) -> dict[str, Any]:
     model.save(os.path.join(conv.tmp, file))
     for key in info.names:
         conv.destinations[key] = f"{file} ({info.kind})"
-    from migration.checkpoint.seq2seq import slot_note
-
-    slot_note(conv, info.names)
+    slots = convert_slots(conv, info, desc, model)
     conv.notes.append(f"seq2seq {info.name}: written as {file} (LegacyAttentionSeq2SeqModel)")
     return {"kind": info.kind, "name": info.name, "scope": desc["user_prefix"] + TOP, "file": file, "legacy": desc,
+            **({"slots": slots} if slots else {}),
             "variables": sorted(info.names), "graph": graph, "graph_note": why,
             "load": ("import modern_rnn.seq2seq.models, tf_keras; "
                      f"m = tf_keras.models.load_model('{file}', safe_mode=True)"),

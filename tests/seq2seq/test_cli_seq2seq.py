@@ -4,6 +4,10 @@ The TF1 side is a real nmt-style training graph on :mod:`legacy_rnn.seq2seq` wit
 ``memory_sequence_length``, decoder ids, targets), seeded asymmetric weights with non-zero biases, saved by a real
 ``tf.compat.v1.train.Saver`` with its ``.meta``. The independent reference of every test is that graph itself,
 re-imported with ``import_meta_graph`` and restored with ``Saver`` (not rnn-migrate's sandbox).
+
+Graphs are built in TF 2.x's form (resource variables, ``While`` functions) and, where marked ``form``, also in TF
+1.x's own form (:func:`tests.checkpoint.ground_truth_graphs.tf1_graph_form`: reference variables, ``Enter``/``Exit``
+frames), as real TF 1.15 nmt-style programs wrote their ``.meta``.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import pytest
 
 from migration import seq2seq_converters as s2c
 from migration.cli import main
+from tests.checkpoint.ground_truth_graphs import tf1_graph_form
 from tests.seq2seq import harness as h
 
 tf, v1, keras = h.tf, h.v1, h.keras
@@ -54,7 +59,8 @@ def _build(cfg: h.Config, directory: str, adam: bool = False) -> dict:
                                      ids: rng.integers(0, h.V, (BATCH, TGT)),
                                      targets: rng.integers(0, h.V, (BATCH, TGT))})
             prefix = v1.train.Saver().save(sess, os.path.join(directory, "model.ckpt"))
-    return {"prefix": prefix, "logits": out.rnn_output.name}
+    return {"prefix": prefix, "logits": out.rnn_output.name, "loss": loss.name,
+            "train": train.name if train is not None else None}
 
 
 def _data(seed: int = 11) -> dict:
@@ -88,7 +94,13 @@ def graphs(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def converted(graphs, tmp_path_factory) -> dict:
+def graphs_v1(tmp_path_factory) -> dict:
+    """The same training graphs in TF 1.x's own form (RefVariables, Enter/Exit frames)."""
+    with tf1_graph_form(True):
+        return {name: _build(cfg, str(tmp_path_factory.mktemp(f"{name}_v1"))) for name, cfg in CONFIGS.items()}
+
+
+def _convert_all(graphs: dict, tmp_path_factory) -> dict:
     """``rnn-migrate convert --json`` of each graph's checkpoint: (exit code, JSON, out_dir)."""
     import contextlib
     import io
@@ -101,6 +113,41 @@ def converted(graphs, tmp_path_factory) -> dict:
             code = main(["convert", g["prefix"], out_dir, "--json", "--quiet"])
         out[name] = (code, json.loads(buf.getvalue().strip().splitlines()[-1]), out_dir)
     return out
+
+
+@pytest.fixture(scope="module")
+def converted(graphs, tmp_path_factory) -> dict:
+    return _convert_all(graphs, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def converted_v1(graphs_v1, tmp_path_factory) -> dict:
+    return _convert_all(graphs_v1, tmp_path_factory)
+
+
+def _meta_ops(prefix: str) -> set[str]:
+    """The op types of the main graph in ``prefix``'s .meta (to prove which graph form a test really exercised)."""
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    meta = meta_graph_pb2.MetaGraphDef()
+    with open(prefix + ".meta", "rb") as f:
+        meta.ParseFromString(f.read())
+    return {n.op for n in meta.graph_def.node}
+
+
+def _assert_form(prefix: str, form: str, loops: bool = True) -> None:
+    ops = _meta_ops(prefix)
+    if form == "v1":
+        assert "VariableV2" in ops and "VarHandleOp" not in ops and "While" not in ops
+        assert not loops or "Enter" in ops
+    else:
+        assert "VarHandleOp" in ops and "VariableV2" not in ops and "Enter" not in ops
+
+
+def _form(request, form: str) -> tuple[dict, dict]:
+    """(graphs, converted) of graph form ``form`` ("v2": While functions, "v1": TF 1.x frames)."""
+    suffix = "_v1" if form == "v1" else ""
+    return request.getfixturevalue("graphs" + suffix), request.getfixturevalue("converted" + suffix)
 
 
 def test_inspect_reports_the_attention_decoder_as_a_seq2seq_block(graphs, capsys) -> None:
@@ -122,8 +169,11 @@ def test_inspect_reports_the_attention_decoder_as_a_seq2seq_block(graphs, capsys
     assert "AttentionWrapper: luong(5, scale=True)" in text and "seq2seq blocks:" in text
 
 
+@pytest.mark.parametrize("form", ["v2", "v1"])
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_convert_verifies_against_the_original_graph(graphs, converted, name: str) -> None:
+def test_convert_verifies_against_the_original_graph(request, name: str, form: str) -> None:
+    graphs, converted = _form(request, form)
+    _assert_form(graphs[name]["prefix"], form)
     code, result, out_dir = converted[name]
     assert code == 0 and result["ok"] and result["installed"]
     checks = {(c["what"], c["output"]): c for c in result["verification"]["checks"]}
@@ -154,7 +204,10 @@ def test_verify_command_reports_original_graph(graphs, converted, capsys) -> Non
     assert report["references"]["seq2seq decoder"] == "original-graph"
 
 
-def test_wrong_forget_bias_override_fails_and_installs_nothing(graphs, tmp_path, capsys) -> None:
+@pytest.mark.parametrize("form", ["v2", "v1"])
+def test_wrong_forget_bias_override_fails_and_installs_nothing(request, tmp_path, capsys, form: str) -> None:
+    graphs = request.getfixturevalue("graphs_v1" if form == "v1" else "graphs")
+    _assert_form(graphs["bahdanau_norm"]["prefix"], form)
     out_dir = tmp_path / "wrong"
     assert main(["convert", graphs["bahdanau_norm"]["prefix"], str(out_dir), "--forget-bias", "0.0", "--json",
                  "--quiet"]) == 1
@@ -248,24 +301,42 @@ LEGACY_TE, LEGACY_TD, LEGACY_VIN, LEGACY_VOUT, LEGACY_E, LEGACY_U = 4, 3, 7, 6, 
 
 @pytest.fixture(scope="module")
 def legacy_graph(tmp_path_factory) -> dict:
+    return _legacy_build(tmp_path_factory.mktemp("legacy_s2s"), tf1_form=False)
+
+
+@pytest.fixture(scope="module")
+def legacy_graph_v1(tmp_path_factory) -> dict:
+    return _legacy_build(tmp_path_factory.mktemp("legacy_s2s_v1"), tf1_form=True)
+
+
+def _legacy_build(directory, tf1_form: bool, adam: bool = False) -> dict:
     """nmt-tutorial style embedding_attention_seq2seq (BasicLSTMCell forget_bias=0.5) with per-step placeholders and
-    sequence_loss, seeded weights, Saver checkpoint + .meta."""
+    sequence_loss, seeded weights, Saver checkpoint + .meta; in TF 1.x's graph form (RefVariables) when
+    ``tf1_form``; with an Adam ``minimize`` run for 2 real steps when ``adam``."""
     from legacy_rnn.seq2seq import legacy_seq2seq as legacy
 
-    directory = tmp_path_factory.mktemp("legacy_s2s")
-    with tf.Graph().as_default():
+    with tf1_graph_form(tf1_form), tf.Graph().as_default():
         enc = [v1.placeholder(tf.int32, [None], f"encoder{t}") for t in range(LEGACY_TE)]
         dec = [v1.placeholder(tf.int32, [None], f"decoder{t}") for t in range(LEGACY_TD)]
         targets = [v1.placeholder(tf.int32, [None], f"target{t}") for t in range(LEGACY_TD)]
         weights = [tf.ones_like(t, tf.float32) for t in targets]
         outputs, _ = legacy.embedding_attention_seq2seq(enc, dec, h.legacy_rnn.basic_lstm_cell(LEGACY_U, 0.5),
                                                         LEGACY_VIN, LEGACY_VOUT, LEGACY_E)
-        legacy.sequence_loss(outputs, targets, weights)
+        loss = legacy.sequence_loss(outputs, targets, weights)
+        train = v1.train.AdamOptimizer(0.01).minimize(loss) if adam else None
         with v1.Session(config=h.FAST) as sess:
             sess.run(v1.global_variables_initializer())
             h._randomize(sess, seed=8)
+            if train is not None:  # fresh optimizer state (not the random values), then two real steps
+                sess.run(v1.variables_initializer([v for v in v1.global_variables()
+                                                   if "Adam" in v.op.name or "power" in v.op.name]))
+                for step in range(2):
+                    data = _legacy_data(seed=40 + step)
+                    feeds = dict(data["feeds"], **{f"target{t}:0": data["dec"][:, t] for t in range(LEGACY_TD)})
+                    sess.run(train, feeds)
             prefix = v1.train.Saver().save(sess, str(directory / "model.ckpt"))
-    return {"prefix": prefix, "outputs": [o.name for o in outputs]}
+    return {"prefix": prefix, "outputs": [o.name for o in outputs], "loss": loss.name,
+            "train": train.name if train is not None else None}
 
 
 def _legacy_data(seed: int) -> dict:
@@ -285,11 +356,14 @@ def _legacy_tf1(meta_prefix: str, restore: str, outputs: list[str], data: dict) 
             return np.stack(sess.run(outputs, data["feeds"]), 1)
 
 
-def test_legacy_embedding_attention_seq2seq_converts_against_the_original_graph(legacy_graph, tmp_path,
-                                                                                capsys) -> None:
+@pytest.mark.parametrize("form", ["v2", "v1"])
+def test_legacy_embedding_attention_seq2seq_converts_against_the_original_graph(request, tmp_path, capsys,
+                                                                                form: str) -> None:
     import modern_rnn.seq2seq.models  # noqa: F401
 
+    legacy_graph = request.getfixturevalue("legacy_graph_v1" if form == "v1" else "legacy_graph")
     prefix = legacy_graph["prefix"]
+    _assert_form(prefix, form, loops=False)                            # static: no while loop in either form
     assert main(["inspect", prefix, "--json"]) == 0
     report = _json(capsys)
     (entry,) = report["seq2seq"]
@@ -391,13 +465,16 @@ def test_converted_model_runs_teacher_forced_inside_tf_function(converted) -> No
     np.testing.assert_allclose(graph(inputs).numpy(), model(inputs).numpy(), atol=1e-6)
 
 
-def test_decoder_started_from_the_encoder_state_verifies_against_the_original_graph(tmp_path, capsys) -> None:
+@pytest.mark.parametrize("form", ["v2", "v1"])
+def test_decoder_started_from_the_encoder_state_verifies_against_the_original_graph(tmp_path, capsys,
+                                                                                     form: str) -> None:
     """nmt style: dynamic_rnn encoder (its outputs are the memory, its final state the decoder's initial cell state
-    via ``zero_state(...).clone(cell_state=...)``); the batch size comes from ``tf.shape(source)[0]``."""
+    via ``zero_state(...).clone(cell_state=...)``); the batch size comes from ``tf.shape(source)[0]``. In TF 1.x's
+    form the initial state is among the frame's Enter inputs, after the TensorArray flows."""
     import modern_rnn.seq2seq.models  # noqa: F401
 
     legacy_rnn = h.legacy_rnn
-    with tf.Graph().as_default():
+    with tf1_graph_form(form == "v1"), tf.Graph().as_default():
         src = v1.placeholder(tf.int32, [None, None], "src")
         src_len = v1.placeholder(tf.int32, [None], "src_len")
         ids = v1.placeholder(tf.int32, [None, None], "dec_ids")
@@ -419,6 +496,7 @@ def test_decoder_started_from_the_encoder_state_verifies_against_the_original_gr
             h._randomize(sess, seed=9)
             prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
         names = [memory.name, enc_state.c.name, enc_state.h.name, out.rnn_output.name]
+    _assert_form(prefix, form)
     out_dir = tmp_path / "out"
     assert main(["convert", prefix, str(out_dir), "--json", "--quiet"]) == 0
     refs = _json(capsys)["verification"]["references"]
@@ -466,7 +544,8 @@ def test_greedy_and_beam_search_run_inside_tf_function(converted, boost: float) 
 
 def test_training_graph_with_adam_verifies_against_the_original_graph(tmp_path, capsys) -> None:
     """A .meta with the optimizer (cond_v2 functions rewritten for gradients: Optional* ops, pure, allowed) and Adam
-    slots in the checkpoint: still checked against the original graph; the slots are accounted for, not dropped."""
+    slots in the checkpoint: still checked against the original graph; the slots are accounted for, not dropped
+    (without --with-optimizer; with it they are converted: tests/seq2seq/test_seq2seq_resume.py)."""
     g = _build(CONFIGS["bahdanau_norm"], str(tmp_path / "adam"), adam=True)
     out_dir = tmp_path / "out"
     assert main(["convert", g["prefix"], str(out_dir), "--json", "--quiet"]) == 0
@@ -475,17 +554,19 @@ def test_training_graph_with_adam_verifies_against_the_original_graph(tmp_path, 
     slots = {k: v for k, v in manifest["variables"].items() if k.endswith(("/Adam", "/Adam_1"))}
     assert slots and all("not migrated" in v["destination"] for v in slots.values())
     assert any(k.startswith("decoder/attention_wrapper/") for k in slots)
-    assert all("seq2seq optimizer state is not converted" in v["destination"] for k, v in slots.items()
-               if k.startswith(("decoder/attention_wrapper/", "memory_layer/")))
+    assert all("pass --with-optimizer" in v["destination"] for k, v in slots.items()
+               if k.startswith(("decoder/attention_wrapper/", "memory_layer/")))   # the remedy named
 
 
-def test_graph_with_training_and_greedy_decoders_checks_the_training_one(tmp_path, capsys) -> None:
+@pytest.mark.parametrize("form", ["v2", "v1"])
+def test_graph_with_training_and_greedy_decoders_checks_the_training_one(tmp_path, capsys, form: str) -> None:
     """One .meta holding the training decoder and a greedy inference decoder on the same weights (reuse): the
-    training loop (the one whose logits the loss consumes) and its own mechanism are the ones fed and compared."""
+    training loop (the one whose logits the loss consumes) and its own mechanism are the ones fed and compared; the
+    greedy ids are compared with the graph's own greedy loop, in both graph forms."""
     import modern_rnn.seq2seq.models  # noqa: F401
 
     cfg = CONFIGS["bahdanau_norm"]
-    with tf.Graph().as_default():
+    with tf1_graph_form(form == "v1"), tf.Graph().as_default():
         memory = v1.placeholder(tf.float32, [None, None, h.M], "memory")
         lengths = v1.placeholder(tf.int32, [None], "memory_length")
         ids = v1.placeholder(tf.int32, [None, None], "decoder_ids")
@@ -509,6 +590,7 @@ def test_graph_with_training_and_greedy_decoders_checks_the_training_one(tmp_pat
             prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
     names = {n for n, _ in tf.train.list_variables(prefix)}
     assert "memory_layer_1/kernel" not in names                       # really one set of weights
+    _assert_form(prefix, form)
     out_dir = tmp_path / "out"
     assert main(["convert", prefix, str(out_dir), "--json", "--quiet"]) == 0
     result = _json(capsys)
@@ -555,14 +637,17 @@ def test_malformed_seq2seq_names_get_clear_errors_not_tracebacks(tmp_path, capsy
         assert out_dir.exists() == (convert_code == 0), name
 
 
+@pytest.mark.parametrize("form", ["v2", "v1"])
 @pytest.mark.parametrize("output_attention", [True, False])
-def test_output_attention_is_read_from_the_graph_when_shapes_cannot_tell(tmp_path, capsys,
-                                                                          output_attention: bool) -> None:
+def test_output_attention_is_read_from_the_graph_when_shapes_cannot_tell(tmp_path, capsys, output_attention: bool,
+                                                                          form: str) -> None:
     """nmt's usual set-up: attention_layer_size == cell units, so the projection kernel has the same rows either
     way; ``output_attention`` is read from what the projection's MatMul reads in the decoder loop, not assumed."""
     cfg = h.Config("same_size", "bahdanau", h.CellSpec("lstm", 5, forget_bias=0.5), normalize=True,
                    attention_layer_size=5, output_attention=output_attention)
-    g = _build(cfg, str(tmp_path / "g"))
+    with tf1_graph_form(form == "v1"):
+        g = _build(cfg, str(tmp_path / "g"))
+    _assert_form(g["prefix"], form)
     assert main(["convert", g["prefix"], str(tmp_path / "out"), "--json", "--quiet"]) == 0
     result = _json(capsys)
     assert result["verification"]["references"]["seq2seq decoder"] == "original-graph"
