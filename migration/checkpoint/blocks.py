@@ -102,3 +102,17 @@ def build_tf1_block(directions: dict[str, Sequence[CellSpec]], input_size: int, 
     variables = {v.op.name[len(_VERIFY_SCOPE) + 1:]: v for v in v1.global_variables()
                  if v.op.name.startswith(_VERIFY_SCOPE + "/")}
     return x, length, flat, variables
+
+
+def run_restored(graph, prefix: str, name_map: dict, fetches, feeds: dict) -> list:
+    """Restore ``name_map`` (checkpoint key -> variable of ``graph``) from ``prefix`` by name (tf-slim) and run
+    ``fetches``: the run of a TF1 graph rebuilt from our reading (the weaker reference of ``verify``)."""
+    import legacy_rnn
+
+    sess = legacy_rnn.new_session(graph)
+    try:
+        legacy_rnn.initialize(sess)
+        legacy_rnn.restore_renamed(sess, prefix, name_map)
+        return sess.run(fetches, feeds)
+    finally:
+        sess.close()

@@ -25,6 +25,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from migration.checkpoint.blocks import run_restored
 from migration.checkpoint.manifest import safe_name
 from migration.errors import MigrationError
 from migration.specs import CellSpec
@@ -164,12 +165,7 @@ def _rebuilt(prefix: str, entry: dict, x: np.ndarray, lengths: np.ndarray) -> li
             comps = var.op.name.split("/")  # verify_stack/cell_k/bidirectional_rnn/{fw,bw}/<cell>/<name...>
             layer = entry["layers"][int(comps[1][len("cell_"):])]
             name_map[layer[comps[3]]["variables"]["/".join(comps[5:])]] = var
-        sess = legacy_rnn.new_session(graph)
-        legacy_rnn.initialize(sess)
-        legacy_rnn.restore_renamed(sess, prefix, name_map)
-        out = sess.run(flat, {xp: x, lp: lengths})
-        sess.close()
-    return out
+        return run_restored(graph, prefix, name_map, flat, {xp: x, lp: lengths})
 
 
 def check_stack(entry: dict, manifest: dict, out_dir: str, prefix: str, original, loops, x: np.ndarray,

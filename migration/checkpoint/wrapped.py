@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from migration.checkpoint.blocks import run_restored
 from migration.specs import CellSpec
 
 STATE_PARTS = ("attns", "window")
@@ -125,9 +126,4 @@ def run_rebuilt(prefix: str, block: dict, x: np.ndarray, lengths: np.ndarray) ->
         own.update(wrapper["variables"])
         name_map = {own[v.op.name[len(base):]]: v for v in tf.compat.v1.global_variables()
                     if v.op.name.startswith(base)}
-        sess = legacy_rnn.new_session(graph)
-        legacy_rnn.initialize(sess)
-        legacy_rnn.restore_renamed(sess, prefix, name_map)
-        out = sess.run(flat, {xp: x, lp: lengths})
-        sess.close()
-    return out
+        return run_restored(graph, prefix, name_map, flat, {xp: x, lp: lengths})
