@@ -12,6 +12,8 @@ so; a wrong ``--forget-bias`` fails against the original graph. Built once in TF
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 
@@ -53,8 +55,11 @@ def wrapped(tmp_path_factory):
             randomize(sess, 9)
             os.makedirs(root / "ckpt")
             prefix = v1.train.Saver().save(sess, str(root / "ckpt" / "model.ckpt"))
-    code = run_cli("convert", prefix, root / "out", "--quiet")
-    return prefix, str(root / "out"), code, {"logits": logits.name, **{k: v.name for k, v in outs.items()}}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # what the user reads on the terminal
+        code = run_cli("convert", prefix, root / "out")
+    names = {"logits": logits.name, "printed": printed.getvalue(), **{k: v.name for k, v in outs.items()}}
+    return prefix, str(root / "out"), code, names
 
 
 def _manifest(out: str) -> dict:
@@ -89,6 +94,10 @@ def test_unhandled_nesting_says_rebuilt_weaker(wrapped):
     (note,) = [n for n in v["notes"] if n.startswith(block[6:] + ":") or n.startswith(block + ":")]
     assert "a cell wrapper's weights applied inside every step" in note
     assert "rebuilt" in note and "(weaker" in note
+    printed = wrapped[3]["printed"]  # the terminal says it plainly, not only the manifest
+    assert f"rebuilt from our reading of the checkpoint (weaker: a misread hyper-parameter would pass) for {block}" \
+        in printed
+    assert f"note: {note}" in printed
 
 
 def test_converted_wrapper_weights_reproduce_the_original_program(wrapped):
