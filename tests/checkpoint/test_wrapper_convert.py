@@ -7,8 +7,8 @@ and outputs (projected), and the whole model translates each such loop as the wr
 around the block; the test's independent reference is the original program run by ``import_meta_graph`` +
 ``Saver.restore``, with the CONVERTED dense/embedding files applied around the converted block. A wrapper nesting the
 check does not handle (an embedding then an input projection in one cell) falls back to the rebuilt check and says
-so; a wrong ``--forget-bias`` fails against the original graph. Built once in TF 1.x graph form (RefVariables,
-``Enter``/``Exit`` frames), as TF 1.15 programs wrote their ``.meta``.
+so; a wrong ``--forget-bias`` fails against the original graph. Built in TF 1.x graph form (RefVariables,
+``Enter``/``Exit`` frames), as TF 1.15 programs wrote their ``.meta``, and in TF 2.x's (``While`` functions).
 """
 from __future__ import annotations
 
@@ -31,10 +31,10 @@ LENGTHS = np.array([6, 1, 4, 3], np.int32)
 CHECKED = {"a_output_projection_wrapper", "b_input_projection_wrapper", "c_embedding_wrapper"}
 
 
-@pytest.fixture(scope="module")
-def wrapped(tmp_path_factory):
-    root = tmp_path_factory.mktemp("wrappers")
-    with tf1_graph_form(True), legacy_rnn.new_graph(9) as graph:
+@pytest.fixture(scope="module", params=["tf1_form", "tf2_form"])
+def wrapped(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp("wrappers_" + request.param)
+    with tf1_graph_form(request.param == "tf1_form"), legacy_rnn.new_graph(9) as graph:
         x = v1.placeholder(tf.float32, [None, T, D], name="x")
         lengths = v1.placeholder(tf.int32, [None], name="lengths")
         ids = v1.placeholder(tf.float32, [None, T, 1], name="ids")  # float ids, as the contrib docs fed them
