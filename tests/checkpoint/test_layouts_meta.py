@@ -94,7 +94,8 @@ def test_tutorial_heads_and_every_optimizer_migrated(layouts):
     assert not m["unrecognized"]
     reader = tf.train.load_checkpoint(prefix)
     dense = {d["name"]: d for d in m["dense"]}
-    expected = {("softmax", "kernel", "accumulator"): "softmax_w/Ftrl", ("softmax", "bias", "linear"): "softmax_b/Ftrl_1",
+    expected = {("softmax", "kernel", "accumulator"): "softmax_w/Ftrl",
+                ("softmax", "bias", "linear"): "softmax_b/Ftrl_1",
                 ("output", "kernel", "m"): "W/Adam", ("output", "bias", "v"): "output/b/MyAdam_1",
                 ("Variable", "bias", "accum"): "Variable_2/Adadelta",
                 ("Variable_1", "kernel", "accum_update"): "Variable_1/Adadelta_1"}
