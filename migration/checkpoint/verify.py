@@ -371,9 +371,14 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         x, lengths = _inputs(batch, time_steps, block["input_size"], seed + k)
         path = os.path.join(out_dir, block["file"])
         model = load_block_model(out_dir, block["file"])
-        tf1_out, reference = None, "rebuilt"
+        tf1_out, reference, keras_out = None, "rebuilt", None
         if original is not None:
             tf1_out, lengths, why = _run_original_block(original, loops, block, x, lengths)
+            if tf1_out is None:  # Output/InputProjectionWrapper, EmbeddingWrapper: their weights applied around it
+                from migration.checkpoint.wrapper_check import check_wrapped_block
+
+                tf1_out, keras_out, lengths = check_wrapped_block(original, loops, block, model, reader, x, lengths,
+                                                                  seed + k) or (None, None, lengths)
             if tf1_out is not None:
                 reference = "original-graph"
             else:
@@ -386,7 +391,8 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         if tf1_out is None:
             specs, _source = _true_specs(block, fresh)
             tf1_out = _run_tf1_block(reader.prefix, block, specs, x, lengths, _cell_keys(block, fresh))
-        keras_out = [np.asarray(t) for t in model([x, lengths], training=False)]
+        if keras_out is None:
+            keras_out = [np.asarray(t) for t in model([x, lengths], training=False)]
         if len(keras_out) != len(tf1_out):
             raise MigrationError(f"Block {block['name']!r}: the Keras model returns {len(keras_out)} outputs, TF1 "
                                  f"{len(tf1_out)}; the file {path!r} does not follow the block contract.")

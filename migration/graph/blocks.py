@@ -236,6 +236,10 @@ def locate_block(og, loops: list[Loop], keys: dict[str, set[str]], n_states: dic
                                  "is not a dynamic_rnn (static_rnn unrolls are checked through the whole model)")
         if hits[0].problems:
             raise MigrationError("; ".join(hits[0].problems))
+        extra = sorted(hits[0].variables - ks)
+        if extra:  # e.g. Output/InputProjectionWrapper, EmbeddingWrapper: weights applied inside every step
+            raise MigrationError(f"the while loop {hits[0].node!r} also reads {extra[:3]} (a cell wrapper's weights "
+                                 "applied inside every step), so its inputs and outputs are not the block's")
         found[direction] = hits[0]
     if set(found) == {""}:
         loop = found[""]

@@ -163,8 +163,8 @@ def _rows(og, tensor: str) -> Optional[int]:
 
 
 def sample_feeds(og, inputs: Sequence[str], batch: int = 4, steps: int = 6, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random test inputs for the placeholders: ids within their embedding's rows, lengths ragged in [1, T] with
-    one full and one of 1, floats from N(0, 1)."""
+    """Random test inputs for the placeholders: ids within their embedding's rows (an ``EmbeddingWrapper``'s float
+    ids too), lengths ragged in [1, T] with one full and one of 1, floats from N(0, 1)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -181,9 +181,16 @@ def sample_feeds(og, inputs: Sequence[str], batch: int = 4, steps: int = 6, seed
     unknown = leading[0] if leading else batch
     fixed = [v for d in shapes.values() if len(d) >= 2 for v in d[:2] if v > 0]
     max_length = min([unknown] + fixed)
+    from migration.checkpoint.wrapper_check import id_inputs
+
+    ids = id_inputs(og) if any(tf.as_dtype(og.index.node(n).attr["dtype"].type).is_floating for n in inputs) else {}
     for name in inputs:
         node = og.index.node(name)
         dtype = tf.as_dtype(node.attr["dtype"].type)
+        if name in ids:  # an EmbeddingWrapper's ids, fed as floats: valid rows only
+            feeds[name] = rng.integers(0, ids[name], [unknown if d < 0 else d for d in shapes[name]]).astype(
+                dtype.as_numpy_dtype)
+            continue
         shape = [unknown if d < 0 else d for d in shapes[name]]
         time_steps = max_length
         if dtype.is_integer:
@@ -249,7 +256,15 @@ def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO,
         try:
             t = locate(og, loops, entry)
         except MigrationError as exc:
-            notes.append(f"block {entry['name']}: {exc}")
+            from migration.checkpoint.wrapper_check import keras_wrapped_block, wrapped_loop
+
+            wrapped = wrapped_loop(loops, entry)  # Output/InputProjectionWrapper, EmbeddingWrapper around the cell
+            if wrapped is None:
+                notes.append(f"block {entry['name']}: {exc}")
+                continue
+            loop, roles, n_states = wrapped
+            calls.append(BlockCall(keras_wrapped_block(og, loop, roles, model), loop.x, loop.sequence_length,
+                                   loop.time_major, [loop.outputs] + loop.states(n_states), 1, entry["name"]))
             continue
         calls.append(BlockCall(model, t.x, t.sequence_length, t.time_major, t.outputs, t.sequences, entry["name"]))
     translator = ModelTranslator(og, calls)

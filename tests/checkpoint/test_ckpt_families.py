@@ -5,7 +5,9 @@ LSTMBlockFusedCell with forget_bias 0.0 (time-major BlockLSTM op), MultiRNNCell 
 bidirectional GRUBlockCellV2, LayerNormBasicLSTMCell with forget_bias 0.5, CudnnCompatibleLSTMCell and
 CudnnCompatibleGRUCell, a dense head and a loss) is saved once with its ``.meta``; ``convert`` must read the
 hyper-parameters itself, verify every block and the whole model against that graph, and a wrong ``--forget-bias``
-must fail the verification. The independent reference for ``model.keras`` is the original program run the way its
+must fail the verification. The program is saved twice: in TF 2.x's graph form and in TF 1.x's (RefVariables,
+``Enter``/``Exit`` frames), where every block must still be located and checked against the original graph. The
+independent reference for ``model.keras`` is the original program run the way its
 author would: ``import_meta_graph`` + ``Saver.restore``.
 """
 from __future__ import annotations
@@ -18,17 +20,36 @@ import pytest
 
 import families_graph as fg
 from conftest import run_cli
+from ground_truth_graphs import tf1_graph_form
 
 BLOCKS = {"cudnngru_rnn", "cudnnlstm_rnn", "fused", "grublock_rnn", "grublockv2_bidirectional_rnn", "layernorm_rnn",
           "lstmblock_rnn"}
 
 
-@pytest.fixture(scope="module")
-def families(tmp_path_factory):
-    root = tmp_path_factory.mktemp("families")
-    prefix = fg.build_families(root / "ckpt")
+@pytest.fixture(scope="module", params=["tf2_form", "tf1_form"])
+def families(request, tmp_path_factory):
+    """The program saved in TF 2.x's graph form (resource variables, ``While`` functions) and in TF 1.x's
+    (RefVariables, ``Enter``/``Exit`` frames: what a real TF 1.15 program wrote into its ``.meta``)."""
+    root = tmp_path_factory.mktemp("families_" + request.param)
+    with tf1_graph_form(request.param == "tf1_form"):
+        prefix = fg.build_families(root / "ckpt")
+    assert _frames(prefix) == (request.param == "tf1_form")  # the .meta really is in the requested form
     code = run_cli("convert", prefix, root / "out", "--quiet")
     return prefix, str(root / "out"), code
+
+
+def _frames(prefix: str) -> bool:
+    """True when the ``.meta`` is in TF 1.x form: ``Enter`` frames and ``VariableV2``, no ``While``/``VarHandleOp``."""
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    meta = meta_graph_pb2.MetaGraphDef()
+    with open(prefix + ".meta", "rb") as f:
+        meta.ParseFromString(f.read())
+    ops = {n.op for n in meta.graph_def.node}
+    v1_form = {"Enter", "Exit", "VariableV2"} <= ops and not ops & {"While", "StatelessWhile", "VarHandleOp"}
+    v2_form = "VarHandleOp" in ops and ops & {"While", "StatelessWhile"} and not ops & {"Enter", "VariableV2"}
+    assert v1_form or v2_form, sorted(ops)
+    return v1_form
 
 
 def _manifest(out: str) -> dict:
