@@ -22,7 +22,7 @@ import numpy as np
 from migration.checkpoint.manifest import safe_name, write_manifest
 from migration.checkpoint.meta import MetaGraph, load_meta
 from migration.checkpoint.reader import CheckpointReader
-from migration.checkpoint.recognize import Block, CellInfo, Inspection, recognize
+from migration.checkpoint.recognize import KERAS_OPTIMIZERS, Block, CellInfo, Inspection, recognize
 from migration.checkpoint.stacks import write_stacks
 from migration.errors import MigrationError, UnknownCellError
 
@@ -53,6 +53,24 @@ def _transform(spec, kname: str, variables: dict[str, str]) -> tuple[list[str], 
         return [variables[n] for n in row[0]], row[1]
     return sorted(variables.values()), f"migration.converters.cell_to_keras for kind {spec.kind!r}"
 _KERAS_OPTIMIZERS = {"adam": "Adam", "adagrad": "Adagrad", "momentum": "SGD", "rmsprop": "RMSprop"}
+#: TF1 constant name in the .meta -> (tf_keras argument, TF1's default) for the optimizers of KERAS_OPTIMIZERS
+_OPTIMIZER_CONSTANTS = {
+    "ftrl": (("learning_rate", "learning_rate", 0.001), ("learning_rate_power", "learning_rate_power", -0.5),
+             ("l1_regularization_strength", "l1_regularization_strength", 0.0),
+             ("l2_regularization_strength", "l2_regularization_strength", 0.0),
+             ("l2_shrinkage_regularization_strength", "l2_shrinkage_regularization_strength", 0.0),
+             ("beta", "beta", 0.0)),
+    "adadelta": (("lr", "learning_rate", 0.001), ("rho", "rho", 0.95), ("epsilon", "epsilon", 1e-8)),
+}
+#: what a Keras step from the converted slots cannot reproduce (measured: tests/checkpoint/test_ckpt_resume.py)
+_RESUME_TRAPS = {
+    "ftrl": ["embeddings: TF1's sparse Ftrl update touched only the rows looked up; tf_keras' Ftrl recomputes every "
+             "row from its `linear` slot (rows Ftrl never updated jump to their l1/l2 solution)",
+             "LSTM biases: Keras holds forget_bias folded into the bias and Ftrl's l1/l2 pull towards 0 are not "
+             "invariant under that shift, so the forget-gate bias moves differently from TF1's"],
+    "adadelta": ["embeddings: TF1's sparse Adadelta update decayed the accumulators of the rows looked up only; "
+                 "tf_keras' decays every row's, so later steps on other rows differ"],
+}
 _KERAS_SLOT = {("adam", "m"): "m", ("adam", "v"): "v", ("adagrad", "accumulator"): "accumulator",
                ("momentum", "momentum"): "momentum", ("rmsprop", "rms"): "velocity",
                ("rmsprop", "momentum"): "momentum", ("rmsprop", "mg"): "average_gradient"}
@@ -330,8 +348,22 @@ class _Converter:
                 entry["iterations"], entry["iterations_source"] = iterations, source
             elif opt.kind == "adagrad":
                 keras_cfg.update(epsilon=0.0, initial_accumulator_value=0.1)
+            elif opt.kind in KERAS_OPTIMIZERS:  # Ftrl, Adadelta: TF1's values, from the .meta where it has them
+                cls, _, defaults = KERAS_OPTIMIZERS[opt.kind]
+                keras_cfg["class"] = cls
+                keras_cfg.update(defaults)
+                assumed = []
+                for tf1, keras_name, default in _OPTIMIZER_CONSTANTS[opt.kind]:
+                    if tf1 in opt.constants:
+                        keras_cfg[keras_name] = opt.constants[tf1]
+                    else:
+                        keras_cfg[keras_name] = default
+                        assumed.append(f"{keras_name}={default} (TF1 default, not in the .meta)")
+                entry["assumed"] = assumed
+                entry["notes"] = _RESUME_TRAPS[opt.kind]
             entry["keras"] = keras_cfg
-            entry["slot_roles"] = {role: _KERAS_SLOT.get((opt.kind, role), role)
+            entry["slot_roles"] = {role: _KERAS_SLOT.get((opt.kind, role))
+                                   or KERAS_OPTIMIZERS.get(opt.kind, ("", {}, {}))[1].get(role, role)
                                    for roles in opt.slots.values() for role in roles}
             out.append(entry)
             if not self.with_optimizer:

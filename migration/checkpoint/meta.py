@@ -30,7 +30,9 @@ _BLOCK_LSTM_OPS = ("LSTMBlockCell", "BlockLSTM", "BlockLSTMV2")
 _LOOP_OPS = ("While", "StatelessWhile", "_While")
 _FORWARD = ("Identity", "ReadVariableOp", "Enter", "RefEnter", "Switch", "RefSwitch", "Merge", "RefMerge")
 _GATHER_OPS = ("GatherV2", "Gather", "ResourceGather")
-_OPT_CONST = re.compile(r"^(?:.*/)?(\w+)/(learning_rate|beta1|beta2|epsilon|momentum|decay|rho|initial_accumulator_value)$")
+_OPT_CONST = re.compile(r"^(?:.*/)?(\w+)/(learning_rate|lr|beta1|beta2|epsilon|momentum|decay|rho|"
+                        r"initial_accumulator_value|learning_rate_power|l1_regularization_strength|"
+                        r"l2_regularization_strength|l2_shrinkage_regularization_strength|beta)$")
 
 
 @dataclasses.dataclass
@@ -409,6 +411,12 @@ class MetaGraph:
             value = self._const_value(self.contexts[0], name)
             if value is not None:
                 out.setdefault(m.group(1), {})[m.group(2)] = value
+                if m.group(2) == "learning_rate_power":  # TF >= 1.13 Ftrl: l2 only as `l2 + beta / (2 lr)`'s x
+                    l2 = name[: -len("learning_rate_power")] + "add/x"
+                    if l2 in self.main and self.main[l2].op == "Const":
+                        found = self._const_value(self.contexts[0], l2)
+                        if found is not None:
+                            out[m.group(1)].setdefault("l2_regularization_strength", found)
         return out
 
 

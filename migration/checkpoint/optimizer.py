@@ -17,7 +17,8 @@ from migration.errors import MigrationError
 
 #: TF1 slot role -> tf_keras optimizer attribute holding that slot per variable
 _KERAS_LISTS = {"m": "_momentums", "v": "_velocities", "accumulator": "_accumulators", "momentum": "momentums",
-                "rms": "_velocities"}
+                "rms": "_velocities", "linear": "_linears", "accum": "_accumulated_grads",
+                "accum_update": "_accumulated_delta_vars"}
 
 
 def block_slots(out_dir: str, block_name: str) -> list[dict[str, np.ndarray]]:
