@@ -95,7 +95,7 @@ def return_freed_memory() -> bool:
     elsewhere).
 
     Why: glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB), so after the first
-    16 MiB chunk buffer is freed the next ones come from the heap (or a thread's arena) and stay resident once
+    chunk buffer is freed the next ones come from the heap (or a thread's arena) and stay resident once
     freed: a run that streams several tensors one after another, in two threads, then grows by a chunk buffer or
     more per tensor instead of staying flat (measured on the parameter-server-era benchmark: +60 MB of peak RSS).
     A fixed threshold turns the dynamic adjustment off."""
