@@ -1,0 +1,114 @@
+"""The PS-era checkpoint on the sampled (flat-memory) paths: with ``keras_stream.STREAM_MIN_BYTES`` forced to 0 the
+tiny ``ps_graphs.py`` checkpoint takes the paths the 300 MB benchmark takes: ``model.keras`` gets both partitioned
+embeddings streamed, ``verify`` samples them on the Keras side and feeds the original graph zero buffers with only
+the sampled rows of each PART filled (``div`` and ``mod``, decided by the whole variable's size), and a part that is
+read whole is read as its row range from the data files. References: the original program's own logits
+(``ref.npz``, computed in the writing process) and negative controls (a wrong row in a partition is caught)."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sampled(ps_checkpoint, tmp_path_factory):
+    """(exit code, OUT_DIR) of ``convert`` (defaults: whole model + verify) with every embedding streamed/sampled."""
+    from migration.cli import main
+    from migration.graph import keras_stream
+
+    out = tmp_path_factory.mktemp("ps_sampled") / "out"
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(keras_stream, "STREAM_MIN_BYTES", 0)
+        code = main(["convert", ps_checkpoint["prefix"], str(out), "--quiet"])
+    return code, str(out)
+
+
+def _original(prefix: str):
+    from migration.checkpoint.meta import load_meta
+    from migration.checkpoint.reader import CheckpointReader
+    from migration.graph.reference import OriginalGraph
+
+    reader = CheckpointReader(prefix)
+    return OriginalGraph(load_meta(reader.prefix).path, reader)
+
+
+def test_sampled_partitions_reproduce_the_original_programs_logits(ps_checkpoint, monkeypatch):
+    """Every part of `words` (div) and `tags` (mod) fed as a zero buffer holding only the rows the fed ids reach:
+    the original program's logits, exactly; leaving one fed id out of the sample changes them (the rows really are
+    only the sampled ones, so a wrong row index would show)."""
+    from migration.graph import keras_stream
+
+    monkeypatch.setattr(keras_stream, "STREAM_MIN_BYTES", 0)
+    ref = np.load(os.path.join(ps_checkpoint["dir"], "ref.npz"))
+    og = _original(ps_checkpoint["prefix"])
+    feeds = {"ids": ref["ids"], "lengths": ref["lengths"]}
+    fetch = [ps_checkpoint["logits"]]
+    ids = np.unique(ref["ids"])
+    part = og._sampled_of(og.index.nodes["words/part_2"], ids)
+    assert part is not None and part.shape == (4, 5)  # sampled, not read whole
+    (got,) = og.run(fetch, feeds, ids=ids)
+    np.testing.assert_allclose(got, ref["logits"], atol=1e-5)
+    for dropped in (ids[ids % 3 == 2][-1], ids[ids >= 8][0]):  # a `mod` part-2 row; a `div` part-2 row
+        (wrong,) = og.run(fetch, feeds, ids=ids[ids != dropped])
+        assert np.max(np.abs(wrong - ref["logits"])) > 1e-3, dropped
+
+
+def test_a_part_read_whole_is_its_row_range_of_the_data_files(ps_checkpoint):
+    """Without ids (or below the size limit) each part is read from the data files as its own rows, equal to the
+    slice of TensorFlow's full read, for the embedding parts and the partitioned LSTM kernel (other shard)."""
+    og = _original(ps_checkpoint["prefix"])
+    for node in ("words/part_1", "tags/part_2", "encoder/rnn/lstm_cell/kernel/part_1"):
+        src = og.variable_source(og.index.nodes[node])
+        full = og.reader.read(src.key)
+        want = full[src.offset[0]:src.offset[0] + src.shape[0]]
+        got = og.variable_value(og.index.nodes[node])
+        assert got.flags.owndata  # not a view that keeps the whole tensor alive
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(og._part_rows(src), want)
+
+
+def test_convert_and_verify_on_the_sampled_paths(sampled):
+    from migration.checkpoint.manifest import read_manifest
+
+    code, out = sampled
+    m = read_manifest(out)
+    assert code == 0 and m["verification"]["ok"]
+    assert m["verification"]["references"]["whole model"] == "original-graph"
+    notes = " ".join(m["verification"]["notes"])
+    assert "embeddings embedding_tags, embedding_words" in notes  # both partitioned embeddings were sampled
+
+
+@pytest.mark.parametrize("key, row", [("words", 9), ("tags", 5)])  # words part 2 (div), tags part 2 (mod: 5 % 3)
+def test_a_wrong_row_in_a_partition_is_caught(ps_checkpoint, sampled, tmp_path, key, row):
+    """Negative control: one row of a partitioned embedding changed inside `model.keras`; verify (sampled paths)
+    fails, on the whole model's logits when the row is one the random ids look up, and on the every-row
+    comparison with the checkpoint in any case."""
+    import modern_rnn  # noqa: F401
+    from migration.checkpoint.verify import verify_conversion
+    from migration.graph import keras_stream
+    from migration.graph.whole_model import sample_feeds
+    from modern_rnn import keras
+
+    bad = str(tmp_path / "bad")
+    shutil.copytree(sampled[1], bad)
+    path = os.path.join(bad, "model.keras")
+    model = keras.models.load_model(path, compile=False, safe_mode=True)
+    layer = model.get_layer(f"embedding_{key}")
+    (table,) = layer.get_weights()
+    table[row] += 0.5
+    layer.set_weights([table])
+    model.save(path)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(keras_stream, "STREAM_MIN_BYTES", 0)
+        report = verify_conversion(ps_checkpoint["prefix"], bad)
+        seen = np.unique(sample_feeds(_original(ps_checkpoint["prefix"]), ["ids", "lengths"])["ids"])
+    failed = {c.what for c in report.checks if not c.max_abs_diff <= report.tolerance}
+    assert not report.ok
+    assert any(w.startswith(f"whole model embedding embedding_{key} ") for w in failed), failed
+    if row in seen:
+        assert "whole model" in failed, failed
