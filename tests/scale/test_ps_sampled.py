@@ -39,8 +39,9 @@ def _original(prefix: str):
 
 def test_sampled_partitions_reproduce_the_original_programs_logits(ps_checkpoint, monkeypatch):
     """Every part of `words` (div) and `tags` (mod) fed as a zero buffer holding only the rows the fed ids reach:
-    the original program's logits, exactly; leaving one fed id out of the sample changes them (the rows really are
-    only the sampled ones, so a wrong row index would show)."""
+    the original program's logits, exactly. Each part holds exactly the rows TF1's lookups of those ids read (both
+    strategies' rows: the reference does not guess which one the graph uses), zeros elsewhere; leaving a fed id out
+    of the sample changes the logits (the zeros are really there, so a wrong row index would show)."""
     from migration.graph import keras_stream
 
     monkeypatch.setattr(keras_stream, "STREAM_MIN_BYTES", 0)
@@ -49,13 +50,23 @@ def test_sampled_partitions_reproduce_the_original_programs_logits(ps_checkpoint
     feeds = {"ids": ref["ids"], "lengths": ref["lengths"]}
     fetch = [ps_checkpoint["logits"]]
     ids = np.unique(ref["ids"])
-    part = og._sampled_of(og.index.nodes["words/part_2"], ids)
-    assert part is not None and part.shape == (4, 5)  # sampled, not read whole
     (got,) = og.run(fetch, feeds, ids=ids)
     np.testing.assert_allclose(got, ref["logits"], atol=1e-5)
-    for dropped in (ids[ids % 3 == 2][-1], ids[ids >= 8][0]):  # a `mod` part-2 row; a `div` part-2 row
-        (wrong,) = og.run(fetch, feeds, ids=ids[ids != dropped])
-        assert np.max(np.abs(wrong - ref["logits"])) > 1e-3, dropped
+    for name, dim in (("words", 5), ("tags", 3)):
+        full = og.reader.read(name)  # 12 rows saved as 3 parts of 4
+        for p in range(3):
+            for sample in ([9], [5], [4 * p + 1, 3 * 2 + p]):
+                # part p, row j: id 4p + j under 'div', id p + 3j under 'mod'
+                want = np.zeros((4, dim), np.float32)
+                for j in range(4):
+                    if 4 * p + j in sample or p + 3 * j in sample:
+                        want[j] = full[4 * p + j]
+                value = og._sampled_of(og.index.nodes[f"{name}/part_{p}"], np.array(sample))
+                np.testing.assert_array_equal(value, want, err_msg=f"{name}/part_{p} {sample}")
+    within = np.unique(np.concatenate([r[:n] for r, n in zip(ref["ids"], ref["lengths"])]))
+    assert 11 in within  # id 11: row 3 of part 2 under both strategies, looked up inside a sequence
+    (wrong,) = og.run(fetch, feeds, ids=ids[ids != 11])
+    assert np.max(np.abs(wrong - ref["logits"])) > 1e-3
 
 
 def test_a_part_read_whole_is_its_row_range_of_the_data_files(ps_checkpoint):
@@ -83,17 +94,22 @@ def test_convert_and_verify_on_the_sampled_paths(sampled):
     assert "embeddings embedding_tags, embedding_words" in notes  # both partitioned embeddings were sampled
 
 
-@pytest.mark.parametrize("key, row", [("words", 9), ("tags", 5)])  # words part 2 (div), tags part 2 (mod: 5 % 3)
-def test_a_wrong_row_in_a_partition_is_caught(ps_checkpoint, sampled, tmp_path, key, row):
-    """Negative control: one row of a partitioned embedding changed inside `model.keras`; verify (sampled paths)
-    fails, on the whole model's logits when the row is one the random ids look up, and on the every-row
-    comparison with the checkpoint in any case."""
+@pytest.mark.parametrize("key", ["words", "tags"])
+@pytest.mark.parametrize("looked_up", [True, False])
+def test_a_wrong_row_in_a_partition_is_caught(ps_checkpoint, sampled, tmp_path, key, looked_up):
+    """Negative control: one row of the last partition of `words` (div: rows 8..11) or `tags` (mod: the ids
+    congruent to 2) changed inside `model.keras`; verify (sampled paths) fails: on the whole model's logits when the
+    random ids look that row up inside a sequence, and on the every-row comparison with the checkpoint in any case."""
     import modern_rnn  # noqa: F401
     from migration.checkpoint.verify import verify_conversion
     from migration.graph import keras_stream
     from migration.graph.whole_model import sample_feeds
     from modern_rnn import keras
 
+    feeds = sample_feeds(_original(ps_checkpoint["prefix"]), ["ids", "lengths"])  # what verify feeds (seed 0)
+    seen = set(np.concatenate([r[:n] for r, n in zip(feeds["ids"], feeds["lengths"])]).tolist())
+    in_part = [i for i in range(12) if (i >= 8 if key == "words" else i % 3 == 2)]
+    row = next(i for i in in_part if (i in seen) == looked_up)
     bad = str(tmp_path / "bad")
     shutil.copytree(sampled[1], bad)
     path = os.path.join(bad, "model.keras")
@@ -106,9 +122,7 @@ def test_a_wrong_row_in_a_partition_is_caught(ps_checkpoint, sampled, tmp_path, 
     with pytest.MonkeyPatch.context() as m:
         m.setattr(keras_stream, "STREAM_MIN_BYTES", 0)
         report = verify_conversion(ps_checkpoint["prefix"], bad)
-        seen = np.unique(sample_feeds(_original(ps_checkpoint["prefix"]), ["ids", "lengths"])["ids"])
     failed = {c.what for c in report.checks if not c.max_abs_diff <= report.tolerance}
     assert not report.ok
     assert any(w.startswith(f"whole model embedding embedding_{key} ") for w in failed), failed
-    if row in seen:
-        assert "whole model" in failed, failed
+    assert ("whole model" in failed) == looked_up, failed
