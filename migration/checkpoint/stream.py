@@ -344,12 +344,23 @@ class _PieceReader:
                 for first in range(0, piece.rows, rows):
                     n = min(rows, piece.rows - first)
                     self.read_rows(k, first, buf[:n])
-            actual = _mask(int.from_bytes(self.crc[k].digest(), "big"))
-            if actual != piece.crc32c:
-                raise MigrationError(
-                    f"Checksum mismatch for {self.layout.name!r} in {piece.file!r} (rows {piece.row}.."
-                    f"{piece.row + piece.rows - 1}): the .data file is damaged or belongs to another save; re-copy "
-                    "the checkpoint's files (index and data from one Saver.save call).")
+            self._compare(k)
+
+    def check_complete(self) -> None:
+        """Compare the CRC32C of every piece read whole, in order, with the index's (pieces read in part are not
+        checked): a partition read as its own row range is checked when it is one stored piece, as TF1 saves it."""
+        for k, piece in enumerate(self.layout.pieces):
+            if self.done[k] == piece.size:
+                self._compare(k)
+
+    def _compare(self, k: int) -> None:
+        piece = self.layout.pieces[k]
+        actual = _mask(int.from_bytes(self.crc[k].digest(), "big"))
+        if actual != piece.crc32c:
+            raise MigrationError(
+                f"Checksum mismatch for {self.layout.name!r} in {piece.file!r} (rows {piece.row}.."
+                f"{piece.row + piece.rows - 1}): the .data file is damaged or belongs to another save; re-copy "
+                "the checkpoint's files (index and data from one Saver.save call).")
 
 
 def iter_rows(layout: TensorLayout, perm: Optional[np.ndarray] = None, *,
@@ -446,11 +457,12 @@ def gather_rows(layout: TensorLayout, rows: np.ndarray) -> np.ndarray:
 
 
 def read_rows(layout: TensorLayout, a: int, b: int) -> np.ndarray:
-    """``full[a:b]`` read from the data files (e.g. one part of a partitioned variable, not the whole tensor). No
-    CRC check (it needs every byte of the pieces): the full copies and ``verify`` check CRCs."""
+    """``full[a:b]`` read from the data files (e.g. one part of a partitioned variable, not the whole tensor); the
+    CRC32C of each stored piece it covers whole is checked (:class:`MigrationError` on a mismatch)."""
     out = np.empty((b - a,) + tuple(layout.shape[1:]), layout.dtype)
     with _PieceReader(layout) as reader:
         _read_range(reader, a, b, out)
+        reader.check_complete()
     return out
 
 

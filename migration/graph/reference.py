@@ -97,8 +97,8 @@ class OriginalGraph:
 
     def _part_rows(self, src: VariableSource) -> Optional[np.ndarray]:
         """Partition ``src`` (rows ``[offset, offset + shape[0])`` of the saved full tensor, every column) read from
-        the data files alone (:func:`migration.checkpoint.stream.read_rows`), not the whole tensor; None when the
-        part is not a row range or the bundle is not streamable."""
+        the data files alone (:func:`migration.checkpoint.stream.read_rows`: its stored piece CRC-checked), not the
+        whole tensor; None when the part is not a row range or the bundle is not streamable."""
         from migration.checkpoint import stream
 
         layout_of = getattr(self.reader, "layout", None)

@@ -83,6 +83,28 @@ def test_a_part_read_whole_is_its_row_range_of_the_data_files(ps_checkpoint):
         np.testing.assert_array_equal(og._part_rows(src), want)
 
 
+def test_a_damaged_part_read_as_its_rows_is_refused(ps_checkpoint, tmp_path):
+    """Negative control: one byte of the LSTM kernel's second part changed in a copy of the `.data` shard; reading
+    that part as its row range fails its stored CRC32C with a clear error (never a silently wrong reference)."""
+    from migration.errors import MigrationError
+
+    copy = tmp_path / "ckpt"
+    shutil.copytree(ps_checkpoint["dir"], copy)
+    prefix = str(copy / os.path.basename(ps_checkpoint["prefix"]))
+    og = _original(prefix)
+    node = og.index.nodes["encoder/rnn/lstm_cell/kernel/part_1"]
+    src = og.variable_source(node)
+    piece = next(p for p in og.reader.layout(src.key).pieces if p.row == src.offset[0])
+    og.variable_value(node)  # intact: reads
+    with open(piece.file, "r+b") as f:
+        f.seek(piece.offset + 5)
+        byte = f.read(1)
+        f.seek(piece.offset + 5)
+        f.write(bytes([byte[0] ^ 0x40]))
+    with pytest.raises(MigrationError, match="Checksum mismatch"):
+        og.variable_value(node)
+
+
 def test_convert_and_verify_on_the_sampled_paths(sampled):
     from migration.checkpoint.manifest import read_manifest
 
