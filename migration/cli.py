@@ -127,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from migration.errors import MigrationError
 
     want_json = bool(getattr(args, "json", False))
+    if args.command in ("convert", "verify"):  # freed chunk buffers go back to the OS: peak RSS flat in tensor size
+        from migration.checkpoint.stream import return_freed_memory
+
+        return_freed_memory()
     try:
         return int(args.func(args) or 0)
     except MigrationError as exc:

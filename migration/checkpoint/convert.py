@@ -617,7 +617,12 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         write_manifest(tmp, manifest)
         verification = None
         if verify:
+            import gc
+
             from migration.checkpoint.verify import verify_conversion
+
+            conv.block_models.clear()  # verify loads what was written: the built models' memory is freed first
+            gc.collect()
 
             against = reader.prefix
             if conv.casts:  # the TF1 side is built in float32: give it an exactly-cast float32 copy

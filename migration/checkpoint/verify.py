@@ -13,11 +13,12 @@ Reference for each RNN block, in order of strength:
   original"; the reason is given in the notes.
 
 The whole model (``model.keras``), when written, is compared end to end with the original graph on random inputs
-(ids within the embedding, ragged lengths). Embeddings of 32 MiB and more are sampled on both sides so memory stays
+(ids within the embedding, ragged lengths). Embeddings of 4 MiB and more (the whole variable, all its parts) are sampled on both sides so memory stays
 flat in their size: the Keras side holds only the rows of the ids fed (read from ``model.weights.h5``; any other id
 raises and the comparison is redone with the embedding whole), the original graph gets a zero buffer with only those
-rows filled; then every row of the model's embedding is compared with the checkpoint, chunk by chunk. Embeddings are checked by lookup (partitioned variables through a
-partitioned TF1 variable and ``embedding_lookup`` with the graph's strategy), dense weights and graph-constant
+rows filled; then every row of the model's embedding is compared with the checkpoint, chunk by chunk. Embeddings are checked by lookup (partitioned variables of up to
+:data:`TF_LOOKUP_MAX_BYTES` through a partitioned TF1 variable and ``embedding_lookup`` with the graph's strategy;
+larger ones row by row against the checkpoint in the strategy's row order, flat), dense weights and graph-constant
 matrices by value (reference ``checkpoint``).
 """
 from __future__ import annotations
@@ -255,11 +256,13 @@ def _check_model_embeddings(reader, entry: dict, out_dir: str, manifest: dict, p
     return checks
 
 
-#: Row chunk of the flat comparisons (checkpoint rows vs .npy / model.keras rows): 3 buffers of this size live.
-COMPARE_CHUNK_BYTES = 4 * 1024 * 1024
+#: Row chunk of the flat comparisons (checkpoint rows vs .npy / model.keras rows): 3 buffers of this size live
+#: (1 MiB: as fast as larger chunks for a subtraction, and beside the fixed cost of verify's TF sessions).
+COMPARE_CHUNK_BYTES = 1024 * 1024
 
-#: Above this size a partitioned embedding is compared by streaming (flat memory) instead of a TF1 lookup of every id.
-TF_LOOKUP_MAX_BYTES = 64 * 1024 * 1024
+#: Above this size a partitioned embedding is compared by streaming (flat memory) instead of a TF1 lookup of every id
+#: (which holds the restored variable, the lookup and the ``.npy``: 4x its size).
+TF_LOOKUP_MAX_BYTES = 4 * 1024 * 1024
 
 
 def _compare_rows(reader, key: str, path: str, perm: Optional[np.ndarray] = None) -> float:

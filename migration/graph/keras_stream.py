@@ -39,7 +39,7 @@ import numpy as np
 from migration.errors import MigrationError
 
 #: Embeddings of at least this many bytes are streamed into ``model.keras`` and sampled by ``verify``.
-STREAM_MIN_BYTES = 32 * 1024 * 1024
+STREAM_MIN_BYTES = 4 * 1024 * 1024
 _WEIGHTS = "model.weights.h5"
 _CONFIG = "config.json"
 

@@ -85,10 +85,28 @@ class OriginalGraph:
             sampled = self._sampled_value(src, ids)
             if sampled is not None:
                 return sampled
+        if src.offset:
+            rows = self._part_rows(src)
+            if rows is not None:
+                return rows
         full = self.reader.read(src.key)
         if src.offset:
-            full = full[tuple(slice(o, o + s) for o, s in zip(src.offset, src.shape))]
+            full = np.array(full[tuple(slice(o, o + s) for o, s in zip(src.offset, src.shape))])  # not a view: the
+            # full tensor is freed, so P parts never hold P copies of it
         return np.asarray(full)
+
+    def _part_rows(self, src: VariableSource) -> Optional[np.ndarray]:
+        """Partition ``src`` (rows ``[offset, offset + shape[0])`` of the saved full tensor, every column) read from
+        the data files alone (:func:`migration.checkpoint.stream.read_rows`: its stored piece CRC-checked), not the
+        whole tensor; None when the part is not a row range or the bundle is not streamable."""
+        from migration.checkpoint import stream
+
+        layout_of = getattr(self.reader, "layout", None)
+        layout = layout_of(src.key) if layout_of is not None else None
+        if layout is None or not layout.shape or len(src.offset) != len(layout.shape) or \
+                any(src.offset[1:]) or tuple(src.shape[1:]) != tuple(layout.shape[1:]):
+            return None
+        return stream.read_rows(layout, int(src.offset[0]), int(src.offset[0]) + int(src.shape[0]))
 
     def _sampled_of(self, node, ids: np.ndarray) -> Optional[np.ndarray]:
         src = self.variable_source(node)
@@ -111,7 +129,9 @@ class OriginalGraph:
         if layout is None or len(layout.shape) != 2:
             return None
         shape = tuple(src.shape) if src.shape else tuple(layout.shape)
-        if int(np.prod(shape, dtype=np.int64)) * 4 < STREAM_MIN_BYTES:
+        # the whole variable's size decides, as for the Keras side (migration.graph.to_keras): each part of a
+        # partitioned embedding may be small while the parts together are not
+        if int(np.prod(layout.shape, dtype=np.int64)) * 4 < STREAM_MIN_BYTES:
             return None
         first = int(src.offset[0]) if src.offset else 0
         ids = np.unique(np.asarray(ids, np.int64).reshape(-1))
