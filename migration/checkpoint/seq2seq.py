@@ -30,7 +30,7 @@ from typing import Any, Optional
 import numpy as np
 
 from migration import seq2seq_converters as s2c
-from migration.checkpoint.seq2seq_graph import DecoderGraph, locate, read_output_attention
+from migration.checkpoint.seq2seq_graph import DecoderGraph, locate, read_output_attention, run_original
 from migration.errors import MigrationError
 from migration.specs import CellSpec
 
@@ -434,15 +434,10 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
             except Exception as exc:  # noqa: BLE001
                 notes.append(f"{what}: the graph's greedy decoder could not be run ({exc})")
                 decoded["greedy"] = np.asarray(model.greedy(data["memory"], data["lengths"], start, 1, 6)[0])
-        try:
-            (expected,) = original.run([graph["logits"]], feeds)
-            reference = "original-graph"
-        except Exception as exc:  # noqa: BLE001 - a sandbox refusal or a graph we fed wrongly: say so, check weaker
-            notes.append(f"{what}: the original graph could not be run ({exc}); compared with a TF1 graph rebuilt "
-                         "from our reading instead (weaker: a misread hyper-parameter would pass)")
-    elif entry.get("graph_note"):
-        notes.append(f"{what}: {entry['graph_note']}; compared with a TF1 graph rebuilt from our reading instead "
-                     "(weaker: a misread hyper-parameter would pass)")
+        expected = run_original(lambda: original.run([graph["logits"]], feeds)[0], what, notes)
+        reference = "original-graph" if expected is not None else reference
+    else:
+        run_original(None, what, notes, entry.get("graph_note"))
     if expected is None:
         if data["state"]:
             notes.append(f"{what}: the rebuilt TF1 graph starts from the encoder state fed to the Keras model")

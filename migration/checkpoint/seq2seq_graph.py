@@ -22,6 +22,24 @@ from migration.errors import MigrationError
 from migration.graph.graphdef import ref
 from migration.specs import CellSpec
 
+#: what a check against a rebuilt graph cannot catch (the CLI's wording for the weaker reference)
+WEAKER = "compared with a TF1 graph rebuilt from our reading instead (weaker: a misread hyper-parameter would pass)"
+
+
+def run_original(run, what: str, notes: list, graph_note: Optional[str] = None):
+    """``run()`` on the user's original graph, or ``None`` with the reason in ``notes`` (a sandbox refusal, a graph we
+    fed wrongly, or ``graph_note`` when there is no graph to run: ``run`` is then ``None``); the caller then checks
+    against a rebuilt graph."""
+    if run is None:
+        if graph_note:
+            notes.append(f"{what}: {graph_note}; {WEAKER}")
+        return None
+    try:
+        return run()
+    except Exception as exc:  # noqa: BLE001 - say so, check weaker
+        notes.append(f"{what}: the original graph could not be run ({exc}); {WEAKER}")
+        return None
+
 if TYPE_CHECKING:
     from migration.checkpoint.seq2seq import Seq2SeqInfo
 

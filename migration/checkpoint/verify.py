@@ -134,17 +134,12 @@ def _checkpoint_key(rel: str, scope: str, keys: dict[tuple[str, int], dict[str, 
 def _run_tf1_block(prefix: str, block: dict, specs: dict[str, list[CellSpec]], x: np.ndarray,
                    lengths: np.ndarray, keys: Optional[dict[tuple[str, int], dict[str, str]]] = None) -> list[np.ndarray]:
     import legacy_rnn
-    from migration.checkpoint.blocks import build_tf1_block
+    from migration.checkpoint.blocks import build_tf1_block, run_restored
 
     with legacy_rnn.new_graph() as graph:
         xp, lp, flat, variables = build_tf1_block(specs, block["input_size"], x.shape[1])
         name_map = {_checkpoint_key(rel, block["scope"], keys or {}): var for rel, var in variables.items()}
-        sess = legacy_rnn.new_session(graph)
-        legacy_rnn.initialize(sess)
-        legacy_rnn.restore_renamed(sess, prefix, name_map)
-        out = sess.run(flat, {xp: x, lp: lengths})
-        sess.close()
-    return out
+        return run_restored(graph, prefix, name_map, flat, {xp: x, lp: lengths})
 
 
 def _run_original_block(original, loops, block: dict, x: np.ndarray, lengths: np.ndarray):
