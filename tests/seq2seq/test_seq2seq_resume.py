@@ -110,8 +110,6 @@ def test_missing_slots_of_some_seq2seq_weights_are_refused_with_the_names(resume
     refuses with the weight named and the remedy (exit 2, nothing written); without it the weights convert."""
     from migration.checkpoint.export import write_tf1_checkpoint
 
-    if resumed["form"] == "v1":
-        pytest.skip("one form is enough: the checkpoint's names are the same")
     reader = tf.train.load_checkpoint(resumed["graph"]["prefix"])
     arrays = {n: reader.get_tensor(n) for n, _ in tf.train.list_variables(resumed["graph"]["prefix"])
               if not n.startswith("memory_layer/kernel/Adam")}
