@@ -17,12 +17,12 @@ logits and per-block outputs, fed ``x`` and ``lengths``.
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
 import legacy_rnn
 from legacy_rnn import tf, v1
+from ground_truth_graphs import record, reference, run_original_program  # noqa: F401 - the tests import them from here
 
 B, T, D, CLASSES = 4, 6, 3, 3
 LENGTHS = np.array([6, 1, 4, 3], np.int32)
@@ -77,34 +77,5 @@ def build_families(directory, seed: int = 7) -> str:
             from conftest import randomize
 
             randomize(sess, seed)
-            values = sess.run({"logits": logits, **outs}, {x: x_np, lengths: LENGTHS})
-            os.makedirs(directory, exist_ok=True)
-            np.savez(os.path.join(str(directory), "reference.npz"), x=x_np, lengths=LENGTHS,
-                     **{f"out_{k}": v for k, v in values.items()})
-            names = {"logits": logits.name, **{k: v.name for k, v in outs.items()}}
-            with open(os.path.join(str(directory), "names.txt"), "w") as f:
-                f.write("\n".join(f"{k}={v}" for k, v in names.items()))
-            return v1.train.Saver().save(sess, os.path.join(str(directory), "model.ckpt"))
-
-
-def reference(prefix: str) -> tuple[dict, dict, dict]:
-    """(inputs, outputs, tensor names) recorded by :func:`build_families` next to ``prefix``."""
-    d = os.path.dirname(prefix)
-    data = np.load(os.path.join(d, "reference.npz"))
-    ins = {k: data[k] for k in ("x", "lengths")}
-    outs = {k[4:]: data[k] for k in data.files if k.startswith("out_")}
-    with open(os.path.join(d, "names.txt")) as f:
-        names = dict(line.split("=", 1) for line in f.read().splitlines())
-    return ins, outs, names
-
-
-def run_original_program(prefix: str, fetches: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """The user's own program: ``import_meta_graph`` + ``Saver.restore``, fed by tensor name."""
-    with legacy_rnn.new_graph() as graph:
-        saver = v1.train.import_meta_graph(prefix + ".meta")
-        sess = legacy_rnn.new_session(graph)
-        saver.restore(sess, prefix)
-        feed = {graph.get_tensor_by_name(k if ":" in k else k + ":0"): v for k, v in feeds.items()}
-        out = sess.run([graph.get_tensor_by_name(f) for f in fetches], feed)
-        sess.close()
-    return out
+            return record(sess, directory, {"logits": logits, **outs}, {x: x_np, lengths: LENGTHS},
+                          {"x": x_np, "lengths": LENGTHS})

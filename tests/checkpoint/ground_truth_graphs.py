@@ -51,7 +51,9 @@ def _randomize(sess, seed: int) -> None:
             var.load(rng.normal(0.0, 0.6, var.shape.as_list()).astype(np.float32), sess)
 
 
-def _finish(sess, directory, fetches: dict, feed: dict, inputs: dict) -> str:
+def record(sess, directory, fetches: dict, feed: dict, inputs: dict) -> str:
+    """Run ``fetches``, keep inputs, outputs and tensor names beside the ``Saver`` checkpoint written into
+    ``directory`` (read back by :func:`reference`)."""
     os.makedirs(directory, exist_ok=True)
     values = sess.run(fetches, feed)
     np.savez(os.path.join(str(directory), "reference.npz"), **{f"out_{k}": v for k, v in values.items()},
@@ -97,7 +99,7 @@ def build_ptb(directory, tf1_form: bool = True, seed: int = 11) -> str:
         legacy_rnn.initialize(sess)
         _randomize(sess, seed)
         x = np.random.default_rng(seed).integers(0, V, (B, T)).astype(np.int32)
-        return _finish(sess, directory, {"logits": logits, "rnn_outputs": outputs}, {ids: x, keep: 1.0},
+        return record(sess, directory, {"logits": logits, "rnn_outputs": outputs}, {ids: x, keep: 1.0},
                        {"input_data": x, "rnn_input": sess.run(inputs, {ids: x})})
 
 
@@ -124,7 +126,7 @@ def build_reentered(directory, seed: int = 12) -> str:
         _randomize(sess, seed)
         rng = np.random.default_rng(seed)
         x, ls = rng.integers(0, V, (B, T)).astype(np.int32), np.array([T, 1, 3, 5], np.int32)
-        return _finish(sess, directory, {"probs": probs, "rnn_outputs": outputs}, {ids: x, lengths: ls},
+        return record(sess, directory, {"probs": probs, "rnn_outputs": outputs}, {ids: x, lengths: ls},
                        {"ids": x, "lengths": ls, "rnn_input": sess.run(inputs, {ids: x})})
 
 
@@ -161,7 +163,7 @@ def build_block_lstm(directory, seed: int = 13) -> str:
         _randomize(sess, seed)
         rng = np.random.default_rng(seed)
         xs, ls = rng.normal(0, 1.5, (B, T, 3)).astype(np.float32), np.array([T, 2, 1, 4], np.int32)
-        return _finish(sess, directory, {"logits": logits, "c": state.c}, {x: xs, lengths: ls},
+        return record(sess, directory, {"logits": logits, "c": state.c}, {x: xs, lengths: ls},
                        {"x": xs, "lengths": ls})
 
 
@@ -176,7 +178,7 @@ def build_unknown_op(directory, seed: int = 14) -> str:
         legacy_rnn.initialize(sess)
         _randomize(sess, seed)
         xs = np.random.default_rng(seed).integers(0, V, (B, T)).astype(np.int32)
-        return _finish(sess, directory, {"logits": logits}, {ids: xs}, {"ids": xs})
+        return record(sess, directory, {"logits": logits}, {ids: xs}, {"ids": xs})
 
 
 def build_bidirectional(directory, seed: int = 15) -> str:
@@ -192,7 +194,7 @@ def build_bidirectional(directory, seed: int = 15) -> str:
         _randomize(sess, seed)
         rng = np.random.default_rng(seed)
         xs, ls = rng.normal(0, 1, (T, B, 3)).astype(np.float32), np.array([T, 1, 4, 2], np.int32)
-        return _finish(sess, directory, {"scores": scores}, {x: xs, lengths: ls}, {"x_time_major": xs, "lengths": ls})
+        return record(sess, directory, {"scores": scores}, {x: xs, lengths: ls}, {"x_time_major": xs, "lengths": ls})
 
 
 def build_ema(directory, seed: int = 16) -> str:
@@ -221,3 +223,20 @@ def build_ema(directory, seed: int = 16) -> str:
         with open(os.path.join(str(directory), "names.txt"), "w") as f:
             f.write(f"logits={logits.name}")
         return prefix
+
+
+def run_original_program(prefix: str, fetches: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The user's own program: import_meta_graph + Saver.restore, every placeholder_with_default keep_prob fed 1.0."""
+    with legacy_rnn.new_graph() as graph:
+        saver = v1.train.import_meta_graph(prefix + ".meta")
+        sess = legacy_rnn.new_session(graph)
+        saver.restore(sess, prefix)
+        feed = {graph.get_tensor_by_name(k if ":" in k else k + ":0"): v for k, v in feeds.items()}
+        for op in graph.get_operations():
+            if op.type == "PlaceholderWithDefault" and "keep" in op.name:
+                feed[op.outputs[0]] = 1.0
+            if op.type == "Placeholder" and "keep" in op.name:
+                feed[op.outputs[0]] = 1.0
+        out = sess.run([graph.get_tensor_by_name(f) for f in fetches], feed)
+        sess.close()
+    return out

@@ -18,6 +18,7 @@ import legacy_rnn
 from legacy_rnn import tf, v1
 
 import ground_truth_graphs as g
+from ground_truth_graphs import run_original_program
 from conftest import build_partitioned, build_seed002, build_seed004, copy_checkpoint, run_cli
 
 CASES = {  # name -> (builder, expected forget_bias)
@@ -60,23 +61,6 @@ def converted(built, tmp_path_factory):
         return cache[key]
 
     return get
-
-
-def run_original_program(prefix: str, fetches: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """The user's own program: import_meta_graph + Saver.restore, every placeholder_with_default keep_prob fed 1.0."""
-    with legacy_rnn.new_graph() as graph:
-        saver = v1.train.import_meta_graph(prefix + ".meta")
-        sess = legacy_rnn.new_session(graph)
-        saver.restore(sess, prefix)
-        feed = {graph.get_tensor_by_name(k if ":" in k else k + ":0"): v for k, v in feeds.items()}
-        for op in graph.get_operations():
-            if op.type == "PlaceholderWithDefault" and "keep" in op.name:
-                feed[op.outputs[0]] = 1.0
-            if op.type == "Placeholder" and "keep" in op.name:
-                feed[op.outputs[0]] = 1.0
-        out = sess.run([graph.get_tensor_by_name(f) for f in fetches], feed)
-        sess.close()
-    return out
 
 
 def manifest(out: str) -> dict:
