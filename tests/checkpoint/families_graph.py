@@ -17,7 +17,6 @@ logits and per-block outputs, fed ``x`` and ``lengths``.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 import legacy_rnn
