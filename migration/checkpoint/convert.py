@@ -285,7 +285,8 @@ class _Converter:
             entry["row_order"] = (f"permuted for partition_strategy='mod' over {emb.partitions} partitions: "
                                   "row i = saved[offset[i % P] + i // P]")
         else:
-            entry["row_order"] = "as saved" + ("" if emb.partitions else " (partitioning unknown without .meta)")
+            entry["row_order"] = "as saved" + ("" if emb.partitions or self.meta
+                                               else " (partitioning unknown without .meta)")
         entry["dtype"] = self.copy(emb.name, file, perm)
         self.destinations[emb.name] = file
         slots = {}

@@ -110,6 +110,7 @@ def test_converted_wrapper_weights_reproduce_the_original_program(wrapped):
     files = {d["name"]: (np.load(os.path.join(out, d["kernel_file"])), np.load(os.path.join(out, d["bias_file"])))
              for d in m["dense"]}
     tables = {e["name"]: np.load(os.path.join(out, e["file"])) for e in m["embeddings"]}
+    assert tables and all(e["row_order"] == "as saved" for e in m["embeddings"])  # the .meta says: not partitioned
     blocks = {b["name"]: keras.models.load_model(os.path.join(out, b["file"]), compile=False, safe_mode=True)
               for b in m["blocks"]}
     rng = np.random.default_rng(4)
