@@ -188,6 +188,25 @@ def convert_slots(conv, info: Seq2SeqInfo, keys: set[str]) -> dict[str, dict[str
     ``optimizer/<role>/seq2seq/<name>/<weight>.npy``. Returns ``{Keras weight name (named_weights): {role: file}}``
     for :func:`migration.checkpoint.optimizer.seq2seq_slots`; ``{}`` without ``--with-optimizer`` (the slots are
     named as not migrated) or when none of the weights has a slot."""
+
+    def to_keras(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        named = s2c.attention_wrapper_to_keras(arrays, info.block, 0.0)
+        if info.embedding in arrays:
+            named["embedding"] = arrays[info.embedding]
+        if info.projection:
+            for part, key in zip(("kernel", "bias"), info.projection):
+                if key in arrays:
+                    named[f"output_projection/{part}"] = arrays[key]
+        return named
+
+    return write_slots(conv, info.name, keys, set(info.block.names), to_keras)
+
+
+def write_slots(conv, name: str, keys: set[str], required: set[str], to_keras) -> dict[str, dict[str, str]]:
+    """The slots of one seq2seq model (either kind), role by role: every ``required`` weight must have the role (else
+    a named refusal), ``to_keras({checkpoint key: slot array})`` gives ``{Keras weight name: array}`` converted like
+    the weights, saved as ``optimizer/<role>/seq2seq/<name>/<weight>.npy``. Returns ``{Keras weight: {role: file}}``;
+    ``{}`` without ``--with-optimizer`` or without slots (then the slots are named as not migrated)."""
     from migration.checkpoint.manifest import safe_name
 
     slotted = {k for k in keys if conv.slot_index.get(k)}
@@ -196,32 +215,24 @@ def convert_slots(conv, info: Seq2SeqInfo, keys: set[str]) -> dict[str, dict[str
             for role, slot in conv.slot_index.get(key, {}).items():
                 conv.destinations[slot] = "not migrated (pass --with-optimizer)"
         return {}
-    block = info.block
     roles: dict[str, dict[str, str]] = {}
     for key in sorted(slotted):
         for role, slot in conv.slot_index[key].items():
             roles.setdefault(role, {})[key] = slot
     out: dict[str, dict[str, str]] = {}
     for role, by_key in roles.items():
-        missing = sorted(set(block.names) - set(by_key))
+        missing = sorted(required - set(by_key))
         if missing:
             raise MigrationError(f"Optimizer slot {role!r} is missing for {missing[:3]} of the seq2seq model "
-                                 f"{info.name!r} (it has slots for {len(by_key)} of its weights); the checkpoint is "
+                                 f"{name!r} (it has slots for {len(by_key)} of its weights); the checkpoint is "
                                  "inconsistent or part of the model was frozen. Convert without --with-optimizer.")
-        arrays = {key: conv.read_weight(slot) for key, slot in by_key.items()}
-        named = s2c.attention_wrapper_to_keras(arrays, block, 0.0)
-        if info.embedding in arrays:
-            named["embedding"] = arrays[info.embedding]
-        if info.projection:
-            for part, key in zip(("kernel", "bias"), info.projection):
-                if key in arrays:
-                    named[f"output_projection/{part}"] = arrays[key]
-        for name, array in named.items():
-            rel = conv.rel("optimizer", role, "seq2seq", info.name, f"{safe_name(name)}.npy")
+        named = to_keras({key: conv.read_weight(slot) for key, slot in by_key.items()})
+        for weight, array in named.items():
+            rel = conv.rel("optimizer", role, "seq2seq", name, f"{safe_name(weight)}.npy")
             np.save(os.path.join(conv.tmp, rel), np.asarray(array, np.float32), allow_pickle=False)
-            out.setdefault(name, {})[role] = rel
+            out.setdefault(weight, {})[role] = rel
         for key, slot in by_key.items():
-            conv.destinations[slot] = f"optimizer/{role}/seq2seq/{info.name} (converted like {key})"
+            conv.destinations[slot] = f"optimizer/{role}/seq2seq/{name} (converted like {key})"
     return out
 
 

@@ -124,41 +124,21 @@ def convert_slots(conv, info, desc: dict, model) -> dict[str, dict[str, str]]:
     cells' layouts, ``forget_bias`` 0), saved as ``optimizer/<role>/seq2seq/<name>/...npy``. Returns
     ``{Keras weight (Seq2SeqScope name, or slot_key(cell scope, k)): {role: file}}``; ``{}`` without
     ``--with-optimizer`` or without slots (then the slots are named as not migrated)."""
-    from migration.checkpoint.manifest import safe_name
+    from migration.checkpoint.seq2seq import write_slots
 
-    keys = set(info.names)
-    slotted = {k for k in keys if conv.slot_index.get(k)}
-    if not conv.with_optimizer or not slotted:
-        for key in keys:
-            for role, slot in conv.slot_index.get(key, {}).items():
-                conv.destinations[slot] = "not migrated (pass --with-optimizer)"
-        return {}
-    roles: dict[str, dict[str, str]] = {}
-    for key in sorted(slotted):
-        for role, slot in conv.slot_index[key].items():
-            roles.setdefault(role, {})[key] = slot
     spec = CellSpec.from_dict(desc["spec"])
     if spec.is_lstm:
         spec = dataclasses.replace(spec, forget_bias=0.0)   # a slot is not a bias
-    out: dict[str, dict[str, str]] = {}
-    for role, by_key in roles.items():
-        missing = sorted(keys - set(by_key))
-        if missing:
-            raise MigrationError(f"Optimizer slot {role!r} is missing for {missing[:3]} of the seq2seq model "
-                                 f"{info.name!r} (it has slots for {len(by_key)} of its weights); the checkpoint is "
-                                 "inconsistent or part of the model was frozen. Convert without --with-optimizer.")
-        arrays = {key: conv.read_weight(slot) for key, slot in by_key.items()}
+
+    def to_keras(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         named, cells = s2c.legacy_scope_to_keras(arrays, list(model.scope.named_weights()),
                                                  {path: spec for path in model.scope.cells}, prefix=desc["user_prefix"])
         flat = dict(named)
         flat.update({slot_key(path, k): w for path, weights in cells.items() for k, w in enumerate(weights)})
-        for name, array in flat.items():
-            rel = conv.rel("optimizer", role, "seq2seq", info.name, f"{safe_name(name)}.npy")
-            np.save(os.path.join(conv.tmp, rel), np.asarray(array, np.float32), allow_pickle=False)
-            out.setdefault(name, {})[role] = rel
-        for key, slot in by_key.items():
-            conv.destinations[slot] = f"optimizer/{role}/seq2seq/{info.name} (converted like {key})"
-    return out
+        return flat
+
+    keys = set(info.names)
+    return write_slots(conv, info.name, keys, keys, to_keras)
 
 
 # -- the .meta graph ------------------------------------------------------------------------------------------------
