@@ -178,12 +178,11 @@ class LSTMBlockFusedCell:
         return (tf.unstack(h) if is_list else h), rnn_cell.LSTMStateTuple(*final)
 
 
-class GRUBlockCell(LayerRNNCell):
-    """``tf.contrib.rnn.GRUBlockCell`` (v1 names) on ``tf.raw_ops.GRUBlockCell``; see :func:`gru_block_cell`."""
+class _GRUShapedCell(LayerRNNCell):
+    """A cell whose state and output are both ``[batch, num_units]`` (the GRU block cells here and
+    :class:`legacy_rnn.cudnn.CudnnCompatibleGRUCell`)."""
 
-    _NAMES = ("w_ru", "b_ru", "w_c", "b_c")
-
-    def __init__(self, num_units: int, name: str = "gru_cell") -> None:
+    def __init__(self, num_units: int, name: str) -> None:
         super().__init__(name=name)
         self._num_units = check_positive_int("units", num_units)
 
@@ -194,6 +193,15 @@ class GRUBlockCell(LayerRNNCell):
     @property
     def output_size(self) -> int:
         return self._num_units
+
+
+class GRUBlockCell(_GRUShapedCell):
+    """``tf.contrib.rnn.GRUBlockCell`` (v1 names) on ``tf.raw_ops.GRUBlockCell``; see :func:`gru_block_cell`."""
+
+    _NAMES = ("w_ru", "b_ru", "w_c", "b_c")
+
+    def __init__(self, num_units: int, name: str = "gru_cell") -> None:
+        super().__init__(num_units, name)
 
     def build(self, inputs_shape) -> None:
         depth, u = int(inputs_shape[-1]), self._num_units

@@ -20,28 +20,17 @@ Read beside :mod:`modern_rnn.cudnn`: the same names, in the same order.
 from __future__ import annotations
 
 import tensorflow as tf
-from tf_keras.src.layers.rnn.legacy_cells import LayerRNNCell
 
-from legacy_rnn.contrib import LSTMBlockCell
-from migration.errors import check_positive_int
+from legacy_rnn.contrib import LSTMBlockCell, _GRUShapedCell
 
 v1 = tf.compat.v1
 
 
-class CudnnCompatibleGRUCell(LayerRNNCell):
+class CudnnCompatibleGRUCell(_GRUShapedCell):
     """``tf.contrib.cudnn_rnn.CudnnCompatibleGRUCell``; see :func:`cudnn_compatible_gru_cell`."""
 
     def __init__(self, num_units: int, name: str = "cudnn_compatible_gru_cell") -> None:
-        super().__init__(name=name)
-        self._num_units = check_positive_int("units", num_units)
-
-    @property
-    def state_size(self) -> int:
-        return self._num_units
-
-    @property
-    def output_size(self) -> int:
-        return self._num_units
+        super().__init__(num_units, name)
 
     def build(self, inputs_shape) -> None:
         depth, u = int(inputs_shape[-1]), self._num_units

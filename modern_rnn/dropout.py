@@ -18,33 +18,26 @@ from typing import Optional
 import tensorflow as tf
 import tf_keras as keras
 
+from modern_rnn.wrappers import _Wrapper
+
 
 @keras.saving.register_keras_serializable(package="modern_rnn")
-class DropoutCell(keras.layers.Layer):
+class DropoutCell(_Wrapper):
     """Wrap ``cell``; keep probabilities as in TF1 (1.0 = no dropout)."""
 
     def __init__(self, cell, input_keep_prob: float = 1.0, output_keep_prob: float = 1.0,
                  state_keep_prob: float = 1.0, seed: Optional[int] = None, **kwargs) -> None:
-        super().__init__(**kwargs)
         if isinstance(cell, dict):
             cell = keras.layers.deserialize(cell)
         for name, value in (("input_keep_prob", input_keep_prob), ("output_keep_prob", output_keep_prob),
                             ("state_keep_prob", state_keep_prob)):
             if not 0.0 < float(value) <= 1.0:
                 raise ValueError(f"Received an invalid value for `{name}`: expected a float in (0, 1], got {value!r}.")
-        self.cell = cell
+        super().__init__(cell, **kwargs)
         self.input_keep_prob = float(input_keep_prob)
         self.output_keep_prob = float(output_keep_prob)
         self.state_keep_prob = float(state_keep_prob)
         self.seed = seed
-
-    @property
-    def state_size(self):
-        return self.cell.state_size
-
-    @property
-    def output_size(self):
-        return self.cell.output_size
 
     def build(self, input_shape) -> None:
         if not self.cell.built:

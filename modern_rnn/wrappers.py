@@ -16,7 +16,10 @@ import tf_keras as keras
 from migration.errors import check_positive_int
 
 
-class _CellWrapper(keras.layers.Layer):
+class _Wrapper(keras.layers.Layer):
+    """The state and output sizes are the wrapped cell's (twin of :class:`legacy_rnn.wrappers._Wrapper`; also the
+    base of :class:`modern_rnn.dropout.DropoutCell`)."""
+
     def __init__(self, cell, **kwargs) -> None:
         super().__init__(**kwargs)
         self.cell = cell
@@ -30,7 +33,7 @@ class _CellWrapper(keras.layers.Layer):
         return self.cell.output_size
 
 
-class OutputProjectionCell(_CellWrapper):
+class OutputProjectionCell(_Wrapper):
     """``output = projection(cell_output)``; the state is the cell's (see :func:`output_projection_wrapper`)."""
 
     def __init__(self, cell, output_size: int, activation=None, **kwargs) -> None:
@@ -52,7 +55,7 @@ class OutputProjectionCell(_CellWrapper):
         return self.projection(output), new_states
 
 
-class InputProjectionCell(_CellWrapper):
+class InputProjectionCell(_Wrapper):
     """The cell reads ``projection(x)`` (see :func:`input_projection_wrapper`)."""
 
     def __init__(self, cell, num_proj: int, activation=None, **kwargs) -> None:
@@ -68,7 +71,7 @@ class InputProjectionCell(_CellWrapper):
         return self.cell(self.projection(inputs), states, training=training)
 
 
-class EmbeddingCell(_CellWrapper):
+class EmbeddingCell(_Wrapper):
     """The cell reads ``embedding[id]`` for ids given as ``[B, 1]`` per step (see :func:`embedding_wrapper`)."""
 
     def __init__(self, cell, embedding_classes: int, embedding_size: int, **kwargs) -> None:
@@ -87,7 +90,7 @@ class EmbeddingCell(_CellWrapper):
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn")
-class AttentionCell(_CellWrapper):
+class AttentionCell(_Wrapper):
     """Keras twin of TF 1.15 ``AttentionCellWrapper`` (see :func:`attention_cell_wrapper`).
 
     Sublayers/weights, name for name with the TF1 variables: ``input_projection`` (``Dense(I)`` = ``kernel``,
