@@ -82,21 +82,16 @@ def _record_paths(streamed: Sequence[Streamed]) -> list:
     return undo
 
 
-def _patch_config(raw: bytes, streamed: Sequence[Streamed]) -> bytes:
-    config = json.loads(raw)
-    want = {s.layer.name: s.shape for s in streamed}
-    found: set[str] = set()
+def _embedding_nodes(config) -> list[tuple[dict, dict]]:
+    """``(layer node, its config)`` of every ``Embedding`` in a saved Keras config, nested models included (found
+    first, so callers may edit the nodes)."""
+    found: list[tuple[dict, dict]] = []
 
-    def walk(obj):
+    def walk(obj) -> None:
         if isinstance(obj, dict):
             cfg = obj.get("config")
-            if obj.get("class_name") == "Embedding" and isinstance(cfg, dict) and cfg.get("name") in want:
-                rows, dim = want[cfg["name"]]
-                if cfg.get("input_dim") != 1 or cfg.get("output_dim") != dim:
-                    raise MigrationError(f"internal error: stub embedding {cfg['name']!r} saved as "
-                                         f"({cfg.get('input_dim')}, {cfg.get('output_dim')})")
-                cfg["input_dim"] = rows
-                found.add(cfg["name"])
+            if obj.get("class_name") == "Embedding" and isinstance(cfg, dict):
+                found.append((obj, cfg))
             for v in obj.values():
                 walk(v)
         elif isinstance(obj, list):
@@ -104,6 +99,22 @@ def _patch_config(raw: bytes, streamed: Sequence[Streamed]) -> bytes:
                 walk(v)
 
     walk(config)
+    return found
+
+
+def _patch_config(raw: bytes, streamed: Sequence[Streamed]) -> bytes:
+    config = json.loads(raw)
+    want = {s.layer.name: s.shape for s in streamed}
+    found: set[str] = set()
+
+    for _, cfg in _embedding_nodes(config):
+        if cfg.get("name") in want:
+            rows, dim = want[cfg["name"]]
+            if cfg.get("input_dim") != 1 or cfg.get("output_dim") != dim:
+                raise MigrationError(f"internal error: stub embedding {cfg['name']!r} saved as "
+                                     f"({cfg.get('input_dim')}, {cfg.get('output_dim')})")
+            cfg["input_dim"] = rows
+            found.add(cfg["name"])
     if found != set(want):
         raise MigrationError(f"internal error: stub embeddings {sorted(set(want) - found)} not in the saved config")
     return json.dumps(config).encode()
@@ -330,19 +341,9 @@ def sampled_layers(path: str, min_bytes: Optional[int] = None) -> dict[str, tupl
     limit = STREAM_MIN_BYTES if min_bytes is None else min_bytes
     out: dict[str, tuple[int, int]] = {}
 
-    def walk(obj):
-        if isinstance(obj, dict):
-            cfg = obj.get("config")
-            if obj.get("class_name") == "Embedding" and isinstance(cfg, dict) and \
-                    int(cfg.get("input_dim", 0)) * int(cfg.get("output_dim", 0)) * 4 >= limit:
-                out[cfg["name"]] = (int(cfg["input_dim"]), int(cfg["output_dim"]))
-            for v in obj.values():
-                walk(v)
-        elif isinstance(obj, list):
-            for v in obj:
-                walk(v)
-
-    walk(config)
+    for _, cfg in _embedding_nodes(config):
+        if int(cfg.get("input_dim", 0)) * int(cfg.get("output_dim", 0)) * 4 >= limit:
+            out[cfg["name"]] = (int(cfg["input_dim"]), int(cfg["output_dim"]))
     return out
 
 
@@ -374,19 +375,10 @@ def load_sampled(out_dir: str, rel: str, ids: np.ndarray, min_bytes: Optional[in
         raise MigrationError(f"{path!r}: {_WEIGHTS} is compressed; re-run `rnn-migrate convert`.")
     rows = np.unique(np.asarray(ids, np.int64).reshape(-1))
 
-    def walk(obj):
-        if isinstance(obj, dict):
-            cfg = obj.get("config")
-            if obj.get("class_name") == "Embedding" and isinstance(cfg, dict) and cfg.get("name") in big:
-                obj["class_name"], obj["module"], obj["registered_name"] = "SampledEmbedding", None, "SampledEmbedding"
-                cfg["rows"] = [int(r) for r in rows if 0 <= r < int(cfg["input_dim"])]
-            for v in obj.values():
-                walk(v)
-        elif isinstance(obj, list):
-            for v in obj:
-                walk(v)
-
-    walk(config)
+    for node, cfg in _embedding_nodes(config):
+        if cfg.get("name") in big:
+            node["class_name"], node["module"], node["registered_name"] = "SampledEmbedding", None, "SampledEmbedding"
+            cfg["rows"] = [int(r) for r in rows if 0 <= r < int(cfg["input_dim"])]
     config["compile_config"] = None
     from modern_rnn import keras
 
