@@ -102,38 +102,45 @@ def _write_checkpoint(directory: str, vocab: int, dim: int, units: int, env: dic
     return prefix, sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory))
 
 
-def run_case(tmp: str, label: str, vocab: int, dim: int, units: int, repeat: int, with_verify: bool,
-             env: dict) -> dict:
-    prefix, size = _write_checkpoint(os.path.join(tmp, label), vocab, dim, units, env)
+def _measure(tmp: str, tag: str, prefix: str, repeat: int, with_model: bool) -> dict[str, dict]:
+    """Interleaved runs (fresh subprocesses) of the bare import, the baseline and the streamed convert, plus, with
+    ``with_model``, convert with the whole model, verify (exit 0 = verified: ``measure`` checks) and the default
+    convert. Returns each run's best wall and CPU, largest peak RSS, the walls, and the peak over the bare import."""
     runs: dict[str, list[dict]] = {"bare": [], "baseline": [], "convert": []}
-    if with_verify:
+    if with_model:
         runs["model"], runs["verify"], runs["default"] = [], [], []
     cli = [sys.executable, "-m", "migration.cli"]
-    try:
-        for k in range(repeat):
-            base_out, conv_out = os.path.join(tmp, f"base{k}"), os.path.join(tmp, f"conv{k}")
-            os.makedirs(base_out)
-            runs["bare"].append(measure([sys.executable, "-c", BARE]))
-            runs["baseline"].append(measure([sys.executable, "-c", BASELINE, prefix, base_out]))
-            shutil.rmtree(base_out)
-            runs["convert"].append(measure(cli + ["convert", prefix, conv_out, "--no-verify", "--no-model", "--quiet"]))
+    for k in range(repeat):
+        base_out, conv_out = os.path.join(tmp, f"{tag}base{k}"), os.path.join(tmp, f"{tag}conv{k}")
+        os.makedirs(base_out)
+        runs["bare"].append(measure([sys.executable, "-c", BARE]))
+        runs["baseline"].append(measure([sys.executable, "-c", BASELINE, prefix, base_out]))
+        shutil.rmtree(base_out)
+        runs["convert"].append(measure(cli + ["convert", prefix, conv_out, "--no-verify", "--no-model", "--quiet"]))
+        shutil.rmtree(conv_out)
+        if with_model:
+            runs["model"].append(measure(cli + ["convert", prefix, conv_out, "--no-verify", "--quiet"]))
+            if not os.path.exists(os.path.join(conv_out, "model.keras")):  # else the rows below measure less
+                raise SystemExit(f"convert wrote no whole model into {conv_out}: see its manifest's notes")
+            runs["verify"].append(measure(cli + ["verify", prefix, conv_out]))
             shutil.rmtree(conv_out)
-            if with_verify:
-                runs["model"].append(measure(cli + ["convert", prefix, conv_out, "--no-verify", "--quiet"]))
-                if not os.path.exists(os.path.join(conv_out, "model.keras")):  # else the rows below measure less
-                    raise SystemExit(f"convert wrote no whole model into {conv_out}: see its manifest's notes")
-                runs["verify"].append(measure(cli + ["verify", prefix, conv_out]))
-                shutil.rmtree(conv_out)
-                runs["default"].append(measure(cli + ["convert", prefix, conv_out, "--quiet"]))
-                shutil.rmtree(conv_out)
-    finally:
-        shutil.rmtree(os.path.dirname(prefix), ignore_errors=True)
+            runs["default"].append(measure(cli + ["convert", prefix, conv_out, "--quiet"]))
+            shutil.rmtree(conv_out)
     best = {name: {"wall": min(r["wall"] for r in rs), "cpu": min(r["cpu"] for r in rs),
                    "peak_rss_mb": max(r["peak_rss_mb"] for r in rs), "walls": [round(r["wall"], 1) for r in rs]}
             for name, rs in runs.items()}
-    bare = best["bare"]["peak_rss_mb"]
-    for name in best:
-        best[name]["over_bare_mb"] = best[name]["peak_rss_mb"] - bare
+    for b in best.values():
+        b["over_bare_mb"] = b["peak_rss_mb"] - best["bare"]["peak_rss_mb"]
+    return best
+
+
+def run_case(tmp: str, label: str, vocab: int, dim: int, units: int, repeat: int, with_verify: bool,
+             env: dict) -> dict:
+    prefix, size = _write_checkpoint(os.path.join(tmp, label), vocab, dim, units, env)
+    try:
+        best = _measure(tmp, "", prefix, repeat, with_verify)
+    finally:
+        shutil.rmtree(os.path.dirname(prefix), ignore_errors=True)
     ratio = best["convert"]["wall"] / best["baseline"]["wall"]
     cpu_ratio = best["convert"]["cpu"] / best["baseline"]["cpu"]
     return {"cpu_ratio": cpu_ratio, "label": label, "vocab": vocab, "dim": dim, "units": units, "bytes": size, "best": best,
@@ -161,32 +168,12 @@ def run_ps_case(tmp: str, repeat: int, env: dict, sizes: dict = PS_SIZES) -> dic
     prefix = written["prefix"]
     shards = sorted(f for f in os.listdir(directory) if ".data-" in f)
     size = sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory) if f.startswith("model.ckpt"))
-    cli = [sys.executable, "-m", "migration.cli"]
-    runs: dict[str, list[dict]] = {"bare": [], "baseline": [], "convert": [], "model": [], "verify": [],
-                                   "default": []}
     try:
-        for k in range(repeat):
-            base_out, conv_out = os.path.join(tmp, f"ps_base{k}"), os.path.join(tmp, f"ps_conv{k}")
-            os.makedirs(base_out)
-            runs["bare"].append(measure([sys.executable, "-c", BARE]))
-            runs["baseline"].append(measure([sys.executable, "-c", BASELINE, prefix, base_out]))
-            shutil.rmtree(base_out)
-            runs["convert"].append(measure(cli + ["convert", prefix, conv_out, "--no-verify", "--no-model", "--quiet"]))
-            shutil.rmtree(conv_out)
-            runs["model"].append(measure(cli + ["convert", prefix, conv_out, "--no-verify", "--quiet"]))
-            if not os.path.exists(os.path.join(conv_out, "model.keras")):
-                raise SystemExit(f"convert wrote no whole model into {conv_out}: see its manifest's notes")
-            runs["verify"].append(measure(cli + ["verify", prefix, conv_out]))  # exit 0 = verified (measure checks)
-            shutil.rmtree(conv_out)
-            runs["default"].append(measure(cli + ["convert", prefix, conv_out, "--quiet"]))
-            shutil.rmtree(conv_out)
+        best = _measure(tmp, "ps_", prefix, repeat, True)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    best = {name: {"wall": min(r["wall"] for r in rs), "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
-                   "walls": [round(r["wall"], 1) for r in rs]} for name, rs in runs.items()}
     base = best["baseline"]["peak_rss_mb"]
     for b in best.values():
-        b["over_bare_mb"] = b["peak_rss_mb"] - best["bare"]["peak_rss_mb"]
         b["rss_vs_baseline"] = b["peak_rss_mb"] / base
     return {"label": "ps", "sizes": dict(sizes), "bytes": size, "shards": len(shards), "devices": written["devices"],
             "best": best, "rss_ok": {n: best[n]["rss_vs_baseline"] <= PS_RATIO for n in PS_RUNS if n in best},
