@@ -263,20 +263,9 @@ def set_all_weights(model, weights: Mapping[str, np.ndarray]) -> None:
 
 def evaluate(model, config, prepared) -> dict:
     from examples import sentiment
-    from modern_rnn import keras, tf
 
-    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
-
-    @tf.function
-    def step(ids, lengths, labels):
-        logits = model((ids, lengths), training=False)
-        right = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1), tf.argmax(labels, 1)), tf.float32))
-        return loss_fn(labels, logits), right
-
-    def batch(ids, lengths, labels):
-        return step(ids, lengths, np.eye(sentiment.NUM_CLASSES, dtype=np.float32)[labels])
-
-    return sentiment._evaluate(batch, prepared.test_ids, prepared.test_lengths, prepared.test_labels)
+    return sentiment._evaluate(sentiment.keras_eval_batch(model), prepared.test_ids, prepared.test_lengths,
+                               prepared.test_labels)
 
 
 PARENT_ENV = "RNN_MIGRATE_DIST_PARENT"  # the pid a child must die with (see _die_with_parent)

@@ -401,6 +401,22 @@ def load_tf1_weights(model, weights: Mapping[str, np.ndarray], units: int) -> No
     model.dense.set_weights([weights[DENSE_VARS[0]], weights[DENSE_VARS[1]]])
 
 
+def keras_eval_batch(model):
+    """``(ids, lengths, labels) -> (mean loss, correct count)`` of the Keras model on one held-out batch (no
+    dropout), for :func:`_evaluate`."""
+    from modern_rnn import keras, tf
+
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def step(ids, lengths, labels):
+        logits = model((ids, lengths), training=False)
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1), tf.argmax(labels, 1)), tf.float32))
+        return loss_fn(labels, logits), correct
+
+    return lambda ids, lengths, labels: step(ids, lengths, _one_hot(labels))
+
+
 def train_modern(config: SentimentConfig, initial_weights: Optional[Mapping[str, np.ndarray]] = None,
                  prepared: Optional[Prepared] = None, model=None, optimizer=None, start_step: int = 0) -> ModernRun:
     """Train the Keras 2 twin on the same batches; start from TF1 ``initial_weights`` when given.
@@ -427,15 +443,7 @@ def train_modern(config: SentimentConfig, initial_weights: Optional[Mapping[str,
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    @tf.function
-    def eval_step(ids, lengths, labels):
-        logits = model((ids, lengths), training=False)
-        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1), tf.argmax(labels, 1)), tf.float32))
-        return loss_fn(labels, logits), correct
-
-    def eval_batch(ids, lengths, labels):
-        return eval_step(ids, lengths, _one_hot(labels))
-
+    eval_batch = keras_eval_batch(model)
     test = (prepared.test_ids, prepared.test_lengths, prepared.test_labels)
     initial_eval = _evaluate(eval_batch, *test)
     batches = batch_indices(prepared.train_labels, config.batch_size, config.steps, config.seed, start_step)
