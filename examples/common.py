@@ -41,9 +41,9 @@ def add_common_args(parser: argparse.ArgumentParser, *, seed: int = 0, curves: b
 
 
 def run_guarded(name: str, args: argparse.Namespace, body: Callable[[argparse.Namespace], int]) -> int:
-    """Run ``body(args)``; a :class:`migration.errors.MigrationError` (bad input) becomes the message on stderr, the
+    """Run ``body(args)``; a :class:`migration.core.errors.MigrationError` (bad input) becomes the message on stderr, the
     ``--json`` error object and exit code 2, the same contract as ``rnn-migrate``'s own commands."""
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
 
     with scoped_op_determinism():
         try:
@@ -77,7 +77,7 @@ def scoped_op_determinism() -> Iterator[None]:
 
 def quiet_tensorflow(seed: int) -> None:
     """Import the legacy side first (TF_USE_LEGACY_KERAS before TensorFlow; TensorFlow's logging is configured in one
-    place, :mod:`migration.tf_env`) and seed everything (:func:`seed_everything`)."""
+    place, :mod:`migration.core.tf_env`) and seed everything (:func:`seed_everything`)."""
     import legacy_rnn  # noqa: F401
 
     seed_everything(seed)
@@ -103,16 +103,16 @@ def seed_everything(seed: int) -> None:
 
 
 def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "", quiet: bool = False) -> Iterator[T]:
-    """One progress bar per task on stderr (:func:`migration.output.progress`): off with ``quiet`` or when stderr is
+    """One progress bar per task on stderr (:func:`migration.core.output.progress`): off with ``quiet`` or when stderr is
     not a terminal, complete when the loop ends, messages printed through it."""
-    from migration.output import progress as _progress
+    from migration.core.output import progress as _progress
 
     yield from _progress(iterable, total=total, desc=desc, quiet=quiet)
 
 
 def say(message: str) -> None:
     """Human output: stderr (stdout stays machine-readable under ``--json``), above any open progress bar."""
-    from migration.output import say as _say
+    from migration.core.output import say as _say
 
     _say(message)
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from examples import distributed
 from examples.common import add_common_args, emit_json, plot_curves, quiet_tensorflow, run_guarded, say, write_scalars
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 AGREEMENT_TOL = 1e-5
 

@@ -46,7 +46,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 from migration.safe_io import signals_raise
 
 STRATEGIES = ("none", "mirrored", "multi-worker", "parameter-server")
@@ -375,7 +375,7 @@ def _die_with_parent() -> None:
 
 def _child(directory: str, role: str, index: int) -> int:
     _die_with_parent()
-    import migration.tf_env  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+    import migration.core.tf_env  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 
     with open(os.path.join(directory, "job.json")) as f:
         job = Job(**json.load(f))

@@ -38,7 +38,7 @@ import numpy as np
 from examples.common import (
     add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
 )
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 IMPLS: tuple[str, ...] = ("handwritten", "static", "dynamic", "keras")
 LEGACY_IMPLS: tuple[str, ...] = IMPLS[:3]

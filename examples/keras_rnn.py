@@ -42,7 +42,7 @@ import numpy as np
 from examples.common import (
     add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
 )
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 MODELS: dict[str, tuple[str, str, int, float]] = {
     # name: (cell kind, style, layers, dropout)
@@ -195,7 +195,7 @@ def _tf1_names(config: RnnConfig) -> list[str]:
 def keras_to_tf1(config: RnnConfig, model) -> dict[str, np.ndarray]:
     """The Keras model's weights under the TF1 twin's variable names."""
     from migration.converters import cell_to_tf1
-    from migration.specs import CellSpec
+    from migration.core.specs import CellSpec
 
     kind = MODELS[config.model][0]
     spec = CellSpec(kind, config.units, forget_bias=1.0) if kind == "basic_lstm" else CellSpec(kind, config.units)

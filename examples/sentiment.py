@@ -42,7 +42,7 @@ from examples import distributed
 from examples.common import (
     add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
 )
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 NUM_CLASSES = 2
 LSTM_VARS = ("rnn/basic_lstm_cell/kernel", "rnn/basic_lstm_cell/bias")
@@ -388,7 +388,7 @@ def build_modern_model(config: SentimentConfig, matrix: np.ndarray):
 def load_tf1_weights(model, weights: Mapping[str, np.ndarray], units: int) -> None:
     """Set the Keras model from TF1 arrays by checkpoint name (the LSTM converted, Dense copied)."""
     from migration.converters import cell_to_keras
-    from migration.specs import CellSpec
+    from migration.core.specs import CellSpec
 
     missing = [n for n in LSTM_VARS + DENSE_VARS if n not in weights]
     if missing:

@@ -1,7 +1,7 @@
 """TF1 recurrent cells (``tf.compat.v1.nn.rnn_cell``), as the seed programs build them.
 
 Read beside :mod:`modern_rnn.cells`: the same names, in the same order. Every builder validates its arguments and
-returns the real TF1 object, so the checkpoint names are those of the original programs (see :mod:`migration.specs`).
+returns the real TF1 object, so the checkpoint names are those of the original programs (see :mod:`migration.core.specs`).
 Gate comment from TF1: ``i = input_gate, j = new_input, f = forget_gate, o = output_gate``.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import tensorflow as tf
 
-from migration.errors import check_positive_int
-from migration.specs import CellSpec
+from migration.core.errors import check_positive_int
+from migration.core.specs import CellSpec
 
 rnn_cell = tf.compat.v1.nn.rnn_cell
 v1 = tf.compat.v1

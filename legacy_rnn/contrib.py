@@ -28,7 +28,7 @@ import tensorflow as tf
 from tensorflow.python.framework import ops as _ops
 from tf_keras.src.layers.rnn.legacy_cells import LayerRNNCell
 
-from migration.errors import check_positive_int
+from migration.core.errors import check_positive_int
 
 v1 = tf.compat.v1
 rnn_cell = tf.compat.v1.nn.rnn_cell

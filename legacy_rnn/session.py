@@ -12,7 +12,7 @@ from typing import Iterator, Mapping, Optional
 
 import tensorflow as tf
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 v1 = tf.compat.v1
 

@@ -1,6 +1,6 @@
 """rnn-migrate's migration package: weight converters, checkpoint migration and code upgrade.
 
-Importing it sets ``TF_USE_LEGACY_KERAS=1`` (see :mod:`migration.tf_env`) but does **not** import TensorFlow: the pure
+Importing it sets ``TF_USE_LEGACY_KERAS=1`` (see :mod:`migration.core.tf_env`) but does **not** import TensorFlow: the pure
 NumPy converters and ``rnn-migrate scan`` stay fast. Heavier entry points are loaded on first use.
 """
 from __future__ import annotations
@@ -8,20 +8,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from migration.tf_env import ensure_legacy_keras
+from migration.core.tf_env import ensure_legacy_keras
 
 ensure_legacy_keras()
 
 # public name -> module that defines it (loaded lazily, PEP 562)
 _LAZY: dict[str, str] = {
-    "CellSpec": "migration.specs",
-    "CELL_KINDS": "migration.specs",
+    "CellSpec": "migration.core.specs",
+    "CELL_KINDS": "migration.core.specs",
     "cell_to_keras": "migration.converters",
     "cell_to_tf1": "migration.converters",
     "tf1_state_to_keras": "migration.converters",
     "keras_state_to_tf1": "migration.converters",
     "mod_partition_permutation": "migration.converters",
-    "MigrationError": "migration.errors",
+    "MigrationError": "migration.core.errors",
     "inspect_checkpoint": "migration.checkpoint",
     "convert_checkpoint": "migration.checkpoint",
     "verify_conversion": "migration.checkpoint",

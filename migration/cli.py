@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _usage_error(exc, "--json" in argv)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
 
     want_json = bool(getattr(args, "json", False))
     if args.command in ("convert", "verify"):  # freed chunk buffers go back to the OS: peak RSS flat in tensor size

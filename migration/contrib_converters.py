@@ -62,7 +62,7 @@ def layer_norm_lstm_to_keras(weights: Mapping[str, np.ndarray], input_size: int,
     TF1) is folded into ``beta_f``; ``state/gamma``, ``state/beta`` stay ``[U]``.
     """
     from migration.converters import _split_rows
-    from migration.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
+    from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
 
     kernel = np.asarray(weights["kernel"])
     k_x, k_h = _split_rows(kernel, input_size, "kernel")
@@ -77,7 +77,7 @@ def layer_norm_lstm_to_keras(weights: Mapping[str, np.ndarray], input_size: int,
 
 def layer_norm_lstm_to_tf1(keras_weights, forget_bias: float) -> Arrays:
     """Inverse of :func:`layer_norm_lstm_to_keras`."""
-    from migration.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
+    from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
 
     k, rk, gamma, beta, s_gamma, s_beta = (np.asarray(w) for w in keras_weights)
     out: Arrays = {"kernel": reorder_gates(np.concatenate([k, rk]), KERAS_LSTM_GATES, TF1_LSTM_GATES)}
@@ -93,8 +93,8 @@ def layer_norm_lstm_to_tf1(keras_weights, forget_bias: float) -> Arrays:
 def conv_lstm_to_keras(kernel: np.ndarray, biases: np.ndarray, input_channels: int, forget_bias: float) -> list:
     """``ConvLSTMCell`` ``kernel [*k, C_in + C, 4C]`` / ``biases [4C]`` (i, j, f, o) -> Keras ``ConvLSTM*D``
     ``[kernel [*k, C_in, 4C], recurrent_kernel [*k, C, 4C], bias [4C]]`` (i, f, c, o; ``b_f + forget_bias``)."""
-    from migration.errors import ShapeError
-    from migration.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
+    from migration.core.errors import ShapeError
+    from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
 
     kernel, biases = np.asarray(kernel), np.asarray(biases)
     if kernel.ndim < 3 or not 0 < input_channels < kernel.shape[-2] or kernel.shape[-1] % 4 \
@@ -110,7 +110,7 @@ def conv_lstm_to_keras(kernel: np.ndarray, biases: np.ndarray, input_channels: i
 
 def conv_lstm_to_tf1(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray, forget_bias: float) -> Arrays:
     """Inverse of :func:`conv_lstm_to_keras`: ``{"kernel": ..., "biases": ...}``."""
-    from migration.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
+    from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
 
     bias = np.asarray(bias).copy()
     channels = bias.shape[0] // 4

@@ -12,7 +12,7 @@ does not apply to them).
 
 Quirks handled here, each where it happens:
 
-* LSTM gate blocks ``i, j, f, o`` (TF1) -> ``i, f, c, o`` (Keras), via :mod:`migration.gates`.
+* LSTM gate blocks ``i, j, f, o`` (TF1) -> ``i, f, c, o`` (Keras), via :mod:`migration.core.gates`.
 * LSTM ``forget_bias`` is not in the checkpoint -> ``b_f + forget_bias``.
 * GRU: TF1 ``gates/kernel`` holds ``[r | u]`` and the candidate its own kernel; Keras wants ``[z | r | h]``
   with ``z = u`` (and ``reset_after=False``, see :func:`gru_to_keras`).
@@ -25,9 +25,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from migration.errors import ShapeError, UnknownCellError, check_shape
-from migration.gates import KERAS_GRU_GATES, KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
-from migration.specs import CellSpec
+from migration.core.errors import ShapeError, UnknownCellError, check_shape
+from migration.core.gates import KERAS_GRU_GATES, KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
+from migration.core.specs import CellSpec
 
 Arrays = dict[str, np.ndarray]
 

@@ -15,8 +15,8 @@ candidate projections apart; :func:`cudnn_gru_to_keras` maps it onto ``GRUCell(r
 ``tensorflow/contrib/cudnn_rnn/python/ops/cudnn_rnn_ops.py`` (the order ``CudnnRNNCanonicalToParams`` takes, and the
 one Keras' ``canonical_to_params`` concatenates): first every weight matrix, then every bias vector; within each,
 layer by layer, forward before backward, and per (layer, direction) the input matrices ``W_g [U, D_in]`` of every
-gate then the recurrent matrices ``R_g [U, U]`` (gate order :data:`migration.gates.CUDNN_LSTM_GATES` i, f, c, o, or
-:data:`~migration.gates.CUDNN_GRU_GATES` r, u, h), each flattened row-major; biases ``b_W`` of every gate then ``b_R``.
+gate then the recurrent matrices ``R_g [U, U]`` (gate order :data:`migration.core.gates.CUDNN_LSTM_GATES` i, f, c, o, or
+:data:`~migration.core.gates.CUDNN_GRU_GATES` r, u, h), each flattened row-major; biases ``b_W`` of every gate then ``b_R``.
 ``D_in`` is the input depth for layer 0 and ``U`` (``2U`` bidirectional) above. LSTM ``b_W + b_R`` are summed into
 the TF/Keras bias; GRU candidate biases stay apart (Keras ``reset_after=True``).
 
@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from migration.errors import ShapeError, check_shape
-from migration.gates import CUDNN_GRU_GATES, CUDNN_LSTM_GATES, TF1_LSTM_GATES
+from migration.core.errors import ShapeError, check_shape
+from migration.core.gates import CUDNN_GRU_GATES, CUDNN_LSTM_GATES, TF1_LSTM_GATES
 
 Arrays = dict[str, np.ndarray]
 CUDNN_GRU_TF1_NAMES: tuple[str, ...] = (

@@ -40,7 +40,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 from migration.safe_io import atomic_write_bytes
 
 IMDB_ENV = "RNN_MIGRATE_IMDB"

@@ -31,7 +31,7 @@ import threading
 import zipfile
 from typing import Any, Callable, Iterator, Optional, Sequence
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 #: Signals that abort a run through the same cleanup path as an exception (SIGINT included).
 CLEANUP_SIGNALS: tuple[int, ...] = tuple(

@@ -23,8 +23,8 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from migration import converters
-from migration.errors import MigrationError, check_shape
-from migration.specs import CellSpec
+from migration.core.errors import MigrationError, check_shape
+from migration.core.specs import CellSpec
 
 Arrays = dict[str, np.ndarray]
 Shapes = Mapping[str, Sequence[int]]

@@ -24,8 +24,8 @@ from typing import Mapping
 import numpy as np
 
 from migration import converters
-from migration.errors import ShapeError, UnknownCellError, check_shape
-from migration.specs import CellSpec
+from migration.core.errors import ShapeError, UnknownCellError, check_shape
+from migration.core.specs import CellSpec
 
 Arrays = dict[str, np.ndarray]
 #: The wrapper's own TF1 arrays (the cell's live under its own scope beside them).

@@ -5,7 +5,7 @@ below *is* ``tf_keras``.
 """
 from __future__ import annotations
 
-from migration.tf_env import ensure_legacy_keras
+from migration.core.tf_env import ensure_legacy_keras
 
 ensure_legacy_keras()
 

@@ -12,8 +12,8 @@ import numpy as np
 import tf_keras as keras
 from tf_keras.src.layers.rnn import cell_wrappers as _wrappers
 
-from migration.errors import check_positive_int
-from migration.specs import CellSpec
+from migration.core.errors import check_positive_int
+from migration.core.specs import CellSpec
 from modern_rnn.dropout import DropoutCell
 from modern_rnn.projection_lstm import ProjectionLSTMCell
 

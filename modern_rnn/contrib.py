@@ -13,7 +13,7 @@ from typing import Optional
 import tensorflow as tf
 import tf_keras as keras
 
-from migration.errors import check_positive_int
+from migration.core.errors import check_positive_int
 from modern_rnn.cells import gru_cell, lstm_cell
 from modern_rnn.layer_norm_lstm import LayerNormLSTMCell
 from modern_rnn.rnn import dynamic_rnn

@@ -11,7 +11,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from legacy_rnn import crf as _tf_crf
-from migration.errors import check_positive_int
+from migration.core.errors import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn")

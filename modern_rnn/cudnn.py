@@ -10,7 +10,7 @@ from typing import Optional
 
 import tf_keras as keras
 
-from migration.errors import check_positive_int
+from migration.core.errors import check_positive_int
 
 
 def cudnn_compatible_lstm_cell(units: int, name: Optional[str] = None) -> keras.layers.LSTMCell:

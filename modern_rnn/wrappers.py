@@ -13,7 +13,7 @@ from typing import Optional
 import tensorflow as tf
 import tf_keras as keras
 
-from migration.errors import check_positive_int
+from migration.core.errors import check_positive_int
 
 
 class _Wrapper(keras.layers.Layer):

@@ -31,7 +31,7 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
-from migration.errors import check_positive_int
+from migration.core.errors import check_positive_int
 
 v1 = tf.compat.v1
 nest = tf.nest

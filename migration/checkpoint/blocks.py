@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 DIRECTIONS = ("fw", "bw")
 

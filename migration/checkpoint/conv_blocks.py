@@ -204,7 +204,7 @@ def verify_conv_block(prefix: str, original, loops, entry: dict, out_dir: str, s
             lengths = np.full(batch, steps, np.int32)
         else:
             feeds[loop.sequence_length] = lengths
-        from migration.errors import MigrationError
+        from migration.core.errors import MigrationError
 
         try:
             expected = original.run([loop.outputs] + loop.states(2), feeds)
@@ -228,7 +228,7 @@ def write_block(tmp: str, block: ConvBlock, read, models: Optional[list] = None)
     """Convert and save one block under ``tmp/blocks/``; ``read(key)`` gives a float32 array; the Keras model is
     appended to ``models`` (for the whole model)."""
     from migration.checkpoint.manifest import safe_name
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
 
     if block.spatial_shape is None:
         raise MigrationError(

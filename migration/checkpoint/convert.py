@@ -24,7 +24,7 @@ from migration.checkpoint.meta import MetaGraph, load_meta
 from migration.checkpoint.reader import CheckpointReader
 from migration.checkpoint.recognize import KERAS_OPTIMIZERS, Block, CellInfo, Inspection, recognize
 from migration.checkpoint.stacks import write_stacks
-from migration.errors import MigrationError, UnknownCellError
+from migration.core.errors import MigrationError, UnknownCellError
 
 #: Keras weight name -> TF1 names it is made of, and how (per cell kind).
 _TRANSFORMS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
@@ -88,13 +88,13 @@ class ConversionResult:
 
 
 class _Progress:
-    """convert's one progress bar (bytes read), drawn through :func:`migration.output.task`: messages and warnings
+    """convert's one progress bar (bytes read), drawn through :func:`migration.core.output.task`: messages and warnings
     print above it, and it ends complete. ``cancelled`` stops the copy thread at its next chunk."""
 
     def __init__(self, total: int, enabled: bool) -> None:
         import contextlib
 
-        from migration.output import task
+        from migration.core.output import task
 
         self.cancelled = False
         self._stack = contextlib.ExitStack()

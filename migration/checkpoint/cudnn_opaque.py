@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 _CUDNN_OPS = ("CudnnRNN", "CudnnRNNV2", "CudnnRNNV3")
 _PASS = ("Identity", "ReadVariableOp", "Snapshot")

@@ -28,8 +28,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from migration.errors import MigrationError
-from migration.specs import CellSpec
+from migration.core.errors import MigrationError
+from migration.core.specs import CellSpec
 
 _ACT = {"tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid", "linear": "linear", "softsign": "softsign", "elu": "elu"}
 

@@ -18,7 +18,7 @@ import os
 import re
 from typing import Any
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 MANIFEST = "manifest.json"
 FORMAT = "rnn-migrate/checkpoint-conversion"

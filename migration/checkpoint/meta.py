@@ -21,7 +21,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 _ACTIVATIONS = {"Tanh": "tanh", "Relu": "relu", "Sigmoid": "sigmoid", "Elu": "elu", "Softsign": "softsign",
                 "Identity": "linear"}

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from migration.checkpoint.manifest import read_manifest
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 #: TF1 slot role -> tf_keras optimizer attribute holding that slot per variable
 _KERAS_LISTS = {"m": "_momentums", "v": "_velocities", "accumulator": "_accumulators", "momentum": "momentums",

@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 _DATA_RE = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
 _SUFFIXES = (".index", ".meta")

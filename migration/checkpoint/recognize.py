@@ -40,8 +40,8 @@ from typing import Optional
 from migration.checkpoint import bookkeeping
 from migration.checkpoint.meta import MetaGraph
 from migration.checkpoint.reader import VariableInfo
-from migration.errors import MigrationError, ShapeError
-from migration.specs import CellSpec
+from migration.core.errors import MigrationError, ShapeError
+from migration.core.specs import CellSpec
 
 #: (cell directory name, kind, required variables, optional variables)
 CELL_TABLE: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (

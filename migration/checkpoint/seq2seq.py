@@ -31,8 +31,8 @@ import numpy as np
 
 from migration import seq2seq_converters as s2c
 from migration.checkpoint.seq2seq_graph import DecoderGraph, locate, read_output_attention, run_original
-from migration.errors import MigrationError
-from migration.specs import CellSpec
+from migration.core.errors import MigrationError
+from migration.core.specs import CellSpec
 
 
 @dataclasses.dataclass

@@ -18,9 +18,9 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Optional
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 from migration.graph.graphdef import ref
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 #: what a check against a rebuilt graph cannot catch (the CLI's wording for the weaker reference)
 WEAKER = "compared with a TF1 graph rebuilt from our reading instead (weaker: a misread hyper-parameter would pass)"

@@ -22,9 +22,9 @@ import numpy as np
 
 from migration import seq2seq_converters as s2c
 from migration.checkpoint.seq2seq_graph import run_original
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 from migration.graph.graphdef import ref
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 TOP = "embedding_attention_seq2seq/"
 DEC = TOP + "embedding_attention_decoder/"

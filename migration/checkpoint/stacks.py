@@ -27,8 +27,8 @@ import numpy as np
 
 from migration.checkpoint.blocks import run_restored
 from migration.checkpoint.manifest import safe_name
-from migration.errors import MigrationError
-from migration.specs import CellSpec
+from migration.core.errors import MigrationError
+from migration.core.specs import CellSpec
 
 DIRECTIONS = ("fw", "bw")
 

@@ -36,7 +36,7 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 #: TF ``DataType`` enum -> NumPy dtype (little-endian), for the dtypes streamed here.
 DTYPES: dict[int, np.dtype] = {

@@ -31,8 +31,8 @@ import numpy as np
 
 from migration.checkpoint.manifest import read_manifest
 from migration.safe_io import load_block_model
-from migration.errors import MigrationError
-from migration.specs import CellSpec
+from migration.core.errors import MigrationError
+from migration.core.specs import CellSpec
 
 TOLERANCE = 1e-5
 

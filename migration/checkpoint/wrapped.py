@@ -17,7 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from migration.checkpoint.blocks import run_restored
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 STATE_PARTS = ("attns", "window")
 
@@ -71,7 +71,7 @@ def attention_block(conv, block) -> dict[str, Any]:
     from migration.checkpoint.convert import _with_forget_bias
     from migration.wrapper_converters import attention_cell_wrapper_to_keras, load_attention_cell
 
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
 
     (cell,) = block.directions[""]
     cell = _with_forget_bias(cell, conv.forget_bias)

@@ -31,7 +31,7 @@ def collect() -> dict:
             report["packages"][pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             report["packages"][pkg] = None
-    from migration import tf_env
+    from migration.core import tf_env
 
     try:
         tf_env.ensure_legacy_keras()

@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_import(args: argparse.Namespace) -> int:
     from migration.glove import describe, load_glove_text, save_glove_cache
     from migration.cli import EXIT_OK, print_json
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
     from pathlib import Path
 
     out = Path(args.out)

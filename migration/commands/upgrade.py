@@ -91,7 +91,7 @@ def write_atomic(path: str, text: str, mode: int | None = None) -> None:
 def _check_target(path: str, what: str, follow: bool) -> str:
     """The path to write for ``path`` (SRC in place, or an existing DST): refuse symlinks unless ``follow``, refuse
     read-only files and anything that is not a regular file. Returns the real path when following a symlink."""
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
 
     if os.path.islink(path):
         if not follow:
@@ -112,7 +112,7 @@ def _check_target(path: str, what: str, follow: bool) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
     from migration.upgrade import upgrade_source
     from migration.upgrade.scan import read_text
 

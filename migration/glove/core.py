@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 
 class GloveFormatError(MigrationError, ValueError):

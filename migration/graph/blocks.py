@@ -225,7 +225,7 @@ def locate_block(og, loops: list[Loop], keys: dict[str, set[str]], n_states: dic
     """The original-graph tensors of a block whose cells read checkpoint ``keys`` per direction (``""`` or
     ``fw``/``bw``), with ``n_states`` final-state tensors per direction. Raises :class:`MigrationError` naming what
     was not found."""
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
 
     found: dict[str, Loop] = {}
     for direction, ks in keys.items():

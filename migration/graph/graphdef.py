@@ -131,7 +131,7 @@ def load_meta_graph(path: str):
     """Parse a ``.meta`` file into a ``MetaGraphDef`` (protobuf parsing only)."""
     from tensorflow.core.protobuf import meta_graph_pb2
 
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
 
     meta = meta_graph_pb2.MetaGraphDef()
     try:

@@ -36,7 +36,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 #: Embeddings of at least this many bytes are streamed into ``model.keras`` and sampled by ``verify``.
 STREAM_MIN_BYTES = 4 * 1024 * 1024

@@ -20,7 +20,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 from migration.graph import sandbox
 from migration.graph.graphdef import GraphIndex, load_meta_graph, ref, slice_infos
 from migration.graph.rewrite import remove_dropout

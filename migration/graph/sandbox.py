@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable, Optional
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 from migration.graph.graphdef import GraphIndex
 
 _MATH = """Abs Acos Acosh Add AddN AddV2 All Any ArgMax ArgMin Asin Asinh Atan Atan2 Atanh BatchMatMul BatchMatMulV2

@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 from migration.graph.graphdef import ref
 
 _PASS_THROUGH = ("Identity", "Snapshot", "StopGradient", "PreventGradient", "EnsureShape", "CheckNumerics")

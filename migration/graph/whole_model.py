@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
 from migration.graph.graphdef import ref
 from migration.graph.to_keras import BlockCall, ModelTranslator

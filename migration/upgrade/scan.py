@@ -297,8 +297,8 @@ def iter_files(paths: Iterable[str]) -> Iterator[str]:
 
 
 def scan_paths(paths: Sequence[str]) -> ScanReport:
-    """Scan files and directories. Missing paths raise :class:`migration.errors.MigrationError` (exit 2)."""
-    from migration.errors import MigrationError
+    """Scan files and directories. Missing paths raise :class:`migration.core.errors.MigrationError` (exit 2)."""
+    from migration.core.errors import MigrationError
 
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:

@@ -75,7 +75,7 @@ def _params(fn: object) -> list[str] | None:
 
 def generate() -> dict:
     """Extract the tables from the installed TensorFlow (imports it: seconds). Raises ImportError without it."""
-    import migration.tf_env  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+    import migration.core.tf_env  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
     import tensorflow as tf
     from tensorflow.tools.compatibility import tf_upgrade_v2
 

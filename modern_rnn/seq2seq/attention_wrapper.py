@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from migration.errors import check_positive_int
+from migration.core.errors import check_positive_int
 
 _PACKAGE = "modern_rnn.seq2seq"
 register = keras.saving.register_keras_serializable(package=_PACKAGE)

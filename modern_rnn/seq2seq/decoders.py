@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from migration.errors import check_positive_int
+from migration.core.errors import check_positive_int
 
 nest = tf.nest
 

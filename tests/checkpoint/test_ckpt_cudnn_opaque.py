@@ -120,7 +120,7 @@ def test_opaque_buffer_read_as_another_configuration_is_refused(tmp_path):
     from migration.checkpoint.cudnn_opaque import opaque_layouts
     from migration.checkpoint.meta import load_meta
     from migration.checkpoint.reader import CheckpointReader
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
 
     prefix, _, _ = _build(tmp_path / "ckpt", "lstm")
     reader = CheckpointReader(prefix)

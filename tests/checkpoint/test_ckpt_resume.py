@@ -96,7 +96,7 @@ FORGET_BIAS = {"adam": 1.0, "ftrl": 0.0, "adadelta": 1.0}
 
 def _max_diff(out, final, kind, emb, block, dense, skip=frozenset()) -> float:
     from migration.converters import cell_to_keras
-    from migration.specs import CellSpec
+    from migration.core.specs import CellSpec
 
     cell = cell_to_keras(CellSpec("basic_lstm", UNITS, forget_bias=FORGET_BIAS[kind]),
                          {"kernel": final["rnn/basic_lstm_cell/kernel"], "bias": final["rnn/basic_lstm_cell/bias"]}, DIM)

@@ -14,7 +14,7 @@ from legacy_rnn import tf, v1
 from migration.checkpoint import stream
 from migration.checkpoint.reader import CheckpointReader
 from migration.converters import mod_partition_permutation
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 #: name -> (shape, dtype, partitions); every numeric one must take the streaming path
 VARIABLES = {

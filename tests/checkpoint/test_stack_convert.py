@@ -85,7 +85,7 @@ def test_stack_is_one_chained_block_verified_against_the_original_graph(program,
 def _tamper(out: str, wrong: str) -> None:
     """Rewrite the stack model with layer 1's fw/bw cells swapped, or layer 1 reading concat(bw, fw)."""
     from migration.checkpoint.stacks import build_keras_stack
-    from migration.specs import CellSpec
+    from migration.core.specs import CellSpec
 
     (stack,) = _manifest(out)["stacks"]
     path = os.path.join(out, stack["file"])

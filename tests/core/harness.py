@@ -17,7 +17,7 @@ import numpy as np
 import legacy_rnn
 import modern_rnn
 from migration import converters
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 tf, v1, keras = legacy_rnn.tf, legacy_rnn.v1, modern_rnn.keras
 

@@ -1,13 +1,13 @@
 """NumPy reference steps, written from the TF1 equations on TF1-layout weights.
 
 Both sides are checked against these, independently of the converters: a failure then says which side is wrong.
-Weights are the TF1 arrays by their name under the cell scope (see migration.specs).
+Weights are the TF1 arrays by their name under the cell scope (see migration.core.specs).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 ACT = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0.0)}
 

@@ -13,7 +13,7 @@ import pytest
 import legacy_rnn
 import modern_rnn
 from migration import wrapper_converters as wc
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 from .harness import FAST_SESSION, LENGTHS, random_inputs
 from .reference import sigmoid, step, zero_state

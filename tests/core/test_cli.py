@@ -6,7 +6,7 @@ import json
 import pytest
 
 from migration import cli
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 
 def _fake_command(monkeypatch, exc: BaseException) -> None:

@@ -22,7 +22,7 @@ import pytest
 import legacy_rnn
 import modern_rnn
 from migration import converters
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 from .harness import BATCH, DEPTH, FAST_SESSION, LENGTHS, STEPS, Case, loss_weights, random_inputs, random_tf1_weights
 from .harness import run_keras, run_tf1

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migration import converters
-from migration.errors import ShapeError, UnknownCellError
-from migration.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates, split_gates
-from migration.specs import CellSpec
+from migration.core.errors import ShapeError, UnknownCellError
+from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates, split_gates
+from migration.core.specs import CellSpec
 
 from .harness import random_tf1_weights
 

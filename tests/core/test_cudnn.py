@@ -15,8 +15,8 @@ import pytest
 import legacy_rnn
 import modern_rnn
 from migration import converters, cudnn_converters as cc
-from migration.errors import ShapeError
-from migration.specs import CellSpec
+from migration.core.errors import ShapeError
+from migration.core.specs import CellSpec
 
 from .harness import FAST_SESSION
 from .reference import sigmoid

@@ -8,7 +8,7 @@ import pytest
 import legacy_rnn
 import modern_rnn
 from migration import converters
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 from .harness import Case, loss_weights, random_inputs, run_tf1
 

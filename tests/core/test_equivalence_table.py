@@ -19,7 +19,7 @@ import pytest
 
 from migration import converters
 from migration.cudnn_converters import cudnn_gru_gradient_to_keras
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 from .harness import LENGTHS, Case, loss_weights, random_inputs, run_keras, run_tf1
 from .reference import bidirectional, unroll

@@ -7,7 +7,7 @@ import pytest
 
 import modern_rnn
 from migration import converters
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 from .harness import LENGTHS, Case, loss_weights, random_inputs, run_tf1
 

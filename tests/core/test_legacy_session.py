@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import legacy_rnn
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
 

@@ -9,8 +9,8 @@ import pytest
 
 import modern_rnn
 from migration import converters
-from migration.gates import TF1_LSTM_GATES, reorder_gates
-from migration.specs import CellSpec
+from migration.core.gates import TF1_LSTM_GATES, reorder_gates
+from migration.core.specs import CellSpec
 
 from .harness import LENGTHS, Case, loss_weights, random_inputs, run_keras, run_tf1
 

@@ -1,4 +1,4 @@
-"""migration.output: messages never land on a progress bar's row, one bar per task, complete at the end, no bar
+"""migration.core.output: messages never land on a progress bar's row, one bar per task, complete at the end, no bar
 without a terminal or with --quiet."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from migration import output
+from migration.core import output
 
 
 class FakeTerminal(io.StringIO):

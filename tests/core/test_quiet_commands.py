@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from migration import tf_env
+from migration.core import tf_env
 from tests.ux import run_cli, tf_noise
 
 
@@ -106,7 +106,7 @@ def test_find_spec_before_the_import_keeps_it_quiet(tmp_path) -> None:
     code = ("import importlib.util, sys, migration\n"
             "assert importlib.util.find_spec('tensorflow') is not None\n"
             "import tensorflow\n"
-            "from migration import tf_env\n"
+            "from migration.core import tf_env\n"
             "assert not any(isinstance(f, tf_env._QuietTensorFlowImport) for f in sys.meta_path)\n")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,

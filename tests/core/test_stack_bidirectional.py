@@ -12,7 +12,7 @@ import pytest
 import legacy_rnn
 import modern_rnn
 from migration import converters
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 from .harness import FAST_SESSION, LENGTHS, random_inputs, random_tf1_weights
 from .reference import bidirectional

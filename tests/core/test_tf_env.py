@@ -62,7 +62,7 @@ def test_unrepairable_state_names_the_variable_and_the_fix() -> None:
     code = """
         import types
         import tensorflow as tf
-        from migration import tf_env
+        from migration.core import tf_env
         KerasLazyLoader = type("KerasLazyLoader", (types.ModuleType,), {})
         tf.compat.v1.nn.__dict__["rnn_cell"] = KerasLazyLoader("rnn_cell")
         try:

@@ -11,7 +11,7 @@ import pytest
 import legacy_rnn
 import modern_rnn
 from migration import converters
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 
 from .harness import FAST_SESSION, LENGTHS, random_inputs
 
@@ -126,7 +126,7 @@ def test_export_refuses_wrapper_twins_whose_weights_it_would_drop() -> None:
     """export walks through weightless wrappers (dropout, residual) to the cell; a projection/embedding twin owns a
     Dense/Embedding it does not write, so it is refused by name instead of exported without it."""
     from migration.checkpoint.export import collect_tf1_arrays
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
     from modern_rnn import keras
 
     for make in (lambda c: modern_rnn.output_projection_wrapper(c, P), lambda c: modern_rnn.input_projection_wrapper(c, P)):

@@ -70,7 +70,7 @@ def test_forget_bias_must_leave_the_tf1_bias():
     _, weights = keras_api.keras_numbers()
     import legacy_rnn
     from migration.converters import cell_to_tf1
-    from migration.specs import CellSpec
+    from migration.core.specs import CellSpec
 
     wrong = cell_to_tf1(CellSpec("basic_lstm", 1, forget_bias=1.0), weights["lstm"], include_forget_bias=False)
 

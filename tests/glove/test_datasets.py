@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from migration import datasets as D
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 
 def test_clean_sentence_is_the_seeds():

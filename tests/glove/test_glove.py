@@ -12,7 +12,7 @@ import pytest
 
 from migration import glove as G
 from migration import cli
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 ENGINES = ["pyarrow", "pandas", "python"]
 SEED_IDS = {"the": 0, "and": 5, "was": 15, "i": 41, "thought": 804, "movie": 1005, "incredible": 7446,

@@ -232,7 +232,7 @@ def test_cli_multi_worker_json_contract(tmp_path):
 
 def test_a_run_past_its_timeout_is_stopped_and_reaped(tmp_path):
     """--dist-timeout: the children are stopped (a clear error, exit 2 through the example) and none survives."""
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
 
     job = distributed.Job("multi-worker", 2, 1, 8, {}, False, distributed._cluster("multi-worker", 2), str(tmp_path))
     with open(tmp_path / "job.json", "w") as f:
@@ -308,7 +308,7 @@ def _ppid(pid: int) -> int:
 @pytest.mark.parametrize("strategy, workers, batch, fragment", [
     ("multi-worker", 3, 8, "multiple of the workers"), ("mirrored", 0, 8, "[1, 8]"), ("ring", 2, 8, "strategy")])
 def test_bad_distribution_requests_are_refused(strategy, workers, batch, fragment):
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
 
     with pytest.raises(MigrationError) as err:
         distributed.validate(strategy, workers, batch)

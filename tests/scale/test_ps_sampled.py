@@ -86,7 +86,7 @@ def test_a_part_read_whole_is_its_row_range_of_the_data_files(ps_checkpoint):
 def test_a_damaged_part_read_as_its_rows_is_refused(ps_checkpoint, tmp_path):
     """Negative control: one byte of the LSTM kernel's second part changed in a copy of the `.data` shard; reading
     that part as its row range fails its stored CRC32C with a clear error (never a silently wrong reference)."""
-    from migration.errors import MigrationError
+    from migration.core.errors import MigrationError
 
     copy = tmp_path / "ckpt"
     shutil.copytree(ps_checkpoint["dir"], copy)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from migration.checkpoint.manifest import MANIFEST, read_manifest
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 
 SETTINGS = settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

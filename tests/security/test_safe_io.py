@@ -10,7 +10,7 @@ import stat
 import numpy as np
 import pytest
 
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 from migration.safe_io import (Interrupted, check_replaceable, confined_path, load_keras_model, staged_output)
 
 MANIFEST = {"format": "rnn-migrate/checkpoint-conversion", "version": 1, "blocks": [], "embeddings": [], "dense": []}

@@ -17,7 +17,7 @@ import legacy_rnn
 import modern_rnn
 from legacy_rnn import seq2seq as legacy_s2s
 from migration import converters, seq2seq_converters as s2c
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 from modern_rnn import seq2seq as modern_s2s
 from tests.seq2seq import reference as ref
 

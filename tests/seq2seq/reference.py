@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 from tests.core.reference import step as cell_step, zero_state
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from migration import seq2seq_converters as s2c
-from migration.errors import MigrationError
+from migration.core.errors import MigrationError
 from tests.seq2seq import harness as h
 
 tf, v1, keras = h.tf, h.v1, h.keras

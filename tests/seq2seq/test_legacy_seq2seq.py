@@ -10,7 +10,7 @@ import legacy_rnn
 import modern_rnn
 from legacy_rnn.seq2seq import legacy_seq2seq as legacy
 from migration import seq2seq_converters as s2c
-from migration.specs import CellSpec
+from migration.core.specs import CellSpec
 from modern_rnn.seq2seq import legacy_seq2seq as modern
 from tests.core.reference import step as cell_step, zero_state
 from tests.seq2seq import reference as ref

@@ -92,7 +92,7 @@ class CellSpec:
 
     def __post_init__(self) -> None:
         if self.kind not in CELL_KINDS:
-            from migration.errors import UnknownCellError
+            from migration.core.errors import UnknownCellError
 
             raise UnknownCellError(
                 f"Received an invalid value for `kind`: expected one of {CELL_KINDS}, got {self.kind!r}."
