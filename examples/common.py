@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
-from migration.safe_io import atomic_write_bytes  # noqa: F401  (one atomic writer; examples and benchmarks use it)
+from migration.core.outdir import atomic_write_bytes  # noqa: F401  (one atomic writer; examples and benchmarks use it)
 
 T = TypeVar("T")
 

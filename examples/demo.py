@@ -72,10 +72,11 @@ def _workdir(args: argparse.Namespace) -> Path:
                                  "and keras/ directories, or choose another directory.")
         import shutil
 
-        from migration.safe_io import check_replaceable, is_checkpoint_dir
+        from migration.checkpoint.manifest import is_conversion_dir
+        from migration.core.outdir import check_replaceable, is_checkpoint_dir
 
         # the same --force rules as convert: replace only what a previous demo run wrote
-        check_replaceable(path / "keras")
+        check_replaceable(path / "keras", is_ours=is_conversion_dir)
         check_replaceable(path / "tf1", is_ours=is_checkpoint_dir, what="a checkpoint directory")
         for sub in ("tf1", "keras"):
             shutil.rmtree(path / sub, ignore_errors=True)

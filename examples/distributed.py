@@ -47,7 +47,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.safe_io import signals_raise
+from migration.core.signals import signals_raise
 
 STRATEGIES = ("none", "mirrored", "multi-worker", "parameter-server")
 PS_TASKS = 2  # parameter servers (= shards of the embedding) of the parameter-server strategy

@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_json({"error": str(exc), "exit_code": EXIT_BAD_INPUT})
         print(f"rnn-migrate {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt as exc:  # SIGINT, and SIGTERM/SIGHUP through migration.safe_io.Interrupted
+    except KeyboardInterrupt as exc:  # SIGINT, and SIGTERM/SIGHUP through migration.core.signals.Interrupted
         signum = getattr(exc, "signum", signal.SIGINT)
         name = signal.Signals(signum).name
         print(f"rnn-migrate {args.command}: interrupted by {name}; temporary files removed, nothing was written",
@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would raise again
         return 128 + 13  # as a shell reports a process ended by SIGPIPE
     except OSError as exc:  # an I/O fault outside the staged writers: still bad input/environment, with the remedy
-        from migration.safe_io import describe_os_error
+        from migration.core.outdir import describe_os_error
 
         message = describe_os_error(exc, str(exc.filename or args.command)).replace("Cannot write", "I/O error on", 1)
         if want_json:

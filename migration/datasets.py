@@ -41,7 +41,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.safe_io import atomic_write_bytes
+from migration.core.outdir import atomic_write_bytes
 
 IMDB_ENV = "RNN_MIGRATE_IMDB"
 UNKNOWN_ID = 399999  # seed 004: "Vector for unknown words"

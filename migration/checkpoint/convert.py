@@ -19,12 +19,13 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
-from migration.checkpoint.manifest import safe_name, write_manifest
+from migration.checkpoint.manifest import is_conversion_dir, safe_name, write_manifest
 from migration.checkpoint.meta import MetaGraph, load_meta
 from migration.checkpoint.reader import CheckpointReader
 from migration.checkpoint.recognize import KERAS_OPTIMIZERS, Block, CellInfo, Inspection, recognize
 from migration.checkpoint.stacks import write_stacks
 from migration.core.errors import MigrationError, UnknownCellError
+from migration.core.outdir import staged_output
 
 #: Keras weight name -> TF1 names it is made of, and how (per cell kind).
 _TRANSFORMS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
@@ -432,20 +433,6 @@ def float32_checkpoint(checkpoint: str | os.PathLike, manifest: dict[str, Any]) 
         shutil.rmtree(root, ignore_errors=True)
 
 
-#: Test hook: with this environment variable set to N seconds, convert sleeps N seconds after writing the block
-#: models into its staging directory (and creates ``<staging>/.paused``), so tests can signal a run in mid-write.
-TEST_PAUSE_ENV = "RNN_MIGRATE_TEST_PAUSE"
-
-
-def _test_pause(tmp: str) -> None:
-    seconds = os.environ.get(TEST_PAUSE_ENV)
-    if seconds:
-        import time
-
-        open(os.path.join(tmp, ".paused"), "w").close()
-        time.sleep(float(seconds))
-
-
 def _check_integrity(reader: CheckpointReader, already: set[str], progress: _Progress) -> int:
     """Read every tensor not read yet, CRC-checked, in row chunks (memory flat in the tensor's size; tensors the bundle
     reader does not stream go through TensorFlow's reader, which checks the CRC too); return how many were read."""
@@ -514,7 +501,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
     Args:
         checkpoint: prefix, one of its files, or a directory with a ``checkpoint`` state file.
         out_dir: created; refused if it exists unless ``force``, and even then replaced only when it is a conversion
-            rnn-migrate wrote that holds none of the inputs (:func:`migration.safe_io.check_replaceable`).
+            rnn-migrate wrote that holds none of the inputs (:func:`migration.core.outdir.check_replaceable`).
         forget_bias: overrides the LSTM forget_bias found in the ``.meta`` (or the default 1.0 without one).
         with_optimizer: also convert optimizer slots (layout like their variables, without forget_bias).
         use_ema: convert each weight's ``ExponentialMovingAverage`` shadow instead of its raw value (the averaged
@@ -533,8 +520,6 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         MigrationError: unreadable or damaged checkpoint, unknown cell, no RNN, refused overwrite, inconsistent shapes,
             an I/O error while writing (with the remedy).
     """
-    from migration.safe_io import staged_output
-
     if forget_bias is not None and not math.isfinite(forget_bias):
         raise MigrationError(f"Received an invalid value for `forget_bias`: expected a finite number, got {forget_bias}.")
     out_dir = os.path.abspath(os.fspath(out_dir))
@@ -557,7 +542,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         cls = UnknownCellError if any(u.rnn_like for u in insp.unrecognized) else MigrationError
         raise cls("Cannot convert " + repr(reader.source_prefix) + ": " + "; ".join(problems) +
                   ". Run `rnn-migrate inspect` for the full report.")
-    with staged_output(out_dir, force=force, inputs=source.input_files) as stage:
+    with staged_output(out_dir, force=force, inputs=source.input_files, is_ours=is_conversion_dir) as stage:
         tmp = stage.path
         bar = _Progress(reader.total_bytes if check_integrity else 0, progress)
         try:
@@ -568,7 +553,6 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                 try:
                     blocks = [conv.block(b) for b in insp.blocks]
                     stacks = write_stacks(conv, insp.blocks, blocks)
-                    _test_pause(tmp)
                     embeddings, dense = copies.result()
                     attention = [conv.seq2seq(info) for info in insp.seq2seq]
                 except BaseException:

@@ -249,7 +249,8 @@ def write_tf1_checkpoint(arrays: dict[str, np.ndarray], out_prefix: str, force: 
     SIGTERM/SIGHUP/SIGINT and errors remove the temporary directory; OSError becomes MigrationError with the remedy.
     ``partitions``: name -> N, written as a ``fixed_size_partitioner(N)`` variable (rows already in saved order).
     """
-    from migration.safe_io import check_parent, describe_os_error, signals_raise
+    from migration.core.outdir import check_parent, describe_os_error
+    from migration.core.signals import signals_raise
 
     out_prefix = os.path.abspath(out_prefix)
     existing = glob.glob(glob.escape(out_prefix) + ".index") + glob.glob(glob.escape(out_prefix) + ".data-*")

@@ -10,6 +10,9 @@ Layout of a conversion directory::
     dense/<name>/{kernel,bias}.npy   Dense weights
     crf/<name>.npy                   tf.contrib.crf transition matrices, unchanged (modern_rnn.CRF.transitions)
     optimizer/<role>/...npy          optimizer slots (--with-optimizer), same layout as their weights
+
+``files`` records every file written (sha256 and size, :mod:`migration.checkpoint.files`): ``verify`` checks the
+directory against it, ``--force`` refuses a directory holding anything else. Manifests without it still load.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import os
 import re
 from typing import Any
 
+from migration.checkpoint.files import RECORD, record_files, unrecorded_files
 from migration.core.errors import MigrationError
 
 MANIFEST = "manifest.json"
@@ -31,7 +35,11 @@ def safe_name(name: str) -> str:
 
 
 def write_manifest(out_dir: str, manifest: dict[str, Any]) -> str:
+    """Write ``out_dir/manifest.json``. The first call records every file already in ``out_dir`` in
+    ``manifest["files"]`` (set in the caller's dict, so a later rewrite keeps the same record)."""
     path = os.path.join(out_dir, MANIFEST)
+    if RECORD not in manifest:
+        manifest[RECORD] = record_files(out_dir)
     manifest = {"format": FORMAT, "version": VERSION, **manifest}
     with open(path, "w") as f:
         json.dump(manifest, f, indent=2, sort_keys=False, default=_default)
@@ -111,6 +119,9 @@ SCHEMA: dict[str, Any] = {
             "required": ["name", "file", "num_tags"],
             "properties": {"name": _NAME, "file": _REL, "num_tags": _POSITIVE},
         }},
+        "files": {"type": "object", "additionalProperties": {  # migration.checkpoint.files
+            "type": "object", "required": ["sha256", "bytes"],
+            "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "bytes": _SIZE}}},
         "dense": {"type": "array", "items": {
             "type": "object",
             "required": ["name", "kernel", "bias", "kernel_file", "bias_file"],
@@ -179,9 +190,26 @@ def validate_manifest_file(path: str) -> dict[str, Any]:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         raise MigrationError(f"Invalid manifest {path!r} at {where}: {error.message[:300]}. {redo}")
     root = os.path.dirname(os.path.abspath(path))
-    for rel in manifest_files(manifest):
+    for rel in manifest_files(manifest) + sorted(manifest.get(RECORD) or {}):
         confined_path(root, rel, what=f"file reference in {path!r}")
     return manifest
+
+
+def is_conversion_dir(out_dir: str) -> bool:
+    """``--force`` may replace ``out_dir`` (see :func:`migration.core.outdir.check_replaceable`): it holds a valid
+    manifest and nothing convert did not write; :class:`MigrationError` naming the first file that is not ours."""
+    try:
+        manifest = validate_manifest_file(os.path.join(out_dir, MANIFEST))
+    except MigrationError:
+        return False
+    foreign = unrecorded_files(out_dir, manifest)
+    if foreign:
+        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+        raise MigrationError(
+            f"Refused to replace {out_dir!r} with --force: it holds {foreign[0]!r}{more}, which rnn-migrate did not "
+            "write (not in its manifest's file list, or changed in size). --force would delete it. Move it out of "
+            "the directory, or choose a new output directory; nothing was changed.")
+    return True
 
 
 def read_manifest(out_dir: str) -> dict[str, Any]:

@@ -59,9 +59,13 @@ def test_existing_out_dir_refused_then_forced(ckpts, tmp_path, capsys):
     assert (out / "keep.txt").read_text() == "user data"
     shutil.rmtree(out)
     assert run_cli("convert", ckpts["seed002_static"], out, "--quiet") == 0
-    (out / "stale.txt").write_text("left by an earlier run")
+    (out / "stale.txt").write_text("added by the user")  # issue 20: --force never deletes a file we did not write
+    assert run_cli("convert", ckpts["seed002_static"], out, "--quiet", "--force") == 2
+    assert "holds 'stale.txt', which rnn-migrate did not write" in capsys.readouterr().err
+    assert (out / "stale.txt").read_text() == "added by the user"
+    (out / "stale.txt").unlink()
     assert run_cli("convert", ckpts["seed002_static"], out, "--quiet", "--force") == 0  # a conversion: replaced
-    assert not (out / "stale.txt").exists() and (out / "manifest.json").exists()
+    assert (out / "manifest.json").exists()
     _no_partial(tmp_path)
 
 

@@ -161,28 +161,26 @@ def test_verify_reads_block_files_only_inside_out_dir(ckpts, converted, hostile,
 # -- 3. signals and I/O faults ---------------------------------------------------------------------------------------
 
 def test_signals_mid_convert_leave_nothing(ckpts, tmp_path):
-    """A real `rnn-migrate convert` subprocess, paused by the test hook after writing its block model, gets SIGTERM,
-    SIGHUP or SIGINT: the exit code is 128 + N and neither OUT_DIR nor a .tmp-* directory remains."""
-    from migration.checkpoint.convert import TEST_PAUSE_ENV
+    """A real `rnn-migrate convert` subprocess, paused by the fault-injection hook (tests/security/hooks.py) once its
+    staging directory is complete, gets SIGTERM, SIGHUP or SIGINT: the exit code is 128 + N and neither OUT_DIR nor a
+    .tmp-* directory nor the lock remains."""
+    from tests.security import hooks
 
-    env = {**os.environ, TEST_PAUSE_ENV: "60", "PYTHONPATH": os.environ.get("PYTHONPATH", os.getcwd())}
     runs = {}
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         parent = tmp_path / sig.name
         parent.mkdir()
-        cmd = [sys.executable, "-m", "migration.cli", "convert", ckpts["seed002_static"], str(parent / "out"), "--quiet"]
-        runs[sig] = (parent, subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
-    deadline = time.time() + 120
-    for sig, (parent, proc) in runs.items():
-        while not any(os.path.exists(os.path.join(parent, p, ".paused")) for p in _leftovers(parent)):
-            assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-2000:]
-            time.sleep(0.1)
-        assert any(os.path.exists(os.path.join(parent, p, "blocks", "rnn.keras")) for p in _leftovers(parent))
+        flag = str(tmp_path / f"{sig.name}.paused")
+        runs[sig] = (parent, flag, hooks.child("staged", "pause", "cli", "convert", ckpts["seed002_static"],
+                                               parent / "out", "--quiet", flag=flag))
+    for sig, (parent, flag, proc) in runs.items():
+        staging = hooks.wait_for(flag, proc)
+        assert os.path.dirname(staging) == str(parent) and os.path.exists(os.path.join(staging, "blocks", "rnn.keras"))
         proc.send_signal(sig)
-    for sig, (parent, proc) in runs.items():
+    for sig, (parent, flag, proc) in runs.items():
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 128 + sig, err[-2000:]
-        assert f"interrupted by {sig.name}".encode() in err
+        assert f"interrupted by {sig.name}" in err
         assert os.listdir(parent) == [], os.listdir(parent)
 
 

@@ -68,7 +68,7 @@ def test_os_error_is_exit_2_with_the_remedy(monkeypatch, capsys) -> None:
 def test_a_signal_is_exit_128_plus_n(monkeypatch, capsys, name: str) -> None:
     import signal
 
-    from migration.safe_io import Interrupted
+    from migration.core.signals import Interrupted
 
     signum = getattr(signal, name)
     _fake_command(monkeypatch, Interrupted(signum))
