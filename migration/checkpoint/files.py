@@ -119,5 +119,23 @@ def directory_problems(out_dir: str, manifest: dict[str, Any], listed: list[str]
     return problems, []
 
 
-__all__ = ["RECORD", "directory_problems", "entries", "record_files", "referenced", "sha256_file",
+__all__ = ["RECORD", "directory_problems", "directory_rows", "entries", "record_files", "referenced", "sha256_file",
            "unrecorded_files"]
+
+
+def directory_rows(out_dir: str, manifest: dict[str, Any],
+                   listed: list[str]) -> tuple[list[tuple[str, str, float]], list[str], bool]:
+    """The directory check as ``verify`` reports it: rows ``(what, output, difference)`` (``inf`` for each problem,
+    one ``0.0`` row when everything matches), notes, and whether the numerical comparison cannot run (a file is
+    missing or is not a regular file: nothing is loaded then)."""
+    problems, notes = directory_problems(out_dir, manifest, listed)
+    if problems:
+        stop = any(what.startswith(("missing", "not a regular file")) for _, what in problems)
+        notes.append("the directory does not match its manifest" + (
+            ", so no file of it was loaded and no number was compared" if stop else "") +
+            "; re-run `rnn-migrate convert --force` (after moving your own files out)")
+        return [(f"file {rel}", what, float("inf")) for rel, what in problems], notes, stop
+    record = manifest.get(RECORD)
+    if record is None:
+        return [("directory", f"{len(set(listed))} files the manifest refers to, nothing else", 0.0)], notes, False
+    return [("directory", f"{len(record)} files, sha256 as recorded, nothing else", 0.0)], notes, False

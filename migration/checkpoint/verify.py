@@ -29,7 +29,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from migration.checkpoint.manifest import read_manifest
+from migration.checkpoint.files import directory_rows
+from migration.checkpoint.manifest import manifest_files, read_manifest
 from migration.safe_io import load_block_model
 from migration.core.errors import MigrationError
 from migration.core.specs import CellSpec
@@ -37,8 +38,8 @@ from migration.core.specs import CellSpec
 TOLERANCE = 1e-5
 
 
-#: What a check compared against (strongest first).
-REFERENCES = ("original-graph", "rebuilt", "checkpoint")
+#: What a check compared against (strongest first); "manifest": the directory against the manifest's file record.
+REFERENCES = ("original-graph", "rebuilt", "checkpoint", "manifest")
 
 
 @dataclasses.dataclass
@@ -72,7 +73,7 @@ class VerifyReport:
         """Block or model name -> the reference its checks used."""
         out: dict[str, str] = {}
         for c in self.checks:
-            if c.reference != "checkpoint":
+            if c.reference not in ("checkpoint", "manifest"):
                 out.setdefault(c.what, c.reference)
         return out
 
@@ -328,8 +329,11 @@ def _check_embedding(prefix: str, emb: dict, out_dir: str, reader, meta) -> Chec
 
 
 def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, batch: int = 4, time_steps: int = 6,
-                      seed: int = 0, tolerance: float = TOLERANCE) -> VerifyReport:
-    """Compare every artifact in ``out_dir`` with the TF1 checkpoint it came from (see the module docstring)."""
+                      seed: int = 0, tolerance: float = TOLERANCE, check_directory: bool = False) -> VerifyReport:
+    """Compare every artifact in ``out_dir`` with the TF1 checkpoint it came from (see the module docstring).
+
+    ``check_directory`` (``rnn-migrate verify``): also compare the directory with the manifest's file record
+    (:func:`migration.checkpoint.files.directory_rows`): extra, missing or changed files fail the report."""
     from migration.checkpoint.meta import load_meta
     from migration.checkpoint.reader import CheckpointReader
     from migration.checkpoint.recognize import recognize
@@ -337,13 +341,17 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
 
     out_dir = os.fspath(out_dir)
     manifest = read_manifest(out_dir)
+    rows, dir_notes, stop = (directory_rows(out_dir, manifest, manifest_files(manifest)) if check_directory
+                             else ([], [], False))
+    if stop:
+        return VerifyReport([Check(what, out, diff, [], "manifest") for what, out, diff in rows], tolerance, dir_notes)
     reader = CheckpointReader(checkpoint)
     meta = load_meta(reader.prefix)
     shadows = (manifest.get("ema") or {}).get("shadows") or {}
     fresh = {b.scope: b for b in recognize(reader.prefix, reader.variables, meta, use_ema=bool(shadows)).blocks} \
         if meta else {}
-    checks: list[Check] = []
-    notes: list[str] = []
+    checks: list[Check] = [Check(what, out, diff, [], "manifest") for what, out, diff in rows]
+    notes: list[str] = dir_notes
     if meta is not None and not fresh:  # a lone cuDNN buffer (convert split it): its canonical alias, rebuilt check
         from migration.checkpoint.cudnn_opaque import convert_through_canonical
 

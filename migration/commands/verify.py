@@ -15,11 +15,16 @@ abs difference of every output and, per block, the reference used: "original-gra
 static unroll, or an op the sandbox refused: a TF1 graph rebuilt from our reading, which cannot catch a misread
 hyper-parameter; the notes say why). Embeddings are checked by lookup, dense weights by value.
 
+First, OUT_DIR itself is compared with the file list convert recorded in manifest.json (sha256 and size of every
+file): a file added, missing, replaced or changed fails, named (a manifest from an older rnn-migrate has no hashes:
+then only extra and missing files are checked, and the notes say so).
+
 examples:
   rnn-migrate verify models/pretrained_lstm.ckpt-40000 converted/
   rnn-migrate verify models/ converted/ --json | jq .max_abs_diff
 
-exit codes: 0 every difference <= tolerance (1e-5), 1 some output differs, 2 bad input.
+exit codes: 0 every difference <= tolerance (1e-5) and the directory matches its manifest, 1 some output differs or
+a file is extra, missing or changed, 2 bad input.
 """
 
 
@@ -44,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from migration.checkpoint.manifest import read_manifest
 
     with float32_checkpoint(args.checkpoint, read_manifest(args.out_dir)) as checkpoint:
-        report = verify_conversion(checkpoint, args.out_dir, tolerance=args.tolerance).to_dict()
+        report = verify_conversion(checkpoint, args.out_dir, tolerance=args.tolerance, check_directory=True).to_dict()
     if args.json:
         print_json(report)
     else:
