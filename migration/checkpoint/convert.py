@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 from migration.checkpoint.manifest import is_conversion_dir, safe_name, write_manifest
-from migration.checkpoint.meta import MetaGraph, load_meta
+from migration.checkpoint.meta import MetaGraph
+from migration.checkpoint.provenance import annotate, check_provenance, meta_provenance, resolve_meta
 from migration.checkpoint.reader import CheckpointReader
 from migration.checkpoint.recognize import KERAS_OPTIMIZERS, Block, CellInfo, Inspection, recognize
 from migration.checkpoint.stacks import write_stacks
@@ -495,7 +496,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                        check_integrity: bool = True, progress: bool = False,
                        log: Optional[Callable[[str], None]] = None,
                        outputs: Optional[list[str]] = None, use_ema: bool = False,
-                       whole_model: bool = True) -> ConversionResult:
+                       whole_model: bool = True, meta_path: Optional[str] = None,
+                       require_provenance: bool = False) -> ConversionResult:
     """Convert a TF1 checkpoint into ``out_dir`` (see :mod:`migration.checkpoint.manifest` for the layout).
 
     Args:
@@ -515,6 +517,9 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         check_integrity: also read every tensor the conversion does not use (optimizer slots without
             ``with_optimizer``, unrecognized variables), so a damaged one is reported (TF checks CRC32C on read).
         progress: show a tqdm bar on stderr.
+        meta_path: the ``.meta`` to read (``--meta``) instead of the one beside the checkpoint; its provenance is
+            checked (:mod:`migration.checkpoint.provenance`) and, when unproven, reported in the verification;
+            ``require_provenance`` refuses it instead.
 
     Raises:
         MigrationError: unreadable or damaged checkpoint, unknown cell, no RNN, refused overwrite, inconsistent shapes,
@@ -527,7 +532,9 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         raise MigrationError(f"Output directory {out_dir!r} already exists. Pass --force to replace it (only a "
                              "directory rnn-migrate wrote is replaced), or choose a new directory.")
     reader = CheckpointReader(checkpoint)
-    meta = load_meta(reader.prefix)
+    meta = resolve_meta(reader.prefix, meta_path)
+    provenance = meta_provenance(reader, meta, explicit=meta_path is not None) if meta is not None else None
+    check_provenance(provenance, require_provenance)
     insp = recognize(reader.prefix, reader.variables, meta, use_ema=use_ema)
     source, alias_notes = reader, []
     if meta is not None:  # a lone cuDNN buffer: its configuration from the CudnnRNN op (which has no CPU kernel)
@@ -542,7 +549,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         cls = UnknownCellError if any(u.rnn_like for u in insp.unrecognized) else MigrationError
         raise cls("Cannot convert " + repr(reader.source_prefix) + ": " + "; ".join(problems) +
                   ". Run `rnn-migrate inspect` for the full report.")
-    with staged_output(out_dir, force=force, inputs=source.input_files, is_ours=is_conversion_dir) as stage:
+    with staged_output(out_dir, force=force, inputs=source.input_files + [meta_path or ""][:bool(meta_path)], is_ours=is_conversion_dir) as stage:
         tmp = stage.path
         bar = _Progress(reader.total_bytes if check_integrity else 0, progress)
         try:
@@ -588,7 +595,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                          "destination": conv.destinations.get(k, "not migrated")}
                      for k, v in reader.variables.items()}
         manifest = {
-            "checkpoint": source.source_prefix, "meta": source.meta_path if meta or alias_notes else None,
+            "checkpoint": source.source_prefix, "meta": (meta.path if meta_path else source.meta_path) if meta or alias_notes else None,
             "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
                                  "forget_bias_override": forget_bias},
             "blocks": blocks, "stacks": stacks, "seq2seq": attention, "embeddings": embeddings, "dense": dense,
@@ -612,13 +619,14 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             against = reader.prefix
             if conv.casts:  # the TF1 side is built in float32: give it an exactly-cast float32 copy
                 against = _float32_alias(reader, os.path.join(tmp, ".verify"), set(conv.casts))
-            verification = verify_conversion(against, tmp).to_dict()
+            verification = verify_conversion(against, tmp, meta_path=meta_path).to_dict()
             if alias_notes:  # the .meta exists, but its CudnnRNN ops cannot run: say that, not "no .meta"
                 verification["notes"] = alias_notes + [n for n in verification["notes"] if not n.startswith("no .meta")]
             if conv.casts:
                 shutil.rmtree(os.path.join(tmp, ".verify"), ignore_errors=True)
                 verification.setdefault("notes", []).append(
                     "verified against a float32 copy of the checkpoint (the casts listed in the manifest are exact)")
+            annotate(verification, provenance)
             manifest["verification"] = verification
             write_manifest(tmp, manifest)
             if not verification["ok"]:

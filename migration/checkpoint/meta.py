@@ -83,6 +83,8 @@ class MetaGraph:
                 "with default hyper-parameters (and pass --forget-bias if the model used another value)."
             ) from None
         gd = meta.graph_def
+        #: the Saver that wrote the checkpoint beside it (migration.checkpoint.provenance); None without one
+        self.saver_def = meta.saver_def if meta.HasField("saver_def") else None
         self.contexts = [_Context(None, {n.name: n for n in gd.node})]
         self.contexts += [_Context(f.signature.name, {n.name: n for n in f.node_def}) for f in gd.library.function]
         self.main = self.contexts[0].nodes

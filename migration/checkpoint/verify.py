@@ -329,12 +329,14 @@ def _check_embedding(prefix: str, emb: dict, out_dir: str, reader, meta) -> Chec
 
 
 def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, batch: int = 4, time_steps: int = 6,
-                      seed: int = 0, tolerance: float = TOLERANCE, check_directory: bool = False) -> VerifyReport:
+                      seed: int = 0, tolerance: float = TOLERANCE, check_directory: bool = False,
+                      meta_path: Optional[str] = None) -> VerifyReport:
     """Compare every artifact in ``out_dir`` with the TF1 checkpoint it came from (see the module docstring).
 
     ``check_directory`` (``rnn-migrate verify``): also compare the directory with the manifest's file record
-    (:func:`migration.checkpoint.files.directory_rows`): extra, missing or changed files fail the report."""
-    from migration.checkpoint.meta import load_meta
+    (:func:`migration.checkpoint.files.directory_rows`): extra, missing or changed files fail the report.
+    ``meta_path`` (``--meta``): the graph to compare with instead of the ``.meta`` beside the checkpoint."""
+    from migration.checkpoint.provenance import resolve_meta
     from migration.checkpoint.reader import CheckpointReader
     from migration.checkpoint.recognize import recognize
     import modern_rnn  # noqa: F401  (registers the custom cells for load_model)
@@ -346,7 +348,7 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
     if stop:
         return VerifyReport([Check(what, out, diff, [], "manifest") for what, out, diff in rows], tolerance, dir_notes)
     reader = CheckpointReader(checkpoint)
-    meta = load_meta(reader.prefix)
+    meta = resolve_meta(reader.prefix, meta_path)
     shadows = (manifest.get("ema") or {}).get("shadows") or {}
     fresh = {b.scope: b for b in recognize(reader.prefix, reader.variables, meta, use_ema=bool(shadows)).blocks} \
         if meta else {}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Optional
 
 NAME = "convert"
 HELP = "convert a TF1 checkpoint into Keras 2 block models, embedding/dense arrays and a manifest (verified)"
@@ -65,7 +66,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--outputs", default=None, metavar="NAME[,NAME]",
                    help="tensor names of the whole model's outputs (default: the logits the loss consumes)")
     p.add_argument("--force", action="store_true",
-                   help="replace an existing OUT_DIR, only if rnn-migrate wrote it and it holds none of the inputs")
+                   help="replace an existing OUT_DIR, only if rnn-migrate wrote it (every file in it is in its manifest) "
+                        "and it holds none of the inputs; the swap is atomic")
+    add_meta_arguments(p)
     p.add_argument("--check-integrity", action=argparse.BooleanOptionalAction, default=True,
                    help="read every tensor once, also those not converted, so TensorFlow's CRC32C check catches a "
                         "damaged one (default: on)")
@@ -75,12 +78,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def add_meta_arguments(p: argparse.ArgumentParser) -> None:
+    """``--meta`` and ``--require-provenance`` (convert and verify)."""
+    p.add_argument("--meta", default=None, metavar="PATH",
+                   help="the .meta graph to use instead of the one beside CKPT (e.g. written once at step 0); its "
+                        "provenance cannot be proven, so the verdict and a warning say so")
+    p.add_argument("--require-provenance", action="store_true",
+                   help="refuse (exit 2, before writing anything) a .meta of unproven provenance: passed with --meta, "
+                        "or whose Saver, variables or time do not match the checkpoint")
+
+
+def warn_provenance(verification: Optional[dict]) -> None:
+    """The warning line for a .meta of unproven provenance (stderr, also with --json)."""
+    prov = (verification or {}).get("meta_provenance")
+    if prov and not prov["proven"]:
+        print(f"rnn-migrate: warning: the graph {prov['meta']!r} is of unproven provenance: "
+              f"{'; '.join(prov['reasons'])}. Its hyper-parameters and the reference come from it; use the .meta "
+              "saved with this checkpoint, or pass --require-provenance to refuse.", file=sys.stderr)
+
+
 def verdict(verification: dict) -> str:
-    """One line that says what was compared with what: never a bare "verified" for a rebuilt reference."""
+    """One line that says what was compared with what: never a bare "verified" for a rebuilt reference or for a
+    .meta of unproven provenance."""
     refs = verification.get("references", {})
     weak = sorted(name for name, r in refs.items() if r != "original-graph")
     if not verification["ok"]:
         return f"verification FAILED (tolerance {verification['tolerance']})"
+    if refs and not weak and verification.get("meta_provenance"):
+        return (f"verified against a .meta of unproven provenance (tolerance {verification['tolerance']}; see the "
+                f"warning): {', '.join(sorted(refs))}")
     if refs and not weak:
         return (f"verified against the original graph (tolerance {verification['tolerance']}): "
                 f"{', '.join(sorted(refs))}")
@@ -121,8 +147,10 @@ def run(args: argparse.Namespace) -> int:
                                 check_integrity=args.check_integrity,
                                 progress=not args.quiet and sys.stderr.isatty(),
                                 outputs=args.outputs.split(",") if args.outputs else None, use_ema=args.use_ema,
-                                whole_model=not args.no_model)
+                                whole_model=not args.no_model, meta_path=args.meta,
+                                require_provenance=args.require_provenance)
     v = result.verification
+    warn_provenance(v)
     if args.json:
         print_json({"out_dir": result.out_dir, "ok": result.ok, "installed": result.ok, "verification": v,
                     "blocks": [b["file"] for b in result.manifest["blocks"]],

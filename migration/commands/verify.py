@@ -37,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tolerance", type=tolerance, default=1e-5,
                    help="max abs difference allowed, a finite number >= 0 (default 1e-5)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    from migration.commands.convert import add_meta_arguments
+
+    add_meta_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -48,8 +51,15 @@ def run(args: argparse.Namespace) -> int:
     from migration.checkpoint.convert import float32_checkpoint
     from migration.checkpoint.manifest import read_manifest
 
+    from migration.checkpoint.provenance import annotate, check_meta
+    from migration.commands.convert import warn_provenance
+
+    provenance = check_meta(args.checkpoint, args.meta, args.require_provenance)
     with float32_checkpoint(args.checkpoint, read_manifest(args.out_dir)) as checkpoint:
-        report = verify_conversion(checkpoint, args.out_dir, tolerance=args.tolerance, check_directory=True).to_dict()
+        report = verify_conversion(checkpoint, args.out_dir, tolerance=args.tolerance, check_directory=True,
+                                   meta_path=args.meta).to_dict()
+    annotate(report, provenance)
+    warn_provenance(report)
     if args.json:
         print_json(report)
     else:
