@@ -249,29 +249,38 @@ def write_tf1_checkpoint(arrays: dict[str, np.ndarray], out_prefix: str, force: 
     SIGTERM/SIGHUP/SIGINT and errors remove the temporary directory; OSError becomes MigrationError with the remedy.
     ``partitions``: name -> N, written as a ``fixed_size_partitioner(N)`` variable (rows already in saved order).
     """
-    from migration.core.outdir import check_parent, describe_os_error
+    from migration.core.outdir import check_parent, describe_os_error, reserve
     from migration.core.signals import signals_raise
 
     out_prefix = os.path.abspath(out_prefix)
-    existing = glob.glob(glob.escape(out_prefix) + ".index") + glob.glob(glob.escape(out_prefix) + ".data-*")
-    if existing and not force:
+    pattern = (glob.escape(out_prefix) + ".index", glob.escape(out_prefix) + ".data-*")
+    existing = glob.glob(pattern[0]) + glob.glob(pattern[1])
+    if existing and not force:  # fail fast, before the lock (and again under it)
         raise MigrationError(f"{existing[0]!r} already exists; pass --force to overwrite, or choose another OUT_PREFIX.")
-    if existing:
-        _check_overwritable(out_prefix, existing, inputs)
     check_parent(out_prefix)
     parent = os.path.dirname(out_prefix)
     with signals_raise():
         try:
             os.makedirs(parent, exist_ok=True)
-            tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
         except OSError as exc:
             raise MigrationError(describe_os_error(exc, out_prefix)) from None
-        try:
-            _save(arrays, tmp, out_prefix, existing, partitions or {})
-        except OSError as exc:
-            raise MigrationError(describe_os_error(exc, out_prefix)) from None
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        with reserve(out_prefix):  # one writer per OUT_PREFIX (.OUT_PREFIX.lock): checked and written under it
+            existing = glob.glob(pattern[0]) + glob.glob(pattern[1])
+            if existing and not force:
+                raise MigrationError(f"{existing[0]!r} already exists; pass --force to overwrite, or choose another "
+                                     "OUT_PREFIX.")
+            if existing:
+                _check_overwritable(out_prefix, existing, inputs)
+            try:
+                tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+            except OSError as exc:
+                raise MigrationError(describe_os_error(exc, out_prefix)) from None
+            try:
+                _save(arrays, tmp, out_prefix, existing, partitions or {})
+            except OSError as exc:
+                raise MigrationError(describe_os_error(exc, out_prefix)) from None
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
     return out_prefix
 
 

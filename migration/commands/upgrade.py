@@ -6,6 +6,8 @@ import os
 import stat
 import tempfile
 
+from migration.core.outdir import rename_noreplace
+
 NAME = "upgrade"
 HELP = "rewrite a TF1 program or notebook for TensorFlow 2.21 (tf.compat.v1) or to tf_keras layers"
 
@@ -65,8 +67,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def write_atomic(path: str, text: str, mode: int | None = None) -> None:
+def write_atomic(path: str, text: str, mode: int | None = None, *, replace: bool = True) -> None:
     """Write via a temporary file in the same directory, then rename (never a half-written file).
+
+    ``replace=False``: ``FileExistsError`` instead of replacing a ``path`` that appeared meanwhile (another run writing
+    the same ``--out``), through :func:`migration.core.outdir.rename_noreplace`.
 
     ``mode``: the permission bits to give the new file (default: what a normal ``open()`` would give, 0o666 minus
     the umask; ``mkstemp`` alone would give 0o600).
@@ -81,7 +86,10 @@ def write_atomic(path: str, text: str, mode: int | None = None) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            rename_noreplace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -168,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if backup:
             write_atomic(backup, source, src_mode)
-        write_atomic(dst, new_text, src_mode if args.in_place else dst_mode)
+        write_atomic(dst, new_text, src_mode if args.in_place else dst_mode,
+                     replace=bool(args.in_place or args.force))  # else a DST created meanwhile is kept
     except OSError as exc:  # unwritable directory, full disk, DST under a regular file...
         raise MigrationError(f"cannot write {exc.filename or dst}: {exc.strerror or exc}; nothing was replaced "
                              "(the output is written to a temporary file first). Choose a writable --out.") from None

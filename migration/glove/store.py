@@ -16,13 +16,12 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from migration.core.outdir import staged_output
 from migration.glove.core import Glove, GloveFormatError, build_index
 
 CACHE_FORMAT = "rnn-migrate-glove-cache"
@@ -107,10 +106,11 @@ def load_default_glove() -> Glove:
 # ------------------------------------------------------------------------------------------------------- cache
 
 def save_glove_cache(glove: Glove, out_dir: str | os.PathLike, *, force: bool = False) -> Path:
-    """Write ``words.txt`` + ``vectors.npy`` + ``meta.json`` to ``out_dir`` atomically (temp dir + rename).
+    """Write ``words.txt`` + ``vectors.npy`` + ``meta.json`` to ``out_dir`` atomically
+    (:func:`migration.core.outdir.staged_output`: OUT locked, temp dir, atomic exchange, recovery after a crash).
 
-    Refuses an existing ``out_dir`` unless ``force`` (then the old directory is replaced only after the new one
-    is complete). Words must not contain newlines (``words.txt`` has one word per line).
+    Refuses an existing ``out_dir`` unless ``force``, and even then replaces only a cache (:func:`is_glove_cache`:
+    nothing but the three cache files). Words must not contain newlines (``words.txt`` has one word per line).
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not force:
@@ -123,27 +123,29 @@ def save_glove_cache(glove: Glove, out_dir: str | os.PathLike, *, force: bool = 
     vectors = np.ascontiguousarray(glove.vectors, dtype=np.float32)
     meta = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "V": len(glove), "E": glove.dim,
             "source": glove.source, "vectors_sha256": hashlib.sha256(memoryview(vectors).cast("B")).hexdigest()}
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the cache gets the user's usual permissions
-    try:
+    with staged_output(out_dir, force=force, is_ours=is_glove_cache, what="a GloVe cache") as stage:
+        tmp = Path(stage.path)
         (tmp / "words.txt").write_bytes(("\n".join(glove.words) + "\n").encode("utf-8"))
         np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-            old.rmdir()
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        stage.install()
     return out_dir
+
+
+def is_glove_cache(path: str) -> bool:
+    """``--force`` may replace ``path``: a valid cache ``meta.json`` and nothing but :data:`CACHE_FILES` (regular
+    files) in it; :class:`GloveFormatError` names the first other entry."""
+    try:
+        read_cache_meta(path)
+    except GloveFormatError:
+        return False
+    for entry in sorted(os.listdir(path)):
+        full = os.path.join(path, entry)
+        if entry not in CACHE_FILES or os.path.islink(full) or not os.path.isfile(full):
+            raise GloveFormatError(f"Refused to replace {path!r} with --force: it holds {entry!r}, which rnn-migrate "
+                                   "did not write (a cache holds only words.txt, vectors.npy and meta.json). Move it "
+                                   "out, or choose another directory; nothing was changed.")
+    return True
 
 
 def read_cache_meta(cache_dir: str | os.PathLike) -> dict:

@@ -326,3 +326,53 @@ def test_force_with_an_older_manifest_accepts_only_files_it_refers_to(tmp_path):
     (out / "blocks" / "extra.keras").write_text("mine")
     with pytest.raises(MigrationError, match="holds 'blocks/extra.keras'"):
         is_conversion_dir(str(out))
+
+
+# -- the other writers -----------------------------------------------------------------------------------------------
+
+def test_the_glove_cache_goes_through_the_same_staging(tmp_path):
+    """`glove import --out DIR --force`: the same lock, swap and --force rule (a cache holds only its three files)."""
+    import numpy as np
+
+    from migration.glove import Glove, save_glove_cache
+
+    glove = Glove(["a", "b"], np.float32([[1, 2], [3, 4]]))
+    out = save_glove_cache(glove, tmp_path / "cache")
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(MigrationError, match="holds 'notes.txt', which rnn-migrate did not write"):
+        save_glove_cache(glove, out, force=True)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "words.txt").read_text() == "a\nb\n"
+    (out / "notes.txt").unlink()
+    with staged_output(out, is_ours=lambda path: True, force=True):  # another writer holds the cache
+        with pytest.raises(MigrationError, match="being written by another rnn-migrate process"):
+            save_glove_cache(glove, out, force=True)
+    save_glove_cache(Glove(["x"], np.ones((1, 2), np.float32)), out, force=True)
+    assert (out / "words.txt").read_text() == "x\n" and sorted(os.listdir(tmp_path)) == ["cache"]
+
+
+def test_export_takes_the_lock_of_its_prefix(tmp_path):
+    """Two exports to one OUT_PREFIX: the second fails while the first holds `.model.ckpt.lock`."""
+    import numpy as np
+
+    from migration.checkpoint.export import write_tf1_checkpoint
+
+    prefix = str(tmp_path / "model.ckpt")
+    with reserve(prefix):
+        with pytest.raises(MigrationError, match="being written by another rnn-migrate process"):
+            write_tf1_checkpoint({"w": np.ones((2, 3), np.float32)}, prefix)
+    write_tf1_checkpoint({"w": np.ones((2, 3), np.float32)}, prefix)
+    assert sorted(os.listdir(tmp_path)) == ["model.ckpt.data-00000-of-00001", "model.ckpt.index"]
+
+
+def test_upgrade_out_never_replaces_a_file_that_appeared_meanwhile(tmp_path):
+    """`upgrade SRC --out DST` without --force: DST was absent at the start; if another run wrote it meanwhile, the
+    final rename refuses (RENAME_NOREPLACE) instead of replacing it, and no temporary file is left."""
+    from migration.commands.upgrade import write_atomic
+
+    dst = tmp_path / "new.py"
+    dst.write_text("the other run's output\n")
+    with pytest.raises(FileExistsError):
+        write_atomic(str(dst), "mine\n", replace=False)
+    assert dst.read_text() == "the other run's output\n" and os.listdir(tmp_path) == ["new.py"]
+    write_atomic(str(tmp_path / "fresh.py"), "mine\n", replace=False)  # control: a new file is written
+    assert (tmp_path / "fresh.py").read_text() == "mine\n"
