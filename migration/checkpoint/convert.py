@@ -549,7 +549,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         cls = UnknownCellError if any(u.rnn_like for u in insp.unrecognized) else MigrationError
         raise cls("Cannot convert " + repr(reader.source_prefix) + ": " + "; ".join(problems) +
                   ". Run `rnn-migrate inspect` for the full report.")
-    with staged_output(out_dir, force=force, inputs=source.input_files + [meta_path or ""][:bool(meta_path)], is_ours=is_conversion_dir) as stage:
+    inputs = source.input_files + ([meta_path] if meta_path else [])
+    with staged_output(out_dir, force=force, inputs=inputs, is_ours=is_conversion_dir, log=log) as stage:
         tmp = stage.path
         bar = _Progress(reader.total_bytes if check_integrity else 0, progress)
         try:
