@@ -11,7 +11,9 @@ Saver's ``saver_def``). So provenance is never proven; what is checked, cheaply 
   ``saver_def`` names), with their dtypes and shapes (``shape_and_slices`` for partitioned variables, else the
   variable node's ``shape``), must be exactly the checkpoint's keys, dtypes and shapes;
 * **the time**: ``Saver.save`` writes ``P.meta`` right after ``P.index``; a beside ``.meta`` whose modification time is
-  more than :data:`MTIME_SLACK` seconds away from the ``.index``'s was probably put there later.
+  more than :data:`MTIME_SLACK` seconds away from the ``.index``'s was probably put there later;
+* the ``saver_def``'s format version (a V1 Saver cannot have written a V2 checkpoint). The ``checkpoint`` state file
+  holds only paths and times, nothing of the graph, so it is not used.
 
 Any failed check makes the provenance *unproven*: the verdict then says "verified against a .meta of unproven
 provenance", a warning names the reasons, and ``--require-provenance`` turns it into exit 2 before anything is
@@ -117,6 +119,8 @@ def meta_provenance(reader, meta: MetaGraph, *, explicit: bool) -> Provenance:
     reasons = [] if beside else [f"passed with --meta, not the .meta saved beside the checkpoint ({own!r})"]
     saved = saved_tensors(meta)
     keys = reader.variables
+    if meta.saver_def is not None and meta.saver_def.version == 1 and os.path.exists(reader.source_prefix + ".index"):
+        reasons.append("its Saver writes V1 checkpoints (no .index), this checkpoint is V2")
     if saved is None:
         reasons.append("it holds no Saver (no SaveV2 op), so its variables cannot be matched with the checkpoint's")
     else:

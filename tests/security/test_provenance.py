@@ -138,3 +138,24 @@ def test_a_meta_whose_saver_does_not_match_the_checkpoint(programs, tmp_path, ca
     code, stdout, stderr = _convert(capsys, ckpt, tmp_path / "out")
     assert code == 0 and "verified against a .meta of unproven provenance" in stdout, stdout + stderr
     assert reason in stderr
+
+
+def test_a_v1_saver_cannot_have_written_a_v2_checkpoint(programs, tmp_path):
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    from migration.checkpoint.provenance import meta_provenance
+    from migration.checkpoint.reader import CheckpointReader
+
+    ckpt = copy_checkpoint(programs["own"], tmp_path / "ckpt", with_meta=False)
+    proto = meta_graph_pb2.MetaGraphDef()
+    with open(programs["own"] + ".meta", "rb") as f:
+        proto.ParseFromString(f.read())
+    with open(ckpt + ".meta", "wb") as f:
+        f.write(proto.SerializeToString())
+    reader = CheckpointReader(ckpt)
+    assert meta_provenance(reader, MetaGraph(ckpt + ".meta"), explicit=False).proven  # control: the same proto
+    proto.saver_def.version = 1  # SaverDef.V1
+    with open(ckpt + ".meta", "wb") as f:
+        f.write(proto.SerializeToString())
+    provenance = meta_provenance(reader, MetaGraph(ckpt + ".meta"), explicit=False)
+    assert provenance.reasons == ["its Saver writes V1 checkpoints (no .index), this checkpoint is V2"]
