@@ -347,13 +347,13 @@ class Staging:
                 self.reservation.note("old", old)
             if renameat2(self.path, self.out, RENAME_EXCHANGE):
                 step_hook("exchanged", self.path)
-                os.rename(self.path, old)
+                rename_noreplace(self.path, old)
                 self.installed = True
             else:
-                os.rename(self.out, old)
+                rename_noreplace(self.out, old)
                 step_hook("moved-aside", old)
                 try:
-                    os.rename(self.path, self.out)
+                    rename_noreplace(self.path, self.out)
                 except BaseException:
                     os.rename(old, self.out)
                     raise
