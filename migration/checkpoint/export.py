@@ -315,7 +315,9 @@ def _rows(matrix: np.ndarray):
 
 def _save(arrays: dict[str, np.ndarray], tmp: str, out_prefix: str, existing: list[str],
           partitions: dict[str, int]) -> None:
-    """Saver.save the arrays into ``tmp``, then replace the ``existing`` files by the new ones at ``out_prefix``."""
+    """Saver.save the arrays into ``tmp``, then replace the ``existing`` files by the new ones at ``out_prefix``: the
+    old files are first moved into ``.<name>.old-*`` beside them and deleted only once every new file is in place (on
+    an error they are put back; after a crash they are still there, and the next run on this prefix names them)."""
     import legacy_rnn
     import tensorflow as tf
 
@@ -338,10 +340,35 @@ def _save(arrays: dict[str, np.ndarray], tmp: str, out_prefix: str, existing: li
         saved = v1.train.Saver(var_list=variables).save(sess, os.path.join(tmp, "ckpt"), write_meta_graph=False,
                                                          write_state=False)
         sess.close()
-    for old in existing:
-        os.remove(old)
-    for path in glob.glob(glob.escape(saved) + ".*"):
-        shutil.move(path, out_prefix + path[len(saved):])
+    _swap_files(existing, {path: out_prefix + path[len(saved):] for path in glob.glob(glob.escape(saved) + ".*")},
+                out_prefix)
+
+
+def _swap_files(existing: list[str], new: dict[str, str], out_prefix: str) -> None:
+    from migration.core import outdir
+
+    backup = (tempfile.mkdtemp(prefix=f".{os.path.basename(out_prefix)}.old-", dir=os.path.dirname(out_prefix))
+              if existing else None)
+    moved, placed = [], []
+    try:
+        for old in existing:
+            os.rename(old, os.path.join(backup, os.path.basename(old)))
+            moved.append(old)
+        outdir.step_hook("moved-aside", backup or "")
+        for src, dst in new.items():
+            os.replace(src, dst)
+            placed.append(dst)
+    except BaseException:
+        for dst in placed:
+            os.remove(dst)
+        for old in moved:
+            os.rename(os.path.join(backup, os.path.basename(old)), old)
+        if backup:
+            os.rmdir(backup)
+        raise
+    outdir.step_hook("installed", backup or "")
+    if backup:
+        shutil.rmtree(backup, ignore_errors=True)
 
 
 def partition_embeddings(arrays: dict[str, np.ndarray], names: Sequence[str], partitions: int,

@@ -278,8 +278,9 @@ def recover(out: str, reservation: Reservation, is_ours: Callable[[str], bool],
     for _, _, entry in leftovers:
         path = os.path.join(parent, entry)
         if os.path.islink(path) or not os.path.isdir(path) or not (entry in journal or _accepts(is_ours, path)):
-            log(f"rnn-migrate: note: left {path!r} alone: it looks like a leftover of an interrupted run but is not "
-                "recognized as written by rnn-migrate; remove it yourself if it is not yours.")
+            log(f"rnn-migrate: note: left {path!r} alone: a leftover of an interrupted run that rnn-migrate cannot "
+                "put back by itself (it may hold a previous output, or your files): look inside, then move or remove "
+                "it.")
             continue
         if ".old-" in entry and not os.path.lexists(out):
             rename_noreplace(path, out)

@@ -178,3 +178,21 @@ def test_a_convert_killed_in_the_middle_of_force_is_recovered(ckpt, conversion, 
     assert run_cli("convert", ckpt, out, "--force", "--quiet", "--no-verify") == 0
     assert f"removed {str(tmp_path / left[1])!r}, left behind by an interrupted run" in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path)) == ["out"] and is_conversion_dir(str(out))
+
+
+def test_an_export_killed_in_the_middle_of_force_keeps_the_old_checkpoint(conversion, tmp_path, capsys):
+    """`export --force` moves the old .index/.data-* aside before moving the new ones in: SIGKILL between the two
+    leaves the old files intact in .model.ckpt.old-* (never deleted), and the next run names them."""
+    block = conversion / _manifest(conversion)["blocks"][0]["file"]
+    prefix = tmp_path / "model.ckpt"
+    assert run_cli("export", block, prefix) == 0
+    before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
+    assert sorted(before) == ["model.ckpt.data-00000-of-00001", "model.ckpt.index"]
+    proc = hooks.child("moved-aside", "kill", "cli", "export", block, prefix, "--force")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, err[-2000:]
+    (old,) = [e for e in os.listdir(tmp_path) if e.startswith(".model.ckpt.old-")]
+    assert {name: (tmp_path / old / name).read_bytes() for name in os.listdir(tmp_path / old)} == before
+    assert run_cli("export", block, prefix, "--force") == 0
+    assert f"left {str(tmp_path / old)!r} alone" in capsys.readouterr().err
+    assert {name: (tmp_path / old / name).read_bytes() for name in os.listdir(tmp_path / old)} == before
