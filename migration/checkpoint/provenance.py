@@ -81,27 +81,35 @@ def _variable_shape(nodes: dict, name: str) -> Optional[tuple[int, ...]]:
 
 def saved_tensors(meta: MetaGraph) -> Optional[dict[str, tuple[str, Optional[tuple[int, ...]]]]]:
     """``{key: (dtype, full shape or None)}`` that the ``.meta``'s Saver writes; None when it has no Saver."""
-    import tensorflow as tf
-
     scope = ""
     if meta.saver_def is not None and meta.saver_def.save_tensor_name:
         scope = meta.saver_def.save_tensor_name.rsplit("/", 1)[0] + "/"
     nodes = meta.main
-    saves = [n for n in nodes.values() if n.op in _SAVE_OPS and n.name.startswith(scope)]
-    if not saves:
-        return None
+    saves = [n for n in nodes.values() if n.op in _SAVE_OPS and n.name.startswith(scope) and len(n.input) >= 3]
     out: dict[str, tuple[str, Optional[tuple[int, ...]]]] = {}
     for node in saves:
-        names = _strings(nodes.get(node.input[1].split(":")[0]))
-        slices = _strings(nodes.get(node.input[2].split(":")[0])) if node.op != "Save" else []
-        attr = node.attr["dtypes" if "dtypes" in node.attr else "T"]
-        dtypes = [tf.dtypes.as_dtype(t).name for t in attr.list.type]
-        tensors = [t for t in node.input[3 if node.op != "Save" else 2:] if not t.startswith("^")]
-        for i, key in enumerate(names):
-            spec = slices[i].split() if i < len(slices) else []
-            shape = tuple(int(d) for d in spec[:-1]) if spec else (
-                _variable_shape(nodes, tensors[i]) if i < len(tensors) else None)
-            out[key] = (dtypes[i] if i < len(dtypes) else "?", shape)
+        try:
+            out.update(_saved_by(nodes, node))
+        except (ValueError, TypeError, IndexError):  # a hand-edited Save node: not a Saver we can read
+            continue
+    return out or None
+
+
+def _saved_by(nodes: dict, node) -> dict[str, tuple[str, Optional[tuple[int, ...]]]]:
+    """What one ``SaveV2`` / ``SaveSlices`` / ``Save`` node writes (see :func:`saved_tensors`)."""
+    import tensorflow as tf
+
+    out = {}
+    names = _strings(nodes.get(node.input[1].split(":")[0]))
+    slices = _strings(nodes.get(node.input[2].split(":")[0])) if node.op != "Save" else []
+    attr = node.attr["dtypes" if "dtypes" in node.attr else "T"]
+    dtypes = [tf.dtypes.as_dtype(t).name for t in attr.list.type]
+    tensors = [t for t in node.input[3 if node.op != "Save" else 2:] if not t.startswith("^")]
+    for i, key in enumerate(names):
+        spec = slices[i].split() if i < len(slices) else []
+        shape = tuple(int(d) for d in spec[:-1]) if spec else (
+            _variable_shape(nodes, tensors[i]) if i < len(tensors) else None)
+        out[key] = (dtypes[i] if i < len(dtypes) else "?", shape)
     return out
 
 
@@ -122,7 +130,8 @@ def meta_provenance(reader, meta: MetaGraph, *, explicit: bool) -> Provenance:
     if meta.saver_def is not None and meta.saver_def.version == 1 and os.path.exists(reader.source_prefix + ".index"):
         reasons.append("its Saver writes V1 checkpoints (no .index), this checkpoint is V2")
     if saved is None:
-        reasons.append("it holds no Saver (no SaveV2 op), so its variables cannot be matched with the checkpoint's")
+        reasons.append("it holds no Saver (no readable SaveV2 op), so its variables cannot be matched with the "
+                       "checkpoint's")
     else:
         only_meta = sorted(set(saved) - set(keys))
         only_ckpt = sorted(set(keys) - set(saved))

@@ -129,7 +129,7 @@ def test_a_replaced_meta_beside_the_checkpoint(programs, tmp_path, capsys):
 
 @pytest.mark.parametrize("graph, reason", [
     ("extra_var", "its Saver saves 1 variable(s) the checkpoint does not hold (['extra'])"),
-    ("no_saver", "it holds no Saver (no SaveV2 op)"),
+    ("no_saver", "it holds no Saver (no readable SaveV2 op)"),
 ])
 def test_a_meta_whose_saver_does_not_match_the_checkpoint(programs, tmp_path, capsys, graph, reason):
     """Beside the checkpoint, with a plausible time, but its Saver disagrees with the checkpoint's keys."""
@@ -159,3 +159,23 @@ def test_a_v1_saver_cannot_have_written_a_v2_checkpoint(programs, tmp_path):
         f.write(proto.SerializeToString())
     provenance = meta_provenance(reader, MetaGraph(ckpt + ".meta"), explicit=False)
     assert provenance.reasons == ["its Saver writes V1 checkpoints (no .index), this checkpoint is V2"]
+
+
+def test_a_hand_edited_save_op_is_an_unreadable_saver_not_a_traceback(programs, tmp_path):
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    from migration.checkpoint.provenance import meta_provenance
+    from migration.checkpoint.reader import CheckpointReader
+
+    ckpt = copy_checkpoint(programs["own"], tmp_path / "ckpt", with_meta=False)
+    proto = meta_graph_pb2.MetaGraphDef()
+    with open(programs["own"] + ".meta", "rb") as f:
+        proto.ParseFromString(f.read())
+    (node,) = [n for n in proto.graph_def.node if n.name == "save/SaveV2/shape_and_slices"]
+    node.attr["value"].tensor.string_val[0] = b"ten 5 0,4:0,5"  # not a number
+    (save_op,) = [n for n in proto.graph_def.node if n.name == "save/SaveV2"]
+    save_op.attr["dtypes"].list.type[0] = 9999  # not a DataType
+    with open(ckpt + ".meta", "wb") as f:
+        f.write(proto.SerializeToString())
+    provenance = meta_provenance(CheckpointReader(ckpt), MetaGraph(ckpt + ".meta"), explicit=False)
+    assert not provenance.proven and "no readable SaveV2 op" in provenance.reasons[0]
