@@ -31,6 +31,7 @@ import numpy as np
 
 from migration.checkpoint.files import directory_rows
 from migration.checkpoint.manifest import manifest_files, read_manifest
+from migration.checkpoint.provenance import resolve_meta
 from migration.safe_io import load_block_model
 from migration.core.errors import MigrationError
 from migration.core.specs import CellSpec
@@ -337,7 +338,6 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
     ``check_directory`` (``rnn-migrate verify``): also compare the directory with the manifest's file record
     (:func:`migration.checkpoint.files.directory_rows`): extra, missing or changed files fail the report.
     ``meta_path`` (``--meta``): the graph to compare with instead of the ``.meta`` beside the checkpoint."""
-    from migration.checkpoint.provenance import resolve_meta
     from migration.checkpoint.reader import CheckpointReader
     from migration.checkpoint.recognize import recognize
     import modern_rnn  # noqa: F401  (registers the custom cells for load_model)
