@@ -8,7 +8,7 @@ the block and that type byte. A block holds prefix-compressed entries (varint32 
 key bytes, varint32 value length, the unshared key bytes, the value), then an array of uint32 restart offsets and
 their count. The index block maps a separator key (>= every key of a data block) to that block's handle.
 
-Checked here: the magic, every block's CRC and bounds, entries inside their block, restart offsets inside the
+Checked here: the magic, every block's CRC (the metaindex's too) and bounds, entries inside their block, restart offsets inside the
 entry area, keys strictly increasing across the whole file, data blocks in file order and inside the file, the
 file size (``max_bytes``). Any violation raises :class:`MigrationError` naming the file; nothing else escapes.
 """
@@ -103,8 +103,9 @@ def parse_table(data: bytes) -> list[tuple[bytes, bytes]]:
     if struct.unpack_from("<Q", data, len(data) - 8)[0] != TABLE_MAGIC:
         raise TableError("no table magic number at the end")
     footer_at = len(data) - FOOTER_BYTES
-    _, _, pos = _block_handle(data, footer_at, len(data) - 8)  # metaindex (empty in TensorFlow's tables)
+    meta_offset, meta_size, pos = _block_handle(data, footer_at, len(data) - 8)
     index_offset, index_size, _ = _block_handle(data, pos, len(data) - 8)
+    read_block(data, meta_offset, meta_size, footer_at)  # the metaindex (empty in TF's tables): CRC-checked only
     entries: list[tuple[bytes, bytes]] = []
     previous_end = 0
     for separator, handle in read_block(data, index_offset, index_size, footer_at):
