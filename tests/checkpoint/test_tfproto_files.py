@@ -401,3 +401,20 @@ def test_slice_keys_decode_like_the_encoder():
         assert decode_slice_key(slice_key(name, extents)) == (name, tuple(extents))
     # OrderedCode::WriteSignedNumIncreasing(-1) is the single byte 0x80 ^ 0xff = 0x7f
     assert decode_slice_key(b"\x00v\x00\x01\x01\x02" + b"\x80\x7f" + b"\x82\x7f") == ("v", ((0, -1), (2, -1)))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_existing_inspect_code_runs_unchanged_on_these_messages(files, name, monkeypatch):
+    """Today's `.meta` reader (migration.checkpoint.meta: node.op, node.attr[...].f/.type/.shape, attr.func.name,
+    graph_def.library.function, fdef.signature.name, fdef.node_def, collection_def ...) given this package's
+    MetaGraphDef and make_ndarray in place of TensorFlow's gives the same inspect report."""
+    import migration.core.tfproto as tp
+    from migration.checkpoint.meta import load_meta
+    from migration.checkpoint.recognize import inspect_checkpoint
+
+    prefix = files(name)
+    expected = inspect_checkpoint(prefix).to_dict()
+    monkeypatch.setattr(meta_graph_pb2, "MetaGraphDef", tp.MetaGraphDef)
+    monkeypatch.setattr(tf, "make_ndarray", tp.make_ndarray)
+    assert all(isinstance(node, tp.NodeDef) for node in load_meta(prefix).main.values())  # really ours
+    assert inspect_checkpoint(prefix).to_dict() == expected
