@@ -284,6 +284,15 @@ def test_slice_outside_shape_and_orphan_slice(files, tmp_path):
     with pytest.raises(MigrationError, match="lies outside its shape"):
         read_index(_index_with(files("dtypes"), tmp_path / "a", shrink) + ".index")
 
+    def retype(entries):  # the first stored slice claims float64 while its variable is float32
+        k = next(k for k, (key, _) in enumerate(entries) if key.startswith(b"\x00"))
+        proto = BundleEntryProto.FromString(entries[k][1])
+        proto.dtype = 2
+        proto.size *= 2
+        entries[k] = (entries[k][0], proto.SerializeToString())
+    with pytest.raises(MigrationError, match="is stored as float64"):
+        read_index(_index_with(files("dtypes"), tmp_path / "c", retype) + ".index")
+
     def orphan(entries):  # the full entry of 'tall' is gone, its slices stay
         entries[:] = [e for e in entries if e[0] != b"tall"]
     with pytest.raises(MigrationError, match="which no variable entry lists"):

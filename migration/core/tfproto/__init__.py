@@ -13,7 +13,7 @@ Imports neither TensorFlow nor tf_keras (a test checks it in a fresh process), o
 :class:`~migration.core.errors.MigrationError` naming the file.
 """
 from migration.core.tfproto.bundle import BundleIndex, IndexEntry, read_index
-from migration.core.tfproto.graph import latest_checkpoint, read_meta, slice_infos
+from migration.core.tfproto.files import latest_checkpoint, read_meta, slice_infos
 from migration.core.tfproto.messages import (AttrValue, BundleEntryProto, BundleHeaderProto, CheckpointState,
                                              CollectionDef, FunctionDef, FunctionDefLibrary, GraphDef, MetaGraphDef,
                                              NameAttrList, NodeDef, OpDef, SaverDef, SaveSliceInfoDef, TensorProto,

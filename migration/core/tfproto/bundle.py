@@ -11,8 +11,8 @@ dimension as signed numbers (length ``-1``: the whole dimension).
 :attr:`BundleIndex.variables` holds what ``tf.train.load_checkpoint(prefix).get_variable_to_shape_map()`` lists
 (every key but the header and the slice keys); :attr:`BundleIndex.pieces` the stored slices. Checked: the header
 (at least one shard, a known endianness), every entry's shard, offset and size (a fixed-size dtype's size is
-``elements * itemsize``), every slice inside its variable's shape and present under its own key, no slice key
-without its variable. Any violation is a :class:`MigrationError` naming the file and the entry.
+``elements * itemsize``), every slice inside its variable's shape and present under its own key with the
+variable's dtype and the slice's shape, no slice key without its variable. Any violation is a :class:`MigrationError` naming the file and the entry.
 """
 from __future__ import annotations
 
@@ -210,4 +210,11 @@ def _check_slices(variables: dict, pieces: dict, what: str) -> None:
     for name, extents in sorted(listed - set(pieces)):
         raise MigrationError(f"Cannot read {what}: variable {name!r} lists slice {list(extents)}, which is not "
                              "stored. The index is damaged; re-copy it.")
+    for (name, extents), piece in pieces.items():
+        full = variables[name]
+        shape = tuple(d if n == -1 else n for (_, n), d in zip(extents, full.shape))
+        if piece.dtype != full.dtype or piece.shape != shape:
+            raise MigrationError(f"Cannot read {what}: slice {list(extents)} of {name!r} is stored as "
+                                 f"{piece.dtype_name} {list(piece.shape)}, the variable is {full.dtype_name} and the "
+                                 f"slice {list(shape)}. The index is damaged; re-copy it.")
 

@@ -4,7 +4,8 @@ Same rules as TensorFlow's ``tensor_util.MakeNdarray``: ``tensor_content`` (raw 
 order: little-endian on every platform TensorFlow ships for) when present; otherwise the typed ``*_val`` field
 (``half_val`` holds float16/bfloat16 bit patterns, ``scomplex_val``/``dcomplex_val`` alternate real and imaginary
 parts, ``string_val`` gives an object array of ``bytes``), where fewer values than elements repeat the last one
-(``tf.constant(0.5, shape=[3, 4])`` stores one value) and no values at all give zeros.
+(``tf.constant(0.5, shape=[3, 4])`` stores one value) and no values at all give zeros (a string tensor without
+values gives ``b""`` elements where TensorFlow gives ``""``).
 
 Stricter than TensorFlow on hostile input: a negative or huge dimension, more elements than ``max_elements``
 (checked before anything is allocated), a ``tensor_content`` of the wrong length, more values than elements or
