@@ -2,7 +2,8 @@
 
 Runs today's ``rnn-migrate inspect`` with ``tensorflow`` replaced by a stub module that offers only what the
 inspect path calls (``tf.train.load_checkpoint`` -> shape/dtype maps, ``tf.train.latest_checkpoint``,
-``meta_graph_pb2.MetaGraphDef``, ``variable_pb2.VariableDef``, ``dtypes.as_dtype(n).name``, ``tf.make_ndarray``),
+``meta_graph_pb2.MetaGraphDef``, ``variable_pb2.VariableDef``, ``dtypes.as_dtype(n).name``, ``tf.make_ndarray``,
+``tensor_util.MakeNdarray``),
 all served by :mod:`migration.core.tfproto`; any other use of TensorFlow raises ``AttributeError``, and importing
 TensorFlow, tf_keras, Keras, ml_dtypes, legacy_rnn or modern_rnn raises ``ImportError``. The same output as the real
 command (``benchmarks/bench_tfless.py`` compares the two) shows what wiring the readers into
@@ -74,6 +75,7 @@ def install() -> None:
     _stub("tensorflow.core.protobuf.meta_graph_pb2", MetaGraphDef=tp.MetaGraphDef)
     _stub("tensorflow.core.framework.variable_pb2", VariableDef=tp.VariableDef)
     _stub("tensorflow.python.framework.dtypes", as_dtype=_DType)
+    _stub("tensorflow.python.framework.tensor_util", MakeNdarray=tp.make_ndarray)
     sys.meta_path.insert(0, _Blocker())
     from migration.checkpoint import reader
 

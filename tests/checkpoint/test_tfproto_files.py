@@ -382,6 +382,8 @@ def test_non_regular_and_oversized_files(files, tmp_path):
     garbage.write_bytes(b"\x0a\xff\xff\xff\xff\x0f" + b"x" * 10)
     with pytest.raises(MigrationError, match="garbage.meta"):
         read_meta(str(garbage))
+    with pytest.raises(MigrationError, match=r"as a MetaGraphDef \(.*\)\. Pass --forget-bias\.$"):
+        read_meta(str(garbage), remedy="Pass --forget-bias.")
 
 
 def test_compressed_block_refused(files, tmp_path):

@@ -34,18 +34,19 @@ def _read_regular(path: str, max_bytes: int, what: str) -> bytes:
         raise MigrationError(f"Cannot read {what}: {exc.strerror or exc}.") from None
 
 
-def read_meta(path: str, max_bytes: int = MAX_META_BYTES) -> MetaGraphDef:
+DEFAULT_META_REMEDY = ("Use the .meta written with the checkpoint, or move the damaged file away to work from the "
+                       "checkpoint alone.")
+
+
+def read_meta(path: str, max_bytes: int = MAX_META_BYTES, remedy: str = DEFAULT_META_REMEDY) -> MetaGraphDef:
     """The ``MetaGraphDef`` in ``path``; :class:`MigrationError` naming the file if it is not a regular file, is
-    larger than ``max_bytes`` or does not parse."""
+    larger than ``max_bytes`` or does not parse (``remedy``: the sentence that ends the parse error's message)."""
     data = _read_regular(path, max_bytes, f"the graph file {path!r}")
     meta = MetaGraphDef()
     try:
         meta.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as exc:  # upb raises DecodeError; RecursionError is a RuntimeError
-        raise MigrationError(
-            f"Cannot parse {path!r} as a MetaGraphDef ({exc}). Use the .meta written with the checkpoint, or move "
-            "the damaged file away to work from the checkpoint alone."
-        ) from None
+        raise MigrationError(f"Cannot parse {path!r} as a MetaGraphDef ({exc}). {remedy}") from None
     return meta
 
 
