@@ -140,8 +140,9 @@ def section(prefix: str, results: list[dict], details: dict, load: tuple[float, 
         f"`.index` {files['.index']:,} bytes ({read.get('variables', '?')} variables), `.meta` {files['.meta']:,} "
         f"bytes ({read.get('nodes', '?')} nodes in the graph and its functions). Each row is a whole process, "
         f"{repeat} runs interleaved. Machine: {machine}"
-        + ("; **shared and noisy** (other jobs on the same cores: wall times are inflated and vary, CPU seconds "
-           "move less)." if noisy else "."), "",
+        + ("; **shared and noisy** (other jobs on the same cores: wall times are inflated and vary; CPU seconds, "
+           "user + sys of the process, move less and are the closer estimate of an idle machine's wall time)."
+           if noisy else "."), "",
         table(results), "",
         "Today's `inspect` imports TensorFlow only to read (`migration/checkpoint/reader.py`: "
         "`tf.train.load_checkpoint`, `tf.train.latest_checkpoint`; `meta.py`: `meta_graph_pb2`, `tf.make_ndarray`, "

@@ -74,7 +74,7 @@ class _KeyError(Exception):
 
 
 def _ordered_signed(key: bytes, pos: int) -> tuple[int, int]:
-    """``OrderedCode::ReadSignedNumIncreasing`` for values of up to 8 bytes (|value| < 2**55)."""
+    """``OrderedCode::ReadSignedNumIncreasing`` for encodings of up to 7 bytes (|value| < 2**48)."""
     if pos >= len(key):
         raise _KeyError("truncated number")
     negative = key[pos] < 0x80
