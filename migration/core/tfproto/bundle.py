@@ -12,7 +12,8 @@ dimension as signed numbers (length ``-1``: the whole dimension).
 (every key but the header and the slice keys); :attr:`BundleIndex.pieces` the stored slices. Checked: the header
 (at least one shard, a known endianness), every entry's shard, offset and size (a fixed-size dtype's size is
 ``elements * itemsize``), every slice inside its variable's shape and present under its own key with the
-variable's dtype and the slice's shape, no slice key without its variable. Any violation is a :class:`MigrationError` naming the file and the entry.
+variable's dtype and the slice's shape, no slice key without its variable. Any violation is a
+:class:`MigrationError` naming the file and the entry.
 """
 from __future__ import annotations
 

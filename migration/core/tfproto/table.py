@@ -8,9 +8,10 @@ the block and that type byte. A block holds prefix-compressed entries (varint32 
 key bytes, varint32 value length, the unshared key bytes, the value), then an array of uint32 restart offsets and
 their count. The index block maps a separator key (>= every key of a data block) to that block's handle.
 
-Checked here: the magic, every block's CRC (the metaindex's too) and bounds, entries inside their block, restart offsets inside the
-entry area, keys strictly increasing across the whole file, data blocks in file order and inside the file, the
-file size (``max_bytes``). Any violation raises :class:`MigrationError` naming the file; nothing else escapes.
+Checked here: the magic, every block's CRC (the metaindex's too) and bounds, entries inside their block, restart
+offsets inside the entry area, keys strictly increasing across the whole file, data blocks in file order and inside
+the file, the file size (``max_bytes``). Any violation raises :class:`MigrationError` naming the file; nothing else
+escapes.
 """
 from __future__ import annotations
 
