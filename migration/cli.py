@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import math
 import signal
 import sys
 from typing import Sequence
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+# exit codes, number types and the JSON printer live below the subcommands (re-exported here)
+from migration.commands.common import (  # noqa: F401
+    EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, finite_float, print_json, tolerance,
+)
 
 # Subcommand modules, in the order --help lists them.
 SUBCOMMANDS: tuple[str, ...] = (
@@ -71,25 +72,6 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(self, message)
 
 
-def finite_float(text: str) -> float:
-    """argparse type: a finite float (``nan``/``inf`` refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def tolerance(text: str) -> float:
-    """argparse type: a finite, non-negative tolerance."""
-    value = finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a tolerance >= 0, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="rnn-migrate", description=DESCRIPTION, epilog=EPILOG,
@@ -101,12 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in SUBCOMMANDS:
         importlib.import_module(module_name).add_parser(sub)
     return parser
-
-
-def print_json(obj: object) -> None:
-    """Print one JSON object as the last line of stdout (the ``--json`` contract)."""
-    sys.stdout.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
-    sys.stdout.flush()
 
 
 def _usage_error(exc: UsageError, want_json: bool) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, print_json
+
 NAME = "doctor"
 HELP = "check the TensorFlow / tf_keras / tf-slim installation and the TF_USE_LEGACY_KERAS trap"
 
@@ -50,8 +52,6 @@ def collect() -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
-
     report = collect()
     if args.json:
         print_json(report)

@@ -10,6 +10,8 @@ import argparse
 import sys
 import time
 
+from migration.commands.common import EXIT_OK, print_json
+
 NAME = "glove"
 HELP = "import GloVe text vectors into a fast cache (glove import), or describe a GloVe source (glove info)"
 
@@ -40,7 +42,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_import(args: argparse.Namespace) -> int:
     from migration.glove import describe, load_glove_text, save_glove_cache
-    from migration.cli import EXIT_OK, print_json
     from migration.core.errors import MigrationError
     from pathlib import Path
 
@@ -63,7 +64,6 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     from migration.glove import describe, glove_kind, load_glove
-    from migration.cli import EXIT_OK, print_json
 
     kind = glove_kind(args.path)
     glove = load_glove(args.path, progress=not args.quiet and sys.stderr.isatty())

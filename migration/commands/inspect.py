@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, print_json
+
 NAME = "inspect"
 HELP = "list the RNN blocks, embeddings, dense heads and optimizer state of a TF1 checkpoint"
 
@@ -106,7 +108,6 @@ def format_report(report: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from migration.checkpoint.recognize import inspect_checkpoint
-    from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
 
     report = inspect_checkpoint(args.checkpoint).to_dict()
     if args.json:
