@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
+import traceback
 from typing import Sequence
 
 # exit codes, number types and the JSON printer live below the subcommands (re-exported here)
 from migration.commands.common import (  # noqa: F401
     EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, finite_float, print_json, tolerance,
 )
+from migration.core.errors import MigrationError
+from migration.safe_io import describe_os_error
 
 # Subcommand modules, in the order --help lists them.
 SUBCOMMANDS: tuple[str, ...] = (
@@ -100,11 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _usage_error(exc, "--json" in argv)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    from migration.core.errors import MigrationError
 
     want_json = bool(getattr(args, "json", False))
     if args.command in ("convert", "verify"):  # freed chunk buffers go back to the OS: peak RSS flat in tensor size
-        from migration.checkpoint.stream import return_freed_memory
+        from migration.checkpoint.stream import return_freed_memory  # on first use: --help starts fast
 
         return_freed_memory()
     try:
@@ -123,13 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_json({"error": f"interrupted by {name}", "exit_code": 128 + signum})
         return 128 + signum
     except BrokenPipeError:  # `rnn-migrate scan src/ | head`: the reader has what it wanted; no traceback
-        import os
 
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would raise again
         return 128 + 13  # as a shell reports a process ended by SIGPIPE
     except OSError as exc:  # an I/O fault outside the staged writers: still bad input/environment, with the remedy
-        from migration.safe_io import describe_os_error
 
         message = describe_os_error(exc, str(exc.filename or args.command)).replace("Cannot write", "I/O error on", 1)
         if want_json:
@@ -137,7 +138,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rnn-migrate {args.command}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - anything else is a bug: say so, keep the traceback, exit 3
-        import traceback
 
         traceback.print_exc()
         print(f"rnn-migrate {args.command}: internal error ({type(exc).__name__}: {exc}). This is a bug; please "

@@ -24,6 +24,7 @@ Exit codes: 0 success, 1 a check failed (verification or held-out agreement), 2 
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ import numpy as np
 from migration.examples import distributed, sentiment
 from migration.examples.common import add_common_args, emit_json, plot_curves, quiet_tensorflow, run_guarded, say, write_scalars
 from migration.core.errors import MigrationError
+from migration.safe_io import check_replaceable, is_checkpoint_dir
 
 AGREEMENT_TOL = 1e-5
 
@@ -70,9 +72,6 @@ def _workdir(args: argparse.Namespace) -> Path:
         if not args.force:
             raise MigrationError(f"--workdir {str(path)!r} exists and is not empty; pass --force to replace its tf1/ "
                                  "and keras/ directories, or choose another directory.")
-        import shutil
-
-        from migration.safe_io import check_replaceable, is_checkpoint_dir
 
         # the same --force rules as convert: replace only what a previous demo run wrote
         check_replaceable(path / "keras")

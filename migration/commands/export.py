@@ -56,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from migration.checkpoint.export import export_keras_model
+    from migration.checkpoint.export import export_keras_model  # on first use (see migration.commands)
 
     result = export_keras_model(args.model, args.out_prefix, scope=args.scope, forget_bias=args.forget_bias,
                                 force=args.force, trust=args.trust_model, partitions=args.partitions,

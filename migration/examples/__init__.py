@@ -4,4 +4,8 @@ Each program has ``main(argv) -> int`` and runs as ``rnn-migrate example NAME`` 
 :mod:`migration.commands.example`), ``python -m migration.examples.NAME`` or ``python examples/NAME.py`` from a
 checkout. They ship with the product (an installed wheel runs them); the repository's top-level ``examples/`` holds
 a thin script for each. Layer: above the jobs they use (checkpoint, glove, datasets), below :mod:`migration.demo`.
+
+Imports inside functions: TensorFlow (through ``legacy_rnn``/``modern_rnn``), matplotlib and the checkpoint package
+are imported by the functions that use them, on first use, because ``rnn-migrate --help`` imports the demo and,
+through it, these modules; everything else is imported at the top. None of them dodges a circle (``.importlinter``).
 """

@@ -34,9 +34,11 @@ loads that model and state itself, inside ``strategy.scope()``, with the demo's 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -49,7 +51,7 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.examples import sentiment
-from migration.safe_io import signals_raise
+from migration.safe_io import load_block_model, signals_raise
 
 STRATEGIES = ("none", "mirrored", "multi-worker", "parameter-server")
 PS_TASKS = 2  # parameter servers (= shards of the embedding) of the parameter-server strategy
@@ -361,9 +363,6 @@ def _die_with_parent() -> None:
     PS server child would otherwise serve forever.)"""
     expected = os.environ.get(PARENT_ENV)
     if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
         try:
             ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
         except (OSError, AttributeError):  # pragma: no cover - no prctl: the parent's finally still reaps
@@ -484,8 +483,7 @@ def _train(tf, strategy, job: Job, directory: str, arrays: dict) -> dict:
 
 
 def _load_whole_model(out_dir: str):
-    from migration.checkpoint.manifest import read_manifest
-    from migration.safe_io import load_block_model
+    from migration.checkpoint.manifest import read_manifest  # on first use (see migration.examples)
 
     return load_block_model(out_dir, read_manifest(out_dir)["model"]["file"])
 

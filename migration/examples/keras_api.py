@@ -27,7 +27,9 @@ import numpy as np
 from migration.examples.common import (
     add_common_args, emit_json, plot_curves, quiet_tensorflow, say, scoped_op_determinism, write_scalars,
 )
+from migration.converters import cell_to_keras, cell_to_tf1
 from migration.core.errors import MigrationError
+from migration.core.specs import CellSpec
 
 #: The numbers printed in seed 001 (/work/shared/seeds/001_*.txt), for data [0.1, 0.2, 0.3] and all-ones initialisers.
 SEED_001: dict[str, list[float]] = {
@@ -112,9 +114,6 @@ def _run_tf1(build, assignments_fn) -> list[np.ndarray]:
 
 
 def _tf1_lstm(keras_weights: Sequence[np.ndarray], scope: str) -> dict[str, np.ndarray]:
-    from migration.converters import cell_to_tf1
-    from migration.core.specs import CellSpec
-
     arrays = cell_to_tf1(CellSpec("basic_lstm", 1, forget_bias=1.0), keras_weights)
     return {f"{scope}/{name}": value for name, value in arrays.items()}
 
@@ -122,8 +121,6 @@ def _tf1_lstm(keras_weights: Sequence[np.ndarray], scope: str) -> dict[str, np.n
 def tf1_numbers(weights: dict[str, list]) -> dict[str, list[float]]:
     """The TF1 counterparts, from the Keras weights converted with ``cell_to_tf1``."""
     import legacy_rnn
-    from migration.converters import cell_to_tf1
-    from migration.core.specs import CellSpec
 
     out: dict[str, list[float]] = {}
 
@@ -165,8 +162,6 @@ def tf1_numbers(weights: dict[str, list]) -> dict[str, list[float]]:
 
 def gru_general(seed: int, units: int = 3) -> dict[str, float]:
     """Random TF1 GRUCell weights (biases included) vs Keras GRU(reset_after=False) and the best reset_after=True."""
-    from migration.converters import cell_to_keras
-    from migration.core.specs import CellSpec
     from modern_rnn import keras, tf
 
     rng = np.random.default_rng(seed)

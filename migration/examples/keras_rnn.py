@@ -42,7 +42,10 @@ import numpy as np
 from migration.examples.common import (
     add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
 )
+from migration import datasets
+from migration.converters import cell_to_tf1
 from migration.core.errors import MigrationError
+from migration.core.specs import CellSpec
 
 MODELS: dict[str, tuple[str, str, int, float]] = {
     # name: (cell kind, style, layers, dropout)
@@ -94,7 +97,6 @@ class Data:
 
 def load_data(config: RnnConfig) -> Data:
     """Rotten Tomatoes -> ids with a frequency vocabulary of the training split, pre-padded like ``pad_sequences``."""
-    from migration import datasets
 
     train, test = datasets.train_test_split(datasets.load_rotten_tomatoes(), 0.2, seed=config.seed)
     train_texts, y_train, test_texts, y_test = train.texts, train.labels, test.texts, test.labels
@@ -194,8 +196,6 @@ def _tf1_names(config: RnnConfig) -> list[str]:
 
 def keras_to_tf1(config: RnnConfig, model) -> dict[str, np.ndarray]:
     """The Keras model's weights under the TF1 twin's variable names."""
-    from migration.converters import cell_to_tf1
-    from migration.core.specs import CellSpec
 
     kind = MODELS[config.model][0]
     spec = CellSpec(kind, config.units, forget_bias=1.0) if kind == "basic_lstm" else CellSpec(kind, config.units)

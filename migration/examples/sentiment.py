@@ -31,14 +31,18 @@ untrained held-out loss (``initial_eval``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from migration.examples.common import progress, say
+from migration import datasets, glove
+from migration.converters import cell_to_keras
 from migration.core.errors import MigrationError
+from migration.core.specs import CellSpec
+from migration.examples.common import progress, say
 
 NUM_CLASSES = 2
 LSTM_VARS = ("rnn/basic_lstm_cell/kernel", "rnn/basic_lstm_cell/bias")
@@ -147,14 +151,11 @@ def windows(values: Sequence[float], n: int = 50) -> list[float]:
 # --- data ------------------------------------------------------------------------------------------------------------
 
 def _load_glove(path: Optional[str]):
-    from migration import glove
-
     return glove.load_default_glove() if path is None else glove.load_glove(path)
 
 
 def _load_texts(config: SentimentConfig):
     """(train_texts, train_labels, test_texts, test_labels, description) from the embedded data or ``--data``."""
-    from migration import datasets
 
     if config.data is None:
         data = datasets.load_rotten_tomatoes()
@@ -181,7 +182,6 @@ IMDB_WORD_INDEX = "imdb_word_index.json"
 def _imdb_words(npz: Path) -> dict[int, str]:
     """Keras imdb ids -> words: ``imdb_word_index.json`` next to the ``.npz`` (ids are ``word_index + 3``; 0, 1, 2
     are padding, start and out-of-vocabulary, which decode to nothing)."""
-    import json
 
     path = npz.parent / IMDB_WORD_INDEX
     if not path.is_file():
@@ -197,7 +197,6 @@ def _imdb_words(npz: Path) -> dict[int, str]:
 
 def prepare(config: SentimentConfig) -> Prepared:
     """Load texts and GloVe, encode through the GloVe dict, and restrict the matrix to the rows used."""
-    from migration import datasets
 
     train_texts, train_labels, test_texts, test_labels, source = _load_texts(config)
     glove = _load_glove(config.glove)
@@ -383,8 +382,6 @@ def build_modern_model(config: SentimentConfig, matrix: np.ndarray):
 
 def load_tf1_weights(model, weights: Mapping[str, np.ndarray], units: int) -> None:
     """Set the Keras model from TF1 arrays by checkpoint name (the LSTM converted, Dense copied)."""
-    from migration.converters import cell_to_keras
-    from migration.core.specs import CellSpec
 
     missing = [n for n in LSTM_VARS + DENSE_VARS if n not in weights]
     if missing:

@@ -28,7 +28,9 @@ import numpy as np
 from migration.examples.common import (
     add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
 )
+from migration import converters, seq2seq_converters as s2c
 from migration.core.errors import MigrationError, check_positive_int
+from migration.core.specs import CellSpec
 
 GO, EOS, OFFSET = 0, 1, 2
 VOCAB = OFFSET + 10
@@ -143,8 +145,6 @@ class KerasModel:
 
     def __init__(self, args: argparse.Namespace, checkpoint: str) -> None:
         import modern_rnn
-        from migration import converters, seq2seq_converters as s2c
-        from migration.core.specs import CellSpec
         from modern_rnn import seq2seq
 
         tf, keras = modern_rnn.tf, modern_rnn.keras

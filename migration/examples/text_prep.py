@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from migration.examples.common import add_common_args, emit_json, say, scoped_op_determinism, seed_everything
+from migration.glove import load_default_glove, load_glove
 
 #: Sheldon Cooper's quotes used by seed 003 (DataCamp "Recurrent Neural Networks for Language Modeling", ch. 1);
 #: their sorted word set is exactly the 204-word ``index_to_word`` the seed prints (checked by the tests).
@@ -209,8 +210,6 @@ def _gru_verdict(variants: dict[str, dict[str, int]], seed: dict[str, int]) -> d
 # --- the program ----------------------------------------------------------------------------------------------------
 
 def run(glove_path: str | None = None) -> dict:
-    from migration.glove import load_default_glove, load_glove
-
     index_to_word, word_to_index = vocabularies(SHELDON_QUOTES)
     spot = {word: word_to_index.get(word) for word in SEED_003["vocabulary_spot_checks"]}
     text = " ".join(SHELDON_QUOTES)
