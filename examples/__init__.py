@@ -2,5 +2,5 @@
 ``modern_rnn`` imports this package, and the wheel does not install it).
 
 The programs themselves are in :mod:`migration.examples` (``rnn-migrate example NAME``) and :mod:`migration.demo`
-(``rnn-migrate demo``); ``python examples/NAME.py`` runs the same code from a checkout.
+(``rnn-migrate demo``); ``python -m examples.NAME`` runs the same code from a checkout.
 """

@@ -1,9 +1,9 @@
-"""``rnn-migrate demo``: train the seed-004 TF1 sentiment graph, convert its checkpoint, verify, evaluate, keep training.
+"""``rnn-migrate demo``: train the seed-004 TF1 sentiment graph, convert its checkpoint, verify, evaluate, train on.
 
 The job is ``migration/demo.py`` (the example programs it uses are in ``migration/examples/``): it ships with
 rnn-migrate, so an installed ``rnn-migrate demo`` runs it. This script runs the same job from a checkout::
 
-    python examples/demo.py --help
+    python -m examples.demo --help    # from the repository root
 """
 import sys
 

@@ -3,7 +3,7 @@
 The program is ``migration/examples/echo.py``: it ships with rnn-migrate, so an installed
 ``rnn-migrate example echo`` runs it. This script runs the same program from a checkout::
 
-    python examples/echo.py --help
+    python -m examples.echo --help    # from the repository root
 """
 import sys
 

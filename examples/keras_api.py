@@ -3,7 +3,7 @@
 The program is ``migration/examples/keras_api.py``: it ships with rnn-migrate, so an installed
 ``rnn-migrate example keras_api`` runs it. This script runs the same program from a checkout::
 
-    python examples/keras_api.py --help
+    python -m examples.keras_api --help    # from the repository root
 """
 import sys
 

@@ -3,7 +3,7 @@
 The program is ``migration/examples/keras_rnn.py``: it ships with rnn-migrate, so an installed
 ``rnn-migrate example keras_rnn`` runs it. This script runs the same program from a checkout::
 
-    python examples/keras_rnn.py --help
+    python -m examples.keras_rnn --help    # from the repository root
 """
 import sys
 

@@ -3,7 +3,7 @@
 The program is ``migration/examples/seq2seq.py``: it ships with rnn-migrate, so an installed
 ``rnn-migrate example seq2seq`` runs it. This script runs the same program from a checkout::
 
-    python examples/seq2seq.py --help
+    python -m examples.seq2seq --help    # from the repository root
 """
 import sys
 

@@ -3,7 +3,7 @@
 The program is ``migration/examples/text_prep.py``: it ships with rnn-migrate, so an installed
 ``rnn-migrate example text_prep`` runs it. This script runs the same program from a checkout::
 
-    python examples/text_prep.py --help
+    python -m examples.text_prep --help    # from the repository root
 """
 import sys
 

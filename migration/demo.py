@@ -14,8 +14,9 @@
    next; it starts exactly where TF1 stopped (same held-out loss) and keeps improving. (The whole model computes the
    graph at inference, so it trains without the TF1 program's output dropout.) ``--strategy {mirrored,
    multi-worker,parameter-server} --workers N`` runs this phase under ``tf.distribute`` through
-   :mod:`migration.examples.distributed` (each process loads ``model.keras`` and the Adam state itself); with the same global
-   batches the losses are the ``--strategy none`` ones. The JSON gains ``"distributed"`` as the sentiment example's.
+   :mod:`migration.examples.distributed` (each process loads ``model.keras`` and the Adam state itself); with the
+   same global batches the losses are the ``--strategy none`` ones. The JSON gains ``"distributed"`` as the
+   sentiment example's.
 6. **Report**: a short table (stderr), ``--json`` for machines, ``--plot`` for the loss curve, ``--logdir`` for
    TensorBoard.
 
@@ -33,7 +34,9 @@ from typing import Sequence
 import numpy as np
 
 from migration.examples import distributed, sentiment
-from migration.examples.common import add_common_args, emit_json, plot_curves, quiet_tensorflow, run_guarded, say, write_scalars
+from migration.examples.common import (
+    add_common_args, emit_json, plot_curves, quiet_tensorflow, run_guarded, say, write_scalars,
+)
 from migration.core.errors import MigrationError
 from migration.safe_io import check_replaceable, is_checkpoint_dir
 

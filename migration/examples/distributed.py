@@ -91,8 +91,9 @@ class Job:
 
 @dataclasses.dataclass
 class Resume:
-    """Continue training a converted whole model: ``model`` (the demo's ``WholeModel``) and ``optimizer`` as
-    :func:`migration.examples.converted.load_converted_model` loaded them from ``out_dir``; batches from ``start_step`` on."""
+    """Continue training a converted whole model: ``model`` (a ``WholeModel``) and ``optimizer`` as
+    :func:`migration.examples.converted.load_converted_model` loaded them from ``out_dir``; batches from
+    ``start_step`` on."""
 
     out_dir: str
     model: Any
