@@ -8,13 +8,16 @@ For each program in ``tests/upgrade/fixtures/programs`` (and each notebook's cod
 ``tf_upgrade_v2`` the two things every one of its outputs needed first: ``TF_USE_LEGACY_KERAS=1`` set before the
 import and ``tf.compat.v1.disable_eager_execution()`` after it (added by hand here), to show what is left after them.
 
-    python benchmarks/compare_tf_upgrade_v2.py [--timeout 300]
+    python benchmarks/compare_tf_upgrade_v2.py [--timeout 300] [--log FILE]
 
-Prints a markdown table (docs/upgrading.md quotes it); nothing is written to the repository.
+Prints only a markdown table on stdout (docs/upgrading.md quotes it). ``tf_upgrade_v2`` prints its per-line
+``INFO``/``WARNING`` log itself; that log goes to ``--log`` (default: a temporary file, named on stderr), never to
+stdout. Nothing is written to the repository.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -41,15 +44,16 @@ def _source(path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def tf_upgrade_v2(src: str, tmp: Path) -> tuple[str, int]:
-    """(upgraded code, number of errors tf_upgrade_v2 reported)."""
+def tf_upgrade_v2(src: str, tmp: Path, log) -> tuple[str, int]:
+    """(upgraded code, number of errors tf_upgrade_v2 reported); its own log lines are written to ``log``."""
     import migration  # noqa: F401
     from tensorflow.tools.compatibility import ast_edits, tf_upgrade_v2 as spec
 
     inp, out = tmp / "in.py", tmp / "out.py"
     inp.write_text(src, encoding="utf-8")
     upgrader = ast_edits.ASTCodeUpgrader(spec.TFAPIChangeSpec())
-    _, _, errors = upgrader.process_file(str(inp), str(out))
+    with contextlib.redirect_stdout(log):
+        _, _, errors = upgrader.process_file(str(inp), str(out))
     return out.read_text(encoding="utf-8"), len(errors)
 
 
@@ -90,7 +94,19 @@ def helped(code: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--log", help="where tf_upgrade_v2's own log goes (default: a temporary file)")
     args = ap.parse_args()
+    log_path = args.log
+    if log_path is None:
+        fd, log_path = tempfile.mkstemp(prefix="tf_upgrade_v2-", suffix=".log")
+        os.close(fd)
+    print(f"tf_upgrade_v2's log: {log_path}", file=sys.stderr)
+    with open(log_path, "w", encoding="utf-8") as log:
+        print("\n".join(table(args.timeout, log)))
+
+
+def table(timeout: float, log) -> list[str]:
+    """The markdown rows, one per fixture program, and a total row."""
     rows = ["| program | `tf_upgrade_v2` (errors reported) | result runs? | ... + eager off + TF_USE_LEGACY_KERAS "
             "by hand | `rnn-migrate upgrade --to compat` (manual checks) | result runs? |", "|---|---|---|---|---|---|"]
     totals = [0, 0, 0]
@@ -99,11 +115,11 @@ def main() -> None:
             continue
         src = _source(path)
         with tempfile.TemporaryDirectory() as t1, tempfile.TemporaryDirectory() as t2:
-            code1, n1 = tf_upgrade_v2(src, Path(t1))
-            r1 = run(code1, Path(t1), args.timeout)
-            r1b = run(helped(code1), Path(t1), args.timeout)
+            code1, n1 = tf_upgrade_v2(src, Path(t1), log)
+            r1 = run(code1, Path(t1), timeout)
+            r1b = run(helped(code1), Path(t1), timeout)
             code2, n2 = rnn_migrate(src)
-            r2 = run(code2, Path(t2), args.timeout)
+            r2 = run(code2, Path(t2), timeout)
         totals[0] += r1 == "runs"
         totals[1] += r2 == "runs"
         totals[2] += r1b == "runs"
@@ -115,7 +131,7 @@ def main() -> None:
         print(rows[-1], file=sys.stderr, flush=True)
     n = len(rows) - 2
     rows.append(f"| **total** | | **{totals[0]} of {n}** | **{totals[2]} of {n}** | | **{totals[1]} of {n}** |")
-    print("\n".join(rows))
+    return rows
 
 
 if __name__ == "__main__":

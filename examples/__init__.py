@@ -1,5 +1,6 @@
-"""Runnable programs from the seed documents, legacy (TF1 graph) and modern (Keras 2) side by side.
+"""The seed programs, as thin scripts over the product (top layer: nothing in ``migration``, ``legacy_rnn`` or
+``modern_rnn`` imports this package, and the wheel does not install it).
 
-Each module ``examples.NAME`` has ``main(argv) -> int`` and runs as ``python -m examples.NAME`` or
-``rnn-migrate example NAME``.
+The programs themselves are in :mod:`migration.examples` (``rnn-migrate example NAME``) and :mod:`migration.demo`
+(``rnn-migrate demo``); ``python -m examples.NAME`` runs the same code from a checkout.
 """

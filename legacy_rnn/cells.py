@@ -12,6 +12,7 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import tensorflow as tf
 
+from legacy_rnn import contrib, cudnn
 from migration.core.errors import check_positive_int
 from migration.core.specs import CellSpec
 
@@ -129,7 +130,6 @@ def cell_from_spec(spec: CellSpec, input_size: Optional[int] = None, scope: str 
         return lstm_cell(spec.units, spec.use_peepholes, spec.num_proj, spec.cell_clip, spec.proj_clip, spec.forget_bias,
                          activation=_act(spec))
     if spec.kind in ("lstm_block", "gru_block", "gru_block_v2", "lstm_block_fused"):
-        from legacy_rnn import contrib
 
         if spec.kind == "lstm_block":
             return contrib.lstm_block_cell(spec.units, spec.forget_bias, spec.cell_clip, spec.use_peepholes)
@@ -138,11 +138,9 @@ def cell_from_spec(spec: CellSpec, input_size: Optional[int] = None, scope: str 
                              "time-major sequence); build it with legacy_rnn.lstm_block_fused_cell.")
         return (contrib.gru_block_cell if spec.kind == "gru_block" else contrib.gru_block_cell_v2)(spec.units)
     if spec.kind == "layer_norm_lstm":
-        from legacy_rnn import contrib
 
         return contrib.layer_norm_basic_lstm_cell(spec.units, forget_bias=spec.forget_bias)
     if spec.kind in ("cudnn_compatible_lstm", "cudnn_compatible_gru"):
-        from legacy_rnn import cudnn
 
         return getattr(cudnn, spec.kind + "_cell")(spec.units)
     return gru_cell(spec.units)

@@ -178,7 +178,7 @@ class LSTMBlockFusedCell:
         return (tf.unstack(h) if is_list else h), rnn_cell.LSTMStateTuple(*final)
 
 
-class _GRUShapedCell(LayerRNNCell):
+class GRUShapedCell(LayerRNNCell):
     """A cell whose state and output are both ``[batch, num_units]`` (the GRU block cells here and
     :class:`legacy_rnn.cudnn.CudnnCompatibleGRUCell`)."""
 
@@ -195,7 +195,7 @@ class _GRUShapedCell(LayerRNNCell):
         return self._num_units
 
 
-class GRUBlockCell(_GRUShapedCell):
+class GRUBlockCell(GRUShapedCell):
     """``tf.contrib.rnn.GRUBlockCell`` (v1 names) on ``tf.raw_ops.GRUBlockCell``; see :func:`gru_block_cell`."""
 
     _NAMES = ("w_ru", "b_ru", "w_c", "b_c")

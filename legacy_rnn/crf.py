@@ -13,17 +13,14 @@ TF 2 ships no CRF kernel (``tf.contrib`` and TensorFlow Addons are gone), so thi
 The transition matrix is the variable ``transitions [N, N]`` (``get_variable('transitions', ...)``, created by
 ``crf_log_likelihood`` when no ``transition_params`` are passed).
 
-Read beside :mod:`modern_rnn.crf`: the same names, in the same order.
+Read beside :mod:`modern_rnn.crf`: the same names, in the same order. Both call the one implementation in
+:mod:`migration.core.crf_maths`; the two differ only in their Keras layer
+(:class:`modern_rnn.crf.CRF`) and in eager mode, where ``transition_params`` is required.
 """
+
 from __future__ import annotations
 
-import tensorflow as tf
-
-v1 = tf.compat.v1
-
-
-def _mask(lengths, steps, dtype=tf.float32):
-    return tf.sequence_mask(lengths, steps, dtype=dtype)
+from migration.core import crf_maths
 
 
 def crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params):
@@ -31,14 +28,7 @@ def crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params)
 
     Modern equivalent: :func:`modern_rnn.crf.crf_sequence_score`.
     """
-    inputs = tf.convert_to_tensor(inputs)
-    tags = tf.cast(tag_indices, tf.int32)
-    steps = tf.shape(inputs)[1]
-    mask = _mask(sequence_lengths, steps, inputs.dtype)
-    unary = tf.reduce_sum(tf.gather(inputs, tags, axis=2, batch_dims=2) * mask, 1)
-    pairs = tf.gather_nd(transition_params, tf.stack([tags[:, :-1], tags[:, 1:]], -1))
-    binary = tf.reduce_sum(pairs * mask[:, 1:], 1)
-    return unary + binary
+    return crf_maths.crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params)
 
 
 def crf_log_norm(inputs, sequence_lengths, transition_params):
@@ -46,16 +36,7 @@ def crf_log_norm(inputs, sequence_lengths, transition_params):
 
     Modern equivalent: :func:`modern_rnn.crf.crf_log_norm`.
     """
-    inputs = tf.convert_to_tensor(inputs)
-    lengths = tf.cast(sequence_lengths, tf.int32)
-    steps = tf.shape(inputs)[1]
-
-    def step(alpha, t):
-        new = tf.reduce_logsumexp(alpha[:, :, None] + transition_params[None], 1) + inputs[:, t]
-        return tf.where((t < lengths)[:, None], new, alpha)
-
-    alpha = tf.foldl(lambda a, t: step(a, t), tf.range(1, steps), initializer=inputs[:, 0])
-    return tf.where(lengths > 0, tf.reduce_logsumexp(alpha, 1), tf.zeros_like(alpha[:, 0]))
+    return crf_maths.crf_log_norm(inputs, sequence_lengths, transition_params)
 
 
 def crf_log_likelihood(inputs, tag_indices, sequence_lengths, transition_params=None):
@@ -64,12 +45,7 @@ def crf_log_likelihood(inputs, tag_indices, sequence_lengths, transition_params=
 
     Modern equivalent: :func:`modern_rnn.crf.crf_log_likelihood` (and :class:`modern_rnn.crf.CRF`).
     """
-    inputs = tf.convert_to_tensor(inputs)
-    if transition_params is None:
-        tags = int(inputs.shape[-1])
-        transition_params = v1.get_variable("transitions", [tags, tags], inputs.dtype)
-    score = crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params)
-    return score - crf_log_norm(inputs, sequence_lengths, transition_params), transition_params
+    return crf_maths.crf_log_likelihood(inputs, tag_indices, sequence_lengths, transition_params)
 
 
 def crf_decode(potentials, transition_params, sequence_length):
@@ -77,30 +53,7 @@ def crf_decode(potentials, transition_params, sequence_length):
 
     Modern equivalent: :func:`modern_rnn.crf.crf_decode`.
     """
-    potentials = tf.convert_to_tensor(potentials)
-    lengths = tf.cast(sequence_length, tf.int32)
-    steps, tags = tf.shape(potentials)[1], tf.shape(potentials)[2]
-
-    def forward(carry, t):
-        score, _ = carry
-        cand = score[:, :, None] + transition_params[None]           # [B, from, to]
-        best, back = tf.reduce_max(cand, 1) + potentials[:, t], tf.argmax(cand, 1, output_type=tf.int32)
-        live = (t < lengths)[:, None]
-        identity = tf.broadcast_to(tf.range(tags)[None], tf.shape(back))
-        return tf.where(live, best, score), tf.where(live, back, identity)
-
-    init = (potentials[:, 0], tf.zeros_like(potentials[:, 0], tf.int32))
-    scores, backs = tf.scan(forward, tf.range(1, steps), initializer=init)   # backs [T-1, B, N]
-    final = tf.cond(steps > 1, lambda: scores[-1], lambda: potentials[:, 0])
-    last = tf.argmax(final, 1, output_type=tf.int32)
-
-    def backward(tag, back):
-        return tf.gather(back, tag, batch_dims=1)
-
-    earlier = tf.scan(backward, backs, initializer=last, reverse=True)      # [T-1, B]: tag at t from t+1
-    path = tf.transpose(tf.concat([earlier, last[None]], 0))
-    mask = _mask(lengths, steps, tf.int32)
-    return path * mask, tf.where(lengths > 0, tf.reduce_max(final, 1), tf.zeros_like(final[:, 0]))
+    return crf_maths.crf_decode(potentials, transition_params, sequence_length)
 
 
 def viterbi_decode(score, transition_params):
@@ -109,15 +62,4 @@ def viterbi_decode(score, transition_params):
 
     Modern equivalent: :func:`modern_rnn.crf.viterbi_decode`.
     """
-    import numpy as np
-
-    score, trans = np.asarray(score, np.float64), np.asarray(transition_params, np.float64)
-    trellis, backpointers = score[0].copy(), []
-    for t in range(1, score.shape[0]):
-        cand = trellis[:, None] + trans
-        backpointers.append(np.argmax(cand, 0))
-        trellis = np.max(cand, 0) + score[t]
-    path = [int(np.argmax(trellis))]
-    for back in reversed(backpointers):
-        path.append(int(back[path[-1]]))
-    return path[::-1], float(np.max(trellis))
+    return crf_maths.viterbi_decode(score, transition_params)

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from legacy_rnn.contrib import LSTMBlockCell, _GRUShapedCell
+from legacy_rnn.contrib import LSTMBlockCell, GRUShapedCell
 
 v1 = tf.compat.v1
 
 
-class CudnnCompatibleGRUCell(_GRUShapedCell):
+class CudnnCompatibleGRUCell(GRUShapedCell):
     """``tf.contrib.cudnn_rnn.CudnnCompatibleGRUCell``; see :func:`cudnn_compatible_gru_cell`."""
 
     def __init__(self, num_units: int, name: str = "cudnn_compatible_gru_cell") -> None:

@@ -35,7 +35,7 @@ def _linear(x, size: int):
     return tf.nn.bias_add(tf.matmul(x, kernel), bias)
 
 
-class _Wrapper(rnn_cell.RNNCell):
+class Wrapper(rnn_cell.RNNCell):
     """The state is the wrapped cell's; the scope name comes from the class name, as in 1.15
     (``OutputProjectionWrapper`` -> ``output_projection_wrapper``)."""
 
@@ -55,7 +55,7 @@ class _Wrapper(rnn_cell.RNNCell):
         return self._cell.zero_state(batch_size, dtype)
 
 
-class OutputProjectionWrapper(_Wrapper):
+class OutputProjectionWrapper(Wrapper):
     """1.15 ``contrib.rnn.OutputProjectionWrapper``; see :func:`output_projection_wrapper`."""
 
     def __init__(self, cell, output_size: int, activation=None, reuse=None) -> None:
@@ -72,7 +72,7 @@ class OutputProjectionWrapper(_Wrapper):
         return (self._activation(projected) if self._activation else projected), new_state
 
 
-class InputProjectionWrapper(_Wrapper):
+class InputProjectionWrapper(Wrapper):
     """1.15 ``contrib.rnn.InputProjectionWrapper``; see :func:`input_projection_wrapper`."""
 
     def __init__(self, cell, num_proj: int, activation=None, reuse=None) -> None:
@@ -84,7 +84,7 @@ class InputProjectionWrapper(_Wrapper):
         return self._cell(self._activation(projected) if self._activation else projected, state)
 
 
-class EmbeddingWrapper(_Wrapper):
+class EmbeddingWrapper(Wrapper):
     """1.15 ``contrib.rnn.EmbeddingWrapper``; see :func:`embedding_wrapper`.
 
     As in 1.15: the table's initializer is ``initializer``, else the variable scope's, else uniform
@@ -108,7 +108,7 @@ class EmbeddingWrapper(_Wrapper):
         return self._cell(tf.nn.embedding_lookup(embedding, tf.reshape(ids, [-1])), state)
 
 
-class AttentionCellWrapper(_Wrapper):
+class AttentionCellWrapper(Wrapper):
     """1.15 ``contrib.rnn.AttentionCellWrapper``; see :func:`attention_cell_wrapper` for the equations."""
 
     def __init__(self, cell, attn_length: int, attn_size: Optional[int] = None, attn_vec_size: Optional[int] = None,

@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import math
+import os
 import signal
 import sys
+import traceback
 from typing import Sequence
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+# exit codes, number types and the JSON printer live below the subcommands (re-exported here)
+from migration.commands.common import (  # noqa: F401
+    EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, finite_float, print_json, tolerance,
+)
+from migration.core.errors import MigrationError
+from migration.core.outdir import describe_os_error
 
 # Subcommand modules, in the order --help lists them.
 SUBCOMMANDS: tuple[str, ...] = (
@@ -71,25 +76,6 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(self, message)
 
 
-def finite_float(text: str) -> float:
-    """argparse type: a finite float (``nan``/``inf`` refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def tolerance(text: str) -> float:
-    """argparse type: a finite, non-negative tolerance."""
-    value = finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a tolerance >= 0, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="rnn-migrate", description=DESCRIPTION, epilog=EPILOG,
@@ -101,12 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in SUBCOMMANDS:
         importlib.import_module(module_name).add_parser(sub)
     return parser
-
-
-def print_json(obj: object) -> None:
-    """Print one JSON object as the last line of stdout (the ``--json`` contract)."""
-    sys.stdout.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
-    sys.stdout.flush()
 
 
 def _usage_error(exc: UsageError, want_json: bool) -> None:
@@ -124,11 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _usage_error(exc, "--json" in argv)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    from migration.core.errors import MigrationError
 
     want_json = bool(getattr(args, "json", False))
     if args.command in ("convert", "verify"):  # freed chunk buffers go back to the OS: peak RSS flat in tensor size
-        from migration.checkpoint.stream import return_freed_memory
+        from migration.checkpoint.stream import return_freed_memory  # on first use: --help starts fast
 
         return_freed_memory()
     try:
@@ -147,13 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_json({"error": f"interrupted by {name}", "exit_code": 128 + signum})
         return 128 + signum
     except BrokenPipeError:  # `rnn-migrate scan src/ | head`: the reader has what it wanted; no traceback
-        import os
 
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would raise again
         return 128 + 13  # as a shell reports a process ended by SIGPIPE
     except OSError as exc:  # an I/O fault outside the staged writers: still bad input/environment, with the remedy
-        from migration.core.outdir import describe_os_error
 
         message = describe_os_error(exc, str(exc.filename or args.command)).replace("Cannot write", "I/O error on", 1)
         if want_json:
@@ -161,7 +138,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rnn-migrate {args.command}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - anything else is a bug: say so, keep the traceback, exit 3
-        import traceback
 
         traceback.print_exc()
         print(f"rnn-migrate {args.command}: internal error ({type(exc).__name__}: {exc}). This is a bug; please "

@@ -16,14 +16,17 @@ kind                TF1 variables under the cell scope    conversion
 ``gru_block_v2``    the ``GRUCell`` names                 the ``GRUCell`` one
 ==================  ====================================  ========================================================
 
-This module must not import :mod:`migration.converters` at import time (that module imports this one to register
-the rows); the helpers it needs are passed in or imported inside the functions.
+This module does not import :mod:`migration.converters` (that module imports this one to register the rows): the
+converter helpers the rows reuse are passed in by :func:`converters`.
 """
 from __future__ import annotations
 
 from typing import Callable, Mapping
 
 import numpy as np
+
+from migration.core.errors import ShapeError
+from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates, split_fused_rows
 
 Arrays = dict[str, np.ndarray]
 
@@ -61,11 +64,8 @@ def layer_norm_lstm_to_keras(weights: Mapping[str, np.ndarray], input_size: int,
     ``gamma``/``beta [U]`` are concatenated in the same Keras order into ``[4U]``; forget_bias (added after the norm in
     TF1) is folded into ``beta_f``; ``state/gamma``, ``state/beta`` stay ``[U]``.
     """
-    from migration.converters import _split_rows
-    from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
-
     kernel = np.asarray(weights["kernel"])
-    k_x, k_h = _split_rows(kernel, input_size, "kernel")
+    k_x, k_h = split_fused_rows(kernel, input_size, "kernel")
     by_gate = dict(zip(TF1_LSTM_GATES, LAYER_NORM_SCOPES))
     keras_order = [by_gate["j" if g == "c" else g] for g in KERAS_LSTM_GATES]
     gamma = np.concatenate([weights[f"{s}/gamma"] for s in keras_order])
@@ -77,8 +77,6 @@ def layer_norm_lstm_to_keras(weights: Mapping[str, np.ndarray], input_size: int,
 
 def layer_norm_lstm_to_tf1(keras_weights, forget_bias: float) -> Arrays:
     """Inverse of :func:`layer_norm_lstm_to_keras`."""
-    from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
-
     k, rk, gamma, beta, s_gamma, s_beta = (np.asarray(w) for w in keras_weights)
     out: Arrays = {"kernel": reorder_gates(np.concatenate([k, rk]), KERAS_LSTM_GATES, TF1_LSTM_GATES)}
     by_gate = dict(zip(TF1_LSTM_GATES, LAYER_NORM_SCOPES))
@@ -93,9 +91,6 @@ def layer_norm_lstm_to_tf1(keras_weights, forget_bias: float) -> Arrays:
 def conv_lstm_to_keras(kernel: np.ndarray, biases: np.ndarray, input_channels: int, forget_bias: float) -> list:
     """``ConvLSTMCell`` ``kernel [*k, C_in + C, 4C]`` / ``biases [4C]`` (i, j, f, o) -> Keras ``ConvLSTM*D``
     ``[kernel [*k, C_in, 4C], recurrent_kernel [*k, C, 4C], bias [4C]]`` (i, f, c, o; ``b_f + forget_bias``)."""
-    from migration.core.errors import ShapeError
-    from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
-
     kernel, biases = np.asarray(kernel), np.asarray(biases)
     if kernel.ndim < 3 or not 0 < input_channels < kernel.shape[-2] or kernel.shape[-1] % 4 \
             or biases.shape != (kernel.shape[-1],):
@@ -110,8 +105,6 @@ def conv_lstm_to_keras(kernel: np.ndarray, biases: np.ndarray, input_channels: i
 
 def conv_lstm_to_tf1(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray, forget_bias: float) -> Arrays:
     """Inverse of :func:`conv_lstm_to_keras`: ``{"kernel": ..., "biases": ...}``."""
-    from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
-
     bias = np.asarray(bias).copy()
     channels = bias.shape[0] // 4
     bias[channels:2 * channels] -= forget_bias
@@ -120,9 +113,9 @@ def conv_lstm_to_tf1(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.
 
 
 def converters(CellConverter, lstm_tf1_names: Callable, lstm_keras_names: Callable, lstm_to_keras: Callable,
-               lstm_to_tf1: Callable, get: Callable) -> dict:
-    """The family's rows of :data:`migration.converters.CONVERTERS` (called once by that module)."""
-    from migration.converters import gru_to_keras, gru_to_tf1
+               lstm_to_tf1: Callable, get: Callable, gru_to_keras: Callable, gru_to_tf1: Callable) -> dict:
+    """The family's rows of :data:`migration.converters.CONVERTERS` (called once by that module, which passes in the
+    ``LSTMCell`` and ``GRUCell`` converters these rows reuse)."""
 
     def gru_v2_to_keras(spec, w, d, fb):
         return gru_to_keras(*(get(w, n, spec.kind) for n in _GRU_TF1), d)

@@ -27,6 +27,7 @@ import numpy as np
 
 from migration.core.errors import ShapeError, UnknownCellError, check_shape
 from migration.core.gates import KERAS_GRU_GATES, KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
+from migration.core.gates import split_fused_rows as _split_rows
 from migration.core.specs import CellSpec
 
 Arrays = dict[str, np.ndarray]
@@ -39,15 +40,6 @@ def _get(weights: Mapping[str, np.ndarray], name: str, kind: str) -> np.ndarray:
         raise UnknownCellError(
             f"Missing weight `{name}` for a {kind} cell: got {sorted(weights)}, expected {list(tf1_names_for(kind))}."
         ) from None
-
-
-def _split_rows(kernel: np.ndarray, input_size: int, name: str) -> tuple[np.ndarray, np.ndarray]:
-    if kernel.ndim != 2 or not 0 < input_size < kernel.shape[0]:
-        raise ShapeError(
-            f"Received an invalid shape for `{name}`: expected (input_size + recurrent_size, ?) with "
-            f"input_size={input_size}, got {tuple(kernel.shape)}."
-        )
-    return kernel[:input_size], kernel[input_size:]
 
 
 def _forget_offset(units: int, forget_bias: float, order: Sequence[str]) -> np.ndarray:
@@ -262,7 +254,7 @@ CONVERTERS: dict[str, CellConverter] = {
 from migration import contrib_converters as _contrib  # noqa: E402
 
 CONVERTERS.update(_contrib.converters(CellConverter, _lstm_tf1_names, _lstm_keras_names, _lstm_to_keras, _lstm_to_tf1,
-                                      _get))
+                                      _get, gru_to_keras, gru_to_tf1))
 from migration import cudnn_converters as _cudnn  # noqa: E402
 
 CONVERTERS.update(_cudnn.converters(CellConverter, _lstm_tf1_names, _lstm_keras_names, _lstm_to_keras, _lstm_to_tf1))

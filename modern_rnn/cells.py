@@ -14,7 +14,9 @@ from tf_keras.src.layers.rnn import cell_wrappers as _wrappers
 
 from migration.core.errors import check_positive_int
 from migration.core.specs import CellSpec
+from modern_rnn import cudnn
 from modern_rnn.dropout import DropoutCell
+from modern_rnn.layer_norm_lstm import LayerNormLSTMCell
 from modern_rnn.projection_lstm import ProjectionLSTMCell
 
 
@@ -108,13 +110,9 @@ def cell_from_spec(spec: CellSpec, input_size: Optional[int] = None, scope: str 
     if spec.kind in ("lstm", "lstm_block", "lstm_block_fused"):  # block kernels compute the LSTMCell maths
         return lstm_cell(spec.units, spec.use_peepholes, spec.num_proj, spec.cell_clip, spec.proj_clip, spec.forget_bias,
                          activation=spec.activation)
-    if spec.kind == "layer_norm_lstm":
-        from modern_rnn.contrib import layer_norm_basic_lstm_cell
-
-        return layer_norm_basic_lstm_cell(spec.units, forget_bias=spec.forget_bias)
+    if spec.kind == "layer_norm_lstm":  # = contrib.layer_norm_basic_lstm_cell (forget_bias lives in the weights)
+        return LayerNormLSTMCell(check_positive_int("units", spec.units))
     if spec.kind in ("cudnn_compatible_lstm", "cudnn_compatible_gru"):
-        from modern_rnn import cudnn
-
         return getattr(cudnn, spec.kind + "_cell")(spec.units)
     return gru_cell(spec.units)  # gru, gru_block, gru_block_v2
 

@@ -1,8 +1,8 @@
 """Keras 2 (tf_keras) twin of ``tf.contrib.crf``: a ``CRF`` layer owning ``transitions`` and the same functions.
 
 Read beside :mod:`legacy_rnn.crf`: the same names, in the same order. The maths are plain TF ops that run eagerly
-as well as in graphs, so the functions here are the legacy ones (one implementation, checked against brute-force
-enumeration of every tag path); :class:`CRF` adds the Keras weight. Conversion: ``CRF.transitions`` = the
+as well as in graphs, so both twins call one implementation, :mod:`migration.core.crf_maths` (checked against
+brute-force enumeration of every tag path); :class:`CRF` adds the Keras weight. Conversion: ``CRF.transitions`` = the
 checkpoint's ``transitions [N, N]``, unchanged (row = previous tag, column = next tag, as TF1 stored it).
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from legacy_rnn import crf as _tf_crf
+from migration.core import crf_maths
 from migration.core.errors import check_positive_int
 
 
@@ -42,12 +42,12 @@ class CRF(keras.layers.Layer):
 
 def crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params):
     """Legacy equivalent: :func:`legacy_rnn.crf.crf_sequence_score`."""
-    return _tf_crf.crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params)
+    return crf_maths.crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params)
 
 
 def crf_log_norm(inputs, sequence_lengths, transition_params):
     """Legacy equivalent: :func:`legacy_rnn.crf.crf_log_norm`."""
-    return _tf_crf.crf_log_norm(inputs, sequence_lengths, transition_params)
+    return crf_maths.crf_log_norm(inputs, sequence_lengths, transition_params)
 
 
 def crf_log_likelihood(inputs, tag_indices, sequence_lengths, transition_params=None):
@@ -58,12 +58,12 @@ def crf_log_likelihood(inputs, tag_indices, sequence_lengths, transition_params=
     if transition_params is None and tf.executing_eagerly():
         raise ValueError("Received transition_params=None in eager mode: there is no get_variable here; pass "
                          "CRF(num_tags).transitions (or the converted checkpoint's `transitions`).")
-    return _tf_crf.crf_log_likelihood(inputs, tag_indices, sequence_lengths, transition_params)
+    return crf_maths.crf_log_likelihood(inputs, tag_indices, sequence_lengths, transition_params)
 
 
 def crf_decode(potentials, transition_params, sequence_length):
     """Legacy equivalent: :func:`legacy_rnn.crf.crf_decode`."""
-    return _tf_crf.crf_decode(potentials, transition_params, sequence_length)
+    return crf_maths.crf_decode(potentials, transition_params, sequence_length)
 
 
 def viterbi_decode(score, transition_params):
@@ -71,4 +71,4 @@ def viterbi_decode(score, transition_params):
 
     Legacy equivalent: :func:`legacy_rnn.crf.viterbi_decode`.
     """
-    return _tf_crf.viterbi_decode(score, transition_params)
+    return crf_maths.viterbi_decode(score, transition_params)

@@ -18,11 +18,11 @@ from typing import Optional
 import tensorflow as tf
 import tf_keras as keras
 
-from modern_rnn.wrappers import _Wrapper
+from modern_rnn.wrappers import Wrapper
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn")
-class DropoutCell(_Wrapper):
+class DropoutCell(Wrapper):
     """Wrap ``cell``; keep probabilities as in TF1 (1.0 = no dropout)."""
 
     def __init__(self, cell, input_keep_prob: float = 1.0, output_keep_prob: float = 1.0,

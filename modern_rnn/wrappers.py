@@ -16,8 +16,8 @@ import tf_keras as keras
 from migration.core.errors import check_positive_int
 
 
-class _Wrapper(keras.layers.Layer):
-    """The state and output sizes are the wrapped cell's (twin of :class:`legacy_rnn.wrappers._Wrapper`; also the
+class Wrapper(keras.layers.Layer):
+    """The state and output sizes are the wrapped cell's (twin of :class:`legacy_rnn.wrappers.Wrapper`; also the
     base of :class:`modern_rnn.dropout.DropoutCell`)."""
 
     def __init__(self, cell, **kwargs) -> None:
@@ -33,7 +33,7 @@ class _Wrapper(keras.layers.Layer):
         return self.cell.output_size
 
 
-class OutputProjectionCell(_Wrapper):
+class OutputProjectionCell(Wrapper):
     """``output = projection(cell_output)``; the state is the cell's (see :func:`output_projection_wrapper`)."""
 
     def __init__(self, cell, output_size: int, activation=None, **kwargs) -> None:
@@ -55,7 +55,7 @@ class OutputProjectionCell(_Wrapper):
         return self.projection(output), new_states
 
 
-class InputProjectionCell(_Wrapper):
+class InputProjectionCell(Wrapper):
     """The cell reads ``projection(x)`` (see :func:`input_projection_wrapper`)."""
 
     def __init__(self, cell, num_proj: int, activation=None, **kwargs) -> None:
@@ -71,7 +71,7 @@ class InputProjectionCell(_Wrapper):
         return self.cell(self.projection(inputs), states, training=training)
 
 
-class EmbeddingCell(_Wrapper):
+class EmbeddingCell(Wrapper):
     """The cell reads ``embedding[id]`` for ids given as ``[B, 1]`` per step (see :func:`embedding_wrapper`)."""
 
     def __init__(self, cell, embedding_classes: int, embedding_size: int, **kwargs) -> None:
@@ -90,7 +90,7 @@ class EmbeddingCell(_Wrapper):
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn")
-class AttentionCell(_Wrapper):
+class AttentionCell(Wrapper):
     """Keras twin of TF 1.15 ``AttentionCellWrapper`` (see :func:`attention_cell_wrapper`).
 
     Sublayers/weights, name for name with the TF1 variables: ``input_projection`` (``Dense(I)`` = ``kernel``,

@@ -5,6 +5,8 @@ import argparse
 import sys
 from typing import Optional
 
+from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, finite_float, print_json
+
 NAME = "convert"
 HELP = "convert a TF1 checkpoint into Keras 2 block models, embedding/dense arrays and a manifest (verified)"
 
@@ -52,7 +54,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", metavar="CKPT", help="checkpoint prefix, one of its files, or a directory")
     p.add_argument("out_dir", metavar="OUT_DIR", help="output directory (must not exist unless --force)")
-    from migration.cli import finite_float
 
     p.add_argument("--forget-bias", type=finite_float, default=None, metavar="F",
                    help="LSTM forget_bias, overriding the .meta graph (default: from .meta, else 1.0)")
@@ -97,24 +98,6 @@ def warn_provenance(verification: Optional[dict]) -> None:
               "saved with this checkpoint, or pass --require-provenance to refuse.", file=sys.stderr)
 
 
-def verdict(verification: dict) -> str:
-    """One line that says what was compared with what: never a bare "verified" for a rebuilt reference or for a
-    .meta of unproven provenance."""
-    refs = verification.get("references", {})
-    weak = sorted(name for name, r in refs.items() if r != "original-graph")
-    if not verification["ok"]:
-        return f"verification FAILED (tolerance {verification['tolerance']})"
-    if refs and not weak and verification.get("meta_provenance"):
-        return (f"verified against a .meta of unproven provenance (tolerance {verification['tolerance']}; see the "
-                f"warning): {', '.join(sorted(refs))}")
-    if refs and not weak:
-        return (f"verified against the original graph (tolerance {verification['tolerance']}): "
-                f"{', '.join(sorted(refs))}")
-    return (f"checked against a TF1 graph rebuilt from our reading of the checkpoint (weaker: a misread "
-            f"hyper-parameter would pass) for {', '.join(weak) or 'every block'}; see the notes "
-            f"(tolerance {verification['tolerance']})")
-
-
 def print_verification(verification: dict, stream=None) -> None:
     stream = stream or sys.stdout
     for check in verification["checks"]:
@@ -139,8 +122,9 @@ def print_assumptions(manifest: dict, stream=None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the checkpoint job on first use (this module is imported to build --help, which must start fast)
     from migration.checkpoint.convert import convert_checkpoint
-    from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
+    from migration.checkpoint.verdict import verdict
 
     result = convert_checkpoint(args.checkpoint, args.out_dir, forget_bias=args.forget_bias,
                                 with_optimizer=args.with_optimizer, force=args.force, verify=not args.no_verify,

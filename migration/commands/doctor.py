@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata as md
+
+from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, print_json
+from migration.core import tf_env
 
 NAME = "doctor"
 HELP = "check the TensorFlow / tf_keras / tf-slim installation and the TF_USE_LEGACY_KERAS trap"
@@ -23,16 +27,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def collect() -> dict:
     """Versions and the result of each check; never raises for a missing package (reports it instead)."""
-    import importlib.metadata as md
-
     report: dict = {"packages": {}, "checks": {}}
     for pkg in ("tensorflow", "tf_keras", "tf-slim", "numpy"):
         try:
             report["packages"][pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             report["packages"][pkg] = None
-    from migration.core import tf_env
-
     try:
         tf_env.ensure_legacy_keras()
         tf_env.check_rnn_cell_available()
@@ -40,7 +40,7 @@ def collect() -> dict:
     except ImportError as exc:
         report["checks"]["tf.compat.v1.nn.rnn_cell"] = f"FAILED: {exc}"
     try:
-        import modern_rnn  # noqa: F401
+        import modern_rnn  # noqa: F401  (the check itself: this import is what may fail)
 
         report["checks"]["modern_rnn (tf_keras)"] = "ok"
     except ImportError as exc:
@@ -50,8 +50,6 @@ def collect() -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
-
     report = collect()
     if args.json:
         print_json(report)

@@ -1,4 +1,5 @@
-"""``rnn-migrate example NAME [ARGS...]``: run one of the seed programs (see ``examples/``)."""
+"""``rnn-migrate example NAME [ARGS...]``: run one of the seed programs (:mod:`migration.examples`; the repository's
+``examples/`` holds a thin script for each)."""
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+# the module whose main(argv) runs each example (the sentiment example's command line is its own module)
+MODULES: dict[str, str] = {name: f"migration.examples.{name}" for name in EXAMPLES}
+MODULES["sentiment"] = "migration.examples.sentiment_cli"
+
+
 def run(args: argparse.Namespace) -> int:
-    module = importlib.import_module(f"examples.{args.name}")
+    module = importlib.import_module(MODULES[args.name])  # on first use: TensorFlow and the example's own imports
     return int(module.main(args.args) or 0)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from migration.commands.common import EXIT_OK, finite_float, print_json
+
 NAME = "export"
 HELP = "write a Keras 2 RNN model's weights as a TF1 checkpoint that Saver restores (rnn/basic_lstm_cell/kernel ...)"
 
@@ -35,7 +37,6 @@ examples:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    from migration.cli import finite_float
 
     p.add_argument("model", metavar="KERAS_MODEL", help="a .keras model file (an .h5 only with --trust-model)")
     p.add_argument("out_prefix", metavar="OUT_PREFIX", help="checkpoint prefix to write (OUT_PREFIX.index, .data-*)")
@@ -55,8 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from migration.checkpoint.export import export_keras_model
-    from migration.cli import EXIT_OK, print_json
+    from migration.checkpoint.export import export_keras_model  # on first use (see migration.commands)
 
     result = export_keras_model(args.model, args.out_prefix, scope=args.scope, forget_bias=args.forget_bias,
                                 force=args.force, trust=args.trust_model, partitions=args.partitions,

@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
+
+from migration.commands.common import EXIT_OK, print_json
+from migration.core.errors import MigrationError
 
 NAME = "glove"
 HELP = "import GloVe text vectors into a fast cache (glove import), or describe a GloVe source (glove info)"
@@ -39,10 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from migration.glove import describe, load_glove_text, save_glove_cache
-    from migration.cli import EXIT_OK, print_json
-    from migration.core.errors import MigrationError
-    from pathlib import Path
+    from migration.glove import describe, load_glove_text, save_glove_cache  # on first use (see migration.commands)
 
     out = Path(args.out)
     if out.exists() and not args.force:  # fail before the (long) read
@@ -62,8 +63,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from migration.glove import describe, glove_kind, load_glove
-    from migration.cli import EXIT_OK, print_json
+    from migration.glove import describe, glove_kind, load_glove  # on first use (see migration.commands)
 
     kind = glove_kind(args.path)
     glove = load_glove(args.path, progress=not args.quiet and sys.stderr.isatty())

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, print_json
+
 NAME = "inspect"
 HELP = "list the RNN blocks, embeddings, dense heads and optimizer state of a TF1 checkpoint"
 
@@ -73,7 +75,7 @@ def format_report(report: dict) -> str:
     if report.get("crf"):
         lines.append("CRF transitions: " + ", ".join(report["crf"]) + " (exported to crf/ by convert)")
     if report.get("seq2seq"):
-        from migration.checkpoint.seq2seq import format_lines
+        from migration.checkpoint.seq2seq import format_lines  # on first use (see migration.commands)
 
         lines += format_lines(report["seq2seq"])
     lines.append("embeddings:")
@@ -105,8 +107,7 @@ def format_report(report: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from migration.checkpoint.recognize import inspect_checkpoint
-    from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
+    from migration.checkpoint.recognize import inspect_checkpoint  # on first use (see migration.commands)
 
     report = inspect_checkpoint(args.checkpoint).to_dict()
     if args.json:

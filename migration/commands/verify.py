@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import argparse
 
+from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, print_json, tolerance
+from migration.commands.convert import print_verification
+
 NAME = "verify"
 HELP = "compare the converted Keras files with the original TF1 graph (or a rebuilt one without .meta)"
 
@@ -32,7 +35,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", metavar="CKPT", help="the TF1 checkpoint that was converted")
     p.add_argument("out_dir", metavar="OUT_DIR", help="directory written by `rnn-migrate convert`")
-    from migration.cli import tolerance
 
     p.add_argument("--tolerance", type=tolerance, default=1e-5,
                    help="max abs difference allowed, a finite number >= 0 (default 1e-5)")
@@ -44,12 +46,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from migration.checkpoint.verify import verify_conversion
-    from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
-    from migration.commands.convert import print_verification
-
+    # the checkpoint job on first use (this module is imported to build --help, which must start fast)
     from migration.checkpoint.convert import float32_checkpoint
     from migration.checkpoint.manifest import read_manifest
+    from migration.checkpoint.verdict import verdict
+    from migration.checkpoint.verify import verify_conversion
 
     from migration.checkpoint.provenance import annotate, check_meta
     from migration.commands.convert import warn_provenance
@@ -63,8 +64,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
     else:
-        from migration.commands.convert import verdict
-
         print(f"{verdict(report)}, max |diff| {report['max_abs_diff']:.3g}:")
         print_verification(report)
     return EXIT_OK if report["ok"] else EXIT_CHECK_FAILED

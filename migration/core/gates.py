@@ -18,6 +18,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from migration.core.errors import ShapeError
+
 TF1_LSTM_GATES: tuple[str, ...] = ("i", "j", "f", "o")
 KERAS_LSTM_GATES: tuple[str, ...] = ("i", "f", "c", "o")
 TF1_GRU_GATES: tuple[str, ...] = ("r", "u")  # gates/kernel; the candidate has its own kernel
@@ -51,6 +53,17 @@ def reorder_gates(array: np.ndarray, source: Sequence[str], target: Sequence[str
     """Permute the gate blocks of ``array`` from ``source`` order to ``target`` order (aliases j=c, u=z allowed)."""
     blocks = split_gates(array, source, axis)
     return np.concatenate([blocks[_canonical(g, source)] for g in target], axis=axis)
+
+
+def split_fused_rows(kernel: np.ndarray, input_size: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A TF1 fused kernel ``[D + R, G*U]`` (it multiplies ``concat([x, h], 1)``) -> its ``D`` input rows and its ``R``
+    recurrent rows: Keras' ``kernel`` and ``recurrent_kernel``. ``name`` names the variable in the error."""
+    if kernel.ndim != 2 or not 0 < input_size < kernel.shape[0]:
+        raise ShapeError(
+            f"Received an invalid shape for `{name}`: expected (input_size + recurrent_size, ?) with "
+            f"input_size={input_size}, got {tuple(kernel.shape)}."
+        )
+    return kernel[:input_size], kernel[input_size:]
 
 
 def gate_slice(order: Sequence[str], gate: str, units: int) -> slice:

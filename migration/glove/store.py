@@ -23,6 +23,7 @@ import numpy as np
 
 from migration.core.outdir import staged_output
 from migration.glove.core import Glove, GloveFormatError, build_index
+from migration.glove.text import load_glove_text
 
 CACHE_FORMAT = "rnn-migrate-glove-cache"
 CACHE_VERSION = 1
@@ -255,7 +256,6 @@ def load_glove(path: str | os.PathLike, *, progress: bool = False, engine: str =
         return load_glove_cache(path)
     if kind == "npy_pair":
         return load_glove_npy_pair(Path(path) / SEED_NPY_FILES[0], Path(path) / SEED_NPY_FILES[1])
-    from migration.glove.text import load_glove_text
 
     return load_glove_text(path, progress=progress, engine=engine)
 

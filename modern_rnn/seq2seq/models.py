@@ -26,6 +26,7 @@ import tf_keras as keras
 from modern_rnn.seq2seq.attention_wrapper import AttentionWrapper
 from modern_rnn.seq2seq.decoders import (BasicDecoder, BeamSearchDecoder, GreedyEmbeddingHelper, dynamic_decode,
                                          tile_batch)
+from modern_rnn.seq2seq.legacy_seq2seq import Seq2SeqScope, embedding_attention_seq2seq
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn.seq2seq")
@@ -224,7 +225,6 @@ class LegacyAttentionSeq2SeqModel(keras.Model):
                  num_heads: int = 1, feed_previous: bool = False, initial_state_attention: bool = False,
                  tf1: Optional[dict[str, Any]] = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        from modern_rnn.seq2seq.legacy_seq2seq import Seq2SeqScope
 
         self.cell_config = cell if isinstance(cell, dict) else keras.layers.serialize(cell)
         self.cell = keras.layers.deserialize(self.cell_config)
@@ -236,8 +236,6 @@ class LegacyAttentionSeq2SeqModel(keras.Model):
         self.tf1 = dict(tf1 or {})
 
     def call(self, inputs):
-        from modern_rnn.seq2seq.legacy_seq2seq import embedding_attention_seq2seq
-
         enc = tf.convert_to_tensor(inputs["encoder_inputs"], tf.int32)
         dec = tf.convert_to_tensor(inputs["decoder_inputs"], tf.int32)
         outputs, _ = embedding_attention_seq2seq(

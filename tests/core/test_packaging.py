@@ -1,13 +1,25 @@
 """Packaging facts from issue 13: the license file matches setup.cfg, the API map that `rnn-migrate scan` links to
 ships inside the package (the wheel has no docs/), and the package data is declared so `python -m build` has no
 'absent from the packages configuration' warning (the build itself needs the network for its isolated environment,
-so it is checked by hand: see the report; here the configuration it reads)."""
+so it is checked by hand: see the report; here the configuration it reads).
+
+Issue 23 point 5: the wheel (built offline from a copy of the tree, `pip wheel --no-build-isolation`) installs only
+the product, no top-level `examples`, and `rnn-migrate example` runs from it in a fresh venv."""
 from __future__ import annotations
 
 import configparser
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
+import pytest
+
 import migration
+from migration.commands.example import MODULES
 from migration.upgrade import symbols
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,3 +73,53 @@ def test_scan_links_open_outside_a_checkout(tmp_path, monkeypatch, capsys) -> No
     monkeypatch.chdir(ROOT)  # inside a checkout the short relative link is kept
     assert main(["scan", str(src)]) == 1
     assert "(docs/api-map.md#basiclstmcell)" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel of a copy of the tree (the build writes build/ and *.egg-info beside setup.cfg), without network."""
+    src, dist = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("dist")
+    for name in ("migration", "legacy_rnn", "modern_rnn", "examples"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))  # symlinks followed
+    for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+                    "-w", str(dist), str(src)], check=True, capture_output=True, timeout=600)
+    (built,) = dist.glob("rnn_migrate-*.whl")
+    return built
+
+
+def test_the_wheel_installs_the_product_only(wheel) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"migration", "legacy_rnn", "modern_rnn", "rnn_migrate-0.1.0.dist-info"}
+    assert not [n for n in names if n.startswith("examples/")]
+    for module in list(MODULES.values()) + ["migration.demo", "migration.examples.distributed"]:
+        assert module.replace(".", "/") + ".py" in names  # every program the CLI runs ships
+    assert "migration/api-map.md" in names and "migration/upgrade/data/" in " ".join(names)
+    assert [n for n in names if n.startswith("migration/data/") and n.endswith(".csv.bz2")]
+    top_level = zipfile.ZipFile(wheel).read("rnn_migrate-0.1.0.dist-info/top_level.txt").decode().split()
+    assert sorted(top_level) == ["legacy_rnn", "migration", "modern_rnn"]
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_runs_an_example_from_an_empty_directory(wheel, tmp_path) -> None:
+    """A venv that sees the installed dependencies (--system-site-packages: no download) with the wheel installed;
+    the example runs from an empty directory, without this checkout on PYTHONPATH, from the venv's own files."""
+    venv, empty = tmp_path / "venv", tmp_path / "empty"
+    empty.mkdir()
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q",
+                    str(wheel)], check=True, capture_output=True, timeout=600)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TF_USE_LEGACY_KERAS")}
+    env.update(MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+    where = subprocess.run([str(python), "-c", "import migration.examples.echo as m; print(m.__file__)"], cwd=empty,
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert where.stdout.strip().startswith(str(venv))
+    run = subprocess.run([str(venv / "bin" / "rnn-migrate"), "example", "echo", "--impl", "static", "--size", "2000",
+                          "--json", "--quiet"], cwd=empty, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["size"] == 2000 and report["runs"]["static"]["steps"] > 0
+    assert list(empty.iterdir()) == []

@@ -68,9 +68,9 @@ def test_demo_refuses_a_non_empty_workdir(demo_run, capsys) -> None:
 
 def test_demo_reports_a_wrong_conversion(tmp_path, capsys, monkeypatch) -> None:
     """Sabotage the converted whole model (forget_bias taken out of the LSTM bias): the held-out check fails, exit 1."""
-    from examples import demo
+    from migration.examples import converted
 
-    original = demo.load_converted_model
+    original = converted.load_converted_model
 
     def sabotaged(out_dir):
         model, optimizer, info, entry = original(out_dir)
@@ -82,7 +82,7 @@ def test_demo_reports_a_wrong_conversion(tmp_path, capsys, monkeypatch) -> None:
         block.set_weights([k, rk, b])
         return model, optimizer, info, entry
 
-    monkeypatch.setattr(demo, "load_converted_model", sabotaged)
+    monkeypatch.setattr(converted, "load_converted_model", sabotaged)
     code, report = _run(capsys, "--steps", "20", "--keras-steps", "4", "--quiet", "--json", "--workdir", str(tmp_path / "w"))
     assert code == 1 and report["ok"] is False
     assert report["held_out"]["max_abs_logit_diff"] > 1e-3

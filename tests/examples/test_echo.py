@@ -1,4 +1,4 @@
-"""examples.echo (seed 002): the data rule, the four implementations as one model, learning, the CLI contract."""
+"""migration.examples.echo (seed 002): the data rule, the four implementations as one model, learning, the CLI contract."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from examples import echo
+from migration.examples import echo
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -90,7 +90,7 @@ def test_too_small_size_is_a_clear_error(capsys):
 def test_cli_json_plot_and_logdir(tmp_path):
     plot, logdir = tmp_path / "echo.png", tmp_path / "tb"
     proc = subprocess.run(
-        [sys.executable, "-m", "examples.echo", "--impl", "static", "--compare", "--size", "120000", "--json",
+        [sys.executable, "-m", "migration.examples.echo", "--impl", "static", "--compare", "--size", "120000", "--json",
          "--quiet", "--plot", str(plot), "--logdir", str(logdir)],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

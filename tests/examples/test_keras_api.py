@@ -1,4 +1,4 @@
-"""examples.keras_api (seed 001): the published numbers on both sides, the GRU caveat, the CLI contract."""
+"""migration.examples.keras_api (seed 001): the published numbers on both sides, the GRU caveat, the CLI contract."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from examples import keras_api
+from migration.examples import keras_api
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

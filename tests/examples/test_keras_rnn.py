@@ -1,4 +1,4 @@
-"""examples.keras_rnn (seed 000): each Keras model and its TF1 twin give the same first-batch loss from the same
+"""migration.examples.keras_rnn (seed 000): each Keras model and its TF1 twin give the same first-batch loss from the same
 weights (which pins the LSTM/GRU conversions), then both train; the CLI contract."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from examples import keras_rnn
+from migration.examples import keras_rnn
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from examples import common, echo, keras_rnn  # noqa: E402
+from migration.examples import common, echo, keras_rnn  # noqa: E402
 from tests.ux import png_pixels  # noqa: E402
 
 

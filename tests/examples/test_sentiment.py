@@ -1,4 +1,4 @@
-"""examples.sentiment (seed 004): real TF1 checkpoints, resume, the Keras twin from the same weights, the CLI."""
+"""migration.examples.sentiment (seed 004): real TF1 checkpoints, resume, the Keras twin from the same weights, the CLI."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from examples import sentiment
+from migration.examples import sentiment, sentiment_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -93,7 +93,7 @@ def test_restricted_glove_rows_are_the_full_matrix_rows():
 def test_cli_json_plot_logdir(tmp_path, tiny_glove):
     plot = tmp_path / "s.png"
     proc = subprocess.run(
-        [sys.executable, "-m", "examples.sentiment", "--steps", "6", "--save-every", "3", "--max-len", "8",
+        [sys.executable, "-m", "migration.examples.sentiment_cli", "--steps", "6", "--save-every", "3", "--max-len", "8",
          "--glove", str(tiny_glove), "--ckpt-dir", str(tmp_path / "ck"), "--same-init", "--json", "--quiet",
          "--plot", str(plot), "--logdir", str(tmp_path / "tb")],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -113,12 +113,12 @@ def test_cli_json_plot_logdir(tmp_path, tiny_glove):
     (["--data", "/nonexistent/aclImdb"], "/nonexistent/aclImdb"),
 ])
 def test_missing_files_are_named(flag, fragment, capsys):
-    assert sentiment.main(flag + ["--json", "--quiet", "--steps", "1"]) == 2
+    assert sentiment_cli.main(flag + ["--json", "--quiet", "--steps", "1"]) == 2
     assert fragment in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path, tiny_glove, capsys):
-    code = sentiment.main(["--resume", "--side", "legacy", "--ckpt-dir", str(tmp_path / "empty"), "--glove",
+    code = sentiment_cli.main(["--resume", "--side", "legacy", "--ckpt-dir", str(tmp_path / "empty"), "--glove",
                            str(tiny_glove), "--max-len", "8", "--steps", "1", "--json", "--quiet"])
     assert code == 2
     assert "No checkpoint" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
@@ -128,6 +128,6 @@ def test_imdb_npz_without_word_index_is_refused(tmp_path, tiny_glove, capsys):
     from migration.datasets import save_imdb_npz
 
     npz = save_imdb_npz(tmp_path / "imdb.npz", [[1, 14, 22], [1, 5]], [1, 0], [[1, 7]], [0])
-    assert sentiment.main(["--data", str(npz), "--glove", str(tiny_glove), "--json", "--quiet", "--steps", "1"]) == 2
+    assert sentiment_cli.main(["--data", str(npz), "--glove", str(tiny_glove), "--json", "--quiet", "--steps", "1"]) == 2
     error = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
     assert "imdb_word_index.json" in error and str(npz) in error

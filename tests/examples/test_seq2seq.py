@@ -1,4 +1,4 @@
-"""examples.seq2seq: the generated task, and the CLI run (TF1 training, conversion, identical greedy and beam ids)."""
+"""migration.examples.seq2seq: the generated task, and the CLI run (TF1 training, conversion, identical greedy and beam ids)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from examples import seq2seq
+from migration.examples import seq2seq
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from examples import text_prep as T
+from migration.examples import text_prep as T
 
 # seed 003's index_to_word, transcribed from /work/shared/seeds/003_*.txt (204 words, sorted, ids 0..203)
 SEED_VOCAB = [

@@ -63,7 +63,7 @@ def test_example_from_an_empty_directory(tmp_path, name: str) -> None:
 
 
 def test_text_prep_no_longer_offers_plot_or_logdir(capsys) -> None:
-    from examples import text_prep
+    from migration.examples import text_prep
 
     with pytest.raises(SystemExit) as exc:
         text_prep.main(["--plot", "x.png"])
@@ -127,7 +127,7 @@ def test_examples_leave_op_determinism_as_they_found_it(capsys) -> None:
     """seed_everything turns op determinism on for the run (unseeded random ops then raise); an example called
     in-process switches it off again, so the caller's own unseeded graphs keep working."""
     import legacy_rnn
-    from examples import common, keras_api
+    from migration.examples import common, keras_api
     from tensorflow.python.framework import config
 
     assert not config.is_op_determinism_enabled()

@@ -96,10 +96,10 @@ def test_demo_phase_under_parameter_servers_gives_the_single_process_losses(sing
     a ShardedVariable on the 2 PS tasks (the file is rebuilt in the strategy's scope), same losses."""
     import argparse
 
-    from examples import demo, distributed, sentiment
+    from migration.examples import converted, distributed, sentiment
 
     work = Path(single["workdir"])
-    model, optimizer, _, _ = demo.load_converted_model(work / "keras")
+    model, optimizer, _, _ = converted.load_converted_model(work / "keras")
     config = sentiment.SentimentConfig(steps=3, batch_size=4, keep_prob=1.0, ckpt_dir=str(work / "tf1"), seed=0)
     args = argparse.Namespace(strategy="parameter-server", workers=2, dist_timeout=180)
     prepared = sentiment.prepare(config)

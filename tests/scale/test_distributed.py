@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from examples import distributed, sentiment
+from migration.examples import distributed, sentiment
 
 # one xdist worker runs the whole module (setup.cfg: --dist loadgroup): its cached multi-process runs are made once
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scale_distributed")]
@@ -244,7 +244,7 @@ def test_a_run_past_its_timeout_is_stopped_and_reaped(tmp_path):
 
 PARENT = """
 import json, sys
-from examples import distributed
+from migration.examples import distributed
 with open(sys.argv[1] + "/job.json") as f:
     job = distributed.Job(**json.load(f))
 role = [("servers", 0)]  # PS and worker servers never exit by themselves: the parent waits until it is killed

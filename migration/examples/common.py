@@ -25,6 +25,10 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
+import numpy as np
+
+from migration.core import output
+from migration.core.errors import MigrationError
 from migration.core.outdir import atomic_write_bytes  # noqa: F401  (one atomic writer; examples and benchmarks use it)
 
 T = TypeVar("T")
@@ -43,7 +47,6 @@ def add_common_args(parser: argparse.ArgumentParser, *, seed: int = 0, curves: b
 def run_guarded(name: str, args: argparse.Namespace, body: Callable[[argparse.Namespace], int]) -> int:
     """Run ``body(args)``; a :class:`migration.core.errors.MigrationError` (bad input) becomes the message on stderr, the
     ``--json`` error object and exit code 2, the same contract as ``rnn-migrate``'s own commands."""
-    from migration.core.errors import MigrationError
 
     with scoped_op_determinism():
         try:
@@ -87,7 +90,6 @@ def seed_everything(seed: int) -> None:
     """Same seed, same numbers on CPU: seed Python, NumPy and TensorFlow, turn on TensorFlow's op determinism and
     run one inter-op thread (eager and ``tf.function``; TF1 sessions get theirs from :func:`legacy_rnn.new_session`)
     so that stateful random ops (dropout) draw in a fixed order. Data order comes from ``seed`` in each example."""
-    import numpy as np
 
     random.seed(seed)
     np.random.seed(seed)
@@ -105,16 +107,12 @@ def seed_everything(seed: int) -> None:
 def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "", quiet: bool = False) -> Iterator[T]:
     """One progress bar per task on stderr (:func:`migration.core.output.progress`): off with ``quiet`` or when stderr is
     not a terminal, complete when the loop ends, messages printed through it."""
-    from migration.core.output import progress as _progress
-
-    yield from _progress(iterable, total=total, desc=desc, quiet=quiet)
+    yield from output.progress(iterable, total=total, desc=desc, quiet=quiet)
 
 
 def say(message: str) -> None:
     """Human output: stderr (stdout stays machine-readable under ``--json``), above any open progress bar."""
-    from migration.core.output import say as _say
-
-    _say(message)
+    output.say(message)
 
 
 def emit_json(result: Mapping[str, object]) -> None:
@@ -123,8 +121,6 @@ def emit_json(result: Mapping[str, object]) -> None:
 
 
 def _json_default(obj: object) -> object:
-    import numpy as np
-
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
@@ -139,7 +135,6 @@ def coincident_pairs(curves: Mapping[str, Sequence[float]], offsets: Mapping[str
                      rtol: float = 1e-6) -> dict[str, tuple[str, float]]:
     """``{label: (earlier_label, max_abs_diff)}`` for each curve that lies on an earlier one (same x range, values
     equal within ``rtol`` of the curves' scale): drawn later, it hides the earlier one completely."""
-    import numpy as np
 
     found: dict[str, tuple[str, float]] = {}
     labels = list(curves)

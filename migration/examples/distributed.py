@@ -29,25 +29,30 @@ Two models can be trained: the sentiment example's Keras twin (``build_modern_mo
 :class:`Resume`, a converted whole model (``model.keras`` of ``convert --with-optimizer``) with its converted
 optimizer state, continuing the batch schedule at a global step: ``rnn-migrate demo --strategy``. Each child then
 loads that model and state itself, inside ``strategy.scope()``, with the demo's own loader
-(:func:`examples.demo.load_converted_model`).
+(:func:`migration.examples.converted.load_converted_model`).
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.core.signals import signals_raise
+from migration.examples import sentiment
+from migration.safe_io import load_block_model
 
 STRATEGIES = ("none", "mirrored", "multi-worker", "parameter-server")
 PS_TASKS = 2  # parameter servers (= shards of the embedding) of the parameter-server strategy
@@ -87,8 +92,9 @@ class Job:
 
 @dataclasses.dataclass
 class Resume:
-    """Continue training a converted whole model: ``model`` (the demo's ``WholeModel``) and ``optimizer`` as
-    :func:`examples.demo.load_converted_model` loaded them from ``out_dir``; batches from ``start_step`` on."""
+    """Continue training a converted whole model: ``model`` (a ``WholeModel``) and ``optimizer`` as
+    :func:`migration.examples.converted.load_converted_model` loaded them from ``out_dir``; batches from
+    ``start_step`` on."""
 
     out_dir: str
     model: Any
@@ -143,8 +149,7 @@ def train_modern(args: argparse.Namespace, config, initial_weights: Optional[Map
     an input pipeline that is not sharded per worker); it exists for the negative control of the tests. (Dividing
     each replica's loss by its own batch instead of the global one, the other classic bug, multiplies the gradient
     by R, which Adam's update m / sqrt(v) does not see; it shows with SGD.)"""
-    from examples import sentiment
-    from modern_rnn import tf
+    from modern_rnn import tf  # TensorFlow on first use: --help and argument checks start fast
 
     strategy, workers = args.strategy, args.workers
     validate(strategy, workers, config.batch_size)
@@ -262,9 +267,7 @@ def set_all_weights(model, weights: Mapping[str, np.ndarray]) -> None:
 
 
 def evaluate(model, config, prepared) -> dict:
-    from examples import sentiment
-
-    return sentiment._evaluate(sentiment.keras_eval_batch(model), prepared.test_ids, prepared.test_lengths,
+    return sentiment.evaluate(sentiment.keras_eval_batch(model), prepared.test_ids, prepared.test_lengths,
                                prepared.test_labels)
 
 
@@ -272,7 +275,7 @@ PARENT_ENV = "RNN_MIGRATE_DIST_PARENT"  # the pid a child must die with (see _di
 
 
 def _child_env(extra: dict) -> dict:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # holds migration/
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **extra)
     env[PARENT_ENV] = str(os.getpid())
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
@@ -315,7 +318,7 @@ def _start_and_wait(job: Job, roles, trainers, procs: dict, logs: dict, timeout:
             log = open(os.path.join(job.directory, f"log-{role}-{k}.txt"), "w")
             logs[(role, k)] = log
             procs[(role, k)] = subprocess.Popen(
-                [sys.executable, "-m", "examples.distributed", job.directory, role, str(k)],
+                [sys.executable, "-m", "migration.examples.distributed", job.directory, role, str(k)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + timeout
         for key in trainers:
@@ -362,9 +365,6 @@ def _die_with_parent() -> None:
     PS server child would otherwise serve forever.)"""
     expected = os.environ.get(PARENT_ENV)
     if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
         try:
             ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
         except (OSError, AttributeError):  # pragma: no cover - no prctl: the parent's finally still reaps
@@ -411,8 +411,7 @@ def _child(directory: str, role: str, index: int) -> int:
 
 
 def _train(tf, strategy, job: Job, directory: str, arrays: dict) -> dict:
-    from examples import sentiment
-    from modern_rnn import keras
+    from modern_rnn import keras  # TensorFlow on first use
 
     config = sentiment.SentimentConfig(**job.config)
     ps = job.strategy == "parameter-server"
@@ -421,11 +420,10 @@ def _train(tf, strategy, job: Job, directory: str, arrays: dict) -> dict:
     plain = _load_whole_model(job.converted) if job.converted and ps else None  # outside the scope, see below
     with strategy.scope():
         if job.converted:  # the converted whole model and optimizer state, loaded as the demo loads them
-            from pathlib import Path
+            # (the checkpoint package on first use: the demo's --help imports this module and must start fast)
+            from migration.examples.converted import load_converted_model
 
-            from examples import demo
-
-            model, optimizer, _, _ = demo.load_converted_model(Path(job.converted),
+            model, optimizer, _, _ = load_converted_model(Path(job.converted),
                                                                None if plain is None else _rebuild(plain))
         else:
             model = sentiment.build_modern_model(config, arrays["embedding_0"])
@@ -487,8 +485,7 @@ def _train(tf, strategy, job: Job, directory: str, arrays: dict) -> dict:
 
 
 def _load_whole_model(out_dir: str):
-    from migration.checkpoint.manifest import read_manifest
-    from migration.safe_io import load_block_model
+    from migration.checkpoint.manifest import read_manifest  # on first use (see migration.examples)
 
     return load_block_model(out_dir, read_manifest(out_dir)["model"]["file"])
 
@@ -513,8 +510,6 @@ def _rebuild(plain):
 def _loss_on_each_worker(tf, model, job: Job, arrays: dict, keras) -> list[float]:
     """The trained model's loss on the last global batch, computed ON each worker task (variables read from the PS):
     every worker sees the same trained variables."""
-    from examples import sentiment
-
     s = job.steps - 1
     ids, lengths = arrays["ids"][s], arrays["lengths"][s]
     labels = np.eye(sentiment.NUM_CLASSES, dtype=np.float32)[arrays["labels"][s]]
@@ -531,5 +526,5 @@ def _loss_on_each_worker(tf, model, job: Job, arrays: dict, keras) -> list[float
     return out
 
 
-if __name__ == "__main__":  # a child: python -m examples.distributed DIR ROLE INDEX
+if __name__ == "__main__":  # a child: python -m migration.examples.distributed DIR ROLE INDEX
     raise SystemExit(_child(sys.argv[1], sys.argv[2], int(sys.argv[3])))
