@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from migration.safe_io import atomic_write_bytes  # noqa: E402
+from migration.core.outdir import atomic_write_bytes  # noqa: E402
 from migration.glove import load_default_glove, load_glove_cache, load_glove_text, save_glove_cache  # noqa: E402
 from migration.glove.text import _auto_engine  # noqa: E402
 

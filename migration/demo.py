@@ -38,7 +38,7 @@ from migration.examples.common import (
     add_common_args, emit_json, plot_curves, quiet_tensorflow, run_guarded, say, write_scalars,
 )
 from migration.core.errors import MigrationError
-from migration.safe_io import check_replaceable, is_checkpoint_dir
+from migration.core.outdir import check_replaceable, is_checkpoint_dir
 
 AGREEMENT_TOL = 1e-5
 
@@ -75,9 +75,11 @@ def _workdir(args: argparse.Namespace) -> Path:
         if not args.force:
             raise MigrationError(f"--workdir {str(path)!r} exists and is not empty; pass --force to replace its tf1/ "
                                  "and keras/ directories, or choose another directory.")
+        # the checkpoint package on first use (start-up speed); the same --force rules as convert: replace only
+        # what a previous demo run wrote
+        from migration.checkpoint.manifest import is_conversion_dir
 
-        # the same --force rules as convert: replace only what a previous demo run wrote
-        check_replaceable(path / "keras")
+        check_replaceable(path / "keras", is_ours=is_conversion_dir)
         check_replaceable(path / "tf1", is_ours=is_checkpoint_dir, what="a checkpoint directory")
         for sub in ("tf1", "keras"):
             shutil.rmtree(path / sub, ignore_errors=True)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 
 def verdict(verification: dict) -> str:
-    """One line that says what was compared with what: never a bare "verified" for a rebuilt reference."""
+    """One line that says what was compared with what: never a bare "verified" for a rebuilt reference or for a
+    .meta of unproven provenance (:mod:`migration.checkpoint.provenance`)."""
     refs = verification.get("references", {})
     weak = sorted(name for name, r in refs.items() if r != "original-graph")
     if not verification["ok"]:
         return f"verification FAILED (tolerance {verification['tolerance']})"
+    if refs and not weak and verification.get("meta_provenance"):
+        return (f"verified against a .meta of unproven provenance (tolerance {verification['tolerance']}; see the "
+                f"warning): {', '.join(sorted(refs))}")
     if refs and not weak:
         return (f"verified against the original graph (tolerance {verification['tolerance']}): "
                 f"{', '.join(sorted(refs))}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, print_json, tolerance
-from migration.commands.convert import print_verification
+from migration.commands.convert import add_meta_arguments, print_verification, warn_provenance
 
 NAME = "verify"
 HELP = "compare the converted Keras files with the original TF1 graph (or a rebuilt one without .meta)"
@@ -39,8 +39,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tolerance", type=tolerance, default=1e-5,
                    help="max abs difference allowed, a finite number >= 0 (default 1e-5)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    from migration.commands.convert import add_meta_arguments
-
     add_meta_arguments(p)
     p.set_defaults(func=run)
 
@@ -49,11 +47,9 @@ def run(args: argparse.Namespace) -> int:
     # the checkpoint job on first use (this module is imported to build --help, which must start fast)
     from migration.checkpoint.convert import float32_checkpoint
     from migration.checkpoint.manifest import read_manifest
+    from migration.checkpoint.provenance import annotate, check_meta
     from migration.checkpoint.verdict import verdict
     from migration.checkpoint.verify import verify_conversion
-
-    from migration.checkpoint.provenance import annotate, check_meta
-    from migration.commands.convert import warn_provenance
 
     provenance = check_meta(args.checkpoint, args.meta, args.require_provenance)
     with float32_checkpoint(args.checkpoint, read_manifest(args.out_dir)) as checkpoint:

@@ -141,7 +141,7 @@ def test_staged_output_refuses_existing_without_force(tmp_path):
 def test_demo_force_replaces_only_its_own_subdirectories(tmp_path):
     import argparse
 
-    from examples.demo import _workdir
+    from migration.demo import _workdir
 
     work = tmp_path / "work"
     (work / "tf1").mkdir(parents=True)
