@@ -52,7 +52,7 @@ _TABLE_MAGIC = 0xDB4775248B80FB57
 _MASK_DELTA = 0xA282EAD8
 
 
-class _Unsupported(Exception):
+class _Unsupported(ValueError):
     """The index holds something this module does not stream: fall back to TensorFlow's reader."""
 
 
@@ -154,7 +154,12 @@ def _block(data: bytes, offset: int, size: int) -> list[tuple[bytes, bytes]]:
 def read_table(path: str) -> dict[bytes, bytes]:
     """Every (key, value) of a TF table file (``.index``); :class:`_Unsupported` if it is not one we can read."""
     with open(path, "rb") as handle:
-        data = handle.read()
+        return parse_table(handle.read())
+
+
+def parse_table(data: bytes) -> dict[bytes, bytes]:
+    """Every (key, value) of a TF table held in ``data``; :class:`_Unsupported` (a ``ValueError``) if it is not one
+    we can read."""
     if len(data) < 48 or struct.unpack_from("<Q", data, len(data) - 8)[0] != _TABLE_MAGIC:
         raise _Unsupported("no table footer")
     footer = data[-48:]
