@@ -37,6 +37,8 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from migration.core.errors import MigrationError
+from migration.core.npy import read_npy_header
+from migration.core.regular_files import open_regular
 
 #: TF ``DataType`` enum -> NumPy dtype (little-endian), for the dtypes streamed here.
 DTYPES: dict[int, np.dtype] = {
@@ -419,10 +421,8 @@ def copy_to_npy(layout: TensorLayout, path: str, perm: Optional[np.ndarray] = No
 def iter_npy_rows(path: str, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(a, rows)`` of a C-order ``.npy`` file chunk by chunk with plain reads (no memory map, so resident
     memory stays flat; never unpickles): the reading side of a flat comparison, e.g. ``verify``."""
-    with open(path, "rb") as handle:
-        version = np.lib.format.read_magic(handle)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(handle)
+    with open_regular(path, ".npy file") as handle:
+        shape, fortran, dtype = read_npy_header(handle, path)  # bounded header; object dtypes refused
         if fortran or dtype.hasobject:
             raise MigrationError(f"{path}: expected a C-order numeric .npy file (got fortran_order={fortran}, "
                                  f"{dtype}).")
