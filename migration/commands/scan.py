@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from migration.core.printable import printable
+
 NAME = "scan"
 HELP = "find every TF1 graph-mode / RNN construct in .py files, notebooks and directories"
 
@@ -75,7 +77,7 @@ def format_text(report) -> str:
         lines += [f"  {e}" for e in report.errors]
     lines.append("")
     lines.append(summary(report))
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # file names with terminal escapes cannot forge lines
 
 
 def summary(report) -> str:
@@ -92,7 +94,7 @@ def summary(report) -> str:
 
 
 def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return printable(str(text).replace("|", "\\|").replace("\n", " "))
 
 
 def format_markdown(report) -> str:
