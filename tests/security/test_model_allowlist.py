@@ -194,3 +194,12 @@ def test_check_config_message_names_key_and_module():
     with pytest.raises(MigrationError) as info:
         check_config(cfg, "m.keras")
     assert "config/layers[0]/config/activation/module = 'evil'" in str(info.value)
+
+
+def test_current_directory_does_not_shadow_modules_imported_by_the_package_itself(tmp_path):
+    """`logging`/`tempfile` are imported by migration/__init__.py (through core.tf_env) before __main__ runs: the
+    strip happens while `-m` locates the package (main printed SHADOWED and crashed)."""
+    for name in ("logging", "tempfile"):
+        (tmp_path / f"{name}.py").write_text(f"print('SHADOWED {name}')\n")
+    proc = run_cli("--version", cwd=tmp_path)
+    assert proc.returncode == 0 and "SHADOWED" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
