@@ -144,3 +144,18 @@ def test_regular_file_helpers(tmp_path):
         read_regular(tmp_path / "file", "x", max_bytes=9)
     with pytest.raises(MigrationError, match="Cannot read"):
         open_regular(tmp_path / "missing", "x")
+
+
+def test_verify_with_a_huge_npy_header_in_out_dir(tmp_path):
+    """A converted embedding replaced by a .npy with a 600 KB header: main ended in a ValueError traceback (exit 3).
+    Now a clear error naming the file (exit 2; exit 1 is accepted too, for a verify that finds the file changed by its
+    content hash first)."""
+    from tests.checkpoint.conftest import build_seed004
+
+    build_seed004(tmp_path / "ck")
+    proc = run_cli("convert", str(tmp_path / "ck"), str(tmp_path / "out"), "--quiet", cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    _huge_header_npy(tmp_path / "out" / "embeddings" / "embedding.npy")
+    proc = run_cli("verify", str(tmp_path / "ck"), str(tmp_path / "out"), cwd=tmp_path, timeout=600)
+    assert proc.returncode in (1, 2), proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "embedding.npy" in proc.stdout + proc.stderr
