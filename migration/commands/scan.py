@@ -75,9 +75,10 @@ def format_text(report) -> str:
         lines.append("")
         lines.append(f"errors ({len(report.errors)} file(s) not scanned or partly scanned):")
         lines += [f"  {e}" for e in report.errors]
+    lines = [printable(line) for line in lines]  # file names with terminal escapes cannot forge lines
     lines.append("")
-    lines.append(summary(report))
-    return "\n".join(printable(line) for line in lines)  # file names with terminal escapes cannot forge lines
+    lines.append(summary(report))  # counts and symbols of ours: several lines, no file names
+    return "\n".join(lines)
 
 
 def summary(report) -> str:
