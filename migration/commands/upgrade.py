@@ -113,13 +113,34 @@ def _check_target(path: str, what: str, follow: bool) -> str:
     return path
 
 
+def _write_outputs(src: str, dst: str, backup: str | None, source: str, new_text: str, in_place: bool) -> None:
+    """The backup (fsynced) then DST: renamed into place, or for an in-place SRC with hard links written into the
+    same inode (:mod:`migration.core.inplace`), so that every name keeps seeing one file."""
+    from migration.core.errors import MigrationError
+    from migration.core.inplace import write_into_inode
+    from migration.core.regular_files import read_regular
+
+    src_mode = stat.S_IMODE(os.stat(src).st_mode)
+    dst_mode = stat.S_IMODE(os.stat(dst).st_mode) if os.path.exists(dst) else None
+    linked = os.stat(dst) if in_place and os.stat(dst).st_nlink > 1 else None
+    original = read_regular(dst, "SRC") if linked else b""
+    try:
+        if backup:
+            write_atomic(backup, source, src_mode)
+        if linked:
+            write_into_inode(dst, new_text.encode("utf-8"), original, linked, backup)
+        else:
+            write_atomic(dst, new_text, src_mode if in_place else dst_mode)
+    except OSError as exc:  # unwritable directory, full disk, DST under a regular file...
+        raise MigrationError(f"cannot write {exc.filename or dst}: {exc.strerror or exc}; nothing was replaced "
+                             "(the output is written to a temporary file first). Choose a writable --out.") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
     from migration.core.errors import MigrationError
     from migration.upgrade import upgrade_source
-    from migration.core.inplace import write_into_inode
     from migration.core.printable import printable
-    from migration.core.regular_files import read_regular
     from migration.upgrade.scan import read_text
 
     src = args.src
@@ -169,20 +190,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:  # NUL characters and the like
             raise MigrationError(f"{src}: cannot be parsed ({exc}); nothing was written") from None
         sep, new_text = ":", result.code
-    src_mode = stat.S_IMODE(os.stat(src).st_mode)
-    dst_mode = stat.S_IMODE(os.stat(dst).st_mode) if os.path.exists(dst) else None
-    linked = os.stat(dst) if args.in_place and os.stat(dst).st_nlink > 1 else None  # hard links: keep the inode
-    original = read_regular(dst, "SRC") if linked else b""
-    try:
-        if backup:
-            write_atomic(backup, source, src_mode)
-        if linked:
-            write_into_inode(dst, new_text.encode("utf-8"), original, linked, backup)
-        else:
-            write_atomic(dst, new_text, src_mode if args.in_place else dst_mode)
-    except OSError as exc:  # unwritable directory, full disk, DST under a regular file...
-        raise MigrationError(f"cannot write {exc.filename or dst}: {exc.strerror or exc}; nothing was replaced "
-                             "(the output is written to a temporary file first). Choose a writable --out.") from None
+    _write_outputs(src, dst, backup, source, new_text, args.in_place)
     code = EXIT_CHECK_FAILED if result.manual_checks else EXIT_OK
     if args.json:
         print_json({"src": src, "dst": dst, "backup": backup, "to": args.to, "changes": result.changes,
