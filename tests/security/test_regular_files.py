@@ -159,3 +159,11 @@ def test_verify_with_a_huge_npy_header_in_out_dir(tmp_path):
     proc = run_cli("verify", str(tmp_path / "ck"), str(tmp_path / "out"), cwd=tmp_path, timeout=600)
     assert proc.returncode in (1, 2), proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr and "embedding.npy" in proc.stdout + proc.stderr
+
+
+def test_keras_model_must_be_a_regular_file(tmp_path):
+    from migration.safe_io import load_keras_model
+
+    os.mkfifo(tmp_path / "model.keras")
+    with pytest.raises(MigrationError, match="not a regular file"):
+        load_keras_model(tmp_path / "model.keras")
