@@ -29,6 +29,7 @@ MAX_RANK = 32
 MAX_SHARDS = 100_000
 MAX_INDEX_BYTES = 1 << 31
 INT64_MAX = (1 << 63) - 1
+TRUNCATED = "truncated: "  # marks the one problem that is the data file's, not the index's
 #: TF ``DataType`` -> bytes per element, for the fixed-size dtypes (ref types and DT_INVALID are not entries).
 ITEMSIZE = {1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 8: 8, 9: 8, 10: 1, 11: 1, 12: 1, 13: 4, 14: 2, 15: 2, 16: 2, 17: 2,
             18: 16, 19: 2, 22: 4, 23: 8, 24: 1, 25: 1, 26: 1, 27: 1, 28: 1}
@@ -72,8 +73,8 @@ def _entry_problem(entry: Any, data_sizes: Sequence[int]) -> str | None:
         return f"negative offset {entry.offset} or size {entry.size}"
     limit = data_sizes[entry.shard_id]
     if entry.offset + entry.size > limit:
-        return (f"bytes {entry.offset}..{entry.offset + entry.size} lie past the end of data shard {entry.shard_id} "
-                f"({limit} bytes)")
+        return (f"{TRUNCATED}bytes {entry.offset}..{entry.offset + entry.size} lie past the end of data shard "
+                f"{entry.shard_id} ({limit} bytes)")
     if entry.dtype in ITEMSIZE and entry.size != elements * ITEMSIZE[entry.dtype]:
         return f"size {entry.size} bytes, but shape {dims} of dtype {entry.dtype} needs {elements * ITEMSIZE[entry.dtype]}"
     if entry.dtype == 7 and elements > entry.size:
@@ -120,6 +121,11 @@ def validate_index(index: str, data_files: Sequence[str]) -> int:
             problem = "its entry is not a BundleEntryProto"
         else:
             problem = _entry_problem(entry, sizes)
+        if problem and problem.startswith(TRUNCATED):
+            shard = data_files[entry.shard_id]
+            raise MigrationError(
+                f"Data file {shard!r} is truncated (or belongs to another save): variable {_display(key)!r} in "
+                f"{index!r}: {problem[len(TRUNCATED):]}. Re-copy the .data file(s) of this save.")
         if problem:
             raise MigrationError(f"Checkpoint index {index!r}: variable {_display(key)!r}: {problem}. {_remedy(index)}")
     return len(table) - 1
