@@ -5,6 +5,13 @@ NumPy converters and ``rnn-migrate scan`` stay fast. Heavier entry points are lo
 """
 from __future__ import annotations
 
+import sys
+
+if sys.argv[:1] == ["-m"]:  # `python -m migration`: the current directory must not shadow modules (security.md)
+    from migration.import_path import strip_startup_directory
+
+    strip_startup_directory()
+
 import importlib
 from typing import Any
 

@@ -9,7 +9,8 @@ Exit codes (the same for every subcommand):
 ====  ==========================================================================
 0     success
 1     the job ran but its check failed (outputs differ, findings need work)
-2     bad usage or bad input (missing file, malformed checkpoint, refused overwrite, I/O fault with its remedy)
+2     bad usage or bad input (missing file, malformed checkpoint, refused overwrite, I/O fault with its remedy;
+      standard output that cannot be written, e.g. ``--json > /dev/full``: a message on stderr, no traceback)
 3     internal error (a bug: please report it with the traceback)
 128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP); temporary outputs are removed
 ====  ==========================================================================
@@ -19,16 +20,17 @@ With ``--json`` on the command line, usage errors too print their one JSON objec
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import signal
 import sys
 import traceback
-from typing import Sequence
+from typing import Iterator, Sequence
 
 # exit codes, number types and the JSON printer live below the subcommands (re-exported here)
 from migration.commands.common import (  # noqa: F401
-    EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, finite_float, print_json, tolerance,
+    EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, OutputError, finite_float, print_json, tolerance,
 )
 from migration.core.errors import MigrationError
 from migration.core.outdir import describe_os_error
@@ -89,11 +91,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _GuardedStdout:
+    """``sys.stdout`` whose ``write``/``flush`` turn an ``OSError`` (not a broken pipe) into :class:`OutputError`."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def _call(self, method: str, *args):
+        try:
+            return getattr(self._stream, method)(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror) from None
+
+    def write(self, text: str) -> int:
+        return self._call("write", text)
+
+    def flush(self) -> None:
+        return self._call("flush")
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _guarded_stdout() -> Iterator[None]:
+    original = sys.stdout
+    sys.stdout = _GuardedStdout(original)
+    try:
+        yield
+    finally:
+        sys.stdout = original
+
+
+def _discard_stdout() -> None:
+    """Point fd 1 at /dev/null so that Python's own flush at exit cannot fail again (and print a traceback)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _stdout_failed(exc: OSError) -> bool:
+    """True when ``exc`` came from writing standard output (checked by flushing it once more)."""
+    if isinstance(exc, OutputError):
+        return True
+    if exc.filename is not None:
+        return False
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        return True
+    return False
+
+
+def _report_json(obj: object) -> None:
+    """:func:`print_json` for the error paths: a failing stdout is already being reported on stderr."""
+    try:
+        print_json(obj)
+    except OSError:
+        _discard_stdout()
+
+
 def _usage_error(exc: UsageError, want_json: bool) -> None:
     exc.parser.print_usage(sys.stderr)
     print(f"{exc.parser.prog}: error: {exc}", file=sys.stderr)
     if want_json:
-        print_json({"error": f"usage: {exc}", "exit_code": EXIT_BAD_INPUT})
+        _report_json({"error": f"usage: {exc}", "exit_code": EXIT_BAD_INPUT})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,10 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return_freed_memory()
     try:
-        return int(args.func(args) or 0)
+        with _guarded_stdout():  # a write to a full or closed stdout raises OutputError
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # fails here, inside the handlers below, not at exit
+        return code
     except MigrationError as exc:
         if want_json:
-            print_json({"error": str(exc), "exit_code": EXIT_BAD_INPUT})
+            _report_json({"error": str(exc), "exit_code": EXIT_BAD_INPUT})
         print(f"rnn-migrate {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as exc:  # SIGINT, and SIGTERM/SIGHUP through migration.core.signals.Interrupted
@@ -123,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rnn-migrate {args.command}: interrupted by {name}; temporary files removed, nothing was written",
               file=sys.stderr)
         if want_json:
-            print_json({"error": f"interrupted by {name}", "exit_code": 128 + signum})
+            _report_json({"error": f"interrupted by {name}", "exit_code": 128 + signum})
         return 128 + signum
     except BrokenPipeError:  # `rnn-migrate scan src/ | head`: the reader has what it wanted; no traceback
 
@@ -132,9 +201,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + 13  # as a shell reports a process ended by SIGPIPE
     except OSError as exc:  # an I/O fault outside the staged writers: still bad input/environment, with the remedy
 
+        if _stdout_failed(exc):  # `--json > /dev/full`: say so on stderr, exit 2, no traceback
+            _discard_stdout()
+            print(f"rnn-migrate {args.command}: error: cannot write the output to standard output: "
+                  f"{exc.strerror or exc}. Remedy: redirect the output to a file system with free space (or drop the "
+                  "redirection).", file=sys.stderr)
+            return EXIT_BAD_INPUT
+
         message = describe_os_error(exc, str(exc.filename or args.command)).replace("Cannot write", "I/O error on", 1)
         if want_json:
-            print_json({"error": message, "exit_code": EXIT_BAD_INPUT})
+            _report_json({"error": message, "exit_code": EXIT_BAD_INPUT})
         print(f"rnn-migrate {args.command}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - anything else is a bug: say so, keep the traceback, exit 3
@@ -143,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rnn-migrate {args.command}: internal error ({type(exc).__name__}: {exc}). This is a bug; please "
               "report it with the traceback above.", file=sys.stderr)
         if want_json:
-            print_json({"error": f"internal error: {type(exc).__name__}: {exc}", "exit_code": EXIT_INTERNAL})
+            _report_json({"error": f"internal error: {type(exc).__name__}: {exc}", "exit_code": EXIT_INTERNAL})
         return EXIT_INTERNAL
 
 

@@ -41,12 +41,15 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
+from migration.core.npy import MAX_HEADER_BYTES
 from migration.core.outdir import atomic_write_bytes
+from migration.core.regular_files import read_regular
 
 IMDB_ENV = "RNN_MIGRATE_IMDB"
 UNKNOWN_ID = 399999  # seed 004: "Vector for unknown words"
 PAD_ID = 0
 MAX_SEQ_LENGTH = 250  # seed 004: maxSeqLength
+MAX_REVIEW_BYTES = 64 << 20  # one review; aclImdb's longest is 14 KB
 ROTTEN_TOMATOES = Path(__file__).resolve().parent / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
 RT_LABELS = {"fresh": 1, "rotten": 0}
 
@@ -195,8 +198,13 @@ def load_aclimdb(path: str | os.PathLike | None = None, split: str = "train") ->
         files = sorted(folder.glob("*.txt"), key=_review_key)
         if not files:
             raise DatasetError(f"{folder} holds no .txt reviews.")
-        for file in files:
-            texts.append(file.read_text(encoding="utf-8"))
+        for file in files:  # a regular file each (a named pipe among them would block the read for ever)
+            try:
+                texts.append(read_regular(file, "review file", MAX_REVIEW_BYTES).decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise DatasetError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+            except MigrationError as exc:
+                raise DatasetError(str(exc)) from None
             labels.append(label)
     return TextDataset(texts, np.asarray(labels, dtype=np.int32), str(root / split))
 
@@ -214,7 +222,7 @@ def _npz_headers(path: Path) -> dict[str, np.dtype]:
             with archive.open(name) as member:
                 version = np.lib.format.read_magic(member)
                 header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                          else np.lib.format.read_array_header_2_0)(member)
+                          else np.lib.format.read_array_header_2_0)(member, max_header_size=MAX_HEADER_BYTES)
                 dtypes[name.removesuffix(".npy")] = header[2]
     return dtypes
 
@@ -246,7 +254,7 @@ def load_imdb_npz(path: str | os.PathLike | None = None, split: str = "train") -
     if missing:
         raise DatasetError(f"{path}: missing arrays {missing} (has {sorted(dtypes)}); expected the ragged int32 "
                            "format written by migration.datasets.save_imdb_npz.")
-    with np.load(path, allow_pickle=False) as archive:
+    with np.load(path, allow_pickle=False, max_header_size=MAX_HEADER_BYTES) as archive:
         ids, offsets, labels = (archive[name] for name in need)
     if offsets.ndim != 1 or len(offsets) != len(labels) + 1 or offsets[0] != 0 or offsets[-1] != len(ids) \
             or np.any(np.diff(offsets) < 0):

@@ -5,7 +5,10 @@ Two guarantees, each with its own function (``docs/security.md`` lists the tests
 * :func:`confined_path` - a file reference read from a manifest resolves (real path, symlinks followed) inside the
   directory that holds the manifest: absolute paths, ``..`` and symlinks pointing out are refused.
 * :func:`load_keras_model` - only a ``.keras`` zip is loaded from an untrusted place, with ``safe_mode=True`` and
-  after checking its ``config.json`` for ``Lambda`` layers (marshalled Python bytecode). A legacy ``.h5`` is
+  after checking its ``config.json`` against the module/class allowlist (:mod:`migration.keras_config`: no
+  ``Lambda``, no module outside tf_keras/keras/modern_rnn) and its weights against the HDF5 rules
+  (:mod:`migration.hdf5_check`: no external storage, virtual datasets, links or plugin filters), with neither the
+  current directory nor the model's directory on ``sys.path`` (:mod:`migration.import_path`). A legacy ``.h5`` is
   refused unless the caller trusts it (``--trust-model``, with a warning): HDF5 loading runs a ``Lambda``'s bytecode
   and ``safe_mode`` does not cover it. A SavedModel directory (a graph that runs when called) is always refused.
 
@@ -29,6 +32,9 @@ import zipfile
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from migration.core.errors import MigrationError
+from migration.hdf5_check import check_hdf5
+from migration.import_path import without_directories
+from migration.keras_config import WEIGHTS_MEMBER, check_config, read_archive_config
 
 
 # -- reading references from a manifest ---------------------------------------------------------------------------
@@ -55,57 +61,21 @@ def confined_path(root: str | os.PathLike, rel: object, *, what: str = "file ref
 
 # -- loading Keras models -----------------------------------------------------------------------------------------
 
-_CODE_CLASSES = {"Lambda", "__lambda__"}
-
-
-def _code_carrying(node: Any, where: str = "") -> Optional[str]:
-    """The config path of the first ``Lambda`` layer or serialized Python function in a Keras config, else None."""
-    if isinstance(node, dict):
-        cls = node.get("class_name")
-        if isinstance(cls, str) and cls in _CODE_CLASSES:
-            name = node.get("config", {}).get("name") if isinstance(node.get("config"), dict) else None
-            return f"{where or 'config'}: {cls} {name!r}" if name else f"{where or 'config'}: {cls}"
-        if node.get("function_type") == "lambda" or ("code" in node and "defaults" in node):
-            return f"{where or 'config'}: serialized Python function"
-        for key, value in node.items():
-            found = _code_carrying(value, f"{where}/{key}" if where else str(key))
-            if found:
-                return found
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            found = _code_carrying(value, f"{where}[{i}]")
-            if found:
-                return found
-    return None
-
-
 def check_keras_archive(path: str) -> None:
-    """Refuse a ``.keras`` file that is not a zip with a ``config.json`` or whose config carries Python code."""
+    """Refuse a ``.keras`` file before Keras opens it: not a zip with a ``config.json``, members other than a
+    tf_keras save writes, a config too large or too deep, any module/class/registered name outside the allowlist or
+    Python code (:mod:`migration.keras_config`), or weights that HDF5 would read from elsewhere
+    (:mod:`migration.hdf5_check`)."""
+    check_config(read_archive_config(path), path)
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            if "config.json" not in names:
-                raise MigrationError(f"{path!r} is not a Keras v3 archive (no config.json inside); save the model with "
-                                     "model.save('model.keras').")
-            with archive.open("config.json") as f:
-                raw = f.read(64 * 1024 * 1024 + 1)
-    except zipfile.BadZipFile:
-        raise MigrationError(f"{path!r} is not a .keras archive (not a zip file); save the model with "
-                             "model.save('model.keras').") from None
-    except OSError as exc:
-        raise MigrationError(f"Cannot read Keras model {path!r}: {exc.strerror or exc}.") from None
-    if len(raw) > 64 * 1024 * 1024:
-        raise MigrationError(f"{path!r}: config.json is over 64 MiB; refusing to parse it.")
-    try:
-        config = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MigrationError(f"{path!r}: config.json is not valid JSON ({exc}).") from None
-    found = _code_carrying(config)
-    if found:
-        raise MigrationError(
-            f"Refused {path!r}: it holds Python code ({found}); loading it could run that code. rnn-migrate loads "
-            "no Lambda layers. Rebuild the model without Lambda layers (or replace them by real layers) and save again."
-        )
+            if WEIGHTS_MEMBER not in archive.namelist():
+                return
+            info = archive.getinfo(WEIGHTS_MEMBER)
+            with archive.open(info) as weights:
+                check_hdf5(weights, f"{path!r} ({WEIGHTS_MEMBER})", info.file_size)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise MigrationError(f"Cannot read Keras model {path!r}: {getattr(exc, 'strerror', None) or exc}.") from None
 
 
 def load_keras_model(path: str | os.PathLike, *, trust: bool = False, stderr=None):
@@ -130,6 +100,11 @@ def load_keras_model(path: str | os.PathLike, *, trust: bool = False, stderr=Non
         raise MigrationError(f"Keras model {path!r} not found.")
     if not os.path.isfile(path):
         raise MigrationError(f"Refused {path!r}: not a regular file.")
+    with without_directories([os.path.dirname(os.path.abspath(path))]):  # no module from there, nor from cwd
+        return _checked_load(path, trust, stderr)
+
+
+def _checked_load(path: str, trust: bool, stderr) -> Any:
     ext = os.path.splitext(path)[1].lower()
     import modern_rnn  # noqa: F401  (registers the custom cells; sets up tf_keras before TensorFlow)
     from modern_rnn import keras
@@ -141,6 +116,7 @@ def load_keras_model(path: str | os.PathLike, *, trust: bool = False, stderr=Non
                 "loads (safe_mode does not cover .h5). Re-save it as .keras from the code that built it, or pass "
                 "--trust-model if you wrote this file yourself."
             )
+        check_hdf5(path, repr(path))  # --trust-model vouches for code, not for reading other files through HDF5
         print(f"rnn-migrate: warning: loading {path!r} with --trust-model: any Lambda layer in it runs its Python "
               "code now.", file=stderr or sys.stderr)
         loader = lambda: keras.models.load_model(path, compile=False)  # noqa: E731

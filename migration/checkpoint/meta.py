@@ -22,6 +22,7 @@ from typing import Iterable, Optional
 import numpy as np
 
 from migration.core.errors import MigrationError
+from migration.core.regular_files import read_regular
 
 _ACTIVATIONS = {"Tanh": "tanh", "Relu": "relu", "Sigmoid": "sigmoid", "Elu": "elu", "Softsign": "softsign",
                 "Identity": "linear"}
@@ -74,9 +75,9 @@ class MetaGraph:
 
         self.path = path
         meta = meta_graph_pb2.MetaGraphDef()
+        data = read_regular(path, "graph file (.meta)")  # a named pipe would block the read for ever
         try:
-            with open(path, "rb") as f:
-                meta.ParseFromString(f.read())
+            meta.ParseFromString(data)
         except Exception as exc:
             raise MigrationError(
                 f"Cannot parse {path!r} as a MetaGraphDef ({exc}). Delete or move the damaged .meta file to convert "

@@ -17,7 +17,9 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
+from migration.checkpoint.index_check import validate_index
 from migration.core.errors import MigrationError
+from migration.core.regular_files import check_regular, read_regular
 
 _DATA_RE = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
 _SUFFIXES = (".index", ".meta")
@@ -64,28 +66,38 @@ def resolve_prefix(path: str | os.PathLike) -> str:
     return path[: match.start()] if match else path
 
 
+#: A ``checkpoint`` state file is a few lines of text; anything larger is refused before it is read.
+MAX_STATE_BYTES = 1 << 20
+
+
 def _latest_from_state(state: str, directory: str) -> Optional[str]:
-    """``tf.train.latest_checkpoint(directory)`` for a readable text state file; MigrationError for a binary or
-    malformed one (TF would raise a decoding or parse error)."""
+    """The prefix a text state file names (``tf.train.latest_checkpoint``'s rule, without its unbounded read): the
+    file must be a regular file of at most :data:`MAX_STATE_BYTES`, UTF-8, a ``CheckpointState`` text proto;
+    ``None`` when the prefix it names has no files."""
+    raw = read_regular(state, "checkpoint state file", MAX_STATE_BYTES)
     try:
-        with open(state, "rb") as f:
-            raw = f.read(1 << 20)
-        raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
         raise MigrationError(
-            f"Cannot read the checkpoint state file {state!r}: {reason}. It should be a small text file with a line "
-            "`model_checkpoint_path: \"model.ckpt-1000\"`; fix or delete it, or pass the checkpoint prefix itself."
-        ) from None
-    import tensorflow as tf
+            f"Cannot read the checkpoint state file {state!r}: it is not UTF-8 text. It should be a small text file "
+            "with a line `model_checkpoint_path: \"model.ckpt-1000\"`; fix or delete it, or pass the checkpoint "
+            "prefix itself.") from None
+    from google.protobuf import text_format
+    from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
 
     try:
-        return tf.train.latest_checkpoint(directory)
+        ckpt = text_format.Parse(text, CheckpointState())
     except Exception as exc:  # google.protobuf.text_format.ParseError and friends
         raise MigrationError(
             f"Cannot parse the checkpoint state file {state!r}: {_first_line(exc)}. It should hold a line "
             "`model_checkpoint_path: \"model.ckpt-1000\"`; fix or delete it, or pass the checkpoint prefix itself."
         ) from None
+    if not ckpt.model_checkpoint_path:
+        return None
+    prefix = ckpt.model_checkpoint_path
+    if not os.path.isabs(prefix):
+        prefix = os.path.join(directory, prefix)
+    return prefix if os.path.lexists(prefix + ".index") or os.path.lexists(prefix) else None
 
 
 _ALIASES: dict[str, str] = {}
@@ -145,9 +157,8 @@ class CheckpointReader:
         meta = self.source_prefix + ".meta"
         self.meta_path: Optional[str] = meta if os.path.exists(meta) else None
         for path in [index, *self.data_files] + ([meta] if self.meta_path else []):
-            if not os.path.isfile(path):  # a FIFO or device would block or never end; a directory is no checkpoint
-                raise MigrationError(f"Checkpoint file {path!r} is not a regular file; refusing to read it. Pass the "
-                                     "files a Saver wrote (or copies of them).")
+            check_regular(path, "checkpoint file")  # a FIFO or device would block or never end
+        validate_index(index, self.data_files)  # before TF's reader: a bad shape there is a SIGABRT, not an error
         self.prefix = _glob_free(self.source_prefix)
         import tensorflow as tf
 

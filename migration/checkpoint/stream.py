@@ -37,6 +37,8 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from migration.core.errors import MigrationError
+from migration.core.npy import read_npy_header
+from migration.core.regular_files import open_regular
 
 #: TF ``DataType`` enum -> NumPy dtype (little-endian), for the dtypes streamed here.
 DTYPES: dict[int, np.dtype] = {
@@ -52,7 +54,7 @@ _TABLE_MAGIC = 0xDB4775248B80FB57
 _MASK_DELTA = 0xA282EAD8
 
 
-class _Unsupported(Exception):
+class _Unsupported(ValueError):
     """The index holds something this module does not stream: fall back to TensorFlow's reader."""
 
 
@@ -154,7 +156,12 @@ def _block(data: bytes, offset: int, size: int) -> list[tuple[bytes, bytes]]:
 def read_table(path: str) -> dict[bytes, bytes]:
     """Every (key, value) of a TF table file (``.index``); :class:`_Unsupported` if it is not one we can read."""
     with open(path, "rb") as handle:
-        data = handle.read()
+        return parse_table(handle.read())
+
+
+def parse_table(data: bytes) -> dict[bytes, bytes]:
+    """Every (key, value) of a TF table held in ``data``; :class:`_Unsupported` (a ``ValueError``) if it is not one
+    we can read."""
     if len(data) < 48 or struct.unpack_from("<Q", data, len(data) - 8)[0] != _TABLE_MAGIC:
         raise _Unsupported("no table footer")
     footer = data[-48:]
@@ -414,10 +421,8 @@ def copy_to_npy(layout: TensorLayout, path: str, perm: Optional[np.ndarray] = No
 def iter_npy_rows(path: str, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(a, rows)`` of a C-order ``.npy`` file chunk by chunk with plain reads (no memory map, so resident
     memory stays flat; never unpickles): the reading side of a flat comparison, e.g. ``verify``."""
-    with open(path, "rb") as handle:
-        version = np.lib.format.read_magic(handle)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(handle)
+    with open_regular(path, ".npy file") as handle:
+        shape, fortran, dtype = read_npy_header(handle, path)  # bounded header; object dtypes refused
         if fortran or dtype.hasobject:
             raise MigrationError(f"{path}: expected a C-order numeric .npy file (got fortran_order={fortran}, "
                                  f"{dtype}).")

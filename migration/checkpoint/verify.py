@@ -34,6 +34,7 @@ from migration.checkpoint.manifest import manifest_files, read_manifest
 from migration.checkpoint.provenance import resolve_meta
 from migration.safe_io import load_block_model
 from migration.core.errors import MigrationError
+from migration.core.npy import load_npy
 from migration.core.specs import CellSpec
 
 TOLERANCE = 1e-5
@@ -272,7 +273,7 @@ def _compare_rows(reader, key: str, path: str, perm: Optional[np.ndarray] = None
     layout = reader.layout(key)
     if layout is None:
         ref = np.asarray(reader.read(key))
-        rows = np.load(path, allow_pickle=False)
+        rows = load_npy(path)  # regular file, bounded header, never unpickled
         if perm is not None:
             ref = ref[perm]
         return float(np.max(np.abs(ref - rows))) if ref.shape == rows.shape and ref.size else (
@@ -301,7 +302,7 @@ def _check_embedding(prefix: str, emb: dict, out_dir: str, reader, meta) -> Chec
     path = os.path.join(out_dir, emb["file"])
     shape = list(emb["shape"])
     if emb["source"] == "graph_constant":
-        rows = np.load(path, mmap_mode="r", allow_pickle=False)
+        rows = load_npy(path, mmap_mode="r")
         ref = meta.read_const(emb["name"]).astype(np.float32)
         return Check(f"embedding {emb['name']} (graph constant)", "rows", float(np.max(np.abs(ref - rows))), shape)
     parts = emb.get("partitions") or 1
@@ -309,7 +310,7 @@ def _check_embedding(prefix: str, emb: dict, out_dir: str, reader, meta) -> Chec
         import legacy_rnn
         import tensorflow as tf
 
-        rows = np.load(path, allow_pickle=False)
+        rows = load_npy(path)
         ids = np.arange(emb["shape"][0], dtype=np.int32)
         with legacy_rnn.new_graph() as graph:
             var = legacy_rnn.embedding_variable(emb["name"], shape=tuple(emb["shape"]), num_shards=parts)

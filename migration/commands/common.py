@@ -30,7 +30,16 @@ def tolerance(text: str) -> float:
     return value
 
 
+class OutputError(OSError):
+    """Standard output cannot be written (``> /dev/full``, a full disk, a closed descriptor): exit 2, no traceback."""
+
+
 def print_json(obj: object) -> None:
     """Print one JSON object as the last line of stdout (the ``--json`` contract)."""
-    sys.stdout.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(exc.errno, exc.strerror) from None

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from migration.core.printable import printable
+
 NAME = "scan"
 HELP = "find every TF1 graph-mode / RNN construct in .py files, notebooks and directories"
 
@@ -73,8 +75,9 @@ def format_text(report) -> str:
         lines.append("")
         lines.append(f"errors ({len(report.errors)} file(s) not scanned or partly scanned):")
         lines += [f"  {e}" for e in report.errors]
+    lines = [printable(line) for line in lines]  # file names with terminal escapes cannot forge lines
     lines.append("")
-    lines.append(summary(report))
+    lines.append(summary(report))  # counts and symbols of ours: several lines, no file names
     return "\n".join(lines)
 
 
@@ -92,7 +95,7 @@ def summary(report) -> str:
 
 
 def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return printable(str(text).replace("|", "\\|").replace("\n", " "))
 
 
 def format_markdown(report) -> str:

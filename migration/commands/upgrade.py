@@ -38,7 +38,8 @@ examples:
   embedding_lookup on a numpy matrix become tf_keras layers with the settings that keep the numbers equal;
   a cell class chosen at run time is listed with every candidate; convert the weights with
   `rnn-migrate convert CKPT OUT_DIR`.
-Files: --in-place keeps SRC's mode bits (and the backup's); a symlink SRC (or DST) is refused unless
+Files: --in-place keeps SRC's mode bits (and the backup's); a SRC with hard links is rewritten into the same
+  inode after SRC.bak is written and fsynced (every name keeps seeing one file); a symlink SRC (or DST) is refused unless
   --follow-symlinks (then the file it points to is rewritten and the link kept); a read-only SRC/DST is never
   rewritten; FIFOs and devices are refused.
 Notebooks (.ipynb, nbformat 4): the code cells are rewritten as one program (an import in cell 1 applies to
@@ -85,6 +86,8 @@ def write_atomic(path: str, text: str, mode: int | None = None, *, replace: bool
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())  # the backup must be on disk before SRC is rewritten in place
         os.chmod(tmp, mode)
         if replace:
             os.replace(tmp, path)
@@ -118,10 +121,36 @@ def _check_target(path: str, what: str, follow: bool) -> str:
     return path
 
 
+def _write_outputs(src: str, dst: str, backup: str | None, source: str, new_text: str, in_place: bool, *,
+                   replace: bool) -> None:
+    """The backup (fsynced) then DST: renamed into place (over an existing DST only when ``replace``), or for an
+    in-place SRC with hard links written into the same inode (:mod:`migration.core.inplace`), so that every name
+    keeps seeing one file."""
+    from migration.core.errors import MigrationError
+    from migration.core.inplace import write_into_inode
+    from migration.core.regular_files import read_regular
+
+    src_mode = stat.S_IMODE(os.stat(src).st_mode)
+    dst_mode = stat.S_IMODE(os.stat(dst).st_mode) if os.path.exists(dst) else None
+    linked = os.stat(dst) if in_place and os.stat(dst).st_nlink > 1 else None
+    original = read_regular(dst, "SRC") if linked else b""
+    try:
+        if backup:
+            write_atomic(backup, source, src_mode)
+        if linked:
+            write_into_inode(dst, new_text.encode("utf-8"), original, linked, backup)
+        else:
+            write_atomic(dst, new_text, src_mode if in_place else dst_mode, replace=replace)
+    except OSError as exc:  # unwritable directory, full disk, DST under a regular file...
+        raise MigrationError(f"cannot write {exc.filename or dst}: {exc.strerror or exc}; nothing was replaced "
+                             "(the output is written to a temporary file first). Choose a writable --out.") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
     from migration.core.errors import MigrationError
     from migration.upgrade import upgrade_source
+    from migration.core.printable import printable
     from migration.upgrade.scan import read_text
 
     src = args.src
@@ -171,26 +200,19 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:  # NUL characters and the like
             raise MigrationError(f"{src}: cannot be parsed ({exc}); nothing was written") from None
         sep, new_text = ":", result.code
-    src_mode = stat.S_IMODE(os.stat(src).st_mode)
-    dst_mode = stat.S_IMODE(os.stat(dst).st_mode) if os.path.exists(dst) else None
-    try:
-        if backup:
-            write_atomic(backup, source, src_mode)
-        write_atomic(dst, new_text, src_mode if args.in_place else dst_mode,
-                     replace=bool(args.in_place or args.force))  # else a DST created meanwhile is kept
-    except OSError as exc:  # unwritable directory, full disk, DST under a regular file...
-        raise MigrationError(f"cannot write {exc.filename or dst}: {exc.strerror or exc}; nothing was replaced "
-                             "(the output is written to a temporary file first). Choose a writable --out.") from None
+    _write_outputs(src, dst, backup, source, new_text, args.in_place,
+                   replace=bool(args.in_place or args.force))  # else a DST created meanwhile is kept
     code = EXIT_CHECK_FAILED if result.manual_checks else EXIT_OK
     if args.json:
         print_json({"src": src, "dst": dst, "backup": backup, "to": args.to, "changes": result.changes,
                     "manual_checks": [vars(m) for m in result.manual_checks], "exit_code": code})
         return code
-    print(f"wrote {dst} ({len(result.changes)} change(s); --to {args.to})" + (f"; backup {backup}" if backup else ""))
+    print(printable(f"wrote {dst} ({len(result.changes)} change(s); --to {args.to})"
+                    + (f"; backup {backup}" if backup else "")))  # file names with escapes cannot forge lines
     for change in result.changes:
-        print(f"  {src}{sep}{change}")
+        print(printable(f"  {src}{sep}{change}"))
     if result.manual_checks:
         print(f"requires manual check ({len(result.manual_checks)}):")
         for m in result.manual_checks:
-            print(f"  {src}{sep}{m}")
+            print(printable(f"  {src}{sep}{m}"))
     return code

