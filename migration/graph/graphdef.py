@@ -19,13 +19,24 @@ def ref(inp: str) -> tuple[str, int, bool]:
 
 
 def func_attrs(node) -> list[str]:
-    """Names of the library functions a node calls (While cond/body, If branches, PartitionedCall f, ...)."""
-    out = []
-    for value in node.attr.values():
-        if value.HasField("func") and value.func.name:
-            out.append(value.func.name)
-        if value.HasField("list"):
-            out += [f.name for f in value.list.func if f.name]
+    """Names of the library functions a node calls (While cond/body, If branches, PartitionedCall f, ...), through any
+    attribute: a func, a list of funcs, and the funcs named inside a func attribute's own attributes (a function's
+    body can call what its caller passes it), at any nesting depth (walked iteratively)."""
+    out: list[str] = []
+    todo = list(node.attr.values())
+    while todo:
+        value = todo.pop()
+        kind = value.WhichOneof("value")
+        if kind == "func":
+            funcs = [value.func]
+        elif kind == "list":
+            funcs = list(value.list.func)
+        else:
+            continue
+        for func in funcs:
+            if func.name:
+                out.append(func.name)
+            todo.extend(func.attr.values())
     return out
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from migration.core.errors import MigrationError
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
 from migration.graph.graphdef import ref
+from migration.graph.limits import check_feed, current as current_limits
 from migration.graph.to_keras import BlockCall, ModelTranslator
 
 _XENT = ("SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits")
@@ -179,6 +180,10 @@ def sample_feeds(og, inputs: Sequence[str], batch: int = 4, steps: int = 6, seed
     # a fixed leading dimension of a rank>=2 input when there is one (seed 002's [4, T]), else ``batch``
     leading = [d[0] for d in shapes.values() if len(d) >= 2 and d[0] > 0]
     unknown = leading[0] if leading else batch
+    limits = current_limits()
+    for name, dims in shapes.items():  # a shape edited to [?, 10**9]: refused before anything is allocated
+        itemsize = tf.as_dtype(og.index.node(name).attr["dtype"].type).size
+        check_feed(name, [unknown if d < 0 else d for d in dims], itemsize, limits)
     fixed = [v for d in shapes.values() if len(d) >= 2 for v in d[:2] if v > 0]
     max_length = min([unknown] + fixed)
     from migration.checkpoint.wrapper_check import id_inputs
