@@ -102,22 +102,29 @@ def _run(req: str) -> int:
 def _error(exc: BaseException) -> dict[str, Any]:
     import tensorflow as tf
 
-    if isinstance(exc, (MemoryError, tf.errors.ResourceExhaustedError)):
-        return {"ok": False, "kind": "memory", "message": _first_line(exc)}
+    if isinstance(exc, MemoryError):
+        return {"ok": False, "kind": "memory", "message": "MemoryError"}
     if isinstance(exc, tf.errors.OpError):
         op = getattr(exc, "op", None)
         node = op.name[len("original/"):] if op is not None and op.name.startswith("original/") else \
             (op.name if op is not None else "")
+        if isinstance(exc, tf.errors.ResourceExhaustedError):
+            return {"ok": False, "kind": "memory", "message": f"at node {node!r}: {_first_line(exc)}"}
         if op is not None and op.type == "Assert":
             return {"ok": False, "kind": "assert", "node": node, "message": _first_line(exc)}
         return {"ok": False, "kind": "tf", "message": f"{type(exc).__name__} at node {node!r}: {_first_line(exc)}"}
     return {"ok": False, "kind": "tf", "message": f"{type(exc).__name__}: {_first_line(exc)}"}
 
 
+_NOISE = ("Graph execution error", "Detected at node", "File ", "Node:", "[[", "Op:", "Traceback")
+
+
 def _first_line(exc: BaseException) -> str:
+    """TensorFlow's own words (the OOM / assertion / shape message), without its Python stack of the import."""
     text = getattr(exc, "message", None) or str(exc)
     lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:500]
+    useful = [ln for ln in lines if not ln.startswith(_NOISE) and not ln.startswith(("self.", "return ", "ret "))]
+    return ((useful or lines or [type(exc).__name__])[0])[:500]
 
 
 def main() -> None:

@@ -90,7 +90,10 @@ class Worker:
         import migration
 
         root = os.path.dirname(os.path.dirname(os.path.abspath(migration.__file__)))
-        env = dict(os.environ, MALLOC_ARENA_MAX="2", RNN_MIGRATE_SANDBOX_PARENT=str(os.getpid()))
+        # oneDNN's allocator retries a failed allocation for 10 s each time: with it off an allocation over the
+        # address-space limit fails at once (the plain CPU kernels compute the same results within float rounding)
+        env = dict(os.environ, MALLOC_ARENA_MAX="2", TF_ENABLE_ONEDNN_OPTS="0",
+                   RNN_MIGRATE_SANDBOX_PARENT=str(os.getpid()))
         # -I: no PYTHON* variables, no user site, and neither the current directory nor a script's directory on
         # sys.path; the package root is put there explicitly
         code = f"import sys; sys.path.insert(0, {root!r}); from migration.graph.sandbox_child import main; main()"
