@@ -8,6 +8,27 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable, Iterator, Optional
 
+from migration.core.errors import MigrationError
+
+
+class MissingNode(MigrationError, KeyError):
+    """A node input (or a fetch) names a node the graph does not hold: a damaged or edited ``.meta``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "missing node"
+
+
+def node_dtype(node, key: str = "dtype"):
+    """The ``tf.DType`` of attribute ``key`` of ``node``; :class:`MigrationError` naming the node for an invalid one."""
+    import tensorflow as tf
+
+    enum = node.attr[key].type if key in node.attr else 0
+    try:
+        return tf.as_dtype(enum)
+    except TypeError:
+        raise MigrationError(f"node {node.name!r} ({node.op}) has an invalid {key} attribute ({enum}): the .meta is "
+                             "damaged or edited") from None
+
 
 def ref(inp: str) -> tuple[str, int, bool]:
     """``'a/b:2'`` -> ``('a/b', 2, False)``; ``'a/b:z:0'`` -> ``('a/b', 0, False)``; ``'^a'`` -> ``('a', -1, True)``."""
@@ -90,7 +111,8 @@ class GraphIndex:
                 continue
             node = self.main.nodes.get(name)
             if node is None:
-                raise KeyError(name)
+                raise MissingNode(f"the graph has no node {name!r} (an input of a node the fetches need, or a fetch): "
+                                  "the .meta is damaged or edited")
             seen[name] = None
             if name in stop:
                 continue
@@ -141,8 +163,6 @@ def slice_infos(meta, collections: Iterable[str] = ("variables", "trainable_vari
 def load_meta_graph(path: str):
     """Parse a ``.meta`` file into a ``MetaGraphDef`` (protobuf parsing only)."""
     from tensorflow.core.protobuf import meta_graph_pb2
-
-    from migration.core.errors import MigrationError
 
     meta = meta_graph_pb2.MetaGraphDef()
     try:

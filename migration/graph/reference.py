@@ -22,7 +22,7 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.graph import sandbox, worker
-from migration.graph.graphdef import GraphIndex, load_meta_graph, ref, slice_infos
+from migration.graph.graphdef import GraphIndex, load_meta_graph, node_dtype, ref, slice_infos
 from migration.graph.limits import current as current_limits
 from migration.graph.rewrite import remove_dropout
 
@@ -345,11 +345,9 @@ def _read_as_tensor(sub, node) -> None:
 
 def output_dtype(node):
     """The dtype of a node's first output, from its attributes (None when they do not say)."""
-    import tensorflow as tf
-
     for key in ("dtype", "DstT", "out_type", "T", "Tidx"):
         if key in node.attr and node.attr[key].WhichOneof("value") == "type":
-            return tf.as_dtype(node.attr[key].type)
+            return node_dtype(node, key)
     return None
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
-from migration.graph.graphdef import ref
+from migration.graph.graphdef import node_dtype, ref
 from migration.graph.limits import check_feed, current as current_limits
 from migration.graph.to_keras import BlockCall, ModelTranslator
 
@@ -182,16 +182,16 @@ def sample_feeds(og, inputs: Sequence[str], batch: int = 4, steps: int = 6, seed
     unknown = leading[0] if leading else batch
     limits = current_limits()
     for name, dims in shapes.items():  # a shape edited to [?, 10**9]: refused before anything is allocated
-        itemsize = tf.as_dtype(og.index.node(name).attr["dtype"].type).size
+        itemsize = node_dtype(og.index.node(name)).size
         check_feed(name, [unknown if d < 0 else d for d in dims], itemsize, limits)
     fixed = [v for d in shapes.values() if len(d) >= 2 for v in d[:2] if v > 0]
     max_length = min([unknown] + fixed)
     from migration.checkpoint.wrapper_check import id_inputs
 
-    ids = id_inputs(og) if any(tf.as_dtype(og.index.node(n).attr["dtype"].type).is_floating for n in inputs) else {}
+    ids = id_inputs(og) if any(node_dtype(og.index.node(n)).is_floating for n in inputs) else {}
     for name in inputs:
         node = og.index.node(name)
-        dtype = tf.as_dtype(node.attr["dtype"].type)
+        dtype = node_dtype(node)
         if name in ids:  # an EmbeddingWrapper's ids, fed as floats: valid rows only
             feeds[name] = rng.integers(0, ids[name], [unknown if d < 0 else d for d in shapes[name]]).astype(
                 dtype.as_numpy_dtype)

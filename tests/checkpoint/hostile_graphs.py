@@ -114,13 +114,15 @@ def function(name: str, callee: Optional[str] = None, op: str = "Identity", call
 def call_on_logits(graph_def, fname: str, nested: Optional[dict] = None) -> None:
     """Put ``PartitionedCall(f=fname)`` between the head and ``logits``; ``nested``: attr name -> function name
     passed inside the func attribute (a function reached through a func attr nested in another)."""
+    logits = next((n for n in graph_def.node if n.name == "logits"), None)
+    if logits is None or not logits.input:  # (a fuzzed graph may have lost it)
+        return
     node = graph_def.node.add(name="hostile_call", op="PartitionedCall", input=["head/BiasAdd"])
     node.attr["Tin"].list.type.append(FLOAT)
     node.attr["Tout"].list.type.append(FLOAT)
     node.attr["f"].func.name = fname
     for key, inner in (nested or {}).items():
         node.attr["f"].func.attr[key].func.name = inner
-    logits = next(n for n in graph_def.node if n.name == "logits")
     logits.input[0] = "hostile_call"
 
 
@@ -152,7 +154,9 @@ def nested_func_attr(graph_def) -> None:
 
 def placeholder_shape(dims) -> Callable:
     def edit(graph_def):
-        x = next(n for n in graph_def.node if n.name == "x")
+        x = next((n for n in graph_def.node if n.name == "x"), None)
+        if x is None:
+            return
         del x.attr["shape"].shape.dim[:]
         for d in dims:
             x.attr["shape"].shape.dim.add(size=d)
