@@ -61,6 +61,34 @@ def func_attrs(node) -> list[str]:
     return out
 
 
+#: the most elements a ``Const`` may declare beyond what it stores (TensorFlow repeats its last value to fill it)
+MAX_BROADCAST_ELEMENTS = 1 << 26
+
+
+def const_value(node):
+    """The value of a ``Const`` node as a NumPy array; :class:`MigrationError` when its declared shape is larger than
+    what it stores by more than :data:`MAX_BROADCAST_ELEMENTS` (a one-value constant edited to ``[10**6, 10**6]``
+    would be expanded to the full size here)."""
+    import numpy as np
+    import tensorflow as tf
+
+    proto = node.attr["value"].tensor
+    elements = 1
+    for d in proto.tensor_shape.dim:
+        elements *= max(int(d.size), 0)
+    try:
+        itemsize = np.dtype(tf.as_dtype(proto.dtype).as_numpy_dtype).itemsize
+    except TypeError:
+        raise MigrationError(f"constant {node.name!r} has an invalid dtype ({proto.dtype})") from None
+    if elements > MAX_BROADCAST_ELEMENTS and len(proto.tensor_content) < elements * itemsize:
+        raise MigrationError(f"constant {node.name!r} declares shape {[int(d.size) for d in proto.tensor_shape.dim]} "
+                             "but stores far fewer values: refused (the .meta is edited or damaged)")
+    try:
+        return tf.make_ndarray(proto)
+    except (TypeError, ValueError) as exc:
+        raise MigrationError(f"constant {node.name!r} cannot be read ({exc})") from None
+
+
 @dataclasses.dataclass
 class Context:
     """The nodes of the main graph (``function=None``) or of one library function."""

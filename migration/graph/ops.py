@@ -157,8 +157,8 @@ Cumsum DivNoNan Erf Erfc Expm1 InvertPermutation IsFinite IsInf IsNan L2Loss Log
 Tan TopKV2 TruncateDiv Xdivy Xlogy""", _NOT_YET),
     "losses": ("SparseSoftmaxCrossEntropyWithLogits SoftmaxCrossEntropyWithLogits",
                "the loss: the whole model stops at the logits it consumes"),
-    "shape": ("""BroadcastArgs BroadcastGradientArgs BroadcastTo Concat ConcatOffset DynamicPartition MirrorPad Pad PadV2
-ShapeN Unique Where""", _NOT_YET),
+    "shape": ("""BroadcastArgs BroadcastGradientArgs BroadcastTo Concat ConcatOffset DynamicPartition MirrorPad Pad
+PadV2 ShapeN Unique Where""", _NOT_YET),
     "assert": ("Assert NoOp ControlTrigger", "no value: control dependencies only (an Assert that fails stops the "
                                                "reference with its node named)"),
     "control": ("""Enter Exit LoopCond Merge NextIteration RefEnter RefExit RefIdentity RefMerge RefNextIteration

@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.graph.graphdef import ref
+from migration.graph.graphdef import const_value, ref
 from migration.graph.ops import PASS_THROUGH, VARIABLES, attr_value, folded_elements, render_table
 
 _PASS_THROUGH = PASS_THROUGH
@@ -128,7 +128,7 @@ class ModelTranslator:
                 return None
             return self.inputs[name]
         if node.op == "Const":
-            value = tf.make_ndarray(node.attr["value"].tensor)
+            value = const_value(node)
             # scalar ints (axes, sizes) as Python ints: some tf functions refuse a 0-d array as an axis
             return int(value) if value.ndim == 0 and value.dtype.kind in "iu" else value
         if node.op in _PASS_THROUGH or node.op == "PlaceholderWithDefault":
@@ -182,8 +182,6 @@ class ModelTranslator:
 
     def _weight(self, tensor: str):
         """(checkpoint key, value) of a variable or a float Const read by ``tensor``, else None."""
-        import tensorflow as tf
-
         var = self._var_node(tensor)
         if var is not None:
             return self.og.variable_source(var).key, self.og.variable_value(var)
@@ -191,7 +189,7 @@ class ModelTranslator:
         while node is not None and node.op in _PASS_THROUGH and node.input:
             node = self.index.node(ref(node.input[0])[0])
         if node is not None and node.op == "Const":
-            value = tf.make_ndarray(node.attr["value"].tensor)
+            value = const_value(node)
             if value.dtype.kind == "f" and value.ndim == 2 and value.size > 4096:
                 return f"graph constant {node.name}", value
         return None

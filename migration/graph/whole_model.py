@@ -19,7 +19,7 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
-from migration.graph.graphdef import node_dtype, ref
+from migration.graph.graphdef import const_value, node_dtype, ref
 from migration.graph.limits import check_feed, current as current_limits
 from migration.graph.to_keras import BlockCall, ModelTranslator
 
@@ -129,10 +129,10 @@ def _int_range(og, name: str, steps: int) -> tuple[int, int, bool]:
                         return 0, rows, False
                 if c.op == "OneHot":
                     depth = index.node(ref(c.input[1])[0])
-                    if depth is not None and depth.op == "Const":
-                        import tensorflow as tf
-
-                        return 0, int(tf.make_ndarray(depth.attr["value"].tensor)), False
+                    values = np.asarray(const_value(depth)).reshape(-1) if depth is not None and \
+                        depth.op == "Const" else np.zeros(0)
+                    if values.size == 1 and 0 < values[0] <= 1 << 31:
+                        return 0, int(values[0]), False
                 if c.name.endswith("/sequence_length") or c.op == "ReverseSequence":
                     return 1, steps + 1, True
                 if c.op in ("Identity", "Cast", "Reshape", "StridedSlice", "ExpandDims", "Squeeze", "DynamicPartition",

@@ -42,7 +42,8 @@ def test_the_translator_renders_only_allowed_ops_from_the_same_rows():
     assert "MaxPool" in table and "MaxPoolV2" in table
 
 
-@pytest.mark.parametrize("padding, strides, data_format", [("VALID", [1, 2, 1, 1], "NHWC"), ("SAME", [1, 1, 3, 1], "NHWC")])
+@pytest.mark.parametrize("padding, strides, data_format",
+                         [("VALID", [1, 2, 1, 1], "NHWC"), ("SAME", [1, 1, 3, 1], "NHWC")])
 def test_max_pool_renders_as_the_graph_computes_it(padding, strides, data_format):
     """A char-CNN max-pool (non-default window, strides, padding) built by TF1, run in a TF1 session, against the
     table's rendering of the same NodeDef; negative control: another padding gives another result."""

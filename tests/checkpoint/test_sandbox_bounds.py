@@ -174,6 +174,28 @@ def test_a_placeholder_shape_edited_to_a_billion_is_refused_before_allocation(tm
     assert not glob.glob(str(tmp_path / ".out*"))
 
 
+def test_a_one_value_constant_edited_to_a_huge_shape_is_not_expanded_here():
+    """TensorFlow repeats a constant's last stored value to fill its declared shape: a ``Const`` storing one float
+    but declaring ``[10**6, 10**6]`` would take 4 TB in this process when the translator reads it. Control: a real
+    constant of the same kind (stored values) is read."""
+    from legacy_rnn import tf
+
+    from migration.core.errors import MigrationError
+    from migration.graph.graphdef import const_value
+
+    graph = tf.Graph()
+    with graph.as_default():
+        real = tf.constant(np.arange(12, dtype=np.float32).reshape(3, 4), name="real")
+    node = real.op.node_def
+    np.testing.assert_array_equal(const_value(node), np.arange(12, dtype=np.float32).reshape(3, 4))
+    node.attr["value"].tensor.ClearField("tensor_content")
+    node.attr["value"].tensor.float_val.append(1.0)
+    node.attr["value"].tensor.tensor_shape.dim[0].size = 10 ** 6
+    node.attr["value"].tensor.tensor_shape.dim[1].size = 10 ** 6
+    with pytest.raises(MigrationError, match="declares shape \\[1000000, 1000000\\] but stores far fewer"):
+        const_value(node)
+
+
 # -- signals: no orphan ---------------------------------------------------------------------------------------------
 
 _PARENT = """
