@@ -124,7 +124,7 @@ class Worker:
                 return None
             buf += chunk
             if len(buf) > 1 << 20:
-                raise GraphRunError("the sandbox process sent an oversized reply")
+                raise MigrationError("the sandbox process sent an oversized reply")
         return buf.decode("utf-8", "replace")
 
     def _tail(self) -> str:
@@ -152,14 +152,16 @@ class Worker:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def run(self, request: Request, limits: Limits) -> list[np.ndarray]:
-        if self.proc is None or self.proc.poll() is not None:
-            self.kill()
-            self._start()
         self.count += 1
         req = os.path.join(self.dir, f"req-{self.count}")
         os.mkdir(req, 0o700)
         try:
+            if self.proc is None or self.proc.poll() is not None:
+                self.kill()
+                self._start()
             return self._run(req, request, limits)
+        except (GraphAssertionFailed, GraphRunError):
+            raise  # the child answered: it serves the next request
         except BaseException:
             self.kill()  # mid-request: the child's state is unknown (and a signal must not leave it running)
             raise
@@ -207,7 +209,7 @@ class Worker:
 
     def _reply(self, req: str, reply: dict, n: int) -> list[np.ndarray]:
         if not isinstance(reply, dict):
-            raise GraphRunError("the sandbox process sent a malformed reply")
+            raise MigrationError("the sandbox process sent a malformed reply")
         if reply.get("ok") is True:
             return [np.load(os.path.join(req, f"out-{k}.npy"), allow_pickle=False) for k in range(n)]
         kind, message = str(reply.get("kind")), str(reply.get("message"))[:2000]

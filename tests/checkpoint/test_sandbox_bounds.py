@@ -101,11 +101,16 @@ def test_a_huge_constant_fill_is_a_clear_error_and_is_not_folded_by_the_translat
 def test_an_always_failing_assert_names_its_node(tmp_path, small_limits):
     from migration.graph.limits import GraphAssertionFailed
 
+    from migration.graph import worker
+
     og = _original(h.build(tmp_path / "src", logits_hook=h.failing_assert))
+    _clean_fetch_still_runs(og)
+    pid = worker.worker().proc.pid
     with pytest.raises(GraphAssertionFailed, match="assertion failed at node 'never_true") as info:
         og.run(["logits:0"], {"x": X})
     assert info.value.node.startswith("never_true")
-    _clean_fetch_still_runs(og)  # the child survives a failed request
+    _clean_fetch_still_runs(og)
+    assert worker.worker().proc.pid == pid  # the child answered, and serves the next request
 
 
 # -- structure (this process, before anything runs) -----------------------------------------------------------------
