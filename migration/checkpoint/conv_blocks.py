@@ -25,6 +25,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from migration.graph.limits import SandboxLimit
+
 _CELL_DIR = re.compile(r"^conv(_[123]d)?_lstm_cell(_\d+)?$")
 
 
@@ -208,6 +210,8 @@ def verify_conv_block(prefix: str, original, loops, entry: dict, out_dir: str, s
 
         try:
             expected = original.run([loop.outputs] + loop.states(2), feeds)
+        except SandboxLimit:
+            raise
         except MigrationError as exc:  # the sandbox refused an op: the weaker check, said so
             notes.append(f"conv block {entry['name']}: {exc}; compared with a rebuilt TF1 graph instead (weaker)")
         else:

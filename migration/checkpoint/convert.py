@@ -27,6 +27,7 @@ from migration.checkpoint.recognize import KERAS_OPTIMIZERS, Block, CellInfo, In
 from migration.checkpoint.stacks import write_stacks
 from migration.core.errors import MigrationError, UnknownCellError
 from migration.core.outdir import staged_output
+from migration.graph.limits import SandboxLimit
 
 #: Keras weight name -> TF1 names it is made of, and how (per cell kind).
 _TRANSFORMS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
@@ -475,6 +476,8 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
         model, translator, notes = build_whole_model(original, list(zip(blocks, models)), io, conv_blocks)
     except Untranslatable as exc:
         return None, [str(exc)]
+    except SandboxLimit:
+        raise
     except MigrationError as exc:
         if outputs:
             raise

@@ -32,6 +32,7 @@ import numpy as np
 from migration import seq2seq_converters as s2c
 from migration.checkpoint.seq2seq_graph import DecoderGraph, locate, read_output_attention, run_original
 from migration.core.errors import MigrationError
+from migration.graph.limits import SandboxLimit
 from migration.core.specs import CellSpec
 
 
@@ -442,6 +443,8 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
                 notes.append(f"{what}: greedy ids compared with the graph's own GreedyEmbeddingHelper decoder (start "
                              f"{in_graph['start']}, end {in_graph['end']}, maximum_iterations "
                              f"{in_graph['maximum_iterations']}, read from the .meta)")
+            except SandboxLimit:
+                raise
             except Exception as exc:  # noqa: BLE001
                 notes.append(f"{what}: the graph's greedy decoder could not be run ({exc})")
                 decoded["greedy"] = np.asarray(model.greedy(data["memory"], data["lengths"], start, 1, 6)[0])

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from migration.core.errors import MigrationError
 from migration.graph.graphdef import ref
+from migration.graph.limits import SandboxLimit
 from migration.core.specs import CellSpec
 
 #: what a check against a rebuilt graph cannot catch (the CLI's wording for the weaker reference)
@@ -36,6 +37,8 @@ def run_original(run, what: str, notes: list, graph_note: Optional[str] = None):
         return None
     try:
         return run()
+    except SandboxLimit:  # over a resource limit: the command stops
+        raise
     except Exception as exc:  # noqa: BLE001 - say so, check weaker
         notes.append(f"{what}: the original graph could not be run ({exc}); {WEAKER}")
         return None

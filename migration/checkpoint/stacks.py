@@ -28,6 +28,7 @@ import numpy as np
 from migration.checkpoint.blocks import run_restored
 from migration.checkpoint.manifest import safe_name
 from migration.core.errors import MigrationError
+from migration.graph.limits import SandboxLimit
 from migration.core.specs import CellSpec
 
 DIRECTIONS = ("fw", "bw")
@@ -181,6 +182,8 @@ def check_stack(entry: dict, manifest: dict, out_dir: str, prefix: str, original
             expected, lengths = _original(original, loops, entry, {b["name"]: b for b in manifest["blocks"]}, x,
                                           lengths)
             reference = "original-graph"
+        except SandboxLimit:
+            raise
         except MigrationError as exc:
             notes.append(f"stack {entry['name']}: {exc}; compared with a TF1 stack rebuilt from our reading of the "
                          "checkpoint instead (weaker: a misread hyper-parameter would pass)")

@@ -35,6 +35,7 @@ from migration.checkpoint.provenance import resolve_meta
 from migration.safe_io import load_block_model
 from migration.core.errors import MigrationError
 from migration.core.npy import load_npy
+from migration.graph.limits import SandboxLimit
 from migration.core.specs import CellSpec
 
 TOLERANCE = 1e-5
@@ -158,6 +159,8 @@ def _run_original_block(original, loops, block: dict, x: np.ndarray, lengths: np
         if where.sequence_length is not None:
             feeds[where.sequence_length] = lengths
         out = original.run(where.outputs, feeds)
+    except SandboxLimit:  # over a resource limit: the command stops (never a silent fallback)
+        raise
     except MigrationError as exc:
         return None, lengths, str(exc)
     if where.time_major:
@@ -185,8 +188,10 @@ def _check_whole_model(original, entry: dict, out_dir: str, batch: int, steps: i
     model, paths = load_sampled(out_dir, entry["file"], ids)
     sampled = sorted(paths)
     try:
-        got = model(args[0] if len(args) == 1 else args, training=False)
+        # the original first, in the bounded sandbox child: a graph that would exhaust memory stops there, before
+        # its translation runs unbounded in this process
         expected = original.run(entry["outputs"], feeds, ids=ids if sampled else None)
+        got = model(args[0] if len(args) == 1 else args, training=False)
     except tf.errors.InvalidArgumentError as exc:
         if not sampled or "SampledEmbedding" not in str(exc):
             raise

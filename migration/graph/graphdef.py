@@ -8,6 +8,27 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable, Iterator, Optional
 
+from migration.core.errors import MigrationError
+
+
+class MissingNode(MigrationError, KeyError):
+    """A node input (or a fetch) names a node the graph does not hold: a damaged or edited ``.meta``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "missing node"
+
+
+def node_dtype(node, key: str = "dtype"):
+    """The ``tf.DType`` of attribute ``key`` of ``node``; :class:`MigrationError` naming the node for an invalid one."""
+    import tensorflow as tf
+
+    enum = node.attr[key].type if key in node.attr else 0
+    try:
+        return tf.as_dtype(enum)
+    except TypeError:
+        raise MigrationError(f"node {node.name!r} ({node.op}) has an invalid {key} attribute ({enum}): the .meta is "
+                             "damaged or edited") from None
+
 
 def ref(inp: str) -> tuple[str, int, bool]:
     """``'a/b:2'`` -> ``('a/b', 2, False)``; ``'a/b:z:0'`` -> ``('a/b', 0, False)``; ``'^a'`` -> ``('a', -1, True)``."""
@@ -19,14 +40,53 @@ def ref(inp: str) -> tuple[str, int, bool]:
 
 
 def func_attrs(node) -> list[str]:
-    """Names of the library functions a node calls (While cond/body, If branches, PartitionedCall f, ...)."""
-    out = []
-    for value in node.attr.values():
-        if value.HasField("func") and value.func.name:
-            out.append(value.func.name)
-        if value.HasField("list"):
-            out += [f.name for f in value.list.func if f.name]
+    """Names of the library functions a node calls (While cond/body, If branches, PartitionedCall f, ...), through any
+    attribute: a func, a list of funcs, and the funcs named inside a func attribute's own attributes (a function's
+    body can call what its caller passes it), at any nesting depth (walked iteratively)."""
+    out: list[str] = []
+    todo = list(node.attr.values())
+    while todo:
+        value = todo.pop()
+        kind = value.WhichOneof("value")
+        if kind == "func":
+            funcs = [value.func]
+        elif kind == "list":
+            funcs = list(value.list.func)
+        else:
+            continue
+        for func in funcs:
+            if func.name:
+                out.append(func.name)
+            todo.extend(func.attr.values())
     return out
+
+
+#: the most elements a ``Const`` may declare beyond what it stores (TensorFlow repeats its last value to fill it)
+MAX_BROADCAST_ELEMENTS = 1 << 26
+
+
+def const_value(node):
+    """The value of a ``Const`` node as a NumPy array; :class:`MigrationError` when its declared shape is larger than
+    what it stores by more than :data:`MAX_BROADCAST_ELEMENTS` (a one-value constant edited to ``[10**6, 10**6]``
+    would be expanded to the full size here)."""
+    import numpy as np
+    import tensorflow as tf
+
+    proto = node.attr["value"].tensor
+    elements = 1
+    for d in proto.tensor_shape.dim:
+        elements *= max(int(d.size), 0)
+    try:
+        itemsize = np.dtype(tf.as_dtype(proto.dtype).as_numpy_dtype).itemsize
+    except TypeError:
+        raise MigrationError(f"constant {node.name!r} has an invalid dtype ({proto.dtype})") from None
+    if elements > MAX_BROADCAST_ELEMENTS and len(proto.tensor_content) < elements * itemsize:
+        raise MigrationError(f"constant {node.name!r} declares shape {[int(d.size) for d in proto.tensor_shape.dim]} "
+                             "but stores far fewer values: refused (the .meta is edited or damaged)")
+    try:
+        return tf.make_ndarray(proto)
+    except (TypeError, ValueError) as exc:
+        raise MigrationError(f"constant {node.name!r} cannot be read ({exc})") from None
 
 
 @dataclasses.dataclass
@@ -79,7 +139,8 @@ class GraphIndex:
                 continue
             node = self.main.nodes.get(name)
             if node is None:
-                raise KeyError(name)
+                raise MissingNode(f"the graph has no node {name!r} (an input of a node the fetches need, or a fetch): "
+                                  "the .meta is damaged or edited")
             seen[name] = None
             if name in stop:
                 continue
@@ -130,8 +191,6 @@ def slice_infos(meta, collections: Iterable[str] = ("variables", "trainable_vari
 def load_meta_graph(path: str):
     """Parse a ``.meta`` file into a ``MetaGraphDef`` (protobuf parsing only)."""
     from tensorflow.core.protobuf import meta_graph_pb2
-
-    from migration.core.errors import MigrationError
 
     meta = meta_graph_pb2.MetaGraphDef()
     try:

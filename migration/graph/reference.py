@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.graph import sandbox
-from migration.graph.graphdef import GraphIndex, load_meta_graph, ref, slice_infos
+from migration.graph import sandbox, worker
+from migration.graph.graphdef import GraphIndex, load_meta_graph, node_dtype, ref, slice_infos
+from migration.graph.limits import current as current_limits
 from migration.graph.rewrite import remove_dropout
 
 _REF_VARIABLES = ("VariableV2", "Variable")
@@ -109,18 +110,29 @@ class OriginalGraph:
         return stream.read_rows(layout, int(src.offset[0]), int(src.offset[0]) + int(src.shape[0]))
 
     def _sampled_of(self, node, ids: np.ndarray) -> Optional[np.ndarray]:
+        rows = self._sampled_rows_of(node, ids)
+        return None if rows is None else _materialize(rows)
+
+    def _sampled_rows_of(self, node, ids: np.ndarray) -> Optional[worker.SparseRows]:
         src = self.variable_source(node)
         if src.key in self.substitute:
             src = dataclasses.replace(src, key=self.substitute[src.key])
-        return self._sampled_value(src, ids) if src.key in self.reader.variables else None
+        return self._sampled_rows(src, ids) if src.key in self.reader.variables else None
 
     def _sampled_value(self, src: VariableSource, ids: np.ndarray) -> Optional[np.ndarray]:
         """A 64-byte-aligned zero buffer of the variable's (or partition's) shape with the rows ``ids`` can reach
-        filled from the checkpoint; None when the tensor is small or not streamable (then it is read whole).
+        filled from the checkpoint (:meth:`_sampled_rows`); None when the tensor is small or not streamable."""
+        rows = self._sampled_rows(src, ids)
+        return None if rows is None else _materialize(rows)
 
-        The zeros are a fresh anonymous mapping (:func:`zero_buffer`: untouched pages cost no memory) and
-        TensorFlow feeds an aligned array without copying it, so the reference holds only the sampled rows. For partition ``p`` of ``P`` both
-        lookups' rows are filled: ``div`` (id - the partition's first row) and ``mod`` (id // P for id % P == p)."""
+    def _sampled_rows(self, src: VariableSource, ids: np.ndarray) -> Optional[worker.SparseRows]:
+        """The rows ``ids`` can reach of the variable's (or partition's) shape, read from the checkpoint; None when
+        the tensor is small or not streamable (then it is read whole).
+
+        The sandbox child rebuilds the value as a fresh anonymous mapping (:func:`zero_buffer`: untouched pages cost
+        no memory) and TensorFlow feeds an aligned array without copying it, so the reference holds only the
+        sampled rows. For partition ``p`` of ``P`` both lookups' rows are filled: ``div`` (id - the partition's first
+        row) and ``mod`` (id // P for id % P == p)."""
         from migration.checkpoint import stream
         from migration.graph.keras_stream import STREAM_MIN_BYTES
 
@@ -143,10 +155,9 @@ class OriginalGraph:
             if parts > 1 and p >= 0:
                 local = np.concatenate([local, ids[ids % parts == p] // parts])
         local = np.unique(local[(local >= 0) & (local < shape[0])])
-        value = zero_buffer(shape, layout.dtype)
-        if len(local):
-            value[local] = stream.gather_rows(layout, local + first)
-        return value
+        rows = stream.gather_rows(layout, local + first) if len(local) else \
+            np.zeros((0,) + shape[1:], layout.dtype)
+        return worker.SparseRows(shape, np.dtype(layout.dtype), local, rows)
 
     def _gathered_only(self, name: str, within: set) -> bool:
         """True when variable ``name`` is read (in the nodes ``within``) only as the params of Gathers, directly or
@@ -176,24 +187,22 @@ class OriginalGraph:
         """Values of the tensors ``fetches`` (original-graph names like ``'Train/Model/add:0'``) given ``feeds``
         (original tensor name -> value: placeholders or any intermediate tensor). ``ids``: the only ids any
         embedding lookup can see (e.g. every integer fed): large variables read only by Gathers then hold only the
-        rows those ids reach (:meth:`_sampled_value`; rows any other id reaches read as zeros)."""
-        import tensorflow as tf
-        from tensorflow.core.framework import graph_pb2
+        rows those ids reach (:meth:`_sampled_value`; rows any other id reaches read as zeros).
 
-        v1 = tf.compat.v1
+        The sandbox check and the structural limits run here; the graph itself runs in the sandbox child
+        (:mod:`migration.graph.worker`) under the resource limits of :mod:`migration.graph.limits`."""
         fetches = [f if ":" in f else f + ":0" for f in fetches]
         self.check(fetches, list(feeds))
+        limits = current_limits()
         names, fns = self.closure(fetches, list(feeds))
-        sub = graph_pb2.GraphDef()
-        sub.versions.CopyFrom(self.graph_def.versions)
-        fed = {}
+        within = set(names)
+        fed: dict[str, Any] = {}
         for name, value in feeds.items():
             node_name, idx, _ = ref(name)
             if idx != 0:
                 raise MigrationError(f"cannot feed {name!r}: only the first output of a node can be fed")
-            fed[node_name] = np.asarray(value)
-        fed = {n: v for n, v in fed.items() if n in set(names)}
-        within = set(names)
+            if node_name in within:
+                fed[node_name] = np.asarray(value)
         # a resource variable only gathered: fed as a (sampled) tensor, its ResourceGather/ReadVariableOp readers
         # rewritten to GatherV2/Identity (an AssignVariableOp would copy the whole buffer)
         as_tensor = {}
@@ -201,15 +210,44 @@ class OriginalGraph:
             for n in names:
                 node = self.index.nodes[n]
                 if node.op == "VarHandleOp" and n not in fed and self._gathered_only(n, within):
-                    value = self._sampled_of(node, ids)
+                    value = self._sampled_rows_of(node, ids)
                     if value is not None:
                         as_tensor[n] = fed[n] = value
+        sub = self._subgraph(names, fns, fed, as_tensor)
+        mapped, assigned = {}, {}
         for n in names:
-            if n in fed:  # a fed tensor: its producer becomes a placeholder (nothing upstream is imported)
+            node = self.index.nodes[n]
+            if n in fed:
+                continue
+            if node.op in _REF_VARIABLES:
+                mapped[n + ":0"] = self._feed_value(node, ids, within)
+            elif node.op == "VarHandleOp":
+                assigned[n] = self._feed_value(node, ids, within)
+        request = worker.Request(sub.SerializeToString(), fetches, mapped, fed, assigned)
+        return worker.run(request, limits)
+
+    def _feed_value(self, node, ids: Optional[np.ndarray], within: set):
+        """A variable's value for the child: its sampled rows (:class:`SparseRows`) when only gathered, else whole."""
+        if ids is not None and self._gathered_only(node.name, within):
+            sampled = self._sampled_rows_of(node, ids)
+            if sampled is not None:
+                return sampled
+        return self.variable_value(node)
+
+    def _subgraph(self, names: list[str], fns: list[str], fed: dict, as_tensor: dict):
+        """The closure as a ``GraphDef``: fed nodes become placeholders (nothing upstream is imported), device
+        placement and colocation cleared (also inside loop-body functions)."""
+        import tensorflow as tf
+        from tensorflow.core.framework import graph_pb2
+
+        sub = graph_pb2.GraphDef()
+        sub.versions.CopyFrom(self.graph_def.versions)
+        for n in names:
+            if n in fed:
                 node = self.index.nodes[n]
                 dtype = output_dtype(node)
                 value = fed[n]
-                if dtype is not None:
+                if dtype is not None and not isinstance(value, worker.SparseRows):
                     fed[n] = value = value.astype(dtype.as_numpy_dtype, copy=False)
                 ph = sub.node.add(name=n, op="Placeholder")
                 ph.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
@@ -224,36 +262,14 @@ class OriginalGraph:
             node.device = ""
             if "_class" in node.attr:
                 del node.attr["_class"]
-        graph = tf.Graph()
-        with graph.as_default():
-            input_map, feed = {}, {}
-            handles = []
-            for n in names:
-                node = self.index.nodes[n]
-                if node.op in _REF_VARIABLES:
-                    value = self.variable_value(node, ids if ids is not None and self._gathered_only(n, within)
-                                                else None)
-                    ph = v1.placeholder(tf.as_dtype(value.dtype), value.shape)
-                    input_map[n + ":0"], feed[ph] = ph, value
-                elif node.op == "VarHandleOp" and n not in fed:
-                    handles.append(node)
-            elements = list(fetches) + [h.name + ":0" for h in handles] + [n + ":0" for n in fed]
-            outs = v1.import_graph_def(sub, input_map=input_map, name="original", return_elements=elements)
-            fetch_t = outs[: len(fetches)]
-            handle_t = outs[len(fetches): len(fetches) + len(handles)]
-            for tensor, value in zip(outs[len(fetches) + len(handles):], fed.values()):
-                feed[tensor] = value
-            assigns = []
-            for node, handle in zip(handles, handle_t):
-                value = self.variable_value(node, ids if ids is not None and self._gathered_only(node.name, within)
-                                            else None)
-                ph = v1.placeholder(tf.as_dtype(value.dtype), value.shape)
-                feed[ph] = value
-                assigns.append(tf.raw_ops.AssignVariableOp(resource=handle, value=ph))
-            with v1.Session(graph=graph) as sess:
-                if assigns:
-                    sess.run(assigns, feed)
-                return [np.asarray(v) for v in sess.run(fetch_t, feed)]
+        return sub
+
+
+def _materialize(rows: worker.SparseRows) -> np.ndarray:
+    value = zero_buffer(rows.shape, rows.dtype)
+    if len(rows.index):
+        value[rows.index] = rows.rows
+    return value
 
 
 _MAP_NORESERVE = 0x4000  # Linux; Python's mmap module does not export it
@@ -329,11 +345,9 @@ def _read_as_tensor(sub, node) -> None:
 
 def output_dtype(node):
     """The dtype of a node's first output, from its attributes (None when they do not say)."""
-    import tensorflow as tf
-
     for key in ("dtype", "DstT", "out_type", "T", "Tidx"):
         if key in node.attr and node.attr[key].WhichOneof("value") == "type":
-            return tf.as_dtype(node.attr[key].type)
+            return node_dtype(node, key)
     return None
 
 

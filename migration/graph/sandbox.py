@@ -2,7 +2,9 @@
 
 A ``.meta`` file is a program. Before any part of it runs, the transitive closure of the nodes a fetch needs
 (control inputs included) and every node of every library function they call (``While``/``If`` bodies,
-``PartitionedCall``) is checked against :data:`ALLOWED_OPS`: pure math, shape manipulation, control flow, tensor
+``PartitionedCall``, and a function named inside another func attribute) is checked against :data:`ALLOWED_OPS` (the
+rows of :mod:`migration.graph.ops`), and the closure against the structural limits of
+:mod:`migration.graph.limits` (size, call depth, recursion): pure math, shape manipulation, control flow, tensor
 lists/arrays and variable handles. Anything else (file, queue, reader, summary, ``Save``/``Restore``, ``PyFunc``,
 ``EagerPyFunc``, random ops left after dropout removal, custom ops) is refused with the op and the node named, and
 the verification falls back to the weaker rebuilt check, labelled as such.
@@ -19,34 +21,11 @@ from typing import Iterable, Optional
 
 from migration.core.errors import MigrationError
 from migration.graph.graphdef import GraphIndex
+from migration.graph.limits import check_structure
+from migration.graph.ops import ALLOWED
 
-_MATH = """Abs Acos Acosh Add AddN AddV2 All Any ArgMax ArgMin Asin Asinh Atan Atan2 Atanh BatchMatMul BatchMatMulV2
-BatchMatMulV3 BiasAdd BiasAddV1 Cast Ceil ClipByValue Cos Cosh Cumprod Cumsum Div DivNoNan Elu Equal Erf Erfc Exp
-Expm1 Floor FloorDiv FloorMod Greater GreaterEqual InvertPermutation IsFinite IsInf IsNan L2Loss LeakyRelu Less
-LessEqual Log Log1p LogSoftmax LogicalAnd LogicalNot LogicalOr MatMul Max Maximum Mean Min Minimum Mod Mul MulNoNan
-Neg NotEqual OneHot Pow Prod RealDiv Reciprocal Relu Relu6 Rint Round Rsqrt Select SelectV2 Selu Sigmoid Sign Sin
-Sinh Softmax Softplus Softsign Sqrt Square SquaredDifference Sub Sum Tan Tanh TopKV2 TruncateDiv Xdivy Xlogy
-SparseSoftmaxCrossEntropyWithLogits SoftmaxCrossEntropyWithLogits
-Conv2D"""  # Conv2D: legacy_seq2seq attention_decoder's 1x1 convolution AttnW_k (pure math)
-_SHAPE = """BroadcastArgs BroadcastGradientArgs BroadcastTo CheckNumerics Concat ConcatOffset ConcatV2 Const
-DynamicPartition DynamicStitch EnsureShape ExpandDims Fill Gather GatherNd GatherV2 Identity IdentityN MirrorPad
-NoOp OnesLike Pack Pad PadV2 ParallelDynamicStitch Placeholder PlaceholderWithDefault PreventGradient Range Rank
-Reshape ResourceGather ReverseSequence ReverseV2 Shape ShapeN Size Slice Snapshot Split SplitV Squeeze StopGradient
-StridedSlice Tile Transpose Unique Unpack Where ZerosLike Assert"""
-_CONTROL = """Enter Exit LoopCond Merge NextIteration RefEnter RefExit RefIdentity RefMerge RefNextIteration RefSwitch
-Switch ControlTrigger While StatelessWhile If StatelessIf Case StatelessCase PartitionedCall StatefulPartitionedCall
-_While _If"""
-_ARRAYS = """TensorArrayV3 TensorArrayScatterV3 TensorArrayReadV3 TensorArrayWriteV3 TensorArrayGatherV3
-TensorArraySizeV3 TensorArrayConcatV3 TensorArraySplitV3 TensorArrayV2 TensorArrayScatterV2 TensorArrayReadV2
-TensorArrayWriteV2 TensorArrayGatherV2 TensorArraySizeV2 EmptyTensorList TensorListReserve TensorListFromTensor
-TensorListGetItem TensorListSetItem TensorListStack TensorListLength TensorListElementShape TensorListPushBack
-TensorListPopBack TensorListConcatV2 TensorListSplit TensorListGather TensorListScatterIntoExistingList
-OptionalFromValue OptionalNone OptionalHasValue OptionalGetValue"""  # Optional*: cond_v2 outputs of a training graph
-_VARIABLES = "VariableV2 Variable VarHandleOp ReadVariableOp"
-_RNN_KERNELS = "LSTMBlockCell BlockLSTM BlockLSTMV2 GRUBlockCell Conv2D Conv3D"  # Conv2D/3D: ConvLSTMCell; Conv2D: AttentionCellWrapper
-
-#: Op types the ground-truth verification may execute.
-ALLOWED_OPS: frozenset[str] = frozenset(" ".join([_MATH, _SHAPE, _CONTROL, _ARRAYS, _VARIABLES, _RNN_KERNELS]).split())
+#: Op types the ground-truth verification may execute: the rows of the op table (:mod:`migration.graph.ops`).
+ALLOWED_OPS: frozenset[str] = ALLOWED
 
 #: Why well-known refused ops are refused (others: "not on the allowlist").
 _REASONS = {
@@ -90,8 +69,9 @@ def check(index: GraphIndex, fetches: Iterable[str], stop: Iterable[str] = ()) -
     names, functions = index.closure(fetches, stop)
     ops: set[str] = set()
     for fname in functions:
-        if fname not in index.fn_contexts:
+        if fname not in index.fn_contexts:  # TF would run a registered op of that name: refused
             raise SandboxRefusal("<missing function>", fname, None)
+    check_structure(index, names, functions)  # sizes, call depth, recursion (GraphTooComplex)
     refused: list[tuple[str, str, Optional[str]]] = []
     for function, node in index.iter_nodes(names, functions):
         if node.op not in ALLOWED_OPS:

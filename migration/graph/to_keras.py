@@ -26,15 +26,19 @@ no model is written (never a partial or guessed model).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.graph.graphdef import ref
+from migration.graph.graphdef import const_value, ref
+from migration.graph.ops import PASS_THROUGH, VARIABLES, attr_value, folded_elements, render_table
 
-_PASS_THROUGH = ("Identity", "Snapshot", "StopGradient", "PreventGradient", "EnsureShape", "CheckNumerics")
-_VARS = ("VariableV2", "Variable", "VarHandleOp")
+_PASS_THROUGH = PASS_THROUGH
+_VARS = VARIABLES
+_attr = attr_value
+#: the largest constant the translator folds (elements); a larger one blocks the whole model, naming the node
+MAX_FOLDED_ELEMENTS = 1 << 26
 
 
 class Untranslatable(MigrationError):
@@ -59,103 +63,6 @@ class BlockCall:
     outputs: list[str]  # original tensor names in the block contract order (outputs..., states...)
     sequences: int = 1  # how many leading outputs are sequences (2 for a bidirectional block)
     name: str = ""  # the manifest block name
-
-
-def _attr(node, key: str, default=None):
-    if key not in node.attr:
-        return default
-    value = node.attr[key]
-    kind = value.WhichOneof("value")
-    if kind == "list":
-        lst = value.list
-        return list(lst.i) or list(lst.f) or list(lst.s) or [int(t) for t in lst.type]
-    if kind == "type":
-        import tensorflow as tf
-
-        return tf.as_dtype(value.type)
-    if kind == "shape":
-        return None if value.shape.unknown_rank else [int(d.size) if d.size >= 0 else None for d in value.shape.dim]
-    if kind == "s":
-        return value.s.decode()
-    return getattr(value, kind) if kind else default
-
-
-def _op_table() -> dict[str, Callable]:
-    """op type -> f(node, args, out_index) using public ``tf`` functions (each becomes a TFOpLambda layer)."""
-    import tensorflow as tf
-
-    def binary(fn):
-        return lambda n, a, i: fn(a[0], a[1])
-
-    def unary(fn):
-        return lambda n, a, i: fn(a[0])
-
-    table: dict[str, Callable] = {
-        "Add": binary(tf.math.add), "AddV2": binary(tf.math.add), "Sub": binary(tf.math.subtract),
-        "Mul": binary(tf.math.multiply), "RealDiv": binary(tf.math.truediv), "Div": binary(tf.math.divide),
-        "FloorDiv": binary(tf.math.floordiv), "FloorMod": binary(tf.math.floormod),
-        "Maximum": binary(tf.math.maximum), "Minimum": binary(tf.math.minimum), "Pow": binary(tf.math.pow),
-        "SquaredDifference": binary(tf.math.squared_difference),
-        "Equal": binary(tf.math.equal), "NotEqual": binary(tf.math.not_equal), "Less": binary(tf.math.less),
-        "LessEqual": binary(tf.math.less_equal), "Greater": binary(tf.math.greater),
-        "GreaterEqual": binary(tf.math.greater_equal), "LogicalAnd": binary(tf.math.logical_and),
-        "LogicalOr": binary(tf.math.logical_or), "LogicalNot": unary(tf.math.logical_not),
-        "AddN": lambda n, a, i: tf.math.add_n(a),
-        "Neg": unary(tf.math.negative), "Abs": unary(tf.math.abs), "Exp": unary(tf.math.exp), "Log": unary(tf.math.log),
-        "Sqrt": unary(tf.math.sqrt), "Rsqrt": unary(tf.math.rsqrt), "Square": unary(tf.math.square),
-        "Reciprocal": unary(tf.math.reciprocal), "Sign": unary(tf.math.sign), "Floor": unary(tf.math.floor),
-        "Tanh": unary(tf.math.tanh), "Sigmoid": unary(tf.math.sigmoid), "Relu": unary(tf.nn.relu),
-        "Relu6": unary(tf.nn.relu6), "Elu": unary(tf.nn.elu), "Selu": unary(tf.nn.selu),
-        "Softplus": unary(tf.math.softplus), "Softsign": unary(tf.math.softsign),
-        "Softmax": unary(tf.nn.softmax), "LogSoftmax": unary(tf.nn.log_softmax),
-        "LeakyRelu": lambda n, a, i: tf.nn.leaky_relu(a[0], alpha=_attr(n, "alpha", 0.2)),
-        "ClipByValue": lambda n, a, i: tf.clip_by_value(a[0], a[1], a[2]),
-        "Cast": lambda n, a, i: tf.cast(a[0], _attr(n, "DstT")),
-        "Reshape": lambda n, a, i: tf.reshape(a[0], a[1]),
-        "ExpandDims": lambda n, a, i: tf.expand_dims(a[0], a[1]),
-        "Squeeze": lambda n, a, i: tf.squeeze(a[0], axis=_attr(n, "squeeze_dims") or None),
-        "Transpose": lambda n, a, i: tf.transpose(a[0], a[1]),
-        "ConcatV2": lambda n, a, i: tf.concat(list(a[:-1]), axis=a[-1]),
-        "Pack": lambda n, a, i: tf.stack(list(a), axis=_attr(n, "axis", 0)),
-        "Unpack": lambda n, a, i: tf.gather(a[0], i, axis=_attr(n, "axis", 0)),
-        "Split": lambda n, a, i: tf.split(a[1], _attr(n, "num_split"), axis=a[0])[i],
-        "SplitV": lambda n, a, i: tf.split(a[0], a[1], axis=a[2])[i],
-        "StridedSlice": lambda n, a, i: tf.strided_slice(
-            a[0], a[1], a[2], a[3], begin_mask=_attr(n, "begin_mask", 0), end_mask=_attr(n, "end_mask", 0),
-            ellipsis_mask=_attr(n, "ellipsis_mask", 0), new_axis_mask=_attr(n, "new_axis_mask", 0),
-            shrink_axis_mask=_attr(n, "shrink_axis_mask", 0)),
-        "Slice": lambda n, a, i: tf.slice(a[0], a[1], a[2]),
-        "Shape": lambda n, a, i: tf.shape(a[0], out_type=_attr(n, "out_type")),
-        "Size": lambda n, a, i: tf.size(a[0], out_type=_attr(n, "out_type")),
-        "Rank": lambda n, a, i: tf.rank(a[0]),
-        "Range": lambda n, a, i: tf.range(a[0], a[1], a[2]),
-        "Fill": lambda n, a, i: tf.fill(a[0], a[1]),
-        "Tile": lambda n, a, i: tf.tile(a[0], a[1]),
-        "ZerosLike": unary(tf.zeros_like), "OnesLike": unary(tf.ones_like),
-        "GatherV2": lambda n, a, i: tf.gather(a[0], a[1], axis=a[2], batch_dims=_attr(n, "batch_dims", 0)),
-        "Gather": lambda n, a, i: tf.gather(a[0], a[1]),
-        "GatherNd": lambda n, a, i: tf.gather_nd(a[0], a[1]),
-        "OneHot": lambda n, a, i: tf.one_hot(a[0], a[1], a[2], a[3], axis=_attr(n, "axis", -1)),
-        "MatMul": lambda n, a, i: tf.linalg.matmul(a[0], a[1], transpose_a=_attr(n, "transpose_a", False),
-                                                   transpose_b=_attr(n, "transpose_b", False)),
-        "BatchMatMulV2": lambda n, a, i: tf.linalg.matmul(a[0], a[1], adjoint_a=_attr(n, "adj_x", False),
-                                                          adjoint_b=_attr(n, "adj_y", False)),
-        "BiasAdd": lambda n, a, i: tf.nn.bias_add(a[0], a[1]),
-        "Sum": lambda n, a, i: tf.math.reduce_sum(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
-        "Mean": lambda n, a, i: tf.math.reduce_mean(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
-        "Max": lambda n, a, i: tf.math.reduce_max(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
-        "Min": lambda n, a, i: tf.math.reduce_min(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
-        "Prod": lambda n, a, i: tf.math.reduce_prod(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
-        "All": lambda n, a, i: tf.math.reduce_all(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
-        "Any": lambda n, a, i: tf.math.reduce_any(a[0], a[1], keepdims=_attr(n, "keep_dims", False)),
-        "ArgMax": lambda n, a, i: tf.math.argmax(a[0], a[1], output_type=_attr(n, "output_type")),
-        "ArgMin": lambda n, a, i: tf.math.argmin(a[0], a[1], output_type=_attr(n, "output_type")),
-        "Select": lambda n, a, i: tf.where(a[0], a[1], a[2]), "SelectV2": lambda n, a, i: tf.where(a[0], a[1], a[2]),
-        "ReverseSequence": lambda n, a, i: tf.reverse_sequence(a[0], a[1], seq_axis=_attr(n, "seq_dim"),
-                                                               batch_axis=_attr(n, "batch_dim", 0)),
-        "ReverseV2": lambda n, a, i: tf.reverse(a[0], a[1]),
-    }
-    return table
 
 
 def _gradient(name: str) -> bool:
@@ -186,7 +93,7 @@ class ModelTranslator:
         self.memo: dict[str, Any] = {}
         self.blockers: dict[str, str] = {}
         self.layers: dict[tuple, Any] = {}
-        self.table = _op_table()
+        self.table = render_table()  # the op table's rendered rows (migration.graph.ops)
         self.partitioned = self._partitioned_lookups()
         self.pieces: list[str] = []
         #: Keras layer name -> where its weights came from ({"embedding": key} / {"dense": kernel key, "bias": key} /
@@ -221,7 +128,7 @@ class ModelTranslator:
                 return None
             return self.inputs[name]
         if node.op == "Const":
-            value = tf.make_ndarray(node.attr["value"].tensor)
+            value = const_value(node)
             # scalar ints (axes, sizes) as Python ints: some tf functions refuse a 0-d array as an axis
             return int(value) if value.ndim == 0 and value.dtype.kind in "iu" else value
         if node.op in _PASS_THROUGH or node.op == "PlaceholderWithDefault":
@@ -245,8 +152,12 @@ class ModelTranslator:
         if any(a is None for a in args):
             return None
         if all(_is_constant(a) for a in args):
-            return np.asarray(fn(node, args, idx))
-        return fn(node, args, idx)
+            elements = folded_elements(node.op, args)
+            if elements is not None and elements > MAX_FOLDED_ELEMENTS:  # Fill([2**20, 2**20, 16]): never allocated
+                self.blockers[name] = f"{node.op} (a constant of {elements} elements, over {MAX_FOLDED_ELEMENTS})"
+                return None
+            return np.asarray(fn(tf, node, args, idx))
+        return fn(tf, node, args, idx)
 
     # -- variables, embeddings, dense ------------------------------------------------------------------------------
 
@@ -271,8 +182,6 @@ class ModelTranslator:
 
     def _weight(self, tensor: str):
         """(checkpoint key, value) of a variable or a float Const read by ``tensor``, else None."""
-        import tensorflow as tf
-
         var = self._var_node(tensor)
         if var is not None:
             return self.og.variable_source(var).key, self.og.variable_value(var)
@@ -280,7 +189,7 @@ class ModelTranslator:
         while node is not None and node.op in _PASS_THROUGH and node.input:
             node = self.index.node(ref(node.input[0])[0])
         if node is not None and node.op == "Const":
-            value = tf.make_ndarray(node.attr["value"].tensor)
+            value = const_value(node)
             if value.dtype.kind == "f" and value.ndim == 2 and value.size > 4096:
                 return f"graph constant {node.name}", value
         return None

@@ -19,7 +19,8 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
-from migration.graph.graphdef import ref
+from migration.graph.graphdef import const_value, node_dtype, ref
+from migration.graph.limits import check_feed, current as current_limits
 from migration.graph.to_keras import BlockCall, ModelTranslator
 
 _XENT = ("SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits")
@@ -128,10 +129,10 @@ def _int_range(og, name: str, steps: int) -> tuple[int, int, bool]:
                         return 0, rows, False
                 if c.op == "OneHot":
                     depth = index.node(ref(c.input[1])[0])
-                    if depth is not None and depth.op == "Const":
-                        import tensorflow as tf
-
-                        return 0, int(tf.make_ndarray(depth.attr["value"].tensor)), False
+                    values = np.asarray(const_value(depth)).reshape(-1) if depth is not None and \
+                        depth.op == "Const" else np.zeros(0)
+                    if values.size == 1 and 0 < values[0] <= 1 << 31:
+                        return 0, int(values[0]), False
                 if c.name.endswith("/sequence_length") or c.op == "ReverseSequence":
                     return 1, steps + 1, True
                 if c.op in ("Identity", "Cast", "Reshape", "StridedSlice", "ExpandDims", "Squeeze", "DynamicPartition",
@@ -179,14 +180,18 @@ def sample_feeds(og, inputs: Sequence[str], batch: int = 4, steps: int = 6, seed
     # a fixed leading dimension of a rank>=2 input when there is one (seed 002's [4, T]), else ``batch``
     leading = [d[0] for d in shapes.values() if len(d) >= 2 and d[0] > 0]
     unknown = leading[0] if leading else batch
+    limits = current_limits()
+    for name, dims in shapes.items():  # a shape edited to [?, 10**9]: refused before anything is allocated
+        itemsize = node_dtype(og.index.node(name)).size
+        check_feed(name, [unknown if d < 0 else d for d in dims], itemsize, limits)
     fixed = [v for d in shapes.values() if len(d) >= 2 for v in d[:2] if v > 0]
     max_length = min([unknown] + fixed)
     from migration.checkpoint.wrapper_check import id_inputs
 
-    ids = id_inputs(og) if any(tf.as_dtype(og.index.node(n).attr["dtype"].type).is_floating for n in inputs) else {}
+    ids = id_inputs(og) if any(node_dtype(og.index.node(n)).is_floating for n in inputs) else {}
     for name in inputs:
         node = og.index.node(name)
-        dtype = tf.as_dtype(node.attr["dtype"].type)
+        dtype = node_dtype(node)
         if name in ids:  # an EmbeddingWrapper's ids, fed as floats: valid rows only
             feeds[name] = rng.integers(0, ids[name], [unknown if d < 0 else d for d in shapes[name]]).astype(
                 dtype.as_numpy_dtype)
