@@ -42,7 +42,7 @@ Files: --in-place keeps SRC's mode bits (and the backup's); a symlink SRC (or DS
 Notebooks (.ipynb, nbformat 4): the code cells are rewritten as one program (an import in cell 1 applies to
   cell 5); IPython magics and shell lines (%matplotlib, !pip, ?obj) are kept as they are; markdown cells,
   outputs, metadata and cell ids are not touched; the TF_USE_LEGACY_KERAS bootstrap and
-  disable_eager_execution() go into the cell that imports TensorFlow; places are reported as NB[cell N]:line:col.
+  disable_v2_behavior() go into the cell that imports TensorFlow; places are reported as NB[cell N]:line:col.
 What cannot be rewritten exactly (tf.contrib.layers, tf.contrib.learn, tensorflow.examples.tutorials, dynamic
 getattr, ...) is left as written and printed as "requires manual check" with a remedy. exit codes: 0 written and nothing to check by hand,
 1 written but some items need a manual check, 2 bad usage (missing SRC, DST exists without --force,

@@ -14,7 +14,7 @@ later cells (``import tensorflow as tf`` in cell 1, ``tf.placeholder`` in cell 5
 4. The result is split on the markers, which must come back exactly once each and in order (otherwise
    :class:`NotebookRewriteError`, never a guess); the masked lines are put back, each exactly once.
 5. The ``TF_USE_LEGACY_KERAS`` bootstrap, which the rewrite puts at the top of the program (before the first
-   marker), is moved to the top of the cell that first imports TensorFlow. ``disable_eager_execution()`` and
+   marker), is moved to the top of the cell that first imports TensorFlow. ``disable_v2_behavior()`` and
    ``import tf_keras`` are inserted after the import statement, so they are in that cell already.
 
 Only the ``source`` of changed code cells is replaced; markdown cells, outputs, metadata, ids and the nbformat
@@ -28,7 +28,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from migration.upgrade.notebooks import NotebookError, is_cell_magic, is_magic, load_json
-from migration.upgrade.plan import HEADER_ORDER
+from migration.upgrade.plan import is_header_line
 from migration.upgrade.rewrite_compat import BOOTSTRAP
 
 _FUTURE = re.compile(r"\s*from\s+__future__\s+import\b[^(\\]*$")
@@ -142,7 +142,7 @@ class _Program:
 def _is_header(preamble: str) -> bool:
     """True if ``preamble`` is what the rewrite puts before the first cell: the bootstrap and header imports."""
     rest = preamble[len(BOOTSTRAP):] if preamble.startswith(BOOTSTRAP) else preamble
-    return all(line in HEADER_ORDER for line in rest.splitlines())
+    return all(is_header_line(line) for line in rest.splitlines())
 
 
 def _first_tf_import_line(code: str) -> int | None:
