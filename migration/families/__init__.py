@@ -37,6 +37,8 @@ _MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         "get_trainable_variables", "get_variables", "get_variables_by_name", "get_variables_to_restore", "is_tensor",
         "load_variable", "local_variable", "model_variable", "nest", "sort", "variable")),
     "tf.contrib.learn": ("legacy_rnn.contrib_learn", ("ModeKeys",)),
+    "tf.contrib.tensorboard.plugins.projector": ("legacy_rnn.contrib_projector", (
+        "ProjectorConfig", "EmbeddingInfo", "SpriteMetadata", "visualize_embeddings")),
 }
 
 #: Single symbols whose home is not a module namespace of :data:`_MODULES` (the defining family module).

@@ -39,8 +39,8 @@ REMEDIES: dict[str, str] = {
     "migration guide for this function",
     "contrib.cudnn_rnn": "CudnnLSTM/CudnnGRU -> tf_keras.layers.LSTM/GRU (their weights are stored in a different "
     "layout: convert them)",
-    "contrib.tensorboard.plugins.projector": "the projector moved to the tensorboard package: "
-    "`from tensorboard.plugins import projector` (visualize_embeddings takes the log directory)",
+    "contrib.tensorboard": "tf.contrib.tensorboard is gone: the projector's home here is legacy_rnn.contrib_projector; "
+    "summaries: tf.compat.v1.summary",
     "contrib.legacy_seq2seq": "not rebuilt in legacy_rnn.seq2seq.legacy_seq2seq: port it by hand (its TF 1.15 "
     "source is short) or call the rebuilt pieces (" + ", ".join(("embedding_attention_seq2seq", "sequence_loss"))
     + ") yourself",
@@ -54,7 +54,7 @@ REMEDIES: dict[str, str] = {
 
 #: TF 1.x private module paths -> the public module that re-exported them (longest prefix wins).
 PRIVATE_MODULES: dict[str, str] = {
-    "python.ops.rnn": "nn", "python.ops.rnn_cell": "nn.rnn_cell", "python.ops.rnn_cell_impl": "nn.rnn_cell",
+    "python.ops.rnn": "nn", "python.layers.core": "layers", "python.layers": "layers", "python.ops.rnn_cell": "nn.rnn_cell", "python.ops.rnn_cell_impl": "nn.rnn_cell",
     "contrib.rnn.python.ops.rnn_cell": "contrib.rnn", "contrib.rnn.python.ops.core_rnn_cell": "contrib.rnn",
     "contrib.rnn.python.ops.lstm_ops": "contrib.rnn", "contrib.rnn.python.ops.gru_ops": "contrib.rnn",
     "contrib.rnn.python.ops.rnn": "contrib.rnn", "contrib.crf.python.ops.crf": "contrib.crf",

@@ -114,6 +114,7 @@ def to_v1(p: PlanContext, ref: Reference, call: ast.Call, rel: str, why: str) ->
 RULE = Rule("call_arguments", "call", "TF2's renamed/reordered arguments, or tf.compat.v1 for the TF1 meaning", apply, (
     Example("import tensorflow as tf\ns = tf.reduce_sum(x, reduction_indices=1, keep_dims=True)\n",
             "import tensorflow as tf\ns = tf.reduce_sum(x, axis=1, keepdims=True)\n"),
-    Example("import tensorflow as tf\ni = tf.argmax(x, 1)\n", "import tensorflow as tf\ni = tf.argmax(x, axis=1)\n"),
+    Example("import tensorflow as tf\ni = tf.argmax(x, 1, 'best')\n",
+            "import tensorflow as tf\ni = tf.argmax(x, 1, name='best')\n"),  # TF2 reordered `name`
     Example("import tensorflow as tf\ns = tf.reduce_sum(*args)\n", None, ("tf.reduce_sum(*args/**kwargs)",)),
 ))
