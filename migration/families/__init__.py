@@ -43,6 +43,7 @@ _MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 #: Single symbols whose home is not a module namespace of :data:`_MODULES` (the defining family module).
 _SYMBOLS: dict[str, str] = {
+    "tf.contrib.legacy_seq2seq.model_with_buckets": "legacy_rnn.seq2seq.buckets.model_with_buckets",
     "tf.contrib.cudnn_rnn.CudnnCompatibleGRUCell": "legacy_rnn.cudnn.CudnnCompatibleGRUCell",
 }
 

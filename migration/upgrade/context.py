@@ -80,6 +80,7 @@ class PlanContext:
         self._stmt_map: dict[int, int] | None = None
         self._uses: dict[Span, Reference] | None = None
         self._nodes: list[ast.AST] | None = None
+        self._source: str | None = None
 
     # -- helpers ---------------------------------------------------------------------------------------------------
     @property
@@ -141,6 +142,13 @@ class PlanContext:
                else f"{s.span[0]}:{s.span[1] + 1}: {s.reason}" for s in sites]
         return out + [f"{s.span[0]}:{s.span[1] + 1}: + {s.new} ({s.reason})" for s in self.sites
                       if s.action == "rewrite" and s.kind == "insert"]
+
+    @property
+    def source(self) -> str:
+        """The source text (for the rules' cheap "could this file contain it at all" checks)."""
+        if self._source is None:
+            self._source = "\n".join(self.lines)
+        return self._source
 
     @property
     def nodes(self) -> list[ast.AST]:

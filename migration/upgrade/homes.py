@@ -158,6 +158,7 @@ def _class_member_home(rel: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def new_home(rel: str) -> str | None:
     """Where a relative TF1 name goes on TF 2.21, as an expression suffix or absolute module path.
 
@@ -204,6 +205,20 @@ def _module_keys() -> frozenset[str]:
     homes = upgrade_homes()
     return frozenset(k for k in homes if any(v.startswith(homes[k] + ".") for v in homes.values())) | {
         "tf." + m[3:] if m.startswith("tf.") else m for m in PARTIAL_MODULES}
+
+
+def provides(module_rel: str, rel: str) -> bool:
+    """True if the home of the module ``module_rel`` holds ``rel``, a name reached through it (``rnn.LSTMBlockCell``
+    through ``rnn = tf.contrib.rnn``): rebinding the module must not leave a use pointing at nothing."""
+    module_home = new_home(module_rel)
+    if module_home is None:
+        return False
+    if not is_absolute(module_home):
+        return new_home(rel) is not None or not rel.startswith(("contrib", "python"))
+    rest = rel[len(module_rel):].split(".") if rel.startswith(module_rel + ".") else []
+    if len(rest) < 2:
+        return False
+    return f"{module_home}.{rest[1]}" in set(contrib_homes().values())
 
 
 def is_absolute(home: str) -> bool:

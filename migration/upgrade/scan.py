@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 import stat
 import tokenize
 from collections import Counter
@@ -19,11 +18,10 @@ from migration.upgrade import symbols
 from migration.upgrade.notebooks import NotebookError, read_cells
 from migration.upgrade.plan import Site, keras_twin, make_plan
 from migration.upgrade.resolve import Binding, Reference, collect
+from migration.upgrade.rules.py2_leftovers import HINT as PY2_HINT
 
 #: Rules whose sites are file set-up (lines added before TensorFlow is imported), listed apart from the findings.
 SETUP_RULES = frozenset({"graph_mode", "legacy_keras", "header_imports"})
-#: Python 2 leftovers the ``py2_leftovers`` rule rewrites also in files that do not import TensorFlow.
-PY2_HINT = re.compile(r"\b(iteritems|itervalues|iterkeys|xrange|cPickle|has_key)\b")
 MAX_BYTES = 16 * 1024 * 1024  # a source file larger than 16 MiB is skipped with a note
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 SUFFIXES = (".py", ".ipynb")

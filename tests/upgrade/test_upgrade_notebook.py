@@ -126,12 +126,12 @@ def test_manual_checks_name_cell_and_line():
                     {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
                      "source": ["import tensorflow as tf\n"]},
                     {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                     "source": ["%time 1\n", "\n", "d = tf.contrib.layers.fully_connected(c, h, s)"]}],
+                     "source": ["%time 1\n", "\n", "d = tf.contrib.layers.embed_sequence(c, h, s)"]}],
           "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
     result = upgrade_notebook(json.dumps(nb), "compat")
     assert [(m.cell, m.line, m.col, m.symbol) for m in result.manual_checks] == [
-        (2, 3, 5, "tf.contrib.layers.fully_connected")]
-    assert str(result.manual_checks[0]).startswith("[cell 2]:3:5: tf.contrib.layers.fully_connected: ")
+        (2, 3, 5, "tf.contrib.layers.embed_sequence")]  # not in legacy_rnn.contrib_layers: manual
+    assert str(result.manual_checks[0]).startswith("[cell 2]:3:5: tf.contrib.layers.embed_sequence: ")
     assert json.loads(result.text)["cells"][1]["source"] == BOOTSTRAP.splitlines(keepends=True) + [
         "import tensorflow as tf\n"]
 

@@ -23,7 +23,7 @@ def _is_dimension(node: ast.AST) -> bool:
 
 def apply(p: PlanContext, tree: ast.Module) -> bool:
     v1 = tf_prefix(p.refs)
-    if v1 is None:
+    if v1 is None or ".value" not in p.source:
         return False
     found = False
     for node in p.nodes:

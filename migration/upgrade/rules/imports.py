@@ -68,7 +68,7 @@ def _no_home(p: PlanContext, ref: Reference, rel: str, uses: list[Reference]) ->
 def _check_uses(p: PlanContext, ref: Reference, uses: list[Reference]) -> None:
     for use in uses:
         use_rel = rel_of(use.path) or use.path
-        if use.path != ref.path and homes.new_home(use_rel) is None:
+        if use.path != ref.path and not homes.provides(rel_of(ref.path) or "", use_rel):
             p.flag(p.span(use), "tf." + homes.public_name(use_rel), f"reached through `{use.base}`: not provided by "
                    f"its new home; " + (homes.remedy(use_rel) or "rewrite it by hand"))
 
@@ -86,8 +86,11 @@ RULE = Rule("imports", "import", "TensorFlow imports rebound to their TF 2.21 ho
     Example("from tensorflow.python.ops import array_ops\n", None),
     Example("from tensorflow.python.ops.rnn_cell_impl import _linear\n", None,
             ("tf.python.ops.rnn_cell_impl._linear",)),
-    Example("from tensorflow.contrib.legacy_seq2seq import model_with_buckets\n", None,
-            ("tf.contrib.legacy_seq2seq.model_with_buckets",)),
+    Example("from tensorflow.contrib.legacy_seq2seq import one2many_rnn_seq2seq\n", None,
+            ("tf.contrib.legacy_seq2seq.one2many_rnn_seq2seq",)),
+    Example("from tensorflow.contrib import legacy_seq2seq as s2s\no, l = s2s.model_with_buckets(a, b, c, d, e, f)\n",
+            "from legacy_rnn.seq2seq import legacy_seq2seq as s2s\no, l = s2s.model_with_buckets(a, b, c, d, e, f)\n",
+            ("tf.contrib.legacy_seq2seq.model_with_buckets",)),  # its home is elsewhere: not reachable through s2s
     Example("from tensorflow.contrib import seq2seq\nh = seq2seq.ScheduledEmbeddingTrainingHelper(a, b, c, d)\n",
             "from legacy_rnn import seq2seq\nh = seq2seq.ScheduledEmbeddingTrainingHelper(a, b, c, d)\n",
             ("tf.contrib.seq2seq.ScheduledEmbeddingTrainingHelper",)),

@@ -40,7 +40,8 @@ def imported_modules(tree: ast.Module) -> set[str]:
 
 
 def bootstrap(p: PlanContext, _: object = None) -> bool:
-    if not any(r.kind == "import" for r in p.refs) or p.tree is None or has_bootstrap(p.tree):
+    if not any(r.kind == "import" for r in p.refs) or p.tree is None or (
+            "TF_USE_LEGACY_KERAS" in p.source and has_bootstrap(p.tree)):
         return False
     p.bootstrap = True
     p.sites.append(Site((1, 0, 1, 0), "os.environ['TF_USE_LEGACY_KERAS']", "rewrite", "",

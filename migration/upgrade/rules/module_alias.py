@@ -28,7 +28,7 @@ def alias_uses(p: PlanContext, ref: Reference) -> bool:
     rel = rel_of(ref.path) or ""
     if not target.startswith("contrib") or ref.path == ref.binding.target or homes.new_home(target) is None:
         return True
-    if homes.new_home(rel) is None:
+    if not homes.provides(target, rel):
         p.flag(p.span(ref), "tf." + rel, f"reached through `{ref.base}` (an alias of tf.{target}, now "
                f"{homes.new_home(target)}): " + (homes.remedy(rel) or "rewrite it by hand"))
     return True

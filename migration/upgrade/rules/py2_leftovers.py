@@ -9,10 +9,12 @@ reports the file as an error with the ``2to3`` remedy, ``upgrade`` refuses it (e
 from __future__ import annotations
 
 import ast
+import re
 
 from migration.upgrade.context import PlanContext
 from migration.upgrade.rules.base import Example, Rule
 
+HINT = re.compile(r"\b(iteritems|itervalues|iterkeys|xrange|cPickle|has_key)\b")
 ITER_METHODS = {"iteritems": "items", "itervalues": "values", "iterkeys": "keys"}
 
 
@@ -28,6 +30,8 @@ def _defines(nodes: list[ast.AST], name: str) -> bool:
 
 
 def apply(p: PlanContext, tree: ast.Module) -> bool:
+    if not HINT.search(p.source):
+        return False
     found = False
     has_xrange = _defines(p.nodes, "xrange")
     for node in p.nodes:

@@ -34,7 +34,7 @@ def _is_float(node: ast.AST) -> bool:
 
 
 def apply(p: PlanContext, tree: ast.Module) -> bool:
-    if tf_prefix(p.refs) is None:
+    if tf_prefix(p.refs) is None or "/" not in p.source:
         return False  # not a TensorFlow program: its shapes are not ours to judge
     found = False
     seen: set[int] = set()

@@ -50,7 +50,10 @@ RULE = Rule("tf_names", "ref", "tf.X -> its TF 2.21 home (tf.compat.v1, legacy_r
             "import tensorflow as tf\nopts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()\n"),
     Example("import tensorflow as tf\nh = tf.contrib.training.HParams(lr=0.1)\n", None,
             ("tf.contrib.training.HParams",)),
-    Example("import tensorflow as tf\nout = tf.contrib.legacy_seq2seq.model_with_buckets(a, b, c, d, e, f)\n", None,
-            ("tf.contrib.legacy_seq2seq.model_with_buckets",)),
+    Example("import tensorflow as tf\nout = tf.contrib.legacy_seq2seq.one2many_rnn_seq2seq(a, b, c, d, e, f)\n", None,
+            ("tf.contrib.legacy_seq2seq.one2many_rnn_seq2seq",)),  # not rebuilt: never rewritten silently
+    Example("import tensorflow as tf\nout = tf.contrib.legacy_seq2seq.model_with_buckets(a, b, c, d, e, f)\n",
+            "import legacy_rnn.seq2seq.buckets\nimport tensorflow as tf\n"
+            "out = legacy_rnn.seq2seq.buckets.model_with_buckets(a, b, c, d, e, f)\n"),
     Example("import tensorflow as tf\ny = tf.concat([a, b], 1)\n", None),  # same name and meaning in TF2
 ))
