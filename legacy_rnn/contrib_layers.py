@@ -13,6 +13,7 @@ from __future__ import annotations
 import legacy_rnn  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 import tf_slim
+from tensorflow.python.training import moving_averages
 from tf_slim import (  # noqa: F401
     apply_regularization, avg_pool2d, conv2d, conv2d_transpose, dropout, flatten, fully_connected, l1_l2_regularizer,
     l1_regularizer, l2_regularizer, layer_norm, max_pool2d, one_hot_encoding, optimize_loss, separable_conv2d,
@@ -41,7 +42,7 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
                                   "tf.compat.v1.layers.batch_normalization (its variables are named differently).")
     del fused, renorm_decay  # the fused kernel computes the same normalisation
     inits = param_initializers or {}
-    with v1.variable_scope(scope, "BatchNorm", [inputs], reuse=reuse) as sc:
+    with v1.variable_scope(scope, "BatchNorm", [inputs], reuse=reuse):
         x = tf.convert_to_tensor(inputs)
         channels = x.shape[-1]
         dtype = x.dtype.base_dtype
@@ -79,13 +80,10 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
             out = activation_fn(out)
         if outputs_collections:
             v1.add_to_collections(outputs_collections, out)
-        del sc
         return out
 
 
 def _average(variable, value, decay, zero_debias=False):
-    from tensorflow.python.training import moving_averages  # TF internals, imported only where used
-
     return moving_averages.assign_moving_average(variable, value, decay, zero_debias=zero_debias)
 
 
