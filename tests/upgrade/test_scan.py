@@ -38,9 +38,11 @@ def test_seed002_static_rnn_every_construct_at_its_line():
 def test_seed004_sentiment_every_construct_at_its_line():
     expected = [
         (33, "tf.Session"), (34, "tf.nn.embedding_lookup"), (132, "tf.reset_default_graph"),
-        (134, "tf.placeholder"), (135, "tf.placeholder"), (138, "tf.nn.embedding_lookup"),
+        (134, "tf.placeholder"), (135, "tf.placeholder"),
+        (137, "tf.Variable"),  # -> tf.compat.v1.Variable: TF1's variable in a graph-mode program (issue 21)
+        (138, "tf.nn.embedding_lookup"),
         (140, "tf.contrib.rnn.BasicLSTMCell"), (141, "tf.contrib.rnn.DropoutWrapper"), (142, "tf.nn.dynamic_rnn"),
-        (144, "tf.truncated_normal"),
+        (144, "tf.Variable"), (144, "tf.truncated_normal"), (145, "tf.Variable"),
         (154, "tf.nn.softmax_cross_entropy_with_logits"),  # a tf_upgrade_v2 transformer: TF1 meaning under compat.v1
         (155, "tf.train.AdamOptimizer"),
         (157, "tf.InteractiveSession"), (158, "tf.train.Saver"), (159, "tf.global_variables_initializer"),

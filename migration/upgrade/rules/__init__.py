@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from migration.upgrade.rules import (
     call_arguments, cell_choice, contrib_rnn_core, dimension_value, dropout, dynamic_getattr, flags_private, graph_mode, imports,
-    legacy_keras, module_alias, py2_leftovers, shape_division, star_import, tf_names,
+    legacy_keras, module_alias, py2_leftovers, shape_division, star_import, tf_names, variable_v1,
 )
 from migration.upgrade.rules.base import PHASES, Example, Rule
 
@@ -21,6 +21,7 @@ RULES: tuple[Rule, ...] = (
     dynamic_getattr.RULE,
     flags_private.DICT,
     contrib_rnn_core.ALIAS,
+    variable_v1.RULE,
     tf_names.RULE,
     module_alias.COLLECT,
     module_alias.ALIAS_USES,

@@ -20,9 +20,18 @@ SWITCHES = {"disable_eager_execution", "disable_v2_behavior"}
 NOTE = "  # rnn-migrate: the program uses TF1 graph mode"
 
 
-def apply(p: PlanContext, _: object = None) -> bool:
-    rels = {(r.path.split("tensorflow.compat.v1.")[-1] if "compat.v1." in r.path else rel_of(r.path))
+def used_names(p: PlanContext) -> set[str]:
+    """The relative TensorFlow names the program uses (``placeholder``, ``Session``...)."""
+    return {(r.path.split("tensorflow.compat.v1.")[-1] if "compat.v1." in r.path else rel_of(r.path))  # type: ignore
             for r in p.refs if r.kind == "use"}
+
+
+def uses_graph_mode(p: PlanContext) -> bool:
+    return bool(used_names(p) & GRAPH_MODE)
+
+
+def apply(p: PlanContext, _: object = None) -> bool:
+    rels = used_names(p)
     if not rels & GRAPH_MODE or rels & SWITCHES:
         return False
     roots = [r for r in p.refs if r.kind == "import" and r.binding is not None
