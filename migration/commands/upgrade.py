@@ -122,6 +122,17 @@ def _check_target(path: str, what: str, follow: bool) -> str:
     return path
 
 
+def _source(args: argparse.Namespace) -> str:
+    """SRC, given as the positional argument or as tf_upgrade_v2's --intree/--infile."""
+    from migration.core.errors import MigrationError
+
+    if args.src and args.src_opt and args.src != args.src_opt:
+        raise MigrationError(f"two sources given ({args.src} and --intree {args.src_opt}); pass one.")
+    if not (args.src or args.src_opt):
+        raise MigrationError("no SRC: pass the file or directory to upgrade (or --intree DIR).")
+    return args.src or args.src_opt
+
+
 def _run_tree(args: argparse.Namespace, src: str) -> int:
     from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
     from migration.core.errors import MigrationError
@@ -155,11 +166,7 @@ def run(args: argparse.Namespace) -> int:
     from migration.upgrade import upgrade_source
     from migration.upgrade.scan import read_text
 
-    if args.src and args.src_opt and args.src != args.src_opt:
-        raise MigrationError(f"two sources given ({args.src} and --intree {args.src_opt}); pass one.")
-    src = args.src or args.src_opt
-    if not src:
-        raise MigrationError("no SRC: pass the file or directory to upgrade (or --intree DIR).")
+    src = _source(args)
     if os.path.isdir(src) and not os.path.islink(src):
         return _run_tree(args, src)
     if not os.path.lexists(src):

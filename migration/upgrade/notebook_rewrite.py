@@ -27,9 +27,12 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
+from migration.upgrade import upgrade_source
 from migration.upgrade.notebooks import NotebookError, is_cell_magic, is_magic, load_json
 from migration.upgrade.plan import is_header_line
-from migration.upgrade.rewrite_compat import BOOTSTRAP
+from migration.upgrade.resolve import collect
+from migration.upgrade.rules.legacy_keras import BOOTSTRAP
+from migration.upgrade.scan import parse
 
 _FUTURE = re.compile(r"\s*from\s+__future__\s+import\b[^(\\]*$")
 
@@ -146,19 +149,13 @@ def _is_header(preamble: str) -> bool:
 
 
 def _first_tf_import_line(code: str) -> int | None:
-    from migration.upgrade.resolve import collect
-    from migration.upgrade.scan import parse
-
     refs = collect(parse(code, "<notebook>"), code.splitlines(), {})
     lines = [r.line for r in refs if r.kind == "import"]
     return min(lines) if lines else None
 
 
-def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> NotebookUpgrade:
-    """Rewrite the code cells of a notebook's JSON ``text``; raises :class:`NotebookError` for what cannot be read."""
-    from migration.upgrade import upgrade_source
-
-    data = load_json(text)
+def _code_cells(data: object) -> tuple[list[tuple[int, dict]], list[str]]:
+    """The (index, cell) of every code cell of an nbformat 4 notebook and their sources; raises for anything else."""
     if isinstance(data, dict) and "worksheets" in data and data.get("nbformat") != 4:
         raise NotebookRewriteError(
             f"nbformat {data.get('nbformat')!r} (worksheets): only nbformat 4 notebooks are rewritten; open and "
@@ -179,6 +176,13 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
                                                     not all(isinstance(s, str) for s in source)):
             raise NotebookRewriteError(f"cell {i}: 'source' is neither a string nor a list of strings")
         sources.append(_cell_text(cell))
+    return code_cells, sources
+
+
+def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> NotebookUpgrade:
+    """Rewrite the code cells of a notebook's JSON ``text``; raises :class:`NotebookError` for what cannot be read."""
+    data = load_json(text)
+    code_cells, sources = _code_cells(data)
     program = _Program(sources, [i for i, _ in code_cells], text)
     try:
         result = upgrade_source(program.code, to, filename)
