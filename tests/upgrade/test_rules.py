@@ -88,3 +88,18 @@ def test_a_rule_removed_from_the_table_changes_scan_and_upgrade_alike():
     without = type(full)(collect(tree, lines), lines, tree)
     without.plan(tuple(r for r in RULES if r.name != "py2_leftovers"))
     assert [s.symbol for s in full.sites] == ["xrange"] and without.sites == []
+
+
+def test_scan_json_lists_the_lines_upgrade_adds(tmp_path, capsys):
+    import json
+
+    from migration.cli import main
+
+    path = tmp_path / "p.py"
+    path.write_text("import tensorflow as tf\nx = tf.placeholder(tf.float32)\ny = tf.contrib.crf.crf_decode(a, b, c)\n")
+    assert main(["scan", str(path), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert sorted(f["upgrade"] for f in data["setup"]) == [
+        "import legacy_rnn.crf", "os.environ['TF_USE_LEGACY_KERAS'] = '1'", "tf.compat.v1.disable_v2_behavior()"]
+    assert [f["upgrade"] for f in data["findings"] if f["severity"] == "rewrite"] == [
+        "tf.compat.v1.placeholder", "legacy_rnn.crf.crf_decode"]
