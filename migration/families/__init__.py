@@ -37,6 +37,7 @@ _MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         "get_trainable_variables", "get_variables", "get_variables_by_name", "get_variables_to_restore", "is_tensor",
         "load_variable", "local_variable", "model_variable", "nest", "sort", "variable")),
     "tf.contrib.learn": ("legacy_rnn.contrib_learn", ("ModeKeys",)),
+    "tf.contrib.training": ("legacy_rnn.contrib_training", ("HParams", "checkpoints_iterator")),
     "tf.contrib.tensorboard.plugins.projector": ("legacy_rnn.contrib_projector", (
         "ProjectorConfig", "EmbeddingInfo", "SpriteMetadata", "visualize_embeddings")),
 }
@@ -48,7 +49,7 @@ _SYMBOLS: dict[str, str] = {
 }
 
 #: TF1 modules whose home holds only some of their names (the rest stay a manual check).
-PARTIAL_MODULES = frozenset({"tf.contrib.learn"})
+PARTIAL_MODULES = frozenset({"tf.contrib.learn", "tf.contrib.training"})
 
 
 def upgrade_homes() -> dict[str, str]:

@@ -123,3 +123,22 @@ def test_mode_keys_and_projector(tmp_path):
     projector.visualize_embeddings(str(tmp_path), config)
     assert (tmp_path / "projector_config.pbtxt").read_text() == (
         'embeddings {\n  tensor_name: "embedding/W"\n  metadata_path: "meta.tsv"\n}\n')
+
+
+def test_hparams_keeps_tf115_api():
+    from legacy_rnn.contrib_training import HParams
+
+    hp = HParams(learning_rate=0.1, num_layers=2, unit_type="lstm", use_attention=False, cells=[4, 8])
+    hp.parse("learning_rate=0.5,num_layers=3,use_attention=true,cells=[16;32]")
+    assert hp.values() == {"learning_rate": 0.5, "num_layers": 3, "unit_type": "lstm", "use_attention": True,
+                           "cells": [16, 32]}
+    hp.add_hparam("beam_width", 10)
+    hp.set_hparam("learning_rate", 1)  # an int into a float parameter: TF 1.15 accepted it
+    assert hp.learning_rate == 1.0 and isinstance(hp.learning_rate, float) and "beam_width" in hp
+    assert HParams(**hp.values()).to_json(sort_keys=True) == hp.to_json(sort_keys=True)
+    with pytest.raises(ValueError):
+        hp.parse("num_layers=two")
+    with pytest.raises(ValueError):
+        hp.parse("no_such=1")
+    with pytest.raises(ValueError):
+        hp.set_hparam("unit_type", 3)

@@ -48,8 +48,11 @@ RULE = Rule("tf_names", "ref", "tf.X -> its TF 2.21 home (tf.compat.v1, legacy_r
             "import legacy_rnn.crf\nimport tensorflow as tf\nll, t = legacy_rnn.crf.crf_log_likelihood(s, y, n)\n"),
     Example("import tensorflow as tf\nopts = tf.profiler.ProfileOptionBuilder.float_operation()\n",
             "import tensorflow as tf\nopts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()\n"),
-    Example("import tensorflow as tf\nh = tf.contrib.training.HParams(lr=0.1)\n", None,
-            ("tf.contrib.training.HParams",)),
+    Example("import tensorflow as tf\nh = tf.contrib.training.HParams(lr=0.1)\n",
+            "import legacy_rnn.contrib_training\nimport tensorflow as tf\n"
+            "h = legacy_rnn.contrib_training.HParams(lr=0.1)\n"),
+    Example("import tensorflow as tf\nb = tf.contrib.training.bucket_by_sequence_length(n, x, y, z)\n", None,
+            ("tf.contrib.training.bucket_by_sequence_length",)),
     Example("import tensorflow as tf\nout = tf.contrib.legacy_seq2seq.one2many_rnn_seq2seq(a, b, c, d, e, f)\n", None,
             ("tf.contrib.legacy_seq2seq.one2many_rnn_seq2seq",)),  # not rebuilt: never rewritten silently
     Example("import tensorflow as tf\nout = tf.contrib.legacy_seq2seq.model_with_buckets(a, b, c, d, e, f)\n",
