@@ -26,10 +26,15 @@ examples:
   reduction_indices= -> axis=, keep_dims= -> keepdims=, reordered positional arguments -> keywords (a TF1-only
   argument sends the call to tf.compat.v1 instead); FLAGS._parse_flags() -> FLAGS(sys.argv, known_only=True),
   FLAGS.__flags -> FLAGS.flag_values_dict();
-  tf.contrib.rnn cells -> tf.compat.v1.nn.rnn_cell.*, static_rnn -> tf.compat.v1.nn.static_rnn;
-  tf.contrib.legacy_seq2seq.X -> legacy_rnn.seq2seq.legacy_seq2seq.X, tf.contrib.seq2seq.X -> legacy_rnn.seq2seq.X;
+  tf.contrib names -> their homes: TensorFlow's own cells -> tf.compat.v1.nn.rnn_cell.*, the rest of tf.contrib.rnn
+  -> legacy_rnn.contrib_rnn, crf -> legacy_rnn.crf, seq2seq / legacy_seq2seq -> legacy_rnn.seq2seq[.legacy_seq2seq],
+  layers / framework / learn.ModeKeys / training.HParams / the projector -> legacy_rnn.contrib_* (the family rows);
+  deep imports (tensorflow.contrib.X.python.ops.Y, tensorflow.python.ops.rnn) -> the public module's home;
   `tf.nn.seq2seq = tf.contrib.legacy_seq2seq`-style patches are followed (tf stays bound);
-  eager execution off right after the TensorFlow import when the program uses placeholders or sessions;
+  TF1 semantics right after the TensorFlow import when the program uses placeholders or sessions:
+  tf.compat.v1.disable_v2_behavior(), tf.Variable -> tf.compat.v1.Variable; x.shape[i].value ->
+  tf.compat.v1.dimension_value(x.shape[i]); Python 2 leftovers: iteritems/itervalues/iterkeys, xrange, cPickle,
+  integer `/` in a shape -> `//`;
   os.environ["TF_USE_LEGACY_KERAS"] = "1" before TensorFlow is imported (only 1/true/True work).
   Comments, formatting and unrelated code are kept (libcst).
 --to keras: the compat rewrite, then cells (also DropoutWrapper chains, MultiRNNCell stacks, cells returned by
@@ -50,8 +55,8 @@ Directories (SRC a directory, DST a new one; --intree/--outtree and --reportfile
   a .py file that does not parse is copied unchanged and listed as an error (exit 1). The tree is written into a
   staging directory and renamed at the end: an error or a signal leaves no DST. --force replaces only a DST that
   rnn-migrate wrote (its report is there).
-What cannot be rewritten exactly (tf.contrib.layers, tf.contrib.learn, tensorflow.examples.tutorials, dynamic
-getattr, ...) is left as written and printed as "requires manual check" with a remedy. exit codes: 0 written and nothing to check by hand,
+What cannot be rewritten exactly (tf.contrib names no home rebuilds, tf.contrib.learn, tensorflow.examples.tutorials,
+dynamic getattr, dict.has_key, ...) is left as written and printed as "requires manual check" with a remedy. exit codes: 0 written and nothing to check by hand,
 1 written but some items need a manual check, 2 bad usage (missing SRC, DST exists without --force,
 a symlink or read-only file, a syntax error, a notebook that is not nbformat 4 JSON).
 """
