@@ -189,7 +189,7 @@ def _contrib_home(rel: str) -> str | None:
         home = homes.get(".".join(parts[:n]))
         if home is not None:
             if n < len(parts) and "tf." + ".".join(parts[:n]) in _module_keys():
-                return None  # a name the home module does not provide: not rebuilt
+                break  # a name the home module does not provide: only tf_upgrade_v2's own rename, if any
             return ".".join([home, *parts[n:]])
     s = spec()
     target = s.renames.get(rel)

@@ -7,7 +7,7 @@ Each rule is one module with its before/after examples (``tests/upgrade/test_rul
 from __future__ import annotations
 
 from migration.upgrade.rules import (
-    call_arguments, cell_choice, contrib_rnn_core, dimension_value, dropout, dynamic_getattr, flags_private, graph_mode, imports,
+    call_arguments, cell_choice, contrib_rnn_core, contrib_summary, dimension_value, dropout, dynamic_getattr, flags_private, graph_mode, imports,
     legacy_keras, module_alias, py2_leftovers, shape_division, star_import, tf_names, variable_v1,
 )
 from migration.upgrade.rules.base import PHASES, Example, Rule
@@ -16,6 +16,7 @@ from migration.upgrade.rules.base import PHASES, Example, Rule
 #: and ``call_first``, the first rule that returns True owns the reference.
 RULES: tuple[Rule, ...] = (
     flags_private.PARSE,
+    contrib_summary.RULE,
     star_import.RULE,
     cell_choice.RULE,
     dynamic_getattr.RULE,
