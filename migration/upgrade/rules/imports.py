@@ -69,7 +69,7 @@ def _check_uses(p: PlanContext, ref: Reference, uses: list[Reference]) -> None:
     for use in uses:
         use_rel = rel_of(use.path) or use.path
         if use.path != ref.path and not homes.provides(rel_of(ref.path) or "", use_rel):
-            p.flag(p.span(use), "tf." + homes.public_name(use_rel), f"reached through `{use.base}`: not provided by "
+            p.flag(p.span(use), "tf." + use_rel, f"reached through `{use.base}`: not provided by "
                    f"its new home; " + (homes.remedy(use_rel) or "rewrite it by hand"))
 
 
@@ -84,6 +84,12 @@ RULE = Rule("imports", "import", "TensorFlow imports rebound to their TF 2.21 ho
             "import legacy_rnn.contrib_layers as layers\nw = layers.xavier_initializer()\n"),
     Example("from tensorflow.contrib.crf import viterbi_decode\n", "from legacy_rnn.crf import viterbi_decode\n"),
     Example("from tensorflow.python.ops import array_ops\n", None),
+    Example("from tensorflow.python.ops import rnn_cell_impl\nc = rnn_cell_impl.LSTMCell(4)\n"
+            "y = rnn_cell_impl._linear(x, 4, True)\n",
+            "from tensorflow.compat.v1.nn import rnn_cell as rnn_cell_impl\nc = rnn_cell_impl.LSTMCell(4)\n"
+            "y = rnn_cell_impl._linear(x, 4, True)\n", ("tf.python.ops.rnn_cell_impl._linear",)),
+    Example("from tensorflow.contrib.seq2seq.python.ops import beam_search_ops\n", None,
+            ("tf.contrib.seq2seq.python.ops.beam_search_ops",)),
     Example("from tensorflow.python.ops.rnn_cell_impl import _linear\n", None,
             ("tf.python.ops.rnn_cell_impl._linear",)),
     Example("from tensorflow.contrib.legacy_seq2seq import one2many_rnn_seq2seq\n", None,
