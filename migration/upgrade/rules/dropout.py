@@ -7,7 +7,7 @@ import ast
 
 from migration.upgrade.context import PlanContext, Site
 from migration.upgrade.resolve import Reference
-from migration.upgrade.rules import call_arguments
+from migration.upgrade.rules.call_arguments import stays_tf2
 from migration.upgrade.rules.base import Example, Rule
 
 DROPOUT_NOTE = "# rnn-migrate: tf.nn.dropout takes rate = 1 - keep_prob in TF2 (it took keep_prob in TF1)"
@@ -15,7 +15,7 @@ DROPOUT_NOTE = "# rnn-migrate: tf.nn.dropout takes rate = 1 - keep_prob in TF2 (
 
 def apply(p: PlanContext, ref: Reference) -> bool:
     call = ref.node
-    if not isinstance(call, ast.Call) or call_arguments.stays_tf2(p, ref, call) != "nn.dropout" \
+    if not isinstance(call, ast.Call) or stays_tf2(p, ref, call) != "nn.dropout" \
             or any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         return False
     kw = {k.arg: k for k in call.keywords}
