@@ -284,9 +284,11 @@ def _mask_probs(probs, eos_token, finished):
 
 
 def _length_penalty(sequence_lengths, penalty_factor):
-    if not tf.is_tensor(penalty_factor) and penalty_factor == 0:
-        return 1.0  # TF 1.15 skipped the penalty when the weight was statically 0; a fed weight is a tensor
-    penalty_factor = tf.cast(penalty_factor, tf.float32)
+    if not tf.is_tensor(penalty_factor):
+        if penalty_factor == 0:
+            return 1.0  # TF 1.15 skipped the penalty when the weight was statically 0
+    else:
+        penalty_factor = tf.cast(penalty_factor, tf.float32)  # a weight fed at run time (TF 1.x accepted one)
     return ((5.0 + tf.cast(sequence_lengths, tf.float32)) ** penalty_factor) / ((5.0 + 1.0) ** penalty_factor)
 
 
