@@ -283,9 +283,12 @@ def _mask_probs(probs, eos_token, finished):
     return tf.where(finished_mask, finished_probs, probs)
 
 
-def _length_penalty(sequence_lengths, penalty_factor: float):
-    if penalty_factor == 0:
-        return 1.0
+def _length_penalty(sequence_lengths, penalty_factor):
+    if not tf.is_tensor(penalty_factor):
+        if penalty_factor == 0:
+            return 1.0  # TF 1.15 skipped the penalty when the weight was statically 0
+    else:
+        penalty_factor = tf.cast(penalty_factor, tf.float32)  # a weight fed at run time (TF 1.x accepted one)
     return ((5.0 + tf.cast(sequence_lengths, tf.float32)) ** penalty_factor) / ((5.0 + 1.0) ** penalty_factor)
 
 
@@ -325,7 +328,8 @@ class BeamSearchDecoder:
         self._end_token = tf.convert_to_tensor(end_token, dtype=tf.int32, name="end_token")
         self._batch_size = tf.size(self._start_tokens)
         self._beam_width = check_positive_int("beam_width", beam_width)
-        self._length_penalty_weight = float(length_penalty_weight)
+        self._length_penalty_weight = (length_penalty_weight if tf.is_tensor(length_penalty_weight)
+                                       else float(length_penalty_weight))  # TF 1.x accepted a tensor (fed at run time)
         self._initial_cell_state = nest.map_structure(self._split, initial_state)
         self._start_tokens_tiled = tf.tile(tf.expand_dims(self._start_tokens, 1), [1, self._beam_width])
         self._start_inputs = self._embedding_fn(self._start_tokens_tiled)

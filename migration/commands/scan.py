@@ -31,6 +31,10 @@ reason and a remedy: tf.contrib.learn, tensorflow.examples.tutorials, *args hidi
 constructs that run as written (compat, also those reached through an import that upgrade rebinds).
 Only regular files are read (FIFOs, devices and /dev/zero behind a symlink are skipped with a note), at most 16 MiB.
 
+`--json` also lists under "setup" the lines upgrade adds to each file (the TF_USE_LEGACY_KERAS bootstrap,
+tf.compat.v1.disable_v2_behavior() after the TensorFlow import of a graph-mode program, the legacy_rnn imports).
+The rules both commands run are one table (docs/upgrading.md, "The rules").
+
 The source is parsed with Python's ast module, never executed. Files that cannot be read (syntax errors, binary
 files, broken notebooks) are reported under "errors" with the reason and the remedy; the scan goes on.
 exit codes: 0 nothing needs work, 1 something needs a rewrite / manual check (or a file could not be read),
@@ -71,6 +75,12 @@ def format_text(report) -> str:
             lines.append(f"    checkpoint: {f.consequence}")
         if f.upgrade:
             lines.append(f"    upgrade --to compat writes: {f.upgrade}")
+    setup = getattr(report, "setup", [])
+    if setup:
+        lines.append("")
+        lines.append(f"lines `upgrade --to compat` adds ({len(setup)}: the TF_USE_LEGACY_KERAS bootstrap, TF1 semantics "
+                     "after the TensorFlow import, the imports of legacy_rnn homes):")
+        lines += [f"  {f.location()}: + {f.upgrade}" for f in setup]
     if report.errors:
         lines.append("")
         lines.append(f"errors ({len(report.errors)} file(s) not scanned or partly scanned):")
@@ -114,7 +124,7 @@ def format_markdown(report) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from migration.cli import print_json
+    from migration.commands.common import print_json
     from migration.upgrade.scan import scan_paths
 
     report = scan_paths(args.paths)

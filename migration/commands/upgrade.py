@@ -19,6 +19,7 @@ examples:
   rnn-migrate upgrade train.py --to compat --out new.py --json # the manual-check list as JSON
   rnn-migrate upgrade model.ipynb --to compat --out model_tf2.ipynb
   rnn-migrate upgrade model.ipynb --to keras --in-place       # writes model.ipynb.bak first
+  rnn-migrate upgrade proj/ --to compat --out proj_tf2/        # a whole tree (tf_upgrade_v2's --intree/--outtree)
 
 --to compat (driven by TensorFlow's own tf_upgrade_v2 tables, with rnn-migrate's RNN table on top):
   tf.X -> tf.compat.v1.X for names that left TF2 (placeholder, Session, global_variables, assign, to_float,
@@ -27,10 +28,15 @@ examples:
   reduction_indices= -> axis=, keep_dims= -> keepdims=, reordered positional arguments -> keywords (a TF1-only
   argument sends the call to tf.compat.v1 instead); FLAGS._parse_flags() -> FLAGS(sys.argv, known_only=True),
   FLAGS.__flags -> FLAGS.flag_values_dict();
-  tf.contrib.rnn cells -> tf.compat.v1.nn.rnn_cell.*, static_rnn -> tf.compat.v1.nn.static_rnn;
-  tf.contrib.legacy_seq2seq.X -> legacy_rnn.seq2seq.legacy_seq2seq.X, tf.contrib.seq2seq.X -> legacy_rnn.seq2seq.X;
+  tf.contrib names -> their homes: TensorFlow's own cells -> tf.compat.v1.nn.rnn_cell.*, the rest of tf.contrib.rnn
+  -> legacy_rnn.contrib_rnn, crf -> legacy_rnn.crf, seq2seq / legacy_seq2seq -> legacy_rnn.seq2seq[.legacy_seq2seq],
+  layers / framework / learn.ModeKeys / training.HParams / the projector -> legacy_rnn.contrib_* (the family rows);
+  deep imports (tensorflow.contrib.X.python.ops.Y, tensorflow.python.ops.rnn) -> the public module's home;
   `tf.nn.seq2seq = tf.contrib.legacy_seq2seq`-style patches are followed (tf stays bound);
-  eager execution off right after the TensorFlow import when the program uses placeholders or sessions;
+  TF1 semantics right after the TensorFlow import when the program uses placeholders or sessions:
+  tf.compat.v1.disable_v2_behavior(), tf.Variable -> tf.compat.v1.Variable; x.shape[i].value ->
+  tf.compat.v1.dimension_value(x.shape[i]); Python 2 leftovers: iteritems/itervalues/iterkeys, xrange, cPickle,
+  integer `/` in a shape -> `//`;
   os.environ["TF_USE_LEGACY_KERAS"] = "1" before TensorFlow is imported (only 1/true/True work).
   Comments, formatting and unrelated code are kept (libcst).
 --to keras: the compat rewrite, then cells (also DropoutWrapper chains, MultiRNNCell stacks, cells returned by
@@ -45,9 +51,15 @@ Files: --in-place keeps SRC's mode bits (and the backup's); a SRC with hard link
 Notebooks (.ipynb, nbformat 4): the code cells are rewritten as one program (an import in cell 1 applies to
   cell 5); IPython magics and shell lines (%matplotlib, !pip, ?obj) are kept as they are; markdown cells,
   outputs, metadata and cell ids are not touched; the TF_USE_LEGACY_KERAS bootstrap and
-  disable_eager_execution() go into the cell that imports TensorFlow; places are reported as NB[cell N]:line:col.
-What cannot be rewritten exactly (tf.contrib.layers, tf.contrib.learn, tensorflow.examples.tutorials, dynamic
-getattr, ...) is left as written and printed as "requires manual check" with a remedy. exit codes: 0 written and nothing to check by hand,
+  disable_v2_behavior() go into the cell that imports TensorFlow; places are reported as NB[cell N]:line:col.
+Directories (SRC a directory, DST a new one; --intree/--outtree and --reportfile are accepted too): every .py file
+  and notebook is upgraded, every other file copied as is (.git and __pycache__ are not), symlinks recreated (never
+  followed); the report (each file's changes, manual checks and errors) is written as DST/rnn-migrate-report.txt;
+  a .py file that does not parse is copied unchanged and listed as an error (exit 1). The tree is written into a
+  staging directory and renamed at the end: an error or a signal leaves no DST. --force replaces only a DST that
+  rnn-migrate wrote (its report is there).
+What cannot be rewritten exactly (tf.contrib names no home rebuilds, tf.contrib.learn, tensorflow.examples.tutorials,
+dynamic getattr, dict.has_key, ...) is left as written and printed as "requires manual check" with a remedy. exit codes: 0 written and nothing to check by hand,
 1 written but some items need a manual check, 2 bad usage (missing SRC, DST exists without --force,
 a symlink or read-only file, a syntax error, a notebook that is not nbformat 4 JSON).
 """
@@ -56,15 +68,20 @@ a symlink or read-only file, a syntax error, a notebook that is not nbformat 4 J
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help=HELP, description=HELP + ".", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("src", metavar="SRC", help="the TF1 Python file or Jupyter notebook (.ipynb)")
+    p.add_argument("src", metavar="SRC", nargs="?", help="the TF1 Python file, Jupyter notebook (.ipynb) or directory")
+    p.add_argument("--intree", "--infile", dest="src_opt", metavar="SRC", help="SRC, as tf_upgrade_v2 spells it")
     p.add_argument("--to", choices=("compat", "keras"), required=True, help="target: tf.compat.v1 or tf_keras")
     dst = p.add_mutually_exclusive_group(required=True)
-    dst.add_argument("--out", metavar="DST", help="write the result here")
+    dst.add_argument("--out", "--outtree", "--outfile", dest="out", metavar="DST",
+                     help="write the result here (a new directory when SRC is a directory)")
     dst.add_argument("--in-place", action="store_true", help="overwrite SRC (after writing SRC.bak)")
     p.add_argument("--force", action="store_true", help="overwrite an existing DST / SRC.bak")
     p.add_argument("--follow-symlinks", action="store_true",
                    help="when SRC (--in-place) or DST is a symlink, rewrite the file it points to (default: refuse)")
     p.add_argument("--json", action="store_true", help="print one JSON object: changes and manual checks")
+    p.add_argument("--report", "--reportfile", dest="report", metavar="FILE",
+                   help="directory mode: also write the report here (it is always written as "
+                   "DST/rnn-migrate-report.txt)")
     p.set_defaults(func=run)
 
 
@@ -146,14 +163,55 @@ def _write_outputs(src: str, dst: str, backup: str | None, source: str, new_text
                              "(the output is written to a temporary file first). Choose a writable --out.") from None
 
 
+def _source(args: argparse.Namespace) -> str:
+    """SRC, given as the positional argument or as tf_upgrade_v2's --intree/--infile."""
+    from migration.core.errors import MigrationError
+
+    if args.src and args.src_opt and args.src != args.src_opt:
+        raise MigrationError(f"two sources given ({args.src} and --intree {args.src_opt}); pass one.")
+    if not (args.src or args.src_opt):
+        raise MigrationError("no SRC: pass the file or directory to upgrade (or --intree DIR).")
+    return args.src or args.src_opt
+
+
+def _run_tree(args: argparse.Namespace, src: str) -> int:
+    from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, print_json
+    from migration.core.errors import MigrationError
+    from migration.core.printable import printable
+    from migration.upgrade.tree import REPORT, upgrade_tree
+
+    if args.in_place:
+        raise MigrationError(f"{src} is a directory: --in-place rewrites one file; write the upgraded tree with "
+                             "--out NEW_DIR.")
+    if args.report and os.path.lexists(args.report) and not args.force:
+        raise MigrationError(f"{args.report} already exists; pass --force to overwrite it, or choose another --report.")
+    result = upgrade_tree(src, args.out, args.to, force=args.force, report=args.report)
+    code = EXIT_CHECK_FAILED if result.needs_work else EXIT_OK
+    if args.json:
+        print_json({"src": src, "dst": args.out, "to": args.to, **result.to_dict(), "exit_code": code})
+        return code
+    n_changes = sum(len(f.changes) for f in result.files)
+    n_manual = sum(len(f.manual) for f in result.files)
+    print(printable(f"wrote {args.out} ({len(result.files)} source file(s) upgraded, {n_changes} change(s), "
+                    f"{len(result.copied)} other file(s) copied; --to {args.to}); report: {os.path.join(args.out, REPORT)}"))
+    for f in result.files:
+        if f.manual or f.error:
+            print(printable(f"  {f.path}: {len(f.manual)} manual check(s)" + (f"; error: {f.error}" if f.error else "")))
+    if n_manual or any(f.error for f in result.files):
+        print(f"requires manual check: {n_manual} item(s); see the report")
+    return code
+
+
 def run(args: argparse.Namespace) -> int:
-    from migration.cli import EXIT_CHECK_FAILED, EXIT_OK, print_json
+    from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, print_json
     from migration.core.errors import MigrationError
     from migration.upgrade import upgrade_source
     from migration.core.printable import printable
     from migration.upgrade.scan import read_text
 
-    src = args.src
+    src = _source(args)
+    if os.path.isdir(src) and not os.path.islink(src):
+        return _run_tree(args, src)
     if not os.path.lexists(src):
         raise MigrationError(f"No such file: {src!r}. Pass the TF1 .py file or .ipynb notebook to upgrade.")
     if not os.path.exists(src):

@@ -14,7 +14,7 @@ later cells (``import tensorflow as tf`` in cell 1, ``tf.placeholder`` in cell 5
 4. The result is split on the markers, which must come back exactly once each and in order (otherwise
    :class:`NotebookRewriteError`, never a guess); the masked lines are put back, each exactly once.
 5. The ``TF_USE_LEGACY_KERAS`` bootstrap, which the rewrite puts at the top of the program (before the first
-   marker), is moved to the top of the cell that first imports TensorFlow. ``disable_eager_execution()`` and
+   marker), is moved to the top of the cell that first imports TensorFlow. ``disable_v2_behavior()`` and
    ``import tf_keras`` are inserted after the import statement, so they are in that cell already.
 
 Only the ``source`` of changed code cells is replaced; markdown cells, outputs, metadata, ids and the nbformat
@@ -27,9 +27,12 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
+from migration.upgrade import upgrade_source
 from migration.upgrade.notebooks import NotebookError, is_cell_magic, is_magic, load_json
-from migration.upgrade.plan import HEADER_ORDER
-from migration.upgrade.rewrite_compat import BOOTSTRAP
+from migration.upgrade.plan import is_header_line
+from migration.upgrade.resolve import collect
+from migration.upgrade.rules.legacy_keras import BOOTSTRAP
+from migration.upgrade.scan import parse
 
 _FUTURE = re.compile(r"\s*from\s+__future__\s+import\b[^(\\]*$")
 
@@ -142,23 +145,17 @@ class _Program:
 def _is_header(preamble: str) -> bool:
     """True if ``preamble`` is what the rewrite puts before the first cell: the bootstrap and header imports."""
     rest = preamble[len(BOOTSTRAP):] if preamble.startswith(BOOTSTRAP) else preamble
-    return all(line in HEADER_ORDER for line in rest.splitlines())
+    return all(is_header_line(line) for line in rest.splitlines())
 
 
 def _first_tf_import_line(code: str) -> int | None:
-    from migration.upgrade.resolve import collect
-    from migration.upgrade.scan import parse
-
     refs = collect(parse(code, "<notebook>"), code.splitlines(), {})
     lines = [r.line for r in refs if r.kind == "import"]
     return min(lines) if lines else None
 
 
-def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> NotebookUpgrade:
-    """Rewrite the code cells of a notebook's JSON ``text``; raises :class:`NotebookError` for what cannot be read."""
-    from migration.upgrade import upgrade_source
-
-    data = load_json(text)
+def _code_cells(data: object) -> tuple[list[tuple[int, dict]], list[str]]:
+    """The (index, cell) of every code cell of an nbformat 4 notebook and their sources; raises for anything else."""
     if isinstance(data, dict) and "worksheets" in data and data.get("nbformat") != 4:
         raise NotebookRewriteError(
             f"nbformat {data.get('nbformat')!r} (worksheets): only nbformat 4 notebooks are rewritten; open and "
@@ -179,6 +176,13 @@ def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> Notebo
                                                     not all(isinstance(s, str) for s in source)):
             raise NotebookRewriteError(f"cell {i}: 'source' is neither a string nor a list of strings")
         sources.append(_cell_text(cell))
+    return code_cells, sources
+
+
+def upgrade_notebook(text: str, to: str, filename: str = "<notebook>") -> NotebookUpgrade:
+    """Rewrite the code cells of a notebook's JSON ``text``; raises :class:`NotebookError` for what cannot be read."""
+    data = load_json(text)
+    code_cells, sources = _code_cells(data)
     program = _Program(sources, [i for i, _ in code_cells], text)
     try:
         result = upgrade_source(program.code, to, filename)

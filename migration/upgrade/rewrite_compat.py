@@ -5,7 +5,8 @@ with rnn-migrate's RNN table on top) is made from the ``ast`` resolver's referen
 libcst at the same positions, so comments and formatting survive: expression edits, argument keywords, comments
 above statements (``tf.nn.dropout``'s keep_prob -> rate note), rebound import statements, the
 ``TF_USE_LEGACY_KERAS`` bootstrap and header imports (``import sys``, ``import legacy_rnn.seq2seq``) before TensorFlow
-is imported, and ``disable_eager_execution()`` after the TensorFlow import when the program uses graph mode.
+is imported, ``disable_v2_behavior()`` after the TensorFlow import when the program uses graph mode, and operator
+edits (``/`` -> ``//`` in a shape). The rules themselves: :mod:`migration.upgrade.rules`.
 
 The rules and their tests: ``docs/upgrading.md``, ``tests/upgrade/test_upgrade_compat.py``,
 ``tests/upgrade/test_upgrade_causes.py``. Anything that cannot be rewritten exactly is left as written and listed in
@@ -20,14 +21,10 @@ from typing import ClassVar
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from migration.upgrade.plan import ManualCheck, Planner, Span, graph_mode_call, has_bootstrap, header_lines
+from migration.upgrade.plan import ManualCheck, Planner, Span, make_plan
 from migration.upgrade.resolve import Binding, collect
+from migration.upgrade.rules.legacy_keras import BOOTSTRAP
 from migration.upgrade.scan import parse
-
-BOOTSTRAP = (
-    'import os\n'
-    'os.environ["TF_USE_LEGACY_KERAS"] = "1"  # rnn-migrate: tf.compat.v1.nn.rnn_cell needs tf_keras; set before TF\n'
-)
 
 
 @dataclass
@@ -58,7 +55,7 @@ class _Apply(cst.CSTTransformer):
     def __init__(self, planner: Planner, imports: dict[tuple[int, int], list[str]],
                  after_line: int | None, after_code: str | None, header: str):
         super().__init__()
-        self.edits, self.imports = planner.edits, imports
+        self.edits, self.imports, self.operators = planner.edits, imports, planner.operator_edits
         self.arg_keywords, self.comments = planner.arg_keywords, planner.comments
         self.after_line, self.after_code, self.header = after_line, after_code, header
         self.applied: set[Span] = set()
@@ -69,6 +66,12 @@ class _Apply(cst.CSTTransformer):
 
     def on_leave(self, original_node, updated_node):  # noqa: D102
         updated = super().on_leave(original_node, updated_node)
+        if isinstance(original_node, cst.Divide) and self.operators:
+            r = self.get_metadata(PositionProvider, original_node)
+            if self.operators.get((r.start.line, r.start.column)) == "//":
+                self.applied.add(("op", r.start.line, r.start.column))  # type: ignore[arg-type]
+                return cst.FloorDivide(whitespace_before=updated.whitespace_before,
+                                       whitespace_after=updated.whitespace_after)
         if isinstance(original_node, cst.BaseExpression) and isinstance(updated, cst.BaseExpression) and self.edits:
             span = self._span(original_node)
             new = self.edits.get(span)
@@ -162,21 +165,10 @@ def upgrade_compat(source: str, filename: str = "<string>") -> UpgradeResult:
     lines = source.splitlines()
     bindings: dict[str, Binding] = {}
     refs = collect(tree, lines, bindings)
-    planner = Planner(refs, lines, tree)
-    planner.plan()
+    planner = make_plan(refs, lines, tree)
     imports = planner.finish_imports()
-    changes = planner.changes
-    uses_tf = any(r.kind == "import" for r in refs)
-    after = graph_mode_call(refs)
-    bootstrap = uses_tf and not has_bootstrap(tree)
-    extra = header_lines(planner, tree)
-    if after is not None:
-        changes.append(f"{after[0]}: + {after[1].strip()}")
-    if bootstrap:
-        changes.append("1: + os.environ['TF_USE_LEGACY_KERAS'] = '1' (before TensorFlow is imported)")
-    for line in extra:
-        changes.append(f"1: + {line} (before TensorFlow is imported)")
-    header = (BOOTSTRAP if bootstrap else "") + "".join(line + "\n" for line in extra)
+    after = next(iter(planner.inserts.items()), None)
+    header = (BOOTSTRAP if planner.bootstrap else "") + "".join(line + "\n" for line in planner.header_lines)
     wrapper = MetadataWrapper(cst.parse_module(source))
     apply = _Apply(planner, imports, after[0] if after else None, after[1] if after else None, header)
     module = wrapper.visit(apply)
@@ -184,6 +176,7 @@ def upgrade_compat(source: str, filename: str = "<string>") -> UpgradeResult:
     ast.parse(code)  # the rewrite must still be Python
     missed = [s for s in planner.edits if s not in apply.applied]
     missed += [s for s in planner.arg_keywords if ("kw",) + s not in apply.applied]
+    missed += [s for s in planner.operator_edits if ("op",) + s not in apply.applied]
     if missed:  # an edit whose position libcst did not give back: never write a half-applied rewrite
         raise RuntimeError(f"internal error: {len(missed)} planned edit(s) were not applied at {missed[:3]}")
-    return UpgradeResult(code, planner.manual, changes)
+    return UpgradeResult(code, planner.manual, planner.changes)

@@ -16,9 +16,12 @@ from typing import Iterable, Iterator, Sequence
 
 from migration.upgrade import symbols
 from migration.upgrade.notebooks import NotebookError, read_cells
-from migration.upgrade.plan import Planner, Site, keras_twin
+from migration.upgrade.plan import Site, keras_twin, make_plan
 from migration.upgrade.resolve import Binding, Reference, collect
+from migration.upgrade.rules.py2_leftovers import HINT as PY2_HINT
 
+#: Rules whose sites are file set-up (lines added before TensorFlow is imported), listed apart from the findings.
+SETUP_RULES = frozenset({"graph_mode", "legacy_keras", "header_imports"})
 MAX_BYTES = 16 * 1024 * 1024  # a source file larger than 16 MiB is skipped with a note
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 SUFFIXES = (".py", ".ipynb")
@@ -66,6 +69,7 @@ class ScanReport:
     findings: list[Finding] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     files_scanned: int = 0
+    setup: list[Finding] = field(default_factory=list)  # lines upgrade adds before TensorFlow is imported
 
     @property
     def needs_work(self) -> bool:
@@ -85,6 +89,7 @@ class ScanReport:
             "findings": [asdict(f) for f in self.findings],
             "errors": [asdict(e) for e in self.errors],
             "files_scanned": self.files_scanned,
+            "setup": [asdict(f) for f in self.setup],
             "summary": self.counts(),
             "exit_code": self.exit_code(),
         }
@@ -151,12 +156,16 @@ def _written(ref: Reference, lines: Sequence[str]) -> str:
     return ref.path
 
 
-def findings_of(refs: list[Reference], lines: list[str], tree: ast.Module, path: str) -> list[Finding]:
-    """Every site ``upgrade --to compat`` changes or cannot change (from its own plan), plus the RNN-table
-    constructs that run as written (severity ``compat``), in source order."""
-    planner = Planner(refs, lines, tree)
-    planner.plan()
-    out = [_site_finding(site, path) for site in planner.sites]
+def findings_of(refs: list[Reference], lines: list[str], tree: ast.Module, path: str,
+                setup: list[Finding] | None = None) -> list[Finding]:
+    """Every site ``upgrade --to compat`` changes or cannot change (from its own plan, rule by rule), plus the
+    RNN-table constructs that run as written (severity ``compat``), in source order. The lines the plan adds before
+    TensorFlow is imported (the ``TF_USE_LEGACY_KERAS`` bootstrap, header imports) go to ``setup`` when given."""
+    planner = make_plan(refs, lines, tree)
+    sites = [s for s in planner.sites if s.rule not in SETUP_RULES]
+    if setup is not None:
+        setup.extend(_site_finding(s, path) for s in planner.sites if s.rule in SETUP_RULES)
+    out = [_site_finding(site, path) for site in sites]
     for f in out:
         if f.severity == "note":  # information (a run-time cell choice): runs as written, no rewrite
             f.severity, f.replacement = "compat", "one Keras layer per candidate"
@@ -187,15 +196,16 @@ def parse(source: str, filename: str) -> ast.Module:
 
 
 def scan_source(source: str, path: str = "<string>", *, bindings: dict[str, Binding] | None = None,
-                cell: int | None = None) -> list[Finding]:
-    """Findings of one Python source text (raises :class:`SyntaxError` if it does not parse)."""
+                cell: int | None = None, setup: list[Finding] | None = None) -> list[Finding]:
+    """Findings of one Python source text (raises :class:`SyntaxError` if it does not parse); ``setup`` receives
+    the lines ``upgrade`` adds before TensorFlow is imported (see :func:`findings_of`)."""
     tree = parse(source, path)
-    if not bindings and "tensorflow" not in source:
+    if not bindings and "tensorflow" not in source and not PY2_HINT.search(source):
         return []  # nothing can be bound to TensorFlow here (parsed anyway: syntax errors are still reported)
     lines = source.splitlines()
     refs = collect(tree, lines, bindings)
-    out = findings_of(refs, lines, tree, path)
-    for finding in out:
+    out = findings_of(refs, lines, tree, path, setup)
+    for finding in [*out, *(setup or [])]:
         finding.cell = cell
     return out
 
@@ -276,7 +286,7 @@ def scan_file(path: str, report: ScanReport) -> None:
         report.findings.extend(scan_cells(cells, path, report))
         return
     try:
-        report.findings.extend(scan_source(text, path))
+        report.findings.extend(scan_source(text, path, setup=report.setup))
     except SyntaxError as exc:
         report.errors.append(FileError(path, str(exc.msg), exc.lineno))
     except (RecursionError, MemoryError, ValueError) as exc:

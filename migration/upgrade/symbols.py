@@ -11,7 +11,6 @@ and every ``in_tf2`` flag against the installed TensorFlow. This module never im
 """
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 
@@ -253,34 +252,9 @@ def lookup(rel: str) -> Symbol | None:
     return None
 
 
-def tf_upgrade_v2_renames() -> frozenset[str]:
-    """The TF1 names (relative, e.g. ``log``) that TensorFlow's own ``tf_upgrade_v2`` renames and that exist under
-    ``tf.compat.v1`` on the installed TensorFlow (from :mod:`migration.upgrade.tfspec`'s data file)."""
-    from migration.upgrade.tfspec import spec
-
-    s = spec()
-    return frozenset(k for k in s.renames if k in s.in_v1)
-
-
-@functools.lru_cache(maxsize=1)
-def _renames() -> frozenset[str]:
-    return tf_upgrade_v2_renames()
-
-
-def compat_home(rel: str) -> str | None:
-    """The TF 2.21 home of a relative TF1 name if it moved (``placeholder`` -> ``compat.v1.placeholder``).
-
-    ``None`` when the name exists in TF2 unchanged (``concat``, ``nn.embedding_lookup``) or when it has no home at all
-    (see :func:`has_no_home`).
-    """
-    row = TABLE.get(rel) or (TABLE["train.Optimizer"] if _OPTIMIZER_RE.match(rel) else None)
-    if row is not None:
-        return None if row.in_tf2 else row.compat_home()
-    if rel.startswith("contrib"):
-        return None
-    if any(rel == m or rel.startswith(m + ".") for m in MOVED_MODULES) or rel in _renames():
-        return "compat.v1." + rel
-    return None
+def row_for(rel: str) -> Symbol | None:
+    """The row of exactly this relative name (every ``train.*Optimizer`` shares the optimizer row), or None."""
+    return TABLE.get(rel) or (TABLE["train.Optimizer"] if _OPTIMIZER_RE.match(rel) else None)
 
 
 def has_no_home(rel: str) -> bool:

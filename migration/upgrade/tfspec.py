@@ -19,6 +19,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from migration.upgrade import symbols
+
 DATA = os.path.join(os.path.dirname(__file__), "data", "tf_upgrade_v2.json")
 
 
@@ -97,8 +99,6 @@ def generate() -> dict:
                 if isinstance(v, tuple) and len(v) == 2}
     names = set(renames) | set(renames.values()) | set(keyword_renames) | set(reorders) | set(transformers) | set(
         module_deprecations) | set(warnings)
-    from migration.upgrade import symbols
-
     names |= {row for row in symbols.TABLE} | {"flags", "app.flags", "flags.FLAGS", "app.run", "summary.FileWriter"}
     names = {n for n in names if n and not n.startswith("compat.")} | {n[len("compat.v1."):] for n in renames.values()
                                                                      if n.startswith("compat.v1.")}

@@ -38,9 +38,11 @@ def test_seed002_static_rnn_every_construct_at_its_line():
 def test_seed004_sentiment_every_construct_at_its_line():
     expected = [
         (33, "tf.Session"), (34, "tf.nn.embedding_lookup"), (132, "tf.reset_default_graph"),
-        (134, "tf.placeholder"), (135, "tf.placeholder"), (138, "tf.nn.embedding_lookup"),
+        (134, "tf.placeholder"), (135, "tf.placeholder"),
+        (137, "tf.Variable"),  # -> tf.compat.v1.Variable: TF1's variable in a graph-mode program (issue 21)
+        (138, "tf.nn.embedding_lookup"),
         (140, "tf.contrib.rnn.BasicLSTMCell"), (141, "tf.contrib.rnn.DropoutWrapper"), (142, "tf.nn.dynamic_rnn"),
-        (144, "tf.truncated_normal"),
+        (144, "tf.Variable"), (144, "tf.truncated_normal"), (145, "tf.Variable"),
         (154, "tf.nn.softmax_cross_entropy_with_logits"),  # a tf_upgrade_v2 transformer: TF1 meaning under compat.v1
         (155, "tf.train.AdamOptimizer"),
         (157, "tf.InteractiveSession"), (158, "tf.train.Saver"), (159, "tf.global_variables_initializer"),
@@ -74,7 +76,7 @@ def test_aliases_are_resolved_the_way_the_code_wrote_them():
         (3, "tf.contrib.rnn", "rewrite"),  # from tensorflow.contrib import rnn -> from tensorflow.compat.v1 import nn
         (4, "tf.contrib.rnn.GRUCell", "rewrite"),  # from tensorflow.contrib.rnn import GRUCell as GRU
         (5, "tf.nn.rnn_cell", "rewrite"),  # from tensorflow.nn import rnn_cell
-        (6, "tf.contrib.layers", "manual"),
+        (6, "tf.contrib.layers", "rewrite"),  # -> import legacy_rnn.contrib_layers as layers (issue 21)
         (8, "tf.nn.rnn_cell", "rewrite"),  # cells = tf.nn.rnn_cell
         (9, "tf.nn.rnn_cell.LSTMCell", "compat"),  # cells.LSTMCell, through the rewritten alias
         (10, "tf.contrib.rnn.GRUCell", "compat"),
@@ -82,7 +84,7 @@ def test_aliases_are_resolved_the_way_the_code_wrote_them():
         (11, "tf.contrib.rnn.BasicLSTMCell", "rewrite"),
         (11, "tf.nn.rnn_cell.GRUCell", "compat"),
         (12, "tf.contrib.rnn.static_bidirectional_rnn", "compat"),
-        (13, "tf.contrib.layers.fully_connected", "manual"),
+        (13, "tf.contrib.layers.fully_connected", "compat"),  # through the rebound import
         (14, "getattr(tf.contrib.rnn, ...)", "manual"),
         (15, "tf.contrib.seq2seq.BasicDecoder", "rewrite"),  # -> legacy_rnn.seq2seq.BasicDecoder
     ]
@@ -220,5 +222,6 @@ def test_scan_of_one_big_file_stays_within_3x_of_ast_parse(tmp_path):
 
 def test_attention_cell_wrapper_points_at_its_row_and_converters():
     (finding,) = scan_source("import tensorflow as tf\ntf.contrib.rnn.AttentionCellWrapper(c, 3)\n")
-    assert finding.severity == "manual" and finding.doc == "docs/api-map.md#attentioncellwrapper"
+    assert finding.severity == "rewrite" and finding.doc == "docs/api-map.md#attentioncellwrapper"
+    assert finding.upgrade == "legacy_rnn.contrib_rnn.AttentionCellWrapper"  # its home in legacy_rnn (issue 19)
     assert "modern_rnn.AttentionCell" in finding.replacement and "wrapper_converters" in finding.consequence

@@ -7,7 +7,7 @@ import functools
 import pytest
 
 import migration  # noqa: F401  (sets TF_USE_LEGACY_KERAS=1 before TensorFlow is imported)
-from migration.upgrade import symbols
+from migration.upgrade import homes, symbols
 
 
 @functools.lru_cache(maxsize=1)
@@ -52,7 +52,7 @@ def test_contrib_is_gone_and_names_left_alone_exist():
     for name in ("concat", "matmul", "one_hot", "unstack", "zeros", "tanh", "reshape", "nn.softmax",
                  "nn.sparse_softmax_cross_entropy_with_logits", "reduce_mean", "train.latest_checkpoint"):
         assert _exists(name), name
-        assert symbols.compat_home(name) is None, name
+        assert homes.compat_home(name) is None, name
 
 
 def test_every_row_has_an_anchor_from_the_list_and_a_replacement():

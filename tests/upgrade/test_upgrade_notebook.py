@@ -17,7 +17,7 @@ from migration.upgrade.rewrite_compat import BOOTSTRAP
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED004 = FIXTURES / "seed004_sentiment.ipynb"
 CROSS = FIXTURES / "cross_cell_aliases.ipynb"
-GRAPH = "tf.compat.v1.disable_eager_execution()  # rnn-migrate: the program uses TF1 graph mode\n"
+GRAPH = "tf.compat.v1.disable_v2_behavior()  # rnn-migrate: the program uses TF1 graph mode\n"
 
 
 def _src(cell: dict) -> str:
@@ -69,7 +69,7 @@ def test_seed004_compat(tmp_path, capsys):
     # bootstrap + graph mode in cell 3 (the first that imports TensorFlow), nowhere else
     assert cells[3] == BOOTSTRAP + "import tensorflow as tf\n" + GRAPH + old[3].split("\n", 1)[1]
     assert [i for i, c in enumerate(cells) if "TF_USE_LEGACY_KERAS" in c] == [3]
-    assert [i for i, c in enumerate(cells) if "disable_eager_execution" in c] == [3]
+    assert [i for i, c in enumerate(cells) if "disable_v2_behavior" in c] == [3]
     # cross-cell: tf imported in cell 3 (and again in 18), used in cells 4, 19, 25 ...
     assert cells[4].startswith("with tf.compat.v1.Session() as sess:")
     assert cells[19] == old[19].replace("tf.placeholder", "tf.compat.v1.placeholder")
@@ -126,12 +126,12 @@ def test_manual_checks_name_cell_and_line():
                     {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
                      "source": ["import tensorflow as tf\n"]},
                     {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                     "source": ["%time 1\n", "\n", "d = tf.contrib.layers.fully_connected(c, h, s)"]}],
+                     "source": ["%time 1\n", "\n", "d = tf.contrib.layers.embed_sequence(c, h, s)"]}],
           "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
     result = upgrade_notebook(json.dumps(nb), "compat")
     assert [(m.cell, m.line, m.col, m.symbol) for m in result.manual_checks] == [
-        (2, 3, 5, "tf.contrib.layers.fully_connected")]
-    assert str(result.manual_checks[0]).startswith("[cell 2]:3:5: tf.contrib.layers.fully_connected: ")
+        (2, 3, 5, "tf.contrib.layers.embed_sequence")]  # not in legacy_rnn.contrib_layers: manual
+    assert str(result.manual_checks[0]).startswith("[cell 2]:3:5: tf.contrib.layers.embed_sequence: ")
     assert json.loads(result.text)["cells"][1]["source"] == BOOTSTRAP.splitlines(keepends=True) + [
         "import tensorflow as tf\n"]
 
