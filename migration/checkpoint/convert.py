@@ -25,6 +25,7 @@ from migration.checkpoint.reader import CheckpointReader
 from migration.checkpoint.recognize import KERAS_OPTIMIZERS, Block, CellInfo, Inspection, recognize
 from migration.checkpoint.stacks import write_stacks
 from migration.core.errors import MigrationError, UnknownCellError
+from migration.families import cell_to_keras, keras_names_for, uses_forget_bias
 
 #: Keras weight name -> TF1 names it is made of, and how (per cell kind).
 _TRANSFORMS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
@@ -111,7 +112,7 @@ class _Progress:
 
 
 def _with_forget_bias(cell: CellInfo, forget_bias: Optional[float]) -> CellInfo:
-    if forget_bias is None or not cell.spec.is_lstm:
+    if forget_bias is None or not uses_forget_bias(cell.spec):
         return cell
     spec = dataclasses.replace(cell.spec, forget_bias=float(forget_bias))
     return dataclasses.replace(cell, spec=spec, hyper_sources={**cell.hyper_sources, "forget_bias": "--forget-bias"})
@@ -162,7 +163,6 @@ class _Converter:
 
     def block(self, block: Block) -> dict[str, Any]:
         from migration.checkpoint.blocks import build_keras_block, output_labels
-        from migration.converters import cell_to_keras, keras_names_for
 
         if block.wrapper:  # AttentionCellWrapper around the cell
             from migration.checkpoint.wrapped import attention_block
@@ -208,7 +208,6 @@ class _Converter:
         """Convert one cell's optimizer slots like the cell (no forget_bias); return role -> file per Keras weight."""
         if not self.with_optimizer:
             return {}
-        from migration.converters import cell_to_keras
 
         roles: dict[str, dict[str, str]] = {}
         for name, key in cell.variables.items():

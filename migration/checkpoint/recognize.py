@@ -17,8 +17,8 @@ cell directory         kind            variables under it                       
 ``rnn_cell``           ``handwritten`` ``W [D+U,U]``, ``b [U]``                             seed 002's ``get_variable`` cell
 =====================  ==============  =================================================  ===============================
 
-More rows come from the cell families through :func:`register_cell_row` (:mod:`migration.checkpoint.families`:
-``tf.contrib`` block/fused/layer-norm cells, cuDNN canonical cells, names from before TF 1.2). ``EMA`` shadows
+The rows are the layouts of the cell families (:mod:`migration.families`: ``tf.contrib`` block/fused/layer-norm
+cells, cuDNN canonical cells, names from before TF 1.2, and every family added there). ``EMA`` shadows
 (``<var>/ExponentialMovingAverage``) are listed, or converted instead of the raw values with ``use_ema``.
 
 Above the cell directory: ``multi_rnn_cell/cell_k`` (layer k of a ``MultiRNNCell``), then ``fw``/``bw`` (a
@@ -42,32 +42,20 @@ from migration.checkpoint.meta import MetaGraph
 from migration.checkpoint.reader import VariableInfo
 from migration.core.errors import MigrationError, ShapeError
 from migration.core.specs import CellSpec
+from migration.families import cell_layouts, family, recognized_family, tf1_shapes
 
-#: (cell directory name, kind, required variables, optional variables)
-CELL_TABLE: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("basic_lstm_cell", "basic_lstm", ("kernel", "bias"), ()),
-    ("lstm_cell", "lstm", ("kernel", "bias"), ("w_f_diag", "w_i_diag", "w_o_diag", "projection/kernel")),
-    ("basic_rnn_cell", "basic_rnn", ("kernel", "bias"), ()),
-    ("gru_cell", "gru", ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias"), ()),
-    ("rnn_cell", "handwritten", ("W", "b"), ()),
-)
-
-#: Registry hook for the cell families (see :func:`register_cell_row`): (cell directory, first required name) ->
-#: checkpoint name -> the name the kind's converter reads; and per cell directory the hyper-parameter defaults that
-#: differ from the kind's (used when the ``.meta`` does not give them).
-CELL_RENAMES: dict[tuple[str, str], dict[str, str]] = {}
+#: (cell directory name, kind, required variables, optional variables): every layout of every row of
+#: :mod:`migration.families`, in table order; renames to the names the kind's converter reads (by (cell directory,
+#: first required name)) and per-directory hyper-parameter defaults (used when the ``.meta`` does not give them).
+CELL_TABLE: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = tuple(
+    (layout.dirname, recognized_family((row, layout)).kind, layout.required, layout.optional)
+    for row, layout in cell_layouts())
+CELL_RENAMES: dict[tuple[str, str], dict[str, str]] = {
+    (layout.dirname, layout.required[0]): dict(layout.renames) for _row, layout in cell_layouts() if layout.renames}
 CELL_DEFAULTS: dict[str, dict[str, object]] = {}
-
-
-def register_cell_row(dirname: str, kind: str, required: tuple[str, ...], optional: tuple[str, ...] = (),
-                      renames: Optional[dict[str, str]] = None, defaults: Optional[dict[str, object]] = None) -> None:
-    """Add a row to :data:`CELL_TABLE`: a cell family contributes its layouts here instead of editing the recognizer."""
-    global CELL_TABLE
-    CELL_TABLE = CELL_TABLE + ((dirname, kind, tuple(required), tuple(optional)),)
-    if renames:
-        CELL_RENAMES[(dirname, required[0])] = dict(renames)
-    if defaults:
-        CELL_DEFAULTS.setdefault(dirname, {}).update(defaults)
+for _row, _layout in cell_layouts():
+    if _layout.defaults:
+        CELL_DEFAULTS.setdefault(_layout.dirname, {}).update(_layout.defaults)
 
 
 #: optimizer slot name (without ``_n``) -> (optimizer kind, slot roles by index ``_n``)
@@ -345,28 +333,9 @@ def _parse_path(path: str) -> tuple[str, str, int, str]:
 
 
 def _units_and_input(kind: str, names: dict[str, str], vs: dict[str, VariableInfo]) -> tuple[int, int, Optional[int]]:
-    """(units, input size, num_proj) from the shapes; raises ShapeError naming the variable."""
-    shape = lambda n: vs[names[n]].shape  # noqa: E731
-    if kind in ("basic_lstm", "lstm"):
-        bias = shape("bias")
-        if len(bias) != 1 or bias[0] % 4:
-            raise ShapeError(f"Received an invalid shape for `{names['bias']}`: expected (4*units,), got {bias}.")
-        units = bias[0] // 4
-        proj = shape("projection/kernel")[1] if "projection/kernel" in names and len(shape("projection/kernel")) == 2 else None
-        rows = shape("kernel")[0]
-        return units, rows - (proj or units), proj
-    if kind == "layer_norm_lstm":
-        units = shape("input/gamma")[0]
-        return units, shape("kernel")[0] - units, None
-    if kind == "cudnn_compatible_gru":
-        return shape("candidate/hidden_projection/bias")[0], shape("candidate/input_projection/kernel")[0], None
-    if kind == "gru":
-        units = shape("candidate/bias")[0]
-        return units, shape("gates/kernel")[0] - units, None
-    bias_name = "b" if kind == "handwritten" else "bias"
-    kernel_name = "W" if kind == "handwritten" else "kernel"
-    units = shape(bias_name)[0]
-    return units, shape(kernel_name)[0] - units, None
+    """(units, input size, num_proj) from the shapes (the family's ``dims`` hook); raises ShapeError naming the
+    variable."""
+    return family(kind).dims(names, lambda n: vs[names[n]].shape)  # type: ignore[misc]
 
 
 #: dtypes an RNN weight may be stored in: converted exactly to float32 (float64 only when no value rounds)
@@ -546,8 +515,6 @@ class _Recognizer:
                     f"no rows for the input (units={units}), so it is not a {dirname} kernel."
                 )
             spec, sources = self.spec_for(kind, units, bool(peep), proj, scope, rel, path, CELL_DEFAULTS.get(dirname))
-            from migration.converters import tf1_shapes
-
             for name, want in tf1_shapes(spec, input_size).items():
                 got = self.vs[under[name]].shape
                 if tuple(got) != tuple(want):
@@ -594,12 +561,11 @@ class _Recognizer:
                  path: str, defaults: Optional[dict[str, object]] = None) -> tuple[CellSpec, dict[str, str]]:
         params: dict[str, object] = {}
         sources: dict[str, str] = {}
-        if self.meta is not None and kind != "handwritten":
+        row = family(kind)
+        wanted = row.meta_hyper
+        if self.meta is not None and wanted:
             params = self._meta_hyperparameters(kind, scope, rel, path)
             sources = {k: "meta" for k in params}
-        wanted = {"basic_lstm": ("forget_bias", "activation"),
-                  "lstm": ("forget_bias", "cell_clip", "proj_clip", "activation"),
-                  "basic_rnn": ("activation",), "layer_norm_lstm": ("forget_bias",)}.get(kind, ())
         for key in wanted:
             if key not in params:
                 sources[key] = "default (no .meta)" if self.meta is None else "default (not found in .meta)"
@@ -609,8 +575,8 @@ class _Recognizer:
         params = {k: v for k, v in params.items() if k in wanted}
         if params.get("proj_clip") is not None and proj is None:
             params.pop("proj_clip")
-        spec = CellSpec(kind, units, use_peepholes=peep if kind == "lstm" else False,
-                        num_proj=proj if kind == "lstm" else None, **params)  # type: ignore[arg-type]
+        spec = CellSpec(kind, units, use_peepholes=peep if "use_peepholes" in row.spec_options else False,
+                        num_proj=proj if "num_proj" in row.spec_options else None, **params)  # type: ignore[arg-type]
         return spec, sources
 
     def _op_scopes(self) -> dict[str, list[str]]:
@@ -635,9 +601,9 @@ class _Recognizer:
                                          f"and {key}={value} in different parts of the graph. Pass the right one "
                                          "explicitly (e.g. --forget-bias).")
                 params[key] = value
-        if kind == "lstm" and not params:  # LSTMBlockFusedCell: one BlockLSTM op outside any cell scope
-            params = self.meta.fused_lstm_hyperparameters(  # type: ignore[union-attr]
-                next(k for k in self.vs if k.startswith(path + "/")))
+        fallback = family(kind).meta_fallback
+        if fallback is not None and not params:  # LSTMBlockFusedCell: one BlockLSTM op outside any cell scope
+            params = fallback(self.meta, next(k for k in self.vs if k.startswith(path + "/")))
         return params
 
     def _all_cell_paths(self) -> list[str]:
@@ -842,8 +808,8 @@ def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:
 
 
 __all__ = ["Block", "CellInfo", "EmbeddingInfo", "DenseInfo", "OptimizerInfo", "Unrecognized", "Inspection",
-           "recognize", "inspect_checkpoint", "CELL_TABLE", "SLOT_TABLE", "MigrationError", "register_cell_row",
+           "recognize", "inspect_checkpoint", "CELL_TABLE", "SLOT_TABLE", "MigrationError",
            "CELL_RENAMES", "CELL_DEFAULTS", "EMA_NAMES", "KERAS_OPTIMIZERS"]
 
-# The cell families' rows (tf.contrib block/fused/layer-norm cells, cuDNN canonical cells, pre-TF-1.2 names).
-from migration.checkpoint import families as _families  # noqa: E402,F401  (registers its rows on import)
+# The recognizer steps beyond the cell table (EMA, wrappers, cuDNN opaque buffers, stacks); they read the classes above.
+from migration.checkpoint import families as _families  # noqa: E402

@@ -29,6 +29,7 @@ from migration.checkpoint.blocks import run_restored
 from migration.checkpoint.manifest import safe_name
 from migration.core.errors import MigrationError
 from migration.core.specs import CellSpec
+from migration.families import cell_to_keras, keras_cell, legacy_cell
 
 DIRECTIONS = ("fw", "bw")
 
@@ -55,7 +56,7 @@ def build_keras_stack(layers: list[dict[str, CellSpec]], input_size: int, name: 
     depth = input_size
     for layer in layers:
         for d in DIRECTIONS:
-            cells[d].append(modern_rnn.cell_from_spec(layer[d], depth))
+            cells[d].append(keras_cell(layer[d], depth))
         depth = layer["fw"].output_size + layer["bw"].output_size
     outputs, states_fw, states_bw = modern_rnn.stack_bidirectional_dynamic_rnn(cells["fw"], cells["bw"], x,
                                                                                 sequence_length=length)
@@ -71,7 +72,6 @@ def write_stacks(conv, blocks, block_entries: list[dict]) -> list[dict[str, Any]
     ``conv`` is the running converter (its reader, staging directory, forget_bias override, destinations)."""
     from migration.checkpoint import families
     from migration.checkpoint.convert import _float32, _with_forget_bias
-    from migration.converters import cell_to_keras
 
     by_scope = {e["scope"]: e for e in block_entries}
     out = []
@@ -155,7 +155,7 @@ def _rebuilt(prefix: str, entry: dict, x: np.ndarray, lengths: np.ndarray) -> li
     with legacy_rnn.new_graph() as graph:
         xp = tf.compat.v1.placeholder(tf.float32, [None, x.shape[1], entry["input_size"]], name="x")
         lp = tf.compat.v1.placeholder(tf.int32, [None], name="sequence_length")
-        made = {d: [legacy_rnn.cell_from_spec(CellSpec.from_dict(layer[d]["spec"])) for layer in entry["layers"]]
+        made = {d: [legacy_cell(CellSpec.from_dict(layer[d]["spec"])) for layer in entry["layers"]]
                 for d in DIRECTIONS}
         outputs, st_fw, st_bw = legacy_rnn.stack_bidirectional_dynamic_rnn(made["fw"], made["bw"], xp,
                                                                            sequence_length=lp, scope=scope)

@@ -30,6 +30,7 @@ from typing import Any, Optional
 import numpy as np
 
 from migration.checkpoint.manifest import read_manifest
+from migration.families import register_keras_classes
 from migration.safe_io import load_block_model
 from migration.core.errors import MigrationError
 from migration.core.specs import CellSpec
@@ -339,6 +340,7 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
     manifest = read_manifest(out_dir)
     reader = CheckpointReader(checkpoint)
     meta = load_meta(reader.prefix)
+    register_keras_classes()  # the families' own Keras cells, for safe-mode loading
     shadows = (manifest.get("ema") or {}).get("shadows") or {}
     fresh = {b.scope: b for b in recognize(reader.prefix, reader.variables, meta, use_ema=bool(shadows)).blocks} \
         if meta else {}
