@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from migration.core.specs import CELL_KINDS, register_kind
 from migration.families import (basic_lstm, basic_rnn, cudnn_compatible_gru, cudnn_compatible_lstm, gru, gru_block,
-                                gru_block_v2, handwritten, layer_norm_lstm, lstm, lstm_block, lstm_block_fused)
+                                gru_block_v2, handwritten, layer_norm_lstm, lstm, lstm_block, lstm_block_fused,
+                                ugrnn)
 from migration.families.row import Family
 
 FAMILIES: tuple[Family, ...] = (
@@ -19,6 +20,7 @@ FAMILIES: tuple[Family, ...] = (
     cudnn_compatible_lstm.FAMILY,
     cudnn_compatible_gru.FAMILY,
     layer_norm_lstm.FAMILY,
+    ugrnn.FAMILY,
 )
 
 for _family in FAMILIES:
