@@ -366,6 +366,26 @@ def _rnn_like(key: str) -> bool:
     return any(_RNN_WORDS.search(c) for c in key.split("/")[:-1])
 
 
+class AccountingError(RuntimeError):
+    """A checkpoint variable was consumed twice, or neither consumed nor listed as unrecognized: a bug in rnn-migrate
+    (the CLI exits 3), raised instead of going on with a variable skipped silently."""
+
+
+def check_accounting(consumed: list[str], rejected: list[str], variables: dict[str, VariableInfo]) -> None:
+    """Every checkpoint variable exactly once: consumed by something recognized or listed as unrecognized."""
+    seen: dict[str, int] = {}
+    for key in consumed + rejected:
+        seen[key] = seen.get(key, 0) + 1
+    twice = sorted(k for k, n in seen.items() if n > 1)
+    missing = sorted(set(variables) - set(seen))
+    unknown = sorted(set(seen) - set(variables))
+    if twice or missing or unknown:
+        raise AccountingError(
+            f"every checkpoint variable must be accounted for exactly once; counted twice: {twice}, neither consumed "
+            f"nor listed as unrecognized: {missing}, not in the checkpoint: {unknown}. This is a bug in rnn-migrate; "
+            "please report it with `rnn-migrate inspect --json` output.")
+
+
 class _Recognizer:
     def __init__(self, prefix: str, variables: dict[str, VariableInfo], meta: Optional[MetaGraph]) -> None:
         self.prefix, self.vs, self.meta = prefix, variables, meta
@@ -376,7 +396,8 @@ class _Recognizer:
 
     def take(self, key: str, role: str) -> None:
         if key in self.consumed:
-            raise AssertionError(f"{key} consumed twice: {self.consumed[key]} / {role}")
+            raise AccountingError(f"checkpoint variable {key!r} consumed twice: {self.consumed[key]} / {role}. This is "
+                                  "a bug in rnn-migrate; please report it with `rnn-migrate inspect --json` output.")
         self.consumed[key] = role
 
     def reject(self, key: str, reason: str, rnn_like: bool = False) -> None:
@@ -784,8 +805,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
     if meta is None:
         r.notes.append("no .meta graph: hyper-parameters that checkpoints do not store (forget_bias, cell_clip, "
                        "proj_clip, activation, partition strategy) take their TF1 defaults; pass --forget-bias if needed")
-    rejected = [u.name for u in r.unrecognized]
-    assert sorted(list(r.consumed) + rejected) == sorted(variables), "every variable must appear exactly once"
+    check_accounting(list(r.consumed), [u.name for u in r.unrecognized], variables)
     # slots of variables nothing consumed are themselves unrecognized
     for opt in optimizers:
         for owner in list(opt.slots):
@@ -808,7 +828,7 @@ def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:
 
 
 __all__ = ["Block", "CellInfo", "EmbeddingInfo", "DenseInfo", "OptimizerInfo", "Unrecognized", "Inspection",
-           "recognize", "inspect_checkpoint", "CELL_TABLE", "SLOT_TABLE", "MigrationError",
+           "recognize", "inspect_checkpoint", "AccountingError", "check_accounting", "CELL_TABLE", "SLOT_TABLE", "MigrationError",
            "CELL_RENAMES", "CELL_DEFAULTS", "EMA_NAMES", "KERAS_OPTIMIZERS"]
 
 # The recognizer steps beyond the cell table (EMA, wrappers, cuDNN opaque buffers, stacks); they read the classes above.

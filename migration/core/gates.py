@@ -53,12 +53,6 @@ def reorder_gates(array: np.ndarray, source: Sequence[str], target: Sequence[str
     return np.concatenate([blocks[_canonical(g, source)] for g in target], axis=axis)
 
 
-def gate_slice(order: Sequence[str], gate: str, units: int) -> slice:
-    """The column slice of ``gate`` in a fused kernel with gate ``order`` and ``units`` units per gate."""
-    k = list(order).index(_canonical(gate, order))
-    return slice(k * units, (k + 1) * units)
-
-
 # cuDNN's canonical gate order (tensorflow/contrib/cudnn_rnn/python/ops/cudnn_rnn_ops.py; Keras CuDNNLSTM/CuDNNGRU):
 # LSTM i, f, c, o (the same as Keras); GRU r, u, h (u = Keras z). Each gate has an input matrix W [U, D_in] and a
 # recurrent matrix R [U, U], and two bias vectors b_W, b_R.

@@ -161,3 +161,15 @@ def test_kind_strings_are_compared_only_in_family_modules():
     found = _kind_comparisons()
     grown = {f: n for f, n in found.items() if n > REMAINING.get(f, 0)}
     assert not grown, f"kind strings compared outside migration/families: {grown}; ask the family row instead"
+
+
+def test_variable_accounting_is_a_raised_error_not_an_assert():
+    """Regression (issue 19): the guarantee held only under ``python -O``-fragile ``assert``; now it raises."""
+    from migration.checkpoint.reader import VariableInfo
+    from migration.checkpoint.recognize import AccountingError, check_accounting
+
+    variables = {"a": VariableInfo("a", (2,), "float32"), "b": VariableInfo("b", (2,), "float32")}
+    check_accounting(["a"], ["b"], variables)  # each exactly once: fine
+    for consumed, rejected, word in ((["a"], [], "'b'"), (["a", "b"], ["b"], "twice"), (["a", "b", "c"], [], "'c'")):
+        with pytest.raises(AccountingError, match=word):
+            check_accounting(consumed, rejected, variables)
