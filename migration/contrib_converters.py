@@ -61,11 +61,11 @@ def layer_norm_lstm_to_keras(weights: Mapping[str, np.ndarray], input_size: int,
     ``gamma``/``beta [U]`` are concatenated in the same Keras order into ``[4U]``; forget_bias (added after the norm in
     TF1) is folded into ``beta_f``; ``state/gamma``, ``state/beta`` stay ``[U]``.
     """
-    from migration.converters import _split_rows
+    from migration.converters import split_rows
     from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
 
     kernel = np.asarray(weights["kernel"])
-    k_x, k_h = _split_rows(kernel, input_size, "kernel")
+    k_x, k_h = split_rows(kernel, input_size, "kernel")
     by_gate = dict(zip(TF1_LSTM_GATES, LAYER_NORM_SCOPES))
     keras_order = [by_gate["j" if g == "c" else g] for g in KERAS_LSTM_GATES]
     gamma = np.concatenate([weights[f"{s}/gamma"] for s in keras_order])

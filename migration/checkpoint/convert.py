@@ -111,7 +111,7 @@ class _Progress:
         self._stack.close()
 
 
-def _with_forget_bias(cell: CellInfo, forget_bias: Optional[float]) -> CellInfo:
+def with_forget_bias(cell: CellInfo, forget_bias: Optional[float]) -> CellInfo:
     if forget_bias is None or not uses_forget_bias(cell.spec):
         return cell
     spec = dataclasses.replace(cell.spec, forget_bias=float(forget_bias))
@@ -148,8 +148,8 @@ class _Converter:
         return dtype
 
     def read_weight(self, key: str) -> np.ndarray:
-        """An RNN weight (or slot) as float32, cast exactly or refused (see :func:`_float32`)."""
-        array, note = _float32(key, self.read(key))
+        """An RNN weight (or slot) as float32, cast exactly or refused (see :func:`float32_weight`)."""
+        array, note = float32_weight(key, self.read(key))
         if note:
             self.casts[key] = note
         return array
@@ -168,7 +168,7 @@ class _Converter:
             from migration.checkpoint.wrapped import attention_block
 
             return attention_block(self, block)
-        dirs = {d: [_with_forget_bias(c, self.forget_bias) for c in cells] for d, cells in block.directions.items()}
+        dirs = {d: [with_forget_bias(c, self.forget_bias) for c in cells] for d, cells in block.directions.items()}
         specs = {d: [c.spec for c in cells] for d, cells in dirs.items()}
         model, keras_cells = build_keras_block(specs, block.input_size, name=f"block_{block.name}")
         file = self.rel("blocks", f"{block.name}.keras")
@@ -375,7 +375,7 @@ class _Converter:
         return {"optimizers": out}
 
 
-def _float32(key: str, array: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
+def float32_weight(key: str, array: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
     """RNN weights as float32, exactly: float16/bfloat16 always widen exactly; float64 only if no value rounds.
 
     Returns ``(array, note)`` with a note for the manifest when a cast happened; raises MigrationError otherwise.
@@ -399,14 +399,14 @@ def _float32(key: str, array: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
 
 
 def _float32_alias(reader: CheckpointReader, tmp_root: str, keys: set[str]) -> str:
-    """A copy of the checkpoint with the variables ``keys`` cast to float32 (exact: :func:`_float32` refused any
+    """A copy of the checkpoint with the variables ``keys`` cast to float32 (exact: :func:`float32_weight` refused any
     rounding), so that the TF1 side of the verification, built in float32, restores it; the .meta is linked beside."""
     from migration.checkpoint.export import write_tf1_checkpoint
 
     arrays = {}
     for key in reader.variables:
         array = reader.read(key)
-        arrays[key] = _float32(key, array)[0] if key in keys else array
+        arrays[key] = float32_weight(key, array)[0] if key in keys else array
     prefix = write_tf1_checkpoint(arrays, os.path.join(tmp_root, "float32", "model.ckpt"))
     if reader.meta_path:
         os.symlink(os.path.abspath(reader.meta_path), prefix + ".meta")

@@ -7,22 +7,22 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from migration.checkpoint.recognize import Block, DenseInfo, EmbeddingInfo, OptimizerInfo, _ema_owner
+from migration.checkpoint.items import Block, DenseInfo, EmbeddingInfo, OptimizerInfo, ema_owner
 
 if TYPE_CHECKING:
-    from migration.checkpoint.recognize import _Recognizer
+    from migration.checkpoint.recognize import Recognizer
 
 # The cell-table rows (layouts) live in the family rows: migration.families.<kind>.FAMILY.layouts.
 
 
 # --- recognizer steps of the families (called by migration.checkpoint.recognize.recognize) ---------------
 
-def ema(r: "_Recognizer", use_ema: bool) -> dict[str, str]:
+def ema(r: "Recognizer", use_ema: bool) -> dict[str, str]:
     """``<var>/ExponentialMovingAverage`` shadows: listed (rejected, not RNN-blocking) by default; with
     ``use_ema`` taken, and returned as {variable: shadow} so that the recognized items read the shadows."""
     shadows = {}
     for key in r.free():
-        owner = _ema_owner(key, r.vs)
+        owner = ema_owner(key, r.vs)
         if owner is None:
             continue
         if use_ema:
@@ -34,7 +34,7 @@ def ema(r: "_Recognizer", use_ema: bool) -> dict[str, str]:
     return shadows
 
 
-def apply_ema(r: "_Recognizer", shadows: dict[str, str], blocks: list[Block], embeddings: list[EmbeddingInfo],
+def apply_ema(r: "Recognizer", shadows: dict[str, str], blocks: list[Block], embeddings: list[EmbeddingInfo],
               dense: list[DenseInfo], optimizers: list[OptimizerInfo]) -> None:
     """Point every recognized weight that has a shadow at the shadow (its optimizer slots follow it); the raw
     value stays listed as replaced."""
@@ -61,7 +61,7 @@ def apply_ema(r: "_Recognizer", shadows: dict[str, str], blocks: list[Block], em
         r.notes.append(f"use_ema: shadows of {unused} belong to variables nothing converts")
 
 
-def wrappers(r: "_Recognizer") -> tuple[list[EmbeddingInfo], list[DenseInfo]]:
+def wrappers(r: "Recognizer") -> tuple[list[EmbeddingInfo], list[DenseInfo]]:
     """Variables of the contrib wrappers (legacy_rnn.wrappers) under an RNN scope: ``.../output_projection_wrapper/
     {kernel,bias}`` (a Dense on every step's output), ``input_projection_wrapper/{kernel,bias}`` (a Dense on the
     inputs, before the block) and ``embedding_wrapper/embedding``."""
@@ -85,7 +85,7 @@ def wrappers(r: "_Recognizer") -> tuple[list[EmbeddingInfo], list[DenseInfo]]:
     return embeddings, dense
 
 
-def cudnn_opaque(r: "_Recognizer", blocks: list[Block]) -> None:
+def cudnn_opaque(r: "Recognizer", blocks: list[Block]) -> None:
     """``<scope>/opaque_kernel`` of a CudnnLSTM/CudnnGRU layer: consumed when the canonical variables TF's
     saveable wrote under the same scope describe exactly a buffer of its size; otherwise left for
     :meth:`leftovers` to refuse with the remedy."""
@@ -107,7 +107,7 @@ def cudnn_opaque(r: "_Recognizer", blocks: list[Block]) -> None:
                         f"{scope!r} (converted from those, not twice)")
 
 
-def crf(r: "_Recognizer") -> list[str]:
+def crf(r: "Recognizer") -> list[str]:
     """``[<scope>/]transitions [N, N]``: the transition matrix ``tf.contrib.crf.crf_log_likelihood`` created (row =
     previous tag, column = next tag); ``convert`` exports it unchanged for ``modern_rnn.CRF(num_tags=N)``."""
     found = []
@@ -156,7 +156,7 @@ def stacked_bidirectional_notes(blocks: list[Block]) -> list[str]:
     return notes
 
 
-def attention_cell_wrappers(r: "_Recognizer", blocks: list[Block]) -> None:
+def attention_cell_wrappers(r: "Recognizer", blocks: list[Block]) -> None:
     """``<scope>/attention_cell_wrapper/{kernel, bias, attention/{attn_w, attn_v, kernel, bias},
     attn_output_projection/{kernel, bias}}`` around a recognized block (``tf.contrib.rnn.AttentionCellWrapper``).
     With a ``.meta`` that gives ``attn_length`` the block becomes a wrapped block (:mod:`migration.checkpoint.wrapped`)

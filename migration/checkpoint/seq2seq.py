@@ -88,7 +88,7 @@ ASSUMED_ALWAYS = {
 # -- recognition ------------------------------------------------------------------------------------------------------
 
 def take(r) -> list[Seq2SeqInfo]:
-    """Consume the seq2seq variables of recognizer ``r`` (:class:`migration.checkpoint.recognize._Recognizer`)."""
+    """Consume the seq2seq variables of recognizer ``r`` (:class:`migration.checkpoint.recognize.Recognizer`)."""
     import re
 
     # an AttnW_k that is not a [1, 1, A, A] convolution kernel is not legacy_seq2seq's: leave it to the other rules

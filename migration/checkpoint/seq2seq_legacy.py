@@ -144,24 +144,24 @@ def convert_slots(conv, info, desc: dict, model) -> dict[str, dict[str, str]]:
 # -- the .meta graph ------------------------------------------------------------------------------------------------
 
 def _ordered_lookups(index, key: str) -> list[str]:
-    from migration.checkpoint.seq2seq_graph import _back, _handle_nodes
+    from migration.checkpoint.seq2seq_graph import back_to, handle_nodes
 
-    handles = set(_handle_nodes(index, key))
+    handles = set(handle_nodes(index, key))
     out = []
     for node in index.graph_def.node:  # creation order = step order
-        if node.op in ("GatherV2", "ResourceGather", "Gather") and ref(_back(index, node.input[0]))[0] in handles:
-            out.append(_back(index, node.input[1], ("Reshape", "Identity")))
+        if node.op in ("GatherV2", "ResourceGather", "Gather") and ref(back_to(index, node.input[0]))[0] in handles:
+            out.append(back_to(index, node.input[1], ("Reshape", "Identity")))
     return out
 
 
 def locate(original, desc: dict) -> dict[str, Any]:
-    from migration.checkpoint.seq2seq_graph import _back, _handle_nodes
+    from migration.checkpoint.seq2seq_graph import back_to, handle_nodes
 
     index = original.index
     enc, dec = _ordered_lookups(index, desc["encoder_table"]), _ordered_lookups(index, desc["decoder_table"])
-    handles = set(_handle_nodes(index, desc["output_bias"]))
+    handles = set(handle_nodes(index, desc["output_bias"]))
     outputs = [f"{n.name}:0" for n in index.graph_def.node if n.op in ("BiasAdd", "Add", "AddV2")
-               and any(ref(_back(index, i))[0] in handles for i in n.input[1:])]
+               and any(ref(back_to(index, i))[0] in handles for i in n.input[1:])]
     if not enc or not dec or len(outputs) != len(dec):
         raise MigrationError(f"found {len(enc)} encoder and {len(dec)} decoder lookups and {len(outputs)} "
                              "AttnOutputProjection outputs (expected one output per decoder step)")

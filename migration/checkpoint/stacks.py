@@ -71,14 +71,14 @@ def write_stacks(conv, blocks, block_entries: list[dict]) -> list[dict[str, Any]
     """Write ``stacks/<name>.keras`` for every chained stack of ``blocks`` (one cell per direction and layer);
     ``conv`` is the running converter (its reader, staging directory, forget_bias override, destinations)."""
     from migration.checkpoint import families
-    from migration.checkpoint.convert import _float32, _with_forget_bias
+    from migration.checkpoint.convert import float32_weight, with_forget_bias
 
     by_scope = {e["scope"]: e for e in block_entries}
     out = []
     for scope, order, chained in families.stacked_bidirectional(blocks):
         if not chained or any(len(b.directions[d]) != 1 for b in order for d in DIRECTIONS):
             continue
-        cells = [{d: _with_forget_bias(b.directions[d][0], conv.forget_bias) for d in DIRECTIONS} for b in order]
+        cells = [{d: with_forget_bias(b.directions[d][0], conv.forget_bias) for d in DIRECTIONS} for b in order]
         specs = [{d: layer[d].spec for d in DIRECTIONS} for layer in cells]
         name = safe_name(scope or "stack_bidirectional_rnn")
         model, keras_cells = build_keras_stack(specs, order[0].input_size, name=f"stack_{name}")
@@ -88,7 +88,7 @@ def write_stacks(conv, blocks, block_entries: list[dict]) -> list[dict[str, Any]
             entry = {"block": by_scope[block.scope]["name"], "scope": block.scope, "input_size": block.input_size}
             for d in DIRECTIONS:
                 cell = layer[d]
-                arrays = {n: _float32(key, conv.reader.read(key))[0] for n, key in cell.variables.items()}
+                arrays = {n: float32_weight(key, conv.reader.read(key))[0] for n, key in cell.variables.items()}
                 keras_cells[d][k].set_weights(cell_to_keras(cell.spec, arrays, cell.input_size))
                 entry[d] = {"spec": cell.spec.to_dict(), "variables": dict(cell.variables), "path": cell.path}
                 for key in cell.variables.values():

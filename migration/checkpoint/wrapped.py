@@ -69,13 +69,13 @@ def build_keras_attention_block(spec: CellSpec, wrapper: dict, name: str):
 
 def attention_block(conv, block) -> dict[str, Any]:
     """Write ``blocks/<name>.keras`` for a wrapped block; return its manifest entry (``conv``: the converter)."""
-    from migration.checkpoint.convert import _with_forget_bias
+    from migration.checkpoint.convert import with_forget_bias
     from migration.wrapper_converters import attention_cell_wrapper_to_keras, load_attention_cell
 
     from migration.core.errors import MigrationError
 
     (cell,) = block.directions[""]
-    cell = _with_forget_bias(cell, conv.forget_bias)
+    cell = with_forget_bias(cell, conv.forget_bias)
     wrapper = block.wrapper
     slotted = sorted(k for k in [*cell.variables.values(), *wrapper["variables"].values()] if k in conv.slot_index)
     if conv.with_optimizer and slotted:

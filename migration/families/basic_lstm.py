@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable, Mapping, Optional
 
 from migration.core.errors import ShapeError
-from migration.families.row import Builder, Family, Layout, act_or_none
+from migration.families.row import META_LSTM_GATES, Builder, Family, Layout, act_or_none
 from migration.families.stock import LINEAR, PRE12, stock_converter
 
 
@@ -36,6 +36,7 @@ FAMILY = Family(
     hyper={"forget_bias": 1.0, "activation": "tanh"},
     not_in_checkpoint={"forget_bias": "meta: the Const added to the forget block of the gate Split",
                        "activation": "meta: the activation op on the j block"},
+    meta_reader=META_LSTM_GATES,
     converter=stock_converter("basic_lstm"),
     legacy=Builder("legacy_rnn.cells:basic_lstm_cell",
                    lambda s, d, scope: ((s.units,), {"forget_bias": s.forget_bias, "activation": act_or_none(s)})),

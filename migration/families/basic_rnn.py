@@ -4,7 +4,7 @@ Keras 2 twin: ``SimpleRNNCell`` (``kernel = K[:D]``, ``recurrent_kernel = K[D:]`
 """
 from __future__ import annotations
 
-from migration.families.row import Builder, Family, Layout, act_or_none, default_dims
+from migration.families.row import META_RNN_ACTIVATION, Builder, Family, Layout, act_or_none, default_dims
 from migration.families.stock import LINEAR, PRE12, stock_converter
 
 FAMILY = Family(
@@ -18,6 +18,7 @@ FAMILY = Family(
              Layout("BasicRNNCell", ("Linear/Matrix", "Linear/Bias"), renames=LINEAR, order=14)),
     hyper={"activation": "tanh"},
     not_in_checkpoint={"activation": "meta: the activation op after the cell's BiasAdd"},
+    meta_reader=META_RNN_ACTIVATION,
     converter=stock_converter("basic_rnn"),
     legacy=Builder("legacy_rnn.cells:basic_rnn_cell", lambda s, d, scope: ((s.units,), {"activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.cells:basic_rnn_cell",

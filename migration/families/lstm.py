@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from migration.core.specs import CellSpec
 from migration.families.basic_lstm import lstm_dims
-from migration.families.row import Builder, Family, Layout, act_or_none
+from migration.families.row import META_LSTM_GATES, Builder, Family, Layout, act_or_none
 from migration.families.stock import PEEPHOLES, PRE12, stock_converter
 
 
@@ -34,6 +34,7 @@ FAMILY = Family(
                        "cell_clip": "meta: the clip_by_value constant on c (or the fused op's attribute)",
                        "proj_clip": "meta: the clip_by_value constant after the projection MatMul",
                        "activation": "meta: the activation op on the j block"},
+    meta_reader=META_LSTM_GATES,
     converter=stock_converter("lstm"),
     legacy=Builder("legacy_rnn.cells:lstm_cell",
                    lambda s, d, scope: (lstm_args(s), {"activation": act_or_none(s)})),

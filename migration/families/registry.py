@@ -2,9 +2,19 @@
 from __future__ import annotations
 
 from migration.core.specs import CELL_KINDS, register_kind
-from migration.families import (basic_lstm, basic_rnn, cudnn_compatible_gru, cudnn_compatible_lstm, gru, gru_block,
-                                gru_block_v2, handwritten, layer_norm_lstm, lstm, lstm_block, lstm_block_fused,
-                                ugrnn)
+import migration.families.basic_lstm as basic_lstm
+import migration.families.basic_rnn as basic_rnn
+import migration.families.cudnn_compatible_gru as cudnn_compatible_gru
+import migration.families.cudnn_compatible_lstm as cudnn_compatible_lstm
+import migration.families.gru as gru
+import migration.families.gru_block as gru_block
+import migration.families.gru_block_v2 as gru_block_v2
+import migration.families.handwritten as handwritten
+import migration.families.layer_norm_lstm as layer_norm_lstm
+import migration.families.lstm as lstm
+import migration.families.lstm_block as lstm_block
+import migration.families.lstm_block_fused as lstm_block_fused
+import migration.families.ugrnn as ugrnn
 from migration.families.row import Family
 
 FAMILIES: tuple[Family, ...] = (

@@ -15,6 +15,10 @@ import numpy as np
 from migration.core.specs import CellSpec
 
 Arrays = dict[str, np.ndarray]
+#: How the ``.meta`` gives a family's hyper-parameters (:mod:`migration.checkpoint.meta` implements each reader):
+#: LSTM gates (the Const added to the forget block, clips, the j activation, or the fused op's attributes), the
+#: LayerNormBasicLSTMCell forget add, a basic RNN's activation after its BiasAdd.
+META_LSTM_GATES, META_LAYER_NORM_FORGET, META_RNN_ACTIVATION = "lstm_gates", "layer_norm_forget", "rnn_activation"
 #: (spec, input_size, scope) -> (positional args, keyword args) of a builder
 BuilderArgs = Callable[[CellSpec, Optional[int], str], tuple[tuple, dict]]
 
@@ -101,6 +105,8 @@ class Family:
     spec_options: tuple[str, ...] = ()
     #: the spec fields ``rnn-migrate inspect`` prints for a cell of the family (None/False values are left out)
     inspect_keys: tuple[str, ...] = ("activation",)
+    #: which reader of the ``.meta`` finds the hyper-parameters (one of the ``META_*`` names; None: none)
+    meta_reader: Optional[str] = None
     #: (meta, first variable key) -> hyper-parameters, when no op scope of the cell gave any (LSTMBlockFusedCell)
     meta_fallback: Optional[Callable[[Any, str], dict]] = None
 
