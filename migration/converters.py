@@ -53,7 +53,7 @@ def _forget_offset(units: int, forget_bias: float, order: Sequence[str]) -> np.n
 
 def simple_rnn_to_keras(kernel: np.ndarray, bias: np.ndarray, input_size: int) -> list[np.ndarray]:
     """``h' = act([x, h] K + b)``  ->  ``SimpleRNNCell`` ``[kernel = K[:D], recurrent_kernel = K[D:], bias = b]``."""
-    k_x, k_h = _split_rows(np.asarray(kernel), input_size, "kernel")
+    k_x, k_h = split_fused_rows(np.asarray(kernel), input_size, "kernel")
     units = k_x.shape[1]
     check_shape("kernel", kernel.shape, (input_size + units, units), "simple RNN: [D+U, U]")
     check_shape("bias", np.shape(bias), (units,))
@@ -75,7 +75,7 @@ def lstm_to_keras(kernel: np.ndarray, bias: np.ndarray, input_size: int, forget_
     """TF1 ``kernel [D+R, 4U]`` / ``bias [4U]`` in ``i, j, f, o`` -> Keras ``kernel [D, 4U], recurrent_kernel [R, 4U],
     bias [4U]`` in ``i, f, c, o`` with ``b_f + forget_bias``."""
     kernel, bias = np.asarray(kernel), np.asarray(bias)
-    k_x, k_h = _split_rows(kernel, input_size, "kernel")
+    k_x, k_h = split_fused_rows(kernel, input_size, "kernel")
     if kernel.shape[1] % 4:
         raise ShapeError(f"Received an invalid shape for `kernel`: expected (D+R, 4*units), got {tuple(kernel.shape)}.")
     units = kernel.shape[1] // 4

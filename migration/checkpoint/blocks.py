@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from migration.core.specs import CellSpec
+from migration.families import keras_cell, legacy_cell
 
 DIRECTIONS = ("fw", "bw")
 
@@ -44,7 +45,7 @@ def build_keras_block(directions: dict[str, Sequence[CellSpec]], input_size: int
     cells: dict[str, list] = {}
 
     def make(direction: str):
-        layer_cells = [modern_rnn.cell_from_spec(s, input_size) for s in directions[direction]]
+        layer_cells = [keras_cell(s, input_size) for s in directions[direction]]
         cells[direction] = layer_cells
         return layer_cells[0] if len(layer_cells) == 1 else modern_rnn.multi_rnn_cell(layer_cells)
 
@@ -78,7 +79,7 @@ def build_tf1_block(directions: dict[str, Sequence[CellSpec]], input_size: int, 
 
     def make(direction: str):
         specs = directions[direction]
-        made = [legacy_rnn.cell_from_spec(s) for s in specs]
+        made = [legacy_cell(s) for s in specs]
         return made[0] if len(made) == 1 else legacy_rnn.multi_rnn_cell(made)
 
     if set(directions) == set(DIRECTIONS):

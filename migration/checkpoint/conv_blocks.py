@@ -51,7 +51,7 @@ class ConvBlock:
 
 
 def recognize_conv(r) -> list[ConvBlock]:
-    """Take the variables of every ConvLSTMCell under a ``dynamic_rnn`` scope (``_Recognizer`` ``r``)."""
+    """Take the variables of every ConvLSTMCell under a ``dynamic_rnn`` scope (``Recognizer`` ``r``)."""
     out = []
     free = set(r.free())
     for key in sorted(free):

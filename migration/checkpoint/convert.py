@@ -28,6 +28,7 @@ from migration.checkpoint.stacks import write_stacks
 from migration.core.errors import MigrationError, UnknownCellError
 from migration.core.outdir import staged_output
 from migration.graph.limits import SandboxLimit
+from migration.families import cell_to_keras, keras_names_for, uses_forget_bias
 
 #: Keras weight name -> TF1 names it is made of, and how (per cell kind).
 _TRANSFORMS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
@@ -113,8 +114,8 @@ class _Progress:
         self._stack.close()
 
 
-def _with_forget_bias(cell: CellInfo, forget_bias: Optional[float]) -> CellInfo:
-    if forget_bias is None or not cell.spec.is_lstm:
+def with_forget_bias(cell: CellInfo, forget_bias: Optional[float]) -> CellInfo:
+    if forget_bias is None or not uses_forget_bias(cell.spec):
         return cell
     spec = dataclasses.replace(cell.spec, forget_bias=float(forget_bias))
     return dataclasses.replace(cell, spec=spec, hyper_sources={**cell.hyper_sources, "forget_bias": "--forget-bias"})
@@ -150,8 +151,8 @@ class _Converter:
         return dtype
 
     def read_weight(self, key: str) -> np.ndarray:
-        """An RNN weight (or slot) as float32, cast exactly or refused (see :func:`_float32`)."""
-        array, note = _float32(key, self.read(key))
+        """An RNN weight (or slot) as float32, cast exactly or refused (see :func:`float32_weight`)."""
+        array, note = float32_weight(key, self.read(key))
         if note:
             self.casts[key] = note
         return array
@@ -165,13 +166,12 @@ class _Converter:
 
     def block(self, block: Block) -> dict[str, Any]:
         from migration.checkpoint.blocks import build_keras_block, output_labels
-        from migration.converters import cell_to_keras, keras_names_for
 
         if block.wrapper:  # AttentionCellWrapper around the cell
             from migration.checkpoint.wrapped import attention_block
 
             return attention_block(self, block)
-        dirs = {d: [_with_forget_bias(c, self.forget_bias) for c in cells] for d, cells in block.directions.items()}
+        dirs = {d: [with_forget_bias(c, self.forget_bias) for c in cells] for d, cells in block.directions.items()}
         specs = {d: [c.spec for c in cells] for d, cells in dirs.items()}
         model, keras_cells = build_keras_block(specs, block.input_size, name=f"block_{block.name}")
         file = self.rel("blocks", f"{block.name}.keras")
@@ -211,7 +211,6 @@ class _Converter:
         """Convert one cell's optimizer slots like the cell (no forget_bias); return role -> file per Keras weight."""
         if not self.with_optimizer:
             return {}
-        from migration.converters import cell_to_keras
 
         roles: dict[str, dict[str, str]] = {}
         for name, key in cell.variables.items():
@@ -379,7 +378,7 @@ class _Converter:
         return {"optimizers": out}
 
 
-def _float32(key: str, array: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
+def float32_weight(key: str, array: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
     """RNN weights as float32, exactly: float16/bfloat16 always widen exactly; float64 only if no value rounds.
 
     Returns ``(array, note)`` with a note for the manifest when a cast happened; raises MigrationError otherwise.
@@ -403,14 +402,14 @@ def _float32(key: str, array: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
 
 
 def _float32_alias(reader: CheckpointReader, tmp_root: str, keys: set[str]) -> str:
-    """A copy of the checkpoint with the variables ``keys`` cast to float32 (exact: :func:`_float32` refused any
+    """A copy of the checkpoint with the variables ``keys`` cast to float32 (exact: :func:`float32_weight` refused any
     rounding), so that the TF1 side of the verification, built in float32, restores it; the .meta is linked beside."""
     from migration.checkpoint.export import write_tf1_checkpoint
 
     arrays = {}
     for key in reader.variables:
         array = reader.read(key)
-        arrays[key] = _float32(key, array)[0] if key in keys else array
+        arrays[key] = float32_weight(key, array)[0] if key in keys else array
     prefix = write_tf1_checkpoint(arrays, os.path.join(tmp_root, "float32", "model.ckpt"))
     if reader.meta_path:
         os.symlink(os.path.abspath(reader.meta_path), prefix + ".meta")

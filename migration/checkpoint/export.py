@@ -30,6 +30,7 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.core.specs import CellSpec
+from migration.families import cell_to_tf1, keras_spec, register_keras_classes
 
 _ACT = {"tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid", "linear": "linear", "softsign": "softsign", "elu": "elu"}
 
@@ -55,6 +56,9 @@ def _spec_for(cell, forget_bias: float, where: str) -> CellSpec:
     from modern_rnn import ProjectionLSTMCell, keras
 
     cell = _unwrap(cell)
+    spec = keras_spec(cell, forget_bias, where)  # a family with its own Keras cell (an export hook in its row)
+    if spec is not None:
+        return spec
     act = keras.activations.serialize(cell.activation) if hasattr(cell, "activation") else "tanh"
     act = act if isinstance(act, str) else act.get("config", {}).get("name", str(act))
     if isinstance(cell, ProjectionLSTMCell):
@@ -126,7 +130,6 @@ def tf_nest_flatten(x) -> list:
 
 
 def _cell_arrays(cell, spec: CellSpec, prefix: str, out: dict, sources: dict, where: str) -> None:
-    from migration.converters import cell_to_tf1
 
     for name, array in cell_to_tf1(spec, _unwrap(cell).get_weights()).items():
         key = f"{prefix}/{spec.tf1_scope}/{name}"
@@ -415,6 +418,7 @@ def export_keras_model(model: Any, out_prefix: str | os.PathLike, *, scope: Opti
         import modern_rnn.seq2seq.models  # noqa: F401  (registers the seq2seq models for safe-mode loading)
 
         inputs.append(os.fspath(model))
+        register_keras_classes()  # the families' own Keras cells, for safe-mode loading
         model = load_keras_model(model, trust=trust)
     if not np.isfinite(forget_bias):
         raise MigrationError(f"Received an invalid value for `forget_bias`: expected a finite number, got {forget_bias}.")

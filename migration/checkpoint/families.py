@@ -1,71 +1,28 @@
-"""What the cell families add to the recognizer: cell-table rows (through
-:func:`migration.checkpoint.recognize.register_cell_row`) and a few recognizer steps (EMA shadows, the contrib
-wrappers' own variables, cuDNN opaque buffers, stacked bidirectional layers) that :func:`recognize` calls.
-
-Imported by :mod:`migration.checkpoint.recognize` once its table exists; each row is (cell directory, kind, required
-variables, optional variables), with renames to the names the kind's converter reads and per-directory defaults
-for hyper-parameters the checkpoint does not store.
+"""Recognizer steps beyond the cell table (EMA shadows, the contrib wrappers' own variables, cuDNN opaque buffers,
+stacked bidirectional layers) that :func:`migration.checkpoint.recognize.recognize` calls. The cell-table rows
+themselves are the layouts of the family rows (:mod:`migration.families`).
 """
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
 
-from migration.checkpoint.recognize import (Block, DenseInfo, EmbeddingInfo, OptimizerInfo, _ema_owner,
-                                            register_cell_row)
+from migration.checkpoint.items import Block, DenseInfo, EmbeddingInfo, OptimizerInfo, ema_owner
 
 if TYPE_CHECKING:
-    from migration.checkpoint.recognize import _Recognizer
+    from migration.checkpoint.recognize import Recognizer
 
-_PEEPHOLES = ("w_f_diag", "w_i_diag", "w_o_diag")
-# tf.contrib.rnn block cells. LSTMBlockCell writes exactly LSTMCell's lstm_cell/* (row above; its forget_bias,
-# cell_clip and use_peephole are LSTMBlockCell op attributes in the .meta) and GRUBlockCellV2 exactly GRUCell's.
-register_cell_row("lstm_fused_cell", "lstm", ("kernel", "bias"), _PEEPHOLES)  # LSTMBlockFusedCell (BlockLSTM op)
-register_cell_row("gru_cell", "gru", ("w_ru", "b_ru", "w_c", "b_c"),  # GRUBlockCell v1 names, GRUCell's arrays
-                  renames={"w_ru": "gates/kernel", "b_ru": "gates/bias", "w_c": "candidate/kernel",
-                           "b_c": "candidate/bias"})
-# tf.contrib.rnn.LayerNormBasicLSTMCell: no bias, gamma/beta per gate scope (layer_norm=False: a BasicLSTMCell).
-register_cell_row("layer_norm_basic_lstm_cell", "layer_norm_lstm",
-                  ("input/gamma", "kernel", "input/beta", "transform/gamma", "transform/beta", "forget/gamma",
-                   "forget/beta", "output/gamma", "output/beta", "state/gamma", "state/beta"))
-register_cell_row("layer_norm_basic_lstm_cell", "basic_lstm", ("kernel", "bias"))
-# Checkpoints from before TF 1.2: TensorFlow's own checkpoint_convert.py renamed weights/biases -> kernel/bias
-# (TF 1.0-1.1); older graphs (TF <= 0.12) used the class name as scope and Linear/Matrix, Linear/Bias, W_0, B.
-_PRE12 = {"weights": "kernel", "biases": "bias"}
-register_cell_row("basic_rnn_cell", "basic_rnn", ("weights", "biases"), renames=_PRE12)
-register_cell_row("basic_lstm_cell", "basic_lstm", ("weights", "biases"), renames=_PRE12)
-register_cell_row("lstm_cell", "lstm", ("weights", "biases"), _PEEPHOLES + ("projection/weights",),
-                  renames={**_PRE12, "projection/weights": "projection/kernel"})
-register_cell_row("gru_cell", "gru", ("gates/weights", "gates/biases", "candidate/weights", "candidate/biases"),
-                  renames={"gates/weights": "gates/kernel", "gates/biases": "gates/bias",
-                           "candidate/weights": "candidate/kernel", "candidate/biases": "candidate/bias"})
-register_cell_row("layer_norm_basic_lstm_cell", "basic_lstm", ("weights", "biases"), renames=_PRE12)
-_LINEAR = {"Linear/Matrix": "kernel", "Linear/Bias": "bias"}
-register_cell_row("BasicRNNCell", "basic_rnn", ("Linear/Matrix", "Linear/Bias"), renames=_LINEAR)
-register_cell_row("BasicLSTMCell", "basic_lstm", ("Linear/Matrix", "Linear/Bias"), renames=_LINEAR)
-register_cell_row("GRUCell", "gru", ("Gates/Linear/Matrix", "Gates/Linear/Bias", "Candidate/Linear/Matrix",
-                                     "Candidate/Linear/Bias"),
-                  renames={"Gates/Linear/Matrix": "gates/kernel", "Gates/Linear/Bias": "gates/bias",
-                           "Candidate/Linear/Matrix": "candidate/kernel", "Candidate/Linear/Bias": "candidate/bias"})
-register_cell_row("LSTMCell", "lstm", ("W_0", "B"), ("W_F_diag", "W_I_diag", "W_O_diag", "W_P_0"),
-                  renames={"W_0": "kernel", "B": "bias", "W_F_diag": "w_f_diag", "W_I_diag": "w_i_diag",
-                           "W_O_diag": "w_o_diag", "W_P_0": "projection/kernel"})
-# tf.contrib.cudnn_rnn: the canonical variables CudnnOpaqueParamsSaveable wrote (.../rnn/multi_rnn_cell/cell_k/...).
-register_cell_row("cudnn_compatible_lstm_cell", "lstm", ("kernel", "bias"), defaults={"forget_bias": 0.0})
-register_cell_row("cudnn_compatible_gru_cell", "cudnn_compatible_gru",
-                  ("gates/kernel", "gates/bias", "candidate/input_projection/kernel",
-                   "candidate/hidden_projection/kernel", "candidate/input_projection/bias",
-                   "candidate/hidden_projection/bias"))
+# The cell-table rows (layouts) live in the family rows: migration.families.<kind>.FAMILY.layouts.
 
 
 # --- recognizer steps of the families (called by migration.checkpoint.recognize.recognize) ---------------
 
-def ema(r: "_Recognizer", use_ema: bool) -> dict[str, str]:
+def ema(r: "Recognizer", use_ema: bool) -> dict[str, str]:
     """``<var>/ExponentialMovingAverage`` shadows: listed (rejected, not RNN-blocking) by default; with
     ``use_ema`` taken, and returned as {variable: shadow} so that the recognized items read the shadows."""
     shadows = {}
     for key in r.free():
-        owner = _ema_owner(key, r.vs)
+        owner = ema_owner(key, r.vs)
         if owner is None:
             continue
         if use_ema:
@@ -77,7 +34,7 @@ def ema(r: "_Recognizer", use_ema: bool) -> dict[str, str]:
     return shadows
 
 
-def apply_ema(r: "_Recognizer", shadows: dict[str, str], blocks: list[Block], embeddings: list[EmbeddingInfo],
+def apply_ema(r: "Recognizer", shadows: dict[str, str], blocks: list[Block], embeddings: list[EmbeddingInfo],
               dense: list[DenseInfo], optimizers: list[OptimizerInfo]) -> None:
     """Point every recognized weight that has a shadow at the shadow (its optimizer slots follow it); the raw
     value stays listed as replaced."""
@@ -104,7 +61,7 @@ def apply_ema(r: "_Recognizer", shadows: dict[str, str], blocks: list[Block], em
         r.notes.append(f"use_ema: shadows of {unused} belong to variables nothing converts")
 
 
-def wrappers(r: "_Recognizer") -> tuple[list[EmbeddingInfo], list[DenseInfo]]:
+def wrappers(r: "Recognizer") -> tuple[list[EmbeddingInfo], list[DenseInfo]]:
     """Variables of the contrib wrappers (legacy_rnn.wrappers) under an RNN scope: ``.../output_projection_wrapper/
     {kernel,bias}`` (a Dense on every step's output), ``input_projection_wrapper/{kernel,bias}`` (a Dense on the
     inputs, before the block) and ``embedding_wrapper/embedding``."""
@@ -128,7 +85,7 @@ def wrappers(r: "_Recognizer") -> tuple[list[EmbeddingInfo], list[DenseInfo]]:
     return embeddings, dense
 
 
-def cudnn_opaque(r: "_Recognizer", blocks: list[Block]) -> None:
+def cudnn_opaque(r: "Recognizer", blocks: list[Block]) -> None:
     """``<scope>/opaque_kernel`` of a CudnnLSTM/CudnnGRU layer: consumed when the canonical variables TF's
     saveable wrote under the same scope describe exactly a buffer of its size; otherwise left for
     :meth:`leftovers` to refuse with the remedy."""
@@ -150,7 +107,7 @@ def cudnn_opaque(r: "_Recognizer", blocks: list[Block]) -> None:
                         f"{scope!r} (converted from those, not twice)")
 
 
-def crf(r: "_Recognizer") -> list[str]:
+def crf(r: "Recognizer") -> list[str]:
     """``[<scope>/]transitions [N, N]``: the transition matrix ``tf.contrib.crf.crf_log_likelihood`` created (row =
     previous tag, column = next tag); ``convert`` exports it unchanged for ``modern_rnn.CRF(num_tags=N)``."""
     found = []
@@ -199,7 +156,7 @@ def stacked_bidirectional_notes(blocks: list[Block]) -> list[str]:
     return notes
 
 
-def attention_cell_wrappers(r: "_Recognizer", blocks: list[Block]) -> None:
+def attention_cell_wrappers(r: "Recognizer", blocks: list[Block]) -> None:
     """``<scope>/attention_cell_wrapper/{kernel, bias, attention/{attn_w, attn_v, kernel, bias},
     attn_output_projection/{kernel, bias}}`` around a recognized block (``tf.contrib.rnn.AttentionCellWrapper``).
     With a ``.meta`` that gives ``attn_length`` the block becomes a wrapped block (:mod:`migration.checkpoint.wrapped`)

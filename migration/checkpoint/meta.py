@@ -23,6 +23,8 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.core.regular_files import read_regular
+from migration.families import family
+from migration.families.row import META_LAYER_NORM_FORGET, META_LSTM_GATES, META_RNN_ACTIVATION
 
 _ACTIVATIONS = {"Tanh": "tanh", "Relu": "relu", "Sigmoid": "sigmoid", "Elu": "elu", "Softsign": "softsign",
                 "Identity": "linear"}
@@ -300,7 +302,8 @@ class MetaGraph:
         facts: list[tuple[str, object]] = []
         refs = [_ref(i) for i in node.input]
         is_split = lambda r: (ctx.nodes.get(r[0]) is not None and ctx.nodes[r[0]].op == "Split")  # noqa: E731
-        if kind in ("basic_lstm", "lstm") and node.op in _BLOCK_LSTM_OPS:
+        reader = family(kind).meta_reader
+        if reader == META_LSTM_GATES and node.op in _BLOCK_LSTM_OPS:
             # tf.contrib.rnn.LSTMBlockCell / LSTMBlockFusedCell: the hyper-parameters are attributes of the fused op
             # (BlockLSTMV2 has no forget_bias attribute: 0.0). The kernels fix tanh and have no projection.
             bias = node.attr["forget_bias"].f if "forget_bias" in node.attr else 0.0
@@ -308,7 +311,7 @@ class MetaGraph:
             clip = float(str(np.float32(node.attr["cell_clip"].f))) if "cell_clip" in node.attr else -1.0
             facts.append(("cell_clip", clip if clip > 0 else None))
             facts += [("activation", "tanh"), ("proj_clip", None)]
-        elif kind in ("basic_lstm", "lstm"):
+        elif reader == META_LSTM_GATES:
             if node.op in ("Add", "AddV2") and len(refs) == 2:
                 for (src, idx), other in ((refs[0], node.input[1]), (refs[1], node.input[0])):
                     if idx == 2 and is_split((src, idx)):
@@ -322,7 +325,7 @@ class MetaGraph:
                 if value is not None:
                     clip = "proj_clip" if self._producer_op(ctx, node.input[0]) == "MatMul" else "cell_clip"
                     facts.append((clip, value))
-        elif kind == "layer_norm_lstm" and node.op in ("Add", "AddV2") and len(refs) == 2:
+        elif reader == META_LAYER_NORM_FORGET and node.op in ("Add", "AddV2") and len(refs) == 2:
             # LayerNormBasicLSTMCell: sigmoid(layer_norm(f, "forget") + forget_bias): an Add of a Const and a tensor
             # computed from the gate Split's output 2 alone (through the layer norm), feeding a Sigmoid
             for k in (0, 1):
@@ -330,7 +333,7 @@ class MetaGraph:
                 if value is not None and self._split_outputs(ctx, node.input[k]) == {2} and any(
                         c.op == "Sigmoid" for c in self._context_consumers(ctx).get(node.name, ())):
                     facts.append(("forget_bias", value))
-        elif kind == "basic_rnn":
+        elif reader == META_RNN_ACTIVATION:
             if node.op in _ACTIVATIONS and refs and self._producer_op(ctx, node.input[0]) == "BiasAdd":
                 facts.append(("activation", _ACTIVATIONS[node.op]))
         return facts

@@ -17,8 +17,8 @@ cell directory         kind            variables under it                       
 ``rnn_cell``           ``handwritten`` ``W [D+U,U]``, ``b [U]``                             seed 002's ``get_variable`` cell
 =====================  ==============  =================================================  ===============================
 
-More rows come from the cell families through :func:`register_cell_row` (:mod:`migration.checkpoint.families`:
-``tf.contrib`` block/fused/layer-norm cells, cuDNN canonical cells, names from before TF 1.2). ``EMA`` shadows
+The rows are the layouts of the cell families (:mod:`migration.families`: ``tf.contrib`` block/fused/layer-norm
+cells, cuDNN canonical cells, names from before TF 1.2, and every family added there). ``EMA`` shadows
 (``<var>/ExponentialMovingAverage``) are listed, or converted instead of the raw values with ``use_ema``.
 
 Above the cell directory: ``multi_rnn_cell/cell_k`` (layer k of a ``MultiRNNCell``), then ``fw``/``bw`` (a
@@ -33,42 +33,23 @@ reported, not migrated.
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Optional
 
-from migration.checkpoint import bookkeeping
-from migration.checkpoint.meta import MetaGraph
-from migration.checkpoint.reader import VariableInfo
+import migration.checkpoint.bookkeeping as bookkeeping
+import migration.checkpoint.families as families
+import migration.checkpoint.seq2seq as seq2seq
+from migration.checkpoint.cell_table import (CELL_DEFAULTS, CELL_RENAMES, CELL_TABLE, check_cell_variables,
+                                             cell_candidates, cell_path, parse_path, is_rnn_like, units_and_input)
+from migration.checkpoint.conv_blocks import recognize_conv
+from migration.checkpoint.cudnn_opaque import opaque_layouts
+from migration.checkpoint.items import (EMA_NAMES, AccountingError, Block, CellInfo, DenseInfo, EmbeddingInfo,
+                                        Inspection, OptimizerInfo, Unrecognized, check_accounting, ema_owner)
+from migration.checkpoint.meta import MetaGraph, load_meta
+from migration.checkpoint.reader import CheckpointReader, VariableInfo
 from migration.core.errors import MigrationError, ShapeError
 from migration.core.specs import CellSpec
-
-#: (cell directory name, kind, required variables, optional variables)
-CELL_TABLE: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("basic_lstm_cell", "basic_lstm", ("kernel", "bias"), ()),
-    ("lstm_cell", "lstm", ("kernel", "bias"), ("w_f_diag", "w_i_diag", "w_o_diag", "projection/kernel")),
-    ("basic_rnn_cell", "basic_rnn", ("kernel", "bias"), ()),
-    ("gru_cell", "gru", ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias"), ()),
-    ("rnn_cell", "handwritten", ("W", "b"), ()),
-)
-
-#: Registry hook for the cell families (see :func:`register_cell_row`): (cell directory, first required name) ->
-#: checkpoint name -> the name the kind's converter reads; and per cell directory the hyper-parameter defaults that
-#: differ from the kind's (used when the ``.meta`` does not give them).
-CELL_RENAMES: dict[tuple[str, str], dict[str, str]] = {}
-CELL_DEFAULTS: dict[str, dict[str, object]] = {}
-
-
-def register_cell_row(dirname: str, kind: str, required: tuple[str, ...], optional: tuple[str, ...] = (),
-                      renames: Optional[dict[str, str]] = None, defaults: Optional[dict[str, object]] = None) -> None:
-    """Add a row to :data:`CELL_TABLE`: a cell family contributes its layouts here instead of editing the recognizer."""
-    global CELL_TABLE
-    CELL_TABLE = CELL_TABLE + ((dirname, kind, tuple(required), tuple(optional)),)
-    if renames:
-        CELL_RENAMES[(dirname, required[0])] = dict(renames)
-    if defaults:
-        CELL_DEFAULTS.setdefault(dirname, {}).update(defaults)
-
+from migration.families import family, tf1_shapes
 
 #: optimizer slot name (without ``_n``) -> (optimizer kind, slot roles by index ``_n``)
 SLOT_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -88,177 +69,12 @@ KERAS_OPTIMIZERS: dict[str, tuple[str, dict[str, str], dict[str, float]]] = {
 _NON_SLOT = re.compile(r"^(?:(.*)/)?(beta1_power|beta2_power)(?:_(\d+))?$")
 _UNNAMED = re.compile(r"^(?:(.*)/)?Variable(?:_(\d+))?$")
 _EMBED_NAME = re.compile(r"emb|embedding|word_?vec|glove|lookup|vocab", re.I)
-#: directory names that only RNN cells use (``rnnlm/softmax_w`` is not RNN-like: a variable scope named ``rnnlm``)
-_RNN_WORDS = re.compile(r"^(rnn|bidirectional_rnn|fw|bw|multi_rnn_cell|cell_\d+)$|_cell(_\d+)?$|"
-                        r"^(basic_)?(lstm|gru)(_cell)?(_\d+)?$", re.I)
 #: (kernel, bias) names in one directory; ``<x>_w`` + ``<x>_b`` siblings (``softmax_w``) are matched in :meth:`dense`
 _DENSE_PAIRS = (("kernel", "bias"), ("W", "b"), ("w", "b"), ("weights", "biases"), ("weight", "bias"))
 #: Dense heads whose kernel and bias live apart, as tutorials wrote them: (kernel key, bias key, head name) at the
 #: checkpoint root. ``W`` + ``output/b``: ``get_variable('W')`` ignores the ``name_scope('output')`` that
 #: ``tf.Variable(..., name='b')`` follows.
 _SPLIT_DENSE = (("softmax_w", "softmax_b", "softmax"), ("W", "output/b", "output"))
-
-
-@dataclasses.dataclass
-class CellInfo:
-    """One layer of one direction of an RNN block."""
-
-    path: str
-    rel_path: str
-    spec: CellSpec
-    input_size: int
-    variables: dict[str, str]
-    hyper_sources: dict[str, str]
-
-    def to_dict(self) -> dict:
-        return {"path": self.path, "rel_path": self.rel_path, "spec": self.spec.to_dict(), "input_size": self.input_size,
-                "variables": dict(self.variables), "hyper_sources": dict(self.hyper_sources)}
-
-
-@dataclasses.dataclass
-class Block:
-    """An RNN block: ``dynamic_rnn`` (direction ``""``) or ``bidirectional_dynamic_rnn`` (``fw``, ``bw``) over one
-    cell or a ``MultiRNNCell`` stack, under ``scope``."""
-
-    scope: str
-    directions: dict[str, list[CellInfo]]
-    name: str = ""
-    wrapper: Optional[dict] = None  # an AttentionCellWrapper around the cell (migration.checkpoint.wrapped)
-
-    @property
-    def bidirectional(self) -> bool:
-        return set(self.directions) == {"fw", "bw"}
-
-    @property
-    def input_size(self) -> int:
-        if self.wrapper:  # the block reads x; the wrapped cell reads the wrapper's projection
-            return int(self.wrapper["input_depth"])
-        return next(iter(self.directions.values()))[0].input_size
-
-    @property
-    def cells(self) -> list[CellInfo]:
-        return [c for d in sorted(self.directions) for c in self.directions[d]]
-
-    def describe(self) -> str:
-        layers = next(iter(self.directions.values()))
-        kinds = "+".join(c.spec.kind for c in layers)
-        return (f"{'bidirectional ' if self.bidirectional else ''}{kinds} units={[c.spec.units for c in layers]} "
-                f"input={self.input_size} layers={len(layers)}")
-
-    def to_dict(self) -> dict:
-        return {"scope": self.scope, "name": self.name, "bidirectional": self.bidirectional,
-                "input_size": self.input_size, "layers": len(next(iter(self.directions.values()))),
-                "directions": {d: [c.to_dict() for c in cells] for d, cells in self.directions.items()},
-                **({"wrapper": self.wrapper} if self.wrapper else {})}
-
-
-@dataclasses.dataclass
-class EmbeddingInfo:
-    name: str
-    source: str  # "variable" | "graph_constant"
-    shape: tuple[int, ...]
-    dtype: str
-    partitions: Optional[int] = None  # None: unknown (no .meta)
-    strategy: Optional[str] = None  # 'mod' / 'div' lookup strategy when partitioned
-    note: str = ""
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass
-class DenseInfo:
-    name: str
-    kernel: str
-    bias: str
-    shape: tuple[int, int]
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass
-class OptimizerInfo:
-    kind: str
-    name: str
-    slots: dict[str, dict[str, str]]  # variable key -> role -> slot key
-    counters: dict[str, str]  # beta1_power -> key
-    constants: dict[str, float]
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass
-class Unrecognized:
-    name: str
-    shape: tuple[int, ...]
-    reason: str
-    rnn_like: bool = False
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass
-class Inspection:
-    """What :func:`recognize` found; ``consumed`` maps every recognized key to its role."""
-
-    prefix: str
-    meta_path: Optional[str]
-    variables: dict[str, VariableInfo]
-    blocks: list[Block]
-    embeddings: list[EmbeddingInfo]
-    dense: list[DenseInfo]
-    optimizers: list[OptimizerInfo]
-    global_step: Optional[str]
-    unrecognized: list[Unrecognized]
-    consumed: dict[str, str]
-    notes: list[str]
-    #: with ``use_ema``: variable -> the ExponentialMovingAverage shadow converted in its place
-    ema_shadows: dict[str, str] = dataclasses.field(default_factory=dict)
-    #: distributed-training counters (``sync_rep_local_step`` ...) -> what wrote them (recognized, not migrated)
-    bookkeeping: dict[str, str] = dataclasses.field(default_factory=dict)
-    #: ``tf.contrib.crf`` transition matrices ``[N, N]`` (exported unchanged for ``modern_rnn.CRF``)
-    crf: list[str] = dataclasses.field(default_factory=list)
-    #: ``tf.contrib.rnn.ConvLSTMCell`` blocks (:mod:`migration.checkpoint.conv_blocks`)
-    conv_blocks: list = dataclasses.field(default_factory=list)
-    #: attention decoders (:mod:`migration.checkpoint.seq2seq`)
-    seq2seq: list = dataclasses.field(default_factory=list)
-
-    @property
-    def convertible(self) -> bool:
-        return bool(self.blocks or self.conv_blocks or self.seq2seq) \
-            and not any(u.rnn_like for u in self.unrecognized) and all(s.convertible for s in self.seq2seq)
-
-    def problems(self) -> list[str]:
-        """Why ``convert`` would refuse this checkpoint (empty when it would not)."""
-        out = [f"variable {u.name!r} {list(u.shape)}: {u.reason}" for u in self.unrecognized if u.rnn_like]
-        out += [f"seq2seq {s.name}: {s.problem}" for s in self.seq2seq if s.problem]
-        if not self.blocks and not self.conv_blocks and not self.seq2seq:
-            out.insert(0, f"checkpoint {self.prefix!r} holds no RNN cell that rnn-migrate recognizes "
-                          f"(expected e.g. rnn/basic_lstm_cell/kernel; the cell table is in `rnn-migrate inspect --help`)")
-        return out
-
-    def to_dict(self) -> dict:
-        return {
-            "checkpoint": self.prefix, "meta": self.meta_path,
-            "variables": {k: {"shape": list(v.shape), "dtype": v.dtype} for k, v in self.variables.items()},
-            "blocks": [b.to_dict() for b in self.blocks],
-            "embeddings": [e.to_dict() for e in self.embeddings],
-            "dense": [d.to_dict() for d in self.dense],
-            "optimizers": [o.to_dict() for o in self.optimizers],
-            "global_step": self.global_step,
-            "unrecognized": [u.to_dict() for u in self.unrecognized],
-            "consumed": dict(self.consumed),
-            "bookkeeping": dict(self.bookkeeping),
-            "crf": list(self.crf),
-            "conv_blocks": [c.to_dict() for c in self.conv_blocks],
-            "seq2seq": [s.to_dict() for s in self.seq2seq],
-            "notes": list(self.notes),
-            "convertible": self.convertible,
-            "problems": self.problems(),
-        }
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -280,124 +96,13 @@ def _split_slot(name: str, variables: dict[str, VariableInfo]) -> Optional[tuple
     return owner, m.group(1), int(m.group(2) or 0)
 
 
-#: ``tf.train.ExponentialMovingAverage`` shadow variables: ``<var>/<name>`` (default name below), same shape.
-EMA_NAMES: tuple[str, ...] = ("ExponentialMovingAverage",)
-
-
-def _ema_owner(name: str, variables: dict[str, VariableInfo]) -> Optional[str]:
-    if "/" not in name:
-        return None
-    owner, last = name.rsplit("/", 1)
-    if last in EMA_NAMES and owner in variables and variables[owner].shape == variables[name].shape:
-        return owner
-    return None
-
-
 def _slot_roles(base: str, count: int) -> tuple[str, ...]:
     if base == "RMSProp" and count == 3:
         return ("rms", "mg", "momentum")
     return SLOT_TABLE[base][1]
 
 
-def _cell_path(key: str) -> Optional[tuple[str, int]]:
-    """If ``key`` is the first required variable of a table row, return (cell path, row index)."""
-    for i, (dirname, _kind, required, _opt) in enumerate(CELL_TABLE):
-        suffix = "/" + required[0]
-        if not key.endswith(suffix):
-            continue
-        path = key[: -len(suffix)]
-        if re.fullmatch(re.escape(dirname) + r"(_\d+)?", path.rsplit("/", 1)[-1]):
-            return path, i
-    return None
-
-
-def _cell_candidates(key: str) -> list[tuple[str, int]]:
-    """Every (cell path, row index) whose row has ``key`` as its first required variable (a directory can have
-    several layouts: current names, pre-TF-1.2 names, layer_norm on/off)."""
-    out = []
-    for i, (dirname, _kind, required, _opt) in enumerate(CELL_TABLE):
-        suffix = "/" + required[0]
-        path = key[: -len(suffix)]
-        if key.endswith(suffix) and re.fullmatch(re.escape(dirname) + r"(_\d+)?", path.rsplit("/", 1)[-1]):
-            out.append((path, i))
-    return out
-
-
-def _parse_path(path: str) -> tuple[str, str, int, str]:
-    """cell path -> (block scope, direction, layer, rel path). Pre-TF-1.0 spellings ``MultiRNNCell/Cell0`` and
-    ``BiRNN/FW``, ``BW`` are read like ``multi_rnn_cell/cell_0`` and ``fw``, ``bw``."""
-    comps = path.split("/")
-    rest = comps[:-1]
-    layer = 0
-    if len(rest) >= 2 and rest[-2] == "multi_rnn_cell" and re.fullmatch(r"cell_\d+", rest[-1]):
-        layer = int(rest[-1][5:])
-        rest = rest[:-2]
-    elif len(rest) >= 2 and rest[-2] == "MultiRNNCell" and re.fullmatch(r"Cell\d+", rest[-1]):
-        layer = int(rest[-1][4:])
-        rest = rest[:-2]
-    direction = ""
-    if rest and rest[-1] in ("fw", "bw", "FW", "BW"):
-        direction = rest[-1].lower()
-        rest = rest[:-1]
-    scope = "/".join(rest)
-    rel = path[len(scope) + 1:] if scope else path
-    return scope, direction, layer, rel
-
-
-def _units_and_input(kind: str, names: dict[str, str], vs: dict[str, VariableInfo]) -> tuple[int, int, Optional[int]]:
-    """(units, input size, num_proj) from the shapes; raises ShapeError naming the variable."""
-    shape = lambda n: vs[names[n]].shape  # noqa: E731
-    if kind in ("basic_lstm", "lstm"):
-        bias = shape("bias")
-        if len(bias) != 1 or bias[0] % 4:
-            raise ShapeError(f"Received an invalid shape for `{names['bias']}`: expected (4*units,), got {bias}.")
-        units = bias[0] // 4
-        proj = shape("projection/kernel")[1] if "projection/kernel" in names and len(shape("projection/kernel")) == 2 else None
-        rows = shape("kernel")[0]
-        return units, rows - (proj or units), proj
-    if kind == "layer_norm_lstm":
-        units = shape("input/gamma")[0]
-        return units, shape("kernel")[0] - units, None
-    if kind == "cudnn_compatible_gru":
-        return shape("candidate/hidden_projection/bias")[0], shape("candidate/input_projection/kernel")[0], None
-    if kind == "gru":
-        units = shape("candidate/bias")[0]
-        return units, shape("gates/kernel")[0] - units, None
-    bias_name = "b" if kind == "handwritten" else "bias"
-    kernel_name = "W" if kind == "handwritten" else "kernel"
-    units = shape(bias_name)[0]
-    return units, shape(kernel_name)[0] - units, None
-
-
-#: dtypes an RNN weight may be stored in: converted exactly to float32 (float64 only when no value rounds)
-FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
-
-
-def _check_cell_variables(kind: str, names: dict[str, str], vs: dict[str, VariableInfo]) -> None:
-    """Every variable of a recognized cell is a floating-point kernel (2-D) or vector (1-D) with no zero-size axis."""
-    for name, key in names.items():
-        info = vs[key]
-        if info.dtype not in FLOAT_DTYPES:
-            raise MigrationError(
-                f"Variable {key!r} of the {kind} cell has dtype {info.dtype}; RNN weights are floating point "
-                f"({', '.join(FLOAT_DTYPES)}). The checkpoint was not written by a TF1 RNN cell or is damaged; "
-                "`rnn-migrate inspect` lists its variables."
-            )
-        rank = 2 if name.endswith("kernel") or name == "W" else 1
-        if len(info.shape) != rank:
-            raise ShapeError(f"Received an invalid shape for {key!r}: expected a {rank}-D "
-                             f"{'kernel' if rank == 2 else 'vector'} for a {kind} cell, got {list(info.shape)}.")
-        if 0 in info.shape:
-            raise ShapeError(f"Received an invalid shape for {key!r}: {list(info.shape)} has a zero-size axis (a cell "
-                             "with zero units or zero inputs); there is nothing to convert.")
-
-
-def _rnn_like(key: str) -> bool:
-    """True when a directory of ``key`` looks like an RNN scope (``rnn``, ``fw``, ``cell_0``, ``*_cell``, ``lstm``...)."""
-    return any(_RNN_WORDS.search(c) for c in key.split("/")[:-1])
-
-
-class _Recognizer:
+class Recognizer:
     def __init__(self, prefix: str, variables: dict[str, VariableInfo], meta: Optional[MetaGraph]) -> None:
         self.prefix, self.vs, self.meta = prefix, variables, meta
         self.consumed: dict[str, str] = {}
@@ -407,7 +112,8 @@ class _Recognizer:
 
     def take(self, key: str, role: str) -> None:
         if key in self.consumed:
-            raise AssertionError(f"{key} consumed twice: {self.consumed[key]} / {role}")
+            raise AccountingError(f"checkpoint variable {key!r} consumed twice: {self.consumed[key]} / {role}. This is "
+                                  "a bug in rnn-migrate; please report it with `rnn-migrate inspect --json` output.")
         self.consumed[key] = role
 
     def reject(self, key: str, reason: str, rnn_like: bool = False) -> None:
@@ -453,7 +159,7 @@ class _Recognizer:
         slots: dict[tuple[str, str], list[tuple[int, str]]] = {}
         for key in list(self.vs):
             split = _split_slot(key, self.vs)
-            if split is None or _split_slot(split[0], self.vs) is not None or _ema_owner(key, self.vs):
+            if split is None or _split_slot(split[0], self.vs) is not None or ema_owner(key, self.vs):
                 continue
             owner, base, idx = split
             slots.setdefault((owner, base), []).append((idx, key))
@@ -510,7 +216,7 @@ class _Recognizer:
         for key in sorted(free):
             if key not in free:  # already taken by a cell found through another of its variables
                 continue
-            candidates = _cell_candidates(key)
+            candidates = cell_candidates(key)
             if not candidates:
                 continue
             path = candidates[0][0]
@@ -537,17 +243,15 @@ class _Recognizer:
                 continue
             renames = CELL_RENAMES.get((dirname, required[0]), {})
             under = {renames.get(n, n): k for n, k in under.items()}
-            scope, direction, layer, rel = _parse_path(path)
-            _check_cell_variables(kind, under, self.vs)
-            units, input_size, proj = _units_and_input(kind, under, self.vs)
+            scope, direction, layer, rel = parse_path(path)
+            check_cell_variables(kind, under, self.vs)
+            units, input_size, proj = units_and_input(kind, under, self.vs)
             if input_size <= 0:
                 raise ShapeError(
                     f"Variable {under[required[0]]!r} has shape {list(self.vs[under[required[0]]].shape)}: it leaves "
                     f"no rows for the input (units={units}), so it is not a {dirname} kernel."
                 )
             spec, sources = self.spec_for(kind, units, bool(peep), proj, scope, rel, path, CELL_DEFAULTS.get(dirname))
-            from migration.converters import tf1_shapes
-
             for name, want in tf1_shapes(spec, input_size).items():
                 got = self.vs[under[name]].shape
                 if tuple(got) != tuple(want):
@@ -594,12 +298,11 @@ class _Recognizer:
                  path: str, defaults: Optional[dict[str, object]] = None) -> tuple[CellSpec, dict[str, str]]:
         params: dict[str, object] = {}
         sources: dict[str, str] = {}
-        if self.meta is not None and kind != "handwritten":
+        row = family(kind)
+        wanted = row.meta_hyper
+        if self.meta is not None and wanted:
             params = self._meta_hyperparameters(kind, scope, rel, path)
             sources = {k: "meta" for k in params}
-        wanted = {"basic_lstm": ("forget_bias", "activation"),
-                  "lstm": ("forget_bias", "cell_clip", "proj_clip", "activation"),
-                  "basic_rnn": ("activation",), "layer_norm_lstm": ("forget_bias",)}.get(kind, ())
         for key in wanted:
             if key not in params:
                 sources[key] = "default (no .meta)" if self.meta is None else "default (not found in .meta)"
@@ -609,8 +312,8 @@ class _Recognizer:
         params = {k: v for k, v in params.items() if k in wanted}
         if params.get("proj_clip") is not None and proj is None:
             params.pop("proj_clip")
-        spec = CellSpec(kind, units, use_peepholes=peep if kind == "lstm" else False,
-                        num_proj=proj if kind == "lstm" else None, **params)  # type: ignore[arg-type]
+        spec = CellSpec(kind, units, use_peepholes=peep if "use_peepholes" in row.spec_options else False,
+                        num_proj=proj if "num_proj" in row.spec_options else None, **params)  # type: ignore[arg-type]
         return spec, sources
 
     def _op_scopes(self) -> dict[str, list[str]]:
@@ -619,14 +322,14 @@ class _Recognizer:
             self._scopes_cache = {}
             for path in self._all_cell_paths():
                 key = next(k for k in self.vs if k.startswith(path + "/"))
-                self._scopes_cache[path] = self.meta.op_scopes(key, _parse_path(path)[3])  # type: ignore[union-attr]
+                self._scopes_cache[path] = self.meta.op_scopes(key, parse_path(path)[3])  # type: ignore[union-attr]
         return self._scopes_cache
 
     def _meta_hyperparameters(self, kind: str, scope: str, rel: str, path: str) -> dict[str, object]:
         """Hyper-parameters of one cell from every op scope its variables are used in (the variable scope itself
         when no op uses them); values must agree across scopes."""
         op_scopes = self._op_scopes()
-        all_scopes = {s for ss in op_scopes.values() for s in ss} | {_parse_path(p)[0] for p in self._all_cell_paths()}
+        all_scopes = {s for ss in op_scopes.values() for s in ss} | {parse_path(p)[0] for p in self._all_cell_paths()}
         params: dict[str, object] = {}
         for op_scope in op_scopes.get(path) or [scope]:
             for key, value in self.meta.cell_hyperparameters(op_scope, rel, kind, all_scopes).items():  # type: ignore[union-attr]
@@ -635,14 +338,14 @@ class _Recognizer:
                                          f"and {key}={value} in different parts of the graph. Pass the right one "
                                          "explicitly (e.g. --forget-bias).")
                 params[key] = value
-        if kind == "lstm" and not params:  # LSTMBlockFusedCell: one BlockLSTM op outside any cell scope
-            params = self.meta.fused_lstm_hyperparameters(  # type: ignore[union-attr]
-                next(k for k in self.vs if k.startswith(path + "/")))
+        fallback = family(kind).meta_fallback
+        if fallback is not None and not params:  # LSTMBlockFusedCell: one BlockLSTM op outside any cell scope
+            params = fallback(self.meta, next(k for k in self.vs if k.startswith(path + "/")))
         return params
 
     def _all_cell_paths(self) -> list[str]:
         if not hasattr(self, "_paths"):
-            self._paths = [p for p in (_cell_path(k) for k in self.vs) if p is not None]
+            self._paths = [p for p in (cell_path(k) for k in self.vs) if p is not None]
         return [p for p, _ in self._paths]
 
     # -- embeddings, dense, leftovers ---------------------------------------------------------------------------
@@ -686,7 +389,7 @@ class _Recognizer:
             if len(info.shape) != 2 or "/" not in key:
                 continue
             scope, last = key.rsplit("/", 1)
-            if _rnn_like(key):
+            if is_rnn_like(key):
                 continue  # never read an RNN-looking scope as a dense head: leftovers() reports it
             pairs = [(f"{scope}/{b}", scope) for w, b in _DENSE_PAIRS if last == w]
             m = re.fullmatch(r"(.+)_(w|W|weights?)", last)  # PTB/char-rnn: softmax_w + softmax_b, out_W + out_b
@@ -741,7 +444,7 @@ class _Recognizer:
                 self.take(key, f"distributed-training bookkeeping: {what} (not migrated)")
                 continue
             comps = key.split("/")
-            rnn_like = _rnn_like(key)
+            rnn_like = is_rnn_like(key)
             if comps[-1] == "opaque_kernel" and len(info.shape) == 1:
                 reason = ("cuDNN opaque parameter buffer (CudnnLSTM/CudnnGRU) without canonical "
                           "cudnn_compatible_*_cell variables that match it: split it with "
@@ -749,8 +452,6 @@ class _Recognizer:
                           "input_size, bidirectional) using the layer's configuration")
                 rnn_like = True
                 if self.meta is not None:
-                    from migration.checkpoint.cudnn_opaque import opaque_layouts
-
                     try:
                         layouts = opaque_layouts(self.meta, self.vs, [key])
                     except MigrationError as exc:
@@ -783,14 +484,10 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
     ``use_ema``: recognized weights read their ``ExponentialMovingAverage`` shadows (``convert --use-ema``); without
     it the shadows are listed in ``unrecognized`` with the remedy, never silently dropped.
     """
-    r = _Recognizer(prefix, variables, meta)
+    r = Recognizer(prefix, variables, meta)
     r.check_against_meta()
-    from migration.checkpoint import families
-
     shadows = families.ema(r, use_ema)
     optimizers, step = r.optimizers()
-    from migration.checkpoint import seq2seq
-
     attention = seq2seq.take(r)  # before the cells: a wrapped cell belongs to its AttentionWrapper
     blocks = r.cells()
     seq2seq.legacy_cells_problem(attention, blocks)
@@ -810,16 +507,13 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
     embeddings = wrapped_embeddings + r.embeddings()
     dense = wrapped_dense + r.dense()
     crf = families.crf(r)
-    from migration.checkpoint.conv_blocks import recognize_conv
-
     conv = recognize_conv(r)
     r.leftovers()
     families.apply_ema(r, shadows, blocks, embeddings, dense, optimizers)
     if meta is None:
         r.notes.append("no .meta graph: hyper-parameters that checkpoints do not store (forget_bias, cell_clip, "
                        "proj_clip, activation, partition strategy) take their TF1 defaults; pass --forget-bias if needed")
-    rejected = [u.name for u in r.unrecognized]
-    assert sorted(list(r.consumed) + rejected) == sorted(variables), "every variable must appear exactly once"
+    check_accounting(list(r.consumed), [u.name for u in r.unrecognized], variables)
     # slots of variables nothing consumed are themselves unrecognized
     for opt in optimizers:
         for owner in list(opt.slots):
@@ -834,16 +528,11 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
 
 def inspect_checkpoint(path: str, use_ema: bool = False) -> Inspection:
     """Resolve and validate ``path`` (prefix, file or directory), parse its ``.meta`` if any, and recognize it."""
-    from migration.checkpoint.meta import load_meta
-    from migration.checkpoint.reader import CheckpointReader
 
     reader = CheckpointReader(path)
     return recognize(reader.prefix, reader.variables, load_meta(reader.prefix), use_ema=use_ema)
 
 
 __all__ = ["Block", "CellInfo", "EmbeddingInfo", "DenseInfo", "OptimizerInfo", "Unrecognized", "Inspection",
-           "recognize", "inspect_checkpoint", "CELL_TABLE", "SLOT_TABLE", "MigrationError", "register_cell_row",
+           "recognize", "inspect_checkpoint", "AccountingError", "check_accounting", "CELL_TABLE", "SLOT_TABLE", "MigrationError",
            "CELL_RENAMES", "CELL_DEFAULTS", "EMA_NAMES", "KERAS_OPTIMIZERS"]
-
-# The cell families' rows (tf.contrib block/fused/layer-norm cells, cuDNN canonical cells, pre-TF-1.2 names).
-from migration.checkpoint import families as _families  # noqa: E402,F401  (registers its rows on import)

@@ -34,6 +34,7 @@ from migration.checkpoint.seq2seq_graph import DecoderGraph, locate, read_output
 from migration.core.errors import MigrationError
 from migration.graph.limits import SandboxLimit
 from migration.core.specs import CellSpec
+from migration.families import keras_cell, legacy_cell
 
 
 @dataclasses.dataclass
@@ -88,7 +89,7 @@ ASSUMED_ALWAYS = {
 # -- recognition ------------------------------------------------------------------------------------------------------
 
 def take(r) -> list[Seq2SeqInfo]:
-    """Consume the seq2seq variables of recognizer ``r`` (:class:`migration.checkpoint.recognize._Recognizer`)."""
+    """Consume the seq2seq variables of recognizer ``r`` (:class:`migration.checkpoint.recognize.Recognizer`)."""
     import re
 
     # an AttnW_k that is not a [1, 1, A, A] convolution kernel is not legacy_seq2seq's: leave it to the other rules
@@ -148,7 +149,6 @@ def legacy_cells_problem(infos: list[Seq2SeqInfo], blocks) -> list[Seq2SeqInfo]:
 
 def build_model(info: Seq2SeqInfo, arrays: dict[str, np.ndarray], output_attention: Optional[bool] = None):
     """An :class:`AttentionDecoderModel` holding the converted weights of ``info`` (``arrays``: checkpoint arrays)."""
-    import modern_rnn
     from modern_rnn import seq2seq as ms
     from modern_rnn.seq2seq.models import AttentionDecoderModel
 
@@ -157,7 +157,7 @@ def build_model(info: Seq2SeqInfo, arrays: dict[str, np.ndarray], output_attenti
         mech = ms.BahdanauAttention(block.num_units, normalize=block.normalize)
     else:
         mech = ms.LuongAttention(block.num_units, scale=block.scale)
-    cell = modern_rnn.cell_from_spec(info.spec, block.input_depth + block.attention_size)
+    cell = keras_cell(info.spec, block.input_depth + block.attention_size)
     oa = info.output_attention if output_attention is None else output_attention
     wrapper = ms.AttentionWrapper(cell, mech, attention_layer_size=block.attention_layer_size,
                                   alignment_history=False, output_attention=oa)
@@ -342,7 +342,7 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
             cls = ls.BahdanauAttention if block.mechanism == "bahdanau" else ls.LuongAttention
             opt = {"normalize": block.normalize} if block.mechanism == "bahdanau" else {"scale": block.scale}
             mech = cls(block.num_units, memory, memory_sequence_length=lengths, **opt)
-        cell = legacy_rnn.cell_from_spec(spec)
+        cell = legacy_cell(spec)
         wrapper = ls.AttentionWrapper(cell, mech, attention_layer_size=block.attention_layer_size,
                                       output_attention=entry["output_attention"])
         emb = v1.get_variable("emb", reader.get_tensor(entry["embedding"]).shape) if entry["embedding"] else None

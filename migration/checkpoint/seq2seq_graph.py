@@ -124,7 +124,7 @@ def _var_key(index, tensor: str) -> Optional[str]:
 def _const_value(index, tensor: str):
     import tensorflow as tf
 
-    node = index.node(ref(_back(index, tensor, ("Identity",)))[0])
+    node = index.node(ref(back_to(index, tensor, ("Identity",)))[0])
     if node is None or node.op != "Const":
         return None
     return tf.make_ndarray(node.attr["value"].tensor)
@@ -179,10 +179,10 @@ def _sample_id_stacks(index, loop: _Loop) -> list[Any]:
     ``TensorArrayGatherV3`` reading an ``Exit`` of the frame."""
     if loop.node is not None:
         return [n for n in index.nodes.values() if n.op == "TensorListStack" and n.attr["element_dtype"].type == 3
-                and ref(_back(index, n.input[0], ("Identity",)))[0] == loop.name]
+                and ref(back_to(index, n.input[0], ("Identity",)))[0] == loop.name]
     exits = set(loop.exits)
     return [n for n in index.nodes.values() if n.op in ("TensorArrayGatherV3", "TensorArrayGatherV2")
-            and n.attr["dtype"].type == 3 and ref(_back(index, n.input[2], ("Identity",)))[0] in exits]
+            and n.attr["dtype"].type == 3 and ref(back_to(index, n.input[2], ("Identity",)))[0] in exits]
 
 
 def _locate_greedy(index, train_loop: _Loop, cell_key: str, needed: set[str], memory_matmul: str,
@@ -205,8 +205,8 @@ def _locate_greedy(index, train_loop: _Loop, cell_key: str, needed: set[str], me
     for name in closure:
         node = index.nodes[name]
         if node.op in ("GatherV2", "ResourceGather", "Gather") and embedding is not None and \
-                ref(_back(index, node.input[0]))[0] in _handle_nodes(index, embedding):
-            fill = index.node(ref(_back(index, node.input[1], ("Identity", "Reshape")))[0])
+                ref(back_to(index, node.input[0]))[0] in handle_nodes(index, embedding):
+            fill = index.node(ref(back_to(index, node.input[1], ("Identity", "Reshape")))[0])
             if fill is not None and fill.op == "Fill":
                 value = _const_value(index, fill.input[1])
                 if value is not None:
@@ -237,7 +237,7 @@ def _initial_state(index, loop: _Loop, spec: CellSpec) -> list[str]:
     floats = [t for t, ty in zip(loop.loop_vars, loop.dtypes) if tf.as_dtype(ty) == tf.float32 and not flow(t)]
     count = 2 if spec.is_lstm else 1
     state = floats[:count]
-    producers = [index.node(ref(_back(index, t, ("Identity",)))[0]) for t in state]
+    producers = [index.node(ref(back_to(index, t, ("Identity",)))[0]) for t in state]
     if all(p is not None and ("ZeroState/" in p.name or p.op in ("Fill", "Const", "ZerosLike")) for p in producers):
         return []
     return state
@@ -258,7 +258,7 @@ def _static_shape(index, tensor: str) -> Optional[list[int]]:
     return None
 
 
-def _handle_nodes(index, key: str) -> list[str]:
+def handle_nodes(index, key: str) -> list[str]:
     """Graph nodes that hold checkpoint variable ``key`` (resource handle, ref variable, partitions)."""
     out = []
     for n in index.nodes.values():
@@ -269,7 +269,7 @@ def _handle_nodes(index, key: str) -> list[str]:
     return out
 
 
-def _back(index, tensor: str, ops=_PASS) -> str:
+def back_to(index, tensor: str, ops=_PASS) -> str:
     """Walk back from ``tensor`` through shape/identity ops (first input) to the first other producer."""
     for _ in range(12):
         node = index.node(ref(tensor)[0])
@@ -298,28 +298,28 @@ def _memory_and_lengths(index, key: str, needed: set[str]) -> tuple[str, Optiona
     """The memory (before masking) and ``memory_sequence_length`` of the mechanism whose ``memory_layer`` MatMul
     is among the nodes ``needed`` (the closure of the training logits: an inference decoder's mechanism in the same
     graph is another MatMul on the same kernel)."""
-    matmuls = [m for m in _consumer_matmuls(index, _handle_nodes(index, key)) if m.name in needed]
+    matmuls = [m for m in _consumer_matmuls(index, handle_nodes(index, key)) if m.name in needed]
     if len(matmuls) != 1:
         raise MigrationError(f"expected one MatMul reading {key!r} (the mechanism's memory_layer) before the "
                              f"training decoder, found {len(matmuls)}")
     matmul = matmuls[0]
-    values = _back(index, matmul.input[0])
+    values = back_to(index, matmul.input[0])
     node = index.node(ref(values)[0])
     if node is not None and node.op == "Mul":
         # the mask is sequence_mask's Less, reshaped and cast (only those ops between): a TF 1.x encoder frame's
         # loop condition is also a Less upstream of the memory, but behind Exit/Switch/TensorArray ops
         masks = [(i, less) for i in node.input
-                 for less in [index.node(ref(_back(index, i, ("Reshape", "Cast", "Identity", "ExpandDims")))[0])]
+                 for less in [index.node(ref(back_to(index, i, ("Reshape", "Cast", "Identity", "ExpandDims")))[0])]
                  if less is not None and less.op == "Less"]
         if len(masks) == 1:
             memory = next(i for i in node.input if i != masks[0][0])
-            return memory, _back(index, masks[0][1].input[1]), matmul.name
+            return memory, back_to(index, masks[0][1].input[1]), matmul.name
     return values, None, matmul.name
 
 
 def _while_nodes(index, key: str) -> list[_Loop]:
     """Loops of either form that read variable ``key`` (its handle or its read value)."""
-    names = set(_handle_nodes(index, key))
+    names = set(handle_nodes(index, key))
     names |= {c.name for n in list(names) for c in index.consumers(n) if c.op in ("ReadVariableOp", "Identity")}
     loops = [_v2_loop(n) for n in index.nodes.values() if n.op in ("While", "StatelessWhile")
              and any(ref(i)[0] in names for i in n.input)]
@@ -329,7 +329,7 @@ def _while_nodes(index, key: str) -> list[_Loop]:
 def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> DecoderGraph:
     """Find the decoder of ``info`` in ``original`` (:class:`migration.graph.reference.OriginalGraph`); sets
     ``info.embedding``/``info.projection`` from the graph. Raises MigrationError with the reason when not found."""
-    from migration.graph.whole_model import _xent_logits
+    from migration.graph.whole_model import xent_logits
 
     index = original.index
     block = info.block
@@ -338,7 +338,7 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
     # the training decoder: the While loop reading the cell whose outputs a loss consumes (a graph may also hold
     # greedy / beam-search decoders on the same weights)
     pairs = []
-    for t in _xent_logits(original):
+    for t in xent_logits(original):
         needed = set(index.closure([t])[0])
         pairs += [(loop, t, needed) for loop in _while_nodes(index, cell_key) if loop.members & needed]
     if len(pairs) != 1:
@@ -360,8 +360,8 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
     for name in names:
         node = index.nodes[name]
         if node.op in ("GatherV2", "ResourceGather", "Gather"):
-            var = ref(_back(index, node.input[0]))[0]
-            key = next((k for k in emb_keys if var in _handle_nodes(index, k)), None)
+            var = ref(back_to(index, node.input[0]))[0]
+            key = next((k for k in emb_keys if var in handle_nodes(index, k)), None)
             if key is not None:
                 lookups.append((key, node.input[1]))
     if len(lookups) > 1:

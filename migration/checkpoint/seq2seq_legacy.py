@@ -25,6 +25,7 @@ from migration.checkpoint.seq2seq_graph import run_original
 from migration.core.errors import MigrationError
 from migration.graph.graphdef import ref
 from migration.core.specs import CellSpec
+from migration.families import keras_cell, legacy_cell
 
 TOP = "embedding_attention_seq2seq/"
 DEC = TOP + "embedding_attention_decoder/"
@@ -84,12 +85,11 @@ def _spec(desc: dict, forget_bias: Optional[float]) -> CellSpec:
 
 
 def build_model(desc: dict, arrays: dict[str, np.ndarray], forget_bias: Optional[float] = None):
-    import modern_rnn
     from modern_rnn import keras
     from modern_rnn.seq2seq.models import LegacyAttentionSeq2SeqModel
 
     spec = _spec(desc, forget_bias)
-    cell = modern_rnn.cell_from_spec(spec, desc["embedding_size"])
+    cell = keras_cell(spec, desc["embedding_size"])
     model = LegacyAttentionSeq2SeqModel(keras.layers.serialize(cell), desc["num_encoder_symbols"],
                                         desc["num_decoder_symbols"], desc["embedding_size"], desc["num_heads"],
                                         tf1={"legacy": desc, "forget_bias": spec.forget_bias if spec.is_lstm else None},
@@ -144,24 +144,24 @@ def convert_slots(conv, info, desc: dict, model) -> dict[str, dict[str, str]]:
 # -- the .meta graph ------------------------------------------------------------------------------------------------
 
 def _ordered_lookups(index, key: str) -> list[str]:
-    from migration.checkpoint.seq2seq_graph import _back, _handle_nodes
+    from migration.checkpoint.seq2seq_graph import back_to, handle_nodes
 
-    handles = set(_handle_nodes(index, key))
+    handles = set(handle_nodes(index, key))
     out = []
     for node in index.graph_def.node:  # creation order = step order
-        if node.op in ("GatherV2", "ResourceGather", "Gather") and ref(_back(index, node.input[0]))[0] in handles:
-            out.append(_back(index, node.input[1], ("Reshape", "Identity")))
+        if node.op in ("GatherV2", "ResourceGather", "Gather") and ref(back_to(index, node.input[0]))[0] in handles:
+            out.append(back_to(index, node.input[1], ("Reshape", "Identity")))
     return out
 
 
 def locate(original, desc: dict) -> dict[str, Any]:
-    from migration.checkpoint.seq2seq_graph import _back, _handle_nodes
+    from migration.checkpoint.seq2seq_graph import back_to, handle_nodes
 
     index = original.index
     enc, dec = _ordered_lookups(index, desc["encoder_table"]), _ordered_lookups(index, desc["decoder_table"])
-    handles = set(_handle_nodes(index, desc["output_bias"]))
+    handles = set(handle_nodes(index, desc["output_bias"]))
     outputs = [f"{n.name}:0" for n in index.graph_def.node if n.op in ("BiasAdd", "Add", "AddV2")
-               and any(ref(_back(index, i))[0] in handles for i in n.input[1:])]
+               and any(ref(back_to(index, i))[0] in handles for i in n.input[1:])]
     if not enc or not dec or len(outputs) != len(dec):
         raise MigrationError(f"found {len(enc)} encoder and {len(dec)} decoder lookups and {len(outputs)} "
                              "AttnOutputProjection outputs (expected one output per decoder step)")
@@ -218,7 +218,7 @@ def _rebuilt(checkpoint: str, desc: dict, enc: np.ndarray, dec: np.ndarray) -> n
     with tf.Graph().as_default():
         outputs, _ = legacy.embedding_attention_seq2seq(
             [tf.constant(enc[:, t]) for t in range(enc.shape[1])], [tf.constant(dec[:, t]) for t in range(dec.shape[1])],
-            legacy_rnn.cell_from_spec(spec), desc["num_encoder_symbols"], desc["num_decoder_symbols"],
+            legacy_cell(spec), desc["num_encoder_symbols"], desc["num_decoder_symbols"],
             desc["embedding_size"], desc["num_heads"])
         with v1.Session() as sess:
             for var in v1.global_variables():

@@ -30,6 +30,7 @@ from migration.checkpoint.manifest import safe_name
 from migration.core.errors import MigrationError
 from migration.graph.limits import SandboxLimit
 from migration.core.specs import CellSpec
+from migration.families import cell_to_keras, keras_cell, legacy_cell
 
 DIRECTIONS = ("fw", "bw")
 
@@ -56,7 +57,7 @@ def build_keras_stack(layers: list[dict[str, CellSpec]], input_size: int, name: 
     depth = input_size
     for layer in layers:
         for d in DIRECTIONS:
-            cells[d].append(modern_rnn.cell_from_spec(layer[d], depth))
+            cells[d].append(keras_cell(layer[d], depth))
         depth = layer["fw"].output_size + layer["bw"].output_size
     outputs, states_fw, states_bw = modern_rnn.stack_bidirectional_dynamic_rnn(cells["fw"], cells["bw"], x,
                                                                                 sequence_length=length)
@@ -71,15 +72,14 @@ def write_stacks(conv, blocks, block_entries: list[dict]) -> list[dict[str, Any]
     """Write ``stacks/<name>.keras`` for every chained stack of ``blocks`` (one cell per direction and layer);
     ``conv`` is the running converter (its reader, staging directory, forget_bias override, destinations)."""
     from migration.checkpoint import families
-    from migration.checkpoint.convert import _float32, _with_forget_bias
-    from migration.converters import cell_to_keras
+    from migration.checkpoint.convert import float32_weight, with_forget_bias
 
     by_scope = {e["scope"]: e for e in block_entries}
     out = []
     for scope, order, chained in families.stacked_bidirectional(blocks):
         if not chained or any(len(b.directions[d]) != 1 for b in order for d in DIRECTIONS):
             continue
-        cells = [{d: _with_forget_bias(b.directions[d][0], conv.forget_bias) for d in DIRECTIONS} for b in order]
+        cells = [{d: with_forget_bias(b.directions[d][0], conv.forget_bias) for d in DIRECTIONS} for b in order]
         specs = [{d: layer[d].spec for d in DIRECTIONS} for layer in cells]
         name = safe_name(scope or "stack_bidirectional_rnn")
         model, keras_cells = build_keras_stack(specs, order[0].input_size, name=f"stack_{name}")
@@ -89,7 +89,7 @@ def write_stacks(conv, blocks, block_entries: list[dict]) -> list[dict[str, Any]
             entry = {"block": by_scope[block.scope]["name"], "scope": block.scope, "input_size": block.input_size}
             for d in DIRECTIONS:
                 cell = layer[d]
-                arrays = {n: _float32(key, conv.reader.read(key))[0] for n, key in cell.variables.items()}
+                arrays = {n: float32_weight(key, conv.reader.read(key))[0] for n, key in cell.variables.items()}
                 keras_cells[d][k].set_weights(cell_to_keras(cell.spec, arrays, cell.input_size))
                 entry[d] = {"spec": cell.spec.to_dict(), "variables": dict(cell.variables), "path": cell.path}
                 for key in cell.variables.values():
@@ -156,7 +156,7 @@ def _rebuilt(prefix: str, entry: dict, x: np.ndarray, lengths: np.ndarray) -> li
     with legacy_rnn.new_graph() as graph:
         xp = tf.compat.v1.placeholder(tf.float32, [None, x.shape[1], entry["input_size"]], name="x")
         lp = tf.compat.v1.placeholder(tf.int32, [None], name="sequence_length")
-        made = {d: [legacy_rnn.cell_from_spec(CellSpec.from_dict(layer[d]["spec"])) for layer in entry["layers"]]
+        made = {d: [legacy_cell(CellSpec.from_dict(layer[d]["spec"])) for layer in entry["layers"]]
                 for d in DIRECTIONS}
         outputs, st_fw, st_bw = legacy_rnn.stack_bidirectional_dynamic_rnn(made["fw"], made["bw"], xp,
                                                                            sequence_length=lp, scope=scope)

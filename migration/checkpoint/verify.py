@@ -32,6 +32,8 @@ import numpy as np
 from migration.checkpoint.files import directory_rows
 from migration.checkpoint.manifest import manifest_files, read_manifest
 from migration.checkpoint.provenance import resolve_meta
+from migration.families import register_keras_classes
+from migration.graph.wrapper_check import check_wrapped_block
 from migration.safe_io import load_block_model
 from migration.core.errors import MigrationError
 from migration.core.npy import load_npy
@@ -219,7 +221,7 @@ def _check_model_embeddings(reader, entry: dict, out_dir: str, manifest: dict, p
     import h5py
 
     from migration.checkpoint import stream
-    from migration.graph.keras_stream import _MemberFile
+    from migration.graph.keras_stream import MemberFile
     from migration.safe_io import confined_path
 
     if not paths:
@@ -230,7 +232,7 @@ def _check_model_embeddings(reader, entry: dict, out_dir: str, manifest: dict, p
     checks = []
     with zipfile.ZipFile(path) as zf:
         info = zf.getinfo("model.weights.h5")
-    member = _MemberFile(path, info)
+    member = MemberFile(path, info)
     try:
         with h5py.File(member, "r") as h5:
             for name, dataset in sorted(paths.items()):
@@ -356,6 +358,7 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         return VerifyReport([Check(what, out, diff, [], "manifest") for what, out, diff in rows], tolerance, dir_notes)
     reader = CheckpointReader(checkpoint)
     meta = resolve_meta(reader.prefix, meta_path)
+    register_keras_classes()  # the families' own Keras cells, for safe-mode loading
     shadows = (manifest.get("ema") or {}).get("shadows") or {}
     fresh = {b.scope: b for b in recognize(reader.prefix, reader.variables, meta, use_ema=bool(shadows)).blocks} \
         if meta else {}
@@ -390,8 +393,6 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         if original is not None:
             tf1_out, lengths, why = _run_original_block(original, loops, block, x, lengths)
             if tf1_out is None:  # Output/InputProjectionWrapper, EmbeddingWrapper: their weights applied around it
-                from migration.checkpoint.wrapper_check import check_wrapped_block
-
                 tf1_out, keras_out, lengths = check_wrapped_block(original, loops, block, model, reader, x, lengths,
                                                                   seed + k) or (None, None, lengths)
             if tf1_out is not None:

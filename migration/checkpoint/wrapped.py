@@ -18,6 +18,7 @@ import numpy as np
 
 from migration.checkpoint.blocks import run_restored
 from migration.core.specs import CellSpec
+from migration.families import keras_cell, legacy_cell
 
 STATE_PARTS = ("attns", "window")
 
@@ -56,7 +57,7 @@ def build_keras_attention_block(spec: CellSpec, wrapper: dict, name: str):
 
     x = keras.Input((None, wrapper["input_depth"]), dtype="float32", name="x")
     length = keras.Input((), dtype="int32", name="sequence_length")
-    cell = modern_rnn.attention_cell_wrapper(modern_rnn.cell_from_spec(spec, wrapper["input_size"]),
+    cell = modern_rnn.attention_cell_wrapper(keras_cell(spec, wrapper["input_size"]),
                                              wrapper["attn_length"], wrapper["attn_size"], wrapper["attn_vec_size"],
                                              wrapper["input_size"])
     outputs, states = modern_rnn.dynamic_rnn(cell, x, sequence_length=length)
@@ -68,13 +69,13 @@ def build_keras_attention_block(spec: CellSpec, wrapper: dict, name: str):
 
 def attention_block(conv, block) -> dict[str, Any]:
     """Write ``blocks/<name>.keras`` for a wrapped block; return its manifest entry (``conv``: the converter)."""
-    from migration.checkpoint.convert import _with_forget_bias
+    from migration.checkpoint.convert import with_forget_bias
     from migration.wrapper_converters import attention_cell_wrapper_to_keras, load_attention_cell
 
     from migration.core.errors import MigrationError
 
     (cell,) = block.directions[""]
-    cell = _with_forget_bias(cell, conv.forget_bias)
+    cell = with_forget_bias(cell, conv.forget_bias)
     wrapper = block.wrapper
     slotted = sorted(k for k in [*cell.variables.values(), *wrapper["variables"].values()] if k in conv.slot_index)
     if conv.with_optimizer and slotted:
@@ -116,7 +117,7 @@ def run_rebuilt(prefix: str, block: dict, x: np.ndarray, lengths: np.ndarray) ->
     with legacy_rnn.new_graph() as graph:
         xp = tf.compat.v1.placeholder(tf.float32, [None, x.shape[1], wrapper["input_depth"]], name="x")
         lp = tf.compat.v1.placeholder(tf.int32, [None], name="sequence_length")
-        cell = legacy_rnn.attention_cell_wrapper(legacy_rnn.cell_from_spec(spec), wrapper["attn_length"],
+        cell = legacy_rnn.attention_cell_wrapper(legacy_cell(spec), wrapper["attn_length"],
                                                  wrapper["attn_size"], wrapper["attn_vec_size"],
                                                  wrapper["input_size"])
         outputs, state = legacy_rnn.dynamic_rnn(cell, xp, sequence_length=lp, scope=scope)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, print_json
+from migration.families import family
 
 NAME = "inspect"
 HELP = "list the RNN blocks, embeddings, dense heads and optimizer state of a TF1 checkpoint"
@@ -56,8 +57,7 @@ def format_report(report: dict) -> str:
         for d, cells in b["directions"].items():
             for k, c in enumerate(cells):
                 s = c["spec"]
-                keys = ("forget_bias", "use_peepholes", "num_proj", "cell_clip", "proj_clip", "activation") \
-                    if s["kind"] in ("basic_lstm", "lstm") else ("activation",)
+                keys = family(s["kind"]).inspect_keys
                 extra = ", ".join(f"{key}={s[key]}" for key in keys if s[key] is not None and s[key] is not False)
                 lines.append(f"    {d or '-':<3} layer {k}: {s['kind']:<12} units={s['units']:<5} {extra}  [{c['path']}]")
         if b.get("wrapper"):

@@ -66,12 +66,6 @@ def split_fused_rows(kernel: np.ndarray, input_size: int, name: str) -> tuple[np
     return kernel[:input_size], kernel[input_size:]
 
 
-def gate_slice(order: Sequence[str], gate: str, units: int) -> slice:
-    """The column slice of ``gate`` in a fused kernel with gate ``order`` and ``units`` units per gate."""
-    k = list(order).index(_canonical(gate, order))
-    return slice(k * units, (k + 1) * units)
-
-
 # cuDNN's canonical gate order (tensorflow/contrib/cudnn_rnn/python/ops/cudnn_rnn_ops.py; Keras CuDNNLSTM/CuDNNGRU):
 # LSTM i, f, c, o (the same as Keras); GRU r, u, h (u = Keras z). Each gate has an input matrix W [U, D_in] and a
 # recurrent matrix R [U, U], and two bias vectors b_W, b_R.

@@ -51,6 +51,19 @@ PEEPHOLE_LSTM_KINDS: tuple[str, ...] = ("lstm", "lstm_block", "lstm_block_fused"
 GRU_KINDS: tuple[str, ...] = ("gru", "gru_block", "gru_block_v2", "cudnn_compatible_gru")
 ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "sigmoid", "linear", "softsign", "elu")
 
+#: Kinds added above the core by :mod:`migration.families` rows (kind -> traits: ``lstm``, ``gru``, ``options``:
+#: the CellSpec fields beyond units/forget_bias/activation that the kind accepts). The stock kinds above are the
+#: vocabulary ``legacy_rnn``/``modern_rnn`` share; a new family registers its kind here through its row.
+EXTRA_KINDS: dict[str, dict[str, object]] = {}
+
+
+def register_kind(kind: str, scope: str, *, lstm: bool = False, gru: bool = False) -> None:
+    """Make ``kind`` a valid :class:`CellSpec` kind (called by the family registry for kinds the core does not list)."""
+    if kind in CELL_KINDS:
+        return
+    EXTRA_KINDS[kind] = {"lstm": lstm, "gru": gru}
+    TF1_CELL_SCOPES[kind] = scope
+
 # Default scope name of each TF1 cell class (the directory under the RNN scope in a checkpoint).
 TF1_CELL_SCOPES: dict[str, str] = {
     "handwritten": "rnn_cell",
@@ -91,11 +104,12 @@ class CellSpec:
     activation: str = "tanh"
 
     def __post_init__(self) -> None:
-        if self.kind not in CELL_KINDS:
+        if self.kind not in CELL_KINDS and self.kind not in EXTRA_KINDS:
             from migration.core.errors import UnknownCellError
 
             raise UnknownCellError(
-                f"Received an invalid value for `kind`: expected one of {CELL_KINDS}, got {self.kind!r}."
+                f"Received an invalid value for `kind`: expected one of {CELL_KINDS + tuple(EXTRA_KINDS)}, "
+                f"got {self.kind!r}."
             )
         if isinstance(self.units, bool) or not isinstance(self.units, int) or self.units <= 0:
             raise ValueError(f"Received an invalid value for `units`: expected a positive integer, got {self.units!r}.")
@@ -125,7 +139,7 @@ class CellSpec:
 
     @property
     def is_lstm(self) -> bool:
-        return self.kind in LSTM_KINDS
+        return self.kind in LSTM_KINDS or bool(EXTRA_KINDS.get(self.kind, {}).get("lstm"))
 
     @property
     def needs_custom_keras_cell(self) -> bool:
@@ -135,7 +149,7 @@ class CellSpec:
 
     @property
     def is_gru(self) -> bool:
-        return self.kind in GRU_KINDS
+        return self.kind in GRU_KINDS or bool(EXTRA_KINDS.get(self.kind, {}).get("gru"))
 
     @property
     def output_size(self) -> int:

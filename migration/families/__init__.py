@@ -1,68 +1,155 @@
-"""The cell families and the TF1 symbols they implement.
+"""Cell families as rows: one module per TF1 cell family, listed in :mod:`migration.families.registry`.
 
-This is the interface the families registry fills (issue 19: "homes for symbols a family implements come from the
-family rows"): :func:`upgrade_homes` maps each TF1 public dotted symbol that ``legacy_rnn`` rebuilds to its home in
-this project, and ``rnn-migrate upgrade`` writes exactly these homes (so the two can never disagree).
-``tests/upgrade/test_homes.py`` imports every home. Never imports TensorFlow.
+Layer: above ``legacy_rnn``/``modern_rnn`` (whose builders the rows name), below ``migration.graph`` and the jobs.
+Everything below answers from the rows; no caller compares kind strings:
+
+* :func:`family` / :func:`families`: the rows;
+* :func:`cell_from_spec`: the legacy cell or the cell of an output target (``"keras2"``) for a spec;
+* :func:`cell_to_keras`, :func:`cell_to_tf1`, :func:`tf1_names_for`, :func:`keras_names_for`, :func:`tf1_shapes`:
+  the row's NumPy converters, with the shape checks of :mod:`migration.converters`;
+* :func:`cell_layouts`: the recognizer's table (every layout of every row, in table order);
+* :func:`upgrade_homes`: TF1 public symbol -> the project's home of the class (read by ``rnn-migrate upgrade``).
 """
 from __future__ import annotations
 
-#: TF1 module -> (its home module in this project, the TF 1.15 names that home provides).
-_MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "tf.contrib.rnn": ("legacy_rnn.contrib_rnn", (
-        "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "MultiRNNCell", "DropoutWrapper", "ResidualWrapper",
-        "DeviceWrapper", "RNNCell", "LSTMStateTuple", "static_rnn", "static_bidirectional_rnn",
-        "static_state_saving_rnn", "LSTMBlockCell", "LSTMBlockFusedCell", "GRUBlockCell", "GRUBlockCellV2",
-        "LayerNormBasicLSTMCell", "ConvLSTMCell", "OutputProjectionWrapper", "InputProjectionWrapper",
-        "EmbeddingWrapper", "AttentionCellWrapper", "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn")),
-    "tf.contrib.crf": ("legacy_rnn.crf", (
-        "crf_sequence_score", "crf_log_norm", "crf_log_likelihood", "crf_decode", "viterbi_decode")),
-    "tf.contrib.seq2seq": ("legacy_rnn.seq2seq", (
-        "BahdanauAttention", "LuongAttention", "AttentionWrapper", "AttentionWrapperState", "TrainingHelper",
-        "GreedyEmbeddingHelper", "BasicDecoder", "BasicDecoderOutput", "dynamic_decode", "tile_batch", "gather_tree",
-        "BeamSearchDecoder", "BeamSearchDecoderState", "BeamSearchDecoderOutput", "FinalBeamSearchDecoderOutput",
-        "sequence_loss")),
-    "tf.contrib.legacy_seq2seq": ("legacy_rnn.seq2seq.legacy_seq2seq", (
-        "rnn_decoder", "basic_rnn_seq2seq", "tied_rnn_seq2seq", "embedding_rnn_decoder", "embedding_rnn_seq2seq",
-        "attention_decoder", "embedding_attention_decoder", "embedding_attention_seq2seq", "sequence_loss_by_example",
-        "sequence_loss")),
-    "tf.contrib.layers": ("legacy_rnn.contrib_layers", (
-        "apply_regularization", "avg_pool2d", "batch_norm", "conv2d", "conv2d_transpose", "dropout", "flatten",
-        "fully_connected", "l1_l2_regularizer", "l1_regularizer", "l2_regularizer", "layer_norm", "linear",
-        "max_pool2d", "one_hot_encoding", "optimize_loss", "repeat", "separable_conv2d", "stack", "sum_regularizer",
-        "summarize_activation", "variance_scaling_initializer", "xavier_initializer", "xavier_initializer_conv2d")),
-    "tf.contrib.framework": ("legacy_rnn.contrib_framework", (
-        "add_arg_scope", "add_model_variable", "arg_scope", "argsort", "assign_from_checkpoint",
-        "assign_from_checkpoint_fn", "get_global_step", "get_model_variables", "get_or_create_global_step",
-        "get_trainable_variables", "get_variables", "get_variables_by_name", "get_variables_to_restore", "is_tensor",
-        "load_variable", "local_variable", "model_variable", "nest", "sort", "variable")),
-    "tf.contrib.learn": ("legacy_rnn.contrib_learn", ("ModeKeys",)),
-    "tf.contrib.training": ("legacy_rnn.contrib_training", ("HParams", "checkpoints_iterator")),
-    "tf.contrib.tensorboard.plugins.projector": ("legacy_rnn.contrib_projector", (
-        "ProjectorConfig", "EmbeddingInfo", "SpriteMetadata", "visualize_embeddings")),
-}
+import importlib
+from typing import Any, Mapping, Optional, Sequence
 
-#: Single symbols whose home is not a module namespace of :data:`_MODULES` (the defining family module).
-_SYMBOLS: dict[str, str] = {
-    "tf.contrib.legacy_seq2seq.model_with_buckets": "legacy_rnn.seq2seq.buckets.model_with_buckets",
-    "tf.contrib.cudnn_rnn.CudnnCompatibleGRUCell": "legacy_rnn.cudnn.CudnnCompatibleGRUCell",
-}
+import numpy as np
 
-#: TF1 modules whose home holds only some of their names (the rest stay a manual check).
-PARTIAL_MODULES = frozenset({"tf.contrib.learn", "tf.contrib.training"})
+from migration.core.errors import ShapeError, UnknownCellError, check_shape
+from migration.core.specs import CellSpec
+from migration.families.namespaces import PARTIAL_MODULES, namespace_homes
+from migration.families.registry import FAMILIES
+from migration.families.row import Builder, Converter, Family, Layout
+
+_BY_KIND: dict[str, Family] = {f.kind: f for f in FAMILIES}
+TARGETS: tuple[str, ...] = ("keras2",)
 
 
-def upgrade_homes() -> dict[str, str]:
-    """TF1 public dotted symbol (``tf.contrib.rnn.LSTMBlockCell``) -> its home here (``legacy_rnn.contrib_rnn.
-    LSTMBlockCell``); a module maps to its namespace module (``tf.contrib.rnn`` -> ``legacy_rnn.contrib_rnn``) unless
-    it is in :data:`PARTIAL_MODULES`."""
-    out: dict[str, str] = {}
-    for module, (home, names) in _MODULES.items():
-        if module not in PARTIAL_MODULES:
-            out[module] = home
-        out.update({f"{module}.{name}": f"{home}.{name}" for name in names})
-    out.update(_SYMBOLS)
+def families() -> tuple[Family, ...]:
+    return FAMILIES
+
+
+def family(kind_or_spec: str | CellSpec) -> Family:
+    """The row of a kind (or of a spec's kind); UnknownCellError names the known kinds."""
+    kind = kind_or_spec.kind if isinstance(kind_or_spec, CellSpec) else kind_or_spec
+    try:
+        return _BY_KIND[kind]
+    except KeyError:
+        raise UnknownCellError(f"No converter for cell kind {kind!r}; known kinds: {sorted(_BY_KIND)}.") from None
+
+
+def cell_from_spec(spec: CellSpec, input_size: Optional[int] = None, scope: str = "rnn_cell",
+                   target: str = "legacy"):
+    """Build the cell ``spec`` describes: the TF1 cell (``target='legacy'``) or its twin for an output target."""
+    row = family(spec)
+    builder = row.legacy if target == "legacy" else row.targets[target]
+    return builder(spec, input_size, scope)
+
+
+def legacy_cell(spec: CellSpec, input_size: Optional[int] = None, scope: str = "rnn_cell"):
+    return cell_from_spec(spec, input_size, scope, "legacy")
+
+
+def keras_cell(spec: CellSpec, input_size: Optional[int] = None):
+    return cell_from_spec(spec, input_size, target="keras2")
+
+
+def uses_forget_bias(spec: CellSpec) -> bool:
+    """True when the family adds a run-time forget_bias (not stored in the checkpoint; folded into a Keras bias)."""
+    return "forget_bias" in family(spec).hyper
+
+
+def tf1_names_for(kind_or_spec: str | CellSpec) -> tuple[str, ...]:
+    """TF1 variable names under the cell scope."""
+    spec = kind_or_spec if isinstance(kind_or_spec, CellSpec) else CellSpec(kind_or_spec, 1)
+    return family(spec).converter.tf1_names(spec)
+
+
+def keras_names_for(spec: CellSpec) -> tuple[str, ...]:
+    """Keras cell weight names, in ``cell.get_weights()`` order."""
+    return family(spec).converter.keras_names(spec)
+
+
+def tf1_shapes(spec: CellSpec, input_size: int) -> dict[str, tuple[int, ...]]:
+    """The checkpoint shape of every TF1 variable of ``spec`` with input depth ``input_size``."""
+    return family(spec).converter.tf1_shapes(spec, input_size)
+
+
+def cell_to_keras(spec: CellSpec, tf1_weights: Mapping[str, np.ndarray], input_size: int, *,
+                  include_forget_bias: bool = True) -> list[np.ndarray]:
+    """One TF1 cell's arrays (by name under the cell scope) -> its Keras twin's ``get_weights()`` list; checks
+    names and shapes first. ``include_forget_bias=False``: the layout only (optimizer slots, gradients)."""
+    names = tf1_names_for(spec)
+    missing = [n for n in names if n not in tf1_weights]
+    if missing:
+        raise UnknownCellError(f"Missing TF1 weights {missing} for {spec.kind} cell (got {sorted(tf1_weights)}); a "
+                               f"{spec.kind} cell stores {list(names)}.")
+    for name, shape in tf1_shapes(spec, input_size).items():
+        check_shape(name, np.shape(tf1_weights[name]), shape,
+                    f"{spec.kind} cell with units={spec.units}, input_size={input_size}")
+    forget_bias = spec.forget_bias if (uses_forget_bias(spec) and include_forget_bias) else 0.0
+    return family(spec).converter.to_keras(spec, tf1_weights, input_size, forget_bias)
+
+
+def cell_to_tf1(spec: CellSpec, keras_weights: Sequence[np.ndarray], *,
+                include_forget_bias: bool = True) -> dict[str, np.ndarray]:
+    """Inverse of :func:`cell_to_keras`."""
+    names = keras_names_for(spec)
+    if len(keras_weights) != len(names):
+        raise ShapeError(f"Received {len(keras_weights)} Keras weights for a {spec.kind} cell; expected {len(names)}: "
+                         f"{list(names)}.")
+    forget_bias = spec.forget_bias if (uses_forget_bias(spec) and include_forget_bias) else 0.0
+    out = family(spec).converter.to_tf1(spec, [np.asarray(w) for w in keras_weights], forget_bias)
+    input_size = int(np.shape(keras_weights[0])[0])
+    for name, shape in tf1_shapes(spec, input_size).items():
+        check_shape(name, np.shape(out[name]), shape, f"{spec.kind} cell with units={spec.units}")
     return out
 
 
-__all__ = ["upgrade_homes", "PARTIAL_MODULES"]
+def cell_layouts() -> list[tuple[Family, Layout]]:
+    """Every checkpoint layout of every family, in the recognizer's table order."""
+    rows = [(f, layout) for f in FAMILIES for layout in f.layouts]
+    return sorted(rows, key=lambda r: r[1].order)
+
+
+def recognized_family(layout_row: tuple[Family, Layout]) -> Family:
+    """The family whose kind the recognizer gives a cell found through ``layout_row``."""
+    row, layout = layout_row
+    return family(layout.recognized_as) if layout.recognized_as else row
+
+
+def keras_spec(cell: Any, forget_bias: float, where: str) -> Optional[CellSpec]:
+    """The spec of a Keras cell of a family that declares an export hook (None: no such family)."""
+    for row in FAMILIES:
+        if row.keras_spec is not None:
+            spec = row.keras_spec(cell, forget_bias, where)
+            if spec is not None:
+                return spec
+    return None
+
+
+def register_keras_classes() -> None:
+    """Import every row's Keras classes, so that safe-mode loading finds them (``module:Class`` names; imports
+    TensorFlow, so the jobs call it just before loading a model)."""
+    for row in FAMILIES:
+        for target in row.keras_classes:
+            module, name = target.split(":")
+            getattr(importlib.import_module(module), name)
+
+
+def upgrade_homes() -> dict[str, str]:
+    """TF1 public dotted symbol -> its home in this project: the namespaces and functions of
+    :mod:`migration.families.namespaces`, then every row's class homes (``tf.contrib.rnn.LSTMBlockCell`` ->
+    ``legacy_rnn.contrib.LSTMBlockCell``), which win for their classes."""
+    homes = namespace_homes()
+    for row in FAMILIES:
+        homes.update(row.upgrade_homes)
+    return homes
+
+
+__all__ = ["Builder", "Converter", "Family", "Layout", "TARGETS", "families", "family", "cell_from_spec",
+           "legacy_cell", "keras_cell", "tf1_names_for", "keras_names_for", "tf1_shapes", "cell_to_keras",
+           "cell_to_tf1", "uses_forget_bias", "cell_layouts", "recognized_family", "keras_spec", "register_keras_classes", "upgrade_homes",
+           "PARTIAL_MODULES"]

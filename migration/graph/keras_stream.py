@@ -22,7 +22,7 @@ weights byte-equal: ``tests/checkpoint/test_keras_stream.py``).
 Reading (:func:`load_sampled`, for ``verify``): the archive's config is deserialized with each large ``Embedding``
 replaced by :class:`SampledEmbedding`, which holds only the rows of a given id set, read from the h5 dataset with
 one fancy-indexed ``h5py`` read; every other weight is loaded as ``tf_keras`` does. The h5 member is opened in
-place (a stored zip member is a byte range of the archive: :class:`_MemberFile`), not through ``zipfile``'s
+place (a stored zip member is a byte range of the archive: :class:`MemberFile`), not through ``zipfile``'s
 seek-by-rereading file object. Looking up an id outside the set raises (never a silent zero row).
 """
 from __future__ import annotations
@@ -226,7 +226,7 @@ def _write_archive(path: str, small: list[tuple[str, bytes]], stub_weights: byte
 
 # -- reading ----------------------------------------------------------------------------------------------------
 
-class _MemberFile:
+class MemberFile:
     """A read-only file object over a stored (uncompressed) zip member: its bytes are a range of the archive."""
 
     def __init__(self, path: str, info: zipfile.ZipInfo) -> None:
@@ -384,7 +384,7 @@ def load_sampled(out_dir: str, rel: str, ids: np.ndarray, min_bytes: Optional[in
 
     with keras.utils.custom_object_scope({"SampledEmbedding": cls}):  # nested models deserialize layers too
         model = deserialize_keras_object(config, {"SampledEmbedding": cls}, safe_mode=True)
-    member = _MemberFile(path, info)
+    member = MemberFile(path, info)
     try:
         with h5py.File(member, "r") as h5:
             saving_lib._load_state(model, weights_store=_Store(h5), assets_store=None, inner_path="",

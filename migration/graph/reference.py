@@ -350,10 +350,3 @@ def output_dtype(node):
             return node_dtype(node, key)
     return None
 
-
-def find_original(prefix: str, reader) -> Optional[OriginalGraph]:
-    """The original graph next to checkpoint ``prefix`` (``prefix.meta``), or None."""
-    import os
-
-    path = prefix + ".meta"
-    return OriginalGraph(path, reader) if os.path.exists(path) else None

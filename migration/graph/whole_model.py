@@ -22,6 +22,7 @@ from migration.graph.blocks import BlockTensors, find_loops, locate_block
 from migration.graph.graphdef import const_value, node_dtype, ref
 from migration.graph.limits import check_feed, current as current_limits
 from migration.graph.to_keras import BlockCall, ModelTranslator
+from migration.graph.wrapper_check import id_inputs, keras_wrapped_block, manifest_block_keys, wrapped_loop
 
 _XENT = ("SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits")
 _TRAINING_SCOPES = re.compile(r"^(gradients(_\d+)?|save(_\d+)?|init|report_uninitialized|Adam\w*|GradientDescent\w*|"
@@ -36,7 +37,7 @@ class WholeModelIO:
     how: str
 
 
-def _xent_logits(og) -> list[str]:
+def xent_logits(og) -> list[str]:
     out = []
     for node in og.index.nodes.values():
         if _TRAINING_SCOPES.match(node.name):
@@ -100,7 +101,7 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
                 raise MigrationError(f"--outputs: the graph {og.path!r} has no tensor {o!r}")
         how = "chosen with --outputs"
     else:
-        outs = _xent_logits(og)
+        outs = xent_logits(og)
         how = "the logits the loss consumes"
         if not outs:
             outs, how = _terminals(og), "the graph's terminal tensors computed from its placeholders"
@@ -186,8 +187,6 @@ def sample_feeds(og, inputs: Sequence[str], batch: int = 4, steps: int = 6, seed
         check_feed(name, [unknown if d < 0 else d for d in dims], itemsize, limits)
     fixed = [v for d in shapes.values() if len(d) >= 2 for v in d[:2] if v > 0]
     max_length = min([unknown] + fixed)
-    from migration.checkpoint.wrapper_check import id_inputs
-
     ids = id_inputs(og) if any(node_dtype(og.index.node(n)).is_floating for n in inputs) else {}
     for name in inputs:
         node = og.index.node(name)
@@ -217,23 +216,6 @@ def sample_feeds(og, inputs: Sequence[str], batch: int = 4, steps: int = 6, seed
 
 # -- translation ------------------------------------------------------------------------------------------------
 
-def manifest_block_keys(block: dict) -> tuple[dict[str, set[str]], dict[str, int]]:
-    """Checkpoint keys per direction and state counts per direction of a manifest block."""
-    keys: dict[str, set[str]] = {}
-    for cell in block["cells"]:
-        ks = keys.setdefault(cell["direction"], set())
-        for w in cell["weights"]:
-            ks.update(w["sources"])
-    n_states: dict[str, int] = {}
-    for label in block["outputs"]:
-        if "state/" in label:
-            direction = label.split("/", 1)[0] if label.startswith(("fw/", "bw/")) else ""
-            n_states[direction] = n_states.get(direction, 0) + 1
-    for d in keys:
-        n_states.setdefault(d, 0)
-    return keys, n_states
-
-
 def locate(og, loops, block: dict) -> BlockTensors:
     keys, n_states = manifest_block_keys(block)
     raw = {shadow: key for key, shadow in og.substitute.items()}  # the graph reads the raw variables, not shadows
@@ -261,8 +243,6 @@ def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO,
         try:
             t = locate(og, loops, entry)
         except MigrationError as exc:
-            from migration.checkpoint.wrapper_check import keras_wrapped_block, wrapped_loop
-
             wrapped = wrapped_loop(loops, entry)  # Output/InputProjectionWrapper, EmbeddingWrapper around the cell
             if wrapped is None:
                 notes.append(f"block {entry['name']}: {exc}")

@@ -39,9 +39,6 @@ class Spec:
     in_v1: frozenset[str]  # names that exist as tf.compat.v1.X
     tf2_params: dict[str, list[str] | None]  # TF2 parameters of the keyword-renamed/reordered names (None: **kwargs)
 
-    def compat_v1_ok(self, rel: str) -> bool:
-        return rel in self.in_v1
-
 
 def _rel_keys(table: dict) -> dict:
     return {k[3:]: v for k, v in table.items() if isinstance(k, str) and k.startswith("tf.")}

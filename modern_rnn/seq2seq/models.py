@@ -202,11 +202,6 @@ def gather_tree_tf(step_ids, parent_ids, max_sequence_lengths, end_token: int) -
     return tf.where(seen, end, ids)
 
 
-def numpy_weights(model: AttentionDecoderModel) -> dict[str, np.ndarray]:
-    """:meth:`AttentionDecoderModel.named_weights` as NumPy arrays."""
-    return {k: v.numpy() for k, v in model.named_weights().items()}
-
-
 @keras.saving.register_keras_serializable(package="modern_rnn.seq2seq")
 class LegacyAttentionSeq2SeqModel(keras.Model):
     """TF1 ``legacy_seq2seq.embedding_attention_seq2seq`` (``output_projection=None``) as one Keras model: what

@@ -21,8 +21,29 @@ from typing import Any, Optional
 
 import numpy as np
 
+from migration.graph.blocks import find_loops, match
+from migration.graph.graphdef import ref
+from migration.graph.reference import output_dtype
+
 _PRE = ("embedding_wrapper/embedding", "input_projection_wrapper/kernel", "input_projection_wrapper/bias")
 _POST = ("output_projection_wrapper/kernel", "output_projection_wrapper/bias")
+
+
+def manifest_block_keys(block: dict) -> tuple[dict[str, set[str]], dict[str, int]]:
+    """Checkpoint keys per direction and state counts per direction of a manifest block."""
+    keys: dict[str, set[str]] = {}
+    for cell in block["cells"]:
+        ks = keys.setdefault(cell["direction"], set())
+        for w in cell["weights"]:
+            ks.update(w["sources"])
+    n_states: dict[str, int] = {}
+    for label in block["outputs"]:
+        if "state/" in label:
+            direction = label.split("/", 1)[0] if label.startswith(("fw/", "bw/")) else ""
+            n_states[direction] = n_states.get(direction, 0) + 1
+    for d in keys:
+        n_states.setdefault(d, 0)
+    return keys, n_states
 
 
 def _wrapper_variables(extra: set[str]) -> Optional[dict[str, str]]:
@@ -44,9 +65,6 @@ def _wrapper_variables(extra: set[str]) -> Optional[dict[str, str]]:
 
 def _fed_input(og, tensor: str, pre: dict[str, np.ndarray], x: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(what the original loop is fed, what the Keras block is fed) for the block input ``x`` of the test."""
-    from migration.graph.graphdef import ref
-    from migration.graph.reference import output_dtype
-
     if "embedding_wrapper/embedding" in pre:
         table = pre["embedding_wrapper/embedding"]
         ids = np.random.default_rng(seed).integers(0, table.shape[0], x.shape[:2])
@@ -63,9 +81,6 @@ def _fed_input(og, tensor: str, pre: dict[str, np.ndarray], x: np.ndarray, seed:
 def wrapped_loop(loops, block: dict):
     """``(loop, {role: checkpoint key}, number of state tensors)`` when ``block`` is a unidirectional block whose one
     loop reads, besides the block's variables, only the wrappers' (see the module docstring); else None."""
-    from migration.graph.blocks import match
-    from migration.graph.whole_model import manifest_block_keys
-
     keys, n_states = manifest_block_keys(block)
     if set(keys) != {""}:
         return None
@@ -81,7 +96,6 @@ def keras_wrapped_block(og, loop, roles: dict[str, str], block_model: Any):
     outputs the loop's (projected outputs, then the cell's state). Weights from the checkpoint (``og.reader``)."""
     import tensorflow as tf
 
-    from migration.graph.graphdef import ref
     from modern_rnn import keras
 
     values = {role: og.reader.read(key) for role, key in roles.items()}
@@ -117,9 +131,6 @@ def keras_wrapped_block(og, loop, roles: dict[str, str], block_model: Any):
 def id_inputs(og) -> dict[str, int]:
     """Placeholders an ``EmbeddingWrapper`` loop reads as ids (often float, cast inside the step): name -> the
     table's row count, so that test inputs are valid ids."""
-    from migration.graph.blocks import find_loops
-    from migration.graph.graphdef import ref
-
     found = {}
     for loop in find_loops(og):
         for key in loop.variables:
@@ -131,9 +142,6 @@ def id_inputs(og) -> dict[str, int]:
 def check_wrapped_block(og, loops, block: dict, model: Any, reader, x: np.ndarray, lengths: np.ndarray,
                         seed: int = 0) -> Optional[tuple[list[np.ndarray], list[np.ndarray], np.ndarray]]:
     """``(original outputs, Keras outputs, lengths used)`` with the wrappers applied on the Keras side, or None."""
-    from migration.graph.blocks import match
-    from migration.graph.whole_model import manifest_block_keys
-
     found = wrapped_loop(loops, block)
     if found is None:
         return None

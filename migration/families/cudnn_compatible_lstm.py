@@ -1,0 +1,25 @@
+"""``cudnn_compatible_lstm``: ``tf.contrib.cudnn_rnn.CudnnCompatibleLSTMCell``: ``cudnn_compatible_lstm_cell/{kernel,
+bias}`` in LSTMCell's layout, forget_bias fixed to 0 (cuDNN has none).
+
+Keras 2 twin: ``LSTMCell``.
+"""
+from __future__ import annotations
+
+from migration.families.row import Builder, Family, Layout
+from migration.families.stock import stock_converter
+
+FAMILY = Family(
+    kind="cudnn_compatible_lstm",
+    description="tf.contrib.cudnn_rnn CudnnCompatibleLSTMCell: LSTMCell's layout, forget_bias 0",
+    tf1_classes=("tf.contrib.cudnn_rnn.CudnnCompatibleLSTMCell",),
+    scope="cudnn_compatible_lstm_cell",
+    layouts=(Layout("cudnn_compatible_lstm_cell", ("kernel", "bias"), recognized_as="lstm",
+                    defaults={"forget_bias": 0.0}, order=18),),
+    hyper={"forget_bias": 0.0},
+    not_in_checkpoint={"forget_bias": "constant: 0 (the class fixes it)"},
+    converter=stock_converter("cudnn_compatible_lstm"),
+    legacy=Builder("legacy_rnn.cudnn:cudnn_compatible_lstm_cell", lambda s, d, scope: ((s.units,), {})),
+    targets={"keras2": Builder("modern_rnn.cudnn:cudnn_compatible_lstm_cell", lambda s, d, scope: ((s.units,), {}))},
+    upgrade_homes={"tf.contrib.cudnn_rnn.CudnnCompatibleLSTMCell": "legacy_rnn.cudnn.cudnn_compatible_lstm_cell"},
+    lstm=True,
+)

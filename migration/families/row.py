@@ -1,0 +1,133 @@
+"""One row per cell family: everything rnn-migrate knows about a TF1 cell class, as data and small functions.
+
+A :class:`Family` is what :mod:`migration.families.registry` lists and what the jobs (``inspect``, ``convert``,
+``verify``, ``export``, ``upgrade``) ask instead of comparing kind strings. The builders name the classes/functions
+in :mod:`legacy_rnn` / :mod:`modern_rnn` (imported on first use, so that reading a row never imports TensorFlow).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from migration.core.specs import CellSpec
+
+Arrays = dict[str, np.ndarray]
+#: How the ``.meta`` gives a family's hyper-parameters (:mod:`migration.checkpoint.meta` implements each reader):
+#: LSTM gates (the Const added to the forget block, clips, the j activation, or the fused op's attributes), the
+#: LayerNormBasicLSTMCell forget add, a basic RNN's activation after its BiasAdd.
+META_LSTM_GATES, META_LAYER_NORM_FORGET, META_RNN_ACTIVATION = "lstm_gates", "layer_norm_forget", "rnn_activation"
+#: (spec, input_size, scope) -> (positional args, keyword args) of a builder
+BuilderArgs = Callable[[CellSpec, Optional[int], str], tuple[tuple, dict]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """A checkpoint layout of the family: the cell directory, the variables under it (the first required one
+    identifies it), renames to the names the converter reads, and hyper-parameter defaults of that directory."""
+
+    dirname: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    renames: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    defaults: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    #: the kind the recognizer gives the cell (a layout can be read as another family's kind: LSTMBlockCell
+    #: checkpoints are LSTMCell's arrays, refined by the .meta op attributes)
+    recognized_as: Optional[str] = None
+    #: position in the recognizer's table (the order the rows were read in before the registry; new rows: 100+)
+    order: int = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Builder:
+    """A builder in ``legacy_rnn`` or ``modern_rnn``: ``module:function`` and how a spec becomes its arguments."""
+
+    target: str
+    args: BuilderArgs
+
+    def __call__(self, spec: CellSpec, input_size: Optional[int] = None, scope: str = "rnn_cell"):
+        module, name = self.target.split(":")
+        args, kwargs = self.args(spec, input_size, scope)
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Converter:
+    """The weights of one cell on both sides: names, and pure NumPy conversions both ways."""
+
+    tf1_names: Callable[[CellSpec], tuple[str, ...]]
+    keras_names: Callable[[CellSpec], tuple[str, ...]]
+    to_keras: Callable[[CellSpec, Mapping[str, np.ndarray], int, float], list[np.ndarray]]
+    to_tf1: Callable[[CellSpec, Sequence[np.ndarray], float], Arrays]
+    tf1_shapes: Callable[[CellSpec, int], dict[str, tuple[int, ...]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """One cell family (one TF1 cell class, with its older spellings)."""
+
+    kind: str
+    #: one line for ``inspect``/the manifest/docs
+    description: str
+    #: public TF1 class names (1.x), e.g. ``tf.nn.rnn_cell.BasicLSTMCell``
+    tf1_classes: tuple[str, ...]
+    #: the default variable directory under the RNN scope
+    scope: str
+    #: checkpoint layouts the recognizer reads (current names first, then older spellings)
+    layouts: tuple[Layout, ...]
+    #: hyper-parameter -> TF1 default
+    hyper: Mapping[str, object]
+    #: how each hyper-parameter that the checkpoint does not store is found: "meta: ..." / "attribute: ..." /
+    #: "constant: ..."; keys are a subset of ``hyper``
+    not_in_checkpoint: Mapping[str, str]
+    converter: Converter
+    legacy: Builder
+    #: one column per output target; "keras2" today
+    targets: Mapping[str, Builder]
+    #: TF1 public dotted symbol -> project home (``legacy_rnn.contrib.LSTMBlockCell``)
+    upgrade_homes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: class names of the cell before TF 1.2 (scopes like ``BasicLSTMCell/Linear/Matrix``)
+    pre12_classes: tuple[str, ...] = ()
+    lstm: bool = False
+    gru: bool = False
+    #: hooks where the defaults do not serve
+    #: (names, shape) -> (units, input size, num_proj) from a recognized cell's variables
+    dims: Optional[Callable[[Mapping[str, str], Callable[[str], tuple]], tuple[int, int, Optional[int]]]] = None
+    #: a Keras cell -> its spec, for ``export`` (None: not this family's cell)
+    keras_spec: Optional[Callable[[Any, float, str], Optional[CellSpec]]] = None
+    #: the Keras classes of the family (safe-mode loading needs them registered)
+    keras_classes: tuple[str, ...] = ()
+    #: the family whose layouts the checkpoint shares when it has none of its own (LSTMBlockCell: LSTMCell's)
+    recognized_through: Optional[str] = None
+    #: CellSpec fields beyond units/forget_bias/activation that the recognizer fills from the shapes
+    spec_options: tuple[str, ...] = ()
+    #: the spec fields ``rnn-migrate inspect`` prints for a cell of the family (None/False values are left out)
+    inspect_keys: tuple[str, ...] = ("activation",)
+    #: which reader of the ``.meta`` finds the hyper-parameters (one of the ``META_*`` names; None: none)
+    meta_reader: Optional[str] = None
+    #: (meta, first variable key) -> hyper-parameters, when no op scope of the cell gave any (LSTMBlockFusedCell)
+    meta_fallback: Optional[Callable[[Any, str], dict]] = None
+
+    @property
+    def keras2(self) -> Builder:
+        return self.targets["keras2"]
+
+    @property
+    def meta_hyper(self) -> tuple[str, ...]:
+        """The hyper-parameters the recognizer looks for in the ``.meta`` (the rest have defaults or the checkpoint)."""
+        return tuple(k for k, how in self.not_in_checkpoint.items() if how.startswith(("meta", "attribute")))
+
+
+def default_dims(kernel: str = "kernel", bias: str = "bias", blocks: int = 1):
+    """units from ``bias [blocks*U]``, input size from ``kernel [D+U, blocks*U]``."""
+    def dims(names: Mapping[str, str], shape: Callable[[str], tuple]) -> tuple[int, int, Optional[int]]:
+        units = shape(bias)[0] // blocks
+        return units, shape(kernel)[0] - units, None
+    return dims
+
+
+def act_or_none(spec: CellSpec) -> Optional[str]:
+    """TF1 builders take ``activation=None`` for tanh."""
+    return None if spec.activation == "tanh" else spec.activation
