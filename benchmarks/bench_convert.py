@@ -293,7 +293,7 @@ def render(cases: list[dict], load_before: float, load_after: float) -> str:
         f"Targets: convert <= {TIME_RATIO}x the baseline's wall time; convert's and verify's peak RSS at most "
         f"{BUDGET_MB} MB above the bare import. " + "; ".join(verdicts) + ".",
         "",
-        "How: tensors are copied from the bundle's own bytes in 16 MiB row chunks (`migration/checkpoint/stream.py`: "
+        "How: tensors are copied from the bundle's own bytes in 16 MiB row chunks (`migration/core/bundle_stream.py`: "
         "`preadv`, the next chunk read while one is written, CRC32C of every stored entry checked, `mod` rows "
         "gathered per chunk), in a thread beside the Keras block builds; no tensor is ever whole in memory. Both "
         "sides pay one TensorFlow import, which is most of the small case: time beyond the bare import, convert vs "

@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     want_json = bool(getattr(args, "json", False))
     if args.command in ("convert", "verify"):  # freed chunk buffers go back to the OS: peak RSS flat in tensor size
-        from migration.checkpoint.stream import return_freed_memory  # on first use: --help starts fast
+        from migration.core.bundle_stream import return_freed_memory  # on first use: --help starts fast
 
         return_freed_memory()
     try:

@@ -437,7 +437,7 @@ def float32_checkpoint(checkpoint: str | os.PathLike, manifest: dict[str, Any]) 
 def _check_integrity(reader: CheckpointReader, already: set[str], progress: _Progress) -> int:
     """Read every tensor not read yet, CRC-checked, in row chunks (memory flat in the tensor's size; tensors the bundle
     reader does not stream go through TensorFlow's reader, which checks the CRC too); return how many were read."""
-    from migration.checkpoint import stream
+    from migration.core import bundle_stream as stream
 
     count = 0
     for key in reader.variables:

@@ -3,7 +3,7 @@
 TensorFlow's ``BundleReader`` trusts the index: a tensor shape ``[2**32, 2**32]`` (its element count overflows
 int64) or ``[-7, 4]`` ends the process with ``SIGABRT`` inside ``TensorShape`` (no message, no cleanup), a huge
 string tensor allocates before it reads. :func:`validate_index` parses the table with
-:func:`migration.checkpoint.stream.parse_table` and checks, for the header and every entry:
+:func:`migration.core.bundle_stream.parse_table` and checks, for the header and every entry:
 
 * header (key ``""``): a ``BundleHeaderProto`` with ``1 <= num_shards <= MAX_SHARDS`` equal to the number of data
   files on disk, a known endianness;
@@ -21,7 +21,7 @@ import os
 import struct
 from typing import Any, Sequence
 
-from migration.checkpoint.stream import parse_table
+from migration.core.bundle_stream import parse_table
 from migration.core.errors import MigrationError
 from migration.core.regular_files import read_regular
 

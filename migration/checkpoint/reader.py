@@ -4,7 +4,7 @@ A TF1 ``Saver`` checkpoint is a prefix ``P`` with ``P.index`` (names, shapes, dt
 shards ``P.data-0000k-of-0000N`` and, optionally, ``P.meta`` (the MetaGraphDef). A directory may hold a ``checkpoint``
 state file naming the latest prefix. Nothing here executes a graph or unpickles anything: tensors are read with
 ``tf.train.load_checkpoint`` one name at a time, or, for :meth:`CheckpointReader.write_npy`, copied chunk by chunk
-from the bundle's own bytes with flat memory and CRC checks (:mod:`migration.checkpoint.stream`).
+from the bundle's own bytes with flat memory and CRC checks (:mod:`migration.core.bundle_stream`).
 """
 from __future__ import annotations
 
@@ -219,9 +219,9 @@ class CheckpointReader:
             ) from None
 
     def layout(self, name: str):
-        """Where ``name``'s bytes are in the data shards (a :class:`migration.checkpoint.stream.TensorLayout`, for
+        """Where ``name``'s bytes are in the data shards (a :class:`migration.core.bundle_stream.TensorLayout`, for
         ``stream.iter_rows``), or ``None`` when the tensor can only be read whole through TensorFlow."""
-        from migration.checkpoint import stream
+        from migration.core import bundle_stream as stream
 
         if name not in self.variables:
             raise MigrationError(f"Checkpoint {self.prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists "
@@ -241,7 +241,7 @@ class CheckpointReader:
         reader does not stream (strings, exotic dtypes) go through TensorFlow's reader instead.
         ``progress(nbytes)`` is called as bytes are written; ``chunk_bytes`` overrides the chunk size (tests).
         """
-        from migration.checkpoint import stream
+        from migration.core import bundle_stream as stream
 
         layout = self.layout(name)
         if layout is not None:

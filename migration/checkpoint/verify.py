@@ -220,7 +220,7 @@ def _check_model_embeddings(reader, entry: dict, out_dir: str, manifest: dict, p
 
     import h5py
 
-    from migration.checkpoint import stream
+    from migration.core import bundle_stream as stream
     from migration.graph.keras_stream import MemberFile
     from migration.safe_io import confined_path
 
@@ -275,7 +275,7 @@ def _compare_rows(reader, key: str, path: str, perm: Optional[np.ndarray] = None
     """max |saved[perm] - npy| over the rows of checkpoint tensor ``key`` and the ``.npy`` at ``path``, chunk by chunk
     from the checkpoint's files (CRC-checked) and the ``.npy``: memory flat in the tensor's size. Tensors the bundle
     reader does not stream are read whole."""
-    from migration.checkpoint import stream
+    from migration.core import bundle_stream as stream
 
     layout = reader.layout(key)
     if layout is None:

@@ -9,7 +9,7 @@ once, in place:
 * ``config.json``: the saved config with each stub layer's ``input_dim`` set to the real row count;
 * ``model.weights.h5``: the saved weights (copied with ``h5py``) with each stub dataset replaced by a contiguous
   ``float32`` dataset of the real shape, filled in row chunks straight from the checkpoint's bytes
-  (:func:`migration.checkpoint.stream.iter_rows`: CRC-checked, ``mod``-partition rows gathered per chunk);
+  (:func:`migration.core.bundle_stream.iter_rows`: CRC-checked, ``mod``-partition rows gathered per chunk);
 * layout: the archive file IS the HDF5 file, created with a user block (bytes HDF5 reserves at the start of a file
   and never touches) that holds the small members (``metadata.json``, ``config.json``) and the local header of
   ``model.weights.h5``, padded with an extra field to end exactly where the HDF5 data begins; the CRC-32 of the
@@ -49,7 +49,7 @@ class Streamed:
     """A stub ``Embedding`` layer and the checkpoint rows it stands for (``perm``: ``mod``-partition row order)."""
 
     layer: Any
-    layout: Any  # migration.checkpoint.stream.TensorLayout
+    layout: Any  # migration.core.bundle_stream.TensorLayout
     perm: Optional[np.ndarray] = None
     h5_path: str = ""  # "/layers/embedding/vars", recorded while the stub model is saved
 
@@ -123,7 +123,7 @@ def _patch_config(raw: bytes, streamed: Sequence[Streamed]) -> bytes:
 def _fill_weights(h5_file: str, streamed: Sequence[Streamed], cancelled=lambda: False) -> None:
     import h5py
 
-    from migration.checkpoint import stream
+    from migration.core import bundle_stream as stream
 
     with h5py.File(h5_file, "r+") as f:
         for s in streamed:

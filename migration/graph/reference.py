@@ -98,9 +98,9 @@ class OriginalGraph:
 
     def _part_rows(self, src: VariableSource) -> Optional[np.ndarray]:
         """Partition ``src`` (rows ``[offset, offset + shape[0])`` of the saved full tensor, every column) read from
-        the data files alone (:func:`migration.checkpoint.stream.read_rows`: its stored piece CRC-checked), not the
+        the data files alone (:func:`migration.core.bundle_stream.read_rows`: its stored piece CRC-checked), not the
         whole tensor; None when the part is not a row range or the bundle is not streamable."""
-        from migration.checkpoint import stream
+        from migration.core import bundle_stream as stream
 
         layout_of = getattr(self.reader, "layout", None)
         layout = layout_of(src.key) if layout_of is not None else None
@@ -133,7 +133,7 @@ class OriginalGraph:
         no memory) and TensorFlow feeds an aligned array without copying it, so the reference holds only the
         sampled rows. For partition ``p`` of ``P`` both lookups' rows are filled: ``div`` (id - the partition's first
         row) and ``mod`` (id // P for id % P == p)."""
-        from migration.checkpoint import stream
+        from migration.core import bundle_stream as stream
         from migration.graph.keras_stream import STREAM_MIN_BYTES
 
         layout_of = getattr(self.reader, "layout", None)

@@ -11,7 +11,7 @@ import pytest
 
 import legacy_rnn
 from legacy_rnn import tf, v1
-from migration.checkpoint import stream
+from migration.core import bundle_stream as stream
 from migration.checkpoint.reader import CheckpointReader
 from migration.converters import mod_partition_permutation
 from migration.core.errors import MigrationError

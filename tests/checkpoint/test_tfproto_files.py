@@ -405,7 +405,7 @@ def test_compressed_block_refused(files, tmp_path):
 
 def test_slice_keys_decode_like_the_encoder():
     """decode_slice_key inverts the project's independent encoder (stream.slice_key) and TF's -1 (full extent)."""
-    from migration.checkpoint.stream import slice_key
+    from migration.core.bundle_stream import slice_key
 
     for name, extents in [("emb", [(0, 3), (0, 5)]), ("a\x00b\xffc/d", [(7, 1)]), ("x", []),
                           ("big", [(1 << 40, 3), (63, 64), (64, 8191), (8192, 1 << 20)])]:

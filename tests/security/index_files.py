@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from migration.checkpoint.stream import parse_table
+from migration.core.bundle_stream import parse_table
 
 _MAGIC = 0xDB4775248B80FB57
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from migration.checkpoint.reader import CheckpointReader
-from migration.checkpoint.stream import iter_npy_rows
+from migration.core.bundle_stream import iter_npy_rows
 from migration.core.errors import MigrationError
 from migration.core.npy import load_npy
 from migration.core.regular_files import check_regular, open_regular, read_regular
