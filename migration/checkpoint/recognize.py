@@ -220,7 +220,7 @@ class Recognizer:
             if not candidates:
                 continue
             path = candidates[0][0]
-            under = {k[len(path) + 1:]: k for k in free if k.startswith(path + "/")}
+            under = {k[len(path) + 1:]: k for k in sorted(free) if k.startswith(path + "/")}
 
             def fits(row: int) -> bool:
                 return set(CELL_TABLE[row][2]) <= set(under) <= set(CELL_TABLE[row][2] + CELL_TABLE[row][3])
