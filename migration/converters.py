@@ -27,7 +27,7 @@ import numpy as np
 
 from migration.core.errors import ShapeError, UnknownCellError, check_shape
 from migration.core.gates import KERAS_GRU_GATES, KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
-from migration.core.gates import split_fused_rows as _split_rows
+from migration.core.gates import split_fused_rows
 from migration.core.specs import CellSpec
 
 Arrays = dict[str, np.ndarray]

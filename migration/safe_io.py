@@ -17,19 +17,10 @@ Replacing and writing outputs (``--force`` rules, staging, the OUT lock, signals
 """
 from __future__ import annotations
 
-import contextlib
-import errno
-import json
 import os
-import re
-import shutil
-import signal
 import sys
-import tempfile
-from pathlib import Path
-import threading
 import zipfile
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any
 
 from migration.core.errors import MigrationError
 from migration.hdf5_check import check_hdf5

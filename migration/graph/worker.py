@@ -9,7 +9,7 @@ private directory (``mkdtemp``, mode 0700): the sub-``GraphDef`` as serialized p
 Limits (:mod:`migration.graph.limits`): the child sets its own ``RLIMIT_AS`` and ``RLIMIT_CPU`` for each request (the
 CPU budget counts from the request's start); this process waits at most the wall-time limit, then kills it. SIGKILL,
 SIGXCPU, SIGSEGV, SIGABRT of the child, a memory error in it, or the wall limit -> :class:`SandboxLimit`. An
-exception here (SIGTERM/SIGINT through :func:`migration.safe_io.signals_raise` included) kills the child before it
+exception here (SIGTERM/SIGINT through :func:`migration.core.signals.signals_raise` included) kills the child before it
 propagates; a parent killed outright takes the child with it (``PR_SET_PDEATHSIG`` in the child).
 """
 from __future__ import annotations
