@@ -54,7 +54,11 @@ def test_every_row_is_complete(row):
 def test_upgrade_homes_come_from_the_rows():
     homes = families.upgrade_homes()
     assert homes["tf.contrib.rnn.LSTMBlockCell"] == "legacy_rnn.contrib.LSTMBlockCell"
-    assert set(homes) == {s for r in ROWS for s in r.upgrade_homes}
+    rows = {s: h for r in ROWS for s, h in r.upgrade_homes.items()}
+    assert {s: homes[s] for s in rows} == rows  # a row's class home wins over the namespace table
+    from migration.families.namespaces import namespace_homes
+
+    assert set(homes) == set(rows) | set(namespace_homes())  # nothing else: the namespaces no row owns
 
 
 def _legacy_run(row, spec, x, seed):
@@ -148,7 +152,9 @@ def _kind_comparisons() -> dict[str, int]:
     for package in ("migration", "legacy_rnn", "modern_rnn"):
         for path in sorted((ROOT / package).rglob("*.py")):
             rel = path.relative_to(ROOT).as_posix()
-            if rel.startswith("migration/families/"):
+            # migration/examples/: the seed programs (top layer, teaching code that builds each document's own
+            # models by name), not the migration machinery this ratchet is about
+            if rel.startswith(("migration/families/", "migration/examples/")):
                 continue
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Compare) and any(
