@@ -140,12 +140,14 @@ def register_keras_classes() -> None:
 
 
 def upgrade_homes() -> dict[str, str]:
-    """TF1 public dotted symbol -> its home in this project: the namespaces and functions of
-    :mod:`migration.families.namespaces`, then every row's class homes (``tf.contrib.rnn.LSTMBlockCell`` ->
-    ``legacy_rnn.contrib.LSTMBlockCell``), which win for their classes."""
-    homes = namespace_homes()
+    """TF1 public dotted symbol -> its home in this project: every row's class home (``tf.contrib.rnn.UGRNNCell`` ->
+    ``legacy_rnn.ugrnn.UGRNNCell``), then the namespaces of :mod:`migration.families.namespaces`, whose module
+    spelling is kept where they list the class too (``legacy_rnn.contrib_rnn.LSTMBlockCell``, the same object as the
+    row's ``legacy_rnn.contrib.LSTMBlockCell``: tests/core/test_families_registry.py checks each is)."""
+    homes: dict[str, str] = {}
     for row in FAMILIES:
         homes.update(row.upgrade_homes)
+    homes.update(namespace_homes())
     return homes
 
 

@@ -20,6 +20,8 @@ FAMILY = Family(
     converter=stock_converter("cudnn_compatible_lstm"),
     legacy=Builder("legacy_rnn.cudnn:cudnn_compatible_lstm_cell", lambda s, d, scope: ((s.units,), {})),
     targets={"keras2": Builder("modern_rnn.cudnn:cudnn_compatible_lstm_cell", lambda s, d, scope: ((s.units,), {}))},
-    upgrade_homes={"tf.contrib.cudnn_rnn.CudnnCompatibleLSTMCell": "legacy_rnn.cudnn.cudnn_compatible_lstm_cell"},
+    # no upgrade home: TF 1.15's CudnnCompatibleLSTMCell is a class; legacy_rnn has only a factory of the same cell
+    # (an upgrade to it would break isinstance checks), so `upgrade` keeps it a manual check
+    upgrade_homes={},
     lstm=True,
 )

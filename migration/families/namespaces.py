@@ -1,8 +1,8 @@
 """The TF1 module namespaces ``legacy_rnn`` rebuilds beside its cell families (``tf.contrib.rnn`` as a whole,
 ``tf.contrib.crf``, ``tf.contrib.seq2seq``, ``tf.contrib.layers`` ...): their homes for ``rnn-migrate upgrade``.
 
-The cell classes' own homes come from the family rows (:func:`migration.families.upgrade_homes` lets a row win over
-this table for its class); this table covers the functions and namespaces no cell row owns.
+The cell classes' own homes come from the family rows; where this table lists a class too (as part of a whole
+namespace), its spelling is kept and must be the very object the row names (a test checks it).
 ``tests/upgrade/test_homes.py`` imports every home. Never imports TensorFlow.
 """
 from __future__ import annotations

@@ -3,26 +3,31 @@
 file listing each file's changes, manual checks and errors.
 
 Nothing partial is ever left: the tree is written into a staging directory beside DST and renamed to DST at the end
-(:func:`migration.safe_io.staged_output`); an error, Ctrl-C or SIGTERM removes it. An existing DST is replaced only
-with ``--force`` and only if rnn-migrate wrote it (its report file is there). A Python file that does not parse is
+(:func:`migration.core.outdir.staged_output`); an error, Ctrl-C or SIGTERM removes it. An existing DST is replaced
+only with ``--force`` and only if rnn-migrate wrote it and nothing else: its record (:data:`RECORD`, every path the
+run wrote) is there and DST holds no path the record does not list (a file a user added is named and kept). A Python file that does not parse is
 copied unchanged and listed under errors (the run exits 1, as for manual checks). Symlinks are recreated as links
 (never followed); FIFOs, devices and sockets are skipped and listed; ``.git`` and ``__pycache__`` are not copied.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
 from dataclasses import dataclass, field
 
 from migration.core.errors import MigrationError
-from migration.safe_io import atomic_write_bytes, staged_output
+from migration.core.outdir import atomic_write_bytes, staged_output
+from migration.core.regular_files import read_regular
 from migration.upgrade import upgrade_source
 from migration.upgrade.notebook_rewrite import upgrade_notebook
 from migration.upgrade.notebooks import NotebookError
 from migration.upgrade.scan import read_text
 
 REPORT = "rnn-migrate-report.txt"
+#: Every path an upgrade tree run wrote (files and links, relative, sorted): what ``--force`` may replace.
+RECORD = ".rnn-migrate-upgrade.json"
 SKIP_DIRS = frozenset({".git", "__pycache__"})
 
 
@@ -84,6 +89,32 @@ def _upgrade_file(src: str, rel: str, to: str) -> tuple[str | None, FileResult]:
     return (up.text if notebook else up.code), result  # type: ignore[union-attr]
 
 
+def _paths(root: str) -> list[str]:
+    """Every file and link below ``root`` (relative, sorted); directories are implied by them."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        out += [os.path.relpath(os.path.join(dirpath, n), root) for n in filenames + links]
+    return sorted(out)
+
+
+def _is_our_tree(path: str) -> bool:
+    """True when ``path`` is a tree an upgrade run wrote and nothing was added to it since; a path it did not write
+    raises :class:`MigrationError` naming it (``--force`` then deletes nothing)."""
+    record = os.path.join(path, RECORD)
+    if not os.path.isfile(record) or not os.path.isfile(os.path.join(path, REPORT)):
+        return False
+    try:
+        written = set(json.loads(read_regular(record, "the upgrade record", 64 << 20))["paths"])
+    except (MigrationError, ValueError, KeyError, TypeError):
+        return False
+    extra = [p for p in _paths(path) if p not in written]
+    if extra:
+        raise MigrationError(f"Refused to replace {path!r}: {os.path.join(path, extra[0])!r} was not written by "
+                             f"rnn-migrate ({len(extra)} such path(s)). Move it out, or choose another --out.")
+    return True
+
+
 def upgrade_tree(src: str, dst: str, to: str, *, force: bool = False, report: str | None = None) -> TreeResult:
     """Upgrade the tree ``src`` into the new directory ``dst`` (see the module docstring)."""
     if not os.path.isdir(src):
@@ -92,8 +123,7 @@ def upgrade_tree(src: str, dst: str, to: str, *, force: bool = False, report: st
     if dst_abs == src_real or dst_abs.startswith(src_real + os.sep) or src_real.startswith(dst_abs + os.sep):
         raise MigrationError(f"--out {dst} overlaps SRC {src}; choose a directory outside it.")
     result = TreeResult(dst)
-    with staged_output(dst, force=force, inputs=[src], is_ours=lambda p: os.path.isfile(os.path.join(p, REPORT))) \
-            as stage:
+    with staged_output(dst, force=force, inputs=[src], is_ours=_is_our_tree, what="an upgraded tree") as stage:
         for dirpath, dirnames, filenames in os.walk(src):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
             rel_dir = os.path.relpath(dirpath, src)
@@ -108,6 +138,8 @@ def upgrade_tree(src: str, dst: str, to: str, *, force: bool = False, report: st
         text = result.report(src, to)
         with open(os.path.join(stage.path, REPORT), "w", encoding="utf-8") as fh:
             fh.write(text)
+        with open(os.path.join(stage.path, RECORD), "w", encoding="utf-8") as fh:
+            json.dump({"paths": _paths(stage.path) + [RECORD]}, fh)
         stage.install()
     if report:
         atomic_write_bytes(report, text.encode("utf-8"))

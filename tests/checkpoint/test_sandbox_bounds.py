@@ -208,7 +208,7 @@ import sys
 sys.path.insert(0, {tests!r})
 from migration.checkpoint.reader import CheckpointReader
 from migration.graph.reference import OriginalGraph
-from migration.safe_io import signals_raise
+from migration.core.signals import signals_raise
 import numpy as np
 og = OriginalGraph({prefix!r} + ".meta", CheckpointReader({prefix!r}))
 with signals_raise():

@@ -70,9 +70,13 @@ def test_existing_dst_is_refused_and_only_ours_is_replaced(tmp_path):
     assert (theirs / "keep.txt").read_text() == "mine" and sorted(os.listdir(theirs)) == ["keep.txt"]
     ours = tmp_path / "ours"
     assert main(["upgrade", str(src), "--to", "compat", "--out", str(ours)]) == 1
-    (ours / "stale.txt").write_text("from an older run")
-    assert main(["upgrade", str(src), "--to", "compat", "--out", str(ours), "--force"]) == 1
-    assert not (ours / "stale.txt").exists() and (ours / REPORT).exists()
+    before = sorted(p.relative_to(ours).as_posix() for p in ours.rglob("*"))
+    assert main(["upgrade", str(src), "--to", "compat", "--out", str(ours), "--force"]) == 1  # all ours: replaced
+    assert sorted(p.relative_to(ours).as_posix() for p in ours.rglob("*")) == before
+    (ours / "pkg" / "notes.txt").write_text("a user's file, added inside our output")
+    assert main(["upgrade", str(src), "--to", "compat", "--out", str(ours), "--force"]) == 2  # never deleted
+    assert (ours / "pkg" / "notes.txt").read_text() == "a user's file, added inside our output"
+    assert (ours / REPORT).exists()
 
 
 @pytest.mark.parametrize("bad", ["inside", "in-place"])
