@@ -158,6 +158,15 @@ def manifest_files(manifest: dict[str, Any]) -> list[str]:
     return files
 
 
+def _validator(jsonschema):
+    """Draft 2020-12, except that an "integer" is a JSON integer only: the standard also accepts ``0.0``, which the
+    readers (shapes, sizes, counts) would then use as a float."""
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+    return jsonschema.validators.extend(base, type_checker=checker)
+
+
 def validate_manifest_file(path: str) -> dict[str, Any]:
     """Parse and validate ``path`` (schema, file references confined to its directory); raise MigrationError."""
     import jsonschema
@@ -183,7 +192,7 @@ def validate_manifest_file(path: str) -> dict[str, Any]:
         got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise MigrationError(f"{path!r} is not an rnn-migrate conversion manifest (format={got!r}). {redo}")
     try:
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(manifest))
+        error = jsonschema.exceptions.best_match(_validator(jsonschema)(SCHEMA).iter_errors(manifest))
     except RecursionError:
         raise MigrationError(f"{path!r} is nested too deeply to be a manifest. {redo}") from None
     if error is not None:
