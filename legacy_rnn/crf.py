@@ -1,17 +1,7 @@
 """``tf.contrib.crf`` for TensorFlow 2.21: linear-chain CRF log-likelihood and Viterbi decoding in TF ops.
 
-TF 2 ships no CRF kernel (``tf.contrib`` and TensorFlow Addons are gone), so this module computes what TF 1.15's
-``tensorflow/contrib/crf/python/ops/crf.py`` computed, from its equations, in graph-compatible ops:
-
-* score of a tag path y for potentials ``inputs [B, T, N]`` (unary) and ``transitions [N, N]`` (binary):
-  ``s(y) = sum_{t < len} inputs[t, y_t] + sum_{t < len - 1} transitions[y_t, y_{t+1}]``;
-* ``log Z = logsumexp_y s(y)`` by the forward recursion ``a_t = logsumexp_i(a_{t-1}[i] + transitions[i, :]) +
-  inputs[t]`` (frozen past each length);
-* ``log_likelihood = s(tags) - log Z``; a length 0 gives score 0 and log Z 0 (TF 1.15);
-* ``crf_decode``: Viterbi, the best path and its score.
-
-The transition matrix is the variable ``transitions [N, N]`` (``get_variable('transitions', ...)``, created by
-``crf_log_likelihood`` when no ``transition_params`` are passed).
+The equations (path score, forward recursion, log-likelihood, Viterbi) and the ``transitions [N, N]`` variable
+are written once, in :mod:`migration.core.crf_maths`.
 
 Read beside :mod:`modern_rnn.crf`: the same names, in the same order. Both call the one implementation in
 :mod:`migration.core.crf_maths`; the two differ only in their Keras layer
