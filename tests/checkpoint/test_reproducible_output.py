@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.ux import run_cli
 
 
-@pytest.mark.parametrize("name", ["unknown_cell", "seed004"])
-def test_inspect_json_is_the_same_under_every_hash_seed(ckpts, tmp_path, name):
-    prefix = ckpts[name]
+def test_inspect_json_is_the_same_under_every_hash_seed(ckpts, tmp_path):
+    prefix = ckpts["unknown_cell"]  # a cell layout and unrecognized variables: both lists were in set order
     outs = []
     for seed in ("1", "2", "3"):
         proc = run_cli("inspect", prefix, "--json", cwd=tmp_path, PYTHONHASHSEED=seed)

@@ -191,35 +191,6 @@ def test_every_anchor_is_in_api_map():
     assert missing == [], f"docs/api-map.md lacks anchors {missing}"
 
 
-def test_scan_of_one_big_file_stays_within_3x_of_ast_parse(tmp_path):
-    """Linear scan (issue 11: a 5 MB file took 19 s): a ~0.3 MB file of TF1 modules, best of 3 against a bare
-    ``ast.parse`` of the same file (docs/benchmarks.md has the 5 MB figure)."""
-    import ast
-    import time
-
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import bench_scan
-    finally:
-        sys.path.pop(0)
-    text = "\n".join(bench_scan.TEMPLATES[i % len(bench_scan.TEMPLATES)] for i in range(80))
-    path = tmp_path / "big.py"
-    path.write_text(text, encoding="utf-8")
-
-    def timed(fn) -> float:
-        t0 = time.process_time()
-        fn()
-        return time.process_time() - t0
-
-    # CPU time of this process, interleaved, best of 5 each: a busy machine (pytest -n 2, other jobs) does not count
-    parse = scan = float("inf")
-    for _ in range(5):
-        parse = min(parse, timed(lambda: ast.parse(path.read_bytes())))
-        scan = min(scan, timed(lambda: scan_paths([str(path)])))
-    assert len(text) > 250_000 and scan_paths([str(path)]).findings
-    assert scan < 3 * parse, (scan, parse)
-
-
 def test_attention_cell_wrapper_points_at_its_row_and_converters():
     (finding,) = scan_source("import tensorflow as tf\ntf.contrib.rnn.AttentionCellWrapper(c, 3)\n")
     assert finding.severity == "rewrite" and finding.doc == "docs/api-map.md#attentioncellwrapper"
