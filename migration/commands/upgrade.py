@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import stat
+import sys
 import tempfile
 
 from migration.core.outdir import rename_noreplace
@@ -46,8 +47,8 @@ examples:
   `rnn-migrate convert CKPT OUT_DIR`.
 Files: --in-place keeps SRC's mode bits (and the backup's); a SRC with hard links is rewritten into the same
   inode after SRC.bak is written and fsynced (every name keeps seeing one file); a symlink SRC (or DST) is refused unless
-  --follow-symlinks (then the file it points to is rewritten and the link kept); a read-only SRC/DST is never
-  rewritten; FIFOs and devices are refused.
+  --follow-symlinks (then the file it points to is rewritten and the link kept); a read-only SRC (or backup) is never
+  rewritten, a read-only DST only with --force (as cp -f does; its mode kept); FIFOs and devices are refused.
 Notebooks (.ipynb, nbformat 4): the code cells are rewritten as one program (an import in cell 1 applies to
   cell 5); IPython magics and shell lines (%matplotlib, !pip, ?obj) are kept as they are; markdown cells,
   outputs, metadata and cell ids are not touched; the TF_USE_LEGACY_KERAS bootstrap and
@@ -116,9 +117,12 @@ def write_atomic(path: str, text: str, mode: int | None = None, *, replace: bool
         raise
 
 
-def _check_target(path: str, what: str, follow: bool) -> str:
+def _check_target(path: str, what: str, follow: bool, forced_replace: bool = False) -> str:
     """The path to write for ``path`` (SRC in place, or an existing DST): refuse symlinks unless ``follow``, refuse
-    read-only files and anything that is not a regular file. Returns the real path when following a symlink."""
+    read-only files and anything that is not a regular file. Returns the real path when following a symlink.
+
+    ``forced_replace`` (an existing ``--out DST`` with ``--force``): a read-only DST is replaced like ``cp -f`` /
+    ``mv -f`` do (a new file renamed over it, its mode kept), with a note on stderr; SRC in place never is."""
     from migration.core.errors import MigrationError
 
     if os.path.islink(path):
@@ -131,7 +135,10 @@ def _check_target(path: str, what: str, follow: bool) -> str:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             raise MigrationError(f"{path} ({what}) is not a regular file; nothing was written.")
-        if not st.st_mode & stat.S_IWUSR:
+        if not st.st_mode & stat.S_IWUSR and forced_replace:
+            print(f"note: {path} ({what}) is read-only (mode {stat.filemode(st.st_mode)}); replaced because of "
+                  "--force, its mode kept.", file=sys.stderr)
+        elif not st.st_mode & stat.S_IWUSR:
             raise MigrationError(
                 f"{path} ({what}) is read-only (mode {stat.filemode(st.st_mode)}); rnn-migrate does not rewrite "
                 "read-only files. Make it writable first (`chmod u+w`) or write elsewhere with --out.")
@@ -228,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
         if os.path.lexists(dst) and not args.force:
             raise MigrationError(f"{dst} already exists; pass --force to overwrite it, or choose another --out.")
         if os.path.lexists(dst):
-            dst = _check_target(dst, "DST", follow)
+            dst = _check_target(dst, "DST", follow, forced_replace=True)
         if os.path.exists(dst) and os.path.samefile(dst, src):
             raise MigrationError(f"--out {args.out} is SRC itself; use --in-place (it writes a backup first).")
     if backup and os.path.lexists(backup) and not args.force:

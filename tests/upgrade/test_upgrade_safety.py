@@ -96,8 +96,27 @@ def test_read_only_file_is_never_rewritten(tmp_path, capsys):
     dst = tmp_path / "dst.py"
     dst.write_text("keep\n")
     os.chmod(dst, 0o444)
-    assert main(["upgrade", str(src), "--to", "compat", "--out", str(dst), "--force"]) == 2
+    assert main(["upgrade", str(src), "--to", "compat", "--out", str(dst)]) == 2  # exists, no --force
     assert dst.read_text() == "keep\n"
+
+
+def test_read_only_dst_is_replaced_only_with_force_like_cp_f(tmp_path, capsys):
+    """An explicit ``--out DST --force`` replaces a read-only DST (a copied read-only tree, as the corpus harness
+    makes), its mode kept and the replacement said on stderr; without --force it is kept."""
+    src = tmp_path / "prog.py"
+    src.write_text(PROG)
+    dst = tmp_path / "dst.py"
+    dst.write_text(PROG)
+    os.chmod(dst, 0o444)
+    assert main(["upgrade", str(src), "--to", "compat", "--out", str(dst)]) == 2
+    assert dst.read_text() == PROG
+    capsys.readouterr()
+    assert main(["upgrade", str(src), "--to", "compat", "--out", str(dst), "--force"]) in (0, 1)
+    err = capsys.readouterr().err
+    assert "read-only" in err and "--force" in err
+    assert dst.read_text() != PROG and "compat.v1" in dst.read_text()
+    assert stat.S_IMODE(dst.stat().st_mode) == 0o444
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dst.py", "prog.py"]  # no temporary left
 
 
 def test_out_equal_to_src_is_refused(tmp_path):
