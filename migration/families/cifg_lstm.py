@@ -90,6 +90,7 @@ FAMILY = Family(
     upgrade_homes={"tf.contrib.rnn.CoupledInputForgetGateLSTMCell": "legacy_rnn.cifg_lstm.CoupledInputForgetGateLSTMCell"},
     lstm=True,
     dims=default_dims(kernel="W_0", bias="B", blocks=3),
+    matrices=("W_0",),
     keras_spec=_keras_spec,
     keras_classes=(KERAS_CLASS,),
     inspect_keys=("forget_bias", "activation"),

@@ -112,6 +112,7 @@ FAMILY = Family(
     upgrade_homes={"tf.contrib.rnn.LayerNormLSTMCell": "legacy_rnn.layer_norm_lstm_contrib.LayerNormLSTMCell"},
     lstm=True,
     dims=_dims,
+    unread=("bias",),
     keras_spec=_keras_spec,
     keras_classes=(KERAS_CLASS,),
     inspect_keys=("forget_bias", "activation"),

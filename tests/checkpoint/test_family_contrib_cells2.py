@@ -283,3 +283,107 @@ def test_the_rows_are_the_only_places_that_know_the_families():
 
     with pytest.raises(ValueError, match="default options only"):  # the twin refuses what it does not implement
         cifg_lstm_cell(U, use_peepholes=True)
+
+
+# -- a real TF1 program, its Saver checkpoint, and the CLI ------------------------------------------------------------
+ENCODERS = {"cifg_lstm": "enc_cifg", "layer_norm_lstm_contrib": "enc_ln", "weight_norm_lstm": "enc_wn"}
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory):
+    """One TF1 program on the three legacy cells, saved by Saver with its .meta: x -> three dynamic_rnn encoders
+    (scopes enc_cifg, enc_ln, enc_wn; ragged lengths) -> their last relevant outputs concatenated -> dense head ->
+    softmax loss. Converted once; the tests read the same output."""
+    root = tmp_path_factory.mktemp("contrib_cells2")
+    x_np = np.random.default_rng(41).normal(0, 1, (B, T, D)).astype(np.float32)
+    with legacy_rnn.new_graph(41) as graph:
+        x = v1.placeholder(tf.float32, [None, T, D], name="x")
+        lengths = v1.placeholder(tf.int32, [None], name="lengths")
+        cells = {"cifg_lstm": CoupledInputForgetGateLSTMCell(U),
+                 "layer_norm_lstm_contrib": LayerNormLSTMCell(U, layer_norm=True), "weight_norm_lstm": WeightNormLSTMCell(U)}
+        outs, lasts = {}, []
+        for kind, scope in ENCODERS.items():
+            outs[kind], _ = v1.nn.dynamic_rnn(cells[kind], x, sequence_length=lengths, dtype=tf.float32, scope=scope)
+            lasts.append(tf.gather_nd(outs[kind], tf.stack([tf.range(tf.shape(x)[0]), lengths - 1], 1)))
+        logits = v1.layers.dense(tf.concat(lasts, 1), 3, name="head")
+        labels = v1.placeholder(tf.int32, [None], name="labels")
+        tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
+        with v1.Session(graph=graph) as sess:
+            legacy_rnn.initialize(sess)
+            randomize(sess, 41)
+            ref = sess.run([outs, logits], {x: x_np, lengths: LENGTHS})
+            prefix = v1.train.Saver().save(sess, os.path.join(str(root / "ckpt"), "model.ckpt"))
+    out = root / "out"
+    code = run_cli("convert", prefix, out, "--quiet")
+    return root, prefix, x_np, ref, out, code
+
+
+def _manifest(out) -> dict:
+    with open(os.path.join(str(out), "manifest.json")) as f:
+        return json.load(f)
+
+
+def test_checkpoint_converts_and_verifies_against_the_original_graph(program, capsys):
+    root, prefix, x_np, (outs, logits), out, code = program
+    assert code == 0
+    assert run_cli("inspect", prefix) == 0
+    printed = capsys.readouterr().out
+    assert all(kind in printed for kind in KINDS)
+    m = _manifest(out)
+    blocks = {b["scope"]: b for b in m["blocks"]}
+    assert sorted(blocks) == sorted(ENCODERS.values())
+    for kind, scope in ENCODERS.items():
+        (cell,) = blocks[scope]["cells"]
+        assert (cell["spec"]["kind"], cell["spec"]["units"], cell["input_size"]) == (kind, U, D)
+        assert cell["hyper_sources"]["forget_bias"].startswith("default")  # assumed and said so
+    v = m["verification"]
+    assert v["ok"] and v["references"]["whole model"] == "original-graph"
+    assert all(v["references"][f"block {scope}"] == "original-graph" for scope in ENCODERS.values())
+    assert run_cli("verify", prefix, out) == 0
+    # the whole network in safe mode reproduces the program's own logits; each block its encoder's outputs
+    from migration.safe_io import load_keras_model
+
+    model = load_keras_model(os.path.join(str(out), m["model"]["file"]))
+    np.testing.assert_allclose(np.asarray(model([x_np, LENGTHS], training=False)), logits, atol=1e-5)
+    for kind, scope in ENCODERS.items():
+        block_model = load_keras_model(os.path.join(str(out), blocks[scope]["file"]))
+        got = np.asarray(block_model([x_np, LENGTHS], training=False)[0])
+        np.testing.assert_allclose(got, outs[kind], atol=1e-5)
+        assert np.max(np.abs(got)) > 1e-2
+
+
+def test_wrong_forget_bias_fails_against_the_original_graph(program, tmp_path):
+    _, prefix, _, _, _, _ = program
+    assert run_cli("convert", prefix, tmp_path / "wrong", "--forget-bias", "0.0", "--quiet") == 1
+    assert not os.path.exists(tmp_path / "wrong")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_export_writes_a_checkpoint_the_legacy_graph_restores(program, tmp_path, kind):
+    _, _, x_np, (outs, _), out, _ = program
+    block = {b["scope"]: b for b in _manifest(out)["blocks"]}[ENCODERS[kind]]
+    exported = str(tmp_path / "exp" / "model.ckpt")
+    assert run_cli("export", os.path.join(str(out), block["file"]), exported, "--scope", ENCODERS[kind]) == 0
+    with tf.Graph().as_default(), v1.Session() as sess:
+        x = v1.placeholder(tf.float32, [None, T, D])
+        lengths = v1.placeholder(tf.int32, [None])
+        cell = families.legacy_cell(CellSpec(kind, U))
+        outputs, _ = v1.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float32, scope=ENCODERS[kind])
+        v1.train.Saver().restore(sess, exported)
+        np.testing.assert_allclose(sess.run(outputs, {x: x_np, lengths: LENGTHS}), outs[kind], atol=1e-5)
+
+
+def test_a_checkpoint_with_options_the_twin_lacks_is_refused_naming_them(tmp_path, capsys):
+    """CoupledInputForgetGateLSTMCell(use_peepholes=True): W_F_diag/W_O_diag have no Keras twin yet; convert must
+    refuse (exit 2) and name them, not drop them."""
+    with legacy_rnn.new_graph(5) as graph:
+        x = v1.placeholder(tf.float32, [None, T, D], name="x")
+        v1.nn.dynamic_rnn(CoupledInputForgetGateLSTMCell(U, use_peepholes=True), x, dtype=tf.float32)
+        with v1.Session(graph=graph) as sess:
+            legacy_rnn.initialize(sess)
+            prefix = v1.train.Saver().save(sess, str(tmp_path / "ckpt" / "model.ckpt"))
+    capsys.readouterr()
+    assert run_cli("convert", prefix, tmp_path / "out", "--quiet") == 2
+    err = capsys.readouterr().err
+    assert "W_F_diag" in err and "W_O_diag" in err
+    assert not os.path.exists(tmp_path / "out")
