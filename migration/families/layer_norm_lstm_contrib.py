@@ -13,6 +13,9 @@ concatenated, all in Keras order **i, f, c, o** (TF1 i, j, f, o), forget_bias ad
 ``state_gamma``, ``state_beta``, and ``unused_bias`` (non-trainable, kept so that export gives the
 program's array back).
 
+With ``layer_norm=False`` (TF 1.15's class default) the cell is ``LSTMCell``'s maths under ``layer_norm_lstm_cell/
+{kernel, bias}``: that layout is read as kind ``lstm`` (a Keras ``LSTMCell``).
+
 Not converted (the recognizer names the unexpected variables): peepholes (``w_*_diag``), ``projection/kernel``;
 ``cell_clip`` lives only in the graph and is not read (verify against the original graph catches a clipped cell).
 forget_bias and activation are assumed (1.0, tanh), listed as assumed, and checked by ``verify``.
@@ -98,7 +101,9 @@ FAMILY = Family(
                 "gamma/beta; Keras modern_rnn.layer_norm_lstm_contrib.LayerNormLSTMCell",
     tf1_classes=("tf.contrib.rnn.LayerNormLSTMCell",),
     scope="layer_norm_lstm_cell",
-    layouts=(Layout("layer_norm_lstm_cell", TF1_NAMES),),
+    # layer_norm=False (TF 1.15's class default) writes LSTMCell's kernel/bias and computes LSTMCell's maths
+    layouts=(Layout("layer_norm_lstm_cell", TF1_NAMES),
+             Layout("layer_norm_lstm_cell", ("kernel", "bias"), recognized_as="lstm", order=101)),
     hyper={"forget_bias": 1.0, "activation": "tanh"},
     not_in_checkpoint={"forget_bias": "meta: not read for this family yet (default assumed and listed; verify checks it)",
                        "activation": "meta: not read for this family yet (tanh assumed and listed)"},

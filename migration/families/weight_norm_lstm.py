@@ -9,8 +9,10 @@ Keras 2 (:mod:`modern_rnn.weight_norm_lstm`): ``kernel`` = K[:D], ``recurrent_ke
 norm_0, ``recurrent_norm`` = norm_1, ``bias`` (forget_bias added to the f block); all in Keras gate order
 **i, f, c, o** (column normalisation commutes with the column permutation).
 
-Not converted (the recognizer names the unexpected variables): peepholes, the projection; ``norm=False`` (a plain
-LSTM under ``wn_lstm_cell/wn_lstm_cell/{kernel, bias}``) is refused as missing ``norm_0``. forget_bias and
+Not converted (the recognizer names the missing or unexpected variables): peepholes, the projection, and
+``norm=False`` (``LSTMCell``'s maths under ``wn_lstm_cell/wn_lstm_cell/{kernel, bias}``: reading it as ``lstm`` needs
+a rename layout whose first name, ``wn_lstm_cell/kernel``, is this layout's too, and the recognizer keys renames by
+(directory, first name)). forget_bias and
 activation are assumed (1.0, tanh), listed as assumed, and checked by ``verify`` against the original graph.
 """
 from __future__ import annotations

@@ -287,13 +287,16 @@ def test_the_rows_are_the_only_places_that_know_the_families():
 
 # -- a real TF1 program, its Saver checkpoint, and the CLI ------------------------------------------------------------
 ENCODERS = {"cifg_lstm": "enc_cifg", "layer_norm_lstm_contrib": "enc_ln", "weight_norm_lstm": "enc_wn"}
+#: TF 1.15's LayerNormLSTMCell default (layer_norm=False): LSTMCell's maths and arrays
+PLAIN = {"enc_ln_off": lambda: LayerNormLSTMCell(U)}
 
 
 @pytest.fixture(scope="module")
 def program(tmp_path_factory):
-    """One TF1 program on the three legacy cells, saved by Saver with its .meta: x -> three dynamic_rnn encoders
-    (scopes enc_cifg, enc_ln, enc_wn; ragged lengths) -> their last relevant outputs concatenated -> dense head ->
-    softmax loss. Converted once; the tests read the same output."""
+    """One TF1 program on the legacy cells, saved by Saver with its .meta: x -> four dynamic_rnn encoders (scopes
+    enc_cifg, enc_ln, enc_wn, and enc_ln_off: LayerNormLSTMCell with TF 1.15's default layer_norm=False; ragged
+    lengths) -> their last relevant outputs concatenated -> dense head -> softmax loss. Converted once; the tests
+    read the same output."""
     root = tmp_path_factory.mktemp("contrib_cells2")
     x_np = np.random.default_rng(41).normal(0, 1, (B, T, D)).astype(np.float32)
     with legacy_rnn.new_graph(41) as graph:
@@ -302,7 +305,8 @@ def program(tmp_path_factory):
         cells = {"cifg_lstm": CoupledInputForgetGateLSTMCell(U),
                  "layer_norm_lstm_contrib": LayerNormLSTMCell(U, layer_norm=True), "weight_norm_lstm": WeightNormLSTMCell(U)}
         outs, lasts = {}, []
-        for kind, scope in ENCODERS.items():
+        cells.update({scope: make() for scope, make in PLAIN.items()})
+        for kind, scope in list(ENCODERS.items()) + [(s, s) for s in PLAIN]:
             outs[kind], _ = v1.nn.dynamic_rnn(cells[kind], x, sequence_length=lengths, dtype=tf.float32, scope=scope)
             lasts.append(tf.gather_nd(outs[kind], tf.stack([tf.range(tf.shape(x)[0]), lengths - 1], 1)))
         logits = v1.layers.dense(tf.concat(lasts, 1), 3, name="head")
@@ -331,21 +335,24 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program, ca
     assert all(kind in printed for kind in KINDS)
     m = _manifest(out)
     blocks = {b["scope"]: b for b in m["blocks"]}
-    assert sorted(blocks) == sorted(ENCODERS.values())
+    assert sorted(blocks) == sorted(list(ENCODERS.values()) + list(PLAIN))
+    for scope in PLAIN:  # layer_norm=False: LSTMCell's arrays, read as an LSTMCell
+        (cell,) = blocks[scope]["cells"]
+        assert (cell["spec"]["kind"], cell["keras_class"]) == ("lstm", "LSTMCell")
     for kind, scope in ENCODERS.items():
         (cell,) = blocks[scope]["cells"]
         assert (cell["spec"]["kind"], cell["spec"]["units"], cell["input_size"]) == (kind, U, D)
         assert cell["hyper_sources"]["forget_bias"].startswith("default")  # assumed and said so
     v = m["verification"]
     assert v["ok"] and v["references"]["whole model"] == "original-graph"
-    assert all(v["references"][f"block {scope}"] == "original-graph" for scope in ENCODERS.values())
+    assert all(v["references"][f"block {scope}"] == "original-graph" for scope in list(ENCODERS.values()) + list(PLAIN))
     assert run_cli("verify", prefix, out) == 0
     # the whole network in safe mode reproduces the program's own logits; each block its encoder's outputs
     from migration.safe_io import load_keras_model
 
     model = load_keras_model(os.path.join(str(out), m["model"]["file"]))
     np.testing.assert_allclose(np.asarray(model([x_np, LENGTHS], training=False)), logits, atol=1e-5)
-    for kind, scope in ENCODERS.items():
+    for kind, scope in list(ENCODERS.items()) + [(s, s) for s in PLAIN]:
         block_model = load_keras_model(os.path.join(str(out), blocks[scope]["file"]))
         got = np.asarray(block_model([x_np, LENGTHS], training=False)[0])
         np.testing.assert_allclose(got, outs[kind], atol=1e-5)
