@@ -270,10 +270,14 @@ def test_legacy_cells_tf115_options_equal_the_numpy_step():
 
 
 def test_the_rows_are_the_only_places_that_know_the_families():
+    import legacy_rnn.contrib_rnn as rnn  # the tf.contrib.rnn namespace upgrade points `rnn = tf.contrib.rnn` at
+
     homes = families.upgrade_homes()
-    assert homes["tf.contrib.rnn.CoupledInputForgetGateLSTMCell"] == "legacy_rnn.cifg_lstm.CoupledInputForgetGateLSTMCell"
-    assert homes["tf.contrib.rnn.LayerNormLSTMCell"] == "legacy_rnn.layer_norm_lstm_contrib.LayerNormLSTMCell"
-    assert homes["tf.contrib.rnn.WeightNormLSTMCell"] == "legacy_rnn.weight_norm_lstm.WeightNormLSTMCell"
+    rows = {s: h for r in families.families() for s, h in r.upgrade_homes.items()}
+    for cls in (CoupledInputForgetGateLSTMCell, LayerNormLSTMCell, WeightNormLSTMCell):
+        symbol = f"tf.contrib.rnn.{cls.__name__}"
+        assert rows[symbol] == f"{cls.__module__}.{cls.__name__}"
+        assert homes[symbol] == f"legacy_rnn.contrib_rnn.{cls.__name__}" and getattr(rnn, cls.__name__) is cls
     for kind in KINDS:
         spec = CellSpec(kind, U)
         assert type(families.legacy_cell(spec)).__module__ == "legacy_rnn." + kind
