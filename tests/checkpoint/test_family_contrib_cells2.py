@@ -269,6 +269,33 @@ def test_legacy_cells_tf115_options_equal_the_numpy_step():
     np.testing.assert_allclose(out, ref, atol=1e-6)
 
 
+def test_cifg_reproduces_tf115s_own_kernel_test_numbers():
+    """TF 1.15's contrib ``rnn_cell_test.testCoupledInputForgetGateLSTMCell`` (its expected numbers are facts: every
+    weight 0.5 from the scope initializer, B zeros, x rows of 1s/2s/3s, state 0.1, concatenated ``[c, m]``): the
+    legacy cell, and the Keras twin on the converted weights, give them."""
+    expected_m = np.repeat([[0.121753], [0.103349], [0.100178]], 2, 1)
+    expected_c = np.repeat([[0.137523], [0.105450], [0.100742]], 2, 1)
+    x_np = np.repeat([[1.0], [2.0], [3.0]], 4, 1).astype(np.float32)
+    with tf.Graph().as_default(), v1.Session() as sess:
+        with v1.variable_scope("root", initializer=v1.constant_initializer(0.5)):
+            x, m = tf.zeros([3, 4]), tf.zeros([3, 4])
+            output, state = CoupledInputForgetGateLSTMCell(num_units=2, forget_bias=1.0, state_is_tuple=False)(x, m)
+        sess.run(v1.global_variables_initializer())
+        names = sorted(v.op.name for v in v1.global_variables())
+        out, st = sess.run([output, state], {x: x_np, m: np.full((3, 4), 0.1, np.float32)})
+    assert names == ["root/coupled_input_forget_gate_lstm_cell/B", "root/coupled_input_forget_gate_lstm_cell/W_0"]
+    np.testing.assert_allclose(out, expected_m, atol=1e-6)
+    np.testing.assert_allclose(st, np.concatenate([expected_c, expected_m], 1), atol=1e-6)
+    spec = CellSpec("cifg_lstm", 2, forget_bias=1.0)
+    cell = families.keras_cell(spec)
+    cell.build((3, 4))
+    cell.set_weights(families.cell_to_keras(spec, {"W_0": np.full((6, 6), 0.5, np.float32),
+                                                   "B": np.zeros(6, np.float32)}, 4))
+    h, (_, c) = cell(tf.constant(x_np), [tf.fill([3, 2], 0.1), tf.fill([3, 2], 0.1)])
+    np.testing.assert_allclose(np.asarray(h), expected_m, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(c), expected_c, atol=1e-6)
+
+
 def test_the_rows_are_the_only_places_that_know_the_families():
     import legacy_rnn.contrib_rnn as rnn  # the tf.contrib.rnn namespace upgrade points `rnn = tf.contrib.rnn` at
 
