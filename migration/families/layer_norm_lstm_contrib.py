@@ -18,7 +18,8 @@ With ``layer_norm=False`` (TF 1.15's class default) the cell is ``LSTMCell``'s m
 
 Not converted (the recognizer names the unexpected variables): peepholes (``w_*_diag``), ``projection/kernel``;
 ``cell_clip`` lives only in the graph and is not read (verify against the original graph catches a clipped cell).
-forget_bias and activation are assumed (1.0, tanh), listed as assumed, and checked by ``verify``.
+forget_bias is read from the ``.meta`` (the Const added to the layer-normed forget block, as for
+LayerNormBasicLSTMCell); activation is assumed (tanh), listed as assumed, and checked by ``verify``.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates, split_fused_rows
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, act_or_none
+from migration.families.row import META_LAYER_NORM_FORGET, Builder, Converter, Family, Layout, act_or_none
 
 GATE_SCOPES: tuple[str, ...] = ("input", "transform", "forget", "output")  # TF1 i, j, f, o
 TF1_NAMES: tuple[str, ...] = ("kernel", "bias") + tuple(f"{s}/{p}" for s in GATE_SCOPES + ("state",)
@@ -105,8 +106,9 @@ FAMILY = Family(
     layouts=(Layout("layer_norm_lstm_cell", TF1_NAMES),
              Layout("layer_norm_lstm_cell", ("kernel", "bias"), recognized_as="lstm", order=101)),
     hyper={"forget_bias": 1.0, "activation": "tanh"},
-    not_in_checkpoint={"forget_bias": "meta: not read for this family yet (default assumed and listed; verify checks it)",
+    not_in_checkpoint={"forget_bias": "meta: the Const added to the layer-normed forget block before its Sigmoid",
                        "activation": "meta: not read for this family yet (tanh assumed and listed)"},
+    meta_reader=META_LAYER_NORM_FORGET,
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES,
                         lambda s, w, d, fb: ln_contrib_to_keras(w, d, fb),
                         lambda s, w, fb: ln_contrib_to_tf1(w, fb), _shapes),

@@ -13,7 +13,7 @@ Not converted (the recognizer names the missing or unexpected variables): peepho
 ``norm=False`` (``LSTMCell``'s maths under ``wn_lstm_cell/wn_lstm_cell/{kernel, bias}``: reading it as ``lstm`` needs
 a rename layout whose first name, ``wn_lstm_cell/kernel``, is this layout's too, and the recognizer keys renames by
 (directory, first name)). forget_bias and
-activation are assumed (1.0, tanh), listed as assumed, and checked by ``verify`` against the original graph.
+activation are read from the ``.meta`` like LSTMCell's (the split's block 2 plus a Const; the op on block 1).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates, split_fused_rows
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, act_or_none, default_dims
+from migration.families.row import META_LSTM_GATES, Builder, Converter, Family, Layout, act_or_none, default_dims
 
 INNER = "wn_lstm_cell/"
 TF1_NAMES: tuple[str, ...] = tuple(INNER + n for n in ("kernel", "norm_0", "norm_1", "bias"))
@@ -81,8 +81,9 @@ FAMILY = Family(
     scope="wn_lstm_cell",
     layouts=(Layout("wn_lstm_cell", TF1_NAMES),),
     hyper={"forget_bias": 1.0, "activation": "tanh"},
-    not_in_checkpoint={"forget_bias": "meta: not read for this family yet (default assumed and listed; verify checks it)",
-                       "activation": "meta: not read for this family yet (tanh assumed and listed)"},
+    not_in_checkpoint={"forget_bias": "meta: the Const added to the f block (split output 2) before its Sigmoid",
+                       "activation": "meta: the activation op on the j block"},
+    meta_reader=META_LSTM_GATES,
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, lambda s, w, d, fb: wn_to_keras(w, d, fb),
                         lambda s, w, fb: wn_to_tf1(w, fb), _shapes),
     legacy=Builder("legacy_rnn.weight_norm_lstm:weight_norm_lstm_cell", lambda s, d, scope: (

@@ -318,6 +318,8 @@ def test_the_rows_are_the_only_places_that_know_the_families():
 
 # -- a real TF1 program, its Saver checkpoint, and the CLI ------------------------------------------------------------
 ENCODERS = {"cifg_lstm": "enc_cifg", "layer_norm_lstm_contrib": "enc_ln", "weight_norm_lstm": "enc_wn"}
+#: forget_bias of the program's cells: not the default where the .meta is read (the manifest must find them)
+PROGRAM_FB = {"enc_cifg": 1.0, "enc_ln": 0.7, "enc_wn": 0.3}
 #: TF 1.15's LayerNormLSTMCell default (layer_norm=False): LSTMCell's maths and arrays
 PLAIN = {"enc_ln_off": lambda: LayerNormLSTMCell(U)}
 
@@ -334,7 +336,8 @@ def program(tmp_path_factory):
         x = v1.placeholder(tf.float32, [None, T, D], name="x")
         lengths = v1.placeholder(tf.int32, [None], name="lengths")
         cells = {"cifg_lstm": CoupledInputForgetGateLSTMCell(U),
-                 "layer_norm_lstm_contrib": LayerNormLSTMCell(U, layer_norm=True), "weight_norm_lstm": WeightNormLSTMCell(U)}
+                 "layer_norm_lstm_contrib": LayerNormLSTMCell(U, layer_norm=True, forget_bias=PROGRAM_FB["enc_ln"]),
+                 "weight_norm_lstm": WeightNormLSTMCell(U, forget_bias=PROGRAM_FB["enc_wn"])}
         outs, lasts = {}, []
         cells.update({scope: make() for scope, make in PLAIN.items()})
         for kind, scope in list(ENCODERS.items()) + [(s, s) for s in PLAIN]:
@@ -373,7 +376,9 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program, ca
     for kind, scope in ENCODERS.items():
         (cell,) = blocks[scope]["cells"]
         assert (cell["spec"]["kind"], cell["spec"]["units"], cell["input_size"]) == (kind, U, D)
-        assert cell["hyper_sources"]["forget_bias"].startswith("default")  # assumed and said so
+        assert cell["spec"]["forget_bias"] == PROGRAM_FB[scope]
+        # CIFG: assumed and said so; LayerNormLSTMCell, WeightNormLSTMCell: read from the .meta
+        assert cell["hyper_sources"]["forget_bias"].startswith("default" if kind == "cifg_lstm" else "meta")
     v = m["verification"]
     assert v["ok"] and v["references"]["whole model"] == "original-graph"
     assert all(v["references"][f"block {scope}"] == "original-graph" for scope in list(ENCODERS.values()) + list(PLAIN))
@@ -401,11 +406,13 @@ def test_export_writes_a_checkpoint_the_legacy_graph_restores(program, tmp_path,
     _, _, x_np, (outs, _), out, _ = program
     block = {b["scope"]: b for b in _manifest(out)["blocks"]}[ENCODERS[kind]]
     exported = str(tmp_path / "exp" / "model.ckpt")
-    assert run_cli("export", os.path.join(str(out), block["file"]), exported, "--scope", ENCODERS[kind]) == 0
+    fb = str(PROGRAM_FB[ENCODERS[kind]])  # export takes TF1's forget_bias from --forget-bias (default 1.0)
+    assert run_cli("export", os.path.join(str(out), block["file"]), exported, "--scope", ENCODERS[kind],
+                   "--forget-bias", fb) == 0
     with tf.Graph().as_default(), v1.Session() as sess:
         x = v1.placeholder(tf.float32, [None, T, D])
         lengths = v1.placeholder(tf.int32, [None])
-        cell = families.legacy_cell(CellSpec(kind, U))
+        cell = families.legacy_cell(CellSpec(kind, U, forget_bias=PROGRAM_FB[ENCODERS[kind]]))
         outputs, _ = v1.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float32, scope=ENCODERS[kind])
         v1.train.Saver().restore(sess, exported)
         np.testing.assert_allclose(sess.run(outputs, {x: x_np, lengths: LENGTHS}), outs[kind], atol=1e-5)
