@@ -13,7 +13,8 @@ creates ``bias [4U]`` and never reads it when layer_norm is on. This cell keeps 
 
 Weights (``get_weights()`` order: trainable first): ``kernel [D, 4U]``, ``recurrent_kernel [U, 4U]``,
 ``gamma [4U]``, ``beta [4U]``, ``state_gamma [U]``, ``state_beta [U]``, ``unused_bias [4U]``. State ``[h, c]``.
-Registered as ``modern_rnn.contrib>LayerNormLSTMCell`` (``modern_rnn>LayerNormLSTMCell`` is LayerNormBasicLSTMCell's twin).
+Registered as ``modern_rnn.contrib>LayerNormLSTMCell`` (``modern_rnn>LayerNormLSTMCell`` is
+LayerNormBasicLSTMCell's twin).
 """
 from __future__ import annotations
 

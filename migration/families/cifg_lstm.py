@@ -80,14 +80,15 @@ FAMILY = Family(
     scope="coupled_input_forget_gate_lstm_cell",
     layouts=(Layout("coupled_input_forget_gate_lstm_cell", TF1_NAMES),),
     hyper={"forget_bias": 1.0, "activation": "tanh"},
-    not_in_checkpoint={"forget_bias": "meta: not read for this family yet (default assumed and listed; verify checks it)",
+    not_in_checkpoint={"forget_bias": "meta: not read for this family yet (1.0 assumed and listed; verify checks it)",
                        "activation": "meta: not read for this family yet (tanh assumed and listed)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes),
     legacy=Builder("legacy_rnn.cifg_lstm:cifg_lstm_cell", lambda s, d, scope: (
         (s.units,), {"forget_bias": s.forget_bias, "activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.cifg_lstm:cifg_lstm_cell", lambda s, d, scope: (
         (s.units,), {"forget_bias": s.forget_bias, "activation": s.activation}))},
-    upgrade_homes={"tf.contrib.rnn.CoupledInputForgetGateLSTMCell": "legacy_rnn.cifg_lstm.CoupledInputForgetGateLSTMCell"},
+    upgrade_homes={"tf.contrib.rnn.CoupledInputForgetGateLSTMCell":
+                   "legacy_rnn.cifg_lstm.CoupledInputForgetGateLSTMCell"},
     lstm=True,
     dims=default_dims(kernel="W_0", bias="B", blocks=3),
     matrices=("W_0",),

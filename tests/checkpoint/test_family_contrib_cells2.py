@@ -164,7 +164,8 @@ def _keras(kind, x, weights, fb):
         out, h, c = layer(xt)
         loss = tf.reduce_sum(out * LOSS_W)
     grads = tape.gradient(loss, [xt, *layer.cell.weights])
-    grads = [np.zeros(w.shape, np.float32) if g is None else np.asarray(g) for g, w in zip(grads, [xt, *layer.cell.weights])]
+    grads = [np.zeros(w.shape, np.float32) if g is None else np.asarray(g)
+             for g, w in zip(grads, [xt, *layer.cell.weights])]
     return np.asarray(out), (np.asarray(c), np.asarray(h)), grads[0], grads[1:]
 
 
@@ -432,3 +433,32 @@ def test_a_checkpoint_with_options_the_twin_lacks_is_refused_naming_them(tmp_pat
     err = capsys.readouterr().err
     assert "W_F_diag" in err and "W_O_diag" in err
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_row_hooks_matrices_and_unread_are_what_the_jobs_ask():
+    """``Family.matrices``: CIFG's ``W_0`` passes the recognizer's 2-D check, a 1-D ``W_0`` (or a 2-D ``B``) does not;
+    ``Family.unread``: the contrib LayerNormLSTMCell's ``bias`` is left out of the keys that locate its loop in the
+    original graph, every other variable (and every other family's) stays in."""
+    from migration.checkpoint.cell_table import check_cell_variables
+    from migration.checkpoint.reader import VariableInfo
+    from migration.core.errors import ShapeError
+    from migration.graph.wrapper_check import manifest_block_keys
+
+    names = {"W_0": "enc/coupled_input_forget_gate_lstm_cell/W_0", "B": "enc/coupled_input_forget_gate_lstm_cell/B"}
+    good = {names["W_0"]: VariableInfo(names["W_0"], (10, 18), "float32"),
+            names["B"]: VariableInfo(names["B"], (18,), "float32")}
+    check_cell_variables("cifg_lstm", names, good)
+    for key, shape in ((names["W_0"], (180,)), (names["B"], (3, 6))):
+        with pytest.raises(ShapeError, match="W_0" if key == names["W_0"] else "/B"):
+            check_cell_variables("cifg_lstm", names, {**good, key: VariableInfo(key, shape, "float32")})
+
+    def block(kind):
+        variables = {n: f"enc/{families.family(kind).scope}/{n}" for n in families.tf1_names_for(kind)}
+        cell = {"direction": "", "spec": {"kind": kind}, "variables": variables,
+                "weights": [{"sources": sorted(variables.values())}]}
+        return {"cells": [cell], "outputs": ["outputs", "state/c", "state/h"]}, set(variables.values())
+
+    keys, n_states = manifest_block_keys(block("layer_norm_lstm_contrib")[0])
+    assert keys[""] == block("layer_norm_lstm_contrib")[1] - {"enc/layer_norm_lstm_cell/bias"} and n_states == {"": 2}
+    for kind in ("cifg_lstm", "weight_norm_lstm", "lstm"):
+        assert manifest_block_keys(block(kind)[0])[0][""] == block(kind)[1]
