@@ -4,6 +4,7 @@ from __future__ import annotations
 from migration.core.specs import CELL_KINDS, register_kind
 import migration.families.basic_lstm as basic_lstm
 import migration.families.basic_rnn as basic_rnn
+import migration.families.cifg_lstm as cifg_lstm
 import migration.families.cudnn_compatible_gru as cudnn_compatible_gru
 import migration.families.cudnn_compatible_lstm as cudnn_compatible_lstm
 import migration.families.gru as gru
@@ -11,10 +12,12 @@ import migration.families.gru_block as gru_block
 import migration.families.gru_block_v2 as gru_block_v2
 import migration.families.handwritten as handwritten
 import migration.families.layer_norm_lstm as layer_norm_lstm
+import migration.families.layer_norm_lstm_contrib as layer_norm_lstm_contrib
 import migration.families.lstm as lstm
 import migration.families.lstm_block as lstm_block
 import migration.families.lstm_block_fused as lstm_block_fused
 import migration.families.ugrnn as ugrnn
+import migration.families.weight_norm_lstm as weight_norm_lstm
 from migration.families.row import Family
 
 FAMILIES: tuple[Family, ...] = (
@@ -31,6 +34,9 @@ FAMILIES: tuple[Family, ...] = (
     cudnn_compatible_gru.FAMILY,
     layer_norm_lstm.FAMILY,
     ugrnn.FAMILY,
+    cifg_lstm.FAMILY,
+    layer_norm_lstm_contrib.FAMILY,
+    weight_norm_lstm.FAMILY,
 )
 
 for _family in FAMILIES:

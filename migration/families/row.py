@@ -103,6 +103,12 @@ class Family:
     recognized_through: Optional[str] = None
     #: CellSpec fields beyond units/forget_bias/activation that the recognizer fills from the shapes
     spec_options: tuple[str, ...] = ()
+    #: TF1 names (after renames) of the family's 2-D variables that are not spelt ``*kernel`` (``W_0`` of
+    #: CoupledInputForgetGateLSTMCell): the recognizer checks every other name is a 1-D vector
+    matrices: tuple[str, ...] = ()
+    #: TF1 names of variables the cell creates but never reads (contrib LayerNormLSTMCell's ``bias`` with
+    #: layer_norm): converted and exported like the others, but not looked for among the original graph's loop reads
+    unread: tuple[str, ...] = ()
     #: the spec fields ``rnn-migrate inspect`` prints for a cell of the family (None/False values are left out)
     inspect_keys: tuple[str, ...] = ("activation",)
     #: which reader of the ``.meta`` finds the hyper-parameters (one of the ``META_*`` names; None: none)
