@@ -267,7 +267,7 @@ def _monotonic_fn(sigmoid_noise, mode, seed):
 
 
 def _score_bias(dtype, init) -> tf.Tensor:
-    return v1.get_variable("attention_score_bias", dtype=dtype, initializer=tf.constant(init, dtype))
+    return v1.get_variable("attention_score_bias", shape=(), dtype=dtype, initializer=v1.constant_initializer(init))
 
 
 class BahdanauMonotonicAttention(_BaseMonotonicAttentionMechanism):
