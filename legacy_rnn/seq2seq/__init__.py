@@ -18,8 +18,8 @@ from legacy_rnn.seq2seq.decoders import (  # noqa: E402
     FinalBeamSearchDecoderOutput, SequenceLoss, dynamic_decode, gather_tree, sequence_loss, tile_batch,
 )
 from legacy_rnn.seq2seq.helper import (  # noqa: E402
-    CustomHelper, GreedyEmbeddingHelper, Helper, InferenceHelper, SampleEmbeddingHelper, ScheduledEmbeddingTrainingHelper,
-    ScheduledOutputTrainingHelper, TrainingHelper,
+    CustomHelper, GreedyEmbeddingHelper, Helper, InferenceHelper, SampleEmbeddingHelper,
+    ScheduledEmbeddingTrainingHelper, ScheduledOutputTrainingHelper, TrainingHelper,
 )
 from legacy_rnn.seq2seq import legacy_seq2seq  # noqa: E402
 

@@ -4,7 +4,8 @@
 * ``dynamic_decode`` opens ``variable_scope('decoder')``: every variable the cell and the output layer create while
   decoding lives under ``decoder/`` (``decoder/attention_wrapper/...``, ``decoder/<output layer name>/kernel``).
 * Greedy: ``sample_id = argmax(logits)``; a row finishes when it emits ``end_token``.
-* Beam search (1.15 ``_beam_search_step``; the coverage penalty is in :mod:`.coverage`): ``log_probs [B, W]`` start at ``[0, -inf, ...]``;
+* Beam search (1.15 ``_beam_search_step``; the coverage penalty is in :mod:`.coverage`): ``log_probs [B, W]``
+  start at ``[0, -inf, ...]``;
   ``total = log_probs + log_softmax(logits)`` (finished beams may only extend with ``end_token`` at 0 cost);
   ``score = total / ((5 + len) / 6) ** length_penalty_weight``; ``top_k`` over ``W * V``; parent = index // V,
   word = index % V; cell states are gathered by parent; ``gather_tree`` back-tracks the ids at the end.

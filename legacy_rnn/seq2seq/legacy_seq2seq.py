@@ -340,8 +340,8 @@ def embedding_tied_rnn_seq2seq(encoder_inputs, decoder_inputs, cell, num_symbols
     """``legacy_seq2seq.embedding_tied_rnn_seq2seq``: one ``embedding [V, E]`` for encoder and decoder ids, then
     :func:`tied_rnn_seq2seq` (encoder and decoder share the cell, wrapped in ``OutputProjectionWrapper`` to
     ``num_decoder_symbols or num_symbols`` unless ``output_projection``). Variables:
-    ``embedding_tied_rnn_seq2seq/embedding``, ``.../combined_tied_rnn_seq2seq/tied_rnn_seq2seq/output_projection_wrapper/
-    {C/..., kernel, bias}``. ``feed_previous`` may be a boolean tensor."""
+    ``embedding_tied_rnn_seq2seq/embedding``,
+    ``.../combined_tied_rnn_seq2seq/tied_rnn_seq2seq/output_projection_wrapper/{C/..., kernel, bias}``. ``feed_previous`` may be a boolean tensor."""
     with v1.variable_scope(scope or "embedding_tied_rnn_seq2seq", dtype=dtype) as vs:
         dtype = vs.dtype
         embedding = v1.get_variable("embedding", [num_symbols, embedding_size], dtype=dtype)

@@ -2,7 +2,8 @@
 one2many_rnn_seq2seq, model_with_buckets in the module, and feed_previous given as a boolean tensor (seq2seq_test
 builds each model with a tensor and checks it gives what the Python-bool model gives, sharing the variables).
 
-Expected values of the tied model come from a NumPy re-simulation (fixed seeded weights); one graph holds every model."""
+Expected values of the tied model come from a NumPy re-simulation (fixed seeded weights); one graph holds every
+model."""
 from __future__ import annotations
 
 import numpy as np
