@@ -88,8 +88,8 @@ class LSTMBlockCell(LayerRNNCell):
     """``tf.contrib.rnn.LSTMBlockCell`` on ``tf.raw_ops.LSTMBlockCell``; see :func:`lstm_block_cell`."""
 
     def __init__(self, num_units: int, forget_bias: float = 1.0, cell_clip: Optional[float] = None,
-                 use_peephole: bool = False, name: str = "lstm_cell") -> None:
-        super().__init__(name=name)
+                 use_peephole: bool = False, dtype=None, reuse=None, name: str = "lstm_cell") -> None:
+        super().__init__(_reuse=reuse, name=name, dtype=dtype)
         self._num_units = check_positive_int("units", num_units)
         self._forget_bias = float(forget_bias)
         self._cell_clip = _no_clip(cell_clip)
@@ -124,16 +124,19 @@ class LSTMBlockFusedCell:
     """``tf.contrib.rnn.LSTMBlockFusedCell`` on ``tf.raw_ops.BlockLSTM``; see :func:`lstm_block_fused_cell`."""
 
     def __init__(self, num_units: int, forget_bias: float = 1.0, cell_clip: Optional[float] = None,
-                 use_peephole: bool = False, name: str = "lstm_fused_cell") -> None:
+                 use_peephole: bool = False, reuse=None, dtype=None, name: str = "lstm_fused_cell") -> None:
         self.num_units = check_positive_int("units", num_units)
         self.forget_bias, self.cell_clip, self.use_peephole = float(forget_bias), _no_clip(cell_clip), bool(use_peephole)
-        self.name = name
+        self.name, self._reuse, self.dtype = name, reuse, dtype
         self._scope: Optional[v1.VariableScope] = None
 
-    def _variables(self, depth: int, dtype) -> tuple:
-        # First call: a fresh (uniquified) scope like a tf.layers Layer; later calls reuse it.
-        reuse = self._scope is not None
-        with v1.variable_scope(self._scope or None, default_name=None if reuse else self.name, reuse=reuse) as scope:
+    def _variables(self, depth: int, dtype, scope=None) -> tuple:
+        # First call: a fresh (uniquified) scope like a tf.layers Layer (or the ``scope=`` given, or the plain name
+        # with reuse=True); later calls reuse it.
+        reuse = self._scope is not None or bool(self._reuse)
+        first = scope if scope is not None else (self.name if self._reuse else None)
+        with v1.variable_scope(self._scope or first, default_name=None if reuse or first else self.name,
+                               reuse=True if reuse else None) as scope:
             self._scope = scope
             u = self.num_units
             kernel = v1.get_variable("kernel", [depth + u, 4 * u], dtype)
@@ -144,7 +147,7 @@ class LSTMBlockFusedCell:
                 diag = [tf.zeros([u], dtype)] * 3
         return kernel, bias, diag
 
-    def __call__(self, inputs, initial_state=None, dtype=None, sequence_length=None):
+    def __call__(self, inputs, initial_state=None, dtype=None, sequence_length=None, scope=None):
         """Time-major ``inputs [T, B, D]`` (or a list of T ``[B, D]``) -> ``(outputs, LSTMStateTuple(c, h))``.
 
         Outputs past each ``sequence_length`` are zero; the final state is the one at ``length - 1`` (the initial
@@ -155,7 +158,7 @@ class LSTMBlockFusedCell:
         if x.shape.rank != 3 or x.shape[-1] is None:
             raise ValueError(f"Received inputs of shape {x.shape}: expected time-major [time, batch, depth] with a "
                              "known depth (LSTMBlockFusedCell is time-major).")
-        dtype = dtype or (initial_state[0].dtype if initial_state is not None else None)
+        dtype = dtype or (initial_state[0].dtype if initial_state is not None else self.dtype)
         if dtype is None:
             raise ValueError("Received neither `initial_state` nor `dtype`: one of them is needed.")
         steps, batch = tf.shape(x)[0], tf.shape(x)[1]
@@ -163,7 +166,7 @@ class LSTMBlockFusedCell:
             zeros = tf.zeros(tf.stack([batch, self.num_units]), dtype)
             initial_state = (zeros, zeros)
         c0, h0 = initial_state
-        kernel, bias, (wci, wcf, wco) = self._variables(int(x.shape[-1]), dtype)
+        kernel, bias, (wci, wcf, wco) = self._variables(int(x.shape[-1]), dtype, scope)
         max_len = tf.cast(steps if sequence_length is None else tf.reduce_max(sequence_length), tf.int64)
         _, cs, _, _, _, _, h = tf.raw_ops.BlockLSTM(
             seq_len_max=max_len, x=x, cs_prev=c0, h_prev=h0, w=kernel, wci=wci, wcf=wcf, wco=wco, b=bias,
@@ -182,8 +185,8 @@ class GRUShapedCell(LayerRNNCell):
     """A cell whose state and output are both ``[batch, num_units]`` (the GRU block cells here and
     :class:`legacy_rnn.cudnn.CudnnCompatibleGRUCell`)."""
 
-    def __init__(self, num_units: int, name: str) -> None:
-        super().__init__(name=name)
+    def __init__(self, num_units: int, name: str, reuse=None) -> None:
+        super().__init__(_reuse=reuse, name=name)
         self._num_units = check_positive_int("units", num_units)
 
     @property
@@ -200,8 +203,12 @@ class GRUBlockCell(GRUShapedCell):
 
     _NAMES = ("w_ru", "b_ru", "w_c", "b_c")
 
-    def __init__(self, num_units: int, name: str = "gru_cell") -> None:
-        super().__init__(num_units, name)
+    def __init__(self, num_units=None, cell_size=None, reuse=None, name: str = "gru_cell") -> None:
+        if num_units is None:   # 1.15: cell_size is the deprecated spelling of num_units
+            if cell_size is None:
+                raise ValueError("num_units must be specified.")
+            num_units = cell_size
+        super().__init__(num_units, name, reuse)
 
     def build(self, inputs_shape) -> None:
         depth, u = int(inputs_shape[-1]), self._num_units
@@ -326,7 +333,7 @@ def lstm_block_cell(units: int, forget_bias: float = 1.0, cell_clip: Optional[fl
     Modern equivalent: :func:`modern_rnn.contrib.lstm_block_cell` (``LSTMCell``, or ``ProjectionLSTMCell`` with
     peepholes or clipping; forget_bias folded into b_f).
     """
-    return LSTMBlockCell(units, forget_bias, cell_clip, use_peephole, name)
+    return LSTMBlockCell(units, forget_bias, cell_clip, use_peephole, name=name)
 
 
 def lstm_block_fused_cell(units: int, forget_bias: float = 1.0, cell_clip: Optional[float] = None,
@@ -339,7 +346,7 @@ def lstm_block_fused_cell(units: int, forget_bias: float = 1.0, cell_clip: Optio
 
     Modern equivalent: :func:`modern_rnn.contrib.lstm_block_fused_cell` (``RNN(..., time_major=True)``).
     """
-    return LSTMBlockFusedCell(units, forget_bias, cell_clip, use_peephole, name)
+    return LSTMBlockFusedCell(units, forget_bias, cell_clip, use_peephole, name=name)
 
 
 def gru_block_cell(units: int, name: str = "gru_cell") -> GRUBlockCell:
@@ -350,7 +357,7 @@ def gru_block_cell(units: int, name: str = "gru_cell") -> GRUBlockCell:
 
     Modern equivalent: :func:`modern_rnn.contrib.gru_block_cell` (``GRUCell(reset_after=False)``).
     """
-    return GRUBlockCell(units, name)
+    return GRUBlockCell(units, name=name)
 
 
 def gru_block_cell_v2(units: int, name: str = "gru_cell") -> GRUBlockCellV2:
@@ -359,7 +366,7 @@ def gru_block_cell_v2(units: int, name: str = "gru_cell") -> GRUBlockCellV2:
 
     Modern equivalent: :func:`modern_rnn.contrib.gru_block_cell_v2` (``GRUCell(reset_after=False)``).
     """
-    return GRUBlockCellV2(units, name)
+    return GRUBlockCellV2(units, name=name)
 
 
 def layer_norm_basic_lstm_cell(units: int, forget_bias: float = 1.0, layer_norm: bool = True, norm_gain: float = 1.0,

@@ -19,6 +19,7 @@ from typing import Optional
 
 import tensorflow as tf
 
+from migration.core.cell_check import assert_like_rnncell
 from migration.core.errors import check_positive_int
 
 v1 = tf.compat.v1
@@ -41,6 +42,7 @@ class Wrapper(rnn_cell.RNNCell):
 
     def __init__(self, cell, reuse=None) -> None:
         super().__init__(_reuse=reuse)
+        assert_like_rnncell("cell", cell)
         self._cell = cell
 
     @property
@@ -75,8 +77,8 @@ class OutputProjectionWrapper(Wrapper):
 class InputProjectionWrapper(Wrapper):
     """1.15 ``contrib.rnn.InputProjectionWrapper``; see :func:`input_projection_wrapper`."""
 
-    def __init__(self, cell, num_proj: int, activation=None, reuse=None) -> None:
-        super().__init__(cell, reuse)
+    def __init__(self, cell, num_proj: int, activation=None, input_size=None, reuse=None) -> None:
+        super().__init__(cell, reuse)   # input_size: deprecated and ignored by 1.15 (it logged a warning)
         self._size, self._activation = check_positive_int("num_proj", num_proj), activation
 
     def call(self, inputs, state):

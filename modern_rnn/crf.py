@@ -45,6 +45,30 @@ def crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params)
     return crf_maths.crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params)
 
 
+def crf_unary_score(tag_indices, sequence_lengths, inputs):
+    """``sum_{t < len} inputs[t, y_t]`` of the tag paths ``[B, T]`` (shape ``[B]``); note TF 1.15's argument order.
+
+    Legacy equivalent: :func:`legacy_rnn.crf.crf_unary_score`.
+    """
+    return crf_maths.crf_unary_score(tag_indices, sequence_lengths, inputs)
+
+
+def crf_binary_score(tag_indices, sequence_lengths, transition_params):
+    """``sum_{t < len - 1} transitions[y_t, y_{t+1}]`` of the tag paths ``[B, T]`` (shape ``[B]``).
+
+    Legacy equivalent: :func:`legacy_rnn.crf.crf_binary_score`.
+    """
+    return crf_maths.crf_binary_score(tag_indices, sequence_lengths, transition_params)
+
+
+def crf_multitag_sequence_score(inputs, tag_bitmap, sequence_lengths, transition_params):
+    """Log of the summed ``exp`` score of every path allowed by ``tag_bitmap [B, T, N]`` (shape ``[B]``).
+
+    Legacy equivalent: :func:`legacy_rnn.crf.crf_multitag_sequence_score`.
+    """
+    return crf_maths.crf_multitag_sequence_score(inputs, tag_bitmap, sequence_lengths, transition_params)
+
+
 def crf_log_norm(inputs, sequence_lengths, transition_params):
     """Legacy equivalent: :func:`legacy_rnn.crf.crf_log_norm`."""
     return crf_maths.crf_log_norm(inputs, sequence_lengths, transition_params)

@@ -4,7 +4,8 @@
 * ``dynamic_decode`` opens ``variable_scope('decoder')``: every variable the cell and the output layer create while
   decoding lives under ``decoder/`` (``decoder/attention_wrapper/...``, ``decoder/<output layer name>/kernel``).
 * Greedy: ``sample_id = argmax(logits)``; a row finishes when it emits ``end_token``.
-* Beam search (1.15 ``_beam_search_step``, no coverage penalty): ``log_probs [B, W]`` start at ``[0, -inf, ...]``;
+* Beam search (1.15 ``_beam_search_step``; the coverage penalty is in :mod:`.coverage`): ``log_probs [B, W]``
+  start at ``[0, -inf, ...]``;
   ``total = log_probs + log_softmax(logits)`` (finished beams may only extend with ``end_token`` at 0 cost);
   ``score = total / ((5 + len) / 6) ** length_penalty_weight``; ``top_k`` over ``W * V``; parent = index // V,
   word = index % V; cell states are gathered by parent; ``gather_tree`` back-tracks the ids at the end.
@@ -13,100 +14,62 @@ Modern equivalent: :mod:`modern_rnn.seq2seq.decoders`.
 """
 from __future__ import annotations
 
+import abc
 import collections
 from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
+from legacy_rnn.seq2seq.coverage import attention_probs, coverage_penalty
+from legacy_rnn.seq2seq.helper import Helper, transpose_batch_time
+from migration.core.cell_check import assert_like_rnncell
 from migration.core.errors import check_positive_int
 
 v1 = tf.compat.v1
 nest = tf.nest
 
 
-def _transpose_batch_time(t: tf.Tensor) -> tf.Tensor:
-    if t.shape.rank is not None and t.shape.rank < 2:
-        return t
-    perm = tf.concat([[1, 0], tf.range(2, tf.rank(t))], 0)
-    return tf.transpose(t, perm)
-
-
-class TrainingHelper:
-    """``tf.contrib.seq2seq.TrainingHelper``: teacher forcing; step t reads ``inputs[:, t]``; a row finishes once
-    ``t + 1 >= sequence_length``; ``sample_ids = argmax(outputs)``.
-
-    Modern equivalent: :class:`modern_rnn.seq2seq.TrainingHelper`.
-    """
-
-    def __init__(self, inputs, sequence_length, time_major: bool = False, name: Optional[str] = None) -> None:
-        inputs = tf.convert_to_tensor(inputs, name="inputs")
-        self._inputs = inputs if time_major else nest.map_structure(_transpose_batch_time, inputs)
-        self._sequence_length = tf.convert_to_tensor(sequence_length, name="sequence_length")
-        self._zero_inputs = tf.zeros_like(self._inputs[0])
-        self._batch_size = tf.size(self._sequence_length)
+class Decoder(abc.ABC):
+    """``tf.contrib.seq2seq.Decoder``: the interface :func:`dynamic_decode` runs (``initialize``, ``step``,
+    ``output_size``, ``output_dtype``, ``batch_size``; optional ``finalize`` and ``tracks_own_finished``)."""
 
     @property
+    @abc.abstractmethod
     def batch_size(self):
-        return self._batch_size
-
-    def initialize(self, name=None):
-        finished = tf.equal(0, self._sequence_length)
-        all_finished = tf.reduce_all(finished)
-        next_inputs = tf.cond(all_finished, lambda: self._zero_inputs, lambda: self._inputs[0])
-        return finished, next_inputs
-
-    def sample(self, time, outputs, state, name=None):
-        return tf.cast(tf.argmax(outputs, axis=-1), tf.int32)
-
-    def next_inputs(self, time, outputs, state, sample_ids, name=None):
-        next_time = time + 1
-        finished = next_time >= self._sequence_length
-        all_finished = tf.reduce_all(finished)
-        read = lambda: self._inputs[tf.minimum(next_time, tf.shape(self._inputs)[0] - 1)]  # noqa: E731
-        next_inputs = tf.cond(all_finished, lambda: self._zero_inputs, read)
-        return finished, next_inputs, state
-
-
-class GreedyEmbeddingHelper:
-    """``tf.contrib.seq2seq.GreedyEmbeddingHelper``: feeds ``embedding[argmax(logits)]`` back; starts from
-    ``start_tokens``; a row finishes when it samples ``end_token``. The decoder outputs must be logits.
-
-    Modern equivalent: :class:`modern_rnn.seq2seq.GreedyEmbeddingHelper`.
-    """
-
-    def __init__(self, embedding, start_tokens, end_token) -> None:
-        self._embedding_fn = embedding if callable(embedding) else (
-            lambda ids: tf.nn.embedding_lookup(embedding, ids))
-        self._start_tokens = tf.convert_to_tensor(start_tokens, dtype=tf.int32, name="start_tokens")
-        self._end_token = tf.convert_to_tensor(end_token, dtype=tf.int32, name="end_token")
-        if self._start_tokens.shape.rank != 1:
-            raise ValueError("start_tokens must be a vector")
-        self._batch_size = tf.size(self._start_tokens)
-        self._start_inputs = self._embedding_fn(self._start_tokens)
+        """Scalar int32 tensor."""
 
     @property
-    def batch_size(self):
-        return self._batch_size
+    @abc.abstractmethod
+    def output_size(self):
+        """Structure of shapes of one step's outputs."""
 
+    @property
+    @abc.abstractmethod
+    def output_dtype(self):
+        """Structure of dtypes of one step's outputs."""
+
+    @abc.abstractmethod
     def initialize(self, name=None):
-        return tf.tile([False], [self._batch_size]), self._start_inputs
+        """``(finished, initial_inputs, initial_state)``."""
 
-    def sample(self, time, outputs, state, name=None):
-        return tf.cast(tf.argmax(outputs, axis=-1), tf.int32)
+    @abc.abstractmethod
+    def step(self, time, inputs, state, name=None):
+        """``(outputs, next_state, next_inputs, finished)``."""
 
-    def next_inputs(self, time, outputs, state, sample_ids, name=None):
-        finished = tf.equal(sample_ids, self._end_token)
-        all_finished = tf.reduce_all(finished)
-        next_inputs = tf.cond(all_finished, lambda: self._start_inputs, lambda: self._embedding_fn(sample_ids))
-        return finished, next_inputs, state
+    def finalize(self, outputs, final_state, sequence_lengths):
+        raise NotImplementedError
+
+    @property
+    def tracks_own_finished(self) -> bool:
+        return False
 
 
 class BasicDecoderOutput(collections.namedtuple("BasicDecoderOutput", ("rnn_output", "sample_id"))):
     """``tf.contrib.seq2seq.BasicDecoderOutput``. Modern equivalent: :class:`modern_rnn.seq2seq.BasicDecoderOutput`."""
 
 
-class BasicDecoder:
+class BasicDecoder(Decoder):
     """``tf.contrib.seq2seq.BasicDecoder``: ``out, state = cell(inputs, state)``; ``logits = output_layer(out)``;
     the helper samples and chooses the next inputs.
 
@@ -116,15 +79,37 @@ class BasicDecoder:
     tracks_own_finished = False
 
     def __init__(self, cell, helper, initial_state, output_layer=None) -> None:
+        assert_like_rnncell("cell", cell)
+        if not isinstance(helper, Helper):
+            raise TypeError(f"helper must be a Helper, received: {type(helper)}")
+        if output_layer is not None and not (callable(output_layer) and hasattr(output_layer, "compute_output_shape")):
+            raise TypeError(f"output_layer must be a Layer, received: {type(output_layer)}")
         self._cell, self._helper, self._initial_state, self._output_layer = cell, helper, initial_state, output_layer
 
     @property
     def batch_size(self):
         return self._helper.batch_size
 
+    def _rnn_output_size(self):
+        size = self._cell.output_size
+        if self._output_layer is None:
+            return size
+        with_batch = nest.map_structure(lambda s: tf.TensorShape([None]).concatenate(s), size)
+        layer_shape = self._output_layer.compute_output_shape(with_batch)
+        return nest.map_structure(lambda s: s[1:], layer_shape)
+
+    @property
+    def output_size(self) -> BasicDecoderOutput:
+        """``(rnn_output size, sample_id shape)`` as 1.15: the output layer's size when there is one."""
+        return BasicDecoderOutput(rnn_output=self._rnn_output_size(), sample_id=self._helper.sample_ids_shape)
+
     @property
     def output_dtype(self) -> BasicDecoderOutput:
-        return BasicDecoderOutput(tf.float32, tf.int32)
+        """The dtype of the initial state for ``rnn_output`` (a float16/float64 decoder stays so), the helper's
+        ``sample_ids_dtype`` for ``sample_id`` (1.15)."""
+        dtype = nest.flatten(self._initial_state)[0].dtype
+        return BasicDecoderOutput(nest.map_structure(lambda _: dtype, self._rnn_output_size()),
+                                  self._helper.sample_ids_dtype)
 
     def initialize(self, name=None):
         return self._helper.initialize() + (self._initial_state,)
@@ -151,6 +136,8 @@ def dynamic_decode(decoder, output_time_major: bool = False, impute_finished: bo
 
     Modern equivalent: :func:`modern_rnn.seq2seq.dynamic_decode` (a Python loop, eager).
     """
+    if not isinstance(decoder, Decoder):
+        raise TypeError(f"Expected decoder to be type Decoder, but saw: {type(decoder)}")
     with v1.variable_scope(scope, "decoder"):
         if maximum_iterations is not None:
             maximum_iterations = tf.convert_to_tensor(maximum_iterations, dtype=tf.int32, name="maximum_iterations")
@@ -200,7 +187,7 @@ def dynamic_decode(decoder, output_time_major: bool = False, impute_finished: bo
         final_state, final_lengths = res[2], res[5]
         final_outputs, final_state = decoder.finalize(final_outputs, final_state, final_lengths)
         if not output_time_major:
-            final_outputs = nest.map_structure(_transpose_batch_time, final_outputs)
+            final_outputs = nest.map_structure(transpose_batch_time, final_outputs)
     return final_outputs, final_state, final_lengths
 
 
@@ -229,7 +216,7 @@ def tile_batch(t, multiplier: int, name: Optional[str] = None):
         return nest.map_structure(tile_one, t)
 
 
-def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
+def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token, name=None):
     """The ``GatherTree`` kernel of 1.15 (``beam_search_ops.gather_tree``), in TF ops.
 
     ``step_ids``/``parent_ids`` are ``[T, B, W]``. Each beam is back-tracked from step ``max_len[b] - 1``;
@@ -237,6 +224,11 @@ def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
 
     Modern equivalent: :func:`modern_rnn.seq2seq.gather_tree`.
     """
+    with tf.name_scope(name or "GatherTree"):
+        return _gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token)
+
+
+def _gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
     step_ids, parent_ids = tf.convert_to_tensor(step_ids), tf.convert_to_tensor(parent_ids)
     end_token = tf.cast(end_token, step_ids.dtype)
     steps = tf.shape(step_ids)[0]
@@ -246,6 +238,8 @@ def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
 
     def back(idx, t):
         valid = tf.less(t, max_len)[:, None]
+        with tf.control_dependencies([_check_parents(idx, valid, t, beams)]):
+            idx = tf.identity(idx)
         out = tf.where(valid, tf.gather(step_ids[t], idx, batch_dims=1), end_token)
         new_idx = tf.where(valid, tf.gather(parent_ids[t], idx, batch_dims=1), idx)
         return new_idx, out
@@ -255,6 +249,18 @@ def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
     beams_out = tf.reverse(outs, [0])
     seen_end = tf.cumsum(tf.cast(tf.equal(beams_out, end_token), tf.int32), axis=0, exclusive=True) > 0
     return tf.where(seen_end, end_token, beams_out)
+
+
+def _check_parents(idx, valid, t, beams):
+    """The ``GatherTree`` kernel's check: a parent id outside ``[0, beam_width)`` fails naming its (batch, time, beam)
+    position (TF 1.15: ``Saw invalid parent id P at (batch, time, beam) == (b, t, w)``)."""
+    bad = tf.logical_and(valid, tf.logical_or(idx < 0, idx >= beams))
+    where = tf.cast(tf.where(bad), tf.int32)
+    first = tf.concat([where, tf.zeros([1, 2], tf.int32)], 0)[0]
+    message = tf.strings.format("Saw invalid parent id {} at (batch, time, beam) == ({}, {}, {})",
+                                (tf.gather_nd(idx, first[None])[0],
+                                 first[0], t, first[1]))
+    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)), [message], name="gather_tree_parent_ids")
 
 
 class BeamSearchDecoderState(collections.namedtuple(
@@ -302,8 +308,8 @@ def _gather_beams(gather_from, indices, batch_size, range_size, gather_shape):
     return output
 
 
-class BeamSearchDecoder:
-    """``tf.contrib.seq2seq.BeamSearchDecoder`` (1.15, ``coverage_penalty_weight=0``).
+class BeamSearchDecoder(Decoder):
+    """``tf.contrib.seq2seq.BeamSearchDecoder`` (1.15; ``coverage_penalty_weight`` as in :mod:`.coverage`).
 
     ``initial_state`` must already be tiled with :func:`tile_batch` (``[B * W, ...]``), as must the attention memory
     and its lengths. ``output_layer`` turns cell outputs into logits. With ``AttentionWrapper(alignment_history=True)``
@@ -317,8 +323,7 @@ class BeamSearchDecoder:
     def __init__(self, cell, embedding, start_tokens, end_token, initial_state, beam_width: int, output_layer=None,
                  length_penalty_weight: float = 0.0, coverage_penalty_weight: float = 0.0,
                  reorder_tensor_arrays: bool = True) -> None:
-        if coverage_penalty_weight:
-            raise NotImplementedError("coverage_penalty_weight != 0 is not supported by legacy_rnn.seq2seq.")
+        self._coverage_penalty_weight = coverage_penalty_weight
         if any(isinstance(s, tf.TensorArray) for s in nest.flatten(initial_state)):
             raise NotImplementedError("BeamSearchDecoder with alignment_history=True is not supported here; build the "
                                       "AttentionWrapper with alignment_history=False for beam search.")
@@ -341,6 +346,11 @@ class BeamSearchDecoder:
         return self._batch_size
 
     @property
+    def output_size(self):
+        width = tf.TensorShape([self._beam_width])
+        return BeamSearchDecoderOutput(scores=width, predicted_ids=width, parent_ids=width)
+
+    @property
     def output_dtype(self):
         return BeamSearchDecoderOutput(scores=tf.float32, predicted_ids=tf.int32, parent_ids=tf.int32)
 
@@ -361,13 +371,17 @@ class BeamSearchDecoder:
             t.shape[2:]))
         return out
 
+    def _initial_attention_probs(self):
+        probs = attention_probs(self._initial_cell_state, self._coverage_penalty_weight)
+        return () if probs is None else probs
+
     def initialize(self, name=None):
         log_probs = tf.one_hot(tf.zeros([self._batch_size], tf.int32), depth=self._beam_width,
                                on_value=0.0, off_value=float("-inf"), dtype=tf.float32)
         state = BeamSearchDecoderState(cell_state=self._initial_cell_state, log_probs=log_probs,
                                        finished=self._finished,
                                        lengths=tf.zeros([self._batch_size, self._beam_width], tf.int64),
-                                       accumulated_attention_probs=())
+                                       accumulated_attention_probs=self._initial_attention_probs())
         return self._finished, self._start_inputs, state
 
     def step(self, time, inputs, state, name=None):
@@ -396,6 +410,11 @@ class BeamSearchDecoder:
         lengths_to_add *= tf.expand_dims(tf.cast(tf.logical_not(previously_finished), tf.int64), 2)
         new_lengths = lengths_to_add + tf.expand_dims(beam_state.lengths, 2)
         scores = total_probs / _length_penalty(new_lengths, self._length_penalty_weight)
+        acc_probs = attention_probs(next_cell_state, self._coverage_penalty_weight)
+        if acc_probs is not None:
+            acc_probs = beam_state.accumulated_attention_probs + acc_probs * tf.expand_dims(
+                tf.cast(tf.logical_not(previously_finished), acc_probs.dtype), 2)
+            scores = coverage_penalty(scores, acc_probs, previously_finished, self._coverage_penalty_weight)
         scores_flat = tf.reshape(scores, [batch, -1])
         next_beam_scores, word_indices = tf.nn.top_k(scores_flat, k=width)
         static_batch = tf.get_static_value(batch)
@@ -412,7 +431,8 @@ class BeamSearchDecoder:
             s, next_beam_ids, batch, width, [batch * width, -1])
         next_cell_state = nest.map_structure(gather_state, next_cell_state)
         state = BeamSearchDecoderState(cell_state=next_cell_state, log_probs=next_beam_probs, lengths=next_len,
-                                       finished=next_finished, accumulated_attention_probs=())
+                                       finished=next_finished, accumulated_attention_probs=() if acc_probs is None
+                                       else _gather_beams(acc_probs, next_beam_ids, batch, width, [batch * width, -1]))
         return BeamSearchDecoderOutput(next_beam_scores, next_word_ids, next_beam_ids), state
 
     def finalize(self, outputs, final_state, sequence_lengths):
@@ -457,3 +477,27 @@ def sequence_loss(logits, targets, weights, average_across_timesteps: bool = Tru
             count = tf.cast(tf.math.count_nonzero(weights, axis=axis), logits.dtype)
             return tf.math.divide_no_nan(tf.reduce_sum(crossent, axis=axis), count)
         return crossent
+
+
+class SequenceLoss(tf.keras.losses.Loss):
+    """``tf.contrib.seq2seq.SequenceLoss``: :func:`sequence_loss` as a Keras loss, ``loss(y_true=targets,
+    y_pred=logits, sample_weight=weights)``; 1.15's defaults sum over time and batch (divided by the count of non-zero
+    weights)."""
+
+    def __init__(self, average_across_timesteps: bool = False, average_across_batch: bool = False,
+                 sum_over_timesteps: bool = True, sum_over_batch: bool = True, softmax_loss_function=None,
+                 name=None) -> None:
+        super().__init__(name=name)
+        self.average_across_timesteps, self.average_across_batch = average_across_timesteps, average_across_batch
+        self.sum_over_timesteps, self.sum_over_batch = sum_over_timesteps, sum_over_batch
+        self.softmax_loss_function = softmax_loss_function
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Override the parent __call__ to have a customized reduce behavior (as 1.15)."""
+        return sequence_loss(y_pred, y_true, sample_weight, average_across_timesteps=self.average_across_timesteps,
+                             average_across_batch=self.average_across_batch,
+                             sum_over_timesteps=self.sum_over_timesteps, sum_over_batch=self.sum_over_batch,
+                             softmax_loss_function=self.softmax_loss_function, name=self.name)
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError("SequenceLoss is called through __call__ (it needs the weights).")

@@ -117,8 +117,27 @@ def _extract_argmax_and_embed(embedding, output_projection=None, update_embeddin
 
 def _check_feed_previous(feed_previous) -> None:
     if not isinstance(feed_previous, bool):
-        raise NotImplementedError("feed_previous must be a Python bool here (a boolean tensor builds two decoders "
-                                  "with tf.cond in TF1; build the one you need).")
+        raise TypeError("feed_previous of a decoder must be a Python bool (TF 1.15 tested it with `if`); the seq2seq "
+                        "functions (embedding_rnn_seq2seq ...) accept a boolean tensor.")
+
+
+def _by_feed_previous(feed_previous, build, state_structure=None):
+    """TF 1.15's two decoders for a boolean-tensor ``feed_previous``: ``build(True)`` creates the variables,
+    ``build(False)`` reuses them (both with ``update_embedding_for_previous=False``, as 1.15), and a ``cond`` picks
+    the outputs and state. Here both are built outside the ``cond`` and the ``cond`` selects: same variables, same
+    values, gradients only through the chosen branch. ``build(bool) -> (outputs, state)``."""
+    if isinstance(feed_previous, bool):
+        return build(feed_previous, True)
+    with v1.variable_scope(v1.get_variable_scope(), reuse=None):
+        outs_true, state_true = build(True, False)
+    with v1.variable_scope(v1.get_variable_scope(), reuse=True):
+        outs_false, state_false = build(False, False)
+    flat_true, flat_false = list(outs_true) + nest.flatten(state_true), list(outs_false) + nest.flatten(state_false)
+    chosen = tf.cond(tf.convert_to_tensor(feed_previous, tf.bool), lambda: [tf.identity(t) for t in flat_true],
+                     lambda: [tf.identity(t) for t in flat_false])
+    n = len(outs_true)
+    return chosen[:n], nest.pack_sequence_as(state_structure if state_structure is not None else state_true,
+                                             chosen[n:])
 
 
 def embedding_rnn_decoder(decoder_inputs, initial_state, cell, num_symbols: int, embedding_size: int,
@@ -146,7 +165,6 @@ def embedding_rnn_seq2seq(encoder_inputs, decoder_inputs, cell, num_encoder_symb
 
     Modern equivalent: :func:`modern_rnn.seq2seq.legacy_seq2seq.embedding_rnn_seq2seq`.
     """
-    _check_feed_previous(feed_previous)
     with v1.variable_scope(scope or "embedding_rnn_seq2seq") as vs:
         dtype = dtype or vs.dtype
         encoder_cell = EmbeddingWrapper(_copy_cell(cell), embedding_classes=num_encoder_symbols,
@@ -154,8 +172,10 @@ def embedding_rnn_seq2seq(encoder_inputs, decoder_inputs, cell, num_encoder_symb
         _, encoder_state = static_rnn(encoder_cell, encoder_inputs, dtype=dtype)
         if output_projection is None:
             cell = OutputProjectionWrapper(cell, num_decoder_symbols)
-        return embedding_rnn_decoder(decoder_inputs, encoder_state, cell, num_decoder_symbols, embedding_size,
-                                     output_projection=output_projection, feed_previous=feed_previous)
+        return _by_feed_previous(feed_previous, lambda feed, update: embedding_rnn_decoder(
+            decoder_inputs, encoder_state, cell, num_decoder_symbols, embedding_size,
+            output_projection=output_projection, feed_previous=feed, update_embedding_for_previous=update),
+            encoder_state)
 
 
 def attention_decoder(decoder_inputs, initial_state, attention_states, cell, output_size: Optional[int] = None,
@@ -256,7 +276,6 @@ def embedding_attention_seq2seq(encoder_inputs, decoder_inputs, cell, num_encode
 
     Modern equivalent: :func:`modern_rnn.seq2seq.legacy_seq2seq.embedding_attention_seq2seq`.
     """
-    _check_feed_previous(feed_previous)
     with v1.variable_scope(scope or "embedding_attention_seq2seq", dtype=dtype) as vs:
         dtype = vs.dtype
         encoder_cell = EmbeddingWrapper(_copy_cell(cell), embedding_classes=num_encoder_symbols,
@@ -268,10 +287,11 @@ def embedding_attention_seq2seq(encoder_inputs, decoder_inputs, cell, num_encode
         if output_projection is None:
             cell = OutputProjectionWrapper(cell, num_decoder_symbols)
             output_size = num_decoder_symbols
-        return embedding_attention_decoder(
+        return _by_feed_previous(feed_previous, lambda feed, update: embedding_attention_decoder(
             decoder_inputs, encoder_state, attention_states, cell, num_decoder_symbols, embedding_size,
             num_heads=num_heads, output_size=output_size, output_projection=output_projection,
-            feed_previous=feed_previous, initial_state_attention=initial_state_attention)
+            feed_previous=feed, update_embedding_for_previous=update,
+            initial_state_attention=initial_state_attention), encoder_state)
 
 
 def sequence_loss_by_example(logits, targets, weights, average_across_timesteps: bool = True,
@@ -314,13 +334,79 @@ def sequence_loss(logits, targets, weights, average_across_timesteps: bool = Tru
         return cost
 
 
-#: TF 1.15 ``tf.contrib.legacy_seq2seq`` names that are not rebuilt here (a program using them needs a manual port).
-NOT_REBUILT: tuple[str, ...] = ("embedding_tied_rnn_seq2seq", "one2many_rnn_seq2seq", "model_with_buckets")
+def embedding_tied_rnn_seq2seq(encoder_inputs, decoder_inputs, cell, num_symbols: int, embedding_size: int,
+                               num_decoder_symbols=None, output_projection=None, feed_previous=False, dtype=None,
+                               scope=None):
+    """``legacy_seq2seq.embedding_tied_rnn_seq2seq``: one ``embedding [V, E]`` for encoder and decoder ids, then
+    :func:`tied_rnn_seq2seq` (encoder and decoder share the cell, wrapped in ``OutputProjectionWrapper`` to
+    ``num_decoder_symbols or num_symbols`` unless ``output_projection``). Variables:
+    ``embedding_tied_rnn_seq2seq/embedding``,
+    ``.../combined_tied_rnn_seq2seq/tied_rnn_seq2seq/output_projection_wrapper/{C/..., kernel, bias}``. ``feed_previous`` may be a boolean tensor."""
+    with v1.variable_scope(scope or "embedding_tied_rnn_seq2seq", dtype=dtype) as vs:
+        dtype = vs.dtype
+        embedding = v1.get_variable("embedding", [num_symbols, embedding_size], dtype=dtype)
+        emb_encoder_inputs = [tf.nn.embedding_lookup(embedding, x) for x in encoder_inputs]
+        emb_decoder_inputs = [tf.nn.embedding_lookup(embedding, x) for x in decoder_inputs]
+        if output_projection is None:
+            cell = OutputProjectionWrapper(cell, num_decoder_symbols or num_symbols)
+
+        def build(feed: bool, update: bool):
+            loop = _extract_argmax_and_embed(embedding, output_projection, update) if feed else None
+            return tied_rnn_seq2seq(emb_encoder_inputs, emb_decoder_inputs, cell, loop_function=loop, dtype=dtype)
+
+        return _by_feed_previous(feed_previous, build)
 
 
-def __getattr__(name: str):
-    if name in NOT_REBUILT:
-        raise AttributeError(
-            f"tf.contrib.legacy_seq2seq.{name} is not rebuilt in legacy_rnn.seq2seq.legacy_seq2seq (TF 2.21 has no "
-            "tf.contrib); port it by hand from rnn_decoder / embedding_rnn_decoder, which are rebuilt.")
-    raise AttributeError(f"module 'legacy_rnn.seq2seq.legacy_seq2seq' has no attribute {name!r}")
+def one2many_rnn_seq2seq(encoder_inputs, decoder_inputs_dict, enc_cell, dec_cells_dict, num_encoder_symbols: int,
+                         num_decoder_symbols_dict, embedding_size: int, feed_previous=False, dtype=None, scope=None):
+    """``legacy_seq2seq.one2many_rnn_seq2seq``: one ``EmbeddingWrapper`` encoder
+    (``one2many_rnn_seq2seq/rnn/embedding_wrapper/...``), one :func:`embedding_rnn_decoder` per task name under
+    ``one2many_rnn_seq2seq/one2many_decoder_<name>/`` with its own ``OutputProjectionWrapper``. Returns
+    ``(outputs_dict, state_dict)``; ``feed_previous`` may be a boolean tensor."""
+    for what, cell in [("enc_cell", enc_cell)] + [("dec_cell", c) for c in dec_cells_dict.values()]:
+        if not isinstance(cell, v1.nn.rnn_cell.RNNCell):
+            raise TypeError(f"{what} is not an RNNCell: {type(cell)}")
+    if set(dec_cells_dict) != set(decoder_inputs_dict):
+        raise ValueError("keys of dec_cells_dict != keys of decodre_inputs_dict")
+    outputs_dict, state_dict = {}, {}
+    with v1.variable_scope(scope or "one2many_rnn_seq2seq", dtype=dtype) as vs:
+        dtype = vs.dtype
+        enc_cell = EmbeddingWrapper(enc_cell, embedding_classes=num_encoder_symbols, embedding_size=embedding_size)
+        _, encoder_state = static_rnn(enc_cell, encoder_inputs, dtype=dtype)
+        for name, decoder_inputs in decoder_inputs_dict.items():
+            symbols = num_decoder_symbols_dict[name]
+            with v1.variable_scope("one2many_decoder_" + str(name)):
+                dec_cell = OutputProjectionWrapper(dec_cells_dict[name], symbols)
+                outputs_dict[name], state_dict[name] = _by_feed_previous(
+                    feed_previous, lambda feed, _, inputs=decoder_inputs, cell=dec_cell, n=symbols: (
+                        embedding_rnn_decoder(inputs, encoder_state, cell, n, embedding_size, feed_previous=feed)),
+                    encoder_state)
+    return outputs_dict, state_dict
+
+
+def model_with_buckets(encoder_inputs, decoder_inputs, targets, weights, buckets, seq2seq,
+                       softmax_loss_function=None, per_example_loss=False, name=None):
+    """``legacy_seq2seq.model_with_buckets``: one ``seq2seq(enc[:len], dec[:len])`` graph per bucket
+    ``(enc_len, dec_len)``, the variables created by the first bucket and reused by the others; returns
+    ``(outputs, losses)`` with each bucket's :func:`sequence_loss` (or :func:`sequence_loss_by_example`)."""
+    if len(encoder_inputs) < buckets[-1][0]:
+        raise ValueError(f"Length of the encoder inputs ({len(encoder_inputs)}) must be at least that of the last "
+                         f"bucket ({buckets[-1][0]}).")
+    for what, seq in (("targets", targets), ("weights", weights)):
+        if len(seq) < buckets[-1][1]:
+            raise ValueError(f"Length of the {what} ({len(seq)}) must be at least that of the last bucket "
+                             f"({buckets[-1][1]}).")
+    outputs, losses = [], []
+    with tf.name_scope(name or "model_with_buckets"):
+        for j, (enc_len, dec_len) in enumerate(buckets):
+            with v1.variable_scope(v1.get_variable_scope(), reuse=True if j > 0 else None):
+                bucket_outputs, _ = seq2seq(encoder_inputs[:enc_len], decoder_inputs[:dec_len])
+                outputs.append(bucket_outputs)
+                loss = sequence_loss_by_example if per_example_loss else sequence_loss
+                losses.append(loss(outputs[-1], targets[:dec_len], weights[:dec_len],
+                                   softmax_loss_function=softmax_loss_function))
+    return outputs, losses
+
+
+#: TF 1.15 names rebuilt here without a twin in :mod:`modern_rnn.seq2seq.legacy_seq2seq` yet.
+LEGACY_ONLY: tuple[str, ...] = ("embedding_tied_rnn_seq2seq", "one2many_rnn_seq2seq", "model_with_buckets")

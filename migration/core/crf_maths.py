@@ -27,17 +27,39 @@ def _mask(lengths, steps, dtype=tf.float32):
     return tf.sequence_mask(lengths, steps, dtype=dtype)
 
 
+def crf_unary_score(tag_indices, sequence_lengths, inputs):
+    """``sum_{t < len} inputs[t, y_t]`` of the tag paths ``[B, T]``. Shape ``[B]``."""
+    inputs = tf.convert_to_tensor(inputs)
+    tags = tf.cast(tag_indices, tf.int32)
+    mask = _mask(sequence_lengths, tf.shape(tags)[1], inputs.dtype)
+    return tf.reduce_sum(tf.gather(inputs, tags, axis=2, batch_dims=2) * mask, 1)
+
+
+def crf_binary_score(tag_indices, sequence_lengths, transition_params):
+    """``sum_{t < len - 1} transitions[y_t, y_{t+1}]`` of the tag paths ``[B, T]``. Shape ``[B]``."""
+    transition_params = tf.convert_to_tensor(transition_params)
+    tags = tf.cast(tag_indices, tf.int32)
+    mask = _mask(sequence_lengths, tf.shape(tags)[1], transition_params.dtype)
+    pairs = tf.gather_nd(transition_params, tf.stack([tags[:, :-1], tags[:, 1:]], -1))
+    return tf.reduce_sum(pairs * mask[:, 1:], 1)
+
+
 def crf_sequence_score(inputs, tag_indices, sequence_lengths, transition_params):
     """``s(y)`` of the given tag paths ``[B, T]``: unary plus binary scores up to each length. Shape ``[B]``.
     """
+    return (crf_unary_score(tag_indices, sequence_lengths, inputs)
+            + crf_binary_score(tag_indices, sequence_lengths, transition_params))
+
+
+def crf_multitag_sequence_score(inputs, tag_bitmap, sequence_lengths, transition_params):
+    """``log sum_{y allowed by tag_bitmap [B, T, N]} exp s(y)``: the forward recursion over potentials set to
+    ``-inf`` where a tag is not allowed; with one time step (TF 1.15's branch) the logsumexp of the allowed
+    potentials, whatever the length. Shape ``[B]``."""
     inputs = tf.convert_to_tensor(inputs)
-    tags = tf.cast(tag_indices, tf.int32)
-    steps = tf.shape(inputs)[1]
-    mask = _mask(sequence_lengths, steps, inputs.dtype)
-    unary = tf.reduce_sum(tf.gather(inputs, tags, axis=2, batch_dims=2) * mask, 1)
-    pairs = tf.gather_nd(transition_params, tf.stack([tags[:, :-1], tags[:, 1:]], -1))
-    binary = tf.reduce_sum(pairs * mask[:, 1:], 1)
-    return unary + binary
+    filtered = tf.where(tf.cast(tag_bitmap, tf.bool), inputs, tf.fill(tf.shape(inputs), float("-inf")))
+    if tf.compat.dimension_value(inputs.shape[1]) == 1:
+        return tf.reduce_logsumexp(filtered, axis=[1, 2])
+    return crf_log_norm(filtered, sequence_lengths, transition_params)
 
 
 def crf_log_norm(inputs, sequence_lengths, transition_params):
@@ -67,9 +89,25 @@ def crf_log_likelihood(inputs, tag_indices, sequence_lengths, transition_params=
 
 
 def crf_decode(potentials, transition_params, sequence_length):
-    """Viterbi: ``(decode_tags [B, T] int32, best_score [B])``; tags past each length are 0.
+    """Viterbi: ``(decode_tags [B, T] int32, best_score [B])``; tags past each length are 0. With one time step
+    (T == 1) TF 1.15 took a separate branch: the argmax tag and the max potential, whatever the length.
     """
     potentials = tf.convert_to_tensor(potentials)
+    if tf.compat.dimension_value(potentials.shape[1]) == 1:
+        return _decode_one_step(potentials)
+    if tf.compat.dimension_value(potentials.shape[1]) is None:   # T known only at run time
+        return tf.cond(tf.equal(tf.shape(potentials)[1], 1), lambda: _decode_one_step(potentials),
+                       lambda: _decode_steps(potentials, transition_params, sequence_length))
+    return _decode_steps(potentials, transition_params, sequence_length)
+
+
+def _decode_one_step(potentials):
+    """TF 1.15's length-1 branch: the argmax tag and the max potential (the length is not consulted)."""
+    first = potentials[:, 0]
+    return tf.argmax(first, 1, output_type=tf.int32)[:, None], tf.reduce_max(first, 1)
+
+
+def _decode_steps(potentials, transition_params, sequence_length):
     lengths = tf.cast(sequence_length, tf.int32)
     steps, tags = tf.shape(potentials)[1], tf.shape(potentials)[2]
 
@@ -83,7 +121,7 @@ def crf_decode(potentials, transition_params, sequence_length):
 
     init = (potentials[:, 0], tf.zeros_like(potentials[:, 0], tf.int32))
     scores, backs = tf.scan(forward, tf.range(1, steps), initializer=init)   # backs [T-1, B, N]
-    final = tf.cond(steps > 1, lambda: scores[-1], lambda: potentials[:, 0])
+    final = tf.concat([init[0][None], scores], 0)[-1]   # scores is empty when the cond takes the other branch
     last = tf.argmax(final, 1, output_type=tf.int32)
 
     def backward(tag, back):

@@ -17,16 +17,21 @@ _MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         "EmbeddingWrapper", "AttentionCellWrapper", "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
         "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell")),
     "tf.contrib.crf": ("legacy_rnn.crf", (
-        "crf_sequence_score", "crf_log_norm", "crf_log_likelihood", "crf_decode", "viterbi_decode")),
+        "crf_sequence_score", "crf_log_norm", "crf_log_likelihood", "crf_decode", "viterbi_decode",
+        "crf_unary_score", "crf_binary_score", "crf_multitag_sequence_score", "CrfForwardRnnCell",
+        "CrfDecodeForwardRnnCell", "CrfDecodeBackwardRnnCell")),
     "tf.contrib.seq2seq": ("legacy_rnn.seq2seq", (
         "BahdanauAttention", "LuongAttention", "AttentionWrapper", "AttentionWrapperState", "TrainingHelper",
         "GreedyEmbeddingHelper", "BasicDecoder", "BasicDecoderOutput", "dynamic_decode", "tile_batch", "gather_tree",
         "BeamSearchDecoder", "BeamSearchDecoderState", "BeamSearchDecoderOutput", "FinalBeamSearchDecoderOutput",
-        "sequence_loss")),
+        "sequence_loss", "Decoder", "Helper", "CustomHelper", "InferenceHelper", "SampleEmbeddingHelper",
+        "ScheduledEmbeddingTrainingHelper", "ScheduledOutputTrainingHelper", "AttentionMechanism",
+        "BahdanauMonotonicAttention", "LuongMonotonicAttention", "monotonic_attention", "safe_cumprod", "hardmax",
+        "SequenceLoss")),
     "tf.contrib.legacy_seq2seq": ("legacy_rnn.seq2seq.legacy_seq2seq", (
         "rnn_decoder", "basic_rnn_seq2seq", "tied_rnn_seq2seq", "embedding_rnn_decoder", "embedding_rnn_seq2seq",
         "attention_decoder", "embedding_attention_decoder", "embedding_attention_seq2seq", "sequence_loss_by_example",
-        "sequence_loss")),
+        "sequence_loss", "embedding_tied_rnn_seq2seq", "one2many_rnn_seq2seq")),
     "tf.contrib.layers": ("legacy_rnn.contrib_layers", (
         "apply_regularization", "avg_pool2d", "batch_norm", "conv2d", "conv2d_transpose", "dropout", "flatten",
         "fully_connected", "l1_l2_regularizer", "l1_regularizer", "l2_regularizer", "layer_norm", "linear",

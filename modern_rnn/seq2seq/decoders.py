@@ -176,6 +176,11 @@ def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token: int) -> t
     rows = np.arange(batch)[:, None]
     for t in range(steps - 1, -1, -1):
         valid = (t < max_len)[:, None]
+        bad = np.argwhere(valid & ((idx < 0) | (idx >= beams)))
+        if len(bad):
+            b, w = bad[0]
+            raise tf.errors.InvalidArgumentError(
+                None, None, f"Saw invalid parent id {idx[b, w]} at (batch, time, beam) == ({b}, {t}, {w})")
         out[t] = np.where(valid, step_ids[t][rows, idx], end_token)
         idx = np.where(valid, parent_ids[t][rows, idx], idx)
     seen = np.cumsum(out == end_token, axis=0) - (out == end_token) > 0

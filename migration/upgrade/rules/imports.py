@@ -92,12 +92,12 @@ RULE = Rule("imports", "import", "TensorFlow imports rebound to their TF 2.21 ho
             ("tf.contrib.seq2seq.python.ops.beam_search_ops",)),
     Example("from tensorflow.python.ops.rnn_cell_impl import _linear\n", None,
             ("tf.python.ops.rnn_cell_impl._linear",)),
-    Example("from tensorflow.contrib.legacy_seq2seq import one2many_rnn_seq2seq\n", None,
-            ("tf.contrib.legacy_seq2seq.one2many_rnn_seq2seq",)),
+    Example("from tensorflow.contrib.seq2seq import BasicDecoderV2\n", None,
+            ("tf.contrib.seq2seq.BasicDecoderV2",)),
     Example("from tensorflow.contrib import legacy_seq2seq as s2s\no, l = s2s.model_with_buckets(a, b, c, d, e, f)\n",
             "from legacy_rnn.seq2seq import legacy_seq2seq as s2s\no, l = s2s.model_with_buckets(a, b, c, d, e, f)\n",
             ("tf.contrib.legacy_seq2seq.model_with_buckets",)),  # its home is elsewhere: not reachable through s2s
-    Example("from tensorflow.contrib import seq2seq\nh = seq2seq.ScheduledEmbeddingTrainingHelper(a, b, c, d)\n",
-            "from legacy_rnn import seq2seq\nh = seq2seq.ScheduledEmbeddingTrainingHelper(a, b, c, d)\n",
-            ("tf.contrib.seq2seq.ScheduledEmbeddingTrainingHelper",)),
+    Example("from tensorflow.contrib import seq2seq\nd = seq2seq.BeamSearchDecoderV2(a, b)\n",
+            "from legacy_rnn import seq2seq\nd = seq2seq.BeamSearchDecoderV2(a, b)\n",
+            ("tf.contrib.seq2seq.BeamSearchDecoderV2",)),
 ))

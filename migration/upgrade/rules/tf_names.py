@@ -53,8 +53,8 @@ RULE = Rule("tf_names", "ref", "tf.X -> its TF 2.21 home (tf.compat.v1, legacy_r
             "h = legacy_rnn.contrib_training.HParams(lr=0.1)\n"),
     Example("import tensorflow as tf\nb = tf.contrib.training.bucket_by_sequence_length(n, x, y, z)\n", None,
             ("tf.contrib.training.bucket_by_sequence_length",)),
-    Example("import tensorflow as tf\nout = tf.contrib.legacy_seq2seq.one2many_rnn_seq2seq(a, b, c, d, e, f)\n", None,
-            ("tf.contrib.legacy_seq2seq.one2many_rnn_seq2seq",)),  # not rebuilt: never rewritten silently
+    Example("import tensorflow as tf\nd = tf.contrib.seq2seq.BasicDecoderV2(a, b)\n", None,
+            ("tf.contrib.seq2seq.BasicDecoderV2",)),  # not rebuilt: never rewritten silently
     Example("import tensorflow as tf\nout = tf.contrib.legacy_seq2seq.model_with_buckets(a, b, c, d, e, f)\n",
             "import legacy_rnn.seq2seq.buckets\nimport tensorflow as tf\n"
             "out = legacy_rnn.seq2seq.buckets.model_with_buckets(a, b, c, d, e, f)\n"),
