@@ -23,6 +23,8 @@ OPSET = 17
 SUFFIX = ".onnx"
 #: ONNX LSTM gate k is Keras gate LSTM_ORDER[k] (ONNX i, o, f, c; Keras i, f, c, o)
 LSTM_ORDER: tuple[int, ...] = (0, 3, 1, 2)
+#: TF1's GRUCell multiplies r into h before the recurrent MatMul: ONNX ``linear_before_reset=0``
+GRU_LINEAR_BEFORE_RESET = 0
 
 
 def onnx_weights(cell: TargetCell) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,7 +81,7 @@ def _direction(g: _Graph, x_tm: str, lengths: str, cells: Sequence[TargetCell], 
                                  activations=["Sigmoid", act, act])
             states += [g.node("Squeeze", [y_c, axes0])[0], g.node("Squeeze", [y_h, axes0])[0]]
         else:
-            attrs = dict(linear_before_reset=0, activations=["Sigmoid", act]) if cell.op == GRU else \
+            attrs = dict(linear_before_reset=GRU_LINEAR_BEFORE_RESET, activations=["Sigmoid", act]) if cell.op == GRU else \
                 dict(activations=[act])
             y, y_h = g.node(cell.op, inputs, 2, hidden_size=cell.units, direction=direction, **attrs)
             states.append(g.node("Squeeze", [y_h, axes0])[0])
