@@ -222,3 +222,18 @@ def test_target_option_of_the_cli():
         build_parser().parse_args(["convert", "c", "o", "--target", "keras1"])
     with pytest.raises(MigrationError, match="--target"):
         requested(["tflite"])
+
+
+def test_the_extras_pin_the_target_packages_and_the_test_extra_pulls_them():
+    import configparser
+    from pathlib import Path
+
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(__file__).resolve().parents[2] / "setup.cfg")
+    extras = {k: [r.strip() for r in v.splitlines() if r.strip() and not r.strip().startswith("#")]
+              for k, v in cfg["options.extras_require"].items()}
+    assert {r.split(">")[0] for r in extras["keras3"]} == {"keras", "jax", "jaxlib"}
+    assert {r.split(">")[0] for r in extras["onnx"]} == {"onnx", "onnxruntime"}
+    for requirement in extras["keras3"] + extras["onnx"]:
+        assert ">=" in requirement and ",<" in requirement  # a pinned range
+        assert requirement in extras["test"]  # .ci/run installs .[test]
