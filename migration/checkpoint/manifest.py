@@ -125,6 +125,7 @@ SCHEMA: dict[str, Any] = {
             "type": ["object", "array"],
             "properties": {"blocks": {"type": "array", "items": {
                 "type": "object", "required": ["name", "file"], "properties": {"name": _NAME, "file": _REL}}},
+                "model": {"type": "object", "required": ["file"], "properties": {"file": _REL}},
                 "verification": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}}}},
         "files": {"type": "object", "additionalProperties": {  # migration.checkpoint.files
             "type": "object", "required": ["sha256", "bytes"],
@@ -159,7 +160,7 @@ def manifest_files(manifest: dict[str, Any]) -> list[str]:
         files.append(manifest["model"]["file"])
     files += [c["file"] for c in (manifest.get("crf") or []) + (manifest.get("conv_blocks") or [])]
     files += [b["file"] for name, t in (manifest.get("targets") or {}).items() if name != "notes"
-              for b in t.get("blocks", [])]
+              for b in t.get("blocks", []) + ([t["model"]] if t.get("model") else [])]
     for d in manifest["dense"]:
         files += [d["kernel_file"], d["bias_file"]]
         for roles in d.get("slots", {}).values():

@@ -42,7 +42,7 @@ def onnx_weights(cell: TargetCell) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.ascontiguousarray(b, np.float32))
 
 
-class _Graph:
+class Graph:
     def __init__(self) -> None:
         self.nodes: list = []
         self.inits: list = []
@@ -59,6 +59,11 @@ class _Graph:
         self.inits.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
+    def node_named(self, op: str, inputs: Sequence[str], outputs: Sequence[str], **attrs) -> None:
+        from onnx import helper
+
+        self.nodes.append(helper.make_node(op, list(inputs), list(outputs), name=self.name(op), **attrs))
+
     def node(self, op: str, inputs: Sequence[str], n_out: int = 1, **attrs) -> list[str]:
         from onnx import helper
 
@@ -67,7 +72,7 @@ class _Graph:
         return outs
 
 
-def _direction(g: _Graph, x_tm: str, lengths: str, cells: Sequence[TargetCell], direction: str, prefix: str):
+def _direction(g: Graph, x_tm: str, lengths: str, cells: Sequence[TargetCell], direction: str, prefix: str):
     """(time-major outputs [T, N, U], flat final states in TF1 order) of one stack in one direction."""
     states = []
     out = x_tm
@@ -94,7 +99,7 @@ def build_block(directions: dict[str, list[TargetCell]], input_size: int, name: 
     import onnx
     from onnx import TensorProto, helper
 
-    g = _Graph()
+    g = Graph()
     x_tm = g.node("Transpose", ["x"], perm=[1, 0, 2])[0]
     if set(directions) == {"fw", "bw"}:
         out_fw, st_fw = _direction(g, x_tm, "sequence_length", directions["fw"], "forward", "fw_")

@@ -79,29 +79,33 @@ def original_outputs(original, loops, block: dict, x: np.ndarray, lengths: np.nd
     return [np.asarray(o) for o in out], lengths, ""
 
 
+def _what(block: dict) -> str:
+    return block["name"] if block["name"] == "whole model" else f"block {block['name']}"
+
+
 def compare(target: str, backend: str, block: dict, reference: str, expected, got) -> list[TargetCheck]:
     checks = []
     for label, a, b in zip(block["outputs"], expected, got):
         b = np.asarray(b)
         diff = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
-        checks.append(TargetCheck(target, backend, f"block {block['name']}", label, diff, list(a.shape), reference))
+        checks.append(TargetCheck(target, backend, _what(block), label, diff, list(a.shape), reference))
     if len(expected) != len(got):
-        checks.append(TargetCheck(target, backend, f"block {block['name']}", "output count", float("inf"), [],
-                                  reference))
+        checks.append(TargetCheck(target, backend, _what(block), "output count", float("inf"), [], reference))
     return checks
 
 
-def run_keras3_elsewhere(jobs: list[tuple[str, np.ndarray, np.ndarray]], backend: str = "jax"
+def run_keras3_elsewhere(jobs: list[tuple[str, list[np.ndarray]]], backend: str = "jax"
                          ) -> tuple[Optional[list[list[np.ndarray]]], str]:
-    """Run Keras 3 models (path, x, lengths) on ``backend`` in a child process: (outputs per job, note); outputs None
+    """Run Keras 3 models (path, inputs) on ``backend`` in a child process: (outputs per job, note); outputs None
     when the backend is not installed (the note says so)."""
     with tempfile.TemporaryDirectory(prefix="rnn-migrate-keras3-") as work:
         listed = []
-        for k, (path, x, lengths) in enumerate(jobs):
-            np.save(os.path.join(work, f"x{k}.npy"), x, allow_pickle=False)
-            np.save(os.path.join(work, f"len{k}.npy"), lengths, allow_pickle=False)
-            listed.append([os.path.abspath(path), os.path.join(work, f"x{k}.npy"), os.path.join(work, f"len{k}.npy"),
-                           f"out{k}"])
+        for k, (path, inputs) in enumerate(jobs):
+            paths = []
+            for j, array in enumerate(inputs):
+                paths.append(os.path.join(work, f"in{k}-{j}.npy"))
+                np.save(paths[-1], array, allow_pickle=False)
+            listed.append([os.path.abspath(path), paths, f"out{k}"])
         with open(os.path.join(work, "jobs.json"), "w") as f:
             json.dump(listed, f)
         env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu")
@@ -124,16 +128,30 @@ def run_keras3_elsewhere(jobs: list[tuple[str, np.ndarray, np.ndarray]], backend
     return results, f"Keras 3 {info['keras']} on the {info['backend']} backend ({', '.join(info['devices'])})"
 
 
+@dataclasses.dataclass
+class WholeCase:
+    """The whole model's target files and their test: inputs in the model's order (placeholder names), the ONNX
+    input names, the manifest's output labels and the reference outputs on ``feeds``."""
+
+    files: dict[str, str]
+    inputs: list[str]
+    onnx_inputs: list[str]
+    outputs: list[str]
+    feeds: dict[str, np.ndarray]
+    expected: list[np.ndarray]
+
+
 def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir: str,
                   reference: Callable[[int, dict, np.ndarray, np.ndarray], tuple[list, np.ndarray, str]],
-                  batch: int = 4, steps: int = 6, seed: int = 0) -> tuple[list[TargetCheck], list[str]]:
-    """Check every target file of every block. ``files``: target -> block name -> file relative to ``out_dir``;
-    ``reference(k, block, x, lengths)`` -> (expected outputs, lengths used, reference name)."""
+                  batch: int = 4, steps: int = 6, seed: int = 0,
+                  whole: Optional[WholeCase] = None) -> tuple[list[TargetCheck], list[str]]:
+    """Check every target file of every block (and of the whole model). ``files``: target -> block name -> file
+    relative to ``out_dir``; ``reference(k, block, x, lengths)`` -> (expected outputs, lengths used, reference)."""
     from migration.targets import keras3, onnx_export
 
     checks: list[TargetCheck] = []
     notes: list[str] = []
-    jax_jobs, jax_blocks = [], []
+    jax_jobs, jax_cases = [], []
     for k, block in enumerate(blocks):
         if not any(block["name"] in by_block for by_block in files.values()):
             continue
@@ -144,15 +162,29 @@ def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir:
             model = keras3.load_block(path)
             got = [np.asarray(o) for o in model([x, lengths], training=False)]
             checks += compare("keras3", "tensorflow", block, ref, expected, got)
-            jax_jobs.append((path, x, lengths))
-            jax_blocks.append((block, ref, expected))
+            jax_jobs.append((path, [x, lengths]))
+            jax_cases.append((block, ref, expected))
         if "onnx" in files:
             sess = onnx_export.session(os.path.join(out_dir, files["onnx"][block["name"]]))
             checks += compare("onnx", "onnxruntime", block, ref, expected, onnx_export.run_block(sess, x, lengths))
+    if whole is not None:
+        fake = {"name": "whole model", "outputs": whole.outputs}
+        args = [whole.feeds[n] for n in whole.inputs]
+        if "keras3" in whole.files:
+            path = os.path.join(out_dir, whole.files["keras3"])
+            got = keras3.load_block(path)(args[0] if len(args) == 1 else args, training=False)
+            got = list(got) if isinstance(got, (list, tuple)) else [got]
+            checks += compare("keras3", "tensorflow", fake, "original-graph", whole.expected, got)
+            jax_jobs.append((path, args))
+            jax_cases.append((fake, "original-graph", whole.expected))
+        if "onnx" in whole.files:
+            sess = onnx_export.session(os.path.join(out_dir, whole.files["onnx"]))
+            got = sess.run(None, dict(zip(whole.onnx_inputs, args)))
+            checks += compare("onnx", "onnxruntime", fake, "original-graph", whole.expected, got)
     if jax_jobs:
         results, note = run_keras3_elsewhere(jax_jobs, "jax")
         notes.append(note)
-        for (block, ref, expected), got in zip(jax_blocks, results or []):
+        for (block, ref, expected), got in zip(jax_cases, results or []):
             checks += compare("keras3", "jax", block, ref, expected, got)
     return checks, notes
 

@@ -43,6 +43,10 @@ def build(directory, seed: int = 24) -> str:
             var.load(rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32), sess)
         os.makedirs(directory, exist_ok=True)
         _record(sess, directory, seed, ids, length, x, x_len, data, (out, stack_state), gru, relu, bi)
+        whole_ids = np.random.default_rng(seed + 2).integers(0, VOCAB, (5, T)).astype(np.int32)
+        full = np.full(5, T, np.int32)  # the head reads out[:, -1]: full lengths, so it sees the LSTM's outputs
+        np.savez(os.path.join(str(directory), "ref_whole.npz"), ids=whole_ids, length=full,
+                 logits=sess.run(logits, {ids: whole_ids, length: full}))
         return v1.train.Saver().save(sess, os.path.join(str(directory), "model.ckpt"))
 
 

@@ -63,10 +63,13 @@ def test_every_target_file_of_every_block_matched_the_original_graph(converted):
         ver = entry["verification"]
         assert ver["ok"] and ver["max_abs_diff"] <= TOL and ver["backends"] == backends
         assert ver["references"] == ["original-graph"]  # never the weaker Keras 2 fallback here
-        expected = sum(len(b["outputs"]) for b in manifest["blocks"]) * len(backends)
+        expected = (sum(len(b["outputs"]) for b in manifest["blocks"]) + 1) * len(backends)  # + the whole model
         assert len(ver["checks"]) == expected
         assert {b["name"] for b in entry["blocks"]} == set(BLOCKS)
-        assert entry["not_exported"] == ["the whole model (model.keras)"]  # said, not silently dropped
+        assert entry["model"]["file"] == f"model.{'keras3.keras' if target == 'keras3' else 'onnx'}"
+        assert entry["not_exported"] == []
+        whole = [c for c in ver["checks"] if c["what"] == "whole model"]
+        assert len(whole) == len(backends) and all(c["reference"] == "original-graph" for c in whole)
     assert any("jax backend" in n for n in targets["notes"])
 
 
@@ -77,7 +80,7 @@ def test_target_files_are_in_the_manifest_and_its_file_record(converted):
     manifest = read_manifest(out)  # the schema accepts the targets entry
     listed = manifest_files(manifest)
     for name in BLOCKS:
-        for rel in (f"blocks/{name}.keras3.keras", f"blocks/{name}.onnx"):
+        for rel in (f"blocks/{name}.keras3.keras", f"blocks/{name}.onnx", "model.keras3.keras", "model.onnx"):
             assert rel in listed and rel in manifest["files"]
             assert os.path.getsize(os.path.join(out, rel)) == manifest["files"][rel]["bytes"]
 
@@ -96,6 +99,24 @@ def test_the_written_files_equal_the_original_session_on_other_inputs(converted,
     k3 = keras3.load_block(os.path.join(out, "blocks", f"{name}.keras3.keras"))  # safe_mode=True
     assert type(k3).__module__.startswith("keras.")  # Keras 3, not tf_keras
     assert _diff(expected, k3([x, lengths], training=False)) <= TOL
+
+
+def test_the_whole_model_files_equal_the_original_session(converted):
+    """embedding -> LSTM stack -> last step -> dense head, on full-length inputs the original session ran (with
+    ragged lengths the head would read zeros for every shorter row and compare little more than its bias)."""
+    import onnx
+
+    prefix, out, _ = converted
+    with np.load(os.path.join(os.path.dirname(prefix), "ref_whole.npz"), allow_pickle=False) as data:
+        ids, length, logits = data["ids"], data["length"], data["logits"]
+    assert np.std(logits, axis=0).min() > 1e-3  # the rows differ: the RNN output reaches the head
+    k3 = keras3.load_block(os.path.join(out, "model.keras3.keras"))
+    assert _diff([logits], [k3([ids, length], training=False)]) <= TOL
+    model = onnx.load(os.path.join(out, "model.onnx"))
+    assert [i.name for i in model.graph.input] == ["input_ids", "input_length"]
+    assert {"LSTM", "Gather", "MatMul", "Slice"} <= {n.op_type for n in model.graph.node}
+    sess = onnx_export.session(os.path.join(out, "model.onnx"))
+    assert _diff([logits], sess.run(None, {"input_ids": ids, "input_length": length})) <= TOL
 
 
 def _mutations(cells: dict) -> dict[str, dict]:
@@ -191,12 +212,12 @@ def test_cells_a_target_cannot_take_are_refused_naming_the_family_and_reason(spe
     assert "not supported" in text
 
 
-def test_a_refused_target_installs_nothing(tmp_path):
-    """End to end: a peephole LSTMCell checkpoint with --target onnx is refused (TargetRefused, exit 2 in the CLI)
-    and the output directory is not created."""
+def test_a_refused_target_installs_nothing(tmp_path, capsys):
+    """End to end through the CLI: a peephole LSTMCell checkpoint with --target onnx is refused with exit 2, the
+    family and the reason on stderr, and the output directory is not created."""
     import legacy_rnn
     from legacy_rnn import tf, v1
-    from migration.checkpoint.convert import convert_checkpoint
+    from migration.cli import main
 
     with legacy_rnn.new_graph(3) as graph:
         x = v1.placeholder(tf.float32, [None, 4, 2], name="x")
@@ -204,9 +225,26 @@ def test_a_refused_target_installs_nothing(tmp_path):
         sess = legacy_rnn.new_session(graph)
         legacy_rnn.initialize(sess)
         prefix = v1.train.Saver().save(sess, str(tmp_path / "ckpt" / "model.ckpt"))
-    with pytest.raises(TargetRefused, match=r"family 'lstm'.*use_peepholes"):
-        convert_checkpoint(prefix, tmp_path / "out", targets=["onnx"])
+    assert main(["convert", prefix, str(tmp_path / "out"), "--target", "onnx", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "family 'lstm'" in err and "use_peepholes" in err and "--target onnx" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_summary_lines_flag_each_check(converted, capsys):
+    import copy
+
+    from migration.targets.export import print_targets
+
+    entry = copy.deepcopy(converted[2]["targets"])
+    entry["onnx"]["verification"]["checks"][0]["max_abs_diff"] = 0.5  # a doctored failure is shown as FAIL
+    print_targets(entry)
+    out = capsys.readouterr().out.splitlines()
+    fails = [line for line in out if line.strip().startswith("FAIL")]
+    assert len(fails) == 1 and "onnx (onnxruntime)" in fails[0] and "0.5" in fails[0]
+    assert sum(line.strip().startswith("ok") for line in out) == sum(
+        len(entry[t]["verification"]["checks"]) for t in ("keras3", "onnx")) - 1
+    assert "  keras3: blocks/gru.keras3.keras" in out and any("jax backend" in line for line in out)
 
 
 def test_target_option_of_the_cli():
@@ -237,3 +275,19 @@ def test_the_extras_pin_the_target_packages_and_the_test_extra_pulls_them():
     for requirement in extras["keras3"] + extras["onnx"]:
         assert ">=" in requirement and ",<" in requirement  # a pinned range
         assert requirement in extras["test"]  # .ci/run installs .[test]
+
+
+def test_the_docs_table_is_the_registry_column():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "targets.md").read_text(encoding="utf-8")
+    table = text.split("<!-- targets-table:start -->")[1].split("<!-- targets-table:end -->")[0]
+    rows = {}
+    for line in table.strip().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0].strip("`")] = (cells[2], cells[3])
+    answers = {r.kind: (r.support("keras3"), r.support("onnx")) for r in families.families()}
+    for kind, documented in rows.items():
+        assert answers[kind] == documented, kind
+    # a new row with the default answer may wait for its docs line; one that maps a target may not
+    assert {k for k, a in answers.items() if a != (NOT_MAPPED, NOT_MAPPED)} <= set(rows)
