@@ -59,6 +59,12 @@ def write_block_targets(targets: Sequence[str], tmp: str, block: dict,
     return out
 
 
+def _discard(path: str) -> None:
+    """A half-written whole-model file of ours (inside the staging directory) is not left to be recorded."""
+    if os.path.isfile(path):
+        os.remove(path)
+
+
 def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: dict[str, dict[str, Any]],
                         notes: list[str]) -> dict[str, dict[str, Any]]:
     """``model.keras3.keras`` / ``model.onnx`` from the Keras 2 whole model ``entry`` (:mod:`migration.targets.whole`)
@@ -91,7 +97,13 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
                 _, outs = walk(config, onnx_whole)
                 onnx_export.save_block(onnx_whole.model(outs, entry["outputs"]), os.path.join(tmp, rel))
         except (NotExportable, KeyError, TypeError, ValueError) as exc:
+            _discard(os.path.join(tmp, rel))
             notes.append(f"{target}: no whole model ({rel}): {exc}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - a translation bug must not cost the user the blocks
+            _discard(os.path.join(tmp, rel))
+            notes.append(f"{target}: no whole model ({rel}): the translation failed ({type(exc).__name__}: {exc}); "
+                         "this is a bug in rnn-migrate, please report it. The blocks were exported.")
             continue
         written[target] = {"file": rel, "inputs": list(entry["inputs"]), "outputs": list(entry["outputs"]),
                            "model_inputs": [r[0] for r in config["input_layers"]]}

@@ -73,7 +73,11 @@ def test_every_target_file_of_every_block_matched_the_original_graph(converted):
     assert any("jax backend" in n for n in targets["notes"])
 
 
-def test_target_files_are_in_the_manifest_and_its_file_record(converted):
+def test_target_files_are_in_the_manifest_and_its_file_record(converted, tmp_path):
+    """Listed and hashed, so `rnn-migrate verify` sees a changed target file (on a copy of the output)."""
+    import shutil
+
+    from migration.checkpoint.files import directory_problems
     from migration.checkpoint.manifest import manifest_files, read_manifest
 
     _, out, _ = converted
@@ -83,6 +87,14 @@ def test_target_files_are_in_the_manifest_and_its_file_record(converted):
         for rel in (f"blocks/{name}.keras3.keras", f"blocks/{name}.onnx", "model.keras3.keras", "model.onnx"):
             assert rel in listed and rel in manifest["files"]
             assert os.path.getsize(os.path.join(out, rel)) == manifest["files"][rel]["bytes"]
+    assert directory_problems(out, manifest, listed) == ([], [])
+    copy = shutil.copytree(out, tmp_path / "copy")
+    path = copy / "blocks" / "gru.onnx"
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # one byte of the weights
+    path.write_bytes(bytes(data))
+    problems, _ = directory_problems(str(copy), manifest, listed)
+    assert [p for p, _ in problems] == ["blocks/gru.onnx"] and "sha256" in problems[0][1]
 
 
 @pytest.mark.parametrize("name", BLOCKS)
@@ -291,3 +303,43 @@ def test_the_docs_table_is_the_registry_column():
         assert answers[kind] == documented, kind
     # a new row with the default answer may wait for its docs line; one that maps a target may not
     assert {k for k, a in answers.items() if a != (NOT_MAPPED, NOT_MAPPED)} <= set(rows)
+
+
+SLICES = [dict(begin=[0, -1], end=[0, 0], strides=[1, 1], begin_mask=1, end_mask=1, shrink_axis_mask=2),
+          dict(begin=[1, 2, 0], end=[3, 5, 0], strides=[1, 2, 1], begin_mask=4, end_mask=4),
+          dict(begin=[0, -1, 0], end=[0, 0, 0], strides=[1, -1, 1], begin_mask=7, end_mask=7),
+          dict(begin=[2, 0], end=[3, 0], strides=[1, 1], end_mask=2, shrink_axis_mask=1)]
+
+
+@pytest.mark.parametrize("kwargs", SLICES)
+def test_strided_slice_glue_equals_tensorflow_on_both_targets(kwargs):
+    import onnxruntime as ort
+    import tensorflow as tf
+    from onnx import TensorProto, helper
+
+    from migration.targets.whole import OnnxWhole, slice_spec
+
+    x = np.arange(4 * 6 * 3, dtype=np.float32).reshape(4, 6, 3)
+    x = x if len(kwargs["begin"]) == 3 else x[..., 0]
+    want = tf.strided_slice(x, **kwargs).numpy()
+    np.testing.assert_array_equal(x[tuple(slice_spec(kwargs, x.ndim))], want)  # the Keras 3 indexing
+    onnx_whole = OnnxWhole({}, {})
+    out, rank = onnx_whole._glue("strided_slice", ("x", x.ndim), kwargs)
+    onnx_whole.inputs.append(helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape)))
+    model = onnx_whole.model([(out, rank)], ["y"])
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_an_untranslatable_glue_op_names_the_layer():
+    from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
+
+    config = {"layers": [
+        {"class_name": "InputLayer", "name": "input_x", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 3], "dtype": "float32"}},
+        {"class_name": "TFOpLambda", "name": "tf.concat", "config": {"function": "concat"},
+         "inbound_nodes": [["input_x", 0, 0, {"axis": -1}]]}],
+        "input_layers": [["input_x", 0, 0]], "output_layers": [["tf.concat", 0, 0]]}
+    for translator in (Keras3Whole({}, {}), OnnxWhole({}, {})):
+        with pytest.raises(NotExportable, match=r"'tf.concat' \(TFOpLambda concat\)"):
+            walk(config, translator)
