@@ -29,6 +29,7 @@ from migration.core.errors import MigrationError, UnknownCellError
 from migration.core.outdir import staged_output
 from migration.graph.limits import SandboxLimit
 from migration.families import cell_to_keras, keras_names_for, uses_forget_bias
+from migration.targets.export import export_targets, targets_ok
 
 #: Keras weight name -> TF1 names it is made of, and how (per cell kind).
 _TRANSFORMS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
@@ -499,7 +500,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                        log: Optional[Callable[[str], None]] = None,
                        outputs: Optional[list[str]] = None, use_ema: bool = False,
                        whole_model: bool = True, meta_path: Optional[str] = None,
-                       require_provenance: bool = False) -> ConversionResult:
+                       require_provenance: bool = False, targets: Optional[list[str]] = None) -> ConversionResult:
     """Convert a TF1 checkpoint into ``out_dir`` (see :mod:`migration.checkpoint.manifest` for the layout).
 
     Args:
@@ -522,6 +523,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         meta_path: the ``.meta`` to read (``--meta``) instead of the one beside the checkpoint; its provenance is
             checked (:mod:`migration.checkpoint.provenance`) and, when unproven, reported in the verification;
             ``require_provenance`` refuses it instead.
+        targets: output targets besides Keras 2 (``keras3``, ``onnx``: :mod:`migration.targets`), written per block
+            and verified against the original graph; a block a target cannot take exactly is refused.
 
     Raises:
         MigrationError: unreadable or damaged checkpoint, unknown cell, no RNN, refused overwrite, inconsistent shapes,
@@ -609,6 +612,10 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "unrecognized": [u.to_dict() for u in insp.unrecognized],
             "notes": alias_notes + insp.notes + conv.notes + model_notes,
         }
+        if targets:  # Keras 3 / ONNX files of every block, verified (docs/targets.md)
+            manifest["targets"] = export_targets(targets, tmp, manifest, lambda k: float32_weight(k, reader.read(k))[0],
+                                                 meta_path=meta.path if meta else None, reader=reader,
+                                                 shadows=insp.ema_shadows, verify=verify)
         write_manifest(tmp, manifest)
         verification = None
         if verify:
@@ -630,6 +637,10 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
                 verification.setdefault("notes", []).append(
                     "verified against a float32 copy of the checkpoint (the casts listed in the manifest are exact)")
             annotate(verification, provenance)
+            if not targets_ok(manifest.get("targets")):
+                verification["ok"] = False
+                verification.setdefault("notes", []).append("a --target file differs from the original graph: see "
+                                                            "the manifest's targets entry")
             manifest["verification"] = verification
             write_manifest(tmp, manifest)
             if not verification["ok"]:

@@ -10,6 +10,8 @@ Layout of a conversion directory::
     dense/<name>/{kernel,bias}.npy   Dense weights
     crf/<name>.npy                   tf.contrib.crf transition matrices, unchanged (modern_rnn.CRF.transitions)
     optimizer/<role>/...npy          optimizer slots (--with-optimizer), same layout as their weights
+    blocks/<name>.keras3.keras       --target keras3: the block as a Keras 3 model (migration.targets)
+    blocks/<name>.onnx               --target onnx: the block as an ONNX graph (migration.targets)
 
 ``files`` records every file written (sha256 and size, :mod:`migration.checkpoint.files`): ``verify`` checks the
 directory against it, ``--force`` refuses a directory holding anything else. Manifests without it still load.
@@ -119,6 +121,12 @@ SCHEMA: dict[str, Any] = {
             "required": ["name", "file", "num_tags"],
             "properties": {"name": _NAME, "file": _REL, "num_tags": _POSITIVE},
         }},
+        "targets": {"type": "object", "additionalProperties": {  # migration.targets (convert --target)
+            "type": ["object", "array"],
+            "properties": {"blocks": {"type": "array", "items": {
+                "type": "object", "required": ["name", "file"], "properties": {"name": _NAME, "file": _REL}}},
+                "model": {"type": "object", "required": ["file"], "properties": {"file": _REL}},
+                "verification": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}}}},
         "files": {"type": "object", "additionalProperties": {  # migration.checkpoint.files
             "type": "object", "required": ["sha256", "bytes"],
             "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "bytes": _SIZE}}},
@@ -151,6 +159,8 @@ def manifest_files(manifest: dict[str, Any]) -> list[str]:
     if manifest.get("model"):
         files.append(manifest["model"]["file"])
     files += [c["file"] for c in (manifest.get("crf") or []) + (manifest.get("conv_blocks") or [])]
+    files += [b["file"] for name, t in (manifest.get("targets") or {}).items() if name != "notes"
+              for b in t.get("blocks", []) + ([t["model"]] if t.get("model") else [])]
     for d in manifest["dense"]:
         files += [d["kernel_file"], d["bias_file"]]
         for roles in d.get("slots", {}).values():

@@ -74,6 +74,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="read every tensor once, also those not converted, so TensorFlow's CRC32C check catches a "
                         "damaged one (default: on)")
     p.add_argument("--no-verify", action="store_true", help="skip the TF1-vs-Keras verification")
+    p.add_argument("--target", action="append", choices=("keras2", "keras3", "onnx"), default=None,
+                   help="also write every RNN block as a Keras 3 model (blocks/<name>.keras3.keras) or an ONNX graph "
+                        "(blocks/<name>.onnx), each verified against the original graph; repeatable (keras2 is "
+                        "always written; docs/targets.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=run)
@@ -125,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     # the checkpoint job on first use (this module is imported to build --help, which must start fast)
     from migration.checkpoint.convert import convert_checkpoint
     from migration.checkpoint.verdict import verdict
+    from migration.targets.export import print_targets, requested
 
     result = convert_checkpoint(args.checkpoint, args.out_dir, forget_bias=args.forget_bias,
                                 with_optimizer=args.with_optimizer, force=args.force, verify=not args.no_verify,
@@ -132,12 +137,12 @@ def run(args: argparse.Namespace) -> int:
                                 progress=not args.quiet and sys.stderr.isatty(),
                                 outputs=args.outputs.split(",") if args.outputs else None, use_ema=args.use_ema,
                                 whole_model=not args.no_model, meta_path=args.meta,
-                                require_provenance=args.require_provenance)
+                                require_provenance=args.require_provenance, targets=requested(args.target))
     v = result.verification
     warn_provenance(v)
     if args.json:
         print_json({"out_dir": result.out_dir, "ok": result.ok, "installed": result.ok, "verification": v,
-                    "blocks": [b["file"] for b in result.manifest["blocks"]],
+                    "blocks": [b["file"] for b in result.manifest["blocks"]], "targets": result.manifest.get("targets"),
                     "seq2seq": [e["file"] for e in result.manifest.get("seq2seq") or []]})
     elif not args.quiet or not result.ok:
         m = result.manifest
@@ -156,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         if v is not None:
             print(verdict(v) + ":")
             print_verification(v)
+        print_targets(result.manifest.get("targets"))
         if not result.ok:
             print(f"verification failed: {result.out_dir} was not written. Check --forget-bias and the .meta, or "
                   "re-run with --no-verify to keep the files for debugging.", file=sys.stderr)

@@ -38,6 +38,8 @@ FAMILY = Family(
                        "activation": "meta: the activation op on the j block"},
     meta_reader=META_LSTM_GATES,
     converter=stock_converter("basic_lstm"),
+    export={"keras3": "exact: keras.layers.LSTM (gates i, f, c, o; forget_bias folded into b_f)",
+            "onnx": "exact: ONNX LSTM (gates i, o, f, c; forget_bias folded into Wb_f; Rb = 0)"},
     legacy=Builder("legacy_rnn.cells:basic_lstm_cell",
                    lambda s, d, scope: ((s.units,), {"forget_bias": s.forget_bias, "activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.cells:basic_lstm_cell",

@@ -20,6 +20,8 @@ FAMILY = Family(
     not_in_checkpoint={"activation": "meta: the activation op after the cell's BiasAdd"},
     meta_reader=META_RNN_ACTIVATION,
     converter=stock_converter("basic_rnn"),
+    export={"keras3": "exact: keras.layers.SimpleRNN (activations tanh, relu, sigmoid, softsign)",
+            "onnx": "exact: ONNX RNN (activations Tanh, Relu, Sigmoid, Softsign)"},
     legacy=Builder("legacy_rnn.cells:basic_rnn_cell", lambda s, d, scope: ((s.units,), {"activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.cells:basic_rnn_cell",
                                lambda s, d, scope: ((s.units,), {"activation": s.activation}))},

@@ -34,6 +34,8 @@ FAMILY = Family(
     hyper={},
     not_in_checkpoint={},
     converter=stock_converter("gru"),
+    export={"keras3": "exact: keras.layers.GRU(reset_after=False) (gates z, r, h)",
+            "onnx": "exact: ONNX GRU linear_before_reset=0 (gates z, r, h; Rb = 0)"},
     legacy=Builder("legacy_rnn.cells:gru_cell", lambda s, d, scope: ((s.units,), {})),
     targets={"keras2": Builder("modern_rnn.cells:gru_cell", lambda s, d, scope: ((s.units,), {}))},
     gru=True,

@@ -26,6 +26,7 @@ FAMILY = Family(
     hyper={},
     not_in_checkpoint={},
     converter=stock_converter("handwritten"),
+    export={"keras3": "exact: keras.layers.SimpleRNN (tanh)", "onnx": "exact: ONNX RNN (Tanh)"},
     legacy=Builder("legacy_rnn.cells:handwritten_rnn_cell", _legacy_args),
     targets={"keras2": Builder("modern_rnn.cells:handwritten_rnn_cell", lambda s, d, scope: ((s.units, d), {}))},
     dims=default_dims("W", "b"),

@@ -33,6 +33,8 @@ FAMILY = Family(
     not_in_checkpoint={"forget_bias": "meta: the Const added to the layer-normed forget block before its Sigmoid"},
     meta_reader=META_LAYER_NORM_FORGET,
     converter=stock_converter("layer_norm_lstm"),
+    export={t: "not supported: layer normalization inside the cell has no standard layer/op; needs a custom layer"
+            for t in ("keras3", "onnx")},
     legacy=Builder("legacy_rnn.contrib:layer_norm_basic_lstm_cell",
                    lambda s, d, scope: ((s.units,), {"forget_bias": s.forget_bias})),
     targets={"keras2": Builder("modern_rnn.contrib:layer_norm_basic_lstm_cell",

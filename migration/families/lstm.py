@@ -36,6 +36,8 @@ FAMILY = Family(
                        "activation": "meta: the activation op on the j block"},
     meta_reader=META_LSTM_GATES,
     converter=stock_converter("lstm"),
+    export={"keras3": "exact: keras.layers.LSTM, without peepholes, num_proj and clips (those cells are refused)",
+            "onnx": "exact: ONNX LSTM (gates i, o, f, c), without peepholes, num_proj and clips (those cells are refused)"},
     legacy=Builder("legacy_rnn.cells:lstm_cell",
                    lambda s, d, scope: (lstm_args(s), {"activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.cells:lstm_cell",

@@ -19,6 +19,11 @@ Arrays = dict[str, np.ndarray]
 #: LSTM gates (the Const added to the forget block, clips, the j activation, or the fused op's attributes), the
 #: LayerNormBasicLSTMCell forget add, a basic RNN's activation after its BiasAdd.
 META_LSTM_GATES, META_LAYER_NORM_FORGET, META_RNN_ACTIVATION = "lstm_gates", "layer_norm_forget", "rnn_activation"
+#: the output targets beyond Keras 2 (``rnn-migrate convert --target``), and a row's answer for a target it does not
+#: list; every answer starts with one of SUPPORT_LEVELS
+EXPORT_TARGETS: tuple[str, ...] = ("keras3", "onnx")
+SUPPORT_LEVELS: tuple[str, ...] = ("exact:", "exact with a custom layer:", "not supported:")
+NOT_MAPPED = "not supported: not yet mapped to this target"
 #: (spec, input_size, scope) -> (positional args, keyword args) of a builder
 BuilderArgs = Callable[[CellSpec, Optional[int], str], tuple[tuple, dict]]
 
@@ -115,6 +120,15 @@ class Family:
     meta_reader: Optional[str] = None
     #: (meta, first variable key) -> hyper-parameters, when no op scope of the cell gave any (LSTMBlockFusedCell)
     meta_fallback: Optional[Callable[[Any, str], dict]] = None
+    #: the column of the further output targets (:data:`EXPORT_TARGETS`: ``keras3``, ``onnx``; see docs/targets.md):
+    #: target -> ``"exact: how"`` / ``"exact with a custom layer: which"`` / ``"not supported: why"``. A target a
+    #: row does not list is :data:`NOT_MAPPED` (the safe default of a new row). The LSTMCell options a target has no
+    #: twin for (peepholes, num_proj, clips) are refused per cell by :mod:`migration.targets.weights`.
+    export: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def support(self, target: str) -> str:
+        """This row's entry of the ``target`` column (:data:`NOT_MAPPED` when it has none)."""
+        return self.export.get(target, NOT_MAPPED)
 
     @property
     def keras2(self) -> Builder:

@@ -79,6 +79,7 @@ FAMILY = Family(
     not_in_checkpoint={"forget_bias": "meta: not read for this family yet (default assumed and listed; verify checks it)",
                        "activation": "meta: not read for this family yet (tanh assumed and listed)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes),
+    export={t: "not supported: the UGRNN cell has no standard layer/op; needs a custom layer" for t in ("keras3", "onnx")},
     legacy=Builder("legacy_rnn.ugrnn:ugrnn_cell", lambda s, d, scope: (
         (s.units,), {"forget_bias": s.forget_bias, "activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.ugrnn:ugrnn_cell", lambda s, d, scope: (

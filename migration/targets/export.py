@@ -1,0 +1,242 @@
+"""``convert --target keras3 --target onnx``: write and verify the target files of every RNN block.
+
+Called once by :func:`migration.checkpoint.convert.convert_checkpoint`, inside its staging directory, after the
+Keras 2 blocks are written and before the manifest: every target file is in the manifest's file record and nothing
+is installed when a target is refused or fails its check. Order: every block is checked against every target first
+(:func:`migration.targets.weights.check_block`: a refusal names the block, the family and the reason, before any file
+is written); then each block's cells are converted once by the family converters and written per target; then
+:mod:`migration.targets.verify_targets` compares every file with the original graph.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from migration.core.errors import MigrationError
+from migration.targets import EXPORT_TARGETS, keras3, onnx_export
+from migration.targets.verify_targets import TOLERANCE, WholeCase, original_outputs, summary, verify_blocks
+from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
+from migration.targets.weights import TargetRefused, block_cells, check_block
+
+SUFFIXES = {"keras3": keras3.SUFFIX, "onnx": onnx_export.SUFFIX}
+LOADING = {"keras3": "keras.saving.load_model(path, safe_mode=True) (any backend); inputs [x, sequence_length]",
+           "onnx": "onnxruntime.InferenceSession(path); feeds {'x': float32 [batch, time, input_size], "
+                   "'sequence_length': int32 [batch]}"}
+
+
+def requested(targets: Optional[Sequence[str]]) -> list[str]:
+    """The export targets of ``--target`` values (keras2 is always written); MigrationError for an unknown one."""
+    out = []
+    for target in targets or ():
+        if target == "keras2":
+            continue
+        if target not in EXPORT_TARGETS:
+            raise MigrationError(f"Received an invalid value for `--target`: expected one of "
+                                 f"{['keras2', *EXPORT_TARGETS]}, got {target!r}.")
+        if target not in out:
+            out.append(target)
+    return out
+
+
+def write_block_targets(targets: Sequence[str], tmp: str, block: dict,
+                        read_weight: Callable[[str], np.ndarray]) -> dict[str, tuple[str, Any]]:
+    """Write one block's target files into ``tmp``; return target -> (file relative to ``tmp``, the model built)."""
+    cells = block_cells(block, read_weight)
+    stem = os.path.splitext(block["file"])[0]
+    out = {}
+    for target in targets:
+        rel = stem + SUFFIXES[target]
+        path = os.path.join(tmp, rel)
+        if target == "keras3":
+            model = keras3.build_block(cells, block["input_size"], f"block_{block['name']}")
+            keras3.save_block(model, path)
+        else:
+            model = onnx_export.build_block(cells, block["input_size"], f"block_{block['name']}", block["outputs"])
+            onnx_export.save_block(model, path)
+        out[target] = (rel, model)
+    return out
+
+
+def _discard(path: str) -> None:
+    """A half-written whole-model file of ours (inside the staging directory) is not left to be recorded."""
+    if os.path.isfile(path):
+        os.remove(path)
+
+
+def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: dict[str, dict[str, Any]],
+                        notes: list[str]) -> dict[str, dict[str, Any]]:
+    """``model.keras3.keras`` / ``model.onnx`` from the Keras 2 whole model ``entry`` (:mod:`migration.targets.whole`)
+    with each block replaced by its target twin (``built``: target -> block name -> model); a target the model
+    cannot be translated to gets a note instead."""
+    import modern_rnn  # noqa: F401  (tf_keras set up, custom cells registered)
+
+    from migration.families import register_keras_classes
+    from migration.safe_io import load_block_model
+
+    register_keras_classes()
+    k2 = load_block_model(tmp, entry["file"])
+    config = k2.get_config()
+    weights = {layer.name: layer.get_weights() for layer in k2.layers if type(layer).__name__ in ("Embedding", "Dense")}
+    block_of = {layer: src["block"] for layer, src in (entry.get("layers") or {}).items() if "block" in src}
+    written = {}
+    for target in targets:
+        blocks = {layer: built[target][name] for layer, name in block_of.items() if name in built[target]}
+        rel = "model" + SUFFIXES[target]
+        try:
+            if target == "keras3":
+                import keras
+
+                ins, outs = walk(config, Keras3Whole(blocks, weights))
+                model = keras.Model(ins[0] if len(ins) == 1 else ins, outs[0] if len(outs) == 1 else outs,
+                                    name="migrated_model")
+                keras3.save_block(model, os.path.join(tmp, rel))
+            else:
+                onnx_whole = OnnxWhole(blocks, weights)
+                _, outs = walk(config, onnx_whole)
+                onnx_export.save_block(onnx_whole.model(outs, entry["outputs"]), os.path.join(tmp, rel))
+        except (NotExportable, KeyError, TypeError, ValueError) as exc:
+            _discard(os.path.join(tmp, rel))
+            notes.append(f"{target}: no whole model ({rel}): {exc}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - a translation bug must not cost the user the blocks
+            _discard(os.path.join(tmp, rel))
+            notes.append(f"{target}: no whole model ({rel}): the translation failed ({type(exc).__name__}: {exc}); "
+                         "this is a bug in rnn-migrate, please report it. The blocks were exported.")
+            continue
+        written[target] = {"file": rel, "inputs": list(entry["inputs"]), "outputs": list(entry["outputs"]),
+                           "model_inputs": [r[0] for r in config["input_layers"]]}
+    return written
+
+
+def graph_reference(tmp: str, meta_path: Optional[str], reader, shadows: dict, notes: list[str]):
+    """reference(k, block, x, lengths) -> (expected, lengths, name): the original graph, else the Keras 2 block."""
+    state: dict[str, Any] = {}
+
+    def keras2(block: dict, x, lengths):
+        import modern_rnn  # noqa: F401  (tf_keras set up, custom cells registered)
+
+        from migration.families import register_keras_classes
+        from migration.safe_io import load_block_model
+
+        register_keras_classes()
+        model = load_block_model(tmp, block["file"])
+        return [np.asarray(o) for o in model([x, lengths], training=False)]
+
+    def original():
+        if "original" not in state:
+            from migration.graph.blocks import find_loops
+            from migration.graph.reference import OriginalGraph
+
+            state["original"] = OriginalGraph(meta_path, reader, substitute=shadows)
+            state["loops"] = find_loops(state["original"])
+        return state["original"]
+
+    def reference(k: int, block: dict, x, lengths):
+        if meta_path is not None:
+            if "original" not in state:
+                from migration.graph.blocks import find_loops
+                from migration.graph.reference import OriginalGraph
+
+                state["original"] = OriginalGraph(meta_path, reader, substitute=shadows)
+                state["loops"] = find_loops(state["original"])
+            out, used, why = original_outputs(state["original"], state["loops"], block, x, lengths)
+            if out is not None:
+                return out, used, "original-graph"
+            notes.append(f"block {block['name']}: {why}; its targets were compared with the Keras 2 block model "
+                         "instead (weaker: itself verified against a rebuilt TF1 graph)")
+        else:
+            notes.append(f"block {block['name']}: no .meta, so its targets were compared with the Keras 2 block "
+                         "model (weaker: itself verified against a TF1 graph rebuilt from the checkpoint)")
+        return keras2(block, x, lengths), lengths, "keras2"
+
+    reference.original = original  # type: ignore[attr-defined]
+    return reference
+
+
+def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight: Callable[[str], np.ndarray], *,
+                   meta_path: Optional[str], reader, shadows: Optional[dict] = None,
+                   verify: bool = True) -> dict[str, Any]:
+    """Write and verify the ``targets`` files of every block of ``manifest`` (its ``blocks`` entries, files in
+    ``tmp``); return the manifest's ``targets`` entry. Raises :class:`TargetRefused` before writing anything when a
+    block cannot be exported exactly."""
+    blocks = manifest.get("blocks") or []
+    if not blocks:
+        raise TargetRefused(f"--target {' --target '.join(targets)}: the checkpoint has no RNN block to export (only "
+                            "RNN blocks are exported to these targets yet); convert without --target.")
+    for block in blocks:
+        for target in targets:
+            check_block(block, target)
+    files: dict[str, dict[str, str]] = {t: {} for t in targets}
+    built: dict[str, dict[str, Any]] = {t: {} for t in targets}
+    for block in blocks:
+        for target, (rel, model) in write_block_targets(targets, tmp, block, read_weight).items():
+            files[target][block["name"]] = rel
+            built[target][block["name"]] = model
+    notes: list[str] = []
+    whole = write_whole_targets(targets, tmp, manifest["model"], built, notes) if manifest.get("model") else {}
+    not_exported = [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq", "conv_blocks")
+                    for entry in (manifest.get(what) or [])]
+    entry: dict[str, Any] = {}
+    for target in targets:
+        entry[target] = {"blocks": [{"name": name, "file": rel} for name, rel in files[target].items()],
+                         "load": LOADING[target],
+                         "not_exported": not_exported + ([] if target in whole or not manifest.get("model")
+                                                         else ["the whole model (model.keras)"])}
+        if target in whole:
+            entry[target]["model"] = whole[target]
+    if verify:
+        reference = graph_reference(tmp, meta_path, reader, shadows or {}, notes)
+        case = None
+        if whole:
+            from migration.graph.whole_model import sample_feeds
+
+            first = next(iter(whole.values()))
+            feeds = sample_feeds(reference.original(), first["inputs"], 4, 6, 0)
+            expected = [np.asarray(a) for a in reference.original().run(first["outputs"], feeds)]
+            case = WholeCase({t: w["file"] for t, w in whole.items()}, first["inputs"], first["model_inputs"],
+                             first["outputs"], feeds, expected)
+        checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case)
+        result = summary(checks, notes + run_notes, TOLERANCE)
+        for target in targets:
+            entry[target]["verification"] = result.get(target, {"ok": False, "checks": []})
+        entry["notes"] = result.get("notes", [])
+    elif notes:
+        entry["notes"] = notes
+    return entry
+
+
+def targets_ok(entry: Optional[dict]) -> bool:
+    """False when a target's verification failed (a target not verified counts as ok: ``--no-verify``)."""
+    return all((v.get("verification") or {"ok": True})["ok"] for k, v in (entry or {}).items() if k != "notes")
+
+
+def target_files(entry: Optional[dict]) -> list[str]:
+    """Every file of a manifest's ``targets`` entry."""
+    return [f for k, v in (entry or {}).items() if k != "notes"
+            for f in [b["file"] for b in v.get("blocks", [])] + ([v["model"]["file"]] if v.get("model") else [])]
+
+
+def print_targets(entry: Optional[dict], stream=None) -> None:
+    """The summary lines of ``convert --target``: one per target file check, then the notes."""
+    import sys
+
+    stream = stream or sys.stdout
+    for target, value in (entry or {}).items():
+        if target == "notes":
+            continue
+        ver = value.get("verification")
+        for block in value["blocks"] + ([value["model"]] if value.get("model") else []):
+            print(f"  {target}: {block['file']}", file=stream)
+        if ver is None:
+            print(f"  {target}: not verified (--no-verify)", file=stream)
+            continue
+        for c in ver["checks"]:
+            flag = "ok  " if c["max_abs_diff"] <= ver["tolerance"] else "FAIL"
+            print(f"  {flag} {target + ' (' + c['backend'] + ')':<24} {c['what']:<22} {c['output']:<22} "
+                  f"{c['reference']:<15} max|diff| = {c['max_abs_diff']:.3g}", file=stream)
+        if value.get("not_exported"):
+            print(f"  {target}: not exported: {', '.join(value['not_exported'])}", file=stream)
+    for note in (entry or {}).get("notes", []):
+        print(f"  note: {note}", file=stream)

@@ -1,0 +1,77 @@
+"""The Keras 3 block model: ``blocks/<name>.keras3.keras``, built from ``keras`` 3.x standard layers only, so it loads
+with ``keras.saving.load_model(path, safe_mode=True)`` on any backend (nothing of rnn-migrate needed).
+
+Same contract as the Keras 2 block model (:mod:`migration.checkpoint.blocks`): inputs ``[x float32 [batch, time,
+input_size], sequence_length int32 [batch]]``; outputs ``tf.nest.flatten((outputs, final_state))`` as TF1's
+``dynamic_rnn`` / ``bidirectional_dynamic_rnn`` returns them (LSTM states ``c, h``, layer by layer, fw before bw;
+outputs past a sequence's length are zero). Cells: ``keras.layers.LSTM`` / ``GRU(reset_after=False)`` /
+``SimpleRNN`` per layer, with the mask of ``sequence_length`` (a masked step keeps the state, as TF1 does); the
+backward direction reads the sequence backwards under the same mask, which is TF1's reverse-within-length.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from migration.targets.weights import GRU, LSTM, TargetCell
+
+SUFFIX = ".keras3.keras"
+
+
+def _layer(keras, cell: TargetCell, backwards: bool, name: str):
+    common = dict(activation=cell.spec.activation, return_sequences=True, return_state=True, go_backwards=backwards,
+                  name=name)
+    if cell.op == LSTM:
+        return keras.layers.LSTM(cell.units, recurrent_activation="sigmoid", **common)
+    if cell.op == GRU:
+        return keras.layers.GRU(cell.units, recurrent_activation="sigmoid", reset_after=False, **common)
+    return keras.layers.SimpleRNN(cell.units, **common)
+
+
+def _direction(keras, x, mask, cells: Sequence[TargetCell], backwards: bool, prefix: str):
+    """(outputs [batch, time, units] zero past each length, flat final states in TF1 order) of one stack."""
+    from keras import ops
+
+    states: list = []
+    out = x
+    for k, cell in enumerate(cells):
+        layer = _layer(keras, cell, backwards, f"{prefix}layer{k}")
+        result = layer(out, mask=mask)
+        layer.set_weights(cell.arrays())
+        seq, *final = result
+        if backwards:  # Keras returns the backward pass in reading order: back to time order
+            seq = ops.flip(seq, axis=1)
+        out = seq
+        states += [final[1], final[0]] if cell.op == LSTM else [final[0]]  # Keras [h, c]; TF1 (c, h)
+    out = out * ops.expand_dims(ops.cast(mask, "float32"), -1)
+    return out, states
+
+
+def build_block(directions: dict[str, list[TargetCell]], input_size: int, name: str):
+    """The Keras 3 functional model of one block (see the module docstring)."""
+    import keras
+    from keras import ops
+
+    x = keras.Input((None, input_size), dtype="float32", name="x")
+    length = keras.Input((), dtype="int32", name="sequence_length")
+    # positions 1..T from x itself (the time axis is dynamic), compared with the lengths: the sequence mask
+    position = ops.cumsum(ops.sum(ops.zeros_like(x), axis=-1) + 1.0, axis=1)
+    mask = ops.less_equal(position, ops.expand_dims(ops.cast(length, "float32"), 1))
+    if set(directions) == {"fw", "bw"}:
+        out_fw, st_fw = _direction(keras, x, mask, directions["fw"], False, "fw_")
+        out_bw, st_bw = _direction(keras, x, mask, directions["bw"], True, "bw_")
+        flat = [out_fw, out_bw] + st_fw + st_bw
+    else:
+        out, states = _direction(keras, x, mask, directions[""], False, "")
+        flat = [out] + states
+    return keras.Model([x, length], flat, name=name)
+
+
+def save_block(model, path: str) -> None:
+    model.save(path)
+
+
+def load_block(path: str):
+    """Load a Keras 3 block model in safe mode (no code in the file is run)."""
+    import keras
+
+    return keras.saving.load_model(path, safe_mode=True, compile=False)

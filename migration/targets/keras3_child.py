@@ -1,0 +1,37 @@
+"""Run Keras 3 block models on another backend (``KERAS_BACKEND``, e.g. ``jax``), in a child process.
+
+Started by :func:`migration.targets.verify_targets.run_keras3_elsewhere` as ``python -I keras3_child.py DIR``; imports
+only ``keras`` and NumPy (not rnn-migrate). ``DIR/jobs.json`` lists ``[model path, [input .npy, ...], out stem]``;
+each model is loaded in safe mode, called on its inputs (one tensor when it has one input, else the list) and its
+outputs are written as ``<out stem>-<k>.npy``. Only JSON and ``.npy``
+(``allow_pickle=False``) cross the boundary. Prints one JSON line: the backend and its devices.
+"""
+import json
+import os
+import sys
+
+
+def main(work: str) -> int:
+    import keras
+    import numpy as np
+
+    with open(os.path.join(work, "jobs.json")) as f:
+        jobs = json.load(f)
+    for model_path, input_paths, stem in jobs:
+        model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+        inputs = [np.load(path, allow_pickle=False) for path in input_paths]
+        outs = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
+        for k, out in enumerate(outs if isinstance(outs, (list, tuple)) else [outs]):
+            np.save(os.path.join(work, f"{stem}-{k}.npy"), np.asarray(keras.ops.convert_to_numpy(out)),
+                    allow_pickle=False)
+    devices = []
+    if keras.backend.backend() == "jax":
+        import jax
+
+        devices = [str(d) for d in jax.devices()]
+    print(json.dumps({"backend": keras.backend.backend(), "keras": keras.__version__, "devices": devices}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
