@@ -85,6 +85,10 @@ def test_shared_cell_block_converts_and_matches_the_original_graph(shared, form:
     manifest = json.load(open(os.path.join(graph["conv"], "manifest.json")))
     (block,) = manifest["blocks"]
     assert block["bidirectional"] and {c["direction"] for c in block["cells"]} == {"fw", "bw"}
+    checks = [c for c in manifest["verification"]["checks"] if c["what"] == "block birnn"]
+    if form != "static":  # a dynamic block is located in the original graph (each direction's loop by its scope)
+        assert len(checks) == 6 and {c["reference"] for c in checks} == {"original-graph"}
+    assert checks and max(c["max_abs_diff"] for c in checks) < 1e-5
     bw = next(c for c in block["cells"] if c["direction"] == "bw")
     assert all(k.startswith("birnn/fw/") for k in bw["variables"].values())
     model = load_model(os.path.join(graph["conv"], block["file"]))
