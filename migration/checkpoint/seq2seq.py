@@ -95,7 +95,7 @@ def take(r) -> list[Seq2SeqInfo]:
     # an AttnW_k that is not a [1, 1, A, A] convolution kernel is not legacy_seq2seq's: leave it to the other rules
     free = {k: r.vs[k].shape for k in r.free()
             if not (re.fullmatch(r"(?:.*/)?AttnW_\d+", k) and len(r.vs[k].shape) != 4)}
-    if not any("attention_wrapper/" in k or "AttnW_" in k for k in free):
+    if not any("AttnW_" in k for k in free) and not s2c.wrapper_scopes(free):
         return []
     try:
         blocks = s2c.recognize_seq2seq(free)
