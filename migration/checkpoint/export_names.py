@@ -128,6 +128,11 @@ def _block_arrays(block_model, entry: dict, arrays: dict, sources: dict, where: 
             if key is None:
                 raise MigrationError(f"{where}: the {spec.kind} cell {cell_entry['path']!r} gives {rel!r}, which its "
                                      f"manifest entry does not name; {REMEDY}.")
+            if key in arrays and not np.array_equal(arrays[key], array):
+                raise MigrationError(f"{where}: {key!r} is read by both directions of block {entry['name']!r} (one "
+                                     "cell object for fw and bw in the original graph), and its two Keras copies "
+                                     "differ (trained apart); the original graph has room for one: tie or average "
+                                     f"them first, or {REMEDY}.")
             arrays[key] = array
             sources[key] = f"layer {block_model.name!r} cell {cell_entry['path']} ({spec.kind}, forget_bias " \
                            f"{spec.forget_bias})"

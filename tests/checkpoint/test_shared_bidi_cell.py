@@ -104,6 +104,29 @@ def test_shared_cell_block_converts_and_matches_the_original_graph(shared, form:
     assert min(np.abs(np.asarray(off[j]) - expected[j]).max() for j in (0, 1)) > 1e-3
 
 
+def test_shared_cell_block_exports_to_the_original_graph(shared, tmp_path) -> None:
+    from migration.checkpoint.export import export_keras_model
+    from migration.checkpoint.export_names import names_for
+
+    graph = shared["tf1"]
+    manifest = json.load(open(os.path.join(graph["conv"], "manifest.json")))
+    path = os.path.join(graph["conv"], manifest["blocks"][0]["file"])
+    result = export_keras_model(path, str(tmp_path / "tf1" / "model.ckpt"), names=names_for(path))
+    assert sorted(result.variables) == ["birnn/fw/lstm_cell/bias", "birnn/fw/lstm_cell/kernel"]
+    with tf.Graph().as_default():
+        saver = v1.train.import_meta_graph(graph["prefix"] + ".meta")
+        with v1.Session(config=FAST) as sess:
+            v1.train.Saver(var_list=[v for v in v1.global_variables() if "/fw/" in v.op.name]).restore(
+                sess, result.prefix)
+            restored = sess.run(graph["outputs"], {"x:0": graph["x"], "lengths:0": LENGTHS})
+    for got, want in zip(restored, graph["expected"]):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    model = load_model(path)  # negative control: the two copies trained apart have no single TF1 cell
+    model.set_weights([w + 0.1 * k for k, w in enumerate(model.get_weights())])
+    with pytest.raises(MigrationError, match="read by both directions"):
+        export_keras_model(model, str(tmp_path / "apart" / "model.ckpt"), names=names_for(path))
+
+
 def test_without_the_meta_the_fw_only_block_is_refused_with_the_reason(shared, tmp_path) -> None:
     graph = shared["tf2"]
     bare = tmp_path / "bare"
