@@ -20,6 +20,7 @@ from typing import Optional
 
 import numpy as np
 
+from migration.checkpoint.export import runs_backward, sublayers, unwrap_cell
 from migration.checkpoint.manifest import MANIFEST, manifest_files, validate_manifest_file
 from migration.core.errors import MigrationError
 from migration.core.specs import CellSpec
@@ -94,8 +95,6 @@ def _layer_arrays(layer, source: dict, blocks: dict, arrays: dict, sources: dict
 def keras_cells(block_model) -> dict[str, list]:
     """``{direction: [Keras cell per layer]}`` of a block model (``""``, or ``fw``/``bw``), in layer order."""
     from modern_rnn import keras
-
-    from migration.checkpoint.export import runs_backward, sublayers, unwrap_cell
 
     rnns = [layer for layer in sublayers(block_model) if isinstance(layer, keras.layers.RNN)]
     fw = [layer for layer in rnns if not runs_backward(layer)]
