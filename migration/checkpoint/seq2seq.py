@@ -99,6 +99,8 @@ def take(r) -> list[Seq2SeqInfo]:
         return []
     try:
         blocks = s2c.recognize_seq2seq(free)
+    except MigrationError as exc:  # named: the checkpoint too, not only its scope
+        raise MigrationError(f"Cannot convert {r.prefix!r}: {exc}") from None
     except (IndexError, KeyError, TypeError) as exc:  # a name of the table with a shape no TF1 program writes
         raise MigrationError(f"Checkpoint {r.prefix!r}: seq2seq variables with inconsistent names or shapes ({exc!r}). "
                              "The checkpoint is not a tf.contrib.seq2seq / "
