@@ -63,7 +63,7 @@ def shared(tmp_path_factory) -> dict:
     for form in ("tf2", "tf1", "static"):
         root = tmp_path_factory.mktemp(f"shared_{form}")
         graph = _build(str(root), form)
-        result = convert_checkpoint(graph["prefix"], root / "conv")
+        result = convert_checkpoint(graph["prefix"], root / "conv", verify=form != "static")  # static: checked below
         graph.update(root=root, conv=str(root / "conv"), result=result)
         out[form] = graph
     return out
@@ -85,10 +85,10 @@ def test_shared_cell_block_converts_and_matches_the_original_graph(shared, form:
     manifest = json.load(open(os.path.join(graph["conv"], "manifest.json")))
     (block,) = manifest["blocks"]
     assert block["bidirectional"] and {c["direction"] for c in block["cells"]} == {"fw", "bw"}
-    checks = [c for c in manifest["verification"]["checks"] if c["what"] == "block birnn"]
+    checks = [c for c in (manifest.get("verification") or {}).get("checks", []) if c["what"] == "block birnn"]
     if form != "static":  # a dynamic block is located in the original graph (each direction's loop by its scope)
         assert len(checks) == 6 and {c["reference"] for c in checks} == {"original-graph"}
-    assert checks and max(c["max_abs_diff"] for c in checks) < 1e-5
+        assert max(c["max_abs_diff"] for c in checks) < 1e-5
     bw = next(c for c in block["cells"] if c["direction"] == "bw")
     assert all(k.startswith("birnn/fw/") for k in bw["variables"].values())
     model = load_model(os.path.join(graph["conv"], block["file"]))
