@@ -96,10 +96,11 @@ class AttentionWrapperBlock:
     input_depth: int                 # decoder input depth D (the cell kernel has D + A + U rows)
     memory_depth: int
     names: tuple[str, ...]           # every checkpoint name this block consumes
+    wrapper_name: str = "attention_wrapper"   # AttentionWrapper(..., name=...): its variable scope
 
     @property
     def scope(self) -> str:
-        return self.prefix + "attention_wrapper/"
+        return self.prefix + self.wrapper_name + "/"
 
     def cell_spec(self, forget_bias: float = 1.0) -> CellSpec:
         fb = forget_bias if self.cell_kind in ("basic_lstm", "lstm") else 1.0
@@ -143,9 +144,11 @@ def recognize_seq2seq(variables: Shapes) -> list:
     shapes = {k: tuple(int(d) for d in v) for k, v in variables.items() if not is_slot(k, variables)}
     blocks: list = []
     memory_layers = [n for n in shapes if _match(SEQ2SEQ_NAME_TABLE[0], n)]
-    prefixes = sorted({n.split("attention_wrapper/")[0] for n in shapes if "attention_wrapper/" in n})
-    for prefix in prefixes:
-        blocks.append(_wrapper_block(prefix, shapes, memory_layers))
+    for scope in wrapper_scopes(shapes):
+        prefix, name = scope[:-1].rpartition("/")[0], scope[:-1].rpartition("/")[2]
+        if name != "attention_wrapper" and not _has_memory(scope, shapes, memory_layers):
+            continue  # e.g. a Dense named attention_layer beside a plain cell: not an AttentionWrapper
+        blocks.append(_wrapper_block(prefix + "/" if prefix else "", shapes, memory_layers, name))
     heads = sorted({m.group("prefix") for n in shapes if (m := _match(SEQ2SEQ_NAME_TABLE[8], n))})
     for prefix in heads:
         names = tuple(sorted(n for n in shapes if n.startswith(prefix) and re.fullmatch(
@@ -156,8 +159,40 @@ def recognize_seq2seq(variables: Shapes) -> list:
     return blocks
 
 
-def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str]) -> AttentionWrapperBlock:
-    scope = prefix + "attention_wrapper/"
+#: what only an AttentionWrapper holds beside its cell (a Luong wrapper without scale nor attention layer holds
+#: nothing of its own: only the default ``attention_wrapper`` scope name tells it then)
+_WRAPPER_OWN = ("bahdanau_attention/attention_v", "luong_attention/attention_g", "attention_layer/kernel")
+
+
+def wrapper_scopes(names) -> list[str]:
+    """Every ``AttentionWrapper`` variable scope among checkpoint ``names`` (with a trailing ``/``): the default
+    ``.../attention_wrapper/``, or any scope (``AttentionWrapper(..., name="attention_decoder_cell")``) holding one of
+    :data:`_WRAPPER_OWN` and a cell (or a ``multi_rnn_cell``) directly below it."""
+    names = list(names)
+    found = {n.split("attention_wrapper/")[0] + "attention_wrapper/" for n in names if "attention_wrapper/" in n}
+    cells = tuple(_CELL_SCOPES) + ("multi_rnn_cell",)
+    for n in names:
+        for own in _WRAPPER_OWN:
+            if n.endswith("/" + own) or n == own:
+                scope = n[: len(n) - len(own)]
+                if any(m.startswith(scope) and m[len(scope):].split("/")[0] in cells for m in names):
+                    found.add(scope)
+    return sorted(found)
+
+
+def _has_memory(scope: str, shapes: dict, memory_layers: list[str]) -> bool:
+    """A custom-named wrapper scope is taken only with a mechanism's memory layer that fits it: Bahdanau's
+    ``attention_v`` (+ ``query_layer``) as wide as a memory_layer kernel; else a memory layer at all."""
+    if scope + "bahdanau_attention/attention_v" in shapes:
+        width = shapes[scope + "bahdanau_attention/attention_v"][0]
+        return scope + "bahdanau_attention/query_layer/kernel" in shapes and \
+            any(shapes[m][1] == width for m in memory_layers)
+    return bool(memory_layers)
+
+
+def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str],
+                   wrapper_name: str = "attention_wrapper") -> AttentionWrapperBlock:
+    scope = prefix + wrapper_name + "/"
     has = lambda rel: scope + rel in shapes  # noqa: E731
     if has("bahdanau_attention/attention_v"):
         mechanism, num_units = "bahdanau", shapes[scope + "bahdanau_attention/attention_v"][0]
@@ -165,8 +200,13 @@ def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str]) -> Atten
         mechanism, num_units = "luong", None
     cells = sorted({n[len(scope):].split("/")[0] for n in shapes if n.startswith(scope)} & set(_CELL_SCOPES))
     if len(cells) != 1:
+        stacked = any(n.startswith(scope + "multi_rnn_cell/") for n in shapes)
         raise MigrationError(f"Checkpoint scope {scope!r}: expected exactly one wrapped cell among "
-                             f"{sorted(_CELL_SCOPES)}, found {cells or 'none'}; wrapped MultiRNNCells are not supported.")
+                             f"{sorted(_CELL_SCOPES)}, found {cells or 'none'}"
+                             + ("; an AttentionWrapper around a MultiRNNCell is recognized but not converted yet "
+                                "(modern_rnn.seq2seq.AttentionWrapper takes one cell): `rnn-migrate inspect` lists "
+                                "its variables; convert each cell with migration.converters.cell_to_keras"
+                                if stacked else "; wrapped MultiRNNCells are not supported") + ".")
     cell_scope = scope + cells[0] + "/"
     kind = _CELL_SCOPES[cells[0]]
     units = shapes[cell_scope + ("gates/bias" if kind == "gru" else "bias")][0] // (2 if kind == "gru" else 1)
@@ -193,7 +233,7 @@ def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str]) -> Atten
         prefix=prefix, memory_layer=memory_layer, mechanism=mechanism, num_units=num_units,
         normalize=has("bahdanau_attention/attention_g"), scale=has("luong_attention/attention_g"),
         attention_layer_size=attention_layer_size, cell_kind=kind, cell_units=units, input_depth=input_depth,
-        memory_depth=memory_depth, names=names)
+        memory_depth=memory_depth, names=names, wrapper_name=wrapper_name)
 
 
 def describe_block(block) -> dict:

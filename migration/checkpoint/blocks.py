@@ -107,13 +107,19 @@ def build_tf1_block(directions: dict[str, Sequence[CellSpec]], input_size: int, 
 
 def run_restored(graph, prefix: str, name_map: dict, fetches, feeds: dict) -> list:
     """Restore ``name_map`` (checkpoint key -> variable of ``graph``) from ``prefix`` by name (tf-slim) and run
-    ``fetches``: the run of a TF1 graph rebuilt from our reading (the weaker reference of ``verify``)."""
+    ``fetches``: the run of a TF1 graph rebuilt from our reading (the weaker reference of ``verify``). A value may be
+    a list of variables restored from the same key (the fw and bw of one shared cell object)."""
     import legacy_rnn
 
     sess = legacy_rnn.new_session(graph)
     try:
         legacy_rnn.initialize(sess)
-        legacy_rnn.restore_renamed(sess, prefix, name_map)
+        many = {k: v for k, v in name_map.items() if isinstance(v, list)}
+        legacy_rnn.restore_renamed(sess, prefix, {k: v[0] if k in many else v for k, v in name_map.items()})
+        for variables in many.values():
+            value = sess.run(variables[0])
+            for var in variables[1:]:
+                var.load(value, sess)
         return sess.run(fetches, feeds)
     finally:
         sess.close()

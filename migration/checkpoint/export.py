@@ -24,7 +24,7 @@ import glob
 import os
 import shutil
 import tempfile
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class ExportResult:
         return dataclasses.asdict(self)
 
 
-def _unwrap(cell):
+def unwrap_cell(cell):
     while hasattr(cell, "cell") and not hasattr(cell, "cells"):
         cell = cell.cell
     return cell
@@ -55,7 +55,7 @@ def _unwrap(cell):
 def _spec_for(cell, forget_bias: float, where: str) -> CellSpec:
     from modern_rnn import ProjectionLSTMCell, keras
 
-    cell = _unwrap(cell)
+    cell = unwrap_cell(cell)
     spec = keras_spec(cell, forget_bias, where)  # a family with its own Keras cell (an export hook in its row)
     if spec is not None:
         return spec
@@ -98,19 +98,19 @@ def _check_recurrent_activation(cell, where: str) -> None:
                              f"recurrent_activation={name!r}, use_bias={cell.use_bias}.")
 
 
-def _layers(model) -> list:
+def sublayers(model) -> list:
     from modern_rnn import keras
 
     out = []
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            out.extend(_layers(layer))
+            out.extend(sublayers(layer))
         else:
             out.append(layer)
     return out
 
 
-def _backward(layer) -> bool:
+def runs_backward(layer) -> bool:
     """An RNN layer that runs backwards: ``go_backwards``, or fed by ``tf.reverse_sequence`` (as the block models
     that ``convert`` writes for fw/bw pairs do, to reverse each sequence by its own length like TF1)."""
     if getattr(layer, "go_backwards", False):
@@ -131,7 +131,7 @@ def tf_nest_flatten(x) -> list:
 
 def _cell_arrays(cell, spec: CellSpec, prefix: str, out: dict, sources: dict, where: str) -> None:
 
-    for name, array in cell_to_tf1(spec, _unwrap(cell).get_weights()).items():
+    for name, array in cell_to_tf1(spec, unwrap_cell(cell).get_weights()).items():
         key = f"{prefix}/{spec.tf1_scope}/{name}"
         out[key] = array
         sources[key] = where
@@ -172,7 +172,7 @@ def _rnn_arrays(rnn_layer, block_prefix: str, forget_bias: float, out: dict, sou
                              "write (it would drop them silently); export the wrapped cell's layer and copy the "
                              "wrapper's Dense/Embedding weights under the TF1 wrapper's names "
                              "(docs/api-map.md#projectionwrappers).")
-    cell = _unwrap(rnn_layer.cell)
+    cell = unwrap_cell(rnn_layer.cell)
     if isinstance(cell, keras.layers.StackedRNNCells):
         for k, sub in enumerate(cell.cells):
             where = f"layer {rnn_layer.name!r} cell {k}"
@@ -195,10 +195,10 @@ def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 
         return tf1_arrays(model)
     arrays: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
-    layers = _layers(model)
+    layers = sublayers(model)
     rnns = [l for l in layers if isinstance(l, keras.layers.RNN)]
-    pair_bw = [l for l in rnns if _backward(l)]
-    pair_fw = [l for l in rnns if not _backward(l)]
+    pair_bw = [l for l in rnns if runs_backward(l)]
+    pair_fw = [l for l in rnns if not runs_backward(l)]
     blocks: list[tuple[str, Any]] = []
     used = set()
     for layer in layers:
@@ -209,7 +209,7 @@ def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 
                 blocks.append(("bi", (pair_fw[0], pair_bw[0])))
                 used |= {id(pair_fw[0]), id(pair_bw[0])}
             else:
-                if _backward(layer):
+                if runs_backward(layer):
                     stack = (" (several fw/bw pairs, as in a stacks/*.keras model of convert: export the layers' "
                              "block models, blocks/*.keras, each under its cell_k/bidirectional_rnn scope)"
                              if len(pair_bw) > 1 else "")
@@ -403,28 +403,46 @@ def partition_embeddings(arrays: dict[str, np.ndarray], names: Sequence[str], pa
 
 def export_keras_model(model: Any, out_prefix: str | os.PathLike, *, scope: Optional[str] = None,
                        forget_bias: float = 1.0, force: bool = False, trust: bool = False, partitions: int = 1,
-                       partition_strategy: str = "mod") -> ExportResult:
+                       partition_strategy: str = "mod", names: Optional[Callable[[Any], Optional[tuple]]] = None
+                       ) -> ExportResult:
     """Export a Keras 2 RNN model (object or ``.keras`` path) to a TF1 checkpoint at ``out_prefix``.
 
     ``scope`` names the block scope (default ``rnn``, ``bidirectional_rnn`` for fw/bw; further blocks get ``_1``
     ...); ``forget_bias`` is the TF1 LSTM forget_bias the checkpoint will be used with (taken out of ``b_f``).
-    A path is loaded by :func:`migration.safe_io.load_keras_model`: ``.keras`` safely, ``.h5`` only with ``trust``.
+    A path is loaded by :func:`load_model`: ``.keras`` safely, ``.h5`` only with ``trust``.
     ``partitions``/``partition_strategy``: embeddings as a ``fixed_size_partitioner(partitions)`` graph with that
-    lookup strategy restores them (module docstring).
+    lookup strategy restores them (module docstring). ``names``: ``(arrays, sources, {embedding: (parts,
+    strategy)}) = names(model)`` already under the original graph's names (:mod:`migration.checkpoint.export_names`),
+    written as they are; when ``names(model)`` is None the standard names apply.
     """
     inputs: list[str] = []
     if isinstance(model, (str, os.PathLike)):
-        from migration.safe_io import load_keras_model
-        import modern_rnn.seq2seq.models  # noqa: F401  (registers the seq2seq models for safe-mode loading)
-
         inputs.append(os.fspath(model))
-        register_keras_classes()  # the families' own Keras cells, for safe-mode loading
-        model = load_keras_model(model, trust=trust)
+        model = load_model(model, trust)
     if not np.isfinite(forget_bias):
         raise MigrationError(f"Received an invalid value for `forget_bias`: expected a finite number, got {forget_bias}.")
-    arrays, sources = collect_tf1_arrays(model, scope, forget_bias)
-    embeddings = [name for name, src in sources.items() if src.endswith(" embeddings")]
-    parts = partition_embeddings(arrays, embeddings, partitions, partition_strategy)
+    found = names(model) if names is not None else None
+    if found is not None:
+        arrays, sources, by_name = found
+        parts = {}
+        for name, (n, strategy) in by_name.items():
+            parts.update(partition_embeddings(arrays, [name], n, strategy))
+        strategies = {name: strategy for name, (_, strategy) in by_name.items()}
+    else:
+        arrays, sources = collect_tf1_arrays(model, scope, forget_bias)
+        embeddings = [name for name, src in sources.items() if src.endswith(" embeddings")]
+        parts = partition_embeddings(arrays, embeddings, partitions, partition_strategy)
+        strategies = {name: partition_strategy for name in parts}
     prefix = write_tf1_checkpoint(arrays, os.fspath(out_prefix), force, inputs, parts)
     return ExportResult(prefix, {k: list(v.shape) for k, v in arrays.items()}, sources,
-                        {k: {"parts": n, "strategy": partition_strategy} for k, n in parts.items()})
+                        {k: {"parts": n, "strategy": strategies[k]} for k, n in parts.items()})
+
+
+def load_model(path: str | os.PathLike, trust: bool = False):
+    """A Keras model file loaded by :func:`migration.safe_io.load_keras_model` (the project's Keras classes and the
+    families' cells registered for safe mode)."""
+    from migration.safe_io import load_keras_model
+    import modern_rnn.seq2seq.models  # noqa: F401  (registers the seq2seq models for safe-mode loading)
+
+    register_keras_classes()  # the families' own Keras cells, for safe-mode loading
+    return load_keras_model(path, trust=trust)

@@ -46,6 +46,7 @@ from migration.checkpoint.cudnn_opaque import opaque_layouts
 from migration.checkpoint.items import (EMA_NAMES, AccountingError, Block, CellInfo, DenseInfo, EmbeddingInfo,
                                         Inspection, OptimizerInfo, Unrecognized, check_accounting, ema_owner)
 from migration.checkpoint.meta import MetaGraph, load_meta
+from migration.checkpoint.shared_cell import bw_reads_fw
 from migration.checkpoint.reader import CheckpointReader, VariableInfo
 from migration.core.errors import MigrationError, ShapeError
 from migration.core.specs import CellSpec
@@ -281,8 +282,14 @@ class Recognizer:
                         f"Variable {cur.path + '/' + next(iter(cur.variables))!r}: layer input {cur.input_size} does "
                         f"not match the output size {prev.spec.output_size} of the layer below ({prev.path})."
                     )
+        if set(dirs) == {"fw"} and self.meta is not None and \
+                bw_reads_fw(self.meta.main, scope, [k for c in dirs["fw"] for k in c.variables.values()]):
+            dirs = {"fw": dirs["fw"], "bw": list(dirs["fw"])}  # one cell object for both directions
         if set(dirs) not in ({""}, {"fw", "bw"}):
-            problem = f"directions {sorted(dirs)}: expected one unnamed direction or both fw and bw"
+            problem = f"directions {sorted(dirs)}: expected one unnamed direction or both fw and bw" + (
+                " (a bidirectional_dynamic_rnn given one cell object for both directions is recognized through the "
+                "bw loop of the .meta reading the fw variables; put the .meta next to the checkpoint)"
+                if set(dirs) == {"fw"} and self.meta is None else "")
         elif len(dirs) == 2 and dirs["fw"][0].input_size != dirs["bw"][0].input_size:
             problem = "fw and bw read inputs of different sizes"
         if problem:

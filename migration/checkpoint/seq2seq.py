@@ -95,10 +95,12 @@ def take(r) -> list[Seq2SeqInfo]:
     # an AttnW_k that is not a [1, 1, A, A] convolution kernel is not legacy_seq2seq's: leave it to the other rules
     free = {k: r.vs[k].shape for k in r.free()
             if not (re.fullmatch(r"(?:.*/)?AttnW_\d+", k) and len(r.vs[k].shape) != 4)}
-    if not any("attention_wrapper/" in k or "AttnW_" in k for k in free):
+    if not any("AttnW_" in k for k in free) and not s2c.wrapper_scopes(free):
         return []
     try:
         blocks = s2c.recognize_seq2seq(free)
+    except MigrationError as exc:  # named: the checkpoint too, not only its scope
+        raise MigrationError(f"Cannot convert {r.prefix!r}: {exc}") from None
     except (IndexError, KeyError, TypeError) as exc:  # a name of the table with a shape no TF1 program writes
         raise MigrationError(f"Checkpoint {r.prefix!r}: seq2seq variables with inconsistent names or shapes ({exc!r}). "
                              "The checkpoint is not a tf.contrib.seq2seq / "

@@ -145,7 +145,10 @@ def _run_tf1_block(prefix: str, block: dict, specs: dict[str, list[CellSpec]], x
 
     with legacy_rnn.new_graph() as graph:
         xp, lp, flat, variables = build_tf1_block(specs, block["input_size"], x.shape[1])
-        name_map = {_checkpoint_key(rel, block["scope"], keys or {}): var for rel, var in variables.items()}
+        name_map: dict = {}
+        for rel, var in variables.items():  # one key read by two variables: a cell shared by fw and bw
+            name_map.setdefault(_checkpoint_key(rel, block["scope"], keys or {}), []).append(var)
+        name_map = {k: v[0] if len(v) == 1 else v for k, v in name_map.items()}
         return run_restored(graph, prefix, name_map, flat, {xp: x, lp: lengths})
 
 

@@ -228,8 +228,11 @@ def locate_block(og, loops: list[Loop], keys: dict[str, set[str]], n_states: dic
     from migration.core.errors import MigrationError
 
     found: dict[str, Loop] = {}
+    shared = set(keys) == {"fw", "bw"} and keys["fw"] == keys["bw"]  # one cell object for both directions
     for direction, ks in keys.items():
         hits = match(loops, ks)
+        if shared and len(hits) == 2:  # both loops read the cell: each direction's loop by its scope
+            hits = [h for h in hits if f"/{direction}/" in "/" + h.node]
         if len(hits) != 1:
             what = "no while loop" if not hits else f"{len(hits)} while loops ({[h.node for h in hits]})"
             raise MigrationError(f"{what} of the original graph read the variables {sorted(ks)[:2]}...: the block "

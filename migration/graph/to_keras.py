@@ -32,6 +32,7 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.graph.graphdef import const_value, ref
+from migration.graph.tensordot import tensordot_matmul
 from migration.graph.ops import PASS_THROUGH, VARIABLES, attr_value, folded_elements, render_table
 
 _PASS_THROUGH = PASS_THROUGH
@@ -331,14 +332,16 @@ class ModelTranslator:
         """``MatMul(x, W)`` [+ ``BiasAdd``/``Add`` of ``b``] with variable ``W``/``b`` -> one shared Dense layer."""
         from modern_rnn import keras
 
-        matmul, bias = None, None
+        matmul, bias, dot_x = None, None, None
         if node.op in ("BiasAdd", "Add", "AddV2"):
             for a, b in ((0, 1), (1, 0)):
                 producer = self.index.node(ref(node.input[a])[0])
+                dot = tensordot_matmul(self.index, producer)
+                producer, through = dot if dot is not None else (producer, None)
                 if producer is not None and producer.op == "MatMul":
                     found = self._weight(node.input[b]) if self._var_node(node.input[b]) is not None else None
                     if found is not None and found[1].ndim == 1:
-                        matmul, bias = producer, found
+                        matmul, bias, dot_x = producer, found, through
                         break
             if matmul is None:
                 return None
@@ -353,10 +356,12 @@ class ModelTranslator:
             kernel = kernel.T
         if bias is not None and bias[1].shape[0] != kernel.shape[1]:
             return None
-        x = self.value(matmul.input[0])
+        x = self.value(matmul.input[0] if dot_x is None else dot_x)
         if x is None or _is_constant(x):
             return None
-        if x.shape.rank != 2 or x.shape[-1] is None:  # MatMul operands are matrices: pin the depth for Dense
+        if dot_x is not None and x.shape[-1] != kernel.shape[0]:  # not a contraction over the last axis only
+            return None
+        if dot_x is None and (x.shape.rank != 2 or x.shape[-1] is None):  # MatMul operands are matrices: pin the depth
             import tensorflow as tf
 
             x = tf.reshape(x, [-1, kernel.shape[0]])

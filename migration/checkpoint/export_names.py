@@ -1,0 +1,163 @@
+"""``export`` of a model that ``convert`` wrote: back under the names the ORIGINAL graph holds.
+
+Without this, ``export`` names weights by the Keras layers (``rnn/basic_lstm_cell`` for every LSTM, ``embedding_x``,
+``dense_x/kernel``), which a TF1 graph built with ``LSTMCell`` (``lstm_cell``), a scope of its own or a named
+embedding cannot restore. The conversion's manifest (``OUT/manifest.json``) records, for each Keras layer of
+``model.keras`` (``model.layers``) and each cell of ``blocks/<name>.keras`` (``blocks[].cells``), the checkpoint keys
+it came from and the TF1 cell spec (kind, ``forget_bias``...). Export reverses each conversion with that spec and
+writes every array under its original key, so ``Saver.restore`` in the original ``.meta`` graph works.
+
+The manifest is found next to the model (``OUT/model.keras`` -> ``OUT/manifest.json``; ``OUT/blocks/x.keras`` ->
+``OUT/manifest.json``) when it lists the model's file, or given with ``--manifest`` (a fine-tuned copy saved
+elsewhere). The model is matched to the manifest by structure (its layer names, or ``block_<name>``), never by its
+bytes (fine-tuning changes them). Any weight the manifest does not account for is an error naming the layer: never
+a checkpoint that mixes original and made-up names.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import numpy as np
+
+from migration.checkpoint.export import runs_backward, sublayers, unwrap_cell
+from migration.checkpoint.manifest import MANIFEST, manifest_files, validate_manifest_file
+from migration.core.errors import MigrationError
+from migration.core.specs import CellSpec
+from migration.families import cell_to_tf1
+
+REMEDY = "export with --standard-names (standard scopes: rnn/basic_lstm_cell ...) and rename the variables yourself"
+
+
+def find_manifest(model_path: str, manifest_path: Optional[str] = None) -> Optional[tuple[dict, str]]:
+    """``(manifest, its path)`` for ``model_path``: ``manifest_path`` when given, else the ``manifest.json`` of the
+    model's directory or its parent when that manifest lists the model's file; None when there is none."""
+    if manifest_path is not None:
+        return validate_manifest_file(os.fspath(manifest_path)), os.fspath(manifest_path)
+    model_path = os.path.abspath(model_path)
+    for root in (os.path.dirname(model_path), os.path.dirname(os.path.dirname(model_path))):
+        path = os.path.join(root, MANIFEST)
+        if not os.path.isfile(path):
+            continue
+        rel = os.path.relpath(model_path, root).replace(os.sep, "/")
+        manifest = validate_manifest_file(path)
+        if rel in manifest_files(manifest):
+            return manifest, path
+    return None
+
+
+def original_arrays(model, manifest: dict, where: str) -> Optional[tuple[dict, dict, dict]]:
+    """``(arrays, sources, partitions)`` of ``model`` under the original checkpoint keys, or None when ``model`` is
+    neither the manifest's whole model nor one of its block models (then the standard names apply)."""
+    whole = manifest.get("model") or {}
+    blocks = {b["name"]: b for b in manifest.get("blocks") or []}
+    weighted = [layer for layer in model.layers if layer.weights]
+    arrays: dict[str, np.ndarray] = {}
+    sources: dict[str, str] = {}
+    if whole.get("layers") and weighted and all(layer.name in whole["layers"] for layer in weighted):
+        for layer in weighted:
+            _layer_arrays(layer, whole["layers"][layer.name], blocks, arrays, sources, where)
+    else:
+        entry = next((b for name, b in blocks.items() if model.name == f"block_{name}"), None)
+        if entry is None or entry.get("wrapper"):  # a wrapped cell's block: its own names (export.py)
+            return None
+        _block_arrays(model, entry, arrays, sources, where)
+    embeddings = {e["name"]: e for e in manifest.get("embeddings") or []}
+    partitions = {}
+    for key in arrays:
+        e = embeddings.get(key)
+        if e and int(e.get("partitions") or 1) > 1:
+            partitions[key] = (int(e["partitions"]), e.get("strategy") or "mod")
+    return arrays, sources, partitions
+
+
+def _layer_arrays(layer, source: dict, blocks: dict, arrays: dict, sources: dict, where: str) -> None:
+    weights = layer.get_weights()
+    if "embedding" in source:
+        arrays[source["embedding"]] = weights[0]
+        sources[source["embedding"]] = f"layer {layer.name!r} embeddings"
+    elif "dense" in source:
+        if len(weights) > 1 and not source.get("bias"):
+            raise MigrationError(f"{where}: layer {layer.name!r} has a bias, and the manifest records no TF1 bias "
+                                 f"variable for it (the original Dense {source['dense']!r} had none); {REMEDY}.")
+        arrays[source["dense"]] = weights[0]
+        sources[source["dense"]] = f"layer {layer.name!r} kernel"
+        if len(weights) > 1:
+            arrays[source["bias"]] = weights[1]
+            sources[source["bias"]] = f"layer {layer.name!r} bias"
+    elif "block" in source and source["block"] in blocks:
+        _block_arrays(layer, blocks[source["block"]], arrays, sources, where)
+    else:
+        raise MigrationError(f"{where}: layer {layer.name!r} comes from {source!r}, which export cannot map back to "
+                             f"the original names; {REMEDY}.")
+
+
+def keras_cells(block_model) -> dict[str, list]:
+    """``{direction: [Keras cell per layer]}`` of a block model (``""``, or ``fw``/``bw``), in layer order."""
+    from modern_rnn import keras
+
+    rnns = [layer for layer in sublayers(block_model) if isinstance(layer, keras.layers.RNN)]
+    fw = [layer for layer in rnns if not runs_backward(layer)]
+    bw = [layer for layer in rnns if runs_backward(layer)]
+    out = {}
+    for direction, found in (("fw", fw), ("bw", bw)) if bw else (("", fw),):
+        if len(found) != 1:
+            return {}
+        cell = unwrap_cell(found[0].cell)
+        out[direction] = list(cell.cells) if isinstance(cell, keras.layers.StackedRNNCells) else [cell]
+    return out
+
+
+def _block_arrays(block_model, entry: dict, arrays: dict, sources: dict, where: str) -> None:
+    """The cells of the manifest block ``entry`` from the Keras block model, through each cell's own TF1 spec."""
+    cells = keras_cells(block_model) if not entry.get("wrapper") else {}
+    count = sum(len(c) for c in cells.values())
+    if count != len(entry["cells"]):
+        raise MigrationError(f"{where}: block {entry['name']!r} has {len(entry['cells'])} cell(s) in the manifest and "
+                             f"{count} recognizable Keras cell(s) in layer {block_model.name!r}; {REMEDY}.")
+    for cell_entry in entry["cells"]:
+        layer_cells = cells.get(cell_entry["direction"], [])
+        if cell_entry["layer"] >= len(layer_cells):
+            raise MigrationError(f"{where}: block {entry['name']!r} has no Keras cell for {cell_entry['path']!r}; "
+                                 f"{REMEDY}.")
+        spec = CellSpec.from_dict(cell_entry["spec"])
+        converted = cell_to_tf1(spec, layer_cells[cell_entry["layer"]].get_weights())
+        for rel, array in converted.items():
+            key = cell_entry["variables"].get(rel)
+            if key is None:
+                raise MigrationError(f"{where}: the {spec.kind} cell {cell_entry['path']!r} gives {rel!r}, which its "
+                                     f"manifest entry does not name; {REMEDY}.")
+            if key in arrays and not np.array_equal(arrays[key], array):
+                raise MigrationError(f"{where}: {key!r} is read by both directions of block {entry['name']!r} (one "
+                                     "cell object for fw and bw in the original graph), and its two Keras copies "
+                                     "differ (trained apart); the original graph has room for one: tie or average "
+                                     f"them first, or {REMEDY}.")
+            arrays[key] = array
+            sources[key] = f"layer {block_model.name!r} cell {cell_entry['path']} ({spec.kind}, forget_bias " \
+                           f"{spec.forget_bias})"
+
+
+class NameHook:
+    """The ``names`` hook of :func:`migration.checkpoint.export.export_keras_model` for one model file; ``applied``
+    says afterwards whether the original names were used."""
+
+    def __init__(self, manifest: dict, path: str, where: str, explicit: bool) -> None:
+        self.manifest, self.path, self.where, self.explicit = manifest, path, where, explicit
+        self.applied = False
+
+    def __call__(self, model) -> Optional[tuple[dict, dict, dict]]:
+        out = original_arrays(model, self.manifest, self.where)
+        if out is None and self.explicit:
+            raise MigrationError(f"{self.where}: the model is neither the manifest's whole model nor one of its block "
+                                 f"models (matched by layer names); {REMEDY}.")
+        self.applied = out is not None
+        return out
+
+
+def names_for(model_path: str, manifest_path: Optional[str] = None) -> Optional[NameHook]:
+    """The hook for the model at ``model_path``, or None when no conversion manifest applies (:func:`find_manifest`)."""
+    found = find_manifest(model_path, manifest_path)
+    if found is None:
+        return None
+    manifest, path = found
+    return NameHook(manifest, path, f"{os.fspath(model_path)!r} with {path!r}", manifest_path is not None)
