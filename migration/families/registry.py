@@ -4,16 +4,22 @@ from __future__ import annotations
 from migration.core.specs import CELL_KINDS, register_kind
 import migration.families.basic_lstm as basic_lstm
 import migration.families.basic_rnn as basic_rnn
+import migration.families.cfn as cfn
 import migration.families.cudnn_compatible_gru as cudnn_compatible_gru
 import migration.families.cudnn_compatible_lstm as cudnn_compatible_lstm
 import migration.families.gru as gru
 import migration.families.gru_block as gru_block
 import migration.families.gru_block_v2 as gru_block_v2
 import migration.families.handwritten as handwritten
+import migration.families.ind_rnn as ind_rnn
+import migration.families.indy_gru as indy_gru
+import migration.families.indy_lstm as indy_lstm
 import migration.families.layer_norm_lstm as layer_norm_lstm
 import migration.families.lstm as lstm
 import migration.families.lstm_block as lstm_block
 import migration.families.lstm_block_fused as lstm_block_fused
+import migration.families.minimal_rnn as minimal_rnn
+import migration.families.sru as sru
 import migration.families.ugrnn as ugrnn
 from migration.families.row import Family
 
@@ -31,6 +37,7 @@ FAMILIES: tuple[Family, ...] = (
     cudnn_compatible_gru.FAMILY,
     layer_norm_lstm.FAMILY,
     ugrnn.FAMILY,
+    ind_rnn.FAMILY, indy_gru.FAMILY, indy_lstm.FAMILY, minimal_rnn.FAMILY, cfn.FAMILY, sru.FAMILY,  # h-cells1
 )
 
 for _family in FAMILIES:

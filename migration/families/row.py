@@ -109,6 +109,13 @@ class Family:
     meta_reader: Optional[str] = None
     #: (meta, first variable key) -> hyper-parameters, when no op scope of the cell gave any (LSTMBlockFusedCell)
     meta_fallback: Optional[Callable[[Any, str], dict]] = None
+    #: variable name -> rank where the recognizer's rule (2-D for ``*kernel`` and ``W``, else 1-D) does not hold
+    #: (IndRNN's ``kernel_w``/``kernel_u [1, U]``)
+    ranks: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+    def variable_rank(self, name: str) -> int:
+        """The rank a checkpoint variable of the family must have (checked before converting)."""
+        return self.ranks.get(name, 2 if name.endswith("kernel") or name == "W" else 1)
 
     @property
     def keras2(self) -> Builder:
@@ -126,6 +133,20 @@ def default_dims(kernel: str = "kernel", bias: str = "bias", blocks: int = 1):
         units = shape(bias)[0] // blocks
         return units, shape(kernel)[0] - units, None
     return dims
+
+
+def keras_spec_hook(kind: str, keras_class: str, with_forget_bias: bool = False):
+    """The export hook (``Family.keras_spec``) of a family whose Keras twin is one custom class ``module:Class``
+    holding ``units`` and ``activation`` (and forget_bias: the TF1 cell's, ``--forget-bias``, when it has one)."""
+    def hook(cell: Any, forget_bias: float, where: str) -> Optional[CellSpec]:
+        module, name = keras_class.split(":")
+        if not isinstance(cell, getattr(importlib.import_module(module), name)):
+            return None
+        activation = cell.get_config()["activation"]
+        activation = activation if isinstance(activation, str) else activation["config"]["name"]
+        extra = {"forget_bias": forget_bias} if with_forget_bias else {}
+        return CellSpec(kind, cell.units, activation=activation, **extra)
+    return hook
 
 
 def act_or_none(spec: CellSpec) -> Optional[str]:
