@@ -205,6 +205,9 @@ def test_twins_equal_the_numpy_step_forward_and_in_gradients(kind, act, forget_b
 
 
 def test_rows_answer_for_the_families_and_nothing_else_knows_them():
+    import legacy_rnn.contrib_rnn as contrib_rnn
+    from migration.families.namespaces import namespace_homes
+
     homes = families.upgrade_homes()
     for kind in KINDS:
         row = families.family(kind)
@@ -216,6 +219,9 @@ def test_rows_answer_for_the_families_and_nothing_else_knows_them():
         module, _, name = homes[f"tf.contrib.rnn.{TF1_CLASSES[kind]}"].rpartition(".")
         assert name == TF1_CLASSES[kind] and module.startswith("legacy_rnn.")
         assert type(families.legacy_cell(spec)).__name__ == type(families.keras_cell(spec)).__name__ == name
+        # `from tensorflow.contrib import rnn; rnn.X` upgrades to the tf.contrib.rnn namespace: the very same class
+        assert getattr(contrib_rnn, name) is type(families.legacy_cell(spec)) and name in contrib_rnn.__all__
+        assert namespace_homes()[f"tf.contrib.rnn.{name}"] == f"legacy_rnn.contrib_rnn.{name}"
     assert families.uses_forget_bias(CellSpec("indy_lstm", U)) and CellSpec("indy_lstm", U).is_lstm
     assert not any(families.uses_forget_bias(CellSpec(k, U)) for k in KINDS if k != "indy_lstm")
 
