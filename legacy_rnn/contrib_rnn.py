@@ -19,7 +19,6 @@ from legacy_rnn.contrib import (  # noqa: F401
 from legacy_rnn.indrnn import IndRNNCell, IndyGRUCell, IndyLSTMCell  # noqa: F401
 from legacy_rnn.minimal_rnn import CFNCell, MinimalRNNCell  # noqa: F401
 from legacy_rnn.sru import SRUCell  # noqa: F401
-from legacy_rnn.ugrnn import UGRNNCell  # noqa: F401
 from legacy_rnn.wrappers import (  # noqa: F401
     AttentionCellWrapper, EmbeddingWrapper, InputProjectionWrapper, OutputProjectionWrapper,
 )
@@ -88,5 +87,5 @@ __all__ = [
     "LSTMBlockCell", "LSTMBlockFusedCell", "GRUBlockCell", "GRUBlockCellV2", "LayerNormBasicLSTMCell", "ConvLSTMCell",
     "OutputProjectionWrapper", "InputProjectionWrapper", "EmbeddingWrapper", "AttentionCellWrapper",
     "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
-    "UGRNNCell", "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
+    "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
 ]
