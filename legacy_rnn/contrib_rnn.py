@@ -17,6 +17,7 @@ from legacy_rnn.contrib import (  # noqa: F401
     ConvLSTMCell, GRUBlockCell, GRUBlockCellV2, LayerNormBasicLSTMCell, LSTMBlockCell, LSTMBlockFusedCell,
 )
 from legacy_rnn.indrnn import IndRNNCell, IndyGRUCell, IndyLSTMCell  # noqa: F401
+from legacy_rnn.intersection_rnn import IntersectionRNNCell  # noqa: F401
 from legacy_rnn.minimal_rnn import CFNCell, MinimalRNNCell  # noqa: F401
 from legacy_rnn.sru import SRUCell  # noqa: F401
 from legacy_rnn.wrappers import (  # noqa: F401
@@ -88,4 +89,5 @@ __all__ = [
     "OutputProjectionWrapper", "InputProjectionWrapper", "EmbeddingWrapper", "AttentionCellWrapper",
     "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
     "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
+    "IntersectionRNNCell",
 ]

@@ -14,6 +14,7 @@ import migration.families.handwritten as handwritten
 import migration.families.ind_rnn as ind_rnn
 import migration.families.indy_gru as indy_gru
 import migration.families.indy_lstm as indy_lstm
+import migration.families.intersection_rnn as intersection_rnn
 import migration.families.layer_norm_lstm as layer_norm_lstm
 import migration.families.lstm as lstm
 import migration.families.lstm_block as lstm_block
@@ -38,6 +39,7 @@ FAMILIES: tuple[Family, ...] = (
     layer_norm_lstm.FAMILY,
     ugrnn.FAMILY,
     ind_rnn.FAMILY, indy_gru.FAMILY, indy_lstm.FAMILY, minimal_rnn.FAMILY, cfn.FAMILY, sru.FAMILY,  # h-cells1
+    intersection_rnn.FAMILY,
 )
 
 for _family in FAMILIES:

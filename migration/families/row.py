@@ -142,7 +142,7 @@ def keras_spec_hook(kind: str, keras_class: str, with_forget_bias: bool = False)
         module, name = keras_class.split(":")
         if not isinstance(cell, getattr(importlib.import_module(module), name)):
             return None
-        activation = cell.get_config()["activation"]
+        activation = cell.get_config().get("activation", "tanh")
         activation = activation if isinstance(activation, str) else activation["config"]["name"]
         extra = {"forget_bias": forget_bias} if with_forget_bias else {}
         return CellSpec(kind, cell.units, activation=activation, **extra)

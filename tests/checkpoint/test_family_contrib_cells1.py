@@ -1,5 +1,6 @@
-"""Six ``tf.contrib.rnn`` cell families of TF 1.15 (issue 22), each added as one family row with its legacy/Keras twins
-and one registry line: ``IndRNNCell``, ``IndyGRUCell``, ``IndyLSTMCell``, ``MinimalRNNCell``, ``CFNCell``, ``SRUCell``.
+"""Seven ``tf.contrib.rnn`` cell families of TF 1.15 (issue 22), each added as one family row with its legacy/Keras twins
+and one registry line: ``IndRNNCell``, ``IndyGRUCell``, ``IndyLSTMCell``, ``MinimalRNNCell``, ``CFNCell``, ``SRUCell``,
+``IntersectionRNNCell``.
 
 * twins: the legacy cell (a real TF1 graph, ``dynamic_rnn``, ``tf.gradients``) and the Keras cell (``GradientTape``)
   against an independent NumPy step written from TF 1.15's equations, forward and in the gradients with respect to
@@ -7,9 +8,9 @@ and one registry line: ``IndRNNCell``, ``IndyGRUCell``, ``IndyLSTMCell``, ``Mini
   names and shapes (written out here, not read from the rows);
 * negative controls: a family-specific wrong conversion (gate blocks not reordered, row blocks swapped, forget_bias
   not folded, ...) must differ;
-* one real TF1 program holding all six (ragged lengths, a dense head over their last outputs, a loss), saved by
+* one real TF1 program holding all seven (ragged lengths, a dense head over their last outputs, a loss), saved by
   ``tf.compat.v1.train.Saver``: ``inspect``/``convert``/``verify`` recognize every cell and verify every block and the
-  whole model against the ORIGINAL graph; a wrong ``--forget-bias`` (IndyLSTM's) fails there and installs nothing;
+  whole model against the ORIGINAL graph; a wrong ``--forget-bias`` (IndyLSTM's, IntersectionRNN's) fails there and installs nothing;
   the whole model loads in safe mode and reproduces the program's logits; ``export`` writes checkpoints the legacy
   graph restores.
 """
@@ -31,7 +32,7 @@ from modern_rnn import keras
 
 B, T, D, U = 3, 5, 4, 5
 LENGTHS = np.array([5, 1, 3], np.int32)
-KINDS = ("ind_rnn", "indy_gru", "indy_lstm", "minimal_rnn", "cfn", "sru")
+KINDS = ("ind_rnn", "indy_gru", "indy_lstm", "minimal_rnn", "cfn", "sru", "intersection_rnn")
 
 #: TF 1.15's variable names and shapes under the cell's default scope (rnn_cell.py of tf.contrib.rnn, TF 1.15)
 TF115_VARIABLES = {
@@ -42,9 +43,12 @@ TF115_VARIABLES = {
     "minimal_rnn": ("minimal_rnn_cell", {"kernel": (D + 2 * U, U), "bias": (U,)}),
     "cfn": ("cfn_cell", {"kernel": (D, 3 * U), "recurrent_kernel": (U, 2 * U), "bias": (2 * U,)}),
     "sru": ("sru_cell", {"kernel": (D, 4 * U), "bias": (2 * U,)}),
+    "intersection_rnn": ("intersection_rnn_cell", {"in_projection/kernel": (D, U), "in_projection/bias": (U,),
+                                                   "kernel": (2 * U, 4 * U), "bias": (4 * U,)}),
 }
 TF1_CLASSES = {"ind_rnn": "IndRNNCell", "indy_gru": "IndyGRUCell", "indy_lstm": "IndyLSTMCell",
-               "minimal_rnn": "MinimalRNNCell", "cfn": "CFNCell", "sru": "SRUCell"}
+               "minimal_rnn": "MinimalRNNCell", "cfn": "CFNCell", "sru": "SRUCell",
+               "intersection_rnn": "IntersectionRNNCell"}
 
 
 # ---- an independent NumPy step per family, from TF 1.15's equations ------------------------------------------------
@@ -57,7 +61,8 @@ _ACT = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0.0)}
 
 
 def step(kind, x, state, w, act="tanh", forget_bias=1.0):
-    """(output, new state) of one TF 1.15 step; ``state`` is h, or (c, h) for IndyLSTM, or c for SRU."""
+    """(output, new state) of one TF 1.15 step; ``state`` is h, or (c, h) for IndyLSTM, or c for SRU.
+    ``act`` is the activation (IntersectionRNN: its y_activation)."""
     f = _ACT[act]
     if kind == "ind_rnn":
         h = f(x @ w["kernel_w"] + state * w["kernel_u"][0] + w["bias"])
@@ -92,6 +97,13 @@ def step(kind, x, state, w, act="tanh", forget_bias=1.0):
         fg, r = _sig(f_in + w["bias"][:U]), _sig(r_in + w["bias"][U:])
         c = fg * state + (1 - fg) * x_bar
         return r * f(c) + (1 - r) * x_tx, c
+    if kind == "intersection_rnn":
+        if "in_projection/kernel" in w:
+            x = x @ w["in_projection/kernel"] + w["in_projection/bias"]
+        a = np.concatenate([x, state], 1) @ w["kernel"] + w["bias"]
+        gh, h_, gy, y_ = np.split(a, 4, 1)
+        gh, gy = _sig(gh + forget_bias), _sig(gy + forget_bias)
+        return gy * x + (1 - gy) * f(y_), gh * state + (1 - gh) * np.tanh(h_)
     raise AssertionError(kind)
 
 
@@ -149,7 +161,7 @@ def _tf1_order(spec, keras_state):
 
 
 CASES = [("ind_rnn", "tanh", 1.0), ("ind_rnn", "relu", 1.0), ("indy_gru", "tanh", 1.0), ("indy_lstm", "tanh", 0.5),
-         ("minimal_rnn", "tanh", 1.0), ("cfn", "tanh", 1.0), ("sru", "tanh", 1.0)]
+         ("minimal_rnn", "tanh", 1.0), ("cfn", "tanh", 1.0), ("sru", "tanh", 1.0), ("intersection_rnn", "relu", 0.5)]
 
 
 def _wrong(kind, w):
@@ -170,12 +182,15 @@ def _wrong(kind, w):
         w[2] = np.concatenate([w[2][U:], w[2][:U]])
     elif kind == "sru":  # the f and r biases swapped
         w[1] = np.concatenate([w[1][U:], w[1][:U]])
+    elif kind == "intersection_rnn":  # the state gate and the depth gate swapped
+        for i in (2, 3, 4):
+            w[i][..., :3 * U] = np.concatenate([w[i][..., 2 * U:3 * U], w[i][..., U:2 * U], w[i][..., :U]], -1)
     return w
 
 
 @pytest.mark.parametrize("kind,act,forget_bias", CASES, ids=[f"{k}-{a}" for k, a, _ in CASES])
 def test_twins_equal_the_numpy_step_forward_and_in_gradients(kind, act, forget_bias):
-    spec = CellSpec(kind, U, forget_bias=forget_bias, activation=act)
+    spec = CellSpec(kind, U, forget_bias=forget_bias, activation=act if kind != "intersection_rnn" else "tanh")
     x = np.random.default_rng(KINDS.index(kind) + 31).normal(0, 1, (B, T, D)).astype(np.float32)
     out, state, arrays, gx, gw = _legacy(spec, x, seed=KINDS.index(kind) + 7)
     ref_out, ref_state = reference_run(kind, x.astype(np.float64), arrays, act, forget_bias)
@@ -199,7 +214,7 @@ def test_twins_equal_the_numpy_step_forward_and_in_gradients(kind, act, forget_b
     # negative control: a plausible wrong conversion is caught by the same comparison
     layer.cell.set_weights(_wrong(kind, weights))
     assert np.max(np.abs(_keras(layer, x)[0] - ref_out)) > 1e-2
-    if spec.kind == "indy_lstm":  # forget_bias not folded
+    if families.uses_forget_bias(spec):  # forget_bias not folded
         layer.cell.set_weights(families.cell_to_keras(spec, arrays, D, include_forget_bias=False))
         assert np.max(np.abs(_keras(layer, x)[0] - ref_out)) > 1e-2
 
@@ -214,7 +229,9 @@ def test_rows_answer_for_the_families_and_nothing_else_knows_them():
         scope, expected = TF115_VARIABLES[kind]
         spec = CellSpec(kind, U)
         assert row.scope == spec.tf1_scope == scope
-        assert families.tf1_shapes(spec, D) == expected
+        # the row's shapes are the variables every cell of the family stores (IntersectionRNN's optional
+        # in_projection, present exactly when D != U, is checked by its converter)
+        assert families.tf1_shapes(spec, D) == {n: v for n, v in expected.items() if not n.startswith("in_projection/")}
         assert row.tf1_classes == (f"tf.contrib.rnn.{TF1_CLASSES[kind]}",)
         module, _, name = homes[f"tf.contrib.rnn.{TF1_CLASSES[kind]}"].rpartition(".")
         assert name == TF1_CLASSES[kind] and module.startswith("legacy_rnn.")
@@ -222,8 +239,8 @@ def test_rows_answer_for_the_families_and_nothing_else_knows_them():
         # `from tensorflow.contrib import rnn; rnn.X` upgrades to the tf.contrib.rnn namespace: the very same class
         assert getattr(contrib_rnn, name) is type(families.legacy_cell(spec)) and name in contrib_rnn.__all__
         assert namespace_homes()[f"tf.contrib.rnn.{name}"] == f"legacy_rnn.contrib_rnn.{name}"
-    assert families.uses_forget_bias(CellSpec("indy_lstm", U)) and CellSpec("indy_lstm", U).is_lstm
-    assert not any(families.uses_forget_bias(CellSpec(k, U)) for k in KINDS if k != "indy_lstm")
+    assert CellSpec("indy_lstm", U).is_lstm and not any(CellSpec(k, U).is_lstm for k in KINDS if k != "indy_lstm")
+    assert [k for k in KINDS if families.uses_forget_bias(CellSpec(k, U))] == ["indy_lstm", "intersection_rnn"]
 
 
 def test_kernel_u_rank_comes_from_the_row():
@@ -247,7 +264,8 @@ def test_kernel_u_rank_comes_from_the_row():
 
 @pytest.fixture(scope="module")
 def program(tmp_path_factory):
-    """x -> six dynamic_rnn blocks (variable scopes named by kind; IndyLSTMCell with TF 1.15's default forget_bias) ->
+    """x -> seven dynamic_rnn blocks (variable scopes named by kind; TF 1.15's default forget_bias; IntersectionRNNCell
+    projects its D != U input) ->
     each block's last relevant output, concatenated -> dense head -> softmax loss; every variable randomised."""
     root = tmp_path_factory.mktemp("contrib_cells1")
     x_np = np.random.default_rng(43).normal(0, 1, (B, T, D)).astype(np.float32)
@@ -300,8 +318,10 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program):
         (cell,) = block["cells"]
         assert (cell["spec"]["units"], cell["input_size"]) == (U, D)
         assert block["scope"] == f"{kind}/rnn"
-        assert cell["hyper_sources"]["activation"].startswith("default")  # assumed and said so
-    assert blocks["indy_lstm"]["cells"][0]["hyper_sources"]["forget_bias"].startswith("default")
+        if kind != "intersection_rnn":  # its h activation is fixed tanh; y_activation is TF 1.15's relu
+            assert cell["hyper_sources"]["activation"].startswith("default")  # assumed and said so
+    for kind in ("indy_lstm", "intersection_rnn"):
+        assert blocks[kind]["cells"][0]["hyper_sources"]["forget_bias"].startswith("default")
     v = m["verification"]
     assert v["ok"] and v["reference"] == "original-graph"
     assert v["references"] == {**{f"block {b['name']}": "original-graph" for b in m["blocks"]},
@@ -341,3 +361,32 @@ def test_export_writes_checkpoints_the_legacy_graph_restores(program, tmp_path):
                                                dtype=tf.float32)
             v1.train.Saver().restore(sess, exported)
             np.testing.assert_allclose(sess.run(outputs, {x: x_np, lengths: LENGTHS}), ref["outs"][kind], atol=1e-5)
+
+
+def test_intersection_rnn_without_projection_when_depth_equals_units():
+    """D == U: TF 1.15 has no in_projection; the Keras twin holds the identity (unused) and export refuses a moved one."""
+    spec = CellSpec("intersection_rnn", U, forget_bias=1.0)
+    x = np.random.default_rng(3).normal(0, 1, (B, T, U)).astype(np.float32)
+    rng = np.random.default_rng(4)
+    with tf.Graph().as_default(), v1.Session() as sess:
+        out, state = v1.nn.dynamic_rnn(families.legacy_cell(spec), tf.constant(x), dtype=tf.float32)
+        variables = {v.op.name.split("/", 2)[2]: v for v in v1.global_variables()}
+        assert {n: tuple(v.shape.as_list()) for n, v in variables.items()} == {"kernel": (2 * U, 4 * U),
+                                                                              "bias": (4 * U,)}
+        arrays = {n: rng.uniform(-0.7, 0.7, v.shape.as_list()).astype(np.float32) for n, v in variables.items()}
+        sess.run([variables[n].assign(a) for n, a in arrays.items()])
+        got, final = sess.run([out, state])
+    ref_out, (ref_state,) = reference_run("intersection_rnn", x.astype(np.float64), arrays, "relu", 1.0)
+    np.testing.assert_allclose(got, ref_out, atol=1e-6)
+    np.testing.assert_allclose(final, ref_state, atol=1e-6)
+    weights = families.cell_to_keras(spec, arrays, U)
+    np.testing.assert_array_equal(weights[0], np.eye(U))
+    layer = _keras_layer(spec, x, weights)
+    np.testing.assert_allclose(np.asarray(layer(tf.constant(x))[0]), ref_out, atol=1e-6)
+    assert sorted(families.cell_to_tf1(spec, weights)) == ["bias", "kernel"]
+    moved = [weights[0] + 0.1] + weights[1:]
+    with pytest.raises(ShapeError, match="not the identity"):
+        families.cell_to_tf1(spec, moved)
+    with pytest.raises(Exception, match="no in_projection"):  # a projection where TF 1.15 writes none
+        families.cell_to_keras(spec, dict(arrays, **{"in_projection/kernel": np.eye(U, dtype=np.float32),
+                                                     "in_projection/bias": np.zeros(U, np.float32)}), U)

@@ -77,7 +77,7 @@ def test_private_modules_left_as_written_still_ship(module):
 
 
 @pytest.mark.parametrize("rel", ["contrib.legacy_seq2seq.one2many_rnn_seq2seq", "contrib.seq2seq.SequenceLoss",
-                                 "contrib.rnn.IntersectionRNNCell", "contrib.crf.CrfForwardRnnCell",
+                                 "contrib.rnn.NTMCell", "contrib.crf.CrfForwardRnnCell",
                                  "python.ops.rnn_cell_impl._linear", "contrib.learn.preprocessing",
                                  "contrib.layers.embed_sequence"])
 def test_not_rebuilt_names_have_no_home(rel):
