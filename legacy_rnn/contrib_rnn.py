@@ -3,7 +3,9 @@
 
 The core cells and functions are TensorFlow's own (``tf.compat.v1.nn.rnn_cell.*``, ``tf.compat.v1.nn.static_rnn``...):
 the same objects ``tf.contrib.rnn`` re-exported in TF 1.x. The contrib cells are :mod:`legacy_rnn.contrib`,
-:mod:`legacy_rnn.wrappers` and :mod:`legacy_rnn.cudnn` (TF 1.15 variable names, TensorFlow's own kernels), and the
+:mod:`legacy_rnn.wrappers` and :mod:`legacy_rnn.cudnn` (TF 1.15 variable names, TensorFlow's own kernels), the LSTM
+variants of the family modules (:mod:`legacy_rnn.cifg_lstm`, :mod:`legacy_rnn.layer_norm_lstm_contrib`,
+:mod:`legacy_rnn.weight_norm_lstm`), and the
 stacked bidirectional functions keep TF 1.15's signature here (``initial_states_fw``, ``dtype`` ... in TF 1.15's
 order). A name TF 1.15 had that is not rebuilt raises an ``AttributeError`` naming it (``rnn-migrate scan`` lists it
 as a manual check).
@@ -16,6 +18,9 @@ import tensorflow as tf
 from legacy_rnn.contrib import (  # noqa: F401
     ConvLSTMCell, GRUBlockCell, GRUBlockCellV2, LayerNormBasicLSTMCell, LSTMBlockCell, LSTMBlockFusedCell,
 )
+from legacy_rnn.cifg_lstm import CoupledInputForgetGateLSTMCell  # noqa: F401
+from legacy_rnn.layer_norm_lstm_contrib import LayerNormLSTMCell  # noqa: F401
+from legacy_rnn.weight_norm_lstm import WeightNormLSTMCell  # noqa: F401
 from legacy_rnn.indrnn import IndRNNCell, IndyGRUCell, IndyLSTMCell  # noqa: F401
 from legacy_rnn.intersection_rnn import IntersectionRNNCell  # noqa: F401
 from legacy_rnn.minimal_rnn import CFNCell, MinimalRNNCell  # noqa: F401
@@ -90,4 +95,5 @@ __all__ = [
     "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
     "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
     "IntersectionRNNCell",
+    "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell",
 ]

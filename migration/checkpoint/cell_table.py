@@ -96,7 +96,7 @@ def check_cell_variables(kind: str, names: dict[str, str], vs: dict[str, Variabl
                 f"({', '.join(FLOAT_DTYPES)}). The checkpoint was not written by a TF1 RNN cell or is damaged; "
                 "`rnn-migrate inspect` lists its variables."
             )
-        rank = family(kind).variable_rank(name)
+        rank = 2 if name.endswith("kernel") or name == "W" or name in family(kind).matrices else 1
         if len(info.shape) != rank:
             raise ShapeError(f"Received an invalid shape for {key!r}: expected a {rank}-D "
                              f"{'kernel' if rank == 2 else 'vector'} for a {kind} cell, got {list(info.shape)}.")

@@ -17,8 +17,9 @@ or parameter servers, all on this machine (``127.0.0.1`` only).
 The same global batches as the single-process run: synchronous replicas each take a contiguous slice of the global
 batch, scale their loss by the GLOBAL batch size (sum of per-example losses / B) and the gradients are summed across
 replicas, which is the gradient of the single-process mean loss. The parameter-server run schedules one step at a
-time (each step waits for the previous one), so it is synchronous too. Dropout draws different masks under a
-different replica layout: the equality holds with dropout off (``--keep-prob 1``).
+time (each step waits for the previous one), so it is synchronous too. Dropout is data as well
+(``sentiment.dropout_masks``: drawn from the seed and the global step, each replica applying the rows of its slice),
+so the equality holds with dropout on: the same seed gives the same losses under every ``--strategy``.
 
 The parent process builds the model (seeded), hands its initial weights and the materialized batches to the
 children through ``.npz`` files (``allow_pickle=False``), reaps every child (timeouts, ``finally``), and evaluates
@@ -172,7 +173,8 @@ def train_modern(args: argparse.Namespace, config, initial_weights: Optional[Map
     batches = sentiment.batch_indices(prepared.train_labels, config.batch_size, config.steps, config.seed, start_step)
     with tempfile.TemporaryDirectory(prefix="rnn-migrate-dist-") as directory:
         np.savez(os.path.join(directory, "data.npz"), ids=prepared.train_ids[batches],
-                 lengths=prepared.train_lengths[batches], labels=prepared.train_labels[batches], **weights)
+                 lengths=prepared.train_lengths[batches], labels=prepared.train_labels[batches],
+                 noise=sentiment.dropout_masks(config, start_step), **weights)
         job = Job(strategy, workers, config.steps, config.batch_size, dataclasses.asdict(config),
                   bool(getattr(args, "train_embedding", False)), _cluster(strategy, workers), directory, fault,
                   os.path.abspath(resume.out_dir) if resume else "", shard)
@@ -431,9 +433,11 @@ def _train(tf, strategy, job: Job, directory: str, arrays: dict) -> dict:
             set_layer_weights(model, arrays)
             optimizer = keras.optimizers.Adam(config.learning_rate, epsilon=1e-8)
 
-    def replica_step(ids, lengths, labels):
+    masked = getattr(model, "takes_dropout_mask", False)  # the same dropout rows as one process (dropout_masks)
+
+    def replica_step(ids, lengths, labels, noise):
         with tf.GradientTape() as tape:
-            logits = model((ids, lengths), training=True)
+            logits = model((ids, lengths, noise) if masked else (ids, lengths), training=True)
             per_example = keras.losses.categorical_crossentropy(labels, logits, from_logits=True)
             loss = tf.reduce_sum(per_example) / global_batch  # the single-process mean, summed over replicas
         grads = tape.gradient(loss, model.trainable_variables)
@@ -443,19 +447,19 @@ def _train(tf, strategy, job: Job, directory: str, arrays: dict) -> dict:
         return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, loss)  # each one's view
 
     @tf.function
-    def train_step(ids, lengths, labels):
-        return strategy.experimental_local_results(strategy.run(replica_step, args=(ids, lengths, labels)))
+    def train_step(ids, lengths, labels, noise):
+        return strategy.experimental_local_results(strategy.run(replica_step, args=(ids, lengths, labels, noise)))
 
     def step_inputs(s: int):
-        ids, lengths = arrays["ids"][s], arrays["lengths"][s]
+        ids, lengths, noise = arrays["ids"][s], arrays["lengths"][s], arrays["noise"][s]
         labels = np.eye(sentiment.NUM_CLASSES, dtype=np.float32)[arrays["labels"][s]]
         if ps:
-            return ids, lengths, labels
+            return ids, lengths, labels, noise
         per = global_batch // replicas
 
         def value(ctx):
             r = ctx.replica_id_in_sync_group if job.fault != "unsharded" else 0
-            return tuple(tf.constant(a[r * per:(r + 1) * per]) for a in (ids, lengths, labels))
+            return tuple(tf.constant(a[r * per:(r + 1) * per]) for a in (ids, lengths, labels, noise))
 
         return strategy.experimental_distribute_values_from_function(value)
 

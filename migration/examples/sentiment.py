@@ -230,6 +230,22 @@ def batch_indices(labels: np.ndarray, batch_size: int, steps: int, seed: int, st
     return out
 
 
+def dropout_masks(config: "SentimentConfig", start_step: int = 0) -> np.ndarray:
+    """The Keras twin's dropout masks for ``config.steps`` steps, ``[steps, B, units]`` float32 (a kept unit is
+    ``1 / keep_prob``, a dropped one 0; all ones when keep_prob is 1), drawn from the seed and the GLOBAL step alone.
+
+    Keras' own ``Dropout`` draws from the process's random stream, which a replica under ``tf.distribute`` does not
+    share with a single process: the same seed then gave other losses under ``--strategy multi-worker``. With the
+    masks as data, each replica applies the rows of its slice of the global batch, and every strategy computes the
+    single-process numbers."""
+    out = np.ones((config.steps, config.batch_size, config.units), np.float32)
+    if config.keep_prob < 1.0:
+        for k in range(config.steps):
+            rng = np.random.default_rng([config.seed, 7, start_step + k])
+            out[k] = (rng.random((config.batch_size, config.units)) < config.keep_prob) / np.float32(config.keep_prob)
+    return out
+
+
 def _one_hot(labels: np.ndarray) -> np.ndarray:
     return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
 
@@ -357,7 +373,8 @@ def legacy_logits(config: SentimentConfig, prepared: Prepared, checkpoint: str, 
 # --- modern (Keras 2) ------------------------------------------------------------------------------------------------
 
 def build_modern_model(config: SentimentConfig, matrix: np.ndarray):
-    """Frozen GloVe Embedding -> LSTM(64) -> Dropout(1 - keep_prob) -> Dense(2); inputs ``(ids, lengths)``."""
+    """Frozen GloVe Embedding -> LSTM(64) -> Dropout(1 - keep_prob) -> Dense(2); inputs ``(ids, lengths)``, or
+    ``(ids, lengths, mask)`` in training, the dropout mask given as data (:func:`dropout_masks`)."""
     import modern_rnn
     from modern_rnn import keras, tf
 
@@ -369,10 +386,14 @@ def build_modern_model(config: SentimentConfig, matrix: np.ndarray):
             self.dropout = keras.layers.Dropout(1.0 - config.keep_prob)
             self.dense = keras.layers.Dense(NUM_CLASSES)
 
+        takes_dropout_mask = True  # the training loops pass dropout_masks() rows as a third input
+
         def call(self, inputs, training=None):
-            ids, lengths = inputs
+            ids, lengths, *noise = inputs
             mask = tf.sequence_mask(lengths, tf.shape(ids)[1]) if config.use_length else None
             hidden = self.lstm(self.embedding(ids), mask=mask, training=training)
+            if noise and training:
+                return self.dense(hidden * noise[0])
             return self.dense(self.dropout(hidden, training=training))
 
     model = SentimentModel()
@@ -428,10 +449,12 @@ def train_modern(config: SentimentConfig, initial_weights: Optional[Mapping[str,
     optimizer = optimizer if optimizer is not None else keras.optimizers.Adam(config.learning_rate, epsilon=1e-8)
     loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
 
+    masked = getattr(model, "takes_dropout_mask", False)  # a converted whole model has no dropout
+
     @tf.function
-    def train_step(ids, lengths, labels):
+    def train_step(ids, lengths, labels, noise):
         with tf.GradientTape() as tape:
-            loss = loss_fn(labels, model((ids, lengths), training=True))
+            loss = loss_fn(labels, model((ids, lengths, noise) if masked else (ids, lengths), training=True))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
@@ -440,10 +463,12 @@ def train_modern(config: SentimentConfig, initial_weights: Optional[Mapping[str,
     test = (prepared.test_ids, prepared.test_lengths, prepared.test_labels)
     initial_eval = evaluate(eval_batch, *test)
     batches = batch_indices(prepared.train_labels, config.batch_size, config.steps, config.seed, start_step)
+    noises = dropout_masks(config, start_step)
     losses: list[float] = []
     began = time.perf_counter()
-    for idx in progress(batches, total=config.steps, desc="modern", quiet=config.quiet):
-        loss = train_step(prepared.train_ids[idx], prepared.train_lengths[idx], _one_hot(prepared.train_labels[idx]))
+    for k, idx in enumerate(progress(batches, total=config.steps, desc="modern", quiet=config.quiet)):
+        loss = train_step(prepared.train_ids[idx], prepared.train_lengths[idx], _one_hot(prepared.train_labels[idx]),
+                          noises[k])
         losses.append(float(loss))
     seconds = time.perf_counter() - began
     final = evaluate(eval_batch, *test)

@@ -63,5 +63,5 @@ FAMILY = Family(
     dims=_dims,
     keras_spec=keras_spec_hook("ind_rnn", KERAS_CLASS),
     keras_classes=(KERAS_CLASS,),
-    ranks={"kernel_w": 2, "kernel_u": 2},
+    matrices=("kernel_w", "kernel_u"),
 )

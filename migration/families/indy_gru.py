@@ -87,5 +87,5 @@ FAMILY = Family(
     dims=_dims,
     keras_spec=keras_spec_hook("indy_gru", KERAS_CLASS),
     keras_classes=(KERAS_CLASS,),
-    ranks={"gates/kernel_w": 2, "gates/kernel_u": 2, "candidate/kernel_u": 2},
+    matrices=("gates/kernel_w", "gates/kernel_u", "candidate/kernel_u"),
 )

@@ -86,5 +86,5 @@ FAMILY = Family(
     keras_spec=keras_spec_hook("indy_lstm", KERAS_CLASS, with_forget_bias=True),
     keras_classes=(KERAS_CLASS,),
     inspect_keys=("forget_bias", "activation"),
-    ranks={"kernel_w": 2, "kernel_u": 2},
+    matrices=("kernel_w", "kernel_u"),
 )

@@ -5,6 +5,7 @@ from migration.core.specs import CELL_KINDS, register_kind
 import migration.families.basic_lstm as basic_lstm
 import migration.families.basic_rnn as basic_rnn
 import migration.families.cfn as cfn
+import migration.families.cifg_lstm as cifg_lstm
 import migration.families.cudnn_compatible_gru as cudnn_compatible_gru
 import migration.families.cudnn_compatible_lstm as cudnn_compatible_lstm
 import migration.families.gru as gru
@@ -16,12 +17,14 @@ import migration.families.indy_gru as indy_gru
 import migration.families.indy_lstm as indy_lstm
 import migration.families.intersection_rnn as intersection_rnn
 import migration.families.layer_norm_lstm as layer_norm_lstm
+import migration.families.layer_norm_lstm_contrib as layer_norm_lstm_contrib
 import migration.families.lstm as lstm
 import migration.families.lstm_block as lstm_block
 import migration.families.lstm_block_fused as lstm_block_fused
 import migration.families.minimal_rnn as minimal_rnn
 import migration.families.sru as sru
 import migration.families.ugrnn as ugrnn
+import migration.families.weight_norm_lstm as weight_norm_lstm
 from migration.families.row import Family
 
 FAMILIES: tuple[Family, ...] = (
@@ -38,6 +41,9 @@ FAMILIES: tuple[Family, ...] = (
     cudnn_compatible_gru.FAMILY,
     layer_norm_lstm.FAMILY,
     ugrnn.FAMILY,
+    cifg_lstm.FAMILY,
+    layer_norm_lstm_contrib.FAMILY,
+    weight_norm_lstm.FAMILY,
     ind_rnn.FAMILY, indy_gru.FAMILY, indy_lstm.FAMILY, minimal_rnn.FAMILY, cfn.FAMILY, sru.FAMILY,  # h-cells1
     intersection_rnn.FAMILY,
 )

@@ -103,19 +103,18 @@ class Family:
     recognized_through: Optional[str] = None
     #: CellSpec fields beyond units/forget_bias/activation that the recognizer fills from the shapes
     spec_options: tuple[str, ...] = ()
+    #: TF1 names (after renames) of the family's 2-D variables that are not spelt ``*kernel`` (``W_0`` of
+    #: CoupledInputForgetGateLSTMCell): the recognizer checks every other name is a 1-D vector
+    matrices: tuple[str, ...] = ()
+    #: TF1 names of variables the cell creates but never reads (contrib LayerNormLSTMCell's ``bias`` with
+    #: layer_norm): converted and exported like the others, but not looked for among the original graph's loop reads
+    unread: tuple[str, ...] = ()
     #: the spec fields ``rnn-migrate inspect`` prints for a cell of the family (None/False values are left out)
     inspect_keys: tuple[str, ...] = ("activation",)
     #: which reader of the ``.meta`` finds the hyper-parameters (one of the ``META_*`` names; None: none)
     meta_reader: Optional[str] = None
     #: (meta, first variable key) -> hyper-parameters, when no op scope of the cell gave any (LSTMBlockFusedCell)
     meta_fallback: Optional[Callable[[Any, str], dict]] = None
-    #: variable name -> rank where the recognizer's rule (2-D for ``*kernel`` and ``W``, else 1-D) does not hold
-    #: (IndRNN's ``kernel_w``/``kernel_u [1, U]``)
-    ranks: Mapping[str, int] = dataclasses.field(default_factory=dict)
-
-    def variable_rank(self, name: str) -> int:
-        """The rank a checkpoint variable of the family must have (checked before converting)."""
-        return self.ranks.get(name, 2 if name.endswith("kernel") or name == "W" else 1)
 
     @property
     def keras2(self) -> Builder:

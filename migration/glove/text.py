@@ -199,17 +199,18 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
         parsed = _fast_parse_arrow(buf, body, end, dim, progress)
     elif engine == "pandas":
         parsed = _fast_parse_pandas(buf, body, end, dim, progress)
-    if parsed is None or not np.isfinite(parsed[1]).all():
+    finite = None if parsed is None else np.isfinite(parsed[1]).all(axis=1)
+    if finite is None or not finite.all():
         # Irregular file (or a non-finite number): the line-by-line path reads what is readable (words with
         # spaces, trailing spaces, tabs) and names the line of anything else.
         parsed = _slow_parse(path, buf.slice(body, end - body).to_pybytes(), dim, first_line)
+        finite = np.isfinite(parsed[1]).all(axis=1)
     words, vectors = parsed
     if header_v is not None and header_v != len(words):
         raise _fail(path, 1, f"the word2vec header says {header_v} words but the file has {len(words)}",
                     "Fix the header's first number (or delete the header line)")
-    bad = ~np.isfinite(vectors).all(axis=1)
-    if bad.any():
-        row = int(np.argmax(bad))
+    if not finite.all():
+        row = int(np.argmin(finite))
         raise _fail(path, row + first_line, f"a number is not finite (nan, inf or beyond float32) in the vector "
                     f"of {words[row]!r}", "Fix or delete that line")
     index = build_index(words, str(path), lambda row: f"line {row + first_line}")
@@ -324,11 +325,10 @@ def _fast_parse_pandas(buf, start: int, end: int, dim: int,
             if not _plain_words(pa.array(chunk_words, type=pa.string())):
                 return None
             words.extend(chunk_words)
-            # Parsed as float64, then rounded to float32 (pandas' own float32 parsing is 2x slower).
-            block = np.empty((len(chunk), dim), dtype=np.float32)
+            # Parsed as float64, then rounded to float32 in one conversion of the frame's consolidated float block
+            # (pandas' own float32 parsing is 2x slower; a column-by-column copy 10x slower than this).
             with np.errstate(over="ignore"):  # beyond float32 -> inf -> reported as not finite
-                for j in range(dim):
-                    block[:, j] = chunk[j + 1].to_numpy()
+                block = np.ascontiguousarray(chunk.iloc[:, 1:].to_numpy(np.float32))
             blocks.append(block)
     except (ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError, pa.ArrowException):
         return None  # ragged line, unparsable number, invalid UTF-8 (pandas' messages lack our line numbers)

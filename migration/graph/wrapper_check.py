@@ -21,6 +21,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from migration.core.errors import UnknownCellError
+from migration.families import family
 from migration.graph.blocks import find_loops, match
 from migration.graph.graphdef import ref
 from migration.graph.reference import output_dtype
@@ -35,7 +37,7 @@ def manifest_block_keys(block: dict) -> tuple[dict[str, set[str]], dict[str, int
     for cell in block["cells"]:
         ks = keys.setdefault(cell["direction"], set())
         for w in cell["weights"]:
-            ks.update(w["sources"])
+            ks.update(set(w["sources"]) - _unread(cell))
     n_states: dict[str, int] = {}
     for label in block["outputs"]:
         if "state/" in label:
@@ -44,6 +46,17 @@ def manifest_block_keys(block: dict) -> tuple[dict[str, set[str]], dict[str, int
     for d in keys:
         n_states.setdefault(d, 0)
     return keys, n_states
+
+
+def _unread(cell: dict) -> set[str]:
+    """Checkpoint keys of the variables the cell's family creates but never reads (``Family.unread``): no loop of
+    the original graph reads them, so they cannot locate it."""
+    kind = cell.get("spec", {}).get("kind")
+    try:
+        names = family(kind).unread if kind else ()
+    except UnknownCellError:
+        return set()
+    return {cell["variables"][n] for n in names if n in cell.get("variables", {})}
 
 
 def _wrapper_variables(extra: set[str]) -> Optional[dict[str, str]]:

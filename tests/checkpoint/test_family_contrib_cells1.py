@@ -245,7 +245,7 @@ def test_rows_answer_for_the_families_and_nothing_else_knows_them():
 
 def test_kernel_u_rank_comes_from_the_row():
     """Regression: the recognizer required every variable not named ``*kernel`` to be 1-D, so IndRNN's
-    ``kernel_w``/``kernel_u`` (2-D) were refused; the row's ``ranks`` now say which are matrices."""
+    ``kernel_w``/``kernel_u`` (2-D) were refused; the row's ``matrices`` now say which are 2-D."""
     from migration.checkpoint.cell_table import check_cell_variables
     from migration.checkpoint.reader import VariableInfo
 

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 from migration.cli import main
+from tests.examples.conftest import PLOT, STEPS
+
+pytestmark = pytest.mark.xdist_group("demo")
 
 ARGS = ["--steps", "40", "--keras-steps", "12", "--quiet", "--json"]
 
@@ -20,33 +23,26 @@ def _run(capsys, *argv: str) -> tuple[int, dict]:
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("demo")
-    import io
-    import sys
-
-    buf, old = io.StringIO(), sys.stdout
-    sys.stdout = buf
-    try:
-        code = main(["demo", *ARGS, "--workdir", str(work), "--plot", str(work / "loss.png")])
-    finally:
-        sys.stdout = old
-    return code, json.loads(buf.getvalue().strip().splitlines()[-1]), work
+def demo_run(demo_pair):
+    """The second run of the shared pair (tests/examples/conftest.py): a fresh process, ``--workdir`` kept."""
+    run = demo_pair[1]
+    assert run.proc.returncode == 0, run.proc.stderr[-3000:]
+    return run.proc.returncode, run.report, run.workdir, run.cwd / PLOT
 
 
 def test_demo_succeeds_with_real_files(demo_run) -> None:
-    code, report, work = demo_run
+    code, report, work, plot = demo_run
     assert code == 0 and report["ok"] is True
     prefix = Path(report["legacy"]["checkpoint"])
-    assert prefix.name == "model.ckpt-40"
+    assert prefix.name == f"model.ckpt-{STEPS}" and prefix.parent == work / "tf1"
     for suffix in (".index", ".meta", ".data-00000-of-00001"):
         assert prefix.with_name(prefix.name + suffix).stat().st_size > 0
     assert (work / "tf1" / "checkpoint").exists() and (work / "keras" / "manifest.json").exists()
-    assert (work / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_demo_figures_prove_the_migration(demo_run) -> None:
-    _, report, _ = demo_run
+    _, report, _, _ = demo_run
     conv, held, cont = report["conversion"], report["held_out"], report["keras_continued"]
     assert conv["verified"] and 0 <= conv["max_abs_diff"] < 1e-5 and len(conv["checks"]) >= 5
     # the reference is the user's original graph, for the block and for the whole model that the demo evaluates
@@ -55,13 +51,13 @@ def test_demo_figures_prove_the_migration(demo_run) -> None:
     assert conv["model"]["file"] == "model.keras" and conv["model"]["inputs"][0] == "input_data"
     assert held["same_predictions"] == 1.0 and held["max_abs_logit_diff"] < 1e-5
     assert held["legacy_accuracy"] == held["keras_accuracy"] == pytest.approx(report["legacy"]["held_out_accuracy"])
-    assert cont["start_step"] == 40 and cont["resume_gap"] < 1e-5
-    assert conv["optimizer"]["iterations"] == 40 and conv["optimizer"]["keras"]["epsilon"] == 1e-8
+    assert cont["start_step"] == STEPS and cont["resume_gap"] < 1e-5
+    assert conv["optimizer"]["iterations"] == STEPS and conv["optimizer"]["keras"]["epsilon"] == 1e-8
     assert cont["held_out_loss"] != cont["held_out_loss_at_start"]  # Keras really trained on
 
 
 def test_demo_refuses_a_non_empty_workdir(demo_run, capsys) -> None:
-    _, _, work = demo_run
+    _, _, work, _ = demo_run
     code, report = _run(capsys, *ARGS, "--workdir", str(work))
     assert code == 2 and "--force" in report["error"]
 

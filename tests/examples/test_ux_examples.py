@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.examples.conftest import KERAS_STEPS, STEPS
 from tests.ux import png_pixels, read_events, run_cli, tf_noise
 
 PLOT, LOGDIR = "out/plots/loss.png", "out/tb"
@@ -70,23 +71,9 @@ def test_text_prep_no_longer_offers_plot_or_logdir(capsys) -> None:
     assert exc.value.code == 2 and "unrecognized arguments: --plot" in capsys.readouterr().err
 
 
-# the default keep_prob (0.75): the DropoutWrapper's in-loop masks are reproduced too (parallel_iterations=1)
-DEMO = ["demo", "--steps", "30", "--keras-steps", "10", "--seed", "3", "--json", "--plot", PLOT, "--logdir", LOGDIR]
-
-
-@pytest.fixture(scope="module")
-def demo_twice(tmp_path_factory):
-    runs = []
-    for k in range(2):
-        cwd = tmp_path_factory.mktemp(f"demo{k}")
-        proc = run_cli(*DEMO, cwd=cwd)
-        runs.append((proc, cwd))
-    return runs
-
-
 def _figures(report: dict) -> dict:
     """Every figure of the report except wall-clock times and paths."""
-    drop = {"seconds", "checkpoint", "out_dir", "workdir"}
+    drop = {"seconds", "checkpoint", "out_dir", "workdir", "workdir_kept"}  # the second run keeps its --workdir
 
     def strip(obj):
         if isinstance(obj, dict):
@@ -98,12 +85,13 @@ def _figures(report: dict) -> dict:
 
 
 @pytest.mark.slow
-def test_demo_same_seed_same_figures(demo_twice) -> None:
-    (first, _), (second, _) = demo_twice
-    for proc in (first, second):
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert tf_noise(proc.stderr) == [], proc.stderr[-3000:]
-    a, b = (json.loads(p.stdout.strip().splitlines()[-1]) for p in (first, second))
+@pytest.mark.xdist_group("demo")
+def test_demo_same_seed_same_figures(demo_pair) -> None:
+    for run in demo_pair:
+        assert run.proc.returncode == 0, run.proc.stderr[-3000:]
+        assert tf_noise(run.proc.stderr) == [], run.proc.stderr[-3000:]
+    a, b = (run.report for run in demo_pair)
+    assert a["workdir_kept"] is False and b["workdir_kept"] is True
     assert _figures(a) == _figures(b)
     # the figures are real training results, not constants: the model moved away from its start
     assert a["keras_continued"]["held_out_loss"] != a["keras_continued"]["held_out_loss_at_start"]
@@ -111,16 +99,16 @@ def test_demo_same_seed_same_figures(demo_twice) -> None:
 
 
 @pytest.mark.slow
-def test_demo_removes_its_temporary_directory_and_logs_one_step_axis(demo_twice) -> None:
-    (proc, cwd), _ = demo_twice
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+@pytest.mark.xdist_group("demo")
+def test_demo_removes_its_temporary_directory_and_logs_one_step_axis(demo_pair) -> None:
+    proc, cwd, report = demo_pair[0].proc, demo_pair[0].cwd, demo_pair[0].report
     assert report["workdir_kept"] is False and not __import__("os").path.exists(report["workdir"])
     assert "temporary files removed" in proc.stderr
     _assert_png(cwd / PLOT)
     legacy, modern = read_events(cwd / LOGDIR / "legacy"), read_events(cwd / LOGDIR / "modern")
     assert set(legacy) == set(modern) == {"demo/train_loss"}
-    assert [s for s, _ in legacy["demo/train_loss"]] == list(range(0, 30))
-    assert [s for s, _ in modern["demo/train_loss"]] == list(range(30, 40))  # Keras continues at TF1's last step
+    assert [s for s, _ in legacy["demo/train_loss"]] == list(range(0, STEPS))
+    assert [s for s, _ in modern["demo/train_loss"]] == list(range(STEPS, STEPS + KERAS_STEPS))  # at TF1's last step
 
 
 def test_examples_leave_op_determinism_as_they_found_it(capsys) -> None:
