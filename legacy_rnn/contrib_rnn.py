@@ -21,6 +21,10 @@ from legacy_rnn.contrib import (  # noqa: F401
 from legacy_rnn.cifg_lstm import CoupledInputForgetGateLSTMCell  # noqa: F401
 from legacy_rnn.layer_norm_lstm_contrib import LayerNormLSTMCell  # noqa: F401
 from legacy_rnn.weight_norm_lstm import WeightNormLSTMCell  # noqa: F401
+from legacy_rnn.indrnn import IndRNNCell, IndyGRUCell, IndyLSTMCell  # noqa: F401
+from legacy_rnn.intersection_rnn import IntersectionRNNCell  # noqa: F401
+from legacy_rnn.minimal_rnn import CFNCell, MinimalRNNCell  # noqa: F401
+from legacy_rnn.sru import SRUCell  # noqa: F401
 from legacy_rnn.wrappers import (  # noqa: F401
     AttentionCellWrapper, EmbeddingWrapper, InputProjectionWrapper, OutputProjectionWrapper,
 )
@@ -89,5 +93,7 @@ __all__ = [
     "LSTMBlockCell", "LSTMBlockFusedCell", "GRUBlockCell", "GRUBlockCellV2", "LayerNormBasicLSTMCell", "ConvLSTMCell",
     "OutputProjectionWrapper", "InputProjectionWrapper", "EmbeddingWrapper", "AttentionCellWrapper",
     "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
+    "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
+    "IntersectionRNNCell",
     "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell",
 ]

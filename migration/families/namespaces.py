@@ -15,6 +15,8 @@ _MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         "static_state_saving_rnn", "LSTMBlockCell", "LSTMBlockFusedCell", "GRUBlockCell", "GRUBlockCellV2",
         "LayerNormBasicLSTMCell", "ConvLSTMCell", "OutputProjectionWrapper", "InputProjectionWrapper",
         "EmbeddingWrapper", "AttentionCellWrapper", "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
+        "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
+        "IntersectionRNNCell",
         "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell")),
     "tf.contrib.crf": ("legacy_rnn.crf", (
         "crf_sequence_score", "crf_log_norm", "crf_log_likelihood", "crf_decode", "viterbi_decode",

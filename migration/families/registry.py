@@ -4,6 +4,7 @@ from __future__ import annotations
 from migration.core.specs import CELL_KINDS, register_kind
 import migration.families.basic_lstm as basic_lstm
 import migration.families.basic_rnn as basic_rnn
+import migration.families.cfn as cfn
 import migration.families.cifg_lstm as cifg_lstm
 import migration.families.cudnn_compatible_gru as cudnn_compatible_gru
 import migration.families.cudnn_compatible_lstm as cudnn_compatible_lstm
@@ -11,11 +12,17 @@ import migration.families.gru as gru
 import migration.families.gru_block as gru_block
 import migration.families.gru_block_v2 as gru_block_v2
 import migration.families.handwritten as handwritten
+import migration.families.ind_rnn as ind_rnn
+import migration.families.indy_gru as indy_gru
+import migration.families.indy_lstm as indy_lstm
+import migration.families.intersection_rnn as intersection_rnn
 import migration.families.layer_norm_lstm as layer_norm_lstm
 import migration.families.layer_norm_lstm_contrib as layer_norm_lstm_contrib
 import migration.families.lstm as lstm
 import migration.families.lstm_block as lstm_block
 import migration.families.lstm_block_fused as lstm_block_fused
+import migration.families.minimal_rnn as minimal_rnn
+import migration.families.sru as sru
 import migration.families.ugrnn as ugrnn
 import migration.families.weight_norm_lstm as weight_norm_lstm
 from migration.families.row import Family
@@ -37,6 +44,8 @@ FAMILIES: tuple[Family, ...] = (
     cifg_lstm.FAMILY,
     layer_norm_lstm_contrib.FAMILY,
     weight_norm_lstm.FAMILY,
+    ind_rnn.FAMILY, indy_gru.FAMILY, indy_lstm.FAMILY, minimal_rnn.FAMILY, cfn.FAMILY, sru.FAMILY,  # h-cells1
+    intersection_rnn.FAMILY,
 )
 
 for _family in FAMILIES:

@@ -148,6 +148,20 @@ def default_dims(kernel: str = "kernel", bias: str = "bias", blocks: int = 1):
     return dims
 
 
+def keras_spec_hook(kind: str, keras_class: str, with_forget_bias: bool = False):
+    """The export hook (``Family.keras_spec``) of a family whose Keras twin is one custom class ``module:Class``
+    holding ``units`` and ``activation`` (and forget_bias: the TF1 cell's, ``--forget-bias``, when it has one)."""
+    def hook(cell: Any, forget_bias: float, where: str) -> Optional[CellSpec]:
+        module, name = keras_class.split(":")
+        if not isinstance(cell, getattr(importlib.import_module(module), name)):
+            return None
+        activation = cell.get_config().get("activation", "tanh")
+        activation = activation if isinstance(activation, str) else activation["config"]["name"]
+        extra = {"forget_bias": forget_bias} if with_forget_bias else {}
+        return CellSpec(kind, cell.units, activation=activation, **extra)
+    return hook
+
+
 def act_or_none(spec: CellSpec) -> Optional[str]:
     """TF1 builders take ``activation=None`` for tanh."""
     return None if spec.activation == "tanh" else spec.activation

@@ -77,7 +77,7 @@ def test_private_modules_left_as_written_still_ship(module):
 
 
 @pytest.mark.parametrize("rel", ["contrib.seq2seq.BasicDecoderV2", "contrib.seq2seq.BeamSearchDecoderV2",
-                                 "contrib.rnn.IntersectionRNNCell", "contrib.rnn.CompiledWrapper",
+                                 "contrib.rnn.NTMCell", "contrib.rnn.CompiledWrapper",
                                  "python.ops.rnn_cell_impl._linear", "contrib.learn.preprocessing",
                                  "contrib.layers.embed_sequence"])
 def test_not_rebuilt_names_have_no_home(rel):

@@ -145,8 +145,8 @@ MANUAL_CASES = [
      "import tensorflow as tf\ni = tf.contrib.layers.embed_sequence(ids, 10, 4)\n",
      ["2:5: tf.contrib.layers.embed_sequence"], "tf_slim"),
     ("a cell with no TF 2.21 home reached through an alias of tf.contrib.rnn",
-     "import tensorflow as tf\nrnn = tf.contrib.rnn\nc = rnn.IntersectionRNNCell(3)\n",
-     ["3:5: tf.contrib.rnn.IntersectionRNNCell"], "rewrite it by hand"),
+     "import tensorflow as tf\nrnn = tf.contrib.rnn\nc = rnn.NTMCell(3)\n",
+     ["3:5: tf.contrib.rnn.NTMCell"], "rewrite it by hand"),
     ("*args hide which TF1 arguments are passed",
      "import tensorflow as tf\ns = tf.reduce_sum(*args)\n", ["2:5: tf.reduce_sum(*args/**kwargs)"], "by hand"),
 ]

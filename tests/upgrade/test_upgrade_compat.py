@@ -106,7 +106,7 @@ def test_manual_check_list_is_explicit():
 @pytest.mark.parametrize("before, expected", [
     ("import tensorflow as tf\nf(tf.nn.rnn_cell)\n", ["2:3: tf.nn.rnn_cell"]),
     ("import tensorflow as tf\nfrom tensorflow.contrib.rnn import *\n", ["2:1: from tensorflow.contrib.rnn import *"]),
-    ("from tensorflow.contrib.rnn import IntersectionRNNCell\n", ["1:1: tf.contrib.rnn.IntersectionRNNCell"]),
+    ("from tensorflow.contrib.rnn import NTMCell\n", ["1:1: tf.contrib.rnn.NTMCell"]),
     ("import tensorflow as tf\nc = getattr(tf.nn.rnn_cell, name)(3)\n", ["2:5: getattr(tf.nn.rnn_cell, ...)"]),
     ("from tensorflow.contrib import rnn\nc = rnn.NASCell(3)\n", ["2:5: tf.contrib.rnn.NASCell"]),
 ])

@@ -39,7 +39,7 @@ ALIAS_USES = Rule("alias_uses", "ref", "a name its module alias's home does not 
     Example("import tensorflow as tf\nrnn = tf.contrib.rnn\ncell = rnn.LSTMBlockCell(8)\n",
             "import legacy_rnn.contrib_rnn\nimport tensorflow as tf\nrnn = legacy_rnn.contrib_rnn\n"
             "cell = rnn.LSTMBlockCell(8)\n"),
-    Example("import tensorflow as tf\nrnn = tf.contrib.rnn\ncell = rnn.IntersectionRNNCell(8)\n",
+    Example("import tensorflow as tf\nrnn = tf.contrib.rnn\ncell = rnn.NTMCell(8)\n",
             "import legacy_rnn.contrib_rnn\nimport tensorflow as tf\nrnn = legacy_rnn.contrib_rnn\n"
-            "cell = rnn.IntersectionRNNCell(8)\n", ("tf.contrib.rnn.IntersectionRNNCell",)),
+            "cell = rnn.NTMCell(8)\n", ("tf.contrib.rnn.NTMCell",)),
 ))

@@ -1,0 +1,20 @@
+"""Small helpers the rebuilt ``tf.contrib.rnn`` cells share (TF 1.15's argument conventions)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+import tf_keras
+
+
+def activation_fn(activation) -> Callable:
+    """TF 1.15's ``activation or tanh``; a name (``"relu"``) is also accepted."""
+    return tf.tanh if activation is None else tf_keras.activations.get(activation)
+
+
+def input_depth(inputs_shape) -> int:
+    """The static input depth of a ``[batch, depth]`` input; TF 1.15's ValueError when it is unknown."""
+    depth = tf.compat.dimension_value(tf.TensorShape(inputs_shape)[-1])
+    if depth is None:
+        raise ValueError(f"Expected inputs.shape[-1] to be known, saw shape: {inputs_shape}")
+    return int(depth)
