@@ -25,6 +25,7 @@ Exit codes: 0 success, 1 a check failed (verification or held-out agreement), 2 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -35,7 +36,7 @@ import numpy as np
 
 from migration.examples import distributed, sentiment
 from migration.examples.common import (
-    add_common_args, emit_json, plot_curves, quiet_tensorflow, run_guarded, say, write_scalars,
+    add_common_args, emit_json, plot_curves, quiet_tensorflow, result_line, run_guarded, say, write_scalars,
 )
 from migration.core.errors import MigrationError
 from migration.core.outdir import check_replaceable, is_checkpoint_dir
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace) -> dict:
     return report
 
 
-def _print_report(r: dict) -> None:
+def _print_report(r: dict, args: argparse.Namespace) -> None:
     h, c, k = r["held_out"], r["conversion"], r["keras_continued"]
     lines = [
         "",
@@ -183,7 +184,8 @@ def _print_report(r: dict) -> None:
         f"  data           {r['data']['train']} train / {r['data']['test']} held-out snippets; majority baseline "
         f"{r['data']['test_majority_accuracy']:.3f}",
         f"  TF1 graph      {r['legacy']['steps']} steps, held-out accuracy {r['legacy']['held_out_accuracy']:.4f}, "
-        f"checkpoint {r['legacy']['checkpoint']}",
+        + (f"checkpoint {r['legacy']['checkpoint']}" if r.get("workdir_kept", True) else
+           f"checkpoint {os.path.basename(r['legacy']['checkpoint'])} (removed with the temporary files)"),
         f"  conversion     {c['verdict']}; max |TF1 - Keras| = {c['max_abs_diff']:.2e}; whole model "
         f"{c['model']['file']}: {' -> '.join(c['model']['pieces'])}",
         f"  held-out       TF1 {h['legacy_accuracy']:.4f} vs Keras {h['keras_accuracy']:.4f}; "
@@ -192,7 +194,7 @@ def _print_report(r: dict) -> None:
         f"(TF1 ended at {r['legacy']['held_out_loss']:.6f}); after {k['steps']} more steps: accuracy "
         f"{k['held_out_accuracy']:.4f}, loss {k['held_out_loss']:.4f}",
     ]
-    say("\n".join(lines))
+    result_line("\n".join(lines), args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -215,7 +217,7 @@ def _execute(args: argparse.Namespace) -> int:
         if temporary is not None:
             temporary.cleanup()
     report["workdir_kept"] = temporary is None
-    _print_report(report)
+    _print_report(report, args)
     if args.json:
         emit_json(report)
     return 0 if report["ok"] else 1

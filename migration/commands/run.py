@@ -69,13 +69,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        epilog="exit codes: the program's own; 2 when SCRIPT.py cannot be read (nothing was run)")
     p.add_argument("--tf2-behavior", action="store_true",
                    help="do not call tf.compat.v1.disable_v2_behavior() (eager programs that only need the TF1 cells)")
-    p.add_argument("script", metavar="SCRIPT.py", help="the program to run")
+    p.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the program to run")  # "?": a clear message
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="passed to the program unchanged")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     script = args.script
+    if script is None:
+        raise MigrationError("name the program to run: `rnn-migrate run SCRIPT.py [ARGS]` (e.g. `rnn-migrate run "
+                             "train.py --epochs 3`).")
     if not os.path.isfile(script):
         what = "is a directory" if os.path.isdir(script) else "does not exist"
         raise MigrationError(f"Cannot run {script!r}: it {what}. Pass the path of a Python file (your TF1 program), "

@@ -2,7 +2,9 @@
 
 Contract of the common flags (added by :func:`add_common_args`):
 
-* ``--json``: the **last line of stdout** is one JSON object with the run's figures; human output goes to stderr.
+* results (the report's lines, :func:`result_line`) go to stdout, progress and messages (:func:`say`) to stderr:
+  ``rnn-migrate example NAME > out.txt`` keeps the report; ``--json``: stdout holds only one JSON object with the
+  run's figures and the report's lines go to stderr too.
 * ``--plot PATH.png``: loss curves, legacy vs modern, written atomically (parent directories created); curves of
   one model share a colour, sides differ by line style, the legend sits outside the data, and a curve that lies
   exactly on another one says so in its legend entry.
@@ -113,6 +115,16 @@ def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "",
 def say(message: str) -> None:
     """Human output: stderr (stdout stays machine-readable under ``--json``), above any open progress bar."""
     output.say(message)
+
+
+def result_line(message: str, args: argparse.Namespace) -> None:
+    """A line of the run's report: stdout (results there, progress and messages on stderr, as every ``rnn-migrate``
+    command); with ``--json`` on stderr, so that stdout holds the JSON object alone."""
+    if getattr(args, "json", False):
+        output.say(message)
+    else:
+        sys.stdout.write(message + "\n")
+        sys.stdout.flush()
 
 
 def emit_json(result: Mapping[str, object]) -> None:

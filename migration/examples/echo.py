@@ -36,7 +36,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from migration.examples.common import (
-    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
+    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, result_line, run_guarded, say, write_scalars,
 )
 from migration.core.errors import MigrationError
 
@@ -330,15 +330,15 @@ def _main(args: argparse.Namespace) -> int:
         if weights is None:
             weights = initial_weights(config.state_size, np.random.default_rng([config.seed, 1]))
         runs[impl] = result = run(config, weights)
-        say(f"{impl}: first 10 steps {result.summary()['first_10_steps_loss']:.4f}, "
+        result_line(f"{impl}: first 10 steps {result.summary()['first_10_steps_loss']:.4f}, "
             f"first window {result.summary()['first_loss']:.4f}, final loss {result.final_loss:.4f} "
-            f"({len(result.step_losses)} steps, {result.seconds:.1f} s)")
+            f"({len(result.step_losses)} steps, {result.seconds:.1f} s)", args)
         # one tag for every implementation, one run directory each: TensorBoard overlays them on the step axis
         write_scalars(args.logdir, f"modern/{impl}" if impl == "keras" else f"legacy/{impl}", "echo/loss",
                       result.step_losses)
     expected = expected_losses()
-    say("expected (seed 002): no dependency {no_dependency:.3f}, one {one_dependency:.3f}, both {both_dependencies:.3f}"
-        .format(**expected))
+    result_line("expected (seed 002): no dependency {no_dependency:.3f}, one {one_dependency:.3f}, both {both_dependencies:.3f}"
+        .format(**expected), args)
     if args.plot:
         curves = {f"{impl} ({'Keras 2' if impl == 'keras' else 'TF1'})": r.losses or r.step_losses
                   for impl, r in runs.items()}

@@ -1,0 +1,38 @@
+"""Rough edges a new user met (each test fails on the main branch before the fix):
+
+* the TensorBoard install line replaced the quick start's editable install (`pip install ".[tensorboard]"`);
+* `rnn-migrate example` / `rnn-migrate run` without a name said "the following arguments are required: NAME, args";
+* a syntax error met by `upgrade` said "then scan again"; `upgrade` had no default `--to`.
+(`convert` listing clips as assumed: tests/checkpoint/test_clip_sources.py.)
+"""
+from __future__ import annotations
+
+import re
+
+from tests.ux import ROOT, run_cli
+
+
+def test_no_doc_installs_an_extra_without_the_editable_flag():
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"pip install [\"']?\.\[", text), path  # `pip install ".[x]"` replaces `pip install -e .`
+    assert 'pip install -e ".[tensorboard]"' in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_commands_without_their_name_say_what_to_pass(tmp_path):
+    proc = run_cli("example", cwd=tmp_path)
+    assert proc.returncode == 2 and "required" not in proc.stderr
+    assert all(name in proc.stderr for name in ("echo", "sentiment", "keras_api", "seq2seq")), proc.stderr
+    proc = run_cli("run", cwd=tmp_path)
+    assert proc.returncode == 2 and "required" not in proc.stderr and "rnn-migrate run SCRIPT.py" in proc.stderr
+
+
+def test_upgrade_defaults_to_compat_and_a_syntax_error_says_upgrade_not_scan(tmp_path):
+    (tmp_path / "good.py").write_text("import tensorflow as tf\nx = tf.placeholder(tf.float32, [None, 3])\n")
+    proc = run_cli("upgrade", "good.py", "--out", "good_v2.py", cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert "compat.v1" in (tmp_path / "good_v2.py").read_text()  # --to compat, the default
+    (tmp_path / "bad.py").write_text("import tensorflow as tf\nx = tf.placeholder(tf.float32,, [None])\n")
+    proc = run_cli("upgrade", "bad.py", "--out", "bad_v2.py", cwd=tmp_path)
+    assert proc.returncode == 2 and "bad.py" in proc.stderr and "Fix the syntax" in proc.stderr, proc.stderr
+    assert "scan again" not in proc.stderr and not (tmp_path / "bad_v2.py").exists()
