@@ -161,17 +161,24 @@ def run(args: argparse.Namespace) -> dict:
         "distributed": dist,
     }
     if args.plot:
-        window = 25
-        tf1_label, keras_label = "TF1 graph (legacy_rnn)", "Keras 2 from the converted checkpoint"
-        plot_curves(args.plot, {tf1_label: sentiment.windows(legacy.losses, window),
-                                keras_label: sentiment.windows(modern.losses, window)},
-                    offsets={keras_label: len(legacy.losses) // window}, xlabel=f"step / {window}",
-                    marker=(len(legacy.losses) / window + 0.5, f"convert + verify at step {legacy.global_step}"),
-                    title="rnn-migrate demo: training loss (mean of 25 steps)")
+        plot_loss(args.plot, legacy.losses, modern.losses, legacy.global_step)
     # one tag, one step axis: TF1's loss k at global step k, Keras' continuing at the step where TF1 stopped
     write_scalars(args.logdir, "legacy", "demo/train_loss", legacy.losses, start_step=legacy.start_step)
     write_scalars(args.logdir, "modern", "demo/train_loss", modern.losses, start_step=legacy.global_step)
     return report
+
+
+def plot_loss(path: str, tf1_losses: list[float], keras_losses: list[float], converted_at: int,
+              window: int = 25) -> None:
+    """The demo's loss curves: 25-step means at their last step, TF1 then Keras, the conversion line labelled."""
+    tf1_label, keras_label = "TF1 graph (legacy_rnn)", "Keras 2 from the converted checkpoint"
+    tf1_windows = sentiment.windows(tf1_losses, window)
+    plot_curves(path, {tf1_label: tf1_windows, keras_label: sentiment.windows(keras_losses, window)},
+                offsets={keras_label: len(tf1_windows)}, x_step=window, xlabel="training step",
+                marker=(len(tf1_windows) * window + window / 2,
+                        f"step {converted_at}: converted + verified;\nKeras continues from the same weights\n"
+                        "and Adam state"),
+                title=f"rnn-migrate demo: training loss (mean of {window} steps)")
 
 
 def _print_report(r: dict, args: argparse.Namespace) -> None:

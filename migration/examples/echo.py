@@ -152,6 +152,19 @@ class EchoRun:
                 "steps": len(self.step_losses), "seconds": self.seconds}
 
 
+def plot_windows(step_losses: Sequence[float], per_epoch: int) -> list[float]:
+    """The plotted curve: the seed's windows (:func:`_train`: steps 0..100, then 100 steps each) plus, per epoch, the
+    mean of its remaining steps, which the seed's report leaves out (1,000 steps: 10 windows, not 9)."""
+    out: list[float] = []
+    for start in range(0, len(step_losses), max(per_epoch, 1)):
+        epoch = list(step_losses[start:start + per_epoch])
+        bounds = [0, *range(REPORT_EVERY + 1, len(epoch) + 1, REPORT_EVERY)]
+        if bounds[-1] < len(epoch):
+            bounds.append(len(epoch))
+        out += [float(np.mean(epoch[a:b])) for a, b in zip(bounds, bounds[1:])]
+    return out
+
+
 def _epochs(config: EchoConfig) -> Iterator[Iterator[tuple[np.ndarray, np.ndarray]]]:
     rng = np.random.default_rng([config.seed, 0])
     for _ in range(config.epochs):
@@ -340,10 +353,12 @@ def _main(args: argparse.Namespace) -> int:
     result_line("expected (seed 002): no dependency {no_dependency:.3f}, one {one_dependency:.3f}, both {both_dependencies:.3f}"
         .format(**expected), args)
     if args.plot:
-        curves = {f"{impl} ({'Keras 2' if impl == 'keras' else 'TF1'})": r.losses or r.step_losses
-                  for impl, r in runs.items()}
+        per_epoch = (args.size // BATCH_SIZE) // args.num_steps
+        curves = {f"{impl} ({'Keras 2' if impl == 'keras' else 'TF1'})":
+                  plot_windows(r.step_losses, per_epoch) if r.losses else r.step_losses for impl, r in runs.items()}
         same = plot_curves(args.plot, curves, title=f"echo: num_steps={args.num_steps}, state_size={args.state_size}",
-                           xlabel=f"x{REPORT_EVERY} steps" if all(r.losses for r in runs.values()) else "step")
+                           xlabel=f"window of {REPORT_EVERY} steps (each epoch's last one: its remaining steps)"
+                           if all(r.losses for r in runs.values()) else "step")
         for label, (other, diff) in same.items():
             say(f"plot: {label} lies exactly on {other} (max |diff| {diff:.1e}); it is drawn dashed on top")
     if args.json:
