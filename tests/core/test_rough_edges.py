@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tests.ux import ROOT, run_cli
 
@@ -36,3 +37,15 @@ def test_upgrade_defaults_to_compat_and_a_syntax_error_says_upgrade_not_scan(tmp
     proc = run_cli("upgrade", "bad.py", "--out", "bad_v2.py", cwd=tmp_path)
     assert proc.returncode == 2 and "bad.py" in proc.stderr and "Fix the syntax" in proc.stderr, proc.stderr
     assert "scan again" not in proc.stderr and not (tmp_path / "bad_v2.py").exists()
+
+
+def test_scan_links_open_outside_a_checkout(tmp_path, monkeypatch):
+    """`scan` linked its generic rows to docs/upgrading.md#..., which exists only in a checkout (fails on main)."""
+    from migration.commands.scan import doc_link
+    from migration.upgrade.scan import UPGRADE_DOC
+
+    monkeypatch.chdir(tmp_path)  # no docs/ here, as for a user of the installed package
+    for doc in (UPGRADE_DOC, "docs/api-map.md#placeholder"):
+        path, _, anchor = doc_link(doc).partition("#")
+        assert Path(path).is_file() and anchor == doc.partition("#")[2], doc_link(doc)
+        assert f'id="{anchor}"' in Path(path).read_text(encoding="utf-8")
