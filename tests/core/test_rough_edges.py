@@ -49,3 +49,15 @@ def test_scan_links_open_outside_a_checkout(tmp_path, monkeypatch):
         path, _, anchor = doc_link(doc).partition("#")
         assert Path(path).is_file() and anchor == doc.partition("#")[2], doc_link(doc)
         assert f'id="{anchor}"' in Path(path).read_text(encoding="utf-8")
+
+
+def test_readme_blocks_that_write_files_do_it_in_a_scratch_directory():
+    """Run at the repository root, the checkpoint block left models/, converted/ and tf1/ there (fails on main)."""
+    from tests.core.test_docs import collect
+
+    writers = [b for b in collect(ROOT / "README.md") if b.lang == "bash" and not b.illustrative
+               and re.search(r"\b(models|converted|tf1)/", b.code)]
+    assert writers
+    for block in writers:
+        first = next(line for line in block.code.splitlines() if line.strip() and not line.startswith("#"))
+        assert first.startswith('cd "$(mktemp -d)"'), (block.line, first)
