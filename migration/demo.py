@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> dict:
         "distributed": dist,
     }
     if args.plot:
-        plot_loss(args.plot, legacy.losses, modern.losses, legacy.global_step)
+        plot_loss(args.plot, legacy.losses, modern.losses, legacy.global_step, keep_prob=args.keep_prob)
     # one tag, one step axis: TF1's loss k at global step k, Keras' continuing at the step where TF1 stopped
     write_scalars(args.logdir, "legacy", "demo/train_loss", legacy.losses, start_step=legacy.start_step)
     write_scalars(args.logdir, "modern", "demo/train_loss", modern.losses, start_step=legacy.global_step)
@@ -169,15 +169,19 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def plot_loss(path: str, tf1_losses: list[float], keras_losses: list[float], converted_at: int,
-              window: int = 25) -> None:
-    """The demo's loss curves: 25-step means at their last step, TF1 then Keras, the conversion line labelled."""
+              window: int = 25, keep_prob: float = 1.0) -> None:
+    """The demo's loss curves: 25-step means at their last step, TF1 then Keras, the conversion line labelled. With
+    ``keep_prob < 1`` the label says why the training loss drops there: TF1's is measured through its DropoutWrapper,
+    the converted model is the inference graph (dropout bypassed), so Keras trains and measures without dropout."""
+    why = (f"\ntraining loss lower from here: TF1's with dropout\n(keep_prob {keep_prob:g}), the converted model "
+           "has none" if keep_prob < 1 else "")
     tf1_label, keras_label = "TF1 graph (legacy_rnn)", "Keras 2 from the converted checkpoint"
     tf1_windows = sentiment.windows(tf1_losses, window)
     plot_curves(path, {tf1_label: tf1_windows, keras_label: sentiment.windows(keras_losses, window)},
                 offsets={keras_label: len(tf1_windows)}, x_step=window, xlabel="training step",
                 marker=(len(tf1_windows) * window + window / 2,
                         f"step {converted_at}: converted + verified;\nKeras continues from the same weights\n"
-                        "and Adam state"),
+                        "and Adam state" + why),
                 title=f"rnn-migrate demo: training loss (mean of {window} steps)")
 
 

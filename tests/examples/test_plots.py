@@ -112,8 +112,10 @@ def test_demo_plot_in_steps_with_the_conversion_line_explained(tmp_path, figures
     from migration import demo
 
     rng = np.random.default_rng(4)
-    demo.plot_loss(tmp_path / "d.png", list(rng.uniform(0.5, 0.7, 100)), list(rng.uniform(0.4, 0.6, 50)), 100)
-    (fig,) = figures
+    demo.plot_loss(tmp_path / "d.png", list(rng.uniform(0.5, 0.7, 100)), list(rng.uniform(0.4, 0.6, 50)), 100,
+                   keep_prob=0.75)
+    demo.plot_loss(tmp_path / "e.png", [0.5] * 50, [0.4] * 25, 50)  # no dropout: nothing to explain
+    fig, no_dropout = figures
     ax = fig.axes[0]
     assert ax.get_xlabel() == "training step"
     lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
@@ -121,3 +123,5 @@ def test_demo_plot_in_steps_with_the_conversion_line_explained(tmp_path, figures
     assert list(tf1) == [25, 50, 75, 100] and list(keras) == [125, 150]  # each 25-step mean at its last step
     texts = " ".join(t.get_text() for t in ax.texts)
     assert "step 100: converted + verified" in texts and "same weights" in texts and "Adam state" in texts
+    assert "with dropout\n(keep_prob 0.75)" in texts and "converted model has none" in texts  # why the loss drops
+    assert "dropout" not in " ".join(t.get_text() for t in no_dropout.axes[0].texts)
