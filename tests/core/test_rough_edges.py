@@ -52,7 +52,8 @@ def test_scan_links_open_outside_a_checkout(tmp_path, monkeypatch):
 
 
 def test_readme_blocks_that_write_files_do_it_in_a_scratch_directory():
-    """Run at the repository root, the checkpoint block left models/, converted/ and tf1/ there (fails on main)."""
+    """Run at the repository root, the checkpoint block left models/, converted/ and tf1/ there (fails on main); now
+    everything goes into one new directory (mkdir fails rather than mix with an earlier run's files)."""
     from tests.core.test_docs import collect
 
     writers = [b for b in collect(ROOT / "README.md") if b.lang == "bash" and not b.illustrative
@@ -60,4 +61,4 @@ def test_readme_blocks_that_write_files_do_it_in_a_scratch_directory():
     assert writers
     for block in writers:
         first = next(line for line in block.code.splitlines() if line.strip() and not line.startswith("#"))
-        assert first.startswith('cd "$(mktemp -d)"'), (block.line, first)
+        assert first.startswith("mkdir rnn-migrate-try && cd rnn-migrate-try"), (block.line, first)  # one new dir
