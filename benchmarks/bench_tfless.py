@@ -1,18 +1,14 @@
-"""Benchmark reading a checkpoint without TensorFlow (issue 23): whole processes, side by side.
+"""Benchmark reading a checkpoint without TensorFlow: whole processes, side by side.
 
 Rows, each a fresh ``python`` process (interleaved, ``--repeat`` runs each; median and best wall, CPU = user + sys of
 the child from ``getrusage(RUSAGE_CHILDREN)``):
 
 * ``python -c pass``: the interpreter alone;
-* ``python -c "import tensorflow"``: what every checkpoint command pays first today;
+* ``python -c "import tensorflow"``: what every checkpoint command paid first before ``inspect`` stopped importing it;
 * ``migration.core.tfproto``: import it, read the checkpoint's ``.index`` (every entry, CRC-checked), its ``.meta``
-  (the whole MetaGraphDef) and walk every node of the graph and of its functions: the reading ``inspect`` needs,
-  without TensorFlow;
-* ``rnn-migrate inspect CKPT --json``: today's command (``python -m migration``);
-* the same command with TensorFlow replaced by a stub served by ``migration.core.tfproto``
-  (``benchmarks/inspect_tfless_prototype.py``): what ``inspect`` costs once the readers are wired in. Its stdout
-  must equal today's byte for byte (checked on every run, with and without ``--json``; ``PYTHONHASHSEED=0`` for
-  every row, since today's report orders some lists by set iteration).
+  (the whole MetaGraphDef) and walk every node of the graph and of its functions: the reading ``inspect`` needs;
+* ``rnn-migrate inspect CKPT`` and ``rnn-migrate inspect CKPT --json`` (``python -m migration``), which import no
+  TensorFlow (checked once per call here: the run is repeated with ``-X importtime`` and its log searched).
 
 The checkpoint is the demo's (``python -m migration demo --workdir DIR`` is run once when ``--checkpoint`` is not
 given: about a minute). Writes its section of docs/benchmarks.md between ``<!-- bench_tfless:start -->`` and
@@ -85,19 +81,18 @@ def rows_for(prefix: str) -> list[tuple[str, list[str]]]:
         ("`python -c \"import tensorflow\"`", [py, "-c", "import tensorflow"]),
         ("`migration.core.tfproto`: import, read `.index` + `.meta`, walk every node (no TensorFlow)",
          [py, "-c", READ_TFLESS, prefix]),
-        ("`rnn-migrate inspect CKPT --json` (today)", [py, "-m", "migration", "inspect", prefix, "--json"]),
-        ("prototype: the same `inspect`, TensorFlow stubbed by `migration.core.tfproto`",
-         [py, str(REPO / "benchmarks" / "inspect_tfless_prototype.py"), prefix, "--json"]),
+        ("`rnn-migrate inspect CKPT`", [py, "-m", "migration", "inspect", prefix]),
+        ("`rnn-migrate inspect CKPT --json`", [py, "-m", "migration", "inspect", prefix, "--json"]),
     ]
 
 
-def same_output(prefix: str) -> bool:
-    """Today's ``inspect`` and the prototype print the same bytes, as JSON and as tables."""
-    prototype = str(REPO / "benchmarks" / "inspect_tfless_prototype.py")
+def imports_no_tensorflow(prefix: str) -> bool:
+    """``inspect`` (tables and JSON) runs without importing TensorFlow or tf_keras (``-X importtime``'s log)."""
     for flags in (["--json"], []):
-        today = timed([sys.executable, "-m", "migration", "inspect", prefix, *flags])[2]
-        stubbed = timed([sys.executable, prototype, prefix, *flags])[2]
-        if today != stubbed or not today.strip():
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "migration", "inspect", prefix, *flags],
+                              capture_output=True, text=True, env=_env(), cwd=str(REPO))
+        names = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time")}
+        if proc.returncode not in (0, 1) or not proc.stdout.strip() or {"tensorflow", "tf_keras"} & names:
             return False
     return True
 
@@ -128,14 +123,14 @@ def table(results: list[dict]) -> str:
 
 
 def section(prefix: str, results: list[dict], details: dict, load: tuple[float, float], repeat: int,
-            same: bool) -> str:
+            tf_free: bool) -> str:
     files = {ext: os.path.getsize(prefix + ext) for ext in (".index", ".meta")}
     read = details.get("read", {})
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; load average "
                f"{load[0]:.1f} before, {load[1]:.1f} after")
     noisy = max(load) > 0.5 * (os.cpu_count() or 1)
     return "\n".join([
-        START, "## Reading without TensorFlow (`benchmarks/bench_tfless.py`, issue 23)", "",
+        START, "## Reading without TensorFlow: `inspect` (`benchmarks/bench_tfless.py`)", "",
         f"The demo's checkpoint (`rnn-migrate demo`: seed-004 sentiment model, GloVe 18,857 x 50 as a graph Const): "
         f"`.index` {files['.index']:,} bytes ({read.get('variables', '?')} variables), `.meta` {files['.meta']:,} "
         f"bytes ({read.get('nodes', '?')} nodes in the graph and its functions). Each row is a whole process, "
@@ -144,14 +139,13 @@ def section(prefix: str, results: list[dict], details: dict, load: tuple[float, 
            "user + sys of the process, move less and are the closer estimate of an idle machine's wall time)."
            if noisy else "."), "",
         table(results), "",
-        "Today's `inspect` imports TensorFlow only to read (`migration/checkpoint/reader.py`: "
-        "`tf.train.load_checkpoint`, `tf.train.latest_checkpoint`; `meta.py`: `meta_graph_pb2`, `tf.make_ndarray`, "
-        "`dtypes.as_dtype`; `migration/graph/graphdef.py`: `variable_pb2`). The last row runs today's `inspect` code "
-        "with those calls served by `migration.core.tfproto` and every other TensorFlow/Keras import refused: its "
-        "output was " + ("**byte-identical** to today's (JSON and tables)" if same else "**different** from "
-                         "today's: the prototype is not yet a faithful replacement") + ". The readers are not "
-        "wired into `inspect` yet; the acceptance target (<= 1.0 s wall on an idle 2-core machine) is to be measured "
-        "again once they are.",
+        "`inspect` reads the index, the `checkpoint` state file and the `.meta` with `migration.core.tfproto` "
+        "(`migration/checkpoint/reader.py`, `meta.py`); TensorFlow is imported only when a tensor is read (`convert`, "
+        "`verify`, `export`). In this run `inspect` "
+        + ("imported neither TensorFlow nor tf_keras" if tf_free else "**imported TensorFlow**: a regression")
+        + " (`-X importtime`); `tests/checkpoint/test_inspect_without_tf.py` checks it and that its report equals "
+        "the one computed from TensorFlow's own readers. Acceptance target: <= 1.0 s wall on an idle 2-core machine; "
+        "on a loaded machine the CPU column is the closer estimate of that wall time.",
         END,
     ])
 
@@ -175,10 +169,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-tfless-") as tmp:
         prefix = args.checkpoint or demo_checkpoint(tmp)
         before = os.getloadavg()[0]
-        same = same_output(prefix)
+        tf_free = imports_no_tensorflow(prefix)
         results, details = measure(prefix, args.repeat)
         load = (before, os.getloadavg()[0])
-        text = section(prefix, results, details, load, args.repeat, same)
+        text = section(prefix, results, details, load, args.repeat, tf_free)
     print(text)
     if not args.no_write:
         write_section(text)

@@ -40,6 +40,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "migration.commands.demo",
     "migration.commands.doctor",
     "migration.commands.example",
+    "migration.commands.run",
     "migration.commands.scan",
     "migration.commands.upgrade",
     "migration.commands.inspect",

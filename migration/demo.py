@@ -25,6 +25,7 @@ Exit codes: 0 success, 1 a check failed (verification or held-out agreement), 2 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -35,7 +36,7 @@ import numpy as np
 
 from migration.examples import distributed, sentiment
 from migration.examples.common import (
-    add_common_args, emit_json, plot_curves, quiet_tensorflow, run_guarded, say, write_scalars,
+    add_common_args, emit_json, plot_curves, quiet_tensorflow, result_line, run_guarded, say, write_scalars,
 )
 from migration.core.errors import MigrationError
 from migration.core.outdir import check_replaceable, is_checkpoint_dir
@@ -160,20 +161,31 @@ def run(args: argparse.Namespace) -> dict:
         "distributed": dist,
     }
     if args.plot:
-        window = 25
-        tf1_label, keras_label = "TF1 graph (legacy_rnn)", "Keras 2 from the converted checkpoint"
-        plot_curves(args.plot, {tf1_label: sentiment.windows(legacy.losses, window),
-                                keras_label: sentiment.windows(modern.losses, window)},
-                    offsets={keras_label: len(legacy.losses) // window}, xlabel=f"step / {window}",
-                    marker=(len(legacy.losses) / window + 0.5, f"convert + verify at step {legacy.global_step}"),
-                    title="rnn-migrate demo: training loss (mean of 25 steps)")
+        plot_loss(args.plot, legacy.losses, modern.losses, legacy.global_step, keep_prob=args.keep_prob)
     # one tag, one step axis: TF1's loss k at global step k, Keras' continuing at the step where TF1 stopped
     write_scalars(args.logdir, "legacy", "demo/train_loss", legacy.losses, start_step=legacy.start_step)
     write_scalars(args.logdir, "modern", "demo/train_loss", modern.losses, start_step=legacy.global_step)
     return report
 
 
-def _print_report(r: dict) -> None:
+def plot_loss(path: str, tf1_losses: list[float], keras_losses: list[float], converted_at: int,
+              window: int = 25, keep_prob: float = 1.0) -> None:
+    """The demo's loss curves: 25-step means at their last step, TF1 then Keras, the conversion line labelled. With
+    ``keep_prob < 1`` the label says why the training loss drops there: TF1's is measured through its DropoutWrapper,
+    the converted model is the inference graph (dropout bypassed), so Keras trains and measures without dropout."""
+    why = (f"\ntraining loss lower from here: TF1's with dropout\n(keep_prob {keep_prob:g}), the converted model "
+           "has none" if keep_prob < 1 else "")
+    tf1_label, keras_label = "TF1 graph (legacy_rnn)", "Keras 2 from the converted checkpoint"
+    tf1_windows = sentiment.windows(tf1_losses, window)
+    plot_curves(path, {tf1_label: tf1_windows, keras_label: sentiment.windows(keras_losses, window)},
+                offsets={keras_label: len(tf1_windows)}, x_step=window, xlabel="training step",
+                marker=(len(tf1_windows) * window + window / 2,
+                        f"step {converted_at}: converted + verified;\nKeras continues from the same weights\n"
+                        "and Adam state" + why),
+                title=f"rnn-migrate demo: training loss (mean of {window} steps)")
+
+
+def _print_report(r: dict, args: argparse.Namespace) -> None:
     h, c, k = r["held_out"], r["conversion"], r["keras_continued"]
     lines = [
         "",
@@ -183,7 +195,8 @@ def _print_report(r: dict) -> None:
         f"  data           {r['data']['train']} train / {r['data']['test']} held-out snippets; majority baseline "
         f"{r['data']['test_majority_accuracy']:.3f}",
         f"  TF1 graph      {r['legacy']['steps']} steps, held-out accuracy {r['legacy']['held_out_accuracy']:.4f}, "
-        f"checkpoint {r['legacy']['checkpoint']}",
+        + (f"checkpoint {r['legacy']['checkpoint']}" if r.get("workdir_kept", True) else
+           f"checkpoint {os.path.basename(r['legacy']['checkpoint'])} (removed with the temporary files)"),
         f"  conversion     {c['verdict']}; max |TF1 - Keras| = {c['max_abs_diff']:.2e}; whole model "
         f"{c['model']['file']}: {' -> '.join(c['model']['pieces'])}",
         f"  held-out       TF1 {h['legacy_accuracy']:.4f} vs Keras {h['keras_accuracy']:.4f}; "
@@ -192,7 +205,7 @@ def _print_report(r: dict) -> None:
         f"(TF1 ended at {r['legacy']['held_out_loss']:.6f}); after {k['steps']} more steps: accuracy "
         f"{k['held_out_accuracy']:.4f}, loss {k['held_out_loss']:.4f}",
     ]
-    say("\n".join(lines))
+    result_line("\n".join(lines), args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -215,7 +228,7 @@ def _execute(args: argparse.Namespace) -> int:
         if temporary is not None:
             temporary.cleanup()
     report["workdir_kept"] = temporary is None
-    _print_report(report)
+    _print_report(report, args)
     if args.json:
         emit_json(report)
     return 0 if report["ok"] else 1

@@ -26,6 +26,7 @@ from typing import Optional
 import numpy as np
 
 from migration.core.errors import MigrationError
+from migration.core.tfproto import make_ndarray
 
 _CUDNN_OPS = ("CudnnRNN", "CudnnRNNV2", "CudnnRNNV3")
 _PASS = ("Identity", "ReadVariableOp", "Snapshot")
@@ -61,13 +62,14 @@ def _source(nodes: dict, name: str):
     return node
 
 
-def _const_ints(nodes: dict, name: str) -> Optional[list[int]]:
-    import tensorflow as tf
+_INT_DTYPES = (3, 4, 5, 6, 9, 17, 22, 23)  # DataType int32, uint8, int16, int8, int64, uint16, uint32, uint64
 
+
+def _const_ints(nodes: dict, name: str) -> Optional[list[int]]:
     node = _source(nodes, name)
-    if node is None or node.op != "Const":
+    if node is None or node.op != "Const" or node.attr["value"].tensor.dtype not in _INT_DTYPES:
         return None
-    value = tf.make_ndarray(node.attr["value"].tensor)
+    value = make_ndarray(node.attr["value"].tensor, what=f"Const {node.name!r}")
     return [int(v) for v in value.reshape(-1)] if value.dtype.kind in "iu" else None
 
 

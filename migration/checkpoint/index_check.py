@@ -12,8 +12,12 @@ string tensor allocates before it reads. :func:`validate_index` parses the table
   ``offset + size`` within that data file; for fixed-size dtypes ``size == elements * itemsize``; a string tensor no
   more elements than bytes; slices (partitioned variables) inside the full shape.
 
-Any failure is a :class:`MigrationError` naming the variable and the file. Nothing else is read: the data files are
-only ``stat``-ed here (TensorFlow checks each tensor's CRC32C when it reads it).
+Then :func:`migration.core.tfproto.bundle.index_from_table` (the one reader of the index, TensorFlow-free) checks the
+table itself (every block's CRC32C, key order) and the slices of partitioned variables (each stored under its own key
+with its variable's dtype, none orphaned) and returns the :class:`~migration.core.tfproto.BundleIndex` that
+:class:`migration.checkpoint.reader.CheckpointReader` lists the variables from, so TensorFlow is not imported to
+inspect a checkpoint. Any failure is a :class:`MigrationError` naming the variable and the file. Nothing else is
+read: the data files are only ``stat``-ed here (each tensor's CRC32C is checked when it is read).
 """
 from __future__ import annotations
 
@@ -21,9 +25,13 @@ import os
 import struct
 from typing import Any, Sequence
 
-from migration.core.bundle_stream import parse_table
+from google.protobuf.message import DecodeError
+
 from migration.core.errors import MigrationError
 from migration.core.regular_files import read_regular
+from migration.core.tfproto.bundle import BundleIndex, index_from_table
+from migration.core.tfproto.messages import BundleEntryProto, BundleHeaderProto
+from migration.core.tfproto.table import TableError, parse_table
 
 MAX_RANK = 32
 MAX_SHARDS = 100_000
@@ -89,25 +97,23 @@ def _display(key: bytes) -> str:
     return key.decode("utf-8", "replace")
 
 
-def validate_index(index: str, data_files: Sequence[str]) -> int:
-    """Check the ``.index`` file ``index`` against its ``data_files`` (module docstring); return the entry count."""
-    from google.protobuf.message import DecodeError
-    from tensorflow.core.protobuf import tensor_bundle_pb2 as pb
-
+def validate_index(index: str, data_files: Sequence[str]) -> BundleIndex:
+    """Check the ``.index`` file ``index`` against its ``data_files`` (module docstring); return it parsed."""
     data = read_regular(index, "checkpoint index", MAX_INDEX_BYTES)
     try:
-        table = parse_table(data)
-    except (ValueError, struct.error, IndexError, OverflowError) as exc:
+        entries = parse_table(data)
+    except (TableError, struct.error, IndexError, ValueError) as exc:  # TableError alone, as fuzzed; belt and braces
         raise MigrationError(f"Cannot read checkpoint index {index!r}: not a TF checkpoint index table ({exc}). "
                              f"{_remedy(index)}") from None
+    table = dict(entries)
     try:
-        header = pb.BundleHeaderProto.FromString(table[b""]) if b"" in table else None
+        header = BundleHeaderProto.FromString(table[b""]) if b"" in table else None
     except DecodeError:
         header = None
     if header is None:
         raise MigrationError(f"Checkpoint index {index!r} has no readable header entry. {_remedy(index)}")
     if not 1 <= header.num_shards <= MAX_SHARDS or header.num_shards != len(data_files) or \
-            header.endianness not in (pb.BundleHeaderProto.LITTLE, pb.BundleHeaderProto.BIG):
+            header.endianness not in (0, 1):  # LITTLE, BIG
         raise MigrationError(f"Checkpoint index {index!r}: its header names {header.num_shards} data shard(s) "
                              f"(endianness {header.endianness}), but {len(data_files)} data file(s) exist. "
                              f"{_remedy(index)}")
@@ -116,7 +122,7 @@ def validate_index(index: str, data_files: Sequence[str]) -> int:
         if key == b"":
             continue
         try:
-            entry = pb.BundleEntryProto.FromString(value)
+            entry = BundleEntryProto.FromString(value)
         except DecodeError:
             problem = "its entry is not a BundleEntryProto"
         else:
@@ -128,4 +134,4 @@ def validate_index(index: str, data_files: Sequence[str]) -> int:
                 f"{index!r}: {problem[len(TRUNCATED):]}. Re-copy the .data file(s) of this save.")
         if problem:
             raise MigrationError(f"Checkpoint index {index!r}: variable {_display(key)!r}: {problem}. {_remedy(index)}")
-    return len(table) - 1
+    return index_from_table(entries, index)

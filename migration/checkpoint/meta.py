@@ -1,7 +1,8 @@
 """Read what checkpoints do not store from the ``.meta`` MetaGraphDef, by parsing the protobuf only.
 
-The graph is **never imported or executed**: ``MetaGraphDef.ParseFromString`` and a walk over ``NodeDef`` lists (the
-main graph and every function of its library, where TF2 control flow puts ``while_loop`` bodies). What is read:
+The graph is **never imported or executed**: ``MetaGraphDef.ParseFromString`` (:mod:`migration.core.tfproto`'s
+messages: TensorFlow is not imported) and a walk over ``NodeDef`` lists (the main graph and every function of its
+library, where TF2 control flow puts ``while_loop`` bodies). What is read:
 
 * hyper-parameters of each TF1 cell: ``forget_bias`` (the Const added to the ``f`` output of the gate ``Split``, as
   ``BasicLSTMCell``/``LSTMCell`` build it), ``cell_clip`` / ``proj_clip`` (the ``clip_by_value`` Consts; the one
@@ -23,6 +24,7 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.core.regular_files import read_regular
+from migration.core.tfproto import MetaGraphDef, dtype_name, make_ndarray, slice_infos
 from migration.families import family
 from migration.families.row import META_LAYER_NORM_FORGET, META_LSTM_GATES, META_RNN_ACTIVATION
 
@@ -33,6 +35,7 @@ _BLOCK_LSTM_OPS = ("LSTMBlockCell", "BlockLSTM", "BlockLSTMV2")
 _LOOP_OPS = ("While", "StatelessWhile", "_While")
 _FORWARD = ("Identity", "ReadVariableOp", "Enter", "RefEnter", "Switch", "RefSwitch", "Merge", "RefMerge")
 _GATHER_OPS = ("GatherV2", "Gather", "ResourceGather")
+_FLOAT_DTYPES = (1, 2, 19)  # DataType float32, float64, float16
 _OPT_CONST = re.compile(r"^(?:.*/)?(\w+)/(learning_rate|lr|beta1|beta2|epsilon|momentum|decay|rho|"
                         r"initial_accumulator_value|learning_rate_power|l1_regularization_strength|"
                         r"l2_regularization_strength|l2_shrinkage_regularization_strength|beta)$")
@@ -73,10 +76,8 @@ class MetaGraph:
     """A parsed ``.meta`` file."""
 
     def __init__(self, path: str) -> None:
-        from tensorflow.core.protobuf import meta_graph_pb2
-
         self.path = path
-        meta = meta_graph_pb2.MetaGraphDef()
+        meta = MetaGraphDef()
         data = read_regular(path, "graph file (.meta)")  # a named pipe would block the read for ever
         try:
             meta.ParseFromString(data)
@@ -99,8 +100,6 @@ class MetaGraph:
         # full name -> [(part variable name, offset[0], shape)]
         self.partitions: dict[str, list[tuple[str, int, tuple[int, ...]]]] = {}
         self.full_shapes: dict[str, tuple[int, ...]] = {}
-        from migration.graph.graphdef import slice_infos
-
         for part, full, offsets, shape, full_shape in slice_infos(meta):
             parts = self.partitions.setdefault(full, [])
             if part not in [p[0] for p in parts]:
@@ -163,21 +162,17 @@ class MetaGraph:
                 continue
             tensor = src.attr["value"].tensor
             shape = tuple(int(d.size) for d in tensor.tensor_shape.dim)
-            from tensorflow.python.framework import dtypes
-
-            dtype = dtypes.as_dtype(tensor.dtype).name
+            dtype = dtype_name(tensor.dtype)
             if len(shape) == 2 and dtype in ("float16", "float32", "float64", "bfloat16"):
                 found.setdefault(src.name, ConstEmbedding(src.name, shape, dtype, node.name))
         return list(found.values())
 
     def read_const(self, name: str) -> np.ndarray:
         """The value of Const ``name`` from the proto (``tensor_content``), without executing anything."""
-        import tensorflow as tf
-
         node = self.main.get(name)
         if node is None or node.op != "Const":
             raise MigrationError(f"{self.path!r} has no Const node {name!r}.")
-        return tf.make_ndarray(node.attr["value"].tensor)
+        return make_ndarray(node.attr["value"].tensor, what=f"Const {name!r} in {self.path!r}")
 
     # -- cells ------------------------------------------------------------------------------------------------------
 
@@ -284,14 +279,13 @@ class MetaGraph:
         node = self._source(ctx.nodes, _ref(inp)[0])
         if node is None or node.op != "Const":
             return None
-        import tensorflow as tf
-
-        value = tf.make_ndarray(node.attr["value"].tensor)
-        if value.size != 1:
+        tensor = node.attr["value"].tensor
+        # float16/32/64 scalars only (bfloat16, whose NumPy kind is not "f", never counted); checked before reading
+        if tensor.dtype not in _FLOAT_DTYPES or tensor.tensor_shape.unknown_rank or \
+                any(int(d.size) != 1 for d in tensor.tensor_shape.dim):
             return None
+        value = make_ndarray(tensor, what=f"Const {node.name!r} in {self.path!r}")
         # float32 constants: the shortest decimal that rounds to the same float32 (0.3, not 0.30000001192...)
-        if value.dtype.kind != "f":
-            return None
         return float(str(value.reshape(()))) if value.dtype == np.float32 else float(value.reshape(()))
 
     def _producer_op(self, ctx: _Context, inp: str) -> str:

@@ -2,8 +2,10 @@
 
 A TF1 ``Saver`` checkpoint is a prefix ``P`` with ``P.index`` (names, shapes, dtypes, offsets), one or more data
 shards ``P.data-0000k-of-0000N`` and, optionally, ``P.meta`` (the MetaGraphDef). A directory may hold a ``checkpoint``
-state file naming the latest prefix. Nothing here executes a graph or unpickles anything: tensors are read with
-``tf.train.load_checkpoint`` one name at a time, or, for :meth:`CheckpointReader.write_npy`, copied chunk by chunk
+state file naming the latest prefix. Nothing here executes a graph or unpickles anything. The index is read and
+validated without TensorFlow (:func:`migration.checkpoint.index_check.validate_index`, on
+:mod:`migration.core.tfproto`), so listing the variables (``inspect``) never imports it; tensors are read with
+``tf.train.load_checkpoint`` one name at a time (TensorFlow imported on the first :meth:`CheckpointReader.read`), or, for :meth:`CheckpointReader.write_npy`, copied chunk by chunk
 from the bundle's own bytes with flat memory and CRC checks (:mod:`migration.core.bundle_stream`).
 """
 from __future__ import annotations
@@ -16,10 +18,16 @@ import threading
 from typing import Callable, Iterator, Optional
 
 import numpy as np
+from google.protobuf import text_format
 
 from migration.checkpoint.index_check import validate_index
 from migration.core.errors import MigrationError
 from migration.core.regular_files import check_regular, read_regular
+from migration.core.tfproto import CheckpointState
+from migration.core.tfproto.ndarray import DTYPE_NAMES, ITEM_BYTES
+
+#: dtype name -> bytes per element in a data file, for the fixed-size dtypes (``bfloat16`` too, without ml_dtypes)
+_ITEM_BYTES = {DTYPE_NAMES[number]: size for number, size in ITEM_BYTES.items()}
 
 _DATA_RE = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
 _SUFFIXES = (".index", ".meta")
@@ -35,9 +43,9 @@ class VariableInfo:
 
     @property
     def nbytes(self) -> int:
-        if self.dtype == "string":
+        if self.dtype not in _ITEM_BYTES:  # strings, resources, variants: no fixed size
             return 0
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+        return int(np.prod(self.shape, dtype=np.int64)) * _ITEM_BYTES[self.dtype]
 
 
 def resolve_prefix(path: str | os.PathLike) -> str:
@@ -82,9 +90,6 @@ def _latest_from_state(state: str, directory: str) -> Optional[str]:
             f"Cannot read the checkpoint state file {state!r}: it is not UTF-8 text. It should be a small text file "
             "with a line `model_checkpoint_path: \"model.ckpt-1000\"`; fix or delete it, or pass the checkpoint "
             "prefix itself.") from None
-    from google.protobuf import text_format
-    from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
-
     try:
         ckpt = text_format.Parse(text, CheckpointState())
     except Exception as exc:  # google.protobuf.text_format.ParseError and friends
@@ -158,22 +163,12 @@ class CheckpointReader:
         self.meta_path: Optional[str] = meta if os.path.exists(meta) else None
         for path in [index, *self.data_files] + ([meta] if self.meta_path else []):
             check_regular(path, "checkpoint file")  # a FIFO or device would block or never end
-        validate_index(index, self.data_files)  # before TF's reader: a bad shape there is a SIGABRT, not an error
+        # our own reader, before TF's (a bad shape there is a SIGABRT, not an error), and without importing TensorFlow
+        bundle = validate_index(index, self.data_files)
         self.prefix = _glob_free(self.source_prefix)
-        import tensorflow as tf
-
-        try:
-            self._reader = tf.train.load_checkpoint(self.prefix)
-        except Exception as exc:  # tf.errors.* (DataLoss, NotFound ...): name the file, say the remedy
-            raise MigrationError(
-                f"Cannot read checkpoint index {index!r}: {_first_line(exc)}. The file is not a TF checkpoint index "
-                "or is damaged; re-copy it from the machine that saved it."
-            ) from None
-        shapes = self._reader.get_variable_to_shape_map()
-        dtypes = self._reader.get_variable_to_dtype_map()
+        self._reader = None  # TensorFlow's reader, opened by the first read()
         self.variables: dict[str, VariableInfo] = {
-            name: VariableInfo(name, tuple(int(d) for d in shapes[name]), dtypes[name].name)
-            for name in sorted(shapes)
+            name: VariableInfo(name, entry.shape, entry.dtype_name) for name, entry in sorted(bundle.variables.items())
         }
         self._check_sizes()
         self._index = None  # stream.BundleIndex once parsed; False when the index cannot be streamed
@@ -210,13 +205,29 @@ class CheckpointReader:
             raise MigrationError(f"Checkpoint {self.source_prefix!r} has no variable {name!r}; `rnn-migrate inspect` lists them.")
         try:
             with self._lock:
-                return self._reader.get_tensor(name)
+                return self._tf_reader().get_tensor(name)
+        except MigrationError:
+            raise
         except Exception as exc:
             raise MigrationError(
                 f"Cannot read variable {name!r} from {self.data_files[0]!r}: {_first_line(exc)}. The .data file is "
                 f"damaged or belongs to another save than {self.source_prefix + '.index'!r} (index and data must come from "
                 "the same Saver.save call); re-copy both files of one save."
             ) from None
+
+    def _tf_reader(self):
+        """``tf.train.load_checkpoint(self.prefix)``, opened on first use (called under ``self._lock``)."""
+        if self._reader is None:
+            import tensorflow as tf  # lazily: inspecting a checkpoint needs no TensorFlow
+
+            try:
+                self._reader = tf.train.load_checkpoint(self.prefix)
+            except Exception as exc:  # tf.errors.* (DataLoss, NotFound ...): name the file, say the remedy
+                raise MigrationError(
+                    f"Cannot read checkpoint index {self.source_prefix + '.index'!r}: {_first_line(exc)}. The file is "
+                    "not a TF checkpoint index or is damaged; re-copy it from the machine that saved it."
+                ) from None
+        return self._reader
 
     def layout(self, name: str):
         """Where ``name``'s bytes are in the data shards (a :class:`migration.core.bundle_stream.TensorLayout`, for

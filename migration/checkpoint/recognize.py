@@ -103,6 +103,11 @@ def _slot_roles(base: str, count: int) -> tuple[str, ...]:
     return SLOT_TABLE[base][1]
 
 
+#: hyper-parameters whose TF1 default (None) means "no such op": absent from a cell found in the .meta, they are read,
+#: not assumed
+_OFF_WHEN_ABSENT = ("cell_clip", "proj_clip")
+
+
 class Recognizer:
     def __init__(self, prefix: str, variables: dict[str, VariableInfo], meta: Optional[MetaGraph]) -> None:
         self.prefix, self.vs, self.meta = prefix, variables, meta
@@ -310,8 +315,11 @@ class Recognizer:
         if self.meta is not None and wanted:
             params = self._meta_hyperparameters(kind, scope, rel, path)
             sources = {k: "meta" for k in params}
+        located = bool(params)  # the cell's own ops were found in the .meta
         for key in wanted:
-            if key not in params:
+            if key in _OFF_WHEN_ABSENT and key not in params and located:  # no clip op in a located cell: no clipping
+                sources[key] = "meta (no clipping op in the cell's graph)"
+            elif key not in params:
                 sources[key] = "default (no .meta)" if self.meta is None else "default (not found in .meta)"
                 if defaults and key in defaults:
                     params[key] = defaults[key]

@@ -18,6 +18,7 @@ import numpy as np
 
 from migration.checkpoint.blocks import run_restored
 from migration.core.specs import CellSpec
+from migration.core.tfproto import make_ndarray, read_meta
 from migration.families import keras_cell, legacy_cell
 
 STATE_PARTS = ("attns", "window")
@@ -26,11 +27,10 @@ STATE_PARTS = ("attns", "window")
 def attn_lengths(meta_path: str, attn_size: int) -> set[int]:
     """Every ``L`` of a ``Reshape`` to ``[-1, L, attn_size]`` named ``.../attention_cell_wrapper/Reshape`` in the
     graph or its functions (the wrapper's window reshape)."""
-    from tensorflow.python.framework import tensor_util
+    from migration.graph.graphdef import GraphIndex, ref
 
-    from migration.graph.graphdef import GraphIndex, load_meta_graph, ref
-
-    index = GraphIndex(load_meta_graph(meta_path).graph_def)
+    remedy = "Use the .meta written with the checkpoint, or move it away to convert from the checkpoint alone."
+    index = GraphIndex(read_meta(meta_path, remedy=remedy).graph_def)
     found = set()
     for ctx in [index.main, *index.fn_contexts.values()]:
         for node in ctx.nodes.values():
@@ -39,7 +39,7 @@ def attn_lengths(meta_path: str, attn_size: int) -> set[int]:
             shape = ctx.nodes.get(ref(node.input[1])[0])
             if shape is None or shape.op != "Const":
                 continue
-            value = tensor_util.MakeNdarray(shape.attr["value"].tensor).reshape(-1)
+            value = make_ndarray(shape.attr["value"].tensor, what=f"Const {shape.name!r} in {meta_path!r}").reshape(-1)
             if value.size == 3 and value[0] == -1 and value[2] == attn_size and value[1] > 0:
                 found.add(int(value[1]))
     return found

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from migration.core.errors import MigrationError
+
 NAME = "example"
 HELP = "run a seed program, legacy TF1 graph and Keras 2 side by side (echo, sentiment, keras_rnn, keras_api, text_prep, seq2seq)"
 
@@ -26,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                "view with the [tensorboard] extra). See `rnn-migrate example NAME --help`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("name", choices=sorted(EXAMPLES), metavar="NAME", help="one of: " + ", ".join(EXAMPLES))
+    # nargs="?": without a NAME the handler lists the examples (argparse would say "required: NAME, args")
+    p.add_argument("name", nargs="?", choices=sorted(EXAMPLES), metavar="NAME", help="one of: " + ", ".join(EXAMPLES))
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the example")
     p.set_defaults(func=run)
 
@@ -37,5 +40,8 @@ MODULES["sentiment"] = "migration.examples.sentiment_cli"
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.name is None:
+        raise MigrationError("name the example to run, one of: " + ", ".join(EXAMPLES) + " (e.g. `rnn-migrate example "
+                             "echo`; `rnn-migrate example --help` says what each shows).")
     module = importlib.import_module(MODULES[args.name])  # on first use: TensorFlow and the example's own imports
     return int(module.main(args.args) or 0)

@@ -17,8 +17,8 @@ examples:
 
 Each finding gives path:line:col (notebooks: path[cell N]:line:col), the TF1 symbol with the alias resolved
 (`from tensorflow.contrib.rnn import GRUCell as GRU` -> tf.contrib.rnn.GRUCell), its Keras 2 equivalent, what
-happens to the checkpoint, a severity and a link to its row of the API map (docs/api-map.md in a checkout; the copy
-installed with the package, migration/api-map.md, elsewhere):
+happens to the checkpoint, a severity and a link to its row of the API map or of docs/upgrading.md (in a checkout;
+the copies installed with the package, migration/api-map.md and migration/upgrading.md, elsewhere):
   compat   runs as is on TensorFlow 2.21 through tf.compat.v1
   rewrite  needs a rewrite that `rnn-migrate upgrade SRC --to compat` does for you
   manual   needs a manual check (tf.contrib without a home, dynamic getattr, star imports)
@@ -53,8 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def doc_link(doc: str) -> str:
-    """``docs/api-map.md#anchor`` as a link that opens: unchanged where that path exists (a checkout's root),
-    otherwise the API map installed inside the package (the wheel ships no docs/)."""
+    """``docs/api-map.md#anchor`` (or ``docs/upgrading.md#anchor``) as a link that opens: unchanged where that path
+    exists (a checkout's root), otherwise the copy installed inside the package (the wheel ships no docs/)."""
     from pathlib import Path
 
     path, _, anchor = doc.partition("#")

@@ -71,7 +71,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("src", metavar="SRC", nargs="?", help="the TF1 Python file, Jupyter notebook (.ipynb) or directory")
     p.add_argument("--intree", "--infile", dest="src_opt", metavar="SRC", help="SRC, as tf_upgrade_v2 spells it")
-    p.add_argument("--to", choices=("compat", "keras"), required=True, help="target: tf.compat.v1 or tf_keras")
+    p.add_argument("--to", choices=("compat", "keras"), default="compat",
+                   help="target: tf.compat.v1 (default: the program runs on TF 2.x as it is) or tf_keras layers")
     dst = p.add_mutually_exclusive_group(required=True)
     dst.add_argument("--out", "--outtree", "--outfile", dest="out", metavar="DST",
                      help="write the result here (a new directory when SRC is a directory)")

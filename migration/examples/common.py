@@ -2,7 +2,9 @@
 
 Contract of the common flags (added by :func:`add_common_args`):
 
-* ``--json``: the **last line of stdout** is one JSON object with the run's figures; human output goes to stderr.
+* results (the report's lines, :func:`result_line`) go to stdout, progress and messages (:func:`say`) to stderr:
+  ``rnn-migrate example NAME > out.txt`` keeps the report; ``--json``: stdout holds only one JSON object with the
+  run's figures and the report's lines go to stderr too.
 * ``--plot PATH.png``: loss curves, legacy vs modern, written atomically (parent directories created); curves of
   one model share a colour, sides differ by line style, the legend sits outside the data, and a curve that lies
   exactly on another one says so in its legend entry.
@@ -115,6 +117,16 @@ def say(message: str) -> None:
     output.say(message)
 
 
+def result_line(message: str, args: argparse.Namespace) -> None:
+    """A line of the run's report: stdout (results there, progress and messages on stderr, as every ``rnn-migrate``
+    command); with ``--json`` on stderr, so that stdout holds the JSON object alone."""
+    if getattr(args, "json", False):
+        output.say(message)
+    else:
+        sys.stdout.write(message + "\n")
+        sys.stdout.flush()
+
+
 def emit_json(result: Mapping[str, object]) -> None:
     sys.stdout.write(json.dumps(result, sort_keys=True, default=_json_default) + "\n")
     sys.stdout.flush()
@@ -154,11 +166,12 @@ def coincident_pairs(curves: Mapping[str, Sequence[float]], offsets: Mapping[str
 def plot_curves(path: str | os.PathLike, curves: Mapping[str, Sequence[float]], *, title: str,
                 xlabel: str = "step", ylabel: str = "loss", offsets: Mapping[str, int] | None = None,
                 marker: tuple[float, str] | None = None,
-                families: Mapping[str, str] | None = None) -> dict[str, tuple[str, float]]:
+                families: Mapping[str, str] | None = None, x_step: int = 1) -> dict[str, tuple[str, float]]:
     """Plot named curves (e.g. ``{"legacy (TF1 graph)": [...], "modern (Keras 2)": [...]}``) to a PNG, atomically.
 
-    ``offsets`` shifts a curve along x (a continuation starts where another one ended); ``marker`` draws a labelled
-    vertical line at ``(x, label)``; ``families`` (``{label: model}``) gives the curves of one model one colour and
+    ``offsets`` shifts a curve along x (a continuation starts where another one ended); value ``k`` (0-based) of a
+    curve is drawn at ``x_step * (offset + k + 1)`` (``x_step=25`` for 25-step means: x in steps); the x ticks are
+    integers; ``marker`` draws a labelled vertical line at ``(x, label)`` (a label may hold several lines); ``families`` (``{label: model}``) gives the curves of one model one colour and
     tells their sides apart by line style (default: every curve its own colour). The legend sits outside the axes.
     A curve that lies exactly on an earlier one is drawn dashed on top and its legend entry says so; the return
     value lists those pairs (:func:`coincident_pairs`) so the caller can say it in text too.
@@ -187,12 +200,16 @@ def plot_curves(path: str | os.PathLike, curves: Mapping[str, Sequence[float]], 
             other, diff = same[label]
             style = "--"
             shown = f"{label}\n(lies exactly on {other}: max |diff| {diff:.1e})"
-        ax.plot(range(start + 1, start + len(values) + 1), list(values), label=shown, color=colour[family],
+        ax.plot([x_step * k for k in range(start + 1, start + len(values) + 1)], list(values), label=shown,
+                color=colour[family],
                 linestyle=style, linewidth=1.4)
     if marker is not None:
         ax.axvline(marker[0], color="grey", linestyle="--", linewidth=1)
         ax.annotate(marker[1], (marker[0], 0.98), xycoords=("data", "axes fraction"), ha="right", va="top",
                     fontsize=8, color="grey")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # time steps, windows, steps: never 2.5
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

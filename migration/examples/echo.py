@@ -36,7 +36,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from migration.examples.common import (
-    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
+    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, result_line, run_guarded, say, write_scalars,
 )
 from migration.core.errors import MigrationError
 
@@ -150,6 +150,19 @@ class EchoRun:
                 "first_loss": self.losses[0] if self.losses else self.final_loss,
                 "first_step_loss": self.step_losses[0], "first_10_steps_loss": float(np.mean(self.step_losses[:10])),
                 "steps": len(self.step_losses), "seconds": self.seconds}
+
+
+def plot_windows(step_losses: Sequence[float], per_epoch: int) -> list[float]:
+    """The plotted curve: the seed's windows (:func:`_train`: steps 0..100, then 100 steps each) plus, per epoch, the
+    mean of its remaining steps, which the seed's report leaves out (1,000 steps: 10 windows, not 9)."""
+    out: list[float] = []
+    for start in range(0, len(step_losses), max(per_epoch, 1)):
+        epoch = list(step_losses[start:start + per_epoch])
+        bounds = [0, *range(REPORT_EVERY + 1, len(epoch) + 1, REPORT_EVERY)]
+        if bounds[-1] < len(epoch):
+            bounds.append(len(epoch))
+        out += [float(np.mean(epoch[a:b])) for a, b in zip(bounds, bounds[1:])]
+    return out
 
 
 def _epochs(config: EchoConfig) -> Iterator[Iterator[tuple[np.ndarray, np.ndarray]]]:
@@ -330,20 +343,22 @@ def _main(args: argparse.Namespace) -> int:
         if weights is None:
             weights = initial_weights(config.state_size, np.random.default_rng([config.seed, 1]))
         runs[impl] = result = run(config, weights)
-        say(f"{impl}: first 10 steps {result.summary()['first_10_steps_loss']:.4f}, "
+        result_line(f"{impl}: first 10 steps {result.summary()['first_10_steps_loss']:.4f}, "
             f"first window {result.summary()['first_loss']:.4f}, final loss {result.final_loss:.4f} "
-            f"({len(result.step_losses)} steps, {result.seconds:.1f} s)")
+            f"({len(result.step_losses)} steps, {result.seconds:.1f} s)", args)
         # one tag for every implementation, one run directory each: TensorBoard overlays them on the step axis
         write_scalars(args.logdir, f"modern/{impl}" if impl == "keras" else f"legacy/{impl}", "echo/loss",
                       result.step_losses)
     expected = expected_losses()
-    say("expected (seed 002): no dependency {no_dependency:.3f}, one {one_dependency:.3f}, both {both_dependencies:.3f}"
-        .format(**expected))
+    result_line("expected (seed 002): no dependency {no_dependency:.3f}, one {one_dependency:.3f}, both {both_dependencies:.3f}"
+        .format(**expected), args)
     if args.plot:
-        curves = {f"{impl} ({'Keras 2' if impl == 'keras' else 'TF1'})": r.losses or r.step_losses
-                  for impl, r in runs.items()}
+        per_epoch = (args.size // BATCH_SIZE) // args.num_steps
+        curves = {f"{impl} ({'Keras 2' if impl == 'keras' else 'TF1'})":
+                  plot_windows(r.step_losses, per_epoch) if r.losses else r.step_losses for impl, r in runs.items()}
         same = plot_curves(args.plot, curves, title=f"echo: num_steps={args.num_steps}, state_size={args.state_size}",
-                           xlabel=f"x{REPORT_EVERY} steps" if all(r.losses for r in runs.values()) else "step")
+                           xlabel=f"window of {REPORT_EVERY} steps (each epoch's last one: its remaining steps)"
+                           if all(r.losses for r in runs.values()) else "step")
         for label, (other, diff) in same.items():
             say(f"plot: {label} lies exactly on {other} (max |diff| {diff:.1e}); it is drawn dashed on top")
     if args.json:

@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from migration.examples.common import (
-    add_common_args, emit_json, plot_curves, quiet_tensorflow, say, scoped_op_determinism, write_scalars,
+    add_common_args, emit_json, plot_curves, quiet_tensorflow, result_line, scoped_op_determinism, write_scalars,
 )
 from migration.converters import cell_to_keras, cell_to_tf1
 from migration.core.errors import MigrationError
@@ -239,12 +239,12 @@ def _main(args: argparse.Namespace) -> int:
             line += f"   tf1 {_fmt(tf1_out[key])}"
         if key in SEED_001:
             line += f"   seed {_fmt(SEED_001[key])}"
-        say(line)
-    say("GRU: " + GRU_NOTE)
-    say(f"GRU with random {general['units']}-unit weights: reset_after=False vs TF1 GRUCell "
-        f"{general['reset_after_false_max_abs_diff']:.1e}; best reset_after=True {general['reset_after_true_max_abs_diff']:.3f}")
+        result_line(line, args)
+    result_line("GRU: " + GRU_NOTE, args)
+    result_line(f"GRU with random {general['units']}-unit weights: reset_after=False vs TF1 GRUCell "
+        f"{general['reset_after_false_max_abs_diff']:.1e}; best reset_after=True {general['reset_after_true_max_abs_diff']:.3f}", args)
     worst = max(diffs.values())
-    say(f"max |diff| to the seed's numbers: {worst:.2e} ({'OK' if worst <= TOLERANCE else 'MISMATCH'} at {TOLERANCE:g})")
+    result_line(f"max |diff| to the seed's numbers: {worst:.2e} ({'OK' if worst <= TOLERANCE else 'MISMATCH'} at {TOLERANCE:g})", args)
     if args.plot:
         plot_curves(args.plot, {
             "LSTM (Keras 2)": keras_out["lstm_sequence"], "BasicLSTMCell (TF1)": tf1_out["lstm_sequence"],

@@ -40,7 +40,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from migration.examples.common import (
-    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
+    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, result_line, run_guarded, write_scalars,
 )
 from migration import datasets
 from migration.converters import cell_to_tf1
@@ -361,15 +361,15 @@ def _main(args: argparse.Namespace) -> int:
                      vocab=args.vocab, max_len=args.max_len, limit=args.limit, seed=args.seed, quiet=args.quiet)
     base.validate()
     data = load_data(base)
-    say(f"data: {len(data.y_train)} train / {len(data.y_test)} held-out snippets, vocabulary {data.vocab_size}, "
-        f"majority baseline {max(data.y_test.mean(), 1 - data.y_test.mean()):.3f}")
+    result_line(f"data: {len(data.y_train)} train / {len(data.y_test)} held-out snippets, vocabulary {data.vocab_size}, "
+        f"majority baseline {max(data.y_test.mean(), 1 - data.y_test.mean()):.3f}", args)
     results = {}
     curves: dict[str, list[float]] = {}
     for name in names:
         r = results[name] = run_model(dataclasses.replace(base, model=name), data)
-        say(f"{name:<16} first-batch loss TF1 {r['first_step_loss']['legacy']:.6f} Keras {r['first_step_loss']['modern']:.6f} "
+        result_line(f"{name:<16} first-batch loss TF1 {r['first_step_loss']['legacy']:.6f} Keras {r['first_step_loss']['modern']:.6f} "
             f"(|diff| {r['first_step_abs_diff']:.1e}); held-out accuracy TF1 {r['legacy']['accuracy']:.4f} "
-            f"Keras {r['modern']['accuracy']:.4f} ({r['legacy']['seconds']:.1f} s / {r['modern']['seconds']:.1f} s)")
+            f"Keras {r['modern']['accuracy']:.4f} ({r['legacy']['seconds']:.1f} s / {r['modern']['seconds']:.1f} s)", args)
         if r["steps"]:
             curves[f"{name} TF1"] = r["legacy"]["losses"]
             curves[f"{name} Keras 2"] = r["modern"]["losses"]

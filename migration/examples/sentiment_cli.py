@@ -12,7 +12,7 @@ from typing import Sequence
 
 from migration.examples import distributed
 from migration.examples.common import (
-    add_common_args, emit_json, plot_curves, quiet_tensorflow, run_guarded, say, write_scalars,
+    add_common_args, emit_json, plot_curves, quiet_tensorflow, result_line, run_guarded, write_scalars,
 )
 from migration.examples.sentiment import SentimentConfig, prepare, train_legacy, windows
 
@@ -61,23 +61,23 @@ def _main(args: argparse.Namespace) -> int:
     config.validate()
     prepared = prepare(config)
     info = prepared.describe()
-    say(f"data: {info['data']}: {info['train']} train / {info['test']} held-out; embedding {info['embedding_rows']} of "
-        f"{info['glove_rows']} GloVe rows; majority baseline {info['test_majority_accuracy']:.3f}")
+    result_line(f"data: {info['data']}: {info['train']} train / {info['test']} held-out; embedding {info['embedding_rows']} of "
+        f"{info['glove_rows']} GloVe rows; majority baseline {info['test_majority_accuracy']:.3f}", args)
     result: dict = {"example": "sentiment", "config": dataclasses.asdict(config), "data": info}
     curves: dict[str, list[float]] = {}
     legacy = None
     if args.side in ("both", "legacy"):
         legacy = train_legacy(config, prepared)
-        say(f"legacy: steps {legacy.start_step}->{legacy.global_step}, held-out accuracy {legacy.held_out_accuracy:.4f} "
-            f"(before: {legacy.initial_eval['accuracy']:.4f}), checkpoint {legacy.checkpoint} ({legacy.seconds:.1f} s)")
+        result_line(f"legacy: steps {legacy.start_step}->{legacy.global_step}, held-out accuracy {legacy.held_out_accuracy:.4f} "
+            f"(before: {legacy.initial_eval['accuracy']:.4f}), checkpoint {legacy.checkpoint} ({legacy.seconds:.1f} s)", args)
         result["legacy"] = legacy.summary()
         curves["legacy (TF1 graph)"] = windows(legacy.losses)
         write_scalars(args.logdir, "legacy", "sentiment/loss", legacy.losses, start_step=legacy.start_step)
     if args.side in ("both", "modern"):
         init = legacy.initial_weights if (legacy is not None and args.same_init) else None
         modern, result["distributed"] = distributed.train_modern(args, config, init, prepared)
-        say(f"modern: held-out accuracy {modern.held_out_accuracy:.4f} (before: {modern.initial_eval['accuracy']:.4f}) "
-            f"({modern.seconds:.1f} s)")
+        result_line(f"modern: held-out accuracy {modern.held_out_accuracy:.4f} (before: {modern.initial_eval['accuracy']:.4f}) "
+            f"({modern.seconds:.1f} s)", args)
         result["modern"] = modern.summary()
         curves["modern (Keras 2)"] = windows(modern.losses)
         write_scalars(args.logdir, "modern", "sentiment/loss", modern.losses)

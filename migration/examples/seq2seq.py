@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from migration.examples.common import (
-    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, run_guarded, say, write_scalars,
+    add_common_args, emit_json, plot_curves, progress, quiet_tensorflow, result_line, run_guarded, write_scalars,
 )
 from migration import converters, seq2seq_converters as s2c
 from migration.core.errors import MigrationError, check_positive_int
@@ -250,7 +250,7 @@ def _main(args: argparse.Namespace) -> int:
     test = make_batch(np.random.default_rng([args.seed, 99]), args.test_size, args.max_len)
     with tempfile.TemporaryDirectory(prefix="rnn-migrate-seq2seq-") as directory:
         losses, checkpoint = legacy_train(args, directory)
-        say(f"TF1 training: {args.steps} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+        result_line(f"TF1 training: {args.steps} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}", args)
         write_scalars(args.logdir, "legacy", "seq2seq/loss", losses)
         legacy = {mode: legacy_decode(args, checkpoint, test, mode) for mode in ("greedy", "beam")}
         model = KerasModel(args, checkpoint)
@@ -265,8 +265,8 @@ def _main(args: argparse.Namespace) -> int:
               "unconverted": model.unconverted, "seconds": round(time.time() - start, 1), "seed": args.seed}
     for mode in ("greedy", "beam"):
         key = f"{mode}_accuracy"
-        say(f"{mode}: accuracy TF1 {result[key]['legacy']:.3f}, Keras {result[key]['modern']:.3f}, "
-            f"ids identical: {same[mode]}")
+        result_line(f"{mode}: accuracy TF1 {result[key]['legacy']:.3f}, Keras {result[key]['modern']:.3f}, "
+            f"ids identical: {same[mode]}", args)
     if args.plot:
         plot_curves(args.plot, {"legacy (TF1 graph)": losses}, title="seq2seq: digit reversal, training loss")
     if args.json:

@@ -31,7 +31,8 @@ from typing import Sequence
 
 import numpy as np
 
-from migration.examples.common import add_common_args, emit_json, say, scoped_op_determinism, seed_everything
+from migration.examples.common import (add_common_args, emit_json, result_line, scoped_op_determinism,
+                                       seed_everything)
 from migration.glove import load_default_glove, load_glove
 
 #: Sheldon Cooper's quotes used by seed 003 (DataCamp "Recurrent Neural Networks for Language Modeling", ch. 1);
@@ -246,33 +247,33 @@ def run(glove_path: str | None = None) -> dict:
     }
 
 
-def report(result: dict) -> None:
-    say("1. vocabulary: ours {size} words, seed {seed_size}; spot checks {spot_checks} -> "
-        "{verdict}".format(**result["vocabulary"], verdict="match" if result["vocabulary"]["match"] else "DIFFER"))
+def report(result: dict, args: argparse.Namespace) -> None:
+    result_line("1. vocabulary: ours {size} words, seed {seed_size}; spot checks {spot_checks} -> "
+        "{verdict}".format(**result["vocabulary"], verdict="match" if result["vocabulary"]["match"] else "DIFFER"), args)
     cw = result["char_windows"]
-    say(f"2. char windows (10 chars, step 2): {cw['count']} pairs; first {cw['first'][:3]} ... -> "
-        f"{'match the seed' if cw['match'] else 'DIFFER from the seed'}")
+    result_line(f"2. char windows (10 chars, step 2): {cw['count']} pairs; first {cw['first'][:3]} ... -> "
+        f"{'match the seed' if cw['match'] else 'DIFFER from the seed'}", args)
     nt = result["new_text"]
-    say(f"3. unseen sentence -> {nt['first_ids'][:8]}...; {nt['unknown_as_0']} unknown words became id 0 "
-        f"(also the id of '(3'): {nt['decoded'][:60]}...")
+    result_line(f"3. unseen sentence -> {nt['first_ids'][:8]}...; {nt['unknown_as_0']} unknown words became id 0 "
+        f"(also the id of '(3'): {nt['decoded'][:60]}...", args)
     tk = result["tokenizer"]
-    say(f"4. Tokenizer: {tk['words']} words; first two texts {tk['first_two_lengths']} words "
-        f"(seed {tk['seed_first_two_lengths']} on its own texts); padded to {tk['padded_shape']}")
+    result_line(f"4. Tokenizer: {tk['words']} words; first two texts {tk['first_two_lengths']} words "
+        f"(seed {tk['seed_first_two_lengths']} on its own texts); padded to {tk['padded_shape']}", args)
     ge = result["glove_embedding"]
-    say(f"5. GloVe Embedding ({ge['source']}): {ge['rows']} x {ge['dim']} frozen, {ge['found_in_glove']} of "
+    result_line(f"5. GloVe Embedding ({ge['source']}): {ge['rows']} x {ge['dim']} frozen, {ge['found_in_glove']} of "
         f"{ge['rows'] - 1} words found; non-trainable {ge['non_trainable_params']:,}, trainable "
-        f"{ge['trainable_params']:,}; weights == GloVe rows: {ge['weights_equal_glove']}")
+        f"{ge['trainable_params']:,}; weights == GloVe rows: {ge['weights_equal_glove']}", args)
     pc = result["param_counts"]
-    say("6. parameter counts (ours from built models | seed):")
-    say(f"   LSTM(128) on 10 features + Dense(1): {pc['lstm_dense']['ours']['total']:,} | "
-        f"{pc['lstm_dense']['seed']['total']:,}")
+    result_line("6. parameter counts (ours from built models | seed):", args)
+    result_line(f"   LSTM(128) on 10 features + Dense(1): {pc['lstm_dense']['ours']['total']:,} | "
+        f"{pc['lstm_dense']['seed']['total']:,}", args)
     for key, label in (("gru_onehot", "GRU(128) on 1 feature"), ("emb_model", "Embedding(80002, 300) + GRU(128)")):
         entry = pc[key]
-        say(f"   {label}: GRU reset_after=False {entry['reset_after_False']['gru']:,}, reset_after=True "
+        result_line(f"   {label}: GRU reset_after=False {entry['reset_after_False']['gru']:,}, reset_after=True "
             f"{entry['reset_after_True']['gru']:,} | seed {entry['seed']['gru']:,} -> the seed's GRU is "
-            f"{entry['seed_variant']} (total {entry['seed']['total']:,})")
-    say(f"   stacked LSTM(64) x2 + Dense(69): {pc['stacked_lstm']['ours']['total']:,} | "
-        f"{pc['stacked_lstm']['seed']['total']:,}")
+            f"{entry['seed_variant']} (total {entry['seed']['total']:,})", args)
+    result_line(f"   stacked LSTM(64) x2 + Dense(69): {pc['stacked_lstm']['ours']['total']:,} | "
+        f"{pc['stacked_lstm']['seed']['total']:,}", args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -288,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     seed_everything(args.seed)
     result = run(args.glove)
-    report(result)
+    report(result, args)
     if args.json:
         emit_json(result)
     pc = result["param_counts"]

@@ -191,7 +191,7 @@ def parse(source: str, filename: str) -> ast.Module:
         text = (exc.text or "").strip()
         if text.startswith(("print ", "exec ")) or "Missing parentheses" in str(exc.msg):
             hint = " This looks like Python 2: convert it first (e.g. `2to3 -w FILE`)."
-        raise SyntaxError(f"{exc.msg}{': ' + text if text else ''}. Fix the syntax, then scan again.{hint}",
+        raise SyntaxError(f"{exc.msg}{': ' + text if text else ''}. Fix the syntax, then run the command again.{hint}",
                           (filename, exc.lineno, exc.offset, exc.text)) from None
 
 

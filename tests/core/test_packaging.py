@@ -97,6 +97,7 @@ def test_the_wheel_installs_the_product_only(wheel) -> None:
     for module in list(MODULES.values()) + ["migration.demo", "migration.examples.distributed"]:
         assert module.replace(".", "/") + ".py" in names  # every program the CLI runs ships
     assert "migration/api-map.md" in names and "migration/upgrade/data/" in " ".join(names)
+    assert "migration/upgrading.md" in names  # scan links its generic rows there
     assert [n for n in names if n.startswith("migration/data/") and n.endswith(".csv.bz2")]
     top_level = zipfile.ZipFile(wheel).read("rnn_migrate-0.1.0.dist-info/top_level.txt").decode().split()
     assert sorted(top_level) == ["legacy_rnn", "migration", "modern_rnn"]

@@ -83,3 +83,26 @@ def test_demo_reports_a_wrong_conversion(tmp_path, capsys, monkeypatch) -> None:
     assert code == 1 and report["ok"] is False
     assert report["held_out"]["max_abs_logit_diff"] > 1e-3
     assert np.isfinite(report["held_out"]["keras_accuracy"])
+
+
+def test_demo_report_is_on_stdout_and_never_names_a_removed_path(demo_run, capsys) -> None:
+    """Results on stdout, like every command (`rnn-migrate demo > report.txt` keeps the report); with --json the
+    report's lines go to stderr and stdout holds the JSON alone. A checkpoint inside a removed temporary directory is
+    not printed as a path. Fails on main: the report went to stderr, and the removed path was printed."""
+    import argparse
+    import os
+
+    from migration import demo
+
+    _, report, _ = demo_run
+    demo._print_report(report, argparse.Namespace(json=False))
+    printed = capsys.readouterr()
+    assert "rnn-migrate demo: OK" in printed.out and "held-out" in printed.out and printed.err == ""
+    assert report["legacy"]["checkpoint"] in printed.out  # --workdir kept the files: the path is real
+    demo._print_report({**report, "workdir_kept": False}, argparse.Namespace(json=False))
+    out = capsys.readouterr().out
+    assert report["legacy"]["checkpoint"] not in out and "temporary files removed" in out
+    assert f"checkpoint {os.path.basename(report['legacy']['checkpoint'])} (removed with the temporary files)" in out
+    demo._print_report(report, argparse.Namespace(json=True))
+    printed = capsys.readouterr()
+    assert printed.out == "" and "rnn-migrate demo: OK" in printed.err

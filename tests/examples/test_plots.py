@@ -80,3 +80,48 @@ def test_different_curves_are_not_called_coincident(tmp_path, figures) -> None:
     texts, lines = _legend(figures[0])
     assert texts[:2] == ["a", "b"] and "lies exactly on a" in texts[2]
     assert lines[texts[2]].get_linestyle() == "--"
+
+
+def test_x_ticks_are_whole_numbers(tmp_path, figures) -> None:
+    """keras_api's 3 time steps were labelled 1.00, 1.25, 1.50 ... (fails on main)."""
+    common.plot_curves(tmp_path / "t.png", {"a": [0.1, 0.2, 0.3], "b": [0.1, 0.25, 0.3]}, title="t", xlabel="time step")
+    (fig,) = figures
+    fig.canvas.draw()
+    ticks = [t for t in fig.axes[0].get_xticks() if fig.axes[0].get_xlim()[0] <= t <= fig.axes[0].get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_echo_plot_has_every_window_of_every_epoch() -> None:
+    """1,000 steps an epoch: the seed's report has 9 windows (steps 0..100, then 100 each up to 900); the plot adds
+    each epoch's remaining steps (fails on main: 9 of 10 windows were drawn)."""
+    rng = np.random.default_rng(3)
+    losses = list(rng.uniform(0, 1, 2000))  # 2 epochs of 1,000 steps
+    seed_windows = []
+    for epoch in (losses[:1000], losses[1000:]):
+        seed_windows.append([float(np.mean(epoch[:101]))] + [float(np.mean(epoch[a:a + 100])) for a in range(101, 900, 100)])
+    plotted = echo.plot_windows(losses, 1000)
+    assert len(plotted) == 20
+    np.testing.assert_allclose(plotted[:9], seed_windows[0])
+    np.testing.assert_allclose(plotted[10:19], seed_windows[1])
+    np.testing.assert_allclose([plotted[9], plotted[19]], [np.mean(losses[901:1000]), np.mean(losses[1901:2000])])
+    assert echo.plot_windows(losses[:101], 101) == [float(np.mean(losses[:101]))]  # no empty tail window
+
+
+def test_demo_plot_in_steps_with_the_conversion_line_explained(tmp_path, figures) -> None:
+    """The demo's x axis read "step / 25" and the conversion line said only "convert + verify" (fails on main)."""
+    from migration import demo
+
+    rng = np.random.default_rng(4)
+    demo.plot_loss(tmp_path / "d.png", list(rng.uniform(0.5, 0.7, 100)), list(rng.uniform(0.4, 0.6, 50)), 100,
+                   keep_prob=0.75)
+    demo.plot_loss(tmp_path / "e.png", [0.5] * 50, [0.4] * 25, 50)  # no dropout: nothing to explain
+    fig, no_dropout = figures
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "training step"
+    lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+    tf1, keras = (lines[k].get_xdata() for k in ("TF1 graph (legacy_rnn)", "Keras 2 from the converted checkpoint"))
+    assert list(tf1) == [25, 50, 75, 100] and list(keras) == [125, 150]  # each 25-step mean at its last step
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "step 100: converted + verified" in texts and "same weights" in texts and "Adam state" in texts
+    assert "with dropout\n(keep_prob 0.75)" in texts and "converted model has none" in texts  # why the loss drops
+    assert "dropout" not in " ".join(t.get_text() for t in no_dropout.axes[0].texts)

@@ -179,8 +179,13 @@ def _header(table: list[tuple[bytes, bytes]], what: str) -> tuple[int, str, tupl
 
 def read_index(path: str, max_bytes: int = MAX_INDEX_BYTES) -> BundleIndex:
     """Parse the bundle index ``path`` (``PREFIX.index``); :class:`MigrationError` naming the file on any defect."""
+    return index_from_table(read_table(path, max_bytes), path)
+
+
+def index_from_table(table: list[tuple[bytes, bytes]], path: str) -> BundleIndex:
+    """The :class:`BundleIndex` of the (key, value) entries of the table file ``path`` (in key order, as
+    :func:`~migration.core.tfproto.table.parse_table` returns them); :class:`MigrationError` on any defect."""
     what = f"checkpoint index {path!r}"
-    table = read_table(path, max_bytes)
     num_shards, endianness, version = _header(table, what)
     variables: dict[str, IndexEntry] = {}
     pieces: dict[tuple[str, tuple[Extent, ...]], IndexEntry] = {}
