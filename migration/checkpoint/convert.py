@@ -8,14 +8,12 @@ temporary directory next to ``OUT_DIR`` and renamed into place at the end, so a 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import dataclasses
 import math
 import os
 import shutil
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -25,10 +23,11 @@ from migration.checkpoint.provenance import annotate, check_provenance, meta_pro
 from migration.checkpoint.reader import CheckpointReader
 from migration.checkpoint.recognize import KERAS_OPTIMIZERS, Block, CellInfo, Inspection, recognize
 from migration.checkpoint.stacks import write_stacks
+from migration.checkpoint.weights import float32_alias, float32_weight, with_forget_bias
 from migration.core.errors import MigrationError, UnknownCellError
 from migration.core.outdir import staged_output
 from migration.graph.limits import SandboxLimit
-from migration.families import cell_to_keras, keras_names_for, uses_forget_bias
+from migration.families import cell_to_keras, keras_names_for
 
 #: Keras weight name -> TF1 names it is made of, and how (per cell kind).
 _TRANSFORMS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
@@ -112,13 +111,6 @@ class _Progress:
 
     def close(self) -> None:
         self._stack.close()
-
-
-def with_forget_bias(cell: CellInfo, forget_bias: Optional[float]) -> CellInfo:
-    if forget_bias is None or not uses_forget_bias(cell.spec):
-        return cell
-    spec = dataclasses.replace(cell.spec, forget_bias=float(forget_bias))
-    return dataclasses.replace(cell, spec=spec, hyper_sources={**cell.hyper_sources, "forget_bias": "--forget-bias"})
 
 
 class _Converter:
@@ -378,62 +370,6 @@ class _Converter:
         return {"optimizers": out}
 
 
-def float32_weight(key: str, array: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
-    """RNN weights as float32, exactly: float16/bfloat16 always widen exactly; float64 only if no value rounds.
-
-    Returns ``(array, note)`` with a note for the manifest when a cast happened; raises MigrationError otherwise.
-    """
-    dtype = str(array.dtype)
-    if dtype == "float32":
-        return array, None
-    if dtype in ("float16", "bfloat16"):
-        return array.astype(np.float32), f"{dtype} -> float32 (exact: every {dtype} value is a float32 value)"
-    if dtype == "float64":
-        cast = array.astype(np.float32)
-        lossy = int(np.count_nonzero(cast.astype(np.float64) != array))
-        if lossy:
-            raise MigrationError(
-                f"Variable {key!r} is float64 and {lossy} of its {array.size} values are not exactly representable in "
-                "float32, which Keras RNN layers compute in. Refusing to round silently: cast the checkpoint to "
-                "float32 yourself if the rounding is acceptable, then convert it."
-            )
-        return cast, "float64 -> float32 (exact: every value is representable in float32)"
-    raise MigrationError(f"Variable {key!r} has dtype {dtype}; RNN weights must be floating point.")
-
-
-def _float32_alias(reader: CheckpointReader, tmp_root: str, keys: set[str]) -> str:
-    """A copy of the checkpoint with the variables ``keys`` cast to float32 (exact: :func:`float32_weight` refused any
-    rounding), so that the TF1 side of the verification, built in float32, restores it; the .meta is linked beside."""
-    from migration.checkpoint.export import write_tf1_checkpoint
-
-    arrays = {}
-    for key in reader.variables:
-        array = reader.read(key)
-        arrays[key] = float32_weight(key, array)[0] if key in keys else array
-    prefix = write_tf1_checkpoint(arrays, os.path.join(tmp_root, "float32", "model.ckpt"))
-    if reader.meta_path:
-        os.symlink(os.path.abspath(reader.meta_path), prefix + ".meta")
-    return prefix
-
-
-@contextlib.contextmanager
-def float32_checkpoint(checkpoint: str | os.PathLike, manifest: dict[str, Any]) -> Iterator[str]:
-    """The checkpoint to verify ``manifest``'s conversion against: ``checkpoint`` itself, or (when the manifest lists
-    exact float16/bfloat16/float64 -> float32 casts) a temporary copy with those variables cast to float32."""
-    keys = {key for block in manifest.get("blocks", []) for cell in block.get("cells", [])
-            for key in (cell.get("dtype_casts") or {})}
-    if not keys:
-        yield os.fspath(checkpoint)
-        return
-    import tempfile
-
-    root = tempfile.mkdtemp(prefix="rnn-migrate-verify-")
-    try:
-        yield _float32_alias(CheckpointReader(checkpoint), root, keys)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def _check_integrity(reader: CheckpointReader, already: set[str], progress: _Progress) -> int:
     """Read every tensor not read yet, CRC-checked, in row chunks (memory flat in the tensor's size; tensors the bundle
     reader does not stream go through TensorFlow's reader, which checks the CRC too); return how many were read."""
@@ -621,7 +557,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
 
             against = reader.prefix
             if conv.casts:  # the TF1 side is built in float32: give it an exactly-cast float32 copy
-                against = _float32_alias(reader, os.path.join(tmp, ".verify"), set(conv.casts))
+                against = float32_alias(reader, os.path.join(tmp, ".verify"), set(conv.casts))
             verification = verify_conversion(against, tmp, meta_path=meta_path).to_dict()
             if alias_notes:  # the .meta exists, but its CudnnRNN ops cannot run: say that, not "no .meta"
                 verification["notes"] = alias_notes + [n for n in verification["notes"] if not n.startswith("no .meta")]

@@ -29,6 +29,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from migration.checkpoint.checks import Check
 from migration import seq2seq_converters as s2c
 from migration.checkpoint.seq2seq_graph import DecoderGraph, locate, read_output_attention, run_original
 from migration.core.errors import MigrationError
@@ -387,12 +388,11 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
 
 
 def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:
-    """Checks (:class:`migration.checkpoint.verify.Check`) and notes for one manifest ``seq2seq`` entry."""
+    """Checks (:class:`migration.checkpoint.checks.Check`) and notes for one manifest ``seq2seq`` entry."""
     if entry.get("legacy"):
         from migration.checkpoint import seq2seq_legacy
 
         return seq2seq_legacy.verify_entry(entry, out_dir, checkpoint, original, seed)
-    from migration.checkpoint.verify import Check
     from migration.safe_io import confined_path, load_keras_model
     import modern_rnn.seq2seq.models  # noqa: F401  (registers AttentionDecoderModel)
 

@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from migration.checkpoint.checks import Check
 from migration import seq2seq_converters as s2c
 from migration.checkpoint.seq2seq_graph import run_original
 from migration.core.errors import MigrationError
@@ -227,7 +228,6 @@ def _rebuilt(checkpoint: str, desc: dict, enc: np.ndarray, dec: np.ndarray) -> n
 
 
 def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:
-    from migration.checkpoint.verify import Check
     from migration.safe_io import confined_path, load_keras_model
     import modern_rnn.seq2seq.models  # noqa: F401
 
