@@ -476,7 +476,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
     insp = recognize(reader.prefix, reader.variables, meta, use_ema=use_ema)
     source, alias_notes = reader, []
     if meta is not None:  # a lone cuDNN buffer: its configuration from the CudnnRNN op (which has no CPU kernel)
-        from migration.checkpoint.cudnn_opaque import convert_through_canonical
+        from migration.checkpoint.cudnn_alias import convert_through_canonical
 
         aliased = convert_through_canonical(reader, meta, insp, use_ema)
         if aliased is not None:

@@ -181,25 +181,3 @@ def note(layouts: list[OpaqueLayout]) -> str:
     return (f"cuDNN opaque buffer(s) {what} split into the canonical cudnn_compatible_* variables by the documented "
             "cuDNN layout (listed under variables, they are not in the checkpoint); the original graph runs "
             "CudnnRNN ops, which have no CPU kernel, so only the weaker rebuilt check was possible")
-
-
-def convert_through_canonical(reader, meta, insp, use_ema: bool = False):
-    """For ``convert``: when ``insp`` left opaque buffers that a ``CudnnRNN`` op of ``meta`` describes, write the
-    canonical alias (:func:`canonical_alias`) and recognize it; returns ``(alias reader, inspection, notes)`` or
-    ``None``. The cells' hyper-parameters are cuDNN's (tanh, no forget_bias, no clip), said so in ``hyper_sources``;
-    the caller removes the alias directory."""
-    from migration.checkpoint.reader import CheckpointReader
-    from migration.checkpoint.recognize import recognize
-
-    opaque = [u.name for u in insp.unrecognized if u.name.rsplit("/", 1)[-1] == "opaque_kernel"]
-    layouts = opaque_layouts(meta, reader.variables, opaque) if opaque else []
-    if not layouts:
-        return None
-    alias = CheckpointReader(canonical_alias(reader, layouts))
-    aliased = recognize(alias.prefix, alias.variables, None, use_ema=use_ema)
-    for block in aliased.blocks:
-        for cell in block.cells:
-            if cell.path.rsplit("/", 1)[-1].startswith("cudnn_compatible_"):
-                cell.hyper_sources = {k: "cuDNN (CudnnRNN op in the .meta: tanh, no forget_bias, no clip)"
-                                      for k in cell.hyper_sources}
-    return alias, aliased, [note(layouts)]

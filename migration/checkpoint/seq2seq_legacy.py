@@ -22,6 +22,7 @@ import numpy as np
 
 from migration.checkpoint.checks import Check
 from migration import seq2seq_converters as s2c
+from migration.checkpoint.seq2seq_base import write_slots
 from migration.checkpoint.seq2seq_graph import run_original
 from migration.core.errors import MigrationError
 from migration.graph.graphdef import ref
@@ -125,7 +126,6 @@ def convert_slots(conv, info, desc: dict, model) -> dict[str, dict[str, str]]:
     cells' layouts, ``forget_bias`` 0), saved as ``optimizer/<role>/seq2seq/<name>/...npy``. Returns
     ``{Keras weight (Seq2SeqScope name, or slot_key(cell scope, k)): {role: file}}``; ``{}`` without
     ``--with-optimizer`` or without slots (then the slots are named as not migrated)."""
-    from migration.checkpoint.seq2seq import write_slots
 
     spec = CellSpec.from_dict(desc["spec"])
     if spec.is_lstm:

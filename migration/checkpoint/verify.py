@@ -310,7 +310,7 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
     checks: list[Check] = [Check(what, out, diff, [], "manifest") for what, out, diff in rows]
     notes: list[str] = dir_notes
     if meta is not None and not fresh:  # a lone cuDNN buffer (convert split it): its canonical alias, rebuilt check
-        from migration.checkpoint.cudnn_opaque import convert_through_canonical
+        from migration.checkpoint.cudnn_alias import convert_through_canonical
 
         aliased = convert_through_canonical(reader, meta, recognize(reader.prefix, reader.variables, meta))
         if aliased is not None:
