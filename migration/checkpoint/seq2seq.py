@@ -310,6 +310,25 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
             return sess.run(fetch)
 
 
+def _graph_feeds(graph: dict, data: dict) -> dict:
+    """The original graph's feeds for one seq2seq entry (``graph``: where its decoder lives) from ``data``."""
+    feeds = {graph["memory"]: data["memory"]}
+    if graph["lengths"]:
+        feeds[graph["lengths"]] = data["lengths"]
+    if graph["ids"]:
+        feeds[graph["ids"]] = data["ids"]
+    feeds.update(zip(graph.get("initial_state") or [], data["state"]))
+    batch, steps = data["ids"].shape[:2]
+    for name, how in graph["extra_feeds"].items():
+        if how == "decoder_length":
+            feeds[name] = np.full(batch, steps, np.int32)
+        else:  # only its shape is read: zeros of [batch, memory steps, ...]
+            shape = graph["shapes"].get(name, [-1])
+            dims = [batch] + [d if d > 0 else data["memory"].shape[1] for d in shape[1:]]
+            feeds[name] = np.zeros(dims, np.float32 if how == "shape_only_float" else np.int32)
+    return feeds
+
+
 def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:
     """Checks (:class:`migration.checkpoint.checks.Check`) and notes for one manifest ``seq2seq`` entry."""
     if entry.get("legacy"):
@@ -340,20 +359,7 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
     what, notes, checks = f"seq2seq {entry['name']}", [], []
     reference, expected = "rebuilt", None
     if original is not None and graph:
-        feeds = {graph["memory"]: data["memory"]}
-        if graph["lengths"]:
-            feeds[graph["lengths"]] = data["lengths"]
-        if graph["ids"]:
-            feeds[graph["ids"]] = data["ids"]
-        feeds.update(zip(graph.get("initial_state") or [], data["state"]))
-        batch, steps = data["ids"].shape[:2]
-        for name, how in graph["extra_feeds"].items():
-            if how == "decoder_length":
-                feeds[name] = np.full(batch, steps, np.int32)
-            else:  # only its shape is read: zeros of [batch, memory steps, ...]
-                shape = graph["shapes"].get(name, [-1])
-                dims = [batch] + [d if d > 0 else data["memory"].shape[1] for d in shape[1:]]
-                feeds[name] = np.zeros(dims, np.float32 if how == "shape_only_float" else np.int32)
+        feeds = _graph_feeds(graph, data)
         if in_graph and model.embedding is not None:
             try:
                 (graph_ids,) = original.run([in_graph["ids"]], feeds)
