@@ -48,6 +48,9 @@ class OpaqueLayout:
         return self.key.rsplit("/", 1)[0] if "/" in self.key else ""
 
 
+#: CudnnRNN's ``rnn_mode`` attribute values (cuDNN's vocabulary, not cell kinds) that have a canonical TF1 cell
+CANONICAL_MODES = ("lstm", "gru")
+
 def _ref(inp: str) -> str:
     return inp.lstrip("^").split(":")[0]
 
@@ -122,7 +125,7 @@ def opaque_layouts(meta, variables: dict, keys: list[str]) -> list[OpaqueLayout]
             direction = op.attr["direction"].s.decode() if "direction" in op.attr else "unidirectional"
             input_mode = op.attr["input_mode"].s.decode() if "input_mode" in op.attr else "linear_input"
             where = f"{meta.path!r}: the {op.op} op {op.name!r} reading {key!r}"
-            if mode not in ("lstm", "gru") or input_mode != "linear_input":
+            if mode not in CANONICAL_MODES or input_mode != "linear_input":
                 raise MigrationError(f"{where} has rnn_mode={mode!r}, input_mode={input_mode!r}: only lstm/gru with "
                                      "linear_input have a canonical TF1 cell (CudnnCompatibleLSTMCell/GRUCell).")
             dirs = 2 if direction == "bidirectional" else 1
