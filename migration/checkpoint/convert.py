@@ -32,35 +32,7 @@ from migration.checkpoint.weights import float32_alias, float32_weight, with_for
 from migration.core.errors import MigrationError, UnknownCellError
 from migration.core.outdir import staged_output
 from migration.graph.limits import SandboxLimit
-from migration.families import cell_to_keras, keras_names_for
-
-#: Keras weight name -> TF1 names it is made of, and how (per cell kind).
-_TRANSFORMS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
-    "handwritten": {"kernel": (("W",), "W[:D]"), "recurrent_kernel": (("W",), "W[D:]"), "bias": (("b",), "b")},
-    "basic_rnn": {"kernel": (("kernel",), "kernel[:D]"), "recurrent_kernel": (("kernel",), "kernel[D:]"),
-                  "bias": (("bias",), "bias")},
-    "lstm": {"kernel": (("kernel",), "kernel[:D], gate blocks i,j,f,o -> i,f,c,o"),
-             "recurrent_kernel": (("kernel",), "kernel[D:], gate blocks i,j,f,o -> i,f,c,o"),
-             "bias": (("bias",), "gate blocks i,j,f,o -> i,f,c,o; b_f + forget_bias"),
-             "w_i_diag": (("w_i_diag",), "copy"), "w_f_diag": (("w_f_diag",), "copy"), "w_o_diag": (("w_o_diag",), "copy"),
-             "projection_kernel": (("projection/kernel",), "copy")},
-    "gru": {"kernel": (("gates/kernel", "candidate/kernel"), "rows [:D]; [r|u] + candidate -> [z|r|h]"),
-            "recurrent_kernel": (("gates/kernel", "candidate/kernel"), "rows [D:]; [r|u] + candidate -> [z|r|h]"),
-            "bias": (("gates/bias", "candidate/bias"), "[r|u] + candidate -> [z|r|h]")},
-}
-_TRANSFORMS["basic_lstm"] = _TRANSFORMS["lstm"]
-
-
-def _transform(spec, kname: str, variables: dict[str, str]) -> tuple[list[str], str]:
-    """(checkpoint keys, how) behind Keras weight ``kname`` of a cell, for the manifest. Cell families without a
-    row here (contrib block/fused, cuDNN, layer-norm: :mod:`migration.contrib_converters`,
-    :mod:`migration.cudnn_converters`) list every variable of the cell and name their converter."""
-    family = "lstm" if spec.is_lstm else "gru" if spec.is_gru else spec.kind
-    row = _TRANSFORMS.get(spec.kind, _TRANSFORMS.get(family, {})).get(kname)
-    if row is not None and all(n in variables for n in row[0]):
-        return [variables[n] for n in row[0]], row[1]
-    return sorted(variables.values()), f"migration.converters.cell_to_keras for kind {spec.kind!r}"
-
+from migration.families import cell_to_keras, keras_names_for, weight_sources
 
 @dataclasses.dataclass
 class ConversionResult:
@@ -162,7 +134,7 @@ class _Converter:
                 weights = []
                 slots = self.cell_slots(block, direction, k, cell)
                 for j, kname in enumerate(keras_names_for(cell.spec)):
-                    sources, how = _transform(cell.spec, kname, cell.variables)
+                    sources, how = weight_sources(cell.spec, kname, cell.variables)
                     entry = {"keras": kname, "shape": list(kcell.weights[j].shape), "sources": sources, "transform": how}
                     if slots:
                         entry["slots"] = {role: files[j] for role, files in slots.items()}
