@@ -88,6 +88,17 @@ def _workdir(args: argparse.Namespace) -> Path:
     return path
 
 
+def _held_out(tf1_logits: np.ndarray, keras_logits: np.ndarray, labels: np.ndarray) -> dict:
+    """How the TF1 graph and the converted Keras model agree on the held-out snippets, and their accuracies."""
+    return {
+        "max_abs_logit_diff": float(np.max(np.abs(tf1_logits - keras_logits))),
+        "same_predictions": float(np.mean(tf1_logits.argmax(1) == keras_logits.argmax(1))),
+        "legacy_accuracy": float(np.mean(tf1_logits.argmax(1) == labels)),
+        "keras_accuracy": float(np.mean(keras_logits.argmax(1) == labels)),
+        "examples": int(len(labels)),
+    }
+
+
 def run(args: argparse.Namespace) -> dict:
     """Run every step; return the report (``ok`` False when a check failed)."""
     # the checkpoint job on first use: `rnn-migrate --help` builds this module's parser and must start fast
@@ -122,14 +133,7 @@ def run(args: argparse.Namespace) -> dict:
     keras_logits = np.concatenate([
         model((prepared.test_ids[i:i + 512], prepared.test_lengths[i:i + 512]), training=False).numpy()
         for i in range(0, len(prepared.test_labels), 512)])
-    labels = prepared.test_labels
-    held_out = {
-        "max_abs_logit_diff": float(np.max(np.abs(tf1_logits - keras_logits))),
-        "same_predictions": float(np.mean(tf1_logits.argmax(1) == keras_logits.argmax(1))),
-        "legacy_accuracy": float(np.mean(tf1_logits.argmax(1) == labels)),
-        "keras_accuracy": float(np.mean(keras_logits.argmax(1) == labels)),
-        "examples": int(len(labels)),
-    }
+    held_out = _held_out(tf1_logits, keras_logits, prepared.test_labels)
 
     where = "" if args.strategy == "none" else f" under {args.strategy} ({args.workers} workers)"
     say(f"[5/5] continue training in Keras for {args.keras_steps} steps from the converted weights and Adam "

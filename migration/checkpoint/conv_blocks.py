@@ -25,6 +25,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from migration.checkpoint.checks import Check
 from migration.graph.limits import SandboxLimit
 
 _CELL_DIR = re.compile(r"^conv(_[123]d)?_lstm_cell(_\d+)?$")
@@ -176,7 +177,6 @@ def _rebuilt(prefix: str, entry: dict, x: np.ndarray, lengths: np.ndarray) -> li
 def verify_conv_block(prefix: str, original, loops, entry: dict, out_dir: str, seed: int, batch: int = 3,
                       steps: int = 4) -> tuple[list, list[str]]:
     """Checks of one conv block (see the module docstring) and notes."""
-    from migration.checkpoint.verify import Check
     from migration.graph.blocks import match
     from migration.safe_io import load_block_model
 

@@ -8,78 +8,32 @@ temporary directory next to ``OUT_DIR`` and renamed into place at the end, so a 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import dataclasses
+import gc
 import math
 import os
 import shutil
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
+from migration.checkpoint.conv_blocks import write_block
+from migration.checkpoint.cudnn_alias import convert_through_canonical
 from migration.checkpoint.manifest import is_conversion_dir, safe_name, write_manifest
 from migration.checkpoint.meta import MetaGraph
+from migration.checkpoint.optimizer_section import optimizer_section
 from migration.checkpoint.provenance import annotate, check_provenance, meta_provenance, resolve_meta
 from migration.checkpoint.reader import CheckpointReader
-from migration.checkpoint.recognize import KERAS_OPTIMIZERS, Block, CellInfo, Inspection, recognize
+from migration.checkpoint.recognize import Block, CellInfo, Inspection, recognize
 from migration.checkpoint.stacks import write_stacks
+from migration.checkpoint.verify import verify_conversion
+from migration.checkpoint.weights import float32_alias, float32_weight, with_forget_bias
 from migration.core.errors import MigrationError, UnknownCellError
 from migration.core.outdir import staged_output
 from migration.graph.limits import SandboxLimit
-from migration.families import cell_to_keras, keras_names_for, uses_forget_bias
+from migration.families import cell_to_keras, keras_names_for, weight_sources
 from migration.targets.export import export_targets, targets_ok
-
-#: Keras weight name -> TF1 names it is made of, and how (per cell kind).
-_TRANSFORMS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
-    "handwritten": {"kernel": (("W",), "W[:D]"), "recurrent_kernel": (("W",), "W[D:]"), "bias": (("b",), "b")},
-    "basic_rnn": {"kernel": (("kernel",), "kernel[:D]"), "recurrent_kernel": (("kernel",), "kernel[D:]"),
-                  "bias": (("bias",), "bias")},
-    "lstm": {"kernel": (("kernel",), "kernel[:D], gate blocks i,j,f,o -> i,f,c,o"),
-             "recurrent_kernel": (("kernel",), "kernel[D:], gate blocks i,j,f,o -> i,f,c,o"),
-             "bias": (("bias",), "gate blocks i,j,f,o -> i,f,c,o; b_f + forget_bias"),
-             "w_i_diag": (("w_i_diag",), "copy"), "w_f_diag": (("w_f_diag",), "copy"), "w_o_diag": (("w_o_diag",), "copy"),
-             "projection_kernel": (("projection/kernel",), "copy")},
-    "gru": {"kernel": (("gates/kernel", "candidate/kernel"), "rows [:D]; [r|u] + candidate -> [z|r|h]"),
-            "recurrent_kernel": (("gates/kernel", "candidate/kernel"), "rows [D:]; [r|u] + candidate -> [z|r|h]"),
-            "bias": (("gates/bias", "candidate/bias"), "[r|u] + candidate -> [z|r|h]")},
-}
-_TRANSFORMS["basic_lstm"] = _TRANSFORMS["lstm"]
-
-
-def _transform(spec, kname: str, variables: dict[str, str]) -> tuple[list[str], str]:
-    """(checkpoint keys, how) behind Keras weight ``kname`` of a cell, for the manifest. Cell families without a
-    row here (contrib block/fused, cuDNN, layer-norm: :mod:`migration.contrib_converters`,
-    :mod:`migration.cudnn_converters`) list every variable of the cell and name their converter."""
-    family = "lstm" if spec.is_lstm else "gru" if spec.is_gru else spec.kind
-    row = _TRANSFORMS.get(spec.kind, _TRANSFORMS.get(family, {})).get(kname)
-    if row is not None and all(n in variables for n in row[0]):
-        return [variables[n] for n in row[0]], row[1]
-    return sorted(variables.values()), f"migration.converters.cell_to_keras for kind {spec.kind!r}"
-_KERAS_OPTIMIZERS = {"adam": "Adam", "adagrad": "Adagrad", "momentum": "SGD", "rmsprop": "RMSprop"}
-#: TF1 constant name in the .meta -> (tf_keras argument, TF1's default) for the optimizers of KERAS_OPTIMIZERS
-_OPTIMIZER_CONSTANTS = {
-    "ftrl": (("learning_rate", "learning_rate", 0.001), ("learning_rate_power", "learning_rate_power", -0.5),
-             ("l1_regularization_strength", "l1_regularization_strength", 0.0),
-             ("l2_regularization_strength", "l2_regularization_strength", 0.0),
-             ("l2_shrinkage_regularization_strength", "l2_shrinkage_regularization_strength", 0.0),
-             ("beta", "beta", 0.0)),
-    "adadelta": (("lr", "learning_rate", 0.001), ("rho", "rho", 0.95), ("epsilon", "epsilon", 1e-8)),
-}
-#: what a Keras step from the converted slots cannot reproduce (measured: tests/checkpoint/test_ckpt_resume.py)
-_RESUME_TRAPS = {
-    "ftrl": ["embeddings: TF1's sparse Ftrl update touched only the rows looked up; tf_keras' Ftrl recomputes every "
-             "row from its `linear` slot (rows Ftrl never updated jump to their l1/l2 solution)",
-             "LSTM biases: Keras holds forget_bias folded into the bias and Ftrl's l1/l2 pull towards 0 are not "
-             "invariant under that shift, so the forget-gate bias moves differently from TF1's"],
-    "adadelta": ["embeddings: TF1's sparse Adadelta update decayed the accumulators of the rows looked up only; "
-                 "tf_keras' decays every row's, so later steps on other rows differ"],
-}
-_KERAS_SLOT = {("adam", "m"): "m", ("adam", "v"): "v", ("adagrad", "accumulator"): "accumulator",
-               ("momentum", "momentum"): "momentum", ("rmsprop", "rms"): "velocity",
-               ("rmsprop", "momentum"): "momentum", ("rmsprop", "mg"): "average_gradient"}
-
 
 @dataclasses.dataclass
 class ConversionResult:
@@ -115,13 +69,6 @@ class _Progress:
         self._stack.close()
 
 
-def with_forget_bias(cell: CellInfo, forget_bias: Optional[float]) -> CellInfo:
-    if forget_bias is None or not uses_forget_bias(cell.spec):
-        return cell
-    spec = dataclasses.replace(cell.spec, forget_bias=float(forget_bias))
-    return dataclasses.replace(cell, spec=spec, hyper_sources={**cell.hyper_sources, "forget_bias": "--forget-bias"})
-
-
 class _Converter:
     def __init__(self, reader: CheckpointReader, meta: Optional[MetaGraph], insp: Inspection, tmp: str,
                  forget_bias: Optional[float], with_optimizer: bool, progress: _Progress) -> None:
@@ -129,6 +76,9 @@ class _Converter:
         self.forget_bias, self.with_optimizer, self.progress = forget_bias, with_optimizer, progress
         self.destinations: dict[str, str] = {}
         self.block_models: list = []
+        self.conv_models: list = []  # the ConvLSTM blocks' Keras models, for the whole model
+        self.sections: dict[str, Any] = {}  # manifest section -> what its pass wrote (PASSES)
+        self.copies: Any = None  # the embeddings and dense weights, copied on the I/O thread (COPIES)
         self.read_keys: set[str] = set()
         self.casts: dict[str, str] = {}  # variable -> how it was cast to float32
         self.notes: list[str] = []
@@ -185,7 +135,7 @@ class _Converter:
                 weights = []
                 slots = self.cell_slots(block, direction, k, cell)
                 for j, kname in enumerate(keras_names_for(cell.spec)):
-                    sources, how = _transform(cell.spec, kname, cell.variables)
+                    sources, how = weight_sources(cell.spec, kname, cell.variables)
                     entry = {"keras": kname, "shape": list(kcell.weights[j].shape), "sources": sources, "transform": how}
                     if slots:
                         entry["slots"] = {role: files[j] for role, files in slots.items()}
@@ -235,25 +185,17 @@ class _Converter:
             out[role] = files
         return out
 
-    def adam_iterations(self, key: str, beta1: float) -> Optional[int]:
-        """Adam's step count from ``beta1_power = beta1 ** (t + 1)``; a value no real run gives is refused (with
-        ``--with-optimizer``) or noted (without: the optimizer state is not migrated anyway)."""
-        array = self.read(key)
-        power = float(array) if array.size == 1 else float("nan")
-        problem = None
-        if array.size != 1:
-            problem = f"{key!r} holds {array.size} values instead of one"
-        elif not (math.isfinite(power) and 0.0 < power < 1.0):
-            problem = f"{key!r} = {power!r}, which no Adam run produces (beta1 ** (t + 1) lies in (0, 1))"
-        elif not (math.isfinite(beta1) and 0.0 < beta1 < 1.0):
-            problem = f"Adam beta1 = {beta1!r} from the .meta is outside (0, 1)"
-        if problem is None:
-            return max(int(round(math.log(power) / math.log(beta1))) - 1, 0)
-        if self.with_optimizer:
-            raise MigrationError(f"Cannot recover Adam's iteration count: {problem}. The checkpoint's optimizer state "
-                                 "is damaged; convert without --with-optimizer (weights only).")
-        self.notes.append(f"Adam iterations unknown: {problem}")
-        return None
+    def optimizer(self) -> Optional[dict[str, Any]]:
+        return optimizer_section(self)
+
+    def conv_block(self, cb) -> dict[str, Any]:
+        """One ``tf.contrib.rnn.ConvLSTMCell`` block (:mod:`migration.checkpoint.conv_blocks`)."""
+        if self.forget_bias is not None:
+            cb = dataclasses.replace(cb, forget_bias=float(self.forget_bias), hyper_source="--forget-bias")
+        entry = write_block(self.tmp, cb, self.read_weight, self.conv_models)
+        for key in filter(None, (cb.kernel, cb.biases)):
+            self.destinations[key] = entry["file"]
+        return entry
 
     def seq2seq(self, info) -> dict[str, Any]:
         from migration.checkpoint.seq2seq import convert_entry
@@ -328,113 +270,6 @@ class _Converter:
                          f"crf.transitions.assign(numpy.load('{rel}', allow_pickle=False))  "
                          "# row = previous tag, column = next tag, as TF1 stored it"}
 
-    def optimizer(self) -> Optional[dict[str, Any]]:
-        if not self.insp.optimizers:
-            return None
-        out = []
-        for opt in self.insp.optimizers:
-            entry: dict[str, Any] = {"kind": opt.kind, "tf1_name": opt.name, "constants_from_meta": opt.constants,
-                                     "migrated": self.with_optimizer}
-            keras_cfg: dict[str, Any] = {"class": _KERAS_OPTIMIZERS.get(opt.kind)}
-            if "learning_rate" in opt.constants:
-                keras_cfg["learning_rate"] = opt.constants["learning_rate"]
-            if opt.kind == "adam":
-                beta1 = opt.constants.get("beta1", 0.9)
-                keras_cfg.update(beta_1=beta1, beta_2=opt.constants.get("beta2", 0.999),
-                                 epsilon=opt.constants.get("epsilon", 1e-8))
-                iterations, source = None, None
-                if self.insp.global_step:
-                    iterations, source = int(self.read(self.insp.global_step)), "global_step"  # an int scalar
-                elif "beta1_power" in opt.counters:
-                    iterations, source = self.adam_iterations(opt.counters["beta1_power"], beta1), "beta1_power"
-                for name, key in opt.counters.items():
-                    self.destinations[key] = f"manifest optimizer[{opt.kind}].iterations (from {name})"
-                entry["iterations"], entry["iterations_source"] = iterations, source
-            elif opt.kind == "adagrad":
-                keras_cfg.update(epsilon=0.0, initial_accumulator_value=0.1)
-            elif opt.kind in KERAS_OPTIMIZERS:  # Ftrl, Adadelta: TF1's values, from the .meta where it has them
-                cls, _, defaults = KERAS_OPTIMIZERS[opt.kind]
-                keras_cfg["class"] = cls
-                keras_cfg.update(defaults)
-                assumed = []
-                for tf1, keras_name, default in _OPTIMIZER_CONSTANTS[opt.kind]:
-                    if tf1 in opt.constants:
-                        keras_cfg[keras_name] = opt.constants[tf1]
-                    else:
-                        keras_cfg[keras_name] = default
-                        assumed.append(f"{keras_name}={default} (TF1 default, not in the .meta)")
-                entry["assumed"] = assumed
-                entry["notes"] = _RESUME_TRAPS[opt.kind]
-            entry["keras"] = keras_cfg
-            entry["slot_roles"] = {role: _KERAS_SLOT.get((opt.kind, role))
-                                   or KERAS_OPTIMIZERS.get(opt.kind, ("", {}, {}))[1].get(role, role)
-                                   for roles in opt.slots.values() for role in roles}
-            out.append(entry)
-            if not self.with_optimizer:
-                for roles in opt.slots.values():
-                    for key in roles.values():
-                        self.destinations.setdefault(key, "not migrated (pass --with-optimizer)")
-        if self.insp.global_step:
-            self.destinations.setdefault(self.insp.global_step, "manifest optimizer iterations")
-        return {"optimizers": out}
-
-
-def float32_weight(key: str, array: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
-    """RNN weights as float32, exactly: float16/bfloat16 always widen exactly; float64 only if no value rounds.
-
-    Returns ``(array, note)`` with a note for the manifest when a cast happened; raises MigrationError otherwise.
-    """
-    dtype = str(array.dtype)
-    if dtype == "float32":
-        return array, None
-    if dtype in ("float16", "bfloat16"):
-        return array.astype(np.float32), f"{dtype} -> float32 (exact: every {dtype} value is a float32 value)"
-    if dtype == "float64":
-        cast = array.astype(np.float32)
-        lossy = int(np.count_nonzero(cast.astype(np.float64) != array))
-        if lossy:
-            raise MigrationError(
-                f"Variable {key!r} is float64 and {lossy} of its {array.size} values are not exactly representable in "
-                "float32, which Keras RNN layers compute in. Refusing to round silently: cast the checkpoint to "
-                "float32 yourself if the rounding is acceptable, then convert it."
-            )
-        return cast, "float64 -> float32 (exact: every value is representable in float32)"
-    raise MigrationError(f"Variable {key!r} has dtype {dtype}; RNN weights must be floating point.")
-
-
-def _float32_alias(reader: CheckpointReader, tmp_root: str, keys: set[str]) -> str:
-    """A copy of the checkpoint with the variables ``keys`` cast to float32 (exact: :func:`float32_weight` refused any
-    rounding), so that the TF1 side of the verification, built in float32, restores it; the .meta is linked beside."""
-    from migration.checkpoint.export import write_tf1_checkpoint
-
-    arrays = {}
-    for key in reader.variables:
-        array = reader.read(key)
-        arrays[key] = float32_weight(key, array)[0] if key in keys else array
-    prefix = write_tf1_checkpoint(arrays, os.path.join(tmp_root, "float32", "model.ckpt"))
-    if reader.meta_path:
-        os.symlink(os.path.abspath(reader.meta_path), prefix + ".meta")
-    return prefix
-
-
-@contextlib.contextmanager
-def float32_checkpoint(checkpoint: str | os.PathLike, manifest: dict[str, Any]) -> Iterator[str]:
-    """The checkpoint to verify ``manifest``'s conversion against: ``checkpoint`` itself, or (when the manifest lists
-    exact float16/bfloat16/float64 -> float32 casts) a temporary copy with those variables cast to float32."""
-    keys = {key for block in manifest.get("blocks", []) for cell in block.get("cells", [])
-            for key in (cell.get("dtype_casts") or {})}
-    if not keys:
-        yield os.fspath(checkpoint)
-        return
-    import tempfile
-
-    root = tempfile.mkdtemp(prefix="rnn-migrate-verify-")
-    try:
-        yield _float32_alias(CheckpointReader(checkpoint), root, keys)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def _check_integrity(reader: CheckpointReader, already: set[str], progress: _Progress) -> int:
     """Read every tensor not read yet, CRC-checked, in row chunks (memory flat in the tensor's size; tensors the bundle
     reader does not stream go through TensorFlow's reader, which checks the CRC too); return how many were read."""
@@ -494,6 +329,137 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
     return entry, notes
 
 
+#: The manifest sections ``convert`` writes, in this order: section -> its handler, which asks the inspection's items
+#: of that kind (each item's converter: a :class:`_Converter` method, or the item kind's module). ``None``: no section
+#: of its own (there, the embeddings and dense weights copied meanwhile on the I/O thread are joined, see COPIES).
+PASSES: tuple[tuple[Optional[str], Callable[[_Converter], Any]], ...] = (
+    ("blocks", lambda c: [c.block(b) for b in c.insp.blocks]),
+    ("stacks", lambda c: write_stacks(c, c.insp.blocks, c.sections["blocks"])),
+    (None, lambda c: c.sections.update(c.copies.result())),
+    ("seq2seq", lambda c: [c.seq2seq(info) for info in c.insp.seq2seq]),
+    ("crf", lambda c: [c.crf(key) for key in c.insp.crf]),
+    ("conv_blocks", lambda c: [c.conv_block(cb) for cb in c.insp.conv_blocks]),
+    ("optimizer", lambda c: c.optimizer()),
+)
+#: The large copies (I/O, the GIL released) that overlap the Keras block builds, on a second thread.
+COPIES: tuple[tuple[str, Callable[[_Converter], Any]], ...] = (
+    ("embeddings", lambda c: [c.embedding(e) for e in c.insp.embeddings]),
+    ("dense", lambda c: [c.dense(d) for d in c.insp.dense]),
+)
+
+
+def _run_passes(conv: _Converter) -> None:
+    """Every pass of :data:`PASSES` in order into ``conv.sections``, the :data:`COPIES` on a second thread."""
+    with ThreadPoolExecutor(1) as pool:
+        conv.copies = pool.submit(lambda: {name: handler(conv) for name, handler in COPIES})
+        try:
+            for name, handler in PASSES:
+                result = handler(conv)
+                if name is not None:
+                    conv.sections[name] = result
+        except BaseException:
+            conv.progress.cancelled = True  # the copy thread stops at its next chunk instead of finishing a huge tensor
+            raise
+
+
+def _check_request(out_dir: str | os.PathLike, forget_bias: Optional[float], force: bool) -> str:
+    """The absolute ``out_dir``, after the checks that need nothing read (fail fast)."""
+    if forget_bias is not None and not math.isfinite(forget_bias):
+        raise MigrationError(f"Received an invalid value for `forget_bias`: expected a finite number, got {forget_bias}.")
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    if os.path.lexists(out_dir) and not force:  # fail fast, before reading anything
+        raise MigrationError(f"Output directory {out_dir!r} already exists. Pass --force to replace it (only a "
+                             "directory rnn-migrate wrote is replaced), or choose a new directory.")
+    return out_dir
+
+
+def _inspect(reader: CheckpointReader, meta: Optional[MetaGraph], use_ema: bool):
+    """(reader, meta, inspection, notes) to convert: the checkpoint's own, or for a lone cuDNN buffer its canonical
+    alias (configuration from the CudnnRNN op, which has no CPU kernel: then no .meta to run). Refuses a checkpoint
+    with nothing convertible."""
+    insp = recognize(reader.prefix, reader.variables, meta, use_ema=use_ema)
+    alias_notes: list[str] = []
+    if meta is not None:
+        aliased = convert_through_canonical(reader, meta, insp, use_ema)
+        if aliased is not None:
+            (reader, insp, alias_notes), meta = aliased, None
+            atexit.register(shutil.rmtree, os.path.dirname(reader.prefix), True)
+    if not insp.convertible:
+        problems = insp.problems()
+        cls = UnknownCellError if any(u.rnn_like for u in insp.unrecognized) else MigrationError
+        raise cls("Cannot convert " + repr(reader.source_prefix) + ": " + "; ".join(problems) +
+                  ". Run `rnn-migrate inspect` for the full report.")
+    return reader, meta, insp, alias_notes
+
+
+def _integrity(reader: CheckpointReader, read_keys: set[str], bar: _Progress) -> dict[str, Any]:
+    extra = _check_integrity(reader, read_keys, bar)
+    return {"checked": len(reader.variables), "read_only_for_the_check": extra,
+            "how": "every tensor read once; TensorFlow verifies each one's CRC32C"}
+
+
+def _manifest(conv: _Converter, source: CheckpointReader, meta_path: Optional[str], alias_notes: list[str],
+              integrity: Optional[dict], model_entry: Optional[dict], model_notes: list[str],
+              use_ema: bool) -> dict[str, Any]:
+    """The manifest: every section the passes wrote and where every checkpoint variable went."""
+    insp, meta, sections = conv.insp, conv.meta, conv.sections
+    for u in insp.unrecognized:
+        conv.destinations[u.name] = f"not migrated: {u.reason}"
+    for key, what in insp.bookkeeping.items():
+        conv.destinations[key] = f"not migrated: distributed-training bookkeeping ({what}); tf.distribute keeps its own"
+    variables = {k: {"shape": list(v.shape), "dtype": v.dtype, "role": insp.consumed.get(k, "unrecognized"),
+                     "destination": conv.destinations.get(k, "not migrated")}
+                 for k, v in conv.reader.variables.items()}
+    return {
+        "checkpoint": source.source_prefix,
+        "meta": (meta.path if meta_path else source.meta_path) if meta or alias_notes else None,
+        "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
+                             "forget_bias_override": conv.forget_bias},
+        **{name: sections[name] for name in ("blocks", "stacks", "seq2seq", "embeddings", "dense", "crf")},
+        "conv_blocks": sections["conv_blocks"], "optimizer": sections["optimizer"],
+        "with_optimizer": conv.with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
+        "integrity": integrity, "variables": variables, "model": model_entry,
+        "bookkeeping": dict(insp.bookkeeping),
+        "unrecognized": [u.to_dict() for u in insp.unrecognized],
+        "notes": alias_notes + insp.notes + conv.notes + model_notes,
+    }
+
+
+def _verify(conv: _Converter, manifest: dict[str, Any], meta_path: Optional[str], alias_notes: list[str],
+            provenance) -> dict[str, Any]:
+    """Verify what ``conv`` wrote (:func:`migration.checkpoint.verify.verify_conversion`) and record the report in
+    the manifest (rewritten)."""
+    conv.block_models.clear()  # verify loads what was written: the built models' memory is freed first
+    gc.collect()
+    against = conv.reader.prefix
+    if conv.casts:  # the TF1 side is built in float32: give it an exactly-cast float32 copy
+        against = float32_alias(conv.reader, os.path.join(conv.tmp, ".verify"), set(conv.casts))
+    verification = verify_conversion(against, conv.tmp, meta_path=meta_path).to_dict()
+    if alias_notes:  # the .meta exists, but its CudnnRNN ops cannot run: say that, not "no .meta"
+        verification["notes"] = alias_notes + [n for n in verification["notes"] if not n.startswith("no .meta")]
+    if conv.casts:
+        shutil.rmtree(os.path.join(conv.tmp, ".verify"), ignore_errors=True)
+        verification.setdefault("notes", []).append(
+            "verified against a float32 copy of the checkpoint (the casts listed in the manifest are exact)")
+    annotate(verification, provenance)
+    if not targets_ok(manifest.get("targets")):
+        verification["ok"] = False
+        verification.setdefault("notes", []).append("a --target file differs from the original graph: see the "
+                                                    "manifest's targets entry")
+    manifest["verification"] = verification
+    write_manifest(conv.tmp, manifest)
+    return verification
+
+
+def _targets(conv: _Converter, manifest: dict[str, Any], targets: list[str], verify: bool) -> dict[str, Any]:
+    """Keras 3 / ONNX files of every block and of the whole model, verified against the original graph
+    (:mod:`migration.targets`, docs/targets.md)."""
+    reader, meta = conv.reader, conv.meta
+    return export_targets(targets, conv.tmp, manifest, lambda k: float32_weight(k, reader.read(k))[0],
+                          meta_path=meta.path if meta else None, reader=reader, shadows=conv.insp.ema_shadows,
+                          verify=verify)
+
+
 def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, forget_bias: Optional[float] = None,
                        with_optimizer: bool = False, force: bool = False, verify: bool = True,
                        check_integrity: bool = True, progress: bool = False,
@@ -523,6 +489,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         meta_path: the ``.meta`` to read (``--meta``) instead of the one beside the checkpoint; its provenance is
             checked (:mod:`migration.checkpoint.provenance`) and, when unproven, reported in the verification;
             ``require_provenance`` refuses it instead.
+
         targets: output targets besides Keras 2 (``keras3``, ``onnx``: :mod:`migration.targets`), written per block
             and verified against the original graph; a block a target cannot take exactly is refused.
 
@@ -530,120 +497,30 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
         MigrationError: unreadable or damaged checkpoint, unknown cell, no RNN, refused overwrite, inconsistent shapes,
             an I/O error while writing (with the remedy).
     """
-    if forget_bias is not None and not math.isfinite(forget_bias):
-        raise MigrationError(f"Received an invalid value for `forget_bias`: expected a finite number, got {forget_bias}.")
-    out_dir = os.path.abspath(os.fspath(out_dir))
-    if os.path.lexists(out_dir) and not force:  # fail fast, before reading anything
-        raise MigrationError(f"Output directory {out_dir!r} already exists. Pass --force to replace it (only a "
-                             "directory rnn-migrate wrote is replaced), or choose a new directory.")
-    reader = CheckpointReader(checkpoint)
-    meta = resolve_meta(reader.prefix, meta_path)
-    provenance = meta_provenance(reader, meta, explicit=meta_path is not None) if meta is not None else None
+    out_dir = _check_request(out_dir, forget_bias, force)
+    source = CheckpointReader(checkpoint)
+    meta = resolve_meta(source.prefix, meta_path)
+    provenance = meta_provenance(source, meta, explicit=meta_path is not None) if meta is not None else None
     check_provenance(provenance, require_provenance)
-    insp = recognize(reader.prefix, reader.variables, meta, use_ema=use_ema)
-    source, alias_notes = reader, []
-    if meta is not None:  # a lone cuDNN buffer: its configuration from the CudnnRNN op (which has no CPU kernel)
-        from migration.checkpoint.cudnn_opaque import convert_through_canonical
-
-        aliased = convert_through_canonical(reader, meta, insp, use_ema)
-        if aliased is not None:
-            (reader, insp, alias_notes), meta = aliased, None
-            atexit.register(shutil.rmtree, os.path.dirname(reader.prefix), True)
-    if not insp.convertible:
-        problems = insp.problems()
-        cls = UnknownCellError if any(u.rnn_like for u in insp.unrecognized) else MigrationError
-        raise cls("Cannot convert " + repr(reader.source_prefix) + ": " + "; ".join(problems) +
-                  ". Run `rnn-migrate inspect` for the full report.")
+    reader, meta, insp, alias_notes = _inspect(source, meta, use_ema)
     inputs = source.input_files + ([meta_path] if meta_path else [])
     with staged_output(out_dir, force=force, inputs=inputs, is_ours=is_conversion_dir, log=log) as stage:
-        tmp = stage.path
         bar = _Progress(reader.total_bytes if check_integrity else 0, progress)
         try:
-            conv = _Converter(reader, meta, insp, tmp, forget_bias, with_optimizer, bar)
-            with ThreadPoolExecutor(1) as pool:  # large copies (I/O, GIL released) overlap the Keras block builds
-                copies = pool.submit(lambda: ([conv.embedding(e) for e in insp.embeddings],
-                                              [conv.dense(d) for d in insp.dense]))
-                try:
-                    blocks = [conv.block(b) for b in insp.blocks]
-                    stacks = write_stacks(conv, insp.blocks, blocks)
-                    embeddings, dense = copies.result()
-                    attention = [conv.seq2seq(info) for info in insp.seq2seq]
-                except BaseException:
-                    bar.cancelled = True  # the copy thread stops at its next chunk instead of finishing a huge tensor
-                    raise
-            crf = [conv.crf(key) for key in insp.crf]
-            conv_entries, conv_models = [], []
-            for cb in insp.conv_blocks:  # tf.contrib.rnn.ConvLSTMCell blocks
-                from migration.checkpoint.conv_blocks import write_block
-
-                if forget_bias is not None:
-                    cb = dataclasses.replace(cb, forget_bias=float(forget_bias), hyper_source="--forget-bias")
-                conv_entries.append(write_block(tmp, cb, conv.read_weight, conv_models))
-                for key in filter(None, (cb.kernel, cb.biases)):
-                    conv.destinations[key] = conv_entries[-1]["file"]
-            optimizer = conv.optimizer()
-            model_entry, model_notes = (_whole_model(reader, meta, blocks, conv.block_models, tmp, outputs,
-                                                     insp.ema_shadows, tuple(zip(conv_entries, conv_models)))
-                                        if whole_model
-                                        else (None, ["no whole model: not requested (--no-model)"]))
-            integrity = None
-            if check_integrity:
-                extra = _check_integrity(reader, conv.read_keys, bar)
-                integrity = {"checked": len(reader.variables), "read_only_for_the_check": extra,
-                             "how": "every tensor read once; TensorFlow verifies each one's CRC32C"}
+            conv = _Converter(reader, meta, insp, stage.path, forget_bias, with_optimizer, bar)
+            _run_passes(conv)
+            model_entry, model_notes = (_whole_model(reader, meta, conv.sections["blocks"], conv.block_models,
+                                                     stage.path, outputs, insp.ema_shadows,
+                                                     tuple(zip(conv.sections["conv_blocks"], conv.conv_models)))
+                                        if whole_model else (None, ["no whole model: not requested (--no-model)"]))
+            integrity = _integrity(reader, conv.read_keys, bar) if check_integrity else None
         finally:
             bar.close()
-        for u in insp.unrecognized:
-            conv.destinations[u.name] = f"not migrated: {u.reason}"
-        for key, what in insp.bookkeeping.items():
-            conv.destinations[key] = f"not migrated: distributed-training bookkeeping ({what}); tf.distribute keeps its own"
-        variables = {k: {"shape": list(v.shape), "dtype": v.dtype, "role": insp.consumed.get(k, "unrecognized"),
-                         "destination": conv.destinations.get(k, "not migrated")}
-                     for k, v in reader.variables.items()}
-        manifest = {
-            "checkpoint": source.source_prefix, "meta": (meta.path if meta_path else source.meta_path) if meta or alias_notes else None,
-            "hyper_parameters": {"source": ".meta graph" if meta else "defaults (no .meta)",
-                                 "forget_bias_override": forget_bias},
-            "blocks": blocks, "stacks": stacks, "seq2seq": attention, "embeddings": embeddings, "dense": dense,
-            "crf": crf, "conv_blocks": conv_entries, "optimizer": optimizer,
-            "with_optimizer": with_optimizer, "ema": {"used": use_ema, "shadows": insp.ema_shadows},
-            "integrity": integrity, "variables": variables, "model": model_entry,
-            "bookkeeping": dict(insp.bookkeeping),
-            "unrecognized": [u.to_dict() for u in insp.unrecognized],
-            "notes": alias_notes + insp.notes + conv.notes + model_notes,
-        }
-        if targets:  # Keras 3 / ONNX files of every block, verified (docs/targets.md)
-            manifest["targets"] = export_targets(targets, tmp, manifest, lambda k: float32_weight(k, reader.read(k))[0],
-                                                 meta_path=meta.path if meta else None, reader=reader,
-                                                 shadows=insp.ema_shadows, verify=verify)
-        write_manifest(tmp, manifest)
-        verification = None
-        if verify:
-            import gc
-
-            from migration.checkpoint.verify import verify_conversion
-
-            conv.block_models.clear()  # verify loads what was written: the built models' memory is freed first
-            gc.collect()
-
-            against = reader.prefix
-            if conv.casts:  # the TF1 side is built in float32: give it an exactly-cast float32 copy
-                against = _float32_alias(reader, os.path.join(tmp, ".verify"), set(conv.casts))
-            verification = verify_conversion(against, tmp, meta_path=meta_path).to_dict()
-            if alias_notes:  # the .meta exists, but its CudnnRNN ops cannot run: say that, not "no .meta"
-                verification["notes"] = alias_notes + [n for n in verification["notes"] if not n.startswith("no .meta")]
-            if conv.casts:
-                shutil.rmtree(os.path.join(tmp, ".verify"), ignore_errors=True)
-                verification.setdefault("notes", []).append(
-                    "verified against a float32 copy of the checkpoint (the casts listed in the manifest are exact)")
-            annotate(verification, provenance)
-            if not targets_ok(manifest.get("targets")):
-                verification["ok"] = False
-                verification.setdefault("notes", []).append("a --target file differs from the original graph: see "
-                                                            "the manifest's targets entry")
-            manifest["verification"] = verification
-            write_manifest(tmp, manifest)
-            if not verification["ok"]:
-                return ConversionResult(out_dir, manifest, verification)
-        stage.install()
+        manifest = _manifest(conv, source, meta_path, alias_notes, integrity, model_entry, model_notes, use_ema)
+        if targets:
+            manifest["targets"] = _targets(conv, manifest, targets, verify)
+        write_manifest(stage.path, manifest)
+        verification = _verify(conv, manifest, meta_path, alias_notes, provenance) if verify else None
+        if verification is None or verification["ok"]:
+            stage.install()
         return ConversionResult(out_dir, manifest, verification)

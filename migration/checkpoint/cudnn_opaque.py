@@ -49,6 +49,9 @@ class OpaqueLayout:
         return self.key.rsplit("/", 1)[0] if "/" in self.key else ""
 
 
+#: CudnnRNN's ``rnn_mode`` attribute values (cuDNN's vocabulary, not cell kinds) that have a canonical TF1 cell
+CANONICAL_MODES = ("lstm", "gru")
+
 def _ref(inp: str) -> str:
     return inp.lstrip("^").split(":")[0]
 
@@ -124,7 +127,7 @@ def opaque_layouts(meta, variables: dict, keys: list[str]) -> list[OpaqueLayout]
             direction = op.attr["direction"].s.decode() if "direction" in op.attr else "unidirectional"
             input_mode = op.attr["input_mode"].s.decode() if "input_mode" in op.attr else "linear_input"
             where = f"{meta.path!r}: the {op.op} op {op.name!r} reading {key!r}"
-            if mode not in ("lstm", "gru") or input_mode != "linear_input":
+            if mode not in CANONICAL_MODES or input_mode != "linear_input":
                 raise MigrationError(f"{where} has rnn_mode={mode!r}, input_mode={input_mode!r}: only lstm/gru with "
                                      "linear_input have a canonical TF1 cell (CudnnCompatibleLSTMCell/GRUCell).")
             dirs = 2 if direction == "bidirectional" else 1
@@ -183,25 +186,3 @@ def note(layouts: list[OpaqueLayout]) -> str:
     return (f"cuDNN opaque buffer(s) {what} split into the canonical cudnn_compatible_* variables by the documented "
             "cuDNN layout (listed under variables, they are not in the checkpoint); the original graph runs "
             "CudnnRNN ops, which have no CPU kernel, so only the weaker rebuilt check was possible")
-
-
-def convert_through_canonical(reader, meta, insp, use_ema: bool = False):
-    """For ``convert``: when ``insp`` left opaque buffers that a ``CudnnRNN`` op of ``meta`` describes, write the
-    canonical alias (:func:`canonical_alias`) and recognize it; returns ``(alias reader, inspection, notes)`` or
-    ``None``. The cells' hyper-parameters are cuDNN's (tanh, no forget_bias, no clip), said so in ``hyper_sources``;
-    the caller removes the alias directory."""
-    from migration.checkpoint.reader import CheckpointReader
-    from migration.checkpoint.recognize import recognize
-
-    opaque = [u.name for u in insp.unrecognized if u.name.rsplit("/", 1)[-1] == "opaque_kernel"]
-    layouts = opaque_layouts(meta, reader.variables, opaque) if opaque else []
-    if not layouts:
-        return None
-    alias = CheckpointReader(canonical_alias(reader, layouts))
-    aliased = recognize(alias.prefix, alias.variables, None, use_ema=use_ema)
-    for block in aliased.blocks:
-        for cell in block.cells:
-            if cell.path.rsplit("/", 1)[-1].startswith("cudnn_compatible_"):
-                cell.hyper_sources = {k: "cuDNN (CudnnRNN op in the .meta: tanh, no forget_bias, no clip)"
-                                      for k in cell.hyper_sources}
-    return alias, aliased, [note(layouts)]

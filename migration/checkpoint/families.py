@@ -5,12 +5,28 @@ themselves are the layouts of the family rows (:mod:`migration.families`).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Optional, Protocol
 
 from migration.checkpoint.items import Block, DenseInfo, EmbeddingInfo, OptimizerInfo, ema_owner
+from migration.checkpoint.meta import MetaGraph
+from migration.checkpoint.reader import VariableInfo
 
-if TYPE_CHECKING:
-    from migration.checkpoint.recognize import Recognizer
+
+class Recognizer(Protocol):
+    """What these steps use of :class:`migration.checkpoint.recognize.Recognizer` (which calls them): the variables,
+    the ones taken so far, the notes, and taking or rejecting a variable. A protocol, so that this module does not
+    import the recognizer that imports it."""
+
+    vs: dict[str, VariableInfo]
+    meta: Optional[MetaGraph]
+    consumed: dict[str, str]
+    notes: list[str]
+
+    def take(self, key: str, role: str) -> None: ...
+
+    def reject(self, key: str, reason: str, rnn_like: bool = False) -> None: ...
+
+    def free(self) -> list[str]: ...
 
 # The cell-table rows (layouts) live in the family rows: migration.families.<kind>.FAMILY.layouts.
 

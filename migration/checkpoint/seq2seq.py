@@ -29,53 +29,15 @@ from typing import Any, Optional
 
 import numpy as np
 
+from migration.checkpoint.checks import Check
 from migration import seq2seq_converters as s2c
+from migration.checkpoint import seq2seq_legacy
+from migration.checkpoint.seq2seq_base import Seq2SeqInfo, write_slots
 from migration.checkpoint.seq2seq_graph import DecoderGraph, locate, read_output_attention, run_original
 from migration.core.errors import MigrationError
 from migration.graph.limits import SandboxLimit
 from migration.core.specs import CellSpec
 from migration.families import keras_cell, legacy_cell
-
-
-@dataclasses.dataclass
-class Seq2SeqInfo:
-    """One attention decoder found in a checkpoint (``kind`` ``contrib.seq2seq.AttentionWrapper`` or
-    ``legacy_seq2seq.attention_decoder``)."""
-
-    kind: str
-    name: str
-    block: Any                                  # s2c.AttentionWrapperBlock | s2c.AttentionDecoderBlock
-    spec: Optional[CellSpec] = None
-    hyper_sources: dict[str, str] = dataclasses.field(default_factory=dict)
-    embedding: Optional[str] = None             # checkpoint key of the decoder embedding (from the .meta)
-    projection: Optional[tuple[str, Optional[str]]] = None   # (kernel key, bias key) of the output layer
-    output_attention: Optional[bool] = None
-    assumed: dict[str, str] = dataclasses.field(default_factory=dict)
-    problem: str = ""
-    legacy: Optional[dict[str, Any]] = None     # embedding_attention_seq2seq (:mod:`.seq2seq_legacy`)
-    names: tuple[str, ...] = ()                 # every checkpoint key this model consumes
-    graph_output_attention: Optional[bool] = None   # read from the .meta by seq2seq_graph.locate
-
-    @property
-    def convertible(self) -> bool:
-        return not self.problem
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {"kind": self.kind, "name": self.name, **s2c.describe_block(self.block)}
-        out["kind"] = self.kind
-        if self.spec is not None:
-            out["cell_spec"] = self.spec.to_dict()
-            out["hyper_sources"] = dict(self.hyper_sources)
-        out.update({"embedding": self.embedding, "projection": list(self.projection) if self.projection else None,
-                    "output_attention": self.output_attention, "assumed": dict(self.assumed),
-                    "convertible": self.convertible, "problem": self.problem})
-        if self.legacy is not None:
-            d = self.legacy
-            out.update({"legacy": dict(d), "variables": sorted(self.names),
-                        "keras": f"modern_rnn.seq2seq.models.LegacyAttentionSeq2SeqModel({d['kind']} cell units="
-                                 f"{d['units']}, {d['num_encoder_symbols']}, {d['num_decoder_symbols']}, "
-                                 f"{d['embedding_size']}, num_heads={d['num_heads']})"})
-        return out
 
 
 ASSUMED_ALWAYS = {
@@ -117,8 +79,6 @@ def take(r) -> list[Seq2SeqInfo]:
             for key in block.names:
                 r.take(key, f"seq2seq {block.scope}: {s2c.table_row(key).meaning if s2c.table_row(key) else key}")
         else:
-            from migration.checkpoint import seq2seq_legacy
-
             try:
                 desc, problem, names = seq2seq_legacy.read(r, block)
             except (IndexError, KeyError, TypeError) as exc:
@@ -205,40 +165,6 @@ def convert_slots(conv, info: Seq2SeqInfo, keys: set[str]) -> dict[str, dict[str
     return write_slots(conv, info.name, keys, set(info.block.names), to_keras)
 
 
-def write_slots(conv, name: str, keys: set[str], required: set[str], to_keras) -> dict[str, dict[str, str]]:
-    """The slots of one seq2seq model (either kind), role by role: every ``required`` weight must have the role (else
-    a named refusal), ``to_keras({checkpoint key: slot array})`` gives ``{Keras weight name: array}`` converted like
-    the weights, saved as ``optimizer/<role>/seq2seq/<name>/<weight>.npy``. Returns ``{Keras weight: {role: file}}``;
-    ``{}`` without ``--with-optimizer`` or without slots (then the slots are named as not migrated)."""
-    from migration.checkpoint.manifest import safe_name
-
-    slotted = {k for k in keys if conv.slot_index.get(k)}
-    if not conv.with_optimizer or not slotted:
-        for key in keys:
-            for role, slot in conv.slot_index.get(key, {}).items():
-                conv.destinations[slot] = "not migrated (pass --with-optimizer)"
-        return {}
-    roles: dict[str, dict[str, str]] = {}
-    for key in sorted(slotted):
-        for role, slot in conv.slot_index[key].items():
-            roles.setdefault(role, {})[key] = slot
-    out: dict[str, dict[str, str]] = {}
-    for role, by_key in roles.items():
-        missing = sorted(required - set(by_key))
-        if missing:
-            raise MigrationError(f"Optimizer slot {role!r} is missing for {missing[:3]} of the seq2seq model "
-                                 f"{name!r} (it has slots for {len(by_key)} of its weights); the checkpoint is "
-                                 "inconsistent or part of the model was frozen. Convert without --with-optimizer.")
-        named = to_keras({key: conv.read_weight(slot) for key, slot in by_key.items()})
-        for weight, array in named.items():
-            rel = conv.rel("optimizer", role, "seq2seq", name, f"{safe_name(weight)}.npy")
-            np.save(os.path.join(conv.tmp, rel), np.asarray(array, np.float32), allow_pickle=False)
-            out.setdefault(weight, {})[role] = rel
-        for key, slot in by_key.items():
-            conv.destinations[slot] = f"optimizer/{role}/seq2seq/{name} (converted like {key})"
-    return out
-
-
 def block_from_dict(d: dict) -> s2c.AttentionWrapperBlock:
     return s2c.AttentionWrapperBlock(**{**d, "names": tuple(d["names"])})
 
@@ -247,8 +173,6 @@ def tf1_arrays(model) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """An :class:`AttentionDecoderModel`'s weights under the TF1 names recorded in its config (for ``export``)."""
     meta = model.tf1
     if meta.get("legacy"):
-        from migration.checkpoint import seq2seq_legacy
-
         return seq2seq_legacy.tf1_arrays(model)
     if not meta.get("block"):
         raise MigrationError(f"Keras model {model.name!r} records no TF1 names (config 'tf1'); it was not written by "
@@ -388,13 +312,29 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
             return sess.run(fetch)
 
 
-def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:
-    """Checks (:class:`migration.checkpoint.verify.Check`) and notes for one manifest ``seq2seq`` entry."""
-    if entry.get("legacy"):
-        from migration.checkpoint import seq2seq_legacy
+def _graph_feeds(graph: dict, data: dict) -> dict:
+    """The original graph's feeds for one seq2seq entry (``graph``: where its decoder lives) from ``data``."""
+    feeds = {graph["memory"]: data["memory"]}
+    if graph["lengths"]:
+        feeds[graph["lengths"]] = data["lengths"]
+    if graph["ids"]:
+        feeds[graph["ids"]] = data["ids"]
+    feeds.update(zip(graph.get("initial_state") or [], data["state"]))
+    batch, steps = data["ids"].shape[:2]
+    for name, how in graph["extra_feeds"].items():
+        if how == "decoder_length":
+            feeds[name] = np.full(batch, steps, np.int32)
+        else:  # only its shape is read: zeros of [batch, memory steps, ...]
+            shape = graph["shapes"].get(name, [-1])
+            dims = [batch] + [d if d > 0 else data["memory"].shape[1] for d in shape[1:]]
+            feeds[name] = np.zeros(dims, np.float32 if how == "shape_only_float" else np.int32)
+    return feeds
 
+
+def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:
+    """Checks (:class:`migration.checkpoint.checks.Check`) and notes for one manifest ``seq2seq`` entry."""
+    if entry.get("legacy"):
         return seq2seq_legacy.verify_entry(entry, out_dir, checkpoint, original, seed)
-    from migration.checkpoint.verify import Check
     from migration.safe_io import confined_path, load_keras_model
     import modern_rnn.seq2seq.models  # noqa: F401  (registers AttentionDecoderModel)
 
@@ -421,20 +361,7 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
     what, notes, checks = f"seq2seq {entry['name']}", [], []
     reference, expected = "rebuilt", None
     if original is not None and graph:
-        feeds = {graph["memory"]: data["memory"]}
-        if graph["lengths"]:
-            feeds[graph["lengths"]] = data["lengths"]
-        if graph["ids"]:
-            feeds[graph["ids"]] = data["ids"]
-        feeds.update(zip(graph.get("initial_state") or [], data["state"]))
-        batch, steps = data["ids"].shape[:2]
-        for name, how in graph["extra_feeds"].items():
-            if how == "decoder_length":
-                feeds[name] = np.full(batch, steps, np.int32)
-            else:  # only its shape is read: zeros of [batch, memory steps, ...]
-                shape = graph["shapes"].get(name, [-1])
-                dims = [batch] + [d if d > 0 else data["memory"].shape[1] for d in shape[1:]]
-                feeds[name] = np.zeros(dims, np.float32 if how == "shape_only_float" else np.int32)
+        feeds = _graph_feeds(graph, data)
         if in_graph and model.embedding is not None:
             try:
                 (graph_ids,) = original.run([in_graph["ids"]], feeds)
@@ -477,8 +404,6 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
 def convert_entry(conv, info: Seq2SeqInfo, original_factory, insp) -> dict[str, Any]:
     """Write ``seq2seq/<name>.keras`` for ``info`` into ``conv.tmp`` (``conv``: the convert step's ``_Converter``)."""
     if info.legacy is not None:
-        from migration.checkpoint import seq2seq_legacy
-
         return seq2seq_legacy.convert_entry(conv, info, original_factory)
     graph, why = None, ""
     if conv.meta is None:

@@ -16,8 +16,9 @@ nodes, and ``maximum_iterations`` the captured scalar a ``Less``/``GreaterEqual`
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
+from migration.checkpoint.seq2seq_base import Seq2SeqInfo
 from migration.core.errors import MigrationError
 from migration.graph.graphdef import ref
 from migration.graph.limits import SandboxLimit
@@ -42,9 +43,6 @@ def run_original(run, what: str, notes: list, graph_note: Optional[str] = None):
     except Exception as exc:  # noqa: BLE001 - say so, check weaker
         notes.append(f"{what}: the original graph could not be run ({exc}); {WEAKER}")
         return None
-
-if TYPE_CHECKING:
-    from migration.checkpoint.seq2seq import Seq2SeqInfo
 
 _PASS = ("Reshape", "Transpose", "Identity", "Cast", "ExpandDims", "ReadVariableOp")
 

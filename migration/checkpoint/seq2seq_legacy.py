@@ -20,7 +20,9 @@ from typing import Any, Optional
 
 import numpy as np
 
+from migration.checkpoint.checks import Check
 from migration import seq2seq_converters as s2c
+from migration.checkpoint.seq2seq_base import write_slots
 from migration.checkpoint.seq2seq_graph import run_original
 from migration.core.errors import MigrationError
 from migration.graph.graphdef import ref
@@ -124,7 +126,6 @@ def convert_slots(conv, info, desc: dict, model) -> dict[str, dict[str, str]]:
     cells' layouts, ``forget_bias`` 0), saved as ``optimizer/<role>/seq2seq/<name>/...npy``. Returns
     ``{Keras weight (Seq2SeqScope name, or slot_key(cell scope, k)): {role: file}}``; ``{}`` without
     ``--with-optimizer`` or without slots (then the slots are named as not migrated)."""
-    from migration.checkpoint.seq2seq import write_slots
 
     spec = CellSpec.from_dict(desc["spec"])
     if spec.is_lstm:
@@ -227,7 +228,6 @@ def _rebuilt(checkpoint: str, desc: dict, enc: np.ndarray, dec: np.ndarray) -> n
 
 
 def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:
-    from migration.checkpoint.verify import Check
     from migration.safe_io import confined_path, load_keras_model
     import modern_rnn.seq2seq.models  # noqa: F401
 

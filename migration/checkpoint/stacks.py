@@ -25,7 +25,9 @@ from typing import Any, Optional
 
 import numpy as np
 
+from migration.checkpoint.checks import Check
 from migration.checkpoint.blocks import run_restored
+from migration.checkpoint.weights import float32_weight, with_forget_bias
 from migration.checkpoint.manifest import safe_name
 from migration.core.errors import MigrationError
 from migration.graph.limits import SandboxLimit
@@ -72,7 +74,6 @@ def write_stacks(conv, blocks, block_entries: list[dict]) -> list[dict[str, Any]
     """Write ``stacks/<name>.keras`` for every chained stack of ``blocks`` (one cell per direction and layer);
     ``conv`` is the running converter (its reader, staging directory, forget_bias override, destinations)."""
     from migration.checkpoint import families
-    from migration.checkpoint.convert import float32_weight, with_forget_bias
 
     by_scope = {e["scope"]: e for e in block_entries}
     out = []
@@ -172,7 +173,6 @@ def _rebuilt(prefix: str, entry: dict, x: np.ndarray, lengths: np.ndarray) -> li
 def check_stack(entry: dict, manifest: dict, out_dir: str, prefix: str, original, loops, x: np.ndarray,
                 lengths: np.ndarray, notes: list[str]) -> list:
     """Checks of one stack model (see the module docstring); ``original`` None means no ``.meta``."""
-    from migration.checkpoint.verify import Check
     from migration.safe_io import load_block_model
 
     model = load_block_model(out_dir, entry["file"])

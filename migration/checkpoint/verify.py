@@ -23,77 +23,34 @@ matrices by value (reference ``checkpoint``).
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
-from typing import Any, Optional
+import shutil
+from typing import Any, Callable, Optional
 
 import numpy as np
 
+from migration.checkpoint.checks import TOLERANCE, Check, VerifyReport  # noqa: F401 - Check, VerifyReport re-exported
+from migration.checkpoint.conv_blocks import verify_conv_block
+from migration.checkpoint.cudnn_alias import convert_through_canonical
 from migration.checkpoint.files import directory_rows
 from migration.checkpoint.manifest import manifest_files, read_manifest
 from migration.checkpoint.provenance import resolve_meta
+from migration.checkpoint.reader import CheckpointReader
+from migration.checkpoint.recognize import recognize
+from migration.checkpoint.seq2seq import verify_entry
+from migration.checkpoint.stacks import check_stack
+from migration.checkpoint.wrapped import run_rebuilt
 from migration.families import register_keras_classes
+from migration.graph.blocks import find_loops
+from migration.graph.reference import OriginalGraph
 from migration.graph.wrapper_check import check_wrapped_block
 from migration.safe_io import load_block_model
 from migration.core.errors import MigrationError
 from migration.core.npy import load_npy
 from migration.graph.limits import SandboxLimit
 from migration.core.specs import CellSpec
-
-TOLERANCE = 1e-5
-
-
-#: What a check compared against (strongest first); "manifest": the directory against the manifest's file record.
-REFERENCES = ("original-graph", "rebuilt", "checkpoint", "manifest")
-
-
-@dataclasses.dataclass
-class Check:
-    what: str
-    output: str
-    max_abs_diff: float
-    shape: list[int]
-    reference: str = "checkpoint"
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass
-class VerifyReport:
-    checks: list[Check]
-    tolerance: float
-    notes: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.checks) and all(c.max_abs_diff <= self.tolerance for c in self.checks)
-
-    @property
-    def worst(self) -> float:
-        """The largest numerical difference (the directory check's rows count for ``ok`` only)."""
-        return max((c.max_abs_diff for c in self.checks if c.reference != "manifest"), default=float("nan"))
-
-    @property
-    def references(self) -> dict[str, str]:
-        """Block or model name -> the reference its checks used."""
-        out: dict[str, str] = {}
-        for c in self.checks:
-            if c.reference not in ("checkpoint", "manifest"):
-                out.setdefault(c.what, c.reference)
-        return out
-
-    @property
-    def original_graph(self) -> bool:
-        """True when every block and the whole model were checked against the original graph."""
-        refs = self.references
-        return bool(refs) and all(r == "original-graph" for r in refs.values())
-
-    def to_dict(self) -> dict:
-        return {"ok": self.ok, "tolerance": self.tolerance, "max_abs_diff": self.worst,
-                "reference": "original-graph" if self.original_graph else "rebuilt",
-                "references": self.references,
-                "checks": [c.to_dict() for c in self.checks], "notes": self.notes}
 
 
 def _inputs(batch: int, steps: int, depth: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -341,112 +298,155 @@ def _check_embedding(prefix: str, emb: dict, out_dir: str, reader, meta) -> Chec
     return Check(what, "rows", _compare_rows(reader, emb["name"], path, perm), shape)
 
 
+@dataclasses.dataclass
+class _Context:
+    """What every section's verifier may use: the checkpoint (and its fresh inspection), the original graph (None
+    without a usable ``.meta``) and its loops, the converted directory and its manifest, the random inputs' size."""
+
+    reader: Any
+    meta: Any
+    fresh: dict[str, Any]
+    original: Any
+    loops: list
+    out_dir: str
+    manifest: dict[str, Any]
+    batch: int
+    time_steps: int
+    seed: int
+
+
+def _verify_block(ctx: _Context, block: dict, k: int) -> tuple[list[Check], list[str]]:
+    """One RNN block against the original graph (or, when that cannot be the reference, a rebuilt TF1 block)."""
+    notes: list[str] = []
+    x, lengths = _inputs(ctx.batch, ctx.time_steps, block["input_size"], ctx.seed + k)
+    path = os.path.join(ctx.out_dir, block["file"])
+    model = load_block_model(ctx.out_dir, block["file"])
+    tf1_out, reference, keras_out = None, "rebuilt", None
+    if ctx.original is not None:
+        tf1_out, lengths, why = _run_original_block(ctx.original, ctx.loops, block, x, lengths)
+        if tf1_out is None:  # Output/InputProjectionWrapper, EmbeddingWrapper: their weights applied around it
+            tf1_out, keras_out, lengths = check_wrapped_block(ctx.original, ctx.loops, block, model, ctx.reader, x,
+                                                              lengths, ctx.seed + k) or (None, None, lengths)
+        if tf1_out is not None:
+            reference = "original-graph"
+        else:
+            notes.append(f"block {block['name']}: {why}; compared with a TF1 graph rebuilt from our reading of "
+                         "the checkpoint and .meta instead (weaker: a misread hyper-parameter would pass)")
+    if tf1_out is None:
+        tf1_out = run_rebuilt(ctx.reader.prefix, block, x, lengths)
+    if tf1_out is None:
+        specs, _source = _true_specs(block, ctx.fresh)
+        tf1_out = _run_tf1_block(ctx.reader.prefix, block, specs, x, lengths, _cell_keys(block, ctx.fresh))
+    if keras_out is None:
+        keras_out = [np.asarray(t) for t in model([x, lengths], training=False)]
+    if len(keras_out) != len(tf1_out):
+        raise MigrationError(f"Block {block['name']!r}: the Keras model returns {len(keras_out)} outputs, TF1 "
+                             f"{len(tf1_out)}; the file {path!r} does not follow the block contract.")
+    checks = []
+    for label, a, b in zip(block["outputs"], tf1_out, keras_out):
+        diff = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
+        checks.append(Check(f"block {block['name']}", label, diff, list(a.shape), reference))
+    return checks, notes
+
+
+def _verify_stack(ctx: _Context, stack: dict, k: int) -> tuple[list[Check], list[str]]:
+    notes: list[str] = []
+    x, lengths = _inputs(ctx.batch, ctx.time_steps, stack["input_size"], ctx.seed + len(ctx.manifest["blocks"]) + k)
+    return check_stack(stack, ctx.manifest, ctx.out_dir, ctx.reader.prefix, ctx.original, ctx.loops, x, lengths,
+                       notes), notes
+
+
+def _verify_model(ctx: _Context, entry: dict, k: int) -> tuple[list[Check], list[str]]:
+    checks, notes, paths = _check_whole_model(ctx.original, entry, ctx.out_dir, ctx.batch, ctx.time_steps, ctx.seed)
+    return checks + _check_model_embeddings(ctx.reader, entry, ctx.out_dir, ctx.manifest, paths), notes
+
+
+def _verify_dense(ctx: _Context, d: dict, k: int) -> tuple[list[Check], list[str]]:
+    checks = []
+    for what in ("kernel", "bias"):
+        diff = _compare_rows(ctx.reader, d[what], os.path.join(ctx.out_dir, d[f"{what}_file"]))
+        checks.append(Check(f"dense {d['name']}", what, diff, list(ctx.reader.variables[d[what]].shape)))
+    return checks, []
+
+
+def _verify_crf(ctx: _Context, c: dict, k: int) -> tuple[list[Check], list[str]]:
+    diff = _compare_rows(ctx.reader, c["name"], os.path.join(ctx.out_dir, c["file"]))
+    return [Check(f"crf {c['name']}", "transitions", diff, list(ctx.reader.variables[c["name"]].shape))], []
+
+
+#: The manifest sections ``verify`` checks, in this order: section -> the verifier of one entry of that item kind
+#: (context, entry, its index) -> (checks, notes). The whole model (``model``) is one entry, checked only against
+#: the original graph.
+VERIFIERS: tuple[tuple[str, Callable[[_Context, dict, int], tuple[list[Check], list[str]]]], ...] = (
+    ("blocks", _verify_block),
+    ("stacks", _verify_stack),
+    ("conv_blocks", lambda ctx, entry, k: verify_conv_block(ctx.reader.prefix, ctx.original, ctx.loops, entry,
+                                                            ctx.out_dir, ctx.seed + 100 + k)),
+    ("seq2seq", lambda ctx, entry, k: verify_entry(entry, ctx.out_dir, ctx.reader.prefix, ctx.original, ctx.seed)),
+    ("model", _verify_model),
+    ("embeddings", lambda ctx, emb, k: ([_check_embedding(ctx.reader.prefix, emb, ctx.out_dir, ctx.reader,
+                                                          ctx.meta)], [])),
+    ("crf", _verify_crf),
+    ("dense", _verify_dense),
+)
+
+
+def _entries(ctx: _Context, section: str) -> list:
+    if section == "model":
+        return [ctx.manifest["model"]] if ctx.manifest.get("model") and ctx.original is not None else []
+    return ctx.manifest.get(section) or []
+
+
+def _open_checkpoint(checkpoint, meta_path: Optional[str], shadows: dict[str, str]):
+    """(reader, meta, fresh blocks by scope, notes): the checkpoint, or for a lone cuDNN buffer (convert split it) its
+    canonical alias (then no .meta to run: the rebuilt check)."""
+    reader = CheckpointReader(checkpoint)
+    meta = resolve_meta(reader.prefix, meta_path)
+    fresh = {b.scope: b for b in recognize(reader.prefix, reader.variables, meta, use_ema=bool(shadows)).blocks} \
+        if meta else {}
+    notes: list[str] = []
+    if meta is not None and not fresh:
+        aliased = convert_through_canonical(reader, meta, recognize(reader.prefix, reader.variables, meta))
+        if aliased is not None:
+            reader, meta, notes = aliased[0], None, list(aliased[2])
+            atexit.register(shutil.rmtree, os.path.dirname(reader.prefix), True)
+    if meta is None and not notes:
+        notes.append("no .meta: the original graph is not available, so every block is compared with a TF1 graph "
+                     "rebuilt from the checkpoint with the manifest's hyper-parameters (weaker: a wrong --forget-bias "
+                     "cannot be caught)")
+    return reader, meta, fresh, notes
+
+
 def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, batch: int = 4, time_steps: int = 6,
                       seed: int = 0, tolerance: float = TOLERANCE, check_directory: bool = False,
                       meta_path: Optional[str] = None) -> VerifyReport:
-    """Compare every artifact in ``out_dir`` with the TF1 checkpoint it came from (see the module docstring).
+    """Compare every artifact in ``out_dir`` with the TF1 checkpoint it came from (see the module docstring): each
+    manifest section's entries by that item kind's verifier (:data:`VERIFIERS`).
 
     ``check_directory`` (``rnn-migrate verify``): also compare the directory with the manifest's file record
     (:func:`migration.checkpoint.files.directory_rows`): extra, missing or changed files fail the report.
     ``meta_path`` (``--meta``): the graph to compare with instead of the ``.meta`` beside the checkpoint."""
-    from migration.checkpoint.reader import CheckpointReader
-    from migration.checkpoint.recognize import recognize
     import modern_rnn  # noqa: F401  (registers the custom cells for load_model)
 
     out_dir = os.fspath(out_dir)
     manifest = read_manifest(out_dir)
     rows, dir_notes, stop = (directory_rows(out_dir, manifest, manifest_files(manifest)) if check_directory
                              else ([], [], False))
+    checks: list[Check] = [Check(what, out, diff, [], "manifest") for what, out, diff in rows]
     if stop:
-        return VerifyReport([Check(what, out, diff, [], "manifest") for what, out, diff in rows], tolerance, dir_notes)
-    reader = CheckpointReader(checkpoint)
-    meta = resolve_meta(reader.prefix, meta_path)
+        return VerifyReport(checks, tolerance, dir_notes)
     register_keras_classes()  # the families' own Keras cells, for safe-mode loading
     shadows = (manifest.get("ema") or {}).get("shadows") or {}
-    fresh = {b.scope: b for b in recognize(reader.prefix, reader.variables, meta, use_ema=bool(shadows)).blocks} \
-        if meta else {}
-    checks: list[Check] = [Check(what, out, diff, [], "manifest") for what, out, diff in rows]
-    notes: list[str] = dir_notes
-    if meta is not None and not fresh:  # a lone cuDNN buffer (convert split it): its canonical alias, rebuilt check
-        from migration.checkpoint.cudnn_opaque import convert_through_canonical
-
-        aliased = convert_through_canonical(reader, meta, recognize(reader.prefix, reader.variables, meta))
-        if aliased is not None:
-            import atexit
-            import shutil
-
-            reader, meta, notes = aliased[0], None, list(aliased[2])
-            atexit.register(shutil.rmtree, os.path.dirname(reader.prefix), True)
-    if meta is None and not notes:
-        notes.append("no .meta: the original graph is not available, so every block is compared with a TF1 graph "
-                      "rebuilt from the checkpoint with the manifest's hyper-parameters (weaker: a wrong --forget-bias "
-                      "cannot be caught)")
+    reader, meta, fresh, notes = _open_checkpoint(checkpoint, meta_path, shadows)
+    notes = dir_notes + notes
     original, loops = None, []
     if meta is not None:
-        from migration.graph.blocks import find_loops
-        from migration.graph.reference import OriginalGraph
-
         original = OriginalGraph(meta.path, reader, substitute=shadows)
         loops = find_loops(original)
-    for k, block in enumerate(manifest["blocks"]):
-        x, lengths = _inputs(batch, time_steps, block["input_size"], seed + k)
-        path = os.path.join(out_dir, block["file"])
-        model = load_block_model(out_dir, block["file"])
-        tf1_out, reference, keras_out = None, "rebuilt", None
-        if original is not None:
-            tf1_out, lengths, why = _run_original_block(original, loops, block, x, lengths)
-            if tf1_out is None:  # Output/InputProjectionWrapper, EmbeddingWrapper: their weights applied around it
-                tf1_out, keras_out, lengths = check_wrapped_block(original, loops, block, model, reader, x, lengths,
-                                                                  seed + k) or (None, None, lengths)
-            if tf1_out is not None:
-                reference = "original-graph"
-            else:
-                notes.append(f"block {block['name']}: {why}; compared with a TF1 graph rebuilt from our reading of "
-                             "the checkpoint and .meta instead (weaker: a misread hyper-parameter would pass)")
-        if tf1_out is None:
-            from migration.checkpoint.wrapped import run_rebuilt
-
-            tf1_out = run_rebuilt(reader.prefix, block, x, lengths)
-        if tf1_out is None:
-            specs, _source = _true_specs(block, fresh)
-            tf1_out = _run_tf1_block(reader.prefix, block, specs, x, lengths, _cell_keys(block, fresh))
-        if keras_out is None:
-            keras_out = [np.asarray(t) for t in model([x, lengths], training=False)]
-        if len(keras_out) != len(tf1_out):
-            raise MigrationError(f"Block {block['name']!r}: the Keras model returns {len(keras_out)} outputs, TF1 "
-                                 f"{len(tf1_out)}; the file {path!r} does not follow the block contract.")
-        for label, a, b in zip(block["outputs"], tf1_out, keras_out):
-            diff = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
-            checks.append(Check(f"block {block['name']}", label, diff, list(a.shape), reference))
-    from migration.checkpoint.stacks import check_stack
-
-    for k, stack in enumerate(manifest.get("stacks") or []):
-        x, lengths = _inputs(batch, time_steps, stack["input_size"], seed + len(manifest["blocks"]) + k)
-        checks += check_stack(stack, manifest, out_dir, reader.prefix, original, loops, x, lengths, notes)
-    for k, entry in enumerate(manifest.get("conv_blocks") or []):
-        from migration.checkpoint.conv_blocks import verify_conv_block
-
-        conv_checks, conv_notes = verify_conv_block(reader.prefix, original, loops, entry, out_dir, seed + 100 + k)
-        checks += conv_checks
-        notes += conv_notes
-    for entry in manifest.get("seq2seq") or []:
-        from migration.checkpoint.seq2seq import verify_entry
-
-        more, why = verify_entry(entry, out_dir, reader.prefix, original, seed)
-        checks += more
-        notes += why
-    if manifest.get("model") and original is not None:
-        model_checks, model_notes, paths = _check_whole_model(original, manifest["model"], out_dir, batch,
-                                                              time_steps, seed)
-        checks += model_checks + _check_model_embeddings(reader, manifest["model"], out_dir, manifest, paths)
-        notes += model_notes
-    for emb in manifest["embeddings"]:
-        checks.append(_check_embedding(reader.prefix, emb, out_dir, reader, meta))
-    for c in manifest.get("crf") or []:
-        diff = _compare_rows(reader, c["name"], os.path.join(out_dir, c["file"]))
-        checks.append(Check(f"crf {c['name']}", "transitions", diff, list(reader.variables[c["name"]].shape)))
-    for d in manifest["dense"]:
-        for what in ("kernel", "bias"):
-            diff = _compare_rows(reader, d[what], os.path.join(out_dir, d[f"{what}_file"]))
-            checks.append(Check(f"dense {d['name']}", what, diff, list(reader.variables[d[what]].shape)))
+    ctx = _Context(reader, meta, fresh, original, loops, out_dir, manifest, batch, time_steps, seed)
+    for section, verifier in VERIFIERS:
+        for k, entry in enumerate(_entries(ctx, section)):
+            more, why = verifier(ctx, entry, k)
+            checks += more
+            notes += why
     return VerifyReport(checks, tolerance, notes)

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from migration.checkpoint.blocks import run_restored
+from migration.checkpoint.weights import with_forget_bias
 from migration.core.specs import CellSpec
 from migration.core.tfproto import make_ndarray, read_meta
 from migration.families import keras_cell, legacy_cell
@@ -69,7 +70,6 @@ def build_keras_attention_block(spec: CellSpec, wrapper: dict, name: str):
 
 def attention_block(conv, block) -> dict[str, Any]:
     """Write ``blocks/<name>.keras`` for a wrapped block; return its manifest entry (``conv``: the converter)."""
-    from migration.checkpoint.convert import with_forget_bias
     from migration.wrapper_converters import attention_cell_wrapper_to_keras, load_attention_cell
 
     from migration.core.errors import MigrationError

@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # the checkpoint job on first use (this module is imported to build --help, which must start fast)
-    from migration.checkpoint.convert import float32_checkpoint
+    from migration.checkpoint.weights import float32_checkpoint
     from migration.checkpoint.manifest import read_manifest
     from migration.checkpoint.provenance import annotate, check_meta
     from migration.checkpoint.verdict import verdict

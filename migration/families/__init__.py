@@ -61,6 +61,17 @@ def uses_forget_bias(spec: CellSpec) -> bool:
     return "forget_bias" in family(spec).hyper
 
 
+def weight_sources(spec: CellSpec, kname: str, variables: Mapping[str, str]) -> tuple[list[str], str]:
+    """(checkpoint keys, how) behind Keras weight ``kname`` of a cell, for the manifest, from the row's
+    ``transforms`` (a family without its own: the lstm/gru row's for that trait). Families without a row entry
+    (contrib block/fused, cuDNN, layer-norm) list every variable of the cell and name their converter."""
+    table = family(spec).transforms or family("lstm" if spec.is_lstm else "gru" if spec.is_gru else spec).transforms
+    row = table.get(kname)
+    if row is not None and all(n in variables for n in row[0]):
+        return [variables[n] for n in row[0]], row[1]
+    return sorted(variables.values()), f"migration.converters.cell_to_keras for kind {spec.kind!r}"
+
+
 def tf1_names_for(kind_or_spec: str | CellSpec) -> tuple[str, ...]:
     """TF1 variable names under the cell scope."""
     spec = kind_or_spec if isinstance(kind_or_spec, CellSpec) else CellSpec(kind_or_spec, 1)
@@ -154,4 +165,4 @@ def upgrade_homes() -> dict[str, str]:
 __all__ = ["Builder", "Converter", "Family", "Layout", "TARGETS", "families", "family", "cell_from_spec",
            "legacy_cell", "keras_cell", "tf1_names_for", "keras_names_for", "tf1_shapes", "cell_to_keras",
            "cell_to_tf1", "uses_forget_bias", "cell_layouts", "recognized_family", "keras_spec", "register_keras_classes", "upgrade_homes",
-           "PARTIAL_MODULES"]
+           "PARTIAL_MODULES", "weight_sources"]

@@ -10,7 +10,7 @@ from typing import Callable, Mapping, Optional
 
 from migration.core.errors import ShapeError
 from migration.families.row import META_LSTM_GATES, Builder, Family, Layout, act_or_none
-from migration.families.stock import LINEAR, PRE12, stock_converter
+from migration.families.stock import LINEAR, LSTM_TRANSFORMS, PRE12, stock_converter
 
 
 def lstm_dims(names: Mapping[str, str], shape: Callable[[str], tuple]) -> tuple[int, int, Optional[int]]:
@@ -48,4 +48,5 @@ FAMILY = Family(
     lstm=True,
     inspect_keys=("forget_bias", "use_peepholes", "num_proj", "cell_clip", "proj_clip", "activation"),
     dims=lstm_dims,
+    transforms=LSTM_TRANSFORMS,
 )

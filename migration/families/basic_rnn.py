@@ -26,4 +26,6 @@ FAMILY = Family(
     targets={"keras2": Builder("modern_rnn.cells:basic_rnn_cell",
                                lambda s, d, scope: ((s.units,), {"activation": s.activation}))},
     dims=default_dims(),
+    transforms={"kernel": (("kernel",), "kernel[:D]"), "recurrent_kernel": (("kernel",), "kernel[D:]"),
+                "bias": (("bias",), "bias")},
 )

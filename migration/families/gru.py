@@ -40,4 +40,7 @@ FAMILY = Family(
     targets={"keras2": Builder("modern_rnn.cells:gru_cell", lambda s, d, scope: ((s.units,), {}))},
     gru=True,
     dims=gru_dims,
+    transforms={"kernel": (("gates/kernel", "candidate/kernel"), "rows [:D]; [r|u] + candidate -> [z|r|h]"),
+                "recurrent_kernel": (("gates/kernel", "candidate/kernel"), "rows [D:]; [r|u] + candidate -> [z|r|h]"),
+                "bias": (("gates/bias", "candidate/bias"), "[r|u] + candidate -> [z|r|h]")},
 )

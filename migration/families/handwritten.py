@@ -30,4 +30,5 @@ FAMILY = Family(
     legacy=Builder("legacy_rnn.cells:handwritten_rnn_cell", _legacy_args),
     targets={"keras2": Builder("modern_rnn.cells:handwritten_rnn_cell", lambda s, d, scope: ((s.units, d), {}))},
     dims=default_dims("W", "b"),
+    transforms={"kernel": (("W",), "W[:D]"), "recurrent_kernel": (("W",), "W[D:]"), "bias": (("b",), "b")},
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from migration.core.specs import CellSpec
 from migration.families.basic_lstm import lstm_dims
 from migration.families.row import META_LSTM_GATES, Builder, Family, Layout, act_or_none
-from migration.families.stock import PEEPHOLES, PRE12, stock_converter
+from migration.families.stock import LSTM_TRANSFORMS, PEEPHOLES, PRE12, stock_converter
 
 
 def lstm_args(spec: CellSpec) -> tuple:
@@ -47,4 +47,5 @@ FAMILY = Family(
     dims=lstm_dims,
     spec_options=("use_peepholes", "num_proj"),
     meta_fallback=lambda meta, key: meta.fused_lstm_hyperparameters(key),
+    transforms=LSTM_TRANSFORMS,
 )

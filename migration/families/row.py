@@ -102,6 +102,9 @@ class Family:
     dims: Optional[Callable[[Mapping[str, str], Callable[[str], tuple]], tuple[int, int, Optional[int]]]] = None
     #: a Keras cell -> its spec, for ``export`` (None: not this family's cell)
     keras_spec: Optional[Callable[[Any, float, str], Optional[CellSpec]]] = None
+    #: Keras weight name -> (the TF1 variable names it is made of, how), for the manifest (``convert``); empty: the
+    #: lstm/gru row's for a family with that trait, else every variable of the cell and the converter's name
+    transforms: Mapping[str, tuple[tuple[str, ...], str]] = dataclasses.field(default_factory=dict)
     #: the Keras classes of the family (safe-mode loading needs them registered)
     keras_classes: tuple[str, ...] = ()
     #: the family whose layouts the checkpoint shares when it has none of its own (LSTMBlockCell: LSTMCell's)

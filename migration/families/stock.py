@@ -9,6 +9,13 @@ from migration.families.row import Converter
 PRE12: dict[str, str] = {"weights": "kernel", "biases": "bias"}
 LINEAR: dict[str, str] = {"Linear/Matrix": "kernel", "Linear/Bias": "bias"}
 PEEPHOLES: tuple[str, ...] = ("w_f_diag", "w_i_diag", "w_o_diag")
+#: The manifest's account of LSTMCell/BasicLSTMCell weights (``Family.transforms``): Keras weight -> (TF1 names, how).
+LSTM_TRANSFORMS: dict[str, tuple[tuple[str, ...], str]] = {
+    "kernel": (("kernel",), "kernel[:D], gate blocks i,j,f,o -> i,f,c,o"),
+    "recurrent_kernel": (("kernel",), "kernel[D:], gate blocks i,j,f,o -> i,f,c,o"),
+    "bias": (("bias",), "gate blocks i,j,f,o -> i,f,c,o; b_f + forget_bias"),
+    "w_i_diag": (("w_i_diag",), "copy"), "w_f_diag": (("w_f_diag",), "copy"), "w_o_diag": (("w_o_diag",), "copy"),
+    "projection_kernel": (("projection/kernel",), "copy")}
 
 
 def stock_converter(kind: str) -> Converter:

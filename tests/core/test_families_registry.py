@@ -136,7 +136,7 @@ def test_lstm_block_fused_has_no_rnncell_and_says_so():
 #: kind-string comparisons still outside migration/families (file -> count): to be moved into family rows (issue
 #: 19). The test fails when one appears anywhere else or a count grows. cudnn mode strings ('lstm'/'gru' of a cuDNN
 #: opaque buffer) and the core's own CellSpec validation of LSTMCell-only options are not family dispatch.
-REMAINING = {"migration/checkpoint/blocks.py": 1, "migration/checkpoint/cudnn_opaque.py": 1,
+REMAINING = {"migration/checkpoint/blocks.py": 1,
              "migration/checkpoint/seq2seq.py": 2,
              "migration/checkpoint/seq2seq_legacy.py": 2, "migration/core/specs.py": 3,
              "migration/cudnn_converters.py": 1, "migration/seq2seq_converters.py": 6,

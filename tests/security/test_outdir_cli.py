@@ -137,6 +137,22 @@ def test_verify_of_an_older_manifest_says_the_check_was_weaker(ckpt, conversion,
     assert "file model2.keras" in text and "file model.keras" in text
 
 
+
+def test_verify_without_meta_of_an_older_manifest_says_both_checks_were_weaker(ckpt, conversion, tmp_path, capsys):
+    """Regression (issue 19): the directory check's note used to replace the "no .meta" note (and a lone cuDNN
+    buffer's note replaced the directory's): every reason a check was weaker is reported."""
+    from tests.checkpoint.conftest import copy_checkpoint
+
+    out = _copy(conversion, tmp_path)
+    manifest = _manifest(out)
+    del manifest["files"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    bare = copy_checkpoint(ckpt, tmp_path / "bare", with_meta=False)
+    assert run_cli("verify", bare, out, "--json") == 0
+    notes = json.loads(capsys.readouterr().out.splitlines()[-1])["notes"]
+    assert any("no file list with hashes" in n for n in notes), notes
+    assert any(n.startswith("no .meta: the original graph is not available") for n in notes), notes
+
 # -- two writers, --force, a crash -----------------------------------------------------------------------------------
 
 def test_two_converts_to_the_same_new_out(ckpt, tmp_path, capsys):
