@@ -46,6 +46,10 @@ def find_manifest(model_path: str, manifest_path: Optional[str] = None) -> Optio
     return None
 
 
+#: how migration.graph.to_keras names an embedding read from a graph constant rather than a variable
+GRAPH_CONSTANT = "graph constant "
+
+
 def original_arrays(model, manifest: dict, where: str) -> Optional[tuple[dict, dict, dict]]:
     """``(arrays, sources, partitions)`` of ``model`` under the original checkpoint keys, or None when ``model`` is
     neither the manifest's whole model nor one of its block models (then the standard names apply)."""
@@ -73,6 +77,8 @@ def original_arrays(model, manifest: dict, where: str) -> Optional[tuple[dict, d
 
 def _layer_arrays(layer, source: dict, blocks: dict, arrays: dict, sources: dict, where: str) -> None:
     weights = layer.get_weights()
+    if "embedding" in source and str(source["embedding"]).startswith(GRAPH_CONSTANT):
+        return  # a Const node of the original .meta (a GloVe matrix), not a checkpoint variable: Saver never reads it
     if "embedding" in source:
         arrays[source["embedding"]] = weights[0]
         sources[source["embedding"]] = f"layer {layer.name!r} embeddings"
