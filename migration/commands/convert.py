@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import Optional
 
-from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, finite_float, print_json
+from migration.commands.common import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, finite_float, print_json
 
 NAME = "convert"
 HELP = "convert a TF1 checkpoint into Keras 2 block models, embedding/dense arrays and a manifest (verified)"
@@ -46,7 +46,10 @@ examples:
 
   python -c "import modern_rnn, tf_keras; m = tf_keras.models.load_model('converted/blocks/rnn.keras', compile=False)"
 
-exit codes: 0 converted and verified, 1 verification failed (nothing installed), 2 bad input.
+exit codes: 0 converted and verified, 1 verification failed (nothing installed), 2 bad input; with a .meta and
+without --no-model, also 2 when no model.keras could be written (an op on the path has no Keras translation or is
+refused: the message names it; choose other outputs with --outputs, or pass --no-model) and 3 when its translation
+hit an internal error. The blocks are converted, verified and installed in both cases.
 """
 
 
@@ -159,4 +162,12 @@ def run(args: argparse.Namespace) -> int:
         if not result.ok:
             print(f"verification failed: {result.out_dir} was not written. Check --forget-bias and the .meta, or "
                   "re-run with --no-verify to keep the files for debugging.", file=sys.stderr)
-    return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+    if not result.ok:
+        return EXIT_CHECK_FAILED
+    if result.model_missing:
+        why = [n for n in result.manifest["notes"] if "whole model" in n] or ["no whole model was written"]
+        print(f"rnn-migrate: no model.keras: {why[0].rstrip('.')}. The blocks were converted and installed in {result.out_dir}; "
+              "choose the model's outputs with --outputs NAME[,NAME], or pass --no-model to convert the blocks only "
+              "(exit 0).", file=sys.stderr)
+        return EXIT_INTERNAL if result.model_missing == "internal" else EXIT_BAD_INPUT
+    return EXIT_OK

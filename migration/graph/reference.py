@@ -24,6 +24,7 @@ from migration.core.errors import MigrationError
 from migration.graph import sandbox, worker
 from migration.graph.graphdef import GraphIndex, load_meta_graph, node_dtype, ref, slice_infos
 from migration.graph.limits import current as current_limits
+from migration.graph.cond_rewrite import remove_pass_through_conds
 from migration.graph.rewrite import remove_dropout
 
 _REF_VARIABLES = ("VariableV2", "Variable")
@@ -56,6 +57,7 @@ class OriginalGraph:
         self.substitute = dict(substitute or {})
         self.graph_def = copy.deepcopy(meta.graph_def)
         self.dropout_bypassed = remove_dropout(self.graph_def)
+        self.dropout_bypassed += remove_pass_through_conds(self.graph_def)  # tf.cond(training, dropout, identity)
         self.index = GraphIndex(self.graph_def)
         self._parts = _partitions(meta)
         self._cache: dict[str, np.ndarray] = {}

@@ -21,6 +21,7 @@ from migration.core.errors import MigrationError
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
 from migration.graph.graphdef import const_value, node_dtype, ref
 from migration.graph.limits import check_feed, current as current_limits
+from migration.graph.model_outputs import loss_predictions, prediction_logits
 from migration.graph.to_keras import BlockCall, ModelTranslator
 from migration.graph.wrapper_check import id_inputs, keras_wrapped_block, manifest_block_keys, wrapped_loop
 
@@ -101,10 +102,13 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
                 raise MigrationError(f"--outputs: the graph {og.path!r} has no tensor {o!r}")
         how = "chosen with --outputs"
     else:
-        outs = xent_logits(og)
-        how = "the logits the loss consumes"
+        outs, _losses = loss_predictions(og.index)
+        how = "the predictions the training loss consumes"
         if not outs:
-            outs, how = _terminals(og), "the graph's terminal tensors computed from its placeholders"
+            outs, how = xent_logits(og), "the logits the loss consumes"
+        if not outs:
+            outs = prediction_logits(og.index, _terminals(og))
+            how = "the graph's terminal tensors computed from its placeholders (logits, not softmax/argmax)"
     if not outs:
         raise MigrationError(f"the graph {og.path!r} has no cross-entropy loss and no terminal float tensor computed "
                              "from a placeholder; choose the model outputs with --outputs NAME[,NAME]")
