@@ -35,10 +35,11 @@ _LABEL_SLOTS = {"SoftmaxCrossEntropyWithLogits": (1,), "SparseSoftmaxCrossEntrop
 #: element-wise or splitting ops a loss applies to the predictions (followed back to their one varying input)
 _HEAD_OPS = frozenset("""Sigmoid Softmax LogSoftmax Exp Log Log1p Tanh Square Sqrt Rsqrt Neg Abs Sign Rint Round Floor
 Ceil Relu Softplus Reciprocal OnesLike ZerosLike Add AddV2 Sub Mul RealDiv Div Maximum Minimum Pow SquaredDifference
-Max Sum Mean Min StopGradient Identity""".split())
+Max Sum Mean Min Select SelectV2 GreaterEqual Greater Less LessEqual""".split())
 #: slicing ops, followed back only when that merges several predictions into one tensor (an MDN's parameters sliced
 #: out of one ``xw_plus_b``); a single prediction sliced from a sequence (``outputs[:, -1]``) stays what it is
 _SLICE_OPS = frozenset("Split SplitV Unpack StridedSlice Slice".split())
+_AUTO_RESHAPE = re.compile(r"^Reshape(_\d+)?$")
 _LOSS_RESHAPES = ("Reshape", "Identity", "Cast", "StopGradient", "ExpandDims", "Squeeze")
 _FLOATS = (1, 2, 19, 14)  # float32, float64, float16, bfloat16
 
@@ -89,8 +90,22 @@ def _is_variable_read(index, tensor: str) -> bool:
     return False
 
 
+_GATHERS = ("Gather", "GatherV2", "GatherNd", "ResourceGather", "ResourceGatherNd")
+
+
+def _variable_of(index, tensor: str) -> str:
+    node = index.node(ref(tensor)[0])
+    while node is not None and node.op not in _VARIABLE and node.input:
+        node = index.node(ref(node.input[0])[0])
+    return node.name if node is not None else ""
+
+
+_SHAPE_OPS = ("Shape", "ShapeN", "Size", "Rank")
+
+
 def _forward(index, starts: set[str], within: set[str]) -> set[str]:
-    """Nodes of ``within`` that depend on any of ``starts`` (included)."""
+    """Nodes of ``within`` whose values depend on any of ``starts`` (included); a dependence through a tensor's
+    shape alone (``Shape``, ``Size``: a mask sized like the logits) is not a dependence on its values."""
     seen: set[str] = set()
     todo = list(starts)
     while todo:
@@ -98,7 +113,7 @@ def _forward(index, starts: set[str], within: set[str]) -> set[str]:
         if name in seen or name not in within:
             continue
         seen.add(name)
-        todo += [c.name for c in index.consumers(name)]
+        todo += [c.name for c in index.consumers(name) if c.op not in _SHAPE_OPS]
     return seen
 
 
@@ -131,20 +146,39 @@ class _Graph:
         nodes = index.nodes
         placeholders = {n for n in self.within if nodes[n].op == "Placeholder"}
         weighted = {n for n in self.within if nodes[n].op not in _READ + _VARIABLE and
-                    any(_is_variable_read(index, i) for i in _data_inputs(nodes[n]))}
+                    any(self._weight_read(i, nodes[n].op) for i in _data_inputs(nodes[n]))}
         self.weighted_dep = _forward(index, weighted, self.within)
         labels = set()
         for n in self.within:
             for slot in _LABEL_SLOTS.get(nodes[n].op, ()):
-                if slot < len(nodes[n].input):
-                    sub, _ = index.closure([nodes[n].input[slot]])
-                    labels |= placeholders & set(sub)
+                if slot < len(nodes[n].input):  # the labels' own closure, not through the predictions
+                    sub, _ = index.closure([nodes[n].input[slot]], self.weighted_dep)
+                    labels |= placeholders & (set(sub) - self.weighted_dep)
         self.inputs, self.labels = set(), set(labels)
         for p in sorted(placeholders - labels):
             reach = _forward(index, {p}, self.within)
             (self.inputs if reach & weighted else self.labels).add(p)
         self.label_dep = _forward(index, self.labels, self.within)
         self.input_dep = _forward(index, self.inputs, self.within)
+
+    def _weight_read(self, tensor: str, op: str) -> bool:
+        """``tensor`` is a variable read that makes its reader a model op: any read, except a lookup (``Gather*``)
+        in a variable that is also read otherwise (a CRF's ``transitions`` gathered at the gold tags and added in
+        the forward recursion: the tags are labels, not model inputs; an embedding table is read by lookups only)."""
+        if not _is_variable_read(self.index, tensor):
+            return False
+        if op not in _GATHERS:
+            return True
+        var = _variable_of(self.index, tensor)
+        readers = [c for c in self.index.consumers(var) if c.name in self.within]
+        todo, ops = list(readers), set()
+        while todo:
+            c = todo.pop()
+            if c.op in _READ:
+                todo += [d for d in self.index.consumers(c.name) if d.name in self.within]
+            else:
+                ops.add(c.op)
+        return ops <= set(_GATHERS)
 
     def frontier(self) -> list[str]:
         out: dict[str, None] = {}
@@ -189,14 +223,17 @@ def _loss_scope_back(index, tensor: str, loss_scopes: set[str]) -> str:
     """Follow the loss's own reshapes back: a ``Reshape``/``Identity``/``Cast`` in a name scope that holds the loss
     (a node reading the labels) and whose input comes from outside that scope (``sequence_loss/Reshape`` of the
     program's ``xw_plus_b``), and a reshape of a Dense output (``reshape(xw_plus_b(h), [B, T, V])``: the Dense
-    output is the logits). A reshape the program wrote of anything else (``output/distance``) is kept."""
+    output is the logits; only an unnamed ``Reshape[_N]``). A reshape the program named (``pred``,
+    ``output/distance``) or of anything else is kept."""
     for _ in range(8):
         node = index.node(ref(tensor)[0])
         if node is None or node.op not in _LOSS_RESHAPES or not node.input:
             return tensor
         scope = _scope(node.name)
         producer = index.node(ref(node.input[0])[0])
-        dense = producer is not None and node.op != "Cast" and \
+        while producer is not None and producer.op == "Identity" and producer.input:
+            producer = index.node(ref(producer.input[0])[0])
+        dense = producer is not None and node.op == "Reshape" and _AUTO_RESHAPE.match(node.name.rsplit("/", 1)[-1]) and \
             any(_is_variable_read(index, i) for i in _data_inputs(producer))
         if not dense and (not scope or scope not in loss_scopes or ref(node.input[0])[0].startswith(scope)):
             return tensor
@@ -211,6 +248,11 @@ def loss_predictions(index) -> tuple[list[str], list[str]]:
         return [], []
     g = _Graph(index, losses)
     frontier = g.frontier()
+    # a frontier tensor computed from another one inside the loss (a CRF's log-partition from its unary scores)
+    # is not a prediction of its own
+    ancestors = {t: set(index.closure([t], {ref(o)[0] for o in frontier if o != t})[0]) - {ref(t)[0]}
+                 for t in frontier}
+    frontier = [t for t in frontier if not any(ref(o)[0] in ancestors[t] for o in frontier if o != t)]
     memo: dict = {}
     out: dict[str, None] = {}
     loss_scopes = {_scope(n) for n in g.label_dep if _scope(n)}
