@@ -34,6 +34,7 @@ from migration.checkpoint.manifest import manifest_files, read_manifest
 from migration.checkpoint.provenance import resolve_meta
 from migration.families import register_keras_classes
 from migration.graph.wrapper_check import check_wrapped_block
+from migration.graph.block_feeds import fit_block_input, shape_feeds
 from migration.safe_io import load_block_model
 from migration.core.errors import MigrationError
 from migration.core.npy import load_npy
@@ -160,6 +161,7 @@ def _run_original_block(original, loops, block: dict, x: np.ndarray, lengths: np
         feeds = {where.x: np.transpose(x, (1, 0, 2)) if where.time_major else x}
         if where.sequence_length is not None:
             feeds[where.sequence_length] = lengths
+        feeds.update(shape_feeds(original, where.outputs, feeds, x.shape[0], x.shape[1]))  # zero state sized
         out = original.run(where.outputs, feeds)
     except SandboxLimit:  # over a resource limit: the command stops (never a silent fallback)
         raise
@@ -391,6 +393,7 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         model = load_block_model(out_dir, block["file"])
         tf1_out, reference, keras_out = None, "rebuilt", None
         if original is not None:
+            x, lengths = fit_block_input(original, loops, block, x, lengths)  # a graph of fixed batch/steps
             tf1_out, lengths, why = _run_original_block(original, loops, block, x, lengths)
             if tf1_out is None:  # Output/InputProjectionWrapper, EmbeddingWrapper: their weights applied around it
                 tf1_out, keras_out, lengths = check_wrapped_block(original, loops, block, model, reader, x, lengths,
@@ -419,6 +422,9 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
 
     for k, stack in enumerate(manifest.get("stacks") or []):
         x, lengths = _inputs(batch, time_steps, stack["input_size"], seed + len(manifest["blocks"]) + k)
+        named = {b["name"]: b for b in manifest["blocks"]}
+        if original is not None and stack["layers"] and stack["layers"][0].get("block") in named:
+            x, lengths = fit_block_input(original, loops, named[stack["layers"][0]["block"]], x, lengths)
         checks += check_stack(stack, manifest, out_dir, reader.prefix, original, loops, x, lengths, notes)
     for k, entry in enumerate(manifest.get("conv_blocks") or []):
         from migration.checkpoint.conv_blocks import verify_conv_block

@@ -4,9 +4,13 @@ TF1 programs switch dropout off by feeding ``keep_prob`` 1.0, but many hard-code
 output_keep_prob=0.75)``, seed 004), so the graph as saved computes a random result. Every dropout subgraph is
 recognized by structure, in the main graph and inside loop-body functions, whatever the TF version wrote:
 
-* a random op (``RandomUniform`` ...) under a name scope ``.../dropout[_N]``;
+* a random op (``RandomUniform`` ...) under a name scope ``.../dropout[_N]``, or a ``RandomUniform`` under
+  ``<scope>/random_uniform`` (``tf.nn.dropout(x, kp, name="h_drop")``: the scope is ``h_drop``);
 * the scope's input ``x`` is what its ``Shape`` node reads (TF 1.x ``x / keep_prob * floor(keep_prob + U)`` and TF 2.x
-  ``select(U >= rate, x * scale, 0)`` both take ``noise_shape = shape(x)``);
+  ``select(U >= rate, x * scale, 0)`` both take ``noise_shape = shape(x)``); when TF folded that ``Shape`` into a
+  ``Const`` (a static shape), ``x`` is the one outside input that meets the random mask only at the scope's output
+  (``keep_prob`` meets it earlier, at the ``GreaterEqual``/``Floor`` that makes the mask); a v1 ``tf.cond``'s
+  ``Switch`` inside the scope counts as outside (it is where ``x`` enters);
 * the scope is read by the program through exactly one tensor: its readers read ``x`` instead; the random op becomes
   ``Fill(shape, 0.5)``, so nothing random remains to execute (TF 2.x gradient accumulators that push the scope's
   intermediates keep a deterministic input).

@@ -4,8 +4,9 @@ Contract (README, "Checkpoint migration"):
 
 * inputs: the ``Placeholder`` ops the outputs depend on, in graph order (``placeholder_with_default`` ops such as a
   ``keep_prob`` are not inputs: their default is used; dropout is bypassed);
-* default outputs: the logits the loss consumes (the ``logits`` input of every softmax cross-entropy op, followed
-  back through the loss's own reshapes), else the graph's terminal tensors computed from the placeholders;
+* default outputs: the predictions the training loss consumes, whatever the loss
+  (:mod:`migration.graph.model_outputs`), else the logits of every softmax cross-entropy op, else the graph's
+  terminal tensors computed from the placeholders with the logits in place of a softmax/argmax of them;
   ``--outputs NAME[,NAME]`` chooses others;
 * the model takes the inputs in that order (one tensor when there is one input) and returns the outputs in order.
 """

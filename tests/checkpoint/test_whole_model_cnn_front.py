@@ -126,7 +126,7 @@ def test_an_independent_run_matches_and_a_changed_moving_variance_does_not(conve
     assert np.max(np.abs(keras_model(x, training=False).numpy() - got)) > 1e-3
 
 
-def test_no_model_is_exit_2_naming_the_op_and_no_model_is_0(tmp_path, capsys):
+def test_no_model_is_exit_2_naming_the_op_and_no_model_is_0(tmp_path, capsys, monkeypatch):
     from migration.cli import main
 
     ckpt = _save(str(tmp_path / "u" / "model"), _untranslatable)
@@ -137,3 +137,14 @@ def test_no_model_is_exit_2_naming_the_op_and_no_model_is_0(tmp_path, capsys):
     manifest = json.load(open(tmp_path / "out" / "manifest.json"))
     assert manifest["model"] is None and manifest["blocks"]  # the blocks were converted and installed
     assert main(["convert", ckpt, str(tmp_path / "out2"), "--quiet", "--no-model"]) == 0
+    # an internal error of the translation: exit 3, the blocks still installed
+    from migration.graph import whole_model
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated translator bug")
+
+    monkeypatch.setattr(whole_model, "default_io", broken)
+    capsys.readouterr()
+    assert main(["convert", ckpt, str(tmp_path / "out3"), "--quiet", "--no-verify"]) == 3
+    assert "simulated translator bug" in capsys.readouterr().err
+    assert os.path.isfile(tmp_path / "out3" / "manifest.json")
