@@ -104,7 +104,7 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
         how = "chosen with --outputs"
     else:
         outs, _losses = loss_predictions(og.index)
-        how = "the predictions the training loss consumes"
+        how = "the logits the loss consumes"
         if not outs:
             outs, how = xent_logits(og), "the logits the loss consumes"
         if not outs:
