@@ -613,7 +613,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "notes": alias_notes + insp.notes + conv.notes + model_notes,
         }
         write_manifest(tmp, manifest)
-        missing = "" if model_entry is not None or not whole_model or meta is None else \
+        # a seq2seq decoder's own model (seq2seq/<name>.keras) stands for the network when model.keras is missing
+        missing = "" if model_entry is not None or not whole_model or meta is None or attention else \
             "internal" if any("this is a bug in rnn-migrate" in n for n in model_notes) else "refused"
         verification = None
         if verify:

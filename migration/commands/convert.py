@@ -49,7 +49,8 @@ examples:
 exit codes: 0 converted and verified, 1 verification failed (nothing installed), 2 bad input; with a .meta and
 without --no-model, also 2 when no model.keras could be written (an op on the path has no Keras translation or is
 refused: the message names it; choose other outputs with --outputs, or pass --no-model) and 3 when its translation
-hit an internal error. The blocks are converted, verified and installed in both cases.
+hit an internal error. The blocks are converted, verified and installed in both cases. (A checkpoint whose
+seq2seq decoders were written as seq2seq/<name>.keras exits 0 without model.keras.)
 """
 
 
