@@ -20,10 +20,13 @@ Summaries, optimizer and saver ops are never chosen (they are not in the loss's 
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Any, Optional
 
 from migration.graph.graphdef import ref
 
+#: ops whose outputs are a queue- or tf.data-fed graph's inputs: the model starts after them
+DEQUEUE_OPS = frozenset("""QueueDequeueV2 QueueDequeueManyV2 QueueDequeueUpToV2 QueueDequeue QueueDequeueMany
+QueueDequeueUpTo IteratorGetNext IteratorGetNextSync""".split())
 _GRAD_SEED = re.compile(r"^(?:(.*)/)?gradients(?:_\d+)?/grad_ys_\d+$")
 _VARIABLE = ("VariableV2", "Variable", "VarHandleOp")
 _READ = ("Identity", "ReadVariableOp", "Enter", "RefEnter", "Snapshot")
@@ -75,6 +78,13 @@ def _grad_target(index, rest: str) -> Optional[str]:
             if index.node(name) is not None:
                 return name
     return None
+
+
+def dequeued(index, node, within: set[str]) -> list[str]:
+    """The outputs (``name:k``) of dequeue ``node`` that nodes of ``within`` read, in output order."""
+    used = {ref(i)[1] for c in index.consumers(node.name) if c.name in within
+            for i in c.input if ref(i)[0] == node.name and not ref(i)[2]}
+    return [f"{node.name}:{k}" for k in sorted(used)]
 
 
 def _is_variable_read(index, tensor: str) -> bool:
@@ -144,7 +154,10 @@ class _Graph:
         names, _ = index.closure(losses)
         self.within = set(names)
         nodes = index.nodes
-        placeholders = {n for n in self.within if nodes[n].op == "Placeholder"}
+        # the sources: placeholders, and the outputs of a queue's / an iterator's dequeue (``name:k``)
+        sources = sorted(n for n in self.within if nodes[n].op == "Placeholder")
+        sources += [t for n in sorted(self.within) if nodes[n].op in DEQUEUE_OPS
+                    for t in dequeued(index, nodes[n], self.within)]
         weighted = {n for n in self.within if nodes[n].op not in _READ + _VARIABLE and
                     any(self._weight_read(i, nodes[n].op) for i in _data_inputs(nodes[n]))}
         self.weighted_dep = _forward(index, weighted, self.within)
@@ -153,13 +166,24 @@ class _Graph:
             for slot in _LABEL_SLOTS.get(nodes[n].op, ()):
                 if slot < len(nodes[n].input):  # the labels' own closure, not through the predictions
                     sub, _ = index.closure([nodes[n].input[slot]], self.weighted_dep)
-                    labels |= placeholders & (set(sub) - self.weighted_dep)
+                    reached = set(sub) - self.weighted_dep
+                    read = {_tensor(nodes[n].input[slot])} | {_tensor(i) for r in reached for i in nodes[r].input
+                                                              if not ref(i)[2]}
+                    labels |= {src for src in sources if src in reached or src in read}
         self.inputs, self.labels = set(), set(labels)
-        for p in sorted(placeholders - labels):
-            reach = _forward(index, {p}, self.within)
-            (self.inputs if reach & weighted else self.labels).add(p)
-        self.label_dep = _forward(index, self.labels, self.within)
-        self.input_dep = _forward(index, self.inputs, self.within)
+        for src in [s for s in sources if s not in labels]:
+            reach = _forward(index, self._starts(src), self.within)
+            (self.inputs if reach & weighted else self.labels).add(src)
+        self.label_dep = _forward(index, set().union(*map(self._starts, self.labels)), self.within)
+        self.input_dep = _forward(index, set().union(*map(self._starts, self.inputs)), self.within)
+
+    def _starts(self, source: str) -> set[str]:
+        """The nodes a source's value enters: a placeholder itself; the readers of one output of a dequeue."""
+        if ":" not in source:
+            return {source}
+        name, k, _ = ref(source)
+        return {c.name for c in self.index.consumers(name) if c.name in self.within and
+                any(ref(i)[0] == name and ref(i)[1] == k and not ref(i)[2] for i in c.input)}
 
     def _weight_read(self, tensor: str, op: str) -> bool:
         """``tensor`` is a variable read that makes its reader a model op: any read, except a lookup (``Gather*``)
@@ -295,3 +319,24 @@ def _last_before_prediction(index, tensor: str) -> str:
         if node.op in _PREDICTION_OPS:
             found = tensor
     return found
+
+
+def dequeued_signature(index, tensor: str) -> tuple[Optional[list], Any]:
+    """(static shape or None, ``tf.DType``) of a dequeued tensor ``name:k``, from the dequeue's attributes."""
+    import tensorflow as tf
+
+    name, k, _ = ref(tensor)
+    node = index.node(name)
+    types = []
+    for key in ("component_types", "output_types"):
+        if key in node.attr and node.attr[key].list.type:
+            types = list(node.attr[key].list.type)
+    shapes = []
+    for key in ("_output_shapes", "output_shapes"):
+        if key in node.attr and node.attr[key].list.shape:
+            shapes = list(node.attr[key].list.shape)
+            break
+    dtype = tf.as_dtype(types[k]) if k < len(types) else None
+    if k >= len(shapes) or shapes[k].unknown_rank:
+        return None, dtype
+    return [int(d.size) if d.size >= 0 else None for d in shapes[k].dim], dtype

@@ -35,6 +35,7 @@ import numpy as np
 from migration.core.errors import MigrationError
 from migration.graph.graphdef import const_value, ref
 from migration.graph.cnn_layers import batch_norm_layer, conv2d_layer
+from migration.graph.model_outputs import dequeued_signature
 from migration.graph.ops import PASS_THROUGH, VARIABLES, attr_value, folded_elements, render_table
 
 _PASS_THROUGH = PASS_THROUGH
@@ -139,6 +140,8 @@ class ModelTranslator:
     def _value(self, tensor: str):
         import tensorflow as tf
 
+        if tensor in self.inputs:  # a dequeued input (placeholders are keyed by their node name)
+            return self.inputs[tensor]
         if tensor in self.block_of:
             k, j = self.block_of[tensor]
             return self._block(k)[j]
@@ -438,6 +441,14 @@ class ModelTranslator:
         from modern_rnn import keras
 
         for name_ in inputs:
+            if ":" in name_:  # a dequeued tensor of a queue- or tf.data-fed graph
+                shape, dtype = dequeued_signature(self.index, name_)
+                if shape is None or dtype is None:
+                    raise MigrationError(f"the dequeued input {name_!r} has no static rank in the graph; the whole "
+                                         "model needs one")
+                self.inputs[name_] = keras.Input(shape=tuple(shape[1:]), batch_size=shape[0] if shape else None,
+                                                 dtype=dtype.name, name=self._name("input", name_))
+                continue
             node = self.index.node(name_)
             shape = _attr(node, "shape")
             if shape is None or not shape:
