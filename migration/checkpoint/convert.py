@@ -85,9 +85,6 @@ class ConversionResult:
     out_dir: str
     manifest: dict[str, Any]
     verification: Optional[dict[str, Any]]
-    #: why no whole model was written although one was asked for and a .meta exists: "" (written, or not asked for),
-    #: "refused" (an op on the path has no translation, the sandbox refused it, no outputs were found) or "internal"
-    model_missing: str = ""
 
     @property
     def ok(self) -> bool:
@@ -613,9 +610,6 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             "notes": alias_notes + insp.notes + conv.notes + model_notes,
         }
         write_manifest(tmp, manifest)
-        # a seq2seq decoder's own model (seq2seq/<name>.keras) stands for the network when model.keras is missing
-        missing = "" if model_entry is not None or not whole_model or meta is None or attention else \
-            "internal" if any("this is a bug in rnn-migrate" in n for n in model_notes) else "refused"
         verification = None
         if verify:
             import gc
@@ -639,6 +633,6 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             manifest["verification"] = verification
             write_manifest(tmp, manifest)
             if not verification["ok"]:
-                return ConversionResult(out_dir, manifest, verification, missing)
+                return ConversionResult(out_dir, manifest, verification)
         stage.install()
-        return ConversionResult(out_dir, manifest, verification, missing)
+        return ConversionResult(out_dir, manifest, verification)

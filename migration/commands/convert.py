@@ -165,10 +165,17 @@ def run(args: argparse.Namespace) -> int:
                   "re-run with --no-verify to keep the files for debugging.", file=sys.stderr)
     if not result.ok:
         return EXIT_CHECK_FAILED
-    if result.model_missing:
-        why = [n for n in result.manifest["notes"] if "whole model" in n] or ["no whole model was written"]
-        print(f"rnn-migrate: no model.keras: {why[0].rstrip('.')}. The blocks were converted and installed in {result.out_dir}; "
-              "choose the model's outputs with --outputs NAME[,NAME], or pass --no-model to convert the blocks only "
-              "(exit 0).", file=sys.stderr)
-        return EXIT_INTERNAL if result.model_missing == "internal" else EXIT_BAD_INPUT
-    return EXIT_OK
+    return _model_exit(result.manifest, args.no_model, result.out_dir)
+
+
+def _model_exit(manifest: dict, no_model: bool, out_dir: str) -> int:
+    """0, or (a .meta, no --no-model, no seq2seq decoder model standing for the network, and no model.keras) 2 when
+    an op was refused or has no translation, 3 when the translation hit an internal error; the reason on stderr."""
+    if no_model or manifest.get("model") or not manifest.get("meta") or manifest.get("seq2seq") or \
+            any(n.startswith("no .meta") for n in manifest["notes"]):  # a cuDNN buffer read through its alias
+        return EXIT_OK
+    why = [n for n in manifest["notes"] if "whole model" in n] or ["no whole model was written"]
+    print(f"rnn-migrate: no model.keras: {why[0].rstrip('.')}. The blocks were converted and installed in {out_dir}; "
+          "choose the model's outputs with --outputs NAME[,NAME], or pass --no-model to convert the blocks only "
+          "(exit 0).", file=sys.stderr)
+    return EXIT_INTERNAL if "this is a bug in rnn-migrate" in why[0] else EXIT_BAD_INPUT
