@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 
 from migration.graph.graphdef import ref
+from migration.graph.limits import check_feed
 
 
 def _static_shape(og, tensor: str) -> Optional[list[int]]:
@@ -40,6 +41,9 @@ def fit_static_sizes(og, x_tensor: str, time_major: bool, x: np.ndarray,
     if not shape or len(shape) != 3:
         return x, lengths
     batch, steps = (shape[1], shape[0]) if time_major else (shape[0], shape[1])
+    # a shape edited to [10**9, T, D]: refused before anything is allocated
+    check_feed(x_tensor, [batch if batch > 0 else x.shape[0], steps if steps > 0 else x.shape[1], x.shape[2]],
+               x.dtype.itemsize)
     if batch > 0 and batch != x.shape[0]:
         rows = np.arange(batch) % x.shape[0]
         x, lengths = x[rows], lengths[rows]
