@@ -102,8 +102,11 @@ def whole_model_slots(out_dir: str, model) -> list[tuple[Any, dict[str, np.ndarr
             if dense is None:
                 raise MigrationError(f"No converted dense head holds {src['dense']!r}; its slots were not converted.")
             slots = dense_slots(out_dir, dense["name"])[: len(layer.trainable_weights)]
-        else:
+        elif "embedding" in src:
             slots = [embedding_slots(out_dir, src["embedding"])]
+        else:  # a CNN front end's Conv2D / BatchNormalization (migration.graph.cnn_layers): no slots converted yet
+            raise MigrationError(f"Layer {layer.name!r} of the whole model ({src}) has no converted optimizer slots; "
+                                 "training resumes only for RNN blocks, Dense heads and embeddings.")
         if len(slots) != len(layer.trainable_weights) or not all(slots):
             raise MigrationError(f"{out_dir!r} has no optimizer slots for every weight of layer {layer.name!r}: "
                                  "convert with --with-optimizer.")

@@ -31,6 +31,7 @@ from migration.checkpoint.weights import float32_weight, with_forget_bias
 from migration.checkpoint.manifest import safe_name
 from migration.core.errors import MigrationError
 from migration.graph.limits import SandboxLimit
+from migration.graph.block_feeds import shape_feeds
 from migration.core.specs import CellSpec
 from migration.families import cell_to_keras, keras_cell, legacy_cell
 
@@ -142,6 +143,7 @@ def _original(original, loops, entry: dict, blocks: dict[str, dict], x: np.ndarr
     feeds = {first.x: np.transpose(x, (1, 0, 2)) if first.time_major else x}
     if first.sequence_length is not None:
         feeds[first.sequence_length] = lengths
+    feeds.update(shape_feeds(original, fetches, feeds, x.shape[0], x.shape[1]))
     out = original.run(fetches, feeds)
     if first.time_major:
         out[0] = np.transpose(out[0], (1, 0, 2))

@@ -46,6 +46,7 @@ from migration.families import register_keras_classes
 from migration.graph.blocks import find_loops
 from migration.graph.reference import OriginalGraph
 from migration.graph.wrapper_check import check_wrapped_block
+from migration.graph.block_feeds import fit_block_input, shape_feeds
 from migration.safe_io import load_block_model
 from migration.core.errors import MigrationError
 from migration.core.npy import load_npy
@@ -120,6 +121,7 @@ def _run_original_block(original, loops, block: dict, x: np.ndarray, lengths: np
         feeds = {where.x: np.transpose(x, (1, 0, 2)) if where.time_major else x}
         if where.sequence_length is not None:
             feeds[where.sequence_length] = lengths
+        feeds.update(shape_feeds(original, where.outputs, feeds, x.shape[0], x.shape[1]))  # zero state sized
         out = original.run(where.outputs, feeds)
     except SandboxLimit:  # over a resource limit: the command stops (never a silent fallback)
         raise
@@ -323,6 +325,7 @@ def _verify_block(ctx: _Context, block: dict, k: int) -> tuple[list[Check], list
     model = load_block_model(ctx.out_dir, block["file"])
     tf1_out, reference, keras_out = None, "rebuilt", None
     if ctx.original is not None:
+        x, lengths = fit_block_input(ctx.original, ctx.loops, block, x, lengths)  # a graph of fixed batch/steps
         tf1_out, lengths, why = _run_original_block(ctx.original, ctx.loops, block, x, lengths)
         if tf1_out is None:  # Output/InputProjectionWrapper, EmbeddingWrapper: their weights applied around it
             tf1_out, keras_out, lengths = check_wrapped_block(ctx.original, ctx.loops, block, model, ctx.reader, x,
@@ -352,6 +355,9 @@ def _verify_block(ctx: _Context, block: dict, k: int) -> tuple[list[Check], list
 def _verify_stack(ctx: _Context, stack: dict, k: int) -> tuple[list[Check], list[str]]:
     notes: list[str] = []
     x, lengths = _inputs(ctx.batch, ctx.time_steps, stack["input_size"], ctx.seed + len(ctx.manifest["blocks"]) + k)
+    named = {b["name"]: b for b in ctx.manifest["blocks"]}
+    if ctx.original is not None and stack["layers"] and stack["layers"][0].get("block") in named:
+        x, lengths = fit_block_input(ctx.original, ctx.loops, named[stack["layers"][0]["block"]], x, lengths)
     return check_stack(stack, ctx.manifest, ctx.out_dir, ctx.reader.prefix, ctx.original, ctx.loops, x, lengths,
                        notes), notes
 

@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import Optional
 
-from migration.commands.common import EXIT_CHECK_FAILED, EXIT_OK, finite_float, print_json
+from migration.commands.common import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, finite_float, print_json
 
 NAME = "convert"
 HELP = "convert a TF1 checkpoint into Keras 2 block models, embedding/dense arrays and a manifest (verified)"
@@ -46,7 +46,11 @@ examples:
 
   python -c "import modern_rnn, tf_keras; m = tf_keras.models.load_model('converted/blocks/rnn.keras', compile=False)"
 
-exit codes: 0 converted and verified, 1 verification failed (nothing installed), 2 bad input.
+exit codes: 0 converted and verified, 1 verification failed (nothing installed), 2 bad input; with a .meta and
+without --no-model, also 2 when no model.keras could be written (an op on the path has no Keras translation or is
+refused: the message names it; choose other outputs with --outputs, or pass --no-model) and 3 when its translation
+hit an internal error. The blocks are converted, verified and installed in both cases. (A checkpoint whose
+seq2seq decoders were written as seq2seq/<name>.keras exits 0 without model.keras.)
 """
 
 
@@ -165,4 +169,19 @@ def run(args: argparse.Namespace) -> int:
         if not result.ok:
             print(f"verification failed: {result.out_dir} was not written. Check --forget-bias and the .meta, or "
                   "re-run with --no-verify to keep the files for debugging.", file=sys.stderr)
-    return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+    if not result.ok:
+        return EXIT_CHECK_FAILED
+    return _model_exit(result.manifest, args.no_model, result.out_dir)
+
+
+def _model_exit(manifest: dict, no_model: bool, out_dir: str) -> int:
+    """0, or (a .meta, no --no-model, no seq2seq decoder model standing for the network, and no model.keras) 2 when
+    an op was refused or has no translation, 3 when the translation hit an internal error; the reason on stderr."""
+    if no_model or manifest.get("model") or not manifest.get("meta") or manifest.get("seq2seq") or \
+            any(n.startswith("no .meta") for n in manifest["notes"]):  # a cuDNN buffer read through its alias
+        return EXIT_OK
+    why = [n for n in manifest["notes"] if "whole model" in n] or ["no whole model was written"]
+    print(f"rnn-migrate: no model.keras: {why[0].rstrip('.')}. The blocks were converted and installed in {out_dir}; "
+          "choose the model's outputs with --outputs NAME[,NAME], or pass --no-model to convert the blocks only "
+          "(exit 0).", file=sys.stderr)
+    return EXIT_INTERNAL if "this is a bug in rnn-migrate" in why[0] else EXIT_BAD_INPUT

@@ -72,6 +72,8 @@ def find_loops(og) -> list[Loop]:
     loops: list[Loop] = []
     frames: dict[str, list] = {}
     for node in index.nodes.values():
+        if _gradient(node.name):  # the backward pass's loops (TF 1.x training graphs) read the variables too
+            continue
         if node.op in _V2_LOOPS:
             scope = node.name[: -len("/while")] if node.name.endswith("/while") else node.name.rsplit("/", 1)[0]
             loop = Loop(scope, node.name, {k for i in node.input if not ref(i)[2] for k in [_var_key(og, index, i)] if k})

@@ -81,6 +81,11 @@ def _pool(tf, n, a, i):
     return tf.nn.max_pool2d(a[0], ksize, strides, _a(n, "padding"), data_format=_a(n, "data_format", "NHWC"))
 
 
+def _avg_pool(tf, n, a, i):
+    return tf.nn.avg_pool2d(a[0], _a(n, "ksize"), _a(n, "strides"), _a(n, "padding"),
+                            data_format=_a(n, "data_format", "NHWC"))
+
+
 _UNARY = {"LogicalNot": "math.logical_not", "Neg": "math.negative", "Abs": "math.abs", "Exp": "math.exp",
           "Log": "math.log", "Sqrt": "math.sqrt", "Rsqrt": "math.rsqrt", "Square": "math.square",
           "Reciprocal": "math.reciprocal", "Sign": "math.sign", "Floor": "math.floor", "Tanh": "math.tanh",
@@ -130,7 +135,7 @@ _OTHER: dict[str, Render] = {
     "SelectV2": lambda tf, n, a, i: tf.where(a[0], a[1], a[2]),
     "ReverseSequence": lambda tf, n, a, i: tf.reverse_sequence(a[0], a[1], seq_axis=_a(n, "seq_dim"),
                                                                batch_axis=_a(n, "batch_dim", 0)),
-    "MaxPool": _pool, "MaxPoolV2": _pool,  # char-CNN front ends (pure math)
+    "MaxPool": _pool, "MaxPoolV2": _pool, "AvgPool": _avg_pool,  # CNN front ends (pure math)
 }
 
 #: ops the translator passes through (their first input is their value)
@@ -146,6 +151,11 @@ _SPECIAL = {
     "ReadVariableOp": "the variable it reads", "ResourceGather": "a keras.layers.Embedding",
     "DynamicStitch": "a partitioned embedding lookup, rendered as one Embedding",
     "ParallelDynamicStitch": "a partitioned embedding lookup, rendered as one Embedding",
+    "Conv2D": "a keras.layers.Conv2D when its filter is a variable (CNN front ends; inside RNN loops the loop is a "
+              "block model)",
+    **{op: "a keras.layers.BatchNormalization with the moving statistics (is_training=False graphs only: a graph "
+           "normalizing with batch statistics is named as a blocker)"
+       for op in ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")},
 }
 
 _NOT_YET = "not rendered yet (the whole model is blocked, naming it; the reference still runs it)"
@@ -173,7 +183,7 @@ OptionalFromValue OptionalNone OptionalHasValue OptionalGetValue""",  # Optional
                "loop state (TensorArray / TensorList): lives inside RNN loops, which become block models"),
     "kernels": ("LSTMBlockCell BlockLSTM BlockLSTMV2 GRUBlockCell",
                 "TensorFlow's fused RNN kernels: their loops become block models"),
-    "conv": ("Conv2D Conv3D",  # legacy_seq2seq attention's 1x1 Conv2D AttnW_k; ConvLSTMCell; AttentionCellWrapper
+    "conv": ("Conv3D",  # ConvLSTMCell 3-D; Conv2D has a row of its own
              "convolutions of RNN cells and attention: their loops become block models"),
 }
 

@@ -24,6 +24,7 @@ from migration.core.errors import MigrationError
 from migration.graph import sandbox, worker
 from migration.graph.graphdef import GraphIndex, load_meta_graph, node_dtype, ref, slice_infos
 from migration.graph.limits import current as current_limits
+from migration.graph.cond_rewrite import remove_pass_through_conds
 from migration.graph.rewrite import remove_dropout
 
 _REF_VARIABLES = ("VariableV2", "Variable")
@@ -56,6 +57,7 @@ class OriginalGraph:
         self.substitute = dict(substitute or {})
         self.graph_def = copy.deepcopy(meta.graph_def)
         self.dropout_bypassed = remove_dropout(self.graph_def)
+        self.dropout_bypassed += remove_pass_through_conds(self.graph_def)  # tf.cond(training, dropout, identity)
         self.index = GraphIndex(self.graph_def)
         self._parts = _partitions(meta)
         self._cache: dict[str, np.ndarray] = {}
@@ -197,12 +199,13 @@ class OriginalGraph:
         names, fns = self.closure(fetches, list(feeds))
         within = set(names)
         fed: dict[str, Any] = {}
+        multi: dict[str, dict[int, np.ndarray]] = {}  # a dequeue's outputs (queue- and tf.data-fed graphs)
         for name, value in feeds.items():
             node_name, idx, _ = ref(name)
-            if idx != 0:
-                raise MigrationError(f"cannot feed {name!r}: only the first output of a node can be fed")
             if node_name in within:
-                fed[node_name] = np.asarray(value)
+                multi.setdefault(node_name, {})[idx] = np.asarray(value)
+        for node_name in [n for n, by in multi.items() if set(by) == {0}]:
+            fed[node_name] = multi.pop(node_name)[0]
         # a resource variable only gathered: fed as a (sampled) tensor, its ResourceGather/ReadVariableOp readers
         # rewritten to GatherV2/Identity (an AssignVariableOp would copy the whole buffer)
         as_tensor = {}
@@ -214,10 +217,12 @@ class OriginalGraph:
                     if value is not None:
                         as_tensor[n] = fed[n] = value
         sub = self._subgraph(names, fns, fed, as_tensor)
+        if multi:
+            fed_outputs(sub, multi, fed)
         mapped, assigned = {}, {}
         for n in names:
             node = self.index.nodes[n]
-            if n in fed:
+            if n in fed or n in multi:
                 continue
             if node.op in _REF_VARIABLES:
                 mapped[n + ":0"] = self._feed_value(node, ids, within)
@@ -263,6 +268,38 @@ class OriginalGraph:
             if "_class" in node.attr:
                 del node.attr["_class"]
         return sub
+
+
+def fed_outputs(sub, multi: dict[str, dict[int, np.ndarray]], fed: dict) -> None:
+    """Feed outputs of a multi-output node (a queue's or an iterator's dequeue): each fed output becomes a
+    placeholder of its own that its readers read; the node itself (and its queue) is not imported."""
+    import tensorflow as tf
+
+    rename = {}
+    for name, by_index in multi.items():
+        for k, value in by_index.items():
+            ph_name = f"{name}/rnn_migrate_fed_{k}"
+            ph = sub.node.add(name=ph_name, op="Placeholder")
+            ph.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
+            fed[ph_name] = value
+            rename[(name, k)] = ph_name
+    keep = [n for n in sub.node if n.name not in multi]
+    for node in keep:
+        new = []
+        for inp in node.input:
+            base, idx, control = ref(inp)
+            if base in multi:
+                if control:
+                    continue
+                if (base, idx) not in rename:
+                    raise MigrationError(f"output {idx} of {base!r} is needed but not fed")
+                new.append(rename[(base, idx)])
+            else:
+                new.append(inp)
+        del node.input[:]
+        node.input.extend(new)
+    del sub.node[:]
+    sub.node.extend(keep)
 
 
 def _materialize(rows: worker.SparseRows) -> np.ndarray:

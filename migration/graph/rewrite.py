@@ -4,9 +4,13 @@ TF1 programs switch dropout off by feeding ``keep_prob`` 1.0, but many hard-code
 output_keep_prob=0.75)``, seed 004), so the graph as saved computes a random result. Every dropout subgraph is
 recognized by structure, in the main graph and inside loop-body functions, whatever the TF version wrote:
 
-* a random op (``RandomUniform`` ...) under a name scope ``.../dropout[_N]``;
+* a random op (``RandomUniform`` ...) under a name scope ``.../dropout[_N]``, or a ``RandomUniform`` under
+  ``<scope>/random_uniform`` (``tf.nn.dropout(x, kp, name="h_drop")``: the scope is ``h_drop``);
 * the scope's input ``x`` is what its ``Shape`` node reads (TF 1.x ``x / keep_prob * floor(keep_prob + U)`` and TF 2.x
-  ``select(U >= rate, x * scale, 0)`` both take ``noise_shape = shape(x)``);
+  ``select(U >= rate, x * scale, 0)`` both take ``noise_shape = shape(x)``); when TF folded that ``Shape`` into a
+  ``Const`` (a static shape), ``x`` is the one outside input that meets the random mask only at the scope's output
+  (``keep_prob`` meets it earlier, at the ``GreaterEqual``/``Floor`` that makes the mask); a v1 ``tf.cond``'s
+  ``Switch`` inside the scope counts as outside (it is where ``x`` enters);
 * the scope is read by the program through exactly one tensor: its readers read ``x`` instead; the random op becomes
   ``Fill(shape, 0.5)``, so nothing random remains to execute (TF 2.x gradient accumulators that push the scope's
   intermediates keep a deterministic input).
@@ -28,10 +32,58 @@ _GRADIENTS = re.compile(r"(^|/)gradients(_\d+)?/")
 _ACCUMULATORS = ("TensorListPushBack", "StackPushV2", "StackPush")
 
 
-def _scope_of(name: str) -> Optional[str]:
+_UNIFORM_SCOPE = re.compile(r"^random_uniform(_\d+)?$")
+_MASK_OPS = ("GreaterEqual", "Greater", "Less", "LessEqual", "Floor")
+
+
+def _scope_of(name: str, op: str = "") -> Optional[str]:
+    """The dropout scope of a random op: the deepest ``dropout[_N]`` scope, else (a dropout named by the program,
+    ``tf.nn.dropout(x, kp, name="h_drop")``) the scope around the op's ``random_uniform`` scope."""
     comps = name.split("/")
     idx = [i for i, c in enumerate(comps[:-1]) if _DROPOUT.match(c)]
-    return "/".join(comps[: idx[-1] + 1]) if idx else None
+    if idx:
+        return "/".join(comps[: idx[-1] + 1])
+    if op in ("RandomUniform", "RandomUniformV2") and len(comps) >= 3 and _UNIFORM_SCOPE.match(comps[-2]):
+        return "/".join(comps[:-2])
+    return None
+
+
+def _depends(nodes_by_name, start: set[str], inside) -> set[str]:
+    """Nodes of the scope that depend on any of ``start`` (names), walking forward inside it."""
+    consumers: dict[str, list[str]] = {}
+    for n in nodes_by_name.values():
+        if inside(n.name):
+            for i in n.input:
+                if not ref(i)[2]:
+                    consumers.setdefault(ref(i)[0], []).append(n.name)
+    seen: set[str] = set()
+    todo = list(start)
+    while todo:
+        name = todo.pop()
+        for c in consumers.get(name, []):
+            if c not in seen:
+                seen.add(c)
+                todo.append(c)
+    return seen
+
+
+def _dropout_input(members, inside, out_name: str) -> Optional[str]:
+    """The dropped tensor ``x`` of a scope whose ``Shape`` TF folded into a ``Const`` (a static shape): the one
+    outside input that meets the random mask only at the scope's output (``keep_prob``/``rate`` meets it earlier, at
+    the ``GreaterEqual``/``Floor`` that makes the mask), when the mask goes through such a comparison."""
+    by_name = {n.name: n for n in members}
+    random = {n.name for n in members if n.op in _RANDOM}
+    masked = _depends(by_name, random, inside)
+    if not any(by_name[m].op in _MASK_OPS for m in masked):
+        return None
+    outside = {i for n in members for i in n.input if not ref(i)[2] and not inside(ref(i)[0])}
+    candidates = []
+    for inp in sorted(outside):
+        readers = {n.name for n in members if inp in n.input}
+        meet = (_depends(by_name, readers, inside) | readers) & (masked | random)
+        if meet == {out_name}:
+            candidates.append(inp)
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _neutralize(nodes, random_node, in_function: bool) -> None:
@@ -62,15 +114,16 @@ def _neutralize(nodes, random_node, in_function: bool) -> None:
 def _bypass(nodes, ret: Optional[dict], in_function: bool) -> list[str]:
     """Rewrite one context in place (``nodes``: a repeated NodeDef field; ``ret``: a FunctionDef.ret map or None).
     Returns the scopes that were bypassed."""
-    scopes = sorted({s for n in nodes if n.op in _RANDOM for s in [_scope_of(n.name)] if s}, key=len, reverse=True)
+    scopes = sorted({s for n in nodes if n.op in _RANDOM for s in [_scope_of(n.name, n.op)] if s}, key=len,
+                    reverse=True)
     done = []
+    switches = {n.name for n in nodes if n.op in ("Switch", "RefSwitch")}
     for scope in scopes:
-        inside = lambda name: name == scope or name.startswith(scope + "/")  # noqa: E731
+        # a v1 ``tf.cond`` puts the Switch of ``x`` inside the dropout's scope (``cond/dropout/Mul/Switch``): it is
+        # where ``x`` enters, not part of the dropout
+        inside = lambda name: (name == scope or name.startswith(scope + "/")) and name not in switches  # noqa: E731
         members = [n for n in nodes if inside(n.name)]
         shapes = [n for n in members if n.op == "Shape" and n.input and not inside(ref(n.input[0])[0])]
-        if len(shapes) != 1:
-            continue
-        x = shapes[0].input[0]
         # the scope's value as the program reads it; TF 2.x gradient accumulators (TensorListPushBack) also read
         # intermediates of the scope, which stay (made deterministic below)
         readers = [n for n in nodes if not inside(n.name) and n.op not in _ACCUMULATORS
@@ -79,6 +132,12 @@ def _bypass(nodes, ret: Optional[dict], in_function: bool) -> list[str]:
         ret_refs = {(ref(v)[0], ref(v)[1]) for v in (ret or {}).values() if inside(ref(v)[0])}
         if len(outside_refs | ret_refs) != 1:
             continue
+        if len(shapes) == 1:
+            x = shapes[0].input[0]
+        else:
+            x = _dropout_input(members, inside, next(iter(outside_refs | ret_refs))[0])
+            if x is None:
+                continue
         for n in readers:
             new = []
             for i in n.input:

@@ -66,6 +66,7 @@ def check(index: GraphIndex, fetches: Iterable[str], stop: Iterable[str] = ()) -
     """Raise :class:`SandboxRefusal` for the first disallowed op needed by ``fetches``; else describe the closure.
 
     ``stop``: nodes whose outputs are replaced before execution (their own inputs are not needed)."""
+    stop = set(stop)
     names, functions = index.closure(fetches, stop)
     ops: set[str] = set()
     for fname in functions:
@@ -74,6 +75,8 @@ def check(index: GraphIndex, fetches: Iterable[str], stop: Iterable[str] = ()) -
     check_structure(index, names, functions)  # sizes, call depth, recursion (GraphTooComplex)
     refused: list[tuple[str, str, Optional[str]]] = []
     for function, node in index.iter_nodes(names, functions):
+        if function is None and node.name in stop:
+            continue  # replaced by a placeholder before anything runs (a fed dequeue): never executed
         if node.op not in ALLOWED_OPS:
             refused.append((node.op, node.name, function))
         ops.add(node.op)

@@ -15,6 +15,8 @@ dynamic_rnn`` loop (recognized block)      loop's input and ``sequence_length`` 
 ``Const`` (``embedding_lookup``)           variables are not translated yet)
 ``MatMul`` by a variable (+ ``BiasAdd``/   ``keras.layers.Dense`` (one layer per weight pair, reused by every
 ``Add`` of a variable)                     unrolled step: ``tf.layers.dense``, ``xw_plus_b``, ``W``/``b``)
+``Conv2D`` by a variable filter;           ``keras.layers.Conv2D`` / ``BatchNormalization`` with the moving
+``FusedBatchNorm*`` (is_training=False)    statistics (:mod:`migration.graph.cnn_layers`)
 dropout                                    nothing (bypassed: inference)
 reshape, concat, stack, slices, gathers,   the same ``tf`` function as a ``TFOpLambda`` layer (serialized by
 activations, softmax, arithmetic, shape    its API name: no code in the file, loads with ``safe_mode=True``)
@@ -33,6 +35,8 @@ import numpy as np
 from migration.core.errors import MigrationError
 from migration.graph.graphdef import const_value, ref
 from migration.graph.tensordot import tensordot_matmul
+from migration.graph.cnn_layers import batch_norm_layer, conv2d_layer
+from migration.graph.model_outputs import dequeued_signature
 from migration.graph.ops import PASS_THROUGH, VARIABLES, attr_value, folded_elements, render_table
 
 _PASS_THROUGH = PASS_THROUGH
@@ -102,6 +106,27 @@ class ModelTranslator:
         self.layer_sources: dict[str, dict[str, str]] = {}
         #: large embeddings built as one-row stubs, written row by row by keras_stream.save_streamed
         self.streamed: list = []
+        self.used_names: set[str] = set()
+
+    def var_node(self, tensor: str):
+        """The variable node ``tensor`` reads (through identities), else None."""
+        return self._var_node(tensor)
+
+    def unique_name(self, kind: str, key: str) -> str:
+        return self._name(kind, key)
+
+    def _name(self, kind: str, key: str) -> str:
+        """A Keras layer name for ``key``, unique in the model: two keys with the same 60-character tail (the fw/bw
+        cells of two towers) get their whole key, then a counter."""
+        name = _layer_name(kind, key)
+        if name in self.used_names:
+            name = _layer_name(kind, key, 200)
+        base, k = name, 1
+        while name in self.used_names:
+            k += 1
+            name = f"{base}_{k}"
+        self.used_names.add(name)
+        return name
 
     # -- values -------------------------------------------------------------------------------------------------
 
@@ -116,6 +141,8 @@ class ModelTranslator:
     def _value(self, tensor: str):
         import tensorflow as tf
 
+        if tensor in self.inputs:  # a dequeued input (placeholders are keyed by their node name)
+            return self.inputs[tensor]
         if tensor in self.block_of:
             k, j = self.block_of[tensor]
             return self._block(k)[j]
@@ -143,6 +170,10 @@ class ModelTranslator:
         special = self._embedding(node)
         if special is None:
             special = self._dense(node)
+        if special is None and node.op == "Conv2D":
+            special = conv2d_layer(self, node)
+        if special is None and node.op.startswith("FusedBatchNorm") and idx == 0:
+            special = batch_norm_layer(self, node)
         if special is not None:
             return special
         fn = self.table.get(node.op)
@@ -221,7 +252,7 @@ class ModelTranslator:
             return None
         layer = self.layers.get(("embedding", key))
         if layer is None:
-            layer = keras.layers.Embedding(matrix.shape[0], matrix.shape[1], name=_layer_name("embedding", key),
+            layer = keras.layers.Embedding(matrix.shape[0], matrix.shape[1], name=self._name("embedding", key),
                                            trainable=not key.startswith("graph constant"),
                                            embeddings_initializer="zeros")  # no random init of a large matrix
             layer.build((None,))
@@ -262,7 +293,7 @@ class ModelTranslator:
 
         layer = self.layers.get(("embedding", key))
         if layer is None:
-            layer = keras_stream.stub_embedding(_layer_name("embedding", key), int(layout.shape[1]))
+            layer = keras_stream.stub_embedding(self._name("embedding", key), int(layout.shape[1]))
             self.streamed.append(keras_stream.Streamed(layer, layout, perm))
             self.layers[("embedding", key)] = layer
             self.layer_sources[layer.name] = {"embedding": key}
@@ -318,7 +349,7 @@ class ModelTranslator:
             full = np.asarray(self.og.reader.read(key))
             if strategy == "mod" and parts > 1:
                 full = full[mod_partition_permutation(full.shape[0], parts)]
-            layer = keras.layers.Embedding(full.shape[0], full.shape[1], name=_layer_name("embedding", key),
+            layer = keras.layers.Embedding(full.shape[0], full.shape[1], name=self._name("embedding", key),
                                            embeddings_initializer="zeros")
             layer.build((None,))
             layer.set_weights([np.asarray(full, np.float32)])
@@ -368,7 +399,7 @@ class ModelTranslator:
         layer_key = ("dense", key, bias[0] if bias else None)
         layer = self.layers.get(layer_key)
         if layer is None:
-            layer = keras.layers.Dense(kernel.shape[1], use_bias=bias is not None, name=_layer_name("dense", key))
+            layer = keras.layers.Dense(kernel.shape[1], use_bias=bias is not None, name=self._name("dense", key))
             layer.build((None, kernel.shape[0]))
             layer.set_weights([kernel.astype(np.float32)] + ([bias[1].astype(np.float32)] if bias else []))
             self.layers[layer_key] = layer
@@ -415,6 +446,14 @@ class ModelTranslator:
         from modern_rnn import keras
 
         for name_ in inputs:
+            if ":" in name_:  # a dequeued tensor of a queue- or tf.data-fed graph
+                shape, dtype = dequeued_signature(self.index, name_)
+                if shape is None or dtype is None:
+                    raise MigrationError(f"the dequeued input {name_!r} has no static rank in the graph; the whole "
+                                         "model needs one")
+                self.inputs[name_] = keras.Input(shape=tuple(shape[1:]), batch_size=shape[0] if shape else None,
+                                                 dtype=dtype.name, name=self._name("input", name_))
+                continue
             node = self.index.node(name_)
             shape = _attr(node, "shape")
             if shape is None or not shape:
@@ -423,7 +462,7 @@ class ModelTranslator:
                     raise MigrationError(f"placeholder {name_!r} has an unknown rank; the whole model needs a static rank")
             batch = shape[0] if shape else None
             self.inputs[name_] = keras.Input(shape=tuple(shape[1:]) if shape else (), batch_size=batch,
-                                             dtype=_attr(node, "dtype").name, name=_layer_name("input", name_))
+                                             dtype=_attr(node, "dtype").name, name=self._name("input", name_))
         results = [self.value(t) for t in outputs]
         if self.blockers:
             raise Untranslatable(sorted(self.blockers.items()))
@@ -440,7 +479,7 @@ def _tensor(name: str) -> str:
     return f"{base}:{idx}"
 
 
-def _layer_name(kind: str, key: str) -> str:
+def _layer_name(kind: str, key: str, keep: int = 60) -> str:
     import re
 
-    return f"{kind}_" + re.sub(r"[^A-Za-z0-9_]", "_", key).strip("_")[-60:]
+    return f"{kind}_" + re.sub(r"[^A-Za-z0-9_]", "_", key).strip("_")[-keep:]

@@ -4,8 +4,9 @@ Contract (README, "Checkpoint migration"):
 
 * inputs: the ``Placeholder`` ops the outputs depend on, in graph order (``placeholder_with_default`` ops such as a
   ``keep_prob`` are not inputs: their default is used; dropout is bypassed);
-* default outputs: the logits the loss consumes (the ``logits`` input of every softmax cross-entropy op, followed
-  back through the loss's own reshapes), else the graph's terminal tensors computed from the placeholders;
+* default outputs: the predictions the training loss consumes, whatever the loss
+  (:mod:`migration.graph.model_outputs`), else the logits of every softmax cross-entropy op, else the graph's
+  terminal tensors computed from the placeholders with the logits in place of a softmax/argmax of them;
   ``--outputs NAME[,NAME]`` chooses others;
 * the model takes the inputs in that order (one tensor when there is one input) and returns the outputs in order.
 """
@@ -21,6 +22,8 @@ from migration.core.errors import MigrationError
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
 from migration.graph.graphdef import const_value, node_dtype, ref
 from migration.graph.limits import check_feed, current as current_limits
+from migration.graph.model_outputs import (DEQUEUE_OPS, dequeued, dequeued_signature, loss_predictions,
+                                           prediction_logits)
 from migration.graph.to_keras import BlockCall, ModelTranslator
 from migration.graph.wrapper_check import id_inputs, keras_wrapped_block, manifest_block_keys, wrapped_loop
 
@@ -64,9 +67,18 @@ def xent_logits(og) -> list[str]:
 
 
 def _placeholders(og, outputs: Sequence[str]) -> list[str]:
+    """The model inputs: placeholder node names, and the dequeued tensors (``name:k``) of queue- and tf.data-fed
+    graphs (the model starts after the dequeue: :func:`migration.graph.model_outputs.dequeued`)."""
     names, _ = og.index.closure(outputs)
     needed = {n for n in names if og.index.nodes[n].op == "Placeholder"}
-    return [n.name for n in og.index.graph_def.node if n.name in needed]
+    within = set(names)
+    out = []
+    for node in og.index.graph_def.node:
+        if node.name in needed:
+            out.append(node.name)
+        elif node.name in within and node.op in DEQUEUE_OPS:
+            out += dequeued(og.index, node, within)
+    return out
 
 
 def _terminals(og) -> list[str]:
@@ -101,10 +113,13 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
                 raise MigrationError(f"--outputs: the graph {og.path!r} has no tensor {o!r}")
         how = "chosen with --outputs"
     else:
-        outs = xent_logits(og)
+        outs, _losses = loss_predictions(og.index)
         how = "the logits the loss consumes"
         if not outs:
-            outs, how = _terminals(og), "the graph's terminal tensors computed from its placeholders"
+            outs, how = xent_logits(og), "the logits the loss consumes"
+        if not outs:
+            outs = prediction_logits(og.index, _terminals(og))
+            how = "the graph's terminal tensors computed from its placeholders (logits, not softmax/argmax)"
     if not outs:
         raise MigrationError(f"the graph {og.path!r} has no cross-entropy loss and no terminal float tensor computed "
                              "from a placeholder; choose the model outputs with --outputs NAME[,NAME]")
@@ -116,11 +131,14 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
 def _int_range(og, name: str, steps: int) -> tuple[int, int, bool]:
     """(low, high, is_length) for an integer placeholder, from what consumes it."""
     index = og.index
-    seen, frontier = {name}, [name]
-    for _ in range(6):
+    base, k, _ = ref(name)
+    seen, frontier = {base}, [base]
+    for depth in range(6):
         nxt = []
         for n in frontier:
             for c in index.consumers(n):
+                if depth == 0 and ":" in name and not any(ref(i)[:2] == (base, k) for i in c.input):
+                    continue  # another output of the dequeue
                 if c.name in seen:
                     continue
                 seen.add(c.name)
@@ -164,6 +182,19 @@ def _rows(og, tensor: str) -> Optional[int]:
     return None
 
 
+def _input_signature(og, name: str):
+    """(dims with -1 for unknown, dtype) of a model input: a placeholder, or a dequeued tensor ``name:k``."""
+    if ":" in name:
+        shape, dtype = dequeued_signature(og.index, name)
+        if shape is None or dtype is None:
+            raise MigrationError(f"the dequeued input {name!r} has an unknown rank: the whole model cannot be checked")
+        return [-1 if d is None else d for d in shape], dtype
+    shape_attr = og.index.node(name).attr["shape"].shape
+    if shape_attr.unknown_rank:
+        raise MigrationError(f"placeholder {name!r} has an unknown rank: the whole model cannot be checked")
+    return [int(d.size) for d in shape_attr.dim], node_dtype(og.index.node(name))
+
+
 def sample_feeds(og, inputs: Sequence[str], batch: int = 4, steps: int = 6, seed: int = 0) -> dict[str, np.ndarray]:
     """Random test inputs for the placeholders: ids within their embedding's rows (an ``EmbeddingWrapper``'s float
     ids too), lengths ragged in [1, T] with one full and one of 1, floats from N(0, 1)."""
@@ -172,25 +203,22 @@ def sample_feeds(og, inputs: Sequence[str], batch: int = 4, steps: int = 6, seed
     rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}
     shapes = {}
+    dtypes = {}
     for name in inputs:
-        shape_attr = og.index.node(name).attr["shape"].shape
-        if shape_attr.unknown_rank:
-            raise MigrationError(f"placeholder {name!r} has an unknown rank: the whole model cannot be checked")
-        shapes[name] = [int(d.size) for d in shape_attr.dim]
+        shapes[name], dtypes[name] = _input_signature(og, name)
     # one size for every unknown dimension, so batch dims agree whatever the layout (time-major inputs included):
     # a fixed leading dimension of a rank>=2 input when there is one (seed 002's [4, T]), else ``batch``
     leading = [d[0] for d in shapes.values() if len(d) >= 2 and d[0] > 0]
     unknown = leading[0] if leading else batch
     limits = current_limits()
     for name, dims in shapes.items():  # a shape edited to [?, 10**9]: refused before anything is allocated
-        itemsize = node_dtype(og.index.node(name)).size
+        itemsize = dtypes[name].size
         check_feed(name, [unknown if d < 0 else d for d in dims], itemsize, limits)
     fixed = [v for d in shapes.values() if len(d) >= 2 for v in d[:2] if v > 0]
     max_length = min([unknown] + fixed)
-    ids = id_inputs(og) if any(node_dtype(og.index.node(n)).is_floating for n in inputs) else {}
+    ids = id_inputs(og) if any(dtypes[n].is_floating for n in inputs) else {}
     for name in inputs:
-        node = og.index.node(name)
-        dtype = node_dtype(node)
+        dtype = dtypes[name]
         if name in ids:  # an EmbeddingWrapper's ids, fed as floats: valid rows only
             feeds[name] = rng.integers(0, ids[name], [unknown if d < 0 else d for d in shapes[name]]).astype(
                 dtype.as_numpy_dtype)

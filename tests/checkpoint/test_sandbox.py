@@ -71,7 +71,7 @@ def test_refused_before_anything_runs(tmp_path, op):
 def test_convert_with_a_hostile_graph_runs_nothing_of_it(tmp_path):
     prefix, _, marker = _build(tmp_path / "src", "WriteFile")
     out = tmp_path / "out"
-    assert run_cli("convert", prefix, out, "--quiet") == 0  # the block is still converted and verified
+    assert run_cli("convert", prefix, out, "--quiet") == 2  # no model.keras; the block still converted and verified
     with open(out / "manifest.json") as f:
         manifest = json.load(f)
     assert manifest["model"] is None and not (out / "model.keras").exists()
