@@ -31,12 +31,16 @@ without editing it. rnn-migrate starts a fresh Python that
      first on sys.path). Its output, exit code and tracebacks are the program's own.
 Everything after SCRIPT.py is passed to the program, options included.
 
-A program that still uses TF1's top-level names (`import tensorflow as tf; tf.placeholder`, tf.contrib) needs
-`rnn-migrate upgrade SCRIPT.py --to compat --out NEW.py` first; the upgraded program carries these switches itself.
+  0. A program that uses TF1's top-level names (`import tensorflow as tf; tf.placeholder`, tf.contrib.rnn, ...)
+     is upgraded in memory first, as `rnn-migrate upgrade --to compat` would write it: SCRIPT.py and every module
+     it imports from its own directory tree (nothing is written to disk, no .pyc of the upgraded code is kept;
+     --as-written runs the files exactly as they are). `rnn-migrate upgrade SCRIPT.py --to compat --out NEW.py`
+     writes the same rewrite as a file that carries these switches itself.
 
 examples:
   rnn-migrate run train.py --epochs 3
   rnn-migrate run --tf2-behavior eager_and_v1_cells.py
+  rnn-migrate run --as-written already_upgraded.py
 """
 
 #: The first code the fresh interpreter runs (argv: the directory holding this ``migration`` package, the script,
@@ -47,19 +51,23 @@ package_root, script = sys.argv[1], sys.argv[2]
 sys.argv = sys.argv[2:]
 sys.path[0] = package_root
 from migration.core.tf_env import ensure_legacy_keras
+from migration.commands.run_hook import install_upgrade_hook, upgraded_source
 sys.path[0] = os.path.dirname(os.path.abspath(script))
 ensure_legacy_keras()
 import tensorflow
 if "{behavior}" == "v1":
     tensorflow.compat.v1.disable_v2_behavior()
-del ensure_legacy_keras, tensorflow, package_root, script
+upgrade = "{upgrade}" == "yes"
+if upgrade:
+    install_upgrade_hook(sys.path[0])
+del ensure_legacy_keras, install_upgrade_hook, tensorflow, package_root, script
 import types
 main = types.ModuleType("__main__")  # as `python SCRIPT.py`: sys.argv[0] as given, __file__ absolute
 main.__file__ = os.path.abspath(sys.argv[0])
 main.__builtins__ = __builtins__
 sys.modules["__main__"] = main
-with open(main.__file__, "rb") as handle:
-    source = handle.read()
+source = upgraded_source(main.__file__) if upgrade else open(main.__file__, "rb").read()
+del upgrade, upgraded_source
 exec(compile(source, main.__file__, "exec"), main.__dict__)
 """
 
@@ -69,6 +77,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        epilog="exit codes: the program's own; 2 when SCRIPT.py cannot be read (nothing was run)")
     p.add_argument("--tf2-behavior", action="store_true",
                    help="do not call tf.compat.v1.disable_v2_behavior() (eager programs that only need the TF1 cells)")
+    p.add_argument("--as-written", action="store_true",
+                   help="run the files as they are (no in-memory `upgrade --to compat` of SCRIPT.py and its modules)")
     p.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the program to run")  # "?": a clear message
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="passed to the program unchanged")
     p.set_defaults(func=run)
@@ -91,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"rnn-migrate run: {tf_env.ENV_VAR}={previous!r} replaced by 1 for this program (TF1 cells need it)",
               file=sys.stderr)
     env[tf_env.ENV_VAR] = "1"
-    code = BOOTSTRAP.format(behavior="v2" if args.tf2_behavior else "v1")
+    code = BOOTSTRAP.format(behavior="v2" if args.tf2_behavior else "v1", upgrade="no" if args.as_written else "yes")
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(tf_env.__file__))))
     argv = [sys.executable, "-c", code, package_root, script, *args.args]
     sys.stdout.flush()

@@ -74,3 +74,63 @@ def test_missing_script_is_a_usage_error_and_help_explains(tmp_path):
     for needle in ("TF_USE_LEGACY_KERAS=1", "disable_v2_behavior", "upgrade", "--tf2-behavior"):
         assert needle in proc.stdout
     assert "run your own TF1 program" in run_cli("--help", cwd=tmp_path).stdout
+
+
+# A 20-line TF1 program as users wrote them: top-level TF1 names (tf.placeholder, tf.nn.rnn_cell, tf.Session,
+# tf.get_variable) and a helper module of its own beside it. Constant weights, so the expected output is NumPy's.
+TF1_SCRIPT = '''\
+import sys
+import numpy as np
+import tensorflow as tf
+from helpers import head
+
+x = tf.placeholder(tf.float32, [None, 4, 3], name="x")
+cell = tf.nn.rnn_cell.LSTMCell(2, initializer=tf.constant_initializer(0.1))
+outputs, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+logits = head(outputs[:, -1])
+with tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    h, out = sess.run([outputs, logits], {x: np.ones((1, 4, 3), np.float32)})
+print("h1", repr(float(h[0, 0, 0])), "logit", repr(float(out[0, 0])))
+'''
+TF1_HELPERS = '''\
+import tensorflow as tf
+
+
+def head(features):
+    w = tf.get_variable("w", [2, 1], initializer=tf.constant_initializer(0.5))
+    return tf.matmul(features, w)
+'''
+
+
+def _expected() -> tuple[float, float]:
+    """LSTMCell(2), every kernel entry 0.1, zero bias, forget_bias 1, input ones [4 steps, 3]; head w = 0.5."""
+    import numpy as np
+
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    c = h = np.zeros(2)
+    hs = []
+    for _ in range(4):
+        z = 0.1 * (3 + h.sum())  # every gate sees the same pre-activation
+        c = sig(z + 1.0) * c + sig(z) * np.tanh(z)
+        h = np.tanh(c) * sig(z)
+        hs.append(h.copy())
+    return float(hs[0][0]), float(hs[-1].sum() * 0.5)
+
+
+def test_a_tf1_program_with_top_level_names_and_its_own_module_runs_unedited(tmp_path):
+    """`run` upgrades SCRIPT.py and the modules it imports from its directory in memory; nothing is written.
+    Controls: the same files under `run --as-written` fail at `tf.placeholder`; the files and directory are
+    unchanged afterwards (no upgraded copy, no .pyc of upgraded code)."""
+    (tmp_path / "train.py").write_text(TF1_SCRIPT)
+    (tmp_path / "helpers.py").write_text(TF1_HELPERS)
+    proc = run_cli("run", "train.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    words = proc.stdout.split()
+    h1, logit = float(words[words.index("h1") + 1]), float(words[words.index("logit") + 1])
+    expected_h1, expected_logit = _expected()
+    assert abs(h1 - expected_h1) < 1e-6 and abs(logit - expected_logit) < 1e-6, (h1, logit, _expected())
+    assert (tmp_path / "train.py").read_text() == TF1_SCRIPT and (tmp_path / "helpers.py").read_text() == TF1_HELPERS
+    assert not list(tmp_path.rglob("*.pyc"))
+    as_written = run_cli("run", "--as-written", "train.py", cwd=tmp_path)
+    assert as_written.returncode != 0 and "placeholder" in as_written.stderr
