@@ -26,8 +26,9 @@ import copy
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import MetadataWrapper
 
+from migration.upgrade.keras_replace import Replace
 from migration.upgrade.resolve import Reference, collect
 from migration.upgrade.rewrite_compat import CompatOutputCheck, ManualCheck, OutputCheck, UpgradeResult, upgrade_compat
 from migration.upgrade.scan import parse
@@ -85,6 +86,12 @@ def _rel(path: str) -> str:
     return ""
 
 
+def _tuple_state(kwargs: dict[str, ast.expr]) -> bool:
+    """``state_is_tuple`` absent or literally True: the state is a tuple (False concatenates it: not rewritten)."""
+    flag = kwargs.get("state_is_tuple")
+    return flag is None or (isinstance(flag, ast.Constant) and flag.value is True)
+
+
 def _short(rel: str) -> str:
     for prefix in ("nn.rnn_cell.", "contrib.rnn.", "nn."):
         if rel.startswith(prefix):
@@ -109,6 +116,7 @@ class _Matcher:
         self.assigned_from_tf: dict[str, bool] = {}
         self.choices: dict[str, _Choice] = {}
         self.lists: dict[str, tuple[ast.expr, int]] = {}
+        self.loops: dict[str, _Stack] = {}  # lists filled by a ``for _ in range(n)`` loop of fresh cells
         self.followed: list[tuple[int, int]] = []  # line ranges of helper functions whose return was followed
         self.followed_names: list[str] = []
         self.env: dict[str, str] = {}  # helper parameters -> argument text, while following a helper's return
@@ -129,9 +137,44 @@ class _Matcher:
         return _short(self.func_rel.get(id(node.func), "")) if isinstance(node, ast.Call) else ""
 
     def run(self) -> None:
-        assigns = [n for n in ast.walk(self.tree) if isinstance(n, ast.Assign) and len(n.targets) == 1]
-        for stmt in sorted(assigns, key=lambda n: (n.lineno, n.col_offset)):
-            self.assign(stmt)
+        nodes = [n for n in ast.walk(self.tree) if isinstance(n, ast.For)
+                 or (isinstance(n, ast.Assign) and len(n.targets) == 1)]
+        for stmt in sorted(nodes, key=lambda n: (n.lineno, n.col_offset)):
+            if isinstance(stmt, ast.For):
+                self.loop(stmt)
+            else:
+                self.assign(stmt)
+
+    def loop(self, node: ast.For) -> None:
+        """``cells = []`` then ``for _ in range(n): <cell statements>; cells.append(cell)``: n fresh cells."""
+        it, last = node.iter, node.body[-1]
+        app = last.value if isinstance(last, ast.Expr) else None
+        if not (isinstance(node.target, ast.Name) and not node.orelse and isinstance(it, ast.Call)
+                and isinstance(it.func, ast.Name) and it.func.id == "range" and len(it.args) == 1
+                and not it.keywords and isinstance(app, ast.Call) and isinstance(app.func, ast.Attribute)
+                and app.func.attr == "append" and isinstance(app.func.value, ast.Name) and len(app.args) == 1
+                and not app.keywords):
+            return
+        seed = self.lists.get(app.func.value.id)
+        if seed is None or not isinstance(seed[0], ast.List) or seed[0].elts or any(
+                isinstance(n, ast.Name) and n.id == node.target.id for s in node.body for n in ast.walk(s)):
+            return  # a list that did not start empty, or layers that depend on the loop index
+        saved = dict(self.cells), dict(self.choices)
+        try:
+            for stmt in node.body[:-1]:
+                if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                        and isinstance(stmt.targets[0], ast.Name)):
+                    return
+                cell = self.cell_of(stmt.value, stmt.lineno)
+                if not isinstance(cell, _Cell):
+                    return
+                self.cells[stmt.targets[0].id] = cell
+            template = self.cell_of(app.args[0], node.lineno)
+        finally:
+            self.cells, self.choices = saved
+        if isinstance(template, _Cell):
+            lines = [seed[1], node.lineno, *(s.lineno for s in node.body)]
+            self.loops[app.func.value.id] = _Stack(template=template, count=self.text(it.args[0]), statements=lines)
 
     def assign(self, stmt: ast.Assign) -> None:
         target, value = stmt.targets[0], stmt.value
@@ -146,6 +189,7 @@ class _Matcher:
             self.choices.pop(name, None)
         if name is not None:
             self.lists.pop(name, None)
+            self.loops.pop(name, None)
             if isinstance(value, (ast.List, ast.ListComp)):
                 self.lists[name] = (value, stmt.lineno)  # ``cells = [...]`` fed to MultiRNNCell(cells) later
                 return
@@ -187,7 +231,7 @@ class _Matcher:
         if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args):
             return None
         if rel in CELLS:
-            if not set(kwargs) <= CELL_KWARGS or len(node.args) > 1:
+            if not set(kwargs) <= CELL_KWARGS or len(node.args) > 1 or not _tuple_state(kwargs):
                 return None
             units = node.args[0] if node.args else kwargs.get("num_units")
             if units is None:
@@ -208,8 +252,15 @@ class _Matcher:
                          sorted(set(inner.statements) | {line}))
         if rel == "MultiRNNCell":
             cells = node.args[0] if node.args else kwargs.get("cells")
-            if set(kwargs) - {"cells", "state_is_tuple"} or len(node.args) > 1:
+            if set(kwargs) - {"cells", "state_is_tuple"} or len(node.args) > 1 or not _tuple_state(kwargs):
                 return None
+            if isinstance(cells, ast.Name) and cells.id in self.loops:
+                st = self.loops[cells.id]
+                start, inside = min(st.statements), set(st.statements)
+                if any(isinstance(u, ast.Name) and u.id == cells.id and start < u.lineno < line
+                       and u.lineno not in inside for u in ast.walk(self.tree)):
+                    return None  # the list is changed outside its loop too
+                return _Stack(template=st.template, count=st.count, statements=sorted(inside | {line}))
             if isinstance(cells, ast.Name) and cells.id in self.lists:
                 cells, list_line = self.lists[cells.id]
                 found = self.cell_of(ast.Call(func=node.func, args=[cells], keywords=[]), line)
@@ -387,34 +438,61 @@ class _Matcher:
         out.append("# MultiRNNCell: one Keras layer per cell, each called with the mask; the state is the tuple of "
                    "the layers' states (TF1 names rnn/multi_rnn_cell/cell_k/...).")
         out.append(f"_x{n} = {x}")
-        final = f"{self.tf}.unstack(_h{n}, axis=1)" if fn.startswith("static") else f"_h{n}"
+        body, seq, states = self._stack_lines(str(n), st, f"_x{n}", mask, init)
+        final = f"{self.tf}.unstack({seq}, axis=1)" if fn.startswith("static") else seq
+        return out + body + [f"{target} = {final}, {states}"]
+
+    def _stack_lines(self, t: str, st: _Stack, x: str, mask, init) -> tuple[list[str], str, str]:
+        """The layers of a stack (tag ``t``) on ``x``: (statements, output sequence, state tuple expression)."""
         if st.template is not None:
-            c = st.template
-            k = f"_k{n}"
+            c, k = st.template, f"_k{t}"
             layer_init = f"({init})[{k}]" if init else None
-            body = [f"_r{n} = {self._layer(c, bool(mask))}({self._call(c, f'_h{n}', mask, layer_init)})",
-                    f"_h{n} = " + (self._dropout(c, f"_r{n}[0]") if c.output_keep else f"_r{n}[0]"),
-                    f"_states{n}.append({self._state(c, f'_r{n}')})"]
-            out += [f"_h{n}, _states{n} = _x{n}, []",
-                    f"for {k} in range({st.count}):\n" + "".join(f"    {b}\n" for b in body).rstrip("\n"),
-                    f"{target} = {final}, tuple(_states{n})"]
-            return out
-        states = []
-        out.append(f"_h{n} = _x{n}")
+            body = [f"_r{t} = {self._layer(c, bool(mask))}({self._call(c, f'_h{t}', mask, layer_init)})",
+                    f"_h{t} = " + (self._dropout(c, f"_r{t}[0]") if c.output_keep else f"_r{t}[0]"),
+                    f"_states{t}.append({self._state(c, f'_r{t}')})"]
+            return ([f"_h{t}, _states{t} = {x}, []",
+                     f"for {k} in range({st.count}):\n" + "".join(f"    {b}\n" for b in body).rstrip("\n")],
+                    f"_h{t}", f"tuple(_states{t})")
+        states, out = [], [f"_h{t} = {x}"]
         for i, c in enumerate(st.cells):
             layer_init = f"({init})[{i}]" if init else None
-            r = f"_rnn{n}_{i}"
-            out.append(f"{r} = {self._layer(c, bool(mask))}({self._call(c, f'_h{n}', mask, layer_init)})")
-            out.append(f"_h{n} = " + (self._dropout(c, f"{r}[0]") if c.output_keep else f"{r}[0]"))
+            r = f"_rnn{t}_{i}"
+            out.append(f"{r} = {self._layer(c, bool(mask))}({self._call(c, f'_h{t}', mask, layer_init)})")
+            out.append(f"_h{t} = " + (self._dropout(c, f"{r}[0]") if c.output_keep else f"{r}[0]"))
             states.append(self._state(c, r))
-        out.append(f"{target} = {final}, ({', '.join(states)}{',' if len(states) == 1 else ''})")
+        return out, f"_h{t}", f"({', '.join(states)}{',' if len(states) == 1 else ''})"
+
+    def _bidi_stacks(self, n, fn, cells, x, mask, kwargs, target) -> list[str]:
+        """fw and bw stacks (or cells with output dropout) as two forward stacks, the bw one on the input reversed
+        by length (``reverse_sequence``, as TF1 does), its output reversed back."""
+        fw, bw = (c if isinstance(c, _Stack) else _Stack(cells=[c]) for c in cells)
+        out = self._header(fn, "cell_fw, cell_bw", [*(fw.cells or [fw.template]), *(bw.cells or [bw.template])],
+                           kwargs)
+        out.append("# Each direction is a stack of Keras layers; the backward stack runs on the input reversed by "
+                   "length (tf.reverse_sequence, as TF1 does) and its output is reversed back.")
+        lens = self.text(kwargs["sequence_length"]) if "sequence_length" in kwargs else None
+
+        def rev(v: str) -> str:
+            return (f"{self.tf}.reverse_sequence({v}, {lens}, seq_axis=1, batch_axis=0)" if lens
+                    else f"{self.tf}.reverse({v}, axis=[1])")
+
+        f_body, f_seq, f_states = self._stack_lines(f"{n}f", fw, f"_x{n}", mask, None)
+        b_body, b_seq, b_states = self._stack_lines(f"{n}b", bw, rev(f"_x{n}"), mask, None)
+        out += [f"_x{n} = {x}", *f_body, *b_body, f"_ob{n} = {rev(b_seq)}"]
+        if fn.startswith("static"):
+            out.append(f"{target} = {self.tf}.unstack({self.tf}.concat([{f_seq}, _ob{n}], axis=-1), axis=1), "
+                       f"{f_states}, {b_states}")
+        else:
+            out.append(f"{target} = ({f_seq}, _ob{n}), ({f_states}, {b_states})")
         return out
 
     def _bidirectional(self, n, fn, cells, x, mask, kwargs, target) -> list[str] | None:
         fw, bw = cells
-        if not (isinstance(fw, _Cell) and isinstance(bw, _Cell)) or fw.kind != bw.kind or fw.output_keep \
-                or bw.output_keep or {"initial_state_fw", "initial_state_bw"} & set(kwargs):
+        if {"initial_state_fw", "initial_state_bw"} & set(kwargs):
             return None
+        if not (isinstance(fw, _Cell) and isinstance(bw, _Cell)) or fw.kind != bw.kind or fw.output_keep \
+                or bw.output_keep:
+            return self._bidi_stacks(n, fn, cells, x, mask, kwargs, target)
         static = fn.startswith("static")
         merge = "'concat'" if static else "None"
         out = self._header(fn, f"{fw.tf1}, {bw.tf1}", [fw], kwargs)
@@ -463,29 +541,6 @@ class _Matcher:
         ]
 
 
-class _Replace(cst.CSTTransformer):
-    METADATA_DEPENDENCIES = (PositionProvider,)
-
-    def __init__(self, replace: dict[int, list[str]], import_line: int):
-        super().__init__()
-        self.replace, self.import_line = replace, import_line
-
-    def leave_SimpleStatementLine(self, original_node, updated_node):  # noqa: D102
-        line = self.get_metadata(PositionProvider, original_node).start.line
-        new = self.replace.get(line)
-        out: list[cst.SimpleStatementLine] = [updated_node]
-        if new is not None:
-            comments = [cst.EmptyLine(comment=cst.Comment(c)) for c in new if c.startswith("#")]
-            stmts = [cst.parse_statement(c) for c in new if not c.startswith("#")]
-            if not new:
-                return cst.RemovalSentinel.REMOVE  # a cell folded into the layer below
-            stmts[0] = stmts[0].with_changes(leading_lines=list(updated_node.leading_lines) + comments)
-            out = stmts  # type: ignore[assignment]
-        if line == self.import_line:
-            out = out + [cst.parse_statement("import tf_keras  # rnn-migrate: Keras 2")]  # type: ignore[list-item]
-        return cst.FlattenSentinel(out) if len(out) > 1 else out[0]
-
-
 def upgrade_keras(source: str, filename: str = "<string>") -> UpgradeResult:
     """Compat upgrade, then the Keras patterns on its output (see the module docstring)."""
     compat = upgrade_compat(source, filename)
@@ -498,7 +553,7 @@ def upgrade_keras(source: str, filename: str = "<string>") -> UpgradeResult:
         code = compat.code
     else:
         wrapper = MetadataWrapper(cst.parse_module(compat.code))
-        code = wrapper.visit(_Replace(matcher.replace, matcher.import_line)).code
+        code = wrapper.visit(Replace(matcher.replace, matcher.import_line)).code
         ast.parse(code)
     # What the patterns did not take stays in compat form: list it (lines of the output).
     out_tree = ast.parse(code)

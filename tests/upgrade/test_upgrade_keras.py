@@ -115,6 +115,26 @@ KERAS_CASES += [
       "(_x1, training=True)",
       "_seq1 = tf_keras.layers.Dropout(rate=1 - (0.7))(_rnn1[0], training=True)  # DropoutWrapper has no inference switch",
       "o, s = _seq1, _rnn1[1]"]),
+    ("a stack filled by a for loop: n fresh cells appended to an empty list",
+     "cells = []\nfor _ in range(n_layers):\n    c = tf.nn.rnn_cell.GRUCell(4)\n"
+     "    c = tf.nn.rnn_cell.DropoutWrapper(c, output_keep_prob=kp)\n    cells.append(c)\n"
+     "m = tf.nn.rnn_cell.MultiRNNCell(cells=cells, state_is_tuple=True)\no, s = tf.nn.dynamic_rnn(m, x, dtype=tf.float32)\n",
+     ["_x1 = x", "_h1, _states1 = _x1, []", "for _k1 in range(n_layers):",
+      "    _r1 = tf_keras.layers.GRU(4, return_sequences=True, return_state=True, reset_after=False)(_h1)",
+      "    _h1 = tf_keras.layers.Dropout(rate=1 - (kp))(_r1[0], training=True)", "    _states1.append(_r1[1])",
+      "o, s = _h1, tuple(_states1)"]),
+    ("bidirectional of cells with output dropout: two stacks, bw on the input reversed (no lengths: tf.reverse)",
+     "f = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=kp)\n"
+     "b = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=kp)\n"
+     "outs, sf, sb = tf.nn.static_bidirectional_rnn(f, b, xs, dtype=tf.float32)\n",
+     ["_x1 = tf.stack(xs, axis=1)", "_h1f = _x1",
+      "_rnn1f_0 = tf_keras.layers.GRU(3, return_sequences=True, return_state=True, reset_after=False)(_h1f)",
+      "_h1f = tf_keras.layers.Dropout(rate=1 - (kp))(_rnn1f_0[0], training=True)",
+      "_h1b = tf.reverse(_x1, axis=[1])",
+      "_rnn1b_0 = tf_keras.layers.GRU(3, return_sequences=True, return_state=True, reset_after=False)(_h1b)",
+      "_h1b = tf_keras.layers.Dropout(rate=1 - (kp))(_rnn1b_0[0], training=True)",
+      "_ob1 = tf.reverse(_h1b, axis=[1])",
+      "outs, sf, sb = tf.unstack(tf.concat([_h1f, _ob1], axis=-1), axis=1), (_rnn1f_0[1],), (_rnn1b_0[1],)"]),
 ]
 
 
@@ -148,6 +168,23 @@ def test_forget_bias_note_names_the_value():
     ("W = tf.get_variable('W', [10, 3])\ne = tf.nn.embedding_lookup(W, ids)\n", ["tf.nn.embedding_lookup"]),
     ("c = tf.nn.rnn_cell.GRUCell(3)\no, s = tf.nn.dynamic_rnn(c, x, time_major=True)\n",
      ["tf.nn.rnn_cell.GRUCell", "tf.nn.dynamic_rnn"]),
+    # state_is_tuple=False concatenates the state: a Keras state list is a different structure
+    ("c = tf.nn.rnn_cell.BasicLSTMCell(3, state_is_tuple=False)\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32)\n",
+     ["tf.nn.rnn_cell.BasicLSTMCell", "tf.nn.dynamic_rnn"]),
+    ("cs = [tf.nn.rnn_cell.GRUCell(3), tf.nn.rnn_cell.GRUCell(3)]\n"
+     "m = tf.nn.rnn_cell.MultiRNNCell(cs, state_is_tuple=False)\no, s = tf.nn.dynamic_rnn(m, x, dtype=tf.float32)\n",
+     ["tf.nn.rnn_cell.GRUCell", "tf.nn.rnn_cell.MultiRNNCell", "tf.nn.dynamic_rnn"]),
+    # loops the stack rule cannot follow: the loop index sizes the layer; the list also gets a cell outside the
+    # loop; the list did not start empty
+    ("cs = []\nfor i in range(2):\n    cs.append(tf.nn.rnn_cell.GRUCell(sizes[i]))\n"
+     "m = tf.nn.rnn_cell.MultiRNNCell(cs)\no, s = tf.nn.dynamic_rnn(m, x, dtype=tf.float32)\n",
+     ["tf.nn.rnn_cell.GRUCell", "tf.nn.rnn_cell.MultiRNNCell", "tf.nn.dynamic_rnn"]),
+    ("cs = []\nfor _ in range(2):\n    cs.append(tf.nn.rnn_cell.GRUCell(3))\ncs.append(extra)\n"
+     "m = tf.nn.rnn_cell.MultiRNNCell(cs)\no, s = tf.nn.dynamic_rnn(m, x, dtype=tf.float32)\n",
+     ["tf.nn.rnn_cell.GRUCell", "tf.nn.rnn_cell.MultiRNNCell", "tf.nn.dynamic_rnn"]),
+    ("cs = [first]\nfor _ in range(2):\n    cs.append(tf.nn.rnn_cell.GRUCell(3))\n"
+     "m = tf.nn.rnn_cell.MultiRNNCell(cs)\no, s = tf.nn.dynamic_rnn(m, x, dtype=tf.float32)\n",
+     ["tf.nn.rnn_cell.GRUCell", "tf.nn.rnn_cell.MultiRNNCell", "tf.nn.dynamic_rnn"]),
 ])
 def test_unrecognised_patterns_are_left_and_listed(before, listed):
     code, manual = _keras(HEAD + before)
