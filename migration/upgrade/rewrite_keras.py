@@ -120,7 +120,9 @@ class _Matcher:
         self.followed: list[tuple[int, int]] = []  # line ranges of helper functions whose return was followed
         self.followed_names: list[str] = []
         self.env: dict[str, str] = {}  # helper parameters -> argument text, while following a helper's return
-        self.helpers = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+        self.helper_defs = [(f, (0, 1 << 30)) for f in tree.body if isinstance(f, ast.FunctionDef)] + [
+            (f, (o.lineno, o.end_lineno or o.lineno)) for o in ast.walk(tree) if isinstance(o, ast.FunctionDef)
+            for s in o.body for f in ast.walk(s) if isinstance(f, ast.FunctionDef)]  # nested defs: enclosing scope
 
     def text(self, node: ast.AST) -> str:
         if self.env and any(isinstance(n, ast.Name) and n.id in self.env for n in ast.walk(node)):
@@ -289,8 +291,9 @@ class _Matcher:
             return None
         if isinstance(node.func, ast.Name) and node.func.id in self.choices:
             return self.choices[node.func.id]
-        if isinstance(node.func, ast.Name) and node.func.id in self.helpers:
-            return self.inline(self.helpers[node.func.id], node, line)
+        fn = self.helper(node.func.id, line) if isinstance(node.func, ast.Name) else None
+        if fn is not None:
+            return self.inline(fn, node, line)
         return None
 
     def inline(self, fn: ast.FunctionDef, call: ast.Call, line: int):
@@ -328,8 +331,9 @@ class _Matcher:
                 elif isinstance(stmt, ast.Return):
                     result = self.cell_of(stmt.value, line)
                     break
-                elif isinstance(stmt, ast.If):  # ``if keep_prob < 1: cell = DropoutWrapper(cell)``: run-time
-                    return None
+                elif isinstance(stmt, ast.If):  # ``if keep_prob < 1: cell = DropoutWrapper(cell, ...)``
+                    if not self.guarded_dropout(stmt, line):
+                        return None
                 else:
                     return None
         finally:
@@ -339,6 +343,34 @@ class _Matcher:
             self.followed.append((fn.lineno, fn.end_lineno or fn.lineno))
             self.followed_names.append(fn.name)
         return result
+
+    def guarded_dropout(self, stmt: ast.If, line: int) -> bool:
+        """``if COND: cell = DropoutWrapper(cell, ...)`` on a Python condition: each keep probability the wrapper
+        sets becomes ``(keep) if (COND) else 1.0`` (keep 1.0 = a rate-0 Dropout, the identity: exact either way)."""
+        body = stmt.body[0] if len(stmt.body) == 1 and not stmt.orelse else None
+        if not (isinstance(body, ast.Assign) and len(body.targets) == 1 and isinstance(body.targets[0], ast.Name)
+                and isinstance(body.value, ast.Call) and self.call_rel(body.value) == "DropoutWrapper"
+                and body.targets[0].id in self.cells) or any(
+                    isinstance(n, ast.Call) and self.call_rel(n) for n in ast.walk(stmt.test)):
+            return False  # anything else, or a condition on a TensorFlow value
+        base, wrapped = self.cells[body.targets[0].id], self.cell_of(body.value, line)
+        if not isinstance(base, _Cell) or not isinstance(wrapped, _Cell):
+            return False
+        cond = self.text(stmt.test)
+
+        def keep(new: str | None, old: str | None) -> str | None:
+            return old if new == old else f"({new}) if ({cond}) else {old or '1.0'}"
+
+        wrapped.input_keep = keep(wrapped.input_keep, base.input_keep)
+        wrapped.output_keep = keep(wrapped.output_keep, base.output_keep)
+        self.cells[body.targets[0].id] = wrapped
+        return True
+
+    def helper(self, name: str, line: int) -> ast.FunctionDef | None:
+        """The function ``name`` called at ``line``: a module-level one, or the innermost nested def in scope."""
+        found = [(b - a, fn) for fn, (a, b) in self.helper_defs
+                 if fn.name == name and a <= line <= b and (a == 0 or fn.lineno < line)]
+        return min(found, key=lambda t: t[0])[1] if found else None
 
     # -- emitted code -------------------------------------------------------------------------------------------
     def _layer(self, c: _Cell, masked: bool, extra: tuple[str, ...] = ()) -> str:
@@ -559,7 +591,7 @@ def upgrade_keras(source: str, filename: str = "<string>") -> UpgradeResult:
     out_tree = ast.parse(code)
     leftover = [r for r in collect(out_tree, code.splitlines()) if r.kind == "use"]
     names = set(matcher.followed_names)
-    followed = [(f.lineno, f.end_lineno or f.lineno) for f in out_tree.body
+    followed = [(f.lineno, f.end_lineno or f.lineno) for f in ast.walk(out_tree)
                 if isinstance(f, ast.FunctionDef) and f.name in names]
     for r in leftover:
         if any(a <= r.line <= b for a, b in followed):

@@ -123,6 +123,17 @@ KERAS_CASES += [
       "    _r1 = tf_keras.layers.GRU(4, return_sequences=True, return_state=True, reset_after=False)(_h1)",
       "    _h1 = tf_keras.layers.Dropout(rate=1 - (kp))(_r1[0], training=True)", "    _states1.append(_r1[1])",
       "o, s = _h1, tuple(_states1)"]),
+    ("a nested helper with a Python-guarded DropoutWrapper: keep = (kp) if (cond) else 1.0 (rate 0 = identity)",
+     "def build(x, kp, n):\n    def make_cell():\n        cell = tf.nn.rnn_cell.GRUCell(n)\n"
+     "        if kp < 1:\n            cell = tf.nn.rnn_cell.DropoutWrapper(cell, output_keep_prob=kp)\n"
+     "        return cell\n    m = tf.nn.rnn_cell.MultiRNNCell([make_cell() for _ in range(2)])\n"
+     "    o, s = tf.nn.dynamic_rnn(m, x, dtype=tf.float32)\n    return o\n",
+     ["def build(x, kp, n):", "    def make_cell():", "        cell = tf.compat.v1.nn.rnn_cell.GRUCell(n)",
+      "        if kp < 1:", "            cell = tf.compat.v1.nn.rnn_cell.DropoutWrapper(cell, output_keep_prob=kp)",
+      "        return cell", "    _x1 = x", "    _h1, _states1 = _x1, []", "    for _k1 in range(2):",
+      "        _r1 = tf_keras.layers.GRU(n, return_sequences=True, return_state=True, reset_after=False)(_h1)",
+      "        _h1 = tf_keras.layers.Dropout(rate=1 - ((kp) if (kp < 1) else 1.0))(_r1[0], training=True)",
+      "        _states1.append(_r1[1])", "    o, s = _h1, tuple(_states1)", "    return o"]),
     ("bidirectional of cells with output dropout: two stacks, bw on the input reversed (no lengths: tf.reverse)",
      "f = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=kp)\n"
      "b = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=kp)\n"
@@ -174,6 +185,15 @@ def test_forget_bias_note_names_the_value():
     ("cs = [tf.nn.rnn_cell.GRUCell(3), tf.nn.rnn_cell.GRUCell(3)]\n"
      "m = tf.nn.rnn_cell.MultiRNNCell(cs, state_is_tuple=False)\no, s = tf.nn.dynamic_rnn(m, x, dtype=tf.float32)\n",
      ["tf.nn.rnn_cell.GRUCell", "tf.nn.rnn_cell.MultiRNNCell", "tf.nn.dynamic_rnn"]),
+    # a guard the rewrite cannot turn into a keep probability: a TensorFlow condition, an else branch
+    ("def mk():\n    c = tf.nn.rnn_cell.GRUCell(3)\n    if tf.less(kp, 1.0):\n"
+     "        c = tf.nn.rnn_cell.DropoutWrapper(c, output_keep_prob=kp)\n    return c\n"
+     "c = mk()\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32)\n",
+     ["tf.nn.rnn_cell.DropoutWrapper", "tf.nn.rnn_cell.GRUCell", "tf.nn.dynamic_rnn"]),
+    ("def mk():\n    c = tf.nn.rnn_cell.GRUCell(3)\n    if training:\n"
+     "        c = tf.nn.rnn_cell.DropoutWrapper(c, output_keep_prob=kp)\n    else:\n        c = other\n    return c\n"
+     "c = mk()\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32)\n",
+     ["tf.nn.rnn_cell.DropoutWrapper", "tf.nn.rnn_cell.GRUCell", "tf.nn.dynamic_rnn"]),
     # loops the stack rule cannot follow: the loop index sizes the layer; the list also gets a cell outside the
     # loop; the list did not start empty
     ("cs = []\nfor i in range(2):\n    cs.append(tf.nn.rnn_cell.GRUCell(sizes[i]))\n"
