@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import ast
 import copy
-from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
+from migration.upgrade.keras_cells import CellSpec, ChoiceSpec, StackSpec, tuple_state
 from migration.upgrade.keras_replace import Replace
 from migration.upgrade.resolve import Reference, collect
 from migration.upgrade.rewrite_compat import CompatOutputCheck, ManualCheck, OutputCheck, UpgradeResult, upgrade_compat
@@ -49,47 +49,11 @@ _CONSEQUENCE = {
 }
 
 
-@dataclass
-class _Cell:
-    kind: str  # Keras layer name
-    tf1: str
-    units: str
-    forget_bias: str | None = None
-    input_keep: str | None = None
-    output_keep: str | None = None
-    statements: list[int] = field(default_factory=list)  # lines of the statements that built it
-
-
-@dataclass
-class _Stack:
-    """``MultiRNNCell([...])``: ``cells`` one per layer, or ``template`` repeated ``count`` times (a comprehension)."""
-
-    cells: list[_Cell] = field(default_factory=list)
-    template: _Cell | None = None
-    count: str = ""
-    statements: list[int] = field(default_factory=list)
-
-
-@dataclass
-class _Choice:
-    """A cell class (or cell) chosen at run time: ``rnn.GRUCell if flag else rnn.BasicLSTMCell``."""
-
-    candidates: list[str]
-    line: int
-    col: int
-
-
 def _rel(path: str) -> str:
     for prefix in ("tensorflow.compat.v1.", "tensorflow."):
         if path.startswith(prefix):
             return path[len(prefix):]
     return ""
-
-
-def _tuple_state(kwargs: dict[str, ast.expr]) -> bool:
-    """``state_is_tuple`` absent or literally True: the state is a tuple (False concatenates it: not rewritten)."""
-    flag = kwargs.get("state_is_tuple")
-    return flag is None or (isinstance(flag, ast.Constant) and flag.value is True)
 
 
 def _short(rel: str) -> str:
@@ -109,14 +73,14 @@ class _Matcher:
         self.v1 = (f"{self.tf}.compat.v1" if root is None or root.binding.target == "tensorflow"  # type: ignore[union-attr]
                    else self.tf)
         self.import_line = root.line if root else 0
-        self.cells: dict[str, _Cell] = {}
+        self.cells: dict[str, CellSpec] = {}
         self.replace: dict[int, list[str]] = {}  # statement line -> new code lines
         self.notes: list[ManualCheck] = []
         self.counter = 0
         self.assigned_from_tf: dict[str, bool] = {}
-        self.choices: dict[str, _Choice] = {}
+        self.choices: dict[str, ChoiceSpec] = {}
         self.lists: dict[str, tuple[ast.expr, int]] = {}
-        self.loops: dict[str, _Stack] = {}  # lists filled by a ``for _ in range(n)`` loop of fresh cells
+        self.loops: dict[str, StackSpec] = {}  # lists filled by a ``for _ in range(n)`` loop of fresh cells
         self.followed: list[tuple[int, int]] = []  # line ranges of helper functions whose return was followed
         self.followed_names: list[str] = []
         self.env: dict[str, str] = {}  # helper parameters -> argument text, while following a helper's return
@@ -168,15 +132,15 @@ class _Matcher:
                         and isinstance(stmt.targets[0], ast.Name)):
                     return
                 cell = self.cell_of(stmt.value, stmt.lineno)
-                if not isinstance(cell, _Cell):
+                if not isinstance(cell, CellSpec):
                     return
                 self.cells[stmt.targets[0].id] = cell
             template = self.cell_of(app.args[0], node.lineno)
         finally:
             self.cells, self.choices = saved
-        if isinstance(template, _Cell):
+        if isinstance(template, CellSpec):
             lines = [seed[1], node.lineno, *(s.lineno for s in node.body)]
-            self.loops[app.func.value.id] = _Stack(template=template, count=self.text(it.args[0]), statements=lines)
+            self.loops[app.func.value.id] = StackSpec(template=template, count=self.text(it.args[0]), statements=lines)
 
     def assign(self, stmt: ast.Assign) -> None:
         target, value = stmt.targets[0], stmt.value
@@ -198,7 +162,7 @@ class _Matcher:
         if name is not None and isinstance(value, ast.IfExp):
             names = [self.class_rel(n) for n in (value.body, value.orelse)]
             if all(n in CELLS for n in names):
-                self.choices[name] = _Choice(names, stmt.lineno, value.col_offset + 1)  # type: ignore[arg-type]
+                self.choices[name] = ChoiceSpec(names, stmt.lineno, value.col_offset + 1)  # type: ignore[arg-type]
                 return
         if not isinstance(value, ast.Call):
             return
@@ -211,9 +175,9 @@ class _Matcher:
             return
         if name is None:
             return
-        if isinstance(cell, (_Cell, _Stack)):
+        if isinstance(cell, (CellSpec, StackSpec)):
             self.cells[name] = cell
-        elif isinstance(cell, _Choice):
+        elif isinstance(cell, ChoiceSpec):
             self.choices[name] = cell
 
     def in_followed(self, line: int) -> bool:
@@ -223,7 +187,7 @@ class _Matcher:
         return _short(self.func_rel.get(id(node), ""))
 
     def cell_of(self, node: ast.AST | None, line: int):
-        """What a cell expression builds: :class:`_Cell`, :class:`_Stack`, :class:`_Choice` or None (unknown)."""
+        """What a cell expression builds: :class:`CellSpec`, :class:`StackSpec`, :class:`ChoiceSpec` or None (unknown)."""
         if isinstance(node, ast.Name):
             return self.cells.get(node.id) or self.choices.get(node.id)
         if not isinstance(node, ast.Call):
@@ -233,28 +197,28 @@ class _Matcher:
         if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args):
             return None
         if rel in CELLS:
-            if not set(kwargs) <= CELL_KWARGS or len(node.args) > 1 or not _tuple_state(kwargs):
+            if not set(kwargs) <= CELL_KWARGS or len(node.args) > 1 or not tuple_state(kwargs):
                 return None
             units = node.args[0] if node.args else kwargs.get("num_units")
             if units is None:
                 return None
             fb = kwargs.get("forget_bias")
-            return _Cell(CELLS[rel], rel, self.text(units), self.text(fb) if fb else None, statements=[line])
+            return CellSpec(CELLS[rel], rel, self.text(units), self.text(fb) if fb else None, statements=[line])
         if rel == "DropoutWrapper":
             inner = self.cell_of(node.args[0] if node.args else kwargs.get("cell"), line)
             other = set(kwargs) - {"cell", "input_keep_prob", "output_keep_prob"}
-            if not isinstance(inner, _Cell) or other or len(node.args) > 1:
-                return inner if isinstance(inner, _Choice) else None
+            if not isinstance(inner, CellSpec) or other or len(node.args) > 1:
+                return inner if isinstance(inner, ChoiceSpec) else None
             ik, ok = kwargs.get("input_keep_prob"), kwargs.get("output_keep_prob")
             if (ik is not None and inner.input_keep) or (ok is not None and inner.output_keep):
                 return None  # two dropouts on the same side: no single Keras setting
-            return _Cell(inner.kind, inner.tf1, inner.units, inner.forget_bias,
+            return CellSpec(inner.kind, inner.tf1, inner.units, inner.forget_bias,
                          self.text(ik) if ik is not None else inner.input_keep,
                          self.text(ok) if ok is not None else inner.output_keep,
                          sorted(set(inner.statements) | {line}))
         if rel == "MultiRNNCell":
             cells = node.args[0] if node.args else kwargs.get("cells")
-            if set(kwargs) - {"cells", "state_is_tuple"} or len(node.args) > 1 or not _tuple_state(kwargs):
+            if set(kwargs) - {"cells", "state_is_tuple"} or len(node.args) > 1 or not tuple_state(kwargs):
                 return None
             if isinstance(cells, ast.Name) and cells.id in self.loops:
                 st = self.loops[cells.id]
@@ -262,21 +226,21 @@ class _Matcher:
                 if any(isinstance(u, ast.Name) and u.id == cells.id and start < u.lineno < line
                        and u.lineno not in inside for u in ast.walk(self.tree)):
                     return None  # the list is changed outside its loop too
-                return _Stack(template=st.template, count=st.count, statements=sorted(inside | {line}))
+                return StackSpec(template=st.template, count=st.count, statements=sorted(inside | {line}))
             if isinstance(cells, ast.Name) and cells.id in self.lists:
                 cells, list_line = self.lists[cells.id]
                 found = self.cell_of(ast.Call(func=node.func, args=[cells], keywords=[]), line)
-                if isinstance(found, _Stack):
+                if isinstance(found, StackSpec):
                     found.statements = sorted(set(found.statements) | {list_line})
                 return found
             if isinstance(cells, (ast.List, ast.Tuple)):
                 layers = [self.cell_of(e, line) for e in cells.elts]
-                if layers and all(isinstance(c, _Cell) for c in layers):
+                if layers and all(isinstance(c, CellSpec) for c in layers):
                     named = [e.id for e in cells.elts if isinstance(e, ast.Name)]
                     if len(set(named)) < len(named):
                         return None  # the same cell object twice: one shared weight set, no Keras equivalent
-                    return _Stack(cells=layers, statements=sorted({ln for c in layers for ln in c.statements} | {line}))
-                found = next((c for c in layers if isinstance(c, _Choice)), None)
+                    return StackSpec(cells=layers, statements=sorted({ln for c in layers for ln in c.statements} | {line}))
+                found = next((c for c in layers if isinstance(c, ChoiceSpec)), None)
                 return found
             if isinstance(cells, ast.ListComp) and len(cells.generators) == 1:
                 gen = cells.generators[0]
@@ -285,9 +249,9 @@ class _Matcher:
                         and isinstance(it.func, ast.Name) and it.func.id == "range" and len(it.args) == 1):
                     used = {n.id for n in ast.walk(cells.elt) if isinstance(n, ast.Name)}
                     template = self.cell_of(cells.elt, line)
-                    if isinstance(template, _Cell) and gen.target.id not in used:
-                        return _Stack(template=template, count=self.text(it.args[0]), statements=[line])
-                    return template if isinstance(template, _Choice) else None
+                    if isinstance(template, CellSpec) and gen.target.id not in used:
+                        return StackSpec(template=template, count=self.text(it.args[0]), statements=[line])
+                    return template if isinstance(template, ChoiceSpec) else None
             return None
         if isinstance(node.func, ast.Name) and node.func.id in self.choices:
             return self.choices[node.func.id]
@@ -318,13 +282,13 @@ class _Matcher:
                     if isinstance(value, ast.IfExp):
                         names = [self.class_rel(n) for n in (value.body, value.orelse)]
                         if all(n in CELLS for n in names):
-                            self.choices[name] = _Choice(names, stmt.lineno, value.col_offset + 1)  # type: ignore[arg-type]
+                            self.choices[name] = ChoiceSpec(names, stmt.lineno, value.col_offset + 1)  # type: ignore[arg-type]
                             continue
                     cell = self.cell_of(value, line)
                     self.cells.pop(name, None)
-                    if isinstance(cell, (_Cell, _Stack)):
+                    if isinstance(cell, (CellSpec, StackSpec)):
                         self.cells[name] = cell
-                    elif isinstance(cell, _Choice):
+                    elif isinstance(cell, ChoiceSpec):
                         self.choices[name] = cell
                     else:
                         return None
@@ -338,7 +302,7 @@ class _Matcher:
                     return None
         finally:
             self.cells, self.choices, self.env = saved_cells, saved_choices, saved_env
-        if isinstance(result, (_Cell, _Stack)):
+        if isinstance(result, (CellSpec, StackSpec)):
             result.statements = [line]
             self.followed.append((fn.lineno, fn.end_lineno or fn.lineno))
             self.followed_names.append(fn.name)
@@ -354,7 +318,7 @@ class _Matcher:
                     isinstance(n, ast.Call) and self.call_rel(n) for n in ast.walk(stmt.test)):
             return False  # anything else, or a condition on a TensorFlow value
         base, wrapped = self.cells[body.targets[0].id], self.cell_of(body.value, line)
-        if not isinstance(base, _Cell) or not isinstance(wrapped, _Cell):
+        if not isinstance(base, CellSpec) or not isinstance(wrapped, CellSpec):
             return False
         cond = self.text(stmt.test)
 
@@ -373,7 +337,7 @@ class _Matcher:
         return min(found, key=lambda t: t[0])[1] if found else None
 
     # -- emitted code -------------------------------------------------------------------------------------------
-    def _layer(self, c: _Cell, masked: bool, extra: tuple[str, ...] = ()) -> str:
+    def _layer(self, c: CellSpec, masked: bool, extra: tuple[str, ...] = ()) -> str:
         opts = [c.units, "return_sequences=True", "return_state=True", *extra]
         if c.kind == "GRU":
             opts.append("reset_after=False")
@@ -383,15 +347,15 @@ class _Matcher:
             opts.append("zero_output_for_mask=True")
         return f"tf_keras.layers.{c.kind}({', '.join(opts)})"
 
-    def _state(self, c: _Cell, r: str, h: int = 1) -> str:
+    def _state(self, c: CellSpec, r: str, h: int = 1) -> str:
         if c.kind == "LSTM":
             return f"{self.v1}.nn.rnn_cell.LSTMStateTuple(c={r}[{h + 1}], h={r}[{h}])"
         return f"{r}[{h}]"
 
-    def _init(self, c: _Cell, s: str) -> str:
+    def _init(self, c: CellSpec, s: str) -> str:
         return f"initial_state=[({s})[1], ({s})[0]]" if c.kind == "LSTM" else f"initial_state=[{s}]"
 
-    def _header(self, fn: str, what: str, kinds: list[_Cell], kwargs: dict[str, ast.expr]) -> list[str]:
+    def _header(self, fn: str, what: str, kinds: list[CellSpec], kwargs: dict[str, ast.expr]) -> list[str]:
         scope = self.text(kwargs["scope"]) if "scope" in kwargs else ("bidirectional_rnn" if "bidi" in fn else "rnn")
         out = [f"# rnn-migrate: tf.nn.{fn}({what}) -> tf_keras.layers; TF1 variable scope '{scope}'.",
                CONVERT_NOTE.format("; ".join(dict.fromkeys(_CONSEQUENCE[c.kind] for c in kinds)))]
@@ -402,13 +366,13 @@ class _Matcher:
                 break
         return out
 
-    def _call(self, c: _Cell, x: str, mask: str | None, init: str | None) -> str:
+    def _call(self, c: CellSpec, x: str, mask: str | None, init: str | None) -> str:
         args = [x] + ([f"mask={mask}"] if mask else []) + ([self._init(c, init)] if init else [])
         if c.input_keep:
             args.append("training=True")
         return ", ".join(args)
 
-    def _dropout(self, c: _Cell, seq: str) -> str:
+    def _dropout(self, c: CellSpec, seq: str) -> str:
         return f"tf_keras.layers.Dropout(rate=1 - ({c.output_keep}))({seq}, training=True)"
 
     def rnn(self, stmt: ast.Assign, call: ast.Call, fn: str, kwargs: dict[str, ast.expr]) -> None:
@@ -420,7 +384,7 @@ class _Matcher:
         if any(v is None for v in args.values()):
             return
         cells = [self.cell_of(args[n], stmt.lineno) for n in names[:-1]]
-        choice = next((c for c in cells if isinstance(c, _Choice)), None)
+        choice = next((c for c in cells if isinstance(c, ChoiceSpec)), None)
         if choice is not None:
             self.notes.append(CompatOutputCheck(
                 stmt.lineno, call.col_offset + 1, f"tf.nn.{fn}",
@@ -440,7 +404,7 @@ class _Matcher:
         target = self.text(stmt.targets[0])
         if bidi:
             out = self._bidirectional(n, fn, cells, x, mask, kwargs, target)
-        elif isinstance(cells[0], _Stack):
+        elif isinstance(cells[0], StackSpec):
             out = self._stack(n, fn, cells[0], x, mask, init, kwargs, target)
         else:
             out = self._single(n, fn, cells[0], x, mask, init, kwargs, target)
@@ -451,7 +415,7 @@ class _Matcher:
         statements = sorted({ln for c in cells for ln in c.statements})  # type: ignore[union-attr]
         self._consume(statements, stmt.lineno, out)
 
-    def _single(self, n, fn, c: _Cell, x, mask, init, kwargs, target) -> list[str]:
+    def _single(self, n, fn, c: CellSpec, x, mask, init, kwargs, target) -> list[str]:
         out = self._header(fn, c.tf1, [c], kwargs)
         out += [f"_x{n} = {x}",
                 f"_rnn{n} = {self._layer(c, bool(mask))}({self._call(c, f'_x{n}', mask, init)})"]
@@ -464,7 +428,7 @@ class _Matcher:
         out.append(f"{target} = {seq}, {self._state(c, f'_rnn{n}')}")
         return out
 
-    def _stack(self, n, fn, st: _Stack, x, mask, init, kwargs, target) -> list[str]:
+    def _stack(self, n, fn, st: StackSpec, x, mask, init, kwargs, target) -> list[str]:
         layers = st.cells or ([st.template] if st.template else [])
         out = self._header(fn, "MultiRNNCell", layers, kwargs)
         out.append("# MultiRNNCell: one Keras layer per cell, each called with the mask; the state is the tuple of "
@@ -474,7 +438,7 @@ class _Matcher:
         final = f"{self.tf}.unstack({seq}, axis=1)" if fn.startswith("static") else seq
         return out + body + [f"{target} = {final}, {states}"]
 
-    def _stack_lines(self, t: str, st: _Stack, x: str, mask, init) -> tuple[list[str], str, str]:
+    def _stack_lines(self, t: str, st: StackSpec, x: str, mask, init) -> tuple[list[str], str, str]:
         """The layers of a stack (tag ``t``) on ``x``: (statements, output sequence, state tuple expression)."""
         if st.template is not None:
             c, k = st.template, f"_k{t}"
@@ -497,7 +461,7 @@ class _Matcher:
     def _bidi_stacks(self, n, fn, cells, x, mask, kwargs, target) -> list[str]:
         """fw and bw stacks (or cells with output dropout) as two forward stacks, the bw one on the input reversed
         by length (``reverse_sequence``, as TF1 does), its output reversed back."""
-        fw, bw = (c if isinstance(c, _Stack) else _Stack(cells=[c]) for c in cells)
+        fw, bw = (c if isinstance(c, StackSpec) else StackSpec(cells=[c]) for c in cells)
         out = self._header(fn, "cell_fw, cell_bw", [*(fw.cells or [fw.template]), *(bw.cells or [bw.template])],
                            kwargs)
         out.append("# Each direction is a stack of Keras layers; the backward stack runs on the input reversed by "
@@ -522,7 +486,7 @@ class _Matcher:
         fw, bw = cells
         if {"initial_state_fw", "initial_state_bw"} & set(kwargs):
             return None
-        if not (isinstance(fw, _Cell) and isinstance(bw, _Cell)) or fw.kind != bw.kind or fw.output_keep \
+        if not (isinstance(fw, CellSpec) and isinstance(bw, CellSpec)) or fw.kind != bw.kind or fw.output_keep \
                 or bw.output_keep:
             return self._bidi_stacks(n, fn, cells, x, mask, kwargs, target)
         static = fn.startswith("static")
