@@ -33,7 +33,9 @@ from migration.upgrade.resolve import Reference, collect
 from migration.upgrade.rewrite_compat import CompatOutputCheck, ManualCheck, OutputCheck, UpgradeResult, upgrade_compat
 from migration.upgrade.scan import parse
 
-CELLS = {"BasicRNNCell": "SimpleRNN", "BasicLSTMCell": "LSTM", "LSTMCell": "LSTM", "GRUCell": "GRU"}
+CELLS = {"BasicRNNCell": "SimpleRNN", "BasicLSTMCell": "LSTM", "LSTMCell": "LSTM", "GRUCell": "GRU",
+         "LSTMBlockCell": "LSTM"}  # LSTMBlockCell without clip/peepholes: LSTMCell's kernel layout and numbers
+BLOCK_HOME = "legacy_rnn.contrib_rnn"  # where the compat upgrade puts tf.contrib.rnn.LSTMBlockCell
 CELL_KWARGS = {"num_units", "forget_bias", "name", "state_is_tuple"}
 RNN_KWARGS = {"cell", "inputs", "initial_state", "sequence_length", "dtype", "scope"}
 BIDI_KWARGS = {"cell_fw", "cell_bw", "inputs", "sequence_length", "dtype", "scope", "initial_state_fw",
@@ -84,6 +86,8 @@ class _Matcher:
         self.followed: list[tuple[int, int]] = []  # line ranges of helper functions whose return was followed
         self.followed_names: list[str] = []
         self.env: dict[str, str] = {}  # helper parameters -> argument text, while following a helper's return
+        self.block_home = any(isinstance(n, ast.Import) and any(a.name == BLOCK_HOME and not a.asname
+                                                                for a in n.names) for n in tree.body)
         self.helper_defs = [(f, (0, 1 << 30)) for f in tree.body if isinstance(f, ast.FunctionDef)] + [
             (f, (o.lineno, o.end_lineno or o.lineno)) for o in ast.walk(tree) if isinstance(o, ast.FunctionDef)
             for s in o.body for f in ast.walk(s) if isinstance(f, ast.FunctionDef)]  # nested defs: enclosing scope
@@ -100,7 +104,12 @@ class _Matcher:
         return ast.get_source_segment(self.src, node) or ast.unparse(node)
 
     def call_rel(self, node: ast.AST) -> str:
-        return _short(self.func_rel.get(id(node.func), "")) if isinstance(node, ast.Call) else ""
+        if not isinstance(node, ast.Call):
+            return ""
+        if self.block_home and id(node.func) not in self.func_rel and ast.unparse(node.func) == (
+                BLOCK_HOME + ".LSTMBlockCell"):
+            return "LSTMBlockCell"
+        return _short(self.func_rel.get(id(node.func), ""))
 
     def run(self) -> None:
         nodes = [n for n in ast.walk(self.tree) if isinstance(n, ast.For)

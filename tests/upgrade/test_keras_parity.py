@@ -96,9 +96,9 @@ def _bidi_weights(w: dict, convert: bool = True):
     return lambda layer, i: one("fw") + one("bw")
 
 
-def _keras_run(tf, code: str, weights_for, x: np.ndarray, init=None) -> dict:
+def _keras_run(tf, code: str, weights_for, x: np.ndarray, init=None, **names) -> dict:
     keras_ns, _ = _recording_keras(tf, weights_for)
-    ns = {"tf": tf, "tf_keras": keras_ns, "x": tf.constant(x), "L": tf.constant(LENGTHS)}
+    ns = {"tf": tf, "tf_keras": keras_ns, "x": tf.constant(x), "L": tf.constant(LENGTHS), **names}
     if init is not None:
         ns["s0"] = init
     exec(code, ns)  # noqa: S102 - the code the upgrade emitted
@@ -237,4 +237,35 @@ def test_static_bidirectional_loop_stacks_parity(tf):
     unreversed = code.replace("_ob1 = tf.reverse(_h1b, axis=[1])", "_ob1 = _h1b")
     assert unreversed != code
     bad = _keras_run(tf, unreversed, lambda layer, i: converted[i], x)
+    assert np.abs(np.asarray(bad["o"]) - ref["o"]).max() > 1e-3
+
+
+# LSTMBlockCell(forget_bias=0) built by a nested helper whose DropoutWrapper is guarded by a Python condition (false
+# here: keep 1.0), stacked by a list comprehension, fed a zero state from the stack and ragged lengths.
+BLOCK = ("def build(x, kp):\n    def make_cell():\n        cell = tf.contrib.rnn.LSTMBlockCell(6, forget_bias=0.0)\n"
+         "        if kp < 1:\n            cell = tf.nn.rnn_cell.DropoutWrapper(cell, output_keep_prob=kp)\n"
+         "        return cell\n    m = tf.nn.rnn_cell.MultiRNNCell([make_cell() for _ in range(2)])\n"
+         "    s0 = m.zero_state(3, tf.float32)\n"
+         "    o, s = tf.nn.dynamic_rnn(m, x, initial_state=s0, sequence_length=L)\n    return o, s\n"
+         "o, s = build(x, 1.0)\n")
+
+
+def test_block_cell_nested_helper_guarded_dropout_parity(tf):
+    import legacy_rnn.contrib_rnn  # noqa: F401  (the compat home of tf.contrib.rnn.LSTMBlockCell)
+    import legacy_rnn
+
+    x = np.random.RandomState(9).randn(B, T, D).astype(np.float32)
+    ref, w = _run_tf1(tf, BLOCK, 19, {"x": x, "fetch": ["o", "s"], "graph": lambda tf: {"legacy_rnn": legacy_rnn}})
+    code = _emitted(BLOCK)
+    assert "tf_keras.layers.LSTM(6" in code and "(kp) if (kp < 1) else 1.0" in code
+    names = sorted(k for k in w if k.endswith("kernel:0"))
+    assert len(names) == 2
+    converted = [lstm_to_keras(w[k], w[k.replace("kernel:0", "bias:0")], d, 0.0) for k, d in zip(names, (D, U))]
+    got = _keras_run(tf, code, lambda layer, i: converted[i], x, legacy_rnn=legacy_rnn)
+    np.testing.assert_allclose(np.asarray(got["o"]), ref["o"], atol=1e-5)
+    for a, b in zip(_flat(got["s"]), _flat(ref["s"])):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # negative control: forget_bias 1.0 (LSTMCell's default) folded in instead of the block cell's 0.0
+    wrong = [lstm_to_keras(w[k], w[k.replace("kernel:0", "bias:0")], d, 1.0) for k, d in zip(names, (D, U))]
+    bad = _keras_run(tf, code, lambda layer, i: wrong[i], x, legacy_rnn=legacy_rnn)
     assert np.abs(np.asarray(bad["o"]) - ref["o"]).max() > 1e-3

@@ -134,6 +134,10 @@ KERAS_CASES += [
       "        _r1 = tf_keras.layers.GRU(n, return_sequences=True, return_state=True, reset_after=False)(_h1)",
       "        _h1 = tf_keras.layers.Dropout(rate=1 - ((kp) if (kp < 1) else 1.0))(_r1[0], training=True)",
       "        _states1.append(_r1[1])", "    o, s = _h1, tuple(_states1)", "    return o"]),
+    ("tf.contrib.rnn.LSTMBlockCell (no clip, no peepholes) -> LSTM: LSTMCell's layout and numbers",
+     "c = tf.contrib.rnn.LSTMBlockCell(5, forget_bias=0.0)\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32)\n",
+     ["_x1 = x", "_rnn1 = tf_keras.layers.LSTM(5, return_sequences=True, return_state=True)(_x1)",
+      "o, s = _rnn1[0], tf.compat.v1.nn.rnn_cell.LSTMStateTuple(c=_rnn1[2], h=_rnn1[1])"]),
     ("bidirectional of cells with output dropout: two stacks, bw on the input reversed (no lengths: tf.reverse)",
      "f = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=kp)\n"
      "b = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=kp)\n"
@@ -194,6 +198,11 @@ def test_forget_bias_note_names_the_value():
      "        c = tf.nn.rnn_cell.DropoutWrapper(c, output_keep_prob=kp)\n    else:\n        c = other\n    return c\n"
      "c = mk()\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32)\n",
      ["tf.nn.rnn_cell.DropoutWrapper", "tf.nn.rnn_cell.GRUCell", "tf.nn.dynamic_rnn"]),
+    # a clipped or peephole LSTMBlockCell has no stock Keras layer
+    ("c = tf.contrib.rnn.LSTMBlockCell(5, cell_clip=3.0)\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32)\n",
+     ["tf.nn.dynamic_rnn"]),
+    ("c = tf.contrib.rnn.LSTMBlockCell(5, use_peephole=True)\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32)\n",
+     ["tf.nn.dynamic_rnn"]),
     # loops the stack rule cannot follow: the loop index sizes the layer; the list also gets a cell outside the
     # loop; the list did not start empty
     ("cs = []\nfor i in range(2):\n    cs.append(tf.nn.rnn_cell.GRUCell(sizes[i]))\n"
