@@ -37,8 +37,9 @@ CELLS = {"BasicRNNCell": "SimpleRNN", "BasicLSTMCell": "LSTM", "LSTMCell": "LSTM
          "LSTMBlockCell": "LSTM"}  # LSTMBlockCell without clip/peepholes: LSTMCell's kernel layout and numbers
 BLOCK_HOME = "legacy_rnn.contrib_rnn"  # where the compat upgrade puts tf.contrib.rnn.LSTMBlockCell
 CELL_KWARGS = {"num_units", "forget_bias", "name", "state_is_tuple"}
-RNN_KWARGS = {"cell", "inputs", "initial_state", "sequence_length", "dtype", "scope"}
-BIDI_KWARGS = {"cell_fw", "cell_bw", "inputs", "sequence_length", "dtype", "scope", "initial_state_fw",
+LOOP_KWARGS = {"swap_memory", "parallel_iterations"}  # dynamic_rnn's while-loop memory/speed options: same numbers
+RNN_KWARGS = {"cell", "inputs", "initial_state", "sequence_length", "dtype", "scope", *LOOP_KWARGS}
+BIDI_KWARGS = {*LOOP_KWARGS, "cell_fw", "cell_bw", "inputs", "sequence_length", "dtype", "scope", "initial_state_fw",
                "initial_state_bw"}
 RNN_FUNCS = {"dynamic_rnn": "dynamic_rnn", "static_rnn": "static_rnn", "bidirectional_dynamic_rnn":
              "bidirectional_dynamic_rnn", "static_bidirectional_rnn": "static_bidirectional_rnn",
@@ -368,6 +369,9 @@ class _Matcher:
         scope = self.text(kwargs["scope"]) if "scope" in kwargs else ("bidirectional_rnn" if "bidi" in fn else "rnn")
         out = [f"# rnn-migrate: tf.nn.{fn}({what}) -> tf_keras.layers; TF1 variable scope '{scope}'.",
                CONVERT_NOTE.format("; ".join(dict.fromkeys(_CONSEQUENCE[c.kind] for c in kinds)))]
+        if LOOP_KWARGS & set(kwargs):
+            out.append(f"# {', '.join(sorted(LOOP_KWARGS & set(kwargs)))}: TF1 while-loop memory/speed options, "
+                       "no effect on the numbers; not needed by Keras.")
         for c in kinds:
             if c.kind == "LSTM":
                 out.append(f"# forget_bias={c.forget_bias or '1.0'} is not a Keras setting: the converter folds it "
@@ -387,7 +391,8 @@ class _Matcher:
     def rnn(self, stmt: ast.Assign, call: ast.Call, fn: str, kwargs: dict[str, ast.expr]) -> None:
         bidi = fn in ("bidirectional_dynamic_rnn", "static_bidirectional_rnn")
         names = (["cell_fw", "cell_bw", "inputs"] if bidi else ["cell", "inputs"])
-        if len(call.args) > len(names) or not set(kwargs) <= (BIDI_KWARGS if bidi else RNN_KWARGS):
+        if len(call.args) > len(names) or not set(kwargs) <= (BIDI_KWARGS if bidi else RNN_KWARGS) or (
+                fn.startswith("static") and LOOP_KWARGS & set(kwargs)):
             return
         args = {n: (call.args[i] if i < len(call.args) else kwargs.get(n)) for i, n in enumerate(names)}
         if any(v is None for v in args.values()):

@@ -138,6 +138,11 @@ KERAS_CASES += [
      "c = tf.contrib.rnn.LSTMBlockCell(5, forget_bias=0.0)\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32)\n",
      ["_x1 = x", "_rnn1 = tf_keras.layers.LSTM(5, return_sequences=True, return_state=True)(_x1)",
       "o, s = _rnn1[0], tf.compat.v1.nn.rnn_cell.LSTMStateTuple(c=_rnn1[2], h=_rnn1[1])"]),
+    ("swap_memory / parallel_iterations (while-loop options, same numbers) do not block the rewrite",
+     "c = tf.nn.rnn_cell.GRUCell(3)\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32, swap_memory=True, "
+     "parallel_iterations=8)\n",
+     ["_x1 = x", "_rnn1 = tf_keras.layers.GRU(3, return_sequences=True, return_state=True, reset_after=False)(_x1)",
+      "o, s = _rnn1[0], _rnn1[1]"]),
     ("bidirectional of cells with output dropout: two stacks, bw on the input reversed (no lengths: tf.reverse)",
      "f = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=kp)\n"
      "b = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=kp)\n"
@@ -203,6 +208,9 @@ def test_forget_bias_note_names_the_value():
      ["tf.nn.dynamic_rnn"]),
     ("c = tf.contrib.rnn.LSTMBlockCell(5, use_peephole=True)\no, s = tf.nn.dynamic_rnn(c, x, dtype=tf.float32)\n",
      ["tf.nn.dynamic_rnn"]),
+    # static_rnn has no swap_memory: the TF1 call itself is wrong, not rewritten
+    ("c = tf.nn.rnn_cell.GRUCell(3)\no, s = tf.nn.static_rnn(c, xs, dtype=tf.float32, swap_memory=True)\n",
+     ["tf.nn.rnn_cell.GRUCell", "tf.nn.static_rnn"]),
     # loops the stack rule cannot follow: the loop index sizes the layer; the list also gets a cell outside the
     # loop; the list did not start empty
     ("cs = []\nfor i in range(2):\n    cs.append(tf.nn.rnn_cell.GRUCell(sizes[i]))\n"
