@@ -59,6 +59,18 @@ def _rel(path: str) -> str:
     return ""
 
 
+def _unknown_cell(node: ast.expr, text: str) -> str:
+    text = text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(node, ast.Name):
+        return (f"the cell `{text}` is not built in this scope by a recognised expression (a function parameter, or "
+                "a cell kind/option with no exact Keras layer): rewrite where it is built")
+    if isinstance(node, ast.Attribute):
+        return f"the cell `{text}` is an attribute set elsewhere: not followed"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return f"the cell comes from the method call `{text}`: methods are not followed"
+    return f"the cell expression `{text}` is not a recognised shape"
+
+
 def _short(rel: str) -> str:
     for prefix in ("nn.rnn_cell.", "contrib.rnn.", "nn."):
         if rel.startswith(prefix):
@@ -83,6 +95,8 @@ class _Matcher:
         self.assigned_from_tf: dict[str, bool] = {}
         self.choices: dict[str, ChoiceSpec] = {}
         self.lists: dict[str, tuple[ast.expr, int]] = {}
+        self.reasons: dict[tuple[str, int], str] = {}  # (line text, column) of an RNN call left -> why
+        self.why_line = ""
         self.loops: dict[str, StackSpec] = {}  # lists filled by a ``for _ in range(n)`` loop of fresh cells
         self.followed: list[tuple[int, int]] = []  # line ranges of helper functions whose return was followed
         self.followed_names: list[str] = []
@@ -385,19 +399,29 @@ class _Matcher:
             args.append("training=True")
         return ", ".join(args)
 
+    def why(self, call: ast.Call, reason: str) -> None:
+        """Why the RNN call at ``call`` stays in compat form (listed with its manual check)."""
+        self.reasons[(self.src.splitlines()[call.lineno - 1].strip(), call.col_offset)] = reason
+
     def _dropout(self, c: CellSpec, seq: str) -> str:
         return f"tf_keras.layers.Dropout(rate=1 - ({c.output_keep}))({seq}, training=True)"
 
     def rnn(self, stmt: ast.Assign, call: ast.Call, fn: str, kwargs: dict[str, ast.expr]) -> None:
         bidi = fn in ("bidirectional_dynamic_rnn", "static_bidirectional_rnn")
         names = (["cell_fw", "cell_bw", "inputs"] if bidi else ["cell", "inputs"])
-        if len(call.args) > len(names) or not set(kwargs) <= (BIDI_KWARGS if bidi else RNN_KWARGS) or (
-                fn.startswith("static") and LOOP_KWARGS & set(kwargs)):
+        extra = set(kwargs) - (BIDI_KWARGS if bidi else RNN_KWARGS) | (
+            LOOP_KWARGS & set(kwargs) if fn.startswith("static") else set())
+        if len(call.args) > len(names) or extra:
+            self.why(call, f"argument(s) {', '.join(sorted(extra)) or 'beyond ' + ', '.join(names)} have no exact "
+                     "Keras setting in this rewrite")
             return
         args = {n: (call.args[i] if i < len(call.args) else kwargs.get(n)) for i, n in enumerate(names)}
         if any(v is None for v in args.values()):
             return
         cells = [self.cell_of(args[n], stmt.lineno) for n in names[:-1]]
+        unknown = next((args[n] for n, c in zip(names, cells) if c is None), None)
+        if unknown is not None:
+            self.why(call, _unknown_cell(unknown, self.text(unknown)))
         choice = next((c for c in cells if isinstance(c, ChoiceSpec)), None)
         if choice is not None:
             self.notes.append(CompatOutputCheck(
@@ -424,6 +448,8 @@ class _Matcher:
             out = self._single(n, fn, cells[0], x, mask, init, kwargs, target)
         if out is None:
             self.counter -= 1
+            if self.why_line:
+                self.why(call, self.why_line)
             return
         self.replace[stmt.lineno] = out
         statements = sorted({ln for c in cells for ln in c.statements})  # type: ignore[union-attr]
@@ -499,6 +525,7 @@ class _Matcher:
     def _bidirectional(self, n, fn, cells, x, mask, kwargs, target) -> list[str] | None:
         fw, bw = cells
         if {"initial_state_fw", "initial_state_bw"} & set(kwargs):
+            self.why_line = "initial_state_fw / initial_state_bw are not rewritten"
             return None
         if not (isinstance(fw, CellSpec) and isinstance(bw, CellSpec)) or fw.kind != bw.kind or fw.output_keep \
                 or bw.output_keep:
@@ -571,14 +598,16 @@ def upgrade_keras(source: str, filename: str = "<string>") -> UpgradeResult:
     names = set(matcher.followed_names)
     followed = [(f.lineno, f.end_lineno or f.lineno) for f in ast.walk(out_tree)
                 if isinstance(f, ast.FunctionDef) and f.name in names]
+    out_lines = code.splitlines()
     for r in leftover:
         if any(a <= r.line <= b for a, b in followed):
             continue  # inside a helper whose returned cell became a Keras layer
         short = _short(_rel(r.path))
         if short in (*CELLS, "MultiRNNCell", "DropoutWrapper", "ResidualWrapper", "dynamic_rnn", "static_rnn",
                      "bidirectional_dynamic_rnn", "static_bidirectional_rnn", "embedding_lookup"):
+            why = matcher.reasons.get((out_lines[r.line - 1].strip(), r.col), "not recognised by the Keras patterns")
             manual.append(OutputCheck(r.line, r.col + 1, "tf." + _rel(r.path),
-                                      "not recognised by the Keras patterns: left in compat form (output line)"))
+                                      f"{why}: left in compat form (output line)"))
     manual += matcher.notes
     changes = compat.changes + [f"{line}: Keras pattern ({len(v)} lines)" for line, v in sorted(matcher.replace.items())]
     return UpgradeResult(code, manual, changes, compat_code=compat.code)

@@ -272,3 +272,22 @@ def test_keras_upgraded_seed002_dynamic_rnn_trains_to_documented_loss(tmp_path):
     # The documented end point (~0.52: the t-3 dependency learnt). The first average depends on the Keras
     # initialiser draws (0.569 with seed 0), so only "it went down to the documented loss" is asserted here.
     assert len(losses) == 9 and losses[-1] < 0.55 and losses[0] > losses[-1] + 0.01
+
+
+@pytest.mark.parametrize("before, symbol, reason", [
+    ("def f(cf, cb, x):\n    o, s = tf.nn.bidirectional_dynamic_rnn(cf, cb, x, dtype=tf.float32)\n",
+     "tf.nn.bidirectional_dynamic_rnn", "the cell `cf` is not built in this scope"),
+    ("o, s = tf.nn.dynamic_rnn(self.cell, x)\n", "tf.nn.dynamic_rnn", "the cell `self.cell` is an attribute"),
+    ("o, s = tf.nn.dynamic_rnn(self._make(3), x)\n", "tf.nn.dynamic_rnn",
+     "the cell comes from the method call `self._make(3)`"),
+    ("c = tf.nn.rnn_cell.GRUCell(3)\no, s = tf.nn.dynamic_rnn(c, x, time_major=True)\n", "tf.nn.dynamic_rnn",
+     "argument(s) time_major have no exact Keras setting"),
+    ("f = tf.nn.rnn_cell.GRUCell(2)\nb = tf.nn.rnn_cell.GRUCell(2)\n"
+     "o, s = tf.nn.bidirectional_dynamic_rnn(f, b, x, initial_state_fw=a)\n", "tf.nn.bidirectional_dynamic_rnn",
+     "initial_state_fw / initial_state_bw are not rewritten"),
+])
+def test_rnn_call_left_in_compat_form_says_why(before, symbol, reason):
+    result = upgrade_source(HEAD + before, "keras")
+    found = [m for m in result.manual_checks if m.symbol == symbol]
+    assert len(found) == 1 and reason in found[0].reason and "left in compat form" in found[0].reason
+    assert "tf_keras.layers" not in result.code
