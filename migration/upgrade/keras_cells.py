@@ -39,3 +39,29 @@ def tuple_state(kwargs: dict[str, ast.expr]) -> bool:
     """``state_is_tuple`` absent or literally True: the state is a tuple (False concatenates it: not rewritten)."""
     flag = kwargs.get("state_is_tuple")
     return flag is None or (isinstance(flag, ast.Constant) and flag.value is True)
+
+
+def rel_path(path: str) -> str:
+    for prefix in ("tensorflow.compat.v1.", "tensorflow."):
+        if path.startswith(prefix):
+            return path[len(prefix):]
+    return ""
+
+
+def unknown_cell(node: ast.expr, text: str) -> str:
+    text = text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(node, ast.Name):
+        return (f"the cell `{text}` is not built in this scope by a recognised expression (a function parameter, or "
+                "a cell kind/option with no exact Keras layer): rewrite where it is built")
+    if isinstance(node, ast.Attribute):
+        return f"the cell `{text}` is an attribute set elsewhere: not followed"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return f"the cell comes from the method call `{text}`: methods are not followed"
+    return f"the cell expression `{text}` is not a recognised shape"
+
+
+def short_name(rel: str) -> str:
+    for prefix in ("nn.rnn_cell.", "contrib.rnn.", "nn."):
+        if rel.startswith(prefix):
+            return rel[len(prefix):]
+    return rel

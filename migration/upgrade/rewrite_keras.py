@@ -27,7 +27,8 @@ import copy
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
-from migration.upgrade.keras_cells import CellSpec, ChoiceSpec, StackSpec, tuple_state
+from migration.upgrade.keras_cells import (CellSpec, ChoiceSpec, StackSpec, rel_path, short_name, tuple_state,
+                                            unknown_cell)
 from migration.upgrade.keras_replace import Replace
 from migration.upgrade.resolve import Reference, collect
 from migration.upgrade.rewrite_compat import CompatOutputCheck, ManualCheck, OutputCheck, UpgradeResult, upgrade_compat
@@ -52,36 +53,10 @@ _CONSEQUENCE = {
 }
 
 
-def _rel(path: str) -> str:
-    for prefix in ("tensorflow.compat.v1.", "tensorflow."):
-        if path.startswith(prefix):
-            return path[len(prefix):]
-    return ""
-
-
-def _unknown_cell(node: ast.expr, text: str) -> str:
-    text = text if len(text) <= 60 else text[:57] + "..."
-    if isinstance(node, ast.Name):
-        return (f"the cell `{text}` is not built in this scope by a recognised expression (a function parameter, or "
-                "a cell kind/option with no exact Keras layer): rewrite where it is built")
-    if isinstance(node, ast.Attribute):
-        return f"the cell `{text}` is an attribute set elsewhere: not followed"
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        return f"the cell comes from the method call `{text}`: methods are not followed"
-    return f"the cell expression `{text}` is not a recognised shape"
-
-
-def _short(rel: str) -> str:
-    for prefix in ("nn.rnn_cell.", "contrib.rnn.", "nn."):
-        if rel.startswith(prefix):
-            return rel[len(prefix):]
-    return rel
-
-
 class _Matcher:
     def __init__(self, source: str, refs: list[Reference], tree: ast.Module):
         self.src, self.tree = source, tree
-        self.func_rel = {id(r.node): _rel(r.path) for r in refs if r.kind == "use"}
+        self.func_rel = {id(r.node): rel_path(r.path) for r in refs if r.kind == "use"}
         roots = [r for r in refs if r.kind == "import" and r.binding and r.binding.target.startswith("tensorflow")]
         root = next((r for r in roots if r.binding.target in ("tensorflow", "tensorflow.compat.v1")), None)  # type: ignore[union-attr]
         self.tf = root.base if root else "tf"
@@ -124,7 +99,7 @@ class _Matcher:
         if self.block_home and id(node.func) not in self.func_rel and ast.unparse(node.func) == (
                 BLOCK_HOME + ".LSTMBlockCell"):
             return "LSTMBlockCell"
-        return _short(self.func_rel.get(id(node.func), ""))
+        return short_name(self.func_rel.get(id(node.func), ""))
 
     def run(self) -> None:
         nodes = [n for n in ast.walk(self.tree) if isinstance(n, ast.For)
@@ -208,7 +183,7 @@ class _Matcher:
         return any(a <= line <= b for a, b in self.followed)
 
     def class_rel(self, node: ast.AST) -> str:
-        return _short(self.func_rel.get(id(node), ""))
+        return short_name(self.func_rel.get(id(node), ""))
 
     def cell_of(self, node: ast.AST | None, line: int):
         """What a cell expression builds: :class:`CellSpec`, :class:`StackSpec`, :class:`ChoiceSpec` or None (unknown)."""
@@ -421,7 +396,7 @@ class _Matcher:
         cells = [self.cell_of(args[n], stmt.lineno) for n in names[:-1]]
         unknown = next((args[n] for n, c in zip(names, cells) if c is None), None)
         if unknown is not None:
-            self.why(call, _unknown_cell(unknown, self.text(unknown)))
+            self.why(call, unknown_cell(unknown, self.text(unknown)))
         choice = next((c for c in cells if isinstance(c, ChoiceSpec)), None)
         if choice is not None:
             self.notes.append(CompatOutputCheck(
@@ -602,11 +577,11 @@ def upgrade_keras(source: str, filename: str = "<string>") -> UpgradeResult:
     for r in leftover:
         if any(a <= r.line <= b for a, b in followed):
             continue  # inside a helper whose returned cell became a Keras layer
-        short = _short(_rel(r.path))
+        short = short_name(rel_path(r.path))
         if short in (*CELLS, "MultiRNNCell", "DropoutWrapper", "ResidualWrapper", "dynamic_rnn", "static_rnn",
                      "bidirectional_dynamic_rnn", "static_bidirectional_rnn", "embedding_lookup"):
             why = matcher.reasons.get((out_lines[r.line - 1].strip(), r.col), "not recognised by the Keras patterns")
-            manual.append(OutputCheck(r.line, r.col + 1, "tf." + _rel(r.path),
+            manual.append(OutputCheck(r.line, r.col + 1, "tf." + rel_path(r.path),
                                       f"{why}: left in compat form (output line)"))
     manual += matcher.notes
     changes = compat.changes + [f"{line}: Keras pattern ({len(v)} lines)" for line, v in sorted(matcher.replace.items())]
