@@ -24,6 +24,10 @@ class StackSpec:
     template: CellSpec | None = None
     count: str = ""
     statements: list[int] = field(default_factory=list)
+    over: bool = False  # ``[Cell(n) for n in SIZES]``: ``count`` is SIZES, the template's text uses LAYER_ARG
+
+
+LAYER_ARG = "_layer_arg"  # the emitted loop's name for a comprehension variable the cells use
 
 
 @dataclass

@@ -27,7 +27,7 @@ import copy
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
-from migration.upgrade.keras_cells import (CellSpec, ChoiceSpec, StackSpec, rel_path, short_name, tuple_state,
+from migration.upgrade.keras_cells import (LAYER_ARG, CellSpec, ChoiceSpec, StackSpec, rel_path, short_name, tuple_state,
                                             unknown_cell)
 from migration.upgrade.keras_replace import Replace
 from migration.upgrade.resolve import Reference, collect
@@ -251,12 +251,26 @@ class _Matcher:
                     if isinstance(template, CellSpec) and gen.target.id not in used:
                         return StackSpec(template=template, count=self.text(it.args[0]), statements=[line])
                     return template if isinstance(template, ChoiceSpec) else None
+                if isinstance(gen.target, ast.Name) and not gen.ifs and not gen.is_async:
+                    return self.sized(cells.elt, gen.target.id, it, line)
             return None
         if isinstance(node.func, ast.Name) and node.func.id in self.choices:
             return self.choices[node.func.id]
         fn = self.helper(node.func.id, line) if isinstance(node.func, ast.Name) else None
         if fn is not None:
             return self.inline(fn, node, line)
+        return None
+
+    def sized(self, elt: ast.expr, var: str, it: ast.expr, line: int):
+        """``[Cell(n) for n in SIZES]``: one layer per item, the item named LAYER_ARG in the emitted loop."""
+        saved = self.env
+        self.env = {**self.env, var: LAYER_ARG}
+        try:
+            template = self.cell_of(elt, line)
+        finally:
+            self.env = saved
+        if isinstance(template, CellSpec):
+            return StackSpec(template=template, count=self.text(it), statements=[line], over=True)
         return None
 
     def inline(self, fn: ast.FunctionDef, call: ast.Call, line: int):
@@ -462,7 +476,8 @@ class _Matcher:
                     f"_h{t} = " + (self._dropout(c, f"_r{t}[0]") if c.output_keep else f"_r{t}[0]"),
                     f"_states{t}.append({self._state(c, f'_r{t}')})"]
             return ([f"_h{t}, _states{t} = {x}, []",
-                     f"for {k} in range({st.count}):\n" + "".join(f"    {b}\n" for b in body).rstrip("\n")],
+                     (f"for {k}, {LAYER_ARG} in enumerate({st.count}):\n" if st.over
+                      else f"for {k} in range({st.count}):\n") + "".join(f"    {b}\n" for b in body).rstrip("\n")],
                     f"_h{t}", f"tuple(_states{t})")
         states, out = [], [f"_h{t} = {x}"]
         for i, c in enumerate(st.cells):

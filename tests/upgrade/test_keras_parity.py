@@ -269,3 +269,29 @@ def test_block_cell_nested_helper_guarded_dropout_parity(tf):
     wrong = [lstm_to_keras(w[k], w[k.replace("kernel:0", "bias:0")], d, 1.0) for k, d in zip(names, (D, U))]
     bad = _keras_run(tf, code, lambda layer, i: wrong[i], x, legacy_rnn=legacy_rnn)
     assert np.abs(np.asarray(bad["o"]) - ref["o"]).max() > 1e-3
+
+
+# ``[GRUCell(n) for n in sizes]``: one layer per size (6 then 4), ragged lengths
+SIZED = ("m = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.GRUCell(n) for n in (6, 4)])\n"
+         "o, s = tf.nn.dynamic_rnn(m, x, sequence_length=L, dtype=tf.float32)\n")
+
+
+def test_sized_comprehension_stack_parity(tf):
+    x = np.random.RandomState(4).randn(B, T, D).astype(np.float32)
+    ref, w = _run_tf1(tf, SIZED, 23, {"x": x, "fetch": ["o", "s"]})
+    code = _emitted(SIZED)
+    assert "enumerate((6, 4))" in code and "GRU(_layer_arg" in code
+    base = "rnn/multi_rnn_cell/cell_{}/gru_cell/"
+    converted = [gru_to_keras(w[base.format(i) + "gates/kernel:0"], w[base.format(i) + "gates/bias:0"],
+                              w[base.format(i) + "candidate/kernel:0"], w[base.format(i) + "candidate/bias:0"], d)
+                 for i, d in enumerate((D, 6))]
+    got = _keras_run(tf, code, lambda layer, i: converted[i], x)
+    assert np.asarray(got["o"]).shape == ref["o"].shape == (B, T, 4)
+    np.testing.assert_allclose(np.asarray(got["o"]), ref["o"], atol=1e-5)
+    for a, b in zip(_flat(got["s"]), _flat(ref["s"])):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # negative control: the layers' weights in the wrong order cannot even be set (sizes differ): swap the two
+    # GRU gate blocks of the top layer instead
+    swapped = [converted[0], [converted[1][0][:, ::-1].copy(), *converted[1][1:]]]
+    bad = _keras_run(tf, code, lambda layer, i: swapped[i], x)
+    assert np.abs(np.asarray(bad["o"]) - ref["o"]).max() > 1e-3

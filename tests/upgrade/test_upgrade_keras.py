@@ -143,6 +143,13 @@ KERAS_CASES += [
      "parallel_iterations=8)\n",
      ["_x1 = x", "_rnn1 = tf_keras.layers.GRU(3, return_sequences=True, return_state=True, reset_after=False)(_x1)",
       "o, s = _rnn1[0], _rnn1[1]"]),
+    ("a comprehension over layer sizes: one layer per item, the item renamed _layer_arg in the loop",
+     "m = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.LSTMCell(n) for n in [H] * k])\n"
+     "o, s = tf.nn.dynamic_rnn(m, x, dtype=tf.float32)\n",
+     ["_x1 = x", "_h1, _states1 = _x1, []", "for _k1, _layer_arg in enumerate([H] * k):",
+      "    _r1 = tf_keras.layers.LSTM(_layer_arg, return_sequences=True, return_state=True)(_h1)", "    _h1 = _r1[0]",
+      "    _states1.append(tf.compat.v1.nn.rnn_cell.LSTMStateTuple(c=_r1[2], h=_r1[1]))",
+      "o, s = _h1, tuple(_states1)"]),
     ("bidirectional of cells with output dropout: two stacks, bw on the input reversed (no lengths: tf.reverse)",
      "f = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=kp)\n"
      "b = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=kp)\n"
