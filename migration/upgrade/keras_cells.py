@@ -5,6 +5,14 @@ import ast
 from dataclasses import dataclass, field
 
 
+CONVERT_NOTE = "# Weights: convert the TF1 checkpoint with `rnn-migrate convert CKPT OUT_DIR` ({})."
+CONSEQUENCE = {
+    "SimpleRNN": "kernel split into kernel/recurrent_kernel",
+    "LSTM": "gate order i,j,f,o -> i,f,c,o; forget_bias folded into the forget-gate bias; state (c,h) vs [h,c]",
+    "GRU": "[r|u] -> z,r,h; reset_after=False",
+}
+
+
 @dataclass
 class CellSpec:
     kind: str  # Keras layer name

@@ -27,8 +27,8 @@ import copy
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
-from migration.upgrade.keras_cells import (LAYER_ARG, CellSpec, ChoiceSpec, StackSpec, rel_path, short_name, tuple_state,
-                                            unknown_cell)
+from migration.upgrade.keras_cells import (CONSEQUENCE, CONVERT_NOTE, LAYER_ARG, CellSpec, ChoiceSpec, StackSpec,
+                                            rel_path, short_name, tuple_state, unknown_cell)
 from migration.upgrade.keras_replace import Replace
 from migration.upgrade.resolve import Reference, collect
 from migration.upgrade.rewrite_compat import CompatOutputCheck, ManualCheck, OutputCheck, UpgradeResult, upgrade_compat
@@ -45,12 +45,6 @@ BIDI_KWARGS = {*LOOP_KWARGS, "cell_fw", "cell_bw", "inputs", "sequence_length", 
 RNN_FUNCS = {"dynamic_rnn": "dynamic_rnn", "static_rnn": "static_rnn", "bidirectional_dynamic_rnn":
              "bidirectional_dynamic_rnn", "static_bidirectional_rnn": "static_bidirectional_rnn",
              "bidirectional_rnn": "static_bidirectional_rnn"}
-CONVERT_NOTE = "# Weights: convert the TF1 checkpoint with `rnn-migrate convert CKPT OUT_DIR` ({})."
-_CONSEQUENCE = {
-    "SimpleRNN": "kernel split into kernel/recurrent_kernel",
-    "LSTM": "gate order i,j,f,o -> i,f,c,o; forget_bias folded into the forget-gate bias; state (c,h) vs [h,c]",
-    "GRU": "[r|u] -> z,r,h; reset_after=False",
-}
 
 
 class _Matcher:
@@ -371,7 +365,7 @@ class _Matcher:
     def _header(self, fn: str, what: str, kinds: list[CellSpec], kwargs: dict[str, ast.expr]) -> list[str]:
         scope = self.text(kwargs["scope"]) if "scope" in kwargs else ("bidirectional_rnn" if "bidi" in fn else "rnn")
         out = [f"# rnn-migrate: tf.nn.{fn}({what}) -> tf_keras.layers; TF1 variable scope '{scope}'.",
-               CONVERT_NOTE.format("; ".join(dict.fromkeys(_CONSEQUENCE[c.kind] for c in kinds)))]
+               CONVERT_NOTE.format("; ".join(dict.fromkeys(CONSEQUENCE[c.kind] for c in kinds)))]
         if LOOP_KWARGS & set(kwargs):
             out.append(f"# {', '.join(sorted(LOOP_KWARGS & set(kwargs)))}: TF1 while-loop memory/speed options, "
                        "no effect on the numbers; not needed by Keras.")
