@@ -23,26 +23,16 @@ from typing import Optional
 import tensorflow as tf
 import tf_keras as keras
 
-from migration.core.errors import check_positive_int
+from modern_rnn.lstm_state_cell import LSTMStateCell
 from modern_rnn.layer_norm_lstm import layer_norm
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn.contrib")
-class LayerNormLSTMCell(keras.layers.Layer):
+class LayerNormLSTMCell(LSTMStateCell):
     """LSTM cell with contrib LayerNormLSTMCell's layer normalisation (see the module docstring).
 
     Legacy equivalent: :class:`legacy_rnn.layer_norm_lstm_contrib.LayerNormLSTMCell`.
     """
-
-    is_lstm_state = True  # state [h, c]: modern_rnn.flatten_state returns TF1's (c, h)
-
-    def __init__(self, units: int, activation: str = "tanh", forget_bias: float = 1.0, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.units = check_positive_int("units", units)
-        self.activation = keras.activations.get(activation)
-        self.forget_bias = float(forget_bias)
-        self.state_size = [units, units]
-        self.output_size = units
 
     def build(self, input_shape) -> None:
         depth, u = int(input_shape[-1]), self.units
@@ -65,17 +55,6 @@ class LayerNormLSTMCell(keras.layers.Layer):
         c = layer_norm(c, self.state_gamma, self.state_beta)
         h = tf.sigmoid(o) * self.activation(c)
         return h, [h, c]
-
-    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
-        if inputs is not None:
-            batch_size, dtype = tf.shape(inputs)[0], inputs.dtype
-        return [tf.zeros([batch_size, self.units], dtype or tf.float32)] * 2
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(units=self.units, activation=keras.activations.serialize(self.activation),
-                      forget_bias=self.forget_bias)
-        return config
 
 
 def layer_norm_lstm_contrib_cell(units: int, forget_bias: float = 1.0, activation: Optional[str] = None,

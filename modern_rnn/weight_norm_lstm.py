@@ -23,25 +23,15 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from migration.core.errors import check_positive_int
+from modern_rnn.lstm_state_cell import LSTMStateCell
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn")
-class WeightNormLSTMCell(keras.layers.Layer):
+class WeightNormLSTMCell(LSTMStateCell):
     """The weight-normalised LSTM cell (see the module docstring).
 
     Legacy equivalent: :class:`legacy_rnn.weight_norm_lstm.WeightNormLSTMCell`.
     """
-
-    is_lstm_state = True  # state [h, c]: modern_rnn.flatten_state returns TF1's (c, h)
-
-    def __init__(self, units: int, activation: str = "tanh", forget_bias: float = 1.0, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.units = check_positive_int("units", units)
-        self.activation = keras.activations.get(activation)
-        self.forget_bias = float(forget_bias)
-        self.state_size = [units, units]
-        self.output_size = units
 
     def build(self, input_shape) -> None:
         depth, u = int(input_shape[-1]), self.units
@@ -61,17 +51,6 @@ class WeightNormLSTMCell(keras.layers.Layer):
         c = tf.sigmoid(f) * c_prev + tf.sigmoid(i) * self.activation(c_hat)
         h = tf.sigmoid(o) * self.activation(c)
         return h, [h, c]
-
-    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
-        if inputs is not None:
-            batch_size, dtype = tf.shape(inputs)[0], inputs.dtype
-        return [tf.zeros([batch_size, self.units], dtype or tf.float32)] * 2
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(units=self.units, activation=keras.activations.serialize(self.activation),
-                      forget_bias=self.forget_bias)
-        return config
 
 
 def weight_norm_lstm_cell(units: int, forget_bias: float = 1.0, activation: Optional[str] = None,
