@@ -230,6 +230,8 @@ class _Graph:
         node = self.index.node(ref(tensor)[0])
         if node is None or node.op not in ops or node.name not in self.input_dep:
             return tensor
+        if any(_is_variable_read(self.index, _tensor(i)) for i in _data_inputs(node)):
+            return tensor  # it applies a trained weight (``matmul(h, w) + b``: the bias): part of the model
         varying = [_tensor(i) for i in _data_inputs(node) if self.varying(i)]
         if not varying or any(_is_variable_read(self.index, v) for v in varying):
             return tensor
