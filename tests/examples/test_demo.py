@@ -94,7 +94,7 @@ def test_demo_report_is_on_stdout_and_never_names_a_removed_path(demo_run, capsy
 
     from migration import demo
 
-    _, report, _ = demo_run
+    _, report, _, _ = demo_run
     demo._print_report(report, argparse.Namespace(json=False))
     printed = capsys.readouterr()
     assert "rnn-migrate demo: OK" in printed.out and "held-out" in printed.out and printed.err == ""
