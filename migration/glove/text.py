@@ -13,10 +13,10 @@ Design (figures in ``docs/benchmarks.md``, ``benchmarks/bench_glove.py``):
    slices of ~64 MiB cut at line breaks: single-space delimiter, no quoting (``"`` is a word), no NA conversion,
    one row per line (blank lines are not skipped), so row ``i`` is line ``i + first_line``. ``engine="pyarrow"``:
    pyarrow's multi-threaded CSV reader (float32 columns, the word column UTF-8-checked); ``engine="pandas"``: the
-   pandas C parser (strict UTF-8). ``"auto"`` takes pyarrow when a second core is idle (load average below
-   cores - 1: about half pandas' wall time) and pandas otherwise (the least CPU per file; on a busy machine
-   pyarrow's threads only queue). The words become Python strings without a Python loop, the columns are stacked
-   into a C-order ``[V, E]`` float32 array.
+   pandas C parser (strict UTF-8), which needs less CPU per byte than pyarrow's reader; it holds the GIL, so a
+   large body is cut into one range a core and each range parsed by a forked process (:mod:`forked`). ``"auto"``
+   takes pandas when it is installed, pyarrow otherwise. The words become Python strings without a Python loop,
+   the columns are stacked into a C-order ``[V, E]`` float32 array.
 3. Checks kept on the fast path: every line has exactly E + 1 fields (else the parser fails), every number parses
    with the strict grammar below (pyarrow rejects ``1_0``, ``0x10``, ``1,5``: Python's ``float()`` would accept
    ``1_0``), every word is valid UTF-8 and has no whitespace and is not empty, every number is finite, every word
@@ -41,6 +41,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
+from migration.glove import forked
 from migration.glove.core import Glove, GloveFormatError, build_index
 
 T = TypeVar("T")
@@ -154,7 +155,7 @@ def load_glove_text(path: str | os.PathLike, *, progress: bool = False, engine: 
     Args:
         path: the ``.txt`` file.
         progress: show a tqdm bar on stderr while parsing.
-        engine: the fast path's parser: ``"auto"`` (pyarrow when a core is idle, else pandas), ``"pyarrow"``
+        engine: the fast path's parser: ``"auto"`` (pandas if installed, else pyarrow), ``"pyarrow"``
             (multi-threaded C++ CSV reader), ``"pandas"`` (C parser) or ``"python"`` (line by line only). All give
             identical results (tested); errors always come from the line-by-line path, with line numbers.
 
@@ -218,17 +219,11 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
 
 
 def _auto_engine() -> str:
-    """``"pyarrow"`` when a second core is free (its reader is multi-threaded: about half the pandas C parser's
-    wall time then), else ``"pandas"`` (the least CPU per file: on a busy machine the threads only queue)."""
+    """``"pandas"`` (the C parser, the least CPU per byte; a large file is parsed by one process a core), else
+    ``"pyarrow"`` when pandas is not installed."""
     import importlib.util
 
-    try:
-        idle = (os.cpu_count() or 1) - os.getloadavg()[0]
-    except OSError:  # no load average on this platform
-        idle = 1.0
-    if idle < 1.0 and importlib.util.find_spec("pandas") is not None:
-        return "pandas"
-    return "pyarrow"
+    return "pandas" if importlib.util.find_spec("pandas") is not None else "pyarrow"
 
 
 def _slices(buf, start: int, end: int, step: int = _SLICE) -> Iterator[tuple[int, int]]:
@@ -302,37 +297,65 @@ def _fast_parse_arrow(buf, start: int, end: int, dim: int,
 
 def _fast_parse_pandas(buf, start: int, end: int, dim: int,
                        progress: bool) -> tuple[list[str], np.ndarray] | None:
-    """The pandas C parser over the mapped bytes; ``None`` when the file is irregular."""
+    """The pandas C parser over the mapped bytes; ``None`` when the file is irregular. A large body on a machine
+    with a second core is cut into one range a core, each parsed by its own process (:mod:`migration.glove.forked`);
+    every range is read in slices of ~64 MiB (bounded working memory); the progress bar follows the parent's range,
+    scaled to the whole body."""
+    import pandas as pd  # noqa: F401  (imported before any fork: the children inherit it)
+
+    total = end - start if progress else 0
+    if not forked.usable(end - start):
+        return _parse_range(buf, start, end, dim, total, 1)
+    ranges = list(_slices(buf, start, end, -(-(end - start) // min(forked.cores(), 4))))
+
+    def parse(buf, a: int, b: int, dim: int):
+        last = (a, b) == ranges[-1]
+        return _parse_range(buf, a, b, dim, total if last else 0, len(ranges) if last else 1)
+
+    return forked.parse_forked(buf, ranges, dim, parse)
+
+
+def _parse_range(buf, start: int, end: int, dim: int, total: int,
+                 scale: int) -> tuple[list[str], np.ndarray] | None:
+    """``[start, end)`` in slices of ~64 MiB; a bar of ``total`` bytes advanced by ``scale`` x each slice."""
+    words: list[str] = []
+    blocks: list[np.ndarray] = []
+    for a, b in _progress(_slices(buf, start, end), total, lambda ab: min(total, scale * (ab[1] - ab[0]))):
+        parsed = _parse_pandas_piece(buf, a, b, dim)
+        if parsed is None:
+            return None
+        words.extend(parsed[0])
+        blocks.append(parsed[1])
+    return words, blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+def _parse_pandas_piece(buf, a: int, b: int, dim: int) -> tuple[list[str], np.ndarray] | None:
+    """The whole lines ``[a, b)``: (words, float32 rows), or ``None`` when they are irregular."""
     import csv
 
     import pandas as pd
     import pyarrow as pa
 
-    words: list[str] = []
-    blocks: list[np.ndarray] = []
     try:
-        for a, b in _progress(_slices(buf, start, end), end - start if progress else 0, lambda ab: ab[1] - ab[0]):
-            chunk = pd.read_csv(
-                pa.BufferReader(buf.slice(a, b - a)), sep=" ", header=None, names=list(range(dim + 1)),
-                dtype={0: object}, quoting=csv.QUOTE_NONE, doublequote=False, escapechar=None, comment=None,
-                engine="c", na_filter=False, keep_default_na=False, skip_blank_lines=False, encoding="utf-8",
-                encoding_errors="strict")
-            if not isinstance(chunk.index, pd.RangeIndex) or chunk.shape[1] != dim + 1:
-                return None  # pandas took a column as the index: more fields than names on every line
-            if not all(chunk[j].dtype.kind in "fiu" for j in range(1, dim + 1)):
-                return None  # a column that is not all numbers (e.g. "x" or an empty field)
-            chunk_words = chunk[0].tolist()  # str objects: the word column is typed object, never converted
-            if not _plain_words(pa.array(chunk_words, type=pa.string())):
-                return None
-            words.extend(chunk_words)
-            # Parsed as float64, then rounded to float32 in one conversion of the frame's consolidated float block
-            # (pandas' own float32 parsing is 2x slower; a column-by-column copy 10x slower than this).
-            with np.errstate(over="ignore"):  # beyond float32 -> inf -> reported as not finite
-                block = np.ascontiguousarray(chunk.iloc[:, 1:].to_numpy(np.float32))
-            blocks.append(block)
+        chunk = pd.read_csv(
+            pa.BufferReader(buf.slice(a, b - a)), sep=" ", header=None, names=list(range(dim + 1)),
+            dtype={0: object}, quoting=csv.QUOTE_NONE, doublequote=False, escapechar=None, comment=None,
+            engine="c", na_filter=False, keep_default_na=False, skip_blank_lines=False, encoding="utf-8",
+            encoding_errors="strict")
+        if not isinstance(chunk.index, pd.RangeIndex) or chunk.shape[1] != dim + 1:
+            return None  # pandas took a column as the index: more fields than names on every line
+        if not all(chunk[j].dtype.kind in "fiu" for j in range(1, dim + 1)):
+            return None  # a column that is not all numbers (e.g. "x" or an empty field)
+        words = chunk[0].tolist()  # str objects: the word column is typed object, never converted
+        if not _plain_words(pa.array(words, type=pa.string())):
+            return None
+        # Parsed as float64, then rounded to float32 in one conversion of the frame's consolidated float block
+        # (pandas' own float32 parsing is 2x slower; a column-by-column copy 10x slower than this).
+        with np.errstate(over="ignore"):  # beyond float32 -> inf -> reported as not finite
+            block = np.ascontiguousarray(chunk.iloc[:, 1:].to_numpy(np.float32))
     except (ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError, pa.ArrowException):
         return None  # ragged line, unparsable number, invalid UTF-8 (pandas' messages lack our line numbers)
-    return words, blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    return words, block
 
 
 def _progress(chunks: Iterable[T], total: int, size: Callable[[T], int]) -> Iterator[T]:

@@ -249,8 +249,88 @@ def test_valid_files_read_exactly(junk_dir, words, dim, seed, crlf, bom, header,
         np.testing.assert_array_equal(g.vectors, vectors)
 
 
-@pytest.mark.parametrize("load, expected", [(0.2, "pyarrow"), (1.5, "pandas"), (9.0, "pandas")])
-def test_auto_engine_takes_pyarrow_only_with_an_idle_core(monkeypatch, load, expected):
-    monkeypatch.setattr(T.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(T.os, "getloadavg", lambda: (load, load, load))
-    assert T._auto_engine() == expected
+def test_auto_engine_is_pandas_when_installed_else_pyarrow(monkeypatch):
+    assert T._auto_engine() == "pandas"
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pandas" else object())
+    assert T._auto_engine() == "pyarrow"
+
+
+# ---------------------------------------------------------------------------------------- forked ranges
+
+
+def _glove_lines(n: int, dim: int, seed: int) -> tuple[list[str], np.ndarray, str]:
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}_{'xyz'[i % 3] * (i % 5)}" for i in range(n)]
+    vectors = (rng.standard_normal((n, dim)) * 3).astype(np.float32)
+    text = "".join(w + " " + " ".join("%.9g" % v for v in row) + "\n" for w, row in zip(words, vectors.tolist()))
+    return words, vectors, text
+
+
+@pytest.fixture
+def forked_on(monkeypatch):
+    """Every body counts as large and the machine as 3 cores: 3 ranges, 2 of them in forked children."""
+    from migration.glove import forked
+
+    monkeypatch.setattr(forked, "MIN_BYTES", 0)
+    monkeypatch.setattr(forked, "cores", lambda: 3)
+    calls = []
+    real = forked.parse_forked
+    monkeypatch.setattr(forked, "parse_forked", lambda *a: calls.append(len(a[1])) or real(*a))
+    return calls
+
+
+def test_forked_ranges_give_the_single_process_result_in_file_order(tmp_path, forked_on):
+    words, vectors, text = _glove_lines(3000, 7, seed=5)
+    g = G.load_glove_text(write(tmp_path / "g.txt", text), engine="pandas")
+    assert forked_on == [3]  # the forked path ran, with 3 ranges
+    assert g.words == words and g.index == {w: i for i, w in enumerate(words)}
+    np.testing.assert_array_equal(g.vectors, vectors)
+    assert g.vectors.flags["C_CONTIGUOUS"] and g.vectors.dtype == np.float32
+
+
+@pytest.mark.parametrize("row, bad, message", [
+    (40, "x", r"bad\.txt:41: "),          # a non-number in the first child's range
+    (1500, "", r"bad\.txt:1501: "),       # a missing field in the second child's range
+])
+def test_a_bad_line_in_a_childs_range_is_named_by_its_line(tmp_path, forked_on, row, bad, message):
+    words, vectors, text = _glove_lines(3000, 7, seed=6)
+    lines = text.splitlines(keepends=True)
+    fields = lines[row].split(" ")
+    fields[3] = bad
+    lines[row] = " ".join(f for f in fields if f != "") if bad == "" else " ".join(fields)
+    with pytest.raises(G.GloveFormatError, match=message):
+        G.load_glove_text(write(tmp_path / "bad.txt", "".join(lines)), engine="pandas")
+    assert forked_on == [3]
+
+
+def test_a_word_repeated_across_ranges_names_both_lines(tmp_path, forked_on):
+    words, vectors, text = _glove_lines(3000, 7, seed=7)
+    lines = text.splitlines(keepends=True)
+    lines[2900] = words[10] + lines[2900][len(words[2900]):]
+    with pytest.raises(G.GloveFormatError, match=r"line 11 and line 2901"):
+        G.load_glove_text(write(tmp_path / "dup.txt", "".join(lines)), engine="pandas")
+
+
+def test_a_child_that_dies_sends_the_file_to_the_line_by_line_path(tmp_path, forked_on, monkeypatch):
+    import os
+
+    words, vectors, text = _glove_lines(2000, 5, seed=8)
+    parent = os.getpid()
+    real = T._parse_pandas_piece
+    monkeypatch.setattr(T, "_parse_pandas_piece",
+                        lambda *a: os._exit(9) if os.getpid() != parent else real(*a))
+    slow = []
+    real_slow = T._slow_parse
+    monkeypatch.setattr(T, "_slow_parse", lambda *a: slow.append(1) or real_slow(*a))
+    g = G.load_glove_text(write(tmp_path / "g.txt", text), engine="pandas")
+    assert slow == [1] and g.words == words  # the same answer, read line by line
+    np.testing.assert_array_equal(g.vectors, vectors)
+
+
+def test_one_core_or_a_small_body_is_parsed_in_this_process():
+    from migration.glove import forked
+
+    assert not forked.usable(forked.MIN_BYTES - 1)
+    assert forked.usable(forked.MIN_BYTES) == (forked.cores() > 1)
