@@ -79,7 +79,9 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(self, message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only`` (a command's name) just that command's subparser: a command's run then
+    imports no other command's module (``glove import`` does not pay for the demo's imports)."""
     parser = Parser(
         prog="rnn-migrate", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -88,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for module_name in SUBCOMMANDS:
-        importlib.import_module(module_name).add_parser(sub)
+        if only is None or module_name.rsplit(".", 1)[1] == only:
+            importlib.import_module(module_name).add_parser(sub)
     return parser
 
 
@@ -165,7 +168,8 @@ def _usage_error(exc: UsageError, want_json: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    named = argv[0] if argv and "migration.commands." + argv[0] in SUBCOMMANDS else None
+    parser = build_parser(only=named)  # a misspelt command gets the whole parser: its error lists every command
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
