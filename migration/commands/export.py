@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out_prefix", metavar="OUT_PREFIX", help="checkpoint prefix to write (OUT_PREFIX.index, .data-*)")
     p.add_argument("--scope", default=None, help="block scope (default rnn; bidirectional_rnn for fw/bw)")
     p.add_argument("--forget-bias", type=finite_float, default=None, metavar="F",
-                   help="forget_bias of the TF1 LSTM cells that will load it (default 1.0)")
+                   help="forget_bias of the TF1 LSTM cells that will load it (default 1.0, TF1's own, printed with the result)")
     p.add_argument("--manifest", default=None, metavar="OUT/manifest.json",
                    help="the manifest of the conversion the model came from (found by itself when the model is in "
                         "the conversion's directory): the checkpoint gets the original graph's names")
@@ -91,10 +91,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         names = "standard scopes" + ("" if args.standard_names else f" ({' and '.join(given)} given)" if given else
                                      " (no conversion manifest lists this model)")
+    forget_bias = None
+    if hook is None and any("lstm_cell/" in name for name in result.variables):
+        # never a silent default: the graph that restores an LSTM must add the same forget_bias back
+        forget_bias = (f"{args.forget_bias} (--forget-bias)" if args.forget_bias is not None else
+                       "1.0 (the default of TF1's BasicLSTMCell and LSTMCell: the graph that restores this must build "
+                       "its cells with forget_bias=1.0, else pass --forget-bias F)")
     if args.json:
-        print_json({**result.to_dict(), "names": names})
+        print_json({**result.to_dict(), "names": names, **({"forget_bias": forget_bias} if forget_bias else {})})
     else:
         print(f"names: {names}")
+        if forget_bias:
+            print(f"forget_bias: {forget_bias}")
         print(f"wrote {result.prefix}.index and data ({len(result.variables)} variables):")
         for name, shape in result.variables.items():
             part = result.partitions.get(name)
