@@ -17,6 +17,7 @@ import tensorflow as tf
 from tensorflow.python.framework import op_def_registry  # is_stateful per op type (CompiledWrapper)
 
 from legacy_rnn.contrib import ConvLSTMCell
+from legacy_rnn.wrappers import Wrapper
 
 v1 = tf.compat.v1
 rnn_cell = v1.nn.rnn_cell
@@ -157,7 +158,7 @@ class LSTMBlockWrapper(FusedRNNCell):
         return (tf.unstack(outputs) if is_list else outputs), rnn_cell.LSTMStateTuple(c, h)
 
 
-class HighwayWrapper(rnn_cell.RNNCell):
+class HighwayWrapper(Wrapper):
     """``tf.contrib.rnn.HighwayWrapper``: ``out' = x * t + out * (1 - t)`` with the carry gate
     ``t = sigmoid(x @ carry_w + carry_b)`` (``carry_b`` starts at ``carry_bias_init``); uncoupled, the transform gate
     has its own ``transform_w``/``transform_b`` (starting at ``-carry_bias_init``). The variables live in the scope
@@ -165,22 +166,9 @@ class HighwayWrapper(rnn_cell.RNNCell):
     outputs must have the same structure and sizes."""
 
     def __init__(self, cell, couple_carry_transform_gates=True, carry_bias_init=1.0):
-        super().__init__()
-        self._cell = cell
+        super().__init__(cell)
         self._couple = couple_carry_transform_gates
         self._carry_bias_init = carry_bias_init
-
-    @property
-    def state_size(self):
-        return self._cell.state_size
-
-    @property
-    def output_size(self):
-        return self._cell.output_size
-
-    def zero_state(self, batch_size, dtype):
-        with tf.name_scope(type(self).__name__ + "ZeroState"):
-            return self._cell.zero_state(batch_size, dtype)
 
     def _highway(self, inp, out):
         size = tf.compat.dimension_value(inp.get_shape().with_rank(2)[1])
@@ -204,27 +192,14 @@ class HighwayWrapper(rnn_cell.RNNCell):
         return tf.nest.map_structure(self._highway, inputs, outputs), new_state
 
 
-class CompiledWrapper(rnn_cell.RNNCell):
+class CompiledWrapper(Wrapper):
     """``tf.contrib.rnn.CompiledWrapper``: the wrapped cell's step inside an XLA JIT scope (graph mode); stateful
     ops (initializers, random numbers) are left out of the compiled cluster unless ``compile_stateful``. The values
     are the wrapped cell's; no variable of its own."""
 
     def __init__(self, cell, compile_stateful=False):
-        super().__init__()
-        self._cell = cell
+        super().__init__(cell)
         self._compile_stateful = compile_stateful
-
-    @property
-    def state_size(self):
-        return self._cell.state_size
-
-    @property
-    def output_size(self):
-        return self._cell.output_size
-
-    def zero_state(self, batch_size, dtype):
-        with tf.name_scope(type(self).__name__ + "ZeroState"):
-            return self._cell.zero_state(batch_size, dtype)
 
     def __call__(self, inputs, state, scope=None):
         def compile_ops(node_def) -> bool:
