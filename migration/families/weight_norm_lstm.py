@@ -24,7 +24,8 @@ import numpy as np
 
 from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates, split_fused_rows
 from migration.core.specs import CellSpec
-from migration.families.row import META_LSTM_GATES, Builder, Converter, Family, Layout, act_or_none, default_dims
+from migration.families.row import (META_LSTM_GATES, Builder, Converter, Family, Layout, act_or_none, default_dims,
+    refused)
 
 INNER = "wn_lstm_cell/"
 TF1_NAMES: tuple[str, ...] = tuple(INNER + n for n in ("kernel", "norm_0", "norm_1", "bias"))
@@ -86,6 +87,8 @@ FAMILY = Family(
     meta_reader=META_LSTM_GATES,
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, lambda s, w, d, fb: wn_to_keras(w, d, fb),
                         lambda s, w, fb: wn_to_tf1(w, fb), _shapes),
+    export=refused("weight normalization (each kernel column l2-normalised, times its gain) has no standard Keras 3 "
+                   "layer or ONNX op; folding it into a plain LSTM kernel (exact for inference) is not written yet"),
     legacy=Builder("legacy_rnn.weight_norm_lstm:weight_norm_lstm_cell", lambda s, d, scope: (
         (s.units,), {"forget_bias": s.forget_bias, "activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.weight_norm_lstm:weight_norm_lstm_cell", lambda s, d, scope: (
