@@ -6,7 +6,8 @@ size, epsilon outside the square root) once built from the manifest's ``keras`` 
 learning rate from the ``.meta``); its slots live in per-variable lists (``_momentums``, ``_velocities``) indexed in
 the order :meth:`build` saw the variables. The Keras 3 block layers take the Keras 2 arrays unchanged (same names,
 same layout), so the slots converted for the Keras 2 block serve them as they are; a family exported through a
-``standard`` hook (IndRNN's ``diag(u)``) is refused: training that dense matrix is not training the TF1 cell.
+``standard`` hook (IndRNN's ``diag(u)``, WeightNormLSTM's folded kernels) is refused: training those weights is not
+training the TF1 cell.
 
 Usage (the Keras 3 whole model or one block model)::
 
@@ -47,14 +48,15 @@ def make_optimizer(out_dir: str, **overrides: Any):
 
 def _block_pairs(out_dir: str, block: dict, model) -> list[tuple[Any, dict[str, np.ndarray]]]:
     """(variable, slots) of a Keras 3 block model's layers (``layer<k>`` / ``fw_layer<k>`` / ``bw_layer<k>``)."""
-    slots = block_slots(out_dir, block["name"])  # per Keras weight, in manifest cell order
-    per_cell, k = {}, 0
     for cell in block["cells"]:
         spec = CellSpec.from_dict(cell["spec"])
         if family(spec).standard is not None:
-            raise MigrationError(f"block {block['name']!r}: the Keras 3 layer of a {spec.kind!r} cell is a standard "
-                                 "layer with a dense recurrent matrix (diag(u)); training it is not training the TF1 "
-                                 "cell, so its slots are not restored.")
+            raise MigrationError(f"block {block['name']!r}: the Keras 3 layer of a {spec.kind!r} cell holds weights "
+                                 "rewritten for a standard layer (a dense diag(u), a folded weight norm); training "
+                                 "them is not training the TF1 cell, so its slots are not restored.")
+    slots = block_slots(out_dir, block["name"])  # per Keras weight, in manifest cell order
+    per_cell, k = {}, 0
+    for cell in block["cells"]:
         per_cell[(cell["direction"], cell.get("layer", 0))] = slots[k:k + len(cell["weights"])]
         k += len(cell["weights"])
     pairs = []

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 import legacy_rnn
-from legacy_rnn import indrnn, tf, v1
+from legacy_rnn import indrnn, tf, v1, weight_norm_lstm
 
 T, D = 5, 3
 LENGTHS = np.array([T, 1, 3, 4, 2], np.int32)
@@ -37,6 +37,7 @@ def _cells():
         "indrnn": ("dynamic", lambda: indrnn.ind_rnn_cell(4)),
         "indygru": ("dynamic", lambda: indrnn.indy_gru_cell(3)),
         "indylstm": ("dynamic", lambda: indrnn.indy_lstm_cell(4)),
+        "weightnorm": ("dynamic", lambda: weight_norm_lstm.weight_norm_lstm_cell(4, forget_bias=0.6)),
         "hand": ("handwritten", lambda: legacy_rnn.handwritten_rnn_cell(4, D, scope="rnn_cell")),
     }
 

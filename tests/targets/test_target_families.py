@@ -32,7 +32,8 @@ TOL = 1e-5
 EXERCISED = {"handwritten": "hand", "basic_rnn": "basic_rnn", "basic_lstm": "basic_lstm", "lstm": "lstm",
              "gru": "gru", "lstm_block": "lstmblock", "lstm_block_fused": "fused", "gru_block": "grublock",
              "gru_block_v2": "grublockv2", "cudnn_compatible_lstm": "cudnnlstm",
-             "cudnn_compatible_gru": "cudnngru", "ind_rnn": "indrnn", "indy_gru": "indygru", "indy_lstm": "indylstm"}
+             "cudnn_compatible_gru": "cudnngru", "ind_rnn": "indrnn", "indy_gru": "indygru", "indy_lstm": "indylstm",
+             "weight_norm_lstm": "weightnorm"}
 #: blocks the original graph cannot run on its own (an unrolled Python loop: no while loop to feed); convert
 #: compares their targets with the Keras 2 block and says so; this file compares them with the recorded session
 NO_LOOP = {"hand"}
@@ -144,7 +145,8 @@ def _dense_recurrence(c):
 
 MUTATIONS = {"lstmblock": [_unfolded, _swapped], "fused": [_unfolded, _swapped], "cudnngru": [_merged_rows, _swapped],
              "indrnn": [_dense_recurrence, _swapped], "indygru": [_dense_recurrence, _swapped],
-             "indylstm": [_unfolded, _dense_recurrence], "grublockv2": [_swapped], "hand": [_swapped]}
+             "indylstm": [_unfolded, _dense_recurrence], "grublockv2": [_swapped], "hand": [_swapped],
+             "weightnorm": [_unfolded, _swapped]}
 
 
 @pytest.mark.parametrize("scope", sorted(MUTATIONS))
@@ -210,6 +212,19 @@ def test_a_refused_family_is_refused_up_front(tmp_path, capsys, monkeypatch):
         err = capsys.readouterr().err
         assert "family 'ugrnn'" in err and families.family("ugrnn").support(target) in err.replace("\n", " ")
         assert f"--target {target}" in err and not (tmp_path / "out").exists()
+
+
+def test_keras3_resume_refuses_a_diagonal_recurrence_and_a_conversion_without_slots(family_conversion):
+    """IndRNN's Keras 3 layer trains a dense diag(u): its slots are refused with the reason; a plain block of a
+    conversion without --with-optimizer says to convert with it."""
+    from migration.checkpoint.optimizer_keras3 import keras3_slots
+    from migration.core.errors import MigrationError
+
+    _, out, _, by_scope = family_conversion
+    for scope, message in (("indrnn", r"'ind_rnn' cell .* diag\(u\)"), ("gru", "convert with --with-optimizer")):
+        model = keras3.load_block(os.path.join(out, "blocks", f"{by_scope[scope]['name']}.keras3.keras"))
+        with pytest.raises(MigrationError, match=message):
+            keras3_slots(out, model)
 
 
 def test_the_docs_table_is_generated_from_the_rows():
