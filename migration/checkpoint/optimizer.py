@@ -16,7 +16,7 @@ from migration.checkpoint.manifest import read_manifest
 from migration.core.errors import MigrationError
 
 #: TF1 slot role -> tf_keras optimizer attribute holding that slot per variable
-_KERAS_LISTS = {"m": "_momentums", "v": "_velocities", "accumulator": "_accumulators", "momentum": "momentums",
+KERAS_SLOT_LISTS = {"m": "_momentums", "v": "_velocities", "accumulator": "_accumulators", "momentum": "momentums",
                 "rms": "_velocities", "linear": "_linears", "accum": "_accumulated_grads",
                 "accum_update": "_accumulated_delta_vars"}
 
@@ -71,7 +71,7 @@ def restore_slots(optimizer, pairs: Sequence[tuple[Any, dict[str, np.ndarray]]],
     for var, slots in pairs:
         index = optimizer._index_dict[optimizer._var_key(var)]
         for role, value in slots.items():
-            attr = _KERAS_LISTS.get(role)
+            attr = KERAS_SLOT_LISTS.get(role)
             if attr is None or not hasattr(optimizer, attr):
                 raise MigrationError(f"{type(optimizer).__name__} has no slot for TF1 role {role!r}.")
             getattr(optimizer, attr)[index].assign(value)

@@ -28,8 +28,9 @@ FAMILY = Family(
     hyper={},
     not_in_checkpoint={},
     converter=stock_converter("cudnn_compatible_gru"),
-    export={t: "not supported: cuDNN-style reset (r applied after the recurrent MatMul: Keras 3 reset_after=True, "
-               "ONNX linear_before_reset=1) is not mapped yet" for t in ("keras3", "onnx")},
+    export={"keras3": "exact: keras.layers.GRU(reset_after=True) (gates z, r, h; input and recurrent bias rows, the "
+                      "candidate's hidden bias in the recurrent row)",
+            "onnx": "exact: ONNX GRU linear_before_reset=1 (gates z, r, h; Wb, Rb from the two Keras bias rows)"},
     legacy=Builder("legacy_rnn.cudnn:cudnn_compatible_gru_cell", lambda s, d, scope: ((s.units,), {})),
     targets={"keras2": Builder("modern_rnn.cudnn:cudnn_compatible_gru_cell", lambda s, d, scope: ((s.units,), {}))},
     upgrade_homes={"tf.contrib.cudnn_rnn.CudnnCompatibleGRUCell": "legacy_rnn.cudnn.CudnnCompatibleGRUCell"},

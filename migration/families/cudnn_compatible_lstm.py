@@ -18,6 +18,8 @@ FAMILY = Family(
     hyper={"forget_bias": 0.0},
     not_in_checkpoint={"forget_bias": "constant: 0 (the class fixes it)"},
     converter=stock_converter("cudnn_compatible_lstm"),
+    export={"keras3": "exact: keras.layers.LSTM (gates i, f, c, o; forget_bias 0)",
+            "onnx": "exact: ONNX LSTM (gates i, o, f, c; forget_bias 0; Rb = 0)"},
     legacy=Builder("legacy_rnn.cudnn:cudnn_compatible_lstm_cell", lambda s, d, scope: ((s.units,), {})),
     targets={"keras2": Builder("modern_rnn.cudnn:cudnn_compatible_lstm_cell", lambda s, d, scope: ((s.units,), {}))},
     # no upgrade home: TF 1.15's CudnnCompatibleLSTMCell is a class; legacy_rnn has only a factory of the same cell

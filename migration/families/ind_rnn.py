@@ -14,7 +14,7 @@ from typing import Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, act_or_none, keras_spec_hook
+from migration.families.row import Builder, Converter, Family, Layout, act_or_none, diagonal_recurrence, keras_spec_hook
 
 TF1_NAMES: tuple[str, ...] = ("kernel_w", "kernel_u", "bias")
 KERAS_NAMES: tuple[str, ...] = ("kernel", "recurrent_kernel", "bias")
@@ -56,6 +56,9 @@ FAMILY = Family(
     hyper={"activation": "tanh"},
     not_in_checkpoint={"activation": "meta: not read for this family yet (tanh assumed and listed)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes),
+    export={"keras3": "exact: keras.layers.SimpleRNN with recurrent_kernel = diag(u) (h * u as h @ diag(u))",
+            "onnx": "exact: ONNX RNN with R = diag(u)^T"},
+    standard=diagonal_recurrence("RNN"),
     legacy=Builder("legacy_rnn.indrnn:ind_rnn_cell", lambda s, d, scope: ((s.units,), {"activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.indrnn:ind_rnn_cell",
                                lambda s, d, scope: ((s.units,), {"activation": s.activation}))},

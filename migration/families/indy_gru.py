@@ -18,7 +18,7 @@ import numpy as np
 
 from migration.core.gates import KERAS_GRU_GATES, TF1_GRU_GATES, reorder_gates
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, act_or_none, keras_spec_hook
+from migration.families.row import Builder, Converter, Family, Layout, act_or_none, diagonal_recurrence, keras_spec_hook
 
 TF1_NAMES: tuple[str, ...] = ("gates/kernel_w", "gates/kernel_u", "gates/bias", "candidate/kernel",
                               "candidate/kernel_u", "candidate/bias")
@@ -79,6 +79,9 @@ FAMILY = Family(
     hyper={"activation": "tanh"},
     not_in_checkpoint={"activation": "meta: not read for this family yet (tanh assumed and listed)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes),
+    export={"keras3": "exact: keras.layers.GRU(reset_after=False), each recurrent gate block diag(u) (gates z, r, h)",
+            "onnx": "exact: ONNX GRU linear_before_reset=0 with each R block diag(u) (gates z, r, h; Rb = 0)"},
+    standard=diagonal_recurrence("GRU"),
     legacy=Builder("legacy_rnn.indrnn:indy_gru_cell",
                    lambda s, d, scope: ((s.units,), {"activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.indrnn:indy_gru_cell",

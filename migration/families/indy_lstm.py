@@ -19,7 +19,7 @@ import numpy as np
 
 from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, act_or_none, keras_spec_hook
+from migration.families.row import Builder, Converter, Family, Layout, act_or_none, diagonal_recurrence, keras_spec_hook
 
 TF1_NAMES: tuple[str, ...] = ("kernel_w", "kernel_u", "bias")
 KERAS_NAMES: tuple[str, ...] = ("kernel", "recurrent_kernel", "bias")
@@ -76,6 +76,10 @@ FAMILY = Family(
     not_in_checkpoint={"forget_bias": "meta: not read for this family yet (default assumed and listed; verify checks it)",
                        "activation": "meta: not read for this family yet (tanh assumed and listed)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes),
+    export={"keras3": "exact: keras.layers.LSTM, each recurrent gate block diag(u) (gates i, f, c, o; forget_bias folded "
+                      "into b_f)",
+            "onnx": "exact: ONNX LSTM, each R block diag(u) (gates i, o, f, c; forget_bias folded into Wb_f; Rb = 0)"},
+    standard=diagonal_recurrence("LSTM"),
     legacy=Builder("legacy_rnn.indrnn:indy_lstm_cell", lambda s, d, scope: (
         (s.units,), {"forget_bias": s.forget_bias, "activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.indrnn:indy_lstm_cell", lambda s, d, scope: (

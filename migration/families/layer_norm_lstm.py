@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Optional
 
-from migration.families.row import META_LAYER_NORM_FORGET, Builder, Family, Layout
+from migration.families.row import META_LAYER_NORM_FORGET, Builder, Family, Layout, custom_step
 from migration.families.stock import PRE12, stock_converter
 
 _LN = ("input/gamma", "kernel", "input/beta", "transform/gamma", "transform/beta", "forget/gamma", "forget/beta",
@@ -33,8 +33,7 @@ FAMILY = Family(
     not_in_checkpoint={"forget_bias": "meta: the Const added to the layer-normed forget block before its Sigmoid"},
     meta_reader=META_LAYER_NORM_FORGET,
     converter=stock_converter("layer_norm_lstm"),
-    export={t: "not supported: layer normalization inside the cell has no standard layer/op; needs a custom layer"
-            for t in ("keras3", "onnx")},
+    export=custom_step("layer normalization of each gate and of the cell state inside the step"),
     legacy=Builder("legacy_rnn.contrib:layer_norm_basic_lstm_cell",
                    lambda s, d, scope: ((s.units,), {"forget_bias": s.forget_bias})),
     targets={"keras2": Builder("modern_rnn.contrib:layer_norm_basic_lstm_cell",

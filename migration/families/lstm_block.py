@@ -10,6 +10,13 @@ from migration.families.lstm import lstm_args
 from migration.families.row import Builder, Family
 from migration.families.stock import stock_converter
 
+#: the LSTMCell maths of the block kernels (LSTMBlockCell, LSTMBlockFusedCell) in the output targets
+BLOCK_LSTM_EXPORT = {
+    "keras3": "exact: keras.layers.LSTM (LSTMCell's maths: gates i, f, c, o; forget_bias folded into b_f), without "
+              "use_peephole and cell_clip (those cells are refused)",
+    "onnx": "exact: ONNX LSTM (gates i, o, f, c; forget_bias folded into Wb_f; Rb = 0), without use_peephole and "
+            "cell_clip (those cells are refused)"}
+
 FAMILY = Family(
     kind="lstm_block",
     description="tf.contrib LSTMBlockCell: LSTMCell's variables; hyper-parameters are op attributes",
@@ -21,6 +28,7 @@ FAMILY = Family(
     not_in_checkpoint={"forget_bias": "attribute: LSTMBlockCell op forget_bias",
                        "cell_clip": "attribute: LSTMBlockCell op cell_clip (-1: none)"},
     converter=stock_converter("lstm_block"),
+    export=BLOCK_LSTM_EXPORT,
     legacy=Builder("legacy_rnn.contrib:lstm_block_cell",
                    lambda s, d, scope: ((s.units, s.forget_bias, s.cell_clip, s.use_peepholes), {})),
     targets={"keras2": Builder("modern_rnn.cells:lstm_cell",

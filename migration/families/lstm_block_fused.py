@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from migration.core.specs import CellSpec
 from migration.families.lstm import lstm_args
+from migration.families.lstm_block import BLOCK_LSTM_EXPORT
 from migration.families.row import Builder, Family, Layout
 from migration.families.stock import PEEPHOLES, stock_converter
 
@@ -27,6 +28,7 @@ FAMILY = Family(
     not_in_checkpoint={"forget_bias": "attribute: BlockLSTM op forget_bias (BlockLSTMV2: 0)",
                        "cell_clip": "attribute: BlockLSTM op cell_clip"},
     converter=stock_converter("lstm_block_fused"),
+    export=BLOCK_LSTM_EXPORT,
     legacy=Builder("legacy_rnn.contrib:lstm_block_fused_cell", _not_a_cell),
     targets={"keras2": Builder("modern_rnn.cells:lstm_cell",
                                lambda s, d, scope: (lstm_args(s), {"activation": s.activation}))},

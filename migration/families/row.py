@@ -128,6 +128,10 @@ class Family:
     #: row does not list is :data:`NOT_MAPPED` (the safe default of a new row). The LSTMCell options a target has no
     #: twin for (peepholes, num_proj, clips) are refused per cell by :mod:`migration.targets.weights`.
     export: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: for the output targets: the Keras 2 arrays -> (``"LSTM"``/``"GRU"``/``"RNN"``, ``[kernel, recurrent_kernel,
+    #: bias]``) of the standard layer computing the same step (:func:`diagonal_recurrence`); None: the arrays as they
+    #: are, the layer from the row's lstm/gru trait
+    standard: Optional[Callable[[CellSpec, list[np.ndarray]], tuple[str, list[np.ndarray]]]] = None
 
     def support(self, target: str) -> str:
         """This row's entry of the ``target`` column (:data:`NOT_MAPPED` when it has none)."""
@@ -141,6 +145,27 @@ class Family:
     def meta_hyper(self) -> tuple[str, ...]:
         """The hyper-parameters the recognizer looks for in the ``.meta`` (the rest have defaults or the checkpoint)."""
         return tuple(k for k, how in self.not_in_checkpoint.items() if how.startswith(("meta", "attribute")))
+
+
+def refused(why: str) -> dict[str, str]:
+    """The ``export`` column of a family no output target takes yet: ``not supported: why`` for each target."""
+    return {target: f"not supported: {why}" for target in EXPORT_TARGETS}
+
+
+def custom_step(step: str) -> dict[str, str]:
+    """The ``export`` column of a family whose step no standard layer/op computes (``step``: what it computes)."""
+    return refused(f"{step}: no standard Keras 3 layer or ONNX op computes it; needs a custom layer, not written yet")
+
+
+def diagonal_recurrence(op: str):
+    """The ``standard`` hook of a family whose Keras recurrent weight is a vector of gate blocks (IndRNN, IndyGRU,
+    IndyLSTM: ``h * u``): each block ``u`` becomes ``diag(u)``, so a standard layer's ``h @ R`` is the same product
+    (the off-diagonal terms add exact zeros); ``op``: the standard layer (``"RNN"``, ``"GRU"``, ``"LSTM"``)."""
+    def standard(spec: CellSpec, weights: list[np.ndarray]) -> tuple[str, list[np.ndarray]]:
+        kernel, vector, bias = (np.asarray(w) for w in weights)
+        blocks = [np.diag(vector[k * spec.units:(k + 1) * spec.units]) for k in range(vector.shape[0] // spec.units)]
+        return op, [kernel, np.concatenate(blocks, axis=1).astype(vector.dtype), bias]
+    return standard
 
 
 def default_dims(kernel: str = "kernel", bias: str = "bias", blocks: int = 1):

@@ -73,6 +73,17 @@ def _keras_spec(cell: Any, forget_bias: float, where: str) -> Optional[CellSpec]
                     activation=activation if isinstance(activation, str) else activation["config"]["name"])
 
 
+def _folded(spec: CellSpec, weights: list[np.ndarray]) -> tuple[str, list[np.ndarray]]:
+    """The output targets' standard LSTM: each kernel's columns l2-normalised (``tf.nn.l2_normalize``'s
+    ``w / sqrt(max(sum(w^2), 1e-12))``, in float64) times their gains, as the cell computes them every step."""
+    kernel, recurrent, kernel_norm, recurrent_norm, bias = (np.asarray(w, np.float64) for w in weights)
+
+    def fold(w: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        return (w / np.sqrt(np.maximum((w * w).sum(axis=0), 1e-12)) * gain).astype(np.float32)
+
+    return "LSTM", [fold(kernel, kernel_norm), fold(recurrent, recurrent_norm), bias.astype(np.float32)]
+
+
 FAMILY = Family(
     kind="weight_norm_lstm",
     description="tf.contrib WeightNormLSTMCell(norm=True): kernel with per-column gains norm_0/norm_1; Keras "
@@ -86,6 +97,10 @@ FAMILY = Family(
     meta_reader=META_LSTM_GATES,
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, lambda s, w, d, fb: wn_to_keras(w, d, fb),
                         lambda s, w, fb: wn_to_tf1(w, fb), _shapes),
+    export={"keras3": "exact: keras.layers.LSTM with the weight norm folded into its kernels (l2-normalised columns "
+                      "times their gains, computed once: the inference maths; gates i, f, c, o; forget_bias folded)",
+            "onnx": "exact: ONNX LSTM with the weight norm folded into W and R (gates i, o, f, c; Rb = 0)"},
+    standard=_folded,
     legacy=Builder("legacy_rnn.weight_norm_lstm:weight_norm_lstm_cell", lambda s, d, scope: (
         (s.units,), {"forget_bias": s.forget_bias, "activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.weight_norm_lstm:weight_norm_lstm_cell", lambda s, d, scope: (

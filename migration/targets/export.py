@@ -40,6 +40,21 @@ def requested(targets: Optional[Sequence[str]]) -> list[str]:
     return out
 
 
+def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any]) -> None:
+    """Raise :class:`TargetRefused` (exit 2) before any conversion work when a requested target cannot take a block
+    of the checkpoint (``blocks``: the inspection's blocks: ``name``, ``wrapper``, ``directions`` of cells with
+    ``path`` and ``spec``); :func:`export_targets` checks the written blocks again."""
+    if targets and not blocks:
+        raise TargetRefused(f"--target {' --target '.join(targets)}: the checkpoint has no RNN block to export (only "
+                            "RNN blocks are exported to these targets yet); convert without --target.")
+    for block in blocks:
+        entry = {"name": block.name, "wrapper": block.wrapper,
+                 "cells": [{"direction": d, "path": c.path, "spec": c.spec.to_dict()}
+                           for d, cells in block.directions.items() for c in cells]}
+        for target in targets:
+            check_block(entry, target)
+
+
 def write_block_targets(targets: Sequence[str], tmp: str, block: dict,
                         read_weight: Callable[[str], np.ndarray]) -> dict[str, tuple[str, Any]]:
     """Write one block's target files into ``tmp``; return target -> (file relative to ``tmp``, the model built)."""

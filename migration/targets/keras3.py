@@ -4,7 +4,7 @@ with ``keras.saving.load_model(path, safe_mode=True)`` on any backend (nothing o
 Same contract as the Keras 2 block model (:mod:`migration.checkpoint.blocks`): inputs ``[x float32 [batch, time,
 input_size], sequence_length int32 [batch]]``; outputs ``tf.nest.flatten((outputs, final_state))`` as TF1's
 ``dynamic_rnn`` / ``bidirectional_dynamic_rnn`` returns them (LSTM states ``c, h``, layer by layer, fw before bw;
-outputs past a sequence's length are zero). Cells: ``keras.layers.LSTM`` / ``GRU(reset_after=False)`` /
+outputs past a sequence's length are zero). Cells: ``keras.layers.LSTM`` / ``GRU(reset_after=False)`` (``True`` for cuDNN's GRU) /
 ``SimpleRNN`` per layer, with the mask of ``sequence_length`` (a masked step keeps the state, as TF1 does); the
 backward direction reads the sequence backwards under the same mask, which is TF1's reverse-within-length.
 """
@@ -23,7 +23,7 @@ def _layer(keras, cell: TargetCell, backwards: bool, name: str):
     if cell.op == LSTM:
         return keras.layers.LSTM(cell.units, recurrent_activation="sigmoid", **common)
     if cell.op == GRU:
-        return keras.layers.GRU(cell.units, recurrent_activation="sigmoid", reset_after=False, **common)
+        return keras.layers.GRU(cell.units, recurrent_activation="sigmoid", reset_after=cell.reset_after, **common)
     return keras.layers.SimpleRNN(cell.units, **common)
 
 

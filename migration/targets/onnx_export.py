@@ -9,7 +9,8 @@ zero. Each layer is one op over time-major input with ``sequence_lens`` (ONNX ke
 Weights from the Keras layout (:mod:`migration.targets.weights`): ``W = kernel^T``, ``R = recurrent_kernel^T`` with
 the gate blocks in ONNX order (LSTM ``i, o, f, c`` from Keras ``i, f, c, o``: :data:`LSTM_ORDER`; GRU ``z, r, h`` as
 Keras; TF1's GRUCell resets before the recurrent MatMul: ``linear_before_reset=0``), ``B = [Wb, Rb]`` with the Keras
-bias (forget_bias already folded into b_f) as ``Wb`` and ``Rb = 0``.
+bias (forget_bias already folded into b_f) as ``Wb`` and ``Rb = 0`` (cuDNN's GRU: ``linear_before_reset=1``, its two
+Keras bias rows as ``Wb`` and ``Rb``).
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ SUFFIX = ".onnx"
 LSTM_ORDER: tuple[int, ...] = (0, 3, 1, 2)
 #: TF1's GRUCell multiplies r into h before the recurrent MatMul: ONNX ``linear_before_reset=0``
 GRU_LINEAR_BEFORE_RESET = 0
+#: CudnnCompatibleGRUCell multiplies r into the recurrent MatMul's result (plus its own bias): ``linear_before_reset=1``
+CUDNN_GRU_LINEAR_BEFORE_RESET = 1
 
 
 def onnx_weights(cell: TargetCell) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -37,7 +40,10 @@ def onnx_weights(cell: TargetCell) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     w = reorder(cell.kernel).T[None]
     r = reorder(cell.recurrent_kernel).T[None]
-    b = np.concatenate([reorder(cell.bias), np.zeros_like(cell.bias)])[None]
+    if cell.reset_after:  # Keras bias rows: input, recurrent -> ONNX Wb, Rb
+        b = np.concatenate([reorder(cell.bias[0]), reorder(cell.bias[1])])[None]
+    else:
+        b = np.concatenate([reorder(cell.bias), np.zeros_like(cell.bias)])[None]
     return (np.ascontiguousarray(w, np.float32), np.ascontiguousarray(r, np.float32),
             np.ascontiguousarray(b, np.float32))
 
@@ -86,7 +92,8 @@ def _direction(g: Graph, x_tm: str, lengths: str, cells: Sequence[TargetCell], d
                                  activations=["Sigmoid", act, act])
             states += [g.node("Squeeze", [y_c, axes0])[0], g.node("Squeeze", [y_h, axes0])[0]]
         else:
-            attrs = dict(linear_before_reset=GRU_LINEAR_BEFORE_RESET, activations=["Sigmoid", act]) if cell.op == GRU else \
+            reset = CUDNN_GRU_LINEAR_BEFORE_RESET if cell.reset_after else GRU_LINEAR_BEFORE_RESET
+            attrs = dict(linear_before_reset=reset, activations=["Sigmoid", act]) if cell.op == GRU else \
                 dict(activations=[act])
             y, y_h = g.node(cell.op, inputs, 2, hidden_size=cell.units, direction=direction, **attrs)
             states.append(g.node("Squeeze", [y_h, axes0])[0])

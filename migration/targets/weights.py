@@ -5,7 +5,8 @@ A target takes a block when every cell's family row says ``exact`` for it (the `
 (peepholes, ``num_proj``, clips) and an activation the target has. The arrays are the family converter's output
 (:func:`migration.families.cell_to_keras`): the very arrays the Keras 2 block model gets, in the Keras layout
 ``kernel [D, G*U]``, ``recurrent_kernel [U, G*U]``, ``bias [G*U]`` (LSTM gates i, f, c, o with forget_bias folded
-into b_f; GRU z, r, h with reset before the recurrent MatMul; one block for a simple RNN).
+into b_f; GRU z, r, h with reset before the recurrent MatMul, or ``bias [2, 3U]`` for cuDNN's reset after it; one
+block for a simple RNN).
 """
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ class TargetCell:
     @property
     def units(self) -> int:
         return self.spec.units
+
+    @property
+    def reset_after(self) -> bool:
+        """A GRU with cuDNN's reset (r applied after the recurrent MatMul): its Keras bias is ``[2, 3U]`` (input and
+        recurrent rows; CudnnCompatibleGRUCell), Keras 3 ``GRU(reset_after=True)``, ONNX ``linear_before_reset=1``."""
+        return self.op == GRU and self.bias.ndim == 2
 
     def arrays(self) -> list[np.ndarray]:
         return [self.kernel, self.recurrent_kernel, self.bias]
@@ -84,10 +91,12 @@ def block_cells(block: Mapping, read_weight: Callable[[str], np.ndarray]) -> dic
         spec = CellSpec.from_dict(cell["spec"])
         arrays = {name: read_weight(key) for name, key in cell["variables"].items()}
         weights = cell_to_keras(spec, arrays, cell["input_size"])
-        if len(weights) != 3:
-            raise TargetRefused(f"block {block['name']!r}: {spec.kind} cell converted to {len(weights)} arrays; the "
-                                "targets take kernel, recurrent_kernel and bias only")
         op = LSTM if spec.is_lstm else GRU if spec.is_gru else RNN
+        if family(spec).standard is not None:  # e.g. IndRNN's vector recurrence as diag(u)
+            op, weights = family(spec).standard(spec, weights)
+        if len(weights) != 3 or op not in (LSTM, GRU, RNN):
+            raise TargetRefused(f"block {block['name']!r}: {spec.kind} cell converted to {len(weights)} arrays for "
+                                f"{op!r}; the targets take kernel, recurrent_kernel and bias of an LSTM, GRU or RNN")
         out.setdefault(cell["direction"], []).append(
             TargetCell(spec, op, *(np.asarray(w, np.float32) for w in weights)))
     return out

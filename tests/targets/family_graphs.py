@@ -1,0 +1,86 @@
+"""One real TF1 checkpoint (tf.compat.v1.train.Saver, with its .meta) holding one block per cell family whose row
+says ``exact`` for the output targets (tests/targets/test_target_families.py walks the rows against it).
+
+Blocks on one input ``x [batch, T, D]`` with a ragged ``length`` placeholder (the hand-written cell: a Python-unrolled
+loop over the full length, as seed 002 wrote it); seeded asymmetric weights in [-0.8, 0.8], biases included;
+forget_bias values that differ from the defaults where the family has one (read from the .meta). The original session
+records every block's input and flat outputs (``tf.nest.flatten((outputs, final_state))``, TF1 order) on other inputs
+as ``ref_<block>.npz``: the tests' reference, independent of rnn-migrate's own graph runner.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+import legacy_rnn
+from legacy_rnn import indrnn, tf, v1, weight_norm_lstm
+
+T, D = 5, 3
+LENGTHS = np.array([T, 1, 3, 4, 2], np.int32)
+
+
+def _cells():
+    """block scope -> (how it is built: "dynamic" / "bi" / "fused" / "handwritten", cells); the kinds each covers."""
+    return {
+        "basic_rnn": ("dynamic", lambda: legacy_rnn.basic_rnn_cell(4, activation="relu")),
+        "basic_lstm": ("dynamic", lambda: legacy_rnn.basic_lstm_cell(4, forget_bias=0.6)),
+        "lstm": ("dynamic", lambda: legacy_rnn.lstm_cell(3, forget_bias=0.7)),
+        "gru": ("dynamic", lambda: legacy_rnn.gru_cell(4)),
+        "lstmblock": ("dynamic", lambda: legacy_rnn.lstm_block_cell(4, forget_bias=0.5)),
+        "fused": ("fused", lambda: legacy_rnn.lstm_block_fused_cell(4, forget_bias=0.3)),
+        "grublock": ("dynamic", lambda: legacy_rnn.multi_rnn_cell([legacy_rnn.gru_block_cell(4),
+                                                                   legacy_rnn.gru_block_cell(3)])),
+        "grublockv2": ("bi", lambda: (legacy_rnn.gru_block_cell_v2(3), legacy_rnn.gru_block_cell_v2(4))),
+        "cudnnlstm": ("dynamic", lambda: legacy_rnn.cudnn_compatible_lstm_cell(4)),
+        "cudnngru": ("dynamic", lambda: legacy_rnn.cudnn_compatible_gru_cell(3)),
+        "indrnn": ("dynamic", lambda: indrnn.ind_rnn_cell(4)),
+        "indygru": ("dynamic", lambda: indrnn.indy_gru_cell(3)),
+        "indylstm": ("dynamic", lambda: indrnn.indy_lstm_cell(4)),
+        "weightnorm": ("dynamic", lambda: weight_norm_lstm.weight_norm_lstm_cell(4, forget_bias=0.6)),
+        "hand": ("handwritten", lambda: legacy_rnn.handwritten_rnn_cell(4, D, scope="rnn_cell")),
+    }
+
+
+BLOCKS = tuple(_cells())
+
+
+def _block(how: str, make, x, length):
+    """(outputs, final_state) of one block, batch-major, as TF1's dynamic_rnn / bidirectional_dynamic_rnn give them."""
+    if how == "dynamic":
+        return legacy_rnn.dynamic_rnn(make(), x, sequence_length=length, dtype=tf.float32)
+    if how == "bi":
+        fw, bw = make()
+        return legacy_rnn.bidirectional_dynamic_rnn(fw, bw, x, sequence_length=length, dtype=tf.float32)
+    if how == "fused":
+        out, state = make()(tf.transpose(x, [1, 0, 2]), dtype=tf.float32, sequence_length=length)
+        return tf.transpose(out, [1, 0, 2]), state
+    step = make()
+    state = tf.zeros([tf.shape(x)[0], 4])
+    outs = []
+    for t in range(T):
+        state = step(x[:, t], state)
+        outs.append(state)
+    return tf.stack(outs, 1), state
+
+
+def build(directory, seed: int = 31) -> str:
+    with legacy_rnn.new_graph(seed) as graph:
+        x = v1.placeholder(tf.float32, [None, T, D], name="x")
+        length = v1.placeholder(tf.int32, [None], name="length")
+        flat = {}
+        for name, (how, make) in _cells().items():
+            with v1.variable_scope(name):
+                flat[name] = tf.nest.flatten(_block(how, make, x, length))
+        sess = legacy_rnn.new_session(graph)
+        legacy_rnn.initialize(sess)
+        rng = np.random.default_rng(seed)
+        for var in v1.global_variables():
+            var.load(rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32), sess)
+        os.makedirs(directory, exist_ok=True)
+        x_np = np.random.default_rng(seed + 1).normal(0, 1, (len(LENGTHS), T, D)).astype(np.float32)
+        for name, values in sess.run(flat, {x: x_np, length: LENGTHS}).items():
+            lengths = np.full_like(LENGTHS, T) if _cells()[name][0] == "handwritten" else LENGTHS
+            np.savez(os.path.join(str(directory), f"ref_{name}.npz"), x=x_np, lengths=lengths,
+                     **{f"out{k}": v for k, v in enumerate(values)})
+        return v1.train.Saver().save(sess, os.path.join(str(directory), "model.ckpt"))
