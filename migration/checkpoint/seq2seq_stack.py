@@ -32,7 +32,9 @@ from migration.core.specs import CellSpec
 from migration.graph.graphdef import ref
 
 CELLS = {"basic_lstm_cell": "basic_lstm", "gru_cell": "gru", "basic_rnn_cell": "basic_rnn"}
-_GATES = {"basic_lstm": 4, "gru": 2, "basic_rnn": 1}
+#: cell scope -> (bias name, kernel name, bias width / units, state vectors per layer)
+_LAYOUT = {"basic_lstm_cell": ("bias", "kernel", 4, 2), "gru_cell": ("gates/bias", "gates/kernel", 2, 1),
+           "basic_rnn_cell": ("bias", "kernel", 1, 1)}
 _CELL_PATH = re.compile(r"(?:multi_rnn_cell/cell_(\d+)/)?(basic_lstm_cell|gru_cell|basic_rnn_cell)/(?:gates/)?bias")
 
 
@@ -46,9 +48,8 @@ def _cell_paths(rel: dict, root: str) -> dict[int, str]:
 
 
 def _state_size(r, user: str, path: str) -> int:
-    kind = CELLS[path.rsplit("/", 1)[-1]]
-    units = r.vs[user + path + ("/gates/bias" if kind == "gru" else "/bias")].shape[0] // _GATES[kind]
-    return units * (2 if kind == "basic_lstm" else 1)
+    bias, _, width, states = _LAYOUT[path.rsplit("/", 1)[-1]]
+    return r.vs[user + path + "/" + bias].shape[0] // width * states
 
 
 def _depth(r, user: str, att: str, paths: dict[int, str]) -> Optional[int]:
@@ -76,8 +77,47 @@ def _layers(paths: dict[int, str], depth: Optional[int], where: str) -> list[str
     return [paths[k] for k in range(n)]
 
 
-def _projection(r, names: list[str], top: str, units: int, vocab: int) -> Optional[dict[str, Any]]:
-    free = [k for k in r.free() if not k.startswith(top) and "/" not in k.rsplit("/", 1)[-1]]
+def _reads_decoder_outputs(meta, key: str, decoder: str, hops: int = 10) -> bool:
+    """True when a node within ``hops`` ops downstream of variable ``key`` also reads (through up to 3 single-input
+    ops) an ``AttnOutputProjection`` output of ``decoder``: a sampled-softmax loss, a ``feed_previous`` loop function
+    or the program's own ``outputs @ w + b`` projects the decoder outputs with it."""
+    nodes = meta.main
+    consumers: dict[str, list[str]] = {}
+    for node in nodes.values():
+        for inp in node.input:
+            consumers.setdefault(ref(inp.lstrip("^"))[0], []).append(node.name)
+
+    def from_decoder(name: str) -> bool:
+        for _ in range(4):
+            if decoder in name and "AttnOutputProjection" in name:
+                return True
+            node = nodes.get(name)
+            if node is None or len(node.input) != 1:
+                return False
+            name = ref(node.input[0])[0]
+        return False
+
+    seen, frontier = {key}, [key]
+    for _ in range(hops):
+        nxt = []
+        for name in frontier:
+            for c in consumers.get(name, []):
+                if c in seen:
+                    continue
+                seen.add(c)
+                if any(from_decoder(ref(i.lstrip("^"))[0]) for i in nodes[c].input):
+                    return True
+                nxt.append(c)
+        frontier = nxt
+    return False
+
+
+def _projection(r, top: str, decoder: str, units: int, vocab: int) -> Optional[dict[str, Any]]:
+    """``output_projection``'s ``w``/``b``: the one ``[units, V]`` (or ``[V, units]``) and ``[V]`` variables outside
+    the scope; with a ``.meta``, only those that project the decoder outputs in the graph."""
+    free = [k for k in r.free() if not k.startswith(top)]
+    if r.meta is not None:
+        free = [k for k in free if _reads_decoder_outputs(r.meta, k, decoder)]
     shape = {k: tuple(r.vs[k].shape) for k in free}
     biases = [k for k in free if shape[k] == (vocab,)]
     for transposed, want in ((False, (units, vocab)), (True, (vocab, units))):
@@ -110,16 +150,16 @@ def read(r, block, user: str, top: str, att: str) -> tuple[Optional[dict[str, An
     for path in pool:
         cell_dir = path.rsplit("/", 1)[-1]
         kind = CELLS[cell_dir]
-        bias = r.vs[user + path + ("/gates/bias" if kind == "gru" else "/bias")]
-        kernel = r.vs[user + path + ("/gates/kernel" if kind == "gru" else "/kernel")]
-        units = bias.shape[0] // _GATES[kind]
+        bias_name, kernel_name, width, _ = _LAYOUT[cell_dir]
+        kernel = r.vs[user + path + "/" + kernel_name]
+        units = r.vs[user + path + "/" + bias_name].shape[0] // width
         spec, src = r.spec_for(kind, units, False, None, (user + path).rsplit("/", 1)[0], cell_dir, user + path)
         specs.append((spec, int(kernel.shape[0] - units)))
         sources = sources or src
     vin, emb = r.vs[user + enc_root + "embedding"].shape
     vout = r.vs[user + top + "embedding_attention_decoder/embedding"].shape[0]
     last = specs[pool.index(dec[-1])][0].units
-    proj = _projection(r, names, user + top, last, int(vout)) if projection else None
+    proj = _projection(r, user + top, (user + att).rstrip("/"), last, int(vout)) if projection else None
     taken = names + ([proj["kernel"], proj["bias"]] if proj else [])
     desc = {"stack": True, "user_prefix": user, "kind": specs[0][0].kind, "units": int(specs[0][0].units),
             "num_encoder_symbols": int(vin), "num_decoder_symbols": int(vout), "embedding_size": int(emb),
