@@ -8,8 +8,9 @@ encoder and decoder id tensors are the indices of the ``embedding_lookup`` of ea
 the per-step logits are the ``BiasAdd`` of ``AttnOutputProjection/bias``. Verification feeds random ids there and
 compares the logits (reference ``original-graph``).
 
-Refused (with the reason): an ``attention_decoder`` outside ``embedding_attention_seq2seq``, and
-``output_projection=(w, b)`` graphs (no ``output_projection_wrapper``): their projection is the user's own variables.
+A ``MultiRNNCell`` stack, cells shared between layers or between encoder and decoder, and ``output_projection=(w, b)``
+graphs (no ``output_projection_wrapper``) are read by :mod:`.seq2seq_stack` instead (``desc["stack"]``). Refused (with
+the reason): an ``attention_decoder`` outside ``embedding_attention_seq2seq``.
 """
 from __future__ import annotations
 
