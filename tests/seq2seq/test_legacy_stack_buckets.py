@@ -259,3 +259,27 @@ def test_export_writes_the_checkpoint_names_back(built, name: str) -> None:
     assert set(arrays) == set(entry["variables"]) | ({proj["kernel"], proj["bias"]} if proj else set())
     reader = tf.train.load_checkpoint(built["prefix"])
     assert max(float(np.max(np.abs(a - reader.get_tensor(k)))) for k, a in arrays.items()) < 1e-6
+
+
+def test_a_stack_with_a_missing_layer_is_refused_with_the_scope(tmp_path, capsys) -> None:
+    """``cell_0`` and ``cell_2`` without ``cell_1``: a named refusal (exit 2, nothing written), not a guess."""
+    from migration.checkpoint.export import write_tf1_checkpoint
+
+    rng = np.random.default_rng(0)
+    top = "s/embedding_attention_seq2seq/"
+    att = top + "embedding_attention_decoder/attention_decoder/"
+    arrays = {top + "rnn/embedding_wrapper/embedding": [7, 4], top + "embedding_attention_decoder/embedding": [7, 4],
+              att + "AttnW_0": [1, 1, 3, 3], att + "AttnV_0": [3], att + "Attention_0/kernel": [9, 3],
+              att + "Attention_0/bias": [3], att + "kernel": [7, 4], att + "bias": [4],
+              att + "AttnOutputProjection/kernel": [6, 3], att + "AttnOutputProjection/bias": [3]}
+    for k in (0, 2):
+        cell = f"{top}rnn/embedding_wrapper/multi_rnn_cell/cell_{k}/gru_cell/"
+        arrays.update({cell + "gates/kernel": [7, 6], cell + "gates/bias": [6], cell + "candidate/kernel": [7, 3],
+                       cell + "candidate/bias": [3]})
+    prefix = write_tf1_checkpoint({k: rng.normal(size=s).astype(np.float32) for k, s in arrays.items()},
+                                  str(tmp_path / "gap" / "model.ckpt"))
+    capsys.readouterr()
+    assert main(["convert", prefix, str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "s/embedding_attention_seq2seq/ encoder: cells [0, 2] for a 3-layer stack" in err, err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
