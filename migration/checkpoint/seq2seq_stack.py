@@ -43,7 +43,8 @@ def _cell_paths(rel: dict, root: str) -> dict[int, str]:
     out = {}
     for n in rel:
         if n.startswith(root) and (m := _CELL_PATH.fullmatch(n[len(root):])):
-            out[int(m.group(1)) if m.group(1) is not None else -1] = root + n[len(root):].rsplit("/bias", 1)[0].removesuffix("/gates")
+            cell = n[len(root):].rsplit("/bias", 1)[0].removesuffix("/gates")
+            out[int(m.group(1)) if m.group(1) is not None else -1] = root + cell
     return out
 
 

@@ -235,7 +235,8 @@ def _tampered(built: dict, original, name: str, change) -> float:
 
 
 def test_negative_controls(built, original) -> None:
-    assert _tampered(built, original, "a", lambda a: None) < 1e-5  # the untouched arrays pass: the controls below can fail
+    # the untouched arrays pass: the controls below can fail
+    assert _tampered(built, original, "a", lambda a: None) < 1e-5
 
     def swap_gates(arrays) -> None:  # GRU r/u gates swapped
         key = "a/embedding_attention_seq2seq/rnn/embedding_wrapper/multi_rnn_cell/cell_0/gru_cell/gates/kernel"
