@@ -186,9 +186,10 @@ def _rnn_arrays(rnn_layer, block_prefix: str, forget_bias: float, out: dict, sou
 def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 1.0) -> tuple[dict, dict]:
     """TF1 name -> array for every exported weight of ``model`` (see the module docstring)."""
     from modern_rnn import keras
+    from modern_rnn.seq2seq.legacy_models import LegacyStackSeq2SeqModel
     from modern_rnn.seq2seq.models import AttentionDecoderModel, LegacyAttentionSeq2SeqModel
 
-    if isinstance(model, (AttentionDecoderModel, LegacyAttentionSeq2SeqModel)):
+    if isinstance(model, (AttentionDecoderModel, LegacyAttentionSeq2SeqModel, LegacyStackSeq2SeqModel)):
         # convert's seq2seq/<name>.keras: back under the TF1 names recorded in its config
         from migration.checkpoint.seq2seq import tf1_arrays
 

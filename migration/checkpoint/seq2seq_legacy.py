@@ -8,8 +8,9 @@ encoder and decoder id tensors are the indices of the ``embedding_lookup`` of ea
 the per-step logits are the ``BiasAdd`` of ``AttnOutputProjection/bias``. Verification feeds random ids there and
 compares the logits (reference ``original-graph``).
 
-Refused (with the reason): an ``attention_decoder`` outside ``embedding_attention_seq2seq``, and
-``output_projection=(w, b)`` graphs (no ``output_projection_wrapper``): their projection is the user's own variables.
+A ``MultiRNNCell`` stack, cells shared between layers or between encoder and decoder, and ``output_projection=(w, b)``
+graphs (no ``output_projection_wrapper``) are read by :mod:`.seq2seq_stack` instead (``desc["stack"]``). Refused (with
+the reason): an ``attention_decoder`` outside ``embedding_attention_seq2seq``.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from migration.checkpoint.checks import Check
 from migration import seq2seq_converters as s2c
 from migration.checkpoint.seq2seq_base import write_slots
 from migration.checkpoint.seq2seq_graph import run_original
+from migration.checkpoint import seq2seq_stack
 from migration.core.errors import MigrationError
 from migration.graph.graphdef import ref
 from migration.core.specs import CellSpec
@@ -48,10 +50,8 @@ def read(r, block) -> tuple[Optional[dict[str, Any]], str, list[str]]:
     rel = {k[len(user):]: k for k in names}
     cells = {m.group(1) for n in rel if (m := re.fullmatch(
         re.escape(ATT) + r"output_projection_wrapper/(\w+)/(?:kernel|bias|gates/kernel)", n))}
-    if len(cells) != 1 or next(iter(cells)) not in _CELLS:
-        return None, (f"{top}: no output_projection_wrapper/<basic_lstm_cell|gru_cell|basic_rnn_cell> (an "
-                      "embedding_attention_seq2seq built with output_projection=(w, b), or another cell); not "
-                      "converted by `convert`"), names
+    if len(cells) != 1 or next(iter(cells)) not in _CELLS:  # a MultiRNNCell, output_projection=(w, b), shared cells
+        return seq2seq_stack.read(r, block, user, TOP, ATT)
     cell_dir = next(iter(cells))
     kind = _CELLS[cell_dir]
     bias = r.vs[user + ATT + f"output_projection_wrapper/{cell_dir}/" + ("gates/bias" if kind == "gru" else "bias")]
@@ -109,6 +109,9 @@ def build_model(desc: dict, arrays: dict[str, np.ndarray], forget_bias: Optional
 
 def tf1_arrays(model) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     desc = model.tf1["legacy"]
+    if desc.get("stack"):
+        out = seq2seq_stack.tf1_arrays(model)
+        return out, {k: f"{model.name}: embedding_attention_seq2seq" for k in out}
     spec = _spec(desc, model.tf1.get("forget_bias"))
     named = {k: v.numpy() for k, v in model.scope.named_weights().items()}
     cells = {path: (spec, cell.get_weights()) for path, cell in model.scope.cells.items()}
@@ -181,10 +184,13 @@ def convert_entry(conv, info, original_factory) -> dict[str, Any]:
         why = "no .meta next to the checkpoint"
     else:
         try:
-            graph = locate(original_factory(), desc)
+            graph = (seq2seq_stack.locate(original_factory().index, desc) if desc.get("stack") else
+                     locate(original_factory(), desc))
         except MigrationError as exc:
             why = f"the model was not found in the .meta graph ({exc})"
     arrays = {k: conv.read_weight(k) for k in sorted(info.names)}
+    if desc.get("stack"):
+        return _convert_stack(conv, info, desc, arrays, graph, why)
     model = build_model(desc, arrays, conv.forget_bias)
     if conv.forget_bias is not None and desc["kind"] == "basic_lstm":
         desc = {**desc, "spec": {**desc["spec"], "forget_bias": float(conv.forget_bias)},
@@ -209,7 +215,37 @@ def convert_entry(conv, info, original_factory) -> dict[str, Any]:
                         "initial_state_attention": "False (TF1's default)"}}
 
 
+def _convert_stack(conv, info, desc: dict, arrays: dict, graph: Optional[dict], why: str) -> dict[str, Any]:
+    feed_previous = bool(graph and graph["feed_previous"])
+    if feed_previous and desc["projection"] and not desc["projection_vars"]:
+        raise MigrationError(f"seq2seq {info.name}: a feed_previous=True graph with output_projection=(w, b), and w/b "
+                             "were not found among the checkpoint's variables ([units, V] or [V, units] and [V]); "
+                             "convert the training graph's checkpoint instead")
+    model = seq2seq_stack.build_model(desc, arrays, conv.forget_bias, feed_previous)
+    file = conv.rel("seq2seq", f"{info.name}.keras")
+    model.save(os.path.join(conv.tmp, file))
+    for key in info.names:
+        conv.destinations[key] = f"{file} ({info.kind})"
+    conv.notes.append(f"seq2seq {info.name}: written as {file} (LegacyStackSeq2SeqModel: {len(desc['encoder_layers'])} "
+                      f"layer(s), {len(desc['pool'])} cell weight set(s), output_projection "
+                      f"{'in the model' if desc['projection_vars'] else 'outside' if desc['projection'] else 'no'})")
+    return {"kind": info.kind, "name": info.name, "scope": desc["user_prefix"] + TOP, "file": file, "legacy": desc,
+            "variables": sorted(info.names), "graph": graph, "graph_note": why,
+            "load": ("import modern_rnn.seq2seq.legacy_models, tf_keras; "
+                     f"m = tf_keras.models.load_model('{file}', safe_mode=True)"),
+            "decode": {"teacher_forced": "m({'encoder_inputs': ids [B, Te], 'decoder_inputs': ids [B, Td]}) -> "
+                                         "the decoder outputs [B, Td, units or V] (the TF1 output list stacked on "
+                                         "axis 1; any bucket's lengths)",
+                       "logits": "from_config({**m.get_config(), 'project_outputs': True}) with m's weights: "
+                                 "outputs @ w + b (when output_projection's w/b are in the model)"},
+            "assumed": {"feed_previous": f"{feed_previous} (read from the first bucket's graph copy)",
+                        "initial_state_attention": "False (TF1's default)"}}
+
+
 def _rebuilt(checkpoint: str, desc: dict, enc: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    if desc.get("stack"):
+        raise MigrationError("a legacy_seq2seq model with a MultiRNNCell, shared cells or output_projection is "
+                             "verified against its .meta graph only; keep the .meta next to the checkpoint")
     import legacy_rnn
     from legacy_rnn.seq2seq import legacy_seq2seq as legacy
 
@@ -230,6 +266,7 @@ def _rebuilt(checkpoint: str, desc: dict, enc: np.ndarray, dec: np.ndarray) -> n
 def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:
     from migration.safe_io import confined_path, load_keras_model
     import modern_rnn.seq2seq.models  # noqa: F401
+    import modern_rnn.seq2seq.legacy_models  # noqa: F401
 
     desc, graph = entry["legacy"], entry.get("graph")
     model = load_keras_model(confined_path(out_dir, entry["file"], what="seq2seq model file"))

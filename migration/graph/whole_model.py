@@ -21,6 +21,7 @@ import numpy as np
 from migration.core.errors import MigrationError
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
 from migration.graph.graphdef import const_value, node_dtype, ref
+from migration.graph.legacy_outputs import bucket_outputs
 from migration.graph.limits import check_feed, current as current_limits
 from migration.graph.model_outputs import (DEQUEUE_OPS, dequeued, dequeued_signature, loss_predictions,
                                            prediction_logits)
@@ -115,6 +116,8 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
     else:
         outs, _losses = loss_predictions(og.index)
         how = "the logits the loss consumes"
+        if _losses and (steps := bucket_outputs(og.index, outs)):
+            outs, how = steps, "the first bucket's per-step decoder outputs (legacy_seq2seq attention decoder)"
         if not outs:
             outs, how = xent_logits(og), "the logits the loss consumes"
         if not outs:

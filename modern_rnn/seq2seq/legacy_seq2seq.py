@@ -239,7 +239,8 @@ def attention_decoder(decoder_inputs, initial_state, attention_states, cell, out
 
         def attention(state):
             flat = _state_list(state)
-            query = tf.concat(flat[::-1] if len(flat) == 2 else flat, 1)   # Keras [h, c] -> TF1 (c, h)
+            tf1_order = getattr(inner, "tf1_state_order", False)  # legacy_models.TF1Stack: already TF1's order
+            query = tf.concat(flat[::-1] if len(flat) == 2 and not tf1_order else flat, 1)  # Keras [h, c] -> (c, h)
             out = []
             for a in range(num_heads):
                 with scope.enter(f"Attention_{a}"):

@@ -27,6 +27,7 @@ from modern_rnn.seq2seq.attention_wrapper import AttentionWrapper
 from modern_rnn.seq2seq.decoders import (BasicDecoder, BeamSearchDecoder, GreedyEmbeddingHelper, dynamic_decode,
                                          tile_batch)
 from modern_rnn.seq2seq.legacy_seq2seq import Seq2SeqScope, embedding_attention_seq2seq
+from modern_rnn.seq2seq import legacy_models  # noqa: F401  (registers LegacyStackSeq2SeqModel for safe-mode loading)
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn.seq2seq")
