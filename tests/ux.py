@@ -2,10 +2,13 @@
 unset, a detector for TensorFlow's log lines and deprecation warnings, and TensorBoard event files read back."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,12 +42,7 @@ def run_cli_in_process(*args: str, cwd: str | os.PathLike) -> subprocess.Complet
     :func:`run_cli` returns, without a fresh interpreter importing TensorFlow (and the sandbox child is this process's
     shared one). For tests about a command's result and messages, not about process start-up (``sys.path``, the
     C++ logger's stderr noise, signals, exit at a crash: those keep :func:`run_cli`)."""
-    import contextlib
-    import io
-
     from migration.cli import main
-
-    import tempfile
 
     out, err = io.StringIO(), io.StringIO()
     previous = os.getcwd()
