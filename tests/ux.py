@@ -2,10 +2,13 @@
 unset, a detector for TensorFlow's log lines and deprecation warnings, and TensorBoard event files read back."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +35,35 @@ def run_cli(*args: str, cwd: str | os.PathLike, timeout: int = 300, **env: str) 
     environ.update(MPLBACKEND="Agg", **env)
     return subprocess.run([sys.executable, "-m", "migration", *args], cwd=cwd, env=environ, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def run_cli_in_process(*args: str, cwd: str | os.PathLike) -> subprocess.CompletedProcess:
+    """``migration.cli.main(ARGS)`` in THIS process, in ``cwd``, with ``sys.stdout``/``sys.stderr`` captured: what
+    :func:`run_cli` returns, without a fresh interpreter importing TensorFlow (and the sandbox child is this process's
+    shared one). For tests about a command's result and messages, not about process start-up (``sys.path``, the
+    C++ logger's stderr noise, signals, exit at a crash: those keep :func:`run_cli`)."""
+    from migration.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
+    saved_fd = os.dup(2)
+    with tempfile.TemporaryFile() as fd_err:  # file descriptor 2 too: TensorFlow's C++ and logging handler lines
+        sys.stderr.flush()
+        os.dup2(fd_err.fileno(), 2)
+        os.chdir(cwd)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(list(args))
+                except SystemExit as exc:  # usage errors
+                    code = exc.code if isinstance(exc.code, int) else 2
+        finally:
+            os.chdir(previous)
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+        fd_err.seek(0)
+        written = fd_err.read().decode("utf-8", "replace")
+    return subprocess.CompletedProcess(["rnn-migrate", *args], code, out.getvalue(), written + err.getvalue())
 
 
 def read_events(directory: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:

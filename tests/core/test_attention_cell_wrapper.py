@@ -18,6 +18,9 @@ from migration.core.specs import CellSpec
 from .harness import FAST_SESSION, LENGTHS, random_inputs
 from .reference import sigmoid, step, zero_state
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("attention_cell_wrapper")
+
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
 L, A, V, I = 3, 3, 2, 5  # attn_length, attn_size, attn_vec_size, input_size (all distinct from D=4 and the units)
 CASES = {"lstm": (CellSpec("basic_lstm", 4, forget_bias=0.5), True),

@@ -23,6 +23,9 @@ import migration
 from migration.commands.example import MODULES
 from migration.upgrade import symbols
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("packaging")
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

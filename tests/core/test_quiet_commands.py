@@ -8,6 +8,9 @@ import pytest
 from migration.core import tf_env
 from tests.ux import run_cli, tf_noise
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("quiet_commands")
+
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):

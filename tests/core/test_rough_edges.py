@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.ux import ROOT, run_cli
+from tests.ux import ROOT, run_cli_in_process as run_cli  # messages and exit codes: no process start-up needed
 
 
 def test_no_doc_installs_an_extra_without_the_editable_flag():

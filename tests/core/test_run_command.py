@@ -17,6 +17,9 @@ import pytest
 
 from tests.ux import run_cli
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("run_command")
+
 PROGRAM = '''\
 import json, os, sys
 import numpy as np

@@ -1,8 +1,9 @@
 """The demo runs the examples' tests share (each costs a whole TF1 training, conversion and Keras resume).
 
-``demo_pair``: two ``python -m migration demo`` processes with the same seed, each in an EMPTY working directory
-with ``TF_CPP_MIN_LOG_LEVEL`` unset: the first with no ``--workdir`` (its temporary directory must be removed), the
-second with ``--workdir`` (its files are inspected). tests/examples/test_ux_examples.py compares their figures
+``demo_pair``: two ``rnn-migrate demo`` runs with the same seed, each in an EMPTY working directory: the first a
+fresh ``python -m migration`` process with ``TF_CPP_MIN_LOG_LEVEL`` unset and no ``--workdir`` (its temporary
+directory must be removed, its stderr must be quiet), the second in the test process with ``--workdir`` (its files
+are inspected; stdout, stderr and file descriptor 2 captured). tests/examples/test_ux_examples.py compares their figures
 (same seed, same figures) and checks the first's clean-up; tests/examples/test_demo.py checks the second's files
 and figures. Both modules carry ``xdist_group("demo")`` so one xdist worker makes the pair once."""
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.ux import run_cli
+from tests.ux import run_cli, run_cli_in_process
 
 PLOT, LOGDIR = "out/plots/loss.png", "out/tb"
 STEPS, KERAS_STEPS = 30, 10
@@ -34,7 +35,11 @@ def demo_pair(tmp_path_factory) -> tuple[DemoRun, DemoRun]:
     for k, keep in enumerate((False, True)):
         cwd = tmp_path_factory.mktemp(f"demo{k}")
         workdir = cwd / "work" if keep else None
-        proc = run_cli(*DEMO, *(["--workdir", str(workdir)] if keep else []), cwd=cwd)
+        if keep:  # in this process (a fresh one costs a TensorFlow import and a sandbox child): same seed, same
+            # figures as the fresh process is then also a check that the demo does not depend on the caller's state
+            proc = run_cli_in_process(*DEMO, "--workdir", str(workdir), cwd=cwd)
+        else:
+            proc = run_cli(*DEMO, cwd=cwd)
         lines = proc.stdout.strip().splitlines()
         runs.append(DemoRun(proc, cwd, json.loads(lines[-1]) if lines else {}, workdir))
     return runs[0], runs[1]

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +9,6 @@ import pytest
 
 from migration.examples import echo
 
-ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -87,14 +84,14 @@ def test_too_small_size_is_a_clear_error(capsys):
     assert "`size`" in error and "at least 1000" in error
 
 
-def test_cli_json_plot_and_logdir(tmp_path):
+def test_cli_json_plot_and_logdir(tmp_path, capsys):
+    """The example's command line in this process (a fresh one is tests/examples/test_ux_examples.py's job)."""
     plot, logdir = tmp_path / "echo.png", tmp_path / "tb"
-    proc = subprocess.run(
-        [sys.executable, "-m", "migration.examples.echo", "--impl", "static", "--compare", "--size", "120000", "--json",
-         "--quiet", "--plot", str(plot), "--logdir", str(logdir)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    code = echo.main(["--impl", "static", "--compare", "--size", "120000", "--json", "--quiet", "--plot", str(plot),
+                      "--logdir", str(logdir)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err[-2000:]
+    result = json.loads(printed.out.strip().splitlines()[-1])
     assert result["impl"] == "static" and set(result["runs"]) == {"static", "keras"}
     assert len(result["losses"]) == 1 and result["final_loss"] == pytest.approx(result["runs"]["static"]["final_loss"])
     assert abs(result["runs"]["static"]["final_loss"] - result["runs"]["keras"]["final_loss"]) < 1e-4

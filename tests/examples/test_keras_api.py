@@ -8,6 +8,9 @@ import pytest
 
 from migration.examples import keras_api
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("keras_api")
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

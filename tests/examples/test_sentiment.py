@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +10,6 @@ import pytest
 
 from migration.examples import sentiment, sentiment_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -90,15 +87,15 @@ def test_restricted_glove_rows_are_the_full_matrix_rows():
     np.testing.assert_array_equal(prepared.matrix[prepared.test_ids[:200]], full.vectors[full_ids])
 
 
-def test_cli_json_plot_logdir(tmp_path, tiny_glove):
+def test_cli_json_plot_logdir(tmp_path, tiny_glove, capsys):
+    """The example's command line in this process (a fresh one is tests/examples/test_ux_examples.py's job)."""
     plot = tmp_path / "s.png"
-    proc = subprocess.run(
-        [sys.executable, "-m", "migration.examples.sentiment_cli", "--steps", "6", "--save-every", "3", "--max-len", "8",
-         "--glove", str(tiny_glove), "--ckpt-dir", str(tmp_path / "ck"), "--same-init", "--json", "--quiet",
-         "--plot", str(plot), "--logdir", str(tmp_path / "tb")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    code = sentiment_cli.main(["--steps", "6", "--save-every", "3", "--max-len", "8", "--glove", str(tiny_glove),
+                               "--ckpt-dir", str(tmp_path / "ck"), "--same-init", "--json", "--quiet",
+                               "--plot", str(plot), "--logdir", str(tmp_path / "tb")])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err[-2000:]
+    result = json.loads(printed.out.strip().splitlines()[-1])
     for side in ("legacy", "modern"):
         assert 0.0 <= result[side]["held_out_accuracy"] <= 1.0
     assert result["legacy"]["global_step"] == 6 and Path(result["legacy"]["checkpoint"] + ".index").is_file()

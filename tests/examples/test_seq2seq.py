@@ -2,15 +2,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 
 from migration.examples import seq2seq
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_batches_are_reversals_with_eos_and_ragged_lengths() -> None:
@@ -29,14 +25,16 @@ def test_bad_arguments_are_exit_2(capsys) -> None:
     assert "`--max-len`" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
 
 
-def test_cli_trains_converts_and_decodes_identically(tmp_path) -> None:
+def test_cli_trains_converts_and_decodes_identically(tmp_path, capsys) -> None:
+    """`rnn-migrate example seq2seq` in this process (the command's result is the point, not a process start-up)."""
+    from migration import cli
+
     plot = tmp_path / "loss.png"
-    proc = subprocess.run(
-        [sys.executable, "-m", "migration.cli", "example", "seq2seq", "--steps", "40", "--test-size", "16",
-         "--units", "16", "--json", "--quiet", "--plot", str(plot)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    code = cli.main(["example", "seq2seq", "--steps", "40", "--test-size", "16", "--units", "16", "--json", "--quiet",
+                     "--plot", str(plot)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err[-2000:]
+    result = json.loads(printed.out.strip().splitlines()[-1])
     assert result["identical_ids"] == {"greedy": True, "beam": True}
     assert result["greedy_accuracy"]["legacy"] == result["greedy_accuracy"]["modern"]
     assert result["beam_accuracy"]["legacy"] == result["beam_accuracy"]["modern"]

@@ -7,6 +7,9 @@ import pytest
 
 from migration.examples import text_prep as T
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("text_prep")
+
 # seed 003's index_to_word, transcribed from /work/shared/seeds/003_*.txt (204 words, sorted, ids 0..203)
 SEED_VOCAB = [
     "(3", "Ah,", "Amy's", "And", "Explorer", "Firefox.", "For", "Galileo,", "Goblin", "Green", "Hubble", "I", "I'm",

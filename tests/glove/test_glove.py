@@ -14,6 +14,9 @@ from migration import glove as G
 from migration import cli
 from migration.core.errors import MigrationError
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("glove_default")
+
 ENGINES = ["pyarrow", "pandas", "python"]
 SEED_IDS = {"the": 0, "and": 5, "was": 15, "i": 41, "thought": 804, "movie": 1005, "incredible": 7446,
             "inspiring": 13767}

@@ -16,7 +16,7 @@ import pytest
 from migration.checkpoint.bookkeeping import classify
 from migration.checkpoint.reader import VariableInfo
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scale_ps")]
 
 
 def manifest(out: str) -> dict:

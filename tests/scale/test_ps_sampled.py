@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scale_ps")]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,10 @@ from migration.core.errors import MigrationError
 from migration.hdf5_check import check_hdf5, hdf5_problem
 from migration.safe_io import check_keras_archive, load_keras_model
 from tests.security.model_files import LSTM_KERNEL, members, rewrite, save_lstm_model
-from tests.ux import run_cli
+from tests.ux import run_cli_in_process
+
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("hdf5_rules")
 
 SECRET = np.frombuffer(b"TOP-SECRET-PASSWORD!" * 16, dtype="<f4").reshape(4, 20)  # 320 bytes = the kernel's size
 
@@ -37,7 +40,7 @@ def _external(secret: str):
 
 def test_export_refuses_external_storage_and_copies_nothing(saved, tmp_path):
     path = rewrite(saved / "model.keras", tmp_path / "model.keras", weights=_external(str(saved / "secret.bin")))
-    proc = run_cli("export", "model.keras", "out/model.ckpt", cwd=tmp_path)
+    proc = run_cli_in_process("export", "model.keras", "out/model.ckpt", cwd=tmp_path)  # the refusal, not start-up
     assert proc.returncode == 2, proc.stderr
     assert "external storage" in proc.stderr and LSTM_KERNEL in proc.stderr and "secret.bin" in proc.stderr
     assert "Traceback" not in proc.stderr

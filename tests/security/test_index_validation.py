@@ -21,6 +21,9 @@ from migration.core.errors import MigrationError
 from tests.security.index_files import copy_with_index, edit_entry, edit_header, read_entries, save_checkpoint
 from tests.ux import ROOT, run_cli
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("index_validation")
+
 DATA = ".data-00000-of-00001"
 
 

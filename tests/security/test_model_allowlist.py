@@ -16,7 +16,10 @@ from migration.import_path import strip_startup_directory, without_directories
 from migration.keras_config import MAX_DEPTH, check_config, config_violation, json_depth, parse_bounded_json
 from migration.safe_io import check_keras_archive, load_keras_model
 from tests.security.model_files import layer, rewrite, save_lstm_model
-from tests.ux import run_cli
+from tests.ux import run_cli, run_cli_in_process
+
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("model_allowlist")
 
 #: evil.py: writes the marker when imported, and provides what the configs below name (so main exits 0)
 EVIL = ("import pathlib\npathlib.Path({marker!r}).write_text('ran')\nfrom tf_keras import Sequential\n"
@@ -41,29 +44,38 @@ def _model_module(module: str):
     return lambda cfg: cfg.__setitem__("module", module)
 
 
-@pytest.mark.parametrize("where, edit, key", [
+#: the two places a config names a module: (file, edit, the key the refusal names)
+REFUSED = [
     ("lstm_activation", _activation("evil"), "config/layers[1]/config/activation/module"),
     ("model_module", _model_module("evil"), "config/module"),  # on main: evil.py runs and export exits 0
-])
-def test_cli_export_refuses_a_module_from_the_current_directory(saved, tmp_path, where, edit, key):
-    """The issue's case: DIR holds evil.py and model.keras whose config names module `evil`."""
+]
+
+
+def test_cli_export_refuses_a_module_from_the_current_directory(saved, tmp_path):
+    """The issue's case: DIR holds evil.py and a model.keras whose config names module `evil` (each place in
+    REFUSED, one fresh process each). The control exports the untouched model from the same directory, which also
+    holds an h5py.py (tf_keras imports h5py while loading: `python -m migration` must not import the current
+    directory's one); one control process serves both cases and the h5py check (it was one process per case)."""
     source, _ = saved
-    marker = tmp_path / "MARKER"
+    marker, shadowed = tmp_path / "MARKER", tmp_path / "SHADOWED"
     work = tmp_path / "dir"
     work.mkdir()
     (work / "evil.py").write_text(EVIL.format(marker=str(marker)))
-    rewrite(source, work / "model.keras", config=edit)
-    proc = run_cli("export", "model.keras", "out/model.ckpt", cwd=work)
-    assert proc.returncode == 2, proc.stderr
-    assert f"{key} = 'evil'" in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert not marker.exists()
-    assert not (work / "out").exists()
+    for where, edit, key in REFUSED:
+        rewrite(source, work / f"{where}.keras", config=edit)
+        proc = run_cli("export", f"{where}.keras", "out/model.ckpt", cwd=work)
+        assert proc.returncode == 2, (where, proc.stderr)
+        assert f"{key} = 'evil'" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert not marker.exists()
+        assert not (work / "out").exists()
     # control: the same directory with the untouched model exports (the refusal is about the name, nothing else)
+    (work / "h5py.py").write_text(f"import pathlib\npathlib.Path({str(shadowed)!r}).write_text('shadowed')\n")
     rewrite(source, work / "clean.keras")
     proc = run_cli("export", "clean.keras", "out/model.ckpt", cwd=work)
     assert proc.returncode == 0, proc.stderr
     assert not marker.exists()
+    assert not shadowed.exists()
 
 
 def test_cli_export_refuses_an_installed_module_with_import_side_effects(saved, tmp_path):
@@ -75,17 +87,6 @@ def test_cli_export_refuses_an_installed_module_with_import_side_effects(saved, 
     assert "module = 'this'" in proc.stderr
     assert "Beautiful is better than ugly" not in proc.stdout + proc.stderr
     assert not (tmp_path / "out").exists()
-
-
-def test_current_directory_does_not_shadow_modules(saved, tmp_path):
-    """An h5py.py beside the model (tf_keras imports h5py while loading) is not imported by `python -m migration`."""
-    source, _ = saved
-    marker = tmp_path / "MARKER"
-    (tmp_path / "h5py.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('shadowed')\n")
-    rewrite(source, tmp_path / "model.keras")
-    proc = run_cli("export", "model.keras", "out/model.ckpt", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert not marker.exists()
 
 
 def _set(path: list, value):
@@ -162,7 +163,8 @@ def test_deeply_nested_config_is_a_clear_error(saved, tmp_path):
     path = rewrite(source, tmp_path / "deep.keras", raw_config=b'{"a": ' + deep + b"}")
     with pytest.raises(MigrationError, match="nested 100001 levels deep"):
         check_keras_archive(str(path))
-    proc = run_cli("export", str(path), str(tmp_path / "out" / "m.ckpt"), cwd=tmp_path)
+    # in this process (a RecursionError would still be main's traceback and exit 3): the message is the point here
+    proc = run_cli_in_process("export", str(path), str(tmp_path / "out" / "m.ckpt"), cwd=tmp_path)
     assert proc.returncode == 2 and "nested" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert json_depth(b'{"a": "[[[[{{{{", "b": [1, {"c": 2}]}') == 3  # brackets inside strings do not count
     assert parse_bounded_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, "x") is not None  # at the bound: parsed

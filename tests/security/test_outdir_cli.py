@@ -15,6 +15,9 @@ from migration.checkpoint.files import entries
 from migration.checkpoint.manifest import is_conversion_dir
 from tests.security import hooks
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("outdir_cli")
+
 
 def run_cli(*args) -> int:
     from migration.cli import main
@@ -159,7 +162,8 @@ def test_two_converts_to_the_same_new_out(ckpt, tmp_path, capsys):
     """The first convert is paused with its staging complete; a second one to the same OUT fails at once (exit 2,
     naming the first's pid) instead of succeeding and then being deleted by the first; the first finishes intact."""
     out, flag = tmp_path / "out", str(tmp_path.parent / f"{tmp_path.name}.paused")
-    first = hooks.child("staged", "pause", "cli", "convert", ckpt, out, "--quiet", flag=flag)
+    # --no-verify: the writers' lock is the point (the verify at the end checks what the first one installed)
+    first = hooks.child("staged", "pause", "cli", "convert", ckpt, out, "--quiet", "--no-verify", flag=flag)
     hooks.wait_for(flag, first)
     assert run_cli("convert", ckpt, out, "--quiet") == 2
     assert f"being written by another rnn-migrate process (pid {first.pid}" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import pytest
 from tests.security.index_files import save_checkpoint
 from tests.ux import ROOT
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+pytestmark = [pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)"), pytest.mark.xdist_group("output_errors")]
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,9 @@ from migration.checkpoint.meta import MetaGraph
 from migration.checkpoint.provenance import MTIME_SLACK, saved_tensors
 from tests.checkpoint.conftest import copy_checkpoint, randomize, save
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("provenance")
+
 
 def run_cli(*args) -> int:
     from migration.cli import main

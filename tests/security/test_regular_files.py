@@ -21,7 +21,10 @@ from migration.core.errors import MigrationError
 from migration.core.npy import load_npy
 from migration.core.regular_files import check_regular, open_regular, read_regular
 from tests.security.index_files import save_checkpoint
-from tests.ux import run_cli
+from tests.ux import run_cli, run_cli_in_process
+
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("regular_files")
 
 TIMEOUT = 120  # a hang fails the test instead of blocking the suite
 
@@ -153,10 +156,12 @@ def test_verify_with_a_huge_npy_header_in_out_dir(tmp_path):
     from tests.checkpoint.conftest import build_seed004
 
     build_seed004(tmp_path / "ck")
-    proc = run_cli("convert", str(tmp_path / "ck"), str(tmp_path / "out"), "--quiet", cwd=tmp_path, timeout=600)
+    # in this process: the point is the command's exit code and message, not a process's start-up (2 fresh
+    # interpreters and 2 sandbox children cost ~30 s; the refusal itself takes well under a second)
+    proc = run_cli_in_process("convert", str(tmp_path / "ck"), str(tmp_path / "out"), "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     _huge_header_npy(tmp_path / "out" / "embeddings" / "embedding.npy")
-    proc = run_cli("verify", str(tmp_path / "ck"), str(tmp_path / "out"), cwd=tmp_path, timeout=600)
+    proc = run_cli_in_process("verify", str(tmp_path / "ck"), str(tmp_path / "out"), cwd=tmp_path)
     assert proc.returncode in (1, 2), proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr and "embedding.npy" in proc.stdout + proc.stderr
 

@@ -13,6 +13,9 @@ import pytest
 from migration.core.errors import MigrationError
 from migration.safe_io import confined_path, load_keras_model
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("safe_io")
+
 MANIFEST = {"format": "rnn-migrate/checkpoint-conversion", "version": 1, "blocks": [], "embeddings": [], "dense": []}
 
 

@@ -12,6 +12,9 @@ from migration.upgrade import tfspec, upgrade_source
 from migration.upgrade.scan import scan_source
 from migration.upgrade.symbols import TABLE
 
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture is built once
+pytestmark = pytest.mark.xdist_group("tfspec")
+
 
 @pytest.fixture(scope="module")
 def generated() -> dict:
