@@ -196,8 +196,7 @@ def recognize(og, frame: str) -> RawRnn:
     loop_vars = fr.loop_vars()
     by_next = {v.next: v for v in loop_vars}
     time = [v for v in loop_vars if _is_time_plus_one(fr, v.next, v.identity)]
-    flags = [v for v in loop_vars if fr.node(v.next) is not None and fr.node(v.next).op == "LogicalOr"
-             and v.identity in map(_t, fr.node(v.next).input)]
+    flags = [v for v in loop_vars if _flags(fr, v)]
     writes = [n for n in fr.index.nodes.values() if n.op in ("TensorArrayWriteV3", "TensorArrayWriteV2")
               and _t(n.input[3]) in {v.identity for v in loop_vars}]
     if len(time) != 1 or len(flags) != 1 or len(writes) != 1:
@@ -267,11 +266,15 @@ def find(og, loops, keys: set[str]) -> Optional[RawRnn]:
     hits = [loop for loop in loops if not loop.v2 and keys and keys <= loop.variables]
     if len(hits) != 1:
         return None
-    index = og.index
-    if not any(n.op in ("TensorArrayWriteV3", "TensorArrayWriteV2") and n.name.startswith(hits[0].scope + "/while/")
-               for n in index.nodes.values()):
+    fr = _Frame(og, hits[0].node)
+    if not any(_flags(fr, v) for v in fr.loop_vars()):  # no carried finished flags: dynamic_rnn, a hand loop
         return None
     return recognize(og, hits[0].node)
+
+
+def _flags(fr: _Frame, v: _Var) -> bool:
+    node = fr.node(v.next)
+    return node is not None and node.op == "LogicalOr" and v.identity in map(_t, node.input)
 
 
 def keras_cell_of(block_model):

@@ -1,0 +1,191 @@
+"""``tf.nn.raw_rnn`` decoders (issue 21, the seq2seq-rawrnn-nb family): an encoder (time-major ``dynamic_rnn``) and a
+decoder unrolled by ``raw_rnn`` with a ``loop_fn`` that feeds back ``embedding_lookup(E, argmax(output @ W + b))``.
+Default ``convert`` writes the whole model with the decoder as ``modern_rnn.FeedbackDecoder``; ``model.keras``
+(loaded in safe mode) equals the ORIGINAL graph (``import_meta_graph`` + ``Saver.restore``, run here by TensorFlow,
+not by rnn-migrate), and the decoder block is checked against the original graph (not a rebuilt one).
+
+Spellings covered: an LSTM decoder with a hand-written ``loop_fn`` (``tf.cond`` to a PAD input once all rows are done,
+``nn.bias_add``, ``tf.shape``-sized reshape of the logits that the program's argmax reads); a GRU decoder written
+with the legacy twin (``legacy_rnn.feedback_decoder``: ``Add`` bias, rows also finishing on an EOS prediction).
+Negative controls: a wrong projection weight in ``model.keras`` is caught; a ``loop_fn`` whose finished flags are
+not ``time >= lengths`` is refused naming the op and the remedy; the Keras layer with another EOS differs.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import legacy_rnn
+from legacy_rnn.feedback_decoder import greedy_raw_rnn
+from migration.checkpoint import convert_checkpoint
+from migration.checkpoint.reader import CheckpointReader
+from migration.core.errors import MigrationError
+from migration.graph import raw_rnn
+from migration.graph.blocks import find_loops
+from migration.graph.reference import OriginalGraph
+from tests.checkpoint.ground_truth_graphs import tf1_graph_form
+
+tf, v1 = legacy_rnn.tf, legacy_rnn.v1
+FAST = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+V, E, H, T, B = 7, 5, 6, 4, 3
+EOS = 2
+
+
+def _encoder(cell):
+    ids = v1.placeholder(tf.int32, [None, None], "ids")  # time-major [T, B]
+    lengths = v1.placeholder(tf.int32, [None], "lengths")
+    emb = v1.get_variable("emb", [V, E])
+    _, state = v1.nn.dynamic_rnn(cell, tf.nn.embedding_lookup(emb, ids), sequence_length=lengths, time_major=True,
+                                 dtype=tf.float32, scope="encoder")
+    return ids, lengths, emb, state
+
+
+def _logits(outputs, w, b):
+    steps, batch = tf.unstack(tf.shape(outputs))[:2]
+    flat = tf.nn.bias_add(tf.matmul(tf.reshape(outputs, [-1, H]), w), b)
+    logits = tf.reshape(flat, tf.stack([steps, batch, V]))
+    tf.argmax(logits, 2, name="prediction")  # the program's own prediction reads the reshaped logits
+    return logits
+
+
+def _lstm_hand_written(kind: str):
+    ids, lengths, emb, state = _encoder(v1.nn.rnn_cell.LSTMCell(H))
+    w, b = v1.get_variable("W", [H, V]), v1.get_variable("b", [V])
+    dec_lengths = lengths + 2
+    batch = tf.shape(ids)[1]
+    go = tf.nn.embedding_lookup(emb, tf.ones([batch], tf.int32))
+    pad = tf.nn.embedding_lookup(emb, tf.zeros([batch], tf.int32))
+
+    def loop_fn(time, output, cell_state, loop_state):
+        if cell_state is None:
+            return (0 >= dec_lengths, go, state, None, None)
+        if kind == "refused":  # finished flags from the output's values, not from time and lengths
+            finished = tf.reduce_sum(output, 1) > 0.0
+        else:
+            finished = time >= dec_lengths
+
+        def feedback():
+            return tf.nn.embedding_lookup(emb, tf.argmax(tf.nn.bias_add(tf.matmul(output, w), b), axis=1))
+        return (finished, tf.cond(tf.reduce_all(finished), lambda: pad, feedback), cell_state, output, None)
+
+    outputs_ta, _, _ = v1.nn.raw_rnn(v1.nn.rnn_cell.LSTMCell(H), loop_fn, scope="decoder")
+    logits = _logits(outputs_ta.stack(), w, b)
+    targets = v1.placeholder(tf.int32, [None, None], "targets")
+    tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits))
+    return ids, lengths, logits
+
+
+def _gru_legacy_eos():
+    ids, lengths, emb, state = _encoder(v1.nn.rnn_cell.GRUCell(H))
+    w, b = v1.get_variable("proj_w", [H, V]), v1.get_variable("proj_b", [V])
+    go = tf.nn.embedding_lookup(emb, tf.fill(tf.shape(ids)[1:2], 1))
+    outputs, _ = greedy_raw_rnn(v1.nn.rnn_cell.GRUCell(H), go, state, lengths + 3, embeddings=emb, kernel=w, bias=b,
+                                eos_id=EOS, scope="decoder")
+    steps, batch = tf.unstack(tf.shape(outputs))[:2]
+    logits = tf.reshape(tf.matmul(tf.reshape(outputs, [-1, H]), w) + b, tf.stack([steps, batch, V]))
+    tf.nn.softmax(logits, name="probabilities")
+    return ids, lengths, logits
+
+
+BUILDERS = {"lstm": lambda: _lstm_hand_written("lstm"), "gru_eos": _gru_legacy_eos,
+            "refused": lambda: _lstm_hand_written("refused")}
+
+
+def _feeds(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, V, (T, B)).astype(np.int32), np.array([T, 1, 3], np.int32)
+
+
+def _build(directory: str, kind: str) -> dict:
+    rng = np.random.default_rng(11)
+    with tf1_graph_form(True), tf.Graph().as_default():  # the TF 1.x frames a TF1 program's .meta holds
+        ids, lengths, logits = BUILDERS[kind]()
+        with v1.Session(config=FAST) as sess:
+            sess.run(v1.global_variables_initializer())
+            for var in v1.trainable_variables():  # asymmetric weights, non-zero biases
+                var.load(rng.normal(0, 0.8, var.shape.as_list()).astype(np.float32), sess)
+            prefix = v1.train.Saver().save(sess, os.path.join(directory, "model.ckpt"))
+    return {"prefix": prefix, "logits": logits.name}
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory) -> dict:
+    out = {}
+    for kind in BUILDERS:
+        root = tmp_path_factory.mktemp(f"raw_rnn_{kind}")
+        case = _build(str(root), kind)
+        if kind != "refused":
+            case["result"] = convert_checkpoint(case["prefix"], root / "conv", check_integrity=False)
+            case["conv"] = str(root / "conv")
+        out[kind] = case
+    return out
+
+
+def _original(case: dict, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    with tf.Graph().as_default():
+        saver = v1.train.import_meta_graph(case["prefix"] + ".meta")
+        with v1.Session(config=FAST) as sess:
+            saver.restore(sess, case["prefix"])
+            return sess.run(case["logits"], {"ids:0": ids, "lengths:0": lengths})
+
+
+def _keras(conv: str):
+    import tf_keras
+
+    return tf_keras.models.load_model(os.path.join(conv, "model.keras"), compile=False, safe_mode=True)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru_eos"])
+def test_default_whole_model_equals_the_original_graph(cases, kind: str) -> None:
+    case = cases[kind]
+    manifest = json.load(open(os.path.join(case["conv"], "manifest.json")))
+    assert manifest["model"]["outputs"] == [case["logits"]]  # the [steps, batch, vocab] logits the argmax reads
+    assert manifest["model"]["inputs"] == ["ids", "lengths"]
+    assert any(p.startswith("raw_rnn decoder") for p in manifest["model"]["pieces"])
+    verification = manifest["verification"]
+    assert verification["ok"] and set(verification["references"].values()) == {"original-graph"}
+    decoder = [c for c in verification["checks"] if c["what"] == "block decoder"]
+    assert len(decoder) == (3 if kind == "lstm" else 2) and max(c["max_abs_diff"] for c in decoder) < 1e-5
+    model = _keras(case["conv"])
+    for seed in (0, 1):
+        ids, lengths = _feeds(seed)
+        expected = _original(case, ids, lengths)
+        got = np.asarray(model([tf.constant(ids), tf.constant(lengths)]))
+        assert got.shape == expected.shape and expected.shape[1:] == (B, V)
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+        if kind == "lstm":  # every row runs to its own length + 2; finished rows emit zeros, logits = b there
+            assert expected.shape[0] == T + 2
+            b = tf.train.load_variable(case["prefix"], "b")
+            np.testing.assert_allclose(expected[lengths[1] + 2:, 1], np.broadcast_to(b, (T + 2 - 3, V)), atol=1e-6)
+    # negative control: a wrong projection weight (W feeds both the argmax feedback and the logits) is caught
+    layer = next(l for l in model.layers if type(l).__name__ == "FeedbackDecoder")
+    layer.kernel.assign(layer.kernel + np.random.default_rng(5).normal(0, 1.0, layer.kernel.shape).astype(np.float32))
+    ids, lengths = _feeds(0)
+    off = np.asarray(model([tf.constant(ids), tf.constant(lengths)]))
+    expected = _original(case, ids, lengths)
+    assert off.shape != expected.shape or np.abs(off - expected).max() > 1e-3
+
+
+def test_the_eos_rule_is_part_of_the_layer(cases) -> None:
+    model = _keras(cases["gru_eos"]["conv"])
+    layer = next(l for l in model.layers if type(l).__name__ == "FeedbackDecoder")
+    assert layer.eos_id == EOS and layer.feedback == "argmax"
+    lstm = next(l for l in _keras(cases["lstm"]["conv"]).layers if type(l).__name__ == "FeedbackDecoder")
+    assert lstm.eos_id is None
+    layer.eos_id = None  # negative control: without the EOS stop the GRU decoder runs longer or differently
+    ids, lengths = _feeds(0)
+    expected = _original(cases["gru_eos"], ids, lengths)
+    got = np.asarray(model([tf.constant(ids), tf.constant(lengths)]))
+    assert got.shape != expected.shape or np.abs(got - expected).max() > 1e-3
+
+
+def test_an_unrecognized_loop_fn_is_refused_naming_the_op_and_the_remedy(cases) -> None:
+    case = cases["refused"]
+    og = OriginalGraph(case["prefix"] + ".meta", CheckpointReader(case["prefix"]))
+    keys = {"decoder/lstm_cell/kernel", "decoder/lstm_cell/bias"}
+    with pytest.raises(MigrationError, match=r"finished flags come from .*Greater.*--outputs at the encoder"):
+        raw_rnn.find(og, find_loops(og), keys)
+    assert raw_rnn.find(og, find_loops(og), {"encoder/lstm_cell/kernel"}) is None  # a dynamic_rnn: not raw_rnn
