@@ -17,7 +17,8 @@ import tensorflow as tf
 def greedy_raw_rnn(cell, first_input, initial_state, lengths, embeddings=None, kernel=None, bias=None,
                    eos_id: Optional[int] = None, inputs=None, pad_input=None, scope: Optional[str] = None):
     """``raw_rnn(cell, loop_fn)``; ``inputs`` (time-major ``[T, batch, depth]``) switches to teacher forcing, else
-    ``embeddings``/``kernel`` (and ``bias``) make the argmax feedback. ``pad_input``: what the ``loop_fn`` feeds
+    ``embeddings``/``kernel`` (and ``bias``) make the argmax feedback; ``first_input`` None then reads ``inputs[0]``.
+    ``pad_input``: what the ``loop_fn`` feeds
     once every row has finished (TF1 tutorials use the PAD embedding; the value never reaches an output)."""
     v1 = tf.compat.v1
     if inputs is None and (embeddings is None or kernel is None):
@@ -25,6 +26,8 @@ def greedy_raw_rnn(cell, first_input, initial_state, lengths, embeddings=None, k
     inputs_ta = None
     if inputs is not None:
         inputs_ta = tf.TensorArray(inputs.dtype, size=tf.shape(inputs)[0]).unstack(inputs)
+    if first_input is None and inputs_ta is not None:  # teacher forcing: row 0 of the inputs
+        first_input = inputs_ta.read(0)
     pad = tf.zeros_like(first_input) if pad_input is None else pad_input
 
     def next_input(time, output):

@@ -11,8 +11,8 @@ The loop is TF1's ``raw_rnn`` step for step (``tensorflow/python/ops/rnn.py``), 
   the end, as finished rows ignore their input);
 * the loop stops when every row is finished; the outputs are stacked **time-major** ``[steps, batch, units]``.
 
-Call: ``layer([first_input, first_finished, lengths, *state])`` (+ ``inputs [T, batch, depth]`` last, teacher
-forcing), state flat in **TF1 order** (``c, h`` for an LSTM, see :func:`modern_rnn.flatten_state`); returns
+Call: ``layer([first_input, first_finished, lengths, *state])`` (teacher forcing: ``inputs [T, batch, depth]`` in
+place of ``first_input``, whose row 0 is the first input), state flat in **TF1 order** (``c, h`` for an LSTM, see :func:`modern_rnn.flatten_state`); returns
 ``[outputs, *final_state]`` in the same order. ``first_input``/``first_finished`` are what the ``loop_fn`` returned at
 time 0 (outside the loop in TF1 as well). Weights: the cell's, then ``kernel [units, vocab]``, ``bias [vocab]`` (the
 projection the argmax reads) and ``embeddings [vocab, depth]``, for the argmax feedback only.
@@ -78,7 +78,9 @@ class FeedbackDecoder(keras.layers.Layer):
 
     def call(self, inputs):
         first_input, finished, lengths, *rest = inputs
-        sequence = rest.pop() if self.feedback == "inputs" else None
+        sequence = None
+        if self.feedback == "inputs":
+            sequence, first_input = first_input, first_input[0]
         order = state_order(self.cell)
         if len(rest) != len(order):
             raise ValueError(f"FeedbackDecoder: the cell carries {len(order)} state tensors, got {len(rest)}.")

@@ -157,16 +157,40 @@ def _feedback(fr: _Frame, tensor: str, cell_output: str, rr: RawRnn) -> None:
                     return
             if node.op in ("TensorArrayReadV3", "TensorArrayReadV2"):
                 handle = fr.node(fr.back(_t(node.input[0])))
-                scatter = [c for c in fr.index.consumers(handle.name) if c.op in ("TensorArrayScatterV3",
-                                                                                    "TensorArrayScatterV2")]
+                scatter = list({c.name: c for c in fr.index.consumers(handle.name)  # it reads handle and flow
+                                if c.op in ("TensorArrayScatterV3", "TensorArrayScatterV2")}.values())
                 if handle.op in ("TensorArrayV3", "TensorArrayV2") and len(scatter) == 1:
                     rr.feedback, rr.sequence = "inputs", _t(scatter[0].input[2])
+                    _first_read(fr, rr, handle.name)
                     return
             if node.op in ("Merge", "Identity", "Switch", "Select", "SelectV2"):
                 nxt += [_t(i) for i in node.input if not ref(i)[2]]
         frontier = nxt
     raise MigrationError(f"raw_rnn loop {fr.frame!r}: its loop_fn's next input ({tensor!r}) is neither "
                          f"embedding_lookup(E, argmax(output @ W + b)) nor a TensorArray read of the inputs; {REMEDY}")
+
+
+def _first_read(fr: _Frame, rr: RawRnn, handle: str) -> None:
+    """Teacher forcing: the time-0 ``loop_fn`` call (outside the loop) must read row 0 of the same inputs
+    ``TensorArray`` (through a ``cond`` to zeros once every row is done); the layer then reads ``inputs[0]``."""
+    frontier, seen = [rr.first_input], set()
+    for _ in range(8):
+        nxt = []
+        for t in frontier:
+            node = fr.node(t)
+            if node is None or node.name in seen:
+                continue
+            seen.add(node.name)
+            if node.op in ("TensorArrayReadV3", "TensorArrayReadV2") and ref(fr.back(_t(node.input[0])))[0] == handle:
+                index = fr.node(fr.back(_t(node.input[1])))
+                if index is not None and index.op == "Const" and int(np.asarray(const_value(index))) == 0:
+                    rr.first_input = rr.sequence
+                    return
+            if node.op in ("Merge", "Identity", "Switch", "Select", "SelectV2"):
+                nxt += [_t(i) for i in node.input if not ref(i)[2]]
+        frontier = nxt
+    raise MigrationError(f"raw_rnn loop {fr.frame!r}: teacher forcing, but the loop_fn's first input {rr.first_input!r} "
+                         f"is not row 0 of the inputs TensorArray; {REMEDY}")
 
 
 def _projection(fr: _Frame, argmax, cell_output: str, rr: RawRnn) -> None:
@@ -311,4 +335,4 @@ def decoder_layer(og, rr: RawRnn, block_model, input_depth: int, name: str):
 
 def layer_inputs(rr: RawRnn) -> list[str]:
     """The original tensors the layer is called on, in :class:`modern_rnn.FeedbackDecoder`'s order."""
-    return [rr.first_input, rr.first_finished, rr.lengths] + rr.states + ([rr.sequence] if rr.sequence else [])
+    return [rr.first_input, rr.first_finished, rr.lengths] + rr.states  # teacher forcing: first_input = sequence

@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from migration.graph import raw_rnn
-from migration.graph.graphdef import ref
+from migration.graph.graphdef import node_dtype, ref
 from migration.graph.block_feeds import shape_feeds
 from migration.graph.wrapper_check import manifest_block_keys
 
@@ -37,15 +37,16 @@ def check_block(og, loops, block: dict, model, batch: int, steps: int, seed: int
     depth = block["input_size"]
     lengths = rng.integers(1, steps + 1, batch).astype(np.int32)
     lengths[0] = steps
-    first = [rng.normal(0, 1, (batch, depth)).astype(np.float32), np.zeros(batch, bool), lengths]
+    first_input = rng.normal(0, 1, (steps, batch, depth) if rr.sequence else (batch, depth)).astype(np.float32)
+    first = [first_input, np.zeros(batch, bool), lengths]
     sizes = [int(s) for s in tf.nest.flatten(layer.cell.state_size)]
     units = [sizes[k] for k in state_order(layer.cell)]  # TF1 order
     state = [rng.normal(0, 0.5, (batch, u)).astype(np.float32) for u in units]
-    sequence = [rng.normal(0, 1, (steps, batch, depth)).astype(np.float32)] if rr.sequence else []
-    values = first + state + sequence
+    values = first + state
     feeds = {_tensor(name): value.astype(_dtype(og, name, value)) for name, value in
              zip(raw_rnn.layer_inputs(rr), values)}
     feeds.update(shape_feeds(og, rr.outputs, feeds, batch, steps))
+    feeds.update(_sized_only(og, rr.outputs, feeds, batch, steps))
     tf1 = og.run(rr.outputs, feeds)
     got = [np.asarray(t) for t in layer(values)]
     return tf1, got
@@ -65,3 +66,28 @@ def _dtype(og, name: str, value: np.ndarray):
             dtype = tf.dtypes.as_dtype(node.attr[key].type).as_numpy_dtype
             return dtype if np.dtype(dtype).kind == np.dtype(value.dtype).kind else value.dtype
     return value.dtype
+
+
+_SIZES = ("Shape", "Size", "Rank", "ShapeN")
+
+
+def _sized_only(og, fetches, feeds: dict, batch: int, steps: int) -> dict:
+    """Zeros for the unfed placeholders whose values the fetches never read, only their shape, also from inside the
+    loop (``tf.zeros([tf.shape(ids)[0], depth])`` in a ``loop_fn``: ``Enter`` -> ``Shape``)."""
+    names, _ = og.closure(fetches, list(feeds))
+    within, fed = set(names), {ref(t)[0] for t in feeds}
+    out = {}
+    for name in names:
+        node = og.index.nodes[name]
+        if node.op != "Placeholder" or name in fed or not node.attr["shape"].shape.dim:
+            continue
+        readers, todo = [], [name]
+        while todo:
+            for c in og.index.consumers(todo.pop()):
+                if c.name in within:
+                    (todo.append(c.name) if c.op in ("Enter", "Identity") else readers.append(c))
+        if readers and all(c.op in _SIZES for c in readers):
+            dims = [d.size if d.size >= 0 else (batch if k == 0 else steps)
+                    for k, d in enumerate(node.attr["shape"].shape.dim)]
+            out[f"{name}:0"] = np.zeros(dims, node_dtype(node).as_numpy_dtype)
+    return out

@@ -153,8 +153,8 @@ def _int_range(og, name: str, steps: int) -> tuple[int, int, bool]:
                         depth.op == "Const" else np.zeros(0)
                     if values.size == 1 and 0 < values[0] <= 1 << 31:
                         return 0, int(values[0]), False
-                if c.name.endswith("/sequence_length") or c.op == "ReverseSequence":
-                    return 1, steps + 1, True
+                if c.name.endswith("/sequence_length") or c.op in ("ReverseSequence", "GreaterEqual", "LessEqual"):
+                    return 1, steps + 1, True  # compared with a step counter (raw_rnn's `time >= lengths`): >= 1
                 if c.op in ("Identity", "Cast", "Reshape", "StridedSlice", "ExpandDims", "Squeeze", "DynamicPartition",
                             "FloorMod", "FloorDiv", "Sub", "Maximum", "Minimum"):
                     nxt.append(c.name)

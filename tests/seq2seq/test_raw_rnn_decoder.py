@@ -6,7 +6,9 @@ not by rnn-migrate), and the decoder block is checked against the original graph
 
 Spellings covered: an LSTM decoder with a hand-written ``loop_fn`` (``tf.cond`` to a PAD input once all rows are done,
 ``nn.bias_add``, ``tf.shape``-sized reshape of the logits that the program's argmax reads); a GRU decoder written
-with the legacy twin (``legacy_rnn.feedback_decoder``: ``Add`` bias, rows also finishing on an EOS prediction).
+with the legacy twin (``legacy_rnn.feedback_decoder``: ``Add`` bias, rows also finishing on an EOS prediction); an
+LSTM decoder with teacher forcing (the TF docs' example: a ``TensorArray`` unstacked from batch-major embedded inputs
+transposed to time-major, read at ``time`` until every row is done, zeros after).
 Negative controls: a wrong projection weight in ``model.keras`` is caught; a ``loop_fn`` whose finished flags are
 not ``time >= lengths`` is refused naming the op and the remedy; the Keras layer with another EOS differs.
 """
@@ -90,13 +92,36 @@ def _gru_legacy_eos():
     return ids, lengths, logits
 
 
-BUILDERS = {"lstm": lambda: _lstm_hand_written("lstm"), "gru_eos": _gru_legacy_eos,
+def _lstm_teacher_forced():
+    """The TF docs' raw_rnn example: inputs unstacked into a TensorArray, read at ``time`` until every row is done."""
+    ids, lengths, emb, state = _encoder(v1.nn.rnn_cell.LSTMCell(H))
+    dec_ids = v1.placeholder(tf.int32, [None, None], "dec_ids")  # batch-major, transposed for the TensorArray
+    dec_lengths = v1.placeholder(tf.int32, [None], "dec_lengths")
+    inputs = tf.transpose(tf.nn.embedding_lookup(emb, dec_ids), [1, 0, 2])
+    inputs_ta = tf.TensorArray(tf.float32, size=tf.shape(inputs)[0]).unstack(inputs)
+
+    def loop_fn(time, output, cell_state, loop_state):
+        next_state = state if cell_state is None else cell_state
+        finished = time >= dec_lengths
+        zeros = tf.zeros([tf.shape(dec_ids)[0], E])
+        next_input = tf.cond(tf.reduce_all(finished), lambda: zeros, lambda: inputs_ta.read(time))
+        return (finished, next_input, next_state, output, None)
+
+    outputs_ta, _, _ = v1.nn.raw_rnn(v1.nn.rnn_cell.LSTMCell(H), loop_fn, scope="decoder")
+    w, b = v1.get_variable("W", [H, V]), v1.get_variable("b", [V])
+    return ids, lengths, _logits(outputs_ta.stack(), w, b)
+
+
+BUILDERS = {"lstm": lambda: _lstm_hand_written("lstm"), "gru_eos": _gru_legacy_eos, "teacher": _lstm_teacher_forced,
             "refused": lambda: _lstm_hand_written("refused")}
 
 
-def _feeds(seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _feeds(seed: int, kind: str = "") -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    return rng.integers(0, V, (T, B)).astype(np.int32), np.array([T, 1, 3], np.int32)
+    out = [rng.integers(0, V, (T, B)).astype(np.int32), np.array([T, 1, 3], np.int32)]
+    if kind == "teacher":
+        out += [rng.integers(0, V, (B, T + 1)).astype(np.int32), np.array([2, T + 1, 1], np.int32)]
+    return out
 
 
 def _build(directory: str, kind: str) -> dict:
@@ -124,12 +149,17 @@ def cases(tmp_path_factory) -> dict:
     return out
 
 
-def _original(case: dict, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def _original(case: dict, feeds: list[np.ndarray]) -> np.ndarray:
+    names = ["ids:0", "lengths:0", "dec_ids:0", "dec_lengths:0"]
     with tf.Graph().as_default():
         saver = v1.train.import_meta_graph(case["prefix"] + ".meta")
         with v1.Session(config=FAST) as sess:
             saver.restore(sess, case["prefix"])
-            return sess.run(case["logits"], {"ids:0": ids, "lengths:0": lengths})
+            return sess.run(case["logits"], dict(zip(names, feeds)))
+
+
+def _run(model, feeds: list[np.ndarray]) -> np.ndarray:
+    return np.asarray(model([tf.constant(f) for f in feeds]))
 
 
 def _keras(conv: str):
@@ -138,34 +168,38 @@ def _keras(conv: str):
     return tf_keras.models.load_model(os.path.join(conv, "model.keras"), compile=False, safe_mode=True)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru_eos"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_eos", "teacher"])
 def test_default_whole_model_equals_the_original_graph(cases, kind: str) -> None:
     case = cases[kind]
     manifest = json.load(open(os.path.join(case["conv"], "manifest.json")))
     assert manifest["model"]["outputs"] == [case["logits"]]  # the [steps, batch, vocab] logits the argmax reads
-    assert manifest["model"]["inputs"] == ["ids", "lengths"]
+    assert manifest["model"]["inputs"] == ["ids", "lengths"] + (["dec_ids", "dec_lengths"] if kind == "teacher" else [])
     assert any(p.startswith("raw_rnn decoder") for p in manifest["model"]["pieces"])
     verification = manifest["verification"]
     assert verification["ok"] and set(verification["references"].values()) == {"original-graph"}
     decoder = [c for c in verification["checks"] if c["what"] == "block decoder"]
-    assert len(decoder) == (3 if kind == "lstm" else 2) and max(c["max_abs_diff"] for c in decoder) < 1e-5
+    assert len(decoder) == (2 if kind == "gru_eos" else 3) and max(c["max_abs_diff"] for c in decoder) < 1e-5
     model = _keras(case["conv"])
     for seed in (0, 1):
-        ids, lengths = _feeds(seed)
-        expected = _original(case, ids, lengths)
-        got = np.asarray(model([tf.constant(ids), tf.constant(lengths)]))
+        feeds = _feeds(seed, kind)
+        expected = _original(case, feeds)
+        got = _run(model, feeds)
         assert got.shape == expected.shape and expected.shape[1:] == (B, V)
         np.testing.assert_allclose(got, expected, atol=1e-5)
         if kind == "lstm":  # every row runs to its own length + 2; finished rows emit zeros, logits = b there
             assert expected.shape[0] == T + 2
             b = tf.train.load_variable(case["prefix"], "b")
-            np.testing.assert_allclose(expected[lengths[1] + 2:, 1], np.broadcast_to(b, (T + 2 - 3, V)), atol=1e-6)
-    # negative control: a wrong projection weight (W feeds both the argmax feedback and the logits) is caught
+            np.testing.assert_allclose(expected[1 + 2:, 1], np.broadcast_to(b, (T + 2 - 3, V)), atol=1e-6)
+        if kind == "teacher":  # as long as the longest decoder row, whatever the encoder lengths
+            assert expected.shape[0] == T + 1
+    # negative control: a wrong weight inside the decoder (the projection its argmax feeds back; teacher forcing has
+    # none: the cell's kernel) is caught
     layer = next(l for l in model.layers if type(l).__name__ == "FeedbackDecoder")
-    layer.kernel.assign(layer.kernel + np.random.default_rng(5).normal(0, 1.0, layer.kernel.shape).astype(np.float32))
-    ids, lengths = _feeds(0)
-    off = np.asarray(model([tf.constant(ids), tf.constant(lengths)]))
-    expected = _original(case, ids, lengths)
+    weight = layer.kernel if kind != "teacher" else layer.cell.kernel
+    weight.assign(weight + np.random.default_rng(5).normal(0, 1.0, weight.shape).astype(np.float32))
+    feeds = _feeds(0, kind)
+    off = _run(model, feeds)
+    expected = _original(case, feeds)
     assert off.shape != expected.shape or np.abs(off - expected).max() > 1e-3
 
 
@@ -176,9 +210,9 @@ def test_the_eos_rule_is_part_of_the_layer(cases) -> None:
     lstm = next(l for l in _keras(cases["lstm"]["conv"]).layers if type(l).__name__ == "FeedbackDecoder")
     assert lstm.eos_id is None
     layer.eos_id = None  # negative control: without the EOS stop the GRU decoder runs longer or differently
-    ids, lengths = _feeds(0)
-    expected = _original(cases["gru_eos"], ids, lengths)
-    got = np.asarray(model([tf.constant(ids), tf.constant(lengths)]))
+    feeds = _feeds(0)
+    expected = _original(cases["gru_eos"], feeds)
+    got = _run(model, feeds)
     assert got.shape != expected.shape or np.abs(got - expected).max() > 1e-3
 
 
