@@ -11,6 +11,9 @@ original graph                             Keras 2 model
 a ``dynamic_rnn`` / ``bidirectional_       the converted block model (``blocks/<name>.keras``), called on the
 dynamic_rnn`` loop (recognized block)      loop's input and ``sequence_length`` (full length when the graph
                                            has none)
+a ``tf.nn.raw_rnn`` decoder loop (its      ``modern_rnn.FeedbackDecoder`` with the block's cell and the loop's
+cell a recognized block)                   W, b, E, called on the tensors its ``loop_fn`` gets at time 0
+                                           (:mod:`migration.graph.raw_rnn`); outputs time-major
 ``Gather`` of a variable / a GloVe         ``keras.layers.Embedding`` (rows as saved; ``mod``-partitioned
 ``Const`` (``embedding_lookup``)           variables are not translated yet)
 ``MatMul`` by a variable (+ ``BiasAdd``/   ``keras.layers.Dense`` (one layer per weight pair, reused by every
