@@ -287,13 +287,30 @@ def find(og, loops, keys: set[str]) -> Optional[RawRnn]:
     """The ``raw_rnn`` decoder among ``loops`` (:func:`migration.graph.blocks.find_loops`) whose frame reads the cell
     variables ``keys``: None when no TF 1.x frame reads them all; :class:`MigrationError` when one does but is not a
     recognizable ``raw_rnn`` (the message names the op and the remedy)."""
-    hits = [loop for loop in loops if not loop.v2 and keys and keys <= loop.variables]
+    hits = [loop for loop in loops if keys and keys <= loop.variables]
     if len(hits) != 1:
+        return None
+    if hits[0].v2:
+        if _v2_raw_rnn(og, hits[0].node):
+            raise MigrationError(f"while loop {hits[0].node!r} is a tf.nn.raw_rnn in TF 2.x form (a While op, control "
+                                 "flow v2), which is not translated yet: save the .meta from a graph built after "
+                                 f"tf.compat.v1.disable_control_flow_v2() (the TF 1.x form), or {REMEDY}")
         return None
     fr = _Frame(og, hits[0].node)
     if not any(_flags(fr, v) for v in fr.loop_vars()):  # no carried finished flags: dynamic_rnn, a hand loop
         return None
     return recognize(og, hits[0].node)
+
+
+def _v2_raw_rnn(og, while_node: str) -> bool:
+    """A TF 2.x ``While`` whose body carries ``raw_rnn``'s finished flags (a ``LogicalOr``) and writes a list."""
+    node = og.index.node(while_node)
+    body = node.attr["body"].func.name if node is not None and "body" in node.attr else ""
+    for fn in og.index.graph_def.library.function:
+        if fn.signature.name == body:
+            ops = {n.op for n in fn.node_def}
+            return "LogicalOr" in ops and bool(ops & {"TensorListSetItem", "TensorArrayWriteV3"})
+    return False
 
 
 def _flags(fr: _Frame, v: _Var) -> bool:

@@ -10,7 +10,8 @@ with the legacy twin (``legacy_rnn.feedback_decoder``: ``Add`` bias, rows also f
 LSTM decoder with teacher forcing (the TF docs' example: a ``TensorArray`` unstacked from batch-major embedded inputs
 transposed to time-major, read at ``time`` until every row is done, zeros after).
 Negative controls: a wrong projection weight in ``model.keras`` is caught; a ``loop_fn`` whose finished flags are
-not ``time >= lengths`` is refused naming the op and the remedy; the Keras layer with another EOS differs.
+not ``time >= lengths`` is refused naming the op and the remedy, and so is a raw_rnn in TF 2.x's ``While`` form (not
+translated yet); the Keras layer without its EOS rule differs.
 """
 from __future__ import annotations
 
@@ -113,7 +114,8 @@ def _lstm_teacher_forced():
 
 
 BUILDERS = {"lstm": lambda: _lstm_hand_written("lstm"), "gru_eos": _gru_legacy_eos, "teacher": _lstm_teacher_forced,
-            "refused": lambda: _lstm_hand_written("refused")}
+            "refused": lambda: _lstm_hand_written("refused"), "v2": lambda: _lstm_hand_written("lstm")}
+CONVERTED = ("lstm", "gru_eos", "teacher")
 
 
 def _feeds(seed: int, kind: str = "") -> list[np.ndarray]:
@@ -126,7 +128,7 @@ def _feeds(seed: int, kind: str = "") -> list[np.ndarray]:
 
 def _build(directory: str, kind: str) -> dict:
     rng = np.random.default_rng(11)
-    with tf1_graph_form(True), tf.Graph().as_default():  # the TF 1.x frames a TF1 program's .meta holds
+    with tf1_graph_form(kind != "v2"), tf.Graph().as_default():  # the TF 1.x frames a TF1 program's .meta holds
         ids, lengths, logits = BUILDERS[kind]()
         with v1.Session(config=FAST) as sess:
             sess.run(v1.global_variables_initializer())
@@ -142,7 +144,7 @@ def cases(tmp_path_factory) -> dict:
     for kind in BUILDERS:
         root = tmp_path_factory.mktemp(f"raw_rnn_{kind}")
         case = _build(str(root), kind)
-        if kind != "refused":
+        if kind in CONVERTED:
             case["result"] = convert_checkpoint(case["prefix"], root / "conv", check_integrity=False)
             case["conv"] = str(root / "conv")
         out[kind] = case
@@ -223,3 +225,8 @@ def test_an_unrecognized_loop_fn_is_refused_naming_the_op_and_the_remedy(cases) 
     with pytest.raises(MigrationError, match=r"finished flags come from .*Greater.*--outputs at the encoder"):
         raw_rnn.find(og, find_loops(og), keys)
     assert raw_rnn.find(og, find_loops(og), {"encoder/lstm_cell/kernel"}) is None  # a dynamic_rnn: not raw_rnn
+    case = cases["v2"]  # TF 2.x's form (a While op with function bodies): refused with the way to the TF 1.x form
+    og = OriginalGraph(case["prefix"] + ".meta", CheckpointReader(case["prefix"]))
+    with pytest.raises(MigrationError, match=r"TF 2.x form.*disable_control_flow_v2.*--outputs at the encoder"):
+        raw_rnn.find(og, find_loops(og), keys)
+    assert raw_rnn.find(og, find_loops(og), {"encoder/lstm_cell/kernel"}) is None
