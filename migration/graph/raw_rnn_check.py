@@ -43,6 +43,9 @@ def check_block(og, loops, block: dict, model, batch: int, steps: int, seed: int
     units = [sizes[k] for k in state_order(layer.cell)]  # TF1 order
     state = [rng.normal(0, 0.5, (batch, u)).astype(np.float32) for u in units]
     values = first + state
+    names = raw_rnn.layer_inputs(rr)
+    for k, name in enumerate(names):  # one tensor fed twice (`(state, state)` for two layers): one value, both sides
+        values[k] = values[names.index(name)]
     feeds = {_tensor(name): value.astype(_dtype(og, name, value)) for name, value in
              zip(raw_rnn.layer_inputs(rr), values)}
     feeds.update(shape_feeds(og, rr.outputs, feeds, batch, steps))
