@@ -218,7 +218,6 @@ def recognize(og, frame: str) -> RawRnn:
     """The ``raw_rnn`` decoder of TF 1.x while frame ``frame``; raises :class:`MigrationError` naming what is not."""
     fr = _Frame(og, frame)
     loop_vars = fr.loop_vars()
-    by_next = {v.next: v for v in loop_vars}
     time = [v for v in loop_vars if _is_time_plus_one(fr, v.next, v.identity)]
     flags = [v for v in loop_vars if _flags(fr, v)]
     writes = [n for n in fr.index.nodes.values() if n.op in ("TensorArrayWriteV3", "TensorArrayWriteV2")
@@ -240,7 +239,9 @@ def recognize(og, frame: str) -> RawRnn:
     if len(rest) != 1 or not states:
         raise MigrationError(f"raw_rnn loop {frame!r}: expected one next-input loop variable and a carried state, "
                              f"found {len(rest)} and {len(states)}; {REMEDY}")
-    del by_next
+    if cell_output not in {fr.back(_t(fr.node(v.next).input[2])) for v in states}:  # LSTM h / m, GRU h, top layer
+        raise MigrationError(f"raw_rnn loop {frame!r}: its loop_fn emits {cell_output!r}, not the cell output (a "
+                             f"tensor of the new state); {REMEDY}")
     lengths, eos = _finished_rule(fr, fr.node(flags.next).input[1] if _t(fr.node(flags.next).input[0]) ==
                                   flags.identity else fr.node(flags.next).input[0], time.next)
     handle = fr.node(fr.back(emit.init))

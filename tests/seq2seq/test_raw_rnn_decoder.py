@@ -9,9 +9,9 @@ Spellings covered: an LSTM decoder with a hand-written ``loop_fn`` (``tf.cond`` 
 (``MultiRNNCell``, both layers started from one encoder state tensor) written with the legacy twin (``legacy_rnn.feedback_decoder``: ``Add`` bias, rows also finishing on an EOS prediction); an
 LSTM decoder with teacher forcing (the TF docs' example: a ``TensorArray`` unstacked from batch-major embedded inputs
 transposed to time-major, read at ``time`` until every row is done, zeros after).
-Negative controls: a wrong projection weight in ``model.keras`` is caught; a ``loop_fn`` whose finished flags are
-not ``time >= lengths`` is refused naming the op and the remedy, and so is a raw_rnn in TF 2.x's ``While`` form (not
-translated yet); the Keras layer without its EOS rule differs.
+Negative controls: a wrong weight inside the decoder in ``model.keras`` is caught; refused, naming the op and the
+remedy: a ``loop_fn`` whose finished flags are not ``time >= lengths``, one that emits the projection instead of the
+cell output, a raw_rnn in TF 2.x's ``While`` form (not translated yet); the Keras layer without its EOS rule differs.
 """
 from __future__ import annotations
 
@@ -63,19 +63,20 @@ def _lstm_hand_written(kind: str):
     pad = tf.nn.embedding_lookup(emb, tf.zeros([batch], tf.int32))
 
     def loop_fn(time, output, cell_state, loop_state):
-        if cell_state is None:
-            return (0 >= dec_lengths, go, state, None, None)
+        if cell_state is None:  # emitting logits: the time-0 emit gives their size
+            return (0 >= dec_lengths, go, state, tf.zeros([V]) if kind == "emits_logits" else None, None)
         if kind == "refused":  # finished flags from the output's values, not from time and lengths
             finished = tf.reduce_sum(output, 1) > 0.0
         else:
             finished = time >= dec_lengths
+        emit = tf.matmul(output, w) if kind == "emits_logits" else output  # what raw_rnn stacks
 
         def feedback():
             return tf.nn.embedding_lookup(emb, tf.argmax(tf.nn.bias_add(tf.matmul(output, w), b), axis=1))
-        return (finished, tf.cond(tf.reduce_all(finished), lambda: pad, feedback), cell_state, output, None)
+        return (finished, tf.cond(tf.reduce_all(finished), lambda: pad, feedback), cell_state, emit, None)
 
     outputs_ta, _, _ = v1.nn.raw_rnn(v1.nn.rnn_cell.LSTMCell(H), loop_fn, scope="decoder")
-    logits = _logits(outputs_ta.stack(), w, b)
+    logits = _logits(outputs_ta.stack(), w, b) if kind != "emits_logits" else outputs_ta.stack()
     targets = v1.placeholder(tf.int32, [None, None], "targets")
     tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits))
     return ids, lengths, logits
@@ -115,7 +116,8 @@ def _lstm_teacher_forced():
 
 
 BUILDERS = {"lstm": lambda: _lstm_hand_written("lstm"), "gru_eos": _gru_legacy_eos, "teacher": _lstm_teacher_forced,
-            "refused": lambda: _lstm_hand_written("refused"), "v2": lambda: _lstm_hand_written("lstm")}
+            "refused": lambda: _lstm_hand_written("refused"), "v2": lambda: _lstm_hand_written("lstm"),
+            "emits_logits": lambda: _lstm_hand_written("emits_logits")}
 CONVERTED = ("lstm", "gru_eos", "teacher")
 
 
@@ -228,6 +230,10 @@ def test_an_unrecognized_loop_fn_is_refused_naming_the_op_and_the_remedy(cases) 
     with pytest.raises(MigrationError, match=r"finished flags come from .*Greater.*--outputs at the encoder"):
         raw_rnn.find(og, find_loops(og), keys)
     assert raw_rnn.find(og, find_loops(og), {"encoder/lstm_cell/kernel"}) is None  # a dynamic_rnn: not raw_rnn
+    case = cases["emits_logits"]  # a loop_fn emitting the projection, not the cell output: refused, never mistranslated
+    og = OriginalGraph(case["prefix"] + ".meta", CheckpointReader(case["prefix"]))
+    with pytest.raises(MigrationError, match=r"emits .*MatMul.*not the cell output.*--outputs at the encoder"):
+        raw_rnn.find(og, find_loops(og), keys)
     case = cases["v2"]  # TF 2.x's form (a While op with function bodies): refused with the way to the TF 1.x form
     og = OriginalGraph(case["prefix"] + ".meta", CheckpointReader(case["prefix"]))
     with pytest.raises(MigrationError, match=r"TF 2.x form.*disable_control_flow_v2.*--outputs at the encoder"):
