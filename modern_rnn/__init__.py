@@ -37,6 +37,7 @@ from modern_rnn.dropout import DropoutCell  # noqa: E402
 from modern_rnn.layer_norm_lstm import LayerNormLSTMCell  # noqa: E402
 from modern_rnn.contrib import ZeroMaskedConvLSTM  # noqa: E402
 from modern_rnn.crf import CRF  # noqa: E402
+from modern_rnn.feedback_decoder import FeedbackDecoder  # noqa: E402
 
 TWINS: tuple[str, ...] = (
     "handwritten_rnn_cell", "basic_rnn_cell", "basic_lstm_cell", "lstm_cell", "gru_cell", "cell_from_spec",

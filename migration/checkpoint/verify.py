@@ -44,6 +44,7 @@ from migration.checkpoint.stacks import check_stack
 from migration.checkpoint.wrapped import run_rebuilt
 from migration.families import register_keras_classes
 from migration.graph.blocks import find_loops
+from migration.graph.raw_rnn_check import check_block as check_raw_rnn_block
 from migration.graph.reference import OriginalGraph
 from migration.graph.wrapper_check import check_wrapped_block
 from migration.graph.block_feeds import fit_block_input, shape_feeds
@@ -330,6 +331,12 @@ def _verify_block(ctx: _Context, block: dict, k: int) -> tuple[list[Check], list
         if tf1_out is None:  # Output/InputProjectionWrapper, EmbeddingWrapper: their weights applied around it
             tf1_out, keras_out, lengths = check_wrapped_block(ctx.original, ctx.loops, block, model, ctx.reader, x,
                                                               lengths, ctx.seed + k) or (None, None, lengths)
+        if tf1_out is None:  # a cell inside a tf.nn.raw_rnn decoder loop: checked as the loop runs it
+            try:
+                tf1_out, keras_out = check_raw_rnn_block(ctx.original, ctx.loops, block, model, ctx.batch,
+                                                         ctx.time_steps, ctx.seed + k) or (None, None)
+            except MigrationError as exc:
+                why = str(exc)
         if tf1_out is not None:
             reference = "original-graph"
         else:

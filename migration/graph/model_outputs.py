@@ -249,7 +249,7 @@ def _loss_scope_back(index, tensor: str, loss_scopes: set[str]) -> str:
     """Follow the loss's own reshapes back: a ``Reshape``/``Identity``/``Cast`` in a name scope that holds the loss
     (a node reading the labels) and whose input comes from outside that scope (``sequence_loss/Reshape`` of the
     program's ``xw_plus_b``), and a reshape of a Dense output (``reshape(xw_plus_b(h), [B, T, V])``: the Dense
-    output is the logits; only an unnamed ``Reshape[_N]``). A reshape the program named (``pred``,
+    output is the logits; only an unnamed ``Reshape[_N]`` that no argmax/softmax of the program reads). A reshape the program named (``pred``,
     ``output/distance``) or of anything else is kept."""
     for _ in range(8):
         node = index.node(ref(tensor)[0])
@@ -260,7 +260,8 @@ def _loss_scope_back(index, tensor: str, loss_scopes: set[str]) -> str:
         while producer is not None and producer.op == "Identity" and producer.input:
             producer = index.node(ref(producer.input[0])[0])
         dense = producer is not None and node.op == "Reshape" and _AUTO_RESHAPE.match(node.name.rsplit("/", 1)[-1]) and \
-            any(_is_variable_read(index, i) for i in _data_inputs(producer))
+            any(_is_variable_read(index, i) for i in _data_inputs(producer)) and \
+            not any(c.op in _PREDICTION_OPS for c in index.consumers(node.name))  # the program's argmax reads it
         if not dense and (not scope or scope not in loss_scopes or ref(node.input[0])[0].startswith(scope)):
             return tensor
         tensor = _tensor(node.input[0])

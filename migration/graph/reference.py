@@ -380,8 +380,17 @@ def _read_as_tensor(sub, node) -> None:
     del node.attr["dtype"]
 
 
+#: ops whose output is bool whatever their ``T`` attribute says (``raw_rnn``'s first flags: ``0 >= lengths``)
+_BOOL_OUTPUTS = frozenset({"Less", "LessEqual", "Greater", "GreaterEqual", "Equal", "NotEqual", "ApproximateEqual",
+                           "IsNan", "IsInf", "IsFinite", "InTopK", "InTopKV2"})
+
+
 def output_dtype(node):
     """The dtype of a node's first output, from its attributes (None when they do not say)."""
+    if node.op in _BOOL_OUTPUTS:  # their ``T`` is the inputs' dtype
+        import tensorflow as tf
+
+        return tf.bool
     for key in ("dtype", "DstT", "out_type", "T", "Tidx"):
         if key in node.attr and node.attr[key].WhichOneof("value") == "type":
             return node_dtype(node, key)

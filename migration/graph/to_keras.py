@@ -11,6 +11,9 @@ original graph                             Keras 2 model
 a ``dynamic_rnn`` / ``bidirectional_       the converted block model (``blocks/<name>.keras``), called on the
 dynamic_rnn`` loop (recognized block)      loop's input and ``sequence_length`` (full length when the graph
                                            has none)
+a ``tf.nn.raw_rnn`` decoder loop (its      ``modern_rnn.FeedbackDecoder`` with the block's cell and the loop's
+cell a recognized block)                   W, b, E, called on the tensors its ``loop_fn`` gets at time 0
+                                           (:mod:`migration.graph.raw_rnn`); outputs time-major
 ``Gather`` of a variable / a GloVe         ``keras.layers.Embedding`` (rows as saved; ``mod``-partitioned
 ``Const`` (``embedding_lookup``)           variables are not translated yet)
 ``MatMul`` by a variable (+ ``BiasAdd``/   ``keras.layers.Dense`` (one layer per weight pair, reused by every
@@ -68,6 +71,7 @@ class BlockCall:
     outputs: list[str]  # original tensor names in the block contract order (outputs..., states...)
     sequences: int = 1  # how many leading outputs are sequences (2 for a bidirectional block)
     name: str = ""  # the manifest block name
+    inputs: Optional[list[str]] = None  # a layer called on these tensors instead (raw_rnn: migration.graph.raw_rnn)
 
 
 def _gradient(name: str) -> bool:
@@ -415,6 +419,8 @@ class ModelTranslator:
         if k in self.block_results:
             return self.block_results[k]
         block = self.blocks[k]
+        if block.inputs is not None:
+            return self._layer_block(k)
         x = self.value(block.x)
         if x is None or _is_constant(x):
             self.block_results[k] = [None] * len(block.outputs)
@@ -435,6 +441,22 @@ class ModelTranslator:
         if block.time_major:  # the block model is batch-major; the graph's loop outputs were time-major
             outs = [tf.transpose(o, [1, 0, 2]) if j < block.sequences else o for j, o in enumerate(outs)]
         self.pieces.append(f"RNN block {block.model.name} on {block.x}")
+        self.layer_sources[block.model.name] = {"block": block.name}
+        self.block_results[k] = outs
+        return outs
+
+    def _layer_block(self, k: int) -> list:
+        """A block whose layer takes original tensors as they are (``raw_rnn``'s decoder: time-major outputs)."""
+        block = self.blocks[k]
+        args = [self.value(t) for t in block.inputs]
+        if any(a is None or _is_constant(a) for a in args):
+            for t, a in zip(block.inputs, args):
+                if a is not None and _is_constant(a):
+                    self.blockers[ref(t)[0]] = f"a constant input of the {block.name} decoder (not translated yet)"
+            self.block_results[k] = [None] * len(block.outputs)
+            return self.block_results[k]
+        outs = list(block.model(args))
+        self.pieces.append(f"raw_rnn decoder {block.model.name} ({type(block.model).__name__})")
         self.layer_sources[block.model.name] = {"block": block.name}
         self.block_results[k] = outs
         return outs

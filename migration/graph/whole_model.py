@@ -19,13 +19,14 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
+from migration.graph import raw_rnn
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
 from migration.graph.graphdef import const_value, node_dtype, ref
 from migration.graph.legacy_outputs import bucket_outputs
 from migration.graph.limits import check_feed, current as current_limits
 from migration.graph.model_outputs import (DEQUEUE_OPS, dequeued, dequeued_signature, loss_predictions,
                                            prediction_logits)
-from migration.graph.to_keras import BlockCall, ModelTranslator
+from migration.graph.to_keras import BlockCall, ModelTranslator, Untranslatable
 from migration.graph.wrapper_check import id_inputs, keras_wrapped_block, manifest_block_keys, wrapped_loop
 
 _XENT = ("SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits")
@@ -155,8 +156,8 @@ def _int_range(og, name: str, steps: int) -> tuple[int, int, bool]:
                         depth.op == "Const" else np.zeros(0)
                     if values.size == 1 and 0 < values[0] <= 1 << 31:
                         return 0, int(values[0]), False
-                if c.name.endswith("/sequence_length") or c.op == "ReverseSequence":
-                    return 1, steps + 1, True
+                if c.name.endswith("/sequence_length") or c.op in ("ReverseSequence", "GreaterEqual", "LessEqual"):
+                    return 1, steps + 1, True  # compared with a step counter (raw_rnn's `time >= lengths`): >= 1
                 if c.op in ("Identity", "Cast", "Reshape", "StridedSlice", "ExpandDims", "Squeeze", "DynamicPartition",
                             "FloorMod", "FloorDiv", "Sub", "Maximum", "Minimum"):
                     nxt.append(c.name)
@@ -274,6 +275,10 @@ def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO,
         try:
             t = locate(og, loops, entry)
         except MigrationError as exc:
+            decoder = _raw_rnn_call(og, loops, entry, model, notes)
+            if decoder is not None:
+                calls.append(decoder)
+                continue
             wrapped = wrapped_loop(loops, entry)  # Output/InputProjectionWrapper, EmbeddingWrapper around the cell
             if wrapped is None:
                 notes.append(f"block {entry['name']}: {exc}")
@@ -284,5 +289,25 @@ def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO,
             continue
         calls.append(BlockCall(model, t.x, t.sequence_length, t.time_major, t.outputs, t.sequences, entry["name"]))
     translator = ModelTranslator(og, calls)
-    model = translator.translate(io.inputs, io.outputs)
+    try:
+        model = translator.translate(io.inputs, io.outputs)
+    except Untranslatable as exc:
+        exc.args = ("; ".join([str(exc)] + [n for n in notes if "raw_rnn" in n]),)  # why the loop stayed a blocker
+        raise
     return model, translator, notes
+
+
+def _raw_rnn_call(og, loops, entry: dict, model, notes: list[str]) -> Optional[BlockCall]:
+    """A ``tf.nn.raw_rnn`` decoder loop reading the block's cell, as a :class:`modern_rnn.FeedbackDecoder` call."""
+    keys, _ = manifest_block_keys(entry)
+    if set(keys) != {""}:
+        return None
+    try:
+        rr = raw_rnn.find(og, loops, keys[""])
+        if rr is None:
+            return None
+        layer = raw_rnn.decoder_layer(og, rr, model, entry["input_size"], f"raw_rnn_{entry['name']}")
+    except MigrationError as exc:
+        notes.append(f"block {entry['name']}: {exc}")
+        return None
+    return BlockCall(layer, rr.first_input, None, True, rr.outputs, 1, entry["name"], raw_rnn.layer_inputs(rr))
