@@ -41,6 +41,7 @@ _VARS = ("VariableV2", "Variable", "VarHandleOp")
 _PASS = ("Identity", "ReadVariableOp", "Snapshot")
 _SHAPE_OPS = ("Shape", "ShapeN", "Size", "Rank")
 _SOURCES = ("Placeholder", "PlaceholderWithDefault", "IteratorGetNext")
+_SWITCH = ("Switch", "RefSwitch")
 _FLOATS = (1, 2, 19)  # float32, float64, float16
 _NOT_STEP = ("Assign", "AssignVariableOp", "VarIsInitializedOp", "IsVariableInitialized", "SaveV2", "Save",
              "SaveSlices")
@@ -91,7 +92,7 @@ class _Graph:
                         c.name.startswith(var_node.name + "/") and c.op not in _PASS:
                     continue
                 seen.add(c.name)
-                if c.op in _PASS:
+                if c.op in _PASS or c.op in _SWITCH:  # into a TF 1.x cond's branch
                     todo.append(c.name)
                 else:
                     out.append(c)
@@ -120,7 +121,10 @@ class _Graph:
             return True
         if node.op in _SHAPE_OPS or node.op in _VARS:
             return False
-        memo[name] = any(self.valued(ref(i)[0], memo) for i in node.input if not ref(i)[2])
+        inputs = [i for i in node.input if not ref(i)[2]]
+        if node.op in _SWITCH:
+            inputs = inputs[:1]  # the value, not the predicate
+        memo[name] = any(self.valued(ref(i)[0], memo) for i in inputs)
         return memo[name]
 
     def is_float(self, tensor: str) -> bool:
@@ -145,6 +149,8 @@ def _frontier(g: _Graph, start: str, inside: set[str], memo: dict) -> set[str]:
             if producer in inside:
                 todo.append(producer)
             elif g.valued(producer, memo) and g.is_float(t):
+                while g.index.nodes[ref(t)[0]].op in _SWITCH:  # fed upstream of a TF 1.x cond's routing
+                    t = _tensor(g.index.nodes[ref(t)[0]].input[0])
                 out.add(t)
     return out
 
@@ -216,15 +222,19 @@ def _first_input(g: _Graph, candidates: list[str], x2: str, memo: dict, what: st
 
 
 def _steps_of(g: _Graph, steps: list[str], inside: set[str]) -> dict[str, int]:
-    """node -> its step: the largest step whose input it depends on (creation order is topological). A node that
+    """node -> its step: the largest step whose input it depends on. A node that
     only passes the previous step's state into this step (a TF 1.x ``cond``'s ``Switch``, the ``split`` of a
     concatenated LSTM state), created after the rest of the previous step and read only by this step, is this step's."""
     seeds = {x: t for t, x in enumerate(steps, start=1)}
     out: dict[str, int] = {}
-    for node in g.index.graph_def.node:
-        best = max((max(seeds.get(t, 0), out.get(ref(t)[0], 0)) for t in g.data_inputs(node)), default=0)
-        if best:
-            out[node.name] = best
+    for _ in range(64):  # TF 1.x cond adds its Switch nodes after the op that reads them: passes to a fixed point
+        changed = False
+        for node in g.index.graph_def.node:
+            best = max((max(seeds.get(t, 0), out.get(ref(t)[0], 0)) for t in g.data_inputs(node)), default=0)
+            if best > out.get(node.name, 0):
+                out[node.name], changed = best, True
+        if not changed:
+            break
     heads = set()
     for name in inside:
         readers = [out.get(c.name) for c in g.index.consumers(name) if c.name in inside]
@@ -246,7 +256,7 @@ def _edges(g: _Graph, d: _Direction, step: dict[str, int], order: dict[str, int]
     base = order[d.first[t - 1]]
     st, ou = set(), set()
     for name in d.inside:
-        if step.get(name) != t:
+        if step.get(name) != t or g.index.nodes[name].op in _SWITCH:
             continue
         for c in g.index.consumers(name):
             if c.name not in d.inside:
@@ -255,11 +265,20 @@ def _edges(g: _Graph, d: _Direction, step: dict[str, int], order: dict[str, int]
                 if ref(inp)[0] != name:
                     continue
                 key = (order[name] - base, ref(inp)[1])
-                if step.get(c.name) == t + 1:
-                    st.add(key)
-                elif step.get(c.name, 0) >= t + 2:
-                    ou.add(key)
+                for later in _reader_steps(g, d, step, c):
+                    if later == t + 1:
+                        st.add(key)
+                    elif later >= t + 2:
+                        ou.add(key)
     return st, ou
+
+
+def _reader_steps(g: _Graph, d: _Direction, step: dict[str, int], node) -> set[int]:
+    """The step of ``node``, or for a TF 1.x ``Switch`` (which only routes a value into a cond's branches) the steps
+    of what reads it."""
+    if node.op not in _SWITCH:
+        return {step.get(node.name, 0)}
+    return {s for c in g.index.consumers(node.name) if c.name in d.inside for s in _reader_steps(g, d, step, c)}
 
 
 def _offsets(g: _Graph, d: _Direction, step: dict[str, int], order: dict[str, int]):
