@@ -44,6 +44,7 @@ from migration.checkpoint.stacks import check_stack
 from migration.checkpoint.wrapped import run_rebuilt
 from migration.families import register_keras_classes
 from migration.graph.blocks import find_loops
+from migration.graph.dropout_facts import constant_dropouts, live_dropout_note
 from migration.graph.reference import OriginalGraph
 from migration.graph.static_blocks import run_static_block
 from migration.graph.wrapper_check import check_wrapped_block
@@ -468,6 +469,7 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
     if meta is not None:
         original = OriginalGraph(meta.path, reader, substitute=shadows)
         loops = find_loops(original)
+        notes += [n for n in [live_dropout_note(constant_dropouts(original))] if n]
     ctx = _Context(reader, meta, fresh, original, loops, out_dir, manifest, batch, time_steps, seed)
     for section, verifier in VERIFIERS:
         for k, entry in enumerate(_entries(ctx, section)):
