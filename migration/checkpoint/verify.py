@@ -6,8 +6,9 @@ Reference for each RNN block, in order of strength:
   (:mod:`migration.graph.sandbox`: op allowlist checked before anything runs, variables replaced by their checkpoint
   values, dropout bypassed), fed the same random inputs at the block's own input and ``sequence_length`` tensors,
   found by structure (:mod:`migration.graph.blocks`). A misread hyper-parameter cannot pass: the reference does not
-  depend on our reading of the graph.
-* ``rebuilt`` (no ``.meta``, a static unroll, or a graph the sandbox refuses): a TF1 graph built by
+  depend on our reading of the graph. A ``dynamic_rnn`` loop is fed at its input tensor; a static unroll at its
+  per-step inputs, its per-step outputs stacked (:data:`ORIGINAL_BLOCK_RUNNERS`).
+* ``rebuilt`` (no ``.meta``, an unroll not located, or a graph the sandbox refuses): a TF1 graph built by
   :mod:`legacy_rnn` with the hyper-parameters we read, restored by name with tf-slim. It proves the weight layout but
   shares any misread hyper-parameter with the conversion, so the report never calls it "verified against the
   original"; the reason is given in the notes.
@@ -43,7 +44,7 @@ from migration.checkpoint.seq2seq import verify_entry
 from migration.checkpoint.stacks import check_stack
 from migration.checkpoint.wrapped import run_rebuilt
 from migration.families import register_keras_classes
-from migration.graph.blocks import find_loops
+from migration.graph.blocks import NotThisKind, find_loops
 from migration.graph.dropout_facts import constant_dropouts, live_dropout_note
 from migration.graph.reference import OriginalGraph
 from migration.graph.static_blocks import run_static_block
@@ -139,17 +140,17 @@ ORIGINAL_BLOCK_RUNNERS = (
 
 def _run_original_block(original, loops, block: dict, x: np.ndarray, lengths: np.ndarray):
     """(outputs, x, lengths used, why not) from the original graph; outputs None when it cannot be the reference."""
-    why = []
+    why, other_kind = [], []
     for runner in ORIGINAL_BLOCK_RUNNERS:
         try:
             out, x, lengths = runner(original, loops, block, x, lengths)
         except SandboxLimit:  # over a resource limit: the command stops (never a silent fallback)
             raise
-        except MigrationError as exc:
-            why.append(str(exc))
+        except MigrationError as exc:  # NotThisKind: another runner's kind, said only when no runner claims it
+            (other_kind if isinstance(exc, NotThisKind) else why).append(str(exc))
             continue
         return out, x, lengths, ""
-    return None, x, lengths, "; ".join(why)
+    return None, x, lengths, "; ".join(why or other_kind)
 
 
 def _check_whole_model(original, entry: dict, out_dir: str, batch: int, steps: int,

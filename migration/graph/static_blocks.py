@@ -33,6 +33,7 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.graph.block_feeds import shape_feeds
+from migration.graph.blocks import NotThisKind
 from migration.graph.graphdef import ref
 from migration.graph.limits import check_feed
 from migration.graph.wrapper_check import manifest_block_keys
@@ -171,6 +172,8 @@ def _direction(g: _Graph, keys: set[str], what: str) -> _Direction:
     if v0 is None:
         raise MigrationError(f"{what}: nothing in the forward graph reads its variables")
     first = [n.name for n in readers[v0.name]]
+    if len(first) < 2:  # one reader: a while loop's body, or a single call
+        raise NotThisKind(f"{what}: its variables are read once, not once per step")
     if len(first) < 3:
         raise MigrationError(f"{what}: its variables are read by {len(first)} step(s); locating a static unroll's "
                              "state and outputs needs at least 3 steps")
