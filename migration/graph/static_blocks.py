@@ -161,6 +161,7 @@ class _Direction:
     first: list[str]  # the step's first reader of a variable, per step
     inside: set[str]  # D
     steps: list[str]  # x_t
+    tainted: set[str] = dataclasses.field(default_factory=set)  # D nodes computed through another variable
 
 
 def _direction(g: _Graph, keys: set[str], what: str) -> _Direction:
@@ -195,7 +196,15 @@ def _direction(g: _Graph, keys: set[str], what: str) -> _Direction:
             raise MigrationError(f"{what}: step {t} of the static unroll reads {len(new)} new input tensors "
                                  f"({new[:3]}), expected one")
     steps = [_first_input(g, news[0], news[1][0], memo, what)] + [new[0] for new in news[1:]]
-    return _Direction(first, inside, steps)
+    return _Direction(first, inside, steps, _tainted(g, inside, {v.name for v in variables}))
+
+
+def _tainted(g: _Graph, inside: set[str], own: set[str]) -> set[str]:
+    """Nodes of ``inside`` computed through a variable that is not the block's (the program's per-step head,
+    ``matmul(output, w)``): never the block's outputs or state."""
+    foreign = [v.name for v in g.index.nodes.values() if v.op in _VARS and v.name not in own]
+    starts = [r.name for v in foreign for r in g.readers(g.index.nodes[v]) if r.name in inside]
+    return {n for n in g.descendants(starts) if n in inside}
 
 
 def _first_input(g: _Graph, candidates: list[str], x2: str, memo: dict, what: str) -> str:
@@ -259,7 +268,7 @@ def _edges(g: _Graph, d: _Direction, step: dict[str, int], order: dict[str, int]
     base = order[d.first[t - 1]]
     st, ou = set(), set()
     for name in d.inside:
-        if step.get(name) != t or g.index.nodes[name].op in _SWITCH:
+        if step.get(name) != t or g.index.nodes[name].op in _SWITCH or name in d.tainted:
             continue
         for c in g.index.consumers(name):
             if c.name not in d.inside:
@@ -296,7 +305,33 @@ def _offsets(g: _Graph, d: _Direction, step: dict[str, int], order: dict[str, in
         states = st if states is None else states & st
         outputs = ou if outputs is None else outputs & ou
     first = _edges(g, d, step, order, 1)[1] if T >= 4 else outputs
+    if not outputs:  # the program reads each output in its own step (``[matmul(o, w) for o in outputs]``)
+        outputs = _sink_reads(g, d, step, order, 2 if T >= 4 else 1)
+        first = _sink_reads(g, d, step, order, 1) if T >= 4 else outputs
     return sorted(states or ()), sorted(outputs or ()), sorted(first or ())
+
+
+def _sink_reads(g: _Graph, d: _Direction, step: dict[str, int], order: dict[str, int], t: int) -> set:
+    """{(offset, output index)} of step ``t``'s tensors read by a node of the same step that nothing of step
+    ``t + 1`` depends on (the program's per-step head, not the cell)."""
+    base = order[d.first[t - 1]]
+    feeding: set[str] = set()
+    todo = [n for n in d.inside if step.get(n) == t + 1]
+    while todo:
+        name = todo.pop()
+        for i in g.data_inputs(g.index.nodes[name]):
+            producer = ref(i)[0]
+            if producer in d.inside and producer not in feeding and step.get(producer, 0) <= t:
+                feeding.add(producer)
+                todo.append(producer)
+    out = set()
+    for name in feeding:
+        if step.get(name) != t or g.index.nodes[name].op in _SWITCH or name in d.tainted:
+            continue
+        for c in g.index.consumers(name):
+            if c.name in d.inside and step.get(c.name) == t and c.name not in feeding:
+                out |= {(order[name] - base, ref(i)[1]) for i in g.data_inputs(c) if ref(i)[0] == name}
+    return out
 
 
 def _at(g: _Graph, d: _Direction, by_order: list[str], order: dict[str, int], t: int, key) -> str:

@@ -141,3 +141,14 @@ def test_wrong_weight_in_a_static_block_is_caught(static_conversion, tmp_path):
     names = {f"block {b['name']}" for b in wrong}
     others = [c for c in report.checks if c.what.startswith("block ") and c.what not in names]
     assert len(others) == 5 + 5 + 2 and all(c.max_abs_diff < TOL and c.reference == "original-graph" for c in others)
+
+
+@pytest.mark.parametrize("name,block", [("seed002_static", "block rnn"), ("seed002_handwritten", "block root")])
+def test_seed002_unrolls_with_per_step_heads_are_checked_against_the_original_graph(converted, name, block):
+    """Seed 002 reads each step's output in its own step (``[matmul(o, W) + b for o in outputs]``, the softmax's own
+    variables): the block's output is the cell's, never that head; static_rnn and the hand-written W/b loop alike."""
+    code, out = converted(name)
+    assert code == 0
+    verification = json.load(open(os.path.join(out, "manifest.json")))["verification"]
+    assert verification["ok"] and verification["references"][block] == "original-graph"
+    assert not [n for n in verification["notes"] if n.startswith(block[6:] + ":")]
