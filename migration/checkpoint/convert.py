@@ -302,6 +302,7 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
                       "weights are written separately"]
     from migration.graph.reference import OriginalGraph
     from migration.graph.to_keras import Untranslatable
+    from migration.graph.dropout_facts import constant_dropouts
     from migration.graph.whole_model import build_whole_model, default_io
 
     original = OriginalGraph(meta.path, reader, substitute=shadows)
@@ -325,7 +326,7 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
     save_streamed(model, os.path.join(tmp, "model.keras"), translator.streamed)  # large embeddings row by row
     entry = {"file": "model.keras", "inputs": io.inputs, "outputs": io.outputs, "outputs_from": io.how,
              "pieces": translator.pieces, "layers": translator.layer_sources,
-             "dropout_bypassed": original.dropout_bypassed}
+             "dropout_bypassed": original.dropout_bypassed, "dropout_live": constant_dropouts(original)}
     return entry, notes
 
 

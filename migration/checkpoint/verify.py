@@ -6,8 +6,9 @@ Reference for each RNN block, in order of strength:
   (:mod:`migration.graph.sandbox`: op allowlist checked before anything runs, variables replaced by their checkpoint
   values, dropout bypassed), fed the same random inputs at the block's own input and ``sequence_length`` tensors,
   found by structure (:mod:`migration.graph.blocks`). A misread hyper-parameter cannot pass: the reference does not
-  depend on our reading of the graph.
-* ``rebuilt`` (no ``.meta``, a static unroll, or a graph the sandbox refuses): a TF1 graph built by
+  depend on our reading of the graph. A ``dynamic_rnn`` loop is fed at its input tensor; a static unroll at its
+  per-step inputs, its per-step outputs stacked (:data:`ORIGINAL_BLOCK_RUNNERS`).
+* ``rebuilt`` (no ``.meta``, an unroll not located, or a graph the sandbox refuses): a TF1 graph built by
   :mod:`legacy_rnn` with the hyper-parameters we read, restored by name with tf-slim. It proves the weight layout but
   shares any misread hyper-parameter with the conversion, so the report never calls it "verified against the
   original"; the reason is given in the notes.
@@ -43,9 +44,11 @@ from migration.checkpoint.seq2seq import verify_entry
 from migration.checkpoint.stacks import check_stack
 from migration.checkpoint.wrapped import run_rebuilt
 from migration.families import register_keras_classes
-from migration.graph.blocks import find_loops
+from migration.graph.blocks import NotThisKind, find_loops
+from migration.graph.dropout_facts import constant_dropouts, live_dropout_note
 from migration.graph.raw_rnn_check import check_block as check_raw_rnn_block
 from migration.graph.reference import OriginalGraph
+from migration.graph.static_blocks import run_static_block
 from migration.graph.wrapper_check import check_wrapped_block
 from migration.graph.block_feeds import fit_block_input, shape_feeds
 from migration.safe_io import load_block_model
@@ -111,26 +114,44 @@ def _run_tf1_block(prefix: str, block: dict, specs: dict[str, list[CellSpec]], x
         return run_restored(graph, prefix, name_map, flat, {xp: x, lp: lengths})
 
 
-def _run_original_block(original, loops, block: dict, x: np.ndarray, lengths: np.ndarray):
-    """(outputs, lengths used, why not) from the original graph; outputs None when it cannot be the reference."""
+def _run_loop_block(original, loops, block: dict, x: np.ndarray, lengths: np.ndarray):
+    """(outputs, x, lengths used) of the block's ``dynamic_rnn`` loop (or fused op) in the original graph."""
     from migration.graph.whole_model import locate
 
-    try:
-        where = locate(original, loops, block)
-        if where.sequence_length is None:
-            lengths = np.full_like(lengths, x.shape[1])  # the original block has no sequence_length: full length
-        feeds = {where.x: np.transpose(x, (1, 0, 2)) if where.time_major else x}
-        if where.sequence_length is not None:
-            feeds[where.sequence_length] = lengths
-        feeds.update(shape_feeds(original, where.outputs, feeds, x.shape[0], x.shape[1]))  # zero state sized
-        out = original.run(where.outputs, feeds)
-    except SandboxLimit:  # over a resource limit: the command stops (never a silent fallback)
-        raise
-    except MigrationError as exc:
-        return None, lengths, str(exc)
+    where = locate(original, loops, block)
+    if where.sequence_length is None:
+        lengths = np.full_like(lengths, x.shape[1])  # the original block has no sequence_length: full length
+    feeds = {where.x: np.transpose(x, (1, 0, 2)) if where.time_major else x}
+    if where.sequence_length is not None:
+        feeds[where.sequence_length] = lengths
+    feeds.update(shape_feeds(original, where.outputs, feeds, x.shape[0], x.shape[1]))  # zero state sized
+    out = original.run(where.outputs, feeds)
     if where.time_major:
         out = [np.transpose(o, (1, 0, 2)) if j < where.sequences else o for j, o in enumerate(out)]
-    return out, lengths, ""
+    return out, x, lengths
+
+
+#: How a block is found and run in the original graph, tried in this order: a while loop (``dynamic_rnn``, fused
+#: ops), then a static unroll (one copy of the cell per step: :mod:`migration.graph.static_blocks`).
+ORIGINAL_BLOCK_RUNNERS = (
+    _run_loop_block,
+    lambda original, loops, block, x, lengths: run_static_block(original, block, x, lengths),
+)
+
+
+def _run_original_block(original, loops, block: dict, x: np.ndarray, lengths: np.ndarray):
+    """(outputs, x, lengths used, why not) from the original graph; outputs None when it cannot be the reference."""
+    why, other_kind = [], []
+    for runner in ORIGINAL_BLOCK_RUNNERS:
+        try:
+            out, x, lengths = runner(original, loops, block, x, lengths)
+        except SandboxLimit:  # over a resource limit: the command stops (never a silent fallback)
+            raise
+        except MigrationError as exc:  # NotThisKind: another runner's kind, said only when no runner claims it
+            (other_kind if isinstance(exc, NotThisKind) else why).append(str(exc))
+            continue
+        return out, x, lengths, ""
+    return None, x, lengths, "; ".join(why or other_kind)
 
 
 def _check_whole_model(original, entry: dict, out_dir: str, batch: int, steps: int,
@@ -327,7 +348,7 @@ def _verify_block(ctx: _Context, block: dict, k: int) -> tuple[list[Check], list
     tf1_out, reference, keras_out = None, "rebuilt", None
     if ctx.original is not None:
         x, lengths = fit_block_input(ctx.original, ctx.loops, block, x, lengths)  # a graph of fixed batch/steps
-        tf1_out, lengths, why = _run_original_block(ctx.original, ctx.loops, block, x, lengths)
+        tf1_out, x, lengths, why = _run_original_block(ctx.original, ctx.loops, block, x, lengths)
         if tf1_out is None:  # Output/InputProjectionWrapper, EmbeddingWrapper: their weights applied around it
             tf1_out, keras_out, lengths = check_wrapped_block(ctx.original, ctx.loops, block, model, ctx.reader, x,
                                                               lengths, ctx.seed + k) or (None, None, lengths)
@@ -456,6 +477,7 @@ def verify_conversion(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
     if meta is not None:
         original = OriginalGraph(meta.path, reader, substitute=shadows)
         loops = find_loops(original)
+        notes += [n for n in [live_dropout_note(constant_dropouts(original))] if n]
     ctx = _Context(reader, meta, fresh, original, loops, out_dir, manifest, batch, time_steps, seed)
     for section, verifier in VERIFIERS:
         for k, entry in enumerate(_entries(ctx, section)):

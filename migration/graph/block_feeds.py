@@ -73,7 +73,7 @@ def shape_feeds(og, fetches, feeds: dict, batch: int, steps: int) -> dict[str, n
         if node.op != "Placeholder" or name in fed:
             continue
         shape = _static_shape(og, name)
-        readers = [c for c in og.index.consumers(name) if c.name in within]
+        readers = [c for c in og.index.consumers(name) if c.name in within and c.name not in fed]  # fed: not run
         if shape is None or not readers or any(c.op not in _SHAPE_OPS for c in readers):
             return {}
         dims = [d if d >= 0 else (batch if k == 0 else steps if k == 1 else -1) for k, d in enumerate(shape)]

@@ -22,6 +22,7 @@ import dataclasses
 import re
 from typing import Optional
 
+from migration.core.errors import MigrationError
 from migration.graph.graphdef import GraphIndex, ref
 
 _V2_LOOPS = ("While", "StatelessWhile", "_While")
@@ -223,12 +224,15 @@ class BlockTensors:
     sequences: int  # how many of ``outputs`` are [batch, time, ...] sequences (1, or 2 when bidirectional)
 
 
+class NotThisKind(MigrationError):
+    """The block is not of the kind a locator finds (no while loop reads it; no static unroll does): the next locator
+    of the table may find it, and this reason is then not worth reporting."""
+
+
 def locate_block(og, loops: list[Loop], keys: dict[str, set[str]], n_states: dict[str, int]) -> BlockTensors:
     """The original-graph tensors of a block whose cells read checkpoint ``keys`` per direction (``""`` or
     ``fw``/``bw``), with ``n_states`` final-state tensors per direction. Raises :class:`MigrationError` naming what
     was not found."""
-    from migration.core.errors import MigrationError
-
     found: dict[str, Loop] = {}
     shared = set(keys) == {"fw", "bw"} and keys["fw"] == keys["bw"]  # one cell object for both directions
     for direction, ks in keys.items():
@@ -237,8 +241,9 @@ def locate_block(og, loops: list[Loop], keys: dict[str, set[str]], n_states: dic
             hits = [h for h in hits if f"/{direction}/" in "/" + h.node]
         if len(hits) != 1:
             what = "no while loop" if not hits else f"{len(hits)} while loops ({[h.node for h in hits]})"
-            raise MigrationError(f"{what} of the original graph read the variables {sorted(ks)[:2]}...: the block "
-                                 "is not a dynamic_rnn (static_rnn unrolls are checked through the whole model)")
+            error = NotThisKind if not hits else MigrationError
+            raise error(f"{what} of the original graph read the variables {sorted(ks)[:2]}...: the block is not a "
+                        "dynamic_rnn")
         if hits[0].problems:
             raise MigrationError("; ".join(hits[0].problems))
         extra = sorted(hits[0].variables - ks)

@@ -2,7 +2,7 @@
 AttentionCellWrapper(BasicLSTMCell(forget_bias=0.5)), a sequence_length placeholder, a dense head) saved by Saver
 with its .meta. attn_length comes from the .meta; the block model and the whole model are verified against the
 ORIGINAL graph; the independent reference is the program's own session run. Negative control: the query kernel's
-rows left in TF1's state order (c, h) fail verification. A static_rnn program falls back to a rebuilt reference."""
+rows left in TF1's state order (c, h) fail verification. A static_rnn program is checked against its unrolled steps."""
 from __future__ import annotations
 
 import json
@@ -110,22 +110,22 @@ def test_query_rows_in_tf1_order_fail_verification(converted, tmp_path) -> None:
     assert {c.reference for c in failing} == {"original-graph"} and max(c.max_abs_diff for c in failing) > 1e-3
 
 
-def test_static_attention_program_uses_a_rebuilt_reference(tmp_path) -> None:
-    """static_rnn: no while loop, so the block is compared with a rebuilt TF1 graph, and the manifest says so. That
-    reference shares our reading of the .meta: here forget_bias of the wrapped cell is not found in the static
-    graph (the manifest says "default"), the default 1.0 is wrong, and only the program itself shows it; with
-    --forget-bias 0.5 (the remedy the notes give) the block equals the program."""
+def test_static_attention_program_is_checked_against_the_original_graph(tmp_path) -> None:
+    """static_rnn: no while loop, but the unrolled steps of the original graph are the reference
+    (migration/graph/static_blocks.py). Here forget_bias of the wrapped cell is not found in the static graph (the
+    manifest says "default"): the default 1.0 is wrong, and the original-graph check catches it (a rebuilt graph would
+    share the misreading and pass); with --forget-bias 0.5 (the remedy the error gives) the block equals the program."""
     prefix, x, expected = _program(tmp_path, static=True)
-    for flags, ok in (((), False), (("--forget-bias", "0.5"), True)):
-        out = tmp_path / f"out{len(flags)}"
-        assert run_cli("convert", prefix, out, "--quiet", "--no-model", *flags) == 0
-        m = _manifest(str(out))
-        (block,) = m["blocks"]
-        assert m["verification"]["ok"] and m["verification"]["references"][f"block {block['name']}"] == "rebuilt"
-        sources = block["cells"][0]["hyper_sources"]
-        assert sources["forget_bias"] == ("--forget-bias" if flags else "default (not found in .meta)")
-        got = _load(os.path.join(str(out), block["file"]))([x, LENGTHS], training=False)
-        assert (max(map(_diff, got, expected)) <= 1e-5) == ok
+    out = tmp_path / "out0"
+    assert run_cli("convert", prefix, out, "--quiet", "--no-model") == 1 and not out.exists()
+    out = tmp_path / "out1"
+    assert run_cli("convert", prefix, out, "--quiet", "--no-model", "--forget-bias", "0.5") == 0
+    m = _manifest(str(out))
+    (block,) = m["blocks"]
+    assert m["verification"]["ok"] and m["verification"]["references"][f"block {block['name']}"] == "original-graph"
+    assert block["cells"][0]["hyper_sources"]["forget_bias"] == "--forget-bias"
+    got = _load(os.path.join(str(out), block["file"]))([x, LENGTHS], training=False)
+    assert max(map(_diff, got, expected)) <= 1e-5
 
 
 def test_export_writes_the_wrapper_back_under_its_tf1_names(converted, tmp_path) -> None:
