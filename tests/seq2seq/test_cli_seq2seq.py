@@ -309,6 +309,29 @@ def legacy_graph_v1(tmp_path_factory) -> dict:
     return _legacy_build(tmp_path_factory.mktemp("legacy_s2s_v1"), tf1_form=True)
 
 
+def _legacy_convert(graph: dict, directory) -> tuple[int, dict, str]:
+    """``rnn-migrate convert --json`` of a legacy seq2seq checkpoint, ONCE per module and form: (exit code, the
+    JSON line, out_dir). The tests only read what it wrote."""
+    import contextlib
+    import io
+
+    out_dir = directory / "out"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["convert", graph["prefix"], str(out_dir), "--json", "--quiet"])
+    return code, json.loads(buf.getvalue().strip().splitlines()[-1]), str(out_dir)
+
+
+@pytest.fixture(scope="module")
+def legacy_converted(legacy_graph, tmp_path_factory) -> tuple[int, dict, str]:
+    return _legacy_convert(legacy_graph, tmp_path_factory.mktemp("legacy_conv"))
+
+
+@pytest.fixture(scope="module")
+def legacy_converted_v1(legacy_graph_v1, tmp_path_factory) -> tuple[int, dict, str]:
+    return _legacy_convert(legacy_graph_v1, tmp_path_factory.mktemp("legacy_conv_v1"))
+
+
 def _legacy_build(directory, tf1_form: bool, adam: bool = False) -> dict:
     """nmt-tutorial style embedding_attention_seq2seq (BasicLSTMCell forget_bias=0.5) with per-step placeholders and
     sequence_loss, seeded weights, Saver checkpoint + .meta; in TF 1.x's graph form (RefVariables) when
@@ -371,12 +394,12 @@ def test_legacy_embedding_attention_seq2seq_converts_against_the_original_graph(
     assert entry["kind"] == "legacy_seq2seq.embedding_attention_seq2seq" and entry["num_heads"] == 1
     assert entry["legacy"]["spec"]["forget_bias"] == 0.5 and entry["legacy"]["hyper_sources"]["forget_bias"] == "meta"
     assert set(entry["variables"]) == {n for n, _ in tf.train.list_variables(prefix)}
-    out_dir = tmp_path / "out"
-    assert main(["convert", prefix, str(out_dir), "--json", "--quiet"]) == 0
-    (check,) = [c for c in _json(capsys)["verification"]["checks"] if c["what"].startswith("seq2seq")]
+    code, result, out_dir = request.getfixturevalue("legacy_converted_v1" if form == "v1" else "legacy_converted")
+    assert code == 0
+    (check,) = [c for c in result["verification"]["checks"] if c["what"].startswith("seq2seq")]
     assert check["reference"] == "original-graph" and check["max_abs_diff"] <= 1e-5
-    manifest = json.load(open(out_dir / "manifest.json"))
-    model = keras.models.load_model(out_dir / manifest["seq2seq"][0]["file"], safe_mode=True)
+    manifest = json.load(open(os.path.join(out_dir, "manifest.json")))
+    model = keras.models.load_model(os.path.join(out_dir, manifest["seq2seq"][0]["file"]), safe_mode=True)
     data = _legacy_data(seed=2)
     expected = _legacy_tf1(prefix, prefix, legacy_graph["outputs"], data)
     got = model({"encoder_inputs": data["enc"], "decoder_inputs": data["dec"]}).numpy()
@@ -399,14 +422,15 @@ def test_legacy_attn_w_transposed_fails_verification(legacy_graph, tmp_path, mon
     assert not (tmp_path / "out").exists()
 
 
-def test_legacy_keras_trained_exports_to_a_checkpoint_the_legacy_graph_restores(legacy_graph, tmp_path,
-                                                                               capsys) -> None:
+def test_legacy_keras_trained_exports_to_a_checkpoint_the_legacy_graph_restores(legacy_graph, legacy_converted,
+                                                                               tmp_path, capsys) -> None:
     import modern_rnn.seq2seq.models  # noqa: F401
 
     prefix = legacy_graph["prefix"]
-    out_dir = tmp_path / "out"
-    assert main(["convert", prefix, str(out_dir), "--quiet"]) == 0
-    model = keras.models.load_model(out_dir / "seq2seq" / "embedding_attention_seq2seq.keras", safe_mode=True)
+    code, _, out_dir = legacy_converted
+    assert code == 0
+    model = keras.models.load_model(os.path.join(out_dir, "seq2seq", "embedding_attention_seq2seq.keras"),
+                                    safe_mode=True)
     data = _legacy_data(seed=3)
     targets = np.random.default_rng(4).integers(0, LEGACY_VOUT, (BATCH, LEGACY_TD))
     optimizer = keras.optimizers.Adam(0.05)
