@@ -68,6 +68,8 @@ class BlockCall:
     outputs: list[str]  # original tensor names in the block contract order (outputs..., states...)
     sequences: int = 1  # how many leading outputs are sequences (2 for a bidirectional block)
     name: str = ""  # the manifest block name
+    #: more input tensors, passed after ``[x, sequence_length]`` (a seq2seq decoder's memory, lengths, initial state)
+    extra: list = dataclasses.field(default_factory=list)
 
 
 def _gradient(name: str) -> bool:
@@ -430,7 +432,11 @@ class ModelTranslator:
         else:
             shape = tf.shape(x)
             length = tf.fill(shape[:1], shape[1])
-        outs = block.model([x, length])
+        extra = [self.value(t) for t in block.extra]
+        if any(v is None for v in extra):
+            self.block_results[k] = [None] * len(block.outputs)
+            return self.block_results[k]
+        outs = block.model([x, length] + [tf.convert_to_tensor(v) if _is_constant(v) else v for v in extra])
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         if block.time_major:  # the block model is batch-major; the graph's loop outputs were time-major
             outs = [tf.transpose(o, [1, 0, 2]) if j < block.sequences else o for j, o in enumerate(outs)]
