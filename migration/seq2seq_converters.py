@@ -233,6 +233,11 @@ def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str],
     if num_units is None:  # Luong: the query is the cell output, num_units == units
         num_units = units
     candidates = [m for m in memory_layers if shapes[m][1] == num_units]
+    if len(candidates) > 1:  # several mechanisms of that width: the one built in the wrapper's enclosing scope
+        enclosing = [m for m in candidates if scope.startswith(m[: -len("memory_layer/kernel")])
+                     and m.endswith("memory_layer/kernel")]
+        deepest = max((len(m) for m in enclosing), default=0)
+        candidates = [m for m in enclosing if len(m) == deepest] if enclosing else candidates
     if len(candidates) != 1:
         raise MigrationError(
             f"Checkpoint scope {scope!r}: expected one memory_layer/kernel with {num_units} columns, found "
