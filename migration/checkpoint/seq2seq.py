@@ -503,7 +503,8 @@ def format_lines(entries: list[dict]) -> list[str]:
             lines.append(f"  {e['scope']:<24} AttentionWrapper: {e['mechanism']}({e['num_units']}, {option}), "
                          f"memory_layer={e['memory_layer']} (memory depth {e['memory_depth']}), "
                          f"attention_layer_size={e['attention_layer_size']}")
-            lines.append(f"    cell {e['cell']} units={e['cell_units']}{fb}, decoder input depth "
+            layers = f" (MultiRNNCell layers {e['layer_units']})" if e.get("layer_units") else ""
+            lines.append(f"    cell {e['cell']} units={e['cell_units']}{layers}{fb}, decoder input depth "
                          f"{e['decoder_input_depth']}")
         elif e.get("legacy"):
             d = e["legacy"]

@@ -166,3 +166,24 @@ def test_the_default_whole_model_equals_the_original_graph(stacked) -> None:
     feeds = _feeds(rng, ph)
     got = dict(zip(model_entry["outputs"], [g.numpy() for g in model([feeds[n + ":0"] for n in model_entry["inputs"]])]))
     assert np.abs(got[stacked["logits"]["d3"]] - _original(stacked, feeds)["d3"]).max() > 1e-3
+
+
+def test_teacher_forcing_targets_are_an_input_and_the_labels() -> None:
+    """The default outputs (graph building only): targets shifted into the decoder and used as the labels make the
+    model's logits the output, with the targets an input (they were taken for labels only: no default output). A
+    sampled softmax's labels, which gather output weights, stay labels (tests/checkpoint/test_whole_model_losses.py)."""
+    from migration.graph.graphdef import GraphIndex
+    from migration.graph.model_outputs import _Graph, loss_predictions
+
+    graph = tf.Graph()
+    with graph.as_default():
+        targets = v1.placeholder(tf.int32, [None, None], "targets")
+        embedding = v1.get_variable("embedding", [V, E])
+        shifted = tf.concat([tf.fill([tf.shape(targets)[0], 1], 1), targets[:, :-1]], 1)
+        out, _ = v1.nn.dynamic_rnn(rnn.GRUCell(4), tf.nn.embedding_lookup(embedding, shifted), dtype=tf.float32)
+        logits = v1.layers.dense(out, V, name="logits")
+        loss = legacy_s2s.sequence_loss(logits, targets, tf.ones_like(targets, tf.float32))
+        v1.train.GradientDescentOptimizer(0.1).minimize(loss)
+    index = GraphIndex(graph.as_graph_def())
+    outputs, losses = loss_predictions(index)
+    assert outputs == ["logits/BiasAdd:0"] and _Graph(index, losses).inputs == {"targets"}
