@@ -187,3 +187,29 @@ def test_teacher_forcing_targets_are_an_input_and_the_labels() -> None:
     index = GraphIndex(graph.as_graph_def())
     outputs, losses = loss_predictions(index)
     assert outputs == ["logits/BiasAdd:0"] and _Graph(index, losses).inputs == {"targets"}
+
+
+def test_a_wrapper_inside_a_multirnncell_stays_a_single_cell_block() -> None:
+    """``MultiRNNCell([lstm, AttentionWrapper(lstm)])``: the wrapper is layer 1 of the stack, around ONE cell (not
+    the stacked form above); a wrapper around a stack of one kind is the stacked form."""
+    from migration import seq2seq_converters as s2c
+
+    inner = {"rnn/multi_rnn_cell/cell_0/lstm_cell/kernel": (9, 16), "rnn/multi_rnn_cell/cell_0/lstm_cell/bias": (16,),
+             "rnn/multi_rnn_cell/cell_1/attention_wrapper/bahdanau_attention/attention_v": (5,),
+             "rnn/multi_rnn_cell/cell_1/attention_wrapper/bahdanau_attention/query_layer/kernel": (4, 5),
+             "rnn/multi_rnn_cell/cell_1/attention_wrapper/lstm_cell/kernel": (4 + 6 + 4, 16),
+             "rnn/multi_rnn_cell/cell_1/attention_wrapper/lstm_cell/bias": (16,), "memory_layer/kernel": (6, 5)}
+    (block,) = s2c.recognize_seq2seq(inner)
+    assert block.prefix == "rnn/multi_rnn_cell/cell_1/" and block.layer_units == () and block.input_depth == 4
+    assert block.cell_scopes() == ["lstm_cell"] and block.keras_cell_prefixes() == ["cell/"]
+    outer = {"d/attention_wrapper/bahdanau_attention/attention_v": (5,),
+             "d/attention_wrapper/bahdanau_attention/query_layer/kernel": (3, 5),
+             "d/attention_wrapper/multi_rnn_cell/cell_0/lstm_cell/kernel": (4 + 6 + 2, 8),
+             "d/attention_wrapper/multi_rnn_cell/cell_0/lstm_cell/bias": (8,),
+             "d/attention_wrapper/multi_rnn_cell/cell_1/lstm_cell/kernel": (2 + 3, 12),
+             "d/attention_wrapper/multi_rnn_cell/cell_1/lstm_cell/bias": (12,), "d/memory_layer/kernel": (6, 5)}
+    (block,) = s2c.recognize_seq2seq(outer)
+    assert block.layer_units == (2, 3) and block.cell_units == 3 and block.input_depth == 4
+    assert block.layer_input_sizes() == [4 + 6, 2]
+    with pytest.raises(Exception, match="expected 5 rows"):                 # layer 1 must read layer 0's 2 outputs
+        s2c.recognize_seq2seq({**outer, "d/attention_wrapper/multi_rnn_cell/cell_1/lstm_cell/kernel": (4 + 3, 12)})
