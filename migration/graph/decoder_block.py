@@ -136,4 +136,5 @@ def decoder_call(og, loops, entry: dict, model: Any) -> BlockCall:
                                    _impute_finished(index, loop), graph["lengths"] is not None,
                                    name=f"decoder_{entry['name']}")
     extra = [graph["memory"]] + ([graph["lengths"]] if graph["lengths"] else []) + list(graph["initial_state"])
-    return BlockCall(layer, x, lengths, False, [_rnn_output(index, loop)], 1, entry["name"], extra=extra)
+    return BlockCall(layer, x, lengths, False, [_rnn_output(index, loop)], 1, entry["name"], extra=extra,
+                     kind="seq2seq")

@@ -70,6 +70,7 @@ class BlockCall:
     name: str = ""  # the manifest block name
     #: more input tensors, passed after ``[x, sequence_length]`` (a seq2seq decoder's memory, lengths, initial state)
     extra: list = dataclasses.field(default_factory=list)
+    kind: str = "block"  # the manifest section ``name`` is in ("seq2seq" for a decoder loop)
 
 
 def _gradient(name: str) -> bool:
@@ -441,7 +442,7 @@ class ModelTranslator:
         if block.time_major:  # the block model is batch-major; the graph's loop outputs were time-major
             outs = [tf.transpose(o, [1, 0, 2]) if j < block.sequences else o for j, o in enumerate(outs)]
         self.pieces.append(f"RNN block {block.model.name} on {block.x}")
-        self.layer_sources[block.model.name] = {"block": block.name}
+        self.layer_sources[block.model.name] = {block.kind: block.name}
         self.block_results[k] = outs
         return outs
 

@@ -143,6 +143,7 @@ def test_the_default_whole_model_equals_the_original_graph(stacked) -> None:
     assert model_entry, stacked["manifest"]["notes"]
     assert set(model_entry["inputs"]) == {"memory", "memory_length", "targets", "target_length"}   # targets: input
     assert len(model_entry["outputs"]) == 3
+    assert {src.get("seq2seq") for src in model_entry["layers"].values()} >= {"d1_decoder", "d2_decoder", "d3_decoder"}
     model = keras.models.load_model(os.path.join(stacked["conv"], "model.keras"), compile=False, safe_mode=True)
     ph = stacked["placeholders"]
     rng = np.random.default_rng(5)
