@@ -154,7 +154,8 @@ def _int_range(og, name: str, steps: int) -> tuple[int, int, bool]:
                     if values.size == 1 and 0 < values[0] <= 1 << 31:
                         return 0, int(values[0]), False
                 if c.name.endswith("/sequence_length") or c.op == "ReverseSequence" or \
-                        (c.op == "Size" and re.search(r"(^|/)TrainingHelper(_\d+)?/Size$", c.name)):
+                        (c.op == "Size" and re.search(r"(^|/)TrainingHelper(_\d+)?/Size$", c.name)) or \
+                        re.search(r"(^|/)SequenceMask(_\d+)?/ExpandDims$", c.name):  # a memory_sequence_length
                     return 1, steps + 1, True  # (a seq2seq TrainingHelper's sequence_length: its Size is the batch)
                 if c.op in ("Identity", "Cast", "Reshape", "StridedSlice", "ExpandDims", "Squeeze", "DynamicPartition",
                             "FloorMod", "FloorDiv", "Sub", "Maximum", "Minimum", "ConcatV2"):
