@@ -97,6 +97,9 @@ class AttentionWrapperBlock:
     memory_depth: int
     names: tuple[str, ...]           # every checkpoint name this block consumes
     wrapper_name: str = "attention_wrapper"   # AttentionWrapper(..., name=...): its variable scope
+    #: AttentionWrapper(MultiRNNCell([...])): the units of each layer (``cell_units`` is the top one's, the query);
+    #: ``()`` for one wrapped cell
+    layer_units: tuple[int, ...] = ()
 
     @property
     def scope(self) -> str:
@@ -105,6 +108,25 @@ class AttentionWrapperBlock:
     def cell_spec(self, forget_bias: float = 1.0) -> CellSpec:
         fb = forget_bias if self.cell_kind in ("basic_lstm", "lstm") else 1.0
         return CellSpec(self.cell_kind, self.cell_units, forget_bias=fb)
+
+    def layer_specs(self, forget_bias: float = 1.0) -> list[CellSpec]:
+        """One :class:`CellSpec` per wrapped layer (one for a single cell)."""
+        top = self.cell_spec(forget_bias)
+        return [dataclasses.replace(top, units=u) for u in self.layer_units] or [top]
+
+    def cell_scopes(self) -> list[str]:
+        """Each layer's TF1 cell scope relative to :attr:`scope` (``multi_rnn_cell/cell_0/basic_lstm_cell``)."""
+        name = self.cell_spec().tf1_scope
+        return [f"multi_rnn_cell/cell_{k}/{name}" for k in range(len(self.layer_units))] or [name]
+
+    def layer_input_sizes(self) -> list[int]:
+        """Each layer's input depth: ``D + A`` (decoder input and attention) for the first, the layer below's units
+        for the others."""
+        return [self.input_depth + self.attention_size] + list(self.layer_units[:-1])
+
+    def keras_cell_prefixes(self) -> list[str]:
+        """Each layer's prefix in :meth:`modern_rnn.seq2seq.AttentionWrapper.named_weights`."""
+        return [f"cell/cell_{k}/" for k in range(len(self.layer_units))] or ["cell/"]
 
     @property
     def attention_size(self) -> int:
@@ -199,21 +221,23 @@ def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str],
     else:
         mechanism, num_units = "luong", None
     cells = sorted({n[len(scope):].split("/")[0] for n in shapes if n.startswith(scope)} & set(_CELL_SCOPES))
-    if len(cells) != 1:
-        stacked = any(n.startswith(scope + "multi_rnn_cell/") for n in shapes)
+    layers = _stacked_layers(scope, shapes)
+    if len(cells) + bool(layers) != 1:
         raise MigrationError(f"Checkpoint scope {scope!r}: expected exactly one wrapped cell among "
-                             f"{sorted(_CELL_SCOPES)}, found {cells or 'none'}"
-                             + ("; an AttentionWrapper around a MultiRNNCell is recognized but not converted yet "
-                                "(modern_rnn.seq2seq.AttentionWrapper takes one cell): `rnn-migrate inspect` lists "
-                                "its variables; convert each cell with migration.converters.cell_to_keras"
-                                if stacked else "; wrapped MultiRNNCells are not supported") + ".")
-    cell_scope = scope + cells[0] + "/"
-    kind = _CELL_SCOPES[cells[0]]
-    units = shapes[cell_scope + ("gates/bias" if kind == "gru" else "bias")][0] // (2 if kind == "gru" else 1)
-    units = units // 4 if kind in ("basic_lstm", "lstm") else units
+                             f"{sorted(_CELL_SCOPES)} or one multi_rnn_cell/cell_<k>/<cell> stack, found "
+                             f"{cells + (['multi_rnn_cell'] if layers else []) or 'none'}.")
+    cell_scopes = [f"multi_rnn_cell/cell_{k}/{name}" for k, name in enumerate(layers)] if layers else cells
+    kind = _CELL_SCOPES[layers[0] if layers else cells[0]]
+    layer_units = tuple(_cell_units(shapes, scope + rel + "/", kind) for rel in cell_scopes)
+    units = layer_units[-1]  # the top layer's output is the attention query
     if num_units is None:  # Luong: the query is the cell output, num_units == units
         num_units = units
     candidates = [m for m in memory_layers if shapes[m][1] == num_units]
+    if len(candidates) > 1:  # several mechanisms of that width: the one built in the wrapper's enclosing scope
+        enclosing = [m for m in candidates if scope.startswith(m[: -len("memory_layer/kernel")])
+                     and m.endswith("memory_layer/kernel")]
+        deepest = max((len(m) for m in enclosing), default=0)
+        candidates = [m for m in enclosing if len(m) == deepest] if enclosing else candidates
     if len(candidates) != 1:
         raise MigrationError(
             f"Checkpoint scope {scope!r}: expected one memory_layer/kernel with {num_units} columns, found "
@@ -223,17 +247,53 @@ def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str],
     attention_layer_size = shapes[scope + "attention_layer/kernel"][1] if has("attention_layer/kernel") else None
     memory_depth = shapes[memory_layer][0]
     attention = attention_layer_size or memory_depth
-    kernel = shapes[cell_scope + ("gates/kernel" if kind == "gru" else "kernel")]
-    input_depth = kernel[0] - units - attention
+    kernels = [shapes[scope + rel + ("/gates/kernel" if kind == "gru" else "/kernel")] for rel in cell_scopes]
+    input_depth = kernels[0][0] - layer_units[0] - attention
     if input_depth <= 0:
-        raise MigrationError(f"Checkpoint variable {cell_scope}kernel has shape {kernel}: too few rows for "
-                             f"decoder input + attention ({attention}) + units ({units}).")
+        raise MigrationError(f"Checkpoint variable {scope}{cell_scopes[0]}/kernel has shape {kernels[0]}: too few "
+                             f"rows for decoder input + attention ({attention}) + units ({layer_units[0]}).")
+    for k in range(1, len(kernels)):  # a stacked layer reads the layer below: units[k - 1] + units[k] rows
+        if kernels[k][0] != layer_units[k - 1] + layer_units[k]:
+            raise MigrationError(f"Checkpoint variable {scope}{cell_scopes[k]}/kernel has shape {kernels[k]}: "
+                                 f"expected {layer_units[k - 1] + layer_units[k]} rows (the {layer_units[k - 1]} "
+                                 f"outputs of cell_{k - 1} + its own {layer_units[k]} units).")
     names = tuple(sorted([memory_layer] + [n for n in shapes if n.startswith(scope)]))
     return AttentionWrapperBlock(
         prefix=prefix, memory_layer=memory_layer, mechanism=mechanism, num_units=num_units,
         normalize=has("bahdanau_attention/attention_g"), scale=has("luong_attention/attention_g"),
         attention_layer_size=attention_layer_size, cell_kind=kind, cell_units=units, input_depth=input_depth,
-        memory_depth=memory_depth, names=names, wrapper_name=wrapper_name)
+        memory_depth=memory_depth, names=names, wrapper_name=wrapper_name,
+        layer_units=layer_units if layers else ())
+
+
+def _stacked_layers(scope: str, shapes: dict) -> list[str]:
+    """The cell scope name of each ``multi_rnn_cell/cell_<k>/`` layer directly under ``scope`` (``[]``: none).
+    Raises when the layers are not numbered 0..n-1, hold other than one known cell each, or mix cell kinds."""
+    found: dict[int, set[str]] = {}
+    for n in shapes:
+        m = re.match(re.escape(scope) + r"multi_rnn_cell/cell_(\d+)/([^/]+)/", n)
+        if m:
+            found.setdefault(int(m.group(1)), set()).add(m.group(2))
+    if not found:
+        return []
+    layers = []
+    for k in range(max(found) + 1):
+        names = found.get(k, set())
+        if len(names) != 1 or not names <= set(_CELL_SCOPES):
+            raise MigrationError(f"Checkpoint scope {scope}multi_rnn_cell/cell_{k}/: expected one cell among "
+                                 f"{sorted(_CELL_SCOPES)}, found {sorted(names) or 'none'} (an AttentionWrapper "
+                                 "around a MultiRNNCell is converted when every layer is one such cell).")
+        layers.append(next(iter(names)))
+    kinds = {_CELL_SCOPES[n] for n in layers}
+    if len(kinds) != 1:
+        raise MigrationError(f"Checkpoint scope {scope}multi_rnn_cell/: layers of different cell kinds {layers} "
+                             "are not converted (every layer of the wrapped MultiRNNCell must be the same kind).")
+    return layers
+
+
+def _cell_units(shapes: dict, cell_scope: str, kind: str) -> int:
+    units = shapes[cell_scope + ("gates/bias" if kind == "gru" else "bias")][0] // (2 if kind == "gru" else 1)
+    return units // 4 if kind in ("basic_lstm", "lstm") else units
 
 
 def describe_block(block) -> dict:
@@ -243,15 +303,17 @@ def describe_block(block) -> dict:
                 "attn_size": block.attn_size, "variables": list(block.names),
                 "keras": "modern_rnn.seq2seq.legacy_seq2seq.attention_decoder(..., scope=Seq2SeqScope())"}
     cell = {"basic_lstm": "basic_lstm_cell({u}, forget_bias=FORGET_BIAS)", "lstm": "lstm_cell({u}, forget_bias=FORGET_BIAS)",
-            "gru": "gru_cell({u})", "basic_rnn": "basic_rnn_cell({u})"}[block.cell_kind].format(u=block.cell_units)
+            "gru": "gru_cell({u})", "basic_rnn": "basic_rnn_cell({u})"}[block.cell_kind]
+    cell = (f"tf_keras.layers.StackedRNNCells([{', '.join('modern_rnn.' + cell.format(u=u) for u in block.layer_units)}])"
+            if block.layer_units else "modern_rnn." + cell.format(u=block.cell_units))
     mechanism = (f"BahdanauAttention({block.num_units}, normalize={block.normalize})" if block.mechanism == "bahdanau"
                  else f"LuongAttention({block.num_units}, scale={block.scale})")
     return {"kind": "contrib.seq2seq.AttentionWrapper", "scope": block.scope, "memory_layer": block.memory_layer,
             "mechanism": block.mechanism, "num_units": block.num_units, "normalize": block.normalize,
             "scale": block.scale, "attention_layer_size": block.attention_layer_size, "cell": block.cell_kind,
             "cell_units": block.cell_units, "decoder_input_depth": block.input_depth,
-            "memory_depth": block.memory_depth, "variables": list(block.names),
-            "keras": f"modern_rnn.seq2seq.AttentionWrapper(modern_rnn.{cell}, modern_rnn.seq2seq.{mechanism}, "
+            "memory_depth": block.memory_depth, "layer_units": list(block.layer_units), "variables": list(block.names),
+            "keras": f"modern_rnn.seq2seq.AttentionWrapper({cell}, modern_rnn.seq2seq.{mechanism}, "
                      f"attention_layer_size={block.attention_layer_size})",
             "note": "forget_bias of a wrapped TF1 LSTM is not in the checkpoint (read it from the .meta or the program)"
             if block.cell_kind in ("basic_lstm", "lstm") else ""}
@@ -277,11 +339,11 @@ def attention_wrapper_to_keras(arrays: Mapping[str, np.ndarray], block: Attentio
     out: Arrays = {"memory_layer/kernel": np.asarray(arrays[block.memory_layer])}
     for rel in _attention_rel_names(block):
         out[rel] = np.asarray(arrays[block.scope + rel])
-    spec = block.cell_spec(forget_bias)
-    cell_scope = block.scope + spec.tf1_scope + "/"
-    tf1_cell = {n[len(cell_scope):]: np.asarray(a) for n, a in arrays.items() if n.startswith(cell_scope)}
-    keras_cell = converters.cell_to_keras(spec, tf1_cell, block.input_depth + block.attention_size)
-    out.update(dict(zip(("cell/kernel", "cell/recurrent_kernel", "cell/bias"), keras_cell)))
+    for spec, rel, size, keras in zip(block.layer_specs(forget_bias), block.cell_scopes(), block.layer_input_sizes(),
+                                      block.keras_cell_prefixes()):
+        tf1_cell = _cell_arrays(arrays, block.scope + rel)
+        keras_cell = converters.cell_to_keras(spec, tf1_cell, size)
+        out.update(dict(zip((keras + "kernel", keras + "recurrent_kernel", keras + "bias"), keras_cell)))
     return out
 
 
@@ -291,9 +353,9 @@ def attention_wrapper_to_tf1(named: Mapping[str, np.ndarray], block: AttentionWr
     out: Arrays = {block.memory_layer: np.asarray(named["memory_layer/kernel"])}
     for rel in _attention_rel_names(block):
         out[block.scope + rel] = np.asarray(named[rel])
-    spec = block.cell_spec(forget_bias)
-    cell = converters.cell_to_tf1(spec, [named["cell/kernel"], named["cell/recurrent_kernel"], named["cell/bias"]])
-    out.update({f"{block.scope}{spec.tf1_scope}/{k}": v for k, v in cell.items()})
+    for spec, rel, keras in zip(block.layer_specs(forget_bias), block.cell_scopes(), block.keras_cell_prefixes()):
+        cell = converters.cell_to_tf1(spec, [named[keras + n] for n in ("kernel", "recurrent_kernel", "bias")])
+        out.update({f"{block.scope}{rel}/{k}": v for k, v in cell.items()})
     return out
 
 

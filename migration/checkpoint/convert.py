@@ -25,6 +25,7 @@ from migration.checkpoint.meta import MetaGraph
 from migration.checkpoint.optimizer_section import optimizer_section
 from migration.checkpoint.provenance import annotate, check_provenance, meta_provenance, resolve_meta
 from migration.checkpoint.reader import CheckpointReader
+from migration.checkpoint.seq2seq import whole_model_decoders
 from migration.checkpoint.recognize import Block, CellInfo, Inspection, recognize
 from migration.checkpoint.stacks import write_stacks
 from migration.checkpoint.verify import verify_conversion
@@ -291,7 +292,7 @@ def _check_integrity(reader: CheckpointReader, already: set[str], progress: _Pro
 
 def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: list[dict], models: list, tmp: str,
                  outputs: Optional[list[str]], shadows: dict[str, str],
-                 conv_blocks: tuple = ()) -> tuple[Optional[dict[str, Any]], list[str]]:
+                 conv_blocks: tuple = (), decoders: tuple = ()) -> tuple[Optional[dict[str, Any]], list[str]]:
     """Write ``model.keras`` (the whole network, see :mod:`migration.graph.whole_model`) into ``tmp``.
 
     Returns the manifest entry (None when no model was written) and notes saying why not."""
@@ -309,7 +310,8 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
     try:
         io = default_io(original, outputs)
         original.check(io.outputs, io.inputs)  # the sandbox: refuse before building anything we cannot verify
-        model, translator, notes = build_whole_model(original, list(zip(blocks, models)), io, conv_blocks)
+        model, translator, notes = build_whole_model(original, list(zip(blocks, models)), io, conv_blocks,
+                                                     decoders)
     except Untranslatable as exc:
         return None, [str(exc)]
     except SandboxLimit:
@@ -513,7 +515,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
             _run_passes(conv)
             model_entry, model_notes = (_whole_model(reader, meta, conv.sections["blocks"], conv.block_models,
                                                      stage.path, outputs, insp.ema_shadows,
-                                                     tuple(zip(conv.sections["conv_blocks"], conv.conv_models)))
+                                                     tuple(zip(conv.sections["conv_blocks"], conv.conv_models)),
+                                                     whole_model_decoders(stage.path, conv.sections["seq2seq"]))
                                         if whole_model else (None, ["no whole model: not requested (--no-model)"]))
             integrity = _integrity(reader, conv.read_keys, bar) if check_integrity else None
         finally:

@@ -71,11 +71,15 @@ def take(r) -> list[Seq2SeqInfo]:
     for block in blocks:
         if isinstance(block, s2c.AttentionWrapperBlock):
             name = "decoder" if not block.prefix.strip("/") else block.prefix.strip("/").replace("/", "_")
-            cell_scope = block.scope + {"basic_lstm": "basic_lstm_cell", "lstm": "lstm_cell", "gru": "gru_cell",
-                                        "basic_rnn": "basic_rnn_cell"}[block.cell_kind]
-            spec, sources = r.spec_for(block.cell_kind, block.cell_units, False, None, block.scope.rstrip("/"),
-                                       cell_scope[len(block.scope):], cell_scope)
+            specs = [r.spec_for(block.cell_kind, layer.units, False, None, block.scope.rstrip("/"), rel,
+                                block.scope + rel) for layer, rel in zip(block.layer_specs(), block.cell_scopes())]
+            spec, sources = specs[-1]  # the top layer (the query); every layer's hyper-parameters must agree
             info = Seq2SeqInfo("contrib.seq2seq.AttentionWrapper", name, block, spec, sources)
+            differ = sorted({k for s, _ in specs for k, v in s.to_dict().items() if k != "units"
+                             and v != spec.to_dict().get(k)})
+            if differ:
+                info.problem = (f"the layers of the wrapped MultiRNNCell under {block.scope!r} have different "
+                                f"{differ} in the .meta; convert them with migration.converters.cell_to_keras")
             for key in block.names:
                 r.take(key, f"seq2seq {block.scope}: {s2c.table_row(key).meaning if s2c.table_row(key) else key}")
         else:
@@ -109,6 +113,16 @@ def legacy_cells_problem(infos: list[Seq2SeqInfo], blocks) -> list[Seq2SeqInfo]:
 
 # -- the Keras model --------------------------------------------------------------------------------------------------
 
+def wrapped_keras_cell(block: s2c.AttentionWrapperBlock, spec: CellSpec):
+    """The Keras cell an :class:`AttentionWrapper` wraps: one cell, or ``StackedRNNCells`` of one per TF1
+    ``MultiRNNCell`` layer (``spec``: the top layer's, with the hyper-parameters every layer shares)."""
+    from modern_rnn import keras
+
+    cells = [keras_cell(dataclasses.replace(spec, units=layer.units), size)
+             for layer, size in zip(block.layer_specs(), block.layer_input_sizes())]
+    return keras.layers.StackedRNNCells(cells) if block.layer_units else cells[0]
+
+
 def build_model(info: Seq2SeqInfo, arrays: dict[str, np.ndarray], output_attention: Optional[bool] = None):
     """An :class:`AttentionDecoderModel` holding the converted weights of ``info`` (``arrays``: checkpoint arrays)."""
     from modern_rnn import seq2seq as ms
@@ -119,7 +133,7 @@ def build_model(info: Seq2SeqInfo, arrays: dict[str, np.ndarray], output_attenti
         mech = ms.BahdanauAttention(block.num_units, normalize=block.normalize)
     else:
         mech = ms.LuongAttention(block.num_units, scale=block.scale)
-    cell = keras_cell(info.spec, block.input_depth + block.attention_size)
+    cell = wrapped_keras_cell(block, info.spec)
     oa = info.output_attention if output_attention is None else output_attention
     wrapper = ms.AttentionWrapper(cell, mech, attention_layer_size=block.attention_layer_size,
                                   alignment_history=False, output_attention=oa)
@@ -166,7 +180,8 @@ def convert_slots(conv, info: Seq2SeqInfo, keys: set[str]) -> dict[str, dict[str
 
 
 def block_from_dict(d: dict) -> s2c.AttentionWrapperBlock:
-    return s2c.AttentionWrapperBlock(**{**d, "names": tuple(d["names"])})
+    return s2c.AttentionWrapperBlock(**{**d, "names": tuple(d["names"]),
+                                        "layer_units": tuple(d.get("layer_units") or ())})
 
 
 def tf1_arrays(model) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -240,9 +255,33 @@ def _feeds(entry: dict, model, seed: int, batch: int = 3, steps: int = 4, memory
         ids = rng.integers(0, model.vocab_size, (batch, steps)).astype(np.int32)
     else:
         ids = rng.uniform(-1, 1, (batch, steps, block["input_depth"])).astype(np.float32)
-    units = entry["block_shapes"]["cell_units"]
-    state = [rng.normal(0, 0.5, (batch, units)).astype(np.float32) for _ in graph.get("initial_state") or []]
+    per_layer = 2 if CellSpec.from_dict(entry["cell_spec"]).is_lstm else 1
+    units = [u for u in (block.get("layer_units") or [block["cell_units"]]) for _ in range(per_layer)]
+    state = [rng.normal(0, 0.5, (batch, u)).astype(np.float32)
+             for u, _ in zip(units, graph.get("initial_state") or [])]
     return {"memory": memory, "lengths": lengths, "ids": ids, "state": state}
+
+
+def keras_cell_state(entry: dict, state: list) -> list:
+    """The TF1 initial cell state tensors (``(c, h)`` per layer, flattened) -> the wrapped Keras cell's state
+    (``[h, c]``; one such list per layer for a ``StackedRNNCells``)."""
+    from migration.converters import tf1_state_to_keras
+
+    spec = CellSpec.from_dict(entry["cell_spec"])
+    if not entry["block_shapes"].get("layer_units"):
+        return tf1_state_to_keras(spec, state)
+    n = 2 if spec.is_lstm else 1
+    return [tf1_state_to_keras(spec, state[k:k + n]) for k in range(0, len(state), n)]
+
+
+def _tf1_cell_state(entry: dict, state: list, spec: CellSpec):
+    """The same state as the TF1 cell takes it (``LSTMStateTuple`` per layer, a tuple of them for a MultiRNNCell)."""
+    import legacy_rnn
+
+    n = 2 if spec.is_lstm else 1
+    layers = [legacy_rnn.v1.nn.rnn_cell.LSTMStateTuple(*state[k:k + n]) if spec.is_lstm else state[k]
+              for k in range(0, len(state), n)]
+    return tuple(layers) if entry["block_shapes"].get("layer_units") else layers[0]
 
 
 def _rebuilt_teacher(checkpoint: str, entry: dict, data: dict) -> np.ndarray:
@@ -269,6 +308,9 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
             opt = {"normalize": block.normalize} if block.mechanism == "bahdanau" else {"scale": block.scale}
             mech = cls(block.num_units, memory, memory_sequence_length=lengths, **opt)
         cell = legacy_cell(spec)
+        if block.layer_units:
+            cell = v1.nn.rnn_cell.MultiRNNCell([legacy_cell(dataclasses.replace(spec, units=u))
+                                                for u in block.layer_units])
         wrapper = ls.AttentionWrapper(cell, mech, attention_layer_size=block.attention_layer_size,
                                       output_attention=entry["output_attention"])
         emb = v1.get_variable("emb", reader.get_tensor(entry["embedding"]).shape) if entry["embedding"] else None
@@ -282,7 +324,7 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
             init = wrapper.zero_state(batch, tf.float32)
             if data.get("state"):
                 st = [tf.constant(a) for a in data["state"]]
-                init = init.clone(cell_state=v1.nn.rnn_cell.LSTMStateTuple(*st) if spec.is_lstm else st[0])
+                init = init.clone(cell_state=_tf1_cell_state(entry, st, spec))
             dec = ls.BasicDecoder(wrapper, helper, init, proj)
             out, _, _ = ls.dynamic_decode(dec, scope="dec")
             fetch = out.rnn_output
@@ -342,9 +384,7 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
     data = _feeds(entry, model, seed)
     inputs = {"decoder_inputs": data["ids"], "memory": data["memory"], "memory_sequence_length": data["lengths"]}
     if data["state"]:
-        from migration.converters import tf1_state_to_keras
-
-        inputs["initial_cell_state"] = tf1_state_to_keras(CellSpec.from_dict(entry["cell_spec"]), data["state"])
+        inputs["initial_cell_state"] = keras_cell_state(entry, data["state"])
     keras_logits = model(inputs).numpy()
     start = np.zeros(len(data["lengths"]), np.int32)
     decoded = {}
@@ -392,10 +432,13 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
         for mode, ids in decoded.items():
             ref_ids = _rebuilt(checkpoint, entry, data, mode)
             same = ids.shape == ref_ids.shape and bool(np.array_equal(ids, ref_ids))
+            # the model's weights and hyper-parameters were checked against the original graph just above: only
+            # the decode loop (ours, with the user's decode-time options) is compared with TF1's rebuilt one here
             checks.append(Check(f"{what} {mode}", f"{mode} ids (equal)", 0.0 if same else float("inf"),
-                                list(ref_ids.shape), "rebuilt"))
+                                list(ref_ids.shape),
+                                "decoder-rebuilt" if reference == "original-graph" else "rebuilt"))
         notes.append(f"{what}: {' and '.join(sorted(decoded))} ids compared with TF1 inference graphs rebuilt from "
-                     "legacy_rnn.seq2seq (weaker than original-graph: the .meta has no such decoder"
+                     "legacy_rnn.seq2seq on the same weights (the .meta has no such decoder"
                      + (f" ({graph['greedy_note']})" if graph and graph.get("greedy_note") and "greedy" in decoded
                         else "") + "; start token 0, end token 1, beam width 3, 6 steps)")
     return checks, notes
@@ -428,13 +471,24 @@ def convert_entry(conv, info: Seq2SeqInfo, original_factory, insp) -> dict[str, 
         conv.destinations[key] = f"{file} ({info.kind})"
     slots = convert_slots(conv, info, keys)
     conv.notes.append(f"seq2seq {info.name}: written as {file} (AttentionDecoderModel: teacher forced, greedy, beam "
-                      "search); a whole-graph model.keras does not cover dynamic_decode loops")
+                      "search); the whole model (model.keras) runs its training decoder loop when the .meta holds it "
+                      "(migration.graph.decoder_block)")
     entry = manifest_entry(info, file, graph, why)
     entry["block_shapes"] = dataclasses.asdict(info.block)
     entry["cell_spec"] = info.spec.to_dict()
     if slots:
         entry["slots"] = slots
     return entry
+
+
+def whole_model_decoders(out_dir: str, entries: list[dict]) -> tuple:
+    """(manifest entry, AttentionDecoderModel loaded from ``out_dir``) of every ``tf.contrib.seq2seq`` decoder found
+    in the .meta: the whole model runs their training loops (:mod:`migration.graph.decoder_block`)."""
+    from migration.safe_io import confined_path, load_keras_model
+    import modern_rnn.seq2seq.models  # noqa: F401  (registers AttentionDecoderModel)
+
+    return tuple((e, load_keras_model(confined_path(out_dir, e["file"], what="seq2seq model file")))
+                 for e in entries if not e.get("legacy") and e.get("graph"))
 
 
 def format_lines(entries: list[dict]) -> list[str]:
@@ -449,7 +503,8 @@ def format_lines(entries: list[dict]) -> list[str]:
             lines.append(f"  {e['scope']:<24} AttentionWrapper: {e['mechanism']}({e['num_units']}, {option}), "
                          f"memory_layer={e['memory_layer']} (memory depth {e['memory_depth']}), "
                          f"attention_layer_size={e['attention_layer_size']}")
-            lines.append(f"    cell {e['cell']} units={e['cell_units']}{fb}, decoder input depth "
+            layers = f" (MultiRNNCell layers {e['layer_units']})" if e.get("layer_units") else ""
+            lines.append(f"    cell {e['cell']} units={e['cell_units']}{layers}{fb}, decoder input depth "
                          f"{e['decoder_input_depth']}")
         elif e.get("legacy"):
             d = e["legacy"]

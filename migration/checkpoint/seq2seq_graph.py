@@ -222,7 +222,7 @@ def _locate_greedy(index, train_loop: _Loop, cell_key: str, needed: set[str], me
             "time_major": time_major}, ""
 
 
-def _initial_state(index, loop: _Loop, spec: CellSpec) -> list[str]:
+def _initial_state(index, loop: _Loop, spec: CellSpec, layers: int = 1) -> list[str]:
     """The wrapped cell's initial state tensors among the decoder loop's variables (the first float loop variables,
     after the counters and the output TensorLists / TensorArray flows); ``[]`` when they are the wrapper's
     ``zero_state``."""
@@ -233,7 +233,7 @@ def _initial_state(index, loop: _Loop, spec: CellSpec) -> list[str]:
         return node is not None and node.op in ("TensorArrayV3", "TensorArrayV2")
 
     floats = [t for t, ty in zip(loop.loop_vars, loop.dtypes) if tf.as_dtype(ty) == tf.float32 and not flow(t)]
-    count = 2 if spec.is_lstm else 1
+    count = (2 if spec.is_lstm else 1) * layers
     state = floats[:count]
     producers = [index.node(ref(back_to(index, t, ("Identity",)))[0]) for t in state]
     if all(p is not None and ("ZeroState/" in p.name or p.op in ("Fill", "Const", "ZerosLike")) for p in producers):
@@ -348,11 +348,16 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
     heads = [d for d in dense if d.kernel in read_inside]
     if len(heads) > 1:
         raise MigrationError(f"more than one dense head is read inside the decoder loop: {[d.name for d in heads]}")
+    after = [] if heads else _heads_after_loop(index, loops[0], logits[0], dense)
+    if len(after) > 1:
+        raise MigrationError(f"more than one dense head is applied to the decoder loop's outputs: "
+                             f"{[d.name for d in after]}")
+    heads = heads or after  # a Dense on dynamic_decode's rnn_output: the same per-step projection
     info.projection = (heads[0].kernel, heads[0].bias) if heads else None
-    info.graph_output_attention = _output_attention_in_graph(index, loops[0], block, info.projection)
+    info.graph_output_attention = _output_attention_in_graph(index, loops[0], block, info.projection, bool(after))
     lookups = []
     emb_keys = {e.name for e in embeddings if e.source == "variable"}
-    initial = _initial_state(index, loops[0], info.spec)
+    initial = _initial_state(index, loops[0], info.spec, max(1, len(block.layer_units)))
     stop = {ref(memory)[0]} | ({ref(lengths)[0]} if lengths else set()) | {ref(t)[0] for t in initial}
     names, _ = index.closure(logits, stop)
     for name in names:
@@ -396,10 +401,20 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
                         initial, greedy, greedy_note)
 
 
-def _output_attention_in_graph(index, loop: _Loop, block, projection: Optional[tuple]) -> Optional[bool]:
+def _heads_after_loop(index, loop: _Loop, logits: str, dense: list) -> list:
+    """The dense heads applied to the loop's outputs on the way to ``logits`` (``output_layer(rnn_output)`` after
+    ``dynamic_decode``): those whose kernel the nodes between the loop and the logits read."""
+    stop = {loop.name} if loop.node is not None else set(loop.exits)
+    between = set(index.closure([logits], stop)[0]) - stop
+    return [d for d in dense if between & set(handle_nodes(index, d.kernel))]
+
+
+def _output_attention_in_graph(index, loop: _Loop, block, projection: Optional[tuple],
+                               after_loop: bool = False) -> Optional[bool]:
     """In the training loop's body: does the output projection's MatMul read the attention layer's output (True)
-    or something else, i.e. the cell output (False)? None when the graph cannot tell (no projection or no
-    attention layer)."""
+    or something else, i.e. the cell output (False)? With the projection applied after the loop (``after_loop``):
+    is the float output the loop writes each step the attention layer's output? None when the graph cannot tell
+    (no projection or no attention layer)."""
     if projection is None or block.attention_layer_size is None:
         return None
     if loop.node is None:  # a TF 1.x frame: the body is in the main graph, weights enter through Enter nodes
@@ -428,6 +443,8 @@ def _output_attention_in_graph(index, loop: _Loop, block, projection: Optional[t
             return handle.attr["shared_name"].s.decode() or handle.name
 
     attention_kernel = block.scope + "attention_layer/kernel"
+    if after_loop:
+        return _emits_attention(nodes, key_of, attention_kernel)
     for node in nodes.values():
         if node.op == "MatMul" and key_of(node.input[1]) == projection[0]:
             source = node.input[0].split(":")[0]
@@ -440,6 +457,27 @@ def _output_attention_in_graph(index, loop: _Loop, block, projection: Optional[t
             return bool(producer is not None and producer.op == "MatMul"
                         and key_of(producer.input[1]) == attention_kernel)
     return None
+
+
+def _emits_attention(nodes: dict, key_of, attention_kernel: str) -> Optional[bool]:
+    """Whether a float output the loop body writes each step (``TensorListSetItem`` / ``TensorArrayWriteV3``: the
+    ``rnn_output``) is the attention layer's MatMul (through identities, reshapes and ``impute_finished``'s
+    select); None when the body writes no float output."""
+    writes = [n for n in nodes.values() if (n.op == "TensorListSetItem" and n.attr["element_dtype"].type == 1)
+              or (n.op in ("TensorArrayWriteV3", "TensorArrayWriteV2") and n.attr["T"].type == 1)]
+    if not writes:
+        return None
+    for write in writes:
+        source = write.input[2].split(":")[0]
+        for _ in range(8):
+            producer = nodes.get(source)
+            if producer is None or producer.op not in ("Identity", "Reshape", "Select", "SelectV2"):
+                break
+            source = producer.input[2 if producer.op.startswith("Select") else 0].split(":")[0]
+        producer = nodes.get(source)
+        if producer is not None and producer.op == "MatMul" and key_of(producer.input[1]) == attention_kernel:
+            return True
+    return False
 
 
 def read_output_attention(info: Seq2SeqInfo, reader, from_graph: Optional[bool] = None) -> None:

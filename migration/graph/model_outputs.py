@@ -161,7 +161,7 @@ class _Graph:
         weighted = {n for n in self.within if nodes[n].op not in _READ + _VARIABLE and
                     any(self._weight_read(i, nodes[n].op) for i in _data_inputs(nodes[n]))}
         self.weighted_dep = _forward(index, weighted, self.within)
-        labels = set()
+        labels, label_paths, sampled = set(), set(), set()
         for n in self.within:
             for slot in _LABEL_SLOTS.get(nodes[n].op, ()):
                 if slot < len(nodes[n].input):  # the labels' own closure, not through the predictions
@@ -169,12 +169,25 @@ class _Graph:
                     reached = set(sub) - self.weighted_dep
                     read = {_tensor(nodes[n].input[slot])} | {_tensor(i) for r in reached for i in nodes[r].input
                                                               if not ref(i)[2]}
-                    labels |= {src for src in sources if src in reached or src in read}
-        self.inputs, self.labels = set(), set(labels)
-        for src in [s for s in sources if s not in labels]:
+                    found = {src for src in sources if src in reached or src in read}
+                    labels |= found
+                    if nodes[n].op.endswith("CandidateSampler"):  # a sampled loss gathers weights at its labels
+                        sampled |= found
+                    label_paths |= reached
+        # teacher forcing: the targets are the labels and, shifted, the decoder's inputs (a weighted op reads them
+        # outside the labels' own path). Such a placeholder is an input; only its label path depends on the labels.
+        model_side = set(index.closure(sorted(weighted))[0]) if weighted else set()
+        dual = {src for src in labels - sampled if ":" not in src and src in model_side and any(
+            c.name in model_side for c in index.consumers(src) if c.name in self.within)}
+        labels -= dual
+        self.inputs, self.labels = set(dual), set(labels)
+        for src in [s for s in sources if s not in labels and s not in dual]:
             reach = _forward(index, self._starts(src), self.within)
             (self.inputs if reach & weighted else self.labels).add(src)
-        self.label_dep = _forward(index, set().union(*map(self._starts, self.labels)), self.within)
+        starts = set().union(*map(self._starts, self.labels))
+        starts |= {c.name for src in dual for c in index.consumers(src)
+                   if c.name in label_paths and c.name not in model_side}
+        self.label_dep = _forward(index, starts, self.within)
         self.input_dep = _forward(index, set().union(*map(self._starts, self.inputs)), self.within)
 
     def _starts(self, source: str) -> set[str]:

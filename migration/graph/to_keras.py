@@ -72,6 +72,9 @@ class BlockCall:
     sequences: int = 1  # how many leading outputs are sequences (2 for a bidirectional block)
     name: str = ""  # the manifest block name
     inputs: Optional[list[str]] = None  # a layer called on these tensors instead (raw_rnn: migration.graph.raw_rnn)
+    #: more input tensors, passed after ``[x, sequence_length]`` (a seq2seq decoder's memory, lengths, initial state)
+    extra: list = dataclasses.field(default_factory=list)
+    kind: str = "block"  # the manifest section ``name`` is in ("seq2seq" for a decoder loop)
 
 
 def _gradient(name: str) -> bool:
@@ -436,12 +439,16 @@ class ModelTranslator:
         else:
             shape = tf.shape(x)
             length = tf.fill(shape[:1], shape[1])
-        outs = block.model([x, length])
+        extra = [self.value(t) for t in block.extra]
+        if any(v is None for v in extra):
+            self.block_results[k] = [None] * len(block.outputs)
+            return self.block_results[k]
+        outs = block.model([x, length] + [tf.convert_to_tensor(v) if _is_constant(v) else v for v in extra])
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         if block.time_major:  # the block model is batch-major; the graph's loop outputs were time-major
             outs = [tf.transpose(o, [1, 0, 2]) if j < block.sequences else o for j, o in enumerate(outs)]
         self.pieces.append(f"RNN block {block.model.name} on {block.x}")
-        self.layer_sources[block.model.name] = {"block": block.name}
+        self.layer_sources[block.model.name] = {block.kind: block.name}
         self.block_results[k] = outs
         return outs
 

@@ -21,6 +21,7 @@ import numpy as np
 from migration.core.errors import MigrationError
 from migration.graph import raw_rnn
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
+from migration.graph.decoder_block import decoder_call
 from migration.graph.graphdef import const_value, node_dtype, ref
 from migration.graph.legacy_outputs import bucket_outputs
 from migration.graph.limits import check_feed, current as current_limits
@@ -156,10 +157,14 @@ def _int_range(og, name: str, steps: int) -> tuple[int, int, bool]:
                         depth.op == "Const" else np.zeros(0)
                     if values.size == 1 and 0 < values[0] <= 1 << 31:
                         return 0, int(values[0]), False
-                if c.name.endswith("/sequence_length") or c.op in ("ReverseSequence", "GreaterEqual", "LessEqual"):
-                    return 1, steps + 1, True  # compared with a step counter (raw_rnn's `time >= lengths`): >= 1
+                if c.name.endswith("/sequence_length") or c.op in ("ReverseSequence", "GreaterEqual", "LessEqual") or \
+                        (c.op == "Size" and re.search(r"(^|/)TrainingHelper(_\d+)?/Size$", c.name)) or \
+                        re.search(r"(^|/)SequenceMask(_\d+)?/ExpandDims$", c.name):  # a memory_sequence_length
+                    # compared with a step counter (raw_rnn's `time >= lengths`), or a seq2seq TrainingHelper's
+                    # sequence_length (its Size is the batch): >= 1
+                    return 1, steps + 1, True
                 if c.op in ("Identity", "Cast", "Reshape", "StridedSlice", "ExpandDims", "Squeeze", "DynamicPartition",
-                            "FloorMod", "FloorDiv", "Sub", "Maximum", "Minimum"):
+                            "FloorMod", "FloorDiv", "Sub", "Maximum", "Minimum", "ConcatV2"):
                     nxt.append(c.name)
         frontier = nxt
     return 0, 2, False
@@ -256,12 +261,19 @@ def locate(og, loops, block: dict) -> BlockTensors:
 
 
 def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO,
-                      conv_blocks: Sequence[tuple[dict, Any]] = ()):
+                      conv_blocks: Sequence[tuple[dict, Any]] = (), decoders: Sequence[tuple[dict, Any]] = ()):
     """Translate (see :mod:`migration.graph.to_keras`). ``blocks``: (manifest block entry, Keras block model);
-    ``conv_blocks``: the same for ConvLSTM blocks (:mod:`migration.checkpoint.conv_blocks`).
-    Returns ``(model, translator, block_notes)``; raises :class:`Untranslatable`."""
+    ``conv_blocks``: the same for ConvLSTM blocks (:mod:`migration.checkpoint.conv_blocks`); ``decoders``: (manifest
+    seq2seq entry, its AttentionDecoderModel) for ``tf.contrib.seq2seq`` training decoders
+    (:mod:`migration.graph.decoder_block`). Returns ``(model, translator, block_notes)``; raises
+    :class:`Untranslatable`."""
     loops = find_loops(og)
     calls, notes = [], []
+    for entry, model in decoders:
+        try:
+            calls.append(decoder_call(og, loops, entry, model))
+        except MigrationError as exc:
+            notes.append(f"seq2seq {entry['name']}: {exc}")
     for entry, model in conv_blocks:
         keys = {k for k in (entry["kernel"], entry["biases"]) if k}
         hits = [loop for loop in loops if keys <= loop.variables and not loop.problems]

@@ -16,6 +16,7 @@ weight (relative name)                 shape                                    
 ``luong_attention/attention_g``        ``[]`` (scale)
 ``attention_layer/kernel``             ``[Q + M, A]``
 ``cell/kernel``, ``cell/recurrent_kernel``, ``cell/bias``  Keras cell layout     ``.../attention_wrapper/<cell>/``
+``cell/cell_<k>/kernel`` ... (a ``StackedRNNCells``)  layer ``k``            ``.../multi_rnn_cell/cell_<k>/<cell>/``
 =====================================  ===========================================  ====================
 
 Legacy equivalent: :mod:`legacy_rnn.seq2seq.attention_wrapper`.
@@ -68,7 +69,8 @@ class _AttentionMechanism(keras.layers.Layer):
         return int(self.keys.shape[1])
 
     def initial_alignments(self, batch_size, dtype=tf.float32) -> tf.Tensor:
-        return tf.zeros([batch_size, self.alignments_size], dtype=dtype)
+        size = self.keys.shape[1] if self.keys.shape[1] is not None else tf.shape(self.keys)[1]  # symbolic memory
+        return tf.zeros([batch_size, size], dtype=dtype)
 
     def initial_state(self, batch_size, dtype=tf.float32) -> tf.Tensor:
         return self.initial_alignments(batch_size, dtype)
@@ -270,9 +272,12 @@ class AttentionWrapper(keras.layers.Layer):
         if self.attention_layer is not None:
             out["attention_layer/kernel"] = self.attention_layer.kernel
         names = ("kernel", "recurrent_kernel", "bias")
-        if len(self.cell.weights) != 3:
-            raise NotImplementedError("named_weights covers cells with kernel/recurrent_kernel/bias only.")
-        out.update({f"cell/{n}": w for n, w in zip(names, self.cell.weights)})
+        stacked = isinstance(self.cell, keras.layers.StackedRNNCells)
+        for prefix, cell in ([(f"cell/cell_{k}/", c) for k, c in enumerate(self.cell.cells)] if stacked
+                             else [("cell/", self.cell)]):
+            if len(cell.weights) != 3:
+                raise NotImplementedError("named_weights covers cells with kernel/recurrent_kernel/bias only.")
+            out.update({prefix + n: w for n, w in zip(names, cell.weights)})
         return out
 
     def get_config(self) -> dict:

@@ -28,6 +28,7 @@ from modern_rnn.seq2seq.decoders import (BasicDecoder, BeamSearchDecoder, Greedy
                                          tile_batch)
 from modern_rnn.seq2seq.legacy_seq2seq import Seq2SeqScope, embedding_attention_seq2seq
 from modern_rnn.seq2seq import legacy_models  # noqa: F401  (registers LegacyStackSeq2SeqModel for safe-mode loading)
+from modern_rnn.seq2seq.teacher_forced import TeacherForcedDecoder  # noqa: F401  (registered: whole-model files)
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn.seq2seq")
@@ -126,8 +127,9 @@ class AttentionDecoderModel(keras.Model):
                                     self.wrapper.get_initial_state(
                                         int(start.shape[0]) * beam_width,
                                         cell_state=None if initial_cell_state is None
-                                        else [tile_batch(tf.convert_to_tensor(s), beam_width)
-                                              for s in initial_cell_state]), beam_width,
+                                        else tile_batch(tf.nest.map_structure(tf.convert_to_tensor,
+                                                                              initial_cell_state), beam_width)),
+                                    beam_width,
                                     output_layer=self.projection, length_penalty_weight=length_penalty_weight)
         if not tf.executing_eagerly():
             outputs, state, _, steps = _static_decode(decoder, maximum_iterations)

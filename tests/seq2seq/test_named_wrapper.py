@@ -2,7 +2,7 @@
 ``<scope>/<name>/...``, not ``attention_wrapper/``). A normed-Bahdanau decoder under a custom name converts and
 matches its ORIGINAL graph (re-imported with ``import_meta_graph`` + ``Saver.restore`` here, not by rnn-migrate).
 Negative controls: a ``Dense`` named ``attention_layer`` beside a plain cell is not taken for a wrapper; a named
-wrapper around a ``MultiRNNCell`` is refused with the reason (not converted yet), never half converted.
+wrapper around a ``MultiRNNCell`` of mixed cell kinds is refused with the reason, never half converted.
 """
 from __future__ import annotations
 
@@ -99,9 +99,18 @@ def test_a_dense_named_attention_layer_beside_a_plain_cell_is_not_a_wrapper() ->
     assert s2c.recognize_seq2seq({**normed, "d/memory_layer/kernel": (6, 3)}) == []   # widths disagree
 
 
-def test_a_named_wrapper_around_a_multirnncell_is_refused_with_the_reason(tmp_path) -> None:
+def test_a_named_wrapper_around_a_multirnncell_is_one_block(tmp_path) -> None:
+    """Was refused before (issue 21, chatbot-beam): now one block (converted and checked against the original graph
+    in test_stacked_attention_wrapper.py); mixed layer kinds are still refused with the reason."""
     graph = _build(str(tmp_path), stacked=True)
-    with pytest.raises(MigrationError, match="Cannot convert .*model.ckpt.*around a MultiRNNCell is recognized but "
-                                             "not converted"):
-        convert_checkpoint(graph["prefix"], tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+    (block,) = s2c.recognize_seq2seq(dict(tf.train.list_variables(graph["prefix"])))
+    assert block.scope == "decoder/decoder/attention_decoder_cell/" and block.layer_units == (4, 4)
+    assert block.input_depth == E and block.attention_size == 4
+    mixed = {"d/w/bahdanau_attention/attention_v": (5,), "d/w/bahdanau_attention/query_layer/kernel": (4, 5),
+             "d/w/multi_rnn_cell/cell_0/basic_lstm_cell/kernel": (15, 16),
+             "d/w/multi_rnn_cell/cell_0/basic_lstm_cell/bias": (16,),
+             "d/w/multi_rnn_cell/cell_1/gru_cell/gates/kernel": (8, 8), "d/w/multi_rnn_cell/cell_1/gru_cell/gates/bias": (8,),
+             "d/w/multi_rnn_cell/cell_1/gru_cell/candidate/kernel": (8, 4),
+             "d/w/multi_rnn_cell/cell_1/gru_cell/candidate/bias": (4,), "d/memory_layer/kernel": (6, 5)}
+    with pytest.raises(MigrationError, match="different cell kinds"):
+        s2c.recognize_seq2seq(mixed)
