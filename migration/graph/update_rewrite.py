@@ -19,6 +19,8 @@ computes; in inference mode, the moving averages.
 """
 from __future__ import annotations
 
+import re
+
 from migration.graph.graphdef import ref
 
 _WRITES = ("Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp",
@@ -67,3 +69,26 @@ def detach_updates(graph_def, update_ops=()) -> list[str]:
     for f in graph_def.library.function:
         done += [f"{f.signature.name}:{n}" for n in _detach(f.node_def)]
     return done
+
+
+_MOMENTS = re.compile(r"^(.*)/moments(?:_\d+)?/mean$")
+_FUSED = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
+
+
+def batch_statistics_notes(index, outputs) -> list[str]:
+    """Manifest notes naming every batch norm in training mode (batch moments, ``is_training=True``) on the path of
+    ``outputs`` in the (rewritten) graph ``index``: the model computes the batch statistics as the original graph
+    does, so an example's output depends on the rest of its batch."""
+    names, _ = index.closure(outputs)
+    scopes = []
+    for name in names:
+        node = index.nodes[name]
+        m = _MOMENTS.match(name) if node.op == "Mean" else None
+        if m is not None or (node.op in _FUSED and node.attr["is_training"].b):
+            scope = m.group(1) if m is not None else name.rsplit("/", 1)[0]
+            if scope not in scopes:
+                scopes.append(scope)
+    return [f"batch norm {s!r} is in training mode in the original graph (batch statistics): the model computes "
+            "them too, so each example's outputs depend on the rest of its batch; for the moving averages, convert "
+            "the outputs of the program's inference graph (is_training=False) with --outputs NAME[,NAME]"
+            for s in sorted(scopes)]

@@ -93,6 +93,9 @@ def test_default_model_is_the_logits_of_x_alone_verified_on_the_original_graph(b
     assert entry["outputs"] == [bn["logits"]] and entry["inputs"] == ["x"]  # no flag, no label, no update op
     verification = bn["manifest"]["verification"]
     assert verification["ok"] and verification["references"]["whole model"] == "original-graph"
+    # the one training-mode layer is named in a note with the remedy; the flag-switched ones are not
+    notes = [n for n in bn["manifest"]["notes"] if n.startswith("batch norm ")]
+    assert len(notes) == 1 and "'bn_batch'" in notes[0] and "training mode" in notes[0] and "--outputs" in notes[0]
 
 
 def test_model_equals_the_original_graph_with_batch_statistics_where_the_graph_has_them(bn) -> None:
