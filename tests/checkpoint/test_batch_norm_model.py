@@ -30,6 +30,7 @@ from migration.checkpoint.export import load_model
 from migration.graph.graphdef import GraphIndex, load_meta_graph
 from migration.graph.training_conds import take_inference_branches
 from migration.graph.update_rewrite import detach_updates
+from tests.checkpoint.ground_truth_graphs import tf1_graph_form
 
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
 FAST = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
@@ -141,3 +142,24 @@ def test_only_training_flag_conditions_are_rewritten() -> None:
         var = v1.get_variable("v", [3])
         tf.cond(tf.reduce_sum(x) > 0, lambda: tf.identity(var), lambda: x * 2.0)      # a condition on data
         assert take_inference_branches(g.as_graph_def()) == []
+
+
+def test_training_flag_conditions_in_the_tf1_graph_form() -> None:
+    """TF 1.x's graph form (``Switch``/``Merge``, RefVariables: what ``upgrade --to compat`` programs build): the same
+    three flag-switched spellings take their moving averages; the flag and its switches leave the logits' closure."""
+    with tf1_graph_form(True), tf.Graph().as_default() as g:
+        x = v1.placeholder(tf.float32, [None, D], "x")
+        is_training = v1.placeholder(tf.bool, [], "is_training")
+        h = v1.layers.batch_normalization(x, training=is_training, name="bn_layers")
+        h = contrib_layers.batch_norm(h, is_training=is_training, scale=True, scope="bn_contrib")
+        phase = v1.placeholder_with_default(False, [], "phase")
+        h = contrib_layers.batch_norm(h, is_training=phase, scope="bn_default")
+        logits = v1.layers.dense(h, C, name="out")
+        graph_def = g.as_graph_def()
+    assert GraphIndex(graph_def).closure([logits.name])[0].count("is_training") == 1  # the point: it is read
+    conds = take_inference_branches(graph_def)
+    assert {c.split("/")[0] for c in conds} == {"cond bn_layers", "cond bn_contrib", "cond bn_default"}
+    index = GraphIndex(graph_def)
+    names, _ = index.closure([logits.name])
+    assert not {"is_training", "phase"} & set(names)
+    assert not [n for n in names if index.nodes[n].op in ("Switch", "RefSwitch", "Merge", "RefMerge")]
