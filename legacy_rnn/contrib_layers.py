@@ -76,8 +76,9 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
 def _moments(x, mean_var, variance_var, is_training, decay, zero_debias, updates_collections):
     """(mean, variance) to normalise with: the batch moments in training, the moving averages otherwise
     (``is_training`` a bool or a boolean tensor); the averages' updates forced in place (``updates_collections=None``)
-    or added to the collections. The updates are built OUTSIDE any ``tf.cond`` branch: an op created inside a
-    control-flow-v2 branch function cannot be fetched from the collection (TF 1.15's ``smart_cond`` layout)."""
+    or added to the collections. With a tensor flag the collection holds the outputs of a ``tf.cond`` around each
+    update (TF 1.15's ``smart_cond`` layout), never an op created inside a branch: that one lives in the branch's
+    function (control flow v2) and cannot be fetched from the graph."""
     batch_mean, batch_variance = tf.nn.moments(x, list(range(x.shape.rank - 1)))
     training = is_training if isinstance(is_training, bool) else tf.cast(is_training, tf.bool)
 

@@ -163,3 +163,25 @@ def test_training_flag_conditions_in_the_tf1_graph_form() -> None:
     names, _ = index.closure([logits.name])
     assert not {"is_training", "phase"} & set(names)
     assert not [n for n in names if index.nodes[n].op in ("Switch", "RefSwitch", "Merge", "RefMerge")]
+
+
+@pytest.mark.parametrize("form", ["tf1", "tf2"])
+def test_contrib_batch_norm_with_a_flag_tensor_updates_through_update_ops(form: str) -> None:
+    """``legacy_rnn.contrib_layers.batch_norm(is_training=<tensor>)`` (it failed to build: its ``UPDATE_OPS`` were ops
+    inside a cond branch): fed True, running ``UPDATE_OPS`` moves the averages to TF 1.15's values; fed False, not."""
+    x_value = np.random.default_rng(4).normal(size=(6, D)).astype(np.float32) * 2 + 1
+    with tf1_graph_form(form == "tf1"), tf.Graph().as_default():
+        x = v1.placeholder(tf.float32, [None, D], "x")
+        flag = v1.placeholder(tf.bool, [], "is_training")
+        out = contrib_layers.batch_norm(x, is_training=flag, decay=0.9, scope="bn")
+        updates = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
+        with v1.Session(config=FAST) as sess:
+            sess.run(v1.global_variables_initializer())
+            mean = v1.global_variables("bn/moving_mean")[0]
+            sess.run(updates, {x: x_value, flag: False})
+            np.testing.assert_allclose(sess.run(mean), 0.0)
+            sess.run(updates, {x: x_value, flag: True})
+            np.testing.assert_allclose(sess.run(mean), 0.1 * x_value.mean(0), rtol=1e-5)
+            y = sess.run(out, {x: x_value, flag: True})
+    np.testing.assert_allclose(y.mean(0), 0.0, atol=1e-4)  # batch statistics in training
+    assert len(updates) == 2
