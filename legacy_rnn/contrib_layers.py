@@ -60,27 +60,46 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
         mean_var = var("moving_mean", v1.zeros_initializer(), False, moving)
         variance_var = var("moving_variance", v1.ones_initializer(), False, moving)
 
-        def train_branch():
-            mean, variance = tf.nn.moments(x, list(range(x.shape.rank - 1)))
-            upd = [_average(mean_var, mean, decay, zero_debias_moving_mean), _average(variance_var, variance, decay)]
-            if updates_collections is None:
-                with tf.control_dependencies(upd):
-                    return tf.identity(mean), tf.identity(variance)
-            for op in upd:
-                v1.add_to_collections(updates_collections, op)
-            return mean, variance
-
-        if isinstance(is_training, bool):
-            mean, variance = train_branch() if is_training else (mean_var, variance_var)
-        else:
-            mean, variance = tf.cond(tf.cast(is_training, tf.bool), train_branch,
-                                     lambda: (tf.identity(mean_var), tf.identity(variance_var)))
+        if isinstance(is_training, bool) and not is_training:
+            mean, variance = mean_var, variance_var
+        else:  # TF 1.15's non-fused path: moments always, the choice and the updates through smart_cond
+            mean, variance = _moments(x, mean_var, variance_var, is_training, decay, zero_debias_moving_mean,
+                                      updates_collections)
         out = tf.nn.batch_normalization(x, mean, variance, beta, gamma, epsilon)
         if activation_fn is not None:
             out = activation_fn(out)
         if outputs_collections:
             v1.add_to_collections(outputs_collections, out)
         return out
+
+
+def _moments(x, mean_var, variance_var, is_training, decay, zero_debias, updates_collections):
+    """(mean, variance) to normalise with: the batch moments in training, the moving averages otherwise
+    (``is_training`` a bool or a boolean tensor); the averages' updates forced in place (``updates_collections=None``)
+    or added to the collections. With a tensor flag the collection holds the outputs of a ``tf.cond`` around each
+    update (TF 1.15's ``smart_cond`` layout), never an op created inside a branch: that one lives in the branch's
+    function (control flow v2) and cannot be fetched from the graph."""
+    batch_mean, batch_variance = tf.nn.moments(x, list(range(x.shape.rank - 1)))
+    training = is_training if isinstance(is_training, bool) else tf.cast(is_training, tf.bool)
+
+    def pick(train, infer):
+        if isinstance(training, bool):
+            return train()
+        return tf.cond(training, train, infer)
+
+    def update(var, value, debias):
+        return pick(lambda: _average(var, value, decay, debias), lambda: tf.identity(var))
+
+    if updates_collections is None:
+        def forced():
+            with tf.control_dependencies([_average(mean_var, batch_mean, decay, zero_debias),
+                                          _average(variance_var, batch_variance, decay)]):
+                return tf.identity(batch_mean), tf.identity(batch_variance)
+        return pick(forced, lambda: (tf.identity(mean_var), tf.identity(variance_var)))
+    for op in (update(mean_var, batch_mean, zero_debias), update(variance_var, batch_variance, False)):
+        v1.add_to_collections(updates_collections, op)
+    return pick(lambda: (tf.identity(batch_mean), tf.identity(batch_variance)),
+                lambda: (tf.identity(mean_var), tf.identity(variance_var)))
 
 
 def _average(variable, value, decay, zero_debias=False):

@@ -304,6 +304,7 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
     from migration.graph.reference import OriginalGraph
     from migration.graph.to_keras import Untranslatable
     from migration.graph.dropout_facts import constant_dropouts
+    from migration.graph.update_rewrite import batch_statistics_notes
     from migration.graph.whole_model import build_whole_model, default_io
 
     original = OriginalGraph(meta.path, reader, substitute=shadows)
@@ -312,6 +313,7 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
         original.check(io.outputs, io.inputs)  # the sandbox: refuse before building anything we cannot verify
         model, translator, notes = build_whole_model(original, list(zip(blocks, models)), io, conv_blocks,
                                                      decoders)
+        notes = list(notes) + batch_statistics_notes(original.index, io.outputs)
     except Untranslatable as exc:
         return None, [str(exc)]
     except SandboxLimit:

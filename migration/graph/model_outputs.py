@@ -6,7 +6,9 @@
 2. **Labels and inputs.** The loss reads placeholders. A placeholder is a model *input* when a *weighted* op (an op
    reading a variable directly: ``MatMul``/``Conv2D``/``Gather``/``BiasAdd``/a loop ...) depends on it, else a *label*
    (``y``, CRF tags, CTC labels, MSE targets). A placeholder that a known loss op reads as its labels (the ``labels``
-   of a cross-entropy, of ``CTCLoss``, the ``true_classes`` of a candidate sampler) is a label in any case.
+   of a cross-entropy, of ``CTCLoss``, the ``true_classes`` of a candidate sampler) is a label in any case, unless
+   the labels are a slice of it and it also feeds the model outside that slice (teacher forcing: ``captions[:, :T]``
+   in, ``captions[:, 1:]`` the labels): then it is an input, and the label slice is where the labels start.
 3. **The frontier**: float tensors of the loss's closure that depend on the inputs and the weights and on no label,
    read by a node that depends on a label. They are the model's predictions as the loss sees them.
 4. **Roots**: the loss's own transformations are stripped: element-wise head ops (``Sigmoid``, ``Softmax``, ``Exp``,
@@ -15,7 +17,9 @@
    nodes inside the consuming loss op's own name scope (``sequence_loss/Reshape``). A ``Reshape`` or ``Transpose``
    the program wrote itself (a named ``distance``, a ``transpose_time_major``) is kept: it is what the user named.
 
-Summaries, optimizer and saver ops are never chosen (they are not in the loss's forward closure).
+Summaries, optimizer and saver ops are never chosen (they are not in the loss's forward closure), nor are state
+updates (a batch norm's ``AssignMovingAvg``): the graph's control edges to them are dropped before it is read
+(:mod:`migration.graph.update_rewrite`).
 """
 from __future__ import annotations
 
@@ -184,11 +188,28 @@ class _Graph:
         for src in [s for s in sources if s not in labels and s not in dual]:
             reach = _forward(index, self._starts(src), self.within)
             (self.inputs if reach & weighted else self.labels).add(src)
-        starts = set().union(*map(self._starts, self.labels))
+        # a label source sliced into both the labels and the model's input (h-han-sat's rule; see _teacher_forced)
+        starts = self._teacher_forced(label_paths - {ref(s)[0] for s in sources}, weighted)
+        starts |= set().union(*map(self._starts, self.labels))
         starts |= {c.name for src in dual for c in index.consumers(src)
                    if c.name in label_paths and c.name not in model_side}
         self.label_dep = _forward(index, starts, self.within)
         self.input_dep = _forward(index, set().union(*map(self._starts, self.inputs)), self.within)
+
+    def _teacher_forced(self, label_nodes: set[str], weighted: set[str]) -> set[str]:
+        """A label source that the labels slice and that also feeds the model outside the labels' own closure
+        (teacher forcing: ``captions[:, :T]`` the decoder's input, ``captions[:, 1:]`` the labels; a language model's
+        one ``data`` placeholder) is a model input; the label closure's nodes that read it start the label dependence instead.
+        Moves those sources from ``self.labels`` to ``self.inputs``; returns those starting nodes."""
+        starts: set[str] = set()
+        for src in sorted(self.labels):
+            sliced = {c.name for c in self.index.consumers(ref(src)[0]) if c.name in label_nodes}
+            if sliced and all(self.index.nodes[c].op in _SLICE_OPS for c in sliced) and \
+                    weighted & _forward(self.index, self._starts(src), self.within - label_nodes):
+                self.labels.discard(src)  # (labels read whole, e.g. a sampled softmax's rows of ``y``: still labels)
+                self.inputs.add(src)
+                starts |= sliced
+        return starts
 
     def _starts(self, source: str) -> set[str]:
         """The nodes a source's value enters: a placeholder itself; the readers of one output of a dequeue."""

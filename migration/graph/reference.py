@@ -26,6 +26,8 @@ from migration.graph.graphdef import GraphIndex, load_meta_graph, node_dtype, re
 from migration.graph.limits import current as current_limits
 from migration.graph.cond_rewrite import remove_pass_through_conds
 from migration.graph.rewrite import remove_dropout
+from migration.graph.training_conds import take_inference_branches
+from migration.graph.update_rewrite import detach_updates
 
 _REF_VARIABLES = ("VariableV2", "Variable")
 
@@ -58,6 +60,9 @@ class OriginalGraph:
         self.graph_def = copy.deepcopy(meta.graph_def)
         self.dropout_bypassed = remove_dropout(self.graph_def)
         self.dropout_bypassed += remove_pass_through_conds(self.graph_def)  # tf.cond(training, dropout, identity)
+        self.inference_branches = take_inference_branches(self.graph_def)  # batch norm(training=flag): moving stats
+        updates = meta.collection_def["update_ops"].node_list.value if "update_ops" in meta.collection_def else ()
+        self.updates_detached = detach_updates(self.graph_def, updates)  # batch norm's moving averages: no model op
         self.index = GraphIndex(self.graph_def)
         self._parts = _partitions(meta)
         self._cache: dict[str, np.ndarray] = {}
