@@ -1,2 +1,21 @@
 """Suite-wide set-up: the project packages are imported first so that TF_USE_LEGACY_KERAS is set before TensorFlow."""
+import os
+
+import pytest
+
 import migration  # noqa: F401  (sets TF_USE_LEGACY_KERAS before any test imports TensorFlow)
+
+
+#: test directories whose modules each run on one xdist worker (``--dist loadgroup``): a module's module-scoped
+#: fixtures (a TF graph, a checkpoint, a conversion) are built once, not once on each worker
+_ONE_WORKER_PER_MODULE = ("checkpoint", "targets", "seq2seq")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns the mark into the node id's @group suffix
+def pytest_collection_modifyitems(items) -> None:
+    """Mark each test of those directories with its module's xdist group; a module's own xdist_group mark wins."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        folder = os.path.relpath(os.path.dirname(str(item.path)), here)
+        if folder in _ONE_WORKER_PER_MODULE and not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(f"{folder}/{os.path.basename(str(item.path))}"))

@@ -27,17 +27,6 @@ except RuntimeError:
 
 B, T = 4, 6
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns the mark into the node id's @group suffix
-def pytest_collection_modifyitems(items) -> None:
-    """One xdist worker per test module (``--dist loadgroup``): a module's module-scoped fixtures (a TF graph, a
-    checkpoint, a conversion) are built once, not once on each worker. A module's own xdist_group mark wins."""
-    for item in items:
-        path = str(item.path)
-        if path.startswith(_HERE + os.sep) and not any(item.iter_markers("xdist_group")):
-            item.add_marker(pytest.mark.xdist_group("checkpoint/" + os.path.basename(path)))
 
 
 def randomize(sess, seed: int, scale: float = 0.5, skip=()) -> None:
