@@ -212,6 +212,12 @@ def _has_memory(scope: str, shapes: dict, memory_layers: list[str]) -> bool:
     return bool(memory_layers)
 
 
+def _directory(kernel: str) -> str:
+    """The scope a ``.../memory_layer[_N]/kernel`` was built in, with its trailing slash (``""`` at the root)."""
+    parts = kernel.split("/")
+    return "/".join(parts[:-2]) + "/" if len(parts) > 2 else ""
+
+
 def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str],
                    wrapper_name: str = "attention_wrapper") -> AttentionWrapperBlock:
     scope = prefix + wrapper_name + "/"
@@ -234,10 +240,10 @@ def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str],
         num_units = units
     candidates = [m for m in memory_layers if shapes[m][1] == num_units]
     if len(candidates) > 1:  # several mechanisms of that width: the one built in the wrapper's enclosing scope
-        enclosing = [m for m in candidates if scope.startswith(m[: -len("memory_layer/kernel")])
-                     and m.endswith("memory_layer/kernel")]
-        deepest = max((len(m) for m in enclosing), default=0)
-        candidates = [m for m in enclosing if len(m) == deepest] if enclosing else candidates
+        # (two built in the same scope, memory_layer and memory_layer_1, stay ambiguous: names cannot tell)
+        enclosing = [m for m in candidates if scope.startswith(_directory(m))]
+        deepest = max((len(_directory(m)) for m in enclosing), default=0)
+        candidates = [m for m in enclosing if len(_directory(m)) == deepest] if enclosing else candidates
     if len(candidates) != 1:
         raise MigrationError(
             f"Checkpoint scope {scope!r}: expected one memory_layer/kernel with {num_units} columns, found "
