@@ -27,7 +27,7 @@ from typing import Any, Optional, Sequence
 import tensorflow as tf
 import tf_keras as keras
 
-from modern_rnn.seq2seq.legacy_seq2seq import Seq2SeqScope, embedding_attention_seq2seq, embedding_rnn_seq2seq
+from modern_rnn.seq2seq.legacy_seq2seq import BuildsOnOneStep, Seq2SeqScope, embedding_attention_seq2seq, embedding_rnn_seq2seq
 
 
 def _pair(cell) -> bool:
@@ -68,7 +68,7 @@ class TF1Stack:
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn.seq2seq")
-class LegacyStackSeq2SeqModel(keras.Model):
+class LegacyStackSeq2SeqModel(BuildsOnOneStep, keras.Model):
     """See the module docstring. ``cells``: serialized Keras cells (the pool); ``attention``: False for
     ``embedding_rnn_seq2seq``; ``projection``: True when TF1 used ``output_projection=(w, b)``;
     ``projection_shape``: ``[units, V]`` when ``w``/``b`` are part of the model (else None)."""
@@ -124,16 +124,6 @@ class LegacyStackSeq2SeqModel(keras.Model):
         if self.project_outputs and self.proj_kernel is not None:
             out = tf.einsum("btu,uv->btv", out, self.proj_kernel) + self.proj_bias
         return out
-
-    def build_weights(self) -> None:
-        """Create every weight by one call on a single step."""
-        self({"encoder_inputs": tf.zeros([1, 1], tf.int32), "decoder_inputs": tf.zeros([1, 1], tf.int32)})
-
-    def get_build_config(self) -> dict:
-        return {"built": True}
-
-    def build_from_config(self, config: dict) -> None:
-        self.build_weights()
 
     def get_config(self) -> dict:
         return {"cells": self.cell_configs, "encoder_layers": self.encoder_layers,

@@ -26,7 +26,7 @@ import tf_keras as keras
 from modern_rnn.seq2seq.attention_wrapper import AttentionWrapper
 from modern_rnn.seq2seq.decoders import (BasicDecoder, BeamSearchDecoder, GreedyEmbeddingHelper, dynamic_decode,
                                          tile_batch)
-from modern_rnn.seq2seq.legacy_seq2seq import Seq2SeqScope, embedding_attention_seq2seq
+from modern_rnn.seq2seq.legacy_seq2seq import BuildsOnOneStep, Seq2SeqScope, embedding_attention_seq2seq
 from modern_rnn.seq2seq import legacy_models  # noqa: F401  (registers LegacyStackSeq2SeqModel for safe-mode loading)
 from modern_rnn.seq2seq.teacher_forced import TeacherForcedDecoder  # noqa: F401  (registered: whole-model files)
 
@@ -206,7 +206,7 @@ def gather_tree_tf(step_ids, parent_ids, max_sequence_lengths, end_token: int) -
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn.seq2seq")
-class LegacyAttentionSeq2SeqModel(keras.Model):
+class LegacyAttentionSeq2SeqModel(BuildsOnOneStep, keras.Model):
     """TF1 ``legacy_seq2seq.embedding_attention_seq2seq`` (``output_projection=None``) as one Keras model: what
     ``rnn-migrate convert`` writes for such a checkpoint.
 
@@ -242,16 +242,6 @@ class LegacyAttentionSeq2SeqModel(keras.Model):
             feed_previous=self.feed_previous, initial_state_attention=self.initial_state_attention,
             encoder_cell=self.encoder_cell, scope=self.scope)
         return tf.stack(outputs, 1)
-
-    def build_weights(self) -> None:
-        """Create every weight by one call on a single step."""
-        self({"encoder_inputs": tf.zeros([1, 1], tf.int32), "decoder_inputs": tf.zeros([1, 1], tf.int32)})
-
-    def get_build_config(self) -> dict:
-        return {"built": True}
-
-    def build_from_config(self, config: dict) -> None:
-        self.build_weights()
 
     def get_config(self) -> dict:
         return {"cell": self.cell_config, "num_encoder_symbols": self.num_encoder_symbols,
