@@ -5,6 +5,7 @@ from typing import Callable
 
 import tensorflow as tf
 import tf_keras
+from tf_keras.src.layers.rnn.legacy_cells import LayerRNNCell
 
 
 def activation_fn(activation) -> Callable:
@@ -18,3 +19,15 @@ def input_depth(inputs_shape) -> int:
     if depth is None:
         raise ValueError(f"Expected inputs.shape[-1] to be known, saw shape: {inputs_shape}")
     return int(depth)
+
+
+class NumUnitsCell(LayerRNNCell):
+    """A TF1 cell whose state and output are both ``[batch, num_units]`` (``self._num_units``, set by the subclass)."""
+
+    @property
+    def state_size(self) -> int:
+        return self._num_units
+
+    @property
+    def output_size(self) -> int:
+        return self._num_units

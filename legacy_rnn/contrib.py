@@ -28,6 +28,7 @@ import tensorflow as tf
 from tensorflow.python.framework import ops as _ops
 from tf_keras.src.layers.rnn.legacy_cells import LayerRNNCell
 
+from legacy_rnn.cell_utils import NumUnitsCell
 from migration.core.errors import check_positive_int
 
 v1 = tf.compat.v1
@@ -181,21 +182,13 @@ class LSTMBlockFusedCell:
         return (tf.unstack(h) if is_list else h), rnn_cell.LSTMStateTuple(*final)
 
 
-class GRUShapedCell(LayerRNNCell):
+class GRUShapedCell(NumUnitsCell):
     """A cell whose state and output are both ``[batch, num_units]`` (the GRU block cells here and
     :class:`legacy_rnn.cudnn.CudnnCompatibleGRUCell`)."""
 
     def __init__(self, num_units: int, name: str, reuse=None) -> None:
         super().__init__(_reuse=reuse, name=name)
         self._num_units = check_positive_int("units", num_units)
-
-    @property
-    def state_size(self) -> int:
-        return self._num_units
-
-    @property
-    def output_size(self) -> int:
-        return self._num_units
 
 
 class GRUBlockCell(GRUShapedCell):

@@ -26,7 +26,7 @@ import tensorflow as tf
 import tf_keras
 from tf_keras.src.layers.rnn.legacy_cells import LayerRNNCell
 
-from legacy_rnn.cell_utils import activation_fn, input_depth
+from legacy_rnn.cell_utils import NumUnitsCell, activation_fn, input_depth
 from migration.core.errors import check_positive_int
 
 v1 = tf.compat.v1
@@ -36,7 +36,7 @@ def _u_initializer():
     return v1.random_uniform_initializer(minval=-1, maxval=1)
 
 
-class IndRNNCell(LayerRNNCell):
+class IndRNNCell(NumUnitsCell):
     """``tf.contrib.rnn.IndRNNCell``; see :func:`ind_rnn_cell`.
 
     Modern equivalent: :class:`modern_rnn.indrnn.IndRNNCell`.
@@ -47,14 +47,6 @@ class IndRNNCell(LayerRNNCell):
         self.input_spec = tf_keras.layers.InputSpec(ndim=2)
         self._num_units = check_positive_int("units", num_units)
         self._activation = activation_fn(activation)
-
-    @property
-    def state_size(self) -> int:
-        return self._num_units
-
-    @property
-    def output_size(self) -> int:
-        return self._num_units
 
     def build(self, inputs_shape) -> None:
         depth, u = input_depth(inputs_shape), self._num_units
@@ -69,7 +61,7 @@ class IndRNNCell(LayerRNNCell):
         return output, output
 
 
-class IndyGRUCell(LayerRNNCell):
+class IndyGRUCell(NumUnitsCell):
     """``tf.contrib.rnn.IndyGRUCell``; see :func:`indy_gru_cell`.
 
     Modern equivalent: :class:`modern_rnn.indrnn.IndyGRUCell`.
@@ -83,14 +75,6 @@ class IndyGRUCell(LayerRNNCell):
         self._activation = activation_fn(activation)
         self._kernel_initializer = kernel_initializer
         self._bias_initializer = bias_initializer
-
-    @property
-    def state_size(self) -> int:
-        return self._num_units
-
-    @property
-    def output_size(self) -> int:
-        return self._num_units
 
     def build(self, inputs_shape) -> None:
         depth, u = input_depth(inputs_shape), self._num_units

@@ -20,15 +20,14 @@ from typing import Optional
 
 import tensorflow as tf
 import tf_keras
-from tf_keras.src.layers.rnn.legacy_cells import LayerRNNCell
 
-from legacy_rnn.cell_utils import input_depth
+from legacy_rnn.cell_utils import NumUnitsCell, input_depth
 from migration.core.errors import check_positive_int
 
 v1 = tf.compat.v1
 
 
-class IntersectionRNNCell(LayerRNNCell):
+class IntersectionRNNCell(NumUnitsCell):
     """``tf.contrib.rnn.IntersectionRNNCell``; see :func:`intersection_rnn_cell`.
 
     Modern equivalent: :class:`modern_rnn.intersection_rnn.IntersectionRNNCell`.
@@ -43,14 +42,6 @@ class IntersectionRNNCell(LayerRNNCell):
         self._forget_bias = float(forget_bias)
         self._y_activation = tf_keras.activations.get(y_activation)
         self._in_kernel = self._in_bias = None
-
-    @property
-    def state_size(self) -> int:
-        return self._num_units
-
-    @property
-    def output_size(self) -> int:
-        return self._num_units
 
     def build(self, inputs_shape) -> None:
         depth, u = input_depth(inputs_shape), self._num_units

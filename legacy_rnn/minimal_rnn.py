@@ -28,11 +28,9 @@ from legacy_rnn.cell_utils import input_depth
 from migration.core.errors import check_positive_int
 
 
-class MinimalRNNCell(LayerRNNCell):
-    """``tf.contrib.rnn.MinimalRNNCell``; see :func:`minimal_rnn_cell`.
-
-    Modern equivalent: :class:`modern_rnn.minimal_rnn.MinimalRNNCell`.
-    """
+class _UnitsCell(LayerRNNCell):
+    """What MinimalRNNCell and CFNCell share in TF 1.15: Keras-style arguments (``units``, ``activation``,
+    initializers), state and output both ``[batch, units]``."""
 
     def __init__(self, units: int, activation="tanh", kernel_initializer="glorot_uniform", bias_initializer="ones",
                  name: Optional[str] = None, dtype=None, **kwargs) -> None:
@@ -50,6 +48,13 @@ class MinimalRNNCell(LayerRNNCell):
     @property
     def output_size(self) -> int:
         return self.units
+
+
+class MinimalRNNCell(_UnitsCell):
+    """``tf.contrib.rnn.MinimalRNNCell``; see :func:`minimal_rnn_cell`.
+
+    Modern equivalent: :class:`modern_rnn.minimal_rnn.MinimalRNNCell`.
+    """
 
     def build(self, inputs_shape) -> None:
         depth = input_depth(inputs_shape)
@@ -67,28 +72,11 @@ class MinimalRNNCell(LayerRNNCell):
         return new_h, new_h
 
 
-class CFNCell(LayerRNNCell):
+class CFNCell(_UnitsCell):
     """``tf.contrib.rnn.CFNCell``; see :func:`cfn_cell`.
 
     Modern equivalent: :class:`modern_rnn.minimal_rnn.CFNCell`.
     """
-
-    def __init__(self, units: int, activation="tanh", kernel_initializer="glorot_uniform", bias_initializer="ones",
-                 name: Optional[str] = None, dtype=None, **kwargs) -> None:
-        super().__init__(name=name, dtype=dtype, **kwargs)
-        self.input_spec = tf_keras.layers.InputSpec(ndim=2)
-        self.units = check_positive_int("units", units)
-        self.activation = tf_keras.activations.get(activation)
-        self.kernel_initializer = tf_keras.initializers.get(kernel_initializer)
-        self.bias_initializer = tf_keras.initializers.get(bias_initializer)
-
-    @property
-    def state_size(self) -> int:
-        return self.units
-
-    @property
-    def output_size(self) -> int:
-        return self.units
 
     def build(self, inputs_shape) -> None:
         depth, u = input_depth(inputs_shape), self.units

@@ -19,15 +19,14 @@ from typing import Optional
 
 import tensorflow as tf
 import tf_keras
-from tf_keras.src.layers.rnn.legacy_cells import LayerRNNCell
 
-from legacy_rnn.cell_utils import activation_fn, input_depth
+from legacy_rnn.cell_utils import NumUnitsCell, activation_fn, input_depth
 from migration.core.errors import check_positive_int
 
 v1 = tf.compat.v1
 
 
-class SRUCell(LayerRNNCell):
+class SRUCell(NumUnitsCell):
     """``tf.contrib.rnn.SRUCell``; see :func:`sru_cell`.
 
     Modern equivalent: :class:`modern_rnn.sru.SRUCell`.
@@ -38,14 +37,6 @@ class SRUCell(LayerRNNCell):
         self._num_units = check_positive_int("units", num_units)
         self._activation = activation_fn(activation)
         self.input_spec = tf_keras.layers.InputSpec(ndim=2)
-
-    @property
-    def state_size(self) -> int:
-        return self._num_units
-
-    @property
-    def output_size(self) -> int:
-        return self._num_units
 
     def build(self, inputs_shape) -> None:
         depth, u = input_depth(inputs_shape), self._num_units

@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import tensorflow as tf
-from tf_keras.src.layers.rnn.legacy_cells import LayerRNNCell
 
+from legacy_rnn.cell_utils import NumUnitsCell
 from migration.core.errors import check_positive_int
 from migration.core.specs import ACTIVATIONS
 
@@ -37,7 +37,7 @@ def _activation(activation: Optional[str]) -> Callable:
     return _ACTIVATIONS[activation]
 
 
-class UGRNNCell(LayerRNNCell):
+class UGRNNCell(NumUnitsCell):
     """``tf.contrib.rnn.UGRNNCell``; see :func:`ugrnn_cell`.
 
     Modern equivalent: :class:`modern_rnn.ugrnn.UGRNNCell`.
@@ -50,14 +50,6 @@ class UGRNNCell(LayerRNNCell):
         self._initializer = initializer
         self._forget_bias = float(forget_bias)
         self._activation = _activation(activation)
-
-    @property
-    def state_size(self) -> int:
-        return self._num_units
-
-    @property
-    def output_size(self) -> int:
-        return self._num_units
 
     def build(self, inputs_shape) -> None:
         depth, u = int(inputs_shape[-1]), self._num_units
