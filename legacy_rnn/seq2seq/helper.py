@@ -129,7 +129,24 @@ class CustomHelper(Helper):
             return self._next_inputs_fn(time=time, outputs=outputs, state=state, sample_ids=sample_ids)
 
 
-class TrainingHelper(Helper):
+class _IntIdsHelper(Helper):
+    """A helper whose sample ids are one int32 per batch row and whose batch size its constructor set
+    (``TrainingHelper`` and ``GreedyEmbeddingHelper``, and their subclasses, in TF 1.15)."""
+
+    @property
+    def batch_size(self):
+        return self._batch_size
+
+    @property
+    def sample_ids_shape(self):
+        return tf.TensorShape([])
+
+    @property
+    def sample_ids_dtype(self):
+        return tf.int32
+
+
+class TrainingHelper(_IntIdsHelper):
     """``tf.contrib.seq2seq.TrainingHelper``: teacher forcing; step t reads ``inputs[:, t]``; a row finishes once
     ``t + 1 >= sequence_length``; ``sample_ids = argmax(outputs)``.
 
@@ -146,18 +163,6 @@ class TrainingHelper(Helper):
                                  f"{self._sequence_length.shape}")
             self._zero_inputs = nest.map_structure(lambda x: tf.zeros_like(x[0]), self._inputs)
             self._batch_size = tf.size(self._sequence_length)
-
-    @property
-    def batch_size(self):
-        return self._batch_size
-
-    @property
-    def sample_ids_shape(self):
-        return tf.TensorShape([])
-
-    @property
-    def sample_ids_dtype(self):
-        return tf.int32
 
     def _read(self, time):
         return nest.map_structure(lambda x: x[tf.minimum(time, tf.shape(x)[0] - 1)], self._inputs)
@@ -247,7 +252,7 @@ class ScheduledOutputTrainingHelper(TrainingHelper):
         return finished, next_inputs, state
 
 
-class GreedyEmbeddingHelper(Helper):
+class GreedyEmbeddingHelper(_IntIdsHelper):
     """``tf.contrib.seq2seq.GreedyEmbeddingHelper``: feeds ``embedding[argmax(logits)]`` back; starts from
     ``start_tokens``; a row finishes when it samples ``end_token``. The decoder outputs must be logits.
 
@@ -264,18 +269,6 @@ class GreedyEmbeddingHelper(Helper):
         if self._end_token.shape.rank != 0:
             raise ValueError("end_token must be a scalar")
         self._start_inputs = self._embedding_fn(self._start_tokens)
-
-    @property
-    def batch_size(self):
-        return self._batch_size
-
-    @property
-    def sample_ids_shape(self):
-        return tf.TensorShape([])
-
-    @property
-    def sample_ids_dtype(self):
-        return tf.int32
 
     def initialize(self, name=None):
         return tf.tile([False], [self._batch_size]), self._start_inputs
