@@ -26,12 +26,15 @@ class Glove:
         vectors: float32 array of shape ``[V, E]``.
         index: ``{word: row}``; built from ``words`` when not given. Words must be unique.
         source: where the vectors came from (a path or a package name), for messages.
+        vectors_sha256: the SHA-256 of ``vectors``' C-order float32 bytes when the reader computed it on the way
+            (then ``vectors`` is read-only, so the digest stays true); ``""`` otherwise. The cache reuses it.
     """
 
     words: list[str]
     vectors: np.ndarray
     index: dict[str, int] = field(default_factory=dict)
     source: str = ""
+    vectors_sha256: str = ""
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2 or self.vectors.dtype != np.float32:
@@ -42,6 +45,9 @@ class Glove:
             raise GloveFormatError(
                 f"{self.source or 'Glove'}: {len(self.words)} words but {self.vectors.shape[0]} vector rows; "
                 "each word needs exactly one row.")
+        if self.vectors_sha256 and self.vectors.flags.writeable:
+            raise GloveFormatError(f"{self.source or 'Glove'}: a precomputed vectors_sha256 needs read-only vectors "
+                                   "(it would go stale if they changed).")
         if not self.index:
             self.index = build_index(self.words, self.source, lambda row: f"row {row}")
 

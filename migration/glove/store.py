@@ -119,16 +119,19 @@ def save_glove_cache(glove: Glove, out_dir: str | os.PathLike, *, force: bool = 
     if out_dir.exists() and not force:
         raise GloveFormatError(f"{out_dir} already exists; refusing to overwrite it. Pass --force (force=True) "
                                "to replace it, or choose another directory.")
-    for row, word in enumerate(glove.words):
-        if "\n" in word or "\r" in word:
-            raise GloveFormatError(f"{glove.source}: word {row} ({word!r}) contains a newline; the cache stores one "
-                                   "word per line and cannot hold it.")
+    text = "\n".join(glove.words)
+    if "\r" in text or text.count("\n") != max(0, len(glove.words) - 1):  # a word holds a line break: name the first
+        row = next(row for row, word in enumerate(glove.words) if "\n" in word or "\r" in word)
+        raise GloveFormatError(f"{glove.source}: word {row} ({glove.words[row]!r}) contains a newline; the cache "
+                               "stores one word per line and cannot hold it.")
     vectors = np.ascontiguousarray(glove.vectors, dtype=np.float32)
+    digest = glove.vectors_sha256 if vectors is glove.vectors and glove.vectors_sha256 else \
+        hashlib.sha256(memoryview(vectors).cast("B")).hexdigest()
     meta = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "V": len(glove), "E": glove.dim,
-            "source": glove.source, "vectors_sha256": hashlib.sha256(memoryview(vectors).cast("B")).hexdigest()}
+            "source": glove.source, "vectors_sha256": digest}
     with staged_output(out_dir, force=force, is_ours=is_glove_cache, what="a GloVe cache") as stage:
         tmp = Path(stage.path)
-        (tmp / "words.txt").write_bytes(("\n".join(glove.words) + "\n").encode("utf-8"))
+        (tmp / "words.txt").write_bytes((text + "\n").encode("utf-8"))
         np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         stage.install()

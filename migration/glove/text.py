@@ -43,6 +43,7 @@ import numpy as np
 
 from migration.glove import forked
 from migration.glove.core import Glove, GloveFormatError, build_index
+from migration.glove.parts import Joiner
 
 T = TypeVar("T")
 ENGINES = ("auto", "pyarrow", "pandas", "python")
@@ -195,27 +196,31 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
         raise GloveFormatError(f"{path}: a word2vec header but no vectors. Expected 'word v1 ... vE' lines after it.")
     if engine == "auto":
         engine = _auto_engine()
-    parsed = None
+    joined = Joiner()
     if engine == "pyarrow":
         parsed = _fast_parse_arrow(buf, body, end, dim, progress)
-    elif engine == "pandas":
-        parsed = _fast_parse_pandas(buf, body, end, dim, progress)
-    finite = None if parsed is None else np.isfinite(parsed[1]).all(axis=1)
-    if finite is None or not finite.all():
+        ok = parsed is not None
+        if ok:
+            joined.add(*parsed)
+    else:
+        ok = engine == "pandas" and _fast_parse_pandas(buf, body, end, dim, progress, joined.add)
+    if not ok or not joined.all_finite():
         # Irregular file (or a non-finite number): the line-by-line path reads what is readable (words with
         # spaces, trailing spaces, tabs) and names the line of anything else.
-        parsed = _slow_parse(path, buf.slice(body, end - body).to_pybytes(), dim, first_line)
-        finite = np.isfinite(parsed[1]).all(axis=1)
-    words, vectors = parsed
+        joined = Joiner()
+        joined.add(*_slow_parse(path, buf.slice(body, end - body).to_pybytes(), dim, first_line))
+    words = joined.words
     if header_v is not None and header_v != len(words):
         raise _fail(path, 1, f"the word2vec header says {header_v} words but the file has {len(words)}",
                     "Fix the header's first number (or delete the header line)")
-    if not finite.all():
-        row = int(np.argmin(finite))
+    vectors = joined.vectors()
+    if not joined.all_finite():
+        row = int(np.argmin(np.isfinite(vectors).all(axis=1)))
         raise _fail(path, row + first_line, f"a number is not finite (nan, inf or beyond float32) in the vector "
                     f"of {words[row]!r}", "Fix or delete that line")
-    index = build_index(words, str(path), lambda row: f"line {row + first_line}")
-    return Glove(words, vectors, index, str(path))
+    if not joined.unique():
+        build_index(words, str(path), lambda row: f"line {row + first_line}")  # raises, naming both lines
+    return Glove(words, vectors, joined.index, str(path), vectors_sha256=joined.sha256())
 
 
 def _auto_engine() -> str:
@@ -269,6 +274,14 @@ def _plain_words(column) -> bool:
                 or pc.any(pc.match_substring_regex(column, "[\t\n\v\f\r ]")).as_py())
 
 
+_SPACE_IN_WORDS = re.compile("[\t\v\f\r ]")
+
+
+def _plain_word_list(words: list[str]) -> bool:
+    """:func:`_plain_words` for a list of ``str`` (one regex over the joined words; ``\\n`` cannot occur in one)."""
+    return "" not in words and _SPACE_IN_WORDS.search("\n".join(words)) is None
+
+
 def _fast_parse_arrow(buf, start: int, end: int, dim: int,
                       progress: bool) -> tuple[list[str], np.ndarray] | None:
     """pyarrow's CSV reader over the mapped bytes, slice by slice; ``None`` when the file is irregular."""
@@ -295,28 +308,44 @@ def _fast_parse_arrow(buf, start: int, end: int, dim: int,
     return words, blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
-def _fast_parse_pandas(buf, start: int, end: int, dim: int,
-                       progress: bool) -> tuple[list[str], np.ndarray] | None:
-    """The pandas C parser over the mapped bytes; ``None`` when the file is irregular. A large body on a machine
-    with a second core is cut into one range a core, each parsed by its own process (:mod:`migration.glove.forked`);
-    every range is read in slices of ~64 MiB (bounded working memory); the progress bar follows the parent's range,
-    scaled to the whole body."""
+def _fast_parse_pandas(buf, start: int, end: int, dim: int, progress: bool, take: forked.Take) -> bool:
+    """The pandas C parser over the mapped bytes, each piece handed to ``take`` in file order; ``False`` when the
+    file is irregular. A large body on a machine with a second core is cut into one range a core, all but the first
+    parsed by forked processes (:mod:`migration.glove.forked`); every range is read in slices of ~64 MiB (bounded
+    working memory); the progress bar follows the parent's range, scaled to the whole body."""
     import pandas as pd  # noqa: F401  (imported before any fork: the children inherit it)
 
     total = end - start if progress else 0
     if not forked.usable(end - start):
-        return _parse_range(buf, start, end, dim, total, 1)
-    ranges = list(_slices(buf, start, end, -(-(end - start) // min(forked.cores(), 4))))
+        parsed = _parse_range(buf, start, end, dim, total, 1)
+        if parsed is not None:
+            take(*parsed)
+        return parsed is not None
+    ranges = _cut(buf, start, end, forked.piece_sizes(end - start, min(forked.cores(), 4)))
 
     def parse(buf, a: int, b: int, dim: int):
-        last = (a, b) == ranges[-1]
-        return _parse_range(buf, a, b, dim, total if last else 0, len(ranges) if last else 1)
+        first = (a, b) == ranges[0]
+        return _parse_range(buf, a, b, dim, total if first else 0, (end - start) / max(1, b - a) if first else 1)
 
-    return forked.parse_forked(buf, ranges, dim, parse)
+    return forked.parse_forked(buf, ranges, dim, parse, take)
+
+
+def _cut(buf, start: int, end: int, sizes: list[int]) -> list[tuple[int, int]]:
+    """``[start, end)`` cut into line-aligned ranges of about ``sizes`` bytes (empty ones left out)."""
+    ranges = []
+    for size in sizes[:-1]:
+        if start >= end:
+            break
+        stop = next(_slices(buf, start, end, max(1, size)))[1]
+        ranges.append((start, stop))
+        start = stop
+    if start < end:
+        ranges.append((start, end))
+    return ranges
 
 
 def _parse_range(buf, start: int, end: int, dim: int, total: int,
-                 scale: int) -> tuple[list[str], np.ndarray] | None:
+                 scale: float) -> tuple[list[str], np.ndarray] | None:
     """``[start, end)`` in slices of ~64 MiB; a bar of ``total`` bytes advanced by ``scale`` x each slice."""
     words: list[str] = []
     blocks: list[np.ndarray] = []
@@ -347,7 +376,7 @@ def _parse_pandas_piece(buf, a: int, b: int, dim: int) -> tuple[list[str], np.nd
         if not all(chunk[j].dtype.kind in "fiu" for j in range(1, dim + 1)):
             return None  # a column that is not all numbers (e.g. "x" or an empty field)
         words = chunk[0].tolist()  # str objects: the word column is typed object, never converted
-        if not _plain_words(pa.array(words, type=pa.string())):
+        if not _plain_word_list(words):
             return None
         # Parsed as float64, then rounded to float32 in one conversion of the frame's consolidated float block
         # (pandas' own float32 parsing is 2x slower; a column-by-column copy 10x slower than this).

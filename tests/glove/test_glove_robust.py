@@ -277,7 +277,7 @@ def forked_on(monkeypatch):
     monkeypatch.setattr(forked, "cores", lambda: 3)
     calls = []
     real = forked.parse_forked
-    monkeypatch.setattr(forked, "parse_forked", lambda *a: calls.append(len(a[1])) or real(*a))
+    monkeypatch.setattr(forked, "parse_forked", lambda *a: calls.append(len(a[1])) or real(*a))  # 5 positionals
     return calls
 
 
@@ -334,3 +334,39 @@ def test_one_core_or_a_small_body_is_parsed_in_this_process():
 
     assert not forked.usable(forked.MIN_BYTES - 1)
     assert forked.usable(forked.MIN_BYTES) == (forked.cores() > 1)
+
+
+def test_the_digest_computed_while_reading_is_the_vectors_sha256_on_every_path(tmp_path, monkeypatch):
+    """The reader hashes each piece as it arrives (the parent's while the children parse): the digest it hands the
+    cache must be the SHA-256 of the joined matrix, forked or not, and the cache's own verify must accept it."""
+    import hashlib
+
+    from migration.glove import forked
+
+    words, vectors, text = _glove_lines(3000, 7, seed=9)
+    path = write(tmp_path / "g.txt", text)
+    single = G.load_glove_text(path, engine="pandas")
+    monkeypatch.setattr(forked, "MIN_BYTES", 0)
+    monkeypatch.setattr(forked, "cores", lambda: 3)
+    split = G.load_glove_text(path, engine="pandas")
+    arrow = G.load_glove_text(path, engine="pyarrow")
+    expected = hashlib.sha256(np.ascontiguousarray(vectors).tobytes()).hexdigest()
+    for glove in (single, split, arrow):
+        assert glove.vectors_sha256 == expected
+        assert not glove.vectors.flags.writeable  # the digest cannot go stale
+    cache = G.save_glove_cache(split, tmp_path / "cache")
+    assert json.loads((cache / "meta.json").read_text())["vectors_sha256"] == expected
+    G.load_glove_cache(cache, verify=True)  # recomputes the digest from the file
+    # negative control: a Glove that claims a digest for vectors that may still change is refused
+    with pytest.raises(G.GloveFormatError, match="read-only"):
+        G.Glove(["a"], np.ones((1, 2), np.float32), vectors_sha256="0" * 64)
+
+
+def test_the_parents_piece_is_the_smaller_one_and_the_pieces_cover_the_body():
+    from migration.glove import forked
+
+    for size, n in [(1000, 2), (171_350_079, 2), (10, 3), (7, 4)]:
+        sizes = forked.piece_sizes(size, n)
+        assert sum(sizes) == size and len(sizes) == n
+        assert sizes[0] <= min(sizes[1:])  # the parent also indexes and hashes while the children parse
+    assert forked.piece_sizes(5, 1) == [5]

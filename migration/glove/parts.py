@@ -1,0 +1,65 @@
+"""Join a GloVe file's parsed pieces in file order, doing the per-row work as each piece arrives.
+
+A large file is parsed in pieces (:mod:`migration.glove.forked`: this process parses the first, forked children the
+rest). Everything the reader does after parsing is per row, so it is done piece by piece: the ``{word: row}`` index,
+the finiteness of each row and the SHA-256 of the float32 rows (the digest the cache's ``meta.json`` stores,
+:func:`migration.glove.store.save_glove_cache`). The first piece is therefore indexed and hashed while the children
+still parse theirs, and each piece's hash runs on a thread beside its index (``hashlib`` releases the GIL on large
+buffers; building a dict holds it), so the second core is not idle either.
+
+Hashing the C-order rows piece by piece gives the digest of the joined matrix (SHA-256 is a stream).
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import numpy as np
+
+
+class Joiner:
+    """Pieces ``(words, float32 rows)`` added in file order; :meth:`vectors` joins the rows once at the end."""
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.index: dict[str, int] = {}
+        self._blocks: list[np.ndarray] = []
+        self._finite: list[np.ndarray] = []
+        self._sha = hashlib.sha256()
+
+    @property
+    def rows(self) -> int:
+        return len(self.words)
+
+    def add(self, words: list[str], block: np.ndarray) -> None:
+        """Index, check and hash one piece; ``block`` is ``[len(words), E]`` float32."""
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        hasher = threading.Thread(target=self._sha.update, args=(memoryview(block).cast("B"),))
+        hasher.start()
+        try:
+            self.index.update(zip(words, range(self.rows, self.rows + len(words))))
+            self._finite.append(np.isfinite(block).all(axis=1))
+        finally:
+            hasher.join()
+        if self.words:
+            self.words.extend(words)
+        else:
+            self.words = words  # the first piece's list is kept, not copied
+        self._blocks.append(block)
+
+    def all_finite(self) -> bool:
+        return all(bool(rows.all()) for rows in self._finite)
+
+    def unique(self) -> bool:
+        """True when no word repeats (a repeated word leaves the index shorter than the word list)."""
+        return len(self.index) == len(self.words)
+
+    def vectors(self) -> np.ndarray:
+        """The joined ``[V, E]`` rows, read-only (their digest is :meth:`sha256`)."""
+        joined = self._blocks[0] if len(self._blocks) == 1 else np.concatenate(self._blocks)
+        self._blocks = [joined]
+        joined.setflags(write=False)
+        return joined
+
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
