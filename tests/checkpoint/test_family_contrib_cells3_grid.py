@@ -1,0 +1,304 @@
+"""``tf.contrib.rnn.GridLSTMCell`` and ``BidirectionalGridLSTMCell`` (issue 22): the legacy cells (TF 1.15's
+signature, variable names and maths) and their Keras 2 twins.
+
+* TF 1.15's own kernel-test numbers (``rnn_cell_test.testGridLstmCellWithCoupledInputForgetGates`` with both state
+  forms, ``testBidirectionGridLSTMCell`` and ``...WithSliceOffset``: facts, every weight 0.5 from the scope
+  initializer, biases zero) from the legacy cells;
+* an independent NumPy step written from TF 1.15's equations against the legacy cells over ``dynamic_rnn`` for a grid
+  of TF 1.15 options (frequency blocks with start/end lists, frequency_skip, shared weights, coupled gates,
+  peepholes, cell_clip, shards, concatenated state with its block-0 offsets quirk, the backward grid with positive
+  and negative slice offsets), with every variable seeded asymmetric and non-zero, and TF 1.15's variable names;
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from legacy_rnn import tf, v1
+from legacy_rnn.grid_lstm import BidirectionalGridLSTMCell, GridLSTMCell
+
+B, T, U = 3, 4, 3
+
+
+# -- the NumPy reference, written from TF 1.15's rnn_cell.py ----------------------------------------------------------
+def _sig(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def slice_starts(cfg: dict, depth: int) -> list[list[int]]:
+    """The first input column of every frequency slice, per block (TF 1.15's ``_make_tf_features``)."""
+    spans = list(zip(cfg["start_freqindex_list"], cfg["end_freqindex_list"])) if cfg.get("start_freqindex_list") \
+        else [(0, depth)]
+    skip, size = cfg["frequency_skip"], cfg["feature_size"]
+    return [[start + k * skip for k in range((end - start - size) // skip + 1)] for start, end in spans]
+
+
+def _peep(w, gate, lstm, b, c_freq, c_time, cfg):
+    if not cfg.get("use_peepholes"):
+        return 0.0
+    lstm = "freq" if cfg.get("share_time_frequency_weights") else lstm
+    return w[f"W_{gate}_diag_{lstm}f_{b}"] * c_freq + w[f"W_{gate}_diag_{lstm}t_{b}"] * c_time
+
+
+def _cell_state(z, w, lstm, b, c_freq, c_time, own, cfg, fb):
+    couple = cfg.get("couple_input_forget_gates")
+    i = _sig(z[0] + _peep(w, "I", lstm, b, c_freq, c_time, cfg))
+    f = 1.0 - i if couple else _sig(z[2] + fb + _peep(w, "F", lstm, b, c_freq, c_time, cfg))
+    c = f * own + i * np.tanh(z[1])
+    clip = cfg.get("cell_clip")
+    return np.clip(c, -clip, clip) if clip else c
+
+
+def grid_block(slices, prev, w, b, cfg, fb):
+    """One block at one step. ``slices``: [B, F] inputs; ``prev``: (c_time, m_time) per slice. Returns the outputs
+    ``[m_time, m_freq]`` per slice and the new (c_time, m_time) per slice."""
+    gates = 3 if cfg.get("couple_input_forget_gates") else 4
+    zeros = np.zeros((slices[0].shape[0], cfg["units"]))
+    c_freq, m_freq, outs, states = zeros, zeros, [], []
+    for x, (c_time, m_time) in zip(slices, prev):
+        inp = np.concatenate([x, m_time, m_freq], 1)
+        z_f = np.split(inp @ w[f"W_f_{b}"] + w[f"B_f_{b}"], gates, 1)
+        z_t = z_f if cfg.get("share_time_frequency_weights") else np.split(inp @ w[f"W_t_{b}"] + w[f"B_t_{b}"], gates, 1)
+        new_c_freq = _cell_state(z_f, w, "freq", b, c_freq, c_time, c_freq, cfg, fb)
+        new_c_time = _cell_state(z_t, w, "time", b, c_freq, c_time, c_time, cfg, fb)
+        m_freq = _sig(z_f[-1] + _peep(w, "O", "freq", b, new_c_freq, new_c_time, cfg)) * np.tanh(new_c_freq)
+        m_time = _sig(z_t[-1] + _peep(w, "O", "time", b, new_c_freq, new_c_time, cfg)) * np.tanh(new_c_time)
+        c_freq = new_c_freq
+        outs += [m_time, m_freq]
+        states.append((new_c_time, m_time))
+    return outs, states
+
+
+def grid_step(x, state, w, cfg, fb, offset=0, reverse=False, concat_quirk=False):
+    """One grid (all blocks). ``state``: (c_time, m_time) per slice of every block, in order. ``concat_quirk``: TF
+    1.15's ``state_is_tuple=False`` reads block b's slice k at block 0's slice k offsets."""
+    padded = np.concatenate([np.zeros((x.shape[0], max(-offset, 0))), x, np.zeros((x.shape[0], max(offset, 0)))], 1)
+    shift = max(offset, 0)
+    outs, states, first = [], [], 0
+    for b, starts in enumerate(slice_starts(cfg, x.shape[1])):
+        slices = [padded[:, s + shift:s + shift + cfg["feature_size"]] for s in starts]
+        slices = slices[::-1] if reverse else slices
+        prev = state[:len(starts)] if concat_quirk else state[first:first + len(starts)]
+        o, s = grid_block(slices, prev, w, b, cfg, fb)
+        outs += o
+        states += s
+        first += len(starts)
+    return outs, states
+
+
+def run_reference(x, cfg, w, fb, bidi=False):
+    """Over time (zero initial state): outputs [B, T, out] and the final state as a flat list of arrays."""
+    n = sum(len(s) for s in slice_starts(cfg, x.shape[2]))
+    zeros = [(np.zeros((x.shape[0], cfg["units"])),) * 2] * n
+    states = {"": zeros} if not bidi else {"fwd/": zeros, "bwd/": zeros}
+    seq = []
+    for t in range(x.shape[1]):
+        out = []
+        for d in states:
+            wd = {k[len(d):]: v for k, v in w.items() if k.startswith(d)}
+            o, states[d] = grid_step(x[:, t], states[d], wd, cfg, fb, offset=cfg.get("backward_slice_offset", 0)
+                                     if d == "bwd/" else 0, reverse=d == "bwd/",
+                                     concat_quirk=cfg.get("state_is_tuple") is False)
+            out += o
+        seq.append(np.concatenate(out, 1))
+    return np.stack(seq, 1), [a for d in states for pair in states[d] for a in pair]
+
+
+# -- TF 1.15's own kernel-test numbers ----------------------------------------------------------------------------------
+COUPLED_OUT = [[0.416383, 0.403238, 0.524020, 0.565425, 0.557865, 0.609699],
+               [0.627331, 0.622393, 0.688342, 0.708078, 0.694245, 0.715171],
+               [0.711050, 0.709197, 0.736533, 0.744264, 0.737390, 0.745250]]
+COUPLED_STATE = [[0.625556, 0.416383, 0.759134, 0.524020, 0.798795, 0.557865],
+                 [0.875488, 0.627331, 0.936432, 0.688342, 0.941961, 0.694245],
+                 [0.957327, 0.711050, 0.979522, 0.736533, 0.980245, 0.737390]]
+BIDI_FWD_OUT = [[0.464130, 0.419165, 0.593283, 0.738350, 0.661638, 0.866774],
+                [0.669636, 0.628966, 0.736057, 0.895927, 0.755559, 0.954359],
+                [0.751109, 0.711716, 0.778357, 0.940779, 0.784530, 0.980604]]
+BIDI_FWD_STATE = [[0.710660, 0.464130, 0.877293, 0.593283, 0.958505, 0.661638],
+                  [0.967579, 0.669636, 1.038811, 0.736057, 1.058201, 0.755559],
+                  [1.053842, 0.751109, 1.079919, 0.778357, 1.085620, 0.784530]]
+BIDI_BWD_OUT = {0: [[0.520789, 0.476968, 0.604341, 0.760207, 0.635773, 0.850218],
+                    [0.692621, 0.652363, 0.737517, 0.899558, 0.745984, 0.946840],
+                    [0.759940, 0.720652, 0.778552, 0.941606, 0.781035, 0.977731]],
+                1: [[0.322645, 0.276068, 0.584654, 0.690292, 0.640446, 0.840071],
+                    [0.493625, 0.449236, 0.730828, 0.865996, 0.749429, 0.944958],
+                    [0.608587, 0.566683, 0.777345, 0.925820, 0.782597, 0.976858]]}
+BIDI_BWD_STATE = {0: [[0.785405, 0.520789, 0.890836, 0.604341, 0.928512, 0.635773],
+                      [0.993088, 0.692621, 1.040288, 0.737517, 1.048773, 0.745984],
+                      [1.062455, 0.759940, 1.080101, 0.778552, 1.082402, 0.781035]],
+                  1: [[0.516575, 0.322645, 0.866628, 0.584654, 0.934002, 0.640446],
+                      [0.749836, 0.493625, 1.033488, 0.730828, 1.052186, 0.749429],
+                      [0.895999, 0.608587, 1.078978, 0.777345, 1.083843, 0.782597]]}
+
+
+def _pairs(rows):
+    """TF 1.15's tests use num_units=2 with equal columns: each number stands for two."""
+    return np.repeat(np.asarray(rows, np.float32), 2, axis=1)
+
+
+def test_legacy_cells_reproduce_tf115s_own_kernel_test_numbers():
+    """Every weight 0.5 (the scope's constant initializer), biases zero, state 0.1, num_units 2, feature_size 2,
+    frequency_skip 1, 3 slices of a 4-wide input (TF 1.15's ``rnn_cell_test``)."""
+    with tf.Graph().as_default(), v1.Session() as sess:
+        x_coupled = tf.constant(np.repeat([[1.0], [2.0], [3.0]], 4, 1).astype(np.float32))
+        x_bidi = tf.constant((np.arange(4) * 0.1 + np.array([[1.0], [2.0], [3.0]])).astype(np.float32))
+        s = tf.constant(np.full((3, 2), 0.1, np.float32))
+        fetches = {}
+        for tuple_state in (False, True):
+            with v1.variable_scope(f"state_is_tuple{tuple_state}", initializer=v1.constant_initializer(0.5)):
+                cell = GridLSTMCell(num_units=2, feature_size=2, frequency_skip=1, forget_bias=1.0,
+                                    num_frequency_blocks=[3], couple_input_forget_gates=True,
+                                    state_is_tuple=tuple_state)
+                init = cell.state_tuple_type(*[s] * 6) if tuple_state else tf.fill([3, 12], 0.1)
+                fetches[f"tuple{tuple_state}"] = cell(x_coupled, init)
+        for offset in (0, 1):
+            with v1.variable_scope(f"root{offset}", initializer=v1.constant_initializer(0.5)):
+                cell = BidirectionalGridLSTMCell(num_units=2, feature_size=2, share_time_frequency_weights=True,
+                                                 frequency_skip=1, forget_bias=1.0, num_frequency_blocks=[3],
+                                                 backward_slice_offset=offset)
+                fetches[f"offset{offset}"] = cell(x_bidi, cell.state_tuple_type(*[s] * 12))
+        sess.run(v1.global_variables_initializer())
+        names = sorted(v.op.name for v in v1.global_variables())
+        got = sess.run(fetches)
+    assert names[:4] == ["root0/bidirectional_grid_lstm_cell/bwd/B_f_0", "root0/bidirectional_grid_lstm_cell/bwd/W_f_0_0",
+                         "root0/bidirectional_grid_lstm_cell/fwd/B_f_0", "root0/bidirectional_grid_lstm_cell/fwd/W_f_0_0"]
+    assert names[-4:] == ["state_is_tupleTrue/grid_lstm_cell/B_f_0", "state_is_tupleTrue/grid_lstm_cell/B_t_0",
+                          "state_is_tupleTrue/grid_lstm_cell/W_f_0_0", "state_is_tupleTrue/grid_lstm_cell/W_t_0_0"]
+    for tuple_state in (False, True):
+        out, state = got[f"tuple{tuple_state}"]
+        np.testing.assert_allclose(out, _pairs(COUPLED_OUT), atol=1e-6)
+        if tuple_state:
+            assert len(state) == 6 and type(state).__name__ == "GridLSTMStateTuple"
+            assert state._fields[:2] == ("state_f00_b00_c", "state_f00_b00_m")
+            state = np.concatenate(state, 1)
+        np.testing.assert_allclose(state, _pairs(COUPLED_STATE), atol=1e-6)
+    for offset in (0, 1):
+        out, state = got[f"offset{offset}"]
+        assert len(state) == 12 and state._fields[6] == "bwd_state_f00_b00_c"
+        np.testing.assert_allclose(out, np.concatenate([_pairs(BIDI_FWD_OUT), _pairs(BIDI_BWD_OUT[offset])], 1),
+                                   atol=1e-6)
+        np.testing.assert_allclose(np.concatenate(state, 1), np.concatenate(
+            [_pairs(BIDI_FWD_STATE), _pairs(BIDI_BWD_STATE[offset])], 1), atol=1e-6)
+
+
+# -- TF 1.15's options over dynamic_rnn against the NumPy step ---------------------------------------------------------
+#: name -> (cell class, TF 1.15 arguments, input depth, the variable names TF 1.15 gives the cell)
+OPTIONS = {
+    "blocks": (GridLSTMCell, dict(feature_size=2, frequency_skip=2, num_frequency_blocks=[2, 1],
+                                  start_freqindex_list=[0, 4], end_freqindex_list=[5, 7]), 7,
+               ["B_f_0", "B_f_1", "B_t_0", "B_t_1", "W_f_0_0", "W_f_1_0", "W_t_0_0", "W_t_1_0"]),
+    "peepholes_shared_clip_shards": (GridLSTMCell, dict(feature_size=3, frequency_skip=1, num_frequency_blocks=[3],
+                                                        use_peepholes=True, share_time_frequency_weights=True,
+                                                        cell_clip=0.4, num_unit_shards=2), 5,
+                                     ["B_f_0", "W_F_diag_freqf_0", "W_F_diag_freqt_0", "W_I_diag_freqf_0",
+                                      "W_I_diag_freqt_0", "W_O_diag_freqf_0", "W_O_diag_freqt_0", "W_f_0_0",
+                                      "W_f_0_1"]),
+    "coupled_peepholes": (GridLSTMCell, dict(feature_size=2, frequency_skip=1, num_frequency_blocks=[2],
+                                             use_peepholes=True, couple_input_forget_gates=True), 3,
+                          ["B_f_0", "B_t_0", "W_I_diag_freqf_0", "W_I_diag_freqt_0", "W_I_diag_timef_0",
+                           "W_I_diag_timet_0", "W_O_diag_freqf_0", "W_O_diag_freqt_0", "W_O_diag_timef_0",
+                           "W_O_diag_timet_0", "W_f_0_0", "W_t_0_0"]),
+    "concat_state_two_blocks": (GridLSTMCell, dict(feature_size=2, frequency_skip=1, num_frequency_blocks=[2, 1],
+                                                   start_freqindex_list=[0, 3], end_freqindex_list=[3, 5],
+                                                   state_is_tuple=False), 5,
+                                ["B_f_0", "B_f_1", "B_t_0", "B_t_1", "W_f_0_0", "W_f_1_0", "W_t_0_0", "W_t_1_0"]),
+    "bidi_offset_peepholes": (BidirectionalGridLSTMCell, dict(feature_size=2, frequency_skip=1,
+                                                              num_frequency_blocks=[3], use_peepholes=True,
+                                                              backward_slice_offset=-1), 4, None),
+    "bidi_offset_blocks": (BidirectionalGridLSTMCell, dict(feature_size=2, frequency_skip=2,
+                                                           num_frequency_blocks=[1, 2], start_freqindex_list=[0, 2],
+                                                           end_freqindex_list=[2, 6], backward_slice_offset=1,
+                                                           share_time_frequency_weights=True), 6,
+                           ["bwd/B_f_0", "bwd/B_f_1", "bwd/W_f_0_0", "bwd/W_f_1_0",
+                            "fwd/B_f_0", "fwd/B_f_1", "fwd/W_f_0_0", "fwd/W_f_1_0"]),
+}
+OPTIONS_FB = 0.6
+
+
+def _seeded(sess, seed) -> dict:
+    """Load seeded asymmetric values into every variable; {name under the cell scope: value}."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for var in v1.global_variables():
+        value = rng.uniform(-0.8, 0.8, var.shape).astype(np.float32)
+        var.load(value, sess)
+        out[var.op.name] = value
+    return out
+
+
+@pytest.fixture(scope="module")
+def legacy_runs():
+    """Every OPTIONS cell over dynamic_rnn in one graph (scope = option name), seeded; outputs, final states, arrays."""
+    rng = np.random.default_rng(17)
+    xs = {name: rng.normal(0, 1, (B, T, depth)).astype(np.float32) for name, (_, _, depth, _) in OPTIONS.items()}
+    with tf.Graph().as_default(), v1.Session() as sess:
+        fetches = {}
+        for name, (cls, kwargs, _, _) in OPTIONS.items():
+            cell = cls(U, forget_bias=OPTIONS_FB, **kwargs)
+            fetches[name] = v1.nn.dynamic_rnn(cell, tf.constant(xs[name]), dtype=tf.float32, scope=name)
+        arrays = _seeded(sess, 5)
+        got = sess.run(fetches)
+    return xs, got, arrays
+
+
+def _cell_arrays(arrays: dict, name: str) -> dict:
+    """The arrays of one OPTIONS cell by TF 1.15 name under the cell scope, shards concatenated (``W_f_0``)."""
+    prefix = f"{name}/{'bidirectional_' if OPTIONS[name][0] is BidirectionalGridLSTMCell else ''}grid_lstm_cell/"
+    own = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    out = {}
+    for key in sorted(own):
+        head, _, last = key.rpartition("_")
+        if head.rsplit("/", 1)[-1].startswith(("W_f_", "W_t_")) and head.count("_") == 2:
+            out[head] = np.concatenate([out[head], own[key]], 0) if head in out else own[key]
+        else:
+            out[key] = own[key]
+    return own, out
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_legacy_cells_equal_the_numpy_step_for_tf115_options(legacy_runs, name):
+    xs, got, arrays = legacy_runs
+    cls, kwargs, depth, names = OPTIONS[name]
+    own, w = _cell_arrays(arrays, name)
+    if names is None:  # bidirectional with peepholes: every fwd/bwd peephole of both LSTMs
+        names = [f"{d}/{n}" for d in ("bwd", "fwd") for n in OPTIONS["coupled_peepholes"][3] + [
+            "W_F_diag_freqf_0", "W_F_diag_freqt_0", "W_F_diag_timef_0", "W_F_diag_timet_0"]]
+    assert sorted(own) == sorted(names)
+    cfg = dict(kwargs, units=U)
+    bidi = cls is BidirectionalGridLSTMCell
+    ref_out, ref_state = run_reference(xs[name], cfg, w, OPTIONS_FB, bidi=bidi)
+    out, state = got[name]
+    np.testing.assert_allclose(out, ref_out, atol=1e-6)
+    assert np.max(np.abs(out)) > 0.05
+    flat = [state] if kwargs.get("state_is_tuple") is False else list(state)
+    np.testing.assert_allclose(np.concatenate(flat, 1), np.concatenate(ref_state, 1), atol=1e-6)
+    if "cell_clip" in kwargs:  # the clip is really active
+        assert np.max(np.abs(np.concatenate(flat, 1)[:, ::2])) <= kwargs["cell_clip"] + 1e-7
+
+
+def test_the_concatenated_state_quirk_is_tf115s_and_differs_from_the_tuple_state(legacy_runs):
+    """Negative control of the reference: with two blocks, TF 1.15's concatenated state reads block 0's offsets for
+    block 1; the per-block reading (what the tuple state does) gives other numbers."""
+    xs, got, arrays = legacy_runs
+    _, w = _cell_arrays(arrays, "concat_state_two_blocks")
+    cfg = dict(OPTIONS["concat_state_two_blocks"][1], units=U, state_is_tuple=True)
+    per_block, _ = run_reference(xs["concat_state_two_blocks"], cfg, w, OPTIONS_FB)
+    assert np.max(np.abs(per_block - got["concat_state_two_blocks"][0])) > 1e-3
+
+
+def test_legacy_cells_refuse_what_tf115_refused():
+    with pytest.raises(ValueError, match="num_frequency_blocks"):
+        GridLSTMCell(U, feature_size=2, frequency_skip=1)
+    for kwargs, pattern in ((dict(num_frequency_blocks=[2]), "requires 2 but gets 3"),
+                            (dict(num_frequency_blocks=[1, 2]), "is not 1"),
+                            (dict(num_frequency_blocks=[1], start_freqindex_list=[0], end_freqindex_list=[2, 4]),
+                             "does not match"),
+                            (dict(num_frequency_blocks=[1, 1], start_freqindex_list=[0, 2], end_freqindex_list=[2, 4]
+                                  ), None)):
+        with tf.Graph().as_default():
+            cell = GridLSTMCell(U, feature_size=2, frequency_skip=1, state_is_tuple=False, **kwargs)
+            if pattern is None:  # the control: a consistent configuration builds
+                assert cell(tf.zeros([2, 4]), tf.zeros([2, 4 * U]))[0].shape == (2, 4 * U)
+                continue
+            with pytest.raises(ValueError, match=pattern):
+                cell(tf.zeros([2, 4]), tf.zeros([2, 6 * U]))
