@@ -8,6 +8,11 @@ signature, variable names and maths) and their Keras 2 twins.
   of TF 1.15 options (frequency blocks with start/end lists, frequency_skip, shared weights, coupled gates,
   peepholes, cell_clip, shards, concatenated state with its block-0 offsets quirk, the backward grid with positive
   and negative slice offsets), with every variable seeded asymmetric and non-zero, and TF 1.15's variable names;
+* the Keras twins (custom cells registered for safe-mode loading) on the converted weights against the legacy cells
+  within 1e-6, forward and in gradients (inputs and every weight), for the same option grid; the conversion back
+  gives the TF1 arrays (shards too); negative controls (forget_bias not folded, the two gate blocks i/j swapped, the
+  F- and T-LSTM weights swapped, the backward grid read forward) differ; the twin refuses the concatenated state of
+  more than one block;
 """
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ import pytest
 
 from legacy_rnn import tf, v1
 from legacy_rnn.grid_lstm import BidirectionalGridLSTMCell, GridLSTMCell
+from migration.families.grid_lstm import grid_tf1_names, grid_to_keras, grid_to_tf1, keras_name
+from modern_rnn import grid_lstm as modern_grid
+from modern_rnn import keras
 
 B, T, U = 3, 4, 3
 
@@ -218,27 +226,35 @@ OPTIONS_FB = 0.6
 def _seeded(sess, seed) -> dict:
     """Load seeded asymmetric values into every variable; {name under the cell scope: value}."""
     rng = np.random.default_rng(seed)
-    out = {}
-    for var in v1.global_variables():
-        value = rng.uniform(-0.8, 0.8, var.shape).astype(np.float32)
-        var.load(value, sess)
-        out[var.op.name] = value
+    out = {var.op.name: rng.uniform(-0.8, 0.8, var.shape).astype(np.float32) for var in v1.global_variables()}
+    sess.run([var.assign(out[var.op.name]) for var in v1.global_variables()])  # one run (var.load runs one each)
     return out
 
 
 @pytest.fixture(scope="module")
 def legacy_runs():
-    """Every OPTIONS cell over dynamic_rnn in one graph (scope = option name), seeded; outputs, final states, arrays."""
+    """Every OPTIONS cell over static_rnn in one graph (scope = option name), seeded; outputs, final states, arrays."""
     rng = np.random.default_rng(17)
     xs = {name: rng.normal(0, 1, (B, T, depth)).astype(np.float32) for name, (_, _, depth, _) in OPTIONS.items()}
     with tf.Graph().as_default(), v1.Session() as sess:
-        fetches = {}
+        fetches, grads = {}, {}
         for name, (cls, kwargs, _, _) in OPTIONS.items():
             cell = cls(U, forget_bias=OPTIONS_FB, **kwargs)
-            fetches[name] = v1.nn.dynamic_rnn(cell, tf.constant(xs[name]), dtype=tf.float32, scope=name)
+            xt = tf.constant(xs[name])
+            # static_rnn (the gradients of while_v2 take minutes to build here); the checkpoint program below runs
+            # dynamic_rnn
+            outs, final = v1.nn.static_rnn(cell, tf.unstack(xt, axis=1), dtype=tf.float32, scope=name)
+            fetches[name] = (tf.stack(outs, 1), final)
+            loss = tf.reduce_sum(fetches[name][0] * _loss_weights(cell.output_size))
+            variables = [v for v in v1.global_variables() if v.op.name.startswith(name + "/")]
+            grads[name] = dict(zip(["x"] + [v.op.name for v in variables], tf.gradients(loss, [xt] + variables)))
         arrays = _seeded(sess, 5)
-        got = sess.run(fetches)
-    return xs, got, arrays
+        got, grad_values = sess.run([fetches, grads])
+    return xs, got, arrays, grad_values
+
+
+def _loss_weights(size: int) -> np.ndarray:
+    return np.sin(np.arange(size, dtype=np.float32) * 1.7) + 0.3  # asymmetric: every output column counts apart
 
 
 def _cell_arrays(arrays: dict, name: str) -> dict:
@@ -257,7 +273,7 @@ def _cell_arrays(arrays: dict, name: str) -> dict:
 
 @pytest.mark.parametrize("name", sorted(OPTIONS))
 def test_legacy_cells_equal_the_numpy_step_for_tf115_options(legacy_runs, name):
-    xs, got, arrays = legacy_runs
+    xs, got, arrays, _ = legacy_runs
     cls, kwargs, depth, names = OPTIONS[name]
     own, w = _cell_arrays(arrays, name)
     if names is None:  # bidirectional with peepholes: every fwd/bwd peephole of both LSTMs
@@ -279,7 +295,7 @@ def test_legacy_cells_equal_the_numpy_step_for_tf115_options(legacy_runs, name):
 def test_the_concatenated_state_quirk_is_tf115s_and_differs_from_the_tuple_state(legacy_runs):
     """Negative control of the reference: with two blocks, TF 1.15's concatenated state reads block 0's offsets for
     block 1; the per-block reading (what the tuple state does) gives other numbers."""
-    xs, got, arrays = legacy_runs
+    xs, got, arrays, _ = legacy_runs
     _, w = _cell_arrays(arrays, "concat_state_two_blocks")
     cfg = dict(OPTIONS["concat_state_two_blocks"][1], units=U, state_is_tuple=True)
     per_block, _ = run_reference(xs["concat_state_two_blocks"], cfg, w, OPTIONS_FB)
@@ -302,3 +318,117 @@ def test_legacy_cells_refuse_what_tf115_refused():
                 continue
             with pytest.raises(ValueError, match=pattern):
                 cell(tf.zeros([2, 4]), tf.zeros([2, 6 * U]))
+
+
+# -- the Keras twins against the legacy cells --------------------------------------------------------------------------
+TWIN_OPTIONS = sorted(n for n in OPTIONS if n != "concat_state_two_blocks")
+
+
+def _twin(name):
+    cls, kwargs, _, _ = OPTIONS[name]
+    build = modern_grid.bidirectional_grid_lstm_cell if cls is BidirectionalGridLSTMCell else modern_grid.grid_lstm_cell
+    return build(U, forget_bias=OPTIONS_FB, **kwargs)
+
+
+def _keras_run(cell, x, weights):
+    """outputs, final states and d(sum(outputs * w))/d(x, every weight) of the twin in a Keras RNN layer."""
+    layer = keras.layers.RNN(cell, return_sequences=True, return_state=True)
+    xt = tf.constant(x)
+    layer(xt)
+    layer.cell.set_weights(weights)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        out, *states = layer(xt)
+        loss = tf.reduce_sum(out * _loss_weights(cell.output_size))
+    grads = tape.gradient(loss, [xt, *layer.cell.weights])
+    return np.asarray(out), [np.asarray(s) for s in states], [np.asarray(g) for g in grads]
+
+
+def _config(name) -> dict:
+    return dict(OPTIONS[name][1], units=U)
+
+
+@pytest.mark.parametrize("name", TWIN_OPTIONS)
+def test_keras_twin_equals_the_legacy_cell_forward_and_in_gradients(legacy_runs, name):
+    xs, got, arrays, grads = legacy_runs
+    own, _ = _cell_arrays(arrays, name)
+    bidi = OPTIONS[name][0] is BidirectionalGridLSTMCell
+    cell = _twin(name)
+    weights = grid_to_keras(own, _config(name), OPTIONS_FB, bidi)
+    out, states, k_grads = _keras_run(cell, xs[name], weights)
+    np.testing.assert_allclose(out, got[name][0], atol=1e-6)
+    np.testing.assert_allclose(np.concatenate(states, 1), np.concatenate(list(got[name][1]), 1), atol=1e-6)
+    assert [w.name.split("/")[-1].split(":")[0] for w in cell.weights] == [
+        keras_name(n) for n in grid_tf1_names(_config(name), bidi)]
+    g = grads[name]
+    np.testing.assert_allclose(k_grads[0], g["x"], atol=1e-6)
+    assert np.max(np.abs(g["x"])) > 1e-2
+    prefix = f"{name}/{'bidirectional_' if bidi else ''}grid_lstm_cell/"
+    tf1_grads = {k[len(prefix):]: v for k, v in g.items() if k.startswith(prefix)}
+    for a, b in zip(grid_to_keras(tf1_grads, _config(name), 0.0, bidi), k_grads[1:]):  # layout only
+        np.testing.assert_allclose(b, a, atol=1e-6, rtol=1e-6)
+    shards = OPTIONS[name][1].get("num_unit_shards", 1)
+    back = grid_to_tf1(weights, _config(name), OPTIONS_FB, bidi, num_unit_shards=shards)
+    assert sorted(back) == sorted(own)
+    for key, value in own.items():
+        np.testing.assert_allclose(back[key], value, atol=1e-7)
+
+
+def _wrong_conversions(name, own):
+    cfg, bidi = _config(name), OPTIONS[name][0] is BidirectionalGridLSTMCell
+    names = grid_tf1_names(cfg, bidi)
+    good = grid_to_keras(own, cfg, OPTIONS_FB, bidi)
+    if not cfg.get("couple_input_forget_gates"):
+        yield "forget_bias not folded", grid_to_keras(own, cfg, 0.0, bidi)
+    swap = lambda a: np.concatenate([a[..., U:2 * U], a[..., :U], a[..., 2 * U:]], -1)  # noqa: E731  i <-> j
+    yield "i and j blocks swapped", [swap(w) if "_diag_" not in n else w for n, w in zip(names, good)]
+    if "W_t_0" in names:
+        f, t = names.index("W_f_0"), names.index("W_t_0")
+        wrong = list(good)
+        wrong[f], wrong[t] = good[t], good[f]
+        yield "F-LSTM and T-LSTM weights swapped", wrong
+    if bidi:
+        half = len(good) // 2
+        yield "forward and backward grids swapped", good[half:] + good[:half]
+
+
+@pytest.mark.parametrize("name", TWIN_OPTIONS)
+def test_negative_controls_wrong_conversions_differ(legacy_runs, name):
+    xs, got, arrays, _ = legacy_runs
+    own, _ = _cell_arrays(arrays, name)
+    whats = []
+    for what, wrong in _wrong_conversions(name, own):
+        out = _keras_run(_twin(name), xs[name], wrong)[0]
+        assert np.max(np.abs(out - got[name][0])) > 1e-3, what
+        whats.append(what)
+    assert len(whats) >= 2
+
+
+def test_keras_twin_refuses_what_it_does_not_reproduce_and_round_trips_its_config():
+    with pytest.raises(ValueError, match="concatenated state with more than one block"):
+        _twin("concat_state_two_blocks")
+    with pytest.raises(ValueError, match="requires 2 but gets 3"):
+        modern_grid.grid_lstm_cell(U, feature_size=2, num_frequency_blocks=[2]).build((None, 4))
+    cell = _twin("bidi_offset_blocks")
+    again = modern_grid.BidirectionalGridLSTMCell.from_config(cell.get_config())
+    assert again.get_config() == cell.get_config() and again.backward_slice_offset == 1
+    assert keras.saving.get_registered_object("modern_rnn>BidirectionalGridLSTMCell") is \
+        modern_grid.BidirectionalGridLSTMCell
+
+
+def test_the_two_modules_mirror_each_other_name_for_name():
+    """legacy_rnn.grid_lstm and modern_rnn.grid_lstm: the same public classes and functions in the same order, each
+    docstring naming its twin (tests/core/test_mirror.py's rule, for a module the packages do not import)."""
+    import inspect
+
+    import legacy_rnn.grid_lstm as legacy_grid
+
+    def public(mod):
+        names = [n for n, f in inspect.getmembers(mod, lambda o: inspect.isfunction(o) or inspect.isclass(o))
+                 if not n.startswith("_") and f.__module__ == mod.__name__]
+        return sorted(names, key=lambda n: inspect.getsourcelines(getattr(mod, n))[1])
+
+    assert public(legacy_grid) == public(modern_grid) == list(legacy_grid.__all__) == list(modern_grid.__all__)
+    for name in public(legacy_grid):
+        assert name in inspect.getdoc(getattr(legacy_grid, name)).split("Modern equivalent", 1)[1]
+        assert name in inspect.getdoc(getattr(modern_grid, name)).split("Legacy equivalent", 1)[1]
