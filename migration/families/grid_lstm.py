@@ -23,6 +23,19 @@ import numpy as np
 from migration.core.errors import ShapeError
 
 
+#: the cell directories of the two classes -> why ``convert`` refuses them and what to do instead (the recognizer's
+#: message for their variables; until a family row reads the slicing from the ``.meta``)
+UNCONVERTED_DIRS: dict[str, str] = {
+    cls_dir: (f"tf.contrib.rnn.{cls} weights: `rnn-migrate convert` does not convert this cell yet (its frequency "
+              "slicing, i.e. feature_size, frequency_skip, num_frequency_blocks, start/end_freqindex_list, and "
+              "couple_input_forget_gates are Python arguments of the program, not in the checkpoint, and are not "
+              "read from the .meta yet). Convert it by hand: migration.families.grid_lstm.grid_to_keras(arrays, "
+              f"config, forget_bias{', bidirectional=True' if cls.startswith('Bi') else ''}) gives the weights of "
+              f"modern_rnn.grid_lstm.{cls}(**config) (docs/api-map.md#{cls.lower()})")
+    for cls_dir, cls in (("grid_lstm_cell", "GridLSTMCell"),
+                         ("bidirectional_grid_lstm_cell", "BidirectionalGridLSTMCell"))}
+
+
 def grid_tf1_names(config: Mapping, bidirectional: bool = False) -> tuple[str, ...]:
     """The TF1 arrays of a grid, shards concatenated (``W_f_0``), in TF 1.15's creation order."""
     share, couple = config.get("share_time_frequency_weights"), config.get("couple_input_forget_gates")
@@ -112,4 +125,4 @@ def grid_to_tf1(weights: Sequence[np.ndarray], config: Mapping, forget_bias: flo
     return out
 
 
-__all__ = ["grid_tf1_names", "keras_name", "grid_to_keras", "grid_to_tf1"]
+__all__ = ["UNCONVERTED_DIRS", "grid_tf1_names", "keras_name", "grid_to_keras", "grid_to_tf1"]

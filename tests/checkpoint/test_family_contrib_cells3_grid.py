@@ -13,12 +13,22 @@ signature, variable names and maths) and their Keras 2 twins.
   gives the TF1 arrays (shards too); negative controls (forget_bias not folded, the two gate blocks i/j swapped, the
   F- and T-LSTM weights swapped, the backward grid read forward) differ; the twin refuses the concatenated state of
   more than one block;
+* one real ``tf.compat.v1.train.Saver`` checkpoint of a program using both cells (dynamic_rnn, ragged lengths, a dense
+  head, a loss): ``convert`` refuses it (exit 2, no output), naming every grid variable, the class and the remedy (the
+  frequency slicing is not in the checkpoint and not read from the ``.meta`` yet); converted by hand with the NumPy
+  converters, the Keras model (the twins) saved as ``.keras`` loads in safe mode and reproduces the program's logits
+  within 1e-5 (a wrong forget_bias does not); the arrays converted back restore into the legacy graph and reproduce
+  its outputs.
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
 
+import legacy_rnn
+from conftest import randomize, run_cli
 from legacy_rnn import tf, v1
 from legacy_rnn.grid_lstm import BidirectionalGridLSTMCell, GridLSTMCell
 from migration.families.grid_lstm import grid_tf1_names, grid_to_keras, grid_to_tf1, keras_name
@@ -432,3 +442,139 @@ def test_the_two_modules_mirror_each_other_name_for_name():
     for name in public(legacy_grid):
         assert name in inspect.getdoc(getattr(legacy_grid, name)).split("Modern equivalent", 1)[1]
         assert name in inspect.getdoc(getattr(modern_grid, name)).split("Legacy equivalent", 1)[1]
+
+
+
+# -- a real TF1 program, its Saver checkpoint, the CLI, and the conversion by hand ------------------------------------
+#: scope -> (cell class, TF 1.15 arguments, forget_bias): one grid over one block, one bidirectional grid over two
+PROGRAM = {"enc_grid": (GridLSTMCell, dict(feature_size=2, frequency_skip=2, num_frequency_blocks=[3]), 0.7),
+           "enc_bigrid": (BidirectionalGridLSTMCell, dict(feature_size=3, frequency_skip=1, num_frequency_blocks=[2, 1],
+                                                          start_freqindex_list=[0, 3], end_freqindex_list=[4, 6],
+                                                          use_peepholes=True, backward_slice_offset=1), 0.4)}
+P_T, P_D = 5, 6
+LENGTHS = np.array([5, 1, 3], np.int32)
+
+
+def _program_graph(x, lengths):
+    """The program's encoders (legacy cells, dynamic_rnn with lengths): {scope: outputs}."""
+    outs = {}
+    for scope, (cls, kwargs, fb) in PROGRAM.items():
+        outs[scope], _ = v1.nn.dynamic_rnn(cls(U, forget_bias=fb, **kwargs), x, sequence_length=lengths,
+                                           dtype=tf.float32, scope=scope)
+    return outs
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory):
+    """x -> the two grid encoders -> their last relevant outputs concatenated -> dense head -> softmax loss; every
+    variable randomized; saved by Saver with its .meta."""
+    root = tmp_path_factory.mktemp("grid_cells")
+    x_np = np.random.default_rng(43).normal(0, 1, (B, P_T, P_D)).astype(np.float32)
+    with legacy_rnn.new_graph(43) as graph:
+        x = v1.placeholder(tf.float32, [None, P_T, P_D], name="x")
+        lengths = v1.placeholder(tf.int32, [None], name="lengths")
+        outs = _program_graph(x, lengths)
+        lasts = [tf.gather_nd(o, tf.stack([tf.range(tf.shape(x)[0]), lengths - 1], 1)) for o in outs.values()]
+        logits = v1.layers.dense(tf.concat(lasts, 1), 3, name="head")
+        labels = v1.placeholder(tf.int32, [None], name="labels")
+        tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
+        with v1.Session(graph=graph) as sess:
+            legacy_rnn.initialize(sess)
+            randomize(sess, 43)
+            ref = sess.run([outs, logits], {x: x_np, lengths: LENGTHS})
+            prefix = v1.train.Saver().save(sess, os.path.join(str(root / "ckpt"), "model.ckpt"))
+    return root, prefix, x_np, ref
+
+
+def _checkpoint_arrays(prefix: str) -> dict:
+    reader = tf.train.load_checkpoint(prefix)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def test_convert_refuses_the_grid_checkpoint_naming_every_variable_and_the_remedy(program, capsys):
+    root, prefix, _, _ = program
+    grid_vars = sorted(k for k in _checkpoint_arrays(prefix) if k.startswith("enc_"))
+    assert len(grid_vars) == 4 + 2 * 2 * (4 + 12)  # W_f/B_f/W_t/B_t; fwd/bwd x 2 blocks x (4 arrays + 12 peepholes)
+    capsys.readouterr()
+    assert run_cli("convert", prefix, root / "out", "--quiet") == 2
+    err = capsys.readouterr().err
+    assert all(k in err for k in grid_vars)
+    assert "tf.contrib.rnn.GridLSTMCell weights" in err and "tf.contrib.rnn.BidirectionalGridLSTMCell weights" in err
+    assert "grid_to_keras" in err and "not read from the .meta" in err
+    assert not os.path.exists(root / "out")
+
+
+def _keras_program(weights_for, fb_shift: float = 0.0):
+    """The program as a Keras model on the twins: ([x, lengths] -> logits), weights from ``weights_for(scope,
+    config, forget_bias, bidirectional)``."""
+    import modern_rnn
+
+    x = keras.Input((P_T, P_D), name="x")
+    length = keras.Input((), dtype="int32", name="lengths")
+    lasts, cells = [], {}
+    for scope, (cls, kwargs, fb) in PROGRAM.items():
+        bidi = cls is BidirectionalGridLSTMCell
+        build = modern_grid.bidirectional_grid_lstm_cell if bidi else modern_grid.grid_lstm_cell
+        cells[scope] = build(U, forget_bias=fb, **kwargs)
+        outputs, _ = modern_rnn.dynamic_rnn(cells[scope], x, sequence_length=length)
+        lasts.append(tf.gather(outputs, length - 1, batch_dims=1))
+    head = keras.layers.Dense(3, name="head")
+    model = keras.Model([x, length], head(keras.layers.Concatenate()(lasts)))
+    for scope, (cls, kwargs, fb) in PROGRAM.items():
+        cells[scope].set_weights(weights_for(scope, dict(kwargs, units=U), fb + fb_shift,
+                                             cls is BidirectionalGridLSTMCell))
+    return model, head, cells
+
+
+def test_converted_by_hand_the_twins_reproduce_the_programs_logits_in_safe_mode(program, tmp_path):
+    from migration.safe_io import load_keras_model
+
+    _, prefix, x_np, (outs, logits) = program
+    arrays = _checkpoint_arrays(prefix)
+
+    def weights_for(scope, config, fb, bidi):
+        cell_dir = f"{scope}/{'bidirectional_' if bidi else ''}grid_lstm_cell/"
+        own = {k[len(cell_dir):]: v for k, v in arrays.items() if k.startswith(cell_dir)}
+        return grid_to_keras(own, config, fb, bidi)
+
+    model, head, cells = _keras_program(weights_for)
+    head.set_weights([arrays["head/kernel"], arrays["head/bias"]])
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = load_keras_model(path)  # safe mode
+    got = np.asarray(loaded([x_np, LENGTHS], training=False))
+    np.testing.assert_allclose(got, logits, atol=1e-5)
+    assert {type(layer.cell).__name__ for layer in loaded.layers if hasattr(layer, "cell")} == {
+        "GridLSTMCell", "BidirectionalGridLSTMCell"}
+    # negative control: the forget_bias not the program's (not folded right) gives other logits
+    wrong, wrong_head, _ = _keras_program(weights_for, fb_shift=-0.5)
+    wrong_head.set_weights([arrays["head/kernel"], arrays["head/bias"]])
+    assert np.max(np.abs(np.asarray(wrong([x_np, LENGTHS])) - logits)) > 1e-3
+    # back to TF1 names: a checkpoint the legacy graph restores, reproducing the program's encoder outputs
+    exported = {}
+    for scope, (cls, kwargs, fb) in PROGRAM.items():
+        bidi = cls is BidirectionalGridLSTMCell
+        cell_dir = f"{scope}/{'bidirectional_' if bidi else ''}grid_lstm_cell/"
+        back = grid_to_tf1([np.asarray(w) for w in _loaded_cell(loaded, cls).weights], dict(kwargs, units=U), fb,
+                           bidi)
+        exported.update({cell_dir + k: v for k, v in back.items()})
+    assert sorted(exported) == sorted(k for k in arrays if k.startswith("enc_"))
+    export_prefix = str(tmp_path / "exp" / "model.ckpt")
+    with tf.Graph().as_default(), v1.Session() as sess:
+        variables = [v1.Variable(value, name=name) for name, value in exported.items()]
+        sess.run(v1.variables_initializer(variables))
+        v1.train.Saver(variables).save(sess, export_prefix)
+    with tf.Graph().as_default(), v1.Session() as sess:
+        x = v1.placeholder(tf.float32, [None, P_T, P_D])
+        lengths = v1.placeholder(tf.int32, [None])
+        restored = _program_graph(x, lengths)
+        v1.train.Saver().restore(sess, export_prefix)
+        got = sess.run(restored, {x: x_np, lengths: LENGTHS})
+    for scope in PROGRAM:
+        np.testing.assert_allclose(got[scope], outs[scope], atol=1e-5)
+        assert np.max(np.abs(outs[scope])) > 1e-2
+
+
+def _loaded_cell(model, cls):
+    (cell,) = [layer.cell for layer in model.layers if type(getattr(layer, "cell", None)).__name__ == cls.__name__]
+    return cell
