@@ -35,7 +35,7 @@ from migration.families.grid_lstm import grid_tf1_names, grid_to_keras, grid_to_
 from modern_rnn import grid_lstm as modern_grid
 from modern_rnn import keras
 
-B, T, U = 3, 4, 3
+B, T, U = 3, 3, 3
 
 
 # -- the NumPy reference, written from TF 1.15's rnn_cell.py ----------------------------------------------------------
@@ -202,27 +202,33 @@ def test_legacy_cells_reproduce_tf115s_own_kernel_test_numbers():
 # -- TF 1.15's options over dynamic_rnn against the NumPy step ---------------------------------------------------------
 #: name -> (cell class, TF 1.15 arguments, input depth, the variable names TF 1.15 gives the cell)
 OPTIONS = {
-    "blocks": (GridLSTMCell, dict(feature_size=2, frequency_skip=2, num_frequency_blocks=[2, 1],
-                                  start_freqindex_list=[0, 4], end_freqindex_list=[5, 7]), 7,
-               ["B_f_0", "B_f_1", "B_t_0", "B_t_1", "W_f_0_0", "W_f_1_0", "W_t_0_0", "W_t_1_0"]),
+    "blocks_peepholes": (GridLSTMCell, dict(feature_size=2, frequency_skip=2, num_frequency_blocks=[2, 1],
+                                            start_freqindex_list=[0, 4], end_freqindex_list=[5, 7],
+                                            use_peepholes=True), 7,
+                         [n.format(b) for b in (0, 1) for n in (
+                             "B_f_{}", "B_t_{}", "W_f_{}_0", "W_t_{}_0", "W_F_diag_freqf_{}", "W_F_diag_freqt_{}",
+                             "W_I_diag_freqf_{}", "W_I_diag_freqt_{}", "W_O_diag_freqf_{}", "W_O_diag_freqt_{}",
+                             "W_F_diag_timef_{}", "W_F_diag_timet_{}", "W_I_diag_timef_{}", "W_I_diag_timet_{}",
+                             "W_O_diag_timef_{}", "W_O_diag_timet_{}")]),
     "peepholes_shared_clip_shards": (GridLSTMCell, dict(feature_size=3, frequency_skip=1, num_frequency_blocks=[3],
                                                         use_peepholes=True, share_time_frequency_weights=True,
                                                         cell_clip=0.4, num_unit_shards=2), 5,
                                      ["B_f_0", "W_F_diag_freqf_0", "W_F_diag_freqt_0", "W_I_diag_freqf_0",
                                       "W_I_diag_freqt_0", "W_O_diag_freqf_0", "W_O_diag_freqt_0", "W_f_0_0",
                                       "W_f_0_1"]),
-    "coupled_peepholes": (GridLSTMCell, dict(feature_size=2, frequency_skip=1, num_frequency_blocks=[2],
-                                             use_peepholes=True, couple_input_forget_gates=True), 3,
-                          ["B_f_0", "B_t_0", "W_I_diag_freqf_0", "W_I_diag_freqt_0", "W_I_diag_timef_0",
-                           "W_I_diag_timet_0", "W_O_diag_freqf_0", "W_O_diag_freqt_0", "W_O_diag_timef_0",
-                           "W_O_diag_timet_0", "W_f_0_0", "W_t_0_0"]),
     "concat_state_two_blocks": (GridLSTMCell, dict(feature_size=2, frequency_skip=1, num_frequency_blocks=[2, 1],
                                                    start_freqindex_list=[0, 3], end_freqindex_list=[3, 5],
                                                    state_is_tuple=False), 5,
                                 ["B_f_0", "B_f_1", "B_t_0", "B_t_1", "W_f_0_0", "W_f_1_0", "W_t_0_0", "W_t_1_0"]),
-    "bidi_offset_peepholes": (BidirectionalGridLSTMCell, dict(feature_size=2, frequency_skip=1,
-                                                              num_frequency_blocks=[3], use_peepholes=True,
-                                                              backward_slice_offset=-1), 4, None),
+    "bidi_offset_coupled_peepholes": (BidirectionalGridLSTMCell, dict(feature_size=2, frequency_skip=1,
+                                                                      num_frequency_blocks=[3], use_peepholes=True,
+                                                                      couple_input_forget_gates=True,
+                                                                      backward_slice_offset=-1), 4,
+                                      [f"{d}/{n}" for d in ("fwd", "bwd") for n in (
+                                          "B_f_0", "B_t_0", "W_f_0_0", "W_t_0_0", "W_I_diag_freqf_0",
+                                          "W_I_diag_freqt_0", "W_O_diag_freqf_0", "W_O_diag_freqt_0",
+                                          "W_I_diag_timef_0", "W_I_diag_timet_0", "W_O_diag_timef_0",
+                                          "W_O_diag_timet_0")]),
     "bidi_offset_blocks": (BidirectionalGridLSTMCell, dict(feature_size=2, frequency_skip=2,
                                                            num_frequency_blocks=[1, 2], start_freqindex_list=[0, 2],
                                                            end_freqindex_list=[2, 6], backward_slice_offset=1,
@@ -286,9 +292,6 @@ def test_legacy_cells_equal_the_numpy_step_for_tf115_options(legacy_runs, name):
     xs, got, arrays, _ = legacy_runs
     cls, kwargs, depth, names = OPTIONS[name]
     own, w = _cell_arrays(arrays, name)
-    if names is None:  # bidirectional with peepholes: every fwd/bwd peephole of both LSTMs
-        names = [f"{d}/{n}" for d in ("bwd", "fwd") for n in OPTIONS["coupled_peepholes"][3] + [
-            "W_F_diag_freqf_0", "W_F_diag_freqt_0", "W_F_diag_timef_0", "W_F_diag_timet_0"]]
     assert sorted(own) == sorted(names)
     cfg = dict(kwargs, units=U)
     bidi = cls is BidirectionalGridLSTMCell
@@ -392,7 +395,7 @@ def _wrong_conversions(name, own):
         yield "forget_bias not folded", grid_to_keras(own, cfg, 0.0, bidi)
     swap = lambda a: np.concatenate([a[..., U:2 * U], a[..., :U], a[..., 2 * U:]], -1)  # noqa: E731  i <-> j
     yield "i and j blocks swapped", [swap(w) if "_diag_" not in n else w for n, w in zip(names, good)]
-    if "W_t_0" in names:
+    if "W_t_0" in names:  # (the first block's)
         f, t = names.index("W_f_0"), names.index("W_t_0")
         wrong = list(good)
         wrong[f], wrong[t] = good[t], good[f]
@@ -504,7 +507,7 @@ def test_convert_refuses_the_grid_checkpoint_naming_every_variable_and_the_remed
     assert not os.path.exists(root / "out")
 
 
-def _keras_program(weights_for, fb_shift: float = 0.0):
+def _keras_program(weights_for):
     """The program as a Keras model on the twins: ([x, lengths] -> logits), weights from ``weights_for(scope,
     config, forget_bias, bidirectional)``."""
     import modern_rnn
@@ -521,8 +524,7 @@ def _keras_program(weights_for, fb_shift: float = 0.0):
     head = keras.layers.Dense(3, name="head")
     model = keras.Model([x, length], head(keras.layers.Concatenate()(lasts)))
     for scope, (cls, kwargs, fb) in PROGRAM.items():
-        cells[scope].set_weights(weights_for(scope, dict(kwargs, units=U), fb + fb_shift,
-                                             cls is BidirectionalGridLSTMCell))
+        cells[scope].set_weights(weights_for(scope, dict(kwargs, units=U), fb, cls is BidirectionalGridLSTMCell))
     return model, head, cells
 
 
@@ -546,10 +548,11 @@ def test_converted_by_hand_the_twins_reproduce_the_programs_logits_in_safe_mode(
     np.testing.assert_allclose(got, logits, atol=1e-5)
     assert {type(layer.cell).__name__ for layer in loaded.layers if hasattr(layer, "cell")} == {
         "GridLSTMCell", "BidirectionalGridLSTMCell"}
-    # negative control: the forget_bias not the program's (not folded right) gives other logits
-    wrong, wrong_head, _ = _keras_program(weights_for, fb_shift=-0.5)
-    wrong_head.set_weights([arrays["head/kernel"], arrays["head/bias"]])
-    assert np.max(np.abs(np.asarray(wrong([x_np, LENGTHS])) - logits)) > 1e-3
+    # negative control: a forget_bias that is not the program's (folded wrong) gives other logits
+    for scope, (cls, kwargs, fb) in PROGRAM.items():
+        bidi = cls is BidirectionalGridLSTMCell
+        cells[scope].set_weights(weights_for(scope, dict(kwargs, units=U), fb - 0.5, bidi))
+    assert np.max(np.abs(np.asarray(model([x_np, LENGTHS])) - logits)) > 1e-3
     # back to TF1 names: a checkpoint the legacy graph restores, reproducing the program's encoder outputs
     exported = {}
     for scope, (cls, kwargs, fb) in PROGRAM.items():
