@@ -213,8 +213,8 @@ class BidirectionalGridLSTMCell(GridLSTMCell):
         offset = self.backward_slice_offset
         if direction == "fwd_" or not offset:
             return inputs, 0, direction == "bwd_"
-        pad = tf.zeros_like(inputs[:, :abs(offset)])  # zeros on both sides: slice s reads columns s + offset ...
-        return tf.concat([pad, inputs, pad], -1), offset + abs(offset), True
+        padded = tf.pad(inputs, [[0, 0], [abs(offset), abs(offset)]])  # slice s reads columns s + offset, zeros outside
+        return padded, offset + abs(offset), True
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -199,6 +199,44 @@ def test_legacy_cells_reproduce_tf115s_own_kernel_test_numbers():
             [_pairs(BIDI_FWD_STATE), _pairs(BIDI_BWD_STATE[offset])], 1), atol=1e-6)
 
 
+def test_keras_twins_reproduce_tf115s_kernel_test_numbers_on_the_converted_weights():
+    """The same facts from the twins: TF 1.15's arrays (weights 0.5, biases 0) through the converter."""
+    s = [tf.fill([3, 2], 0.1)] * 12
+    x_coupled = tf.constant(np.repeat([[1.0], [2.0], [3.0]], 4, 1).astype(np.float32))
+    x_bidi = tf.constant((np.arange(4) * 0.1 + np.array([[1.0], [2.0], [3.0]])).astype(np.float32))
+
+    def tf115_arrays(config, bidi):
+        """Biases zero (their zeros_initializer), every other array 0.5 (the scope's constant initializer)."""
+        gates_u = 2 * (3 if config.get("couple_input_forget_gates") else 4)
+        out = {}
+        for name in grid_tf1_names(config, bidi):
+            base = name.rsplit("/", 1)[-1]
+            if base.startswith("B_"):
+                out[name] = np.zeros(gates_u, np.float32)
+            else:
+                out[name] = np.full((2,) if "_diag_" in base else (2 + 2 * 2, gates_u), 0.5, np.float32)
+        return out
+
+    config = dict(units=2, feature_size=2, frequency_skip=1, num_frequency_blocks=[3], couple_input_forget_gates=True)
+    cell = modern_grid.grid_lstm_cell(2, forget_bias=1.0, **{k: v for k, v in config.items() if k != "units"})
+    cell.build((3, 4))
+    cell.set_weights(grid_to_keras(tf115_arrays(config, False), config, 1.0))
+    out, state = cell(x_coupled, s[:6])
+    np.testing.assert_allclose(np.asarray(out), _pairs(COUPLED_OUT), atol=1e-6)
+    np.testing.assert_allclose(np.concatenate(state, 1), _pairs(COUPLED_STATE), atol=1e-6)
+    config = dict(units=2, feature_size=2, frequency_skip=1, num_frequency_blocks=[3], share_time_frequency_weights=True)
+    for offset in (0, 1):
+        cell = modern_grid.bidirectional_grid_lstm_cell(2, forget_bias=1.0, backward_slice_offset=offset, **{
+            k: v for k, v in config.items() if k != "units"})
+        cell.build((3, 4))
+        cell.set_weights(grid_to_keras(tf115_arrays(config, True), config, 1.0, bidirectional=True))
+        out, state = cell(x_bidi, s)
+        np.testing.assert_allclose(np.asarray(out), np.concatenate(
+            [_pairs(BIDI_FWD_OUT), _pairs(BIDI_BWD_OUT[offset])], 1), atol=1e-6)
+        np.testing.assert_allclose(np.concatenate(state, 1), np.concatenate(
+            [_pairs(BIDI_FWD_STATE), _pairs(BIDI_BWD_STATE[offset])], 1), atol=1e-6)
+
+
 # -- TF 1.15's options over dynamic_rnn against the NumPy step ---------------------------------------------------------
 #: name -> (cell class, TF 1.15 arguments, input depth, the variable names TF 1.15 gives the cell)
 OPTIONS = {
