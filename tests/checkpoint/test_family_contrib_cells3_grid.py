@@ -543,6 +543,9 @@ def test_convert_refuses_the_grid_checkpoint_naming_every_variable_and_the_remed
     assert "tf.contrib.rnn.GridLSTMCell weights" in err and "tf.contrib.rnn.BidirectionalGridLSTMCell weights" in err
     assert "grid_to_keras" in err and "not read from the .meta" in err
     assert not os.path.exists(root / "out")
+    assert run_cli("inspect", prefix) == 1  # listed as unrecognized, with the same reason
+    printed = capsys.readouterr().out
+    assert all(k in printed for k in grid_vars) and printed.count("does not convert this cell yet") >= len(grid_vars)
 
 
 def _keras_program(weights_for):
