@@ -50,7 +50,7 @@ from migration.checkpoint.shared_cell import bw_reads_fw
 from migration.checkpoint.reader import CheckpointReader, VariableInfo
 from migration.core.errors import MigrationError, ShapeError
 from migration.core.specs import CellSpec
-from migration.families import family, tf1_shapes
+from migration.families import family, tf1_shapes, unconverted_cell
 
 #: optimizer slot name (without ``_n``) -> (optimizer kind, slot roles by index ``_n``)
 SLOT_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -479,6 +479,8 @@ class Recognizer:
                                   f"{', bidirectional' if lay.bidirectional else ''} (the CudnnRNN op {lay.op!r} of "
                                   "the .meta): `rnn-migrate convert` splits it into the canonical "
                                   "cudnn_compatible_* cells (checked by the weaker rebuilt check: no CPU kernel)")
+            elif rnn_like and unconverted_cell(key):
+                reason = unconverted_cell(key)
             elif rnn_like:
                 reason = (f"under an RNN-looking scope ({'/'.join(comps[:-1])}) but no row of the cell table matches "
                           f"(known cell directories: {[r[0] for r in CELL_TABLE]})")
