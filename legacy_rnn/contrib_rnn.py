@@ -26,6 +26,8 @@ from legacy_rnn.indrnn import IndRNNCell, IndyGRUCell, IndyLSTMCell  # noqa: F40
 from legacy_rnn.intersection_rnn import IntersectionRNNCell  # noqa: F401
 from legacy_rnn.minimal_rnn import CFNCell, MinimalRNNCell  # noqa: F401
 from legacy_rnn.sru import SRUCell  # noqa: F401
+from legacy_rnn.nas import NASCell  # noqa: F401
+from legacy_rnn.glstm import GLSTMCell  # noqa: F401
 from legacy_rnn.contrib_rnn_misc import (  # noqa: F401
     CompiledWrapper, Conv1DLSTMCell, Conv2DLSTMCell, Conv3DLSTMCell, FusedRNNCell, FusedRNNCellAdaptor,
     HighwayWrapper, LayerRNNCell, LSTMBlockWrapper, TimeReversedFusedRNN, best_effort_input_batch_size,
@@ -101,6 +103,7 @@ __all__ = [
     "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
     "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
     "IntersectionRNNCell",
+    "NASCell", "GLSTMCell",
     "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell",
     "CompiledWrapper", "Conv1DLSTMCell", "Conv2DLSTMCell", "Conv3DLSTMCell", "FusedRNNCell", "FusedRNNCellAdaptor",
     "HighwayWrapper", "LayerRNNCell", "LSTMBlockWrapper", "TimeReversedFusedRNN", "best_effort_input_batch_size",
