@@ -89,8 +89,9 @@ def glstm_to_tf1(spec: CellSpec, weights: Sequence[np.ndarray], forget_bias: flo
 def _group_count(names: Mapping[str, str]) -> int:
     found = sorted(int(m.group(1)) for n in names if (m := re.fullmatch(r"group(\d+)/kernel", n)))
     if found != list(range(len(found))):
-        raise ShapeError(f"A GLSTMCell stores group0/kernel .. group{{G-1}}/kernel; found groups {found} "
-                         f"({sorted(names.values())[0].rsplit('/', 2)[0]!r}).")
+        keys = sorted(k for n, k in names.items() if n.endswith("/kernel") and n.startswith("group"))
+        raise ShapeError(f"A GLSTMCell stores group0/kernel .. group{{G-1}}/kernel (G groups); found groups {found} "
+                         f"in {keys}: the checkpoint is incomplete or was not written by GLSTMCell.")
     return len(found)
 
 

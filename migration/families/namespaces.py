@@ -17,6 +17,7 @@ _MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         "EmbeddingWrapper", "AttentionCellWrapper", "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
         "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
         "IntersectionRNNCell",
+        "NASCell", "GLSTMCell",
         "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell")),
     "tf.contrib.crf": ("legacy_rnn.crf", (
         "crf_sequence_score", "crf_log_norm", "crf_log_likelihood", "crf_decode", "viterbi_decode",
