@@ -273,6 +273,10 @@ def program(tmp_path_factory):
     return root, prefix, x_np, ref, out, code
 
 
+def _use_bias_of(spec) -> bool:
+    return bool(spec.option("use_bias"))
+
+
 def _manifest(out) -> dict:
     with open(os.path.join(str(out), "manifest.json")) as f:
         return json.load(f)
@@ -308,20 +312,31 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program, ca
 
 
 def test_wrong_forget_bias_or_a_wrong_weight_conversion_fails_against_the_original_graph(program, tmp_path,
-                                                                                         monkeypatch):
+                                                                                         monkeypatch, capsys):
+    """One convert with two faults (one run, for the CPU budget): ``--forget-bias 0.0`` (the GLSTMs add 1.0) and a
+    NAS conversion with blocks 0 and 1 of the kernel swapped for the plain NAS cell (NAS has no hyper-parameter
+    outside the checkpoint: a wrong conversion is what can go wrong). The original graph fails exactly the faulty
+    blocks, by name, and the whole model; the untouched NAS block still verifies; nothing is installed."""
     _, prefix, _, _, _, _ = program
-    assert run_cli("convert", prefix, tmp_path / "wrong", "--forget-bias", "0.0", "--quiet") == 1  # the GLSTMs'
-    assert not os.path.exists(tmp_path / "wrong")
     good = nas_row.nas_to_keras
 
-    def swapped(spec, w):  # NAS has no hyper-parameter outside the checkpoint: a wrong conversion must fail
+    def swapped(spec, w):
         weights = good(spec, w)
-        weights[0] = np.concatenate([weights[0][:, U:2 * U], weights[0][:, :U], weights[0][:, 2 * U:]], 1)
+        if not _use_bias_of(spec):  # only the plain NAS block (enc_nas) is converted wrongly
+            weights[0] = np.concatenate([weights[0][:, U:2 * U], weights[0][:, :U], weights[0][:, 2 * U:]], 1)
         return weights
 
     monkeypatch.setattr(nas_row, "nas_to_keras", swapped)
-    assert run_cli("convert", prefix, tmp_path / "wrong_nas", "--quiet") == 1
-    assert not os.path.exists(tmp_path / "wrong_nas")
+    capsys.readouterr()
+    assert run_cli("convert", prefix, tmp_path / "wrong", "--forget-bias", "0.0", "--quiet") == 1
+    assert not os.path.exists(tmp_path / "wrong")
+    printed, verdicts = capsys.readouterr().out, {}
+    assert "FAIL whole model" in printed
+    for line in printed.splitlines():
+        words = line.split()
+        if len(words) > 2 and words[0] in ("ok", "FAIL") and words[1] == "block":
+            verdicts.setdefault(words[2], set()).add(words[0])
+    assert verdicts == {"enc_glstm": {"FAIL"}, "enc_glstm1": {"FAIL"}, "enc_nas": {"FAIL"}, "enc_nas_bp": {"ok"}}
 
 
 @pytest.mark.parametrize("scope", ["enc_nas_bp", "enc_glstm"])
