@@ -26,7 +26,7 @@ from migration.core.errors import check_positive_int
 
 v1 = tf.compat.v1
 rnn_cell = v1.nn.rnn_cell
-GATES: tuple[str, ...] = ("i", "j", "f", "o")
+_GATES: tuple[str, ...] = ("i", "j", "f", "o")
 
 
 class GLSTMCell(rnn_cell.RNNCell):
@@ -69,15 +69,15 @@ class GLSTMCell(rnn_cell.RNNCell):
             raise ValueError(f"input size ({depth}) must be divisible by number_of_groups ({groups})")
         rows_x, dtype = depth // groups, inputs.dtype
         with v1.variable_scope(v1.get_variable_scope(), initializer=self._initializer):
-            parts = {gate: [] for gate in GATES}
+            parts = {gate: [] for gate in _GATES}
             for g in range(groups):
                 with v1.variable_scope(f"group{g}"):
                     x_g = tf.concat([inputs[:, g * rows_x:(g + 1) * rows_x], m_prev[:, g * rows_m:(g + 1) * rows_m]], 1)
                     kernel = v1.get_variable("kernel", [rows_x + rows_m, 4 * units_g], dtype)
-                    for gate, block in zip(GATES, tf.split(tf.matmul(x_g, kernel), 4, axis=1)):
+                    for gate, block in zip(_GATES, tf.split(tf.matmul(x_g, kernel), 4, axis=1)):
                         parts[gate].append(block)
             i, j, f, o = (tf.nn.bias_add(tf.concat(parts[gate], 1), v1.get_variable(
-                f"bias_{gate}", [self._num_units], dtype, initializer=v1.constant_initializer(0.0))) for gate in GATES)
+                f"bias_{gate}", [self._num_units], dtype, initializer=v1.constant_initializer(0.0))) for gate in _GATES)
         c = tf.sigmoid(f + self._forget_bias) * c_prev + tf.sigmoid(i) * tf.tanh(j)
         m = tf.sigmoid(o) * self._activation(c)
         if self._num_proj is not None:

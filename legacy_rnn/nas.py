@@ -31,16 +31,6 @@ rnn_cell = v1.nn.rnn_cell
 NAS_BASE = 8
 
 
-def nas_step(x_blocks, m_blocks, c_prev):
-    """The NAS tree on the eight input and recurrent blocks: ``(new c, m before the projection)``."""
-    sig, relu, tanh = tf.sigmoid, tf.nn.relu, tf.tanh
-    l0, l1, l2 = sig(x_blocks[0] + m_blocks[0]), relu(x_blocks[1] + m_blocks[1]), sig(x_blocks[2] + m_blocks[2])
-    l3, l4, l5 = relu(x_blocks[3] * m_blocks[3]), tanh(x_blocks[4] + m_blocks[4]), sig(x_blocks[5] + m_blocks[5])
-    l6, l7 = tanh(x_blocks[6] + m_blocks[6]), sig(x_blocks[7] + m_blocks[7])
-    new_c = tanh(tanh(l0 * l1) + c_prev) * tanh(l2 + l3)
-    return new_c, tanh(new_c * tanh(tanh(l4 * l5) + sig(l6 + l7)))
-
-
 class NASCell(LayerRNNCell):
     """``tf.contrib.rnn.NASCell`` with TF 1.15's signature; see :func:`nas_cell`.
 
@@ -80,8 +70,11 @@ class NASCell(LayerRNNCell):
         m_matrix = tf.matmul(m_prev, self.recurrent_kernel)
         if self._use_bias:
             m_matrix = tf.nn.bias_add(m_matrix, self.bias)
-        new_c, new_m = nas_step(tf.split(tf.matmul(inputs, self.kernel), NAS_BASE, axis=1),
-                                tf.split(m_matrix, NAS_BASE, axis=1), c_prev)
+        x, m = tf.split(tf.matmul(inputs, self.kernel), NAS_BASE, axis=1), tf.split(m_matrix, NAS_BASE, axis=1)
+        first = [tf.sigmoid(x[0] + m[0]), tf.nn.relu(x[1] + m[1]), tf.sigmoid(x[2] + m[2]), tf.nn.relu(x[3] * m[3]),
+                 tf.tanh(x[4] + m[4]), tf.sigmoid(x[5] + m[5]), tf.tanh(x[6] + m[6]), tf.sigmoid(x[7] + m[7])]
+        new_c = tf.tanh(tf.tanh(first[0] * first[1]) + c_prev) * tf.tanh(first[2] + first[3])
+        new_m = tf.tanh(new_c * tf.tanh(tf.tanh(first[4] * first[5]) + tf.sigmoid(first[6] + first[7])))
         if self._num_proj is not None:
             new_m = tf.matmul(new_m, self.projection_weights)
         return new_m, rnn_cell.LSTMStateTuple(new_c, new_m)

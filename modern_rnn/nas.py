@@ -8,8 +8,8 @@ Read beside :mod:`legacy_rnn.nas`: the same names, in the same order.
     x_0..x_7 &= \\mathrm{split}(x K, 8), \\quad m_0..m_7 = \\mathrm{split}(m_{t-1} R + b, 8) \\\\
     c_t &= \\tanh(\\tanh(\\sigma(x_0 + m_0)\\,\\mathrm{relu}(x_1 + m_1)) + c_{t-1})
            \\tanh(\\sigma(x_2 + m_2) + \\mathrm{relu}(x_3 m_3)) \\\\
-    m_t &= \\tanh(c_t \\tanh(\\tanh(\\tanh(x_4 + m_4)\\,\\sigma(x_5 + m_5)) + \\sigma(\\tanh(x_6 + m_6) + \\sigma(x_7 + m_7))))
-           \\; [P]
+    m_t &= \\tanh(c_t \\tanh(\\tanh(\\tanh(x_4 + m_4)\\,\\sigma(x_5 + m_5))
+           + \\sigma(\\tanh(x_6 + m_6) + \\sigma(x_7 + m_7)))) \\; [P]
 
 Weights (``get_weights()`` order, TF1's arrays unchanged): ``kernel [D, 8U]``, ``recurrent_kernel [R, 8U]`` (R = P
 or U), ``bias [8U]`` (``use_bias`` only), ``projection_weights [U, P]`` (``num_proj`` only). State ``[m, c]`` (TF1:

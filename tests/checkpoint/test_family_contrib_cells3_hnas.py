@@ -140,8 +140,8 @@ def test_both_cells_equal_the_numpy_step_forward_and_in_gradients(case):
     assert np.max(np.abs(gx)) > 1e-2 and np.max(np.abs(ref_out)) > 1e-2  # real values, not zeros on both sides
     # every weight: the TF1 gradients converted like the weights (layout only) equal Keras' gradients
     assert len(k_gw) == len(weights) == len(families.keras_names_for(spec))
-    for name, a, b in zip(families.keras_names_for(spec), families.cell_to_keras(spec, gw, D, include_forget_bias=False),
-                          k_gw):
+    converted = families.cell_to_keras(spec, gw, D, include_forget_bias=False)
+    for name, a, b in zip(families.keras_names_for(spec), converted, k_gw):
         np.testing.assert_allclose(a, b, atol=1e-6, rtol=1e-6, err_msg=name)
         assert np.max(np.abs(b)) > 1e-4, name
     back = families.cell_to_tf1(spec, weights)  # and the way back gives the TF1 arrays
