@@ -11,7 +11,8 @@
   projection, GLSTM with 2 groups and a projection, GLSTM with TF 1.15's defaults; ragged lengths, a dense head, a
   loss): ``inspect``/``convert``/``verify`` recognize the four blocks and verify them against the ORIGINAL graph; a
   wrong ``--forget-bias`` and a wrong weight conversion fail there; the whole model loads in safe mode and reproduces
-  the program's logits; ``export`` writes checkpoints the legacy graph restores.
+  the program's logits; ``export`` writes checkpoints the legacy graph restores; a GLSTM checkpoint with a missing
+  group is refused naming its variables.
 """
 from __future__ import annotations
 
@@ -351,3 +352,20 @@ def test_export_writes_a_checkpoint_the_legacy_graph_restores(program, tmp_path,
         outputs, _ = v1.nn.dynamic_rnn(ENCODERS[scope](), x, sequence_length=lengths, dtype=tf.float32, scope=scope)
         v1.train.Saver().restore(sess, exported)
         np.testing.assert_allclose(sess.run(outputs, {x: x_np, lengths: LENGTHS}), outs[scope], atol=1e-5)
+
+
+def test_a_glstm_checkpoint_with_a_missing_group_is_refused_naming_it(tmp_path, capsys):
+    """Hostile input: ``group0`` and ``group2`` but no ``group1`` (a damaged or hand-edited checkpoint): convert
+    refuses it (exit 2), naming the group variables, and writes nothing."""
+    with legacy_rnn.new_graph(5) as graph:
+        for name, shape in (("group0/kernel", (5, 8)), ("group2/kernel", (5, 8))) + tuple(
+                (f"bias_{g}", (U,)) for g in "ijfo"):
+            v1.get_variable(f"enc/glstm_cell/{name}", shape)
+        with v1.Session(graph=graph) as sess:
+            legacy_rnn.initialize(sess)
+            prefix = v1.train.Saver().save(sess, str(tmp_path / "ckpt" / "model.ckpt"), write_meta_graph=False)
+    capsys.readouterr()
+    assert run_cli("convert", prefix, tmp_path / "out", "--quiet") == 2
+    err = capsys.readouterr().err
+    assert "enc/glstm_cell/group2/kernel" in err and "found groups [0, 2]" in err
+    assert not os.path.exists(tmp_path / "out")
