@@ -27,6 +27,8 @@ from legacy_rnn.intersection_rnn import IntersectionRNNCell  # noqa: F401
 from legacy_rnn.minimal_rnn import CFNCell, MinimalRNNCell  # noqa: F401
 from legacy_rnn.sru import SRUCell  # noqa: F401
 from legacy_rnn.grid_lstm import BidirectionalGridLSTMCell, GridLSTMCell  # noqa: F401
+from legacy_rnn.nas import NASCell  # noqa: F401
+from legacy_rnn.glstm import GLSTMCell  # noqa: F401
 from legacy_rnn.contrib_rnn_misc import (  # noqa: F401
     CompiledWrapper, Conv1DLSTMCell, Conv2DLSTMCell, Conv3DLSTMCell, FusedRNNCell, FusedRNNCellAdaptor,
     HighwayWrapper, LayerRNNCell, LSTMBlockWrapper, TimeReversedFusedRNN, best_effort_input_batch_size,
@@ -103,6 +105,7 @@ __all__ = [
     "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
     "IntersectionRNNCell",
     "GridLSTMCell", "BidirectionalGridLSTMCell",
+    "NASCell", "GLSTMCell",
     "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell",
     "CompiledWrapper", "Conv1DLSTMCell", "Conv2DLSTMCell", "Conv3DLSTMCell", "FusedRNNCell", "FusedRNNCellAdaptor",
     "HighwayWrapper", "LayerRNNCell", "LSTMBlockWrapper", "TimeReversedFusedRNN", "best_effort_input_batch_size",

@@ -33,6 +33,7 @@ reported, not migrated.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Optional
 
@@ -258,6 +259,9 @@ class Recognizer:
                     f"no rows for the input (units={units}), so it is not a {dirname} kernel."
                 )
             spec, sources = self.spec_for(kind, units, bool(peep), proj, scope, rel, path, CELL_DEFAULTS.get(dirname))
+            if family(kind).read_options is not None:  # the kind's own options, from the stored names and shapes
+                options = family(kind).read_options(under, lambda n: self.vs[under[n]].shape)  # type: ignore[misc]
+                spec = dataclasses.replace(spec, options=tuple(sorted(options.items())))
             for name, want in tf1_shapes(spec, input_size).items():
                 got = self.vs[under[name]].shape
                 if tuple(got) != tuple(want):

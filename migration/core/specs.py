@@ -57,11 +57,13 @@ ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "sigmoid", "linear", "softsign",
 EXTRA_KINDS: dict[str, dict[str, object]] = {}
 
 
-def register_kind(kind: str, scope: str, *, lstm: bool = False, gru: bool = False) -> None:
-    """Make ``kind`` a valid :class:`CellSpec` kind (called by the family registry for kinds the core does not list)."""
+def register_kind(kind: str, scope: str, *, lstm: bool = False, gru: bool = False,
+                  options: tuple[str, ...] = ()) -> None:
+    """Make ``kind`` a valid :class:`CellSpec` kind (called by the family registry for kinds the core does not list);
+    ``options``: ``"num_proj"`` and the names the kind may carry in :attr:`CellSpec.options`."""
     if kind in CELL_KINDS:
         return
-    EXTRA_KINDS[kind] = {"lstm": lstm, "gru": gru}
+    EXTRA_KINDS[kind] = {"lstm": lstm, "gru": gru, "options": tuple(options)}
     TF1_CELL_SCOPES[kind] = scope
 
 # Default scope name of each TF1 cell class (the directory under the RNN scope in a checkpoint).
@@ -92,6 +94,8 @@ class CellSpec:
             checkpoint**. Keras has no such term, so the converters fold it into the forget-gate bias.
         use_peepholes, num_proj, cell_clip, proj_clip: ``LSTMCell`` options (``kind='lstm'`` only).
         activation: the cell's activation (TF1 default tanh).
+        options: ``(name, value)`` pairs of a registered kind's own hyper-parameters (NASCell's ``use_bias``,
+            GLSTMCell's ``number_of_groups``); each name must be among the kind's registered options.
     """
 
     kind: str
@@ -102,6 +106,7 @@ class CellSpec:
     cell_clip: Optional[float] = None
     proj_clip: Optional[float] = None
     activation: str = "tanh"
+    options: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in CELL_KINDS and self.kind not in EXTRA_KINDS:
@@ -119,6 +124,12 @@ class CellSpec:
                      "cell_clip": self.cell_clip, "proj_clip": self.proj_clip}
         if self.kind in PEEPHOLE_LSTM_KINDS and self.kind != "lstm":
             lstm_only = {"num_proj": self.num_proj, "proj_clip": self.proj_clip}
+        allowed = EXTRA_KINDS.get(self.kind, {}).get("options", ())
+        if "num_proj" in allowed:  # a registered kind with a projection (NASCell, GLSTMCell)
+            lstm_only.pop("num_proj")
+        unknown = [name for name, _ in self.options if name not in allowed or name in lstm_only]
+        if unknown:
+            raise ValueError(f"Received invalid `options` {unknown} for kind={self.kind!r}; it takes {list(allowed)}.")
         if self.kind != "lstm":
             for name, value in lstm_only.items():
                 if value not in (None, False):
@@ -170,8 +181,16 @@ class CellSpec:
     def tf1_scope(self) -> str:
         return TF1_CELL_SCOPES[self.kind]
 
+    def option(self, name: str, default: object = None) -> object:
+        """The value of one of :attr:`options` (``default`` when the spec does not set it)."""
+        return dict(self.options).get(name, default)
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out.pop("options")
+        if self.options:  # only the kinds that have some: every other manifest keeps its exact spec dict
+            out["options"] = dict(self.options)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "CellSpec":
@@ -179,4 +198,7 @@ class CellSpec:
         unknown = set(data) - fields
         if unknown:
             raise ValueError(f"Received unknown CellSpec fields {sorted(unknown)}; expected a subset of {sorted(fields)}.")
+        data = dict(data)
+        if isinstance(data.get("options"), dict):
+            data["options"] = tuple(sorted(data["options"].items()))
         return cls(**data)

@@ -18,6 +18,7 @@ _MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
         "IntersectionRNNCell",
         "GridLSTMCell", "BidirectionalGridLSTMCell",
+        "NASCell", "GLSTMCell",
         "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell")),
     "tf.contrib.crf": ("legacy_rnn.crf", (
         "crf_sequence_score", "crf_log_norm", "crf_log_likelihood", "crf_decode", "viterbi_decode",

@@ -8,6 +8,7 @@ import migration.families.cfn as cfn
 import migration.families.cifg_lstm as cifg_lstm
 import migration.families.cudnn_compatible_gru as cudnn_compatible_gru
 import migration.families.cudnn_compatible_lstm as cudnn_compatible_lstm
+import migration.families.glstm as glstm
 import migration.families.gru as gru
 import migration.families.gru_block as gru_block
 import migration.families.gru_block_v2 as gru_block_v2
@@ -22,6 +23,7 @@ import migration.families.lstm as lstm
 import migration.families.lstm_block as lstm_block
 import migration.families.lstm_block_fused as lstm_block_fused
 import migration.families.minimal_rnn as minimal_rnn
+import migration.families.nas as nas
 import migration.families.sru as sru
 import migration.families.ugrnn as ugrnn
 import migration.families.weight_norm_lstm as weight_norm_lstm
@@ -46,8 +48,10 @@ FAMILIES: tuple[Family, ...] = (
     weight_norm_lstm.FAMILY,
     ind_rnn.FAMILY, indy_gru.FAMILY, indy_lstm.FAMILY, minimal_rnn.FAMILY, cfn.FAMILY, sru.FAMILY,  # h-cells1
     intersection_rnn.FAMILY,
+    nas.FAMILY, glstm.FAMILY,  # h-nas
 )
 
 for _family in FAMILIES:
     if _family.kind not in CELL_KINDS:  # a kind the core vocabulary does not list: its row makes it a CellSpec kind
-        register_kind(_family.kind, _family.scope, lstm=_family.lstm, gru=_family.gru)
+        register_kind(_family.kind, _family.scope, lstm=_family.lstm, gru=_family.gru,
+                      options=_family.spec_options)

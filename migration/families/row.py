@@ -109,8 +109,12 @@ class Family:
     keras_classes: tuple[str, ...] = ()
     #: the family whose layouts the checkpoint shares when it has none of its own (LSTMBlockCell: LSTMCell's)
     recognized_through: Optional[str] = None
-    #: CellSpec fields beyond units/forget_bias/activation that the recognizer fills from the shapes
+    #: CellSpec fields beyond units/forget_bias/activation that the recognizer fills from the shapes, and the names of
+    #: the kind's own :attr:`CellSpec.options` (a registered kind may take ``num_proj`` too)
     spec_options: tuple[str, ...] = ()
+    #: (names, shape) -> the kind's own :attr:`CellSpec.options` read from a recognized cell's variables (NASCell:
+    #: ``use_bias`` is whether a ``bias`` is stored); None: the kind has none
+    read_options: Optional[Callable[[Mapping[str, str], Callable[[str], tuple]], dict]] = None
     #: TF1 names (after renames) of the family's 2-D variables that are not spelt ``*kernel`` (``W_0`` of
     #: CoupledInputForgetGateLSTMCell): the recognizer checks every other name is a 1-D vector
     matrices: tuple[str, ...] = ()

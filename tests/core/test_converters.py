@@ -143,8 +143,8 @@ def test_missing_weight_is_named() -> None:
 
 
 def test_unknown_cell_kind() -> None:
-    with pytest.raises(UnknownCellError, match=r"invalid value for `kind`.*'nas'"):
-        CellSpec("nas", 3)
+    with pytest.raises(UnknownCellError, match=r"invalid value for `kind`.*'ntm'"):  # NTMCell; "nas" is a kind now
+        CellSpec("ntm", 3)
 
 
 @pytest.mark.parametrize("kwargs,pattern", [

@@ -108,7 +108,7 @@ def test_manual_check_list_is_explicit():
     ("import tensorflow as tf\nfrom tensorflow.contrib.rnn import *\n", ["2:1: from tensorflow.contrib.rnn import *"]),
     ("from tensorflow.contrib.rnn import NTMCell\n", ["1:1: tf.contrib.rnn.NTMCell"]),
     ("import tensorflow as tf\nc = getattr(tf.nn.rnn_cell, name)(3)\n", ["2:5: getattr(tf.nn.rnn_cell, ...)"]),
-    ("from tensorflow.contrib import rnn\nc = rnn.NASCell(3)\n", ["2:5: tf.contrib.rnn.NASCell"]),
+    ("from tensorflow.contrib import rnn\nc = rnn.NTMCell(3)\n", ["2:5: tf.contrib.rnn.NTMCell"]),  # NASCell: rebuilt
 ])
 def test_cannot_rewrite_safely_is_listed_and_left(before, expected):
     code, manual = _upgrade(before)
