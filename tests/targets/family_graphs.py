@@ -51,7 +51,7 @@ def _cells():
         "intersection": ("dynamic", lambda: intersection_rnn.intersection_rnn_cell(4)),
         "projlstm": ("dynamic", lambda: legacy_rnn.lstm_cell(4, use_peepholes=True, num_proj=3, cell_clip=0.5,
                                                              proj_clip=0.3, forget_bias=0.7)),
-        "peepblock": ("dynamic", lambda: legacy_rnn.lstm_block_cell(4, forget_bias=0.5, cell_clip=0.6,
+        "peepblock": ("dynamic", lambda: legacy_rnn.lstm_block_cell(4, forget_bias=0.5, cell_clip=0.25,
                                                                     use_peephole=True)),
         "customstack": ("dynamic", lambda: legacy_rnn.multi_rnn_cell([cifg_lstm.cifg_lstm_cell(3),
                                                                       contrib.layer_norm_basic_lstm_cell(4)])),
