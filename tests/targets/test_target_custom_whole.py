@@ -118,3 +118,17 @@ def test_a_forget_bias_left_unfolded_in_a_custom_block_is_caught(whole):
 
     assert np.max(np.abs(_keras3_logits(out, manifest, recorded, keras3_unfold) - recorded["logits"])) > 1e-3
     assert np.max(np.abs(_onnx_logits(out, manifest, recorded, onnx_unfold) - recorded["logits"])) > 1e-3
+
+
+def test_the_custom_cells_module_imports_only_keras():
+    """The JAX check's isolated child process (``python -I``) loads keras3_cells.py by its file path: it must not
+    import rnn-migrate (nor TensorFlow) to register the cells."""
+    import ast
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "migration" / "targets" / "keras3_cells.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported == {"__future__", "keras"}, imported
