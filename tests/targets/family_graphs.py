@@ -1,5 +1,8 @@
 """One real TF1 checkpoint (tf.compat.v1.train.Saver, with its .meta) holding one block per cell family whose row
-says ``exact`` for the output targets (tests/targets/test_target_families.py walks the rows against it).
+says ``exact`` for the output targets (tests/targets/test_target_families.py walks the rows against it): standard
+layers/ops, and the custom steps (both layer-norm LSTMs, UGRNN, CIFG, MinimalRNN, CFN, SRU, IntersectionRNN with its
+input projection, LSTMCell with peepholes + num_proj + clips, LSTMBlockCell with peepholes + cell_clip; a stack and a
+bidirectional block of custom cells).
 
 Blocks on one input ``x [batch, T, D]`` with a ragged ``length`` placeholder (the hand-written cell: a Python-unrolled
 loop over the full length, as seed 002 wrote it); seeded asymmetric weights in [-0.8, 0.8], biases included;

@@ -8,7 +8,9 @@ TensorFlow and JAX backends, onnxruntime) must pass, and the written files are r
 ORIGINAL TF1 session recorded on other inputs. A row that says ``not supported`` must be refused with the family and
 its reason, up front (before any conversion work), exit 2, nothing written. Negative controls per new mapping:
 forget_bias not folded, swapped gate blocks, cuDNN's recurrent bias row merged into the input row, and a dense
-recurrence in place of diag(u) each fail for each target. The docs table is generated from the rows.
+recurrence in place of diag(u) each fail for each target; for the custom steps (keras3_cells / onnx_cells' Scan)
+forget_bias not folded, swapped gate blocks, clips dropped and peepholes zeroed. The docs table is generated from the
+rows.
 """
 from __future__ import annotations
 
