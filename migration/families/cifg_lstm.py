@@ -22,7 +22,7 @@ import numpy as np
 
 from migration.core.errors import ShapeError
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, act_or_none, default_dims, custom_step
+from migration.families.row import Builder, Converter, Family, Layout, act_or_none, default_dims, custom_export
 
 TF1_NAMES: tuple[str, ...] = ("W_0", "B")
 KERAS_NAMES: tuple[str, ...] = ("kernel", "recurrent_kernel", "bias")
@@ -83,7 +83,8 @@ FAMILY = Family(
     not_in_checkpoint={"forget_bias": "meta: not read for this family yet (1.0 assumed and listed; verify checks it)",
                        "activation": "meta: not read for this family yet (tanh assumed and listed)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes),
-    export=custom_step("the coupled input gate (i = 1 - f)"),
+    export=custom_export("CoupledInputForgetGateLSTMCell", "MatMul, Add, Split, Sigmoid, Mul, Sub, the activation"),
+    custom_cell="CoupledInputForgetGateLSTMCell",
     legacy=Builder("legacy_rnn.cifg_lstm:cifg_lstm_cell", lambda s, d, scope: (
         (s.units,), {"forget_bias": s.forget_bias, "activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.cifg_lstm:cifg_lstm_cell", lambda s, d, scope: (

@@ -20,7 +20,7 @@ import numpy as np
 
 from migration.core.errors import ShapeError, UnknownCellError
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, keras_spec_hook, custom_step
+from migration.families.row import Builder, Converter, Family, Layout, keras_spec_hook, custom_export
 
 TF1_NAMES: tuple[str, ...] = ("kernel", "bias")
 PROJECTION: tuple[str, ...] = ("in_projection/kernel", "in_projection/bias")
@@ -97,7 +97,8 @@ FAMILY = Family(
     not_in_checkpoint={"forget_bias": "meta: not read for this family yet (default assumed and listed; verify checks it)",
                        "y_activation": "constant: TF 1.15's relu (not a CellSpec field; verify checks it)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes),
-    export=custom_step("the Intersection RNN step (separate state and output, the output gated with the input)"),
+    export=custom_export("IntersectionRNNCell", "MatMul, Add, Split, Sigmoid, Tanh, Relu, Mul, Sub"),
+    custom_cell="IntersectionRNNCell",
     legacy=Builder("legacy_rnn.intersection_rnn:intersection_rnn_cell",
                    lambda s, d, scope: ((s.units,), {"forget_bias": s.forget_bias})),
     targets={"keras2": Builder("modern_rnn.intersection_rnn:intersection_rnn_cell",

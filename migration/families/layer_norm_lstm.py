@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Optional
 
-from migration.families.row import META_LAYER_NORM_FORGET, Builder, Family, Layout, custom_step
+from migration.families.row import META_LAYER_NORM_FORGET, Builder, Family, Layout, custom_export
 from migration.families.stock import PRE12, stock_converter
 
 _LN = ("input/gamma", "kernel", "input/beta", "transform/gamma", "transform/beta", "forget/gamma", "forget/beta",
@@ -33,7 +33,8 @@ FAMILY = Family(
     not_in_checkpoint={"forget_bias": "meta: the Const added to the layer-normed forget block before its Sigmoid"},
     meta_reader=META_LAYER_NORM_FORGET,
     converter=stock_converter("layer_norm_lstm"),
-    export=custom_step("layer normalization of each gate and of the cell state inside the step"),
+    export=custom_export("LayerNormBasicLSTMCell", "MatMul, Add, Split, ReduceMean, Sub, Mul, Sqrt, Div, Sigmoid, the activation"),
+    custom_cell="LayerNormBasicLSTMCell",
     legacy=Builder("legacy_rnn.contrib:layer_norm_basic_lstm_cell",
                    lambda s, d, scope: ((s.units,), {"forget_bias": s.forget_bias})),
     targets={"keras2": Builder("modern_rnn.contrib:layer_norm_basic_lstm_cell",

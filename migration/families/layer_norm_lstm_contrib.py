@@ -30,7 +30,7 @@ import numpy as np
 
 from migration.core.gates import KERAS_LSTM_GATES, TF1_LSTM_GATES, reorder_gates, split_fused_rows
 from migration.core.specs import CellSpec
-from migration.families.row import META_LAYER_NORM_FORGET, Builder, Converter, Family, Layout, act_or_none, custom_step
+from migration.families.row import META_LAYER_NORM_FORGET, Builder, Converter, Family, Layout, act_or_none, custom_export
 
 GATE_SCOPES: tuple[str, ...] = ("input", "transform", "forget", "output")  # TF1 i, j, f, o
 TF1_NAMES: tuple[str, ...] = ("kernel", "bias") + tuple(f"{s}/{p}" for s in GATE_SCOPES + ("state",)
@@ -112,7 +112,8 @@ FAMILY = Family(
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES,
                         lambda s, w, d, fb: ln_contrib_to_keras(w, d, fb),
                         lambda s, w, fb: ln_contrib_to_tf1(w, fb), _shapes),
-    export=custom_step("layer normalization of each gate and of the cell state inside the step"),
+    export=custom_export("LayerNormLSTMCell", "MatMul, Add, Split, ReduceMean, Sub, Mul, Sqrt, Div, Sigmoid, the activation"),
+    custom_cell="LayerNormLSTMCell",
     legacy=Builder("legacy_rnn.layer_norm_lstm_contrib:layer_norm_lstm_contrib_cell", lambda s, d, scope: (
         (s.units,), {"forget_bias": s.forget_bias, "activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.layer_norm_lstm_contrib:layer_norm_lstm_contrib_cell", lambda s, d, scope: (

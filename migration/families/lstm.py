@@ -36,8 +36,10 @@ FAMILY = Family(
                        "activation": "meta: the activation op on the j block"},
     meta_reader=META_LSTM_GATES,
     converter=stock_converter("lstm"),
-    export={"keras3": "exact: keras.layers.LSTM, without peepholes, num_proj and clips (those cells are refused)",
-            "onnx": "exact: ONNX LSTM (gates i, o, f, c), without peepholes, num_proj and clips (those cells are refused)"},
+    export={"keras3": "exact: keras.layers.LSTM; with peepholes, num_proj or clips exact with a custom layer: "
+                      "rnn_migrate>ProjectionLSTMCell in keras.layers.RNN (`import migration.targets.keras3_cells`)",
+            "onnx": "exact: ONNX LSTM (gates i, o, f, c); with peepholes, num_proj or clips exact with an op set: a "
+                    "Scan of MatMul, Add, Split, Sigmoid, Mul, Clip, the activation (opset 17)"},
     legacy=Builder("legacy_rnn.cells:lstm_cell",
                    lambda s, d, scope: (lstm_args(s), {"activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.cells:lstm_cell",

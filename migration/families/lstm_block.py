@@ -12,10 +12,10 @@ from migration.families.stock import stock_converter
 
 #: the LSTMCell maths of the block kernels (LSTMBlockCell, LSTMBlockFusedCell) in the output targets
 BLOCK_LSTM_EXPORT = {
-    "keras3": "exact: keras.layers.LSTM (LSTMCell's maths: gates i, f, c, o; forget_bias folded into b_f), without "
-              "use_peephole and cell_clip (those cells are refused)",
-    "onnx": "exact: ONNX LSTM (gates i, o, f, c; forget_bias folded into Wb_f; Rb = 0), without use_peephole and "
-            "cell_clip (those cells are refused)"}
+    "keras3": "exact: keras.layers.LSTM (LSTMCell's maths: gates i, f, c, o; forget_bias folded into b_f); with "
+              "use_peephole or cell_clip exact with a custom layer: rnn_migrate>ProjectionLSTMCell",
+    "onnx": "exact: ONNX LSTM (gates i, o, f, c; forget_bias folded into Wb_f; Rb = 0); with use_peephole or "
+            "cell_clip exact with an op set: a Scan of MatMul, Add, Split, Sigmoid, Mul, Clip, the activation"}
 
 FAMILY = Family(
     kind="lstm_block",

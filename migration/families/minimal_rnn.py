@@ -17,7 +17,7 @@ import numpy as np
 
 from migration.core.errors import ShapeError
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, act_or_none, keras_spec_hook, custom_step
+from migration.families.row import Builder, Converter, Family, Layout, act_or_none, keras_spec_hook, custom_export
 
 TF1_NAMES: tuple[str, ...] = ("kernel", "bias")
 KERAS_NAMES: tuple[str, ...] = ("kernel", "gate_kernel", "recurrent_kernel", "bias")
@@ -68,7 +68,8 @@ FAMILY = Family(
     hyper={"activation": "tanh"},
     not_in_checkpoint={"activation": "meta: not read for this family yet (tanh assumed and listed)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes),
-    export=custom_step("the MinimalRNN step (z = act(x W) feeding the update gate)"),
+    export=custom_export("MinimalRNNCell", "MatMul, Add, Sigmoid, Mul, Sub, the activation"),
+    custom_cell="MinimalRNNCell",
     legacy=Builder("legacy_rnn.minimal_rnn:minimal_rnn_cell",
                    lambda s, d, scope: ((s.units,), {"activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.minimal_rnn:minimal_rnn_cell",

@@ -22,7 +22,7 @@ META_LSTM_GATES, META_LAYER_NORM_FORGET, META_RNN_ACTIVATION = "lstm_gates", "la
 #: the output targets beyond Keras 2 (``rnn-migrate convert --target``), and a row's answer for a target it does not
 #: list; every answer starts with one of SUPPORT_LEVELS
 EXPORT_TARGETS: tuple[str, ...] = ("keras3", "onnx")
-SUPPORT_LEVELS: tuple[str, ...] = ("exact:", "exact with a custom layer:", "not supported:")
+SUPPORT_LEVELS: tuple[str, ...] = ("exact:", "exact with a custom layer:", "exact with an op set:", "not supported:")
 NOT_MAPPED = "not supported: not yet mapped to this target"
 #: (spec, input_size, scope) -> (positional args, keyword args) of a builder
 BuilderArgs = Callable[[CellSpec, Optional[int], str], tuple[tuple, dict]]
@@ -136,6 +136,10 @@ class Family:
     #: bias]``) of the standard layer computing the same step (:func:`diagonal_recurrence`); None: the arrays as they
     #: are, the layer from the row's lstm/gru trait
     standard: Optional[Callable[[CellSpec, list[np.ndarray]], tuple[str, list[np.ndarray]]]] = None
+    #: for the output targets: the custom step computing this family's cell where no standard layer/op does (the
+    #: class of :mod:`migration.targets.keras3_cells` and the Scan body of :mod:`migration.targets.onnx_cells` of
+    #: that name, both fed the Keras 2 arrays as they are); "": standard layers (see :func:`custom_export`)
+    custom_cell: str = ""
 
     def support(self, target: str) -> str:
         """This row's entry of the ``target`` column (:data:`NOT_MAPPED` when it has none)."""
@@ -159,6 +163,13 @@ def refused(why: str) -> dict[str, str]:
 def custom_step(step: str) -> dict[str, str]:
     """The ``export`` column of a family whose step no standard layer/op computes (``step``: what it computes)."""
     return refused(f"{step}: no standard Keras 3 layer or ONNX op computes it; needs a custom layer, not written yet")
+
+
+def custom_export(cell: str, onnx_ops: str) -> dict[str, str]:
+    """The ``export`` column of a family computed by the custom step ``cell`` (:attr:`Family.custom_cell`)."""
+    return {"keras3": f"exact with a custom layer: rnn_migrate>{cell} in keras.layers.RNN (registered by "
+                      "`import migration.targets.keras3_cells`; the Keras 2 arrays as they are)",
+            "onnx": f"exact with an op set: a Scan whose body is the step in plain ops ({onnx_ops}; opset 17)"}
 
 
 def diagonal_recurrence(op: str):

@@ -15,7 +15,7 @@ from typing import Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, act_or_none, keras_spec_hook, custom_step
+from migration.families.row import Builder, Converter, Family, Layout, act_or_none, keras_spec_hook, custom_export
 
 TF1_NAMES: tuple[str, ...] = ("kernel", "bias")
 KERAS_NAMES: tuple[str, ...] = TF1_NAMES
@@ -47,7 +47,8 @@ FAMILY = Family(
     hyper={"activation": "tanh"},
     not_in_checkpoint={"activation": "meta: not read for this family yet (tanh assumed and listed)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes),
-    export=custom_step("the SRU step (the output h is not the state c; no recurrent matrix)"),
+    export=custom_export("SRUCell", "MatMul, Add, Split, Sigmoid, Mul, Sub, the activation"),
+    custom_cell="SRUCell",
     legacy=Builder("legacy_rnn.sru:sru_cell", lambda s, d, scope: ((s.units,), {"activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.sru:sru_cell",
                                lambda s, d, scope: ((s.units,), {"activation": s.activation}))},

@@ -20,7 +20,7 @@ import numpy as np
 
 from migration.core.errors import ShapeError
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, act_or_none, default_dims, custom_step
+from migration.families.row import Builder, Converter, Family, Layout, act_or_none, default_dims, custom_export
 
 TF1_NAMES: tuple[str, ...] = ("kernel", "bias")
 KERAS_NAMES: tuple[str, ...] = ("kernel", "recurrent_kernel", "bias")
@@ -79,7 +79,8 @@ FAMILY = Family(
     not_in_checkpoint={"forget_bias": "meta: not read for this family yet (default assumed and listed; verify checks it)",
                        "activation": "meta: not read for this family yet (tanh assumed and listed)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes),
-    export=custom_step("the UGRNN step (h' = g h + (1 - g) act(c), one update gate, no output gate)"),
+    export=custom_export("UGRNNCell", "MatMul, Add, Split, Sigmoid, Mul, Sub, the activation"),
+    custom_cell="UGRNNCell",
     legacy=Builder("legacy_rnn.ugrnn:ugrnn_cell", lambda s, d, scope: (
         (s.units,), {"forget_bias": s.forget_bias, "activation": act_or_none(s)})),
     targets={"keras2": Builder("modern_rnn.ugrnn:ugrnn_cell", lambda s, d, scope: (

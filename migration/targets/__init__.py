@@ -8,7 +8,11 @@ installed). Modules:
 * :mod:`~migration.targets.weights`: which cells a target takes (the family rows' ``export`` column) and their
   converted arrays (the family converters, the very arrays the Keras 2 block gets);
 * :mod:`~migration.targets.keras3`: the Keras 3 block model (``blocks/<name>.keras3.keras``);
+* :mod:`~migration.targets.keras3_cells`: the Keras 3 custom cells of the families no standard layer computes
+  (registered as ``rnn_migrate>Class``; imports only keras);
 * :mod:`~migration.targets.onnx_export`: the ONNX block graph (``blocks/<name>.onnx``, standard LSTM/GRU/RNN ops);
+* :mod:`~migration.targets.onnx_cells`: those families' steps as ONNX ``Scan`` bodies of plain ops;
+  :mod:`~migration.targets.onnx_graph`: the small graph builder both use;
 * :mod:`~migration.targets.verify_targets`: both against the original graph (Keras 3 on the TensorFlow backend here
   and on the JAX backend in a subprocess, ONNX with onnxruntime);
 * :mod:`~migration.targets.export`: the entry point ``convert`` calls, and the manifest entry.

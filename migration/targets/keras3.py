@@ -1,5 +1,7 @@
-"""The Keras 3 block model: ``blocks/<name>.keras3.keras``, built from ``keras`` 3.x standard layers only, so it loads
-with ``keras.saving.load_model(path, safe_mode=True)`` on any backend (nothing of rnn-migrate needed).
+"""The Keras 3 block model: ``blocks/<name>.keras3.keras``, built from ``keras`` 3.x standard layers, so it loads
+with ``keras.saving.load_model(path, safe_mode=True)`` on any backend (nothing of rnn-migrate needed); a cell no
+standard layer computes is a custom cell of :mod:`migration.targets.keras3_cells` in ``keras.layers.RNN`` (loading
+then needs ``import migration.targets.keras3_cells`` first).
 
 Same contract as the Keras 2 block model (:mod:`migration.checkpoint.blocks`): inputs ``[x float32 [batch, time,
 input_size], sequence_length int32 [batch]]``; outputs ``tf.nest.flatten((outputs, final_state))`` as TF1's
@@ -12,12 +14,17 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from migration.targets.weights import GRU, LSTM, TargetCell
+from migration.targets.weights import CUSTOM, GRU, LSTM, TargetCell
 
 SUFFIX = ".keras3.keras"
 
 
 def _layer(keras, cell: TargetCell, backwards: bool, name: str):
+    if cell.op == CUSTOM:
+        from migration.targets import keras3_cells
+
+        step = keras3_cells.make_cell(cell.custom, cell.units, cell.spec.activation, cell.spec.to_dict())
+        return keras.layers.RNN(step, return_sequences=True, return_state=True, go_backwards=backwards, name=name)
     common = dict(activation=cell.spec.activation, return_sequences=True, return_state=True, go_backwards=backwards,
                   name=name)
     if cell.op == LSTM:
@@ -41,7 +48,7 @@ def _direction(keras, x, mask, cells: Sequence[TargetCell], backwards: bool, pre
         if backwards:  # Keras returns the backward pass in reading order: back to time order
             seq = ops.flip(seq, axis=1)
         out = seq
-        states += [final[1], final[0]] if cell.op == LSTM else [final[0]]  # Keras [h, c]; TF1 (c, h)
+        states += [final[1], final[0]] if cell.lstm_state else [final[0]]  # Keras [h, c]; TF1 (c, h)
     out = out * ops.expand_dims(ops.cast(mask, "float32"), -1)
     return out, states
 
@@ -71,7 +78,10 @@ def save_block(model, path: str) -> None:
 
 
 def load_block(path: str):
-    """Load a Keras 3 block model in safe mode (no code in the file is run)."""
+    """Load a Keras 3 block model in safe mode (no code in the file is run; the custom cells of
+    :mod:`migration.targets.keras3_cells` registered first)."""
     import keras
+
+    from migration.targets import keras3_cells  # noqa: F401  (registers rnn_migrate>...)
 
     return keras.saving.load_model(path, safe_mode=True, compile=False)

@@ -1,7 +1,8 @@
 """Run Keras 3 block models on another backend (``KERAS_BACKEND``, e.g. ``jax``), in a child process.
 
 Started by :func:`migration.targets.verify_targets.run_keras3_elsewhere` as ``python -I keras3_child.py DIR``; imports
-only ``keras`` and NumPy (not rnn-migrate). ``DIR/jobs.json`` lists ``[model path, [input .npy, ...], out stem]``;
+only ``keras``, NumPy and the custom cells of ``keras3_cells.py`` beside it (which import only keras), not the rest of
+rnn-migrate. ``DIR/jobs.json`` lists ``[model path, [input .npy, ...], out stem]``;
 each model is loaded in safe mode, called on its inputs (one tensor when it has one input, else the list) and its
 outputs are written as ``<out stem>-<k>.npy``. Only JSON and ``.npy``
 (``allow_pickle=False``) cross the boundary. Prints one JSON line: the backend and its devices.
@@ -11,9 +12,22 @@ import os
 import sys
 
 
+def register_cells() -> None:
+    """Import the custom cells (:mod:`migration.targets.keras3_cells`, beside this file; it imports only keras) by
+    their file path: this isolated process does not import rnn-migrate."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras3_cells.py")
+    spec = importlib.util.spec_from_file_location("rnn_migrate_keras3_cells", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+
 def main(work: str) -> int:
     import keras
     import numpy as np
+
+    register_cells()
 
     with open(os.path.join(work, "jobs.json")) as f:
         jobs = json.load(f)

@@ -1,4 +1,5 @@
-"""The ONNX block graph: ``blocks/<name>.onnx`` (opset :data:`OPSET`), standard ``LSTM`` / ``GRU`` / ``RNN`` ops.
+"""The ONNX block graph: ``blocks/<name>.onnx`` (opset :data:`OPSET`), standard ``LSTM`` / ``GRU`` / ``RNN`` ops; a cell
+no standard op computes is a ``Scan`` of its step in plain ops (:mod:`migration.targets.onnx_cells`).
 
 Same contract as the Keras 2 block model (:mod:`migration.checkpoint.blocks`): inputs ``x`` float32 ``[batch, time,
 input_size]`` and ``sequence_length`` int32 ``[batch]``; outputs in TF1 order (``outputs`` or ``fw/outputs``,
@@ -18,7 +19,9 @@ from typing import Sequence
 
 import numpy as np
 
-from migration.targets.weights import ACTIVATIONS, GRU, LSTM, TargetCell, gate_blocks
+from migration.targets import onnx_cells
+from migration.targets.onnx_graph import Graph
+from migration.targets.weights import ACTIVATIONS, CUSTOM, GRU, LSTM, TargetCell, gate_blocks
 
 OPSET = 17
 SUFFIX = ".onnx"
@@ -48,42 +51,16 @@ def onnx_weights(cell: TargetCell) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.ascontiguousarray(b, np.float32))
 
 
-class Graph:
-    def __init__(self) -> None:
-        self.nodes: list = []
-        self.inits: list = []
-        self.count = 0
-
-    def name(self, stem: str) -> str:
-        self.count += 1
-        return f"{stem}_{self.count}"
-
-    def const(self, stem: str, array: np.ndarray) -> str:
-        from onnx import numpy_helper
-
-        name = self.name(stem)
-        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
-        return name
-
-    def node_named(self, op: str, inputs: Sequence[str], outputs: Sequence[str], **attrs) -> None:
-        from onnx import helper
-
-        self.nodes.append(helper.make_node(op, list(inputs), list(outputs), name=self.name(op), **attrs))
-
-    def node(self, op: str, inputs: Sequence[str], n_out: int = 1, **attrs) -> list[str]:
-        from onnx import helper
-
-        outs = [self.name(op.lower()) for _ in range(n_out)]
-        self.nodes.append(helper.make_node(op, list(inputs), outs, name=self.name(op), **attrs))
-        return outs
-
-
 def _direction(g: Graph, x_tm: str, lengths: str, cells: Sequence[TargetCell], direction: str, prefix: str):
     """(time-major outputs [T, N, U], flat final states in TF1 order) of one stack in one direction."""
     states = []
     out = x_tm
-    axes1, axes0 = g.const("axes1", np.array([1], np.int64)), g.const("axes0", np.array([0], np.int64))
     for k, cell in enumerate(cells):
+        if cell.op == CUSTOM:  # no standard op: a Scan of the step in plain ops
+            out, final = onnx_cells.scan_layer(g, out, lengths, cell, direction == "reverse", f"{prefix}layer{k}")
+            states += final
+            continue
+        axes1, axes0 = g.const("axes1", np.array([1], np.int64)), g.const("axes0", np.array([0], np.int64))
         w, r, b = onnx_weights(cell)
         act = ACTIVATIONS[cell.spec.activation]
         inputs = [out, g.const(f"{prefix}W{k}", w), g.const(f"{prefix}R{k}", r), g.const(f"{prefix}B{k}", b), lengths]
@@ -116,8 +93,9 @@ def build_block(directions: dict[str, list[TargetCell]], input_size: int, name: 
         out, states = _direction(g, x_tm, "sequence_length", directions[""], "forward", "")
         sequences = [out]
     flat = [g.node("Transpose", [s], perm=[1, 0, 2])[0] for s in sequences] + states
-    tops = [cells[-1].units for cells in (directions.values())]
-    units = [c.units for cells in directions.values() for c in cells for _ in range(2 if c.op == LSTM else 1)]
+    tops = [cells[-1].output_size for cells in (directions.values())]
+    units = [size for cells in directions.values() for c in cells for size in (
+        c.spec.tf1_state_sizes if c.op == CUSTOM else [c.units] * (2 if c.op == LSTM else 1))]
     shapes = [["batch", "time", u] for u in tops] + [["batch", u] for u in units]
     if len(flat) != len(labels):
         raise ValueError(f"block {name!r}: {len(flat)} ONNX outputs for {len(labels)} labels {list(labels)}")

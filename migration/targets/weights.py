@@ -1,8 +1,9 @@
 """Which cells an output target takes, and their converted arrays.
 
-A target takes a block when every cell's family row says ``exact`` for it (the ``export`` column of
-:class:`migration.families.Family`) and the cell uses none of the LSTMCell options no target has a twin for yet
-(peepholes, ``num_proj``, clips) and an activation the target has. The arrays are the family converter's output
+A target takes a block when every cell's family row says ``exact`` (``exact with a custom layer`` / ``an op set``) for
+it (the ``export`` column of :class:`migration.families.Family`) and its activation is one the target has. A family
+no standard layer computes names its custom step (``Family.custom_cell``; an LSTMCell/LSTMBlockCell with peepholes,
+``num_proj`` or clips: :data:`PROJECTION_LSTM`): its cells keep the Keras 2 twin's whole weight list. The arrays are the family converter's output
 (:func:`migration.families.cell_to_keras`): the very arrays the Keras 2 block model gets, in the Keras layout
 ``kernel [D, G*U]``, ``recurrent_kernel [U, G*U]``, ``bias [G*U]`` (LSTM gates i, f, c, o with forget_bias folded
 into b_f; GRU z, r, h with reset before the recurrent MatMul, or ``bias [2, 3U]`` for cuDNN's reset after it; one
@@ -22,6 +23,10 @@ from migration.families import cell_to_keras, family
 #: TF1/Keras activation name -> ONNX activation name (the ones both Keras 3 and ONNX RNN ops have)
 ACTIVATIONS: dict[str, str] = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "softsign": "Softsign"}
 LSTM, GRU, RNN = "LSTM", "GRU", "RNN"  # the layer/op each supported cell becomes
+#: a cell computed by a custom step (:attr:`TargetCell.custom`: keras3_cells' class, onnx_cells' Scan body)
+CUSTOM = "CUSTOM"
+#: the custom step of an LSTMCell / LSTMBlockCell with peepholes, num_proj or clips (``spec.needs_custom_keras_cell``)
+PROJECTION_LSTM = "ProjectionLSTMCell"
 
 
 class TargetRefused(MigrationError):
@@ -30,15 +35,30 @@ class TargetRefused(MigrationError):
 
 @dataclasses.dataclass
 class TargetCell:
+    """One cell of a block for the targets: a standard layer/op (``op`` LSTM/GRU/RNN and its three arrays), or a
+    custom step (``op`` :data:`CUSTOM`, ``custom`` the step's name, ``weights`` the Keras 2 twin's whole list;
+    ``kernel`` is then ``weights[0]`` and the other two arrays are empty)."""
+
     spec: CellSpec
-    op: str  # LSTM / GRU / RNN
+    op: str  # LSTM / GRU / RNN / CUSTOM
     kernel: np.ndarray  # [D, G*U]
     recurrent_kernel: np.ndarray  # [U, G*U]
     bias: np.ndarray  # [G*U]
+    custom: str = ""
+    weights: tuple = ()
 
     @property
     def units(self) -> int:
         return self.spec.units
+
+    @property
+    def output_size(self) -> int:
+        return self.spec.output_size
+
+    @property
+    def lstm_state(self) -> bool:
+        """Keras states ``[h, c]`` (TF1 ``(c, h)``): an LSTM, standard or custom."""
+        return self.op == LSTM or (self.op == CUSTOM and self.spec.is_lstm)
 
     @property
     def reset_after(self) -> bool:
@@ -47,7 +67,13 @@ class TargetCell:
         return self.op == GRU and self.bias.ndim == 2
 
     def arrays(self) -> list[np.ndarray]:
-        return [self.kernel, self.recurrent_kernel, self.bias]
+        """The layer's ``set_weights`` list."""
+        return list(self.weights) if self.op == CUSTOM else [self.kernel, self.recurrent_kernel, self.bias]
+
+
+def custom_of(spec: CellSpec) -> str:
+    """The custom step computing a cell of ``spec`` ("" when a standard layer/op does)."""
+    return PROJECTION_LSTM if spec.needs_custom_keras_cell else family(spec).custom_cell
 
 
 def refusal(spec: CellSpec, target: str) -> str:
@@ -56,10 +82,6 @@ def refusal(spec: CellSpec, target: str) -> str:
     answer = row.support(target)
     if not answer.startswith("exact"):
         return answer
-    options = [name for name, value in (("use_peepholes", spec.use_peepholes), ("num_proj", spec.num_proj),
-                                        ("cell_clip", spec.cell_clip), ("proj_clip", spec.proj_clip)) if value]
-    if options:
-        return f"not supported: {', '.join(options)} ha{'s' if len(options) == 1 else 've'} no {target} twin yet"
     if spec.activation not in ACTIVATIONS:
         return f"not supported: activation {spec.activation!r} (supported: {', '.join(ACTIVATIONS)})"
     return ""
@@ -91,6 +113,12 @@ def block_cells(block: Mapping, read_weight: Callable[[str], np.ndarray]) -> dic
         spec = CellSpec.from_dict(cell["spec"])
         arrays = {name: read_weight(key) for name, key in cell["variables"].items()}
         weights = cell_to_keras(spec, arrays, cell["input_size"])
+        custom = custom_of(spec)
+        if custom:
+            out.setdefault(cell["direction"], []).append(TargetCell(
+                spec, CUSTOM, np.asarray(weights[0], np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32),
+                custom, tuple(np.asarray(w, np.float32) for w in weights)))
+            continue
         op = LSTM if spec.is_lstm else GRU if spec.is_gru else RNN
         if family(spec).standard is not None:  # e.g. IndRNN's vector recurrence as diag(u)
             op, weights = family(spec).standard(spec, weights)

@@ -140,7 +140,7 @@ class OnnxWhole:
     ``blocks``: Keras 2 block layer name -> the block's ONNX ``ModelProto``."""
 
     def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]]) -> None:
-        from migration.targets.onnx_export import Graph
+        from migration.targets.onnx_graph import Graph
 
         self.blocks, self.weights = blocks, weights
         self.g = Graph()

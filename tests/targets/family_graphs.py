@@ -1,5 +1,8 @@
 """One real TF1 checkpoint (tf.compat.v1.train.Saver, with its .meta) holding one block per cell family whose row
-says ``exact`` for the output targets (tests/targets/test_target_families.py walks the rows against it).
+says ``exact`` for the output targets (tests/targets/test_target_families.py walks the rows against it): standard
+layers/ops, and the custom steps (both layer-norm LSTMs, UGRNN, CIFG, MinimalRNN, CFN, SRU, IntersectionRNN with its
+input projection, LSTMCell with peepholes + num_proj + clips, LSTMBlockCell with peepholes + cell_clip; a stack and a
+bidirectional block of custom cells).
 
 Blocks on one input ``x [batch, T, D]`` with a ragged ``length`` placeholder (the hand-written cell: a Python-unrolled
 loop over the full length, as seed 002 wrote it); seeded asymmetric weights in [-0.8, 0.8], biases included;
@@ -14,7 +17,8 @@ import os
 import numpy as np
 
 import legacy_rnn
-from legacy_rnn import indrnn, tf, v1, weight_norm_lstm
+from legacy_rnn import (cifg_lstm, contrib, indrnn, intersection_rnn, layer_norm_lstm_contrib, minimal_rnn, sru, tf,
+                        ugrnn, v1, weight_norm_lstm)
 
 T, D = 5, 3
 LENGTHS = np.array([T, 1, 3, 4, 2], np.int32)
@@ -39,6 +43,22 @@ def _cells():
         "indylstm": ("dynamic", lambda: indrnn.indy_lstm_cell(4)),
         "weightnorm": ("dynamic", lambda: weight_norm_lstm.weight_norm_lstm_cell(4, forget_bias=0.6)),
         "hand": ("handwritten", lambda: legacy_rnn.handwritten_rnn_cell(4, D, scope="rnn_cell")),
+        # the families of custom steps (keras3_cells, onnx_cells); clips small enough to bite
+        "lnbasic": ("dynamic", lambda: contrib.layer_norm_basic_lstm_cell(4, forget_bias=0.6)),
+        "lncontrib": ("dynamic", lambda: layer_norm_lstm_contrib.layer_norm_lstm_contrib_cell(3, forget_bias=0.7)),
+        "ugrnn": ("dynamic", lambda: ugrnn.ugrnn_cell(4)),
+        "cifg": ("dynamic", lambda: cifg_lstm.cifg_lstm_cell(4)),
+        "minimal": ("dynamic", lambda: minimal_rnn.minimal_rnn_cell(4)),
+        "cfn": ("dynamic", lambda: minimal_rnn.cfn_cell(3)),
+        "sru": ("dynamic", lambda: sru.sru_cell(4)),
+        "intersection": ("dynamic", lambda: intersection_rnn.intersection_rnn_cell(4)),
+        "projlstm": ("dynamic", lambda: legacy_rnn.lstm_cell(4, use_peepholes=True, num_proj=3, cell_clip=0.5,
+                                                             proj_clip=0.3, forget_bias=0.7)),
+        "peepblock": ("dynamic", lambda: legacy_rnn.lstm_block_cell(4, forget_bias=0.5, cell_clip=0.25,
+                                                                    use_peephole=True)),
+        "customstack": ("dynamic", lambda: legacy_rnn.multi_rnn_cell([cifg_lstm.cifg_lstm_cell(3),
+                                                                      contrib.layer_norm_basic_lstm_cell(4)])),
+        "custombi": ("bi", lambda: (intersection_rnn.intersection_rnn_cell(3), minimal_rnn.minimal_rnn_cell(4))),
     }
 
 

@@ -8,7 +8,9 @@ TensorFlow and JAX backends, onnxruntime) must pass, and the written files are r
 ORIGINAL TF1 session recorded on other inputs. A row that says ``not supported`` must be refused with the family and
 its reason, up front (before any conversion work), exit 2, nothing written. Negative controls per new mapping:
 forget_bias not folded, swapped gate blocks, cuDNN's recurrent bias row merged into the input row, and a dense
-recurrence in place of diag(u) each fail for each target. The docs table is generated from the rows.
+recurrence in place of diag(u) each fail for each target; for the custom steps (keras3_cells / onnx_cells' Scan)
+forget_bias not folded, swapped gate blocks, clips dropped and peepholes zeroed. The docs table is generated from the
+rows.
 """
 from __future__ import annotations
 
@@ -33,7 +35,12 @@ EXERCISED = {"handwritten": "hand", "basic_rnn": "basic_rnn", "basic_lstm": "bas
              "gru": "gru", "lstm_block": "lstmblock", "lstm_block_fused": "fused", "gru_block": "grublock",
              "gru_block_v2": "grublockv2", "cudnn_compatible_lstm": "cudnnlstm",
              "cudnn_compatible_gru": "cudnngru", "ind_rnn": "indrnn", "indy_gru": "indygru", "indy_lstm": "indylstm",
-             "weight_norm_lstm": "weightnorm"}
+             "weight_norm_lstm": "weightnorm", "layer_norm_lstm": "lnbasic", "layer_norm_lstm_contrib": "lncontrib",
+             "ugrnn": "ugrnn", "cifg_lstm": "cifg", "minimal_rnn": "minimal", "cfn": "cfn", "sru": "sru",
+             "intersection_rnn": "intersection"}
+#: blocks of custom steps (keras3_cells in keras.layers.RNN, onnx_cells' Scan), incl. LSTMCell/LSTMBlockCell options
+CUSTOM_BLOCKS = ("lnbasic", "lncontrib", "ugrnn", "cifg", "minimal", "cfn", "sru", "intersection", "projlstm",
+                 "peepblock", "customstack", "custombi")
 #: blocks the original graph cannot run on its own (an unrolled Python loop: no while loop to feed); convert
 #: compares their targets with the Keras 2 block and says so; this file compares them with the recorded session
 NO_LOOP = {"hand"}
@@ -112,6 +119,16 @@ def test_the_written_files_equal_the_original_session(family_conversion, scope):
     k3 = keras3.load_block(os.path.join(out, "blocks", f"{block['name']}.keras3.keras"))
     assert type(k3).__module__.startswith("keras.")
     assert _diff(expected, k3([x, lengths], training=False)) <= TOL
+    import keras
+    import onnx
+
+    cells = {keras.saving.get_registered_name(type(layer.cell)) for layer in k3.layers if hasattr(layer, "cell")}
+    ops = {(n.domain, n.op_type) for n in onnx.load(os.path.join(out, "blocks", f"{block['name']}.onnx")).graph.node}
+    if scope in CUSTOM_BLOCKS:  # custom cells (registered names) and plain ops of the standard domain in Scans
+        assert cells and all(c.startswith("rnn_migrate>") for c in cells), cells
+        assert ("", "Scan") in ops and {d for d, _ in ops} == {""}, ops
+    else:
+        assert not any(c.startswith("rnn_migrate>") for c in cells) and ("", "Scan") not in ops
 
 
 def _each(cells: dict, fn) -> dict:
@@ -143,7 +160,54 @@ def _dense_recurrence(c):
     return dataclasses.replace(c, recurrent_kernel=np.tile(c.recurrent_kernel.sum(0, keepdims=True), (c.units, 1)))
 
 
-MUTATIONS = {"lstmblock": [_unfolded, _swapped], "fused": [_unfolded, _swapped], "cudnngru": [_merged_rows, _swapped],
+#: custom step -> (index of the weight the forget_bias is folded into, its gate blocks)
+FORGET = {"UGRNNCell": (2, [0]), "CoupledInputForgetGateLSTMCell": (2, [1]), "IntersectionRNNCell": (4, [0, 2]),
+          "LayerNormBasicLSTMCell": (3, [1]), "LayerNormLSTMCell": (3, [1]), "ProjectionLSTMCell": (2, [1])}
+
+
+def _custom_unfolded(c):
+    """forget_bias not folded into the custom cell's gate (bias or layer-norm beta) blocks."""
+    index, blocks = FORGET[c.custom]
+    weights = list(c.weights)
+    weights[index] = weights[index].copy()
+    for b in blocks:
+        weights[index][b * c.units:(b + 1) * c.units] -= np.float32(c.spec.forget_bias)
+    return dataclasses.replace(c, weights=tuple(weights))
+
+
+def _custom_swapped(c):
+    """The first two gate blocks of every gate-blocked weight swapped (MinimalRNN, whose weights are one block
+    each: the matrices of z and of h swapped)."""
+    def swap(a):
+        if a.shape[-1] < 2 * c.units or a.shape[-1] % c.units:
+            return a
+        blocks = gate_blocks(a, c.units)
+        return np.concatenate([blocks[1], blocks[0]] + blocks[2:], axis=-1)
+    weights = [swap(a) for a in c.weights]
+    if all(a is b for a, b in zip(weights, c.weights)):
+        weights[1], weights[2] = weights[2], weights[1]
+    return dataclasses.replace(c, weights=tuple(weights))
+
+
+def _unclipped(c):
+    """LSTMCell's cell_clip / proj_clip dropped: the fixture's clips bite."""
+    assert c.spec.cell_clip
+    return dataclasses.replace(c, spec=dataclasses.replace(c.spec, cell_clip=None, proj_clip=None))
+
+
+def _no_peepholes(c):
+    assert c.spec.use_peepholes
+    return dataclasses.replace(c, weights=c.weights[:3] + tuple(np.zeros_like(w) for w in c.weights[3:6])
+                               + c.weights[6:])
+
+
+MUTATIONS = {"lnbasic": [_custom_unfolded, _custom_swapped], "lncontrib": [_custom_unfolded, _custom_swapped],
+             "ugrnn": [_custom_unfolded, _custom_swapped], "cifg": [_custom_unfolded, _custom_swapped],
+             "intersection": [_custom_unfolded, _custom_swapped], "minimal": [_custom_swapped],
+             "cfn": [_custom_swapped], "sru": [_custom_swapped], "custombi": [_custom_swapped],
+             "projlstm": [_custom_unfolded, _custom_swapped, _unclipped, _no_peepholes],
+             "peepblock": [_unclipped, _no_peepholes],
+             "lstmblock": [_unfolded, _swapped], "fused": [_unfolded, _swapped], "cudnngru": [_merged_rows, _swapped],
              "indrnn": [_dense_recurrence, _swapped], "indygru": [_dense_recurrence, _swapped],
              "indylstm": [_unfolded, _dense_recurrence], "grublockv2": [_swapped], "hand": [_swapped],
              "weightnorm": [_unfolded, _swapped]}
@@ -171,6 +235,8 @@ def test_negative_controls_fail_for_each_target(family_conversion, scope):
     for mutation in MUTATIONS[scope]:
         if mutation is _unfolded:
             assert all(c.op == LSTM and c.spec.forget_bias != 0 for cs in cells.values() for c in cs)
+        if mutation is _custom_unfolded:
+            assert all(c.custom in FORGET and c.spec.forget_bias != 0 for cs in cells.values() for c in cs)
         assert min(both(_each(cells, mutation))) > 1e-3, mutation.__name__
 
 
@@ -188,14 +254,18 @@ def test_onnx_cudnn_reset_constant_is_load_bearing(family_conversion, monkeypatc
     assert _diff(expected, onnx_export.run_block(sess, x, lengths)) > 1e-3
 
 
-def test_a_refused_family_is_refused_up_front(tmp_path, capsys, monkeypatch):
-    """``convert --target keras3`` of a UGRNN checkpoint: exit 2 naming the family and the row's reason, before any
-    conversion pass runs (a pass that ran would fail this test), and no output directory."""
+def test_a_refused_cell_is_refused_up_front(tmp_path, capsys, monkeypatch):
+    """``convert --target T`` of a checkpoint with a UGRNN block and a BasicRNNCell(elu) block: exit 2 naming the
+    block's family and the reason, before any conversion pass runs (a pass that ran would fail this test), and no
+    output directory: (1) with the UGRNN row answering ``not supported`` (every row takes its targets today; a new
+    family's row does not), (2) with the rows as they are, for the activation no target has (elu)."""
     import legacy_rnn
     from legacy_rnn import tf, v1
     from legacy_rnn.ugrnn import ugrnn_cell
     import migration.checkpoint.convert as convert
+    import migration.targets.weights as target_weights
     from migration.cli import main
+    from migration.families.row import refused
 
     def no_pass(*args, **kwargs):
         raise AssertionError("a conversion pass ran before the refusal")
@@ -203,15 +273,26 @@ def test_a_refused_family_is_refused_up_front(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(convert, "_run_passes", no_pass)
     with legacy_rnn.new_graph(5) as graph:
         x = v1.placeholder(tf.float32, [None, 3, 2], name="x")
-        legacy_rnn.dynamic_rnn(ugrnn_cell(3), x, dtype=tf.float32)
+        with v1.variable_scope("a"):
+            legacy_rnn.dynamic_rnn(ugrnn_cell(3), x, dtype=tf.float32)
+        with v1.variable_scope("b"):
+            legacy_rnn.dynamic_rnn(legacy_rnn.basic_rnn_cell(3, activation="elu"), x, dtype=tf.float32)
         sess = legacy_rnn.new_session(graph)
         legacy_rnn.initialize(sess)
         prefix = v1.train.Saver().save(sess, str(tmp_path / "ckpt" / "model.ckpt"))
+    real = target_weights.family
+    probe = dataclasses.replace(real("ugrnn"), export=refused("a probe reason of this test"))
     for target in EXPORT_TARGETS:
+        with monkeypatch.context() as patch:
+            patch.setattr(target_weights, "family", lambda spec: probe if spec.kind == "ugrnn" else real(spec))
+            assert main(["convert", prefix, str(tmp_path / "out"), "--target", target, "--quiet"]) == 2
+        err = capsys.readouterr().err.replace("\n", " ")
+        assert "family 'ugrnn'" in err and probe.support(target) in err and f"--target {target}" in err
+        assert not (tmp_path / "out").exists()
         assert main(["convert", prefix, str(tmp_path / "out"), "--target", target, "--quiet"]) == 2
-        err = capsys.readouterr().err
-        assert "family 'ugrnn'" in err and families.family("ugrnn").support(target) in err.replace("\n", " ")
-        assert f"--target {target}" in err and not (tmp_path / "out").exists()
+        err = capsys.readouterr().err.replace("\n", " ")
+        assert "family 'basic_rnn'" in err and "activation 'elu'" in err and f"--target {target}" in err
+        assert not (tmp_path / "out").exists()
 
 
 def test_keras3_resume_refuses_a_diagonal_recurrence_and_a_conversion_without_slots(family_conversion):

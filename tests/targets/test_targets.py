@@ -210,8 +210,20 @@ def _block_of(spec: CellSpec) -> dict:
 
 
 REFUSED = [CellSpec(r.kind, 4, forget_bias=float(r.hyper.get("forget_bias", 1.0))) for r in families.families() if not r.support("onnx").startswith("exact")] + [
-    CellSpec("lstm", 4, use_peepholes=True), CellSpec("lstm", 4, num_proj=2), CellSpec("lstm", 4, cell_clip=3.0),
-    CellSpec("basic_rnn", 4, activation="elu")]
+    CellSpec("basic_rnn", 4, activation="elu"), CellSpec("ugrnn", 4, activation="elu")]
+#: LSTMCell / LSTMBlockCell options: taken through the custom step ProjectionLSTMCell (tests/targets/family_graphs.py)
+TAKEN = [CellSpec("lstm", 4, use_peepholes=True), CellSpec("lstm", 4, num_proj=2), CellSpec("lstm", 4, cell_clip=3.0),
+         CellSpec("lstm_block", 4, use_peepholes=True, cell_clip=1.0)]
+
+
+@pytest.mark.parametrize("target", EXPORT_TARGETS)
+def test_lstm_options_are_taken_through_the_projection_lstm_step(target):
+    from migration.targets.weights import PROJECTION_LSTM, custom_of
+
+    for spec in TAKEN:
+        check_block(_block_of(spec), target)
+        assert custom_of(spec) == PROJECTION_LSTM
+    assert custom_of(CellSpec("lstm", 4)) == ""
 
 
 @pytest.mark.parametrize("target", EXPORT_TARGETS)
@@ -225,7 +237,7 @@ def test_cells_a_target_cannot_take_are_refused_naming_the_family_and_reason(spe
 
 
 def test_a_refused_target_installs_nothing(tmp_path, capsys):
-    """End to end through the CLI: a peephole LSTMCell checkpoint with --target onnx is refused with exit 2, the
+    """End to end through the CLI: a BasicRNNCell(elu) checkpoint with --target onnx is refused with exit 2, the
     family and the reason on stderr, and the output directory is not created."""
     import legacy_rnn
     from legacy_rnn import tf, v1
@@ -233,13 +245,13 @@ def test_a_refused_target_installs_nothing(tmp_path, capsys):
 
     with legacy_rnn.new_graph(3) as graph:
         x = v1.placeholder(tf.float32, [None, 4, 2], name="x")
-        legacy_rnn.dynamic_rnn(legacy_rnn.lstm_cell(3, use_peepholes=True), x, scope="peep")
+        legacy_rnn.dynamic_rnn(legacy_rnn.basic_rnn_cell(3, activation="elu"), x, scope="elu", dtype=tf.float32)
         sess = legacy_rnn.new_session(graph)
         legacy_rnn.initialize(sess)
         prefix = v1.train.Saver().save(sess, str(tmp_path / "ckpt" / "model.ckpt"))
     assert main(["convert", prefix, str(tmp_path / "out"), "--target", "onnx", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "family 'lstm'" in err and "use_peepholes" in err and "--target onnx" in err
+    assert "family 'basic_rnn'" in err and "activation 'elu'" in err and "--target onnx" in err
     assert not (tmp_path / "out").exists()
 
 

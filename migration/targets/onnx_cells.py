@@ -1,0 +1,218 @@
+"""ONNX graphs of the TF1 cells no standard ONNX op computes: one ``Scan`` per layer whose body is the cell's step
+in plain ops (``MatMul``, ``Add``, ``Split``, ``Sigmoid``, ``Tanh``/the activation, ``Mul``, ``Sub``, ``ReduceMean``,
+``Sqrt``, ``Div``, ``Clip``, ``Concat``, ``Where``; opset 17), the twin of :mod:`migration.targets.keras3_cells`.
+
+The body reads the Keras 2 twin's arrays as they are (forget_bias folded, gate blocks in the Keras 2 order; its own
+initializers, so the body is self-contained) and keeps TF1's ``dynamic_rnn`` contract under ``sequence_length``: a
+step past a sequence's length keeps the state and outputs zeros (``Where`` on the step's mask, no arithmetic on the
+kept values). The backward direction reverses each sequence within its length (``ReverseSequence``, TF1's
+``reverse_sequence``), scans forward, and reverses the outputs back.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from migration.targets.onnx_graph import Graph
+from migration.targets.weights import ACTIVATIONS, TargetCell
+
+#: contrib ``layers.layer_norm``'s variance epsilon (TF 1.15)
+LN_EPSILON = 1e-12
+
+
+class Step:
+    """Builds one step's nodes into a graph (a :class:`migration.targets.onnx_graph.Graph`): small op helpers."""
+
+    def __init__(self, g, cell: TargetCell) -> None:
+        self.g, self.cell, self.units = g, cell, cell.units
+        self.act_op = ACTIVATIONS[cell.spec.activation]
+        self.one = g.const("one", np.float32(1.0))
+
+    def op(self, name: str, *inputs: str, **attrs) -> str:
+        return self.g.node(name, list(inputs), **attrs)[0]
+
+    def w(self, stem: str, array) -> str:
+        return self.g.const(stem, np.asarray(array, np.float32))
+
+    def affine(self, *terms, bias=None) -> str:
+        """``sum(x @ W) (+ bias)`` over ``terms`` of (tensor, array)."""
+        out = None
+        for x, array in terms:
+            product = self.op("MatMul", x, self.w("W", array))
+            out = product if out is None else self.op("Add", out, product)
+        return out if bias is None else self.op("Add", out, self.w("b", bias))
+
+    def split(self, z: str, sizes) -> list[str]:
+        return self.g.node("Split", [z, self.g.const("split", np.asarray(sizes, np.int64))], len(sizes), axis=-1)
+
+    def gates(self, z: str, n: int) -> list[str]:
+        return self.split(z, [self.units] * n)
+
+    def sig(self, a: str) -> str:
+        return self.op("Sigmoid", a)
+
+    def act(self, a: str) -> str:
+        return self.op(self.act_op, a)
+
+    def mix(self, gate: str, keep: str, new: str) -> str:
+        """``gate * keep + (1 - gate) * new``."""
+        return self.op("Add", self.op("Mul", gate, keep), self.op("Mul", self.op("Sub", self.one, gate), new))
+
+    def layer_norm(self, a: str, gamma, beta) -> str:
+        mean = self.op("ReduceMean", a, axes=[-1], keepdims=1)
+        centred = self.op("Sub", a, mean)
+        var = self.op("ReduceMean", self.op("Mul", centred, centred), axes=[-1], keepdims=1)
+        scale = self.op("Sqrt", self.op("Add", var, self.g.const("eps", np.float32(LN_EPSILON))))
+        return self.op("Add", self.op("Mul", self.op("Div", centred, scale), self.w("gamma", gamma)),
+                       self.w("beta", beta))
+
+    def clip(self, a: str, bound: float) -> str:
+        return self.op("Clip", a, self.g.const("lo", np.float32(-bound)), self.g.const("hi", np.float32(bound)))
+
+
+def ugrnn(s: Step, x: str, states: list[str]):
+    (h,) = states
+    k, r, b = s.cell.weights
+    g, c = s.gates(s.affine((x, k), (h, r), bias=b), 2)
+    new_h = s.mix(s.sig(g), h, s.act(c))
+    return new_h, [new_h]
+
+
+def cifg_lstm(s: Step, x: str, states: list[str]):
+    h, c = states
+    k, r, b = s.cell.weights
+    j, f, o = s.gates(s.affine((x, k), (h, r), bias=b), 3)
+    new_c = s.mix(s.sig(f), c, s.act(j))
+    new_h = s.op("Mul", s.sig(o), s.act(new_c))
+    return new_h, [new_h, new_c]
+
+
+def minimal_rnn(s: Step, x: str, states: list[str]):
+    (h,) = states
+    k, gk, r, b = s.cell.weights
+    z = s.act(s.affine((x, k)))
+    new_h = s.mix(s.sig(s.affine((z, gk), (h, r), bias=b)), h, z)
+    return new_h, [new_h]
+
+
+def cfn(s: Step, x: str, states: list[str]):
+    (h,) = states
+    k, r, b = s.cell.weights
+    u = s.units
+    gates_in, w_in = s.split(s.affine((x, k)), [2 * u, u])
+    theta, eta = s.gates(s.sig(s.op("Add", s.op("Add", s.affine((h, r)), gates_in), s.w("b", b))), 2)
+    new_h = s.op("Add", s.op("Mul", theta, s.act(h)), s.op("Mul", s.op("Sub", s.one, eta), s.act(w_in)))
+    return new_h, [new_h]
+
+
+def sru(s: Step, x: str, states: list[str]):
+    (c,) = states
+    k, b = s.cell.weights
+    x_bar, f_in, r_in, x_tx = s.gates(s.affine((x, k)), 4)
+    f, r = s.gates(s.sig(s.op("Add", s.op("Concat", f_in, r_in, axis=-1), s.w("b", b))), 2)
+    new_c = s.mix(f, c, x_bar)
+    return s.mix(r, s.act(new_c), x_tx), [new_c]
+
+
+def intersection_rnn(s: Step, x: str, states: list[str]):
+    (h,) = states
+    pk, pb, k, r, b = s.cell.weights
+    if pk.shape[0] != s.units:  # TF 1.15 projects the input exactly when its depth is not units
+        x = s.affine((x, pk), bias=pb)
+    gh, h_, gy, y_ = s.gates(s.affine((x, k), (h, r), bias=b), 4)
+    new_h = s.mix(s.sig(gh), h, s.op("Tanh", h_))
+    return s.mix(s.sig(gy), x, s.op("Relu", y_)), [new_h]
+
+
+def layer_norm_lstm(s: Step, x: str, states: list[str]):
+    h, c = states
+    k, r, gamma, beta, state_gamma, state_beta = s.cell.weights[:6]  # LayerNormLSTMCell's unused_bias is not read
+    blocks = zip(s.gates(s.affine((x, k), (h, r)), 4), np.split(gamma, 4), np.split(beta, 4))
+    i, f, c_hat, o = (s.layer_norm(a, g, b) for a, g, b in blocks)
+    new_c = s.op("Add", s.op("Mul", c, s.sig(f)), s.op("Mul", s.sig(i), s.act(c_hat)))
+    new_c = s.layer_norm(new_c, state_gamma, state_beta)
+    new_h = s.op("Mul", s.act(new_c), s.sig(o))
+    return new_h, [new_h, new_c]
+
+
+def projection_lstm(s: Step, x: str, states: list[str]):
+    m, c = states
+    spec, weights = s.cell.spec, list(s.cell.weights)
+    k, r, b = weights[:3]
+    i, f, j, o = s.gates(s.affine((x, k), (m, r), bias=b), 4)
+    if spec.use_peepholes:
+        w_i, w_f, w_o = weights[3:6]
+        i = s.op("Add", i, s.op("Mul", s.w("w_i", w_i), c))
+        f = s.op("Add", f, s.op("Mul", s.w("w_f", w_f), c))
+    new_c = s.op("Add", s.op("Mul", s.sig(f), c), s.op("Mul", s.sig(i), s.act(j)))
+    if spec.cell_clip:
+        new_c = s.clip(new_c, spec.cell_clip)
+    if spec.use_peepholes:
+        o = s.op("Add", o, s.op("Mul", s.w("w_o", w_o), new_c))
+    new_m = s.op("Mul", s.sig(o), s.act(new_c))
+    if spec.num_proj:
+        new_m = s.affine((new_m, weights[-1]))
+        if spec.proj_clip:
+            new_m = s.clip(new_m, spec.proj_clip)
+    return new_m, [new_m, new_c]
+
+
+#: custom step name (a family row's ``custom_cell``, as :data:`migration.targets.keras3_cells.CELLS`) -> body builder
+STEPS: dict[str, Callable] = {
+    "UGRNNCell": ugrnn, "CoupledInputForgetGateLSTMCell": cifg_lstm, "MinimalRNNCell": minimal_rnn, "CFNCell": cfn,
+    "SRUCell": sru, "IntersectionRNNCell": intersection_rnn, "LayerNormBasicLSTMCell": layer_norm_lstm,
+    "LayerNormLSTMCell": layer_norm_lstm, "ProjectionLSTMCell": projection_lstm}
+
+
+def _state_sizes(cell: TargetCell) -> list[int]:
+    """Keras order (``[h, c]`` / ``[m, c]`` for the LSTMs)."""
+    sizes = cell.spec.tf1_state_sizes
+    return [sizes[1], sizes[0]] if cell.lstm_state else list(sizes)
+
+
+def _body(g, cell: TargetCell, name: str):
+    """The Scan body: inputs the states (Keras order), ``x_t [N, D]``, ``m_t [N, 1]`` bool; outputs the states kept
+    past the length (``Where``) and the step's output (zeros past the length)."""
+    from onnx import TensorProto, helper
+
+    body = Graph()
+    body.count = g.count  # one name sequence: body names never shadow the outer graph's
+    states = [body.name("state") for _ in _state_sizes(cell)]
+    x_t, m_t = body.name("x_t"), body.name("m_t")
+    out, new_states = STEPS[cell.custom](Step(body, cell), x_t, states)
+    zero = body.const("zero", np.float32(0.0))
+    kept = [body.node("Where", [m_t, new, old])[0] for new, old in zip(new_states, states)]
+    y = body.node("Where", [m_t, out, zero])[0]
+    g.count = body.count
+    float_info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in states + [x_t]]
+    return helper.make_graph(
+        body.nodes, name, float_info + [helper.make_tensor_value_info(m_t, TensorProto.BOOL, None)],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in kept + [y]], initializer=body.inits)
+
+
+def scan_layer(g, x_tm: str, lengths: str, cell: TargetCell, reverse: bool, name: str) -> tuple[str, list[str]]:
+    """(time-major outputs ``[T, N, output_size]``, final states in TF1 order) of one custom layer over ``x_tm``
+    ``[T, N, D]`` with the int32 ``lengths [N]``."""
+    from onnx import TensorProto, helper
+
+    lengths64 = g.node("Cast", [lengths], to=7)[0]  # int64
+    steps = g.node("Squeeze", [g.node("Shape", [x_tm], start=0, end=1)[0]])[0]
+    times = g.node("Range", [g.const("t0", np.int64(0)), steps, g.const("dt", np.int64(1))])[0]
+    mask = g.node("Less", [g.node("Unsqueeze", [times, g.const("axes", np.array([1, 2], np.int64))])[0],
+                           g.node("Unsqueeze", [lengths64, g.const("axes", np.array([0, 2], np.int64))])[0]])[0]
+    batch = g.node("Shape", [x_tm], start=1, end=2)[0]
+    zeros = helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])
+    initial = [g.node("ConstantOfShape", [g.node("Concat", [batch, g.const("size", np.array([size], np.int64))],
+                                                 axis=0)[0]], value=zeros)[0] for size in _state_sizes(cell)]
+
+    def reversed_(t: str) -> str:
+        return g.node("ReverseSequence", [t, lengths64], batch_axis=1, time_axis=0)[0]
+
+    body = _body(g, cell, name)
+    outs = g.node("Scan", initial + [reversed_(x_tm) if reverse else x_tm, mask], len(initial) + 1, body=body,
+                  num_scan_inputs=2)
+    finals, y = outs[:-1], outs[-1]
+    if reverse:
+        y = reversed_(y)
+    return y, ([finals[1], finals[0]] if cell.lstm_state else finals)
