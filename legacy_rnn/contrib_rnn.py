@@ -26,6 +26,7 @@ from legacy_rnn.indrnn import IndRNNCell, IndyGRUCell, IndyLSTMCell  # noqa: F40
 from legacy_rnn.intersection_rnn import IntersectionRNNCell  # noqa: F401
 from legacy_rnn.minimal_rnn import CFNCell, MinimalRNNCell  # noqa: F401
 from legacy_rnn.sru import SRUCell  # noqa: F401
+from legacy_rnn.ugrnn import UGRNNCell  # noqa: F401
 from legacy_rnn.contrib_rnn_misc import (  # noqa: F401
     CompiledWrapper, Conv1DLSTMCell, Conv2DLSTMCell, Conv3DLSTMCell, FusedRNNCell, FusedRNNCellAdaptor,
     HighwayWrapper, LayerRNNCell, LSTMBlockWrapper, TimeReversedFusedRNN, best_effort_input_batch_size,
@@ -100,7 +101,7 @@ __all__ = [
     "OutputProjectionWrapper", "InputProjectionWrapper", "EmbeddingWrapper", "AttentionCellWrapper",
     "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
     "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
-    "IntersectionRNNCell",
+    "IntersectionRNNCell", "UGRNNCell",
     "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell",
     "CompiledWrapper", "Conv1DLSTMCell", "Conv2DLSTMCell", "Conv3DLSTMCell", "FusedRNNCell", "FusedRNNCellAdaptor",
     "HighwayWrapper", "LayerRNNCell", "LSTMBlockWrapper", "TimeReversedFusedRNN", "best_effort_input_batch_size",

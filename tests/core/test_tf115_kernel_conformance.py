@@ -117,3 +117,25 @@ def test_zero_cell_clip_means_no_clipping_on_both_sides() -> None:
     block = modern_rnn.lstm_block_cell(U, cell_clip=0.0)
     assert getattr(block, "cell_clip", None) is None
     assert getattr(modern_rnn.lstm_block_cell(U, cell_clip=0.3), "cell_clip", None) == pytest.approx(0.3)
+
+
+def test_every_rebuilt_tf115_name_is_in_its_namespace_module() -> None:
+    """``from tensorflow.contrib import rnn`` becomes ``legacy_rnn.contrib_rnn`` (and seq2seq, crf, legacy_seq2seq
+    their modules): every TF 1.15 public name rebuilt anywhere must be reachable there. ``UGRNNCell`` was missing
+    from ``legacy_rnn.contrib_rnn`` (TF's rnn_cell_test reaches it as ``contrib_rnn_cell.UGRNNCell``)."""
+    import json
+    from pathlib import Path
+
+    from legacy_rnn import contrib_rnn, crf, seq2seq
+    from legacy_rnn.seq2seq import legacy_seq2seq
+    from legacy_rnn.ugrnn import UGRNNCell
+
+    api = json.loads((Path(__file__).parent / "tf115_api.json").read_text())
+    homes = {"tf.contrib.rnn": contrib_rnn, "tf.contrib.seq2seq": seq2seq, "tf.contrib.crf": crf,
+             "tf.contrib.legacy_seq2seq": legacy_seq2seq}
+    assert set(homes) == set(api["modules"])
+    for module, names in api["modules"].items():
+        pending = set(api["not_yet"].get(module, ()))
+        missing = sorted(n for n in names if n not in pending and not hasattr(homes[module], n))
+        assert not missing, f"{module}: {missing}"
+    assert contrib_rnn.UGRNNCell is UGRNNCell and "UGRNNCell" in contrib_rnn.__all__
