@@ -176,3 +176,35 @@ def test_beam_search_over_alignment_history_resorts_it_by_beam() -> None:
     want = np_gather_tree_from_array(raw, got["parents"], got["lengths"]).reshape(steps, batch * width, mem_t)
     np.testing.assert_allclose(got["sorted"], want, rtol=1e-6)
     assert not np.allclose(got["sorted"], got["raw"])  # negative control: the beams were really re-ordered
+
+
+def test_keras_beam_search_resorts_the_alignment_history_too() -> None:
+    """The Keras twin (eager) in step: the same contract as the legacy decoder above."""
+    import tf_keras as keras
+
+    from modern_rnn import seq2seq as modern_s2s
+
+    batch, width, mem_t, depth, vocab = 2, 3, 5, 4, 7
+    memory = RNG.normal(0, 1, (batch, mem_t, depth)).astype(np.float32)
+    wrapper = modern_s2s.AttentionWrapper(keras.layers.LSTMCell(6), modern_s2s.BahdanauAttention(4),
+                                          attention_layer_size=5, alignment_history=True)
+    wrapper.setup_memory(modern_s2s.tile_batch(memory, width), modern_s2s.tile_batch(np.array([5, 3]), width))
+    dense = keras.layers.Dense(vocab, bias_initializer=keras.initializers.RandomNormal(0, 1.0, seed=3))
+    embedding = RNG.normal(0, 1, (vocab, 3)).astype(np.float32)
+    results = {}
+    for reorder in (True, False):
+        decoder = modern_s2s.BeamSearchDecoder(wrapper, embedding, np.full(batch, 1), 0,
+                                               wrapper.get_initial_state(batch * width), width, output_layer=dense,
+                                               reorder_tensor_arrays=reorder)
+        results[reorder] = modern_s2s.dynamic_decode(decoder, output_time_major=True, maximum_iterations=4)
+    history = results[False][1].cell_state.alignment_history
+    assert isinstance(history, tf.TensorArray)
+    parents = results[True][0].beam_search_decoder_output.parent_ids.numpy()
+    np.testing.assert_array_equal(parents, results[False][0].beam_search_decoder_output.parent_ids.numpy())
+    raw = history.stack().numpy()
+    steps = raw.shape[0]
+    want = np_gather_tree_from_array(raw.reshape(steps, batch, width, mem_t), parents,
+                                     results[True][1].lengths.numpy()).reshape(steps, batch * width, mem_t)
+    got = results[True][1].cell_state.alignment_history.numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert not np.allclose(got, raw)  # negative control: the beams were really re-ordered
