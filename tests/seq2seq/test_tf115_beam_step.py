@@ -16,7 +16,6 @@ from legacy_rnn.seq2seq import beam_step
 from tests.core.harness import FAST_SESSION
 
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
-RNG = np.random.default_rng(2215)
 F32_MIN = np.finfo(np.float32).min
 
 
@@ -71,10 +70,11 @@ for (i, j, k), v in {(0, 0, 2): 1.9, (0, 0, 3): 2.1, (0, 1, 3): 3.1, (0, 1, 4): 
 
 
 def _random_case():
-    logits = RNG.normal(0, 2.0, (3, 4, 6))
-    log_probs = np.log(RNG.dirichlet(np.ones(4), 3))
-    finished = RNG.random((3, 4)) < 0.4
-    lengths = RNG.integers(1, 4, (3, 4)).astype(np.int64)
+    rng = np.random.default_rng(2215)  # fixed: on this case the length penalty changes the choice
+    logits = rng.normal(0, 2.0, (3, 4, 6))
+    log_probs = np.log(rng.dirichlet(np.ones(4), 3))
+    finished = rng.random((3, 4)) < 0.4
+    lengths = rng.integers(1, 4, (3, 4)).astype(np.int64)
     return logits, log_probs, finished, lengths
 
 
@@ -115,9 +115,10 @@ def test_gather_tree_from_array_matches_the_numpy_reference() -> None:
     tf_array = np.array([[[1, 2, 3], [4, 5, 6], [7, 8, 9], [0, 0, 0]],
                          [[2, 3, 4], [5, 6, 7], [8, 9, 10], [11, 12, 0]]]).transpose([1, 0, 2]).astype(np.float32)
     tf_len = np.array([[3, 3, 3], [4, 4, 3]])
-    rand_parent = RNG.integers(0, 4, (6, 3, 4))
-    rand_array = RNG.normal(0, 1, (6, 3, 4, 2)).astype(np.float32)
-    rand_len = RNG.integers(0, 7, (3, 4))
+    rng = np.random.default_rng(17)
+    rand_parent = rng.integers(0, 4, (6, 3, 4))
+    rand_array = rng.normal(0, 1, (6, 3, 4, 2)).astype(np.float32)
+    rand_len = rng.integers(0, 7, (3, 4))
     with tf.Graph().as_default():
         got = _run([beam_step.gather_tree_from_array(tf.constant(tf_array), tf.constant(tf_parent, tf.int32), tf_len),
                     beam_step.gather_tree_from_array(tf.constant(rand_array.reshape(6, 12, 2)),
@@ -149,15 +150,16 @@ def test_beam_search_over_alignment_history_resorts_it_by_beam() -> None:
     """One cell, one output layer, two decoders: ``reorder_tensor_arrays`` True gives the history re-sorted by beam,
     False the raw TensorArray; the sorted one must equal the NumPy re-sort of the raw one."""
     batch, width, mem_t, depth, vocab = 2, 3, 5, 4, 7
+    rng = np.random.default_rng(31)  # fixed data and graph seed: the search below does re-order its beams
     with tf.Graph().as_default():
         v1.set_random_seed(7)
-        memory = s2s.tile_batch(tf.constant(RNG.normal(0, 1, (batch, mem_t, depth)), tf.float32), width)
+        memory = s2s.tile_batch(tf.constant(rng.normal(0, 1, (batch, mem_t, depth)), tf.float32), width)
         mem_len = s2s.tile_batch(tf.constant([5, 3]), width)
         mechanism = s2s.BahdanauAttention(4, memory, mem_len)
         cell = s2s.AttentionWrapper(v1.nn.rnn_cell.LSTMCell(6), mechanism, attention_layer_size=5,
                                     alignment_history=True)
         dense = v1.layers.Dense(vocab, bias_initializer=v1.random_normal_initializer(0, 1.0))
-        embedding = tf.constant(RNG.normal(0, 1, (vocab, 3)), tf.float32)
+        embedding = tf.constant(rng.normal(0, 1, (vocab, 3)), tf.float32)
         results = {}
         for reorder in (True, False):
             decoder = s2s.BeamSearchDecoder(cell, embedding, tf.fill([batch], 1), 0,
@@ -178,19 +180,22 @@ def test_beam_search_over_alignment_history_resorts_it_by_beam() -> None:
     assert not np.allclose(got["sorted"], got["raw"])  # negative control: the beams were really re-ordered
 
 
-def test_keras_beam_search_resorts_the_alignment_history_too() -> None:
+@pytest.mark.parametrize("SEED", [5])
+def test_keras_beam_search_resorts_the_alignment_history_too(SEED) -> None:
     """The Keras twin (eager) in step: the same contract as the legacy decoder above."""
     import tf_keras as keras
 
     from modern_rnn import seq2seq as modern_s2s
 
     batch, width, mem_t, depth, vocab = 2, 3, 5, 4, 7
-    memory = RNG.normal(0, 1, (batch, mem_t, depth)).astype(np.float32)
+    keras.utils.set_random_seed(SEED)  # every unseeded Keras initializer, in order: the search re-orders its beams
+    rng = np.random.default_rng(SEED)
+    memory = rng.normal(0, 1, (batch, mem_t, depth)).astype(np.float32)
     wrapper = modern_s2s.AttentionWrapper(keras.layers.LSTMCell(6), modern_s2s.BahdanauAttention(4),
                                           attention_layer_size=5, alignment_history=True)
     wrapper.setup_memory(modern_s2s.tile_batch(memory, width), modern_s2s.tile_batch(np.array([5, 3]), width))
     dense = keras.layers.Dense(vocab, bias_initializer=keras.initializers.RandomNormal(0, 1.0, seed=3))
-    embedding = RNG.normal(0, 1, (vocab, 3)).astype(np.float32)
+    embedding = rng.normal(0, 1, (vocab, 3)).astype(np.float32)
     results = {}
     for reorder in (True, False):
         decoder = modern_s2s.BeamSearchDecoder(wrapper, embedding, np.full(batch, 1), 0,
