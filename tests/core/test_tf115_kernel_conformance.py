@@ -139,3 +139,35 @@ def test_every_rebuilt_tf115_name_is_in_its_namespace_module() -> None:
         missing = sorted(n for n in names if n not in pending and not hasattr(homes[module], n))
         assert not missing, f"{module}: {missing}"
     assert contrib_rnn.UGRNNCell is UGRNNCell and "UGRNNCell" in contrib_rnn.__all__
+
+
+def test_kernel_test_runner_rewrites_only_imports_and_classifies(tmp_path) -> None:
+    """``benchmarks/tf115_kernel_tests.py`` (the measurement in docs/api-map.md): contrib imports become shim loads,
+    core TensorFlow imports and test bodies stay as they are, an unmapped contrib import stops the run, and a
+    failure on a missing name counts against us even for a random-stream test."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "tf115_kernel_tests.py"
+    spec = importlib.util.spec_from_file_location("tf115_kernel_tests", path)
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    source = ("from tensorflow.contrib.crf.python.ops import crf\n"
+              "from tensorflow.python.framework import ops\n"
+              "import tensorflow as tf\n"
+              "x = crf.crf_decode  # from tensorflow.contrib.rnn import nothing\n")
+    text, changed = runner.rewrite_imports(source)
+    assert text.splitlines() == ['crf = __import__("tf115_shim").load("tensorflow.contrib.crf.python.ops.crf")',
+                                 "from tensorflow.python.framework import ops",
+                                 'tf = __import__("tf115_shim").load("tensorflow")',
+                                 "x = crf.crf_decode  # from tensorflow.contrib.rnn import nothing"]
+    assert changed == ["tensorflow.contrib.crf.python.ops.crf", "tensorflow"]
+    with pytest.raises(SystemExit, match="no target"):
+        runner.rewrite_imports("from tensorflow.contrib.framework import nest\n")
+    phased = "rnn_cell_test.py::RNNCellTest::testPhasedLSTMCell"
+    assert runner.classify(phased, "failed", "", "AssertionError") == "random stream"
+    assert runner.classify(phased, "failed", "tensorflow.contrib.rnn.python.ops.rnn_cell.PhasedLSTMCell",
+                           "") == "missing API (in progress)"
+    assert runner.classify("x.py::T::t", "failed", "", "NotImplementedError: TF115-MISSING-API: a.b") == "missing API"
+    assert runner.classify("x.py::T::t", "failed", "", "AssertionError") == "fail"
+    assert runner.classify(phased, "passed", "", "") == "pass"
