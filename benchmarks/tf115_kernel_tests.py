@@ -124,7 +124,8 @@ VERSION_SKEW: dict[str, str] = {
                     "WithNextInputLayerAndAuxInputs", "WithNoSampling")},
     "rnn_cell_test.py::RNNCellTest::testAttentionCellWrapperFailures":
         "expects the pre-1.15 message 'The parameter cell is not RNNCell.'; TF 1.15 raises assert_like_rnncell's "
-        "\"The argument 'cell' (None) is not an RNNCell: ...\" (its test matches 'is not an RNNCell'), as legacy_rnn does",
+        "\"The argument 'cell' (None) is not an RNNCell: ...\" (its test matches 'is not an RNNCell'), as "
+        "legacy_rnn does",
     **{f"rnn_cell_test.py::LayerNormBasicGRUCellTest::{name}":
        "LayerNormBasicGRUCell was never in a TF release (this copy of the file comes from an unmerged 2018 branch)"
        for name in ("testMultiCellLayerNormBasicGRUCell", "testLayerNormBasicGRUCellWithInputSizeDifferentThanNbUnits",

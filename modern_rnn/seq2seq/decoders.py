@@ -232,10 +232,14 @@ class BeamSearchDecoder:
         self._start_inputs = self._embedding_fn(tf.repeat(self._start_tokens[:, None], self.beam_width, axis=1))
 
     def _split(self, t):
-        return t if isinstance(t, tf.TensorArray) or t.shape.rank == 0 else tf.reshape(t, [self.batch_size, self.beam_width] + t.shape[1:].as_list())
+        if isinstance(t, tf.TensorArray) or t.shape.rank == 0:
+            return t
+        return tf.reshape(t, [self.batch_size, self.beam_width] + t.shape[1:].as_list())
 
     def _merge(self, t):
-        return t if isinstance(t, tf.TensorArray) or t.shape.rank == 0 else tf.reshape(t, [self.batch_size * self.beam_width] + t.shape[2:].as_list())
+        if isinstance(t, tf.TensorArray) or t.shape.rank == 0:
+            return t
+        return tf.reshape(t, [self.batch_size * self.beam_width] + t.shape[2:].as_list())
 
     def initialize(self):
         first = tf.one_hot(tf.zeros([self.batch_size], tf.int32), self.beam_width)
@@ -269,9 +273,9 @@ class BeamSearchDecoder:
         parent_finished = tf.gather(prev_finished, parent_ids, batch_dims=1)
         finished = tf.logical_or(parent_finished, tf.equal(word_ids, self.end_token))
         lengths = tf.gather(state.lengths, parent_ids, batch_dims=1) + tf.cast(tf.logical_not(parent_finished), tf.int64)
+        keep = lambda s: isinstance(s, tf.TensorArray) or s.shape.rank < 2  # noqa: E731  (history arrays, scalars)
         next_cell_state = nest.map_structure(
-            lambda s: s if isinstance(s, tf.TensorArray) or s.shape.rank < 2 else tf.gather(s, parent_ids, batch_dims=1),
-            next_cell_state)
+            lambda s: s if keep(s) else tf.gather(s, parent_ids, batch_dims=1), next_cell_state)
         next_state = BeamSearchDecoderState(next_cell_state, log_probs, finished, lengths, ())
         next_inputs = tf.where(tf.reduce_all(finished), self._start_inputs, self._embedding_fn(word_ids))
         return BeamSearchDecoderOutput(top_scores, word_ids, parent_ids), next_state, next_inputs, finished
