@@ -36,11 +36,14 @@ rnn_cell = tf.compat.v1.nn.rnn_cell
 
 
 def _no_clip(cell_clip: Optional[float]) -> float:
+    """TF 1.15 passed ``cell_clip`` to the kernel as given (``None`` -> -1); the kernel clips only when it is > 0, so
+    0 or a negative value means no clipping, as in 1.15 (``LSTMBlockFusedCell(cell_clip=0)`` is in TF's own tests)."""
     if cell_clip is None:
         return -1.0
-    if not cell_clip > 0:
-        raise ValueError(f"Received an invalid value for `cell_clip`: expected a positive number or None, got {cell_clip!r}.")
-    return float(cell_clip)
+    try:
+        return float(cell_clip)
+    except (TypeError, ValueError):
+        raise TypeError(f"Received an invalid value for `cell_clip`: expected a number or None, got {cell_clip!r}.")
 
 
 def _zeros_if_none(grad, like):
@@ -81,6 +84,28 @@ def _gru_block_cell_grad(op, *grads):
 for _op_type, _fn in (("LSTMBlockCell", _lstm_block_cell_grad), ("GRUBlockCell", _gru_block_cell_grad)):
     if _op_type not in _ops._gradient_registry.list():  # a future TF may register its own again
         _ops.RegisterGradient(_op_type)(_fn)
+
+
+def _block_lstm(seq_len_max, x, w, b, cs_prev=None, h_prev=None, wci=None, wcf=None, wco=None, forget_bias=None,
+                cell_clip=None, use_peephole=None, name=None):
+    """TF 1.15's ``lstm_ops._block_lstm`` (used by TF's own kernel tests): ``tf.raw_ops.BlockLSTM`` over the list of
+    time steps ``x``; missing states and peephole weights are zeros of ``x``'s dtype, ``cell_clip=None`` is -1 (no
+    clipping). Returns the seven outputs ``i, cs, f, o, ci, co, h``, each a list of per-step tensors."""
+    dtype = x[0].dtype
+    batch = tf.shape(x[0])[0]
+    cell_size = b.shape.with_rank(1)[0]
+    if cell_size is None:
+        raise ValueError("`b` shape must not be None.")
+    zeros = tf.zeros(tf.stack([batch, cell_size // 4]), dtype)
+    cs_prev = zeros if cs_prev is None else cs_prev
+    h_prev = zeros if h_prev is None else h_prev
+    if wci is None:
+        wci = wcf = wco = tf.zeros([cell_size // 4], dtype)
+    outs = tf.raw_ops.BlockLSTM(
+        seq_len_max=seq_len_max, x=tf.stack(x), cs_prev=cs_prev, h_prev=h_prev, w=w, wci=wci, wcf=wcf, wco=wco, b=b,
+        forget_bias=1.0 if forget_bias is None else forget_bias, cell_clip=_no_clip(cell_clip),
+        use_peephole=bool(use_peephole), name=name)
+    return tuple(tf.unstack(t) for t in outs)
 
 
 # --- cells -----------------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from legacy_rnn.sru import SRUCell  # noqa: F401
 from legacy_rnn.grid_lstm import BidirectionalGridLSTMCell, GridLSTMCell  # noqa: F401
 from legacy_rnn.nas import NASCell  # noqa: F401
 from legacy_rnn.glstm import GLSTMCell  # noqa: F401
+from legacy_rnn.ugrnn import UGRNNCell  # noqa: F401
 from legacy_rnn.contrib_rnn_misc import (  # noqa: F401
     CompiledWrapper, Conv1DLSTMCell, Conv2DLSTMCell, Conv3DLSTMCell, FusedRNNCell, FusedRNNCellAdaptor,
     HighwayWrapper, LayerRNNCell, LSTMBlockWrapper, TimeReversedFusedRNN, best_effort_input_batch_size,
@@ -103,7 +104,7 @@ __all__ = [
     "OutputProjectionWrapper", "InputProjectionWrapper", "EmbeddingWrapper", "AttentionCellWrapper",
     "stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn",
     "IndRNNCell", "IndyGRUCell", "IndyLSTMCell", "MinimalRNNCell", "CFNCell", "SRUCell",
-    "IntersectionRNNCell",
+    "IntersectionRNNCell", "UGRNNCell",
     "GridLSTMCell", "BidirectionalGridLSTMCell",
     "NASCell", "GLSTMCell",
     "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell",

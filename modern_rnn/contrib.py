@@ -19,14 +19,20 @@ from modern_rnn.layer_norm_lstm import LayerNormLSTMCell
 from modern_rnn.rnn import dynamic_rnn
 
 
+def _block_clip(cell_clip: Optional[float]) -> Optional[float]:
+    """The block kernels clip only when ``cell_clip > 0``: 0 or a negative value means no clipping (TF 1.15), which
+    the Keras cells spell ``None``."""
+    return None if cell_clip is None or float(cell_clip) <= 0 else float(cell_clip)
+
+
 class LSTMBlockFusedCell:
     """A Keras LSTM cell run over time-major sequences; see :func:`lstm_block_fused_cell`."""
 
     def __init__(self, units: int, forget_bias: float = 1.0, cell_clip: Optional[float] = None,
                  use_peephole: bool = False, name: Optional[str] = None) -> None:
         self.num_units = check_positive_int("units", units)
-        self.cell = lstm_cell(units, use_peepholes=use_peephole, cell_clip=cell_clip, forget_bias=forget_bias,
-                              name=name)
+        self.cell = lstm_cell(units, use_peepholes=use_peephole, cell_clip=_block_clip(cell_clip),
+                              forget_bias=forget_bias, name=name)
 
     def __call__(self, inputs, initial_state=None, dtype=None, sequence_length=None, training=None):
         """Time-major ``inputs [T, B, D]`` -> ``(outputs [T, B, U], [h, c])`` (Keras state order; TF1 gives (c, h))."""
@@ -66,7 +72,8 @@ def lstm_block_cell(units: int, forget_bias: float = 1.0, cell_clip: Optional[fl
 
     Legacy equivalent: :func:`legacy_rnn.contrib.lstm_block_cell` (``tf.raw_ops.LSTMBlockCell``).
     """
-    return lstm_cell(units, use_peepholes=use_peephole, cell_clip=cell_clip, forget_bias=forget_bias, name=name)
+    return lstm_cell(units, use_peepholes=use_peephole, cell_clip=_block_clip(cell_clip), forget_bias=forget_bias,
+                     name=name)
 
 
 def lstm_block_fused_cell(units: int, forget_bias: float = 1.0, cell_clip: Optional[float] = None,

@@ -18,10 +18,13 @@ import abc
 import collections
 from typing import Optional
 
-import numpy as np
 import tensorflow as tf
 
-from legacy_rnn.seq2seq.coverage import attention_probs, coverage_penalty
+from legacy_rnn.seq2seq.beam_step import (  # noqa: F401  (gather_tree and the state tuples are public here too)
+    BeamSearchDecoderOutput, BeamSearchDecoderState, FinalBeamSearchDecoderOutput, beam_search_step, check_batch_beam,
+    gather_tree, gather_tree_from_array,
+)
+from legacy_rnn.seq2seq.coverage import attention_probs
 from legacy_rnn.seq2seq.helper import Helper, transpose_batch_time
 from migration.core.cell_check import assert_like_rnncell
 from migration.core.errors import check_positive_int
@@ -216,104 +219,13 @@ def tile_batch(t, multiplier: int, name: Optional[str] = None):
         return nest.map_structure(tile_one, t)
 
 
-def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token, name=None):
-    """The ``GatherTree`` kernel of 1.15 (``beam_search_ops.gather_tree``), in TF ops.
-
-    ``step_ids``/``parent_ids`` are ``[T, B, W]``. Each beam is back-tracked from step ``max_len[b] - 1``;
-    steps at and after ``max_len[b]`` and every step after the first ``end_token`` become ``end_token``.
-
-    Modern equivalent: :func:`modern_rnn.seq2seq.gather_tree`.
-    """
-    with tf.name_scope(name or "GatherTree"):
-        return _gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token)
-
-
-def _gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
-    step_ids, parent_ids = tf.convert_to_tensor(step_ids), tf.convert_to_tensor(parent_ids)
-    end_token = tf.cast(end_token, step_ids.dtype)
-    steps = tf.shape(step_ids)[0]
-    beams = tf.shape(step_ids)[2]
-    max_len = tf.cast(max_sequence_lengths, tf.int32)
-    start = tf.tile(tf.range(beams)[None, :], [tf.shape(step_ids)[1], 1])
-
-    def back(idx, t):
-        valid = tf.less(t, max_len)[:, None]
-        with tf.control_dependencies([_check_parents(idx, valid, t, beams)]):
-            idx = tf.identity(idx)
-        out = tf.where(valid, tf.gather(step_ids[t], idx, batch_dims=1), end_token)
-        new_idx = tf.where(valid, tf.gather(parent_ids[t], idx, batch_dims=1), idx)
-        return new_idx, out
-
-    times = tf.range(steps - 1, -1, -1)
-    _, outs = tf.scan(lambda acc, t: back(acc[0], t), times, initializer=(start, tf.zeros_like(start)))
-    beams_out = tf.reverse(outs, [0])
-    seen_end = tf.cumsum(tf.cast(tf.equal(beams_out, end_token), tf.int32), axis=0, exclusive=True) > 0
-    return tf.where(seen_end, end_token, beams_out)
-
-
-def _check_parents(idx, valid, t, beams):
-    """The ``GatherTree`` kernel's check: a parent id outside ``[0, beam_width)`` fails naming its (batch, time, beam)
-    position (TF 1.15: ``Saw invalid parent id P at (batch, time, beam) == (b, t, w)``)."""
-    bad = tf.logical_and(valid, tf.logical_or(idx < 0, idx >= beams))
-    where = tf.cast(tf.where(bad), tf.int32)
-    first = tf.concat([where, tf.zeros([1, 2], tf.int32)], 0)[0]
-    message = tf.strings.format("Saw invalid parent id {} at (batch, time, beam) == ({}, {}, {})",
-                                (tf.gather_nd(idx, first[None])[0],
-                                 first[0], t, first[1]))
-    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)), [message], name="gather_tree_parent_ids")
-
-
-class BeamSearchDecoderState(collections.namedtuple(
-        "BeamSearchDecoderState", ("cell_state", "log_probs", "finished", "lengths", "accumulated_attention_probs"))):
-    """``tf.contrib.seq2seq.BeamSearchDecoderState``. Modern equivalent: :class:`modern_rnn.seq2seq.BeamSearchDecoderState`."""
-
-
-class BeamSearchDecoderOutput(collections.namedtuple("BeamSearchDecoderOutput",
-                                                     ("scores", "predicted_ids", "parent_ids"))):
-    """``tf.contrib.seq2seq.BeamSearchDecoderOutput``. Modern equivalent: :class:`modern_rnn.seq2seq.BeamSearchDecoderOutput`."""
-
-
-class FinalBeamSearchDecoderOutput(collections.namedtuple("FinalBeamDecoderOutput",
-                                                          ["predicted_ids", "beam_search_decoder_output"])):
-    """``tf.contrib.seq2seq.FinalBeamSearchDecoderOutput``; ``predicted_ids [B, T, W]`` after ``gather_tree``.
-
-    Modern equivalent: :class:`modern_rnn.seq2seq.FinalBeamSearchDecoderOutput`."""
-
-
-def _mask_probs(probs, eos_token, finished):
-    vocab_size = tf.shape(probs)[2]
-    finished_row = tf.one_hot(eos_token, vocab_size, dtype=probs.dtype, on_value=tf.constant(0.0, probs.dtype),
-                              off_value=probs.dtype.min)
-    finished_probs = tf.tile(tf.reshape(finished_row, [1, 1, -1]), tf.concat([tf.shape(finished), [1]], 0))
-    finished_mask = tf.tile(tf.expand_dims(finished, 2), [1, 1, vocab_size])
-    return tf.where(finished_mask, finished_probs, probs)
-
-
-def _length_penalty(sequence_lengths, penalty_factor):
-    if not tf.is_tensor(penalty_factor):
-        if penalty_factor == 0:
-            return 1.0  # TF 1.15 skipped the penalty when the weight was statically 0
-    else:
-        penalty_factor = tf.cast(penalty_factor, tf.float32)  # a weight fed at run time (TF 1.x accepted one)
-    return ((5.0 + tf.cast(sequence_lengths, tf.float32)) ** penalty_factor) / ((5.0 + 1.0) ** penalty_factor)
-
-
-def _gather_beams(gather_from, indices, batch_size, range_size, gather_shape):
-    range_ = tf.expand_dims(tf.range(batch_size) * range_size, 1)
-    flat = tf.reshape(indices + range_, [-1])
-    output = tf.gather(tf.reshape(gather_from, gather_shape), flat)
-    output = tf.reshape(output, tf.shape(gather_from)[:1 + len(gather_shape)])
-    output.set_shape(tf.TensorShape([tf.get_static_value(batch_size)]).concatenate(
-        gather_from.shape[1:1 + len(gather_shape)]))
-    return output
-
-
 class BeamSearchDecoder(Decoder):
     """``tf.contrib.seq2seq.BeamSearchDecoder`` (1.15; ``coverage_penalty_weight`` as in :mod:`.coverage`).
 
     ``initial_state`` must already be tiled with :func:`tile_batch` (``[B * W, ...]``), as must the attention memory
-    and its lengths. ``output_layer`` turns cell outputs into logits. With ``AttentionWrapper(alignment_history=True)``
-    the history TensorArray is not re-sorted by beam here (TF1 does with ``reorder_tensor_arrays``): refused.
+    and its lengths. ``output_layer`` turns cell outputs into logits. TensorArrays in the cell state (an
+    ``AttentionWrapper(alignment_history=True)``) pass through every step as they are and are re-sorted by beam in
+    :meth:`finalize` (:func:`.beam_step.gather_tree_from_array`) unless ``reorder_tensor_arrays=False``, as in 1.15.
 
     Modern equivalent: :class:`modern_rnn.seq2seq.BeamSearchDecoder`.
     """
@@ -324,9 +236,7 @@ class BeamSearchDecoder(Decoder):
                  length_penalty_weight: float = 0.0, coverage_penalty_weight: float = 0.0,
                  reorder_tensor_arrays: bool = True) -> None:
         self._coverage_penalty_weight = coverage_penalty_weight
-        if any(isinstance(s, tf.TensorArray) for s in nest.flatten(initial_state)):
-            raise NotImplementedError("BeamSearchDecoder with alignment_history=True is not supported here; build the "
-                                      "AttentionWrapper with alignment_history=False for beam search.")
+        self._reorder_tensor_arrays = bool(reorder_tensor_arrays)
         self._cell, self._output_layer = cell, output_layer
         self._embedding_fn = embedding if callable(embedding) else (lambda ids: tf.nn.embedding_lookup(embedding, ids))
         self._start_tokens = tf.convert_to_tensor(start_tokens, dtype=tf.int32, name="start_tokens")
@@ -355,7 +265,7 @@ class BeamSearchDecoder(Decoder):
         return BeamSearchDecoderOutput(scores=tf.float32, predicted_ids=tf.int32, parent_ids=tf.int32)
 
     def _split(self, t):
-        if t.shape.rank == 0:
+        if isinstance(t, tf.TensorArray) or t.shape.rank == 0:
             return t
         out = tf.reshape(t, tf.concat([[self._batch_size, self._beam_width], tf.shape(t)[1:]], 0))
         out.set_shape(tf.TensorShape([tf.get_static_value(self._batch_size), self._beam_width]).concatenate(
@@ -363,7 +273,7 @@ class BeamSearchDecoder(Decoder):
         return out
 
     def _merge(self, t):
-        if t.shape.rank == 0:
+        if isinstance(t, tf.TensorArray) or t.shape.rank == 0:
             return t
         out = tf.reshape(t, tf.concat([[self._batch_size * self._beam_width], tf.shape(t)[2:]], 0))
         static = tf.get_static_value(self._batch_size)
@@ -393,52 +303,35 @@ class BeamSearchDecoder(Decoder):
             next_cell_state = nest.map_structure(self._split, next_cell_state)
             if self._output_layer is not None:
                 cell_outputs = self._output_layer(cell_outputs)
-            output, next_state = self._beam_step(cell_outputs, next_cell_state, state)
+            output, next_state = beam_search_step(
+                time, cell_outputs, next_cell_state, state, self._batch_size, self._beam_width, self._end_token,
+                self._length_penalty_weight, self._coverage_penalty_weight)
             sample_ids = output.predicted_ids
             next_inputs = tf.cond(tf.reduce_all(next_state.finished), lambda: self._start_inputs,
                                   lambda: self._embedding_fn(sample_ids))
         return output, next_state, next_inputs, next_state.finished
 
-    def _beam_step(self, logits, next_cell_state, beam_state):
-        batch, width = self._batch_size, self._beam_width
-        previously_finished = beam_state.finished
-        step_log_probs = _mask_probs(tf.nn.log_softmax(logits), self._end_token, previously_finished)
-        total_probs = tf.expand_dims(beam_state.log_probs, 2) + step_log_probs
-        vocab_size = tf.compat.dimension_value(logits.shape[-1]) or tf.shape(logits)[-1]
-        lengths_to_add = tf.one_hot(tf.fill([batch, width], self._end_token), depth=vocab_size,
-                                    on_value=np.int64(0), off_value=np.int64(1), dtype=tf.int64)
-        lengths_to_add *= tf.expand_dims(tf.cast(tf.logical_not(previously_finished), tf.int64), 2)
-        new_lengths = lengths_to_add + tf.expand_dims(beam_state.lengths, 2)
-        scores = total_probs / _length_penalty(new_lengths, self._length_penalty_weight)
-        acc_probs = attention_probs(next_cell_state, self._coverage_penalty_weight)
-        if acc_probs is not None:
-            acc_probs = beam_state.accumulated_attention_probs + acc_probs * tf.expand_dims(
-                tf.cast(tf.logical_not(previously_finished), acc_probs.dtype), 2)
-            scores = coverage_penalty(scores, acc_probs, previously_finished, self._coverage_penalty_weight)
-        scores_flat = tf.reshape(scores, [batch, -1])
-        next_beam_scores, word_indices = tf.nn.top_k(scores_flat, k=width)
-        static_batch = tf.get_static_value(batch)
-        next_beam_scores.set_shape([static_batch, width])
-        word_indices.set_shape([static_batch, width])
-        next_beam_probs = _gather_beams(total_probs, word_indices, batch, width * vocab_size, [-1])
-        next_word_ids = tf.cast(tf.math.floormod(word_indices, vocab_size), tf.int32)
-        next_beam_ids = tf.cast(word_indices // vocab_size, tf.int32)
-        previously_finished = _gather_beams(previously_finished, next_beam_ids, batch, width, [-1])
-        next_finished = tf.logical_or(previously_finished, tf.equal(next_word_ids, self._end_token))
-        next_len = _gather_beams(beam_state.lengths, next_beam_ids, batch, width, [-1])
-        next_len += tf.cast(tf.logical_not(previously_finished), tf.int64)
-        gather_state = lambda s: s if s.shape.rank < 2 else _gather_beams(  # noqa: E731
-            s, next_beam_ids, batch, width, [batch * width, -1])
-        next_cell_state = nest.map_structure(gather_state, next_cell_state)
-        state = BeamSearchDecoderState(cell_state=next_cell_state, log_probs=next_beam_probs, lengths=next_len,
-                                       finished=next_finished, accumulated_attention_probs=() if acc_probs is None
-                                       else _gather_beams(acc_probs, next_beam_ids, batch, width, [batch * width, -1]))
-        return BeamSearchDecoderOutput(next_beam_scores, next_word_ids, next_beam_ids), state
-
     def finalize(self, outputs, final_state, sequence_lengths):
         max_len = tf.cast(tf.reduce_max(final_state.lengths, axis=1), tf.int32)
         predicted_ids = gather_tree(outputs.predicted_ids, outputs.parent_ids, max_len, self._end_token)
+        if self._reorder_tensor_arrays:
+            final_state = final_state._replace(cell_state=nest.map_structure(
+                lambda t: self._sort_array_beams(t, outputs.parent_ids, final_state.lengths), final_state.cell_state))
         return FinalBeamSearchDecoderOutput(beam_search_decoder_output=outputs, predicted_ids=predicted_ids), final_state
+
+    def _sort_array_beams(self, t, parent_ids, sequence_length):
+        """1.15 ``_maybe_sort_array_beams``: a TensorArray of ``[B*W, ...]`` elements is stacked and re-sorted by
+        beam; anything else (or elements of unknown or other shape, as 1.15 warned) is returned as it is."""
+        if not isinstance(t, tf.TensorArray):
+            return t
+        shape = t.element_shape
+        static_batch = tf.get_static_value(self._batch_size)
+        if shape.rank is None or shape.rank < 1 or (
+                shape[0] is not None and static_batch is not None and shape[0] != static_batch * self._beam_width):
+            return t
+        stacked = t.stack()
+        with tf.control_dependencies([check_batch_beam(stacked, self._batch_size, self._beam_width)]):
+            return gather_tree_from_array(stacked, parent_ids, sequence_length)
 
 
 def sequence_loss(logits, targets, weights, average_across_timesteps: bool = True, average_across_batch: bool = True,

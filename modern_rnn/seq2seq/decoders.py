@@ -206,7 +206,9 @@ class FinalBeamSearchDecoderOutput(collections.namedtuple("FinalBeamDecoderOutpu
 
 class BeamSearchDecoder:
     """Beam search over a Keras cell, eager; ``initial_state`` tiled with :func:`tile_batch` (``[B * W, ...]``), as
-    must the attention memory be (``setup_memory(tile_batch(memory, W), tile_batch(lengths, W))``).
+    must the attention memory be (``setup_memory(tile_batch(memory, W), tile_batch(lengths, W))``). TensorArrays in
+    the cell state (``AttentionWrapper(alignment_history=True)``) pass through every step and are re-sorted by beam
+    in :meth:`finalize` (:func:`gather_tree_from_array`) unless ``reorder_tensor_arrays=False``.
 
     Legacy equivalent: :class:`legacy_rnn.seq2seq.BeamSearchDecoder`.
     """
@@ -214,12 +216,11 @@ class BeamSearchDecoder:
     tracks_own_finished = True
 
     def __init__(self, cell, embedding, start_tokens, end_token: int, initial_state, beam_width: int,
-                 output_layer=None, length_penalty_weight: float = 0.0, coverage_penalty_weight: float = 0.0) -> None:
+                 output_layer=None, length_penalty_weight: float = 0.0, coverage_penalty_weight: float = 0.0,
+                 reorder_tensor_arrays: bool = True) -> None:
         if coverage_penalty_weight:
             raise NotImplementedError("coverage_penalty_weight != 0 is not supported by modern_rnn.seq2seq.")
-        if any(isinstance(s, tf.TensorArray) for s in nest.flatten(initial_state)):
-            raise NotImplementedError("BeamSearchDecoder with alignment_history=True is not supported; build the "
-                                      "AttentionWrapper with alignment_history=False for beam search.")
+        self.reorder_tensor_arrays = bool(reorder_tensor_arrays)
         self.cell, self.output_layer = cell, output_layer
         self._embedding_fn = _embedding_fn(embedding)
         self._start_tokens = tf.convert_to_tensor(start_tokens, tf.int32)
@@ -231,10 +232,14 @@ class BeamSearchDecoder:
         self._start_inputs = self._embedding_fn(tf.repeat(self._start_tokens[:, None], self.beam_width, axis=1))
 
     def _split(self, t):
-        return t if t.shape.rank == 0 else tf.reshape(t, [self.batch_size, self.beam_width] + t.shape[1:].as_list())
+        if isinstance(t, tf.TensorArray) or t.shape.rank == 0:
+            return t
+        return tf.reshape(t, [self.batch_size, self.beam_width] + t.shape[1:].as_list())
 
     def _merge(self, t):
-        return t if t.shape.rank == 0 else tf.reshape(t, [self.batch_size * self.beam_width] + t.shape[2:].as_list())
+        if isinstance(t, tf.TensorArray) or t.shape.rank == 0:
+            return t
+        return tf.reshape(t, [self.batch_size * self.beam_width] + t.shape[2:].as_list())
 
     def initialize(self):
         first = tf.one_hot(tf.zeros([self.batch_size], tf.int32), self.beam_width)
@@ -268,8 +273,9 @@ class BeamSearchDecoder:
         parent_finished = tf.gather(prev_finished, parent_ids, batch_dims=1)
         finished = tf.logical_or(parent_finished, tf.equal(word_ids, self.end_token))
         lengths = tf.gather(state.lengths, parent_ids, batch_dims=1) + tf.cast(tf.logical_not(parent_finished), tf.int64)
+        keep = lambda s: isinstance(s, tf.TensorArray) or s.shape.rank < 2  # noqa: E731  (history arrays, scalars)
         next_cell_state = nest.map_structure(
-            lambda s: s if s.shape.rank < 2 else tf.gather(s, parent_ids, batch_dims=1), next_cell_state)
+            lambda s: s if keep(s) else tf.gather(s, parent_ids, batch_dims=1), next_cell_state)
         next_state = BeamSearchDecoderState(next_cell_state, log_probs, finished, lengths, ())
         next_inputs = tf.where(tf.reduce_all(finished), self._start_inputs, self._embedding_fn(word_ids))
         return BeamSearchDecoderOutput(top_scores, word_ids, parent_ids), next_state, next_inputs, finished
@@ -277,7 +283,26 @@ class BeamSearchDecoder:
     def finalize(self, outputs, final_state, sequence_lengths):
         max_len = tf.reduce_max(final_state.lengths, axis=1)
         ids = gather_tree(outputs.predicted_ids, outputs.parent_ids, max_len, self.end_token)
+        if self.reorder_tensor_arrays:
+            final_state = final_state._replace(cell_state=nest.map_structure(
+                lambda t: gather_tree_from_array(t.stack(), outputs.parent_ids, final_state.lengths)
+                if isinstance(t, tf.TensorArray) else t, final_state.cell_state))
         return FinalBeamSearchDecoderOutput(predicted_ids=ids, beam_search_decoder_output=outputs), final_state
+
+
+def gather_tree_from_array(t, parent_ids, sequence_length):
+    """Re-sort ``t [T, B*W, ...]`` along the beams by back-tracking ``parent_ids [T, B, W]`` (steps past a beam's
+    ``sequence_length [B, W]`` keep their own beam): the stacked ``alignment_history`` of a beam search.
+
+    Legacy equivalent: ``legacy_rnn.seq2seq.beam_step.gather_tree_from_array`` (TF 1.15's function of that name).
+    """
+    steps, batch, width = parent_ids.shape
+    beam_ids = tf.tile(tf.range(width)[None, None, :], [steps, batch, 1])
+    sorted_ids = gather_tree(beam_ids, parent_ids, tf.reduce_max(sequence_length, axis=1), width + 1)
+    in_bound = tf.transpose(tf.sequence_mask(sequence_length, maxlen=steps), [2, 0, 1])
+    sorted_ids = tf.where(in_bound, sorted_ids, beam_ids)
+    ordered = tf.gather(tf.reshape(t, [steps, batch, width, -1]), sorted_ids, batch_dims=2)
+    return tf.reshape(ordered, tf.shape(t))
 
 
 def sequence_loss(logits, targets, weights, average_across_timesteps: bool = True, average_across_batch: bool = True,
