@@ -286,8 +286,9 @@ def _seeded(sess, seed) -> dict:
 
 
 @pytest.fixture(scope="module")
-def legacy_runs():
-    """Every OPTIONS cell over static_rnn in one graph (scope = option name), seeded; outputs, final states, arrays."""
+def legacy_runs(tmp_path_factory):
+    """Every OPTIONS cell over static_rnn in one graph (scope = option name), seeded; outputs, final states, arrays.
+    The graph, with the META_EXTRA cells, is exported as ``grid_options.meta`` in the session's temporary root."""
     rng = np.random.default_rng(17)
     xs = {name: rng.normal(0, 1, (B, T, depth)).astype(np.float32) for name, (_, _, depth, _) in OPTIONS.items()}
     with tf.Graph().as_default(), v1.Session() as sess:
@@ -302,6 +303,10 @@ def legacy_runs():
             loss = tf.reduce_sum(fetches[name][0] * _loss_weights(cell.output_size))
             variables = [v for v in v1.global_variables() if v.op.name.startswith(name + "/")]
             grads[name] = dict(zip(["x"] + [v.op.name for v in variables], tf.gradients(loss, [xt] + variables)))
+        for name, (cls, kwargs, depth, _) in META_EXTRA.items():  # for the .meta reader only
+            v1.nn.static_rnn(cls(U, forget_bias=META_FB, **kwargs), tf.unstack(v1.placeholder(
+                tf.float32, [None, T, depth]), axis=1), dtype=tf.float32, scope=name)
+        v1.train.export_meta_graph(str(tmp_path_factory.getbasetemp() / "grid_options.meta"))
         arrays = _seeded(sess, 5)
         got, grad_values = sess.run([fetches, grads])
     return xs, got, arrays, grad_values
@@ -622,3 +627,67 @@ def test_converted_by_hand_the_twins_reproduce_the_programs_logits_in_safe_mode(
 def _loaded_cell(model, cls):
     (cell,) = [layer.cell for layer in model.layers if type(getattr(layer, "cell", None)).__name__ == cls.__name__]
     return cell
+
+
+# -- the grid's configuration read back from the .meta (migration.checkpoint.grid_meta) -------------------------------
+def _cell_dir(scope: str, cls) -> str:
+    return f"{scope}/{'bidirectional_' if cls is BidirectionalGridLSTMCell else ''}grid_lstm_cell"
+
+
+@pytest.fixture(scope="module")
+def options_meta(legacy_runs, tmp_path_factory):
+    """The ``.meta`` of legacy_runs' graph: every OPTIONS cell and the META_EXTRA ones (TF 1.15's kernel-test coupled
+    grid, an offset-free bidirectional grid of two blocks), each forget_bias its own."""
+    from migration.checkpoint.meta import MetaGraph
+
+    return MetaGraph(str(tmp_path_factory.getbasetemp() / "grid_options.meta"))
+
+
+META_FB = 0.3
+META_EXTRA = dict(coupled_one_block=(GridLSTMCell, dict(feature_size=2, frequency_skip=1, num_frequency_blocks=[3],
+                                                        couple_input_forget_gates=True), 4, []),
+                  bidi_no_offset=(BidirectionalGridLSTMCell, dict(feature_size=1, frequency_skip=2,
+                                                                  num_frequency_blocks=[2, 2],
+                                                                  start_freqindex_list=[0, 4],
+                                                                  end_freqindex_list=[3, 7]), 7, []))
+META_OPTIONS = dict(OPTIONS, **META_EXTRA)
+
+
+@pytest.mark.parametrize("name", sorted(META_OPTIONS))
+def test_the_meta_gives_the_grids_configuration(options_meta, name):
+    from migration.checkpoint.grid_meta import grid_options
+
+    cls, kwargs, depth, _ = META_OPTIONS[name]
+    bidi = cls is BidirectionalGridLSTMCell
+    got = grid_options(options_meta, _cell_dir(name, cls), bidi)
+    assert got.pop("input_size") == depth
+    assert got.pop("forget_bias") == pytest.approx(  # (coupled gates: no f gate, no forget_bias; 1.0 returned)
+        1.0 if kwargs.get("couple_input_forget_gates") else META_FB if name in META_EXTRA else OPTIONS_FB)
+    assert slice_starts(got, depth) == slice_starts(kwargs, depth)  # the same slices (an equivalent slicing)
+    assert got["feature_size"] == kwargs["feature_size"]
+    assert got["num_frequency_blocks"] == kwargs["num_frequency_blocks"]
+    assert got["couple_input_forget_gates"] == bool(kwargs.get("couple_input_forget_gates"))
+    assert got["cell_clip"] == kwargs.get("cell_clip")
+    assert got.get("backward_slice_offset") == (kwargs.get("backward_slice_offset", 0) if bidi else None)
+    assert got.get("state_is_tuple", True) == kwargs.get("state_is_tuple", True)
+    if not kwargs.get("start_freqindex_list"):  # the program's own form when its single block covers the input
+        assert "start_freqindex_list" not in got and got["frequency_skip"] == kwargs["frequency_skip"]
+
+
+def test_the_meta_reader_refuses_what_it_cannot_read(options_meta, program):
+    """Negative controls: a cell the graph does not hold, and a grid whose slices are read as another cell's."""
+    from migration.checkpoint.grid_meta import grid_options
+    from migration.checkpoint.meta import MetaGraph
+    from migration.core.errors import MigrationError
+
+    with pytest.raises(MigrationError, match="no frequency Slice of the grid cell 'nowhere/grid_lstm_cell'"):
+        grid_options(options_meta, "nowhere/grid_lstm_cell", False)
+    with pytest.raises(MigrationError, match="grid_to_keras"):  # a bidirectional cell read as a one-way grid
+        grid_options(options_meta, "bidi_no_offset/bidirectional_grid_lstm_cell", False)
+    _, prefix, _, _ = program
+    meta = MetaGraph(prefix + ".meta")  # the Saver's .meta of the program: its arguments exactly
+    for scope, (cls, kwargs, fb) in PROGRAM.items():
+        got = grid_options(meta, _cell_dir(scope, cls), cls is BidirectionalGridLSTMCell)
+        assert got.pop("forget_bias") == pytest.approx(fb) and got.pop("input_size") == P_D
+        assert {k: v for k, v in got.items() if v not in (None, False)} == {
+            k: v for k, v in kwargs.items() if k != "use_peepholes"}
