@@ -23,13 +23,14 @@ several such scopes are refused, never guessed).
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Mapping, Optional
 
 import numpy as np
 
 from migration.checkpoint.meta import MetaGraph
 from migration.core.errors import MigrationError
 from migration.core.tfproto import make_ndarray
+from migration.families.grid_lstm import grid_tf1_names
 
 _ZEROS_OPS = ("Fill", "Const", "Zeros", "ZerosLike")
 
@@ -231,4 +232,53 @@ def _backward_offset(grid: _Grid, blocks: list[list[int]]) -> int:
     return offset
 
 
-__all__ = ["grid_options"]
+
+
+def grid_cell_config(meta: Optional[MetaGraph], cell_dir: str, shapes: Mapping[str, tuple[int, ...]],
+                     bidirectional: bool) -> tuple[dict, float]:
+    """The Keras twin's whole configuration of one grid cell and the program's forget_bias, from the checkpoint's
+    variable shapes under ``cell_dir`` (``shapes``: name below the cell directory -> shape) and the ``.meta``: units
+    from ``B_f_0 [G U]``, peepholes / shared weights / shards from which variables exist, the slicing from
+    :func:`grid_options`; every block's shapes checked against them. Refused (:class:`MigrationError`, naming the
+    option and the remedy) without a ``.meta`` (the checkpoint alone cannot tell gates from units nor give the
+    slicing) and for ``state_is_tuple=False`` with several blocks (the twin does not reproduce TF 1.15's block-0
+    offsets quirk)."""
+    remedy = ("convert it by hand: migration.families.grid_lstm.grid_to_keras(arrays, config, forget_bias) with the "
+              "program's arguments (docs/api-map.md#gridlstmcell)")
+    if meta is None:
+        raise MigrationError(f"the grid cell {cell_dir!r}: no .meta beside the checkpoint; feature_size, "
+                             "frequency_skip, num_frequency_blocks, start/end_freqindex_list, couple_input_forget_gates "
+                             "(3 or 4 gates: the shapes alone cannot tell gates from units) and forget_bias are "
+                             f"Python arguments of the program, read only from the graph. Put the .meta back, or {remedy}.")
+    options = grid_options(meta, cell_dir, bidirectional)
+    forget_bias, depth = options.pop("forget_bias"), options.pop("input_size")
+    if options.get("state_is_tuple") is False and len(options["num_frequency_blocks"]) > 1:
+        raise MigrationError(f"the grid cell {cell_dir!r} has state_is_tuple=False with "
+                             f"{len(options['num_frequency_blocks'])} blocks: TF 1.15 then reads every block's state at "
+                             "block 0's offsets, which the Keras twin does not reproduce; keep the legacy cell "
+                             "(legacy_rnn.grid_lstm.GridLSTMCell) for this model.")
+    d = "fwd/" if bidirectional else ""
+    gates = 3 if options["couple_input_forget_gates"] else 4
+    if f"{d}B_f_0" not in shapes or len(shapes[f"{d}B_f_0"]) != 1 or shapes[f"{d}B_f_0"][0] % gates:
+        raise MigrationError(f"the grid cell {cell_dir!r}: no `{d}B_f_0` of {gates} gate blocks among {sorted(shapes)}.")
+    units = shapes[f"{d}B_f_0"][0] // gates
+    config = dict(options, units=units, use_peepholes=f"{d}W_I_diag_freqf_0" in shapes,
+                  share_time_frequency_weights=f"{d}W_t_0_0" not in shapes,
+                  num_unit_shards=sum(1 for k in range(len(shapes)) if f"{d}W_f_0_{k}" in shapes))
+    expected = {}
+    for name in grid_tf1_names(config, bidirectional):
+        if name.rsplit("/", 1)[-1].startswith(("B_", "W_f_", "W_t_")) and "_diag_" not in name:
+            rows = options["feature_size"] + 2 * units
+            expected.update({f"{name}_{k}": (rows // config["num_unit_shards"] + (k < rows % config["num_unit_shards"]),
+                                             gates * units) for k in range(config["num_unit_shards"])}
+                            if name.rsplit("/", 1)[-1].startswith("W_") else {name: (gates * units,)})
+        else:
+            expected[name] = (units,)
+    if dict(shapes) != expected:
+        raise MigrationError(f"the grid cell {cell_dir!r}: its variables {dict(sorted(shapes.items()))} are not those "
+                             f"of the configuration the graph gives ({config}, input width {depth}): "
+                             f"{dict(sorted(expected.items()))}; {remedy}.")
+    return config, forget_bias
+
+
+__all__ = ["grid_options", "grid_cell_config"]

@@ -546,31 +546,33 @@ def test_convert_refuses_the_grid_checkpoint_naming_every_variable_and_the_remed
     err = capsys.readouterr().err
     assert all(k in err for k in grid_vars)
     assert "tf.contrib.rnn.GridLSTMCell weights" in err and "tf.contrib.rnn.BidirectionalGridLSTMCell weights" in err
-    assert "grid_to_keras" in err and "not read from the .meta" in err
+    assert "grid_to_keras" in err and "grid_cell_config" in err and "no family row" in err
     assert not os.path.exists(root / "out")
     assert run_cli("inspect", prefix) == 1  # listed as unrecognized, with the same reason
     printed = capsys.readouterr().out
     assert all(k in printed for k in grid_vars) and printed.count("does not convert this cell yet") >= len(grid_vars)
 
 
-def _keras_program(weights_for):
+def _keras_program(weights_for, configs=None):
     """The program as a Keras model on the twins: ([x, lengths] -> logits), weights from ``weights_for(scope,
-    config, forget_bias, bidirectional)``."""
+    config, forget_bias, bidirectional)``; ``configs``: scope -> (twin config, forget_bias) instead of PROGRAM's."""
     import modern_rnn
 
     x = keras.Input((P_T, P_D), name="x")
     length = keras.Input((), dtype="int32", name="lengths")
     lasts, cells = [], {}
-    for scope, (cls, kwargs, fb) in PROGRAM.items():
+    configs = configs or {scope: (dict(kwargs, units=U), fb) for scope, (_, kwargs, fb) in PROGRAM.items()}
+    for scope, (cls, _, _) in PROGRAM.items():
         bidi = cls is BidirectionalGridLSTMCell
         build = modern_grid.bidirectional_grid_lstm_cell if bidi else modern_grid.grid_lstm_cell
-        cells[scope] = build(U, forget_bias=fb, **kwargs)
+        config, fb = configs[scope]
+        cells[scope] = build(config["units"], forget_bias=fb, **{k: v for k, v in config.items() if k != "units"})
         outputs, _ = modern_rnn.dynamic_rnn(cells[scope], x, sequence_length=length)
         lasts.append(tf.gather(outputs, length - 1, batch_dims=1))
     head = keras.layers.Dense(3, name="head")
     model = keras.Model([x, length], head(keras.layers.Concatenate()(lasts)))
-    for scope, (cls, kwargs, fb) in PROGRAM.items():
-        cells[scope].set_weights(weights_for(scope, dict(kwargs, units=U), fb, cls is BidirectionalGridLSTMCell))
+    for scope, (cls, _, _) in PROGRAM.items():
+        cells[scope].set_weights(weights_for(scope, *configs[scope], cls is BidirectionalGridLSTMCell))
     return model, head, cells
 
 
@@ -585,7 +587,17 @@ def test_converted_by_hand_the_twins_reproduce_the_programs_logits_in_safe_mode(
         own = {k[len(cell_dir):]: v for k, v in arrays.items() if k.startswith(cell_dir)}
         return grid_to_keras(own, config, fb, bidi)
 
-    model, head, cells = _keras_program(weights_for)
+    # the configuration and forget_bias of each cell read from the checkpoint's shapes and its .meta (not PROGRAM's)
+    from migration.checkpoint.grid_meta import grid_cell_config
+    from migration.checkpoint.meta import MetaGraph
+
+    meta, configs = MetaGraph(prefix + ".meta"), {}
+    for scope, (cls, kwargs, fb) in PROGRAM.items():
+        cell_dir = _cell_dir(scope, cls)
+        shapes = {k[len(cell_dir) + 1:]: v.shape for k, v in arrays.items() if k.startswith(cell_dir + "/")}
+        configs[scope] = grid_cell_config(meta, cell_dir, shapes, cls is BidirectionalGridLSTMCell)
+        assert configs[scope][1] == pytest.approx(fb) and configs[scope][0]["units"] == U
+    model, head, cells = _keras_program(weights_for, configs)
     head.set_weights([arrays["head/kernel"], arrays["head/bias"]])
     path = str(tmp_path / "model.keras")
     model.save(path)
@@ -684,6 +696,20 @@ def test_the_meta_reader_refuses_what_it_cannot_read(options_meta, program):
         grid_options(options_meta, "nowhere/grid_lstm_cell", False)
     with pytest.raises(MigrationError, match="grid_to_keras"):  # a bidirectional cell read as a one-way grid
         grid_options(options_meta, "bidi_no_offset/bidirectional_grid_lstm_cell", False)
+    from migration.checkpoint.grid_meta import grid_cell_config
+
+    with pytest.raises(MigrationError, match="no .meta beside the checkpoint.*couple_input_forget_gates"):
+        grid_cell_config(None, "g/grid_lstm_cell", {"B_f_0": (12,), "W_f_0_0": (8, 12)}, False)
+    with pytest.raises(MigrationError, match="state_is_tuple=False with 2 blocks"):
+        grid_cell_config(options_meta, "concat_state_two_blocks/grid_lstm_cell", {}, False)
+    names = OPTIONS["peepholes_shared_clip_shards"][3]  # its own variables, then one with a wrong shape
+    shapes = dict({n: (U,) for n in names}, B_f_0=(4 * U,), W_f_0_0=(5, 4 * U), W_f_0_1=(4, 4 * U))  # F+2U = 9 rows
+    config, fb = grid_cell_config(options_meta, "peepholes_shared_clip_shards/grid_lstm_cell", shapes, False)
+    assert (config["num_unit_shards"], config["use_peepholes"], config["share_time_frequency_weights"],
+            config["units"], fb) == (2, True, True, U, OPTIONS_FB)
+    for wrong in ({"W_f_0_1": (5, 4 * U)}, {"W_F_diag_freqf_0": (U + 1,)}, {"B_t_0": (4 * U,)}):
+        with pytest.raises(MigrationError, match="are not those of the configuration the graph gives"):
+            grid_cell_config(options_meta, "peepholes_shared_clip_shards/grid_lstm_cell", dict(shapes, **wrong), False)
     _, prefix, _, _ = program
     meta = MetaGraph(prefix + ".meta")  # the Saver's .meta of the program: its arguments exactly
     for scope, (cls, kwargs, fb) in PROGRAM.items():
