@@ -15,10 +15,14 @@ signature, variable names and maths) and their Keras 2 twins.
   more than one block;
 * one real ``tf.compat.v1.train.Saver`` checkpoint of a program using both cells (dynamic_rnn, ragged lengths, a dense
   head, a loss): ``convert`` refuses it (exit 2, no output), naming every grid variable, the class and the remedy (the
-  frequency slicing is not in the checkpoint and not read from the ``.meta`` yet); converted by hand with the NumPy
+  frequency slicing is not in the checkpoint; no family row yet); converted by hand (the configuration read from
+  the ``.meta`` by ``grid_cell_config``) with the NumPy
   converters, the Keras model (the twins) saved as ``.keras`` loads in safe mode and reproduces the program's logits
   within 1e-5 (a wrong forget_bias does not); the arrays converted back restore into the legacy graph and reproduce
-  its outputs.
+  its outputs;
+* the grid's configuration read back from the ``.meta`` (:mod:`migration.checkpoint.grid_meta`) for every option cell
+  (static_rnn) and the program's Saver ``.meta`` (dynamic_rnn), and its refusals (no ``.meta``, a cell the graph does
+  not hold, the concatenated state of several blocks, shapes that do not fit).
 """
 from __future__ import annotations
 
