@@ -145,19 +145,30 @@ class _Grid:
 
 
 def _locate(meta: MetaGraph, cell_dir: str) -> tuple[dict, str]:
-    """The graph context and the op scope of the cell's first call: ``cell_dir`` itself, or the one op scope ending
-    with ``/cell_dir`` (``static_rnn`` under ``variable_scope('s')`` puts the ops under ``s/s/grid_lstm_cell``, a
-    ``name_scope`` prefixes them); several candidates are refused, never guessed."""
+    """The graph context and the op scope of the cell's first call: ``cell_dir`` itself (TF 2 while functions), else
+    the one in a TF 1.x while frame (``parent/while/<a suffix of parent>/cell``: ``outer/enc/while/enc/grid_lstm_cell``
+    for ``outer/enc/grid_lstm_cell``), else ``parent/cell_dir``
+    (``static_rnn`` under ``variable_scope('parent')``), else the one op scope ending with ``/cell_dir`` (a
+    ``name_scope`` prefix); several candidates are refused, never guessed."""
+    parent, _, cell = cell_dir.rpartition("/")
     found = {}
     for ctx in meta.contexts:
         for name, node in ctx.nodes.items():
             op_dir = name.rsplit("/", 1)[0] if "/" in name else ""
-            if node.op == "Slice" and (op_dir == cell_dir or op_dir.endswith("/" + cell_dir)):
+            if node.op == "Slice" and (op_dir == cell_dir or op_dir.endswith("/" + cell)):
                 found.setdefault(op_dir, ctx.nodes)
-    if cell_dir in found:
-        return found[cell_dir], cell_dir
-    if len(found) == 1:
-        return next(iter(found.values())), next(iter(found))
+
+    def in_frame(op_dir: str) -> bool:  # TF 1.x while frame of dynamic_rnn(scope=parent): parent/while/<tail>/cell
+        middle = op_dir[len(parent) + len("/while/"):-len(cell) - 1]
+        return op_dir.startswith(f"{parent}/while/") and op_dir.endswith(f"/{cell}") and bool(middle) and (
+            parent == middle or parent.endswith("/" + middle))
+
+    for tier in ([cell_dir], [d for d in found if parent and in_frame(d)],
+                 [f"{parent}/{cell_dir}"],  # static_rnn under variable_scope(parent)
+                 [d for d in found if d.endswith("/" + cell_dir)]):  # a name_scope prefix
+        if len(tier) == 1 and tier[0] in found:
+            return found[tier[0]], tier[0]
+    found = {d: n for d, n in found.items() if d.endswith("/" + cell_dir) or in_frame(d)}
     remedy = "Convert it by hand: migration.families.grid_lstm.grid_to_keras (docs/api-map.md#gridlstmcell)."
     if not found:
         raise MigrationError(f"{meta.path!r}: no frequency Slice of the grid cell {cell_dir!r} in the graph (called "

@@ -721,3 +721,44 @@ def test_the_meta_reader_refuses_what_it_cannot_read(options_meta, program):
         assert got.pop("forget_bias") == pytest.approx(fb) and got.pop("input_size") == P_D
         assert {k: v for k, v in got.items() if v not in (None, False)} == {
             k: v for k, v in kwargs.items() if k != "use_peepholes"}
+
+
+def test_the_meta_reader_reads_tf1_while_frames(tmp_path):
+    """A TF 1.x program's .meta (control flow v1: the loop body in the main graph, ``enc/while/enc/...``): read the
+    same; op scopes that end with the asked directory are told apart by the frame (``outer/enc/while/outer/enc``),
+    and the asked directory is refused when only op scopes that merely end with it hold it, several of them
+    (``enc/grid_lstm_cell``: ``tower/enc/enc/...`` and ``outer/enc/while/outer/enc/...``; negative control)."""
+    from tensorflow.python.ops import control_flow_util
+
+    from migration.checkpoint.grid_meta import grid_options
+    from migration.checkpoint.meta import MetaGraph
+    from migration.core.errors import MigrationError
+
+    kwargs = dict(feature_size=3, frequency_skip=1, num_frequency_blocks=[2, 1], start_freqindex_list=[0, 3],
+                  end_freqindex_list=[4, 6], backward_slice_offset=-1)
+    path = str(tmp_path / "v1.meta")
+    assert control_flow_util.ENABLE_CONTROL_FLOW_V2
+    v1.disable_control_flow_v2()
+    try:
+        with tf.Graph().as_default():
+            x = v1.placeholder(tf.float32, [None, T, P_D])
+            v1.nn.dynamic_rnn(BidirectionalGridLSTMCell(U, forget_bias=0.45, **kwargs), x, dtype=tf.float32,
+                              scope="enc")
+            v1.nn.dynamic_rnn(GridLSTMCell(U, forget_bias=0.55, feature_size=2, frequency_skip=2,
+                                           num_frequency_blocks=[3]), x, dtype=tf.float32, scope="outer/enc")
+            with tf.name_scope("tower"):  # ops under tower/... only: the name scope prefix
+                v1.nn.static_rnn(GridLSTMCell(U, feature_size=2, frequency_skip=2, num_frequency_blocks=[3]),
+                                 tf.unstack(x, axis=1), dtype=tf.float32, scope="enc")
+            v1.train.export_meta_graph(path)
+    finally:
+        v1.enable_control_flow_v2()
+    meta = MetaGraph(path)
+    assert not any(f for ctx in meta.contexts if (f := ctx.function))  # no while functions: TF 1.x frames
+    got = grid_options(meta, "enc/bidirectional_grid_lstm_cell", True)
+    assert got.pop("forget_bias") == pytest.approx(0.45) and got.pop("input_size") == P_D
+    assert {k: v for k, v in got.items() if v not in (None, False)} == kwargs
+    got = grid_options(meta, "outer/enc/grid_lstm_cell", False)
+    assert (got["forget_bias"], got["feature_size"], got["frequency_skip"], got["num_frequency_blocks"]) == (
+        pytest.approx(0.55), 2, 2, [3])
+    with pytest.raises(MigrationError, match="matches several op scopes"):
+        grid_options(meta, "enc/grid_lstm_cell", False)
