@@ -24,13 +24,15 @@ from migration.core.errors import ShapeError
 
 
 #: the cell directories of the two classes -> why ``convert`` refuses them and what to do instead (the recognizer's
-#: message for their variables; until a family row reads the slicing from the ``.meta``)
+#: message for their variables, until a family row wires :mod:`migration.checkpoint.grid_meta` into ``convert``)
 UNCONVERTED_DIRS: dict[str, str] = {
-    cls_dir: (f"tf.contrib.rnn.{cls} weights: `rnn-migrate convert` does not convert this cell yet (its frequency "
-              "slicing, i.e. feature_size, frequency_skip, num_frequency_blocks, start/end_freqindex_list, and "
-              "couple_input_forget_gates are Python arguments of the program, not in the checkpoint, and are not "
-              "read from the .meta yet). Convert it by hand: migration.families.grid_lstm.grid_to_keras(arrays, "
-              f"config, forget_bias{', bidirectional=True' if cls.startswith('Bi') else ''}) gives the weights of "
+    cls_dir: (f"tf.contrib.rnn.{cls} weights: `rnn-migrate convert` does not convert this cell yet (no family row; "
+              "its frequency slicing, i.e. feature_size, frequency_skip, num_frequency_blocks, "
+              "start/end_freqindex_list, and couple_input_forget_gates are Python arguments of the program, not in "
+              "the checkpoint). Convert it by hand: config, forget_bias = migration.checkpoint.grid_meta."
+              "grid_cell_config(MetaGraph(prefix + '.meta'), cell_dir, shapes, bidirectional) reads them from the "
+              ".meta; migration.families.grid_lstm.grid_to_keras(arrays, config, forget_bias"
+              f"{', bidirectional=True' if cls.startswith('Bi') else ''}) gives the weights of "
               f"modern_rnn.grid_lstm.{cls}(**config) (docs/api-map.md#{cls.lower()})")
     for cls_dir, cls in (("grid_lstm_cell", "GridLSTMCell"),
                          ("bidirectional_grid_lstm_cell", "BidirectionalGridLSTMCell"))}

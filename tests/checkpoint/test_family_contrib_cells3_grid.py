@@ -15,10 +15,14 @@ signature, variable names and maths) and their Keras 2 twins.
   more than one block;
 * one real ``tf.compat.v1.train.Saver`` checkpoint of a program using both cells (dynamic_rnn, ragged lengths, a dense
   head, a loss): ``convert`` refuses it (exit 2, no output), naming every grid variable, the class and the remedy (the
-  frequency slicing is not in the checkpoint and not read from the ``.meta`` yet); converted by hand with the NumPy
+  frequency slicing is not in the checkpoint; no family row yet); converted by hand (the configuration read from
+  the ``.meta`` by ``grid_cell_config``) with the NumPy
   converters, the Keras model (the twins) saved as ``.keras`` loads in safe mode and reproduces the program's logits
   within 1e-5 (a wrong forget_bias does not); the arrays converted back restore into the legacy graph and reproduce
-  its outputs.
+  its outputs;
+* the grid's configuration read back from the ``.meta`` (:mod:`migration.checkpoint.grid_meta`) for every option cell
+  (static_rnn) and the program's Saver ``.meta`` (dynamic_rnn), and its refusals (no ``.meta``, a cell the graph does
+  not hold, the concatenated state of several blocks, shapes that do not fit).
 """
 from __future__ import annotations
 
@@ -286,8 +290,9 @@ def _seeded(sess, seed) -> dict:
 
 
 @pytest.fixture(scope="module")
-def legacy_runs():
-    """Every OPTIONS cell over static_rnn in one graph (scope = option name), seeded; outputs, final states, arrays."""
+def legacy_runs(tmp_path_factory):
+    """Every OPTIONS cell over static_rnn in one graph (scope = option name), seeded; outputs, final states, arrays.
+    The graph, with the META_EXTRA cells, is exported as ``grid_options.meta`` in the session's temporary root."""
     rng = np.random.default_rng(17)
     xs = {name: rng.normal(0, 1, (B, T, depth)).astype(np.float32) for name, (_, _, depth, _) in OPTIONS.items()}
     with tf.Graph().as_default(), v1.Session() as sess:
@@ -302,6 +307,10 @@ def legacy_runs():
             loss = tf.reduce_sum(fetches[name][0] * _loss_weights(cell.output_size))
             variables = [v for v in v1.global_variables() if v.op.name.startswith(name + "/")]
             grads[name] = dict(zip(["x"] + [v.op.name for v in variables], tf.gradients(loss, [xt] + variables)))
+        for name, (cls, kwargs, depth, _) in META_EXTRA.items():  # for the .meta reader only
+            v1.nn.static_rnn(cls(U, forget_bias=META_FB, **kwargs), tf.unstack(v1.placeholder(
+                tf.float32, [None, T, depth]), axis=1), dtype=tf.float32, scope=name)
+        v1.train.export_meta_graph(str(tmp_path_factory.getbasetemp() / "grid_options.meta"))
         arrays = _seeded(sess, 5)
         got, grad_values = sess.run([fetches, grads])
     return xs, got, arrays, grad_values
@@ -541,31 +550,33 @@ def test_convert_refuses_the_grid_checkpoint_naming_every_variable_and_the_remed
     err = capsys.readouterr().err
     assert all(k in err for k in grid_vars)
     assert "tf.contrib.rnn.GridLSTMCell weights" in err and "tf.contrib.rnn.BidirectionalGridLSTMCell weights" in err
-    assert "grid_to_keras" in err and "not read from the .meta" in err
+    assert "grid_to_keras" in err and "grid_cell_config" in err and "no family row" in err
     assert not os.path.exists(root / "out")
     assert run_cli("inspect", prefix) == 1  # listed as unrecognized, with the same reason
     printed = capsys.readouterr().out
     assert all(k in printed for k in grid_vars) and printed.count("does not convert this cell yet") >= len(grid_vars)
 
 
-def _keras_program(weights_for):
+def _keras_program(weights_for, configs=None):
     """The program as a Keras model on the twins: ([x, lengths] -> logits), weights from ``weights_for(scope,
-    config, forget_bias, bidirectional)``."""
+    config, forget_bias, bidirectional)``; ``configs``: scope -> (twin config, forget_bias) instead of PROGRAM's."""
     import modern_rnn
 
     x = keras.Input((P_T, P_D), name="x")
     length = keras.Input((), dtype="int32", name="lengths")
     lasts, cells = [], {}
-    for scope, (cls, kwargs, fb) in PROGRAM.items():
+    configs = configs or {scope: (dict(kwargs, units=U), fb) for scope, (_, kwargs, fb) in PROGRAM.items()}
+    for scope, (cls, _, _) in PROGRAM.items():
         bidi = cls is BidirectionalGridLSTMCell
         build = modern_grid.bidirectional_grid_lstm_cell if bidi else modern_grid.grid_lstm_cell
-        cells[scope] = build(U, forget_bias=fb, **kwargs)
+        config, fb = configs[scope]
+        cells[scope] = build(config["units"], forget_bias=fb, **{k: v for k, v in config.items() if k != "units"})
         outputs, _ = modern_rnn.dynamic_rnn(cells[scope], x, sequence_length=length)
         lasts.append(tf.gather(outputs, length - 1, batch_dims=1))
     head = keras.layers.Dense(3, name="head")
     model = keras.Model([x, length], head(keras.layers.Concatenate()(lasts)))
-    for scope, (cls, kwargs, fb) in PROGRAM.items():
-        cells[scope].set_weights(weights_for(scope, dict(kwargs, units=U), fb, cls is BidirectionalGridLSTMCell))
+    for scope, (cls, _, _) in PROGRAM.items():
+        cells[scope].set_weights(weights_for(scope, *configs[scope], cls is BidirectionalGridLSTMCell))
     return model, head, cells
 
 
@@ -580,7 +591,17 @@ def test_converted_by_hand_the_twins_reproduce_the_programs_logits_in_safe_mode(
         own = {k[len(cell_dir):]: v for k, v in arrays.items() if k.startswith(cell_dir)}
         return grid_to_keras(own, config, fb, bidi)
 
-    model, head, cells = _keras_program(weights_for)
+    # the configuration and forget_bias of each cell read from the checkpoint's shapes and its .meta (not PROGRAM's)
+    from migration.checkpoint.grid_meta import grid_cell_config
+    from migration.checkpoint.meta import MetaGraph
+
+    meta, configs = MetaGraph(prefix + ".meta"), {}
+    for scope, (cls, kwargs, fb) in PROGRAM.items():
+        cell_dir = _cell_dir(scope, cls)
+        shapes = {k[len(cell_dir) + 1:]: v.shape for k, v in arrays.items() if k.startswith(cell_dir + "/")}
+        configs[scope] = grid_cell_config(meta, cell_dir, shapes, cls is BidirectionalGridLSTMCell)
+        assert configs[scope][1] == pytest.approx(fb) and configs[scope][0]["units"] == U
+    model, head, cells = _keras_program(weights_for, configs)
     head.set_weights([arrays["head/kernel"], arrays["head/bias"]])
     path = str(tmp_path / "model.keras")
     model.save(path)
@@ -622,3 +643,122 @@ def test_converted_by_hand_the_twins_reproduce_the_programs_logits_in_safe_mode(
 def _loaded_cell(model, cls):
     (cell,) = [layer.cell for layer in model.layers if type(getattr(layer, "cell", None)).__name__ == cls.__name__]
     return cell
+
+
+# -- the grid's configuration read back from the .meta (migration.checkpoint.grid_meta) -------------------------------
+def _cell_dir(scope: str, cls) -> str:
+    return f"{scope}/{'bidirectional_' if cls is BidirectionalGridLSTMCell else ''}grid_lstm_cell"
+
+
+@pytest.fixture(scope="module")
+def options_meta(legacy_runs, tmp_path_factory):
+    """The ``.meta`` of legacy_runs' graph: every OPTIONS cell and the META_EXTRA ones (TF 1.15's kernel-test coupled
+    grid, an offset-free bidirectional grid of two blocks), each forget_bias its own."""
+    from migration.checkpoint.meta import MetaGraph
+
+    return MetaGraph(str(tmp_path_factory.getbasetemp() / "grid_options.meta"))
+
+
+META_FB = 0.3
+META_EXTRA = dict(coupled_one_block=(GridLSTMCell, dict(feature_size=2, frequency_skip=1, num_frequency_blocks=[3],
+                                                        couple_input_forget_gates=True), 4, []),
+                  bidi_no_offset=(BidirectionalGridLSTMCell, dict(feature_size=1, frequency_skip=2,
+                                                                  num_frequency_blocks=[2, 2],
+                                                                  start_freqindex_list=[0, 4],
+                                                                  end_freqindex_list=[3, 7]), 7, []))
+META_OPTIONS = dict(OPTIONS, **META_EXTRA)
+
+
+@pytest.mark.parametrize("name", sorted(META_OPTIONS))
+def test_the_meta_gives_the_grids_configuration(options_meta, name):
+    from migration.checkpoint.grid_meta import grid_options
+
+    cls, kwargs, depth, _ = META_OPTIONS[name]
+    bidi = cls is BidirectionalGridLSTMCell
+    got = grid_options(options_meta, _cell_dir(name, cls), bidi)
+    assert got.pop("input_size") == depth
+    assert got.pop("forget_bias") == pytest.approx(  # (coupled gates: no f gate, no forget_bias; 1.0 returned)
+        1.0 if kwargs.get("couple_input_forget_gates") else META_FB if name in META_EXTRA else OPTIONS_FB)
+    assert slice_starts(got, depth) == slice_starts(kwargs, depth)  # the same slices (an equivalent slicing)
+    assert got["feature_size"] == kwargs["feature_size"]
+    assert got["num_frequency_blocks"] == kwargs["num_frequency_blocks"]
+    assert got["couple_input_forget_gates"] == bool(kwargs.get("couple_input_forget_gates"))
+    assert got["cell_clip"] == kwargs.get("cell_clip")
+    assert got.get("backward_slice_offset") == (kwargs.get("backward_slice_offset", 0) if bidi else None)
+    assert got.get("state_is_tuple", True) == kwargs.get("state_is_tuple", True)
+    if not kwargs.get("start_freqindex_list"):  # the program's own form when its single block covers the input
+        assert "start_freqindex_list" not in got and got["frequency_skip"] == kwargs["frequency_skip"]
+
+
+def test_the_meta_reader_refuses_what_it_cannot_read(options_meta, program):
+    """Negative controls: a cell the graph does not hold, and a grid whose slices are read as another cell's."""
+    from migration.checkpoint.grid_meta import grid_options
+    from migration.checkpoint.meta import MetaGraph
+    from migration.core.errors import MigrationError
+
+    with pytest.raises(MigrationError, match="no frequency Slice of the grid cell 'nowhere/grid_lstm_cell'"):
+        grid_options(options_meta, "nowhere/grid_lstm_cell", False)
+    with pytest.raises(MigrationError, match="grid_to_keras"):  # a bidirectional cell read as a one-way grid
+        grid_options(options_meta, "bidi_no_offset/bidirectional_grid_lstm_cell", False)
+    from migration.checkpoint.grid_meta import grid_cell_config
+
+    with pytest.raises(MigrationError, match="no .meta beside the checkpoint.*couple_input_forget_gates"):
+        grid_cell_config(None, "g/grid_lstm_cell", {"B_f_0": (12,), "W_f_0_0": (8, 12)}, False)
+    with pytest.raises(MigrationError, match="state_is_tuple=False with 2 blocks"):
+        grid_cell_config(options_meta, "concat_state_two_blocks/grid_lstm_cell", {}, False)
+    names = OPTIONS["peepholes_shared_clip_shards"][3]  # its own variables, then one with a wrong shape
+    shapes = dict({n: (U,) for n in names}, B_f_0=(4 * U,), W_f_0_0=(5, 4 * U), W_f_0_1=(4, 4 * U))  # F+2U = 9 rows
+    config, fb = grid_cell_config(options_meta, "peepholes_shared_clip_shards/grid_lstm_cell", shapes, False)
+    assert (config["num_unit_shards"], config["use_peepholes"], config["share_time_frequency_weights"],
+            config["units"], fb) == (2, True, True, U, OPTIONS_FB)
+    for wrong in ({"W_f_0_1": (5, 4 * U)}, {"W_F_diag_freqf_0": (U + 1,)}, {"B_t_0": (4 * U,)}):
+        with pytest.raises(MigrationError, match="are not those of the configuration the graph gives"):
+            grid_cell_config(options_meta, "peepholes_shared_clip_shards/grid_lstm_cell", dict(shapes, **wrong), False)
+    _, prefix, _, _ = program
+    meta = MetaGraph(prefix + ".meta")  # the Saver's .meta of the program: its arguments exactly
+    for scope, (cls, kwargs, fb) in PROGRAM.items():
+        got = grid_options(meta, _cell_dir(scope, cls), cls is BidirectionalGridLSTMCell)
+        assert got.pop("forget_bias") == pytest.approx(fb) and got.pop("input_size") == P_D
+        assert {k: v for k, v in got.items() if v not in (None, False)} == {
+            k: v for k, v in kwargs.items() if k != "use_peepholes"}
+
+
+def test_the_meta_reader_reads_tf1_while_frames(tmp_path):
+    """A TF 1.x program's .meta (control flow v1: the loop body in the main graph, ``enc/while/enc/...``): read the
+    same; op scopes that end with the asked directory are told apart by the frame (``outer/enc/while/outer/enc``),
+    and the asked directory is refused when only op scopes that merely end with it hold it, several of them
+    (``enc/grid_lstm_cell``: ``tower/enc/enc/...`` and ``outer/enc/while/outer/enc/...``; negative control)."""
+    from tensorflow.python.ops import control_flow_util
+
+    from migration.checkpoint.grid_meta import grid_options
+    from migration.checkpoint.meta import MetaGraph
+    from migration.core.errors import MigrationError
+
+    kwargs = dict(feature_size=3, frequency_skip=1, num_frequency_blocks=[2, 1], start_freqindex_list=[0, 3],
+                  end_freqindex_list=[4, 6], backward_slice_offset=-1)
+    path = str(tmp_path / "v1.meta")
+    assert control_flow_util.ENABLE_CONTROL_FLOW_V2
+    v1.disable_control_flow_v2()
+    try:
+        with tf.Graph().as_default():
+            x = v1.placeholder(tf.float32, [None, T, P_D])
+            v1.nn.dynamic_rnn(BidirectionalGridLSTMCell(U, forget_bias=0.45, **kwargs), x, dtype=tf.float32,
+                              scope="enc")
+            v1.nn.dynamic_rnn(GridLSTMCell(U, forget_bias=0.55, feature_size=2, frequency_skip=2,
+                                           num_frequency_blocks=[3]), x, dtype=tf.float32, scope="outer/enc")
+            with tf.name_scope("tower"):  # ops under tower/... only: the name scope prefix
+                v1.nn.static_rnn(GridLSTMCell(U, feature_size=2, frequency_skip=2, num_frequency_blocks=[3]),
+                                 tf.unstack(x, axis=1), dtype=tf.float32, scope="enc")
+            v1.train.export_meta_graph(path)
+    finally:
+        v1.enable_control_flow_v2()
+    meta = MetaGraph(path)
+    assert not any(f for ctx in meta.contexts if (f := ctx.function))  # no while functions: TF 1.x frames
+    got = grid_options(meta, "enc/bidirectional_grid_lstm_cell", True)
+    assert got.pop("forget_bias") == pytest.approx(0.45) and got.pop("input_size") == P_D
+    assert {k: v for k, v in got.items() if v not in (None, False)} == kwargs
+    got = grid_options(meta, "outer/enc/grid_lstm_cell", False)
+    assert (got["forget_bias"], got["feature_size"], got["frequency_skip"], got["num_frequency_blocks"]) == (
+        pytest.approx(0.55), 2, 2, [3])
+    with pytest.raises(MigrationError, match="matches several op scopes"):
+        grid_options(meta, "enc/grid_lstm_cell", False)
