@@ -122,11 +122,44 @@ def _tf1_forward(case: Case, x, lengths):
     return out, legacy_rnn.flatten_state(state)
 
 
+def _values_for_every_variable(case: Case, variables, set_weights, rng) -> list[tuple[object, np.ndarray]]:
+    """(variable, value) for every TF1 variable of the case: ``set_weights(direction, layer)`` per cell, or random TF1
+    values; every variable must get exactly one value."""
+    pairs = []
+    for direction in case.directions:
+        for layer in range(case.layers):
+            prefix = case.cell_prefix(direction, layer)
+            values = (set_weights(direction, layer) if set_weights else
+                      random_tf1_weights(case.spec, case.input_size(layer), rng))
+            for name, value in values.items():
+                var = [v for v in variables if v.op.name == prefix + name]
+                assert len(var) == 1, f"no TF1 variable {prefix + name}; graph has {[v.op.name for v in variables]}"
+                pairs.append((var[0], value))
+    assert len(pairs) == len(variables), f"unassigned variables: {[v.op.name for v in variables]}"
+    return pairs
+
+
+@dataclasses.dataclass
+class Tf1Graph:
+    """A case's TF1 graph and its open session, kept by :func:`run_tf1` (``keep``) so that the table's other
+    direction runs the same graph with other variable values and inputs (:func:`rerun_tf1`) instead of building it
+    again: building the graph costs far more than running it."""
+    case: Case
+    graph: object
+    sess: object
+    x: object
+    out: object
+    states: list
+    variables: list
+
+
 def run_tf1(case: Case, x_np: np.ndarray, loss_weights, set_weights: Optional[Callable[[str], dict]] = None,
-            seed: int = 0, via_checkpoint: bool = True, with_grads: bool = True) -> Tf1Result:
+            seed: int = 0, via_checkpoint: bool = True, with_grads: bool = True,
+            keep: Optional[dict] = None) -> Tf1Result:
     """Build the case as a TF1 graph; ``set_weights(prefix)`` gives the arrays of one cell (by name under the cell
     scope), or random TF1 values are drawn. With ``via_checkpoint`` the values are read back from a real Saver
-    checkpoint (what users hold) rather than from the session."""
+    checkpoint (what users hold) rather than from the session. With ``keep`` (a dict), the graph and its open
+    session are stored in ``keep[case.name]`` as a :class:`Tf1Graph` for :func:`rerun_tf1`."""
     rng = np.random.default_rng(seed)
     with legacy_rnn.new_graph(seed) as graph:
         feed_x = np.transpose(x_np, (1, 0, 2)) if case.time_major else x_np
@@ -137,18 +170,9 @@ def run_tf1(case: Case, x_np: np.ndarray, loss_weights, set_weights: Optional[Ca
             tf.reduce_sum(s * w) for s, w in zip(states, loss_weights[1:]))
         variables = v1.trainable_variables()
         grads = tf.gradients(loss, variables) if with_grads else []
-        assigns = []
-        for direction in case.directions:
-            for layer in range(case.layers):
-                prefix = case.cell_prefix(direction, layer)
-                values = (set_weights(direction, layer) if set_weights else
-                          random_tf1_weights(case.spec, case.input_size(layer), rng))
-                for name, value in values.items():
-                    var = [v for v in variables if v.op.name == prefix + name]
-                    assert len(var) == 1, f"no TF1 variable {prefix + name}; graph has {[v.op.name for v in variables]}"
-                    assigns.append(var[0].assign(value))
-        assert len(assigns) == len(variables), f"unassigned variables: {[v.op.name for v in variables]}"
-        with v1.Session(graph=graph, config=FAST_SESSION) as sess:
+        assigns = [var.assign(value) for var, value in _values_for_every_variable(case, variables, set_weights, rng)]
+        sess = v1.Session(graph=graph, config=FAST_SESSION)
+        try:
             legacy_rnn.initialize(sess)
             sess.run(assigns)
             out_v, states_v, grads_v = sess.run([out, states, grads], {x: feed_x})
@@ -159,7 +183,31 @@ def run_tf1(case: Case, x_np: np.ndarray, loss_weights, set_weights: Optional[Ca
                     weights = {v.op.name: reader.get_tensor(v.op.name) for v in variables}
             else:
                 weights = dict(zip([v.op.name for v in variables], sess.run(variables)))
+        except BaseException:
+            sess.close()
+            raise
+        if keep is None:
+            sess.close()
+        else:
+            keep[case.name] = Tf1Graph(case, graph, sess, x, out, states, variables)
     return Tf1Result(out_v, list(states_v), weights, dict(zip([v.op.name for v in variables], grads_v)) if with_grads else {})
+
+
+def rerun_tf1(kept: Tf1Graph, x_np: np.ndarray, set_weights: Callable) -> Tf1Result:
+    """``run_tf1(kept.case, x_np, _, set_weights, via_checkpoint=False, with_grads=False)`` on the graph
+    :func:`run_tf1` kept: every variable is loaded with the value ``set_weights`` gives (no op is added), the forward
+    pass runs on ``x_np``; the session is closed afterwards."""
+    case = kept.case
+    try:
+        with kept.graph.as_default():
+            for var, value in _values_for_every_variable(case, kept.variables, set_weights, None):
+                var.load(value, kept.sess)
+            feed_x = np.transpose(x_np, (1, 0, 2)) if case.time_major else x_np
+            out_v, states_v = kept.sess.run([kept.out, kept.states], {kept.x: feed_x})
+            weights = dict(zip([v.op.name for v in kept.variables], kept.sess.run(kept.variables)))
+    finally:
+        kept.sess.close()
+    return Tf1Result(out_v, list(states_v), weights, {})
 
 
 # ---------------------------------------------------------------------------------------------------- Keras side
@@ -176,8 +224,12 @@ def _keras_cells(case: Case):
     return [modern_rnn.cell_from_spec(s, input_size=DEPTH) for s in case.specs]
 
 
-def _keras_forward(case: Case, x, cells_by_dir):
-    lengths = tf.constant(LENGTHS) if case.ragged else None
+def _keras_forward(case: Case, x, cells_by_dir, build_only: bool = False):
+    """The case's Keras forward pass. ``build_only``: one time step and no lengths, enough to build every cell (the
+    weights do not depend on the sequence length) at a fraction of the full pass's cost."""
+    lengths = tf.constant(LENGTHS) if case.ragged and not build_only else None
+    if build_only:
+        x = x[:, :1]
 
     def top(cells):
         return cells[0] if case.layers == 1 else cells_by_dir.setdefault(("stack", id(cells)), modern_rnn.multi_rnn_cell(cells))
@@ -213,7 +265,7 @@ def run_keras(case: Case, x_np: np.ndarray, loss_weights, set_weights: Optional[
     rng = np.random.default_rng(seed)
     cells_by_dir = {d: _keras_cells(case) for d in case.directions}
     x = tf.constant(x_np)
-    _keras_forward(case, x, cells_by_dir)  # builds every cell
+    _keras_forward(case, x, cells_by_dir, build_only=True)  # builds every cell
     for d in case.directions:
         for layer, cell in enumerate(cells_by_dir[d]):
             values = (set_weights(d, layer) if set_weights else

@@ -21,7 +21,7 @@ from migration import converters
 from migration.cudnn_converters import cudnn_gru_gradient_to_keras
 from migration.core.specs import CellSpec
 
-from .harness import LENGTHS, Case, loss_weights, random_inputs, run_keras, run_tf1
+from .harness import LENGTHS, Case, loss_weights, random_inputs, rerun_tf1, run_keras, run_tf1
 from .reference import bidirectional, unroll
 
 ATOL_OUT, ATOL_GRAD = 1e-5, 1e-4
@@ -124,10 +124,20 @@ def _check(case: Case, tf1, keras, x):
         _assert_close(keras_grads, converted, ATOL_GRAD, f"gradients {d or 'uni'} layer {layer}")
 
 
+#: case name -> the TF1 graph (open session) test_tf1_checkpoint_into_keras built, for test_keras_weights_into_tf1 of
+#: the same case to run with its own weights and inputs instead of building the same graph again (about half a second
+#: each, 161 times). tests/core/conftest.py runs the two tests of a case one after the other, on one xdist worker;
+#: when the first did not run there (-k, a failure before it), the second builds its own graph as before.
+_KEPT: dict = {}
+_KEEP_AT_MOST = 4  # open sessions
+
+
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_tf1_checkpoint_into_keras(case: Case) -> None:
     x, lw = random_inputs(0), loss_weights(case)
-    tf1 = run_tf1(case, x, lw, seed=11)
+    while len(_KEPT) >= _KEEP_AT_MOST:  # the other direction never came for the oldest (filtered out): close it
+        _KEPT.pop(next(iter(_KEPT))).sess.close()
+    tf1 = run_tf1(case, x, lw, seed=11, keep=_KEPT)
 
     def from_checkpoint(direction: str, layer: int):
         arrays = _cell_arrays(tf1.weights, case.cell_prefix(direction, layer))
@@ -146,7 +156,11 @@ def test_keras_weights_into_tf1(case: Case) -> None:
     def from_keras(direction: str, layer: int):
         return converters.cell_to_tf1(case.spec, keras_weights[(direction, layer)])
 
-    tf1 = run_tf1(case, x, lw, set_weights=from_keras, via_checkpoint=False, with_grads=False)
+    kept = _KEPT.pop(case.name, None)
+    if kept is not None:  # the same graph, every variable loaded with the converted Keras weights, fed this x
+        tf1 = rerun_tf1(kept, x, from_keras)
+    else:
+        tf1 = run_tf1(case, x, lw, set_weights=from_keras, via_checkpoint=False, with_grads=False)
     _check(case, tf1, keras, x)
 
 
