@@ -26,6 +26,8 @@ from legacy_rnn.indrnn import IndRNNCell, IndyGRUCell, IndyLSTMCell  # noqa: F40
 from legacy_rnn.intersection_rnn import IntersectionRNNCell  # noqa: F401
 from legacy_rnn.minimal_rnn import CFNCell, MinimalRNNCell  # noqa: F401
 from legacy_rnn.sru import SRUCell  # noqa: F401
+from legacy_rnn.phased_lstm import PhasedLSTMCell  # noqa: F401
+from legacy_rnn.time_freq_lstm import TimeFreqLSTMCell  # noqa: F401
 from legacy_rnn.contrib_rnn_misc import (  # noqa: F401
     CompiledWrapper, Conv1DLSTMCell, Conv2DLSTMCell, Conv3DLSTMCell, FusedRNNCell, FusedRNNCellAdaptor,
     HighwayWrapper, LayerRNNCell, LSTMBlockWrapper, TimeReversedFusedRNN, best_effort_input_batch_size,

@@ -22,7 +22,9 @@ import migration.families.lstm as lstm
 import migration.families.lstm_block as lstm_block
 import migration.families.lstm_block_fused as lstm_block_fused
 import migration.families.minimal_rnn as minimal_rnn
+import migration.families.phased_lstm as phased_lstm
 import migration.families.sru as sru
+import migration.families.time_freq_lstm as time_freq_lstm
 import migration.families.ugrnn as ugrnn
 import migration.families.weight_norm_lstm as weight_norm_lstm
 from migration.families.row import Family
@@ -46,6 +48,7 @@ FAMILIES: tuple[Family, ...] = (
     weight_norm_lstm.FAMILY,
     ind_rnn.FAMILY, indy_gru.FAMILY, indy_lstm.FAMILY, minimal_rnn.FAMILY, cfn.FAMILY, sru.FAMILY,  # h-cells1
     intersection_rnn.FAMILY,
+    phased_lstm.FAMILY, time_freq_lstm.FAMILY,  # h-phased
 )
 
 for _family in FAMILIES:

@@ -67,6 +67,9 @@ class Converter:
     to_keras: Callable[[CellSpec, Mapping[str, np.ndarray], int, float], list[np.ndarray]]
     to_tf1: Callable[[CellSpec, Sequence[np.ndarray], float], Arrays]
     tf1_shapes: Callable[[CellSpec, int], dict[str, tuple[int, ...]]]
+    #: (spec, Keras weights) -> the Keras input size, for the shape check of the way back (None: the first weight's
+    #: rows, a ``kernel [D, ...]``; PhasedLSTMCell's input also holds the time column)
+    keras_input_size: Optional[Callable[[CellSpec, Sequence[np.ndarray]], int]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +135,9 @@ class Family:
     #: bias]``) of the standard layer computing the same step (:func:`diagonal_recurrence`); None: the arrays as they
     #: are, the layer from the row's lstm/gru trait
     standard: Optional[Callable[[CellSpec, list[np.ndarray]], tuple[str, list[np.ndarray]]]] = None
+    #: how many tensors ``dynamic_rnn`` fed the TF1 cell as one nested input (PhasedLSTMCell: ``(time, x)``); the
+    #: Keras twin reads them concatenated on the last axis, in that order (the whole model concatenates them)
+    input_parts: int = 1
 
     def support(self, target: str) -> str:
         """This row's entry of the ``target`` column (:data:`NOT_MAPPED` when it has none)."""
