@@ -53,7 +53,7 @@ def _linear(args: list, output_size: int):
     return tf.nn.bias_add(tf.matmul(tf.concat(args, 1), kernel), bias)
 
 
-def split_time(inputs):
+def _split_time(inputs):
     """``(time, x)`` as TF 1.15 takes it, or one ``[B, 1 + D]`` tensor whose first column is the time."""
     if isinstance(inputs, (tuple, list)):
         time, x = inputs
@@ -101,7 +101,7 @@ class PhasedLSTMCell(rnn_cell.RNNCell):
 
     def call(self, inputs, state):
         c_prev, h_prev = state
-        time, x = split_time(inputs)
+        time, x = _split_time(inputs)
         u = self._num_units
         with v1.variable_scope("mask_gates"):
             mask_gates = tf.sigmoid(_linear([x, h_prev] + ([c_prev] if self._use_peepholes else []), 2 * u))

@@ -41,7 +41,7 @@ v1 = tf.compat.v1
 rnn_cell = v1.nn.rnn_cell
 
 
-def num_frequencies(input_size: int, feature_size: int, frequency_skip: int) -> int:
+def _num_frequencies(input_size: int, feature_size: int, frequency_skip: int) -> int:
     """TF 1.15's ``int((input_size - feature_size) / frequency_skip) + 1``."""
     return int((input_size - feature_size) / frequency_skip) + 1
 
@@ -112,7 +112,7 @@ class TimeFreqLSTMCell(rnn_cell.RNNCell):
         input_size = input_depth(input_feat.shape)
         size = input_size if self._feature_size is None else self._feature_size  # None: TF 1.15 raised TypeError
         return [tf.slice(input_feat, [0, f * self._frequency_skip], [-1, size])
-                for f in range(num_frequencies(input_size, size, self._frequency_skip))]
+                for f in range(_num_frequencies(input_size, size, self._frequency_skip))]
 
 
 def time_freq_lstm_cell(units: int, feature_size: Optional[int] = None, frequency_skip: int = 1,

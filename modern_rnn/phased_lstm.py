@@ -22,11 +22,6 @@ import tf_keras as keras
 
 from migration.core.errors import check_positive_int
 
-#: the Keras weights, in ``get_weights()`` order (TF1's names with ``/`` as ``_``)
-WEIGHT_NAMES: tuple[str, ...] = ("mask_gates_kernel", "mask_gates_bias", "new_input_kernel", "new_input_bias",
-                                 "output_gate_kernel", "output_gate_bias", "period", "phase", "ratio_on")
-
-
 @keras.saving.register_keras_serializable(package="modern_rnn")
 class PhasedLSTMCell(keras.layers.Layer):
     """The Phased LSTM cell on ``[time, x]`` inputs (see the module docstring).

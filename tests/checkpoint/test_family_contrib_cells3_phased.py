@@ -183,7 +183,8 @@ def _time_freq_tf1(x, w0, b, fs, skip, fb, **options):
     return got[0], got[1], got[2], got[3:], arrays
 
 
-TF_WINDOWS = ((7, 3, 2), (6, 3, 1))  # (D, feature_size, frequency_skip): F = 3 and F = 4 overlapping windows
+#: (D, feature_size, frequency_skip): F = 3 overlapping windows (skip 1, F = 3 again: the TF 1.15 smoke test below)
+TF_WINDOWS = ((7, 3, 2),)
 
 
 @pytest.mark.parametrize("d,fs,skip", TF_WINDOWS)
@@ -235,9 +236,9 @@ def test_negative_controls_wrong_conversions_differ():
     right = _keras_run(time_freq_lstm_cell(U, fs, skip, 0.5, d), xf, time_freq_to_keras(w0, b, 0.5))[0]
     rows = np.concatenate([w0[:fs], w0[fs + U:], w0[fs:fs + U]])
     cols = np.concatenate([w0[:, U:2 * U], w0[:, :U], w0[:, 2 * U:]], 1)
+    folded = time_freq_to_keras(w0, b, 0.5)[1]
     for what, (kernel, bias) in {"forget_bias not folded": (w0, b), "m_prev and m_prev_freq rows swapped": (
-            rows, time_freq_to_keras(w0, b, 0.5)[1]), "i and j blocks swapped": (cols, time_freq_to_keras(w0, b, 0.5)[1])
-    }.items():
+            rows, folded), "i and j blocks swapped": (cols, folded)}.items():
         out = _keras_run(time_freq_lstm_cell(U, fs, skip, 0.5, d), xf, [kernel, bias])[0]
         assert np.max(np.abs(out - right)) > 1e-4, what
 
@@ -366,6 +367,9 @@ def _manifest(out) -> dict:
 def test_checkpoint_converts_and_verifies_against_the_original_graph(program, capsys):
     root, prefix, (times_np, x_np), (outs, logits), out, code = program
     assert code == 0, capsys.readouterr()
+    assert run_cli("inspect", prefix) == 0
+    printed = capsys.readouterr().out
+    assert "phased_lstm" in printed and "time_freq_lstm" in printed
     m = _manifest(out)
     blocks = {b["scope"]: b for b in m["blocks"]}
     assert sorted(blocks) == sorted(SCOPES.values())
@@ -416,6 +420,30 @@ def test_export_writes_a_checkpoint_the_legacy_graph_restores(program, tmp_path,
     np.testing.assert_allclose(got, outs[kind], atol=1e-5)
 
 
+def test_another_leak_fails_against_the_original_graph(tmp_path, capsys):
+    """leak is a Python constant the .meta is not read for: convert assumes TF 1.15's 0.001 and says so; a program
+    that used 0.05 must fail verification against its own graph (exit 1, nothing written), not convert silently."""
+    times_np, x_np = phased_inputs(7)
+    with legacy_rnn.new_graph(7) as graph:
+        x = v1.placeholder(tf.float32, [None, T, D], name="x")
+        times = v1.placeholder(tf.float32, [None, T, 1], name="times")
+        outs, _ = v1.nn.dynamic_rnn(PhasedLSTMCell(U, leak=0.05), (times, x), dtype=tf.float32)
+        logits = v1.layers.dense(outs[:, -1], 3, name="head")
+        labels = v1.placeholder(tf.int32, [None], name="labels")
+        tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
+        with v1.Session(graph=graph) as sess:
+            legacy_rnn.initialize(sess)
+            randomize(sess, 7)
+            _phased_loads(sess, 7)
+            prefix = v1.train.Saver().save(sess, str(tmp_path / "ckpt" / "model.ckpt"))
+    capsys.readouterr()
+    assert run_cli("convert", prefix, tmp_path / "out") == 1
+    printed = capsys.readouterr()
+    assert "rnn/phased_lstm_cell: leak=0.001" in printed.out  # said as assumed
+    assert "verification failed" in printed.err
+    assert not os.path.exists(tmp_path / "out")
+
+
 def test_a_peephole_phased_checkpoint_is_refused_naming_the_variable(tmp_path, capsys):
     """PhasedLSTMCell(use_peepholes=True): its mask_gates/output_gate kernels read c too (D+2U rows); the twin has no
     peepholes, so convert must refuse (exit 2) naming the variable, and write nothing."""
@@ -431,3 +459,32 @@ def test_a_peephole_phased_checkpoint_is_refused_naming_the_variable(tmp_path, c
     err = capsys.readouterr().err
     assert "mask_gates/kernel" in err or "output_gate/kernel" in err, err
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_a_nested_loop_input_is_taken_only_by_a_family_that_reads_it():
+    """``locate``: a ``dynamic_rnn`` over ``(times, x)`` (two input tensors) is the block of a cell whose row takes two
+    parts (PhasedLSTMCell), never of a one-input cell (an LSTMCell that concatenated them inside its step would get
+    the parts silently glued): each mismatch is a MigrationError naming the tensors."""
+    import types
+
+    from migration.core.errors import MigrationError
+    from migration.graph.blocks import Loop
+    from migration.graph.whole_model import locate
+
+    def case(kind, parts):
+        variables = {n: f"enc/{families.family(kind).scope}/{n}" for n in families.tf1_names_for(kind)}
+        block = {"name": "enc", "outputs": ["outputs", "state/c", "state/h"],
+                 "cells": [{"direction": "", "spec": {"kind": kind}, "variables": variables,
+                            "weights": [{"sources": sorted(variables.values())}]}]}
+        loop = Loop("enc", "enc/while", set(variables.values()), x="x:0", outputs="enc/out:0",
+                    state_candidates=["enc/while:4", "enc/while:5"], parts=list(parts))
+        return locate(types.SimpleNamespace(substitute={}), [loop], block)
+
+    where = case("phased_lstm", ["times:0", "x:0"])
+    assert (where.x, where.parts, where.outputs) == ("x:0", ("times:0", "x:0"), ["enc/out:0", "enc/while:4",
+                                                                                "enc/while:5"])
+    assert case("lstm", []).parts == ()
+    with pytest.raises(MigrationError, match=r"reads 2 input tensor\(s\) \['times:0', 'x:0'\], its cells take \[1\]"):
+        case("lstm", ["times:0", "x:0"])
+    with pytest.raises(MigrationError, match=r"reads 1 input tensor\(s\) \['x:0'\], its cells take \[2\]"):
+        case("phased_lstm", [])
