@@ -11,18 +11,18 @@ the f block.
 
 Converted layout: F = 1 with input size = feature_size, the only one TF 1.15's ``dynamic_rnn`` can run (TF 1.15's
 ``state_size``/``output_size`` are one window's, so its output TensorArray and zero state refuse F > 1). The Keras
-twin itself computes any F; a program that fed wider inputs (F > 1, or windows not covering the input) fails at
-``convert`` against the original graph. forget_bias is not read from the ``.meta`` (1.0 assumed and listed, or
+twin itself computes any F; a program that ran F > 1 windows (``static_rnn`` with an explicit state) is refused,
+seen in the ``.meta`` (:func:`refuse_windows`). forget_bias is not read from the ``.meta`` (1.0 assumed and listed, or
 ``--forget-bias``; ``verify`` checks it). Peepholes (``W_F_diag``...) and sharded ``W_1`` are refused by the
 recognizer, naming them; cell_clip shows in ``verify`` only.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from migration.core.errors import ShapeError
+from migration.core.errors import MigrationError, ShapeError
 from migration.core.specs import CellSpec
 from migration.families.row import Builder, Converter, Family, Layout, custom_step, keras_spec_hook
 
@@ -68,6 +68,27 @@ def _to_tf1(spec: CellSpec, w: Sequence[np.ndarray], fb: float) -> dict[str, np.
     return time_freq_to_tf1(w[0], w[1], fb)
 
 
+def refuse_windows(meta: Any, key: str) -> dict:
+    """The row's ``meta_fallback``: a program that ran the cell over F > 1 windows (``static_rnn`` with an explicit
+    ``[B, 2FU]`` state; TF 1.15's ``dynamic_rnn`` cannot) is refused. Seen in the ``.meta``: a MatMul by ``W_0`` whose
+    ``concat([x_f, m_prev, m_prev_freq])`` has a computed ``m_prev_freq`` (the first window's is zeros). Reads no
+    hyper-parameter (returns none)."""
+    nodes, cell = meta.main, key.rsplit("/", 1)[0]  # key: any variable of the cell
+    for node in nodes.values():
+        if node.op != "MatMul" or not node.input[1].split(":")[0].startswith(cell + "/W_0"):
+            continue
+        concat = nodes.get(node.input[0].split(":")[0])
+        if concat is None or concat.op != "ConcatV2" or len(concat.input) != 4:
+            continue
+        third = nodes.get(concat.input[2].split(":")[0])
+        if third is not None and third.op not in ("Const", "Fill", "ZerosLike"):
+            raise MigrationError(
+                f"{meta.path!r}: the TimeFreqLSTMCell {cell!r} runs over more than one frequency window ({node.name!r} "
+                "reads the previous window's output): only F = 1 (feature_size = the input size, what TF 1.15's "
+                "dynamic_rnn runs) converts; the legacy cell legacy_rnn.time_freq_lstm.TimeFreqLSTMCell runs it.")
+    return {}
+
+
 def _keras_input_size(spec: CellSpec, w: Sequence[np.ndarray]) -> int:
     return int(np.shape(w[0])[0]) - 2 * spec.units
 
@@ -93,4 +114,5 @@ FAMILY = Family(
     keras_spec=keras_spec_hook("time_freq_lstm", KERAS_CLASS, with_forget_bias=True),
     keras_classes=(KERAS_CLASS,),
     inspect_keys=("forget_bias",),
+    meta_fallback=refuse_windows,
 )

@@ -444,20 +444,41 @@ def test_another_leak_fails_against_the_original_graph(tmp_path, capsys):
     assert not os.path.exists(tmp_path / "out")
 
 
-def test_a_peephole_phased_checkpoint_is_refused_naming_the_variable(tmp_path, capsys):
-    """PhasedLSTMCell(use_peepholes=True): its mask_gates/output_gate kernels read c too (D+2U rows); the twin has no
-    peepholes, so convert must refuse (exit 2) naming the variable, and write nothing."""
-    with legacy_rnn.new_graph(5) as graph:
-        x = v1.placeholder(tf.float32, [B, T, D], name="x")
+def _hostile(kind):
+    """Programs with what the twins lack: PhasedLSTMCell(use_peepholes=True) (kernels of D+2U rows); TimeFreqLSTMCell
+    with peepholes and two shards; TimeFreqLSTMCell over F = 3 windows (static_rnn with an explicit [B, 2FU] state,
+    the only way TF 1.15 ran it)."""
+    x = v1.placeholder(tf.float32, [B, T, D + 3], name="x")
+    if kind == "phased peepholes":
         times = v1.placeholder(tf.float32, [B, T, 1], name="times")
         v1.nn.dynamic_rnn(PhasedLSTMCell(U, use_peepholes=True), (times, x), dtype=tf.float32)
+    elif kind == "time_freq peepholes, shards":
+        v1.nn.dynamic_rnn(TimeFreqLSTMCell(U, use_peepholes=True, num_unit_shards=2, feature_size=D + 3), x,
+                          dtype=tf.float32)
+    else:
+        cell = TimeFreqLSTMCell(U, feature_size=3, frequency_skip=2)
+        outs, _ = v1.nn.static_rnn(cell, tf.unstack(x, axis=1), initial_state=tf.zeros([B, 2 * U * 3]))
+        v1.layers.dense(outs[-1], 3, name="head")
+
+
+REFUSED = {"phased peepholes": r"mask_gates/kernel|output_gate/kernel",
+           "time_freq peepholes, shards": r"W_1|W_F_diag", "time_freq F = 3": r"more than one frequency window"}
+
+
+@pytest.mark.parametrize("kind", tuple(REFUSED))
+def test_a_checkpoint_with_options_the_twins_lack_is_refused_naming_them(tmp_path, capsys, kind):
+    """convert must refuse (exit 2) naming the variable or the reason, and write nothing (never drop or misread)."""
+    import re
+
+    with legacy_rnn.new_graph(5) as graph:
+        _hostile(kind)
         with v1.Session(graph=graph) as sess:
             legacy_rnn.initialize(sess)
             prefix = v1.train.Saver().save(sess, str(tmp_path / "ckpt" / "model.ckpt"))
     capsys.readouterr()
     assert run_cli("convert", prefix, tmp_path / "out", "--quiet") == 2
     err = capsys.readouterr().err
-    assert "mask_gates/kernel" in err or "output_gate/kernel" in err, err
+    assert re.search(REFUSED[kind], err), err
     assert not os.path.exists(tmp_path / "out")
 
 
