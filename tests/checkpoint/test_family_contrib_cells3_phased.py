@@ -292,6 +292,42 @@ def test_time_freq_keeps_tf115s_sizes_and_smoke_shapes():
     np.testing.assert_allclose(np.asarray(k_st), st, atol=1e-6)
 
 
+def test_phased_runs_tf115s_own_test_setup_with_a_float64_time():
+    """TF 1.15's ``testPhasedLSTMCell`` setup: a float64 time ``[[1], [2], [3]]``, x rows of 1s/2s/3s, zero state,
+    every kernel 0.5 from the scope initializer (biases zeros). Its expected numbers come from TF 1.x's random stream
+    (period and phase have their own random initializers), so period/phase/ratio_on are fixed here and the expected
+    values are the NumPy step's; output == state.h, and the Keras twin (float32 time) agrees."""
+    t_np = np.array([[1.0], [2.0], [3.0]])
+    x_np = np.repeat([[1.0], [2.0], [3.0]], 4, 1).astype(np.float32)
+    fixed = {"period": np.array([2.5, 7.0], np.float32), "phase": np.array([0.4, 1.5], np.float32),
+             "ratio_on": np.array([0.5, 0.3], np.float32)}
+    with tf.Graph().as_default(), v1.Session() as sess:
+        with v1.variable_scope("root", initializer=v1.constant_initializer(0.5)):
+            t = tf.constant(t_np, tf.float64)
+            output, state = PhasedLSTMCell(num_units=2)((t, tf.constant(x_np)), v1.nn.rnn_cell.LSTMStateTuple(
+                tf.zeros([3, 2]), tf.zeros([3, 2])))
+        sess.run(v1.global_variables_initializer())
+        variables = {v.op.name.split("/", 2)[2]: v for v in v1.global_variables()}
+        for name, value in fixed.items():
+            variables[name].load(value, sess)
+        arrays = {n: v.eval() for n, v in variables.items()}
+        out, st = sess.run([output, state])
+    assert out.dtype == np.float32 and np.array_equal(out, st.h)
+    c, h = ref_phased(t_np, x_np, np.zeros((3, 2)), np.zeros((3, 2)), arrays)
+    np.testing.assert_allclose(st.c, c, atol=1e-6)
+    np.testing.assert_allclose(out, h, atol=1e-6)
+    _, r = time_gate(t_np, arrays, 0.001)  # the fixed values put the gate in all three regimes
+    ratio = arrays["ratio_on"]
+    assert (r < ratio / 2).any() and ((r >= ratio / 2) & (r < ratio)).any() and (r >= ratio).any()
+    spec = CellSpec("phased_lstm", 2)
+    cell = families.keras_cell(spec, 5)
+    cell.build((3, 5))
+    cell.set_weights(families.cell_to_keras(spec, arrays, 5))
+    k_h, (_, k_c) = cell(tf.constant(np.concatenate([t_np, x_np], 1), tf.float32), [tf.zeros([3, 2])] * 2)
+    np.testing.assert_allclose(np.asarray(k_h), h, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(k_c), c, atol=1e-6)
+
+
 def test_the_rows_are_the_only_places_that_know_the_families():
     import legacy_rnn.contrib_rnn as rnn
 
