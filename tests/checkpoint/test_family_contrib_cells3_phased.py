@@ -348,6 +348,7 @@ def test_the_rows_are_the_only_places_that_know_the_families():
 
 # -- a real TF1 program, its Saver checkpoint, and the CLI ------------------------------------------------------------
 SCOPES = {"phased_lstm": "enc_phased", "time_freq_lstm": "enc_tf"}
+STACK, U2 = "enc_tf_stack", 5
 
 
 def _phased_loads(sess, seed):
@@ -361,16 +362,19 @@ def _phased_loads(sess, seed):
 
 def _program_graph(peep=False):
     """x [B, T, D] (a static batch, as TF 1.15's TimeFreqLSTMCell needed), times [B, T, 1], lengths [B] -> a
-    PhasedLSTMCell over (times, x) and a TimeFreqLSTMCell (F = 1) over x, ragged lengths -> the last relevant
-    outputs concatenated -> dense head -> softmax loss."""
+    PhasedLSTMCell over (times, x), a TimeFreqLSTMCell (F = 1) over x, and a MultiRNNCell of two TimeFreqLSTMCells,
+    ragged lengths -> the last relevant outputs concatenated -> dense head -> softmax loss."""
     x = v1.placeholder(tf.float32, [B, T, D], name="x")
     times = v1.placeholder(tf.float32, [B, T, 1], name="times")
     lengths = v1.placeholder(tf.int32, [B], name="lengths")
     outs, lasts = {}, []
     cells = {"phased_lstm": (PhasedLSTMCell(U, use_peepholes=peep), (times, x)),
              "time_freq_lstm": (TimeFreqLSTMCell(U, feature_size=D), x)}
-    for kind, (cell, inputs) in cells.items():
-        outs[kind], _ = v1.nn.dynamic_rnn(cell, inputs, sequence_length=lengths, dtype=tf.float32, scope=SCOPES[kind])
+    # a stack: layer 1 reads layer 0's U outputs (its own input size; F = 1 with feature_size = U)
+    stack = v1.nn.rnn_cell.MultiRNNCell([TimeFreqLSTMCell(U, feature_size=D), TimeFreqLSTMCell(U2, feature_size=U)])
+    for kind, (cell, inputs) in list(cells.items()) + [(STACK, (stack, x))]:
+        scope = SCOPES.get(kind, kind)
+        outs[kind], _ = v1.nn.dynamic_rnn(cell, inputs, sequence_length=lengths, dtype=tf.float32, scope=scope)
         lasts.append(tf.gather_nd(outs[kind], tf.stack([tf.range(B), lengths - 1], 1)))
     logits = v1.layers.dense(tf.concat(lasts, 1), 3, name="head")
     labels = v1.placeholder(tf.int32, [B], name="labels")
@@ -408,7 +412,9 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program, ca
     assert "phased_lstm" in printed and "time_freq_lstm" in printed
     m = _manifest(out)
     blocks = {b["scope"]: b for b in m["blocks"]}
-    assert sorted(blocks) == sorted(SCOPES.values())
+    assert sorted(blocks) == sorted(list(SCOPES.values()) + [STACK])
+    assert [(c["spec"]["kind"], c["spec"]["units"], c["input_size"]) for c in blocks[STACK]["cells"]] == [
+        ("time_freq_lstm", U, D), ("time_freq_lstm", U2, U)]
     for kind, scope in SCOPES.items():
         (cell,) = blocks[scope]["cells"]
         assert (cell["spec"]["kind"], cell["spec"]["units"]) == (kind, U)
@@ -417,14 +423,14 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program, ca
     assert blocks["enc_tf"]["cells"][0]["hyper_sources"]["forget_bias"].startswith("default")
     v = m["verification"]
     assert v["ok"] and v["references"]["whole model"] == "original-graph"
-    assert all(v["references"][f"block {s}"] == "original-graph" for s in SCOPES.values())
+    assert all(v["references"][f"block {s}"] == "original-graph" for s in list(SCOPES.values()) + [STACK])
     from migration.safe_io import load_keras_model
 
     model = load_keras_model(os.path.join(str(out), m["model"]["file"]))
     names = [i.name.split(":")[0].removeprefix("input_") for i in model.inputs]
     feeds = {"x": x_np, "times": times_np, "lengths": LENGTHS}
     np.testing.assert_allclose(np.asarray(model([feeds[n] for n in names], training=False)), logits, atol=1e-5)
-    for kind, scope in SCOPES.items():
+    for kind, scope in list(SCOPES.items()) + [(STACK, STACK)]:
         block_model = load_keras_model(os.path.join(str(out), blocks[scope]["file"]))
         xin = np.concatenate([times_np, x_np], -1) if kind == "phased_lstm" else x_np
         got = np.asarray(block_model([xin, LENGTHS], training=False)[0])
