@@ -348,7 +348,7 @@ def test_the_rows_are_the_only_places_that_know_the_families():
 
 # -- a real TF1 program, its Saver checkpoint, and the CLI ------------------------------------------------------------
 SCOPES = {"phased_lstm": "enc_phased", "time_freq_lstm": "enc_tf"}
-STACK, U2 = "enc_tf_stack", 5
+STACK, U2, BIDI = "enc_tf_stack", 5, "enc_phased_bi"
 
 
 def _phased_loads(sess, seed):
@@ -376,6 +376,11 @@ def _program_graph(peep=False):
         scope = SCOPES.get(kind, kind)
         outs[kind], _ = v1.nn.dynamic_rnn(cell, inputs, sequence_length=lengths, dtype=tf.float32, scope=scope)
         lasts.append(tf.gather_nd(outs[kind], tf.stack([tf.range(B), lengths - 1], 1)))
+    # bidirectional over (times, x): the bw loop reads the reversed parts; the block takes the fw loop's two tensors
+    (fw, bw), _ = v1.nn.bidirectional_dynamic_rnn(PhasedLSTMCell(U), PhasedLSTMCell(U), (times, x),
+                                                  sequence_length=lengths, dtype=tf.float32, scope=BIDI)
+    outs[BIDI] = (fw, bw)
+    lasts += [tf.gather_nd(fw, tf.stack([tf.range(B), lengths - 1], 1)), bw[:, 0]]
     logits = v1.layers.dense(tf.concat(lasts, 1), 3, name="head")
     labels = v1.placeholder(tf.int32, [B], name="labels")
     tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
@@ -412,7 +417,7 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program, ca
     assert "phased_lstm" in printed and "time_freq_lstm" in printed
     m = _manifest(out)
     blocks = {b["scope"]: b for b in m["blocks"]}
-    assert sorted(blocks) == sorted(list(SCOPES.values()) + [STACK])
+    assert sorted(blocks) == sorted(list(SCOPES.values()) + [STACK, BIDI])
     assert [(c["spec"]["kind"], c["spec"]["units"], c["input_size"]) for c in blocks[STACK]["cells"]] == [
         ("time_freq_lstm", U, D), ("time_freq_lstm", U2, U)]
     for kind, scope in SCOPES.items():
@@ -423,7 +428,7 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program, ca
     assert blocks["enc_tf"]["cells"][0]["hyper_sources"]["forget_bias"].startswith("default")
     v = m["verification"]
     assert v["ok"] and v["references"]["whole model"] == "original-graph"
-    assert all(v["references"][f"block {s}"] == "original-graph" for s in list(SCOPES.values()) + [STACK])
+    assert all(v["references"][f"block {s}"] == "original-graph" for s in list(SCOPES.values()) + [STACK, BIDI])
     from migration.safe_io import load_keras_model
 
     model = load_keras_model(os.path.join(str(out), m["model"]["file"]))
@@ -436,6 +441,9 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program, ca
         got = np.asarray(block_model([xin, LENGTHS], training=False)[0])
         np.testing.assert_allclose(got, outs[kind], atol=1e-5)
         assert np.max(np.abs(got)) > 1e-2
+    bidi = load_keras_model(os.path.join(str(out), blocks[BIDI]["file"]))([np.concatenate([times_np, x_np], -1), LENGTHS])
+    for got, want in zip(bidi[:2], outs[BIDI]):  # fw, bw outputs
+        np.testing.assert_allclose(np.asarray(got), want, atol=1e-5)
 
 
 def test_wrong_forget_bias_fails_against_the_original_graph(program, tmp_path):
