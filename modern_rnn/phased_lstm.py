@@ -7,7 +7,7 @@ The input is ONE tensor ``[B, 1 + D]``: column 0 is the time (TF1's ``time [B, 1
 (TF1's ``x``). ``keras.layers.RNN`` iterates over one tensor, so the pair TF1 fed to ``dynamic_rnn`` as
 ``(times [B, T, 1], x [B, T, D])`` is fed here as ``concat([times, x], -1)`` (``rnn-migrate convert`` builds that
 concatenation from the original graph's two tensors). The time is read in float32 (TF1 computed the cycle ratio in
-the time's own dtype: a float64 time differs in the last bits).
+the time's own dtype: with a float64 time, large timestamps give other gates here; feed times relative to the start).
 
 TF1's arrays are kept under mirrored names (the conversion is a checked copy): ``mask_gates_kernel [D+U, 2U]``,
 ``mask_gates_bias [2U]`` (blocks i, f), ``new_input_kernel [D+U, U]``, ``new_input_bias``, ``output_gate_kernel

@@ -18,6 +18,7 @@ from typing import Optional
 
 import numpy as np
 
+from migration.core.errors import MigrationError
 from migration.graph.graphdef import ref
 from migration.graph.limits import check_feed
 
@@ -90,7 +91,6 @@ def shape_feeds(og, fetches, feeds: dict, batch: int, steps: int) -> dict[str, n
 
 def fit_block_input(og, loops, block: dict, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`fit_static_sizes` for a manifest block located in the original graph (unchanged when it is not)."""
-    from migration.core.errors import MigrationError
     from migration.graph.whole_model import locate
 
     try:
@@ -104,8 +104,6 @@ def input_feeds(og, where, x: np.ndarray) -> dict[str, np.ndarray]:
     """Feeds of a located block's input tensors for the batch-major test input ``x``: ``{x tensor: x}``, or for a
     nested input (``where.parts``) ``x`` cut on its last axis into the parts (every part but the last of a static
     width; the last takes the rest)."""
-    from migration.core.errors import MigrationError
-
     value = np.transpose(x, (1, 0, 2)) if where.time_major else x
     if not where.parts:
         return {where.x: value}

@@ -559,3 +559,28 @@ def test_a_nested_loop_input_is_taken_only_by_a_family_that_reads_it():
         case("lstm", ["times:0", "x:0"])
     with pytest.raises(MigrationError, match=r"reads 1 input tensor\(s\) \['x:0'\], its cells take \[2\]"):
         case("phased_lstm", [])
+
+
+def test_verify_cuts_the_test_input_back_into_the_nested_parts():
+    """``input_feeds``: the [B, T, 1 + D] test input goes to the original loop as its two tensors, split at the
+    first part's static width (time-major graphs transposed first); an unknown width is a MigrationError, not a guess."""
+    import types
+
+    from tensorflow.core.framework import node_def_pb2
+
+    from migration.core.errors import MigrationError
+    from migration.graph.block_feeds import input_feeds
+
+    times = node_def_pb2.NodeDef(name="times", op="Placeholder")
+    for size in (T, B, 1):
+        times.attr["shape"].shape.dim.add(size=size)
+    og = types.SimpleNamespace(index=types.SimpleNamespace(node=lambda n: times if n == "times" else None))
+    x = np.random.default_rng(3).normal(0, 1, (B, T, 1 + D)).astype(np.float32)
+    where = types.SimpleNamespace(x="x:0", parts=("times:0", "x:0"), time_major=True)
+    feeds = input_feeds(og, where, x)
+    np.testing.assert_array_equal(feeds["times:0"], np.transpose(x[..., :1], (1, 0, 2)))
+    np.testing.assert_array_equal(feeds["x:0"], np.transpose(x[..., 1:], (1, 0, 2)))
+    ((name, value),) = input_feeds(og, types.SimpleNamespace(x="x:0", parts=(), time_major=False), x).items()
+    assert name == "x:0" and value is x  # one input: fed as it is
+    with pytest.raises(MigrationError, match="widths of its first parts"):
+        input_feeds(og, types.SimpleNamespace(x="x:0", parts=("other:0", "x:0"), time_major=False), x)
