@@ -5,8 +5,8 @@ The core cells and functions are TensorFlow's own (``tf.compat.v1.nn.rnn_cell.*`
 the same objects ``tf.contrib.rnn`` re-exported in TF 1.x. The contrib cells are :mod:`legacy_rnn.contrib`,
 :mod:`legacy_rnn.wrappers` and :mod:`legacy_rnn.cudnn` (TF 1.15 variable names, TensorFlow's own kernels), the LSTM
 variants of the family modules (:mod:`legacy_rnn.cifg_lstm`, :mod:`legacy_rnn.layer_norm_lstm_contrib`,
-:mod:`legacy_rnn.weight_norm_lstm`), the fused-cell interface, wrappers and helpers of
-:mod:`legacy_rnn.contrib_rnn_misc`, and the
+:mod:`legacy_rnn.weight_norm_lstm`; :mod:`legacy_rnn.phased_lstm`, :mod:`legacy_rnn.time_freq_lstm`), the
+fused-cell interface, wrappers and helpers of :mod:`legacy_rnn.contrib_rnn_misc`, and the
 stacked bidirectional functions keep TF 1.15's signature here (``initial_states_fw``, ``dtype`` ... in TF 1.15's
 order). A name TF 1.15 had that is not rebuilt raises an ``AttributeError`` naming it (``rnn-migrate scan`` lists it
 as a manual check).
@@ -30,6 +30,8 @@ from legacy_rnn.grid_lstm import BidirectionalGridLSTMCell, GridLSTMCell  # noqa
 from legacy_rnn.nas import NASCell  # noqa: F401
 from legacy_rnn.glstm import GLSTMCell  # noqa: F401
 from legacy_rnn.ugrnn import UGRNNCell  # noqa: F401
+from legacy_rnn.phased_lstm import PhasedLSTMCell  # noqa: F401
+from legacy_rnn.time_freq_lstm import TimeFreqLSTMCell  # noqa: F401
 from legacy_rnn.contrib_rnn_misc import (  # noqa: F401
     CompiledWrapper, Conv1DLSTMCell, Conv2DLSTMCell, Conv3DLSTMCell, FusedRNNCell, FusedRNNCellAdaptor,
     HighwayWrapper, LayerRNNCell, LSTMBlockWrapper, TimeReversedFusedRNN, best_effort_input_batch_size,
@@ -108,6 +110,7 @@ __all__ = [
     "GridLSTMCell", "BidirectionalGridLSTMCell",
     "NASCell", "GLSTMCell",
     "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell",
+    "PhasedLSTMCell", "TimeFreqLSTMCell",
     "CompiledWrapper", "Conv1DLSTMCell", "Conv2DLSTMCell", "Conv3DLSTMCell", "FusedRNNCell", "FusedRNNCellAdaptor",
     "HighwayWrapper", "LayerRNNCell", "LSTMBlockWrapper", "TimeReversedFusedRNN", "best_effort_input_batch_size",
     "transpose_batch_time",

@@ -45,7 +45,8 @@ def build_keras_block(directions: dict[str, Sequence[CellSpec]], input_size: int
     cells: dict[str, list] = {}
 
     def make(direction: str):
-        layer_cells = [keras_cell(s, input_size) for s in directions[direction]]
+        specs = directions[direction]  # each layer's own input size: the block's, then the layer below's output
+        layer_cells = [keras_cell(s, n) for s, n in zip(specs, [input_size] + [s.output_size for s in specs[:-1]])]
         cells[direction] = layer_cells
         return layer_cells[0] if len(layer_cells) == 1 else modern_rnn.multi_rnn_cell(layer_cells)
 

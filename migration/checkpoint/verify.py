@@ -50,7 +50,7 @@ from migration.graph.raw_rnn_check import check_block as check_raw_rnn_block
 from migration.graph.reference import OriginalGraph
 from migration.graph.static_blocks import run_static_block
 from migration.graph.wrapper_check import check_wrapped_block
-from migration.graph.block_feeds import fit_block_input, shape_feeds
+from migration.graph.block_feeds import fit_block_input, input_feeds, shape_feeds
 from migration.safe_io import load_block_model
 from migration.core.errors import MigrationError
 from migration.core.npy import load_npy
@@ -121,7 +121,7 @@ def _run_loop_block(original, loops, block: dict, x: np.ndarray, lengths: np.nda
     where = locate(original, loops, block)
     if where.sequence_length is None:
         lengths = np.full_like(lengths, x.shape[1])  # the original block has no sequence_length: full length
-    feeds = {where.x: np.transpose(x, (1, 0, 2)) if where.time_major else x}
+    feeds = input_feeds(original, where, x)
     if where.sequence_length is not None:
         feeds[where.sequence_length] = lengths
     feeds.update(shape_feeds(original, where.outputs, feeds, x.shape[0], x.shape[1]))  # zero state sized

@@ -6,6 +6,7 @@ import sys
 from typing import Optional
 
 from migration.commands.common import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, finite_float, print_json
+from migration.families import family
 
 NAME = "convert"
 HELP = "convert a TF1 checkpoint into Keras 2 block models, embedding/dense arrays and a manifest (verified)"
@@ -122,7 +123,8 @@ def print_assumptions(manifest: dict, stream=None) -> None:
     stream = stream or sys.stdout
     for block in manifest["blocks"]:
         for cell in block["cells"]:
-            assumed = {k: cell["spec"].get(k) for k, src in cell.get("hyper_sources", {}).items()
+            row = family(cell["spec"]["kind"])  # a hyper-parameter CellSpec has no field for (leak): the row's default
+            assumed = {k: cell["spec"].get(k, row.hyper.get(k)) for k, src in cell.get("hyper_sources", {}).items()
                        if src.startswith("default")}
             if assumed:
                 what = ", ".join(f"{k}={v}" for k, v in sorted(assumed.items()))

@@ -114,7 +114,8 @@ def cell_to_tf1(spec: CellSpec, keras_weights: Sequence[np.ndarray], *,
                          f"{list(names)}.")
     forget_bias = spec.forget_bias if (uses_forget_bias(spec) and include_forget_bias) else 0.0
     out = family(spec).converter.to_tf1(spec, [np.asarray(w) for w in keras_weights], forget_bias)
-    input_size = int(np.shape(keras_weights[0])[0])
+    sizer = family(spec).converter.keras_input_size
+    input_size = sizer(spec, keras_weights) if sizer else int(np.shape(keras_weights[0])[0])
     for name, shape in tf1_shapes(spec, input_size).items():
         check_shape(name, np.shape(out[name]), shape, f"{spec.kind} cell with units={spec.units}")
     return out

@@ -19,7 +19,8 @@ _MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         "IntersectionRNNCell",
         "GridLSTMCell", "BidirectionalGridLSTMCell",
         "NASCell", "GLSTMCell",
-        "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell")),
+        "CoupledInputForgetGateLSTMCell", "LayerNormLSTMCell", "WeightNormLSTMCell",
+        "PhasedLSTMCell", "TimeFreqLSTMCell")),
     "tf.contrib.crf": ("legacy_rnn.crf", (
         "crf_sequence_score", "crf_log_norm", "crf_log_likelihood", "crf_decode", "viterbi_decode",
         "crf_unary_score", "crf_binary_score", "crf_multitag_sequence_score", "CrfForwardRnnCell",

@@ -24,7 +24,9 @@ import migration.families.lstm_block as lstm_block
 import migration.families.lstm_block_fused as lstm_block_fused
 import migration.families.minimal_rnn as minimal_rnn
 import migration.families.nas as nas
+import migration.families.phased_lstm as phased_lstm
 import migration.families.sru as sru
+import migration.families.time_freq_lstm as time_freq_lstm
 import migration.families.ugrnn as ugrnn
 import migration.families.weight_norm_lstm as weight_norm_lstm
 from migration.families.row import Family
@@ -49,6 +51,7 @@ FAMILIES: tuple[Family, ...] = (
     ind_rnn.FAMILY, indy_gru.FAMILY, indy_lstm.FAMILY, minimal_rnn.FAMILY, cfn.FAMILY, sru.FAMILY,  # h-cells1
     intersection_rnn.FAMILY,
     nas.FAMILY, glstm.FAMILY,  # h-nas
+    phased_lstm.FAMILY, time_freq_lstm.FAMILY,  # h-phased
 )
 
 for _family in FAMILIES:

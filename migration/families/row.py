@@ -67,6 +67,9 @@ class Converter:
     to_keras: Callable[[CellSpec, Mapping[str, np.ndarray], int, float], list[np.ndarray]]
     to_tf1: Callable[[CellSpec, Sequence[np.ndarray], float], Arrays]
     tf1_shapes: Callable[[CellSpec, int], dict[str, tuple[int, ...]]]
+    #: (spec, Keras weights) -> the Keras input size, for the shape check of the way back (None: the first weight's
+    #: rows, a ``kernel [D, ...]``; PhasedLSTMCell's input also holds the time column)
+    keras_input_size: Optional[Callable[[CellSpec, Sequence[np.ndarray]], int]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +143,9 @@ class Family:
     #: class of :mod:`migration.targets.keras3_cells` and the Scan body of :mod:`migration.targets.onnx_cells` of
     #: that name, both fed the Keras 2 arrays as they are); "": standard layers (see :func:`custom_export`)
     custom_cell: str = ""
+    #: how many tensors ``dynamic_rnn`` fed the TF1 cell as one nested input (PhasedLSTMCell: ``(time, x)``); the
+    #: Keras twin reads them concatenated on the last axis, in that order (the whole model concatenates them)
+    input_parts: int = 1
 
     def support(self, target: str) -> str:
         """This row's entry of the ``target`` column (:data:`NOT_MAPPED` when it has none)."""

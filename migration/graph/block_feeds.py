@@ -9,6 +9,8 @@
   :func:`shape_feeds` feeds those ``Shape``/``Size``/``Rank`` tensors with the test input's sizes, so the loop
   runs without inventing the placeholder's values. A placeholder whose values reach the block is not fed: the
   check then falls back, naming it.
+* **Nested inputs**: a ``dynamic_rnn`` over ``(times, x)`` (PhasedLSTMCell) reads two tensors; the Keras block reads
+  them concatenated. :func:`input_feeds` cuts the test input back into the parts, by their static last dimensions.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Optional
 
 import numpy as np
 
+from migration.core.errors import MigrationError
 from migration.graph.graphdef import ref
 from migration.graph.limits import check_feed
 
@@ -88,7 +91,6 @@ def shape_feeds(og, fetches, feeds: dict, batch: int, steps: int) -> dict[str, n
 
 def fit_block_input(og, loops, block: dict, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`fit_static_sizes` for a manifest block located in the original graph (unchanged when it is not)."""
-    from migration.core.errors import MigrationError
     from migration.graph.whole_model import locate
 
     try:
@@ -96,3 +98,18 @@ def fit_block_input(og, loops, block: dict, x: np.ndarray, lengths: np.ndarray) 
     except MigrationError:
         return x, lengths
     return fit_static_sizes(og, where.x, where.time_major, x, lengths)
+
+
+def input_feeds(og, where, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Feeds of a located block's input tensors for the batch-major test input ``x``: ``{x tensor: x}``, or for a
+    nested input (``where.parts``) ``x`` cut on its last axis into the parts (every part but the last of a static
+    width; the last takes the rest)."""
+    value = np.transpose(x, (1, 0, 2)) if where.time_major else x
+    if not where.parts:
+        return {where.x: value}
+    widths = [(_static_shape(og, t) or [-1])[-1] for t in where.parts[:-1]]
+    if any(w <= 0 for w in widths) or sum(widths) >= x.shape[-1]:
+        raise MigrationError(f"the nested input {list(where.parts)} of the block: the widths of its first parts "
+                             f"({widths}) are not known or leave nothing of the {x.shape[-1]} columns for the last")
+    cuts = np.cumsum(widths)
+    return {t: np.ascontiguousarray(v) for t, v in zip(where.parts, np.split(value, cuts, axis=-1))}

@@ -44,6 +44,9 @@ class Loop:
     state_candidates: list[str] = dataclasses.field(default_factory=list)
     problems: list[str] = dataclasses.field(default_factory=list)
     v2: bool = True
+    #: every input tensor when ``dynamic_rnn`` was given a nested input (PhasedLSTMCell's ``(times, x)``), in
+    #: ``nest.flatten`` order; ``x`` is then the last one. Empty for one input.
+    parts: list[str] = dataclasses.field(default_factory=list)
 
     def states(self, count: int) -> list[str]:
         """The final-state tensors: ``While`` outputs 4.. (loop counter, max iterations, time, output list come first;
@@ -173,16 +176,16 @@ def _boundary(index: GraphIndex, loop: Loop) -> None:
     nodes = [n for n in index.nodes.values() if _in_scope(n.name, loop.scope)]
     unstack = [n for n in nodes if n.op in ("TensorListFromTensor", "TensorArrayScatterV3", "TensorArrayScatterV2")]
     stack = [n for n in nodes if n.op in ("TensorListStack", "TensorArrayGatherV3", "TensorArrayGatherV2")]
-    if len(unstack) != 1 or len(stack) != 1:
+    if not unstack or len(stack) != 1:
         loop.problems.append(f"loop {loop.node!r}: expected one input unstack and one output stack under "
                              f"{loop.scope!r}, found {len(unstack)} and {len(stack)}")
         return
-    value = unstack[0].input[0] if unstack[0].op == "TensorListFromTensor" else unstack[0].input[2]
-    producer = index.node(ref(value)[0])
-    if producer is not None and producer.op == "Transpose" and _in_scope(producer.name, loop.scope):
-        loop.x, loop.time_major = producer.input[0], False
-    else:
-        loop.x, loop.time_major = value, True
+    inputs = [_loop_input(index, loop, node) for node in unstack]  # a nested input: one unstack per tensor
+    if len({major for _, major in inputs}) != 1:
+        loop.problems.append(f"loop {loop.node!r}: its {len(inputs)} inputs are not all batch- or time-major")
+        return
+    loop.x, loop.time_major = inputs[-1]
+    loop.parts = [name for name, _ in inputs] if len(inputs) > 1 else []
     out = f"{stack[0].name}:0"
     if not loop.time_major:
         back = [c for c in index.consumers(stack[0].name) if c.op == "Transpose" and _in_scope(c.name, loop.scope)]
@@ -197,6 +200,15 @@ def _boundary(index: GraphIndex, loop: Loop) -> None:
         # dynamic_rnn casts first: read through the Cast to the user's tensor
         loop.sequence_length = src.input[0] if src is not None and src.op == "Cast" and _in_scope(src.name, loop.scope) \
             else length.input[0]
+
+
+def _loop_input(index: GraphIndex, loop: Loop, unstack) -> tuple[str, bool]:
+    """(the user's tensor an input unstack reads, time-major?): batch-major inputs are transposed in the scope."""
+    value = unstack.input[0] if unstack.op == "TensorListFromTensor" else unstack.input[2]
+    producer = index.node(ref(value)[0])
+    if producer is not None and producer.op == "Transpose" and _in_scope(producer.name, loop.scope):
+        return producer.input[0], False
+    return value, True
 
 
 def reversed_output(index: GraphIndex, tensor: str) -> Optional[str]:
@@ -222,6 +234,8 @@ class BlockTensors:
     time_major: bool
     outputs: list[str]
     sequences: int  # how many of ``outputs`` are [batch, time, ...] sequences (1, or 2 when bidirectional)
+    #: a nested input's tensors (:attr:`Loop.parts`): the Keras block reads them concatenated on the last axis
+    parts: tuple[str, ...] = ()
 
 
 class NotThisKind(MigrationError):
@@ -254,10 +268,11 @@ def locate_block(og, loops: list[Loop], keys: dict[str, set[str]], n_states: dic
     if set(found) == {""}:
         loop = found[""]
         return BlockTensors(loop.x, loop.sequence_length, loop.time_major,
-                            [loop.outputs] + loop.states(n_states[""]), 1)
+                            [loop.outputs] + loop.states(n_states[""]), 1, tuple(loop.parts))
     fw, bw = found["fw"], found["bw"]
     bw_out = reversed_output(og.index, bw.outputs)
     if bw_out is None:
         raise MigrationError(f"the backward loop {bw.node!r} has no ReverseSequence/ReverseV2 of its outputs")
     return BlockTensors(fw.x, fw.sequence_length, fw.time_major,
-                        [fw.outputs, bw_out] + fw.states(n_states["fw"]) + bw.states(n_states["bw"]), 2)
+                        [fw.outputs, bw_out] + fw.states(n_states["fw"]) + bw.states(n_states["bw"]), 2,
+                        tuple(fw.parts))

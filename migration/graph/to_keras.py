@@ -75,6 +75,8 @@ class BlockCall:
     #: more input tensors, passed after ``[x, sequence_length]`` (a seq2seq decoder's memory, lengths, initial state)
     extra: list = dataclasses.field(default_factory=list)
     kind: str = "block"  # the manifest section ``name`` is in ("seq2seq" for a decoder loop)
+    #: a nested input's tensors (PhasedLSTMCell's ``(times, x)``), read concatenated on the last axis instead of x
+    parts: list = dataclasses.field(default_factory=list)
 
 
 def _gradient(name: str) -> bool:
@@ -424,7 +426,7 @@ class ModelTranslator:
         block = self.blocks[k]
         if block.inputs is not None:
             return self._layer_block(k)
-        x = self.value(block.x)
+        x = self._block_input(block)
         if x is None or _is_constant(x):
             self.block_results[k] = [None] * len(block.outputs)
             return self.block_results[k]
@@ -451,6 +453,17 @@ class ModelTranslator:
         self.layer_sources[block.model.name] = {block.kind: block.name}
         self.block_results[k] = outs
         return outs
+
+    def _block_input(self, block: BlockCall):
+        """The block's x, or its nested input's tensors concatenated on the last axis (as float32)."""
+        import tensorflow as tf
+
+        if not block.parts:
+            return self.value(block.x)
+        values = [self.value(t) for t in block.parts]
+        if any(v is None or _is_constant(v) for v in values):
+            return None
+        return tf.concat([tf.cast(v, tf.float32) for v in values], -1)
 
     def _layer_block(self, k: int) -> list:
         """A block whose layer takes original tensors as they are (``raw_rnn``'s decoder: time-major outputs)."""

@@ -18,7 +18,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from migration.core.errors import MigrationError
+from migration.core.errors import MigrationError, UnknownCellError
+from migration.families import family
 from migration.graph import raw_rnn
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
 from migration.graph.decoder_block import decoder_call
@@ -257,7 +258,23 @@ def locate(og, loops, block: dict) -> BlockTensors:
     keys, n_states = manifest_block_keys(block)
     raw = {shadow: key for key, shadow in og.substitute.items()}  # the graph reads the raw variables, not shadows
     keys = {d: {raw.get(k, k) for k in ks} for d, ks in keys.items()}
-    return locate_block(og, loops, keys, n_states)
+    where = locate_block(og, loops, keys, n_states)
+    wanted = _input_parts(block)
+    if wanted != {len(where.parts) or 1}:
+        raise MigrationError(f"block {block.get('name')!r}: its dynamic_rnn reads {len(where.parts) or 1} input "
+                             f"tensor(s) {list(where.parts) or [where.x]}, its cells take {sorted(wanted)}")
+    return where
+
+
+def _input_parts(block: dict) -> set[int]:
+    """How many input tensors the block's cells take (``Family.input_parts``; 1 for a kind without a row)."""
+    parts = set()
+    for cell in block.get("cells", ()):
+        try:
+            parts.add(family(cell["spec"]["kind"]).input_parts)
+        except (KeyError, UnknownCellError):
+            parts.add(1)
+    return parts or {1}
 
 
 def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO,
@@ -299,7 +316,8 @@ def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO,
             calls.append(BlockCall(keras_wrapped_block(og, loop, roles, model), loop.x, loop.sequence_length,
                                    loop.time_major, [loop.outputs] + loop.states(n_states), 1, entry["name"]))
             continue
-        calls.append(BlockCall(model, t.x, t.sequence_length, t.time_major, t.outputs, t.sequences, entry["name"]))
+        calls.append(BlockCall(model, t.x, t.sequence_length, t.time_major, t.outputs, t.sequences, entry["name"],
+                               parts=list(t.parts)))
     translator = ModelTranslator(og, calls)
     try:
         model = translator.translate(io.inputs, io.outputs)

@@ -19,7 +19,7 @@ DATA = json.loads((pathlib.Path(__file__).parent / "tf115_api.json").read_text()
 MODULES = sorted(DATA["modules"])
 HOMES = upgrade_homes()
 #: Ratchet ceilings: how many names / signatures may still be missing. Lower them when you implement one; never raise.
-NOT_YET_CEILING = {"tf.contrib.rnn": 2, "tf.contrib.seq2seq": 0, "tf.contrib.legacy_seq2seq": 0, "tf.contrib.crf": 0}
+NOT_YET_CEILING = {"tf.contrib.rnn": 0, "tf.contrib.seq2seq": 0, "tf.contrib.legacy_seq2seq": 0, "tf.contrib.crf": 0}
 SIGNATURE_NOT_YET_CEILING = 3
 
 
