@@ -16,7 +16,8 @@ tf, v1 = framework.tf, framework.v1
 
 
 def test_upgrade_writes_this_home():
-    code = upgrade_source("import tensorflow as tf\nv = tf.contrib.framework.get_variables_to_restore()\n", "compat").code
+    src = "import tensorflow as tf\nv = tf.contrib.framework.get_variables_to_restore()\n"
+    code = upgrade_source(src, "compat").code
     assert "v = legacy_rnn.contrib_framework.get_variables_to_restore()" in code
 
 
