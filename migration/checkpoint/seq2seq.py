@@ -140,6 +140,12 @@ def build_model(info: Seq2SeqInfo, arrays: dict[str, np.ndarray], output_attenti
     vocab = dim = out_size = None
     if info.embedding:
         vocab, dim = arrays[info.embedding].shape
+        if dim != block.input_depth:
+            raise MigrationError(
+                f"the AttentionWrapper {block.prefix!r} reads {block.input_depth}-wide inputs, not the {dim}-wide "
+                f"embedding {info.embedding!r} the decoder looks up: it is one layer of a MultiRNNCell that mixes "
+                "plain and attention-wrapped layers, which rnn-migrate does not convert yet (an AttentionWrapper "
+                "around the whole MultiRNNCell converts)")
     use_bias = True
     if info.projection:
         out_size = arrays[info.projection[0]].shape[1]

@@ -324,23 +324,44 @@ def _while_nodes(index, key: str) -> list[_Loop]:
     return loops + [f for f in _frames(index) if any(_var_key(index, t) == key for t in f.captured)]
 
 
+def _loop_pairs(index, cell_key: str, tensors: list) -> list:
+    """(loop, tensor, closure) for each tensor and each decoder loop reading ``cell_key`` it is computed from."""
+    pairs = []
+    for t in tensors:
+        needed = set(index.closure([t])[0])
+        pairs += [(loop, t, needed) for loop in _while_nodes(index, cell_key) if loop.members & needed]
+    return pairs
+
+
+def _decoder_pairs(original, cell_key: str) -> list:
+    """The training decoder: the While loop reading the cell whose outputs a loss consumes (a graph may also hold
+    greedy / beam-search decoders on the same weights); in a graph without such a loss (an inference export, another
+    loss), the loop computing the graph's default outputs (the logits under its argmax/softmax), with the first of
+    them computed from it."""
+    from migration.graph.whole_model import default_io, xent_logits
+
+    pairs = _loop_pairs(original.index, cell_key, xent_logits(original))
+    if pairs:
+        return pairs
+    try:
+        outputs = default_io(original).outputs
+    except MigrationError:
+        outputs = []
+    pairs = _loop_pairs(original.index, cell_key, outputs)
+    return [p for i, p in enumerate(pairs) if all(p[0].name != q[0].name for q in pairs[:i])]
+
+
 def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> DecoderGraph:
     """Find the decoder of ``info`` in ``original`` (:class:`migration.graph.reference.OriginalGraph`); sets
     ``info.embedding``/``info.projection`` from the graph. Raises MigrationError with the reason when not found."""
-    from migration.graph.whole_model import xent_logits
-
     index = original.index
     block = info.block
     cell_key = next(k for k in block.names if k.startswith(block.scope) and k.endswith("kernel")
                     and "attention" not in k[len(block.scope):] and "query_layer" not in k)
-    # the training decoder: the While loop reading the cell whose outputs a loss consumes (a graph may also hold
-    # greedy / beam-search decoders on the same weights)
-    pairs = []
-    for t in xent_logits(original):
-        needed = set(index.closure([t])[0])
-        pairs += [(loop, t, needed) for loop in _while_nodes(index, cell_key) if loop.members & needed]
+    pairs = _decoder_pairs(original, cell_key)
     if len(pairs) != 1:
-        raise MigrationError(f"expected one loss consuming the logits of one decoder loop reading {cell_key!r}, "
+        raise MigrationError(f"expected one loss consuming the logits of one decoder loop reading {cell_key!r} (or, "
+                             "without such a loss, one such loop computing the graph's default outputs), "
                              f"found {[(p[0].name, p[1]) for p in pairs] or 'none'}")
     loops, logits, needed = [pairs[0][0]], [pairs[0][1]], pairs[0][2]
     memory, lengths, memory_matmul = _memory_and_lengths(index, block.memory_layer, needed)

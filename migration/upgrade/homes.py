@@ -165,7 +165,7 @@ def new_home(rel: str) -> str | None:
     ``compat.v1.X`` (relative to the TensorFlow binding), ``legacy_rnn...`` (absolute: a home of the family rows),
     or None when the name needs no change (it exists in TF2 with the same meaning) or has no home.
     """
-    rel = public_name(rel)
+    written, rel = rel, public_name(rel)
     if any(part.startswith("_") and not part.startswith("__") for part in rel.split(".")):
         return None  # a private name (``rnn_cell_impl._linear``): TensorFlow 2.21 does not keep those
     if rel.startswith("contrib"):
@@ -175,7 +175,12 @@ def new_home(rel: str) -> str | None:
     s = spec()
     if rel.startswith("summary.") and rel in s.in_v1 and "compat.v1.summary" in s.warnings.get(rel, ("", ""))[1]:
         return "compat.v1." + rel
-    return compat_home(rel)
+    home = compat_home(rel)
+    if home is None and written.startswith("python.") and written in PRIVATE_MODULES:
+        # a TF 1.x private module imported whole (``from tensorflow.python.ops import rnn``): its public twin under
+        # tf.compat.v1, which keeps every TF1 name the module held (``rnn.bidirectional_dynamic_rnn``)
+        return "compat.v1." + rel
+    return home
 
 
 def _contrib_home(rel: str) -> str | None:

@@ -97,8 +97,8 @@ def generate() -> dict:
     names = set(renames) | set(renames.values()) | set(keyword_renames) | set(reorders) | set(transformers) | set(
         module_deprecations) | set(warnings)
     names |= {row for row in symbols.TABLE} | {"flags", "app.flags", "flags.FLAGS", "app.run", "summary.FileWriter"}
-    names = {n for n in names if n and not n.startswith("compat.")} | {n[len("compat.v1."):] for n in renames.values()
-                                                                     if n.startswith("compat.v1.")}
+    names = {n for n in names if n and not n.startswith("compat.")} | {n[len("compat.vX."):] for n in renames.values()
+                                                                     if n.startswith(("compat.v1.", "compat.v2."))}
     in_tf2 = sorted(n for n in names if _exists(tf, n))
     in_v1 = sorted(n for n in names if _exists(tf.compat.v1, n))
     tf2_params = {}

@@ -1,4 +1,5 @@
-"""Issue 21, "Inputs cut at dequeue": a graph fed by a ``FIFOQueue`` (``dequeue_many``) or a ``tf.data`` iterator
+"""Issue 21, "Inputs cut at dequeue": a graph fed by a ``FIFOQueue`` (``dequeue_many``), ``tf.train.batch`` over a
+``slice_input_producer`` (``dequeue_up_to``, run by QueueRunners) or a ``tf.data`` iterator
 (``IteratorGetNext``) gives a whole model whose inputs are the dequeued feature tensors (the dequeued labels are
 not inputs); the queue itself never runs in the sandbox (it is not on the allowlist: the dequeue is replaced by
 placeholders) and the model is verified against the original graph.
@@ -35,6 +36,10 @@ def _save(path, kind):
             queue = v1.FIFOQueue(2 * N, [tf.int32, tf.int32], shapes=[[T], []])
             enqueue = queue.enqueue_many([tf.constant(data[0]), tf.constant(data[1])])
             ids, y = queue.dequeue_many(4)
+        elif kind == "batch":  # tf.train.batch over a slice_input_producer: QueueRunners, a smaller last batch
+            row = v1.train.slice_input_producer([tf.constant(data[0]), tf.constant(data[1])], shuffle=False)
+            ids, y = v1.train.batch(row, 4, allow_smaller_final_batch=True)
+            enqueue = None
         else:
             dataset = tf.data.Dataset.from_tensor_slices(data).batch(4).repeat()
             ids, y = v1.data.make_one_shot_iterator(dataset).get_next()
@@ -44,7 +49,11 @@ def _save(path, kind):
             sess.run(v1.global_variables_initializer())
             if enqueue is not None:
                 sess.run(enqueue)
+            coord = v1.train.Coordinator()
+            threads = v1.train.start_queue_runners(sess, coord)
             sess.run(train)
+            coord.request_stop()
+            coord.join(threads)
             v1.train.Saver().save(sess, path)
     return path
 
@@ -55,13 +64,14 @@ def converted(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("dequeue")
     out = {}
-    for kind in ("queue", "dataset"):
+    for kind in ("queue", "batch", "dataset"):
         prefix = _save(str(root / kind / "model"), kind)
         out[kind] = (prefix, convert_checkpoint(prefix, str(root / f"out_{kind}")))
     return out
 
 
-@pytest.mark.parametrize("kind, op", [("queue", "QueueDequeueManyV2"), ("dataset", "IteratorGetNext")])
+@pytest.mark.parametrize("kind, op", [("queue", "QueueDequeueManyV2"), ("batch", "QueueDequeueUpToV2"),
+                                      ("dataset", "IteratorGetNext")])
 def test_a_dequeue_fed_graph_gives_the_whole_model_from_the_dequeued_features(converted, kind, op):
     from migration.checkpoint.reader import CheckpointReader
     from migration.graph.reference import OriginalGraph

@@ -147,6 +147,33 @@ CASES = {"softmax": (_softmax, {"x"}), "dense_xent": (_dense_xent, {"x"}), "sigm
          "mixture": (_mixture, {"x"}), "sampled_softmax": (_sampled, {"x"})}
 
 
+
+def _head_loss(loss, labels_dim=C, labels_dtype=tf.float32):
+    """A Dense head ``pred`` on ``x`` trained by ``loss(labels, pred)``: more spellings of the same loss kinds."""
+    def build(g):
+        x = v1.placeholder(tf.float32, [None, D], name="x")
+        y = v1.placeholder(labels_dtype, [None] if labels_dim is None else [None, labels_dim], name="y")
+        pred = tf.identity(_dense(x, C, "out"), name="pred")
+        _train(loss(y, pred))
+    return build
+
+
+CASES.update({name: (_head_loss(*spec), {"x"}) for name, spec in {
+    "nn_sigmoid_xent": (lambda y, p: tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=p)),),
+    "nn_weighted_xent": (lambda y, p: tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, p, 2.0)),),
+    "losses_softmax_xent": (lambda y, p: v1.losses.softmax_cross_entropy(y, p),),
+    "losses_sparse_xent": (lambda y, p: v1.losses.sparse_softmax_cross_entropy(y, p), None, tf.int32),
+    "handwritten_xent": (lambda y, p: -tf.reduce_mean(tf.reduce_sum(y * tf.math.log(tf.nn.softmax(p) + 1e-9), 1)),),
+    "log_loss_of_sigmoid": (lambda y, p: v1.losses.log_loss(y, tf.sigmoid(p)),),
+    "huber": (lambda y, p: v1.losses.huber_loss(y, p),),
+    "handwritten_mse": (lambda y, p: tf.reduce_mean(tf.square(p - y)),),
+    "handwritten_mae": (lambda y, p: tf.reduce_mean(tf.abs(y - p)),),
+    "l2_loss_of_difference": (lambda y, p: tf.nn.l2_loss(p - y),),
+    "hinge": (lambda y, p: v1.losses.hinge_loss(y, p),),
+    "pairwise_squared": (lambda y, p: v1.losses.mean_pairwise_squared_error(y, p),),
+}.items()})
+
+
 @pytest.fixture(scope="module")
 def graphs():
     """Every case's GraphDef, built once (graph building only: nothing runs)."""

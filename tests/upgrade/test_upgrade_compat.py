@@ -35,7 +35,7 @@ CASES = [
      BOOT + "import tensorflow as tf\nx = tf.concat([tf.zeros([2]), tf.one_hot(i, 2)], 0)\ny = tf.unstack(tf.matmul(a, b))\n"),
     ("optimizer + initializer + reset_default_graph",
      "import tensorflow as tf\ntf.reset_default_graph()\nw = tf.Variable(tf.truncated_normal([2]))\nop = tf.train.AdamOptimizer().minimize(l)\ninit = tf.global_variables_initializer()\n",
-     BOOT + "import tensorflow as tf\ntf.compat.v1.reset_default_graph()\nw = tf.Variable(tf.compat.v1.truncated_normal([2]))\nop = tf.compat.v1.train.AdamOptimizer().minimize(l)\ninit = tf.compat.v1.global_variables_initializer()\n"),
+     BOOT + "import tensorflow as tf\ntf.compat.v1.reset_default_graph()\nw = tf.compat.v1.Variable(tf.compat.v1.truncated_normal([2]))\nop = tf.compat.v1.train.AdamOptimizer().minimize(l)\ninit = tf.compat.v1.global_variables_initializer()\n"),
     ("contrib cell -> rnn_cell home; static_rnn -> nn home",
      "import tensorflow as tf\nc = tf.contrib.rnn.GRUCell(4)\no, s = tf.contrib.rnn.static_rnn(c, xs, dtype=tf.float32)\n",
      BOOT + "import tensorflow as tf\nc = tf.compat.v1.nn.rnn_cell.GRUCell(4)\no, s = tf.compat.v1.nn.static_rnn(c, xs, dtype=tf.float32)\n"),

@@ -84,6 +84,8 @@ RULE = Rule("imports", "import", "TensorFlow imports rebound to their TF 2.21 ho
             "import legacy_rnn.contrib_layers as layers\nw = layers.xavier_initializer()\n"),
     Example("from tensorflow.contrib.crf import viterbi_decode\n", "from legacy_rnn.crf import viterbi_decode\n"),
     Example("from tensorflow.python.ops import array_ops\n", None),
+    Example("from tensorflow.python.ops import rnn\no, s = rnn.bidirectional_dynamic_rnn(f, b, x, dtype=d)\n",
+            "from tensorflow.compat.v1 import nn as rnn\no, s = rnn.bidirectional_dynamic_rnn(f, b, x, dtype=d)\n"),
     Example("from tensorflow.python.ops import rnn_cell_impl\nc = rnn_cell_impl.LSTMCell(4)\n"
             "y = rnn_cell_impl._linear(x, 4, True)\n",
             "from tensorflow.compat.v1.nn import rnn_cell as rnn_cell_impl\nc = rnn_cell_impl.LSTMCell(4)\n"
