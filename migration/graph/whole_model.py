@@ -23,10 +23,12 @@ from migration.graph import raw_rnn
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
 from migration.graph.decoder_block import decoder_call
 from migration.graph.graphdef import const_value, node_dtype, ref
+from migration.graph.inference_outputs import inference_predictions
 from migration.graph.legacy_outputs import bucket_outputs
 from migration.graph.limits import check_feed, current as current_limits
 from migration.graph.model_outputs import (DEQUEUE_OPS, dequeued, dequeued_signature, loss_predictions,
                                            prediction_logits)
+from migration.graph.sandbox import SandboxRefusal
 from migration.graph.to_keras import BlockCall, ModelTranslator, Untranslatable
 from migration.graph.wrapper_check import id_inputs, keras_wrapped_block, manifest_block_keys, wrapped_loop
 
@@ -41,6 +43,10 @@ class WholeModelIO:
     inputs: list[str]  # placeholder node names
     outputs: list[str]  # tensor names
     how: str
+    #: outputs added beside the loss's predictions (an inference path's: :mod:`migration.graph.inference_outputs`);
+    #: dropped again, with a note, when the translation refuses them
+    extra: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def xent_logits(og) -> list[str]:
@@ -122,6 +128,15 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
             outs, how = steps, "the first bucket's per-step decoder outputs (legacy_seq2seq attention decoder)"
         if not outs:
             outs, how = xent_logits(og), "the logits the loss consumes"
+        if outs and _losses:
+            extra, notes = _sampler_outputs(og, _losses, outs)
+            if extra:
+                how += ("; and the predictions of an inference path beside the loss, which no loss consumes: "
+                        + ", ".join(extra))
+                notes.append(f"whole model: besides the {len(outs)} tensor(s) the loss consumes, its outputs are the "
+                             f"terminal predictions of an inference path on the same variables that no loss reads "
+                             f"(a sampler): {', '.join(extra)}")
+            return WholeModelIO(_placeholders(og, outs + extra), outs + extra, how, extra, notes)
         if not outs:
             outs = prediction_logits(og.index, _terminals(og))
             how = "the graph's terminal tensors computed from its placeholders (logits, not softmax/argmax)"
@@ -129,6 +144,20 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
         raise MigrationError(f"the graph {og.path!r} has no cross-entropy loss and no terminal float tensor computed "
                              "from a placeholder; choose the model outputs with --outputs NAME[,NAME]")
     return WholeModelIO(_placeholders(og, outs), outs, how)
+
+
+def _sampler_outputs(og, losses: list[str], outs: list[str]) -> tuple[list[str], list[str]]:
+    """(the terminal predictions of inference paths beside the loss that the sandbox accepts, notes on the ones it
+    refuses): :func:`migration.graph.inference_outputs.inference_predictions`."""
+    extra, notes = [], []
+    for tensor in inference_predictions(og.index, losses, outs):
+        try:
+            og.check([tensor], _placeholders(og, [tensor]))
+        except SandboxRefusal as exc:
+            notes.append(f"the inference path's prediction {tensor!r} is not among the whole model's outputs: {exc}")
+            continue
+        extra.append(tensor)
+    return extra, notes
 
 
 # -- test inputs ----------------------------------------------------------------------------------------------------
@@ -300,13 +329,25 @@ def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO,
                                    loop.time_major, [loop.outputs] + loop.states(n_states), 1, entry["name"]))
             continue
         calls.append(BlockCall(model, t.x, t.sequence_length, t.time_major, t.outputs, t.sequences, entry["name"]))
+    return _translate(og, calls, io, notes + io.notes)
+
+
+def _translate(og, calls: list, io: WholeModelIO, notes: list[str]):
+    """``(model, translator, notes)``. When the translation refuses the outputs added beside the loss's predictions
+    (``io.extra``), the model without them, with a note; ``io`` is updated in place (the manifest reads it)."""
     translator = ModelTranslator(og, calls)
     try:
-        model = translator.translate(io.inputs, io.outputs)
+        return translator.translate(io.inputs, io.outputs), translator, notes
     except Untranslatable as exc:
+        if io.extra:  # an inference path's predictions (not what the loss consumes): the model without them
+            outs = [o for o in io.outputs if o not in io.extra]
+            io.inputs, io.outputs, io.extra = _placeholders(og, outs), outs, []
+            io.how = io.how.split("; and the predictions")[0]
+            notes.append("the predictions of the inference path beside the loss are not among the whole model's "
+                         f"outputs: {exc}; choose them with --outputs NAME[,NAME]")
+            return _translate(og, calls, io, notes)
         exc.args = ("; ".join([str(exc)] + [n for n in notes if "raw_rnn" in n]),)  # why the loop stayed a blocker
         raise
-    return model, translator, notes
 
 
 def _raw_rnn_call(og, loops, entry: dict, model, notes: list[str]) -> Optional[BlockCall]:
