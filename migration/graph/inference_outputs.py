@@ -18,6 +18,9 @@ also returns each **terminal prediction** of such a path. A tensor is one when:
    loss's predictions (a second model with placeholders of its own, e.g. a batch-1 sampling graph, is left to
    ``--outputs``) and no label placeholder.
 
+4. **not derived from another one**: a terminal ``argmax`` of probabilities another chosen output holds (a sampler's
+   last word, computed and left unused) adds nothing.
+
 Nothing else is added: a path that feeds nothing but is not a prediction (an unused final state, ``rnn/zeros``) stays
 out. The caller checks the chosen tensors with the sandbox and the translator and drops the ones they refuse, saying
 so (:func:`migration.graph.whole_model.default_io`).
@@ -34,21 +37,22 @@ PREDICTION_OPS = frozenset("Softmax Sigmoid LogSoftmax ArgMax ArgMin TopKV2".spl
 #: input but the last, the axis of a ``ConcatV2``; "all": every data input)
 _LAYOUT = {"Pack": "all", "ConcatV2": None, "Transpose": (0,), "Squeeze": (0,), "Reshape": (0,), "ExpandDims": (0,),
            "Identity": (0,), "Cast": (0,), "StridedSlice": (0,), "Slice": (0,), "Snapshot": (0,)}
-_NOT_READERS = ("Assert", "Print", "PrintV2", "NoOp", "SaveV2", "Save", "SaveSlices")
-_TRAINING = re.compile(r"^(gradients(_\d+)?|save(_\d+)?|init|report_uninitialized|Adam\w*|GradientDescent\w*|"
-                       r"Adagrad\w*|RMSProp\w*|Momentum\w*|Ftrl\w*|Adadelta\w*|train\w*|global_step\w*|"
-                       r"beta[12]_power\w*|summaries|Merge)(/|$)")
+_NOT_READERS = ("Assert", "Print", "PrintV2", "NoOp", "SaveV2", "Save", "SaveSlices", "Assign", "AssignVariableOp")
+#: gradient and saver name scopes (TF names them; a program's own scope names such as ``init`` or ``train`` are not
+#: read: they can hold model ops)
+_TRAINING = re.compile(r"^(gradients(_\d+)?|save(_\d+)?)(/|$)")
 _VARIABLES = ("VariableV2", "Variable", "VarHandleOp")
 _READS = ("Identity", "ReadVariableOp", "Snapshot")
 
 
-def _training(name: str) -> bool:
-    return bool(_TRAINING.match(name)) or any(p.startswith("update_") for p in name.split("/"))
+def _training(node) -> bool:
+    """A gradient, saver or optimizer op (``Apply*``, ``ResourceApply*``)."""
+    return bool(_TRAINING.match(node.name)) or "Apply" in node.op
 
 
 def _reader(node) -> bool:
     """``node`` is a forward op whose reading makes a tensor non-terminal."""
-    return not _training(node.name) and node.op not in _NOT_READERS and "Summary" not in node.op
+    return not _training(node) and node.op not in _NOT_READERS and "Summary" not in node.op
 
 
 def _variable(index, tensor: str):
@@ -63,26 +67,37 @@ def _variable(index, tensor: str):
     return None
 
 
-def _is_prediction(index, name: str) -> bool:
-    """Every value ``name`` is made of comes from a prediction op, through layout ops only (rule 2)."""
-    todo, seen, found = [name], set(), False
+def _prediction_sources(index, name: str) -> list:
+    """The prediction ops every value ``name`` is made of comes from, through layout ops only (rule 2); empty when
+    some value comes from anything else."""
+    todo, seen, found = [name], set(), []
     while todo:
         node = index.node(todo.pop())
         if node is None or node.name in seen:
             continue
         seen.add(node.name)
         if node.op in PREDICTION_OPS:
-            found = True
+            found.append(node)
             continue
         slots = _LAYOUT.get(node.op)
         if node.op not in _LAYOUT:
-            return False
+            return []
         data = [i for i in node.input if not ref(i)[2]]
         picked = data if slots == "all" else data[:-1] if slots is None else [data[k] for k in slots if k < len(data)]
         if not picked:
-            return False
+            return []
         todo += [ref(i)[0] for i in picked]
     return found
+
+
+def _derived(index, sources: list, other: set[str]) -> bool:
+    """Every prediction op of ``sources`` reads a prediction op among the nodes ``other`` (another output's closure):
+    a sampler's last ``argmax`` of the probabilities it already returns, computed and left unused."""
+    for node in sources:
+        data = [index.node(ref(i)[0]) for i in node.input if not ref(i)[2]]
+        if not data or data[0] is None or data[0].op not in PREDICTION_OPS or data[0].name not in other:
+            return False
+    return True
 
 
 def _weighted(index, names, variables: set[str]) -> bool:
@@ -107,17 +122,19 @@ def inference_predictions(index, losses: list[str], predictions: list[str]) -> l
     inputs = {n for n in index.closure(predictions)[0] if index.nodes[n].op == "Placeholder"}
     labels = {n for n in loss_side if index.nodes[n].op == "Placeholder"} - inputs
     variables = {n for n in loss_side if index.nodes[n].op in _VARIABLES}
-    out = []
+    found: dict[str, tuple[list, set[str]]] = {}
     for node in index.graph_def.node:
-        if node.name in loss_side or _training(node.name) or node.op not in PREDICTION_OPS and node.op not in _LAYOUT \
-                or any(_reader(c) for c in index.consumers(node.name)) or not _is_prediction(index, node.name):
+        if node.name in loss_side or _training(node) or node.op not in PREDICTION_OPS and node.op not in _LAYOUT \
+                or any(_reader(c) for c in index.consumers(node.name)):
             continue
-        names = index.closure([node.name])[0]
-        if any(_training(n) for n in names):
+        predictions = _prediction_sources(index, node.name)
+        names = index.closure([node.name])[0] if predictions else []
+        if not names or any(_training(index.nodes[n]) for n in names):
             continue
         sources = {n for n in names if index.nodes[n].op == "Placeholder"}
         if not sources or not sources <= inputs or sources & labels:
             continue
         if _weighted(index, [n for n in names if n not in loss_side], variables):
-            out.append(f"{node.name}:0")
-    return out
+            found[node.name] = (predictions, set(names))
+    return [f"{name}:0" for name, (predictions, _) in found.items()
+            if not any(_derived(index, predictions, names) for other, (_, names) in found.items() if other != name)]

@@ -15,7 +15,7 @@ Found from the block's variables (checkpoint keys, never names):
   (TF1 cells compute ``matmul(concat([inputs, h]), kernel)``), that concat's first input (the cell's ``inputs``
   argument: ``concat([x_t, context])`` for an attention decoder). A fused op's first input is its ``inputs``.
 * **step of a node**: the largest ``t`` whose reader or cell input it depends on. The **cell's ops** are the nodes
-  the last step's reader needs, stopping at the cell inputs (so the attention, the embedding and the feedback that
+  the steps' readers of every block variable need (every layer of a stack), stopping at the cell inputs (so the attention, the embedding and the feedback that
   make ``x_t`` are left out), that depend on a step; they must read no variable but the block's.
 * **state**: the tensors of step ``t - 1`` that the cell's ops of step ``t`` read, the same (by offset from the
   step's reader, in creation order: one Python call per step) in every step; the block's state in creation order
@@ -153,31 +153,36 @@ def _steps_of(w: _Walk, seeds: dict[str, int]) -> dict[str, int]:
     return step
 
 
-def _crossings(w: _Walk, cell: set[str], step: dict[str, int], chain: list[str], t: int):
-    """{(consumer offset, data slot): (producer offset, output)} of the reads of step ``t - 1``'s tensors by step
-    ``t``'s cell ops (offsets from each step's reader in creation order)."""
+def _crossings(w: _Walk, lists: dict[int, list[str]], step: dict[str, int], t: int) -> dict:
+    """{(consumer index, data slot): (producer index, output)} of the reads of step ``t - 1``'s cell ops by step
+    ``t``'s (indices in each step's cell ops, in creation order)."""
+    at = {n: k for k, n in enumerate(lists[t - 1])}
     out = {}
-    for name in cell:
-        if step.get(name) != t:
-            continue
+    for k, name in enumerate(lists[t]):
         for slot, inp in enumerate(w.data(name)):
             producer = ref(inp)[0]
-            if producer not in cell or step.get(producer) == t:
-                continue
-            if step.get(producer) != t - 1:
-                raise MigrationError(f"{name!r} (step {t}) reads {inp!r} of step {step.get(producer)}: not a "
-                                     "state passed from one step to the next")
-            out[(w.pos[name] - w.pos[chain[t - 1]], slot)] = (w.pos[producer] - w.pos[chain[t - 2]], ref(inp)[1])
+            if producer in at:
+                out[(k, slot)] = (at[producer], ref(inp)[1])
+            elif 1 <= step.get(producer, 0) < t - 1 and producer in lists.get(step[producer], ()):
+                raise MigrationError(f"{name!r} (step {t}) reads {inp!r} of step {step[producer]}: not a state "
+                                     "passed from one step to the next")
     return out
 
 
-def _at(w: _Walk, chain: list[str], t: int, offset: int, like: str, what: str) -> str:
-    """The node at ``offset`` from step ``t``'s reader, checked to be made like node ``like``."""
-    k = w.pos[chain[t - 1]] + offset
-    name = w.order[k] if 0 <= k < len(w.order) else None
-    if name is None or w.index.nodes[name].op != w.index.nodes[like].op:
-        raise MigrationError(f"{what}: step {t} has no op like {like!r} at the place the other steps have it")
-    return name
+def _last_step(w: _Walk, readers: list[str], step: dict[str, int], T: int) -> set[str]:
+    """The last step's ops computed from its readers without another variable (its new state, which no later step
+    reads; the program's head, which reads its own weights, is left out)."""
+    out, todo = set(), list(readers)
+    while todo:
+        name = todo.pop()
+        if name in out:
+            continue
+        out.add(name)
+        for c in w.index.consumers(name):
+            if step.get(c.name) == T and not _training(c.name) and \
+                    all((v := w.variable(i)) is None or v.name in w.own for i in w.data(c.name)):
+                todo.append(c.name)
+    return out
 
 
 def _width(w: _Walk, tensor: str) -> int:
@@ -208,28 +213,35 @@ def locate_stepped(og, keys: set[str], n_states: int) -> SteppedBlock:
     if len({ref(x)[0] for x in xs}) != T:
         raise MigrationError(f"{what}: its steps' cell inputs {xs[:3]}... are not one tensor per step")
     step = _steps_of(w, {**{ref(x)[0]: t for t, x in enumerate(xs, 1)}, **{r: t for t, r in enumerate(chain, 1)}})
-    cell = {n for n in w.index.closure([chain[-1]], {ref(x)[0] for x in xs})[0] if step.get(n, 0) >= 1} - \
+    stepped = sorted({r for rs in firsts.values() for r in rs if 1 <= step.get(r, 0) <= T})  # every layer's readers
+    cell = {n for n in w.index.closure(stepped, {ref(x)[0] for x in xs})[0] if step.get(n, 0) >= 1} - \
         {ref(x)[0] for x in xs}
     foreign = sorted({v.name for n in cell for i in w.data(n) if (v := w.variable(i)) is not None} - w.own)
     if foreign:
         raise MigrationError(f"{what}: its steps also read {foreign[:2]} (not the block's variables): not one cell")
-    layouts = [_crossings(w, cell, step, chain, t) for t in range(2, T)]
+    cell |= _last_step(w, [r for r in stepped if step[r] == T], step, T)
+    lists = {t: sorted((n for n in cell if step[n] == t), key=w.pos.get) for t in range(1, T + 1)}
+    layouts = [_crossings(w, lists, step, t) for t in range(2, T)]
     if any(lay != layouts[0] for lay in layouts) or not layouts[0]:
         raise MigrationError(f"{what}: the state passed between its steps differs from step to step")
-    produced = sorted(set(layouts[0].values()))
+    produced = sorted(set(layouts[0].values()))  # creation order: c before h, layer 0 first
     if len(produced) != n_states:
         raise MigrationError(f"{what}: {len(produced)} state tensors pass from one step to the next, the block has "
                              f"{n_states}")
-    like = {p: w.order[w.pos[chain[0]] + p[0]] for p in produced}  # step 1's producers
-    final = [f"{_at(w, chain, T, p[0], like[p], what)}:{p[1]}" for p in produced]
-    last = produced[-1]
-    outs = [f"{_at(w, chain, t, last[0], like[last], what)}:{last[1]}" for t in range(1, T + 1)]
+    like = {p: lists[T - 1][p[0]] for p in produced}
+
+    def at(t: int, p: tuple[int, int]) -> str:
+        if p[0] >= len(lists[t]) or w.index.nodes[lists[t][p[0]]].op != w.index.nodes[like[p]].op:
+            raise MigrationError(f"{what}: step {t} has no op like {like[p]!r} where the other steps have it")
+        return f"{lists[t][p[0]]}:{p[1]}"
+
+    final = [at(T, p) for p in produced]
+    outs = [at(t, produced[-1]) for t in range(1, T + 1)]  # a TF1 cell's output: its last state tensor
     initial: dict[tuple[int, int], str] = {}
-    for (offset, slot), p in sorted(layouts[0].items()):
-        consumer = _at(w, chain, 1, offset, w.order[w.pos[chain[1]] + offset], what)
-        initial.setdefault(p, w.data(consumer)[slot])
-    if len(initial) != n_states:
-        raise MigrationError(f"{what}: the first step's initial state was not found")
+    for (k, slot), p in sorted(layouts[0].items()):
+        if k >= len(lists[1]) or w.index.nodes[lists[1][k]].op != w.index.nodes[lists[2][k]].op:
+            raise MigrationError(f"{what}: the first step's ops differ from the second step's")
+        initial.setdefault(p, w.data(lists[1][k])[slot])
     init = [initial[p] for p in produced]
     return SteppedBlock(StaticBlock(xs, None, [outs], final, [None] * n_states), init,
                         [_width(w, t) for t in final])

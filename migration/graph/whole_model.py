@@ -38,6 +38,9 @@ _TRAINING_SCOPES = re.compile(r"^(gradients(_\d+)?|save(_\d+)?|init|report_unini
                               r"beta[12]_power\w*|summaries|Merge)(/|$)")
 
 
+_EXTRA_HOW = "; and the predictions of an inference path beside the loss, which no loss consumes: "
+
+
 @dataclasses.dataclass
 class WholeModelIO:
     inputs: list[str]  # placeholder node names
@@ -131,11 +134,7 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
         if outs and _losses:
             extra, notes = _sampler_outputs(og, _losses, outs)
             if extra:
-                how += ("; and the predictions of an inference path beside the loss, which no loss consumes: "
-                        + ", ".join(extra))
-                notes.append(f"whole model: besides the {len(outs)} tensor(s) the loss consumes, its outputs are the "
-                             f"terminal predictions of an inference path on the same variables that no loss reads "
-                             f"(a sampler): {', '.join(extra)}")
+                how += _EXTRA_HOW + ", ".join(extra)
             return WholeModelIO(_placeholders(og, outs + extra), outs + extra, how, extra, notes)
         if not outs:
             outs = prediction_logits(og.index, _terminals(og))
@@ -333,21 +332,31 @@ def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO,
 
 
 def _translate(og, calls: list, io: WholeModelIO, notes: list[str]):
-    """``(model, translator, notes)``. When the translation refuses the outputs added beside the loss's predictions
-    (``io.extra``), the model without them, with a note; ``io`` is updated in place (the manifest reads it)."""
+    """``(model, translator, notes)``. When the translation refuses an output added beside the loss's predictions
+    (``io.extra``: one whose closure holds a blocker, else all of them), the model without it, with a note; ``io``
+    is updated in place (the manifest reads it)."""
     translator = ModelTranslator(og, calls)
     try:
-        return translator.translate(io.inputs, io.outputs), translator, notes
+        model = translator.translate(io.inputs, io.outputs)
     except Untranslatable as exc:
         if io.extra:  # an inference path's predictions (not what the loss consumes): the model without them
-            outs = [o for o in io.outputs if o not in io.extra]
-            io.inputs, io.outputs, io.extra = _placeholders(og, outs), outs, []
-            io.how = io.how.split("; and the predictions")[0]
-            notes.append("the predictions of the inference path beside the loss are not among the whole model's "
-                         f"outputs: {exc}; choose them with --outputs NAME[,NAME]")
+            blockers = {name for name, _op in exc.blockers}
+            drop = [o for o in io.extra if blockers & set(og.index.closure([o])[0])] or list(io.extra)
+            outs = [o for o in io.outputs if o not in drop]
+            io.inputs, io.outputs, io.extra = _placeholders(og, outs), outs, [o for o in io.extra if o not in drop]
+            io.how = io.how.split(_EXTRA_HOW)[0] + (_EXTRA_HOW + ", ".join(io.extra) if io.extra else "")
+            shown = ", ".join(f"{n!r} ({op})" for n, op in exc.blockers[:4])
+            notes.append(f"the inference path's predictions {', '.join(drop)} are not among the whole model's "
+                         f"outputs: ops on their path have no Keras translation ({shown}); the model was written "
+                         "without them")
             return _translate(og, calls, io, notes)
         exc.args = ("; ".join([str(exc)] + [n for n in notes if "raw_rnn" in n]),)  # why the loop stayed a blocker
         raise
+    if io.extra:
+        notes.append(f"whole model: besides the {len(io.outputs) - len(io.extra)} tensor(s) the loss consumes, its "
+                     "outputs are the terminal predictions of an inference path on the same variables that no loss "
+                     f"reads (a sampler): {', '.join(io.extra)}")
+    return model, translator, notes
 
 
 def _raw_rnn_call(og, loops, entry: dict, model, notes: list[str]) -> Optional[BlockCall]:
