@@ -6,8 +6,10 @@ Contract (README, "Checkpoint migration"):
   ``keep_prob`` are not inputs: their default is used; dropout is bypassed);
 * default outputs: the predictions the training loss consumes, whatever the loss
   (:mod:`migration.graph.model_outputs`), else the logits of every softmax cross-entropy op, else the graph's
-  terminal tensors computed from the placeholders with the logits in place of a softmax/argmax of them;
-  ``--outputs NAME[,NAME]`` chooses others;
+  terminal tensors computed from the placeholders with the logits in place of a softmax/argmax of them; a graph
+  with a loss and an inference path beside it (a sampler on the same variables) also gets that path's terminal
+  predictions (:mod:`migration.graph.inference_outputs`), left out with a note when the sandbox or the translator
+  refuses them; ``--outputs NAME[,NAME]`` chooses others;
 * the model takes the inputs in that order (one tensor when there is one input) and returns the outputs in order.
 """
 from __future__ import annotations
