@@ -219,6 +219,10 @@ def locate_stepped(og, keys: set[str], n_states: int) -> SteppedBlock:
     foreign = sorted({v.name for n in cell for i in w.data(n) if (v := w.variable(i)) is not None} - w.own)
     if foreign:
         raise MigrationError(f"{what}: its steps also read {foreign[:2]} (not the block's variables): not one cell")
+    later = set(w.index.closure([r for r in stepped if step[r] > 1], {ref(x)[0] for x in xs})[0])
+    if any(r not in later for r in stepped if step[r] < T):  # an output projection applied after the cell
+        raise MigrationError(f"{what}: some of its variables are read by ops whose results do not pass to the next "
+                             "step (a wrapper's projection of the output?): not one cell per step")
     cell |= _last_step(w, [r for r in stepped if step[r] == T], step, T)
     lists = {t: sorted((n for n in cell if step[n] == t), key=w.pos.get) for t in range(1, T + 1)}
     layouts = [_crossings(w, lists, step, t) for t in range(2, T)]

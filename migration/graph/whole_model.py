@@ -354,6 +354,14 @@ def _translate(og, calls: list, io: WholeModelIO, notes: list[str]):
             return _translate(og, calls, io, notes)
         exc.args = ("; ".join([str(exc)] + [n for n in notes if "raw_rnn" in n]),)  # why the loop stayed a blocker
         raise
+    except MigrationError as exc:
+        if not io.extra:
+            raise
+        outs = [o for o in io.outputs if o not in io.extra]  # the model the loss's predictions alone give
+        notes.append(f"the inference path's predictions {', '.join(io.extra)} are not among the whole model's "
+                     f"outputs: {exc}; the model was written without them")
+        io.inputs, io.outputs, io.extra, io.how = _placeholders(og, outs), outs, [], io.how.split(_EXTRA_HOW)[0]
+        return _translate(og, calls, io, notes)
     if io.extra:
         notes.append(f"whole model: besides the {len(io.outputs) - len(io.extra)} tensor(s) the loss consumes, its "
                      "outputs are the terminal predictions of an inference path on the same variables that no loss "

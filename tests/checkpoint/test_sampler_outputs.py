@@ -144,3 +144,43 @@ def test_wrong_weights_are_caught_by_the_original_graph(sampler_conversion, tmp_
     for n in ("s1_alphas", "s2_alphas", "s3_probs"):
         assert whole[f"{n}:0"].max_abs_diff > TOL
     assert all(whole[n].max_abs_diff < TOL for n in whole if n.startswith("gru_"))  # the gru decoder: untouched
+
+
+def test_stepped_locator_claims_the_cell_not_a_projection_after_it(tmp_path):
+    """A cell stepped by hand with feedback (``x_t = concat([u_t, dense(h_{t-1})])``) is located from its own
+    variables; counted with a per-step output projection (``matmul(h_t, w_p)``, read after the cell and passed to no
+    later step) it is refused by name (negative control: a wrapper's projection is not part of one cell per step)."""
+    import legacy_rnn
+    import tensorflow as tf
+    from migration.checkpoint.reader import CheckpointReader
+    from migration.core.errors import MigrationError
+    from migration.graph.reference import OriginalGraph
+    from migration.graph.stepped_blocks import locate_stepped
+
+    v1 = tf.compat.v1
+    with legacy_rnn.new_graph(7) as graph:
+        u = v1.placeholder(tf.float32, [None, T, 2], "u")
+        cell = v1.nn.rnn_cell.BasicLSTMCell(3)
+        state = zero = cell.zero_state(tf.shape(u)[0], tf.float32)
+        w_fb = v1.get_variable("w_fb", [3, 2])
+        w_p = v1.get_variable("w_p", [3, 2])
+        outs, xs, hs = [], [], []
+        for t in range(T):
+            xs.append(tf.concat([u[:, t], tf.matmul(state.h, w_fb)], 1))
+            with v1.variable_scope("dec", reuse=t > 0):
+                h, state = cell(xs[-1], state)
+            hs.append(h.name)
+            outs.append(tf.matmul(h, w_p))
+        tf.stack(outs, 1, name="projected")
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+    og = OriginalGraph(prefix + ".meta", CheckpointReader(prefix))
+    keys = {"dec/basic_lstm_cell/kernel", "dec/basic_lstm_cell/bias"}
+    found = locate_stepped(og, keys, 2)
+    assert found.block.steps == [x.name for x in xs]
+    assert found.block.states == [state.c.name, state.h.name]
+    assert found.initial == [zero.c.name, zero.h.name]
+    assert found.block.sequences == [hs] and hs[-1] == state.h.name  # the cell's output, step by step
+    with pytest.raises(MigrationError, match="not one cell per step"):
+        locate_stepped(og, keys | {"w_p"}, 2)
