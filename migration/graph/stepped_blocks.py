@@ -16,7 +16,8 @@ Found from the block's variables (checkpoint keys, never names):
   argument: ``concat([x_t, context])`` for an attention decoder). A fused op's first input is its ``inputs``.
 * **step of a node**: the largest ``t`` whose reader or cell input it depends on. The **cell's ops** are the nodes
   the steps' readers of every block variable need (every layer of a stack), stopping at the cell inputs (so the attention, the embedding and the feedback that
-  make ``x_t`` are left out), that depend on a step; they must read no variable but the block's.
+  make ``x_t`` are left out), that depend on a step; they must read no variable but the block's, and every
+  step's reads of the block's variables must pass to the next step (a wrapper's output projection does not).
 * **state**: the tensors of step ``t - 1`` that the cell's ops of step ``t`` read, the same (by offset from the
   step's reader, in creation order: one Python call per step) in every step; the block's state in creation order
   (``c`` before ``h``, layer 0 first). **Initial state**: what step 1's ops read in the same places (a zero state,
