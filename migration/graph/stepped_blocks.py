@@ -15,13 +15,15 @@ Found from the block's variables (checkpoint keys, never names):
   (TF1 cells compute ``matmul(concat([inputs, h]), kernel)``), that concat's first input (the cell's ``inputs``
   argument: ``concat([x_t, context])`` for an attention decoder). A fused op's first input is its ``inputs``.
 * **step of a node**: the largest ``t`` whose reader or cell input it depends on. The **cell's ops** are the nodes
-  the steps' readers of every block variable need (every layer of a stack), stopping at the cell inputs (so the attention, the embedding and the feedback that
-  make ``x_t`` are left out), that depend on a step; they must read no variable but the block's, and every
-  step's reads of the block's variables must pass to the next step (a wrapper's output projection does not).
-* **state**: the tensors of step ``t - 1`` that the cell's ops of step ``t`` read, the same (by offset from the
-  step's reader, in creation order: one Python call per step) in every step; the block's state in creation order
-  (``c`` before ``h``, layer 0 first). **Initial state**: what step 1's ops read in the same places (a zero state,
-  or a learned one such as ``tanh(W mean(features))``): fed zeros, as the block contract starts from a zero state.
+  the steps' readers of every block variable need (every layer of a stack), stopping at the cell inputs (so the
+  attention, the embedding and the feedback that make ``x_t`` are left out), that depend on a step, plus the last
+  step's new state; they must read no variable but the block's, and every step's reads of the block's variables
+  must pass to the next step (a wrapper's output projection does not).
+* **state**: the tensors of step ``t - 1`` that the cell's ops of step ``t`` read, the same in every step (by index
+  among each step's cell ops in creation order: one Python call per step; the variables a stack's upper layer
+  creates inside step 1 are not cell ops); the block's state in creation order (``c`` before ``h``, layer 0 first).
+  **Initial state**: what step 1's ops read in the same places (a zero state, or a learned one such as
+  ``tanh(W mean(features))``): fed zeros, as the block contract starts from a zero state.
   **Final state**: the tensors at the same offsets in the last step. **Outputs**: per step, the state tensor created
   last (a TF1 cell's output is its last state tensor: ``h`` of an LSTM, the top layer's ``h`` of a stack).
 
