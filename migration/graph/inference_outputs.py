@@ -16,14 +16,15 @@ also returns each **terminal prediction** of such a path. A tensor is one when:
    variables the loss's closure reads (an ``argmax`` of the loss's own logits, an accuracy, a CTC decode of the
    training logits have none: they add nothing to the logits); it reads only placeholders that are inputs of the
    loss's predictions (a second model with placeholders of its own, e.g. a batch-1 sampling graph, is left to
-   ``--outputs``) and no label placeholder.
-
+   ``--outputs``) and no label placeholder;
 4. **not derived from another one**: a terminal ``argmax`` of probabilities another chosen output holds (a sampler's
    last word, computed and left unused) adds nothing.
 
 Nothing else is added: a path that feeds nothing but is not a prediction (an unused final state, ``rnn/zeros``) stays
 out. The caller checks the chosen tensors with the sandbox and the translator and drops the ones they refuse, saying
-so (:func:`migration.graph.whole_model.default_io`).
+so (:func:`migration.graph.whole_model.default_io`). Looked up in public TF1 code: captioning samplers
+(``build_sampler``: ``transpose(stack(sampled_word_list))``, stacked attention weights), char-RNN ``probs =
+softmax(logits)`` of a sampling model (usually a second model with placeholders of its own: left out by rule 3).
 """
 from __future__ import annotations
 
