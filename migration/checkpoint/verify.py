@@ -49,6 +49,7 @@ from migration.graph.dropout_facts import constant_dropouts, live_dropout_note
 from migration.graph.raw_rnn_check import check_block as check_raw_rnn_block
 from migration.graph.reference import OriginalGraph
 from migration.graph.static_blocks import run_static_block
+from migration.graph.stepped_blocks import run_stepped_block
 from migration.graph.wrapper_check import check_wrapped_block
 from migration.graph.block_feeds import fit_block_input, input_feeds, shape_feeds
 from migration.safe_io import load_block_model
@@ -132,10 +133,12 @@ def _run_loop_block(original, loops, block: dict, x: np.ndarray, lengths: np.nda
 
 
 #: How a block is found and run in the original graph, tried in this order: a while loop (``dynamic_rnn``, fused
-#: ops), then a static unroll (one copy of the cell per step: :mod:`migration.graph.static_blocks`).
+#: ops), then a static unroll (one copy of the cell per step: :mod:`migration.graph.static_blocks`), then a cell
+#: stepped by hand whose per-step input comes from the previous step (:mod:`migration.graph.stepped_blocks`).
 ORIGINAL_BLOCK_RUNNERS = (
     _run_loop_block,
     lambda original, loops, block, x, lengths: run_static_block(original, block, x, lengths),
+    lambda original, loops, block, x, lengths: run_stepped_block(original, block, x, lengths),
 )
 
 

@@ -6,8 +6,10 @@ Contract (README, "Checkpoint migration"):
   ``keep_prob`` are not inputs: their default is used; dropout is bypassed);
 * default outputs: the predictions the training loss consumes, whatever the loss
   (:mod:`migration.graph.model_outputs`), else the logits of every softmax cross-entropy op, else the graph's
-  terminal tensors computed from the placeholders with the logits in place of a softmax/argmax of them;
-  ``--outputs NAME[,NAME]`` chooses others;
+  terminal tensors computed from the placeholders with the logits in place of a softmax/argmax of them; a graph
+  with a loss and an inference path beside it (a sampler on the same variables) also gets that path's terminal
+  predictions (:mod:`migration.graph.inference_outputs`), left out with a note when the sandbox or the translator
+  refuses them; ``--outputs NAME[,NAME]`` chooses others;
 * the model takes the inputs in that order (one tensor when there is one input) and returns the outputs in order.
 """
 from __future__ import annotations
@@ -24,10 +26,12 @@ from migration.graph import raw_rnn
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
 from migration.graph.decoder_block import decoder_call
 from migration.graph.graphdef import const_value, node_dtype, ref
+from migration.graph.inference_outputs import inference_predictions
 from migration.graph.legacy_outputs import bucket_outputs
 from migration.graph.limits import check_feed, current as current_limits
 from migration.graph.model_outputs import (DEQUEUE_OPS, dequeued, dequeued_signature, loss_predictions,
                                            prediction_logits)
+from migration.graph.sandbox import SandboxRefusal
 from migration.graph.to_keras import BlockCall, ModelTranslator, Untranslatable
 from migration.graph.wrapper_check import id_inputs, keras_wrapped_block, manifest_block_keys, wrapped_loop
 
@@ -37,11 +41,18 @@ _TRAINING_SCOPES = re.compile(r"^(gradients(_\d+)?|save(_\d+)?|init|report_unini
                               r"beta[12]_power\w*|summaries|Merge)(/|$)")
 
 
+_EXTRA_HOW = "; and the predictions of an inference path beside the loss, which no loss consumes: "
+
+
 @dataclasses.dataclass
 class WholeModelIO:
     inputs: list[str]  # placeholder node names
     outputs: list[str]  # tensor names
     how: str
+    #: outputs added beside the loss's predictions (an inference path's: :mod:`migration.graph.inference_outputs`);
+    #: dropped again, with a note, when the translation refuses them
+    extra: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def xent_logits(og) -> list[str]:
@@ -123,6 +134,11 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
             outs, how = steps, "the first bucket's per-step decoder outputs (legacy_seq2seq attention decoder)"
         if not outs:
             outs, how = xent_logits(og), "the logits the loss consumes"
+        if outs and _losses:
+            extra, notes = _sampler_outputs(og, _losses, outs)
+            if extra:
+                how += _EXTRA_HOW + ", ".join(extra)
+            return WholeModelIO(_placeholders(og, outs + extra), outs + extra, how, extra, notes)
         if not outs:
             outs = prediction_logits(og.index, _terminals(og))
             how = "the graph's terminal tensors computed from its placeholders (logits, not softmax/argmax)"
@@ -130,6 +146,20 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
         raise MigrationError(f"the graph {og.path!r} has no cross-entropy loss and no terminal float tensor computed "
                              "from a placeholder; choose the model outputs with --outputs NAME[,NAME]")
     return WholeModelIO(_placeholders(og, outs), outs, how)
+
+
+def _sampler_outputs(og, losses: list[str], outs: list[str]) -> tuple[list[str], list[str]]:
+    """(the terminal predictions of inference paths beside the loss that the sandbox accepts, notes on the ones it
+    refuses): :func:`migration.graph.inference_outputs.inference_predictions`."""
+    extra, notes = [], []
+    for tensor in inference_predictions(og.index, losses, outs):
+        try:
+            og.check([tensor], _placeholders(og, [tensor]))
+        except SandboxRefusal as exc:
+            notes.append(f"the inference path's prediction {tensor!r} is not among the whole model's outputs: {exc}")
+            continue
+        extra.append(tensor)
+    return extra, notes
 
 
 # -- test inputs ----------------------------------------------------------------------------------------------------
@@ -318,12 +348,42 @@ def build_whole_model(og, blocks: Sequence[tuple[dict, Any]], io: WholeModelIO,
             continue
         calls.append(BlockCall(model, t.x, t.sequence_length, t.time_major, t.outputs, t.sequences, entry["name"],
                                parts=list(t.parts)))
+    return _translate(og, calls, io, notes + io.notes)
+
+
+def _translate(og, calls: list, io: WholeModelIO, notes: list[str]):
+    """``(model, translator, notes)``. When the translation refuses an output added beside the loss's predictions
+    (``io.extra``: one whose closure holds a blocker, else all of them), the model without it, with a note; ``io``
+    is updated in place (the manifest reads it)."""
     translator = ModelTranslator(og, calls)
     try:
         model = translator.translate(io.inputs, io.outputs)
     except Untranslatable as exc:
+        if io.extra:  # an inference path's predictions (not what the loss consumes): the model without them
+            blockers = {name for name, _op in exc.blockers}
+            drop = [o for o in io.extra if blockers & set(og.index.closure([o])[0])] or list(io.extra)
+            outs = [o for o in io.outputs if o not in drop]
+            io.inputs, io.outputs, io.extra = _placeholders(og, outs), outs, [o for o in io.extra if o not in drop]
+            io.how = io.how.split(_EXTRA_HOW)[0] + (_EXTRA_HOW + ", ".join(io.extra) if io.extra else "")
+            shown = ", ".join(f"{n!r} ({op})" for n, op in exc.blockers[:4])
+            notes.append(f"the inference path's predictions {', '.join(drop)} are not among the whole model's "
+                         f"outputs: ops on their path have no Keras translation ({shown}); the model was written "
+                         "without them")
+            return _translate(og, calls, io, notes)
         exc.args = ("; ".join([str(exc)] + [n for n in notes if "raw_rnn" in n]),)  # why the loop stayed a blocker
         raise
+    except MigrationError as exc:
+        if not io.extra:
+            raise
+        outs = [o for o in io.outputs if o not in io.extra]  # the model the loss's predictions alone give
+        notes.append(f"the inference path's predictions {', '.join(io.extra)} are not among the whole model's "
+                     f"outputs: {exc}; the model was written without them")
+        io.inputs, io.outputs, io.extra, io.how = _placeholders(og, outs), outs, [], io.how.split(_EXTRA_HOW)[0]
+        return _translate(og, calls, io, notes)
+    if io.extra:
+        notes.append(f"whole model: besides the {len(io.outputs) - len(io.extra)} tensor(s) the loss consumes, its "
+                     "outputs are the terminal predictions of an inference path on the same variables that no loss "
+                     f"reads (a sampler): {', '.join(io.extra)}")
     return model, translator, notes
 
 
