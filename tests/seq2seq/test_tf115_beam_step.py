@@ -151,8 +151,7 @@ def test_beam_search_over_alignment_history_resorts_it_by_beam() -> None:
     False the raw TensorArray; the sorted one must equal the NumPy re-sort of the raw one."""
     batch, width, mem_t, depth, vocab = 2, 3, 5, 4, 7
     rng = np.random.default_rng(31)  # fixed data and graph seed: the search below does re-order its beams
-    with tf.Graph().as_default():
-        v1.set_random_seed(7)
+    with legacy_rnn.new_graph(7):  # also Python's and tf_keras' seed generators: the cells' unseeded initializers
         memory = s2s.tile_batch(tf.constant(rng.normal(0, 1, (batch, mem_t, depth)), tf.float32), width)
         mem_len = s2s.tile_batch(tf.constant([5, 3]), width)
         mechanism = s2s.BahdanauAttention(4, memory, mem_len)
