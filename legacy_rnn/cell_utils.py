@@ -21,6 +21,19 @@ def input_depth(inputs_shape) -> int:
     return int(depth)
 
 
+class SizesFromAttributes:
+    """Mixin (listed before the cell base): ``state_size`` and ``output_size`` read from ``self._state_size`` and
+    ``self._output_size``, which the cell's constructor sets (LSTM-style cells with an optional projection)."""
+
+    @property
+    def state_size(self):
+        return self._state_size
+
+    @property
+    def output_size(self) -> int:
+        return self._output_size
+
+
 class NumUnitsCell(LayerRNNCell):
     """A TF1 cell whose state and output are both ``[batch, num_units]`` (``self._num_units``, set by the subclass)."""
 

@@ -23,6 +23,7 @@ from typing import Optional
 
 import tensorflow as tf
 
+from legacy_rnn.cell_utils import SizesFromAttributes
 from legacy_rnn.contrib_lstm_variants import activation_fn, check_proj, concat_variable, contrib_norm
 from migration.core.errors import check_positive_int
 
@@ -30,7 +31,7 @@ v1 = tf.compat.v1
 rnn_cell = v1.nn.rnn_cell
 
 
-class CoupledInputForgetGateLSTMCell(rnn_cell.RNNCell):
+class CoupledInputForgetGateLSTMCell(SizesFromAttributes, rnn_cell.RNNCell):
     """``tf.contrib.rnn.CoupledInputForgetGateLSTMCell`` with TF 1.15's signature; see :func:`cifg_lstm_cell`.
 
     Modern equivalent: :class:`modern_rnn.cifg_lstm.CoupledInputForgetGateLSTMCell`.
@@ -51,14 +52,6 @@ class CoupledInputForgetGateLSTMCell(rnn_cell.RNNCell):
         out = num_proj or num_units
         self._state_size = (rnn_cell.LSTMStateTuple(num_units, out) if state_is_tuple else num_units + out)
         self._output_size = out
-
-    @property
-    def state_size(self):
-        return self._state_size
-
-    @property
-    def output_size(self) -> int:
-        return self._output_size
 
     def call(self, inputs, state):
         u = self._num_units

@@ -21,6 +21,7 @@ from typing import Optional
 
 import tensorflow as tf
 
+from legacy_rnn.cell_utils import SizesFromAttributes
 from legacy_rnn.contrib_lstm_variants import activation_fn, check_proj
 from migration.core.errors import check_positive_int
 
@@ -29,7 +30,7 @@ rnn_cell = v1.nn.rnn_cell
 _GATES: tuple[str, ...] = ("i", "j", "f", "o")
 
 
-class GLSTMCell(rnn_cell.RNNCell):
+class GLSTMCell(SizesFromAttributes, rnn_cell.RNNCell):
     """``tf.contrib.rnn.GLSTMCell`` with TF 1.15's signature; see :func:`glstm_cell`.
 
     Modern equivalent: :class:`modern_rnn.glstm.GLSTMCell`.
@@ -50,14 +51,6 @@ class GLSTMCell(rnn_cell.RNNCell):
         self._group_shape = [out // number_of_groups, num_units // number_of_groups]
         self._state_size = rnn_cell.LSTMStateTuple(num_units, out)
         self._output_size = out
-
-    @property
-    def state_size(self):
-        return self._state_size
-
-    @property
-    def output_size(self) -> int:
-        return self._output_size
 
     def call(self, inputs, state):
         c_prev, m_prev = state

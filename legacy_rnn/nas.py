@@ -23,7 +23,7 @@ from typing import Optional
 import tensorflow as tf
 from tf_keras.src.layers.rnn.legacy_cells import LayerRNNCell
 
-from legacy_rnn.cell_utils import input_depth
+from legacy_rnn.cell_utils import SizesFromAttributes, input_depth
 from migration.core.errors import check_positive_int
 
 v1 = tf.compat.v1
@@ -31,7 +31,7 @@ rnn_cell = v1.nn.rnn_cell
 NAS_BASE = 8
 
 
-class NASCell(LayerRNNCell):
+class NASCell(SizesFromAttributes, LayerRNNCell):
     """``tf.contrib.rnn.NASCell`` with TF 1.15's signature; see :func:`nas_cell`.
 
     Modern equivalent: :class:`modern_rnn.nas.NASCell`.
@@ -46,14 +46,6 @@ class NASCell(LayerRNNCell):
         out = num_units if num_proj is None else num_proj
         self._state_size = rnn_cell.LSTMStateTuple(num_units, out)
         self._output_size = out
-
-    @property
-    def state_size(self):
-        return self._state_size
-
-    @property
-    def output_size(self) -> int:
-        return self._output_size
 
     def build(self, inputs_shape) -> None:
         depth, u = input_depth(inputs_shape), self._num_units
