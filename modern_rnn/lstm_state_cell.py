@@ -9,6 +9,16 @@ import tf_keras as keras
 from migration.core.errors import check_positive_int
 
 
+class ZerosFromStateSize:
+    """Mixin (listed before ``keras.layers.Layer``): the zero initial state, one ``[batch, size]`` tensor per entry of
+    ``self.state_size`` (twins whose state widths differ, e.g. an LSTM state with a projected ``h``)."""
+
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        if inputs is not None:
+            batch_size, dtype = tf.shape(inputs)[0], inputs.dtype
+        return [tf.zeros([batch_size, size], dtype or tf.float32) for size in self.state_size]
+
+
 class LSTMStateCell(keras.layers.Layer):
     """Base of an LSTM-state twin: state ``[h, c]`` (``modern_rnn.flatten_state`` returns TF1's ``(c, h)``)."""
 

@@ -23,12 +23,13 @@ import tensorflow as tf
 import tf_keras as keras
 
 from migration.core.errors import check_positive_int
+from modern_rnn.lstm_state_cell import ZerosFromStateSize
 
 NAS_BASE = 8
 
 
 @keras.saving.register_keras_serializable(package="modern_rnn")
-class NASCell(keras.layers.Layer):
+class NASCell(ZerosFromStateSize, keras.layers.Layer):
     """The NAS recurrent cell (see the module docstring).
 
     Legacy equivalent: :class:`legacy_rnn.nas.NASCell`.
@@ -69,11 +70,6 @@ class NASCell(keras.layers.Layer):
         if self.num_proj is not None:
             h = tf.matmul(h, self.projection_weights)
         return h, [h, c]
-
-    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
-        if inputs is not None:
-            batch_size, dtype = tf.shape(inputs)[0], inputs.dtype
-        return [tf.zeros([batch_size, size], dtype or tf.float32) for size in self.state_size]
 
     def get_config(self) -> dict:
         config = super().get_config()
