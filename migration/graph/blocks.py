@@ -23,7 +23,7 @@ import re
 from typing import Optional
 
 from migration.core.errors import MigrationError
-from migration.graph.graphdef import GraphIndex, ref
+from migration.graph.graphdef import GraphIndex, ref, tensor_name
 
 _V2_LOOPS = ("While", "StatelessWhile", "_While")
 _VARS = ("VariableV2", "Variable", "VarHandleOp")
@@ -109,11 +109,6 @@ def _gradient(name: str) -> bool:
     return any(p == "gradients" or p.startswith("gradients_") for p in name.split("/"))
 
 
-def _tensor(inp: str) -> str:
-    name, idx, _ = ref(inp)
-    return f"{name}:{idx}"
-
-
 def _last_step(index: GraphIndex, tensor: str) -> Optional[str]:
     """The tensor that selects the last relevant step of ``tensor`` (``[T, B, units]``): the nearest gather or
     slice downstream of it, through the mask, the prepended initial state and identities."""
@@ -122,7 +117,7 @@ def _last_step(index: GraphIndex, tensor: str) -> Optional[str]:
         nxt = []
         for t in frontier:
             for c in index.consumers(ref(t)[0]):
-                inputs = [_tensor(i) for i in c.input if not ref(i)[2]]
+                inputs = [tensor_name(i) for i in c.input if not ref(i)[2]]
                 if c.name in seen or t not in inputs or _gradient(c.name):
                     continue
                 seen.add(c.name)
@@ -157,7 +152,7 @@ def _fused_loops(og, index: GraphIndex) -> list[Loop]:
             length = producer.input[0]
         loop.sequence_length = length if through_max else None
         h = f"{node.name}:6"
-        masked = [c for c in index.consumers(node.name) if c.op == "Mul" and h in map(_tensor, c.input)
+        masked = [c for c in index.consumers(node.name) if c.op == "Mul" and h in map(tensor_name, c.input)
                   and not _gradient(c.name)]
         loop.outputs = f"{masked[0].name}:0" if loop.sequence_length and len(masked) == 1 else h
         states = [_last_step(index, f"{node.name}:1"), _last_step(index, loop.outputs)]

@@ -39,6 +39,19 @@ def ref(inp: str) -> tuple[str, int, bool]:
     return parts[0], idx, False
 
 
+def tensor_name(inp: str) -> str:
+    """A node input as a tensor name: ``'a/b'`` -> ``'a/b:0'``, ``'a/b:2'`` -> ``'a/b:2'`` (see :func:`ref`)."""
+    name, idx, _ = ref(inp)
+    return f"{name}:{idx}"
+
+
+def is_training_op(name: str) -> bool:
+    """True for a node of the training machinery by its name: gradients, optimizer updates, the Saver's ops."""
+    first = name.split("/", 1)[0]
+    return any(p == "gradients" or p.startswith(("gradients_", "update_")) for p in name.split("/")) or \
+        first == "save" or first.startswith("save_")
+
+
 def func_attrs(node) -> list[str]:
     """Names of the library functions a node calls (While cond/body, If branches, PartitionedCall f, ...), through any
     attribute: a func, a list of funcs, and the funcs named inside a func attribute's own attributes (a function's

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from migration.graph.graphdef import ref
+from migration.graph.graphdef import ref, tensor_name
 
 #: ops whose outputs are a queue- or tf.data-fed graph's inputs: the model starts after them
 DEQUEUE_OPS = frozenset("""QueueDequeueV2 QueueDequeueManyV2 QueueDequeueUpToV2 QueueDequeue QueueDequeueMany
@@ -135,11 +135,6 @@ def _data_inputs(node) -> list[str]:
     return [i for i in node.input if not ref(i)[2]]
 
 
-def _tensor(inp: str) -> str:
-    name, idx, _ = ref(inp)
-    return f"{name}:{idx}"
-
-
 def _float(node, idx: int) -> bool:
     for key in ("T", "dtype", "DstT"):
         if key in node.attr and node.attr[key].type:
@@ -171,7 +166,7 @@ class _Graph:
                 if slot < len(nodes[n].input):  # the labels' own closure, not through the predictions
                     sub, _ = index.closure([nodes[n].input[slot]], self.weighted_dep)
                     reached = set(sub) - self.weighted_dep
-                    read = {_tensor(nodes[n].input[slot])} | {_tensor(i) for r in reached for i in nodes[r].input
+                    read = {tensor_name(nodes[n].input[slot])} | {tensor_name(i) for r in reached for i in nodes[r].input
                                                               if not ref(i)[2]}
                     found = {src for src in sources if src in reached or src in read}
                     labels |= found
@@ -249,7 +244,7 @@ class _Graph:
                     continue
                 for i in _data_inputs(c):
                     if ref(i)[0] == name and _float(node, ref(i)[1]):
-                        out[_tensor(i)] = None
+                        out[tensor_name(i)] = None
         return list(out)
 
     def varying(self, tensor: str) -> bool:
@@ -264,9 +259,9 @@ class _Graph:
         node = self.index.node(ref(tensor)[0])
         if node is None or node.op not in ops or node.name not in self.input_dep:
             return tensor
-        if any(_is_variable_read(self.index, _tensor(i)) for i in _data_inputs(node)):
+        if any(_is_variable_read(self.index, tensor_name(i)) for i in _data_inputs(node)):
             return tensor  # it applies a trained weight (``matmul(h, w) + b``: the bias): part of the model
-        varying = [_tensor(i) for i in _data_inputs(node) if self.varying(i)]
+        varying = [tensor_name(i) for i in _data_inputs(node) if self.varying(i)]
         if not varying or any(_is_variable_read(self.index, v) for v in varying):
             return tensor
         roots = {self.root(v, memo, ops) for v in varying}
@@ -298,7 +293,7 @@ def _loss_scope_back(index, tensor: str, loss_scopes: set[str]) -> str:
             not any(c.op in _PREDICTION_OPS for c in index.consumers(node.name))  # the program's argmax reads it
         if not dense and (not scope or scope not in loss_scopes or ref(node.input[0])[0].startswith(scope)):
             return tensor
-        tensor = _tensor(node.input[0])
+        tensor = tensor_name(node.input[0])
     return tensor
 
 
@@ -352,7 +347,7 @@ def _last_before_prediction(index, tensor: str) -> str:
         node = index.node(ref(tensor)[0])
         if node is None or not node.input or node.op not in _PREDICTION_OPS + _PREDICTION_PASS:
             break
-        tensor = _tensor(node.input[0])
+        tensor = tensor_name(node.input[0])
         if node.op in _PREDICTION_OPS:
             found = tensor
     return found

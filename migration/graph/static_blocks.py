@@ -34,7 +34,7 @@ import numpy as np
 from migration.core.errors import MigrationError
 from migration.graph.block_feeds import shape_feeds
 from migration.graph.blocks import NotThisKind
-from migration.graph.graphdef import ref
+from migration.graph.graphdef import is_training_op, ref, tensor_name
 from migration.graph.limits import check_feed
 from migration.graph.wrapper_check import manifest_block_keys
 
@@ -61,17 +61,6 @@ class StaticBlock:
     splits: list[Optional[int]] = dataclasses.field(default_factory=list)
 
 
-def _tensor(inp: str) -> str:
-    name, idx, _ = ref(inp)
-    return f"{name}:{idx}"
-
-
-def _training(name: str) -> bool:
-    first = name.split("/", 1)[0]
-    return any(p == "gradients" or p.startswith(("gradients_", "update_")) for p in name.split("/")) or \
-        first == "save" or first.startswith("save_")
-
-
 class _Graph:
     """Positions (creation order) and forward edges of the main graph, for the unroll analysis."""
 
@@ -81,7 +70,7 @@ class _Graph:
         self.pos = {n.name: k for k, n in enumerate(self.index.graph_def.node)}
 
     def data_inputs(self, node) -> list[str]:
-        return [_tensor(i) for i in node.input if not ref(i)[2]]
+        return [tensor_name(i) for i in node.input if not ref(i)[2]]
 
     def readers(self, var_node) -> list:
         """The forward nodes that read variable ``var_node``'s value (through identities)."""
@@ -89,7 +78,7 @@ class _Graph:
         while todo:
             name = todo.pop()
             for c in self.index.consumers(name):
-                if c.name in seen or _training(c.name) or c.op in _NOT_STEP or "Apply" in c.op or \
+                if c.name in seen or is_training_op(c.name) or c.op in _NOT_STEP or "Apply" in c.op or \
                         c.name.startswith(var_node.name + "/") and c.op not in _PASS:
                     continue
                 seen.add(c.name)
@@ -106,7 +95,7 @@ class _Graph:
             if name in seen:
                 continue
             seen.add(name)
-            todo += [c.name for c in self.index.consumers(name) if not _training(c.name)]
+            todo += [c.name for c in self.index.consumers(name) if not is_training_op(c.name)]
         return seen
 
     def valued(self, name: str, memo: dict[str, bool]) -> bool:
@@ -151,7 +140,7 @@ def _frontier(g: _Graph, start: str, inside: set[str], memo: dict, seen: set[str
                 todo.append(producer)
             elif g.valued(producer, memo) and g.is_float(t):
                 while g.index.nodes[ref(t)[0]].op in _SWITCH:  # fed upstream of a TF 1.x cond's routing
-                    t = _tensor(g.index.nodes[ref(t)[0]].input[0])
+                    t = tensor_name(g.index.nodes[ref(t)[0]].input[0])
                 out.add(t)
     return out
 
@@ -368,7 +357,7 @@ def _sequence_length(g: _Graph, d: _Direction) -> Optional[str]:
         if node is None or node.op in _VARS:
             continue
         if node.op in ("Min", "Max") and node.input:
-            (mins if node.op == "Min" else maxs).add(_tensor(node.input[0]))
+            (mins if node.op == "Min" else maxs).add(tensor_name(node.input[0]))
         if name in d.inside or node.op in ("Min", "Max", "LessEqual", "GreaterEqual", "Less", "Greater", "Switch",
                                            "Identity", "Cast", "Merge", "Select", "SelectV2"):
             todo += [ref(i)[0] for i in node.input]

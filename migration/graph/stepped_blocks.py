@@ -41,7 +41,7 @@ import numpy as np
 from migration.core.errors import MigrationError
 from migration.graph.block_feeds import shape_feeds
 from migration.graph.blocks import NotThisKind
-from migration.graph.graphdef import ref
+from migration.graph.graphdef import is_training_op, ref, tensor_name
 from migration.graph.static_blocks import StaticBlock, fit_steps, run_static
 from migration.graph.wrapper_check import manifest_block_keys
 
@@ -62,17 +62,6 @@ class SteppedBlock:
     widths: list[int]
 
 
-def _tensor(inp: str) -> str:
-    name, idx, _ = ref(inp)
-    return f"{name}:{idx}"
-
-
-def _training(name: str) -> bool:
-    first = name.split("/", 1)[0]
-    return any(p == "gradients" or p.startswith(("gradients_", "update_")) for p in name.split("/")) or \
-        first == "save" or first.startswith("save_")
-
-
 class _Walk:
     def __init__(self, og, keys: set[str]) -> None:
         self.og, self.index = og, og.index
@@ -85,7 +74,7 @@ class _Walk:
         out, todo, seen = [], [var], set()
         while todo:
             for c in self.index.consumers(todo.pop()):
-                if c.name in seen or _training(c.name) or c.op in _NOT_STEP or "Apply" in c.op or \
+                if c.name in seen or is_training_op(c.name) or c.op in _NOT_STEP or "Apply" in c.op or \
                         c.name.startswith(var + "/") and c.op not in _PASS:
                     continue
                 seen.add(c.name)
@@ -104,7 +93,7 @@ class _Walk:
         return None
 
     def data(self, name: str) -> list[str]:
-        return [_tensor(i) for i in self.index.nodes[name].input if not ref(i)[2]]
+        return [tensor_name(i) for i in self.index.nodes[name].input if not ref(i)[2]]
 
 
 def _chains(w: _Walk, readers: list[str]) -> list[list[str]]:
@@ -182,7 +171,7 @@ def _last_step(w: _Walk, readers: list[str], step: dict[str, int], T: int) -> se
             continue
         out.add(name)
         for c in w.index.consumers(name):
-            if step.get(c.name) == T and not _training(c.name) and \
+            if step.get(c.name) == T and not is_training_op(c.name) and \
                     all((v := w.variable(i)) is None or v.name in w.own for i in w.data(c.name)):
                 todo.append(c.name)
     return out

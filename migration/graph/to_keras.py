@@ -36,7 +36,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.graph.graphdef import const_value, ref
+from migration.graph.graphdef import const_value, ref, tensor_name
 from migration.graph.tensordot import tensordot_matmul
 from migration.graph.cnn_layers import batch_norm_layer, conv2d_layer
 from migration.graph.model_outputs import dequeued_signature
@@ -101,7 +101,7 @@ class ModelTranslator:
         self.block_of: dict[str, tuple[int, int]] = {}
         for k, block in enumerate(self.blocks):
             for j, name in enumerate(block.outputs):
-                self.block_of[_tensor(name)] = (k, j)
+                self.block_of[tensor_name(name)] = (k, j)
         self.block_results: dict[int, list] = {}
         self.inputs: dict[str, Any] = {}
         self.memo: dict[str, Any] = {}
@@ -140,7 +140,7 @@ class ModelTranslator:
     # -- values -------------------------------------------------------------------------------------------------
 
     def value(self, tensor: str):
-        tensor = _tensor(tensor)
+        tensor = tensor_name(tensor)
         if tensor in self.memo:
             return self.memo[tensor]
         result = self._value(tensor)
@@ -514,11 +514,6 @@ class ModelTranslator:
         model_inputs = [self.inputs[n] for n in inputs]
         return keras.Model(model_inputs[0] if len(model_inputs) == 1 else model_inputs,
                            results[0] if len(results) == 1 else results, name=name)
-
-
-def _tensor(name: str) -> str:
-    base, idx, _ = ref(name)
-    return f"{base}:{idx}"
 
 
 def _layer_name(kind: str, key: str, keep: int = 60) -> str:
