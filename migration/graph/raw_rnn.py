@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.graph.graphdef import const_value, ref
+from migration.graph.graphdef import const_value, ref, tensor_name
 
 _SKIP = ("Identity", "Switch", "Enter", "RefEnter", "Snapshot", "Cast")
 _VARS = ("VariableV2", "Variable", "VarHandleOp")
@@ -60,11 +60,6 @@ class _Var:
     exit: str
 
 
-def _t(inp: str) -> str:
-    name, idx, _ = ref(inp)
-    return f"{name}:{idx}"
-
-
 class _Frame:
     def __init__(self, og, frame: str) -> None:
         self.og, self.index, self.frame = og, og.index, frame
@@ -78,7 +73,7 @@ class _Frame:
             node = self.node(tensor)
             if node is None or node.op not in skip or not node.input:
                 break
-            tensor = _t(node.input[0])
+            tensor = tensor_name(node.input[0])
         return tensor
 
     def var(self, tensor: str):
@@ -99,10 +94,10 @@ class _Frame:
             if nxt is None or nxt.op != "NextIteration" or len(switch) != 1:
                 continue
             ident = [c for c in self.index.consumers(switch[0].name) if c.op == "Identity"
-                     and _t(c.input[0]) == f"{switch[0].name}:1"]
+                     and tensor_name(c.input[0]) == f"{switch[0].name}:1"]
             exit_ = [c for c in self.index.consumers(switch[0].name) if c.op in ("Exit", "RefExit")]
             if len(ident) == 1 and len(exit_) == 1:
-                out.append(_Var(_t(enter.input[0]), f"{ident[0].name}:0", _t(nxt.input[0]), f"{exit_[0].name}:0"))
+                out.append(_Var(tensor_name(enter.input[0]), f"{ident[0].name}:0", tensor_name(nxt.input[0]), f"{exit_[0].name}:0"))
         return out
 
 
@@ -110,7 +105,7 @@ def _is_time_plus_one(fr: _Frame, tensor: str, time: str) -> bool:
     node = fr.node(tensor)
     if node is None or node.op not in ("Add", "AddV2") or len(node.input) != 2:
         return False
-    a, b = _t(node.input[0]), _t(node.input[1])
+    a, b = tensor_name(node.input[0]), tensor_name(node.input[1])
     one = fr.node(b)
     return a == time and one is not None and one.op == "Const" and np.asarray(const_value(one)).tolist() == 1
 
@@ -119,18 +114,18 @@ def _finished_rule(fr: _Frame, tensor: str, time_next: str) -> tuple[str, list[s
     """(lengths tensor outside the loop, ArgMax tensors compared with EOS ``[argmax, eos const]``)."""
     node = fr.node(tensor)
     if node is not None and node.op == "LogicalOr":
-        parts = [_finished_rule(fr, _t(i), time_next) for i in node.input[:2]]
+        parts = [_finished_rule(fr, tensor_name(i), time_next) for i in node.input[:2]]
         lengths = [p[0] for p in parts if p[0]]
         eos = [e for p in parts for e in p[1]]
         if len(lengths) == 1 and eos:
             return lengths[0], eos
     if node is not None and node.op in ("GreaterEqual", "LessEqual"):
         t, lengths = (node.input[0], node.input[1]) if node.op == "GreaterEqual" else (node.input[1], node.input[0])
-        if _t(t) == time_next and fr.node(lengths).op in ("Enter", "RefEnter"):
-            return _t(fr.node(lengths).input[0]), []
+        if tensor_name(t) == time_next and fr.node(lengths).op in ("Enter", "RefEnter"):
+            return tensor_name(fr.node(lengths).input[0]), []
     if node is not None and node.op == "Equal":
         for a, b in ((0, 1), (1, 0)):
-            arg, eos = fr.node(fr.back(_t(node.input[a]))), fr.node(fr.back(_t(node.input[b])))
+            arg, eos = fr.node(fr.back(tensor_name(node.input[a]))), fr.node(fr.back(tensor_name(node.input[b])))
             if arg is not None and arg.op == "ArgMax" and eos is not None and eos.op == "Const":
                 return "", [f"{arg.name}:0", eos.name]
     what = f"{node.name!r} ({node.op})" if node is not None else repr(tensor)
@@ -138,8 +133,9 @@ def _finished_rule(fr: _Frame, tensor: str, time_next: str) -> tuple[str, list[s
                          f"[| argmax == EOS]; {REMEDY}")
 
 
-def _feedback(fr: _Frame, tensor: str, cell_output: str, rr: RawRnn) -> None:
-    """Fill ``rr``'s input rule from the loop's next-input tensor (through ``cond`` merges and ``where`` selects)."""
+def _back_through_selects(fr: _Frame, tensor: str):
+    """The nodes behind ``tensor``, breadth first, through ``cond`` merges/switches, identities and ``where`` selects
+    (at most 8 levels, each node once): where a loop_fn's input rule is looked for."""
     frontier, seen = [tensor], set()
     for _ in range(8):
         nxt = []
@@ -148,24 +144,30 @@ def _feedback(fr: _Frame, tensor: str, cell_output: str, rr: RawRnn) -> None:
             if node is None or node.name in seen:
                 continue
             seen.add(node.name)
-            if node.op in ("GatherV2", "Gather", "ResourceGather"):
-                arg = fr.node(fr.back(_t(node.input[1])))
-                emb = fr.var(_t(node.input[0]))
-                if arg is not None and arg.op == "ArgMax" and emb is not None:
-                    rr.feedback, rr.embeddings = "argmax", emb
-                    _projection(fr, arg, cell_output, rr)
-                    return
-            if node.op in ("TensorArrayReadV3", "TensorArrayReadV2"):
-                handle = fr.node(fr.back(_t(node.input[0])))
-                scatter = list({c.name: c for c in fr.index.consumers(handle.name)  # it reads handle and flow
-                                if c.op in ("TensorArrayScatterV3", "TensorArrayScatterV2")}.values())
-                if handle.op in ("TensorArrayV3", "TensorArrayV2") and len(scatter) == 1:
-                    rr.feedback, rr.sequence = "inputs", _t(scatter[0].input[2])
-                    _first_read(fr, rr, handle.name)
-                    return
+            yield node
             if node.op in ("Merge", "Identity", "Switch", "Select", "SelectV2"):
-                nxt += [_t(i) for i in node.input if not ref(i)[2]]
+                nxt += [tensor_name(i) for i in node.input if not ref(i)[2]]
         frontier = nxt
+
+
+def _feedback(fr: _Frame, tensor: str, cell_output: str, rr: RawRnn) -> None:
+    """Fill ``rr``'s input rule from the loop's next-input tensor (through ``cond`` merges and ``where`` selects)."""
+    for node in _back_through_selects(fr, tensor):
+        if node.op in ("GatherV2", "Gather", "ResourceGather"):
+            arg = fr.node(fr.back(tensor_name(node.input[1])))
+            emb = fr.var(tensor_name(node.input[0]))
+            if arg is not None and arg.op == "ArgMax" and emb is not None:
+                rr.feedback, rr.embeddings = "argmax", emb
+                _projection(fr, arg, cell_output, rr)
+                return
+        if node.op in ("TensorArrayReadV3", "TensorArrayReadV2"):
+            handle = fr.node(fr.back(tensor_name(node.input[0])))
+            scatter = list({c.name: c for c in fr.index.consumers(handle.name)  # it reads handle and flow
+                            if c.op in ("TensorArrayScatterV3", "TensorArrayScatterV2")}.values())
+            if handle.op in ("TensorArrayV3", "TensorArrayV2") and len(scatter) == 1:
+                rr.feedback, rr.sequence = "inputs", tensor_name(scatter[0].input[2])
+                _first_read(fr, rr, handle.name)
+                return
     raise MigrationError(f"raw_rnn loop {fr.frame!r}: its loop_fn's next input ({tensor!r}) is neither "
                          f"embedding_lookup(E, argmax(output @ W + b)) nor a TensorArray read of the inputs; {REMEDY}")
 
@@ -173,22 +175,12 @@ def _feedback(fr: _Frame, tensor: str, cell_output: str, rr: RawRnn) -> None:
 def _first_read(fr: _Frame, rr: RawRnn, handle: str) -> None:
     """Teacher forcing: the time-0 ``loop_fn`` call (outside the loop) must read row 0 of the same inputs
     ``TensorArray`` (through a ``cond`` to zeros once every row is done); the layer then reads ``inputs[0]``."""
-    frontier, seen = [rr.first_input], set()
-    for _ in range(8):
-        nxt = []
-        for t in frontier:
-            node = fr.node(t)
-            if node is None or node.name in seen:
-                continue
-            seen.add(node.name)
-            if node.op in ("TensorArrayReadV3", "TensorArrayReadV2") and ref(fr.back(_t(node.input[0])))[0] == handle:
-                index = fr.node(fr.back(_t(node.input[1])))
-                if index is not None and index.op == "Const" and int(np.asarray(const_value(index))) == 0:
-                    rr.first_input = rr.sequence
-                    return
-            if node.op in ("Merge", "Identity", "Switch", "Select", "SelectV2"):
-                nxt += [_t(i) for i in node.input if not ref(i)[2]]
-        frontier = nxt
+    for node in _back_through_selects(fr, rr.first_input):
+        if node.op in ("TensorArrayReadV3", "TensorArrayReadV2") and ref(fr.back(tensor_name(node.input[0])))[0] == handle:
+            index = fr.node(fr.back(tensor_name(node.input[1])))
+            if index is not None and index.op == "Const" and int(np.asarray(const_value(index))) == 0:
+                rr.first_input = rr.sequence
+                return
     raise MigrationError(f"raw_rnn loop {fr.frame!r}: teacher forcing, but the loop_fn's first input {rr.first_input!r} "
                          f"is not row 0 of the inputs TensorArray; {REMEDY}")
 
@@ -198,18 +190,18 @@ def _projection(fr: _Frame, argmax, cell_output: str, rr: RawRnn) -> None:
     if axis is None or axis.op != "Const" or int(np.asarray(const_value(axis))) not in (1, -1):
         raise MigrationError(f"raw_rnn loop {fr.frame!r}: {argmax.name!r} (ArgMax) is not over the vocabulary axis; "
                              f"{REMEDY}")
-    node = fr.node(fr.back(_t(argmax.input[0])))
+    node = fr.node(fr.back(tensor_name(argmax.input[0])))
     if node is not None and node.op in ("Add", "AddV2", "BiasAdd"):
         for a, b in ((0, 1), (1, 0)):
-            mm, bias = fr.node(fr.back(_t(node.input[a]))), fr.var(_t(node.input[b]))
+            mm, bias = fr.node(fr.back(tensor_name(node.input[a]))), fr.var(tensor_name(node.input[b]))
             if mm is not None and mm.op == "MatMul" and bias is not None:
                 node, rr.bias = mm, bias
                 break
     if node is None or node.op != "MatMul" or node.attr["transpose_a"].b or node.attr["transpose_b"].b:
         raise MigrationError(f"raw_rnn loop {fr.frame!r}: the argmax {argmax.name!r} does not read a projection "
                              f"MatMul(output, W) [+ b]; {REMEDY}")
-    rr.kernel = fr.var(_t(node.input[1]))
-    if rr.kernel is None or fr.back(_t(node.input[0])) != cell_output:
+    rr.kernel = fr.var(tensor_name(node.input[1]))
+    if rr.kernel is None or fr.back(tensor_name(node.input[0])) != cell_output:
         raise MigrationError(f"raw_rnn loop {fr.frame!r}: {node.name!r} (MatMul) is not the cell output times a "
                              f"variable; {REMEDY}")
 
@@ -221,38 +213,38 @@ def recognize(og, frame: str) -> RawRnn:
     time = [v for v in loop_vars if _is_time_plus_one(fr, v.next, v.identity)]
     flags = [v for v in loop_vars if _flags(fr, v)]
     writes = [n for n in fr.index.nodes.values() if n.op in ("TensorArrayWriteV3", "TensorArrayWriteV2")
-              and _t(n.input[3]) in {v.identity for v in loop_vars}]
+              and tensor_name(n.input[3]) in {v.identity for v in loop_vars}]
     if len(time) != 1 or len(flags) != 1 or len(writes) != 1:
         raise MigrationError(f"while loop {frame!r} is not a raw_rnn loop with one output TensorArray (time "
                              f"counters {len(time)}, finished flags {len(flags)}, output writes {len(writes)}); {REMEDY}")
     time, flags, write = time[0], flags[0], writes[0]
-    emit = [v for v in loop_vars if v.identity == _t(write.input[3])][0]
+    emit = [v for v in loop_vars if v.identity == tensor_name(write.input[3])][0]
     select = fr.node(write.input[2])
-    if select is None or select.op not in ("Select", "SelectV2") or _t(select.input[0]) != flags.identity:
+    if select is None or select.op not in ("Select", "SelectV2") or tensor_name(select.input[0]) != flags.identity:
         raise MigrationError(f"raw_rnn loop {frame!r}: its output write {write.name!r} is not where(finished, zeros, "
                              f"output); {REMEDY}")
-    cell_output = fr.back(_t(select.input[2]))
+    cell_output = fr.back(tensor_name(select.input[2]))
     states = [v for v in loop_vars if fr.node(v.next) is not None and fr.node(v.next).op in ("Select", "SelectV2")
-              and _t(fr.node(v.next).input[0]) == flags.identity and _t(fr.node(v.next).input[1]) == v.identity]
+              and tensor_name(fr.node(v.next).input[0]) == flags.identity and tensor_name(fr.node(v.next).input[1]) == v.identity]
     known = {id(v) for v in [time, flags, emit] + states}
     rest = [v for v in loop_vars if id(v) not in known and v.next != v.identity]  # loop_state None: passed through
     if len(rest) != 1 or not states:
         raise MigrationError(f"raw_rnn loop {frame!r}: expected one next-input loop variable and a carried state, "
                              f"found {len(rest)} and {len(states)}; {REMEDY}")
-    if cell_output not in {fr.back(_t(fr.node(v.next).input[2])) for v in states}:  # LSTM h / m, GRU h, top layer
+    if cell_output not in {fr.back(tensor_name(fr.node(v.next).input[2])) for v in states}:  # LSTM h / m, GRU h, top layer
         raise MigrationError(f"raw_rnn loop {frame!r}: its loop_fn emits {cell_output!r}, not the cell output (a "
                              f"tensor of the new state); {REMEDY}")
-    lengths, eos = _finished_rule(fr, fr.node(flags.next).input[1] if _t(fr.node(flags.next).input[0]) ==
+    lengths, eos = _finished_rule(fr, fr.node(flags.next).input[1] if tensor_name(fr.node(flags.next).input[0]) ==
                                   flags.identity else fr.node(flags.next).input[0], time.next)
     handle = fr.node(fr.back(emit.init))
     gathers = [c for c in fr.index.consumers(handle.name) if c.op in ("TensorArrayGatherV3", "TensorArrayGatherV2")
-               and _t(c.input[2]) == emit.exit] if handle is not None else []
+               and tensor_name(c.input[2]) == emit.exit] if handle is not None else []
     if len(gathers) != 1:
         raise MigrationError(f"raw_rnn loop {frame!r}: its outputs TensorArray is stacked {len(gathers)} times after "
                              f"the loop (expected outputs_ta.stack() once); {REMEDY}")
     rr = RawRnn(frame, rest[0].init, flags.init, lengths, [v.init for v in states],
                 [f"{gathers[0].name}:0"] + [v.exit for v in states], "")
-    _feedback(fr, _t(rest[0].next), cell_output, rr)
+    _feedback(fr, tensor_name(rest[0].next), cell_output, rr)
     if eos:
         arg = fr.node(eos[0])
         if rr.feedback != "argmax" or _projection_keys(fr, arg, cell_output) != _keys(og, rr):
@@ -278,7 +270,7 @@ def frame_reads(og, frame: str) -> set[str]:
     out = set()
     for node in og.index.nodes.values():
         if node.op in ("Enter", "RefEnter") and node.attr["frame_name"].s.decode() == frame:
-            var = fr.var(_t(node.input[0]))
+            var = fr.var(tensor_name(node.input[0]))
             if var is not None:
                 out.add(og.variable_source(var).key)
     return out
@@ -316,7 +308,7 @@ def _v2_raw_rnn(og, while_node: str) -> bool:
 
 def _flags(fr: _Frame, v: _Var) -> bool:
     node = fr.node(v.next)
-    return node is not None and node.op == "LogicalOr" and v.identity in map(_t, node.input)
+    return node is not None and node.op == "LogicalOr" and v.identity in map(tensor_name, node.input)
 
 
 def keras_cell_of(block_model):
