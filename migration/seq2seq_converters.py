@@ -100,6 +100,15 @@ class AttentionWrapperBlock:
     #: AttentionWrapper(MultiRNNCell([...])): the units of each layer (``cell_units`` is the top one's, the query);
     #: ``()`` for one wrapped cell
     layer_units: tuple[int, ...] = ()
+    #: MultiRNNCell([cell_0, ..., AttentionWrapper(cell_k), ..., cell_n]) (attention on one layer of a plain stack):
+    #: the stack's scope (``.../multi_rnn_cell/``), the wrapper's index ``k``, every layer's units and input depth
+    #: (kernel rows - units; ``k``'s includes the attention); ``()`` when the wrapper is not one layer of a stack
+    stack_prefix: str = ""
+    stack_index: int = -1
+    stack_units: tuple[int, ...] = ()
+    stack_inputs: tuple[int, ...] = ()
+    #: the wrapper's output_attention when the layer above it tells by its kernel rows (attention != cell width)
+    stack_output_attention: Optional[bool] = None
 
     @property
     def scope(self) -> str:
@@ -112,21 +121,40 @@ class AttentionWrapperBlock:
     def layer_specs(self, forget_bias: float = 1.0) -> list[CellSpec]:
         """One :class:`CellSpec` per wrapped layer (one for a single cell)."""
         top = self.cell_spec(forget_bias)
-        return [dataclasses.replace(top, units=u) for u in self.layer_units] or [top]
+        return [dataclasses.replace(top, units=u) for u in self.stack_units or self.layer_units] or [top]
 
     def cell_scopes(self) -> list[str]:
         """Each layer's TF1 cell scope relative to :attr:`scope` (``multi_rnn_cell/cell_0/basic_lstm_cell``)."""
         name = self.cell_spec().tf1_scope
         return [f"multi_rnn_cell/cell_{k}/{name}" for k in range(len(self.layer_units))] or [name]
 
+    def cell_keys(self) -> list[str]:
+        """Each layer's full TF1 cell scope (a plain layer of a mixed stack is outside :attr:`scope`)."""
+        if not self.stack_units:
+            return [self.scope + rel for rel in self.cell_scopes()]
+        name = self.cell_spec().tf1_scope
+        return [self.scope + name if j == self.stack_index else f"{self.stack_prefix}cell_{j}/{name}"
+                for j in range(len(self.stack_units))]
+
     def layer_input_sizes(self) -> list[int]:
         """Each layer's input depth: ``D + A`` (decoder input and attention) for the first, the layer below's units
-        for the others."""
+        for the others (a mixed stack: read from the kernels)."""
+        if self.stack_units:
+            return list(self.stack_inputs)
         return [self.input_depth + self.attention_size] + list(self.layer_units[:-1])
 
     def keras_cell_prefixes(self) -> list[str]:
-        """Each layer's prefix in :meth:`modern_rnn.seq2seq.AttentionWrapper.named_weights`."""
+        """Each layer's prefix in :meth:`modern_rnn.seq2seq.AttentionWrapper.named_weights` (and
+        :meth:`modern_rnn.seq2seq.attention_stack.AttentionStack.named_weights` for a mixed stack)."""
+        if self.stack_units:
+            return ["cell/" if j == self.stack_index else f"stack/cell_{j}/" for j in range(len(self.stack_units))]
         return [f"cell/cell_{k}/" for k in range(len(self.layer_units))] or ["cell/"]
+
+    @property
+    def output_units(self) -> Optional[int]:
+        """The width of the decoder's output when a plain layer is on top (None: the wrapper's output)."""
+        on_top = not self.stack_units or self.stack_index == len(self.stack_units) - 1
+        return None if on_top else self.stack_units[-1]
 
     @property
     def attention_size(self) -> int:
@@ -170,7 +198,7 @@ def recognize_seq2seq(variables: Shapes) -> list:
         prefix, name = scope[:-1].rpartition("/")[0], scope[:-1].rpartition("/")[2]
         if name != "attention_wrapper" and not _has_memory(scope, shapes, memory_layers):
             continue  # e.g. a Dense named attention_layer beside a plain cell: not an AttentionWrapper
-        blocks.append(_wrapper_block(prefix + "/" if prefix else "", shapes, memory_layers, name))
+        blocks.append(in_stack(_wrapper_block(prefix + "/" if prefix else "", shapes, memory_layers, name), shapes))
     heads = sorted({m.group("prefix") for n in shapes if (m := _match(SEQ2SEQ_NAME_TABLE[8], n))})
     for prefix in heads:
         names = tuple(sorted(n for n in shapes if n.startswith(prefix) and re.fullmatch(
@@ -272,6 +300,59 @@ def _wrapper_block(prefix: str, shapes: dict, memory_layers: list[str],
         layer_units=layer_units if layers else ())
 
 
+_IN_STACK = re.compile(r"(?P<stack>(?:.*/)?multi_rnn_cell/)cell_(?P<k>\d+)/")
+
+
+def in_stack(block: AttentionWrapperBlock, shapes: dict) -> AttentionWrapperBlock:
+    """``block`` as ONE layer of ``MultiRNNCell([cell_0, ..., AttentionWrapper(cell_k), ..., cell_n])``: the whole
+    stack, its decoder input depth read from the bottom layer's kernel; ``block`` unchanged when the wrapper is not
+    one layer of a stack of plain cells. Refuses GNMT's ``GNMTAttentionMultiCell`` (``cell_0_attention``: the
+    attention fed to every layer), a second attention layer, other cell kinds, and kernels that do not chain."""
+    if re.fullmatch(r"(?:.*/)?multi_rnn_cell/cell_0_attention/", block.prefix):
+        raise MigrationError(f"Checkpoint scope {block.scope!r} is GNMT's GNMTAttentionMultiCell (the attention of the "
+                             "bottom layer fed to every layer, scope cell_0_attention): that structure is not "
+                             "converted (a MultiRNNCell with an AttentionWrapper on one layer is).")
+    m = _IN_STACK.fullmatch(block.prefix)
+    if not m:
+        return block
+    stack, k, name = m.group("stack"), int(m.group("k")), block.cell_spec().tf1_scope
+    found: dict[int, set[str]] = {}
+    for n in shapes:
+        if (layer := re.match(re.escape(stack) + r"cell_(\d+)/([^/]+)/", n)):
+            found.setdefault(int(layer.group(1)), set()).add(layer.group(2))
+    if len(found) == 1:
+        return block            # MultiRNNCell([AttentionWrapper(cell)]): the wrapper alone
+    if block.layer_units:
+        raise MigrationError(f"Checkpoint scope {block.scope!r}: an AttentionWrapper around a MultiRNNCell inside "
+                             "another MultiRNNCell is not converted.")
+    for j in range(max(found) + 1):
+        want = {block.wrapper_name} if j == k else {name}
+        if found.get(j) != want:
+            raise MigrationError(f"Checkpoint scope {stack}cell_{j}/: expected {sorted(want)}, found "
+                                 f"{sorted(found.get(j, ())) or 'nothing'} (a MultiRNNCell with attention on one "
+                                 f"layer converts when every other layer is a {name} like the attention layer's cell).")
+    units = [block.cell_units if j == k else _cell_units(shapes, f"{stack}cell_{j}/{name}/", block.cell_kind)
+             for j in range(len(found))]
+    gru = block.cell_kind == "gru"
+    keys = [block.scope + name if j == k else f"{stack}cell_{j}/{name}" for j in range(len(found))]
+    inputs = [shapes[key + ("/gates/kernel" if gru else "/kernel")][0] - u for key, u in zip(keys, units)]
+    wrapper_out = {block.attention_size, block.cell_units}
+    for j in range(1, len(units)):   # each layer reads the one below (the wrapper: its output and the attention)
+        below = wrapper_out if j - 1 == k else {units[j - 1]}
+        reads = inputs[j] - (block.attention_size if j == k else 0)
+        if reads not in below:
+            raise MigrationError(f"Checkpoint variable {keys[j]}/kernel reads {reads}-wide inputs; the layer below "
+                                 f"({stack}cell_{j - 1}/) outputs {sorted(below)} features: the layers do not chain.")
+    output_attention = None
+    if k < len(units) - 1 and len(wrapper_out) == 2:
+        output_attention = inputs[k + 1] == block.attention_size
+    depth = inputs[0] - (block.attention_size if k == 0 else 0)
+    names = tuple(sorted({block.memory_layer, *(n for n in shapes if n.startswith(stack))}))
+    return dataclasses.replace(block, input_depth=depth, names=names, stack_prefix=stack, stack_index=k,
+                               stack_units=tuple(units), stack_inputs=tuple(inputs),
+                               stack_output_attention=output_attention)
+
+
 def _stacked_layers(scope: str, shapes: dict) -> list[str]:
     """The cell scope name of each ``multi_rnn_cell/cell_<k>/`` layer directly under ``scope`` (``[]``: none).
     Raises when the layers are not numbered 0..n-1, hold other than one known cell each, or mix cell kinds."""
@@ -310,6 +391,7 @@ def describe_block(block) -> dict:
                 "keras": "modern_rnn.seq2seq.legacy_seq2seq.attention_decoder(..., scope=Seq2SeqScope())"}
     cell = {"basic_lstm": "basic_lstm_cell({u}, forget_bias=FORGET_BIAS)", "lstm": "lstm_cell({u}, forget_bias=FORGET_BIAS)",
             "gru": "gru_cell({u})", "basic_rnn": "basic_rnn_cell({u})"}[block.cell_kind]
+    plain = [f"modern_rnn.{cell.format(u=u)}" for j, u in enumerate(block.stack_units) if j != block.stack_index]
     cell = (f"tf_keras.layers.StackedRNNCells([{', '.join('modern_rnn.' + cell.format(u=u) for u in block.layer_units)}])"
             if block.layer_units else "modern_rnn." + cell.format(u=block.cell_units))
     mechanism = (f"BahdanauAttention({block.num_units}, normalize={block.normalize})" if block.mechanism == "bahdanau"
@@ -319,8 +401,11 @@ def describe_block(block) -> dict:
             "scale": block.scale, "attention_layer_size": block.attention_layer_size, "cell": block.cell_kind,
             "cell_units": block.cell_units, "decoder_input_depth": block.input_depth,
             "memory_depth": block.memory_depth, "layer_units": list(block.layer_units), "variables": list(block.names),
-            "keras": f"modern_rnn.seq2seq.AttentionWrapper({cell}, modern_rnn.seq2seq.{mechanism}, "
-                     f"attention_layer_size={block.attention_layer_size})",
+            "stack": {"scope": block.stack_prefix, "attention_layer": block.stack_index,
+                      "units": list(block.stack_units)} if block.stack_units else None,
+            "keras": (f"modern_rnn.seq2seq.attention_stack.AttentionStack([{', '.join(plain)}], " if plain else "")
+            + f"modern_rnn.seq2seq.AttentionWrapper({cell}, modern_rnn.seq2seq.{mechanism}, "
+              f"attention_layer_size={block.attention_layer_size})" + (f", {block.stack_index})" if plain else ""),
             "note": "forget_bias of a wrapped TF1 LSTM is not in the checkpoint (read it from the .meta or the program)"
             if block.cell_kind in ("basic_lstm", "lstm") else ""}
 
@@ -345,9 +430,9 @@ def attention_wrapper_to_keras(arrays: Mapping[str, np.ndarray], block: Attentio
     out: Arrays = {"memory_layer/kernel": np.asarray(arrays[block.memory_layer])}
     for rel in _attention_rel_names(block):
         out[rel] = np.asarray(arrays[block.scope + rel])
-    for spec, rel, size, keras in zip(block.layer_specs(forget_bias), block.cell_scopes(), block.layer_input_sizes(),
+    for spec, key, size, keras in zip(block.layer_specs(forget_bias), block.cell_keys(), block.layer_input_sizes(),
                                       block.keras_cell_prefixes()):
-        tf1_cell = _cell_arrays(arrays, block.scope + rel)
+        tf1_cell = _cell_arrays(arrays, key)
         keras_cell = converters.cell_to_keras(spec, tf1_cell, size)
         out.update(dict(zip((keras + "kernel", keras + "recurrent_kernel", keras + "bias"), keras_cell)))
     return out
@@ -359,9 +444,9 @@ def attention_wrapper_to_tf1(named: Mapping[str, np.ndarray], block: AttentionWr
     out: Arrays = {block.memory_layer: np.asarray(named["memory_layer/kernel"])}
     for rel in _attention_rel_names(block):
         out[block.scope + rel] = np.asarray(named[rel])
-    for spec, rel, keras in zip(block.layer_specs(forget_bias), block.cell_scopes(), block.keras_cell_prefixes()):
+    for spec, key, keras in zip(block.layer_specs(forget_bias), block.cell_keys(), block.keras_cell_prefixes()):
         cell = converters.cell_to_tf1(spec, [named[keras + n] for n in ("kernel", "recurrent_kernel", "bias")])
-        out.update({f"{block.scope}{rel}/{k}": v for k, v in cell.items()})
+        out.update({f"{key}/{k}": v for k, v in cell.items()})
     return out
 
 

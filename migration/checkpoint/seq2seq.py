@@ -70,15 +70,19 @@ def take(r) -> list[Seq2SeqInfo]:
     infos: list[Seq2SeqInfo] = []
     for block in blocks:
         if isinstance(block, s2c.AttentionWrapperBlock):
-            name = "decoder" if not block.prefix.strip("/") else block.prefix.strip("/").replace("/", "_")
-            specs = [r.spec_for(block.cell_kind, layer.units, False, None, block.scope.rstrip("/"), rel,
-                                block.scope + rel) for layer, rel in zip(block.layer_specs(), block.cell_scopes())]
-            spec, sources = specs[-1]  # the top layer (the query); every layer's hyper-parameters must agree
+            where = block.stack_prefix.rsplit("multi_rnn_cell/", 1)[0] if block.stack_units else block.prefix
+            name = "decoder" if not where.strip("/") else where.strip("/").replace("/", "_")
+            scopes = ([(key.rsplit("/", 1)[0], key.rsplit("/", 1)[1]) for key in block.cell_keys()]
+                      if block.stack_units else [(block.scope.rstrip("/"), rel) for rel in block.cell_scopes()])
+            specs = [r.spec_for(block.cell_kind, layer.units, False, None, scope, rel, f"{scope}/{rel}")
+                     for layer, (scope, rel) in zip(block.layer_specs(), scopes)]
+            spec, sources = specs[block.stack_index]  # the wrapped layer (the query); every layer's hyper-parameters
+            # must agree (stack_index -1: the top layer of an AttentionWrapper(MultiRNNCell))
             info = Seq2SeqInfo("contrib.seq2seq.AttentionWrapper", name, block, spec, sources)
             differ = sorted({k for s, _ in specs for k, v in s.to_dict().items() if k != "units"
                              and v != spec.to_dict().get(k)})
             if differ:
-                info.problem = (f"the layers of the wrapped MultiRNNCell under {block.scope!r} have different "
+                info.problem = (f"the layers of the MultiRNNCell of {block.scope!r} have different "
                                 f"{differ} in the .meta; convert them with migration.converters.cell_to_keras")
             for key in block.names:
                 r.take(key, f"seq2seq {block.scope}: {s2c.table_row(key).meaning if s2c.table_row(key) else key}")
@@ -115,17 +119,21 @@ def legacy_cells_problem(infos: list[Seq2SeqInfo], blocks) -> list[Seq2SeqInfo]:
 
 def wrapped_keras_cell(block: s2c.AttentionWrapperBlock, spec: CellSpec):
     """The Keras cell an :class:`AttentionWrapper` wraps: one cell, or ``StackedRNNCells`` of one per TF1
-    ``MultiRNNCell`` layer (``spec``: the top layer's, with the hyper-parameters every layer shares)."""
+    ``MultiRNNCell`` layer (``spec``: the top layer's, with the hyper-parameters every layer shares); for a mixed
+    stack, every layer's cell (the wrapper's at ``block.stack_index``)."""
     from modern_rnn import keras
 
     cells = [keras_cell(dataclasses.replace(spec, units=layer.units), size)
              for layer, size in zip(block.layer_specs(), block.layer_input_sizes())]
+    if block.stack_units:
+        return cells
     return keras.layers.StackedRNNCells(cells) if block.layer_units else cells[0]
 
 
 def build_model(info: Seq2SeqInfo, arrays: dict[str, np.ndarray], output_attention: Optional[bool] = None):
     """An :class:`AttentionDecoderModel` holding the converted weights of ``info`` (``arrays``: checkpoint arrays)."""
     from modern_rnn import seq2seq as ms
+    from modern_rnn.seq2seq.attention_stack import AttentionStack
     from modern_rnn.seq2seq.models import AttentionDecoderModel
 
     block = info.block
@@ -135,17 +143,21 @@ def build_model(info: Seq2SeqInfo, arrays: dict[str, np.ndarray], output_attenti
         mech = ms.LuongAttention(block.num_units, scale=block.scale)
     cell = wrapped_keras_cell(block, info.spec)
     oa = info.output_attention if output_attention is None else output_attention
-    wrapper = ms.AttentionWrapper(cell, mech, attention_layer_size=block.attention_layer_size,
-                                  alignment_history=False, output_attention=oa)
+    k = block.stack_index
+    wrapper = ms.AttentionWrapper(cell[k] if block.stack_units else cell, mech,
+                                  attention_layer_size=block.attention_layer_size, alignment_history=False,
+                                  output_attention=oa)
+    if block.stack_units:
+        wrapper = AttentionStack(cell[:k] + cell[k + 1:], wrapper, k)
     vocab = dim = out_size = None
     if info.embedding:
         vocab, dim = arrays[info.embedding].shape
         if dim != block.input_depth:
             raise MigrationError(
                 f"the AttentionWrapper {block.prefix!r} reads {block.input_depth}-wide inputs, not the {dim}-wide "
-                f"embedding {info.embedding!r} the decoder looks up: it is one layer of a MultiRNNCell that mixes "
-                "plain and attention-wrapped layers, which rnn-migrate does not convert yet (an AttentionWrapper "
-                "around the whole MultiRNNCell converts)")
+                f"embedding {info.embedding!r} the decoder looks up: the embedding does not feed this decoder's "
+                "bottom layer (another structure than AttentionWrapper(cell), AttentionWrapper(MultiRNNCell) or a "
+                "MultiRNNCell with attention on one layer)")
     use_bias = True
     if info.projection:
         out_size = arrays[info.projection[0]].shape[1]
@@ -187,7 +199,8 @@ def convert_slots(conv, info: Seq2SeqInfo, keys: set[str]) -> dict[str, dict[str
 
 def block_from_dict(d: dict) -> s2c.AttentionWrapperBlock:
     return s2c.AttentionWrapperBlock(**{**d, "names": tuple(d["names"]),
-                                        "layer_units": tuple(d.get("layer_units") or ())})
+                                        **{k: tuple(d.get(k) or ()) for k in ("layer_units", "stack_units",
+                                                                                "stack_inputs")}})
 
 
 def tf1_arrays(model) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -262,7 +275,8 @@ def _feeds(entry: dict, model, seed: int, batch: int = 3, steps: int = 4, memory
     else:
         ids = rng.uniform(-1, 1, (batch, steps, block["input_depth"])).astype(np.float32)
     per_layer = 2 if CellSpec.from_dict(entry["cell_spec"]).is_lstm else 1
-    units = [u for u in (block.get("layer_units") or [block["cell_units"]]) for _ in range(per_layer)]
+    units = [u for u in (block.get("stack_units") or block.get("layer_units") or [block["cell_units"]])
+             for _ in range(per_layer)]
     state = [rng.normal(0, 0.5, (batch, u)).astype(np.float32)
              for u, _ in zip(units, graph.get("initial_state") or [])]
     return {"memory": memory, "lengths": lengths, "ids": ids, "state": state}
@@ -274,7 +288,7 @@ def keras_cell_state(entry: dict, state: list) -> list:
     from migration.converters import tf1_state_to_keras
 
     spec = CellSpec.from_dict(entry["cell_spec"])
-    if not entry["block_shapes"].get("layer_units"):
+    if not entry["block_shapes"].get("layer_units") and not entry["block_shapes"].get("stack_units"):
         return tf1_state_to_keras(spec, state)
     n = 2 if spec.is_lstm else 1
     return [tf1_state_to_keras(spec, state[k:k + n]) for k in range(0, len(state), n)]
@@ -287,7 +301,8 @@ def _tf1_cell_state(entry: dict, state: list, spec: CellSpec):
     n = 2 if spec.is_lstm else 1
     layers = [legacy_rnn.v1.nn.rnn_cell.LSTMStateTuple(*state[k:k + n]) if spec.is_lstm else state[k]
               for k in range(0, len(state), n)]
-    return tuple(layers) if entry["block_shapes"].get("layer_units") else layers[0]
+    return tuple(layers) if entry["block_shapes"].get("layer_units") or entry["block_shapes"].get("stack_units") \
+        else layers[0]
 
 
 def _rebuilt_teacher(checkpoint: str, entry: dict, data: dict) -> np.ndarray:
@@ -319,6 +334,10 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
                                                 for u in block.layer_units])
         wrapper = ls.AttentionWrapper(cell, mech, attention_layer_size=block.attention_layer_size,
                                       output_attention=entry["output_attention"])
+        layers = [legacy_cell(dataclasses.replace(spec, units=u)) for u in block.stack_units]
+        if layers:  # a MultiRNNCell with the wrapper as one layer
+            layers[block.stack_index] = wrapper
+            wrapper = v1.nn.rnn_cell.MultiRNNCell(layers)
         emb = v1.get_variable("emb", reader.get_tensor(entry["embedding"]).shape) if entry["embedding"] else None
         proj = None
         if entry["projection"]:
@@ -329,8 +348,9 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
             helper = ls.TrainingHelper(x, tf.fill([batch], data["ids"].shape[1]))
             init = wrapper.zero_state(batch, tf.float32)
             if data.get("state"):
-                st = [tf.constant(a) for a in data["state"]]
-                init = init.clone(cell_state=_tf1_cell_state(entry, st, spec))
+                st = _tf1_cell_state(entry, [tf.constant(a) for a in data["state"]], spec)
+                init = (tuple(z.clone(cell_state=c) if k == block.stack_index else c for k, (z, c) in
+                              enumerate(zip(init, st))) if block.stack_units else init.clone(cell_state=st))
             dec = ls.BasicDecoder(wrapper, helper, init, proj)
             out, _, _ = ls.dynamic_decode(dec, scope="dec")
             fetch = out.rnn_output
@@ -354,6 +374,9 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
                     key = entry["embedding"]
                 elif name.startswith("dec/proj/"):
                     key = entry["projection"][0 if name.endswith("kernel") else 1]
+                elif block.stack_units:  # .../multi_rnn_cell/cell_<k>/attention_wrapper/...: the user's scopes
+                    rel = name.split("multi_rnn_cell/", 1)[1]
+                    key = block.stack_prefix + rel.replace("/attention_wrapper/", f"/{block.wrapper_name}/", 1)
                 else:
                     key = block.scope + name.split("attention_wrapper/", 1)[1]
                 var.load(reader.get_tensor(key), sess)
@@ -510,6 +533,9 @@ def format_lines(entries: list[dict]) -> list[str]:
                          f"memory_layer={e['memory_layer']} (memory depth {e['memory_depth']}), "
                          f"attention_layer_size={e['attention_layer_size']}")
             layers = f" (MultiRNNCell layers {e['layer_units']})" if e.get("layer_units") else ""
+            if e.get("stack"):
+                layers = (f"; one layer of MultiRNNCell {e['stack']['scope']} (layers {e['stack']['units']}, "
+                          f"attention on cell_{e['stack']['attention_layer']})")
             lines.append(f"    cell {e['cell']} units={e['cell_units']}{layers}{fb}, decoder input depth "
                          f"{e['decoder_input_depth']}")
         elif e.get("legacy"):

@@ -222,10 +222,11 @@ def _locate_greedy(index, train_loop: _Loop, cell_key: str, needed: set[str], me
             "time_major": time_major}, ""
 
 
-def _initial_state(index, loop: _Loop, spec: CellSpec, layers: int = 1) -> list[str]:
+def _initial_state(index, loop: _Loop, spec: CellSpec, layers: int = 1, attention_at: int = -1) -> list[str]:
     """The wrapped cell's initial state tensors among the decoder loop's variables (the first float loop variables,
     after the counters and the output TensorLists / TensorArray flows); ``[]`` when they are the wrapper's
-    ``zero_state``."""
+    ``zero_state``. ``attention_at``: in a mixed stack, the layer whose state is an ``AttentionWrapperState`` (its
+    cell state, then attention, alignments and attention_state floats, which are skipped)."""
     import tensorflow as tf
 
     def flow(tensor: str) -> bool:
@@ -233,7 +234,10 @@ def _initial_state(index, loop: _Loop, spec: CellSpec, layers: int = 1) -> list[
         return node is not None and node.op in ("TensorArrayV3", "TensorArrayV2")
 
     floats = [t for t, ty in zip(loop.loop_vars, loop.dtypes) if tf.as_dtype(ty) == tf.float32 and not flow(t)]
-    count = (2 if spec.is_lstm else 1) * layers
+    per = 2 if spec.is_lstm else 1
+    count = per * layers
+    if attention_at >= 0:  # nest order: layer by layer, the attention layer's cell state then its 3 own floats
+        floats = floats[:per * (attention_at + 1)] + floats[per * (attention_at + 1) + 3:]
     state = floats[:count]
     producers = [index.node(ref(back_to(index, t, ("Identity",)))[0]) for t in state]
     if all(p is not None and ("ZeroState/" in p.name or p.op in ("Fill", "Const", "ZerosLike")) for p in producers):
@@ -378,7 +382,8 @@ def locate(original, info: Seq2SeqInfo, dense: list, embeddings: list) -> Decode
     info.graph_output_attention = _output_attention_in_graph(index, loops[0], block, info.projection, bool(after))
     lookups = []
     emb_keys = {e.name for e in embeddings if e.source == "variable"}
-    initial = _initial_state(index, loops[0], info.spec, max(1, len(block.layer_units)))
+    initial = _initial_state(index, loops[0], info.spec, max(1, len(block.stack_units or block.layer_units)),
+                             block.stack_index if block.stack_units else -1)
     stop = {ref(memory)[0]} | ({ref(lengths)[0]} if lengths else set()) | {ref(t)[0] for t in initial}
     names, _ = index.closure(logits, stop)
     for name in names:
@@ -436,8 +441,8 @@ def _output_attention_in_graph(index, loop: _Loop, block, projection: Optional[t
     or something else, i.e. the cell output (False)? With the projection applied after the loop (``after_loop``):
     is the float output the loop writes each step the attention layer's output? None when the graph cannot tell
     (no projection or no attention layer)."""
-    if projection is None or block.attention_layer_size is None:
-        return None
+    if projection is None or block.attention_layer_size is None or block.output_units is not None:
+        return None  # (a plain layer on top of a mixed stack: the projection reads that layer)
     if loop.node is None:  # a TF 1.x frame: the body is in the main graph, weights enter through Enter nodes
         nodes = {n: index.nodes[n] for n in loop.members}
 
@@ -504,6 +509,16 @@ def _emits_attention(nodes: dict, key_of, attention_kernel: str) -> Optional[boo
 def read_output_attention(info: Seq2SeqInfo, reader, from_graph: Optional[bool] = None) -> None:
     """``output_attention`` from the projection kernel's rows when attention size != cell units; else assumed."""
     block = info.block
+    if block.output_units is not None:  # a mixed stack with a plain layer on top: the layer above the wrapper tells
+        if block.stack_output_attention is not None:
+            info.output_attention = block.stack_output_attention
+            info.hyper_sources["output_attention"] = (f"kernel rows of {block.stack_prefix}cell_"
+                                                      f"{block.stack_index + 1}/ (the layer above the attention)")
+        else:
+            info.output_attention = True
+            info.assumed["output_attention"] = ("True (TF1's default; attention and cell output have the same size, "
+                                                "so the checkpoint cannot tell; the original-graph check decides)")
+        return
     if info.projection is None:
         info.output_attention = True
         info.assumed["output_attention"] = "True (TF1's default; there is no output projection to tell from)"

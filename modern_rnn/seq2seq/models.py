@@ -24,6 +24,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from modern_rnn.seq2seq.attention_wrapper import AttentionWrapper
+from modern_rnn.seq2seq.attention_stack import AttentionStack  # noqa: F401  (registered: a mixed-stack wrapper)
 from modern_rnn.seq2seq.decoders import (BasicDecoder, BeamSearchDecoder, GreedyEmbeddingHelper, dynamic_decode,
                                          tile_batch)
 from modern_rnn.seq2seq.legacy_seq2seq import BuildsOnOneStep, Seq2SeqScope, embedding_attention_seq2seq

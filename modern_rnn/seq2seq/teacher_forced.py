@@ -61,7 +61,8 @@ class TeacherForcedDecoder(keras.layers.Layer):
     def _initial_state(self, batch, flat: list):
         if not flat:
             return self.wrapper.get_initial_state(batch)
-        sizes = _layer_state_sizes(self.wrapper.cell)
+        stack = hasattr(self.wrapper, "layer_state_sizes")  # an AttentionStack: one state per layer
+        sizes = self.wrapper.layer_state_sizes() if stack else _layer_state_sizes(self.wrapper.cell)
         if len(flat) != sum(sizes):
             raise ValueError(f"TeacherForcedDecoder: {len(flat)} initial state tensors for a cell with {sum(sizes)}")
         layers, k = [], 0
@@ -69,7 +70,7 @@ class TeacherForcedDecoder(keras.layers.Layer):
             part = flat[k:k + n]
             layers.append([part[1], part[0]] if n == 2 else [part[0]])
             k += n
-        cell_state = layers if isinstance(self.wrapper.cell, keras.layers.StackedRNNCells) else layers[0]
+        cell_state = layers if stack or isinstance(self.wrapper.cell, keras.layers.StackedRNNCells) else layers[0]
         return self.wrapper.get_initial_state(batch, cell_state=cell_state)
 
     def call(self, inputs):

@@ -190,9 +190,10 @@ def test_teacher_forcing_targets_are_an_input_and_the_labels() -> None:
     assert outputs == ["logits/BiasAdd:0"] and _Graph(index, losses).inputs == {"targets"}
 
 
-def test_a_wrapper_inside_a_multirnncell_stays_a_single_cell_block() -> None:
+def test_a_wrapper_inside_a_multirnncell_is_one_block_with_the_stack() -> None:
     """``MultiRNNCell([lstm, AttentionWrapper(lstm)])``: the wrapper is layer 1 of the stack, around ONE cell (not
-    the stacked form above); a wrapper around a stack of one kind is the stacked form."""
+    the stacked form above), and the block is the whole stack (tests/seq2seq/test_mixed_attention_stack.py); a
+    wrapper around a stack of one kind is the stacked form."""
     from migration import seq2seq_converters as s2c
 
     inner = {"rnn/multi_rnn_cell/cell_0/lstm_cell/kernel": (9, 16), "rnn/multi_rnn_cell/cell_0/lstm_cell/bias": (16,),
@@ -201,8 +202,11 @@ def test_a_wrapper_inside_a_multirnncell_stays_a_single_cell_block() -> None:
              "rnn/multi_rnn_cell/cell_1/attention_wrapper/lstm_cell/kernel": (4 + 6 + 4, 16),
              "rnn/multi_rnn_cell/cell_1/attention_wrapper/lstm_cell/bias": (16,), "memory_layer/kernel": (6, 5)}
     (block,) = s2c.recognize_seq2seq(inner)
-    assert block.prefix == "rnn/multi_rnn_cell/cell_1/" and block.layer_units == () and block.input_depth == 4
-    assert block.cell_scopes() == ["lstm_cell"] and block.keras_cell_prefixes() == ["cell/"]
+    assert block.prefix == "rnn/multi_rnn_cell/cell_1/" and block.layer_units == () and block.input_depth == 9 - 4
+    assert block.cell_scopes() == ["lstm_cell"] and block.keras_cell_prefixes() == ["stack/cell_0/", "cell/"]
+    assert block.cell_keys() == ["rnn/multi_rnn_cell/cell_0/lstm_cell", "rnn/multi_rnn_cell/cell_1/attention_wrapper/"
+                                 "lstm_cell"] and block.stack_units == (4, 4) and block.stack_index == 1
+    assert {"rnn/multi_rnn_cell/cell_0/lstm_cell/kernel", "memory_layer/kernel"} <= set(block.names)
     outer = {"d/attention_wrapper/bahdanau_attention/attention_v": (5,),
              "d/attention_wrapper/bahdanau_attention/query_layer/kernel": (3, 5),
              "d/attention_wrapper/multi_rnn_cell/cell_0/lstm_cell/kernel": (4 + 6 + 2, 8),
