@@ -333,9 +333,8 @@ def in_stack(block: AttentionWrapperBlock, shapes: dict) -> AttentionWrapperBloc
                                  f"layer converts when every other layer is a {name} like the attention layer's cell).")
     units = [block.cell_units if j == k else _cell_units(shapes, f"{stack}cell_{j}/{name}/", block.cell_kind)
              for j in range(len(found))]
-    gru = block.cell_kind == "gru"
     keys = [block.scope + name if j == k else f"{stack}cell_{j}/{name}" for j in range(len(found))]
-    inputs = [shapes[key + ("/gates/kernel" if gru else "/kernel")][0] - u for key, u in zip(keys, units)]
+    inputs = [shapes.get(key + "/kernel", shapes.get(key + "/gates/kernel"))[0] - u for key, u in zip(keys, units)]
     wrapper_out = {block.attention_size, block.cell_units}
     for j in range(1, len(units)):   # each layer reads the one below (the wrapper: its output and the attention)
         below = wrapper_out if j - 1 == k else {units[j - 1]}

@@ -22,6 +22,8 @@ import numpy as np
 
 from migration.checkpoint.export import runs_backward, sublayers, unwrap_cell
 from migration.checkpoint.manifest import MANIFEST, manifest_files, validate_manifest_file
+from migration.checkpoint.seq2seq import block_from_dict
+from migration import seq2seq_converters as s2c
 from migration.core.errors import MigrationError
 from migration.core.specs import CellSpec
 from migration.families import cell_to_tf1
@@ -59,8 +61,9 @@ def original_arrays(model, manifest: dict, where: str) -> Optional[tuple[dict, d
     arrays: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
     if whole.get("layers") and weighted and all(layer.name in whole["layers"] for layer in weighted):
+        decoders = {e["name"]: e for e in manifest.get("seq2seq") or [] if e.get("block_shapes")}
         for layer in weighted:
-            _layer_arrays(layer, whole["layers"][layer.name], blocks, arrays, sources, where)
+            _layer_arrays(layer, whole["layers"][layer.name], blocks, arrays, sources, where, decoders)
     else:
         entry = next((b for name, b in blocks.items() if model.name == f"block_{name}"), None)
         if entry is None or entry.get("wrapper"):  # a wrapped cell's block: its own names (export.py)
@@ -75,7 +78,9 @@ def original_arrays(model, manifest: dict, where: str) -> Optional[tuple[dict, d
     return arrays, sources, partitions
 
 
-def _layer_arrays(layer, source: dict, blocks: dict, arrays: dict, sources: dict, where: str) -> None:
+def _layer_arrays(layer, source: dict, blocks: dict, arrays: dict, sources: dict, where: str,
+                  seq2seq: Optional[dict] = None) -> None:
+    seq2seq = seq2seq or {}
     weights = layer.get_weights()
     if "embedding" in source and str(source["embedding"]).startswith(GRAPH_CONSTANT):
         return  # a Const node of the original .meta (a GloVe matrix), not a checkpoint variable: Saver never reads it
@@ -93,9 +98,36 @@ def _layer_arrays(layer, source: dict, blocks: dict, arrays: dict, sources: dict
             sources[source["bias"]] = f"layer {layer.name!r} bias"
     elif "block" in source and source["block"] in blocks:
         _block_arrays(layer, blocks[source["block"]], arrays, sources, where)
+    elif "seq2seq" in source and source["seq2seq"] in seq2seq:
+        _decoder_arrays(layer, seq2seq[source["seq2seq"]], arrays, sources, where)
     else:
         raise MigrationError(f"{where}: layer {layer.name!r} comes from {source!r}, which export cannot map back to "
                              f"the original names; {REMEDY}.")
+
+
+def _decoder_arrays(layer, entry: dict, arrays: dict, sources: dict, where: str) -> None:
+    """A ``tf.contrib.seq2seq`` training decoder of the whole model (a ``TeacherForcedDecoder``): its wrapper's
+    weights (and its output layer's, when ``BasicDecoder`` applied it inside the loop) under the checkpoint keys of
+    the manifest's seq2seq ``entry``."""
+    named = {k: v.numpy() for k, v in layer.wrapper.named_weights().items()}
+    spec = CellSpec.from_dict(entry["cell_spec"])
+    out = s2c.attention_wrapper_to_tf1(named, block_from_dict(entry["block_shapes"]),
+                                       spec.forget_bias if spec.is_lstm else 1.0)
+    head = getattr(layer, "output_layer", None)
+    if head is not None:
+        kernel, bias = entry.get("projection") or (None, None)
+        if kernel is None or (bias is None) == head.use_bias:
+            raise MigrationError(f"{where}: layer {layer.name!r} applies an output layer the manifest's seq2seq entry "
+                                 f"{entry['name']!r} does not record as its projection; {REMEDY}.")
+        out[kernel] = head.kernel.numpy()
+        if bias:
+            out[bias] = head.bias.numpy()
+    mapped = len(named) + (len(head.weights) if head is not None else 0)
+    if mapped != len(layer.weights):
+        raise MigrationError(f"{where}: layer {layer.name!r} holds {len(layer.weights)} weights, its wrapper and "
+                             f"output layer name {mapped}; {REMEDY}.")
+    arrays.update(out)
+    sources.update({k: f"layer {layer.name!r} (seq2seq {entry['name']})" for k in out})
 
 
 def keras_cells(block_model) -> dict[str, list]:
