@@ -11,11 +11,11 @@ name="attention")`` with the encoder's final states as the initial state, the to
 * ``top``: ``[LSTMCell(5), AttentionWrapper(LSTMCell(4), BahdanauAttention(normalize), attention_layer_size=4,
   alignment_history, name="attention")]``, the encoder's final state fed, the projection inside ``BasicDecoder``;
   attention and cell have the same width, so ``output_attention`` is read from the graph;
-* ``bottom``: ``[AttentionWrapper(GRUCell(4), LuongAttention(4, scale), output_attention=False), GRUCell(5),
-  GRUCell(3)]`` without ``attention_layer_size`` (the attention is the 6-wide context), the projection applied after
-  ``dynamic_decode``, ``impute_finished``;
-* ``middle``: 4 ``BasicLSTMCell`` layers (``forget_bias=0.5``) with ``AttentionWrapper(..., BahdanauAttention,
-  attention_layer_size=3)`` as layer 1 (``output_attention`` read from layer 2's kernel rows).
+* ``bottom``: ``[AttentionWrapper(BasicLSTMCell(5), LuongAttention(5, scale), output_attention=False),
+  BasicLSTMCell(4)]`` (``forget_bias=0.5``) without ``attention_layer_size`` (the attention is the 6-wide context),
+  the encoder's final state fed too, the projection applied after ``dynamic_decode``, ``impute_finished``;
+* ``middle``: 4 ``GRUCell`` layers with ``AttentionWrapper(..., BahdanauAttention, attention_layer_size=3)`` as
+  layer 1 (``output_attention`` read from layer 2's kernel rows).
 
 Negative controls: two same-shaped layers in the wrong order, the attention layer's cell swapped with a plain layer's,
 ``output_attention`` flipped (the attention_layer_size reading), and a verify of a tampered file (exit 1); shapes that
@@ -84,13 +84,13 @@ def _build(directory: str) -> dict:
         top = _decoder("top", [rnn.LSTMCell(5), rnn.LSTMCell(4)], 1, mech, ph, embedding, batch, initial=enc_state,
                        attention_layer_size=4, alignment_history=True, name="attention", inside=True)
         with v1.variable_scope("bottom"):
-            mech = legacy_s2s.LuongAttention(4, memory, memory_sequence_length=lengths, scale=True)
-        bottom = _decoder("bottom", [rnn.GRUCell(4), rnn.GRUCell(5), rnn.GRUCell(3)], 0, mech, ph, embedding, batch,
-                          output_attention=False, impute=True)
+            mech = legacy_s2s.LuongAttention(5, memory, memory_sequence_length=lengths, scale=True)
+        bottom = _decoder("bottom", [rnn.BasicLSTMCell(u, forget_bias=0.5) for u in (5, 4)], 0, mech, ph, embedding,
+                          batch, initial=enc_state, output_attention=False, impute=True)
         with v1.variable_scope("middle"):
             mech = legacy_s2s.BahdanauAttention(5, memory, memory_sequence_length=lengths)
-        middle = _decoder("middle", [rnn.BasicLSTMCell(u, forget_bias=0.5) for u in (4, 4, 4, 5)], 1, mech, ph,
-                          embedding, batch, attention_layer_size=3)
+        middle = _decoder("middle", [rnn.GRUCell(u) for u in (4, 4, 4, 5)], 1, mech, ph, embedding, batch,
+                          attention_layer_size=3)
         train = v1.train.AdamOptimizer(0.01).minimize(top[1] + bottom[1] + middle[1])
         with v1.Session(config=h.FAST) as sess:
             sess.run(v1.global_variables_initializer())
@@ -148,7 +148,7 @@ def test_each_mixed_stack_is_one_block_verified_against_the_original_graph(mixed
     assert manifest["blocks"] == [b for b in manifest["blocks"] if b["scope"].startswith("encoder")]  # no stray layer
     top, bottom, middle = entries["top_decoder"], entries["bottom_decoder"], entries["middle_decoder"]
     assert top["stack"] == {"scope": "top/decoder/multi_rnn_cell/", "attention_layer": 1, "units": [5, 4]}
-    assert bottom["stack"] == {"scope": "bottom/decoder/multi_rnn_cell/", "attention_layer": 0, "units": [4, 5, 3]}
+    assert bottom["stack"] == {"scope": "bottom/decoder/multi_rnn_cell/", "attention_layer": 0, "units": [5, 4]}
     assert middle["stack"] == {"scope": "middle/decoder/multi_rnn_cell/", "attention_layer": 1,
                                "units": [4, 4, 4, 5]}
     assert top["scope"] == "top/decoder/multi_rnn_cell/cell_1/attention/"          # the wrapper's own name
@@ -158,9 +158,11 @@ def test_each_mixed_stack_is_one_block_verified_against_the_original_graph(mixed
     assert (top["output_attention"], bottom["output_attention"], middle["output_attention"]) == (True, False, True)
     assert top["hyper_sources"]["output_attention"].startswith(".meta graph")
     assert "cell_1/" in bottom["hyper_sources"]["output_attention"]      # the layer above the wrapper tells
-    assert middle["cell_spec"]["forget_bias"] == 0.5 and middle["cell"] == "basic_lstm" and bottom["cell"] == "gru"
+    assert bottom["cell_spec"]["forget_bias"] == 0.5 and bottom["cell"] == "basic_lstm" and middle["cell"] == "gru"
     assert top["decoder_input_depth"] == bottom["decoder_input_depth"] == middle["decoder_input_depth"] == E
-    assert len(top["graph"]["initial_state"]) == 4 and bottom["graph"]["initial_state"] == []   # (c, h) x 2 layers
+    # (c, h) x 2 layers, layer by layer: the wrapper's attention/alignments floats in between are not state
+    assert len(top["graph"]["initial_state"]) == len(bottom["graph"]["initial_state"]) == 4
+    assert middle["graph"]["initial_state"] == []
     for entry in entries.values():      # every layer's variables are in the block
         layers = len(entry["stack"]["units"])
         assert {f"cell_{j}/" for j in range(layers)} == {v.split("multi_rnn_cell/")[1].split("/")[0] + "/"
@@ -224,8 +226,8 @@ def test_the_default_whole_model_equals_the_original_graph(mixed) -> None:
         finally:
             exchange()
 
-    # negative controls on the middle stack (plain layers 0, 2, 3; the wrapper's BasicLSTMCell(4) is layer 1):
-    # (1) the attention layer's cell and plain layer 0 exchange their recurrent weights (both [4, 16]);
+    # negative controls on the middle stack (plain layers 0, 2, 3; the wrapper's GRUCell(4) is layer 1):
+    # (1) the attention layer's cell and plain layer 0 exchange their recurrent weights (both [4, 12]);
     # (2) layers 0 and 2 in the wrong order (both read 3 features: the embedding / the 3-wide attention);
     # (3) the top stack's wrapper gives its cell output instead of its attention layer's (both 4 wide)
     plain, attention_cell = stack["middle"].cells, stack["middle"].wrapper.cell
