@@ -330,3 +330,20 @@ def test_recognition_refuses_what_it_cannot_read_and_names_why() -> None:
     with pytest.raises(MigrationError, match="GNMTAttentionMultiCell"):
         s2c.recognize_seq2seq(_names(0, [(3 + 6, 4), (4 + 6, 5)], wrapper="attention", attention=(4 + 6, 6),
                                      gnmt=True))
+
+
+def test_convert_refuses_gnmt_attention_multi_cell_naming_it(tmp_path, capsys) -> None:
+    """A checkpoint holding GNMT's GNMTAttentionMultiCell names (Saver, real files): exit 2, the structure named,
+    nothing written."""
+    names = _names(0, [(3 + 6, 4), (4 + 6, 5)], wrapper="attention", attention=(4 + 6, 6), gnmt=True)
+    with tf.Graph().as_default():
+        rng = np.random.default_rng(10)
+        for name, shape in names.items():
+            v1.get_variable(name, initializer=rng.uniform(-1, 1, shape).astype(np.float32))
+        with v1.Session(config=h.FAST) as sess:
+            sess.run(v1.global_variables_initializer())
+            prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+    assert main(["convert", prefix, str(tmp_path / "conv"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "GNMTAttentionMultiCell" in err and "cell_0_attention" in err and "Traceback" not in err
+    assert not (tmp_path / "conv").exists()
