@@ -24,7 +24,7 @@ class Joiner:
         self.words: list[str] = []
         self.index: dict[str, int] = {}
         self._blocks: list[np.ndarray] = []
-        self._finite: list[np.ndarray] = []
+        self._finite = True
         self._sha = hashlib.sha256()
 
     @property
@@ -32,13 +32,14 @@ class Joiner:
         return len(self.words)
 
     def add(self, words: list[str], block: np.ndarray) -> None:
-        """Index, check and hash one piece; ``block`` is ``[len(words), E]`` float32."""
+        """Index, check and hash one piece; ``block`` is ``[len(words), E]`` float32 (made C-order here if it is
+        not; a read-only view, e.g. of a child's map, is kept as it is until :meth:`vectors` joins the pieces)."""
         block = np.ascontiguousarray(block, dtype=np.float32)
         hasher = threading.Thread(target=self._sha.update, args=(memoryview(block).cast("B"),))
         hasher.start()
         try:
             self.index.update(zip(words, range(self.rows, self.rows + len(words))))
-            self._finite.append(np.isfinite(block).all(axis=1))
+            self._finite = self._finite and bool(np.isfinite(block).all())
         finally:
             hasher.join()
         if self.words:
@@ -48,7 +49,7 @@ class Joiner:
         self._blocks.append(block)
 
     def all_finite(self) -> bool:
-        return all(bool(rows.all()) for rows in self._finite)
+        return self._finite
 
     def unique(self) -> bool:
         """True when no word repeats (a repeated word leaves the index shorter than the word list)."""
@@ -56,7 +57,8 @@ class Joiner:
 
     def vectors(self) -> np.ndarray:
         """The joined ``[V, E]`` rows, read-only (their digest is :meth:`sha256`)."""
-        joined = self._blocks[0] if len(self._blocks) == 1 else np.concatenate(self._blocks)
+        joined = np.concatenate(self._blocks) if len(self._blocks) > 1 or not self._blocks[0].flags.owndata \
+            else self._blocks[0]  # (a single view, e.g. of a child's map, is copied out too)
         self._blocks = [joined]
         joined.setflags(write=False)
         return joined

@@ -321,7 +321,7 @@ def _fast_parse_pandas(buf, start: int, end: int, dim: int, progress: bool, take
         if parsed is not None:
             take(*parsed)
         return parsed is not None
-    ranges = _cut(buf, start, end, forked.piece_sizes(end - start, min(forked.cores(), 4)))
+    ranges = _cut(buf, start, end, forked.plan(end - start, min(forked.cores(), 4)))
 
     def parse(buf, a: int, b: int, dim: int):
         first = (a, b) == ranges[0]
@@ -378,10 +378,11 @@ def _parse_pandas_piece(buf, a: int, b: int, dim: int) -> tuple[list[str], np.nd
         words = chunk[0].tolist()  # str objects: the word column is typed object, never converted
         if not _plain_word_list(words):
             return None
-        # Parsed as float64, then rounded to float32 in one conversion of the frame's consolidated float block
-        # (pandas' own float32 parsing is 2x slower; a column-by-column copy 10x slower than this).
+        # Parsed as float64, then rounded to float32 in one conversion of the frame's float columns (pandas' own
+        # float32 parsing is 2x slower; a column-by-column copy 10x slower than this). The result is in Fortran
+        # order: its consumer makes it C-order in the copy it makes anyway (a child into its map, the Joiner).
         with np.errstate(over="ignore"):  # beyond float32 -> inf -> reported as not finite
-            block = np.ascontiguousarray(chunk.iloc[:, 1:].to_numpy(np.float32))
+            block = chunk.iloc[:, 1:].to_numpy(np.float32)
     except (ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError, pa.ArrowException):
         return None  # ragged line, unparsable number, invalid UTF-8 (pandas' messages lack our line numbers)
     return words, block
