@@ -3,9 +3,9 @@
 pandas' C parser holds the GIL while it tokenizes and converts (measured: two threads take as long as one), so the
 second core is used by processes: the parent cuts the mapped bytes into line-aligned pieces, forks one child per
 other core, parses the first piece itself and hands every piece to the caller in file order as soon as it is
-there: its own at once (the caller indexes and hashes it while the children still parse, :mod:`parts`), then the
+there: its own at once (the caller checks and hashes it while the children still parse, :mod:`parts`), then the
 children's. A child's range is cut in :data:`CHILD_SPLIT` sub-pieces that it parses one after the other and hands
-over one at a time (a byte on a pipe when a sub-piece is written), so the parent indexes and hashes a child's first
+over one at a time (a byte on a pipe when a sub-piece is written), so the parent checks and hashes a child's first
 sub-piece while the child still parses its last: after the last child ends only its (small) last sub-piece is left
 to do. The parent's piece is a little smaller than an equal share (:data:`PARENT_SHARE`) because of its extra work.
 A child writes each sub-piece into two anonymous ``MAP_SHARED`` maps made before the fork (nothing is pickled,
@@ -32,10 +32,10 @@ import numpy as np
 
 #: bodies below this size are parsed in one process (a fork and the maps cost more than they save)
 MIN_BYTES = 32 << 20
-#: the parent's piece as a fraction of an equal share (it also indexes and hashes its rows while the children parse)
-PARENT_SHARE = 0.87
+#: the parent's piece as a fraction of an equal share (it also checks and hashes every row: its own while the children parse)
+PARENT_SHARE = 0.94
 #: a child's range cut in sub-pieces of these fractions, handed over one at a time (the last small: it is what the
-#: parent still has to index and hash after the child ends)
+#: parent still has to check and hash after the child ends)
 CHILD_SPLIT = (0.75, 0.25)
 _READY = b"\x01"
 

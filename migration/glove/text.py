@@ -220,7 +220,7 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
                     f"of {words[row]!r}", "Fix or delete that line")
     if not joined.unique():
         build_index(words, str(path), lambda row: f"line {row + first_line}")  # raises, naming both lines
-    return Glove(words, vectors, joined.index, str(path), vectors_sha256=joined.sha256())
+    return Glove(words, vectors, None, str(path), vectors_sha256=joined.sha256(), words_unique=True)
 
 
 def _auto_engine() -> str:

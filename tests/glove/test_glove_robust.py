@@ -470,3 +470,25 @@ def test_the_parents_piece_is_the_smaller_one_and_the_pieces_cover_the_body():
             group = plan[k:k + split]
             assert sum(group) == forked.piece_sizes(size, n)[1 + (k - 1) // split]
             assert group[-1] <= min(group)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "pyarrow", "python"])
+def test_the_readers_word_index_is_built_on_first_use_and_right(tmp_path, monkeypatch, engine):
+    """The text reader checks uniqueness with a set; the ``{word: row}`` dict (2.5x the cost) is built only when
+    something looks a word up, so ``glove import`` (read + cache) never builds it. Built later, it is the same."""
+    from migration.glove import core
+
+    words, vectors, text = _glove_lines(500, 4, seed=12)
+    built = []
+    real = core.build_index
+    monkeypatch.setattr(core, "build_index", lambda *a: built.append(1) or real(*a))
+    g = G.load_glove_text(write(tmp_path / "g.txt", text), engine=engine)
+    G.save_glove_cache(g, tmp_path / "cache")
+    assert built == []  # read + cache: no dict
+    np.testing.assert_array_equal(g.lookup(words[7]), vectors[7])
+    assert built == [1] and g.index == {w: i for i, w in enumerate(words)} and g.get_id("nope") is None
+    assert words[499] in g and "nope" not in g and built == [1]  # built once
+    # negative controls: words nobody checked are still refused at once, naming both rows
+    with pytest.raises(G.GloveFormatError, match=r"'a' on row 0 and row 2"):
+        G.Glove(["a", "b", "a"], np.ones((3, 2), np.float32))
+    assert G.Glove(["a", "b"], np.ones((2, 2), np.float32), words_unique=True).index == {"a": 0, "b": 1}
