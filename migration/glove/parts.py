@@ -19,12 +19,19 @@ import numpy as np
 
 
 class Joiner:
-    """Pieces ``(words, float32 rows)`` added in file order; :meth:`vectors` joins the rows once at the end."""
+    """Pieces ``(words, float32 rows)`` added in file order; :meth:`vectors` joins the rows.
+
+    With :meth:`reserve` (an upper bound of the rows, known once the first piece is parsed) every piece is copied
+    into one array as it arrives and :meth:`vectors` only trims it (``ndarray.resize``: a ``realloc`` that shrinks
+    the mapping in place), so no 80 MB join is left for the end; without it (or when the bound cannot be allocated)
+    the pieces are joined once at the end.
+    """
 
     def __init__(self) -> None:
         self.words: list[str] = []
         self._seen: set[str] = set()
         self._blocks: list[np.ndarray] = []
+        self._out: np.ndarray | None = None
         self._finite = True
         self._sha = hashlib.sha256()
 
@@ -32,10 +39,27 @@ class Joiner:
     def rows(self) -> int:
         return len(self.words)
 
+    def reserve(self, rows: int, dim: int) -> None:
+        """Room for ``rows`` rows in all (an upper bound; untouched pages cost no memory); before the first piece."""
+        if not self._blocks and self._out is None:
+            try:
+                self._out = np.empty((rows, dim), dtype=np.float32)
+            except MemoryError:  # the bound is too large to map here: join at the end instead
+                self._out = None
+
     def add(self, words: list[str], block: np.ndarray) -> None:
-        """Index, check and hash one piece; ``block`` is ``[len(words), E]`` float32 (made C-order here if it is
-        not; a read-only view, e.g. of a child's map, is kept as it is until :meth:`vectors` joins the pieces)."""
-        block = np.ascontiguousarray(block, dtype=np.float32)
+        """Check and hash one piece; ``block`` is ``[len(words), E]`` float32 in any order (copied in C order into
+        the reserved array, or made C order and kept until :meth:`vectors`)."""
+        start, stop = self.rows, self.rows + len(words)
+        out = self._out
+        if out is not None and stop <= out.shape[0] and block.shape[1:] == out.shape[1:]:
+            np.copyto(out[start:stop], block, casting="same_kind")
+            block = out[start:stop]
+        else:
+            if out is not None:  # more rows than the bound (cannot happen) or another width: join at the end
+                self._blocks, self._out = [out[:start]], None
+            block = np.ascontiguousarray(block, dtype=np.float32)
+            self._blocks.append(block)
         hasher = threading.Thread(target=self._sha.update, args=(memoryview(block).cast("B"),))
         hasher.start()
         try:
@@ -47,7 +71,6 @@ class Joiner:
             self.words.extend(words)
         else:
             self.words = words  # the first piece's list is kept, not copied
-        self._blocks.append(block)
 
     def all_finite(self) -> bool:
         return self._finite
@@ -58,8 +81,15 @@ class Joiner:
 
     def vectors(self) -> np.ndarray:
         """The joined ``[V, E]`` rows, read-only (their digest is :meth:`sha256`)."""
-        joined = np.concatenate(self._blocks) if len(self._blocks) > 1 or not self._blocks[0].flags.owndata \
-            else self._blocks[0]  # (a single view, e.g. of a child's map, is copied out too)
+        if self._out is not None:
+            joined, self._out = self._out, None
+            try:
+                joined.resize((self.rows, joined.shape[1]))  # refcheck: refused while a view of it is alive
+            except ValueError:
+                joined = joined[:self.rows].copy()
+        else:
+            joined = np.concatenate(self._blocks) if len(self._blocks) > 1 or not self._blocks[0].flags.owndata \
+                else self._blocks[0]  # (a single view, e.g. of a child's map, is copied out too)
         self._blocks = [joined]
         joined.setflags(write=False)
         return joined

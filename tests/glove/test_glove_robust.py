@@ -492,3 +492,35 @@ def test_the_readers_word_index_is_built_on_first_use_and_right(tmp_path, monkey
     with pytest.raises(G.GloveFormatError, match=r"'a' on row 0 and row 2"):
         G.Glove(["a", "b", "a"], np.ones((3, 2), np.float32))
     assert G.Glove(["a", "b"], np.ones((2, 2), np.float32), words_unique=True).index == {"a": 0, "b": 1}
+
+
+@pytest.mark.parametrize("case", ["none", "bound", "tight", "overflow", "no_memory", "view_alive"])
+def test_the_joiner_gives_the_same_rows_and_digest_whether_it_reserved_or_not(monkeypatch, case):
+    """Pieces in C and Fortran order and read-only views, joined: without a reservation (join at the end), with a
+    generous or an exact bound (copied into place, trimmed), a bound too small (falls back to a join), a bound that
+    cannot be allocated (MemoryError: join), and a view of the reserved rows still alive when they are trimmed
+    (``resize`` refuses: copied)."""
+    import hashlib
+
+    from migration.glove import parts
+
+    rng = np.random.default_rng(13)
+    pieces = [rng.standard_normal((n, 6)).astype(np.float32) for n in (5, 7, 3)]
+    expected = np.concatenate(pieces)
+    joiner = parts.Joiner()
+    if case == "no_memory":
+        monkeypatch.setattr(parts.np, "empty", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
+    if case != "none":
+        joiner.reserve({"bound": 40, "tight": 15, "overflow": 9, "no_memory": 40, "view_alive": 40}[case], 6)
+    for k, block in enumerate(pieces):
+        given = np.asfortranarray(block) if k == 0 else block.copy()
+        given.setflags(write=k != 1)  # the second piece read-only, like a child's map
+        joiner.add([f"w{k}_{i}" for i in range(len(block))], given)
+    alive = joiner._out[:2] if case == "view_alive" else None
+    joined = joiner.vectors()
+    np.testing.assert_array_equal(joined, expected)
+    assert joined.flags["C_CONTIGUOUS"] and joined.flags["OWNDATA"] and not joined.flags["WRITEABLE"]
+    assert joiner.sha256() == hashlib.sha256(expected.tobytes()).hexdigest()
+    assert joiner.unique() and joiner.all_finite() and joiner.rows == 15
+    if alive is not None:
+        assert not np.shares_memory(alive, joined)  # the live view kept the old rows; the result is a copy
