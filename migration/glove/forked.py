@@ -11,8 +11,8 @@ to do. The parent's piece is a little smaller than an equal share (:data:`PARENT
 A child writes each sub-piece into two anonymous ``MAP_SHARED`` maps made before the fork (nothing is pickled,
 nothing goes through a file): its float32 rows, and its words as UTF-8 joined by ``\\n`` (a fast-path word holds no
 whitespace), each behind an 8-byte count. A map is sized to the piece's upper bound (a line holds at least
-``2 * E + 1`` bytes; an untouched page costs no memory). The parent reads the rows in place (no copy: the caller
-joins them once at the end).
+``2 * E + 1`` bytes; an untouched page costs no memory). The parent reads the rows in place (the caller copies them
+straight into its joined array, :class:`migration.glove.parts.Joiner`).
 
 A piece the parser finds irregular, a child that dies or a count that disagrees gives ``False``: the caller then
 takes the line-by-line path, which names the line. Used only where ``os.fork`` exists, more than one core is

@@ -6,7 +6,8 @@ rest). Everything the reader does after parsing is per row, so it is done piece 
 the finiteness of the rows and the SHA-256 of the float32 rows (the digest the cache's ``meta.json`` stores,
 :func:`migration.glove.store.save_glove_cache`). The first piece is therefore checked and hashed while the children
 still parse theirs, and each piece's hash runs on a thread beside its set (``hashlib`` releases the GIL on large
-buffers; filling a set holds it), so the second core is not idle either.
+buffers; filling a set holds it), so the second core is not idle either. The rows are copied into one reserved
+array as they arrive (:meth:`Joiner.reserve`), so nothing is left to join after the last piece.
 
 Hashing the C-order rows piece by piece gives the digest of the joined matrix (SHA-256 is a stream).
 """
