@@ -5,8 +5,7 @@ installed package, cache, dispatch); :mod:`migration.glove` re-exports the publi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -17,26 +16,23 @@ class GloveFormatError(MigrationError, ValueError):
     """A GloVe file, ``.npy`` pair or cache is malformed; the message names the file, the line and the remedy."""
 
 
-@dataclass(eq=False)
 class Glove:
     """A vocabulary and its vectors: row ``index[word]`` of ``vectors`` is the vector of ``word``.
 
     Attributes:
         words: the vocabulary in file order (row order); ``words[i]`` is the word of row ``i``.
         vectors: float32 array of shape ``[V, E]``.
-        index: ``{word: row}``; built from ``words`` when not given. Words must be unique.
+        index: ``{word: row}``; when not given it is built from ``words`` at once (which checks that the words are
+            unique) or, with ``words_unique=True`` (the text reader checked that already, with a set), on first use
+            (``rnn-migrate glove import`` never needs it). Words must be unique.
         source: where the vectors came from (a path or a package name), for messages.
         vectors_sha256: the SHA-256 of ``vectors``' C-order float32 bytes when the reader computed it on the way
             (then ``vectors`` is read-only, so the digest stays true); ``""`` otherwise. The cache reuses it.
     """
 
-    words: list[str]
-    vectors: np.ndarray
-    index: dict[str, int] = field(default_factory=dict)
-    source: str = ""
-    vectors_sha256: str = ""
-
-    def __post_init__(self) -> None:
+    def __init__(self, words: list[str], vectors: np.ndarray, index: Optional[dict[str, int]] = None,
+                 source: str = "", vectors_sha256: str = "", *, words_unique: bool = False) -> None:
+        self.words, self.vectors, self.source, self.vectors_sha256 = words, vectors, source, vectors_sha256
         if self.vectors.ndim != 2 or self.vectors.dtype != np.float32:
             raise GloveFormatError(
                 f"Received invalid vectors for {self.source or 'a Glove'}: expected a 2-D float32 array, "
@@ -48,8 +44,16 @@ class Glove:
         if self.vectors_sha256 and self.vectors.flags.writeable:
             raise GloveFormatError(f"{self.source or 'Glove'}: a precomputed vectors_sha256 needs read-only vectors "
                                    "(it would go stale if they changed).")
-        if not self.index:
-            self.index = build_index(self.words, self.source, lambda row: f"row {row}")
+        self._index = index or None
+        if self._index is None and not words_unique:
+            self._index = self.index  # built now: a repeated word is an error here, not on first use
+
+    @property
+    def index(self) -> dict[str, int]:
+        """``{word: row}`` (built on first use when the reader already checked that the words are unique)."""
+        if self._index is None:
+            self._index = build_index(self.words, self.source, lambda row: f"row {row}")
+        return self._index
 
     def __len__(self) -> int:
         return len(self.words)

@@ -1,11 +1,13 @@
 """Join a GloVe file's parsed pieces in file order, doing the per-row work as each piece arrives.
 
 A large file is parsed in pieces (:mod:`migration.glove.forked`: this process parses the first, forked children the
-rest). Everything the reader does after parsing is per row, so it is done piece by piece: the ``{word: row}`` index,
-the finiteness of each row and the SHA-256 of the float32 rows (the digest the cache's ``meta.json`` stores,
-:func:`migration.glove.store.save_glove_cache`). The first piece is therefore indexed and hashed while the children
-still parse theirs, and each piece's hash runs on a thread beside its index (``hashlib`` releases the GIL on large
-buffers; building a dict holds it), so the second core is not idle either.
+rest). Everything the reader does after parsing is per row, so it is done piece by piece: the uniqueness of the words
+(a set: 2.5x cheaper than the ``{word: row}`` dict, which :class:`migration.glove.core.Glove` builds on first use),
+the finiteness of the rows and the SHA-256 of the float32 rows (the digest the cache's ``meta.json`` stores,
+:func:`migration.glove.store.save_glove_cache`). The first piece is therefore checked and hashed while the children
+still parse theirs, and each piece's hash runs on a thread beside its set (``hashlib`` releases the GIL on large
+buffers; filling a set holds it), so the second core is not idle either. The rows are copied into one reserved
+array as they arrive (:meth:`Joiner.reserve`), so nothing is left to join after the last piece.
 
 Hashing the C-order rows piece by piece gives the digest of the joined matrix (SHA-256 is a stream).
 """
@@ -18,45 +20,77 @@ import numpy as np
 
 
 class Joiner:
-    """Pieces ``(words, float32 rows)`` added in file order; :meth:`vectors` joins the rows once at the end."""
+    """Pieces ``(words, float32 rows)`` added in file order; :meth:`vectors` joins the rows.
+
+    With :meth:`reserve` (an upper bound of the rows, known once the first piece is parsed) every piece is copied
+    into one array as it arrives and :meth:`vectors` only trims it (``ndarray.resize``: a ``realloc`` that shrinks
+    the mapping in place), so no 80 MB join is left for the end; without it (or when the bound cannot be allocated)
+    the pieces are joined once at the end.
+    """
 
     def __init__(self) -> None:
         self.words: list[str] = []
-        self.index: dict[str, int] = {}
+        self._seen: set[str] = set()
         self._blocks: list[np.ndarray] = []
-        self._finite: list[np.ndarray] = []
+        self._out: np.ndarray | None = None
+        self._finite = True
         self._sha = hashlib.sha256()
 
     @property
     def rows(self) -> int:
         return len(self.words)
 
+    def reserve(self, rows: int, dim: int) -> None:
+        """Room for ``rows`` rows in all (an upper bound; untouched pages cost no memory); before the first piece."""
+        if not self._blocks and self._out is None:
+            try:
+                self._out = np.empty((rows, dim), dtype=np.float32)
+            except MemoryError:  # the bound is too large to map here: join at the end instead
+                self._out = None
+
     def add(self, words: list[str], block: np.ndarray) -> None:
-        """Index, check and hash one piece; ``block`` is ``[len(words), E]`` float32."""
-        block = np.ascontiguousarray(block, dtype=np.float32)
+        """Check and hash one piece; ``block`` is ``[len(words), E]`` float32 in any order (copied in C order into
+        the reserved array, or made C order and kept until :meth:`vectors`)."""
+        start, stop = self.rows, self.rows + len(words)
+        out = self._out
+        if out is not None and stop <= out.shape[0] and block.shape[1:] == out.shape[1:]:
+            np.copyto(out[start:stop], block, casting="same_kind")
+            block = out[start:stop]
+        else:
+            if out is not None:  # more rows than the bound (cannot happen) or another width: join at the end
+                self._blocks, self._out = [out[:start]], None
+            block = np.ascontiguousarray(block, dtype=np.float32)
+            self._blocks.append(block)
         hasher = threading.Thread(target=self._sha.update, args=(memoryview(block).cast("B"),))
         hasher.start()
         try:
-            self.index.update(zip(words, range(self.rows, self.rows + len(words))))
-            self._finite.append(np.isfinite(block).all(axis=1))
+            self._seen.update(words)  # a set: uniqueness only (the {word: row} dict is built when first used)
+            self._finite = self._finite and bool(np.isfinite(block).all())
         finally:
             hasher.join()
         if self.words:
             self.words.extend(words)
         else:
             self.words = words  # the first piece's list is kept, not copied
-        self._blocks.append(block)
 
     def all_finite(self) -> bool:
-        return all(bool(rows.all()) for rows in self._finite)
+        return self._finite
 
     def unique(self) -> bool:
-        """True when no word repeats (a repeated word leaves the index shorter than the word list)."""
-        return len(self.index) == len(self.words)
+        """True when no word repeats (a repeated word leaves the set smaller than the word list)."""
+        return len(self._seen) == len(self.words)
 
     def vectors(self) -> np.ndarray:
         """The joined ``[V, E]`` rows, read-only (their digest is :meth:`sha256`)."""
-        joined = self._blocks[0] if len(self._blocks) == 1 else np.concatenate(self._blocks)
+        if self._out is not None:
+            joined, self._out = self._out, None
+            try:
+                joined.resize((self.rows, joined.shape[1]))  # refcheck: refused while a view of it is alive
+            except ValueError:
+                joined = joined[:self.rows].copy()
+        else:
+            joined = np.concatenate(self._blocks) if len(self._blocks) > 1 or not self._blocks[0].flags.owndata \
+                else self._blocks[0]  # (a single view, e.g. of a child's map, is copied out too)
         self._blocks = [joined]
         joined.setflags(write=False)
         return joined

@@ -203,7 +203,7 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
         if ok:
             joined.add(*parsed)
     else:
-        ok = engine == "pandas" and _fast_parse_pandas(buf, body, end, dim, progress, joined.add)
+        ok = engine == "pandas" and _fast_parse_pandas(buf, body, end, dim, progress, joined)
     if not ok or not joined.all_finite():
         # Irregular file (or a non-finite number): the line-by-line path reads what is readable (words with
         # spaces, trailing spaces, tabs) and names the line of anything else.
@@ -220,7 +220,7 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
                     f"of {words[row]!r}", "Fix or delete that line")
     if not joined.unique():
         build_index(words, str(path), lambda row: f"line {row + first_line}")  # raises, naming both lines
-    return Glove(words, vectors, joined.index, str(path), vectors_sha256=joined.sha256())
+    return Glove(words, vectors, None, str(path), vectors_sha256=joined.sha256(), words_unique=True)
 
 
 def _auto_engine() -> str:
@@ -308,26 +308,33 @@ def _fast_parse_arrow(buf, start: int, end: int, dim: int,
     return words, blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
-def _fast_parse_pandas(buf, start: int, end: int, dim: int, progress: bool, take: forked.Take) -> bool:
-    """The pandas C parser over the mapped bytes, each piece handed to ``take`` in file order; ``False`` when the
+def _fast_parse_pandas(buf, start: int, end: int, dim: int, progress: bool, joined: Joiner) -> bool:
+    """The pandas C parser over the mapped bytes, each piece added to ``joined`` in file order; ``False`` when the
     file is irregular. A large body on a machine with a second core is cut into one range a core, all but the first
     parsed by forked processes (:mod:`migration.glove.forked`); every range is read in slices of ~64 MiB (bounded
-    working memory); the progress bar follows the parent's range, scaled to the whole body."""
+    working memory); the progress bar follows the parent's range, scaled to the whole body. Once the parent's piece
+    is parsed, ``joined`` reserves its rows plus an upper bound of the children's (a line holds at least
+    ``2 * E + 1`` bytes), so every piece is copied into place as it arrives."""
     import pandas as pd  # noqa: F401  (imported before any fork: the children inherit it)
 
     total = end - start if progress else 0
     if not forked.usable(end - start):
         parsed = _parse_range(buf, start, end, dim, total, 1)
         if parsed is not None:
-            take(*parsed)
+            joined.add(*parsed)
         return parsed is not None
-    ranges = _cut(buf, start, end, forked.piece_sizes(end - start, min(forked.cores(), 4)))
+    ranges = _cut(buf, start, end, forked.plan(end - start, min(forked.cores(), 4)))
+    bound = sum((b - a) // (2 * dim + 1) + 1 for a, b in ranges[1:])
 
     def parse(buf, a: int, b: int, dim: int):
-        first = (a, b) == ranges[0]
-        return _parse_range(buf, a, b, dim, total if first else 0, (end - start) / max(1, b - a) if first else 1)
+        if (a, b) != ranges[0]:  # a child's piece
+            return _parse_range(buf, a, b, dim, 0, 1)
+        parsed = _parse_range(buf, a, b, dim, total, (end - start) / max(1, b - a))
+        if parsed is not None:
+            joined.reserve(len(parsed[0]) + bound, dim)
+        return parsed
 
-    return forked.parse_forked(buf, ranges, dim, parse, take)
+    return forked.parse_forked(buf, ranges, dim, parse, joined.add)
 
 
 def _cut(buf, start: int, end: int, sizes: list[int]) -> list[tuple[int, int]]:
@@ -378,10 +385,11 @@ def _parse_pandas_piece(buf, a: int, b: int, dim: int) -> tuple[list[str], np.nd
         words = chunk[0].tolist()  # str objects: the word column is typed object, never converted
         if not _plain_word_list(words):
             return None
-        # Parsed as float64, then rounded to float32 in one conversion of the frame's consolidated float block
-        # (pandas' own float32 parsing is 2x slower; a column-by-column copy 10x slower than this).
+        # Parsed as float64, then rounded to float32 in one conversion of the frame's float columns (pandas' own
+        # float32 parsing is 2x slower; a column-by-column copy 10x slower than this). The result is in Fortran
+        # order: its consumer makes it C-order in the copy it makes anyway (a child into its map, the Joiner).
         with np.errstate(over="ignore"):  # beyond float32 -> inf -> reported as not finite
-            block = np.ascontiguousarray(chunk.iloc[:, 1:].to_numpy(np.float32))
+            block = chunk.iloc[:, 1:].to_numpy(np.float32)
     except (ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError, pa.ArrowException):
         return None  # ragged line, unparsable number, invalid UTF-8 (pandas' messages lack our line numbers)
     return words, block

@@ -268,9 +268,21 @@ def _glove_lines(n: int, dim: int, seed: int) -> tuple[list[str], np.ndarray, st
     return words, vectors, text
 
 
+def _sub_pieces(text: str, n: int = 3) -> list[tuple[int, int]]:
+    """The rows ``[first, end)`` of each range the reader cuts ``text`` into for ``n`` cores."""
+    import pyarrow as pa
+
+    from migration.glove import forked
+
+    data = text.encode("utf-8")
+    ranges = T._cut(pa.py_buffer(data), 0, len(data), forked.plan(len(data), n))
+    return [(data.count(b"\n", 0, a), data.count(b"\n", 0, b)) for a, b in ranges]
+
+
 @pytest.fixture
 def forked_on(monkeypatch):
-    """Every body counts as large and the machine as 3 cores: 3 ranges, 2 of them in forked children."""
+    """Every body counts as large and the machine as 3 cores: 5 ranges, the parent's and 2 a child for 2 forked
+    children (each child's range in ``CHILD_SPLIT`` sub-pieces)."""
     from migration.glove import forked
 
     monkeypatch.setattr(forked, "MIN_BYTES", 0)
@@ -284,15 +296,18 @@ def forked_on(monkeypatch):
 def test_forked_ranges_give_the_single_process_result_in_file_order(tmp_path, forked_on):
     words, vectors, text = _glove_lines(3000, 7, seed=5)
     g = G.load_glove_text(write(tmp_path / "g.txt", text), engine="pandas")
-    assert forked_on == [3]  # the forked path ran, with 3 ranges
+    assert forked_on == [5]  # the forked path ran: the parent's range and 2 sub-pieces for each of 2 children
     assert g.words == words and g.index == {w: i for i, w in enumerate(words)}
     np.testing.assert_array_equal(g.vectors, vectors)
     assert g.vectors.flags["C_CONTIGUOUS"] and g.vectors.dtype == np.float32
+    assert g.vectors.flags["OWNDATA"]  # the children's rows were read in place from their maps, then copied out
 
 
 @pytest.mark.parametrize("row, bad, message", [
-    (40, "x", r"bad\.txt:41: "),          # a non-number in the first child's range
-    (1500, "", r"bad\.txt:1501: "),       # a missing field in the second child's range
+    (40, "x", r"bad\.txt:41: "),          # a non-number in the parent's range
+    (1500, "", r"bad\.txt:1501: "),       # a missing field in the first child's first sub-piece
+    (1800, "x", r"bad\.txt:1801: "),      # the first child's second sub-piece (after it handed over its first)
+    (2990, "", r"bad\.txt:2991: "),       # the second child's second sub-piece
 ])
 def test_a_bad_line_in_a_childs_range_is_named_by_its_line(tmp_path, forked_on, row, bad, message):
     words, vectors, text = _glove_lines(3000, 7, seed=6)
@@ -302,7 +317,9 @@ def test_a_bad_line_in_a_childs_range_is_named_by_its_line(tmp_path, forked_on, 
     lines[row] = " ".join(f for f in fields if f != "") if bad == "" else " ".join(fields)
     with pytest.raises(G.GloveFormatError, match=message):
         G.load_glove_text(write(tmp_path / "bad.txt", "".join(lines)), engine="pandas")
-    assert forked_on == [3]
+    assert forked_on == [5]
+    cut = _sub_pieces(text)  # the rows above sit where their comments say
+    assert [k for k, (first, last) in enumerate(cut) if first <= row < last] == [{40: 0, 1500: 1, 1800: 2, 2990: 4}[row]]
 
 
 def test_a_word_repeated_across_ranges_names_both_lines(tmp_path, forked_on):
@@ -326,6 +343,82 @@ def test_a_child_that_dies_sends_the_file_to_the_line_by_line_path(tmp_path, for
     monkeypatch.setattr(T, "_slow_parse", lambda *a: slow.append(1) or real_slow(*a))
     g = G.load_glove_text(write(tmp_path / "g.txt", text), engine="pandas")
     assert slow == [1] and g.words == words  # the same answer, read line by line
+    np.testing.assert_array_equal(g.vectors, vectors)
+
+
+def test_a_child_that_dies_after_handing_over_its_first_sub_piece_gives_the_same_answer(tmp_path, forked_on,
+                                                                                     monkeypatch):
+    """The parent has already taken (indexed, hashed) a child's first sub-piece when the child dies in its second:
+    those rows are discarded with the rest and the line-by-line path reads the file; nothing is counted twice."""
+    import os
+
+    words, vectors, text = _glove_lines(3000, 7, seed=10)
+    parent, calls = os.getpid(), []
+    real = T._parse_pandas_piece
+
+    def parse(*a):
+        calls.append(1)  # per process: each child counts its own calls from the parent's 0
+        if os.getpid() != parent and len(calls) == 2:
+            os._exit(9)  # the second sub-piece of each child
+        return real(*a)
+
+    monkeypatch.setattr(T, "_parse_pandas_piece", parse)
+    took = []
+    real_add = T.Joiner.add
+    monkeypatch.setattr(T.Joiner, "add", lambda self, w, b: took.append(len(w)) or real_add(self, w, b))
+    g = G.load_glove_text(write(tmp_path / "g.txt", text), engine="pandas")
+    cut = _sub_pieces(text)
+    assert took[:2] == [cut[0][1] - cut[0][0], cut[1][1] - cut[1][0]]  # the parent's piece, then the child's first
+    assert took[2:] == [3000]  # then the line-by-line path's one piece: the whole file
+    assert g.words == words and g.index == {w: i for i, w in enumerate(words)}
+    np.testing.assert_array_equal(g.vectors, vectors)
+
+
+def test_a_childs_first_sub_piece_is_taken_while_the_child_still_parses_its_last(tmp_path, forked_on, monkeypatch):
+    """The pipelining itself: each child's last sub-piece waits (up to 20 s) for a file the parent writes when it
+    takes that child's first sub-piece. Without the hand-over the child gives up, the file goes to the
+    line-by-line path and the test fails; with it no line-by-line pass runs."""
+    import os
+    import time
+
+    words, vectors, text = _glove_lines(3000, 7, seed=11)
+    parent, calls = os.getpid(), []
+    real = T._parse_pandas_piece
+    cut = _sub_pieces(text)
+    firsts = {cut[1][0]: tmp_path / "took-1", cut[3][0]: tmp_path / "took-2"}  # each child's first sub-piece
+    marker_of_child = {}
+
+    def parse(buf, a, b, dim):
+        calls.append(1)
+        if os.getpid() != parent and len(calls) == 2:  # a child's last sub-piece
+            deadline = time.monotonic() + 20
+            while not any(m.exists() for m in marker_of_child.get("mine", [])) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if not any(m.exists() for m in marker_of_child.get("mine", [])):
+                return None  # not handed over in time: irregular -> the line-by-line path
+        elif os.getpid() != parent:
+            first_row = bytes(buf.slice(0, a)).count(b"\n")
+            marker_of_child["mine"] = [firsts[first_row]]
+        return real(buf, a, b, dim)
+
+    monkeypatch.setattr(T, "_parse_pandas_piece", parse)
+    real_add, rows = T.Joiner.add, []
+
+    def add(self, w, b):
+        start = self.rows
+        if start in firsts:
+            firsts[start].write_text("taken")
+        rows.append(start)
+        return real_add(self, w, b)
+
+    monkeypatch.setattr(T.Joiner, "add", add)
+    slow = []
+    real_slow = T._slow_parse
+    monkeypatch.setattr(T, "_slow_parse", lambda *a: slow.append(1) or real_slow(*a))
+    g = G.load_glove_text(write(tmp_path / "g.txt", text), engine="pandas")
+    assert slow == [] and rows == [first for first, _ in cut]
+    assert all(m.read_text() == "taken" for m in firsts.values())
+    assert g.words == words
     np.testing.assert_array_equal(g.vectors, vectors)
 
 
@@ -370,3 +463,64 @@ def test_the_parents_piece_is_the_smaller_one_and_the_pieces_cover_the_body():
         assert sum(sizes) == size and len(sizes) == n
         assert sizes[0] <= min(sizes[1:])  # the parent also indexes and hashes while the children parse
     assert forked.piece_sizes(5, 1) == [5]
+    for size, n in [(1000, 2), (171_350_079, 2), (10, 3), (7, 4), (171_350_079, 4)]:
+        plan, split = forked.plan(size, n), len(forked.CHILD_SPLIT)
+        assert sum(plan) == size and len(plan) == 1 + (n - 1) * split and plan[0] == forked.piece_sizes(size, n)[0]
+        for k in range(1, len(plan), split):  # each child's range: its share, the last sub-piece the smallest
+            group = plan[k:k + split]
+            assert sum(group) == forked.piece_sizes(size, n)[1 + (k - 1) // split]
+            assert group[-1] <= min(group)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "pyarrow", "python"])
+def test_the_readers_word_index_is_built_on_first_use_and_right(tmp_path, monkeypatch, engine):
+    """The text reader checks uniqueness with a set; the ``{word: row}`` dict (2.5x the cost) is built only when
+    something looks a word up, so ``glove import`` (read + cache) never builds it. Built later, it is the same."""
+    from migration.glove import core
+
+    words, vectors, text = _glove_lines(500, 4, seed=12)
+    built = []
+    real = core.build_index
+    monkeypatch.setattr(core, "build_index", lambda *a: built.append(1) or real(*a))
+    g = G.load_glove_text(write(tmp_path / "g.txt", text), engine=engine)
+    G.save_glove_cache(g, tmp_path / "cache")
+    assert built == []  # read + cache: no dict
+    np.testing.assert_array_equal(g.lookup(words[7]), vectors[7])
+    assert built == [1] and g.index == {w: i for i, w in enumerate(words)} and g.get_id("nope") is None
+    assert words[499] in g and "nope" not in g and built == [1]  # built once
+    # negative controls: words nobody checked are still refused at once, naming both rows
+    with pytest.raises(G.GloveFormatError, match=r"'a' on row 0 and row 2"):
+        G.Glove(["a", "b", "a"], np.ones((3, 2), np.float32))
+    assert G.Glove(["a", "b"], np.ones((2, 2), np.float32), words_unique=True).index == {"a": 0, "b": 1}
+
+
+@pytest.mark.parametrize("case", ["none", "bound", "tight", "overflow", "no_memory", "view_alive"])
+def test_the_joiner_gives_the_same_rows_and_digest_whether_it_reserved_or_not(monkeypatch, case):
+    """Pieces in C and Fortran order and read-only views, joined: without a reservation (join at the end), with a
+    generous or an exact bound (copied into place, trimmed), a bound too small (falls back to a join), a bound that
+    cannot be allocated (MemoryError: join), and a view of the reserved rows still alive when they are trimmed
+    (``resize`` refuses: copied)."""
+    import hashlib
+
+    from migration.glove import parts
+
+    rng = np.random.default_rng(13)
+    pieces = [rng.standard_normal((n, 6)).astype(np.float32) for n in (5, 7, 3)]
+    expected = np.concatenate(pieces)
+    joiner = parts.Joiner()
+    if case == "no_memory":
+        monkeypatch.setattr(parts.np, "empty", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
+    if case != "none":
+        joiner.reserve({"bound": 40, "tight": 15, "overflow": 9, "no_memory": 40, "view_alive": 40}[case], 6)
+    for k, block in enumerate(pieces):
+        given = np.asfortranarray(block) if k == 0 else block.copy()
+        given.setflags(write=k != 1)  # the second piece read-only, like a child's map
+        joiner.add([f"w{k}_{i}" for i in range(len(block))], given)
+    alive = joiner._out[:2] if case == "view_alive" else None
+    joined = joiner.vectors()
+    np.testing.assert_array_equal(joined, expected)
+    assert joined.flags["C_CONTIGUOUS"] and joined.flags["OWNDATA"] and not joined.flags["WRITEABLE"]
+    assert joiner.sha256() == hashlib.sha256(expected.tobytes()).hexdigest()
+    assert joiner.unique() and joiner.all_finite() and joiner.rows == 15
+    if alive is not None:
+        assert not np.shares_memory(alive, joined)  # the live view kept the old rows; the result is a copy
