@@ -6,9 +6,11 @@ sequences, for 3 steps and saves (Saver, .meta); one more step gives the weights
 --target keras3`` (in-process, once); the Keras 3 whole model (``model.keras3.keras``: the two blocks are
 ``keras.layers.RNN`` of the custom cells ``rnn_migrate>LayerNormBasicLSTMCell`` / ``rnn_migrate>SRUCell``; safe mode,
 TensorFlow backend) gets a Keras 3 Adam from the manifest and the converted slots, takes ONE step on the same batch,
-and must land on TF1's weights (brought to the Keras layout by the family converters) within 1e-5. Negative controls:
-the slots of same-shaped weights given to each other (wrong order), and the step count not restored (Adam's bias
-correction, TF1's beta powers), must each land elsewhere.
+and must land on TF1's weights (brought to the Keras layout by the family converters) within 1e-5; the same on the JAX
+backend in ONE child process (stateless training: ``model.stateless_call`` under ``jax.grad``, then
+``optimizer.stateless_apply``). Negative controls, on both backends: the slots of same-shaped weights given to each
+other (wrong order), and the step count not restored (Adam's bias correction, TF1's beta powers), must each land
+elsewhere.
 """
 from __future__ import annotations
 
@@ -149,3 +151,98 @@ def test_one_keras3_step_of_custom_cells_from_the_converted_slots_equals_one_mor
 def test_negative_controls_land_elsewhere(resumed, slots):
     out, final, batch = resumed
     assert _max_diff(_one_step(out, final, batch, slots)) > 1e-4
+
+
+#: the JAX child: the same step as :func:`_one_step`, stateless (``model.stateless_call`` under ``jax.grad``, then
+#: ``optimizer.stateless_apply``), for each mode; the new weights as .npy in the slot pairs' order
+JAX_CHILD = r"""
+import json, os, sys
+import numpy as np
+import jax, keras
+import migration.targets.keras3_cells
+from migration.checkpoint.optimizer_keras3 import keras3_slots, make_optimizer, restore_slots
+
+
+def _wrong_order(pairs):  # as the test module's (not imported: it imports TensorFlow)
+    by_shape = {}
+    for k, (v, _) in enumerate(pairs):
+        by_shape.setdefault(tuple(v.shape), []).append(k)
+    moved = list(pairs)
+    for group in (g for g in by_shape.values() if len(g) > 1):
+        for a, b in zip(group, group[1:] + group[:1]):
+            moved[a] = (pairs[a][0], pairs[b][1])
+    return moved
+
+
+out, work = sys.argv[1], sys.argv[2]
+xb, yb, lengths = (np.load(os.path.join(work, n + ".npy"), allow_pickle=False) for n in ("x", "y", "lengths"))
+report = {"backend": keras.backend.backend(), "paths": {}}
+model = keras.saving.load_model(os.path.join(out, "model.keras3.keras"), safe_mode=True, compile=False)
+for mode in ("converted", "wrong order", "no iterations"):  # stateless: the model's variables stay as loaded
+    opt, info = make_optimizer(out)
+    pairs = keras3_slots(out, model)
+    if mode == "wrong order":
+        pairs = _wrong_order(pairs)
+    restore_slots(opt, pairs, None if mode == "no iterations" else info["iterations"])
+    order = [id(v) for v, _ in pairs]
+    trainable = list(model.trainable_variables)
+    assert sorted(order) == sorted(id(v) for v in trainable)
+    fixed = [v.value for v in model.non_trainable_variables]
+
+    def loss(values):
+        logits, _ = model.stateless_call(values, fixed, [xb, lengths], training=True)
+        return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(yb, logits, from_logits=True))
+
+    grads = jax.grad(loss)([v.value for v in trainable])
+    by_id = {id(v): (v, g) for v, g in zip(trainable, grads)}
+    new, _ = opt.stateless_apply([v.value for v in opt.variables], [by_id[i][1] for i in order],
+                                 [by_id[i][0].value for i in order])
+    for k, value in enumerate(new):
+        np.save(os.path.join(work, f"{mode.replace(' ', '_')}-{k}.npy"), np.asarray(value), allow_pickle=False)
+    report["paths"][mode] = [by_id[i][0].path for i in order]
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def jax_steps(resumed, tmp_path_factory):
+    """mode -> (weights after the JAX backend's stateless step, variable paths), from ONE child process."""
+    import json
+    import subprocess
+    import sys
+
+    out, final, (xb, yb) = resumed
+    tmp_path = tmp_path_factory.mktemp("k3resume_jax")
+    for name, array in (("x", xb), ("y", yb), ("lengths", LENGTHS)):
+        np.save(tmp_path / f"{name}.npy", array, allow_pickle=False)
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(os.path.dirname(here))
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+               PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", JAX_CHILD, out, str(tmp_path)], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "jax"
+    steps = {}
+    for mode, paths in report["paths"].items():
+        stem = mode.replace(" ", "_")
+        got = [np.load(tmp_path / f"{stem}-{k}.npy", allow_pickle=False) for k in range(len(paths))]
+        steps[mode] = got, _expected(_load(out), out, final, paths)
+    return steps
+
+
+def _load(out: str):
+    import keras
+
+    import migration.targets.keras3_cells  # noqa: F401
+
+    return keras.saving.load_model(os.path.join(out, "model.keras3.keras"), safe_mode=True, compile=False)
+
+
+def test_the_jax_backend_resumes_statelessly_to_the_same_weights(jax_steps):
+    """Keras 3 on JAX: ``stateless_call`` under ``jax.grad`` and ``optimizer.stateless_apply`` from the restored
+    slots land on TF1's weights; the negative controls land elsewhere on this backend too."""
+    assert _max_diff(jax_steps["converted"]) < 1e-5
+    assert _max_diff(jax_steps["wrong order"]) > 1e-4
+    assert _max_diff(jax_steps["no iterations"]) > 1e-4
