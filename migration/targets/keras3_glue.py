@@ -291,7 +291,7 @@ FUNCTIONS: dict[str, Callable[[Any, dict], Any]] = {
     **{f"math.{n}": _unary(k) for n, k in (
         ("tanh", "tanh"), ("sigmoid", "sigmoid"), ("exp", "exp"), ("log", "log"), ("sqrt", "sqrt"),
         ("rsqrt", "rsqrt"), ("square", "square"), ("abs", "abs"), ("negative", "negative"), ("sign", "sign"),
-        ("floor", "floor"), ("reciprocal", "reciprocal"), ("softplus", "softplus"), ("softsign", "soft_sign"),
+        ("floor", "floor"), ("reciprocal", "reciprocal"), ("softplus", "softplus"), ("softsign", "softsign"),
         ("logical_not", "logical_not"))},
     "nn.relu": _unary("relu"), "nn.relu6": _unary("relu6"), "nn.elu": _unary("elu"), "nn.selu": _unary("selu"),
     "zeros_like": _unary("zeros_like"), "ones_like": _unary("ones_like"),

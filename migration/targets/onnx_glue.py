@@ -106,6 +106,18 @@ class OnnxGlue:
             return self.node(op, [x.name], x.rank, x.dtype, **attrs)
         return run
 
+    def composed(self, ops: tuple[str, ...], square: bool = False) -> Callable:
+        """A unary op as a chain of ONNX ops (``rsqrt``: Sqrt then Reciprocal), or ``x * x`` (``square``)."""
+        def run(x, kw):
+            x = self.tensor(x)
+            if square:
+                return self.node("Mul", [x.name, x.name], x.rank, x.dtype)
+            name = x.name
+            for op in ops:
+                name = self.g.node(op, [name])[0]
+            return Value(name, x.rank, x.dtype)
+        return run
+
     def reduce(self, op: str) -> Callable:
         def run(x, kw):
             x = self.tensor(x)
@@ -283,6 +295,7 @@ class OnnxGlue:
                                                 ("negative", "Neg"), ("sign", "Sign"), ("floor", "Floor"),
                                                 ("reciprocal", "Reciprocal"), ("softplus", "Softplus"),
                                                 ("softsign", "Softsign"), ("logical_not", "Not"))},
+            "math.rsqrt": self.composed(("Sqrt", "Reciprocal")), "math.square": self.composed((), square=True),
             "nn.relu": u("Relu"), "nn.elu": u("Elu"), "nn.selu": u("Selu", alpha=1.6732632423543772,
                                                                      gamma=1.0507009873554805),
             **{f"math.reduce_{n}": r(op) for n, op in (("sum", "ReduceSum"), ("mean", "ReduceMean"),
