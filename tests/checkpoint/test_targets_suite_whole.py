@@ -9,7 +9,7 @@ the ORIGINAL graph (run in the sandbox on the inputs ``verify`` feeds) within 1e
 must be refused with the reason named. Negative controls: a target file with two gate blocks of one LSTM swapped
 (ONNX initializer; Keras 3 kernel, saved to a new file and rerun on both backends) must fail the same check.
 
-Suite time: by default the programs of :data:`DEFAULT` run, one per glue spelling (about 30 CPU s with the JAX
+Suite time: by default the programs of :data:`DEFAULT` run, one per glue spelling (about 40 CPU s with the JAX
 child); the others repeat a spelling (the same whole-model glue in another graph form or layout, e.g. ``ptb_tf2``,
 ``partitioned_div``) or only pass a block through (``gru_encoder``, ``forget_bias``), and ``families`` alone costs 9 s.
 ``RNN_MIGRATE_SUITE_TARGETS=all`` runs every program of :data:`PROGRAMS` (docs/targets.md's table was measured so).
