@@ -24,6 +24,7 @@ import pytest
 import families_graph
 import ground_truth_graphs as gt
 import layouts_graph
+import test_whole_model_cnn_front as cnn_front
 
 TOL = 1e-5
 #: program -> (builder: a ``ckpts`` key or a function of the directory, the glue its whole model exercises)
@@ -52,10 +53,21 @@ PROGRAMS = {
     "old_names": (layouts_graph.build_old_names, "pre-TF-1.2 names, two blocks, gather_nd, concat"),
     "heads": (layouts_graph.build_heads, "gather_nd, four dense layers with tanh and relu between"),
     "unknown_op": (gt.build_unknown_op, "a cumsum on the logits: no Keras 2 whole model, so none for the targets"),
+    "cnn_front": (lambda d: _build_cnn(d),
+                  "Conv2D / BatchNormalization / pooling front end (test_whole_model_cnn_front): layers the targets "
+                  "do not take, refused naming the layer"),
 }
+def _build_cnn(directory: str) -> str:
+    """test_whole_model_cnn_front's program (its own builder, so both files convert the same graph)."""
+    os.makedirs(directory, exist_ok=True)
+    return cnn_front._save(os.path.join(directory, "model"), cnn_front._cnn_rnn)  # noqa: SLF001
+
+
+#: programs whose whole model the targets refuse (the others must export)
+REFUSED = ("unknown_op", "cnn_front")
 #: one program per glue spelling (see the module docstring)
 DEFAULT = ("seed004_glove", "seed002_static", "partitioned_mod", "ptb", "reentered", "bidirectional", "heads",
-           "unknown_op")
+           "unknown_op", "cnn_front")
 SELECTED = tuple(PROGRAMS) if os.environ.get("RNN_MIGRATE_SUITE_TARGETS") == "all" else DEFAULT
 #: the corrupted copy of this program's files is the negative control (a stacked BasicLSTMCell block)
 CORRUPT = "ptb"
@@ -118,7 +130,7 @@ def suite(ckpts, tmp_path_factory):
         manifest = convert_checkpoint(prefix, out, targets=["keras3", "onnx"], verify=False).manifest
         results[name] = {"manifest": manifest, "out": out, "diffs": {}}
         entry = (manifest["targets"]["keras3"].get("model") or manifest["targets"]["onnx"].get("model"))
-        if entry is None:
+        if entry is None or name in REFUSED:
             continue
         original = OriginalGraph(prefix + ".meta", CheckpointReader(prefix))
         feeds = sample_feeds(original, entry["inputs"], 4, 6, 0)
@@ -148,7 +160,7 @@ def suite(ckpts, tmp_path_factory):
     return results
 
 
-WHOLE = [n for n in SELECTED if n != "unknown_op"]
+WHOLE = [n for n in SELECTED if n not in REFUSED]
 
 
 @pytest.mark.parametrize("name", WHOLE)
@@ -187,3 +199,19 @@ def test_a_program_without_a_whole_model_gets_none_on_any_target_and_the_reason(
         assert "model" not in manifest["targets"][target]
         assert manifest["targets"][target]["blocks"], "the block itself is exported"
     assert not any(f.startswith("model.") for f in os.listdir(result["out"]) if f != "manifest.json")
+
+
+def test_a_whole_model_with_a_layer_the_targets_do_not_take_is_refused_naming_it(suite):
+    """The CNN front end's Conv2D: no whole-model file on either target, the note names the layer, its class and
+    why; ``not_exported`` lists the whole model; the RNN block is still exported to both."""
+    result = suite["cnn_front"]
+    manifest = result["manifest"]
+    assert manifest["model"] is not None, "the Keras 2 whole model exists (its translation is the subject)"
+    notes = manifest["targets"]["notes"]
+    for target, label in (("keras3", "Keras 3"), ("onnx", "ONNX")):
+        entry = manifest["targets"][target]
+        assert "model" not in entry and "the whole model (model.keras)" in entry["not_exported"]
+        assert entry["blocks"], "the block itself is exported"
+        assert any(f"{target}: no whole model" in n and "(Conv2D)" in n and f"has no {label} translation" in n
+                   and "not a layer the targets take" in n for n in notes), notes
+    assert not [f for f in os.listdir(result["out"]) if f in ("model.keras3.keras", "model.onnx")]
