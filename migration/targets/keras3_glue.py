@@ -257,6 +257,14 @@ def _squeeze(x, kw):
     return _ops().squeeze(tensor(x), axis=tuple(axis) if isinstance(axis, list) else axis)
 
 
+def _add_n(values: list):
+    """``ops.add`` in turn (a NumPy constant first would take a Keras tensor for an array)."""
+    out = tensor(values[0])
+    for value in values[1:]:
+        out = _ops().add(out, tensor(value))
+    return out
+
+
 def _argmax(name: str) -> Callable:
     def apply(x, kw):
         ops = _ops()
@@ -274,7 +282,7 @@ FUNCTIONS: dict[str, Callable[[Any, dict], Any]] = {
     "reverse": lambda x, kw: _ops().flip(tensor(x), axis=tuple(int(a) for a in np.asarray(kw["axis"]).reshape(-1))),
     "where": lambda x, kw: _ops().where(tensor(x), tensor(kw["x"]), tensor(kw["y"])),
     "clip_by_value": lambda x, kw: _ops().clip(tensor(x), kw["clip_value_min"], kw["clip_value_max"]),
-    "math.add_n": lambda xs, kw: sum(tensor(v) for v in xs[1:]) + tensor(xs[0]),
+    "math.add_n": lambda xs, kw: _add_n(xs),
     "linalg.matmul": _matmul, "math.argmax": _argmax("argmax"), "math.argmin": _argmax("argmin"),
     "nn.softmax": lambda x, kw: _ops().softmax(tensor(x), axis=kw.get("axis") if kw.get("axis") is not None else -1),
     "nn.log_softmax": lambda x, kw: _ops().log_softmax(

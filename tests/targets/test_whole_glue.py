@@ -72,6 +72,7 @@ KERAS3_ONLY = [
     ("math.squared_difference", X, {"y": 0.3}, lambda tf, x: tf.math.squared_difference(x, 0.3)),
     ("nn.relu6", X * 4, {}, lambda tf, x: tf.nn.relu6(x)),
     ("nn.leaky_relu", X, {"alpha": 0.3}, lambda tf, x: tf.nn.leaky_relu(x, 0.3)),
+    ("math.add_n", ["input", X, "input"], {}, lambda tf, x: tf.math.add_n([x, X, x])),
 ]
 
 
