@@ -13,6 +13,9 @@ installed). Modules:
 * :mod:`~migration.targets.onnx_export`: the ONNX block graph (``blocks/<name>.onnx``, standard LSTM/GRU/RNN ops);
 * :mod:`~migration.targets.onnx_cells`: those families' steps as ONNX ``Scan`` bodies of plain ops;
   :mod:`~migration.targets.onnx_graph`: the small graph builder both use;
+* :mod:`~migration.targets.whole`: the whole model (``model.keras3.keras``, ``model.onnx``) read from the Keras 2
+  one's functional graph; its glue ops in :mod:`~migration.targets.keras3_glue` (``keras.ops``) and
+  :mod:`~migration.targets.onnx_glue` (ONNX nodes), what both share in :mod:`~migration.targets.glue`;
 * :mod:`~migration.targets.verify_targets`: both against the original graph (Keras 3 on the TensorFlow backend here
   and on the JAX backend in a subprocess, ONNX with onnxruntime);
 * :mod:`~migration.targets.export`: the entry point ``convert`` calls, and the manifest entry.

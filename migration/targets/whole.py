@@ -1,10 +1,14 @@
 """The whole model (``model.keras``) for the targets: ``model.keras3.keras`` and ``model.onnx``.
 
 Read from the Keras 2 whole model's functional graph (its config: layers and the calls between them, and its
-weights): ``InputLayer``, ``Embedding``, ``Dense``, the RNN block models (replaced by the block's target twin, built
-from the same converted arrays) and the ``TFOpLambda`` glue ops of :data:`GLUE` (``cast``, ``strided_slice``,
-``reshape``). Anything else (another glue op, a block without a twin) is :class:`NotExportable`: no whole-model file
-for the target, the reason in the manifest's ``not_exported`` (the blocks are still exported and verified).
+weights): ``InputLayer``, ``Embedding``, ``Dense`` (one layer per name: a layer called at every unrolled step is one
+layer, its weights once), the RNN block models (replaced by the block's target twin, built from the same converted
+arrays) and the ``TFOpLambda`` / ``SlicingOpLambda`` glue ops: their TensorFlow function by name, as ``keras.ops``
+(:mod:`migration.targets.keras3_glue`) or ONNX nodes (:mod:`migration.targets.onnx_glue`); the tables there list
+what is taken (shapes, slices, concat / stack, gather / gather_nd, fill / range, one_hot, arithmetic, activations,
+reductions, ...). Anything else (another glue op or argument form, a block without a twin) is
+:class:`NotExportable`: no whole-model file for the target, the reason in the manifest's ``not_exported`` (the blocks
+are still exported and verified).
 """
 from __future__ import annotations
 
@@ -13,14 +17,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from migration.core.errors import MigrationError
+from migration.targets import keras3_glue, onnx_glue
+from migration.targets.glue import NotExportable, constant, slice_spec
 
-GLUE = ("cast", "strided_slice", "reshape")
-INT64_MAX = np.iinfo(np.int64).max
+__all__ = ["GLUE", "Keras3Whole", "NotExportable", "OnnxWhole", "layer_name", "slice_spec", "walk"]
 
-
-class NotExportable(MigrationError):
-    """The whole model holds a piece a target has no translation for."""
+#: the glue ops taken by both targets (recorded names without ``compat.v1.``)
+GLUE = tuple(sorted(set(keras3_glue.FUNCTIONS)))
+INT64_MAX = onnx_glue.INT64_MAX
+CONSTANT = "_CONSTANT_VALUE"
+#: layers whose config keeps the structure of their first call argument (a list for concat / stack)
+STRUCTURED = ("TFOpLambda", "SlicingOpLambda")
 
 
 def _offset(layer: dict) -> int:
@@ -28,63 +35,91 @@ def _offset(layer: dict) -> int:
     return 1 if layer["class_name"] in ("Functional", "Model", "Sequential") else 0
 
 
-def _calls(layer: dict) -> list[list]:
-    """The layer's calls: each a list of ``[layer, node, tensor, kwargs]`` references."""
-    calls = []
-    for node in layer.get("inbound_nodes") or []:
-        if isinstance(node, list) and node and isinstance(node[0], str):  # TFOpLambda: the one reference itself
-            node = [node]
-        calls.append(node)
-    return calls
+def _is_ref(item, names) -> bool:
+    return (isinstance(item, list) and len(item) in (3, 4) and isinstance(item[0], str) and isinstance(item[1], int)
+            and (item[0] in names or item[0] == CONSTANT))
+
+
+class _Pending(Exception):
+    """A referenced value is not computed yet."""
+
+
+def _resolve(struct, values: dict, names) -> Any:
+    """The values a call's structure names (references -> values, constants -> arrays; nested lists and dicts)."""
+    if _is_ref(struct, names):
+        if struct[0] == CONSTANT:
+            return struct[2] if not isinstance(struct[2], list) else constant(struct[2])
+        key = (struct[0], struct[1], struct[2])
+        if key not in values:
+            raise _Pending
+        return values[key]
+    if isinstance(struct, list):
+        return [_resolve(s, values, names) for s in struct]
+    if isinstance(struct, dict):
+        return {k: _resolve(v, values, names) for k, v in struct.items()}
+    return struct
+
+
+def _first_kwargs(node, names) -> dict:
+    """The call's keyword arguments: the 4th item of its (first) reference."""
+    if _is_ref(node, names):
+        return node[3] if len(node) > 3 and isinstance(node[3], dict) else {}
+    for item in node if isinstance(node, list) else []:
+        found = _first_kwargs(item, names)
+        if found:
+            return found
+    return {}
+
+
+def _call(layer: dict, node, values: dict, names) -> tuple[list, dict]:
+    """(inputs, kwargs) of one call: the first argument's structure for glue layers, else the list of inputs."""
+    kwargs = _resolve(_first_kwargs(node, names), values, names)
+    if layer["class_name"] in STRUCTURED:
+        return [_resolve([s[:3] if _is_ref(s, names) else s for s in node] if not _is_ref(node, names)
+                         else node[:3], values, names)], kwargs
+    refs = [node] if _is_ref(node, names) else node
+    return [_resolve(r[:3], values, names) for r in refs], kwargs
 
 
 def walk(config: dict, translate: Callable[[dict, list, dict], list]) -> tuple[list, list]:
     """Evaluate the functional graph of ``config``: ``translate(layer, inputs, kwargs)`` -> output values of one
-    call (``inputs``: the values its references name; InputLayers get ``inputs=[]``). Returns (model inputs, model
+    call (``inputs``: the values its references name, for a glue layer ``[its first argument]``, a list for concat;
+    ``kwargs`` with references resolved; InputLayers get ``inputs=[]``). Calls are taken one by one as their inputs
+    are ready (a Dense layer called at every unrolled step feeds its own later calls). Returns (model inputs, model
     outputs) as values."""
     values: dict[tuple[str, int, int], Any] = {}
-    layers = list(config["layers"])
-    pending = list(layers)
+    names = {layer["name"] for layer in config["layers"]}
+    pending = [(layer, 0, None) if layer["class_name"] == "InputLayer" else (layer, j, node)
+               for layer in config["layers"]
+               for j, node in enumerate([None] if layer["class_name"] == "InputLayer" else
+                                        layer.get("inbound_nodes") or [])]
     while pending:
         progress = False
-        for layer in list(pending):
-            calls = _calls(layer)
+        for item in list(pending):
+            layer, j, node = item
             if layer["class_name"] == "InputLayer":
                 values[(layer["name"], 0, 0)] = translate(layer, [], {})[0]
-                pending.remove(layer)
-                progress = True
-                continue
-            if not all((r[0], r[1], r[2]) in values for call in calls for r in call):
-                continue
-            for j, call in enumerate(calls):
-                inputs = [values[(r[0], r[1], r[2])] for r in call]
-                kwargs = call[0][3] if call and len(call[0]) > 3 and isinstance(call[0][3], dict) else {}
+            else:
+                try:
+                    inputs, kwargs = _call(layer, node, values, names)
+                except _Pending:
+                    continue
                 for t, out in enumerate(translate(layer, inputs, kwargs)):
                     values[(layer["name"], j + _offset(layer), t)] = out
-            pending.remove(layer)
+            pending.remove(item)
             progress = True
         if not progress:
-            raise NotExportable(f"the whole model's layers {[l['name'] for l in pending]} could not be ordered")
+            raise NotExportable(f"the whole model's layers {sorted({i[0]['name'] for i in pending})} could not be "
+                                "ordered")
     ins = [values[(r[0], r[1], r[2])] for r in config["input_layers"]]
     outs = [values[(r[0], r[1], r[2])] for r in config["output_layers"]]
     return ins, outs
 
 
-def slice_spec(kwargs: dict, rank: int) -> list:
-    """``tf.strided_slice`` keyword arguments -> per-axis ``int`` (shrunk) / ``slice``; NotExportable for masks the
-    targets do not take (ellipsis, new axis)."""
-    if kwargs.get("ellipsis_mask") or kwargs.get("new_axis_mask"):
-        raise NotExportable("strided_slice with an ellipsis or new-axis mask")
-    begin, end, strides = kwargs["begin"], kwargs["end"], kwargs.get("strides") or [1] * len(kwargs["begin"])
-    spec: list = []
-    for i in range(len(begin)):
-        if (kwargs.get("shrink_axis_mask", 0) >> i) & 1:
-            spec.append(int(begin[i]))
-        else:
-            start = None if (kwargs.get("begin_mask", 0) >> i) & 1 else int(begin[i])
-            stop = None if (kwargs.get("end_mask", 0) >> i) & 1 else int(end[i])
-            spec.append(slice(start, stop, int(strides[i])))
-    return spec
+def _refuse(layer: dict, target: str, exc: Exception) -> NotExportable:
+    cfg = layer["config"]
+    what = f"{layer['class_name']}{' ' + cfg['function'] if 'function' in cfg else ''}"
+    return NotExportable(f"layer {layer['name']!r} ({what}) has no {target} translation yet: {exc}")
 
 
 def layer_name(name: str) -> str:
@@ -97,10 +132,19 @@ class Keras3Whole:
 
     def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]]) -> None:
         self.blocks, self.weights = blocks, weights
+        self.layers: dict[str, Any] = {}
+
+    def _shared(self, name: str, make: Callable[[], Any], x):
+        """Call the one Keras 3 layer of Keras 2 layer ``name`` (made and given its weights at the first call)."""
+        if name in self.layers:
+            return self.layers[name](x)
+        layer = self.layers[name] = make()
+        out = layer(x)
+        layer.set_weights(self.weights[name])
+        return out
 
     def __call__(self, layer: dict, inputs: list, kwargs: dict) -> list:
         import keras
-        from keras import ops
 
         cls, cfg, name = layer["class_name"], layer["config"], layer["name"]
         if cls == "InputLayer":
@@ -108,130 +152,113 @@ class Keras3Whole:
             return [keras.Input(shape=tuple(shape[1:]), batch_size=shape[0], dtype=cfg["dtype"],
                                 name=layer_name(name))]
         if cls == "Embedding":
-            emb = keras.layers.Embedding(cfg["input_dim"], cfg["output_dim"], name=layer_name(name))
-            out = emb(inputs[0])
-            emb.set_weights(self.weights[name])
-            return [out]
+            return [self._shared(name, lambda: keras.layers.Embedding(cfg["input_dim"], cfg["output_dim"],
+                                                                      name=layer_name(name)), inputs[0])]
         if cls == "Dense":
-            dense = keras.layers.Dense(cfg["units"], activation=cfg.get("activation", "linear"),
-                                       use_bias=cfg.get("use_bias", True), name=layer_name(name))
-            out = dense(inputs[0])
-            dense.set_weights(self.weights[name])
-            return [out]
+            return [self._shared(name, lambda: keras.layers.Dense(
+                cfg["units"], activation=cfg.get("activation", "linear"), use_bias=cfg.get("use_bias", True),
+                name=layer_name(name)), keras3_glue.tensor(inputs[0]))]
         if name in self.blocks:
-            return list(self.blocks[name](inputs))
-        if cls == "TFOpLambda" and cfg.get("function") in GLUE:
-            fn, x = cfg["function"], inputs[0]
-            if fn == "cast":
-                return [ops.cast(x, kwargs["dtype"])]
-            if fn == "reshape":
-                return [ops.reshape(x, kwargs["shape"])]
-            return [x[tuple(slice_spec(kwargs, len(x.shape)))]]
-        raise NotExportable(f"layer {name!r} ({cls}{' ' + cfg['function'] if cls == 'TFOpLambda' else ''}) has no "
-                            "Keras 3 translation yet")
+            return list(self.blocks[name]([keras3_glue.tensor(v) for v in inputs]))
+        if cls in STRUCTURED:
+            try:
+                return keras3_glue.apply(cfg.get("function", ""), inputs[0], kwargs)
+            except (NotExportable, KeyError, TypeError, ValueError) as exc:
+                raise _refuse(layer, "Keras 3", exc) from exc
+        raise _refuse(layer, "Keras 3", "not a layer the targets take")
 
 
-_ONNX_TYPES = {"float32": 1, "int32": 6, "int64": 7, "float64": 11, "bool": 9}  # onnx.TensorProto values
 _ACTIVATIONS = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "softmax": "Softmax"}
 
 
 class OnnxWhole:
-    """``translate`` for :func:`walk` building the ONNX graph (values are tensor names plus their rank);
-    ``blocks``: Keras 2 block layer name -> the block's ONNX ``ModelProto``."""
+    """``translate`` for :func:`walk` building the ONNX graph (values :class:`~migration.targets.onnx_glue.Value`:
+    tensor name, rank, dtype; or constants); ``blocks``: Keras 2 block layer name -> the block's ONNX ``ModelProto``."""
 
     def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]]) -> None:
         from migration.targets.onnx_graph import Graph
 
         self.blocks, self.weights = blocks, weights
         self.g = Graph()
+        self.glue = onnx_glue.OnnxGlue(self.g)
         self.inputs: list = []
-        self.sub_graphs: list = []
+        self.consts: dict[str, str] = {}
+
+    def _weight(self, name: str, k: int, stem: str) -> str:
+        """One initializer per weight, however often its layer is called."""
+        key = f"{name}/{k}"
+        if key not in self.consts:
+            self.consts[key] = self.g.const(f"{layer_name(name)}_{stem}", self.weights[name][k])
+        return self.consts[key]
 
     def __call__(self, layer: dict, inputs: list, kwargs: dict) -> list:
         from onnx import helper
 
-        g = self.g
+        g, Value = self.g, onnx_glue.Value
         cls, cfg, name = layer["class_name"], layer["config"], layer["name"]
         if cls == "InputLayer":
             shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
             dims = [d if d is not None else f"{layer_name(name)}_{i}" for i, d in enumerate(shape)]
-            if cfg["dtype"] not in _ONNX_TYPES:
+            if cfg["dtype"] not in onnx_glue.TYPES:
                 raise NotExportable(f"input {name!r} of dtype {cfg['dtype']}")
-            self.inputs.append(helper.make_tensor_value_info(name, _ONNX_TYPES[cfg["dtype"]], dims))
-            return [(name, len(shape))]
+            self.inputs.append(helper.make_tensor_value_info(name, onnx_glue.TYPES[cfg["dtype"]], dims))
+            return [Value(name, len(shape), cfg["dtype"])]
         if cls == "Embedding":
-            (table,) = self.weights[name]
-            ids = g.node("Cast", [inputs[0][0]], to=_ONNX_TYPES["int64"])[0]
-            return [(g.node("Gather", [g.const(f"{layer_name(name)}_embeddings", table), ids])[0], inputs[0][1] + 1)]
+            ids = self.glue.cast(self.glue.tensor(inputs[0]), "int64")
+            rank = None if ids.rank is None else ids.rank + 1
+            return [Value(g.node("Gather", [self._weight(name, 0, "embeddings"), ids.name])[0], rank, "float32")]
         if cls == "Dense":
-            weights = self.weights[name]
-            out = g.node("MatMul", [inputs[0][0], g.const(f"{layer_name(name)}_kernel", weights[0])])[0]
+            x = self.glue.tensor(inputs[0])
+            out = g.node("MatMul", [x.name, self._weight(name, 0, "kernel")])[0]
             if cfg.get("use_bias", True):
-                out = g.node("Add", [out, g.const(f"{layer_name(name)}_bias", weights[1])])[0]
+                out = g.node("Add", [out, self._weight(name, 1, "bias")])[0]
             act = cfg.get("activation", "linear")
             if act != "linear":
                 if act not in _ACTIVATIONS:
                     raise NotExportable(f"Dense {name!r} with activation {act!r}")
                 out = g.node(_ACTIVATIONS[act], [out], **({"axis": -1} if act == "softmax" else {}))[0]
-            return [(out, inputs[0][1])]
+            return [Value(out, x.rank, "float32")]
         if name in self.blocks:
-            return self._block(name, inputs)
-        if cls == "TFOpLambda" and cfg.get("function") in GLUE:
-            return [self._glue(cfg["function"], inputs[0], kwargs)]
-        raise NotExportable(f"layer {name!r} ({cls}{' ' + cfg['function'] if cls == 'TFOpLambda' else ''}) has no "
-                            "ONNX translation yet")
+            return self._block(name, [self.glue.tensor(v) for v in inputs])
+        if cls in STRUCTURED:
+            try:
+                return onnx_glue.apply(self.glue, cfg.get("function", ""), inputs[0], kwargs)
+            except (NotExportable, KeyError, TypeError, ValueError) as exc:
+                raise _refuse(layer, "ONNX", exc) from exc
+        raise _refuse(layer, "ONNX", "not a layer the targets take")
+
+    def _glue(self, fn: str, value, kwargs: dict):
+        """The first output of one glue op."""
+        return onnx_glue.apply(self.glue, fn, value, kwargs)[0]
 
     def _block(self, name: str, inputs: list) -> list:
-        """Inline the block graph (names prefixed), fed by Identity nodes from the outer tensors."""
+        """Inline the block graph (names prefixed), fed by Identity nodes from the outer tensors (cast to the
+        block's input types: float32 ``x``, int32 ``sequence_length``)."""
         import onnx.compose
 
         prefix = f"{layer_name(name)}/"
         sub = onnx.compose.add_prefix(self.blocks[name], prefix)
-        for (outer, _), inner in zip(inputs, sub.graph.input):
-            self.g.node_named("Identity", [outer], [inner.name])
+        for value, inner, dtype in zip(inputs, sub.graph.input, ("float32", "int32")):
+            self.g.node_named("Identity", [self.glue.cast(value, dtype).name], [inner.name])
         self.g.nodes.extend(sub.graph.node)
         self.g.inits.extend(sub.graph.initializer)
         ranks = [len(o.type.tensor_type.shape.dim) for o in sub.graph.output]
-        return [(o.name, r) for o, r in zip(sub.graph.output, ranks)]
+        return [onnx_glue.Value(o.name, r, "float32") for o, r in zip(sub.graph.output, ranks)]
 
-    def _glue(self, fn: str, value: tuple[str, int], kwargs: dict) -> tuple[str, int]:
-        g = self.g
-        x, rank = value
-        if fn == "cast":
-            return g.node("Cast", [x], to=_ONNX_TYPES[kwargs["dtype"]])[0], rank
-        if fn == "reshape":
-            shape = np.asarray(kwargs["shape"], np.int64)
-            return g.node("Reshape", [x, g.const("shape", shape)])[0], int(shape.size)
-        spec = slice_spec(kwargs, rank)
-        starts, ends, axes, steps, squeeze = [], [], [], [], []
-        for axis, s in enumerate(spec):
-            if isinstance(s, int):
-                starts.append(s)
-                ends.append(s + 1 if s != -1 else INT64_MAX)
-                steps.append(1)
-                squeeze.append(axis)
-            else:
-                step = s.step or 1
-                starts.append(s.start if s.start is not None else (0 if step > 0 else -1))
-                ends.append(s.stop if s.stop is not None else (INT64_MAX if step > 0 else -INT64_MAX))
-                steps.append(step)
-            axes.append(axis)
-        arrays = [np.asarray(a, np.int64) for a in (starts, ends, axes, steps)]
-        out = g.node("Slice", [x] + [g.const(n, a) for n, a in zip(("starts", "ends", "axes", "steps"), arrays)])[0]
-        if squeeze:
-            out = g.node("Squeeze", [out, g.const("axes", np.asarray(squeeze, np.int64))])[0]
-        return out, rank - len(squeeze)
-
-    def model(self, outputs: list[tuple[str, int]], labels: list[str]):
+    def model(self, outputs: list, labels: list[str]):
         import onnx
-        from onnx import TensorProto, helper
+        from onnx import helper
 
         from migration.targets.onnx_export import OPSET
 
         outs = []
-        for (tensor, rank), label in zip(outputs, labels):
-            self.g.node_named("Identity", [tensor], [label])
-            outs.append(helper.make_tensor_value_info(label, TensorProto.FLOAT, [f"{label}_{i}" for i in range(rank)]))
+        for value, label in zip(outputs, labels):
+            value = onnx_glue.as_value(self.glue.tensor(value))
+            self.g.node_named("Identity", [value.name], [label])
+            if value.rank is None:
+                raise NotExportable(f"the rank of output {label!r} is not known to the ONNX translation")
+            shape = [f"{label}_{i}" for i in range(value.rank)]
+            outs.append(helper.make_tensor_value_info(label, onnx_glue.TYPES[value.dtype], shape))
         graph = helper.make_graph(self.g.nodes, "migrated_model", self.inputs, outs, initializer=self.g.inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="rnn-migrate")
         onnx.checker.check_model(model, full_check=True)
