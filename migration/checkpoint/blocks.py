@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from migration.core.specs import CellSpec
-from migration.families import keras_cell, legacy_cell
+from migration.families import family, keras_cell, legacy_cell
 
 DIRECTIONS = ("fw", "bw")
 
@@ -26,7 +26,8 @@ def output_labels(directions: dict[str, Sequence[CellSpec]]) -> list[str]:
         out = []
         for k, spec in enumerate(specs):
             layer = f"layer{k}/" if len(specs) > 1 else ""
-            parts = (("c", "m") if spec.num_proj else ("c", "h")) if spec.is_lstm else ("h",)
+            labels = family(spec).state_labels  # the row's own names (a grid's state tuple fields)
+            parts = labels(spec) if labels else (("c", "m") if spec.num_proj else ("c", "h")) if spec.is_lstm else ("h",)
             out += [f"{prefix}state/{layer}{p}" for p in parts]
         return out
 
