@@ -858,8 +858,11 @@ def test_the_recognizer_reads_every_option_cell_of_a_saver_checkpoint(legacy_run
     the twin reproduces is a block whose spec gives the program's arguments (an equivalent slicing), sizes and
     variable names; the concatenated-state cells are refused naming state_is_tuple=False (two blocks: TF 1.15's
     block-0 offsets quirk; one block: the one-tensor state form), never converted."""
+    import json
+
     from migration import families
     from migration.checkpoint.recognize import inspect_checkpoint
+    from migration.core.specs import CellSpec
     from migration.families.grid_lstm import grid_config
 
     found = inspect_checkpoint(str(tmp_path_factory.getbasetemp() / "grid_options_ckpt" / "model.ckpt"))
@@ -888,6 +891,7 @@ def test_the_recognizer_reads_every_option_cell_of_a_saver_checkpoint(legacy_run
         slices = sum(len(b) for b in slice_starts(kwargs, depth)) * (2 if bidi else 1)
         assert cell.spec.output_size == 2 * U * slices and cell.spec.tf1_state_sizes == (U,) * (2 * slices)
         assert sorted(families.tf1_names_for(cell.spec)) == sorted(cell.variables) == sorted(names or cell.variables)
+        assert CellSpec.from_dict(json.loads(json.dumps(cell.spec.to_dict()))) == cell.spec  # the manifest's spec
 
 
 def test_the_meta_reader_reads_tf1_while_frames(tmp_path):
