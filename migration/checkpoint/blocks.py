@@ -27,7 +27,8 @@ def output_labels(directions: dict[str, Sequence[CellSpec]]) -> list[str]:
         for k, spec in enumerate(specs):
             layer = f"layer{k}/" if len(specs) > 1 else ""
             labels = family(spec).state_labels  # the row's own names (a grid's state tuple fields)
-            parts = labels(spec) if labels else (("c", "m") if spec.num_proj else ("c", "h")) if spec.is_lstm else ("h",)
+            parts = labels(spec) if labels else ((("c", "m") if spec.num_proj else ("c", "h")) if spec.is_lstm
+                                                 else ("h",))
             out += [f"{prefix}state/{layer}{p}" for p in parts]
         return out
 

@@ -315,6 +315,8 @@ def configured_spec(row: Family, meta: Optional[MetaGraph], cell_dir: str,
                              "not converted (rebuild the program with state_is_tuple=True, the default, or keep the "
                              "legacy cell legacy_rnn.grid_lstm.GridLSTMCell).")
     sources = {key: "meta (the grid's graph: migration.checkpoint.grid_meta)" for key in row.not_in_checkpoint}
+    if config["couple_input_forget_gates"]:
+        sources["forget_bias"] = "unused (couple_input_forget_gates: no f gate; 1.0 kept)"
     return int(config["units"]), int(depth), None, row.spec_from_config(config, forget_bias), sources
 
 

@@ -644,8 +644,9 @@ def test_a_wrong_forget_bias_or_swapped_gate_blocks_fail_against_the_original_gr
 
 def test_export_writes_a_checkpoint_the_programs_meta_graph_restores(program, converted, tmp_path):
     """``export model.keras`` (the original graph's names from the manifest): every grid array as the program saved
-    it (forget_bias unfolded, W_f_<b>_0), and the program's own .meta graph restores it and gives its logits."""
-    _, prefix, x_np, (_, logits) = program
+    it (forget_bias unfolded, W_f_<b>_0), and the program's own .meta graph restores it and gives its logits; a block
+    model exported with ``--standard-names`` restores into a legacy bidirectional grid under ``rnn``."""
+    _, prefix, x_np, (outs, logits) = program
     out, _, _ = converted
     exported = str(tmp_path / "exp" / "model.ckpt")
     assert run_cli("export", out / "model.keras", exported) == 0
@@ -658,6 +659,19 @@ def test_export_writes_a_checkpoint_the_programs_meta_graph_restores(program, co
         v1.train.import_meta_graph(prefix + ".meta").restore(sess, exported)
         got = sess.run("head/BiasAdd:0", {"x:0": x_np, "lengths:0": LENGTHS})
     np.testing.assert_allclose(got, logits, atol=1e-5)
+    # a block model without its manifest (--standard-names): the row's export hook gives the spec from the twin
+    _, _, manifest = converted
+    (block,) = [b for b in manifest["blocks"] if b["scope"] == "enc_bigrid"]
+    cls, kwargs, fb = PROGRAM["enc_bigrid"]
+    standard = str(tmp_path / "std" / "model.ckpt")
+    assert run_cli("export", out / block["file"], standard, "--standard-names", "--forget-bias", fb) == 0
+    with tf.Graph().as_default(), v1.Session() as sess:
+        x = v1.placeholder(tf.float32, [None, P_T, P_D])
+        lengths = v1.placeholder(tf.int32, [None])
+        outputs, _ = v1.nn.dynamic_rnn(cls(U, forget_bias=fb, **kwargs), x, sequence_length=lengths,
+                                       dtype=tf.float32, scope="rnn")
+        v1.train.Saver().restore(sess, standard)
+        np.testing.assert_allclose(sess.run(outputs, {x: x_np, lengths: LENGTHS}), outs["enc_bigrid"], atol=1e-5)
 
 
 def test_convert_refuses_the_grid_cells_without_their_meta_naming_the_options_and_the_remedy(program, tmp_path,
@@ -884,6 +898,7 @@ def test_the_recognizer_reads_every_option_cell_of_a_saver_checkpoint(legacy_run
         assert cell.input_size == depth and cell.spec.units == U
         assert cell.spec.forget_bias == pytest.approx(
             1.0 if want["couple_input_forget_gates"] else META_FB if name in META_EXTRA else OPTIONS_FB)
+        assert cell.hyper_sources["forget_bias"].startswith("unused" if want["couple_input_forget_gates"] else "meta")
         assert slice_starts(got, depth) == slice_starts(kwargs, depth)
         assert {k: got[k] for k in ["feature_size", "num_frequency_blocks", *defaults]} == {
             k: want[k] for k in ["feature_size", "num_frequency_blocks", *defaults]}
