@@ -132,7 +132,9 @@ GRID_OPTIONS: tuple[str, ...] = ("feature_size", "frequency_skip", "num_frequenc
                                  "end_freqindex_list", "share_time_frequency_weights", "couple_input_forget_gates",
                                  "num_unit_shards")
 _MATRIX = re.compile(r"^(?:fwd/|bwd/)?W_[ft]_\d+_\d+$")
-_BLOCK_NAME = re.compile(r"^(?:fwd/|bwd/)?(?:[WB]_[ft]_\d+|W_[ft]_\d+_\d+|W_[FIO]_diag_(?:freq|time)[ft]_\d+)$")
+_NAME = r"(?:B_[ft]_\d+|W_[ft]_\d+_\d+|W_[FIO]_diag_(?:freq|time)[ft]_\d+)"
+#: the block-numbered names a grid directory holds (the layouts' ``accepts``): one-way, and under fwd/, bwd/
+_BLOCK_NAMES = {False: re.compile(f"^{_NAME}$"), True: re.compile(f"^(?:fwd|bwd)/{_NAME}$")}
 
 
 class _Matrices:
@@ -265,7 +267,7 @@ def _row(kind: str, cls: str, scope: str, bidirectional: bool) -> Family:
                     f"from the .meta; Keras modern_rnn.grid_lstm.{cls}",
         tf1_classes=(f"tf.contrib.rnn.{cls}",),
         scope=scope,
-        layouts=(Layout(scope, (first,), accepts=_BLOCK_NAME.match),),
+        layouts=(Layout(scope, (first,), accepts=_BLOCK_NAMES[bidirectional].match),),
         hyper={"forget_bias": 1.0, "use_peepholes": False, "cell_clip": None, "feature_size": None,
                "frequency_skip": None, "num_frequency_blocks": None, "start_freqindex_list": None,
                "end_freqindex_list": None, "share_time_frequency_weights": False, "couple_input_forget_gates": False,
@@ -289,7 +291,7 @@ def _row(kind: str, cls: str, scope: str, bidirectional: bool) -> Family:
         legacy=_builder(scope, bidirectional, True),  # the builder functions are named like the scopes
         targets={"keras2": _builder(scope, bidirectional, False)},
         upgrade_homes={f"tf.contrib.rnn.{cls}": f"legacy_rnn.grid_lstm.{cls}"},
-        matrices=_Matrices(),  # type: ignore[arg-type]
+        matrices=_Matrices(),
         spec_options=("use_peepholes", "cell_clip") + GRID_OPTIONS
         + (("backward_slice_offset",) if bidirectional else ()),
         spec_sizes=_sizes(2 if bidirectional else 1),

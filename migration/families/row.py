@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Container, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -125,8 +125,9 @@ class Family:
     #: ``use_bias`` is whether a ``bias`` is stored); None: the kind has none
     read_options: Optional[Callable[[Mapping[str, str], Callable[[str], tuple]], dict]] = None
     #: TF1 names (after renames) of the family's 2-D variables that are not spelt ``*kernel`` (``W_0`` of
-    #: CoupledInputForgetGateLSTMCell): the recognizer checks every other name is a 1-D vector
-    matrices: tuple[str, ...] = ()
+    #: CoupledInputForgetGateLSTMCell; the grids: a container answering ``in`` for every ``W_f_<b>_<shard>``): the
+    #: recognizer checks every other name is a 1-D vector
+    matrices: Container[str] = ()
     #: TF1 names of variables the cell creates but never reads (contrib LayerNormLSTMCell's ``bias`` with
     #: layer_norm): converted and exported like the others, but not looked for among the original graph's loop reads
     unread: tuple[str, ...] = ()

@@ -909,6 +909,36 @@ def test_the_recognizer_reads_every_option_cell_of_a_saver_checkpoint(legacy_run
         assert CellSpec.from_dict(json.loads(json.dumps(cell.spec.to_dict()))) == cell.spec  # the manifest's spec
 
 
+def test_the_recognizer_takes_only_the_grid_names_and_checks_their_ranks():
+    """Negative controls of the row's name rule and matrices (no TensorFlow): a name no grid creates under the cell
+    directory makes the layout unknown (named); the grid names alone, without a .meta, are refused for the .meta;
+    a 1-D ``W_f_0_0`` or a 2-D ``B_f_0`` is refused by the rank check."""
+    from migration.checkpoint.reader import VariableInfo
+    from migration.checkpoint.recognize import recognize
+    from migration.core.errors import ShapeError
+
+    def found(shapes):
+        variables = {k: VariableInfo(k, v, "float32") for k, v in shapes.items()}
+        return {u.name: u.reason for u in recognize("p", variables, None).unrecognized}
+
+    good = {"enc/grid_lstm_cell/B_f_1": (12,), "enc/grid_lstm_cell/W_f_1_0": (8, 12),
+            "enc/grid_lstm_cell/W_f_1_1": (2, 12), "enc/grid_lstm_cell/W_I_diag_timef_1": (3,),
+            "enc/grid_lstm_cell/B_f_0": (12,), "enc/grid_lstm_cell/W_f_0_0": (8, 12)}
+    reasons = found(good)
+    assert sorted(reasons) == sorted(good) and all("no .meta beside the checkpoint" in r for r in reasons.values())
+    reasons = found(dict(good, **{"enc/grid_lstm_cell/W_x_0": (3,), "enc/grid_lstm_cell/fwd/B_f_0": (12,)}))
+    assert all("unexpected ['W_x_0', 'fwd/B_f_0']" in r for r in reasons.values()) and len(reasons) == len(good) + 2
+    bidi = {f"bi/bidirectional_grid_lstm_cell/{d}/{n}": shape for d in ("fwd", "bwd")
+            for n, shape in (("B_f_0", (12,)), ("W_f_0_0", (8, 12)))}
+    reasons = found(bidi)
+    assert sorted(reasons) == sorted(bidi) and all("no .meta beside the checkpoint" in r for r in reasons.values())
+    reasons = found(dict(bidi, **{"bi/bidirectional_grid_lstm_cell/B_f_0": (12,)}))  # no fwd/ or bwd/: not its name
+    assert all("unexpected ['B_f_0']" in r for r in reasons.values()) and len(reasons) == len(bidi) + 1
+    for wrong in ({"enc/grid_lstm_cell/W_f_0_0": (8,)}, {"enc/grid_lstm_cell/B_f_1": (1, 12)}):
+        with pytest.raises(ShapeError, match=f"{next(iter(wrong))}.*expected a {'2' if 'W_' in str(wrong) else '1'}-D"):
+            found(dict(good, **wrong))
+
+
 def test_the_meta_reader_reads_tf1_while_frames(tmp_path):
     """A TF 1.x program's .meta (control flow v1: the loop body in the main graph, ``enc/while/enc/...``): read the
     same; op scopes that end with the asked directory are told apart by the frame (``outer/enc/while/outer/enc``),
