@@ -7,7 +7,8 @@ Block model contract (also in README.md, "Checkpoint migration"):
   ``[batch]``;
 * outputs ``tf.nest.flatten((outputs, final_state))`` exactly as TF1 ``dynamic_rnn`` (``bidirectional_dynamic_rnn``
   for fw/bw blocks) returns them over that block with dropout off: LSTM states as ``c, h`` (``c, m`` with
-  projection), stacked cells layer by layer, fw before bw; outputs past a sequence's length are zero.
+  projection; a row's ``state_labels`` where it names them: a GridLSTM cell's state tuple fields), stacked cells
+  layer by layer, fw before bw; outputs past a sequence's length are zero.
 """
 from __future__ import annotations
 
