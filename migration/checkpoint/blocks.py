@@ -7,14 +7,15 @@ Block model contract (also in README.md, "Checkpoint migration"):
   ``[batch]``;
 * outputs ``tf.nest.flatten((outputs, final_state))`` exactly as TF1 ``dynamic_rnn`` (``bidirectional_dynamic_rnn``
   for fw/bw blocks) returns them over that block with dropout off: LSTM states as ``c, h`` (``c, m`` with
-  projection), stacked cells layer by layer, fw before bw; outputs past a sequence's length are zero.
+  projection; a row's ``state_labels`` where it names them: a GridLSTM cell's state tuple fields), stacked cells
+  layer by layer, fw before bw; outputs past a sequence's length are zero.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 from migration.core.specs import CellSpec
-from migration.families import keras_cell, legacy_cell
+from migration.families import family, keras_cell, legacy_cell
 
 DIRECTIONS = ("fw", "bw")
 
@@ -26,7 +27,9 @@ def output_labels(directions: dict[str, Sequence[CellSpec]]) -> list[str]:
         out = []
         for k, spec in enumerate(specs):
             layer = f"layer{k}/" if len(specs) > 1 else ""
-            parts = (("c", "m") if spec.num_proj else ("c", "h")) if spec.is_lstm else ("h",)
+            labels = family(spec).state_labels  # the row's own names (a grid's state tuple fields)
+            parts = labels(spec) if labels else ((("c", "m") if spec.num_proj else ("c", "h")) if spec.is_lstm
+                                                 else ("h",))
             out += [f"{prefix}state/{layer}{p}" for p in parts]
         return out
 

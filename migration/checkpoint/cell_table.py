@@ -22,6 +22,9 @@ CELL_TABLE: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = tupl
 CELL_RENAMES: dict[tuple[str, str], dict[str, str]] = {
     (layout.dirname, layout.required[0]): dict(layout.renames) for _row, layout in cell_layouts() if layout.renames}
 CELL_DEFAULTS: dict[str, dict[str, object]] = {}
+#: (cell directory, first required name) -> which further names the layout holds (block-numbered names)
+CELL_ACCEPTS = {(layout.dirname, layout.required[0]): layout.accepts for _row, layout in cell_layouts()
+                if layout.accepts is not None}
 for _row, _layout in cell_layouts():
     if _layout.defaults:
         CELL_DEFAULTS.setdefault(_layout.dirname, {}).update(_layout.defaults)
@@ -74,6 +77,13 @@ def parse_path(path: str) -> tuple[str, str, int, str]:
     scope = "/".join(rest)
     rel = path[len(scope) + 1:] if scope else path
     return scope, direction, layer, rel
+
+
+def listed(row: int, name: str) -> bool:
+    """True when table row ``row`` holds a variable ``name`` (listed, or accepted by the layout's rule)."""
+    dirname, _kind, required, optional = CELL_TABLE[row]
+    accepts = CELL_ACCEPTS.get((dirname, required[0]))
+    return name in required + optional or bool(accepts and accepts(name))
 
 
 def units_and_input(kind: str, names: dict[str, str], vs: dict[str, VariableInfo]) -> tuple[int, int, Optional[int]]:

@@ -31,6 +31,7 @@ from migration.checkpoint.meta import MetaGraph
 from migration.core.errors import MigrationError
 from migration.core.tfproto import make_ndarray
 from migration.families.grid_lstm import grid_tf1_names
+from migration.families.row import META_GRID, Family
 
 _ZEROS_OPS = ("Fill", "Const", "Zeros", "ZerosLike")
 
@@ -247,6 +248,13 @@ def _backward_offset(grid: _Grid, blocks: list[list[int]]) -> int:
 
 def grid_cell_config(meta: Optional[MetaGraph], cell_dir: str, shapes: Mapping[str, tuple[int, ...]],
                      bidirectional: bool) -> tuple[dict, float]:
+    """(the twin's configuration, forget_bias) of :func:`grid_cell_config_and_width`."""
+    config, forget_bias, _ = grid_cell_config_and_width(meta, cell_dir, shapes, bidirectional)
+    return config, forget_bias
+
+
+def grid_cell_config_and_width(meta: Optional[MetaGraph], cell_dir: str, shapes: Mapping[str, tuple[int, ...]],
+                               bidirectional: bool) -> tuple[dict, float, int]:
     """The Keras twin's whole configuration of one grid cell and the program's forget_bias, from the checkpoint's
     variable shapes under ``cell_dir`` (``shapes``: name below the cell directory -> shape) and the ``.meta``: units
     from ``B_f_0 [G U]``, peepholes / shared weights / shards from which variables exist, the slicing from
@@ -289,7 +297,27 @@ def grid_cell_config(meta: Optional[MetaGraph], cell_dir: str, shapes: Mapping[s
         raise MigrationError(f"the grid cell {cell_dir!r}: its variables {dict(sorted(shapes.items()))} are not those "
                              f"of the configuration the graph gives ({config}, input width {depth}): "
                              f"{dict(sorted(expected.items()))}; {remedy}.")
-    return config, forget_bias
+    return config, forget_bias, depth
 
 
-__all__ = ["grid_options", "grid_cell_config"]
+def configured_spec(row: Family, meta: Optional[MetaGraph], cell_dir: str,
+                    shapes: Mapping[str, tuple[int, ...]]) -> tuple[int, int, None, object, dict[str, str]]:
+    """The recognizer's reading of a cell whose row has ``meta_config`` (:data:`META_GRID`): (units, input width,
+    no projection, the spec, where each hyper-parameter came from). Raises :class:`MigrationError` naming what is
+    missing (no ``.meta``), what the twin does not reproduce (``state_is_tuple=False``) and the remedy."""
+    if row.meta_config != META_GRID or row.spec_from_config is None:
+        raise MigrationError(f"no reader of the .meta for the configuration {row.meta_config!r} of {row.kind!r}.")
+    bidirectional = row.layouts[0].required[0].startswith("fwd/")
+    config, forget_bias, depth = grid_cell_config_and_width(meta, cell_dir, shapes, bidirectional)
+    if config.get("state_is_tuple") is False:
+        raise MigrationError(f"the grid cell {cell_dir!r} has state_is_tuple=False: its TF1 state is one "
+                             "concatenated tensor, the converted block's the 2 x slices tensors of the state tuple; "
+                             "not converted (rebuild the program with state_is_tuple=True, the default, or keep the "
+                             "legacy cell legacy_rnn.grid_lstm.GridLSTMCell).")
+    sources = {key: "meta (the grid's graph: migration.checkpoint.grid_meta)" for key in row.not_in_checkpoint}
+    if config["couple_input_forget_gates"]:
+        sources["forget_bias"] = "unused (couple_input_forget_gates: no f gate; 1.0 kept)"
+    return int(config["units"]), int(depth), None, row.spec_from_config(config, forget_bias), sources
+
+
+__all__ = ["grid_options", "grid_cell_config", "grid_cell_config_and_width", "configured_spec"]

@@ -41,8 +41,10 @@ import migration.checkpoint.bookkeeping as bookkeeping
 import migration.checkpoint.families as families
 import migration.checkpoint.seq2seq as seq2seq
 from migration.checkpoint.cell_table import (CELL_DEFAULTS, CELL_RENAMES, CELL_TABLE, check_cell_variables,
-                                             cell_candidates, cell_path, parse_path, is_rnn_like, units_and_input)
+                                             cell_candidates, cell_path, listed, parse_path, is_rnn_like,
+                                             units_and_input)
 from migration.checkpoint.conv_blocks import recognize_conv
+from migration.checkpoint.grid_meta import configured_spec
 from migration.checkpoint.cudnn_opaque import opaque_layouts
 from migration.checkpoint.items import (EMA_NAMES, AccountingError, Block, CellInfo, DenseInfo, EmbeddingInfo,
                                         Inspection, OptimizerInfo, Unrecognized, check_accounting, ema_owner)
@@ -51,7 +53,7 @@ from migration.checkpoint.shared_cell import bw_reads_fw
 from migration.checkpoint.reader import CheckpointReader, VariableInfo
 from migration.core.errors import MigrationError, ShapeError
 from migration.core.specs import CellSpec
-from migration.families import family, tf1_shapes, unconverted_cell
+from migration.families import family, tf1_shapes
 
 #: optimizer slot name (without ``_n``) -> (optimizer kind, slot roles by index ``_n``)
 SLOT_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -230,12 +232,12 @@ class Recognizer:
             under = {k[len(path) + 1:]: k for k in sorted(free) if k.startswith(path + "/")}
 
             def fits(row: int) -> bool:
-                return set(CELL_TABLE[row][2]) <= set(under) <= set(CELL_TABLE[row][2] + CELL_TABLE[row][3])
+                return set(CELL_TABLE[row][2]) <= set(under) and all(listed(row, n) for n in under)
 
             path, row = next((c for c in candidates if fits(c[1])), candidates[0])
             dirname, kind, required, optional = CELL_TABLE[row]
             missing = [n for n in required if n not in under]
-            extra = [n for n in under if n not in required + optional]
+            extra = [n for n in under if not listed(row, n)]
             renamed = {CELL_RENAMES.get((dirname, required[0]), {}).get(n, n) for n in under}
             peep = [n for n in ("w_f_diag", "w_i_diag", "w_o_diag") if n in renamed]
             problem = ""
@@ -252,13 +254,19 @@ class Recognizer:
             under = {renames.get(n, n): k for n, k in under.items()}
             scope, direction, layer, rel = parse_path(path)
             check_cell_variables(kind, under, self.vs)
-            units, input_size, proj = units_and_input(kind, under, self.vs)
+            # a cell whose configuration only the .meta gives (the grids): read whole, or refused with the reason
+            configured = self.configured(kind, path, under) if family(kind).meta_config else None
+            if family(kind).meta_config and configured is None:
+                free -= set(under.values())
+                continue
+            units, input_size, proj = configured[:3] if configured else units_and_input(kind, under, self.vs)
             if input_size <= 0:
                 raise ShapeError(
                     f"Variable {under[required[0]]!r} has shape {list(self.vs[under[required[0]]].shape)}: it leaves "
                     f"no rows for the input (units={units}), so it is not a {dirname} kernel."
                 )
-            spec, sources = self.spec_for(kind, units, bool(peep), proj, scope, rel, path, CELL_DEFAULTS.get(dirname))
+            spec, sources = configured[3:] if configured else self.spec_for(
+                kind, units, bool(peep), proj, scope, rel, path, CELL_DEFAULTS.get(dirname))
             if family(kind).read_options is not None:  # the kind's own options, from the stored names and shapes
                 options = family(kind).read_options(under, lambda n: self.vs[under[n]].shape)  # type: ignore[misc]
                 spec = dataclasses.replace(spec, options=tuple(sorted(options.items())))
@@ -309,6 +317,16 @@ class Recognizer:
                         self.reject(k, f"RNN block {scope!r}: {problem}", rnn_like=True)
             return None
         return Block(scope, dirs)
+
+    def configured(self, kind: str, path: str, under: dict[str, str]) -> Optional[tuple]:
+        """(units, input size, None, spec, sources) of a cell whose configuration only the ``.meta`` gives (the
+        row's ``meta_config``); None when it cannot be read: its variables are then refused with the reason."""
+        try:
+            return configured_spec(family(kind), self.meta, path, {n: self.vs[k].shape for n, k in under.items()})
+        except MigrationError as exc:
+            for key in under.values():
+                self.reject(key, f"{family(kind).tf1_classes[0]} weights under {path!r}, not converted: {exc}", True)
+            return None
 
     def spec_for(self, kind: str, units: int, peep: bool, proj: Optional[int], scope: str, rel: str,
                  path: str, defaults: Optional[dict[str, object]] = None) -> tuple[CellSpec, dict[str, str]]:
@@ -483,8 +501,6 @@ class Recognizer:
                                   f"{', bidirectional' if lay.bidirectional else ''} (the CudnnRNN op {lay.op!r} of "
                                   "the .meta): `rnn-migrate convert` splits it into the canonical "
                                   "cudnn_compatible_* cells (checked by the weaker rebuilt check: no CPU kernel)")
-            elif rnn_like and unconverted_cell(key):
-                reason = unconverted_cell(key)
             elif rnn_like:
                 reason = (f"under an RNN-looking scope ({'/'.join(comps[:-1])}) but no row of the cell table matches "
                           f"(known cell directories: {[r[0] for r in CELL_TABLE]})")

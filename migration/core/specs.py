@@ -36,7 +36,7 @@ The ``tf.contrib`` kinds live in :mod:`legacy_rnn.contrib` / :mod:`modern_rnn.co
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 CellKind = Literal["handwritten", "basic_rnn", "basic_lstm", "lstm", "gru", "lstm_block", "lstm_block_fused",
                    "gru_block", "gru_block_v2", "cudnn_compatible_lstm", "cudnn_compatible_gru",
@@ -58,12 +58,14 @@ EXTRA_KINDS: dict[str, dict[str, object]] = {}
 
 
 def register_kind(kind: str, scope: str, *, lstm: bool = False, gru: bool = False,
-                  options: tuple[str, ...] = ()) -> None:
+                  options: tuple[str, ...] = (), sizes: Optional[Callable[["CellSpec"], tuple]] = None) -> None:
     """Make ``kind`` a valid :class:`CellSpec` kind (called by the family registry for kinds the core does not list);
-    ``options``: ``"num_proj"`` and the names the kind may carry in :attr:`CellSpec.options`."""
+    ``options``: ``"num_proj"`` (``"use_peepholes"``, ``"cell_clip"``) and the names the kind may carry in
+    :attr:`CellSpec.options`; ``sizes``: spec -> (output size, TF1 state sizes, Keras state sizes) of a kind whose
+    sizes are not the LSTM/RNN ones (the GridLSTM cells: ``2 U`` per frequency slice, two state tensors per slice)."""
     if kind in CELL_KINDS:
         return
-    EXTRA_KINDS[kind] = {"lstm": lstm, "gru": gru, "options": tuple(options)}
+    EXTRA_KINDS[kind] = {"lstm": lstm, "gru": gru, "options": tuple(options), "sizes": sizes}
     TF1_CELL_SCOPES[kind] = scope
 
 # Default scope name of each TF1 cell class (the directory under the RNN scope in a checkpoint).
@@ -125,8 +127,8 @@ class CellSpec:
         if self.kind in PEEPHOLE_LSTM_KINDS and self.kind != "lstm":
             lstm_only = {"num_proj": self.num_proj, "proj_clip": self.proj_clip}
         allowed = EXTRA_KINDS.get(self.kind, {}).get("options", ())
-        if "num_proj" in allowed:  # a registered kind with a projection (NASCell, GLSTMCell)
-            lstm_only.pop("num_proj")
+        for name in allowed:  # a registered kind with a projection (NASCell, GLSTMCell), peepholes, a clip (grids)
+            lstm_only.pop(name, None)
         unknown = [name for name, _ in self.options if name not in allowed or name in lstm_only]
         if unknown:
             raise ValueError(f"Received invalid `options` {unknown} for kind={self.kind!r}; it takes {list(allowed)}.")
@@ -162,19 +164,33 @@ class CellSpec:
     def is_gru(self) -> bool:
         return self.kind in GRU_KINDS or bool(EXTRA_KINDS.get(self.kind, {}).get("gru"))
 
+    def _sizes(self) -> Optional[tuple]:
+        sizes = EXTRA_KINDS.get(self.kind, {}).get("sizes")
+        return sizes(self) if sizes is not None else None  # type: ignore[operator]
+
     @property
     def output_size(self) -> int:
-        """Size of the cell output (and of the recurrent input): P for a projection LSTM, else U."""
+        """Size of the cell output (and of the recurrent input): P for a projection LSTM, else U (a registered
+        kind's ``sizes`` hook first)."""
+        sizes = self._sizes()
+        if sizes is not None:
+            return sizes[0]
         return self.num_proj if self.num_proj is not None else self.units
 
     @property
     def tf1_state_sizes(self) -> tuple[int, ...]:
         """TF1 state structure sizes: ``(c, h)`` (``(c, m)`` with projection) for LSTMs, ``(h,)`` otherwise."""
+        sizes = self._sizes()
+        if sizes is not None:
+            return tuple(sizes[1])
         return (self.units, self.output_size) if self.is_lstm else (self.units,)
 
     @property
     def keras_state_sizes(self) -> tuple[int, ...]:
         """Keras state order: ``[h, c]`` for LSTMs (``[m, c]`` with projection), ``[h]`` otherwise."""
+        sizes = self._sizes()
+        if sizes is not None:
+            return tuple(sizes[2])
         return (self.output_size, self.units) if self.is_lstm else (self.units,)
 
     @property
@@ -199,6 +215,7 @@ class CellSpec:
         if unknown:
             raise ValueError(f"Received unknown CellSpec fields {sorted(unknown)}; expected a subset of {sorted(fields)}.")
         data = dict(data)
-        if isinstance(data.get("options"), dict):
-            data["options"] = tuple(sorted(data["options"].items()))
+        if isinstance(data.get("options"), dict):  # JSON lists (a grid's blocks) back to tuples: hashable, equal
+            data["options"] = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                           for k, v in data["options"].items()))
         return cls(**data)

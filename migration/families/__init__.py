@@ -19,7 +19,6 @@ import numpy as np
 
 from migration.core.errors import ShapeError, UnknownCellError, check_shape
 from migration.core.specs import CellSpec
-from migration.families.grid_lstm import UNCONVERTED_DIRS
 from migration.families.namespaces import PARTIAL_MODULES, namespace_homes
 from migration.families.registry import FAMILIES
 from migration.families.row import Builder, Converter, Family, Layout
@@ -152,12 +151,6 @@ def register_keras_classes() -> None:
             getattr(importlib.import_module(module), name)
 
 
-def unconverted_cell(path: str) -> Optional[str]:
-    """Why ``convert`` refuses the variables under ``path`` when a directory of it is a TF1 cell that rnn-migrate
-    knows but does not convert yet (the GridLSTM cells), with the remedy; None otherwise."""
-    return next((UNCONVERTED_DIRS[c] for c in path.split("/") if c in UNCONVERTED_DIRS), None)
-
-
 def upgrade_homes() -> dict[str, str]:
     """TF1 public dotted symbol -> its home in this project: every row's class home (``tf.contrib.rnn.UGRNNCell`` ->
     ``legacy_rnn.ugrnn.UGRNNCell``), then the namespaces of :mod:`migration.families.namespaces`, whose module
@@ -173,5 +166,4 @@ def upgrade_homes() -> dict[str, str]:
 __all__ = ["Builder", "Converter", "Family", "Layout", "TARGETS", "families", "family", "cell_from_spec",
            "legacy_cell", "keras_cell", "tf1_names_for", "keras_names_for", "tf1_shapes", "cell_to_keras",
            "cell_to_tf1", "uses_forget_bias", "cell_layouts", "recognized_family", "keras_spec", "register_keras_classes", "upgrade_homes",
-           "unconverted_cell",
            "PARTIAL_MODULES", "weight_sources"]

@@ -13,29 +13,27 @@ the f blocks of ``b_f``/``b_t``: no gate reordering.
 
 The grid's configuration (feature_size, frequency_skip, the frequency blocks, which options) is a dict of the Keras
 cell's arguments (``config``): the converters need only which variables exist and U.
+
+The rows (``grid_lstm``, ``bidirectional_grid_lstm``): a spec carries the configuration in its options
+(:data:`GRID_OPTIONS`; use_peepholes and cell_clip as CellSpec fields). The checkpoint alone does not give it (the
+slicing, 3 or 4 gates, forget_bias are Python arguments of the program): the recognizer reads it from the ``.meta``
+(``meta_config``: :func:`migration.checkpoint.grid_meta.configured_spec`) and refuses the cell without one, naming
+the options and the remedy; ``state_is_tuple=False`` is refused too (one concatenated state tensor). The recognizer
+accepts the block-numbered names (``W_f_<b>_<shard>``, ``B_f_<b>``, peepholes; ``fwd/``, ``bwd/``) through the
+layout's ``accepts`` rule; the output (``2 U`` per slice) and state sizes (``c_t, m_t`` per slice, TF 1.15's state
+tuple field names) through ``spec_sizes``/``state_labels``. Keras 3 / ONNX: not supported (no custom layer yet).
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import importlib
+import re
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
 from migration.core.errors import ShapeError
-
-
-#: the cell directories of the two classes -> why ``convert`` refuses them and what to do instead (the recognizer's
-#: message for their variables, until a family row wires :mod:`migration.checkpoint.grid_meta` into ``convert``)
-UNCONVERTED_DIRS: dict[str, str] = {
-    cls_dir: (f"tf.contrib.rnn.{cls} weights: `rnn-migrate convert` does not convert this cell yet (no family row; "
-              "its frequency slicing, i.e. feature_size, frequency_skip, num_frequency_blocks, "
-              "start/end_freqindex_list, and couple_input_forget_gates are Python arguments of the program, not in "
-              "the checkpoint). Convert it by hand: config, forget_bias = migration.checkpoint.grid_meta."
-              "grid_cell_config(MetaGraph(prefix + '.meta'), cell_dir, shapes, bidirectional) reads them from the "
-              ".meta; migration.families.grid_lstm.grid_to_keras(arrays, config, forget_bias"
-              f"{', bidirectional=True' if cls.startswith('Bi') else ''}) gives the weights of "
-              f"modern_rnn.grid_lstm.{cls}(**config) (docs/api-map.md#{cls.lower()})")
-    for cls_dir, cls in (("grid_lstm_cell", "GridLSTMCell"),
-                         ("bidirectional_grid_lstm_cell", "BidirectionalGridLSTMCell"))}
+from migration.core.specs import CellSpec
+from migration.families.row import META_GRID, Builder, Converter, Family, Layout, refused
 
 
 def grid_tf1_names(config: Mapping, bidirectional: bool = False) -> tuple[str, ...]:
@@ -127,4 +125,188 @@ def grid_to_tf1(weights: Sequence[np.ndarray], config: Mapping, forget_bias: flo
     return out
 
 
-__all__ = ["UNCONVERTED_DIRS", "grid_tf1_names", "keras_name", "grid_to_keras", "grid_to_tf1"]
+
+# -- the family rows: GridLSTMCell and BidirectionalGridLSTMCell -------------------------------------------------------
+#: the twin's arguments a spec carries in :attr:`CellSpec.options` (use_peepholes and cell_clip are CellSpec fields)
+GRID_OPTIONS: tuple[str, ...] = ("feature_size", "frequency_skip", "num_frequency_blocks", "start_freqindex_list",
+                                 "end_freqindex_list", "share_time_frequency_weights", "couple_input_forget_gates",
+                                 "num_unit_shards")
+_MATRIX = re.compile(r"^(?:fwd/|bwd/)?W_[ft]_\d+_\d+$")
+_NAME = r"(?:B_[ft]_\d+|W_[ft]_\d+_\d+|W_[FIO]_diag_(?:freq|time)[ft]_\d+)"
+#: the block-numbered names a grid directory holds (the layouts' ``accepts``): one-way, and under fwd/, bwd/
+_BLOCK_NAMES = {False: re.compile(f"^{_NAME}$"), True: re.compile(f"^(?:fwd|bwd)/{_NAME}$")}
+
+
+class _Matrices:
+    """The row's ``matrices``: every ``W_f_<b>_<shard>`` / ``W_t_<b>_<shard>`` (block-numbered names)."""
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and bool(_MATRIX.match(name))
+
+
+def grid_config(spec: CellSpec, input_size: Optional[int] = None, bidirectional: bool = False) -> dict:
+    """The TF 1.15 arguments of the grid ``spec`` describes (:data:`GRID_OPTIONS` from its options; a spec without
+    them is the one-slice grid: feature_size = the input width, one block of one slice)."""
+    opts = dict(spec.options)
+    config = {"units": spec.units, "feature_size": opts.get("feature_size") or input_size,
+              "frequency_skip": int(opts.get("frequency_skip", 1)),
+              "num_frequency_blocks": [int(n) for n in opts.get("num_frequency_blocks", (1,))],
+              "use_peepholes": spec.use_peepholes, "cell_clip": spec.cell_clip,
+              "share_time_frequency_weights": bool(opts.get("share_time_frequency_weights", False)),
+              "couple_input_forget_gates": bool(opts.get("couple_input_forget_gates", False)),
+              "num_unit_shards": int(opts.get("num_unit_shards", 1))}
+    for name in ("start_freqindex_list", "end_freqindex_list"):
+        if opts.get(name):
+            config[name] = [int(v) for v in opts[name]]
+    if bidirectional:
+        config["backward_slice_offset"] = int(opts.get("backward_slice_offset", 0))
+    return config
+
+
+def _is_matrix(name: str) -> bool:
+    return not _is_bias(name) and "_diag_" not in name
+
+
+def _names(bidirectional: bool):
+    def names(spec: CellSpec) -> tuple[str, ...]:
+        """The checkpoint names: ``W_f_<b>`` as its row shards ``W_f_<b>_0 ..``."""
+        config = grid_config(spec, None, bidirectional)
+        out: list[str] = []
+        for name in grid_tf1_names(config, bidirectional):
+            out += [f"{name}_{k}" for k in range(config["num_unit_shards"])] if _is_matrix(name) else [name]
+        return tuple(out)
+    return names
+
+
+def _shapes(bidirectional: bool):
+    def shapes(spec: CellSpec, input_size: int) -> dict[str, tuple[int, ...]]:
+        config = grid_config(spec, input_size, bidirectional)
+        units, shards = spec.units, config["num_unit_shards"]
+        cols = (3 if config["couple_input_forget_gates"] else 4) * units
+        rows = config["feature_size"] + 2 * units
+        out: dict[str, tuple[int, ...]] = {}
+        for name in grid_tf1_names(config, bidirectional):
+            if _is_matrix(name):
+                out.update({f"{name}_{k}": (rows // shards + (k < rows % shards), cols) for k in range(shards)})
+            else:
+                out[name] = (cols,) if _is_bias(name) else (units,)
+        return out
+    return shapes
+
+
+def _slices(spec: CellSpec) -> int:
+    return sum(int(n) for n in dict(spec.options).get("num_frequency_blocks", (1,)))
+
+
+def _sizes(directions: int):
+    def sizes(spec: CellSpec) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+        """Output ``[m_t, m_f]`` per slice (forward then backward), state ``(c_t, m_t)`` per slice: the TF 1.15 state
+        tuple's order is the twin's state list's."""
+        n = _slices(spec) * directions
+        return 2 * spec.units * n, (spec.units,) * (2 * n), (spec.units,) * (2 * n)
+    return sizes
+
+
+def _state_labels(directions: int):
+    def labels(spec: CellSpec) -> tuple[str, ...]:
+        """TF 1.15's state tuple field names (``state_f00_b00_c``; ``bwd_state_...``)."""
+        out = []
+        for d in ("", "bwd_")[:directions]:
+            for b, count in enumerate(dict(spec.options).get("num_frequency_blocks", (1,))):
+                out += [f"{d}state_f{k:02d}_b{b:02d}_{p}" for k in range(int(count)) for p in "cm"]
+        return tuple(out)
+    return labels
+
+
+def _builder(function: str, bidirectional: bool, legacy: bool) -> Builder:
+    def args(spec: CellSpec, input_size: Optional[int], scope: str) -> tuple[tuple, dict]:
+        config = grid_config(spec, input_size, bidirectional)
+        if config["feature_size"] is None:
+            raise ShapeError(f"A {spec.kind} spec without feature_size needs the input size to build its cell.")
+        units = config.pop("units")
+        if not legacy:
+            config.pop("num_unit_shards")
+        return (units,), dict(config, forget_bias=spec.forget_bias)
+    return Builder(f"{'legacy_rnn' if legacy else 'modern_rnn'}.grid_lstm:{function}", args)
+
+
+def spec_from_config(kind: str, bidirectional: bool):
+    """(the twin's configuration read by :func:`migration.checkpoint.grid_meta.grid_cell_config`, forget_bias) ->
+    the spec (the row's ``spec_from_config``)."""
+    def make(config: Mapping, forget_bias: float) -> CellSpec:
+        options = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()
+                   if k in GRID_OPTIONS + (("backward_slice_offset",) if bidirectional else ()) and v is not None}
+        return CellSpec(kind, int(config["units"]), forget_bias=float(forget_bias),
+                        use_peepholes=bool(config.get("use_peepholes")), cell_clip=config.get("cell_clip"),
+                        options=tuple(sorted(options.items())))
+    return make
+
+
+def _keras_spec(kind: str, keras_class: str, bidirectional: bool):
+    def hook(cell: Any, forget_bias: float, where: str) -> Optional[CellSpec]:
+        """Export: a twin -> its spec (its arguments; ``forget_bias``: the TF1 program's, unfolded on the way back)."""
+        module, name = keras_class.split(":")
+        cls = getattr(importlib.import_module(module), name)
+        if type(cell) is not cls:  # the bidirectional twin subclasses the one-way one
+            return None
+        config = cell.get_config()
+        config = dict({k: config.get(k) for k in GRID_OPTIONS if k != "num_unit_shards"}, units=cell.units,
+                      use_peepholes=cell.use_peepholes, cell_clip=cell.cell_clip,
+                      backward_slice_offset=config.get("backward_slice_offset"))
+        return spec_from_config(kind, bidirectional)(config, forget_bias)
+    return hook
+
+
+def _row(kind: str, cls: str, scope: str, bidirectional: bool) -> Family:
+    keras_class = f"modern_rnn.grid_lstm:{cls}"
+    first = "fwd/B_f_0" if bidirectional else "B_f_0"
+    return Family(
+        kind=kind,
+        description=f"tf.contrib {cls}: per frequency block b W_f_<b>_<shard>, B_f_<b> (W_t/B_t unless shared, "
+                    f"peepholes W_{{F,I,O}}_diag_*){'; fwd/ and bwd/ grids' if bidirectional else ''}; the slicing "
+                    f"from the .meta; Keras modern_rnn.grid_lstm.{cls}",
+        tf1_classes=(f"tf.contrib.rnn.{cls}",),
+        scope=scope,
+        layouts=(Layout(scope, (first,), accepts=_BLOCK_NAMES[bidirectional].match),),
+        hyper={"forget_bias": 1.0, "use_peepholes": False, "cell_clip": None, "feature_size": None,
+               "frequency_skip": None, "num_frequency_blocks": None, "start_freqindex_list": None,
+               "end_freqindex_list": None, "share_time_frequency_weights": False, "couple_input_forget_gates": False,
+               "num_unit_shards": 1, **({"backward_slice_offset": 0} if bidirectional else {})},
+        not_in_checkpoint={k: "meta: the grid's graph (migration.checkpoint.grid_meta; refused without a .meta)"
+                           for k in ("forget_bias", "cell_clip", "feature_size", "frequency_skip",
+                                     "num_frequency_blocks", "start_freqindex_list", "end_freqindex_list",
+                                     "couple_input_forget_gates")
+                           + (("backward_slice_offset",) if bidirectional else ())},
+        converter=Converter(
+            _names(bidirectional), lambda s: tuple(keras_name(n) for n in grid_tf1_names(
+                grid_config(s, None, bidirectional), bidirectional)),
+            lambda s, w, d, fb: grid_to_keras(w, grid_config(s, d, bidirectional), fb, bidirectional),
+            lambda s, w, fb: grid_to_tf1(w, grid_config(s, None, bidirectional), fb, bidirectional,
+                                         grid_config(s)["num_unit_shards"]),
+            _shapes(bidirectional),
+            lambda s, w: int(dict(s.options).get("feature_size") or np.shape(w[0])[0] - 2 * s.units)),
+        export=refused("the grid LSTM (two LSTMs along frequency slices of each step, per block"
+                       f"{', forward and backward' if bidirectional else ''}): no standard Keras 3 layer or ONNX op "
+                       "computes it; needs a custom layer, not written yet"),
+        legacy=_builder(scope, bidirectional, True),  # the builder functions are named like the scopes
+        targets={"keras2": _builder(scope, bidirectional, False)},
+        upgrade_homes={f"tf.contrib.rnn.{cls}": f"legacy_rnn.grid_lstm.{cls}"},
+        matrices=_Matrices(),
+        spec_options=("use_peepholes", "cell_clip") + GRID_OPTIONS
+        + (("backward_slice_offset",) if bidirectional else ()),
+        spec_sizes=_sizes(2 if bidirectional else 1),
+        state_labels=_state_labels(2 if bidirectional else 1),
+        meta_config=META_GRID,
+        spec_from_config=spec_from_config(kind, bidirectional),
+        keras_spec=_keras_spec(kind, keras_class, bidirectional),
+        keras_classes=(keras_class,),
+        inspect_keys=("forget_bias", "use_peepholes", "cell_clip", "options"),
+    )
+
+
+FAMILY = _row("grid_lstm", "GridLSTMCell", "grid_lstm_cell", False)
+BIDIRECTIONAL_FAMILY = _row("bidirectional_grid_lstm", "BidirectionalGridLSTMCell", "bidirectional_grid_lstm_cell",
+                            True)
+
+__all__ = ["grid_tf1_names", "keras_name", "grid_to_keras", "grid_to_tf1", "grid_config",
+           "spec_from_config", "GRID_OPTIONS", "FAMILY", "BIDIRECTIONAL_FAMILY"]

@@ -9,6 +9,7 @@ import migration.families.cifg_lstm as cifg_lstm
 import migration.families.cudnn_compatible_gru as cudnn_compatible_gru
 import migration.families.cudnn_compatible_lstm as cudnn_compatible_lstm
 import migration.families.glstm as glstm
+import migration.families.grid_lstm as grid_lstm
 import migration.families.gru as gru
 import migration.families.gru_block as gru_block
 import migration.families.gru_block_v2 as gru_block_v2
@@ -52,9 +53,10 @@ FAMILIES: tuple[Family, ...] = (
     intersection_rnn.FAMILY,
     nas.FAMILY, glstm.FAMILY,  # h-nas
     phased_lstm.FAMILY, time_freq_lstm.FAMILY,  # h-phased
+    grid_lstm.FAMILY, grid_lstm.BIDIRECTIONAL_FAMILY,  # h-gridrow
 )
 
 for _family in FAMILIES:
     if _family.kind not in CELL_KINDS:  # a kind the core vocabulary does not list: its row makes it a CellSpec kind
         register_kind(_family.kind, _family.scope, lstm=_family.lstm, gru=_family.gru,
-                      options=_family.spec_options)
+                      options=_family.spec_options, sizes=_family.spec_sizes)

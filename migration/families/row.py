@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Container, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -19,6 +19,9 @@ Arrays = dict[str, np.ndarray]
 #: LSTM gates (the Const added to the forget block, clips, the j activation, or the fused op's attributes), the
 #: LayerNormBasicLSTMCell forget add, a basic RNN's activation after its BiasAdd.
 META_LSTM_GATES, META_LAYER_NORM_FORGET, META_RNN_ACTIVATION = "lstm_gates", "layer_norm_forget", "rnn_activation"
+#: the reader of a cell's whole configuration (:attr:`Family.meta_config`): the GridLSTM cells'
+#: (:mod:`migration.checkpoint.grid_meta`)
+META_GRID = "grid_config"
 #: the output targets beyond Keras 2 (``rnn-migrate convert --target``), and a row's answer for a target it does not
 #: list; every answer starts with one of SUPPORT_LEVELS
 EXPORT_TARGETS: tuple[str, ...] = ("keras3", "onnx")
@@ -43,6 +46,9 @@ class Layout:
     recognized_as: Optional[str] = None
     #: position in the recognizer's table (the order the rows were read in before the registry; new rows: 100+)
     order: int = 100
+    #: names beyond ``required``/``optional`` the directory may hold (block-numbered names: the GridLSTM cells'
+    #: ``W_f_<b>_<shard>``); None: only the listed ones
+    accepts: Optional[Callable[[str], object]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,8 +125,9 @@ class Family:
     #: ``use_bias`` is whether a ``bias`` is stored); None: the kind has none
     read_options: Optional[Callable[[Mapping[str, str], Callable[[str], tuple]], dict]] = None
     #: TF1 names (after renames) of the family's 2-D variables that are not spelt ``*kernel`` (``W_0`` of
-    #: CoupledInputForgetGateLSTMCell): the recognizer checks every other name is a 1-D vector
-    matrices: tuple[str, ...] = ()
+    #: CoupledInputForgetGateLSTMCell; the grids: a container answering ``in`` for every ``W_f_<b>_<shard>``): the
+    #: recognizer checks every other name is a 1-D vector
+    matrices: Container[str] = ()
     #: TF1 names of variables the cell creates but never reads (contrib LayerNormLSTMCell's ``bias`` with
     #: layer_norm): converted and exported like the others, but not looked for among the original graph's loop reads
     unread: tuple[str, ...] = ()
@@ -143,6 +150,17 @@ class Family:
     #: class of :mod:`migration.targets.keras3_cells` and the Scan body of :mod:`migration.targets.onnx_cells` of
     #: that name, both fed the Keras 2 arrays as they are); "": standard layers (see :func:`custom_export`)
     custom_cell: str = ""
+    #: spec -> (output size, TF1 state sizes, Keras state sizes) where they are not the LSTM/RNN ones (registered
+    #: with the kind: :attr:`CellSpec.output_size` ... ask it); None: the defaults
+    spec_sizes: Optional[Callable[[CellSpec], tuple]] = None
+    #: spec -> the names of its flat TF1 state tensors (the block model's ``state/<name>`` outputs) where they are not
+    #: ``c, h`` / ``h``; None: those
+    state_labels: Optional[Callable[[CellSpec], tuple[str, ...]]] = None
+    #: which reader of the ``.meta`` gives the cell's whole configuration when the checkpoint's shapes do not
+    #: (:data:`META_GRID`); the recognizer then builds the spec with :attr:`spec_from_config` (no ``.meta``: refused)
+    meta_config: Optional[str] = None
+    #: (configuration, forget_bias) -> the spec, for :attr:`meta_config`
+    spec_from_config: Optional[Callable[[Mapping, float], CellSpec]] = None
     #: how many tensors ``dynamic_rnn`` fed the TF1 cell as one nested input (PhasedLSTMCell: ``(time, x)``); the
     #: Keras twin reads them concatenated on the last axis, in that order (the whole model concatenates them)
     input_parts: int = 1

@@ -14,12 +14,17 @@ signature, variable names and maths) and their Keras 2 twins.
   F- and T-LSTM weights swapped, the backward grid read forward) differ; the twin refuses the concatenated state of
   more than one block;
 * one real ``tf.compat.v1.train.Saver`` checkpoint of a program using both cells (dynamic_rnn, ragged lengths, a dense
-  head, a loss): ``convert`` refuses it (exit 2, no output), naming every grid variable, the class and the remedy (the
-  frequency slicing is not in the checkpoint; no family row yet); converted by hand (the configuration read from
-  the ``.meta`` by ``grid_cell_config``) with the NumPy
-  converters, the Keras model (the twins) saved as ``.keras`` loads in safe mode and reproduces the program's logits
-  within 1e-5 (a wrong forget_bias does not); the arrays converted back restore into the legacy graph and reproduce
-  its outputs;
+  head, a loss): ``convert`` with default options converts it (the family rows ``grid_lstm``/
+  ``bidirectional_grid_lstm``; every option read from the ``.meta``) and verifies it against the ORIGINAL graph, block
+  by block and as a whole; ``verify`` agrees; the whole model.keras loads in safe mode and reproduces the program's
+  logits within 1e-5; negative controls: a wrong ``--forget-bias`` fails verification and a block with swapped gate
+  blocks fails ``verify`` on the original graph's numbers; ``export`` writes the program's arrays back, which its own
+  ``.meta`` graph restores and reproduces its logits; without the ``.meta`` ``convert`` refuses every grid variable
+  naming the options and the remedy. Converted by hand (the configuration read from the ``.meta`` by
+  ``grid_cell_config``) with the NumPy converters, the same: a wrong forget_bias does not reproduce the logits; the
+  arrays converted back restore into the legacy graph and reproduce its outputs;
+* the recognizer over a Saver checkpoint of every option cell: the spec gives each cell's arguments back; the
+  concatenated-state cells (state_is_tuple=False) are refused with the reason;
 * the grid's configuration read back from the ``.meta`` (:mod:`migration.checkpoint.grid_meta`) for every option cell
   (static_rnn) and the program's Saver ``.meta`` (dynamic_rnn), and its refusals (no ``.meta``, a cell the graph does
   not hold, the concatenated state of several blocks, shapes that do not fit).
@@ -312,6 +317,7 @@ def legacy_runs(tmp_path_factory):
                 tf.float32, [None, T, depth]), axis=1), dtype=tf.float32, scope=name)
         v1.train.export_meta_graph(str(tmp_path_factory.getbasetemp() / "grid_options.meta"))
         arrays = _seeded(sess, 5)
+        v1.train.Saver().save(sess, str(tmp_path_factory.getbasetemp() / "grid_options_ckpt" / "model.ckpt"))
         got, grad_values = sess.run([fetches, grads])
     return xs, got, arrays, grad_values
 
@@ -541,20 +547,156 @@ def _checkpoint_arrays(prefix: str) -> dict:
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
-def test_convert_refuses_the_grid_checkpoint_naming_every_variable_and_the_remedy(program, capsys):
+@pytest.fixture(scope="module")
+def converted(program):
+    """``rnn-migrate convert`` with default options, once: (output directory, exit code, manifest)."""
+    import json
+
     root, prefix, _, _ = program
+    code = run_cli("convert", prefix, root / "out", "--quiet")
+    with open(root / "out" / "manifest.json") as f:
+        return root / "out", code, json.load(f)
+
+
+def test_convert_converts_and_verifies_the_grid_checkpoint_against_the_original_graph(program, converted, capsys):
+    """Default options: exit 0, every grid option read from the .meta (none from PROGRAM), verified against the
+    ORIGINAL graph (each block and the whole model); ``verify`` agrees; the whole model.keras in safe mode
+    reproduces the program's logits, each block model its encoder's outputs."""
+    from migration.safe_io import load_keras_model
+
+    root, prefix, x_np, (outs, logits) = program
+    out, code, manifest = converted
+    assert code == 0
+    blocks = {b["scope"]: b for b in manifest["blocks"]}
+    assert sorted(blocks) == sorted(PROGRAM)
+    for scope, (cls, kwargs, fb) in PROGRAM.items():
+        (cell,) = blocks[scope]["cells"]
+        spec = cell["spec"]
+        bidi = cls is BidirectionalGridLSTMCell
+        assert (spec["kind"], spec["units"], cell["input_size"]) == (
+            "bidirectional_grid_lstm" if bidi else "grid_lstm", U, P_D)
+        assert spec["forget_bias"] == pytest.approx(fb) and cell["hyper_sources"]["forget_bias"].startswith("meta")
+        assert spec["use_peepholes"] == bool(kwargs.get("use_peepholes"))
+        assert {k: spec["options"][k] for k in kwargs if k != "use_peepholes"} == {
+            k: v for k, v in kwargs.items() if k != "use_peepholes"}
+        assert not spec["options"]["couple_input_forget_gates"] and spec["options"]["num_unit_shards"] == 1
+        assert sorted(cell["variables"].values()) == sorted(k for k in _checkpoint_arrays(prefix)
+                                                           if k.startswith(_cell_dir(scope, cls) + "/"))
+    assert manifest["unrecognized"] == []
+    v = manifest["verification"]
+    assert v["ok"] and v["references"]["whole model"] == "original-graph"
+    assert all(v["references"][f"block {scope}"] == "original-graph" for scope in PROGRAM)
+    checked = {c["what"] + " " + c["output"] for c in v["checks"] if c["reference"] == "original-graph"}
+    # every state tensor, under TF 1.15's state tuple field names
+    assert {"block enc_grid state/state_f02_b00_m", "block enc_bigrid state/bwd_state_f00_b01_c"} <= checked
+    capsys.readouterr()
+    assert run_cli("inspect", prefix) == 0
+    printed = capsys.readouterr().out
+    assert "bidirectional_grid_lstm" in printed and "unrecognized (0)" in printed
+    model = load_keras_model(str(out / manifest["model"]["file"]))  # safe mode
+    np.testing.assert_allclose(np.asarray(model([x_np, LENGTHS], training=False)), logits, atol=1e-5)
+    assert {"GridLSTMCell", "BidirectionalGridLSTMCell"} <= {type(m).__name__ for m in model.submodules}
+    for scope in PROGRAM:
+        block = load_keras_model(str(out / blocks[scope]["file"]))
+        got = np.asarray(block([x_np, LENGTHS], training=False)[0])
+        np.testing.assert_allclose(got, outs[scope], atol=1e-5)
+        assert np.max(np.abs(got)) > 1e-2
+
+
+def test_a_wrong_forget_bias_or_swapped_gate_blocks_fail_against_the_original_graph(program, converted, tmp_path,
+                                                                                     capsys):
+    """Negative controls, one ``verify`` run (what ``convert`` runs before writing) on a copy of the output: the
+    enc_grid block with the i and j blocks of ``w_f_0`` swapped, the enc_bigrid block with its forget_bias folded
+    0.3 short (every f block of ``b_f``/``b_t``: a wrong ``--forget-bias``) each fail on the ORIGINAL graph's numbers
+    (not only on the changed file hash); the untouched dense head still passes."""
+    import shutil
+
+    from migration.families import register_keras_classes
+    from migration.families.grid_lstm import grid_tf1_names
+    from migration.safe_io import load_keras_model
+
+    _, prefix, _, _ = program
+    out, _, manifest = converted
+    tampered = tmp_path / "tampered"
+    shutil.copytree(out, tampered)
+    register_keras_classes()
+    for block in manifest["blocks"]:
+        model = load_keras_model(str(tampered / block["file"]))
+        (cell,) = [m for m in model.submodules if type(m).__name__.endswith("GridLSTMCell")]
+        weights = cell.get_weights()
+        if block["scope"] == "enc_grid":  # swapped gate blocks i <-> j
+            weights[0] = np.concatenate([weights[0][:, U:2 * U], weights[0][:, :U], weights[0][:, 2 * U:]], 1)
+        else:  # forget_bias 0.3 short
+            cls, kwargs, _ = PROGRAM[block["scope"]]
+            for k, name in enumerate(grid_tf1_names(dict(kwargs, units=U), bidirectional=True)):
+                if name.rsplit("/", 1)[-1].startswith("B_"):
+                    weights[k][2 * U:3 * U] -= 0.3
+        cell.set_weights(weights)
+        model.save(str(tampered / block["file"]))
+    capsys.readouterr()
+    assert run_cli("verify", prefix, tampered) == 1
+    lines = capsys.readouterr().out.splitlines()
+    for scope in PROGRAM:
+        assert any(line.split()[:4] == ["FAIL", "block", scope, "outputs"] and "original-graph" in line
+                   for line in lines), scope
+    assert any(line.split()[:3] == ["ok", "dense", "head"] for line in lines)
+
+
+def test_export_writes_a_checkpoint_the_programs_meta_graph_restores(program, converted, tmp_path):
+    """``export model.keras`` (the original graph's names from the manifest): every grid array as the program saved
+    it (forget_bias unfolded, W_f_<b>_0), and the program's own .meta graph restores it and gives its logits; a block
+    model exported with ``--standard-names`` restores into a legacy bidirectional grid under ``rnn``."""
+    _, prefix, x_np, (outs, logits) = program
+    out, _, _ = converted
+    exported = str(tmp_path / "exp" / "model.ckpt")
+    assert run_cli("export", out / "model.keras", exported) == 0
+    original, back = _checkpoint_arrays(prefix), _checkpoint_arrays(exported)
+    grid_keys = sorted(k for k in original if k.startswith("enc_"))
+    assert sorted(k for k in back if k.startswith("enc_")) == grid_keys
+    for key in grid_keys + ["head/kernel", "head/bias"]:
+        np.testing.assert_allclose(back[key], original[key], atol=1e-6, err_msg=key)
+    with tf.Graph().as_default(), v1.Session() as sess:
+        v1.train.import_meta_graph(prefix + ".meta").restore(sess, exported)
+        got = sess.run("head/BiasAdd:0", {"x:0": x_np, "lengths:0": LENGTHS})
+    np.testing.assert_allclose(got, logits, atol=1e-5)
+    # a block model without its manifest (--standard-names): the row's export hook gives the spec from the twin
+    _, _, manifest = converted
+    (block,) = [b for b in manifest["blocks"] if b["scope"] == "enc_bigrid"]
+    cls, kwargs, fb = PROGRAM["enc_bigrid"]
+    standard = str(tmp_path / "std" / "model.ckpt")
+    assert run_cli("export", out / block["file"], standard, "--standard-names", "--forget-bias", fb) == 0
+    with tf.Graph().as_default(), v1.Session() as sess:
+        x = v1.placeholder(tf.float32, [None, P_T, P_D])
+        lengths = v1.placeholder(tf.int32, [None])
+        outputs, _ = v1.nn.dynamic_rnn(cls(U, forget_bias=fb, **kwargs), x, sequence_length=lengths,
+                                       dtype=tf.float32, scope="rnn")
+        v1.train.Saver().restore(sess, standard)
+        np.testing.assert_allclose(sess.run(outputs, {x: x_np, lengths: LENGTHS}), outs["enc_bigrid"], atol=1e-5)
+
+
+def test_convert_refuses_the_grid_cells_without_their_meta_naming_the_options_and_the_remedy(program, tmp_path,
+                                                                                            capsys):
+    """The checkpoint alone (no .meta): the slicing and 3 or 4 gates are not in it; refused (exit 2, nothing
+    written), every grid variable named with the options and the remedy, never defaulted."""
+    import shutil
+
+    _, prefix, _, _ = program
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for suffix in (".index", ".data-00000-of-00001"):
+        shutil.copy(prefix + suffix, bare / ("model.ckpt" + suffix))
     grid_vars = sorted(k for k in _checkpoint_arrays(prefix) if k.startswith("enc_"))
     assert len(grid_vars) == 4 + 2 * 2 * (4 + 12)  # W_f/B_f/W_t/B_t; fwd/bwd x 2 blocks x (4 arrays + 12 peepholes)
     capsys.readouterr()
-    assert run_cli("convert", prefix, root / "out", "--quiet") == 2
+    assert run_cli("convert", bare / "model.ckpt", tmp_path / "out", "--quiet") == 2
     err = capsys.readouterr().err
     assert all(k in err for k in grid_vars)
     assert "tf.contrib.rnn.GridLSTMCell weights" in err and "tf.contrib.rnn.BidirectionalGridLSTMCell weights" in err
-    assert "grid_to_keras" in err and "grid_cell_config" in err and "no family row" in err
-    assert not os.path.exists(root / "out")
-    assert run_cli("inspect", prefix) == 1  # listed as unrecognized, with the same reason
+    assert "no .meta beside the checkpoint" in err and "couple_input_forget_gates" in err and "grid_to_keras" in err
+    assert not os.path.exists(tmp_path / "out")
+    assert run_cli("inspect", bare / "model.ckpt") == 1  # listed as unrecognized, with the same reason
     printed = capsys.readouterr().out
-    assert all(k in printed for k in grid_vars) and printed.count("does not convert this cell yet") >= len(grid_vars)
+    assert all(k in printed for k in grid_vars) and printed.count("no .meta beside the checkpoint") >= len(grid_vars)
 
 
 def _keras_program(weights_for, configs=None):
@@ -662,6 +804,8 @@ def options_meta(legacy_runs, tmp_path_factory):
 META_FB = 0.3
 META_EXTRA = dict(coupled_one_block=(GridLSTMCell, dict(feature_size=2, frequency_skip=1, num_frequency_blocks=[3],
                                                         couple_input_forget_gates=True), 4, []),
+                  concat_state_one_block=(GridLSTMCell, dict(feature_size=2, frequency_skip=1,
+                                                             num_frequency_blocks=[3], state_is_tuple=False), 4, []),
                   bidi_no_offset=(BidirectionalGridLSTMCell, dict(feature_size=1, frequency_skip=2,
                                                                   num_frequency_blocks=[2, 2],
                                                                   start_freqindex_list=[0, 4],
@@ -721,6 +865,78 @@ def test_the_meta_reader_refuses_what_it_cannot_read(options_meta, program):
         assert got.pop("forget_bias") == pytest.approx(fb) and got.pop("input_size") == P_D
         assert {k: v for k, v in got.items() if v not in (None, False)} == {
             k: v for k, v in kwargs.items() if k != "use_peepholes"}
+
+
+def test_the_recognizer_reads_every_option_cell_of_a_saver_checkpoint(legacy_runs, tmp_path_factory):
+    """``inspect``'s reading of the option cells' Saver checkpoint (static_rnn, each forget_bias its own): every cell
+    the twin reproduces is a block whose spec gives the program's arguments (an equivalent slicing), sizes and
+    variable names; the concatenated-state cells are refused naming state_is_tuple=False (two blocks: TF 1.15's
+    block-0 offsets quirk; one block: the one-tensor state form), never converted."""
+    import json
+
+    from migration import families
+    from migration.checkpoint.recognize import inspect_checkpoint
+    from migration.core.specs import CellSpec
+    from migration.families.grid_lstm import grid_config
+
+    found = inspect_checkpoint(str(tmp_path_factory.getbasetemp() / "grid_options_ckpt" / "model.ckpt"))
+    cells = {b.scope: c for b in found.blocks for layers in b.directions.values() for c in layers}
+    refused = {}
+    for u in found.unrecognized:
+        refused.setdefault(u.name.split("/", 1)[0], set()).add(u.reason)
+    assert sorted(refused) == ["concat_state_one_block", "concat_state_two_blocks"]
+    assert all(len(reasons) == 1 for reasons in refused.values())
+    assert "state_is_tuple=False with 2 blocks" in refused["concat_state_two_blocks"].pop()
+    assert "state_is_tuple=False: its TF1 state is one concatenated tensor" in refused["concat_state_one_block"].pop()
+    assert set(cells) == set(META_OPTIONS) - {"concat_state_one_block", "concat_state_two_blocks"}
+    defaults = dict(use_peepholes=False, share_time_frequency_weights=False, couple_input_forget_gates=False,
+                    cell_clip=None, num_unit_shards=1)
+    for name, cell in cells.items():
+        cls, kwargs, depth, names = META_OPTIONS[name]
+        bidi, want = cls is BidirectionalGridLSTMCell, dict(defaults, **kwargs)
+        got = grid_config(cell.spec, depth, bidi)
+        assert cell.input_size == depth and cell.spec.units == U
+        assert cell.spec.forget_bias == pytest.approx(
+            1.0 if want["couple_input_forget_gates"] else META_FB if name in META_EXTRA else OPTIONS_FB)
+        assert cell.hyper_sources["forget_bias"].startswith("unused" if want["couple_input_forget_gates"] else "meta")
+        assert slice_starts(got, depth) == slice_starts(kwargs, depth)
+        assert {k: got[k] for k in ["feature_size", "num_frequency_blocks", *defaults]} == {
+            k: want[k] for k in ["feature_size", "num_frequency_blocks", *defaults]}
+        assert got.get("backward_slice_offset") == (want.get("backward_slice_offset", 0) if bidi else None)
+        slices = sum(len(b) for b in slice_starts(kwargs, depth)) * (2 if bidi else 1)
+        assert cell.spec.output_size == 2 * U * slices and cell.spec.tf1_state_sizes == (U,) * (2 * slices)
+        assert sorted(families.tf1_names_for(cell.spec)) == sorted(cell.variables) == sorted(names or cell.variables)
+        assert CellSpec.from_dict(json.loads(json.dumps(cell.spec.to_dict()))) == cell.spec  # the manifest's spec
+
+
+def test_the_recognizer_takes_only_the_grid_names_and_checks_their_ranks():
+    """Negative controls of the row's name rule and matrices (no TensorFlow): a name no grid creates under the cell
+    directory makes the layout unknown (named); the grid names alone, without a .meta, are refused for the .meta;
+    a 1-D ``W_f_0_0`` or a 2-D ``B_f_0`` is refused by the rank check."""
+    from migration.checkpoint.reader import VariableInfo
+    from migration.checkpoint.recognize import recognize
+    from migration.core.errors import ShapeError
+
+    def found(shapes):
+        variables = {k: VariableInfo(k, v, "float32") for k, v in shapes.items()}
+        return {u.name: u.reason for u in recognize("p", variables, None).unrecognized}
+
+    good = {"enc/grid_lstm_cell/B_f_1": (12,), "enc/grid_lstm_cell/W_f_1_0": (8, 12),
+            "enc/grid_lstm_cell/W_f_1_1": (2, 12), "enc/grid_lstm_cell/W_I_diag_timef_1": (3,),
+            "enc/grid_lstm_cell/B_f_0": (12,), "enc/grid_lstm_cell/W_f_0_0": (8, 12)}
+    reasons = found(good)
+    assert sorted(reasons) == sorted(good) and all("no .meta beside the checkpoint" in r for r in reasons.values())
+    reasons = found(dict(good, **{"enc/grid_lstm_cell/W_x_0": (3,), "enc/grid_lstm_cell/fwd/B_f_0": (12,)}))
+    assert all("unexpected ['W_x_0', 'fwd/B_f_0']" in r for r in reasons.values()) and len(reasons) == len(good) + 2
+    bidi = {f"bi/bidirectional_grid_lstm_cell/{d}/{n}": shape for d in ("fwd", "bwd")
+            for n, shape in (("B_f_0", (12,)), ("W_f_0_0", (8, 12)))}
+    reasons = found(bidi)
+    assert sorted(reasons) == sorted(bidi) and all("no .meta beside the checkpoint" in r for r in reasons.values())
+    reasons = found(dict(bidi, **{"bi/bidirectional_grid_lstm_cell/B_f_0": (12,)}))  # no fwd/ or bwd/: not its name
+    assert all("unexpected ['B_f_0']" in r for r in reasons.values()) and len(reasons) == len(bidi) + 1
+    for wrong in ({"enc/grid_lstm_cell/W_f_0_0": (8,)}, {"enc/grid_lstm_cell/B_f_1": (1, 12)}):
+        with pytest.raises(ShapeError, match=f"{next(iter(wrong))}.*expected a {'2' if 'W_' in str(wrong) else '1'}-D"):
+            found(dict(good, **wrong))
 
 
 def test_the_meta_reader_reads_tf1_while_frames(tmp_path):
