@@ -158,11 +158,52 @@ def projection_lstm(s: Step, x: str, states: list[str]):
     return new_m, [new_m, new_c]
 
 
+def nas(s: Step, x: str, states: list[str]):
+    m, c = states
+    spec, weights = s.cell.spec, list(s.cell.weights)
+    k, r = weights[:2]
+    bias = weights[2] if spec.option("use_bias", False) else None
+    xs, ms = s.gates(s.affine((x, k)), 8), s.gates(s.affine((m, r), bias=bias), 8)
+
+    def add(a: str, b: str) -> str:
+        return s.op("Add", a, b)
+
+    first = [s.sig(add(xs[0], ms[0])), s.op("Relu", add(xs[1], ms[1])), s.sig(add(xs[2], ms[2])),
+             s.op("Relu", s.op("Mul", xs[3], ms[3])), s.op("Tanh", add(xs[4], ms[4])), s.sig(add(xs[5], ms[5])),
+             s.op("Tanh", add(xs[6], ms[6])), s.sig(add(xs[7], ms[7]))]
+    new_c = s.op("Mul", s.op("Tanh", add(s.op("Tanh", s.op("Mul", first[0], first[1])), c)),
+                 s.op("Tanh", add(first[2], first[3])))
+    inner = add(s.op("Tanh", s.op("Mul", first[4], first[5])), s.sig(add(first[6], first[7])))
+    new_m = s.op("Tanh", s.op("Mul", new_c, s.op("Tanh", inner)))
+    if spec.num_proj:
+        new_m = s.affine((new_m, weights[-1]))
+    return new_m, [new_m, new_c]
+
+
+def glstm(s: Step, x: str, states: list[str]):
+    m, c = states
+    spec, weights = s.cell.spec, list(s.cell.weights)
+    groups = int(spec.option("number_of_groups", 1))  # type: ignore[call-overload]
+    k, r, b = weights[:3]
+    xs = s.split(x, [k.shape[0] // groups] * groups) if groups > 1 else [x]
+    ms = s.split(m, [r.shape[0] // groups] * groups) if groups > 1 else [m]
+    blocks = [s.split(s.affine((xg, kg), (mg, rg)), [s.units // groups] * 4)
+              for xg, mg, kg, rg in zip(xs, ms, np.split(k, groups), np.split(r, groups))]
+    gates = [s.op("Concat", *[blk[gate] for blk in blocks], axis=-1) if groups > 1 else blocks[0][gate]
+             for gate in range(4)]
+    i, j, f, o = (s.op("Add", gate, s.w("b", bias)) for gate, bias in zip(gates, np.split(b, 4)))
+    new_c = s.op("Add", s.op("Mul", s.sig(f), c), s.op("Mul", s.sig(i), s.op("Tanh", j)))
+    new_m = s.op("Mul", s.sig(o), s.act(new_c))
+    if spec.num_proj:
+        new_m = s.affine((new_m, weights[3]))
+    return new_m, [new_m, new_c]
+
+
 #: custom step name (a family row's ``custom_cell``, as :data:`migration.targets.keras3_cells.CELLS`) -> body builder
 STEPS: dict[str, Callable] = {
     "UGRNNCell": ugrnn, "CoupledInputForgetGateLSTMCell": cifg_lstm, "MinimalRNNCell": minimal_rnn, "CFNCell": cfn,
     "SRUCell": sru, "IntersectionRNNCell": intersection_rnn, "LayerNormBasicLSTMCell": layer_norm_lstm,
-    "LayerNormLSTMCell": layer_norm_lstm, "ProjectionLSTMCell": projection_lstm}
+    "LayerNormLSTMCell": layer_norm_lstm, "ProjectionLSTMCell": projection_lstm, "NASCell": nas, "GLSTMCell": glstm}
 
 
 def _state_sizes(cell: TargetCell) -> list[int]:
