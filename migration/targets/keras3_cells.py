@@ -351,10 +351,46 @@ class GLSTMCell(StepCell):
         return new_m, [new_m, new_c]
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PhasedLSTMCell(StepCell):
+    """``tf.contrib.rnn.PhasedLSTMCell`` (no peepholes) on ``[time, x]`` inputs (time first, as the Keras 2 twin):
+    ``i, f = s([x, h] K_m + b_m)``, ``j = tanh([x, h] K_n + b_n)``, ``c1 = f c + i j``, ``h1 = tanh(c1) s([x, h] K_o +
+    b_o)``; the time gate ``r = floormod(time - phase, period) / period``, ``k = 2r / ratio_on`` below half the open
+    ratio, ``2 - 2r / ratio_on`` below it, ``leak * r`` after; ``c' = k c1 + (1 - k) c``, ``h' = k h1 + (1 - k) h``.
+    States ``[h, c]``; ``leak`` TF 1.15's default (the family row's assumption, checked against the graph)."""
+
+    SPEC_OPTIONS = ("leak",)
+
+    def state_sizes(self):
+        return (self.units, self.units)
+
+    def weight_shapes(self, depth):
+        u, rows = self.units, depth - 1 + self.units
+        return [("mask_gates_kernel", (rows, 2 * u)), ("mask_gates_bias", (2 * u,)), ("new_input_kernel", (rows, u)),
+                ("new_input_bias", (u,)), ("output_gate_kernel", (rows, u)), ("output_gate_bias", (u,)),
+                ("period", (u,)), ("phase", (u,)), ("ratio_on", (u,))]
+
+    def step(self, x, states):
+        h, c = states
+        w = self.w
+        time, xh = x[:, :1], ops.concatenate([x[:, 1:], h], axis=-1)
+        i, f = _split(ops.sigmoid(ops.matmul(xh, w["mask_gates_kernel"]) + w["mask_gates_bias"]), 2)
+        c1 = c * f + i * ops.tanh(ops.matmul(xh, w["new_input_kernel"]) + w["new_input_bias"])
+        h1 = ops.tanh(c1) * ops.sigmoid(ops.matmul(xh, w["output_gate_kernel"]) + w["output_gate_bias"])
+        shifted = time - w["phase"]
+        ratio = ((ops.mod(shifted, w["period"]) - shifted) + shifted) / w["period"]  # TF1's _mod, rounding included
+        k_up = 2.0 * ratio / w["ratio_on"]
+        k = ops.where(ratio < w["ratio_on"], 2.0 - k_up, float(self.options.get("leak", 0.001)) * ratio)
+        k = ops.where(ratio < 0.5 * w["ratio_on"], k_up, k)
+        new_c = k * c1 + (1.0 - k) * c
+        new_h = k * h1 + (1.0 - k) * h
+        return new_h, [new_h, new_c]
+
+
 #: class name (a family row's ``custom_cell``) -> class
 CELLS: dict[str, type] = {cls.__name__: cls for cls in (
     UGRNNCell, CoupledInputForgetGateLSTMCell, MinimalRNNCell, CFNCell, SRUCell, IntersectionRNNCell,
-    LayerNormBasicLSTMCell, LayerNormLSTMCell, ProjectionLSTMCell, NASCell, GLSTMCell)}
+    LayerNormBasicLSTMCell, LayerNormLSTMCell, ProjectionLSTMCell, NASCell, GLSTMCell, PhasedLSTMCell)}
 
 
 def make_cell(name: str, units: int, activation: str, spec_options: dict) -> StepCell:

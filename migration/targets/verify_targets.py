@@ -60,13 +60,14 @@ def block_inputs(batch: int, steps: int, depth: int, seed: int) -> tuple[np.ndar
 
 def original_outputs(original, loops, block: dict, x: np.ndarray, lengths: np.ndarray):
     """(outputs, lengths used, why not): the block in the original graph; outputs None when it cannot be run."""
+    from migration.graph.block_feeds import input_feeds
     from migration.graph.whole_model import locate
 
     try:
         where = locate(original, loops, block)
         if where.sequence_length is None:
             lengths = np.full_like(lengths, x.shape[1])  # the graph's block has no sequence_length: full length
-        feeds = {where.x: np.transpose(x, (1, 0, 2)) if where.time_major else x}
+        feeds = input_feeds(original, where, x)  # a nested input (PhasedLSTMCell's (time, x)): cut into its parts
         if where.sequence_length is not None:
             feeds[where.sequence_length] = lengths
         out = original.run(where.outputs, feeds)

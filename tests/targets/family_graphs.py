@@ -2,8 +2,8 @@
 says ``exact`` for the output targets (tests/targets/test_target_families.py walks the rows against it): standard
 layers/ops, and the custom steps (both layer-norm LSTMs, UGRNN, CIFG, MinimalRNN, CFN, SRU, IntersectionRNN with its
 input projection, LSTMCell with peepholes + num_proj + clips, LSTMBlockCell with peepholes + cell_clip, NASCell,
-GLSTMCell; a stack and bidirectional blocks of custom cells; a stack of DropoutWrapper cells whose keep_prob is
-live in the saved graph).
+GLSTMCell, PhasedLSTMCell on (time, x); a stack and bidirectional blocks of custom cells; DropoutWrapper blocks
+whose keep_prob is live in the saved graph).
 
 Blocks on one input ``x [batch, T, D]`` with a ragged ``length`` placeholder (the hand-written cell: a Python-unrolled
 loop over the full length, as seed 002 wrote it); seeded asymmetric weights in [-0.8, 0.8], biases included;
@@ -19,7 +19,7 @@ import numpy as np
 
 import legacy_rnn
 from legacy_rnn import (cifg_lstm, contrib, glstm, indrnn, intersection_rnn, layer_norm_lstm_contrib, minimal_rnn, nas,
-                        sru, tf, ugrnn, v1, weight_norm_lstm)
+                        phased_lstm, sru, tf, ugrnn, v1, weight_norm_lstm)
 
 T, D = 5, 3
 LENGTHS = np.array([T, 1, 3, 4, 2], np.int32)
@@ -71,11 +71,15 @@ def _cells():
             legacy_rnn.dropout_wrapper(legacy_rnn.lstm_cell(4, forget_bias=0.7), _keep(), _keep(), _keep(),
                                        variational_recurrent=True, input_size=D, dtype=tf.float32, seed=3),
             legacy_rnn.dropout_wrapper(legacy_rnn.gru_cell(3), _keep(), _keep(), seed=4)])),
+        # PhasedLSTMCell on (time, x): the first column of x is its time (periods in [0.5, 3], ratio_on 0.3-0.8)
+        "phased": ("phased", lambda: phased_lstm.phased_lstm_cell(4)),
         "dropoutcustom": ("dynamic", lambda: legacy_rnn.dropout_wrapper(ugrnn.ugrnn_cell(3), _keep(), _keep(), seed=5)),
     }
 
 
 BLOCKS = tuple(_cells())
+#: PhasedLSTMCell's time-gate variables: positive periods of the order of the time steps, open ratios that bite
+PHASED_RANGES = {"period": (0.5, 3.0), "phase": (0.0, 1.0), "ratio_on": (0.3, 0.8)}
 #: the keep probability of the "dropout" block's wrappers: a placeholder_with_default of this value (live dropout in
 #: the saved graph; the recorded reference session feeds 1.0, which is inference)
 KEEP = 0.75
@@ -92,6 +96,8 @@ def _block(how: str, make, x, length):
     if how == "bi":
         fw, bw = make()
         return legacy_rnn.bidirectional_dynamic_rnn(fw, bw, x, sequence_length=length, dtype=tf.float32)
+    if how == "phased":
+        return v1.nn.dynamic_rnn(make(), (x[..., :1], x[..., 1:]), sequence_length=length, dtype=tf.float32)
     if how == "fused":
         out, state = make()(tf.transpose(x, [1, 0, 2]), dtype=tf.float32, sequence_length=length)
         return tf.transpose(out, [1, 0, 2]), state
@@ -117,7 +123,9 @@ def build(directory, seed: int = 31) -> str:
         legacy_rnn.initialize(sess)
         rng = np.random.default_rng(seed)
         for var in v1.global_variables():
-            var.load(rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32), sess)
+            low, high = PHASED_RANGES.get(var.op.name.rsplit("/", 1)[-1], (-0.8, 0.8)) \
+                if var.op.name.startswith("phased/") else (-0.8, 0.8)
+            var.load(rng.uniform(low, high, var.shape.as_list()).astype(np.float32), sess)
         os.makedirs(directory, exist_ok=True)
         x_np = np.random.default_rng(seed + 1).normal(0, 1, (len(LENGTHS), T, D)).astype(np.float32)
         for name, values in sess.run(flat, {x: x_np, length: LENGTHS, keep: 1.0}).items():

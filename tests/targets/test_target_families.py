@@ -37,11 +37,12 @@ EXERCISED = {"handwritten": "hand", "basic_rnn": "basic_rnn", "basic_lstm": "bas
              "cudnn_compatible_gru": "cudnngru", "ind_rnn": "indrnn", "indy_gru": "indygru", "indy_lstm": "indylstm",
              "weight_norm_lstm": "weightnorm", "layer_norm_lstm": "lnbasic", "layer_norm_lstm_contrib": "lncontrib",
              "ugrnn": "ugrnn", "cifg_lstm": "cifg", "minimal_rnn": "minimal", "cfn": "cfn", "sru": "sru",
-             "intersection_rnn": "intersection", "nas": "nas", "glstm": "glstm"}
+             "intersection_rnn": "intersection", "nas": "nas", "glstm": "glstm",
+             "phased_lstm": "phased"}
 #: blocks of custom steps (keras3_cells in keras.layers.RNN, onnx_cells' Scan), incl. LSTMCell/LSTMBlockCell options
 CUSTOM_BLOCKS = ("lnbasic", "lncontrib", "ugrnn", "cifg", "minimal", "cfn", "sru", "intersection", "projlstm",
                  "peepblock", "customstack", "custombi", "nas", "glstm", "nasglstmbi",
-                 "dropoutcustom")
+                 "dropoutcustom", "phased")
 #: blocks the original graph cannot run on its own (an unrolled Python loop: no while loop to feed); convert
 #: compares their targets with the Keras 2 block and says so; this file compares them with the recorded session
 NO_LOOP = {"hand"}
@@ -232,6 +233,11 @@ def _keep_scaled(c):
     return dataclasses.replace(c, kernel=c.kernel / np.float32(family_graphs.KEEP))
 
 
+def _phase_dropped(c):
+    """PhasedLSTMCell's phase zeroed (the time gate read as mod(time, period))."""
+    return dataclasses.replace(c, weights=c.weights[:7] + (np.zeros_like(c.weights[7]),) + c.weights[8:])
+
+
 MUTATIONS = {"lnbasic": [_custom_unfolded, _custom_swapped], "lncontrib": [_custom_unfolded, _custom_swapped],
              "ugrnn": [_custom_unfolded, _custom_swapped], "cifg": [_custom_unfolded, _custom_swapped],
              "intersection": [_custom_unfolded, _custom_swapped], "minimal": [_custom_swapped],
@@ -243,7 +249,8 @@ MUTATIONS = {"lnbasic": [_custom_unfolded, _custom_swapped], "lncontrib": [_cust
              "indylstm": [_unfolded, _dense_recurrence], "grublockv2": [_swapped], "hand": [_swapped],
              "weightnorm": [_unfolded, _swapped], "nas": [_custom_swapped, _nas_no_bias, _no_projection],
              "glstm": [_custom_unfolded, _groups_swapped, _no_projection], "nasglstmbi": [_custom_swapped],
-             "dropout": [_swapped, _keep_scaled], "dropoutcustom": [_custom_swapped, _custom_unfolded]}
+             "dropout": [_swapped, _keep_scaled], "dropoutcustom": [_custom_swapped, _custom_unfolded],
+             "phased": [_custom_swapped, _phase_dropped]}
 
 
 @pytest.mark.parametrize("scope", sorted(MUTATIONS))
