@@ -67,7 +67,7 @@ def _cells():
         "nasglstmbi": ("bi", lambda: (nas.nas_cell(3), glstm.glstm_cell(4))),
         # DropoutWrapper around exported cells (the saved graph's keep_prob is live, 0.75): at inference the block
         # is the inner cells; a variational (input, state, output) wrapper over an LSTMCell, a plain one over a GRUCell
-        "dropout": ("dynamic", lambda: legacy_rnn.multi_rnn_cell([
+        "varwrap": ("dynamic", lambda: legacy_rnn.multi_rnn_cell([
             legacy_rnn.dropout_wrapper(legacy_rnn.lstm_cell(4, forget_bias=0.7), _keep(), _keep(), _keep(),
                                        variational_recurrent=True, input_size=D, dtype=tf.float32, seed=3),
             legacy_rnn.dropout_wrapper(legacy_rnn.gru_cell(3), _keep(), _keep(), seed=4)])),
@@ -80,7 +80,7 @@ def _cells():
 BLOCKS = tuple(_cells())
 #: PhasedLSTMCell's time-gate variables: positive periods of the order of the time steps, open ratios that bite
 PHASED_RANGES = {"period": (0.5, 3.0), "phase": (0.0, 1.0), "ratio_on": (0.3, 0.8)}
-#: the keep probability of the "dropout" block's wrappers: a placeholder_with_default of this value (live dropout in
+#: the keep probability of the DropoutWrapper blocks ("varwrap", "dropoutcustom"): a placeholder_with_default of this value (live dropout in
 #: the saved graph; the recorded reference session feeds 1.0, which is inference)
 KEEP = 0.75
 

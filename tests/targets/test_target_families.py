@@ -249,7 +249,7 @@ MUTATIONS = {"lnbasic": [_custom_unfolded, _custom_swapped], "lncontrib": [_cust
              "indylstm": [_unfolded, _dense_recurrence], "grublockv2": [_swapped], "hand": [_swapped],
              "weightnorm": [_unfolded, _swapped], "nas": [_custom_swapped, _nas_no_bias, _no_projection],
              "glstm": [_custom_unfolded, _groups_swapped, _no_projection], "nasglstmbi": [_custom_swapped],
-             "dropout": [_swapped, _keep_scaled], "dropoutcustom": [_custom_swapped, _custom_unfolded],
+             "varwrap": [_swapped, _keep_scaled], "dropoutcustom": [_custom_swapped, _custom_unfolded],
              "phased": [_custom_swapped, _phase_dropped]}
 
 
@@ -278,6 +278,21 @@ def test_negative_controls_fail_for_each_target(family_conversion, scope):
         if mutation is _custom_unfolded:
             assert all(c.custom in FORGET and c.spec.forget_bias != 0 for cs in cells.values() for c in cs)
         assert min(both(_each(cells, mutation))) > 1e-3, mutation.__name__
+
+
+def test_dropout_wrappers_are_checked_as_their_inner_cells(family_conversion):
+    """A plain DropoutWrapper (live keep_prob) is bypassed in the original graph, which is then the reference; the
+    variational one's noise (drawn once, outside the loop) is no dropout pattern the sandbox bypasses, so convert
+    says so and compares with the Keras 2 block (weaker; the recorded TF1 session above still checks the files)."""
+    _, _, manifest, by_scope = family_conversion
+    for target in EXPORT_TARGETS:
+        checks = manifest["targets"][target]["verification"]["checks"]
+        for scope, want in (("dropoutcustom", "original-graph"), ("varwrap", "keras2")):
+            mine = [c for c in checks if c["what"] == f"block {by_scope[scope]['name']}"]
+            assert mine and {c["reference"] for c in mine} == {want}, (scope, mine)
+            assert all(c["max_abs_diff"] <= TOL for c in mine)
+    note = [n for n in manifest["targets"]["notes"] if by_scope["varwrap"]["name"] in n]
+    assert note and "RandomUniform" in note[0] and "Keras 2 block" in note[0]
 
 
 def test_onnx_cudnn_reset_constant_is_load_bearing(family_conversion, monkeypatch):
