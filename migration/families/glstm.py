@@ -25,7 +25,7 @@ import numpy as np
 
 from migration.core.errors import ShapeError
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, act_or_none, refused
+from migration.families.row import Builder, Converter, Family, Layout, act_or_none, custom_export
 
 KERAS_CLASS = "modern_rnn.glstm:GLSTMCell"
 #: the most groups the recognizer looks for (``group0/kernel`` .. ``group{MAX_GROUPS-1}/kernel``)
@@ -132,9 +132,9 @@ FAMILY = Family(
     not_in_checkpoint={"forget_bias": "meta: not read for this family yet (1.0 assumed and listed; verify checks it)",
                        "activation": "meta: not read for this family yet (tanh assumed and listed)"},
     converter=Converter(_tf1_names, _keras_names, glstm_to_keras, lambda s, w, fb: glstm_to_tf1(s, w, fb), _shapes),
-    export=refused("not mapped yet: without num_proj and with tanh the step is a standard LSTM whose kernels are "
-                   "block-diagonal (one block per group; TF1's tanh(j) is fixed, so another activation is not), which "
-                   "would be exact for inference but is not written, and training it would fill the zero blocks"),
+    export=custom_export("GLSTMCell", "Split per group, MatMul, Add, Concat, Sigmoid, Tanh, Mul, the activation; the "
+                                      "groups' weights kept apart, so training does not fill off-diagonal blocks"),
+    custom_cell="GLSTMCell",
     legacy=Builder("legacy_rnn.glstm:glstm_cell", _builder_args(True)),
     targets={"keras2": Builder("modern_rnn.glstm:glstm_cell", _builder_args(False))},
     upgrade_homes={"tf.contrib.rnn.GLSTMCell": "legacy_rnn.glstm.GLSTMCell"},

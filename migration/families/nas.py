@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, custom_step
+from migration.families.row import Builder, Converter, Family, Layout, custom_export
 
 KERAS_CLASS = "modern_rnn.nas:NASCell"
 BLOCKS = 8
@@ -86,8 +86,9 @@ FAMILY = Family(
     not_in_checkpoint={},
     converter=Converter(_tf1_names, _keras_names, lambda s, w, d, fb: nas_to_keras(s, w),
                         lambda s, w, fb: nas_to_tf1(s, w), _shapes),
-    export=custom_step("the NAS cell's fixed tree of eight sigmoid/relu/tanh blocks (one block multiplies input "
-                       "and recurrent terms)"),
+    export=custom_export("NASCell", "MatMul, Add, Split, Sigmoid, Relu, Tanh, Mul; the bias and projection when "
+                                    "stored"),
+    custom_cell="NASCell",
     legacy=Builder("legacy_rnn.nas:nas_cell", _builder_args),
     targets={"keras2": Builder("modern_rnn.nas:nas_cell", _builder_args)},
     upgrade_homes={"tf.contrib.rnn.NASCell": "legacy_rnn.nas.NASCell"},

@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, custom_step
+from migration.families.row import Builder, Converter, Family, Layout, custom_export
 
 TF1_NAMES: tuple[str, ...] = ("mask_gates/kernel", "mask_gates/bias", "new_input/kernel", "new_input/bias",
                               "output_gate/kernel", "output_gate/bias", "period", "phase", "ratio_on")
@@ -77,7 +77,9 @@ FAMILY = Family(
     hyper={"leak": LEAK},
     not_in_checkpoint={"leak": f"meta: not read for this family yet ({LEAK} assumed and listed; verify checks it)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes, _keras_input_size),
-    export=custom_step("the Phased LSTM time gate (k from mod(time - phase, period), the ratio_on and the leak)"),
+    export=custom_export("PhasedLSTMCell", "Split of the time column, Concat, MatMul, Add, Sigmoid, Tanh, Mul, Sub, "
+                                           "Div, Mod with TF's floor-mod sign fix, Less, Where; leak 0.001"),
+    custom_cell="PhasedLSTMCell",
     legacy=Builder("legacy_rnn.phased_lstm:phased_lstm_cell", lambda s, d, scope: ((s.units,), {"leak": LEAK})),
     targets={"keras2": Builder("modern_rnn.phased_lstm:phased_lstm_cell",
                                lambda s, d, scope: ((s.units,), {"leak": LEAK}))},

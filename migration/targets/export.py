@@ -16,6 +16,7 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.targets import EXPORT_TARGETS, keras3, onnx_export
+from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.verify_targets import TOLERANCE, WholeCase, original_outputs, summary, verify_blocks
 from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
 from migration.targets.weights import TargetRefused, block_cells, check_block
@@ -40,11 +41,12 @@ def requested(targets: Optional[Sequence[str]]) -> list[str]:
     return out
 
 
-def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any]) -> None:
+def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: Sequence[Any] = ()) -> None:
     """Raise :class:`TargetRefused` (exit 2) before any conversion work when a requested target cannot take a block
     of the checkpoint (``blocks``: the inspection's blocks: ``name``, ``wrapper``, ``directions`` of cells with
-    ``path`` and ``spec``); :func:`export_targets` checks the written blocks again."""
-    if targets and not blocks:
+    ``path`` and ``spec``; ConvLSTMCell blocks (``conv_blocks``) every target takes); :func:`export_targets` checks
+    the written blocks again."""
+    if targets and not blocks and not conv_blocks:
         raise TargetRefused(f"--target {' --target '.join(targets)}: the checkpoint has no RNN block to export (only "
                             "RNN blocks are exported to these targets yet); convert without --target.")
     for block in blocks:
@@ -167,6 +169,7 @@ def graph_reference(tmp: str, meta_path: Optional[str], reader, shadows: dict, n
         return keras2(block, x, lengths), lengths, "keras2"
 
     reference.original = original  # type: ignore[attr-defined]
+    reference.loops = lambda: (original(), state["loops"])[1]  # type: ignore[attr-defined]
     return reference
 
 
@@ -177,7 +180,8 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     ``tmp``); return the manifest's ``targets`` entry. Raises :class:`TargetRefused` before writing anything when a
     block cannot be exported exactly."""
     blocks = manifest.get("blocks") or []
-    if not blocks:
+    conv_entries = manifest.get("conv_blocks") or []
+    if not blocks and not conv_entries:
         raise TargetRefused(f"--target {' --target '.join(targets)}: the checkpoint has no RNN block to export (only "
                             "RNN blocks are exported to these targets yet); convert without --target.")
     for block in blocks:
@@ -189,13 +193,15 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
         for target, (rel, model) in write_block_targets(targets, tmp, block, read_weight).items():
             files[target][block["name"]] = rel
             built[target][block["name"]] = model
+    conv_files = write_conv_targets(targets, tmp, conv_entries, read_weight)
     notes: list[str] = []
     whole = write_whole_targets(targets, tmp, manifest["model"], built, notes) if manifest.get("model") else {}
-    not_exported = [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq", "conv_blocks")
+    not_exported = [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq")
                     for entry in (manifest.get(what) or [])]
     entry: dict[str, Any] = {}
     for target in targets:
-        entry[target] = {"blocks": [{"name": name, "file": rel} for name, rel in files[target].items()],
+        entry[target] = {"blocks": [{"name": name, "file": rel} for name, rel in files[target].items()]
+                         + [{"name": name, "file": rel, "conv": True} for name, rel in conv_files[target].items()],
                          "load": LOADING[target],
                          "not_exported": not_exported + ([] if target in whole or not manifest.get("model")
                                                          else ["the whole model (model.keras)"])}
@@ -212,7 +218,9 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
             expected = [np.asarray(a) for a in reference.original().run(first["outputs"], feeds)]
             case = WholeCase({t: w["file"] for t, w in whole.items()}, first["inputs"], first["model_inputs"],
                              first["outputs"], feeds, expected)
-        checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case)
+        original = (lambda: (reference.original(), reference.loops())) if meta_path is not None else None
+        cases = conv_cases(conv_entries, conv_files, tmp, original, notes)
+        checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases)
         result = summary(checks, notes + run_notes, TOLERANCE)
         for target in targets:
             entry[target]["verification"] = result.get(target, {"ok": False, "checks": []})

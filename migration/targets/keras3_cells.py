@@ -279,13 +279,123 @@ class ProjectionLSTMCell(StepCell):
         return new_m, [new_m, new_c]
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class NASCell(StepCell):
+    """``tf.contrib.rnn.NASCell``: ``x_0..x_7 = split(x K, 8)``, ``m_0..m_7 = split(m R [+ b], 8)``;
+    ``c' = tanh(tanh(s(x0 + m0) relu(x1 + m1)) + c) tanh(s(x2 + m2) + relu(x3 m3))``;
+    ``m' = tanh(c' tanh(tanh(tanh(x4 + m4) s(x5 + m5)) + s(tanh(x6 + m6) + s(x7 + m7))))`` [``m' P``]. States
+    ``[m, c]``; no activation option (TF 1.15's tree is fixed)."""
+
+    SPEC_OPTIONS = ("num_proj", "use_bias")
+
+    def state_sizes(self):
+        return (self.options.get("num_proj") or self.units, self.units)
+
+    def weight_shapes(self, depth):
+        u, r = self.units, self.state_sizes()[0]
+        shapes = [("kernel", (depth, 8 * u)), ("recurrent_kernel", (r, 8 * u))]
+        if self.options.get("use_bias"):
+            shapes.append(("bias", (8 * u,)))
+        if self.options.get("num_proj"):
+            shapes.append(("projection_weights", (u, self.options["num_proj"])))
+        return shapes
+
+    def step(self, x, states):
+        m_prev, c_prev = states
+        recurrent = ops.matmul(m_prev, self.w["recurrent_kernel"])
+        if self.options.get("use_bias"):
+            recurrent = recurrent + self.w["bias"]
+        xs, ms = _split(ops.matmul(x, self.w["kernel"]), 8), _split(recurrent, 8)
+        sig, relu, tanh = ops.sigmoid, ops.relu, ops.tanh
+        first = [sig(xs[0] + ms[0]), relu(xs[1] + ms[1]), sig(xs[2] + ms[2]), relu(xs[3] * ms[3]),
+                 tanh(xs[4] + ms[4]), sig(xs[5] + ms[5]), tanh(xs[6] + ms[6]), sig(xs[7] + ms[7])]
+        new_c = tanh(tanh(first[0] * first[1]) + c_prev) * tanh(first[2] + first[3])
+        new_m = tanh(new_c * tanh(tanh(first[4] * first[5]) + sig(first[6] + first[7])))
+        if self.options.get("num_proj"):
+            new_m = ops.matmul(new_m, self.w["projection_weights"])
+        return new_m, [new_m, new_c]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GLSTMCell(StepCell):
+    """``tf.contrib.rnn.GLSTMCell`` with G groups (Keras 2 arrays: ``kernel [D, 4U/G]`` and ``recurrent_kernel
+    [R, 4U/G]`` stacking the groups' row blocks, ``bias [4U]`` in TF1's gate order i, j, f, o with forget_bias
+    folded): group g computes ``x_g K_g + m_g R_g`` on its slices and splits it into i, j, f, o; each gate is the
+    groups' blocks concatenated plus its bias; ``c' = s(f) c + s(i) tanh(j)`` (tanh fixed), ``m' = s(o) act(c')``
+    [``m' P``]. States ``[m, c]``."""
+
+    SPEC_OPTIONS = ("num_proj", "number_of_groups")
+
+    def state_sizes(self):
+        return (self.options.get("num_proj") or self.units, self.units)
+
+    def weight_shapes(self, depth):
+        u, r, groups = self.units, self.state_sizes()[0], int(self.options.get("number_of_groups") or 1)
+        shapes = [("kernel", (depth, 4 * u // groups)), ("recurrent_kernel", (r, 4 * u // groups)), ("bias", (4 * u,))]
+        if self.options.get("num_proj"):
+            shapes.append(("projection_kernel", (u, self.options["num_proj"])))
+        return shapes
+
+    def step(self, x, states):
+        m_prev, c_prev = states
+        groups = int(self.options.get("number_of_groups") or 1)
+        parts = zip(_split(x, groups), _split(m_prev, groups), ops.split(self.w["kernel"], groups, axis=0),
+                    ops.split(self.w["recurrent_kernel"], groups, axis=0))
+        blocks = [_split(ops.matmul(xg, kg) + ops.matmul(mg, rg), 4) for xg, mg, kg, rg in parts]
+        z = ops.concatenate([ops.concatenate([b[gate] for b in blocks], axis=-1) for gate in range(4)], axis=-1)
+        i, j, f, o = _split(z + self.w["bias"], 4)
+        new_c = ops.sigmoid(f) * c_prev + ops.sigmoid(i) * ops.tanh(j)
+        new_m = ops.sigmoid(o) * self.activation(new_c)
+        if self.options.get("num_proj"):
+            new_m = ops.matmul(new_m, self.w["projection_kernel"])
+        return new_m, [new_m, new_c]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PhasedLSTMCell(StepCell):
+    """``tf.contrib.rnn.PhasedLSTMCell`` (no peepholes) on ``[time, x]`` inputs (time first, as the Keras 2 twin):
+    ``i, f = s([x, h] K_m + b_m)``, ``j = tanh([x, h] K_n + b_n)``, ``c1 = f c + i j``, ``h1 = tanh(c1) s([x, h] K_o +
+    b_o)``; the time gate ``r = floormod(time - phase, period) / period``, ``k = 2r / ratio_on`` below half the open
+    ratio, ``2 - 2r / ratio_on`` below it, ``leak * r`` after; ``c' = k c1 + (1 - k) c``, ``h' = k h1 + (1 - k) h``.
+    States ``[h, c]``; ``leak`` TF 1.15's default (the family row's assumption, checked against the graph)."""
+
+    SPEC_OPTIONS = ("leak",)
+
+    def state_sizes(self):
+        return (self.units, self.units)
+
+    def weight_shapes(self, depth):
+        u, rows = self.units, depth - 1 + self.units
+        return [("mask_gates_kernel", (rows, 2 * u)), ("mask_gates_bias", (2 * u,)), ("new_input_kernel", (rows, u)),
+                ("new_input_bias", (u,)), ("output_gate_kernel", (rows, u)), ("output_gate_bias", (u,)),
+                ("period", (u,)), ("phase", (u,)), ("ratio_on", (u,))]
+
+    def step(self, x, states):
+        h, c = states
+        w = self.w
+        time, xh = x[:, :1], ops.concatenate([x[:, 1:], h], axis=-1)
+        i, f = _split(ops.sigmoid(ops.matmul(xh, w["mask_gates_kernel"]) + w["mask_gates_bias"]), 2)
+        c1 = c * f + i * ops.tanh(ops.matmul(xh, w["new_input_kernel"]) + w["new_input_bias"])
+        h1 = ops.tanh(c1) * ops.sigmoid(ops.matmul(xh, w["output_gate_kernel"]) + w["output_gate_bias"])
+        shifted = time - w["phase"]
+        ratio = ((ops.mod(shifted, w["period"]) - shifted) + shifted) / w["period"]  # TF1's _mod, rounding included
+        k_up = 2.0 * ratio / w["ratio_on"]
+        k = ops.where(ratio < w["ratio_on"], 2.0 - k_up, float(self.options.get("leak", 0.001)) * ratio)
+        k = ops.where(ratio < 0.5 * w["ratio_on"], k_up, k)
+        new_c = k * c1 + (1.0 - k) * c
+        new_h = k * h1 + (1.0 - k) * h
+        return new_h, [new_h, new_c]
+
+
 #: class name (a family row's ``custom_cell``) -> class
 CELLS: dict[str, type] = {cls.__name__: cls for cls in (
     UGRNNCell, CoupledInputForgetGateLSTMCell, MinimalRNNCell, CFNCell, SRUCell, IntersectionRNNCell,
-    LayerNormBasicLSTMCell, LayerNormLSTMCell, ProjectionLSTMCell)}
+    LayerNormBasicLSTMCell, LayerNormLSTMCell, ProjectionLSTMCell, NASCell, GLSTMCell, PhasedLSTMCell)}
 
 
 def make_cell(name: str, units: int, activation: str, spec_options: dict) -> StepCell:
-    """The cell ``name`` of :data:`CELLS` (``spec_options``: any CellSpec fields; the cell takes its own)."""
+    """The cell ``name`` of :data:`CELLS` (``spec_options``: any CellSpec fields, the kind's own ``options`` among
+    them, e.g. NASCell's ``use_bias``; the cell takes its own)."""
     cls = CELLS[name]
-    return cls(units, activation=activation, **{k: v for k, v in spec_options.items() if k in cls.SPEC_OPTIONS})
+    flat = {**spec_options, **(spec_options.get("options") or {})}
+    return cls(units, activation=activation, **{k: v for k, v in flat.items() if k in cls.SPEC_OPTIONS})

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from migration.targets.onnx_graph import Graph
+from migration.families.phased_lstm import LEAK as PHASED_LEAK
 from migration.targets.weights import ACTIVATIONS, TargetCell
 
 #: contrib ``layers.layer_norm``'s variance epsilon (TF 1.15)
@@ -158,11 +159,82 @@ def projection_lstm(s: Step, x: str, states: list[str]):
     return new_m, [new_m, new_c]
 
 
+def nas(s: Step, x: str, states: list[str]):
+    m, c = states
+    spec, weights = s.cell.spec, list(s.cell.weights)
+    k, r = weights[:2]
+    bias = weights[2] if spec.option("use_bias", False) else None
+    xs, ms = s.gates(s.affine((x, k)), 8), s.gates(s.affine((m, r), bias=bias), 8)
+
+    def add(a: str, b: str) -> str:
+        return s.op("Add", a, b)
+
+    first = [s.sig(add(xs[0], ms[0])), s.op("Relu", add(xs[1], ms[1])), s.sig(add(xs[2], ms[2])),
+             s.op("Relu", s.op("Mul", xs[3], ms[3])), s.op("Tanh", add(xs[4], ms[4])), s.sig(add(xs[5], ms[5])),
+             s.op("Tanh", add(xs[6], ms[6])), s.sig(add(xs[7], ms[7]))]
+    new_c = s.op("Mul", s.op("Tanh", add(s.op("Tanh", s.op("Mul", first[0], first[1])), c)),
+                 s.op("Tanh", add(first[2], first[3])))
+    inner = add(s.op("Tanh", s.op("Mul", first[4], first[5])), s.sig(add(first[6], first[7])))
+    new_m = s.op("Tanh", s.op("Mul", new_c, s.op("Tanh", inner)))
+    if spec.num_proj:
+        new_m = s.affine((new_m, weights[-1]))
+    return new_m, [new_m, new_c]
+
+
+def glstm(s: Step, x: str, states: list[str]):
+    m, c = states
+    spec, weights = s.cell.spec, list(s.cell.weights)
+    groups = int(spec.option("number_of_groups", 1))  # type: ignore[call-overload]
+    k, r, b = weights[:3]
+    xs = s.split(x, [k.shape[0] // groups] * groups) if groups > 1 else [x]
+    ms = s.split(m, [r.shape[0] // groups] * groups) if groups > 1 else [m]
+    blocks = [s.split(s.affine((xg, kg), (mg, rg)), [s.units // groups] * 4)
+              for xg, mg, kg, rg in zip(xs, ms, np.split(k, groups), np.split(r, groups))]
+    gates = [s.op("Concat", *[blk[gate] for blk in blocks], axis=-1) if groups > 1 else blocks[0][gate]
+             for gate in range(4)]
+    i, j, f, o = (s.op("Add", gate, s.w("b", bias)) for gate, bias in zip(gates, np.split(b, 4)))
+    new_c = s.op("Add", s.op("Mul", s.sig(f), c), s.op("Mul", s.sig(i), s.op("Tanh", j)))
+    new_m = s.op("Mul", s.sig(o), s.act(new_c))
+    if spec.num_proj:
+        new_m = s.affine((new_m, weights[3]))
+    return new_m, [new_m, new_c]
+
+
+def _floormod(s: Step, a: str, b: str) -> str:
+    """TF's float ``floormod``: ``fmod``, plus ``b`` when the remainder is non-zero and its sign is not ``b``'s."""
+    r = s.op("Mod", a, b, fmod=1)
+    zero = s.g.const("zero", np.float32(0.0))
+    sign_differs = s.op("Xor", s.op("Less", r, zero), s.op("Less", b, zero))
+    adjust = s.op("And", s.op("Not", s.op("Equal", r, zero)), sign_differs)
+    return s.op("Where", adjust, s.op("Add", r, b), r)
+
+
+def phased_lstm(s: Step, x: str, states: list[str]):
+    h, c = states
+    mk, mb, nk, nb, ok, ob, period, phase, ratio_on = s.cell.weights
+    leak = float(dict(s.cell.spec.options).get("leak", PHASED_LEAK))
+    time, x_only = s.split(x, [1, mk.shape[0] - s.units])
+    xh = s.op("Concat", x_only, h, axis=-1)
+    i, f = s.gates(s.sig(s.affine((xh, mk), bias=mb)), 2)
+    c1 = s.op("Add", s.op("Mul", c, f), s.op("Mul", i, s.op("Tanh", s.affine((xh, nk), bias=nb))))
+    h1 = s.op("Mul", s.op("Tanh", c1), s.sig(s.affine((xh, ok), bias=ob)))
+    period_t, ratio_t = s.w("period", period), s.w("ratio_on", ratio_on)
+    shifted = s.op("Sub", time, s.w("phase", phase))  # TF1's _mod: (floormod(a, b) - a) + a, rounding included
+    ratio = s.op("Div", s.op("Add", s.op("Sub", _floormod(s, shifted, period_t), shifted), shifted), period_t)
+    k_up = s.op("Div", s.op("Mul", s.g.const("two", np.float32(2.0)), ratio), ratio_t)
+    k = s.op("Where", s.op("Less", ratio, ratio_t), s.op("Sub", s.g.const("two", np.float32(2.0)), k_up),
+             s.op("Mul", s.g.const("leak", np.float32(leak)), ratio))
+    k = s.op("Where", s.op("Less", ratio, s.op("Mul", s.g.const("half", np.float32(0.5)), ratio_t)), k_up, k)
+    new_h = s.mix(k, h1, h)
+    return new_h, [new_h, s.mix(k, c1, c)]
+
+
 #: custom step name (a family row's ``custom_cell``, as :data:`migration.targets.keras3_cells.CELLS`) -> body builder
 STEPS: dict[str, Callable] = {
     "UGRNNCell": ugrnn, "CoupledInputForgetGateLSTMCell": cifg_lstm, "MinimalRNNCell": minimal_rnn, "CFNCell": cfn,
     "SRUCell": sru, "IntersectionRNNCell": intersection_rnn, "LayerNormBasicLSTMCell": layer_norm_lstm,
-    "LayerNormLSTMCell": layer_norm_lstm, "ProjectionLSTMCell": projection_lstm}
+    "LayerNormLSTMCell": layer_norm_lstm, "ProjectionLSTMCell": projection_lstm, "NASCell": nas, "GLSTMCell": glstm,
+    "PhasedLSTMCell": phased_lstm}
 
 
 def _state_sizes(cell: TargetCell) -> list[int]:

@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -60,13 +60,14 @@ def block_inputs(batch: int, steps: int, depth: int, seed: int) -> tuple[np.ndar
 
 def original_outputs(original, loops, block: dict, x: np.ndarray, lengths: np.ndarray):
     """(outputs, lengths used, why not): the block in the original graph; outputs None when it cannot be run."""
+    from migration.graph.block_feeds import input_feeds
     from migration.graph.whole_model import locate
 
     try:
         where = locate(original, loops, block)
         if where.sequence_length is None:
             lengths = np.full_like(lengths, x.shape[1])  # the graph's block has no sequence_length: full length
-        feeds = {where.x: np.transpose(x, (1, 0, 2)) if where.time_major else x}
+        feeds = input_feeds(original, where, x)  # a nested input (PhasedLSTMCell's (time, x)): cut into its parts
         if where.sequence_length is not None:
             feeds[where.sequence_length] = lengths
         out = original.run(where.outputs, feeds)
@@ -80,6 +81,8 @@ def original_outputs(original, loops, block: dict, x: np.ndarray, lengths: np.nd
 
 
 def _what(block: dict) -> str:
+    if block.get("what"):
+        return block["what"]
     return block["name"] if block["name"] == "whole model" else f"block {block['name']}"
 
 
@@ -158,9 +161,11 @@ class WholeCase:
 def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir: str,
                   reference: Callable[[int, dict, np.ndarray, np.ndarray], tuple[list, np.ndarray, str]],
                   batch: int = 4, steps: int = 6, seed: int = 0,
-                  whole: Optional[WholeCase] = None) -> tuple[list[TargetCheck], list[str]]:
+                  whole: Optional[WholeCase] = None, cases: Sequence[tuple] = ()) -> tuple[list[TargetCheck], list[str]]:
     """Check every target file of every block (and of the whole model). ``files``: target -> block name -> file
-    relative to ``out_dir``; ``reference(k, block, x, lengths)`` -> (expected outputs, lengths used, reference)."""
+    relative to ``out_dir``; ``reference(k, block, x, lengths)`` -> (expected outputs, lengths used, reference);
+    ``cases``: more blocks with their own inputs and reference (ConvLSTM blocks,
+    :func:`migration.targets.conv_export.conv_cases`): (block, x, lengths, expected, reference, target -> file)."""
     from migration.targets import keras3, onnx_export
 
     checks: list[TargetCheck] = []
@@ -180,6 +185,16 @@ def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir:
             jax_cases.append((block, ref, expected))
         if "onnx" in files:
             sess = onnx_export.session(os.path.join(out_dir, files["onnx"][block["name"]]))
+            checks += compare("onnx", "onnxruntime", block, ref, expected, onnx_export.run_block(sess, x, lengths))
+    for block, x, lengths, expected, ref, case_files in cases:
+        if "keras3" in case_files:
+            path = os.path.join(out_dir, case_files["keras3"])
+            checks += compare("keras3", "tensorflow", block, ref, expected,
+                              [np.asarray(o) for o in keras3.load_block(path)([x, lengths], training=False)])
+            jax_jobs.append((path, [x, lengths]))
+            jax_cases.append((block, ref, expected))
+        if "onnx" in case_files:
+            sess = onnx_export.session(os.path.join(out_dir, case_files["onnx"]))
             checks += compare("onnx", "onnxruntime", block, ref, expected, onnx_export.run_block(sess, x, lengths))
     if whole is not None:
         fake = {"name": "whole model", "outputs": whole.outputs}

@@ -1,8 +1,9 @@
 """One real TF1 checkpoint (tf.compat.v1.train.Saver, with its .meta) holding one block per cell family whose row
 says ``exact`` for the output targets (tests/targets/test_target_families.py walks the rows against it): standard
 layers/ops, and the custom steps (both layer-norm LSTMs, UGRNN, CIFG, MinimalRNN, CFN, SRU, IntersectionRNN with its
-input projection, LSTMCell with peepholes + num_proj + clips, LSTMBlockCell with peepholes + cell_clip; a stack and a
-bidirectional block of custom cells).
+input projection, LSTMCell with peepholes + num_proj + clips, LSTMBlockCell with peepholes + cell_clip, NASCell,
+GLSTMCell, PhasedLSTMCell on (time, x); a stack and bidirectional blocks of custom cells; DropoutWrapper blocks
+whose keep_prob is live in the saved graph).
 
 Blocks on one input ``x [batch, T, D]`` with a ragged ``length`` placeholder (the hand-written cell: a Python-unrolled
 loop over the full length, as seed 002 wrote it); seeded asymmetric weights in [-0.8, 0.8], biases included;
@@ -17,8 +18,8 @@ import os
 import numpy as np
 
 import legacy_rnn
-from legacy_rnn import (cifg_lstm, contrib, indrnn, intersection_rnn, layer_norm_lstm_contrib, minimal_rnn, sru, tf,
-                        ugrnn, v1, weight_norm_lstm)
+from legacy_rnn import (cifg_lstm, contrib, glstm, indrnn, intersection_rnn, layer_norm_lstm_contrib, minimal_rnn, nas,
+                        phased_lstm, sru, tf, ugrnn, v1, weight_norm_lstm)
 
 T, D = 5, 3
 LENGTHS = np.array([T, 1, 3, 4, 2], np.int32)
@@ -59,10 +60,33 @@ def _cells():
         "customstack": ("dynamic", lambda: legacy_rnn.multi_rnn_cell([cifg_lstm.cifg_lstm_cell(3),
                                                                       contrib.layer_norm_basic_lstm_cell(4)])),
         "custombi": ("bi", lambda: (intersection_rnn.intersection_rnn_cell(3), minimal_rnn.minimal_rnn_cell(4))),
+        # NASCell with its bias and projection; GLSTMCell of 3 groups (D = 3) with a projection (forget_bias: the
+        # row assumes TF1's 1.0, not read from the .meta yet); a bidirectional block of the plain variants
+        "nas": ("dynamic", lambda: nas.nas_cell(4, num_proj=3, use_bias=True)),
+        "glstm": ("dynamic", lambda: glstm.glstm_cell(6, number_of_groups=3, num_proj=3)),
+        "nasglstmbi": ("bi", lambda: (nas.nas_cell(3), glstm.glstm_cell(4))),
+        # DropoutWrapper around exported cells (the saved graph's keep_prob is live, 0.75): at inference the block
+        # is the inner cells; a variational (input, state, output) wrapper over an LSTMCell, a plain one over a GRUCell
+        "varwrap": ("dynamic", lambda: legacy_rnn.multi_rnn_cell([
+            legacy_rnn.dropout_wrapper(legacy_rnn.lstm_cell(4, forget_bias=0.7), _keep(), _keep(), _keep(),
+                                       variational_recurrent=True, input_size=D, dtype=tf.float32, seed=3),
+            legacy_rnn.dropout_wrapper(legacy_rnn.gru_cell(3), _keep(), _keep(), seed=4)])),
+        # PhasedLSTMCell on (time, x): the first column of x is its time (periods in [0.5, 3], ratio_on 0.3-0.8)
+        "phased": ("phased", lambda: phased_lstm.phased_lstm_cell(4)),
+        "dropoutcustom": ("dynamic", lambda: legacy_rnn.dropout_wrapper(ugrnn.ugrnn_cell(3), _keep(), _keep(), seed=5)),
     }
 
 
 BLOCKS = tuple(_cells())
+#: PhasedLSTMCell's time-gate variables: positive periods of the order of the time steps, open ratios that bite
+PHASED_RANGES = {"period": (0.5, 3.0), "phase": (0.0, 1.0), "ratio_on": (0.3, 0.8)}
+#: the keep probability of the DropoutWrapper blocks ("varwrap", "dropoutcustom"): a placeholder_with_default of this value (live dropout in
+#: the saved graph; the recorded reference session feeds 1.0, which is inference)
+KEEP = 0.75
+
+
+def _keep():
+    return v1.get_default_graph().get_tensor_by_name("keep_prob:0")
 
 
 def _block(how: str, make, x, length):
@@ -72,6 +96,8 @@ def _block(how: str, make, x, length):
     if how == "bi":
         fw, bw = make()
         return legacy_rnn.bidirectional_dynamic_rnn(fw, bw, x, sequence_length=length, dtype=tf.float32)
+    if how == "phased":
+        return v1.nn.dynamic_rnn(make(), (x[..., :1], x[..., 1:]), sequence_length=length, dtype=tf.float32)
     if how == "fused":
         out, state = make()(tf.transpose(x, [1, 0, 2]), dtype=tf.float32, sequence_length=length)
         return tf.transpose(out, [1, 0, 2]), state
@@ -88,6 +114,7 @@ def build(directory, seed: int = 31) -> str:
     with legacy_rnn.new_graph(seed) as graph:
         x = v1.placeholder(tf.float32, [None, T, D], name="x")
         length = v1.placeholder(tf.int32, [None], name="length")
+        keep = v1.placeholder_with_default(np.float32(KEEP), [], name="keep_prob")
         flat = {}
         for name, (how, make) in _cells().items():
             with v1.variable_scope(name):
@@ -96,10 +123,12 @@ def build(directory, seed: int = 31) -> str:
         legacy_rnn.initialize(sess)
         rng = np.random.default_rng(seed)
         for var in v1.global_variables():
-            var.load(rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32), sess)
+            low, high = PHASED_RANGES.get(var.op.name.rsplit("/", 1)[-1], (-0.8, 0.8)) \
+                if var.op.name.startswith("phased/") else (-0.8, 0.8)
+            var.load(rng.uniform(low, high, var.shape.as_list()).astype(np.float32), sess)
         os.makedirs(directory, exist_ok=True)
         x_np = np.random.default_rng(seed + 1).normal(0, 1, (len(LENGTHS), T, D)).astype(np.float32)
-        for name, values in sess.run(flat, {x: x_np, length: LENGTHS}).items():
+        for name, values in sess.run(flat, {x: x_np, length: LENGTHS, keep: 1.0}).items():
             lengths = np.full_like(LENGTHS, T) if _cells()[name][0] == "handwritten" else LENGTHS
             np.savez(os.path.join(str(directory), f"ref_{name}.npz"), x=x_np, lengths=lengths,
                      **{f"out{k}": v for k, v in enumerate(values)})

@@ -37,10 +37,12 @@ EXERCISED = {"handwritten": "hand", "basic_rnn": "basic_rnn", "basic_lstm": "bas
              "cudnn_compatible_gru": "cudnngru", "ind_rnn": "indrnn", "indy_gru": "indygru", "indy_lstm": "indylstm",
              "weight_norm_lstm": "weightnorm", "layer_norm_lstm": "lnbasic", "layer_norm_lstm_contrib": "lncontrib",
              "ugrnn": "ugrnn", "cifg_lstm": "cifg", "minimal_rnn": "minimal", "cfn": "cfn", "sru": "sru",
-             "intersection_rnn": "intersection"}
+             "intersection_rnn": "intersection", "nas": "nas", "glstm": "glstm",
+             "phased_lstm": "phased"}
 #: blocks of custom steps (keras3_cells in keras.layers.RNN, onnx_cells' Scan), incl. LSTMCell/LSTMBlockCell options
 CUSTOM_BLOCKS = ("lnbasic", "lncontrib", "ugrnn", "cifg", "minimal", "cfn", "sru", "intersection", "projlstm",
-                 "peepblock", "customstack", "custombi")
+                 "peepblock", "customstack", "custombi", "nas", "glstm", "nasglstmbi",
+                 "dropoutcustom", "phased")
 #: blocks the original graph cannot run on its own (an unrolled Python loop: no while loop to feed); convert
 #: compares their targets with the Keras 2 block and says so; this file compares them with the recorded session
 NO_LOOP = {"hand"}
@@ -162,7 +164,8 @@ def _dense_recurrence(c):
 
 #: custom step -> (index of the weight the forget_bias is folded into, its gate blocks)
 FORGET = {"UGRNNCell": (2, [0]), "CoupledInputForgetGateLSTMCell": (2, [1]), "IntersectionRNNCell": (4, [0, 2]),
-          "LayerNormBasicLSTMCell": (3, [1]), "LayerNormLSTMCell": (3, [1]), "ProjectionLSTMCell": (2, [1])}
+          "LayerNormBasicLSTMCell": (3, [1]), "LayerNormLSTMCell": (3, [1]), "ProjectionLSTMCell": (2, [1]),
+          "GLSTMCell": (2, [2])}
 
 
 def _custom_unfolded(c):
@@ -201,6 +204,40 @@ def _no_peepholes(c):
                                + c.weights[6:])
 
 
+def _nas_no_bias(c):
+    """NASCell's stored bias dropped (the row reads use_bias from whether ``bias`` is stored)."""
+    assert c.spec.option("use_bias")
+    return dataclasses.replace(c, weights=c.weights[:2] + (np.zeros_like(c.weights[2]),) + c.weights[3:])
+
+
+def _no_projection(c):
+    """The projection replaced by its first P rows' identity (a projection read as a plain slice of m)."""
+    assert c.spec.num_proj
+    eye = np.eye(*c.weights[-1].shape, dtype=np.float32)
+    return dataclasses.replace(c, weights=c.weights[:-1] + (eye,))
+
+
+def _groups_swapped(c):
+    """GLSTMCell's first two groups' row blocks swapped in kernel and recurrent_kernel (a group order mix-up)."""
+    groups = int(c.spec.option("number_of_groups", 1))
+    assert groups >= 2
+
+    def swap(a):
+        blocks = np.split(a, groups)
+        return np.concatenate([blocks[1], blocks[0]] + blocks[2:])
+    return dataclasses.replace(c, weights=(swap(c.weights[0]), swap(c.weights[1])) + c.weights[2:])
+
+
+def _keep_scaled(c):
+    """Inverted dropout's survivor scaling (1 / keep_prob) left on the inputs: the wrapper not taken as identity."""
+    return dataclasses.replace(c, kernel=c.kernel / np.float32(family_graphs.KEEP))
+
+
+def _phase_dropped(c):
+    """PhasedLSTMCell's phase zeroed (the time gate read as mod(time, period))."""
+    return dataclasses.replace(c, weights=c.weights[:7] + (np.zeros_like(c.weights[7]),) + c.weights[8:])
+
+
 MUTATIONS = {"lnbasic": [_custom_unfolded, _custom_swapped], "lncontrib": [_custom_unfolded, _custom_swapped],
              "ugrnn": [_custom_unfolded, _custom_swapped], "cifg": [_custom_unfolded, _custom_swapped],
              "intersection": [_custom_unfolded, _custom_swapped], "minimal": [_custom_swapped],
@@ -210,7 +247,10 @@ MUTATIONS = {"lnbasic": [_custom_unfolded, _custom_swapped], "lncontrib": [_cust
              "lstmblock": [_unfolded, _swapped], "fused": [_unfolded, _swapped], "cudnngru": [_merged_rows, _swapped],
              "indrnn": [_dense_recurrence, _swapped], "indygru": [_dense_recurrence, _swapped],
              "indylstm": [_unfolded, _dense_recurrence], "grublockv2": [_swapped], "hand": [_swapped],
-             "weightnorm": [_unfolded, _swapped]}
+             "weightnorm": [_unfolded, _swapped], "nas": [_custom_swapped, _nas_no_bias, _no_projection],
+             "glstm": [_custom_unfolded, _groups_swapped, _no_projection], "nasglstmbi": [_custom_swapped],
+             "varwrap": [_swapped, _keep_scaled], "dropoutcustom": [_custom_swapped, _custom_unfolded],
+             "phased": [_custom_swapped, _phase_dropped]}
 
 
 @pytest.mark.parametrize("scope", sorted(MUTATIONS))
@@ -238,6 +278,21 @@ def test_negative_controls_fail_for_each_target(family_conversion, scope):
         if mutation is _custom_unfolded:
             assert all(c.custom in FORGET and c.spec.forget_bias != 0 for cs in cells.values() for c in cs)
         assert min(both(_each(cells, mutation))) > 1e-3, mutation.__name__
+
+
+def test_dropout_wrappers_are_checked_as_their_inner_cells(family_conversion):
+    """A plain DropoutWrapper (live keep_prob) is bypassed in the original graph, which is then the reference; the
+    variational one's noise (drawn once, outside the loop) is no dropout pattern the sandbox bypasses, so convert
+    says so and compares with the Keras 2 block (weaker; the recorded TF1 session above still checks the files)."""
+    _, _, manifest, by_scope = family_conversion
+    for target in EXPORT_TARGETS:
+        checks = manifest["targets"][target]["verification"]["checks"]
+        for scope, want in (("dropoutcustom", "original-graph"), ("varwrap", "keras2")):
+            mine = [c for c in checks if c["what"] == f"block {by_scope[scope]['name']}"]
+            assert mine and {c["reference"] for c in mine} == {want}, (scope, mine)
+            assert all(c["max_abs_diff"] <= TOL for c in mine)
+    note = [n for n in manifest["targets"]["notes"] if by_scope["varwrap"]["name"] in n]
+    assert note and "RandomUniform" in note[0] and "Keras 2 block" in note[0]
 
 
 def test_onnx_cudnn_reset_constant_is_load_bearing(family_conversion, monkeypatch):
