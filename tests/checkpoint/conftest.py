@@ -306,3 +306,12 @@ def run_cli(*args) -> int:
     from migration.cli import main
 
     return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="session")
+def contrib_program(tmp_path_factory):
+    """The one TF1 program of the tf.contrib family modules, converted/verified/converted wrongly once
+    (contrib_program.py; those modules share one xdist group so that one worker builds it once)."""
+    import contrib_program  # the modules that register its parts import it; it imports this module's helpers
+
+    return contrib_program.build(tmp_path_factory)

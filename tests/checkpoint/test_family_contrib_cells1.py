@@ -8,11 +8,12 @@ and one registry line: ``IndRNNCell``, ``IndyGRUCell``, ``IndyLSTMCell``, ``Mini
   names and shapes (written out here, not read from the rows);
 * negative controls: a family-specific wrong conversion (gate blocks not reordered, row blocks swapped, forget_bias
   not folded, ...) must differ;
-* one real TF1 program holding all seven (ragged lengths, a dense head over their last outputs, a loss), saved by
-  ``tf.compat.v1.train.Saver``: ``inspect``/``convert``/``verify`` recognize every cell and verify every block and the
-  whole model against the ORIGINAL graph; a wrong ``--forget-bias`` (IndyLSTM's, IntersectionRNN's) fails there and installs nothing;
-  the whole model loads in safe mode and reproduces the program's logits; ``export`` writes checkpoints the legacy
-  graph restores.
+* one real TF1 program holding all seven (ragged lengths, a dense head over their last outputs, a loss; the program is
+  shared with the other contrib family modules: contrib_program.py), saved by ``tf.compat.v1.train.Saver``:
+  ``inspect``/``convert``/``verify`` recognize every cell and verify every block and the whole model against the
+  ORIGINAL graph; a wrong ``--forget-bias`` fails there (IndyLSTM's and IntersectionRNN's blocks, the other five
+  still verify) and installs nothing; the whole model loads in safe mode and reproduces the program's logits;
+  ``export`` writes checkpoints the legacy graph restores.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ import os
 import numpy as np
 import pytest
 
-import legacy_rnn
-from conftest import randomize, run_cli
+from conftest import run_cli
+from contrib_program import Part, register
 from legacy_rnn import tf, v1
 from migration import families
 from migration.core.errors import ShapeError
@@ -260,36 +261,21 @@ def test_kernel_u_rank_comes_from_the_row():
         check_cell_variables("ind_rnn", names, bad)
 
 
-# ---- one real TF1 program with all six, through the CLI ----------------------------------------------------------
+# ---- one real TF1 program with all seven, through the CLI ---------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def program(tmp_path_factory):
-    """x -> seven dynamic_rnn blocks (variable scopes named by kind; TF 1.15's default forget_bias; IntersectionRNNCell
-    projects its D != U input) ->
-    each block's last relevant output, concatenated -> dense head -> softmax loss; every variable randomised."""
-    root = tmp_path_factory.mktemp("contrib_cells1")
-    x_np = np.random.default_rng(43).normal(0, 1, (B, T, D)).astype(np.float32)
-    with legacy_rnn.new_graph(43) as graph:
-        x = v1.placeholder(tf.float32, [None, T, D], name="x")
-        lengths = v1.placeholder(tf.int32, [None], name="lengths")
-        outs, states = {}, {}
-        for kind in KINDS:
-            with v1.variable_scope(kind):
-                outs[kind], states[kind] = v1.nn.dynamic_rnn(families.legacy_cell(CellSpec(kind, U)), x,
-                                                             sequence_length=lengths, dtype=tf.float32)
-        index = tf.stack([tf.range(tf.shape(x)[0]), lengths - 1], 1)
-        logits = v1.layers.dense(tf.concat([tf.gather_nd(outs[k], index) for k in KINDS], -1), 3, name="head")
-        labels = v1.placeholder(tf.int32, [None], name="labels")
-        tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
-        with v1.Session(graph=graph) as sess:
-            legacy_rnn.initialize(sess)
-            randomize(sess, 43)
-            ref = sess.run({"logits": logits, "outs": outs, "states": {k: tf.nest.flatten(s) for k, s in states.items()}},
-                           {x: x_np, lengths: LENGTHS})
-            prefix = v1.train.Saver().save(sess, os.path.join(str(root / "ckpt"), "model.ckpt"))
-    out = root / "out"
-    code = run_cli("convert", prefix, out, "--quiet")
-    return root, prefix, x_np, ref, out, code
+def _encoders(x, lengths):
+    """The seven dynamic_rnn blocks of the shared program (contrib_program.py), variable scopes named by kind; TF 1.15's
+    default forget_bias; IntersectionRNNCell projects its D != U input."""
+    built = {}
+    for kind in KINDS:
+        with v1.variable_scope(kind):
+            built[kind] = v1.nn.dynamic_rnn(families.legacy_cell(CellSpec(kind, U)), x, sequence_length=lengths,
+                                            dtype=tf.float32)
+    return built
+
+
+register(Part("contrib_cells1", _encoders), (B, T, D), LENGTHS)
+pytestmark = pytest.mark.xdist_group("checkpoint/contrib_program")  # the modules sharing the program: one worker
 
 
 def _manifest(out) -> dict:
@@ -298,22 +284,24 @@ def _manifest(out) -> dict:
 
 
 def _blocks(out) -> dict:
-    return {b["cells"][0]["spec"]["kind"]: b for b in _manifest(out)["blocks"]}
+    """kind -> block, for this module's blocks (variable scope = kind) of the shared program."""
+    return {b["cells"][0]["spec"]["kind"]: b for b in _manifest(out)["blocks"] if b["scope"].split("/")[0] in KINDS}
 
 
-def test_inspect_names_every_family(program, capsys):
-    _, prefix, *_ = program
-    assert run_cli("inspect", prefix) == 0
-    text = capsys.readouterr().out
+def test_inspect_names_every_family(contrib_program):
+    code, text, _ = contrib_program.inspect
+    assert code == 0
     assert all(kind in text for kind in KINDS), text
 
 
-def test_checkpoint_converts_and_verifies_against_the_original_graph(program):
-    root, prefix, x_np, ref, out, code = program
-    assert code == 0
-    m = _manifest(out)
-    blocks = _blocks(out)
-    assert sorted(blocks) == sorted(KINDS) and len(m["blocks"]) == len(KINDS)
+def test_checkpoint_converts_and_verifies_against_the_original_graph(contrib_program):
+    p = contrib_program
+    assert p.code == 0
+    m = _manifest(p.out)
+    blocks = _blocks(p.out)
+    assert len(m["blocks"]) == len(p.ref["outs"])  # one block per encoder of the program, nothing else
+    assert sorted(blocks) == sorted(KINDS) and sum(b["scope"].split("/")[0] in KINDS for b in m["blocks"]) == len(KINDS)
+    assert not any(b["cells"][0]["spec"]["kind"] in KINDS for b in m["blocks"] if b["scope"].split("/")[0] not in KINDS)
     for kind, block in blocks.items():
         (cell,) = block["cells"]
         assert (cell["spec"]["units"], cell["input_size"]) == (U, D)
@@ -326,33 +314,37 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program):
     assert v["ok"] and v["reference"] == "original-graph"
     assert v["references"] == {**{f"block {b['name']}": "original-graph" for b in m["blocks"]},
                                "whole model": "original-graph"}
-    assert run_cli("verify", prefix, out) == 0
+    assert p.verify == 0  # `verify PREFIX OUT_DIR`
     # the whole network in safe mode reproduces the program's own logits; every block its outputs and states
+    np.testing.assert_allclose(p.model_logits, p.ref["logits"], atol=1e-5)
     from migration.safe_io import load_keras_model
 
-    model = load_keras_model(os.path.join(str(out), m["model"]["file"]))
-    np.testing.assert_allclose(np.asarray(model([x_np, LENGTHS], training=False)), ref["logits"], atol=1e-5)
     for kind, block in blocks.items():
-        got = [np.asarray(t) for t in load_keras_model(os.path.join(str(out), block["file"]))([x_np, LENGTHS])]
-        np.testing.assert_allclose(got[0], ref["outs"][kind], atol=1e-5)
-        expected_states = ref["states"][kind]
+        got = [np.asarray(t) for t in load_keras_model(os.path.join(str(p.out), block["file"]))([p.x_np, LENGTHS])]
+        np.testing.assert_allclose(got[0], p.ref["outs"][kind], atol=1e-5)
+        expected_states = p.ref["states"][kind]
         assert len(got) == 1 + len(expected_states)
         for a, b in zip(got[1:], expected_states):
             np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_wrong_forget_bias_fails_against_the_original_graph(program, tmp_path):
-    _, prefix, *_ = program
-    assert run_cli("convert", prefix, tmp_path / "wrong", "--forget-bias", "0.0", "--quiet") == 1
-    assert not os.path.exists(tmp_path / "wrong")
+def test_wrong_forget_bias_fails_against_the_original_graph(contrib_program):
+    """``convert --forget-bias 0.0`` (one run for the shared program): exit 1, nothing installed; exactly the blocks
+    that use forget_bias (IndyLSTM, IntersectionRNN) fail, the other five still verify."""
+    p = contrib_program
+    assert p.wrong_code == 1 and not p.wrong_written, p.wrong_printed
+    for kind, block in _blocks(p.out).items():
+        want = "FAIL" if kind in ("indy_lstm", "intersection_rnn") else "ok"
+        assert p.wrong_verdicts.get(block["name"]) == want, (kind, p.wrong_printed)
+    assert p.wrong_verdicts["whole model"] == "FAIL"
 
 
-def test_export_writes_checkpoints_the_legacy_graph_restores(program, tmp_path):
-    root, prefix, x_np, ref, out, code = program
-    assert code == 0
-    for kind, block in _blocks(out).items():
+def test_export_writes_checkpoints_the_legacy_graph_restores(contrib_program, tmp_path):
+    p = contrib_program
+    assert p.code == 0
+    for kind, block in _blocks(p.out).items():
         exported = str(tmp_path / kind / "model.ckpt")
-        assert run_cli("export", os.path.join(str(out), block["file"]), exported, "--scope", f"{kind}/rnn") == 0
+        assert run_cli("export", os.path.join(str(p.out), block["file"]), exported, "--scope", f"{kind}/rnn") == 0
         with tf.Graph().as_default(), v1.Session() as sess:
             x = v1.placeholder(tf.float32, [None, T, D])
             lengths = v1.placeholder(tf.int32, [None])
@@ -360,7 +352,8 @@ def test_export_writes_checkpoints_the_legacy_graph_restores(program, tmp_path):
                 outputs, _ = v1.nn.dynamic_rnn(families.legacy_cell(CellSpec(kind, U)), x, sequence_length=lengths,
                                                dtype=tf.float32)
             v1.train.Saver().restore(sess, exported)
-            np.testing.assert_allclose(sess.run(outputs, {x: x_np, lengths: LENGTHS}), ref["outs"][kind], atol=1e-5)
+            np.testing.assert_allclose(sess.run(outputs, {x: p.x_np, lengths: LENGTHS}), p.ref["outs"][kind],
+                                       atol=1e-5)
 
 
 def test_intersection_rnn_without_projection_when_depth_equals_units():

@@ -10,7 +10,8 @@ layer_norm=True (``layer_norm_lstm_contrib``) and ``WeightNormLSTMCell`` (``weig
 * the legacy cells' TF 1.15 options the twins do not cover (peepholes, projection, clipping, shards, layer norm on
   the CIFG cell) against the NumPy step too;
 * one real ``tf.compat.v1.train.Saver`` checkpoint of a program using all three (ragged lengths, a dense head, a
-  loss): ``inspect``/``convert``/``verify`` recognise the three blocks and verify them against the ORIGINAL graph; a
+  loss; the program is shared with the other contrib family modules: contrib_program.py):
+  ``inspect``/``convert``/``verify`` recognise the three blocks and verify them against the ORIGINAL graph; a
   wrong ``--forget-bias`` fails there; the whole model loads in safe mode and reproduces the program's logits;
   ``export`` writes checkpoints the legacy graph restores; a checkpoint with peephole variables is refused, naming
   them.
@@ -24,7 +25,8 @@ import numpy as np
 import pytest
 
 import legacy_rnn
-from conftest import randomize, run_cli
+from conftest import run_cli
+from contrib_program import Part, register
 from legacy_rnn import tf, v1
 from legacy_rnn.cifg_lstm import CoupledInputForgetGateLSTMCell
 from legacy_rnn.layer_norm_lstm_contrib import LayerNormLSTMCell
@@ -325,36 +327,21 @@ PROGRAM_FB = {"enc_cifg": 1.0, "enc_ln": 0.7, "enc_wn": 0.3}
 PLAIN = {"enc_ln_off": lambda: LayerNormLSTMCell(U)}
 
 
-@pytest.fixture(scope="module")
-def program(tmp_path_factory):
-    """One TF1 program on the legacy cells, saved by Saver with its .meta: x -> four dynamic_rnn encoders (scopes
-    enc_cifg, enc_ln, enc_wn, and enc_ln_off: LayerNormLSTMCell with TF 1.15's default layer_norm=False; ragged
-    lengths) -> their last relevant outputs concatenated -> dense head -> softmax loss. Converted once; the tests
-    read the same output."""
-    root = tmp_path_factory.mktemp("contrib_cells2")
-    x_np = np.random.default_rng(41).normal(0, 1, (B, T, D)).astype(np.float32)
-    with legacy_rnn.new_graph(41) as graph:
-        x = v1.placeholder(tf.float32, [None, T, D], name="x")
-        lengths = v1.placeholder(tf.int32, [None], name="lengths")
-        cells = {"cifg_lstm": CoupledInputForgetGateLSTMCell(U),
-                 "layer_norm_lstm_contrib": LayerNormLSTMCell(U, layer_norm=True, forget_bias=PROGRAM_FB["enc_ln"]),
-                 "weight_norm_lstm": WeightNormLSTMCell(U, forget_bias=PROGRAM_FB["enc_wn"])}
-        outs, lasts = {}, []
-        cells.update({scope: make() for scope, make in PLAIN.items()})
-        for kind, scope in list(ENCODERS.items()) + [(s, s) for s in PLAIN]:
-            outs[kind], _ = v1.nn.dynamic_rnn(cells[kind], x, sequence_length=lengths, dtype=tf.float32, scope=scope)
-            lasts.append(tf.gather_nd(outs[kind], tf.stack([tf.range(tf.shape(x)[0]), lengths - 1], 1)))
-        logits = v1.layers.dense(tf.concat(lasts, 1), 3, name="head")
-        labels = v1.placeholder(tf.int32, [None], name="labels")
-        tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
-        with v1.Session(graph=graph) as sess:
-            legacy_rnn.initialize(sess)
-            randomize(sess, 41)
-            ref = sess.run([outs, logits], {x: x_np, lengths: LENGTHS})
-            prefix = v1.train.Saver().save(sess, os.path.join(str(root / "ckpt"), "model.ckpt"))
-    out = root / "out"
-    code = run_cli("convert", prefix, out, "--quiet")
-    return root, prefix, x_np, ref, out, code
+def _encoders(x, lengths):
+    """The shared program's encoders of this module (contrib_program.py: one TF1 program of the contrib family modules,
+    saved by Saver with its .meta, converted once): four dynamic_rnn encoders (scopes enc_cifg, enc_ln, enc_wn, and
+    enc_ln_off: LayerNormLSTMCell with TF 1.15's default layer_norm=False; ragged lengths)."""
+    cells = {"cifg_lstm": CoupledInputForgetGateLSTMCell(U),
+             "layer_norm_lstm_contrib": LayerNormLSTMCell(U, layer_norm=True, forget_bias=PROGRAM_FB["enc_ln"]),
+             "weight_norm_lstm": WeightNormLSTMCell(U, forget_bias=PROGRAM_FB["enc_wn"])}
+    cells.update({scope: make() for scope, make in PLAIN.items()})
+    return {kind: v1.nn.dynamic_rnn(cells[kind], x, sequence_length=lengths, dtype=tf.float32, scope=scope)
+            for kind, scope in list(ENCODERS.items()) + [(s, s) for s in PLAIN]}
+
+
+register(Part("contrib_cells2", _encoders), (B, T, D), LENGTHS)
+pytestmark = pytest.mark.xdist_group("checkpoint/contrib_program")  # the modules sharing the program: one worker
+MINE = list(ENCODERS.values()) + list(PLAIN)
 
 
 def _manifest(out) -> dict:
@@ -362,15 +349,18 @@ def _manifest(out) -> dict:
         return json.load(f)
 
 
-def test_checkpoint_converts_and_verifies_against_the_original_graph(program, capsys):
-    root, prefix, x_np, (outs, logits), out, code = program
+def test_checkpoint_converts_and_verifies_against_the_original_graph(contrib_program):
+    p = contrib_program
+    outs, logits = p.ref["outs"], p.ref["logits"]
+    assert p.code == 0
+    code, printed, _ = p.inspect
     assert code == 0
-    assert run_cli("inspect", prefix) == 0
-    printed = capsys.readouterr().out
     assert all(kind in printed for kind in KINDS)
-    m = _manifest(out)
+    m = _manifest(p.out)
     blocks = {b["scope"]: b for b in m["blocks"]}
-    assert sorted(blocks) == sorted(list(ENCODERS.values()) + list(PLAIN))
+    assert len(blocks) == len(m["blocks"]) == len(outs)  # one block per encoder of the program, nothing else
+    assert set(MINE) <= set(blocks)
+    assert not any(b["cells"][0]["spec"]["kind"] in KINDS for s, b in blocks.items() if s not in MINE)
     for scope in PLAIN:  # layer_norm=False: LSTMCell's arrays, read as an LSTMCell
         (cell,) = blocks[scope]["cells"]
         assert (cell["spec"]["kind"], cell["keras_class"]) == ("lstm", "LSTMCell")
@@ -382,33 +372,34 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program, ca
         assert cell["hyper_sources"]["forget_bias"].startswith("default" if kind == "cifg_lstm" else "meta")
     v = m["verification"]
     assert v["ok"] and v["references"]["whole model"] == "original-graph"
-    assert all(v["references"][f"block {scope}"] == "original-graph" for scope in list(ENCODERS.values()) + list(PLAIN))
-    assert run_cli("verify", prefix, out) == 0
+    assert all(v["references"][f"block {scope}"] == "original-graph" for scope in MINE)
+    assert p.verify == 0  # `verify PREFIX OUT_DIR`
     # the whole network in safe mode reproduces the program's own logits; each block its encoder's outputs
+    np.testing.assert_allclose(p.model_logits, logits, atol=1e-5)
     from migration.safe_io import load_keras_model
 
-    model = load_keras_model(os.path.join(str(out), m["model"]["file"]))
-    np.testing.assert_allclose(np.asarray(model([x_np, LENGTHS], training=False)), logits, atol=1e-5)
     for kind, scope in list(ENCODERS.items()) + [(s, s) for s in PLAIN]:
-        block_model = load_keras_model(os.path.join(str(out), blocks[scope]["file"]))
-        got = np.asarray(block_model([x_np, LENGTHS], training=False)[0])
+        block_model = load_keras_model(os.path.join(str(p.out), blocks[scope]["file"]))
+        got = np.asarray(block_model([p.x_np, LENGTHS], training=False)[0])
         np.testing.assert_allclose(got, outs[kind], atol=1e-5)
         assert np.max(np.abs(got)) > 1e-2
 
 
-def test_wrong_forget_bias_fails_against_the_original_graph(program, tmp_path):
-    _, prefix, _, _, _, _ = program
-    assert run_cli("convert", prefix, tmp_path / "wrong", "--forget-bias", "0.0", "--quiet") == 1
-    assert not os.path.exists(tmp_path / "wrong")
+def test_wrong_forget_bias_fails_against_the_original_graph(contrib_program):
+    """``convert --forget-bias 0.0`` (one run for the shared program): exit 1, nothing installed; each of the four
+    blocks (forget_bias 1.0, 0.7, 0.3 and LSTMCell's 1.0 in the program) fails against the original graph."""
+    p = contrib_program
+    assert p.wrong_code == 1 and not p.wrong_written, p.wrong_printed
+    assert {s: p.wrong_verdicts.get(s) for s in MINE} == {s: "FAIL" for s in MINE}, p.wrong_printed
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_export_writes_a_checkpoint_the_legacy_graph_restores(program, tmp_path, kind):
-    _, _, x_np, (outs, _), out, _ = program
-    block = {b["scope"]: b for b in _manifest(out)["blocks"]}[ENCODERS[kind]]
+def test_export_writes_a_checkpoint_the_legacy_graph_restores(contrib_program, tmp_path, kind):
+    p = contrib_program
+    block = {b["scope"]: b for b in _manifest(p.out)["blocks"]}[ENCODERS[kind]]
     exported = str(tmp_path / "exp" / "model.ckpt")
     fb = str(PROGRAM_FB[ENCODERS[kind]])  # export takes TF1's forget_bias from --forget-bias (default 1.0)
-    assert run_cli("export", os.path.join(str(out), block["file"]), exported, "--scope", ENCODERS[kind],
+    assert run_cli("export", os.path.join(str(p.out), block["file"]), exported, "--scope", ENCODERS[kind],
                    "--forget-bias", fb) == 0
     with tf.Graph().as_default(), v1.Session() as sess:
         x = v1.placeholder(tf.float32, [None, T, D])
@@ -416,7 +407,7 @@ def test_export_writes_a_checkpoint_the_legacy_graph_restores(program, tmp_path,
         cell = families.legacy_cell(CellSpec(kind, U, forget_bias=PROGRAM_FB[ENCODERS[kind]]))
         outputs, _ = v1.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float32, scope=ENCODERS[kind])
         v1.train.Saver().restore(sess, exported)
-        np.testing.assert_allclose(sess.run(outputs, {x: x_np, lengths: LENGTHS}), outs[kind], atol=1e-5)
+        np.testing.assert_allclose(sess.run(outputs, {x: p.x_np, lengths: LENGTHS}), p.ref["outs"][kind], atol=1e-5)
 
 
 def test_a_checkpoint_with_options_the_twin_lacks_is_refused_naming_them(tmp_path, capsys):

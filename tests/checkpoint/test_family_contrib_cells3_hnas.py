@@ -9,7 +9,8 @@
 * TF 1.15's own kernel-test numbers for NASCell (with and without projection);
 * one real ``tf.compat.v1.train.Saver`` checkpoint of a program using four cells (NAS plain, NAS with bias and
   projection, GLSTM with 2 groups and a projection, GLSTM with TF 1.15's defaults; ragged lengths, a dense head, a
-  loss): ``inspect``/``convert``/``verify`` recognize the four blocks and verify them against the ORIGINAL graph; a
+  loss; the program is shared with the other contrib family modules: contrib_program.py):
+  ``inspect``/``convert``/``verify`` recognize the four blocks and verify them against the ORIGINAL graph; a
   wrong ``--forget-bias`` and a wrong weight conversion fail there; the whole model loads in safe mode and reproduces
   the program's logits; ``export`` writes checkpoints the legacy graph restores; a GLSTM checkpoint with a missing
   group is refused naming its variables.
@@ -24,7 +25,8 @@ import pytest
 
 import legacy_rnn
 import migration.families.nas as nas_row
-from conftest import randomize, run_cli
+from conftest import run_cli
+from contrib_program import Part, register
 from legacy_rnn import tf, v1
 from legacy_rnn.glstm import GLSTMCell
 from legacy_rnn.nas import NASCell
@@ -248,34 +250,31 @@ SPECS = {"enc_nas": _spec("nas", use_bias=False), "enc_nas_bp": _spec("nas", pro
          "enc_glstm": _spec("glstm", proj=P, number_of_groups=2), "enc_glstm1": _spec("glstm", number_of_groups=1)}
 
 
-@pytest.fixture(scope="module")
-def program(tmp_path_factory):
-    """One TF1 program on the legacy cells, saved by Saver with its .meta: x -> four dynamic_rnn encoders (ragged
-    lengths) -> their last relevant outputs concatenated -> dense head -> softmax loss. Converted once."""
-    root = tmp_path_factory.mktemp("contrib_cells3_hnas")
-    x_np = np.random.default_rng(43).normal(0, 1, (B, T, D)).astype(np.float32)
-    with legacy_rnn.new_graph(43) as graph:
-        x = v1.placeholder(tf.float32, [None, T, D], name="x")
-        lengths = v1.placeholder(tf.int32, [None], name="lengths")
-        outs, lasts = {}, []
-        for scope, make in ENCODERS.items():
-            outs[scope], _ = v1.nn.dynamic_rnn(make(), x, sequence_length=lengths, dtype=tf.float32, scope=scope)
-            lasts.append(tf.gather_nd(outs[scope], tf.stack([tf.range(tf.shape(x)[0]), lengths - 1], 1)))
-        logits = v1.layers.dense(tf.concat(lasts, 1), 3, name="head")
-        labels = v1.placeholder(tf.int32, [None], name="labels")
-        tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
-        with v1.Session(graph=graph) as sess:
-            legacy_rnn.initialize(sess)
-            randomize(sess, 43)
-            ref = sess.run([outs, logits], {x: x_np, lengths: LENGTHS})
-            prefix = v1.train.Saver().save(sess, os.path.join(str(root / "ckpt"), "model.ckpt"))
-    out = root / "out"
-    code = run_cli("convert", prefix, out, "--quiet")
-    return root, prefix, x_np, ref, out, code
+def _encoders(x, lengths):
+    """The shared program's encoders of this module (contrib_program.py: one TF1 program of the contrib family modules,
+    saved by Saver with its .meta, converted once): four dynamic_rnn encoders (ragged lengths)."""
+    return {scope: v1.nn.dynamic_rnn(make(), x, sequence_length=lengths, dtype=tf.float32, scope=scope)
+            for scope, make in ENCODERS.items()}
 
 
 def _use_bias_of(spec) -> bool:
     return bool(spec.option("use_bias"))
+
+
+_GOOD_NAS = nas_row.nas_to_keras
+
+
+def _swapped_nas(spec, w):
+    """A wrong NAS conversion: blocks 0 and 1 of the kernel swapped, for the plain NAS cell (enc_nas) only."""
+    weights = _GOOD_NAS(spec, w)
+    if not _use_bias_of(spec):
+        weights[0] = np.concatenate([weights[0][:, U:2 * U], weights[0][:, :U], weights[0][:, 2 * U:]], 1)
+    return weights
+
+
+register(Part("contrib_cells3_hnas", _encoders, faults=((nas_row, "nas_to_keras", _swapped_nas),)), (B, T, D),
+         LENGTHS)
+pytestmark = pytest.mark.xdist_group("checkpoint/contrib_program")  # the modules sharing the program: one worker
 
 
 def _manifest(out) -> dict:
@@ -283,16 +282,18 @@ def _manifest(out) -> dict:
         return json.load(f)
 
 
-def test_checkpoint_converts_and_verifies_against_the_original_graph(program, capsys):
-    root, prefix, x_np, (outs, logits), out, code = program
+def test_checkpoint_converts_and_verifies_against_the_original_graph(contrib_program):
+    p = contrib_program
+    outs, logits = p.ref["outs"], p.ref["logits"]
+    assert p.code == 0
+    code, printed, _ = p.inspect
     assert code == 0
-    capsys.readouterr()
-    assert run_cli("inspect", prefix) == 0
-    printed = capsys.readouterr().out
     assert "nas" in printed and "glstm" in printed and "'number_of_groups': 2" in printed
-    m = _manifest(out)
+    m = _manifest(p.out)
     blocks = {b["scope"]: b for b in m["blocks"]}
-    assert sorted(blocks) == sorted(ENCODERS)
+    assert len(blocks) == len(m["blocks"]) == len(outs)  # one block per encoder of the program, nothing else
+    assert set(ENCODERS) <= set(blocks)
+    assert not any(b["cells"][0]["spec"]["kind"] in ("nas", "glstm") for s, b in blocks.items() if s not in ENCODERS)
     for scope, spec in SPECS.items():
         (cell,) = blocks[scope]["cells"]
         assert CellSpec.from_dict(cell["spec"]) == spec and cell["input_size"] == D
@@ -300,49 +301,33 @@ def test_checkpoint_converts_and_verifies_against_the_original_graph(program, ca
     v = m["verification"]
     assert v["ok"] and v["references"]["whole model"] == "original-graph"
     assert all(v["references"][f"block {scope}"] == "original-graph" for scope in ENCODERS)
-    assert run_cli("verify", prefix, out) == 0
+    assert p.verify == 0  # `verify PREFIX OUT_DIR`
+    np.testing.assert_allclose(p.model_logits, logits, atol=1e-5)
     from migration.safe_io import load_keras_model
 
-    model = load_keras_model(os.path.join(str(out), m["model"]["file"]))
-    np.testing.assert_allclose(np.asarray(model([x_np, LENGTHS], training=False)), logits, atol=1e-5)
     for scope in ENCODERS:
-        block_model = load_keras_model(os.path.join(str(out), blocks[scope]["file"]))
-        got = np.asarray(block_model([x_np, LENGTHS], training=False)[0])
+        block_model = load_keras_model(os.path.join(str(p.out), blocks[scope]["file"]))
+        got = np.asarray(block_model([p.x_np, LENGTHS], training=False)[0])
         np.testing.assert_allclose(got, outs[scope], atol=1e-5)
         assert np.max(np.abs(got)) > 1e-2
 
 
-def test_wrong_forget_bias_or_a_wrong_weight_conversion_fails_against_the_original_graph(program, tmp_path,
-                                                                                         monkeypatch, capsys):
-    """One convert with two faults (one run, for the CPU budget): ``--forget-bias 0.0`` (the GLSTMs add 1.0) and a
-    NAS conversion with blocks 0 and 1 of the kernel swapped for the plain NAS cell (NAS has no hyper-parameter
-    outside the checkpoint: a wrong conversion is what can go wrong). The original graph fails exactly the faulty
-    blocks, by name, and the whole model; the untouched NAS block still verifies; nothing is installed."""
-    _, prefix, _, _, _, _ = program
-    good = nas_row.nas_to_keras
-
-    def swapped(spec, w):
-        weights = good(spec, w)
-        if not _use_bias_of(spec):  # only the plain NAS block (enc_nas) is converted wrongly
-            weights[0] = np.concatenate([weights[0][:, U:2 * U], weights[0][:, :U], weights[0][:, 2 * U:]], 1)
-        return weights
-
-    monkeypatch.setattr(nas_row, "nas_to_keras", swapped)
-    capsys.readouterr()
-    assert run_cli("convert", prefix, tmp_path / "wrong", "--forget-bias", "0.0", "--quiet") == 1
-    assert not os.path.exists(tmp_path / "wrong")
-    printed, verdicts = capsys.readouterr().out, {}
-    assert "FAIL whole model" in printed
-    for line in printed.splitlines():
-        words = line.split()
-        if len(words) > 2 and words[0] in ("ok", "FAIL") and words[1] == "block":
-            verdicts.setdefault(words[2], set()).add(words[0])
-    assert verdicts == {"enc_glstm": {"FAIL"}, "enc_glstm1": {"FAIL"}, "enc_nas": {"FAIL"}, "enc_nas_bp": {"ok"}}
+def test_wrong_forget_bias_or_a_wrong_weight_conversion_fails_against_the_original_graph(contrib_program):
+    """One convert of the shared program with two faults (one run, for the CPU budget): ``--forget-bias 0.0`` (the
+    GLSTMs add 1.0) and a NAS conversion with blocks 0 and 1 of the kernel swapped for the plain NAS cell
+    (``_swapped_nas``; NAS has no hyper-parameter outside the checkpoint: a wrong conversion is what can go wrong). The
+    original graph fails exactly the faulty blocks, by name, and the whole model; the untouched NAS block still
+    verifies; nothing is installed."""
+    p = contrib_program
+    assert p.wrong_code == 1 and not p.wrong_written, p.wrong_printed
+    assert p.wrong_verdicts["whole model"] == "FAIL", p.wrong_printed
+    assert {s: p.wrong_verdicts.get(s) for s in ENCODERS} == {"enc_glstm": "FAIL", "enc_glstm1": "FAIL",
+                                                              "enc_nas": "FAIL", "enc_nas_bp": "ok"}, p.wrong_printed
 
 
 @pytest.mark.parametrize("scope", ["enc_nas_bp", "enc_glstm"])
-def test_export_writes_a_checkpoint_the_legacy_graph_restores(program, tmp_path, scope):
-    _, _, x_np, (outs, _), out, _ = program
+def test_export_writes_a_checkpoint_the_legacy_graph_restores(contrib_program, tmp_path, scope):
+    x_np, outs, out = contrib_program.x_np, contrib_program.ref["outs"], contrib_program.out
     block = {b["scope"]: b for b in _manifest(out)["blocks"]}[scope]
     exported = str(tmp_path / "exp" / "model.ckpt")
     assert run_cli("export", os.path.join(str(out), block["file"]), exported, "--scope", scope) == 0

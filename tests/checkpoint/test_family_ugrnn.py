@@ -5,7 +5,8 @@ with its legacy/Keras twins (legacy_rnn/ugrnn.py, modern_rnn/ugrnn.py) and one r
   to the inputs and every weight), with seeded asymmetric weights and non-zero biases, forget_bias in {0, 0.5, 1};
 * negative controls: the g/c blocks swapped, or forget_bias not folded, must differ;
 * a real ``tf.compat.v1.train.Saver`` checkpoint written by the legacy cell (dynamic_rnn, ragged lengths, a dense
-  head and a loss): ``inspect``/``convert``/``verify`` recognize it, verify against the ORIGINAL graph, a wrong
+  head and a loss; the program is shared with the other contrib family modules: contrib_program.py):
+  ``inspect``/``convert``/``verify`` recognize it, verify against the ORIGINAL graph, a wrong
   ``--forget-bias`` fails there; the whole model loads in safe mode and reproduces the program's logits; ``export``
   writes a checkpoint the legacy graph restores.
 """
@@ -17,8 +18,8 @@ import os
 import numpy as np
 import pytest
 
-import legacy_rnn
-from conftest import randomize, run_cli
+from conftest import run_cli
+from contrib_program import Part, register
 from legacy_rnn import tf, v1
 from legacy_rnn.ugrnn import ugrnn_cell as legacy_ugrnn
 from migration import families
@@ -129,27 +130,14 @@ def test_the_row_is_the_only_place_that_knows_the_family():
     assert row.scope == CellSpec("ugrnn", U).tf1_scope == "ugrnn_cell"
 
 
-@pytest.fixture(scope="module")
-def program(tmp_path_factory):
-    """A TF1 program on the legacy cell, saved by Saver with its .meta: x -> dynamic_rnn(UGRNNCell(6)) under scope
-    'encoder', ragged lengths -> the last relevant output -> dense head -> softmax loss."""
-    root = tmp_path_factory.mktemp("ugrnn")
-    x_np = np.random.default_rng(41).normal(0, 1, (B, T, D)).astype(np.float32)
-    with legacy_rnn.new_graph(41) as graph:
-        x = v1.placeholder(tf.float32, [None, T, D], name="x")
-        lengths = v1.placeholder(tf.int32, [None], name="lengths")
-        outputs, state = v1.nn.dynamic_rnn(legacy_ugrnn(U), x, sequence_length=lengths, dtype=tf.float32,
-                                           scope="encoder")
-        last = tf.gather_nd(outputs, tf.stack([tf.range(tf.shape(x)[0]), lengths - 1], 1))
-        logits = v1.layers.dense(last, 3, name="head")
-        labels = v1.placeholder(tf.int32, [None], name="labels")
-        tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
-        with v1.Session(graph=graph) as sess:
-            legacy_rnn.initialize(sess)
-            randomize(sess, 41)
-            ref = sess.run([outputs, state, logits], {x: x_np, lengths: LENGTHS})
-            prefix = v1.train.Saver().save(sess, os.path.join(str(root / "ckpt"), "model.ckpt"))
-    return root, prefix, x_np, ref
+def _encoders(x, lengths):
+    """The shared program's encoder of this module (contrib_program.py: one TF1 program of the contrib family modules,
+    saved by Saver with its .meta, converted once): dynamic_rnn(UGRNNCell(6)) under scope 'encoder', ragged lengths."""
+    return {"ugrnn": v1.nn.dynamic_rnn(legacy_ugrnn(U), x, sequence_length=lengths, dtype=tf.float32, scope="encoder")}
+
+
+register(Part("ugrnn", _encoders), (B, T, D), LENGTHS)
+pytestmark = pytest.mark.xdist_group("checkpoint/contrib_program")  # the modules sharing the program: one worker
 
 
 def _manifest(out) -> dict:
@@ -157,50 +145,57 @@ def _manifest(out) -> dict:
         return json.load(f)
 
 
-def test_checkpoint_converts_and_verifies_against_the_original_graph(program, capsys):
-    root, prefix, x_np, ref = program
-    assert run_cli("inspect", prefix) == 0
-    assert "ugrnn" in capsys.readouterr().out
-    out = root / "out"
-    assert run_cli("convert", prefix, out, "--quiet") == 0
-    m = _manifest(out)
-    (block,) = m["blocks"]
+def _block(out) -> dict:
+    (block,) = [b for b in _manifest(out)["blocks"] if b["scope"] == "encoder"]
+    return block
+
+
+def test_checkpoint_converts_and_verifies_against_the_original_graph(contrib_program):
+    p = contrib_program
+    code, printed, _ = p.inspect
+    assert code == 0 and "ugrnn" in printed
+    assert p.code == 0
+    m = _manifest(p.out)
+    assert len(m["blocks"]) == len(p.ref["outs"])  # one block per encoder of the program, nothing else
+    assert [b["scope"] for b in m["blocks"] if b["cells"][0]["spec"]["kind"] == "ugrnn"] == ["encoder"]
+    block = _block(p.out)
     (cell,) = block["cells"]
-    assert (block["scope"], cell["spec"]["kind"], cell["spec"]["units"], cell["input_size"]) == ("encoder", "ugrnn", U, D)
+    assert (block["scope"], cell["spec"]["kind"], cell["spec"]["units"], cell["input_size"]) == ("encoder", "ugrnn", U,
+                                                                                                 D)
     assert cell["hyper_sources"]["forget_bias"].startswith("default")  # assumed and said so
     v = m["verification"]
     assert v["ok"] and v["references"]["block encoder"] == "original-graph"
     assert v["references"]["whole model"] == "original-graph"
-    assert run_cli("verify", prefix, out) == 0
+    assert p.verify == 0  # `verify PREFIX OUT_DIR`
     # the whole network in safe mode reproduces the program's own logits
+    np.testing.assert_allclose(p.model_logits, p.ref["logits"], atol=1e-5)
     from migration.safe_io import load_keras_model
 
-    model = load_keras_model(os.path.join(str(out), m["model"]["file"]))
-    np.testing.assert_allclose(np.asarray(model([x_np, LENGTHS], training=False)), ref[2], atol=1e-5)
-    block_model = load_keras_model(os.path.join(str(out), block["file"]))
-    got = [np.asarray(t) for t in block_model([x_np, LENGTHS], training=False)]
-    np.testing.assert_allclose(got[0], ref[0], atol=1e-5)
-    np.testing.assert_allclose(got[1], ref[1], atol=1e-5)
+    block_model = load_keras_model(os.path.join(str(p.out), block["file"]))
+    got = [np.asarray(t) for t in block_model([p.x_np, LENGTHS], training=False)]
+    np.testing.assert_allclose(got[0], p.ref["outs"]["ugrnn"], atol=1e-5)
+    (state,) = p.ref["states"]["ugrnn"]
+    np.testing.assert_allclose(got[1], state, atol=1e-5)
 
 
-def test_wrong_forget_bias_fails_against_the_original_graph(program, tmp_path):
-    _, prefix, _, _ = program
-    assert run_cli("convert", prefix, tmp_path / "wrong", "--forget-bias", "0.0", "--quiet") == 1
-    assert not os.path.exists(tmp_path / "wrong")
+def test_wrong_forget_bias_fails_against_the_original_graph(contrib_program):
+    """``convert --forget-bias 0.0`` (one run for the shared program): exit 1, nothing installed, the UGRNN block
+    (forget_bias 1.0 in the program) fails against the original graph."""
+    p = contrib_program
+    assert p.wrong_code == 1 and not p.wrong_written, p.wrong_printed
+    assert p.wrong_verdicts.get("encoder") == "FAIL", p.wrong_printed
 
 
-def test_export_writes_a_checkpoint_the_legacy_graph_restores(program, tmp_path):
-    root, prefix, x_np, ref = program
-    out = root / "out"
-    if not os.path.exists(out):
-        assert run_cli("convert", prefix, out, "--quiet") == 0
-    block = _manifest(out)["blocks"][0]
+def test_export_writes_a_checkpoint_the_legacy_graph_restores(contrib_program, tmp_path):
+    p = contrib_program
+    assert p.code == 0
+    block = _block(p.out)
     exported = str(tmp_path / "exp" / "model.ckpt")
-    assert run_cli("export", os.path.join(str(out), block["file"]), exported, "--scope", "encoder") == 0
+    assert run_cli("export", os.path.join(str(p.out), block["file"]), exported, "--scope", "encoder") == 0
     with tf.Graph().as_default(), v1.Session() as sess:
         x = v1.placeholder(tf.float32, [None, T, D])
         lengths = v1.placeholder(tf.int32, [None])
         outputs, _ = v1.nn.dynamic_rnn(legacy_ugrnn(U), x, sequence_length=lengths, dtype=tf.float32,
                                        scope="encoder")
         v1.train.Saver().restore(sess, exported)
-        np.testing.assert_allclose(sess.run(outputs, {x: x_np, lengths: LENGTHS}), ref[0], atol=1e-5)
+        np.testing.assert_allclose(sess.run(outputs, {x: p.x_np, lengths: LENGTHS}), p.ref["outs"]["ugrnn"], atol=1e-5)

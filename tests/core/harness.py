@@ -224,12 +224,9 @@ def _keras_cells(case: Case):
     return [modern_rnn.cell_from_spec(s, input_size=DEPTH) for s in case.specs]
 
 
-def _keras_forward(case: Case, x, cells_by_dir, build_only: bool = False):
-    """The case's Keras forward pass. ``build_only``: one time step and no lengths, enough to build every cell (the
-    weights do not depend on the sequence length) at a fraction of the full pass's cost."""
-    lengths = tf.constant(LENGTHS) if case.ragged and not build_only else None
-    if build_only:
-        x = x[:, :1]
+def _keras_forward(case: Case, x, cells_by_dir):
+    """The case's Keras forward pass (the cells already built: :func:`_build_cell`)."""
+    lengths = tf.constant(LENGTHS) if case.ragged else None
 
     def top(cells):
         return cells[0] if case.layers == 1 else cells_by_dir.setdefault(("stack", id(cells)), modern_rnn.multi_rnn_cell(cells))
@@ -258,6 +255,15 @@ def _keras_forward(case: Case, x, cells_by_dir, build_only: bool = False):
     return out, modern_rnn.flatten_state(state, cell)
 
 
+def _build_cell(cell, input_size: int) -> None:
+    """Create the cell's weights for inputs of ``input_size`` (the shape a layer gives ``build``), without running the
+    RNN layer: a one-step forward pass built the same weights at the cost of a whole layer call. A cell built twice
+    would hold new weights the later ``set_weights`` misses, and the comparisons would fail, so this cannot hide a
+    difference."""
+    cell.build(tf.TensorShape([None, input_size]))
+    assert cell.built and cell.weights, cell
+
+
 def run_keras(case: Case, x_np: np.ndarray, loss_weights, set_weights: Optional[Callable] = None,
               seed: int = 0, with_grads: bool = True) -> KerasResult:
     """Build the case with Keras cells; ``set_weights(direction, layer)`` gives a ``get_weights()`` list per cell,
@@ -265,9 +271,9 @@ def run_keras(case: Case, x_np: np.ndarray, loss_weights, set_weights: Optional[
     rng = np.random.default_rng(seed)
     cells_by_dir = {d: _keras_cells(case) for d in case.directions}
     x = tf.constant(x_np)
-    _keras_forward(case, x, cells_by_dir, build_only=True)  # builds every cell
     for d in case.directions:
         for layer, cell in enumerate(cells_by_dir[d]):
+            _build_cell(cell, case.input_size(layer))
             values = (set_weights(d, layer) if set_weights else
                       random_keras_weights(case.spec, case.input_size(layer), rng))
             cell.set_weights(values)
