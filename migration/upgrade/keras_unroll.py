@@ -111,6 +111,11 @@ class UnrollMixin:
         if loop_vars & ({out_name, state_name, cell_name} | {n.id for n in ast.walk(node.iter)
                                                              if isinstance(n, ast.Name)}):
             return self._refuse(cell_name, "the loop variable shadows a name the step uses", node)
+        inside = range(node.lineno, (node.end_lineno or node.lineno) + 1)
+        if any(isinstance(n, ast.Name) and n.id in loop_vars and isinstance(n.ctx, ast.Load) and n.lineno not in inside
+               for n in ast.walk(self.tree)):
+            return self._refuse(cell_name, "the loop variable is read after the loop (a comprehension would not set "
+                                "it)", node)
         return step, append, cell_name
 
     def _refuse(self, cell_name: str, reason, loop: ast.For, stmt: ast.stmt | None = None) -> None:

@@ -165,6 +165,9 @@ NOT_REWRITTEN = {
     "feedback": ("cell = tf.nn.rnn_cell.GRUCell(4)\nstate = cell.zero_state(3, tf.float32)\ninp = x[:, 0, :]\n"
                  "outs = []\nfor t in range(5):\n    inp, state = cell(inp, state)\n    outs.append(inp)\n",
                  "feedback"),
+    "loop variable read after the loop": ("cell = tf.nn.rnn_cell.GRUCell(5)\nstate = cell.zero_state(3, tf.float32)\n"
+                                          "for t in range(5):\n    out, state = cell(x[:, t, :], state)\nlast = t\n",
+                                          "read after the loop"),
     "keyword arguments": ("cell = tf.nn.rnn_cell.GRUCell(5)\nstate = cell.zero_state(3, tf.float32)\n"
                           "for t in range(5):\n    out, state = cell(x[:, t, :], state, scope='s')\n",
                           "keyword arguments"),
