@@ -113,13 +113,22 @@ def _classifier(directory: str, style: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def converted(request, tmp_path_factory) -> dict:
+def built() -> dict:
+    """Each graph built and converted once for the module (tests ask for different subsets of them)."""
+    return {}
+
+
+@pytest.fixture
+def converted(request, built, tmp_path_factory) -> dict:
+    if request.param in built:
+        return built[request.param]
     root = tmp_path_factory.mktemp(f"biasless_{request.param}")
     build = {"after": _decoder, "output_layer": _decoder, "beam": _beam}.get(request.param, _classifier)
     graph = build(str(root), request.param)
     result = convert_checkpoint(graph["prefix"], root / "conv")
     graph.update(style=request.param, result=result, conv=str(root / "conv"),
                  manifest=json.load(open(root / "conv" / "manifest.json")))
+    built[request.param] = graph
     return graph
 
 
