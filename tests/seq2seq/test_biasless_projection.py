@@ -278,3 +278,30 @@ def test_a_beam_search_output_layer_without_bias_decodes_as_the_original_graph(c
     bad, _ = model.beam_search(memory, lengths, [0] * B, 1, WIDTH, STEPS)
     bad = np.asarray(bad)
     assert bad.shape != want.shape or not np.array_equal(bad, want)
+
+
+@CLASSIFIERS
+def test_the_whole_model_exports_back_into_the_original_graph(tmp_path, converted) -> None:
+    """``export`` with the manifest writes the original names, the head's kernel alone (no bias invented: the
+    exported variables are exactly the checkpoint's, less ``reg_w`` that no output reads) and ``out_w``, read as
+    ``matmul(h, out_w, transpose_b=True)``, transposed back to its own shape (it was written as the Dense kernel
+    ``out_w^T`` under the name ``out_w`` before); ``Saver.restore`` in the original ``.meta`` graph takes them with
+    the checkpoint's values."""
+    from migration.cli import main
+
+    prefix = str(tmp_path / "exported")
+    assert main(["export", os.path.join(converted["conv"], "model.keras"), prefix, "--manifest",
+                 os.path.join(converted["conv"], "manifest.json")]) == 0
+    original = tf.train.load_checkpoint(converted["prefix"])
+    exported = tf.train.load_checkpoint(prefix)
+    unused = {"reg_w"} if converted["style"] == "matmul" else set()
+    shapes = exported.get_variable_to_shape_map()
+    assert set(shapes) == set(original.get_variable_to_shape_map()) - unused
+    assert all(shapes[k] == original.get_variable_to_shape_map()[k] for k in shapes)
+    with tf.Graph().as_default():
+        v1.train.import_meta_graph(converted["prefix"] + ".meta")
+        variables = [v for v in v1.global_variables() if v.op.name in shapes]
+        with v1.Session(config=h.FAST) as sess:
+            v1.train.Saver(variables).restore(sess, prefix)
+            for var in variables:
+                np.testing.assert_allclose(sess.run(var), original.get_tensor(var.op.name), atol=1e-6)
