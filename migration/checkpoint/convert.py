@@ -254,6 +254,9 @@ class _Converter:
     def dense(self, d) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": d.name, "kernel": d.kernel, "bias": d.bias, "shape": list(d.shape)}
         for what, key in (("kernel", d.kernel), ("bias", d.bias)):
+            if key is None:  # a bias-less Dense (use_bias=False): no bias file
+                entry["bias_file"] = None
+                continue
             rel = self.rel("dense", safe_name(d.name), f"{what}.npy")
             self.copy(key, rel)
             self.destinations[key] = rel

@@ -91,8 +91,9 @@ def _layer_arrays(layer, source: dict, blocks: dict, arrays: dict, sources: dict
         if len(weights) > 1 and not source.get("bias"):
             raise MigrationError(f"{where}: layer {layer.name!r} has a bias, and the manifest records no TF1 bias "
                                  f"variable for it (the original Dense {source['dense']!r} had none); {REMEDY}.")
-        arrays[source["dense"]] = weights[0]
-        sources[source["dense"]] = f"layer {layer.name!r} kernel"
+        arrays[source["dense"]] = weights[0].T if source.get("transposed") else weights[0]  # matmul(x, W, transpose_b)
+        sources[source["dense"]] = f"layer {layer.name!r} kernel" + (" (transposed back)" if source.get("transposed")
+                                                                      else "")
         if len(weights) > 1:
             arrays[source["bias"]] = weights[1]
             sources[source["bias"]] = f"layer {layer.name!r} bias"

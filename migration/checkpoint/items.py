@@ -84,7 +84,7 @@ class EmbeddingInfo:
 class DenseInfo:
     name: str
     kernel: str
-    bias: str
+    bias: Optional[str]  # None: a bias-less Dense (``use_bias=False``, ``x @ softmax_w``)
     shape: tuple[int, int]
 
     def to_dict(self) -> dict:

@@ -133,7 +133,8 @@ SCHEMA: dict[str, Any] = {
         "dense": {"type": "array", "items": {
             "type": "object",
             "required": ["name", "kernel", "bias", "kernel_file", "bias_file"],
-            "properties": {"name": _NAME, "kernel": _NAME, "bias": _NAME, "kernel_file": _REL, "bias_file": _REL,
+            "properties": {"name": _NAME, "kernel": _NAME, "kernel_file": _REL,  # bias None: use_bias=False
+                           "bias": {"type": ["string", "null"]}, "bias_file": {"type": ["string", "null"], "minLength": 1},
                            "shape": _SHAPE,
                            "slots": {"type": "object", "additionalProperties": _SLOTS}},
         }},
@@ -162,7 +163,7 @@ def manifest_files(manifest: dict[str, Any]) -> list[str]:
     files += [b["file"] for name, t in (manifest.get("targets") or {}).items() if name != "notes"
               for b in t.get("blocks", []) + ([t["model"]] if t.get("model") else [])]
     for d in manifest["dense"]:
-        files += [d["kernel_file"], d["bias_file"]]
+        files += [f for f in (d["kernel_file"], d["bias_file"]) if f is not None]
         for roles in d.get("slots", {}).values():
             files.extend(roles.values())
     return files

@@ -399,6 +399,21 @@ class MetaGraph:
             out[key] = values.pop()
         return out
 
+    def matmul_reads(self) -> dict[str, bool]:
+        """Variable -> ``transpose_b`` of the main graph's ``MatMul`` nodes that read it as their right operand
+        (``x @ W``: a Dense kernel; through ``Identity``/``ReadVariableOp``/loop ``Enter``; ``True`` when any read
+        is transposed)."""
+        out: dict[str, bool] = {}
+        for node in self.main.values():
+            if node.op != "MatMul" or len(node.input) < 2:
+                continue
+            src, depth = self.main.get(_ref(node.input[1])[0]), 0
+            while src is not None and src.op in _FORWARD and src.input and depth < 8:
+                src, depth = self.main.get(_ref(src.input[0])[0]), depth + 1
+            if src is not None and src.op in _VARIABLE_OPS:
+                out[src.name] = out.get(src.name, False) or bool(node.attr["transpose_b"].b)
+        return out
+
     # -- optimizer ------------------------------------------------------------------------------------------------
 
     def optimizer_constants(self) -> dict[str, dict[str, float]]:

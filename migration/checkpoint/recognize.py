@@ -46,6 +46,7 @@ from migration.checkpoint.cell_table import (CELL_DEFAULTS, CELL_RENAMES, CELL_T
 from migration.checkpoint.conv_blocks import recognize_conv
 from migration.checkpoint.grid_meta import configured_spec
 from migration.checkpoint.cudnn_opaque import opaque_layouts
+from migration.checkpoint.dense_heads import biasless
 from migration.checkpoint.items import (EMA_NAMES, AccountingError, Block, CellInfo, DenseInfo, EmbeddingInfo,
                                         Inspection, OptimizerInfo, Unrecognized, check_accounting, ema_owner)
 from migration.checkpoint.meta import MetaGraph, load_meta
@@ -545,6 +546,7 @@ def recognize(prefix: str, variables: dict[str, VariableInfo], meta: Optional[Me
     dense = wrapped_dense + r.dense()
     crf = families.crf(r)
     conv = recognize_conv(r)
+    dense += biasless(r)  # after every paired or named rule: only kernels nothing else reads
     r.leftovers()
     families.apply_ema(r, shadows, blocks, embeddings, dense, optimizers)
     if meta is None:

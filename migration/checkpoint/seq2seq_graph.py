@@ -476,7 +476,7 @@ def _output_attention_in_graph(index, loop: _Loop, block, projection: Optional[t
             source = node.input[0].split(":")[0]
             for _ in range(6):
                 producer = nodes.get(source)
-                if producer is None or producer.op not in ("Identity", "Reshape"):
+                if producer is None or producer.op not in ("Identity", "Reshape", "Transpose"):  # Tensordot's
                     break
                 source = producer.input[0].split(":")[0]
             producer = nodes.get(source)

@@ -400,7 +400,7 @@ def _verify_model(ctx: _Context, entry: dict, k: int) -> tuple[list[Check], list
 
 def _verify_dense(ctx: _Context, d: dict, k: int) -> tuple[list[Check], list[str]]:
     checks = []
-    for what in ("kernel", "bias"):
+    for what in ("kernel", "bias") if d["bias"] is not None else ("kernel",):
         diff = _compare_rows(ctx.reader, d[what], os.path.join(ctx.out_dir, d[f"{what}_file"]))
         checks.append(Check(f"dense {d['name']}", what, diff, list(ctx.reader.variables[d[what]].shape)))
     return checks, []

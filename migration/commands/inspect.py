@@ -84,7 +84,8 @@ def format_report(report: dict) -> str:
         lines.append(f"  {e['name']:<32} {e['source']:<15} {e['shape']}{part}  {e['note']}".rstrip())
     lines.append("dense heads:")
     for d in report["dense"]:
-        lines.append(f"  {d['name']:<32} kernel={d['kernel']} bias={d['bias']} {d['shape']}")
+        lines.append(f"  {d['name']:<32} kernel={d['kernel']} bias={d['bias'] or 'none (use_bias=False)'} "
+                     f"{d['shape']}")
     lines.append("optimizer:")
     for o in report["optimizers"]:
         lines.append(f"  {o['kind']} ({o['name']}): slots for {len(o['slots'])} variables; counters {sorted(o['counters'])}")

@@ -392,7 +392,8 @@ class ModelTranslator:
         if _attr(matmul, "transpose_a", False) or self._var_node(matmul.input[1]) is None:
             return None
         key, kernel = self._weight(matmul.input[1])
-        if _attr(matmul, "transpose_b", False):
+        transposed = bool(_attr(matmul, "transpose_b", False))
+        if transposed:
             kernel = kernel.T
         if bias is not None and bias[1].shape[0] != kernel.shape[1]:
             return None
@@ -405,14 +406,15 @@ class ModelTranslator:
             import tensorflow as tf
 
             x = tf.reshape(x, [-1, kernel.shape[0]])
-        layer_key = ("dense", key, bias[0] if bias else None)
+        layer_key = ("dense", key, bias[0] if bias else None, transposed)
         layer = self.layers.get(layer_key)
         if layer is None:
             layer = keras.layers.Dense(kernel.shape[1], use_bias=bias is not None, name=self._name("dense", key))
             layer.build((None, kernel.shape[0]))
             layer.set_weights([kernel.astype(np.float32)] + ([bias[1].astype(np.float32)] if bias else []))
             self.layers[layer_key] = layer
-            self.layer_sources[layer.name] = {"dense": key, "bias": bias[0] if bias else ""}
+            self.layer_sources[layer.name] = {"dense": key, "bias": bias[0] if bias else "",
+                                              **({"transposed": True} if transposed else {})}  # x @ W^T
             self.pieces.append(f"Dense({kernel.shape[1]}) from {key}" + (f" + {bias[0]}" if bias else ""))
         return layer(x)
 

@@ -21,7 +21,16 @@ class Replace(cst.CSTTransformer):
 
     def leave_For(self, original_node, updated_node):  # noqa: D102
         line = self.get_metadata(PositionProvider, original_node).start.line
-        return cst.RemovalSentinel.REMOVE if self.replace.get(line) == [] else updated_node
+        new = self.replace.get(line)
+        if new is None:
+            return updated_node
+        if not new:
+            return cst.RemovalSentinel.REMOVE
+        # a cell stepped by hand (migration.upgrade.keras_unroll): the loop becomes the layer's statements
+        comments = [cst.EmptyLine(comment=cst.Comment(c)) for c in new if c.startswith("#")]
+        stmts = [cst.parse_statement(c) for c in new if not c.startswith("#")]
+        stmts[0] = stmts[0].with_changes(leading_lines=list(updated_node.leading_lines) + comments)
+        return cst.FlattenSentinel(stmts)
 
     def leave_IndentedBlock(self, original_node, updated_node):  # noqa: D102
         return _emptied(updated_node)

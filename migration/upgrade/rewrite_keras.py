@@ -30,6 +30,7 @@ from libcst.metadata import MetadataWrapper
 from migration.upgrade.keras_cells import (CONSEQUENCE, CONVERT_NOTE, LAYER_ARG, CellSpec, ChoiceSpec, StackSpec,
                                             rel_path, short_name, tuple_state, unknown_cell)
 from migration.upgrade.keras_replace import Replace
+from migration.upgrade.keras_unroll import UnrollMixin
 from migration.upgrade.resolve import Reference, collect
 from migration.upgrade.rewrite_compat import CompatOutputCheck, ManualCheck, OutputCheck, UpgradeResult, upgrade_compat
 from migration.upgrade.scan import parse
@@ -47,7 +48,7 @@ RNN_FUNCS = {"dynamic_rnn": "dynamic_rnn", "static_rnn": "static_rnn", "bidirect
              "bidirectional_rnn": "static_bidirectional_rnn"}
 
 
-class _Matcher:
+class _Matcher(UnrollMixin):
     def __init__(self, source: str, refs: list[Reference], tree: ast.Module):
         self.src, self.tree = source, tree
         self.func_rel = {id(r.node): rel_path(r.path) for r in refs if r.kind == "use"}
@@ -106,6 +107,8 @@ class _Matcher:
 
     def loop(self, node: ast.For) -> None:
         """``cells = []`` then ``for _ in range(n): <cell statements>; cells.append(cell)``: n fresh cells."""
+        if self.unroll(node):  # a cell stepped by hand (migration.upgrade.keras_unroll)
+            return
         it, last = node.iter, node.body[-1]
         app = last.value if isinstance(last, ast.Expr) else None
         if not (isinstance(node.target, ast.Name) and not node.orelse and isinstance(it, ast.Call)
