@@ -96,20 +96,34 @@ def _placeholders(og, outputs: Sequence[str]) -> list[str]:
     return out
 
 
-def _terminals(og) -> list[str]:
-    """Float tensors computed from the placeholders that nothing else in the forward graph consumes."""
-    index = og.index
-    forward: set[str] = set()
+#: ops whose result depends on their input's shape only, never on its values: what is computed from a placeholder
+#: only through them (``dynamic_rnn``'s unused ``rnn/zeros`` of the batch size) is no model output
+_SHAPE_ONLY = frozenset({"Shape", "ShapeN", "Size", "Rank", "ZerosLike", "OnesLike"})
+
+
+def _reached(index, *, through_shapes: bool) -> set[str]:
+    """The forward ops reached from the placeholders (training scopes left out); ``through_shapes=False`` does not
+    follow the shape-only ops, so it gives the ops whose values depend on the placeholders' values."""
+    seen: set[str] = set()
     todo = [n.name for n in index.graph_def.node if n.op == "Placeholder" and not _TRAINING_SCOPES.match(n.name)]
     while todo:
         name = todo.pop()
-        if name in forward:
+        if name in seen:
             continue
-        forward.add(name)
-        todo += [c.name for c in index.consumers(name) if not _TRAINING_SCOPES.match(c.name)]
+        seen.add(name)
+        todo += [c.name for c in index.consumers(name) if not _TRAINING_SCOPES.match(c.name)
+                 and (through_shapes or c.op not in _SHAPE_ONLY)]
+    return seen
+
+
+def _terminals(og) -> list[str]:
+    """Float tensors computed from the placeholders' values that nothing else in the forward graph consumes."""
+    index = og.index
+    forward = _reached(index, through_shapes=True)
+    valued = _reached(index, through_shapes=False)
     out = []
     for node in index.graph_def.node:
-        if node.name not in forward or node.op in ("Placeholder", "NoOp", "Assert") or \
+        if node.name not in valued or node.op in ("Placeholder", "NoOp", "Assert") or \
                 node.op.startswith("Tensor") or "/while/" in node.name:
             continue  # unused loop outputs (final states nobody reads) are not model outputs
         if any(c.name in forward for c in index.consumers(node.name)):

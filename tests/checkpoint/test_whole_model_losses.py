@@ -229,3 +229,34 @@ def test_an_inference_graph_gives_the_logits_under_softmax_and_argmax():
     assert loss_predictions(index) == ([], [])
     assert prediction_logits(index, ["ids:0", "time_major:0"]) == ["logits:0", "time_major:0"]
     assert prediction_logits(index, ["time_major:0"]) == ["time_major:0"]
+
+
+def test_a_graph_without_a_loss_never_takes_a_tensor_computed_from_shapes_only(monkeypatch):
+    """No loss, TF1-form ``dynamic_rnn`` without ``sequence_length``: its ``rnn/zeros`` (a zero output of the batch
+    size nobody reads) and other tensors computed from a placeholder's shape only (``ones_like``, ``zeros`` of
+    ``tf.shape``) are never default outputs; a terminal that reads the values next to the shape stays. Negative
+    control: without the shape-only rule ``rnn/zeros`` and the others come back (the old behaviour)."""
+    from types import SimpleNamespace
+
+    from migration.graph import whole_model
+    from migration.graph.graphdef import GraphIndex
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [None, T, D], name="x")
+        out, _ = v1.nn.dynamic_rnn(v1.nn.rnn_cell.LSTMCell(3), x, dtype=tf.float32)
+        logits = tf.identity(_dense(out[:, -1], C, "head"), name="logits")
+        tf.nn.softmax(logits, name="probs")
+        tf.multiply(tf.ones_like(x), 3.0, name="ones_of_x")
+        tf.zeros(tf.stack([tf.shape(x)[0], 2]), name="zeros_of_batch")
+        batch = tf.cast(tf.size(x), tf.float32)
+        tf.reduce_sum(x * batch, axis=2, name="scaled")  # values and shape: a real output
+    og = SimpleNamespace(index=GraphIndex(graph.as_graph_def()), path="graph")
+    names = [n.name for n in og.index.graph_def.node]
+    assert "rnn/zeros" in names  # the trap is really in the graph
+    io = whole_model.default_io(og)
+    assert io.outputs == ["logits:0", "scaled:0"], io.outputs
+    assert io.inputs == ["x"]
+    monkeypatch.setattr(whole_model, "_SHAPE_ONLY", frozenset())
+    old = whole_model.default_io(og).outputs
+    assert {"rnn/zeros:0", "ones_of_x:0", "zeros_of_batch:0"} <= set(old), old
