@@ -3,26 +3,26 @@ Adam state, continuing at TF1's global step) under ``tf.distribute`` in real chi
 losses of the ``--strategy none`` run of the same demo (same seed, same global batches; TF1 dropout off so that both
 demos write the same checkpoint).
 
-Small sizes: 10 TF1 steps, 3 Keras steps, batch 4. The multi-worker demo is a CLI subprocess bounded by a timeout
-(and the demo's own ``--dist-timeout``; its children die with it, ``PR_SET_PDEATHSIG``); the parameter-server phase
-runs on the ``--strategy none`` demo's files (no second TF1 run). Afterwards every port of the cluster can be bound
-again: no worker or server survived."""
+Small sizes: 10 TF1 steps, 3 Keras steps, batch 4. The multi-worker demo is the CLI in this process, bounded by the
+demo's own ``--dist-timeout`` (its worker processes are stopped and reaped; a fresh parent only added a TensorFlow
+import and a sandbox child; tests/scale/test_distributed.py kills a parent with SIGKILL for ``PR_SET_PDEATHSIG``);
+the parameter-server phase runs on the ``--strategy none`` demo's files (no second TF1 run).
+Afterwards every port of the cluster can be bound again: no worker or server survived."""
 from __future__ import annotations
 
 import io
 import json
 import socket
-import subprocess
-import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.ux import run_cli_in_process
+
 # one xdist worker runs the whole module (setup.cfg: --dist loadgroup): its cached multi-process runs are made once
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scale_demo")]
-ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--steps", "10", "--keras-steps", "3", "--batch-size", "4", "--keep-prob", "1", "--quiet", "--json"]
 
 
@@ -39,11 +39,9 @@ def single(tmp_path_factory) -> dict:
     return report
 
 
-def _demo_subprocess(tmp: Path, strategy: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-m", "migration.cli", "demo", *ARGS, "--workdir", str(tmp / strategy), "--strategy", strategy,
-         "--workers", "2", "--dist-timeout", "180"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+def _demo_cli(tmp: Path, strategy: str) -> dict:
+    proc = run_cli_in_process("demo", *ARGS, "--workdir", str(tmp / strategy), "--strategy", strategy,
+                              "--workers", "2", "--dist-timeout", "180", cwd=tmp)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -76,9 +74,9 @@ def _same_as_single(single: dict, dist: dict, cont: dict, strategy: str) -> None
 
 
 def test_demo_on_two_worker_processes_gives_the_single_process_losses(single, tmp_path):
-    """`rnn-migrate demo --strategy multi-worker --workers 2` end to end (a CLI subprocess) against
+    """`rnn-migrate demo --strategy multi-worker --workers 2` end to end (the CLI) against
     `--strategy none`."""
-    report = _demo_subprocess(tmp_path, "multi-worker")
+    report = _demo_cli(tmp_path, "multi-worker")
     assert report["ok"] is True
     # the same TF1 run and conversion on both sides, so the Keras phase starts from the same state
     assert report["legacy"]["held_out_loss"] == pytest.approx(single["legacy"]["held_out_loss"], abs=1e-6)

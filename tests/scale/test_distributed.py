@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from migration.examples import distributed, sentiment
+from tests.ux import run_cli_in_process
 
 # one xdist worker runs the whole module (setup.cfg: --dist loadgroup): its cached multi-process runs are made once
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scale_distributed")]
@@ -229,11 +230,13 @@ def test_cli_multi_worker_json_contract(tmp_path):
     glove = tmp_path / "glove.txt"
     glove.write_text("\n".join(w + " " + " ".join(f"{v:.5f}" for v in rng.normal(0, 0.5, 8))
                                for w, _ in counts.most_common(200)) + "\n", encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "migration.cli", "example", "sentiment", "--side", "both", "--same-init",
-         "--keep-prob", "1", "--strategy", "multi-worker", "--workers", "2", "--steps", "3", "--batch-size", "8",
-         "--max-len", "6", "--glove", str(glove), "--ckpt-dir", str(tmp_path / "ck"), "--json", "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240)
+    # the CLI in this process (its TF1 side and its JSON are the point, not the parent's start-up: a fresh parent
+    # cost one more TensorFlow import); the 2 Keras workers are still separate processes started by the command
+    proc = run_cli_in_process(
+        "example", "sentiment", "--side", "both", "--same-init",
+        "--keep-prob", "1", "--strategy", "multi-worker", "--workers", "2", "--steps", "3", "--batch-size", "8",
+        "--max-len", "6", "--glove", str(glove), "--ckpt-dir", str(tmp_path / "ck"), "--json", "--quiet",
+        "--dist-timeout", "240", cwd=tmp_path)  # the bound the subprocess had: a hung worker fails, never blocks
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     d = result["distributed"]
