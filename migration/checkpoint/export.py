@@ -183,10 +183,37 @@ def _rnn_arrays(rnn_layer, block_prefix: str, forget_bias: float, out: dict, sou
         _cell_arrays(cell, _spec_for(cell, forget_bias, where), block_prefix, out, sources, where)
 
 
+def _feedback_arrays(layer, out: dict, sources: dict) -> None:
+    """A ``FeedbackDecoder``'s own weights (the raw_rnn loop's projection and feedback embedding) as
+    ``<layer name>/kernel``, ``/bias``, ``/embeddings``: its cell is written as a block."""
+    for what in ("kernel", "bias", "embeddings"):
+        weight = getattr(layer, what, None)
+        if weight is not None:
+            out[f"{layer.name}/{what}"] = weight.numpy()
+            sources[f"{layer.name}/{what}"] = f"layer {layer.name!r} {what} (raw_rnn decoder)"
+
+
+def _refuse_unwritten(layers: list) -> None:
+    """Strict: a layer holding weights that no rule above writes (BatchNormalization, Conv2D, a custom layer) is
+    an error naming it, never a checkpoint that silently lacks its weights."""
+    from modern_rnn import keras
+    from modern_rnn.feedback_decoder import FeedbackDecoder
+
+    written = (keras.layers.Bidirectional, keras.layers.RNN, keras.layers.Embedding, keras.layers.Dense,
+               FeedbackDecoder)
+    unwritten = [f"{layer.name!r} ({type(layer).__name__})" for layer in layers
+                 if layer.weights and not isinstance(layer, written)]
+    if unwritten:
+        raise MigrationError(f"layer(s) {', '.join(unwritten)} hold weights that export does not write under standard "
+                             "names (only RNN cells, Embedding and Dense): export the model convert wrote with its "
+                             "manifest (original names), or copy those weights yourself; nothing is dropped silently.")
+
+
 def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 1.0) -> tuple[dict, dict]:
     """TF1 name -> array for every exported weight of ``model`` (see the module docstring)."""
     from modern_rnn import keras
     from modern_rnn.seq2seq.legacy_models import LegacyStackSeq2SeqModel
+    from modern_rnn.feedback_decoder import FeedbackDecoder
     from modern_rnn.seq2seq.models import AttentionDecoderModel, LegacyAttentionSeq2SeqModel
 
     if isinstance(model, (AttentionDecoderModel, LegacyAttentionSeq2SeqModel, LegacyStackSeq2SeqModel)):
@@ -205,6 +232,8 @@ def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 
     for layer in layers:
         if isinstance(layer, keras.layers.Bidirectional):
             blocks.append(("bi", (layer.forward_layer, layer.backward_layer)))
+        elif isinstance(layer, FeedbackDecoder):  # a tf.nn.raw_rnn decoder: its cell as a dynamic_rnn block
+            blocks.append(("uni", layer))
         elif isinstance(layer, keras.layers.RNN) and id(layer) not in used:
             if len(pair_fw) == 1 and len(pair_bw) == 1 and len(rnns) == 2:
                 blocks.append(("bi", (pair_fw[0], pair_bw[0])))
@@ -230,7 +259,9 @@ def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 
             _rnn_arrays(item[0], f"{block_scope}/fw", forget_bias, arrays, sources)
             _rnn_arrays(item[1], f"{block_scope}/bw", forget_bias, arrays, sources)
     for layer in layers:
-        if isinstance(layer, keras.layers.Embedding):
+        if isinstance(layer, FeedbackDecoder):
+            _feedback_arrays(layer, arrays, sources)
+        elif isinstance(layer, keras.layers.Embedding):
             arrays[layer.name] = layer.get_weights()[0]
             sources[layer.name] = f"layer {layer.name!r} embeddings"
         elif isinstance(layer, keras.layers.Dense):
@@ -240,6 +271,7 @@ def collect_tf1_arrays(model, scope: Optional[str] = None, forget_bias: float = 
             if len(weights) > 1:
                 arrays[f"{layer.name}/bias"] = weights[1]
                 sources[f"{layer.name}/bias"] = f"layer {layer.name!r} bias"
+    _refuse_unwritten(layers)
     if not blocks:
         raise MigrationError("The model has no RNN layer (SimpleRNN, LSTM, GRU, RNN(cell), Bidirectional) to export.")
     return arrays, sources

@@ -16,12 +16,14 @@ a checkpoint that mixes original and made-up names.
 from __future__ import annotations
 
 import os
+import re
 from typing import Optional
 
 import numpy as np
 
 from migration.checkpoint.export import runs_backward, sublayers, unwrap_cell
 from migration.checkpoint.manifest import MANIFEST, manifest_files, validate_manifest_file
+from migration.checkpoint.reader import CheckpointReader
 from migration.checkpoint.seq2seq import block_from_dict
 from migration import seq2seq_converters as s2c
 from migration.core.errors import MigrationError
@@ -63,7 +65,17 @@ def original_arrays(model, manifest: dict, where: str) -> Optional[tuple[dict, d
     if whole.get("layers") and weighted and all(layer.name in whole["layers"] for layer in weighted):
         decoders = {e["name"]: e for e in manifest.get("seq2seq") or [] if e.get("block_shapes")}
         for layer in weighted:
-            _layer_arrays(layer, whole["layers"][layer.name], blocks, arrays, sources, where, decoders)
+            mine: dict[str, np.ndarray] = {}
+            mine_sources: dict[str, str] = {}
+            _layer_arrays(layer, whole["layers"][layer.name], blocks, mine, mine_sources, where, decoders)
+            for key, array in mine.items():  # one original variable read by two layers (a raw_rnn decoder's W, E)
+                if key in arrays and not np.array_equal(arrays[key], array):
+                    raise MigrationError(f"{where}: {key!r} is read by both {sources[key]} and {mine_sources[key]}, "
+                                         "and the two Keras copies differ (trained apart); the original graph has "
+                                         f"room for one: tie or copy them first, or {REMEDY}.")
+            arrays.update(mine)
+            sources.update(mine_sources)
+        folded_arrays(whole, manifest, arrays, sources, where)
     else:
         entry = next((b for name, b in blocks.items() if model.name == f"block_{name}"), None)
         if entry is None or entry.get("wrapper"):  # a wrapped cell's block: its own names (export.py)
@@ -98,12 +110,49 @@ def _layer_arrays(layer, source: dict, blocks: dict, arrays: dict, sources: dict
             arrays[source["bias"]] = weights[1]
             sources[source["bias"]] = f"layer {layer.name!r} bias"
     elif "block" in source and source["block"] in blocks:
+        if not hasattr(layer, "layers"):  # a layer around the block's cell: a tf.nn.raw_rnn FeedbackDecoder
+            _feedback_decoder_arrays(layer, source, blocks[source["block"]], arrays, sources, where)
+            return
         _block_arrays(layer, blocks[source["block"]], arrays, sources, where)
     elif "seq2seq" in source and source["seq2seq"] in seq2seq:
         _decoder_arrays(layer, seq2seq[source["seq2seq"]], arrays, sources, where)
     else:
         raise MigrationError(f"{where}: layer {layer.name!r} comes from {source!r}, which export cannot map back to "
                              f"the original names; {REMEDY}.")
+
+
+#: how migration.graph.to_keras records a variable it read as a constant (``pieces`` of the manifest's model)
+FOLDED = re.compile(r"^variable (?P<key>.+) folded as a constant \[(?P<shape>[0-9, ]*)\]$")
+
+
+def folded_arrays(whole: dict, manifest: dict, arrays: dict, sources: dict, where: str) -> None:
+    """The variables the conversion folded into the whole model as constants (an attention context vector, a batch
+    norm's gamma/beta/moving statistics, a custom layer's bias): the model holds no weight for them, so fine-tuning
+    cannot change them, and the original graph needs them; their value is the original checkpoint's (the manifest's
+    ``checkpoint``). Never dropped silently: when that checkpoint is gone or no longer holds them, an error names them."""
+    wanted = {}
+    for piece in whole.get("pieces") or []:
+        m = FOLDED.match(str(piece))
+        if m and m["key"] not in arrays:
+            wanted[m["key"]] = [int(d) for d in m["shape"].replace(" ", "").split(",") if d]
+    if not wanted:
+        return
+    ckpt = manifest.get("checkpoint")
+    try:
+        reader = CheckpointReader(ckpt) if ckpt else None
+    except MigrationError:
+        reader = None
+    missing = sorted(k for k, shape in wanted.items() if reader is None or k not in reader.variables
+                     or list(reader.variables[k].shape) != shape)
+    if missing:
+        raise MigrationError(f"{where}: the model holds {missing} as constants folded in by convert (no Keras weight), "
+                             f"and the original checkpoint {ckpt!r} the manifest names, which export reads them from, "
+                             "is gone or does not hold them with the recorded shape; export cannot write them and "
+                             "will not drop them: restore that checkpoint (or pass --manifest with a manifest whose "
+                             "'checkpoint' holds them).")
+    for key in sorted(wanted):
+        arrays[key] = reader.read(key)
+        sources[key] = f"constant folded into the model by convert (not a Keras weight: unchanged), read from {ckpt!r}"
 
 
 def _decoder_arrays(layer, entry: dict, arrays: dict, sources: dict, where: str) -> None:
@@ -131,6 +180,24 @@ def _decoder_arrays(layer, entry: dict, arrays: dict, sources: dict, where: str)
     sources.update({k: f"layer {layer.name!r} (seq2seq {entry['name']})" for k in out})
 
 
+def _feedback_decoder_arrays(layer, source: dict, entry: dict, arrays: dict, sources: dict, where: str) -> None:
+    """A ``tf.nn.raw_rnn`` decoder (``FeedbackDecoder``): its cell under block ``entry``'s keys, its projection and
+    feedback embedding under the ``feedback_*`` keys the manifest records (the loop's W, b, E are often the model's
+    Dense and Embedding too: :func:`original_arrays` refuses copies that differ)."""
+    own = [w for w in ("kernel", "bias", "embeddings") if getattr(layer, w, None) is not None]
+    unmapped = [w for w in own if not source.get(f"feedback_{w}")]
+    if unmapped or not hasattr(layer, "cell"):
+        raise MigrationError(f"{where}: layer {layer.name!r} ({type(layer).__name__}) runs the cell of block "
+                             f"{entry['name']!r} with weights {unmapped or own} whose original checkpoint keys the "
+                             f"manifest does not record (a conversion before raw_rnn export: convert again); "
+                             f"{REMEDY}.")
+    _block_arrays(layer, entry, arrays, sources, where, {"": cells_of(layer.cell)})
+    for what in own:
+        key = source[f"feedback_{what}"]
+        arrays[key] = getattr(layer, what).numpy()
+        sources[key] = f"layer {layer.name!r} {what} (raw_rnn decoder)"
+
+
 def keras_cells(block_model) -> dict[str, list]:
     """``{direction: [Keras cell per layer]}`` of a block model (``""``, or ``fw``/``bw``), in layer order."""
     from modern_rnn import keras
@@ -142,14 +209,24 @@ def keras_cells(block_model) -> dict[str, list]:
     for direction, found in (("fw", fw), ("bw", bw)) if bw else (("", fw),):
         if len(found) != 1:
             return {}
-        cell = unwrap_cell(found[0].cell)
-        out[direction] = list(cell.cells) if isinstance(cell, keras.layers.StackedRNNCells) else [cell]
+        out[direction] = cells_of(found[0].cell)
     return out
 
 
-def _block_arrays(block_model, entry: dict, arrays: dict, sources: dict, where: str) -> None:
-    """The cells of the manifest block ``entry`` from the Keras block model, through each cell's own TF1 spec."""
-    cells = keras_cells(block_model) if not entry.get("wrapper") else {}
+def cells_of(cell) -> list:
+    """The Keras cell per layer of an RNN layer's ``cell`` (a ``StackedRNNCells`` has one per layer)."""
+    from modern_rnn import keras
+
+    cell = unwrap_cell(cell)
+    return list(cell.cells) if isinstance(cell, keras.layers.StackedRNNCells) else [cell]
+
+
+def _block_arrays(block_model, entry: dict, arrays: dict, sources: dict, where: str,
+                  cells: Optional[dict] = None) -> None:
+    """The cells of the manifest block ``entry`` from the Keras block model (or ``cells``, as
+    :func:`keras_cells` gives them), through each cell's own TF1 spec."""
+    if cells is None:
+        cells = keras_cells(block_model) if not entry.get("wrapper") else {}
     count = sum(len(c) for c in cells.values())
     if count != len(entry["cells"]):
         raise MigrationError(f"{where}: block {entry['name']!r} has {len(entry['cells'])} cell(s) in the manifest and "

@@ -77,6 +77,9 @@ class BlockCall:
     kind: str = "block"  # the manifest section ``name`` is in ("seq2seq" for a decoder loop)
     #: a nested input's tensors (PhasedLSTMCell's ``(times, x)``), read concatenated on the last axis instead of x
     parts: list = dataclasses.field(default_factory=list)
+    #: checkpoint keys of weights the layer holds besides its block's cell (a raw_rnn decoder's ``feedback_kernel``,
+    #: ``feedback_bias``, ``feedback_embeddings``): recorded in the manifest for ``export``
+    weight_keys: dict = dataclasses.field(default_factory=dict)
 
 
 def _gradient(name: str) -> bool:
@@ -479,7 +482,7 @@ class ModelTranslator:
             return self.block_results[k]
         outs = list(block.model(args))
         self.pieces.append(f"raw_rnn decoder {block.model.name} ({type(block.model).__name__})")
-        self.layer_sources[block.model.name] = {"block": block.name}
+        self.layer_sources[block.model.name] = {"block": block.name, **block.weight_keys}
         self.block_results[k] = outs
         return outs
 

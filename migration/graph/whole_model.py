@@ -414,4 +414,7 @@ def _raw_rnn_call(og, loops, entry: dict, model, notes: list[str]) -> Optional[B
     except MigrationError as exc:
         notes.append(f"block {entry['name']}: {exc}")
         return None
-    return BlockCall(layer, rr.first_input, None, True, rr.outputs, 1, entry["name"], raw_rnn.layer_inputs(rr))
+    keys = {f"feedback_{attr}": og.variable_source(v).key
+            for attr, v in (("kernel", rr.kernel), ("bias", rr.bias), ("embeddings", rr.embeddings)) if v is not None}
+    return BlockCall(layer, rr.first_input, None, True, rr.outputs, 1, entry["name"], raw_rnn.layer_inputs(rr),
+                     weight_keys=keys)

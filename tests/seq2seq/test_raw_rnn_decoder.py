@@ -239,3 +239,54 @@ def test_an_unrecognized_loop_fn_is_refused_naming_the_op_and_the_remedy(cases) 
     with pytest.raises(MigrationError, match=r"TF 2.x form.*disable_control_flow_v2.*--outputs at the encoder"):
         raw_rnn.find(og, find_loops(og), keys)
     assert raw_rnn.find(og, find_loops(og), {"encoder/lstm_cell/kernel"}) is None
+
+
+def _restored(case: dict, prefix: str, feeds: list[np.ndarray]) -> np.ndarray:
+    """The ORIGINAL graph with every trainable variable restored from ``prefix`` by a Saver over them."""
+    names = ["ids:0", "lengths:0", "dec_ids:0", "dec_lengths:0"]
+    with tf.Graph().as_default():
+        v1.train.import_meta_graph(case["prefix"] + ".meta")
+        with v1.Session(config=FAST) as sess:
+            v1.train.Saver(v1.trainable_variables()).restore(sess, prefix)
+            return sess.run(case["logits"], dict(zip(names, feeds)))
+
+
+@pytest.mark.parametrize("kind", CONVERTED)
+def test_export_restores_the_decoder_in_the_original_graph(cases, tmp_path, kind: str) -> None:
+    """``export`` of the whole model writes the FeedbackDecoder's cell, projection and feedback embedding under the
+    original names (issue 21, "Export round trip": it crashed with an AttributeError); a fine-tuned decoder weight
+    reaches the original graph; copies of one variable that differ, and a manifest without the decoder's keys, are
+    refused naming the layer."""
+    from migration.checkpoint.export import export_keras_model
+    from migration.checkpoint.export_names import names_for
+
+    case = cases[kind]
+    path = os.path.join(case["conv"], "model.keras")
+    result = export_keras_model(path, tmp_path / "a" / "model.ckpt", names=names_for(path))
+    wanted = {n for n, _ in tf.train.list_variables(case["prefix"]) if "Adam" not in n and "power" not in n}
+    assert set(result.variables) == wanted
+    feeds = _feeds(0, kind)
+    np.testing.assert_allclose(_restored(case, result.prefix, feeds), _original(case, feeds), atol=1e-5)
+    model = _keras(case["conv"])
+    layer = next(l for l in model.layers if type(l).__name__ == "FeedbackDecoder")
+    shared = [w for w in ("kernel", "embeddings") if getattr(layer, w) is not None]
+    if kind == "teacher":  # teacher forcing: no feedback weights, its cell is the decoder's own
+        assert not shared
+        layer.cell.kernel.assign(layer.cell.kernel + 0.5)  # "fine-tuned": the export carries it to the original graph
+        tuned = export_keras_model(model, tmp_path / "b" / "model.ckpt", names=names_for(path))
+        assert np.abs(_restored(case, tuned.prefix, feeds) - _original(case, feeds)).max() > 1e-3
+        return
+    # negative control: the decoder's feedback embedding tuned apart from the encoder's (one variable in the graph)
+    layer.embeddings.assign(layer.embeddings + 0.5)
+    with pytest.raises(MigrationError, match=r"'emb' is read by both .*embeddings.*differ"):
+        export_keras_model(model, tmp_path / "c" / "model.ckpt", names=names_for(path))
+    manifest = json.load(open(os.path.join(case["conv"], "manifest.json")))
+    for source in manifest["model"]["layers"].values():  # a conversion that did not record the decoder's keys
+        for key in [k for k in source if k.startswith("feedback_")]:
+            del source[key]
+    old = tmp_path / "old_manifest.json"
+    old.write_text(json.dumps(manifest))
+    with pytest.raises(MigrationError, match=r"layer 'raw_rnn_\w+' \(FeedbackDecoder\).*does not record.*"
+                                             r"--standard-names"):
+        export_keras_model(path, tmp_path / "d" / "model.ckpt", names=names_for(path, str(old)))
+    assert not os.path.exists(tmp_path / "d")
