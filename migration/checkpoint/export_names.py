@@ -52,6 +52,8 @@ def find_manifest(model_path: str, manifest_path: Optional[str] = None) -> Optio
 
 #: how migration.graph.to_keras names an embedding read from a graph constant rather than a variable
 GRAPH_CONSTANT = "graph constant "
+#: how migration.graph.cnn_layers records a batch norm parameter that is a scalar graph constant (``constant 1.0``)
+CONSTANT = "constant "
 
 
 def original_arrays(model, manifest: dict, where: str) -> Optional[tuple[dict, dict, dict]]:
@@ -109,6 +111,14 @@ def _layer_arrays(layer, source: dict, blocks: dict, arrays: dict, sources: dict
         if len(weights) > 1:
             arrays[source["bias"]] = weights[1]
             sources[source["bias"]] = f"layer {layer.name!r} bias"
+    elif "conv" in source:  # migration.graph.cnn_layers: the filter variable as it is, no bias (a BiasAdd is apart)
+        if len(weights) != 1:
+            raise MigrationError(f"{where}: layer {layer.name!r} holds {len(weights)} weights, and the manifest "
+                                 f"records one TF1 variable for it (the filter {source['conv']!r}); {REMEDY}.")
+        arrays[source["conv"]] = weights[0]
+        sources[source["conv"]] = f"layer {layer.name!r} kernel (Conv2D filter)"
+    elif "batch_norm" in source:
+        _batch_norm_arrays(layer, source, arrays, sources, where)
     elif "block" in source and source["block"] in blocks:
         if not hasattr(layer, "layers"):  # a layer around the block's cell: a tf.nn.raw_rnn FeedbackDecoder
             _feedback_decoder_arrays(layer, source, blocks[source["block"]], arrays, sources, where)
@@ -129,7 +139,8 @@ def folded_arrays(whole: dict, manifest: dict, arrays: dict, sources: dict, wher
     """The variables the conversion folded into the whole model as constants (an attention context vector, a batch
     norm's gamma/beta/moving statistics, a custom layer's bias): the model holds no weight for them, so fine-tuning
     cannot change them, and the original graph needs them; their value is the original checkpoint's (the manifest's
-    ``checkpoint``). Never dropped silently: when that checkpoint is gone or no longer holds them, an error names them."""
+    ``checkpoint``). Never dropped silently: when that checkpoint is gone or no longer holds them, an error names
+    them."""
     wanted = {}
     for piece in whole.get("pieces") or []:
         m = FOLDED.match(str(piece))
@@ -178,6 +189,31 @@ def _decoder_arrays(layer, entry: dict, arrays: dict, sources: dict, where: str)
                              f"output layer name {mapped}; {REMEDY}.")
     arrays.update(out)
     sources.update({k: f"layer {layer.name!r} (seq2seq {entry['name']})" for k in out})
+
+
+#: a BatchNormalization layer's weights in order, and the manifest's layer source keys of their TF1 variables
+BATCH_NORM = ("gamma", "beta", "moving_mean", "moving_variance")
+
+
+def _batch_norm_arrays(layer, source: dict, arrays: dict, sources: dict, where: str) -> None:
+    """An inference ``FusedBatchNorm`` (migration.graph.cnn_layers): each weight under the variable it came from.
+    A parameter that was a graph constant (``scale=False``: gamma 1) is no variable: its Keras weight must still hold
+    it (else fine-tuning changed what the original graph cannot hold), and a manifest without the keys is refused."""
+    weights = layer.get_weights()
+    keys = [source.get(p) for p in BATCH_NORM]
+    if len(weights) != len(BATCH_NORM) or not all(keys):
+        raise MigrationError(f"{where}: layer {layer.name!r} comes from {source!r}, which does not record the TF1 "
+                             "variables of its gamma, beta and moving statistics (a conversion before batch norm "
+                             f"export: convert again); {REMEDY}.")
+    for what, key, array in zip(BATCH_NORM, keys, weights):
+        if key.startswith(CONSTANT):
+            if not np.allclose(array, float(key[len(CONSTANT):]), rtol=0, atol=0):
+                raise MigrationError(f"{where}: layer {layer.name!r} {what} was the graph constant "
+                                     f"{key[len(CONSTANT):]} in the original graph and differs now (fine-tuned); the "
+                                     f"original graph cannot hold it; {REMEDY}.")
+            continue
+        arrays[key] = array
+        sources[key] = f"layer {layer.name!r} {what} (BatchNormalization)"
 
 
 def _feedback_decoder_arrays(layer, source: dict, entry: dict, arrays: dict, sources: dict, where: str) -> None:

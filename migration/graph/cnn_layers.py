@@ -29,6 +29,21 @@ def _source(translator, tensor: str) -> str:
     return translator.og.variable_source(var).key if var is not None else "a graph constant"
 
 
+def _param_sources(translator, tensors, params) -> dict:
+    """``{gamma|beta|moving_mean|moving_variance: checkpoint key}`` of a batch norm (``export`` writes them back); a
+    parameter that is one scalar constant as ``"constant <value>"``; none at all when one is anything else."""
+    out = {}
+    for what, tensor, value in zip(("gamma", "beta", "moving_mean", "moving_variance"), tensors, params):
+        var = translator.var_node(tensor)
+        if var is not None:
+            out[what] = translator.og.variable_source(var).key
+        elif np.unique(value).size == 1:
+            out[what] = f"constant {float(value.reshape(-1)[0])!r}"
+        else:
+            return {}
+    return out
+
+
 def conv2d_layer(translator, node) -> Any:
     from modern_rnn import keras
 
@@ -84,6 +99,7 @@ def batch_norm_layer(translator, node) -> Any:
         gamma, beta, mean, variance = (np.broadcast_to(p.reshape(-1), (depth,)).astype(np.float32) for p in params)
         layer.set_weights([gamma, beta, mean, variance])
         translator.layers[layer_key] = layer
-        translator.layer_sources[layer.name] = {"batch_norm": key}
+        translator.layer_sources[layer.name] = {"batch_norm": key,
+                                                **_param_sources(translator, node.input[1:5], params)}
         translator.pieces.append(f"BatchNormalization({depth}) from {key}")
     return layer(x, training=False)

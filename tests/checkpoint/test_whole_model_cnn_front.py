@@ -148,3 +148,63 @@ def test_no_model_is_exit_2_naming_the_op_and_no_model_is_0(tmp_path, capsys, mo
     assert main(["convert", ckpt, str(tmp_path / "out3"), "--quiet", "--no-verify"]) == 3
     assert "simulated translator bug" in capsys.readouterr().err
     assert os.path.isfile(tmp_path / "out3" / "manifest.json")
+
+
+def _restored_inference(ckpt, prefix, names, x):
+    """The ORIGINAL graph with ``Saver(var_list)`` over the variables ``names`` restored from ``prefix`` (the rest
+    initialized), run in inference (the dropout fed with its input)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.train.import_meta_graph(ckpt + ".meta")
+        gvars = v1.global_variables()
+        use = [v for v in gvars if v.op.name in names]
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.variables_initializer([v for v in gvars if v not in use]))
+            v1.train.Saver(use).restore(sess, prefix)
+            dropped = v1.get_collection("dropped")[0]
+            return sess.run("pred:0", {"x:0": x, dropped: sess.run("seq:0", {"x:0": x})})
+
+
+def test_export_writes_conv_and_batch_norm_back_under_their_original_names(converted, tmp_path):
+    """Issue 21, "Export round trip" (crnn-ctc, cs20-chatbot-buckets were refused: "export cannot map back"): the
+    Conv2D filter and the batch norm's gamma, beta and moving statistics are written under the variables they came
+    from; restored by a Saver into the ORIGINAL .meta graph they give its outputs, and a fine-tuned filter and
+    moving variance reach it (the Keras model's outputs); a manifest without the batch norm's keys is refused."""
+    import shutil
+
+    import tf_keras
+
+    from migration.checkpoint.export import export_keras_model
+    from migration.checkpoint.export_names import names_for
+    from migration.core.errors import MigrationError
+
+    ckpt, out, result = converted
+    path = os.path.join(out, "model.keras")
+    exported = export_keras_model(path, tmp_path / "a" / "model", names=names_for(path))
+    wanted = {n for n, _ in tf.train.list_variables(ckpt) if n != "global_step"}
+    bn_keys = {"bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance"}
+    assert {"conv/w", "conv/b"} | bn_keys <= set(exported.variables)
+    assert set(exported.variables) == wanted
+    x = np.random.default_rng(9).normal(size=(2, 8, 6, 1)).astype(np.float32)
+    inference, _, _ = _original(ckpt, x)
+    np.testing.assert_allclose(_restored_inference(ckpt, exported.prefix, exported.variables, x), inference, atol=1e-5)
+    keras_model = tf_keras.models.load_model(path, compile=False, safe_mode=True)  # "fine-tuned"
+    conv = next(layer for layer in keras_model.layers if layer.name.startswith("conv2d"))
+    bn = next(layer for layer in keras_model.layers if "batch_norm" in layer.name)
+    conv.kernel.assign(conv.kernel * -0.7)
+    bn.moving_variance.assign(bn.moving_variance * 1.5)
+    tuned = export_keras_model(keras_model, tmp_path / "b" / "model", names=names_for(path))
+    got = _restored_inference(ckpt, tuned.prefix, tuned.variables, x)
+    np.testing.assert_allclose(got, keras_model(x, training=False).numpy(), atol=1e-5)
+    assert np.abs(got - inference).max() > 1e-3  # negative control: the tuned weights did change the outputs
+    copy = tmp_path / "old"
+    shutil.copytree(out, copy)
+    manifest = json.load(open(copy / "manifest.json"))
+    for source in manifest["model"]["layers"].values():
+        if "batch_norm" in source:
+            source.pop("gamma")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    old = str(copy / "model.keras")
+    with pytest.raises(MigrationError, match=r"does not record the TF1 variables of its gamma.*--standard-names"):
+        export_keras_model(old, tmp_path / "c" / "model", names=names_for(old))
+    assert not os.path.exists(tmp_path / "c")
