@@ -11,7 +11,12 @@ The manifest is found next to the model (``OUT/model.keras`` -> ``OUT/manifest.j
 ``OUT/manifest.json``) when it lists the model's file, or given with ``--manifest`` (a fine-tuned copy saved
 elsewhere). The model is matched to the manifest by structure (its layer names, or ``block_<name>``), never by its
 bytes (fine-tuning changes them). Any weight the manifest does not account for is an error naming the layer: never
-a checkpoint that mixes original and made-up names.
+a checkpoint that mixes original and made-up names, nor one that lacks a weight.
+
+Whole-model pieces besides cells, embeddings and dense heads: a ``tf.nn.raw_rnn`` decoder (``FeedbackDecoder``, its
+``feedback_*`` keys), ``Conv2D`` filters (``conv``), inference batch norms (``batch_norm`` + ``gamma``/``beta``/
+``moving_*``), and the variables convert folded into the model as constants (the model's ``pieces``: read from the
+manifest's original checkpoint, as no Keras weight holds them).
 """
 from __future__ import annotations
 
