@@ -123,7 +123,7 @@ def _layer_arrays(layer, source: dict, blocks: dict, arrays: dict, sources: dict
         arrays[source["conv"]] = weights[0]
         sources[source["conv"]] = f"layer {layer.name!r} kernel (Conv2D filter)"
     elif "batch_norm" in source:
-        _batch_norm_arrays(layer, source, arrays, sources, where)
+        batch_norm_arrays(layer, source, arrays, sources, where)
     elif "block" in source and source["block"] in blocks:
         if not hasattr(layer, "layers"):  # a layer around the block's cell: a tf.nn.raw_rnn FeedbackDecoder
             _feedback_decoder_arrays(layer, source, blocks[source["block"]], arrays, sources, where)
@@ -200,7 +200,7 @@ def _decoder_arrays(layer, entry: dict, arrays: dict, sources: dict, where: str)
 BATCH_NORM = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
-def _batch_norm_arrays(layer, source: dict, arrays: dict, sources: dict, where: str) -> None:
+def batch_norm_arrays(layer, source: dict, arrays: dict, sources: dict, where: str) -> None:
     """An inference ``FusedBatchNorm`` (migration.graph.cnn_layers): each weight under the variable it came from.
     A parameter that was a graph constant (``scale=False``: gamma 1) is no variable: its Keras weight must still hold
     it (else fine-tuning changed what the original graph cannot hold), and a manifest without the keys is refused."""

@@ -119,3 +119,26 @@ def test_standard_names_refuse_a_layer_they_cannot_write(tmp_path) -> None:
     # without that layer the same model exports (the refusal is about the layer)
     assert export_keras_model(keras.Model(x, keras.layers.Dense(C)(keras.layers.LSTM(H)(x))),
                               tmp_path / "ok" / "model.ckpt").variables
+
+
+def test_a_batch_norm_constant_parameter_is_not_written_and_must_be_unchanged() -> None:
+    """``scale=False``: the original graph's gamma is the constant 1 (no variable): nothing to write while the Keras
+    gamma still holds it; a fine-tuned gamma is refused (the original graph cannot hold it)."""
+    from modern_rnn import keras
+    from migration.checkpoint.export_names import batch_norm_arrays
+
+    layer = keras.layers.BatchNormalization(name="bn_c")
+    layer.build((None, 3))
+    rng = np.random.default_rng(1)
+    beta, mean, var = (rng.normal(0, 1, 3).astype(np.float32) for _ in range(3))
+    layer.set_weights([np.ones(3, np.float32), beta, mean, np.abs(var) + 0.5])
+    source = {"batch_norm": "bn/moving_mean", "gamma": "constant 1.0", "beta": "bn/beta",
+              "moving_mean": "bn/moving_mean", "moving_variance": "bn/moving_variance"}
+    arrays, sources = {}, {}
+    batch_norm_arrays(layer, source, arrays, sources, "here")
+    assert sorted(arrays) == ["bn/beta", "bn/moving_mean", "bn/moving_variance"]
+    np.testing.assert_array_equal(arrays["bn/beta"], beta)
+    np.testing.assert_array_equal(arrays["bn/moving_mean"], mean)
+    layer.gamma.assign(layer.gamma * 1.1)
+    with pytest.raises(MigrationError, match=r"'bn_c' gamma was the graph constant 1.0 .*differs"):
+        batch_norm_arrays(layer, source, {}, {}, "here")
