@@ -338,7 +338,7 @@ def _whole_model(reader: CheckpointReader, meta: Optional[MetaGraph], blocks: li
 
     save_streamed(model, os.path.join(tmp, "model.keras"), translator.streamed)  # large embeddings row by row
     entry = {"file": "model.keras", "inputs": io.inputs, "outputs": io.outputs, "outputs_from": io.how,
-             "pieces": translator.pieces, "layers": translator.layer_sources,
+             "pieces": translator.pieces, "layers": translator.layer_sources, "folded": translator.folded,
              "dropout_bypassed": original.dropout_bypassed, "dropout_live": constant_dropouts(original)}
     return entry, notes
 

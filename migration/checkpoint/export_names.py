@@ -20,6 +20,7 @@ manifest's original checkpoint, as no Keras weight holds them).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from typing import Optional
@@ -166,8 +167,14 @@ def folded_arrays(whole: dict, manifest: dict, arrays: dict, sources: dict, wher
                              "is gone or does not hold them with the recorded shape; export cannot write them and "
                              "will not drop them: restore that checkpoint (or pass --manifest with a manifest whose "
                              "'checkpoint' holds them).")
+    hashes = whole.get("folded") or {}  # older manifests: none, the checkpoint's value is taken as it is
     for key in sorted(wanted):
         arrays[key] = reader.read(key)
+        if key in hashes and hashlib.sha256(np.ascontiguousarray(arrays[key]).tobytes()).hexdigest() != hashes[key]:
+            raise MigrationError(f"{where}: {key!r}, folded into the model as a constant by convert, has another "
+                                 f"value in {ckpt!r} than the one the model holds (the checkpoint was overwritten "
+                                 "since convert, or convert folded another value: an EMA shadow); export will not "
+                                 "write a value the model does not use: convert the checkpoint again.")
         sources[key] = f"constant folded into the model by convert (not a Keras weight: unchanged), read from {ckpt!r}"
 
 

@@ -31,6 +31,7 @@ no model is written (never a partial or guessed model).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -116,6 +117,9 @@ class ModelTranslator:
         #: Keras layer name -> where its weights came from ({"embedding": key} / {"dense": kernel key, "bias": key} /
         #: {"block": manifest block name}); what :func:`migration.checkpoint.optimizer.whole_model_slots` pairs with
         self.layer_sources: dict[str, dict[str, str]] = {}
+        #: checkpoint key -> sha256 of the value of each variable folded into the model as a constant (``export``
+        #: writes it back from the original checkpoint and checks it is still that value)
+        self.folded: dict[str, str] = {}
         #: large embeddings built as one-row stubs, written row by row by keras_stream.save_streamed
         self.streamed: list = []
         self.used_names: set[str] = set()
@@ -221,7 +225,9 @@ class ModelTranslator:
         if value.size > 4096:
             self.blockers[node.name] = f"{node.op} (variable {var.name!r} used other than as a Dense or Embedding weight)"
             return None
-        self.pieces.append(f"variable {self.og.variable_source(var).key} folded as a constant {list(value.shape)}")
+        key = self.og.variable_source(var).key
+        self.pieces.append(f"variable {key} folded as a constant {list(value.shape)}")
+        self.folded[key] = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
         return value
 
     def _weight(self, tensor: str):

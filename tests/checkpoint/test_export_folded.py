@@ -105,6 +105,14 @@ def test_folded_constants_without_the_original_checkpoint_are_refused_by_name(ca
     with pytest.raises(MigrationError, match=r"'att/context', 'bn/beta', 'bn/gamma'.*folded.*gone.*will not drop"):
         export_keras_model(path, tmp_path / "out" / "model.ckpt", names=names_for(path))
     assert not os.path.exists(tmp_path / "out")
+    # the checkpoint holds another value than the model's constant (overwritten since convert): refused by name
+    assert sorted(manifest["model"]["folded"]) == FOLDED
+    manifest["checkpoint"] = case["prefix"]
+    manifest["model"]["folded"]["bn/gamma"] = "0" * 64
+    (conv / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(MigrationError, match=r"'bn/gamma', folded .*another value.*convert the checkpoint again"):
+        export_keras_model(path, tmp_path / "out" / "model.ckpt", names=names_for(path))
+    assert not os.path.exists(tmp_path / "out")
 
 
 def test_standard_names_refuse_a_layer_they_cannot_write(tmp_path) -> None:
