@@ -17,14 +17,9 @@ import pytest
 import legacy_rnn
 from legacy_rnn import tf, v1
 
-B, T, D, UNITS, CLASSES, LR, FORGET_BIAS = 4, 5, 3, 5, 3, 0.05, 0.8
-LENGTHS = np.array([5, 2, 4, 1], np.int32)
+from tests.targets.adam_run import CLASSES, D, LENGTHS, adam_checkpoint
 
-
-def _batches(n: int = 4):
-    rng = np.random.default_rng(17)
-    return [(rng.normal(0, 1, (B, T, D)).astype(np.float32), rng.integers(0, CLASSES, B).astype(np.int32))
-            for _ in range(n)]
+UNITS, FORGET_BIAS = 5, 0.8
 
 
 @pytest.fixture(scope="module")
@@ -33,34 +28,19 @@ def resumed(tmp_path_factory):
     from migration.checkpoint.convert import convert_checkpoint
 
     root = tmp_path_factory.mktemp("k3resume")
-    batches = _batches()
-    with legacy_rnn.new_graph(8) as graph:
-        x = v1.placeholder(tf.float32, [None, T, D], name="x")
-        length = v1.placeholder(tf.int32, [None], name="length")
-        y = v1.placeholder(tf.int32, [None], name="y")
+
+    def logits_of(x, length):
         _, state = legacy_rnn.dynamic_rnn(legacy_rnn.basic_lstm_cell(UNITS, forget_bias=FORGET_BIAS), x,
                                           sequence_length=length, dtype=tf.float32)
-        logits = v1.layers.dense(state.h, CLASSES, name="logits")
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-        step = v1.train.get_or_create_global_step()
-        train = v1.train.AdamOptimizer(LR, beta1=0.8, beta2=0.99).minimize(loss, global_step=step)
-        sess = legacy_rnn.new_session(graph)
-        legacy_rnn.initialize(sess)
-        rng = np.random.default_rng(4)
-        for var in v1.trainable_variables():
-            var.load(rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32), sess)
-        for xb, yb in batches[:3]:
-            sess.run(train, {x: xb, length: LENGTHS, y: yb})
-        prefix = v1.train.Saver().save(sess, str(root / "ckpt" / "model.ckpt"))
-        sess.run(train, {x: batches[3][0], length: LENGTHS, y: batches[3][1]})
-        final = {v.op.name: sess.run(v) for v in v1.trainable_variables()}
-        sess.close()
+        return v1.layers.dense(state.h, CLASSES, name="logits")
+
+    prefix, final, batch = adam_checkpoint(root, logits_of, graph_seed=8, batch_seed=17, weight_seed=4)
     out = str(root / "out")
     # verify=False: the target files' equality with the original graph is tests/targets' other files' subject;
     # here the one Keras 3 training step against TF1's is the check
     result = convert_checkpoint(prefix, out, with_optimizer=True, targets=["keras3"], verify=False)
     assert result.manifest["targets"]["keras3"]["model"]["file"] == "model.keras3.keras"
-    return out, final, batches[3]
+    return out, final, batch
 
 
 def _one_step(out: str, batch, slots: str = "converted") -> list[tuple[str, np.ndarray]]:

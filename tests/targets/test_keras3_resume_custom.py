@@ -22,14 +22,9 @@ import pytest
 import legacy_rnn
 from legacy_rnn import contrib, sru, tf, v1
 
-B, T, D, CLASSES, LR, FORGET_BIAS = 4, 5, 3, 3, 0.05, 0.7
-LENGTHS = np.array([5, 2, 4, 1], np.int32)
+from tests.targets.adam_run import CLASSES, LENGTHS, adam_checkpoint
 
-
-def _batches(n: int = 4):
-    rng = np.random.default_rng(23)
-    return [(rng.normal(0, 1, (B, T, D)).astype(np.float32), rng.integers(0, CLASSES, B).astype(np.int32))
-            for _ in range(n)]
+FORGET_BIAS = 0.7
 
 
 @pytest.fixture(scope="module")
@@ -38,37 +33,22 @@ def resumed(tmp_path_factory):
     from migration.checkpoint.convert import convert_checkpoint
 
     root = tmp_path_factory.mktemp("k3resume_custom")
-    batches = _batches()
-    with legacy_rnn.new_graph(9) as graph:
-        x = v1.placeholder(tf.float32, [None, T, D], name="x")
-        length = v1.placeholder(tf.int32, [None], name="length")
-        y = v1.placeholder(tf.int32, [None], name="y")
+
+    def logits_of(x, length):
         out, _ = legacy_rnn.dynamic_rnn(contrib.layer_norm_basic_lstm_cell(5, forget_bias=FORGET_BIAS), x,
                                         sequence_length=length, dtype=tf.float32, scope="ln")
         _, state = legacy_rnn.dynamic_rnn(sru.sru_cell(4), out, sequence_length=length, dtype=tf.float32,
                                           scope="sru")
-        logits = v1.layers.dense(state, CLASSES, name="logits")
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-        step = v1.train.get_or_create_global_step()
-        train = v1.train.AdamOptimizer(LR, beta1=0.8, beta2=0.99).minimize(loss, global_step=step)
-        sess = legacy_rnn.new_session(graph)
-        legacy_rnn.initialize(sess)
-        rng = np.random.default_rng(5)
-        for var in v1.trainable_variables():  # asymmetric, non-zero everywhere (layer-norm gains and shifts too)
-            var.load(rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32), sess)
-        for xb, yb in batches[:3]:
-            sess.run(train, {x: xb, length: LENGTHS, y: yb})
-        prefix = v1.train.Saver().save(sess, str(root / "ckpt" / "model.ckpt"))
-        sess.run(train, {x: batches[3][0], length: LENGTHS, y: batches[3][1]})
-        final = {v.op.name: sess.run(v) for v in v1.trainable_variables()}
-        sess.close()
+        return v1.layers.dense(state, CLASSES, name="logits")
+
+    prefix, final, batch = adam_checkpoint(root, logits_of, graph_seed=9, batch_seed=23, weight_seed=5)
     out_dir = str(root / "out")
     # verify=False: the target files' equality with the original graph is other files' subject (custom blocks:
     # test_target_families.py, test_target_custom_whole.py); here the one Keras 3 training step is the check
     result = convert_checkpoint(prefix, out_dir, with_optimizer=True, targets=["keras3"], verify=False)
     entry = result.manifest["targets"]["keras3"]["model"]
     assert entry["file"] == "model.keras3.keras" and entry["inputs"] == ["x", "length"]
-    return out_dir, final, batches[3]
+    return out_dir, final, batch
 
 
 def _wrong_order(pairs):
