@@ -45,6 +45,10 @@ def tensor_name(inp: str) -> str:
     return f"{name}:{idx}"
 
 
+#: ops whose result depends on their input's shape only, never on its values
+SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
+
+
 def is_training_op(name: str) -> bool:
     """True for a node of the training machinery by its name: gradients, optimizer updates, the Saver's ops."""
     first = name.split("/", 1)[0]

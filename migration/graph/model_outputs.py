@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from migration.graph.graphdef import ref, tensor_name
+from migration.graph.graphdef import SHAPE_OPS, ref, tensor_name
 
 #: ops whose outputs are a queue- or tf.data-fed graph's inputs: the model starts after them
 DEQUEUE_OPS = frozenset("""QueueDequeueV2 QueueDequeueManyV2 QueueDequeueUpToV2 QueueDequeue QueueDequeueMany
@@ -114,7 +114,6 @@ def _variable_of(index, tensor: str) -> str:
     return node.name if node is not None else ""
 
 
-_SHAPE_OPS = ("Shape", "ShapeN", "Size", "Rank")
 
 
 def _forward(index, starts: set[str], within: set[str]) -> set[str]:
@@ -127,7 +126,7 @@ def _forward(index, starts: set[str], within: set[str]) -> set[str]:
         if name in seen or name not in within:
             continue
         seen.add(name)
-        todo += [c.name for c in index.consumers(name) if c.op not in _SHAPE_OPS]
+        todo += [c.name for c in index.consumers(name) if c.op not in SHAPE_OPS]
     return seen
 
 

@@ -34,13 +34,12 @@ import numpy as np
 from migration.core.errors import MigrationError
 from migration.graph.block_feeds import shape_feeds
 from migration.graph.blocks import NotThisKind
-from migration.graph.graphdef import is_training_op, ref, tensor_name
+from migration.graph.graphdef import SHAPE_OPS, is_training_op, ref, tensor_name
 from migration.graph.limits import check_feed
 from migration.graph.wrapper_check import manifest_block_keys
 
 _VARS = ("VariableV2", "Variable", "VarHandleOp")
 _PASS = ("Identity", "ReadVariableOp", "Snapshot")
-_SHAPE_OPS = ("Shape", "ShapeN", "Size", "Rank")
 _SOURCES = ("Placeholder", "PlaceholderWithDefault", "IteratorGetNext")
 _SWITCH = ("Switch", "RefSwitch")
 _FLOATS = (1, 2, 19)  # float32, float64, float16
@@ -109,7 +108,7 @@ class _Graph:
         if node.op in _SOURCES or "Dequeue" in node.op:
             memo[name] = True
             return True
-        if node.op in _SHAPE_OPS or node.op in _VARS:
+        if node.op in SHAPE_OPS or node.op in _VARS:
             return False
         inputs = [i for i in node.input if not ref(i)[2]]
         if node.op in _SWITCH:

@@ -25,7 +25,7 @@ from migration.families import family
 from migration.graph import raw_rnn
 from migration.graph.blocks import BlockTensors, find_loops, locate_block
 from migration.graph.decoder_block import decoder_call
-from migration.graph.graphdef import const_value, node_dtype, ref
+from migration.graph.graphdef import SHAPE_OPS, const_value, node_dtype, ref
 from migration.graph.inference_outputs import inference_predictions
 from migration.graph.legacy_outputs import bucket_outputs
 from migration.graph.limits import check_feed, current as current_limits
@@ -98,7 +98,7 @@ def _placeholders(og, outputs: Sequence[str]) -> list[str]:
 
 #: ops whose result depends on their input's shape only, never on its values: what is computed from a placeholder
 #: only through them (``dynamic_rnn``'s unused ``rnn/zeros`` of the batch size) is no model output
-_SHAPE_ONLY = frozenset({"Shape", "ShapeN", "Size", "Rank", "ZerosLike", "OnesLike"})
+_SHAPE_ONLY = SHAPE_OPS | {"ZerosLike", "OnesLike"}
 
 
 def _reached(index, *, through_shapes: bool) -> set[str]:
