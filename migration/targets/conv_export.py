@@ -34,8 +34,10 @@ def conv_weights(entry: dict, read_weight: Callable[[str], np.ndarray]) -> list[
 
 
 def write_conv_targets(targets: Sequence[str], tmp: str, entries: Sequence[dict],
-                       read_weight: Callable[[str], np.ndarray]) -> dict[str, dict[str, str]]:
-    """Write every conv block's target files into ``tmp``: target -> block name -> file relative to ``tmp``."""
+                       read_weight: Callable[[str], np.ndarray],
+                       built: Optional[dict[str, dict[str, Any]]] = None) -> dict[str, dict[str, str]]:
+    """Write every conv block's target files into ``tmp``: target -> block name -> file relative to ``tmp``;
+    ``built`` (target -> block name -> model) gets the models written (the whole model calls them)."""
     files: dict[str, dict[str, str]] = {t: {} for t in targets}
     for entry in entries:
         weights = conv_weights(entry, read_weight)
@@ -49,10 +51,12 @@ def write_conv_targets(targets: Sequence[str], tmp: str, entries: Sequence[dict]
             else:
                 import onnx
 
-                onnx.save_model(conv.onnx_conv_block(entry["conv_ndims"], entry["input_channels"], weights,
-                                                     f"conv_{entry['name']}", entry["outputs"]),
-                                os.path.join(tmp, rel))
+                model = conv.onnx_conv_block(entry["conv_ndims"], entry["input_channels"], weights,
+                                             f"conv_{entry['name']}", entry["outputs"])
+                onnx.save_model(model, os.path.join(tmp, rel))
             files[target][entry["name"]] = rel
+            if built is not None:
+                built.setdefault(target, {})[entry["name"]] = model
     return files
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.targets import EXPORT_TARGETS, keras3, onnx_export
+from migration.targets import EXPORT_TARGETS, cnn_front, keras3, onnx_export
 from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.verify_targets import TOLERANCE, WholeCase, original_outputs, summary, verify_blocks
 from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
@@ -95,7 +95,8 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
     register_keras_classes()
     k2 = load_block_model(tmp, entry["file"])
     config = k2.get_config()
-    weights = {layer.name: layer.get_weights() for layer in k2.layers if type(layer).__name__ in ("Embedding", "Dense")}
+    weights = {layer.name: layer.get_weights() for layer in k2.layers
+               if type(layer).__name__ in ("Embedding", "Dense") + cnn_front.LAYERS}
     block_of = {layer: src["block"] for layer, src in (entry.get("layers") or {}).items() if "block" in src}
     written = {}
     for target in targets:
@@ -193,7 +194,7 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
         for target, (rel, model) in write_block_targets(targets, tmp, block, read_weight).items():
             files[target][block["name"]] = rel
             built[target][block["name"]] = model
-    conv_files = write_conv_targets(targets, tmp, conv_entries, read_weight)
+    conv_files = write_conv_targets(targets, tmp, conv_entries, read_weight, built)  # the whole model calls them too
     notes: list[str] = []
     whole = write_whole_targets(targets, tmp, manifest["model"], built, notes) if manifest.get("model") else {}
     not_exported = [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq")

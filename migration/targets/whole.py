@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from migration.targets import keras3_glue, onnx_glue
+from migration.targets import cnn_front, keras3_glue, onnx_glue
 from migration.targets.glue import NotExportable, constant, slice_spec
 
 __all__ = ["GLUE", "Keras3Whole", "NotExportable", "OnnxWhole", "layer_name", "slice_spec", "walk"]
@@ -143,6 +143,15 @@ class Keras3Whole:
         layer.set_weights(self.weights[name])
         return out
 
+    def _cnn(self, cls: str, cfg: dict, name: str, x):
+        """A CNN front end's layer (:mod:`migration.targets.cnn_front`), one per Keras 2 layer, given its weights."""
+        if name not in self.layers:
+            self.layers[name] = cnn_front.keras3_layer(cls, cfg, layer_name(name))
+            out = cnn_front.keras3_call(self.layers[name], cls, x)
+            self.layers[name].set_weights(self.weights[name])
+            return out
+        return cnn_front.keras3_call(self.layers[name], cls, x)
+
     def __call__(self, layer: dict, inputs: list, kwargs: dict) -> list:
         import keras
 
@@ -160,6 +169,13 @@ class Keras3Whole:
                 name=layer_name(name)), keras3_glue.tensor(inputs[0]))]
         if name in self.blocks:
             return list(self.blocks[name]([keras3_glue.tensor(v) for v in inputs]))
+        try:
+            if cls in cnn_front.LAYERS:
+                return [self._cnn(cls, cfg, name, keras3_glue.tensor(inputs[0]))]
+            if cls in STRUCTURED and cnn_front.is_pool(cfg.get("function", "")):
+                return [cnn_front.keras3_pool(cfg["function"], keras3_glue.tensor(inputs[0]), kwargs)]
+        except (NotExportable, KeyError, TypeError, ValueError) as exc:
+            raise _refuse(layer, "Keras 3", exc) from exc
         if cls in STRUCTURED:
             try:
                 return keras3_glue.apply(cfg.get("function", ""), inputs[0], kwargs)
@@ -191,6 +207,13 @@ class OnnxWhole:
             self.consts[key] = self.g.const(f"{layer_name(name)}_{stem}", self.weights[name][k])
         return self.consts[key]
 
+    def _constant(self, name: str, stem: str, array: np.ndarray) -> str:
+        """One initializer per (layer, stem), however often the layer is called (a CNN layer's derived arrays)."""
+        key = f"{name}/{stem}"
+        if key not in self.consts:
+            self.consts[key] = self.g.const(f"{layer_name(name)}_{stem}", array)
+        return self.consts[key]
+
     def __call__(self, layer: dict, inputs: list, kwargs: dict) -> list:
         from onnx import helper
 
@@ -220,6 +243,14 @@ class OnnxWhole:
             return [Value(out, x.rank, "float32")]
         if name in self.blocks:
             return self._block(name, [self.glue.tensor(v) for v in inputs])
+        try:
+            if cls in cnn_front.LAYERS:
+                return [cnn_front.onnx_layer(self.glue, cls, cfg, self.weights[name], self.glue.tensor(inputs[0]),
+                                             lambda stem, array: self._constant(name, stem, array))]
+            if cls in STRUCTURED and cnn_front.is_pool(cfg.get("function", "")):
+                return [cnn_front.onnx_pool(self.glue, cfg["function"], self.glue.tensor(inputs[0]), kwargs)]
+        except (NotExportable, KeyError, TypeError, ValueError) as exc:
+            raise _refuse(layer, "ONNX", exc) from exc
         if cls in STRUCTURED:
             try:
                 return onnx_glue.apply(self.glue, cfg.get("function", ""), inputs[0], kwargs)
