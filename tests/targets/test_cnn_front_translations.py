@@ -10,6 +10,9 @@ norm's mean and variance swapped, and an ONNX average pool counting the padding 
 """
 from __future__ import annotations
 
+import os
+import re
+
 import numpy as np
 import pytest
 
@@ -189,7 +192,7 @@ def test_wrong_translations_are_caught():
     want = np.asarray(_tf_bn(tf, X, "NHWC", 1e-3))
     cfg, _ = _bn(-1, 1e-3)
     layer = {"class_name": "BatchNormalization", "name": "b", "config": cfg}
-    swapped = {"b": [GAMMA, BETA, VARIANCE, MEAN]}
+    swapped = {"b": [GAMMA, BETA, VARIANCE, np.abs(MEAN)]}  # mean and variance swapped (a variance must be >= 0)
     assert _off(keras3_model(layer, swapped, {}, X)(X), want) > 1e-2
     assert _off(onnx_run(layer, swapped, {}, X), want) > 1e-2
 
@@ -228,7 +231,7 @@ def test_onnx_average_pool_excludes_the_padding_as_tensorflow(monkeypatch):
      {"ksize": [2, 2, 2, 1], "strides": [1, 1, 1, 1], "padding": "VALID", "data_format": "NHWC"}, "batch or channel"),
     ({"class_name": "TFOpLambda", "name": "p", "config": {"function": "nn.avg_pool2d"}},
      {"ksize": [1, 2, 2, 1], "strides": [1, 1, 1, 1], "padding": "EXPLICIT"}, "padding 'EXPLICIT'"),
-])
+], ids=["window_over_batch", "explicit_padding"])
 def test_a_form_the_targets_do_not_take_is_refused_naming_the_layer(layer, kwargs, match):
     from migration.targets.glue import NotExportable
 
@@ -236,3 +239,31 @@ def test_a_form_the_targets_do_not_take_is_refused_naming_the_layer(layer, kwarg
         with pytest.raises(NotExportable, match=rf"layer 'p' \(TFOpLambda nn\.\w+\) has no .* translation yet: .*"
                                                 rf"{match}"):
             run(layer, {}, kwargs, X)
+
+
+@pytest.mark.parametrize("blocker, match", [
+    ("LayerNormalization", r"layer 'ln' \(LayerNormalization\) has no {} translation yet: not a layer the targets take"),
+    ("grouped", r"layer 'grouped' \(Conv2D\) has no {} translation yet: Conv2D with groups=3"),
+], ids=["LayerNormalization", "grouped"])
+def test_a_whole_model_with_a_layer_the_targets_do_not_take_gets_a_note_naming_it(tmp_path, blocker, match):
+    """``write_whole_targets`` on a Keras 2 whole model (a real ``tf_keras`` file) holding a layer no target
+    translation takes, after a Conv2D that is taken: no whole-model file on either target, one note per target naming
+    the layer, its class and why (the blocks are still exported: issue 24's "refusal naming the reason")."""
+    import tf_keras
+
+    from migration.targets.export import write_whole_targets
+
+    x = tf_keras.Input((6, 5, 3), name="x")
+    h = tf_keras.layers.Conv2D(3, (3, 2), padding="same", use_bias=False, name="conv")(x)
+    if blocker == "grouped":
+        h = tf_keras.layers.Conv2D(3, (1, 1), groups=3, use_bias=False, name="grouped")(h)
+    else:
+        h = tf_keras.layers.LayerNormalization(name="ln")(h)
+    tf_keras.Model(x, tf_keras.layers.Dense(2, name="head")(h)).save(tmp_path / "model.keras")
+    entry = {"file": "model.keras", "inputs": ["x"], "outputs": ["head/BiasAdd:0"], "layers": {}}
+    notes: list = []
+    assert write_whole_targets(["keras3", "onnx"], str(tmp_path), entry, {"keras3": {}, "onnx": {}}, notes) == {}
+    for target, label in (("keras3", "Keras 3"), ("onnx", "ONNX")):
+        assert any(n.startswith(f"{target}: no whole model") and re.search(match.format(label), n) for n in notes), \
+            notes
+    assert sorted(os.listdir(tmp_path)) == ["model.keras"]
