@@ -9,9 +9,9 @@ channels-first; a ``tf.nn.conv1d`` is the graph's ``ExpandDims``, ``Conv2D``, ``
 ``data_format``.
 
 * Keras 3: ``keras.layers.Conv2D`` / ``BatchNormalization`` with the same configuration and weights (the batch norm
-  called with ``training=False``: the moving statistics), ``keras.layers.MaxPooling2D`` / ``AveragePooling2D``. TF's ``SAME``
-  pads the odd pixel at the end and its average pool divides by the window's count inside the input; Keras 3 does
-  both on the TensorFlow and the JAX backend.
+  called with ``training=False``: the moving statistics), ``keras.layers.MaxPooling2D`` / ``AveragePooling2D``.
+  TF's ``SAME`` pads the odd pixel at the end and its average pool divides by the window's count inside the input;
+  Keras 3 does both on the TensorFlow and the JAX backend.
 * ONNX (opset 17): channels-last tensors are moved to channels-first around each op (``Transpose``); ``Conv`` (kernel
   ``[kh, kw, I, O]`` -> ``[O, I, kh, kw]``), ``BatchNormalization`` (inference: ``training_mode`` 0), ``MaxPool``,
   ``AveragePool`` (``count_include_pad`` 0, TF's). ``SAME`` is ``auto_pad="SAME_UPPER"`` (the odd pixel at the end,

@@ -242,7 +242,8 @@ def test_a_form_the_targets_do_not_take_is_refused_naming_the_layer(layer, kwarg
 
 
 @pytest.mark.parametrize("blocker, match", [
-    ("LayerNormalization", r"layer 'ln' \(LayerNormalization\) has no {} translation yet: not a layer the targets take"),
+    ("LayerNormalization",
+     r"layer 'ln' \(LayerNormalization\) has no {} translation yet: not a layer the targets take"),
     ("grouped", r"layer 'grouped' \(Conv2D\) has no {} translation yet: Conv2D with groups=3"),
 ], ids=["LayerNormalization", "grouped"])
 def test_a_whole_model_with_a_layer_the_targets_do_not_take_gets_a_note_naming_it(tmp_path, blocker, match):
