@@ -9,7 +9,7 @@ channels-first; a ``tf.nn.conv1d`` is the graph's ``ExpandDims``, ``Conv2D``, ``
 ``data_format``.
 
 * Keras 3: ``keras.layers.Conv2D`` / ``BatchNormalization`` with the same configuration and weights (the batch norm
-  called with ``training=False``: the moving statistics), ``keras.layers.MaxPooling2D`` / ``AveragePooling2D``.
+  called with ``training=False`` and not trainable: the moving statistics, also under ``fit``), ``keras.layers.MaxPooling2D`` / ``AveragePooling2D``.
   TF's ``SAME`` pads the odd pixel at the end and its average pool divides by the window's count inside the input;
   Keras 3 does both on the TensorFlow and the JAX backend.
 * ONNX (opset 17): channels-last tensors are moved to channels-first around each op (``Transpose``); ``Conv`` (kernel
@@ -117,9 +117,13 @@ def keras3_layer(class_name: str, cfg: dict, name: str):
                                    dilation_rate=tuple(cfg.get("dilation_rate", (1, 1))),
                                    activation=cfg.get("activation", "linear"), use_bias=bool(cfg.get("use_bias")),
                                    name=name)
+    # trainable=False: Keras 3's functional model passes a model-level ``training=True`` (fit) over the layer's own
+    # ``training=False``, and a trainable batch norm then normalizes with the batch's statistics; frozen, it keeps the
+    # moving statistics like the TF1 graph (``is_training=False``) and the Keras 2 model (tf_keras keeps the layer's
+    # own ``training=False``), gamma and beta frozen with them
     return keras.layers.BatchNormalization(axis=_bn_axis(cfg), epsilon=float(cfg["epsilon"]),
                                            center=bool(cfg.get("center", True)), scale=bool(cfg.get("scale", True)),
-                                           name=name)
+                                           trainable=False, name=name)
 
 
 def keras3_call(layer, class_name: str, x):

@@ -135,7 +135,11 @@ def whole(tmp_path_factory):
                 got = onnx_export.session(path).run(None, dict(zip(entry["model_inputs"], args)))[0]
                 diffs[(name, tag, "onnxruntime")] = _diff(expected, got)
             else:
-                diffs[(name, tag, "tensorflow")] = _diff(expected, np.asarray(keras3.load_block(path)(args)))
+                model = keras3.load_block(path)
+                diffs[(name, tag, "tensorflow")] = _diff(expected, np.asarray(model(args)))
+                if name == "keras3":  # Keras 3 in training mode (fit) must keep TF1's inference batch norm
+                    diffs[(name, tag, "tensorflow training=True")] = _diff(expected, np.asarray(model(args,
+                                                                                                    training=True)))
                 jobs.append((path, args))
                 keys.append((name, tag, "jax", expected))
     got, note = run_keras3_elsewhere(jobs, "jax")
@@ -163,6 +167,8 @@ def test_the_whole_model_with_a_conv_lstm_and_cnn_layers_exports_to_both_targets
     kinds = {type(layer).__name__ for block in [model] + [m for m in model.layers if hasattr(m, "layers")]
              for layer in block.layers}
     assert {"ConvLSTM2D", "LSTM", "Conv2D", "BatchNormalization", "MaxPooling2D", "AveragePooling2D"} <= kinds, kinds
+    bn = next(layer for layer in model.layers if type(layer).__name__ == "BatchNormalization")
+    assert not bn.trainable  # the moving statistics also when Keras 3 trains the model (TF1's is_training=False)
     ops = {n.op_type for n in onnx.load(os.path.join(out, "model.onnx")).graph.node}
     assert {"Scan", "LSTM", "Conv", "BatchNormalization", "MaxPool", "AveragePool", "Transpose"} <= ops, ops
 
@@ -170,7 +176,8 @@ def test_the_whole_model_with_a_conv_lstm_and_cnn_layers_exports_to_both_targets
 @pytest.mark.parametrize("tag", ["ragged", "full"])
 def test_each_target_equals_the_original_session(whole, tag):
     diffs = whole[2]
-    for key in (("keras3", tag, "tensorflow"), ("keras3", tag, "jax"), ("onnx", tag, "onnxruntime")):
+    for key in (("keras3", tag, "tensorflow"), ("keras3", tag, "jax"), ("onnx", tag, "onnxruntime"),
+                ("keras3", tag, "tensorflow training=True")):
         assert diffs[key] <= TOL, (key, diffs[key])
 
 
