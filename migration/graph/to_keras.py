@@ -61,6 +61,11 @@ class Untranslatable(MigrationError):
         self.blockers = blockers
 
 
+def _swap_time(x) -> list[int]:
+    """The permutation swapping a tensor's first two axes (batch and time), whatever its rank."""
+    return [1, 0] + list(range(2, x.shape.rank))
+
+
 @dataclasses.dataclass
 class BlockCall:
     """A recognized RNN block in the original graph: its Keras block model and where its tensors are."""
@@ -442,7 +447,7 @@ class ModelTranslator:
             self.block_results[k] = [None] * len(block.outputs)
             return self.block_results[k]
         if block.time_major:
-            x = tf.transpose(x, [1, 0, 2])
+            x = tf.transpose(x, _swap_time(x))  # [T, B, ...] -> [B, T, ...] (a ConvLSTM block's x has rank 4-6)
         if block.sequence_length is not None:
             length = self.value(block.sequence_length)
             if length is None:
@@ -459,7 +464,7 @@ class ModelTranslator:
         outs = block.model([x, length] + [tf.convert_to_tensor(v) if _is_constant(v) else v for v in extra])
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         if block.time_major:  # the block model is batch-major; the graph's loop outputs were time-major
-            outs = [tf.transpose(o, [1, 0, 2]) if j < block.sequences else o for j, o in enumerate(outs)]
+            outs = [tf.transpose(o, _swap_time(o)) if j < block.sequences else o for j, o in enumerate(outs)]
         self.pieces.append(f"RNN block {block.model.name} on {block.x}")
         self.layer_sources[block.model.name] = {block.kind: block.name}
         self.block_results[k] = outs
