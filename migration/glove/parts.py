@@ -35,6 +35,7 @@ class Joiner:
         self._out: np.ndarray | None = None
         self._finite = True
         self._sha = hashlib.sha256()
+        self._slot: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -48,13 +49,25 @@ class Joiner:
             except MemoryError:  # the bound is too large to map here: join at the end instead
                 self._out = None
 
+    def slot(self, rows: int, dim: int) -> np.ndarray:
+        """A writable ``[rows, dim]`` float32 array for the next piece: its place in the reserved array when there
+        is room (:meth:`add` of it then copies nothing), else a new array."""
+        out, start = self._out, self.rows
+        if out is not None and start + rows <= out.shape[0] and out.shape[1] == dim:
+            self._slot = out[start:start + rows]
+        else:
+            self._slot = np.empty((rows, dim), dtype=np.float32)
+        return self._slot
+
     def add(self, words: list[str], block: np.ndarray) -> None:
         """Check and hash one piece; ``block`` is ``[len(words), E]`` float32 in any order (copied in C order into
         the reserved array, or made C order and kept until :meth:`vectors`)."""
         start, stop = self.rows, self.rows + len(words)
         out = self._out
+        filled, self._slot = block is self._slot and block.base is out, None  # written in place by the caller
         if out is not None and stop <= out.shape[0] and block.shape[1:] == out.shape[1:]:
-            np.copyto(out[start:stop], block, casting="same_kind")
+            if not filled:
+                np.copyto(out[start:stop], block, casting="same_kind")
             block = out[start:stop]
         else:
             if out is not None:  # more rows than the bound (cannot happen) or another width: join at the end
