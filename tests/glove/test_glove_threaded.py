@@ -191,9 +191,11 @@ def test_word_text_and_float_rows_read_sliced_chunks():
     out = np.zeros((6, 2), np.float32)
     assert threaded.float_rows(cols, out) and (out == values.astype(np.float32)).all()
     assert not threaded.float_rows(cols, np.zeros((7, 2), np.float32))  # a row count that disagrees
+    assert not threaded.float_rows(cols, np.zeros((5, 2), np.float32))
+    assert not threaded.float_rows(cols, np.zeros((6, 3), np.float32))  # a column count that disagrees
     assert not threaded.float_rows([pa.chunked_array([pa.array([1.0, None])])], np.zeros((2, 1), np.float32))
     assert not threaded.float_rows([pa.chunked_array([pa.array([1, 2])])], np.zeros((2, 1), np.float32))
-    for bad in (["a", ""], ["a b"], ["a\tb"], ["a\x0bb"], ["a\rb"], ["a", None]):
+    for bad in (["a", ""], ["a b"], ["a\tb"], ["a\x0bb"], ["a\rb"], ["a\x0cb"], ["a\nb"], ["a", None]):
         assert threaded.word_text(pa.chunked_array([pa.array(bad)])) is None, bad
 
 
