@@ -31,7 +31,8 @@ import numpy as np
 from migration.glove import forked
 from migration.glove.parts import Joiner
 
-#: bytes a slice (one ``read_csv`` call on a worker thread); small enough that the last slice's serial tail is short
+#: bytes a slice (one ``read_csv`` call on a worker thread); the last ``2 * SLICE_BYTES`` bytes in quarter slices,
+#: so that the serial tail after the last slice is short
 SLICE_BYTES = 10 << 20
 #: pyarrow's block size inside a slice (1 MiB: its float64 columns stay in cache while they are copied)
 BLOCK_BYTES = 1 << 20
@@ -101,11 +102,13 @@ def word_text(column) -> Optional[bytes]:
     return b"".join(parts)
 
 
-def slices(buf, start: int, end: int, step: int) -> list[tuple[int, int]]:
-    """``[start, end)`` cut into pieces of about ``step`` bytes, each ending just after a ``\\n`` (or at ``end``)."""
+def slices(buf, start: int, end: int, step: int, tail: int = 0) -> list[tuple[int, int]]:
+    """``[start, end)`` cut into pieces of about ``step`` bytes, each ending just after a ``\\n`` (or at ``end``);
+    within the last ``tail`` bytes, pieces of about ``step // 4`` (the last pieces are parsed while fewer are left to
+    parse beside them: small ones leave a core idle for less time)."""
     out = []
     while start < end:
-        cut = start + step
+        cut = start + (step if end - start > tail else max(1, step // 4))
         if cut >= end:
             out.append((start, end))
             break
@@ -129,7 +132,7 @@ def parse_threaded(buf, start: int, end: int, dim: int, joined: Joiner,
     import pyarrow.csv as pcsv
 
     read, parse, convert = arrow_options(dim, block_bytes=max(BLOCK_BYTES, 4 * line_bytes))
-    pieces = slices(buf, start, end, SLICE_BYTES)
+    pieces = slices(buf, start, end, SLICE_BYTES, tail=2 * SLICE_BYTES)
     joined.reserve((end - start) // (2 * dim + 1) + 1, dim)  # a line holds at least 2 * E + 1 bytes
 
     def job(piece: tuple[int, int]):

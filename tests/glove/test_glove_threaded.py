@@ -50,7 +50,7 @@ def sliced(monkeypatch):
     monkeypatch.setattr(threaded, "BLOCK_BYTES", 512)
     cuts = []
     real = threaded.slices
-    monkeypatch.setattr(threaded, "slices", lambda *a: cuts.append(real(*a)) or cuts[-1])
+    monkeypatch.setattr(threaded, "slices", lambda *a, **k: cuts.append(real(*a, **k)) or cuts[-1])
     return cuts
 
 
@@ -199,16 +199,32 @@ def test_word_text_and_float_rows_read_sliced_chunks():
         assert threaded.word_text(pa.chunked_array([pa.array(bad)])) is None, bad
 
 
-@pytest.mark.parametrize("step", [1, 7, 64, 10_000])
-def test_slices_cover_the_body_at_line_breaks(step):
+@pytest.mark.parametrize("step, tail", [(1, 0), (7, 0), (64, 0), (10_000, 0), (400, 2000), (400, 10**6)])
+def test_slices_cover_the_body_at_line_breaks(step, tail):
     lines = [b"w%d %s\n" % (i, b"1 " * (i % 40) + b"2") for i in range(300)] + [b"last 1 2"]
     data = b"".join(lines)
     buf = pa.py_buffer(b"xx" + data)
-    cuts = threaded.slices(buf, 2, len(data) + 2, step)
-    assert cuts[0][0] == 2 and cuts[-1][1] == len(data) + 2
+    end = len(data) + 2
+    cuts = threaded.slices(buf, 2, end, step, tail)
+    assert cuts[0][0] == 2 and cuts[-1][1] == end
     assert all(a < b and b == c for (a, b), (c, _) in zip(cuts, cuts[1:]))
     assert all(buf.to_pybytes()[b - 1:b] == b"\n" for _, b in cuts[:-1])
     longest = max(map(len, lines))
-    assert all(step <= b - a < step + longest for a, b in cuts[:-1])
+    for a, b in cuts[:-1]:  # a quarter step within the last `tail` bytes
+        want = step if end - a > tail else max(1, step // 4)
+        assert want <= b - a < want + longest
     if step == 1:
         assert len(cuts) == len(lines)  # one line a slice
+    if tail == 2000:
+        assert sum(1 for a, _ in cuts if end - a <= tail) >= 4  # the tail is in small slices
+
+
+def test_describe_mean_norm_is_over_the_first_100k_rows_in_float64():
+    rng = np.random.default_rng(2)
+    vectors = (rng.standard_normal((100_001, 2)) * 1e3).astype(np.float32)
+    vectors[-1] = 1e30  # row 100,001: not counted
+    g = G.Glove([f"w{i}" for i in range(len(vectors))], vectors, words_unique=True)
+    head = vectors[:100_000].astype(np.float64)
+    expected = float(np.mean(np.hypot(head[:, 0], head[:, 1])))
+    assert G.describe(g)["mean_norm_first_100k"] == round(expected, 4)
+    assert G.describe(G.Glove(["a"], np.array([[3.0, 4.0]], np.float32)))["mean_norm_first_100k"] == 5.0
