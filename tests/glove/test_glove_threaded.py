@@ -228,3 +228,25 @@ def test_describe_mean_norm_is_over_the_first_100k_rows_in_float64():
     expected = float(np.mean(np.hypot(head[:, 0], head[:, 1])))
     assert G.describe(g)["mean_norm_first_100k"] == round(expected, 4)
     assert G.describe(G.Glove(["a"], np.array([[3.0, 4.0]], np.float32)))["mean_norm_first_100k"] == 5.0
+
+
+def test_cli_engine_option_writes_the_same_cache_with_every_engine(tmp_path, capsys, sliced, monkeypatch):
+    from migration import cli
+
+    words, tokens, text = _lines(120, 5, seed=6)
+    src = write(tmp_path / "g.txt", text)
+    used = []
+    for engine in ("pandas", "python", "pyarrow", "auto"):
+        real = T._load
+        monkeypatch.setattr(T, "_load", lambda *a: used.append(a[-1]) or real(*a))
+        assert cli.main(["glove", "import", str(src), "--out", str(tmp_path / engine), "--engine", engine,
+                         "--quiet"]) == 0
+        monkeypatch.setattr(T, "_load", real)
+    assert used == ["pandas", "python", "pyarrow", "auto"]
+    for name in ("vectors.npy", "words.txt", "meta.json"):
+        first = (tmp_path / "pandas" / name).read_bytes()
+        assert all((tmp_path / e / name).read_bytes() == first for e in ("python", "pyarrow", "auto")), name
+    assert np.load(tmp_path / "auto" / "vectors.npy").tobytes() == _expected(tokens).tobytes()
+    with pytest.raises(SystemExit) as info:  # argparse: bad usage
+        cli.main(["glove", "import", str(src), "--out", str(tmp_path / "x"), "--engine", "numpy"])
+    assert info.value.code == 2 and "invalid choice" in capsys.readouterr().err and not (tmp_path / "x").exists()
