@@ -47,15 +47,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from migration.glove import describe, load_glove_text, save_glove_cache  # on first use (see migration.commands)
+    from migration.glove import describe, import_glove_text  # on first use (see migration.commands)
 
     out = Path(args.out)
     if out.exists() and not args.force:  # fail before the (long) read
         raise MigrationError(f"{out} already exists; refusing to overwrite it. Pass --force to replace it.")
     start = time.perf_counter()
-    glove = load_glove_text(args.path, progress=not args.quiet and sys.stderr.isatty(), engine=args.engine)
+    glove = import_glove_text(args.path, out, force=args.force, progress=not args.quiet and sys.stderr.isatty(),
+                              engine=args.engine)  # the cache's vectors are written while the file is parsed
     read_seconds = time.perf_counter() - start
-    save_glove_cache(glove, out, force=args.force)
     report = {**describe(glove), "out": str(out), "read_seconds": round(read_seconds, 3),
               "total_seconds": round(time.perf_counter() - start, 3)}
     if args.json:

@@ -9,14 +9,27 @@ still parse theirs, and each piece's hash runs on a thread beside its set (``has
 buffers; filling a set holds it), so the second core is not idle either. The rows are copied into one reserved
 array as they arrive (:meth:`Joiner.reserve`), so nothing is left to join after the last piece.
 
-Hashing the C-order rows piece by piece gives the digest of the joined matrix (SHA-256 is a stream).
+Hashing the C-order rows piece by piece gives the digest of the joined matrix (SHA-256 is a stream); a
+:class:`Sink` (``glove import``'s ``vectors.npy``) gets the same rows in the same order, written on the hashing
+thread, so the cache's vectors are on disk when the last piece is checked.
 """
 from __future__ import annotations
 
 import hashlib
 import threading
+from typing import Optional, Protocol
 
 import numpy as np
+
+
+class Sink(Protocol):
+    """Where :class:`Joiner` streams the rows (e.g. the cache's ``vectors.npy`` while the file is still parsed)."""
+
+    def write(self, block: np.ndarray) -> None:
+        """Append ``block``'s C-order float32 rows."""
+
+    def restart(self) -> None:
+        """Forget every row written so far (the reader starts over)."""
 
 
 class Joiner:
@@ -28,7 +41,9 @@ class Joiner:
     the pieces are joined once at the end.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sink: Optional[Sink] = None) -> None:
+        self._sink = sink  # gets every piece's C-order rows in file order, on the hashing thread
+        self._failed: Optional[BaseException] = None  # what the hashing thread raised (re-raised by add)
         self.words: list[str] = []
         self._seen: set[str] = set()
         self._blocks: list[np.ndarray] = []
@@ -74,17 +89,28 @@ class Joiner:
                 self._blocks, self._out = [out[:start]], None
             block = np.ascontiguousarray(block, dtype=np.float32)
             self._blocks.append(block)
-        hasher = threading.Thread(target=self._sha.update, args=(memoryview(block).cast("B"),))
+        hasher = threading.Thread(target=self._digest, args=(block,))
         hasher.start()
         try:
             self._seen.update(words)  # a set: uniqueness only (the {word: row} dict is built when first used)
             self._finite = self._finite and bool(np.isfinite(block).all())
         finally:
             hasher.join()
+        if self._failed is not None:
+            raise self._failed
         if self.words:
             self.words.extend(words)
         else:
             self.words = words  # the first piece's list is kept, not copied
+
+    def _digest(self, block: np.ndarray) -> None:
+        """Hash one piece's rows (``hashlib`` releases the GIL) and hand them to the sink (a file write: too)."""
+        try:
+            self._sha.update(memoryview(block).cast("B"))
+            if self._sink is not None:
+                self._sink.write(block)
+        except BaseException as exc:  # e.g. a full disk under the sink: raised in the caller's thread by add()
+            self._failed = exc
 
     def all_finite(self) -> bool:
         return self._finite

@@ -39,13 +39,13 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
 import numpy as np
 
 from migration.glove import forked, threaded
 from migration.glove.core import Glove, GloveFormatError, build_index
-from migration.glove.parts import Joiner
+from migration.glove.parts import Joiner, Sink
 
 T = TypeVar("T")
 ENGINES = ("auto", "pyarrow", "pandas", "python")
@@ -148,7 +148,8 @@ def _after_first_line(buf, start: int, end: int) -> int:
 
 # --------------------------------------------------------------------------------------------------- the reader
 
-def load_glove_text(path: str | os.PathLike, *, progress: bool = False, engine: str = "auto") -> Glove:
+def load_glove_text(path: str | os.PathLike, *, progress: bool = False, engine: str = "auto",
+                    sink: Optional[Sink] = None) -> Glove:
     """Read a GloVe text file (``word v1 ... vE`` per line, UTF-8) into a :class:`Glove`.
 
     An optional word2vec header line ``V E`` is checked against the file. ``\\r\\n`` line ends, a UTF-8 BOM,
@@ -157,9 +158,12 @@ def load_glove_text(path: str | os.PathLike, *, progress: bool = False, engine: 
     Args:
         path: the ``.txt`` file.
         progress: show a tqdm bar on stderr while parsing.
-        engine: the fast path's parser: ``"auto"`` (pandas if installed, else pyarrow), ``"pyarrow"``
-            (multi-threaded C++ CSV reader), ``"pandas"`` (C parser) or ``"python"`` (line by line only). All give
-            identical results (tested); errors always come from the line-by-line path, with line numbers.
+        engine: the fast path's parser: ``"auto"`` (= ``"pyarrow"``), ``"pyarrow"`` (pyarrow's CSV reader on one
+            thread a core, no pandas import), ``"pandas"`` (C parser, one forked process a core) or ``"python"``
+            (line by line only). All give identical results (tested); errors always come from the line-by-line
+            path, with line numbers.
+        sink: gets the float32 rows in file order while they are parsed (``glove import`` writes the cache's
+            ``vectors.npy`` so); ``sink.restart()`` when the reader starts over on the line-by-line path.
 
     Raises:
         GloveFormatError: missing or empty file, ragged or blank line, unparsable or non-finite number, invalid
@@ -179,13 +183,13 @@ def load_glove_text(path: str | os.PathLike, *, progress: bool = False, engine: 
         raise GloveFormatError(f"{path}: cannot read the file ({exc}).") from None
     try:
         buf = source.read_buffer() if source is not None else pa.py_buffer(b"")
-        return _load(path, buf, size, progress, engine)
+        return _load(path, buf, size, progress, engine, sink)
     finally:
         if source is not None:
             source.close()
 
 
-def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
+def _load(path: Path, buf, size: int, progress: bool, engine: str, sink: Optional[Sink] = None) -> Glove:
     start, end = _content_bounds(buf, size)
     if end <= start:
         raise GloveFormatError(f"{path}: the file is empty. Expected 'word v1 ... vE' lines (GloVe text format).")
@@ -197,7 +201,7 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
         raise GloveFormatError(f"{path}: a word2vec header but no vectors. Expected 'word v1 ... vE' lines after it.")
     if engine == "auto":
         engine = _auto_engine()
-    joined = Joiner()
+    joined = Joiner(sink)
     if engine == "pyarrow":
         ok = _fast_parse_arrow(buf, body, end, dim, progress, joined, max(map(len, lines)))
     else:
@@ -205,8 +209,11 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
     if not ok or not joined.all_finite():
         # Irregular file (or a non-finite number): the line-by-line path reads what is readable (words with
         # spaces, trailing spaces, tabs) and names the line of anything else.
-        joined = Joiner()
-        joined.add(*_slow_parse(path, buf.slice(body, end - body).to_pybytes(), dim, first_line))
+        parsed = _slow_parse(path, buf.slice(body, end - body).to_pybytes(), dim, first_line)
+        if sink is not None:
+            sink.restart()
+        joined = Joiner(sink)
+        joined.add(*parsed)
     words = joined.words
     if header_v is not None and header_v != len(words):
         raise _fail(path, 1, f"the word2vec header says {header_v} words but the file has {len(words)}",

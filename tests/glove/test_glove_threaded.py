@@ -238,7 +238,7 @@ def test_cli_engine_option_writes_the_same_cache_with_every_engine(tmp_path, cap
     used = []
     for engine in ("pandas", "python", "pyarrow", "auto"):
         real = T._load
-        monkeypatch.setattr(T, "_load", lambda *a: used.append(a[-1]) or real(*a))
+        monkeypatch.setattr(T, "_load", lambda *a: used.append(a[4]) or real(*a))  # a[4]: the engine
         assert cli.main(["glove", "import", str(src), "--out", str(tmp_path / engine), "--engine", engine,
                          "--quiet"]) == 0
         monkeypatch.setattr(T, "_load", real)
