@@ -36,6 +36,9 @@ from migration.glove.parts import Joiner
 SLICE_BYTES = 10 << 20
 #: pyarrow's block size inside a slice (1 MiB: its float64 columns stay in cache while they are copied)
 BLOCK_BYTES = 1 << 20
+#: parsing threads at most: this thread takes ~1/4 of a slice's parse time to check and store it, so more workers
+#: would wait for it (and each holds up to two parsed slices in memory)
+MAX_WORKERS = 4
 _NOT_IN_A_WORD = np.zeros(256, dtype=bool)
 _NOT_IN_A_WORD[list(b" \t\n\v\f\r")] = True
 
@@ -143,7 +146,7 @@ def parse_threaded(buf, start: int, end: int, dim: int, joined: Joiner,
         except (pa.ArrowException, ValueError):
             return None  # ragged or blank line, a field that is not a number, invalid UTF-8
 
-    workers = max(1, min(forked.cores(), len(pieces)))
+    workers = max(1, min(forked.cores(), MAX_WORKERS, len(pieces)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glove-parse") as pool:
         try:
             for (a, b), table in zip(pieces, _in_order(pool, job, pieces, workers + 1)):
