@@ -183,9 +183,10 @@ class _NpyRows:
 
 
 def npy_header(shape: tuple[int, int]) -> bytes:
-    """The header ``np.save`` writes for a C-order little-endian float32 array of ``shape`` (format 1.0)."""
+    """The header ``np.save`` writes for a C-order float32 array of ``shape`` in this machine's byte order (1.0)."""
     out = io.BytesIO()
-    np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False, "shape": tuple(shape)})
+    descr = np.lib.format.dtype_to_descr(np.dtype(np.float32))
+    np.lib.format.write_array_header_1_0(out, {"descr": descr, "fortran_order": False, "shape": tuple(shape)})
     return out.getvalue()
 
 
