@@ -196,11 +196,16 @@ def import_glove_text(path: str | os.PathLike, out_dir: str | os.PathLike, *, fo
     the staged cache is opened first and ``vectors.npy`` is written while the text is parsed, each piece on the
     thread that hashes it, so only the words and ``meta.json`` are left to write after the last line. Anything
     that fails (a bad line, a word with a newline, a signal) removes the staged directory: ``out_dir`` is never
-    partial."""
+    partial. When ``out_dir``'s parent does not exist yet, the file is read first and then saved (staging would
+    create the parent, which a bad file would leave behind)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not force:
         raise GloveFormatError(f"{out_dir} already exists; refusing to overwrite it. Pass --force (force=True) "
                                "to replace it, or choose another directory.")
+    if not out_dir.absolute().parent.is_dir():  # staging would create it before a bad line is found: read first
+        glove = load_glove_text(path, progress=progress, engine=engine)
+        save_glove_cache(glove, out_dir, force=force)
+        return glove
     with staged_output(out_dir, force=force, is_ours=is_glove_cache, what="a GloVe cache") as stage:
         tmp = Path(stage.path)
         with open(tmp / "vectors.npy", "wb") as handle:

@@ -157,3 +157,16 @@ def test_rows_that_disagree_with_the_result_are_saved_whole(tmp_path):
             rows = store._NpyRows(handle)
             rows.write(vectors)
             rows.write(np.ones((2, 4), np.float32))
+
+
+def test_a_bad_file_creates_no_parent_directory_and_a_good_one_does(tmp_path, small_pieces):
+    src = tmp_path / "g.txt"
+    src.write_text(_text(50) + "bad 1 2\n", encoding="utf-8")
+    with pytest.raises(G.GloveFormatError, match=r"g.txt:51: "):
+        G.import_glove_text(src, tmp_path / "new" / "deeper" / "cache")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.txt"]
+    src.write_text(_text(50), encoding="utf-8")
+    G.import_glove_text(src, tmp_path / "new" / "deeper" / "cache")
+    ref = G.save_glove_cache(G.load_glove_text(src), tmp_path / "ref")
+    for name in FILES:
+        assert (tmp_path / "new" / "deeper" / "cache" / name).read_bytes() == (ref / name).read_bytes()
