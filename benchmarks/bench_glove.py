@@ -4,8 +4,9 @@ Writes ``glove.6B.50d.txt`` into a temporary directory from the installed ``kumo
 like the original file (``%.5g``: ``the 0.418 0.24968 -0.41242 ...``; the result has the original's 171,350,079
 bytes), then times in the same run, interleaved, best of ``--repeat``:
 
-* ``migration.glove.load_glove_text`` (engine ``auto`` = pyarrow's multi-threaded CSV reader over the memory-mapped
-  file; and engine ``pandas``, the C parser with the same checks),
+* ``migration.glove.load_glove_text`` (engine ``auto`` = ``pyarrow``: pyarrow's CSV reader over the memory-mapped
+  file on one thread a core, ``migration.glove.threaded``; and engine ``pandas``, the C parser in forked processes
+  with the same checks),
 * the pandas C parser alone (``pd.read_csv(path, sep=' ', header=None, quoting=csv.QUOTE_NONE, engine='c',
   na_filter=False)``): the baseline; acceptance is ours <= 1.0 x pandas (issue 15),
 * a raw read of the file (``open(path, 'rb').read()``): the I/O floor,
@@ -93,7 +94,7 @@ def run(rows: int, repeat: int, gensim_repeat: int) -> dict:
             chosen.append(_auto_engine())
             other = record("ours, engine='pandas' (C parser + the same checks)",
                            lambda: load_glove_text(path, engine="pandas"))
-            arrow = record("ours, engine='pyarrow' (multi-threaded + the same checks)",
+            arrow = record("ours, engine='pyarrow' (threads + the same checks)",
                            lambda: load_glove_text(path, engine="pyarrow"))
             if i == 0:
                 exact["auto"] = ours.words == words and bool(np.array_equal(ours.vectors, vectors))
@@ -137,7 +138,7 @@ def markdown(result: dict) -> str:
         f"{result['rows']:,} x {result['dim']} real GloVe 6B vectors written in the original text format "
         f"({result['file_bytes']:,} bytes), {result['machine']}; best of the runs shown, all timed in one process, "
         f"interleaved; load average {result['load']} (2 cores shared with other jobs: CPU seconds move less than "
-        f"wall seconds); engine='auto' chose {', '.join(result['auto_chose'])} (pyarrow only with an idle core). "
+        f"wall seconds); engine='auto' chose {', '.join(result['auto_chose'])}. "
         "Ratio = seconds / pandas seconds.",
         "",
         "| reader | wall s | CPU s | wall ratio | runs |",

@@ -34,6 +34,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--force", action="store_true", help="replace DIR if it exists")
     imp.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.add_argument("--engine", choices=("auto", "pyarrow", "pandas", "python"), default="auto",
+                     help="the fast path's parser: auto (= pyarrow: one thread a core, no pandas import), pandas "
+                          "(its C parser, one forked process a core) or python (line by line only); all give the "
+                          "same cache (default: auto)")
     imp.set_defaults(func=run_import)
     info = actions.add_parser("info", help="describe a GloVe text file, seed .npy pair directory or cache")
     info.add_argument("path", metavar="PATH")
@@ -43,15 +47,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from migration.glove import describe, load_glove_text, save_glove_cache  # on first use (see migration.commands)
+    from migration.glove import describe, import_glove_text  # on first use (see migration.commands)
 
     out = Path(args.out)
     if out.exists() and not args.force:  # fail before the (long) read
         raise MigrationError(f"{out} already exists; refusing to overwrite it. Pass --force to replace it.")
     start = time.perf_counter()
-    glove = load_glove_text(args.path, progress=not args.quiet and sys.stderr.isatty())
+    glove = import_glove_text(args.path, out, force=args.force, progress=not args.quiet and sys.stderr.isatty(),
+                              engine=args.engine)  # the cache's vectors are written while the file is parsed
     read_seconds = time.perf_counter() - start
-    save_glove_cache(glove, out, force=args.force)
     report = {**describe(glove), "out": str(out), "read_seconds": round(read_seconds, 3),
               "total_seconds": round(time.perf_counter() - start, 3)}
     if args.json:

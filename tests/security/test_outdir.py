@@ -277,6 +277,19 @@ def test_the_exchange_is_used_where_the_system_has_it(tmp_path):
         outdir.rename_noreplace(str(tmp_path / "a"), str(tmp_path / "b"))
 
 
+def test_renameat2_is_found_without_ctypes_util_on_glibc():
+    """The C library's renameat2 comes from dlopen(NULL) (no `ldconfig -p` subprocess at start-up): on glibc
+    (which has had it since 2.28) it must be found, or the exchange test above would only skip."""
+    import platform
+    import sys
+
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    if tuple(int(x) for x in platform.libc_ver()[1].split(".")[:2]) < (2, 28):
+        pytest.skip("glibc before 2.28 has no renameat2 wrapper")
+    assert outdir._load_renameat2() is not None and outdir._renameat2 is not None
+
+
 # -- --force deletes nothing rnn-migrate did not write ---------------------------------------------------------------
 
 def _tree(root) -> dict[str, bytes]:
