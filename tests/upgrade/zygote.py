@@ -59,6 +59,7 @@ def main() -> None:
             _child(request)
         channel.write(json.dumps({"returncode": _wait(pid, request["timeout"])}) + "\n")
         channel.flush()
+    os._exit(0)  # stdin closed: nothing of the zygote's own to flush (TensorFlow's slow interpreter exit skipped)
 
 
 if __name__ == "__main__":
