@@ -269,7 +269,7 @@ def test_seed004_keras_upgrade():
 @pytest.mark.slow
 @pytest.mark.xdist_group(GROUP)  # with the other program runs (one zygote)
 def test_keras_upgraded_seed002_dynamic_rnn_trains_to_documented_loss(tmp_path, program_runner):
-    from test_upgrade_compat import run_upgraded
+    from tests.upgrade.test_upgrade_compat import run_upgraded
 
     code, manual = _keras((FIXTURES / "seed002_dynamic_rnn.py").read_text())
     code_lines = [ln for ln in code.splitlines() if not ln.lstrip().startswith("#")]
