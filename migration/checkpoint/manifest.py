@@ -18,6 +18,7 @@ directory against it, ``--force`` refuses a directory holding anything else. Man
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -178,6 +179,15 @@ def _validator(jsonschema):
     return jsonschema.validators.extend(base, type_checker=checker)
 
 
+@functools.lru_cache(maxsize=None)
+def _schema_validator():
+    """The validator of :data:`SCHEMA`, built once per process (a new validator class per manifest read cost more
+    than the validation itself)."""
+    import jsonschema
+
+    return _validator(jsonschema)(SCHEMA)
+
+
 def validate_manifest_file(path: str) -> dict[str, Any]:
     """Parse and validate ``path`` (schema, file references confined to its directory); raise MigrationError."""
     import jsonschema
@@ -203,7 +213,7 @@ def validate_manifest_file(path: str) -> dict[str, Any]:
         got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise MigrationError(f"{path!r} is not an rnn-migrate conversion manifest (format={got!r}). {redo}")
     try:
-        error = jsonschema.exceptions.best_match(_validator(jsonschema)(SCHEMA).iter_errors(manifest))
+        error = jsonschema.exceptions.best_match(_schema_validator().iter_errors(manifest))
     except RecursionError:
         raise MigrationError(f"{path!r} is nested too deeply to be a manifest. {redo}") from None
     if error is not None:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from migration.commands.common import EXIT_OK, finite_float, print_json
 from migration.core.errors import MigrationError
+from migration.safe_io import check_keras_archive
 
 NAME = "export"
 HELP = "write a Keras 2 RNN model's weights as a TF1 checkpoint that Saver restores (rnn/basic_lstm_cell/kernel ...)"
@@ -70,15 +72,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from migration.checkpoint.export import export_keras_model  # on first use (see migration.commands)
-    from migration.checkpoint.export_names import names_for
-
     given = [flag for flag, value in (("--scope", args.scope), ("--forget-bias", args.forget_bias),
                                       ("--partitions", args.partitions != 1 or None)) if value is not None]
     if given and args.manifest:
         raise MigrationError(f"{' and '.join(given)} and --manifest: with --manifest the names, forget_bias and "
                              f"partitions come from {args.manifest!r}; drop {' and '.join(given)}, or drop --manifest "
                              "(standard scopes).")
+    model = os.fspath(args.model)
+    if os.path.splitext(model)[1].lower() == ".keras" and os.path.isfile(model):
+        check_keras_archive(model)  # a refused archive is refused in a blink, before TensorFlow is imported
+    from migration.checkpoint.export import export_keras_model  # on first use (see migration.commands)
+    from migration.checkpoint.export_names import names_for
+
     hook = None if args.standard_names or given else names_for(args.model, args.manifest)
     result = export_keras_model(args.model, args.out_prefix, scope=args.scope,
                                 forget_bias=1.0 if args.forget_bias is None else args.forget_bias,

@@ -169,7 +169,7 @@ def upgrade_compat(source: str, filename: str = "<string>") -> UpgradeResult:
     imports = planner.finish_imports()
     after = next(iter(planner.inserts.items()), None)
     header = (BOOTSTRAP if planner.bootstrap else "") + "".join(line + "\n" for line in planner.header_lines)
-    wrapper = MetadataWrapper(cst.parse_module(source))
+    wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)  # a fresh tree: no copy needed
     apply = _Apply(planner, imports, after[0] if after else None, after[1] if after else None, header)
     module = wrapper.visit(apply)
     code = module.code

@@ -576,7 +576,7 @@ def upgrade_keras(source: str, filename: str = "<string>") -> UpgradeResult:
     if not matcher.replace:
         code = compat.code
     else:
-        wrapper = MetadataWrapper(cst.parse_module(compat.code))
+        wrapper = MetadataWrapper(cst.parse_module(compat.code), unsafe_skip_copy=True)  # a fresh tree: no copy
         code = wrapper.visit(Replace(matcher.replace, matcher.import_line)).code
         ast.parse(code)
     # What the patterns did not take stays in compat form: list it (lines of the output).

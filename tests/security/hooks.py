@@ -9,6 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from migration.checkpoint.manifest import is_conversion_dir, write_manifest
+from migration.core import outdir
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = r"""
@@ -80,3 +83,15 @@ def stage_once(out, payload: str, *, step: str = "-", action: str = "none", fall
     proc = child(step, action, "stage", out, payload, fallback=fallback)
     proc.communicate(timeout=120)
     return proc
+
+
+def stage_here(out, payload: str) -> None:
+    """The child's staged write (mode 'stage') run to completion in THIS process: for the writes that only set up or
+    follow a crash (nothing about them needs a process of their own)."""
+    with outdir.staged_output(str(out), force=True, is_ours=is_conversion_dir) as stage:
+        os.makedirs(os.path.join(stage.path, "blocks"))
+        with open(os.path.join(stage.path, "blocks", "rnn.keras"), "w") as f:
+            f.write(payload)
+        write_manifest(stage.path, {"blocks": [], "embeddings": [], "dense": [], "payload": payload,
+                                    "written": ["blocks/rnn.keras"]})
+        stage.install()

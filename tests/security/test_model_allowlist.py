@@ -7,6 +7,7 @@ prints the Zen of Python, and an ``h5py.py`` in the current directory shadows th
 """
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -63,10 +64,13 @@ def test_cli_export_refuses_a_module_from_the_current_directory(saved, tmp_path)
     (work / "evil.py").write_text(EVIL.format(marker=str(marker)))
     for where, edit, key in REFUSED:
         rewrite(source, work / f"{where}.keras", config=edit)
-        proc = run_cli("export", f"{where}.keras", "out/model.ckpt", cwd=work)
+        proc = run_cli("export", f"{where}.keras", "out/model.ckpt", cwd=work, PYTHONPROFILEIMPORTTIME="1")
         assert proc.returncode == 2, (where, proc.stderr)
         assert f"{key} = 'evil'" in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
+        # refused before TensorFlow (and Keras) is even imported: -X importtime lists every module the run imported
+        imported = re.findall(r"^import time:.*\| +(\S+)$", proc.stderr, re.MULTILINE)
+        assert "migration.safe_io" in imported and "tensorflow" not in imported and "tf_keras" not in imported
         assert not marker.exists()
         assert not (work / "out").exists()
     # control: the same directory with the untouched model exports (the refusal is about the name, nothing else)

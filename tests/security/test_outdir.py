@@ -245,7 +245,8 @@ def test_force_survives_a_crash_at_every_step(tmp_path, step, fallback, right_af
     never missing; the two-rename fallback can leave it missing for an instant, and the next run moves the old one
     back. Then the next run recovers (with a message) and no .tmp-/.old- leftover remains."""
     out = tmp_path / "out"
-    assert hooks.stage_once(out, "old").returncode == 0 and _payload(out) == "old"
+    hooks.stage_here(out, "old")
+    assert _payload(out) == "old"
     proc = hooks.stage_once(out, "new", step=step, action="kill", fallback=fallback)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     if right_after is None:
@@ -262,7 +263,8 @@ def test_force_survives_a_crash_at_every_step(tmp_path, step, fallback, right_af
     if right_after is None:
         assert any("restored" in m for m in messages), messages
     assert is_conversion_dir(str(out))
-    assert hooks.stage_once(out, "newer").returncode == 0 and _payload(out) == "newer"
+    hooks.stage_here(out, "newer")
+    assert _payload(out) == "newer"
 
 
 def test_the_exchange_is_used_where_the_system_has_it(tmp_path):
@@ -302,7 +304,7 @@ def test_force_refuses_a_directory_with_anything_rnn_migrate_did_not_write(tmp_p
     """A user's file added inside an earlier output (top level or in a subdirectory), a file of ours whose size
     changed, a symbolic link: --force refuses, names it, and changes nothing."""
     out = tmp_path / "out"
-    assert hooks.stage_once(out, "old").returncode == 0
+    hooks.stage_here(out, "old")
     if intruder == "link":
         os.symlink("/etc", out / "link")
     elif intruder == "blocks/rnn.keras":
@@ -318,7 +320,7 @@ def test_force_refuses_a_directory_with_anything_rnn_migrate_did_not_write(tmp_p
 
 def test_force_refuses_a_file_added_while_it_ran(tmp_path):
     out = tmp_path / "out"
-    assert hooks.stage_once(out, "old").returncode == 0
+    hooks.stage_here(out, "old")
     with pytest.raises(MigrationError, match="holds 'mine.txt'"):
         with staged_output(out, is_ours=is_conversion_dir, force=True) as stage:
             _write(stage, "new")
@@ -331,7 +333,7 @@ def test_force_refuses_a_file_added_while_it_ran(tmp_path):
 def test_force_with_an_older_manifest_accepts_only_files_it_refers_to(tmp_path):
     """A manifest without the file list (older rnn-migrate): the files its entries name are ours, nothing else."""
     out = tmp_path / "out"
-    assert hooks.stage_once(out, "old").returncode == 0
+    hooks.stage_here(out, "old")
     manifest = json.loads((out / "manifest.json").read_text())
     del manifest["files"]
     (out / "manifest.json").write_text(json.dumps(manifest))

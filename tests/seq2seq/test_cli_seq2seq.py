@@ -540,30 +540,40 @@ def test_decoder_started_from_the_encoder_state_verifies_against_the_original_gr
     assert np.abs(model(inputs).numpy() - logits).max() > 1e-3       # the encoder state matters
 
 
-@pytest.mark.parametrize("boost", [1.0, 3.0])
-def test_greedy_and_beam_search_run_inside_tf_function(converted, boost: float) -> None:
-    """Graph mode (``tf.function``): greedy and beam ids and lengths equal the eager decoders', including a decode
-    that stops before ``maximum_iterations`` (the end token's logit raised by ``boost``) and ragged lengths."""
+@pytest.fixture(scope="module")
+def decoder_in_graph(converted) -> dict:
+    """The converted bahdanau decoder (loaded once), its projection bias, and ONE ``tf.function`` of its greedy and
+    beam search decodes: each boost below re-runs the same traced graph, which reads the bias variable as it runs."""
     import modern_rnn.seq2seq.models  # noqa: F401
 
     _, _, out_dir = converted["bahdanau_norm"]
     model = keras.models.load_model(os.path.join(out_dir, "seq2seq", "decoder.keras"), safe_mode=True)
-    end, steps = 1, 12
-    bias = model.projection.bias.numpy()
-    bias[end] += boost
-    model.projection.bias.assign(bias)
     rng = np.random.default_rng(0)
     memory = rng.uniform(-1, 1, (BATCH, SRC, h.M)).astype(np.float32)
-    lengths, start = np.array([SRC, 2, 4], np.int32), np.array([0, 2, 4], np.int32)
-    eager = model.greedy(memory, lengths, start, end, steps), model.beam_search(memory, lengths, start, end, 3, steps, 0.6)
-    graph = tf.function(lambda: (model.greedy(memory, lengths, start, end, steps),
-                                 model.beam_search(memory, lengths, start, end, 3, steps, 0.6)))()
+    lengths, start, end, steps = np.array([SRC, 2, 4], np.int32), np.array([0, 2, 4], np.int32), 1, 12
+    decode = (lambda: (model.greedy(memory, lengths, start, end, steps),
+                       model.beam_search(memory, lengths, start, end, 3, steps, 0.6)))
+    return {"model": model, "bias": model.projection.bias.numpy().copy(), "decode": decode,
+            "graph": tf.function(decode), "end": end, "steps": steps}
+
+
+@pytest.mark.parametrize("boost", [1.0, 3.0])
+def test_greedy_and_beam_search_run_inside_tf_function(decoder_in_graph, boost: float) -> None:
+    """Graph mode (``tf.function``): greedy and beam ids and lengths equal the eager decoders', including a decode
+    that stops before ``maximum_iterations`` (the end token's logit raised by ``boost``) and ragged lengths."""
+    d = decoder_in_graph
+    bias = d["bias"].copy()
+    bias[d["end"]] += boost
+    d["model"].projection.bias.assign(bias)
+    eager, graph = d["decode"](), d["graph"]()
+    # the traced graph reads the bias variable when it runs (a bias baked in at the first trace would be stale here)
+    assert any(v is d["model"].projection.bias for v in d["graph"].get_concrete_function().variables)
     for (e_ids, e_len), (g_ids, g_len) in zip(eager, graph):
         assert e_ids.shape == g_ids.shape
         np.testing.assert_array_equal(g_ids.numpy(), e_ids.numpy())
         np.testing.assert_array_equal(g_len.numpy(), e_len.numpy())
     greedy_lengths, beam_ids = eager[0][1].numpy(), eager[1][0].numpy()
-    assert len(set(greedy_lengths)) > 1 or beam_ids.shape[1] < steps      # not every row ran to the limit
+    assert len(set(greedy_lengths)) > 1 or beam_ids.shape[1] < d["steps"]      # not every row ran to the limit
 
 
 def test_training_graph_with_adam_verifies_against_the_original_graph(tmp_path, capsys) -> None:

@@ -3,12 +3,12 @@ upgraded program (``disable_v2_behavior()``) works where the same upgrade with `
 fails (a ``Dimension.value`` through a variable, a ``tf.Variable`` through a collection and a meta graph)."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import pytest
 
 from migration.upgrade import upgrade_source
-from tests.ux import ROOT
+from tests.upgrade.program_runner import GROUP, program_env
+
+pytestmark = pytest.mark.xdist_group(GROUP)  # with the other program runs (one zygote)
 
 PROGRAM = '''import tensorflow as tf
 
@@ -29,27 +29,24 @@ with tf.Session() as s:
 '''
 
 
-def _run(code: str, tmp_path) -> subprocess.CompletedProcess:
-    path = tmp_path / "prog.py"
-    path.write_text(code)
-    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    env["PYTHONPATH"] = str(ROOT)
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300, env=env,
-                          cwd=tmp_path)
+@pytest.fixture
+def run(program_runner, tmp_path):
+    """``run(code)``: the program as ``python prog.py`` in a fresh process (TF_USE_LEGACY_KERAS unset), sharing the
+    TensorFlow import of the programs with the same bootstrap (tests/upgrade/program_runner.py)."""
+    return lambda code: program_runner.run(code, tmp_path, program_env())
 
 
-def test_upgraded_program_keeps_tf1_semantics(tmp_path):
+def test_upgraded_program_keeps_tf1_semantics(run):
     code = upgrade_source(PROGRAM, "compat").code
     assert "tf.compat.v1.disable_v2_behavior()" in code
     assert "width = tf.compat.v1.dimension_value(x.shape[1])" in code
-    proc = _run(code, tmp_path)
+    proc = run(code)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "RESULT 3 9.0" in proc.stdout
 
 
-def test_graph_mode_alone_is_not_tf1(tmp_path):
+def test_graph_mode_alone_is_not_tf1(run):
     """Negative control: with only disable_eager_execution() (the upgrade before issue 21), the same program fails."""
     code = upgrade_source(PROGRAM, "compat").code.replace("disable_v2_behavior()", "disable_eager_execution()")
-    proc = _run(code, tmp_path)
+    proc = run(code)
     assert proc.returncode != 0 and "RESULT" not in proc.stdout

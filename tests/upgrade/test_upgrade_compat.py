@@ -2,10 +2,7 @@
 the CLI's file handling, and the upgraded seed 002 program trained to its documented loss on TF 2.21."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ import pytest
 from migration.cli import main
 from migration.upgrade import upgrade_source
 from migration.upgrade.rewrite_compat import BOOTSTRAP
+from tests.upgrade.program_runner import GROUP, program_env
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BOOT = BOOTSTRAP
@@ -166,33 +164,32 @@ SEED = 0
 GRAPH_LINE = "tf.compat.v1.disable_v2_behavior()" + GRAPH.rstrip("\n")
 
 
-def run_upgraded(path: Path, tmp_path: Path) -> list[float]:
+def run_upgraded(path: Path, tmp_path: Path, runner) -> list[float]:
     """Run an upgraded program in a fresh process without TF_USE_LEGACY_KERAS (the bootstrap must set it).
 
     The seed program sets no seed. The run is made deterministic from outside: Python's ``random`` (tf_keras'
     unseeded initialisers draw their seeds from it), numpy (the data) and the graph-level TF seed, inserted right
-    after the graph-mode line the upgrade added. Seed 0 is used (the first one tried).
+    after the graph-mode line the upgrade added. Seed 0 is used (the first one tried). ``runner``: the
+    ``program_runner`` fixture (tests/upgrade/program_runner.py; the seeding runs before TensorFlow's import there
+    too, as in ``python -c "SEEDING; runpy.run_path(PROGRAM)"``: the same losses to the last digit).
     """
     code = path.read_text(encoding="utf-8")
     assert code.count(GRAPH_LINE) == 1
-    path.write_text(code.replace(GRAPH_LINE, GRAPH_LINE + f"\ntf.compat.v1.set_random_seed({SEED})"), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    env.update(MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="3")
-    runner = (f"import random, runpy, numpy as np; random.seed({SEED}); np.random.seed({SEED}); "
-              f"runpy.run_path({str(path)!r}, run_name='__main__')")
-    proc = subprocess.run([sys.executable, "-c", runner], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    code = code.replace(GRAPH_LINE, GRAPH_LINE + f"\ntf.compat.v1.set_random_seed({SEED})")
+    proc = runner.run(code, tmp_path, program_env(), path.name, timeout=120,
+                      before=f"import random, numpy as np; random.seed({SEED}); np.random.seed({SEED})")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return _losses(proc.stdout)
 
 
 @pytest.mark.slow
-def test_upgraded_seed002_static_rnn_trains_to_documented_loss(tmp_path):
+@pytest.mark.xdist_group(GROUP)  # with the other program runs (one zygote)
+def test_upgraded_seed002_static_rnn_trains_to_documented_loss(tmp_path, program_runner):
     code, manual = _upgrade((FIXTURES / "seed002_static_rnn.py").read_text())
     assert manual == []
     prog = tmp_path / "echo_tf2.py"
     prog.write_text(code)
-    losses = run_upgraded(prog, tmp_path)
+    losses = run_upgraded(prog, tmp_path, program_runner)
     # One epoch of 1,000,000 samples, batch 200, num_steps=5: 999 steps, an average every 100. Seed 002: the loss
     # starts near 0.66 (no dependency learnt) and ends near 0.52 (the t-3 dependency learnt).
     # Measured on TF 2.21 (deterministic seeds 0-7): last average 0.518-0.522 for every seed; the FIRST printed
