@@ -82,9 +82,10 @@ def save_block(model, path: str) -> None:
 
 def load_block(path: str):
     """Load a Keras 3 block model in safe mode (no code in the file is run; the custom cells of
-    :mod:`migration.targets.keras3_cells` registered first)."""
+    :mod:`migration.targets.keras3_cells` and the layers of :mod:`migration.targets.keras3_layers` registered
+    first)."""
     import keras
 
-    from migration.targets import keras3_cells  # noqa: F401  (registers rnn_migrate>...)
+    from migration.targets import keras3_cells, keras3_layers  # noqa: F401  (registers rnn_migrate>...)
 
     return keras.saving.load_model(path, safe_mode=True, compile=False)
