@@ -77,16 +77,17 @@ def _cells():
         # TimeFreqLSTMCell over one window (feature_size = D: what TF 1.15's dynamic_rnn runs; forget_bias 1.0, the
         # row's assumption); the grids with their configuration read from the .meta: peepholes + cell_clip; two
         # blocks with start/end lists, shared weights and two shards; the bidirectional grid with coupled gates,
-        # peepholes and a backward slice offset
+        # peepholes and a backward slice offset (each dynamic_rnn inside the block's variable_scope: TF 2.x's while_v2
+        # body names the cell's ops without it, which migration.checkpoint.grid_meta reads through the loop)
         "timefreq": ("dynamic", lambda: time_freq_lstm.time_freq_lstm_cell(4, feature_size=D)),
-        "grid": ("grid", lambda: grid_lstm.grid_lstm_cell(3, forget_bias=0.6, feature_size=2, frequency_skip=1,
-                                                             num_frequency_blocks=[2], use_peepholes=True,
-                                                             cell_clip=0.5)),
-        "gridblocks": ("grid", lambda: grid_lstm.grid_lstm_cell(
+        "grid": ("dynamic", lambda: grid_lstm.grid_lstm_cell(3, forget_bias=0.6, feature_size=2, frequency_skip=1,
+                                                                num_frequency_blocks=[2], use_peepholes=True,
+                                                                cell_clip=0.5)),
+        "gridblocks": ("dynamic", lambda: grid_lstm.grid_lstm_cell(
             3, forget_bias=0.8, feature_size=1, frequency_skip=1, num_frequency_blocks=[2, 1],
             start_freqindex_list=[0, 2], end_freqindex_list=[2, 3], share_time_frequency_weights=True,
             num_unit_shards=2)),
-        "bigrid": ("grid", lambda: grid_lstm.bidirectional_grid_lstm_cell(
+        "bigrid": ("dynamic", lambda: grid_lstm.bidirectional_grid_lstm_cell(
             3, forget_bias=0.7, feature_size=2, frequency_skip=1, num_frequency_blocks=[2], backward_slice_offset=1,
             couple_input_forget_gates=True, use_peepholes=True)),
     }
@@ -132,12 +133,6 @@ def build(directory, seed: int = 31) -> str:
         keep = v1.placeholder_with_default(np.float32(KEEP), [], name="keep_prob")
         flat = {}
         for name, (how, make) in _cells().items():
-            if how == "grid":  # a grid's configuration is read from the .meta by its op scope, which TF 2.x's
-                # while_v2 body names without an enclosing variable_scope (migration.checkpoint.grid_meta): the
-                # grid blocks are dynamic_rnn(scope=<block>) at the top level
-                flat[name] = tf.nest.flatten(legacy_rnn.dynamic_rnn(make(), x, sequence_length=length,
-                                                                    dtype=tf.float32, scope=name))
-                continue
             with v1.variable_scope(name):
                 flat[name] = tf.nest.flatten(_block(how, make, x, length))
         sess = legacy_rnn.new_session(graph)
