@@ -145,8 +145,20 @@ class _Grid:
         return found
 
 
+def _while_v2_body(meta: MetaGraph, parent: str) -> Optional[str]:
+    """The library function of the TF 2.x ``while_v2`` loop ``parent/while`` (``dynamic_rnn(scope=parent)`` built by
+    TF 2.x): its ``body`` attribute; None when the main graph has no such loop."""
+    node = meta.main.get(f"{parent}/while") if parent else None
+    if node is None or node.op not in ("While", "StatelessWhile"):
+        return None
+    name = node.attr["body"].func.name
+    return name if any(c.function == name for c in meta.contexts) else None
+
+
 def _locate(meta: MetaGraph, cell_dir: str) -> tuple[dict, str]:
-    """The graph context and the op scope of the cell's first call: ``cell_dir`` itself (TF 2 while functions), else
+    """The graph context and the op scope of the cell's first call: in the body of the TF 2.x while loop
+    ``parent/while`` (its ops named ``<a suffix of parent>/cell``, the enclosing variable scopes left out), else
+    ``cell_dir`` itself (TF 2 while functions), else
     the one in a TF 1.x while frame (``parent/while/<a suffix of parent>/cell``: ``outer/enc/while/enc/grid_lstm_cell``
     for ``outer/enc/grid_lstm_cell``), else ``parent/cell_dir``
     (``static_rnn`` under ``variable_scope('parent')``), else the one op scope ending with ``/cell_dir`` (a
@@ -164,6 +176,14 @@ def _locate(meta: MetaGraph, cell_dir: str) -> tuple[dict, str]:
         return op_dir.startswith(f"{parent}/while/") and op_dir.endswith(f"/{cell}") and bool(middle) and (
             parent == middle or parent.endswith("/" + middle))
 
+    body = _while_v2_body(meta, parent)
+    if body is not None:  # TF 2.x while_v2 of dynamic_rnn(scope=parent): its body names ops <a suffix of parent>/cell
+        ctx = next(c for c in meta.contexts if c.function == body)
+        dirs = {n.rsplit("/", 1)[0] for n, node in ctx.nodes.items() if node.op == "Slice" and "/" in n}
+        hits = [d for d in dirs if d.endswith("/" + cell) and (
+            parent == d[:-len(cell) - 1] or parent.endswith("/" + d[:-len(cell) - 1]))]
+        if len(hits) == 1:
+            return ctx.nodes, hits[0]
     for tier in ([cell_dir], [d for d in found if parent and in_frame(d)],
                  [f"{parent}/{cell_dir}"],  # static_rnn under variable_scope(parent)
                  [d for d in found if d.endswith("/" + cell_dir)]):  # a name_scope prefix

@@ -21,7 +21,9 @@ slicing, 3 or 4 gates, forget_bias are Python arguments of the program): the rec
 the options and the remedy; ``state_is_tuple=False`` is refused too (one concatenated state tensor). The recognizer
 accepts the block-numbered names (``W_f_<b>_<shard>``, ``B_f_<b>``, peepholes; ``fwd/``, ``bwd/``) through the
 layout's ``accepts`` rule; the output (``2 U`` per slice) and state sizes (``c_t, m_t`` per slice, TF 1.15's state
-tuple field names) through ``spec_sizes``/``state_labels``. Keras 3 / ONNX: not supported (no custom layer yet).
+tuple field names) through ``spec_sizes``/``state_labels``. Keras 3 / ONNX: the custom steps ``GridLSTMCell`` /
+``BidirectionalGridLSTMCell`` (:mod:`migration.targets.keras3_cells`, :mod:`migration.targets.onnx_cells`) on the
+Keras 2 arrays, every option the rows convert (``state_is_tuple=False`` is refused before, by the recognizer).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ import numpy as np
 
 from migration.core.errors import ShapeError
 from migration.core.specs import CellSpec
-from migration.families.row import META_GRID, Builder, Converter, Family, Layout, refused
+from migration.families.row import META_GRID, Builder, Converter, Family, Layout, custom_export
 
 
 def grid_tf1_names(config: Mapping, bidirectional: bool = False) -> tuple[str, ...]:
@@ -285,9 +287,11 @@ def _row(kind: str, cls: str, scope: str, bidirectional: bool) -> Family:
                                          grid_config(s)["num_unit_shards"]),
             _shapes(bidirectional),
             lambda s, w: int(dict(s.options).get("feature_size") or np.shape(w[0])[0] - 2 * s.units)),
-        export=refused("the grid LSTM (two LSTMs along frequency slices of each step, per block"
-                       f"{', forward and backward' if bidirectional else ''}): no standard Keras 3 layer or ONNX op "
-                       "computes it; needs a custom layer, not written yet"),
+        export=custom_export(cls, "Slice of each frequency slice" + (", Pad by the backward slice offset" if
+                                                                      bidirectional else "")
+                             + ", Concat, MatMul, Add, Split, Sigmoid, Tanh, Mul, Sub, Clip; every block, shared or "
+                             "coupled weights, peepholes, cell_clip; the states c_t, m_t per slice as TF1's tuple"),
+        custom_cell=cls,
         legacy=_builder(scope, bidirectional, True),  # the builder functions are named like the scopes
         targets={"keras2": _builder(scope, bidirectional, False)},
         upgrade_homes={f"tf.contrib.rnn.{cls}": f"legacy_rnn.grid_lstm.{cls}"},

@@ -184,11 +184,6 @@ def refused(why: str) -> dict[str, str]:
     return {target: f"not supported: {why}" for target in EXPORT_TARGETS}
 
 
-def custom_step(step: str) -> dict[str, str]:
-    """The ``export`` column of a family whose step no standard layer/op computes (``step``: what it computes)."""
-    return refused(f"{step}: no standard Keras 3 layer or ONNX op computes it; needs a custom layer, not written yet")
-
-
 def custom_export(cell: str, onnx_ops: str) -> dict[str, str]:
     """The ``export`` column of a family computed by the custom step ``cell`` (:attr:`Family.custom_cell`)."""
     return {"keras3": f"exact with a custom layer: rnn_migrate>{cell} in keras.layers.RNN (registered by "

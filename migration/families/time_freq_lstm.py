@@ -15,6 +15,9 @@ twin itself computes any F; a program that ran F > 1 windows (``static_rnn`` wit
 seen in the ``.meta`` (:func:`refuse_windows`). forget_bias is not read from the ``.meta`` (1.0 assumed and listed, or
 ``--forget-bias``; ``verify`` checks it). Peepholes (``W_F_diag``...) and sharded ``W_1`` are refused by the
 recognizer, naming them; cell_clip shows in ``verify`` only.
+
+Keras 3 / ONNX: the custom step ``TimeFreqLSTMCell`` (:mod:`migration.targets.keras3_cells`, :mod:`migration.targets.
+onnx_cells`) on the Keras 2 arrays; the state is the one ``[B, 2U]`` tensor ``concat(c, m)`` TF1 returns.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from migration.core.errors import MigrationError, ShapeError
 from migration.core.specs import CellSpec
-from migration.families.row import Builder, Converter, Family, Layout, custom_step, keras_spec_hook
+from migration.families.row import Builder, Converter, Family, Layout, custom_export, keras_spec_hook
 
 TF1_NAMES: tuple[str, ...] = ("W_0", "B")
 KERAS_NAMES: tuple[str, ...] = ("kernel", "bias")
@@ -89,6 +92,11 @@ def refuse_windows(meta: Any, key: str) -> dict:
     return {}
 
 
+def _sizes(spec: CellSpec) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+    """Output ``m`` (U), ONE state ``concat(c, m)`` (2U: what TF 1.15's cell returns for the converted F = 1)."""
+    return spec.units, (2 * spec.units,), (2 * spec.units,)
+
+
 def _keras_input_size(spec: CellSpec, w: Sequence[np.ndarray]) -> int:
     return int(np.shape(w[0])[0]) - 2 * spec.units
 
@@ -103,7 +111,10 @@ FAMILY = Family(
     hyper={"forget_bias": 1.0},
     not_in_checkpoint={"forget_bias": "meta: not read for this family yet (1.0 assumed and listed; verify checks it)"},
     converter=Converter(lambda s: TF1_NAMES, lambda s: KERAS_NAMES, _to_keras, _to_tf1, _shapes, _keras_input_size),
-    export=custom_step("the time-frequency LSTM (one LSTM over frequency windows, state concat(c, m))"),
+    export=custom_export("TimeFreqLSTMCell", "MatMul, Add, Split, Sigmoid, Tanh, Mul, Concat; the state concat(c, m) "
+                                             "as TF1 holds it; one frequency window, the converted layout"),
+    custom_cell="TimeFreqLSTMCell",
+    spec_sizes=_sizes,
     legacy=Builder("legacy_rnn.time_freq_lstm:time_freq_lstm_cell", lambda s, d, scope: (
         (s.units,), {"feature_size": d, "forget_bias": s.forget_bias})),
     targets={"keras2": Builder("modern_rnn.time_freq_lstm:time_freq_lstm_cell", lambda s, d, scope: (

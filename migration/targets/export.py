@@ -17,6 +17,7 @@ import numpy as np
 from migration.core.errors import MigrationError
 from migration.targets import EXPORT_TARGETS, cnn_front, keras3, onnx_export
 from migration.targets.conv_export import conv_cases, write_conv_targets
+from migration.targets.crf_export import crf_cases, write_crf_targets
 from migration.targets.verify_targets import TOLERANCE, WholeCase, original_outputs, summary, verify_blocks
 from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
 from migration.targets.weights import TargetRefused, block_cells, check_block
@@ -195,6 +196,8 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
             files[target][block["name"]] = rel
             built[target][block["name"]] = model
     conv_files = write_conv_targets(targets, tmp, conv_entries, read_weight, built)  # the whole model calls them too
+    crf_entries = manifest.get("crf") or []
+    crf_files = write_crf_targets(targets, tmp, crf_entries, read_weight)  # the Viterbi decode of each CRF
     notes: list[str] = []
     whole = write_whole_targets(targets, tmp, manifest["model"], built, notes) if manifest.get("model") else {}
     not_exported = [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq")
@@ -202,7 +205,8 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     entry: dict[str, Any] = {}
     for target in targets:
         entry[target] = {"blocks": [{"name": name, "file": rel} for name, rel in files[target].items()]
-                         + [{"name": name, "file": rel, "conv": True} for name, rel in conv_files[target].items()],
+                         + [{"name": name, "file": rel, "conv": True} for name, rel in conv_files[target].items()]
+                         + [{"name": name, "file": rel, "crf": True} for name, rel in crf_files[target].items()],
                          "load": LOADING[target],
                          "not_exported": not_exported + ([] if target in whole or not manifest.get("model")
                                                          else ["the whole model (model.keras)"])}
@@ -220,7 +224,8 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
             case = WholeCase({t: w["file"] for t, w in whole.items()}, first["inputs"], first["model_inputs"],
                              first["outputs"], feeds, expected)
         original = (lambda: (reference.original(), reference.loops())) if meta_path is not None else None
-        cases = conv_cases(conv_entries, conv_files, tmp, original, notes)
+        cases = conv_cases(conv_entries, conv_files, tmp, original, notes) + crf_cases(crf_entries, crf_files,
+                                                                                     read_weight)
         checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases)
         result = summary(checks, notes + run_notes, TOLERANCE)
         for target in targets:

@@ -24,7 +24,10 @@ def _layer(keras, cell: TargetCell, backwards: bool, name: str):
         from migration.targets import keras3_cells
 
         step = keras3_cells.make_cell(cell.custom, cell.units, cell.spec.activation, cell.spec.to_dict())
-        return keras.layers.RNN(step, return_sequences=True, return_state=True, go_backwards=backwards, name=name)
+        # zero_output_for_mask: TF1's zeros past a length; without it Keras 3's JAX loop carries the first state as
+        # the masked step's output, which breaks a cell whose output is not its first state (the grids, TimeFreq)
+        return keras.layers.RNN(step, return_sequences=True, return_state=True, go_backwards=backwards,
+                                zero_output_for_mask=True, name=name)
     common = dict(activation=cell.spec.activation, return_sequences=True, return_state=True, go_backwards=backwards,
                   name=name)
     if cell.op == LSTM:
@@ -48,7 +51,7 @@ def _direction(keras, x, mask, cells: Sequence[TargetCell], backwards: bool, pre
         if backwards:  # Keras returns the backward pass in reading order: back to time order
             seq = ops.flip(seq, axis=1)
         out = seq
-        states += [final[1], final[0]] if cell.lstm_state else [final[0]]  # Keras [h, c]; TF1 (c, h)
+        states += [final[1], final[0]] if cell.lstm_state else list(final)  # Keras [h, c]; TF1 (c, h)
     out = out * ops.expand_dims(ops.cast(mask, "float32"), -1)
     return out, states
 
@@ -79,9 +82,10 @@ def save_block(model, path: str) -> None:
 
 def load_block(path: str):
     """Load a Keras 3 block model in safe mode (no code in the file is run; the custom cells of
-    :mod:`migration.targets.keras3_cells` registered first)."""
+    :mod:`migration.targets.keras3_cells` and the layers of :mod:`migration.targets.keras3_layers` registered
+    first)."""
     import keras
 
-    from migration.targets import keras3_cells  # noqa: F401  (registers rnn_migrate>...)
+    from migration.targets import keras3_cells, keras3_layers  # noqa: F401  (registers rnn_migrate>...)
 
     return keras.saving.load_model(path, safe_mode=True, compile=False)

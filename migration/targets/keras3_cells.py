@@ -53,10 +53,14 @@ class StepCell(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.options = options
         self.state_size = list(self.state_sizes())
-        self.output_size = self.state_size[0]
+        self.output_size = self.output_width()
 
     def state_sizes(self) -> tuple[int, ...]:
         return (self.units,)
+
+    def output_width(self) -> int:
+        """The step output's size (the first state's, unless the cell says otherwise)."""
+        return self.state_size[0]
 
     def weight_shapes(self, depth: int) -> list[tuple[str, tuple[int, ...]]]:
         raise NotImplementedError
@@ -387,10 +391,183 @@ class PhasedLSTMCell(StepCell):
         return new_h, [new_h, new_c]
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TimeFreqLSTMCell(StepCell):
+    """``tf.contrib.rnn.TimeFreqLSTMCell`` (no peepholes, no clip: what the family row converts): one LSTM (``kernel
+    [feature_size + 2U, 4U]``, blocks i, j, f, o; ``bias`` with forget_bias folded) over the ``F`` frequency windows
+    ``x[:, k skip : k skip + feature_size]``, each reading ``[x_k, m_prev_k, m_prev_freq]`` (the previous window's m;
+    zeros for the first). Output ``concat(m_k)``, ONE state ``concat(c_0, m_0, ..)`` (TF1's layout). Without
+    ``feature_size`` one window over the whole input (F = 1: the converted layout)."""
+
+    SPEC_OPTIONS = ("feature_size", "frequency_skip", "input_size")
+
+    def windows(self) -> int:
+        size, depth = self.options.get("feature_size"), self.options.get("input_size")
+        if not size or not depth:
+            return 1
+        return int((depth - size) / int(self.options.get("frequency_skip") or 1)) + 1
+
+    def state_sizes(self):
+        return (2 * self.units * self.windows(),)
+
+    def output_width(self):
+        return self.units * self.windows()
+
+    def weight_shapes(self, depth):
+        size, u = self.options.get("feature_size") or depth, self.units
+        if self.options.get("input_size") not in (None, 0, depth):
+            raise ValueError(f"TimeFreqLSTMCell was made for inputs of size {self.options['input_size']}; got {depth}.")
+        return [("kernel", (size + 2 * u, 4 * u)), ("bias", (4 * u,))]
+
+    def step(self, x, states):
+        (state,) = states
+        u, skip = self.units, int(self.options.get("frequency_skip") or 1)
+        size = self.w["kernel"].shape[0] - 2 * u
+        m_freq = ops.zeros_like(state[:, :u])
+        outputs, new_state = [], []
+        for k in range(self.windows()):
+            c_prev, m_prev = state[:, 2 * k * u:(2 * k + 1) * u], state[:, (2 * k + 1) * u:(2 * k + 2) * u]
+            z = ops.matmul(ops.concatenate([x[:, k * skip:k * skip + size], m_prev, m_freq], axis=-1),
+                           self.w["kernel"]) + self.w["bias"]
+            i, j, f, o = _split(z, 4)
+            c = ops.sigmoid(f) * c_prev + ops.sigmoid(i) * ops.tanh(j)
+            m_freq = ops.sigmoid(o) * ops.tanh(c)
+            outputs.append(m_freq)
+            new_state += [c, m_freq]
+        return ops.concatenate(outputs, axis=-1), [ops.concatenate(new_state, axis=-1)]
+
+
+def frequency_starts(depth: int, size: int, skip: int, blocks, starts=None, ends=None) -> list[list[int]]:
+    """The first input column of every frequency slice, per block (TF 1.15's ``_make_tf_features``; its check)."""
+    spans = list(zip(starts, ends)) if starts else [(0, depth)]
+    if len(spans) != len(blocks):
+        raise ValueError(f"Received {len(blocks)} frequency blocks for the spans {spans}.")
+    out = []
+    for (start, end), n in zip(spans, blocks):
+        count = int((end - start - size) / skip) + 1
+        if count != int(n):
+            raise ValueError(f"Invalid num_frequency_blocks, requires {n} but gets {count}, please check the input "
+                             f"size ({depth}) and filter config are correct.")
+        out.append([start + k * skip for k in range(count)])
+    return out
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GridLSTMCell(StepCell):
+    """``tf.contrib.rnn.GridLSTMCell`` (``state_is_tuple=True``), the Keras 2 twin's arrays (``w_f_<b>``, ``b_f_<b>``
+    [, ``w_t_<b>``, ``b_t_<b>``] [, peepholes ``w_{f,i,o}_diag_{freq,time}{f,t}_<b>``] per block; forget_bias folded):
+    per step and block, the slices ``x_k`` (``feature_size`` columns, ``frequency_skip`` apart) in order; with ``v =
+    [x_k, m_t_k, m_f]``, ``z^f = v W_f + b_f`` and ``z^t = v W_t + b_t`` (shared: ``z^f``), split i, j, f, o (coupled:
+    i, j, o; ``f = 1 - i``); ``c_f' = s(f) c_f + s(i) tanh(j)``, ``c_t_k' = s(f) c_t_k + s(i) tanh(j)`` (each from its
+    own z, peepholes on ``c_f``, ``c_t_k``; clipped), ``m = s(o [+ peepholes on the new c's]) tanh(c)``. ``c_f, m_f``
+    start at zero per block and step. Output ``[m_t_k, m_f_k]`` per slice, states ``c_t_k, m_t_k`` per slice (TF1's
+    tuple order)."""
+
+    SPEC_OPTIONS = ("feature_size", "frequency_skip", "num_frequency_blocks", "start_freqindex_list",
+                    "end_freqindex_list", "share_time_frequency_weights", "couple_input_forget_gates", "use_peepholes",
+                    "cell_clip")
+    DIRECTIONS: tuple[str, ...] = ("",)
+
+    def slices(self) -> int:
+        return sum(int(n) for n in self.options.get("num_frequency_blocks") or (1,)) * len(self.DIRECTIONS)
+
+    def state_sizes(self):
+        return (self.units,) * (2 * self.slices())
+
+    def output_width(self):
+        return 2 * self.units * self.slices()
+
+    def weight_shapes(self, depth):
+        o, u = self.options, self.units
+        self.size = int(o.get("feature_size") or depth)
+        self.starts = frequency_starts(depth, self.size, int(o.get("frequency_skip") or 1),
+                                       o.get("num_frequency_blocks") or (1,), o.get("start_freqindex_list"),
+                                       o.get("end_freqindex_list"))
+        gates = 3 if o.get("couple_input_forget_gates") else 4
+        lstms = ("freq",) if o.get("share_time_frequency_weights") else ("freq", "time")
+        peeps = [f"w_{g}_diag_{lstm}{src}" for lstm in lstms for g in ("io" if gates == 3 else "fio") for src in "ft"]
+        shapes = []
+        for d in self.DIRECTIONS:
+            for b in range(len(self.starts)):
+                mats = [("w_f", (self.size + 2 * u, gates * u)), ("b_f", (gates * u,))]
+                if len(lstms) == 2:
+                    mats += [("w_t", (self.size + 2 * u, gates * u)), ("b_t", (gates * u,))]
+                mats += [(p, (u,)) for p in peeps] if o.get("use_peepholes") else []
+                shapes += [(f"{d}{m}_{b}", shape) for m, shape in mats]
+        return shapes
+
+    def _peep(self, pre, name: str, c_f, c_t):
+        """``pre + w_..f * c_f + w_..t * c_t`` (``name``: ``<dir>w_<gate>_diag_<lstm>{src}_<block>`` with ``{src}``)."""
+        if not self.options.get("use_peepholes"):
+            return pre
+        return pre + self.w[name.format(src="f")] * c_f + self.w[name.format(src="t")] * c_t
+
+    def _cell(self, z, key: str, c_f, c_t, own):
+        i = ops.sigmoid(self._peep(z[0], key.format(gate="i"), c_f, c_t))
+        f = 1.0 - i if len(z) == 3 else ops.sigmoid(self._peep(z[2], key.format(gate="f"), c_f, c_t))
+        c = f * own + i * ops.tanh(z[1])
+        clip = self.options.get("cell_clip")
+        return c if clip is None else ops.clip(c, -clip, clip)
+
+    def _grid(self, slices, pairs, d: str, b: int):
+        """One block of one direction: ``slices`` in processing order, ``pairs`` (c_t, m_t) per slice."""
+        share = self.options.get("share_time_frequency_weights")
+        gates = 3 if self.options.get("couple_input_forget_gates") else 4
+        keys = {lstm: f"{d}w_{{gate}}_diag_{'freq' if share else lstm}{{{{src}}}}_{b}" for lstm in ("freq", "time")}
+        c_f = m_f = ops.zeros_like(pairs[0][0])
+        outputs, states = [], []
+        for x, (c_t_prev, m_t_prev) in zip(slices, pairs):
+            v = ops.concatenate([x, m_t_prev, m_f], axis=-1)
+            z_f = _split(ops.matmul(v, self.w[f"{d}w_f_{b}"]) + self.w[f"{d}b_f_{b}"], gates)
+            z_t = z_f if share else _split(ops.matmul(v, self.w[f"{d}w_t_{b}"]) + self.w[f"{d}b_t_{b}"], gates)
+            new_c_f = self._cell(z_f, keys["freq"], c_f, c_t_prev, c_f)
+            c_t = self._cell(z_t, keys["time"], c_f, c_t_prev, c_t_prev)
+            m_f = ops.sigmoid(self._peep(z_f[-1], keys["freq"].format(gate="o"), new_c_f, c_t)) * ops.tanh(new_c_f)
+            m_t = ops.sigmoid(self._peep(z_t[-1], keys["time"].format(gate="o"), new_c_f, c_t)) * ops.tanh(c_t)
+            c_f = new_c_f
+            outputs += [m_t, m_f]
+            states += [c_t, m_t]
+        return outputs, states
+
+    def direction_input(self, x, d: str):
+        """(input, column shift, slices reversed?) of a direction's grid."""
+        return x, 0, False
+
+    def step(self, x, states):
+        outputs, new_states, pos = [], [], 0
+        for d in self.DIRECTIONS:
+            xd, shift, backward = self.direction_input(x, d)
+            for b, starts in enumerate(self.starts):
+                slices = [xd[:, s + shift:s + shift + self.size] for s in starts]
+                pairs = [(states[pos + 2 * k], states[pos + 2 * k + 1]) for k in range(len(starts))]
+                pos += 2 * len(starts)
+                out, st = self._grid(slices[::-1] if backward else slices, pairs, d, b)
+                outputs += out
+                new_states += st
+        return ops.concatenate(outputs, axis=-1), new_states
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BidirectionalGridLSTMCell(GridLSTMCell):
+    """``tf.contrib.rnn.BidirectionalGridLSTMCell``: a forward grid (``fwd_`` arrays) and a backward one (``bwd_``)
+    that reads the slices in reverse order, from the input shifted by ``backward_slice_offset`` columns (zeros
+    outside); output and states forward then backward."""
+
+    SPEC_OPTIONS = GridLSTMCell.SPEC_OPTIONS + ("backward_slice_offset",)
+    DIRECTIONS = ("fwd_", "bwd_")
+
+    def direction_input(self, x, d):
+        offset = int(self.options.get("backward_slice_offset") or 0)
+        if d == "fwd_" or not offset:
+            return x, 0, d == "bwd_"
+        return ops.pad(x, [[0, 0], [abs(offset), abs(offset)]]), offset + abs(offset), True
+
+
 #: class name (a family row's ``custom_cell``) -> class
 CELLS: dict[str, type] = {cls.__name__: cls for cls in (
     UGRNNCell, CoupledInputForgetGateLSTMCell, MinimalRNNCell, CFNCell, SRUCell, IntersectionRNNCell,
-    LayerNormBasicLSTMCell, LayerNormLSTMCell, ProjectionLSTMCell, NASCell, GLSTMCell, PhasedLSTMCell)}
+    LayerNormBasicLSTMCell, LayerNormLSTMCell, ProjectionLSTMCell, NASCell, GLSTMCell, PhasedLSTMCell,
+    TimeFreqLSTMCell, GridLSTMCell, BidirectionalGridLSTMCell)}
 
 
 def make_cell(name: str, units: int, activation: str, spec_options: dict) -> StepCell:

@@ -1,7 +1,8 @@
 """Run Keras 3 block models on another backend (``KERAS_BACKEND``, e.g. ``jax``), in a child process.
 
 Started by :func:`migration.targets.verify_targets.run_keras3_elsewhere` as ``python -I keras3_child.py DIR``; imports
-only ``keras``, NumPy and the custom cells of ``keras3_cells.py`` beside it (which import only keras), not the rest of
+only ``keras``, NumPy and the custom cells and layers of ``keras3_cells.py`` / ``keras3_layers.py`` beside it (which
+import only keras), not the rest of
 rnn-migrate. ``DIR/jobs.json`` lists ``[model path, [input .npy, ...], out stem]``;
 each model is loaded in safe mode, called on its inputs (one tensor when it has one input, else the list) and its
 outputs are written as ``<out stem>-<k>.npy``. Only JSON and ``.npy``
@@ -22,14 +23,16 @@ import sys
 
 
 def register_cells() -> None:
-    """Import the custom cells (:mod:`migration.targets.keras3_cells`, beside this file; it imports only keras) by
-    their file path: this isolated process does not import rnn-migrate."""
+    """Import the custom cells and layers (:mod:`migration.targets.keras3_cells`, :mod:`migration.targets.
+    keras3_layers`, beside this file; they import only keras) by their file paths: this isolated process does not
+    import rnn-migrate."""
     import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras3_cells.py")
-    spec = importlib.util.spec_from_file_location("rnn_migrate_keras3_cells", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    for stem in ("keras3_cells", "keras3_layers"):
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{stem}.py")
+        spec = importlib.util.spec_from_file_location(f"rnn_migrate_{stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from migration.targets.onnx_graph import Graph
+from migration.families.grid_lstm import grid_config, grid_tf1_names, keras_name
 from migration.families.phased_lstm import LEAK as PHASED_LEAK
 from migration.targets.weights import ACTIVATIONS, TargetCell
 
@@ -70,6 +71,11 @@ class Step:
 
     def clip(self, a: str, bound: float) -> str:
         return self.op("Clip", a, self.g.const("lo", np.float32(-bound)), self.g.const("hi", np.float32(bound)))
+
+    def cols(self, a: str, start: int, end: int) -> str:
+        """``a[:, start:end]`` (``Slice`` on the last axis)."""
+        return self.op("Slice", a, *(self.g.const(n, np.array([v], np.int64)) for n, v in (
+            ("starts", start), ("ends", end), ("axes", -1))))
 
 
 def ugrnn(s: Step, x: str, states: list[str]):
@@ -229,12 +235,93 @@ def phased_lstm(s: Step, x: str, states: list[str]):
     return new_h, [new_h, s.mix(k, c1, c)]
 
 
+def time_freq_lstm(s: Step, x: str, states: list[str]):
+    """One window (F = 1, the converted layout: feature_size = the input size): ``[x, m_prev, 0] W + B``, i, j, f, o;
+    state ``concat(c, m)``."""
+    (state,) = states
+    kernel, bias = s.cell.weights
+    u = s.units
+    c_prev, m_prev = s.split(state, [u, u])
+    rows = kernel.shape[0] - 2 * u  # the m_prev_freq rows multiply zeros (the first window's): left out
+    i, j, f, o = s.gates(s.affine((x, kernel[:rows]), (m_prev, kernel[rows:rows + u]), bias=bias), 4)
+    c = s.op("Add", s.op("Mul", s.sig(f), c_prev), s.op("Mul", s.sig(i), s.op("Tanh", j)))
+    m = s.op("Mul", s.sig(o), s.op("Tanh", c))
+    return m, [s.op("Concat", c, m, axis=-1)]
+
+
+def _grid_gate_cell(s: Step, z, peep, c_f, c_t, own, clip):
+    """A grid LSTM's new c from its gate blocks ``z`` (i, j, f, o or coupled i, j, o); ``peep(gate, pre, c_f, c_t)``."""
+    i = s.sig(peep("i", z[0], c_f, c_t))
+    f = s.op("Sub", s.one, i) if len(z) == 3 else s.sig(peep("f", z[2], c_f, c_t))
+    c = s.op("Add", s.op("Mul", f, own), s.op("Mul", i, s.op("Tanh", z[1])))
+    return c if clip is None else s.clip(c, clip)
+
+
+def _grid_block(s: Step, slices, pairs, w: dict, d: str, b: int):
+    """One block of one direction (keras3_cells.GridLSTMCell._grid's maths): outputs, states (c_t, m_t per slice)."""
+    spec = s.cell.spec
+    share, clip = bool(spec.option("share_time_frequency_weights")), spec.cell_clip
+    gates = 3 if spec.option("couple_input_forget_gates") else 4
+
+    def peeper(lstm: str):
+        def peep(gate: str, pre: str, c_f: str, c_t: str) -> str:
+            if not spec.use_peepholes:
+                return pre
+            stem = f"{d}w_{gate}_diag_{'freq' if share else lstm}"
+            return s.op("Add", s.op("Add", pre, s.op("Mul", s.w("p", w[f"{stem}f_{b}"]), c_f)),
+                        s.op("Mul", s.w("p", w[f"{stem}t_{b}"]), c_t))
+        return peep
+
+    c_f = m_f = s.op("Mul", pairs[0][0], s.g.const("zero", np.float32(0.0)))
+    outputs, states = [], []
+    for x, (c_t_prev, m_t_prev) in zip(slices, pairs):
+        v = s.op("Concat", x, m_t_prev, m_f, axis=-1)
+        z_f = s.gates(s.affine((v, w[f"{d}w_f_{b}"]), bias=w[f"{d}b_f_{b}"]), gates)
+        z_t = z_f if share else s.gates(s.affine((v, w[f"{d}w_t_{b}"]), bias=w[f"{d}b_t_{b}"]), gates)
+        new_c_f = _grid_gate_cell(s, z_f, peeper("freq"), c_f, c_t_prev, c_f, clip)
+        c_t = _grid_gate_cell(s, z_t, peeper("time"), c_f, c_t_prev, c_t_prev, clip)
+        m_f = s.op("Mul", s.sig(peeper("freq")("o", z_f[-1], new_c_f, c_t)), s.op("Tanh", new_c_f))
+        m_t = s.op("Mul", s.sig(peeper("time")("o", z_t[-1], new_c_f, c_t)), s.op("Tanh", c_t))
+        c_f = new_c_f
+        outputs += [m_t, m_f]
+        states += [c_t, m_t]
+    return outputs, states
+
+
+def grid_lstm(s: Step, x: str, states: list[str]):
+    """GridLSTMCell / BidirectionalGridLSTMCell (``state_is_tuple=True``): the slices are ``Slice`` s of x (the
+    backward grid's of x padded by ``|backward_slice_offset|`` zero columns each side, read in reverse order)."""
+    spec, u = s.cell.spec, s.units
+    bidirectional = s.cell.custom == "BidirectionalGridLSTMCell"
+    config = grid_config(spec, None, bidirectional)
+    w = dict(zip((keras_name(n) for n in grid_tf1_names(config, bidirectional)), s.cell.weights))
+    size, skip = w["fwd_w_f_0" if bidirectional else "w_f_0"].shape[0] - 2 * u, config["frequency_skip"]
+    firsts = config.get("start_freqindex_list") or [0]  # the Keras 2 conversion checked the blocks cover the input
+    starts = [[first + k * skip for k in range(n)] for first, n in zip(firsts, config["num_frequency_blocks"])]
+    outputs, new_states, pos = [], [], 0
+    for d in ("fwd_", "bwd_") if bidirectional else ("",):
+        xd, shift, backward = x, 0, d == "bwd_"
+        offset = int(spec.option("backward_slice_offset") or 0) if backward else 0
+        if offset:
+            pad = s.g.const("pads", np.array([0, abs(offset), 0, abs(offset)], np.int64))
+            xd, shift = s.op("Pad", x, pad, s.g.const("zero", np.float32(0.0))), offset + abs(offset)
+        for b, block in enumerate(starts):
+            slices = [s.cols(xd, k + shift, k + shift + size) for k in block]
+            pairs = [(states[pos + 2 * k], states[pos + 2 * k + 1]) for k in range(len(block))]
+            pos += 2 * len(block)
+            out, st = _grid_block(s, slices[::-1] if backward else slices, pairs, w, d, b)
+            outputs += out
+            new_states += st
+    return s.op("Concat", *outputs, axis=-1), new_states
+
+
 #: custom step name (a family row's ``custom_cell``, as :data:`migration.targets.keras3_cells.CELLS`) -> body builder
 STEPS: dict[str, Callable] = {
     "UGRNNCell": ugrnn, "CoupledInputForgetGateLSTMCell": cifg_lstm, "MinimalRNNCell": minimal_rnn, "CFNCell": cfn,
     "SRUCell": sru, "IntersectionRNNCell": intersection_rnn, "LayerNormBasicLSTMCell": layer_norm_lstm,
     "LayerNormLSTMCell": layer_norm_lstm, "ProjectionLSTMCell": projection_lstm, "NASCell": nas, "GLSTMCell": glstm,
-    "PhasedLSTMCell": phased_lstm}
+    "PhasedLSTMCell": phased_lstm, "TimeFreqLSTMCell": time_freq_lstm, "GridLSTMCell": grid_lstm,
+    "BidirectionalGridLSTMCell": grid_lstm}
 
 
 def _state_sizes(cell: TargetCell) -> list[int]:

@@ -2,8 +2,8 @@
 says ``exact`` for the output targets (tests/targets/test_target_families.py walks the rows against it): standard
 layers/ops, and the custom steps (both layer-norm LSTMs, UGRNN, CIFG, MinimalRNN, CFN, SRU, IntersectionRNN with its
 input projection, LSTMCell with peepholes + num_proj + clips, LSTMBlockCell with peepholes + cell_clip, NASCell,
-GLSTMCell, PhasedLSTMCell on (time, x); a stack and bidirectional blocks of custom cells; DropoutWrapper blocks
-whose keep_prob is live in the saved graph).
+GLSTMCell, PhasedLSTMCell on (time, x), TimeFreqLSTMCell, GridLSTMCell and BidirectionalGridLSTMCell; a stack and
+bidirectional blocks of custom cells; DropoutWrapper blocks whose keep_prob is live in the saved graph).
 
 Blocks on one input ``x [batch, T, D]`` with a ragged ``length`` placeholder (the hand-written cell: a Python-unrolled
 loop over the full length, as seed 002 wrote it); seeded asymmetric weights in [-0.8, 0.8], biases included;
@@ -18,8 +18,8 @@ import os
 import numpy as np
 
 import legacy_rnn
-from legacy_rnn import (cifg_lstm, contrib, glstm, indrnn, intersection_rnn, layer_norm_lstm_contrib, minimal_rnn, nas,
-                        phased_lstm, sru, tf, ugrnn, v1, weight_norm_lstm)
+from legacy_rnn import (cifg_lstm, contrib, glstm, grid_lstm, indrnn, intersection_rnn, layer_norm_lstm_contrib,
+                        minimal_rnn, nas, phased_lstm, sru, tf, time_freq_lstm, ugrnn, v1, weight_norm_lstm)
 
 T, D = 5, 3
 LENGTHS = np.array([T, 1, 3, 4, 2], np.int32)
@@ -74,6 +74,22 @@ def _cells():
         # PhasedLSTMCell on (time, x): the first column of x is its time (periods in [0.5, 3], ratio_on 0.3-0.8)
         "phased": ("phased", lambda: phased_lstm.phased_lstm_cell(4)),
         "dropoutcustom": ("dynamic", lambda: legacy_rnn.dropout_wrapper(ugrnn.ugrnn_cell(3), _keep(), _keep(), seed=5)),
+        # TimeFreqLSTMCell over one window (feature_size = D: what TF 1.15's dynamic_rnn runs; forget_bias 1.0, the
+        # row's assumption); the grids with their configuration read from the .meta: peepholes + cell_clip; two
+        # blocks with start/end lists, shared weights and two shards; the bidirectional grid with coupled gates,
+        # peepholes and a backward slice offset (each dynamic_rnn inside the block's variable_scope: TF 2.x's while_v2
+        # body names the cell's ops without it, which migration.checkpoint.grid_meta reads through the loop)
+        "timefreq": ("dynamic", lambda: time_freq_lstm.time_freq_lstm_cell(4, feature_size=D)),
+        "grid": ("dynamic", lambda: grid_lstm.grid_lstm_cell(3, forget_bias=0.6, feature_size=2, frequency_skip=1,
+                                                                num_frequency_blocks=[2], use_peepholes=True,
+                                                                cell_clip=0.5)),
+        "gridblocks": ("dynamic", lambda: grid_lstm.grid_lstm_cell(
+            3, forget_bias=0.8, feature_size=1, frequency_skip=1, num_frequency_blocks=[2, 1],
+            start_freqindex_list=[0, 2], end_freqindex_list=[2, 3], share_time_frequency_weights=True,
+            num_unit_shards=2)),
+        "bigrid": ("dynamic", lambda: grid_lstm.bidirectional_grid_lstm_cell(
+            3, forget_bias=0.7, feature_size=2, frequency_skip=1, num_frequency_blocks=[2], backward_slice_offset=1,
+            couple_input_forget_gates=True, use_peepholes=True)),
     }
 
 

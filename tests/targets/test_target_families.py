@@ -38,11 +38,12 @@ EXERCISED = {"handwritten": "hand", "basic_rnn": "basic_rnn", "basic_lstm": "bas
              "weight_norm_lstm": "weightnorm", "layer_norm_lstm": "lnbasic", "layer_norm_lstm_contrib": "lncontrib",
              "ugrnn": "ugrnn", "cifg_lstm": "cifg", "minimal_rnn": "minimal", "cfn": "cfn", "sru": "sru",
              "intersection_rnn": "intersection", "nas": "nas", "glstm": "glstm",
-             "phased_lstm": "phased"}
+             "phased_lstm": "phased", "time_freq_lstm": "timefreq", "grid_lstm": "grid",
+             "bidirectional_grid_lstm": "bigrid"}
 #: blocks of custom steps (keras3_cells in keras.layers.RNN, onnx_cells' Scan), incl. LSTMCell/LSTMBlockCell options
 CUSTOM_BLOCKS = ("lnbasic", "lncontrib", "ugrnn", "cifg", "minimal", "cfn", "sru", "intersection", "projlstm",
                  "peepblock", "customstack", "custombi", "nas", "glstm", "nasglstmbi",
-                 "dropoutcustom", "phased")
+                 "dropoutcustom", "phased", "timefreq", "grid", "gridblocks", "bigrid")
 #: blocks the original graph cannot run on its own (an unrolled Python loop: no while loop to feed); convert
 #: compares their targets with the Keras 2 block and says so; this file compares them with the recorded session
 NO_LOOP = {"hand"}
@@ -165,7 +166,7 @@ def _dense_recurrence(c):
 #: custom step -> (index of the weight the forget_bias is folded into, its gate blocks)
 FORGET = {"UGRNNCell": (2, [0]), "CoupledInputForgetGateLSTMCell": (2, [1]), "IntersectionRNNCell": (4, [0, 2]),
           "LayerNormBasicLSTMCell": (3, [1]), "LayerNormLSTMCell": (3, [1]), "ProjectionLSTMCell": (2, [1]),
-          "GLSTMCell": (2, [2])}
+          "GLSTMCell": (2, [2]), "TimeFreqLSTMCell": (1, [2])}
 
 
 def _custom_unfolded(c):
@@ -238,6 +239,63 @@ def _phase_dropped(c):
     return dataclasses.replace(c, weights=c.weights[:7] + (np.zeros_like(c.weights[7]),) + c.weights[8:])
 
 
+def _grid_weights(c) -> dict:
+    """A grid cell's Keras 2 arrays by the twin's weight names (``w_f_0``, ``fwd_b_t_1``, ``w_i_diag_freqf_0``...)."""
+    from migration.families.grid_lstm import grid_config, grid_tf1_names, keras_name
+
+    bidirectional = c.custom == "BidirectionalGridLSTMCell"
+    names = [keras_name(n) for n in grid_tf1_names(grid_config(c.spec, None, bidirectional), bidirectional)]
+    assert len(names) == len(c.weights)
+    return dict(zip(names, c.weights))
+
+
+def _grid_replaced(c, arrays: dict):
+    return dataclasses.replace(c, weights=tuple(arrays.values()))
+
+
+def _grid_unfolded(c):
+    """forget_bias not folded into the f block (i, j, f, o) of every grid bias ``b_f_<b>`` / ``b_t_<b>``."""
+    assert not c.spec.option("couple_input_forget_gates") and c.spec.forget_bias
+    w = _grid_weights(c)
+    for name in [n for n in w if n.split("_")[-3] == "b"]:
+        w[name] = w[name].copy()
+        w[name][2 * c.units:3 * c.units] -= np.float32(c.spec.forget_bias)
+    return _grid_replaced(c, w)
+
+
+def _grid_lstms_swapped(c):
+    """The F-LSTM's and the T-LSTM's weights of block 0 swapped (``w_f_0``/``b_f_0`` <-> ``w_t_0``/``b_t_0``)."""
+    w = _grid_weights(c)
+    w["w_f_0"], w["w_t_0"], w["b_f_0"], w["b_t_0"] = w["w_t_0"], w["w_f_0"], w["b_t_0"], w["b_f_0"]
+    return _grid_replaced(c, w)
+
+
+def _grid_blocks_swapped(c):
+    """Frequency block 0's and block 1's weights swapped (the same shapes: one slicing mixed up with the other)."""
+    w = _grid_weights(c)
+    for stem in ("w_f", "b_f"):
+        w[f"{stem}_0"], w[f"{stem}_1"] = w[f"{stem}_1"], w[f"{stem}_0"]
+    return _grid_replaced(c, w)
+
+
+def _grid_no_peepholes(c):
+    assert c.spec.use_peepholes
+    return _grid_replaced(c, {n: np.zeros_like(a) if "_diag_" in n else a for n, a in _grid_weights(c).items()})
+
+
+def _grid_directions_swapped(c):
+    """The forward grid's arrays given to the backward one and back."""
+    w = _grid_weights(c)
+    return _grid_replaced(c, {n: w[("bwd_" + n[4:]) if n.startswith("fwd_") else ("fwd_" + n[4:])] for n in w})
+
+
+def _grid_offset_dropped(c):
+    """The backward grid read from the input as it is (``backward_slice_offset`` 0 instead of the program's)."""
+    assert c.spec.option("backward_slice_offset")
+    options = tuple((k, 0 if k == "backward_slice_offset" else v) for k, v in c.spec.options)
+    return dataclasses.replace(c, spec=dataclasses.replace(c.spec, options=options))
+
+
 MUTATIONS = {"lnbasic": [_custom_unfolded, _custom_swapped], "lncontrib": [_custom_unfolded, _custom_swapped],
              "ugrnn": [_custom_unfolded, _custom_swapped], "cifg": [_custom_unfolded, _custom_swapped],
              "intersection": [_custom_unfolded, _custom_swapped], "minimal": [_custom_swapped],
@@ -250,7 +308,10 @@ MUTATIONS = {"lnbasic": [_custom_unfolded, _custom_swapped], "lncontrib": [_cust
              "weightnorm": [_unfolded, _swapped], "nas": [_custom_swapped, _nas_no_bias, _no_projection],
              "glstm": [_custom_unfolded, _groups_swapped, _no_projection], "nasglstmbi": [_custom_swapped],
              "varwrap": [_swapped, _keep_scaled], "dropoutcustom": [_custom_swapped, _custom_unfolded],
-             "phased": [_custom_swapped, _phase_dropped]}
+             "phased": [_custom_swapped, _phase_dropped], "timefreq": [_custom_unfolded, _custom_swapped],
+             "grid": [_grid_unfolded, _custom_swapped, _grid_lstms_swapped, _grid_no_peepholes, _unclipped],
+             "gridblocks": [_grid_unfolded, _custom_swapped, _grid_blocks_swapped],
+             "bigrid": [_custom_swapped, _grid_no_peepholes, _grid_directions_swapped, _grid_offset_dropped]}
 
 
 @pytest.mark.parametrize("scope", sorted(MUTATIONS))
