@@ -138,8 +138,8 @@ def test_a_failing_block_is_caught(tmp_path: Path) -> None:
                            work, ws)
         assert served.returncode == 2 and served.answered == 1 and "never" not in served.stdout
         assert "missing.ckpt" in served.stderr, served.stderr
-        piped = run_block(Block(tmp_path / "x.md", 1, "bash",
-                                "rnn-migrate example text_prep --json | tail -1 | grep -q '^{\"'\n", False), work, ws)
+        piped = run_block(Block(tmp_path / "x.md", 1, "bash", "(rnn-migrate inspect missing.ckpt --json || test $? = 2) "
+                                "| grep -q '\"exit_code\": 2}$'\n", False), work, ws)
         assert piped.returncode == 0 and piped.answered == 1, piped.stderr[-3000:]
         same_env = Block(tmp_path / "x.md", 1, "bash", "RNN_MIGRATE_TF_LOGS=1 rnn-migrate inspect missing.ckpt || true\n",
                          False)
