@@ -148,9 +148,19 @@ class Tf1Graph:
     graph: object
     sess: object
     x: object
-    out: object
-    states: list
+    fetches: list  # [out, states, grads, variables]: one sess.run signature, so its executor is built once
     variables: list
+    values: list  # one placeholder per variable, fed by ``assign``
+    assign: object  # every variable assigned from ``values`` (one sess.run signature, built once)
+
+    def load(self, pairs) -> None:
+        """Assign every variable its value (``pairs`` from :func:`_values_for_every_variable`) in one ``sess.run``."""
+        value_of = {id(var): value for var, value in pairs}
+        self.sess.run(self.assign, {ph: value_of[id(var)] for var, ph in zip(self.variables, self.values)})
+
+    def run(self, x_np: np.ndarray) -> tuple:
+        feed_x = np.transpose(x_np, (1, 0, 2)) if self.case.time_major else x_np
+        return tuple(self.sess.run(self.fetches, {self.x: feed_x}))
 
 
 def run_tf1(case: Case, x_np: np.ndarray, loss_weights, set_weights: Optional[Callable[[str], dict]] = None,
@@ -159,7 +169,11 @@ def run_tf1(case: Case, x_np: np.ndarray, loss_weights, set_weights: Optional[Ca
     """Build the case as a TF1 graph; ``set_weights(prefix)`` gives the arrays of one cell (by name under the cell
     scope), or random TF1 values are drawn. With ``via_checkpoint`` the values are read back from a real Saver
     checkpoint (what users hold) rather than from the session. With ``keep`` (a dict), the graph and its open
-    session are stored in ``keep[case.name]`` as a :class:`Tf1Graph` for :func:`rerun_tf1`."""
+    session are stored in ``keep[case.name]`` as a :class:`Tf1Graph` for :func:`rerun_tf1`.
+
+    Every op (the assignments, the Saver's) is made before the session first runs: a session extended after a run
+    sends the graph's whole function library (every while/cond body) again, which cost more than the rest of the
+    run on the larger rows; and each distinct ``sess.run`` signature builds an executor, so there are few of them."""
     rng = np.random.default_rng(seed)
     with legacy_rnn.new_graph(seed) as graph:
         feed_x = np.transpose(x_np, (1, 0, 2)) if case.time_major else x_np
@@ -170,44 +184,46 @@ def run_tf1(case: Case, x_np: np.ndarray, loss_weights, set_weights: Optional[Ca
             tf.reduce_sum(s * w) for s, w in zip(states, loss_weights[1:]))
         variables = v1.trainable_variables()
         grads = tf.gradients(loss, variables) if with_grads else []
-        assigns = [var.assign(value) for var, value in _values_for_every_variable(case, variables, set_weights, rng)]
-        sess = v1.Session(graph=graph, config=FAST_SESSION)
+        values = [v1.placeholder(v.dtype.base_dtype, v.shape) for v in variables]
+        assign = tf.group([v.assign(ph) for v, ph in zip(variables, values)])
+        others = [v for v in v1.global_variables() + v1.local_variables() if id(v) not in {id(t) for t in variables}]
+        init = v1.variables_initializer(others) if others else None
+        saver = v1.train.Saver() if via_checkpoint else None
+        kept = Tf1Graph(case, graph, v1.Session(graph=graph, config=FAST_SESSION), x, [out, states, grads, variables],
+                        variables, values, assign)
         try:
-            legacy_rnn.initialize(sess)
-            sess.run(assigns)
-            out_v, states_v, grads_v = sess.run([out, states, grads], {x: feed_x})
-            if via_checkpoint:
+            if init is not None:
+                kept.sess.run(init)
+            kept.load(_values_for_every_variable(case, variables, set_weights, rng))
+            out_v, states_v, grads_v, weights_v = kept.run(x_np)
+            if via_checkpoint:  # the .meta graph is not written: nothing here reads it
                 with tempfile.TemporaryDirectory() as tmp:
-                    prefix = legacy_rnn.save(sess, os.path.join(tmp, "model.ckpt"))
+                    prefix = saver.save(kept.sess, os.path.join(tmp, "model.ckpt"), write_meta_graph=False)
                     reader = tf.train.load_checkpoint(prefix)
                     weights = {v.op.name: reader.get_tensor(v.op.name) for v in variables}
             else:
-                weights = dict(zip([v.op.name for v in variables], sess.run(variables)))
+                weights = dict(zip([v.op.name for v in variables], weights_v))
         except BaseException:
-            sess.close()
+            kept.sess.close()
             raise
         if keep is None:
-            sess.close()
+            kept.sess.close()
         else:
-            keep[case.name] = Tf1Graph(case, graph, sess, x, out, states, variables)
+            keep[case.name] = kept
     return Tf1Result(out_v, list(states_v), weights, dict(zip([v.op.name for v in variables], grads_v)) if with_grads else {})
 
 
 def rerun_tf1(kept: Tf1Graph, x_np: np.ndarray, set_weights: Callable) -> Tf1Result:
     """``run_tf1(kept.case, x_np, _, set_weights, via_checkpoint=False, with_grads=False)`` on the graph
     :func:`run_tf1` kept: every variable is loaded with the value ``set_weights`` gives (no op is added), the forward
-    pass runs on ``x_np``; the session is closed afterwards."""
-    case = kept.case
+    pass runs on ``x_np`` (the gradients, computed by the same run, are not returned); the session is closed
+    afterwards."""
     try:
-        with kept.graph.as_default():
-            for var, value in _values_for_every_variable(case, kept.variables, set_weights, None):
-                var.load(value, kept.sess)
-            feed_x = np.transpose(x_np, (1, 0, 2)) if case.time_major else x_np
-            out_v, states_v = kept.sess.run([kept.out, kept.states], {kept.x: feed_x})
-            weights = dict(zip([v.op.name for v in kept.variables], kept.sess.run(kept.variables)))
+        kept.load(_values_for_every_variable(kept.case, kept.variables, set_weights, None))
+        out_v, states_v, _, weights_v = kept.run(x_np)
     finally:
         kept.sess.close()
-    return Tf1Result(out_v, list(states_v), weights, {})
+    return Tf1Result(out_v, list(states_v), dict(zip([v.op.name for v in kept.variables], weights_v)), {})
 
 
 # ---------------------------------------------------------------------------------------------------- Keras side

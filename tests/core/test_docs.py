@@ -3,20 +3,23 @@ before its fence is ``<!-- illustrative -->``.
 
 The blocks of one file run in order in one fresh temporary directory (so a block may use what an earlier one
 created), with the repository's ``examples/``, ``tests/``, ``docs/`` and ``benchmarks/`` linked in, the checkout on
-``PYTHONPATH`` and an ``rnn-migrate`` on ``PATH`` that runs this checkout (``python -m migration``). A block fails the
-test when it exits non-zero (bash runs with ``-e -o pipefail``); the message names the file and line.
+``PYTHONPATH`` and an ``rnn-migrate`` on ``PATH`` that runs this checkout: inspect/convert/verify/export/example are
+answered by this test process's ``migration.cli.main`` (tests/core/docs_shim.py: no TensorFlow import per command),
+any other command is ``python -m migration``. A block fails the test when it exits non-zero (bash runs with
+``-e -o pipefail``); the message names the file and line.
 """
 from __future__ import annotations
 
 import os
 import re
-import stat
 import subprocess
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+
+from tests.core import docs_shim
 
 ROOT = Path(__file__).resolve().parents[2]
 ILLUSTRATIVE = "<!-- illustrative -->"
@@ -58,28 +61,33 @@ def collect(path: Path) -> list[Block]:
     return blocks
 
 
-def _workspace(tmp: Path) -> dict[str, str]:
+class Workspace(NamedTuple):
+    env: dict
+    server: object  # the socket the rnn-migrate shim talks to (docs_shim)
+
+
+def _workspace(tmp: Path) -> Workspace:
     for name in LINKED:
         if (ROOT / name).exists():
             (tmp / name).symlink_to(ROOT / name, target_is_directory=True)
     bin_dir = tmp.parent / f"{tmp.name}-bin"
     bin_dir.mkdir()
-    shim = bin_dir / "rnn-migrate"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m migration "$@"\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     env = {k: v for k, v in os.environ.items() if k not in ("TF_USE_LEGACY_KERAS",)}
     env["PATH"] = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env["MPLBACKEND"] = "Agg"
-    return env
+    return Workspace(env, docs_shim.install(bin_dir, env))
 
 
-def run_block(block: Block, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_block(block: Block, cwd: Path, ws: Workspace) -> subprocess.CompletedProcess:
+    """The block in a fresh bash / python; returns its process with ``answered`` (commands served in-process) set."""
     if block.lang == "bash":
         argv = ["bash", "-e", "-o", "pipefail", "-c", block.code]
     else:
         argv = [sys.executable, "-c", block.code]
-    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    proc, answered = docs_shim.run(argv, cwd, ws.env, ws.server, timeout=600)
+    proc.answered = answered
+    return proc
 
 
 def runnable(path: Path) -> list[Block]:
@@ -92,13 +100,14 @@ def test_doc_blocks_run(path: Path, tmp_path: Path) -> None:
     blocks = runnable(path)
     work = tmp_path / "work"
     work.mkdir()
-    env = _workspace(work)
-    for block in blocks:
-        proc = run_block(block, work, env)
-        assert proc.returncode == 0, (
-            f"{path.relative_to(ROOT)}:{block.line}: the ```{block.lang} block exited {proc.returncode}. Fix it, or "
-            f"mark it with {ILLUSTRATIVE} on the line before the fence if it is not meant to run.\n"
-            f"--- stdout ---\n{proc.stdout[-2000:]}\n--- stderr ---\n{proc.stderr[-3000:]}")
+    ws = _workspace(work)
+    with ws.server:
+        for block in blocks:
+            proc = run_block(block, work, ws)
+            assert proc.returncode == 0, (
+                f"{path.relative_to(ROOT)}:{block.line}: the ```{block.lang} block exited {proc.returncode}. Fix it, "
+                f"or mark it with {ILLUSTRATIVE} on the line before the fence if it is not meant to run.\n"
+                f"--- stdout ---\n{proc.stdout[-2000:]}\n--- stderr ---\n{proc.stderr[-3000:]}")
 
 
 def test_collector_reads_fences_marks_and_languages(tmp_path: Path) -> None:
@@ -112,13 +121,26 @@ def test_collector_reads_fences_marks_and_languages(tmp_path: Path) -> None:
 
 
 def test_a_failing_block_is_caught(tmp_path: Path) -> None:
-    """Control: the runner really runs blocks and reports their exit status (bash -e stops at the first failure)."""
+    """Control: the runner really runs blocks and reports their exit status (bash -e stops at the first failure); a
+    command the shim answers in this process gives the block its output, stderr and exit code like a fresh one."""
     work = tmp_path / "w"
     work.mkdir()
-    env = _workspace(work)
-    bad = Block(tmp_path / "x.md", 1, "bash", "false\necho never\n", False)
-    assert run_block(bad, work, env).returncode != 0
-    ok = run_block(Block(tmp_path / "x.md", 1, "bash", "test -d examples && rnn-migrate --help >/dev/null\n", False),
-                   work, env)
-    assert ok.returncode == 0, ok.stderr
-    assert run_block(Block(tmp_path / "x.md", 1, "python", "import sys; sys.exit(3)\n", False), work, env).returncode == 3
+    ws = _workspace(work)
+    with ws.server:
+        bad = Block(tmp_path / "x.md", 1, "bash", "false\necho never\n", False)
+        assert run_block(bad, work, ws).returncode != 0
+        ok = run_block(Block(tmp_path / "x.md", 1, "bash", "test -d examples && rnn-migrate --help >/dev/null\n",
+                             False), work, ws)
+        assert ok.returncode == 0 and ok.answered == 0, ok.stderr  # --help: python -m migration
+        code = Block(tmp_path / "x.md", 1, "python", "import sys; sys.exit(3)\n", False)
+        assert run_block(code, work, ws).returncode == 3
+        served = run_block(Block(tmp_path / "x.md", 1, "bash", "rnn-migrate inspect missing.ckpt\necho never\n", False),
+                           work, ws)
+        assert served.returncode == 2 and served.answered == 1 and "never" not in served.stdout
+        assert "missing.ckpt" in served.stderr, served.stderr
+        piped = run_block(Block(tmp_path / "x.md", 1, "bash", "(rnn-migrate inspect missing.ckpt --json || test $? = 2) "
+                                "| grep -q '\"exit_code\": 2}$'\n", False), work, ws)
+        assert piped.returncode == 0 and piped.answered == 1, piped.stderr[-3000:]
+        same_env = Block(tmp_path / "x.md", 1, "bash", "RNN_MIGRATE_TF_LOGS=1 rnn-migrate inspect missing.ckpt || true\n",
+                         False)
+        assert run_block(same_env, work, ws).answered == 0  # a variable this process lacks: a fresh process
