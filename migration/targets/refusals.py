@@ -1,0 +1,31 @@
+"""Why the whole-model translators (:mod:`migration.targets.whole`) take no layer of a given Keras 2 class: the reason
+the manifest's note gives after naming the layer and its class (``layer 'decoder' (TeacherForcedDecoder) has no
+Keras 3 translation yet: <reason>``). A class without an entry gets the generic reason; its blocks are still
+exported and verified either way (docs/targets.md, "Not done yet")."""
+from __future__ import annotations
+
+GENERIC = "not a layer the targets take"
+
+_ATTENTION = ("a tf.contrib.seq2seq attention decoder (AttentionWrapper over the decoder cell): attention decoders "
+              "are not RNN blocks of this exporter, and no Keras 3 / ONNX twin of the attention step is written yet")
+_LEGACY = ("a tf.contrib.legacy_seq2seq model (its encoder, decoder loop and output projection are one Keras 2 "
+           "model of rnn-migrate): no Keras 3 / ONNX twin written yet")
+
+#: Keras 2 layer class name -> why no target translation exists (the seq2seq and decoder layers rnn-migrate writes)
+LAYER_REASONS = {
+    "TeacherForcedDecoder": "a tf.contrib.seq2seq training decoder (dynamic_decode of a BasicDecoder with a "
+                            "TrainingHelper over an AttentionWrapper, modern_rnn.seq2seq.TeacherForcedDecoder): "
+                            + _ATTENTION.split(": ", 1)[1],
+    "FeedbackDecoder": "a raw_rnn decoder that feeds each step's prediction back as the next input "
+                       "(modern_rnn.FeedbackDecoder: the next input depends on the previous output, and the loop stops "
+                       "at end-of-sequence): no standard Keras 3 layer or ONNX op computes that loop, and no custom "
+                       "twin is written yet",
+    "AttentionWrapper": _ATTENTION, "AttentionStack": _ATTENTION, "AttentionDecoderModel": _ATTENTION,
+    "BahdanauAttention": _ATTENTION, "LuongAttention": _ATTENTION,
+    "LegacyAttentionSeq2SeqModel": _LEGACY, "LegacyStackSeq2SeqModel": _LEGACY, "Seq2SeqScope": _LEGACY,
+}
+
+
+def layer_reason(class_name: str) -> str:
+    """The reason no target takes a layer of ``class_name`` (the generic one for a class not listed)."""
+    return LAYER_REASONS.get(class_name, GENERIC)

@@ -1,0 +1,51 @@
+"""Issue 24: a whole model holding a layer no target takes is refused with a note naming the layer, its class and why.
+
+The whole-model translators (:mod:`migration.targets.whole`) walk the Keras 2 model's functional config; the seq2seq
+and decoder layers rnn-migrate writes into ``model.keras`` (a ``TeacherForcedDecoder`` of a ``tf.contrib.seq2seq``
+training decoder, a raw_rnn ``FeedbackDecoder``, attention and legacy_seq2seq models) have no Keras 3 / ONNX twin:
+the refusal must say what the layer is and why (:mod:`migration.targets.refusals`), on both targets; a class not
+listed keeps the generic reason. Pure config walks (no TensorFlow graph): the survey of the checkpoint suite
+(benchmarks/survey_targets.py, docs/targets.md) met the real layers.
+"""
+from __future__ import annotations
+
+import pytest
+
+from migration.targets.refusals import GENERIC, LAYER_REASONS
+from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
+
+
+def _config(class_name: str) -> dict:
+    """ids [batch, 5] -> a layer of ``class_name`` named 'decoder' (the model's output)."""
+    return {"name": "m", "layers": [
+        {"class_name": "InputLayer", "name": "ids", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 5], "dtype": "float32", "name": "ids"}},
+        {"class_name": class_name, "name": "decoder", "config": {"name": "decoder"},
+         "inbound_nodes": [[["ids", 0, 0, {}]]]}],
+        "input_layers": [["ids", 0, 0]], "output_layers": [["decoder", 0, 0]]}
+
+
+@pytest.mark.parametrize("translator, label", [(Keras3Whole, "Keras 3"), (OnnxWhole, "ONNX")])
+@pytest.mark.parametrize("class_name", ["TeacherForcedDecoder", "FeedbackDecoder", "AttentionDecoderModel",
+                                        "LegacyAttentionSeq2SeqModel"])
+def test_a_decoder_layer_is_refused_naming_it_and_why(translator, label, class_name):
+    with pytest.raises(NotExportable) as err:
+        walk(_config(class_name), translator({}, {}))
+    message = str(err.value)
+    assert f"layer 'decoder' ({class_name}) has no {label} translation yet: " in message, message
+    assert message.endswith(LAYER_REASONS[class_name]) and GENERIC not in message, message
+    assert "seq2seq" in message or "raw_rnn" in message, message
+
+
+def test_the_reasons_say_what_the_layer_is_and_what_is_missing():
+    assert "feeds each step's prediction back" in LAYER_REASONS["FeedbackDecoder"]
+    assert "TrainingHelper" in LAYER_REASONS["TeacherForcedDecoder"]
+    for reason in LAYER_REASONS.values():
+        assert "no Keras 3 / ONNX twin" in reason or "no custom twin" in reason, reason
+
+
+@pytest.mark.parametrize("translator, label", [(Keras3Whole, "Keras 3"), (OnnxWhole, "ONNX")])
+def test_an_unlisted_layer_keeps_the_generic_reason(translator, label):
+    with pytest.raises(NotExportable, match=rf"layer 'decoder' \(Lambda\) has no {label} translation yet: "
+                                            rf"{GENERIC}$"):
+        walk(_config("Lambda"), translator({}, {}))
