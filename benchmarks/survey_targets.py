@@ -269,7 +269,7 @@ def _module(nodeids: list[str]) -> str:
 
 
 def _program(nodeids: list[str]) -> str:
-    tests = [n.split("::", 1)[1] for n in nodeids if n and "::" in n]
+    tests = [n.split("::", 1)[1].split("@")[0] for n in nodeids if n and "::" in n]
     return (tests[0][:70] if tests else "?") + (f" (+{len(nodeids) - 1} tests)" if len(nodeids) > 1 else "")
 
 
@@ -281,10 +281,8 @@ def table(directory: str) -> str:
             if line.strip():
                 r = json.loads(line)
                 latest[r["key"]] = r
-    recorded = {os.path.realpath(r["out"]) for r in collect(directory) if not r["key"].startswith("cli-")}
-    latest = {k: r for k, r in latest.items()  # a conversion scanned while its test still ran, recorded later
-              if not (k.startswith("cli-") and os.path.realpath(r.get("out", "")) in recorded)}
-    latest = {(os.path.realpath(r.get("out", k)) if k.startswith("cli-") else k): r for k, r in latest.items()}
+    current = {r["key"]: r["nodeids"] for r in collect(directory)}  # one row per checkpoint files + options
+    latest = {k: dict(r, nodeids=current[k]) for k, r in latest.items() if k in current}
     lines = ["| test module | test (program) | whole model (glue) | keras3 TF | keras3 JAX | onnx |",
              "|---|---|---|---:|---:|---:|"]
     for r in sorted(latest.values(), key=lambda r: r["nodeids"][0] or ""):
