@@ -198,6 +198,7 @@ def check_row(row: dict, work: str, jax_jobs: list) -> dict:
         if options.get("forget_bias") is not None:  # --forget-bias overrides the graph's: the Keras 2 model is the
             expected = keras2_outputs(out, args)     # reference (the original graph computes another function)
             result["reference"] = "keras2 (forget_bias override)"
+        np.savez(os.path.join(work, row["key"] + ".npz"), *(args + expected), n_args=len(args))
         if targets["onnx"].get("model"):
             got = onnx_export.session(os.path.join(out, "model.onnx")).run(
                 None, dict(zip(entry["model_inputs"], args)))
@@ -226,9 +227,17 @@ def check(directory: str, part: str) -> None:
     done = set()
     if os.path.exists(done_path):
         with open(done_path, encoding="utf-8") as f:
-            done = {r["key"] for r in map(json.loads, filter(str.strip, f)) if not r.get("partial")}
+            done = {r["key"] for r in map(json.loads, filter(str.strip, f))}  # partial ones: the jax step
     work = os.path.join(directory, "targets-out")
     results, jax_jobs = [], []
+    seen: dict[str, int] = {}  # the first row of each test module first (a pass cut short still covers most)
+    checked = {(r["nodeids"][0] or "").split("::")[0] for r in rows if r["key"] in done}
+    ranked = []
+    for row in mine:
+        module = (row["nodeids"][0] or "").split("::")[0]
+        seen[module] = seen.get(module, 0) + 1
+        ranked.append((seen[module] + (module in checked), row))
+    mine = [row for _, row in sorted(ranked, key=lambda item: item[0])]
     for row in mine:
         if row["key"] in done:
             continue
@@ -257,6 +266,72 @@ def check(directory: str, part: str) -> None:
     with open(done_path, "a", encoding="utf-8") as f:
         for r in results:
             f.write(json.dumps(r) + "\n")
+
+
+def jax_step(directory: str) -> None:
+    """The Keras 3 JAX diffs of rows checked without them (a ``check`` pass cut by its timeout): their inputs and
+    reference outputs again (saved by ``check``, else from the original graph), one child process for all."""
+    sys.path.insert(0, ROOT)
+    import numpy as np
+
+    import migration  # noqa: F401
+    from migration.checkpoint.reader import CheckpointReader
+    from migration.graph.reference import OriginalGraph
+    from migration.graph.whole_model import sample_feeds
+    from migration.targets.verify_targets import run_keras3_elsewhere
+
+    done_path = os.path.join(directory, "results.jsonl")
+    with open(done_path, encoding="utf-8") as f:
+        latest = {r["key"]: r for r in map(json.loads, filter(str.strip, f))}
+    rows = {r["key"]: r for r in collect(directory)}
+    work = os.path.join(directory, "targets-out")
+    jobs = []
+    for key, r in latest.items():
+        path = os.path.join(work, key, "model.keras3.keras")
+        if "keras3/tensorflow" not in r["diffs"] or "keras3/jax" in r["diffs"] or not os.path.isfile(path):
+            continue
+        saved = os.path.join(work, key + ".npz")
+        if os.path.isfile(saved):
+            data = np.load(saved, allow_pickle=False)
+            n = int(data["n_args"])
+            arrays = [data[f"arr_{i}"] for i in range(len(data.files) - 1)]
+            args, expected = arrays[:n], arrays[n:]
+        else:
+            with open(os.path.join(work, key, "manifest.json"), encoding="utf-8") as f:
+                manifest = json.load(f)
+            entry, row = manifest["targets"]["keras3"]["model"], rows.get(key) or {}
+            prefix = row.get("prefix") or manifest["checkpoint"]
+            meta = row.get("meta") or manifest.get("meta") or prefix + ".meta"
+            original = OriginalGraph(meta, CheckpointReader(prefix),
+                                     substitute=manifest["ema"]["shadows"] if manifest["ema"]["used"] else None)
+            feeds = sample_feeds(original, entry["inputs"], 4, 6, 0)
+            args = [feeds[n] for n in entry["inputs"]]
+            if (row.get("options") or {}).get("forget_bias") is not None:
+                expected = keras2_outputs(os.path.join(work, key), args)
+            else:
+                expected = [np.asarray(a) for a in original.run(entry["outputs"], feeds)]
+        jobs.append((key, path, args, expected))
+    print(f"{len(jobs)} JAX jobs", flush=True)
+    if not jobs:
+        return
+    try:
+        outputs, note = run_keras3_elsewhere([(p, a) for _, p, a, _ in jobs], "jax")
+    except Exception:  # noqa: BLE001 - one job failed the child: one by one, to name it
+        outputs, note = [], "one child per job"
+        for _, path, args, _ in jobs:
+            try:
+                outputs.append(run_keras3_elsewhere([(path, args)], "jax")[0][0])
+            except Exception as exc:  # noqa: BLE001
+                outputs.append(f"crash ({type(exc).__name__}): {exc}")
+    with open(done_path, "a", encoding="utf-8") as f:
+        for (key, _, _, expected), got in zip(jobs, outputs):
+            r = dict(latest[key], partial=False)
+            if isinstance(got, str):
+                r["reasons"]["keras3/jax"] = got
+            else:
+                r["diffs"]["keras3/jax"] = _diff(expected, got)
+            f.write(json.dumps(r) + "\n")
+    print(note)
 
 
 def _module(nodeids: list[str]) -> str:
@@ -308,7 +383,7 @@ def table(directory: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("run", "check", "table", "list"))
+    parser.add_argument("step", choices=("run", "check", "jax", "table", "list"))
     parser.add_argument("files", nargs="*")
     parser.add_argument("--dir", required=True)
     parser.add_argument("--part", default="1/1")
@@ -319,6 +394,8 @@ def main(argv=None) -> int:
         return run(args.dir, args.files, args.workers, args.timeout)
     if args.step == "check":
         check(args.dir, args.part)
+    elif args.step == "jax":
+        jax_step(args.dir)
     elif args.step == "list":
         for row in collect(args.dir):
             print(row["key"], len(row["nodeids"]), row["nodeids"][0], row["options"])
