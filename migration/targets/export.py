@@ -17,6 +17,7 @@ import numpy as np
 from migration.core.errors import MigrationError
 from migration.targets import EXPORT_TARGETS, keras3, onnx_export
 from migration.targets.conv_export import conv_cases, write_conv_targets
+from migration.targets.refusals import wrapped_block_reason
 from migration.targets.verify_targets import TOLERANCE, WholeCase, original_outputs, summary, verify_blocks
 from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
 from migration.targets.weights import TargetRefused, block_cells, check_block
@@ -98,9 +99,14 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
     weights = {layer.name: layer.get_weights() for layer in k2.layers if type(layer).__name__ in ("Embedding", "Dense")}
     block_of = {layer: src["block"] for layer, src in (entry.get("layers") or {}).items() if "block" in src}
     written = {}
+    wrapped = [why for why in (wrapped_block_reason(layer) for layer in config["layers"] if layer["name"] in block_of)
+               if why]
     for target in targets:
         blocks = {layer: built[target][name] for layer, name in block_of.items() if name in built[target]}
         rel = "model" + SUFFIXES[target]
+        if wrapped:
+            notes.append(f"{target}: no whole model ({rel}): {wrapped[0]}")
+            continue
         try:
             if target == "keras3":
                 import keras
