@@ -26,6 +26,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -214,7 +215,7 @@ def check_row(row: dict, work: str, jax_jobs: list) -> dict:
     return result
 
 
-def check(directory: str, part: str) -> None:
+def check(directory: str, part: str, match: str = "") -> None:
     """Step 2 for part ``K/N`` of the collected rows: results appended to ``DIR/results.jsonl``."""
     sys.path.insert(0, ROOT)
     import migration  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -222,7 +223,7 @@ def check(directory: str, part: str) -> None:
 
     k, n = (int(v) for v in part.split("/"))
     rows = collect(directory)
-    mine = rows[k - 1::n]
+    mine = [r for r in rows[k - 1::n] if not match or any(re.search(match, i or "") for i in r["nodeids"])]
     done_path = os.path.join(directory, "results.jsonl")
     done = set()
     if os.path.exists(done_path):
@@ -374,6 +375,9 @@ def table(directory: str) -> str:
                     cells.append("(pending)")
                 else:
                     why = r["reasons"].get(key) or r["reasons"].get(target) or ["?"]
+                    if key == "keras3/jax" and "File not found" in str(why):  # a later pass replaced the file
+                        cells.append("not run")
+                        continue
                     cells.append("refused: " + (why if isinstance(why, str) else "; ".join(why))[:200])
         glue_cell = r.get("glue", "-") + (f" (reference: {r['reference']})" if r.get("reference") else "")
         lines.append(f"| {_module(r['nodeids'])} | {_program(r['nodeids'])} | {glue_cell} | "
@@ -388,12 +392,13 @@ def main(argv=None) -> int:
     parser.add_argument("--dir", required=True)
     parser.add_argument("--part", default="1/1")
     parser.add_argument("--workers", default="2")
+    parser.add_argument("--match", default="", help="check only rows with a test node id matching this regex")
     parser.add_argument("--timeout", type=int, default=3600)
     args = parser.parse_args(argv)
     if args.step == "run":
         return run(args.dir, args.files, args.workers, args.timeout)
     if args.step == "check":
-        check(args.dir, args.part)
+        check(args.dir, args.part, args.match)
     elif args.step == "jax":
         jax_step(args.dir)
     elif args.step == "list":
