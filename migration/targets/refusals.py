@@ -33,8 +33,8 @@ def layer_reason(class_name: str) -> str:
     return LAYER_REASONS.get(class_name, GENERIC)
 
 
-#: the layer the whole model's Keras 2 block holds for a TF1 cell wrapper that adds weights (migration.graph.wrapper_check:
-#: the block model nested in ``<block>_wrapped`` with the wrapper's Dense / Embedding) -> the TF1 wrapper
+#: the layer the whole model's Keras 2 block holds for a TF1 cell wrapper that adds weights -> the TF1 wrapper
+#: (migration.graph.wrapper_check: the block model nested in ``<block>_wrapped`` with the wrapper's Dense / Embedding)
 WRAPPER_LAYERS = {"input_projection_wrapper": "InputProjectionWrapper",
                   "output_projection_wrapper": "OutputProjectionWrapper", "embedding_wrapper": "EmbeddingWrapper"}
 

@@ -75,3 +75,22 @@ def test_a_block_nested_with_its_cell_wrapper_is_refused_naming_the_wrapper(extr
     assert wrapped_block_reason(_block_layer("block_b", ("InputLayer", "x"), ("RNN", "rnn"),
                                              ("TFOpLambda", "tf.sequence_mask"))) is None
     assert wrapped_block_reason(_block_layer("head", ("InputLayer", "x"), ("Dense", "dense"))) is None
+
+
+def test_a_checkpoint_whose_rnns_are_all_in_seq2seq_models_is_refused_naming_them():
+    """The survey's seq2seq programs (legacy_seq2seq, contrib decoders with a biasless head): no RNN block, only
+    seq2seq entries; the up-front refusal names them and why (it said 'no RNN block to export')."""
+    from types import SimpleNamespace
+
+    from migration.targets.export import refuse_up_front
+    from migration.targets.weights import TargetRefused
+
+    with pytest.raises(TargetRefused) as err:
+        refuse_up_front(["keras3", "onnx"], [], [], [SimpleNamespace(name="embedding_attention_seq2seq")])
+    message = str(err.value)
+    assert message.startswith("--target keras3 --target onnx: the checkpoint's RNNs are all in seq2seq models "
+                              "(embedding_attention_seq2seq: "), message
+    assert "no Keras 3 / ONNX twin yet" in message and "convert without --target" in message, message
+    with pytest.raises(TargetRefused, match="has no RNN block to export"):  # nothing at all: the old reason
+        refuse_up_front(["onnx"], [], [], [])
+    refuse_up_front([], [], [], [SimpleNamespace(name="s")])  # no target requested: nothing to refuse
