@@ -215,7 +215,7 @@ def check_row(row: dict, work: str, jax_jobs: list) -> dict:
     return result
 
 
-def check(directory: str, part: str, match: str = "") -> None:
+def check(directory: str, part: str, match: str = "", redo: bool = False) -> None:
     """Step 2 for part ``K/N`` of the collected rows: results appended to ``DIR/results.jsonl``."""
     sys.path.insert(0, ROOT)
     import migration  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -240,7 +240,7 @@ def check(directory: str, part: str, match: str = "") -> None:
         ranked.append((seen[module] + (module in checked), row))
     mine = [row for _, row in sorted(ranked, key=lambda item: item[0])]
     for row in mine:
-        if row["key"] in done:
+        if row["key"] in done and not redo:
             continue
         print(f"[{len(results) + 1}/{len(mine)}] {row['nodeids'][0]}", flush=True)
         results.append(check_row(row, work, jax_jobs))
@@ -379,6 +379,8 @@ def table(directory: str) -> str:
                         cells.append("not run")
                         continue
                     cells.append("refused: " + (why if isinstance(why, str) else "; ".join(why))[:200])
+        cells = [c if k == 0 or c != cells[k - 1] or not c.startswith("refused") else "(same)"
+                 for k, c in enumerate(cells)]
         glue_cell = r.get("glue", "-") + (f" (reference: {r['reference']})" if r.get("reference") else "")
         lines.append(f"| {_module(r['nodeids'])} | {_program(r['nodeids'])} | {glue_cell} | "
                      + " | ".join(c.replace("|", "/") for c in cells) + " |")
@@ -393,12 +395,13 @@ def main(argv=None) -> int:
     parser.add_argument("--part", default="1/1")
     parser.add_argument("--workers", default="2")
     parser.add_argument("--match", default="", help="check only rows with a test node id matching this regex")
+    parser.add_argument("--redo", action="store_true", help="check the matching rows again (after a fix)")
     parser.add_argument("--timeout", type=int, default=3600)
     args = parser.parse_args(argv)
     if args.step == "run":
         return run(args.dir, args.files, args.workers, args.timeout)
     if args.step == "check":
-        check(args.dir, args.part, args.match)
+        check(args.dir, args.part, args.match, args.redo)
     elif args.step == "jax":
         jax_step(args.dir)
     elif args.step == "list":
