@@ -518,7 +518,8 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike
     provenance = meta_provenance(source, meta, explicit=meta_path is not None) if meta is not None else None
     check_provenance(provenance, require_provenance)
     reader, meta, insp, alias_notes = _inspect(source, meta, use_ema)
-    refuse_up_front(targets or [], insp.blocks, insp.conv_blocks)  # a target that cannot take a block: exit 2 before any work
+    # a target that cannot take a block: exit 2 before any work
+    refuse_up_front(targets or [], insp.blocks, insp.conv_blocks, insp.seq2seq)
     inputs = source.input_files + ([meta_path] if meta_path else [])
     with staged_output(out_dir, force=force, inputs=inputs, is_ours=is_conversion_dir, log=log) as stage:
         bar = _Progress(reader.total_bytes if check_integrity else 0, progress)

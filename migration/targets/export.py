@@ -18,6 +18,7 @@ from migration.core.errors import MigrationError
 from migration.targets import EXPORT_TARGETS, cnn_front, keras3, onnx_export
 from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.crf_export import crf_cases, write_crf_targets
+from migration.targets.refusals import wrapped_block_reason
 from migration.targets.verify_targets import TOLERANCE, WholeCase, original_outputs, summary, verify_blocks
 from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
 from migration.targets.weights import TargetRefused, block_cells, check_block
@@ -42,14 +43,25 @@ def requested(targets: Optional[Sequence[str]]) -> list[str]:
     return out
 
 
-def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: Sequence[Any] = ()) -> None:
+def nothing_to_export(targets: Sequence[str], seq2seq: Sequence[str]) -> TargetRefused:
+    """The refusal of a checkpoint without an RNN block: its RNNs, if any, are all in seq2seq decoders (named)."""
+    why = ("the checkpoint has no RNN block to export (only RNN blocks are exported to these targets yet)"
+           if not seq2seq else
+           f"the checkpoint's RNNs are all in seq2seq models ({', '.join(seq2seq)}: tf.contrib.seq2seq decoders or "
+           "legacy_seq2seq models), which have no Keras 3 / ONNX twin yet (attention decoders and their loops are "
+           "not RNN blocks of this exporter)")
+    return TargetRefused(f"--target {' --target '.join(targets)}: {why}; convert without --target (the Keras 2 "
+                         "conversion is unaffected).")
+
+
+def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: Sequence[Any] = (),
+                    seq2seq: Sequence[Any] = ()) -> None:
     """Raise :class:`TargetRefused` (exit 2) before any conversion work when a requested target cannot take a block
     of the checkpoint (``blocks``: the inspection's blocks: ``name``, ``wrapper``, ``directions`` of cells with
     ``path`` and ``spec``; ConvLSTMCell blocks (``conv_blocks``) every target takes); :func:`export_targets` checks
     the written blocks again."""
     if targets and not blocks and not conv_blocks:
-        raise TargetRefused(f"--target {' --target '.join(targets)}: the checkpoint has no RNN block to export (only "
-                            "RNN blocks are exported to these targets yet); convert without --target.")
+        raise nothing_to_export(targets, [getattr(s, "name", "?") for s in seq2seq])
     for block in blocks:
         entry = {"name": block.name, "wrapper": block.wrapper,
                  "cells": [{"direction": d, "path": c.path, "spec": c.spec.to_dict()}
@@ -100,9 +112,14 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
                if type(layer).__name__ in ("Embedding", "Dense") + cnn_front.LAYERS}
     block_of = {layer: src["block"] for layer, src in (entry.get("layers") or {}).items() if "block" in src}
     written = {}
+    wrapped = [why for why in (wrapped_block_reason(layer) for layer in config["layers"] if layer["name"] in block_of)
+               if why]
     for target in targets:
         blocks = {layer: built[target][name] for layer, name in block_of.items() if name in built[target]}
         rel = "model" + SUFFIXES[target]
+        if wrapped:
+            notes.append(f"{target}: no whole model ({rel}): {wrapped[0]}")
+            continue
         try:
             if target == "keras3":
                 import keras
@@ -184,8 +201,7 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     blocks = manifest.get("blocks") or []
     conv_entries = manifest.get("conv_blocks") or []
     if not blocks and not conv_entries:
-        raise TargetRefused(f"--target {' --target '.join(targets)}: the checkpoint has no RNN block to export (only "
-                            "RNN blocks are exported to these targets yet); convert without --target.")
+        raise nothing_to_export(targets, [e.get("name", "?") for e in manifest.get("seq2seq") or []])
     for block in blocks:
         for target in targets:
             check_block(block, target)

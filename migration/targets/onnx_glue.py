@@ -272,6 +272,69 @@ class OnnxGlue:
             return self.cast(out, kw.get("output_type") or "int64")
         return run
 
+    # -- the ops the survey of the checkpoint suite's whole models met, and the rest of the Keras 3 table -----------
+    def squared_difference(self, x, kw):
+        a, b = self.pair(x, kw["y"])
+        d = self.node("Sub", [a.name, b.name], None if None in (a.rank, b.rank) else max(a.rank, b.rank), a.dtype)
+        return self.node("Mul", [d.name, d.name], d.rank, d.dtype)
+
+    def clip(self, x, lo, hi):
+        """TensorFlow's ``clip_by_value``: ``maximum(minimum(x, hi), lo)`` (broadcasting, any operand a tensor)."""
+        x, hi = self.pair(x, hi)
+        low = self.node("Min", [x.name, hi.name], x.rank, x.dtype)
+        return self.node("Max", [low.name, self.pair(low, lo)[1].name], x.rank, x.dtype)
+
+    def add_n(self, values, kw):
+        first = next((as_value(v) for v in values if _is_value(v)), None)
+        parts = [self.tensor(v, first.dtype if first is not None else None) for v in values]
+        ranks = [p.rank for p in parts]
+        return self.node("Sum", [p.name for p in parts], None if None in ranks else max(ranks), parts[0].dtype)
+
+    def tile(self, x, kw):
+        x = self.tensor(x)
+        return self.node("Tile", [x.name, self.ints(np.asarray(kw["multiples"]).reshape(-1), "repeats")], x.rank,
+                         x.dtype)
+
+    def reverse(self, x, kw):
+        x = self.tensor(x)
+        axes = [int(a) for a in np.asarray(kw["axis"]).reshape(-1)]
+        n = len(axes)
+        inputs = [self.ints(v, stem) for stem, v in (("starts", [-1] * n), ("ends", [-INT64_MAX] * n),
+                                                       ("axes", axes), ("steps", [-1] * n))]
+        return self.node("Slice", [x.name] + inputs, x.rank, x.dtype)
+
+    def split(self, x, kw):
+        x, sizes, axis = self.tensor(x), kw["num_or_size_splits"], int(kw.get("axis", 0))
+        if isinstance(sizes, (int, np.integer)):
+            outs = self.g.node("Split", [x.name], int(sizes), axis=axis)
+        else:
+            sizes = [int(v) for v in np.asarray(sizes).reshape(-1)]
+            if any(v < 0 for v in sizes):
+                raise NotExportable("tf.split with a -1 size (computed from the input's run-time shape)")
+            outs = self.g.node("Split", [x.name, self.ints(sizes, "split")], len(sizes), axis=axis)
+        return [Value(o, x.rank, x.dtype) for o in outs]
+
+    def reduce_bool(self, op: str) -> Callable:
+        """``reduce_all`` / ``reduce_any``: the min / max of the booleans as int32."""
+        def run(x, kw):
+            out = self.reduce(op)(self.cast(self.tensor(x), "int32"), kw)
+            return self.cast(out, "bool")
+        return run
+
+    def like(self, fill: float) -> Callable:
+        """``zeros_like`` / ``ones_like``: ``ConstantOfShape`` of the input's shape, its dtype."""
+        def run(x, kw):
+            from onnx import numpy_helper
+
+            x = self.tensor(x)
+            value = numpy_helper.from_array(np.asarray([fill], dtype=x.dtype))
+            return self.node("ConstantOfShape", [self.g.node("Shape", [x.name])[0]], x.rank, x.dtype, value=value)
+        return run
+
+    def not_equal(self, x, kw):
+        equal = self.binary("Equal", "bool")(x, kw)
+        return self.node("Not", [equal.name], equal.rank, "bool")
+
     def table(self) -> dict[str, Callable[[Any, dict], Any]]:
         b, u, r = self.binary, self.unary, self.reduce
         return {
@@ -301,6 +364,13 @@ class OnnxGlue:
             **{f"math.reduce_{n}": r(op) for n, op in (("sum", "ReduceSum"), ("mean", "ReduceMean"),
                                                        ("max", "ReduceMax"), ("min", "ReduceMin"),
                                                        ("prod", "ReduceProd"))},
+            "math.reduce_all": self.reduce_bool("ReduceMin"), "math.reduce_any": self.reduce_bool("ReduceMax"),
+            "math.squared_difference": self.squared_difference, "math.add_n": self.add_n, "math.not_equal":
+                self.not_equal, "tile": self.tile, "reverse": self.reverse, "split": self.split,
+            "clip_by_value": lambda x, kw: self.clip(x, kw["clip_value_min"], kw["clip_value_max"]),
+            "nn.relu6": lambda x, kw: self.clip(x, 0.0, 6.0),
+            "nn.leaky_relu": lambda x, kw: u("LeakyRelu", alpha=float(kw.get("alpha", 0.2)))(x, kw),
+            "zeros_like": self.like(0.0), "ones_like": self.like(1.0),
         }
 
 

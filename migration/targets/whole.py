@@ -19,6 +19,7 @@ import numpy as np
 
 from migration.targets import cnn_front, keras3_glue, onnx_glue
 from migration.targets.glue import NotExportable, constant, slice_spec
+from migration.targets.refusals import layer_reason
 
 __all__ = ["GLUE", "Keras3Whole", "NotExportable", "OnnxWhole", "layer_name", "slice_spec", "walk"]
 
@@ -181,7 +182,7 @@ class Keras3Whole:
                 return keras3_glue.apply(cfg.get("function", ""), inputs[0], kwargs)
             except (NotExportable, KeyError, TypeError, ValueError) as exc:
                 raise _refuse(layer, "Keras 3", exc) from exc
-        raise _refuse(layer, "Keras 3", "not a layer the targets take")
+        raise _refuse(layer, "Keras 3", layer_reason(cls))
 
 
 _ACTIVATIONS = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "softmax": "Softmax"}
@@ -256,7 +257,7 @@ class OnnxWhole:
                 return onnx_glue.apply(self.glue, cfg.get("function", ""), inputs[0], kwargs)
             except (NotExportable, KeyError, TypeError, ValueError) as exc:
                 raise _refuse(layer, "ONNX", exc) from exc
-        raise _refuse(layer, "ONNX", "not a layer the targets take")
+        raise _refuse(layer, "ONNX", layer_reason(cls))
 
     def _glue(self, fn: str, value, kwargs: dict):
         """The first output of one glue op."""
