@@ -18,6 +18,7 @@ import pytest
 
 import legacy_rnn
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import load_values
 
 try:  # two xdist workers share 2 cores: one thread each avoids oversubscription
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -33,6 +34,7 @@ def randomize(sess, seed: int, scale: float = 0.5, skip=()) -> None:
     """Give every float variable random values: slots that must be positive (Adam v, Adagrad) get |x| + 0.01,
     Adam beta powers get beta^(t+1) for t = 3 steps, global_step 3."""
     rng = np.random.default_rng(seed)
+    pairs = []
     for var in v1.global_variables():
         name = var.op.name
         if any(re.search(s, name) for s in skip):
@@ -50,7 +52,8 @@ def randomize(sess, seed: int, scale: float = 0.5, skip=()) -> None:
                 value = np.abs(value) + 0.01
         else:
             continue
-        var.load(value, sess)
+        pairs.append((var, value))
+    load_values(sess, pairs)
 
 
 def record(sess, directory, name: str, feed: dict, fetches, **inputs) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 
 import legacy_rnn
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import load_values
 
 B, T, V, E = 4, 6, 23, 5
 
@@ -46,9 +47,8 @@ def tf1_graph_form(enabled: bool):
 
 def _randomize(sess, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    for var in v1.global_variables():
-        if var.dtype.base_dtype.is_floating:
-            var.load(rng.normal(0.0, 0.6, var.shape.as_list()).astype(np.float32), sess)
+    load_values(sess, [(var, rng.normal(0.0, 0.6, var.shape.as_list()).astype(np.float32))
+                       for var in v1.global_variables() if var.dtype.base_dtype.is_floating])
 
 
 def record(sess, directory, fetches: dict, feed: dict, inputs: dict) -> str:

@@ -12,6 +12,7 @@ import legacy_rnn
 import migration
 from legacy_rnn import tf, v1
 from migration.checkpoint.manifest import read_manifest
+from tests.checkpoint.tf1_values import load_values
 
 X = np.random.default_rng(0).standard_normal((3, 5, 4)).astype(np.float32)
 LENGTHS = np.array([5, 2, 4], np.int32)
@@ -26,8 +27,8 @@ def relu_checkpoint(tmp_path_factory):
         with legacy_rnn.new_session(graph) as sess:
             legacy_rnn.initialize(sess)
             rng = np.random.default_rng(3)
-            for var in v1.trainable_variables():
-                var.load(rng.uniform(-0.7, 0.7, var.shape.as_list()).astype(np.float32), sess)
+            load_values(sess, [(var, rng.uniform(-0.7, 0.7, var.shape.as_list()).astype(np.float32))
+                               for var in v1.trainable_variables()])
             expected = sess.run([out, state.c, state.h])
             prefix = legacy_rnn.save(sess, root / "with_meta" / "model.ckpt")
     bare = root / "no_meta"
