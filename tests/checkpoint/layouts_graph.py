@@ -24,7 +24,7 @@ import legacy_rnn
 from conftest import randomize
 from ground_truth_graphs import tf1_graph_form
 from legacy_rnn import tf, v1
-from tests.checkpoint.tf1_values import load_values
+from tests.checkpoint.tf1_values import FAST, load_values
 
 B, T, D, CLASSES = 4, 6, 3, 3
 LENGTHS = np.array([6, 2, 5, 1], np.int32)
@@ -95,7 +95,7 @@ def build_old_names(directory, seed: int = 21) -> str:
         logits = tf.matmul(tf.concat([_last(a, lengths), _last(b, lengths)], 1), w) + bias
         labels = v1.placeholder(tf.int32, [None], name="labels")
         v1.losses.sparse_softmax_cross_entropy(labels, logits)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, seed)
             xs = rng.normal(0, 1, (B, T, D)).astype(np.float32)
@@ -128,7 +128,7 @@ def build_heads(directory, seed: int = 22) -> str:
         v1.train.AdadeltaOptimizer(0.01).minimize(loss, var_list=list(weights.values()) + list(biases.values()))
         v1.train.AdamOptimizer(0.01).minimize(loss, var_list=[w])
         v1.train.AdamOptimizer(0.02, name="MyAdam").minimize(loss, var_list=[b])
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, seed)
             _plausible_optimizer_state(sess, seed)

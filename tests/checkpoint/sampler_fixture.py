@@ -37,7 +37,7 @@ import numpy as np
 import migration  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import legacy_rnn
 import tensorflow as tf
-from tests.checkpoint.tf1_values import load_values
+from tests.checkpoint.tf1_values import FAST, load_values
 
 v1 = tf.compat.v1
 rnn = v1.nn.rnn_cell
@@ -147,7 +147,7 @@ def build(directory: str, seed: int = 31) -> tuple[str, list[str]]:
         prime = v1.placeholder(tf.int32, [None], "prime")
         logits, _, _ = lstm.step(prime, lstm.start())
         tf.nn.softmax(logits, name="prime_probs")
-        sess = v1.Session(graph=graph)
+        sess = v1.Session(graph=graph, config=FAST)
         sess.run(v1.global_variables_initializer())
         rng = np.random.default_rng(seed)
         load_values(sess, [(var, rng.uniform(-0.7, 0.7, var.shape.as_list()).astype(np.float32)

@@ -23,7 +23,7 @@ import legacy_rnn
 import tensorflow as tf
 from legacy_rnn import contrib_rnn as rnn
 from legacy_rnn.seq2seq import legacy_seq2seq
-from tests.checkpoint.tf1_values import load_values
+from tests.checkpoint.tf1_values import FAST, load_values
 
 v1 = tf.compat.v1
 B, T, D = 3, 5, 3
@@ -90,7 +90,7 @@ def _build(directory: str, seed: int) -> tuple[str, dict[str, list[str]]]:
         target = v1.placeholder(tf.float32, [], name="y")
         loss = tf.add_n([tf.reduce_sum(tf.square(h - target)) for h in heads[1:]])
         v1.train.GradientDescentOptimizer(0.1).minimize(loss)
-        sess = v1.Session(graph=graph)
+        sess = v1.Session(graph=graph, config=FAST)
         sess.run(v1.global_variables_initializer())
         rng = np.random.default_rng(seed)
         load_values(sess, [(var, rng.uniform(-0.6, 0.6, var.shape.as_list()).astype(np.float32)

@@ -31,10 +31,9 @@ from migration.graph.graphdef import GraphIndex, load_meta_graph
 from migration.graph.training_conds import take_inference_branches
 from migration.graph.update_rewrite import detach_updates
 from tests.checkpoint.ground_truth_graphs import tf1_graph_form
-from tests.checkpoint.tf1_values import load_values
+from tests.checkpoint.tf1_values import FAST, load_values
 
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
-FAST = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
 B, T, D, H, C = 4, 5, 3, 6, 3
 _WRITES = ("AssignSub", "AssignSubVariableOp", "AssignVariableOp", "Assign", "AssignAdd", "AssignAddVariableOp")
 
