@@ -18,6 +18,7 @@ import pytest
 
 import legacy_rnn
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST, load_values
 
 try:  # two xdist workers share 2 cores: one thread each avoids oversubscription
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -33,6 +34,7 @@ def randomize(sess, seed: int, scale: float = 0.5, skip=()) -> None:
     """Give every float variable random values: slots that must be positive (Adam v, Adagrad) get |x| + 0.01,
     Adam beta powers get beta^(t+1) for t = 3 steps, global_step 3."""
     rng = np.random.default_rng(seed)
+    pairs = []
     for var in v1.global_variables():
         name = var.op.name
         if any(re.search(s, name) for s in skip):
@@ -50,7 +52,8 @@ def randomize(sess, seed: int, scale: float = 0.5, skip=()) -> None:
                 value = np.abs(value) + 0.01
         else:
             continue
-        var.load(value, sess)
+        pairs.append((var, value))
+    load_values(sess, pairs)
 
 
 def record(sess, directory, name: str, feed: dict, fetches, **inputs) -> None:
@@ -95,7 +98,7 @@ def build_seed004(directory, glove: bool = False, seed: int = 4) -> str:
         loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=prediction))
         step = v1.train.get_or_create_global_step()
         v1.train.AdamOptimizer().minimize(loss, global_step=step)
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         randomize(sess, seed)
         x = np.random.default_rng(seed).normal(0, 1, (B, T, dim)).astype(np.float32)
@@ -128,7 +131,7 @@ def build_seed002(directory, handwritten: bool, seed: int = 2) -> str:
         losses = [tf.nn.sparse_softmax_cross_entropy_with_logits(labels=l, logits=g)
                   for g, l in zip(logits, tf.unstack(y, axis=1))]
         v1.train.AdagradOptimizer(0.1).minimize(tf.reduce_mean(losses))
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         randomize(sess, seed)
         ids = np.random.default_rng(seed).integers(0, classes, (B, T))
@@ -144,7 +147,7 @@ def build_gru_encoder(directory, seed: int = 5) -> str:
         length = v1.placeholder(tf.int32, [None])
         cell = legacy_rnn.multi_rnn_cell([legacy_rnn.gru_cell(5), legacy_rnn.gru_cell(4)])
         result = legacy_rnn.dynamic_rnn(cell, x, sequence_length=length, scope="encoder")
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         randomize(sess, seed)
         xs, ls = np.random.default_rng(seed).normal(0, 1, (B, T, 3)).astype(np.float32), np.array([T, 1, 3, 5], np.int32)
@@ -166,7 +169,7 @@ def build_bidirectional_projection(directory, seed: int = 6) -> tuple[str, float
         cells = [legacy_rnn.lstm_cell(6, use_peepholes=True, num_proj=3, forget_bias=0.5, **CLIP) for _ in range(2)]
         result = legacy_rnn.bidirectional_dynamic_rnn(cells[0], cells[1], x, sequence_length=length)
         st_fw = result[1][0]
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         randomize(sess, seed, scale=1.0)
         feed = {x: np.random.default_rng(seed).normal(0, 1, (B, T, 3)).astype(np.float32), length: [T, 1, 3, 5]}
@@ -187,7 +190,7 @@ def build_forget_bias(directory, seed: int = 7) -> str:
                                       scope="zero")
         with v1.variable_scope("model"):
             half = legacy_rnn.dynamic_rnn(legacy_rnn.lstm_cell(4, forget_bias=0.5), x, sequence_length=length)
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         randomize(sess, seed)
         xs, ls = np.random.default_rng(seed).normal(0, 1, (B, T, 3)).astype(np.float32), np.array([T, 2, 1, 4], np.int32)
@@ -204,7 +207,7 @@ def build_partitioned(directory, strategy: str, seed: int = 8) -> str:
         emb = legacy_rnn.embedding_variable("emb", shape=(10, 5), num_shards=3)
         data = legacy_rnn.embedding_lookup(emb, ids, partition_strategy=strategy)
         legacy_rnn.dynamic_rnn(legacy_rnn.basic_rnn_cell(4), data)
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         randomize(sess, seed)
         all_ids = np.arange(12, dtype=np.int32).reshape(2, T) % 10
@@ -216,7 +219,7 @@ def build_dense_only(directory, seed: int = 9) -> str:
     with legacy_rnn.new_graph(seed) as graph:
         x = v1.placeholder(tf.float32, [None, 3])
         v1.layers.dense(x, 2)
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         randomize(sess, seed)
         return save(sess, directory)
@@ -232,7 +235,7 @@ def build_unknown_cell(directory, seed: int = 10) -> str:
             v1.get_variable("kernel", [7, 16])
             v1.get_variable("bias", [16])
             v1.get_variable("extra", [4])
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         randomize(sess, seed)
         return save(sess, directory)

@@ -29,6 +29,7 @@ import numpy as np
 import legacy_rnn
 from conftest import randomize, run_cli
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 B, T, D = 3, 5, 4
 LENGTHS = np.array([5, 1, 3], np.int32)
@@ -90,7 +91,7 @@ def build(tmp_path_factory) -> types.SimpleNamespace:
         logits = v1.layers.dense(tf.concat(lasts, -1), 3, name="head")
         labels = v1.placeholder(tf.int32, [None], name="labels")
         tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, SEED)
             ref = sess.run({"logits": logits, "outs": {k: o for k, (o, _) in encoders.items()},

@@ -22,6 +22,7 @@ import numpy as np
 import legacy_rnn
 from legacy_rnn import tf, v1
 from ground_truth_graphs import record, reference, run_original_program  # noqa: F401 - the tests import them from here
+from tests.checkpoint.tf1_values import FAST
 
 B, T, D, CLASSES = 4, 6, 3, 3
 LENGTHS = np.array([6, 1, 4, 3], np.int32)
@@ -71,7 +72,7 @@ def build_families(directory, seed: int = 7) -> str:
         features = tf.concat([_last(outs[k], lengths) for k in sorted(outs)], -1)
         logits = v1.layers.dense(features, CLASSES, name="head")
         tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             from conftest import randomize
 

@@ -25,6 +25,7 @@ import numpy as np
 
 import legacy_rnn
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST, load_values
 
 B, T, V, E = 4, 6, 23, 5
 
@@ -46,9 +47,8 @@ def tf1_graph_form(enabled: bool):
 
 def _randomize(sess, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    for var in v1.global_variables():
-        if var.dtype.base_dtype.is_floating:
-            var.load(rng.normal(0.0, 0.6, var.shape.as_list()).astype(np.float32), sess)
+    load_values(sess, [(var, rng.normal(0.0, 0.6, var.shape.as_list()).astype(np.float32))
+                       for var in v1.global_variables() if var.dtype.base_dtype.is_floating])
 
 
 def record(sess, directory, fetches: dict, feed: dict, inputs: dict) -> str:
@@ -95,7 +95,7 @@ def build_ptb(directory, tf1_form: bool = True, seed: int = 11) -> str:
                 logits = v1.nn.xw_plus_b(output, softmax_w, softmax_b)
                 loss = v1.losses.sparse_softmax_cross_entropy(tf.reshape(targets, [-1]), logits)
                 v1.train.GradientDescentOptimizer(0.1).minimize(loss)
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         _randomize(sess, seed)
         x = np.random.default_rng(seed).integers(0, V, (B, T)).astype(np.int32)
@@ -121,7 +121,7 @@ def build_reentered(directory, seed: int = 12) -> str:
         last = tf.gather(flat, (lengths - 1) * tf.shape(ids)[0] + tf.range(tf.shape(ids)[0]))
         logits = tf.matmul(last, softmax_w) + softmax_b
         probs = tf.nn.softmax(logits, name="probs")
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         _randomize(sess, seed)
         rng = np.random.default_rng(seed)
@@ -158,7 +158,7 @@ def build_block_lstm(directory, seed: int = 13) -> str:
         logits = v1.layers.dense(state.h, 3, name="logits")
         labels = v1.placeholder(tf.int32, [None], name="labels")
         v1.losses.sparse_softmax_cross_entropy(labels, logits)  # (TF 2.21 has no gradient for the LSTMBlockCell op)
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         _randomize(sess, seed)
         rng = np.random.default_rng(seed)
@@ -174,7 +174,7 @@ def build_unknown_op(directory, seed: int = 14) -> str:
         outputs, state = v1.nn.dynamic_rnn(legacy_rnn.gru_cell(4), v1.nn.embedding_lookup(embedding, ids),
                                            dtype=tf.float32)
         logits = v1.layers.dense(tf.math.cumsum(outputs[:, -1], axis=1), 2)
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         _randomize(sess, seed)
         xs = np.random.default_rng(seed).integers(0, V, (B, T)).astype(np.int32)
@@ -189,7 +189,7 @@ def build_bidirectional(directory, seed: int = 15) -> str:
                                                       sequence_length=lengths, time_major=True, dtype=tf.float32)
         both = tf.concat([fw, bw], 2)
         scores = v1.layers.dense(both, 2, name="tagger")
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         _randomize(sess, seed)
         rng = np.random.default_rng(seed)
@@ -210,7 +210,7 @@ def build_ema(directory, seed: int = 16) -> str:
         ema = v1.train.ExponentialMovingAverage(0.9)
         with tf.control_dependencies([train]):
             ema.apply(v1.trainable_variables())
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         _randomize(sess, seed)  # raw weights and shadows get different random values
         xs = np.random.default_rng(seed).normal(0, 1, (B, T, 3)).astype(np.float32)
@@ -229,7 +229,7 @@ def run_original_program(prefix: str, fetches: list[str], feeds: dict[str, np.nd
     """The user's own program: import_meta_graph + Saver.restore, every placeholder_with_default keep_prob fed 1.0."""
     with legacy_rnn.new_graph() as graph:
         saver = v1.train.import_meta_graph(prefix + ".meta")
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         saver.restore(sess, prefix)
         feed = {graph.get_tensor_by_name(k if ":" in k else k + ":0"): v for k, v in feeds.items()}
         for op in graph.get_operations():

@@ -24,6 +24,7 @@ import legacy_rnn
 from conftest import randomize
 from ground_truth_graphs import tf1_graph_form
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST, load_values
 
 B, T, D, CLASSES = 4, 6, 3, 3
 LENGTHS = np.array([6, 2, 5, 1], np.int32)
@@ -94,7 +95,7 @@ def build_old_names(directory, seed: int = 21) -> str:
         logits = tf.matmul(tf.concat([_last(a, lengths), _last(b, lengths)], 1), w) + bias
         labels = v1.placeholder(tf.int32, [None], name="labels")
         v1.losses.sparse_softmax_cross_entropy(labels, logits)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, seed)
             xs = rng.normal(0, 1, (B, T, D)).astype(np.float32)
@@ -127,7 +128,7 @@ def build_heads(directory, seed: int = 22) -> str:
         v1.train.AdadeltaOptimizer(0.01).minimize(loss, var_list=list(weights.values()) + list(biases.values()))
         v1.train.AdamOptimizer(0.01).minimize(loss, var_list=[w])
         v1.train.AdamOptimizer(0.02, name="MyAdam").minimize(loss, var_list=[b])
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, seed)
             _plausible_optimizer_state(sess, seed)
@@ -139,12 +140,14 @@ def _plausible_optimizer_state(sess, seed: int) -> None:
     """What training leaves: every Adam's beta powers at step 3 (``beta1_power_1`` of the second Adam too),
     accumulators (Ftrl, Adadelta, Adam v of ``MyAdam``) positive."""
     rng = np.random.default_rng(seed + 1)
+    pairs = []
     for var in v1.global_variables():
         name = var.op.name
         if re.fullmatch(r"beta([12])_power(_\d+)?", name):
-            var.load(np.float32((0.9 if name[4] == "1" else 0.999) ** 4), sess)
+            pairs.append((var, np.float32((0.9 if name[4] == "1" else 0.999) ** 4)))
         elif re.search(r"/(Ftrl|Adadelta|Adadelta_1|MyAdam_1)$", name):
-            var.load(np.abs(rng.normal(0, 0.5, var.shape.as_list())).astype(np.float32) + 0.01, sess)
+            pairs.append((var, np.abs(rng.normal(0, 0.5, var.shape.as_list())).astype(np.float32) + 0.01))
+    load_values(sess, pairs)
 
 
 def reference(prefix: str) -> tuple[dict, np.ndarray, str]:

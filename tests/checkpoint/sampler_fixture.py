@@ -37,6 +37,7 @@ import numpy as np
 import migration  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import legacy_rnn
 import tensorflow as tf
+from tests.checkpoint.tf1_values import FAST, load_values
 
 v1 = tf.compat.v1
 rnn = v1.nn.rnn_cell
@@ -146,12 +147,12 @@ def build(directory: str, seed: int = 31) -> tuple[str, list[str]]:
         prime = v1.placeholder(tf.int32, [None], "prime")
         logits, _, _ = lstm.step(prime, lstm.start())
         tf.nn.softmax(logits, name="prime_probs")
-        sess = v1.Session(graph=graph)
+        sess = v1.Session(graph=graph, config=FAST)
         sess.run(v1.global_variables_initializer())
         rng = np.random.default_rng(seed)
-        for var in v1.trainable_variables():  # the Adam slots keep their initial values
-            shape = var.shape.as_list()
-            var.load(rng.uniform(-0.7, 0.7, shape).astype(np.float32) + (0.1 if len(shape) == 1 else 0.0), sess)
+        load_values(sess, [(var, rng.uniform(-0.7, 0.7, var.shape.as_list()).astype(np.float32)
+                                 + (0.1 if var.shape.rank == 1 else 0.0))
+                                for var in v1.trainable_variables()])  # the Adam slots keep their initial values
         os.makedirs(directory, exist_ok=True)
         prefix = v1.train.Saver().save(sess, os.path.join(directory, "model.ckpt"))
         sess.close()

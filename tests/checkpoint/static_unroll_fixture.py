@@ -23,6 +23,7 @@ import legacy_rnn
 import tensorflow as tf
 from legacy_rnn import contrib_rnn as rnn
 from legacy_rnn.seq2seq import legacy_seq2seq
+from tests.checkpoint.tf1_values import FAST, load_values
 
 v1 = tf.compat.v1
 B, T, D = 3, 5, 3
@@ -89,12 +90,11 @@ def _build(directory: str, seed: int) -> tuple[str, dict[str, list[str]]]:
         target = v1.placeholder(tf.float32, [], name="y")
         loss = tf.add_n([tf.reduce_sum(tf.square(h - target)) for h in heads[1:]])
         v1.train.GradientDescentOptimizer(0.1).minimize(loss)
-        sess = v1.Session(graph=graph)
+        sess = v1.Session(graph=graph, config=FAST)
         sess.run(v1.global_variables_initializer())
         rng = np.random.default_rng(seed)
-        for var in v1.global_variables():
-            shape = var.shape.as_list()
-            var.load(rng.uniform(-0.6, 0.6, shape).astype(np.float32) + (0.1 if len(shape) == 1 else 0.0), sess)
+        load_values(sess, [(var, rng.uniform(-0.6, 0.6, var.shape.as_list()).astype(np.float32)
+                                 + (0.1 if var.shape.rank == 1 else 0.0)) for var in v1.global_variables()])
         os.makedirs(directory, exist_ok=True)
         prefix = v1.train.Saver().save(sess, os.path.join(directory, "model.ckpt"))
         sess.close()

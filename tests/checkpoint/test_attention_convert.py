@@ -16,6 +16,7 @@ import legacy_rnn
 from legacy_rnn import tf, v1
 
 from conftest import run_cli, save
+from tests.checkpoint.tf1_values import FAST
 
 L, A, V, I, D = 3, 3, 2, 5, 4
 LENGTHS = np.array([6, 1, 4, 3], np.int32)
@@ -35,7 +36,7 @@ def _program(root, static: bool = False):
         else:
             out, state = legacy_rnn.dynamic_rnn(cell, x, sequence_length=lengths)
         v1.layers.dense(out, 2, name="head")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             rng = np.random.default_rng(13)  # the attention weights larger: a softmax far from uniform
             sess.run([v.assign((rng.uniform(-1.2, 1.2, v.shape) / np.sqrt(v.shape[0])
@@ -164,7 +165,7 @@ def test_use_ema_swaps_the_wrapper_weights_too_and_with_optimizer_is_refused(tmp
         train = v1.train.AdamOptimizer(0.05).minimize(loss)
         with tf.control_dependencies([train]):
             step = v1.train.ExponentialMovingAverage(0.5).apply(v1.trainable_variables())
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             for _ in range(3):
                 sess.run(step, {x: rng.normal(size=(2, 5, D)), y: rng.normal(size=(2, 5, 2)), lengths: [5, 3]})

@@ -31,9 +31,9 @@ from migration.graph.graphdef import GraphIndex, load_meta_graph
 from migration.graph.training_conds import take_inference_branches
 from migration.graph.update_rewrite import detach_updates
 from tests.checkpoint.ground_truth_graphs import tf1_graph_form
+from tests.checkpoint.tf1_values import FAST, load_values
 
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
-FAST = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
 B, T, D, H, C = 4, 5, 3, 6, 3
 _WRITES = ("AssignSub", "AssignSubVariableOp", "AssignVariableOp", "Assign", "AssignAdd", "AssignAddVariableOp")
 
@@ -58,10 +58,12 @@ def _build(directory: str) -> dict:
             train = v1.train.AdamOptimizer(0.01).minimize(loss)
         with v1.Session(config=FAST) as sess:
             sess.run(v1.global_variables_initializer())
+            pairs = []
             for var in v1.global_variables():
                 if var.dtype.base_dtype.is_floating and "Adam" not in var.op.name and "power" not in var.op.name:
                     value = rng.uniform(-1, 1, var.shape.as_list())
-                    var.load((np.abs(value) + 0.3 if "variance" in var.op.name else value).astype(np.float32), sess)
+                    pairs.append((var, (np.abs(value) + 0.3 if "variance" in var.op.name else value).astype(np.float32)))
+            load_values(sess, pairs)
             sess.run(train, {x: rng.normal(size=(B, T, D)).astype(np.float32) * 2 + 1,
                              y: np.array([0, 1, 2, 1], np.int32), is_training: True})
             prefix = v1.train.Saver().save(sess, os.path.join(directory, "model.ckpt"))

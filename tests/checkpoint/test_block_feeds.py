@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 T, D, U = 5, 3, 4
 
@@ -32,7 +33,7 @@ def _save(path, fixed_batch):
             state = cell.zero_state(tf.shape(ids)[0], tf.float32)  # sized from the ids placeholder
             out, _ = v1.nn.dynamic_rnn(cell, x, initial_state=state)
         tf.identity(out, name="out")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             sess.run(v1.global_variables_initializer())
             v1.train.Saver().save(sess, path)
     return path
@@ -59,7 +60,7 @@ def _session(prefix, fetch, feeds):
     graph = tf.Graph()
     with graph.as_default():
         saver = v1.train.import_meta_graph(prefix + ".meta")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             saver.restore(sess, prefix)
             return sess.run(fetch, feeds)
 

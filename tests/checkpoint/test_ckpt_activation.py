@@ -12,6 +12,7 @@ import legacy_rnn
 import migration
 from legacy_rnn import tf, v1
 from migration.checkpoint.manifest import read_manifest
+from tests.checkpoint.tf1_values import FAST, load_values
 
 X = np.random.default_rng(0).standard_normal((3, 5, 4)).astype(np.float32)
 LENGTHS = np.array([5, 2, 4], np.int32)
@@ -23,11 +24,11 @@ def relu_checkpoint(tmp_path_factory):
     with legacy_rnn.new_graph(1) as graph:
         cell = legacy_rnn.lstm_cell(4, use_peepholes=True, activation="relu")  # forget_bias default: only the activation is missing without the .meta
         out, state = legacy_rnn.dynamic_rnn(cell, tf.constant(X), sequence_length=tf.constant(LENGTHS))
-        with legacy_rnn.new_session(graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             rng = np.random.default_rng(3)
-            for var in v1.trainable_variables():
-                var.load(rng.uniform(-0.7, 0.7, var.shape.as_list()).astype(np.float32), sess)
+            load_values(sess, [(var, rng.uniform(-0.7, 0.7, var.shape.as_list()).astype(np.float32))
+                               for var in v1.trainable_variables()])
             expected = sess.run([out, state.c, state.h])
             prefix = legacy_rnn.save(sess, root / "with_meta" / "model.ckpt")
     bare = root / "no_meta"

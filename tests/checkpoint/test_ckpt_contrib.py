@@ -23,6 +23,7 @@ from conftest import B, T, randomize, save
 from legacy_rnn import tf, v1
 from migration import converters
 from migration.checkpoint import inspect_checkpoint
+from tests.checkpoint.tf1_values import FAST
 
 D = 3
 LENGTHS = np.array([6, 4, 1, 3], np.int32)
@@ -57,7 +58,7 @@ def contrib_ckpt(tmp_path_factory):
             outs["fused"] = tf.transpose(h, [1, 0, 2])
         loss = sum(tf.reduce_sum(o ** 2) for o in outs.values())
         v1.train.AdamOptimizer(0.01).minimize(loss)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 7)
             ref = sess.run(outs, {x: x_np})
@@ -140,7 +141,7 @@ def _cudnn_ckpt(directory, mode: str, with_canonical: bool, seed: int = 5):
             out = legacy_rnn.dynamic_rnn(legacy_rnn.multi_rnn_cell([make(4), make(4)]), x)[0] if with_canonical else x
             size = cc.opaque_size(mode, 2, 4, D)
             opaque = v1.get_variable("opaque_kernel", [size])
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, seed)
             ref = sess.run(out, {x: x_np})
@@ -206,7 +207,7 @@ def test_wrapper_variables_recognized(tmp_path):
         legacy_rnn.dynamic_rnn(legacy_rnn.input_projection_wrapper(legacy_rnn.gru_cell(4), 3), x, scope="b")
         ids = v1.placeholder(tf.float32, [B, T, 1])
         legacy_rnn.dynamic_rnn(legacy_rnn.embedding_wrapper(legacy_rnn.gru_cell(4), 7, 3), ids, scope="c")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             prefix = save(sess, tmp_path)
     insp = inspect_checkpoint(prefix)
@@ -224,7 +225,7 @@ def test_stack_bidirectional_layers_recognized_in_chain_order(tmp_path):
         x = v1.placeholder(tf.float32, [B, T, D])
         cells = lambda: [legacy_rnn.basic_lstm_cell(4), legacy_rnn.gru_cell(3)]  # noqa: E731
         legacy_rnn.stack_bidirectional_dynamic_rnn(cells(), cells(), x, sequence_length=tf.constant(LENGTHS))
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             prefix = save(sess, tmp_path)
     insp = inspect_checkpoint(prefix)

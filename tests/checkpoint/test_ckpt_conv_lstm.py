@@ -19,6 +19,7 @@ import pytest
 import legacy_rnn
 from conftest import copy_checkpoint, randomize, run_cli
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 B, T, H, W, C_IN, C = 3, 4, 5, 4, 2, 3
 LENGTHS = np.array([4, 1, 3], np.int32)
@@ -37,7 +38,7 @@ def conv_ckpt(tmp_path_factory):
         logits = v1.layers.dense(tf.reduce_mean(last, [1, 2]), 2, name="head")
         labels = v1.placeholder(tf.int32, [None], name="labels")
         tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 31)
             ref = sess.run([outputs, state.c, state.h, logits], {x: x_np, lengths: LENGTHS})

@@ -18,6 +18,7 @@ import pytest
 import legacy_rnn
 from conftest import randomize, run_cli
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 B, T, D, N = 3, 4, 2, 3
 LENGTHS = np.array([4, 2, 3], np.int32)
@@ -39,7 +40,7 @@ def crf_converted(tmp_path_factory):
             log_likelihood, transitions = legacy_rnn.crf_log_likelihood(potentials, tags, lengths)
         decoded, best = legacy_rnn.crf_decode(potentials, transitions, lengths)
         tf.reduce_mean(-log_likelihood, name="loss")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 12, scale=1.0)
             ref = sess.run({"potentials": potentials, "ll": log_likelihood, "decoded": decoded, "best": best},

@@ -18,6 +18,7 @@ import legacy_rnn
 from conftest import randomize, run_cli
 from legacy_rnn import tf, v1
 from migration import cudnn_converters as cc
+from tests.checkpoint.tf1_values import FAST
 
 B, T, D, U, LAYERS = 3, 5, 3, 4, 2
 LENGTHS = np.array([5, 2, 4], np.int32)
@@ -48,7 +49,7 @@ def _build(directory, mode: str, seed: int = 21):
         x = v1.placeholder(tf.float32, [None, T, D])
         cells = [make(U) for _ in range(LAYERS)]
         result = legacy_rnn.dynamic_rnn(legacy_rnn.multi_rnn_cell(cells), x, sequence_length=LENGTHS, dtype=tf.float32)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, seed)
             ref = sess.run(tf.nest.flatten(result), {x: x_np})
@@ -65,7 +66,7 @@ def _build(directory, mode: str, seed: int = 21):
         with v1.variable_scope("cudnn"):
             opaque = v1.get_variable("opaque_kernel", [buffer.size])
         saver = v1.train.Saver()
-        with v1.Session(graph=graph) as sess:  # a session cannot run a graph holding CudnnRNN here: save first
+        with v1.Session(graph=graph, config=FAST) as sess:  # a session cannot run a graph holding CudnnRNN here: save first
             sess.run(opaque.initializer)
             opaque.load(buffer, sess)
             prefix = saver.save(sess, os.path.join(str(directory), "model.ckpt"), write_meta_graph=False)

@@ -9,6 +9,7 @@ import pytest
 import legacy_rnn
 from conftest import run_cli
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 
 @pytest.mark.parametrize("name,block,args", [
@@ -52,7 +53,7 @@ def test_user_model_restored_by_tf1_saver(tmp_path):
         emb = v1.get_variable("embedding", [10, 4])
         _, state = legacy_rnn.dynamic_rnn(legacy_rnn.basic_lstm_cell(5), v1.nn.embedding_lookup(emb, x))
         logits = v1.layers.dense(state.h, 3, name="dense")
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         v1.train.Saver().restore(sess, prefix)
         tf1 = sess.run(logits, {x: ids})
     np.testing.assert_allclose(expected, tf1, atol=1e-5, rtol=0)

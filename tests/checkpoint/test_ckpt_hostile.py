@@ -12,6 +12,7 @@ import pytest
 import legacy_rnn
 from legacy_rnn import tf, v1
 from conftest import T, copy_checkpoint, randomize, run_cli, save
+from tests.checkpoint.tf1_values import FAST
 
 D, U = 3, 4
 
@@ -20,7 +21,7 @@ def save_arrays(directory, arrays: dict, name: str = "model.ckpt") -> str:
     """A checkpoint holding exactly ``arrays`` (any dtype, strings included), written by Saver."""
     with legacy_rnn.new_graph() as graph:
         variables = [v1.Variable(value, name=key) for key, value in arrays.items()]
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         sess.run(v1.global_variables_initializer())
         os.makedirs(directory, exist_ok=True)
         prefix = v1.train.Saver(variables).save(sess, os.path.join(str(directory), name), write_meta_graph=False)
@@ -109,7 +110,7 @@ def adam_ckpt(tmp_path_factory):
         x = v1.placeholder(tf.float32, [None, T, D])
         outputs, _ = legacy_rnn.dynamic_rnn(legacy_rnn.basic_rnn_cell(U), x)
         v1.train.AdamOptimizer().minimize(tf.reduce_sum(outputs))
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         randomize(sess, 11)
         powers = {v.op.name: v for v in v1.global_variables() if v.op.name.endswith("beta1_power")}

@@ -16,6 +16,7 @@ from legacy_rnn import tf, v1
 from migration import converters
 from migration.checkpoint import inspect_checkpoint
 from migration.checkpoint.recognize import KERAS_OPTIMIZERS
+from tests.checkpoint.tf1_values import FAST
 
 D = 3
 
@@ -47,7 +48,7 @@ def ema_ckpt(tmp_path_factory):
         v1.train.AdamOptimizer(0.01).minimize(tf.reduce_sum(logits ** 2))
         ema = v1.train.ExponentialMovingAverage(0.99)
         ema.apply(v1.trainable_variables())
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 3)
             raw = sess.run(out, {x: x_np})
@@ -112,7 +113,7 @@ def old_names_ckpt(tmp_path_factory):
         with v1.variable_scope("old09"):
             cell = legacy_rnn.multi_rnn_cell([legacy_rnn.gru_cell(4), legacy_rnn.lstm_cell(3, use_peepholes=True)])
             b = legacy_rnn.dynamic_rnn(cell, x)[0]
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 5)
             ref = sess.run({"old10": a, "old09": b}, {x: x_np})
@@ -164,7 +165,7 @@ def heads_ckpt(tmp_path_factory):
         v1.train.AdadeltaOptimizer(0.01).minimize(loss, var_list=[w, b] + list(weights.values()) +
                                                   list(biases.values()))
         v1.train.AdamOptimizer(0.01, name="MyAdam").minimize(tf.reduce_sum(tf.matmul(h, w) + b))
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 6)
             return save(sess, tmp_path_factory.mktemp("heads"))
@@ -200,7 +201,7 @@ def test_second_adam_on_the_same_variables_is_its_own_optimizer(tmp_path):
         loss = tf.reduce_sum(out ** 2)
         v1.train.AdamOptimizer(0.01).minimize(loss)
         v1.train.AdamOptimizer(0.02).minimize(loss)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 7)
             prefix = save(sess, tmp_path)

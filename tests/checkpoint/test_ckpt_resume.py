@@ -11,6 +11,7 @@ import pytest
 import legacy_rnn
 from conftest import run_cli
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 VOCAB, DIM, UNITS, CLASSES, B, T, LR = 12, 4, 5, 2, 4, 5, 0.05
 #: the TF1 optimizer of each run, and a constant whose Keras default differs from what the program used
@@ -42,7 +43,7 @@ def tf1_run(request, tmp_path_factory):
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
         step = v1.train.get_or_create_global_step()
         train = OPTIMIZERS[request.param][0]().minimize(loss, global_step=step)
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         rng = np.random.default_rng(5)
         for var in v1.trainable_variables():  # random biases too

@@ -15,6 +15,7 @@ from migration.core import bundle_stream as stream
 from migration.checkpoint.reader import CheckpointReader
 from migration.converters import mod_partition_permutation
 from migration.core.errors import MigrationError
+from tests.checkpoint.tf1_values import FAST
 
 #: name -> (shape, dtype, partitions); every numeric one must take the streaming path
 VARIABLES = {
@@ -36,7 +37,7 @@ def ckpt(tmp_path_factory) -> str:
             partitioner = v1.fixed_size_partitioner(parts) if parts > 1 else None
             v1.get_variable(name, shape, dtype=dtype, partitioner=partitioner, initializer=v1.zeros_initializer())
         v1.Variable([b"a", b"bc"], name="vocab/words")  # a string tensor: not streamed, read through TF
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         rng = np.random.default_rng(11)
         for var in v1.global_variables():  # the parts of a partitioned variable are variables of their own

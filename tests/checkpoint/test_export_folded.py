@@ -20,9 +20,9 @@ from migration.checkpoint import convert_checkpoint
 from migration.checkpoint.export import export_keras_model
 from migration.checkpoint.export_names import names_for
 from migration.core.errors import MigrationError
+from tests.checkpoint.tf1_values import FAST
 
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
-FAST = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
 B, T, F, H, A, C = 4, 5, 3, 6, 7, 2
 FOLDED = ["att/context", "bn/beta", "bn/gamma"]
 

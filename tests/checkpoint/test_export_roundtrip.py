@@ -24,9 +24,9 @@ from migration.checkpoint.export import export_keras_model, load_model
 from migration.checkpoint.export_names import NameHook, names_for
 from migration.cli import main
 from migration.core.errors import MigrationError
+from tests.checkpoint.tf1_values import FAST
 
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
-FAST = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
 B, T, V, E = 3, 5, 11, 4
 
 

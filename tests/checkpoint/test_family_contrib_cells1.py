@@ -30,6 +30,7 @@ from migration import families
 from migration.core.errors import ShapeError
 from migration.core.specs import CellSpec
 from modern_rnn import keras
+from tests.checkpoint.tf1_values import FAST
 
 B, T, D, U = 3, 5, 4, 5
 LENGTHS = np.array([5, 1, 3], np.int32)
@@ -125,7 +126,7 @@ def _legacy(spec, x, seed):
     """outputs, flat final state, TF1 arrays, d(loss)/dx and d(loss)/d(every variable) from the TF1 graph."""
     scope, expected = TF115_VARIABLES[spec.kind]
     rng = np.random.default_rng(seed)
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         xt = tf.constant(x)
         out, state = v1.nn.dynamic_rnn(families.legacy_cell(spec), xt, dtype=tf.float32)
         loss = tf.reduce_sum(out * np.linspace(-1, 1, U, dtype=np.float32))
@@ -345,7 +346,7 @@ def test_export_writes_checkpoints_the_legacy_graph_restores(contrib_program, tm
     for kind, block in _blocks(p.out).items():
         exported = str(tmp_path / kind / "model.ckpt")
         assert run_cli("export", os.path.join(str(p.out), block["file"]), exported, "--scope", f"{kind}/rnn") == 0
-        with tf.Graph().as_default(), v1.Session() as sess:
+        with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
             x = v1.placeholder(tf.float32, [None, T, D])
             lengths = v1.placeholder(tf.int32, [None])
             with v1.variable_scope(kind):
@@ -361,7 +362,7 @@ def test_intersection_rnn_without_projection_when_depth_equals_units():
     spec = CellSpec("intersection_rnn", U, forget_bias=1.0)
     x = np.random.default_rng(3).normal(0, 1, (B, T, U)).astype(np.float32)
     rng = np.random.default_rng(4)
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         out, state = v1.nn.dynamic_rnn(families.legacy_cell(spec), tf.constant(x), dtype=tf.float32)
         variables = {v.op.name.split("/", 2)[2]: v for v in v1.global_variables()}
         assert {n: tuple(v.shape.as_list()) for n, v in variables.items()} == {"kernel": (2 * U, 4 * U),

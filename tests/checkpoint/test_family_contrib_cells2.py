@@ -34,6 +34,7 @@ from legacy_rnn.weight_norm_lstm import WeightNormLSTMCell
 from migration import families
 from migration.core.specs import CellSpec
 from modern_rnn import keras
+from tests.checkpoint.tf1_values import FAST
 
 B, T, D, U = 3, 5, 4, 6
 LENGTHS = np.array([5, 1, 3], np.int32)
@@ -138,7 +139,9 @@ LOSS_W = np.linspace(-1, 1, U, dtype=np.float32)
 
 
 def _legacy(kind, x, arrays, fb):
-    """outputs, final (c, h) and d(sum(outputs * w))/d(x, every variable) from the TF1 graph (tf.gradients)."""
+    """outputs, final (c, h) and d(sum(outputs * w))/d(x, every variable) from the TF1 graph (tf.gradients).
+    TensorFlow's default (optimizing) session: unoptimized, layer_norm_lstm_contrib's d/dx differs from the Keras
+    twin's by 1.07e-6 in one element (float rounding), over this comparison's 1e-6."""
     with tf.Graph().as_default(), v1.Session() as sess:
         xt = tf.constant(x)
         out, state = v1.nn.dynamic_rnn(families.legacy_cell(CellSpec(kind, U, forget_bias=fb)), xt, dtype=tf.float32)
@@ -222,7 +225,7 @@ def test_negative_controls_wrong_conversions_differ(kind):
 
 def _run_legacy_cell(cell, x, seed):
     """Run ``cell`` over x with every variable seeded; (outputs, final state, arrays by name under the cell)."""
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         out, state = v1.nn.dynamic_rnn(cell, tf.constant(x), dtype=tf.float32)
         rng = np.random.default_rng(seed)
         arrays = {}
@@ -279,7 +282,7 @@ def test_cifg_reproduces_tf115s_own_kernel_test_numbers():
     expected_m = np.repeat([[0.121753], [0.103349], [0.100178]], 2, 1)
     expected_c = np.repeat([[0.137523], [0.105450], [0.100742]], 2, 1)
     x_np = np.repeat([[1.0], [2.0], [3.0]], 4, 1).astype(np.float32)
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         with v1.variable_scope("root", initializer=v1.constant_initializer(0.5)):
             x, m = tf.zeros([3, 4]), tf.zeros([3, 4])
             output, state = CoupledInputForgetGateLSTMCell(num_units=2, forget_bias=1.0, state_is_tuple=False)(x, m)
@@ -401,7 +404,7 @@ def test_export_writes_a_checkpoint_the_legacy_graph_restores(contrib_program, t
     fb = str(PROGRAM_FB[ENCODERS[kind]])  # export takes TF1's forget_bias from --forget-bias (default 1.0)
     assert run_cli("export", os.path.join(str(p.out), block["file"]), exported, "--scope", ENCODERS[kind],
                    "--forget-bias", fb) == 0
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         x = v1.placeholder(tf.float32, [None, T, D])
         lengths = v1.placeholder(tf.int32, [None])
         cell = families.legacy_cell(CellSpec(kind, U, forget_bias=PROGRAM_FB[ENCODERS[kind]]))
@@ -416,7 +419,7 @@ def test_a_checkpoint_with_options_the_twin_lacks_is_refused_naming_them(tmp_pat
     with legacy_rnn.new_graph(5) as graph:
         x = v1.placeholder(tf.float32, [None, T, D], name="x")
         v1.nn.dynamic_rnn(CoupledInputForgetGateLSTMCell(U, use_peepholes=True), x, dtype=tf.float32)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             prefix = v1.train.Saver().save(sess, str(tmp_path / "ckpt" / "model.ckpt"))
     capsys.readouterr()

@@ -43,6 +43,7 @@ from legacy_rnn.grid_lstm import BidirectionalGridLSTMCell, GridLSTMCell
 from migration.families.grid_lstm import grid_tf1_names, grid_to_keras, grid_to_tf1, keras_name
 from modern_rnn import grid_lstm as modern_grid
 from modern_rnn import keras
+from tests.checkpoint.tf1_values import FAST
 
 B, T, U = 3, 3, 3
 
@@ -166,7 +167,7 @@ def _pairs(rows):
 def test_legacy_cells_reproduce_tf115s_own_kernel_test_numbers():
     """Every weight 0.5 (the scope's constant initializer), biases zero, state 0.1, num_units 2, feature_size 2,
     frequency_skip 1, 3 slices of a 4-wide input (TF 1.15's ``rnn_cell_test``)."""
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         x_coupled = tf.constant(np.repeat([[1.0], [2.0], [3.0]], 4, 1).astype(np.float32))
         x_bidi = tf.constant((np.arange(4) * 0.1 + np.array([[1.0], [2.0], [3.0]])).astype(np.float32))
         s = tf.constant(np.full((3, 2), 0.1, np.float32))
@@ -300,7 +301,7 @@ def legacy_runs(tmp_path_factory):
     The graph, with the META_EXTRA cells, is exported as ``grid_options.meta`` in the session's temporary root."""
     rng = np.random.default_rng(17)
     xs = {name: rng.normal(0, 1, (B, T, depth)).astype(np.float32) for name, (_, _, depth, _) in OPTIONS.items()}
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         fetches, grads = {}, {}
         for name, (cls, kwargs, _, _) in OPTIONS.items():
             cell = cls(U, forget_bias=OPTIONS_FB, **kwargs)
@@ -534,7 +535,7 @@ def program(tmp_path_factory):
         logits = v1.layers.dense(tf.concat(lasts, 1), 3, name="head")
         labels = v1.placeholder(tf.int32, [None], name="labels")
         tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 43)
             ref = sess.run([outs, logits], {x: x_np, lengths: LENGTHS})
@@ -655,7 +656,7 @@ def test_export_writes_a_checkpoint_the_programs_meta_graph_restores(program, co
     assert sorted(k for k in back if k.startswith("enc_")) == grid_keys
     for key in grid_keys + ["head/kernel", "head/bias"]:
         np.testing.assert_allclose(back[key], original[key], atol=1e-6, err_msg=key)
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         v1.train.import_meta_graph(prefix + ".meta").restore(sess, exported)
         got = sess.run("head/BiasAdd:0", {"x:0": x_np, "lengths:0": LENGTHS})
     np.testing.assert_allclose(got, logits, atol=1e-5)
@@ -665,7 +666,7 @@ def test_export_writes_a_checkpoint_the_programs_meta_graph_restores(program, co
     cls, kwargs, fb = PROGRAM["enc_bigrid"]
     standard = str(tmp_path / "std" / "model.ckpt")
     assert run_cli("export", out / block["file"], standard, "--standard-names", "--forget-bias", fb) == 0
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         x = v1.placeholder(tf.float32, [None, P_T, P_D])
         lengths = v1.placeholder(tf.int32, [None])
         outputs, _ = v1.nn.dynamic_rnn(cls(U, forget_bias=fb, **kwargs), x, sequence_length=lengths,
@@ -767,11 +768,11 @@ def test_converted_by_hand_the_twins_reproduce_the_programs_logits_in_safe_mode(
         exported.update({cell_dir + k: v for k, v in back.items()})
     assert sorted(exported) == sorted(k for k in arrays if k.startswith("enc_"))
     export_prefix = str(tmp_path / "exp" / "model.ckpt")
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         variables = [v1.Variable(value, name=name) for name, value in exported.items()]
         sess.run(v1.variables_initializer(variables))
         v1.train.Saver(variables).save(sess, export_prefix)
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         x = v1.placeholder(tf.float32, [None, P_T, P_D])
         lengths = v1.placeholder(tf.int32, [None])
         restored = _program_graph(x, lengths)

@@ -34,6 +34,7 @@ from migration import families
 from migration.core.errors import ShapeError
 from migration.core.specs import CellSpec
 from modern_rnn import keras
+from tests.checkpoint.tf1_values import FAST
 
 B, T, D, U, P = 3, 5, 4, 6, 4
 LENGTHS = np.array([5, 1, 3], np.int32)
@@ -99,7 +100,7 @@ def _arrays(spec, seed):
 
 def _legacy(spec, x, arrays):
     """outputs, final c, d(sum(outputs * w))/d(x, every variable) from the TF1 graph (tf.gradients)."""
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         xt = tf.constant(x)
         out, state = v1.nn.dynamic_rnn(families.legacy_cell(spec), xt, dtype=tf.float32)
         loss = tf.reduce_sum(out * LOSS_W[spec.output_size])
@@ -190,7 +191,7 @@ def test_nas_reproduces_tf115s_own_kernel_test_numbers():
     x_np = np.repeat([[1.0], [2.0], [3.0]], 4, 1).astype(np.float32)
     for proj, (want_m, want_c) in expected.items():
         out = proj or 6
-        with tf.Graph().as_default(), v1.Session() as sess:
+        with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
             with v1.variable_scope("nas_test", initializer=v1.constant_initializer(0.5)):
                 cell = NASCell(num_units=6, num_proj=proj)
                 m, (c, _) = cell(tf.constant(x_np), (tf.fill([3, 6], 0.1), tf.fill([3, out], 0.1)))
@@ -331,7 +332,7 @@ def test_export_writes_a_checkpoint_the_legacy_graph_restores(contrib_program, t
     block = {b["scope"]: b for b in _manifest(out)["blocks"]}[scope]
     exported = str(tmp_path / "exp" / "model.ckpt")
     assert run_cli("export", os.path.join(str(out), block["file"]), exported, "--scope", scope) == 0
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         x = v1.placeholder(tf.float32, [None, T, D])
         lengths = v1.placeholder(tf.int32, [None])
         outputs, _ = v1.nn.dynamic_rnn(ENCODERS[scope](), x, sequence_length=lengths, dtype=tf.float32, scope=scope)
@@ -346,7 +347,7 @@ def test_a_glstm_checkpoint_with_a_missing_group_is_refused_naming_it(tmp_path, 
         for name, shape in (("group0/kernel", (5, 8)), ("group2/kernel", (5, 8))) + tuple(
                 (f"bias_{g}", (U,)) for g in "ijfo"):
             v1.get_variable(f"enc/glstm_cell/{name}", shape)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             prefix = v1.train.Saver().save(sess, str(tmp_path / "ckpt" / "model.ckpt"), write_meta_graph=False)
     capsys.readouterr()

@@ -37,6 +37,7 @@ from migration.core.specs import CellSpec
 from migration.families.time_freq_lstm import time_freq_to_keras
 from modern_rnn import keras
 from modern_rnn.time_freq_lstm import time_freq_lstm_cell
+from tests.checkpoint.tf1_values import FAST
 
 B, T, D, U = 3, 5, 4, 6
 LENGTHS = np.array([5, 1, 3], np.int32)
@@ -114,7 +115,7 @@ def _phased_ref_run(times, x, w, leak=0.001, peep=False):
 def _legacy_phased(times, x, w, peep=False):
     """outputs, final (c, h), d(sum(outputs * LOSS_W))/d(times, x, every variable) from the TF1 graph, on TF 1.15's
     (times, x) tuple input."""
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         tt, xt = tf.constant(times), tf.constant(x)
         out, state = v1.nn.dynamic_rnn(PhasedLSTMCell(U, use_peepholes=peep), (tt, xt), dtype=tf.float32)
         variables = {v.op.name[len("rnn/phased_lstm_cell/"):]: v for v in v1.global_variables()}
@@ -171,7 +172,7 @@ def _time_freq_tf1(x, w0, b, fs, skip, fb, **options):
     """TF1 TimeFreqLSTMCell through static_rnn with an explicit [B, 2 F U] zero state (TF 1.15's dynamic_rnn takes
     F = 1 only); outputs [B, T, F U], the final state and the gradients of sum(outputs * weights) by x, W_0, B."""
     n = int((x.shape[2] - fs) / skip) + 1
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         xt = tf.constant(x)
         cell = TimeFreqLSTMCell(U, feature_size=fs, frequency_skip=skip, forget_bias=fb, **options)
         outs, state = v1.nn.static_rnn(cell, tf.unstack(xt, axis=1), initial_state=tf.zeros([B, 2 * U * n]))
@@ -280,7 +281,7 @@ def test_time_freq_keeps_tf115s_sizes_and_smoke_shapes():
     state [3, 16 F] for 4 inputs, feature_size 2, skip 1 (F = 3), while state_size/output_size stay one window's;
     and the Keras twin gives the same numbers on the same weights."""
     x_np = np.repeat([[1.0], [2.0], [3.0]], 4, 1).astype(np.float32)
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         with v1.variable_scope("root", initializer=v1.constant_initializer(0.5)):
             cell = TimeFreqLSTMCell(num_units=8, feature_size=2, frequency_skip=1, forget_bias=1.0)
             output, state = cell(tf.constant(x_np), tf.fill([3, 48], 0.1))
@@ -305,7 +306,7 @@ def test_phased_runs_tf115s_own_test_setup_with_a_float64_time():
     x_np = np.repeat([[1.0], [2.0], [3.0]], 4, 1).astype(np.float32)
     fixed = {"period": np.array([2.5, 7.0], np.float32), "phase": np.array([0.4, 1.5], np.float32),
              "ratio_on": np.array([0.5, 0.3], np.float32)}
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         with v1.variable_scope("root", initializer=v1.constant_initializer(0.5)):
             t = tf.constant(t_np, tf.float64)
             output, state = PhasedLSTMCell(num_units=2)((t, tf.constant(x_np)), v1.nn.rnn_cell.LSTMStateTuple(
@@ -397,7 +398,7 @@ def program(tmp_path_factory):
     times_np, x_np = phased_inputs(41)
     with legacy_rnn.new_graph(41) as graph:
         x, times, lengths, outs, logits = _program_graph()
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 41)
             _phased_loads(sess, 41)
@@ -462,7 +463,7 @@ def test_export_writes_a_checkpoint_the_legacy_graph_restores(program, tmp_path,
     block = {b["scope"]: b for b in _manifest(out)["blocks"]}[SCOPES[kind]]
     exported = str(tmp_path / "exp" / "model.ckpt")
     assert run_cli("export", os.path.join(str(out), block["file"]), exported, "--scope", SCOPES[kind]) == 0
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         x = v1.placeholder(tf.float32, [B, T, D])
         times = v1.placeholder(tf.float32, [B, T, 1])
         lengths = v1.placeholder(tf.int32, [B])
@@ -488,7 +489,7 @@ def test_other_hyper_parameters_fail_against_the_original_graph(tmp_path, capsys
         logits = v1.layers.dense(tf.concat([phased[:, -1], freq[:, -1]], 1), 3, name="head")
         labels = v1.placeholder(tf.int32, [B], name="labels")
         tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 7)
             _phased_loads(sess, 7)
@@ -531,7 +532,7 @@ def test_a_checkpoint_with_options_the_twins_lack_is_refused_naming_them(tmp_pat
 
     with legacy_rnn.new_graph(5) as graph:
         _hostile(kind)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             prefix = v1.train.Saver().save(sess, str(tmp_path / "ckpt" / "model.ckpt"))
     capsys.readouterr()

@@ -26,6 +26,7 @@ from migration import families
 from migration.core.specs import CellSpec
 from modern_rnn import keras
 from modern_rnn.ugrnn import ugrnn_cell as keras_ugrnn
+from tests.checkpoint.tf1_values import FAST
 
 B, T, D, U = 3, 5, 4, 6
 LENGTHS = np.array([5, 1, 3], np.int32)
@@ -61,7 +62,7 @@ def _weights(seed):
 
 def _legacy(x, kernel, bias, forget_bias):
     """outputs, final state and d(sum(outputs * w))/d(x, kernel, bias) from the TF1 graph (tf.gradients)."""
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         xt = tf.constant(x)
         cell = legacy_ugrnn(U, forget_bias=forget_bias)
         out, state = v1.nn.dynamic_rnn(cell, xt, dtype=tf.float32)
@@ -192,7 +193,7 @@ def test_export_writes_a_checkpoint_the_legacy_graph_restores(contrib_program, t
     block = _block(p.out)
     exported = str(tmp_path / "exp" / "model.ckpt")
     assert run_cli("export", os.path.join(str(p.out), block["file"]), exported, "--scope", "encoder") == 0
-    with tf.Graph().as_default(), v1.Session() as sess:
+    with tf.Graph().as_default(), v1.Session(config=FAST) as sess:
         x = v1.placeholder(tf.float32, [None, T, D])
         lengths = v1.placeholder(tf.int32, [None])
         outputs, _ = v1.nn.dynamic_rnn(legacy_ugrnn(U), x, sequence_length=lengths, dtype=tf.float32,

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 X = np.random.default_rng(3).normal(size=(4, 3)).astype(np.float32) + 2.0
 
@@ -59,7 +60,7 @@ def _run(graph_def, names, feeds):
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             return sess.run([f"{n}:0" for n in names], {f"{k}:0": v for k, v in feeds.items()})
 
 

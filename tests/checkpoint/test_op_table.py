@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 
 def test_the_sandbox_allows_exactly_the_rows_of_the_table():
@@ -54,7 +55,7 @@ def test_max_pool_renders_as_the_graph_computes_it(padding, strides, data_format
     with graph.as_default():
         xp = v1.placeholder(tf.float32, [None, 7, 9, 3])
         pooled = v1.nn.max_pool(xp, ksize=[1, 3, 2, 1], strides=strides, padding=padding, data_format=data_format)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             want = sess.run(pooled, {xp: x})
         node = pooled.op.node_def
     assert node.op == "MaxPool"
@@ -79,7 +80,7 @@ def test_a_max_pool_graph_runs_in_the_sandbox(tmp_path):
         w = v1.get_variable("conv", [2, 3, 1, 4])
         h = v1.nn.max_pool(tf.nn.relu(tf.nn.conv2d(xp, w, [1, 1, 1, 1], "SAME")), [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
         out = tf.identity(h, name="features")
-        sess = legacy_rnn.new_session(graph)
+        sess = v1.Session(graph=graph, config=FAST)
         legacy_rnn.initialize(sess)
         want = sess.run(out, {xp: x})
         prefix = v1.train.Saver().save(sess, os.path.join(str(tmp_path), "model.ckpt"))

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from sampler_fixture import B, D, L, LEFT_OUT, PICKED, T, V, build
+from tests.checkpoint.tf1_values import FAST
 
 TOL = 1e-5
 
@@ -72,7 +73,7 @@ def test_samplers_in_the_model_equal_the_programs_tensors(sampler_conversion):
     graph = tf.Graph()
     with graph.as_default():
         saver = tf.compat.v1.train.import_meta_graph(prefix + ".meta")
-        with tf.compat.v1.Session(graph=graph) as sess:
+        with tf.compat.v1.Session(graph=graph, config=FAST) as sess:
             saver.restore(sess, prefix)
             ref = sess.run(names, {f"{k}:0": v for k, v in feeds.items()})
     model = keras.models.load_model(os.path.join(out, "model.keras"), compile=False, safe_mode=True)
@@ -172,7 +173,7 @@ def test_stepped_locator_claims_the_cell_not_a_projection_after_it(tmp_path):
             hs.append(h.name)
             outs.append(tf.matmul(h, w_p))
         tf.stack(outs, 1, name="projected")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             sess.run(v1.global_variables_initializer())
             prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
     og = OriginalGraph(prefix + ".meta", CheckpointReader(prefix))

@@ -87,3 +87,35 @@ def test_allowlist_has_no_io_ops():
                "MatchingFiles", "WriteSummary", "FIFOQueueV2", "TFRecordReaderV2", "Assign", "AssignVariableOp",
                "RandomUniform"):
         assert op not in ALLOWED_OPS
+
+
+def test_the_unoptimized_sandbox_run_gives_the_programs_own_numbers(tmp_path):
+    """The child runs the graph as written (no Grappler, no constant folding: tens of times cheaper for a graph run
+    once); its outputs equal what the program's own optimizing session computed, on a graph with a while loop,
+    ragged lengths, seeded non-zero biases and constant subexpressions those passes would fold."""
+    from migration.checkpoint.reader import CheckpointReader
+    from migration.graph.reference import OriginalGraph
+    from conftest import randomize
+
+    rng = np.random.default_rng(12)
+    x = rng.normal(0, 1, (3, T, 3)).astype(np.float32)
+    lengths = np.array([T, 1, 3], np.int32)
+    with legacy_rnn.new_graph(12) as graph:
+        xp = v1.placeholder(tf.float32, [None, T, 3], name="x")
+        lp = v1.placeholder(tf.int32, [None], name="lengths")
+        outputs, state = v1.nn.dynamic_rnn(legacy_rnn.lstm_cell(4, forget_bias=0.5), xp, sequence_length=lp,
+                                           dtype=tf.float32)
+        scale = tf.constant(np.linspace(0.5, 1.5, 4, dtype=np.float32)) * tf.constant(2.0)  # foldable
+        logits = tf.identity(v1.layers.dense(state.h * scale, 2, name="head"), name="logits")
+        with v1.Session(graph=graph) as sess:  # TensorFlow's default config: every optimization on
+            legacy_rnn.initialize(sess)
+            randomize(sess, 12)
+            expected, expected_out = sess.run([logits, outputs], {xp: x, lp: lengths})
+            prefix = v1.train.Saver().save(sess, os.path.join(str(tmp_path), "model.ckpt"))
+    original = OriginalGraph(prefix + ".meta", CheckpointReader(prefix))
+    got, got_out = original.run(["logits:0", outputs.name], {"x": x, "lengths": lengths})
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    np.testing.assert_allclose(got_out, expected_out, atol=1e-6)
+    assert np.max(np.abs(expected)) > 1e-2
+    (other,) = original.run(["logits:0"], {"x": x[::-1].copy(), "lengths": lengths})  # control: depends on its feed
+    assert np.max(np.abs(other - expected)) > 1e-3

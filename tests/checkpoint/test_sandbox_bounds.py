@@ -85,8 +85,9 @@ def test_huge_allocations_stop_at_the_address_space_limit(tmp_path, small_limits
 
 
 def test_a_huge_constant_fill_is_a_clear_error_and_is_not_folded_by_the_translator(tmp_path, small_limits):
-    """The same Fill with constant sizes: TensorFlow's constant folding refuses it (a clear error naming the node),
-    and the whole-model translator does not fold it in this process (it would allocate 64 TiB here)."""
+    """The same Fill with constant sizes: a clear error naming the node (the sandbox runs the graph as written, without
+    constant folding, so the allocation fails under the address-space limit), and the whole-model translator does not
+    fold it in this process (it would allocate 64 TiB here)."""
     from migration.core.errors import MigrationError
     from migration.graph.to_keras import MAX_FOLDED_ELEMENTS, ModelTranslator
 

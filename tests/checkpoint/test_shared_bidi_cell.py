@@ -22,9 +22,9 @@ from migration.checkpoint.meta import load_meta
 from migration.checkpoint.shared_cell import bw_reads_fw
 from migration.core.errors import MigrationError
 from tests.checkpoint.ground_truth_graphs import tf1_graph_form
+from tests.checkpoint.tf1_values import FAST
 
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
-FAST = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
 B, T, D = 3, 5, 4
 LENGTHS = np.array([T, 2, 4], np.int32)
 

@@ -26,9 +26,9 @@ from migration.checkpoint.export import load_model
 from migration.checkpoint.meta import load_meta
 from migration.checkpoint.shared_cell import bw_reads_fw
 from tests.checkpoint.ground_truth_graphs import tf1_graph_form
+from tests.checkpoint.tf1_values import FAST
 
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
-FAST = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
 B, S, W, V, E, C = 3, 3, 4, 20, 5, 4
 
 

@@ -16,6 +16,7 @@ import legacy_rnn
 from legacy_rnn import tf, v1
 
 from conftest import randomize, run_cli, save
+from tests.checkpoint.tf1_values import FAST
 
 D, LENGTHS = 3, np.array([6, 1, 4, 3], np.int32)
 
@@ -31,7 +32,7 @@ def program(tmp_path_factory):
         cells = lambda: [legacy_rnn.basic_lstm_cell(4, forget_bias=0.5), legacy_rnn.gru_cell(3)]  # noqa: E731
         out, s_fw, s_bw = legacy_rnn.stack_bidirectional_dynamic_rnn(cells(), cells(), x, sequence_length=lengths)
         v1.layers.dense(out, 2, name="head")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 11)
             expected = sess.run(tf.nest.flatten((out, s_fw, s_bw)), {x: x_np, lengths: LENGTHS})
@@ -156,7 +157,7 @@ def _variant(root, kind: str):
             outs, s_fw, s_bw = legacy_rnn.stack_bidirectional_rnn(cells(), cells(), tf.unstack(x, axis=1),
                                                                   sequence_length=lengths)
             out, feed_x, batch_major = tf.stack(outs, 1), x_np, lambda o: o
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 12)
             expected = sess.run(tf.nest.flatten((out, s_fw, s_bw)), {x: feed_x, lengths: LENGTHS})

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from static_unroll_fixture import B, D, T, build
+from tests.checkpoint.tf1_values import FAST
 
 TOL = 1e-5
 
@@ -83,7 +84,7 @@ def test_blocks_equal_the_programs_tensors(static_conversion):
     graph = tf.Graph()
     with graph.as_default():
         saver = tf.compat.v1.train.import_meta_graph(prefix + ".meta")
-        with tf.compat.v1.Session(graph=graph) as sess:
+        with tf.compat.v1.Session(graph=graph, config=FAST) as sess:
             saver.restore(sess, prefix)
             feed = {"x:0": x, "len:0": lengths, "keep:0": 1.0, **per_step}
             ref = {k: sess.run(v, feed) for k, v in names.items()}

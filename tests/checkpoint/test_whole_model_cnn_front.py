@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 LONG = "a_scope_name_long_enough_that_the_last_sixty_characters_of_both_keys_agree"
 
@@ -41,7 +42,7 @@ def _save(path, make):
         pred = make(x, legacy_rnn)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=pred))
         train = v1.train.GradientDescentOptimizer(0.1).minimize(loss)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             sess.run(v1.global_variables_initializer())
             rng = np.random.default_rng(0)
             for var in v1.global_variables():  # moving statistics that are not 0/1
@@ -84,7 +85,7 @@ def _original(ckpt, x):
     graph = tf.Graph()
     with graph.as_default():
         saver = v1.train.import_meta_graph(ckpt + ".meta")
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             saver.restore(sess, ckpt)
             ops = {n.op for n in graph.as_graph_def().node}
             runs = [sess.run("pred:0", {"x:0": x}) for _ in range(2)]  # the saved graph's dropout is random
@@ -158,7 +159,7 @@ def _restored_inference(ckpt, prefix, names, x):
         v1.train.import_meta_graph(ckpt + ".meta")
         gvars = v1.global_variables()
         use = [v for v in gvars if v.op.name in names]
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             sess.run(v1.variables_initializer([v for v in gvars if v not in use]))
             v1.train.Saver(use).restore(sess, prefix)
             dropped = v1.get_collection("dropped")[0]

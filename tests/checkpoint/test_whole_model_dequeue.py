@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 T, V, C, N = 5, 9, 3, 8
 
@@ -45,7 +46,7 @@ def _save(path, kind):
             ids, y = v1.data.make_one_shot_iterator(dataset).get_next()
             enqueue = None
         train = _model(ids, y)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             sess.run(v1.global_variables_initializer())
             if enqueue is not None:
                 sess.run(enqueue)

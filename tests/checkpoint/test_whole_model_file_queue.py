@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 T, V, C, N = 5, 9, 3, 12
 
@@ -69,7 +70,7 @@ def _train_and_save(root: str, kind: str) -> dict:
         logits = tf.identity(v1.layers.dense(out[:, -1], C, name="head"), name="logits")
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=batch_y, logits=logits))
         train = v1.train.GradientDescentOptimizer(0.5).minimize(loss)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             sess.run([v1.global_variables_initializer(), v1.local_variables_initializer()])
             coord = v1.train.Coordinator()
             threads = v1.train.start_queue_runners(sess, coord)

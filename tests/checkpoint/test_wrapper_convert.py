@@ -25,6 +25,7 @@ from conftest import randomize, run_cli
 from families_graph import run_original_program
 from ground_truth_graphs import tf1_graph_form
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import FAST
 
 B, T, D, V = 4, 6, 3, 7
 LENGTHS = np.array([6, 1, 4, 3], np.int32)
@@ -50,7 +51,7 @@ def wrapped(request, tmp_path_factory):
         logits = v1.layers.dense(tf.concat([outs[k][:, -1] for k in "abc"], -1), 3, name="head")
         labels = v1.placeholder(tf.int32, [None], name="labels")
         v1.losses.sparse_softmax_cross_entropy(labels, logits)
-        with v1.Session(graph=graph) as sess:
+        with v1.Session(graph=graph, config=FAST) as sess:
             legacy_rnn.initialize(sess)
             randomize(sess, 9)
             os.makedirs(root / "ckpt")
