@@ -44,16 +44,9 @@ if mode == "cli":
     from migration.cli import main
 
     sys.exit(main(args))
-from migration.checkpoint.manifest import is_conversion_dir, write_manifest
+from tests.security.hooks import stage_here  # the same staged write, run in this (hooked) process
 
-out, payload = args
-with outdir.staged_output(out, force=True, is_ours=is_conversion_dir) as stage:
-    os.makedirs(os.path.join(stage.path, "blocks"))
-    with open(os.path.join(stage.path, "blocks", "rnn.keras"), "w") as f:
-        f.write(payload)
-    write_manifest(stage.path, {"blocks": [], "embeddings": [], "dense": [], "payload": payload,
-                                "written": ["blocks/rnn.keras"]})
-    stage.install()
+stage_here(*args)
 """
 
 
