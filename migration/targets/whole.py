@@ -19,7 +19,7 @@ import numpy as np
 
 from migration.targets import cnn_front, keras3_glue, onnx_glue
 from migration.targets.glue import NotExportable, constant, slice_spec
-from migration.targets.refusals import layer_reason
+from migration.targets.refusals import LAYER_REASONS, layer_reason
 
 __all__ = ["GLUE", "Keras3Whole", "NotExportable", "OnnxWhole", "layer_name", "slice_spec", "walk"]
 
@@ -168,6 +168,8 @@ class Keras3Whole:
             return [self._shared(name, lambda: keras.layers.Dense(
                 cfg["units"], activation=cfg.get("activation", "linear"), use_bias=cfg.get("use_bias", True),
                 name=layer_name(name)), keras3_glue.tensor(inputs[0]))]
+        if cls in LAYER_REASONS:  # a decoder holding an exported block's cell under the block's name: not the block
+            raise _refuse(layer, "Keras 3", layer_reason(cls))
         if name in self.blocks:
             return list(self.blocks[name]([keras3_glue.tensor(v) for v in inputs]))
         try:
@@ -242,6 +244,8 @@ class OnnxWhole:
                     raise NotExportable(f"Dense {name!r} with activation {act!r}")
                 out = g.node(_ACTIVATIONS[act], [out], **({"axis": -1} if act == "softmax" else {}))[0]
             return [Value(out, x.rank, "float32")]
+        if cls in LAYER_REASONS:
+            raise _refuse(layer, "ONNX", layer_reason(cls))
         if name in self.blocks:
             return self._block(name, [self.glue.tensor(v) for v in inputs])
         try:

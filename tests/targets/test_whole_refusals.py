@@ -37,6 +37,19 @@ def test_a_decoder_layer_is_refused_naming_it_and_why(translator, label, class_n
     assert "seq2seq" in message or "raw_rnn" in message, message
 
 
+@pytest.mark.parametrize("translator, label", [(Keras3Whole, "Keras 3"), (OnnxWhole, "ONNX")])
+def test_a_decoder_layer_named_like_an_exported_block_is_refused_not_replaced(translator, label):
+    """A raw_rnn ``FeedbackDecoder`` holds the decoder cell whose block is exported under the same layer name
+    (``block_decoder``): the translator must refuse the decoder layer with its reason, not call the bare block in its
+    place (the survey of tests/seq2seq met it: a Keras 3 input-count error as the note)."""
+    config = _config("FeedbackDecoder")
+    sentinel = object()
+    with pytest.raises(NotExportable) as err:
+        walk(config, translator({"decoder": sentinel}, {}))
+    assert str(err.value).endswith(LAYER_REASONS["FeedbackDecoder"]), str(err.value)
+    assert f"layer 'decoder' (FeedbackDecoder) has no {label} translation yet: " in str(err.value)
+
+
 def test_the_reasons_say_what_the_layer_is_and_what_is_missing():
     assert "feeds each step's prediction back" in LAYER_REASONS["FeedbackDecoder"]
     assert "TrainingHelper" in LAYER_REASONS["TeacherForcedDecoder"]
