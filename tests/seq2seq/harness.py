@@ -19,6 +19,7 @@ from legacy_rnn import seq2seq as legacy_s2s
 from migration import converters, seq2seq_converters as s2c
 from migration.core.specs import CellSpec
 from modern_rnn import seq2seq as modern_s2s
+from tests.core.harness import FAST_SESSION
 from tests.seq2seq import reference as ref
 
 tf, v1, keras = legacy_rnn.tf, legacy_rnn.v1, modern_rnn.keras
@@ -26,8 +27,7 @@ tf, v1, keras = legacy_rnn.tf, legacy_rnn.v1, modern_rnn.keras
 B, TM, M, D, N, V, T = 2, 4, 3, 3, 4, 6, 3      # batch, memory steps/depth, decoder input depth, attention units, vocab
 LENGTHS = np.array([4, 2], np.int32)            # ragged memory: row 1 has 2 padded steps
 START, END, MAX_ITER, WIDTH = 0, 1, 6, 3
-FAST = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
-FAST.graph_options.rewrite_options.disable_meta_optimizer = True
+FAST = FAST_SESSION  # one thread, no Grappler: tests/core/harness.py's session config, not a second copy
 
 
 @dataclasses.dataclass(frozen=True)
