@@ -75,14 +75,19 @@ def test_a_loop_that_never_ends_stops_at_the_cpu_limit(tmp_path, monkeypatch):
 def test_huge_allocations_stop_at_the_address_space_limit(tmp_path, small_limits, hook, node):
     """``Fill([2**20, 2**20, 16])`` (the issue's case) and ``Fill([2**16, 2**16, 16])`` with a size known only at run
     time, ``Range(0, 2**40)`` (8 TiB): the child's allocation fails under its RLIMIT_AS; today an OOM traceback (or
-    the machine's memory)."""
+    the machine's memory). The child caught the failed allocation and answered: it serves the next request (no
+    second TensorFlow start)."""
+    from migration.graph import worker
     from migration.graph.limits import SandboxLimit
 
     og = _original(h.build(tmp_path / "src", logits_hook=hook))
+    _clean_fetch_still_runs(og)
+    pid = worker.worker().proc.pid
     with pytest.raises(SandboxLimit, match="address-space limit") as info:
         og.run(["logits:0"], {"x": X})
     assert "RNN_MIGRATE_SANDBOX_AS" in str(info.value) and f"at node '{node}" in str(info.value)
     _clean_fetch_still_runs(og)
+    assert worker.worker().proc.pid == pid  # the same child
 
 
 def test_a_huge_constant_fill_is_a_clear_error_and_is_not_folded_by_the_translator(tmp_path, small_limits):
