@@ -130,7 +130,8 @@ def _attention_step(s: onnx_cells.Step, x: str, states: list[str], parts: dict, 
     g = s.g
     attns, flat = states[-2:]
     window = s.op("Reshape", flat, g.const("shape", np.array([-1, length, size], np.int64)))
-    x_in = s.affine((s.op("Concat", x, attns, axis=-1), parts["input_projection"][0]), bias=parts["input_projection"][1])
+    kernel, bias = parts["input_projection"]
+    x_in = s.affine((s.op("Concat", x, attns, axis=-1), kernel), bias=bias)
     cell_step = onnx_cells.STEPS[s.cell.custom] if s.cell.op == CUSTOM else standard_step
     cell_out, new_cell = cell_step(s, x_in, states[:-2])
     features = s.op("MatMul", window, s.w("attn_w", parts["attn_w"][0][0, 0]))  # [B, L, V]

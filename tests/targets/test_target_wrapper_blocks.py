@@ -6,10 +6,10 @@ migration/targets/attention_export.py).
 
 One real TF1 program (Saver + .meta), converted ONCE with both targets (suite time: one conversion, one JAX child):
 
-* the projection wrappers nested both ways round and alone: ``OutputProjectionWrapper(InputProjectionWrapper(
+* the projection wrappers nested both ways round: ``OutputProjectionWrapper(InputProjectionWrapper(
   BasicLSTMCell(4, forget_bias 0.6), 5), 3)`` on ``x``, ``EmbeddingWrapper(OutputProjectionWrapper(GRUCell(4), 2), V,
-  3)`` on int32 ids ``[B, T, 1]``, ``OutputProjectionWrapper(BasicRNNCell(4), 4)`` (a projection to the cell's own
-  width: dropping it would keep every shape);
+  3)`` on int32 ids ``[B, T, 1]`` (each wrapper alone, with float ids: tests/checkpoint/test_wrapper_convert.py's
+  program, whose whole models the survey runs through the targets);
 * three ``AttentionCellWrapper`` blocks with distinct attn_length / attn_size / attn_vec_size / input_size around a
   BasicLSTMCell(forget_bias 0.5), a GRUCell, and an LSTMCell with peepholes and num_proj (a custom step:
   ProjectionLSTMCell, state ``(c, m)`` of different widths, so the query rows' order shows); the attention weights
@@ -60,9 +60,7 @@ def _build(directory: str) -> tuple[str, dict]:
             legacy_rnn.basic_lstm_cell(4, forget_bias=0.6), 5), 3), x, "a")
         b_out, b_state = run(legacy_rnn.embedding_wrapper(legacy_rnn.output_projection_wrapper(
             legacy_rnn.gru_cell(4), 2), V, 3), ids, "b")
-        c_out, c_state = run(legacy_rnn.output_projection_wrapper(legacy_rnn.basic_rnn_cell(4), 4), x, "c")
-        feats = [tf.reduce_sum(a_out, 1), a_state.c, tf.reduce_sum(b_out, 1), b_state, tf.reduce_sum(c_out, 1),
-                 c_state]
+        feats = [tf.reduce_sum(a_out, 1), a_state.c, tf.reduce_sum(b_out, 1), b_state]
         flat = {}
         for scope, cell in _attention_cells().items():
             length_, size, vec, inp = SIZES[scope]
@@ -127,7 +125,7 @@ def _onnx(path: str, entry: dict, recorded: dict, lengths: np.ndarray, mutate=No
 def test_whole_models_are_written_and_verified_against_the_original_graph(converted):
     out, manifest, _ = converted
     wrapped = [k for k, v in manifest["model"]["layers"].items() if "block" in v and k.endswith("_wrapped")]
-    assert len(wrapped) == 3 and all(os.path.isfile(os.path.join(out, f)) for f in ("model.keras3.keras",
+    assert len(wrapped) == 2 and all(os.path.isfile(os.path.join(out, f)) for f in ("model.keras3.keras",
                                                                                    "model.onnx"))
     for target, backends in (("keras3", {"tensorflow", "jax"}), ("onnx", {"onnxruntime"})):
         entry = manifest["targets"][target]
@@ -157,8 +155,8 @@ TAMPERED = {"a input projection": ("block_a_output_projection_wrapper_input_proj
                                    "input_projection_wrapper", "input_projection_wrapper_kernel"),
             "b embedding": ("block_b_embedding_wrapper_output_projection_wrapper_wrapped", "embedding_wrapper",
                             "embedding_wrapper"),
-            "c output projection": ("block_c_output_projection_wrapper_wrapped", "output_projection_wrapper",
-                                    "output_projection_wrapper_kernel")}
+            "a output projection": ("block_a_output_projection_wrapper_input_projection_wrapper_wrapped",
+                                    "output_projection_wrapper", "output_projection_wrapper_kernel")}
 
 
 def _swap(array: np.ndarray) -> np.ndarray:
@@ -304,7 +302,8 @@ def test_the_block_files_equal_the_recorded_session(converted):
     for scope in SIZES:
         assert len(recorded["blocks"][scope]) == len(_blocks(manifest)[scope]["outputs"])
         assert not recorded["blocks"][scope][0][1, 1:].any()  # zeros past a length
-    for got in (_keras3_blocks(out, manifest, recorded["feeds"]["x"]), _onnx_blocks(out, manifest, recorded["feeds"]["x"])):
+    x = recorded["feeds"]["x"]
+    for got in (_keras3_blocks(out, manifest, x), _onnx_blocks(out, manifest, x)):
         assert all(len(got[s]) == len(recorded["blocks"][s]) for s in SIZES)
         assert max(_diff(got, recorded).values()) <= TOL, _diff(got, recorded)
 
@@ -354,3 +353,18 @@ def test_the_attention_cell_module_imports_only_keras():
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported == {"__future__", "keras"}, imported
+
+
+def test_the_docs_hold_the_wrapper_rows():
+    """docs/targets.md, "Per wrapper": the rows migration.targets.table.wrapper_table generates (regenerate with
+    ``python -m migration.targets.table``), one per tf.contrib.rnn wrapper with weights, each target answered."""
+    from pathlib import Path
+
+    from migration.targets import EXPORT_TARGETS
+    from migration.targets.table import wrapper_table
+    from migration.targets.wrapper_support import WRAPPERS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "targets.md").read_text(encoding="utf-8")
+    table = text.split("<!-- wrappers-table:start -->\n")[1].split("<!-- wrappers-table:end -->")[0]
+    assert table.splitlines() == wrapper_table()
+    assert all(answers[t].startswith("exact") for _, _, answers in WRAPPERS for t in EXPORT_TARGETS)
