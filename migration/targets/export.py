@@ -22,6 +22,7 @@ from migration.targets.wrapped_whole import wrap, wrapped_blocks
 from migration.targets.verify_targets import TOLERANCE, WholeCase, original_outputs, summary, verify_blocks
 from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
 from migration.targets.weights import TargetRefused, block_cells, check_block
+from migration.targets.wrapped_check import wrapped_block_checks
 
 SUFFIXES = {"keras3": keras3.SUFFIX, "onnx": onnx_export.SUFFIX}
 LOADING = {"keras3": "keras.saving.load_model(path, safe_mode=True) (any backend); inputs [x, sequence_length]",
@@ -250,6 +251,7 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
         cases = conv_cases(conv_entries, conv_files, tmp, original, notes) + crf_cases(crf_entries, crf_files,
                                                                                      read_weight)
         checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases)
+        checks += wrapped_block_checks(blocks, files, tmp, original, reader)  # Embedding/Input/OutputProjectionWrapper
         result = summary(checks, notes + run_notes, TOLERANCE)
         for target in targets:
             entry[target]["verification"] = result.get(target, {"ok": False, "checks": []})

@@ -19,7 +19,8 @@ The head reads every block's outputs summed over time (the zeros past each lengt
 not be there) and a final state (the cell's, never projected). The original session records the logits on full-length
 and ragged lengths and the attention blocks' flat outputs (outputs, the cell state in TF1 order, attns, the window
 ``[B, L*A]``). Checked: convert's own checks (every block and the whole model against the original graph, Keras 3 on
-TensorFlow and JAX, onnxruntime); the files loaded as a user loads them equal the recorded session; negative controls:
+TensorFlow and JAX, onnxruntime; the projection-wrapped blocks' target files between the checkpoint's wrapper arrays
+against the original loop); the files loaded as a user loads them equal the recorded session; negative controls:
 each projection wrapper's array with two rows swapped, the attention query kernel's row blocks left in TF1's ``(c,
 h)`` order, each on both targets (> 1e-3, and the verifier's comparison fails).
 """
@@ -94,6 +95,7 @@ def converted(tmp_path_factory):
     prefix, recorded = _build(str(root / "ckpt"))
     result = convert_checkpoint(prefix, root / "out", targets=["keras3", "onnx"])
     assert result.ok, result.verification
+    recorded["prefix"] = prefix
     return str(root / "out"), result.manifest, recorded
 
 
@@ -202,6 +204,47 @@ def test_a_wrapper_kernel_with_rows_swapped_is_caught(converted):
                                                                              for c in checks]
     result = summary(checks, [])
     assert not result["keras3"]["ok"] and not result["onnx"]["ok"]
+
+
+def test_the_bare_blocks_are_checked_between_their_wrappers_against_the_original_loop(converted, tmp_path):
+    """Each wrapped block's target files (the bare cell) between the checkpoint's wrapper arrays against the original
+    graph's loop (migration/targets/wrapped_check.py), on both targets; the LSTM block's first two gate blocks
+    swapped in each target file fails that check (> 1e-3)."""
+    import onnx
+    from onnx import numpy_helper
+
+    from migration.checkpoint.reader import CheckpointReader
+    from migration.graph.blocks import find_loops
+    from migration.graph.reference import OriginalGraph
+    from migration.targets import keras3
+    from migration.targets.wrapped_check import wrapped_block_checks
+
+    out, manifest, recorded = converted
+    wrapped = [b["name"] for b in manifest["blocks"] if b["name"][0] in "ab" and not b["name"].startswith("att")]
+    for target in ("keras3", "onnx"):
+        checks = [c for c in manifest["targets"][target]["verification"]["checks"]
+                  if "between its wrappers" in c["what"]]
+        assert {c["what"].split()[1] for c in checks} == set(wrapped) and len(checks) == 5  # outputs, c, h; outputs, h
+        assert all(c["reference"] == "original-graph" and c["max_abs_diff"] <= TOL for c in checks), checks
+    (lstm,) = [b for b in manifest["blocks"] if b["name"].startswith("a_")]
+    files = {t: {lstm["name"]: next(e["file"] for e in manifest["targets"][t]["blocks"] if e["name"] == lstm["name"])}
+             for t in ("keras3", "onnx")}
+    os.makedirs(tmp_path / "blocks")
+    model = keras3.load_block(os.path.join(out, files["keras3"][lstm["name"]]))
+    (layer,) = [l for l in model.layers if l.get_weights()]
+    kernel, *rest = layer.get_weights()
+    layer.set_weights([np.concatenate([kernel[:, 4:8], kernel[:, :4], kernel[:, 8:]], 1)] + rest)  # i <-> f
+    model.save(str(tmp_path / files["keras3"][lstm["name"]]))
+    proto = onnx.load(os.path.join(out, files["onnx"][lstm["name"]]))
+    (w,) = [i for i in proto.graph.initializer if i.name.startswith("W")]
+    array = numpy_helper.to_array(w)
+    w.CopyFrom(numpy_helper.from_array(np.concatenate([array[:, 4:8], array[:, :4], array[:, 8:]], 1), w.name))
+    onnx.save(proto, str(tmp_path / files["onnx"][lstm["name"]]))
+    reader = CheckpointReader(recorded["prefix"])
+    original = OriginalGraph(recorded["prefix"] + ".meta", reader)
+    checks = wrapped_block_checks([lstm], files, str(tmp_path), lambda: (original, find_loops(original)), reader)
+    assert {(c.target, c.reference) for c in checks} == {("keras3", "original-graph"), ("onnx", "original-graph")}
+    assert len(checks) == 6 and all(c.max_abs_diff > 1e-3 for c in checks), checks
 
 
 def test_a_nested_form_the_targets_do_not_translate_is_named():
