@@ -82,6 +82,8 @@ def parse(layer: dict, k2_layer: Any) -> WrappedBlock:
                 raise _refuse(name, f"it holds {cls} {i['name']!r}, not a wrapper's layer")
             if cls == "Dense" and i["config"].get("activation", "linear") != "linear":
                 raise _refuse(name, f"its Dense {i['name']!r} has activation {i['config']['activation']!r}")
+            if cls == "Dense" and not i["config"].get("use_bias", True):
+                raise _refuse(name, f"its Dense {i['name']!r} has no bias")
         elif cls not in _OTHERS or (fn is not None and fn not in _MASK_GLUE):
             raise _refuse(name, f"it holds {cls} {fn or i['name']!r}")
     names = {i["name"] for i in inner}

@@ -263,6 +263,7 @@ def test_a_nested_form_the_targets_do_not_translate_is_named():
 
     cases = {"activation 'tanh'": nested(("Dense", "output_projection_wrapper", {"activation": "tanh"})),
              "Dense 'dense'": nested(("Dense", "dense", {})),
+             "has no bias": nested(("Dense", "input_projection_wrapper", {"use_bias": False})),
              "an embedding and an input projection": nested(("Embedding", "embedding_wrapper", {}),
                                                             ("Dense", "input_projection_wrapper", {})),
              "Lambda": nested(("Dense", "input_projection_wrapper", {}), ("Lambda", "lambda", {}))}
