@@ -200,6 +200,18 @@ def test_a_wrapper_kernel_with_rows_swapped_is_caught(converted):
         checks += compare("onnx", "onnxruntime", dict(fake, what=which), "original-graph", expected,
                           sess.run(None, dict(zip(onnx_entry["model_inputs"], _args(onnx_entry, recorded, RAGGED)))))
     assert np.abs(np.asarray(k3(k3_args, training=False)) - expected[0]).max() <= TOL  # restored: exact again
+    # the output projection not zeroed past each length (its bias there instead: Where's zero -> the bias) changes
+    # nothing on full lengths and moves the ragged logits: the mask is load-bearing
+    outer = TAMPERED["a output projection"][0]
+    model = onnx.load(os.path.join(out, onnx_entry["file"]))
+    inits = {i.name.split("/")[-1].rsplit("_", 1)[0]: i for i in model.graph.initializer
+             if i.name.startswith(outer + "/") and "/cell/" not in i.name}
+    inits["zero"].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(inits["output_projection_wrapper_bias"]),
+                                                   inits["zero"].name))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for name, lengths, moved in (("full", np.full(B, T, np.int32), False), ("ragged", RAGGED, True)):
+        got = sess.run(None, dict(zip(onnx_entry["model_inputs"], _args(onnx_entry, recorded, lengths))))[0]
+        assert (np.abs(got - recorded["logits"][name]).max() > 1e-3) == moved, name
     assert len(checks) == 6 and all(c.max_abs_diff > 1e-3 for c in checks), [(c.what, c.backend, c.max_abs_diff)
                                                                              for c in checks]
     result = summary(checks, [])
