@@ -28,7 +28,8 @@ LOADING = {"keras3": "keras.saving.load_model(path, safe_mode=True) (any backend
            "onnx": "onnxruntime.InferenceSession(path); feeds {'x': float32 [batch, time, input_size], "
                    "'sequence_length': int32 [batch]}"}
 #: target -> the module writing and checking its files of the tf.contrib.seq2seq attention decoders
-#: (``takes(entry)``, ``write_decoders(tmp, entries, notes)``, ``verify_decoders(entries, files, tmp, original)``)
+#: (``takes(entry)``, ``write_decoders(tmp, entries, notes)``, ``not_exported(files)``,
+#: ``verify_decoders(entries, files, tmp, original)``)
 SEQ2SEQ_EXPORTERS: dict[str, Any] = {"onnx": onnx_seq2seq}
 
 
@@ -236,7 +237,7 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
                         for e in (manifest.get(what) or [])
                         if what == "stacks" or e.get("name") not in seq2seq_files[target]]
         if seq2seq_files[target]:
-            not_exported.append(f"seq2seq {', '.join(seq2seq_files[target])}: {SEQ2SEQ_EXPORTERS[target].NOT_EXPORTED}")
+            not_exported += SEQ2SEQ_EXPORTERS[target].not_exported(seq2seq_files[target])
         entry[target] = {"blocks": [{"name": name, "file": rel} for name, rel in files[target].items()]
                          + [{"name": name, "file": rel, "conv": True} for name, rel in conv_files[target].items()]
                          + [{"name": name, "file": rel, "crf": True} for name, rel in crf_files[target].items()]

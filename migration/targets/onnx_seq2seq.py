@@ -31,13 +31,16 @@ from migration.targets.glue import NotExportable
 from migration.targets.onnx_attention import (GRU_KIND, LSTM_KIND, RNN_KIND, AttentionLayer, CellLayer, DecoderSpec,
                                               decode)
 from migration.targets.onnx_graph import Graph
+from migration.targets import onnx_greedy
 from migration.targets.verify_targets import TargetCheck, compare
 from migration.targets.weights import ACTIVATIONS
 
 SUFFIX = ".onnx"
 KIND = "contrib.seq2seq.AttentionWrapper"
-NOT_EXPORTED = ("greedy and beam-search decoding (AttentionDecoderModel.greedy / beam_search): the teacher-forced "
-                "logits only")
+GREEDY = " greedy"  # the key of a decoder's greedy file in write_decoders' result: "<name> greedy"
+NOT_EXPORTED = ("beam search (AttentionDecoderModel.beam_search): its top-k over beam x vocabulary with TF1's tie "
+                "order, the parent gather of every state and gather_tree's back-tracking are not written as ONNX ops "
+                "yet; the teacher-forced logits and greedy decoding are exported")
 _CELLS = {"LSTMCell": LSTM_KIND, "GRUCell": GRU_KIND, "SimpleRNNCell": RNN_KIND}
 
 
@@ -150,24 +153,36 @@ def initial_count(entry: dict) -> int:
 def write_decoders(tmp: str, entries: list[dict], notes: list[str],
                    spec_of: Callable[[Any], DecoderSpec] = lambda m: decoder_spec(m.wrapper, m.projection)
                    ) -> dict[str, str]:
-    """Write ``seq2seq/<name>.onnx`` for every entry :func:`takes`; return name -> file (relative to ``tmp``). A
-    decoder the translation cannot take gets a note naming why (its Keras 2 file stays)."""
+    """Write ``seq2seq/<name>.onnx`` (and ``<name>.greedy.onnx`` when the decoder has its embedding) for every entry
+    :func:`takes`; return name (``"<name> greedy"``) -> file (relative to ``tmp``). A decoder the translation cannot
+    take gets a note naming why (its Keras 2 file stays)."""
     import onnx
 
     files = {}
     for entry in entries:
         if not takes(entry):
             continue
-        rel = os.path.splitext(entry["file"])[0] + SUFFIX
+        stem, name = os.path.splitext(entry["file"])[0], entry["name"]
         try:
             model = load_decoder(tmp, entry)
-            proto = build_decoder_file(model, spec_of(model), initial_count(entry), f"seq2seq_{entry['name']}")
+            spec = spec_of(model)
+            protos = {name: (stem + SUFFIX, build_decoder_file(model, spec, initial_count(entry), f"seq2seq_{name}"))}
+            if model.embedding is not None:
+                protos[name + GREEDY] = (stem + onnx_greedy.SUFFIX, onnx_greedy.build_greedy_file(
+                    model.embedding.get_weights()[0], spec, initial_count(entry), f"seq2seq_{name}_greedy"))
         except (NotExportable, ValueError) as exc:
-            notes.append(f"onnx: seq2seq {entry['name']} not exported ({rel}): {exc}")
+            notes.append(f"onnx: seq2seq {name} not exported ({stem + SUFFIX}): {exc}")
             continue
-        onnx.save_model(proto, os.path.join(tmp, rel))
-        files[entry["name"]] = rel
+        for key, (rel, proto) in protos.items():
+            onnx.save_model(proto, os.path.join(tmp, rel))
+            files[key] = rel
     return files
+
+
+def not_exported(files: dict[str, str]) -> list[str]:
+    """The manifest's ``not_exported`` lines for the decoders written (``files``: :func:`write_decoders`' result)."""
+    names = [k for k in files if not k.endswith(GREEDY)]
+    return [f"seq2seq {', '.join(names)}: {NOT_EXPORTED}"] if names else []
 
 
 def _expected(entry: dict, model, data: dict, original, notes: list[str]) -> tuple[Optional[np.ndarray], str]:
@@ -219,7 +234,39 @@ def verify_decoders(entries: list[dict], files: dict[str, str], tmp: str, origin
         got = run_decoder(os.path.join(tmp, files[entry["name"]]), data)
         got = got.reshape(expected.shape) if got.size == expected.size else got
         checks += compare("onnx", "onnxruntime", what, reference, [expected], [got])
+        if entry["name"] + GREEDY in files:
+            checks += _verify_greedy(entry, model, data, os.path.join(tmp, files[entry["name"] + GREEDY]), original,
+                                     notes)
     return checks, notes
+
+
+def _verify_greedy(entry: dict, model, data: dict, path: str, original, notes: list[str]) -> list[TargetCheck]:
+    """Greedy ids (and lengths) of the ``.greedy.onnx`` file: against the graph's own greedy decoder when the
+    ``.meta`` holds one (start / end / maximum_iterations read from it), else against the Keras 2 model's greedy
+    decode (start 0, end 1, 6 steps: what convert's Keras 2 check compares with a rebuilt TF1 inference graph)."""
+    what = {"name": entry["name"], "what": f"seq2seq {entry['name']} greedy", "outputs": ["sample_id", "lengths"]}
+    in_graph = (entry.get("graph") or {}).get("greedy")
+    batch = len(data["lengths"])
+    if in_graph and original is not None:
+        try:
+            (ids,) = original().run([in_graph["ids"]], graph_feeds(entry["graph"], data))
+        except SandboxLimit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - say so, check against the Keras 2 model
+            notes.append(f"onnx: {what['what']}: the graph's greedy decoder could not be run ({exc})")
+        else:
+            ids = ids.T if in_graph["time_major"] else ids
+            got = onnx_greedy.run_greedy(path, data["memory"], data["lengths"], np.full(batch, in_graph["start"]),
+                                         in_graph["end"], in_graph["maximum_iterations"], data["state"])[0]
+            return compare("onnx", "onnxruntime", {**what, "outputs": ["sample_id"]}, "original-graph", [ids], [got])
+    start, end, steps = np.zeros(batch, np.int32), 1, 6
+    ids, lengths = (np.asarray(a) for a in model.greedy(data["memory"], data["lengths"], start, end, steps))
+    zeros = [np.zeros_like(s) for s in data["state"]]  # the Keras 2 greedy decode starts from the zero state
+    got = onnx_greedy.run_greedy(path, data["memory"], data["lengths"], start, end, steps, zeros)
+    notes.append(f"onnx: {what['what']}: the .meta holds no greedy decoder, so the greedy ids were compared with the "
+                 "Keras 2 model's greedy decode (start 0, end 1, 6 steps; itself checked against a TF1 inference "
+                 "graph rebuilt from legacy_rnn.seq2seq)")
+    return compare("onnx", "onnxruntime", what, "keras2", [ids, lengths], list(got))
 
 
 # -- the whole model's TeacherForcedDecoder ----------------------------------------------------------------------------

@@ -12,11 +12,13 @@ test_stacked_attention_wrapper's AttentionWrapper(MultiRNNCell)) plus one plain 
 * ``wrapped``: AttentionWrapper(MultiRNNCell([BasicRNNCell(4), BasicRNNCell(3)]), BahdanauAttention(5)),
   output_attention=False, no attention layer, the projection after dynamic_decode.
 
-TF 1.x's graph form. Converted ONCE with ``targets=["onnx"]`` (in-process): convert's own checks (every file against the original graph
-in the sandbox) pass; then, independently, the files rerun on other inputs against the user's graph re-imported with
-``import_meta_graph`` + ``Saver.restore``; negative controls (the attention layer's kernel rows swapped, forget_bias
-left unfolded, Luong's scale dropped, the memory mask dropped, the whole model's impute_finished dropped) are caught
-by :func:`migration.targets.onnx_seq2seq.verify_decoders` against the same graph (> 1e-3, check not ok).
+TF 1.x's graph form. Converted ONCE with ``targets=["onnx"]`` (in-process): convert's own checks (every file against
+the original graph in the sandbox; the greedy Loop files against the Keras 2 greedy decode) pass; then,
+independently, the files rerun on other inputs against the user's graph re-imported with ``import_meta_graph`` +
+``Saver.restore`` (the whole model with ragged decoder lengths: impute_finished zeros); the greedy Loop for every end
+token against the Keras 2 decode; negative controls (the attention layer's kernel rows swapped, forget_bias left
+unfolded, Luong's scale dropped, a score_mask_value of 0 instead of -inf) are caught by
+:func:`migration.targets.onnx_seq2seq.verify_decoders` against the same graph (> 1e-3, check not ok).
 """
 from __future__ import annotations
 
@@ -125,18 +127,20 @@ def test_convert_writes_and_checks_every_decoder_and_the_whole_model(converted) 
     names = sorted(_entries(converted))
     assert names == ["single_decoder", "stack_decoder", "wrapped_decoder"]
     listed = {b["name"]: b["file"] for b in onnx["blocks"] if b.get("seq2seq")}
-    assert listed == {n: f"seq2seq/{n}.onnx" for n in names}
+    assert listed == {**{n: f"seq2seq/{n}.onnx" for n in names}, **{f"{n} greedy": f"seq2seq/{n}.greedy.onnx"
+                                                                    for n in names}}
     assert all(f in manifest["files"] for f in listed.values())     # in the file record (verify, --force see them)
     assert onnx["model"]["file"] == "model.onnx" and "model.onnx" in manifest["files"]
     checks = onnx["verification"]["checks"]
     seq = {c["what"]: c for c in checks if c["what"].startswith("seq2seq")}
-    assert sorted(seq) == [f"seq2seq {n}" for n in names]
-    assert all(c["reference"] == "original-graph" and c["max_abs_diff"] <= TOL for c in seq.values()), seq
+    assert sorted(seq) == sorted([f"seq2seq {n}" for n in names] + [f"seq2seq {n} greedy" for n in names])
+    assert all(c["reference"] == ("keras2" if c["what"].endswith("greedy") else "original-graph")
+               and c["max_abs_diff"] <= TOL for c in checks if c["what"].startswith("seq2seq")), seq
     whole = [c for c in checks if c["what"] == "whole model"]
     assert len(whole) == 3 and all(c["reference"] == "original-graph" and c["max_abs_diff"] <= TOL for c in whole)
     assert onnx["verification"]["ok"] and not any("seq2seq" in n and "not exported" in n
                                                   for n in manifest["targets"].get("notes", []))
-    assert any("greedy and beam-search" in n for n in onnx["not_exported"])
+    assert any("beam search" in n for n in onnx["not_exported"])
     assert not {f"seq2seq {n}" for n in names} & set(onnx["not_exported"])  # listed as not exported before
 
 
@@ -174,6 +178,31 @@ def test_files_rerun_against_the_restored_user_graph_on_other_inputs(converted) 
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, atol=TOL)
     assert np.all(want[1][2, 3:] == 0) and np.abs(want[1][2, :3]).max() > 0.1  # impute_finished really exercised
+
+
+def test_greedy_loop_equals_the_keras2_greedy_decode_for_every_end_token(converted) -> None:
+    """The ``.greedy.onnx`` Loop against the Keras 2 model's greedy decode (checked by convert against a rebuilt TF1
+    inference graph) on other inputs: every end token of the vocabulary, so rows stop at different steps and the
+    loop stops early or at maximum_iterations."""
+    from migration.targets.onnx_greedy import run_greedy
+    from migration.targets.onnx_seq2seq import load_decoder
+
+    rng = np.random.default_rng(41)
+    memory = rng.uniform(-1, 1, (B, S, M)).astype(np.float32)
+    lengths = np.array([S, 3, 1], np.int32)
+    seen_lengths = set()
+    for name in ("single", "wrapped"):
+        entry = _entries(converted)[f"{name}_decoder"]
+        model = load_decoder(converted["out"], entry)
+        path = os.path.join(converted["out"], f"seq2seq/{name}_decoder.greedy.onnx")
+        for end in range(V):
+            start = rng.integers(0, V, B).astype(np.int32)
+            ids, out_lengths = (np.asarray(a) for a in model.greedy(memory, lengths, start, end, 7))
+            got_ids, got_lengths = run_greedy(path, memory, lengths, start, end, 7)
+            assert got_ids.shape == ids.shape and np.array_equal(got_ids, ids), (name, end)
+            assert np.array_equal(got_lengths, out_lengths), (name, end)
+            seen_lengths.update(int(n) for n in got_lengths)
+    assert len(seen_lengths) >= 3 and 7 in seen_lengths     # early ends and the maximum both happened
 
 
 def _swap_attention_rows(spec):
@@ -214,9 +243,10 @@ def test_negative_controls_fail_the_check_against_the_original_graph(converted, 
     notes: list[str] = []
     files = onnx_seq2seq.write_decoders(str(tmp_path), [entry], notes, spec_of=lambda m: change(
         onnx_seq2seq.decoder_spec(m.wrapper, m.projection)))
-    assert files == {entry["name"]: entry["file"].replace(".keras", ".onnx")} and not notes
+    assert files == {entry["name"]: entry["file"].replace(".keras", ".onnx"),
+                     entry["name"] + " greedy": entry["file"].replace(".keras", ".greedy.onnx")} and not notes
     checks, _ = onnx_seq2seq.verify_decoders([entry], files, str(tmp_path), lambda: converted["original"])
-    (check,) = checks
+    (check,) = [c for c in checks if c.output == "logits"]
     assert check.reference == "original-graph" and check.max_abs_diff > 1e-3, check
     assert not summary(checks, [])["onnx"]["ok"]
     # the same check passes on the file convert wrote (the control is the change, not the check)
