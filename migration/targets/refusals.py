@@ -9,8 +9,7 @@ from typing import Optional
 GENERIC = "not a layer the targets take"
 
 _ATTENTION = ("a tf.contrib.seq2seq attention decoder (AttentionWrapper over the decoder cell): attention decoders "
-              "are not RNN blocks of this exporter, and no Keras 3 twin of the attention step is written yet (the "
-              "ONNX target exports it: migration.targets.onnx_seq2seq)")
+              "are not RNN blocks of this exporter, and no Keras 3 / ONNX twin of the attention step is written yet")
 _LEGACY = ("a tf.contrib.legacy_seq2seq model (its encoder, decoder loop and output projection are one Keras 2 "
            "model of rnn-migrate): no Keras 3 / ONNX twin written yet")
 
