@@ -84,11 +84,18 @@ def measure(out: str, calls: int) -> list[tuple[str, tuple[float, float], float]
             (lambda s=sess: s.run(["logits"], inputs)[0])
     rows = [(name, median_time(f, calls), float(np.max(np.abs(np.asarray(f()) - ref)))) for name, f in runs.items()]
     start, end = np.zeros(BATCH, np.int32), -1  # no row ever ends: every one of the TGT steps runs
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    loop = ort.InferenceSession(os.path.join(out, "seq2seq", "decoder.greedy.onnx"), options,
+                                providers=["CPUExecutionProvider"])
     want = np.asarray(model.greedy(memory, lengths, start, end, TGT)[0])
     greedy = {"greedy, 30 steps: Keras 2 AttentionDecoderModel.greedy, eager": lambda: model.greedy(
         memory, lengths, start, end, TGT)[0],
-        "greedy, 30 steps: ONNX Loop (onnxruntime, 1 thread)": lambda: run_greedy(
-            os.path.join(out, "seq2seq", "decoder.greedy.onnx"), memory, lengths, start, end, TGT)[0]}
+        "greedy, 30 steps: ONNX Loop (onnxruntime, 1 thread)": lambda: loop.run(["sample_id"], {
+            "memory": memory, "memory_sequence_length": lengths, "start_tokens": start,
+            "end_token": np.array(end, np.int32), "maximum_iterations": np.array(TGT, np.int64)})[0]}
+    assert np.array_equal(run_greedy(os.path.join(out, "seq2seq", "decoder.greedy.onnx"), memory, lengths, start, end,
+                                     TGT)[0], want)
     rows += [(name, median_time(f, max(3, calls // 3)), float(np.sum(np.asarray(f()) != want)))
              for name, f in greedy.items()]
     return rows

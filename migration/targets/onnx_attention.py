@@ -257,6 +257,13 @@ def initial_states(g: Graph, spec: DecoderSpec, batch: str, given: Sequence[str]
     return out + [zeros(spec.attention.attention_size)]
 
 
+def used_inits(body: Graph) -> list:
+    """The body's initializers its nodes read (a cell step's helper constants it did not use are left out: no
+    "unused initializer" warnings from onnxruntime)."""
+    read = {n for node in body.nodes for n in node.input}
+    return [init for init in body.inits if init.name in read]
+
+
 def _body(g: Graph, spec: DecoderSpec, memory: Memory, n_states: int, impute: bool, name: str):
     from onnx import TensorProto, helper
 
@@ -276,7 +283,7 @@ def _body(g: Graph, spec: DecoderSpec, memory: Memory, n_states: int, impute: bo
         inputs.append(helper.make_tensor_value_info(m_t, TensorProto.BOOL, None))
     return helper.make_graph(body.nodes, name, inputs,
                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in new_states + [out]],
-                             initializer=body.inits)
+                             initializer=used_inits(body))
 
 
 def decode(g: Graph, spec: DecoderSpec, x: str, memory: str, memory_lengths: Optional[str],

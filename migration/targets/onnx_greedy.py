@@ -19,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from migration.targets.onnx_attention import DecoderSpec, Memory, decoder_step, initial_states, memory_tensors
+from migration.targets.onnx_attention import (DecoderSpec, Memory, decoder_step, initial_states, memory_tensors,
+                                              used_inits)
 from migration.targets.onnx_graph import Graph
 
 SUFFIX = ".greedy.onnx"
@@ -56,7 +57,7 @@ def _body(g: Graph, spec: DecoderSpec, mem: Memory, table: str, n_states: int, n
     types = [TensorProto.BOOL] + [TensorProto.FLOAT] * (n_states + 1) + [TensorProto.BOOL, TensorProto.INT32,
                                                                        TensorProto.INT32]
     return helper.make_graph(b.nodes, name, inputs, [info(o, t, None) for o, t in zip(outs, types)],
-                             initializer=b.inits)
+                             initializer=used_inits(b))
 
 
 def build_greedy_file(embedding: np.ndarray, spec: DecoderSpec, n_initial: int, name: str):

@@ -180,10 +180,10 @@ def test_files_rerun_against_the_restored_user_graph_on_other_inputs(converted) 
     assert np.all(want[1][2, 3:] == 0) and np.abs(want[1][2, :3]).max() > 0.1  # impute_finished really exercised
 
 
-def test_greedy_loop_equals_the_keras2_greedy_decode_for_every_end_token(converted) -> None:
+def test_greedy_loop_equals_the_keras2_greedy_decode_for_several_end_tokens(converted) -> None:
     """The ``.greedy.onnx`` Loop against the Keras 2 model's greedy decode (checked by convert against a rebuilt TF1
-    inference graph) on other inputs: every end token of the vocabulary, so rows stop at different steps and the
-    loop stops early or at maximum_iterations."""
+    inference graph) on other inputs: four end tokens and random start tokens, so rows stop at different steps and
+    the loop stops early or at maximum_iterations."""
     from migration.targets.onnx_greedy import run_greedy
     from migration.targets.onnx_seq2seq import load_decoder
 
@@ -195,7 +195,7 @@ def test_greedy_loop_equals_the_keras2_greedy_decode_for_every_end_token(convert
         entry = _entries(converted)[f"{name}_decoder"]
         model = load_decoder(converted["out"], entry)
         path = os.path.join(converted["out"], f"seq2seq/{name}_decoder.greedy.onnx")
-        for end in range(V):
+        for end in range(0, V, 3):
             start = rng.integers(0, V, B).astype(np.int32)
             ids, out_lengths = (np.asarray(a) for a in model.greedy(memory, lengths, start, end, 7))
             got_ids, got_lengths = run_greedy(path, memory, lengths, start, end, 7)
