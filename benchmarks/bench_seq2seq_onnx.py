@@ -129,8 +129,8 @@ def main(argv=None) -> int:
              f"{load_before:.1f} before, {load_after:.1f} after: compare CPU figures), Python "
              f"{platform.python_version()}; {time.strftime('%Y-%m-%d')}.", "",
              f"Batch {BATCH}, {TGT} decoder steps; median of {args.calls} calls after a warm-up (greedy: of "
-             f"{max(3, args.calls // 3)}), wall and CPU (this process, all threads); teacher forced: max |diff| of the "
-             "logits against the Keras 2 eager call; greedy: ids differing from the Keras 2 decode:", "",
+             f"{max(3, args.calls // 3)}), wall and CPU (this process, all threads); teacher forced: max |diff| of "
+             "the logits against the Keras 2 eager call; greedy: ids differing from the Keras 2 decode:", "",
              "| runtime | median wall ms | median CPU ms | max abs diff / ids differing |", "|---|---:|---:|---:|"]
     for name, (wall, cpu), diff in rows:
         lines.append(f"| {name} | {wall * 1e3:.1f} | {cpu * 1e3:.1f} | {diff:.2g} |")

@@ -253,3 +253,26 @@ def test_negative_controls_fail_the_check_against_the_original_graph(converted, 
     good, _ = onnx_seq2seq.verify_decoders([entry], {entry["name"]: files[entry["name"]]}, converted["out"],
                                            lambda: converted["original"])
     assert good[0].max_abs_diff <= TOL
+
+
+def test_a_checkpoint_of_only_attention_decoders_is_refused_only_for_the_targets_without_them() -> None:
+    """Up front (no conversion): a checkpoint whose RNNs are all tf.contrib.seq2seq decoders passes ``--target onnx``;
+    a target without a decoder exporter is still refused naming itself alone; a legacy_seq2seq model or a decoder the
+    Keras 2 conversion cannot take gives ONNX nothing to export."""
+    from types import SimpleNamespace
+
+    from migration.targets.export import SEQ2SEQ_EXPORTERS, refuse_up_front
+    from migration.targets.weights import TargetRefused
+
+    decoder = SimpleNamespace(name="decoder", kind="contrib.seq2seq.AttentionWrapper", problem="", legacy=None)
+    refuse_up_front(["onnx"], [], [], [decoder])
+    for target in [t for t in ("keras3",) if t not in SEQ2SEQ_EXPORTERS]:
+        with pytest.raises(TargetRefused) as refused:
+            refuse_up_front([target, "onnx"], [], [], [decoder])
+        assert str(refused.value).startswith(f"--target {target}: the checkpoint's RNNs are all in seq2seq models")
+    legacy = SimpleNamespace(name="embedding_attention_seq2seq", kind="legacy_seq2seq.embedding_attention_seq2seq",
+                             problem="", legacy={"kind": "basic_lstm"})
+    broken = SimpleNamespace(**{**vars(decoder), "problem": "misshapen"})
+    for infos in ([legacy], [broken]):
+        with pytest.raises(TargetRefused, match="--target onnx: the checkpoint's RNNs are all in seq2seq models"):
+            refuse_up_front(["onnx"], [], [], infos)
