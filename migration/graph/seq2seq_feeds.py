@@ -13,8 +13,9 @@ from migration.core.specs import CellSpec
 
 def decoder_feeds(entry: dict, vocab_size: Optional[int], seed: int, batch: int = 3, steps: int = 4,
                   memory_steps: int = 5) -> dict:
-    """Random memory, ragged lengths (the first row full, the others shorter) and decoder ids (embedded inputs when
-    ``vocab_size`` is None: the model has no embedding); sizes the graph fixes statically are kept."""
+    """Random memory, ragged lengths (the first row full, the others shorter; every row full when the graph's
+    mechanism has no ``memory_sequence_length``: it attends to every memory step) and decoder ids (embedded inputs
+    when ``vocab_size`` is None: the model has no embedding); sizes the graph fixes statically are kept."""
     rng = np.random.default_rng(seed)
     graph = entry.get("graph") or {}
     shapes = graph.get("shapes") or {}
@@ -29,6 +30,8 @@ def decoder_feeds(entry: dict, vocab_size: Optional[int], seed: int, batch: int 
     block = entry["block_shapes"]
     memory = rng.uniform(-1, 1, (batch, memory_steps, block["memory_depth"])).astype(np.float32)
     lengths = np.array([memory_steps] + [max(1, memory_steps - 2 - k) for k in range(batch - 1)], np.int32)
+    if graph and not graph.get("lengths"):  # a mechanism without memory_sequence_length attends to every step: the
+        lengths = np.full(batch, memory_steps, np.int32)  # Keras model's (and ONNX file's) mask must cover them all
     if vocab_size is not None:
         ids = rng.integers(0, vocab_size, (batch, steps)).astype(np.int32)
     else:
