@@ -36,6 +36,7 @@ from migration.checkpoint.seq2seq_base import Seq2SeqInfo, write_slots
 from migration.checkpoint.seq2seq_graph import DecoderGraph, locate, read_output_attention, run_original
 from migration.core.errors import MigrationError
 from migration.graph.limits import SandboxLimit
+from migration.graph.seq2seq_feeds import decoder_feeds, graph_feeds
 from migration.core.specs import CellSpec
 from migration.families import keras_cell, legacy_cell
 
@@ -253,35 +254,6 @@ def manifest_entry(info: Seq2SeqInfo, file: str, graph: Optional[DecoderGraph], 
 
 # -- verification -----------------------------------------------------------------------------------------------------
 
-def _feeds(entry: dict, model, seed: int, batch: int = 3, steps: int = 4, memory_steps: int = 5) -> dict:
-    """Random memory, ragged lengths (the first row full, the others shorter) and decoder ids; sizes the graph fixes
-    statically are kept."""
-    rng = np.random.default_rng(seed)
-    graph = entry.get("graph") or {}
-    shapes = graph.get("shapes") or {}
-    mem_shape = shapes.get(graph.get("memory"), [])
-    ids_shape = shapes.get(graph.get("ids"), [])
-    if len(mem_shape) == 3:
-        batch = mem_shape[0] if mem_shape[0] > 0 else batch
-        memory_steps = mem_shape[1] if mem_shape[1] > 0 else memory_steps
-    if len(ids_shape) >= 2:
-        batch = ids_shape[0] if ids_shape[0] > 0 else batch
-        steps = ids_shape[1] if ids_shape[1] > 0 else steps
-    block = entry["block_shapes"]
-    memory = rng.uniform(-1, 1, (batch, memory_steps, block["memory_depth"])).astype(np.float32)
-    lengths = np.array([memory_steps] + [max(1, memory_steps - 2 - k) for k in range(batch - 1)], np.int32)
-    if model.embedding is not None:
-        ids = rng.integers(0, model.vocab_size, (batch, steps)).astype(np.int32)
-    else:
-        ids = rng.uniform(-1, 1, (batch, steps, block["input_depth"])).astype(np.float32)
-    per_layer = 2 if CellSpec.from_dict(entry["cell_spec"]).is_lstm else 1
-    units = [u for u in (block.get("stack_units") or block.get("layer_units") or [block["cell_units"]])
-             for _ in range(per_layer)]
-    state = [rng.normal(0, 0.5, (batch, u)).astype(np.float32)
-             for u, _ in zip(units, graph.get("initial_state") or [])]
-    return {"memory": memory, "lengths": lengths, "ids": ids, "state": state}
-
-
 def keras_cell_state(entry: dict, state: list) -> list:
     """The TF1 initial cell state tensors (``(c, h)`` per layer, flattened) -> the wrapped Keras cell's state
     (``[h, c]``; one such list per layer for a ``StackedRNNCells``)."""
@@ -383,25 +355,6 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
             return sess.run(fetch)
 
 
-def _graph_feeds(graph: dict, data: dict) -> dict:
-    """The original graph's feeds for one seq2seq entry (``graph``: where its decoder lives) from ``data``."""
-    feeds = {graph["memory"]: data["memory"]}
-    if graph["lengths"]:
-        feeds[graph["lengths"]] = data["lengths"]
-    if graph["ids"]:
-        feeds[graph["ids"]] = data["ids"]
-    feeds.update(zip(graph.get("initial_state") or [], data["state"]))
-    batch, steps = data["ids"].shape[:2]
-    for name, how in graph["extra_feeds"].items():
-        if how == "decoder_length":
-            feeds[name] = np.full(batch, steps, np.int32)
-        else:  # only its shape is read: zeros of [batch, memory steps, ...]
-            shape = graph["shapes"].get(name, [-1])
-            dims = [batch] + [d if d > 0 else data["memory"].shape[1] for d in shape[1:]]
-            feeds[name] = np.zeros(dims, np.float32 if how == "shape_only_float" else np.int32)
-    return feeds
-
-
 def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:
     """Checks (:class:`migration.checkpoint.checks.Check`) and notes for one manifest ``seq2seq`` entry."""
     if entry.get("legacy"):
@@ -410,7 +363,7 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
     import modern_rnn.seq2seq.models  # noqa: F401  (registers AttentionDecoderModel)
 
     model = load_keras_model(confined_path(out_dir, entry["file"], what="seq2seq model file"))
-    data = _feeds(entry, model, seed)
+    data = decoder_feeds(entry, model.vocab_size if model.embedding is not None else None, seed)
     inputs = {"decoder_inputs": data["ids"], "memory": data["memory"], "memory_sequence_length": data["lengths"]}
     if data["state"]:
         inputs["initial_cell_state"] = keras_cell_state(entry, data["state"])
@@ -430,7 +383,7 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
     what, notes, checks = f"seq2seq {entry['name']}", [], []
     reference, expected = "rebuilt", None
     if original is not None and graph:
-        feeds = _graph_feeds(graph, data)
+        feeds = graph_feeds(graph, data)
         if in_graph and model.embedding is not None:
             try:
                 (graph_ids,) = original.run([in_graph["ids"]], feeds)

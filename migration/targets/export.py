@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.targets import EXPORT_TARGETS, attention_export, cnn_front, keras3, onnx_export
+from migration.targets import EXPORT_TARGETS, attention_export, cnn_front, keras3, onnx_export, onnx_seq2seq
 from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.crf_export import crf_cases, write_crf_targets
 from migration.targets.wrapped_whole import wrap, wrapped_blocks
@@ -28,6 +28,15 @@ SUFFIXES = {"keras3": keras3.SUFFIX, "onnx": onnx_export.SUFFIX}
 LOADING = {"keras3": "keras.saving.load_model(path, safe_mode=True) (any backend); inputs [x, sequence_length]",
            "onnx": "onnxruntime.InferenceSession(path); feeds {'x': float32 [batch, time, input_size], "
                    "'sequence_length': int32 [batch]}"}
+#: target -> the module writing and checking its files of the tf.contrib.seq2seq attention decoders
+#: (``takes(entry)``, ``write_decoders(tmp, entries, notes)``, ``not_exported(files)``,
+#: ``verify_decoders(entries, files, tmp, original)``)
+SEQ2SEQ_EXPORTERS: dict[str, Any] = {"onnx": onnx_seq2seq}
+
+
+def seq2seq_takes(target: str, entries: Sequence[Any]) -> bool:
+    """True when ``target`` exports at least one of the seq2seq decoders ``entries``."""
+    return target in SEQ2SEQ_EXPORTERS and any(SEQ2SEQ_EXPORTERS[target].takes(e) for e in entries)
 
 
 def requested(targets: Optional[Sequence[str]]) -> list[str]:
@@ -62,7 +71,9 @@ def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: 
     ``path`` and ``spec``; ConvLSTMCell blocks (``conv_blocks``) every target takes); :func:`export_targets` checks
     the written blocks again."""
     if targets and not blocks and not conv_blocks:
-        raise nothing_to_export(targets, [getattr(s, "name", "?") for s in seq2seq])
+        refused = [t for t in targets if not seq2seq_takes(t, seq2seq)]
+        if refused:
+            raise nothing_to_export(refused, [getattr(s, "name", "?") for s in seq2seq])
     for block in blocks:
         entry = {"name": block.name, "wrapper": block.wrapper,
                  "cells": [{"direction": d, "path": c.path, "spec": c.spec.to_dict()}
@@ -137,7 +148,7 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
                                     name="migrated_model")
                 keras3.save_block(model, os.path.join(tmp, rel))
             else:
-                onnx_whole = OnnxWhole(blocks, weights)
+                onnx_whole = OnnxWhole(blocks, weights, onnx_seq2seq.whole_decoders(k2))
                 _, outs = walk(config, onnx_whole)
                 onnx_export.save_block(onnx_whole.model(outs, entry["outputs"]), os.path.join(tmp, rel))
         except (NotExportable, KeyError, TypeError, ValueError) as exc:
@@ -208,8 +219,10 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     block cannot be exported exactly."""
     blocks = manifest.get("blocks") or []
     conv_entries = manifest.get("conv_blocks") or []
-    if not blocks and not conv_entries:
-        raise nothing_to_export(targets, [e.get("name", "?") for e in manifest.get("seq2seq") or []])
+    seq2seq_entries = manifest.get("seq2seq") or []
+    if not blocks and not conv_entries and not all(seq2seq_takes(t, seq2seq_entries) for t in targets):
+        raise nothing_to_export([t for t in targets if not seq2seq_takes(t, seq2seq_entries)],
+                                [e.get("name", "?") for e in seq2seq_entries])
     for block in blocks:
         for target in targets:
             check_block(block, target)
@@ -223,14 +236,21 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     crf_entries = manifest.get("crf") or []
     crf_files = write_crf_targets(targets, tmp, crf_entries, read_weight)  # the Viterbi decode of each CRF
     notes: list[str] = []
+    seq2seq_files = {t: SEQ2SEQ_EXPORTERS[t].write_decoders(tmp, seq2seq_entries, notes) if t in SEQ2SEQ_EXPORTERS
+                     else {} for t in targets}
     whole = write_whole_targets(targets, tmp, manifest["model"], built, notes) if manifest.get("model") else {}
-    not_exported = [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq")
-                    for entry in (manifest.get(what) or [])]
     entry: dict[str, Any] = {}
     for target in targets:
+        not_exported = [f"{what} {e.get('name', '?')}" for what in ("stacks", "seq2seq")
+                        for e in (manifest.get(what) or [])
+                        if what == "stacks" or e.get("name") not in seq2seq_files[target]]
+        if seq2seq_files[target]:
+            not_exported += SEQ2SEQ_EXPORTERS[target].not_exported(seq2seq_files[target])
         entry[target] = {"blocks": [{"name": name, "file": rel} for name, rel in files[target].items()]
                          + [{"name": name, "file": rel, "conv": True} for name, rel in conv_files[target].items()]
-                         + [{"name": name, "file": rel, "crf": True} for name, rel in crf_files[target].items()],
+                         + [{"name": name, "file": rel, "crf": True} for name, rel in crf_files[target].items()]
+                         + [{"name": name, "file": rel, "seq2seq": True}
+                            for name, rel in seq2seq_files[target].items()],
                          "load": LOADING[target],
                          "not_exported": not_exported + ([] if target in whole or not manifest.get("model")
                                                          else ["the whole model (model.keras)"])}
@@ -252,6 +272,11 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
                                                                                      read_weight)
         checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases)
         checks += wrapped_block_checks(blocks, files, tmp, original, reader)  # Embedding/Input/OutputProjectionWrapper
+        for target, by_name in seq2seq_files.items():
+            more, more_notes = SEQ2SEQ_EXPORTERS[target].verify_decoders(
+                seq2seq_entries, by_name, tmp, reference.original if meta_path is not None else None) \
+                if by_name else ([], [])
+            checks, run_notes = checks + more, run_notes + more_notes
         result = summary(checks, notes + run_notes, TOLERANCE)
         for target in targets:
             entry[target]["verification"] = result.get(target, {"ok": False, "checks": []})

@@ -13,7 +13,7 @@ are still exported and verified).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -194,10 +194,12 @@ class OnnxWhole:
     """``translate`` for :func:`walk` building the ONNX graph (values :class:`~migration.targets.onnx_glue.Value`:
     tensor name, rank, dtype; or constants); ``blocks``: Keras 2 block layer name -> the block's ONNX ``ModelProto``."""
 
-    def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]]) -> None:
+    def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]],
+                 decoders: Optional[dict[str, Callable]] = None) -> None:
         from migration.targets.onnx_graph import Graph
 
         self.blocks, self.weights = blocks, weights
+        self.decoders = decoders or {}  # layer name -> translate(glue, inputs): seq2seq decoders (onnx_seq2seq)
         self.g = Graph()
         self.glue = onnx_glue.OnnxGlue(self.g)
         self.inputs: list = []
@@ -244,6 +246,11 @@ class OnnxWhole:
                     raise NotExportable(f"Dense {name!r} with activation {act!r}")
                 out = g.node(_ACTIVATIONS[act], [out], **({"axis": -1} if act == "softmax" else {}))[0]
             return [Value(out, x.rank, "float32")]
+        if name in self.decoders:
+            try:
+                return self.decoders[name](self.glue, inputs)
+            except (NotExportable, KeyError, TypeError, ValueError) as exc:
+                raise _refuse(layer, "ONNX", exc) from exc
         if cls in LAYER_REASONS:
             raise _refuse(layer, "ONNX", layer_reason(cls))
         if name in self.blocks:
