@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.targets import EXPORT_TARGETS, cnn_front, keras3, onnx_export
+from migration.targets import EXPORT_TARGETS, cnn_front, feedback_export, keras3, onnx_export
 from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.crf_export import crf_cases, write_crf_targets
 from migration.targets.refusals import wrapped_block_reason
@@ -96,10 +96,10 @@ def _discard(path: str) -> None:
 
 
 def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: dict[str, dict[str, Any]],
-                        notes: list[str]) -> dict[str, dict[str, Any]]:
+                        notes: list[str], cells_of: Optional[Callable[[str], dict]] = None) -> dict[str, dict[str, Any]]:
     """``model.keras3.keras`` / ``model.onnx`` from the Keras 2 whole model ``entry`` (:mod:`migration.targets.whole`)
     with each block replaced by its target twin (``built``: target -> block name -> model); a target the model
-    cannot be translated to gets a note instead."""
+    cannot be translated to gets a note instead; ``cells_of``: block name -> its target cells (a raw_rnn decoder's)."""
     import modern_rnn  # noqa: F401  (tf_keras set up, custom cells registered)
 
     from migration.families import register_keras_classes
@@ -111,6 +111,7 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
     weights = {layer.name: layer.get_weights() for layer in k2.layers
                if type(layer).__name__ in ("Embedding", "Dense") + cnn_front.LAYERS}
     block_of = {layer: src["block"] for layer, src in (entry.get("layers") or {}).items() if "block" in src}
+    decoders = feedback_export.decoders(k2, block_of, cells_of)  # raw_rnn FeedbackDecoders
     written = {}
     wrapped = [why for why in (wrapped_block_reason(layer) for layer in config["layers"] if layer["name"] in block_of)
                if why]
@@ -124,12 +125,12 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
             if target == "keras3":
                 import keras
 
-                ins, outs = walk(config, Keras3Whole(blocks, weights))
+                ins, outs = walk(config, Keras3Whole(blocks, weights, decoders))
                 model = keras.Model(ins[0] if len(ins) == 1 else ins, outs[0] if len(outs) == 1 else outs,
                                     name="migrated_model")
                 keras3.save_block(model, os.path.join(tmp, rel))
             else:
-                onnx_whole = OnnxWhole(blocks, weights)
+                onnx_whole = OnnxWhole(blocks, weights, decoders)
                 _, outs = walk(config, onnx_whole)
                 onnx_export.save_block(onnx_whole.model(outs, entry["outputs"]), os.path.join(tmp, rel))
         except (NotExportable, KeyError, TypeError, ValueError) as exc:
@@ -215,7 +216,9 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     crf_entries = manifest.get("crf") or []
     crf_files = write_crf_targets(targets, tmp, crf_entries, read_weight)  # the Viterbi decode of each CRF
     notes: list[str] = []
-    whole = write_whole_targets(targets, tmp, manifest["model"], built, notes) if manifest.get("model") else {}
+    by_name = {block["name"]: block for block in blocks}
+    whole = write_whole_targets(targets, tmp, manifest["model"], built, notes,
+                                lambda name: block_cells(by_name[name], read_weight)) if manifest.get("model") else {}
     not_exported = [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq")
                     for entry in (manifest.get(what) or [])]
     entry: dict[str, Any] = {}

@@ -13,11 +13,11 @@ are still exported and verified).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
-from migration.targets import cnn_front, keras3_glue, onnx_glue
+from migration.targets import cnn_front, feedback_export, keras3_glue, onnx_glue
 from migration.targets.glue import NotExportable, constant, slice_spec
 from migration.targets.refusals import LAYER_REASONS, layer_reason
 
@@ -129,10 +129,12 @@ def layer_name(name: str) -> str:
 
 class Keras3Whole:
     """``translate`` for :func:`walk` building the Keras 3 model; ``blocks``: Keras 2 block layer name -> Keras 3
-    block model; ``weights``: Keras 2 layer name -> its weights."""
+    block model; ``weights``: Keras 2 layer name -> its weights; ``decoders``: raw_rnn decoder layer name ->
+    :class:`~migration.targets.feedback_export.Decoder`."""
 
-    def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]]) -> None:
-        self.blocks, self.weights = blocks, weights
+    def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]],
+                 decoders: Optional[dict] = None) -> None:
+        self.blocks, self.weights, self.decoders = blocks, weights, decoders or {}
         self.layers: dict[str, Any] = {}
 
     def _shared(self, name: str, make: Callable[[], Any], x):
@@ -168,6 +170,11 @@ class Keras3Whole:
             return [self._shared(name, lambda: keras.layers.Dense(
                 cfg["units"], activation=cfg.get("activation", "linear"), use_bias=cfg.get("use_bias", True),
                 name=layer_name(name)), keras3_glue.tensor(inputs[0]))]
+        if cls == feedback_export.CLASS:  # a raw_rnn decoder (it holds the block's cell: never the bare block)
+            if name not in self.decoders:
+                raise _refuse(layer, "Keras 3", feedback_export.missing(name))
+            return feedback_export.keras3_call(self.decoders[name], layer_name(name),
+                                               [keras3_glue.tensor(v) for v in inputs])
         if cls in LAYER_REASONS:  # a decoder holding an exported block's cell under the block's name: not the block
             raise _refuse(layer, "Keras 3", layer_reason(cls))
         if name in self.blocks:
@@ -192,12 +199,14 @@ _ACTIVATIONS = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "softmax":
 
 class OnnxWhole:
     """``translate`` for :func:`walk` building the ONNX graph (values :class:`~migration.targets.onnx_glue.Value`:
-    tensor name, rank, dtype; or constants); ``blocks``: Keras 2 block layer name -> the block's ONNX ``ModelProto``."""
+    tensor name, rank, dtype; or constants); ``blocks``: Keras 2 block layer name -> the block's ONNX ``ModelProto``;
+    ``decoders`` as :class:`Keras3Whole`'s."""
 
-    def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]]) -> None:
+    def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]],
+                 decoders: Optional[dict] = None) -> None:
         from migration.targets.onnx_graph import Graph
 
-        self.blocks, self.weights = blocks, weights
+        self.blocks, self.weights, self.decoders = blocks, weights, decoders or {}
         self.g = Graph()
         self.glue = onnx_glue.OnnxGlue(self.g)
         self.inputs: list = []
@@ -244,6 +253,10 @@ class OnnxWhole:
                     raise NotExportable(f"Dense {name!r} with activation {act!r}")
                 out = g.node(_ACTIVATIONS[act], [out], **({"axis": -1} if act == "softmax" else {}))[0]
             return [Value(out, x.rank, "float32")]
+        if cls == feedback_export.CLASS:
+            if name not in self.decoders:
+                raise _refuse(layer, "ONNX", feedback_export.missing(name))
+            return feedback_export.onnx_loop(self.glue, self.decoders[name], inputs, layer_name(name))
         if cls in LAYER_REASONS:
             raise _refuse(layer, "ONNX", layer_reason(cls))
         if name in self.blocks:
