@@ -96,7 +96,8 @@ def _discard(path: str) -> None:
 
 
 def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: dict[str, dict[str, Any]],
-                        notes: list[str], cells_of: Optional[Callable[[str], dict]] = None) -> dict[str, dict[str, Any]]:
+                        notes: list[str], cells_of: Optional[Callable[[str], dict]] = None
+                        ) -> dict[str, dict[str, Any]]:
     """``model.keras3.keras`` / ``model.onnx`` from the Keras 2 whole model ``entry`` (:mod:`migration.targets.whole`)
     with each block replaced by its target twin (``built``: target -> block name -> model); a target the model
     cannot be translated to gets a note instead; ``cells_of``: block name -> its target cells (a raw_rnn decoder's)."""

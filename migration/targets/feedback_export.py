@@ -181,7 +181,8 @@ def _body(g: Graph, decoder: Decoder, outer: dict[str, str], name: str):
     floats = lambda names: [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in names]  # noqa: E731
     return helper.make_graph(
         b.nodes, name,
-        [helper.make_tensor_value_info(it, TensorProto.INT64, []), helper.make_tensor_value_info(cond, TensorProto.BOOL, []),
+        [helper.make_tensor_value_info(it, TensorProto.INT64, []),
+         helper.make_tensor_value_info(cond, TensorProto.BOOL, []),
          helper.make_tensor_value_info(finished, TensorProto.BOOL, None)] + floats([x] + states),
         [helper.make_tensor_value_info(left, TensorProto.BOOL, []),
          helper.make_tensor_value_info(now, TensorProto.BOOL, None)] + floats([next_x] + kept + [emitted]),

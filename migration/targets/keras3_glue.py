@@ -168,8 +168,8 @@ def _reshape_dims(x, dims: Dims):
         if isinstance(dims[j], Dim):
             axis = ops.reshape(ops.cumsum(_ones(dims[j], "int32")) - 1, shape)
             size = ops.sum(_ones(dims[j], "int32"))
-        else:  # NumPy, not a backend constant: Keras 3 marks a KerasTensor times a TensorFlow constant sparse, and
-            axis, size = np.arange(int(dims[j]), dtype=np.int32).reshape(shape), np.int32(dims[j])  # broadcasts it wrong
+        else:  # NumPy: a static dimension needs no op
+            axis, size = np.arange(int(dims[j]), dtype=np.int32).reshape(shape), np.int32(dims[j])
         term = axis if stride is None else ops.multiply(axis, stride)
         # not ops.add: Keras 3's TensorFlow add takes a [n, 1, 1] operand for a bias (tf.nn.bias_add over axis 1 of
         # a [1, n, k] one, dropping the broadcast) when two run-time dimensions are equal
