@@ -21,8 +21,8 @@ in place of ``first_input``), the state flat in **TF1 order**; ``order[i]`` is t
 ``i`` (an LSTM's Keras ``[h, c]`` is TF1's ``(c, h)``). Returns ``[outputs, *final_state]`` in TF1 order.
 
 The number of steps is data-dependent (the lengths, an EOS), so the output's time axis is too: the model runs eagerly
-(``model(x)``) on every backend and under ``tf.function`` on TensorFlow; ``jax.jit`` (e.g. ``model.predict`` on
-JAX) cannot give a data-dependent shape.
+(``model(x)``) on every backend and under ``tf.function`` on TensorFlow; ``jax.jit`` cannot give a data-dependent
+shape (a ``TypeError`` while tracing the buffer's size).
 """
 from __future__ import annotations
 
