@@ -51,7 +51,7 @@ class Decoder:
         ``(c, h)``), as the block files flatten their final states."""
         out, pos = [], 0
         for n, cell in zip(state_counts(self.cells), self.cells):
-            out += [pos + 1, pos] if cell.lstm_state else list(range(pos, pos + n))
+            out += [pos + 1, pos] if cell.lstm_state and n == 2 else list(range(pos, pos + n))
             pos += n
         return out
 

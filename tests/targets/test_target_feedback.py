@@ -239,3 +239,25 @@ def test_a_reshape_to_two_run_time_dims_is_exact_when_they_are_equal(steps: int,
     data = np.random.default_rng(3).normal(size=(steps, batch, H)).astype(np.float32)
     got = np.asarray(model(data))
     assert got.shape == data.shape and np.array_equal(got, data)
+
+
+def test_the_keras3_layer_refuses_a_wrong_configuration() -> None:
+    """A hand-edited config (safe-mode loading runs ``from_config``): an unknown feedback rule, a state order that is
+    not a permutation of the cells' states, and a call with the wrong number of states are refused, naming them."""
+    import keras
+
+    from migration.targets.keras3_feedback import FeedbackDecoder
+
+    def cells():
+        return [keras.layers.LSTMCell(H)]
+
+    with pytest.raises(ValueError, match=r"`feedback`: expected one of \('argmax', 'inputs'\), got 'beam'"):
+        FeedbackDecoder(cells(), V, E, [1, 0], feedback="beam")
+    with pytest.raises(ValueError, match=r"`order`: a permutation of the 2 states of the cells expected, got \[0, 0\]"):
+        FeedbackDecoder(cells(), V, E, [0, 0])
+    layer = FeedbackDecoder(cells(), V, E, [1, 0])
+    zeros = np.zeros((B, H), np.float32)
+    with pytest.raises(ValueError, match="the cells carry 2 state tensors, got 1"):
+        layer([np.zeros((B, E), np.float32), np.zeros(B, bool), np.ones(B, np.int32), zeros])
+    restored = FeedbackDecoder.from_config(FeedbackDecoder(cells(), V, E, [1, 0], eos_id=3).get_config())
+    assert (restored.order, restored.eos_id, type(restored.cells[0]).__name__) == ([1, 0], 3, "LSTMCell")
