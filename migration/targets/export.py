@@ -15,7 +15,8 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.targets import EXPORT_TARGETS, attention_export, cnn_front, keras3, onnx_export, onnx_seq2seq
+from migration.targets import (EXPORT_TARGETS, attention_export, cnn_front, feedback_export, keras3, onnx_export,
+                               onnx_seq2seq)
 from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.crf_export import crf_cases, write_crf_targets
 from migration.targets.wrapped_whole import wrap, wrapped_blocks
@@ -112,10 +113,11 @@ def _discard(path: str) -> None:
 
 
 def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: dict[str, dict[str, Any]],
-                        notes: list[str]) -> dict[str, dict[str, Any]]:
+                        notes: list[str], cells_of: Optional[Callable[[str], dict]] = None
+                        ) -> dict[str, dict[str, Any]]:
     """``model.keras3.keras`` / ``model.onnx`` from the Keras 2 whole model ``entry`` (:mod:`migration.targets.whole`)
     with each block replaced by its target twin (``built``: target -> block name -> model); a target the model
-    cannot be translated to gets a note instead."""
+    cannot be translated to gets a note instead; ``cells_of``: block name -> its target cells (a raw_rnn decoder's)."""
     import modern_rnn  # noqa: F401  (tf_keras set up, custom cells registered)
 
     from migration.families import register_keras_classes
@@ -127,6 +129,7 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
     weights = {layer.name: layer.get_weights() for layer in k2.layers
                if type(layer).__name__ in ("Embedding", "Dense") + cnn_front.LAYERS}
     block_of = {layer: src["block"] for layer, src in (entry.get("layers") or {}).items() if "block" in src}
+    decoders = feedback_export.decoders(k2, block_of, cells_of)  # raw_rnn FeedbackDecoders
     written = {}
     try:  # blocks whose cell is in Embedding/Input/OutputProjectionWrapper: the twin between the wrappers' layers
         wrapped, unwrapped = wrapped_blocks(config, k2, block_of), ""
@@ -143,12 +146,12 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
             if target == "keras3":
                 import keras
 
-                ins, outs = walk(config, Keras3Whole(blocks, weights))
+                ins, outs = walk(config, Keras3Whole(blocks, weights, feedback=decoders))
                 model = keras.Model(ins[0] if len(ins) == 1 else ins, outs[0] if len(outs) == 1 else outs,
                                     name="migrated_model")
                 keras3.save_block(model, os.path.join(tmp, rel))
             else:
-                onnx_whole = OnnxWhole(blocks, weights, onnx_seq2seq.whole_decoders(k2))
+                onnx_whole = OnnxWhole(blocks, weights, onnx_seq2seq.whole_decoders(k2), feedback=decoders)
                 _, outs = walk(config, onnx_whole)
                 onnx_export.save_block(onnx_whole.model(outs, entry["outputs"]), os.path.join(tmp, rel))
         except (NotExportable, KeyError, TypeError, ValueError) as exc:
@@ -238,7 +241,9 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     notes: list[str] = []
     seq2seq_files = {t: SEQ2SEQ_EXPORTERS[t].write_decoders(tmp, seq2seq_entries, notes) if t in SEQ2SEQ_EXPORTERS
                      else {} for t in targets}
-    whole = write_whole_targets(targets, tmp, manifest["model"], built, notes) if manifest.get("model") else {}
+    by_name = {block["name"]: block for block in blocks}
+    whole = write_whole_targets(targets, tmp, manifest["model"], built, notes,
+                                lambda name: block_cells(by_name[name], read_weight)) if manifest.get("model") else {}
     entry: dict[str, Any] = {}
     for target in targets:
         not_exported = [f"{what} {e.get('name', '?')}" for what in ("stacks", "seq2seq")

@@ -1,7 +1,8 @@
 """Why the whole-model translators (:mod:`migration.targets.whole`) take no layer of a given Keras 2 class: the reason
 the manifest's note gives after naming the layer and its class (``layer 'decoder' (TeacherForcedDecoder) has no
 Keras 3 translation yet: <reason>``). A class without an entry gets the generic reason; its blocks are still
-exported and verified either way (docs/targets.md, "Not done yet")."""
+exported and verified either way (docs/targets.md, "Not done yet"). A raw_rnn ``FeedbackDecoder`` has no entry: the
+translators take it (:mod:`migration.targets.feedback_export`)."""
 from __future__ import annotations
 
 GENERIC = "not a layer the targets take"
@@ -16,10 +17,6 @@ LAYER_REASONS = {
     "TeacherForcedDecoder": "a tf.contrib.seq2seq training decoder (dynamic_decode of a BasicDecoder with a "
                             "TrainingHelper over an AttentionWrapper, modern_rnn.seq2seq.TeacherForcedDecoder): "
                             + _ATTENTION.split(": ", 1)[1],
-    "FeedbackDecoder": "a raw_rnn decoder that feeds each step's prediction back as the next input "
-                       "(modern_rnn.FeedbackDecoder: the next input depends on the previous output, and the loop stops "
-                       "at end-of-sequence): no standard Keras 3 layer or ONNX op computes that loop, and no custom "
-                       "twin is written yet",
     "AttentionWrapper": _ATTENTION, "AttentionStack": _ATTENTION, "AttentionDecoderModel": _ATTENTION,
     "BahdanauAttention": _ATTENTION, "LuongAttention": _ATTENTION,
     "LegacyAttentionSeq2SeqModel": _LEGACY, "LegacyStackSeq2SeqModel": _LEGACY, "Seq2SeqScope": _LEGACY,
