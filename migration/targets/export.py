@@ -18,6 +18,7 @@ from migration.core.errors import MigrationError
 from migration.targets import EXPORT_TARGETS, cnn_front, keras3, onnx_export
 from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.crf_export import crf_cases, write_crf_targets
+from migration.targets.legacy_export import exportable, legacy_cases, legacy_entries, write_legacy_targets
 from migration.targets.refusals import wrapped_block_reason
 from migration.targets.verify_targets import TOLERANCE, WholeCase, original_outputs, summary, verify_blocks
 from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
@@ -60,7 +61,8 @@ def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: 
     of the checkpoint (``blocks``: the inspection's blocks: ``name``, ``wrapper``, ``directions`` of cells with
     ``path`` and ``spec``; ConvLSTMCell blocks (``conv_blocks``) every target takes); :func:`export_targets` checks
     the written blocks again."""
-    if targets and not blocks and not conv_blocks:
+    legacy = [s for s in seq2seq if exportable(s)] if targets else []  # legacy_seq2seq models: legacy_export
+    if targets and not blocks and not conv_blocks and not legacy:
         raise nothing_to_export(targets, [getattr(s, "name", "?") for s in seq2seq])
     for block in blocks:
         entry = {"name": block.name, "wrapper": block.wrapper,
@@ -200,7 +202,8 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     block cannot be exported exactly."""
     blocks = manifest.get("blocks") or []
     conv_entries = manifest.get("conv_blocks") or []
-    if not blocks and not conv_entries:
+    legacy = legacy_entries(manifest)  # legacy_seq2seq models (migration.targets.legacy_export)
+    if not blocks and not conv_entries and not legacy:
         raise nothing_to_export(targets, [e.get("name", "?") for e in manifest.get("seq2seq") or []])
     for block in blocks:
         for target in targets:
@@ -214,15 +217,17 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     conv_files = write_conv_targets(targets, tmp, conv_entries, read_weight, built)  # the whole model calls them too
     crf_entries = manifest.get("crf") or []
     crf_files = write_crf_targets(targets, tmp, crf_entries, read_weight)  # the Viterbi decode of each CRF
+    legacy_files = write_legacy_targets(targets, tmp, legacy)
     notes: list[str] = []
     whole = write_whole_targets(targets, tmp, manifest["model"], built, notes) if manifest.get("model") else {}
     not_exported = [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq")
-                    for entry in (manifest.get(what) or [])]
+                    for entry in (manifest.get(what) or []) if entry not in legacy]
     entry: dict[str, Any] = {}
     for target in targets:
         entry[target] = {"blocks": [{"name": name, "file": rel} for name, rel in files[target].items()]
                          + [{"name": name, "file": rel, "conv": True} for name, rel in conv_files[target].items()]
-                         + [{"name": name, "file": rel, "crf": True} for name, rel in crf_files[target].items()],
+                         + [{"name": name, "file": rel, "crf": True} for name, rel in crf_files[target].items()]
+                         + [{"name": n, "file": rel, "seq2seq": True} for n, rel in legacy_files[target].items()],
                          "load": LOADING[target],
                          "not_exported": not_exported + ([] if target in whole or not manifest.get("model")
                                                          else ["the whole model (model.keras)"])}
@@ -242,7 +247,9 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
         original = (lambda: (reference.original(), reference.loops())) if meta_path is not None else None
         cases = conv_cases(conv_entries, conv_files, tmp, original, notes) + crf_cases(crf_entries, crf_files,
                                                                                      read_weight)
-        checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases)
+        legacy_k3, legacy_checks = legacy_cases(legacy, legacy_files, tmp, original, notes)
+        checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases + legacy_k3)
+        checks += legacy_checks
         result = summary(checks, notes + run_notes, TOLERANCE)
         for target in targets:
             entry[target]["verification"] = result.get(target, {"ok": False, "checks": []})
