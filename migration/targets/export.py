@@ -49,8 +49,8 @@ def nothing_to_export(targets: Sequence[str], seq2seq: Sequence[str]) -> TargetR
     why = ("the checkpoint has no RNN block to export (only RNN blocks are exported to these targets yet)"
            if not seq2seq else
            f"the checkpoint's RNNs are all in seq2seq models ({', '.join(seq2seq)}: tf.contrib.seq2seq decoders, or "
-           "legacy_seq2seq models convert did not convert), which have no Keras 3 / ONNX twin yet (attention decoders and their loops are "
-           "not RNN blocks of this exporter)")
+           "legacy_seq2seq models convert did not convert), which have no Keras 3 / ONNX twin yet (attention "
+           "decoders and their loops are not RNN blocks of this exporter)")
     return TargetRefused(f"--target {' --target '.join(targets)}: {why}; convert without --target (the Keras 2 "
                          "conversion is unaffected).")
 

@@ -26,11 +26,11 @@ import numpy as np
 
 from migration.core.specs import CellSpec
 from migration.targets import onnx_legacy
-from migration.targets.weights import ACTIVATIONS, TargetRefused
+from migration.targets.weights import ACTIVATIONS, GRU, LSTM, RNN, TargetRefused
 
 SUFFIXES = {"keras3": ".keras3.keras", "onnx": ".onnx"}
 OUTPUTS = ("outputs",)
-KINDS = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
+KINDS = {"LSTMCell": LSTM, "GRUCell": GRU, "SimpleRNNCell": RNN}  # Keras 2 cell -> the step it is
 
 
 def legacy_entries(manifest: dict) -> list[dict]:
@@ -65,7 +65,7 @@ def _cell(cell) -> dict:
     config = cell.get_config()
     kind = KINDS.get(type(cell).__name__)
     if kind is None or not config.get("use_bias", True) or config.get("reset_after") or \
-            (kind != "rnn" and config.get("recurrent_activation") != "sigmoid"):
+            (kind != RNN and config.get("recurrent_activation") != "sigmoid"):
         raise TargetRefused(f"legacy_seq2seq cell {type(cell).__name__} {config}: not a TF1 BasicLSTMCell, GRUCell "
                             "or BasicRNNCell twin")
     return {"kind": kind, "units": int(config["units"]), "activation": config["activation"],
@@ -96,11 +96,11 @@ def keras3_model(desc: dict, name: str = "legacy_seq2seq"):
 
     from migration.targets import keras3_legacy
 
-    makers = {"lstm": lambda c: keras.layers.LSTMCell(c["units"], activation=c["activation"],
+    makers = {LSTM: lambda c: keras.layers.LSTMCell(c["units"], activation=c["activation"],
                                                        recurrent_activation="sigmoid"),
-              "gru": lambda c: keras.layers.GRUCell(c["units"], activation=c["activation"],
+              GRU: lambda c: keras.layers.GRUCell(c["units"], activation=c["activation"],
                                                      recurrent_activation="sigmoid", reset_after=False),
-              "rnn": lambda c: keras.layers.SimpleRNNCell(c["units"], activation=c["activation"])}
+              RNN: lambda c: keras.layers.SimpleRNNCell(c["units"], activation=c["activation"])}
     cells = [keras.layers.serialize(makers[c["kind"]](c)) for c in desc["cells"]]
     proj = desc["proj"]
     layer = keras3_legacy.LegacySeq2Seq(

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from migration.targets.onnx_graph import Graph
-from migration.targets.weights import ACTIVATIONS
+from migration.targets.weights import ACTIVATIONS, GRU, LSTM
 
 TOP = "embedding_attention_seq2seq"
 DEC = TOP + "/embedding_attention_decoder"
@@ -57,10 +57,10 @@ class Ops:
 
 
 def cell_step(o: Ops, cell: dict, x: str, states: list[str]) -> tuple[str, list[str]]:
-    """One TF1 cell step (``cell``: kind lstm/gru/rnn, units, activation, Keras arrays); ``states`` TF1 order."""
+    """One TF1 cell step (``cell``: kind LSTM/GRU/RNN, units, activation, Keras arrays); ``states`` TF1 order."""
     kernel, recurrent, bias = cell["weights"]
     units, act = cell["units"], ACTIVATIONS[cell["activation"]]
-    if cell["kind"] == "lstm":
+    if cell["kind"] == LSTM:
         c, h = states
         z = o("Add", o.affine([x], kernel, bias), o("MatMul", h, o.w("recurrent", recurrent)))
         i, f, g, out = o.split(z, units, 4)
@@ -68,7 +68,7 @@ def cell_step(o: Ops, cell: dict, x: str, states: list[str]) -> tuple[str, list[
         h2 = o("Mul", o("Sigmoid", out), o(act, c2))
         return h2, [c2, h2]
     (h,) = states
-    if cell["kind"] == "gru":
+    if cell["kind"] == GRU:
         xz, xr, xh = o.split(o.affine([x], kernel, bias), units, 3)
         hz, hr = o.split(o("MatMul", h, o.w("recurrent", recurrent[:, :2 * units])), units, 2)
         z, r = o("Sigmoid", o("Add", xz, hz)), o("Sigmoid", o("Add", xr, hr))
@@ -84,7 +84,7 @@ def stack_step(o: Ops, desc: dict, layers: list[int], x: str, flat: list[str]) -
     new, at = [], 0
     for index in layers:
         cell = desc["cells"][index]
-        n = 2 if cell["kind"] == "lstm" else 1
+        n = 2 if cell["kind"] == LSTM else 1
         x, states = cell_step(o, cell, x, flat[at:at + n])
         new += states
         at += n
@@ -92,7 +92,7 @@ def stack_step(o: Ops, desc: dict, layers: list[int], x: str, flat: list[str]) -
 
 
 def state_sizes(desc: dict, layers: list[int]) -> list[int]:
-    return [desc["cells"][i]["units"] for i in layers for _ in range(2 if desc["cells"][i]["kind"] == "lstm" else 1)]
+    return [desc["cells"][i]["units"] for i in layers for _ in range(2 if desc["cells"][i]["kind"] == LSTM else 1)]
 
 
 def attention(o: Ops, desc: dict, hidden: str, features: list[str], flat: list[str]) -> list[str]:
@@ -215,7 +215,8 @@ def build_model(desc: dict, name: str):
     graph = helper.make_graph(
         g.nodes, name, [helper.make_tensor_value_info(n, TensorProto.INT32, ["batch", t])
                         for n, t in zip(INPUTS, ("encoder_time", "decoder_time"))],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", "decoder_time", size])], initializer=g.inits)
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", "decoder_time", size])],
+        initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="rnn-migrate")
     onnx.checker.check_model(model, full_check=True)
     return model
