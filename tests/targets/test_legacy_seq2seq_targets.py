@@ -29,9 +29,6 @@ from migration.targets.verify_targets import summary
 from tests.seq2seq.test_cli_seq2seq import LEGACY_VOUT, _legacy_build, _legacy_data, _legacy_tf1
 from tests.seq2seq.test_legacy_stack_buckets import MODELS, built, original  # noqa: F401  (module fixtures)
 
-#: the stack program's worker (``--dist loadgroup``): ``built`` is that module's fixture (re-built here; shared if it
-#: were session-scoped)
-pytestmark = pytest.mark.xdist_group("seq2seq/test_legacy_stack_buckets.py")
 TOL = 1e-5
 ATT = onnx_legacy.ATT
 
@@ -49,7 +46,9 @@ def single(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("legacy_single_targets")
     program = _legacy_build(root, tf1_form=False, adam=True)
     out = str(root / "out")
-    return {"program": program, "out": out, "manifest": _convert(program["prefix"], out, with_optimizer=True)}
+    # no whole model: the stack program's conversion below exports and checks one (the survey: all 11 legacy rows)
+    manifest = _convert(program["prefix"], out, with_optimizer=True, whole_model=False)
+    return {"program": program, "out": out, "manifest": manifest}
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +113,10 @@ def test_conversion_writes_and_verifies_both_targets(which, request) -> None:
             assert sorted((c["backend"], c["reference"]) for c in mine) == sorted(
                 (b, r) for b in backends for r in ("original-graph", "keras2")), mine
             assert all(c["max_abs_diff"] <= TOL for c in mine)
+        if which == "stack":  # the whole model (bucket a's graph rebuilt op by op) is exported and checked too
+            assert value["model"]["file"] == f"model{suffix}"
+            whole = [c for c in checks if c["what"] == "whole model"]
+            assert {c["backend"] for c in whole} == set(backends) and all(c["max_abs_diff"] <= TOL for c in whole)
         assert value["verification"]["ok"]
 
 
@@ -278,3 +281,26 @@ def test_keras3_twin_resumes_adam_from_the_converted_slots(single, tf1_step, res
                                                                                                    src["weights"])]
     assert len(diffs) == len(variables)
     assert (max(diffs) <= 1e-5) if restore == "slots" else (max(diffs) > 1e-4), max(diffs)
+
+
+def test_an_original_graph_that_fails_falls_back_to_keras2_with_a_note_and_a_sandbox_limit_stops(single) -> None:
+    from migration.core.errors import MigrationError
+    from migration.graph.limits import SandboxLimit
+
+    manifest, out = single["manifest"], single["out"]
+    entry = _entry(manifest, "embedding_attention_seq2seq")
+    files = {"onnx": {entry["name"]: _file(manifest, "onnx", entry["name"])}}
+
+    class Failing:
+        def __init__(self, exc) -> None:
+            self.exc = exc
+
+        def run(self, *_):
+            raise self.exc
+
+    notes: list[str] = []
+    _, checks = legacy_export.legacy_cases([entry], files, out, lambda: (Failing(MigrationError("boom")), None), notes)
+    assert [c.reference for c in checks] == ["keras2", "keras2"] and all(c.max_abs_diff <= TOL for c in checks)
+    assert len(notes) == 1 and "the original graph did not run (boom)" in notes[0] and "weaker" in notes[0]
+    with pytest.raises(SandboxLimit):
+        legacy_export.legacy_cases([entry], files, out, lambda: (Failing(SandboxLimit("memory", "over 1 GB")), None), [])
