@@ -15,14 +15,15 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.targets import EXPORT_TARGETS, cnn_front, keras3, onnx_export
+from migration.targets import EXPORT_TARGETS, attention_export, cnn_front, keras3, onnx_export
 from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.crf_export import crf_cases, write_crf_targets
 from migration.targets.legacy_export import exportable, legacy_cases, legacy_entries, write_legacy_targets
-from migration.targets.refusals import wrapped_block_reason
+from migration.targets.wrapped_whole import wrap, wrapped_blocks
 from migration.targets.verify_targets import TOLERANCE, WholeCase, original_outputs, summary, verify_blocks
 from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
 from migration.targets.weights import TargetRefused, block_cells, check_block
+from migration.targets.wrapped_check import wrapped_block_checks
 
 SUFFIXES = {"keras3": keras3.SUFFIX, "onnx": onnx_export.SUFFIX}
 LOADING = {"keras3": "keras.saving.load_model(path, safe_mode=True) (any backend); inputs [x, sequence_length]",
@@ -75,13 +76,17 @@ def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: 
 def write_block_targets(targets: Sequence[str], tmp: str, block: dict,
                         read_weight: Callable[[str], np.ndarray]) -> dict[str, tuple[str, Any]]:
     """Write one block's target files into ``tmp``; return target -> (file relative to ``tmp``, the model built)."""
-    cells = block_cells(block, read_weight)
+    attention = attention_export.attention_parts(block, read_weight) if attention_export.is_attention(block) else None
+    cells = block_cells(block, read_weight) if attention is None else {}
     stem = os.path.splitext(block["file"])[0]
     out = {}
     for target in targets:
         rel = stem + SUFFIXES[target]
         path = os.path.join(tmp, rel)
-        if target == "keras3":
+        if attention is not None:  # a cell in AttentionCellWrapper: the wrapper's step around the cell's
+            model = attention_export.build(target, *attention, block, f"block_{block['name']}")
+            (keras3.save_block if target == "keras3" else onnx_export.save_block)(model, path)
+        elif target == "keras3":
             model = keras3.build_block(cells, block["input_size"], f"block_{block['name']}")
             keras3.save_block(model, path)
         else:
@@ -114,15 +119,18 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
                if type(layer).__name__ in ("Embedding", "Dense") + cnn_front.LAYERS}
     block_of = {layer: src["block"] for layer, src in (entry.get("layers") or {}).items() if "block" in src}
     written = {}
-    wrapped = [why for why in (wrapped_block_reason(layer) for layer in config["layers"] if layer["name"] in block_of)
-               if why]
+    try:  # blocks whose cell is in Embedding/Input/OutputProjectionWrapper: the twin between the wrappers' layers
+        wrapped, unwrapped = wrapped_blocks(config, k2, block_of), ""
+    except NotExportable as exc:
+        wrapped, unwrapped = {}, str(exc)
     for target in targets:
         blocks = {layer: built[target][name] for layer, name in block_of.items() if name in built[target]}
         rel = "model" + SUFFIXES[target]
-        if wrapped:
-            notes.append(f"{target}: no whole model ({rel}): {wrapped[0]}")
+        if unwrapped:
+            notes.append(f"{target}: no whole model ({rel}): {unwrapped}")
             continue
         try:
+            blocks = wrap(target, blocks, wrapped)
             if target == "keras3":
                 import keras
 
@@ -249,6 +257,7 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
                                                                                      read_weight)
         legacy_k3, legacy_checks = legacy_cases(legacy, legacy_files, tmp, original, notes)
         checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases + legacy_k3)
+        checks += wrapped_block_checks(blocks, files, tmp, original, reader)  # Embedding/Input/OutputProjectionWrapper
         checks += legacy_checks
         result = summary(checks, notes + run_notes, TOLERANCE)
         for target in targets:

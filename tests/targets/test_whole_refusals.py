@@ -64,32 +64,6 @@ def test_an_unlisted_layer_keeps_the_generic_reason(translator, label):
         walk(_config("Lambda"), translator({}, {}))
 
 
-def _block_layer(name: str, *inner: tuple[str, str]) -> dict:
-    return {"class_name": "Functional", "name": name,
-            "config": {"name": name, "layers": [{"class_name": c, "name": n, "config": {"name": n}} for c, n in inner]}}
-
-
-@pytest.mark.parametrize("extra, wrapper", [(("Dense", "input_projection_wrapper"), "InputProjectionWrapper"),
-                                            (("Dense", "output_projection_wrapper"), "OutputProjectionWrapper"),
-                                            (("Embedding", "embedding_wrapper"), "EmbeddingWrapper")])
-def test_a_block_nested_with_its_cell_wrapper_is_refused_naming_the_wrapper(extra, wrapper):
-    """The whole model's ``<block>_wrapped`` layer (migration.graph.wrapper_check): the block model plus the wrapper's
-    own layer. The target blocks are the bare cells, so replacing the layer would drop the wrapper (the survey found
-    a Keras 3 shape error and an ONNX 'translation failed, a bug' note; with an output projection to the cell's own
-    width the result would have been silently wrong)."""
-    from migration.targets.refusals import wrapped_block_reason
-
-    layer = _block_layer("block_b_wrapped", ("InputLayer", "x"), extra, ("InputLayer", "sequence_length"),
-                         ("Functional", "block_b"))
-    why = wrapped_block_reason(layer)
-    assert why and f"'block_b_wrapped' is a block whose cell is in tf.contrib.rnn.{wrapper}" in why, why
-    assert f"{extra[0]} '{extra[1]}'" in why and "bare cells" in why, why
-    # negative controls: a plain block model (RNN and masking glue), a Dense head that is not around a block
-    assert wrapped_block_reason(_block_layer("block_b", ("InputLayer", "x"), ("RNN", "rnn"),
-                                             ("TFOpLambda", "tf.sequence_mask"))) is None
-    assert wrapped_block_reason(_block_layer("head", ("InputLayer", "x"), ("Dense", "dense"))) is None
-
-
 def test_a_checkpoint_whose_rnns_are_all_in_seq2seq_models_is_refused_naming_them():
     """The survey's seq2seq programs (legacy_seq2seq, contrib decoders with a biasless head): no RNN block, only
     seq2seq entries; the up-front refusal names them and why (it said 'no RNN block to export')."""
