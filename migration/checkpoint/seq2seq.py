@@ -32,7 +32,7 @@ import numpy as np
 from migration.checkpoint.checks import Check
 from migration import seq2seq_converters as s2c
 from migration.checkpoint import seq2seq_legacy
-from migration.checkpoint.seq2seq_base import Seq2SeqInfo, write_slots
+from migration.checkpoint.seq2seq_base import Seq2SeqInfo, run_loaded, write_slots
 from migration.checkpoint.seq2seq_graph import DecoderGraph, locate, read_output_attention, run_original
 from migration.core.errors import MigrationError
 from migration.graph.limits import SandboxLimit
@@ -337,22 +337,21 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
                                        output_layer=proj)
             out, _, _ = ls.dynamic_decode(dec, maximum_iterations=max_iter, scope="dec")
             fetch = out.predicted_ids
-        with v1.Session() as sess:
-            for var in v1.global_variables():
-                name = var.op.name
-                if name.startswith("mem/"):
-                    key = block.memory_layer
-                elif name == "emb":
-                    key = entry["embedding"]
-                elif name.startswith("dec/proj/"):
-                    key = entry["projection"][0 if name.endswith("kernel") else 1]
-                elif block.stack_units:  # .../multi_rnn_cell/cell_<k>/attention_wrapper/...: the user's scopes
-                    rel = name.split("multi_rnn_cell/", 1)[1]
-                    key = block.stack_prefix + rel.replace("/attention_wrapper/", f"/{block.wrapper_name}/", 1)
-                else:
-                    key = block.scope + name.split("attention_wrapper/", 1)[1]
-                var.load(reader.get_tensor(key), sess)
-            return sess.run(fetch)
+        def value(var):
+            name = var.op.name
+            if name.startswith("mem/"):
+                key = block.memory_layer
+            elif name == "emb":
+                key = entry["embedding"]
+            elif name.startswith("dec/proj/"):
+                key = entry["projection"][0 if name.endswith("kernel") else 1]
+            elif block.stack_units:  # .../multi_rnn_cell/cell_<k>/attention_wrapper/...: the user's scopes
+                rel = name.split("multi_rnn_cell/", 1)[1]
+                key = block.stack_prefix + rel.replace("/attention_wrapper/", f"/{block.wrapper_name}/", 1)
+            else:
+                key = block.scope + name.split("attention_wrapper/", 1)[1]
+            return reader.get_tensor(key)
+        return run_loaded(fetch, value)
 
 
 def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:

@@ -88,3 +88,21 @@ def write_slots(conv, name: str, keys: set[str], required: set[str], to_keras) -
         for key, slot in by_key.items():
             conv.destinations[slot] = f"optimizer/{role}/seq2seq/{name} (converted like {key})"
     return out
+
+
+def run_loaded(fetch, value_of) -> Any:
+    """``fetch`` of the current default graph, run once in a new session whose variables hold ``value_of(var)``.
+
+    Every variable's initializer runs with its value fed, all in ONE run (``Variable.load`` is a run of its own each,
+    a new pruned executor); the graph runs as written, like the sandbox's (no Grappler rewrites, no classic
+    optimizer: a graph built to be run once, where those passes cost more than the run)."""
+    import legacy_rnn
+
+    v1 = legacy_rnn.v1
+    config = v1.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    config.graph_options.optimizer_options.opt_level = v1.OptimizerOptions.L0
+    variables = v1.global_variables()
+    with v1.Session(config=config) as sess:
+        sess.run([v.initializer for v in variables], {v.initializer.inputs[1]: value_of(v) for v in variables})
+        return sess.run(fetch)

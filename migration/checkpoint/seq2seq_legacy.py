@@ -23,7 +23,7 @@ import numpy as np
 
 from migration.checkpoint.checks import Check
 from migration import seq2seq_converters as s2c
-from migration.checkpoint.seq2seq_base import write_slots
+from migration.checkpoint.seq2seq_base import run_loaded, write_slots
 from migration.checkpoint.seq2seq_graph import run_original
 from migration.checkpoint import seq2seq_stack
 from migration.core.errors import MigrationError
@@ -249,7 +249,7 @@ def _rebuilt(checkpoint: str, desc: dict, enc: np.ndarray, dec: np.ndarray) -> n
     import legacy_rnn
     from legacy_rnn.seq2seq import legacy_seq2seq as legacy
 
-    tf, v1 = legacy_rnn.tf, legacy_rnn.v1
+    tf = legacy_rnn.tf
     spec = CellSpec.from_dict(desc["spec"])
     reader = tf.train.load_checkpoint(checkpoint)
     with tf.Graph().as_default():
@@ -257,10 +257,7 @@ def _rebuilt(checkpoint: str, desc: dict, enc: np.ndarray, dec: np.ndarray) -> n
             [tf.constant(enc[:, t]) for t in range(enc.shape[1])], [tf.constant(dec[:, t]) for t in range(dec.shape[1])],
             legacy_cell(spec), desc["num_encoder_symbols"], desc["num_decoder_symbols"],
             desc["embedding_size"], desc["num_heads"])
-        with v1.Session() as sess:
-            for var in v1.global_variables():
-                var.load(reader.get_tensor(desc["user_prefix"] + var.op.name), sess)
-            return np.stack(sess.run(outputs), 1)
+        return np.stack(run_loaded(outputs, lambda var: reader.get_tensor(desc["user_prefix"] + var.op.name)), 1)
 
 
 def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:

@@ -78,15 +78,21 @@ def _layers(paths: dict[int, str], depth: Optional[int], where: str) -> list[str
     return [paths[k] for k in range(n)]
 
 
-def _reads_decoder_outputs(meta, key: str, decoder: str, hops: int = 10) -> bool:
-    """True when a node within ``hops`` ops downstream of variable ``key`` also reads (through up to 3 single-input
-    ops) an ``AttnOutputProjection`` output of ``decoder``: a sampled-softmax loss, a ``feed_previous`` loop function
-    or the program's own ``outputs @ w + b`` projects the decoder outputs with it."""
-    nodes = meta.main
+def _consumers(meta) -> dict[str, list[str]]:
+    """Node name -> the names of the nodes of the main graph that read it."""
     consumers: dict[str, list[str]] = {}
-    for node in nodes.values():
+    for node in meta.main.values():
         for inp in node.input:
             consumers.setdefault(ref(inp.lstrip("^"))[0], []).append(node.name)
+    return consumers
+
+
+def _reads_decoder_outputs(meta, consumers: dict[str, list[str]], key: str, decoder: str, hops: int = 10) -> bool:
+    """True when a node within ``hops`` ops downstream of variable ``key`` also reads (through up to 3 single-input
+    ops) an ``AttnOutputProjection`` output of ``decoder``: a sampled-softmax loss, a ``feed_previous`` loop function
+    or the program's own ``outputs @ w + b`` projects the decoder outputs with it (``consumers``:
+    :func:`_consumers` of ``meta``, built once for every key)."""
+    nodes = meta.main
 
     def from_decoder(name: str) -> bool:
         for _ in range(4):
@@ -118,7 +124,8 @@ def _projection(r, top: str, decoder: str, units: int, vocab: int) -> Optional[d
     the scope; with a ``.meta``, only those that project the decoder outputs in the graph."""
     free = [k for k in r.free() if not k.startswith(top)]
     if r.meta is not None:
-        free = [k for k in free if _reads_decoder_outputs(r.meta, k, decoder)]
+        consumers = _consumers(r.meta)
+        free = [k for k in free if _reads_decoder_outputs(r.meta, consumers, k, decoder)]
     shape = {k: tuple(r.vs[k].shape) for k in free}
     biases = [k for k in free if shape[k] == (vocab,)]
     for transposed, want in ((False, (units, vocab)), (True, (vocab, units))):

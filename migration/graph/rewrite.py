@@ -20,6 +20,7 @@ random op by name, and verification falls back to the weaker check.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Optional
 
@@ -111,24 +112,75 @@ def _neutralize(nodes, random_node, in_function: bool) -> None:
     nodes.append(const)
 
 
+def _under(keys: list[str], scope: str) -> list[str]:
+    """The names of the sorted list ``keys`` that are ``scope`` or ``scope/...`` ("0" is the character after "/")."""
+    out = keys[bisect.bisect_left(keys, scope + "/"):bisect.bisect_left(keys, scope + "0")]
+    at = bisect.bisect_left(keys, scope)
+    return out + [scope] if at < len(keys) and keys[at] == scope else out
+
+
+class _Context:
+    """One context's nodes indexed once (names sorted, to find a scope's by prefix; who reads each node), kept in
+    step with the rewrites: each scope is looked at through its own members and readers. (A graph's variable
+    initializers are ``random_uniform`` scopes too: scanning every node for each of them was quadratic.)"""
+
+    def __init__(self, nodes) -> None:
+        self.nodes = nodes
+        self.index = {n.name: i for i, n in enumerate(nodes)}
+        self.names = sorted(self.index)
+        self.readers: dict[str, set[int]] = {}  # producer name -> the nodes with an input (control too) from it
+        self.inputs: list[list[tuple[str, int, bool]]] = [[ref(s) for s in n.input] for n in nodes]
+        for i, parsed in enumerate(self.inputs):
+            for name, _, _ in parsed:
+                self.readers.setdefault(name, set()).add(i)
+        self.producers: list[str] = sorted(self.readers)
+
+    def reread(self, i: int) -> None:
+        """Index node ``i``'s inputs again after a rewrite (or for the first time: a node appended since)."""
+        if i == len(self.inputs):
+            self.index[self.nodes[i].name] = i
+            bisect.insort(self.names, self.nodes[i].name)
+            self.inputs.append([])
+        for name, _, _ in self.inputs[i]:
+            self.readers[name].discard(i)
+        self.inputs[i] = [ref(s) for s in self.nodes[i].input]
+        for name, _, _ in self.inputs[i]:
+            if name not in self.readers:
+                self.readers[name] = set()
+                bisect.insort(self.producers, name)
+            self.readers[name].add(i)
+
+    def members(self, scope: str, inside) -> list[int]:
+        return sorted(self.index[name] for name in _under(self.names, scope) if inside(name))
+
+    def reading(self, scope: str, inside) -> set[int]:
+        """The nodes with an input (control too) from inside the scope."""
+        return {i for name in _under(self.producers, scope) if inside(name) for i in self.readers[name]}
+
+
 def _bypass(nodes, ret: Optional[dict], in_function: bool) -> list[str]:
     """Rewrite one context in place (``nodes``: a repeated NodeDef field; ``ret``: a FunctionDef.ret map or None).
     Returns the scopes that were bypassed."""
     scopes = sorted({s for n in nodes if n.op in _RANDOM for s in [_scope_of(n.name, n.op)] if s}, key=len,
                     reverse=True)
+    if not scopes:
+        return []
     done = []
     switches = {n.name for n in nodes if n.op in ("Switch", "RefSwitch")}
+    ctx = _Context(nodes)
     for scope in scopes:
         # a v1 ``tf.cond`` puts the Switch of ``x`` inside the dropout's scope (``cond/dropout/Mul/Switch``): it is
         # where ``x`` enters, not part of the dropout
         inside = lambda name: (name == scope or name.startswith(scope + "/")) and name not in switches  # noqa: E731
-        members = [n for n in nodes if inside(n.name)]
+        member_ids = ctx.members(scope, inside)
+        members = [nodes[i] for i in member_ids]
         shapes = [n for n in members if n.op == "Shape" and n.input and not inside(ref(n.input[0])[0])]
         # the scope's value as the program reads it; TF 2.x gradient accumulators (TensorListPushBack) also read
         # intermediates of the scope, which stay (made deterministic below)
-        readers = [n for n in nodes if not inside(n.name) and n.op not in _ACCUMULATORS
-                   and not _GRADIENTS.search(n.name)]
-        outside_refs = {(ref(i)[0], ref(i)[1]) for n in readers for i in n.input if not ref(i)[2] and inside(ref(i)[0])}
+        readers = sorted(i for i in ctx.reading(scope, inside) if not inside(nodes[i].name)
+                         and nodes[i].op not in _ACCUMULATORS and not _GRADIENTS.search(nodes[i].name))
+        outside_refs = {(name, idx) for i in readers for name, idx, control in ctx.inputs[i]
+                        if not control and inside(name)}
         ret_refs = {(ref(v)[0], ref(v)[1]) for v in (ret or {}).values() if inside(ref(v)[0])}
         if len(outside_refs | ret_refs) != 1:
             continue
@@ -138,25 +190,29 @@ def _bypass(nodes, ret: Optional[dict], in_function: bool) -> list[str]:
             x = _dropout_input(members, inside, next(iter(outside_refs | ret_refs))[0])
             if x is None:
                 continue
-        for n in readers:
+        for i in readers:
+            n = nodes[i]
             new = []
-            for i in n.input:
-                name, _, control = ref(i)
+            for inp, (name, _, control) in zip(n.input, ctx.inputs[i]):
                 if inside(name):
                     if control:
                         continue
                     new.append(x)
                 else:
-                    new.append(i)
+                    new.append(inp)
             del n.input[:]
             n.input.extend(new)
+            ctx.reread(i)
         if ret is not None:
             for key, value in list(ret.items()):
                 if inside(ref(value)[0]):
                     ret[key] = x
-        for n in members:
+        for i, n in zip(member_ids, members):
             if n.op in _RANDOM:
                 _neutralize(nodes, n, in_function)
+                ctx.reread(i)
+        for i in range(len(ctx.inputs), len(nodes)):  # the neutral constants
+            ctx.reread(i)
         done.append(scope)
     return done
 

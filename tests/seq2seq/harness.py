@@ -20,6 +20,7 @@ from migration import converters, seq2seq_converters as s2c
 from migration.core.specs import CellSpec
 from modern_rnn import seq2seq as modern_s2s
 from tests.core.harness import FAST_SESSION
+from tests.checkpoint.tf1_values import load_values
 from tests.seq2seq import reference as ref
 
 tf, v1, keras = legacy_rnn.tf, legacy_rnn.v1, modern_rnn.keras
@@ -93,6 +94,7 @@ def _legacy_wrapper(cfg: Config, memory, lengths, alignment_history: bool):
 
 def _randomize(sess, seed: int) -> None:
     rng = np.random.default_rng(seed)
+    values = []
     for var in sorted(v1.global_variables(), key=lambda v: v.name):
         shape = var.shape.as_list()
         if not shape:
@@ -105,7 +107,8 @@ def _randomize(sess, seed: int) -> None:
             value = value * 6.0
         if var.op.name.endswith("output_projection/kernel") or var.op.name == "embedding":
             value = value * 4.0  # logits driven by the state, and the state by the fed-back token, not by biases
-        var.load(np.asarray(value, np.float32), sess)
+        values.append((var, np.asarray(value, np.float32)))
+    load_values(sess, values)
 
 
 def legacy_train(cfg: Config, directory: str, seed: int = 0, values: Optional[dict] = None,
@@ -135,8 +138,7 @@ def legacy_train(cfg: Config, directory: str, seed: int = 0, values: Optional[di
                 else:
                     variables = {v.op.name: v for v in v1.global_variables()}
                     assert set(variables) == set(values), sorted(set(variables) ^ set(values))
-                    for name, var in variables.items():
-                        var.load(values[name], sess)
+                    load_values(sess, [(var, values[name]) for name, var in variables.items()])
             result = sess.run(fetch)
             cell_state = result["cell_state"]
             result["cell_state"] = tuple(cell_state) if isinstance(cell_state, tuple) else (cell_state,)

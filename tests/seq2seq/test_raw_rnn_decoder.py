@@ -30,6 +30,7 @@ from migration.graph import raw_rnn
 from migration.graph.blocks import find_loops
 from migration.graph.reference import OriginalGraph
 from tests.checkpoint.ground_truth_graphs import tf1_graph_form
+from tests.checkpoint.tf1_values import load_values
 
 tf, v1 = legacy_rnn.tf, legacy_rnn.v1
 FAST = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
@@ -135,8 +136,8 @@ def _build(directory: str, kind: str) -> dict:
         ids, lengths, logits = BUILDERS[kind]()
         with v1.Session(config=FAST) as sess:
             sess.run(v1.global_variables_initializer())
-            for var in v1.trainable_variables():  # asymmetric weights, non-zero biases
-                var.load(rng.normal(0, 0.8, var.shape.as_list()).astype(np.float32), sess)
+            load_values(sess, [(var, rng.normal(0, 0.8, var.shape.as_list()).astype(np.float32))
+                               for var in v1.trainable_variables()])  # asymmetric weights, non-zero biases
             prefix = v1.train.Saver().save(sess, os.path.join(directory, "model.ckpt"))
     return {"prefix": prefix, "logits": logits.name}
 

@@ -11,6 +11,7 @@ import numpy as np
 
 import legacy_rnn
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import load_values
 
 B, T, D, CLASSES, LR = 4, 5, 3, 3, 0.05
 LENGTHS = np.array([5, 2, 4, 1], np.int32)
@@ -40,8 +41,9 @@ def adam_checkpoint(root: Path, logits_of: Callable, *, graph_seed: int, batch_s
         sess = legacy_rnn.new_session(graph)
         legacy_rnn.initialize(sess)
         rng = np.random.default_rng(weight_seed)
-        for var in v1.trainable_variables():  # asymmetric, non-zero everywhere (layer-norm gains and shifts too)
-            var.load(rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32), sess)
+        # asymmetric, non-zero everywhere (layer-norm gains and shifts too)
+        load_values(sess, [(var, rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32))
+                           for var in v1.trainable_variables()])
         for xb, yb in data[:3]:
             sess.run(train, {x: xb, length: LENGTHS, y: yb})
         prefix = v1.train.Saver().save(sess, str(Path(root) / "ckpt" / "model.ckpt"))

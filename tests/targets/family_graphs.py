@@ -20,6 +20,7 @@ import numpy as np
 import legacy_rnn
 from legacy_rnn import (cifg_lstm, contrib, glstm, grid_lstm, indrnn, intersection_rnn, layer_norm_lstm_contrib,
                         minimal_rnn, nas, phased_lstm, sru, tf, time_freq_lstm, ugrnn, v1, weight_norm_lstm)
+from tests.checkpoint.tf1_values import load_values
 
 T, D = 5, 3
 LENGTHS = np.array([T, 1, 3, 4, 2], np.int32)
@@ -138,10 +139,12 @@ def build(directory, seed: int = 31) -> str:
         sess = legacy_rnn.new_session(graph)
         legacy_rnn.initialize(sess)
         rng = np.random.default_rng(seed)
+        values = []
         for var in v1.global_variables():
             low, high = PHASED_RANGES.get(var.op.name.rsplit("/", 1)[-1], (-0.8, 0.8)) \
                 if var.op.name.startswith("phased/") else (-0.8, 0.8)
-            var.load(rng.uniform(low, high, var.shape.as_list()).astype(np.float32), sess)
+            values.append((var, rng.uniform(low, high, var.shape.as_list()).astype(np.float32)))
+        load_values(sess, values)
         os.makedirs(directory, exist_ok=True)
         x_np = np.random.default_rng(seed + 1).normal(0, 1, (len(LENGTHS), T, D)).astype(np.float32)
         for name, values in sess.run(flat, {x: x_np, length: LENGTHS, keep: 1.0}).items():

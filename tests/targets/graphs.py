@@ -11,6 +11,7 @@ import numpy as np
 
 import legacy_rnn
 from legacy_rnn import tf, v1
+from tests.checkpoint.tf1_values import load_values
 
 T, VOCAB, EMB = 6, 20, 5
 
@@ -39,8 +40,8 @@ def build(directory, seed: int = 24) -> str:
         sess = legacy_rnn.new_session(graph)
         legacy_rnn.initialize(sess)
         rng = np.random.default_rng(seed)
-        for var in v1.global_variables():
-            var.load(rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32), sess)
+        load_values(sess, [(var, rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32))
+                           for var in v1.global_variables()])
         os.makedirs(directory, exist_ok=True)
         _record(sess, directory, seed, ids, length, x, x_len, data, (out, stack_state), gru, relu, bi)
         whole_ids = np.random.default_rng(seed + 2).integers(0, VOCAB, (5, T)).astype(np.int32)

@@ -17,6 +17,8 @@ import os
 import numpy as np
 import pytest
 
+from tests.checkpoint.tf1_values import load_values
+
 TOL = 1e-5
 T = 4
 LENGTHS = np.array([T, 1, 3], np.int32)
@@ -43,8 +45,8 @@ def _build(directory) -> str:
             feeds[x] = rng.normal(0, 1, (len(LENGTHS), T, *spatial, c_in)).astype(np.float32)
         sess = legacy_rnn.new_session(graph)
         legacy_rnn.initialize(sess)
-        for var in v1.global_variables():
-            var.load(rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32), sess)
+        load_values(sess, [(var, rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32))
+                           for var in v1.global_variables()])
         os.makedirs(directory, exist_ok=True)
         values = sess.run(flat, {**feeds, length: LENGTHS})
         for (scope, outs), x in zip(values.items(), feeds.values()):

@@ -20,6 +20,8 @@ import os
 import numpy as np
 import pytest
 
+from tests.checkpoint.tf1_values import load_values
+
 B, T, D, N = 4, 5, 3, 4
 LENGTHS = np.array([5, 1, 3, 4], np.int32)
 
@@ -45,8 +47,9 @@ def crf_program(tmp_path_factory):
         decoded, best = legacy_rnn.crf_decode(potentials, transitions, lengths)
         sess = legacy_rnn.new_session(graph)
         legacy_rnn.initialize(sess)
-        for var in v1.global_variables():  # asymmetric, biases included; transitions strong enough to matter
-            var.load(rng.uniform(-1.5, 1.5, var.shape.as_list()).astype(np.float32), sess)
+        # asymmetric, biases included; transitions strong enough to matter
+        load_values(sess, [(var, rng.uniform(-1.5, 1.5, var.shape.as_list()).astype(np.float32))
+                           for var in v1.global_variables()])
         ref = sess.run({"potentials": potentials, "ll": log_likelihood, "decoded": decoded, "best": best},
                        {x: x_np, lengths: LENGTHS, tags: tags_np})
         prefix = v1.train.Saver().save(sess, str(root / "ckpt" / "model.ckpt"))

@@ -13,6 +13,8 @@ import os
 import numpy as np
 import pytest
 
+from tests.checkpoint.tf1_values import load_values
+
 TOL = 1e-5
 T, VOCAB, EMB, FORGET_BIAS, LN_UNITS = 6, 20, 5, 0.7, 5
 
@@ -34,8 +36,8 @@ def _build(directory: str) -> str:
         sess = legacy_rnn.new_session(graph)
         legacy_rnn.initialize(sess)
         rng = np.random.default_rng(7)
-        for var in v1.global_variables():
-            var.load(rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32), sess)
+        load_values(sess, [(var, rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32))
+                           for var in v1.global_variables()])
         feeds = {"ids": np.random.default_rng(9).integers(0, VOCAB, (5, T)).astype(np.int32),
                  "length": np.full(5, T, np.int32)}
         np.savez(os.path.join(directory, "ref_whole.npz"), logits=sess.run(logits, {ids: feeds["ids"], length:

@@ -27,6 +27,8 @@ import os
 import numpy as np
 import pytest
 
+from tests.checkpoint.tf1_values import load_values
+
 TOL = 1e-5
 B, T, H, W, C = 3, 4, 7, 5, 3
 S, SC = 9, 2
@@ -59,9 +61,11 @@ def _build(directory: str) -> str:
         sess = legacy_rnn.new_session(graph)
         legacy_rnn.initialize(sess)
         rng = np.random.default_rng(42)
+        values = []
         for var in v1.global_variables():
             low, high = (0.4, 1.6) if "moving_variance" in var.name else (-0.8, 0.8)
-            var.load(rng.uniform(low, high, var.shape.as_list()).astype(np.float32), sess)
+            values.append((var, rng.uniform(low, high, var.shape.as_list()).astype(np.float32)))
+        load_values(sess, values)
         os.makedirs(directory, exist_ok=True)
         feeds = {"video": rng.normal(0, 1, (T, B, H, W, C)).astype(np.float32),
                  "signal": rng.normal(0, 1, (B, S, SC)).astype(np.float32)}
