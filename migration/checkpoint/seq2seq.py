@@ -253,7 +253,7 @@ def manifest_entry(info: Seq2SeqInfo, file: str, graph: Optional[DecoderGraph], 
 
 # -- verification -----------------------------------------------------------------------------------------------------
 
-def _feeds(entry: dict, model, seed: int, batch: int = 3, steps: int = 4, memory_steps: int = 5) -> dict:
+def entry_feeds(entry: dict, model, seed: int, batch: int = 3, steps: int = 4, memory_steps: int = 5) -> dict:
     """Random memory, ragged lengths (the first row full, the others shorter) and decoder ids; sizes the graph fixes
     statically are kept."""
     rng = np.random.default_rng(seed)
@@ -307,10 +307,10 @@ def _tf1_cell_state(entry: dict, state: list, spec: CellSpec):
 
 def _rebuilt_teacher(checkpoint: str, entry: dict, data: dict) -> np.ndarray:
     """Teacher-forced logits of a TF1 graph rebuilt from :mod:`legacy_rnn.seq2seq` with our reading (weaker)."""
-    return _rebuilt(checkpoint, entry, data, "teacher")
+    return rebuilt_decode(checkpoint, entry, data, "teacher")
 
 
-def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: int = 3, max_iter: int = 6,
+def rebuilt_decode(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: int = 3, max_iter: int = 6,
              end: int = 1) -> Any:
     import legacy_rnn
     from legacy_rnn import seq2seq as ls
@@ -383,7 +383,7 @@ def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: in
             return sess.run(fetch)
 
 
-def _graph_feeds(graph: dict, data: dict) -> dict:
+def graph_feeds(graph: dict, data: dict) -> dict:
     """The original graph's feeds for one seq2seq entry (``graph``: where its decoder lives) from ``data``."""
     feeds = {graph["memory"]: data["memory"]}
     if graph["lengths"]:
@@ -410,7 +410,7 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
     import modern_rnn.seq2seq.models  # noqa: F401  (registers AttentionDecoderModel)
 
     model = load_keras_model(confined_path(out_dir, entry["file"], what="seq2seq model file"))
-    data = _feeds(entry, model, seed)
+    data = entry_feeds(entry, model, seed)
     inputs = {"decoder_inputs": data["ids"], "memory": data["memory"], "memory_sequence_length": data["lengths"]}
     if data["state"]:
         inputs["initial_cell_state"] = keras_cell_state(entry, data["state"])
@@ -430,7 +430,7 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
     what, notes, checks = f"seq2seq {entry['name']}", [], []
     reference, expected = "rebuilt", None
     if original is not None and graph:
-        feeds = _graph_feeds(graph, data)
+        feeds = graph_feeds(graph, data)
         if in_graph and model.embedding is not None:
             try:
                 (graph_ids,) = original.run([in_graph["ids"]], feeds)
@@ -459,7 +459,7 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
     checks.append(Check(what, "teacher-forced logits", diff, list(expected.shape), reference))
     if decoded:
         for mode, ids in decoded.items():
-            ref_ids = _rebuilt(checkpoint, entry, data, mode)
+            ref_ids = rebuilt_decode(checkpoint, entry, data, mode)
             same = ids.shape == ref_ids.shape and bool(np.array_equal(ids, ref_ids))
             # the model's weights and hyper-parameters were checked against the original graph just above: only
             # the decode loop (ours, with the user's decode-time options) is compared with TF1's rebuilt one here

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.targets import EXPORT_TARGETS, cnn_front, keras3, onnx_export
+from migration.targets import EXPORT_TARGETS, cnn_front, keras3, onnx_export, seq2seq_export
 from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.crf_export import crf_cases, write_crf_targets
 from migration.targets.refusals import wrapped_block_reason
@@ -54,6 +54,14 @@ def nothing_to_export(targets: Sequence[str], seq2seq: Sequence[str]) -> TargetR
                          "conversion is unaffected).")
 
 
+def _refuse_empty(targets: Sequence[str], seq2seq: Sequence[Any]) -> None:
+    """A checkpoint without RNN blocks: refused for the targets that export none of its seq2seq models either."""
+    empty = [t for t in targets if not seq2seq_export.exportable([t], seq2seq)]
+    if empty:
+        raise nothing_to_export(empty, [s.get("name", "?") if isinstance(s, dict) else getattr(s, "name", "?")
+                                        for s in seq2seq])
+
+
 def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: Sequence[Any] = (),
                     seq2seq: Sequence[Any] = ()) -> None:
     """Raise :class:`TargetRefused` (exit 2) before any conversion work when a requested target cannot take a block
@@ -61,7 +69,7 @@ def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: 
     ``path`` and ``spec``; ConvLSTMCell blocks (``conv_blocks``) every target takes); :func:`export_targets` checks
     the written blocks again."""
     if targets and not blocks and not conv_blocks:
-        raise nothing_to_export(targets, [getattr(s, "name", "?") for s in seq2seq])
+        _refuse_empty(targets, seq2seq)
     for block in blocks:
         entry = {"name": block.name, "wrapper": block.wrapper,
                  "cells": [{"direction": d, "path": c.path, "spec": c.spec.to_dict()}
@@ -194,14 +202,14 @@ def graph_reference(tmp: str, meta_path: Optional[str], reader, shadows: dict, n
 
 def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight: Callable[[str], np.ndarray], *,
                    meta_path: Optional[str], reader, shadows: Optional[dict] = None,
-                   verify: bool = True) -> dict[str, Any]:
+                   verify: bool = True, seq2seq_reference: Optional[Callable] = None) -> dict[str, Any]:
     """Write and verify the ``targets`` files of every block of ``manifest`` (its ``blocks`` entries, files in
     ``tmp``); return the manifest's ``targets`` entry. Raises :class:`TargetRefused` before writing anything when a
     block cannot be exported exactly."""
     blocks = manifest.get("blocks") or []
     conv_entries = manifest.get("conv_blocks") or []
     if not blocks and not conv_entries:
-        raise nothing_to_export(targets, [e.get("name", "?") for e in manifest.get("seq2seq") or []])
+        _refuse_empty(targets, manifest.get("seq2seq") or [])
     for block in blocks:
         for target in targets:
             check_block(block, target)
@@ -214,17 +222,21 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     conv_files = write_conv_targets(targets, tmp, conv_entries, read_weight, built)  # the whole model calls them too
     crf_entries = manifest.get("crf") or []
     crf_files = write_crf_targets(targets, tmp, crf_entries, read_weight)  # the Viterbi decode of each CRF
+    s2s_entries = manifest.get("seq2seq") or []
+    s2s_files = seq2seq_export.write(targets, tmp, s2s_entries)  # the attention decoders (seq2seq_export.TAKES)
     notes: list[str] = []
     whole = write_whole_targets(targets, tmp, manifest["model"], built, notes) if manifest.get("model") else {}
-    not_exported = [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq")
-                    for entry in (manifest.get(what) or [])]
+    not_exported = {t: [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq")
+                        for entry in (manifest.get(what) or [])
+                        if what != "seq2seq" or entry.get("name") not in s2s_files[t]] for t in targets}
     entry: dict[str, Any] = {}
     for target in targets:
         entry[target] = {"blocks": [{"name": name, "file": rel} for name, rel in files[target].items()]
                          + [{"name": name, "file": rel, "conv": True} for name, rel in conv_files[target].items()]
-                         + [{"name": name, "file": rel, "crf": True} for name, rel in crf_files[target].items()],
+                         + [{"name": name, "file": rel, "crf": True} for name, rel in crf_files[target].items()]
+                         + [{"name": name, "file": rel, "seq2seq": True} for name, rel in s2s_files[target].items()],
                          "load": LOADING[target],
-                         "not_exported": not_exported + ([] if target in whole or not manifest.get("model")
+                         "not_exported": not_exported[target] + ([] if target in whole or not manifest.get("model")
                                                          else ["the whole model (model.keras)"])}
         if target in whole:
             entry[target]["model"] = whole[target]
@@ -242,7 +254,11 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
         original = (lambda: (reference.original(), reference.loops())) if meta_path is not None else None
         cases = conv_cases(conv_entries, conv_files, tmp, original, notes) + crf_cases(crf_entries, crf_files,
                                                                                      read_weight)
-        checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases)
+        original_graph = reference.original() if meta_path is not None and s2s_files.get("keras3") else None
+        s2s_checks, s2s_notes, s2s_jax = seq2seq_export.verify(s2s_files, tmp, s2s_entries, seq2seq_reference,
+                                                               original_graph)
+        checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases, jax_extra=s2s_jax)
+        checks, run_notes = s2s_checks + checks, s2s_notes + run_notes
         result = summary(checks, notes + run_notes, TOLERANCE)
         for target in targets:
             entry[target]["verification"] = result.get(target, {"ok": False, "checks": []})

@@ -3,7 +3,8 @@
 Started by :func:`migration.targets.verify_targets.run_keras3_elsewhere` as ``python -I keras3_child.py DIR``; imports
 only ``keras``, NumPy and the custom cells and layers of ``keras3_cells.py`` / ``keras3_layers.py`` beside it (which
 import only keras), not the rest of
-rnn-migrate. ``DIR/jobs.json`` lists ``[model path, [input .npy, ...], out stem]``;
+rnn-migrate. ``DIR/jobs.json`` lists ``[model path, [input .npy, ...], out stem[, call]]``
+(``call``: a method of the model and its JSON keyword arguments, e.g. a seq2seq model's ``greedy``);
 each model is loaded in safe mode, called on its inputs (one tensor when it has one input, else the list) and its
 outputs are written as ``<out stem>-<k>.npy``. Only JSON and ``.npy``
 (``allow_pickle=False``) cross the boundary. Prints one JSON line: the backend and its devices.
@@ -28,7 +29,7 @@ def register_cells() -> None:
     import rnn-migrate."""
     import importlib.util
 
-    for stem in ("keras3_cells", "keras3_layers"):
+    for stem in ("keras3_cells", "keras3_layers", "keras3_seq2seq"):
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{stem}.py")
         spec = importlib.util.spec_from_file_location(f"rnn_migrate_{stem}", path)
         module = importlib.util.module_from_spec(spec)
@@ -62,11 +63,14 @@ def main(work: str) -> int:
 
     with open(os.path.join(work, "jobs.json")) as f:
         jobs = json.load(f)
-    for model_path, input_paths, stem in jobs:
+    for model_path, input_paths, stem, *call in jobs:
         with placeholder_initializers(keras, np):
             model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
         inputs = [np.load(path, allow_pickle=False) for path in input_paths]
-        outs = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
+        if call:  # a method of the model on the inputs (a seq2seq decode: {"method", "kwargs", "outputs": n})
+            outs = list(getattr(model, call[0]["method"])(*inputs, **call[0]["kwargs"]))[:call[0]["outputs"]]
+        else:
+            outs = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
         for k, out in enumerate(outs if isinstance(outs, (list, tuple)) else [outs]):
             np.save(os.path.join(work, f"{stem}-{k}.npy"), np.asarray(keras.ops.convert_to_numpy(out)),
                     allow_pickle=False)

@@ -117,12 +117,12 @@ def run_keras3_elsewhere(jobs: list[tuple[str, list[np.ndarray]]], backend: str 
     when the backend is not installed (the note says so)."""
     with tempfile.TemporaryDirectory(prefix="rnn-migrate-keras3-") as work:
         listed = []
-        for k, (path, inputs) in enumerate(jobs):
+        for k, (path, inputs, *call) in enumerate(jobs):
             paths = []
             for j, array in enumerate(inputs):
                 paths.append(os.path.join(work, f"in{k}-{j}.npy"))
                 np.save(paths[-1], array, allow_pickle=False)
-            listed.append([os.path.abspath(path), paths, f"out{k}"])
+            listed.append([os.path.abspath(path), paths, f"out{k}"] + call)
         with open(os.path.join(work, "jobs.json"), "w") as f:
             json.dump(listed, f)
         env = child_env(backend)
@@ -161,7 +161,8 @@ class WholeCase:
 def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir: str,
                   reference: Callable[[int, dict, np.ndarray, np.ndarray], tuple[list, np.ndarray, str]],
                   batch: int = 4, steps: int = 6, seed: int = 0,
-                  whole: Optional[WholeCase] = None, cases: Sequence[tuple] = ()) -> tuple[list[TargetCheck], list[str]]:
+                  whole: Optional[WholeCase] = None, cases: Sequence[tuple] = (),
+                  jax_extra: Sequence[tuple] = ()) -> tuple[list[TargetCheck], list[str]]:
     """Check every target file of every block (and of the whole model). ``files``: target -> block name -> file
     relative to ``out_dir``; ``reference(k, block, x, lengths)`` -> (expected outputs, lengths used, reference);
     ``cases``: more blocks with their own inputs and reference (ConvLSTM blocks,
@@ -210,6 +211,9 @@ def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir:
             sess = onnx_export.session(os.path.join(out_dir, whole.files["onnx"]))
             got = sess.run(None, dict(zip(whole.onnx_inputs, args)))
             checks += compare("onnx", "onnxruntime", fake, "original-graph", whole.expected, got)
+    for job, jax_case in jax_extra:  # more Keras 3 files for the one JAX child ((path, inputs[, call]), case)
+        jax_jobs.append(job)
+        jax_cases.append(jax_case)
     if jax_jobs:
         results, note = run_keras3_elsewhere(jax_jobs, "jax")
         notes.append(note)
