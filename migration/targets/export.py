@@ -132,7 +132,7 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
             if target == "keras3":
                 import keras
 
-                ins, outs = walk(config, Keras3Whole(blocks, weights))
+                ins, outs = walk(config, Keras3Whole(blocks, weights, seq2seq_export.whole_decoders(k2)))
                 model = keras.Model(ins[0] if len(ins) == 1 else ins, outs[0] if len(outs) == 1 else outs,
                                     name="migrated_model")
                 keras3.save_block(model, os.path.join(tmp, rel))

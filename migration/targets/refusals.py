@@ -8,8 +8,9 @@ from typing import Optional
 
 GENERIC = "not a layer the targets take"
 
-_ATTENTION = ("a tf.contrib.seq2seq attention decoder (AttentionWrapper over the decoder cell): attention decoders "
-              "are not RNN blocks of this exporter, and no Keras 3 / ONNX twin of the attention step is written yet")
+_ATTENTION = ("a tf.contrib.seq2seq attention decoder (AttentionWrapper over the decoder cell): its Keras 3 twin is "
+              "migration.targets.keras3_seq2seq (seq2seq/<name>.keras3.keras, a whole model's TeacherForcedDecoder); "
+              "no ONNX translation of the attention step is written yet")
 _LEGACY = ("a tf.contrib.legacy_seq2seq model (its encoder, decoder loop and output projection are one Keras 2 "
            "model of rnn-migrate): no Keras 3 / ONNX twin written yet")
 

@@ -112,3 +112,16 @@ def verify(files: dict[str, dict[str, str]], tmp: str, entries: Sequence[dict],
             job = (path, list(case["inputs"])) + ((dict(case["call"], outputs=1),) if case.get("call") else ())
             jax.append((job, (block, case["reference"], expected)))
     return checks, notes, jax
+
+
+def whole_decoders(k2_model) -> dict[str, Any]:
+    """The Keras 3 twin of every ``TeacherForcedDecoder`` layer of a Keras 2 whole model (layer name -> twin);
+    :class:`~migration.targets.glue.NotExportable` for one without a twin."""
+    from migration.targets import seq2seq_twins
+
+    out = {}
+    for layer in k2_model.layers:
+        if type(layer).__name__ == "TeacherForcedDecoder":
+            shapes = [tuple(t.shape) for t in layer.input]
+            out[layer.name] = seq2seq_twins.teacher_forced(layer, int(shapes[0][-1]), int(shapes[2][-1]))
+    return out

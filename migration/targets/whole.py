@@ -13,7 +13,7 @@ are still exported and verified).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -131,8 +131,10 @@ class Keras3Whole:
     """``translate`` for :func:`walk` building the Keras 3 model; ``blocks``: Keras 2 block layer name -> Keras 3
     block model; ``weights``: Keras 2 layer name -> its weights."""
 
-    def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]]) -> None:
+    def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]],
+                 decoders: Optional[dict[str, Any]] = None) -> None:
         self.blocks, self.weights = blocks, weights
+        self.decoders = decoders or {}  # Keras 2 decoder layer name -> its Keras 3 twin (seq2seq_export)
         self.layers: dict[str, Any] = {}
 
     def _shared(self, name: str, make: Callable[[], Any], x):
@@ -168,6 +170,8 @@ class Keras3Whole:
             return [self._shared(name, lambda: keras.layers.Dense(
                 cfg["units"], activation=cfg.get("activation", "linear"), use_bias=cfg.get("use_bias", True),
                 name=layer_name(name)), keras3_glue.tensor(inputs[0]))]
+        if name in self.decoders:  # a TeacherForcedDecoder: its Keras 3 twin (keras3_seq2seq)
+            return [self.decoders[name]([keras3_glue.tensor(v) for v in inputs])]
         if cls in LAYER_REASONS:  # a decoder holding an exported block's cell under the block's name: not the block
             raise _refuse(layer, "Keras 3", layer_reason(cls))
         if name in self.blocks:
