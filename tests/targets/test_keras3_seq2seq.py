@@ -1,0 +1,215 @@
+"""``convert --target keras3`` for ``tf.contrib.seq2seq`` attention decoders (issue 24): ``seq2seq/<name>.keras3.keras``
+(the Keras 3 ``AttentionDecoderModel``, migration/targets/keras3_seq2seq.py) and a whole model's
+``TeacherForcedDecoder`` layers in ``model.keras3.keras``, each checked by convert against the ORIGINAL graph on the
+TensorFlow backend and on JAX (the child process), then here independently: the files loaded as a user loads them
+(``keras.saving.load_model(safe_mode=True)``) against the user's graph re-imported from its ``.meta`` and restored
+with ``Saver``.
+
+Programs (built by the seq2seq tests' own builders, one in-process conversion each):
+
+* ``single``: tests/seq2seq/test_cli_seq2seq.py's nmt-style training graph (``AttentionWrapper(LSTMCell,
+  BahdanauAttention(normalize), attention_layer_size)``, ``forget_bias=0.5``), a checkpoint with no other RNN: it was
+  refused for every target before;
+* ``mixed``: tests/seq2seq/test_mixed_attention_stack.py's three decoders with attention on one layer of a
+  ``MultiRNNCell`` (LSTM / BasicLSTM / GRU; Bahdanau normalize / Luong scale / Bahdanau; encoder state fed;
+  ``output_attention=False``; ``impute_finished``) and an encoder block: the seq2seq files and the whole model.
+
+Negative controls: the attention layer kernel's rows swapped and a wrong ``forget_bias`` (the forget-gate bias
+shifted) fail convert's own check by > 1e-3 on both backends; the whole model with a decoder's attention rows swapped
+misses the original graph.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from migration.checkpoint import convert_checkpoint
+from migration.targets import seq2seq_export
+from migration.targets.export import target_files
+from migration.targets.verify_targets import TOLERANCE, compare, run_keras3_elsewhere
+from tests.seq2seq import harness as h
+from tests.seq2seq import test_mixed_attention_stack as mixed_program
+from tests.seq2seq.test_cli_seq2seq import CONFIGS, _build, _data, tf1_logits
+
+tf, v1 = h.tf, h.v1
+
+
+def _checks(manifest: dict, target: str = "keras3") -> list[dict]:
+    return manifest["targets"][target]["verification"]["checks"]
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("k3_single")
+    os.makedirs(root / "graph")
+    graph = _build(CONFIGS["bahdanau_norm"], str(root / "graph"))
+    result = convert_checkpoint(graph["prefix"], root / "out", targets=["keras3"])
+    return {"graph": graph, "root": root, "out": str(root / "out"), "result": result}
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("k3_mixed")
+    graph = mixed_program._build(str(root))
+    result = convert_checkpoint(graph["prefix"], root / "out", targets=["keras3", "onnx"])
+    return {"graph": graph, "out": str(root / "out"), "result": result}
+
+
+def _load(path: str):
+    import keras
+
+    import migration.targets.keras3_seq2seq  # noqa: F401  (registers rnn_migrate>AttentionDecoderModel, ...)
+
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def test_a_seq2seq_only_checkpoint_gets_a_verified_keras3_decoder(single) -> None:
+    result = single["result"]
+    assert result.verification["ok"]
+    entry = result.manifest["targets"]["keras3"]
+    assert entry["verification"]["ok"] and entry["not_exported"] == []
+    assert entry["blocks"] == [{"name": "decoder", "file": "seq2seq/decoder.keras3.keras", "seq2seq": True}]
+    assert "seq2seq/decoder.keras3.keras" in target_files(result.manifest["targets"])
+    assert os.path.isfile(os.path.join(single["out"], "seq2seq", "decoder.keras3.keras"))
+    checks = _checks(result.manifest)
+    got = {(c["backend"], c["output"], c["reference"]) for c in checks}
+    for backend in ("tensorflow", "jax"):
+        assert {(backend, "teacher-forced logits", "original-graph"), (backend, "greedy ids (equal)", "decoder-rebuilt"),
+                (backend, "beam ids (equal)", "decoder-rebuilt")} <= got
+    assert all(c["max_abs_diff"] <= TOLERANCE for c in checks)
+
+
+def test_the_keras3_decoder_equals_the_user_graph_and_the_keras2_decodes(single) -> None:
+    """Independent of convert's check: other inputs, the graph re-imported and restored with Saver; greedy and beam
+    (with a length penalty, other start tokens, 12 steps) equal the Keras 2 model's (itself checked against TF1)."""
+    import tf_keras
+
+    import modern_rnn.seq2seq.models  # noqa: F401
+
+    model = _load(os.path.join(single["out"], "seq2seq", "decoder.keras3.keras"))
+    data = _data(seed=23)
+    want = tf1_logits(single["graph"]["prefix"], single["graph"]["logits"], data)
+    got = np.asarray(model({"decoder_inputs": data["decoder_ids:0"], "memory": data["memory:0"],
+                            "memory_sequence_length": data["memory_length:0"]}))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    k2 = tf_keras.models.load_model(os.path.join(single["out"], "seq2seq", "decoder.keras"), safe_mode=True)
+    memory, lengths, start = data["memory:0"], data["memory_length:0"], np.array([0, 2, 4], np.int32)
+    ids3, len3 = model.greedy(memory, lengths, start, 1, 12)
+    ids2, len2 = k2.greedy(memory, lengths, start, 1, 12)
+    np.testing.assert_array_equal(ids3, ids2.numpy())
+    np.testing.assert_array_equal(len3, len2.numpy())
+    beam3, blen3 = model.beam_search(memory, lengths, start, 1, 3, 12, 0.6)
+    beam2, blen2 = k2.beam_search(memory, lengths, start, 1, 3, 12, 0.6)
+    np.testing.assert_array_equal(beam3, beam2.numpy())
+    np.testing.assert_array_equal(blen3, blen2.numpy())
+
+
+def _tampered(single, tmp_path, how: str) -> str:
+    """A copy of the conversion's Keras 3 decoder with one weight changed; returns the copy's directory."""
+    model = _load(os.path.join(single["out"], "seq2seq", "decoder.keras3.keras"))
+    named = model.named_weights()
+    if how == "attention_rows":
+        kernel = named["attention_layer/kernel"].numpy()
+        named["attention_layer/kernel"].assign(kernel[[1, 0] + list(range(2, kernel.shape[0]))])
+    else:  # forget_bias 0.5 read as 1.5: the folded forget-gate bias block shifted by 1
+        bias = named["cell/bias"].numpy()
+        units = bias.shape[0] // 4
+        bias[units:2 * units] += 1.0
+        named["cell/bias"].assign(bias)
+    out = tmp_path / how
+    os.makedirs(out / "seq2seq")
+    model.save(str(out / "seq2seq" / "decoder.keras3.keras"))
+    return str(out)
+
+
+def test_tampered_decoders_fail_converts_check_on_both_backends(single, tmp_path) -> None:
+    """convert's own seq2seq check (seq2seq_export.verify) on tampered copies, against the original graph's logits
+    (this test's own re-import) and the Keras 2 model's greedy ids: every tampered file fails by > 1e-3."""
+    data = _data(seed=29)
+    want = tf1_logits(single["graph"]["prefix"], single["graph"]["logits"], data)
+    inputs = [data["decoder_ids:0"], data["memory:0"], data["memory_length:0"]]
+    cases = [{"what": "seq2seq decoder", "output": "teacher-forced logits", "reference": "original-graph",
+              "inputs": inputs, "call": None, "expected": want}]
+    entries = [e for e in single["result"].manifest["seq2seq"]]
+    files = {"keras3": {"decoder": "seq2seq/decoder.keras3.keras"}}
+    jobs, cases_jax = [], []
+    for how in ("attention_rows", "forget_bias"):
+        checks, _, jax = seq2seq_export.verify(files, _tampered(single, tmp_path, how), entries,
+                                               lambda e, m, o: (cases, []), None)
+        assert checks and all(c.max_abs_diff > 1e-3 for c in checks), (how, checks)
+        jobs += [job for job, _ in jax]
+        cases_jax += [case for _, case in jax]
+    results, note = run_keras3_elsewhere(jobs, "jax")
+    assert "jax" in note
+    for (block, ref, expected), got in zip(cases_jax, results):
+        (check,) = compare("keras3", "jax", block, ref, expected, got)
+        assert check.max_abs_diff > 1e-3
+    # the untampered file passes the same check (the controls fail for the tampering, not the harness)
+    good, _, _ = seq2seq_export.verify(files, single["out"], entries, lambda e, m, o: (cases, []), None)
+    assert good and all(c.max_abs_diff <= TOLERANCE for c in good)
+
+
+def test_onnx_alone_still_refuses_a_seq2seq_only_checkpoint_naming_it(single, tmp_path) -> None:
+    from migration.targets.weights import TargetRefused
+
+    with pytest.raises(TargetRefused, match=r"--target onnx: the checkpoint's RNNs are all in seq2seq models "
+                                            r"\(decoder"):
+        convert_checkpoint(single["graph"]["prefix"], tmp_path / "out", targets=["onnx"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_mixed_stacks_give_verified_keras3_decoders_and_whole_model(mixed) -> None:
+    manifest = mixed["result"].manifest
+    assert mixed["result"].verification["ok"]
+    k3 = manifest["targets"]["keras3"]
+    names = {"top_decoder", "bottom_decoder", "middle_decoder"}
+    assert {b["name"] for b in k3["blocks"] if b.get("seq2seq")} == names and k3["not_exported"] == []
+    assert k3["model"]["file"] == "model.keras3.keras"
+    checks = _checks(manifest)
+    for backend in ("tensorflow", "jax"):
+        mine = [c for c in checks if c["backend"] == backend]
+        for name in names:
+            logits = [c for c in mine if c["what"] == f"seq2seq {name}"]
+            assert logits and logits[0]["reference"] == "original-graph"
+            assert {c["what"] for c in mine} >= {f"seq2seq {name} greedy", f"seq2seq {name} beam"}
+        whole = [c for c in mine if c["what"] == "whole model"]
+        assert len(whole) == 3 and all(c["reference"] == "original-graph" for c in whole)
+    assert all(c["max_abs_diff"] <= TOLERANCE for c in checks)
+    onnx = manifest["targets"]["onnx"]  # no ONNX twin here: named as not exported, the blocks still are
+    assert {f"seq2seq {n}" for n in names} <= set(onnx["not_exported"])
+
+
+def _graph_outputs(graph: dict, feeds: dict) -> list[np.ndarray]:
+    with tf.Graph().as_default():
+        saver = v1.train.import_meta_graph(graph["prefix"] + ".meta")
+        with v1.Session(config=h.FAST) as sess:
+            saver.restore(sess, graph["prefix"])
+            return sess.run([graph["logits"][k] for k in ("top", "bottom", "middle")], feeds)
+
+
+def test_the_keras3_whole_model_equals_the_user_graph_and_catches_swapped_rows(mixed) -> None:
+    graph, manifest = mixed["graph"], mixed["result"].manifest
+    rng = np.random.default_rng(17)
+    ph = graph["placeholders"]
+    feeds = {ph[k]: v for k, v in mixed_program._feeds(rng, {k: k for k in ph}, lengths=(3, 4, 1)).items()}
+    want = _graph_outputs(graph, feeds)
+    whole = manifest["targets"]["keras3"]["model"]
+    path = os.path.join(mixed["out"], whole["file"])
+    model = _load(path)
+    by_input = {name: feeds[ph[name]] for name in ph}
+    args = [by_input[n] for n in whole["inputs"]]
+    labels = [graph["logits"][k] for k in ("top", "bottom", "middle")]
+    assert set(labels) == set(whole["outputs"])
+    got = dict(zip(whole["outputs"], [np.asarray(o) for o in model(args)]))
+    for label, expected in zip(labels, want):
+        np.testing.assert_allclose(got[label], expected, atol=1e-5, err_msg=label)
+    decoders = [layer for layer in model.layers if type(layer).__name__ == "TeacherForcedDecoder"]
+    assert len(decoders) == 3
+    core = next(d for d in decoders if "middle" in d.name).core
+    kernel = core.wrapper.attention_layer.kernel
+    rows = kernel.numpy()
+    kernel.assign(rows[[1, 0] + list(range(2, rows.shape[0]))])
+    bad = dict(zip(whole["outputs"], [np.asarray(o) for o in model(args)]))
+    assert np.abs(bad[graph["logits"]["middle"]] - want[2]).max() > 1e-3
