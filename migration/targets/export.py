@@ -48,8 +48,8 @@ def nothing_to_export(targets: Sequence[str], seq2seq: Sequence[str]) -> TargetR
     why = ("the checkpoint has no RNN block to export (only RNN blocks are exported to these targets yet)"
            if not seq2seq else
            f"the checkpoint's RNNs are all in seq2seq models ({', '.join(seq2seq)}: tf.contrib.seq2seq decoders or "
-           "legacy_seq2seq models), which have no Keras 3 / ONNX twin yet (attention decoders and their loops are "
-           "not RNN blocks of this exporter)")
+           "legacy_seq2seq models), which have no Keras 3 / ONNX twin yet for these targets (of them only "
+           "tf.contrib.seq2seq attention decoders are exported, to Keras 3: migration.targets.seq2seq_export)")
     return TargetRefused(f"--target {' --target '.join(targets)}: {why}; convert without --target (the Keras 2 "
                          "conversion is unaffected).")
 
@@ -223,8 +223,8 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     crf_entries = manifest.get("crf") or []
     crf_files = write_crf_targets(targets, tmp, crf_entries, read_weight)  # the Viterbi decode of each CRF
     s2s_entries = manifest.get("seq2seq") or []
-    s2s_files = seq2seq_export.write(targets, tmp, s2s_entries)  # the attention decoders (seq2seq_export.TAKES)
     notes: list[str] = []
+    s2s_files = seq2seq_export.write(targets, tmp, s2s_entries, notes)  # the attention decoders (seq2seq_export.TAKES)
     whole = write_whole_targets(targets, tmp, manifest["model"], built, notes) if manifest.get("model") else {}
     not_exported = {t: [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq")
                         for entry in (manifest.get(what) or [])

@@ -19,9 +19,6 @@ import numpy as np
 #: target -> the seq2seq entry kinds it exports
 TAKES = {"keras3": ("contrib.seq2seq.AttentionWrapper",)}
 SUFFIXES = {"keras3": ".keras3.keras"}
-LOAD = ("import migration.targets.keras3_seq2seq, keras; m = keras.saving.load_model(path, safe_mode=True); "
-        "m({'decoder_inputs', 'memory', 'memory_sequence_length'[, 'initial_state' (TF1 order)]}) -> logits; "
-        "m.greedy(...), m.beam_search(...) as the Keras 2 model")
 
 
 def takes(target: str, kind: str, legacy: Any = None) -> bool:
@@ -47,8 +44,10 @@ def exportable(targets: Sequence[str], entries: Sequence[Any]) -> bool:
     return any(takes(t, kind(e), legacy(e)) for t in targets for e in entries)
 
 
-def write(targets: Sequence[str], tmp: str, entries: Sequence[dict]) -> dict[str, dict[str, str]]:
-    """Write the target files of every entry a target takes: target -> entry name -> file (relative to ``tmp``)."""
+def write(targets: Sequence[str], tmp: str, entries: Sequence[dict], notes: list[str]) -> dict[str, dict[str, str]]:
+    """Write the target files of every entry a target takes: target -> entry name -> file (relative to ``tmp``); an
+    entry without a twin (a piece :mod:`migration.targets.seq2seq_twins` does not take) gets a note instead and stays
+    in ``not_exported``."""
     files: dict[str, dict[str, str]] = {t: {} for t in targets}
     todo = [e for e in entries if any(takes(t, e.get("kind", ""), e.get("legacy")) for t in targets)]
     if not todo or "keras3" not in targets:
@@ -56,13 +55,19 @@ def write(targets: Sequence[str], tmp: str, entries: Sequence[dict]) -> dict[str
     import modern_rnn.seq2seq.models  # noqa: F401  (registers the Keras 2 AttentionDecoderModel)
     from migration.safe_io import confined_path, load_keras_model
     from migration.targets import seq2seq_twins
+    from migration.targets.glue import NotExportable
 
     for entry in todo:
         if not takes("keras3", entry["kind"], entry.get("legacy")):
             continue
         k2 = load_keras_model(confined_path(tmp, entry["file"], what="seq2seq model file"))
         rel = os.path.splitext(entry["file"])[0] + SUFFIXES["keras3"]
-        seq2seq_twins.decoder_model(k2).save(os.path.join(tmp, rel))
+        try:
+            model = seq2seq_twins.decoder_model(k2)
+        except NotExportable as exc:
+            notes.append(f"keras3: seq2seq {entry['name']} not exported: {exc}")
+            continue
+        model.save(os.path.join(tmp, rel))
         files["keras3"][entry["name"]] = rel
     return files
 

@@ -8,8 +8,10 @@ with ``Saver``.
 Programs (built by the seq2seq tests' own builders, one in-process conversion each):
 
 * ``single``: tests/seq2seq/test_cli_seq2seq.py's nmt-style training graph (``AttentionWrapper(LSTMCell,
-  BahdanauAttention(normalize), attention_layer_size)``, ``forget_bias=0.5``), a checkpoint with no other RNN: it was
-  refused for every target before;
+  BahdanauAttention(normalize), attention_layer_size)``, ``forget_bias=0.5``) trained 2 Adam steps, a checkpoint with
+  no other RNN (refused for every target before), converted ``--with-optimizer``: one Keras 3 Adam step from the
+  converted slots equals one more step of the original graph (its own train op); zeroed slots or the step count not
+  restored land elsewhere;
 * ``mixed``: tests/seq2seq/test_mixed_attention_stack.py's three decoders with attention on one layer of a
   ``MultiRNNCell`` (LSTM / BasicLSTM / GRU; Bahdanau normalize / Luong scale / Bahdanau; encoder state fed;
   ``output_attention=False``; ``impute_finished``) and an encoder block: the seq2seq files and the whole model.
@@ -44,8 +46,8 @@ def _checks(manifest: dict, target: str = "keras3") -> list[dict]:
 def single(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("k3_single")
     os.makedirs(root / "graph")
-    graph = _build(CONFIGS["bahdanau_norm"], str(root / "graph"))
-    result = convert_checkpoint(graph["prefix"], root / "out", targets=["keras3"])
+    graph = _build(CONFIGS["bahdanau_norm"], str(root / "graph"), adam=True)
+    result = convert_checkpoint(graph["prefix"], root / "out", targets=["keras3"], with_optimizer=True)
     return {"graph": graph, "root": root, "out": str(root / "out"), "result": result}
 
 
@@ -213,3 +215,78 @@ def test_the_keras3_whole_model_equals_the_user_graph_and_catches_swapped_rows(m
     kernel.assign(rows[[1, 0] + list(range(2, rows.shape[0]))])
     bad = dict(zip(whole["outputs"], [np.asarray(o) for o in model(args)]))
     assert np.abs(bad[graph["logits"]["middle"]] - want[2]).max() > 1e-3
+
+
+@pytest.fixture(scope="module")
+def tf1_step(single) -> dict:
+    """One more Adam step of the original graph (its .meta re-imported, its own train op) on one batch."""
+    from tests.seq2seq.test_seq2seq_resume import _step_data
+
+    graph, data = single["graph"], _step_data()
+    with tf.Graph().as_default():
+        saver = v1.train.import_meta_graph(graph["prefix"] + ".meta")
+        with v1.Session(config=h.FAST) as sess:
+            saver.restore(sess, graph["prefix"])
+            loss = float(sess.run(graph["loss"], data))
+            sess.run(graph["train"], data)
+            after = {v.op.name: sess.run(v) for v in v1.global_variables()}
+    return {"data": data, "loss": loss, "after": after}
+
+
+def _keras3_step(single, data: dict, restore: str = "slots") -> tuple[float, dict]:
+    import keras
+
+    from migration.checkpoint.optimizer_keras3 import keras3_slots, make_optimizer, restore_slots
+
+    model = _load(os.path.join(single["out"], "seq2seq", "decoder.keras3.keras"))
+    opt, info = make_optimizer(single["out"])
+    assert info["kind"] == "adam" and info["iterations"] == 2 and type(opt).__module__.startswith("keras.")
+    pairs = keras3_slots(single["out"], model)
+    assert len(pairs) == len(model.trainable_variables) == len(model.named_weights())
+    if restore == "zeroed":
+        pairs = [(v, {role: np.zeros_like(a) for role, a in s.items()}) for v, s in pairs]
+    restore_slots(opt, pairs, None if restore == "no iterations" else info["iterations"])
+    variables = [v for v, _ in pairs]
+    with tf.GradientTape() as tape:
+        logits = model({"decoder_inputs": data["decoder_ids:0"], "memory": data["memory:0"],
+                        "memory_sequence_length": data["memory_length:0"]})
+        loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(data["targets:0"], logits,
+                                                                          from_logits=True))
+    # the embedding's gradient densified: Keras 3's Adam squares an IndexedSlices gradient slice by slice, so a token
+    # repeated in the batch gets sum(g_i^2) where TF1 (which deduplicates first) takes (sum g_i)^2 (measured 3.2e-3)
+    grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
+    opt.apply_gradients(zip(grads, variables))
+    return float(loss), {n: np.asarray(v.numpy()) for n, v in model.named_weights().items()}
+
+
+def _tf1_in_keras_names(single, arrays: dict) -> dict:
+    """TF1 arrays under the Keras twin's weight names (the converter's own layout transform, forget_bias folded)."""
+    from migration import seq2seq_converters as s2c
+    from migration.checkpoint.seq2seq import block_from_dict
+
+    (entry,) = single["result"].manifest["seq2seq"]
+    out = s2c.attention_wrapper_to_keras(arrays, block_from_dict(entry["block_shapes"]),
+                                         entry["cell_spec"]["forget_bias"])
+    kernel, bias = entry["projection"]
+    out.update({"embedding": arrays[entry["embedding"]], "output_projection/kernel": arrays[kernel],
+                "output_projection/bias": arrays[bias]})
+    return out
+
+
+def test_one_keras3_adam_step_from_converted_slots_equals_one_more_tf1_step(single, tf1_step) -> None:
+    loss, weights = _keras3_step(single, tf1_step["data"])
+    assert abs(loss - tf1_step["loss"]) <= 1e-5
+    want = _tf1_in_keras_names(single, tf1_step["after"])
+    before = _tf1_in_keras_names(single, {n: tf.train.load_checkpoint(single["graph"]["prefix"]).get_tensor(n)
+                                          for n, _ in tf.train.list_variables(single["graph"]["prefix"])})
+    assert set(weights) == set(want)
+    for name, value in weights.items():
+        np.testing.assert_allclose(value, want[name], atol=1e-5, err_msg=name)
+        assert np.abs(want[name] - before[name]).max() > 1e-4, name      # the step really moved every weight
+
+
+@pytest.mark.parametrize("restore", ["zeroed", "no iterations"])
+def test_keras3_step_without_the_converted_state_lands_elsewhere(single, tf1_step, restore: str) -> None:
+    _, weights = _keras3_step(single, tf1_step["data"], restore)
+    want = _tf1_in_keras_names(single, tf1_step["after"])
+    assert max(float(np.abs(weights[n] - want[n]).max()) for n in weights) > 1e-4
