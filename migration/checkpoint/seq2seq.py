@@ -310,8 +310,40 @@ def _rebuilt_teacher(checkpoint: str, entry: dict, data: dict) -> np.ndarray:
     return rebuilt_decode(checkpoint, entry, data, "teacher")
 
 
+#: rebuilt TF1 decodes already run in this process (convert's target check, then its verify, build the same ones)
+_REBUILT: dict = {}
+
+
+def _rebuilt_key(checkpoint: str, entry: dict, data: dict, args: tuple) -> tuple:
+    """The checkpoint's files (size, mtime), the entry's TF1 set-up, the inputs' bytes and the decode options."""
+    import glob
+    import hashlib
+    import json
+
+    files = tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in sorted(glob.glob(glob.escape(checkpoint)
+                                                                                             + ".*")))
+    setup = json.dumps({k: entry.get(k) for k in ("block_shapes", "cell_spec", "embedding", "projection",
+                                                  "output_attention")}, sort_keys=True, default=str)
+    digest = hashlib.sha256()
+    for array in [data["memory"], data["lengths"], data["ids"], *data["state"]]:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
+    return os.path.abspath(checkpoint), files, setup, digest.hexdigest(), args
+
+
 def rebuilt_decode(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: int = 3, max_iter: int = 6,
-             end: int = 1) -> Any:
+                   end: int = 1) -> Any:
+    """:func:`_rebuilt_decode` once per checkpoint content, TF1 set-up, inputs and options in this process."""
+    key = _rebuilt_key(checkpoint, entry, data, (mode, beam_width, max_iter, end))
+    if key not in _REBUILT:
+        if len(_REBUILT) >= 32:
+            _REBUILT.pop(next(iter(_REBUILT)))
+        _REBUILT[key] = np.asarray(_rebuilt_decode(checkpoint, entry, data, mode, beam_width, max_iter, end))
+    return _REBUILT[key].copy()
+
+
+def _rebuilt_decode(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: int = 3, max_iter: int = 6,
+                    end: int = 1) -> Any:
     import legacy_rnn
     from legacy_rnn import seq2seq as ls
 

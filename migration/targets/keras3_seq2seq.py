@@ -107,6 +107,8 @@ class BahdanauAttention(_Mechanism):
         self.query_layer = keras.layers.Dense(self.units, use_bias=False, name="query_layer")
 
     def build_for(self, query_depth: int, memory_depth: int) -> None:
+        if self.built:  # once: a second call would add the weights again
+            return
         self.query_layer.build((None, query_depth))
         self.attention_v = self.add_weight(name="attention_v", shape=(self.units,))
         if self.normalize:
@@ -143,6 +145,8 @@ class LuongAttention(_Mechanism):
         self.scale = bool(scale)
 
     def build_for(self, query_depth: int, memory_depth: int) -> None:
+        if self.built:
+            return
         if query_depth != self.units:
             raise ValueError(f"Received a query of depth {query_depth} for LuongAttention(units={self.units}).")
         if self.scale:
@@ -200,6 +204,8 @@ class AttentionWrapper(keras.layers.Layer):
         self.memory_depth = None
 
     def build_for(self, input_depth: int, memory_depth: int) -> None:
+        if self.built:
+            return
         self.memory_depth = int(memory_depth)
         depth = input_depth + self.attention_size
         for cell in self.cells:
@@ -279,6 +285,8 @@ class AttentionStack(keras.layers.Layer):
         return self.cells[:self.index] + [self.wrapper] + self.cells[self.index:]
 
     def build_for(self, input_depth: int, memory_depth: int) -> None:
+        if self.built:
+            return
         depth = input_depth
         for layer in self.layers_in_order:
             if layer is self.wrapper:
