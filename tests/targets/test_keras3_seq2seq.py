@@ -290,3 +290,24 @@ def test_keras3_step_without_the_converted_state_lands_elsewhere(single, tf1_ste
     _, weights = _keras3_step(single, tf1_step["data"], restore)
     want = _tf1_in_keras_names(single, tf1_step["after"])
     assert max(float(np.abs(weights[n] - want[n]).max()) for n in weights) > 1e-4
+
+
+def test_a_rebuilt_reference_is_reused_only_for_the_same_checkpoint_content(single, tmp_path) -> None:
+    """convert's seq2seq target check and its verify share the rebuilt TF1 decodes (one run per checkpoint content,
+    set-up and inputs); a checkpoint rewritten at the same path with another projection bias is decoded again."""
+    from migration.checkpoint.export import write_tf1_checkpoint
+    from migration.checkpoint.seq2seq import entry_feeds, rebuilt_decode
+
+    (entry,) = single["result"].manifest["seq2seq"]
+    model = _load(os.path.join(single["out"], "seq2seq", "decoder.keras3.keras"))
+    data = entry_feeds(entry, model, 5)
+    reader = tf.train.load_checkpoint(single["graph"]["prefix"])
+    arrays = {n: reader.get_tensor(n) for n, _ in tf.train.list_variables(single["graph"]["prefix"])}
+    prefix = write_tf1_checkpoint(arrays, str(tmp_path / "copy" / "model.ckpt"))
+    first = rebuilt_decode(prefix, entry, data, "teacher")
+    np.testing.assert_array_equal(rebuilt_decode(prefix, entry, data, "teacher"), first)
+    bias = entry["projection"][1]
+    arrays[bias] = arrays[bias] + 0.5
+    write_tf1_checkpoint(arrays, prefix, force=True)
+    again = rebuilt_decode(prefix, entry, data, "teacher")
+    assert np.abs(again - first).max() > 0.4                      # the new bias is read, not the cached logits
