@@ -34,7 +34,6 @@ from migration.core.errors import MigrationError, UnknownCellError
 from migration.core.outdir import staged_output
 from migration.graph.limits import SandboxLimit
 from migration.families import cell_to_keras, keras_names_for, weight_sources
-from migration.checkpoint import seq2seq_targets
 from migration.targets.export import export_targets, refuse_up_front, targets_ok
 
 @dataclasses.dataclass
@@ -473,7 +472,7 @@ def _targets(conv: _Converter, manifest: dict[str, Any], targets: list[str], ver
     reader, meta = conv.reader, conv.meta
     return export_targets(targets, conv.tmp, manifest, lambda k: float32_weight(k, reader.read(k))[0],
                           meta_path=meta.path if meta else None, reader=reader, shadows=conv.insp.ema_shadows,
-                          verify=verify, seq2seq_reference=seq2seq_targets.reference_function(reader.prefix))
+                          verify=verify)
 
 
 def convert_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, forget_bias: Optional[float] = None,

@@ -75,9 +75,7 @@ def _block_pairs(out_dir: str, block: dict, model) -> list[tuple[Any, dict[str, 
 def keras3_slots(out_dir: str, model) -> list[tuple[Any, dict[str, np.ndarray]]]:
     """``(variable, slots)`` for every trainable weight of a Keras 3 model ``convert --target keras3`` wrote: the
     whole model (``model.keras3.keras``: embeddings, blocks, Dense heads, matched through the manifest's
-    ``model.layers``), a block model (``blocks/<name>.keras3.keras``) or a seq2seq decoder
-    (``seq2seq/<name>.keras3.keras``: :func:`migration.checkpoint.optimizer.seq2seq_slots`, by weight name); for
-    :func:`restore_slots`."""
+    ``model.layers``) or a block model (``blocks/<name>.keras3.keras``); for :func:`restore_slots`."""
     if hasattr(model, "named_weights"):  # seq2seq/<name>.keras3.keras: the Keras 2 twin's weight names and slots
         return seq2seq_slots(out_dir, model)
     manifest = read_manifest(out_dir)

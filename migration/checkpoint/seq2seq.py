@@ -36,6 +36,7 @@ from migration.checkpoint.seq2seq_base import Seq2SeqInfo, write_slots
 from migration.checkpoint.seq2seq_graph import DecoderGraph, locate, read_output_attention, run_original
 from migration.core.errors import MigrationError
 from migration.graph.limits import SandboxLimit
+from migration.graph.seq2seq_feeds import decoder_feeds, graph_feeds
 from migration.core.specs import CellSpec
 from migration.families import keras_cell, legacy_cell
 
@@ -253,35 +254,6 @@ def manifest_entry(info: Seq2SeqInfo, file: str, graph: Optional[DecoderGraph], 
 
 # -- verification -----------------------------------------------------------------------------------------------------
 
-def entry_feeds(entry: dict, model, seed: int, batch: int = 3, steps: int = 4, memory_steps: int = 5) -> dict:
-    """Random memory, ragged lengths (the first row full, the others shorter) and decoder ids; sizes the graph fixes
-    statically are kept."""
-    rng = np.random.default_rng(seed)
-    graph = entry.get("graph") or {}
-    shapes = graph.get("shapes") or {}
-    mem_shape = shapes.get(graph.get("memory"), [])
-    ids_shape = shapes.get(graph.get("ids"), [])
-    if len(mem_shape) == 3:
-        batch = mem_shape[0] if mem_shape[0] > 0 else batch
-        memory_steps = mem_shape[1] if mem_shape[1] > 0 else memory_steps
-    if len(ids_shape) >= 2:
-        batch = ids_shape[0] if ids_shape[0] > 0 else batch
-        steps = ids_shape[1] if ids_shape[1] > 0 else steps
-    block = entry["block_shapes"]
-    memory = rng.uniform(-1, 1, (batch, memory_steps, block["memory_depth"])).astype(np.float32)
-    lengths = np.array([memory_steps] + [max(1, memory_steps - 2 - k) for k in range(batch - 1)], np.int32)
-    if model.embedding is not None:
-        ids = rng.integers(0, model.vocab_size, (batch, steps)).astype(np.int32)
-    else:
-        ids = rng.uniform(-1, 1, (batch, steps, block["input_depth"])).astype(np.float32)
-    per_layer = 2 if CellSpec.from_dict(entry["cell_spec"]).is_lstm else 1
-    units = [u for u in (block.get("stack_units") or block.get("layer_units") or [block["cell_units"]])
-             for _ in range(per_layer)]
-    state = [rng.normal(0, 0.5, (batch, u)).astype(np.float32)
-             for u, _ in zip(units, graph.get("initial_state") or [])]
-    return {"memory": memory, "lengths": lengths, "ids": ids, "state": state}
-
-
 def keras_cell_state(entry: dict, state: list) -> list:
     """The TF1 initial cell state tensors (``(c, h)`` per layer, flattened) -> the wrapped Keras cell's state
     (``[h, c]``; one such list per layer for a ``StackedRNNCells``)."""
@@ -307,43 +279,11 @@ def _tf1_cell_state(entry: dict, state: list, spec: CellSpec):
 
 def _rebuilt_teacher(checkpoint: str, entry: dict, data: dict) -> np.ndarray:
     """Teacher-forced logits of a TF1 graph rebuilt from :mod:`legacy_rnn.seq2seq` with our reading (weaker)."""
-    return rebuilt_decode(checkpoint, entry, data, "teacher")
+    return _rebuilt(checkpoint, entry, data, "teacher")
 
 
-#: rebuilt TF1 decodes already run in this process (convert's target check, then its verify, build the same ones)
-_REBUILT: dict = {}
-
-
-def _rebuilt_key(checkpoint: str, entry: dict, data: dict, args: tuple) -> tuple:
-    """The checkpoint's files (size, mtime), the entry's TF1 set-up, the inputs' bytes and the decode options."""
-    import glob
-    import hashlib
-    import json
-
-    files = tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in sorted(glob.glob(glob.escape(checkpoint)
-                                                                                             + ".*")))
-    setup = json.dumps({k: entry.get(k) for k in ("block_shapes", "cell_spec", "embedding", "projection",
-                                                  "output_attention")}, sort_keys=True, default=str)
-    digest = hashlib.sha256()
-    for array in [data["memory"], data["lengths"], data["ids"], *data["state"]]:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
-    return os.path.abspath(checkpoint), files, setup, digest.hexdigest(), args
-
-
-def rebuilt_decode(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: int = 3, max_iter: int = 6,
-                   end: int = 1) -> Any:
-    """:func:`_rebuilt_decode` once per checkpoint content, TF1 set-up, inputs and options in this process."""
-    key = _rebuilt_key(checkpoint, entry, data, (mode, beam_width, max_iter, end))
-    if key not in _REBUILT:
-        if len(_REBUILT) >= 32:
-            _REBUILT.pop(next(iter(_REBUILT)))
-        _REBUILT[key] = np.asarray(_rebuilt_decode(checkpoint, entry, data, mode, beam_width, max_iter, end))
-    return _REBUILT[key].copy()
-
-
-def _rebuilt_decode(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: int = 3, max_iter: int = 6,
-                    end: int = 1) -> Any:
+def _rebuilt(checkpoint: str, entry: dict, data: dict, mode: str, beam_width: int = 3, max_iter: int = 6,
+             end: int = 1) -> Any:
     import legacy_rnn
     from legacy_rnn import seq2seq as ls
 
@@ -415,25 +355,6 @@ def _rebuilt_decode(checkpoint: str, entry: dict, data: dict, mode: str, beam_wi
             return sess.run(fetch)
 
 
-def graph_feeds(graph: dict, data: dict) -> dict:
-    """The original graph's feeds for one seq2seq entry (``graph``: where its decoder lives) from ``data``."""
-    feeds = {graph["memory"]: data["memory"]}
-    if graph["lengths"]:
-        feeds[graph["lengths"]] = data["lengths"]
-    if graph["ids"]:
-        feeds[graph["ids"]] = data["ids"]
-    feeds.update(zip(graph.get("initial_state") or [], data["state"]))
-    batch, steps = data["ids"].shape[:2]
-    for name, how in graph["extra_feeds"].items():
-        if how == "decoder_length":
-            feeds[name] = np.full(batch, steps, np.int32)
-        else:  # only its shape is read: zeros of [batch, memory steps, ...]
-            shape = graph["shapes"].get(name, [-1])
-            dims = [batch] + [d if d > 0 else data["memory"].shape[1] for d in shape[1:]]
-            feeds[name] = np.zeros(dims, np.float32 if how == "shape_only_float" else np.int32)
-    return feeds
-
-
 def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int = 0) -> tuple[list, list[str]]:
     """Checks (:class:`migration.checkpoint.checks.Check`) and notes for one manifest ``seq2seq`` entry."""
     if entry.get("legacy"):
@@ -442,7 +363,7 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
     import modern_rnn.seq2seq.models  # noqa: F401  (registers AttentionDecoderModel)
 
     model = load_keras_model(confined_path(out_dir, entry["file"], what="seq2seq model file"))
-    data = entry_feeds(entry, model, seed)
+    data = decoder_feeds(entry, model.vocab_size if model.embedding is not None else None, seed)
     inputs = {"decoder_inputs": data["ids"], "memory": data["memory"], "memory_sequence_length": data["lengths"]}
     if data["state"]:
         inputs["initial_cell_state"] = keras_cell_state(entry, data["state"])
@@ -491,7 +412,7 @@ def verify_entry(entry: dict, out_dir: str, checkpoint: str, original, seed: int
     checks.append(Check(what, "teacher-forced logits", diff, list(expected.shape), reference))
     if decoded:
         for mode, ids in decoded.items():
-            ref_ids = rebuilt_decode(checkpoint, entry, data, mode)
+            ref_ids = _rebuilt(checkpoint, entry, data, mode)
             same = ids.shape == ref_ids.shape and bool(np.array_equal(ids, ref_ids))
             # the model's weights and hyper-parameters were checked against the original graph just above: only
             # the decode loop (ours, with the user's decode-time options) is compared with TF1's rebuilt one here

@@ -10,7 +10,9 @@ Limits (:mod:`migration.graph.limits`): the child sets its own ``RLIMIT_AS`` and
 CPU budget counts from the request's start); this process waits at most the wall-time limit, then kills it. SIGKILL,
 SIGXCPU, SIGSEGV, SIGABRT of the child, a memory error in it, or the wall limit -> :class:`SandboxLimit`. An
 exception here (SIGTERM/SIGINT through :func:`migration.core.signals.signals_raise` included) kills the child before it
-propagates; a parent killed outright takes the child with it (``PR_SET_PDEATHSIG`` in the child).
+propagates, except when the child answered (a failed ``Assert``, a TensorFlow error, an allocation over the
+address-space limit that it caught): then it serves the next request; a parent killed outright takes the child with it
+(``PR_SET_PDEATHSIG`` in the child).
 """
 from __future__ import annotations
 
@@ -74,6 +76,12 @@ def _write_value(directory: str, key: str, value) -> dict:
         return {"file": key, "sparse": True, "shape": [int(d) for d in value.shape], "dtype": np.dtype(value.dtype).str}
     np.save(os.path.join(directory, key + ".npy"), np.asarray(value))
     return {"file": key, "sparse": False}
+
+
+class _MemoryReply(SandboxLimit):
+    """An allocation over the address-space limit that the child caught and answered (TensorFlow's
+    ``ResourceExhaustedError`` or a ``MemoryError``): the request's graph and session are gone with it, the next
+    request sets the limits again, so the child serves it (no second TensorFlow start)."""
 
 
 class Worker:
@@ -160,7 +168,7 @@ class Worker:
                 self.kill()
                 self._start()
             return self._run(req, request, limits)
-        except (GraphAssertionFailed, GraphRunError):
+        except (GraphAssertionFailed, GraphRunError, _MemoryReply):
             raise  # the child answered: it serves the next request
         except BaseException:
             self.kill()  # mid-request: the child's state is unknown (and a signal must not leave it running)
@@ -214,7 +222,7 @@ class Worker:
             return [np.load(os.path.join(req, f"out-{k}.npy"), allow_pickle=False) for k in range(n)]
         kind, message = str(reply.get("kind")), str(reply.get("message"))[:2000]
         if kind == "memory":
-            raise SandboxLimit("the address-space limit", message, "RNN_MIGRATE_SANDBOX_AS")
+            raise _MemoryReply("the address-space limit", message, "RNN_MIGRATE_SANDBOX_AS")
         if kind == "assert":
             raise GraphAssertionFailed(str(reply.get("node")), message)
         raise GraphRunError(f"TensorFlow could not run the original graph: {message}")

@@ -15,18 +15,29 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.targets import EXPORT_TARGETS, cnn_front, keras3, onnx_export, seq2seq_export
+from migration.targets import (EXPORT_TARGETS, attention_export, cnn_front, feedback_export, keras3, onnx_export,
+                               onnx_seq2seq, seq2seq_export)
 from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.crf_export import crf_cases, write_crf_targets
-from migration.targets.refusals import wrapped_block_reason
+from migration.targets.wrapped_whole import wrap, wrapped_blocks
 from migration.targets.verify_targets import TOLERANCE, WholeCase, original_outputs, summary, verify_blocks
 from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
 from migration.targets.weights import TargetRefused, block_cells, check_block
+from migration.targets.wrapped_check import wrapped_block_checks
 
 SUFFIXES = {"keras3": keras3.SUFFIX, "onnx": onnx_export.SUFFIX}
 LOADING = {"keras3": "keras.saving.load_model(path, safe_mode=True) (any backend); inputs [x, sequence_length]",
            "onnx": "onnxruntime.InferenceSession(path); feeds {'x': float32 [batch, time, input_size], "
                    "'sequence_length': int32 [batch]}"}
+#: target -> the module writing and checking its files of the tf.contrib.seq2seq attention decoders
+#: (``takes(entry)``, ``write_decoders(tmp, entries, notes)``, ``not_exported(files)``,
+#: ``verify_decoders(entries, files, tmp, original)``)
+SEQ2SEQ_EXPORTERS: dict[str, Any] = {"onnx": onnx_seq2seq, "keras3": seq2seq_export}
+
+
+def seq2seq_takes(target: str, entries: Sequence[Any]) -> bool:
+    """True when ``target`` exports at least one of the seq2seq decoders ``entries``."""
+    return target in SEQ2SEQ_EXPORTERS and any(SEQ2SEQ_EXPORTERS[target].takes(e) for e in entries)
 
 
 def requested(targets: Optional[Sequence[str]]) -> list[str]:
@@ -48,18 +59,10 @@ def nothing_to_export(targets: Sequence[str], seq2seq: Sequence[str]) -> TargetR
     why = ("the checkpoint has no RNN block to export (only RNN blocks are exported to these targets yet)"
            if not seq2seq else
            f"the checkpoint's RNNs are all in seq2seq models ({', '.join(seq2seq)}: tf.contrib.seq2seq decoders or "
-           "legacy_seq2seq models), which have no Keras 3 / ONNX twin yet for these targets (of them only "
-           "tf.contrib.seq2seq attention decoders are exported, to Keras 3: migration.targets.seq2seq_export)")
+           "legacy_seq2seq models), which have no Keras 3 / ONNX twin yet (attention decoders and their loops are "
+           "not RNN blocks of this exporter)")
     return TargetRefused(f"--target {' --target '.join(targets)}: {why}; convert without --target (the Keras 2 "
                          "conversion is unaffected).")
-
-
-def _refuse_empty(targets: Sequence[str], seq2seq: Sequence[Any]) -> None:
-    """A checkpoint without RNN blocks: refused for the targets that export none of its seq2seq models either."""
-    empty = [t for t in targets if not seq2seq_export.exportable([t], seq2seq)]
-    if empty:
-        raise nothing_to_export(empty, [s.get("name", "?") if isinstance(s, dict) else getattr(s, "name", "?")
-                                        for s in seq2seq])
 
 
 def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: Sequence[Any] = (),
@@ -69,7 +72,9 @@ def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: 
     ``path`` and ``spec``; ConvLSTMCell blocks (``conv_blocks``) every target takes); :func:`export_targets` checks
     the written blocks again."""
     if targets and not blocks and not conv_blocks:
-        _refuse_empty(targets, seq2seq)
+        refused = [t for t in targets if not seq2seq_takes(t, seq2seq)]
+        if refused:
+            raise nothing_to_export(refused, [getattr(s, "name", "?") for s in seq2seq])
     for block in blocks:
         entry = {"name": block.name, "wrapper": block.wrapper,
                  "cells": [{"direction": d, "path": c.path, "spec": c.spec.to_dict()}
@@ -81,13 +86,17 @@ def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: 
 def write_block_targets(targets: Sequence[str], tmp: str, block: dict,
                         read_weight: Callable[[str], np.ndarray]) -> dict[str, tuple[str, Any]]:
     """Write one block's target files into ``tmp``; return target -> (file relative to ``tmp``, the model built)."""
-    cells = block_cells(block, read_weight)
+    attention = attention_export.attention_parts(block, read_weight) if attention_export.is_attention(block) else None
+    cells = block_cells(block, read_weight) if attention is None else {}
     stem = os.path.splitext(block["file"])[0]
     out = {}
     for target in targets:
         rel = stem + SUFFIXES[target]
         path = os.path.join(tmp, rel)
-        if target == "keras3":
+        if attention is not None:  # a cell in AttentionCellWrapper: the wrapper's step around the cell's
+            model = attention_export.build(target, *attention, block, f"block_{block['name']}")
+            (keras3.save_block if target == "keras3" else onnx_export.save_block)(model, path)
+        elif target == "keras3":
             model = keras3.build_block(cells, block["input_size"], f"block_{block['name']}")
             keras3.save_block(model, path)
         else:
@@ -104,10 +113,11 @@ def _discard(path: str) -> None:
 
 
 def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: dict[str, dict[str, Any]],
-                        notes: list[str]) -> dict[str, dict[str, Any]]:
+                        notes: list[str], cells_of: Optional[Callable[[str], dict]] = None
+                        ) -> dict[str, dict[str, Any]]:
     """``model.keras3.keras`` / ``model.onnx`` from the Keras 2 whole model ``entry`` (:mod:`migration.targets.whole`)
     with each block replaced by its target twin (``built``: target -> block name -> model); a target the model
-    cannot be translated to gets a note instead."""
+    cannot be translated to gets a note instead; ``cells_of``: block name -> its target cells (a raw_rnn decoder's)."""
     import modern_rnn  # noqa: F401  (tf_keras set up, custom cells registered)
 
     from migration.families import register_keras_classes
@@ -119,25 +129,30 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
     weights = {layer.name: layer.get_weights() for layer in k2.layers
                if type(layer).__name__ in ("Embedding", "Dense") + cnn_front.LAYERS}
     block_of = {layer: src["block"] for layer, src in (entry.get("layers") or {}).items() if "block" in src}
+    decoders = feedback_export.decoders(k2, block_of, cells_of)  # raw_rnn FeedbackDecoders
     written = {}
-    wrapped = [why for why in (wrapped_block_reason(layer) for layer in config["layers"] if layer["name"] in block_of)
-               if why]
+    try:  # blocks whose cell is in Embedding/Input/OutputProjectionWrapper: the twin between the wrappers' layers
+        wrapped, unwrapped = wrapped_blocks(config, k2, block_of), ""
+    except NotExportable as exc:
+        wrapped, unwrapped = {}, str(exc)
     for target in targets:
         blocks = {layer: built[target][name] for layer, name in block_of.items() if name in built[target]}
         rel = "model" + SUFFIXES[target]
-        if wrapped:
-            notes.append(f"{target}: no whole model ({rel}): {wrapped[0]}")
+        if unwrapped:
+            notes.append(f"{target}: no whole model ({rel}): {unwrapped}")
             continue
         try:
+            blocks = wrap(target, blocks, wrapped)
             if target == "keras3":
                 import keras
 
-                ins, outs = walk(config, Keras3Whole(blocks, weights, seq2seq_export.whole_decoders(k2)))
+                ins, outs = walk(config, Keras3Whole(blocks, weights, feedback=decoders,
+                                                     decoders=seq2seq_export.whole_decoders(k2)))
                 model = keras.Model(ins[0] if len(ins) == 1 else ins, outs[0] if len(outs) == 1 else outs,
                                     name="migrated_model")
                 keras3.save_block(model, os.path.join(tmp, rel))
             else:
-                onnx_whole = OnnxWhole(blocks, weights)
+                onnx_whole = OnnxWhole(blocks, weights, onnx_seq2seq.whole_decoders(k2), feedback=decoders)
                 _, outs = walk(config, onnx_whole)
                 onnx_export.save_block(onnx_whole.model(outs, entry["outputs"]), os.path.join(tmp, rel))
         except (NotExportable, KeyError, TypeError, ValueError) as exc:
@@ -202,14 +217,16 @@ def graph_reference(tmp: str, meta_path: Optional[str], reader, shadows: dict, n
 
 def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight: Callable[[str], np.ndarray], *,
                    meta_path: Optional[str], reader, shadows: Optional[dict] = None,
-                   verify: bool = True, seq2seq_reference: Optional[Callable] = None) -> dict[str, Any]:
+                   verify: bool = True) -> dict[str, Any]:
     """Write and verify the ``targets`` files of every block of ``manifest`` (its ``blocks`` entries, files in
     ``tmp``); return the manifest's ``targets`` entry. Raises :class:`TargetRefused` before writing anything when a
     block cannot be exported exactly."""
     blocks = manifest.get("blocks") or []
     conv_entries = manifest.get("conv_blocks") or []
-    if not blocks and not conv_entries:
-        _refuse_empty(targets, manifest.get("seq2seq") or [])
+    seq2seq_entries = manifest.get("seq2seq") or []
+    if not blocks and not conv_entries and not all(seq2seq_takes(t, seq2seq_entries) for t in targets):
+        raise nothing_to_export([t for t in targets if not seq2seq_takes(t, seq2seq_entries)],
+                                [e.get("name", "?") for e in seq2seq_entries])
     for block in blocks:
         for target in targets:
             check_block(block, target)
@@ -222,21 +239,26 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     conv_files = write_conv_targets(targets, tmp, conv_entries, read_weight, built)  # the whole model calls them too
     crf_entries = manifest.get("crf") or []
     crf_files = write_crf_targets(targets, tmp, crf_entries, read_weight)  # the Viterbi decode of each CRF
-    s2s_entries = manifest.get("seq2seq") or []
     notes: list[str] = []
-    s2s_files = seq2seq_export.write(targets, tmp, s2s_entries, notes)  # the attention decoders (seq2seq_export.TAKES)
-    whole = write_whole_targets(targets, tmp, manifest["model"], built, notes) if manifest.get("model") else {}
-    not_exported = {t: [f"{what} {entry.get('name', '?')}" for what in ("stacks", "seq2seq")
-                        for entry in (manifest.get(what) or [])
-                        if what != "seq2seq" or entry.get("name") not in s2s_files[t]] for t in targets}
+    seq2seq_files = {t: SEQ2SEQ_EXPORTERS[t].write_decoders(tmp, seq2seq_entries, notes) if t in SEQ2SEQ_EXPORTERS
+                     else {} for t in targets}
+    by_name = {block["name"]: block for block in blocks}
+    whole = write_whole_targets(targets, tmp, manifest["model"], built, notes,
+                                lambda name: block_cells(by_name[name], read_weight)) if manifest.get("model") else {}
     entry: dict[str, Any] = {}
     for target in targets:
+        not_exported = [f"{what} {e.get('name', '?')}" for what in ("stacks", "seq2seq")
+                        for e in (manifest.get(what) or [])
+                        if what == "stacks" or e.get("name") not in seq2seq_files[target]]
+        if seq2seq_files[target]:
+            not_exported += SEQ2SEQ_EXPORTERS[target].not_exported(seq2seq_files[target])
         entry[target] = {"blocks": [{"name": name, "file": rel} for name, rel in files[target].items()]
                          + [{"name": name, "file": rel, "conv": True} for name, rel in conv_files[target].items()]
                          + [{"name": name, "file": rel, "crf": True} for name, rel in crf_files[target].items()]
-                         + [{"name": name, "file": rel, "seq2seq": True} for name, rel in s2s_files[target].items()],
+                         + [{"name": name, "file": rel, "seq2seq": True}
+                            for name, rel in seq2seq_files[target].items()],
                          "load": LOADING[target],
-                         "not_exported": not_exported[target] + ([] if target in whole or not manifest.get("model")
+                         "not_exported": not_exported + ([] if target in whole or not manifest.get("model")
                                                          else ["the whole model (model.keras)"])}
         if target in whole:
             entry[target]["model"] = whole[target]
@@ -254,11 +276,13 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
         original = (lambda: (reference.original(), reference.loops())) if meta_path is not None else None
         cases = conv_cases(conv_entries, conv_files, tmp, original, notes) + crf_cases(crf_entries, crf_files,
                                                                                      read_weight)
-        original_graph = reference.original() if meta_path is not None and s2s_files.get("keras3") else None
-        s2s_checks, s2s_notes, s2s_jax = seq2seq_export.verify(s2s_files, tmp, s2s_entries, seq2seq_reference,
-                                                               original_graph)
-        checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases, jax_extra=s2s_jax)
-        checks, run_notes = s2s_checks + checks, s2s_notes + run_notes
+        checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases)
+        checks += wrapped_block_checks(blocks, files, tmp, original, reader)  # Embedding/Input/OutputProjectionWrapper
+        for target, by_name in seq2seq_files.items():
+            more, more_notes = SEQ2SEQ_EXPORTERS[target].verify_decoders(
+                seq2seq_entries, by_name, tmp, reference.original if meta_path is not None else None) \
+                if by_name else ([], [])
+            checks, run_notes = checks + more, run_notes + more_notes
         result = summary(checks, notes + run_notes, TOLERANCE)
         for target in targets:
             entry[target]["verification"] = result.get(target, {"ok": False, "checks": []})

@@ -86,6 +86,7 @@ def load_block(path: str):
     first)."""
     import keras
 
-    from migration.targets import keras3_cells, keras3_layers, keras3_seq2seq  # noqa: F401  (rnn_migrate>...)
+    from migration.targets import (keras3_cells, keras3_feedback, keras3_layers,  # noqa: F401  (rnn_migrate>...)
+                                   keras3_seq2seq, keras3_wrappers)
 
     return keras.saving.load_model(path, safe_mode=True, compile=False)

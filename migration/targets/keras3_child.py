@@ -3,8 +3,7 @@
 Started by :func:`migration.targets.verify_targets.run_keras3_elsewhere` as ``python -I keras3_child.py DIR``; imports
 only ``keras``, NumPy and the custom cells and layers of ``keras3_cells.py`` / ``keras3_layers.py`` beside it (which
 import only keras), not the rest of
-rnn-migrate. ``DIR/jobs.json`` lists ``[model path, [input .npy, ...], out stem[, call]]``
-(``call``: a method of the model and its JSON keyword arguments, e.g. a seq2seq model's ``greedy``);
+rnn-migrate. ``DIR/jobs.json`` lists ``[model path, [input .npy, ...], out stem]``;
 each model is loaded in safe mode, called on its inputs (one tensor when it has one input, else the list) and its
 outputs are written as ``<out stem>-<k>.npy``. Only JSON and ``.npy``
 (``allow_pickle=False``) cross the boundary. Prints one JSON line: the backend and its devices.
@@ -29,7 +28,7 @@ def register_cells() -> None:
     import rnn-migrate."""
     import importlib.util
 
-    for stem in ("keras3_cells", "keras3_layers", "keras3_seq2seq"):
+    for stem in ("keras3_cells", "keras3_layers", "keras3_wrappers", "keras3_feedback", "keras3_seq2seq"):
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{stem}.py")
         spec = importlib.util.spec_from_file_location(f"rnn_migrate_{stem}", path)
         module = importlib.util.module_from_spec(spec)

@@ -157,9 +157,32 @@ def _range(start, kw):
     raise NotExportable("tf.range over a run-time limit other than range(0, n, 1)")
 
 
+def _reshape_dims(x, dims: Dims):
+    """``reshape(x, dims)`` with several run-time dimensions (``tf.reshape(flat, tf.stack([steps, batch, V]))``): the
+    row-major index grid of ``dims`` (``sum_j arange(d_j) * prod_{k > j} d_k``, broadcast) gathered from the
+    flattened ``x``: exact (a gather, no arithmetic on values), and shape-polymorphic on every backend."""
+    ops = _ops()
+    index, stride = None, None
+    for j in reversed(range(len(dims))):
+        shape = tuple(-1 if k == j else 1 for k in range(len(dims)))
+        if isinstance(dims[j], Dim):
+            axis = ops.reshape(ops.cumsum(_ones(dims[j], "int32")) - 1, shape)
+            size = ops.sum(_ones(dims[j], "int32"))
+        else:  # NumPy: a static dimension needs no op
+            axis, size = np.arange(int(dims[j]), dtype=np.int32).reshape(shape), np.int32(dims[j])
+        term = axis if stride is None else ops.multiply(axis, stride)
+        # not ops.add: Keras 3's TensorFlow add takes a [n, 1, 1] operand for a bias (tf.nn.bias_add over axis 1 of
+        # a [1, n, k] one, dropping the broadcast) when two run-time dimensions are equal
+        index = term if index is None else ops.subtract(term, ops.negative(index))
+        stride = size if stride is None else ops.multiply(stride, size)
+    return ops.take(ops.reshape(tensor(x), (-1,)), index, axis=0)
+
+
 def _reshape(x, kw):
     shape = kw["shape"]
     if isinstance(shape, Dims):
+        if sum(isinstance(d, Dim) for d in shape) > 1 and all(isinstance(d, Dim) or int(d) >= 0 for d in shape):
+            return _reshape_dims(x, shape)
         shape = [d if not isinstance(d, Dim) else -1 for d in shape]
         if shape.count(-1) > 1:
             raise NotExportable("a reshape to more than one run-time dimension")

@@ -148,8 +148,8 @@ class OnnxGlue:
 
     def reshape(self, x, kw):
         x, shape = self.tensor(x), kw["shape"]
-        if _is_value(shape):
-            target, rank = self.cast(as_value(shape), "int64").name, None
+        if _is_value(shape):  # its length, when known (a tf.stack of dims), is the result's rank
+            target, rank = self.cast(as_value(shape), "int64").name, self.depth.get(as_value(shape).name)
         else:
             shape = np.asarray(shape, np.int64).reshape(-1)
             target, rank = self.ints(shape, "shape"), int(shape.size)

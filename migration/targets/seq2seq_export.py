@@ -1,75 +1,66 @@
-"""``convert --target keras3`` for the manifest's ``seq2seq`` entries: ``seq2seq/<name>.keras3.keras`` beside each
-``tf.contrib.seq2seq`` ``AttentionDecoderModel`` (:mod:`migration.targets.seq2seq_twins`), verified against the
-original graph on what ``verify`` feeds the Keras 2 file.
+"""``convert --target keras3`` for the manifest's ``seq2seq`` entries (``export.SEQ2SEQ_EXPORTERS["keras3"]``):
+``seq2seq/<name>.keras3.keras`` beside each ``tf.contrib.seq2seq`` ``AttentionDecoderModel``
+(:mod:`migration.targets.seq2seq_twins`), and the Keras 3 twins of a whole model's ``TeacherForcedDecoder`` layers.
 
-:data:`TAKES`: which entries each target exports (``legacy_seq2seq`` models stay refused per model here, with their
-reason: :func:`refusal`). The references (the original graph's teacher-forced logits at the decoder's tensors, its
-own greedy decoder's ids when it has one, else TF1 inference graphs rebuilt on the same weights for greedy and beam
-ids) come from ``reference(entry, model, original)``, a function of the checkpoint job
-(:func:`migration.checkpoint.seq2seq_targets.references`); each file is then run as a user loads it (safe mode) on
-the TensorFlow backend here, and on JAX in :mod:`migration.targets.keras3_child` (jobs returned for the one child).
+Checks (:func:`verify_decoders`), on the inputs the Keras 2 file's check uses
+(:func:`migration.graph.seq2seq_feeds.decoder_feeds`): the teacher-forced logits against the ORIGINAL graph's at the
+decoder's tensors (without a usable ``.meta``: the Keras 2 model's, weaker, noted); greedy ids against the graph's own
+greedy decoder when the ``.meta`` holds one, else, and beam ids always, against the Keras 2 model's decodes (start 0,
+end 1, beam width 3, 6 steps; itself checked against TF1 inference graphs rebuilt on the same weights by ``verify``).
+Each file is run as a user loads it (safe mode) on TensorFlow here and on JAX in one child process
+(:mod:`migration.targets.keras3_child`). ``legacy_seq2seq`` models are not taken (their refusal names them).
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import numpy as np
 
-#: target -> the seq2seq entry kinds it exports
-TAKES = {"keras3": ("contrib.seq2seq.AttentionWrapper",)}
-SUFFIXES = {"keras3": ".keras3.keras"}
+KIND = "contrib.seq2seq.AttentionWrapper"
+SUFFIX = ".keras3.keras"
+GREEDY = {"start": 0, "end": 1, "maximum_iterations": 6}
+BEAM = {"beam_width": 3, **GREEDY}
 
 
-def takes(target: str, kind: str, legacy: Any = None) -> bool:
-    """True when ``target`` exports a seq2seq entry of ``kind`` (a legacy_seq2seq model: not here)."""
-    return not legacy and kind in TAKES.get(target, ())
+def takes(info) -> bool:
+    """True for a seq2seq entry (a manifest dict or a ``Seq2SeqInfo``) this target exports: a tf.contrib.seq2seq
+    AttentionWrapper decoder the Keras 2 conversion takes."""
+    get = info.get if isinstance(info, dict) else lambda k, d=None: getattr(info, k, d)
+    return get("kind") == KIND and not get("problem") and not get("legacy")
 
 
-def refusal(target: str, kind: str) -> str:
-    """Why ``target`` does not export a seq2seq entry of ``kind``."""
-    if kind.startswith("legacy_seq2seq"):
-        return "a legacy_seq2seq model: no Keras 3 / ONNX twin of rnn-migrate's LegacyAttentionSeq2SeqModel yet"
-    return f"no {target} twin of a {kind} decoder"
-
-
-def exportable(targets: Sequence[str], entries: Sequence[Any]) -> bool:
-    """Any of ``entries`` (manifest dicts or inspection objects) exported by one of ``targets``."""
-    def kind(e):
-        return e.get("kind", "") if isinstance(e, dict) else getattr(e, "kind", "")
-
-    def legacy(e):
-        return e.get("legacy") if isinstance(e, dict) else getattr(e, "legacy", None)
-
-    return any(takes(t, kind(e), legacy(e)) for t in targets for e in entries)
-
-
-def write(targets: Sequence[str], tmp: str, entries: Sequence[dict], notes: list[str]) -> dict[str, dict[str, str]]:
-    """Write the target files of every entry a target takes: target -> entry name -> file (relative to ``tmp``); an
-    entry without a twin (a piece :mod:`migration.targets.seq2seq_twins` does not take) gets a note instead and stays
-    in ``not_exported``."""
-    files: dict[str, dict[str, str]] = {t: {} for t in targets}
-    todo = [e for e in entries if any(takes(t, e.get("kind", ""), e.get("legacy")) for t in targets)]
-    if not todo or "keras3" not in targets:
-        return files
+def _keras2(tmp: str, entry: dict):
     import modern_rnn.seq2seq.models  # noqa: F401  (registers the Keras 2 AttentionDecoderModel)
     from migration.safe_io import confined_path, load_keras_model
+
+    return load_keras_model(confined_path(tmp, entry["file"], what="seq2seq model file"))
+
+
+def write_decoders(tmp: str, entries: list[dict], notes: list[str]) -> dict[str, str]:
+    """Write ``seq2seq/<name>.keras3.keras`` for every entry :func:`takes`: name -> file (relative to ``tmp``); a
+    decoder without a twin gets a note naming why (its Keras 2 file stays)."""
     from migration.targets import seq2seq_twins
     from migration.targets.glue import NotExportable
 
-    for entry in todo:
-        if not takes("keras3", entry["kind"], entry.get("legacy")):
+    files = {}
+    for entry in entries:
+        if not takes(entry):
             continue
-        k2 = load_keras_model(confined_path(tmp, entry["file"], what="seq2seq model file"))
-        rel = os.path.splitext(entry["file"])[0] + SUFFIXES["keras3"]
+        rel = os.path.splitext(entry["file"])[0] + SUFFIX
         try:
-            model = seq2seq_twins.decoder_model(k2)
+            model = seq2seq_twins.decoder_model(_keras2(tmp, entry))
         except NotExportable as exc:
-            notes.append(f"keras3: seq2seq {entry['name']} not exported: {exc}")
+            notes.append(f"keras3: seq2seq {entry['name']} not exported ({rel}): {exc}")
             continue
         model.save(os.path.join(tmp, rel))
-        files["keras3"][entry["name"]] = rel
+        files[entry["name"]] = rel
     return files
+
+
+def not_exported(files: dict[str, str]) -> list[str]:
+    """Nothing of a written decoder is left out (teacher forced, greedy and beam search are all in the file)."""
+    return []
 
 
 def load(path: str):
@@ -81,42 +72,117 @@ def load(path: str):
     return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
-def _run(model, job: tuple) -> list:
+def _logits_case(entry: dict, k2, data: dict, original, notes: list[str]) -> dict:
+    """The teacher-forced case: the original graph's logits, else the Keras 2 model's (noted)."""
+    from migration.graph.limits import SandboxLimit
+    from migration.graph.seq2seq_feeds import graph_feeds
+
+    what, graph = f"seq2seq {entry['name']}", entry.get("graph")
+    expected, reference = None, "keras2"
+    if original is not None and graph:
+        try:
+            expected, reference = np.asarray(original().run([graph["logits"]], graph_feeds(graph, data))[0]), \
+                "original-graph"
+        except SandboxLimit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - say so, check against the Keras 2 model
+            notes.append(f"keras3: {what}: the original graph could not be run ({exc})")
+    if expected is None and not data["state"]:
+        notes.append(f"keras3: {what}: compared with the Keras 2 model (weaker: itself verified against a TF1 graph "
+                     "rebuilt from the checkpoint)")
+        expected = np.asarray(k2({"decoder_inputs": data["ids"], "memory": data["memory"],
+                                  "memory_sequence_length": data["lengths"]}))
+    batch, steps = data["ids"].shape[:2]
+    if expected is not None and expected.size % (batch * steps) == 0:
+        expected = expected.reshape(batch, steps, -1)
+    return {"what": what, "output": "teacher-forced logits", "reference": reference if expected is not None else "none",
+            "inputs": [data["ids"], data["memory"], data["lengths"], *data["state"]], "call": None,
+            "expected": expected}
+
+
+def _decode_cases(entry: dict, k2, data: dict, original, notes: list[str]) -> list[dict]:
+    """Greedy (the graph's own decoder, else the Keras 2 model's) and beam (the Keras 2 model's) ids."""
+    what, batch = f"seq2seq {entry['name']}", data["memory"].shape[0]
+    in_graph = (entry.get("graph") or {}).get("greedy") if original is not None else None
+    memory, lengths, start = data["memory"], data["lengths"], np.zeros(batch, np.int32)
+    greedy = None
+    if in_graph:
+        from migration.graph.seq2seq_feeds import graph_feeds
+
+        try:
+            (ids,) = original().run([in_graph["ids"]], graph_feeds(entry["graph"], data))
+            greedy = {"what": f"{what} greedy", "output": "greedy ids (equal)", "reference": "original-graph",
+                      "inputs": [memory, lengths, np.full(batch, in_graph["start"], np.int32)],
+                      "call": {"method": "greedy", "kwargs": {"end_token": in_graph["end"], "maximum_iterations":
+                                                              in_graph["maximum_iterations"]}},
+                      "expected": np.asarray(ids.T if in_graph["time_major"] else ids)}
+        except Exception as exc:  # noqa: BLE001 - said, then the Keras 2 decode is the reference
+            notes.append(f"keras3: {what} greedy: the graph's greedy decoder could not be run ({exc})")
+    if greedy is None:
+        kwargs = {"end_token": GREEDY["end"], "maximum_iterations": GREEDY["maximum_iterations"]}
+        greedy = {"what": f"{what} greedy", "output": "greedy ids (equal)", "reference": "keras2",
+                  "inputs": [memory, lengths, start], "call": {"method": "greedy", "kwargs": kwargs},
+                  "expected": np.asarray(k2.greedy(memory, lengths, start, **kwargs)[0])}
+    kwargs = {"end_token": BEAM["end"], "beam_width": BEAM["beam_width"],
+              "maximum_iterations": BEAM["maximum_iterations"]}
+    beam = {"what": f"{what} beam", "output": "beam ids (equal)", "reference": "keras2",
+            "inputs": [memory, lengths, start], "call": {"method": "beam_search", "kwargs": kwargs},
+            "expected": np.asarray(k2.beam_search(memory, lengths, start, **kwargs)[0])}
+    return [greedy, beam]
+
+
+def cases(entry: dict, k2, original, notes: list[str], seed: int = 0) -> list[dict]:
+    """Every check of one decoder: ``{what, output, inputs, call, expected, reference}``."""
+    from migration.graph.seq2seq_feeds import decoder_feeds
+
+    data = decoder_feeds(entry, k2.vocab_size if k2.embedding is not None else None, seed)
+    out = [_logits_case(entry, k2, data, original, notes)]
+    if k2.embedding is not None:  # the decodes feed back token ids
+        out += _decode_cases(entry, k2, data, original, notes)
+    return out
+
+
+def _run(model, case: dict) -> list:
     """One check's outputs: the teacher-forced call, or ``greedy`` / ``beam_search`` (ids only)."""
-    inputs, call = job
-    if not call:
-        return [np.asarray(model(list(inputs)))]
-    return [np.asarray(getattr(model, call["method"])(*inputs, **call["kwargs"])[0])]
+    if not case.get("call"):
+        return [np.asarray(model(list(case["inputs"])))]
+    return [np.asarray(getattr(model, case["call"]["method"])(*case["inputs"], **case["call"]["kwargs"])[0])]
 
 
-def verify(files: dict[str, dict[str, str]], tmp: str, entries: Sequence[dict],
-           reference: Optional[Callable], original) -> tuple[list, list[str], list[tuple]]:
-    """(checks, notes, JAX jobs ``((path, inputs, call), (block, reference, expected))``) of every seq2seq target
-    file; ``reference(entry, model, original)`` -> the entry's cases (see the module docstring)."""
-    from migration.targets.verify_targets import compare
+def check_files(paths: dict[str, str], by_name: dict[str, list[dict]]) -> tuple[list, list[str]]:
+    """(checks, notes): each file (name -> path) on its cases, TensorFlow here, JAX in one child process."""
+    from migration.targets.verify_targets import TargetCheck, compare, run_keras3_elsewhere
 
-    checks, notes, jax = [], [], []
-    if not files.get("keras3"):
-        return checks, notes, jax
-    if reference is None:
-        notes.append("seq2seq: the Keras 3 files were written but not verified (no reference graph function)")
-        return checks, notes, jax
-    for entry in entries:
-        rel = files["keras3"].get(entry["name"])
-        if rel is None:
-            continue
-        path = os.path.join(tmp, rel)
+    checks, jobs, jax_cases = [], [], []
+    for name, path in paths.items():
         model = load(path)
-        cases, more = reference(entry, model, original)
-        notes += more
-        for case in cases:
+        for case in by_name[name]:
             block = {"what": case["what"], "outputs": [case["output"]]}
-            got = _run(model, (case["inputs"], case.get("call")))
-            expected = [case["expected"]]
-            checks += compare("keras3", "tensorflow", block, case["reference"], expected, got)
-            job = (path, list(case["inputs"])) + ((dict(case["call"], outputs=1),) if case.get("call") else ())
-            jax.append((job, (block, case["reference"], expected)))
-    return checks, notes, jax
+            if case["expected"] is None:  # a failed check (nothing installed), never an unchecked file
+                checks.append(TargetCheck("keras3", "tensorflow", case["what"], case["output"], float("inf"), [],
+                                          "none"))
+                continue
+            checks += compare("keras3", "tensorflow", block, case["reference"], [case["expected"]],
+                              _run(model, case))
+            call = (dict(case["call"], outputs=1),) if case.get("call") else ()
+            jobs.append((path, list(case["inputs"])) + call)
+            jax_cases.append((block, case["reference"], [case["expected"]]))
+    if not jobs:
+        return checks, []
+    results, note = run_keras3_elsewhere(jobs, "jax")
+    for (block, reference, expected), got in zip(jax_cases, results or []):
+        checks += compare("keras3", "jax", block, reference, expected, got)
+    return checks, [note]
+
+
+def verify_decoders(entries: list[dict], files: dict[str, str], tmp: str, original: Optional[Callable[[], Any]],
+                    seed: int = 0) -> tuple[list, list[str]]:
+    """Every ``seq2seq/<name>.keras3.keras`` on its cases (module docstring); ``original()``: the sandboxed
+    :class:`~migration.graph.reference.OriginalGraph` (None without a ``.meta``)."""
+    notes: list[str] = []
+    by_name = {e["name"]: cases(e, _keras2(tmp, e), original, notes, seed) for e in entries if e.get("name") in files}
+    checks, more = check_files({n: os.path.join(tmp, files[n]) for n in by_name}, by_name)
+    return checks, notes + more
 
 
 def whole_decoders(k2_model) -> dict[str, Any]:

@@ -23,5 +23,14 @@ def support_table() -> list[str]:
     return lines
 
 
+def wrapper_table() -> list[str]:
+    """One row per tf.contrib.rnn cell wrapper with weights (:mod:`migration.targets.wrapper_support`)."""
+    from migration.targets.wrapper_support import WRAPPERS
+
+    return ["| " + " | ".join([classes, twin] + [_cell(answers[t]) for t in EXPORT_TARGETS]) + " |"
+            for classes, twin, answers in WRAPPERS]
+
+
 if __name__ == "__main__":
     print("\n".join(support_table()))
+    print("\n".join(["", "<!-- wrappers-table -->"] + wrapper_table()))

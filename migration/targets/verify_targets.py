@@ -161,8 +161,7 @@ class WholeCase:
 def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir: str,
                   reference: Callable[[int, dict, np.ndarray, np.ndarray], tuple[list, np.ndarray, str]],
                   batch: int = 4, steps: int = 6, seed: int = 0,
-                  whole: Optional[WholeCase] = None, cases: Sequence[tuple] = (),
-                  jax_extra: Sequence[tuple] = ()) -> tuple[list[TargetCheck], list[str]]:
+                  whole: Optional[WholeCase] = None, cases: Sequence[tuple] = ()) -> tuple[list[TargetCheck], list[str]]:
     """Check every target file of every block (and of the whole model). ``files``: target -> block name -> file
     relative to ``out_dir``; ``reference(k, block, x, lengths)`` -> (expected outputs, lengths used, reference);
     ``cases``: more blocks with their own inputs and reference (ConvLSTM blocks,
@@ -211,9 +210,6 @@ def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir:
             sess = onnx_export.session(os.path.join(out_dir, whole.files["onnx"]))
             got = sess.run(None, dict(zip(whole.onnx_inputs, args)))
             checks += compare("onnx", "onnxruntime", fake, "original-graph", whole.expected, got)
-    for job, jax_case in jax_extra:  # more Keras 3 files for the one JAX child ((path, inputs[, call]), case)
-        jax_jobs.append(job)
-        jax_cases.append(jax_case)
     if jax_jobs:
         results, note = run_keras3_elsewhere(jax_jobs, "jax")
         notes.append(note)

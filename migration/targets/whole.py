@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from migration.targets import cnn_front, keras3_glue, onnx_glue
+from migration.targets import cnn_front, feedback_export, keras3_glue, onnx_glue
 from migration.targets.glue import NotExportable, constant, slice_spec
 from migration.targets.refusals import LAYER_REASONS, layer_reason
 
@@ -129,12 +129,13 @@ def layer_name(name: str) -> str:
 
 class Keras3Whole:
     """``translate`` for :func:`walk` building the Keras 3 model; ``blocks``: Keras 2 block layer name -> Keras 3
-    block model; ``weights``: Keras 2 layer name -> its weights."""
+    block model; ``weights``: Keras 2 layer name -> its weights; ``feedback``: raw_rnn decoder layer name ->
+    :class:`~migration.targets.feedback_export.Decoder`."""
 
     def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]],
-                 decoders: Optional[dict[str, Any]] = None) -> None:
-        self.blocks, self.weights = blocks, weights
-        self.decoders = decoders or {}  # Keras 2 decoder layer name -> its Keras 3 twin (seq2seq_export)
+                 feedback: Optional[dict] = None, decoders: Optional[dict] = None) -> None:
+        self.blocks, self.weights, self.feedback = blocks, weights, feedback or {}
+        self.decoders = decoders or {}  # TeacherForcedDecoder layer name -> its Keras 3 twin (seq2seq_export)
         self.layers: dict[str, Any] = {}
 
     def _shared(self, name: str, make: Callable[[], Any], x):
@@ -170,6 +171,11 @@ class Keras3Whole:
             return [self._shared(name, lambda: keras.layers.Dense(
                 cfg["units"], activation=cfg.get("activation", "linear"), use_bias=cfg.get("use_bias", True),
                 name=layer_name(name)), keras3_glue.tensor(inputs[0]))]
+        if cls == feedback_export.CLASS:  # a raw_rnn decoder (it holds the block's cell: never the bare block)
+            if name not in self.feedback:
+                raise _refuse(layer, "Keras 3", feedback_export.missing(name))
+            return feedback_export.keras3_call(self.feedback[name], layer_name(name),
+                                               [keras3_glue.tensor(v) for v in inputs])
         if name in self.decoders:  # a TeacherForcedDecoder: its Keras 3 twin (keras3_seq2seq)
             return [self.decoders[name]([keras3_glue.tensor(v) for v in inputs])]
         if cls in LAYER_REASONS:  # a decoder holding an exported block's cell under the block's name: not the block
@@ -196,12 +202,16 @@ _ACTIVATIONS = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "softmax":
 
 class OnnxWhole:
     """``translate`` for :func:`walk` building the ONNX graph (values :class:`~migration.targets.onnx_glue.Value`:
-    tensor name, rank, dtype; or constants); ``blocks``: Keras 2 block layer name -> the block's ONNX ``ModelProto``."""
+    tensor name, rank, dtype; or constants); ``blocks``: Keras 2 block layer name -> the block's ONNX ``ModelProto``;
+    ``feedback`` as :class:`Keras3Whole`'s; ``decoders``: seq2seq decoder layer name -> translate(glue, inputs)."""
 
-    def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]]) -> None:
+    def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]],
+                 decoders: Optional[dict[str, Callable]] = None, feedback: Optional[dict] = None) -> None:
         from migration.targets.onnx_graph import Graph
 
         self.blocks, self.weights = blocks, weights
+        self.decoders = decoders or {}  # layer name -> translate(glue, inputs): seq2seq decoders (onnx_seq2seq)
+        self.feedback = feedback or {}  # raw_rnn decoder layer name -> feedback_export.Decoder
         self.g = Graph()
         self.glue = onnx_glue.OnnxGlue(self.g)
         self.inputs: list = []
@@ -248,6 +258,15 @@ class OnnxWhole:
                     raise NotExportable(f"Dense {name!r} with activation {act!r}")
                 out = g.node(_ACTIVATIONS[act], [out], **({"axis": -1} if act == "softmax" else {}))[0]
             return [Value(out, x.rank, "float32")]
+        if name in self.decoders:
+            try:
+                return self.decoders[name](self.glue, inputs)
+            except (NotExportable, KeyError, TypeError, ValueError) as exc:
+                raise _refuse(layer, "ONNX", exc) from exc
+        if cls == feedback_export.CLASS:
+            if name not in self.feedback:
+                raise _refuse(layer, "ONNX", feedback_export.missing(name))
+            return feedback_export.onnx_loop(self.glue, self.feedback[name], inputs, layer_name(name))
         if cls in LAYER_REASONS:
             raise _refuse(layer, "ONNX", layer_reason(cls))
         if name in self.blocks:

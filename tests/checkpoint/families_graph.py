@@ -21,7 +21,9 @@ import numpy as np
 
 import legacy_rnn
 from legacy_rnn import tf, v1
-from ground_truth_graphs import record, reference, run_original_program  # noqa: F401 - the tests import them from here
+from ground_truth_graphs import (  # noqa: F401 - the tests import them from here
+    record, reference, run_original_program, run_original_program_on,
+)
 from tests.checkpoint.tf1_values import FAST
 
 B, T, D, CLASSES = 4, 6, 3, 3

@@ -227,16 +227,22 @@ def build_ema(directory, seed: int = 16) -> str:
 
 def run_original_program(prefix: str, fetches: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     """The user's own program: import_meta_graph + Saver.restore, every placeholder_with_default keep_prob fed 1.0."""
+    (out,) = run_original_program_on(prefix, fetches, [feeds])
+    return out
+
+
+def run_original_program_on(prefix: str, fetches: list[str], feed_sets: list[dict]) -> list[list[np.ndarray]]:
+    """:func:`run_original_program` on each of ``feed_sets`` (the program imported and restored once)."""
     with legacy_rnn.new_graph() as graph:
         saver = v1.train.import_meta_graph(prefix + ".meta")
         sess = v1.Session(graph=graph, config=FAST)
         saver.restore(sess, prefix)
-        feed = {graph.get_tensor_by_name(k if ":" in k else k + ":0"): v for k, v in feeds.items()}
+        keep = {}
         for op in graph.get_operations():
-            if op.type == "PlaceholderWithDefault" and "keep" in op.name:
-                feed[op.outputs[0]] = 1.0
-            if op.type == "Placeholder" and "keep" in op.name:
-                feed[op.outputs[0]] = 1.0
-        out = sess.run([graph.get_tensor_by_name(f) for f in fetches], feed)
+            if op.type in ("PlaceholderWithDefault", "Placeholder") and "keep" in op.name:
+                keep[op.outputs[0]] = 1.0
+        tensors = [graph.get_tensor_by_name(f) for f in fetches]
+        outs = [sess.run(tensors, {**{graph.get_tensor_by_name(k if ":" in k else k + ":0"): v
+                                      for k, v in feeds.items()}, **keep}) for feeds in feed_sets]
         sess.close()
-    return out
+    return outs

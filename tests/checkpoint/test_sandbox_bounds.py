@@ -7,6 +7,7 @@ child is restarted after a kill). Small limits keep every case short."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import signal
 import subprocess
@@ -46,12 +47,12 @@ def _clean_fetch_still_runs(og) -> None:
 def test_a_loop_that_never_ends_stops_at_the_wall_limit_and_leaves_nothing(tmp_path, monkeypatch, capsys):
     """``convert`` (the block's reference run needs the loop: it feeds the RNN's initial state): exit 2 naming the
     wall-time limit and its variable, no traceback, no OUT and no ``.out.tmp-*``; today it hangs for ever."""
-    monkeypatch.setenv("RNN_MIGRATE_SANDBOX_WALL", "3")  # the child spins for the whole limit: keep it short
-    prefix = h.build(tmp_path / "src", state_hook=h.forever)
+    monkeypatch.setenv("RNN_MIGRATE_SANDBOX_WALL", "1")  # the child spins for the whole limit: keep it short
+    prefix = h.build(tmp_path / "src", state_hook=h.forever)  # (the first request of convert is the hanging one)
     start = time.monotonic()
     assert run_cli("convert", prefix, tmp_path / "out", "--quiet") == 2
     err = capsys.readouterr().err
-    assert "wall-time limit (3 s)" in err and "RNN_MIGRATE_SANDBOX_WALL" in err and "Traceback" not in err, err
+    assert "wall-time limit (1 s)" in err and "RNN_MIGRATE_SANDBOX_WALL" in err and "Traceback" not in err, err
     assert time.monotonic() - start < 120
     assert not (tmp_path / "out").exists() and not glob.glob(str(tmp_path / ".out*"))
 
@@ -59,7 +60,7 @@ def test_a_loop_that_never_ends_stops_at_the_wall_limit_and_leaves_nothing(tmp_p
 def test_a_loop_that_never_ends_stops_at_the_cpu_limit(tmp_path, monkeypatch):
     from migration.graph.limits import SandboxLimit
 
-    monkeypatch.setenv("RNN_MIGRATE_SANDBOX_CPU", "3")
+    monkeypatch.setenv("RNN_MIGRATE_SANDBOX_CPU", "1")  # the child spins for the whole limit: keep it short
     monkeypatch.setenv("RNN_MIGRATE_SANDBOX_WALL", "60")
     og = _original(h.build(tmp_path / "src", logits_hook=h.forever))
     with pytest.raises(SandboxLimit, match="CPU-time limit") as info:
@@ -74,14 +75,19 @@ def test_a_loop_that_never_ends_stops_at_the_cpu_limit(tmp_path, monkeypatch):
 def test_huge_allocations_stop_at_the_address_space_limit(tmp_path, small_limits, hook, node):
     """``Fill([2**20, 2**20, 16])`` (the issue's case) and ``Fill([2**16, 2**16, 16])`` with a size known only at run
     time, ``Range(0, 2**40)`` (8 TiB): the child's allocation fails under its RLIMIT_AS; today an OOM traceback (or
-    the machine's memory)."""
+    the machine's memory). The child caught the failed allocation and answered: it serves the next request (no
+    second TensorFlow start)."""
+    from migration.graph import worker
     from migration.graph.limits import SandboxLimit
 
     og = _original(h.build(tmp_path / "src", logits_hook=hook))
+    _clean_fetch_still_runs(og)
+    pid = worker.worker().proc.pid
     with pytest.raises(SandboxLimit, match="address-space limit") as info:
         og.run(["logits:0"], {"x": X})
     assert "RNN_MIGRATE_SANDBOX_AS" in str(info.value) and f"at node '{node}" in str(info.value)
     _clean_fetch_still_runs(og)
+    assert worker.worker().proc.pid == pid  # the same child
 
 
 def test_a_huge_constant_fill_is_a_clear_error_and_is_not_folded_by_the_translator(tmp_path, small_limits):
@@ -205,16 +211,55 @@ def test_a_one_value_constant_edited_to_a_huge_shape_is_not_expanded_here():
 # -- signals: no orphan ---------------------------------------------------------------------------------------------
 
 _PARENT = """
-import sys
-sys.path.insert(0, {tests!r})
-from migration.checkpoint.reader import CheckpointReader
-from migration.graph.reference import OriginalGraph
-from migration.core.signals import signals_raise
+import json, sys
 import numpy as np
-og = OriginalGraph({prefix!r} + ".meta", CheckpointReader({prefix!r}))
+from migration.core.signals import signals_raise
+from migration.graph import worker
+from migration.graph.limits import current
+spec = json.load(open({spec!r}))
+values = np.load({values!r}, allow_pickle=False)
+part = {{kind: {{name: values[f"{{kind}}-{{k}}"] for k, name in enumerate(spec[kind])}} for kind in ("mapped", "fed", "assigned")}}
+request = worker.Request(open({graph!r}, "rb").read(), spec["fetches"], part["mapped"], part["fed"], part["assigned"])
 with signals_raise():
-    og.run(["logits:0"], {{"x": np.zeros((2, 5, 3), np.float32)}})
+    worker.run(request, current())
 """
+
+
+def _saved_request(og, directory, monkeypatch) -> dict:
+    """The request ``og.run(["logits:0"], ...)`` sends to the sandbox child (the sub-``GraphDef`` and its values),
+    saved as files, for a parent process that sends it through :mod:`migration.graph.worker` as ``og.run`` does
+    (without importing TensorFlow itself: the parent's start-up costs no TensorFlow import)."""
+    from migration.graph import worker
+
+    captured = []
+
+    class Captured(Exception):
+        pass
+
+    def capture(request, limits):  # noqa: ARG001
+        captured.append(request)
+        raise Captured
+
+    with monkeypatch.context() as patch:
+        patch.setattr(worker, "run", capture)
+        with pytest.raises(Captured):
+            og.run(["logits:0"], {"x": np.zeros((2, h.T, h.D), np.float32)})
+    (request,) = captured
+    os.makedirs(directory)
+    paths = {"spec": os.path.join(directory, "request.json"), "values": os.path.join(directory, "values.npz"),
+             "graph": os.path.join(directory, "graph.pb")}
+    with open(paths["graph"], "wb") as f:
+        f.write(request.graph)
+    spec, values = {"fetches": list(request.fetches)}, {}
+    for kind in ("mapped", "fed", "assigned"):
+        spec[kind] = list(getattr(request, kind))
+        for k, value in enumerate(getattr(request, kind).values()):
+            assert isinstance(value, np.ndarray), (kind, type(value))
+            values[f"{kind}-{k}"] = value
+    with open(paths["spec"], "w") as f:
+        json.dump(spec, f)
+    np.savez(paths["values"], **values)
+    return paths
 
 
 def _children(pid: int) -> list[int]:
@@ -239,21 +284,37 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _running_request(children: list[int]) -> bool:
+    """A child has been sent its request: the parent's worker wrote ``req-1/request.json`` in the child's working
+    directory (the worker's private directory) before it said "go"."""
+    for pid in children:
+        try:
+            if os.path.exists(os.path.join(os.readlink(f"/proc/{pid}/cwd"), "req-1", "request.json")):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_the_child_dies_with_its_parent(tmp_path, sig):
-    prefix = h.build(tmp_path / "src", logits_hook=h.forever)
+def test_the_child_dies_with_its_parent(tmp_path, monkeypatch, sig):
+    """A parent process runs the original graph's never-ending loop in its sandbox child (the request ``og.run``
+    sends, through :mod:`migration.graph.worker`); the parent is signalled while the request runs: no child is left."""
+    paths = _saved_request(_original(h.build(tmp_path / "src", logits_hook=h.forever)), str(tmp_path / "req"),
+                           monkeypatch)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=root, RNN_MIGRATE_SANDBOX_WALL="300", RNN_MIGRATE_SANDBOX_CPU="300")
-    parent = subprocess.Popen([sys.executable, "-c", _PARENT.format(tests=os.path.dirname(__file__), prefix=prefix)],
-                              env=env, stderr=subprocess.PIPE)
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT.format(**paths)], env=env, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while not _children(parent.pid) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        children = _children(parent.pid)
+        deadline = time.monotonic() + 180
+        children: list[int] = []
+        while not _running_request(children) and parent.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            children = _children(parent.pid)
         assert children, "the sandbox child never started"
-        time.sleep(2)  # the request is running (the loop)
+        assert _running_request(children), "the sandbox child never received the request"
+        time.sleep(0.3)  # the request is running (the loop)
         parent.send_signal(sig)
         parent.wait(timeout=60)
         deadline = time.monotonic() + 20

@@ -9,7 +9,7 @@ Programs (built by the seq2seq tests' own builders, one in-process conversion ea
 
 * ``single``: tests/seq2seq/test_cli_seq2seq.py's nmt-style training graph (``AttentionWrapper(LSTMCell,
   BahdanauAttention(normalize), attention_layer_size)``, ``forget_bias=0.5``) trained 2 Adam steps, a checkpoint with
-  no other RNN (refused for every target before), converted ``--with-optimizer``: one Keras 3 Adam step from the
+  no other RNN, converted ``--with-optimizer --target keras3 --target onnx``: one Keras 3 Adam step from the
   converted slots equals one more step of the original graph (its own train op); zeroed slots or the step count not
   restored land elsewhere;
 * ``mixed``: tests/seq2seq/test_mixed_attention_stack.py's three decoders with attention on one layer of a
@@ -17,7 +17,8 @@ Programs (built by the seq2seq tests' own builders, one in-process conversion ea
   ``output_attention=False``; ``impute_finished``) and an encoder block: the seq2seq files and the whole model.
 
 Negative controls: the attention layer kernel's rows swapped and a wrong ``forget_bias`` (the forget-gate bias
-shifted) fail convert's own check by > 1e-3 on both backends; the whole model with a decoder's attention rows swapped
+shifted) fail convert's own check (``seq2seq_export.check_files``) by > 1e-3 on both backends; the whole model with
+a decoder's attention rows swapped
 misses the original graph.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pytest
 from migration.checkpoint import convert_checkpoint
 from migration.targets import seq2seq_export
 from migration.targets.export import target_files
-from migration.targets.verify_targets import TOLERANCE, compare, run_keras3_elsewhere
+from migration.targets.verify_targets import TOLERANCE
 from tests.seq2seq import harness as h
 from tests.seq2seq import test_mixed_attention_stack as mixed_program
 from tests.seq2seq.test_cli_seq2seq import CONFIGS, _build, _data, tf1_logits
@@ -47,7 +48,7 @@ def single(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("k3_single")
     os.makedirs(root / "graph")
     graph = _build(CONFIGS["bahdanau_norm"], str(root / "graph"), adam=True)
-    result = convert_checkpoint(graph["prefix"], root / "out", targets=["keras3"], with_optimizer=True)
+    result = convert_checkpoint(graph["prefix"], root / "out", targets=["keras3", "onnx"], with_optimizer=True)
     return {"graph": graph, "root": root, "out": str(root / "out"), "result": result}
 
 
@@ -73,13 +74,14 @@ def test_a_seq2seq_only_checkpoint_gets_a_verified_keras3_decoder(single) -> Non
     entry = result.manifest["targets"]["keras3"]
     assert entry["verification"]["ok"] and entry["not_exported"] == []
     assert entry["blocks"] == [{"name": "decoder", "file": "seq2seq/decoder.keras3.keras", "seq2seq": True}]
+    assert result.manifest["targets"]["onnx"]["verification"]["ok"]  # the ONNX decoder of the same conversion
     assert "seq2seq/decoder.keras3.keras" in target_files(result.manifest["targets"])
     assert os.path.isfile(os.path.join(single["out"], "seq2seq", "decoder.keras3.keras"))
     checks = _checks(result.manifest)
     got = {(c["backend"], c["output"], c["reference"]) for c in checks}
     for backend in ("tensorflow", "jax"):
-        assert {(backend, "teacher-forced logits", "original-graph"), (backend, "greedy ids (equal)", "decoder-rebuilt"),
-                (backend, "beam ids (equal)", "decoder-rebuilt")} <= got
+        assert {(backend, "teacher-forced logits", "original-graph"), (backend, "greedy ids (equal)", "keras2"),
+                (backend, "beam ids (equal)", "keras2")} <= got
     assert all(c["max_abs_diff"] <= TOLERANCE for c in checks)
 
 
@@ -127,39 +129,25 @@ def _tampered(single, tmp_path, how: str) -> str:
 
 
 def test_tampered_decoders_fail_converts_check_on_both_backends(single, tmp_path) -> None:
-    """convert's own seq2seq check (seq2seq_export.verify) on tampered copies, against the original graph's logits
-    (this test's own re-import) and the Keras 2 model's greedy ids: every tampered file fails by > 1e-3."""
+    """convert's own check of a seq2seq file (seq2seq_export.check_files: TensorFlow here, JAX in the child) on
+    tampered copies, against the original graph's logits (this test's own re-import): every tampered file fails by
+    > 1e-3 on both backends; the untampered file passes the same check."""
     data = _data(seed=29)
     want = tf1_logits(single["graph"]["prefix"], single["graph"]["logits"], data)
-    inputs = [data["decoder_ids:0"], data["memory:0"], data["memory_length:0"]]
-    cases = [{"what": "seq2seq decoder", "output": "teacher-forced logits", "reference": "original-graph",
-              "inputs": inputs, "call": None, "expected": want}]
-    entries = [e for e in single["result"].manifest["seq2seq"]]
-    files = {"keras3": {"decoder": "seq2seq/decoder.keras3.keras"}}
-    jobs, cases_jax = [], []
-    for how in ("attention_rows", "forget_bias"):
-        checks, _, jax = seq2seq_export.verify(files, _tampered(single, tmp_path, how), entries,
-                                               lambda e, m, o: (cases, []), None)
-        assert checks and all(c.max_abs_diff > 1e-3 for c in checks), (how, checks)
-        jobs += [job for job, _ in jax]
-        cases_jax += [case for _, case in jax]
-    results, note = run_keras3_elsewhere(jobs, "jax")
-    assert "jax" in note
-    for (block, ref, expected), got in zip(cases_jax, results):
-        (check,) = compare("keras3", "jax", block, ref, expected, got)
-        assert check.max_abs_diff > 1e-3
-    # the untampered file passes the same check (the controls fail for the tampering, not the harness)
-    good, _, _ = seq2seq_export.verify(files, single["out"], entries, lambda e, m, o: (cases, []), None)
-    assert good and all(c.max_abs_diff <= TOLERANCE for c in good)
-
-
-def test_onnx_alone_still_refuses_a_seq2seq_only_checkpoint_naming_it(single, tmp_path) -> None:
-    from migration.targets.weights import TargetRefused
-
-    with pytest.raises(TargetRefused, match=r"--target onnx: the checkpoint's RNNs are all in seq2seq models "
-                                            r"\(decoder"):
-        convert_checkpoint(single["graph"]["prefix"], tmp_path / "out", targets=["onnx"])
-    assert not (tmp_path / "out").exists()
+    case = {"what": "seq2seq decoder", "output": "teacher-forced logits", "reference": "original-graph",
+            "inputs": [data["decoder_ids:0"], data["memory:0"], data["memory_length:0"]], "call": None,
+            "expected": want}
+    rel = os.path.join("seq2seq", "decoder.keras3.keras")
+    paths = {how: os.path.join(_tampered(single, tmp_path, how), rel) for how in ("attention_rows", "forget_bias")}
+    paths["good"] = os.path.join(single["out"], rel)
+    checks, notes = seq2seq_export.check_files(paths, {name: [case] for name in paths})
+    assert any("jax" in n for n in notes)
+    by_file = {}
+    for c in checks:
+        by_file.setdefault(c.backend, []).append(c.max_abs_diff)
+    for backend in ("tensorflow", "jax"):
+        bad_rows, bad_bias, good = by_file[backend]
+        assert bad_rows > 1e-3 and bad_bias > 1e-3 and good <= TOLERANCE, (backend, by_file)
 
 
 def test_mixed_stacks_give_verified_keras3_decoders_and_whole_model(mixed) -> None:
@@ -179,8 +167,7 @@ def test_mixed_stacks_give_verified_keras3_decoders_and_whole_model(mixed) -> No
         whole = [c for c in mine if c["what"] == "whole model"]
         assert len(whole) == 3 and all(c["reference"] == "original-graph" for c in whole)
     assert all(c["max_abs_diff"] <= TOLERANCE for c in checks)
-    onnx = manifest["targets"]["onnx"]  # no ONNX twin here: named as not exported, the blocks still are
-    assert {f"seq2seq {n}" for n in names} <= set(onnx["not_exported"])
+    assert manifest["targets"]["onnx"]["verification"]["ok"]  # the ONNX files of the same conversion
 
 
 def _graph_outputs(graph: dict, feeds: dict) -> list[np.ndarray]:
@@ -291,23 +278,3 @@ def test_keras3_step_without_the_converted_state_lands_elsewhere(single, tf1_ste
     want = _tf1_in_keras_names(single, tf1_step["after"])
     assert max(float(np.abs(weights[n] - want[n]).max()) for n in weights) > 1e-4
 
-
-def test_a_rebuilt_reference_is_reused_only_for_the_same_checkpoint_content(single, tmp_path) -> None:
-    """convert's seq2seq target check and its verify share the rebuilt TF1 decodes (one run per checkpoint content,
-    set-up and inputs); a checkpoint rewritten at the same path with another projection bias is decoded again."""
-    from migration.checkpoint.export import write_tf1_checkpoint
-    from migration.checkpoint.seq2seq import entry_feeds, rebuilt_decode
-
-    (entry,) = single["result"].manifest["seq2seq"]
-    model = _load(os.path.join(single["out"], "seq2seq", "decoder.keras3.keras"))
-    data = entry_feeds(entry, model, 5)
-    reader = tf.train.load_checkpoint(single["graph"]["prefix"])
-    arrays = {n: reader.get_tensor(n) for n, _ in tf.train.list_variables(single["graph"]["prefix"])}
-    prefix = write_tf1_checkpoint(arrays, str(tmp_path / "copy" / "model.ckpt"))
-    first = rebuilt_decode(prefix, entry, data, "teacher")
-    np.testing.assert_array_equal(rebuilt_decode(prefix, entry, data, "teacher"), first)
-    bias = entry["projection"][1]
-    arrays[bias] = arrays[bias] + 0.5
-    write_tf1_checkpoint(arrays, prefix, force=True)
-    again = rebuilt_decode(prefix, entry, data, "teacher")
-    assert np.abs(again - first).max() > 0.4                      # the new bias is read, not the cached logits
