@@ -19,6 +19,7 @@ from migration.targets import (EXPORT_TARGETS, attention_export, cnn_front, feed
                                onnx_seq2seq, seq2seq_export)
 from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.crf_export import crf_cases, write_crf_targets
+from migration.targets.legacy_export import exportable, legacy_cases, legacy_entries, write_legacy_targets
 from migration.targets.wrapped_whole import wrap, wrapped_blocks
 from migration.targets.verify_targets import TOLERANCE, WholeCase, original_outputs, summary, verify_blocks
 from migration.targets.whole import Keras3Whole, NotExportable, OnnxWhole, walk
@@ -58,9 +59,9 @@ def nothing_to_export(targets: Sequence[str], seq2seq: Sequence[str]) -> TargetR
     """The refusal of a checkpoint without an RNN block: its RNNs, if any, are all in seq2seq decoders (named)."""
     why = ("the checkpoint has no RNN block to export (only RNN blocks are exported to these targets yet)"
            if not seq2seq else
-           f"the checkpoint's RNNs are all in seq2seq models ({', '.join(seq2seq)}: tf.contrib.seq2seq decoders or "
-           "legacy_seq2seq models), which have no Keras 3 / ONNX twin yet (attention decoders and their loops are "
-           "not RNN blocks of this exporter)")
+           f"the checkpoint's RNNs are all in seq2seq models ({', '.join(seq2seq)}: tf.contrib.seq2seq decoders, or "
+           "legacy_seq2seq models convert did not convert), which have no Keras 3 / ONNX twin yet (attention "
+           "decoders and their loops are not RNN blocks of this exporter)")
     return TargetRefused(f"--target {' --target '.join(targets)}: {why}; convert without --target (the Keras 2 "
                          "conversion is unaffected).")
 
@@ -71,7 +72,8 @@ def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: 
     of the checkpoint (``blocks``: the inspection's blocks: ``name``, ``wrapper``, ``directions`` of cells with
     ``path`` and ``spec``; ConvLSTMCell blocks (``conv_blocks``) every target takes); :func:`export_targets` checks
     the written blocks again."""
-    if targets and not blocks and not conv_blocks:
+    legacy = [s for s in seq2seq if exportable(s)] if targets else []  # legacy_seq2seq models: legacy_export
+    if targets and not blocks and not conv_blocks and not legacy:
         refused = [t for t in targets if not seq2seq_takes(t, seq2seq)]
         if refused:
             raise nothing_to_export(refused, [getattr(s, "name", "?") for s in seq2seq])
@@ -224,7 +226,8 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     blocks = manifest.get("blocks") or []
     conv_entries = manifest.get("conv_blocks") or []
     seq2seq_entries = manifest.get("seq2seq") or []
-    if not blocks and not conv_entries and not all(seq2seq_takes(t, seq2seq_entries) for t in targets):
+    legacy = legacy_entries(manifest)  # legacy_seq2seq models (migration.targets.legacy_export)
+    if not blocks and not conv_entries and not legacy and not all(seq2seq_takes(t, seq2seq_entries) for t in targets):
         raise nothing_to_export([t for t in targets if not seq2seq_takes(t, seq2seq_entries)],
                                 [e.get("name", "?") for e in seq2seq_entries])
     for block in blocks:
@@ -239,6 +242,7 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     conv_files = write_conv_targets(targets, tmp, conv_entries, read_weight, built)  # the whole model calls them too
     crf_entries = manifest.get("crf") or []
     crf_files = write_crf_targets(targets, tmp, crf_entries, read_weight)  # the Viterbi decode of each CRF
+    legacy_files = write_legacy_targets(targets, tmp, legacy)
     notes: list[str] = []
     seq2seq_files = {t: SEQ2SEQ_EXPORTERS[t].write_decoders(tmp, seq2seq_entries, notes) if t in SEQ2SEQ_EXPORTERS
                      else {} for t in targets}
@@ -249,14 +253,15 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     for target in targets:
         not_exported = [f"{what} {e.get('name', '?')}" for what in ("stacks", "seq2seq")
                         for e in (manifest.get(what) or [])
-                        if what == "stacks" or e.get("name") not in seq2seq_files[target]]
+                        if what == "stacks" or (e.get("name") not in seq2seq_files[target] and e not in legacy)]
         if seq2seq_files[target]:
             not_exported += SEQ2SEQ_EXPORTERS[target].not_exported(seq2seq_files[target])
         entry[target] = {"blocks": [{"name": name, "file": rel} for name, rel in files[target].items()]
                          + [{"name": name, "file": rel, "conv": True} for name, rel in conv_files[target].items()]
                          + [{"name": name, "file": rel, "crf": True} for name, rel in crf_files[target].items()]
                          + [{"name": name, "file": rel, "seq2seq": True}
-                            for name, rel in seq2seq_files[target].items()],
+                            for name, rel in seq2seq_files[target].items()]
+                         + [{"name": n, "file": rel, "seq2seq": True} for n, rel in legacy_files[target].items()],
                          "load": LOADING[target],
                          "not_exported": not_exported + ([] if target in whole or not manifest.get("model")
                                                          else ["the whole model (model.keras)"])}
@@ -276,13 +281,15 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
         original = (lambda: (reference.original(), reference.loops())) if meta_path is not None else None
         cases = conv_cases(conv_entries, conv_files, tmp, original, notes) + crf_cases(crf_entries, crf_files,
                                                                                      read_weight)
-        checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases)
+        legacy_k3, legacy_checks = legacy_cases(legacy, legacy_files, tmp, original, notes)
+        checks, run_notes = verify_blocks(blocks, files, tmp, reference, whole=case, cases=cases + legacy_k3)
         checks += wrapped_block_checks(blocks, files, tmp, original, reader)  # Embedding/Input/OutputProjectionWrapper
         for target, by_name in seq2seq_files.items():
             more, more_notes = SEQ2SEQ_EXPORTERS[target].verify_decoders(
                 seq2seq_entries, by_name, tmp, reference.original if meta_path is not None else None) \
                 if by_name else ([], [])
             checks, run_notes = checks + more, run_notes + more_notes
+        checks += legacy_checks
         result = summary(checks, notes + run_notes, TOLERANCE)
         for target in targets:
             entry[target]["verification"] = result.get(target, {"ok": False, "checks": []})

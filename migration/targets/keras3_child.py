@@ -28,7 +28,8 @@ def register_cells() -> None:
     import rnn-migrate."""
     import importlib.util
 
-    for stem in ("keras3_cells", "keras3_layers", "keras3_wrappers", "keras3_feedback", "keras3_seq2seq"):
+    for stem in ("keras3_cells", "keras3_layers", "keras3_wrappers", "keras3_feedback", "keras3_legacy",
+                 "keras3_seq2seq"):
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{stem}.py")
         spec = importlib.util.spec_from_file_location(f"rnn_migrate_{stem}", path)
         module = importlib.util.module_from_spec(spec)

@@ -12,7 +12,9 @@ _ATTENTION = ("a tf.contrib.seq2seq attention decoder (AttentionWrapper over the
               "ONNX: migration.targets.onnx_seq2seq); a layer of this class found elsewhere has no Keras 3 / ONNX "
               "twin")
 _LEGACY = ("a tf.contrib.legacy_seq2seq model (its encoder, decoder loop and output projection are one Keras 2 "
-           "model of rnn-migrate): no Keras 3 / ONNX twin written yet")
+           "model of rnn-migrate) nested in a whole model: no Keras 3 / ONNX twin of it as a whole model's layer (its "
+           "twins are the separate files seq2seq/<name>.keras3.keras and seq2seq/<name>.onnx, migration.targets."
+           "legacy_export; the whole model convert writes rebuilds such a graph op by op instead)")
 
 #: Keras 2 layer class name -> why no target translation exists (the seq2seq and decoder layers rnn-migrate writes)
 LAYER_REASONS = {

@@ -189,8 +189,9 @@ def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir:
     for block, x, lengths, expected, ref, case_files in cases:
         if "keras3" in case_files:
             path = os.path.join(out_dir, case_files["keras3"])
+            got = keras3.load_block(path)([x, lengths], training=False)  # one output: a tensor, not a list
             checks += compare("keras3", "tensorflow", block, ref, expected,
-                              [np.asarray(o) for o in keras3.load_block(path)([x, lengths], training=False)])
+                              [np.asarray(o) for o in (got if isinstance(got, (list, tuple)) else [got])])
             jax_jobs.append((path, [x, lengths]))
             jax_cases.append((block, ref, expected))
         if "onnx" in case_files:
