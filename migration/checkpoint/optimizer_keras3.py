@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from migration.checkpoint.manifest import read_manifest
-from migration.checkpoint.optimizer import KERAS_SLOT_LISTS, block_slots, dense_slots, embedding_slots
+from migration.checkpoint.optimizer import KERAS_SLOT_LISTS, block_slots, dense_slots, embedding_slots, seq2seq_slots
 from migration.core.errors import MigrationError
 from migration.core.specs import CellSpec
 from migration.families import family
@@ -76,6 +76,8 @@ def keras3_slots(out_dir: str, model) -> list[tuple[Any, dict[str, np.ndarray]]]
     """``(variable, slots)`` for every trainable weight of a Keras 3 model ``convert --target keras3`` wrote: the
     whole model (``model.keras3.keras``: embeddings, blocks, Dense heads, matched through the manifest's
     ``model.layers``) or a block model (``blocks/<name>.keras3.keras``); for :func:`restore_slots`."""
+    if hasattr(model, "named_weights"):  # seq2seq/<name>.keras3.keras: the Keras 2 twin's weight names and slots
+        return seq2seq_slots(out_dir, model)
     manifest = read_manifest(out_dir)
     blocks = {f"block_{b['name']}": b for b in manifest["blocks"]}
     if model.name in blocks:

@@ -16,7 +16,7 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.targets import (EXPORT_TARGETS, attention_export, cnn_front, feedback_export, keras3, onnx_export,
-                               onnx_seq2seq)
+                               onnx_seq2seq, seq2seq_export)
 from migration.targets.conv_export import conv_cases, write_conv_targets
 from migration.targets.crf_export import crf_cases, write_crf_targets
 from migration.targets.legacy_export import exportable, legacy_cases, legacy_entries, write_legacy_targets
@@ -33,7 +33,7 @@ LOADING = {"keras3": "keras.saving.load_model(path, safe_mode=True) (any backend
 #: target -> the module writing and checking its files of the tf.contrib.seq2seq attention decoders
 #: (``takes(entry)``, ``write_decoders(tmp, entries, notes)``, ``not_exported(files)``,
 #: ``verify_decoders(entries, files, tmp, original)``)
-SEQ2SEQ_EXPORTERS: dict[str, Any] = {"onnx": onnx_seq2seq}
+SEQ2SEQ_EXPORTERS: dict[str, Any] = {"onnx": onnx_seq2seq, "keras3": seq2seq_export}
 
 
 def seq2seq_takes(target: str, entries: Sequence[Any]) -> bool:
@@ -148,7 +148,8 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
             if target == "keras3":
                 import keras
 
-                ins, outs = walk(config, Keras3Whole(blocks, weights, feedback=decoders))
+                ins, outs = walk(config, Keras3Whole(blocks, weights, feedback=decoders,
+                                                     decoders=seq2seq_export.whole_decoders(k2)))
                 model = keras.Model(ins[0] if len(ins) == 1 else ins, outs[0] if len(outs) == 1 else outs,
                                     name="migrated_model")
                 keras3.save_block(model, os.path.join(tmp, rel))

@@ -87,6 +87,6 @@ def load_block(path: str):
     import keras
 
     from migration.targets import (keras3_cells, keras3_feedback, keras3_layers,  # noqa: F401  (rnn_migrate>...)
-                                   keras3_wrappers)
+                                   keras3_seq2seq, keras3_wrappers)
 
     return keras.saving.load_model(path, safe_mode=True, compile=False)

@@ -28,7 +28,8 @@ def register_cells() -> None:
     import rnn-migrate."""
     import importlib.util
 
-    for stem in ("keras3_cells", "keras3_layers", "keras3_wrappers", "keras3_feedback", "keras3_legacy"):
+    for stem in ("keras3_cells", "keras3_layers", "keras3_wrappers", "keras3_feedback", "keras3_legacy",
+                 "keras3_seq2seq"):
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{stem}.py")
         spec = importlib.util.spec_from_file_location(f"rnn_migrate_{stem}", path)
         module = importlib.util.module_from_spec(spec)
@@ -62,11 +63,14 @@ def main(work: str) -> int:
 
     with open(os.path.join(work, "jobs.json")) as f:
         jobs = json.load(f)
-    for model_path, input_paths, stem in jobs:
+    for model_path, input_paths, stem, *call in jobs:
         with placeholder_initializers(keras, np):
             model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
         inputs = [np.load(path, allow_pickle=False) for path in input_paths]
-        outs = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
+        if call:  # a method of the model on the inputs (a seq2seq decode: {"method", "kwargs", "outputs": n})
+            outs = list(getattr(model, call[0]["method"])(*inputs, **call[0]["kwargs"]))[:call[0]["outputs"]]
+        else:
+            outs = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
         for k, out in enumerate(outs if isinstance(outs, (list, tuple)) else [outs]):
             np.save(os.path.join(work, f"{stem}-{k}.npy"), np.asarray(keras.ops.convert_to_numpy(out)),
                     allow_pickle=False)

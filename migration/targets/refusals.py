@@ -7,8 +7,10 @@ from __future__ import annotations
 
 GENERIC = "not a layer the targets take"
 
-_ATTENTION = ("a tf.contrib.seq2seq attention decoder (AttentionWrapper over the decoder cell): attention decoders "
-              "are not RNN blocks of this exporter, and no Keras 3 / ONNX twin of the attention step is written yet")
+_ATTENTION = ("a tf.contrib.seq2seq attention decoder (AttentionWrapper over the decoder cell): its twins are "
+              "built from a whole model's TeacherForcedDecoder layer (Keras 3: migration.targets.keras3_seq2seq; "
+              "ONNX: migration.targets.onnx_seq2seq); a layer of this class found elsewhere has no Keras 3 / ONNX "
+              "twin")
 _LEGACY = ("a tf.contrib.legacy_seq2seq model (its encoder, decoder loop and output projection are one Keras 2 "
            "model of rnn-migrate) nested in a whole model: no Keras 3 / ONNX twin of it as a whole model's layer (its "
            "twins are the separate files seq2seq/<name>.keras3.keras and seq2seq/<name>.onnx, migration.targets."

@@ -117,12 +117,12 @@ def run_keras3_elsewhere(jobs: list[tuple[str, list[np.ndarray]]], backend: str 
     when the backend is not installed (the note says so)."""
     with tempfile.TemporaryDirectory(prefix="rnn-migrate-keras3-") as work:
         listed = []
-        for k, (path, inputs) in enumerate(jobs):
+        for k, (path, inputs, *call) in enumerate(jobs):
             paths = []
             for j, array in enumerate(inputs):
                 paths.append(os.path.join(work, f"in{k}-{j}.npy"))
                 np.save(paths[-1], array, allow_pickle=False)
-            listed.append([os.path.abspath(path), paths, f"out{k}"])
+            listed.append([os.path.abspath(path), paths, f"out{k}"] + call)
         with open(os.path.join(work, "jobs.json"), "w") as f:
             json.dump(listed, f)
         env = child_env(backend)

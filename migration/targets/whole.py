@@ -133,8 +133,9 @@ class Keras3Whole:
     :class:`~migration.targets.feedback_export.Decoder`."""
 
     def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]],
-                 feedback: Optional[dict] = None) -> None:
+                 feedback: Optional[dict] = None, decoders: Optional[dict] = None) -> None:
         self.blocks, self.weights, self.feedback = blocks, weights, feedback or {}
+        self.decoders = decoders or {}  # TeacherForcedDecoder layer name -> its Keras 3 twin (seq2seq_export)
         self.layers: dict[str, Any] = {}
 
     def _shared(self, name: str, make: Callable[[], Any], x):
@@ -175,6 +176,8 @@ class Keras3Whole:
                 raise _refuse(layer, "Keras 3", feedback_export.missing(name))
             return feedback_export.keras3_call(self.feedback[name], layer_name(name),
                                                [keras3_glue.tensor(v) for v in inputs])
+        if name in self.decoders:  # a TeacherForcedDecoder: its Keras 3 twin (keras3_seq2seq)
+            return [self.decoders[name]([keras3_glue.tensor(v) for v in inputs])]
         if cls in LAYER_REASONS:  # a decoder holding an exported block's cell under the block's name: not the block
             raise _refuse(layer, "Keras 3", layer_reason(cls))
         if name in self.blocks:
