@@ -5,6 +5,9 @@ import pytest
 
 import migration  # noqa: F401  (sets TF_USE_LEGACY_KERAS before any test imports TensorFlow)
 
+#: session fixtures of programs that modules in several directories convert once (tests/shared_programs.py)
+pytest_plugins = ["tests.shared_programs"]
+
 
 #: test directories whose modules each run on one xdist worker (``--dist loadgroup``): a module's module-scoped
 #: fixtures (a TF graph, a checkpoint, a conversion) are built once, not once on each worker

@@ -33,6 +33,8 @@ MODELS = {  # units, embedding, vocabulary, buckets
     "c": dict(units=7, emb=4, vocab=9, buckets=[(3, 3)]),
 }
 
+pytestmark = pytest.mark.xdist_group("shared/legacy_stack")  # one worker builds legacy_stack_conversion
+
 
 def _placeholders(name: str, spec: dict) -> tuple[list, list]:
     te, td = spec["buckets"][-1]
@@ -92,11 +94,12 @@ def _model_c(ls, spec: dict) -> tuple[list, list]:
     return [outputs], [loss]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> dict:
+def build_and_convert(root) -> dict:
+    """The program (Saver checkpoint and ``.meta`` under ``root``) and its default ``convert``; run once per session
+    by tests/shared_programs.py's ``legacy_stack_conversion`` for this module and tests/targets'
+    test_legacy_seq2seq_targets.py."""
     from legacy_rnn.seq2seq import legacy_seq2seq as ls
 
-    root = tmp_path_factory.mktemp("legacy_stack")
     out = {"prefix": str(root / "ckpt" / "model"), "out": str(root / "converted"), "outputs": {}}
     with tf.Graph().as_default():
         losses = {}
@@ -117,6 +120,11 @@ def built(tmp_path_factory) -> dict:
     with open(os.path.join(out["out"], "manifest.json")) as f:
         out["manifest"] = json.load(f)
     return out
+
+
+@pytest.fixture(scope="module")
+def built(legacy_stack_conversion) -> dict:
+    return legacy_stack_conversion
 
 
 def _ids(name: str, te: int, td: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -37,6 +37,8 @@ tf, v1, legacy_s2s = h.tf, h.v1, h.legacy_s2s
 rnn = v1.nn.rnn_cell
 B, S, T, M, V, E = 3, 5, 4, 6, 11, 3
 
+pytestmark = pytest.mark.xdist_group("shared/mixed_attention")  # one worker builds mixed_attention_conversion
+
 
 def _decoder(scope: str, layers, k: int, mechanism, ph: dict, embedding, batch, initial=None, **options):
     """One teacher-forced decoder: ``layers[k]`` wrapped with ``mechanism``; returns (logits, loss)."""
@@ -114,13 +116,10 @@ def _cli(*argv: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def mixed(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("mixed_attention_stack")
-    graph = _build(str(root))
-    code, out = _cli("convert", graph["prefix"], str(root / "conv"))
-    graph.update(code=code, out=out, root=root, conv=str(root / "conv"),
-                 manifest=json.load(open(root / "conv" / "manifest.json")))
-    return graph
+def mixed(mixed_attention_conversion) -> dict:
+    """The program converted once for this module and tests/targets/test_keras3_seq2seq.py (tests/shared_programs.py:
+    the CLI's default convert plus ``--target keras3 --target onnx``; the Keras 2 files are the same)."""
+    return mixed_attention_conversion
 
 
 def _original(graph: dict, feeds: dict, exported: str = "", names=()) -> list[dict]:

@@ -38,6 +38,8 @@ from tests.seq2seq.test_cli_seq2seq import CONFIGS, _build, _data, tf1_logits
 
 tf, v1 = h.tf, h.v1
 
+pytestmark = pytest.mark.xdist_group("shared/mixed_attention")  # one worker builds mixed_attention_conversion
+
 
 def _checks(manifest: dict, target: str = "keras3") -> list[dict]:
     return manifest["targets"][target]["verification"]["checks"]
@@ -53,11 +55,12 @@ def single(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def mixed(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("k3_mixed")
-    graph = mixed_program._build(str(root))
-    result = convert_checkpoint(graph["prefix"], root / "out", targets=["keras3", "onnx"])
-    return {"graph": graph, "out": str(root / "out"), "result": result}
+def mixed(mixed_attention_conversion) -> dict:
+    """tests/seq2seq/test_mixed_attention_stack.py's program, converted once for both modules with ``--target keras3
+    --target onnx`` by the CLI (tests/shared_programs.py)."""
+    conversion = mixed_attention_conversion
+    assert conversion["code"] == 0, conversion["out"]
+    return {"graph": conversion, "out": conversion["conv"], "manifest": conversion["manifest"]}
 
 
 def _load(path: str):
@@ -151,8 +154,8 @@ def test_tampered_decoders_fail_converts_check_on_both_backends(single, tmp_path
 
 
 def test_mixed_stacks_give_verified_keras3_decoders_and_whole_model(mixed) -> None:
-    manifest = mixed["result"].manifest
-    assert mixed["result"].verification["ok"]
+    manifest = mixed["manifest"]
+    assert manifest["verification"]["ok"]
     k3 = manifest["targets"]["keras3"]
     names = {"top_decoder", "bottom_decoder", "middle_decoder"}
     assert {b["name"] for b in k3["blocks"] if b.get("seq2seq")} == names and k3["not_exported"] == []
@@ -179,7 +182,7 @@ def _graph_outputs(graph: dict, feeds: dict) -> list[np.ndarray]:
 
 
 def test_the_keras3_whole_model_equals_the_user_graph_and_catches_swapped_rows(mixed) -> None:
-    graph, manifest = mixed["graph"], mixed["result"].manifest
+    graph, manifest = mixed["graph"], mixed["manifest"]
     rng = np.random.default_rng(17)
     ph = graph["placeholders"]
     feeds = {ph[k]: v for k, v in mixed_program._feeds(rng, {k: k for k in ph}, lengths=(3, 4, 1)).items()}

@@ -32,6 +32,8 @@ from tests.seq2seq.test_legacy_stack_buckets import MODELS, built, original  # n
 TOL = 1e-5
 ATT = onnx_legacy.ATT
 
+pytestmark = pytest.mark.xdist_group("shared/legacy_stack")  # one worker builds legacy_stack_conversion
+
 
 def _convert(prefix: str, out: str, **kwargs):
     from migration.checkpoint.convert import convert_checkpoint
