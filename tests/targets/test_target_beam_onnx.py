@@ -8,7 +8,9 @@ lengths and output_attention=False), converted once per session (tests/targets/c
 holds no beam decoder: the reference is the Keras 2 model's ``beam_search``, which convert itself checks against a TF1
 ``BeamSearchDecoder`` rebuilt from legacy_rnn.seq2seq (TF 1.15's code) on the same weights (start 0, end 1, width 3,
 6 steps: the ``decoder-rebuilt`` check asserted below), and which the ONNX file must equal exactly (ids and lengths)
-for other end tokens, start tokens, beam widths, length penalties and iteration limits. Negative controls: the file
+for other end tokens, start tokens, beam widths, length penalties and iteration limits; and, for the ``single``
+decoder, TF1's own ``BeamSearchDecoder`` built over the user's variables and restored from the user's checkpoint with
+Saver (ids and lengths equal, length penalties fed at run time). Negative controls: the file
 run with a wrong ``length_penalty_weight``, and a file built without the parent gather of the states, give other ids
 and convert's check (:func:`migration.targets.onnx_seq2seq.verify_decoders`) fails on the latter.
 """
@@ -122,3 +124,60 @@ def test_a_file_without_the_parent_gather_fails_the_check(converted, tmp_path) -
             assert beams[0].max_abs_diff > 0 and not summary(checks, [])["onnx"]["ok"], beams
         else:
             assert all(c.max_abs_diff == 0 for c in beams) and summary(checks, [])["onnx"]["ok"], beams
+
+
+def _tf1_beam_search(prefix: str, width: int):
+    """TF1's ``BeamSearchDecoder`` (legacy_rnn.seq2seq, the module the user's program is built with) over the
+    ``single`` decoder's variables under the user's own names, restored from the user's checkpoint with Saver: a
+    function ``(memory, lengths, start, end, penalty, steps) -> (predicted_ids [B, T, W], lengths [B, W])``."""
+    from tests.targets.test_target_seq2seq_onnx import E, h, legacy_s2s, rnn, tf, v1
+
+    graph = tf.Graph()
+    with graph.as_default():
+        ph = {"memory": v1.placeholder(tf.float32, [B, S, M]), "lengths": v1.placeholder(tf.int32, [B]),
+              "start": v1.placeholder(tf.int32, [B]), "end": v1.placeholder(tf.int32, []),
+              "penalty": v1.placeholder(tf.float32, []), "steps": v1.placeholder(tf.int32, [])}
+        embedding = v1.get_variable("embedding", [V, E])
+        with v1.variable_scope("single"):
+            mech = legacy_s2s.BahdanauAttention(4, legacy_s2s.tile_batch(ph["memory"], width), normalize=True,
+                                                memory_sequence_length=legacy_s2s.tile_batch(ph["lengths"], width))
+            cell = legacy_s2s.AttentionWrapper(rnn.LSTMCell(5, forget_bias=0.5), mech, attention_layer_size=4)
+            decoder = legacy_s2s.BeamSearchDecoder(cell, embedding, ph["start"], ph["end"],
+                                                   cell.zero_state(B * width, tf.float32), width,
+                                                   output_layer=v1.layers.Dense(V, name="projection"),
+                                                   length_penalty_weight=ph["penalty"])
+            out, state, _ = legacy_s2s.dynamic_decode(decoder, maximum_iterations=ph["steps"])
+        sess = v1.Session(graph=graph, config=h.FAST)
+        v1.train.Saver().restore(sess, prefix)  # every variable of this graph, by the user's names
+
+    def run(memory, lengths, start, end, penalty, steps):
+        feeds = {ph["memory"]: memory, ph["lengths"]: lengths, ph["start"]: start, ph["end"]: end,
+                 ph["penalty"]: penalty, ph["steps"]: steps}
+        return sess.run([out.predicted_ids, state.lengths], feeds)  # batch major (output_time_major False)
+
+    return run, sess
+
+
+def test_beam_loop_equals_tf1_beam_search_decoder_on_the_users_checkpoint(converted) -> None:
+    """A stronger reference than the Keras 2 model: TF1's own BeamSearchDecoder built over the user's ``single``
+    variables and restored from the user's checkpoint (the training ``.meta`` holds no beam decoder): ids and lengths
+    equal for four settings, the length penalty among them."""
+    from migration.targets.onnx_beam import run_beam
+
+    width = 3
+    run, sess = _tf1_beam_search(converted["prefix"], width)
+    path = os.path.join(converted["out"], "seq2seq/single_decoder.beam.onnx")
+    rng = np.random.default_rng(11)
+    early = set()
+    try:
+        for end, penalty, steps in [(4, 0.0, 6), (6, 0.8, 7), (4, 1.5, 8), (1, 0.0, 5)]:
+            memory = rng.uniform(-1, 1, (B, S, M)).astype(np.float32)
+            lengths, start = np.array([S, 3, 2], np.int32), rng.integers(0, V, B).astype(np.int32)
+            ids, out_lengths = run(memory, lengths, start, end, penalty, steps)
+            got_ids, got_lengths = run_beam(path, memory, lengths, start, end, width, steps, penalty)
+            assert got_ids.shape == ids.shape and np.array_equal(got_ids, ids), (end, penalty, ids, got_ids)
+            assert np.array_equal(got_lengths, out_lengths), (end, penalty)
+            early.update(int(n) < steps for n in got_lengths.ravel())
+    finally:
+        sess.close()
+    assert early == {True, False}
