@@ -181,3 +181,14 @@ def test_beam_loop_equals_tf1_beam_search_decoder_on_the_users_checkpoint(conver
     finally:
         sess.close()
     assert early == {True, False}
+
+
+def test_not_exported_names_only_decoders_without_beam_file() -> None:
+    """The manifest's ``not_exported``: nothing for a decoder with its greedy and beam files; a decoder without
+    embedding (teacher-forced file only) is named with the reason."""
+    from migration.targets.onnx_seq2seq import not_exported
+
+    with_beam = {"a": "seq2seq/a.onnx", "a greedy": "seq2seq/a.greedy.onnx", "a beam": "seq2seq/a.beam.onnx"}
+    assert not_exported(with_beam) == []
+    (line,) = not_exported({**with_beam, "b": "seq2seq/b.onnx"})
+    assert line.startswith("seq2seq b: greedy and beam-search decoding") and "no embedding" in line
