@@ -51,7 +51,7 @@ def _tile(g: Graph, t: str, width: str) -> str:
     return g.node("Reshape", [wide, g.node("Concat", [_i64(g, "minus", [-1]), rank_rest], axis=0)[0]])[0]
 
 
-def _step(b: Graph, spec: DecoderSpec, mem: Memory, outer: dict, it: str, states: list[str], x: str,
+def _step(b: Graph, spec: DecoderSpec, mem: Memory, outer: dict, states: list[str], x: str,
           log_probs: str, finished: str, lengths: str, gather_parents: bool):
     """One beam step in ``b`` (the body graph); returns (going, new states, x, log_probs, finished, lengths, token,
     parent)."""
@@ -97,7 +97,7 @@ def _body(g: Graph, spec: DecoderSpec, mem: Memory, outer: dict, n_states: int, 
     it, cond = b.name("iteration"), b.name("cond")
     states = [b.name("state") for _ in range(n_states)]
     x, log_probs, finished, lengths = b.name("x"), b.name("log_probs"), b.name("finished"), b.name("lengths")
-    going, new_states, *rest = _step(b, spec, mem, outer, it, states, x, log_probs, finished, lengths,
+    going, new_states, *rest = _step(b, spec, mem, outer, states, x, log_probs, finished, lengths,
                                      gather_parents)
     outs = [going] + [b.node("Identity", [s])[0] for s in new_states] + rest
     g.count = b.count
