@@ -18,7 +18,8 @@ installed). Modules:
   :mod:`~migration.targets.onnx_glue` (ONNX nodes), what both share in :mod:`~migration.targets.glue`;
 * :mod:`~migration.targets.onnx_seq2seq`: the ``tf.contrib.seq2seq`` attention decoders to ONNX
   (``seq2seq/<name>.onnx``, the whole model's ``TeacherForcedDecoder`` layers), their step in
-  :mod:`~migration.targets.onnx_attention`, greedy decoding as a ``Loop`` in :mod:`~migration.targets.onnx_greedy`;
+  :mod:`~migration.targets.onnx_attention`, greedy decoding as a ``Loop`` in :mod:`~migration.targets.onnx_greedy`,
+  beam search (a decoding ``Loop`` and ``gather_tree``'s) in :mod:`~migration.targets.onnx_beam`;
 * :mod:`~migration.targets.verify_targets`: both against the original graph (Keras 3 on the TensorFlow backend here
   and on the JAX backend in a subprocess, ONNX with onnxruntime);
 * :mod:`~migration.targets.export`: the entry point ``convert`` calls, and the manifest entry.

@@ -16,7 +16,8 @@
   :class:`~migration.targets.whole.OnnxWhole` (the decoder runs ``max(lengths)`` steps: the inputs are sliced to it,
   a ``Scan`` over the slice; ``impute_finished``: ``Where`` on each row's length).
 
-Greedy and beam-search decoding are not exported (docs/targets.md says why).
+Greedy decoding (:mod:`migration.targets.onnx_greedy`, ``<name>.greedy.onnx``) and beam search
+(:mod:`migration.targets.onnx_beam`, ``<name>.beam.onnx``) are written for every decoder with its embedding.
 """
 from __future__ import annotations
 
@@ -31,16 +32,17 @@ from migration.targets.glue import NotExportable
 from migration.targets.onnx_attention import (GRU_KIND, LSTM_KIND, RNN_KIND, AttentionLayer, CellLayer, DecoderSpec,
                                               decode)
 from migration.targets.onnx_graph import Graph
-from migration.targets import onnx_greedy
+from migration.targets import onnx_beam, onnx_greedy
 from migration.targets.verify_targets import TargetCheck, compare
 from migration.targets.weights import ACTIVATIONS
 
 SUFFIX = ".onnx"
 KIND = "contrib.seq2seq.AttentionWrapper"
 GREEDY = " greedy"  # the key of a decoder's greedy file in write_decoders' result: "<name> greedy"
-NOT_EXPORTED = ("beam search (AttentionDecoderModel.beam_search): its top-k over beam x vocabulary with TF1's tie "
-                "order, the parent gather of every state and gather_tree's back-tracking are not written as ONNX ops "
-                "yet; the teacher-forced logits and greedy decoding are exported")
+BEAM = " beam"  # ... and of its beam-search file: "<name> beam"
+NOT_EXPORTED = ("greedy and beam-search decoding: the decoder has no embedding (it is fed vectors, not token ids), "
+                "so there are no ids to feed back; the Keras 2 model has no greedy / beam_search either")
+BEAM_CHECK = (0, 1, 3, 6, 0.0)  # start token, end token, beam width, maximum_iterations, length_penalty_weight
 _CELLS = {"LSTMCell": LSTM_KIND, "GRUCell": GRU_KIND, "SimpleRNNCell": RNN_KIND}
 
 
@@ -170,6 +172,8 @@ def write_decoders(tmp: str, entries: list[dict], notes: list[str],
             if model.embedding is not None:
                 protos[name + GREEDY] = (stem + onnx_greedy.SUFFIX, onnx_greedy.build_greedy_file(
                     model.embedding.get_weights()[0], spec, initial_count(entry), f"seq2seq_{name}_greedy"))
+                protos[name + BEAM] = (stem + onnx_beam.SUFFIX, onnx_beam.build_beam_file(
+                    model.embedding.get_weights()[0], spec, initial_count(entry), f"seq2seq_{name}_beam"))
         except (NotExportable, ValueError) as exc:
             notes.append(f"onnx: seq2seq {name} not exported ({stem + SUFFIX}): {exc}")
             continue
@@ -181,7 +185,7 @@ def write_decoders(tmp: str, entries: list[dict], notes: list[str],
 
 def not_exported(files: dict[str, str]) -> list[str]:
     """The manifest's ``not_exported`` lines for the decoders written (``files``: :func:`write_decoders`' result)."""
-    names = [k for k in files if not k.endswith(GREEDY)]
+    names = [k for k in files if not k.endswith((GREEDY, BEAM)) and k + BEAM not in files]
     return [f"seq2seq {', '.join(names)}: {NOT_EXPORTED}"] if names else []
 
 
@@ -237,6 +241,8 @@ def verify_decoders(entries: list[dict], files: dict[str, str], tmp: str, origin
         if entry["name"] + GREEDY in files:
             checks += _verify_greedy(entry, model, data, os.path.join(tmp, files[entry["name"] + GREEDY]), original,
                                      notes)
+        if entry["name"] + BEAM in files:
+            checks += _verify_beam(entry, model, data, os.path.join(tmp, files[entry["name"] + BEAM]), notes)
     return checks, notes
 
 
@@ -266,6 +272,23 @@ def _verify_greedy(entry: dict, model, data: dict, path: str, original, notes: l
     notes.append(f"onnx: {what['what']}: the .meta holds no greedy decoder, so the greedy ids were compared with the "
                  "Keras 2 model's greedy decode (start 0, end 1, 6 steps; itself checked against a TF1 inference "
                  "graph rebuilt from legacy_rnn.seq2seq)")
+    return compare("onnx", "onnxruntime", what, "keras2", [ids, lengths], list(got))
+
+
+def _verify_beam(entry: dict, model, data: dict, path: str, notes: list[str]) -> list[TargetCheck]:
+    """Beam-search ids and lengths of the ``.beam.onnx`` file against the Keras 2 model's beam search from the zero
+    state (:data:`BEAM_CHECK`: what convert's Keras 2 check compares with a TF1 ``BeamSearchDecoder`` rebuilt from
+    legacy_rnn.seq2seq; a training ``.meta`` holds no beam decoder, its options are decode-time arguments)."""
+    what = {"name": entry["name"], "what": f"seq2seq {entry['name']} beam", "outputs": ["predicted_ids", "lengths"]}
+    start_token, end, width, steps, penalty = BEAM_CHECK
+    start = np.full(len(data["lengths"]), start_token, np.int32)
+    ids, lengths = (np.asarray(a) for a in model.beam_search(data["memory"], data["lengths"], start, end, width, steps,
+                                                             length_penalty_weight=penalty))
+    zeros = [np.zeros_like(s) for s in data["state"]]  # the Keras 2 beam search starts from the zero state
+    got = onnx_beam.run_beam(path, data["memory"], data["lengths"], start, end, width, steps, penalty, zeros)
+    notes.append(f"onnx: {what['what']}: the beam-search ids and lengths were compared with the Keras 2 model's beam "
+                 f"search (start {start_token}, end {end}, beam width {width}, {steps} steps, length_penalty_weight "
+                 f"{penalty}; itself checked against a TF1 BeamSearchDecoder rebuilt from legacy_rnn.seq2seq)")
     return compare("onnx", "onnxruntime", what, "keras2", [ids, lengths], list(got))
 
 

@@ -35,3 +35,19 @@ def _jax_child_compilation_cache(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def seq2seq_onnx_converted(tmp_path_factory):
+    """test_target_seq2seq_onnx.py's TF1 program converted ONCE with ``targets=["onnx"]`` for the session: that file
+    and test_target_beam_onnx.py share it (one TF1 build and one conversion, not one per module)."""
+    from migration.checkpoint.convert import convert_checkpoint
+    from tests.targets.test_target_seq2seq_onnx import Session, build
+
+    root = tmp_path_factory.mktemp("seq2seq_onnx")
+    graph = build(str(root))
+    result = convert_checkpoint(graph["prefix"], root / "out", targets=["onnx"])
+    original = Session(graph["prefix"])
+    yield {**graph, "result": result, "out": str(root / "out"), "manifest": result.manifest, "original": original,
+           "tmp": str(root)}
+    original.sess.close()

@@ -54,7 +54,7 @@ def _single(ph: dict, embedding, batch):
         return logits, legacy_s2s.sequence_loss(logits, ph["targets"], mask)
 
 
-def _build(directory: str) -> dict:
+def build(directory: str) -> dict:
     """TF 1.x's graph form (RefVariables, Enter/Exit frames, as TF 1.15 wrote its ``.meta``): the whole-model
     translator reads TF1's decoder loop in that form."""
     with tf1_graph_form(True), tf.Graph().as_default():
@@ -88,7 +88,7 @@ def _build(directory: str) -> dict:
             "logits": {"single": single[0].name, "stack": stack[0].name, "wrapped": wrapped[0].name}}
 
 
-class _Session:
+class Session:
     """The user's graph re-imported from the .meta and restored with Saver (not rnn-migrate's sandbox): the
     ``original()`` :func:`verify_decoders` takes."""
 
@@ -105,16 +105,9 @@ class _Session:
 
 
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory) -> dict:
-    from migration.checkpoint.convert import convert_checkpoint
-
-    root = tmp_path_factory.mktemp("seq2seq_onnx")
-    graph = _build(str(root))
-    result = convert_checkpoint(graph["prefix"], root / "out", targets=["onnx"])
-    original = _Session(graph["prefix"])
-    yield {**graph, "result": result, "out": str(root / "out"), "manifest": result.manifest, "original": original,
-           "tmp": str(root)}
-    original.sess.close()
+def converted(seq2seq_onnx_converted) -> dict:
+    """:func:`build` converted once per session (tests/targets/conftest.py; test_target_beam_onnx.py shares it)."""
+    return seq2seq_onnx_converted
 
 
 def _entries(converted) -> dict:
@@ -128,20 +121,20 @@ def test_convert_writes_and_checks_every_decoder_and_the_whole_model(converted) 
     names = sorted(_entries(converted))
     assert names == ["single_decoder", "stack_decoder", "wrapped_decoder"]
     listed = {b["name"]: b["file"] for b in onnx["blocks"] if b.get("seq2seq")}
-    assert listed == {**{n: f"seq2seq/{n}.onnx" for n in names}, **{f"{n} greedy": f"seq2seq/{n}.greedy.onnx"
-                                                                    for n in names}}
+    assert listed == {**{n: f"seq2seq/{n}.onnx" for n in names}, **{f"{n} {d}": f"seq2seq/{n}.{d}.onnx"
+                                                                    for n in names for d in ("greedy", "beam")}}
     assert all(f in manifest["files"] for f in listed.values())     # in the file record (verify, --force see them)
     assert onnx["model"]["file"] == "model.onnx" and "model.onnx" in manifest["files"]
     checks = onnx["verification"]["checks"]
     seq = {c["what"]: c for c in checks if c["what"].startswith("seq2seq")}
-    assert sorted(seq) == sorted([f"seq2seq {n}" for n in names] + [f"seq2seq {n} greedy" for n in names])
-    assert all(c["reference"] == ("keras2" if c["what"].endswith("greedy") else "original-graph")
+    assert sorted(seq) == sorted([f"seq2seq {n}{d}" for n in names for d in ("", " greedy", " beam")])
+    assert all(c["reference"] == ("keras2" if c["what"].endswith(("greedy", "beam")) else "original-graph")
                and c["max_abs_diff"] <= TOL for c in checks if c["what"].startswith("seq2seq")), seq
     whole = [c for c in checks if c["what"] == "whole model"]
     assert len(whole) == 3 and all(c["reference"] == "original-graph" and c["max_abs_diff"] <= TOL for c in whole)
     assert onnx["verification"]["ok"] and not any("seq2seq" in n and "not exported" in n
                                                   for n in manifest["targets"].get("notes", []))
-    assert any("beam search" in n for n in onnx["not_exported"])
+    assert not any("seq2seq" in n for n in onnx["not_exported"])  # beam search too: test_target_beam_onnx.py
     assert not {f"seq2seq {n}" for n in names} & set(onnx["not_exported"])  # listed as not exported before
 
 
@@ -248,7 +241,8 @@ def test_negative_controls_fail_the_check_against_the_original_graph(converted, 
     files = onnx_seq2seq.write_decoders(str(tmp_path), [entry], notes, spec_of=lambda m: change(
         onnx_seq2seq.decoder_spec(m.wrapper, m.projection)))
     assert files == {entry["name"]: entry["file"].replace(".keras", ".onnx"),
-                     entry["name"] + " greedy": entry["file"].replace(".keras", ".greedy.onnx")} and not notes
+                     entry["name"] + " greedy": entry["file"].replace(".keras", ".greedy.onnx"),
+                     entry["name"] + " beam": entry["file"].replace(".keras", ".beam.onnx")} and not notes
     checks, _ = onnx_seq2seq.verify_decoders([entry], files, str(tmp_path), lambda: converted["original"])
     (check,) = [c for c in checks if c.output == "logits"]
     assert check.reference == "original-graph" and check.max_abs_diff > 1e-3, check
