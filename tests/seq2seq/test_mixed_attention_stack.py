@@ -37,7 +37,7 @@ tf, v1, legacy_s2s = h.tf, h.v1, h.legacy_s2s
 rnn = v1.nn.rnn_cell
 B, S, T, M, V, E = 3, 5, 4, 6, 11, 3
 
-pytestmark = pytest.mark.xdist_group("shared/mixed_attention")  # one worker builds mixed_attention_conversion
+pytestmark = pytest.mark.xdist_group("shared/attention")  # one worker builds mixed_attention_conversion (with test_keras3_seq2seq)
 
 
 def _decoder(scope: str, layers, k: int, mechanism, ph: dict, embedding, batch, initial=None, **options):

@@ -23,6 +23,8 @@ from tests.seq2seq.test_cli_seq2seq import BATCH, CONFIGS, SRC, TGT, _build
 
 tf, v1, keras = h.tf, h.v1, h.keras
 
+pytestmark = pytest.mark.xdist_group("shared/attention")  # one worker builds attention_adam_conversion (with test_keras3_seq2seq)
+
 
 def _step_data(seed: int = 31) -> dict:
     rng = np.random.default_rng(seed)
@@ -36,16 +38,21 @@ def _step_data(seed: int = 31) -> dict:
 def resumed(request, tmp_path_factory) -> dict:
     """An Adam-trained graph (2 real steps) in TF 2.x's or TF 1.x's form, converted with --with-optimizer, and one
     more TF1 step of the original graph: (loss, weights after the step)."""
-    directory = tmp_path_factory.mktemp(f"resume_{request.param}")
-    with tf1_graph_form(request.param == "v1"):
-        g = _build(CONFIGS["bahdanau_norm"], str(directory / "graph"), adam=True)
-    out_dir = directory / "out"
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        assert main(["convert", g["prefix"], str(out_dir), "--with-optimizer", "--json", "--quiet"]) == 0
+    if request.param == "v2":  # converted once for this module and tests/targets (tests/shared_programs.py)
+        shared = request.getfixturevalue("attention_adam_conversion")
+        assert shared["code"] == 0, shared["report"]
+        g, out_dir, report = shared["graph"], shared["out"], shared["report"]
+    else:
+        directory = tmp_path_factory.mktemp(f"resume_{request.param}")
+        with tf1_graph_form(True):
+            g = _build(CONFIGS["bahdanau_norm"], str(directory / "graph"), adam=True)
+        out_dir = directory / "out"
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main(["convert", g["prefix"], str(out_dir), "--with-optimizer", "--json", "--quiet"]) == 0
+        report = json.loads(buf.getvalue().strip().splitlines()[-1])
     # the .meta with the optimizer (in TF 1.x's form: gradient frames too) is still the reference
-    assert json.loads(buf.getvalue().strip().splitlines()[-1])["verification"]["references"]["seq2seq decoder"] == \
-        "original-graph"
+    assert report["verification"]["references"]["seq2seq decoder"] == "original-graph"
     data = _step_data()
     with tf.Graph().as_default():
         saver = v1.train.import_meta_graph(g["prefix"] + ".meta")

@@ -28,17 +28,16 @@ import os
 import numpy as np
 import pytest
 
-from migration.checkpoint import convert_checkpoint
 from migration.targets import seq2seq_export
 from migration.targets.export import target_files
 from migration.targets.verify_targets import TOLERANCE
 from tests.seq2seq import harness as h
 from tests.seq2seq import test_mixed_attention_stack as mixed_program
-from tests.seq2seq.test_cli_seq2seq import CONFIGS, _build, _data, tf1_logits
+from tests.seq2seq.test_cli_seq2seq import _data, tf1_logits
 
 tf, v1 = h.tf, h.v1
 
-pytestmark = pytest.mark.xdist_group("shared/mixed_attention")  # one worker builds mixed_attention_conversion
+pytestmark = pytest.mark.xdist_group("shared/attention")  # one worker builds mixed_attention_conversion and attention_adam_conversion
 
 
 def _checks(manifest: dict, target: str = "keras3") -> list[dict]:
@@ -46,12 +45,13 @@ def _checks(manifest: dict, target: str = "keras3") -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def single(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("k3_single")
-    os.makedirs(root / "graph")
-    graph = _build(CONFIGS["bahdanau_norm"], str(root / "graph"), adam=True)
-    result = convert_checkpoint(graph["prefix"], root / "out", targets=["keras3", "onnx"], with_optimizer=True)
-    return {"graph": graph, "root": root, "out": str(root / "out"), "result": result}
+def single(attention_adam_conversion) -> dict:
+    """tests/seq2seq/test_cli_seq2seq.py's Bahdanau decoder after two Adam steps, converted once for this module and
+    tests/seq2seq/test_seq2seq_resume.py with ``--with-optimizer --target keras3 --target onnx``
+    (tests/shared_programs.py)."""
+    conversion = attention_adam_conversion
+    assert conversion["code"] == 0, conversion["report"]
+    return conversion
 
 
 @pytest.fixture(scope="module")
@@ -72,15 +72,15 @@ def _load(path: str):
 
 
 def test_a_seq2seq_only_checkpoint_gets_a_verified_keras3_decoder(single) -> None:
-    result = single["result"]
-    assert result.verification["ok"]
-    entry = result.manifest["targets"]["keras3"]
+    manifest = single["manifest"]
+    assert manifest["verification"]["ok"]
+    entry = manifest["targets"]["keras3"]
     assert entry["verification"]["ok"] and entry["not_exported"] == []
     assert entry["blocks"] == [{"name": "decoder", "file": "seq2seq/decoder.keras3.keras", "seq2seq": True}]
-    assert result.manifest["targets"]["onnx"]["verification"]["ok"]  # the ONNX decoder of the same conversion
-    assert "seq2seq/decoder.keras3.keras" in target_files(result.manifest["targets"])
+    assert manifest["targets"]["onnx"]["verification"]["ok"]  # the ONNX decoder of the same conversion
+    assert "seq2seq/decoder.keras3.keras" in target_files(manifest["targets"])
     assert os.path.isfile(os.path.join(single["out"], "seq2seq", "decoder.keras3.keras"))
-    checks = _checks(result.manifest)
+    checks = _checks(manifest)
     got = {(c["backend"], c["output"], c["reference"]) for c in checks}
     for backend in ("tensorflow", "jax"):
         assert {(backend, "teacher-forced logits", "original-graph"), (backend, "greedy ids (equal)", "keras2"),
@@ -254,7 +254,7 @@ def _tf1_in_keras_names(single, arrays: dict) -> dict:
     from migration import seq2seq_converters as s2c
     from migration.checkpoint.seq2seq import block_from_dict
 
-    (entry,) = single["result"].manifest["seq2seq"]
+    (entry,) = single["manifest"]["seq2seq"]
     out = s2c.attention_wrapper_to_keras(arrays, block_from_dict(entry["block_shapes"]),
                                          entry["cell_spec"]["forget_bias"])
     kernel, bias = entry["projection"]

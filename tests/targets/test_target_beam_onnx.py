@@ -26,6 +26,8 @@ from tests.targets.test_target_seq2seq_onnx import B, S, M, V
 
 NAMES = ("single", "stack", "wrapped")
 
+pytestmark = pytest.mark.xdist_group("shared/seq2seq_onnx")  # one worker builds seq2seq_onnx_converted
+
 
 @pytest.fixture(scope="module")
 def converted(seq2seq_onnx_converted) -> dict:

@@ -39,6 +39,8 @@ rnn = v1.nn.rnn_cell
 B, S, T, M, V, E = mixed.B, mixed.S, mixed.T, mixed.M, mixed.V, mixed.E
 TOL = 1e-5
 
+pytestmark = pytest.mark.xdist_group("shared/seq2seq_onnx")  # one worker builds seq2seq_onnx_converted
+
 
 def _single(ph: dict, embedding, batch):
     """AttentionWrapper(LSTMCell) (no MultiRNNCell): teacher forced on the shifted targets."""
