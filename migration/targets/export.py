@@ -56,12 +56,13 @@ def requested(targets: Optional[Sequence[str]]) -> list[str]:
 
 
 def nothing_to_export(targets: Sequence[str], seq2seq: Sequence[str]) -> TargetRefused:
-    """The refusal of a checkpoint without an RNN block: its RNNs, if any, are all in seq2seq decoders (named)."""
+    """The refusal of a checkpoint without an RNN block whose seq2seq models, if any, no target exporter takes (the
+    contrib decoders and legacy_seq2seq models the Keras 2 conversion converts are all taken: named)."""
     why = ("the checkpoint has no RNN block to export (only RNN blocks are exported to these targets yet)"
            if not seq2seq else
-           f"the checkpoint's RNNs are all in seq2seq models ({', '.join(seq2seq)}: tf.contrib.seq2seq decoders, or "
-           "legacy_seq2seq models convert did not convert), which have no Keras 3 / ONNX twin yet (attention "
-           "decoders and their loops are not RNN blocks of this exporter)")
+           f"the checkpoint's RNNs are all in seq2seq models ({', '.join(seq2seq)}) that the Keras 2 conversion does "
+           "not convert (the target files are built from its converted arrays; `rnn-migrate inspect` says why each "
+           "is not converted)")
     return TargetRefused(f"--target {' --target '.join(targets)}: {why}; convert without --target (the Keras 2 "
                          "conversion is unaffected).")
 

@@ -258,7 +258,7 @@ def test_negative_controls_fail_the_check_against_the_original_graph(converted, 
 def test_a_checkpoint_of_only_attention_decoders_is_refused_only_for_the_targets_without_them() -> None:
     """Up front (no conversion): a checkpoint whose RNNs are all tf.contrib.seq2seq decoders passes ``--target onnx``;
     a target without a decoder exporter is still refused naming itself alone; a legacy_seq2seq model or a decoder the
-    Keras 2 conversion cannot take gives ONNX nothing to export."""
+    Keras 2 conversion does not convert (``convertible`` False / a ``problem``) gives ONNX nothing to export."""
     from types import SimpleNamespace
 
     from migration.targets.export import SEQ2SEQ_EXPORTERS, refuse_up_front
@@ -271,7 +271,7 @@ def test_a_checkpoint_of_only_attention_decoders_is_refused_only_for_the_targets
             refuse_up_front([target, "onnx"], [], [], [decoder])
         assert str(refused.value).startswith(f"--target {target}: the checkpoint's RNNs are all in seq2seq models")
     legacy = SimpleNamespace(name="embedding_attention_seq2seq", kind="legacy_seq2seq.embedding_attention_seq2seq",
-                             problem="", legacy={"kind": "basic_lstm"})
+                             problem="", legacy={"kind": "basic_lstm"}, convertible=False)
     broken = SimpleNamespace(**{**vars(decoder), "problem": "misshapen"})
     for infos in ([legacy], [broken]):
         with pytest.raises(TargetRefused, match="--target onnx: the checkpoint's RNNs are all in seq2seq models"):

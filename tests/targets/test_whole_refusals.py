@@ -76,8 +76,9 @@ def test_a_checkpoint_whose_rnns_are_all_in_seq2seq_models_is_refused_naming_the
         refuse_up_front(["keras3", "onnx"], [], [], [SimpleNamespace(name="embedding_attention_seq2seq")])
     message = str(err.value)
     assert message.startswith("--target keras3 --target onnx: the checkpoint's RNNs are all in seq2seq models "
-                              "(embedding_attention_seq2seq: "), message
-    assert "no Keras 3 / ONNX twin yet" in message and "convert without --target" in message, message
+                              "(embedding_attention_seq2seq) "), message
+    assert "that the Keras 2 conversion does not convert" in message and "convert without --target" in message, \
+        message
     with pytest.raises(TargetRefused, match="has no RNN block to export"):  # nothing at all: the old reason
         refuse_up_front(["onnx"], [], [], [])
     refuse_up_front([], [], [], [SimpleNamespace(name="s")])  # no target requested: nothing to refuse
