@@ -32,11 +32,20 @@ def _run_once(code: str) -> subprocess.CompletedProcess:
     return _run(code)
 
 
+#: a library import of ``migration`` leaves TensorFlow's optional imports alone (only rnn-migrate's own processes
+#: skip jax: tf_env.skip_optional_imports, tests/core/test_quiet_commands.py)
+JAX_AS_INSTALLED = ("import importlib.util, sys\n"
+                    "print('jax as installed:', ('jax' in sys.modules) == (importlib.util.find_spec('jax') is not None))")
+
+
 @pytest.mark.parametrize("first", ["legacy_rnn", "modern_rnn", "migration"])
 def test_importing_a_project_package_first_makes_rnn_cells_work(first: str) -> None:
-    result = _run_once(MODERN_FIRST) if first == "modern_rnn" else _run(f"import {first}\n{CELL_OK}")
+    extra = f"\n{JAX_AS_INSTALLED}" if first == "migration" else ""
+    result = _run_once(MODERN_FIRST) if first == "modern_rnn" else _run(f"import {first}\n{CELL_OK}{extra}")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "tf_keras" in result.stdout
+    if first == "migration":
+        assert "jax as installed: True" in result.stdout
 
 
 def test_without_the_project_the_trap_is_real() -> None:
