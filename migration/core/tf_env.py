@@ -34,8 +34,8 @@ any program that imports ``legacy_rnn`` / ``modern_rnn`` / ``migration`` first):
 ``RNN_MIGRATE_TF_LOGS=1`` turns all of this off (TensorFlow prints what it prints by default).
 
 **A faster start** of rnn-migrate's own processes (the CLI, the sandbox child, the distributed example's children):
-:func:`skip_optional_imports` makes the same hook skip TensorFlow's optional ``import jax`` (TFLite's jax converter,
-never used here; ~0.6 of ~4.5 CPU seconds). A program importing ``migration`` as a library is not affected.
+:func:`skip_optional_imports` makes the same hook skip TensorFlow's optional imports of jax, pandas and scipy (features
+never used here; ~1.1 of ~4.6 CPU seconds). A program importing ``migration`` as a library is not affected.
 """
 from __future__ import annotations
 
@@ -114,16 +114,18 @@ def filter_preinit_lines(text: str, min_level: int) -> str:
     return "".join(kept)
 
 
-#: Packages TensorFlow imports during ``import tensorflow`` only when installed, for features rnn-migrate's own
-#: processes never use: ``tensorflow.lite.python.util`` imports jax for TFLite's jax converter (measured: ~0.6 of the
-#: ~4.5 CPU seconds of ``import migration, tensorflow``). See :func:`skip_optional_imports`.
-OPTIONAL_IMPORTS: tuple[str, ...] = ("jax",)
+#: Packages ``import tensorflow`` (with tf_keras, which it loads under TF_USE_LEGACY_KERAS=1) imports only when
+#: installed (each in a ``try: ... except ImportError``), for features rnn-migrate's own processes never use:
+#: ``tensorflow.lite.python.util`` imports jax for TFLite's jax converter, tf_keras' data adapter pandas for
+#: ``fit(DataFrame)``, the Keras v1 training loops scipy for ``fit(scipy.sparse matrix)`` (measured: ~0.6, ~0.25 and
+#: ~0.3 of the ~4.6 CPU seconds of ``import migration, tensorflow``). See :func:`skip_optional_imports`.
+OPTIONAL_IMPORTS: tuple[str, ...] = ("jax", "pandas", "scipy")
 _SKIPPING: set[str] = set()  # filled by skip_optional_imports
 
 
 def skip_optional_imports() -> None:
     """Let the quiet ``import tensorflow`` (below) skip :data:`OPTIONAL_IMPORTS`: for rnn-migrate's own processes
-    only (the CLI, the sandbox child, the distributed example's children), which never use TFLite's jax converter;
+    only (the CLI, the sandbox child, the distributed example's children), which use none of those features;
     a program that imports ``migration`` as a library keeps TensorFlow's import as it is. Only TensorFlow's own
     optional import is skipped (the package is hidden while TensorFlow loads, then visible again): ``import jax``
     afterwards works as usual. Idempotent; no effect once TensorFlow is imported, or with ``RNN_MIGRATE_TF_LOGS=1``

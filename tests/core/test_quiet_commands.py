@@ -101,8 +101,8 @@ def test_output_piped_into_head_ends_without_a_traceback(tmp_path) -> None:
 def test_find_spec_before_the_import_keeps_it_quiet(tmp_path) -> None:
     """`rnn-migrate scan` asks importlib.util.find_spec("tensorflow") without importing it; a later import in the same
     process is still quiet, and the hook is gone after the import. The process skips optional imports as the CLI
-    does (``tf_env.skip_optional_imports``): TensorFlow then loads without jax (TFLite's ``_jit`` is None), and
-    ``import jax`` still works afterwards when jax is installed."""
+    does (``tf_env.skip_optional_imports``): TensorFlow then loads without jax, pandas and scipy (TFLite's ``_jit`` and
+    tf_keras' ``pd`` are None; the TF1 cells still work), and each imports as usual afterwards when installed."""
     import subprocess
     import sys
 
@@ -113,10 +113,14 @@ def test_find_spec_before_the_import_keeps_it_quiet(tmp_path) -> None:
             "tf_env.skip_optional_imports()\n"
             "assert importlib.util.find_spec('tensorflow') is not None\n"
             "import tensorflow\n"
-            "assert 'jax' not in sys.modules and sys.modules['tensorflow.lite.python.util']._jit is None\n"
-            "if importlib.util.find_spec('jax') is not None:\n"
-            "    import jax\n"
-            "    assert sys.modules['jax'] is not None\n"
+            "assert not {'jax', 'pandas', 'scipy'} & set(sys.modules), sorted(sys.modules)\n"
+            "assert sys.modules['tensorflow.lite.python.util']._jit is None\n"
+            "assert sys.modules['tf_keras.src.engine.data_adapter'].pd is None\n"
+            "assert tensorflow.compat.v1.nn.rnn_cell.LSTMCell.__module__.startswith('tf_keras')\n"
+            "for name in ('jax', 'pandas', 'scipy.sparse'):\n"
+            "    if importlib.util.find_spec(name.split('.')[0]) is not None:\n"
+            "        __import__(name)\n"
+            "        assert sys.modules[name] is not None\n"
             "assert not any(isinstance(f, tf_env._QuietTensorFlowImport) for f in sys.meta_path)\n")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,

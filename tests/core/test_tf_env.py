@@ -35,7 +35,8 @@ def _run_once(code: str) -> subprocess.CompletedProcess:
 #: a library import of ``migration`` leaves TensorFlow's optional imports alone (only rnn-migrate's own processes
 #: skip jax: tf_env.skip_optional_imports, tests/core/test_quiet_commands.py)
 JAX_AS_INSTALLED = ("import importlib.util, sys\n"
-                    "print('jax as installed:', ('jax' in sys.modules) == (importlib.util.find_spec('jax') is not None))")
+                    "print('jax as installed:', all((name in sys.modules) == (importlib.util.find_spec(name) is not None)"
+                    " for name in ('jax', 'pandas', 'scipy')))")
 
 
 @pytest.mark.parametrize("first", ["legacy_rnn", "modern_rnn", "migration"])
