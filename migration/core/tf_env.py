@@ -117,8 +117,9 @@ def filter_preinit_lines(text: str, min_level: int) -> str:
 #: Packages ``import tensorflow`` (with tf_keras, which it loads under TF_USE_LEGACY_KERAS=1) imports only when
 #: installed (each in a ``try: ... except ImportError``), for features rnn-migrate's own processes never use:
 #: ``tensorflow.lite.python.util`` imports jax for TFLite's jax converter, tf_keras' data adapter pandas for
-#: ``fit(DataFrame)``, the Keras v1 training loops scipy for ``fit(scipy.sparse matrix)`` (measured: ~0.6, ~0.25 and
-#: ~0.3 of the ~4.6 CPU seconds of ``import migration, tensorflow``). See :func:`skip_optional_imports`.
+#: ``fit(DataFrame)``, the Keras v1 training loops scipy for ``fit(scipy.sparse matrix)`` (and tf_keras' image
+#: augmentation for its affine transforms); measured: ~0.6, ~0.25 and ~0.3 of the ~4.6 CPU seconds of
+#: ``import migration, tensorflow``. See :func:`skip_optional_imports`.
 OPTIONAL_IMPORTS: tuple[str, ...] = ("jax", "pandas", "scipy")
 _SKIPPING: set[str] = set()  # filled by skip_optional_imports
 
