@@ -126,8 +126,9 @@ _SKIPPING: set[str] = set()  # filled by skip_optional_imports
 
 def skip_optional_imports() -> None:
     """Let the quiet ``import tensorflow`` (below) skip :data:`OPTIONAL_IMPORTS`: for rnn-migrate's own processes
-    only (the CLI, the sandbox child, the distributed example's children), which use none of those features;
-    a program that imports ``migration`` as a library keeps TensorFlow's import as it is. Only TensorFlow's own
+    only (``rnn-migrate`` / ``python -m migration``, the sandbox child, the distributed example's children), which
+    use none of those features; a program that imports ``migration`` as a library, or calls ``migration.cli.main(ARGS)``,
+    keeps TensorFlow's import as it is. Only TensorFlow's own
     optional import is skipped (the package is hidden while TensorFlow loads, then visible again): ``import jax``
     afterwards works as usual. Idempotent; no effect once TensorFlow is imported, or with ``RNN_MIGRATE_TF_LOGS=1``
     (no hook)."""

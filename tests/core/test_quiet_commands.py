@@ -129,13 +129,18 @@ def test_find_spec_before_the_import_keeps_it_quiet(tmp_path) -> None:
 
 
 def test_the_cli_skips_optional_imports(monkeypatch, capsys) -> None:
-    """``rnn-migrate`` (``migration.cli.main``) asks for the faster TensorFlow import before anything else (its effect
-    is checked in a fresh process by test_find_spec_before_the_import_keeps_it_quiet); a library import does not
-    (tests/core/test_tf_env.py)."""
+    """``rnn-migrate`` / ``python -m migration`` (``migration.cli.main()`` reading ``sys.argv``) asks for the faster
+    TensorFlow import before anything else (its effect is checked in a fresh process by
+    test_find_spec_before_the_import_keeps_it_quiet); ``main(ARGS)`` called by a program leaves the process's
+    TensorFlow import alone, as a library import does (tests/core/test_tf_env.py)."""
     from migration.cli import main
 
     calls = []
     monkeypatch.setattr(tf_env, "skip_optional_imports", lambda: calls.append(True))
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
+    assert exc.value.code == 0 and calls == [] and "usage: rnn-migrate" in capsys.readouterr().out
+    monkeypatch.setattr("sys.argv", ["rnn-migrate", "--help"])
+    with pytest.raises(SystemExit) as exc:
+        main()
     assert exc.value.code == 0 and calls == [True] and "usage: rnn-migrate" in capsys.readouterr().out
