@@ -100,18 +100,47 @@ def test_output_piped_into_head_ends_without_a_traceback(tmp_path) -> None:
 
 def test_find_spec_before_the_import_keeps_it_quiet(tmp_path) -> None:
     """`rnn-migrate scan` asks importlib.util.find_spec("tensorflow") without importing it; a later import in the same
-    process is still quiet, and the hook is gone after the import."""
+    process is still quiet, and the hook is gone after the import. The process skips optional imports as the CLI
+    does (``tf_env.skip_optional_imports``): TensorFlow then loads without jax, pandas and scipy (TFLite's ``_jit`` and
+    tf_keras' ``pd`` are None; the TF1 cells still work), and each imports as usual afterwards when installed."""
     import subprocess
     import sys
 
     from tests.ux import ROOT
 
     code = ("import importlib.util, sys, migration\n"
+            "from migration.core import tf_env\n"
+            "tf_env.skip_optional_imports()\n"
             "assert importlib.util.find_spec('tensorflow') is not None\n"
             "import tensorflow\n"
-            "from migration.core import tf_env\n"
+            "assert not {'jax', 'pandas', 'scipy'} & set(sys.modules), sorted(sys.modules)\n"
+            "assert sys.modules['tensorflow.lite.python.util']._jit is None\n"
+            "assert sys.modules['tf_keras.src.engine.data_adapter'].pd is None\n"
+            "assert tensorflow.compat.v1.nn.rnn_cell.LSTMCell.__module__.startswith('tf_keras')\n"
+            "for name in ('jax', 'pandas', 'scipy.sparse'):\n"
+            "    if importlib.util.find_spec(name.split('.')[0]) is not None:\n"
+            "        __import__(name)\n"
+            "        assert sys.modules[name] is not None\n"
             "assert not any(isinstance(f, tf_env._QuietTensorFlowImport) for f in sys.meta_path)\n")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=240)
     assert proc.returncode == 0 and tf_noise(proc.stderr) == [], proc.stderr[-3000:]
+
+
+def test_the_cli_skips_optional_imports(monkeypatch, capsys) -> None:
+    """``rnn-migrate`` / ``python -m migration`` (``migration.cli.main()`` reading ``sys.argv``) asks for the faster
+    TensorFlow import before anything else (its effect is checked in a fresh process by
+    test_find_spec_before_the_import_keeps_it_quiet); ``main(ARGS)`` called by a program leaves the process's
+    TensorFlow import alone, as a library import does (tests/core/test_tf_env.py)."""
+    from migration.cli import main
+
+    calls = []
+    monkeypatch.setattr(tf_env, "skip_optional_imports", lambda: calls.append(True))
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0 and calls == [] and "usage: rnn-migrate" in capsys.readouterr().out
+    monkeypatch.setattr("sys.argv", ["rnn-migrate", "--help"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 0 and calls == [True] and "usage: rnn-migrate" in capsys.readouterr().out

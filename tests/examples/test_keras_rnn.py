@@ -10,6 +10,9 @@ import pytest
 from migration.examples import keras_rnn
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# one xdist worker runs the module (setup.cfg: --dist loadgroup): its module fixture `untrained` (every model, ~6.5 s)
+# was built on both workers when the parametrized tests were spread over them (the idle CI rehearsal's durations)
+pytestmark = pytest.mark.xdist_group("keras_rnn")
 
 
 def _run(args: list[str]) -> tuple[int, dict]:

@@ -15,11 +15,14 @@ from tests.ux import png_pixels, read_events, run_cli, tf_noise
 
 PLOT, LOGDIR = "out/plots/loss.png", "out/tb"
 
-#: reduced sizes; every other option at its default (``sentiment`` writes models/sentiment/ by default)
+#: reduced sizes (model and data sizes do not change what is checked here: paths, quiet stderr, PNGs, event tags;
+#: keras_rnn's default sizes cost ~5 of its ~12 CPU s); every path option at its default (``sentiment`` writes
+#: models/sentiment/ by default)
 EXAMPLES = {
     "echo": ["--size", "3000", "--impl", "all"],
-    "sentiment": ["--steps", "20", "--save-every", "10"],
-    "keras_rnn": ["--limit", "96", "--epochs", "1", "--model", "simplernn"],
+    "sentiment": ["--steps", "20", "--save-every", "10", "--batch-size", "8", "--max-len", "6"],
+    "keras_rnn": ["--limit", "96", "--epochs", "1", "--model", "simplernn", "--units", "4", "--vocab", "300",
+                  "--max-len", "6"],
     "keras_api": [],
     "text_prep": [],
 }
