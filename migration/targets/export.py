@@ -213,7 +213,18 @@ def graph_reference(tmp: str, meta_path: Optional[str], reader, shadows: dict, n
                          "model (weaker: itself verified against a TF1 graph rebuilt from the checkpoint)")
         return keras2(block, x, lengths), lengths, "keras2"
 
+    def fit(block: dict, x, lengths):
+        """The test input cut / padded to the original block's static batch and steps (a queue's fixed batch:
+        migration.graph.block_feeds.fit_block_input, as verify does); unchanged without a .meta."""
+        if meta_path is None:
+            return x, lengths
+        from migration.graph.block_feeds import fit_block_input
+
+        graph = original()
+        return fit_block_input(graph, state["loops"], block, x, lengths)
+
     reference.original = original  # type: ignore[attr-defined]
+    reference.fit = fit  # type: ignore[attr-defined]
     reference.loops = lambda: (original(), state["loops"])[1]  # type: ignore[attr-defined]
     return reference
 

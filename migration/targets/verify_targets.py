@@ -175,6 +175,8 @@ def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir:
         if not any(block["name"] in by_block for by_block in files.values()):
             continue
         x, lengths = block_inputs(batch, steps, block["input_size"], seed + k)
+        if hasattr(reference, "fit"):  # a graph of fixed batch / steps (a queue's batch): its sizes, as verify does
+            x, lengths = reference.fit(block, x, lengths)
         expected, lengths, ref = reference(k, block, x, lengths)
         if "keras3" in files:
             path = os.path.join(out_dir, files["keras3"][block["name"]])

@@ -88,7 +88,8 @@ def converted(request, tmp_path_factory):
 
     root = tmp_path_factory.mktemp(f"file_queue_{request.param}")
     graph = _train_and_save(str(root), request.param)
-    code = main(["convert", graph["prefix"], str(root / "out"), "--quiet"])
+    # --target onnx: the target blocks are checked at the graph's fixed batch steps too (T, not verify's default 6)
+    code = main(["convert", graph["prefix"], str(root / "out"), "--quiet", "--target", "onnx"])
     graph.update(kind=request.param, code=code, out=str(root / "out"))
     return graph
 
@@ -118,3 +119,17 @@ def test_a_file_queue_graph_gives_the_whole_model_from_the_dequeued_ids(converte
     assert np.abs(np.asarray(model(other_ids)) - want).max() > 1e-3
     with pytest.raises(SandboxRefusal, match=op):
         og.check(["logits:0"], [])
+
+
+def test_the_target_block_is_checked_at_the_queues_fixed_steps(converted):
+    """The batch queue fixes the block's time steps (T = 5): the ONNX block file is checked against the original
+    graph on inputs of T steps, as the Keras 2 block is (fed 6 steps, the graph still ran 5: the check compared
+    [4, 5, U] with [4, 6, U] and failed the conversion, exit 1, nothing written)."""
+    from migration.checkpoint.manifest import read_manifest
+
+    assert converted["code"] == 0
+    verification = read_manifest(converted["out"])["targets"]["onnx"]["verification"]
+    block = [c for c in verification["checks"] if c["what"].startswith("block ")]
+    assert verification["ok"] and block, verification
+    outputs = [c for c in block if c["output"] == "outputs"]
+    assert outputs and all(c["shape"][1] == T and c["reference"] == "original-graph" for c in outputs), outputs
