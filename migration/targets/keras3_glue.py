@@ -31,8 +31,38 @@ class Dim:
     axis: int
 
 
+@dataclasses.dataclass(frozen=True)
+class Prod:
+    """The product of ``factors`` (:class:`Dim` s, at most one static ``int``): ``reduce_prod`` of a shape's pieces
+    or ``d0 * d1``, as ``tf.tensordot`` / ``tf.layers.dense`` on a rank-3 tensor compute their ``[-1, k]`` shape."""
+
+    factors: tuple
+
+
+#: a dimension known only at run time
+RUNTIME = (Dim, Prod)
+
+
 class Dims(tuple):
-    """A shape vector: each element a static ``int`` or a :class:`Dim`."""
+    """A shape vector: each element a static ``int``, a :class:`Dim` or a :class:`Prod`."""
+
+
+def product(factors):
+    """The product of dimensions (``int`` / :class:`Dim` / :class:`Prod`): an ``int`` when all are static."""
+    static, run = 1, []
+    for f in factors:
+        if isinstance(f, Prod):
+            run += [g for g in f.factors if isinstance(g, Dim)]
+            static *= int(np.prod([g for g in f.factors if not isinstance(g, Dim)], dtype=np.int64))
+        elif isinstance(f, Dim):
+            run.append(f)
+        else:
+            static *= int(f)
+    if not run:
+        return static
+    if len(run) == 1 and static == 1:
+        return run[0]
+    return Prod(tuple(run) + ((static,) if static != 1 else ()))
 
 
 def _ops():
@@ -48,17 +78,26 @@ def _line(dim: Dim):
 
 
 def _ones(d, dtype: str):
+    """Ones of length ``d``; of a :class:`Prod`, the flattened outer product of its factors' ones."""
     ops = _ops()
+    if isinstance(d, Prod):
+        n = len(d.factors)
+        grid = None
+        for k, f in enumerate(d.factors):
+            ones = ops.reshape(_ones(f, dtype), tuple(-1 if j == k else 1 for j in range(n)))
+            grid = ones if grid is None else grid * ones
+        return ops.reshape(grid, (-1,))
     return ops.ones_like(_line(d), dtype=dtype) if isinstance(d, Dim) else ops.ones((int(d),), dtype=dtype)
 
 
 def tensor(value):
-    """A value as something ``keras.ops`` take: a :class:`Dim` is ``sum(ones)``, :class:`Dims` their stack."""
+    """A value as something ``keras.ops`` take: a :class:`Dim` / :class:`Prod` is ``sum(ones)``, :class:`Dims`
+    their stack."""
     ops = _ops()
-    if isinstance(value, Dim):
-        return ops.sum(ops.ones_like(_line(value), dtype="int32"))
+    if isinstance(value, RUNTIME):
+        return ops.sum(_ones(value, "int32"))
     if isinstance(value, Dims):
-        return ops.stack([tensor(d) if isinstance(d, Dim) else np.int32(d) for d in value])
+        return ops.stack([tensor(d) if isinstance(d, RUNTIME) else np.int32(d) for d in value])
     if isinstance(value, list):
         return constant(value)
     return value
@@ -102,7 +141,7 @@ def _shape(x, kw):
 def _as_dims(value) -> Dims:
     if isinstance(value, Dims):
         return value
-    if isinstance(value, (Dim, int, np.integer)):
+    if isinstance(value, (Dim, Prod, int, np.integer)):
         return Dims((value,))
     if is_static(value) and np.asarray(value).ndim == 1:
         return Dims(int(v) for v in np.asarray(value))
@@ -118,14 +157,15 @@ def _concat(values, kw):
 
 def _stack(values, kw):
     axis = kw.get("axis", 0)
-    if all(isinstance(v, (Dim, int, np.integer)) for v in values) and axis in (0, -1):
+    if all(isinstance(v, (Dim, Prod, int, np.integer)) for v in values) and axis in (0, -1):
         return Dims(values)
-    return _ops().stack([tensor(v) for v in values], axis=axis)
+    # a Python constant beside a tensor (tf.stack([rows, -1])): an array (keras.ops.stack reads each part's shape)
+    return _ops().stack([constant(v) if is_static(v) else tensor(v) for v in values], axis=axis)
 
 
 def _expand_dims(x, kw):
     axis = kw.get("axis")
-    if isinstance(x, (Dim, int, np.integer)) and axis in (0, -1):
+    if isinstance(x, (Dim, Prod, int, np.integer)) and axis in (0, -1):
         return Dims((x,))
     return _ops().expand_dims(tensor(x), axis)
 
@@ -152,7 +192,7 @@ def _range(start, kw):
     if all(is_static(v) for v in (start, limit, delta)):
         return np.arange(start, limit, delta).astype(np.int32 if all(
             np.asarray(v).dtype.kind in "iu" for v in (start, limit, delta)) else np.float32)
-    if isinstance(limit, Dim) and int(start) == 0 and int(delta) == 1 and kw.get("dtype") in (None, "int32"):
+    if isinstance(limit, RUNTIME) and int(start) == 0 and int(delta) == 1 and kw.get("dtype") in (None, "int32"):
         return ops.cumsum(_ones(limit, "int32")) - 1
     raise NotExportable("tf.range over a run-time limit other than range(0, n, 1)")
 
@@ -165,7 +205,7 @@ def _reshape_dims(x, dims: Dims):
     index, stride = None, None
     for j in reversed(range(len(dims))):
         shape = tuple(-1 if k == j else 1 for k in range(len(dims)))
-        if isinstance(dims[j], Dim):
+        if isinstance(dims[j], RUNTIME):
             axis = ops.reshape(ops.cumsum(_ones(dims[j], "int32")) - 1, shape)
             size = ops.sum(_ones(dims[j], "int32"))
         else:  # NumPy: a static dimension needs no op
@@ -181,9 +221,10 @@ def _reshape_dims(x, dims: Dims):
 def _reshape(x, kw):
     shape = kw["shape"]
     if isinstance(shape, Dims):
-        if sum(isinstance(d, Dim) for d in shape) > 1 and all(isinstance(d, Dim) or int(d) >= 0 for d in shape):
+        if sum(isinstance(d, RUNTIME) for d in shape) > 1 and all(
+                isinstance(d, RUNTIME) or int(d) >= 0 for d in shape):
             return _reshape_dims(x, shape)
-        shape = [d if not isinstance(d, Dim) else -1 for d in shape]
+        shape = [d if not isinstance(d, RUNTIME) else -1 for d in shape]
         if shape.count(-1) > 1:
             raise NotExportable("a reshape to more than one run-time dimension")
     if not is_static(shape):
@@ -197,6 +238,8 @@ def _gather(x, kw):
     indices, axis = kw["indices"], kw.get("axis", 0) or 0
     if isinstance(x, Dims) and isinstance(indices, (int, np.integer)):
         return x[int(indices)]
+    if isinstance(x, Dims) and axis in (0, -1) and is_static(indices) and np.asarray(indices).ndim == 1:
+        return Dims(x[int(i)] for i in np.asarray(indices))  # tf.tensordot's free / contracted dimensions
     if is_static(indices) and np.asarray(indices).ndim == 0:
         return _index(x, [slice(None)] * axis + [int(indices)]) if axis >= 0 else \
             _ops().take(x, int(indices), axis=axis)
@@ -237,7 +280,10 @@ def _one_hot(x, kw):
 def _binary(name: str) -> Callable:
     def apply(x, kw):
         y = kw.get("y", kw.get("bias"))
-        if isinstance(x, (Dim, int)) and isinstance(y, (Dim, int)) and not (isinstance(x, int) and isinstance(y, int)):
+        dims = (Dim, Prod, int, np.integer)
+        if isinstance(x, dims) and isinstance(y, dims) and (isinstance(x, RUNTIME) or isinstance(y, RUNTIME)):
+            if name == "multiply":  # batch * steps: a dimension still (a reshape's target)
+                return product([x, y])
             x, y = tensor(x), tensor(y)
         return getattr(_ops(), name)(tensor(x), tensor(y))
     return apply
@@ -251,6 +297,9 @@ def _reduce(name: str) -> Callable:
     def apply(x, kw):
         axis = kw.get("axis")
         axis = tuple(int(a) for a in np.asarray(axis).reshape(-1)) if axis is not None else None
+        if name == "prod" and isinstance(x, Dims) and axis in (None, (0,), (-1,)):  # tf.tensordot's reshape
+            value = product(x)
+            return Dims((value,)) if kw.get("keepdims") else value
         return getattr(_ops(), name)(tensor(x), axis=axis, keepdims=bool(kw.get("keepdims") or False))
     return apply
 

@@ -54,7 +54,10 @@ class OnnxGlue:
     def cast(self, x: Value, dtype: str) -> Value:
         if x.dtype == dtype:
             return x
-        return Value(self.g.node("Cast", [x.name], to=TYPES[dtype])[0], x.rank, dtype)
+        out = Value(self.g.node("Cast", [x.name], to=TYPES[dtype])[0], x.rank, dtype)
+        if x.name in self.depth:
+            self.depth[out.name] = self.depth[x.name]
+        return out
 
     def ints(self, values, stem: str = "i") -> str:
         return self.g.const(stem, np.asarray(values, np.int64).reshape(-1))
@@ -91,6 +94,9 @@ class OnnxGlue:
                                                                              (starts, ends, axes, steps))])[0]
         if squeeze:
             out = self.g.node("Squeeze", [out, self.ints(squeeze, "axes")])[0]
+        last = spec[-1] if len(spec) == x.rank else None
+        if isinstance(last, slice) and x.name in self.depth:  # a shape vector's piece (tf.shape(x)[:-1])
+            self.depth[out] = len(range(self.depth[x.name])[last])
         return Value(out, None if x.rank is None else x.rank - len(squeeze), x.dtype)
 
     def binary(self, op: str, dtype: Optional[str] = None) -> Callable:
@@ -215,7 +221,10 @@ class OnnxGlue:
             raise NotExportable("tf.gather with batch_dims")
         x, indices = self.tensor(x), self.tensor(kw["indices"])
         rank = None if x.rank is None or indices.rank is None else x.rank + indices.rank - 1
-        return self.node("Gather", [x.name, indices.name], rank, x.dtype, axis=int(kw.get("axis") or 0))
+        out = self.node("Gather", [x.name, indices.name], rank, x.dtype, axis=int(kw.get("axis") or 0))
+        if x.rank == 1 and indices.rank == 1 and indices.name in self.depth:  # tf.tensordot's pieces of a shape
+            self.depth[out.name] = self.depth[indices.name]
+        return out
 
     def gather_nd(self, x, kw):
         x, indices = self.tensor(x), self.tensor(kw["indices"])
