@@ -42,9 +42,11 @@ def _tensordot_glue(tf, x, dense, flipped_perm=(0, 1, 2)):
 
 
 def _models(tf, tf_keras, perm=(0, 1, 2)) -> tuple:
-    """The Keras 2 model of every spelling (inputs x3 [B, T, M], x4 [B, T, U, M]) and the reference functions."""
+    """The Keras 2 model of every spelling (inputs x3 [B, T, M], x4 [B, T, U, M], xd [B, T, M] of a run-time depth)
+    and the reference functions."""
     x3 = tf_keras.Input((None, M), name="x3")
     x4 = tf_keras.Input((None, U, M), name="x4")
+    xd = tf_keras.Input((None, None), name="xd")
     dense = tf_keras.layers.Dense(K, name="projection")
     outputs = {
         # tf.layers.dense / Dense on a rank-3 tensor (a bias), and a bias-less matmul (TF1's tf.tensordot)
@@ -52,6 +54,8 @@ def _models(tf, tf_keras, perm=(0, 1, 2)) -> tuple:
         "tensordot_matmul": _tensordot_glue(tf, x3, lambda h: tf.linalg.matmul(h, W)),
         # rank 4: three free dimensions, two of them run-time ones (a Prod of two Dims and a static 3)
         "tensordot_rank4": _tensordot_glue(tf, x4, lambda h: tf.linalg.matmul(h, W)),
+        # every dimension a run-time one: the [-1, M] reshape has two (a Prod and a Dim)
+        "tensordot_depth": _tensordot_glue(tf, xd, lambda h: tf.linalg.matmul(h, W)),
     }
     # hand-written: reshape(x, [-1, M]) @ W, back to tf.concat([tf.shape(x)[:-1], [K]], 0) (Python indexing, then
     # TF1's strided_slice spelling of it)
@@ -63,21 +67,24 @@ def _models(tf, tf_keras, perm=(0, 1, 2)) -> tuple:
     s = tf.shape(x3)
     rows = tf.reshape(x3, tf.stack([s[0] * s[1], M]))
     outputs["multiply_stack"] = tf.reshape(tf.linalg.matmul(rows, W), tf.stack([s[0], s[1], K]))
-    model = tf_keras.Model([x3, x4], list(outputs.values()))
+    model = tf_keras.Model([x3, x4, xd], list(outputs.values()))
     dense.set_weights([W, BIAS])
-    refs = {"tensordot_dense": lambda a, b: tf.tensordot(a, W, 1) + BIAS,
-            "tensordot_matmul": lambda a, b: tf.tensordot(a, W, 1),
-            "tensordot_rank4": lambda a, b: tf.tensordot(b, W, 1),
-            "shape_slice": lambda a, b: tf.reshape(tf.reshape(a, [-1, M]) @ W, tf.concat([tf.shape(a)[:-1], [K]], 0)),
-            "strided_slice": lambda a, b: tf.tensordot(b, W, [[3], [0]]),
-            "multiply_stack": lambda a, b: tf.tensordot(a, W, 1)}
+    refs = {"tensordot_dense": lambda a, b, d: tf.tensordot(a, W, 1) + BIAS,
+            "tensordot_matmul": lambda a, b, d: tf.tensordot(a, W, 1),
+            "tensordot_rank4": lambda a, b, d: tf.tensordot(b, W, 1),
+            "tensordot_depth": lambda a, b, d: tf.tensordot(d, W, 1),
+            "shape_slice": lambda a, b, d: tf.reshape(tf.reshape(a, [-1, M]) @ W,
+                                                      tf.concat([tf.shape(a)[:-1], [K]], 0)),
+            "strided_slice": lambda a, b, d: tf.tensordot(b, W, [[3], [0]]),
+            "multiply_stack": lambda a, b, d: tf.tensordot(a, W, 1)}
     return model, list(outputs), refs
 
 
 def _inputs(batch: int, steps: int) -> list[np.ndarray]:
     rng = np.random.default_rng(batch * 10 + steps)
     return [rng.uniform(-2.0, 2.0, (batch, steps, M)).astype(np.float32),
-            rng.uniform(-2.0, 2.0, (batch, steps, U, M)).astype(np.float32)]
+            rng.uniform(-2.0, 2.0, (batch, steps, U, M)).astype(np.float32),
+            rng.uniform(-2.0, 2.0, (batch, steps, M)).astype(np.float32)]
 
 
 def _targets(model, labels: list[str], directory: str) -> tuple:
@@ -111,7 +118,7 @@ def built(tmp_path_factory) -> dict:
         data = _inputs(*shape)
         runs[shape] = {"data": data, "keras2": [np.asarray(v) for v in model(data)],
                        "keras3": [np.asarray(v) for v in k3(data)],
-                       "onnx": sess.run(None, {"x3": data[0], "x4": data[1]})}
+                       "onnx": sess.run(None, dict(zip(("x3", "x4", "xd"), data)))}
     return {"labels": labels, "refs": refs, "runs": runs, "tf": tf, "tf_keras": tf_keras}
 
 
@@ -136,7 +143,7 @@ def test_a_wrong_transpose_before_the_reshape_is_caught(built, tmp_path):
     k3, sess = _targets(model, labels, str(tmp_path))
     data = _inputs(4, 4)
     want = np.asarray(refs["tensordot_dense"](*data))
-    for got in (np.asarray(k3(data)[0]), sess.run(None, {"x3": data[0], "x4": data[1]})[0]):
+    for got in (np.asarray(k3(data)[0]), sess.run(None, dict(zip(("x3", "x4", "xd"), data)))[0]):
         assert got.shape == want.shape and np.max(np.abs(got - want)) > 1e-2
 
 
