@@ -7,11 +7,13 @@ in safe mode with nothing of rnn-migrate).
 
 Shapes: ``tf.shape(x)`` in a functional Keras 3 model has no tensor form that ``ops.full`` or ``ops.arange`` take,
 so a shape is kept symbolic (:class:`Dims`: each dimension a static ``int`` or a :class:`Dim`, a dimension of a
-tensor known at run time) through the ops that only move dimensions around (indexing, ``expand_dims``, ``concat``,
-``stack``), and made a tensor only where a value is computed: ``fill`` broadcasts ones along each dimension (a line
-of the tensor the dimension comes from), ``range(0, n, 1)`` is ``cumsum(ones) - 1``, and a dimension in arithmetic
-is ``sum(ones)``. A function not in :data:`FUNCTIONS` (or an argument form not handled) raises
-:class:`~migration.targets.whole.NotExportable` naming it.
+tensor known at run time) through the ops that only move dimensions around (indexing, ``gather``, ``expand_dims``,
+``concat``, ``stack``) or multiply them (``reduce_prod``, ``d0 * d1``: a :class:`Prod`, as ``tf.tensordot`` computes
+its ``[-1, k]`` shape; a reshape then resolves it from the input's actual shape at call time), and made a tensor only
+where a value is computed: ``fill`` broadcasts ones along each dimension (a line of the tensor the dimension comes
+from), ``range(0, n, 1)`` is ``cumsum(ones) - 1``, and a dimension in arithmetic is ``sum(ones)``. A function not
+in :data:`FUNCTIONS` (or an argument form not handled) raises :class:`~migration.targets.whole.NotExportable` naming
+it.
 """
 from __future__ import annotations
 

@@ -4,7 +4,9 @@ standard domain (opset 17).
 A value is ``(tensor name, rank or None, dtype)`` (:class:`Value`), or a Python / NumPy constant of the config,
 made an initializer of the dtype TensorFlow would give it (the other operand's for arithmetic, else int32 / float32).
 Shapes are real tensors here (``Shape`` cast to int32, as ``tf.shape`` gives), so ``fill`` is ``Expand``, ``range``
-is ``Range``, ``gather_nd`` is ``GatherND`` (indices cast to int64). :func:`apply` raises
+is ``Range``, ``gather_nd`` is ``GatherND`` (indices cast to int64). The length of a shape vector (``Shape``, its
+slices, gathers and casts, ``stack`` / ``concat`` of them and constants) is tracked so that a ``Reshape`` to it (the
+``tf.tensordot`` of a tensor of run-time shape) has a known rank. :func:`apply` raises
 :class:`~migration.targets.glue.NotExportable` for a function or argument form it does not take.
 """
 from __future__ import annotations
