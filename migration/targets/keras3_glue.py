@@ -220,12 +220,23 @@ def _reshape_dims(x, dims: Dims):
     return ops.take(ops.reshape(tensor(x), (-1,)), index, axis=0)
 
 
+def _keeps_batch(x, shape: Dims) -> bool:
+    """``shape`` is ``[dimension 0 of x itself, static..., -1, static...]`` (a ``Reshape`` layer's form)."""
+    first, rest = (shape[0], shape[1:]) if shape else (None, ())
+    return (isinstance(first, Dim) and first.axis == 0 and first.tensor is x and list(rest).count(-1) == 1
+            and not any(isinstance(d, RUNTIME) for d in rest) and all(int(d) >= -1 for d in rest))
+
+
 def _reshape(x, kw):
     shape = kw["shape"]
     if isinstance(shape, Dims):
         if sum(isinstance(d, RUNTIME) for d in shape) > 1 and all(
                 isinstance(d, RUNTIME) or int(d) >= 0 for d in shape):
             return _reshape_dims(x, shape)
+        if _keeps_batch(x, shape):  # tf.reshape(x, [tf.shape(x)[0], -1, k]): the batch axis of x kept
+            import keras
+
+            return keras.layers.Reshape(tuple(int(d) for d in shape[1:]))(x)
         shape = [d if not isinstance(d, RUNTIME) else -1 for d in shape]
         if shape.count(-1) > 1:
             raise NotExportable("a reshape to more than one run-time dimension")

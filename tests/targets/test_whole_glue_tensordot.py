@@ -67,6 +67,9 @@ def _models(tf, tf_keras, perm=(0, 1, 2)) -> tuple:
     s = tf.shape(x3)
     rows = tf.reshape(x3, tf.stack([s[0] * s[1], M]))
     outputs["multiply_stack"] = tf.reshape(tf.linalg.matmul(rows, W), tf.stack([s[0], s[1], K]))
+    # flattened per example, then [batch, -1, M] (the batch axis of the tensor itself kept, a -1 beside it)
+    flat = tf.reshape(x4, tf.stack([tf.shape(x4)[0], -1]))
+    outputs["batch_minus_one"] = tf.linalg.matmul(tf.reshape(flat, tf.stack([tf.shape(flat)[0], -1, M])), W)
     model = tf_keras.Model([x3, x4, xd], list(outputs.values()))
     dense.set_weights([W, BIAS])
     refs = {"tensordot_dense": lambda a, b, d: tf.tensordot(a, W, 1) + BIAS,
@@ -76,7 +79,8 @@ def _models(tf, tf_keras, perm=(0, 1, 2)) -> tuple:
             "shape_slice": lambda a, b, d: tf.reshape(tf.reshape(a, [-1, M]) @ W,
                                                       tf.concat([tf.shape(a)[:-1], [K]], 0)),
             "strided_slice": lambda a, b, d: tf.tensordot(b, W, [[3], [0]]),
-            "multiply_stack": lambda a, b, d: tf.tensordot(a, W, 1)}
+            "multiply_stack": lambda a, b, d: tf.tensordot(a, W, 1),
+            "batch_minus_one": lambda a, b, d: tf.tensordot(tf.reshape(b, [b.shape[0], -1, M]), W, 1)}
     return model, list(outputs), refs
 
 
@@ -128,7 +132,7 @@ def test_each_spelling_equals_tensorflow_on_both_targets(built, shape):
     batch, steps = shape
     for k, label in enumerate(built["labels"]):
         want = np.asarray(built["refs"][label](*run["data"]))
-        assert want.shape[:2] == (batch, steps) and want.shape[-1] == K, (label, want.shape)
+        assert want.shape[0] == batch and want.shape[1] in (steps, steps * U) and want.shape[-1] == K, want.shape
         np.testing.assert_allclose(run["keras2"][k], want, rtol=1e-6, atol=1e-6, err_msg=f"keras2 {label}")
         for target in ("keras3", "onnx"):
             got = run[target][k]
@@ -148,7 +152,8 @@ def test_a_wrong_transpose_before_the_reshape_is_caught(built, tmp_path):
 
 
 def test_a_reshape_to_a_shape_computed_from_values_is_still_refused_by_keras3(built):
-    """Negative control: a target shape computed from the tensor's values (not its shape) has no Keras 3 form."""
+    """Negative controls: a target shape computed from the tensor's values (not its shape), or a -1 beside another
+    tensor's batch, has no exact Keras 3 form (ONNX's Reshape takes any shape tensor)."""
     from migration.targets.whole import Keras3Whole, NotExportable, walk
 
     tf, tf_keras = built["tf"], built["tf_keras"]
@@ -156,4 +161,9 @@ def test_a_reshape_to_a_shape_computed_from_values_is_still_refused_by_keras3(bu
     rows = tf.cast(tf.math.add(tf.math.multiply(tf.math.reduce_max(tf.math.abs(x)), 0.0), 2.0), tf.int32)
     model = tf_keras.Model(x, tf.reshape(x, tf.stack([rows, -1])))
     with pytest.raises(NotExportable, match="a reshape to a shape computed from tensor values"):
+        walk(model.get_config(), Keras3Whole({}, {}))
+    # [batch of ANOTHER tensor, -1, M]: not provably x's own batch axis, so no Reshape layer (two unknowns)
+    other = tf_keras.Input((None,), name="other")
+    model = tf_keras.Model([x, other], tf.reshape(x, tf.stack([tf.shape(other)[0], -1, M])))
+    with pytest.raises(NotExportable, match="a reshape to more than one run-time dimension"):
         walk(model.get_config(), Keras3Whole({}, {}))
