@@ -295,7 +295,8 @@ def _binary(name: str) -> Callable:
         y = kw.get("y", kw.get("bias"))
         dims = (Dim, Prod, int, np.integer)
         if isinstance(x, dims) and isinstance(y, dims) and (isinstance(x, RUNTIME) or isinstance(y, RUNTIME)):
-            if name == "multiply":  # batch * steps: a dimension still (a reshape's target)
+            if name == "multiply" and all(isinstance(v, RUNTIME) or int(v) > 0 for v in (x, y)):
+                # batch * steps: a dimension still (a reshape's target)
                 return product([x, y])
             x, y = tensor(x), tensor(y)
         return getattr(_ops(), name)(tensor(x), tensor(y))
@@ -310,7 +311,8 @@ def _reduce(name: str) -> Callable:
     def apply(x, kw):
         axis = kw.get("axis")
         axis = tuple(int(a) for a in np.asarray(axis).reshape(-1)) if axis is not None else None
-        if name == "prod" and isinstance(x, Dims) and axis in (None, (0,), (-1,)):  # tf.tensordot's reshape
+        if name == "prod" and isinstance(x, Dims) and axis in (None, (0,), (-1,)) and all(
+                isinstance(d, RUNTIME) or int(d) > 0 for d in x):  # tf.tensordot's reshape
             value = product(x)
             return Dims((value,)) if kw.get("keepdims") else value
         return getattr(_ops(), name)(tensor(x), axis=axis, keepdims=bool(kw.get("keepdims") or False))

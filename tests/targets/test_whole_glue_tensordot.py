@@ -167,3 +167,20 @@ def test_a_reshape_to_a_shape_computed_from_values_is_still_refused_by_keras3(bu
     model = tf_keras.Model([x, other], tf.reshape(x, tf.stack([tf.shape(other)[0], -1, M])))
     with pytest.raises(NotExportable, match="a reshape to more than one run-time dimension"):
         walk(model.get_config(), Keras3Whole({}, {}))
+
+
+def test_products_of_dimensions_fold_their_static_factors_and_a_negative_factor_is_arithmetic():
+    """``Prod`` keeps the run-time factors and one static product; ``d * -1`` (not a dimension) stays a tensor."""
+    import keras
+
+    from migration.targets.keras3_glue import Dim, Prod, apply, product
+
+    x = keras.Input((None, M), name="x")
+    b, t = Dim(x, 0), Dim(x, 1)
+    assert product([2, 3]) == 6 and product([b]) == b and product([b, 1]) == b
+    assert product([b, 3, Prod((t, 2))]) == Prod((b, t, 6))
+    assert apply("math.multiply", b, {"y": t}) == [Prod((b, t))]
+    assert apply("math.reduce_prod", apply("shape", x, {})[0], {"axis": [0]}) == [Prod((b, t, M))]
+    for y in (-1, 0):
+        (out,) = apply("math.multiply", b, {"y": y})
+        assert not isinstance(out, (Dim, Prod)) and tuple(out.shape) == ()
