@@ -23,7 +23,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from migration.core.specs import CellSpec
-from migration.targets import onnx_cells
+from migration.targets import keras3, onnx_cells
 from migration.targets.onnx_graph import Graph
 from migration.targets.weights import CUSTOM, GRU, LSTM, TargetCell, block_cells
 from migration.wrapper_converters import attention_cell_wrapper_to_keras
@@ -49,21 +49,7 @@ def attention_parts(block: Mapping, read_weight: Callable[[str], np.ndarray]) ->
 
 # -- Keras 3 -------------------------------------------------------------------------------------------------------
 
-def keras3_cell(cell: TargetCell):
-    """The wrapped cell as a Keras 3 cell (the layer :mod:`migration.targets.keras3` would make, as a cell)."""
-    import keras
-
-    from migration.targets import keras3_cells
-
-    act = cell.spec.activation
-    if cell.op == CUSTOM:
-        return keras3_cells.make_cell(cell.custom, cell.units, act, cell.spec.to_dict())
-    if cell.op == LSTM:
-        return keras.layers.LSTMCell(cell.units, activation=act, recurrent_activation="sigmoid")
-    if cell.op == GRU:
-        return keras.layers.GRUCell(cell.units, activation=act, recurrent_activation="sigmoid",
-                                    reset_after=cell.reset_after)
-    return keras.layers.SimpleRNNCell(cell.units, activation=act)
+keras3_cell = keras3.step_cell  # the Keras 3 cell of a TargetCell (one definition: migration.targets.keras3)
 
 
 def build_keras3(cell: TargetCell, parts: dict, wrapper: Mapping, name: str):

@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from migration.targets import onnx_cells
+from migration.targets import keras3, onnx_cells
 from migration.targets.glue import NotExportable
 from migration.targets.onnx_graph import Graph
 from migration.targets.weights import ACTIVATIONS, CUSTOM, GRU, LSTM, TargetCell
@@ -83,21 +83,7 @@ def missing(name: str) -> NotExportable:
 
 
 # -- Keras 3 ---------------------------------------------------------------------------------------------------------
-def keras3_cell(cell: TargetCell):
-    """A Keras 3 cell computing ``cell`` (the layer the block file's ``keras.layers.RNN`` / ``LSTM``... holds)."""
-    import keras
-
-    act = cell.spec.activation
-    if cell.op == CUSTOM:
-        from migration.targets import keras3_cells
-
-        return keras3_cells.make_cell(cell.custom, cell.units, act, cell.spec.to_dict())
-    if cell.op == LSTM:
-        return keras.layers.LSTMCell(cell.units, activation=act, recurrent_activation="sigmoid")
-    if cell.op == GRU:
-        return keras.layers.GRUCell(cell.units, activation=act, recurrent_activation="sigmoid",
-                                    reset_after=cell.reset_after)
-    return keras.layers.SimpleRNNCell(cell.units, activation=act)
+keras3_cell = keras3.step_cell  # the Keras 3 cell of a TargetCell (one definition: migration.targets.keras3)
 
 
 def keras3_call(decoder: Decoder, name: str, inputs: list) -> list:

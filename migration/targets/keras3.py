@@ -37,6 +37,24 @@ def _layer(keras, cell: TargetCell, backwards: bool, name: str):
     return keras.layers.SimpleRNN(cell.units, **common)
 
 
+def step_cell(cell: TargetCell):
+    """``cell`` as a Keras 3 cell (the step the block's ``keras.layers.LSTM`` / ``GRU`` / ``SimpleRNN`` /
+    ``RNN(custom cell)`` runs): for the loops that call a cell themselves (AttentionCellWrapper, raw_rnn decoders)."""
+    import keras
+
+    act = cell.spec.activation
+    if cell.op == CUSTOM:
+        from migration.targets import keras3_cells
+
+        return keras3_cells.make_cell(cell.custom, cell.units, act, cell.spec.to_dict())
+    if cell.op == LSTM:
+        return keras.layers.LSTMCell(cell.units, activation=act, recurrent_activation="sigmoid")
+    if cell.op == GRU:
+        return keras.layers.GRUCell(cell.units, activation=act, recurrent_activation="sigmoid",
+                                    reset_after=cell.reset_after)
+    return keras.layers.SimpleRNNCell(cell.units, activation=act)
+
+
 def _direction(keras, x, mask, cells: Sequence[TargetCell], backwards: bool, prefix: str):
     """(outputs [batch, time, units] zero past each length, flat final states in TF1 order) of one stack."""
     from keras import ops
