@@ -28,6 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 from bench_targets import median_time  # noqa: E402
+from doc_section import write_section  # noqa: E402
 
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 START, END = "<!-- bench_seq2seq_onnx:start -->", "<!-- bench_seq2seq_onnx:end -->"
@@ -138,13 +139,7 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        doc = open(DOC, encoding="utf-8").read()
-        if START in doc:
-            doc = doc[:doc.index(START)] + text + doc[doc.index(END) + len(END):]
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-        with open(DOC, "w", encoding="utf-8") as f:
-            f.write(doc)
+        write_section(DOC, START, END, text)
     return 0
 
 

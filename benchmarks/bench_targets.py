@@ -27,6 +27,8 @@ import time
 
 import numpy as np
 
+from doc_section import write_section  # benchmarks/ is the script's own directory
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 START, END = "<!-- bench_targets:start -->", "<!-- bench_targets:end -->"
@@ -160,13 +162,7 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        doc = open(DOC, encoding="utf-8").read()
-        if START in doc:
-            doc = doc[:doc.index(START)] + text + doc[doc.index(END) + len(END):]
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-        with open(DOC, "w", encoding="utf-8") as f:
-            f.write(doc)
+        write_section(DOC, START, END, text)
     return 0
 
 
