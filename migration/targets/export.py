@@ -67,6 +67,12 @@ def nothing_to_export(targets: Sequence[str], seq2seq: Sequence[str]) -> TargetR
                          "conversion is unaffected).")
 
 
+def _nothing_for(targets: Sequence[str], seq2seq: Sequence[Any], anything_else: bool) -> list[str]:
+    """The requested targets with nothing to export: no block, ConvLSTM block or legacy_seq2seq model
+    (``anything_else``) and no seq2seq decoder the target's exporter takes."""
+    return [] if anything_else else [t for t in targets if not seq2seq_takes(t, seq2seq)]
+
+
 def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: Sequence[Any] = (),
                     seq2seq: Sequence[Any] = ()) -> None:
     """Raise :class:`TargetRefused` (exit 2) before any conversion work when a requested target cannot take a block
@@ -74,10 +80,9 @@ def refuse_up_front(targets: Sequence[str], blocks: Sequence[Any], conv_blocks: 
     ``path`` and ``spec``; ConvLSTMCell blocks (``conv_blocks``) every target takes); :func:`export_targets` checks
     the written blocks again."""
     legacy = [s for s in seq2seq if exportable(s)] if targets else []  # legacy_seq2seq models: legacy_export
-    if targets and not blocks and not conv_blocks and not legacy:
-        refused = [t for t in targets if not seq2seq_takes(t, seq2seq)]
-        if refused:
-            raise nothing_to_export(refused, [getattr(s, "name", "?") for s in seq2seq])
+    refused = _nothing_for(targets, seq2seq, bool(blocks or conv_blocks or legacy))
+    if refused:
+        raise nothing_to_export(refused, [getattr(s, "name", "?") for s in seq2seq])
     for block in blocks:
         entry = {"name": block.name, "wrapper": block.wrapper,
                  "cells": [{"direction": d, "path": c.path, "spec": c.spec.to_dict()}
@@ -197,13 +202,7 @@ def graph_reference(tmp: str, meta_path: Optional[str], reader, shadows: dict, n
 
     def reference(k: int, block: dict, x, lengths):
         if meta_path is not None:
-            if "original" not in state:
-                from migration.graph.blocks import find_loops
-                from migration.graph.reference import OriginalGraph
-
-                state["original"] = OriginalGraph(meta_path, reader, substitute=shadows)
-                state["loops"] = find_loops(state["original"])
-            out, used, why = original_outputs(state["original"], state["loops"], block, x, lengths)
+            out, used, why = original_outputs(original(), state["loops"], block, x, lengths)
             if out is not None:
                 return out, used, "original-graph"
             notes.append(f"block {block['name']}: {why}; its targets were compared with the Keras 2 block model "
@@ -220,8 +219,7 @@ def graph_reference(tmp: str, meta_path: Optional[str], reader, shadows: dict, n
             return x, lengths
         from migration.graph.block_feeds import fit_block_input
 
-        graph = original()
-        return fit_block_input(graph, state["loops"], block, x, lengths)
+        return fit_block_input(original(), state["loops"], block, x, lengths)
 
     reference.original = original  # type: ignore[attr-defined]
     reference.fit = fit  # type: ignore[attr-defined]
@@ -239,9 +237,9 @@ def export_targets(targets: Sequence[str], tmp: str, manifest: dict, read_weight
     conv_entries = manifest.get("conv_blocks") or []
     seq2seq_entries = manifest.get("seq2seq") or []
     legacy = legacy_entries(manifest)  # legacy_seq2seq models (migration.targets.legacy_export)
-    if not blocks and not conv_entries and not legacy and not all(seq2seq_takes(t, seq2seq_entries) for t in targets):
-        raise nothing_to_export([t for t in targets if not seq2seq_takes(t, seq2seq_entries)],
-                                [e.get("name", "?") for e in seq2seq_entries])
+    refused = _nothing_for(targets, seq2seq_entries, bool(blocks or conv_entries or legacy))
+    if refused:
+        raise nothing_to_export(refused, [e.get("name", "?") for e in seq2seq_entries])
     for block in blocks:
         for target in targets:
             check_block(block, target)

@@ -163,7 +163,9 @@ def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir:
                   batch: int = 4, steps: int = 6, seed: int = 0,
                   whole: Optional[WholeCase] = None, cases: Sequence[tuple] = ()) -> tuple[list[TargetCheck], list[str]]:
     """Check every target file of every block (and of the whole model). ``files``: target -> block name -> file
-    relative to ``out_dir``; ``reference(k, block, x, lengths)`` -> (expected outputs, lengths used, reference);
+    relative to ``out_dir``; ``reference(k, block, x, lengths)`` -> (expected outputs, lengths used, reference), and
+    ``reference.fit(block, x, lengths)`` -> the test input fitted to the original block's static sizes
+    (:func:`migration.targets.export.graph_reference`);
     ``cases``: more blocks with their own inputs and reference (ConvLSTM blocks,
     :func:`migration.targets.conv_export.conv_cases`): (block, x, lengths, expected, reference, target -> file)."""
     from migration.targets import keras3, onnx_export
@@ -175,8 +177,7 @@ def verify_blocks(blocks: list[dict], files: dict[str, dict[str, str]], out_dir:
         if not any(block["name"] in by_block for by_block in files.values()):
             continue
         x, lengths = block_inputs(batch, steps, block["input_size"], seed + k)
-        if hasattr(reference, "fit"):  # a graph of fixed batch / steps (a queue's batch): its sizes, as verify does
-            x, lengths = reference.fit(block, x, lengths)
+        x, lengths = reference.fit(block, x, lengths)  # a graph of fixed batch / steps (a queue's): its sizes
         expected, lengths, ref = reference(k, block, x, lengths)
         if "keras3" in files:
             path = os.path.join(out_dir, files["keras3"][block["name"]])
