@@ -34,6 +34,18 @@ def _step_data(seed: int = 31) -> dict:
             "targets:0": rng.integers(0, h.V, (BATCH, TGT)).astype(np.int32)}
 
 
+def tf1_next_step(graph: dict, data: dict) -> tuple[float, dict]:
+    """(loss, every variable after the step) of one more Adam step of the original graph: its .meta re-imported, its
+    checkpoint restored, its own train op run on ``data`` (also tests/targets/test_keras3_seq2seq.py's reference)."""
+    with tf.Graph().as_default():
+        saver = v1.train.import_meta_graph(graph["prefix"] + ".meta")
+        with v1.Session(config=h.FAST) as sess:
+            saver.restore(sess, graph["prefix"])
+            loss = float(sess.run(graph["loss"], data))
+            sess.run(graph["train"], data)
+            return loss, {v.op.name: sess.run(v) for v in v1.global_variables()}
+
+
 @pytest.fixture(scope="module", params=["v2", "v1"])
 def resumed(request, tmp_path_factory) -> dict:
     """An Adam-trained graph (2 real steps) in TF 2.x's or TF 1.x's form, converted with --with-optimizer, and one
@@ -54,14 +66,8 @@ def resumed(request, tmp_path_factory) -> dict:
     # the .meta with the optimizer (in TF 1.x's form: gradient frames too) is still the reference
     assert report["verification"]["references"]["seq2seq decoder"] == "original-graph"
     data = _step_data()
-    with tf.Graph().as_default():
-        saver = v1.train.import_meta_graph(g["prefix"] + ".meta")
-        with v1.Session(config=h.FAST) as sess:
-            saver.restore(sess, g["prefix"])
-            loss = sess.run(g["loss"], data)
-            sess.run(g["train"], data)
-            after = {v.op.name: sess.run(v) for v in v1.global_variables()}
-    return {"form": request.param, "graph": g, "out_dir": str(out_dir), "data": data, "loss": float(loss), "after": after,
+    loss, after = tf1_next_step(g, data)
+    return {"form": request.param, "graph": g, "out_dir": str(out_dir), "data": data, "loss": loss, "after": after,
             "before": dict((n, tf.train.load_checkpoint(g["prefix"]).get_tensor(n))
                            for n, _ in tf.train.list_variables(g["prefix"]))}
 

@@ -210,16 +210,10 @@ def test_the_keras3_whole_model_equals_the_user_graph_and_catches_swapped_rows(m
 @pytest.fixture(scope="module")
 def tf1_step(single) -> dict:
     """One more Adam step of the original graph (its .meta re-imported, its own train op) on one batch."""
-    from tests.seq2seq.test_seq2seq_resume import _step_data
+    from tests.seq2seq.test_seq2seq_resume import _step_data, tf1_next_step
 
-    graph, data = single["graph"], _step_data()
-    with tf.Graph().as_default():
-        saver = v1.train.import_meta_graph(graph["prefix"] + ".meta")
-        with v1.Session(config=h.FAST) as sess:
-            saver.restore(sess, graph["prefix"])
-            loss = float(sess.run(graph["loss"], data))
-            sess.run(graph["train"], data)
-            after = {v.op.name: sess.run(v) for v in v1.global_variables()}
+    data = _step_data()
+    loss, after = tf1_next_step(single["graph"], data)
     return {"data": data, "loss": loss, "after": after}
 
 
