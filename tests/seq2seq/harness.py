@@ -68,6 +68,17 @@ CONFIGS = (
 BY_NAME = {c.name: c for c in CONFIGS}
 
 
+def decoder_graph_inputs(memory_depth: int, vocab: int, embed: int) -> tuple[dict, object, object]:
+    """The placeholders of a training graph around a tf.contrib.seq2seq decoder (``memory`` [B, S, memory_depth],
+    ``memory_length``, ``targets`` [B, T] ids, ``target_length``), the decoder's ``embedding`` [vocab, embed] and the
+    run-time batch size, made in the current graph in this order (so seeded initial values stay as they were)."""
+    ph = {"memory": v1.placeholder(tf.float32, [None, None, memory_depth], "memory"),
+          "memory_length": v1.placeholder(tf.int32, [None], "memory_length"),
+          "targets": v1.placeholder(tf.int32, [None, None], "targets"),
+          "target_length": v1.placeholder(tf.int32, [None], "target_length")}
+    return ph, v1.get_variable("embedding", [vocab, embed]), tf.shape(ph["targets"])[0]
+
+
 def data(seed: int = 7) -> dict:
     rng = np.random.default_rng(seed)
     return {"memory": rng.uniform(-1, 1, (B, TM, M)).astype(np.float32),

@@ -29,12 +29,7 @@ rnn = v1.nn.rnn_cell
 
 def _build(directory: str) -> dict:
     with tf1_graph_form(True), tf.Graph().as_default():
-        ph = {"memory": v1.placeholder(tf.float32, [None, None, M], "memory"),
-              "memory_length": v1.placeholder(tf.int32, [None], "memory_length"),
-              "targets": v1.placeholder(tf.int32, [None, None], "targets"),
-              "target_length": v1.placeholder(tf.int32, [None], "target_length")}
-        embedding = v1.get_variable("embedding", [V, E])
-        batch = tf.shape(ph["targets"])[0]
+        ph, embedding, batch = h.decoder_graph_inputs(M, V, E)
         with v1.variable_scope("decoder"):
             mechanism = legacy_s2s.BahdanauAttention(6, ph["memory"], memory_sequence_length=ph["memory_length"],
                                                      normalize=True)

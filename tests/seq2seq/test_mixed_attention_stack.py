@@ -71,13 +71,8 @@ def _feeds(rng, ph: dict, lengths=(T, 2, 3)) -> dict:
 def _build(directory: str) -> dict:
     rng = np.random.default_rng(6)
     with tf1_graph_form(True), tf.Graph().as_default():
-        ph = {"memory": v1.placeholder(tf.float32, [None, None, M], "memory"),
-              "memory_length": v1.placeholder(tf.int32, [None], "memory_length"),
-              "targets": v1.placeholder(tf.int32, [None, None], "targets"),
-              "target_length": v1.placeholder(tf.int32, [None], "target_length")}
+        ph, embedding, batch = h.decoder_graph_inputs(M, V, E)
         memory, lengths = ph["memory"], ph["memory_length"]
-        embedding = v1.get_variable("embedding", [V, E])
-        batch = tf.shape(ph["targets"])[0]
         with v1.variable_scope("encoder"):
             enc_out, enc_state = v1.nn.dynamic_rnn(rnn.MultiRNNCell([rnn.LSTMCell(5), rnn.LSTMCell(4)]), memory,
                                                    sequence_length=lengths, dtype=tf.float32)

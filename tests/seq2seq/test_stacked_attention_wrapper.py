@@ -58,13 +58,8 @@ def _feeds(rng, ph: dict, lengths=(T, 2, 3), memory_lengths=(S, 3, 1)) -> dict:
 def _build(directory: str) -> dict:
     rng = np.random.default_rng(21)
     with tf1_graph_form(True), tf.Graph().as_default():
-        ph = {"memory": v1.placeholder(tf.float32, [None, None, M], "memory"),
-              "memory_length": v1.placeholder(tf.int32, [None], "memory_length"),
-              "targets": v1.placeholder(tf.int32, [None, None], "targets"),
-              "target_length": v1.placeholder(tf.int32, [None], "target_length")}
+        ph, embedding, batch = h.decoder_graph_inputs(M, V, E)
         memory, lengths, targets, target_length = ph["memory"], ph["memory_length"], ph["targets"], ph["target_length"]
-        embedding = v1.get_variable("embedding", [V, E])
-        batch = tf.shape(targets)[0]
         with v1.variable_scope("encoder"):
             enc_out, enc_state = v1.nn.dynamic_rnn(rnn.MultiRNNCell([rnn.BasicLSTMCell(4) for _ in range(2)]), memory,
                                                    sequence_length=lengths, dtype=tf.float32)

@@ -61,12 +61,7 @@ def build(directory: str) -> dict:
     translator reads TF1's decoder loop in that form."""
     with tf1_graph_form(True), tf.Graph().as_default():
         v1.set_random_seed(3)
-        ph = {"memory": v1.placeholder(tf.float32, [None, None, M], "memory"),
-              "memory_length": v1.placeholder(tf.int32, [None], "memory_length"),
-              "targets": v1.placeholder(tf.int32, [None, None], "targets"),
-              "target_length": v1.placeholder(tf.int32, [None], "target_length")}
-        embedding = v1.get_variable("embedding", [V, E])
-        batch = tf.shape(ph["targets"])[0]
+        ph, embedding, batch = h.decoder_graph_inputs(M, V, E)
         with v1.variable_scope("encoder"):
             enc_out, enc_state = v1.nn.dynamic_rnn(rnn.MultiRNNCell([rnn.GRUCell(4), rnn.GRUCell(4)]), ph["memory"],
                                                    sequence_length=ph["memory_length"], dtype=tf.float32)
