@@ -137,7 +137,7 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
     weights = {layer.name: layer.get_weights() for layer in k2.layers
                if type(layer).__name__ in ("Embedding", "Dense") + cnn_front.LAYERS}
     block_of = {layer: src["block"] for layer, src in (entry.get("layers") or {}).items() if "block" in src}
-    decoders = feedback_export.decoders(k2, block_of, cells_of)  # raw_rnn FeedbackDecoders
+    feedback = feedback_export.decoders(k2, block_of, cells_of)  # raw_rnn FeedbackDecoders
     written = {}
     try:  # blocks whose cell is in Embedding/Input/OutputProjectionWrapper: the twin between the wrappers' layers
         wrapped, unwrapped = wrapped_blocks(config, k2, block_of), ""
@@ -154,13 +154,13 @@ def write_whole_targets(targets: Sequence[str], tmp: str, entry: dict, built: di
             if target == "keras3":
                 import keras
 
-                ins, outs = walk(config, Keras3Whole(blocks, weights, feedback=decoders,
-                                                     decoders=seq2seq_export.whole_decoders(k2)))
+                ins, outs = walk(config, Keras3Whole(blocks, weights, decoders=seq2seq_export.whole_decoders(k2),
+                                                     feedback=feedback))
                 model = keras.Model(ins[0] if len(ins) == 1 else ins, outs[0] if len(outs) == 1 else outs,
                                     name="migrated_model")
                 keras3.save_block(model, os.path.join(tmp, rel))
             else:
-                onnx_whole = OnnxWhole(blocks, weights, onnx_seq2seq.whole_decoders(k2), feedback=decoders)
+                onnx_whole = OnnxWhole(blocks, weights, decoders=onnx_seq2seq.whole_decoders(k2), feedback=feedback)
                 _, outs = walk(config, onnx_whole)
                 onnx_export.save_block(onnx_whole.model(outs, entry["outputs"]), os.path.join(tmp, rel))
         except (NotExportable, KeyError, TypeError, ValueError) as exc:

@@ -133,9 +133,10 @@ class Keras3Whole:
     :class:`~migration.targets.feedback_export.Decoder`."""
 
     def __init__(self, blocks: dict[str, Any], weights: dict[str, list[np.ndarray]],
-                 feedback: Optional[dict] = None, decoders: Optional[dict] = None) -> None:
-        self.blocks, self.weights, self.feedback = blocks, weights, feedback or {}
+                 decoders: Optional[dict] = None, feedback: Optional[dict] = None) -> None:
+        self.blocks, self.weights = blocks, weights
         self.decoders = decoders or {}  # TeacherForcedDecoder layer name -> its Keras 3 twin (seq2seq_export)
+        self.feedback = feedback or {}  # raw_rnn decoder layer name -> feedback_export.Decoder
         self.layers: dict[str, Any] = {}
 
     def _shared(self, name: str, make: Callable[[], Any], x):
