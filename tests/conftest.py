@@ -4,6 +4,9 @@ import os
 import pytest
 
 import migration  # noqa: F401  (sets TF_USE_LEGACY_KERAS before any test imports TensorFlow)
+from migration.core import gc_tuning
+
+gc_tuning.tune()  # the collector thresholds of rnn-migrate's own processes (the tests build graphs as the CLI does)
 
 #: session fixtures of programs that modules in several directories convert once (tests/shared_programs.py)
 pytest_plugins = ["tests.shared_programs"]

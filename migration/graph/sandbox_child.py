@@ -143,8 +143,10 @@ def main() -> None:
     reply = os.fdopen(os.dup(1), "w")  # the protocol; anything a library prints goes to the log
     os.dup2(2, 1)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import migration.core.gc_tuning
     import migration.core.tf_env  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
     migration.core.tf_env.skip_optional_imports()  # a faster start: TensorFlow's import without jax/pandas/scipy
+    migration.core.gc_tuning.tune()  # fewer garbage-collector passes while graphs are imported
     import tensorflow  # noqa: F401  (once, before the first request)
 
     reply.write(json.dumps({"ready": True}) + "\n")

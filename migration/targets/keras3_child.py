@@ -55,7 +55,15 @@ def placeholder_initializers(keras, np):
             cls.__call__ = call
 
 
+#: migration.core.gc_tuning.THRESHOLDS (this isolated process imports nothing of rnn-migrate; a test keeps them equal)
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
 def main(work: str) -> int:
+    if os.environ.get("RNN_MIGRATE_DEFAULT_GC", "") in ("", "0"):  # fewer collector passes: gc_tuning's docstring
+        import gc
+
+        gc.set_threshold(*GC_THRESHOLDS)
     import keras
     import numpy as np
 
