@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import re
 from pathlib import Path
 
@@ -18,9 +19,10 @@ def _rows() -> list[tuple[str, str]]:
     return [(m.group(1), line) for line in DOC.read_text().splitlines() if (m := ROW.match(line))]
 
 
-def _functions(path: Path) -> set[str]:
+@functools.lru_cache(maxsize=None)  # a test file named by many rows is parsed once
+def _functions(path: Path) -> frozenset[str]:
     tree = ast.parse(path.read_text())
-    return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    return frozenset(n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))
 
 
 def test_map_has_every_construct() -> None:
