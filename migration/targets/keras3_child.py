@@ -1,6 +1,7 @@
 """Run Keras 3 block models on another backend (``KERAS_BACKEND``, e.g. ``jax``), in a child process.
 
-Started by :func:`migration.targets.verify_targets.run_keras3_elsewhere` as ``python -I keras3_child.py DIR``; imports
+Started once per process by :mod:`migration.targets.keras3_process` as ``python -I keras3_child.py --serve`` (one
+work directory per stdin line, one JSON line back: :func:`serve`; ``python -I keras3_child.py DIR`` runs one); imports
 only ``keras``, NumPy and the custom cells and layers of ``keras3_cells.py`` / ``keras3_layers.py`` beside it (which
 import only keras), not the rest of
 rnn-migrate. ``DIR/jobs.json`` lists ``[model path, [input .npy, ...], out stem]``;
@@ -59,8 +60,9 @@ def placeholder_initializers(keras, np):
 GC_THRESHOLDS = (50_000, 20, 20)
 
 
-def main(work: str) -> int:
-    if os.environ.get("RNN_MIGRATE_DEFAULT_GC", "") in ("", "0"):  # fewer collector passes: gc_tuning's docstring
+def _start():
+    """(keras, numpy) with the custom cells and layers registered, and the collector tuned (gc_tuning's docstring)."""
+    if os.environ.get("RNN_MIGRATE_DEFAULT_GC", "") in ("", "0"):
         import gc
 
         gc.set_threshold(*GC_THRESHOLDS)
@@ -68,7 +70,11 @@ def main(work: str) -> int:
     import numpy as np
 
     register_cells()
+    return keras, np
 
+
+def run_jobs(keras, np, work: str) -> dict:
+    """Every job of ``work/jobs.json`` (module docstring); the backend and its devices."""
     with open(os.path.join(work, "jobs.json")) as f:
         jobs = json.load(f)
     for model_path, input_paths, stem, *call in jobs:
@@ -82,14 +88,43 @@ def main(work: str) -> int:
         for k, out in enumerate(outs if isinstance(outs, (list, tuple)) else [outs]):
             np.save(os.path.join(work, f"{stem}-{k}.npy"), np.asarray(keras.ops.convert_to_numpy(out)),
                     allow_pickle=False)
+        del model, outs
+    keras.backend.clear_session()  # the next request starts from Keras' initial global state
     devices = []
     if keras.backend.backend() == "jax":
         import jax
 
         devices = [str(d) for d in jax.devices()]
-    print(json.dumps({"backend": keras.backend.backend(), "keras": keras.__version__, "devices": devices}))
+    return {"backend": keras.backend.backend(), "keras": keras.__version__, "devices": devices}
+
+
+def main(work: str) -> int:
+    """One request: ``python -I keras3_child.py DIR``; prints the JSON line of :func:`run_jobs`."""
+    keras, np = _start()
+    print(json.dumps(run_jobs(keras, np, work)))
+    return 0
+
+
+def serve() -> int:
+    """Many requests, one start (``python -I keras3_child.py --serve``): prints ``{"ready": true}``, then for each
+    line of stdin (a work directory) one JSON line: :func:`run_jobs`' answer with ``"ok": true``, or ``"ok": false``
+    and the error's last line. Exits at the end of stdin (the parent closed it, or is gone). What Keras or JAX print
+    goes to stderr: stdout carries the protocol only."""
+    reply = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    keras, np = _start()
+    reply.write(json.dumps({"ready": True}) + "\n")
+    reply.flush()
+    for line in sys.stdin:
+        try:
+            answer = dict(run_jobs(keras, np, line.strip()), ok=True)
+        except Exception as exc:  # noqa: BLE001 - every failure is an answer; the parent raises it, named
+            text = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+            answer = {"ok": False, "error": f"{type(exc).__name__}: {text[-1] if text else ''}"[:500]}
+        reply.write(json.dumps(answer) + "\n")
+        reply.flush()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(serve() if sys.argv[1] == "--serve" else main(sys.argv[1]))

@@ -16,8 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from typing import Any, Callable, Optional, Sequence
 
@@ -25,10 +23,10 @@ import numpy as np
 
 from migration.core.errors import MigrationError
 from migration.graph.limits import SandboxLimit
+from migration.targets import keras3_process
 
 TOLERANCE = 1e-5
-CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras3_child.py")
-#: seconds for the JAX child (imports JAX and Keras: ~5 s on an idle core)
+#: seconds for the JAX child's start (imports JAX and Keras: ~3 s on an idle core) and for each request
 CHILD_TIMEOUT = 600
 
 
@@ -113,8 +111,9 @@ def child_env(backend: str) -> dict[str, str]:
 
 def run_keras3_elsewhere(jobs: list[tuple[str, list[np.ndarray]]], backend: str = "jax"
                          ) -> tuple[Optional[list[list[np.ndarray]]], str]:
-    """Run Keras 3 models (path, inputs) on ``backend`` in a child process: (outputs per job, note); outputs None
-    when the backend is not installed (the note says so)."""
+    """Run Keras 3 models (path, inputs) on ``backend`` in the child process of :mod:`migration.targets.
+    keras3_process` (started once, reused): (outputs per job, note); outputs None when the backend is not installed
+    (the note says so)."""
     with tempfile.TemporaryDirectory(prefix="rnn-migrate-keras3-") as work:
         listed = []
         for k, (path, inputs, *call) in enumerate(jobs):
@@ -125,16 +124,15 @@ def run_keras3_elsewhere(jobs: list[tuple[str, list[np.ndarray]]], backend: str 
             listed.append([os.path.abspath(path), paths, f"out{k}"] + call)
         with open(os.path.join(work, "jobs.json"), "w") as f:
             json.dump(listed, f)
-        env = child_env(backend)
-        proc = subprocess.run([sys.executable, "-I", CHILD, work], env=env, capture_output=True, text=True,
-                              timeout=CHILD_TIMEOUT)
-        if proc.returncode != 0:
-            tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
-            if "No module named 'jax'" in proc.stderr or "No module named 'jaxlib'" in proc.stderr:
+        try:
+            info = keras3_process.request(backend, child_env(backend), work, CHILD_TIMEOUT)
+        except keras3_process.ChildFailed as exc:
+            if "No module named 'jax'" in str(exc) or "No module named 'jaxlib'" in str(exc):
                 return None, f"Keras 3 on the {backend} backend not checked: {backend} is not installed " \
                              "(pip install 'rnn-migrate[keras3]')"
-            raise MigrationError(f"the Keras 3 {backend} check failed in its child process: {tail[0][:300]}")
-        info = json.loads(proc.stdout.strip().splitlines()[-1])
+            raise MigrationError(f"the Keras 3 {backend} check failed in its child process: {exc}") from None
+        if not info.get("ok"):
+            raise MigrationError(f"the Keras 3 {backend} check failed in its child process: {info.get('error')}")
         results = []
         for k in range(len(jobs)):
             outs, j = [], 0
