@@ -4,8 +4,8 @@
 child (``python -I keras3_child.py --serve``: it imports only Keras, JAX, NumPy and the custom layers beside it, never
 the rest of rnn-migrate, and loads every file in safe mode). Importing Keras and JAX costs that child ~3.3 CPU s; a
 conversion with seq2seq decoders asks twice (blocks, then decoders), and a program or test session that converts
-many checkpoints asks many times. So the child is kept: one per (backend, environment) in this process, each request
-a work directory on its stdin line and one JSON line back (:func:`keras3_child.serve`).
+many checkpoints asks many times. So the child is kept: one per backend and :data:`RELEVANT` environment in this
+process, each request a work directory on its stdin line and one JSON line back (:func:`keras3_child.serve`).
 
 Bounds and clean-up: a request that gives no answer within ``timeout`` seconds, or a child that dies, is killed and
 raises :class:`MigrationError` with the last lines the child wrote to its log; the next request starts a fresh child.
@@ -121,12 +121,19 @@ class Keras3Child:
 
 
 _CHILDREN: dict[tuple, Keras3Child] = {}
+#: the environment variables a running child is kept for: a change of any of them starts a new child (others, e.g. a
+#: test runner's per-test variable, do not change what the child computes)
+RELEVANT = ("KERAS_", "JAX_", "XLA_", "TF_", "RNN_MIGRATE_", "PYTHON", "OMP_", "MKL_", "MALLOC_", "LD_", "PATH")
+
+
+def _key(backend: str, env: dict[str, str]) -> tuple:
+    return backend, tuple(sorted((k, v) for k, v in env.items() if k.startswith(RELEVANT)))
 
 
 def child(backend: str, env: dict[str, str], timeout: float) -> Keras3Child:
     """The serving child of ``backend`` under ``env`` (started, or the running one); :class:`ChildFailed` when it
     cannot start (its log's last lines: e.g. ``No module named 'jax'``)."""
-    key = (backend, tuple(sorted(env.items())))
+    key = _key(backend, env)
     running = _CHILDREN.get(key)
     if running is not None and running.owner == os.getpid() and running.alive():
         return running
@@ -144,7 +151,7 @@ def request(backend: str, env: dict[str, str], work: str, timeout: float) -> dic
     """The answer of the child of ``backend`` to ``work``. A child that was already running and turns out dead
     (killed between two requests) is replaced once; a fresh child that dies, or any child past ``timeout``, raises
     :class:`ChildFailed`."""
-    key = (backend, tuple(sorted(env.items())))
+    key = _key(backend, env)
     reused = key in _CHILDREN and _CHILDREN[key].owner == os.getpid() and _CHILDREN[key].alive()
     try:
         return child(backend, env, timeout).request(work, timeout)

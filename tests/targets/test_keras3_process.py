@@ -34,16 +34,27 @@ def _pid() -> int:
     return child.proc.pid
 
 
-def test_requests_reuse_one_child_and_give_the_tensorflow_numbers(model_file):
+def test_requests_reuse_one_child_and_give_the_tensorflow_numbers(model_file, monkeypatch):
     path, x, expected = model_file
     got, note = run_keras3_elsewhere([(path, [x])], "jax")
     assert "jax backend" in note
     first = _pid()
+    monkeypatch.setenv("A_TEST_RUNNERS_VARIABLE", "test 2")  # not one the child reads: the child is kept
     again, _ = run_keras3_elsewhere([(path, [x * 2.0]), (path, [x])], "jax")
     assert _pid() == first  # no second start
     np.testing.assert_allclose(got[0][0], expected, atol=1e-5)
     np.testing.assert_allclose(again[1][0], expected, atol=1e-5)
     assert np.abs(again[0][0] - expected).max() > 1e-2  # the first job of the request really ran on its own input
+
+
+def test_a_changed_backend_setting_starts_a_new_child(model_file, monkeypatch):
+    path, x, expected = model_file
+    run_keras3_elsewhere([(path, [x])], "jax")
+    before = _pid()
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
+    got, _ = run_keras3_elsewhere([(path, [x])], "jax")
+    assert _pid() != before  # and the old child is gone: one child per backend
+    np.testing.assert_allclose(got[0][0], expected, atol=1e-5)
 
 
 def test_a_failed_job_is_named_and_the_child_serves_the_next_request(model_file, tmp_path):
