@@ -20,7 +20,6 @@ import atexit
 import dataclasses
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -32,6 +31,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
+from migration.core.pipes import read_line
 from migration.graph.limits import GraphAssertionFailed, GraphRunError, Limits, SandboxLimit
 
 #: how long the child may take to import TensorFlow and say it is ready (seconds)
@@ -118,22 +118,7 @@ class Worker:
     def _read_line(self, deadline: float) -> Optional[str]:
         """One line from the child, or None at EOF; '' when the deadline passed."""
         assert self.proc is not None and self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        buf = b""
-        while not buf.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return ""
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return None
-            buf += chunk
-            if len(buf) > 1 << 20:
-                raise MigrationError("the sandbox process sent an oversized reply")
-        return buf.decode("utf-8", "replace")
+        return read_line(self.proc.stdout.fileno(), deadline, "the sandbox process")
 
     def _tail(self) -> str:
         try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import select
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import time
 from typing import Optional
 
 from migration.core.errors import MigrationError
+from migration.core.pipes import read_line
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras3_child.py")
 
@@ -62,21 +62,7 @@ class Keras3Child:
     def _line(self, deadline: float) -> Optional[str]:
         """One line from the child; None at EOF (it died), '' past the deadline."""
         assert self.proc.stdout is not None
-        fd, buf = self.proc.stdout.fileno(), b""
-        while not buf.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return ""
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return None
-            buf += chunk
-            if len(buf) > 1 << 20:
-                raise ChildFailed("the Keras 3 child sent an oversized reply")
-        return buf.decode("utf-8", "replace")
+        return read_line(self.proc.stdout.fileno(), deadline, "the Keras 3 child")
 
     def ready(self, timeout: float) -> None:
         line = self._line(time.monotonic() + timeout)
