@@ -1,13 +1,13 @@
 """Run Keras 3 block models on another backend (``KERAS_BACKEND``, e.g. ``jax``), in a child process.
 
 Started once per process by :mod:`migration.targets.keras3_process` as ``python -I keras3_child.py --serve`` (one
-work directory per stdin line, one JSON line back: :func:`serve`; ``python -I keras3_child.py DIR`` runs one); imports
+work directory per stdin line, one JSON line back: :func:`serve`); imports
 only ``keras``, NumPy and the custom cells and layers of ``keras3_cells.py`` / ``keras3_layers.py`` beside it (which
 import only keras), not the rest of
 rnn-migrate. ``DIR/jobs.json`` lists ``[model path, [input .npy, ...], out stem]``;
 each model is loaded in safe mode, called on its inputs (one tensor when it has one input, else the list) and its
 outputs are written as ``<out stem>-<k>.npy``. Only JSON and ``.npy``
-(``allow_pickle=False``) cross the boundary. Prints one JSON line: the backend and its devices.
+(``allow_pickle=False``) cross the boundary. Each answer names the backend and its devices.
 
 Speed (measured on the 27-block family checkpoint of tests/targets: 20.4 -> 12.1 CPU s per child, ~4 s of it the
 imports): while a model loads, every initializer of ``keras.initializers`` returns NumPy zeros
@@ -98,13 +98,6 @@ def run_jobs(keras, np, work: str) -> dict:
     return {"backend": keras.backend.backend(), "keras": keras.__version__, "devices": devices}
 
 
-def main(work: str) -> int:
-    """One request: ``python -I keras3_child.py DIR``; prints the JSON line of :func:`run_jobs`."""
-    keras, np = _start()
-    print(json.dumps(run_jobs(keras, np, work)))
-    return 0
-
-
 def serve() -> int:
     """Many requests, one start (``python -I keras3_child.py --serve``): prints ``{"ready": true}``, then for each
     line of stdin (a work directory) one JSON line: :func:`run_jobs`' answer with ``"ok": true``, or ``"ok": false``
@@ -127,4 +120,4 @@ def serve() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(serve() if sys.argv[1] == "--serve" else main(sys.argv[1]))
+    sys.exit(serve())
