@@ -1,4 +1,4 @@
-"""One line from a child process's stdout pipe, with a deadline (the sandbox child and the Keras 3 child)."""
+"""A child process's pipe and log (the sandbox child and the Keras 3 child): one line with a deadline, the log's tail."""
 from __future__ import annotations
 
 import os
@@ -30,3 +30,15 @@ def read_line(fd: int, deadline: float, who: str) -> Optional[str]:
         if len(buf) > MAX_LINE:
             raise MigrationError(f"{who} sent an oversized reply")
     return buf.decode("utf-8", "replace")
+
+
+def log_tail(path: str, lines: int = 3, max_bytes: int = 4000) -> str:
+    """The last ``lines`` non-blank lines of a child's log (its last ``max_bytes``), joined by `` | ``; ``'no log'``
+    when it cannot be read, ``'no output'`` when it is empty."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - max_bytes))
+            text = [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    return " | ".join(text[-lines:]) or "no output"

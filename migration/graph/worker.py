@@ -31,7 +31,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from migration.core.errors import MigrationError
-from migration.core.pipes import read_line
+from migration.core.pipes import log_tail, read_line
 from migration.graph.limits import GraphAssertionFailed, GraphRunError, Limits, SandboxLimit
 
 #: how long the child may take to import TensorFlow and say it is ready (seconds)
@@ -121,13 +121,7 @@ class Worker:
         return read_line(self.proc.stdout.fileno(), deadline, "the sandbox process")
 
     def _tail(self) -> str:
-        try:
-            with open(self.log, "rb") as f:
-                f.seek(max(0, os.path.getsize(self.log) - 2000))
-                lines = [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-        except OSError:
-            return "no log"
-        return " | ".join(lines[-3:]) or "no output"
+        return log_tail(self.log, max_bytes=2000)
 
     def kill(self) -> None:
         proc, self.proc = self.proc, None

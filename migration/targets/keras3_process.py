@@ -26,7 +26,7 @@ import time
 from typing import Optional
 
 from migration.core.errors import MigrationError
-from migration.core.pipes import read_line
+from migration.core.pipes import log_tail, read_line
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras3_child.py")
 
@@ -50,14 +50,8 @@ class Keras3Child:
             self.proc = subprocess.Popen([sys.executable, "-I", CHILD, "--serve"], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=log, env=env, cwd=self.dir)
 
-    def tail(self, lines: int = 3) -> str:
-        try:
-            with open(self.log, "rb") as f:
-                f.seek(max(0, os.path.getsize(self.log) - 4000))
-                text = [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-        except OSError:
-            return "no log"
-        return " | ".join(text[-lines:]) or "no output"
+    def tail(self) -> str:
+        return log_tail(self.log)
 
     def _line(self, deadline: float) -> Optional[str]:
         """One line from the child; None at EOF (it died), '' past the deadline."""

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from migration.core.errors import MigrationError
-from migration.core.pipes import MAX_LINE, read_line
+from migration.core.pipes import MAX_LINE, log_tail, read_line
 
 
 @pytest.fixture()
@@ -46,3 +46,13 @@ def test_an_oversized_reply_is_refused_naming_the_child(pipe):
         read_line(r, time.monotonic() + 30, "the test child")
     os.close(r)  # the writer's pending write fails and the thread ends
     writer.join(5)
+
+
+def test_the_log_tail_is_its_last_nonblank_lines(tmp_path):
+    log = tmp_path / "child.log"
+    assert log_tail(str(log)) == "no log"
+    log.write_text("")
+    assert log_tail(str(log)) == "no output"
+    log.write_text("x" * 5000 + "\nfirst\n\nsecond\n  \nthird\nModuleNotFoundError: No module named 'jax'\n")
+    assert log_tail(str(log)) == "second | third | ModuleNotFoundError: No module named 'jax'"
+    assert log_tail(str(log), lines=1, max_bytes=20) == " module named 'jax'"  # a cut first line counts as it stands

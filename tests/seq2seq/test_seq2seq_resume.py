@@ -149,13 +149,7 @@ def test_legacy_embedding_attention_seq2seq_resumes_adam_too(tmp_path) -> None:
     data = _legacy_data(seed=50)
     targets = np.random.default_rng(51).integers(0, LEGACY_VOUT, (BATCH, LEGACY_TD)).astype(np.int32)
     feeds = dict(data["feeds"], **{f"target{t}:0": targets[:, t] for t in range(LEGACY_TD)})
-    with tf.Graph().as_default():
-        saver = v1.train.import_meta_graph(g["prefix"] + ".meta")
-        with v1.Session(config=h.FAST) as sess:
-            saver.restore(sess, g["prefix"])
-            want_loss = float(sess.run(g["loss"], feeds))
-            sess.run(g["train"], feeds)
-            after = {v.op.name: sess.run(v) for v in v1.global_variables()}
+    want_loss, after = tf1_next_step(g, feeds)
     (entry,) = json.load(open(out_dir / "manifest.json"))["seq2seq"]
     results = {}
     for restore in ("slots", "fresh"):
