@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from migration.graph.graphdef import ref
+from migration.graph.graphdef import ref, through_identity
 
 _IFS = ("If", "StatelessIf")
 
@@ -67,15 +67,6 @@ def _norm(tensor: str) -> str:
     return f"{name}:{idx}"
 
 
-def _through_identity(nodes, tensor: str) -> str:
-    for _ in range(8):
-        node = nodes.get(ref(tensor)[0])
-        if node is None or node.op != "Identity" or not node.input:
-            return tensor
-        tensor = node.input[0]
-    return tensor
-
-
 def _merge_passes(graph_def) -> dict[str, str]:
     """``Merge:0`` -> the tensor every branch switched through, for v1 conds whose branches pass it through."""
     nodes = {n.name: n for n in graph_def.node}
@@ -87,7 +78,7 @@ def _merge_passes(graph_def) -> dict[str, str]:
         for inp in node.input:
             if ref(inp)[2]:
                 continue
-            switch = nodes.get(ref(_through_identity(nodes, inp))[0])
+            switch = nodes.get(ref(through_identity(nodes, inp))[0])
             if switch is None or switch.op not in ("Switch", "RefSwitch") or len(switch.input) < 2:
                 sources = {None}
                 break

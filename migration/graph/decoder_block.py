@@ -25,7 +25,7 @@ import re
 from typing import Any, Optional
 
 from migration.core.errors import MigrationError
-from migration.graph.graphdef import ref
+from migration.graph.graphdef import ref, through_identity
 from migration.graph.to_keras import BlockCall
 
 _HELPER = re.compile(r"(?:^|.*/)TrainingHelper(?:_\d+)?$")
@@ -78,8 +78,12 @@ def _helper(index, loop) -> tuple[str, str]:
 def _rnn_output(index, loop) -> str:
     """The loop's ``rnn_output``, batch-major (the transpose after the first float stacked output)."""
     if loop.v2:
-        stacks = [(ref(n.input[0])[1], n) for n in index.nodes.values() if n.op == "TensorListStack"
-                  and ref(n.input[0])[0] == loop.node and n.attr["element_dtype"].type == _FLOAT]
+        stacks = []
+        for n in index.nodes.values():  # the stack reads ``while:k``, or an Identity of it
+            if n.op == "TensorListStack" and n.attr["element_dtype"].type == _FLOAT:
+                node, k, _ = ref(through_identity(index.nodes, n.input[0]))
+                if node == loop.node:
+                    stacks.append((k, n))
     else:
         exits = {name: k for k, name in enumerate(_exit_names(index, loop))}
         stacks = [(exits[ref(n.input[2])[0]], n) for n in index.nodes.values()

@@ -39,6 +39,17 @@ def ref(inp: str) -> tuple[str, int, bool]:
     return parts[0], idx, False
 
 
+def through_identity(nodes, tensor: str, limit: int = 8) -> str:
+    """``tensor`` followed back through ``Identity`` nodes (at most ``limit``) in ``nodes`` (name -> NodeDef): what
+    they pass on (TF 2.x puts an Identity after some ``While`` outputs, e.g. ``while/Identity_3`` for ``while:3``)."""
+    for _ in range(limit):
+        node = nodes.get(ref(tensor)[0])
+        if node is None or node.op != "Identity" or not node.input:
+            return tensor
+        tensor = node.input[0]
+    return tensor
+
+
 def tensor_name(inp: str) -> str:
     """A node input as a tensor name: ``'a/b'`` -> ``'a/b:0'``, ``'a/b:2'`` -> ``'a/b:2'`` (see :func:`ref`)."""
     name, idx, _ = ref(inp)

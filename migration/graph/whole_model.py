@@ -384,7 +384,8 @@ def _translate(og, calls: list, io: WholeModelIO, notes: list[str]):
                          f"outputs: ops on their path have no Keras translation ({shown}); the model was written "
                          "without them")
             return _translate(og, calls, io, notes)
-        exc.args = ("; ".join([str(exc)] + [n for n in notes if "raw_rnn" in n]),)  # why the loop stayed a blocker
+        # why a loop stayed a blocker: a raw_rnn or seq2seq decoder the translation could not claim
+        exc.args = ("; ".join([str(exc)] + [n for n in notes if "raw_rnn" in n or n.startswith("seq2seq ")]),)
         raise
     except MigrationError as exc:
         if not io.extra:
