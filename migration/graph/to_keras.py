@@ -188,6 +188,9 @@ class ModelTranslator:
             return self._variable_node(node)
         if tensor in self.partitioned:
             return self._partitioned_embedding(*self.partitioned[tensor])
+        static = self._static_dim(node)
+        if static is not None:
+            return static
         special = self._embedding(node)
         if special is None:
             special = self._dense(node)
@@ -211,6 +214,30 @@ class ModelTranslator:
                 return None
             return np.asarray(fn(tf, node, args, idx))
         return fn(tf, node, args, idx)
+
+    def _static_dim(self, node) -> Optional[int]:
+        """``tf.shape(x)[k]`` (``StridedSlice`` of a ``Shape``, one constant index) as a Python int when the Keras
+        value of ``x`` knows that dimension (a vocabulary, a width: fixed by the weights), else None. TF1 code writes it
+        everywhere (``sequence_loss``' ``reshape(logits, [-1, tf.shape(logits)[2]])``); kept symbolic, Keras turns
+        the ``[-1, n]`` it feeds into a placeholder of that shape and fails."""
+        if node.op != "StridedSlice" or len(node.input) != 4 or attr_value(node, "shrink_axis_mask", 0) != 1:
+            return None
+        shape_node = self.index.node(ref(node.input[0])[0])
+        if shape_node is None or shape_node.op != "Shape" or any(
+                attr_value(node, m, 0) for m in ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask")):
+            return None
+        parts = [self.index.node(ref(i)[0]) for i in node.input[1:]]
+        if any(p is None or p.op != "Const" for p in parts):
+            return None
+        begin, _end, strides = (const_value(p).reshape(-1) for p in parts)
+        if begin.shape != (1,) or strides.tolist() != [1]:
+            return None
+        x = self.value(shape_node.input[0])
+        rank = getattr(getattr(x, "shape", None), "rank", None)
+        if rank is None or not -rank <= int(begin[0]) < rank:
+            return None
+        dim = x.shape[int(begin[0])]
+        return int(dim) if dim is not None else None
 
     # -- variables, embeddings, dense ------------------------------------------------------------------------------
 

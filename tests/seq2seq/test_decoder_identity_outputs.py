@@ -3,7 +3,9 @@ outside a function (``decoder/while/Identity_3``, not ``decoder/while:3``), and 
 reads that Identity. The whole model (encoder ``dynamic_rnn`` + attention decoder with a ``TrainingHelper`` + dense
 projection, a masked summed loss, no optimizer) is written and equals the original graph and the program's own
 logits; before, no whole model was written and the reason (the decoder loop "stacks no float output") never reached
-the user."""
+the user. The same decoder trained with ``sequence_loss`` and no optimizer: the loss's
+``reshape(logits, [-1, tf.shape(logits)[2]])`` is the whole model's output, and the static vocabulary size is folded
+(before, Keras got ``[-1, n]`` as a placeholder shape: "Fill dimensions must be >= 0", no whole model)."""
 from __future__ import annotations
 
 import json
@@ -121,3 +123,53 @@ def test_without_looking_through_the_identity_the_reason_reaches_the_user(progra
     assert "TensorListStack" in notes and "stacks no float output" in notes, notes
     with open(tmp_path / "out" / "manifest.json") as f:
         assert json.load(f)["model"] is None
+
+
+@pytest.fixture(scope="module")
+def sequence_loss_program(tmp_path_factory):
+    """The decoder trained with ``sequence_loss`` and no optimizer: the whole model's output is the loss's reshape
+    ``reshape(logits, [-1, tf.shape(logits)[2]])``."""
+    root = tmp_path_factory.mktemp("decoder_sequence_loss")
+    with tf.Graph().as_default() as graph:
+        memory = v1.placeholder(tf.float32, [None, None, 4], name="memory")
+        tgt_in = v1.placeholder(tf.int32, [None, None], name="tgt_in")
+        tgt_len = v1.placeholder(tf.int32, [None], name="tgt_len")
+        emb = v1.get_variable("emb", [V, E])
+        batch = tf.shape(memory)[0]
+        mechanism = s2s.LuongAttention(6, memory, scale=True)
+        cell = s2s.AttentionWrapper(legacy_rnn.gru_cell(6), mechanism, attention_layer_size=5)
+        helper = s2s.TrainingHelper(tf.nn.embedding_lookup(emb, tgt_in), tgt_len)
+        decoder = s2s.BasicDecoder(cell, helper, cell.zero_state(batch, tf.float32),
+                                   output_layer=v1.layers.Dense(V, name="proj"))
+        out, _, _ = s2s.dynamic_decode(decoder, impute_finished=True)
+        mask = tf.sequence_mask(tgt_len, tf.shape(tgt_in)[1], dtype=tf.float32)
+        s2s.sequence_loss(out.rnn_output, tgt_in, mask)
+        with v1.Session(graph=graph) as sess:
+            _randomize(sess, 2)
+            prefix = v1.train.Saver().save(sess, str(root / "ckpt" / "model.ckpt"))
+    return prefix
+
+
+def test_a_shape_read_from_the_logits_is_folded_for_the_whole_model(sequence_loss_program, tmp_path) -> None:
+    """``tf.shape(logits)[2]`` is the vocabulary size the weights fix: folded to an int, the loss's reshape translates
+    and the whole model equals the original graph."""
+    from migration.checkpoint.convert import convert_checkpoint
+
+    result = convert_checkpoint(sequence_loss_program, tmp_path / "out")
+    assert result.ok, result.verification
+    model = result.manifest["model"]
+    assert model is not None and model["outputs"] == ["sequence_loss/Reshape:0"], result.manifest["notes"]
+    whole = [c for c in result.verification["checks"] if c["what"] == "whole model"]
+    assert whole and all(c["reference"] == "original-graph" and c["max_abs_diff"] <= 1e-5
+                         and c["shape"][-1] == V for c in whole), whole
+
+
+def test_without_the_fold_the_shape_becomes_a_negative_fill(sequence_loss_program, tmp_path, monkeypatch) -> None:
+    """Control: kept symbolic, ``[-1, n]`` reaches Keras as a placeholder shape and no whole model is written."""
+    from migration.checkpoint.convert import convert_checkpoint
+    from migration.graph.to_keras import ModelTranslator
+
+    monkeypatch.setattr(ModelTranslator, "_static_dim", lambda self, node: None)
+    result = convert_checkpoint(sequence_loss_program, tmp_path / "out", verify=False)
+    assert result.manifest["model"] is None
+    assert "Fill dimensions must be >= 0" in " ".join(result.manifest["notes"]), result.manifest["notes"]
