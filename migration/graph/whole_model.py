@@ -5,7 +5,8 @@ Contract (README, "Checkpoint migration"):
 * inputs: the ``Placeholder`` ops the outputs depend on, in graph order (``placeholder_with_default`` ops such as a
   ``keep_prob`` are not inputs: their default is used; dropout is bypassed);
 * default outputs: the predictions the training loss consumes, whatever the loss
-  (:mod:`migration.graph.model_outputs`), else the logits of every softmax cross-entropy op, else the graph's
+  (:mod:`migration.graph.model_outputs`), else the logits of every softmax cross-entropy op (read back through the
+  loss's own reshapes: ``sequence_loss``'s ``[-1, V]`` view is not the output, its ``[B, T, V]`` input is), else the graph's
   terminal tensors computed from the placeholders with the logits in place of a softmax/argmax of them; a graph
   with a loss and an inference path beside it (a sampler on the same variables) also gets that path's terminal
   predictions (:mod:`migration.graph.inference_outputs`), left out with a note when the sandbox or the translator
@@ -55,7 +56,15 @@ class WholeModelIO:
     notes: list[str] = dataclasses.field(default_factory=list)
 
 
-def xent_logits(og) -> list[str]:
+#: what a loss function's own ``reshape(logits, [-1, V])`` is named (unnamed: TF's default op names)
+_UNNAMED_RESHAPE = re.compile(r"^(Reshape|Identity|Cast|StopGradient)(_\d+)?$")
+
+
+def xent_logits(og, enclosing: bool = False) -> list[str]:
+    """The logits of every softmax cross-entropy op, read back through the reshapes of the op's own name scope.
+    ``enclosing``: also through an unnamed ``Reshape``/``Identity``/``Cast`` in a name scope that encloses the op
+    (``sequence_loss/Reshape``: ``tf.contrib.seq2seq.sequence_loss`` flattens ``[B, T, V]`` logits to ``[-1, V]``
+    before its cross-entropy), so the logits are the ones the program computed, not the loss's flattened view."""
     out = []
     for node in og.index.nodes.values():
         if _TRAINING_SCOPES.match(node.name):
@@ -71,8 +80,12 @@ def xent_logits(og) -> list[str]:
         # softmax_cross_entropy_with_logits reshapes its logits inside its own scope: read back through that
         while True:
             producer = og.index.node(ref(tensor)[0])
-            if producer is None or producer.op not in ("Reshape", "Identity", "Cast", "StopGradient") or \
-                    not any(producer.name.startswith(s) for s in scopes):
+            if producer is None or producer.op not in ("Reshape", "Identity", "Cast", "StopGradient"):
+                break
+            outer = enclosing and "/" in producer.name and \
+                _UNNAMED_RESHAPE.match(producer.name.rsplit("/", 1)[1]) is not None and \
+                node.name.startswith(producer.name.rsplit("/", 1)[0] + "/")
+            if not outer and not any(producer.name.startswith(s) for s in scopes):
                 break
             tensor = producer.input[0]
         name = f"{ref(tensor)[0]}:{ref(tensor)[1]}"
@@ -147,7 +160,7 @@ def default_io(og, outputs: Optional[Sequence[str]] = None) -> WholeModelIO:
         if _losses and (steps := bucket_outputs(og.index, outs)):
             outs, how = steps, "the first bucket's per-step decoder outputs (legacy_seq2seq attention decoder)"
         if not outs:
-            outs, how = xent_logits(og), "the logits the loss consumes"
+            outs, how = xent_logits(og, enclosing=True), "the logits the loss consumes"
         if outs and _losses:
             extra, notes = _sampler_outputs(og, _losses, outs)
             if extra:

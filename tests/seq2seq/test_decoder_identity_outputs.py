@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -127,8 +128,9 @@ def test_without_looking_through_the_identity_the_reason_reaches_the_user(progra
 
 @pytest.fixture(scope="module")
 def sequence_loss_program(tmp_path_factory):
-    """The decoder trained with ``sequence_loss`` and no optimizer: the whole model's output is the loss's reshape
-    ``reshape(logits, [-1, tf.shape(logits)[2]])``."""
+    """The decoder trained with ``sequence_loss`` and no optimizer (an evaluation graph): the loss reshapes the
+    logits ``reshape(logits, [-1, tf.shape(logits)[2]])`` before its cross-entropy. Returns (prefix, the name of
+    the program's own ``[B, T, V]`` logits)."""
     root = tmp_path_factory.mktemp("decoder_sequence_loss")
     with tf.Graph().as_default() as graph:
         memory = v1.placeholder(tf.float32, [None, None, 4], name="memory")
@@ -147,15 +149,48 @@ def sequence_loss_program(tmp_path_factory):
         with v1.Session(graph=graph) as sess:
             _randomize(sess, 2)
             prefix = v1.train.Saver().save(sess, str(root / "ckpt" / "model.ckpt"))
-    return prefix
+    return prefix, out.rnn_output.name
+
+
+def test_the_default_output_is_the_programs_logits_not_the_losss_flat_view(sequence_loss_program, tmp_path) -> None:
+    """Without gradients the outputs are the cross-entropy's logits, read back through the loss's own
+    ``sequence_loss/Reshape``: the ``[B, T, V]`` logits the program computed (``rnn_output``), and the whole model
+    equals the original graph there."""
+    from migration.checkpoint.convert import convert_checkpoint
+
+    prefix, logits = sequence_loss_program
+    result = convert_checkpoint(prefix, tmp_path / "out")
+    assert result.ok, result.verification
+    model = result.manifest["model"]
+    assert model is not None and model["outputs"] == [logits], (logits, result.manifest["notes"])
+    whole = [c for c in result.verification["checks"] if c["what"] == "whole model"]
+    assert whole and all(c["reference"] == "original-graph" and c["max_abs_diff"] <= 1e-5
+                         and len(c["shape"]) == 3 and c["shape"][-1] == V for c in whole), whole
+
+
+def test_reading_only_the_ops_own_scope_keeps_the_flat_view(sequence_loss_program, monkeypatch) -> None:
+    """Control: the cross-entropy's own scope alone stops at ``sequence_loss/Reshape``, the flattened ``[-1, V]``."""
+    from types import SimpleNamespace
+
+    from migration.graph import whole_model
+    from migration.graph.graphdef import GraphIndex
+
+    prefix, logits = sequence_loss_program
+    meta = tf.compat.v1.MetaGraphDef()
+    with open(prefix + ".meta", "rb") as f:
+        meta.ParseFromString(f.read())
+    og = SimpleNamespace(index=GraphIndex(meta.graph_def), path=prefix + ".meta")
+    assert whole_model.default_io(og).outputs == [logits]
+    monkeypatch.setattr(whole_model, "_UNNAMED_RESHAPE", re.compile("$^"))
+    assert whole_model.default_io(og).outputs == ["sequence_loss/Reshape:0"]
 
 
 def test_a_shape_read_from_the_logits_is_folded_for_the_whole_model(sequence_loss_program, tmp_path) -> None:
-    """``tf.shape(logits)[2]`` is the vocabulary size the weights fix: folded to an int, the loss's reshape translates
-    and the whole model equals the original graph."""
+    """``tf.shape(logits)[2]`` is the vocabulary size the weights fix: folded to an int, the loss's reshape (chosen
+    with ``--outputs``) translates and the whole model equals the original graph."""
     from migration.checkpoint.convert import convert_checkpoint
 
-    result = convert_checkpoint(sequence_loss_program, tmp_path / "out")
+    result = convert_checkpoint(sequence_loss_program[0], tmp_path / "out", outputs=["sequence_loss/Reshape"])
     assert result.ok, result.verification
     model = result.manifest["model"]
     assert model is not None and model["outputs"] == ["sequence_loss/Reshape:0"], result.manifest["notes"]
@@ -170,6 +205,7 @@ def test_without_the_fold_the_shape_becomes_a_negative_fill(sequence_loss_progra
     from migration.graph.to_keras import ModelTranslator
 
     monkeypatch.setattr(ModelTranslator, "_static_dim", lambda self, node: None)
-    result = convert_checkpoint(sequence_loss_program, tmp_path / "out", verify=False)
+    result = convert_checkpoint(sequence_loss_program[0], tmp_path / "out", outputs=["sequence_loss/Reshape"],
+                                verify=False)
     assert result.manifest["model"] is None
     assert "Fill dimensions must be >= 0" in " ".join(result.manifest["notes"]), result.manifest["notes"]
