@@ -5,7 +5,7 @@ TF1 arrays, by name under ``<rnn scope>/attention_cell_wrapper/`` (D input depth
 I the projected input size, S the cell's flattened state size, U the cell's output size)::
 
     kernel [D + A, I], bias [I]                       -> input_projection  (unchanged)
-    <cell scope>/...                                  -> cell              (migration.converters.cell_to_keras, depth I)
+    <cell scope>/...                                  -> cell              (the cell's converter, depth I)
     attention/attn_w [1, 1, A, V], attention/attn_v [V] -> attn_w, attn_v  (unchanged)
     attention/kernel [S, V], attention/bias [V]       -> query             (**rows permuted**: see below)
     attn_output_projection/kernel [U + A, A], /bias [A] -> output_projection (unchanged)
@@ -14,12 +14,16 @@ The one trap: the attention query is ``concat(nest.flatten(new_state))``; TF1 fl
 ``c, h``, while the Keras twin's state is ``[h, c]``. The query kernel's row blocks are swapped on the way in and
 back on the way out (an identity for single-tensor states: GRU, basic RNN).
 
+The cell's own converter is a parameter (``cell_to_keras`` / ``cell_to_tf1``): the layers above pass the family
+registry's (``migration.families``), so every family row's cell converts inside the wrapper (a ``UGRNNCell`` as
+well as a ``BasicLSTMCell``); the default, ``migration.converters``', knows the core kinds only.
+
 The twin's weights are returned per sublayer (a dict; :func:`load_attention_cell` sets them), because Keras
 orders a layer's ``get_weights()`` by attribute tracking, not by meaning.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -65,8 +69,9 @@ def _shapes(spec: CellSpec, input_size: int, attn_size: int, attn_vec_size: int,
             "attn_output_projection/bias": (attn_size,)}
 
 
-def attention_cell_wrapper_to_keras(spec: CellSpec, tf1_arrays: Mapping[str, np.ndarray],
-                                    input_size: int) -> dict[str, list[np.ndarray]]:
+def attention_cell_wrapper_to_keras(spec: CellSpec, tf1_arrays: Mapping[str, np.ndarray], input_size: int,
+                                    cell_to_keras: Callable[[CellSpec, Mapping[str, np.ndarray], int], list]
+                                    = converters.cell_to_keras) -> dict[str, list[np.ndarray]]:
     """TF1 arrays under ``attention_cell_wrapper/`` (the cell's as ``<cell scope>/<name>``) -> the twin's weights
     per sublayer: ``{"input_projection", "cell", "attn_w", "attn_v", "query", "output_projection"}``.
 
@@ -85,20 +90,22 @@ def attention_cell_wrapper_to_keras(spec: CellSpec, tf1_arrays: Mapping[str, np.
     prefix = spec.tf1_scope + "/"
     cell = {n[len(prefix):]: v for n, v in tf1_arrays.items() if n.startswith(prefix)}
     return {"input_projection": [tf1_arrays["kernel"], tf1_arrays["bias"]],
-            "cell": converters.cell_to_keras(spec, cell, projected),
+            "cell": cell_to_keras(spec, cell, projected),
             "attn_w": [tf1_arrays["attention/attn_w"]], "attn_v": [tf1_arrays["attention/attn_v"]],
             "query": [query_rows_to_keras(tf1_arrays["attention/kernel"], spec), tf1_arrays["attention/bias"]],
             "output_projection": [tf1_arrays["attn_output_projection/kernel"],
                                   tf1_arrays["attn_output_projection/bias"]]}
 
 
-def attention_cell_wrapper_to_tf1(spec: CellSpec, keras: Mapping[str, list]) -> Arrays:
+def attention_cell_wrapper_to_tf1(spec: CellSpec, keras: Mapping[str, list],
+                                  cell_to_tf1: Callable[[CellSpec, Sequence[np.ndarray]], dict]
+                                  = converters.cell_to_tf1) -> Arrays:
     """Inverse of :func:`attention_cell_wrapper_to_keras`: per-sublayer weights -> TF1 arrays by name under
     ``attention_cell_wrapper/``."""
     expected = ("input_projection", "cell", "attn_w", "attn_v", "query", "output_projection")
     if sorted(keras) != sorted(expected):
         raise ShapeError(f"Received AttentionCell weights for {sorted(keras)}; expected {list(expected)}.")
-    out = {f"{spec.tf1_scope}/{n}": v for n, v in converters.cell_to_tf1(spec, keras["cell"]).items()}
+    out = {f"{spec.tf1_scope}/{n}": v for n, v in cell_to_tf1(spec, keras["cell"]).items()}
     out.update({"kernel": keras["input_projection"][0], "bias": keras["input_projection"][1],
                 "attention/attn_w": keras["attn_w"][0], "attention/attn_v": keras["attn_v"][0],
                 "attention/kernel": query_rows_to_tf1(keras["query"][0], spec), "attention/bias": keras["query"][1],

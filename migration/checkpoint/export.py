@@ -153,7 +153,7 @@ def _attention_arrays(cell, block_prefix: str, forget_bias: float, out: dict, so
     from migration.wrapper_converters import SCOPE, attention_cell_wrapper_to_tf1, read_attention_cell
 
     spec = _spec_for(cell.cell, forget_bias, where)
-    for name, array in attention_cell_wrapper_to_tf1(spec, read_attention_cell(cell)).items():
+    for name, array in attention_cell_wrapper_to_tf1(spec, read_attention_cell(cell), cell_to_tf1).items():
         key = f"{block_prefix}/{SCOPE}/{name}"
         out[key] = array
         sources[key] = where

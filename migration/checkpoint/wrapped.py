@@ -20,7 +20,7 @@ from migration.checkpoint.blocks import run_restored
 from migration.checkpoint.weights import with_forget_bias
 from migration.core.specs import CellSpec
 from migration.core.tfproto import make_ndarray, read_meta
-from migration.families import keras_cell, legacy_cell
+from migration.families import cell_to_keras, keras_cell, legacy_cell
 
 STATE_PARTS = ("attns", "window")
 
@@ -85,7 +85,8 @@ def attention_block(conv, block) -> dict[str, Any]:
     model, kcell = build_keras_attention_block(cell.spec, wrapper, name=f"block_{block.name}")
     arrays = {f"{cell.spec.tf1_scope}/{n}": conv.read_weight(k) for n, k in cell.variables.items()}
     arrays.update({n: conv.read_weight(k) for n, k in wrapper["variables"].items()})
-    load_attention_cell(kcell, attention_cell_wrapper_to_keras(cell.spec, arrays, wrapper["input_depth"]))
+    load_attention_cell(kcell, attention_cell_wrapper_to_keras(cell.spec, arrays, wrapper["input_depth"],
+                                                               cell_to_keras))
     file = conv.rel("blocks", f"{block.name}.keras")
     model.save(os.path.join(conv.tmp, file))
     conv.block_models.append(model)

@@ -22,6 +22,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from migration import families
 from migration.core.specs import CellSpec
 from migration.targets import keras3, onnx_cells
 from migration.targets.onnx_graph import Graph
@@ -42,7 +43,7 @@ def attention_parts(block: Mapping, read_weight: Callable[[str], np.ndarray]) ->
     wrapper = block["wrapper"]
     arrays = {f"{spec.tf1_scope}/{n}": read_weight(k) for n, k in cell_entry["variables"].items()}
     arrays.update({n: read_weight(k) for n, k in wrapper["variables"].items()})
-    parts = attention_cell_wrapper_to_keras(spec, arrays, wrapper["input_depth"])
+    parts = attention_cell_wrapper_to_keras(spec, arrays, wrapper["input_depth"], families.cell_to_keras)
     (cell,) = block_cells(block, read_weight)[""]
     return cell, {k: [np.asarray(a, np.float32) for a in v] for k, v in parts.items() if k != "cell"}
 
