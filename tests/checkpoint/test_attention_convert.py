@@ -22,14 +22,15 @@ L, A, V, I, D = 3, 3, 2, 5, 4
 LENGTHS = np.array([6, 1, 4, 3], np.int32)
 
 
-def _program(root, static: bool = False):
-    """(prefix, x, the program's flat (outputs, state) on x and LENGTHS)."""
+def _program(root, static: bool = False, cell=None):
+    """(prefix, x, the program's flat (outputs, state) on x and LENGTHS); ``cell``: a factory of the wrapped cell
+    (default ``BasicLSTMCell(4, forget_bias=0.5)``)."""
     x_np = np.random.default_rng(9).normal(0, 1, (4, 6, D)).astype(np.float32)
     with legacy_rnn.new_graph(13) as graph:
         x = v1.placeholder(tf.float32, [None, 6 if static else None, D], name="x")
         lengths = v1.placeholder(tf.int32, [None], name="lengths")
-        cell = legacy_rnn.attention_cell_wrapper(legacy_rnn.basic_lstm_cell(4, forget_bias=0.5), L, attn_size=A,
-                                                 attn_vec_size=V, input_size=I)
+        inner = cell() if cell is not None else legacy_rnn.basic_lstm_cell(4, forget_bias=0.5)
+        cell = legacy_rnn.attention_cell_wrapper(inner, L, attn_size=A, attn_vec_size=V, input_size=I)
         if static:
             outs, state = legacy_rnn.static_rnn(cell, tf.unstack(x, axis=1), sequence_length=lengths)
             out = tf.stack(outs, 1)

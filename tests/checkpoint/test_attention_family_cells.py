@@ -2,47 +2,26 @@
 state tensor; ``CoupledInputForgetGateLSTMCell``, an ``LSTMStateTuple`` whose query rows are permuted c,h -> h,c):
 the wrapper's converter takes the cell's converter from the family registry, so the checkpoint converts (it stopped
 with "No converter for cell kind 'ugrnn'" before). Each program: dynamic_rnn over the wrapper, a sequence_length
-placeholder, a dense head, seeded asymmetric weights and non-zero biases, a Saver checkpoint with its .meta.
+placeholder, a dense head, seeded asymmetric weights and non-zero biases, a Saver checkpoint with its .meta
+(``test_attention_convert._program`` with the family's cell).
 
 Checks: convert's own verification against the ORIGINAL graph; independently, the written block file (safe mode)
-reproduces the program's own session outputs; the export direction inverts the conversion array for array. Controls: the core converter alone refuses the cell naming its kind; the query kernel's rows left in TF1's
-state order fail verification for the LSTM-state cell.
+reproduces the program's own session outputs; the export direction inverts the conversion array for array.
+Controls: the core converter alone refuses the cell naming its kind; the query kernel's rows left in TF1's state
+order fail verification for the LSTM-state cell.
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-import legacy_rnn
-from legacy_rnn import tf, v1
+from legacy_rnn import tf
 from legacy_rnn.contrib_rnn import CoupledInputForgetGateLSTMCell, UGRNNCell
 from migration import converters, families
 from migration.core.errors import UnknownCellError
-from tests.checkpoint.conftest import save
-from tests.checkpoint.tf1_values import FAST
+from tests.checkpoint.test_attention_convert import LENGTHS, _program
 
-LENGTHS = np.array([5, 1, 3], np.int32)
 CELLS = {"ugrnn": lambda: UGRNNCell(5), "cifg_lstm": lambda: CoupledInputForgetGateLSTMCell(4)}
-
-
-def _program(root, kind: str):
-    """(prefix, x, the program's flat (outputs, state) on x and LENGTHS)."""
-    x_np = np.random.default_rng(5).normal(0, 1, (3, 5, 4)).astype(np.float32)
-    with legacy_rnn.new_graph(21) as graph:
-        x = v1.placeholder(tf.float32, [None, None, 4], name="x")
-        lengths = v1.placeholder(tf.int32, [None], name="lengths")
-        cell = legacy_rnn.attention_cell_wrapper(CELLS[kind](), 3, attn_size=3, attn_vec_size=2, input_size=5)
-        out, state = legacy_rnn.dynamic_rnn(cell, x, sequence_length=lengths)
-        v1.layers.dense(out, 2, name="head")
-        with v1.Session(graph=graph, config=FAST) as sess:
-            legacy_rnn.initialize(sess)
-            rng = np.random.default_rng(17)  # asymmetric, biases non-zero, the attention sharper than uniform
-            sess.run([v.assign((rng.uniform(-1.0, 1.0, v.shape) / np.sqrt(v.shape[0])
-                                * (4.0 if "/attention/" in v.op.name else 1.0)).astype(np.float32))
-                      for v in v1.trainable_variables()])
-            expected = sess.run(tf.nest.flatten((out, state)), {x: x_np, lengths: LENGTHS})
-            prefix = save(sess, root / "ckpt")
-    return prefix, x_np, expected
 
 
 def _wrapper_arrays(prefix: str, block: dict) -> dict:
@@ -57,7 +36,7 @@ def converted(request, tmp_path_factory):
     from migration.checkpoint.convert import convert_checkpoint
 
     root = tmp_path_factory.mktemp(f"attention_{request.param}")
-    prefix, x, expected = _program(root, request.param)
+    prefix, x, expected = _program(root, cell=CELLS[request.param])
     result = convert_checkpoint(prefix, root / "out")
     return request.param, prefix, x, expected, result, root
 

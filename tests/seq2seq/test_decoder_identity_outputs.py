@@ -173,13 +173,10 @@ def test_reading_only_the_ops_own_scope_keeps_the_flat_view(sequence_loss_progra
     from types import SimpleNamespace
 
     from migration.graph import whole_model
-    from migration.graph.graphdef import GraphIndex
+    from migration.graph.graphdef import GraphIndex, load_meta_graph
 
     prefix, logits = sequence_loss_program
-    meta = tf.compat.v1.MetaGraphDef()
-    with open(prefix + ".meta", "rb") as f:
-        meta.ParseFromString(f.read())
-    og = SimpleNamespace(index=GraphIndex(meta.graph_def), path=prefix + ".meta")
+    og = SimpleNamespace(index=GraphIndex(load_meta_graph(prefix + ".meta").graph_def), path=prefix + ".meta")
     assert whole_model.default_io(og).outputs == [logits]
     monkeypatch.setattr(whole_model, "_UNNAMED_RESHAPE", re.compile("$^"))
     assert whole_model.default_io(og).outputs == ["sequence_loss/Reshape:0"]
