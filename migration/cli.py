@@ -32,7 +32,7 @@ from typing import Iterator, Sequence
 from migration.commands.common import (  # noqa: F401
     EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, OutputError, finite_float, print_json, tolerance,
 )
-from migration.core import gc_tuning, tf_env
+from migration.core import gc_tuning, op_traces, tf_env
 from migration.core.errors import MigrationError
 from migration.core.outdir import describe_os_error
 
@@ -171,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the process's entry point (rnn-migrate, python -m migration), not a call from a program
         tf_env.skip_optional_imports()  # TensorFlow's import without its optional jax/pandas/scipy: a faster start
         gc_tuning.tune()  # fewer garbage-collector passes while graphs and models are built
+        op_traces.skip()  # graph ops without a recorded Python stack (nothing here reads them): faster graph builds
     argv = list(sys.argv[1:] if argv is None else argv)
     named = argv[0] if argv and "migration.commands." + argv[0] in SUBCOMMANDS else None
     parser = build_parser(only=named)  # a misspelt command gets the whole parser: its error lists every command

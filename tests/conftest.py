@@ -4,9 +4,10 @@ import os
 import pytest
 
 import migration  # noqa: F401  (sets TF_USE_LEGACY_KERAS before any test imports TensorFlow)
-from migration.core import gc_tuning
+from migration.core import gc_tuning, op_traces
 
 gc_tuning.tune()  # the collector thresholds of rnn-migrate's own processes (the tests build graphs as the CLI does)
+op_traces.skip()  # and their graph ops without recorded Python stacks (RNN_MIGRATE_OP_TRACEBACKS=1 keeps them)
 
 #: session fixtures of programs that modules in several directories convert once (tests/shared_programs.py)
 pytest_plugins = ["tests.shared_programs"]

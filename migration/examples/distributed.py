@@ -378,9 +378,11 @@ def _die_with_parent() -> None:
 def _child(directory: str, role: str, index: int) -> int:
     _die_with_parent()
     import migration.core.gc_tuning
+    import migration.core.op_traces
     import migration.core.tf_env  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
     migration.core.tf_env.skip_optional_imports()  # a faster start: TensorFlow's import without jax/pandas/scipy
     migration.core.gc_tuning.tune()  # fewer garbage-collector passes while graphs are built
+    migration.core.op_traces.skip()  # graph ops without a recorded Python stack (nothing here reads them)
 
     with open(os.path.join(directory, "job.json")) as f:
         job = Job(**json.load(f))

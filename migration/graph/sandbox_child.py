@@ -144,9 +144,11 @@ def main() -> None:
     os.dup2(2, 1)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import migration.core.gc_tuning
+    import migration.core.op_traces
     import migration.core.tf_env  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
     migration.core.tf_env.skip_optional_imports()  # a faster start: TensorFlow's import without jax/pandas/scipy
     migration.core.gc_tuning.tune()  # fewer garbage-collector passes while graphs are imported
+    migration.core.op_traces.skip()  # graph ops without a recorded Python stack (nothing here reads them)
     import tensorflow  # noqa: F401  (once, before the first request)
 
     reply.write(json.dumps({"ready": True}) + "\n")

@@ -2,7 +2,8 @@
 
 The program below is plain tf.compat.v1 graph code with a `tf.nn.rnn_cell.LSTMCell` (the cell Keras 3 does not
 have) and placeholders (refused eagerly). It reports what it saw: its argv, `__name__`, `__file__`, `sys.path[0]`,
-the TF_USE_LEGACY_KERAS value, eager mode, the LSTM output shape, and exits with a code of its own.
+the TF_USE_LEGACY_KERAS value, eager mode, the LSTM output shape, whether its ops carry their Python stack (TF's
+default, kept for a user's program), and exits with a code of its own.
 The control: the same file under plain `python` (the variable unset) fails, as the issue's user saw.
 Fails on main: there is no `run` command (usage error, exit 2).
 """
@@ -32,7 +33,8 @@ with tf.Session() as sess:
     sess.run(tf.global_variables_initializer())
     shape = sess.run(outputs, {x: np.ones((2, 5, 3), np.float32)}).shape
 print(json.dumps({"argv": sys.argv, "name": __name__, "file": __file__, "path0": sys.path[0], "shape": shape,
-                  "legacy": os.environ.get("TF_USE_LEGACY_KERAS"), "eager": tf.executing_eagerly()}))
+                  "legacy": os.environ.get("TF_USE_LEGACY_KERAS"), "eager": tf.executing_eagerly(),
+                  "traced": len(outputs.op.traceback)}))
 print("progress on stderr", file=sys.stderr)
 sys.exit(int(sys.argv[-1]))
 '''
@@ -56,6 +58,8 @@ def test_runs_a_tf1_program_unchanged_with_its_arguments(program):
     assert seen["name"] == "__main__" and seen["file"] == str(script)  # absolute, as python SCRIPT gives it
     assert seen["path0"] == str(script.parent)  # as `python mine/my_tf1.py` would, not the current directory
     assert seen["shape"] == [2, 5, 7] and seen["legacy"] == "1" and seen["eager"] is False
+    # the program's ops say where they were defined (the command's own process skips that: migration/core/op_traces)
+    assert seen["traced"] > 0
     assert "progress on stderr" in proc.stderr and "progress" not in proc.stdout
 
 

@@ -1,0 +1,118 @@
+"""Graph ops built by rnn-migrate's own processes carry no recorded Python stack.
+
+TensorFlow records, for every op it adds to a graph (a TF1 graph, a ``tf.function`` or a Keras model's symbolic
+call), the Python stack that created it (``tf_stack.extract_stack`` in ``ops._create_c_op``, a walk of every frame
+up to the interpreter's root), so that a later runtime error can say where the failing op was defined. Measured, a
+two-layer ``dynamic_rnn`` LSTM with its gradients builds in ~20 % less CPU time without it (``docs/benchmarks.md``,
+"Op stack traces"). rnn-migrate's own processes build many graphs of their own (the Keras models of a conversion
+are traced when they are built, and again when every written file is loaded back and checked), and nothing in them
+reads the traces: a failure there becomes a :class:`~migration.core.errors.MigrationError` naming the file,
+variable or block.
+
+:func:`skip` is called by the same entry points as :func:`migration.core.gc_tuning.tune` (``rnn-migrate`` / ``python
+-m migration``, the sandbox child, the distributed example's children) and by the test workers, never on ``import
+migration``: a program that uses the project as a library keeps TensorFlow's traces, and ``rnn-migrate run`` starts
+the user's program in a fresh interpreter that has them too (a TF1 program's own errors say where its ops were
+defined). Ops then carry no trace (``op.traceback`` is ``None``, as for ops read from a ``GraphDef``): TensorFlow's
+runtime errors still name the op and say what failed, without the "defined at" lines. Two of TensorFlow's own
+error paths read a trace unguarded and then fail with a ``TypeError``/``AttributeError`` in place of their message:
+re-creating an existing TF1 reference variable with ``reuse=False``, and a tensor used outside its ``tf.function``;
+both are programming errors in code rnn-migrate runs, not in the user's checkpoint or graph.
+``RNN_MIGRATE_OP_TRACEBACKS=1`` keeps TensorFlow's recording.
+
+This module never imports TensorFlow: before TensorFlow is imported, a one-shot import hook applies the change as
+``tensorflow.python.framework.ops`` loads (``--help`` and ``scan`` start as fast as before).
+"""
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+import types
+from typing import Optional
+
+ENV_VAR = "RNN_MIGRATE_OP_TRACEBACKS"
+_OPS = "tensorflow.python.framework.ops"
+
+
+def _keep() -> bool:
+    return os.environ.get(ENV_VAR, "") not in ("", "0")
+
+
+def _install(ops: types.ModuleType) -> None:
+    """Make ``ops._create_c_op`` (TensorFlow's ``framework/ops.py``; every op a Python graph gets is made there)
+    pass ``extract_traceback=False``: the op gets no trace at all, as an op read from a ``GraphDef``. (One shared
+    empty trace for every op is not an option: TensorFlow takes ownership of each, and an error report then crashed.)"""
+    real = ops._create_c_op
+    if getattr(real, "_rnn_migrate_real", None) is not None:
+        return
+
+    def create_c_op(graph, node_def, inputs, control_inputs, op_def=None, extract_traceback=True):
+        return real(graph, node_def, inputs, control_inputs, op_def=op_def, extract_traceback=False)
+
+    create_c_op._rnn_migrate_real = real
+    ops._create_c_op = create_c_op
+
+
+class _Loader(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[types.ModuleType]:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        _remove_hook()
+        self._loader.exec_module(module)
+        _install(module)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._loader, name)
+
+
+class _Hook(importlib.abc.MetaPathFinder):
+    """A meta-path finder for TensorFlow's ``framework/ops.py`` alone (removed by its first import)."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None):
+        if fullname != _OPS:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _Loader(spec.loader)
+        return spec
+
+
+def _remove_hook() -> None:
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _Hook)]
+
+
+def skip() -> bool:
+    """Stop recording ops' Python stacks in this process (see the module docstring): at once if TensorFlow is
+    imported, else as it is. Returns whether ops go without traces from now on (False under ``RNN_MIGRATE_OP_TRACEBACKS``).
+    Idempotent."""
+    if _keep():
+        return False
+    ops = sys.modules.get(_OPS)
+    if ops is not None:
+        _install(ops)
+    elif not any(isinstance(f, _Hook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Hook())
+    return True
+
+
+def restore() -> None:
+    """TensorFlow's own recording again (a no-op when it was never changed)."""
+    _remove_hook()
+    ops = sys.modules.get(_OPS)
+    real = getattr(getattr(ops, "_create_c_op", None), "_rnn_migrate_real", None)
+    if real is not None:
+        ops._create_c_op = real
+
+
+def skipped() -> bool:
+    """Whether ops built from now on in this process go without a recorded stack."""
+    ops = sys.modules.get(_OPS)
+    if ops is None:
+        return any(isinstance(f, _Hook) for f in sys.meta_path)
+    return getattr(ops._create_c_op, "_rnn_migrate_real", None) is not None
