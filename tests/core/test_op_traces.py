@@ -7,6 +7,7 @@ interpreter. `rnn-migrate run` keeps the traces for the user's program: tests/co
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -43,10 +44,8 @@ print(json.dumps(report))
 
 
 def _fresh(mode: str, **env) -> dict:
-    import os
-
-    full = {**os.environ, **env}
-    full.pop(op_traces.ENV_VAR, None) if op_traces.ENV_VAR not in env else None
+    full = {k: v for k, v in os.environ.items() if k != op_traces.ENV_VAR}
+    full.update(env)
     proc = subprocess.run([sys.executable, "-c", FRESH, mode], cwd=ROOT, env=full, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -54,8 +53,8 @@ def _fresh(mode: str, **env) -> dict:
 
 
 def test_a_library_keeps_tensorflows_traces_and_skip_restore_switch_them():
-    """``import migration`` alone changes nothing; skip() after TensorFlow's import, then restore(); and the same
-    process with the variable set keeps the traces through skip()."""
+    """``import migration`` alone changes nothing; skip() after TensorFlow's import stops the recording for the ops
+    built next, restore() brings it back."""
     seen = _fresh("import-first")
     assert seen["first"] > 0 and seen["skip"] is True and seen["after_skip"] is None and seen["after_restore"] > 0
 
