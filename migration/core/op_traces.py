@@ -25,12 +25,11 @@ This module never imports TensorFlow: before TensorFlow is imported, a one-shot 
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import os
 import sys
 import types
-from typing import Optional
+
+from migration.core import import_hooks
 
 ENV_VAR = "RNN_MIGRATE_OP_TRACEBACKS"
 _OPS = "tensorflow.python.framework.ops"
@@ -55,36 +54,22 @@ def _install(ops: types.ModuleType) -> None:
     ops._create_c_op = create_c_op
 
 
-class _Loader(importlib.abc.Loader):
-    def __init__(self, loader: importlib.abc.Loader) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[types.ModuleType]:
-        return self._loader.create_module(spec)
-
+class _Loader(import_hooks.LoaderWrapper):
     def exec_module(self, module: types.ModuleType) -> None:
         _remove_hook()
         self._loader.exec_module(module)
         _install(module)
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._loader, name)
 
-
-class _Hook(importlib.abc.MetaPathFinder):
+class _Hook(import_hooks.OneModuleFinder):
     """A meta-path finder for TensorFlow's ``framework/ops.py`` alone (removed by its first import)."""
 
-    def find_spec(self, fullname: str, path: object = None, target: object = None):
-        if fullname != _OPS:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader)
-        return spec
+    fullname = _OPS
+    wrapper = _Loader
 
 
 def _remove_hook() -> None:
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _Hook)]
+    import_hooks.remove(_Hook)
 
 
 def skip() -> bool:
@@ -96,8 +81,8 @@ def skip() -> bool:
     ops = sys.modules.get(_OPS)
     if ops is not None:
         _install(ops)
-    elif not any(isinstance(f, _Hook) for f in sys.meta_path):
-        sys.meta_path.insert(0, _Hook())
+    else:
+        import_hooks.install(_Hook)
     return True
 
 
@@ -114,5 +99,5 @@ def skipped() -> bool:
     """Whether ops built from now on in this process go without a recorded stack."""
     ops = sys.modules.get(_OPS)
     if ops is None:
-        return any(isinstance(f, _Hook) for f in sys.meta_path)
+        return import_hooks.installed(_Hook)
     return getattr(ops._create_c_op, "_rnn_migrate_real", None) is not None

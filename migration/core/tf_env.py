@@ -40,8 +40,6 @@ never used here; ~1.1 of ~4.6 CPU seconds). A program importing ``migration`` as
 from __future__ import annotations
 
 import contextlib
-import importlib.abc
-import importlib.machinery
 import logging
 import os
 import re
@@ -50,6 +48,8 @@ import tempfile
 import warnings
 from types import ModuleType
 from typing import Iterator
+
+from migration.core import import_hooks
 
 ENV_VAR = "TF_USE_LEGACY_KERAS"
 LOG_ENV_VAR = "TF_CPP_MIN_LOG_LEVEL"
@@ -154,14 +154,8 @@ def _hidden(names: set[str]) -> Iterator[None]:
                 del sys.modules[name]
 
 
-class _QuietLoader(importlib.abc.Loader):
+class _QuietLoader(import_hooks.LoaderWrapper):
     """Runs the real loader of ``tensorflow`` with fd 2 captured, then writes back what is not pre-init noise."""
-
-    def __init__(self, loader: importlib.abc.Loader) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
         _remove_hook()  # one import of tensorflow per process
@@ -192,25 +186,17 @@ class _QuietLoader(importlib.abc.Loader):
                     sys.stderr.write(rest)
                     sys.stderr.flush()
 
-    def __getattr__(self, name: str) -> object:  # get_code, is_package, get_resource_reader ... of the real loader
-        return getattr(self._loader, name)
 
-
-class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+class _QuietTensorFlowImport(import_hooks.OneModuleFinder):
     """A meta-path finder for ``tensorflow`` alone: its import goes through :class:`_QuietLoader`, which removes the
     finder (a mere ``importlib.util.find_spec("tensorflow")`` keeps it in place)."""
 
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
-        if fullname != "tensorflow":
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _QuietLoader(spec.loader)
-        return spec
+    fullname = "tensorflow"
+    wrapper = _QuietLoader
 
 
 def _remove_hook() -> None:
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _QuietTensorFlowImport)]
+    import_hooks.remove(_QuietTensorFlowImport)
 
 
 class _DropDeprecations(logging.Filter):
@@ -230,8 +216,8 @@ def configure_tensorflow_logging() -> None:
     if os.environ.get(SHOW_LOGS_ENV_VAR, "") not in ("", "0"):
         return
     os.environ.setdefault(LOG_ENV_VAR, "3")
-    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _QuietTensorFlowImport())
+    if "tensorflow" not in sys.modules:
+        import_hooks.install(_QuietTensorFlowImport)
     tf_logger = logging.getLogger("tensorflow")
     if not any(isinstance(f, _DropDeprecations) for f in tf_logger.filters):
         tf_logger.addFilter(_DropDeprecations())
