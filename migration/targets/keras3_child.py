@@ -89,10 +89,15 @@ def run_jobs(keras, np, work: str) -> dict:
             np.save(os.path.join(work, f"{stem}-{k}.npy"), np.asarray(keras.ops.convert_to_numpy(out)),
                     allow_pickle=False)
         del model, outs
-    try:  # the next request starts from Keras' initial global state; without the full collection clear_session
-        keras.backend.clear_session(free_memory=False)  # runs after every request (13 % of the child's CPU time):
-    except TypeError:  # the collector's own thresholds free the cycles (GC_THRESHOLDS); a Keras before 3.6 has no
-        keras.backend.clear_session()  # free_memory argument
+    # The next request starts from Keras' initial global state. Without clear_session's full gc.collect() (13 % of
+    # the serving child's CPU time); the collector's own thresholds (GC_THRESHOLDS) free the cycles. A Keras before
+    # 3.6 has no free_memory argument and keeps its collection.
+    import inspect
+
+    if "free_memory" in inspect.signature(keras.backend.clear_session).parameters:
+        keras.backend.clear_session(free_memory=False)
+    else:
+        keras.backend.clear_session()
     devices = []
     if keras.backend.backend() == "jax":
         import jax
