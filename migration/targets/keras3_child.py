@@ -17,6 +17,7 @@ model's (so no variable can keep a placeholder). The parent compiles at XLA's ba
 (``XLA_FLAGS``, :func:`migration.targets.verify_targets.child_env`): the same HLO programs, less LLVM optimisation
 of code that runs once on a 4 x 6 batch.
 """
+import atexit
 import contextlib
 import json
 import os
@@ -66,6 +67,7 @@ def _start():
         import gc
 
         gc.set_threshold(*GC_THRESHOLDS)
+        atexit.register(gc.freeze)  # no whole-heap collections at exit (gc_tuning's docstring)
     import keras
     import numpy as np
 

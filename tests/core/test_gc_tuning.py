@@ -45,3 +45,55 @@ def test_the_command_tunes_only_as_its_process_entry_point(python_defaults, monk
 def test_the_keras3_child_uses_the_same_numbers() -> None:
     """The isolated Keras 3 child cannot import gc_tuning: its copy of the numbers must not drift."""
     assert keras3_child.GC_THRESHOLDS == gc_tuning.THRESHOLDS
+
+
+_EXIT_PROBE = """
+import gc, os, sys
+from migration.core import gc_tuning
+gc_tuning.tune()
+KEPT = [[i] for i in range(200_000)]  # alive until the end, as TensorFlow's modules are
+for item in KEPT:
+    item.append(item)  # cycles: what finalization's collections have to walk
+
+
+def report(phase, info, write=os.write, frozen=gc.get_freeze_count):
+    if phase == "start" and info["generation"] == 2:
+        write(1, b"full collection, frozen objects: %d\\n" % frozen())
+
+
+gc.callbacks.append(report)
+"""
+
+
+@pytest.mark.parametrize("default_gc", ["", "1"])
+def test_exit_collections_skip_the_objects_alive_at_exit(default_gc) -> None:
+    """Python's finalization runs full collections; after tune() they must find the live heap frozen (not walk it).
+    RNN_MIGRATE_DEFAULT_GC=1 is the control: nothing is frozen there, so the probe can see the difference."""
+    import os
+    import subprocess
+
+    env = {**os.environ, gc_tuning.DEFAULT_ENV_VAR: default_gc}
+    out = subprocess.run([sys.executable, "-c", _EXIT_PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    frozen = [int(line.rsplit(" ", 1)[1]) for line in out.stdout.splitlines() if line.startswith("full collection")]
+    assert frozen, out.stdout  # finalization did run full collections
+    if default_gc:
+        assert max(frozen) == 0
+    else:
+        assert min(frozen) >= 200_000  # every one of them: the kept objects were frozen before the first
+
+
+def test_tune_registers_the_exit_freeze_once(monkeypatch) -> None:
+    import atexit
+
+    registered = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(gc_tuning, "_FREEZE_REGISTERED", [])
+    monkeypatch.delenv(gc_tuning.DEFAULT_ENV_VAR, raising=False)
+    kept = gc.get_threshold()
+    try:
+        gc_tuning.tune()
+        gc_tuning.tune()
+    finally:
+        gc.set_threshold(*kept)
+    assert registered == [gc.freeze] and gc_tuning.freezes_at_exit()
