@@ -12,6 +12,10 @@ ensure_legacy_keras()
 
 import tensorflow as tf  # noqa: E402
 
+from migration.core.autograph_rules import exclude_own_packages  # noqa: E402
+
+exclude_own_packages()  # our cells and layers are graph code as written: no AutoGraph rewrite of their calls
+
 check_rnn_cell_available()
 
 v1 = tf.compat.v1

@@ -10,6 +10,11 @@ from migration.core.tf_env import ensure_legacy_keras
 ensure_legacy_keras()
 
 import tensorflow as tf  # noqa: E402
+
+from migration.core.autograph_rules import exclude_own_packages  # noqa: E402
+
+exclude_own_packages()  # our cells and layers are graph code as written: no AutoGraph rewrite of their calls
+
 import tf_keras as keras  # noqa: E402
 
 from modern_rnn.cells import (  # noqa: E402
