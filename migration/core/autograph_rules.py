@@ -22,7 +22,7 @@ before the import) leaves AutoGraph's rules as TensorFlow has them.
 """
 from __future__ import annotations
 
-import os
+from migration.core import env_flags
 
 #: set to a non-empty value other than ``0``: AutoGraph converts our code as any user code
 KEEP_ENV_VAR = "RNN_MIGRATE_AUTOGRAPH"
@@ -38,7 +38,7 @@ def exclude_own_packages() -> tuple[str, ...]:
     """Add AutoGraph's ``DoNotConvert`` rule for each of :data:`PACKAGES` that has none yet (idempotent); return the
     packages AutoGraph now leaves alone. Imports TensorFlow's AutoGraph configuration (TensorFlow is loaded by then).
     """
-    if os.environ.get(KEEP_ENV_VAR, "") not in ("", "0"):
+    if env_flags.is_set(KEEP_ENV_VAR):
         return excluded()
     from tensorflow.python.autograph.core import config, config_lib
 

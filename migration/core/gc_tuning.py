@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import atexit
 import gc
-import os
+
+from migration.core import env_flags
 
 #: (generation 0, generation 1, generation 2) thresholds: see the module docstring
 THRESHOLDS: tuple[int, int, int] = (50_000, 20, 20)
@@ -37,7 +38,7 @@ DEFAULT_ENV_VAR = "RNN_MIGRATE_DEFAULT_GC"
 def tune() -> tuple[int, int, int]:
     """Set :data:`THRESHOLDS` and register the exit-time :func:`gc.freeze` (unless ``RNN_MIGRATE_DEFAULT_GC`` is set
     to a non-empty value other than ``0``); return the thresholds now in force. Idempotent."""
-    if os.environ.get(DEFAULT_ENV_VAR, "") not in ("", "0"):
+    if env_flags.is_set(DEFAULT_ENV_VAR):
         return gc.get_threshold()
     gc.set_threshold(*THRESHOLDS)
     _freeze_at_exit()

@@ -25,18 +25,17 @@ This module never imports TensorFlow: before TensorFlow is imported, a one-shot 
 """
 from __future__ import annotations
 
-import os
 import sys
 import types
 
-from migration.core import import_hooks
+from migration.core import env_flags, import_hooks
 
 ENV_VAR = "RNN_MIGRATE_OP_TRACEBACKS"
 _OPS = "tensorflow.python.framework.ops"
 
 
 def _keep() -> bool:
-    return os.environ.get(ENV_VAR, "") not in ("", "0")
+    return env_flags.is_set(ENV_VAR)
 
 
 def _install(ops: types.ModuleType) -> None:

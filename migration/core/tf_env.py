@@ -49,7 +49,7 @@ import warnings
 from types import ModuleType
 from typing import Iterator
 
-from migration.core import import_hooks
+from migration.core import env_flags, import_hooks
 
 ENV_VAR = "TF_USE_LEGACY_KERAS"
 LOG_ENV_VAR = "TF_CPP_MIN_LOG_LEVEL"
@@ -213,7 +213,7 @@ class _DropDeprecations(logging.Filter):
 
 def configure_tensorflow_logging() -> None:
     """Quieten TensorFlow (see the module docstring); idempotent, never imports TensorFlow."""
-    if os.environ.get(SHOW_LOGS_ENV_VAR, "") not in ("", "0"):
+    if env_flags.is_set(SHOW_LOGS_ENV_VAR):
         return
     os.environ.setdefault(LOG_ENV_VAR, "3")
     if "tensorflow" not in sys.modules:
