@@ -18,8 +18,8 @@ noise hits both. Writes its table to docs/benchmarks.md ("AutoGraph and our own 
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -71,7 +71,8 @@ def timed(fn, *args) -> float:
 
 
 def child() -> None:
-    print(json.dumps({"tf1": timed(tf1_build), "keras": timed(keras_build, tempfile.mkdtemp())}))
+    with tempfile.TemporaryDirectory() as work:
+        print(json.dumps({"tf1": timed(tf1_build), "keras": timed(keras_build, work)}))
 
 
 def main() -> None:

@@ -48,7 +48,6 @@ def test_without_the_rules_autograph_would_convert_them(monkeypatch) -> None:
     ours = set(autograph_rules.PACKAGES + autograph_rules.CONVERTED)
     monkeypatch.setattr(config, "CONVERSION_RULES",
                         tuple(rule for rule in config.CONVERSION_RULES if rule._prefix not in ours))
-    monkeypatch.setattr(conversion, "_ALLOWLIST_CACHE", type(conversion._ALLOWLIST_CACHE)())
     assert autograph_rules.excluded() == ()
     assert not any(conversion.is_allowlisted(f) for f in _own_call_methods()[:10])
 
